@@ -1,0 +1,25 @@
+"""The `foredeck` command. Each component contributes its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from foredeck.config.cli import config_app
+from foredeck.execute.cli import run_command
+
+app = typer.Typer(
+    name="foredeck",
+    help="Test infrastructure for open-source organisations.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("run")(run_command)
+app.add_typer(config_app, name="config")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

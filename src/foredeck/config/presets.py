@@ -1,0 +1,67 @@
+"""Presets: Prow's label-selected merge of env, volumes and mounts into jobs.
+
+A preset applies to a job when every one of its labels is on the job with the same value (a
+preset without labels applies to all jobs). Merging never overrides: a name the job already
+defines is an error, exactly as in Prow's `mergePreset`.
+"""
+
+from __future__ import annotations
+
+from foredeck.config.models import JobBase, Preset
+
+
+def apply_presets(job: JobBase, presets: list[Preset]) -> list[str]:
+    """Merge matching presets into `job` in place; returns one message per conflict."""
+    problems: list[str] = []
+    labels = job.labels
+    for preset in presets:
+        if not preset.applies_to(labels):
+            continue
+        if job.spec is None:
+            # A `pipeline:` job: its steps get the preset's env (see `job_pipeline`).
+            for env in preset.env:
+                if env.value_from is None:
+                    job.preset_env.setdefault(env.name, env.value)
+            continue
+        problem = _merge_into_spec(job, preset)
+        if problem:
+            problems.append(f"failed to merge presets for podspec: {problem}")
+    return problems
+
+
+def _merge_into_spec(job: JobBase, preset: Preset) -> str | None:
+    spec = job.spec
+    assert spec is not None
+    containers = spec.containers
+    for env in preset.env:
+        for c in containers:
+            if any(e.name == env.name for e in c.env):
+                return f"env var duplicated in pod spec: {env.name}"
+            c.env.append(env)
+    for volume in preset.volumes:
+        if any(v.get("name") == volume.get("name") for v in spec.volumes):
+            return f"volume duplicated in pod spec: {volume.get('name')}"
+        spec.volumes.append(volume)
+    for mount in preset.volume_mounts:
+        for c in containers:
+            if any(m.get("name") == mount.get("name") for m in c.volume_mounts):
+                return f"volume mount duplicated in pod spec: {mount.get('name')}"
+            c.volume_mounts.append(mount)
+    for toleration in preset.tolerations:
+        if toleration in spec.tolerations:
+            return f"toleration duplicated in pod spec: {toleration}"
+        spec.tolerations.append(toleration)
+    return None
+
+
+def duplicate_preset_labels(presets: list[Preset]) -> list[tuple[Preset, str]]:
+    """Presets repeating a `label:value` pair another preset already uses (an error in Prow)."""
+    seen: set[str] = set()
+    dupes: list[tuple[Preset, str]] = []
+    for preset in presets:
+        for key, value in preset.labels.items():
+            pair = f"{key}:{value}"
+            if pair in seen:
+                dupes.append((preset, pair))
+            seen.add(pair)
+    return dupes

@@ -1,0 +1,52 @@
+"""Schema migrations, applied programmatically at start-up (no `alembic.ini`).
+
+Several processes may start at once on the same database: on PostgreSQL an advisory lock
+serialises them, on SQLite the `BEGIN IMMEDIATE` transaction does. The whole upgrade runs in one
+transaction (both backends have transactional DDL), so a crash leaves the old schema intact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine, text
+
+from foredeck.db.engine import make_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "foredeck_alembic_version"
+_PG_LOCK_KEY = 0x0F0DEC  # arbitrary, constant: "foredeck migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(target: str | URL | Engine, revision: str = "head") -> None:
+    """Upgrade the database at `target` (a URL or an engine) to `revision`."""
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            command.upgrade(alembic_config(conn), revision)
+    finally:
+        if not isinstance(target, Engine):
+            engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

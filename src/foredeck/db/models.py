@@ -1,0 +1,142 @@
+"""The tables. Migrations in `db/migrations/` must match these (a test compares them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from foredeck.db.types import BigIntPK, JSONType, UTCDateTime
+
+JobType = Literal["presubmit", "postsubmit", "periodic", "batch"]
+JobState = Literal["triggered", "pending", "success", "failure", "aborted", "error"]
+JOB_TYPES: tuple[JobType, ...] = ("presubmit", "postsubmit", "periodic", "batch")
+JOB_STATES: tuple[JobState, ...] = (
+    "triggered",
+    "pending",
+    "success",
+    "failure",
+    "aborted",
+    "error",
+)
+UNFINISHED_STATES: tuple[JobState, ...] = ("triggered", "pending")
+FINISHED_STATES: tuple[JobState, ...] = ("success", "failure", "aborted", "error")
+
+# Stable constraint names, so that later migrations can address them on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Event(Base):
+    """One webhook delivery, as received. `processed_at IS NULL` means the worker still owes it."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    org: Mapped[str | None] = mapped_column(String(100))
+    repo: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Earliest time of the next attempt after a failure (retry backoff)."""
+    plugins_done: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    """Plugins that already handled this event; a retry runs only the others."""
+
+    payload_row: Mapped[EventPayload] = relationship(
+        back_populates="event", cascade="all, delete-orphan", uselist=False
+    )
+
+    @property
+    def payload(self) -> bytes:
+        """The JSON document exactly as GitHub sent it (for a form body: its `payload` field)."""
+        return self.payload_row.body
+
+    __table_args__ = (
+        Index(
+            "ix_events_pending",
+            "id",
+            sqlite_where=processed_at.is_(None),
+            postgresql_where=processed_at.is_(None),
+        ),
+        Index("ix_events_org_repo_received", "org", "repo", "received_at"),
+    )
+
+
+class EventPayload(Base):
+    """The body of an event, apart from the row the worker updates.
+
+    SQLite rewrites a whole record (overflow pages included) on every UPDATE; keeping the ~25 KB
+    payload in its own table makes marking an event processed cheap.
+    """
+
+    __tablename__ = "event_payloads"
+
+    event_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    event: Mapped[Event] = relationship(back_populates="payload_row")
+
+
+class Job(Base):
+    """One run of a job: created by plugins or periodics, driven by the controller."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    org: Mapped[str | None] = mapped_column(String(100))
+    repo: Mapped[str | None] = mapped_column(String(100))
+    base_ref: Mapped[str | None] = mapped_column(String(255))
+    base_sha: Mapped[str | None] = mapped_column(String(64))
+    pull_number: Mapped[int | None] = mapped_column()
+    """The pull request of a presubmit (None for batches, postsubmits and periodics)."""
+    pulls: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    refs: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    extra_refs: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    job_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    context: Mapped[str | None] = mapped_column(String(255))
+    agent: Mapped[str | None] = mapped_column(String(32))
+    trigger_reason: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(String(128))
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    build_id: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_org_repo_pull", "org", "repo", "pull_number"),
+        Index("ix_jobs_name_created", "name", "created_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, name={self.name!r}, type={self.type}, state={self.state})"

@@ -1,0 +1,173 @@
+"""`foredeck run`: run a pipeline on this machine, like `act` does for GitHub Actions.
+
+Exit codes: 0 the run succeeded, 1 a task failed or timed out, 2 invalid input (one line,
+`file:line: message`, no traceback), 130 cancelled. SIGINT and SIGTERM cancel gracefully:
+running steps are stopped, finally tasks run, `finished.json` says ABORTED; a second signal
+stops the finally tasks too.
+
+The `foredeck` command imports this module on every start, so the loader, the executor and
+rich are imported only once a run is really going to happen.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from foredeck.execute.runstate import RunResult
+    from foredeck.pipeline.model import PipelineRunSpec
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_CANCELLED = 130
+RUNS_DIR = Path(".foredeck") / "runs"
+
+
+def run_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PIPELINE.yaml...",
+            help="Tekton or Argo YAML files (Tasks, Pipeline, PipelineRun) or directories.",
+            show_default=False,
+        ),
+    ],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="NAME=VALUE",
+            help="A pipeline param; arrays and objects as JSON. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (Prow layout). Default: ./.foredeck/runs/<run>."),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tasks running at once. Default: the number of CPUs."),
+    ] = None,
+    emit: Annotated[
+        str | None,
+        typer.Option(
+            metavar="argo|tekton",
+            help="Print the run as an Argo Workflow or a Tekton PipelineRun; do not run it.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run a pipeline locally: each step is a process on this machine (images are not used)."""
+    if emit is not None:
+        raise typer.Exit(emit_manifest(files, param or [], emit))
+    raise typer.Exit(run(files, param or [], out, parallel))
+
+
+def emit_manifest(files: list[Path], params: list[str], fmt: str) -> int:
+    """`--emit`: the manifest on stdout, exit 0; invalid input or format, exit 2."""
+    from foredeck.pipeline.model import PipelineError
+
+    if fmt not in ("argo", "tekton"):
+        _error(f"--emit {fmt!r}: expected 'argo' or 'tekton'")
+        return EXIT_INVALID
+    try:
+        from foredeck.pipeline.emit import emit
+        from foredeck.pipeline.load import load_run, parse_param_args
+
+        spec = load_run(files, parse_param_args(params))
+        text = emit(spec, "argo" if fmt == "argo" else "tekton")
+    except PipelineError as exc:
+        _error(str(exc))
+        return EXIT_INVALID
+    except OSError as exc:
+        _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
+        return EXIT_INVALID
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(message.replace("\n", " ") + "\n")
+
+
+def run(files: list[Path], params: list[str], out: Path | None, parallel: int | None) -> int:
+    """The command without typer: returns the exit code."""
+    import asyncio
+    import os
+
+    from foredeck.pipeline.model import PipelineError
+
+    try:
+        from foredeck.pipeline.load import load_run, parse_param_args
+
+        spec = load_run(files, parse_param_args(params))
+    except PipelineError as exc:
+        _error(str(exc))
+        return EXIT_INVALID
+    except OSError as exc:
+        _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
+        return EXIT_INVALID
+    from foredeck.execute.local import default_run_name
+
+    if not spec.name or spec.name == spec.pipeline.name:
+        # No PipelineRun name (the loader then uses the pipeline's): one directory per run.
+        spec.name = default_run_name(spec.pipeline.name)
+    out_dir = out if out is not None else RUNS_DIR / spec.name
+    return asyncio.run(_run(spec, out_dir, parallel or os.cpu_count() or 1))
+
+
+async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int) -> int:
+    import asyncio
+    import signal
+
+    from foredeck.execute.local import run_pipeline
+    from foredeck.execute.progress import Progress
+    from foredeck.execute.workspace import OutputDirError
+    from foredeck.pipeline.model import PipelineError
+
+    loop = asyncio.get_running_loop()
+    cancel = asyncio.Event()
+    main = asyncio.current_task()
+    progress = Progress(spec, out_dir)
+    signals = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        name = signal.Signals(signum).name
+        if signals == 1:
+            progress.note(f"{name}: cancelling; finally tasks still run ({name} again to stop)")
+            cancel.set()
+        elif main is not None:
+            progress.note(f"{name}: stopping finally tasks")
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    result: RunResult | None = None
+    progress.start()
+    try:
+        result = await run_pipeline(
+            spec, out_dir, parallel=parallel, on_event=progress.on_event, cancel=cancel
+        )
+    except asyncio.CancelledError:
+        pass  # cancelled twice: files are written, the summary comes from pipeline-run.json
+    except (PipelineError, OutputDirError) as exc:
+        progress.stop()
+        _error(str(exc))
+        return EXIT_INVALID
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        progress.stop()
+    progress.summary(result)
+    if result is None or result.status == "Cancelled":
+        return EXIT_CANCELLED
+    return EXIT_OK if result.passed else EXIT_FAILED

@@ -1,0 +1,142 @@
+"""The directory layout of one local run.
+
+```
+OUT/started.json finished.json pipeline-run.json build-log.txt   (Prow's layout)
+OUT/artifacts/<task>/          $ARTIFACTS of each task (junit*.xml anywhere below)
+OUT/.work/tmp/                 $TMPDIR of the run's steps: concurrent runs never share a temp dir
+OUT/tasks/<task>/log.txt       each task's own log (from its first line: none if it wrote none)
+OUT/.work/workspaces/<W>/      $(workspaces.W.path); the root is every step's default cwd
+OUT/.work/results/<task>.<n>/  $(results.R.path) of attempt n (tasks with results only)
+OUT/.work/scripts/<sha>        step scripts, written once per distinct content
+```
+
+`.work` is scratch: an artifact upload should skip it (it holds checkouts and build trees).
+Names from user files become directory names only through `dir_name()`, so a task called
+`../x` cannot write outside the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from foredeck.execute.logs import LogFile
+from foredeck.storage import prow
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_INSTANCE = re.compile(r"\[(\d+)\]$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+class OutputDirError(ValueError):
+    """The output directory cannot be used (not empty and not an earlier run)."""
+
+
+def dir_name(name: str) -> str:
+    """A directory name for a task name: `build[0]` becomes `build-0`, unsafe characters `_`."""
+    safe = _UNSAFE.sub("_", _INSTANCE.sub(r"-\1", name))
+    if safe in ("", ".", ".."):
+        safe = "_" + safe
+    return safe
+
+
+@dataclass
+class TaskFiles:
+    """A task's own directories and open log; made in a worker thread (see `open_task`)."""
+
+    artifacts: str
+    log: LogFile
+
+
+class RunLayout:
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.artifacts = out_dir / prow.ARTIFACTS_DIR
+        self.tasks = out_dir / "tasks"
+        self.work = out_dir / ".work"
+        self.workspaces = self.work / "workspaces"
+        self.results = self.work / "results"
+        self.scripts = self.work / "scripts"
+        self.tmp = self.work / "tmp"
+        self.build_log = out_dir / prow.BUILD_LOG
+        self.run_json = out_dir / prow.PIPELINE_RUN
+        self._tasks_str = str(self.tasks)
+        self._artifacts_str = str(self.artifacts)
+        self.workspaces_str = str(self.workspaces)
+        self._scripts: dict[str, str] = {}
+        self._used_names: dict[str, str] = {}
+        self._taken: set[str] = set()
+
+    def prepare(self) -> None:
+        """Create the layout. An earlier run in the same directory is replaced; a non-empty
+        directory without one is refused, so a mistyped `--out` cannot delete user files."""
+        out = self.out_dir
+        if out.exists() and not out.is_dir():
+            raise OutputDirError(f"{out}: not a directory")
+        if out.is_dir() and any(out.iterdir()):
+            if not (out / prow.STARTED).is_file():
+                raise OutputDirError(f"{out}: directory is not empty and holds no earlier run")
+            self._remove_earlier_run()
+        for path in (
+            self.artifacts,
+            self.tasks,
+            self.workspaces,
+            self.results,
+            self.scripts,
+            self.tmp,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def _remove_earlier_run(self) -> None:
+        """Only the entries a run writes: files a user added beside them stay."""
+        for path in (self.artifacts, self.tasks, self.work):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+        for name in (prow.STARTED, prow.FINISHED, prow.BUILD_LOG, prow.PIPELINE_RUN):
+            (self.out_dir / name).unlink(missing_ok=True)
+
+    def task_dir_name(self, task: str) -> str:
+        """A unique directory name per task name (two names could sanitise to the same)."""
+        known = self._used_names.get(task)
+        if known is not None:
+            return known
+        base = candidate = dir_name(task)
+        counter = 1
+        while candidate in self._taken:
+            counter += 1
+            candidate = f"{base}-{counter}"
+        self._used_names[task] = candidate
+        self._taken.add(candidate)
+        return candidate
+
+    def open_task(self, dir_name: str) -> TaskFiles:
+        """Create `artifacts/<task>/`; `tasks/<task>/log.txt` comes with the task's first line.
+
+        File-system calls are a large part of a short task's cost on a slow disk, so a task
+        pays for one directory, plus two for its log when it writes one.
+        """
+        artifacts = os.path.join(self._artifacts_str, dir_name)
+        os.mkdir(artifacts)
+        log = LogFile(os.path.join(self._tasks_str, dir_name, "log.txt"), lazy=True)
+        return TaskFiles(artifacts, log)
+
+    def workspace(self, name: str) -> Path:
+        return self.workspaces / dir_name(name)
+
+    def script(self, content: str) -> str:
+        """The path of a script file holding `content`, written on first use only."""
+        known = self._scripts.get(content)
+        if known is not None:
+            return known
+        digest = hashlib.sha256(content.encode()).hexdigest()[:24]
+        path = self.scripts / digest
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(content)
+        os.chmod(tmp, 0o700)
+        os.replace(tmp, path)
+        self._scripts[content] = str(path)
+        return str(path)

@@ -1,0 +1,75 @@
+"""Plugins: what the event worker hands each logged event to.
+
+A plugin is any object with a `name` and a `handle(event, session)` method. `handle` runs inside
+the worker's database transaction for that event (in a savepoint of its own): rows it adds
+through `session` commit together with the event's "processed" mark, or not at all. It must not
+commit or roll back the session itself.
+
+`handle` may be a plain method or `async def`. The worker owns a private event loop in its own
+thread and awaits the coroutine there, so an async plugin can use an `httpx.AsyncClient` (create
+it lazily, on first use, so it binds to that loop) and still use the synchronous `session`.
+
+Delivery is at least once: an event can be handled again after a crash or a failure of another
+plugin (a retry skips plugins that already succeeded on that event). Database effects are made
+idempotent with a `dedupe_key` (see `foredeck.db.jobs.create_job`); effects outside the database
+(labels, comments, statuses) must be idempotent by themselves.
+
+Registration: list factories as `module:callable` in `Settings.worker.plugins`; each is called
+with the `Settings` and returns a plugin. A plugin that has a `close()` method (plain or async)
+gets it called when the worker stops.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy.orm import Session
+
+from foredeck.hook.events import StoredEvent
+from foredeck.settings import Settings
+
+__all__ = ["Plugin", "PluginError", "PluginFactory", "StoredEvent", "load_plugins"]
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    name: str
+
+    def handle(self, event: StoredEvent, session: Session) -> Awaitable[None] | None: ...
+
+
+PluginFactory = Callable[[Settings], Plugin]
+
+
+class PluginError(Exception):
+    """A configured plugin could not be loaded."""
+
+
+def load_plugins(settings: Settings) -> list[Plugin]:
+    """Instantiate the factories listed in `settings.worker.plugins`, in order."""
+    plugins: list[Plugin] = []
+    for spec in settings.worker.plugins:
+        factory = _resolve(spec)
+        plugin = factory(settings)
+        if not isinstance(plugin, Plugin):
+            raise PluginError(f"plugin factory {spec!r} did not return a plugin")
+        if any(p.name == plugin.name for p in plugins):
+            raise PluginError(f"two plugins are named {plugin.name!r}")
+        plugins.append(plugin)
+    return plugins
+
+
+def _resolve(spec: str) -> PluginFactory:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise PluginError(f"plugin factory {spec!r} must look like 'package.module:callable'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PluginError(f"plugin factory {spec!r}: cannot import {module_name}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise PluginError(f"plugin factory {spec!r}: {module_name} has no callable {attr!r}")
+    return factory  # type: ignore[no-any-return]

@@ -1,0 +1,113 @@
+"""The trigger plugin: Prow's trigger, turning pull requests, pushes and comments into jobs.
+
+Enable it with `worker.plugins: ["foredeck.hook.plugins.trigger:create"]`; it reads the central
+job config from `config_path`, GitHub credentials from `github`, and its own options from
+`plugin_config.trigger` (see `TriggerConfig` and docs/trigger.md).
+
+Jobs are rows (state `triggered`) made in the worker's transaction for the event and keyed by
+delivery and job name, so an event handled twice makes each job once. GitHub effects (labels,
+comments) check GitHub's current state first, so a retry does not repeat them either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from foredeck.hook.events import StoredEvent
+from foredeck.hook.plugins.trigger.central import CentralConfig, JobConfigError
+from foredeck.hook.plugins.trigger.comment import handle_issue_comment
+from foredeck.hook.plugins.trigger.context import TriggerContext
+from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
+from foredeck.hook.plugins.trigger.options import RepoOptions, TriggerConfig
+from foredeck.hook.plugins.trigger.pull_request import handle_pull_request
+from foredeck.hook.plugins.trigger.push import handle_push
+from foredeck.scm.github import GitHubClient
+from foredeck.scm.webhooks import IssueCommentEvent, PullRequestEvent, PushEvent
+from foredeck.settings import Settings
+
+__all__ = [
+    "PLUGIN_NAME",
+    "JobConfigError",
+    "RepoOptions",
+    "TriggerConfig",
+    "TriggerPlugin",
+    "create",
+]
+
+PLUGIN_NAME = "trigger"
+EVENTS = frozenset({"pull_request", "push", "issue_comment"})
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[], GitHubClient]
+
+
+class TriggerPlugin:
+    name = PLUGIN_NAME
+
+    def __init__(
+        self, options: TriggerConfig, central: CentralConfig, client_factory: ClientFactory
+    ) -> None:
+        self.options = options
+        self.central = central
+        self.in_repo = InRepoConfigs(options)
+        self._client_factory = client_factory
+        self._client: GitHubClient | None = None
+
+    def _gh(self) -> GitHubClient:
+        # Created on first use, on the worker's event loop, which the client's pool binds to.
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    async def handle(self, event: StoredEvent, session: Session) -> None:
+        if event.event not in EVENTS:
+            return
+        try:
+            typed = event.typed()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            raise ValueError(f"{event.event} payload is not usable: {problems}") from None
+        ctx = TriggerContext(
+            event=event,
+            session=session,
+            gh=self._gh(),
+            options=self.options,
+            central=self.central,
+            in_repo=self.in_repo,
+        )
+        if isinstance(typed, PullRequestEvent):
+            await handle_pull_request(ctx, typed)
+        elif isinstance(typed, PushEvent):
+            await handle_push(ctx, typed)
+        elif isinstance(typed, IssueCommentEvent):
+            await handle_issue_comment(ctx, typed)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def create(settings: Settings) -> TriggerPlugin:
+    """`foredeck.hook.plugins.trigger:create`: the plugin from the global settings.
+
+    Raises `ValueError` (with every problem listed) for invalid options, an unusable central
+    job config, or missing GitHub credentials, so that a misconfigured hook does not start.
+    """
+    raw: Any = settings.plugin_config.get(PLUGIN_NAME, {})
+    try:
+        options = TriggerConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:\n{exc}") from None
+    central = CentralConfig(settings.config_path, reload_interval=options.config_reload_interval)
+    github = settings.github
+    github.auth()  # fail now, not on the first event, when credentials are missing or unreadable
+    return TriggerPlugin(options, central, github.client)

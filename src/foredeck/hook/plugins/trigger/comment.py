@@ -1,0 +1,250 @@
+"""Pull request comments: Prow's `handleGenericComment`.
+
+Commands (in fenced code blocks they are ignored): `/test NAME` (each job's `trigger`), `/test
+all`, `/retest`, `/retest-required`, `/ok-to-test`, `/ok-to-test cancel`, and `/test` or `/test
+?` for the list of jobs. Only new comments on open pull requests count; the bot's own are
+skipped.
+
+Who: a trusted commenter, or the pull request's author once the pull request is trusted
+(`ok-to-test`). Anyone else gets one reply saying why nothing ran. `/retest` reruns the jobs
+whose latest run on the current head failed, errored or was aborted (from foredeck's own job
+records), and starts automatic jobs that never ran on that head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from foredeck.config import Presubmit
+from foredeck.config.regex import compile_go_regex
+from foredeck.config.triggering import (
+    OK_TO_TEST_RE,
+    RETEST_RE,
+    RETEST_REQUIRED_RE,
+    TEST_ALL_RE,
+    requested_presubmits,
+)
+from foredeck.db.jobs import latest_presubmits
+from foredeck.hook.plugins.trigger import messages
+from foredeck.hook.plugins.trigger.context import TriggerContext, log
+from foredeck.hook.plugins.trigger.jobs import (
+    automatic_presubmits,
+    create_jobs,
+    pull_refs,
+    wants_changes,
+)
+from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
+from foredeck.scm.github import PullRequest
+from foredeck.scm.webhooks import IssueCommentEvent
+
+TEST_HELP_RE = compile_go_regex(r"(?m)^/test[ \t]*\?\s*$")
+EMPTY_TEST_RE = compile_go_regex(r"(?m)^/test\s*$")
+RETEST_WITH_TARGET_RE = compile_go_regex(r"(?m)^/retest[ \t]+\S+")
+TEST_WITH_ANY_TARGET_RE = compile_go_regex(r"(?m)^/test[ \t]+\S+")
+OK_TO_TEST_CANCEL_RE = compile_go_regex(r"(?m)^/ok-to-test cancel\s*$")
+
+FAILED_STATES = frozenset({"failure", "error", "aborted"})
+MAX_REASON_LINE = 200
+
+_GENERIC = (
+    RETEST_RE,
+    RETEST_REQUIRED_RE,
+    OK_TO_TEST_RE,
+    OK_TO_TEST_CANCEL_RE,
+    TEST_ALL_RE,
+    EMPTY_TEST_RE,
+    RETEST_WITH_TARGET_RE,
+    TEST_WITH_ANY_TARGET_RE,
+    TEST_HELP_RE,
+)
+
+
+def matches_command(text: str, presubmits: Iterable[Presubmit]) -> bool:
+    """Prow's `commentMatchesTrigger`: a generic command or some job's trigger."""
+    if any(regex.search(text) is not None for regex in _GENERIC):
+        return True
+    return any(p.trigger_matches(text) for p in presubmits)
+
+
+def should_respond_with_help(text: str, selected: int) -> tuple[bool, str]:
+    """Prow's `ShouldRespondWithHelp`: (answer with the job list?, the note to put first)."""
+    if TEST_HELP_RE.search(text):
+        return True, ""
+    if EMPTY_TEST_RE.search(text):
+        return True, messages.TEST_WITHOUT_TARGET_NOTE
+    if RETEST_WITH_TARGET_RE.search(text):
+        return True, messages.RETEST_WITH_TARGET_NOTE
+    if selected == 0 and TEST_ALL_RE.search(text):
+        return True, messages.NO_TEST_ALL_JOBS_NOTE
+    if selected == 0 and TEST_WITH_ANY_TARGET_RE.search(text):
+        return True, messages.TARGET_NOT_FOUND_NOTE
+    return False, ""
+
+
+def available_presubmits(
+    presubmits: Sequence[Presubmit], branch: str, changes: Sequence[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Prow's `AvailablePresubmits`: (names `/test all` runs, optional and required commands)."""
+    test_all = sorted({p.name for p in automatic_presubmits(presubmits, branch, changes)})
+    optional: set[str] = set()
+    required: set[str] = set()
+    for p in presubmits:
+        if p.could_run(branch) and p.rerun_command and p.trigger_matches(p.rerun_command):
+            (optional if p.optional else required).add(p.rerun_command)
+    return test_all, sorted(optional), sorted(required)
+
+
+def _command_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("/"):
+            return line.strip()[:MAX_REASON_LINE]
+    return "comment"
+
+
+class _NeedChanges(Exception):
+    """Raised by the changed-files placeholder: the selection needs the real list."""
+
+
+def _placeholder() -> Sequence[str]:
+    raise _NeedChanges
+
+
+async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> None:
+    issue, comment = ev.issue, ev.comment
+    if ev.action != "created" or not issue.is_pull_request or issue.state != "open":
+        return
+    commenter = comment.user.login
+    if ctx.is_bot(commenter):
+        return
+    org, repo, number = ev.repository.org, ev.repository.name, issue.number
+    text = messages.drop_code_blocks(comment.body)
+    # Cheap filter before any API call or checkout. In-repo jobs may bring their own triggers,
+    # all of which are commands: a line starting with '/'.
+    central = ctx.central_jobs().presubmits.get(f"{org}/{repo}", [])
+    in_repo = ctx.options.in_repo_enabled(org, repo)
+    if not matches_command(text, central) and not (
+        in_repo and any(line.startswith("/") for line in text.splitlines())
+    ):
+        return
+
+    pr = await ctx.gh.get_pull(org, repo, number)
+    base_sha = await ctx.gh.get_branch_sha(org, repo, pr.base.ref)
+    refs = pull_refs(
+        org=org,
+        repo=repo,
+        repo_link=ev.repository.html_url,
+        base_ref=pr.base.ref,
+        base_sha=base_sha,
+        number=number,
+        head_sha=pr.head.sha,
+        author=pr.user.login,
+        title=pr.title,
+        link=pr.html_url,
+    )
+    presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
+    if not presubmits or not matches_command(text, presubmits):
+        return
+
+    async def reply(message: str) -> None:
+        body = messages.respond(
+            comment.body, comment.html_url, commenter, message, messages.reply_marker(comment.id)
+        )
+        await ctx.comment_once(org, repo, number, body, messages.reply_marker(comment.id))
+
+    commenter_trusted = await trusted_user(ctx.gh, ctx.options, commenter, org, repo)
+    labels: list[str] | None = None
+    if not commenter_trusted:
+        author = pr.user.login
+        labels, pr_trusted = await trusted_pull_request(
+            ctx.gh, ctx.options, author, org, repo, number
+        )
+        if not pr_trusted:
+            await reply(messages.UNTRUSTED_COMMAND)
+            return
+        if commenter.lower() != author.lower():
+            await reply(messages.NOT_AUTHOR_OR_TRUSTED)
+            return
+    if labels is None:
+        labels = [label.name for label in await ctx.gh.list_issue_labels(org, repo, number)]
+
+    ok_to_test = OK_TO_TEST_RE.search(text) is not None
+    if ok_to_test and not has_label(labels, messages.OK_TO_TEST):
+        await ctx.gh.add_labels(org, repo, number, [messages.OK_TO_TEST])
+    if (ok_to_test or has_label(labels, messages.OK_TO_TEST)) and has_label(
+        labels, messages.NEEDS_OK_TO_TEST
+    ):
+        await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
+    if OK_TO_TEST_CANCEL_RE.search(text):
+        if not commenter_trusted:
+            await reply(messages.ONLY_TRUSTED_CANCEL)
+            return
+        await ctx.ensure_labels(
+            org,
+            repo,
+            number,
+            labels,
+            add=[messages.NEEDS_OK_TO_TEST],
+            remove=[messages.OK_TO_TEST],
+        )
+        return
+
+    branch = pr.base.ref
+    failed: set[str] = set()
+    known: set[str] = set()
+    if RETEST_RE.search(text) or RETEST_REQUIRED_RE.search(text):
+        for job in latest_presubmits(ctx.session, org, repo, number, pr.head.sha):
+            context = job.context or job.name
+            known.add(context)
+            if job.state in FAILED_STATES:
+                failed.add(context)
+
+    def select(changes: Sequence[str] | Callable[[], Sequence[str]]) -> list[Presubmit]:
+        return requested_presubmits(
+            presubmits,
+            text,
+            branch,
+            changes,
+            failed_contexts=failed,
+            all_contexts=known,
+            honor_ok_to_test=True,
+        )
+
+    files: list[str] | None = None
+    try:
+        to_test = select(_placeholder)
+    except _NeedChanges:
+        files = await ctx.gh.list_pull_files(org, repo, number)
+        to_test = select(files)
+
+    needs_help, note = should_respond_with_help(text, len(to_test))
+    if needs_help:
+        if files is None and wants_changes(presubmits, branch):
+            files = await ctx.gh.list_pull_files(org, repo, number)
+        test_all, optional, required = available_presubmits(presubmits, branch, files or [])
+        help_text = messages.help_message(org, repo, branch, note, test_all, optional, required)
+        await reply(help_text)
+        return
+    if not to_test:
+        return
+    if not _mergeable(pr):
+        log.info("%s/%s#%d does not merge; no jobs for %r", org, repo, number, commenter)
+        return
+    await _prune_help(ctx, org, repo, number)
+    reason = f"{_command_line(text)} by {commenter}"
+    rows = create_jobs(ctx.session, to_test, refs, ctx.delivery_id, reason)
+    log.info("%s/%s#%d: %s: %d job(s)", org, repo, number, reason, len(rows))
+
+
+def _mergeable(pr: PullRequest) -> bool:
+    return pr.mergeable is not False
+
+
+async def _prune_help(ctx: TriggerContext, org: str, repo: str, number: int) -> None:
+    """Jobs started: the bot's earlier job lists on this PR are stale (Prow prunes them too)."""
+    bot = ctx.options.bot_login
+    if bot is None:
+        return
+    for existing in await ctx.gh.list_issue_comments(org, repo, number):
+        author = existing.user.login if existing.user is not None else ""
+        if author.lower() == bot.lower() and messages.HELP_MARKER in existing.body:
+            await ctx.gh.delete_comment(org, repo, existing.id)

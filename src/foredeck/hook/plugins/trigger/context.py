@@ -1,0 +1,86 @@
+"""What every trigger handler needs for one event, and the idempotent GitHub effects they share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from foredeck.config import JobConfig, Presubmit
+from foredeck.hook.events import StoredEvent
+from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
+from foredeck.hook.plugins.trigger.options import TriggerConfig
+from foredeck.scm.github import GitHubClient
+from foredeck.scm.refs import Pull, Refs
+
+log = logging.getLogger("foredeck.hook.plugins.trigger")
+
+
+@dataclass
+class TriggerContext:
+    event: StoredEvent
+    session: Session
+    gh: GitHubClient
+    options: TriggerConfig
+    central: CentralConfig
+    in_repo: InRepoConfigs
+    _jobs: JobConfig | None = field(default=None, repr=False)
+
+    @property
+    def delivery_id(self) -> str:
+        return self.event.delivery_id
+
+    def is_bot(self, login: str) -> bool:
+        bot = self.options.bot_login
+        return bot is not None and login.lower() == bot.lower()
+
+    def central_jobs(self) -> JobConfig:
+        if self._jobs is None:
+            self._jobs = self.central.get()
+        return self._jobs
+
+    async def jobs_for(
+        self, org: str, repo: str, base_ref: str, base_sha: str, pulls: Sequence[Pull] = ()
+    ) -> JobConfig:
+        """Central jobs, plus the in-repo jobs of the tested tree where that is enabled."""
+        central = self.central_jobs()
+        if not self.options.in_repo_enabled(org, repo):
+            return central
+        refs = Refs(org=org, repo=repo, base_ref=base_ref, base_sha=base_sha, pulls=list(pulls))
+        return await self.in_repo.merged(central, refs)
+
+    async def presubmits_for(
+        self, org: str, repo: str, base_ref: str, base_sha: str, pull: Pull
+    ) -> list[Presubmit]:
+        jobs = await self.jobs_for(org, repo, base_ref, base_sha, [pull])
+        return list(jobs.presubmits.get(f"{org}/{repo}", ()))
+
+    # -- idempotent effects on GitHub ------------------------------------------------------------
+
+    async def comment_once(self, org: str, repo: str, number: int, body: str, marker: str) -> bool:
+        """Post `body` unless a comment containing `marker` is already there; True if posted."""
+        for existing in await self.gh.list_issue_comments(org, repo, number):
+            if marker in existing.body:
+                return False
+        await self.gh.create_comment(org, repo, number, body)
+        return True
+
+    async def ensure_labels(
+        self,
+        org: str,
+        repo: str,
+        number: int,
+        current: Iterable[str],
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        have = {name.lower() for name in current}
+        missing = [name for name in add if name.lower() not in have]
+        if missing:
+            await self.gh.add_labels(org, repo, number, missing)
+        for name in remove:
+            if name.lower() in have:
+                await self.gh.remove_label(org, repo, number, name)

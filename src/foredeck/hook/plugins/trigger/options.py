@@ -1,0 +1,98 @@
+"""The trigger plugin's settings: `plugin_config.trigger` in the global settings file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_CLONE_URI = "https://github.com/{org}/{repo}.git"
+
+
+class RepoOptions(BaseModel):
+    """Options for one organisation (`org`) or repository (`org/repo`); unset means inherit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    in_repo_config: bool | None = None
+    """Read `.foredeck.yaml` / `.foredeck/` from the tested tree (merged PR or pushed commit)."""
+
+
+class TriggerConfig(BaseModel):
+    """Who may start jobs, where in-repo config is read from, and how to reach the repos."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trusted_orgs: list[str] = Field(default_factory=list)
+    """Members of these organisations are trusted in every repository, besides each repository's
+    own organisation members and collaborators."""
+    only_org_members: bool = False
+    """Prow's `only_org_members`: do not trust repository collaborators who are not members."""
+    trusted_apps: list[str] = Field(default_factory=list)
+    """GitHub App slugs whose bot users (`slug[bot]`) are trusted."""
+    bot_login: str | None = None
+    """The login foredeck acts as. Its own comments are ignored, it is trusted, and the
+    `ok-to-test` label it adds for `/ok-to-test` does not start the jobs a second time."""
+    join_org_url: str | None = None
+    """Link in the needs-ok-to-test message; default: the organisation's people page."""
+    web_url: str = "https://github.com"
+    """Where people look at GitHub (for links in comments)."""
+
+    in_repo_config: bool = False
+    """Default for every repository; `repos` overrides it per organisation or repository."""
+    repos: dict[str, RepoOptions] = Field(default_factory=dict)
+    cache_dir: str = ".foredeck/trigger"
+    """Git mirrors (`mirrors/`) and scratch checkouts (`work/`) for in-repo config."""
+    clone_uri: str = DEFAULT_CLONE_URI
+    """Template with `{org}` and `{repo}`."""
+    clone_uris: dict[str, str] = Field(default_factory=dict)
+    """`org/repo` -> clone URI or absolute local path, overriding `clone_uri`."""
+    checkout_timeout: float = Field(default=300.0, gt=0)
+    config_reload_interval: float = Field(default=5.0, ge=0)
+    """Seconds between checks of the central job config files for changes (0: every event)."""
+
+    @field_validator("clone_uri")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            value.format(org="o", repo="r")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"clone_uri {value!r} may only use the fields {{org}} and {{repo}}: {exc}"
+            ) from None
+        return value
+
+    @field_validator("repos", "clone_uris")
+    @classmethod
+    def _keys(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if not key or key.count("/") > 1 or key.startswith("/") or key.endswith("/"):
+                raise ValueError(f"key {key!r} must be 'org' or 'org/repo'")
+        return value
+
+    def in_repo_enabled(self, org: str, repo: str) -> bool:
+        """The most specific setting wins: `org/repo`, then `org`, then the default."""
+        for key in (f"{org}/{repo}", org):
+            for name, options in self.repos.items():
+                if name.lower() == key.lower() and options.in_repo_config is not None:
+                    return options.in_repo_config
+        return self.in_repo_config
+
+    def clone_uri_for(self, org: str, repo: str) -> str:
+        wanted = f"{org}/{repo}".lower()
+        for key, uri in self.clone_uris.items():
+            if key.lower() == wanted:
+                return uri
+        return self.clone_uri.format(org=org, repo=repo)
+
+    def orgs_to_trust(self, org: str) -> list[str]:
+        """The repository's organisation first, then the configured ones (no repeats)."""
+        return list(dict.fromkeys([org, *self.trusted_orgs]))
+
+    @property
+    def mirror_root(self) -> Path:
+        return Path(self.cache_dir) / "mirrors"
+
+    @property
+    def work_root(self) -> Path:
+        return Path(self.cache_dir) / "work"

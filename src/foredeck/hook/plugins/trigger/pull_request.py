@@ -1,0 +1,200 @@
+"""Pull request events: Prow's `handlePR`.
+
+- `opened`: a trusted author's PR runs its automatic presubmits (a draft gets a note instead);
+  an untrusted author's PR gets `needs-ok-to-test` and the welcome message, once.
+- `reopened`, `ready_for_review`, `edited` (base branch changed): run if the PR is trusted.
+- `synchronize`: abort the presubmits of older heads, then run for the new head if trusted.
+- `labeled`: `ok-to-test` added by a trusted user (not the bot itself) runs the presubmits;
+  `lgtm` on an untrusted PR runs them once.
+- `closed`, `converted_to_draft`: abort the unfinished presubmits.
+
+Drafts never run automatically (as in Prow); `/test` still works on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from foredeck.config import Presubmit
+from foredeck.hook.plugins.trigger import messages
+from foredeck.hook.plugins.trigger.context import TriggerContext, log
+from foredeck.hook.plugins.trigger.jobs import (
+    abort_presubmits,
+    automatic_presubmits,
+    create_jobs,
+    pull_refs,
+    wants_changes,
+)
+from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
+from foredeck.scm.refs import Refs
+from foredeck.scm.webhooks import PullRequestEvent
+
+HANDLED = frozenset(
+    {
+        "opened",
+        "reopened",
+        "edited",
+        "synchronize",
+        "labeled",
+        "closed",
+        "ready_for_review",
+        "converted_to_draft",
+    }
+)
+
+
+def _base_changed(payload: dict[str, Any]) -> bool:
+    changes = payload.get("changes")
+    if not isinstance(changes, dict):
+        return False
+    base = changes.get("base")
+    return isinstance(base, dict) and bool(base.get("ref") or base.get("sha"))
+
+
+def _mergeable(payload: dict[str, Any]) -> bool:
+    """False only when GitHub says so: Prow starts nothing for a PR that does not merge."""
+    pr = payload.get("pull_request")
+    return not (isinstance(pr, dict) and pr.get("mergeable") is False)
+
+
+async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None:
+    pr = ev.pull_request
+    org, repo, number = ev.repository.org, ev.repository.name, pr.number
+    action = ev.action
+    if action not in HANDLED:
+        return
+    if action in ("closed", "converted_to_draft"):
+        what = "closed" if action == "closed" else "converted to a draft"
+        aborted = abort_presubmits(
+            ctx.session, org, repo, number, f"Aborted: the pull request was {what}."
+        )
+        log.info("%s/%s#%d %s: aborted %d job(s)", org, repo, number, action, len(aborted))
+        return
+    if action == "synchronize":
+        head = pr.head.sha
+        aborted = abort_presubmits(
+            ctx.session, org, repo, number, f"superseded by new push {head}", keep_sha=head
+        )
+        log.info(
+            "%s/%s#%d synchronize to %s: aborted %d job(s)",
+            org,
+            repo,
+            number,
+            head[:12],
+            len(aborted),
+        )
+    label = ev.label.name if ev.label is not None else ""
+    if action == "edited" and not _base_changed(ctx.event.payload):
+        return
+    if action == "labeled":
+        if label.lower() not in (messages.OK_TO_TEST, messages.LGTM):
+            return
+        if label.lower() == messages.OK_TO_TEST and ctx.is_bot(ev.sender.login):
+            return  # added for an /ok-to-test comment, which started the jobs itself
+
+    base_sha = await ctx.gh.get_branch_sha(org, repo, pr.base.ref)
+    refs = pull_refs(
+        org=org,
+        repo=repo,
+        repo_link=ev.repository.html_url,
+        base_ref=pr.base.ref,
+        base_sha=base_sha,
+        number=number,
+        head_sha=pr.head.sha,
+        author=pr.user.login,
+        author_link=pr.user.html_url,
+        title=pr.title,
+        link=pr.html_url,
+    )
+    presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
+    if not presubmits:
+        return
+    author = pr.user.login
+    reason = f"pull_request {action} by {ev.sender.login}"
+
+    if action == "opened":
+        if await trusted_user(ctx.gh, ctx.options, author, org, repo):
+            if pr.draft:
+                await ctx.comment_once(org, repo, number, messages.draft(), messages.DRAFT_MARKER)
+                return
+            await _build_all(ctx, ev, refs, presubmits, reason)
+        else:
+            await _welcome(ctx, ev)
+        return
+
+    if action == "labeled":
+        if label.lower() == messages.LGTM:
+            _, trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
+            if not trusted:
+                await _build_all(ctx, ev, refs, presubmits, f"{reason} (untrusted PR, lgtm)")
+            return
+        if not await trusted_user(ctx.gh, ctx.options, ev.sender.login, org, repo):
+            log.info(
+                "%s/%s#%d: ok-to-test added by untrusted %s; ignored",
+                org,
+                repo,
+                number,
+                ev.sender.login,
+            )
+            return
+        current = [lbl.name for lbl in pr.labels]
+        await ctx.ensure_labels(org, repo, number, current, remove=[messages.NEEDS_OK_TO_TEST])
+        await _build_all(
+            ctx, ev, refs, presubmits, f"pull_request labeled {label} by {ev.sender.login}"
+        )
+        return
+
+    # reopened, ready_for_review, synchronize, edited (base changed)
+    labels, trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
+    if not trusted:
+        return
+    if labels is not None and has_label(labels, messages.NEEDS_OK_TO_TEST):
+        await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
+    await _build_all(ctx, ev, refs, presubmits, reason)
+
+
+async def _build_all(
+    ctx: TriggerContext,
+    ev: PullRequestEvent,
+    refs: Refs,
+    presubmits: list[Presubmit],
+    reason: str,
+) -> None:
+    """Prow's `buildAllButDrafts`: the automatic presubmits, unless the PR is a draft."""
+    pr = ev.pull_request
+    if pr.draft:
+        log.info(
+            "%s: draft pull request #%d; no automatic jobs", ev.repository.full_name, pr.number
+        )
+        return
+    if not _mergeable(ctx.event.payload):
+        log.info("%s#%d does not merge; no jobs", ev.repository.full_name, pr.number)
+        return
+    branch = pr.base.ref
+    changes: list[str] = []
+    if wants_changes(presubmits, branch):
+        changes = await ctx.gh.list_pull_files(ev.repository.org, ev.repository.name, pr.number)
+    to_run = automatic_presubmits(presubmits, branch, changes)
+    rows = create_jobs(ctx.session, to_run, refs, ctx.delivery_id, reason)
+    log.info(
+        "%s#%d: %s: %d job(s): %s",
+        ev.repository.full_name,
+        pr.number,
+        reason,
+        len(rows),
+        ", ".join(r.name for r in rows),
+    )
+
+
+async def _welcome(ctx: TriggerContext, ev: PullRequestEvent) -> None:
+    """Label an untrusted PR `needs-ok-to-test` and explain, once; `ok-to-test` already there
+    (another automation) means no `needs-ok-to-test`."""
+    pr = ev.pull_request
+    org, repo = ev.repository.org, ev.repository.name
+    labels = [label.name for label in await ctx.gh.list_issue_labels(org, repo, pr.number)]
+    if not has_label(labels, messages.OK_TO_TEST):
+        await ctx.ensure_labels(org, repo, pr.number, labels, add=[messages.NEEDS_OK_TO_TEST])
+    web = ctx.options.web_url.rstrip("/")
+    join = ctx.options.join_org_url or f"{web}/orgs/{org}/people"
+    body = messages.welcome(pr.user.login, org, ctx.options.trusted_orgs, web, join)
+    await ctx.comment_once(org, repo, pr.number, body, messages.WELCOME_MARKER)

@@ -1,0 +1,185 @@
+"""`POST /hook`: take a GitHub delivery, verify it, commit it to the event log, then answer.
+
+The answer is sent only after the delivery is committed, so a 2xx always means "durable": if
+the process dies right after, the worker finds the event at the next start. Checks run cheapest
+first and nothing beyond `hook.body_limit` is ever read into memory. Status codes:
+
+- 202 `{"duplicate": false, "id": N}`: logged; 200 `{"duplicate": true, "id": N}`: already logged
+- 400 missing/invalid `X-GitHub-Event` or `X-GitHub-Delivery`, or a body that is not JSON
+- 401 no `X-Hub-Signature-256`; 403 signature does not verify
+- 413 body over the limit; 415 content type other than JSON or GitHub's form encoding
+- 503 the event log could not be written (GitHub shows the failure; redeliver it)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
+
+from foredeck.db.eventlog import NewEvent
+from foredeck.hook.metrics import HookMetrics, event_label
+from foredeck.hook.writer import EventWriter
+from foredeck.scm.webhooks import (
+    PayloadError,
+    WebhookEnvelope,
+    payload_json,
+    secrets_for,
+    valid_delivery_id,
+    valid_event_name,
+    verify_signature,
+)
+from foredeck.settings import Settings
+
+if TYPE_CHECKING:
+    from foredeck.hook.worker import Worker
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+# Parsing and hashing bigger bodies would stall the event loop: do it in a thread.
+_INLINE_BODY_BYTES = 256 * 1024
+
+
+def _json(status: int, content: dict[str, Any]) -> Response:
+    return Response(
+        json.dumps(content, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, {"error": message})
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    worker: Worker | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The hook app. With `worker`, the app starts and stops it and wakes it on each new event."""
+    hook = settings.hook
+    if not hook.has_any_secret():
+        raise ValueError("no webhook secret configured (hook.secrets, org_secrets or repo_secrets)")
+    registry = registry or CollectorRegistry()
+    metrics = HookMetrics(registry)
+    notify: Callable[[], None] | None = worker.notify if worker is not None else None
+    writer = EventWriter(engine, on_commit=notify)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(writer.close)
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
+
+    app = FastAPI(title="foredeck hook", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.writer = writer
+    app.state.metrics = metrics
+    app.state.engine = engine
+
+    async def handle(request: Request) -> tuple[Response, str | None]:
+        headers = request.headers
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return _error(400, "invalid Content-Length header"), None
+            if int(length) > hook.body_limit:
+                return _error(413, f"body larger than {hook.body_limit} bytes"), None
+        event = headers.get("x-github-event")
+        if not event:
+            return _error(400, "missing X-GitHub-Event header"), None
+        if not valid_event_name(event):
+            return _error(400, "invalid X-GitHub-Event header"), None
+        delivery_id = headers.get("x-github-delivery")
+        if not delivery_id:
+            return _error(400, "missing X-GitHub-Delivery header"), event
+        if not valid_delivery_id(delivery_id):
+            return _error(400, "invalid X-GitHub-Delivery header"), event
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type not in ACCEPTED_CONTENT_TYPES:
+            return _error(415, "content type must be application/json"), event
+        signature = headers.get("x-hub-signature-256")
+        if not signature:
+            return _error(401, "missing X-Hub-Signature-256 header"), event
+
+        body = bytearray()
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > hook.body_limit:
+                return _error(413, f"body larger than {hook.body_limit} bytes"), event
+            body += chunk
+        raw = bytes(body)
+
+        def check() -> tuple[WebhookEnvelope, bytes] | Response:
+            try:
+                document = payload_json(raw, content_type)
+                envelope = WebhookEnvelope.parse(event, delivery_id, document)
+            except PayloadError as exc:
+                return _error(400, str(exc))
+            secrets = secrets_for(hook, envelope.org, envelope.repo)
+            if not verify_signature(raw, signature, secrets):
+                return _error(403, "signature does not match")
+            return envelope, document
+
+        checked = check() if len(raw) <= _INLINE_BODY_BYTES else await run_in_threadpool(check)
+        if isinstance(checked, Response):
+            return checked, event
+        envelope, document = checked
+        item = NewEvent(
+            delivery_id=delivery_id,
+            event=event,
+            action=envelope.action,
+            org=envelope.org,
+            repo=envelope.repo,
+            payload=document,
+        )
+        try:
+            logged = await writer.log(item)
+        except Exception:
+            return _error(503, "event log unavailable; redeliver later"), event
+        if logged.duplicate:
+            return _json(200, {"duplicate": True, "id": logged.id}), event
+        return _json(202, {"duplicate": False, "id": logged.id}), event
+
+    @app.post("/hook")
+    async def post_hook(request: Request) -> Response:
+        start = perf_counter()
+        response, event = await handle(request)
+        metrics.latency.observe(perf_counter() - start)
+        metrics.deliveries.labels(event_label(event), str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:
+            log.warning("health check failed: %r", exc)
+            return _error(503, "database unreachable")
+        return _json(200, {"status": "ok"})
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

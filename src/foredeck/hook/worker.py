@@ -1,0 +1,314 @@
+"""The event worker: hands each logged event to the plugins, at least once and idempotently.
+
+One event, one transaction: the event row is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
+each plugin runs in a savepoint, and the "processed" mark commits together with the rows the
+plugins created. A crash anywhere before that commit leaves the event unprocessed, and the next
+worker to start handles it again; rows are deduplicated by their keys, so nothing doubles.
+
+A plugin that fails is rolled back to its savepoint alone; the plugins that succeeded are
+recorded in `plugins_done` and are not run again. The event is retried with exponential backoff
+and, after `max_attempts`, left unprocessed with its `last_error` (visible, not lost; see
+`foredeck.db.eventlog.failed_events` and `requeue`).
+
+The worker runs in its own thread with a private asyncio loop for async plugins; the hook wakes
+it through `notify()` and it also polls, so events logged by another process are found too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from foredeck.db.engine import read_only, session_factory, write_lock
+from foredeck.db.eventlog import (
+    ClaimedEvent,
+    claim_due,
+    load_payload,
+    mark_failed,
+    mark_processed,
+    retry_delay,
+)
+from foredeck.db.types import utcnow
+from foredeck.hook.events import StoredEvent
+from foredeck.hook.metrics import WorkerMetrics
+from foredeck.hook.plugins import Plugin
+from foredeck.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 4000
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        plugins: Sequence[Plugin],
+        *,
+        max_attempts: int = 5,
+        poll_interval: float = 2.0,
+        retry_backoff: float = 5.0,
+        batch_size: int = 64,
+        batch_budget: float = 0.02,
+        coalesce: float = 0.005,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.plugins = list(plugins)
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self.retry_backoff = retry_backoff
+        self.batch_size = batch_size
+        self.batch_budget = batch_budget
+        self.coalesce = coalesce
+        self._engine = engine
+        self._reader = read_only(engine)
+        self._sessions = session_factory(engine)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._runner: asyncio.Runner | None = None
+        self._metrics = WorkerMetrics(registry) if registry is not None else None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        plugins: Sequence[Plugin],
+        registry: CollectorRegistry | None = None,
+    ) -> Worker:
+        w = settings.worker
+        return cls(
+            engine,
+            plugins,
+            max_attempts=w.max_attempts,
+            poll_interval=w.poll_interval,
+            retry_backoff=w.retry_backoff,
+            batch_size=w.batch_size,
+            batch_budget=w.batch_budget,
+            registry=registry,
+        )
+
+    def notify(self) -> None:
+        """Wake the worker now (thread-safe; called by the hook after each commit)."""
+        self._wake.set()
+
+    def process_one(self) -> bool:
+        """Handle the next due event; False when there is none."""
+        return self.process_batch(limit=1) > 0
+
+    def process_batch(self, limit: int | None = None) -> int:
+        """Handle due events in one transaction; returns how many were handled.
+
+        Events are claimed `batch_size` at a time and handled one after the other until the
+        `batch_budget` (seconds) is spent, so that cheap events share a commit while a slow
+        plugin never holds SQLite's write lock for long. Each event's plugin effects and its
+        mark commit together or not at all.
+        """
+        started = time.monotonic()
+        now = utcnow()
+        size = self.batch_size if limit is None else max(1, min(limit, self.batch_size))
+        results: list[str] = []
+        with write_lock(self._engine), self._sessions() as session, session.begin():
+            claimed = claim_due(session, self.max_attempts, size, now)
+            succeeded: list[int] = []
+            for row in claimed:
+                if results and time.monotonic() - started > self.batch_budget:
+                    break  # the rest stays claimed by nobody once this transaction ends
+                errors, done = self._handle(row, session)
+                if not errors:
+                    succeeded.append(row.id)
+                    results.append("processed")
+                    continue
+                attempts = row.attempts + 1
+                error = "\n".join(errors)[:MAX_ERROR_CHARS]
+                mark_failed(
+                    session,
+                    row.id,
+                    attempts=attempts,
+                    plugins_done=done,
+                    error=error,
+                    not_before=now + retry_delay(attempts, self.retry_backoff),
+                )
+                if attempts >= self.max_attempts:
+                    log.error(
+                        "event %s (%s) failed %d times; giving up: %s",
+                        row.delivery_id,
+                        row.event,
+                        attempts,
+                        error,
+                    )
+                    results.append("gave_up")
+                else:
+                    results.append("failed")
+            if succeeded:
+                mark_processed(session, succeeded, [p.name for p in self.plugins], utcnow())
+        if self._metrics is not None:
+            for result in results:
+                self._metrics.events.labels(result).inc()
+        return len(results)
+
+    def process_available(self, limit: int | None = None) -> int:
+        """Handle due events until none is left (or `limit`, or `stop()`); returns the count."""
+        count = 0
+        while (limit is None or count < limit) and not self._stop.is_set():
+            handled = self.process_batch(None if limit is None else limit - count)
+            if handled == 0:
+                break
+            count += handled
+        return count
+
+    def _handle(self, row: ClaimedEvent, session: Session) -> tuple[list[str], list[str]]:
+        """Run the plugins that have not handled `row` yet: (errors, plugins done)."""
+        event = StoredEvent(
+            id=row.id,
+            delivery_id=row.delivery_id,
+            event=row.event,
+            action=row.action,
+            org=row.org,
+            repo=row.repo,
+            loader=functools.partial(self._read_payload, row.id),
+            received_at=row.received_at,
+            attempts=row.attempts,
+        )
+        done = list(row.plugins_done)
+        errors: list[str] = []
+        for plugin in self.plugins:
+            if plugin.name in done:
+                continue
+            error = self._run_plugin(plugin, event, session)
+            if error is None:
+                done.append(plugin.name)
+            else:
+                errors.append(f"{plugin.name}: {error}")
+        return errors, done
+
+    def run(self) -> None:
+        """Process events until `stop()`: on every `notify()` and every `poll_interval`."""
+        while not self._stop.is_set():
+            self._wake.clear()
+            if not self.process_available_safely():
+                self._stop.wait(self.poll_interval)
+                continue
+            if self._wake.wait(self.poll_interval) and self.coalesce:
+                # Woken by the hook: let a few more events arrive so that they share a commit.
+                self._stop.wait(self.coalesce)
+
+    def process_available_safely(self) -> bool:
+        """`process_available()`, surviving failures of the transaction itself.
+
+        When a batch fails as a whole (not a plugin: the database, or a plugin that broke the
+        transaction), the oldest due event is retried alone; if that fails too, the failure is
+        counted as an attempt of that event in a transaction of its own, so that an event which
+        always breaks the transaction ends up parked instead of blocking the log forever.
+        Returns False when something failed.
+        """
+        try:
+            self.process_available()
+            return True
+        except Exception:
+            log.exception("event worker: a batch failed; retrying the oldest event alone")
+        try:
+            self.process_batch(limit=1)
+            return False
+        except Exception as exc:
+            log.exception("event worker: the oldest due event fails its transaction")
+            error = f"transaction failed: {type(exc).__name__}: {exc}"
+        try:
+            now = utcnow()
+            with write_lock(self._engine), self._sessions() as session, session.begin():
+                for row in claim_due(session, self.max_attempts, 1, now):
+                    attempts = row.attempts + 1
+                    mark_failed(
+                        session,
+                        row.id,
+                        attempts=attempts,
+                        plugins_done=list(row.plugins_done),
+                        error=error[:MAX_ERROR_CHARS],
+                        not_before=now + retry_delay(attempts, self.retry_backoff),
+                    )
+        except Exception:
+            log.exception("event worker: cannot record the failure (database unavailable?)")
+        return False
+
+    def start(self) -> threading.Thread:
+        if self._thread is not None and self._thread.is_alive():
+            return self._thread
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run_thread, name="foredeck-worker", daemon=True
+        )
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the event in progress, then close the plugins."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        else:
+            self.close()
+
+    def close(self) -> None:
+        for plugin in self.plugins:
+            close = getattr(plugin, "close", None)
+            if callable(close):
+                try:
+                    self._await_if_needed(close())
+                except Exception:
+                    log.exception("plugin %s: close failed", plugin.name)
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def _run_thread(self) -> None:
+        try:
+            self.run()
+        finally:
+            self.close()
+
+    def _read_payload(self, event_id: int) -> bytes:
+        # A read of its own (the body never changes): works during handle() and after it.
+        with self._reader.connect() as conn:
+            return load_payload(conn, event_id)
+
+    def _run_plugin(self, plugin: Plugin, event: StoredEvent, session: Session) -> str | None:
+        try:
+            with session.begin_nested():
+                self._await_if_needed(plugin.handle(event, session))
+                session.flush()
+        except Exception as exc:
+            log.warning(
+                "plugin %s failed on event %s (%s)",
+                plugin.name,
+                event.delivery_id,
+                event.event,
+                exc_info=True,
+            )
+            if self._metrics is not None:
+                self._metrics.plugin_errors.labels(plugin.name).inc()
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def _await_if_needed(self, result: Awaitable[None] | Any) -> None:
+        if not inspect.isawaitable(result):
+            return
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        self._runner.run(_await(result))
+
+
+async def _await(awaitable: Awaitable[Any]) -> None:
+    await awaitable

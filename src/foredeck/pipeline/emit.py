@@ -1,0 +1,40 @@
+"""`foredeck run --emit argo|tekton`: a pipeline run as a manifest for a cluster."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+
+from foredeck.pipeline.emit_argo import emit_argo
+from foredeck.pipeline.emit_tekton import emit_tekton
+from foredeck.pipeline.model import PipelineRunSpec
+
+EmitFormat = Literal["argo", "tekton"]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Scripts stay readable: multi-line strings as `|` blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def manifest(run: PipelineRunSpec, fmt: EmitFormat) -> dict[str, Any]:
+    if fmt == "argo":
+        return emit_argo(run)
+    if fmt == "tekton":
+        return emit_tekton(run)
+    raise ValueError(f"unknown format {fmt!r} (expected 'argo' or 'tekton')")
+
+
+def emit(run: PipelineRunSpec, fmt: EmitFormat) -> str:
+    """The run as YAML: an Argo `Workflow` or a Tekton v1 `PipelineRun`."""
+    return yaml.dump(
+        manifest(run, fmt), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )

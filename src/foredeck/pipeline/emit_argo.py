@@ -1,0 +1,499 @@
+"""IR -> an Argo `Workflow` manifest (`foredeck run --emit argo`).
+
+The shape is fixed so that `foredeck.pipeline.argo` reads it back into the same IR:
+
+- the entrypoint is a `dag` template; finally tasks form the `onExit` dag;
+- one template per task spec (and per distinct retries / timeout / workspace binding, which
+  Argo keeps on the template, not on the DAG task): `container` or `script` for a single step,
+  a `containerSet` chain for several (steps of one task share a pod, as in Tekton);
+- a result `R` is written to `/foredeck/results/R` (an emptyDir) and read with
+  `valueFrom.path`; the `argo-outputs` step the Argo front end adds is folded back into
+  `valueFrom.path` on the file it copied;
+- a pipeline workspace `W` is a `volumeClaimTemplate`, mounted at `/workspace/<task workspace>`.
+
+What Argo cannot express (step timeouts in multi-step tasks, `timeouts.tasks`, array params in
+steps, a finally task reading DAG results ...) raises `PipelineError` naming the task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from foredeck.pipeline.argo import (
+    ARGO_API,
+    COLLECT_STEP,
+    RESULTS_DIR,
+    RESULTS_VOLUME,
+    SCRIPT_MARKER,
+    SCRIPT_WRAPPER,
+    WORKSPACE_ROOT,
+    CollectedOutput,
+    parse_collector,
+    shebang_command,
+)
+from foredeck.pipeline.expressions import Reference, iter_references
+from foredeck.pipeline.model import (
+    Matrix,
+    ParamValue,
+    Pipeline,
+    PipelineError,
+    PipelineRunSpec,
+    PipelineTask,
+    Source,
+    Step,
+    TaskSpec,
+    WhenExpression,
+)
+from foredeck.pipeline.validate import dependencies
+
+_EXPR = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
+_OWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
+_CLAIM_SIZE = "1Gi"
+
+# `$(tasks.status)` values (IR / Tekton) as Argo `{{workflow.status}}` values.
+_WORKFLOW_STATUS = {"Succeeded": ["Succeeded"], "Completed": ["Succeeded"]}
+_WORKFLOW_STATUS |= {"Failed": ["Failed", "Error"]}
+
+
+class _Bad(Exception):
+    pass
+
+
+def replace_refs(text: str, resolve: Callable[[Reference], str]) -> str:
+    """Rewrite every IR `$(...)` the pipeline owns; others (`$(date)`) belong to the shell."""
+
+    def repl(m: re.Match[str]) -> str:
+        ref = next(iter_references(m.group(0)))
+        if ref.parts[0] not in _OWN_ROOTS:
+            return m.group(0)
+        return resolve(ref)
+
+    return _EXPR.sub(repl, text)
+
+
+def _go_quote(text: str) -> str:
+    """A govaluate string literal (it has no escapes: pick the quote the text lacks)."""
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    raise _Bad(f"value {text!r} contains both quote characters")
+
+
+def _seconds(value: float) -> dict[str, Any]:
+    """A per-attempt timeout: `activeDeadlineSeconds` when whole, else a `timeout` duration."""
+    if value == int(value):
+        return {"activeDeadlineSeconds": str(int(value))}
+    return {"timeout": f"{value:g}s"}
+
+
+@dataclass(frozen=True)
+class _TemplateKey:
+    spec: str
+    workspaces: tuple[tuple[str, str], ...]
+    retries: int
+    timeout: float | None
+
+
+class _Emitter:
+    def __init__(self, run: PipelineRunSpec) -> None:
+        self.run = run
+        self.pipeline: Pipeline = run.pipeline
+        self.graph = dependencies(self.pipeline)
+        self.templates: dict[_TemplateKey, dict[str, Any]] = {}
+        self.template_names: set[str] = set()
+        self.matrix_tasks = {t.name for t in self.pipeline.all_tasks() if t.matrix is not None}
+        self.finally_names = {t.name for t in self.pipeline.finally_tasks}
+
+    def emit(self) -> dict[str, Any]:
+        p = self.pipeline
+        for what, value in (("timeouts.tasks", p.tasks_timeout), ("finally", p.finally_timeout)):
+            if value is not None:
+                why = f"{what}: Argo has one workflow deadline only; set the pipeline timeout"
+                raise PipelineError(p.source, why)
+        dag_tasks = [self._dag_task(t, finally_=False) for t in p.tasks]
+        exit_tasks = [self._dag_task(t, finally_=True) for t in p.finally_tasks]
+        entry_name = self._unique("main")
+        entry: dict[str, Any] = {"name": entry_name, "dag": {"tasks": dag_tasks}}
+        outputs = [self._pipeline_result(r.name, r.value, r.source) for r in p.results]
+        if outputs:
+            entry["outputs"] = {"parameters": outputs}
+        templates = [entry]
+        spec: dict[str, Any] = {"entrypoint": entry_name}
+        params = [self._workflow_param(param.name) for param in p.params]
+        if params:
+            spec["arguments"] = {"parameters": params}
+        if exit_tasks:
+            handler = self._unique("exit-handler")
+            templates.append({"name": handler, "dag": {"tasks": exit_tasks}})
+            spec["onExit"] = handler
+        templates.extend(self.templates.values())
+        spec["templates"] = templates
+        if p.timeout is not None:
+            spec["activeDeadlineSeconds"] = max(1, math.ceil(p.timeout))
+        if p.workspaces:
+            spec["volumeClaimTemplates"] = [
+                {
+                    "metadata": {"name": ws.name},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": _CLAIM_SIZE}},
+                    },
+                }
+                for ws in p.workspaces
+            ]
+        metadata = {"name": self.run.name} if self.run.name else {"generateName": f"{p.name}-"}
+        return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
+
+    def _unique(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.template_names:
+            n += 1
+            name = f"{base}-{n}"
+        self.template_names.add(name)
+        return name
+
+    def _workflow_param(self, name: str) -> dict[str, Any]:
+        param = next(p for p in self.pipeline.params if p.name == name)
+        value = self.run.params.get(name, param.default)
+        out: dict[str, Any] = {"name": name}
+        if param.type == "object":
+            raise PipelineError(param.source, f"param {name!r}: Argo has no object parameters")
+        if isinstance(value, list):
+            value = json.dumps(value)
+        if value is not None:
+            out["value"] = value
+        if param.description:
+            out["description"] = param.description
+        return out
+
+    def _pipeline_result(self, name: str, value: ParamValue, source: Source) -> dict[str, Any]:
+        if not isinstance(value, str):
+            raise PipelineError(source, f"pipeline result {name!r}: Argo outputs are strings")
+        text = self._call_text(value, False, source, f"pipeline result {name!r}")
+        return {"name": name, "valueFrom": {"parameter": text}}
+
+    # -- call sites -----------------------------------------------------------------------------
+
+    def _call_text(self, text: str, finally_: bool, source: Source, where: str) -> str:
+        try:
+            return replace_refs(text, lambda ref: self._call_ref(ref, finally_))
+        except _Bad as exc:
+            raise PipelineError(source, f"{where}: {exc}") from None
+
+    def _call_ref(self, ref: Reference, finally_: bool) -> str:
+        parts = ref.parts
+        if parts[0] == "params" and len(parts) == 2 and ref.index is None:
+            param = next((p for p in self.pipeline.params if p.name == parts[1]), None)
+            if param is not None and param.type != "string" and not ref.star:
+                raise _Bad(f"{ref.text}: an {param.type} param used as a string")
+            if ref.star:
+                raise _Bad(f"{ref.text}: Argo cannot expand an array here (only in a matrix)")
+            return f"{{{{workflow.parameters.{parts[1]}}}}}"
+        if parts[0] == "tasks" and parts[1:] == ["status"]:
+            return "{{workflow.status}}"
+        if parts[0] == "tasks" and len(parts) == 4 and parts[2] == "results":
+            if finally_:
+                raise _Bad(f"{ref.text}: an Argo exit handler cannot read a task's outputs")
+            if parts[1] in self.matrix_tasks:
+                raise _Bad(f"{ref.text}: results of a matrix task cannot be read in Argo")
+            if ref.star or ref.index is not None:
+                raise _Bad(f"{ref.text}: array results can only feed a matrix in Argo")
+            return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"
+        if parts[0] == "context":
+            context = {
+                "context.pipelineRun.name": "{{workflow.name}}",
+                "context.pipelineRun.namespace": "{{workflow.namespace}}",
+                "context.pipelineRun.uid": "{{workflow.uid}}",
+                "context.pipeline.name": self.pipeline.name,
+            }
+            if ref.path in context:
+                return context[ref.path]
+        if parts[0] == "workspaces" and parts[2:] == ["bound"]:
+            return "true"
+        raise _Bad(f"{ref.text} cannot be expressed in Argo")
+
+    def _dag_task(self, task: PipelineTask, finally_: bool) -> dict[str, Any]:
+        where = f"{'finally task' if finally_ else 'task'} {task.name!r}"
+        out: dict[str, Any] = {"name": task.name, "template": self._template(task)}
+        args: list[dict[str, str]] = []
+        for name, value in task.params.items():
+            if not isinstance(value, str):
+                raise PipelineError(
+                    task.source, f"{where}: param {name!r}: Argo values are strings"
+                )
+            text = self._call_text(value, finally_, task.source, f"{where} param {name!r}")
+            args.append({"name": name, "value": text})
+        if task.matrix is not None:
+            loop, items = self._matrix(task.matrix, finally_, task.source, where)
+            out.update(loop)
+            args.extend({"name": k, "value": v} for k, v in items.items())
+        if args:
+            out["arguments"] = {"parameters": args}
+        deps = sorted(self.graph.get(task.name, set()))
+        if deps:
+            out["dependencies"] = deps
+        if task.when:
+            out["when"] = " && ".join(self._when(w, finally_, where) for w in task.when)
+        return out
+
+    def _when(self, when: WhenExpression, finally_: bool, where: str) -> str:
+        subject = self._call_text(when.input, finally_, when.source, f"{where} when")
+        values = [self._call_text(v, finally_, when.source, f"{where} when") for v in when.values]
+        if when.input.strip() == "$(tasks.status)":
+            unknown = [v for v in values if v not in _WORKFLOW_STATUS]
+            if unknown:
+                message = f"{where} when: $(tasks.status) value {unknown[0]!r} has no Argo equal"
+                raise PipelineError(when.source, message)
+            values = list(dict.fromkeys(a for v in values for a in _WORKFLOW_STATUS[v]))
+        try:
+            left = _go_quote(subject)
+            quoted = [_go_quote(v) for v in values]
+        except _Bad as exc:
+            raise PipelineError(when.source, f"{where} when: {exc}") from None
+        if when.operator == "in":
+            tests = [f"{left} == {v}" for v in quoted]
+            return tests[0] if len(tests) == 1 else "(" + " || ".join(tests) + ")"
+        return " && ".join(f"{left} != {v}" for v in quoted)
+
+    def _matrix(
+        self, matrix: Matrix, finally_: bool, source: Source, where: str
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """(`withItems` / `withParam`, the arguments reading `{{item}}`)."""
+
+        def call(text: str) -> str:
+            return self._call_text(text, finally_, source, f"{where} matrix")
+
+        if len(matrix.params) == 1 and not matrix.include:
+            name, values = next(iter(matrix.params.items()))
+            if isinstance(values, list):
+                return {"withItems": [call(v) for v in values]}, {name: "{{item}}"}
+            refs = list(iter_references(values))
+            if not refs:
+                parsed = json.loads(values)
+                return {"withItems": [str(v) for v in parsed]}, {name: "{{item}}"}
+            if len(refs) != 1 or refs[0].text != values.strip() or not refs[0].star:
+                message = f"{where}: matrix param {name!r}: Argo loops over one whole array"
+                raise PipelineError(source, message)
+            whole = Reference(refs[0].path)
+            if whole.parts[0] == "params":
+                target = f"{{{{workflow.parameters.{whole.parts[1]}}}}}"
+            else:
+                target = call(whole.text)
+            return {"withParam": target}, {name: "{{item}}"}
+        axes: list[list[str]] = []
+        for name, values in matrix.params.items():
+            if not isinstance(values, list):
+                message = f"{where}: matrix param {name!r}: Argo cannot combine a runtime array"
+                raise PipelineError(source, message)
+            axes.append([call(v) for v in values])
+        names = list(matrix.params)
+        rows = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+        if not names:
+            rows = []
+        rows.extend({k: call(v) for k, v in extra.items()} for extra in matrix.include)
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        if any(set(row) != set(keys) for row in rows):
+            message = f"{where}: matrix include entries must set the same params for Argo"
+            raise PipelineError(source, message)
+        return {"withItems": rows}, {k: f"{{{{item.{k}}}}}" for k in keys}
+
+    # -- templates ------------------------------------------------------------------------------
+
+    def _template(self, task: PipelineTask) -> str:
+        spec = self.pipeline.spec_of(task)
+        key = _TemplateKey(
+            task.task_ref or f"inline:{task.name}",
+            tuple(sorted(task.workspaces.items())),
+            task.retries,
+            task.timeout,
+        )
+        if key not in self.templates:
+            base = task.task_ref or task.name
+            name = self._unique(re.sub(r"[^A-Za-z0-9-]", "-", base).strip("-") or "task")
+            self.templates[key] = _TemplateBuilder(self, spec, task, name).build()
+        return str(self.templates[key]["name"])
+
+
+class _TemplateBuilder:
+    def __init__(self, emitter: _Emitter, spec: TaskSpec, task: PipelineTask, name: str) -> None:
+        self.emitter = emitter
+        self.spec = spec
+        self.task = task
+        self.name = name
+        self.where = f"task {task.name!r} (spec {spec.name!r})"
+        self.uses_results_dir = False
+
+    def build(self) -> dict[str, Any]:
+        spec, task = self.spec, self.task
+        steps = list(spec.steps)
+        collected: dict[str, CollectedOutput] = {}
+        if len(steps) > 1 and steps[-1].name == COLLECT_STEP:
+            found = parse_collector(steps[-1])
+            if found is not None:
+                steps = steps[:-1]
+                collected = {out.result: out for out in found}
+        template: dict[str, Any] = {"name": self.name}
+        inputs = []
+        for param in spec.params:
+            if param.type != "string":
+                message = f"{self.where}: param {param.name!r} is an {param.type}; Argo has strings"
+                raise PipelineError(param.source, message)
+            entry: dict[str, Any] = {"name": param.name}
+            if param.default is not None:
+                entry["default"] = param.default
+            if param.description:
+                entry["description"] = param.description
+            inputs.append(entry)
+        if inputs:
+            template["inputs"] = {"parameters": inputs}
+        outputs = []
+        for result in spec.results:
+            value_from: dict[str, Any]
+            if result.name in collected:
+                out = collected[result.name]
+                value_from = {"path": self._body(out.path, spec.source, "result path")}
+                if out.default is not None:
+                    value_from["default"] = out.default
+            else:
+                value_from = {"path": f"{RESULTS_DIR}/{result.name}"}
+                self.uses_results_dir = True
+            outputs.append({"name": result.name, "valueFrom": value_from})
+        mounts = self._mounts()
+        if len(steps) == 1:
+            kind, body = self._single(steps[0])
+            template[kind] = body
+        else:
+            template["containerSet"] = self._container_set(steps)
+        if mounts or self.uses_results_dir:
+            mounts += self._results_mount()
+            target = template.get("container") or template.get("script")
+            if target is not None:
+                target["volumeMounts"] = mounts
+            else:
+                template["containerSet"]["volumeMounts"] = mounts
+        if outputs:
+            template["outputs"] = {"parameters": outputs}
+        if self.uses_results_dir:
+            template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
+        if task.retries:
+            template["retryStrategy"] = {"limit": str(task.retries), "retryPolicy": "Always"}
+        limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
+        if limits:
+            template.update(_seconds(min(limits)))
+        return template
+
+    def _mounts(self) -> list[dict[str, str]]:
+        return [
+            {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
+            for inner, outer in sorted(self.task.workspaces.items())
+        ]
+
+    def _results_mount(self) -> list[dict[str, str]]:
+        if not self.uses_results_dir:
+            return []
+        return [{"name": RESULTS_VOLUME, "mountPath": RESULTS_DIR}]
+
+    def _body(self, text: str, source: Source, where: str) -> str:
+        try:
+            return replace_refs(text, self._body_ref)
+        except _Bad as exc:
+            raise PipelineError(source, f"{self.where} {where}: {exc}") from None
+
+    def _body_ref(self, ref: Reference) -> str:
+        parts = ref.parts
+        if ref.star or ref.index is not None:
+            raise _Bad(f"{ref.text}: Argo parameters are strings (no arrays)")
+        if parts[0] == "params" and len(parts) == 2:
+            return f"{{{{inputs.parameters.{parts[1]}}}}}"
+        if parts[0] == "results" and parts[2:] == ["path"]:
+            self.uses_results_dir = True
+            return f"{RESULTS_DIR}/{parts[1]}"
+        if parts[0] == "workspaces" and len(parts) == 3:
+            bound = parts[1] in self.task.workspaces
+            if parts[2] == "path":
+                return f"{WORKSPACE_ROOT}/{parts[1]}" if bound else ""
+            if parts[2] == "bound":
+                return "true" if bound else "false"
+        context = {
+            "context.taskRun.name": "{{pod.name}}",
+            "context.taskRun.namespace": "{{workflow.namespace}}",
+            "context.task.retry-count": "{{retries}}",
+            "context.pipelineRun.name": "{{workflow.name}}",
+            "context.pipelineRun.namespace": "{{workflow.namespace}}",
+            "context.pipelineRun.uid": "{{workflow.uid}}",
+            "context.pipeline.name": self.emitter.pipeline.name,
+            "context.pipelineTask.retries": str(self.task.retries),
+        }
+        if ref.path in context:
+            return context[ref.path]
+        raise _Bad(f"{ref.text} cannot be expressed in Argo")
+
+    def _container(self, step: Step) -> dict[str, Any]:
+        where = f"step {step.name!r}"
+        body: dict[str, Any] = {
+            "name": step.name,
+            "image": self._body(step.image, step.source, where),
+        }
+        if step.env:
+            body["env"] = [
+                {"name": k, "value": self._body(v, step.source, where)} for k, v in step.env.items()
+            ]
+        if step.working_dir:
+            body["workingDir"] = self._body(step.working_dir, step.source, where)
+        return body
+
+    def _single(self, step: Step) -> tuple[str, dict[str, Any]]:
+        body = self._container(step)
+        where = f"step {step.name!r}"
+        if step.script is not None:
+            body["command"] = shebang_command(step.script)
+            body["source"] = self._body(step.script, step.source, where)
+            return "script", body
+        if step.command:
+            body["command"] = [self._body(c, step.source, where) for c in step.command]
+        if step.args:
+            body["args"] = [self._body(a, step.source, where) for a in step.args]
+        return "container", body
+
+    def _container_set(self, steps: list[Step]) -> dict[str, Any]:
+        containers = []
+        previous: str | None = None
+        names = [s.name for s in steps]
+        if self.spec.results and names[-1] != "main":
+            if "main" in names:
+                message = f"{self.where}: Argo reads outputs from the container named 'main', "
+                message += "which must be the last step"
+                raise PipelineError(self.spec.source, message)
+            names[-1] = "main"  # Argo collects outputs from the container named `main`
+        for step, name in zip(steps, names, strict=True):
+            where = f"step {step.name!r}"
+            if step.timeout is not None:
+                message = f"{self.where} {where}: Argo has no per-step timeout in a multi-step task"
+                raise PipelineError(step.source, message)
+            body = self._container(step)
+            body["name"] = name
+            if step.script is not None:
+                body["command"] = ["sh", "-c", SCRIPT_WRAPPER, SCRIPT_MARKER]
+                body["args"] = [self._body(step.script, step.source, where)]
+            else:
+                if step.command:
+                    body["command"] = [self._body(c, step.source, where) for c in step.command]
+                if step.args:
+                    body["args"] = [self._body(a, step.source, where) for a in step.args]
+            if previous is not None:
+                body["dependencies"] = [previous]
+            previous = name
+            containers.append(body)
+        return {"containers": containers}
+
+
+def emit_argo(run: PipelineRunSpec) -> dict[str, Any]:
+    """An Argo `Workflow` (as a dict ready for YAML) that runs `run` on a cluster."""
+    return _Emitter(run).emit()

@@ -1,0 +1,263 @@
+"""IR -> a Tekton v1 `PipelineRun` manifest (`foredeck run --emit tekton`).
+
+The run embeds everything (`pipelineSpec`, and a `taskSpec` per pipeline task), so the manifest
+is self-contained: `kubectl create -f` is all a cluster needs. The IR's expression language is
+Tekton's, so values pass through unchanged except where Kubernetes is stricter than the IR:
+
+- task and step names must be DNS-1123 labels: they are lowercased and cleaned, and every
+  `$(tasks.<name>...)` reference is rewritten to the new name;
+- the `argo-outputs` step of a task converted from Argo copies files another step wrote; steps
+  are separate containers in Tekton, so each such file's directory is an `emptyDir` mounted
+  into every step of the task;
+- pipeline workspaces are bound to a `volumeClaimTemplate` each.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+
+from foredeck.pipeline.argo import COLLECT_STEP, parse_collector
+from foredeck.pipeline.model import (
+    Matrix,
+    ParamSpec,
+    ParamValue,
+    PipelineError,
+    PipelineRunSpec,
+    PipelineTask,
+    TaskSpec,
+)
+
+TEKTON_API = "tekton.dev/v1"
+_CLAIM_SIZE = "1Gi"
+_TASK_REF = re.compile(r"(\$\(\s*tasks\.)([^.()\s]+)(\.)")
+
+
+def format_duration(seconds: float) -> str:
+    """Go's `time.Duration` text (`1h0m0s`, `1m30s`, `2.5s`), which Tekton parses."""
+    whole = int(seconds)
+    frac = seconds - whole
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    sec_text = f"{secs + frac:g}s" if frac else f"{secs}s"
+    if hours:
+        return f"{hours}h{minutes}m{sec_text}"
+    if minutes:
+        return f"{minutes}m{sec_text}"
+    return sec_text
+
+
+def dns_label(name: str, taken: set[str]) -> str:
+    """`name` as a DNS-1123 label unique among `taken` (which it is added to)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:57] or "task"
+    label, n = base, 1
+    while label in taken:
+        n += 1
+        label = f"{base}-{n}"
+    taken.add(label)
+    return label
+
+
+def _rename(value: ParamValue, names: dict[str, str]) -> ParamValue:
+    def one(text: str) -> str:
+        return _TASK_REF.sub(lambda m: m.group(1) + names.get(m.group(2), m.group(2)) + ".", text)
+
+    if isinstance(value, str):
+        return one(value)
+    if isinstance(value, list):
+        return [one(v) for v in value]
+    return {k: one(v) for k, v in value.items()}
+
+
+def _param_spec(param: ParamSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": param.name}
+    if param.type != "string":
+        out["type"] = param.type
+    if param.default is not None:
+        out["default"] = param.default
+    if param.description:
+        out["description"] = param.description
+    return out
+
+
+def _task_spec(spec: TaskSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.description:
+        out["description"] = spec.description
+    if spec.params:
+        out["params"] = [_param_spec(p) for p in spec.params]
+    if spec.results:
+        out["results"] = [
+            {"name": r.name, **({"type": r.type} if r.type != "string" else {})}
+            | ({"description": r.description} if r.description else {})
+            for r in spec.results
+        ]
+    if spec.workspaces:
+        out["workspaces"] = [
+            {"name": w.name, **({"optional": True} if w.optional else {})}
+            | ({"description": w.description} if w.description else {})
+            for w in spec.workspaces
+        ]
+    taken: set[str] = set()
+    steps = []
+    for step in spec.steps:
+        body: dict[str, Any] = {"name": dns_label(step.name, taken), "image": step.image}
+        if step.script is not None:
+            body["script"] = step.script
+        else:
+            if step.command:
+                body["command"] = list(step.command)
+            if step.args:
+                body["args"] = list(step.args)
+        if step.env:
+            body["env"] = [{"name": k, "value": v} for k, v in step.env.items()]
+        if step.working_dir:
+            body["workingDir"] = step.working_dir
+        if step.timeout is not None:
+            body["timeout"] = format_duration(step.timeout)
+        steps.append(body)
+    out["steps"] = steps
+    _share_collected_files(spec, steps, out)
+    return out
+
+
+def _share_collected_files(
+    spec: TaskSpec, steps: list[dict[str, Any]], out: dict[str, Any]
+) -> None:
+    """Give the `argo-outputs` step the files the other steps wrote (an emptyDir per dir)."""
+    if not spec.steps or spec.steps[-1].name != COLLECT_STEP:
+        return
+    collected = parse_collector(spec.steps[-1])
+    if collected is None:
+        return
+    dirs = sorted(
+        {posixpath.dirname(o.path) for o in collected if "$(" not in o.path and o.path[:1] == "/"}
+    )
+    dirs = [d for d in dirs if d != "/"]
+    if not dirs:
+        return
+    names = [f"argo-outputs-{i}" for i in range(len(dirs))]
+    out["volumes"] = [{"name": n, "emptyDir": {}} for n in names]
+    for body in steps:
+        body["volumeMounts"] = [
+            {"name": n, "mountPath": d} for n, d in zip(names, dirs, strict=True)
+        ]
+
+
+def _matrix_values(values: list[str] | str, names: dict[str, str]) -> ParamValue:
+    """A literal JSON array text (Argo `withParam: '[...]'`) is a plain array in Tekton."""
+    if isinstance(values, str) and "$(" not in values:
+        try:
+            parsed = json.loads(values)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return [v if isinstance(v, str) else json.dumps(v) for v in parsed]
+    return _rename(values, names)
+
+
+def _matrix(matrix: Matrix, names: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if matrix.params:
+        out["params"] = [
+            {"name": k, "value": _matrix_values(v, names)} for k, v in matrix.params.items()
+        ]
+    if matrix.include:
+        out["include"] = [
+            {
+                "name": f"include-{i}",
+                "params": [{"name": k, "value": _rename(v, names)} for k, v in row.items()],
+            }
+            for i, row in enumerate(matrix.include)
+        ]
+    return out
+
+
+def _pipeline_task(
+    run: PipelineRunSpec, task: PipelineTask, names: dict[str, str]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": names[task.name],
+        "taskSpec": _task_spec(run.pipeline.spec_of(task)),
+    }
+    if task.params:
+        out["params"] = [{"name": k, "value": _rename(v, names)} for k, v in task.params.items()]
+    if task.matrix is not None:
+        out["matrix"] = _matrix(task.matrix, names)
+    if task.run_after:
+        out["runAfter"] = [names[n] for n in task.run_after]
+    if task.when:
+        out["when"] = [
+            {
+                "input": _rename(w.input, names),
+                "operator": w.operator,
+                "values": _rename(w.values, names),
+            }
+            for w in task.when
+        ]
+    if task.retries:
+        out["retries"] = task.retries
+    if task.timeout is not None:
+        out["timeout"] = format_duration(task.timeout)
+    if task.workspaces:
+        out["workspaces"] = [{"name": k, "workspace": v} for k, v in task.workspaces.items()]
+    return out
+
+
+def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
+    """A Tekton v1 `PipelineRun` (as a dict ready for YAML) that runs `run` on a cluster."""
+    p = run.pipeline
+    taken: set[str] = set()
+    names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
+    pipeline_spec: dict[str, Any] = {}
+    if p.description:
+        pipeline_spec["description"] = p.description
+    if p.params:
+        pipeline_spec["params"] = [_param_spec(param) for param in p.params]
+    if p.workspaces:
+        pipeline_spec["workspaces"] = [
+            {"name": w.name, **({"optional": True} if w.optional else {})} for w in p.workspaces
+        ]
+    pipeline_spec["tasks"] = [_pipeline_task(run, t, names) for t in p.tasks]
+    if p.finally_tasks:
+        pipeline_spec["finally"] = [_pipeline_task(run, t, names) for t in p.finally_tasks]
+    if p.results:
+        pipeline_spec["results"] = [
+            {"name": r.name, "value": _rename(r.value, names)} for r in p.results
+        ]
+    spec: dict[str, Any] = {}
+    declared = {param.name for param in p.params}
+    for name in run.params:
+        if name not in declared:
+            raise PipelineError(p.source, f"pipeline {p.name!r} has no param {name!r}")
+    if run.params:
+        spec["params"] = [{"name": k, "value": v} for k, v in run.params.items()]
+    spec["pipelineSpec"] = pipeline_spec
+    timeouts = {
+        key: format_duration(value)
+        for key, value in (
+            ("pipeline", p.timeout),
+            ("tasks", p.tasks_timeout),
+            ("finally", p.finally_timeout),
+        )
+        if value is not None
+    }
+    if timeouts:
+        spec["timeouts"] = timeouts
+    if p.workspaces:
+        spec["workspaces"] = [
+            {
+                "name": w.name,
+                "volumeClaimTemplate": {
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": _CLAIM_SIZE}},
+                    }
+                },
+            }
+            for w in p.workspaces
+        ]
+    metadata = {"name": run.name} if run.name else {"generateName": f"{dns_label(p.name, set())}-"}
+    return {"apiVersion": TEKTON_API, "kind": "PipelineRun", "metadata": metadata, "spec": spec}

@@ -1,0 +1,191 @@
+"""The pipeline IR: one model that every front end produces and every back end consumes.
+
+Front ends (Tekton, Argo, a Prow job's `spec`, Python) build these objects; the local executor
+interprets them and the Argo/Tekton emitters compile them. Every node keeps the `Source` it came
+from so that an error anywhere downstream can still name the file and line a user must fix.
+
+Values keep Tekton's substitution syntax (`$(params.x)`, `$(tasks.T.results.R)`, ...) as the one
+canonical expression language of the IR; other front ends translate into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ParamType = Literal["string", "array", "object"]
+ParamValue = str | list[str] | dict[str, str]
+WhenOperator = Literal["in", "notin"]
+TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
+RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a node was declared: shown as `file:line` in every error."""
+
+    file: str
+    line: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+UNKNOWN = Source("<unknown>", 0)
+
+
+class PipelineError(Exception):
+    """Invalid pipeline input. `str()` is the one-line message the CLI prints."""
+
+    def __init__(self, source: Source, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+@dataclass
+class ParamSpec:
+    name: str
+    type: ParamType = "string"
+    default: ParamValue | None = None
+    description: str = ""
+    source: Source = UNKNOWN
+
+
+@dataclass
+class ResultSpec:
+    """A task result (written by a step to `$(results.NAME.path)`)."""
+
+    name: str
+    type: ParamType = "string"
+    description: str = ""
+    source: Source = UNKNOWN
+
+
+@dataclass
+class PipelineResult:
+    """A pipeline result: a value expression over task results."""
+
+    name: str
+    value: ParamValue
+    description: str = ""
+    source: Source = UNKNOWN
+
+
+@dataclass
+class WorkspaceDecl:
+    name: str
+    optional: bool = False
+    description: str = ""
+    source: Source = UNKNOWN
+
+
+@dataclass
+class Step:
+    """One process. `script` wins over `command`/`args` when set (run via its shebang or sh)."""
+
+    name: str
+    image: str = ""
+    command: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    script: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    timeout: float | None = None  # seconds
+    source: Source = UNKNOWN
+
+
+@dataclass
+class TaskSpec:
+    """A reusable task: a Tekton `Task`, an Argo container/script template, a Prow pod spec."""
+
+    name: str
+    steps: list[Step]
+    params: list[ParamSpec] = field(default_factory=list)
+    results: list[ResultSpec] = field(default_factory=list)
+    workspaces: list[WorkspaceDecl] = field(default_factory=list)
+    description: str = ""
+    source: Source = UNKNOWN
+
+
+@dataclass
+class WhenExpression:
+    """`input` is an expression (e.g. `$(params.env)`), compared after substitution."""
+
+    input: str
+    operator: WhenOperator
+    values: list[str]
+    source: Source = UNKNOWN
+
+
+@dataclass
+class Matrix:
+    """Fan-out: the cross product of `params`, plus each `include` combination as one more run.
+
+    A param's values are a literal list, or one expression string resolved at run time to an
+    array (`$(tasks.gen.results.items[*])`; a JSON array text also works, for Argo `withParam`).
+    """
+
+    params: dict[str, list[str] | str] = field(default_factory=dict)
+    include: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PipelineTask:
+    """A node of the DAG: a task (by reference or inline) with its bindings and guards."""
+
+    name: str
+    task_ref: str | None = None
+    task_spec: TaskSpec | None = None
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    run_after: list[str] = field(default_factory=list)
+    when: list[WhenExpression] = field(default_factory=list)
+    retries: int = 0
+    timeout: float | None = None  # seconds, per attempt
+    matrix: Matrix | None = None
+    workspaces: dict[str, str] = field(default_factory=dict)  # task workspace -> pipeline workspace
+    source: Source = UNKNOWN
+
+
+@dataclass
+class Pipeline:
+    """A DAG of tasks plus `finally` tasks that always run once the DAG is done.
+
+    `task_library` holds the `TaskSpec`s that `task_ref`s point to; after validation every
+    `task_ref` resolves there. `timeout` bounds the whole run (Tekton's `timeouts.pipeline`);
+    `tasks_timeout` and `finally_timeout` bound the two phases.
+    """
+
+    name: str
+    tasks: list[PipelineTask]
+    finally_tasks: list[PipelineTask] = field(default_factory=list)
+    params: list[ParamSpec] = field(default_factory=list)
+    workspaces: list[WorkspaceDecl] = field(default_factory=list)
+    results: list[PipelineResult] = field(default_factory=list)
+    task_library: dict[str, TaskSpec] = field(default_factory=dict)
+    timeout: float | None = None
+    tasks_timeout: float | None = None
+    finally_timeout: float | None = None
+    description: str = ""
+    source: Source = UNKNOWN
+
+    def all_tasks(self) -> list[PipelineTask]:
+        return [*self.tasks, *self.finally_tasks]
+
+    def spec_of(self, task: PipelineTask) -> TaskSpec:
+        """The task's spec, inline or by reference (call after validation)."""
+        if task.task_spec is not None:
+            return task.task_spec
+        if task.task_ref is None or task.task_ref not in self.task_library:
+            message = f"task {task.name!r}: unknown taskRef {task.task_ref!r}"
+            raise PipelineError(task.source, message)
+        return self.task_library[task.task_ref]
+
+
+@dataclass
+class PipelineRunSpec:
+    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`)."""
+
+    pipeline: Pipeline
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    name: str = ""

@@ -1,0 +1,494 @@
+"""Semantic checks on the IR, shared by every front end, run before anything executes.
+
+A pipeline that passes `validate()` can be run by the executor without an unresolvable reference
+or an impossible ordering: every `$(...)` it uses names something that exists and, for task
+results, something that has finished by then. Errors come in a fixed order (declarations, task
+specs, then pipeline tasks in declaration order) so the same input always reports the same first
+error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from foredeck.pipeline.expressions import Reference, references
+from foredeck.pipeline.model import (
+    ParamSpec,
+    ParamValue,
+    Pipeline,
+    PipelineError,
+    PipelineTask,
+    Source,
+    Step,
+    TaskSpec,
+)
+
+_PIPELINE_CONTEXT = frozenset(
+    {
+        "context.pipelineRun.name",
+        "context.pipelineRun.namespace",
+        "context.pipelineRun.uid",
+        "context.pipeline.name",
+        "context.pipelineTask.retries",
+    }
+)
+_TASK_CONTEXT = frozenset(
+    {
+        "context.taskRun.name",
+        "context.taskRun.namespace",
+        "context.taskRun.uid",
+        "context.task.name",
+        "context.task.retry-count",
+        *_PIPELINE_CONTEXT,
+    }
+)
+_WORKSPACE_VARS = frozenset({"path", "bound", "claim", "volume"})
+
+
+# --- dependencies ---
+
+
+def task_references(task: PipelineTask) -> list[Reference]:
+    """Every `$(...)` in what the pipeline binds for a task (params, when, matrix)."""
+    refs: list[Reference] = []
+    for value in task.params.values():
+        refs.extend(references(value))
+    for when in task.when:
+        refs.extend(references(when.input))
+        refs.extend(references(when.values))
+    if task.matrix is not None:
+        for values in task.matrix.params.values():
+            refs.extend(references(values))
+        for include in task.matrix.include:
+            refs.extend(references(include))
+    return refs
+
+
+def _result_task(ref: Reference) -> str | None:
+    parts = ref.parts
+    if len(parts) >= 3 and parts[0] == "tasks" and parts[2] == "results":
+        return parts[1]
+    return None
+
+
+def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Per task (DAG and finally), the tasks it must wait for: `runAfter` plus every task whose
+    results it references in params, `when` or matrix (Tekton orders those implicitly).
+
+    Only edges inside the task's own group count: DAG tasks wait on DAG tasks, finally tasks on
+    finally tasks; the finally phase as a whole starts after the DAG.
+    """
+    graph: dict[str, set[str]] = {}
+    for group in (pipeline.tasks, pipeline.finally_tasks):
+        names = {task.name for task in group}
+        for task in group:
+            edges = {name for name in task.run_after if name in names}
+            for ref in task_references(task):
+                target = _result_task(ref)
+                if target is not None and target in names:
+                    edges.add(target)
+            edges.discard(task.name)
+            graph[task.name] = edges
+    return graph
+
+
+def upstream(graph: Mapping[str, set[str]], name: str) -> set[str]:
+    """Every task `name` transitively waits for."""
+    seen: set[str] = set()
+    stack = list(graph.get(name, ()))
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(graph.get(current, ()))
+    return seen
+
+
+def find_cycle(tasks: list[PipelineTask], graph: Mapping[str, set[str]]) -> list[str] | None:
+    """The first cycle in declaration order, as `[a, b, ..., a]`, or None."""
+    order = {task.name: i for i, task in enumerate(tasks)}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        path.append(name)
+        for dep in sorted(graph.get(name, ()), key=lambda n: order.get(n, len(order))):
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        path.pop()
+        state[name] = 2
+        return None
+
+    for task in tasks:
+        if task.name not in state:
+            found = visit(task.name)
+            if found:
+                return found
+    return None
+
+
+# --- helpers ---
+
+
+def _duplicates(items: Iterable[tuple[str, Source]], what: str, owner: str = "") -> None:
+    seen: set[str] = set()
+    prefix = f"{owner}: " if owner else ""
+    for name, source in items:
+        if name in seen:
+            raise PipelineError(source, f"{prefix}duplicate {what} {name!r}")
+        seen.add(name)
+
+
+def _value_type(value: ParamValue) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+def _is_whole_star(value: str) -> bool:
+    refs = references(value)
+    return len(refs) == 1 and refs[0].star and value.strip() == refs[0].text
+
+
+def _step_values(step: Step) -> list[str]:
+    values = [step.image, *step.command, *step.args, *step.env.values()]
+    if step.script is not None:
+        values.append(step.script)
+    if step.working_dir is not None:
+        values.append(step.working_dir)
+    return values
+
+
+# --- task specs ---
+
+
+def _check_task_spec(spec: TaskSpec, where: str) -> None:
+    _duplicates(((p.name, p.source) for p in spec.params), "param", where)
+    _duplicates(((r.name, r.source) for r in spec.results), "result", where)
+    _duplicates(((w.name, w.source) for w in spec.workspaces), "workspace", where)
+    if not spec.steps:
+        raise PipelineError(spec.source, f"{where} has no steps")
+    _duplicates(((s.name, s.source) for s in spec.steps), "step name", where)
+    params = {p.name for p in spec.params}
+    results = {r.name for r in spec.results}
+    workspaces = {w.name for w in spec.workspaces}
+    for step in spec.steps:
+        swhat = f"{where} step {step.name!r}"
+        if not step.command and step.script is None:
+            raise PipelineError(step.source, f"{swhat} has neither 'command' nor 'script'")
+        if step.timeout is not None and step.timeout < 0:
+            raise PipelineError(step.source, f"{swhat}: negative timeout")
+        for ref in references(_step_values(step)):
+            parts = ref.parts
+            root = parts[0]
+            if root == "params":
+                if len(parts) < 2 or parts[1] not in params:
+                    raise PipelineError(
+                        step.source,
+                        f"{swhat}: {ref.text} refers to a param {where} does not declare",
+                    )
+            elif root == "results":
+                if len(parts) != 3 or parts[2] != "path":
+                    raise PipelineError(step.source, f"{swhat}: unsupported reference {ref.text}")
+                if parts[1] not in results:
+                    raise PipelineError(
+                        step.source, f"{swhat}: {ref.text} refers to undeclared result {parts[1]!r}"
+                    )
+            elif root == "workspaces":
+                if len(parts) != 3 or parts[2] not in _WORKSPACE_VARS:
+                    raise PipelineError(step.source, f"{swhat}: unsupported reference {ref.text}")
+                if parts[1] not in workspaces:
+                    raise PipelineError(
+                        step.source,
+                        f"{swhat}: {ref.text} refers to undeclared workspace {parts[1]!r}",
+                    )
+            elif root == "context":
+                if ref.path not in _TASK_CONTEXT:
+                    raise PipelineError(step.source, f"{swhat}: unknown variable {ref.text}")
+            elif root == "tasks":
+                raise PipelineError(
+                    step.source,
+                    f"{swhat}: {ref.text} cannot be used inside a task's steps;"
+                    " pass it to the task as a param",
+                )
+            # Anything else (`$(date)` in a script, `$(steps...)`) is not a pipeline variable.
+
+
+# --- pipeline-level references ---
+
+
+class _Scope:
+    """What a pipeline-level value may refer to, and from which task."""
+
+    def __init__(self, pipeline: Pipeline, graph: Mapping[str, set[str]]) -> None:
+        self.pipeline = pipeline
+        self.graph = graph
+        self.params = {p.name for p in pipeline.params}
+        self.workspaces = {w.name for w in pipeline.workspaces}
+        self.dag = {t.name: t for t in pipeline.tasks}
+        self.final = {t.name: t for t in pipeline.finally_tasks}
+
+    def check(
+        self,
+        value: ParamValue | None,
+        source: Source,
+        what: str,
+        task: PipelineTask | None,
+        in_finally: bool,
+    ) -> None:
+        """`task` is None for pipeline results (which may read any task's results)."""
+        for ref in references(value):
+            self._check_ref(ref, source, what, task, in_finally)
+
+    def _check_ref(
+        self,
+        ref: Reference,
+        source: Source,
+        what: str,
+        task: PipelineTask | None,
+        in_finally: bool,
+    ) -> None:
+        parts = ref.parts
+        root = parts[0]
+        if root == "params":
+            if len(parts) < 2 or parts[1] not in self.params:
+                raise PipelineError(source, f"{what}: {ref.text} refers to an undefined param")
+        elif root == "workspaces":
+            if len(parts) != 3 or parts[2] != "bound":
+                raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
+            if parts[1] not in self.workspaces:
+                raise PipelineError(
+                    source, f"{what}: {ref.text} refers to undeclared workspace {parts[1]!r}"
+                )
+        elif root == "context":
+            if ref.path not in _PIPELINE_CONTEXT:
+                raise PipelineError(source, f"{what}: unknown variable {ref.text}")
+        elif root == "tasks":
+            self._check_task_ref(ref, source, what, task, in_finally)
+
+    def _check_task_ref(
+        self,
+        ref: Reference,
+        source: Source,
+        what: str,
+        task: PipelineTask | None,
+        in_finally: bool,
+    ) -> None:
+        parts = ref.parts
+        if len(parts) == 2 and parts[1] == "status":
+            if not in_finally:
+                raise PipelineError(source, f"{what}: {ref.text} is only allowed in finally tasks")
+            return
+        if len(parts) < 3:
+            raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
+        target, kind = parts[1], parts[2]
+        if kind in ("status", "reason") and len(parts) == 3:
+            if not in_finally:
+                raise PipelineError(source, f"{what}: {ref.text} is only allowed in finally tasks")
+            if target not in self.dag:
+                raise PipelineError(
+                    source, f"{what}: {ref.text} refers to {target!r}, which is not a DAG task"
+                )
+            return
+        if kind != "results" or len(parts) < 4:
+            raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
+        result = parts[3]
+        if target not in self.dag and target not in self.final:
+            raise PipelineError(source, f"{what}: {ref.text} refers to unknown task {target!r}")
+        referenced = self.dag.get(target) or self.final[target]
+        spec = self.pipeline.spec_of(referenced)
+        declared = {r.name: r for r in spec.results}
+        if result not in declared:
+            raise PipelineError(
+                source,
+                f"{what}: {ref.text}: task {target!r} declares no result {result!r}",
+            )
+        if task is None:
+            return
+        if in_finally:
+            if target not in self.dag:
+                raise PipelineError(
+                    source,
+                    f"{what}: {ref.text}: finally task {target!r} is not upstream"
+                    " (finally tasks may only read DAG task results)",
+                )
+            return
+        if target not in self.dag or target not in upstream(self.graph, task.name):
+            raise PipelineError(
+                source,
+                f"{what}: {ref.text}: task {target!r} is not upstream of {task.name!r}",
+            )
+        if ref.star and declared[result].type == "string":
+            raise PipelineError(source, f"{what}: {ref.text}: result {result!r} is not an array")
+
+
+def _check_binding(pipeline: Pipeline, scope: _Scope, task: PipelineTask, in_finally: bool) -> None:
+    group = "finally task" if in_finally else "task"
+    what = f"{group} {task.name!r}"
+    source = task.source
+    spec = pipeline.spec_of(task)
+    declared: dict[str, ParamSpec] = {p.name: p for p in spec.params}
+    if task.retries < 0:
+        raise PipelineError(source, f"{what}: retries must not be negative ({task.retries})")
+    if task.timeout is not None and task.timeout < 0:
+        raise PipelineError(source, f"{what}: negative timeout")
+    for name, value in task.params.items():
+        if name not in declared:
+            raise PipelineError(
+                source, f"{what} passes param {name!r}, which task {spec.name!r} does not declare"
+            )
+        expected = declared[name].type
+        actual = _value_type(value)
+        lone_star = isinstance(value, str) and _is_whole_star(value)
+        if actual != expected and not (lone_star and expected != "string"):
+            raise PipelineError(
+                source, f"{what}: param {name!r} is {expected} but is given a {actual} value"
+            )
+        scope.check(value, source, f"{what} param {name!r}", task, in_finally)
+    matrix_names: set[str] = set()
+    if task.matrix is not None:
+        for name, values in task.matrix.params.items():
+            if name in task.params:
+                raise PipelineError(
+                    source, f"{what}: param {name!r} is in both 'params' and 'matrix'"
+                )
+            if name not in declared:
+                raise PipelineError(
+                    source, f"{what}: matrix param {name!r} is not declared by {spec.name!r}"
+                )
+            if isinstance(values, str) and not references(values):
+                try:
+                    parsed = json.loads(values)
+                except ValueError:
+                    parsed = None
+                if not isinstance(parsed, list):
+                    raise PipelineError(
+                        source,
+                        f"{what}: matrix param {name!r} must be an array or an array expression",
+                    )
+            scope.check(values, source, f"{what} matrix param {name!r}", task, in_finally)
+            matrix_names.add(name)
+        for include in task.matrix.include:
+            for name, value in include.items():
+                if name not in declared:
+                    raise PipelineError(
+                        source, f"{what}: matrix include param {name!r} is not declared"
+                    )
+                scope.check(value, source, f"{what} matrix include {name!r}", task, in_finally)
+                matrix_names.add(name)
+    for param in spec.params:
+        supplied = param.name in task.params or param.name in matrix_names
+        if param.default is None and not supplied:
+            raise PipelineError(
+                source,
+                f"{what}: required param {param.name!r} of task {spec.name!r}"
+                f" (declared at {param.source}) is not supplied",
+            )
+    for when in task.when:
+        if when.operator not in ("in", "notin"):
+            raise PipelineError(when.source, f"{what}: when operator {when.operator!r}")
+        if not when.values:
+            raise PipelineError(when.source, f"{what}: when 'values' must not be empty")
+        scope.check(when.input, when.source, f"{what} when", task, in_finally)
+        scope.check(when.values, when.source, f"{what} when", task, in_finally)
+    task_ws = {w.name: w for w in spec.workspaces}
+    for inner, outer in task.workspaces.items():
+        if inner not in task_ws:
+            raise PipelineError(
+                source, f"{what}: binds workspace {inner!r} that {spec.name!r} does not declare"
+            )
+        if outer not in scope.workspaces:
+            raise PipelineError(
+                source, f"{what}: workspace {inner!r} binds undeclared pipeline workspace {outer!r}"
+            )
+    for decl in spec.workspaces:
+        if not decl.optional and decl.name not in task.workspaces:
+            raise PipelineError(
+                source, f"{what}: required workspace {decl.name!r} of {spec.name!r} is not bound"
+            )
+
+
+def _check_supplied(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
+    declared = {p.name: p for p in pipeline.params}
+    for name in params:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise PipelineError(
+                pipeline.source,
+                f"pipeline {pipeline.name!r} has no param {name!r} (declared: {known})",
+            )
+    for param in pipeline.params:
+        value = params.get(param.name, param.default)
+        if value is None:
+            raise PipelineError(
+                param.source, f"param {param.name!r} is required: it has no default and no value"
+            )
+        if _value_type(value) != param.type:
+            raise PipelineError(
+                param.source,
+                f"param {param.name!r} is {param.type} but is given a {_value_type(value)} value",
+            )
+
+
+def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
+    """Raise `PipelineError` (the first problem found) unless the pipeline can run with `params`.
+
+    `params` are the run's values (PipelineRun and command line); defaults fill the rest.
+    """
+    _duplicates(((p.name, p.source) for p in pipeline.params), "pipeline param")
+    _duplicates(((w.name, w.source) for w in pipeline.workspaces), "pipeline workspace")
+    _duplicates(((r.name, r.source) for r in pipeline.results), "pipeline result")
+    if not pipeline.tasks:
+        raise PipelineError(pipeline.source, f"pipeline {pipeline.name!r} has no tasks")
+    _duplicates(((t.name, t.source) for t in pipeline.all_tasks()), "task name")
+    for name in sorted(pipeline.task_library):
+        _check_task_spec(pipeline.task_library[name], f"task {name!r}")
+    dag = {t.name for t in pipeline.tasks}
+    final = {t.name for t in pipeline.finally_tasks}
+    for task, in_finally in [
+        *((t, False) for t in pipeline.tasks),
+        *((t, True) for t in pipeline.finally_tasks),
+    ]:
+        group = "finally task" if in_finally else "task"
+        if task.task_spec is not None:
+            _check_task_spec(task.task_spec, f"{group} {task.name!r}")
+        elif task.task_ref is None:
+            raise PipelineError(task.source, f"{group} {task.name!r} has no task")
+        elif task.task_ref not in pipeline.task_library:
+            known = ", ".join(sorted(pipeline.task_library)) or "none loaded"
+            raise PipelineError(
+                task.source,
+                f"{group} {task.name!r}: unknown taskRef {task.task_ref!r} (known: {known})",
+            )
+        if in_finally and task.run_after:
+            raise PipelineError(task.source, f"finally task {task.name!r} cannot use runAfter")
+        for name in task.run_after:
+            if name == task.name:
+                raise PipelineError(task.source, f"task {task.name!r} runs after itself")
+            if name not in dag:
+                where = " (a finally task)" if name in final else ""
+                raise PipelineError(
+                    task.source, f"task {task.name!r}: runAfter unknown task {name!r}{where}"
+                )
+    graph = dependencies(pipeline)
+    for group_tasks in (pipeline.tasks, pipeline.finally_tasks):
+        cycle = find_cycle(group_tasks, graph)
+        if cycle:
+            first = next(t for t in group_tasks if t.name == cycle[0])
+            raise PipelineError(first.source, f"dependency cycle: {' -> '.join(cycle)}")
+    scope = _Scope(pipeline, graph)
+    for task in pipeline.tasks:
+        _check_binding(pipeline, scope, task, in_finally=False)
+    for task in pipeline.finally_tasks:
+        _check_binding(pipeline, scope, task, in_finally=True)
+    for result in pipeline.results:
+        scope.check(result.value, result.source, f"pipeline result {result.name!r}", None, False)
+    _check_supplied(pipeline, params)

@@ -1,0 +1,52 @@
+"""Prow's `Refs`/`Pull`: what to check out for a job.
+
+Field names and JSON shape follow Prow's `prowapi.Refs` so that `prowjob.json`, `clone-records.json`
+and the `JOB_SPEC` env var stay readable by Prow tooling. Empty values are omitted when dumped with
+`to_prow_json()`, as Go's `omitempty` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Pull(BaseModel):
+    """One pull request to merge on top of the base."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    number: int = Field(ge=0)
+    author: str = ""
+    sha: str = ""
+    title: str = ""
+    ref: str = ""
+    """A fetchable ref for the change, e.g. `pull/123/head`; default `refs/pull/<number>/head`."""
+    link: str = ""
+    commit_link: str = ""
+    author_link: str = ""
+
+
+class Refs(BaseModel):
+    """A base ref (and sha) of one repository, plus the pulls to merge in order."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    org: str
+    repo: str
+    repo_link: str = ""
+    base_ref: str = ""
+    base_sha: str = ""
+    base_link: str = ""
+    pulls: list[Pull] = Field(default_factory=list)
+    path_alias: str = ""
+    workdir: bool = False
+    clone_uri: str = ""
+    skip_submodules: bool = False
+    clone_depth: int = Field(default=0, ge=0)
+    skip_fetch_head: bool = False
+
+    def to_prow_json(self) -> dict[str, Any]:
+        """The JSON object Prow writes (empty fields omitted)."""
+        return self.model_dump(mode="json", exclude_defaults=True)

@@ -1,0 +1,149 @@
+"""Global settings: one typed model, read from a YAML file and overridden by environment variables.
+
+Constructing `Settings(...)` directly never reads the environment, so tests and embedders get
+exactly what they pass; only `load_settings()` merges the file and `FOREDECK_*` variables.
+Secrets are `SecretStr` so that they never show up in a repr, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from foredeck.scm.settings import GitHubSettings
+
+ENV_PREFIX = "FOREDECK_"
+CONFIG_ENV = "FOREDECK_CONFIG"
+DEFAULT_DATABASE_URL = "sqlite:///./.foredeck/foredeck.db"
+DEFAULT_BODY_LIMIT = 25 * 1024 * 1024  # GitHub caps payloads at 25 MiB.
+MAX_SETTINGS_BYTES = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; the message names the file or variable to fix."""
+
+
+class HookSettings(BaseModel):
+    """The webhook endpoint.
+
+    Secrets are lists so that a secret can be rotated: during a rotation both the old and the new
+    one verify. The most specific configured level wins: `repo_secrets["org/repo"]`, else
+    `org_secrets["org"]`, else `secrets`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8888, ge=0, le=65535)
+    body_limit: int = Field(default=DEFAULT_BODY_LIMIT, ge=1024)
+    secrets: list[SecretStr] = Field(default_factory=list)
+    org_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    repo_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+
+    def has_any_secret(self) -> bool:
+        return bool(
+            self.secrets or any(self.org_secrets.values()) or any(self.repo_secrets.values())
+        )
+
+
+class WorkerSettings(BaseModel):
+    """The event worker that hands logged events to plugins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    plugins: list[str] = Field(default_factory=list)
+    """Plugin factories as `module:callable`; each is called with the `Settings`."""
+    max_attempts: int = Field(default=5, ge=1)
+    """After this many failed attempts an event is left unprocessed with its `last_error`."""
+    poll_interval: float = Field(default=2.0, gt=0)
+    retry_backoff: float = Field(default=5.0, ge=0)
+    """Seconds before the first retry of a failed event; doubles on each attempt (max 10 min)."""
+    batch_size: int = Field(default=64, ge=1)
+    batch_budget: float = Field(default=0.02, gt=0)
+    """Seconds of handling after which a batch of cheap events is committed."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    hook: HookSettings = Field(default_factory=HookSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    plugin_config: dict[str, Any] = Field(default_factory=dict)
+    """Free-form configuration per plugin name, read by the plugins themselves."""
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    """The GitHub API endpoint and credentials (token, token file or GitHub App)."""
+    config_path: str | None = None
+    """The central Prow job config: a YAML file or a directory tree of them."""
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from `path` (or `$FOREDECK_CONFIG`), then `FOREDECK_*` variables on top.
+
+    A variable names a field path joined by `__`: `FOREDECK_DATABASE_URL`,
+    `FOREDECK_HOOK__BODY_LIMIT`, `FOREDECK_HOOK__SECRETS='["new", "old"]'`. Values that start
+    with `[` or `{` are read as JSON. Variables whose first segment is not a settings field (such
+    as `FOREDECK_TEST_PG_URL`) are ignored.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = env[CONFIG_ENV]
+    data: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
+    for key, value in sorted(env.items()):
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
+        if parts[0] not in Settings.model_fields:
+            continue
+        _set_path(data, parts, _env_value(key, value))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = str(path) if path is not None else "environment"
+        raise SettingsError(f"{where}: invalid settings:\n{exc}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_SETTINGS_BYTES:
+            raise SettingsError(f"{path}: settings file is larger than {MAX_SETTINGS_BYTES} bytes")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read settings: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: invalid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path}: settings must be a mapping, not {type(loaded).__name__}")
+    return loaded
+
+
+def _env_value(key: str, value: str) -> Any:
+    if value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"${key}: invalid JSON: {exc.msg}") from None
+    return value
+
+
+def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value

@@ -1,0 +1,127 @@
+"""An `ArtifactStore` over any fsspec filesystem: S3 (`s3fs`), GCS (`gcsfs`), memory (tests).
+
+Object stores replace an object atomically on upload, so unlike the local store no temporary
+object is needed. Streamed writes are spooled to a local temporary file and uploaded when the
+writer finishes, so a writer that fails leaves the previous object in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from foredeck.storage.local import plan_upload
+from foredeck.storage.paths import clean_path
+from foredeck.storage.store import Entry, check_range
+
+
+class FsspecStore:
+    """Objects under `root` (a path in `fs`'s own notation, e.g. `bucket/prefix`)."""
+
+    def __init__(self, fs: Any, root: str, *, url: str, link_base: str | None = None) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.url = url.rstrip("/")
+        self.link_base = link_base.rstrip("/") if link_base else None
+
+    def __repr__(self) -> str:
+        return f"FsspecStore({self.url!r})"
+
+    def _full(self, path: str, *, prefix: bool = False) -> str:
+        rel = clean_path(path, prefix=prefix)
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def _rel(self, full: str) -> str:
+        full = full.rstrip("/")
+        root = self.root.lstrip("/")
+        return full.lstrip("/").removeprefix(root).lstrip("/")
+
+    def _file(self, path: str) -> str:
+        full = self._full(path)
+        if self.fs.isdir(full):
+            raise IsADirectoryError(f"store path {path!r} is a directory")
+        return full
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(self._full(path), data)
+
+    def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    @contextlib.contextmanager
+    def _stream(self, path: str) -> Iterator[BinaryIO]:
+        # Spool to a local file and upload once complete: an fsspec file may commit on open
+        # (memory) or on close even after an error, and the object must appear only when whole.
+        full = self._full(path)
+        with tempfile.NamedTemporaryFile(prefix="foredeck-upload-") as spool:
+            yield spool  # type: ignore[misc]
+            spool.flush()
+            self.fs.put_file(spool.name, full)
+
+    def open_write(self, path: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self._stream(path)
+
+    def upload_file(self, local_path: Path, path: str) -> None:
+        self.fs.put_file(str(local_path), self._full(path))
+
+    def upload_dir(self, local_dir: Path, prefix: str) -> list[str]:
+        plan = plan_upload(Path(local_dir), prefix)
+        for dest, local in plan:
+            self.upload_file(local, dest)
+        return [dest for dest, _ in plan]
+
+    def read_bytes(self, path: str) -> bytes:
+        data: bytes = self.fs.cat_file(self._file(path))
+        return data
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        check_range(start, length)
+        full = self._file(path)
+        size = int(self.fs.size(full))
+        if start >= size or length == 0:
+            return b""
+        data: bytes = self.fs.cat_file(full, start=start, end=min(start + length, size))
+        return data
+
+    def size(self, path: str) -> int:
+        return int(self.fs.size(self._file(path)))
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.isfile(self._full(path)))
+
+    def list(self, prefix: str = "", *, recursive: bool = False) -> list[Entry]:
+        full = self._full(prefix, prefix=True)
+        if not self.fs.isdir(full):
+            return []
+        entries: list[Entry] = []
+        if recursive:
+            found = self.fs.find(full, detail=True)
+            for name, info in found.items():
+                entries.append(Entry(self._rel(name), int(info.get("size") or 0), False))
+        else:
+            for info in self.fs.ls(full, detail=True):
+                is_dir = info.get("type") == "directory"
+                size = 0 if is_dir else int(info.get("size") or 0)
+                entries.append(Entry(self._rel(info["name"]), size, is_dir))
+        return sorted(entries, key=lambda e: e.path)
+
+    def delete_prefix(self, prefix: str) -> int:
+        if clean_path(prefix, prefix=True) == "":
+            raise ValueError("refusing to delete the whole store; give a non-empty prefix")
+        full = self._full(prefix, prefix=True)
+        if self.fs.isfile(full):
+            self.fs.rm_file(full)
+            return 1
+        if not self.fs.isdir(full):
+            return 0
+        count = len(self.fs.find(full))
+        self.fs.rm(full, recursive=True)
+        return count
+
+    def url_for(self, path: str) -> str:
+        rel = clean_path(path, prefix=True)
+        base = self.link_base or self.url
+        return f"{base}/{rel}" if rel else base

@@ -1,0 +1,198 @@
+"""The `file://` artifact store: a directory on disk.
+
+Every write goes to a temporary file beside its target and is renamed over it, so a reader (the
+dashboard polling `latest-build.txt`, a log viewer) sees either the old object or the new one, as
+on GCS or S3. Paths are checked by `clean_path` and then resolved: a symlink planted inside the
+root cannot lead a read or write outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from foredeck.storage.paths import clean_path
+from foredeck.storage.store import Entry, check_range
+
+log = logging.getLogger(__name__)
+
+TMP_MARK = ".foredeck-tmp-"
+_COPY_CHUNK = 1024 * 1024
+
+
+class LocalStore:
+    """An `ArtifactStore` rooted at a local directory (created if missing)."""
+
+    def __init__(self, root: Path, *, link_base: str | None = None) -> None:
+        root = Path(root).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+        self.url = self.root.as_uri()
+        self.link_base = link_base.rstrip("/") if link_base else None
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    # --- paths ---
+
+    def _resolve(self, path: str, *, prefix: bool = False) -> Path:
+        rel = clean_path(path, prefix=prefix)
+        target = self.root / rel if rel else self.root
+        real = Path(os.path.realpath(target))
+        if real != self.root and self.root not in real.parents:
+            raise ValueError(f"store path {path!r} resolves outside the store")
+        return target
+
+    # --- writes ---
+
+    @contextlib.contextmanager
+    def _atomic(self, path: str, *, sync: bool = False) -> Iterator[BinaryIO]:
+        target = self._resolve(path)
+        if target.is_dir():
+            raise IsADirectoryError(f"store path {path!r} is a directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Re-check after creating parents: a concurrent symlink swap must not redirect us.
+        self._resolve(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}{TMP_MARK}")
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "wb") as handle:
+                yield handle
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        # Small marker files (latest-build.txt) are synced too, so a crash cannot leave them empty.
+        with self._atomic(path, sync=True) as handle:
+            handle.write(data)
+
+    def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def open_write(self, path: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self._atomic(path)
+
+    def upload_file(self, local_path: Path, path: str) -> None:
+        with open(local_path, "rb") as source, self._atomic(path) as handle:
+            shutil.copyfileobj(source, handle, _COPY_CHUNK)
+
+    def upload_dir(self, local_dir: Path, prefix: str) -> list[str]:
+        plan = plan_upload(Path(local_dir), prefix)
+        for dest, local in plan:
+            self.upload_file(local, dest)
+        return [dest for dest, _ in plan]
+
+    # --- reads ---
+
+    def _file(self, path: str) -> Path:
+        target = self._resolve(path)
+        if target.is_dir():
+            raise IsADirectoryError(f"store path {path!r} is a directory")
+        return target
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._file(path).read_bytes()
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        check_range(start, length)
+        with open(self._file(path), "rb") as handle:
+            handle.seek(start)
+            return handle.read(length)
+
+    def size(self, path: str) -> int:
+        return self._file(path).stat().st_size
+
+    def exists(self, path: str) -> bool:
+        return self._resolve(path).is_file()
+
+    def list(self, prefix: str = "", *, recursive: bool = False) -> list[Entry]:
+        base = self._resolve(prefix, prefix=True)
+        rel_base = clean_path(prefix, prefix=True)
+        if not base.is_dir():
+            return []
+        entries: list[Entry] = []
+        if recursive:
+            for rel, local in iter_local_files(base, warn=False):
+                entries.append(Entry(_join(rel_base, rel), local.stat().st_size, False))
+        else:
+            with os.scandir(base) as scan:
+                for item in scan:
+                    if TMP_MARK in item.name or item.is_symlink():
+                        continue
+                    is_dir = item.is_dir()
+                    size = 0 if is_dir else item.stat().st_size
+                    entries.append(Entry(_join(rel_base, item.name), size, is_dir))
+        return sorted(entries, key=lambda e: e.path)
+
+    # --- deletes and links ---
+
+    def delete_prefix(self, prefix: str) -> int:
+        if clean_path(prefix, prefix=True) == "":
+            raise ValueError("refusing to delete the whole store; give a non-empty prefix")
+        target = self._resolve(prefix, prefix=True)
+        if target.is_file():
+            target.unlink()
+            return 1
+        if not target.is_dir():
+            return 0
+        count = sum(1 for _ in target.rglob("*") if not _.is_dir())
+        shutil.rmtree(target)
+        return count
+
+    def url_for(self, path: str) -> str:
+        rel = clean_path(path, prefix=True)
+        if self.link_base:
+            return f"{self.link_base}/{rel}" if rel else self.link_base
+        return (self.root / rel).as_uri() if rel else self.url
+
+
+def _join(base: str, rel: str) -> str:
+    return f"{base}/{rel}" if base else rel
+
+
+def plan_upload(local_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+    """(store path, local file) pairs for a directory upload, every name checked up front so
+    that a bad file name fails the upload before anything is written."""
+    base = clean_path(prefix, prefix=True)
+    plan = []
+    for rel, local in iter_local_files(local_dir):
+        try:
+            plan.append((clean_path(_join(base, rel)), local))
+        except ValueError as exc:
+            raise ValueError(f"cannot upload {local}: {exc}") from None
+    return sorted(plan)
+
+
+def iter_local_files(local_dir: Path, *, warn: bool = True) -> Iterator[tuple[str, Path]]:
+    """Regular files under `local_dir` as (posix relative path, path), sorted, symlinks skipped."""
+    if not local_dir.is_dir():
+        raise NotADirectoryError(f"{local_dir} is not a directory")
+    for dirpath, dirnames, filenames in os.walk(local_dir):
+        current = Path(dirpath)
+        for name in list(dirnames):
+            if (current / name).is_symlink():
+                dirnames.remove(name)
+                if warn:
+                    log.warning("skipping symlinked directory %s", current / name)
+        dirnames.sort()
+        for name in sorted(filenames):
+            local = current / name
+            if TMP_MARK in name:
+                continue
+            if local.is_symlink() or not local.is_file():
+                if warn:
+                    log.warning("skipping %s: not a regular file", local)
+                continue
+            yield local.relative_to(local_dir).as_posix(), local

@@ -1,0 +1,108 @@
+"""The artifact store interface, and `open_store(url)` that picks a back end by URL scheme.
+
+One small protocol keeps every consumer (the executor publishing a run, the dashboard paging
+through a 1 GB build log) independent of where artifacts live. `file://` (or a bare path) is a
+directory on disk; any other scheme goes through fsspec, so `s3://bucket/prefix` and
+`gs://bucket/prefix` work once `s3fs` or `gcsfs` is installed, and `memory://` serves tests.
+
+The methods are synchronous (the local and fsspec back ends are); async callers wrap them in
+`asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+MAX_RANGE = 64 * 1024 * 1024
+"""Largest `read_range` length: a log viewer pages, it never pulls a whole 1 GB log at once."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A listing entry; `path` is relative to the store root, `size` is 0 for directories."""
+
+    path: str
+    size: int
+    is_dir: bool
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    """Objects under one root. Every path is store-relative and checked by `clean_path`."""
+
+    url: str
+    """The root as a URL (`file:///srv/artifacts`, `gs://bucket/prefix`)."""
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace `path` atomically: readers see the old content or the new, never a mix."""
+
+    def write_text(self, path: str, text: str) -> None: ...
+
+    def open_write(self, path: str) -> AbstractContextManager[BinaryIO]:
+        """Stream a large object; it appears (atomically) only when the block exits cleanly."""
+
+    def upload_file(self, local_path: Path, path: str) -> None: ...
+
+    def upload_dir(self, local_dir: Path, prefix: str) -> list[str]:
+        """Copy a local tree under `prefix`; returns the store paths written. Symlinks are
+        skipped: a job must not be able to publish files from outside its output directory."""
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes from `start` (fewer at the end; `b""` past it)."""
+
+    def size(self, path: str) -> int: ...
+
+    def exists(self, path: str) -> bool:
+        """Whether an object (not a directory) exists at `path`."""
+
+    def list(self, prefix: str = "", *, recursive: bool = False) -> list[Entry]:
+        """Entries under the directory `prefix` (one level, or all files), sorted by path."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete the object or directory `prefix` and everything below; returns files removed."""
+
+    def url_for(self, path: str) -> str:
+        """A link to `path` (under `link_base` when the store was opened with one)."""
+
+
+def check_range(start: int, length: int) -> None:
+    if start < 0 or length < 0:
+        raise ValueError(f"invalid range start={start} length={length}: must not be negative")
+    if length > MAX_RANGE:
+        raise ValueError(f"range length {length} exceeds the {MAX_RANGE}-byte limit")
+
+
+def open_store(url: str, *, link_base: str | None = None, **options: Any) -> ArtifactStore:
+    """Open the store at `url`: a path, `file://`, or any fsspec protocol (`s3://`, `gs://`).
+
+    `link_base` makes `url_for` return `link_base/<path>` (e.g. the dashboard's artifact route).
+    `options` go to the fsspec filesystem (credentials, endpoint, ...).
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"", "file"}:
+        from foredeck.storage.local import LocalStore
+
+        if scheme == "file" and parts.netloc not in {"", "localhost"}:
+            raise ValueError(f"file URL {url!r} names a host; use file:///absolute/path")
+        raw = unquote(parts.path) if scheme == "file" else url
+        if not raw:
+            raise ValueError("empty store path")
+        return LocalStore(Path(raw), link_base=link_base)
+
+    from fsspec.core import url_to_fs
+    from fsspec.registry import known_implementations
+
+    from foredeck.storage.fsspec_store import FsspecStore
+
+    if scheme not in known_implementations:
+        raise ValueError(f"unknown artifact store scheme {scheme!r} in {url!r}")
+    # An ImportError here names the package to install (s3fs, gcsfs).
+    fs, root = url_to_fs(url, **options)
+    return FsspecStore(fs, root, url=url, link_base=link_base)

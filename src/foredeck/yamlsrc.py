@@ -1,0 +1,187 @@
+"""YAML loading that remembers where every mapping and key came from.
+
+Every front end (Tekton, Argo, Prow job config) must name `file:line` in its errors, so documents
+are loaded into `SourceMap`s: plain dicts that also know the line of the mapping and of each key.
+Safe loading only (no arbitrary tags), with a size limit on every input file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from foredeck.pipeline.model import PipelineError, Source
+
+MAX_YAML_BYTES = 10 * 1024 * 1024
+
+
+class SourceMap(dict[str, Any]):
+    """A dict with `source` (the mapping's own position) and per-key positions."""
+
+    source: Source
+    key_sources: dict[str, Source]
+
+    def at(self, key: str) -> Source:
+        """Where `key` was written, or where the mapping starts when the key is absent."""
+        return self.key_sources.get(key, self.source)
+
+
+class _Loader(yaml.SafeLoader):
+    filename = "<string>"
+
+
+def _mapping(loader: Any, node: yaml.MappingNode, build: Callable[[Any], Any]) -> SourceMap:
+    loader.flatten_mapping(node)
+    result = SourceMap()
+    result.source = Source(loader.filename, node.start_mark.line + 1)
+    result.key_sources = {}
+    for key_node, value_node in node.value:
+        key = build(key_node)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise PipelineError(
+                Source(loader.filename, key_node.start_mark.line + 1),
+                "mapping key must be a scalar",
+            )
+        skey = str(key) if not isinstance(key, str) else key
+        if skey in result:
+            raise PipelineError(
+                Source(loader.filename, key_node.start_mark.line + 1), f"duplicate key {skey!r}"
+            )
+        result[skey] = build(value_node)
+        result.key_sources[skey] = Source(loader.filename, key_node.start_mark.line + 1)
+    return result
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> SourceMap:
+    return _mapping(loader, node, lambda child: loader.construct_object(child, deep=True))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+# libyaml's parser (when PyYAML was built with it) composes nodes in C, several times faster on
+# large job configs; node marks, and so every line number, are the same as the Python parser's.
+# Its constructor takes a direct route for plain strings, mappings and lists (everything else
+# goes through PyYAML's constructors), and it caches scalar tag resolution. Any error on this path
+# falls back to the Python loader, so errors read exactly the same.
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
+_MAP_TAG = yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG
+_SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+_FastLoader: type[Any] | None = None
+
+
+def _build(loader: Any, node: Any) -> Any:
+    tag = node.tag
+    if tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        return node.value
+    done = loader.constructed_objects.get(node, _build)
+    if done is not _build:
+        return done  # an alias: share the object, as PyYAML does
+    if tag not in (_MAP_TAG, _SEQ_TAG) or isinstance(node, yaml.ScalarNode):
+        return loader.construct_object(node, deep=True)
+    if node in loader.recursive_objects:
+        raise yaml.constructor.ConstructorError(
+            None, None, "found unconstructable recursive node", node.start_mark
+        )
+    loader.recursive_objects[node] = None
+    if isinstance(node, yaml.MappingNode):
+        data: Any = _mapping(loader, node, lambda child: _build(loader, child))
+    else:
+        data = [_build(loader, child) for child in node.value]
+    del loader.recursive_objects[node]
+    loader.constructed_objects[node] = data
+    return data
+
+
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CLoader(yaml.CSafeLoader):
+        filename = "<string>"
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is not yaml.ScalarNode:
+                return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            key = (value, implicit)
+            tag = _SCALAR_TAGS.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                if len(value) <= 64 and len(_SCALAR_TAGS) < 100_000:  # keys and short values
+                    _SCALAR_TAGS[key] = tag
+            return tag
+
+    def _fast_mapping(loader: Any, node: Any) -> SourceMap:
+        return _mapping(loader, node, lambda child: _build(loader, child))
+
+    _CLoader.add_constructor(_MAP_TAG, _fast_mapping)
+    _FastLoader = _CLoader
+
+
+@dataclass
+class Document:
+    """One YAML document of a (possibly multi-document) file."""
+
+    data: Any
+    source: Source
+
+
+def load_documents(text: str, filename: str) -> list[Document]:
+    """Parse every document in `text`; YAML errors become `PipelineError` with file:line."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
+        raise PipelineError(Source(filename, 1), f"file larger than {MAX_YAML_BYTES} bytes")
+    if _FastLoader is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        try:
+            return _parse(_FastLoader(text), filename)
+        except PipelineError:
+            pass  # re-parse below so that errors read exactly as the Python parser words them
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a control character the YAML spec forbids
+        line = text.count("\n", 0, exc.position) + 1
+        message = f"invalid YAML: unacceptable character #x{exc.character:04x}"
+        raise PipelineError(Source(filename, line), message) from None
+    return _parse(loader, filename)
+
+
+def _parse(loader: Any, filename: str) -> list[Document]:
+    loader.filename = filename
+    docs: list[Document] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            data = loader.construct_document(node)
+            if data is not None:
+                docs.append(Document(data, Source(filename, node.start_mark.line + 1)))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise PipelineError(Source(filename, line), f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise PipelineError(Source(filename, 1), f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise PipelineError(Source(filename, 1), "invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def load_file(path: Path) -> list[Document]:
+    """Read and parse a YAML file, refusing oversized and non-UTF-8 input with a clear error."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise PipelineError(Source(str(path), 0), f"cannot read: {exc.strerror}") from None
+    if size > MAX_YAML_BYTES:
+        raise PipelineError(Source(str(path), 1), f"file larger than {MAX_YAML_BYTES} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PipelineError(Source(str(path), 1), "file is not UTF-8 text") from None
+    return load_documents(text, str(path))

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from foredeck.db import Event, session_factory
+from foredeck.db.eventlog import (
+    NewEvent,
+    claim_next,
+    failed_events,
+    get_event,
+    log_events,
+    pending_count,
+    requeue,
+    retry_delay,
+)
+from tests.db.fixtures import Database
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def new(delivery: str, event: str = "push") -> NewEvent:
+    return NewEvent(delivery, event, None, "acme", "widget", b'{"zen": "x"}')
+
+
+def test_log_events_reports_duplicates_across_and_within_batches(db: Database) -> None:
+    sessions = session_factory(db.engine)
+    with sessions.begin() as s:
+        first = log_events(s, [new("a"), new("b"), new("a")], now=T0)
+    assert [r.duplicate for r in first] == [False, False, True]
+    assert first[2].id == first[0].id
+    with sessions.begin() as s:
+        again = log_events(s, [new("b"), new("c")])
+    assert (again[0].id, again[0].duplicate) == (first[1].id, True)
+    assert not again[1].duplicate
+    with sessions() as s:
+        row = get_event(s, "a")
+        assert row is not None
+        assert (row.event, row.org, row.repo, row.payload) == (
+            "push",
+            "acme",
+            "widget",
+            b'{"zen": "x"}',
+        )
+        assert row.received_at == T0
+        assert (row.processed_at, row.attempts, row.plugins_done) == (None, 0, [])
+        assert pending_count(s, max_attempts=5) == 3
+
+
+def test_claim_next_respects_order_backoff_and_attempts(db: Database) -> None:
+    sessions = session_factory(db.engine)
+    with sessions.begin() as s:
+        ids = [r.id for r in log_events(s, [new("a"), new("b"), new("c")])]
+    with sessions.begin() as s:
+        a, b, c = (s.get(Event, i) for i in ids)
+        assert a is not None and b is not None and c is not None
+        a.not_before = T0 + timedelta(hours=1)
+        b.attempts = 3
+    with sessions.begin() as s:
+        claimed = claim_next(s, max_attempts=3, now=T0)
+        assert claimed is not None and claimed.delivery_id == "c"
+        claimed.processed_at = T0
+    with sessions.begin() as s:
+        assert claim_next(s, max_attempts=3, now=T0) is None
+        later = claim_next(s, max_attempts=3, now=T0 + timedelta(hours=2))
+        assert later is not None and later.delivery_id == "a"
+    with sessions.begin() as s:
+        assert [e.delivery_id for e in failed_events(s, max_attempts=3)] == ["b"]
+        assert requeue(s, ids[1])
+        assert not requeue(s, ids[2])  # already processed
+    with sessions.begin() as s:
+        assert failed_events(s, max_attempts=3) == []
+        again = claim_next(s, max_attempts=3, now=T0)
+        assert again is not None and again.delivery_id == "b"
+
+
+def test_skip_locked_hands_different_events_to_concurrent_workers(pg_db: Database) -> None:
+    sessions = session_factory(pg_db.engine)
+    with sessions.begin() as s:
+        log_events(s, [new("a"), new("b")])
+    with sessions.begin() as first, sessions.begin() as second:
+        one = claim_next(first, max_attempts=5)
+        two = claim_next(second, max_attempts=5)
+        three = claim_next(second, max_attempts=5)
+        assert one is not None and two is not None
+        assert (one.delivery_id, two.delivery_id) == ("a", "b")
+        assert three is not None and three.delivery_id == "b"  # its own lock, never "a"
+
+
+def test_retry_delay_doubles_and_is_capped() -> None:
+    assert retry_delay(1, 5.0) == timedelta(seconds=5)
+    assert retry_delay(2, 5.0) == timedelta(seconds=10)
+    assert retry_delay(4, 5.0) == timedelta(seconds=40)
+    assert retry_delay(30, 5.0) == timedelta(minutes=10)

@@ -1,0 +1,69 @@
+"""Payloads and signed requests for the hook tests."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from foredeck.scm.webhooks import sign
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
+SECRET = "s3cret-global"
+
+# file stem -> X-GitHub-Event
+EXAMPLES = {
+    "pull_request.opened": "pull_request",
+    "pull_request.opened.org": "pull_request",
+    "pull_request.synchronize": "pull_request",
+    "pull_request.closed": "pull_request",
+    "pull_request.reopened": "pull_request",
+    "pull_request.ready_for_review": "pull_request",
+    "pull_request.converted_to_draft": "pull_request",
+    "push": "push",
+    "issue_comment.created": "issue_comment",
+    "issue_comment.created.pull_request": "issue_comment",
+    "ping": "ping",
+    "ping.org": "ping",
+}
+
+
+@cache
+def example_bytes(stem: str) -> bytes:
+    return (DATA / f"{stem}.json").read_bytes()
+
+
+def example(stem: str) -> dict[str, Any]:
+    loaded = json.loads(example_bytes(stem))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def with_repo(payload: dict[str, Any], org: str, repo: str) -> bytes:
+    """The payload moved to `org/repo` (as a delivery for another repository would look)."""
+    moved = json.loads(json.dumps(payload))
+    moved["repository"]["full_name"] = f"{org}/{repo}"
+    moved["repository"]["name"] = repo
+    moved["repository"]["owner"]["login"] = org
+    if "organization" in moved:
+        moved["organization"]["login"] = org
+    return json.dumps(moved).encode()
+
+
+def headers(
+    body: bytes,
+    delivery: str,
+    event: str = "pull_request",
+    secret: str | None = SECRET,
+    content_type: str = "application/json",
+) -> dict[str, str]:
+    result = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery,
+        "Content-Type": content_type,
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+    if secret is not None:
+        result["X-Hub-Signature-256"] = sign(body, secret)
+    return result

@@ -1,0 +1,162 @@
+"""In-repo config read from the merged tree of a real git repository (no network)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.db.fixtures import Database
+from tests.doubles.github_api import GitHubDouble
+from tests.hook.plugins.trigger_env import (
+    ORG,
+    REPO,
+    Harness,
+    make_harness,
+    pr_payload,
+    push_payload,
+    seed_github,
+)
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
+
+BASE_CONFIG = """\
+presubmits:
+- name: inrepo-base
+  always_run: true
+  spec: {containers: [{image: busybox}]}
+postsubmits:
+- name: inrepo-post
+  branches: ['^main$']
+  spec: {containers: [{image: busybox}]}
+"""
+
+PR_CONFIG = """\
+presubmits:
+- name: inrepo-base
+  always_run: true
+  spec: {containers: [{image: busybox}]}
+- name: inrepo-new
+  always_run: true
+  spec: {containers: [{image: busybox}]}
+- name: unit
+  always_run: true
+  spec: {containers: [{image: evil}]}
+"""
+
+
+class Upstream:
+    """A local repository standing in for GitHub's: `main` and `refs/pull/N/head`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True)
+        self.git("init", "-q", "-b", "main")
+        self.commit({"README.md": "hello\n", ".foredeck.yaml": BASE_CONFIG}, "initial")
+
+    def git(self, *args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=self.path, env=GIT_ENV, check=True, capture_output=True, text=True
+        )
+        return out.stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str) -> str:
+        for name, content in files.items():
+            (self.path / name).write_text(content)
+            self.git("add", name)
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def pull(self, number: int, files: dict[str, str]) -> str:
+        self.git("checkout", "-q", "-b", f"pr-{number}", "main")
+        head = self.commit(files, f"PR {number}")
+        self.git("update-ref", f"refs/pull/{number}/head", head)
+        self.git("checkout", "-q", "main")
+        return head
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Upstream:
+    return Upstream(tmp_path / "upstream" / ORG / REPO)
+
+
+@pytest.fixture
+def harness(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path, upstream: Upstream
+) -> Iterator[Harness]:
+    seed_github(github_double)
+    github_double.repo(ORG, REPO).branches["main"] = upstream.git("rev-parse", "main")
+    options = {
+        "repos": {ORG: {"in_repo_config": False}, f"{ORG}/{REPO}": {"in_repo_config": True}},
+        "clone_uris": {f"{ORG}/{REPO}": str(upstream.path)},
+    }
+    h = make_harness(sqlite_db, github_double, tmp_path, options=options)
+    yield h
+    h.worker.close()
+
+
+def open_pr(h: Harness, number: int, head: str) -> str:
+    h.gh.add_pull(ORG, REPO, number, author="alice", head_sha=head, files=[".foredeck.yaml"])
+    return h.deliver("pull_request", pr_payload("opened", number, author="alice", head_sha=head))
+
+
+def test_jobs_come_from_the_merged_tree(
+    harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    head = upstream.pull(1, {".foredeck.yaml": PR_CONFIG})
+    with caplog.at_level(logging.WARNING, logger="foredeck"):
+        delivery = open_pr(harness, 1, head)
+    # Central unit and lint, the base's in-repo job, and the one this PR adds.
+    assert harness.names(1) == ["inrepo-base", "inrepo-new", "lint", "unit"]
+    unit = next(j for j in harness.jobs(1) if j.name == "unit")
+    assert unit.job_config["spec"]["containers"][0]["image"] == "alpine"  # central wins
+    assert any("in-repo presubmit ignored" in r.getMessage() for r in caplog.records)
+    assert harness.plugin.in_repo.loads == 1
+
+    # The same tree is not checked out again: a redelivery and a comment use the cache.
+    harness.redeliver(delivery)
+    harness.comment(1, "/test inrepo-new", commenter="alice", author="alice")
+    assert harness.plugin.in_repo.loads == 1
+    assert harness.names(1).count("inrepo-new") == 2
+
+
+def test_push_reads_postsubmits_from_the_pushed_commit(
+    harness: Harness, upstream: Upstream
+) -> None:
+    after = upstream.git("rev-parse", "main")
+    harness.deliver("push", push_payload("refs/heads/main", after, files=["README.md"]))
+    assert harness.names() == ["inrepo-post", "publish"]
+
+
+def test_invalid_in_repo_config_falls_back_to_central_jobs(
+    harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    head = upstream.pull(2, {".foredeck.yaml": "presubmits:\n- name: [not, a, name]\n"})
+    with caplog.at_level(logging.WARNING, logger="foredeck"):
+        open_pr(harness, 2, head)
+    assert harness.names(2) == ["lint", "unit"]
+    assert any("is invalid; central jobs only" in r.getMessage() for r in caplog.records)
+
+
+def test_conflicting_pr_falls_back_to_central_jobs(
+    harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    head = upstream.pull(3, {"README.md": "theirs\n"})
+    upstream.commit({"README.md": "ours\n"}, "moves main on")
+    harness.gh.repo(ORG, REPO).branches["main"] = upstream.git("rev-parse", "main")
+    with caplog.at_level(logging.WARNING, logger="foredeck"):
+        open_pr(harness, 3, head)
+    assert harness.names(3) == ["lint", "unit"]
+    assert any("checkout failed" in r.getMessage() for r in caplog.records)

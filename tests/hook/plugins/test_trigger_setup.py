@@ -1,0 +1,180 @@
+"""Configuration of the trigger plugin: settings, the factory, config reloads, bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from foredeck.db import session_factory
+from foredeck.db.eventlog import NewEvent, get_event, log_events
+from foredeck.hook.plugins import load_plugins
+from foredeck.hook.plugins.trigger import JobConfigError, TriggerPlugin, create
+from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.scm.github_auth import TokenAuth
+from foredeck.scm.settings import GitHubSettings
+from foredeck.settings import Settings, SettingsError, load_settings
+from tests.db.fixtures import Database
+from tests.doubles.github_api import GitHubDouble
+from tests.hook.plugins.trigger_env import (
+    JOBS_YAML,
+    make_harness,
+    pr_payload,
+    seed_github,
+    settings_for,
+    sha,
+)
+
+
+def test_factory_is_loadable_by_name(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    config = tmp_path / "jobs.yaml"
+    config.write_text(JOBS_YAML)
+    [plugin] = load_plugins(settings_for(sqlite_db, github_double, config))
+    assert isinstance(plugin, TriggerPlugin) and plugin.name == "trigger"
+    assert plugin.central.get().counts()["presubmits"] == 5
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"trusted_org": "typo"}, "trusted_org"),
+        ({"clone_uri": "https://x/{owner}/{repo}"}, "may only use the fields"),
+        ({"repos": {"a/b/c": {}}}, "must be 'org' or 'org/repo'"),
+        ({"repos": {"acme": {"in_repo": True}}}, "in_repo"),
+    ],
+)
+def test_bad_options_are_clear_errors(
+    sqlite_db: Database, github_double: GitHubDouble, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=r"plugin_config\.trigger") as info:
+        create(settings_for(sqlite_db, github_double, None, options))
+    assert message in str(info.value)
+
+
+def test_missing_credentials_fail_at_startup(sqlite_db: Database) -> None:
+    settings = Settings(database_url=sqlite_db.url)
+    with pytest.raises(ValueError, match="no credentials configured"):
+        create(settings)
+
+
+def test_broken_job_config_fails_at_startup_naming_the_line(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    config = tmp_path / "jobs.yaml"
+    config.write_text("presubmits:\n  acme/widget:\n  - name: ok\n    always_run: 3x\n")
+    with pytest.raises(JobConfigError, match=r"jobs\.yaml:4"):
+        create(settings_for(sqlite_db, github_double, config))
+    with pytest.raises(JobConfigError, match="no such file"):
+        create(settings_for(sqlite_db, github_double, tmp_path / "missing.yaml"))
+
+
+def test_config_reload_picks_up_edits_and_survives_broken_ones(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "jobs"
+    path.mkdir()
+    (path / "a.yaml").write_text(JOBS_YAML)
+    central = CentralConfig(str(path), reload_interval=0)
+    assert central.get().counts()["presubmits"] == 5
+    first = central.get()
+    assert central.get() is first  # unchanged files: no reload
+
+    (path / "b.yaml").write_text(
+        "presubmits:\n  acme/other:\n  - name: extra\n    always_run: true\n"
+        "    spec: {containers: [{image: x}]}\n"
+    )
+    assert central.get().counts()["presubmits"] == 6
+
+    (path / "b.yaml").write_text("presubmits: [broken\n")
+    with caplog.at_level(logging.ERROR, logger="foredeck"):
+        assert central.get().counts()["presubmits"] == 6  # the last good config stays
+    assert any("keeping the previously loaded jobs" in r.getMessage() for r in caplog.records)
+
+
+def test_reload_interval_limits_checks(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(JOBS_YAML)
+    now = [100.0]
+    central = CentralConfig(str(path), reload_interval=5, clock=lambda: now[0])
+    path.write_text(JOBS_YAML.replace("name: e2e", "name: e2e-renamed"))
+    os.utime(path, ns=(1, 1))
+    assert central.get().find("e2e")  # within the interval: not looked at
+    now[0] += 5
+    assert central.get().find("e2e-renamed") and not central.get().find("e2e")
+
+
+def test_unusable_payload_fails_the_event_with_a_clear_error(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    seed_github(github_double)
+    h = make_harness(sqlite_db, github_double, tmp_path)
+    try:
+        payload = pr_payload("opened", 1, author="alice", head_sha=sha("x"))
+        del payload["pull_request"]["head"]
+        with session_factory(sqlite_db.engine).begin() as s:
+            log_events(
+                s,
+                [
+                    NewEvent(
+                        "bad-1",
+                        "pull_request",
+                        "opened",
+                        "acme",
+                        "widget",
+                        json.dumps(payload).encode(),
+                    )
+                ],
+            )
+        h.worker.process_available()
+        with session_factory(sqlite_db.engine)() as s:
+            row = get_event(s, "bad-1")
+            assert row is not None
+            assert row.processed_at is None  # kept, visible, can be requeued
+            assert row.last_error is not None
+            assert "trigger: ValueError: pull_request payload is not usable" in row.last_error
+            assert "pull_request.head" in row.last_error
+        assert h.jobs() == []
+    finally:
+        h.worker.close()
+
+
+def test_github_settings_validation_and_secrets(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("ghp_from_file\n")
+    from_file = GitHubSettings(token_file=str(token_file)).auth()
+    assert isinstance(from_file, TokenAuth) and from_file.token == "ghp_from_file"
+
+    inline = GitHubSettings(token=SecretStr("ghp_inline"))
+    assert "ghp_inline" not in repr(inline) and "ghp_inline" not in repr(inline.client())
+    assert not GitHubSettings().configured and inline.configured
+
+    for bad, message in [
+        ({"token": "a", "token_file": "b"}, "not both"),
+        ({"token": "a", "app_id": "1", "private_key_file": "k"}, "a token or a GitHub App"),
+        ({"app_id": "1"}, "needs both app_id and private_key_file"),
+        ({"token": "a", "installation_id": 3}, "only meaningful with a GitHub App"),
+        ({"base_url": "ftp://x"}, "http(s) URL"),
+    ]:
+        with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            GitHubSettings.model_validate(bad)
+    with pytest.raises(ValueError, match="cannot read GitHub token file"):
+        GitHubSettings(token_file=str(tmp_path / "absent")).auth()
+
+
+def test_settings_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "foredeck.yaml"
+    path.write_text("config_path: /etc/jobs\ngithub:\n  base_url: https://ghe.example/api/v3\n")
+    settings = load_settings(path, environ={"FOREDECK_GITHUB__TOKEN": "ghp_env"})
+    assert settings.config_path == "/etc/jobs"
+    assert settings.github.base_url == "https://ghe.example/api/v3"
+    assert settings.github.token is not None
+    assert settings.github.token.get_secret_value() == "ghp_env"
+    path.write_text("github:\n  token: a\n  token_file: b\n")
+    with pytest.raises(SettingsError, match="not both"):
+        load_settings(path, environ={})
