@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -70,6 +70,85 @@ class WorkerSettings(BaseModel):
     """Seconds of handling after which a batch of cheap events is committed."""
 
 
+class ScmSettings(BaseModel):
+    """Which SCM foredeck talks to: GitHub (#3) or `local` repositories on disk (no GitHub)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["github", "local"] = "github"
+    local_root: str = "./.foredeck/repos"
+    """`local`: a folder of git repositories as `ORG/REPO` (bare or not)."""
+    local_base_branch: str = "main"
+    """`local`: pushes to this branch run postsubmits; every other branch is a pull request."""
+    local_poll_interval: float = Field(default=1.0, gt=0)
+    """`local`: seconds between scans of the repositories for new commits."""
+    bot_login: str = "foredeck"
+    """The login foredeck comments and reports as (`local`); ignored on GitHub."""
+
+
+class ControllerSettings(BaseModel):
+    """The controller: runs triggered jobs with the local executor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    max_concurrency: int = Field(default=0, ge=0)
+    """Jobs running at once in this process; 0 means the number of CPUs."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    stale_after: float = Field(default=30.0, gt=0)
+    """A `pending` job whose owner has not heartbeat for this long is recovered."""
+    requeue_on_recovery: bool = False
+    """Re-queue (once) a job whose controller died, instead of ending it as `error`."""
+    default_timeout: float = Field(default=2 * 3600.0, gt=0)
+    """Seconds, when the job has no `decoration_config.timeout`."""
+    default_grace_period: float = Field(default=15.0, ge=0)
+    workdir: str = "./.foredeck/runs"
+    """Per-job workspaces (checkout + executor output), removed by the sinker."""
+    mirror_dir: str = "./.foredeck/mirrors"
+    parallel: int | None = Field(default=None, ge=1)
+    """Tasks of one pipeline running at once (the executor's `--parallel`)."""
+
+
+class ArtifactSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "file://./.foredeck/artifacts"
+    """Where finished runs are published in Prow's layout: `file://`, `s3://`, `gs://`."""
+
+
+class ReporterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    poll_interval: float = Field(default=1.0, gt=0)
+    dashboard_url: str = "http://127.0.0.1:8888"
+    """Base of the `target_url` of commit statuses: `{dashboard_url}/jobs/{id}`."""
+
+
+class PeriodicSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    tick: float = Field(default=1.0, gt=0)
+
+
+class SinkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    max_age: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """Seconds after which finished jobs and their workspaces are removed."""
+    interval: float = Field(default=3600.0, gt=0)
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = None
+    """When set, mutating API calls need `Authorization: Bearer TOKEN`."""
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,6 +161,13 @@ class Settings(BaseModel):
     """The GitHub API endpoint and credentials (token, token file or GitHub App)."""
     config_path: str | None = None
     """The central Prow job config: a YAML file or a directory tree of them."""
+    scm: ScmSettings = Field(default_factory=ScmSettings)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    reporter: ReporterSettings = Field(default_factory=ReporterSettings)
+    periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
+    sinker: SinkerSettings = Field(default_factory=SinkerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
 
 def load_settings(

@@ -176,12 +176,14 @@ def set_state(
     description: str | None = None,
     url: str | None = None,
     build_id: str | None = None,
+    suppress_report: bool | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Move a job to `state` if its current state is in `from_states` (None: any state).
 
-    Sets `started_at` on the first move to pending and `finished_at` on a final state. By default
-    a finished job is never changed. Returns whether the job was updated.
+    Sets `started_at` on the first move to pending and `finished_at` on a final state (which also
+    clears `owner`). By default a finished job is never changed. Returns whether the job was
+    updated. `suppress_report=True` marks a superseded run that the reporter must not report.
     """
     at = now or utcnow()
     values: dict[str, Any] = {"state": state}
@@ -195,6 +197,10 @@ def set_state(
         values["url"] = url
     if build_id is not None:
         values["build_id"] = build_id
+    if suppress_report is not None:
+        values["suppress_report"] = suppress_report
+    if state not in ("triggered", "pending"):
+        values["owner"] = None
     stmt = update(Job).where(Job.id == job_id)
     if from_states is not None:
         stmt = stmt.where(Job.state.in_(list(from_states)))

@@ -12,6 +12,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -131,12 +133,61 @@ class Job(Base):
     build_id: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    """The controller running the job (`pending`): `host:pid:random`."""
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Last sign of life from `owner`; a stale heartbeat means the controller died."""
+    requeues: Mapped[int] = mapped_column(default=0, server_default="0")
+    reported_state: Mapped[str | None] = mapped_column(String(16))
+    """The state last reported to the SCM (commit status), so that reports are sent once."""
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suppress_report: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Set for superseded runs: aborted, and never reported."""
+    workspace: Mapped[str | None] = mapped_column(Text)
+    """The local directory of the run (checkout and executor output), removed by the sinker."""
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_state_heartbeat", "state", "heartbeat_at"),
         Index("ix_jobs_org_repo_pull", "org", "repo", "pull_number"),
         Index("ix_jobs_name_created", "name", "created_at"),
     )
 
     def __repr__(self) -> str:
         return f"Job(id={self.id}, name={self.name!r}, type={self.type}, state={self.state})"
+
+
+class ScmStatus(Base):
+    """A commit status kept by the `local` SCM provider (GitHub keeps its own)."""
+
+    __tablename__ = "scm_statuses"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(100))
+    repo: Mapped[str] = mapped_column(String(100))
+    sha: Mapped[str] = mapped_column(String(64))
+    context: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    target_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("org", "repo", "sha", "context"),)
+
+
+class ScmComment(Base):
+    """A pull request comment kept by the `local` SCM provider."""
+
+    __tablename__ = "scm_comments"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(100))
+    repo: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column()
+    author: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_scm_comments_org_repo_number", "org", "repo", "number"),)
