@@ -158,6 +158,14 @@ def claim_due(
     return [ClaimedEvent(**row._asdict()) for row in session.execute(stmt)]
 
 
+def still_due(session: Session, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` are still unprocessed (re-checked inside the write transaction)."""
+    if not ids:
+        return set()
+    stmt = select(Event.id).where(Event.id.in_(list(ids)), Event.processed_at.is_(None))
+    return {int(i) for i in session.execute(stmt).scalars()}
+
+
 def load_payload(conn: Session | Connection, event_id: int) -> bytes:
     """The logged body of an event."""
     stmt = select(EventPayload.body).where(EventPayload.event_id == event_id)

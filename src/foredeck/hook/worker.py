@@ -1,7 +1,8 @@
 """The event worker: hands each logged event to the plugins, at least once and idempotently.
 
 One event, one transaction: the event row is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
-each plugin runs in a savepoint, and the "processed" mark commits together with the rows the
+two-phase plugins prepare first (network calls, outside SQLite's write lock), each plugin's
+writes run in a savepoint, and the "processed" mark commits together with the rows the
 plugins created. A crash anywhere before that commit leaves the event unprocessed, and the next
 worker to start handles it again; rows are deduplicated by their keys, so nothing doubles.
 
@@ -23,7 +24,9 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -37,11 +40,12 @@ from foredeck.db.eventlog import (
     mark_failed,
     mark_processed,
     retry_delay,
+    still_due,
 )
 from foredeck.db.types import utcnow
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.metrics import WorkerMetrics
-from foredeck.hook.plugins import Plugin
+from foredeck.hook.plugins import Apply, Plugin, TwoPhasePlugin
 from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,7 @@ class Worker:
         self._engine = engine
         self._reader = read_only(engine)
         self._sessions = session_factory(engine)
+        self._read_sessions = session_factory(self._reader)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,55 +113,99 @@ class Worker:
         return self.process_batch(limit=1) > 0
 
     def process_batch(self, limit: int | None = None) -> int:
-        """Handle due events in one transaction; returns how many were handled.
+        """Handle due events; returns how many were handled.
 
         Events are claimed `batch_size` at a time and handled one after the other until the
         `batch_budget` (seconds) is spent, so that cheap events share a commit while a slow
-        plugin never holds SQLite's write lock for long. Each event's plugin effects and its
+        plugin never holds SQLite's write lock for long. Two-phase plugins prepare outside the
+        write transaction (see `foredeck.hook.plugins`). Each event's plugin effects and its
         mark commit together or not at all.
         """
-        started = time.monotonic()
         now = utcnow()
         size = self.batch_size if limit is None else max(1, min(limit, self.batch_size))
-        results: list[str] = []
-        with write_lock(self._engine), self._sessions() as session, session.begin():
-            claimed = claim_due(session, self.max_attempts, size, now)
-            succeeded: list[int] = []
-            for row in claimed:
-                if results and time.monotonic() - started > self.batch_budget:
-                    break  # the rest stays claimed by nobody once this transaction ends
-                errors, done = self._handle(row, session)
-                if not errors:
-                    succeeded.append(row.id)
-                    results.append("processed")
-                    continue
-                attempts = row.attempts + 1
-                error = "\n".join(errors)[:MAX_ERROR_CHARS]
-                mark_failed(
-                    session,
-                    row.id,
-                    attempts=attempts,
-                    plugins_done=done,
-                    error=error,
-                    not_before=now + retry_delay(attempts, self.retry_backoff),
-                )
-                if attempts >= self.max_attempts:
-                    log.error(
-                        "event %s (%s) failed %d times; giving up: %s",
-                        row.delivery_id,
-                        row.event,
-                        attempts,
-                        error,
-                    )
-                    results.append("gave_up")
-                else:
-                    results.append("failed")
-            if succeeded:
-                mark_processed(session, succeeded, [p.name for p in self.plugins], utcnow())
+        if self._engine.dialect.name == "postgresql":
+            # Row locks (SKIP LOCKED) keep other workers off these events while they are being
+            # prepared; PostgreSQL has no database-wide write lock to hold up the hook.
+            with self._sessions() as session, session.begin():
+                claimed = claim_due(session, self.max_attempts, size, now)
+                prepared = self._prepare(claimed, session)
+                results = self._commit(session, prepared, now)
+        else:
+            # SQLite: prepare on a deferred (read) transaction, then write under the lock. One
+            # worker process per SQLite file, so nobody else handles these events meanwhile;
+            # the rows are re-checked anyway.
+            with self._read_sessions() as reader, reader.begin():
+                claimed = claim_due(reader, self.max_attempts, size, now)
+                prepared = self._prepare(claimed, reader)
+            if not prepared:
+                return 0
+            with write_lock(self._engine), self._sessions() as session, session.begin():
+                due = still_due(session, [p.row.id for p in prepared])
+                results = self._commit(session, [p for p in prepared if p.row.id in due], now)
         if self._metrics is not None:
             for result in results:
                 self._metrics.events.labels(result).inc()
         return len(results)
+
+    def _prepare(self, claimed: Sequence[ClaimedEvent], reader: Session) -> list[_Prepared]:
+        """Run the prepare phase of two-phase plugins, within the batch budget."""
+        started = time.monotonic()
+        prepared: list[_Prepared] = []
+        for row in claimed:
+            if prepared and time.monotonic() - started > self.batch_budget:
+                break  # the rest stays due for the next batch
+            item = _Prepared(row, self._stored(row))
+            for plugin in self.plugins:
+                if plugin.name in row.plugins_done or not isinstance(plugin, TwoPhasePlugin):
+                    continue
+                try:
+                    result = plugin.prepare(item.event, reader)
+                    apply = self._await_if_needed(result) if inspect.isawaitable(result) else result
+                except Exception as exc:
+                    item.errors[plugin.name] = self._plugin_failed(plugin, item.event, exc)
+                    continue
+                item.applies[plugin.name] = cast("Apply | None", apply)
+            prepared.append(item)
+        return prepared
+
+    def _commit(self, session: Session, prepared: Sequence[_Prepared], now: datetime) -> list[str]:
+        """Apply/handle each prepared event in `session`; mark it processed or failed."""
+        started = time.monotonic()
+        results: list[str] = []
+        succeeded: list[int] = []
+        for item in prepared:
+            if results and time.monotonic() - started > self.batch_budget:
+                break  # the rest stays due (prepared again next time: effects are idempotent)
+            row = item.row
+            errors, done = self._handle(item, session)
+            if not errors:
+                succeeded.append(row.id)
+                results.append("processed")
+                continue
+            attempts = row.attempts + 1
+            error = "\n".join(errors)[:MAX_ERROR_CHARS]
+            mark_failed(
+                session,
+                row.id,
+                attempts=attempts,
+                plugins_done=done,
+                error=error,
+                not_before=now + retry_delay(attempts, self.retry_backoff),
+            )
+            if attempts >= self.max_attempts:
+                log.error(
+                    "event %s (%s) failed %d times; giving up: %s",
+                    row.delivery_id,
+                    row.event,
+                    attempts,
+                    error,
+                )
+                results.append("gave_up")
+            else:
+                results.append("failed")
+        if succeeded:
+            mark_processed(session, succeeded, [p.name for p in self.plugins], utcnow())
+        return results
 
     def process_available(self, limit: int | None = None) -> int:
         """Handle due events until none is left (or `limit`, or `stop()`); returns the count."""
@@ -168,9 +217,8 @@ class Worker:
             count += handled
         return count
 
-    def _handle(self, row: ClaimedEvent, session: Session) -> tuple[list[str], list[str]]:
-        """Run the plugins that have not handled `row` yet: (errors, plugins done)."""
-        event = StoredEvent(
+    def _stored(self, row: ClaimedEvent) -> StoredEvent:
+        return StoredEvent(
             id=row.id,
             delivery_id=row.delivery_id,
             event=row.event,
@@ -181,12 +229,20 @@ class Worker:
             received_at=row.received_at,
             attempts=row.attempts,
         )
-        done = list(row.plugins_done)
+
+    def _handle(self, item: _Prepared, session: Session) -> tuple[list[str], list[str]]:
+        """Run the plugins that have not handled the event yet: (errors, plugins done)."""
+        done = list(item.row.plugins_done)
         errors: list[str] = []
         for plugin in self.plugins:
             if plugin.name in done:
                 continue
-            error = self._run_plugin(plugin, event, session)
+            if plugin.name in item.errors:
+                error: str | None = item.errors[plugin.name]
+            elif plugin.name in item.applies:
+                error = self._run_apply(plugin, item.event, item.applies[plugin.name], session)
+            else:
+                error = self._run_plugin(plugin, item.event, session)
             if error is None:
                 done.append(plugin.name)
             else:
@@ -290,25 +346,51 @@ class Worker:
                 self._await_if_needed(plugin.handle(event, session))
                 session.flush()
         except Exception as exc:
-            log.warning(
-                "plugin %s failed on event %s (%s)",
-                plugin.name,
-                event.delivery_id,
-                event.event,
-                exc_info=True,
-            )
-            if self._metrics is not None:
-                self._metrics.plugin_errors.labels(plugin.name).inc()
-            return f"{type(exc).__name__}: {exc}"
+            return self._plugin_failed(plugin, event, exc)
         return None
 
-    def _await_if_needed(self, result: Awaitable[None] | Any) -> None:
+    def _run_apply(
+        self, plugin: Plugin, event: StoredEvent, apply: Apply | None, session: Session
+    ) -> str | None:
+        if apply is None:
+            return None
+        try:
+            with session.begin_nested():
+                apply(session)
+                session.flush()
+        except Exception as exc:
+            return self._plugin_failed(plugin, event, exc)
+        return None
+
+    def _plugin_failed(self, plugin: Plugin, event: StoredEvent, exc: Exception) -> str:
+        log.warning(
+            "plugin %s failed on event %s (%s)",
+            plugin.name,
+            event.delivery_id,
+            event.event,
+            exc_info=exc,
+        )
+        if self._metrics is not None:
+            self._metrics.plugin_errors.labels(plugin.name).inc()
+        return f"{type(exc).__name__}: {exc}"
+
+    def _await_if_needed(self, result: Awaitable[Any] | Any) -> Any:
         if not inspect.isawaitable(result):
-            return
+            return result
         if self._runner is None:
             self._runner = asyncio.Runner()
-        self._runner.run(_await(result))
+        return self._runner.run(_await(result))
 
 
-async def _await(awaitable: Awaitable[Any]) -> None:
-    await awaitable
+@dataclass
+class _Prepared:
+    """A claimed event after the prepare phase: what each two-phase plugin will apply."""
+
+    row: ClaimedEvent
+    event: StoredEvent
+    applies: dict[str, Apply | None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

@@ -14,6 +14,14 @@ plugin (a retry skips plugins that already succeeded on that event). Database ef
 idempotent with a `dedupe_key` (see `foredeck.db.jobs.create_job`); effects outside the database
 (labels, comments, statuses) must be idempotent by themselves.
 
+**Two phases, for plugins that talk to the network.** A plugin may also define
+`prepare(event, reader)` (plain or `async def`). The worker then calls `prepare` first, outside
+any write transaction, with `reader`, a read-only session (on SQLite: without the write lock), and
+`prepare` returns `apply(session)` (or None when it has nothing to write). `apply` then runs in
+the event's write transaction like `handle` would. Slow work (GitHub calls) belongs in
+`prepare`: on SQLite the write lock is shared with the hook, and a webhook would otherwise wait
+for its 2xx as long as GitHub takes to answer. `handle` is not called on such a plugin.
+
 Registration: list factories as `module:callable` in `Settings.worker.plugins`; each is called
 with the `Settings` and returns a plugin. A plugin that has a `close()` method (plain or async)
 gets it called when the worker stops.
@@ -30,7 +38,15 @@ from sqlalchemy.orm import Session
 from foredeck.hook.events import StoredEvent
 from foredeck.settings import Settings
 
-__all__ = ["Plugin", "PluginError", "PluginFactory", "StoredEvent", "load_plugins"]
+__all__ = [
+    "Apply",
+    "Plugin",
+    "PluginError",
+    "PluginFactory",
+    "StoredEvent",
+    "TwoPhasePlugin",
+    "load_plugins",
+]
 
 
 @runtime_checkable
@@ -38,6 +54,21 @@ class Plugin(Protocol):
     name: str
 
     def handle(self, event: StoredEvent, session: Session) -> Awaitable[None] | None: ...
+
+
+Apply = Callable[[Session], None]
+"""The write phase of a two-phase plugin: runs in the event's transaction."""
+
+
+@runtime_checkable
+class TwoPhasePlugin(Protocol):
+    name: str
+
+    def handle(self, event: StoredEvent, session: Session) -> Awaitable[None] | None: ...
+
+    def prepare(
+        self, event: StoredEvent, reader: Session
+    ) -> Awaitable[Apply | None] | Apply | None: ...
 
 
 PluginFactory = Callable[[Settings], Plugin]

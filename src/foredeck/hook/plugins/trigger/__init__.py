@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from foredeck.hook.events import StoredEvent
+from foredeck.hook.plugins import Apply
 from foredeck.hook.plugins.trigger.central import CentralConfig, JobConfigError
 from foredeck.hook.plugins.trigger.comment import handle_issue_comment
 from foredeck.hook.plugins.trigger.context import TriggerContext
@@ -26,7 +27,7 @@ from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
 from foredeck.hook.plugins.trigger.options import RepoOptions, TriggerConfig
 from foredeck.hook.plugins.trigger.pull_request import handle_pull_request
 from foredeck.hook.plugins.trigger.push import handle_push
-from foredeck.scm.github import GitHubClient
+from foredeck.scm.provider import ScmClient
 from foredeck.scm.webhooks import IssueCommentEvent, PullRequestEvent, PushEvent
 from foredeck.settings import Settings
 
@@ -44,7 +45,7 @@ EVENTS = frozenset({"pull_request", "push", "issue_comment"})
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[], GitHubClient]
+ClientFactory = Callable[[], ScmClient]
 
 
 class TriggerPlugin:
@@ -57,17 +58,24 @@ class TriggerPlugin:
         self.central = central
         self.in_repo = InRepoConfigs(options)
         self._client_factory = client_factory
-        self._client: GitHubClient | None = None
+        self._client: ScmClient | None = None
 
-    def _gh(self) -> GitHubClient:
+    def _gh(self) -> ScmClient:
         # Created on first use, on the worker's event loop, which the client's pool binds to.
         if self._client is None:
             self._client = self._client_factory()
         return self._client
 
     async def handle(self, event: StoredEvent, session: Session) -> None:
+        """One phase: for callers that do not split (tests, embedders)."""
+        apply = await self.prepare(event, session)
+        if apply is not None:
+            apply(session)
+
+    async def prepare(self, event: StoredEvent, reader: Session) -> Apply | None:
+        """Decide and talk to the SCM (outside the write transaction); return the DB writes."""
         if event.event not in EVENTS:
-            return
+            return None
         try:
             typed = event.typed()
         except ValidationError as exc:
@@ -77,7 +85,7 @@ class TriggerPlugin:
             raise ValueError(f"{event.event} payload is not usable: {problems}") from None
         ctx = TriggerContext(
             event=event,
-            session=session,
+            session=reader,
             gh=self._gh(),
             options=self.options,
             central=self.central,
@@ -89,6 +97,7 @@ class TriggerPlugin:
             await handle_push(ctx, typed)
         elif isinstance(typed, IssueCommentEvent):
             await handle_issue_comment(ctx, typed)
+        return ctx.apply if ctx.writes else None
 
     async def close(self) -> None:
         if self._client is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from sqlalchemy.orm import Session
+
 from foredeck.config import Presubmit
 from foredeck.config.regex import compile_go_regex
 from foredeck.config.triggering import (
@@ -231,8 +233,13 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         return
     await _prune_help(ctx, org, repo, number)
     reason = f"{_command_line(text)} by {commenter}"
-    rows = create_jobs(ctx.session, to_test, refs, ctx.delivery_id, reason)
-    log.info("%s/%s#%d: %s: %d job(s)", org, repo, number, reason, len(rows))
+    delivery_id = ctx.delivery_id
+
+    def create(session: Session) -> None:
+        rows = create_jobs(session, to_test, refs, delivery_id, reason)
+        log.info("%s/%s#%d: %s: %d job(s)", org, repo, number, reason, len(rows))
+
+    ctx.defer(create)
 
 
 def _mergeable(pr: PullRequest) -> bool:

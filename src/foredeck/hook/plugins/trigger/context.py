@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from foredeck.config import JobConfig, Presubmit
 from foredeck.hook.events import StoredEvent
+from foredeck.hook.plugins import Apply
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
 from foredeck.hook.plugins.trigger.options import TriggerConfig
-from foredeck.scm.github import GitHubClient
+from foredeck.scm.provider import ScmClient
 from foredeck.scm.refs import Pull, Refs
 
 log = logging.getLogger("foredeck.hook.plugins.trigger")
@@ -23,11 +24,21 @@ log = logging.getLogger("foredeck.hook.plugins.trigger")
 class TriggerContext:
     event: StoredEvent
     session: Session
-    gh: GitHubClient
+    """For reads only: during the prepare phase this is a read-only session."""
+    gh: ScmClient
     options: TriggerConfig
     central: CentralConfig
     in_repo: InRepoConfigs
     _jobs: JobConfig | None = field(default=None, repr=False)
+    writes: list[Apply] = field(default_factory=list)
+    """Database writes, applied in order in the event's write transaction."""
+
+    def defer(self, write: Apply) -> None:
+        self.writes.append(write)
+
+    def apply(self, session: Session) -> None:
+        for write in self.writes:
+            write(session)
 
     @property
     def delivery_id(self) -> str:

@@ -154,13 +154,18 @@ def abort_presubmits(
     description: str,
     *,
     keep_sha: str | None = None,
+    suppress_report: bool | None = None,
 ) -> list[Job]:
-    """Abort the pull request's unfinished presubmits (except those testing `keep_sha`)."""
+    """Abort the pull request's unfinished presubmits (except those testing `keep_sha`).
+
+    Superseded runs get `suppress_report`: the new run's status replaces theirs on GitHub."""
     aborted: list[Job] = []
     for job in unfinished_presubmits(session, org, repo, number):
         if keep_sha is not None and any(p.get("sha") == keep_sha for p in job.pulls):
             continue
-        if set_state(session, job.id, "aborted", description=description):
+        if set_state(
+            session, job.id, "aborted", description=description, suppress_report=suppress_report
+        ):
             aborted.append(job)
     return aborted
 

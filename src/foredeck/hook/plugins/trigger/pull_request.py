@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from foredeck.config import Presubmit
 from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
@@ -65,24 +67,38 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
         return
     if action in ("closed", "converted_to_draft"):
         what = "closed" if action == "closed" else "converted to a draft"
-        aborted = abort_presubmits(
-            ctx.session, org, repo, number, f"Aborted: the pull request was {what}."
-        )
-        log.info("%s/%s#%d %s: aborted %d job(s)", org, repo, number, action, len(aborted))
+
+        def abort_all(session: Session) -> None:
+            aborted = abort_presubmits(
+                session, org, repo, number, f"Aborted: the pull request was {what}."
+            )
+            log.info("%s/%s#%d %s: aborted %d job(s)", org, repo, number, action, len(aborted))
+
+        ctx.defer(abort_all)
         return
     if action == "synchronize":
         head = pr.head.sha
-        aborted = abort_presubmits(
-            ctx.session, org, repo, number, f"superseded by new push {head}", keep_sha=head
-        )
-        log.info(
-            "%s/%s#%d synchronize to %s: aborted %d job(s)",
-            org,
-            repo,
-            number,
-            head[:12],
-            len(aborted),
-        )
+
+        def supersede(session: Session) -> None:
+            aborted = abort_presubmits(
+                session,
+                org,
+                repo,
+                number,
+                f"superseded by new push {head}",
+                keep_sha=head,
+                suppress_report=True,
+            )
+            log.info(
+                "%s/%s#%d synchronize to %s: aborted %d job(s)",
+                org,
+                repo,
+                number,
+                head[:12],
+                len(aborted),
+            )
+
+        ctx.defer(supersede)
     label = ev.label.name if ev.label is not None else ""
     if action == "edited" and not _base_changed(ctx.event.payload):
         return
@@ -175,15 +191,20 @@ async def _build_all(
     if wants_changes(presubmits, branch):
         changes = await ctx.gh.list_pull_files(ev.repository.org, ev.repository.name, pr.number)
     to_run = automatic_presubmits(presubmits, branch, changes)
-    rows = create_jobs(ctx.session, to_run, refs, ctx.delivery_id, reason)
-    log.info(
-        "%s#%d: %s: %d job(s): %s",
-        ev.repository.full_name,
-        pr.number,
-        reason,
-        len(rows),
-        ", ".join(r.name for r in rows),
-    )
+    delivery_id = ctx.delivery_id
+
+    def create(session: Session) -> None:
+        rows = create_jobs(session, to_run, refs, delivery_id, reason)
+        log.info(
+            "%s#%d: %s: %d job(s): %s",
+            ev.repository.full_name,
+            pr.number,
+            reason,
+            len(rows),
+            ", ".join(r.name for r in rows),
+        )
+
+    ctx.defer(create)
 
 
 async def _welcome(ctx: TriggerContext, ev: PullRequestEvent) -> None:

@@ -8,6 +8,8 @@ files. No trust check: only people with write access can push.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from foredeck.config import branch_of_ref
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
 from foredeck.hook.plugins.trigger.jobs import create_jobs, push_refs
@@ -43,5 +45,10 @@ async def handle_push(ctx: TriggerContext, ev: PushEvent) -> None:
         compare=ev.compare,
     )
     reason = f"push to {branch} by {ev.sender.login}"
-    rows = create_jobs(ctx.session, postsubmits, refs, ctx.delivery_id, reason)
-    log.info("%s/%s: %s: %d job(s)", org, repo, reason, len(rows))
+    delivery_id = ctx.delivery_id
+
+    def create(session: Session) -> None:
+        rows = create_jobs(session, postsubmits, refs, delivery_id, reason)
+        log.info("%s/%s: %s: %d job(s)", org, repo, reason, len(rows))
+
+    ctx.defer(create)

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from foredeck.hook.plugins.trigger.messages import OK_TO_TEST
 from foredeck.hook.plugins.trigger.options import TriggerConfig
-from foredeck.scm.github import GitHubClient
+from foredeck.scm.provider import ScmClient
 
 
 async def trusted_user(
-    gh: GitHubClient, options: TriggerConfig, user: str, org: str, repo: str
+    gh: ScmClient, options: TriggerConfig, user: str, org: str, repo: str
 ) -> bool:
     """The bot itself, a member of the repository's org or a trusted org, a collaborator (unless
     `only_org_members`), or the bot of a trusted GitHub App."""
@@ -38,7 +38,7 @@ def has_label(labels: Sequence[str], name: str) -> bool:
 
 
 async def trusted_pull_request(
-    gh: GitHubClient,
+    gh: ScmClient,
     options: TriggerConfig,
     author: str,
     org: str,
