@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from foredeck.db import Event, session_factory
 from foredeck.db.eventlog import (
@@ -13,7 +16,7 @@ from foredeck.db.eventlog import (
     requeue,
     retry_delay,
 )
-from tests.db.fixtures import Database
+from tests.db.fixtures import Database, open_database
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -91,3 +94,52 @@ def test_retry_delay_doubles_and_is_capped() -> None:
     assert retry_delay(2, 5.0) == timedelta(seconds=10)
     assert retry_delay(4, 5.0) == timedelta(seconds=40)
     assert retry_delay(30, 5.0) == timedelta(minutes=10)
+
+
+def _snapshot(db: Database) -> list[tuple[object, ...]]:
+    with session_factory(db.engine)() as s:
+        return [
+            (
+                e.id,
+                e.delivery_id,
+                e.event,
+                e.action,
+                e.org,
+                e.repo,
+                e.received_at,
+                e.processed_at,
+                e.attempts,
+                e.plugins_done,
+                e.not_before,
+                e.payload,
+            )
+            for e in s.query(Event).order_by(Event.id)
+        ]
+
+
+def test_driver_fast_path_writes_what_the_portable_path_writes(
+    sqlite_db: Database, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The hook logs through a Connection (SQLite: straight through the driver); sessions take
+    the portable path. Both must store the same rows, duplicates reported alike."""
+    other = tmp_path / "portable"
+    other.mkdir()
+    db = open_database("sqlite", request, other)
+    at = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    batches = [
+        [new("a"), new("b", "pull_request"), new("a")],
+        [new("b"), new("c", "issue_comment")],
+    ]
+    fast: list[list[tuple[int, bool]]] = []
+    for batch in batches:
+        with sqlite_db.engine.begin() as conn:  # a Connection: the fast path on SQLite
+            fast.append([(r.id, r.duplicate) for r in log_events(conn, batch, now=at)])
+    portable: list[list[tuple[int, bool]]] = []
+    for batch in batches:
+        with session_factory(db.engine).begin() as s:  # a Session: the portable path
+            portable.append([(r.id, r.duplicate) for r in log_events(s, batch, now=at)])
+    assert fast == portable
+    assert [d for _, d in fast[0]] == [False, False, True]
+    assert _snapshot(sqlite_db) == _snapshot(db)
+    assert _snapshot(sqlite_db)[0][6] == at  # microseconds and zone survive the round trip
+    db.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Connection, Insert, Table, func, insert, or_, select, update
@@ -49,6 +49,8 @@ def log_events(
     in the order of `events`; a delivery id repeated within `events` is a duplicate of its first.
     """
     received = now or utcnow()
+    if isinstance(conn, Connection) and conn.dialect.name == "sqlite":
+        return _log_events_sqlite(conn, events, received)
     rows: dict[str, dict[str, object]] = {}
     for item in events:
         rows.setdefault(
@@ -91,6 +93,55 @@ def log_events(
         else:
             results.append(Logged(existing[item.delivery_id], duplicate=True))
     return results
+
+
+_SQLITE_INSERT_EVENT = (
+    "INSERT INTO events (delivery_id, event, action, org, repo, received_at, attempts,"
+    " plugins_done) VALUES (?, ?, ?, ?, ?, ?, 0, '[]')"
+    " ON CONFLICT (delivery_id) DO NOTHING RETURNING id"
+)
+_SQLITE_INSERT_PAYLOAD = "INSERT INTO event_payloads (event_id, body) VALUES (?, ?)"
+_SQLITE_FIND = "SELECT id FROM events WHERE delivery_id = ?"
+
+
+def _log_events_sqlite(
+    conn: Connection, events: Sequence[NewEvent], received: datetime
+) -> list[Logged]:
+    """`log_events` on SQLite through the driver: the hook's hot path.
+
+    The same rows as the portable version (a test checks they read back identically), without
+    SQLAlchemy's per-row statement machinery, which cost more than the insert itself (measured:
+    ~180 us of Python per 25 KB delivery, on the thread that the hook's commits wait for).
+    """
+    # SQLAlchemy's storage format for naive UTC datetimes on SQLite (see db.types.UTCDateTime).
+    stamp = received.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        ids: dict[str, int] = {}
+        results: list[Logged] = []
+        payloads: list[tuple[int, bytes]] = []
+        for item in events:
+            known = ids.get(item.delivery_id)
+            if known is not None:
+                results.append(Logged(known, duplicate=True))
+                continue
+            row = cursor.execute(
+                _SQLITE_INSERT_EVENT,
+                (item.delivery_id, item.event, item.action, item.org, item.repo, stamp),
+            ).fetchone()
+            if row is not None:
+                ids[item.delivery_id] = int(row[0])
+                payloads.append((int(row[0]), item.payload))
+                results.append(Logged(int(row[0]), duplicate=False))
+                continue
+            found = cursor.execute(_SQLITE_FIND, (item.delivery_id,)).fetchone()
+            ids[item.delivery_id] = int(found[0])
+            results.append(Logged(int(found[0]), duplicate=True))
+        if payloads:
+            cursor.executemany(_SQLITE_INSERT_PAYLOAD, payloads)
+        return results
+    finally:
+        cursor.close()
 
 
 def claim_next(session: Session, max_attempts: int, now: datetime | None = None) -> Event | None:
