@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,7 +25,7 @@ from foredeck.hook.plugins.trigger.central import CentralConfig, JobConfigError
 from foredeck.hook.plugins.trigger.comment import handle_issue_comment
 from foredeck.hook.plugins.trigger.context import TriggerContext
 from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
-from foredeck.hook.plugins.trigger.options import RepoOptions, TriggerConfig
+from foredeck.hook.plugins.trigger.options import DEFAULT_CLONE_URI, RepoOptions, TriggerConfig
 from foredeck.hook.plugins.trigger.pull_request import handle_pull_request
 from foredeck.hook.plugins.trigger.push import handle_push
 from foredeck.scm.provider import ScmClient
@@ -117,6 +118,20 @@ def create(settings: Settings) -> TriggerPlugin:
     except ValidationError as exc:
         raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:\n{exc}") from None
     central = CentralConfig(settings.config_path, reload_interval=options.config_reload_interval)
+    if settings.scm.provider == "local":
+        from foredeck.db.engine import make_engine
+        from foredeck.scm.factory import scm_client_factory
+
+        update: dict[str, Any] = {}
+        if options.bot_login is None:
+            update["bot_login"] = settings.scm.bot_login
+        if options.clone_uri == DEFAULT_CLONE_URI:  # in-repo config comes from the disk too
+            root = Path(settings.scm.local_root).resolve()
+            update["clone_uri"] = str(root / "{org}" / "{repo}")
+        options = options.model_copy(update=update)
+        return TriggerPlugin(
+            options, central, scm_client_factory(settings, make_engine(settings.database_url))
+        )
     github = settings.github
     github.auth()  # fail now, not on the first event, when credentials are missing or unreadable
     return TriggerPlugin(options, central, github.client)
