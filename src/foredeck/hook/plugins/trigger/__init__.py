@@ -128,6 +128,10 @@ def create(settings: Settings) -> TriggerPlugin:
         if options.clone_uri == DEFAULT_CLONE_URI:  # in-repo config comes from the disk too
             root = Path(settings.scm.local_root).resolve()
             update["clone_uri"] = str(root / "{org}" / "{repo}")
+        if "pull_ref" not in options.model_fields_set:
+            from foredeck.scm.local import PULL_REF_TEMPLATE
+
+            update["pull_ref"] = PULL_REF_TEMPLATE
         options = options.model_copy(update=update)
         return TriggerPlugin(
             options, central, scm_client_factory(settings, make_engine(settings.database_url))

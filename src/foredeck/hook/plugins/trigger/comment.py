@@ -142,6 +142,7 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         author=pr.user.login,
         title=pr.title,
         link=pr.html_url,
+        pull_ref=ctx.options.pull_ref,
     )
     presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
     if not presubmits or not matches_command(text, presubmits):

@@ -42,6 +42,7 @@ def pull_refs(
     author_link: str = "",
     title: str = "",
     link: str = "",
+    pull_ref: str = "refs/pull/{number}/head",
 ) -> Refs:
     """Prow's presubmit refs; the pull's `ref` is the fetchable `refs/pull/N/head`."""
     return Refs(
@@ -57,7 +58,7 @@ def pull_refs(
                 author=author,
                 sha=head_sha,
                 title=title,
-                ref=f"refs/pull/{number}/head",
+                ref=pull_ref.format(number=number),
                 link=link,
                 commit_link=f"{repo_link}/pull/{number}/commits/{head_sha}" if repo_link else "",
                 author_link=author_link,

@@ -37,6 +37,9 @@ class TriggerConfig(BaseModel):
     """Link in the needs-ok-to-test message; default: the organisation's people page."""
     web_url: str = "https://github.com"
     """Where people look at GitHub (for links in comments)."""
+    pull_ref: str = "refs/pull/{number}/head"
+    """The fetchable ref of a pull request's head: GitHub's, or `refs/heads/pr/{number}` for
+    the local SCM provider (set automatically there)."""
 
     in_repo_config: bool = False
     """Default for every repository; `repos` overrides it per organisation or repository."""

@@ -121,6 +121,7 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
         author_link=pr.user.html_url,
         title=pr.title,
         link=pr.html_url,
+        pull_ref=ctx.options.pull_ref,
     )
     presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
     if not presubmits:
