@@ -113,8 +113,8 @@ class ControllerSettings(BaseModel):
 class ArtifactSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = "file://./.foredeck/artifacts"
-    """Where finished runs are published in Prow's layout: `file://`, `s3://`, `gs://`."""
+    url: str = "./.foredeck/artifacts"
+    """Where finished runs are published in Prow's layout: a path, `file:///...`, `s3://`, `gs://`."""
 
 
 class ReporterSettings(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -112,6 +113,15 @@ def _extra_refs(extra: Iterable[ExtraRefs]) -> list[Refs]:
     ]
 
 
+def job_snapshot(job: Presubmit | Postsubmit) -> dict[str, Any]:
+    """The job's config as stored on its row; env from matching presets travels with it (it
+    lives in a private attribute that a dump leaves out), so the run gets what config check saw."""
+    snapshot = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if job.preset_env:
+        snapshot["preset_env"] = dict(job.preset_env)
+    return snapshot
+
+
 def job_spec(job: Presubmit | Postsubmit, refs: Refs, delivery_id: str, reason: str) -> JobCreate:
     kind: JobType = "presubmit" if isinstance(job, Presubmit) else "postsubmit"
     return JobCreate(
@@ -119,7 +129,7 @@ def job_spec(job: Presubmit | Postsubmit, refs: Refs, delivery_id: str, reason: 
         type=kind,
         refs=_complete_refs(job, refs),
         extra_refs=_extra_refs(job.extra_refs),
-        job_config=job.model_dump(mode="json", by_alias=True, exclude_none=True),
+        job_config=job_snapshot(job),
         context=job.context or job.name,
         agent=job.agent,
         trigger_reason=reason[:MAX_REASON],

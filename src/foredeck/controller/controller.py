@@ -1,0 +1,625 @@
+"""The controller: claims triggered jobs and runs them with the local executor, Prow-style.
+
+One asyncio loop (in a daemon thread, or the caller's for tests) does everything: each
+`run_once()` recovers jobs of dead controllers, refreshes heartbeats (noticing jobs aborted
+meanwhile), and claims as many jobs as there are free slots; each claimed job runs in a task of
+its own: workspace, checkout, pipeline, publish, final state. Database calls and uploads run in
+worker threads, so a slow query never stalls the running pipelines' log streams.
+
+Lifecycle: `triggered -> pending -> success | failure | aborted | error`. `pending` belongs to one
+controller (`owner`, `heartbeat_at`); every final state is a compare-and-set on that ownership,
+so an abort, a recovery and the run's own end can never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import secrets
+import threading
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from foredeck.controller import artifacts
+from foredeck.controller.env import step_env
+from foredeck.controller.metrics import ControllerMetrics
+from foredeck.controller.pipeline import (
+    JobSetupError,
+    Limits,
+    build_run,
+    format_seconds,
+    job_model,
+    limits,
+)
+from foredeck.controller.queries import (
+    Claimed,
+    StaleJob,
+    any_triggered,
+    claim,
+    finish,
+    heartbeat,
+    load_jobs,
+    recover,
+    stale_jobs,
+    still_ours,
+    this_host,
+)
+from foredeck.controller.workspace import (
+    CLONE_RECORDS,
+    OUT,
+    SRC,
+    all_refs,
+    checkout_dir,
+    clone_uri_for,
+    describe_checkout_error,
+    move_aside,
+    prepare,
+    remove,
+    work_dir_refs,
+)
+from foredeck.db.engine import read_only, session_factory, write_lock
+from foredeck.db.models import Job, JobState
+from foredeck.db.types import utcnow
+from foredeck.execute.local import run_pipeline
+from foredeck.execute.runstate import RunResult
+from foredeck.execute.workspace import OutputDirError
+from foredeck.pipeline.model import PipelineError, PipelineRunSpec
+from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs
+from foredeck.settings import Settings
+from foredeck.storage import prow
+from foredeck.storage.buildid import MAX_NODE, BuildIdGenerator
+from foredeck.storage.store import ArtifactStore, open_store
+
+log = logging.getLogger(__name__)
+
+StopReason = Literal["abort", "timeout", "stop"]
+Phase = Literal["prepare", "run", "finish"]
+STOPPED = "controller stopped"
+FINISH_ATTEMPTS = 3
+DB_THREADS = 2
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: JobState
+    description: str
+
+
+def new_owner() -> str:
+    """`host:pid:random`: the pid lets a restarted process on the same host recover at once."""
+    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def store_url(url: str) -> str:
+    """`file://./relative` (the settings' default) as an absolute path `open_store` accepts."""
+    if url.startswith("file://") and not url.startswith(("file:///", "file://localhost/")):
+        return str(Path(url.removeprefix("file://")).absolute())
+    return url
+
+
+class _Running:
+    """One job this controller runs, and how to stop it.
+
+    Each phase runs in an inner task, so that stopping cancels just that phase: a checkout is
+    cancelled outright (git's process groups are killed); a pipeline gets the executor's cancel
+    event (steps get SIGTERM, finally tasks run) and, if it is still going after the grace
+    period, is cancelled until it returns.
+    """
+
+    def __init__(self, claimed: Claimed, grace: float) -> None:
+        self.claimed = claimed
+        self.id = claimed.id
+        self.cancel = asyncio.Event()
+        self.reason: StopReason | None = None
+        self.phase: Phase = "prepare"
+        self.grace = grace
+        self.final_sha = ""
+        self.inner: asyncio.Future[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._enforcer: asyncio.Task[None] | None = None
+
+    def stop(self, reason: StopReason) -> None:
+        if self.reason is not None or self.phase == "finish":
+            return
+        self.reason = reason
+        if self.phase == "prepare":
+            if self.inner is not None:
+                self.inner.cancel()
+        else:
+            self.cancel.set()
+            self._enforcer = asyncio.get_running_loop().create_task(self._enforce())
+
+    async def _enforce(self) -> None:
+        await asyncio.sleep(self.grace)
+        while self.inner is not None and not self.inner.done():
+            log.warning("job %d: still running %gs after stop; cancelling", self.id, self.grace)
+            self.inner.cancel()
+            await asyncio.wait({self.inner}, timeout=max(self.grace, 0.5))
+
+    async def step(self, work: Coroutine[Any, Any, T]) -> T:
+        inner = asyncio.ensure_future(work)
+        self.inner = inner
+        if self.reason is not None and self.phase == "prepare":
+            inner.cancel()
+        try:
+            return await inner
+        finally:
+            self.inner = None
+
+    def done(self) -> None:
+        self.phase = "finish"
+        if self._enforcer is not None:
+            self._enforcer.cancel()
+
+
+class Controller:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        *,
+        owner: str | None = None,
+        clone_uri: CloneUriFunc | None = None,
+        store: ArtifactStore | None = None,
+        registry: CollectorRegistry | None = None,
+        on_state_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.on_state_change = on_state_change
+        """Called (in the controller's thread) after jobs were claimed, ended or recovered:
+        lets an in-process reporter act without waiting for its next poll."""
+        self.settings = settings or Settings()
+        c = self.settings.controller
+        self.max_concurrency = c.max_concurrency or os.cpu_count() or 1
+        self.poll_interval = c.poll_interval
+        self.heartbeat_interval = c.heartbeat_interval
+        self.stale_after = c.stale_after
+        self.requeue_on_recovery = c.requeue_on_recovery
+        if self.stale_after < 2 * self.heartbeat_interval:
+            log.warning(
+                "controller.stale_after (%gs) is under twice heartbeat_interval (%gs): live jobs "
+                "of a busy controller may be taken for dead",
+                self.stale_after,
+                self.heartbeat_interval,
+            )
+        self.default_timeout = c.default_timeout
+        self.default_grace = c.default_grace_period
+        self.parallel = c.parallel or os.cpu_count() or 1
+        self.workdir = Path(c.workdir).absolute()
+        self.mirror_dir = Path(c.mirror_dir).absolute()
+        self.clone_uri = clone_uri or clone_uri_for(self.settings)
+        self.owner = owner or new_owner()
+        self.host = this_host()
+        self._engine = engine
+        self._sessions = session_factory(engine)
+        self._reads = session_factory(read_only(engine))
+        self._store = store
+        self._store_lock = threading.Lock()
+        self._build_ids = BuildIdGenerator(node=zlib.crc32(self.owner.encode()) & MAX_NODE)
+        self._running: dict[int, _Running] = {}
+        self._last_heartbeat = 0.0
+        self._stopping = False
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop_requested = threading.Event()
+        self._metrics = ControllerMetrics(registry) if registry is not None else None
+        self._db_pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        registry: CollectorRegistry | None = None,
+        on_state_change: Callable[[], None] | None = None,
+    ) -> Controller:
+        return cls(engine, settings, registry=registry, on_state_change=on_state_change)
+
+    def notify(self) -> None:
+        """Start a round now (thread-safe): new jobs were created or some were aborted."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop just closed
+                loop.call_soon_threadsafe(wake.set)
+
+    def _changed(self) -> None:
+        if self.on_state_change is not None:
+            try:
+                self.on_state_change()
+            except Exception:
+                log.exception("controller: on_state_change failed")
+
+    # -- one round ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> list[int]:
+        return sorted(self._running)
+
+    async def run_once(self) -> list[int]:
+        """Recover dead controllers' jobs, heartbeat and watch ours, claim what fits.
+
+        Returns the ids of the jobs claimed (and started) by this call.
+        """
+        await self.recover_stale()
+        await self.watch()
+        free = self.max_concurrency - len(self._running)
+        if free <= 0 or self._stopping or not await self._db(self._has_triggered):
+            return []
+        claimed = await self._db(self._claim, free)
+        for job in claimed:
+            self._start(job)
+        if claimed:
+            self._changed()
+        return [job.id for job in claimed]
+
+    async def wait_idle(self) -> None:
+        """Until every job this controller runs has ended (claims nothing new)."""
+        while self._running:
+            tasks = [r.task for r in self._running.values() if r.task is not None]
+            await asyncio.wait(tasks)
+
+    async def watch(self) -> None:
+        """Heartbeat (every `heartbeat_interval`) or read (otherwise) the state of our jobs; stop
+        those that are no longer pending and ours: aborted by someone, or recovered."""
+        # Jobs that are publishing keep their heartbeat too: an upload may take a while.
+        ids = list(self._running)
+        if not ids:
+            return
+        if time.monotonic() - self._last_heartbeat >= self.heartbeat_interval:
+            ours = await self._db(self._heartbeat, ids)
+            self._last_heartbeat = time.monotonic()
+        else:
+            ours = await self._db(self._still_ours, ids)
+        for job_id in ids:
+            r = self._running.get(job_id)
+            if job_id not in ours and r is not None and r.phase != "finish":
+                log.info("job %d is no longer pending for us: stopping it", job_id)
+                r.stop("abort")
+
+    async def recover_stale(self) -> list[int]:
+        """End (or re-queue once) pending jobs whose controller is gone; returns their ids."""
+        stale = await self._db(self._stale)
+        recovered: list[int] = []
+        for job in stale:
+            state = await self._db(self._recover_one, job)
+            if state is not None:
+                recovered.append(job.id)
+                log.warning("job %d of dead controller %s: now %s", job.id, job.owner, state)
+                if self._metrics is not None:
+                    self._metrics.recovered.labels(state).inc()
+        if recovered:
+            self._changed()
+        return recovered
+
+    # -- database (worker threads) -----------------------------------------------------------
+
+    async def _db(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a database call in the controller's own small pool: uploads and workspace
+        deletions in the default pool can never hold up a heartbeat."""
+        if self._db_pool is None:
+            self._db_pool = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="foredeck-ctl-db")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._db_pool, functools.partial(call, *args)
+        )
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        with write_lock(self._engine), self._sessions() as session, session.begin():
+            return claim(
+                session,
+                owner=self.owner,
+                limit=limit,
+                next_build_id=self._build_ids.next,
+                workspace_for=lambda job_id: str(self.workdir / str(job_id)),
+            )
+
+    def _has_triggered(self) -> bool:
+        # A read first: on SQLite a claim is a write transaction, which an idle poll should not
+        # take every second.
+        with self._reads() as session, session.begin():
+            return any_triggered(session)
+
+    def _heartbeat(self, ids: list[int]) -> set[int]:
+        with write_lock(self._engine), self._sessions() as session, session.begin():
+            return heartbeat(session, self.owner, ids)
+
+    def _still_ours(self, ids: list[int]) -> set[int]:
+        with self._reads() as session, session.begin():
+            return still_ours(session, self.owner, ids)
+
+    def _stale(self) -> list[StaleJob]:
+        threshold = utcnow() - timedelta(seconds=self.stale_after)
+        with self._reads() as session, session.begin():
+            return stale_jobs(session, threshold=threshold, host=self.host, own_owner=self.owner)
+
+    def _recover_one(self, job: StaleJob) -> JobState | None:
+        trash: list[Path | None] = []
+        with write_lock(self._engine), self._sessions() as session, session.begin():
+            state = recover(
+                session,
+                job,
+                requeue=self.requeue_on_recovery,
+                before_requeue=lambda: trash.append(move_aside(job.workspace, self.workdir)),
+            )
+        for path in trash:
+            remove(path)
+        return state
+
+    def _load(self, job_id: int) -> Job:
+        with self._reads() as session, session.begin():
+            job = load_jobs(session, [job_id]).get(job_id)
+        if job is None:
+            raise LookupError(f"job {job_id} disappeared")
+        return job
+
+    def _finish(self, r: _Running, outcome: Outcome, url: str | None) -> bool:
+        with write_lock(self._engine), self._sessions() as session, session.begin():
+            return finish(
+                session,
+                r.id,
+                owner=self.owner,
+                build_id=r.claimed.build_id,
+                state=outcome.state,
+                description=outcome.description,
+                url=url,
+            )
+
+    # -- one job -----------------------------------------------------------------------------
+
+    def _start(self, claimed: Claimed) -> None:
+        r = _Running(claimed, self.default_grace)
+        r.task = asyncio.get_running_loop().create_task(
+            self._run_job(r), name=f"foredeck-job-{claimed.id}"
+        )
+        self._running[claimed.id] = r
+        r.task.add_done_callback(lambda _task: self._ended(claimed.id))
+        if self._metrics is not None:
+            self._metrics.started.inc()
+            self._metrics.running.set(len(self._running))
+
+    def _ended(self, job_id: int) -> None:
+        self._running.pop(job_id, None)
+        if self._metrics is not None:
+            self._metrics.running.set(len(self._running))
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run_job(self, r: _Running) -> None:
+        job: Job | None = None
+        try:
+            job = await self._db(self._load, r.id)
+            outcome = await self._execute(r, job)
+        except Exception as exc:
+            log.exception("job %d: internal error", r.id)
+            outcome = Outcome("error", f"internal error: {type(exc).__name__}: {exc}")
+        r.done()
+        url: str | None = None
+        if job is not None:
+            try:
+                url = await asyncio.to_thread(self._publish, r, job, outcome)
+            except Exception:
+                log.exception("job %d: publishing the artifacts failed", r.id)
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                final = await self._db(self._finish, r, outcome, url)
+                break
+            except Exception:
+                # Left pending: after `stale_after` without heartbeat, recovery ends it.
+                log.exception("job %d: cannot record the final state (attempt %d)", r.id, attempt)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        else:
+            return
+        if self._metrics is not None:
+            self._metrics.finished.labels(outcome.state if final else "taken").inc()
+        self._changed()
+        log.info("job %d (%s): %s: %s", r.id, r.claimed.name, outcome.state, outcome.description)
+
+    async def _execute(self, r: _Running, job: Job) -> Outcome:
+        """Checkout, pipeline, run: the outcome (never raises for the job's own problems)."""
+        workspace = Path(r.claimed.workspace)
+        await asyncio.to_thread(prepare, workspace, self.workdir)
+        try:
+            refs = all_refs(job)
+        except ValidationError as exc:
+            return Outcome("error", f"invalid refs: {exc.errors()[0]['msg']}")
+        if refs:
+            if r.reason is not None:
+                return self._stopped(r, None, None)
+            try:
+                records = await r.step(
+                    clone_refs(
+                        refs,
+                        workspace / SRC,
+                        mirror_root=self.mirror_dir,
+                        clone_uri=self.clone_uri,
+                        records_path=workspace / CLONE_RECORDS,
+                    )
+                )
+            except CheckoutError as exc:
+                return Outcome("error", describe_checkout_error(exc))
+            except ValueError as exc:
+                return Outcome("error", f"checkout failed: {exc}")
+            except asyncio.CancelledError:
+                if _cancelling():
+                    raise
+                return self._stopped(r, None, None)
+            if job.refs:
+                r.final_sha = records[0].final_sha
+        main = work_dir_refs(refs)
+        repo_dir = checkout_dir(workspace / SRC, main) if main is not None else None
+        try:
+            model = job_model(job)
+            lim = limits(model, self.default_timeout, self.default_grace)
+            run = build_run(model, repo_dir)
+        except JobSetupError as exc:
+            return Outcome("error", str(exc))
+        r.grace = lim.grace
+        if r.reason is not None:
+            return self._stopped(r, None, lim)
+        return await self._run_pipeline(r, job, run, lim)
+
+    async def _run_pipeline(
+        self, r: _Running, job: Job, run: PipelineRunSpec, lim: Limits
+    ) -> Outcome:
+        loop = asyncio.get_running_loop()
+        r.phase = "run"
+        timer = loop.call_later(lim.timeout, r.stop, "timeout")
+        result: RunResult | None = None
+        try:
+            result = await r.step(
+                run_pipeline(
+                    run,
+                    Path(r.claimed.workspace) / OUT,
+                    parallel=self.parallel,
+                    cancel=r.cancel,
+                    env=step_env(job, r.claimed.build_id),
+                    kill_grace=lim.grace,
+                )
+            )
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise
+        except (PipelineError, OutputDirError) as exc:
+            return Outcome("error", str(exc))
+        finally:
+            timer.cancel()
+            r.done()
+        if result is not None and result.status in ("Succeeded", "Failed"):
+            if result.status == "Succeeded":
+                return Outcome("success", "Job succeeded.")
+            failed = [
+                name
+                for name, task in result.tasks.items()
+                if task.status in ("Failed", "TimedOut") and not task.instances
+            ]
+            detail = f": {', '.join(failed[:5])} failed" if failed else ""
+            return Outcome("failure", f"Job failed{detail}.")
+        if result is not None and result.status == "TimedOut" and r.reason is None:
+            own = run.pipeline.timeout
+            text = lim.timeout_text if own is None or own == lim.timeout else format_seconds(own)
+            return Outcome("aborted", f"timed out after {text}")
+        return self._stopped(r, result, lim)
+
+    def _stopped(self, r: _Running, result: RunResult | None, lim: Limits | None) -> Outcome:
+        if r.reason == "timeout" and lim is not None:
+            return Outcome("aborted", f"timed out after {lim.timeout_text}")
+        if r.reason == "stop":
+            return Outcome("aborted", STOPPED)
+        return Outcome("aborted", "Job aborted.")
+
+    # -- artifacts (worker thread) -----------------------------------------------------------
+
+    def _artifact_store(self) -> ArtifactStore:
+        with self._store_lock:
+            if self._store is None:
+                self._store = open_store(store_url(self.settings.artifacts.url))
+            return self._store
+
+    def _publish(self, r: _Running, job: Job, outcome: Outcome) -> str:
+        store = self._artifact_store()
+        workspace = Path(r.claimed.workspace)
+        out = workspace / OUT
+        if not (out / prow.FINISHED).is_file():
+            result = "ABORTED" if outcome.state == "aborted" else "ERROR"
+            artifacts.write_unrun(out, outcome.description, result, time.time())
+        paths = artifacts.target(job, r.claimed.build_id)
+        url = store.url_for(paths.build_dir)
+        job.started_at = job.started_at or utcnow()
+        data = artifacts.prowjob(
+            job,
+            build_id=r.claimed.build_id,
+            state=outcome.state,
+            description=outcome.description,
+            url=url,
+            finished=utcnow(),
+        )
+        artifacts.complete_out(out, job, workspace, final_sha=r.final_sha, prowjob_data=data)
+        artifacts.publish(store, paths, out)
+        return url
+
+    # -- the service -------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run rounds until `stop()`: every `poll_interval`, and whenever a job ends."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        try:
+            while not self._stop_requested.is_set():
+                self._wake.clear()
+                try:
+                    await self.run_once()
+                except Exception:
+                    log.exception("controller: a round failed; retrying")
+                if self._stop_requested.is_set():
+                    break
+                await _wait(self._wake, self.poll_interval)
+        finally:
+            await self._shutdown()
+            if self._db_pool is not None:
+                self._db_pool.shutdown(wait=False)
+                self._db_pool = None
+
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        for r in list(self._running.values()):
+            r.stop("stop")
+        # Keep heartbeating while jobs stop (finally tasks may take their grace period).
+        while self._running:
+            tasks = [r.task for r in self._running.values() if r.task is not None]
+            await asyncio.wait(tasks, timeout=self.heartbeat_interval)
+            try:
+                await self.watch()
+            except Exception:
+                log.exception("controller: heartbeat failed while stopping")
+
+    def start(self) -> threading.Thread:
+        """Serve in a daemon thread with its own asyncio loop."""
+        if self._thread is not None and self._thread.is_alive():
+            return self._thread
+        self._stop_requested.clear()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self.serve()), name="foredeck-controller", daemon=True
+        )
+        self._thread.start()
+        return self._thread
+
+    def request_stop(self) -> None:
+        """Ask `serve()` to stop (thread-safe, returns at once)."""
+        self._stop_requested.set()
+        self.notify()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming; running jobs are cancelled and end `aborted` ("controller stopped")."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("controller: jobs still stopping after %gs", timeout)
+            else:
+                self._thread = None
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not just a phase we cancelled)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    waiter: Awaitable[Any] = event.wait()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(waiter, timeout)
