@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/foredeck run examples/e2e-pipeline.yaml --out .foredeck/demo-run
+	$(PY) -m foredeck.demo --workdir .foredeck/demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

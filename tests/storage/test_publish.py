@@ -90,3 +90,18 @@ def test_bad_targets_upload_nothing(store: ArtifactStore, tmp_path: Path) -> Non
     with pytest.raises(NotADirectoryError):
         publish_run(store, "logs/x/1", tmp_path / "missing")
     assert store.list("", recursive=True) == []
+
+
+def test_the_executors_scratch_is_not_published(store: ArtifactStore, tmp_path: Path) -> None:
+    """`.work/` (checkouts, build trees, step scripts) is scratch: it never reaches the store,
+    while a nested directory of the same name inside artifacts/ is output like any other."""
+    out = make_run(tmp_path)
+    (out / ".work" / "scripts").mkdir(parents=True)
+    (out / ".work" / "scripts" / "abc").write_text("#!/bin/sh\n")
+    (out / "artifacts" / "build" / ".work").mkdir(parents=True)
+    (out / "artifacts" / "build" / ".work" / "kept.txt").write_text("output")
+    paths = job_paths("postsubmit", "org", "repo", None, "post-build", "1800000000000000009")
+    result = publish_run(store, paths, out)
+    assert not [p for p in result.uploaded if "/.work/scripts" in p]
+    build = "logs/post-build/1800000000000000009"
+    assert store.read_bytes(f"{build}/artifacts/build/.work/kept.txt") == b"output"

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -162,12 +162,15 @@ def _join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if base else rel
 
 
-def plan_upload(local_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+def plan_upload(
+    local_dir: Path, prefix: str, *, skip_top: Collection[str] = ()
+) -> list[tuple[str, Path]]:
     """(store path, local file) pairs for a directory upload, every name checked up front so
-    that a bad file name fails the upload before anything is written."""
+    that a bad file name fails the upload before anything is written. Top-level entries named
+    in `skip_top` are left out (and not even walked)."""
     base = clean_path(prefix, prefix=True)
     plan = []
-    for rel, local in iter_local_files(local_dir):
+    for rel, local in iter_local_files(local_dir, skip_top=skip_top):
         try:
             plan.append((clean_path(_join(base, rel)), local))
         except ValueError as exc:
@@ -175,12 +178,17 @@ def plan_upload(local_dir: Path, prefix: str) -> list[tuple[str, Path]]:
     return sorted(plan)
 
 
-def iter_local_files(local_dir: Path, *, warn: bool = True) -> Iterator[tuple[str, Path]]:
+def iter_local_files(
+    local_dir: Path, *, warn: bool = True, skip_top: Collection[str] = ()
+) -> Iterator[tuple[str, Path]]:
     """Regular files under `local_dir` as (posix relative path, path), sorted, symlinks skipped."""
     if not local_dir.is_dir():
         raise NotADirectoryError(f"{local_dir} is not a directory")
     for dirpath, dirnames, filenames in os.walk(local_dir):
         current = Path(dirpath)
+        if current == local_dir and skip_top:
+            dirnames[:] = [d for d in dirnames if d not in skip_top]
+            filenames = [f for f in filenames if f not in skip_top]
         for name in list(dirnames):
             if (current / name).is_symlink():
                 dirnames.remove(name)

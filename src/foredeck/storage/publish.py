@@ -24,6 +24,8 @@ from foredeck.storage.store import ArtifactStore
 
 log = logging.getLogger(__name__)
 
+SCRATCH_DIR = ".work"
+
 FIRST = "started.json"
 LAST = "finished.json"
 
@@ -60,7 +62,8 @@ def publish_run(store: ArtifactStore, target: JobPaths | str, local_out_dir: Pat
     `<job dir>/<build id>` prefix (one `latest-build.txt` beside the build directory).
     """
     paths = _paths_from_prefix(target) if isinstance(target, str) else target
-    plan = plan_upload(Path(local_out_dir), paths.build_dir)
+    # `.work` is the executor's scratch (checkouts, build trees, step scripts), not output.
+    plan = plan_upload(Path(local_out_dir), paths.build_dir, skip_top=(SCRATCH_DIR,))
     first = [p for p in plan if p[0] == f"{paths.build_dir}/{FIRST}"]
     last = [p for p in plan if p[0] == f"{paths.build_dir}/{LAST}"]
     middle = [p for p in plan if p not in first and p not in last]
