@@ -6,6 +6,8 @@ import typer
 
 from foredeck.config.cli import config_app
 from foredeck.execute.cli import run_command
+from foredeck.jobs_cli import jobs_app
+from foredeck.serve.cli import serve_command
 
 app = typer.Typer(
     name="foredeck",
@@ -15,6 +17,8 @@ app = typer.Typer(
 )
 app.command("run")(run_command)
 app.add_typer(config_app, name="config")
+app.command("serve")(serve_command)
+app.add_typer(jobs_app, name="jobs")
 
 
 def main() -> None:

@@ -1,0 +1,235 @@
+"""`/api`: list, show, start, rerun and abort jobs, and read their logs.
+
+Reads go through `read_only(engine)` so that a busy dashboard never takes SQLite's write lock;
+writes are one short transaction each under `write_lock`. After a write the `on_change`
+callback wakes the in-process controller and reporter (they also poll, so it is only a hint).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from foredeck.api import logs
+from foredeck.api.auth import LimitedBodyRoute, token_checker
+from foredeck.api.comments import add_comment_route
+from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob
+from foredeck.api.queries import MAX_LIMIT, search_jobs
+from foredeck.api.start import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
+from foredeck.db.engine import read_only, session_factory, write_lock
+from foredeck.db.jobs import JobCreate, create_job, get_job, set_state
+from foredeck.db.models import Job, JobState, JobType
+from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.settings import Settings
+from foredeck.storage.store import ArtifactStore, open_store
+
+log = logging.getLogger(__name__)
+
+ABORT_DESCRIPTION = "Aborted through the API"
+
+Responses = dict[int | str, dict[str, Any]]
+
+_NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No such job"}}
+_AUTH: Responses = {401: {"model": ErrorBody, "description": "Missing or wrong API token"}}
+
+
+def create_router(
+    settings: Settings,
+    engine: Engine,
+    *,
+    central: CentralConfig | None = None,
+    store: ArtifactStore | None = None,
+    on_change: Callable[[], None] | None = None,
+    on_event: Callable[[], None] | None = None,
+) -> APIRouter:
+    """The `/api` router. `central` defaults to `settings.config_path` (loaded now: a broken
+    config fails at start); `store` to `settings.artifacts.url` (opened on first use).
+    `on_change` is called after jobs were created or aborted, `on_event` after an event was
+    logged (a comment on a local pull request)."""
+    if central is None and settings.config_path is not None:
+        central = CentralConfig(settings.config_path)
+    pull_ref = _pull_ref(settings)
+    reads = session_factory(read_only(engine))
+    writes = session_factory(engine)
+    authorized = Depends(token_checker(settings.api.token))
+    stores: list[ArtifactStore] = [store] if store is not None else []
+
+    def artifact_store() -> ArtifactStore | None:
+        if not stores:
+            try:
+                stores.append(open_store(logs.store_url(settings.artifacts.url)))
+            except (OSError, ValueError, ImportError) as exc:
+                log.warning("artifact store %s unavailable: %s", settings.artifacts.url, exc)
+                return None
+        return stores[0]
+
+    def changed() -> None:
+        if on_change is not None:
+            try:
+                on_change()
+            except Exception:
+                log.exception("api: on_change callback failed")
+
+    def insert(spec: JobCreate) -> JobDetail:
+        with write_lock(engine), writes.begin() as session:
+            job, _ = create_job(session, spec)
+            detail = JobDetail.of(job)
+        changed()
+        return detail
+
+    router = APIRouter(prefix="/api", tags=["jobs"], route_class=LimitedBodyRoute)
+
+    @router.get("/jobs", response_model=JobPage)
+    def list_jobs_route(
+        repo: Annotated[str | None, Query(description="`org/repo`", max_length=201)] = None,
+        job: Annotated[str | None, Query(description="job name", max_length=255)] = None,
+        type: JobType | None = None,
+        state: Annotated[list[JobState] | None, Query()] = None,
+        pr: Annotated[int | None, Query(ge=0)] = None,
+        author: Annotated[str | None, Query(description="pull author", max_length=100)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        after: Annotated[int | None, Query(description="the `next` of the previous page")] = None,
+    ) -> JobPage:
+        org = name = None
+        if repo is not None:
+            org, sep, name = repo.partition("/")
+            if not sep or not org or not name:
+                raise HTTPException(422, "repo must look like org/repo")
+        with reads() as session:
+            rows = search_jobs(
+                session,
+                org=org,
+                repo=name,
+                name=job,
+                type=type,
+                state=state or None,
+                pull_number=pr,
+                author=author,
+                limit=limit + 1,
+                after_id=after,
+            )
+            page = [JobSummary.of(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return JobPage(jobs=page, next=page[-1].id if more else None)
+
+    @router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
+    def show_job(job_id: int) -> JobDetail:
+        with reads() as session:
+            return JobDetail.of(_get(session, job_id))
+
+    @router.get(
+        "/jobs/{job_id}/log",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/plain": {}}, "description": "The job's build-log.txt"},
+            **_NOT_FOUND,
+        },
+    )
+    def job_log(
+        job_id: int,
+        tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
+    ) -> StreamingResponse:
+        with reads() as session:
+            job = _get(session, job_id)
+            source = logs.find_log(job, artifact_store())
+        if source is None:
+            raise HTTPException(404, f"job {job_id} has no build log yet")
+        try:
+            part = logs.plan(source, tail)
+        except (OSError, ValueError) as exc:
+            raise HTTPException(404, f"job {job_id}: build log unreadable: {exc}") from None
+        headers = {
+            "X-Log-Size": str(part.size),
+            "X-Log-Source": source.name,
+            "X-Log-Truncated": "true" if part.truncated else "false",
+        }
+        return StreamingResponse(
+            logs.stream(source, part), media_type="text/plain; charset=utf-8", headers=headers
+        )
+
+    @router.post(
+        "/jobs",
+        response_model=JobDetail,
+        status_code=201,
+        dependencies=[authorized],
+        responses={**_AUTH, 404: {"model": ErrorBody, "description": "No such configured job"}},
+    )
+    def start_job(body: StartJob) -> JobDetail:
+        if central is None:
+            raise HTTPException(404, "no job config (config_path) is configured")
+        try:
+            spec = start_spec(
+                central.get(),
+                body.name,
+                type=body.type,
+                refs=body.refs,
+                pull=body.pull,
+                pull_ref=pull_ref,
+            )
+        except UnknownJob as exc:
+            raise HTTPException(404, str(exc)) from None
+        except BadRequest as exc:
+            raise HTTPException(422, str(exc)) from None
+        return insert(spec)
+
+    @router.post(
+        "/jobs/{job_id}/rerun",
+        response_model=JobDetail,
+        status_code=201,
+        dependencies=[authorized],
+        responses={**_AUTH, **_NOT_FOUND},
+    )
+    def rerun_job(job_id: int) -> JobDetail:
+        with reads() as session:
+            job = _get(session, job_id)
+            try:
+                spec = rerun_spec(job)
+            except ValidationError as exc:
+                raise HTTPException(422, f"job {job_id} cannot be rerun: {exc}") from None
+        return insert(spec)
+
+    @router.post(
+        "/jobs/{job_id}/abort",
+        response_model=JobDetail,
+        dependencies=[authorized],
+        responses={
+            **_AUTH,
+            **_NOT_FOUND,
+            409: {"model": ErrorBody, "description": "The job already finished"},
+        },
+    )
+    def abort_job(job_id: int) -> JobDetail:
+        with write_lock(engine), writes.begin() as session:
+            job = _get(session, job_id)
+            if not set_state(session, job_id, "aborted", description=ABORT_DESCRIPTION):
+                raise HTTPException(409, f"job {job_id} already finished ({job.state})")
+            session.refresh(job)
+            detail = JobDetail.of(job)
+        changed()
+        return detail
+
+    add_comment_route(router, settings, engine, dependencies=[authorized], on_event=on_event)
+    return router
+
+
+def _get(session: Session, job_id: int) -> Job:
+    job = get_job(session, job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return job
+
+
+def _pull_ref(settings: Settings) -> str:
+    """Where a pull request's head is fetched from, for the `pull` shorthand of `POST /api/jobs`."""
+    if settings.scm.provider == "local":
+        from foredeck.scm.local import PULL_REF_TEMPLATE
+
+        return PULL_REF_TEMPLATE
+    return GITHUB_PULL_REF

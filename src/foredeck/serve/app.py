@@ -1,0 +1,128 @@
+"""The HTTP side of `foredeck serve`: the hook app with the `/api` router and the components
+that run beside it.
+
+The hook's `create_app` needs a webhook secret. A setup that receives no webhooks (the `local`
+SCM provider, or an API-only process) has none, so without a secret this builds an app of its
+own with `/healthz` and `/api` and no `/hook`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from foredeck.api import create_router
+from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.hook.server import create_app
+from foredeck.settings import Settings
+from foredeck.storage.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from foredeck.hook.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    """What `foredeck serve` runs: the event worker's shape."""
+
+    def start(self) -> Any: ...
+
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+
+def create_service_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    worker: Worker | None = None,
+    registry: CollectorRegistry | None = None,
+    central: CentralConfig | None = None,
+    store: ArtifactStore | None = None,
+    on_change: Callable[[], None] | None = None,
+    components: Sequence[Component] = (),
+) -> FastAPI:
+    """Hook + API in one app. `components` start (in order) after the hook's worker once the
+    server is up, and stop in reverse order before it, when the server shuts down."""
+    registry = registry or CollectorRegistry()
+    if settings.hook.has_any_secret():
+        app = create_app(settings, engine, worker=worker, registry=registry)
+    else:
+        log.warning("no webhook secret configured: serving without /hook")
+        app = _app_without_hook(engine, worker, registry)
+    app.title = "foredeck"
+    app.include_router(
+        create_router(
+            settings,
+            engine,
+            central=central,
+            store=store,
+            on_change=on_change,
+            on_event=worker.notify if worker is not None else None,
+        )
+    )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with inner(app_):
+            started: list[Component] = []
+            try:
+                for component in components:
+                    await run_in_threadpool(component.start)
+                    started.append(component)
+                yield
+            finally:
+                for component in reversed(started):
+                    try:
+                        await run_in_threadpool(component.stop)
+                    except Exception:
+                        log.exception("stopping %r failed", component)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def _app_without_hook(
+    engine: Engine, worker: Worker | None, registry: CollectorRegistry
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
+
+    app = FastAPI(title="foredeck", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.engine = engine
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:
+            log.warning("health check failed: %r", exc)
+            return JSONResponse({"error": "database unreachable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

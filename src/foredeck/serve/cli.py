@@ -1,0 +1,48 @@
+"""`foredeck serve`: run foredeck (or one role of it) in this process until a signal."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from foredeck.serve.roles import ROLES
+from foredeck.settings import SettingsError, load_settings
+
+
+def serve_command(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Settings YAML (default: $FOREDECK_CONFIG)."),
+    ] = None,
+    role: Annotated[
+        str,
+        typer.Option(help=f"What this process runs: {', '.join(ROLES)}."),
+    ] = "all",
+    host: Annotated[str | None, typer.Option(help="Listen address (default: hook.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: hook.port).")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the hook, event worker, controller, reporter, periodics, sinker and API."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Imported here: `foredeck run` and `foredeck config` need not load the server stack.
+    from foredeck.hook.plugins import PluginError
+    from foredeck.hook.plugins.trigger.central import JobConfigError
+    from foredeck.serve.compose import ComponentUnavailable
+    from foredeck.serve.run import serve
+
+    try:
+        settings = load_settings(config)
+        serve(settings, role, host=host, port=port, log_level=log_level.lower())
+    except (SettingsError, JobConfigError, PluginError, ComponentUnavailable, ValueError) as exc:
+        typer.echo(f"foredeck serve: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+__all__ = ["serve_command"]

@@ -1,0 +1,287 @@
+"""Build the components of one `foredeck serve` process for a role.
+
+`all` runs everything in one process (the embedded setup); every other role runs one part, so
+that a larger installation can spread them over processes and machines that share a PostgreSQL
+database. Components are imported lazily: a component whose module is missing or broken fails
+only the roles that need it, with a message naming it.
+
+Wiring between components is a hint, never a dependency: each one also polls the database, so
+a process running only the controller still sees jobs that another process's worker created.
+- the hook wakes the event worker after each logged event (the hook app does that itself);
+- the event worker wakes the controller after events were handled (new jobs);
+- the controller wakes the reporter on job state changes (when it takes a callback);
+- the API wakes the controller and the reporter after it created or aborted a job;
+- the local SCM watcher wakes the event worker after it logged events.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from foredeck.db.engine import make_engine
+from foredeck.db.migrate import migrate
+from foredeck.hook.plugins import Plugin, load_plugins
+from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.hook.worker import Worker
+from foredeck.serve.app import Component, create_service_app
+from foredeck.serve.roles import HTTP_ROLES, ROLES, Role
+from foredeck.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TRIGGER_PLUGIN = "foredeck.hook.plugins.trigger:create"
+
+Callback = Callable[[], None]
+
+
+class ComponentUnavailable(RuntimeError):
+    """A component the role needs cannot be loaded (module missing or broken)."""
+
+
+class NotifyingWorker(Worker):
+    """The event worker, waking other components after it handled events (which may have
+    created jobs): the controller then starts them without waiting for its next poll."""
+
+    def __init__(self, *args: Any, after_batch: Sequence[Callback] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_batch = list(after_batch)
+
+    def process_batch(self, limit: int | None = None) -> int:
+        handled = super().process_batch(limit)
+        if handled:
+            for callback in self.after_batch:
+                _safely(callback)
+        return handled
+
+
+@dataclass
+class Service:
+    """What one process runs: an app (roles with HTTP) and the components beside it."""
+
+    role: Role
+    settings: Settings
+    engine: Engine
+    registry: CollectorRegistry
+    components: list[Component] = field(default_factory=list)
+    """In start order; stopped in reverse. The worker, when any, is first."""
+    app: FastAPI | None = None
+
+    def start(self) -> None:
+        """Start the components (roles without HTTP; an app starts them in its lifespan)."""
+        started: list[Component] = []
+        try:
+            for component in self.components:
+                component.start()
+                started.append(component)
+        except BaseException:
+            _stop_all(started)
+            raise
+
+    def stop(self) -> None:
+        _stop_all(self.components)
+        self.engine.dispose()
+
+
+def build_service(settings: Settings, role: Role = "all") -> Service:
+    """Migrate the database and build what `role` runs (nothing starts yet)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        return _assemble(settings, role, engine)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
+    registry = CollectorRegistry()
+    service = Service(role, settings, engine, registry)
+    central = CentralConfig(settings.config_path) if settings.config_path else None
+
+    def wants(part: Role) -> bool:
+        return role == "all" or role == part
+
+    def optional(part: Role, build: Callable[[], Component]) -> Component | None:
+        """Build `part`; in `all`, a component that cannot be loaded is left out loudly."""
+        try:
+            return build()
+        except ComponentUnavailable as exc:
+            if role != "all":
+                raise
+            log.error("%s; `all` runs without the %s", exc, part)
+            return None
+
+    controller = reporter = worker = None
+    if wants("reporter") and settings.reporter.enabled:
+        reporter = optional("reporter", lambda: _reporter(settings, engine, registry))
+    if wants("controller") and settings.controller.enabled:
+        controller = optional(
+            "controller", lambda: _controller(settings, engine, registry, reporter)
+        )
+    if wants("worker") and settings.worker.enabled:
+        plugins = _plugins(settings)
+        wake = [c.notify for c in (controller,) if c is not None and hasattr(c, "notify")]
+        worker = NotifyingWorker.from_settings(settings, engine, plugins, registry=registry)
+        assert isinstance(worker, NotifyingWorker)
+        worker.after_batch = wake
+    # The reporter starts before the controller so that it stops after it: the final states
+    # of jobs the controller ends at shutdown still get reported.
+    others: list[Component | None] = [reporter, controller]
+    if wants("periodics") and settings.periodics.enabled:
+        if central is None:
+            log.info("periodics: no config_path, so no periodic jobs to schedule")
+        else:
+            periodics_config = central
+            others.append(
+                optional(
+                    "periodics",
+                    lambda: _periodics(settings, engine, registry, periodics_config),
+                )
+            )
+    if wants("sinker") and settings.sinker.enabled:
+        others.append(optional("sinker", lambda: _sinker(settings, engine, registry)))
+    if wants("watcher") and settings.scm.provider == "local":
+        others.append(optional("watcher", lambda: _watcher(settings, engine, registry, worker)))
+    elif role == "watcher":
+        raise ValueError("the watcher role needs scm.provider: local")
+    running = [c for c in others if c is not None]
+
+    if role in HTTP_ROLES:
+        on_change = _fan_out([getattr(c, "notify", None) for c in (controller, reporter)])
+        service.app = create_service_app(
+            settings,
+            engine,
+            worker=worker,
+            registry=registry,
+            central=central,
+            on_change=on_change,
+            components=running,
+        )
+    service.components = [worker, *running] if worker is not None else running
+    return service
+
+
+# --- components, imported lazily -----------------------------------------------------------
+
+
+def _import(module: str, attr: str, what: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ComponentUnavailable(f"the {what} is not available ({module}.{attr}): {exc}") from exc
+
+
+def _construct(factory: Callable[..., Any], *args: Any, **optional: Any) -> Any:
+    """Call `factory(*args, **optional)` passing only the keyword arguments it accepts, so
+    that wiring survives components that do not take every hook."""
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        accepted = optional
+    else:
+        accepted = {k: v for k, v in optional.items() if k in params}
+    return factory(*args, **accepted)
+
+
+def _reporter(settings: Settings, engine: Engine, registry: CollectorRegistry) -> Component:
+    reporter_cls = _import("foredeck.report", "Reporter", "reporter")
+    client_factory = _import("foredeck.scm.factory", "scm_client_factory", "SCM client factory")
+    try:
+        clients = client_factory(settings, engine)
+    except ValueError as exc:
+        raise ValueError(
+            f"reporter: {exc} (or set scm.provider: local to run without GitHub)"
+        ) from None
+    return _construct(  # type: ignore[no-any-return]
+        reporter_cls.from_settings, settings, engine, clients, registry=registry
+    )
+
+
+def _controller(
+    settings: Settings, engine: Engine, registry: CollectorRegistry, reporter: Component | None
+) -> Component:
+    controller_cls = _import("foredeck.controller", "Controller", "controller")
+    notify = getattr(reporter, "notify", None)
+    return _construct(  # type: ignore[no-any-return]
+        controller_cls.from_settings,
+        settings,
+        engine,
+        registry=registry,
+        on_state_change=notify,
+    )
+
+
+def _periodics(
+    settings: Settings, engine: Engine, registry: CollectorRegistry, central: CentralConfig
+) -> Component:
+    scheduler_cls = _import("foredeck.periodics", "PeriodicScheduler", "periodic scheduler")
+    return _construct(  # type: ignore[no-any-return]
+        scheduler_cls.from_settings, settings, engine, config=central, registry=registry
+    )
+
+
+def _sinker(settings: Settings, engine: Engine, registry: CollectorRegistry) -> Component:
+    sinker_cls = _import("foredeck.sinker", "Sinker", "sinker")
+    return _construct(sinker_cls.from_settings, settings, engine, registry=registry)  # type: ignore[no-any-return]
+
+
+def _watcher(
+    settings: Settings, engine: Engine, registry: CollectorRegistry, worker: Worker | None
+) -> Component:
+    watcher_cls = _import("foredeck.scm.local_watch", "LocalWatcher", "local SCM watcher")
+    notify = worker.notify if worker is not None else None
+    return _construct(  # type: ignore[no-any-return]
+        watcher_cls.from_settings,
+        settings,
+        engine,
+        registry=registry,
+        on_logged=notify,
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _plugins(settings: Settings) -> list[Plugin]:
+    """The configured plugins; none configured but a job config: the trigger plugin."""
+    if settings.worker.plugins or not settings.config_path:
+        return load_plugins(settings)
+    worker = settings.worker.model_copy(update={"plugins": [TRIGGER_PLUGIN]})
+    return load_plugins(settings.model_copy(update={"worker": worker}))
+
+
+def _fan_out(callbacks: Sequence[Callback | None]) -> Callback | None:
+    present = [c for c in callbacks if c is not None]
+    if not present:
+        return None
+
+    def notify_all() -> None:
+        for callback in present:
+            _safely(callback)
+
+    return notify_all
+
+
+def _safely(callback: Callback) -> None:
+    try:
+        callback()
+    except Exception:
+        log.exception("serve: wake-up callback %r failed", callback)
+
+
+def _stop_all(components: Sequence[Component]) -> None:
+    for component in reversed(components):
+        try:
+            component.stop()
+        except Exception:
+            log.exception("stopping %r failed", component)

@@ -1,0 +1,103 @@
+"""Running a built service until SIGINT/SIGTERM, with or without an HTTP server.
+
+With HTTP (roles `all` and `hook`) uvicorn owns the signals: on the first one it stops
+accepting connections, lets requests in flight finish, then runs the app's lifespan shutdown,
+which stops the components in reverse order. Without HTTP the main thread starts the
+components, sleeps until a signal, and stops them in reverse order itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from foredeck.hook.service import SWITCH_INTERVAL
+from foredeck.serve.compose import Service, build_service
+from foredeck.serve.roles import Role
+from foredeck.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_HTTP_SECONDS = 10
+
+
+def serve(
+    settings: Settings,
+    role: Role = "all",
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Build the service for `role` and run it until SIGINT/SIGTERM."""
+    # The hook's reason holds here too: one process, many threads, one busy event loop.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    service = build_service(settings, role)
+    names = ", ".join(type(c).__name__ for c in service.components) or "no background components"
+    log.info("foredeck serve: role %s: %s", role, names)
+    if service.app is None:
+        if not service.components:
+            log.warning("role %s has nothing to run with these settings (disabled?)", role)
+        run_until_signal(service)
+        return
+    try:
+        with _signals_end_quietly():
+            uvicorn.run(
+                service.app,
+                host=host or settings.hook.host,
+                port=settings.hook.port if port is None else port,
+                log_level=log_level,
+                access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
+            )
+    finally:
+        service.engine.dispose()
+
+
+@contextmanager
+def _signals_end_quietly() -> Iterator[None]:
+    """After its graceful shutdown uvicorn raises the signal again for the handler it found
+    installed; with this one in place that is a no-op, so a clean stop exits with status 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, _frame: FrameType | None) -> None:
+    log.info("stopped by %s", signal.Signals(signum).name)
+
+
+def run_until_signal(service: Service, stop: threading.Event | None = None) -> None:
+    """Start the components, wait for SIGINT/SIGTERM (or `stop`), then stop them."""
+    stop = stop or threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        service.start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        service.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,94 @@
+"""Comments on local pull requests through the API: stored, and logged as `issue_comment`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from foredeck.db import Event, ScmComment, session_factory
+from foredeck.serve.app import create_service_app
+from foredeck.settings import ScmSettings
+from tests.api.helpers import AUTH, client_for, settings_for
+from tests.db.fixtures import Database
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Alice",
+    "GIT_AUTHOR_EMAIL": "alice@example.com",
+    "GIT_COMMITTER_NAME": "Alice",
+    "GIT_COMMITTER_EMAIL": "alice@example.com",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+}
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True)
+
+
+def local_repo(root: Path) -> None:
+    """`acme/widget` with `main` and pull request 1 (branch `pr/1`)."""
+    repo = root / "acme" / "widget"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hi\n")
+    git(repo, "add", "README")
+    git(repo, "commit", "-q", "-m", "first")
+    git(repo, "switch", "-q", "-c", "pr/1")
+    (repo / "README").write_text("hi there\n")
+    git(repo, "commit", "-q", "-am", "Say more")
+    git(repo, "switch", "-q", "main")
+
+
+def test_comment_on_a_local_pull_request(db: Database, tmp_path: Path) -> None:
+    root = tmp_path / "repos"
+    local_repo(root)
+    settings = settings_for(db, tmp_path).model_copy(
+        update={"scm": ScmSettings(provider="local", local_root=str(root))}
+    )
+    path = "/api/repos/acme/widget/pulls/1/comments"
+    with TestClient(create_service_app(settings, db.engine)) as client:
+        assert client.post(path, json={"body": "/test unit", "author": "bob"}).status_code == 401
+        r = client.post(path, json={"body": "/test unit", "author": "bob"}, headers=AUTH)
+        assert r.status_code == 201, r.text
+        assert (r.json()["author"], r.json()["body"]) == ("bob", "/test unit")
+        missing = client.post(
+            "/api/repos/acme/widget/pulls/2/comments",
+            json={"body": "/retest", "author": "bob"},
+            headers=AUTH,
+        )
+        assert missing.status_code == 404, missing.text
+        bad = client.post(path, json={"body": "x", "author": "not a login"}, headers=AUTH)
+        assert bad.status_code == 422, bad.text
+        bad_repo = client.post(
+            "/api/repos/acme/wid%20get/pulls/1/comments",
+            json={"body": "x", "author": "bob"},
+            headers=AUTH,
+        )
+        assert bad_repo.status_code == 422
+    with session_factory(db.engine)() as session:
+        comments = session.execute(select(ScmComment)).scalars().all()
+        assert [(c.number, c.author, c.body) for c in comments] == [(1, "bob", "/test unit")]
+        events = session.execute(select(Event)).scalars().all()
+        assert [(e.event, e.action, e.org, e.repo) for e in events] == [
+            ("issue_comment", "created", "acme", "widget")
+        ]
+        payload = json.loads(events[0].payload)
+        assert payload["comment"]["body"] == "/test unit"
+        assert payload["issue"]["number"] == 1
+
+
+def test_comments_need_the_local_provider(db: Database, tmp_path: Path) -> None:
+    with client_for(db, tmp_path) as client:
+        r = client.post(
+            "/api/repos/acme/widget/pulls/1/comments",
+            json={"body": "/retest", "author": "bob"},
+            headers=AUTH,
+        )
+        assert r.status_code == 404
+        assert r.json()["detail"] == "comments through the API need scm.provider: local"

@@ -1,0 +1,111 @@
+"""The whole embedded setup in one `foredeck serve` process, without GitHub: a pull request in a
+local repository runs its presubmit, the result is reported as a commit status and a comment,
+and `/test` through the API runs it again. Exercises the wiring between every component."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from foredeck.db import ScmStatus, make_engine, session_factory
+from tests.serve.proc import serve, terminate, wait_for
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Alice",
+    "GIT_AUTHOR_EMAIL": "alice@example.com",
+    "GIT_COMMITTER_NAME": "Alice",
+    "GIT_COMMITTER_EMAIL": "alice@example.com",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+}
+
+JOBS = """\
+presubmits:
+  acme/widget:
+  - name: unit
+    always_run: true
+    spec: {containers: [{image: alpine, command: [sh, -c, "cat feature.txt"]}]}
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def jobs(url: str, **params: Any) -> list[dict[str, Any]]:
+    page = httpx.get(f"{url}/api/jobs", params=params, timeout=10).json()
+    result: list[dict[str, Any]] = page["jobs"]
+    return result
+
+
+def test_pull_request_in_a_local_repository_end_to_end(tmp_path: Path) -> None:
+    repo = tmp_path / "repos" / "acme" / "widget"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("widget\n")
+    git(repo, "add", "README")
+    git(repo, "commit", "-q", "-m", "first")
+    (tmp_path / "jobs.yaml").write_text(JOBS)
+    config = {
+        "scm": {"provider": "local", "local_root": "repos", "local_poll_interval": 0.2},
+        "config_path": "jobs.yaml",
+        "api": {"token": "t"},
+        "worker": {"poll_interval": 0.2},
+        "controller": {"poll_interval": 0.2},
+        "reporter": {"poll_interval": 0.2},
+    }
+    with serve(tmp_path, "all", config) as (proc, url):
+        git(repo, "switch", "-q", "-c", "pr/1")
+        (repo / "feature.txt").write_text("the feature\n")
+        git(repo, "add", "feature.txt")
+        git(repo, "commit", "-q", "-m", "Add the feature")
+        head = git(repo, "rev-parse", "HEAD")
+        git(repo, "switch", "-q", "main")
+
+        def finished_presubmits() -> list[dict[str, Any]]:
+            rows = jobs(url, type="presubmit", pr=1)
+            return rows if rows and rows[0]["state"] not in ("triggered", "pending") else []
+
+        (first,) = wait_for("the presubmit to finish", finished_presubmits)
+        assert (first["name"], first["state"], first["authors"]) == ("unit", "success", ["alice"])
+        log = httpx.get(f"{url}/api/jobs/{first['id']}/log", timeout=10).text
+        assert "the feature" in log
+
+        comment = httpx.post(
+            f"{url}/api/repos/acme/widget/pulls/1/comments",
+            json={"body": "/test unit", "author": "bob"},
+            headers={"Authorization": "Bearer t"},
+            timeout=10,
+        )
+        assert comment.status_code == 201, comment.text
+
+        def rerun_finished() -> list[dict[str, Any]]:
+            rows = finished_presubmits()
+            return rows if len(rows) == 2 and rows[0]["state"] == "success" else []
+
+        wait_for("the /test run", rerun_finished)
+
+        engine = make_engine(f"sqlite:///{tmp_path / '.foredeck' / 'foredeck.db'}")
+        try:
+
+            def status() -> ScmStatus | None:
+                with session_factory(engine)() as session:
+                    return session.execute(
+                        select(ScmStatus).where(ScmStatus.sha == head, ScmStatus.state == "success")
+                    ).scalar_one_or_none()
+
+            reported = wait_for("the commit status", status)
+            assert reported is not None
+            assert (reported.context, reported.org, reported.repo) == ("unit", "acme", "widget")
+        finally:
+            engine.dispose()
+        terminate(proc, tmp_path)
