@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
@@ -70,6 +70,13 @@ def create_service_app(
             on_event=worker.notify if worker is not None else None,
         )
     )
+
+    @app.get("/jobs/{job_id}", include_in_schema=False)
+    async def job_page(job_id: int) -> RedirectResponse:
+        # Commit statuses link here (`reporter.dashboard_url`); until the dashboard serves the
+        # page, the job's JSON is what there is to see.
+        return RedirectResponse(f"/api/jobs/{job_id}", status_code=307)
+
     inner = app.router.lifespan_context
 
     @asynccontextmanager
