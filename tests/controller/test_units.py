@@ -12,7 +12,7 @@ import pytest
 from foredeck.config import Periodic
 from foredeck.controller import clone_uri_for
 from foredeck.controller.__main__ import main
-from foredeck.controller.controller import new_owner, store_url
+from foredeck.controller.controller import new_owner
 from foredeck.controller.env import pull_refs_string, step_env
 from foredeck.controller.pipeline import format_seconds, limits
 from foredeck.controller.queries import job_limit, owner_host_pid
@@ -96,12 +96,6 @@ def test_owner_ids_and_job_limits() -> None:
     assert owner_host_pid("bogus") is None and owner_host_pid(None) is None
     assert job_limit({"max_concurrency": 2}) == 2
     assert job_limit({"max_concurrency": 0}) == 0 and job_limit({}) == 0 and job_limit(None) == 0
-
-
-def test_store_url_makes_relative_file_urls_absolute() -> None:
-    assert store_url("file://./.foredeck/artifacts") == str(Path(".foredeck/artifacts").absolute())
-    assert store_url("file:///srv/a") == "file:///srv/a"
-    assert store_url("gs://bucket/x") == "gs://bucket/x"
 
 
 def test_main_refuses_unreadable_settings(

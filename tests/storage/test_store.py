@@ -207,3 +207,18 @@ def test_open_store_rejects_unknown_schemes_and_hosts(tmp_path: Path) -> None:
         open_store("nosuch://bucket")
     with pytest.raises(ValueError, match="names a host"):
         open_store("file://otherhost/srv/artifacts")
+
+
+def test_relative_file_urls_open_under_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`file://./dir` (a relative path in URL form) is the working directory's `dir`, fixed when
+    the store is opened; any other host in a file URL is refused."""
+    monkeypatch.chdir(tmp_path)
+    store = open_store("file://./.foredeck/artifacts")
+    store.write_text("logs/a/1/build-log.txt", "hello")
+    monkeypatch.chdir("/")
+    assert (tmp_path / ".foredeck/artifacts/logs/a/1/build-log.txt").read_text() == "hello"
+    assert store.read_bytes("logs/a/1/build-log.txt") == b"hello"
+    with pytest.raises(ValueError, match="names a host"):
+        open_store("file://example.org/srv")

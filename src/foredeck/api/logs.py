@@ -65,16 +65,6 @@ class StoreLog:
         return self.store.read_range(self.path, start, length)
 
 
-def store_url(url: str) -> str:
-    """`file://./relative` (the settings' default) as an absolute path `open_store` accepts.
-
-    The same rule as `foredeck.controller.controller.store_url`, so both open the same store.
-    """
-    if url.startswith("file://") and not url.startswith(("file:///", "file://localhost/")):
-        return str(Path(url.removeprefix("file://")).absolute())
-    return url
-
-
 def store_log_path(job: Job) -> str | None:
     """The log's path in the store under Prow's layout, or None if the job has no build yet."""
     if not job.build_id:

@@ -64,7 +64,7 @@ def create_router(
     def artifact_store() -> ArtifactStore | None:
         if not stores:
             try:
-                stores.append(open_store(logs.store_url(settings.artifacts.url)))
+                stores.append(open_store(settings.artifacts.url))
             except (OSError, ValueError, ImportError) as exc:
                 log.warning("artifact store %s unavailable: %s", settings.artifacts.url, exc)
                 return None

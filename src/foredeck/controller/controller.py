@@ -104,13 +104,6 @@ def new_owner() -> str:
     return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def store_url(url: str) -> str:
-    """`file://./relative` (the settings' default) as an absolute path `open_store` accepts."""
-    if url.startswith("file://") and not url.startswith(("file:///", "file://localhost/")):
-        return str(Path(url.removeprefix("file://")).absolute())
-    return url
-
-
 class _Running:
     """One job this controller runs, and how to stop it.
 
@@ -525,7 +518,7 @@ class Controller:
     def _artifact_store(self) -> ArtifactStore:
         with self._store_lock:
             if self._store is None:
-                self._store = open_store(store_url(self.settings.artifacts.url))
+                self._store = open_store(self.settings.artifacts.url)
             return self._store
 
     def _publish(self, r: _Running, job: Job, outcome: Outcome) -> str:

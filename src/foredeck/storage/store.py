@@ -79,7 +79,8 @@ def check_range(start: int, length: int) -> None:
 
 
 def open_store(url: str, *, link_base: str | None = None, **options: Any) -> ArtifactStore:
-    """Open the store at `url`: a path, `file://`, or any fsspec protocol (`s3://`, `gs://`).
+    """Open the store at `url`: a path, `file://` (`file://./dir` is relative to the working
+    directory), or any fsspec protocol (`s3://`, `gs://`).
 
     `link_base` makes `url_for` return `link_base/<path>` (e.g. the dashboard's artifact route).
     `options` go to the fsspec filesystem (credentials, endpoint, ...).
@@ -89,9 +90,11 @@ def open_store(url: str, *, link_base: str | None = None, **options: Any) -> Art
     if scheme in {"", "file"}:
         from foredeck.storage.local import LocalStore
 
-        if scheme == "file" and parts.netloc not in {"", "localhost"}:
+        if scheme == "file" and parts.netloc not in {"", "localhost", ".", ".."}:
             raise ValueError(f"file URL {url!r} names a host; use file:///absolute/path")
         raw = unquote(parts.path) if scheme == "file" else url
+        if scheme == "file" and parts.netloc in {".", ".."}:  # file://./dir: relative to cwd
+            raw = parts.netloc + raw
         if not raw:
             raise ValueError("empty store path")
         return LocalStore(Path(raw), link_base=link_base)
