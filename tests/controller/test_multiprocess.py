@@ -1,4 +1,4 @@
-"""Two `python -m foredeck.controller` processes on one PostgreSQL: each job runs exactly once."""
+"""Two `foredeck serve --role controller` processes on one PostgreSQL: each job runs exactly once."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def unfinished(db: Database) -> int:
         return int(session.execute(stmt).scalar_one())
 
 
+FOREDECK = [sys.executable, "-m", "foredeck.cli"]  # the `foredeck` console script
+
+
 def test_two_controller_processes_run_each_job_once(pg_db: Database, tmp_path: Path) -> None:
     log = tmp_path / "ran.txt"
     names = queue_jobs(pg_db, log)
@@ -75,7 +78,14 @@ def test_two_controller_processes_run_each_job_once(pg_db: Database, tmp_path: P
         with open(output, "wb") as sink:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "foredeck.controller", "--config", str(config)],
+                    [
+                        *FOREDECK,
+                        "serve",
+                        "--role",
+                        "controller",
+                        "--config",
+                        str(config),
+                    ],
                     stdout=sink,
                     stderr=subprocess.STDOUT,
                     env=env,
