@@ -86,6 +86,10 @@ def test_demo_runs_a_failing_then_passing_pull_request_and_a_merge(tmp_path: Pat
     assert latest.strip() == unit_builds[1].name
     checks = list((artifacts / "pr-logs/pull/acme_calculator/1/checks").glob("[0-9]*"))
     assert len(checks) == 2
+    # examples/e2e-pipeline.yaml as a presubmit: its unit tests' JUnit XML is kept.
+    e2e = sorted((artifacts / "pr-logs/pull/acme_calculator/1/e2e").glob("[0-9]*"))
+    assert len(e2e) == 2
+    assert list(e2e[0].glob("artifacts/**/junit*.xml")), list(e2e[0].rglob("*"))
     posts = sorted((artifacts / "logs/build").glob("[0-9]*"))
     assert len(posts) == 2  # the imported main, then the merge
     for build in posts:
