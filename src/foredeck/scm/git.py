@@ -397,7 +397,7 @@ async def _update_mirror(
     """Fetch into the mirror what it lacks; return the base sha and each pull's sha."""
     if not (mirror / "HEAD").exists():
         mirror.mkdir(parents=True, exist_ok=True)
-        await git.run(["init", "--bare", "--quiet", "."], mirror)
+        await git.run(["init", "--bare", "--quiet", "--template=", "."], mirror)
 
     known = [s for s in [refs.base_sha, *(p.sha for p in refs.pulls)] if s]
     missing = await _missing(git, mirror, known)
@@ -485,17 +485,36 @@ async def _checkout(
         try:
             async with _mirror_lock(mirror, timeout):
                 base_sha, pull_shas = await _update_mirror(git, refs, mirror, uri, fetch_retries)
+                # No template: hooks and sample files are never used here (saves ~5 ms).
                 await git.run(
-                    ["clone", "--quiet", "--no-checkout", "--", str(mirror), str(dest)], dest.parent
+                    [
+                        "clone",
+                        "--quiet",
+                        "--no-checkout",
+                        "--template=",
+                        "--",
+                        str(mirror),
+                        str(dest),
+                    ],
+                    dest.parent,
                 )
         except TimeoutError as exc:
             raise _CommandFailed(str(exc)) from None
-        await git.run(["remote", "set-url", "origin", _public_uri(uri)], dest)
         branch = _branch_name(refs.base_ref) if refs.base_ref else None
         if branch:
-            await git.run(["checkout", "--quiet", "--force", "-B", branch, base_sha], dest)
+            switch = ["checkout", "--quiet", "--force", "-B", branch, base_sha]
         else:
-            await git.run(["checkout", "--quiet", "--force", "--detach", base_sha], dest)
+            switch = ["checkout", "--quiet", "--force", "--detach", base_sha]
+        # Independent (config vs. index and HEAD, each behind its own lock file): run together,
+        # since every git process costs several ms on the path from webhook to first step.
+        outcomes = await asyncio.gather(
+            git.run(["remote", "set-url", "origin", _public_uri(uri)], dest),
+            git.run(switch, dest),
+            return_exceptions=True,  # both finish before a failure is raised: no stray git
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         if refs.pulls:
             await _merge_pulls(git, refs, dest, base_sha, pull_shas)
         if not refs.skip_submodules and (dest / ".gitmodules").exists():
