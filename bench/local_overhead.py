@@ -15,10 +15,10 @@ of each side's best run is printed too. The executor also runs with its output o
 (`/dev/shm`) when there is one: the difference from the default temporary directory is the
 disk's cost of creating the run's directories, not the executor's.
 
-Measured on the 2-core development VM (quiet moments): ratio 1.46-1.63 with the run on its
-ext4 `/tmp`, 1.29 on tmpfs. The gap is the one `artifacts/<task>` directory each task gets,
-about 150 us per mkdir on that disk; a single shared $ARTIFACTS would remove it, at the price of
-tasks (and matrix instances) overwriting each other's junit files.
+Measured on the 2-core development VM: before the executor made the task directories ahead of
+the tasks (in a thread), ratio 1.46-1.63 with the run on ext4 `/tmp` in quiet moments and 1.78
+under a load average of 2.5; after, 1.15-1.34 under that same load. Each task gets one
+`artifacts/<task>` directory, about 150 us per mkdir on that disk, now off the tasks' path.
 
 Target: ratio <= 1.5. Not run in CI: `python bench/local_overhead.py` (BENCH_DIR=... to choose
 where the default runs write).

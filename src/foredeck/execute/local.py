@@ -303,6 +303,9 @@ class _Run:
         self.layout.prepare()
         for workspace in self.pipeline.workspaces:
             self.layout.workspace(workspace.name).mkdir(exist_ok=True)
+        self.layout.precreate(
+            [t.name for t in self.pipeline.tasks if t.matrix is None and not t.when]
+        )
         self.started = time.time()
         self.t0 = loop.time()
         metadata = {"pipeline": self.pipeline.name, "run": self.name, "params": self.params}

@@ -17,10 +17,13 @@ Names from user files become directory names only through `dir_name()`, so a tas
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,14 +116,31 @@ class RunLayout:
         self._taken.add(candidate)
         return candidate
 
-    def open_task(self, dir_name: str) -> TaskFiles:
-        """Create `artifacts/<task>/`; `tasks/<task>/log.txt` comes with the task's first line.
+    def precreate(self, tasks: Sequence[str]) -> threading.Thread:
+        """Create the `artifacts/<task>/` of `tasks` in a thread, ahead of the tasks.
 
-        File-system calls are a large part of a short task's cost on a slow disk, so a task
-        pays for one directory, plus two for its log when it writes one.
+        A short task's cost is mostly file-system calls on a slow disk (a mkdir took ~150 us
+        on the development VM's ext4); made here, they overlap with running tasks instead of
+        delaying each start. `open_task` still creates a directory the thread has not reached.
+        Directory names are allocated now, in pipeline order, so they do not depend on timing.
         """
+        paths = [os.path.join(self._artifacts_str, self.task_dir_name(t)) for t in tasks]
+
+        def make() -> None:
+            for path in paths:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path)
+
+        thread = threading.Thread(target=make, name="foredeck-precreate", daemon=True)
+        thread.start()
+        return thread
+
+    def open_task(self, dir_name: str) -> TaskFiles:
+        """Create `artifacts/<task>/` (unless `precreate` did); `tasks/<task>/log.txt` comes
+        with the task's first line, so a silent task pays for no log directory."""
         artifacts = os.path.join(self._artifacts_str, dir_name)
-        os.mkdir(artifacts)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(artifacts)
         log = LogFile(os.path.join(self._tasks_str, dir_name, "log.txt"), lazy=True)
         return TaskFiles(artifacts, log)
 
