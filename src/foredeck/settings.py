@@ -110,6 +110,23 @@ class ControllerSettings(BaseModel):
     """Tasks of one pipeline running at once (the executor's `--parallel`)."""
 
 
+class KubeSettings(BaseModel):
+    """Where jobs with `agent: argo` or `agent: tekton` run (see docs/kube-executors.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = "default"
+    auth: Literal["kubeconfig", "in-cluster", "eks"] = "kubeconfig"
+    kubeconfig: str | None = None
+    context: str | None = None
+    cluster: str | None = None
+    """`eks`: the EKS cluster name (endpoint and CA come from DescribeCluster)."""
+    region: str | None = None
+    aws_profile: str | None = None
+    ui_url: str | None = None
+    """The Argo UI or Tekton Dashboard base URL: the job's link to its remote run."""
+
+
 class ArtifactSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -164,6 +181,7 @@ class Settings(BaseModel):
     scm: ScmSettings = Field(default_factory=ScmSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    kube: KubeSettings = Field(default_factory=KubeSettings)
     reporter: ReporterSettings = Field(default_factory=ReporterSettings)
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)

@@ -104,6 +104,13 @@ def new_owner() -> str:
     return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+REMOTE_AGENTS = ("argo", "tekton")
+
+
+class RemoteFailed(Exception):
+    """The cluster could not be reached or refused the run: the job ends `error`."""
+
+
 class _Running:
     """One job this controller runs, and how to stop it.
 
@@ -471,21 +478,25 @@ class Controller:
         r.phase = "run"
         timer = loop.call_later(lim.timeout, r.stop, "timeout")
         result: RunResult | None = None
+        out_dir = Path(r.claimed.workspace) / OUT
         try:
-            result = await r.step(
-                run_pipeline(
-                    run,
-                    Path(r.claimed.workspace) / OUT,
-                    parallel=self.parallel,
-                    cancel=r.cancel,
-                    env=step_env(job, r.claimed.build_id),
-                    kill_grace=lim.grace,
+            if job.agent in REMOTE_AGENTS:
+                result = await r.step(self._run_remote(job, run, out_dir, r.cancel))
+            else:
+                result = await r.step(
+                    run_pipeline(
+                        run,
+                        out_dir,
+                        parallel=self.parallel,
+                        cancel=r.cancel,
+                        env=step_env(job, r.claimed.build_id),
+                        kill_grace=lim.grace,
+                    )
                 )
-            )
         except asyncio.CancelledError:
             if _cancelling():
                 raise
-        except (PipelineError, OutputDirError) as exc:
+        except (PipelineError, OutputDirError, RemoteFailed) as exc:
             return Outcome("error", str(exc))
         finally:
             timer.cancel()
@@ -505,6 +516,32 @@ class Controller:
             text = lim.timeout_text if own is None or own == lim.timeout else format_seconds(own)
             return Outcome("aborted", f"timed out after {text}")
         return self._stopped(r, result, lim)
+
+    async def _run_remote(
+        self, job: Job, run: PipelineRunSpec, out_dir: Path, cancel: asyncio.Event
+    ) -> RunResult:
+        """`agent: argo|tekton`: the same pipeline, compiled and run on Kubernetes (#6)."""
+        # Imported here: the Kubernetes client is heavy, and most installations run locally.
+        from foredeck.execute.kube.client import KubeConfigError, KubeTarget
+        from foredeck.execute.kube.runner import RemoteRunError, run_remote
+
+        kube = self.settings.kube
+        target = KubeTarget(
+            namespace=kube.namespace,
+            auth=kube.auth,
+            kubeconfig=kube.kubeconfig,
+            context=kube.context,
+            cluster=kube.cluster,
+            region=kube.region,
+            aws_profile=kube.aws_profile,
+        )
+        engine: Literal["argo", "tekton"] = "argo" if job.agent == "argo" else "tekton"
+        try:
+            return await run_remote(
+                run, out_dir, engine=engine, kube=target, job_id=job.id, cancel=cancel
+            )
+        except (KubeConfigError, RemoteRunError) as exc:
+            raise RemoteFailed(str(exc)) from None
 
     def _stopped(self, r: _Running, result: RunResult | None, lim: Limits | None) -> Outcome:
         if r.reason == "timeout" and lim is not None:

@@ -1,0 +1,536 @@
+"""`run_remote`: run a pipeline on Argo Workflows or Tekton, with the local executor's outputs.
+
+Shape and files mirror `execute.local.run_pipeline`: `started.json`, `build-log.txt`,
+`tasks/<task>/log.txt`, `pipeline-run.json` (updated as the run goes) and `finished.json`
+under `out_dir`, `on_event` progress, a `cancel` event, and a `RunResult`.
+
+Life of a run: emit the manifest, name it `<pipeline>-<job>-<hex>`, label it
+`foredeck.dev/job-id=<job>`, create it; watch it (`watch.py`) and, on every new version, read
+its pods (and, for Tekton, TaskRuns) to update task states and start log followers for step
+containers that have started; at the terminal phase wait for the logs to end, write the files,
+then delete the resource (its pods go with it). `cancel` patches the engine's stop field and
+the run continues to its terminal phase, which then counts as Cancelled (Prow: ABORTED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from foredeck.execute.kube.argo import ArgoEngine
+from foredeck.execute.kube.client import KubeTarget, api_client, dns_name
+from foredeck.execute.kube.engine import JOB_LABEL, Engine, PodStep, RunView
+from foredeck.execute.kube.logs import LogFollower
+from foredeck.execute.kube.tekton import TektonEngine
+from foredeck.execute.kube.watch import ObjectWatch
+from foredeck.execute.logs import LogFile, StepOutput, TaskLogger, timestamp
+from foredeck.execute.runstate import (
+    FINAL_STATUSES,
+    EventKind,
+    RunEvent,
+    RunResult,
+    TaskRecord,
+    run_json,
+)
+from foredeck.execute.workspace import RunLayout
+from foredeck.pipeline.model import ParamValue, PipelineRunSpec, RunStatus
+from foredeck.storage import prow
+
+EngineName = Literal["argo", "tekton"]
+EventCallback = Callable[[RunEvent], None]
+SNAPSHOT_SECONDS = 1.0
+
+
+class RemoteRunError(RuntimeError):
+    """The cluster refused the run (invalid manifest, no permission) or the watch failed."""
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """Tuning; the defaults suit a real API server (tests shorten them)."""
+
+    delete: bool = True  # delete the Workflow/PipelineRun once the files are written
+    watch_timeout: int = 300  # server-side timeout of one watch request (then resume)
+    read_timeout: float = 330.0  # a silent connection is dead after this long
+    log_grace: float = 30.0  # at the end, wait this long for log streams to finish
+    backoff: float = 0.5  # first pause before reconnecting a broken watch
+
+
+def make_engine(engine: EngineName, run: PipelineRunSpec) -> Engine:
+    if engine == "argo":
+        return ArgoEngine(run)
+    if engine == "tekton":
+        return TektonEngine(run)
+    raise ValueError(f"unknown engine {engine!r} (expected 'argo' or 'tekton')")
+
+
+def resource_name(run: PipelineRunSpec, job_id: int | str) -> str:
+    """`<pipeline>-<job>-<6 hex>`: unique per attempt, findable by job, a DNS label."""
+    base = dns_name(run.name or run.pipeline.name, 40)
+    return f"{base}-{dns_name(str(job_id), 14)}-{secrets.token_hex(3)}"
+
+
+async def run_remote(
+    run: PipelineRunSpec,
+    out_dir: Path,
+    *,
+    engine: EngineName,
+    kube: KubeTarget,
+    job_id: int | str,
+    cancel: asyncio.Event | None = None,
+    on_event: EventCallback | None = None,
+    options: RemoteOptions | None = None,
+) -> RunResult:
+    """Run `run` on the cluster of `kube` with `engine`, writing Prow's layout under `out_dir`.
+
+    Returns the result whatever the tasks did. Raises RemoteRunError when the cluster refuses
+    the run or the watch fails for good (files say FAILURE), OutputDirError like the local
+    executor, and CancelledError when the coroutine is cancelled (after asking the engine to
+    stop and writing the files).
+    """
+    remote = _RemoteRun(run, out_dir, engine, kube, job_id, cancel, on_event, options)
+    return await remote.execute()
+
+
+class _RemoteRun:
+    def __init__(
+        self,
+        run: PipelineRunSpec,
+        out_dir: Path,
+        engine: EngineName,
+        kube: KubeTarget,
+        job_id: int | str,
+        cancel: asyncio.Event | None,
+        on_event: EventCallback | None,
+        options: RemoteOptions | None,
+    ) -> None:
+        self.run = run
+        self.layout = RunLayout(Path(os.path.abspath(out_dir)))
+        self.engine_name = engine
+        self.engine = make_engine(engine, run)
+        self.kube = kube
+        self.namespace = kube.namespace
+        self.job_id = str(job_id)
+        self.cancel_event = cancel
+        self.on_event = on_event
+        self.options = options or RemoteOptions()
+        self.name = resource_name(run, job_id)
+        self.records: dict[str, TaskRecord] = {
+            t.name: TaskRecord(name=t.name, pipeline_task=t.name, is_finally=is_finally)
+            for is_finally, tasks in (
+                (False, run.pipeline.tasks),
+                (True, run.pipeline.finally_tasks),
+            )
+            for t in tasks
+        }
+        self.aborted = False
+        self.started = 0.0
+        self.view = RunView()
+        self.results: dict[str, ParamValue] = {}
+        self.build_log: LogFile | None = None
+        self.loggers: dict[str, TaskLogger] = {}
+        self.task_logs: dict[str, LogFile] = {}
+        self.outputs: dict[PodStep, StepOutput] = {}
+        self.followers: dict[PodStep, LogFollower] = {}
+        self.pending_logs = 0
+        self.logs_done = asyncio.Event()
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._last_snapshot = 0.0
+        self.client: k8s.ApiClient | None = None
+        self.children: list[dict[str, Any]] = []
+        self.created = False
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _log(self, text: str) -> None:
+        if self.build_log is not None:
+            self.build_log.write(b"%s [foredeck] %s\n" % (timestamp(), text.encode()))
+
+    def _emit(self, kind: EventKind, task: str | None = None, status: str | None = None) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(
+                RunEvent(kind=kind, run=self.name, task=task, status=status, time=time.time())
+            )
+        except Exception as exc:  # a progress callback must not stop the run
+            self._log(f"on_event callback failed: {exc!r}")
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        """From a thread into the loop; after the run the loop may be gone: drop it then."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(callback, *args)
+
+    def _snapshot(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_snapshot < SNAPSHOT_SECONDS:
+            return
+        self._last_snapshot = now
+        data = run_json(
+            name=self.name,
+            pipeline=self.run.pipeline.name,
+            status="Running",
+            params=dict(self.run.params),
+            results={},
+            tasks=self.records,
+            started=self.started,
+            finished=None,
+        )
+        prow.write_json_atomic(self.layout.run_json, data, indent=None)
+
+    # -- run -------------------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        self.loop = asyncio.get_running_loop()
+        self.layout.prepare()
+        self.started = time.time()
+        engine = self.engine
+        metadata = {
+            "pipeline": self.run.pipeline.name,
+            "run": self.name,
+            "params": dict(self.run.params),
+            "engine": self.engine_name,
+            "namespace": self.namespace,
+            "job-id": self.job_id,
+        }
+        prow.write_started(self.layout.out_dir, self.started, metadata)
+        self.build_log = LogFile(self.layout.build_log)
+        labels = {JOB_LABEL: dns_name(self.job_id)}
+        manifest = engine.manifest(self.run, self.name, labels)
+        manifest["metadata"]["namespace"] = self.namespace
+        self._snapshot(force=True)
+        watch: ObjectWatch | None = None
+        error: BaseException | None = None
+        try:
+            self.client = await asyncio.to_thread(api_client, self.kube)
+            self.custom = k8s.CustomObjectsApi(self.client)
+            self.core = k8s.CoreV1Api(self.client)
+            where = f"{engine.kind} {self.namespace}/{self.name}"
+            self._log(f"creating {where} for job {self.job_id}")
+            try:
+                await asyncio.to_thread(
+                    self.custom.create_namespaced_custom_object,
+                    engine.group,
+                    engine.version,
+                    self.namespace,
+                    engine.plural,
+                    manifest,
+                )
+            except ApiException as exc:
+                raise RemoteRunError(f"creating {where}: {exc.status} {_reason(exc)}") from exc
+            self.created = True
+            self._emit("run-started")
+            watch = ObjectWatch(
+                self.custom,
+                group=engine.group,
+                version=engine.version,
+                plural=engine.plural,
+                namespace=self.namespace,
+                name=self.name,
+                deliver=lambda obj: self._post(self.queue.put_nowait, ("object", obj)),
+                fail=lambda exc: self._post(self.queue.put_nowait, ("error", exc)),
+                server_timeout=self.options.watch_timeout,
+                read_timeout=self.options.read_timeout,
+                backoff=self.options.backoff,
+            )
+            watch.start()
+            await self._follow()
+            await self._sync_pods()
+            await self._wait_logs()
+        except BaseException as exc:
+            error = exc
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            if cancelled and not self.aborted and self.client is not None:
+                await asyncio.shield(self._abort())
+        finally:
+            if watch is not None:
+                watch.stop(timeout=0)
+                stats = watch.stats
+                self._log(
+                    f"watch: {stats.connects} connections, {stats.drops} dropped, "
+                    f"{stats.gone} gone (410), {stats.relists} reads"
+                )
+            for follower in self.followers.values():
+                follower.stop()
+        result = self._finish(error)
+        # Also after a lost watch: an unobserved run would only burn the cluster's resources.
+        lost = error is not None and not isinstance(error, asyncio.CancelledError)
+        if self.created and self.options.delete and (error is None or lost):
+            await self._delete()
+        if self.client is not None:
+            self.client.close()  # type: ignore[no-untyped-call]
+        if error is not None:
+            if isinstance(error, ApiException):
+                raise RemoteRunError(f"{error.status} {_reason(error)}") from error
+            raise error
+        return result
+
+    async def _follow(self) -> None:
+        """Consume object versions until the run reaches a terminal phase."""
+        cancel_wait = asyncio.ensure_future(self.cancel_event.wait()) if self.cancel_event else None
+        try:
+            while True:
+                getter = asyncio.ensure_future(self.queue.get())
+                waits: set[asyncio.Future[Any]] = {getter}
+                if cancel_wait is not None and not self.aborted:
+                    waits.add(cancel_wait)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if cancel_wait in done and not self.aborted:
+                    await self._abort()
+                if getter not in done:
+                    getter.cancel()
+                    continue
+                kind, item = getter.result()
+                while kind == "object" and not self.queue.empty():  # only the newest matters
+                    kind, item = self.queue.get_nowait()
+                if kind == "error":
+                    raise item
+                if item is None:
+                    self._log(f"{self.engine.kind} {self.name} was deleted before it finished")
+                    self.view.phase = "Done"
+                    self.view.status = "Cancelled" if self.aborted else "Failed"
+                    return
+                await self._update(item)
+                if self.view.phase == "Done":
+                    return
+        finally:
+            if cancel_wait is not None:
+                cancel_wait.cancel()
+
+    async def _abort(self) -> None:
+        self.aborted = True
+        engine = self.engine
+        self._log(f"abort: patching {engine.kind} {self.name} with {engine.abort_patch()}")
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object,
+                engine.group,
+                engine.version,
+                self.namespace,
+                engine.plural,
+                self.name,
+                engine.abort_patch(),
+            )
+        except ApiException as exc:
+            self._log(f"abort patch failed: {exc.status} {_reason(exc)}")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self._log(f"abort patch failed: {exc!r}")
+
+    async def _update(self, obj: dict[str, Any]) -> None:
+        engine = self.engine
+        children = self.children
+        if engine.child_plural is not None:
+            try:
+                listing: Any = await asyncio.to_thread(
+                    self.custom.list_namespaced_custom_object,
+                    engine.group,
+                    engine.version,
+                    self.namespace,
+                    engine.child_plural,
+                    label_selector=engine.selector(self.name),
+                )
+                children = self.children = list(listing.get("items") or [])
+            except ApiException as exc:  # keep the last list; the next version retries
+                self._log(f"listing {engine.child_plural}: {exc.status} {_reason(exc)}")
+        view = engine.view(obj, children, self.aborted)
+        self.view = view
+        self.results = _run_results(self.engine_name, obj)
+        for task, state in view.tasks.items():
+            record = self.records.get(task)
+            if record is None:
+                continue
+            before = record.status
+            record.status = state.status
+            record.started = state.started or record.started
+            record.finished = state.finished
+            record.attempts = max(record.attempts, state.attempts)
+            record.reason = state.reason
+            if before == "Pending" and state.status != "Pending":
+                self._emit("task-started", task)
+            if before not in FINAL_STATUSES and record.done:
+                self._emit("task-finished", task, record.status)
+                self._log(f"task {task}: {record.status}")
+        await self._sync_pods()
+        self._snapshot(force=view.phase == "Done")
+
+    async def _sync_pods(self) -> None:
+        """Start a log follower for every step container that has started."""
+        try:
+            response: Any = await asyncio.to_thread(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                label_selector=self.engine.selector(self.name),
+                _preload_content=False,
+            )
+        except ApiException as exc:  # logs are lost, the run's outcome is not
+            self._log(f"listing pods: {exc.status} {_reason(exc)}")
+            return
+        pods = json.loads(response.data).get("items") or []
+        for pod in pods:
+            for step in self.engine.pod_steps(pod):
+                if step in self.followers:
+                    continue
+                logger = self._logger(step.task)
+                logger.message(f"step {step.step}: log of pod {step.pod}")
+                self.outputs[step] = logger.step_output(step.step)
+                follower = LogFollower(
+                    self.core,
+                    self.namespace,
+                    step,
+                    lambda s, chunk: self._post(self._chunk, s, chunk),
+                    lambda s, exc: self._post(self._ended, s, exc),
+                    read_timeout=self.options.read_timeout,
+                )
+                self.followers[step] = follower
+                self.pending_logs += 1
+                self.logs_done.clear()
+                follower.start()
+
+    def _logger(self, task: str) -> TaskLogger:
+        logger = self.loggers.get(task)
+        if logger is None:
+            assert self.build_log is not None
+            dname = self.layout.task_dir_name(task)
+            log = LogFile(self.layout.tasks / dname / "log.txt", lazy=True)
+            self.task_logs[task] = log
+            self.records[task].log = f"tasks/{dname}/log.txt"
+            logger = self.loggers[task] = TaskLogger(task, log, self.build_log)
+        return logger
+
+    def _chunk(self, step: PodStep, chunk: bytes) -> None:
+        self.outputs[step].feed(chunk)
+
+    def _ended(self, step: PodStep, error: BaseException | None) -> None:
+        self.outputs[step].flush()
+        if error is not None:
+            self.loggers[step.task].message(f"log of step {step.step} cut: {error!r}")
+        self.pending_logs -= 1
+        if self.pending_logs == 0:
+            self.logs_done.set()
+
+    async def _wait_logs(self) -> None:
+        if self.pending_logs == 0:
+            return
+        try:
+            await asyncio.wait_for(self.logs_done.wait(), self.options.log_grace)
+        except TimeoutError:
+            self._log(f"{self.pending_logs} log streams still open after the run; cut")
+
+    async def _delete(self) -> None:
+        engine = self.engine
+        try:
+            await asyncio.to_thread(
+                self.custom.delete_namespaced_custom_object,
+                engine.group,
+                engine.version,
+                self.namespace,
+                engine.plural,
+                self.name,
+                propagation_policy="Background",
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                self._log(f"deleting {engine.kind} {self.name}: {exc.status} {_reason(exc)}")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self._log(f"deleting {engine.kind} {self.name}: {exc!r}")
+
+    def _finish(self, error: BaseException | None) -> RunResult:
+        finished = time.time()
+        status = self._run_status(error)
+        for record in self.records.values():
+            if record.done:
+                continue
+            if record.status == "Running":
+                record.status = "Cancelled" if status == "Cancelled" else "Failed"
+                record.finished = record.finished or finished
+            else:
+                record.status = "Cancelled" if status == "Cancelled" else "Skipped"
+        for task, log in self.task_logs.items():
+            log.close()
+            if not log.created:
+                self.records[task].log = None
+        result = RunResult(
+            name=self.name,
+            pipeline=self.run.pipeline.name,
+            out_dir=self.layout.out_dir,
+            status=status,
+            tasks=self.records,
+            results=self.results,
+            params=dict(self.run.params),
+            started=self.started,
+            finished=finished,
+        )
+        prow.write_json_atomic(self.layout.run_json, result.to_json(), indent=None)
+        reason = f" ({self.view.reason})" if self.view.reason else ""
+        self._log(f"run {self.name}: {status}{reason} in {finished - self.started:.2f}s")
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            self._log(f"error: {error}")
+        metadata = {
+            "pipeline": self.run.pipeline.name,
+            "run": self.name,
+            "status": status,
+            "engine": self.engine_name,
+        }
+        prow.write_finished(
+            self.layout.out_dir,
+            finished,
+            passed=result.passed,
+            result=result.prow_result,
+            metadata=metadata,
+        )
+        self._emit("run-finished", status=status)
+        if self.build_log is not None:
+            self.build_log.close()
+        return result
+
+    def _run_status(self, error: BaseException | None) -> RunStatus:
+        if isinstance(error, asyncio.CancelledError) or (self.aborted and error is not None):
+            return "Cancelled"
+        if error is not None or self.view.status is None:
+            return "Failed"
+        return self.view.status
+
+
+def _reason(exc: ApiException) -> str:
+    """The `message` of a Kubernetes `Status` body, else the HTTP reason."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or exc.reason or "")[:2000]
+
+
+def _run_results(engine: EngineName, obj: dict[str, Any]) -> dict[str, ParamValue]:
+    """Pipeline results: Argo's entrypoint outputs, Tekton's `status.results`."""
+    status = obj.get("status") or {}
+    if engine == "argo":
+        items = (status.get("outputs") or {}).get("parameters") or []
+    else:
+        items = status.get("results") or []
+    values: dict[str, ParamValue] = {}
+    for item in items:
+        if isinstance(item, dict) and "name" in item and "value" in item:
+            values[str(item["name"])] = item["value"]
+    return values
+
+
+def ui_link(engine: EngineName, base_url: str, namespace: str, name: str) -> str:
+    """The run's page in the Argo UI or the Tekton Dashboard (the seed's link next to a job);
+    `name` is `RunEvent.run` of the `run-started` event."""
+    base = base_url.rstrip("/")
+    if engine == "argo":
+        return f"{base}/workflows/{namespace}/{name}"
+    return f"{base}/#/namespaces/{namespace}/pipelineruns/{name}"
