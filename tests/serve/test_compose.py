@@ -49,9 +49,9 @@ def test_hook_role_migrates_and_serves_the_api(tmp_path: Path) -> None:
             assert client.get("/healthz").json() == {"status": "ok"}
             assert client.get("/api/jobs").json() == {"jobs": [], "next": None}
             assert client.post("/hook").status_code == 400  # the hook is there
-            # Commit statuses link to /jobs/ID: until the dashboard, that is the job's JSON.
+            # Commit statuses link to /jobs/ID: the dashboard's run page.
             page = client.get("/jobs/7", follow_redirects=False)
-            assert (page.status_code, page.headers["location"]) == (307, "/api/jobs/7")
+            assert (page.status_code, page.headers["location"]) == (307, "/view/7")
             assert client.get("/jobs/7").status_code == 404  # followed: no such job
     finally:
         service.stop()

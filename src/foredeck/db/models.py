@@ -149,6 +149,11 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
         Index("ix_jobs_state_heartbeat", "state", "heartbeat_at"),
+        # Keyset pages (newest id first) within one filter: see migration 0003.
+        Index("ix_jobs_name_id", "name", "id"),
+        Index("ix_jobs_state_id", "state", "id"),
+        Index("ix_jobs_type_id", "type", "id"),
+        Index("ix_jobs_org_repo_id", "org", "repo", "id"),
         Index("ix_jobs_org_repo_pull", "org", "repo", "pull_number"),
         Index("ix_jobs_name_created", "name", "created_at"),
     )

@@ -14,13 +14,15 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from foredeck.api import create_router
+from foredeck.dashboard import dashboard_router
+from foredeck.dashboard.view import view_router
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.server import create_app
 from foredeck.settings import Settings
@@ -71,11 +73,9 @@ def create_service_app(
         )
     )
 
-    @app.get("/jobs/{job_id}", include_in_schema=False)
-    async def job_page(job_id: int) -> RedirectResponse:
-        # Commit statuses link here (`reporter.dashboard_url`); until the dashboard serves the
-        # page, the job's JSON is what there is to see.
-        return RedirectResponse(f"/api/jobs/{job_id}", status_code=307)
+    # The pages; also `/jobs/{id}` (commit statuses link there) redirecting to `/view/{id}`.
+    app.include_router(dashboard_router(settings, engine))
+    app.include_router(view_router(settings, engine, store=store))
 
     inner = app.router.lifespan_context
 

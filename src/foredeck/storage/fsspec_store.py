@@ -3,6 +3,10 @@
 Object stores replace an object atomically on upload, so unlike the local store no temporary
 object is needed. Streamed writes are spooled to a local temporary file and uploaded when the
 writer finishes, so a writer that fails leaves the previous object in place.
+
+Object-store filesystems cache listings (s3fs, with no expiry); other processes (controllers
+publishing runs) write the same bucket, so every lookup drops the cached listing first rather
+than answer from a stale one.
 """
 
 from __future__ import annotations
@@ -15,17 +19,31 @@ from typing import Any, BinaryIO
 
 from foredeck.storage.local import plan_upload
 from foredeck.storage.paths import clean_path
+from foredeck.storage.s3 import DEFAULT_PRESIGN_EXPIRES, Presigner, check_expires, is_s3
 from foredeck.storage.store import Entry, check_range
 
 
 class FsspecStore:
-    """Objects under `root` (a path in `fs`'s own notation, e.g. `bucket/prefix`)."""
+    """Objects under `root` (a path in `fs`'s own notation, e.g. `bucket/prefix`).
 
-    def __init__(self, fs: Any, root: str, *, url: str, link_base: str | None = None) -> None:
+    On S3, `url_for` gives presigned GET links valid for `presign_expires` seconds.
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        root: str,
+        *,
+        url: str,
+        link_base: str | None = None,
+        presign_expires: int = DEFAULT_PRESIGN_EXPIRES,
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.url = url.rstrip("/")
         self.link_base = link_base.rstrip("/") if link_base else None
+        self.presign_expires = check_expires(presign_expires)
+        self._presigner = Presigner(fs) if is_s3(fs) else None
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.url!r})"
@@ -39,8 +57,12 @@ class FsspecStore:
         root = self.root.lstrip("/")
         return full.lstrip("/").removeprefix(root).lstrip("/")
 
+    def _fresh(self, full: str) -> str:
+        self.fs.invalidate_cache(full)
+        return full
+
     def _file(self, path: str) -> str:
-        full = self._full(path)
+        full = self._fresh(self._full(path))
         if self.fs.isdir(full):
             raise IsADirectoryError(f"store path {path!r} is a directory")
         return full
@@ -90,10 +112,10 @@ class FsspecStore:
         return int(self.fs.size(self._file(path)))
 
     def exists(self, path: str) -> bool:
-        return bool(self.fs.isfile(self._full(path)))
+        return bool(self.fs.isfile(self._fresh(self._full(path))))
 
     def list(self, prefix: str = "", *, recursive: bool = False) -> list[Entry]:
-        full = self._full(prefix, prefix=True)
+        full = self._fresh(self._full(prefix, prefix=True))
         if not self.fs.isdir(full):
             return []
         entries: list[Entry] = []
@@ -111,7 +133,7 @@ class FsspecStore:
     def delete_prefix(self, prefix: str) -> int:
         if clean_path(prefix, prefix=True) == "":
             raise ValueError("refusing to delete the whole store; give a non-empty prefix")
-        full = self._full(prefix, prefix=True)
+        full = self._fresh(self._full(prefix, prefix=True))
         if self.fs.isfile(full):
             self.fs.rm_file(full)
             return 1
@@ -122,6 +144,24 @@ class FsspecStore:
         return count
 
     def url_for(self, path: str) -> str:
+        """`link_base/path` if the store has a link base; on S3 a presigned GET link when `path`
+        is an existing object; else the storage URL (`s3://bucket/prefix/path`).
+
+        A directory (such as the build directory the controller records as a job's URL) has no
+        presigned link, so it stays the durable storage URL; presigned links expire, so callers
+        should make them when a page is rendered rather than store them.
+        """
         rel = clean_path(path, prefix=True)
-        base = self.link_base or self.url
-        return f"{base}/{rel}" if rel else base
+        if self.link_base:
+            return f"{self.link_base}/{rel}" if rel else self.link_base
+        if self._presigner is not None and rel and self.exists(rel):
+            return self.presigned_url(rel)
+        return f"{self.url}/{rel}" if rel else self.url
+
+    def presigned_url(self, path: str, expires: int | None = None) -> str:
+        """A presigned GET URL for the object `path` (S3 only), valid `expires` seconds (default
+        `presign_expires`). It is made offline: the object need not exist yet."""
+        if self._presigner is None:
+            raise ValueError(f"{self.url} cannot presign links: only s3:// stores can")
+        full = self._full(path)
+        return self._presigner.url(full, self.presign_expires if expires is None else expires)

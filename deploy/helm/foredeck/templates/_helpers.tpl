@@ -1,0 +1,165 @@
+{{/* Names and labels. Kept to the template subset that tests/deploy/gotemplate.py renders. */}}
+{{- define "foredeck.fullname" -}}
+{{ .Release.Name | trunc 53 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "foredeck.ciNamespace" -}}
+{{ default .Release.Namespace .Values.ciNamespace }}
+{{- end }}
+
+{{- define "foredeck.labels" -}}
+app.kubernetes.io/name: foredeck
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end }}
+
+{{/* One role's Deployment. Context: dict root, role, replicas, sa. */}}
+{{- define "foredeck.deployment" -}}
+{{- $root := .root }}
+{{- $name := include "foredeck.fullname" $root }}
+{{- $http := or (eq .role "hook") (eq .role "all") }}
+{{- $kube := or (eq .role "controller") (eq .role "all") }}
+{{- $github := not (or (eq .role "periodics") (eq .role "sinker")) }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}-{{ .role }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "foredeck.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ .role }}
+spec:
+  replicas: {{ .replicas }}
+  {{- if not $http }}
+  strategy:
+    type: Recreate
+  {{- end }}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: foredeck
+      app.kubernetes.io/instance: {{ $root.Release.Name }}
+      app.kubernetes.io/component: {{ .role }}
+  template:
+    metadata:
+      labels:
+        {{- include "foredeck.labels" $root | nindent 8 }}
+        app.kubernetes.io/component: {{ .role }}
+    spec:
+      serviceAccountName: {{ $name }}-{{ .sa }}
+      automountServiceAccountToken: {{ $kube }}
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        runAsGroup: 10001
+        fsGroup: 10001
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+        - name: foredeck
+          image: {{ printf "%s:%s" $root.Values.image.repository $root.Values.image.tag | quote }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          args: ["serve", "--config", "/etc/foredeck/settings.yaml", "--role", {{ .role | quote }}]
+          env:
+            - name: FOREDECK_CONFIG_PATH
+              value: /etc/foredeck/jobs.yaml
+            - name: FOREDECK_CONTROLLER__WORKDIR
+              value: /var/lib/foredeck/runs
+            - name: FOREDECK_CONTROLLER__MIRROR_DIR
+              value: /var/lib/foredeck/mirrors
+            - name: HOME
+              value: /var/lib/foredeck
+            - name: FOREDECK_DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $root.Values.secrets.name }}
+                  key: {{ $root.Values.secrets.databaseUrlKey }}
+            {{- if $github }}
+            - name: FOREDECK_GITHUB__TOKEN_FILE
+              value: /var/run/secrets/foredeck/github/token
+            {{- end }}
+            {{- if $http }}
+            - name: FOREDECK_HOOK__HOST
+              value: "0.0.0.0"
+            - name: FOREDECK_HOOK__PORT
+              value: "8888"
+            - name: WEBHOOK_SECRET
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $root.Values.secrets.name }}
+                  key: {{ $root.Values.secrets.webhookSecretKey }}
+            - name: FOREDECK_HOOK__SECRETS
+              value: '["$(WEBHOOK_SECRET)"]'
+            - name: FOREDECK_API__TOKEN
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $root.Values.secrets.name }}
+                  key: {{ $root.Values.secrets.apiTokenKey }}
+                  optional: true
+            {{- end }}
+            {{- with $root.Values.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          {{- if $http }}
+          ports:
+            - name: http
+              containerPort: 8888
+              protocol: TCP
+          readinessProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 10
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 20
+            failureThreshold: 6
+          {{- end }}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: ["ALL"]
+          resources:
+            {{- toYaml $root.Values.resources | nindent 12 }}
+          volumeMounts:
+            - name: config
+              mountPath: /etc/foredeck
+              readOnly: true
+            - name: data
+              mountPath: /var/lib/foredeck
+            - name: tmp
+              mountPath: /tmp
+            {{- if $github }}
+            - name: github
+              mountPath: /var/run/secrets/foredeck/github
+              readOnly: true
+            {{- end }}
+      volumes:
+        - name: config
+          configMap:
+            name: {{ $name }}-config
+        - name: data
+          emptyDir: {}
+        - name: tmp
+          emptyDir: {}
+        {{- if $github }}
+        - name: github
+          secret:
+            secretName: {{ $root.Values.secrets.name }}
+            items:
+              - key: {{ $root.Values.secrets.githubTokenKey }}
+                path: token
+        {{- end }}
+      {{- with $root.Values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $root.Values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}

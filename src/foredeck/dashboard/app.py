@@ -1,0 +1,134 @@
+"""The dashboard router: server-rendered pages (Jinja2, autoescaped) and their static files.
+
+`templates` is shared with the run page (`dashboard/view/`), whose templates extend
+`base.html`. Template globals give links without `url_for` (the router is included in apps it
+does not know): `static(name)`, `view_url(id)`, `job_history_url(name)`,
+`pr_history_url(org, repo, number)`, `query_url(path, params)`, `safe_href(url)`,
+`format_duration(seconds)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from foredeck.dashboard import links
+from foredeck.dashboard.pages import add_pages
+from foredeck.dashboard.security import ErrorPage, secure_route_class
+from foredeck.db.engine import read_only, session_factory
+from foredeck.settings import Settings
+
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+VIEW_STATIC_DIR = PACKAGE_DIR / "view" / "static"
+"""The run page's own static files, served under `/static/view/`."""
+
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def static_file(name: str) -> Path | None:
+    """The file behind `/static/{name}`, or None: only known types, never outside the roots."""
+    root, rel = STATIC_DIR, name
+    if name.startswith("view/"):
+        root, rel = VIEW_STATIC_DIR, name.removeprefix("view/")
+    parts = rel.split("/")
+    if not rel or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    path = (root / rel).resolve()
+    try:
+        path.relative_to(root.resolve())
+    except ValueError:
+        return None
+    if path.suffix not in STATIC_TYPES or not path.is_file():
+        return None
+    return path
+
+
+@lru_cache(maxsize=256)
+def _digest(path: Path, mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def static_url(name: str) -> str:
+    """`/static/name?v=HASH`, so browsers may cache for long and still see new versions."""
+    path = static_file(name)
+    if path is None:
+        return f"/static/{name}"
+    return f"/static/{name}?v={_digest(path, path.stat().st_mtime_ns)}"
+
+
+def make_templates(extra_dir: Path | None = None) -> Jinja2Templates:
+    """Templates from `extra_dir` (if any, first) and the package, autoescaped."""
+    loaders = [FileSystemLoader(str(TEMPLATES_DIR))]
+    if extra_dir is not None:
+        loaders.insert(0, FileSystemLoader(str(extra_dir)))
+    env = Environment(loader=ChoiceLoader(loaders), autoescape=True, auto_reload=False)
+    env.globals.update(
+        static=static_url,
+        view_url=links.view_url,
+        job_history_url=links.job_history_url,
+        pr_history_url=links.pr_history_url,
+        query_url=links.query_url,
+        safe_href=links.safe_href,
+        format_duration=links.format_duration,
+    )
+    return Jinja2Templates(env=env)
+
+
+templates = make_templates()
+
+
+def error_page(templates_: Jinja2Templates) -> ErrorPage:
+    """Errors as HTML pages (`error.html`), for `secure_route_class`."""
+
+    def render(request: Request, status: int, message: str) -> Response:
+        return templates_.TemplateResponse(
+            request, "error.html", {"status": status, "message": message}, status_code=status
+        )
+
+    return render
+
+
+def dashboard_router(
+    settings: Settings, engine: Engine, *, templates_dir: Path | None = None
+) -> APIRouter:
+    """The dashboard's pages: `/`, `/job-history/{job}`, `/pr-history/{org}/{repo}/{n}`,
+    `/badge.svg`, `/jobs/{id}` (redirect to `/view/{id}`) and `/static/...`.
+
+    `templates_dir` overrides or adds templates (looked up before the package's)."""
+    del settings  # nothing to configure yet; kept so the signature can grow without churn
+    tmpl = templates if templates_dir is None else make_templates(templates_dir)
+    router = APIRouter(route_class=secure_route_class(error_page(tmpl)))
+    reads = session_factory(read_only(engine))
+    add_pages(router, tmpl, reads)
+
+    @router.get("/static/{name:path}", include_in_schema=False)
+    def static(name: str) -> Response:
+        path = static_file(name)
+        if path is None:
+            raise HTTPException(404, "no such file")
+        media_type = STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+        return Response(
+            path.read_bytes(),
+            media_type=media_type,
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    return router

@@ -1,0 +1,69 @@
+// Run page: rerun and abort buttons. They POST to the API; with `api.token` set the API wants a
+// bearer token, typed into the "API token" box (kept for this tab only, in sessionStorage).
+(function () {
+  "use strict";
+  var TOKEN_KEY = "foredeck-api-token";
+  var tokenInput = document.getElementById("api-token");
+  var result = document.getElementById("action-result");
+  if (tokenInput) {
+    try { tokenInput.value = sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { /* storage off */ }
+    tokenInput.addEventListener("change", function () {
+      try { sessionStorage.setItem(TOKEN_KEY, tokenInput.value); } catch (e) { /* storage off */ }
+    });
+  }
+
+  function show(text, ok) {
+    if (!result) { return; }
+    result.textContent = text;  // text, never markup: the API's message may quote user input
+    result.className = "action-result " + (ok ? "ok" : "failed");
+  }
+
+  function act(button) {
+    var id = button.getAttribute("data-job-id");
+    var action = button.getAttribute("data-action");
+    if (action === "abort" && !window.confirm("Abort this run?")) { return; }
+    var headers = { "Accept": "application/json" };
+    var token = tokenInput ? tokenInput.value.trim() : "";
+    if (token) { headers["Authorization"] = "Bearer " + token; }
+    button.disabled = true;
+    fetch("/api/jobs/" + encodeURIComponent(id) + "/" + action, {
+      method: "POST", headers: headers, credentials: "same-origin"
+    }).then(function (response) {
+      return response.text().then(function (body) {
+        var data = null;
+        try { data = JSON.parse(body); } catch (e) { data = null; }
+        if (response.ok) {
+          if (action === "rerun" && data && data.id) {
+            show("Rerun started: run #" + data.id, true);
+            window.location.href = "/view/" + encodeURIComponent(data.id);
+          } else {
+            show(action === "abort" ? "Aborted." : "Done.", true);
+            window.location.reload();
+          }
+          return;
+        }
+        var detail = data && data.detail ? data.detail : body;
+        if (typeof detail !== "string") { detail = JSON.stringify(detail); }
+        show(action + " failed (" + response.status + "): " + detail, false);
+      });
+    }).catch(function (error) {
+      show(action + " failed: " + error, false);
+    }).then(function () { button.disabled = false; });
+  }
+
+  var buttons = document.querySelectorAll("button.job-action");
+  for (var i = 0; i < buttons.length; i++) {
+    buttons[i].addEventListener("click", function (event) { act(event.currentTarget); });
+  }
+
+  // Opening a link to a line inside a folded stretch unfolds it.
+  function reveal() {
+    if (!location.hash) { return; }
+    var target = document.getElementById(location.hash.slice(1));
+    if (!target) { return; }
+    var fold = target.closest("details");
+    if (fold && !fold.open) { fold.open = true; target.scrollIntoView(); }
+  }
+  window.addEventListener("hashchange", reveal);
+  reveal();
+})();
