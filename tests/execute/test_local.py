@@ -294,6 +294,9 @@ async def test_matrix_fans_out_and_aggregates_results(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "out" / "pipeline-run.json").read_text())
     assert data["tasks"]["build[1]"]["params"] == {"os": "linux", "arch": "arm64"}
     assert data["tasks"]["build[1]"]["pipelineTask"] == "build"
+    # The DAG's edges, implied by the result reference, for the dashboard's graph.
+    assert data["tasks"]["collect"]["runAfter"] == ["build"]
+    assert "runAfter" not in data["tasks"]["build"]
 
 
 async def test_matrix_failure_fails_the_matrix_task(tmp_path: Path) -> None:

@@ -284,7 +284,9 @@ class _Run:
         self.records: dict[str, TaskRecord] = {}
         self._guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         for task in self.pipeline.tasks:
-            self.records[task.name] = TaskRecord(task.name, task.name)
+            self.records[task.name] = TaskRecord(
+                task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
+            )
         for task in self.pipeline.finally_tasks:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.cancel_requested = False

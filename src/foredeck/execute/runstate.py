@@ -48,6 +48,7 @@ class TaskRecord:
     instances: list[str] = field(default_factory=list)  # names of a matrix task's instances
     log: str | None = None  # relative to the run directory, when the task wrote a log
     artifacts: str | None = None  # relative to the run directory: the task's $ARTIFACTS
+    run_after: list[str] = field(default_factory=list)  # upstream tasks (explicit and implied)
 
     @property
     def done(self) -> bool:
@@ -80,6 +81,8 @@ class TaskRecord:
             data["log"] = self.log
         if self.artifacts is not None:
             data["artifacts"] = self.artifacts
+        if self.run_after:
+            data["runAfter"] = self.run_after  # the DAG's edges, for the dashboard's graph
         return data
 
 
