@@ -1,4 +1,4 @@
-"""Two `foredeck serve --role controller` processes on one PostgreSQL: each job runs exactly once."""
+"""Two `foredeck serve --role controller` processes on one PostgreSQL: each job runs once."""
 
 from __future__ import annotations
 
