@@ -53,6 +53,7 @@ async def test_argo_job_runs_on_the_cluster_and_is_published(
     settings = make_settings(tmp_path, db)
     settings.kube.namespace = NAMESPACE
     settings.kube.kubeconfig = str(kubeconfig)
+    settings.kube.ui_url = "https://argo.example.org/"
     controller = Controller(db.engine, settings)
     assert await controller.run_once() == [job_id]
 
@@ -76,6 +77,9 @@ async def test_argo_job_runs_on_the_cluster_and_is_published(
     build = tmp_path / "artifacts" / "logs" / "nightly-argo" / str(job.build_id)
     assert "hi from the cluster" in (build / "build-log.txt").read_text()
     assert read_json(build / "finished.json")["result"] == "SUCCESS"
+    record = read_json(build / "pipeline-run.json")  # the dashboard's link to the Argo UI
+    assert record["engine"] == "argo"
+    assert record["uiUrl"] == f"https://argo.example.org/workflows/{NAMESPACE}/{name}"
     await wait_for(lambda: not kube_double.names(WORKFLOWS, NAMESPACE), timeout=20)
 
 

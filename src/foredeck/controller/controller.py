@@ -523,7 +523,7 @@ class Controller:
         """`agent: argo|tekton`: the same pipeline, compiled and run on Kubernetes (#6)."""
         # Imported here: the Kubernetes client is heavy, and most installations run locally.
         from foredeck.execute.kube.client import KubeConfigError, KubeTarget
-        from foredeck.execute.kube.runner import RemoteRunError, run_remote
+        from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
 
         kube = self.settings.kube
         target = KubeTarget(
@@ -538,7 +538,13 @@ class Controller:
         engine: Literal["argo", "tekton"] = "argo" if job.agent == "argo" else "tekton"
         try:
             return await run_remote(
-                run, out_dir, engine=engine, kube=target, job_id=job.id, cancel=cancel
+                run,
+                out_dir,
+                engine=engine,
+                kube=target,
+                job_id=job.id,
+                cancel=cancel,
+                options=RemoteOptions(ui_url=kube.ui_url),
             )
         except (KubeConfigError, RemoteRunError) as exc:
             raise RemoteFailed(str(exc)) from None

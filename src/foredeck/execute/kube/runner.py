@@ -66,6 +66,7 @@ class RemoteOptions:
     read_timeout: float = 330.0  # a silent connection is dead after this long
     log_grace: float = 30.0  # at the end, wait this long for log streams to finish
     backoff: float = 0.5  # first pause before reconnecting a broken watch
+    ui_url: str | None = None  # Argo UI / Tekton Dashboard base: `uiUrl` in pipeline-run.json
 
 
 def make_engine(engine: EngineName, run: PipelineRunSpec) -> Engine:
@@ -188,7 +189,16 @@ class _RemoteRun:
             started=self.started,
             finished=None,
         )
-        prow.write_json_atomic(self.layout.run_json, data, indent=None)
+        prow.write_json_atomic(self.layout.run_json, self._with_link(data), indent=None)
+
+    def _with_link(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The engine and, with a UI configured, the run's page there (the dashboard's link)."""
+        data["engine"] = self.engine_name
+        if self.options.ui_url:
+            data["uiUrl"] = ui_link(
+                self.engine_name, self.options.ui_url, self.namespace, self.name
+            )
+        return data
 
     # -- run -------------------------------------------------------------------------------
 
@@ -472,7 +482,7 @@ class _RemoteRun:
             started=self.started,
             finished=finished,
         )
-        prow.write_json_atomic(self.layout.run_json, result.to_json(), indent=None)
+        prow.write_json_atomic(self.layout.run_json, self._with_link(result.to_json()), indent=None)
         reason = f" ({self.view.reason})" if self.view.reason else ""
         self._log(f"run {self.name}: {status}{reason} in {finished - self.started:.2f}s")
         if error is not None and not isinstance(error, asyncio.CancelledError):
