@@ -9,7 +9,6 @@ restart, a retried tick) still creates one row.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from foredeck.periodics.schedule import (
     decide,
     parse_schedule,
 )
+from foredeck.polling import Poller
 from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class PeriodicMetrics:
         )
 
 
-class PeriodicScheduler:
+class PeriodicScheduler(Poller):
     def __init__(
         self,
         engine: Engine,
@@ -84,9 +84,23 @@ class PeriodicScheduler:
         self._config = config.get if isinstance(config, CentralConfig) else config
         self._now = now
         self._tracked: dict[str, _Tracked] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_poller()
         self._metrics = PeriodicMetrics(registry) if registry is not None else None
+
+    # -- the thread (foredeck.polling.Poller) ------------------------------------------------
+
+    _thread_name = "foredeck-periodics"
+    _what = "periodic scheduler: tick"
+
+    def _pass(self) -> object:
+        return self.tick()
+
+    def _interval(self) -> float:
+        return self.tick_interval
+
+    def _failed(self) -> None:
+        if self._metrics is not None:
+            self._metrics.tick_errors.inc()
 
     @classmethod
     def from_settings(
@@ -187,29 +201,3 @@ class PeriodicScheduler:
             )
             return None
         return schedule
-
-    def run(self) -> None:
-        """Tick every `tick_interval` seconds until `stop()`."""
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("periodic scheduler: tick failed")
-                if self._metrics is not None:
-                    self._metrics.tick_errors.inc()
-            self._stop.wait(self.tick_interval)
-
-    def start(self) -> threading.Thread:
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="foredeck-periodics", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the tick in progress."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None

@@ -22,7 +22,6 @@ same transaction, so `/test` and `/retest` work without GitHub.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.eventlog import NewEvent, log_events
 from foredeck.db.models import Event, EventPayload, ScmComment
 from foredeck.db.types import utcnow
+from foredeck.polling import Poller
 from foredeck.scm.github import IssueComment
 from foredeck.scm.local import (
     LABELS_FILE,
@@ -90,7 +90,7 @@ class _Metrics:
         )
 
 
-class LocalWatcher:
+class LocalWatcher(Poller):
     def __init__(
         self,
         repos: LocalRepos,
@@ -110,9 +110,23 @@ class LocalWatcher:
         self._pulls: dict[_Key, dict[str, Any]] = {}
         self._closed: set[_Key] = set()
         self._seeded = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_poller()
         self._metrics = _Metrics(registry) if registry is not None else None
+
+    # -- the thread (foredeck.polling.Poller) ------------------------------------------------
+
+    _thread_name = "foredeck-local-watch"
+    _what = "local watcher: scan"
+
+    def _pass(self) -> object:
+        return self.scan_once()
+
+    def _interval(self) -> float:
+        return self.poll_interval
+
+    def _failed(self) -> None:
+        if self._metrics is not None:
+            self._metrics.failures.inc()
 
     @classmethod
     def from_settings(
@@ -131,31 +145,6 @@ class LocalWatcher:
         )
 
     # -- threads -----------------------------------------------------------------------------
-
-    def start(self) -> threading.Thread:
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="foredeck-local-watch", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def run(self) -> None:
-        """Scan until `stop()`, every `poll_interval`; a failed scan is logged and retried."""
-        while not self._stop.is_set():
-            try:
-                self.scan_once()
-            except Exception:
-                log.exception("local watcher: scan failed")
-                if self._metrics is not None:
-                    self._metrics.failures.inc()
-            self._stop.wait(self.poll_interval)
 
     # -- scanning ----------------------------------------------------------------------------
 

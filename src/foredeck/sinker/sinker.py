@@ -13,7 +13,6 @@ next sweep deletes it) rather than a directory nobody knows about.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from sqlalchemy import Engine
 
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.types import utcnow
+from foredeck.polling import Poller
 from foredeck.settings import Settings
 from foredeck.sinker.queries import (
     Candidate,
@@ -79,7 +79,7 @@ class SinkerMetrics:
         )
 
 
-class Sinker:
+class Sinker(Poller):
     def __init__(
         self,
         engine: Engine,
@@ -99,9 +99,23 @@ class Sinker:
         self._reader = read_only(engine)
         self._sessions = session_factory(engine)
         self._now = now
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_poller()
         self._metrics = SinkerMetrics(registry) if registry is not None else None
+
+    # -- the thread (foredeck.polling.Poller) ------------------------------------------------
+
+    _thread_name = "foredeck-sinker"
+    _what = "sinker: sweep"
+
+    def _pass(self) -> object:
+        return self.sweep()
+
+    def _interval(self) -> float:
+        return self.interval
+
+    def _failed(self) -> None:
+        if self._metrics is not None:
+            self._metrics.errors.inc()
 
     @classmethod
     def from_settings(
@@ -201,29 +215,3 @@ class Sinker:
             result.events += deleted
             if deleted < self.batch_size:
                 return
-
-    def run(self) -> None:
-        """Sweep at once, then every `interval` seconds, until `stop()`."""
-        while not self._stop.is_set():
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("sinker: sweep failed")
-                if self._metrics is not None:
-                    self._metrics.errors.inc()
-            self._stop.wait(self.interval)
-
-    def start(self) -> threading.Thread:
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="foredeck-sinker", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the batch in progress (a sweep interrupted so resumes at the next start)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
