@@ -21,14 +21,15 @@ from foredeck.api import logs
 from foredeck.api.auth import LimitedBodyRoute, token_checker
 from foredeck.api.comments import add_comment_route
 from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob
-from foredeck.api.queries import MAX_LIMIT, search_jobs
 from foredeck.api.start import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
 from foredeck.db.engine import read_only, session_factory, write_lock
-from foredeck.db.jobs import JobCreate, create_job, get_job, set_state
+from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.settings import Settings
 from foredeck.storage.store import ArtifactStore, open_store
+
+MAX_LIMIT = 500  # jobs per page of GET /api/jobs
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def create_router(
             if not sep or not org or not name:
                 raise HTTPException(422, "repo must look like org/repo")
         with reads() as session:
-            rows = search_jobs(
+            rows = list_jobs(
                 session,
                 org=org,
                 repo=name,
@@ -112,8 +113,9 @@ def create_router(
                 state=state or None,
                 pull_number=pr,
                 author=author,
-                limit=limit + 1,
+                limit=limit + 1,  # one more than a page: how we learn a next page exists
                 after_id=after,
+                max_limit=MAX_LIMIT + 1,
             )
             page = [JobSummary.of(row) for row in rows[:limit]]
         more = len(rows) > limit

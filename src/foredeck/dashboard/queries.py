@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from foredeck.api.queries import author_filter
+from foredeck.db.jobs import author_filter
 from foredeck.db.models import FINISHED_STATES, Job, JobState, JobType
 
 MAX_PR_RUNS = 1000

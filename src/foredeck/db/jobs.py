@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Insert, func, select, update
+from sqlalchemy import ColumnElement, Insert, exists, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from foredeck.db.models import (
@@ -30,6 +31,7 @@ __all__ = [
     "JobCreate",
     "Pull",
     "Refs",
+    "author_filter",
     "create_job",
     "get_job",
     "latest_presubmits",
@@ -210,6 +212,18 @@ def set_state(
     return bool(updated)
 
 
+def author_filter(dialect: str, author: str) -> ColumnElement[bool]:
+    """Jobs with a pull by `author` (any pull of a batch).
+
+    The author lives inside the `pulls` JSON column: a `json_each` subquery on SQLite, JSONB
+    containment (`@>`) on PostgreSQL. Both run in SQL, so keyset pages stay exact.
+    """
+    if dialect == "postgresql":
+        return type_coerce(Job.pulls, JSONB).contains([{"author": author}])
+    each = func.json_each(Job.pulls).table_valued("value").alias("pull")
+    return exists().select_from(each).where(func.json_extract(each.c.value, "$.author") == author)
+
+
 def list_jobs(
     session: Session,
     *,
@@ -219,8 +233,10 @@ def list_jobs(
     type: JobType | None = None,
     state: JobState | Collection[JobState] | None = None,
     pull_number: int | None = None,
+    author: str | None = None,
     limit: int = 50,
     after_id: int | None = None,
+    max_limit: int = 1000,
 ) -> list[Job]:
     """Jobs newest first; pass the last id of a page as `after_id` for the next page (keyset)."""
     stmt = select(Job)
@@ -238,7 +254,9 @@ def list_jobs(
         stmt = stmt.where(Job.state.in_(list(state)))
     if pull_number is not None:
         stmt = stmt.where(Job.pull_number == pull_number)
+    if author is not None:
+        stmt = stmt.where(author_filter(session.get_bind().dialect.name, author))
     if after_id is not None:
         stmt = stmt.where(Job.id < after_id)
-    stmt = stmt.order_by(Job.id.desc()).limit(max(1, min(limit, 1000)))
+    stmt = stmt.order_by(Job.id.desc()).limit(max(1, min(limit, max_limit)))
     return list(session.execute(stmt).scalars())
