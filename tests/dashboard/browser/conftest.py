@@ -34,7 +34,7 @@ def _need_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _need_chromium()
     srv = Server(tmp_path_factory.mktemp("browser-serve"))
@@ -46,14 +46,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert srv.leftovers() == [], "processes of the server left running"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def runs(server: Server) -> Jobs:
     """The finished runs every page shows, made once per session."""
     return server.fill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running in the main
+    # thread while it is open, and every later test that runs a loop of its own would fail.
     _need_chromium()
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
@@ -77,7 +79,7 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
