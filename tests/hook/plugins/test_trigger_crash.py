@@ -15,72 +15,22 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from starlette.types import Receive, Scope, Send
 
 from foredeck.db import Event, Job, read_only, session_factory
 from tests.db.fixtures import Database
-from tests.doubles.github_api import GitHubDouble, assert_no_violations
-from tests.hook.helpers import headers
-from tests.hook.plugins.trigger_env import BOT, ORG, REPO, pr_payload, seed_github, sha
-from tests.hook.server_proc import Delivery, HookServer, Outcome, send_all
+from tests.hook.plugins.stalling import StallingGitHub, author_of, opened, trigger_server
+from tests.hook.plugins.trigger_env import BOT, ORG, REPO
+from tests.hook.server_proc import Delivery, Outcome, send_all
 
-JOBS = """\
-presubmits:
-  acme/widget:
-  - name: unit
-    always_run: true
-    spec: {containers: [{image: alpine}]}
-  - name: lint
-    always_run: true
-    spec: {containers: [{image: alpine}]}
-  - name: e2e
-    spec: {containers: [{image: alpine}]}
-"""
 EXPECTED = ["lint", "unit"]
 PRS = 150
-UNTRUSTED_EVERY = 7
-
-
-class StallingGitHub(GitHubDouble):
-    """The GitHub double, plus a switch that makes every request wait (a GitHub outage)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stalled = threading.Event()
-
-    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        while self.stalled.is_set():
-            await asyncio.sleep(0.005)
-        await super().serve(scope, receive, send)
-
-
-@pytest.fixture
-def stalling_github() -> Iterator[StallingGitHub]:
-    double = StallingGitHub()
-    with double:
-        yield double
-    assert_no_violations(double)
-
-
-def author_of(number: int) -> str:
-    return "mallory" if number % UNTRUSTED_EVERY == 0 else "alice"
-
-
-def opened(number: int) -> Delivery:
-    body = json.dumps(
-        pr_payload("opened", number, author=author_of(number), head_sha=sha(f"crash-{number}"))
-    ).encode()
-    did = str(uuid.UUID(int=random.Random(number).getrandbits(128)))
-    return Delivery(did, "pull_request", body, headers(body, did, "pull_request"), True)
 
 
 def count(db: Database, what: type[Job] | type[Event], unprocessed: bool = False) -> int:
@@ -139,21 +89,7 @@ async def test_sigkill_mid_storm_creates_each_job_exactly_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gh = stalling_github
-    seed_github(gh)
-    for n in range(1, PRS + 1):
-        gh.add_pull(ORG, REPO, n, author=author_of(n), head_sha=sha(f"crash-{n}"), files=["a.py"])
-    config = tmp_path / "jobs.yaml"
-    config.write_text(JOBS)
-    # The server reads GitHub's address and the job config from the environment (load_settings).
-    monkeypatch.setenv("FOREDECK_GITHUB__BASE_URL", gh.url)
-    monkeypatch.setenv("FOREDECK_GITHUB__TOKEN", gh.token)
-    monkeypatch.setenv("FOREDECK_CONFIG_PATH", str(config))
-    server = HookServer(
-        tmp_path,
-        db.url,
-        plugins=("foredeck.hook.plugins.trigger:create",),
-        plugin_config={"trigger": {"bot_login": BOT, "cache_dir": str(tmp_path / "cache")}},
-    )
+    server = trigger_server(gh, db, tmp_path, monkeypatch, PRS)
     rng = random.Random(3)
     originals = [opened(n) for n in range(1, PRS + 1)]
     first, second = originals[: PRS * 2 // 3], originals[PRS * 2 // 3 :]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,11 @@ from sqlalchemy import func, select
 
 from foredeck.db import Event, Job, read_only, session_factory
 from tests.db.fixtures import Database
-from tests.doubles.github_api import assert_no_violations
-from tests.hook.plugins.test_trigger_crash import JOBS, StallingGitHub, author_of, opened
-from tests.hook.plugins.trigger_env import BOT, ORG, REPO, seed_github, sha
-from tests.hook.server_proc import HookServer, send_all
+from tests.hook.plugins.stalling import StallingGitHub, author_of, opened, trigger_server
+from tests.hook.server_proc import send_all
 
 PRS = 12
 ANSWER_WITHIN = 1.0
-
-
-@pytest.fixture
-def stalling_github() -> Iterator[StallingGitHub]:
-    double = StallingGitHub()
-    with double:
-        yield double
-    assert_no_violations(double)
 
 
 def counts(db: Database) -> tuple[int, int, int]:
@@ -55,20 +44,7 @@ async def test_hook_answers_while_github_stalls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gh = stalling_github
-    seed_github(gh)
-    for n in range(1, PRS + 1):
-        gh.add_pull(ORG, REPO, n, author=author_of(n), head_sha=sha(f"crash-{n}"), files=["a.py"])
-    config = tmp_path / "jobs.yaml"
-    config.write_text(JOBS)
-    monkeypatch.setenv("FOREDECK_GITHUB__BASE_URL", gh.url)
-    monkeypatch.setenv("FOREDECK_GITHUB__TOKEN", gh.token)
-    monkeypatch.setenv("FOREDECK_CONFIG_PATH", str(config))
-    server = HookServer(
-        tmp_path,
-        db.url,
-        plugins=("foredeck.hook.plugins.trigger:create",),
-        plugin_config={"trigger": {"bot_login": BOT, "cache_dir": str(tmp_path / "cache")}},
-    )
+    server = trigger_server(gh, db, tmp_path, monkeypatch, PRS)
     server.start()
     try:
         gh.stalled.set()
