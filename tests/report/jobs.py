@@ -13,6 +13,7 @@ from foredeck.db.models import JobState
 
 ORG, REPO, PR = "acme", "widget", 7
 HEAD = "b" * 40
+DASH = "https://ci.example.com"  # the reporters' dashboard_url in these tests
 NEW_HEAD = "c" * 40
 BASE = "a" * 40
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.doubles.github_state import CommentState
 from tests.report.jobs import (
+    DASH,
     HEAD,
     NEW_HEAD,
     ORG,
@@ -29,22 +29,7 @@ from tests.report.jobs import (
     presubmit,
 )
 
-DASH = "https://ci.example.com"
 HEADER = "Test name | Commit | Details | Required | Rerun command"
-
-
-@pytest.fixture
-def gh(github_double: GitHubDouble) -> GitHubDouble:
-    github_double.add_repo(ORG, REPO)
-    github_double.add_pull(ORG, REPO, PR, author="alice", head_sha=HEAD)
-    return github_double
-
-
-@pytest.fixture
-async def reporter(gh: GitHubDouble, db: Database) -> AsyncIterator[Reporter]:
-    rep = Reporter(db.engine, gh.client, dashboard_url=DASH, retry_backoff=0)
-    yield rep
-    await rep.aclose()
 
 
 def ours(gh: GitHubDouble) -> list[CommentState]:

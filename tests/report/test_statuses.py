@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from foredeck.scm.provider import CommitStatus, ScmClient, StatusState
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.report.jobs import (
+    DASH,
     HEAD,
     ORG,
     PR,
@@ -26,22 +26,6 @@ from tests.report.jobs import (
     postsubmit,
     presubmit,
 )
-
-DASH = "https://ci.example.com"
-
-
-@pytest.fixture
-def gh(github_double: GitHubDouble) -> GitHubDouble:
-    github_double.add_repo(ORG, REPO)
-    github_double.add_pull(ORG, REPO, PR, author="alice", head_sha=HEAD)
-    return github_double
-
-
-@pytest.fixture
-async def reporter(gh: GitHubDouble, db: Database) -> AsyncIterator[Reporter]:
-    rep = Reporter(db.engine, gh.client, dashboard_url=DASH, retry_backoff=0)
-    yield rep
-    await rep.aclose()
 
 
 def sent(gh: GitHubDouble, sha: str = HEAD) -> list[tuple[str, str, str | None]]:
