@@ -61,8 +61,7 @@ def free_port() -> int:
 
 
 def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    proc = spawn(cmd, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -72,6 +71,11 @@ def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
     proc.kill()
     raise SystemExit(f"server did not start: {log.read_text()[-2000:]}")
+
+
+def spawn(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}
+    return subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
 
 
 def request_bytes(port: int, body: bytes) -> bytes:
@@ -153,6 +157,21 @@ async def paced(port: int, requests: list[bytes], rate: float) -> tuple[list[flo
     return latencies, statuses
 
 
+def hook_commands(topology: str, config: Path, port: int) -> list[tuple[str, list[str], bool]]:
+    """(name, argv, serves HTTP) of the processes that make up the hook under test."""
+    serve = [sys.executable, "-m", "foredeck.cli", "serve", "--config", str(config)]
+    quiet = ["--log-level", "warning"]
+    if topology == "all-in-one":
+        # The embedded setup: hook and event worker threads share one process (and its GIL).
+        return [("hook", [*serve, "--role", "all", "--port", str(port), *quiet], True)]
+    hook = ("hook", [*serve, "--role", "hook", "--port", str(port), *quiet], True)
+    if topology == "hook-only":
+        return [hook]
+    # As the Helm chart deploys it: the hook role, and the event worker in its own process
+    # consuming the log while the storm goes on.
+    return [hook, ("worker", [*serve, "--role", "worker", *quiet], False)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1500)
@@ -164,7 +183,11 @@ def main() -> None:
         "--database-url", help="default: a fresh SQLite file; PostgreSQL: use an empty schema"
     )
     parser.add_argument(
-        "--no-worker", action="store_true", help="diagnosis: the hook without its event worker"
+        "--topology",
+        choices=["deployed", "hook-only", "all-in-one"],
+        default="deployed",
+        help="deployed (default): `serve --role hook` plus a `--role worker` process, as the "
+        "chart runs them; hook-only: no worker; all-in-one: `serve --role all`",
     )
     args = parser.parse_args()
     body = PAYLOAD.read_bytes()
@@ -174,77 +197,87 @@ def main() -> None:
         config = {
             "database_url": args.database_url or f"sqlite:///{work / 'bench.db'}",
             "hook": {"secrets": [SECRET]},
-            "worker": {"enabled": os.environ.get("NOWORKER") is None},
+            "artifacts": {"url": str(work / "artifacts")},
+            # all-in-one: no GitHub here to report to (the other roles never start a reporter)
+            "reporter": {"enabled": False},
         }
         (work / "hook.yaml").write_text(yaml.safe_dump(config))
         hook_port, bare_port = free_port(), free_port()
-        hook = start(
-            [
-                sys.executable,
-                "-m",
-                "foredeck.hook",
-                "--config",
-                str(work / "hook.yaml"),
-                "--port",
-                str(hook_port),
-                "--log-level",
-                "warning",
-            ],
-            hook_port,
-            work / "hook.log",
-        )
-        bare = start(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "hook_throughput:bare_app",
-                "--port",
-                str(bare_port),
-                "--no-access-log",
-                *UVICORN_OPTIONS,
-            ],
-            bare_port,
-            work / "bare.log",
-        )
+        procs: list[subprocess.Popen[bytes]] = []
         try:
-            # Alternate short rounds and keep each server's best: other processes on a shared
-            # machine then disturb both sides alike instead of whichever ran second.
-            results: dict[str, list[float]] = {"bare": [], "hook": []}
-            for port in (bare_port, hook_port):
-                warm = [request_bytes(port, body) for _ in range(300)]
-                asyncio.run(saturate(port, warm, args.concurrency))
-            for _ in range(args.rounds):
-                for name, port in (("bare", bare_port), ("hook", hook_port)):
-                    reqs = [request_bytes(port, body) for _ in range(args.requests)]
-                    seconds, statuses = asyncio.run(saturate(port, reqs, args.concurrency))
-                    ok = sum(200 <= s < 300 for s in statuses)
-                    assert ok == len(reqs), f"{name}: {ok}/{len(reqs)} 2xx: {set(statuses)}"
-                    results[name].append(len(reqs) / seconds)
-            best = {name: max(rates) for name, rates in results.items()}
-            for name, rates in results.items():
-                listed = ", ".join(f"{r:.0f}" for r in rates)
-                print(
-                    f"{name}: {best[name]:.0f} deliveries/s best of {args.rounds} rounds "
-                    f"({listed}; {args.requests} requests each, concurrency {args.concurrency})"
+            for name, cmd, http in hook_commands(args.topology, work / "hook.yaml", hook_port):
+                if http:
+                    procs.append(start(cmd, hook_port, work / f"{name}.log"))
+                else:
+                    procs.append(spawn(cmd, work / f"{name}.log"))
+            procs.append(
+                start(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        "hook_throughput:bare_app",
+                        "--port",
+                        str(bare_port),
+                        "--no-access-log",
+                        *UVICORN_OPTIONS,
+                    ],
+                    bare_port,
+                    work / "bare.log",
                 )
-            print(f"ratio={best['hook'] / best['bare']:.2f}")
-            n = int(args.rate * args.paced_seconds)
-            reqs = [request_bytes(hook_port, body) for _ in range(n)]
-            latencies, statuses = asyncio.run(paced(hook_port, reqs, args.rate))
-            assert all(s == 202 for s in statuses), "paced run: not every delivery was accepted"
-            latencies.sort()
-            p50 = statistics.median(latencies) * 1000
-            p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-            print(
-                f"paced {args.rate:.0f}/s for {args.paced_seconds:.0f}s: "
-                f"p50={p50:.1f}ms p99={p99:.1f}ms"
             )
+            print(f"topology: {args.topology}")
+            measure(args, body, hook_port, bare_port)
+            if args.topology == "deployed":
+                print(f"worker: {worker_progress(config['database_url'])}")
         finally:
-            for proc in (hook, bare):
+            for proc in procs:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(20)
+
+
+def worker_progress(database_url: str) -> str:
+    """How far the separate worker got: the log must be consumed, not just written."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        total, done = conn.execute(text("SELECT count(*), count(processed_at) FROM events")).one()
+    engine.dispose()
+    return f"{done} of {total} logged events processed by the end of the run"
+
+
+def measure(args: argparse.Namespace, body: bytes, hook_port: int, bare_port: int) -> None:
+    # Alternate short rounds and keep each server's best: other processes on a shared
+    # machine then disturb both sides alike instead of whichever ran second.
+    results: dict[str, list[float]] = {"bare": [], "hook": []}
+    for port in (bare_port, hook_port):
+        warm = [request_bytes(port, body) for _ in range(300)]
+        asyncio.run(saturate(port, warm, args.concurrency))
+    for _ in range(args.rounds):
+        for name, port in (("bare", bare_port), ("hook", hook_port)):
+            reqs = [request_bytes(port, body) for _ in range(args.requests)]
+            seconds, statuses = asyncio.run(saturate(port, reqs, args.concurrency))
+            ok = sum(200 <= s < 300 for s in statuses)
+            assert ok == len(reqs), f"{name}: {ok}/{len(reqs)} 2xx: {set(statuses)}"
+            results[name].append(len(reqs) / seconds)
+    best = {name: max(rates) for name, rates in results.items()}
+    for name, rates in results.items():
+        listed = ", ".join(f"{r:.0f}" for r in rates)
+        print(
+            f"{name}: {best[name]:.0f} deliveries/s best of {args.rounds} rounds "
+            f"({listed}; {args.requests} requests each, concurrency {args.concurrency})"
+        )
+    print(f"ratio={best['hook'] / best['bare']:.2f}")
+    n = int(args.rate * args.paced_seconds)
+    reqs = [request_bytes(hook_port, body) for _ in range(n)]
+    latencies, statuses = asyncio.run(paced(hook_port, reqs, args.rate))
+    assert all(s == 202 for s in statuses), "paced run: not every delivery was accepted"
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(f"paced {args.rate:.0f}/s for {args.paced_seconds:.0f}s: p50={p50:.1f}ms p99={p99:.1f}ms")
 
 
 if __name__ == "__main__":

@@ -4,18 +4,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from foredeck.db import Event, session_factory
+from foredeck.db.engine import write_lock
 from foredeck.db.eventlog import (
     NewEvent,
     claim_next,
     failed_events,
     get_event,
+    load_payload,
     log_events,
     pending_count,
     requeue,
     retry_delay,
 )
+from foredeck.db.types import compress_payload, decompress_payload
 from tests.db.fixtures import Database, open_database
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -143,3 +147,45 @@ def test_driver_fast_path_writes_what_the_portable_path_writes(
     assert _snapshot(sqlite_db) == _snapshot(db)
     assert _snapshot(sqlite_db)[0][6] == at  # microseconds and zone survive the round trip
     db.engine.dispose()
+
+
+def _stored_bodies(db: Database) -> dict[int, bytes]:
+    """The payload column as the database holds it (no type processing)."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT event_id, body FROM event_payloads ORDER BY event_id"))
+        return {int(i): bytes(b) for i, b in rows}
+
+
+@pytest.mark.parametrize("path", ["connection", "session"])
+def test_payloads_are_stored_compressed_and_read_back_exactly(db: Database, path: str) -> None:
+    body = (Path(__file__).parents[1] / "data/webhooks/pull_request.opened.json").read_bytes()
+    item = NewEvent("big", "pull_request", "opened", "acme", "widget", body)
+    if path == "connection":  # the hook's path (SQLite: straight through the driver)
+        with write_lock(db.engine), db.engine.begin() as conn:
+            (logged,) = log_events(conn, [item])
+    else:
+        with session_factory(db.engine).begin() as s:
+            (logged,) = log_events(s, [item])
+    stored = _stored_bodies(db)[logged.id]
+    assert stored != body and len(stored) < len(body) // 4, len(stored)
+    assert decompress_payload(stored) == body
+    with db.engine.connect() as conn:
+        assert load_payload(conn, logged.id) == body
+    with session_factory(db.engine)() as s:
+        row = get_event(s, "big")
+        assert row is not None and row.payload == body
+
+
+def test_payloads_logged_before_compression_still_read_back(db: Database) -> None:
+    """Rows written uncompressed (before zstd) are JSON, which never starts with zstd's magic."""
+    with session_factory(db.engine).begin() as s:
+        (logged,) = log_events(s, [new("old")])
+    with write_lock(db.engine), db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE event_payloads SET body = :b WHERE event_id = :i"),
+            {"b": b'  {"zen": "plain"}', "i": logged.id},
+        )
+    assert _stored_bodies(db)[logged.id] == b'  {"zen": "plain"}'
+    with db.engine.connect() as conn:
+        assert load_payload(conn, logged.id) == b'  {"zen": "plain"}'
+    assert decompress_payload(compress_payload(b"")) == b""

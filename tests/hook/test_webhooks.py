@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -145,3 +146,26 @@ def test_typed_fields() -> None:
     plain = parse_payload("issue_comment", example("issue_comment.created"))
     assert isinstance(plain, IssueCommentEvent) and not plain.issue.is_pull_request
     assert parse_payload("watch", {"action": "started"}) is None
+
+
+def test_envelope_checks_the_whole_document_but_reads_only_its_head() -> None:
+    # Bytes that are not UTF-8 inside a field the envelope never reads still make it invalid.
+    with pytest.raises(PayloadError, match="valid JSON"):
+        WebhookEnvelope.parse("push", "d", b'{"action": "opened", "x": "\xff"}')
+    with pytest.raises(PayloadError, match="valid JSON"):
+        WebhookEnvelope.parse("push", "d", b'{"action": "opened", "x": [1,}')
+    with pytest.raises(PayloadError, match="valid JSON"):
+        WebhookEnvelope.parse("push", "d", b'{"action": "opened"} trailing')
+    # Owners that are not objects count as absent, like in `repository_of`.
+    env = WebhookEnvelope.parse(
+        "push", "d", b'{"repository": "x", "organization": {"login": "o"}, "action": "opened"}'
+    )
+    assert (env.action, env.org, env.repo) == ("opened", "o", None)
+    env = WebhookEnvelope.parse("push", "d", b'{"repository": {"full_name": 3}, "organization": 1}')
+    assert (env.org, env.repo) == (None, None)
+    env = WebhookEnvelope.parse("push", "d", '{"action": "z\u00e9"}'.encode())
+    assert env.action is None
+    for name in EXAMPLES:
+        document = example_bytes(name)
+        env = WebhookEnvelope.parse("x", "d", document)
+        assert (env.org, env.repo) == repository_of(orjson.loads(document)), name

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from foredeck.db.models import Event, EventPayload
-from foredeck.db.types import utcnow
+from foredeck.db.types import compress_payload, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ def _log_events_sqlite(
             ).fetchone()
             if row is not None:
                 ids[item.delivery_id] = int(row[0])
-                payloads.append((int(row[0]), item.payload))
+                payloads.append((int(row[0]), compress_payload(item.payload)))
                 results.append(Logged(int(row[0]), duplicate=False))
                 continue
             found = cursor.execute(_SQLITE_FIND, (item.delivery_id,)).fetchone()

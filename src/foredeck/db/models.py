@@ -8,7 +8,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     ForeignKey,
     Index,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from foredeck.db.types import BigIntPK, JSONType, UTCDateTime
+from foredeck.db.types import BigIntPK, CompressedPayload, JSONType, UTCDateTime
 
 JobType = Literal["presubmit", "postsubmit", "periodic", "batch"]
 JobState = Literal["triggered", "pending", "success", "failure", "aborted", "error"]
@@ -99,7 +98,8 @@ class EventPayload(Base):
     event_id: Mapped[int] = mapped_column(
         BigIntPK, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
     )
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(CompressedPayload)
+    """The payload as GitHub sent it; stored compressed, read back uncompressed."""
     event: Mapped[Event] = relationship(back_populates="payload_row")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
+import zstandard
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, LargeBinary
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -43,3 +45,37 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# A zstd frame starts with these bytes; a JSON document never does, so rows written before
+# payloads were compressed still read back as they are.
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_COMPRESSOR = threading.local()
+
+
+def compress_payload(body: bytes) -> bytes:
+    """A logged payload as stored: zstd level 1 shrinks GitHub's 25 KB JSON ~9x in ~25 us,
+    less than the SQLite page and WAL writes it saves (measured in bench/hook_throughput)."""
+    compressor = getattr(_COMPRESSOR, "zstd", None)
+    if compressor is None:  # a ZstdCompressor must not be shared between threads
+        compressor = _COMPRESSOR.zstd = zstandard.ZstdCompressor(level=1)
+    return bytes(compressor.compress(body))
+
+
+def decompress_payload(stored: bytes) -> bytes:
+    if stored[:4] != _ZSTD_MAGIC:
+        return stored
+    return bytes(zstandard.ZstdDecompressor().decompress(stored))
+
+
+class CompressedPayload(TypeDecorator[bytes]):
+    """Bytes that are stored compressed (`compress_payload`) and read back as given."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else compress_payload(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else decompress_payload(bytes(value))

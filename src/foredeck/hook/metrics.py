@@ -80,6 +80,16 @@ class HookMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
             registry=registry,
         )
+        self._children: dict[tuple[str, int], Counter] = {}
+
+    def delivered(self, event: str | None, status: int, seconds: float) -> None:
+        """Count one delivery (the labelled child is looked up once per event and status)."""
+        self.latency.observe(seconds)
+        key = (event_label(event), status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.deliveries.labels(key[0], str(status))
+        child.inc()
 
 
 class WorkerMetrics:

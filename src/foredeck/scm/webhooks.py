@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from foredeck.settings import HookSettings
@@ -91,56 +91,114 @@ def payload_json(body: bytes, content_type: str) -> bytes:
     return body
 
 
+class _Repository(msgspec.Struct):
+    full_name: Any = None
+
+
+class _Organization(msgspec.Struct):
+    login: Any = None
+
+
+class _Head(msgspec.Struct):
+    """What the hook reads of a payload; every other field is checked but not built."""
+
+    action: Any = None
+    repository: _Repository | None = None
+    organization: _Organization | None = None
+
+
+class _LenientHead(msgspec.Struct):
+    """`_Head` for payloads whose `repository` / `organization` are not objects."""
+
+    action: Any = None
+    repository: msgspec.Raw = msgspec.Raw(b"null")
+    organization: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+_LENIENT_HEAD = msgspec.json.Decoder(_LenientHead)
+_REPOSITORY = msgspec.json.Decoder(_Repository)
+_ORGANIZATION = msgspec.json.Decoder(_Organization)
+
+
+def _head(document: bytes) -> _Head:
+    try:
+        return _HEAD.decode(document)
+    except msgspec.ValidationError:
+        lenient = _LENIENT_HEAD.decode(document)  # raises again for a non-object document
+
+    def maybe(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw) -> Any:
+        try:
+            return decoder.decode(raw)
+        except msgspec.ValidationError:  # not an object: as if absent
+            return None
+
+    return _Head(
+        lenient.action,
+        maybe(_REPOSITORY, lenient.repository),
+        maybe(_ORGANIZATION, lenient.organization),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookEnvelope:
-    """One delivery: the headers that identify it and the parsed payload."""
+    """One delivery: the headers that identify it and what the payload says it is about."""
 
     event: str
     delivery_id: str
     action: str | None
     org: str | None
     repo: str | None
-    payload: dict[str, Any]
 
     @classmethod
     def parse(cls, event: str, delivery_id: str, document: bytes) -> WebhookEnvelope:
-        """Parse a JSON payload; raises `PayloadError` when it is not a JSON object."""
+        """Read a JSON payload's envelope; raises `PayloadError` when it is not a JSON object.
+
+        The whole document is checked (JSON syntax, UTF-8), but only the envelope's fields are
+        built: decoding GitHub's 25 KB payloads into dicts cost the hook ~30 us and a garbage
+        collection every few requests, for fields it never reads (plugins parse the logged body).
+        """
         try:
-            payload = orjson.loads(document)  # ~4x faster than json on GitHub's 25 KB payloads
-        except orjson.JSONDecodeError:
+            if not document.isascii():
+                document.decode("utf-8")
+            head = _head(document)
+        except msgspec.ValidationError:
+            raise PayloadError("payload must be a JSON object") from None
+        except (msgspec.DecodeError, UnicodeDecodeError):
             raise PayloadError("body is not valid JSON") from None
-        if not isinstance(payload, dict):
-            raise PayloadError("payload must be a JSON object")
-        org, repo = repository_of(payload)
-        action = payload.get("action")
+        org, repo = _owner(
+            head.repository.full_name if head.repository is not None else None,
+            head.organization.login if head.organization is not None else None,
+        )
+        action = head.action
         return cls(
             event=event,
             delivery_id=delivery_id,
             action=action if isinstance(action, str) and _ACTION.match(action) else None,
             org=org,
             repo=repo,
-            payload=payload,
         )
+
+
+def _owner(full_name: Any, login: Any) -> tuple[str | None, str | None]:
+    """(org, repo) from `repository.full_name`, else (org, None) from `organization.login`."""
+    if isinstance(full_name, str) and full_name.count("/") == 1:
+        owner, name = full_name.split("/")
+        if _NAME.match(owner) and _NAME.match(name):
+            return owner, name
+    if isinstance(login, str) and _NAME.match(login):
+        return login, None
+    return None, None
 
 
 def repository_of(payload: dict[str, Any]) -> tuple[str | None, str | None]:
     """(org, repo) named by a payload; names that are not valid GitHub names count as absent."""
-    org: str | None = None
-    repo: str | None = None
     repository = payload.get("repository")
-    if isinstance(repository, dict):
-        full_name = repository.get("full_name")
-        if isinstance(full_name, str) and full_name.count("/") == 1:
-            owner, name = full_name.split("/")
-            if _NAME.match(owner) and _NAME.match(name):
-                org, repo = owner, name
-    if org is None:
-        organization = payload.get("organization")
-        if isinstance(organization, dict):
-            login = organization.get("login")
-            if isinstance(login, str) and _NAME.match(login):
-                org = login
-    return org, repo
+    organization = payload.get("organization")
+    return _owner(
+        repository.get("full_name") if isinstance(repository, dict) else None,
+        organization.get("login") if isinstance(organization, dict) else None,
+    )
 
 
 # Typed payloads: the fields plugins read.

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from foredeck.config import branch_of_ref
 from foredeck.db.types import utcnow
 from foredeck.hook.plugins.trigger.push import changed_files
@@ -39,7 +41,7 @@ def roundtrip(kind: str, delivery: str, payload: dict[str, Any]) -> Any:
     envelope = WebhookEnvelope.parse(kind, delivery, event.payload)
     assert (envelope.org, envelope.repo, envelope.action) == (ORG, REPO, payload.get("action"))
     assert valid_delivery_id(delivery)
-    return parse_payload(kind, envelope.payload)
+    return parse_payload(kind, orjson.loads(event.payload))
 
 
 def assert_githubs_keys(ours: dict[str, Any], real: dict[str, Any], path: str = "") -> None:
