@@ -6,6 +6,7 @@ import typer
 
 from foredeck.config.cli import config_app
 from foredeck.execute.cli import run_command
+from foredeck.execute.kube.util_cli import util_app
 from foredeck.jobs_cli import jobs_app
 from foredeck.serve.cli import serve_command
 
@@ -19,6 +20,7 @@ app.command("run")(run_command)
 app.add_typer(config_app, name="config")
 app.command("serve")(serve_command)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(util_app, name="util")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from foredeck import __version__
 from foredeck.scm.settings import GitHubSettings
 
 ENV_PREFIX = "FOREDECK_"
@@ -115,6 +116,10 @@ class KubeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    default_agent: Literal["local", "argo", "tekton"] = "local"
+    """Where jobs with no agent or Prow's default `agent: kubernetes` run."""
+    utility_image: str = f"ghcr.io/foredeck/foredeck:{__version__}"
+    """The image remote pods run `foredeck util clonerefs` / `upload` from (needs git)."""
     namespace: str = "default"
     auth: Literal["kubeconfig", "in-cluster", "eks"] = "kubeconfig"
     kubeconfig: str | None = None

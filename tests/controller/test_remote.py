@@ -3,8 +3,10 @@ same claim, publish and final state as a local job, and a refused run ends `erro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,11 +14,22 @@ from foredeck.controller import Controller
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, create_job
-from tests.controller.helpers import get_job, make_settings, read_json, run_all, wait_for
+from foredeck.storage.store import open_store
+from tests.controller.helpers import (
+    Upstream,
+    add_job,
+    get_job,
+    make_settings,
+    read_json,
+    run_all,
+    spec_config,
+    wait_for,
+)
 from tests.db.fixtures import Database
 from tests.execute.kube.conftest import NAMESPACE
-from tests.execute.kube.engines import WORKFLOWS, ArgoSim
+from tests.execute.kube.engines import PIPELINERUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import KubeDouble
+from tests.storage.test_s3 import BUCKET, s3_endpoint  # noqa: F401  (fixture)
 
 
 def add_remote_job(db: Database, name: str, agent: str) -> int:
@@ -92,3 +105,196 @@ async def test_unreachable_cluster_ends_the_job_as_error(db: Database, tmp_path:
     job = get_job(db, job_id)
     assert job.state == "error"
     assert job.description and "kubeconfig" in job.description.lower()
+
+
+# -- decoration and the default agent ---------------------------------------------------------
+
+
+def add_pull_job(db: Database, up: Upstream, name: str, agent: str | None) -> int:
+    """A presubmit with refs (a pull of `up`); `agent=None` leaves Prow's default."""
+    head = up.branch("pr", {"feature.txt": "new\n"})
+    config: dict[str, Any] = {
+        "name": name,
+        "spec": {"containers": [{"image": "alpine:3.20", "command": ["sh", "-c", "make"]}]},
+    }
+    if agent is not None:
+        config["agent"] = agent
+    spec = JobCreate(
+        name=name,
+        type="presubmit",
+        refs=up.refs(7, head, "refs/heads/pr"),
+        job_config=config,
+        agent=agent,
+    )
+    with write_lock(db.engine), session_factory(db.engine).begin() as session:
+        job, _ = create_job(session, spec)
+        return job.id
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env") or []}
+
+
+async def test_tekton_pods_get_checkout_and_prow_env_but_no_controller_secrets(
+    db: Database,
+    tmp_path: Path,
+    kube_double: KubeDouble,
+    kubeconfig: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FOREDECK_API__TOKEN", "controller-secret-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_controller_secret")
+    up = Upstream(tmp_path / "repos")
+    job_id = add_pull_job(db, up, "pull-tekton", "tekton")
+    settings = make_settings(tmp_path, db)
+    settings.kube.namespace = NAMESPACE
+    settings.kube.kubeconfig = str(kubeconfig)
+    settings.kube.utility_image = "registry.example/foredeck:9"
+    controller = Controller(db.engine, settings)
+    assert await controller.run_once() == [job_id]
+
+    await wait_for(lambda: bool(kube_double.names(PIPELINERUNS, NAMESPACE)), timeout=20)
+    [name] = kube_double.names(PIPELINERUNS, NAMESPACE)
+    run = kube_double.get(PIPELINERUNS, NAMESPACE, name)
+    assert run is not None and kube_double.rejected == []
+    text = json.dumps(run)
+    assert "controller-secret-token" not in text and "ghp_controller_secret" not in text
+    assert "FOREDECK_" not in text
+    job = get_job(db, job_id)
+    [task] = run["spec"]["pipelineSpec"]["tasks"]
+    clone, *user = task["taskSpec"]["steps"]
+    assert clone["image"] == "registry.example/foredeck:9"
+    [refs] = json.loads(clone["command"][clone["command"].index("--refs") + 1])
+    assert refs["clone_uri"] == str(up.path)
+    assert refs["pulls"][0]["number"] == 7
+    assert user, "the job's own container"
+    for step in user:
+        env = env_of(step)
+        assert env["PULL_NUMBER"] == "7"
+        assert env["REPO_OWNER"] == "org" and env["REPO_NAME"] == "repo"
+        assert env["PULL_PULL_SHA"] == refs["pulls"][0]["sha"]
+        assert env["BUILD_ID"] == job.build_id
+        assert env["JOB_NAME"] == "pull-tekton" and env["JOB_TYPE"] == "presubmit"
+        assert env["ARTIFACTS"] == "/foredeck/artifacts"
+        assert step["workingDir"] == "/foredeck/src/org/repo"  # not the controller's checkout
+        assert "onError" not in step  # a file store: nothing uploads, the steps are as emitted
+
+    # What a step uploaded (here: put in place during the run) survives the controller's publish.
+    build = tmp_path / "artifacts" / "pr-logs" / "pull" / "org_repo" / "7" / "pull-tekton"
+    uploaded = build / str(job.build_id) / "artifacts" / task["name"] / "junit.xml"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_text("<testsuite/>")
+    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    sim = TektonSim(kube_double, NAMESPACE, name)
+    sim.running()
+    sim.task(task["name"], "True", "Succeeded", logs={user[0]["name"]: "made\n"})
+    sim.finish("True", "Succeeded")
+    await run_all(controller)
+
+    job = get_job(db, job_id)
+    assert job.state == "success", job.description
+    assert uploaded.read_text() == "<testsuite/>"
+    log = (build / str(job.build_id) / "build-log.txt").read_text()
+    assert "pods cannot reach" in log  # why nothing was uploaded by the steps
+    assert read_json(build / str(job.build_id) / "prowjob.json")["spec"]["agent"] == "tekton"
+
+
+async def test_default_agent_sends_kubernetes_jobs_to_the_cluster(
+    db: Database, tmp_path: Path, kube_double: KubeDouble, kubeconfig: Path
+) -> None:
+    up = Upstream(tmp_path / "repos")
+    job_id = add_pull_job(db, up, "pull-default", None)  # Prow's default agent: kubernetes
+    settings = make_settings(tmp_path, db)
+    settings.kube.namespace = NAMESPACE
+    settings.kube.kubeconfig = str(kubeconfig)
+    settings.kube.default_agent = "argo"
+    controller = Controller(db.engine, settings)
+    assert await controller.run_once() == [job_id]
+
+    await wait_for(lambda: bool(kube_double.names(WORKFLOWS, NAMESPACE)), timeout=20)
+    [name] = kube_double.names(WORKFLOWS, NAMESPACE)
+    workflow = kube_double.get(WORKFLOWS, NAMESPACE, name)
+    assert workflow is not None and kube_double.rejected == []
+    leaves = [t for t in workflow["spec"]["templates"] if "dag" not in t]
+    assert leaves
+    for template in leaves:
+        [init] = template["initContainers"]
+        assert init["command"][:3] == ["foredeck", "util", "clonerefs"]
+        body = template.get("container") or template.get("script")
+        assert body is not None and env_of(body)["PULL_NUMBER"] == "7"
+    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    sim = ArgoSim(kube_double, NAMESPACE, name)
+    sim.running()
+    dag = next(t for t in workflow["spec"]["templates"] if "dag" in t)
+    for task in dag["dag"]["tasks"]:
+        sim.task(task["name"], "Succeeded", logs="ok\n")
+    sim.finish("Succeeded")
+    await run_all(controller)
+    job = get_job(db, job_id)
+    assert job.state == "success", job.description
+    build = tmp_path / "artifacts" / "pr-logs" / "pull" / "org_repo" / "7" / "pull-default"
+    prowjob = read_json(build / str(job.build_id) / "prowjob.json")
+    assert prowjob["spec"]["agent"] == "argo"  # the engine it really ran on
+
+
+async def test_local_default_and_unknown_agents(db: Database, tmp_path: Path) -> None:
+    """Without `default_agent`, `kubernetes` runs here; an agent foredeck has no executor for
+    ends `error` saying so (before any checkout)."""
+    local = add_job(db, "plain", spec_config("echo here"))
+    jenkins = add_remote_job(db, "jenkins-job", "jenkins")
+    controller = Controller(db.engine, make_settings(tmp_path, db))
+    await run_all(controller)
+    assert get_job(db, local).state == "success"
+    job = get_job(db, jenkins)
+    assert job.state == "error"
+    assert job.description is not None and "agent 'jenkins' is not supported" in job.description
+
+
+async def test_s3_store_makes_tekton_steps_upload_their_artifacts(
+    db: Database,
+    tmp_path: Path,
+    kube_double: KubeDouble,
+    kubeconfig: Path,
+    s3_endpoint: str,  # noqa: F811
+) -> None:
+    up = Upstream(tmp_path / "repos")
+    job_id = add_pull_job(db, up, "pull-s3", "tekton")
+    settings = make_settings(tmp_path, db)
+    settings.artifacts.url = f"s3://{BUCKET}/controller-{job_id}-{tmp_path.name}"
+    settings.kube.namespace = NAMESPACE
+    settings.kube.kubeconfig = str(kubeconfig)
+    controller = Controller(db.engine, settings)
+    assert await controller.run_once() == [job_id]
+    await wait_for(lambda: bool(kube_double.names(PIPELINERUNS, NAMESPACE)), timeout=20)
+    [name] = kube_double.names(PIPELINERUNS, NAMESPACE)
+    run = kube_double.get(PIPELINERUNS, NAMESPACE, name)
+    assert run is not None and kube_double.rejected == []
+    job = get_job(db, job_id)
+    [task] = run["spec"]["pipelineSpec"]["tasks"]
+    _clone, *user, upload = task["taskSpec"]["steps"]
+    assert all(step["onError"] == "continue" for step in user)
+    command = upload["command"]
+    build_dir = f"pr-logs/pull/org_repo/7/pull-s3/{job.build_id}"
+    to = command[command.index("--to") + 1]
+    assert to == f"{settings.artifacts.url}/{build_dir}/artifacts/{task['name']}"
+    assert env_of(upload) == {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_REGION": "us-east-1"}
+
+    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    sim = TektonSim(kube_double, NAMESPACE, name)
+    sim.running()
+    sim.task(task["name"], "True", "Succeeded", logs={user[0]["name"]: "made\n"})
+    sim.finish("True", "Succeeded")
+    await run_all(controller)
+    job = get_job(db, job_id)
+    assert job.state == "success", job.description
+    store = open_store(settings.artifacts.url)
+    assert store.exists(f"{build_dir}/finished.json")
+    assert read_json_bytes(store.read_bytes(f"{build_dir}/prowjob.json"))["spec"]["agent"] == (
+        "tekton"
+    )
+    record = read_json_bytes(store.read_bytes(f"{build_dir}/pipeline-run.json"))
+    assert record["tasks"][task["name"]]["artifacts"] == f"artifacts/{task['name']}"
+
+
+def read_json_bytes(data: bytes) -> Any:
+    return json.loads(data)

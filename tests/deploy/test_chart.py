@@ -226,6 +226,16 @@ def test_all_in_one(tmp_path: Path) -> None:
     assert service["spec"]["selector"]["app.kubernetes.io/component"] == "all"
     env = pod_environment(deployments["foredeck-all"])
     assert env["FOREDECK_HOOK__SECRETS"] == '["0123456789abcdef"]'
+    # Remote pods run foredeck's utilities from the image the chart deploys, whatever it is.
+    assert env["FOREDECK_KUBE__UTILITY_IMAGE"] == pod["containers"][0]["image"]
+    custom = objects(
+        render({"allInOne": True, "image": {"repository": "r.example/fd", "tag": "7"}})
+    )
+    env = pod_environment(by_kind(custom, "Deployment")["foredeck-all"])
+    utility = env["FOREDECK_KUBE__UTILITY_IMAGE"]
+    assert load_settings(environ={"FOREDECK_KUBE__UTILITY_IMAGE": utility}).kube.utility_image == (
+        "r.example/fd:7"
+    )
 
 
 def test_values_switch_roles_off_and_pass_through() -> None:

@@ -43,8 +43,12 @@ def prowjob(
     description: str,
     url: str | None,
     finished: datetime | None,
+    agent: str | None = None,
 ) -> dict[str, Any]:
-    """The job as Prow's `ProwJob` object (`prow.k8s.io/v1`), with the outcome being recorded."""
+    """The job as Prow's `ProwJob` object (`prow.k8s.io/v1`), with the outcome being recorded.
+
+    `agent` is where the job ran (`local`, `argo`, `tekton`: `kube.default_agent` resolved);
+    without it, the agent the job asked for."""
     config = dict(job.job_config or {})
     labels = {
         "created-by-prow": "true",
@@ -64,7 +68,7 @@ def prowjob(
     labels.update({k: str(v) for k, v in (config.get("labels") or {}).items()})
     spec: dict[str, Any] = {
         "type": job.type,
-        "agent": job.agent or config.get("agent", "kubernetes"),
+        "agent": agent or job.agent or config.get("agent", "kubernetes"),
         "cluster": config.get("cluster", "default"),
         "job": job.name,
         "report": not config.get("skip_report", False),

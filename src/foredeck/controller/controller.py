@@ -27,22 +27,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from foredeck.controller import artifacts
-from foredeck.controller.env import step_env
+from foredeck.controller.env import prow_env, step_env
 from foredeck.controller.metrics import ControllerMetrics
 from foredeck.controller.pipeline import (
+    Agent,
     JobSetupError,
     Limits,
     build_run,
+    effective_agent,
     format_seconds,
+    job_agent,
     job_model,
     limits,
+    unsupported_agent,
 )
 from foredeck.controller.queries import (
     Claimed,
@@ -77,11 +81,14 @@ from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
 from foredeck.pipeline.model import PipelineError, PipelineRunSpec
-from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs
+from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings
 from foredeck.storage import prow
 from foredeck.storage.buildid import MAX_NODE, BuildIdGenerator
 from foredeck.storage.store import ArtifactStore, open_store
+
+if TYPE_CHECKING:
+    from foredeck.execute.kube.decorate import Decoration
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +112,7 @@ def new_owner() -> str:
 
 
 REMOTE_AGENTS = ("argo", "tekton")
+"""Agents run on Kubernetes; `kube.default_agent` decides for `kubernetes` and no agent."""
 
 
 class RemoteFailed(Exception):
@@ -431,6 +439,9 @@ class Controller:
         """Checkout, pipeline, run: the outcome (never raises for the job's own problems)."""
         workspace = Path(r.claimed.workspace)
         await asyncio.to_thread(prepare, workspace, self.workdir)
+        agent = self._agent(job)
+        if agent is None:
+            return Outcome("error", unsupported_agent(job_agent(job)))
         try:
             refs = all_refs(job)
         except ValidationError as exc:
@@ -463,16 +474,20 @@ class Controller:
         try:
             model = job_model(job)
             lim = limits(model, self.default_timeout, self.default_grace)
-            run = build_run(model, repo_dir)
+            run = build_run(model, repo_dir, default_workdir=agent == "local")
         except JobSetupError as exc:
             return Outcome("error", str(exc))
         r.grace = lim.grace
         if r.reason is not None:
             return self._stopped(r, None, lim)
-        return await self._run_pipeline(r, job, run, lim)
+        return await self._run_pipeline(r, job, run, lim, agent)
+
+    def _agent(self, job: Job) -> Agent | None:
+        """Where the job runs (`kube.default_agent` for `kubernetes`), None if nowhere."""
+        return effective_agent(job_agent(job), self.settings.kube.default_agent)
 
     async def _run_pipeline(
-        self, r: _Running, job: Job, run: PipelineRunSpec, lim: Limits
+        self, r: _Running, job: Job, run: PipelineRunSpec, lim: Limits, agent: Agent
     ) -> Outcome:
         loop = asyncio.get_running_loop()
         r.phase = "run"
@@ -480,8 +495,11 @@ class Controller:
         result: RunResult | None = None
         out_dir = Path(r.claimed.workspace) / OUT
         try:
-            if job.agent in REMOTE_AGENTS:
-                result = await r.step(self._run_remote(job, run, out_dir, r.cancel))
+            if agent != "local":
+                decoration = self._decoration(job, r.claimed.build_id)
+                result = await r.step(
+                    self._run_remote(job, agent, run, out_dir, r.cancel, decoration)
+                )
             else:
                 result = await r.step(
                     run_pipeline(
@@ -517,10 +535,47 @@ class Controller:
             return Outcome("aborted", f"timed out after {text}")
         return self._stopped(r, result, lim)
 
+    def _decoration(self, job: Job, build_id: str) -> Decoration:
+        """What remote pods get, as Prow's pod utilities give it: the checkout of the job's
+        refs, the Prow env (never the controller's own), and where to upload `$ARTIFACTS`."""
+        from foredeck.execute.kube.decorate import (
+            Decoration,
+            UploadTarget,
+            pod_refs,
+            pod_workdir,
+            upload_target,
+        )
+
+        refs = all_refs(job)
+        uris = [resolve_clone_uri(one, self.clone_uri) for one in refs]
+        target: UploadTarget | None = None
+        why: str | None
+        try:
+            build_dir = artifacts.target(job, build_id).build_dir
+        except ValueError as exc:
+            why = f"no artifact upload: {exc}"
+        else:
+            target, why = upload_target(self._artifact_store().url, build_dir)
+        return Decoration(
+            env=prow_env(job, build_id),
+            refs=pod_refs(refs, uris),
+            workdir=pod_workdir(work_dir_refs(refs)),
+            utility_image=self.settings.kube.utility_image,
+            upload=target,
+            no_upload_reason=why,
+        )
+
     async def _run_remote(
-        self, job: Job, run: PipelineRunSpec, out_dir: Path, cancel: asyncio.Event
+        self,
+        job: Job,
+        engine: Literal["argo", "tekton"],
+        run: PipelineRunSpec,
+        out_dir: Path,
+        cancel: asyncio.Event,
+        decoration: Decoration | None = None,
     ) -> RunResult:
-        """`agent: argo|tekton`: the same pipeline, compiled and run on Kubernetes (#6)."""
+        """`agent: argo|tekton` (or the default agent): the same pipeline, compiled, decorated
+        and run on Kubernetes (#6)."""
         # Imported here: the Kubernetes client is heavy, and most installations run locally.
         from foredeck.execute.kube.client import KubeConfigError, KubeTarget
         from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
@@ -535,7 +590,6 @@ class Controller:
             region=kube.region,
             aws_profile=kube.aws_profile,
         )
-        engine: Literal["argo", "tekton"] = "argo" if job.agent == "argo" else "tekton"
         try:
             return await run_remote(
                 run,
@@ -545,6 +599,7 @@ class Controller:
                 job_id=job.id,
                 cancel=cancel,
                 options=RemoteOptions(ui_url=kube.ui_url),
+                decoration=decoration,
             )
         except (KubeConfigError, RemoteRunError) as exc:
             raise RemoteFailed(str(exc)) from None
@@ -581,6 +636,7 @@ class Controller:
             description=outcome.description,
             url=url,
             finished=utcnow(),
+            agent=self._agent(job),
         )
         artifacts.complete_out(out, job, workspace, final_sha=r.final_sha, prowjob_data=data)
         artifacts.publish(store, paths, out)

@@ -70,6 +70,9 @@ spec:
               value: /var/lib/foredeck/mirrors
             - name: HOME
               value: /var/lib/foredeck
+            # Remote (Argo/Tekton) pods run `foredeck util clonerefs|upload` from this image.
+            - name: FOREDECK_KUBE__UTILITY_IMAGE
+              value: {{ printf "%s:%s" $root.Values.image.repository $root.Values.image.tag | quote }}
             - name: FOREDECK_DATABASE_URL
               valueFrom:
                 secretKeyRef:

@@ -31,6 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from foredeck.execute.kube.argo import ArgoEngine
 from foredeck.execute.kube.client import KubeTarget, api_client, dns_name
+from foredeck.execute.kube.decorate import Decoration, decorate
 from foredeck.execute.kube.engine import JOB_LABEL, Engine, PodStep, RunView
 from foredeck.execute.kube.logs import LogFollower
 from foredeck.execute.kube.tekton import TektonEngine
@@ -44,7 +45,7 @@ from foredeck.execute.runstate import (
     TaskRecord,
     run_json,
 )
-from foredeck.execute.workspace import RunLayout
+from foredeck.execute.workspace import RunLayout, dir_name
 from foredeck.pipeline.model import ParamValue, PipelineRunSpec, RunStatus
 from foredeck.storage import prow
 
@@ -93,15 +94,19 @@ async def run_remote(
     cancel: asyncio.Event | None = None,
     on_event: EventCallback | None = None,
     options: RemoteOptions | None = None,
+    decoration: Decoration | None = None,
 ) -> RunResult:
     """Run `run` on the cluster of `kube` with `engine`, writing Prow's layout under `out_dir`.
+
+    `decoration` (the controller's) adds the checkout, Prow's env and the artifact upload to
+    every pod (see `decorate.py`); without it the emitted manifest runs as is.
 
     Returns the result whatever the tasks did. Raises RemoteRunError when the cluster refuses
     the run or the watch fails for good (files say FAILURE), OutputDirError like the local
     executor, and CancelledError when the coroutine is cancelled (after asking the engine to
     stop and writing the files).
     """
-    remote = _RemoteRun(run, out_dir, engine, kube, job_id, cancel, on_event, options)
+    remote = _RemoteRun(run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration)
     return await remote.execute()
 
 
@@ -116,8 +121,10 @@ class _RemoteRun:
         cancel: asyncio.Event | None,
         on_event: EventCallback | None,
         options: RemoteOptions | None,
+        decoration: Decoration | None = None,
     ) -> None:
         self.run = run
+        self.decoration = decoration
         self.layout = RunLayout(Path(os.path.abspath(out_dir)))
         self.engine_name = engine
         self.engine = make_engine(engine, run)
@@ -136,6 +143,9 @@ class _RemoteRun:
             )
             for t in tasks
         }
+        if decoration is not None and decoration.upload is not None:
+            for record in self.records.values():  # where the steps upload their $ARTIFACTS
+                record.artifacts = f"{prow.ARTIFACTS_DIR}/{dir_name(record.name)}"
         self.aborted = False
         self.started = 0.0
         self.view = RunView()
@@ -220,6 +230,10 @@ class _RemoteRun:
         labels = {JOB_LABEL: dns_name(self.job_id)}
         manifest = engine.manifest(self.run, self.name, labels)
         manifest["metadata"]["namespace"] = self.namespace
+        if self.decoration is not None:
+            manifest = decorate(self.engine_name, manifest, self.run, self.decoration)
+            if self.decoration.no_upload_reason:
+                self._log(self.decoration.no_upload_reason)
         self._snapshot(force=True)
         watch: ObjectWatch | None = None
         error: BaseException | None = None
