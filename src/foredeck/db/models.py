@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -156,6 +157,15 @@ class Job(Base):
         Index("ix_jobs_org_repo_id", "org", "repo", "id"),
         Index("ix_jobs_org_repo_pull", "org", "repo", "pull_number"),
         Index("ix_jobs_name_created", "name", "created_at"),
+        # The reporter's due jobs: see migration 0004.
+        Index(
+            "ix_jobs_unreported",
+            "id",
+            sqlite_where=and_(reported_state.is_distinct_from(state), suppress_report.is_(False)),
+            postgresql_where=and_(
+                reported_state.is_distinct_from(state), suppress_report.is_(False)
+            ),
+        ),
     )
 
     def __repr__(self) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Select, select, update
 
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.models import FINISHED_STATES, Job
@@ -96,6 +96,21 @@ def _view(row: Any) -> JobView:
     )
 
 
+def due_query(after_id: int, limit: int) -> Select[Any]:
+    """The reporter's poll; its conditions are those of the partial index `ix_jobs_unreported`
+    (migration 0004), so it reads only the jobs still due, however long the table."""
+    return (
+        select(*_COLUMNS)
+        .where(
+            Job.id > after_id,
+            Job.reported_state.is_distinct_from(Job.state),
+            Job.suppress_report.is_(False),
+        )
+        .order_by(Job.id)
+        .limit(limit)
+    )
+
+
 class ReportStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -104,18 +119,8 @@ class ReportStore:
 
     def due(self, after_id: int, limit: int) -> list[JobView]:
         """Jobs whose state was not reported yet (not suppressed), by id, after `after_id`."""
-        stmt = (
-            select(*_COLUMNS)
-            .where(
-                Job.id > after_id,
-                Job.reported_state.is_distinct_from(Job.state),
-                Job.suppress_report.is_(False),
-            )
-            .order_by(Job.id)
-            .limit(limit)
-        )
         with self._reads() as session, session.begin():
-            return [_view(row) for row in session.execute(stmt)]
+            return [_view(row) for row in session.execute(due_query(after_id, limit))]
 
     def get(self, job_id: int) -> JobView | None:
         with self._reads() as session, session.begin():
