@@ -14,6 +14,7 @@ from foredeck.controller import Controller
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, create_job
+from foredeck.settings import Settings
 from foredeck.storage.store import open_store
 from tests.controller.helpers import (
     Upstream,
@@ -59,21 +60,47 @@ def kubeconfig(kube_double: KubeDouble, tmp_path: Path) -> Path:
     return kube_double.kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
 
 
+async def submitted(
+    controller: Controller, job_id: int, kube_double: KubeDouble, plural: tuple[str, str, str]
+) -> tuple[str, dict[str, Any]]:
+    """Start the job; the one object it submitted, which the double accepted."""
+    assert await controller.run_once() == [job_id]
+    await wait_for(lambda: bool(kube_double.names(plural, NAMESPACE)), timeout=20)
+    [name] = kube_double.names(plural, NAMESPACE)
+    obj = kube_double.get(plural, NAMESPACE, name)
+    assert obj is not None and kube_double.rejected == []
+    return name, obj
+
+
+async def tekton_success(
+    controller: Controller, kube_double: KubeDouble, name: str, task: str, step: str
+) -> None:
+    """Play the PipelineRun `name` to success (one task, one step that logs), then let the
+    controller finish the job."""
+    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    sim = TektonSim(kube_double, NAMESPACE, name)
+    sim.running()
+    sim.task(task, "True", "Succeeded", logs={step: "made\n"})
+    sim.finish("True", "Succeeded")
+    await run_all(controller)
+
+
+def kube_settings(tmp_path: Path, db: Database, kubeconfig: Path) -> Settings:
+    """Settings whose remote runs go to the double's namespace."""
+    settings = make_settings(tmp_path, db)
+    settings.kube.namespace = NAMESPACE
+    settings.kube.kubeconfig = str(kubeconfig)
+    return settings
+
+
 async def test_argo_job_runs_on_the_cluster_and_is_published(
     db: Database, tmp_path: Path, kube_double: KubeDouble, kubeconfig: Path
 ) -> None:
     job_id = add_remote_job(db, "nightly-argo", "argo")
-    settings = make_settings(tmp_path, db)
-    settings.kube.namespace = NAMESPACE
-    settings.kube.kubeconfig = str(kubeconfig)
+    settings = kube_settings(tmp_path, db, kubeconfig)
     settings.kube.ui_url = "https://argo.example.org/"
     controller = Controller(db.engine, settings)
-    assert await controller.run_once() == [job_id]
-
-    await wait_for(lambda: bool(kube_double.names(WORKFLOWS, NAMESPACE)), timeout=20)
-    [name] = kube_double.names(WORKFLOWS, NAMESPACE)
-    workflow = kube_double.get(WORKFLOWS, NAMESPACE, name)
-    assert workflow is not None
+    name, workflow = await submitted(controller, job_id, kube_double, WORKFLOWS)
     assert workflow["metadata"]["labels"]["foredeck.dev/job-id"] == str(job_id)
     assert kube_double.rejected == []  # the manifest validated against Argo's schema
     await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
@@ -146,17 +173,10 @@ async def test_tekton_pods_get_checkout_and_prow_env_but_no_controller_secrets(
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_controller_secret")
     up = Upstream(tmp_path / "repos")
     job_id = add_pull_job(db, up, "pull-tekton", "tekton")
-    settings = make_settings(tmp_path, db)
-    settings.kube.namespace = NAMESPACE
-    settings.kube.kubeconfig = str(kubeconfig)
+    settings = kube_settings(tmp_path, db, kubeconfig)
     settings.kube.utility_image = "registry.example/foredeck:9"
     controller = Controller(db.engine, settings)
-    assert await controller.run_once() == [job_id]
-
-    await wait_for(lambda: bool(kube_double.names(PIPELINERUNS, NAMESPACE)), timeout=20)
-    [name] = kube_double.names(PIPELINERUNS, NAMESPACE)
-    run = kube_double.get(PIPELINERUNS, NAMESPACE, name)
-    assert run is not None and kube_double.rejected == []
+    name, run = await submitted(controller, job_id, kube_double, PIPELINERUNS)
     text = json.dumps(run)
     assert "controller-secret-token" not in text and "ghp_controller_secret" not in text
     assert "FOREDECK_" not in text
@@ -184,12 +204,7 @@ async def test_tekton_pods_get_checkout_and_prow_env_but_no_controller_secrets(
     uploaded = build / str(job.build_id) / "artifacts" / task["name"] / "junit.xml"
     uploaded.parent.mkdir(parents=True)
     uploaded.write_text("<testsuite/>")
-    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
-    sim = TektonSim(kube_double, NAMESPACE, name)
-    sim.running()
-    sim.task(task["name"], "True", "Succeeded", logs={user[0]["name"]: "made\n"})
-    sim.finish("True", "Succeeded")
-    await run_all(controller)
+    await tekton_success(controller, kube_double, name, task["name"], user[0]["name"])
 
     job = get_job(db, job_id)
     assert job.state == "success", job.description
@@ -204,17 +219,10 @@ async def test_default_agent_sends_kubernetes_jobs_to_the_cluster(
 ) -> None:
     up = Upstream(tmp_path / "repos")
     job_id = add_pull_job(db, up, "pull-default", None)  # Prow's default agent: kubernetes
-    settings = make_settings(tmp_path, db)
-    settings.kube.namespace = NAMESPACE
-    settings.kube.kubeconfig = str(kubeconfig)
+    settings = kube_settings(tmp_path, db, kubeconfig)
     settings.kube.default_agent = "argo"
     controller = Controller(db.engine, settings)
-    assert await controller.run_once() == [job_id]
-
-    await wait_for(lambda: bool(kube_double.names(WORKFLOWS, NAMESPACE)), timeout=20)
-    [name] = kube_double.names(WORKFLOWS, NAMESPACE)
-    workflow = kube_double.get(WORKFLOWS, NAMESPACE, name)
-    assert workflow is not None and kube_double.rejected == []
+    name, workflow = await submitted(controller, job_id, kube_double, WORKFLOWS)
     leaves = [t for t in workflow["spec"]["templates"] if "dag" not in t]
     assert leaves
     for template in leaves:
@@ -259,16 +267,10 @@ async def test_s3_store_makes_tekton_steps_upload_their_artifacts(
 ) -> None:
     up = Upstream(tmp_path / "repos")
     job_id = add_pull_job(db, up, "pull-s3", "tekton")
-    settings = make_settings(tmp_path, db)
+    settings = kube_settings(tmp_path, db, kubeconfig)
     settings.artifacts.url = f"s3://{BUCKET}/controller-{job_id}-{tmp_path.name}"
-    settings.kube.namespace = NAMESPACE
-    settings.kube.kubeconfig = str(kubeconfig)
     controller = Controller(db.engine, settings)
-    assert await controller.run_once() == [job_id]
-    await wait_for(lambda: bool(kube_double.names(PIPELINERUNS, NAMESPACE)), timeout=20)
-    [name] = kube_double.names(PIPELINERUNS, NAMESPACE)
-    run = kube_double.get(PIPELINERUNS, NAMESPACE, name)
-    assert run is not None and kube_double.rejected == []
+    name, run = await submitted(controller, job_id, kube_double, PIPELINERUNS)
     job = get_job(db, job_id)
     [task] = run["spec"]["pipelineSpec"]["tasks"]
     _clone, *user, upload = task["taskSpec"]["steps"]
@@ -279,12 +281,7 @@ async def test_s3_store_makes_tekton_steps_upload_their_artifacts(
     assert to == f"{settings.artifacts.url}/{build_dir}/artifacts/{task['name']}"
     assert env_of(upload) == {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_REGION": "us-east-1"}
 
-    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
-    sim = TektonSim(kube_double, NAMESPACE, name)
-    sim.running()
-    sim.task(task["name"], "True", "Succeeded", logs={user[0]["name"]: "made\n"})
-    sim.finish("True", "Succeeded")
-    await run_all(controller)
+    await tekton_success(controller, kube_double, name, task["name"], user[0]["name"])
     job = get_job(db, job_id)
     assert job.state == "success", job.description
     store = open_store(settings.artifacts.url)

@@ -121,8 +121,9 @@ def _url_secrets(uri: str) -> list[str]:
     return sorted({s for s in found if len(s) >= 8}, key=len, reverse=True)
 
 
-def _public_uri(uri: str) -> str:
-    """The URI without credentials: what the working tree's `origin` remote may keep."""
+def public_uri(uri: str) -> str:
+    """The URI without credentials: what a working tree's `origin` remote or a manifest that
+    anyone who can list pods reads may keep."""
     if "://" not in uri:
         return uri
     parts = urlsplit(uri)
@@ -508,7 +509,7 @@ async def _checkout(
         # Independent (config vs. index and HEAD, each behind its own lock file): run together,
         # since every git process costs several ms on the path from webhook to first step.
         outcomes = await asyncio.gather(
-            git.run(["remote", "set-url", "origin", _public_uri(uri)], dest),
+            git.run(["remote", "set-url", "origin", public_uri(uri)], dest),
             git.run(switch, dest),
             return_exceptions=True,  # both finish before a failure is raised: no stray git
         )

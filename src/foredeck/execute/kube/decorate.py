@@ -30,13 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from foredeck import __version__
 from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.emit_tekton import dns_label
 from foredeck.pipeline.model import PipelineRunSpec
-from foredeck.scm.git import path_for_refs
+from foredeck.scm.git import path_for_refs, public_uri
 from foredeck.scm.refs import Refs
 from foredeck.storage.paths import join
 
@@ -154,17 +154,6 @@ def inert_value(value: str) -> str:
         else:
             return inert_json(value)
     return value.replace("{{", "{ {").replace("$(", "$ (")
-
-
-def public_uri(uri: str) -> str:
-    """A clone URI without userinfo: a manifest is readable by anyone who can list pods."""
-    if "://" not in uri:
-        return uri
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    netloc = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or ""
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def pod_refs(refs: Sequence[Refs], clone_uris: Sequence[str]) -> list[dict[str, Any]]:
