@@ -109,6 +109,13 @@ class ControllerSettings(BaseModel):
     mirror_dir: str = "./.foredeck/mirrors"
     parallel: int | None = Field(default=None, ge=1)
     """Tasks of one pipeline running at once (the executor's `--parallel`)."""
+    live_publish_interval: float = Field(default=10.0, ge=0)
+    """Seconds between live snapshots of a running job's logs and `pipeline-run.json` to its
+    build directory in the store (what a dashboard without the workspace shows); 0: none."""
+    live_publish_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Bytes one live snapshot of one job uploads at most (files left over wait for the next)."""
+    live_publish_max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    """A longer log is snapshotted as its last this-many bytes, after a line saying so."""
 
 
 class KubeSettings(BaseModel):

@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 
 from foredeck.controller import artifacts
 from foredeck.controller.env import prow_env, step_env
+from foredeck.controller.live import LivePublisher, LiveSnapshots
 from foredeck.controller.metrics import ControllerMetrics
 from foredeck.controller.pipeline import (
     Agent,
@@ -407,12 +408,18 @@ class Controller:
 
     async def _run_job(self, r: _Running) -> None:
         job: Job | None = None
+        live: LivePublisher | None = None
         try:
-            job = await self._db(self._load, r.id)
-            outcome = await self._execute(r, job)
-        except Exception as exc:
-            log.exception("job %d: internal error", r.id)
-            outcome = Outcome("error", f"internal error: {type(exc).__name__}: {exc}")
+            try:
+                job = await self._db(self._load, r.id)
+                live = self._start_live(r, job)
+                outcome = await self._execute(r, job)
+            except Exception as exc:
+                log.exception("job %d: internal error", r.id)
+                outcome = Outcome("error", f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            if live is not None:  # before the final publish, which overwrites the snapshots
+                await live.stop()
         r.done()
         url: str | None = None
         if job is not None:
@@ -618,6 +625,26 @@ class Controller:
             if self._store is None:
                 self._store = open_store(self.settings.artifacts.url)
             return self._store
+
+    def _start_live(self, r: _Running, job: Job) -> LivePublisher | None:
+        """Snapshots of the running job's logs to its build directory (`live.py`), if on."""
+        c = self.settings.controller
+        if c.live_publish_interval <= 0:
+            return None
+        try:
+            build_dir = artifacts.target(job, r.claimed.build_id).build_dir
+        except ValueError:
+            return None  # no build directory: the final publish will say why
+        snapshots = LiveSnapshots(
+            self._artifact_store,
+            build_dir,
+            Path(r.claimed.workspace) / OUT,
+            max_bytes=c.live_publish_max_bytes,
+            max_file_bytes=c.live_publish_max_file_bytes,
+        )
+        live = LivePublisher(snapshots, c.live_publish_interval, r.id)
+        live.start()
+        return live
 
     def _publish(self, r: _Running, job: Job, outcome: Outcome) -> str:
         store = self._artifact_store()

@@ -2,9 +2,11 @@
 
 `BuildFiles` is one build directory seen through the `ArtifactStore` interface: the published
 one in the store, or, while a job runs, its workspace's `out/` directory (opened as a local
-store, so the same path checks apply). Every relative path passes `clean_path` before it is
-joined to the build directory: `..`, absolute paths, backslashes and empty segments are refused,
-so a request can never name anything outside the job's folder.
+store, so the same path checks apply) when that directory is on this machine, else the live
+snapshots the controller uploads to the build directory (`foredeck.controller.live`).
+Every relative path passes `clean_path` before it is joined to the build directory: `..`,
+absolute paths, backslashes and empty segments are refused, so a request can never name
+anything outside the job's folder.
 
 Files are served as data, never as pages of our origin: text (HTML included) as `text/plain`,
 a few image types as themselves, anything else as an `attachment`; always with `nosniff` and a
@@ -19,11 +21,13 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from foredeck.api.logs import store_log_path
 from foredeck.db.models import Job
 from foredeck.storage.paths import clean_path
+from foredeck.storage.prow import BUILD_LOG
 from foredeck.storage.store import ArtifactStore, Entry
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,12 @@ MAX_LIST = 5000
 SCRATCH = ".work"
 
 UNFINISHED = ("triggered", "pending")
+LIVE_CUT_MARK = "[foredeck] live snapshot:"
+"""`foredeck.controller.live.CUT_MARK` (not imported: the dashboard does not load the controller):
+the first line of a log snapshot that holds only the log's tail."""
+NOTICE_BYTES = 512
+
+Source = Literal["workspace", "snapshot", "store"]
 
 TEXT_SUFFIXES = frozenset(
     [
@@ -92,7 +102,10 @@ class BuildFiles:
     store: ArtifactStore
     prefix: str
     live: bool = False
-    """True when these are the workspace's files of a running job."""
+    """True while the job runs (its files still change)."""
+    source: Source = "store"
+    """`workspace`: the controller's disk; `snapshot`: a running job's live snapshots in the
+    store; `store`: the published build directory."""
 
     def path(self, rel: str) -> str:
         try:
@@ -147,14 +160,21 @@ class RangeReader:
 
 
 def build_files(job: Job, store: ArtifactStore | None) -> BuildFiles | None:
-    """A running job's workspace output, else its published build directory; a finished job
-    whose build never reached the store (publishing failed) falls back to its workspace."""
+    """A running job's workspace output when it is on this machine, else its build directory
+    in the store (a running job's live snapshots, or the published build); a finished job whose
+    build never reached the store (publishing failed) falls back to its workspace."""
     workspace = _workspace_out(job)
-    if job.state in UNFINISHED and workspace is not None:
+    running = job.state in UNFINISHED
+    if running and workspace is not None:
         return workspace
     log_path = store_log_path(job)
     if store is not None and log_path is not None:
-        published = BuildFiles(store, log_path.rsplit("/", 1)[0])
+        published = BuildFiles(
+            store,
+            log_path.rsplit("/", 1)[0],
+            live=running,
+            source="snapshot" if running else "store",
+        )
         try:
             if workspace is None or store.list(published.prefix):
                 return published
@@ -171,7 +191,20 @@ def _workspace_out(job: Job) -> BuildFiles | None:
         return None
     from foredeck.storage.local import LocalStore
 
-    return BuildFiles(LocalStore(out), "", live=job.state in UNFINISHED)
+    return BuildFiles(LocalStore(out), "", live=job.state in UNFINISHED, source="workspace")
+
+
+def snapshot_cut(files: BuildFiles) -> str | None:
+    """The notice of a live snapshot whose build log holds only the log's tail, else None."""
+    if files.source != "snapshot":
+        return None
+    try:
+        head = files.read_range(BUILD_LOG, 0, NOTICE_BYTES)
+    except (OSError, ValueError):
+        return None
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    at = first.find(LIVE_CUT_MARK)
+    return first[at + len("[foredeck] ") :] if at >= 0 else None
 
 
 def content_headers(name: str, head: bytes) -> tuple[str, dict[str, str]]:

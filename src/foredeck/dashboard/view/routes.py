@@ -29,6 +29,7 @@ from foredeck.dashboard.view.artifacts import (
     RangeReader,
     build_files,
     content_headers,
+    snapshot_cut,
     stream,
 )
 from foredeck.dashboard.view.graph import entry_seconds, format_duration, task_entries
@@ -117,6 +118,24 @@ def view_router(
             log.warning("cannot list %s: %s", files.prefix, exc)
             return set()
 
+    def live_note(files: BuildFiles | None, names: set[str]) -> str | None:
+        """Where a running job's files come from, for the run page."""
+        if files is None or not files.live:
+            return None
+        if files.source == "workspace":
+            return "The run is in progress: files are read from its workspace."
+        interval = settings.controller.live_publish_interval
+        if interval <= 0:
+            return (
+                "The run is in progress. Its workspace is not on this machine and live snapshots "
+                "are off (controller.live_publish_interval is 0): files appear when it ends."
+            )
+        note = (
+            "The run is in progress: files are a live snapshot from the artifact store, "
+            f"updated every {interval:g} s"
+        )
+        return note + ("." if names else " (none has arrived yet).")
+
     def search_errors(source: RangeSource, base: str, begin: int) -> Response | ErrorSearch:
         """A redirect to the page of the first error line from `begin`, or the failed search."""
         found = scan_for_error(source, matchers, chunk_matchers, begin)
@@ -158,6 +177,8 @@ def view_router(
                 "unfinished": job.state in UNFINISHED,
                 "pipeline_ui": pipeline_ui_url(job, ctx.json(PIPELINE_RUN)),
                 "live": files.live if files else False,
+                "live_note": live_note(files, ctx.top),
+                "live_cut": snapshot_cut(files) if files and ctx.has(BUILD_LOG) else None,
                 "lines_html": lines_html,
             },
         )
