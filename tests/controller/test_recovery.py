@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -148,3 +149,26 @@ async def test_a_job_taken_from_us_is_stopped_and_left_alone(db: Database, tmp_p
     job = get_job(db, job_id)
     assert (job.state, job.owner, job.url) == ("pending", "other:1:cafe", None)
     assert survivors(read_pids(tmp_path / "pid")) == []
+
+
+async def test_a_dead_runs_live_snapshot_is_sealed_as_error(db: Database, tmp_path: Path) -> None:
+    """The dead controller's live snapshots reached the store: the build gets a finished.json,
+    so readers of the bucket do not show it running forever. Without a snapshot, nothing."""
+    host = socket.gethostname()
+    seen = add_job(db, "seen", spec_config("true"))
+    make_pending(db, seen, f"{host}:{dead_pid()}:abcd", 0, tmp_path / "runs" / str(seen))
+    unseen = add_job(db, "unseen", spec_config("true"))
+    make_pending(db, unseen, f"{host}:{dead_pid()}:abcd", 0, tmp_path / "runs" / str(unseen))
+    snapshot = tmp_path / "artifacts" / "logs" / "seen" / "1"  # build id "1": make_pending
+    snapshot.mkdir(parents=True)
+    (snapshot / "started.json").write_text('{"timestamp": 1}')
+    (snapshot / "build-log.txt").write_text("half a log\n")
+    controller = Controller(db.engine, make_settings(tmp_path, db, stale_after=30))
+
+    assert sorted(await controller.recover_stale()) == sorted([seen, unseen])
+    finished = json.loads((snapshot / "finished.json").read_text())
+    assert (finished["passed"], finished["result"]) == (False, "ERROR")
+    assert finished["metadata"]["description"] == DIED
+    assert (snapshot / "build-log.txt").read_text() == "half a log\n"
+    assert not (tmp_path / "artifacts" / "logs" / "unseen").exists()
+    assert get_job(db, seen).state == get_job(db, unseen).state == "error"

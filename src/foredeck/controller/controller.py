@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import secrets
@@ -50,6 +51,7 @@ from foredeck.controller.pipeline import (
     unsupported_agent,
 )
 from foredeck.controller.queries import (
+    DIED,
     Claimed,
     StaleJob,
     any_triggered,
@@ -356,6 +358,7 @@ class Controller:
 
     def _recover_one(self, job: StaleJob) -> JobState | None:
         trash: list[Path | None] = []
+        row = self._load(job.id)  # before a requeue forgets its build id
         with write_lock(self._engine), self._sessions() as session, session.begin():
             state = recover(
                 session,
@@ -365,7 +368,28 @@ class Controller:
             )
         for path in trash:
             remove(path)
+        if state is not None:
+            self._seal_dead_build(row)
         return state
+
+    def _seal_dead_build(self, job: Job) -> None:
+        """Give the live snapshots of a dead run a `finished.json` (ERROR): readers of the
+        bucket (Prow's Spyglass, TestGrid) would otherwise show that build running forever."""
+        if not job.build_id:
+            return
+        try:
+            build_dir = artifacts.target(job, job.build_id).build_dir
+            store = self._artifact_store()
+            if not store.exists(f"{build_dir}/{prow.STARTED}"):
+                return  # no snapshot reached the store: nothing to seal
+            if store.exists(f"{build_dir}/{prow.FINISHED}"):
+                return
+            data = prow.finished(
+                time.time(), passed=False, result="ERROR", metadata={"description": DIED}
+            )
+            store.write_bytes(f"{build_dir}/{prow.FINISHED}", json.dumps(data).encode())
+        except Exception:  # the job's state is already right; the bucket is best effort
+            log.exception("could not seal the build of dead job %s", job.id)
 
     def _load(self, job_id: int) -> Job:
         with self._reads() as session, session.begin():

@@ -20,7 +20,8 @@ BUILD_LOG = "build-log.txt"
 ARTIFACTS_DIR = "artifacts"
 PIPELINE_RUN = "pipeline-run.json"
 
-ProwResult = Literal["SUCCESS", "FAILURE", "ABORTED"]
+ProwResult = Literal["SUCCESS", "FAILURE", "ABORTED", "ERROR"]
+"""`ERROR`: the job never ran or its controller died (crier reports the ProwJob state so)."""
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any], *, indent: int | None = 2) -> None:
