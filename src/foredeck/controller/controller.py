@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from foredeck.controller import artifacts
+from foredeck.controller import artifacts, janitor
 from foredeck.controller.env import prow_env, step_env
 from foredeck.controller.live import LivePublisher, LiveSnapshots
 from foredeck.controller.metrics import ControllerMetrics
@@ -222,6 +222,10 @@ class Controller:
         self._build_ids = BuildIdGenerator(node=zlib.crc32(self.owner.encode()) & MAX_NODE)
         self._running: dict[int, _Running] = {}
         self._last_heartbeat = 0.0
+        # The sinker's age and interval also govern this controller's own workdir (janitor.py).
+        self.sweep_interval = self.settings.sinker.interval if self.settings.sinker.enabled else 0
+        self.sweep_max_age = timedelta(seconds=self.settings.sinker.max_age)
+        self._last_sweep = -float("inf")
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -267,6 +271,9 @@ class Controller:
         """
         await self.recover_stale()
         await self.watch()
+        if self.sweep_interval and time.monotonic() - self._last_sweep >= self.sweep_interval:
+            self._last_sweep = time.monotonic()
+            await self._db(self._sweep_workdir)
         free = self.max_concurrency - len(self._running)
         if free <= 0 or self._stopping or not await self._db(self._has_triggered):
             return []
@@ -371,6 +378,16 @@ class Controller:
         if state is not None:
             self._seal_dead_build(row)
         return state
+
+    def _sweep_workdir(self) -> list[int]:
+        """Remove this machine's workspaces that no job needs (see `janitor`)."""
+        ids = [i for i in janitor.workspace_ids(self.workdir) if i not in self._running]
+        cutoff = utcnow() - self.sweep_max_age
+        gone: list[int] = []
+        for start in range(0, len(ids), 500):
+            with self._reads() as session, session.begin():
+                gone += janitor.unneeded(session, ids[start : start + 500], cutoff)
+        return janitor.remove_unneeded(self.workdir, gone)
 
     def _seal_dead_build(self, job: Job) -> None:
         """Give the live snapshots of a dead run a `finished.json` (ERROR): readers of the
