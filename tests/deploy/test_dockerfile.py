@@ -113,7 +113,13 @@ def test_the_chart_mounts_what_the_image_expects() -> None:
 
 def test_build_context_holds_only_the_package_sources() -> None:
     rules = (ROOT / ".dockerignore").read_text()
-    sent = ["pyproject.toml", "README.md", "src/foredeck/cli.py", "src/foredeck/py.typed"]
+    sent = [
+        "pyproject.toml",
+        "README.md",
+        "constraints.txt",
+        "src/foredeck/cli.py",
+        "src/foredeck/py.typed",
+    ]
     kept_out = [
         ".git/config",
         ".venv/bin/python",

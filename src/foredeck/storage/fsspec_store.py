@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from foredeck.storage.gcs import GcsSigner, is_gcs
 from foredeck.storage.local import plan_upload
 from foredeck.storage.paths import clean_path
 from foredeck.storage.s3 import DEFAULT_PRESIGN_EXPIRES, Presigner, check_expires, is_s3
@@ -26,7 +27,8 @@ from foredeck.storage.store import Entry, check_range
 class FsspecStore:
     """Objects under `root` (a path in `fs`'s own notation, e.g. `bucket/prefix`).
 
-    On S3, `url_for` gives presigned GET links valid for `presign_expires` seconds.
+    On S3, and on GCS with credentials that can sign, `url_for` gives presigned (signed) GET
+    links valid for `presign_expires` seconds.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class FsspecStore:
         self.link_base = link_base.rstrip("/") if link_base else None
         self.presign_expires = check_expires(presign_expires)
         self._presigner = Presigner(fs) if is_s3(fs) else None
+        self._gcs_signer = GcsSigner(fs) if is_gcs(fs) else None
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.url!r})"
@@ -143,9 +146,15 @@ class FsspecStore:
         self.fs.rm(full, recursive=True)
         return count
 
+    def _can_presign(self) -> bool:
+        if self._presigner is not None:
+            return True
+        return self._gcs_signer is not None and self._gcs_signer.can_sign()
+
     def url_for(self, path: str) -> str:
-        """`link_base/path` if the store has a link base; on S3 a presigned GET link when `path`
-        is an existing object; else the storage URL (`s3://bucket/prefix/path`).
+        """`link_base/path` if the store has a link base; on S3 (and on GCS when the credentials
+        can sign) a presigned GET link when `path` is an existing object; else the storage URL
+        (`s3://bucket/prefix/path`, `gs://bucket/prefix/path`).
 
         A directory (such as the build directory the controller records as a job's URL) has no
         presigned link, so it stays the durable storage URL; presigned links expire, so callers
@@ -154,14 +163,20 @@ class FsspecStore:
         rel = clean_path(path, prefix=True)
         if self.link_base:
             return f"{self.link_base}/{rel}" if rel else self.link_base
-        if self._presigner is not None and rel and self.exists(rel):
+        if rel and self._can_presign() and self.exists(rel):
             return self.presigned_url(rel)
         return f"{self.url}/{rel}" if rel else self.url
 
     def presigned_url(self, path: str, expires: int | None = None) -> str:
-        """A presigned GET URL for the object `path` (S3 only), valid `expires` seconds (default
-        `presign_expires`). It is made offline: the object need not exist yet."""
-        if self._presigner is None:
-            raise ValueError(f"{self.url} cannot presign links: only s3:// stores can")
-        full = self._full(path)
-        return self._presigner.url(full, self.presign_expires if expires is None else expires)
+        """A presigned GET URL for the object `path`, valid `expires` seconds (default
+        `presign_expires`): SigV4 on S3, a V4 signed URL on GCS (the credentials must hold a
+        key). It is made offline: the object need not exist yet."""
+        seconds = self.presign_expires if expires is None else expires
+        if self._presigner is not None:
+            return self._presigner.url(self._full(path), seconds)
+        if self._gcs_signer is not None:
+            return self._gcs_signer.url(self._full(path), seconds)
+        raise ValueError(
+            f"{self.url} cannot presign links: only s3:// stores can, and gs:// stores whose "
+            "credentials can sign"
+        )

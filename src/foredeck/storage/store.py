@@ -2,8 +2,8 @@
 
 One small protocol keeps every consumer (the executor publishing a run, the dashboard paging
 through a 1 GB build log) independent of where artifacts live. `file://` (or a bare path) is a
-directory on disk; any other scheme goes through fsspec, so `s3://bucket/prefix` and
-`gs://bucket/prefix` work once `s3fs` or `gcsfs` is installed, and `memory://` serves tests.
+directory on disk; any other scheme goes through fsspec: `s3://bucket/prefix` (s3fs) and
+`gs://bucket/prefix` (gcsfs) are dependencies, and `memory://` serves tests.
 
 The methods are synchronous (the local and fsspec back ends are); async callers wrap them in
 `asyncio.to_thread`.
@@ -103,9 +103,12 @@ def open_store(url: str, *, link_base: str | None = None, **options: Any) -> Art
     from fsspec.registry import known_implementations
 
     from foredeck.storage.fsspec_store import FsspecStore
+    from foredeck.storage.gcs import GCS_SCHEMES, open_gcs_filesystem
 
     if scheme not in known_implementations:
         raise ValueError(f"unknown artifact store scheme {scheme!r} in {url!r}")
-    # An ImportError here names the package to install (s3fs, gcsfs).
-    fs, root = url_to_fs(url, **options)
+    if scheme in GCS_SCHEMES:
+        fs, root = open_gcs_filesystem(url, options)
+    else:
+        fs, root = url_to_fs(url, **options)
     return FsspecStore(fs, root, url=url, link_base=link_base)

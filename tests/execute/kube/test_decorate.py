@@ -262,6 +262,11 @@ def test_upload_targets() -> None:
     assert target.argo_location("t") == {
         "gcs": {"bucket": "bucket", "key": f"pre/{BUILD_DIR}/artifacts/t"}
     }
+    # A GCS-compatible server the controller uses is passed on to the upload step (no S3 vars).
+    gcs_env = {**env, "STORAGE_EMULATOR_HOST": "http://gcs.ci:4443"}
+    target, _ = upload_target("gs://bucket/pre", BUILD_DIR, gcs_env)
+    assert target is not None
+    assert target.pod_env() == [{"name": "STORAGE_EMULATOR_HOST", "value": "http://gcs.ci:4443"}]
     assert public_uri("https://user:token123456@github.com/o/r.git") == "https://github.com/o/r.git"
 
 

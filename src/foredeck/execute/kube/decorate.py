@@ -54,6 +54,7 @@ OUTPUT_ARTIFACT = "foredeck-artifacts"
 AWS_DEFAULT_ENDPOINT = "s3.amazonaws.com"
 _S3_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 _REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+_GCS_ENDPOINT_VAR = "STORAGE_EMULATOR_HOST"
 
 Engine = Literal["argo", "tekton"]
 
@@ -80,12 +81,15 @@ class UploadTarget:
         return f"{self.store_url.rstrip('/')}/{join(self.build_dir, 'artifacts', task_dir)}"
 
     def pod_env(self) -> list[dict[str, str]]:
-        """What the upload container needs to find the same S3 endpoint (no credentials)."""
+        """What the upload container needs to find the same S3 or GCS endpoint (no credentials;
+        Argo's `gcs:` location has no endpoint field, so there only real GCS works)."""
         env = []
         if self.scheme == "s3" and self.endpoint:
             env.append({"name": "AWS_ENDPOINT_URL_S3", "value": self.endpoint})
         if self.scheme == "s3" and self.region:
             env.append({"name": "AWS_REGION", "value": self.region})
+        if self.scheme == "gs" and self.endpoint:
+            env.append({"name": _GCS_ENDPOINT_VAR, "value": self.endpoint})
         return env
 
     def argo_location(self, task_dir: str) -> dict[str, Any]:
@@ -181,8 +185,8 @@ def upload_target(
     if scheme in ("s3", "gs"):
         endpoint = next((env[v] for v in _S3_ENDPOINT_VARS if env.get(v)), None)
         region = next((env[v] for v in _REGION_VARS if env.get(v)), None)
-        if scheme == "gs":
-            endpoint = region = None
+        if scheme == "gs":  # a GCS-compatible server or emulator, as `foredeck.storage.gcs`
+            endpoint, region = env.get(_GCS_ENDPOINT_VAR) or None, None
         return UploadTarget(store_url, build_dir, endpoint, region), None
     where = "a local directory" if scheme in ("", "file") else f"a {scheme}:// store"
     why = (
