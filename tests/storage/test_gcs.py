@@ -57,6 +57,7 @@ from tests.storage.gcs_double import (
 )
 from tests.storage.test_publish import (  # noqa: F401  (collected again with the GCS fixture)
     make_run,
+    presubmit_keys,
     test_bad_targets_upload_nothing,
     test_latest_build_only_moves_forward,
     test_presubmit_publish_order_and_pointers,
@@ -183,25 +184,7 @@ def test_publish_lays_out_prow_keys_in_the_bucket(
 
     keys = [k.removeprefix(_prefix(store) + "/") for k in api.keys(_prefix(store) + "/")]
     run = f"pr-logs/pull/org_repo/7/pull-e2e/{build}"
-    assert keys == sorted(
-        [
-            f"{run}/{name}"
-            for name in [
-                "started.json",
-                "finished.json",
-                "build-log.txt",
-                "pipeline-run.json",
-                "clone-records.json",
-                "prowjob.json",
-                "artifacts/junit/junit_01.xml",
-            ]
-        ]
-        + [
-            f"pr-logs/directory/pull-e2e/{build}.txt",
-            "pr-logs/directory/pull-e2e/latest-build.txt",
-            "pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt",
-        ]
-    )
+    assert keys == presubmit_keys(build)
     alias = store.read_bytes(f"pr-logs/directory/pull-e2e/{build}.txt").decode()
     assert alias == f"gs://{BUCKET}/{_prefix(store)}/{run}"
     latest = f"{_prefix(store)}/pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt"

@@ -27,6 +27,7 @@ from foredeck.storage.publish import publish_run
 from foredeck.storage.s3 import MAX_PRESIGN_EXPIRES
 from tests.storage.test_publish import (  # noqa: F401  (collected again with the S3 fixture)
     make_run,
+    presubmit_keys,
     test_bad_targets_upload_nothing,
     test_latest_build_only_moves_forward,
     test_presubmit_publish_order_and_pointers,
@@ -111,25 +112,7 @@ def test_publish_lays_out_prow_keys_in_the_bucket(
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=_prefix(store) + "/")
     keys = sorted(o["Key"].removeprefix(_prefix(store) + "/") for o in listed["Contents"])
     run = f"pr-logs/pull/org_repo/7/pull-e2e/{build}"
-    assert keys == sorted(
-        [
-            f"{run}/{name}"
-            for name in [
-                "started.json",
-                "finished.json",
-                "build-log.txt",
-                "pipeline-run.json",
-                "clone-records.json",
-                "prowjob.json",
-                "artifacts/junit/junit_01.xml",
-            ]
-        ]
-        + [
-            f"pr-logs/directory/pull-e2e/{build}.txt",
-            "pr-logs/directory/pull-e2e/latest-build.txt",
-            "pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt",
-        ]
-    )
+    assert keys == presubmit_keys(build)
     alias = store.read_bytes(f"pr-logs/directory/pull-e2e/{build}.txt").decode()
     assert alias == f"s3://{BUCKET}/{_prefix(store)}/{run}"
     latest = f"{_prefix(store)}/pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt"
