@@ -365,7 +365,8 @@ class Controller:
 
     def _recover_one(self, job: StaleJob) -> JobState | None:
         trash: list[Path | None] = []
-        row = self._load(job.id)  # before a requeue forgets its build id
+        with self._reads() as session, session.begin():  # before a requeue forgets its build id
+            row = load_jobs(session, [job.id]).get(job.id)
         with write_lock(self._engine), self._sessions() as session, session.begin():
             state = recover(
                 session,
@@ -375,7 +376,7 @@ class Controller:
             )
         for path in trash:
             remove(path)
-        if state is not None:
+        if state is not None and row is not None:
             self._seal_dead_build(row)
         return state
 
