@@ -27,7 +27,7 @@ from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_stat
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.settings import Settings
-from foredeck.storage.store import ArtifactStore, open_store
+from foredeck.storage.store import ArtifactStore, lazy_store
 
 MAX_LIMIT = 500  # jobs per page of GET /api/jobs
 
@@ -60,16 +60,8 @@ def create_router(
     reads = session_factory(read_only(engine))
     writes = session_factory(engine)
     authorized = Depends(token_checker(settings.api.token))
-    stores: list[ArtifactStore] = [store] if store is not None else []
 
-    def artifact_store() -> ArtifactStore | None:
-        if not stores:
-            try:
-                stores.append(open_store(settings.artifacts.url))
-            except (OSError, ValueError, ImportError) as exc:
-                log.warning("artifact store %s unavailable: %s", settings.artifacts.url, exc)
-                return None
-        return stores[0]
+    artifact_store = lazy_store(settings.artifacts.url, store)
 
     def changed() -> None:
         if on_change is not None:

@@ -11,11 +11,15 @@ The methods are synchronous (the local and fsspec back ends are); async callers 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
+
+_log = logging.getLogger(__name__)
 
 MAX_RANGE = 64 * 1024 * 1024
 """Largest `read_range` length: a log viewer pages, it never pulls a whole 1 GB log at once."""
@@ -112,3 +116,21 @@ def open_store(url: str, *, link_base: str | None = None, **options: Any) -> Art
     else:
         fs, root = url_to_fs(url, **options)
     return FsspecStore(fs, root, url=url, link_base=link_base)
+
+
+def lazy_store(url: str, given: ArtifactStore | None = None) -> Callable[[], ArtifactStore | None]:
+    """A getter that opens the store at `url` on first use (or returns `given`), so that a page
+    or API answer that needs no artifacts never waits on the store; None (logged) when it
+    cannot be opened, and the next call tries again."""
+    stores: list[ArtifactStore] = [given] if given is not None else []
+
+    def get() -> ArtifactStore | None:
+        if not stores:
+            try:
+                stores.append(open_store(url))
+            except (OSError, ValueError, ImportError) as exc:
+                _log.warning("artifact store %s unavailable: %s", url, exc)
+                return None
+        return stores[0]
+
+    return get

@@ -50,7 +50,7 @@ from foredeck.db.engine import read_only, session_factory
 from foredeck.db.models import Job
 from foredeck.settings import Settings
 from foredeck.storage.prow import BUILD_LOG, PIPELINE_RUN
-from foredeck.storage.store import ArtifactStore, open_store
+from foredeck.storage.store import ArtifactStore, lazy_store
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +90,8 @@ def view_router(
     patterns = error_patterns(settings.plugin_config)
     matchers = compile_patterns(patterns)
     chunk_matchers = compile_patterns(patterns, multiline=True)
-    stores: list[ArtifactStore] = [store] if store is not None else []
 
-    def artifact_store() -> ArtifactStore | None:
-        if not stores:
-            try:
-                stores.append(open_store(settings.artifacts.url))
-            except (OSError, ValueError, ImportError) as exc:
-                log.warning("artifact store %s unavailable: %s", settings.artifacts.url, exc)
-                return None
-        return stores[0]
+    artifact_store = lazy_store(settings.artifacts.url, store)
 
     def load(job_id: JobId) -> tuple[Job, BuildFiles | None]:
         with reads() as session:
