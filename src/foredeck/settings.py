@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from foredeck import __version__
 from foredeck.scm.settings import GitHubSettings
@@ -87,6 +87,29 @@ class ScmSettings(BaseModel):
     """The login foredeck comments and reports as (`local`); ignored on GitHub."""
 
 
+class SandboxSettings(BaseModel):
+    """What a job's host steps can see and touch (see docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "bwrap", "none"] = "auto"
+    """`bwrap`: steps run in bubblewrap, or the controller does not start; `auto`: bubblewrap
+    when it works on this machine, else unsandboxed with a warning; `none`: unsandboxed."""
+    user: str | None = "nobody"
+    """When foredeck runs as root, steps run as this user (`name`, `uid` or `uid:gid`);
+    null keeps root (with no capabilities inside bubblewrap)."""
+    network: bool = True
+    """False: steps get a network namespace of their own with loopback only."""
+    hide: list[str] = Field(default_factory=list)
+    """More paths steps must not see, besides foredeck's own state and credentials."""
+    bind: list[str] = Field(default_factory=list)
+    """Host directories every step may write, shared by all jobs (a download cache): never
+    one that holds anything secret. foredeck's own state inside them stays hidden."""
+    pass_env: list[str] = Field(default_factory=list)
+    """Variables of the controller's environment steps also get (e.g. `HTTPS_PROXY`); by
+    default only `PATH`, `LANG`, `LC_*` and `TZ` pass."""
+
+
 class ControllerSettings(BaseModel):
     """The controller: runs triggered jobs with the local executor."""
 
@@ -116,6 +139,7 @@ class ControllerSettings(BaseModel):
     """Bytes one live snapshot of one job uploads at most (files left over wait for the next)."""
     live_publish_max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     """A longer log is snapshotted as its last this-many bytes, after a line saying so."""
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
 class KubeSettings(BaseModel):
@@ -198,6 +222,12 @@ class Settings(BaseModel):
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The settings file these were loaded from (steps must never read it)."""
+        return self._source
 
 
 def load_settings(
@@ -222,10 +252,13 @@ def load_settings(
             continue
         _set_path(data, parts, _env_value(key, value))
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         where = str(path) if path is not None else "environment"
         raise SettingsError(f"{where}: invalid settings:\n{exc}") from None
+    if path is not None:
+        settings._source = Path(path).absolute()
+    return settings
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

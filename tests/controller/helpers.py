@@ -32,8 +32,18 @@ GIT_ENV = {
 }
 
 
+def host_dir(tmp_path: Path) -> Path:
+    """A directory of the test's that steps may write (bound into their sandbox): how a step
+    signals the test, or the test a step."""
+    path = tmp_path / "host"
+    path.mkdir(exist_ok=True)
+    path.chmod(0o777)  # steps of a root controller run as nobody
+    return path
+
+
 def make_settings(tmp_path: Path, db: Database, **controller: Any) -> Settings:
     values: dict[str, Any] = {
+        "sandbox": {"bind": [str(host_dir(tmp_path))]},
         "poll_interval": 0.05,
         "heartbeat_interval": 0.2,
         "stale_after": 30.0,

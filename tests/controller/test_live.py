@@ -17,14 +17,22 @@ from foredeck.db.engine import write_lock
 from foredeck.db.jobs import set_state
 from foredeck.storage.local import LocalStore
 from foredeck.storage.store import open_store
-from tests.controller.helpers import add_job, get_job, make_settings, run_all, spec_config, wait_for
+from tests.controller.helpers import (
+    add_job,
+    get_job,
+    host_dir,
+    make_settings,
+    run_all,
+    spec_config,
+    wait_for,
+)
 from tests.db.fixtures import Database
 
 
 def chatty(tmp_path: Path) -> str:
     """A step that prints a numbered line every 50 ms until the test creates `go`."""
     return (
-        f'i=0; while [ ! -e {tmp_path / "go"} ]; do i=$((i+1)); echo "line $i"; '
+        f'i=0; while [ ! -e {host_dir(tmp_path) / "go"} ]; do i=$((i+1)); echo "line $i"; '
         "sleep 0.05; done; echo all done"
     )
 
@@ -68,7 +76,7 @@ async def test_running_job_snapshots_grow_in_the_store_until_the_final_publish(
     # The snapshot is never ahead of the workspace: a prefix of the log being written.
     assert workspace_log.read_text().startswith(stored(build, "build-log.txt"))
 
-    (tmp_path / "go").touch()
+    (host_dir(tmp_path) / "go").touch()
     await asyncio.wait_for(runner, 30)
     job = get_job(db, job_id)
     assert job.state == "success", job.description

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from foredeck.db import Job, session_factory
 from foredeck.db.jobs import JobCreate, create_job
-from tests.controller.helpers import spec_config
+from tests.controller.helpers import host_dir, spec_config
 from tests.db.fixtures import Database
 from tests.execute.helpers import max_overlap
 
@@ -52,7 +52,7 @@ FOREDECK = [sys.executable, "-m", "foredeck.cli"]  # the `foredeck` console scri
 
 
 def test_two_controller_processes_run_each_job_once(pg_db: Database, tmp_path: Path) -> None:
-    log = tmp_path / "ran.txt"
+    log = host_dir(tmp_path) / "ran.txt"
     names = queue_jobs(pg_db, log)
     config = tmp_path / "settings.yaml"
     config.write_text(
@@ -66,6 +66,7 @@ def test_two_controller_processes_run_each_job_once(pg_db: Database, tmp_path: P
                     "heartbeat_interval": 1.0,
                     "workdir": str(tmp_path / "runs"),
                     "mirror_dir": str(tmp_path / "mirrors"),
+                    "sandbox": {"bind": [str(host_dir(tmp_path))]},
                 },
                 "artifacts": {"url": f"file://{tmp_path / 'artifacts'}"},
             }

@@ -19,13 +19,14 @@ from foredeck.db.types import utcnow
 from tests.controller.helpers import (
     add_job,
     get_job,
+    host_dir,
     make_settings,
     run_all,
     spec_config,
     wait_for,
 )
 from tests.db.fixtures import Database
-from tests.execute.helpers import read_pids, survivors
+from tests.execute.helpers import lingering
 
 DIED = "controller died while running the job"
 
@@ -114,7 +115,7 @@ async def test_requeue_once_then_error(db: Database, tmp_path: Path) -> None:
 
 
 async def test_heartbeat_advances_while_running(db: Database, tmp_path: Path) -> None:
-    marker = tmp_path / "started"
+    marker = host_dir(tmp_path) / "started"
     job_id = add_job(db, "beat", spec_config(f"touch {marker}; sleep 1.5"))
     controller = Controller(db.engine, make_settings(tmp_path, db, heartbeat_interval=0.1))
     await controller.run_once()
@@ -135,10 +136,8 @@ async def test_heartbeat_advances_while_running(db: Database, tmp_path: Path) ->
 
 
 async def test_a_job_taken_from_us_is_stopped_and_left_alone(db: Database, tmp_path: Path) -> None:
-    marker = tmp_path / "started"
-    job_id = add_job(
-        db, "taken", spec_config(f"echo $$ > {tmp_path / 'pid'}; touch {marker}; sleep 30")
-    )
+    marker = host_dir(tmp_path) / "started"
+    job_id = add_job(db, "taken", spec_config(f"touch {marker}; sleep 30"))
     controller = Controller(db.engine, make_settings(tmp_path, db))
     await controller.run_once()
     await wait_for(marker.exists)
@@ -148,7 +147,7 @@ async def test_a_job_taken_from_us_is_stopped_and_left_alone(db: Database, tmp_p
     await run_all(controller)
     job = get_job(db, job_id)
     assert (job.state, job.owner, job.url) == ("pending", "other:1:cafe", None)
-    assert survivors(read_pids(tmp_path / "pid")) == []
+    assert lingering(tmp_path / "runs") == []
 
 
 async def test_a_dead_runs_live_snapshot_is_sealed_as_error(db: Database, tmp_path: Path) -> None:

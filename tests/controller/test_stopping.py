@@ -13,6 +13,7 @@ from foredeck.db.jobs import set_state
 from tests.controller.helpers import (
     add_job,
     get_job,
+    host_dir,
     make_settings,
     read_json,
     run_all,
@@ -20,23 +21,20 @@ from tests.controller.helpers import (
     wait_for,
 )
 from tests.db.fixtures import Database
-from tests.execute.helpers import read_pids, survivors
+from tests.execute.helpers import lingering
 
 
 def stubborn(tmp_path: Path) -> str:
-    """A step that ignores SIGTERM, leaves a background child, records pids, then waits."""
-    pids = tmp_path / "pids"
-    return (
-        f"trap '' TERM; echo $$ >> {pids}; sleep 30 & echo $! >> {pids}; "
-        f"touch {tmp_path / 'started'}; wait"
-    )
+    """A step that ignores SIGTERM, leaves a background child in a session of its own, then
+    waits: what must not survive is found by its working directory, in the job's workdir."""
+    return f"trap '' TERM; setsid sleep 30 & touch {host_dir(tmp_path) / 'started'}; wait"
 
 
 async def test_abort_while_running_kills_the_process_group(db: Database, tmp_path: Path) -> None:
     job_id = add_job(db, "long", spec_config(stubborn(tmp_path)), type="periodic")
     controller = Controller(db.engine, make_settings(tmp_path, db, default_grace_period=0.3))
     assert await controller.run_once() == [job_id]
-    await wait_for(lambda: (tmp_path / "started").exists())
+    await wait_for(lambda: (host_dir(tmp_path) / "started").exists())
 
     with write_lock(db.engine), session_factory(db.engine).begin() as session:
         assert set_state(session, job_id, "aborted", description="superseded", suppress_report=True)
@@ -47,7 +45,7 @@ async def test_abort_while_running_kills_the_process_group(db: Database, tmp_pat
     job = get_job(db, job_id)
     assert job.state == "aborted"
     assert job.description == "superseded" and job.suppress_report is True
-    assert survivors(read_pids(tmp_path / "pids")) == []
+    assert lingering(tmp_path / "runs") == []
     build = tmp_path / "artifacts" / "logs" / "long" / str(job.build_id)
     assert job.url == f"file://{build}"
     assert read_json(build / "finished.json")["result"] == "ABORTED"
@@ -68,13 +66,13 @@ async def test_timeout_cancels_then_kills_after_the_grace_period(
     assert job.state == "aborted"
     assert job.description == "timed out after 1s"
     assert 1.0 <= took < 8
-    assert survivors(read_pids(tmp_path / "pids")) == []
+    assert lingering(tmp_path / "runs") == []
 
 
 async def test_timeout_of_a_pipeline_job_uses_the_controller_timer(
     db: Database, tmp_path: Path
 ) -> None:
-    pids = tmp_path / "pids"
+    cleaned = host_dir(tmp_path) / "cleaned"
     pipeline = {
         "apiVersion": "tekton.dev/v1",
         "kind": "Pipeline",
@@ -84,9 +82,7 @@ async def test_timeout_of_a_pipeline_job_uses_the_controller_timer(
                 {
                     "name": "wait",
                     "taskSpec": {
-                        "steps": [
-                            {"name": "s", "image": "x", "script": f"echo $$ >> {pids}; sleep 30"}
-                        ]
+                        "steps": [{"name": "s", "image": "x", "script": "setsid sleep 30 & wait"}]
                     },
                 }
             ],
@@ -94,9 +90,7 @@ async def test_timeout_of_a_pipeline_job_uses_the_controller_timer(
                 {
                     "name": "cleanup",
                     "taskSpec": {
-                        "steps": [
-                            {"name": "c", "image": "x", "script": f"touch {tmp_path / 'cleaned'}"}
-                        ]
+                        "steps": [{"name": "c", "image": "x", "script": f"touch {cleaned}"}]
                     },
                 }
             ],
@@ -107,8 +101,8 @@ async def test_timeout_of_a_pipeline_job_uses_the_controller_timer(
     job = get_job(db, job_id)
     assert job.state == "aborted"
     assert job.description == "timed out after 1s"
-    assert (tmp_path / "cleaned").exists()  # finally tasks run within the grace period
-    assert survivors(read_pids(pids)) == []
+    assert cleaned.exists()  # finally tasks run within the grace period
+    assert lingering(tmp_path / "runs") == []
 
 
 async def test_default_timeout_applies(db: Database, tmp_path: Path) -> None:
@@ -124,10 +118,10 @@ def test_stop_aborts_running_jobs(db: Database, tmp_path: Path) -> None:
     controller = Controller(db.engine, make_settings(tmp_path, db, default_grace_period=0.3))
     controller.start()
     try:
-        asyncio.run(wait_for(lambda: (tmp_path / "started").exists()))
+        asyncio.run(wait_for(lambda: (host_dir(tmp_path) / "started").exists()))
     finally:
         controller.stop(timeout=10)
     job = get_job(db, job_id)
     assert (job.state, job.description) == ("aborted", "controller stopped")
     assert job.owner is None
-    assert survivors(read_pids(tmp_path / "pids")) == []
+    assert lingering(tmp_path / "runs") == []

@@ -50,6 +50,31 @@ def presubmit_row() -> Job:
     )
 
 
+def test_steps_get_an_allow_list_of_the_host_environment() -> None:
+    host = {
+        "PATH": "/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C",
+        "TZ": "UTC",
+        "HOME": "/root",
+        "GITHUB_TOKEN": "ghp_secret",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "DATABASE_URL": "postgresql://u:p@db/ci",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "FOREDECK_API__TOKEN": "api-secret",
+    }
+    env = step_env(presubmit_row(), "1", host)
+    assert {k: env[k] for k in host if k in env} == {
+        "PATH": "/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C",
+        "TZ": "UTC",
+    }
+    assert "ghp_secret" not in env.values() and "aws-secret" not in env.values()
+    passed = step_env(presubmit_row(), "1", host, passed=["HTTPS_PROXY"])
+    assert passed["HTTPS_PROXY"] == "http://proxy:3128" and "GITHUB_TOKEN" not in passed
+
+
 def test_prow_env_of_a_presubmit() -> None:
     env = step_env(presubmit_row(), "1800", {"PATH": "/bin", "FOREDECK_DATABASE_URL": "secret"})
     assert "FOREDECK_DATABASE_URL" not in env and env["PATH"] == "/bin"

@@ -122,6 +122,17 @@ def processes_in(directory: Path) -> list[psutil.Process]:
     return found
 
 
+def lingering(directory: Path, wait: float = 3.0) -> list[psutil.Process]:
+    """Processes still running in `directory` after up to `wait` seconds: works for sandboxed
+    steps too, whose pids live in a namespace of their own."""
+    deadline = time.monotonic() + wait
+    found = processes_in(directory)
+    while found and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = processes_in(directory)
+    return found
+
+
 def max_overlap(intervals: Iterable[tuple[float, float]]) -> int:
     """The most intervals open at one instant."""
     events = sorted(

@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 
 from foredeck.controller import artifacts, janitor
 from foredeck.controller.env import prow_env, step_env
+from foredeck.controller.isolation import job_sandbox
 from foredeck.controller.live import LivePublisher, LiveSnapshots
 from foredeck.controller.metrics import ControllerMetrics
 from foredeck.controller.pipeline import (
@@ -212,6 +213,7 @@ class Controller:
         self.workdir = Path(c.workdir).absolute()
         self.mirror_dir = Path(c.mirror_dir).absolute()
         self.clone_uri = clone_uri or clone_uri_for(self.settings)
+        self.sandbox = job_sandbox(self.settings)
         self.owner = owner or new_owner()
         self.host = this_host()
         self._engine = engine
@@ -518,6 +520,7 @@ class Controller:
                 return self._stopped(r, None, None)
             if job.refs:
                 r.final_sha = records[0].final_sha
+            await asyncio.to_thread(self.sandbox.hand_over, workspace / SRC, tree=True)
         main = work_dir_refs(refs)
         repo_dir = checkout_dir(workspace / SRC, main) if main is not None else None
         try:
@@ -543,6 +546,7 @@ class Controller:
         timer = loop.call_later(lim.timeout, r.stop, "timeout")
         result: RunResult | None = None
         out_dir = Path(r.claimed.workspace) / OUT
+        src = Path(r.claimed.workspace) / SRC  # the checkout, writable by the steps
         try:
             if agent != "local":
                 decoration = self._decoration(job, r.claimed.build_id)
@@ -556,8 +560,13 @@ class Controller:
                         out_dir,
                         parallel=self.parallel,
                         cancel=r.cancel,
-                        env=step_env(job, r.claimed.build_id),
+                        env=step_env(
+                            job,
+                            r.claimed.build_id,
+                            passed=self.settings.controller.sandbox.pass_env,
+                        ),
                         kill_grace=lim.grace,
+                        sandbox=self.sandbox.with_writable(p for p in [src] if p.is_dir()),
                     )
                 )
         except asyncio.CancelledError:

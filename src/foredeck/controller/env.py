@@ -1,4 +1,9 @@
-"""The environment of a job's steps: the host's, minus foredeck's own, plus Prow's variables.
+"""The environment of a job's steps: an allow-list of the host's, plus Prow's variables.
+
+Nothing else of the controller's environment reaches a step: a server's environment holds its
+credentials (`GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, database URLs), and a job runs code from
+anyone who can open a pull request. `HOME` is the run's own (the executor makes one); the job's
+own `env` and its presets are added by the pipeline, per step.
 
 Prow's pod utilities give every test container `JOB_NAME`, `JOB_TYPE`, `JOB_SPEC`, `BUILD_ID`,
 `PROW_JOB_ID` and, with refs, `REPO_OWNER`, `REPO_NAME`, `PULL_BASE_REF`, `PULL_BASE_SHA`,
@@ -10,14 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from foredeck.db.models import Job
 from foredeck.scm.refs import Refs
 
-HIDDEN_PREFIX = "FOREDECK_"
-"""The controller's own configuration (database URL, tokens) is not passed to jobs."""
+ALLOWED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
+"""Host variables every step gets (with `LC_*`): what programs need to run and format text."""
 
 
 def pull_refs_string(refs: Refs) -> str:
@@ -81,9 +86,15 @@ def prow_env(job: Job, build_id: str) -> dict[str, str]:
     return env
 
 
-def step_env(job: Job, build_id: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The base environment of every step of the job."""
+def step_env(
+    job: Job,
+    build_id: str,
+    base: Mapping[str, str] | None = None,
+    passed: Collection[str] = (),
+) -> dict[str, str]:
+    """The base environment of every step of the job: the allow-listed host variables of
+    `base` (default: this process's), those named in `passed`, and Prow's."""
     source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if not k.startswith(HIDDEN_PREFIX)}
+    env = {k: v for k, v in source.items() if k in ALLOWED or k.startswith("LC_") or k in passed}
     env.update(prow_env(job, build_id))
     return env

@@ -54,6 +54,7 @@ from foredeck.execute.runstate import (
     tekton_task_status,
     worst_status,
 )
+from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.workspace import RunLayout, dir_name
 from foredeck.pipeline.expressions import (
     Lookup,
@@ -118,17 +119,19 @@ async def run_pipeline(
     cancel: asyncio.Event | None = None,
     env: Mapping[str, str] | None = None,
     kill_grace: float = KILL_GRACE,
+    sandbox: Sandbox | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
     Returns the result whatever the tasks did. Raises PipelineError for input the run cannot
     start with (a param without value), OutputDirError when `out_dir` holds foreign files, and
     CancelledError when the coroutine was cancelled (after finally ran and files were written).
-    `env` is the base environment of every step (default: this process's).
+    `env` is the base environment of every step (default: this process's); without a `HOME`
+    in it, steps get a private one. `sandbox` confines the steps (see `execute/sandbox.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
-    executor = _Run(run, out_dir, parallel, on_event, cancel, env, kill_grace)
+    executor = _Run(run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox)
     return await executor.execute()
 
 
@@ -263,12 +266,16 @@ class _Run:
         cancel: asyncio.Event | None,
         env: Mapping[str, str] | None,
         kill_grace: float,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
-        self.layout = RunLayout(Path(os.path.abspath(out_dir)))
+        self.sandbox = sandbox or Sandbox(None)
+        self.layout = RunLayout(
+            Path(os.path.abspath(out_dir)), shared=self.sandbox.run_as is not None
+        )
         self._tmpdir = os.fsencode(self.layout.tmp)
         self.parallel = parallel
         self.on_event = on_event
@@ -276,6 +283,7 @@ class _Run:
         base_env = os.environ if env is None else env
         # Encoded once: Popen would encode every variable again for every step.
         self.base_env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
+        self.base_env.setdefault(b"HOME", os.fsencode(self.layout.home))
         self.shell = shutil.which("sh", path=base_env.get("PATH")) or "/bin/sh"
         self.declared_workspaces = {workspace.name for workspace in self.pipeline.workspaces}
         self.kill_grace = kill_grace
@@ -303,8 +311,10 @@ class _Run:
     async def execute(self) -> RunResult:
         loop = asyncio.get_running_loop()
         self.layout.prepare()
+        layout = self.layout
+        self.sandbox.hand_over(layout.workspaces, layout.emptydirs, layout.tmp, layout.home)
         for workspace in self.pipeline.workspaces:
-            self.layout.workspace(workspace.name).mkdir(exist_ok=True)
+            self.sandbox.make_dirs(layout.workspace(workspace.name))
         self.layout.precreate(
             [t.name for t in self.pipeline.tasks if t.matrix is None and not t.when]
         )
@@ -314,6 +324,8 @@ class _Run:
         prow.write_started(self.layout.out_dir, self.started, metadata)
         self.build_log = LogFile(self.layout.build_log)
         self._log(f"run {self.name} of pipeline {self.pipeline.name} started")
+        if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
+            self._log(self.sandbox.describe())
         self._snapshot(force=True)
         self._emit("run-started", at=self.started)
         dag_stop: asyncio.Future[None] = loop.create_future()
@@ -568,6 +580,7 @@ class _Run:
             dname = self.layout.task_dir_name(record.name)
             files = self.layout.open_task(dname)
             artifacts = files.artifacts
+            self.sandbox.hand_over(artifacts)
             record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
             logger = TaskLogger(record.name, files.log, self.build_log)
             status: TaskStatus = "Failed"
@@ -614,6 +627,7 @@ class _Run:
         if spec.results:  # a directory per attempt costs; only tasks with results get one
             results_dir = self.layout.results / f"{dname}.{attempt}"
             results_dir.mkdir()
+            self.sandbox.hand_over(results_dir)
         workspaces = self._task_workspaces(task, spec, dname) if spec.workspaces else {}
         lookup = self._task_lookup(
             spec, params, results_dir, workspaces, dname, attempt, phase.is_finally
@@ -623,12 +637,6 @@ class _Run:
         for step in spec.steps:
             if phase.stop.done():
                 return "Cancelled", "cancelled", False
-            try:
-                argv, cwd, step_env = self._prepare_step(step, lookup, env)
-            except (SubstitutionError, ValueError, OSError) as exc:
-                message = f"step {step.name!r}: {exc}"
-                logger.message(message)
-                return "Failed", message, False
             deadline: float | None = None
             which = ""
             if step.timeout or attempt_deadline is not None or phase.deadline is not None:
@@ -643,6 +651,13 @@ class _Run:
                 message = f"{which} timeout expired before step {step.name!r}"
                 logger.message(message)
                 return "TimedOut", message, which != "pipeline"
+            try:
+                argv, cwd, step_env = self._prepare_step(step, lookup, env)
+                argv = self._confine(argv, cwd, artifacts, results_dir)
+            except (SubstitutionError, ValueError, OSError) as exc:
+                message = f"step {step.name!r}: {exc}"
+                logger.message(message)
+                return "Failed", message, False
             output = logger.step_output(step.name)
             try:
                 outcome = await run_process(
@@ -705,8 +720,21 @@ class _Run:
         if directory == "/workspace" or directory.startswith("/workspace/"):
             directory = self.layout.workspaces_str + directory[len("/workspace") :]
         cwd = self.layout.workspaces / directory
-        cwd.mkdir(parents=True, exist_ok=True)
+        self.sandbox.make_dirs(cwd)
         return argv, str(cwd), env
+
+    def _confine(
+        self, argv: list[str], cwd: str, artifacts: str, results: Path | None
+    ) -> list[str]:
+        """The step's argv inside the sandbox: what the run owns is writable, no more."""
+        if self.sandbox.bwrap is None:
+            return argv
+        layout = self.layout
+        writable = [layout.workspaces_str, str(layout.emptydirs), str(layout.tmp)]
+        writable += [str(layout.home), artifacts]
+        if results is not None:
+            writable.append(str(results))
+        return self.sandbox.wrap(argv, cwd=cwd, writable=writable, readonly=[str(layout.scripts)])
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -765,8 +793,8 @@ class _Run:
                 paths[workspace.name] = None
                 continue
             else:  # unbound: an emptyDir of this task
-                path = self.layout.work / "emptydirs" / dname / dir_name(workspace.name)
-            path.mkdir(parents=True, exist_ok=True)
+                path = self.layout.emptydirs / dname / dir_name(workspace.name)
+            self.sandbox.make_dirs(path)
             paths[workspace.name] = path
         return paths
 

@@ -4,6 +4,8 @@
 OUT/started.json finished.json pipeline-run.json build-log.txt   (Prow's layout)
 OUT/artifacts/<task>/          $ARTIFACTS of each task (junit*.xml anywhere below)
 OUT/.work/tmp/                 $TMPDIR of the run's steps: concurrent runs never share a temp dir
+OUT/.work/home/                $HOME of the run's steps, unless the caller gives one
+OUT/.work/emptydirs/<task>/    workspaces a task declares and the pipeline does not bind
 OUT/tasks/<task>/log.txt       each task's own log (from its first line: none if it wrote none)
 OUT/.work/workspaces/<W>/      $(workspaces.W.path); the root is every step's default cwd
 OUT/.work/results/<task>.<n>/  $(results.R.path) of attempt n (tasks with results only)
@@ -56,7 +58,8 @@ class TaskFiles:
 
 
 class RunLayout:
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, *, shared: bool = False) -> None:
+        """`shared`: steps run as another user, who must be able to read the scripts."""
         self.out_dir = out_dir
         self.artifacts = out_dir / prow.ARTIFACTS_DIR
         self.tasks = out_dir / "tasks"
@@ -65,6 +68,9 @@ class RunLayout:
         self.results = self.work / "results"
         self.scripts = self.work / "scripts"
         self.tmp = self.work / "tmp"
+        self.home = self.work / "home"
+        self.emptydirs = self.work / "emptydirs"
+        self._script_mode = 0o755 if shared else 0o700
         self.build_log = out_dir / prow.BUILD_LOG
         self.run_json = out_dir / prow.PIPELINE_RUN
         self._tasks_str = str(self.tasks)
@@ -91,6 +97,8 @@ class RunLayout:
             self.results,
             self.scripts,
             self.tmp,
+            self.home,
+            self.emptydirs,
         ):
             path.mkdir(parents=True, exist_ok=True)
 
@@ -156,7 +164,7 @@ class RunLayout:
         path = self.scripts / digest
         tmp = path.with_suffix(".tmp")
         tmp.write_text(content)
-        os.chmod(tmp, 0o700)
+        os.chmod(tmp, self._script_mode)
         os.replace(tmp, path)
         self._scripts[content] = str(path)
         return str(path)

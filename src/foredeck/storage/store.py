@@ -82,6 +82,22 @@ def check_range(start: int, length: int) -> None:
         raise ValueError(f"range length {length} exceeds the {MAX_RANGE}-byte limit")
 
 
+def local_path(url: str) -> Path | None:
+    """The directory of a local store URL (a path or `file://`); None for a remote store."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"", "file"}:
+        return None
+    if scheme == "file" and parts.netloc not in {"", "localhost", ".", ".."}:
+        raise ValueError(f"file URL {url!r} names a host; use file:///absolute/path")
+    raw = unquote(parts.path) if scheme == "file" else url
+    if scheme == "file" and parts.netloc in {".", ".."}:  # file://./dir: relative to cwd
+        raw = parts.netloc + raw
+    if not raw:
+        raise ValueError("empty store path")
+    return Path(raw)
+
+
 def open_store(url: str, *, link_base: str | None = None, **options: Any) -> ArtifactStore:
     """Open the store at `url`: a path, `file://` (`file://./dir` is relative to the working
     directory), or any fsspec protocol (`s3://`, `gs://`).
@@ -89,19 +105,12 @@ def open_store(url: str, *, link_base: str | None = None, **options: Any) -> Art
     `link_base` makes `url_for` return `link_base/<path>` (e.g. the dashboard's artifact route).
     `options` go to the fsspec filesystem (credentials, endpoint, ...).
     """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in {"", "file"}:
+    local = local_path(url)
+    if local is not None:
         from foredeck.storage.local import LocalStore
 
-        if scheme == "file" and parts.netloc not in {"", "localhost", ".", ".."}:
-            raise ValueError(f"file URL {url!r} names a host; use file:///absolute/path")
-        raw = unquote(parts.path) if scheme == "file" else url
-        if scheme == "file" and parts.netloc in {".", ".."}:  # file://./dir: relative to cwd
-            raw = parts.netloc + raw
-        if not raw:
-            raise ValueError("empty store path")
-        return LocalStore(Path(raw), link_base=link_base)
+        return LocalStore(local, link_base=link_base)
+    scheme = urlsplit(url).scheme.lower()
 
     from fsspec.core import url_to_fs
     from fsspec.registry import known_implementations
