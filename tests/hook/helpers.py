@@ -8,9 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.scm.webhooks import sign
+from foredeck.settings import HookSettings, Settings
+from tests.db.fixtures import Database
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
 SECRET = "s3cret-global"
+
+
+def make_settings(db: Database, **hook: object) -> Settings:
+    """Settings for a hook app on `db`; `hook` fields as in YAML, the global `SECRET` by default."""
+    hook.setdefault("secrets", [SECRET])
+    return Settings(database_url=db.url, hook=HookSettings.model_validate(hook))
+
 
 # file stem -> X-GitHub-Event
 EXAMPLES = {

@@ -84,7 +84,8 @@ payloads = (
 @st.composite
 def deeply_nested(draw: st.DrawFn, max_depth: int = 5000) -> bytes:
     """A JSON document nested up to `max_depth` levels, at the top or inside a payload field."""
-    depth = draw(st.integers(min_value=1, max_value=max_depth))
+    around_the_limit = st.sampled_from([d for d in (500, 990, 1_500, 3_000) if d <= max_depth])
+    depth = draw(around_the_limit | st.integers(min_value=1, max_value=max_depth))
     kind = draw(st.sampled_from(["array", "object", "mixed"]))
     opening = {"array": [b"["], "object": [b'{"a":'], "mixed": [b"[", b'{"a":']}[kind]
     openers = [opening[i % len(opening)] for i in range(depth)]

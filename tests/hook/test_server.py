@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from foredeck.db import Event, make_engine, migrate, session_factory
 from foredeck.db.eventlog import get_event
+from foredeck.hook import server
 from foredeck.hook.server import create_app
 from foredeck.settings import HookSettings, Settings
 from tests.db.fixtures import Database
@@ -23,15 +24,11 @@ from tests.hook.helpers import (
     example,
     example_bytes,
     headers,
+    make_settings,
     with_repo,
 )
 
 BODY = example_bytes("pull_request.opened")
-
-
-def make_settings(db: Database, **hook: object) -> Settings:
-    hook.setdefault("secrets", [SECRET])
-    return Settings(database_url=db.url, hook=HookSettings.model_validate(hook))
 
 
 @pytest.fixture
@@ -370,6 +367,41 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
     assert 'foredeck_hook_deliveries_total{event="other",status="202"} 1.0' in text
     assert "foredeck_hook_handling_seconds_count 5.0" in text
     assert "foredeck_hook_handling_seconds_bucket" in text
+
+
+def metric(app: FastAPI, event: str, status: int) -> float | None:
+    registry = app.state.metrics.registry
+    labels = {"event": event, "status": str(status)}
+    return registry.get_sample_value("foredeck_hook_deliveries_total", labels)
+
+
+@pytest.mark.parametrize("depth", [1_500, 150_000])  # the second is parsed in a thread
+async def test_deeply_nested_json_is_400_and_counted(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, depth: int
+) -> None:
+    body = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    r = await client.post("/hook", content=body, headers=headers(body, "deep", "push"))
+    assert r.status_code == 400
+    assert r.json() == {"error": "JSON nested too deeply"}
+    assert metric(app, "push", 400) == 1
+    assert count_events(db) == 0
+
+
+async def test_an_unexpected_error_is_a_counted_500(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> list[bytes]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server, "secrets_for", broken)
+    r = await client.post("/hook", content=BODY, headers=headers(BODY, "bug"))
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal error"}
+    assert metric(app, "pull_request", 500) == 1
+    text = (await client.get("/metrics")).text
+    assert 'foredeck_hook_deliveries_total{event="pull_request",status="500"} 1.0' in text
+    assert "foredeck_hook_handling_seconds_count 1.0" in text
+    assert count_events(db) == 0
 
 
 async def test_metrics_registries_are_per_app(db: Database) -> None:

@@ -245,7 +245,7 @@ class WebhookEnvelope:
 
     @classmethod
     def parse(cls, event: str, delivery_id: str, document: bytes) -> WebhookEnvelope:
-        """Read a JSON payload's envelope; raises `PayloadError` when it is not a JSON object.
+        """Read a JSON payload's envelope; raises `PayloadError` when it is not a usable object.
 
         The whole document is checked (JSON syntax, UTF-8), but only the envelope's fields are
         built: decoding GitHub's 25 KB payloads into dicts cost the hook ~30 us and a garbage
@@ -259,6 +259,8 @@ class WebhookEnvelope:
             raise PayloadError("payload must be a JSON object") from None
         except (msgspec.DecodeError, UnicodeDecodeError):
             raise PayloadError("body is not valid JSON") from None
+        except RecursionError:  # msgspec stops at the interpreter's recursion limit
+            raise PayloadError("JSON nested too deeply") from None
         org, repo = decide_repository(repository, organization)
         return cls(
             event=event,

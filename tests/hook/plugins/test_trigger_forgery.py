@@ -19,10 +19,9 @@ from fastapi.testclient import TestClient
 from foredeck.db import session_factory
 from foredeck.db.eventlog import NewEvent, log_events
 from foredeck.hook.server import create_app
-from foredeck.settings import HookSettings, Settings
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.helpers import headers
+from tests.hook.helpers import headers, make_settings
 from tests.hook.plugins.trigger_env import Harness, make_harness, push_payload, sha
 
 JOBS_YAML = """\
@@ -55,8 +54,7 @@ def harness(sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path) ->
 
 @pytest.fixture
 def hook(harness: Harness) -> Iterator[TestClient]:
-    hook = HookSettings.model_validate({"org_secrets": SECRETS})
-    settings = Settings(database_url=harness.db.url, hook=hook)
+    settings = make_settings(harness.db, org_secrets=SECRETS)
     with TestClient(create_app(settings, harness.db.engine)) as client:
         yield client
 
