@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from foredeck import __version__
 from foredeck.scm.settings import GitHubSettings
+from foredeck.validation import problems
 
 ENV_PREFIX = "FOREDECK_"
 CONFIG_ENV = "FOREDECK_CONFIG"
@@ -244,6 +246,7 @@ def load_settings(
     if path is None and env.get(CONFIG_ENV):
         path = env[CONFIG_ENV]
     data: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
+    from_env: dict[tuple[str | int, ...], str] = {}
     for key, value in sorted(env.items()):
         if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
             continue
@@ -251,11 +254,14 @@ def load_settings(
         if parts[0] not in Settings.model_fields:
             continue
         _set_path(data, parts, _env_value(key, value))
+        from_env[tuple(parts)] = f"${key}"
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
+        # pydantic's own text quotes inputs: a secret whose type is wrong would be printed.
         where = str(path) if path is not None else "environment"
-        raise SettingsError(f"{where}: invalid settings:\n{exc}") from None
+        lines = "".join(f"\n  {line}" for line in problems(exc, Settings, from_env))
+        raise SettingsError(f"{where}: invalid settings:{lines}") from None
     if path is not None:
         settings._source = Path(path).absolute()
     return settings
@@ -270,12 +276,35 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read settings: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: invalid YAML: {exc}") from None
+        raise SettingsError(_yaml_error(path, exc)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise SettingsError(f"{path}: settings must be a mapping, not {type(loaded).__name__}")
     return loaded
+
+
+# PyYAML quotes characters, token names ('<stream end>') and, in a few problems, names taken from
+# the document (an undefined alias or tag), which could be part of a secret.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _elide_names(match: re.Match[str]) -> str:
+    inner = match.group()[1:-1]
+    return match.group() if len(inner) <= 2 or inner.startswith("<") else "'...'"
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    """`file:line:column: problem`: PyYAML's own text quotes the line, which may hold a token."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character; no line or column
+        return f"{path}: invalid YAML: {exc.reason} (character {exc.position + 1})"
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{path}: invalid YAML"
+    problem = _QUOTED.sub(_elide_names, getattr(exc, "problem", None) or "")
+    return f"{path}:{mark.line + 1}:{mark.column + 1}: invalid YAML" + (
+        f": {problem}" if problem else ""
+    )
 
 
 def _env_value(key: str, value: str) -> Any:

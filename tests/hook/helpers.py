@@ -8,9 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.scm.webhooks import sign
+from foredeck.settings import HookSettings, Settings
+from tests.db.fixtures import Database
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
 SECRET = "s3cret-global"
+
+
+def make_settings(db: Database, **hook: object) -> Settings:
+    """Settings for a hook app on `db`; `hook` fields as in YAML, the global `SECRET` by default."""
+    hook.setdefault("secrets", [SECRET])
+    return Settings(database_url=db.url, hook=HookSettings.model_validate(hook))
+
 
 # file stem -> X-GitHub-Event
 EXAMPLES = {
@@ -38,6 +47,24 @@ def example(stem: str) -> dict[str, Any]:
     loaded = json.loads(example_bytes(stem))
     assert isinstance(loaded, dict)
     return loaded
+
+
+@cache
+def delivered_bytes(stem: str) -> bytes:
+    """The example as GitHub delivers it: its `organization` is the repository's owner.
+
+    Three published examples name an organization (Octocoders) other than their repository's
+    owner (Codertocat), which no real delivery does and the hook refuses; the others are
+    returned byte for byte.
+    """
+    payload = example(stem)
+    if "organization" not in payload or "repository" not in payload:
+        return example_bytes(stem)
+    owner = payload["repository"]["owner"]["login"]
+    if payload["organization"]["login"] == owner:
+        return example_bytes(stem)
+    payload["organization"]["login"] = owner
+    return json.dumps(payload).encode()
 
 
 def with_repo(payload: dict[str, Any], org: str, repo: str) -> bytes:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -12,17 +13,22 @@ from sqlalchemy import func, select
 
 from foredeck.db import Event, make_engine, migrate, session_factory
 from foredeck.db.eventlog import get_event
+from foredeck.hook import server
 from foredeck.hook.server import create_app
 from foredeck.settings import HookSettings, Settings
 from tests.db.fixtures import Database
-from tests.hook.helpers import EXAMPLES, SECRET, example, example_bytes, headers, with_repo
+from tests.hook.helpers import (
+    EXAMPLES,
+    SECRET,
+    delivered_bytes,
+    example,
+    example_bytes,
+    headers,
+    make_settings,
+    with_repo,
+)
 
 BODY = example_bytes("pull_request.opened")
-
-
-def make_settings(db: Database, **hook: object) -> Settings:
-    hook.setdefault("secrets", [SECRET])
-    return Settings(database_url=db.url, hook=HookSettings.model_validate(hook))
 
 
 @pytest.fixture
@@ -82,7 +88,7 @@ async def test_duplicate_delivery_creates_nothing(client: httpx.AsyncClient, db:
 async def test_every_vendored_example_is_logged(
     client: httpx.AsyncClient, db: Database, stem: str
 ) -> None:
-    body = example_bytes(stem)
+    body = delivered_bytes(stem)
     r = await client.post("/hook", content=body, headers=headers(body, stem, EXAMPLES[stem]))
     assert r.status_code == 202, r.text
     with session_factory(db.engine)() as s:
@@ -227,6 +233,89 @@ async def test_org_and_repo_secrets_and_rotation(db: Database) -> None:
     assert count_events(db) == sum(1 for case in cases if case[3] == 202)
 
 
+CROSS_ORG_SECRETS = {"acme": ["secret-A"], "evilorg": ["secret-E"]}
+
+
+def push_for(full_name: str, owner: str, name: str, organization: str | None = None) -> bytes:
+    """GitHub's push example naming `full_name`, `owner.login` and `name` as given."""
+    payload = json.loads(with_repo(example("push"), owner, name))
+    payload["repository"]["full_name"] = full_name
+    if organization is not None:
+        payload["organization"] = {"login": organization}
+    return json.dumps(payload).encode()
+
+
+@pytest.fixture
+async def cross_org(db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(db, org_secrets=CROSS_ORG_SECRETS), db.engine)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://hook"
+        ) as c:
+            yield c
+    finally:
+        app.state.writer.close()
+
+
+async def test_push_naming_another_orgs_repository_is_400_and_logs_nothing(
+    cross_org: httpx.AsyncClient, db: Database
+) -> None:
+    # evilorg's secret, full_name in evilorg, but owner and name say acme/calculator: the secret
+    # would be evilorg's while the trigger ran acme/calculator's postsubmits.
+    body = push_for("evilorg/x", owner="acme", name="calculator")
+    r = await cross_org.post("/hook", content=body, headers=headers(body, "f1", "push", "secret-E"))
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "repository.owner.login 'acme' does not match repository.full_name 'evilorg/x'"
+    )
+    assert count_events(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "secret", "status", "message"),
+    [
+        (push_for("evilorg/x", "evilorg", "x"), "secret-E", 202, None),
+        (push_for("acme/calculator", "acme", "calculator"), "secret-E", 403, "signature"),
+        (push_for("acme/calculator", "acme", "calculator"), "secret-A", 202, None),
+        (push_for("evilorg/x", "evilorg", "calculator"), "secret-E", 400, "repository.name"),
+        (push_for("evilorg/x", "evilorg", "x", "acme"), "secret-E", 400, "organization.login"),
+        (push_for("acme/calculator", "acme", "calculator", "evilorg"), "secret-E", 400, "org"),
+        (push_for("evilorg/x", "evilorg", "x", "evilorg"), "secret-E", 202, None),
+    ],
+)
+async def test_the_secret_is_chosen_for_the_one_repository_the_payload_names(
+    cross_org: httpx.AsyncClient,
+    db: Database,
+    body: bytes,
+    secret: str,
+    status: int,
+    message: str | None,
+) -> None:
+    r = await cross_org.post("/hook", content=body, headers=headers(body, "d", "push", secret))
+    assert r.status_code == status, r.text
+    if message is not None:
+        assert message in r.json()["error"]
+    assert count_events(db) == (1 if status == 202 else 0)
+
+
+@pytest.mark.parametrize(
+    "stem",
+    ["issue_comment.created", "issue_comment.created.pull_request", "pull_request.opened.org"],
+)
+async def test_published_examples_whose_organization_is_not_the_owner_are_400(
+    client: httpx.AsyncClient, db: Database, stem: str
+) -> None:
+    body = example_bytes(stem)
+    assert delivered_bytes(stem) != body  # GitHub's delivery of it would be accepted (above)
+    r = await client.post("/hook", content=body, headers=headers(body, stem, EXAMPLES[stem]))
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "organization.login 'Octocoders' does not match repository.full_name "
+        "'Codertocat/Hello-World'"
+    )
+    assert count_events(db) == 0
+
+
 def test_app_without_any_secret_refuses_to_start(db: Database) -> None:
     with pytest.raises(ValueError, match="no webhook secret"):
         create_app(Settings(database_url=db.url), db.engine)
@@ -278,6 +367,41 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
     assert 'foredeck_hook_deliveries_total{event="other",status="202"} 1.0' in text
     assert "foredeck_hook_handling_seconds_count 5.0" in text
     assert "foredeck_hook_handling_seconds_bucket" in text
+
+
+def metric(app: FastAPI, event: str, status: int) -> float | None:
+    registry = app.state.metrics.registry
+    labels = {"event": event, "status": str(status)}
+    return registry.get_sample_value("foredeck_hook_deliveries_total", labels)
+
+
+@pytest.mark.parametrize("depth", [1_500, 150_000])  # the second is parsed in a thread
+async def test_deeply_nested_json_is_400_and_counted(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, depth: int
+) -> None:
+    body = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    r = await client.post("/hook", content=body, headers=headers(body, "deep", "push"))
+    assert r.status_code == 400
+    assert r.json() == {"error": "JSON nested too deeply"}
+    assert metric(app, "push", 400) == 1
+    assert count_events(db) == 0
+
+
+async def test_an_unexpected_error_is_a_counted_500(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> list[bytes]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server, "secrets_for", broken)
+    r = await client.post("/hook", content=BODY, headers=headers(BODY, "bug"))
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal error"}
+    assert metric(app, "pull_request", 500) == 1
+    text = (await client.get("/metrics")).text
+    assert 'foredeck_hook_deliveries_total{event="pull_request",status="500"} 1.0' in text
+    assert "foredeck_hook_handling_seconds_count 1.0" in text
+    assert count_events(db) == 0
 
 
 async def test_metrics_registries_are_per_app(db: Database) -> None:

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Callable
+from dataclasses import astuple
+from typing import Any
 
 import orjson
 import pytest
-from pydantic import SecretStr
+from hypothesis import given, settings
+from pydantic import SecretStr, ValidationError
 
 from foredeck.scm import webhooks
 from foredeck.scm.webhooks import (
@@ -14,6 +19,7 @@ from foredeck.scm.webhooks import (
     PingEvent,
     PullRequestEvent,
     PushEvent,
+    Repository,
     WebhookEnvelope,
     parse_payload,
     payload_json,
@@ -23,7 +29,8 @@ from foredeck.scm.webhooks import (
     verify_signature,
 )
 from foredeck.settings import HookSettings
-from tests.hook.helpers import EXAMPLES, example, example_bytes
+from tests.hook import strategies
+from tests.hook.helpers import EXAMPLES, delivered_bytes, example, example_bytes
 
 
 def test_sign_matches_githubs_documented_example() -> None:
@@ -84,13 +91,154 @@ def test_secrets_for_prefers_repo_then_org_then_global() -> None:
 def test_repository_of_reads_full_name_or_organization() -> None:
     assert repository_of(example("pull_request.opened")) == ("Codertocat", "Hello-World")
     assert repository_of(example("ping.org")) == ("Octocoders", None)
-    assert repository_of({"repository": {"full_name": "a/b/c"}}) == (None, None)
-    assert repository_of({"repository": {"full_name": "a b/c"}}) == (None, None)
-    assert repository_of({"repository": {"full_name": 3}, "organization": {"login": "o"}}) == (
-        "o",
-        None,
-    )
+    assert repository_of({"repository": [1], "organization": {"login": "o"}}) == ("o", None)
+    assert repository_of({"organization": {"login": "a b"}}) == (None, None)
+    assert repository_of({"organization": "o"}) == (None, None)
     assert repository_of({}) == (None, None)
+
+
+def _repo(full_name: object, owner: object = None, name: object = None) -> dict[str, object]:
+    repository: dict[str, object] = {"full_name": full_name}
+    if owner is not None:
+        repository["owner"] = {"login": owner}
+    if name is not None:
+        repository["name"] = name
+    return repository
+
+
+_ABSENT = object()
+
+# (repository, organization, (org, repo) or the PayloadError message); _ABSENT: no such key.
+REPOSITORY_CASES: list[tuple[object, object, tuple[str | None, str | None] | str]] = [
+    (_repo("acme/calc", "acme", "calc"), _ABSENT, ("acme", "calc")),
+    (_repo("acme/calc", "acme", "calc"), {"login": "acme"}, ("acme", "calc")),
+    (_repo("acme/calc"), _ABSENT, ("acme", "calc")),
+    ({"full_name": "acme/calc", "owner": None, "name": None}, {"login": None}, ("acme", "calc")),
+    ({"full_name": "acme/calc", "owner": {"id": 1}}, "not an object", ("acme", "calc")),
+    ("not an object", {"login": "acme"}, ("acme", None)),
+    (None, {"login": "acme"}, ("acme", None)),
+    (_ABSENT, {"login": "acme", "id": 3}, ("acme", None)),
+    (_ABSENT, {"login": "a/b"}, (None, None)),
+    (
+        _repo("evilorg/x", "acme", "calculator"),
+        _ABSENT,
+        "repository.owner.login 'acme' does not match repository.full_name 'evilorg/x'",
+    ),
+    (
+        _repo("evilorg/x", "evilorg", "calculator"),
+        _ABSENT,
+        "repository.name 'calculator' does not match repository.full_name 'evilorg/x'",
+    ),
+    (
+        _repo("Acme/calc", "acme", "calc"),
+        _ABSENT,
+        "repository.owner.login 'acme' does not match repository.full_name 'Acme/calc'",
+    ),
+    (
+        _repo("acme/calc", 3, "calc"),
+        _ABSENT,
+        "repository.owner.login 3 does not match repository.full_name 'acme/calc'",
+    ),
+    (
+        _repo("acme/calc", "acme", ["calc"]),
+        _ABSENT,
+        "repository.name (a list) does not match repository.full_name 'acme/calc'",
+    ),
+    ({"full_name": "acme/calc", "owner": "acme"}, _ABSENT, "repository.owner must be an object"),
+    (
+        _repo("acme/calc", "acme", "calc"),
+        {"login": "evilorg"},
+        "organization.login 'evilorg' does not match repository.full_name 'acme/calc'",
+    ),
+    (
+        _repo("acme/calc", "acme", "calc"),
+        {"login": "x" * 300},
+        "organization.login (a long string) does not match repository.full_name 'acme/calc'",
+    ),
+    (_repo("a/b/c"), _ABSENT, "repository.full_name must be 'owner/name'"),
+    (_repo("a b/c"), _ABSENT, "repository.full_name must be 'owner/name'"),
+    (_repo("/c"), _ABSENT, "repository.full_name must be 'owner/name'"),
+    (_repo(3), {"login": "o"}, "repository.full_name must be 'owner/name'"),
+    ({"owner": {"login": "acme"}, "name": "calc"}, _ABSENT, "repository.full_name must be"),
+    ({}, {"login": "acme"}, "repository.full_name must be 'owner/name'"),
+]
+
+
+def _payload(repository: object, organization: object) -> dict[str, object]:
+    payload: dict[str, object] = {"action": "opened"}
+    if repository is not _ABSENT:
+        payload["repository"] = repository
+    if organization is not _ABSENT:
+        payload["organization"] = organization
+    return payload
+
+
+@pytest.mark.parametrize(("repository", "organization", "expected"), REPOSITORY_CASES)
+def test_envelope_and_repository_of_decide_the_same_repository(
+    repository: object, organization: object, expected: tuple[str | None, str | None] | str
+) -> None:
+    payload = _payload(repository, organization)
+    document = orjson.dumps(payload)
+    if isinstance(expected, str):
+        with pytest.raises(PayloadError) as raised:
+            repository_of(payload)
+        assert str(raised.value).startswith(expected)
+        with pytest.raises(PayloadError) as raised:
+            WebhookEnvelope.parse("push", "d", document)
+        assert str(raised.value).startswith(expected)
+    else:
+        assert repository_of(payload) == expected
+        envelope = WebhookEnvelope.parse("push", "d", document)
+        assert (envelope.org, envelope.repo) == expected
+
+
+def _push_naming(repository: object, organization: object) -> dict[str, Any]:
+    """GitHub's push example with its repository's names (and organization) replaced."""
+    payload = example("push")
+    if isinstance(repository, dict):
+        for key in ("full_name", "name", "owner"):
+            if key in repository:
+                payload["repository"][key] = repository[key]
+            else:
+                del payload["repository"][key]
+    if organization is not _ABSENT:
+        payload["organization"] = organization
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("repository", "organization", "expected"),
+    [
+        case
+        for case in REPOSITORY_CASES
+        if isinstance(case[0], dict) and case[0].get("owner") and case[0].get("name")
+    ],
+)
+def test_typed_models_act_on_the_repository_the_envelope_names(
+    repository: object, organization: object, expected: tuple[str | None, str | None] | str
+) -> None:
+    payload = _push_naming(repository, organization)
+    if isinstance(expected, str):
+        with pytest.raises(ValidationError, match=re.escape(expected)):
+            parse_payload("push", payload)
+        if expected.startswith("repository."):  # the model alone, as in a pull request's head
+            with pytest.raises(ValidationError):  # with this message when the types are right
+                Repository.model_validate(payload["repository"])
+    else:
+        push = parse_payload("push", payload)
+        assert isinstance(push, PushEvent)
+        assert (push.repository.org, push.repository.name) == expected
+
+
+def test_typed_model_refuses_an_organization_other_than_the_owner() -> None:
+    payload = example("push")
+    payload["organization"] = {"login": "evilorg"}
+    with pytest.raises(ValidationError, match=r"organization\.login 'evilorg' does not match"):
+        parse_payload("push", payload)
+    pull = example("pull_request.opened")
+    pull["pull_request"]["head"]["repo"]["name"] = "other"  # any repository object is checked
+    with pytest.raises(ValidationError, match=r"repository\.name 'other' does not match"):
+        parse_payload("pull_request", pull)
 
 
 def test_envelope_parse_rejects_non_objects_and_keeps_only_sane_actions() -> None:
@@ -120,7 +268,7 @@ def test_form_encoded_payload_field() -> None:
 
 @pytest.mark.parametrize("stem", sorted(EXAMPLES))
 def test_typed_models_read_every_vendored_example(stem: str) -> None:
-    typed = parse_payload(EXAMPLES[stem], example(stem))
+    typed = parse_payload(EXAMPLES[stem], orjson.loads(delivered_bytes(stem)))
     expected = {
         "pull_request": PullRequestEvent,
         "push": PushEvent,
@@ -140,10 +288,11 @@ def test_typed_fields() -> None:
     assert pr.number == raw["number"]
     push = parse_payload("push", example("push"))
     assert isinstance(push, PushEvent) and push.ref == "refs/heads/master"
-    comment = parse_payload("issue_comment", example("issue_comment.created.pull_request"))
+    pull_comment = orjson.loads(delivered_bytes("issue_comment.created.pull_request"))
+    comment = parse_payload("issue_comment", pull_comment)
     assert isinstance(comment, IssueCommentEvent)
     assert comment.issue.is_pull_request and comment.comment.body == "/test all"
-    plain = parse_payload("issue_comment", example("issue_comment.created"))
+    plain = parse_payload("issue_comment", orjson.loads(delivered_bytes("issue_comment.created")))
     assert isinstance(plain, IssueCommentEvent) and not plain.issue.is_pull_request
     assert parse_payload("watch", {"action": "started"}) is None
 
@@ -161,11 +310,35 @@ def test_envelope_checks_the_whole_document_but_reads_only_its_head() -> None:
         "push", "d", b'{"repository": "x", "organization": {"login": "o"}, "action": "opened"}'
     )
     assert (env.action, env.org, env.repo) == ("opened", "o", None)
-    env = WebhookEnvelope.parse("push", "d", b'{"repository": {"full_name": 3}, "organization": 1}')
+    env = WebhookEnvelope.parse("push", "d", b'{"repository": null, "organization": 1}')
     assert (env.org, env.repo) == (None, None)
     env = WebhookEnvelope.parse("push", "d", '{"action": "z\u00e9"}'.encode())
     assert env.action is None
     for name in EXAMPLES:
-        document = example_bytes(name)
+        document = delivered_bytes(name)
         env = WebhookEnvelope.parse("x", "d", document)
         assert (env.org, env.repo) == repository_of(orjson.loads(document)), name
+
+
+def _decided(decide: Callable[[], tuple[str | None, str | None]]) -> tuple[str | None, ...] | str:
+    try:
+        return decide()
+    except PayloadError as exc:
+        return str(exc)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=400)
+@given(strategies.payloads)
+def test_hook_and_typed_model_always_decide_the_same_repository(payload: dict[str, Any]) -> None:
+    push = {k: v for k, v in example("push").items() if k != "repository"} | payload
+    document = orjson.dumps(push)
+    envelope = _decided(lambda: astuple(WebhookEnvelope.parse("push", "d", document))[3:])
+    assert envelope == _decided(lambda: repository_of(orjson.loads(document)))
+    try:
+        typed = parse_payload("push", orjson.loads(document))
+    except ValidationError as exc:
+        if isinstance(envelope, str):
+            assert envelope in str(exc)
+        return
+    assert isinstance(typed, PushEvent)
+    assert (typed.repository.org, typed.repository.name) == envelope

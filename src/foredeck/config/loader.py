@@ -35,6 +35,7 @@ from foredeck.config.presets import apply_presets, duplicate_preset_labels
 from foredeck.config.result import ConfigResult, Diagnostic
 from foredeck.config.rules import check_job
 from foredeck.pipeline.model import PipelineError, Source
+from foredeck.validation import location
 from foredeck.yamlsrc import MAX_YAML_BYTES, SourceMap, load_documents
 
 PROW_IGNORE = ".prowignore"
@@ -131,10 +132,7 @@ def read_yaml_text(path: Path, display: str) -> str:
 
 
 def _loc_text(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "job"
+    return location(loc) or "job"
 
 
 def _by_position(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

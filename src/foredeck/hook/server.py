@@ -5,10 +5,12 @@ the process dies right after, the worker finds the event at the next start. Chec
 first and nothing beyond `hook.body_limit` is ever read into memory. Status codes:
 
 - 202 `{"duplicate": false, "id": N}`: logged; 200 `{"duplicate": true, "id": N}`: already logged
-- 400 missing/invalid `X-GitHub-Event` or `X-GitHub-Delivery`, or a body that is not JSON
+- 400 missing/invalid `X-GitHub-Event` or `X-GitHub-Delivery`, or a body that is not JSON (or
+  is nested too deeply, or names two repositories)
 - 401 no `X-Hub-Signature-256`; 403 signature does not verify
 - 413 body over the limit; 415 content type other than JSON or GitHub's form encoding
 - 503 the event log could not be written (GitHub shows the failure; redeliver it)
+- 500 a bug: logged and counted in the metrics like every other answer
 """
 
 from __future__ import annotations
@@ -166,8 +168,14 @@ def create_app(
 
     @app.post("/hook")
     async def post_hook(request: Request) -> Response:
+        """Every answer is counted, an unexpected error too: it would escape the metrics."""
         start = perf_counter()
-        response, event = await handle(request)
+        try:
+            response, event = await handle(request)
+        except Exception:
+            log.exception("unexpected error handling a delivery")
+            response = _error(500, "internal error")
+            event = request.headers.get("x-github-event")  # only known names become labels
         metrics.delivered(event, response.status_code, perf_counter() - start)
         return response
 

@@ -20,6 +20,7 @@ from foredeck.db.engine import session_factory, write_lock
 from foredeck.db.eventlog import Logged, NewEvent, log_events
 from foredeck.scm.github import IssueComment, PullRequest
 from foredeck.scm.local import CommitInfo, LocalRepos, user
+from foredeck.scm.webhooks import repository_of
 
 NULL_SHA = "0" * 40
 MAX_PUSH_COMMITS = 20
@@ -155,8 +156,8 @@ def issue_comment_payload(
 
 
 def new_event(event: str, delivery: str, payload: dict[str, Any]) -> NewEvent:
-    repository = payload["repository"]
-    org, _, repo = str(repository["full_name"]).partition("/")
+    """The log entry of a local payload, its repository decided as the hook decides it."""
+    org, repo = repository_of(payload)
     action = payload.get("action")
     return NewEvent(
         delivery_id=delivery,

@@ -4,7 +4,8 @@ Verification follows GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of th
 Every configured secret is compared with `hmac.compare_digest` (all of them, so the time taken
 does not tell which one matched). Which secrets apply depends on the repository named in the
 payload, as in Prow: the payload must therefore be parsed before it is verified, which is safe
-only because the body size is bounded first.
+only because the body size is bounded first. `decide_repository` is the one place that reads
+that repository, for the hook's envelope and for the typed models plugins act on alike.
 
 The typed payload models cover the fields foredeck's plugins read; every model ignores unknown
 fields, so new GitHub fields never break parsing.
@@ -17,11 +18,11 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from foredeck.settings import HookSettings
 
@@ -91,8 +92,14 @@ def payload_json(body: bytes, content_type: str) -> bytes:
     return body
 
 
+class _Owner(msgspec.Struct):
+    login: Any = None
+
+
 class _Repository(msgspec.Struct):
     full_name: Any = None
+    name: Any = None
+    owner: _Owner | None = None
 
 
 class _Organization(msgspec.Struct):
@@ -108,36 +115,122 @@ class _Head(msgspec.Struct):
 
 
 class _LenientHead(msgspec.Struct):
-    """`_Head` for payloads whose `repository` / `organization` are not objects."""
+    """`_Head` for payloads whose `repository` / `organization` (or owner) are not objects."""
 
     action: Any = None
     repository: msgspec.Raw = msgspec.Raw(b"null")
     organization: msgspec.Raw = msgspec.Raw(b"null")
 
 
+class _LenientRepository(msgspec.Struct):
+    full_name: Any = None
+    name: Any = None
+    owner: Any = None
+
+
 _HEAD = msgspec.json.Decoder(_Head)
 _LENIENT_HEAD = msgspec.json.Decoder(_LenientHead)
-_REPOSITORY = msgspec.json.Decoder(_Repository)
+_LENIENT_REPOSITORY = msgspec.json.Decoder(_LenientRepository)
 _ORGANIZATION = msgspec.json.Decoder(_Organization)
 
 
-def _head(document: bytes) -> _Head:
+class RepositoryNames(NamedTuple):
+    """What a payload's `repository` object says about itself (None: the field is absent)."""
+
+    full_name: Any
+    owner: Any
+    """`owner.login`"""
+    name: Any
+
+
+def _names(repository: Any) -> RepositoryNames | None:
+    """The names of a `repository` value that is an object (a dict or a lenient struct)."""
+    if isinstance(repository, dict):
+        full_name, name, owner = (repository.get(k) for k in ("full_name", "name", "owner"))
+    elif isinstance(repository, _LenientRepository):
+        full_name, name, owner = repository.full_name, repository.name, repository.owner
+    else:
+        return None  # not an object: as if absent
+    if owner is not None and not isinstance(owner, dict):
+        raise PayloadError("repository.owner must be an object")
+    return RepositoryNames(full_name, None if owner is None else owner.get("login"), name)
+
+
+def _head_names(repository: _Repository | None) -> RepositoryNames | None:
+    if repository is None:
+        return None
+    owner = repository.owner
+    return RepositoryNames(
+        repository.full_name, None if owner is None else owner.login, repository.name
+    )
+
+
+def _lenient_names(raw: msgspec.Raw) -> RepositoryNames | None:
     try:
-        return _HEAD.decode(document)
+        return _names(_LENIENT_REPOSITORY.decode(raw))
+    except msgspec.ValidationError:  # not an object
+        return None
+
+
+def _login(raw: msgspec.Raw) -> Any:
+    try:
+        return _ORGANIZATION.decode(raw).login
+    except msgspec.ValidationError:  # not an object: as if absent
+        return None
+
+
+def _shown(value: Any) -> str:
+    """A value from an unauthenticated payload, quoted in an error message only when short."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 100 else "(a long string)"
+    if isinstance(value, bool | int | float):
+        return repr(value)
+    return "(a list)" if isinstance(value, list) else "(an object)"
+
+
+def decide_repository(
+    repository: RepositoryNames | None, organization: Any
+) -> tuple[str | None, str | None]:
+    """(org, repo) of a payload: the one answer for the secret that verifies it and for plugins.
+
+    The hook picks the secret from `repository.full_name` while plugins act on `owner.login` and
+    `name`: a payload whose fields disagree could be signed with one organisation's secret and
+    run another's jobs, so it is refused (`PayloadError`). `repository` is None when the payload
+    has no repository object; `organization` is `organization.login` (None: absent), which names
+    the org only when there is no repository.
+    """
+    if repository is None:
+        if isinstance(organization, str) and _NAME.match(organization):
+            return organization, None
+        return None, None
+    full_name = repository.full_name
+    owner, _, name = full_name.partition("/") if isinstance(full_name, str) else ("", "", "")
+    if not (_NAME.match(owner) and _NAME.match(name)):
+        raise PayloadError(
+            "repository.full_name must be 'owner/name' (letters, digits, '.', '_', '-')"
+        )
+    for field, value, expected in (
+        ("repository.owner.login", repository.owner, owner),
+        ("repository.name", repository.name, name),
+        ("organization.login", organization, owner),
+    ):
+        if value is not None and value != expected:
+            raise PayloadError(
+                f"{field} {_shown(value)} does not match repository.full_name {full_name!r}"
+            )
+    return owner, name
+
+
+def _head(document: bytes) -> tuple[Any, RepositoryNames | None, Any]:
+    """(action, repository names, organization login) of a JSON document."""
+    try:
+        head = _HEAD.decode(document)
     except msgspec.ValidationError:
         lenient = _LENIENT_HEAD.decode(document)  # raises again for a non-object document
-
-    def maybe(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw) -> Any:
-        try:
-            return decoder.decode(raw)
-        except msgspec.ValidationError:  # not an object: as if absent
-            return None
-
-    return _Head(
-        lenient.action,
-        maybe(_REPOSITORY, lenient.repository),
-        maybe(_ORGANIZATION, lenient.organization),
-    )
+        return lenient.action, _lenient_names(lenient.repository), _login(lenient.organization)
+    organization = head.organization
+    login = None if organization is None else organization.login
+    return head.action, _head_names(head.repository), login
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +245,7 @@ class WebhookEnvelope:
 
     @classmethod
     def parse(cls, event: str, delivery_id: str, document: bytes) -> WebhookEnvelope:
-        """Read a JSON payload's envelope; raises `PayloadError` when it is not a JSON object.
+        """Read a JSON payload's envelope; raises `PayloadError` when it is not a usable object.
 
         The whole document is checked (JSON syntax, UTF-8), but only the envelope's fields are
         built: decoding GitHub's 25 KB payloads into dicts cost the hook ~30 us and a garbage
@@ -161,16 +254,14 @@ class WebhookEnvelope:
         try:
             if not document.isascii():
                 document.decode("utf-8")
-            head = _head(document)
+            action, repository, organization = _head(document)
         except msgspec.ValidationError:
             raise PayloadError("payload must be a JSON object") from None
         except (msgspec.DecodeError, UnicodeDecodeError):
             raise PayloadError("body is not valid JSON") from None
-        org, repo = _owner(
-            head.repository.full_name if head.repository is not None else None,
-            head.organization.login if head.organization is not None else None,
-        )
-        action = head.action
+        except RecursionError:  # msgspec stops at the interpreter's recursion limit
+            raise PayloadError("JSON nested too deeply") from None
+        org, repo = decide_repository(repository, organization)
         return cls(
             event=event,
             delivery_id=delivery_id,
@@ -180,23 +271,11 @@ class WebhookEnvelope:
         )
 
 
-def _owner(full_name: Any, login: Any) -> tuple[str | None, str | None]:
-    """(org, repo) from `repository.full_name`, else (org, None) from `organization.login`."""
-    if isinstance(full_name, str) and full_name.count("/") == 1:
-        owner, name = full_name.split("/")
-        if _NAME.match(owner) and _NAME.match(name):
-            return owner, name
-    if isinstance(login, str) and _NAME.match(login):
-        return login, None
-    return None, None
-
-
 def repository_of(payload: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(org, repo) named by a payload; names that are not valid GitHub names count as absent."""
-    repository = payload.get("repository")
+    """(org, repo) named by a parsed payload, as `WebhookEnvelope.parse` decides it."""
     organization = payload.get("organization")
-    return _owner(
-        repository.get("full_name") if isinstance(repository, dict) else None,
+    return decide_repository(
+        _names(payload.get("repository")),
         organization.get("login") if isinstance(organization, dict) else None,
     )
 
@@ -206,6 +285,21 @@ def repository_of(payload: dict[str, Any]) -> tuple[str | None, str | None]:
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Payload(_Model):
+    """An event's payload: refused when it names two repositories (see `decide_repository`).
+
+    Events logged before the hook refused such payloads are refused here, so that plugins never
+    act on a repository other than the one whose secret verified the delivery.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_repository(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            repository_of(data)
+        return data
 
 
 class User(_Model):
@@ -227,6 +321,11 @@ class Repository(_Model):
     default_branch: str = "main"
     private: bool = False
     fork: bool = False
+
+    @model_validator(mode="after")
+    def _names_agree(self) -> Repository:
+        decide_repository(RepositoryNames(self.full_name, self.owner.login, self.name), None)
+        return self
 
     @property
     def org(self) -> str:
@@ -262,7 +361,7 @@ class PullRequest(_Model):
     author_association: str = "NONE"
 
 
-class PullRequestEvent(_Model):
+class PullRequestEvent(_Payload):
     action: str
     number: int
     pull_request: PullRequest
@@ -286,7 +385,7 @@ class Pusher(_Model):
     email: str | None = None
 
 
-class PushEvent(_Model):
+class PushEvent(_Payload):
     ref: str
     before: str
     after: str
@@ -330,7 +429,7 @@ class Comment(_Model):
     author_association: str = "NONE"
 
 
-class IssueCommentEvent(_Model):
+class IssueCommentEvent(_Payload):
     action: str
     issue: Issue
     comment: Comment
@@ -338,7 +437,7 @@ class IssueCommentEvent(_Model):
     sender: User
 
 
-class PingEvent(_Model):
+class PingEvent(_Payload):
     zen: str = ""
     hook_id: int | None = None
 

@@ -57,6 +57,21 @@ def test_bad_options_are_clear_errors(
     assert message in str(info.value)
 
 
+def test_option_errors_never_show_what_could_be_a_secret(
+    sqlite_db: Database, github_double: GitHubDouble
+) -> None:
+    options = {"trusted_orgs": "acme", "api_token": "ghp_opt_s3cret"}
+    with pytest.raises(ValueError) as info:
+        create(settings_for(sqlite_db, github_double, None, options))
+    message = str(info.value)
+    assert "ghp_opt_s3cret" not in message  # an option foredeck does not know may be a secret
+    assert message.splitlines() == [
+        "plugin_config.trigger: invalid options:",
+        "  trusted_orgs: Input should be a valid list (got 'acme')",
+        "  api_token: Extra inputs are not permitted",
+    ]
+
+
 def test_missing_credentials_fail_at_startup(sqlite_db: Database) -> None:
     settings = Settings(database_url=sqlite_db.url)
     with pytest.raises(ValueError, match="no credentials configured"):

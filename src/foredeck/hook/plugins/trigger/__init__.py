@@ -31,6 +31,7 @@ from foredeck.hook.plugins.trigger.push import handle_push
 from foredeck.scm.provider import ScmClient
 from foredeck.scm.webhooks import IssueCommentEvent, PullRequestEvent, PushEvent
 from foredeck.settings import Settings
+from foredeck.validation import problems
 
 __all__ = [
     "PLUGIN_NAME",
@@ -80,10 +81,8 @@ class TriggerPlugin:
         try:
             typed = event.typed()
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-            )
-            raise ValueError(f"{event.event} payload is not usable: {problems}") from None
+            listed = "; ".join(problems(exc, None)[:5])
+            raise ValueError(f"{event.event} payload is not usable: {listed}") from None
         ctx = TriggerContext(
             event=event,
             session=reader,
@@ -115,8 +114,9 @@ def create(settings: Settings) -> TriggerPlugin:
     raw: Any = settings.plugin_config.get(PLUGIN_NAME, {})
     try:
         options = TriggerConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:\n{exc}") from None
+    except ValidationError as exc:  # pydantic's own text would quote inputs, secrets included
+        lines = "".join(f"\n  {line}" for line in problems(exc, TriggerConfig))
+        raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:{lines}") from None
     central = CentralConfig(settings.config_path, reload_interval=options.config_reload_interval)
     if settings.scm.provider == "local":
         from foredeck.db.engine import make_engine
