@@ -49,24 +49,6 @@ def example(stem: str) -> dict[str, Any]:
     return loaded
 
 
-@cache
-def delivered_bytes(stem: str) -> bytes:
-    """The example as GitHub delivers it: its `organization` is the repository's owner.
-
-    Three published examples name an organization (Octocoders) other than their repository's
-    owner (Codertocat), which no real delivery does and the hook refuses; the others are
-    returned byte for byte.
-    """
-    payload = example(stem)
-    if "organization" not in payload or "repository" not in payload:
-        return example_bytes(stem)
-    owner = payload["repository"]["owner"]["login"]
-    if payload["organization"]["login"] == owner:
-        return example_bytes(stem)
-    payload["organization"]["login"] = owner
-    return json.dumps(payload).encode()
-
-
 def with_repo(payload: dict[str, Any], org: str, repo: str) -> bytes:
     """The payload moved to `org/repo` (as a delivery for another repository would look)."""
     moved = json.loads(json.dumps(payload))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from tests.hook.helpers import EXAMPLES, delivered_bytes, headers
+from tests.hook.helpers import EXAMPLES, example_bytes, headers
 from tests.hook.server_proc import Delivery
 
 
@@ -20,7 +20,7 @@ def build_storm(
     originals: list[Delivery] = []
     for i in range(total - n_repeat - n_bad):
         stem = stems[i % len(stems)]
-        body = delivered_bytes(stem)
+        body = example_bytes(stem)
         did = str(uuid.UUID(int=rng.getrandbits(128)))
         originals.append(
             Delivery(did, EXAMPLES[stem], body, headers(body, did, EXAMPLES[stem]), True)
@@ -29,7 +29,7 @@ def build_storm(
     bad: list[Delivery] = []
     for _ in range(n_bad):
         stem = rng.choice(stems)
-        body = delivered_bytes(stem)
+        body = example_bytes(stem)
         did = str(uuid.UUID(int=rng.getrandbits(128)))
         hdrs = headers(body, did, EXAMPLES[stem], secret="not-the-secret")
         bad.append(Delivery(did, EXAMPLES[stem], body, hdrs, False))

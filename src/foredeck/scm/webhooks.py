@@ -197,7 +197,9 @@ def decide_repository(
     `name`: a payload whose fields disagree could be signed with one organisation's secret and
     run another's jobs, so it is refused (`PayloadError`). `repository` is None when the payload
     has no repository object; `organization` is `organization.login` (None: absent), which names
-    the org only when there is no repository.
+    the org only when there is no repository: with one, the repository alone decides (GitHub's
+    own published examples pair a repository with another organization), and nothing acts on
+    the organization field.
     """
     if repository is None:
         if isinstance(organization, str) and _NAME.match(organization):
@@ -212,7 +214,6 @@ def decide_repository(
     for field, value, expected in (
         ("repository.owner.login", repository.owner, owner),
         ("repository.name", repository.name, name),
-        ("organization.login", organization, owner),
     ):
         if value is not None and value != expected:
             raise PayloadError(
