@@ -1,9 +1,10 @@
 """A real `foredeck serve` process pointed at the GitHub double, and a real git repository.
 
 The server runs in a session of its own and every process it starts carries a marker in its
-environment (`FOREDECK_E2E_MARKER` is stripped by the controller, so the marker is a plain
-variable), so that teardown finds and kills all of them, including steps orphaned by a SIGKILL
-of the server (the executor starts each step in a new session, out of the server's group).
+environment, or runs in its directory, so that teardown finds and kills all of them, including
+steps orphaned by a SIGKILL of the server (the executor starts each step in a new session, out of
+the server's group). Steps write what the tests read into `host_dir(tmp_path)`, the one host
+directory bound into their sandbox.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import httpx
 import psutil
 import yaml
 
+from tests.controller.helpers import host_dir
 from tests.doubles.github_api import GitHubDouble
+from tests.execute.helpers import processes_in
 from tests.hook.helpers import SECRET, headers
 from tests.hook.plugins.trigger_env import BOT, ORG, REPO
 from tests.hook.server_proc import free_port
@@ -160,7 +163,10 @@ class Server:
                 "trigger": {"bot_login": BOT, "cache_dir": str(self.workdir / "cache")}
             },
             "worker": {**fast, "retry_backoff": 0.5} if self.fast_polls else {},
-            "controller": {**fast, "heartbeat_interval": 1.0} if self.fast_polls else {},
+            "controller": {
+                **({**fast, "heartbeat_interval": 1.0} if self.fast_polls else {}),
+                "sandbox": {"bind": [str(host_dir(self.workdir.parent))]},
+            },
             "reporter": fast,
             "periodics": {"tick": 0.2} if self.fast_polls else {},
             "api": {"token": API_TOKEN},
@@ -225,16 +231,17 @@ class Server:
         self._close_log()
 
     def leftovers(self) -> list[psutil.Process]:
-        """Processes other than the server that run with our marker in their environment."""
-        found = []
+        """Processes other than the server that run with our marker in their environment, or
+        in the server's directory (a job's steps get an allow-listed environment, without it)."""
         server = self.proc.pid if self.proc is not None else None
+        found = {p.pid: p for p in processes_in(self.workdir) if p.pid != server}
         for proc in psutil.process_iter():
             try:
                 if proc.pid != server and proc.environ().get(MARKER_VAR) == self.marker:
-                    found.append(proc)
+                    found[proc.pid] = proc
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        return found
+        return list(found.values())
 
     def _close_log(self) -> None:
         if self._log is not None:

@@ -12,10 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import yaml
 
+from tests.controller.helpers import host_dir
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.e2e.conftest import ServerFactory
@@ -29,6 +29,7 @@ from tests.e2e.harness import (
     status_history,
     wait_for,
 )
+from tests.execute.helpers import processes_in
 from tests.hook.plugins.trigger_env import ORG, REPO, comment_payload, pr_payload, push_payload
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,7 +83,7 @@ def runs_of(out: Path) -> Counter[str]:
 
 
 def pass_and_flaky(repo: GitRepo, tmp_path: Path) -> tuple[str, Path, Path]:
-    runs, fixed = tmp_path / "runs.txt", tmp_path / "fixed"
+    runs, fixed = host_dir(tmp_path) / "runs.txt", host_dir(tmp_path) / "fixed"
     config = job_config(
         presubmits=[
             presubmit("pass", repo, f"{record(runs)}; grep -q feature feature.txt"),
@@ -175,14 +176,14 @@ def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(
     make_server: ServerFactory,
     tmp_path: Path,
 ) -> None:
-    pids = tmp_path / "pids"
-    pids.mkdir()
+    started = host_dir(tmp_path)
     # Slow while the tree has slow.txt: the old head hangs, the new head (without it) passes.
-    script = f"if [ -f slow.txt ]; then echo $$ > {pids}/$PULL_PULL_SHA; exec sleep 60; fi"
+    script = f"if [ -f slow.txt ]; then touch {started}/$PULL_PULL_SHA; exec sleep 60; fi"
     server = make_server(sqlite_db, job_config(presubmits=[presubmit("slow", repo, script)]))
     old = open_pull(server, gh, repo, 1, {"slow.txt": "slow\n"})
-    pid = int(wait_for("the slow step to start", lambda: lines(pids / old))[0])
+    wait_for("the slow step to start", lambda: (started / old).exists())
     (running,) = server.jobs(pr=1)
+    old_run = server.workdir / ".foredeck" / "runs" / str(running["id"])  # the default workdir
     assert running["state"] == "pending"
 
     new = repo.commit("topic-1", {"slow.txt": None}, "fast now")
@@ -196,7 +197,7 @@ def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(
     assert server.job(jobs[0]["id"])["pulls"][0]["sha"] == old
     assert server.job(jobs[1]["id"])["pulls"][0]["sha"] == new
     assert "superseded" in (jobs[0]["description"] or "")
-    wait_for("the old step to be killed", lambda: not _alive(pid), timeout=30)
+    wait_for("the old step to be killed", lambda: not processes_in(old_run), timeout=30)
 
     def new_head_final() -> list[str] | None:
         states = status_history(gh, new).get("slow", ["pending"])
@@ -209,13 +210,6 @@ def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(
     assert report_comments(gh, 1) == []
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 # --- 4: push to the base branch runs the postsubmits ------------------------------------------
 
 
@@ -226,7 +220,7 @@ def test_push_runs_postsubmits_on_the_pushed_commit(
     make_server: ServerFactory,
     tmp_path: Path,
 ) -> None:
-    built = tmp_path / "built.txt"
+    built = host_dir(tmp_path) / "built.txt"
     postsubmit = {
         "name": "publish",
         "branches": ["^main$"],
@@ -256,7 +250,7 @@ def test_push_runs_postsubmits_on_the_pushed_commit(
 def test_interval_periodic_fires_on_schedule(
     sqlite_db: Database, make_server: ServerFactory, tmp_path: Path
 ) -> None:
-    ticks = tmp_path / "ticks.txt"
+    ticks = host_dir(tmp_path) / "ticks.txt"
     periodic = {"name": "tick", "interval": "2s", "spec": step(record(ticks))}
     server = make_server(sqlite_db, job_config(periodics=[periodic]))
 
@@ -286,7 +280,7 @@ def test_sigkill_mid_run_then_restart_finishes_every_job_once(
     make_server: ServerFactory,
     tmp_path: Path,
 ) -> None:
-    runs = tmp_path / "runs.txt"
+    runs = host_dir(tmp_path) / "runs.txt"
     names = ["a", "b", "c", "d"]
     config = job_config(presubmits=[presubmit(n, repo, f"{record(runs)}; sleep 2") for n in names])
     server = make_server(sqlite_db, config, controller={"max_concurrency": 2})
