@@ -7,11 +7,11 @@ those comments come from. The comment and its `issue_comment` event commit toget
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, params
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -41,18 +41,17 @@ def add_comment_route(
     settings: Settings,
     engine: Engine,
     *,
-    dependencies: Sequence[params.Depends],
     on_event: Callable[[], None] | None,
 ) -> None:
+    """Add the route to `router`, whose route class guards writes (`api.auth`)."""
+
     @router.post(
         "/repos/{org}/{repo}/pulls/{number}/comments",
         response_model=Comment,
         status_code=201,
-        dependencies=list(dependencies),
         tags=["scm"],
         responses={
             404: {"description": "No such pull request, or the SCM is not `local`"},
-            401: {"description": "Missing or wrong API token"},
         },
     )
     def comment_on_pull(
