@@ -209,7 +209,7 @@ def guarded_route_class(settings: Settings) -> type[APIRoute]:
 async def _read_body(request: Request) -> bytes | Response:
     """The whole body, or 400/413 without reading past `MAX_BODY_BYTES`."""
     length = request.headers.get("content-length")
-    if length is not None and not length.isdigit():
+    if length is not None and not (length.isascii() and length.isdigit()):
         return _error(400, "invalid Content-Length header")
     if length is not None and int(length) > MAX_BODY_BYTES:
         return _too_large()

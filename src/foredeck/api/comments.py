@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from foredeck.bounds import PullNumber
 from foredeck.settings import Settings
 
 MAX_COMMENT_CHARS = 65536
@@ -57,7 +58,7 @@ def add_comment_route(
     def comment_on_pull(
         org: Annotated[str, Path(pattern=_NAME)],
         repo: Annotated[str, Path(pattern=_NAME)],
-        number: Annotated[int, Path(ge=1)],
+        number: PullNumber,
         body: NewComment,
     ) -> Comment:
         if settings.scm.provider != "local":

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from foredeck.bounds import PullNumber
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.scm.refs import Refs
 
@@ -110,7 +111,7 @@ class StartJob(BaseModel):
     type: JobType | None = None
     """Default: presubmit with a pull, postsubmit with refs, periodic without refs."""
     refs: Refs | None = None
-    pull: int | None = Field(default=None, ge=1)
+    pull: PullNumber | None = None
     """A pull request number to add to `refs` (shorthand for `refs.pulls: [{number: N}]`)."""
 
 

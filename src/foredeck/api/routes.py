@@ -22,6 +22,7 @@ from foredeck.api.auth import guarded_route_class
 from foredeck.api.comments import add_comment_route
 from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob
 from foredeck.api.start import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
+from foredeck.bounds import JobId, Offset, PullNumber
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
@@ -84,10 +85,12 @@ def create_router(
         job: Annotated[str | None, Query(description="job name", max_length=255)] = None,
         type: JobType | None = None,
         state: Annotated[list[JobState] | None, Query()] = None,
-        pr: Annotated[int | None, Query(ge=0)] = None,
+        pr: PullNumber | None = None,
         author: Annotated[str | None, Query(description="pull author", max_length=100)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-        after: Annotated[int | None, Query(description="the `next` of the previous page")] = None,
+        after: Annotated[
+            Offset | None, Query(description="the `next` of the previous page")
+        ] = None,
     ) -> JobPage:
         org = name = None
         if repo is not None:
@@ -113,7 +116,7 @@ def create_router(
         return JobPage(jobs=page, next=page[-1].id if more else None)
 
     @router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
-    def show_job(job_id: int) -> JobDetail:
+    def show_job(job_id: JobId) -> JobDetail:
         with reads() as session:
             return JobDetail.of(_get(session, job_id))
 
@@ -126,7 +129,7 @@ def create_router(
         },
     )
     def job_log(
-        job_id: int,
+        job_id: JobId,
         tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
     ) -> StreamingResponse:
         with reads() as session:
@@ -177,7 +180,7 @@ def create_router(
         status_code=201,
         responses=_NOT_FOUND,
     )
-    def rerun_job(job_id: int) -> JobDetail:
+    def rerun_job(job_id: JobId) -> JobDetail:
         with reads() as session:
             job = _get(session, job_id)
             try:
@@ -194,7 +197,7 @@ def create_router(
             409: {"model": ErrorBody, "description": "The job already finished"},
         },
     )
-    def abort_job(job_id: int) -> JobDetail:
+    def abort_job(job_id: JobId) -> JobDetail:
         with write_lock(engine), writes.begin() as session:
             job = _get(session, job_id)
             if not set_state(session, job_id, "aborted", description=ABORT_DESCRIPTION):
