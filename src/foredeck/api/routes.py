@@ -59,6 +59,7 @@ def create_router(
     pull_ref = _pull_ref(settings)
     reads = session_factory(read_only(engine))
     writes = session_factory(engine)
+    dashboard_url = settings.reporter.dashboard_url
 
     artifact_store = lazy_store(settings.artifacts.url, store)
 
@@ -72,7 +73,7 @@ def create_router(
     def insert(spec: JobCreate) -> JobDetail:
         with write_lock(engine), writes.begin() as session:
             job, _ = create_job(session, spec)
-            detail = JobDetail.of(job)
+            detail = JobDetail.of(job, dashboard_url)
         changed()
         return detail
 
@@ -111,14 +112,14 @@ def create_router(
                 after_id=after,
                 max_limit=MAX_LIMIT + 1,
             )
-            page = [JobSummary.of(row) for row in rows[:limit]]
+            page = [JobSummary.of(row, dashboard_url) for row in rows[:limit]]
         more = len(rows) > limit
         return JobPage(jobs=page, next=page[-1].id if more else None)
 
     @router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
     def show_job(job_id: JobId) -> JobDetail:
         with reads() as session:
-            return JobDetail.of(_get(session, job_id))
+            return JobDetail.of(_get(session, job_id), dashboard_url)
 
     @router.get(
         "/jobs/{job_id}/log",
@@ -140,7 +141,9 @@ def create_router(
         try:
             part = logs.plan(source, tail)
         except (OSError, ValueError) as exc:
-            raise HTTPException(404, f"job {job_id}: build log unreadable: {exc}") from None
+            # The error names the file: logged here, never sent (paths are the server's business).
+            log.warning("job %s: build log unreadable: %s", job_id, exc)
+            raise HTTPException(404, f"job {job_id}: build log unreadable") from None
         headers = {
             "X-Log-Size": str(part.size),
             "X-Log-Source": source.name,
@@ -203,7 +206,7 @@ def create_router(
             if not set_state(session, job_id, "aborted", description=ABORT_DESCRIPTION):
                 raise HTTPException(409, f"job {job_id} already finished ({job.state})")
             session.refresh(job)
-            detail = JobDetail.of(job)
+            detail = JobDetail.of(job, dashboard_url)
         changed()
         return detail
 

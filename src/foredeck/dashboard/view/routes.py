@@ -182,7 +182,9 @@ def view_router(
         try:
             return _range_response(files, BUILD_LOG, start, end)
         except (OSError, ValueError) as exc:
-            raise HTTPException(404, f"the build log cannot be read: {exc}") from None
+            # The error names the file: logged, never shown (paths are the server's business).
+            log.warning("job %s: the build log cannot be read: %s", job_id, exc)
+            raise HTTPException(404, "the build log cannot be read") from None
 
     @router.get("/view/{job_id}/task/{task}", include_in_schema=False)
     def task_page(
