@@ -214,6 +214,7 @@ def test_start_errors(db: Database, tmp_path: Path) -> None:
         ({"name": "main-only", "refs": {**refs, "base_ref": "dev"}, "pull": 1}, 422),
         ({"name": "unit", "pull": 1}, 422),  # a pull without refs
         ({"name": "unit", "bogus": 1}, 422),
+        ({"name": "unit", "type": "batch", "refs": refs, "pull": 1}, 422),
         ({"name": ""}, 422),
     ]
     with client_for(db, tmp_path) as client:
@@ -255,6 +256,10 @@ def test_openapi_lists_every_route(db: Database, tmp_path: Path) -> None:
     ok = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/JobPage"}
     assert "409" in paths["/api/jobs/{job_id}/abort"]["post"]["responses"]
+    # 422 is either FastAPI's validation errors or a message (refs that do not fit the job).
+    for path, method in (("/api/jobs", "get"), ("/api/jobs", "post")):
+        unprocessable = paths[path][method]["responses"]["422"]["content"]["application/json"]
+        assert unprocessable["schema"] == {"$ref": "#/components/schemas/Unprocessable"}
     assert {"JobPage", "JobSummary", "JobDetail", "StartJob", "Refs"} <= set(
         spec["components"]["schemas"]
     )

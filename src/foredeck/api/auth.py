@@ -52,7 +52,7 @@ NO_TOKEN = (
 )
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Invalid Content-Length header"},
+    400: {"model": ErrorBody, "description": "Invalid Content-Length header, or invalid JSON"},
     401: {"model": ErrorBody, "description": "Missing or wrong API token, or writes disabled"},
     403: {"model": ErrorBody, "description": "Sent by a web page of another origin"},
     413: {"model": ErrorBody, "description": f"Body larger than {MAX_BODY_BYTES} bytes"},

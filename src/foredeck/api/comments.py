@@ -16,17 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from foredeck.bounds import PullNumber
+from foredeck.scm.local import LOGIN_PATTERN, MAX_NAME, NAME_PATTERN
 from foredeck.settings import Settings
 
 MAX_COMMENT_CHARS = 65536
-_NAME = r"^[A-Za-z0-9_.-]{1,100}$"
 
 
 class NewComment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
-    author: str = Field(min_length=1, max_length=100)
+    author: str = Field(pattern=LOGIN_PATTERN)
     """The commenter's login (every local user is trusted: see docs/local-scm.md)."""
 
 
@@ -56,8 +56,8 @@ def add_comment_route(
         },
     )
     def comment_on_pull(
-        org: Annotated[str, Path(pattern=_NAME)],
-        repo: Annotated[str, Path(pattern=_NAME)],
+        org: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
+        repo: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
         number: PullNumber,
         body: NewComment,
     ) -> Comment:

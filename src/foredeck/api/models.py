@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -162,8 +162,9 @@ class StartJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    type: JobType | None = None
-    """Default: presubmit with a pull, postsubmit with refs, periodic without refs."""
+    type: Literal["presubmit", "postsubmit", "periodic"] | None = None
+    """Default: presubmit with a pull, postsubmit with refs, periodic without refs. Batches are
+    started by the merge robot, not through the API."""
     refs: Refs | None = None
     pull: PullNumber | None = None
     """A pull request number to add to `refs` (shorthand for `refs.pulls: [{number: N}]`)."""
@@ -171,3 +172,20 @@ class StartJob(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class ValidationIssue(BaseModel):
+    """One item of FastAPI's validation errors."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """422: a request that does not validate (FastAPI's list of issues), or one that validates
+    but does not fit (a message: refs that do not fit the job's type, a branch it skips...)."""
+
+    detail: str | list[ValidationIssue]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from foredeck.api import logs
 from foredeck.api.auth import guarded_route_class
 from foredeck.api.comments import add_comment_route
-from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob
+from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob, Unprocessable
 from foredeck.api.start import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
 from foredeck.bounds import JobId, Offset, PullNumber
 from foredeck.db.engine import read_only, session_factory, write_lock
@@ -78,11 +78,18 @@ def create_router(
         return detail
 
     # Every write needs the token and is refused from other sites (`api/auth.py`).
-    router = APIRouter(prefix="/api", tags=["jobs"], route_class=guarded_route_class(settings))
+    router = APIRouter(
+        prefix="/api",
+        tags=["jobs"],
+        route_class=guarded_route_class(settings),
+        responses={422: {"model": Unprocessable, "description": "Invalid or unfitting request"}},
+    )
 
     @router.get("/jobs", response_model=JobPage)
     def list_jobs_route(
-        repo: Annotated[str | None, Query(description="`org/repo`", max_length=201)] = None,
+        repo: Annotated[
+            str | None, Query(description="`org/repo`", max_length=201, pattern=r"^[^/]+/.+$")
+        ] = None,
         job: Annotated[str | None, Query(description="job name", max_length=255)] = None,
         type: JobType | None = None,
         state: Annotated[list[JobState] | None, Query()] = None,
@@ -95,9 +102,7 @@ def create_router(
     ) -> JobPage:
         org = name = None
         if repo is not None:
-            org, sep, name = repo.partition("/")
-            if not sep or not org or not name:
-                raise HTTPException(422, "repo must look like org/repo")
+            org, _, name = repo.partition("/")
         with reads() as session:
             rows = list_jobs(
                 session,
