@@ -404,12 +404,25 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, server: S
 STATE_STYLE = {"success": "green", "failure": "red", "error": "red", "aborted": "yellow"}
 
 
-def build_dir(job: dict[str, Any]) -> Path | None:
-    """The job's build directory in the artifact store (`Job.url` is its `file://` URL)."""
-    url = job.get("url")
-    if not url or not str(url).startswith("file://"):
+def build_dir(job: dict[str, Any], artifacts: Path) -> Path | None:
+    """The job's build directory in the demo's `file://` store `artifacts`, in Prow's layout
+    (the API's `url` links the dashboard: it shows no server paths)."""
+    from foredeck.storage.layout import job_path
+
+    if not job.get("build_id"):
         return None
-    return Path(unquote(urlparse(str(url)).path))
+    try:
+        rel = job_path(
+            job["type"],
+            job.get("org"),
+            job.get("repo"),
+            job.get("pull_number"),
+            job["name"],
+            job["build_id"],
+        )
+    except ValueError:
+        return None
+    return artifacts / rel
 
 
 def duration(job: dict[str, Any]) -> str:
@@ -421,14 +434,15 @@ def duration(job: dict[str, Any]) -> str:
     return f"{seconds:.1f}s"
 
 
-def jobs_table(title: str, jobs: Sequence[dict[str, Any]], workdir: Path) -> Table:
+def jobs_table(title: str, jobs: Sequence[dict[str, Any]], workdir: Path, artifacts: Path) -> Table:
+    """The jobs, each with its build log in the store `artifacts`, relative to `workdir`."""
     table = Table(title=title, title_justify="left")
     for column in ("id", "job", "type", "state", "duration"):
         table.add_column(column, no_wrap=True)
     table.add_column("build log (under the workdir)", overflow="fold")
     for job in jobs:
         state = str(job["state"])
-        where = build_dir(job)
+        where = build_dir(job, artifacts)
         log = "-"
         if where is not None:
             log = str(_relative(where / "build-log.txt", workdir))
@@ -459,8 +473,8 @@ def _relative(path: Path, base: Path) -> Path:
         return path
 
 
-def log_excerpt(job: dict[str, Any], pattern: str, limit: int = 8) -> str:
-    where = build_dir(job)
+def log_excerpt(job: dict[str, Any], artifacts: Path, pattern: str, limit: int = 8) -> str:
+    where = build_dir(job, artifacts)
     if where is None:
         return ""
     try:
@@ -502,9 +516,14 @@ class Demo:
         self.api = Api(self.server.url)
         self.names = job_names(options.examples / "repo" / ".foredeck.yaml")
         self._db: tuple[Settings, Engine] | None = None
+        self.artifacts = self.workdir / "artifacts"
+        """The `file://` artifact store (set from the settings written by `setup`)."""
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)
+
+    def jobs_table(self, title: str, jobs: Sequence[dict[str, Any]]) -> Table:
+        return jobs_table(title, jobs, self.workdir, self.artifacts)
 
     def step(self, number: int, title: str) -> None:
         self.console.rule(f"[bold]{number}. {title}")
@@ -515,6 +534,7 @@ class Demo:
         settings = demo_settings(
             template, self.workdir, self.server.port, secrets.token_urlsafe(24)
         )
+        self.artifacts = Path(unquote(urlparse(settings["artifacts"]["url"]).path))
         fd = os.open(self.settings_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:  # it holds the API token
             yaml.safe_dump(settings, out, sort_keys=False)
@@ -554,7 +574,7 @@ class Demo:
             "the postsubmit of the first commit",
             lambda: self.api.runs("postsubmit", main_sha, self.names.postsubmits),
         )
-        self.console.print(jobs_table("postsubmit on main", first, self.workdir))
+        self.console.print(self.jobs_table("postsubmit on main", first))
 
     def open_failing_pull(self) -> list[dict[str, Any]]:
         """Returns the presubmits that failed."""
@@ -569,13 +589,13 @@ class Demo:
             "the presubmits of the pull request",
             lambda: self.api.runs("presubmit", head, self.names.presubmits, pr=PR),
         )
-        self.console.print(jobs_table(f"presubmits on {head[:7]}", failed, self.workdir))
+        self.console.print(self.jobs_table(f"presubmits on {head[:7]}", failed))
         bad = [j for j in failed if j["state"] != "success"]
         if not bad:
             raise DemoError("expected a presubmit to fail on the broken commit; all passed")
         for job in bad:
             self.say(f"[red]{job['name']} failed[/]; from its build log:")
-            self.say(escape(log_excerpt(job, "FAIL") or "(no FAIL lines)"))
+            self.say(escape(log_excerpt(job, self.artifacts, "FAIL") or "(no FAIL lines)"))
         view = self.wait(
             "the failure report on the pull request",
             lambda: self._reported(head, want_report=True),
@@ -596,7 +616,7 @@ class Demo:
             "the presubmits of the fix",
             lambda: self.api.runs("presubmit", fixed, self.names.presubmits, pr=PR),
         )
-        self.console.print(jobs_table(f"presubmits on {fixed[:7]}", passed, self.workdir))
+        self.console.print(self.jobs_table(f"presubmits on {fixed[:7]}", passed))
         still = [j["name"] for j in passed if j["state"] != "success"]
         if still:
             raise DemoError(f"expected every presubmit to pass after the fix: {still} did not")
@@ -617,7 +637,7 @@ class Demo:
             "the postsubmit of the merge",
             lambda: self.api.runs("postsubmit", merged, self.names.postsubmits),
         )
-        self.console.print(jobs_table(f"postsubmit on main {merged[:7]}", post, self.workdir))
+        self.console.print(self.jobs_table(f"postsubmit on main {merged[:7]}", post))
         if any(j["state"] != "success" for j in post):
             raise DemoError("expected the postsubmit of the merge to pass")
 
@@ -634,8 +654,8 @@ class Demo:
             check=False,
         )
         self.console.print(escape(listing.stdout.rstrip() or listing.stderr.rstrip()))
-        failed_dir = build_dir(failed)
-        artifacts = self.workdir / "artifacts"
+        artifacts = self.artifacts
+        failed_dir = build_dir(failed, artifacts)
         lines = [
             f"artifacts (Prow layout): {artifacts}/pr-logs/pull/{ORG}_{REPO}/{PR}/JOB/BUILD/"
             f" and {artifacts}/logs/JOB/BUILD/",

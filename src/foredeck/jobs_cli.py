@@ -56,7 +56,15 @@ class Remote:
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         with self.client() as client:
             response = client.request(method, path, **kwargs)
+            if response.status_code == 401:
+                _fail(1, f"401: {_detail(response)}\n{self.token_hint()}")
             return _json(response)
+
+    def token_hint(self) -> str:
+        """The server's 401 message speaks HTTP; this says it in the command's terms."""
+        if self.token is None:
+            return "pass the server's api.token with --token or FOREDECK_API_TOKEN"
+        return "the server refused the token given (--token or FOREDECK_API_TOKEN)"
 
 
 def _fail(code: int, message: str) -> NoReturn:

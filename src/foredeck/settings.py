@@ -201,7 +201,14 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: SecretStr | None = None
-    """When set, mutating API calls need `Authorization: Bearer TOKEN`."""
+    """Mutating API calls need `Authorization: Bearer TOKEN`; without a token they are refused
+    (unless `anonymous_writes`)."""
+    anonymous_writes: bool = False
+    """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
+    can then do so. Cross-site browser requests stay refused."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins (`https://ci.example.org`) whose pages may call mutating routes, besides the
+    server's own and `reporter.dashboard_url`'s."""
 
 
 class Settings(BaseModel):

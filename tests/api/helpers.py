@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -39,7 +40,10 @@ periodics:
 """
 
 
-def settings_for(db: Database, tmp_path: Path, *, token: str | None = TOKEN) -> Settings:
+def settings_for(
+    db: Database, tmp_path: Path, *, token: str | None = TOKEN, **api: Any
+) -> Settings:
+    """Settings on `db`; `api` adds `ApiSettings` fields (`anonymous_writes`, ...)."""
     config = tmp_path / "jobs.yaml"
     config.write_text(JOB_CONFIG)
     return Settings(
@@ -47,17 +51,19 @@ def settings_for(db: Database, tmp_path: Path, *, token: str | None = TOKEN) -> 
         hook=HookSettings(secrets=[SecretStr("hook-secret")]),
         config_path=str(config),
         artifacts=ArtifactSettings(url=f"file://{tmp_path / 'artifacts'}"),
-        api=ApiSettings(token=SecretStr(token) if token else None),
+        api=ApiSettings(token=SecretStr(token) if token else None, **api),
     )
 
 
-def app_for(db: Database, tmp_path: Path, *, token: str | None = TOKEN) -> FastAPI:
-    return create_service_app(settings_for(db, tmp_path, token=token), db.engine)
+def app_for(db: Database, tmp_path: Path, *, token: str | None = TOKEN, **api: Any) -> FastAPI:
+    return create_service_app(settings_for(db, tmp_path, token=token, **api), db.engine)
 
 
 @contextmanager
-def client_for(db: Database, tmp_path: Path, *, token: str | None = TOKEN) -> Iterator[TestClient]:
-    with TestClient(app_for(db, tmp_path, token=token)) as client:
+def client_for(
+    db: Database, tmp_path: Path, *, token: str | None = TOKEN, **api: Any
+) -> Iterator[TestClient]:
+    with TestClient(app_for(db, tmp_path, token=token, **api)) as client:
         yield client
 
 

@@ -92,3 +92,45 @@ def test_comments_need_the_local_provider(db: Database, tmp_path: Path) -> None:
         )
         assert r.status_code == 404
         assert r.json()["detail"] == "comments through the API need scm.provider: local"
+
+
+def test_names_the_local_provider_refuses_are_refused_by_the_schema(
+    db: Database, tmp_path: Path
+) -> None:
+    """The OpenAPI description says which org and repo names exist; a name it allows is never
+    refused later by the provider (the fuzz's `positive_data_acceptance`)."""
+    settings = settings_for(db, tmp_path).model_copy(
+        update={"scm": ScmSettings(provider="local", local_root=str(tmp_path / "repos"))}
+    )
+    with TestClient(create_service_app(settings, db.engine)) as client:
+        for org, repo in (("-acme", "widget"), ("acme", "-widget"), ("acme", "a..b"), (".x", "y")):
+            r = client.post(
+                f"/api/repos/{org}/{repo}/pulls/1/comments",
+                json={"body": "/retest", "author": "bob"},
+                headers=AUTH,
+            )
+            assert r.status_code == 422, (org, repo, r.text)
+            assert r.json()["detail"][0]["loc"][:1] == ["path"], r.text
+        bad_author = client.post(
+            "/api/repos/acme/widget/pulls/1/comments",
+            json={"body": "/retest", "author": "-bob"},
+            headers=AUTH,
+        )
+        assert bad_author.status_code == 422
+        assert bad_author.json()["detail"][0]["loc"] == ["body", "author"]
+
+
+def test_a_missing_repository_does_not_name_the_local_root(db: Database, tmp_path: Path) -> None:
+    root = tmp_path / "repos"
+    local_repo(root)
+    settings = settings_for(db, tmp_path).model_copy(
+        update={"scm": ScmSettings(provider="local", local_root=str(root))}
+    )
+    with TestClient(create_service_app(settings, db.engine)) as client:
+        r = client.post(
+            "/api/repos/acme/gadget/pulls/1/comments",
+            json={"body": "/retest", "author": "bob"},
+            headers=AUTH,
+        )
+    assert r.status_code == 404 and "acme/gadget" in r.json()["detail"]
+    assert str(tmp_path) not in r.text

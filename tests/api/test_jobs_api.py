@@ -174,12 +174,6 @@ def test_mutations_need_the_token(db: Database, tmp_path: Path, headers: dict[st
     assert [tuple(r) for r in rows] == [(job_id, "triggered")]
 
 
-def test_no_token_configured_means_open(db: Database, tmp_path: Path) -> None:
-    (job_id,) = seed(db, presubmit())
-    with client_for(db, tmp_path, token=None) as client:
-        assert client.post(f"/api/jobs/{job_id}/abort").status_code == 200
-
-
 def test_start_presubmit_postsubmit_periodic(db: Database, tmp_path: Path) -> None:
     refs = {"org": "acme", "repo": "widget", "base_ref": "main", "base_sha": "a" * 40}
     with client_for(db, tmp_path) as client:
@@ -220,6 +214,7 @@ def test_start_errors(db: Database, tmp_path: Path) -> None:
         ({"name": "main-only", "refs": {**refs, "base_ref": "dev"}, "pull": 1}, 422),
         ({"name": "unit", "pull": 1}, 422),  # a pull without refs
         ({"name": "unit", "bogus": 1}, 422),
+        ({"name": "unit", "type": "batch", "refs": refs, "pull": 1}, 422),
         ({"name": ""}, 422),
     ]
     with client_for(db, tmp_path) as client:
@@ -261,6 +256,10 @@ def test_openapi_lists_every_route(db: Database, tmp_path: Path) -> None:
     ok = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/JobPage"}
     assert "409" in paths["/api/jobs/{job_id}/abort"]["post"]["responses"]
+    # 422 is either FastAPI's validation errors or a message (refs that do not fit the job).
+    for path, method in (("/api/jobs", "get"), ("/api/jobs", "post")):
+        unprocessable = paths[path][method]["responses"]["422"]["content"]["application/json"]
+        assert unprocessable["schema"] == {"$ref": "#/components/schemas/Unprocessable"}
     assert {"JobPage", "JobSummary", "JobDetail", "StartJob", "Refs"} <= set(
         spec["components"]["schemas"]
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from foredeck.demo import MARKER, DemoError, Server, demo_settings, prepare_workdir
+from foredeck.demo import MARKER, DemoError, Server, build_dir, demo_settings, prepare_workdir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -255,3 +255,21 @@ def alive(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_build_dirs_come_from_the_jobs_fields_not_their_url(tmp_path: Path) -> None:
+    """The API's `url` shows no server path; the demo finds builds in its own store."""
+    job = {
+        "type": "presubmit",
+        "org": "acme",
+        "repo": "calculator",
+        "pull_number": 1,
+        "name": "unit",
+        "build_id": "1234",
+        "url": "http://127.0.0.1:8888/view/3/artifacts",
+    }
+    store = tmp_path / "artifacts"
+    assert build_dir(job, store) == store / "pr-logs/pull/acme_calculator/1/unit/1234"
+    post = {**job, "type": "postsubmit", "pull_number": None, "name": "build"}
+    assert build_dir(post, store) == store / "logs/build/1234"
+    assert build_dir({**job, "build_id": None}, store) is None  # not started yet

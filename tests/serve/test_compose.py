@@ -19,7 +19,7 @@ from foredeck.scm.settings import GitHubSettings
 from foredeck.serve.app import create_service_app
 from foredeck.serve.compose import NotifyingWorker, build_service
 from foredeck.serve.run import run_until_signal
-from foredeck.settings import HookSettings, ScmSettings, Settings
+from foredeck.settings import ApiSettings, HookSettings, ScmSettings, Settings
 from tests.api.helpers import JOB_CONFIG, presubmit
 from tests.db.fixtures import Database
 
@@ -68,6 +68,35 @@ def test_without_a_secret_there_is_no_hook(tmp_path: Path) -> None:
             assert "/hook" not in client.get("/openapi.json").json()["paths"]
     finally:
         service.stop()
+
+
+@pytest.mark.parametrize(
+    ("api", "level", "says"),
+    [
+        ({}, "INFO", "API writes are disabled: no api.token"),
+        ({"anonymous_writes": True}, "WARNING", "API writes are open to anyone"),
+        ({"token": "t", "anonymous_writes": True}, "WARNING", "API writes are open to anyone"),
+    ],
+)
+def test_the_start_says_who_may_write_through_the_api(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, api: dict[str, object], level: str, says: str
+) -> None:
+    caplog.set_level("INFO", logger="foredeck")
+    service = build_service(settings(tmp_path, api=ApiSettings.model_validate(api)), "hook")
+    service.stop()
+    lines = [r for r in caplog.records if "API writes" in r.getMessage()]
+    assert [(r.levelname, says in r.getMessage()) for r in lines] == [(level, True)], lines
+
+
+def test_a_token_without_anonymous_writes_needs_no_note(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="foredeck")
+    build_service(settings(tmp_path, api=ApiSettings(token=SecretStr("t"))), "hook").stop()
+    assert not [r for r in caplog.records if "API writes" in r.getMessage()]
+    # Roles without HTTP serve no API and say nothing about it.
+    build_service(settings(tmp_path, api=ApiSettings(anonymous_writes=True)), "sinker").stop()
+    assert not [r for r in caplog.records if "API writes" in r.getMessage()]
 
 
 def test_worker_role_runs_the_default_trigger_plugin(tmp_path: Path) -> None:
@@ -208,7 +237,9 @@ def test_all_role_wires_the_wake_ups(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("foredeck.serve.compose._import", fake_import)
     FakeComponent.instances.clear()
     local = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
-    service = build_service(settings(tmp_path, scm=local), "all")
+    service = build_service(
+        settings(tmp_path, scm=local, api=ApiSettings(token=SecretStr("t"))), "all"
+    )
     try:
         fakes = FakeComponent.instances
         assert set(fakes) == {"Reporter", "Controller", "Sinker", "LocalWatcher"}
@@ -225,7 +256,9 @@ def test_all_role_wires_the_wake_ups(tmp_path: Path, monkeypatch: pytest.MonkeyP
             job_id = create_job(session, presubmit())[0].id
         assert service.app is not None
         with TestClient(service.app) as client:
-            assert client.post(f"/api/jobs/{job_id}/abort").status_code == 200
+            auth = {"Authorization": "Bearer t"}
+            aborted = client.post(f"/api/jobs/{job_id}/abort", headers=auth)
+            assert aborted.status_code == 200
         assert (fakes["Controller"].notified, fakes["Reporter"].notified) == (1, 1)
     finally:
         service.stop()

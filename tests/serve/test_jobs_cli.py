@@ -83,7 +83,10 @@ def test_list_and_show(db: Database, server: str) -> None:
 def test_abort_and_rerun(db: Database, server: str) -> None:
     (job_id,) = seed(db, presubmit("unit"))
     code, _, err = jobs(server, "abort", str(job_id))
-    assert code == 1 and "401" in err
+    # The refusal says how to pass the token, in the CLI's terms.
+    assert code == 1 and "401" in err and "--token" in err and "FOREDECK_API_TOKEN" in err, err
+    code, _, err = jobs(server, "abort", str(job_id), token="wrong")
+    assert code == 1 and "401" in err and "refused" in err, err
     code, out, err = jobs(server, "abort", str(job_id), token=TOKEN)
     assert code == 0, err
     assert out.strip() == f"job {job_id} aborted"

@@ -68,9 +68,15 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
         "config_path": "jobs.yaml",
         "periodics": {"enabled": False},
         "controller": {"poll_interval": 0.2},
+        "api": {"token": "t"},
     }
     with serve(tmp_path, "all", config) as (proc, url):
-        started = httpx.post(f"{url}/api/jobs", json={"name": "sleepy"}, timeout=10)
+        started = httpx.post(
+            f"{url}/api/jobs",
+            json={"name": "sleepy"},
+            headers={"Authorization": "Bearer t"},
+            timeout=10,
+        )
         assert started.status_code == 201, started.text
         job_id = started.json()["id"]
 
@@ -79,7 +85,8 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
             return r.status_code == 200 and "started" in r.text
 
         wait_for("the job's log", log_says_started)
-        assert httpx.get(f"{url}/api/jobs/{job_id}").json()["state"] == "pending"
+        shown = httpx.get(f"{url}/api/jobs/{job_id}").json()
+        assert shown["state"] == "pending", shown
         sleepers = [
             p for p in psutil.Process(proc.pid).children(recursive=True) if p.name() == "sleep"
         ]
@@ -127,16 +134,19 @@ def test_abort_through_the_api_stops_the_running_process(tmp_path: Path) -> None
         "config_path": "jobs.yaml",
         "periodics": {"enabled": False},
         "controller": {"poll_interval": 0.2, "heartbeat_interval": 0.2},
+        "api": {"token": "t"},
     }
+    auth = {"Authorization": "Bearer t"}
     with serve(tmp_path, "all", config) as (proc, url):
-        job_id = httpx.post(f"{url}/api/jobs", json={"name": "sleepy"}, timeout=10).json()["id"]
+        started = httpx.post(f"{url}/api/jobs", json={"name": "sleepy"}, headers=auth, timeout=10)
+        job_id = started.json()["id"]
 
         def sleeping() -> list[psutil.Process]:
             children = psutil.Process(proc.pid).children(recursive=True)
             return [p for p in children if p.name() == "sleep"]
 
         (sleeper,) = wait_for("the job's process", sleeping)
-        aborted = httpx.post(f"{url}/api/jobs/{job_id}/abort", timeout=10)
+        aborted = httpx.post(f"{url}/api/jobs/{job_id}/abort", headers=auth, timeout=10)
         assert aborted.status_code == 200 and aborted.json()["state"] == "aborted"
         wait_for("the job's process to end", lambda: not sleeper.is_running())
         wait_for("the controller to let go", lambda: not sleeping())

@@ -1,72 +1,232 @@
-"""Bearer-token check for mutating API calls, and a cap on request bodies.
+"""Who may change state through `/api`, and what a mutating request may look like.
 
-Reads are open (like Prow's deck); anything that creates or stops a job needs the token when
-`api.token` is set. The comparison is constant-time so that response timing leaks nothing.
+Reads are open (like Prow's deck). Any other method is a write, and a browser can be made to
+send one by any web page: a `<form>` POST (urlencoded, multipart or text/plain bodies need no
+CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is refused when
+
+- a browser says another site sent it: `Sec-Fetch-Site: cross-site`, or an `Origin` other than
+  the server's own (scheme + Host), `reporter.dashboard_url`'s or one of `api.allowed_origins`
+  (403);
+- it carries anything but JSON: a `Content-Type` other than `application/json`, or a body
+  without one (415), before the body is read;
+- its body is over `MAX_BODY_BYTES` (413), before anything parses it;
+- it lacks `api.token` (401), unless `api.anonymous_writes`; with no token configured and no
+  anonymous writes, writes are disabled. The comparison is constant-time.
+
+`guarded_route_class` applies all of it to every mutating route of a router, so a new route
+cannot forget a check.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr
+from starlette.datastructures import Headers
 from starlette.types import Message
+
+from foredeck.api.models import ErrorBody
+from foredeck.settings import ApiSettings, Settings
 
 MAX_BODY_BYTES = 512 * 1024
 """Enough for a 64 KiB comment even when JSON escapes every character."""
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+JSON_TYPE = "application/json"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
 bearer = HTTPBearer(auto_error=False, description="`api.token`, needed by mutating calls")
 
+SEND_TOKEN = "send the header `Authorization: Bearer <api.token>`"  # noqa: S105 (a message)
+NO_TOKEN = (
+    "API writes are disabled: the server has no api.token. Set api.token "
+    f"(FOREDECK_API__TOKEN) on the server and {SEND_TOKEN}, or set api.anonymous_writes: "
+    "true to let anyone who can reach the server write"
+)
 
-def token_checker(
-    token: SecretStr | None,
-) -> Callable[[HTTPAuthorizationCredentials | None], None]:
-    """A dependency that raises 401 unless the request carries `token` (no-op without one)."""
-    expected = token.get_secret_value().encode() if token is not None else None
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid Content-Length header, or invalid JSON"},
+    401: {"model": ErrorBody, "description": "Missing or wrong API token, or writes disabled"},
+    403: {"model": ErrorBody, "description": "Sent by a web page of another origin"},
+    413: {"model": ErrorBody, "description": f"Body larger than {MAX_BODY_BYTES} bytes"},
+    415: {"model": ErrorBody, "description": "Body or Content-Type other than JSON"},
+}
+"""What `guarded_route_class` may answer on any write, documented in the OpenAPI description."""
+
+
+def token_checker(api: ApiSettings) -> Callable[[HTTPAuthorizationCredentials | None], None]:
+    """A dependency that raises 401 unless the caller may write (see the module docstring)."""
+    expected = api.token.get_secret_value().encode() if api.token is not None else None
 
     def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        if expected is None:
-            return
-        given = credentials.credentials.encode() if credentials is not None else b""
-        if credentials is None or not hmac.compare_digest(given, expected):
-            raise HTTPException(
-                401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
+        if credentials is None:
+            if api.anonymous_writes:
+                return
+            raise _unauthorized(
+                NO_TOKEN if expected is None else f"this call needs the API token: {SEND_TOKEN}"
             )
+        if expected is None:
+            if api.anonymous_writes:
+                return  # nothing to compare with, and no token is needed
+            raise _unauthorized(NO_TOKEN)
+        if not hmac.compare_digest(credentials.credentials.encode(), expected):
+            raise _unauthorized(f"wrong API token: {SEND_TOKEN}")
 
     return check
 
 
-class LimitedBodyRoute(APIRoute):
-    """A route that refuses bodies over `MAX_BODY_BYTES` before anything parses them."""
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        original = super().get_route_handler()
 
-        async def handler(request: Request) -> Response:
-            if request.method in ("GET", "HEAD"):
-                return await original(request)
-            length = request.headers.get("content-length")
-            if length is not None and not length.isdigit():
-                return JSONResponse({"detail": "invalid Content-Length header"}, 400)
-            if length is not None and int(length) > MAX_BODY_BYTES:
-                return _too_large()
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    return _too_large()
-            return await original(_replay(request, bytes(body)))
+def write_access_note(api: ApiSettings) -> tuple[int, str] | None:
+    """What `foredeck serve` says at start about API writes (log level, line), if anything."""
+    if api.anonymous_writes:
+        without = " without the token" if api.token is not None else ""
+        return logging.WARNING, (
+            f"API writes are open to anyone{without} (api.anonymous_writes: true): whoever can "
+            "reach this server can start, rerun and abort jobs"
+        )
+    if api.token is None:
+        return logging.INFO, "API writes are disabled: no api.token (set one to enable them)"
+    return None
 
-        return handler
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, lower-cased and without a default port, so
+    that two spellings of one origin compare equal; None when `url` has no such origin."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def trusted_origins(settings: Settings) -> frozenset[str]:
+    """`reporter.dashboard_url`'s origin and `api.allowed_origins`. Raises ValueError on an
+    entry that is not an origin, so that a typo stops the start rather than every write."""
+    trusted = set()
+    for entry in settings.api.allowed_origins:
+        origin = origin_of(entry)
+        parts = urlsplit(entry.strip())
+        if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(
+                f"api.allowed_origins: {entry!r} is not an origin like https://ci.example.org"
+            )
+        trusted.add(origin)
+    dashboard = origin_of(settings.reporter.dashboard_url)
+    if dashboard is not None:
+        trusted.add(dashboard)
+    return frozenset(trusted)
+
+
+def cross_site_refusal(request: Request, trusted: frozenset[str]) -> Response | None:
+    """403 when a browser says a page of an untrusted origin sent `request`, else None."""
+    headers = request.headers
+    if headers.get("sec-fetch-site") == "cross-site":
+        return _error(403, "cross-site requests may not change anything (Sec-Fetch-Site)")
+    origin = headers.get("origin")
+    if origin is None:
+        return None  # not sent by a browser page (curl, `foredeck jobs`, scripts)
+    given = origin_of(origin)
+    own = origin_of(f"{request.url.scheme}://{headers.get('host', '')}")
+    if given is not None and (given == own or given in trusted):
+        return None
+    return _error(
+        403,
+        f"web pages of origin {origin[:200]!r} may not change anything here; "
+        "list the origin in api.allowed_origins to allow them",
+    )
+
+
+def _media_type(headers: Headers) -> str | None:
+    value = headers.get("content-type")
+    return None if value is None else value.split(";", 1)[0].strip().lower()
+
+
+def _not_json(media_type: str | None) -> Response:
+    got = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+    return _error(415, f"a write takes a JSON body sent as {JSON_TYPE}, or no body; got {got}")
+
+
+def guarded_route_class(settings: Settings) -> type[APIRoute]:
+    """An `APIRoute` class whose mutating routes need the token (a dependency, so that the
+    OpenAPI description shows it), document `WRITE_RESPONSES`, and refuse cross-site requests,
+    bodies other than JSON and oversized bodies before anything parses them."""
+    trusted = trusted_origins(settings)
+    authorized = Depends(token_checker(settings.api))
+
+    class GuardedRoute(APIRoute):
+        def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+            if not set(kwargs.get("methods") or ["GET"]) <= SAFE_METHODS:
+                dependencies = list(kwargs.get("dependencies") or [])
+                if authorized not in dependencies:
+                    dependencies.append(authorized)
+                kwargs["dependencies"] = dependencies
+                kwargs["responses"] = {**WRITE_RESPONSES, **(kwargs.get("responses") or {})}
+            super().__init__(path, endpoint, **kwargs)
+
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            original = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                if request.method in SAFE_METHODS:
+                    return await original(request)
+                refused = cross_site_refusal(request, trusted)
+                if refused is not None:
+                    return refused
+                media_type = _media_type(request.headers)
+                if media_type not in (None, JSON_TYPE):
+                    return _not_json(media_type)
+                body = await _read_body(request)
+                if isinstance(body, Response):
+                    return body
+                if body and media_type is None:
+                    return _not_json(media_type)
+                return await original(_replay(request, body))
+
+            return handler
+
+    return GuardedRoute
+
+
+async def _read_body(request: Request) -> bytes | Response:
+    """The whole body, or 400/413 without reading past `MAX_BODY_BYTES`."""
+    length = request.headers.get("content-length")
+    if length is not None and not (length.isascii() and length.isdigit()):
+        return _error(400, "invalid Content-Length header")
+    if length is not None and int(length) > MAX_BODY_BYTES:
+        return _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return _too_large()
+    return bytes(body)
+
+
+def _error(status: int, detail: str) -> Response:
+    return JSONResponse({"detail": detail}, status)
 
 
 def _too_large() -> Response:
-    return JSONResponse({"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
+    return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
 
 
 def _replay(request: Request, body: bytes) -> Request:

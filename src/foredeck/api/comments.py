@@ -7,25 +7,26 @@ those comments come from. The comment and its `issue_comment` event commit toget
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, params
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from foredeck.bounds import PullNumber
+from foredeck.scm.local import LOGIN_PATTERN, MAX_NAME, NAME_PATTERN
 from foredeck.settings import Settings
 
 MAX_COMMENT_CHARS = 65536
-_NAME = r"^[A-Za-z0-9_.-]{1,100}$"
 
 
 class NewComment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
-    author: str = Field(min_length=1, max_length=100)
+    author: str = Field(pattern=LOGIN_PATTERN)
     """The commenter's login (every local user is trusted: see docs/local-scm.md)."""
 
 
@@ -41,24 +42,23 @@ def add_comment_route(
     settings: Settings,
     engine: Engine,
     *,
-    dependencies: Sequence[params.Depends],
     on_event: Callable[[], None] | None,
 ) -> None:
+    """Add the route to `router`, whose route class guards writes (`api.auth`)."""
+
     @router.post(
         "/repos/{org}/{repo}/pulls/{number}/comments",
         response_model=Comment,
         status_code=201,
-        dependencies=list(dependencies),
         tags=["scm"],
         responses={
             404: {"description": "No such pull request, or the SCM is not `local`"},
-            401: {"description": "Missing or wrong API token"},
         },
     )
     def comment_on_pull(
-        org: Annotated[str, Path(pattern=_NAME)],
-        repo: Annotated[str, Path(pattern=_NAME)],
-        number: Annotated[int, Path(ge=1)],
+        org: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
+        repo: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
+        number: PullNumber,
         body: NewComment,
     ) -> Comment:
         if settings.scm.provider != "local":

@@ -1,12 +1,20 @@
-"""Request and response bodies of `/api`: typed, so that `/openapi.json` describes every route."""
+"""Request and response bodies of `/api`: typed, so that `/openapi.json` describes every route.
+
+Anyone may read the API, so a job is shown without the server's filesystem: a build directory
+on the local store (`file:///...`) becomes the dashboard's link to the job's artifacts, and the
+local SCM provider's `file://` links to repositories on disk are left out of refs and pulls.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from foredeck.bounds import PullNumber
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.scm.refs import Refs
 
@@ -33,11 +41,13 @@ class JobSummary(BaseModel):
     finished_at: datetime | None = None
     description: str | None = None
     url: str | None = None
+    """The build's artifacts: the store's URL (`s3://`, `gs://`, an http(s) link base) or the
+    dashboard's artifact browser; None until the build is published."""
     build_id: str | None = None
 
     @classmethod
-    def of(cls, job: Job) -> JobSummary:
-        return cls.model_validate(_summary_fields(job))
+    def of(cls, job: Job, dashboard_url: str) -> JobSummary:
+        return cls.model_validate(_summary_fields(job, dashboard_url))
 
 
 class JobDetail(JobSummary):
@@ -55,13 +65,13 @@ class JobDetail(JobSummary):
     reported_state: str | None = None
 
     @classmethod
-    def of(cls, job: Job) -> JobDetail:
-        fields = _summary_fields(job)
+    def of(cls, job: Job, dashboard_url: str) -> JobDetail:
+        fields = _summary_fields(job, dashboard_url)
         fields.update(
             base_sha=job.base_sha,
-            refs=job.refs,
-            extra_refs=job.extra_refs or [],
-            pulls=job.pulls or [],
+            refs=_without_local_links(job.refs),
+            extra_refs=[_without_local_links(r) for r in job.extra_refs or []],
+            pulls=[_without_local_links(p) for p in job.pulls or []],
             trigger_reason=job.trigger_reason,
             agent=job.agent,
             heartbeat_at=job.heartbeat_at,
@@ -71,7 +81,52 @@ class JobDetail(JobSummary):
         return cls.model_validate(fields)
 
 
-def _summary_fields(job: Job) -> dict[str, Any]:
+STORE_SCHEMES = frozenset({"s3", "gs", "http", "https"})
+LINK_FIELDS = frozenset(
+    {"repo_link", "base_link", "clone_uri", "link", "commit_link", "author_link"}
+)
+"""The fields of Prow's `Refs` and `Pull` that hold links (`scm/refs.py`)."""
+_SCP_LIKE = re.compile(r"[\w.-]+@[\w.-]+:")
+"""git's `user@host:path` remote syntax."""
+
+
+def _remote_scheme(url: str) -> str | None:
+    """The scheme of a URL on another machine (`https`, `s3`, `ssh`, scp-like `git@host:`),
+    or None for a local path or `file:` URL, which only describe the server's disk."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme and scheme != "file" and parts.netloc:
+        return scheme
+    return "ssh" if _SCP_LIKE.match(url.strip()) else None
+
+
+def public_url(job: Job, dashboard_url: str) -> str | None:
+    """Where others find the job's build (see `JobSummary.url`)."""
+    if job.url is None:
+        return None
+    if _remote_scheme(job.url) in STORE_SCHEMES:
+        return job.url
+    return f"{dashboard_url.rstrip('/')}/view/{job.id}/artifacts"
+
+
+def _without_local_links(value: dict[str, Any] | None) -> Any:
+    """Prow refs (or one pull) JSON with links that are not remote blanked, pulls included."""
+    if value is None:
+        return None
+    shown: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in LINK_FIELDS and isinstance(item, str) and item:
+            item = item if _remote_scheme(item) else ""
+        elif key == "pulls" and isinstance(item, list):
+            item = [_without_local_links(p) if isinstance(p, dict) else p for p in item]
+        shown[key] = item
+    return shown
+
+
+def _summary_fields(job: Job, dashboard_url: str) -> dict[str, Any]:
     return {
         "id": job.id,
         "name": job.name,
@@ -88,7 +143,7 @@ def _summary_fields(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "description": job.description,
-        "url": job.url,
+        "url": public_url(job, dashboard_url),
         "build_id": job.build_id,
     }
 
@@ -107,12 +162,30 @@ class StartJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    type: JobType | None = None
-    """Default: presubmit with a pull, postsubmit with refs, periodic without refs."""
+    type: Literal["presubmit", "postsubmit", "periodic"] | None = None
+    """Default: presubmit with a pull, postsubmit with refs, periodic without refs. Batches are
+    started by the merge robot, not through the API."""
     refs: Refs | None = None
-    pull: int | None = Field(default=None, ge=1)
+    pull: PullNumber | None = None
     """A pull request number to add to `refs` (shorthand for `refs.pulls: [{number: N}]`)."""
 
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class ValidationIssue(BaseModel):
+    """One item of FastAPI's validation errors."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """422: a request that does not validate (FastAPI's list of issues), or one that validates
+    but does not fit (a message: refs that do not fit the job's type, a branch it skips...)."""
+
+    detail: str | list[ValidationIssue]

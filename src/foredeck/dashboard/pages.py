@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from foredeck.bounds import MAX_INT, JobId, Offset, PullNumber
 from foredeck.dashboard import links, queries
 from foredeck.dashboard.charts import duration_trend, result_bar
 from foredeck.db.models import JOB_STATES, JOB_TYPES, Job, JobState, JobType
@@ -66,7 +67,8 @@ class Filters:
         pr_text = text("pr")
         pr = None
         if pr_text is not None:
-            if not pr_text.isdigit() or len(pr_text) > 9:
+            # ASCII digits only: str.isdigit() also holds for "²", which int() refuses.
+            if not (pr_text.isascii() and pr_text.isdecimal()) or int(pr_text) > MAX_INT:
                 raise HTTPException(400, "pr must be a pull request number")
             pr = int(pr_text)
         return cls(
@@ -202,8 +204,8 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
     @router.get("/", include_in_schema=False)
     def job_list(
         request: Request,
-        after: Annotated[int | None, Query(ge=0)] = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        after: Offset | None = None,
+        limit: Annotated[Offset | None, Query(ge=1)] = None,
     ) -> Response:
         filters = Filters.parse(dict(request.query_params))
         size = _page_size(limit)
@@ -237,8 +239,8 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
     @router.get(ROWS_URL, include_in_schema=False)
     def job_rows(
         request: Request,
-        after: Annotated[int | None, Query(ge=0)] = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        after: Offset | None = None,
+        limit: Annotated[Offset | None, Query(ge=1)] = None,
     ) -> Response:
         """The rows of a job list page as JSON, for its live updates (`static/joblist.js`)."""
         filters = Filters.parse(dict(request.query_params))
@@ -253,8 +255,8 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
     def job_history(
         request: Request,
         job: str,
-        after: Annotated[int | None, Query(ge=0)] = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        after: Offset | None = None,
+        limit: Annotated[Offset | None, Query(ge=1)] = None,
     ) -> Response:
         if len(job) > MAX_FIELD:
             raise HTTPException(404, "no such job")
@@ -294,7 +296,7 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
         )
 
     @router.get("/pr-history/{org}/{repo}/{number}", include_in_schema=False)
-    def pr_history(request: Request, org: str, repo: str, number: int) -> Response:
+    def pr_history(request: Request, org: str, repo: str, number: PullNumber) -> Response:
         if len(org) > 100 or len(repo) > 100:
             raise HTTPException(404, "no such pull request")
         now = datetime.now(UTC)
@@ -337,7 +339,7 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
         )
 
     @router.get("/jobs/{job_id}", include_in_schema=False)
-    def job_link(job_id: int) -> RedirectResponse:
+    def job_link(job_id: JobId) -> RedirectResponse:
         """Commit statuses link to `{dashboard_url}/jobs/{id}` (`report/status.py`)."""
         return RedirectResponse(links.view_url(job_id), status_code=307)
 
@@ -345,7 +347,7 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
     def pr_link(
         org: Annotated[str, Query(max_length=100)],
         repo: Annotated[str, Query(max_length=100)],
-        pull: Annotated[int | None, Query(ge=0)] = None,
+        pull: PullNumber | None = None,
     ) -> RedirectResponse:
         """The reporter's PR comment links to `/jobs?org=&repo=&pull=` (`report/comment.py`)."""
         if pull is None:

@@ -79,11 +79,17 @@ MAX_COMMENT_BYTES = 65536
 """GitHub's limit on a comment body."""
 WRITE_ATTEMPTS = 3
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+NAME_PATTERN = r"^[A-Za-z0-9_](?:\.?[A-Za-z0-9_-])*\.?$"
+"""An ORG or REPO name (with at most `MAX_NAME` characters): one path segment of letters,
+digits, `_`, `.`, `-`, not hidden and without `..`. Also the API's pattern for them."""
+MAX_NAME = 100
+_NAME = re.compile(NAME_PATTERN)
 _PR_BRANCH = re.compile(r"^pr/([1-9][0-9]{0,8})$")
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _REF_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.")
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+LOGIN_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
+"""A GitHub login (a bot's ends in `[bot]`)."""
+_LOGIN = re.compile(LOGIN_PATTERN)
 _LOGIN_BAD = re.compile(r"[^A-Za-z0-9-]+")
 _STATES = ("error", "failure", "pending", "success")
 
@@ -96,9 +102,14 @@ class LocalScmError(GitHubError):
 # -- names ---------------------------------------------------------------------------------------
 
 
+def valid_name(value: str) -> bool:
+    """See `NAME_PATTERN`."""
+    return len(value) <= MAX_NAME and _NAME.match(value) is not None
+
+
 def check_name(kind: str, value: str) -> str:
-    """An ORG or REPO name: one path segment of letters, digits, `_`, `.`, `-`, not hidden."""
-    if not isinstance(value, str) or not _NAME.match(value) or ".." in value:
+    """An ORG or REPO name (`NAME_PATTERN`), or LocalScmError 422."""
+    if not isinstance(value, str) or not valid_name(value):
         raise LocalScmError(422, f"invalid {kind} {value!r}: use letters, digits, '.', '_', '-'")
     return value
 
@@ -247,7 +258,8 @@ class LocalRepos:
         for candidate in (base / check_name("repository", repo), base / f"{repo}.git"):
             if _git_dir_of(candidate) is not None:
                 return candidate
-        raise LocalScmError(404, f"no git repository {org}/{repo} under {self.root}")
+        # Not where: the message reaches API clients, and the root is the server's business.
+        raise LocalScmError(404, f"no git repository {org}/{repo}")
 
     def git_dir(self, org: str, repo: str) -> Path:
         found = _git_dir_of(self.repo_dir(org, repo))
@@ -267,13 +279,13 @@ class LocalRepos:
         if not self.root.is_dir():
             return []
         for org_dir in self.root.iterdir():
-            if not org_dir.is_dir() or not _NAME.match(org_dir.name) or ".." in org_dir.name:
+            if not org_dir.is_dir() or not valid_name(org_dir.name):
                 continue
             for repo_dir in org_dir.iterdir():
                 name = repo_dir.name
                 if name.endswith(".git") and not (repo_dir / ".git").exists():
                     name = name[: -len(".git")]
-                if not _NAME.match(name) or ".." in name or _git_dir_of(repo_dir) is None:
+                if not valid_name(name) or _git_dir_of(repo_dir) is None:
                     continue
                 found.add((org_dir.name, name))
         return sorted(found)

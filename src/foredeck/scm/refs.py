@@ -11,13 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from foredeck.bounds import MAX_INT
+
 
 class Pull(BaseModel):
     """One pull request to merge on top of the base."""
 
     model_config = ConfigDict(extra="ignore")
 
-    number: int = Field(ge=0)
+    number: int = Field(ge=0, le=MAX_INT)
+    """Bounded by the database's `pull_number` column; Prow's type allows 0."""
     author: str = ""
     sha: str = ""
     title: str = ""

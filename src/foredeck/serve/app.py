@@ -25,6 +25,7 @@ from foredeck.dashboard import dashboard_router
 from foredeck.dashboard.view import view_router
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.server import create_app
+from foredeck.serve.http_metrics import ResponseMetrics
 from foredeck.settings import Settings
 from foredeck.storage.store import ArtifactStore
 
@@ -76,6 +77,8 @@ def create_service_app(
     # The pages; also `/jobs/{id}` (commit statuses link there) redirecting to `/view/{id}`.
     app.include_router(dashboard_router(settings, engine))
     app.include_router(view_router(settings, engine, store=store))
+    # Counts every answer but the hook's (which has metrics of its own), 500s included.
+    app.add_middleware(ResponseMetrics, registry=registry)
 
     inner = app.router.lifespan_context
 

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from foredeck.api.auth import write_access_note
 from foredeck.db.engine import make_engine
 from foredeck.db.migrate import migrate
 from foredeck.hook.plugins import Plugin, load_plugins
@@ -158,6 +159,9 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
     running = [c for c in others if c is not None]
 
     if role in HTTP_ROLES:
+        note = write_access_note(settings.api)
+        if note is not None:
+            log.log(*note)
         on_change = _fan_out([getattr(c, "notify", None) for c in (controller, reporter)])
         service.app = create_service_app(
             settings,

@@ -363,3 +363,20 @@ def test_served_by_the_service_app_with_its_script_and_the_api(
     rerun = client.post(f"/api/jobs/{job_id}/rerun", headers={"Authorization": "Bearer tok"})
     assert rerun.status_code in (200, 201), rerun.text
     assert client.get(f"/view/{rerun.json()['id']}").status_code == 200
+
+
+def test_an_unreadable_log_does_not_name_its_path(
+    db: Database, published: tuple[ArtifactStore, Build], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error page says the log cannot be read, not where the server keeps it."""
+    store, build = published
+    job_id = add_row(db, build)
+    secret = "/srv/secret-place/.foredeck/artifacts/build-log.txt"
+
+    def unreadable(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", secret)
+
+    monkeypatch.setattr("foredeck.dashboard.view.routes._range_response", unreadable)
+    r = client_for(db, store).get(f"/view/{job_id}/log")
+    assert r.status_code == 404 and "cannot be read" in r.text
+    assert "secret-place" not in r.text

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from foredeck.bounds import JobId, Offset
 from foredeck.dashboard.app import error_page, make_templates, templates
 from foredeck.dashboard.links import safe_href
 from foredeck.dashboard.security import secure_route_class
@@ -54,8 +54,6 @@ from foredeck.storage.store import ArtifactStore, lazy_store
 
 log = logging.getLogger(__name__)
 
-Offset = Annotated[int | None, Query(ge=0, le=2**62)]
-JobId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 UNFINISHED = ("triggered", "pending")
 
 
@@ -140,9 +138,9 @@ def view_router(
     def view_page(
         request: Request,
         job_id: JobId,
-        start: Offset = None,
-        end: Offset = None,
-        find_error: Offset = None,
+        start: Offset | None = None,
+        end: Offset | None = None,
+        find_error: Offset | None = None,
     ) -> Response:
         job, files = load(job_id)
         ctx = LensContext(job, files, top_names(files), matchers, start, end)
@@ -176,7 +174,7 @@ def view_router(
         )
 
     @router.get("/view/{job_id}/log", include_in_schema=False)
-    def raw_log(job_id: JobId, start: Offset = None, end: Offset = None) -> Response:
+    def raw_log(job_id: JobId, start: Offset | None = None, end: Offset | None = None) -> Response:
         """`build-log.txt` bytes `[start, end)`, streamed in chunks (any size, bounded memory)."""
         _job, files = load(job_id)
         if files is None or not files.exists(BUILD_LOG):
@@ -184,16 +182,18 @@ def view_router(
         try:
             return _range_response(files, BUILD_LOG, start, end)
         except (OSError, ValueError) as exc:
-            raise HTTPException(404, f"the build log cannot be read: {exc}") from None
+            # The error names the file: logged, never shown (paths are the server's business).
+            log.warning("job %s: the build log cannot be read: %s", job_id, exc)
+            raise HTTPException(404, "the build log cannot be read") from None
 
     @router.get("/view/{job_id}/task/{task}", include_in_schema=False)
     def task_page(
         request: Request,
         job_id: JobId,
         task: str,
-        start: Offset = None,
-        end: Offset = None,
-        find_error: Offset = None,
+        start: Offset | None = None,
+        end: Offset | None = None,
+        find_error: Offset | None = None,
     ) -> Response:
         job, files = load(job_id)
         run = LensContext(job, files, top_names(files), matchers).json(PIPELINE_RUN)
@@ -243,7 +243,11 @@ def view_router(
 
     @router.get("/view/{job_id}/artifacts/{path:path}", include_in_schema=False)
     def artifacts_path(
-        request: Request, job_id: JobId, path: str, start: Offset = None, end: Offset = None
+        request: Request,
+        job_id: JobId,
+        path: str,
+        start: Offset | None = None,
+        end: Offset | None = None,
     ) -> Response:
         return browse(request, job_id, path, start, end)
 

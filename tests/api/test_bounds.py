@@ -1,0 +1,86 @@
+"""Integers the database cannot hold are refused as 422, never a 500 from the driver.
+
+Python's int is unbounded; SQLite's and PostgreSQL's BIGINT stop at 2**63 - 1, and pull request
+numbers are 32-bit INTEGERs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import AUTH, app_for, presubmit, seed
+from tests.db.fixtures import Database
+
+MAX_BIGINT = 2**63 - 1  # SQLite's integers, PostgreSQL's BIGINT (job ids)
+MAX_INT = 2**31 - 1  # PostgreSQL's INTEGER (pull request numbers)
+TOO_BIG = [MAX_BIGINT + 1, 2**64, 10**40]
+
+
+@pytest.fixture
+def client(db: Database, tmp_path: Path) -> TestClient:
+    seed(db, presubmit())
+    return TestClient(app_for(db, tmp_path), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("job_id", [*TOO_BIG, 0, -1])
+def test_job_ids_beyond_bigint_are_422(client: TestClient, job_id: int) -> None:
+    for method, path in (
+        ("GET", f"/api/jobs/{job_id}"),
+        ("GET", f"/api/jobs/{job_id}/log"),
+        ("POST", f"/api/jobs/{job_id}/rerun"),
+        ("POST", f"/api/jobs/{job_id}/abort"),
+    ):
+        r = client.request(method, path, headers=AUTH)
+        assert r.status_code == 422, (method, path, r.status_code, r.text)
+        assert r.json()["detail"][0]["loc"] == ["path", "job_id"]
+
+
+def test_the_largest_job_id_is_just_missing(client: TestClient) -> None:
+    for method, path in (
+        ("GET", f"/api/jobs/{MAX_BIGINT}"),
+        ("GET", f"/api/jobs/{MAX_BIGINT}/log"),
+        ("POST", f"/api/jobs/{MAX_BIGINT}/rerun"),
+        ("POST", f"/api/jobs/{MAX_BIGINT}/abort"),
+    ):
+        assert client.request(method, path, headers=AUTH).status_code == 404, path
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"after": MAX_BIGINT + 1}, 422),
+        ({"after": 2**64}, 422),
+        ({"after": -1}, 422),
+        ({"after": MAX_BIGINT}, 200),
+        ({"pr": MAX_INT + 1}, 422),  # PostgreSQL's INTEGER
+        ({"pr": 2**64}, 422),
+        ({"pr": MAX_INT}, 200),
+        ({"limit": 2**64}, 422),
+    ],
+)
+def test_list_filters_beyond_the_columns_are_422(
+    client: TestClient, params: dict[str, int], status: int
+) -> None:
+    r = client.get("/api/jobs", params=params)
+    assert r.status_code == status, r.text
+
+
+@pytest.mark.parametrize("number", [MAX_INT + 1, 2**64])
+def test_pull_numbers_beyond_integer_are_422(client: TestClient, number: int) -> None:
+    refs = {"org": "acme", "repo": "widget", "base_ref": "main"}
+    for body in (
+        {"name": "unit", "refs": refs, "pull": number},
+        {"name": "unit", "refs": {**refs, "pulls": [{"number": number}]}},
+    ):
+        r = client.post("/api/jobs", json=body, headers=AUTH)
+        assert r.status_code == 422, (body, r.text)
+    comment = client.post(
+        f"/api/repos/acme/widget/pulls/{number}/comments",
+        json={"body": "/test unit", "author": "bob"},
+        headers=AUTH,
+    )
+    assert comment.status_code == 422, comment.text
+    assert len(client.get("/api/jobs").json()["jobs"]) == 1  # nothing was created
