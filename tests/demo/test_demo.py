@@ -18,8 +18,7 @@ import psutil
 import pytest
 
 from foredeck.demo import MARKER, DemoError, Server, build_dir, demo_settings, prepare_workdir
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.child import ROOT, python_path
 
 
 def demo_argv(workdir: Path) -> list[str]:
@@ -28,7 +27,7 @@ def demo_argv(workdir: Path) -> list[str]:
 
 def demo_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = python_path()
     return env
 
 

@@ -26,6 +26,7 @@ import httpx
 import psutil
 import yaml
 
+from tests.child import python_path
 from tests.controller.helpers import host_dir
 from tests.doubles.github_api import GitHubDouble
 from tests.execute.helpers import processes_in
@@ -35,7 +36,6 @@ from tests.hook.server_proc import free_port
 
 T = TypeVar("T")
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKER_VAR = "E2E_SERVE_MARKER"
 API_TOKEN = "e2e-token"
 FINAL = frozenset({"success", "failure", "aborted", "error"})
@@ -183,7 +183,7 @@ class Server:
         path.write_text(yaml.safe_dump(self.config()))
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = python_path()
         env[MARKER_VAR] = self.marker
         self.starts += 1
         self._log = (self.workdir / f"serve-{self.starts}.log").open("wb")

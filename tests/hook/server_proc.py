@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -17,9 +16,8 @@ from typing import IO, Any
 import httpx
 import yaml
 
+from tests.child import child_env
 from tests.hook.helpers import SECRET
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -53,7 +51,7 @@ class HookServer:
         path = self.workdir / "hook.yaml"
         path.write_text(yaml.safe_dump(config))
         self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = child_env()
         env.pop("FOREDECK_CONFIG", None)
         self._log = (self.workdir / "server.log").open("ab")
         self.proc = subprocess.Popen(

@@ -16,11 +16,10 @@ import httpx
 import psutil
 import yaml
 
+from tests.child import python_path
 from tests.serve.threaded import free_port
 
 T = TypeVar("T")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -31,7 +30,7 @@ def serve(
     path.write_text(yaml.safe_dump(config))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = python_path()
     log = (workdir / "serve.log").open("wb")
     argv = [sys.executable, "-m", "foredeck.cli", "serve", "--config", str(path)]
     argv += ["--role", role, "--port", str(port), "--log-level", "warning"]

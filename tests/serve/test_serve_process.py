@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from foredeck.cli import app
 from foredeck.db import Job, make_engine, session_factory
-from tests.serve.proc import ROOT, output, serve, terminate, wait_for
+from tests.child import python_path
+from tests.serve.proc import output, serve, terminate, wait_for
 
 
 def test_hook_role_serves_the_api_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_a_role_without_http_stops_on_sigterm(tmp_path: Path) -> None:
     config = {"database_url": f"sqlite:///{tmp_path / 'fd.db'}"}
     (tmp_path / "foredeck.yaml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = python_path()
     argv = [sys.executable, "-m", "foredeck.cli", "serve", "--config", "foredeck.yaml"]
     with (tmp_path / "serve.log").open("wb") as log:
         proc = subprocess.Popen(

@@ -33,9 +33,10 @@ import httpx
 import psutil
 import yaml
 
+from tests.child import python_path
+
 T = TypeVar("T")
 
-ROOT = Path(__file__).resolve().parents[3]
 ORG, REPO, PR = "acme", "widget", 7
 TOKEN = "browser-test-token"
 MARKER_VAR = "BROWSER_TEST_MARKER"
@@ -208,7 +209,7 @@ class Server:
         path.write_text(yaml.safe_dump(config))
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = python_path()
         env[MARKER_VAR] = self.marker
         self._log = (self.workdir / "serve.log").open("wb")
         argv = [sys.executable, "-m", "foredeck.cli", "serve", "--config", str(path)]
