@@ -28,7 +28,7 @@ from foredeck.settings import HookSettings
 
 SIGNATURE_PREFIX = "sha256="
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-_EVENT = re.compile(r"^[a-z_]{1,64}$")
+_EVENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # projects_v2_item, sub_issues
 _ACTION = re.compile(r"^[a-z_]{1,64}$")
 _DELIVERY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
