@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from foredeck.execute.local import run_pipeline
+from foredeck.execute.local import run_pipeline, shebang
 from foredeck.execute.runstate import RunEvent, RunResult
-from foredeck.execute.workspace import OutputDirError
+from foredeck.execute.workspace import OutputDirError, RunLayout
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
@@ -529,3 +529,35 @@ async def test_on_event_reports_the_run(tmp_path: Path) -> None:
         ("run-finished", None),
     ]
     assert all(e.time > 0 for e in events)
+
+
+def test_shebang_is_read_as_the_kernel_reads_it() -> None:
+    assert shebang("#!/bin/sh\necho") == ["/bin/sh"]
+    assert shebang("#! /usr/bin/env -S python3 -u \nprint()") == ["/usr/bin/env", "-S python3 -u"]
+    assert shebang("#!\ttcsh\t-f\n") == ["tcsh", "-f"]
+    assert shebang("echo no shebang") is None
+    assert shebang("#!\necho") is None
+
+
+async def test_a_script_held_open_for_writing_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child forked by another thread (a git clone, a driver) may hold a just-written script
+    open for writing: exec-ing the file then fails with ETXTBSY, reading it does not."""
+    held: list[Any] = []
+    write_script = RunLayout.script
+
+    def script_kept_open(self: RunLayout, content: str) -> str:
+        path = write_script(self, content)
+        held.append(open(path, "ab"))  # noqa: SIM115 - open for the whole run, on purpose
+        return path
+
+    monkeypatch.setattr(RunLayout, "script", script_kept_open)
+    p = pipeline(task("t", steps=[step("#!/bin/sh\necho from a busy script\n")]))
+    try:
+        result = await run(p, tmp_path / "out")
+    finally:
+        for handle in held:
+            handle.close()
+    assert held and result.status == "Succeeded"
+    assert "from a busy script" in (tmp_path / "out" / "build-log.txt").read_text()

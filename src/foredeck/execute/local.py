@@ -135,6 +135,20 @@ async def run_pipeline(
     return await executor.execute()
 
 
+def shebang(script: str) -> list[str] | None:
+    """The interpreter and its one optional argument of a `#!` line, as the kernel reads them.
+
+    The step runs `interpreter [arg] script` rather than exec-ing the script: exec fails with
+    ETXTBSY while any process holds the file open for writing, and a child forked by another
+    thread of this process (a git clone, a database driver) can hold the just-written script
+    open for a moment. Reading it is never refused.
+    """
+    if not script.startswith("#!"):
+        return None
+    words = script[2:].split("\n", 1)[0].strip().split(None, 1)
+    return words or None
+
+
 def _check(text: str, lookup: Lookup) -> None:
     """Raise for a reference the executor owns but cannot resolve; others stay for the shell."""
     if "$(" not in text:
@@ -704,7 +718,8 @@ class _Run:
         if step.script is not None:
             script = _text(step.script, lookup)
             path = self.layout.script(script)
-            argv = [path, *args] if script.startswith("#!") else [self.shell, "-e", path, *args]
+            interpreter = shebang(script)
+            argv = [*(interpreter or [self.shell, "-e"]), path, *args]
         else:
             command = _args(step.command, lookup)
             if not command:
