@@ -565,6 +565,7 @@ class Demo:
             f"foredeck serve is up at [bold]{self.server.url}[/] (pid {pid}), "
             f"settings {self.settings_path}, log {self.server.log_path}"
         )
+        self.say(f"The dashboard: [bold]{self.server.url}/[/]")
         main_sha = git(self.repo, "rev-parse", "main")
         self.say(
             f"Sample repository [bold]{ORG}/{REPO}[/] at {self.repo}; main is {main_sha[:7]}. "
@@ -673,7 +674,8 @@ class Demo:
             else " (while it runs: make demo DEMO_ARGS=--keep-running)"
         )
         lines += [
-            f"JSON API: {url}/api/jobs, OpenAPI {url}/docs{keep}",
+            f"dashboard: {url}/ (the failed run: {url}/view/{failed['id']}){keep}",
+            f"JSON API: {url}/api/jobs, OpenAPI {url}/docs",
             f"CLI: foredeck jobs --server {url} list | show ID | logs ID",
             f"server log: {self.server.log_path}",
             f"settings: {self.settings_path} (API token inside)",

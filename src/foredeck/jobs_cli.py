@@ -7,11 +7,13 @@ message says why), 2 the server could not be reached or answered garbage.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import httpx
@@ -117,6 +119,21 @@ def jobs_group(
     ctx.obj = Remote(server.rstrip("/"), token or None)
 
 
+class Output(StrEnum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+
+
+def _console() -> Console:
+    """A terminal gets tables fitted to its width; a pipe or a file gets every cell whole
+    (rich would cut them at 80 columns: `TO` for `TOOK`)."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=1_000_000)
+    return console
+
+
 def _when(value: str | None, *, short: bool = False) -> str:
     """A UTC timestamp from the API, as people read it (`short`: for table columns)."""
     if not value:
@@ -153,6 +170,9 @@ def list_command(
     author: Annotated[str | None, typer.Option(help="Pull request author.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="Jobs per page.")] = 50,
     after: Annotated[int | None, typer.Option(help="Start after this job id.")] = None,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table, wide (more columns) or json.")
+    ] = Output.table,
 ) -> None:
     """Jobs, newest first."""
     params: dict[str, Any] = {
@@ -170,15 +190,22 @@ def list_command(
         if v is not None
     }
     page = _remote(ctx).call("GET", "/api/jobs", params=params)
+    if output is Output.json:
+        typer.echo(json.dumps(page, indent=2))
+        return
+    wide = output is Output.wide
+    columns = ["ID", "NAME", "TYPE", "STATE", "REPO", "PR", "AUTHOR", "CREATED", "TOOK"]
+    if wide:
+        columns += ["BUILD", "DESCRIPTION"]
     table = Table(box=None, header_style="bold", pad_edge=False)
     longest = max((len(row["name"]) for row in page["jobs"]), default=4)
-    for column in ("ID", "NAME", "TYPE", "STATE", "REPO", "PR", "AUTHOR", "CREATED", "TOOK"):
+    for column in columns:
         # Names are what people scan for: keep them whole (up to 40 characters) on narrow
         # terminals and let the other columns give way.
         width = min(longest, 40) if column == "NAME" else None
-        table.add_column(column, no_wrap=column != "NAME", min_width=width)
+        table.add_column(column, no_wrap=column not in ("NAME", "DESCRIPTION"), min_width=width)
     for row in page["jobs"]:
-        table.add_row(
+        cells = [
             str(row["id"]),
             row["name"],
             row["type"],
@@ -188,8 +215,11 @@ def list_command(
             ",".join(row.get("authors", [])),
             _when(row["created_at"], short=True),
             _duration(row),
-        )
-    console = Console()
+        ]
+        if wide:
+            cells += [row.get("build_id") or "", row.get("description") or ""]
+        table.add_row(*cells)
+    console = _console()
     if not page["jobs"]:
         console.print("no jobs")
         return
@@ -199,9 +229,18 @@ def list_command(
 
 
 @jobs_app.command("show")
-def show_command(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def show_command(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="ID")],
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table or json (wide: as table).")
+    ] = Output.table,
+) -> None:
     """One job: its refs, state, times and links."""
     job = _remote(ctx).call("GET", f"/api/jobs/{job_id}")
+    if output is Output.json:
+        typer.echo(json.dumps(job, indent=2))
+        return
     _print_job(job)
 
 
@@ -235,7 +274,7 @@ def _print_job(job: dict[str, Any]) -> None:
     for key, value in rows:
         if value:
             table.add_row(key, value)
-    Console().print(table)
+    _console().print(table)
 
 
 @jobs_app.command("logs")

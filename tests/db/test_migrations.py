@@ -98,3 +98,15 @@ def test_datetimes_are_aware_utc_on_both_backends(db: Database) -> None:
     assert back == when
     assert back.tzinfo == UTC
     assert back.hour == 7
+
+
+def test_start_up_logs_one_line_for_a_migration_and_nothing_from_alembic(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with caplog.at_level("DEBUG"):
+        migrate(url)
+        migrate(url)  # nothing to do: nothing to say
+    assert [r.name for r in caplog.records if r.name.startswith("alembic")] == []
+    lines = [r.getMessage() for r in caplog.records if r.name == "foredeck.db.migrate"]
+    assert lines == [f"database schema migrated from empty to {head_revision()}"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,6 +96,8 @@ def test_demo_runs_a_failing_then_passing_pull_request_and_a_merge(tmp_path: Pat
         assert json.loads((build / "finished.json").read_text())["result"] == "SUCCESS"
         assert (build / "artifacts/test/calculator.tar").is_file()
     assert str(unit_builds[0] / "build-log.txt") in out  # where the failed run's log is
+    assert re.search(r"The dashboard: http://127\.0\.0\.1:\d+/", out), out
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/ \(the failed run: .*/view/\d+\)", out)
 
     assert_nothing_left(tmp_path)
 

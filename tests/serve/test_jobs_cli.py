@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,31 @@ def test_list_and_show(db: Database, server: str) -> None:
 
     code, _, err = jobs(server, "show", "9999")
     assert code == 1 and "404: no job 9999" in err
+
+
+def test_piped_output_is_never_cut_and_json_and_wide_say_everything(
+    db: Database, server: str
+) -> None:
+    name = "pull-kubernetes-e2e-gce-ubuntu-containerd-serial-alpha-features"  # 62 characters
+    ids = seed(db, presubmit(name, pr=123456, author="a-very-long-github-login-of-someone"))
+    finish(db, ids[0], "failure")
+    argv = ["jobs", "--server", server, "list"]
+    piped = {**ENV, "COLUMNS": ""}  # no terminal, no width: rich would cut at 80 columns
+    out = CliRunner().invoke(app, argv, env=piped).stdout
+    header, row = out.splitlines()
+    assert header.split() == [
+        "ID", "NAME", "TYPE", "STATE", "REPO", "PR", "AUTHOR", "CREATED", "TOOK",
+    ]  # fmt: skip
+    assert name in row.split() and "a-very-long-github-login-of-someone" in row.split()
+    assert len(row) > 80
+
+    result = CliRunner().invoke(app, [*argv, "-o", "json"], env=piped)
+    page = json.loads(result.stdout)
+    assert [job["name"] for job in page["jobs"]] == [name] and page["next"] is None
+    wide = CliRunner().invoke(app, [*argv, "--output", "wide"], env=piped).stdout
+    assert wide.splitlines()[0].split()[-2:] == ["BUILD", "DESCRIPTION"]
+    shown = CliRunner().invoke(app, [*argv[:3], "show", str(ids[0]), "-o", "json"], env=piped)
+    assert json.loads(shown.stdout)["name"] == name
 
 
 def test_abort_and_rerun(db: Database, server: str) -> None:

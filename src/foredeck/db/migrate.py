@@ -7,6 +7,7 @@ transaction (both backends have transactional DDL), so a crash leaves the old sc
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,8 @@ from foredeck.db.engine import make_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "foredeck_alembic_version"
+
+log = logging.getLogger(__name__)
 _PG_LOCK_KEY = 0x0F0DEC  # arbitrary, constant: "foredeck migrations"
 
 
@@ -30,22 +33,38 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def migrate(target: str | URL | Engine, revision: str = "head") -> None:
-    """Upgrade the database at `target` (a URL or an engine) to `revision`."""
+    """Upgrade the database at `target` (a URL or an engine) to `revision`.
+
+    Alembic's own INFO lines ("Context impl SQLiteImpl", "Will assume transactional DDL") are
+    kept out of every start-up's log; one line says when the schema actually changed.
+    """
     engine = target if isinstance(target, Engine) else make_engine(target)
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(max(logging.WARNING, level))
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            before = _revision(conn)
             command.upgrade(alembic_config(conn), revision)
+            after = _revision(conn)
     finally:
+        alembic_log.setLevel(level)
         if not isinstance(target, Engine):
             engine.dispose()
+    if after != before:
+        log.info("database schema migrated from %s to %s", before or "empty", after)
+
+
+def _revision(conn: Connection) -> str | None:
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+        return _revision(conn)
 
 
 def head_revision() -> str | None:
