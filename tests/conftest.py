@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import settings
 
-# PostgreSQL tests read their URL from this variable; the default is this machine's server.
-PG_URL = os.environ.get("FOREDECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.pgserver import database_url
+
+# PostgreSQL tests use this machine's server, or a private one on a laptop (tests/pgserver.py).
+PG_URL = database_url()
 
 # Property tests are bounded and repeatable: the same examples on every run and machine, and no
 # example database carried from one run to the next (CI must not depend on an earlier failure).
