@@ -22,7 +22,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --maxprocesses=4  # both cores (pytest-xdist); at most 4 workers
 
 test: lint typecheck pytest
 
