@@ -211,7 +211,7 @@ class Preset(ProwModel):
     volumes: list[dict[str, Any]] = Field(default_factory=list)
     volume_mounts: list[dict[str, Any]] = Field(default_factory=list, alias="volumeMounts")
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    _source: Source = PrivateAttr(default=UNKNOWN)
+    _source: Source = PrivateAttr(default_factory=lambda: UNKNOWN)  # frozen: no deep copy
 
     def model_post_init(self, context: Any, /) -> None:
         for env in self.env:
@@ -279,7 +279,7 @@ class JobBase(ProwModel):
     pipeline: str | dict[str, Any] | list[Any] | None = None
     pipeline_params: dict[str, str | list[str] | dict[str, str]] = Field(default_factory=dict)
 
-    _source: Source = PrivateAttr(default=UNKNOWN)
+    _source: Source = PrivateAttr(default_factory=lambda: UNKNOWN)  # frozen: no deep copy
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _preset_env: dict[str, str] = PrivateAttr(default_factory=dict)
     _inline_pipeline: PipelineRunSpec | None = PrivateAttr(default=None)
