@@ -223,6 +223,9 @@ class Settings(BaseModel):
     """The GitHub API endpoint and credentials (token, token file or GitHub App)."""
     config_path: str | None = None
     """The central Prow job config: a YAML file or a directory tree of them."""
+    config_allow_empty: bool = False
+    """Accept a reload of `config_path` that has no jobs at all. Off by default: an emptied file
+    (an editor truncating it before writing) is refused and the last good config stays."""
     scm: ScmSettings = Field(default_factory=ScmSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)

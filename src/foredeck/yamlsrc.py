@@ -60,7 +60,15 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> SourceMap:
     return _mapping(loader, node, lambda child: loader.construct_object(child, deep=True))
 
 
+def _timestamp_text(loader: Any, node: yaml.ScalarNode) -> str:
+    """A timestamp stays the text it was written as, as with go-yaml v2 (Kubernetes' and Prow's
+    sigs.k8s.io/yaml): `value: 2020-06-24` in an env var is that string, not a date."""
+    return str(node.value)
+
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(_TIMESTAMP_TAG, _timestamp_text)
 
 
 # libyaml's parser (when PyYAML was built with it) composes nodes in C, several times faster on
@@ -118,6 +126,7 @@ if getattr(yaml, "__with_libyaml__", False):
         return _mapping(loader, node, lambda child: _build(loader, child))
 
     _CLoader.add_constructor(_MAP_TAG, _fast_mapping)
+    _CLoader.add_constructor(_TIMESTAMP_TAG, _timestamp_text)
     _FastLoader = _CLoader
 
 

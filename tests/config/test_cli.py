@@ -70,7 +70,7 @@ def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
         "jobs.yaml",
         "periodics:\n- {name: x, interval: 1h, typo_field: 1, spec: {containers: [{image: a}]}}\n",
     )
-    proc = check(path)
+    proc = check(path, "--warnings", "all")
     assert proc.returncode == 0
     assert proc.stdout.startswith("ok: 0 presubmits, 0 postsubmits, 1 periodics, 0 repos")
     expected = f"warning: {path}:2: job x: unknown field 'typo_field'"
@@ -96,7 +96,9 @@ def test_in_repo_config_with_central_config(tmp_path: Path) -> None:
           spec: {containers: [{image: a, command: [make]}]}
         """,
     )
-    proc = check(REALISTIC, "--in-repo", repo, "--repo", "kubernetes/kubernetes")
+    proc = check(
+        REALISTIC, "--in-repo", repo, "--repo", "kubernetes/kubernetes", "--warnings", "all"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok: 9 presubmits, 2 postsubmits, 3 periodics, 2 repos (5 files")
     assert "warning: .foredeck.yaml:2: job pull-kubernetes-unit: in-repo presubmit ignored" in (
@@ -118,3 +120,27 @@ def test_nothing_to_check_is_a_usage_error() -> None:
     proc = check()
     assert proc.returncode == 2
     assert "give config paths" in proc.stderr
+
+
+def test_warnings_are_summarised_by_kind_by_default(tmp_path: Path) -> None:
+    """A preset used by many jobs warns once, and the default output is one line per kind."""
+    jobs = "\n".join(
+        f"- {{name: p{i}, interval: 1h, typo: 1, labels: {{preset-t: 'true'}},"
+        " spec: {containers: [{image: a}]}}"
+        for i in range(50)
+    )
+    preset = "presets:\n- labels: {preset-t: 'true'}\n  env: [{name: T, valueFrom: {x: 1}}]\n"
+    path = write(tmp_path, "jobs.yaml", preset + "periodics:\n" + jobs + "\n")
+    proc = check(path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "51 warnings by kind (--warnings all lists each):",
+        f"    50 unknown-field, e.g. {path}:5: job p0: unknown field 'typo'"
+        " (kept; foredeck does not use it)",
+        f"     1 value-from, e.g. {path}:3: preset env T uses valueFrom,"
+        " which runs only on Kubernetes agents",
+    ]
+    assert "51 warnings, 0 errors" in proc.stdout
+    quiet = check(path, "--warnings", "none")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert len(check(path, "--warnings", "all").stderr.splitlines()) == 51

@@ -46,7 +46,7 @@ def presubmit(body: str, name: str = "job-a") -> str:
         ("max_concurrency: -1", 4, "max_concurrency must be a non-negative number"),
         ("labels: {'bad label': 'x'}", 4, "invalid label name"),
         ("labels: {ok: 'not a valid value!'}", 4, "has invalid value"),
-        ("labels: {prow.k8s.io/job: x}", 4, "reserved for Prow"),
+        ("labels: {prow.k8s.io/type: x}", 4, "reserved for Prow"),
         ("annotations: {'no spaces allowed': x}", 4, "invalid annotation key"),
         ("decoration_config: {timeout: 2 hours}", 4, "timeout: invalid duration"),
         ("agent: jenkins", 4, "job specs require agent: kubernetes"),
@@ -228,11 +228,14 @@ def test_type_errors_name_the_field_and_line(tmp_path: Path) -> None:
           - image: alpine
             args:
             - --timeout
-            - 30
+            - [30]
+        max_concurrency: lots
     """
-    err = one_error(load_text(tmp_path, text))
-    assert ":8: job typed: spec.containers[0].args[1]: Input should be a valid string" in err
-    assert "(got 30)" in err
+    errs = messages(load_text(tmp_path, text))
+    assert len(errs) == 2, errs
+    assert ":8: job typed: spec.containers[0].args[1]: Input should be a valid string" in errs[0]
+    assert ":11: job typed: max_concurrency: Input should be a valid integer" in errs[1]
+    assert "(got 'lots')" in errs[1]
 
 
 def test_missing_name(tmp_path: Path) -> None:

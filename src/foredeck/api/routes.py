@@ -55,7 +55,7 @@ def create_router(
     `on_change` is called after jobs were created or aborted, `on_event` after an event was
     logged (a comment on a local pull request)."""
     if central is None and settings.config_path is not None:
-        central = CentralConfig(settings.config_path)
+        central = CentralConfig.from_settings(settings)
     pull_ref = _pull_ref(settings)
     reads = session_factory(read_only(engine))
     writes = session_factory(engine)

@@ -6,6 +6,7 @@ an editor or CI log can jump to each; it never stops at the first error.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ import typer
 from foredeck.config.inrepo import IN_REPO_DIR, IN_REPO_FILE, load_in_repo, merge_in_repo
 from foredeck.config.jobconfig import JobConfig
 from foredeck.config.loader import ConfigBuilder, discover, load_config
-from foredeck.config.result import ConfigResult, Diagnostic
+from foredeck.config.result import ConfigResult, Diagnostic, warning_summary
 
 config_app = typer.Typer(
     name="config",
@@ -24,6 +25,12 @@ config_app = typer.Typer(
 )
 
 DEFAULT_IN_REPO_NAME = "in-repo/config"
+
+
+class WarningsMode(StrEnum):
+    summary = "summary"
+    all = "all"
+    none = "none"
 
 
 @config_app.callback()
@@ -49,6 +56,15 @@ def _print(diagnostics: list[Diagnostic], prefix: str = "") -> None:
         typer.echo(f"{prefix}{d}", err=True)
 
 
+def _print_warnings(warnings: list[Diagnostic], mode: WarningsMode) -> None:
+    if mode is WarningsMode.all:
+        _print(warnings, "warning: ")
+    elif mode is WarningsMode.summary and warnings:
+        typer.echo(f"{len(warnings)} warnings by kind (--warnings all lists each):", err=True)
+        for line in warning_summary(warnings):
+            typer.echo(line, err=True)
+
+
 @config_app.command("check")
 def check_command(
     paths: Annotated[
@@ -67,6 +83,13 @@ def check_command(
         typer.Option("--repo", help="org/repo the in-repo config belongs to."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    warnings_mode: Annotated[
+        WarningsMode,
+        typer.Option(
+            "--warnings",
+            help="summary: a count and an example per kind; all: every warning; none.",
+        ),
+    ] = WarningsMode.summary,
 ) -> None:
     """Validate job config; print counts and warnings, or every error (exit status 1)."""
     if not paths and in_repo is None:
@@ -88,7 +111,7 @@ def check_command(
             warnings += clash_warnings
         else:
             config = extra.jobs
-    _print(warnings, "warning: ")
+    _print_warnings(warnings, warnings_mode)
     _print(errors)
     failed = bool(errors) or (strict and bool(warnings))
     c = config.counts()

@@ -87,7 +87,7 @@ def _merge_jobs(central: list[J], extra: list[J], what: str, warnings: list[Diag
         clash = next((c for c in central if c.name == job.name and c.intersects(job)), None)
         if clash is not None:
             msg = f"in-repo {what} ignored: the central config defines it at {clash.source}"
-            warnings.append(Diagnostic(job.source, msg, job.name))
+            warnings.append(Diagnostic(job.source, msg, job.name, "in-repo-shadowed"))
         else:
             merged.append(job)
     return merged

@@ -33,7 +33,7 @@ from foredeck.config.models import (
 from foredeck.config.pipelines import check_pipeline_path, locate, parse_inline_pipeline
 from foredeck.config.presets import apply_presets, duplicate_preset_labels
 from foredeck.config.result import ConfigResult, Diagnostic
-from foredeck.config.rules import check_job
+from foredeck.config.rules import check_job, value_from_message
 from foredeck.pipeline.model import PipelineError, Source
 from foredeck.validation import location
 from foredeck.yamlsrc import MAX_YAML_BYTES, SourceMap, load_documents
@@ -164,8 +164,8 @@ class ConfigBuilder:
     def error(self, source: Source, message: str, job: str | None = None) -> None:
         self.errors.append(Diagnostic(source, message, job))
 
-    def warn(self, source: Source, message: str, job: str | None = None) -> None:
-        self.warnings.append(Diagnostic(source, message, job))
+    def warn(self, source: Source, message: str, kind: str, job: str | None = None) -> None:
+        self.warnings.append(Diagnostic(source, message, job, kind))
 
     # input
 
@@ -204,7 +204,7 @@ class ConfigBuilder:
                 else:
                     self.decorate_all_jobs = self.decorate_all_jobs or value
             else:
-                self.warn(at, f"unknown top-level key {key!r} ignored")
+                self.warn(at, f"unknown top-level key {key!r} ignored", "unknown-top-level-key")
 
     def _add_repo_jobs(self, key: str, value: Any, at: Source) -> None:
         kind = _KINDS[key]
@@ -270,7 +270,7 @@ class ConfigBuilder:
                 f"{self._deferred_pipelines} inline pipeline(s) not validated: "
                 "foredeck.pipeline.load is not available; they are checked when the job runs"
             )
-            self.warn(Source(first, 0), msg)
+            self.warn(Source(first, 0), msg, "pipeline-not-validated")
         return ConfigResult(
             config, _by_position(self.warnings), _by_position(self.errors), self.files
         )
@@ -288,7 +288,12 @@ class ConfigBuilder:
                 continue
             preset._source = where
             for key in preset.unknown_fields():
-                self.warn(locate(raw, (key,), where), f"unknown preset field {key!r} (kept)")
+                msg = f"unknown preset field {key!r} (kept)"
+                self.warn(locate(raw, (key,), where), msg, "unknown-field")
+            for i, env in enumerate(preset.env):
+                if env.value_from is not None:
+                    msg = f"preset {value_from_message(env.name)}"
+                    self.warn(locate(raw, ("env", i), where), msg, "value-from")
             presets.append(preset)
         for preset, pair in duplicate_preset_labels(presets):
             self.error(preset.source, f"duplicated preset 'label:value' pair: {pair}")
@@ -334,7 +339,7 @@ class ConfigBuilder:
         for finding in check_job(job):
             at = locate(raw, finding.path, where)
             if finding.warning:
-                self.warn(at, finding.message, job.name)
+                self.warn(at, finding.message, finding.kind, job.name)
             else:
                 self.error(at, finding.message, job.name)
         self._field_warnings(job, raw, where)
@@ -344,10 +349,10 @@ class ConfigBuilder:
     def _field_warnings(self, job: JobBase, raw: Any, where: Source) -> None:
         for key in job.unknown_fields():
             msg = f"unknown field {key!r} (kept; foredeck does not use it)"
-            self.warn(locate(raw, (key,), where), msg, job.name)
+            self.warn(locate(raw, (key,), where), msg, "unknown-field", job.name)
         for key in job.unused_fields():
             msg = f"Prow field {key!r} is kept but foredeck does not use it yet"
-            self.warn(locate(raw, (key,), where), msg, job.name)
+            self.warn(locate(raw, (key,), where), msg, "unused-prow-field", job.name)
         nested: list[tuple[tuple[str | int, ...], ProwModel | None]] = [
             (("decoration_config",), job.decoration_config),
             (("reporter_config",), job.reporter_config),
@@ -359,7 +364,7 @@ class ConfigBuilder:
             for key in model.unknown_fields() if model is not None else ():
                 dotted = _loc_text((*path, key))
                 msg = f"unknown field {dotted!r} (kept; foredeck does not use it)"
-                self.warn(locate(raw, (*path, key), where), msg, job.name)
+                self.warn(locate(raw, (*path, key), where), msg, "unknown-field", job.name)
 
     def _check_pipeline(self, job: JobBase, where: Source) -> None:
         if job.pipeline is None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from foredeck.config.decoding import Coerce, decode, field_coercers
 from foredeck.config.durations import parse_go_duration
 from foredeck.config.regex import Matcher, compile_go_regex
 from foredeck.pipeline.model import UNKNOWN, PipelineRunSpec, Source
@@ -51,10 +52,25 @@ def default_rerun_command(name: str) -> str:
     return f"/test {name}"
 
 
+_DECODING: dict[type[BaseModel], dict[str, Coerce]] = {}
+
+
 class ProwModel(BaseModel):
-    """Base: keeps unknown fields, accepts Kubernetes' camelCase aliases and our snake_case."""
+    """Base: keeps unknown fields, accepts Kubernetes' camelCase aliases and our snake_case, and
+    reads values as Prow's sigs.k8s.io/yaml does (`config.decoding`: a key with no value is the
+    field's zero value, a number or boolean in a string field is its text)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode_like_prow(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        plan = _DECODING.get(cls)
+        if plan is None:
+            plan = _DECODING[cls] = field_coercers(cls)
+        return decode(plan, data)
 
     PROW_FIELDS: ClassVar[frozenset[str]] = frozenset()
     """Prow fields not declared here: kept as extras without an 'unknown field' warning."""
@@ -76,6 +92,12 @@ class EnvVar(ProwModel):
     name: str
     value: str = ""
     value_from: dict[str, Any] | None = Field(default=None, alias="valueFrom")
+    _from_preset: bool = PrivateAttr(default=False)
+
+    @property
+    def from_preset(self) -> bool:
+        """Merged in from a preset: problems with it are reported once, at the preset."""
+        return self._from_preset
 
 
 class Container(ProwModel):
@@ -189,7 +211,11 @@ class Preset(ProwModel):
     volumes: list[dict[str, Any]] = Field(default_factory=list)
     volume_mounts: list[dict[str, Any]] = Field(default_factory=list, alias="volumeMounts")
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    _source: Source = PrivateAttr(default=UNKNOWN)
+    _source: Source = PrivateAttr(default_factory=lambda: UNKNOWN)  # frozen: no deep copy
+
+    def model_post_init(self, context: Any, /) -> None:
+        for env in self.env:
+            env._from_preset = True
 
     @property
     def source(self) -> Source:
@@ -253,7 +279,7 @@ class JobBase(ProwModel):
     pipeline: str | dict[str, Any] | list[Any] | None = None
     pipeline_params: dict[str, str | list[str] | dict[str, str]] = Field(default_factory=dict)
 
-    _source: Source = PrivateAttr(default=UNKNOWN)
+    _source: Source = PrivateAttr(default_factory=lambda: UNKNOWN)  # frozen: no deep copy
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _preset_env: dict[str, str] = PrivateAttr(default_factory=dict)
     _inline_pipeline: PipelineRunSpec | None = PrivateAttr(default=None)

@@ -33,11 +33,14 @@ def _merge_into_spec(job: JobBase, preset: Preset) -> str | None:
     spec = job.spec
     assert spec is not None
     containers = spec.containers
-    for env in preset.env:
-        for c in containers:
-            if any(e.name == env.name for e in c.env):
-                return f"env var duplicated in pod spec: {env.name}"
-            c.env.append(env)
+    if preset.env:
+        names = [{e.name for e in c.env} for c in containers]  # large configs: no quadratic scan
+        for env in preset.env:
+            for c, known in zip(containers, names, strict=True):
+                if env.name in known:
+                    return f"env var duplicated in pod spec: {env.name}"
+                c.env.append(env)
+                known.add(env.name)
     for volume in preset.volumes:
         if any(v.get("name") == volume.get("name") for v in spec.volumes):
             return f"volume duplicated in pod spec: {volume.get('name')}"

@@ -32,21 +32,11 @@ _JENKINS_NAME_RE = re.compile(r"^[A-Za-z0-9-._]([A-Za-z0-9-._/]*[A-Za-z0-9-_])?$
 _LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
-# Labels that Prow sets on every ProwJob and pod; a job may not set them itself.
-RESERVED_LABELS = frozenset(
-    {
-        "created-by-prow",
-        "prow.k8s.io/job",
-        "prow.k8s.io/type",
-        "prow.k8s.io/id",
-        "prow.k8s.io/build-id",
-        "prow.k8s.io/context",
-        "prow.k8s.io/refs.org",
-        "prow.k8s.io/refs.repo",
-        "prow.k8s.io/refs.base_ref",
-        "prow.k8s.io/refs.pull",
-    }
-)
+# Labels a job may not set: Prow's `decorate.Labels()` (pkg/pod-utils/decorate/podspec.go), the
+# ones its validation refuses. Prow also sets `prow.k8s.io/job`, `refs.org`, ... on every ProwJob,
+# but a job's own labels override those, and real periodics set `prow.k8s.io/refs.org`/`refs.repo`
+# to be filed under a repository.
+RESERVED_LABELS = frozenset({"prow.k8s.io/type", "created-by-prow", "prow.k8s.io/id"})
 # Env that Prow's downward API (and foredeck's executor) sets for each job type.
 _BASE_ENV = frozenset(
     {"JOB_NAME", "JOB_SPEC", "JOB_TYPE", "PROW_JOB_ID", "BUILD_ID", "BUILD_NUMBER"}
@@ -80,14 +70,20 @@ class Finding:
     path: Path
     message: str
     warning: bool = False
+    kind: str = ""
+    """What sort of warning: `foredeck config check` counts warnings by kind."""
 
 
 def _err(path: Path, message: str) -> Finding:
     return Finding(path, message)
 
 
-def _warn(path: Path, message: str) -> Finding:
-    return Finding(path, message, warning=True)
+def _warn(path: Path, message: str, kind: str) -> Finding:
+    return Finding(path, message, warning=True, kind=kind)
+
+
+def value_from_message(name: str) -> str:
+    return f"env {name} uses valueFrom, which runs only on Kubernetes agents"
 
 
 def is_qualified_name(key: str) -> bool:
@@ -113,7 +109,7 @@ def check_job(job: JobBase) -> list[Finding]:
         findings += _regex_rules(job)
         if job.branches and job.skip_branches:
             msg = "both branches and skip_branches are set; skip_branches wins (as in Prow)"
-            findings.append(_warn(("skip_branches",), msg))
+            findings.append(_warn(("skip_branches",), msg, "branches-and-skip-branches"))
     if isinstance(job, Periodic):
         findings += _periodic_rules(job)
     return findings
@@ -147,7 +143,8 @@ def _base_rules(job: JobBase) -> Iterator[Finding]:
     if job.spec is not None:
         yield from _pod_spec_rules(job)
     if job.pipeline_params and job.pipeline is None:
-        yield _warn(("pipeline_params",), "pipeline_params has no effect without pipeline")
+        msg = "pipeline_params has no effect without pipeline"
+        yield _warn(("pipeline_params",), msg, "pipeline-params")
 
 
 def _agent_rules(job: JobBase) -> Iterator[Finding]:
@@ -158,7 +155,7 @@ def _agent_rules(job: JobBase) -> Iterator[Finding]:
     )
     if agent not in KNOWN_AGENTS:
         msg = f"agent {agent!r} is unknown and cannot be validated"
-        yield _warn(("agent",), msg)
+        yield _warn(("agent",), msg, "agent")
         return
     if job.spec is not None and job.pipeline is not None:
         yield _err(("pipeline",), "a job sets either spec or pipeline, not both")
@@ -171,7 +168,8 @@ def _agent_rules(job: JobBase) -> Iterator[Finding]:
     if agent == "tekton-pipeline" and not has_prs:
         yield _err(("agent",), "agent: tekton-pipeline jobs require a pipeline_run_spec")
     if agent in ("jenkins", "tekton-pipeline"):
-        yield _warn(("agent",), f"foredeck does not run agent {agent} jobs yet; use pipeline:")
+        msg = f"foredeck does not run agent {agent} jobs yet; use pipeline:"
+        yield _warn(("agent",), msg, "agent")
         if job.decoration_config is not None:
             msg = f"decoration requires agent: kubernetes (found {agent!r})"
             yield _err(("decoration_config",), msg)
@@ -222,9 +220,8 @@ def _pod_spec_rules(job: JobBase) -> Iterator[Finding]:
             env_names.add(env.name)
             if env.name in reserved:
                 yield _err((*where, "env", j), f"env {env.name} is reserved")
-            if env.value_from is not None:
-                msg = f"env {env.name} uses valueFrom, which runs only on Kubernetes agents"
-                yield _warn((*where, "env", j), msg)
+            if env.value_from is not None and not env.from_preset:  # the preset warns once
+                yield _warn((*where, "env", j), value_from_message(env.name), "value-from")
         for j, mount in enumerate(c.volume_mounts):
             mname = mount.get("name")
             if mname not in volume_names and mname not in DECORATION_VOLUMES:

@@ -116,7 +116,7 @@ class PeriodicScheduler(Poller):
         """A scheduler for `settings.config_path` (pass `config` to share a loaded one)."""
         return cls(
             engine,
-            config if config is not None else CentralConfig(settings.config_path),
+            config if config is not None else CentralConfig.from_settings(settings),
             tick=settings.periodics.tick,
             now=now,
             registry=registry,

@@ -108,7 +108,7 @@ def build_service(settings: Settings, role: Role = "all") -> Service:
 def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
     registry = CollectorRegistry()
     service = Service(role, settings, engine, registry)
-    central = CentralConfig(settings.config_path) if settings.config_path else None
+    central = CentralConfig.from_settings(settings) if settings.config_path else None
 
     def wants(part: Role) -> bool:
         return role == "all" or role == part

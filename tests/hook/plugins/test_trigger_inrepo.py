@@ -150,6 +150,36 @@ def test_invalid_in_repo_config_falls_back_to_central_jobs(
     assert any("is invalid; central jobs only" in r.getMessage() for r in caplog.records)
 
 
+def test_invalid_in_repo_config_gets_an_error_status_and_one_comment(
+    harness: Harness, upstream: Upstream
+) -> None:
+    bad = "presubmits:\n- name: ok\n  always_run: yes\n  run_if_changed: x\n  pipeline: ci.yaml\n"
+    head = upstream.pull(4, {".foredeck.yaml": bad})
+    delivery = open_pr(harness, 4, head)
+    assert harness.names(4) == ["lint", "unit"]  # central jobs still run
+    statuses = [s for s in harness.gh.statuses(ORG, REPO, head) if s.context == "foredeck/config"]
+    assert [s.state for s in statuses] == ["error"]
+    problem = ".foredeck.yaml:4: job ok: always_run and run_if_changed are mutually exclusive"
+    assert statuses[0].description == problem
+    (comment,) = harness.bot_comments(4)
+    assert problem in comment
+    assert head[:12] in comment
+
+    # Redelivery and later events on the same head do not repeat the comment.
+    harness.redeliver(delivery)
+    harness.comment(4, "/test unit", commenter="alice", author="alice")
+    assert len(harness.bot_comments(4)) == 1
+
+    # A new push with another error updates that one comment.
+    head2 = upstream.pull(5, {".foredeck.yaml": "presubmits:\n- {name: a b, pipeline: ci.yaml}\n"})
+    harness.gh.add_pull(ORG, REPO, 4, author="alice", head_sha=head2, files=[".foredeck.yaml"])
+    upstream.git("update-ref", "refs/pull/4/head", head2)
+    harness.deliver("pull_request", pr_payload("synchronize", 4, author="alice", head_sha=head2))
+    (comment,) = harness.bot_comments(4)
+    assert ".foredeck.yaml:2: job a b: name must match regex" in comment
+    assert [s.state for s in harness.gh.statuses(ORG, REPO, head2)] == ["error"]
+
+
 def test_conflicting_pr_falls_back_to_central_jobs(
     harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
 ) -> None:

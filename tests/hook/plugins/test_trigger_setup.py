@@ -112,6 +112,44 @@ def test_config_reload_picks_up_edits_and_survives_broken_ones(
     assert any("keeping the previously loaded jobs" in r.getMessage() for r in caplog.records)
 
 
+def test_a_reload_that_drops_every_job_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An editor truncating the file before writing it must not stop CI for everyone."""
+    path = tmp_path / "jobs.yaml"
+    path.write_text(JOBS_YAML)
+    central = CentralConfig(str(path), reload_interval=0)
+    path.write_text("")
+    with caplog.at_level(logging.ERROR, logger="foredeck"):
+        assert central.get().counts()["presubmits"] == 5
+    expected = f"job config {path}: the new config has no jobs (the loaded one has "
+    assert central.problem is not None and central.problem.startswith(expected)
+    assert any(expected in r.getMessage() for r in caplog.records)
+    assert "config_allow_empty" in central.problem
+
+    path.write_text(JOBS_YAML.replace("name: e2e", "name: e2e-renamed"))
+    assert central.get().find("e2e-renamed")  # a good edit is taken again
+    assert central.problem is None
+
+
+def test_an_empty_config_can_be_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(JOBS_YAML)
+    central = CentralConfig(str(path), reload_interval=0, allow_empty=True)
+    path.write_text("# every job removed on purpose\n")
+    assert central.get().counts()["presubmits"] == 0
+    assert central.problem is None
+
+
+def test_config_allow_empty_is_a_top_level_setting(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(JOBS_YAML)
+    settings = Settings(config_path=str(path), config_allow_empty=True)
+    central = CentralConfig.from_settings(settings, reload_interval=0)
+    path.write_text("")
+    assert central.get().counts()["presubmits"] == 0
+
+
 def test_reload_interval_limits_checks(tmp_path: Path) -> None:
     path = tmp_path / "jobs.yaml"
     path.write_text(JOBS_YAML)

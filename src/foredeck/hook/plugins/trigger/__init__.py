@@ -117,7 +117,7 @@ def create(settings: Settings) -> TriggerPlugin:
     except ValidationError as exc:  # pydantic's own text would quote inputs, secrets included
         lines = "".join(f"\n  {line}" for line in problems(exc, TriggerConfig))
         raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:{lines}") from None
-    central = CentralConfig(settings.config_path, reload_interval=options.config_reload_interval)
+    central = CentralConfig.from_settings(settings, reload_interval=options.config_reload_interval)
     if settings.scm.provider == "local":
         from foredeck.db.engine import make_engine
         from foredeck.scm.factory import scm_client_factory

@@ -2,7 +2,9 @@
 
 A broken config at startup is a startup error: better not to serve than to silently run no
 jobs. A broken edit later keeps the last good config and logs every problem, so that one bad
-commit to the config repository does not stop CI for every repository.
+commit to the config repository does not stop CI for every repository. So does an edit that
+leaves no job at all (an editor truncating a file before writing it), unless the setting
+`config_allow_empty` says an empty config is meant.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from foredeck.config import ConfigResult, JobConfig, discover, load_config
+from foredeck.config.result import warning_summary
+
+if TYPE_CHECKING:
+    from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +49,13 @@ class CentralConfig:
         *,
         reload_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        allow_empty: bool = False,
     ) -> None:
         self.path = path
         self.reload_interval = reload_interval
+        self.allow_empty = allow_empty
+        self.problem: str | None = None
+        """Why the files on disk are not the config in use (the last reload was refused)."""
         self._clock = clock
         self._checked_at = 0.0
         self._fingerprint: Fingerprint = ()
@@ -59,6 +70,15 @@ class CentralConfig:
             self._warn(result)
             self._jobs = result.jobs
             self._checked_at = clock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, reload_interval: float = 5.0) -> CentralConfig:
+        """The config of `settings.config_path`, with `settings.config_allow_empty`."""
+        return cls(
+            settings.config_path,
+            reload_interval=reload_interval,
+            allow_empty=settings.config_allow_empty,
+        )
 
     def get(self) -> JobConfig:
         """The current jobs, reloading first if the files changed since the last check."""
@@ -93,13 +113,32 @@ class CentralConfig:
         self._fingerprint = fingerprint
         result = load_config([path])
         if not result.ok:
-            log.error("%s\nkeeping the previously loaded jobs", _describe(result, path))
+            self._refuse(f"{_describe(result, path)}\nkeeping the previously loaded jobs")
             return
+        had = _job_count(self._jobs)
+        if not self.allow_empty and had and not _job_count(result.jobs):
+            self._refuse(
+                f"job config {path}: the new config has no jobs (the loaded one has {had}); "
+                "keeping the previously loaded jobs. An emptied file is usually an edit in "
+                "progress; set config_allow_empty: true to allow a config without jobs"
+            )
+            return
+        self.problem = None
         self._warn(result)
         self._jobs = result.jobs
         log.info("job config %s reloaded: %s", path, result.jobs.counts())
 
+    def _refuse(self, why: str) -> None:
+        self.problem = why
+        log.error("%s", why)
+
     @staticmethod
     def _warn(result: ConfigResult) -> None:
-        for warning in result.warnings[:MAX_LISTED_ERRORS]:
-            log.warning("job config: %s", warning)
+        if result.warnings:
+            summary = "\n  ".join(warning_summary(result.warnings))
+            log.warning("job config: %d warnings by kind:\n  %s", len(result.warnings), summary)
+
+
+def _job_count(jobs: JobConfig) -> int:
+    c = jobs.counts()
+    return c["presubmits"] + c["postsubmits"] + c["periodics"]

@@ -8,11 +8,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from foredeck.config import JobConfig, Presubmit
+from foredeck.config import Diagnostic, JobConfig, Presubmit
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
+from foredeck.hook.plugins.trigger.messages import (
+    CONFIG_CONTEXT,
+    CONFIG_MARKER,
+    config_error_comment,
+    config_error_description,
+)
 from foredeck.hook.plugins.trigger.options import TriggerConfig
 from foredeck.scm.provider import ScmClient
 from foredeck.scm.refs import Pull, Refs
@@ -61,7 +67,10 @@ class TriggerContext:
         if not self.options.in_repo_enabled(org, repo):
             return central
         refs = Refs(org=org, repo=repo, base_ref=base_ref, base_sha=base_sha, pulls=list(pulls))
-        return await self.in_repo.merged(central, refs)
+        result = await self.in_repo.merged(central, refs)
+        if result.errors and pulls:
+            await self.report_config_errors(org, repo, pulls[0], result.errors)
+        return result.jobs
 
     async def presubmits_for(
         self, org: str, repo: str, base_ref: str, base_sha: str, pull: Pull
@@ -70,6 +79,26 @@ class TriggerContext:
         return list(jobs.presubmits.get(f"{org}/{repo}", ()))
 
     # -- idempotent effects on GitHub ------------------------------------------------------------
+
+    async def report_config_errors(
+        self, org: str, repo: str, pull: Pull, errors: Sequence[Diagnostic]
+    ) -> None:
+        """An `error` status on the pull's head and one comment listing every `file:line`."""
+        description = config_error_description(errors)
+        await self.gh.create_status(org, repo, pull.sha, "error", CONFIG_CONTEXT, description)
+        body = config_error_comment(pull.sha, errors)
+        await self.upsert_comment(org, repo, pull.number, body, CONFIG_MARKER)
+
+    async def upsert_comment(
+        self, org: str, repo: str, number: int, body: str, marker: str
+    ) -> None:
+        """The one comment carrying `marker` says `body`: posted, edited, or left as it is."""
+        for existing in await self.gh.list_issue_comments(org, repo, number):
+            if marker in existing.body:
+                if existing.body != body:
+                    await self.gh.edit_comment(org, repo, existing.id, body)
+                return
+        await self.gh.create_comment(org, repo, number, body)
 
     async def comment_once(self, org: str, repo: str, number: int, body: str, marker: str) -> bool:
         """Post `body` unless a comment containing `marker` is already there; True if posted."""

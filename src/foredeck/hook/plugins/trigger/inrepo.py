@@ -15,9 +15,10 @@ import logging
 import shutil
 import tempfile
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
-from foredeck.config import JobConfig, load_in_repo, merge_in_repo
+from foredeck.config import Diagnostic, JobConfig, load_in_repo, merge_in_repo
 from foredeck.hook.plugins.trigger.options import TriggerConfig
 from foredeck.scm.git import CheckoutError, checkout
 from foredeck.scm.refs import Refs
@@ -29,16 +30,24 @@ CACHE_SIZE = 64
 CacheKey = tuple[str, str, str, tuple[str, ...]]
 
 
+@dataclass(frozen=True)
+class InRepoJobs:
+    """The jobs to use, and why the in-repo config was left out (errors naming `file:line`)."""
+
+    jobs: JobConfig
+    errors: tuple[Diagnostic, ...] = ()
+
+
 class InRepoConfigs:
     def __init__(self, options: TriggerConfig, cache_size: int = CACHE_SIZE) -> None:
         self.options = options
         self.cache_size = cache_size
-        self._cache: OrderedDict[CacheKey, tuple[JobConfig, JobConfig]] = OrderedDict()
+        self._cache: OrderedDict[CacheKey, tuple[JobConfig, InRepoJobs]] = OrderedDict()
         """key -> (the central config it was merged with, the merged config)"""
         self.loads = 0
         """How many trees were checked out and read (for tests and metrics)."""
 
-    async def merged(self, central: JobConfig, refs: Refs) -> JobConfig:
+    async def merged(self, central: JobConfig, refs: Refs) -> InRepoJobs:
         """`central` plus the in-repo jobs of `refs`' tree; `central` alone if that fails."""
         if not refs.base_sha or any(not p.sha for p in refs.pulls):
             raise ValueError("in-repo config needs the base sha and every pull's sha")
@@ -54,13 +63,13 @@ class InRepoConfigs:
             return cached[1]
         merged = await self._load(central, refs)
         if merged is None:
-            return central  # not cached: the next event tries again
+            return InRepoJobs(central)  # not cached: the next event tries again
         self._cache[key] = (central, merged)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return merged
 
-    async def _load(self, central: JobConfig, refs: Refs) -> JobConfig | None:
+    async def _load(self, central: JobConfig, refs: Refs) -> InRepoJobs | None:
         org_repo = f"{refs.org}/{refs.repo}"
         what = f"{org_repo}@{refs.base_sha[:12]}" + "".join(
             f"+#{p.number}:{p.sha[:12]}" for p in refs.pulls
@@ -90,8 +99,8 @@ class InRepoConfigs:
         if not result.ok:
             problems = "; ".join(str(d) for d in result.errors[:10])
             log.warning("in-repo config of %s is invalid; central jobs only: %s", what, problems)
-            return central
+            return InRepoJobs(central, tuple(result.errors))
         merged, warnings = merge_in_repo(central, result, org_repo)
         for warning in [*result.warnings, *warnings]:
             log.warning("in-repo config of %s: %s", what, warning)
-        return merged
+        return InRepoJobs(merged)

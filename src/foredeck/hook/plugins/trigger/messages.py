@@ -16,6 +16,12 @@ LGTM = "lgtm"
 WELCOME_MARKER = "<!-- foredeck:trigger:needs-ok-to-test -->"
 DRAFT_MARKER = "<!-- foredeck:trigger:draft -->"
 HELP_MARKER = "<!-- foredeck:trigger:help -->"
+CONFIG_MARKER = "<!-- foredeck:trigger:in-repo-config -->"
+CONFIG_CONTEXT = "foredeck/config"
+"""The commit status that says whether the tested tree's in-repo config loads."""
+MAX_STATUS_DESCRIPTION = 140
+"""GitHub refuses longer commit status descriptions."""
+MAX_LISTED_CONFIG_ERRORS = 50
 
 MAX_QUOTE_CHARS = 2000
 MAX_COMMENT_CHARS = 60000
@@ -111,3 +117,24 @@ def help_message(
             f"{bullets(test_all)}\n\n"
         )
     return text + HELP_MARKER
+
+
+def config_error_description(errors: Sequence[object]) -> str:
+    """The first problem, `file:line: message`, cut to fit a commit status."""
+    first = str(errors[0]) if errors else "in-repo config is invalid"
+    if len(first) <= MAX_STATUS_DESCRIPTION:
+        return first
+    return first[: MAX_STATUS_DESCRIPTION - 3] + "..."
+
+
+def config_error_comment(sha: str, errors: Sequence[object]) -> str:
+    """One comment per pull request, edited as the in-repo config changes."""
+    shown = [str(e) for e in errors[:MAX_LISTED_CONFIG_ERRORS]]
+    more = len(errors) - len(shown)
+    lines = "\n".join(f"- `{line}`" for line in shown)
+    if more > 0:
+        lines += f"\n- ... and {more} more"
+    return (
+        f"The in-repo job config of {sha[:12]} is invalid, so only the central jobs run:\n\n"
+        f"{lines}\n\nFix the file and push again; this comment is updated.\n{CONFIG_MARKER}\n"
+    )[:MAX_COMMENT_CHARS]
