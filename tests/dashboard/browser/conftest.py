@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.dashboard.browser.harness import ROOT, Jobs, Server
+from tests.child import ROOT
+from tests.dashboard.browser.harness import Jobs, Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 Shoot = Callable[[Page, str], Path]
