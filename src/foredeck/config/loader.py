@@ -45,6 +45,43 @@ _KINDS: dict[str, type[JobBase]] = {
     "postsubmits": Postsubmit,
     "periodics": Periodic,
 }
+PROW_SETTINGS = frozenset(
+    {
+        "config_version_sha",
+        "tide",
+        "plank",
+        "sinker",
+        "deck",
+        "branch-protection",
+        "gerrit",
+        "github_reporter",
+        "horologium",
+        "slack_reporter",
+        "slack_reporter_configs",
+        "in_repo_config",
+        "jenkins_operators",
+        "prowjob_namespace",
+        "pod_namespace",
+        "log_level",
+        "push_gateway",
+        "owners_dir_denylist",
+        "owners_dir_blacklist",
+        "pubsub_subscriptions",
+        "pubsub_triggers",
+        "github",
+        "status_error_link",
+        "default_job_timeout",
+        "managed_webhooks",
+        "prowjob_default_entries",
+        "scheduler",
+        "moonraker",
+        "gangway",
+    }
+)
+"""Top-level keys of Prow's `ProwConfig` (pkg/config/config.go): settings of Prow's own
+components, which Prow reads from config.yaml next to the job config. Not typos, not job config."""
+PROW_IGNORED = "prow_ignored"
+"""Prow's `JobConfig.ProwIgnored`: a key left unparsed on purpose (YAML anchors and the like)."""
 
 
 # --- finding the files
@@ -173,17 +210,24 @@ class ConfigBuilder:
         name = display if display is not None else str(path)
         self.files.append(name)
         try:
-            docs = load_documents(read_yaml_text(path, name), name)
+            docs = load_documents(read_yaml_text(path, name), name, last_key_wins=True)
         except PipelineError as exc:
             self.error(exc.source, exc.message)
             return
         for doc in docs:
+            for dup in doc.duplicate_keys:
+                msg = (
+                    f"key {dup.key!r} is given twice in one mapping (first at line "
+                    f"{dup.first.line}); the last one wins, as in Prow"
+                )
+                self.warn(dup.source, msg, "duplicate-key")
             self.add_document(doc.data, doc.source)
 
     def add_document(self, data: Any, where: Source) -> None:
         if not isinstance(data, dict):
             self.error(where, "a job config document must be a mapping")
             return
+        settings: list[str] = []
         for key, value in data.items():
             at = data.at(key) if isinstance(data, SourceMap) else where
             if key in ("presubmits", "postsubmits"):
@@ -203,8 +247,14 @@ class ConfigBuilder:
                     self.error(at, "decorate_all_jobs must be true or false")
                 else:
                     self.decorate_all_jobs = self.decorate_all_jobs or value
-            else:
+            elif key in PROW_SETTINGS and self.in_repo is None:
+                settings.append(key)
+            elif key != PROW_IGNORED:
                 self.warn(at, f"unknown top-level key {key!r} ignored", "unknown-top-level-key")
+        if settings:
+            at = data.at(settings[0]) if isinstance(data, SourceMap) else where
+            msg = f"Prow settings not read by foredeck (not job config): {', '.join(settings)}"
+            self.warn(at, msg, "prow-settings")
 
     def _add_repo_jobs(self, key: str, value: Any, at: Source) -> None:
         kind = _KINDS[key]
