@@ -220,3 +220,31 @@ def test_report_false_means_skip_report(tmp_path: Path) -> None:
     assert result.ok, messages(result)
     job = result.jobs.presubmits["org/r"][0]
     assert job.skip_report and not job.context_required()
+
+
+def test_a_load_leaves_no_scan_of_its_objects_behind() -> None:
+    """While the collector is paused every allocation counts toward the young generation; the
+    first allocation after re-enabling it would walk the whole new config (a quarter of the load
+    time of a Kubernetes-sized config). The built objects go to the oldest generation instead."""
+    import gc
+
+    from foredeck.config.loader import paused_gc
+
+    collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        with paused_gc():
+            built = [[] for _ in range(10 * gc.get_threshold()[0])]
+        after = [[] for _ in range(10)]  # allocations that would set off the young scan
+    finally:
+        gc.callbacks.remove(record)
+    assert gc.isenabled()
+    assert collections == []
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(built[0]) in oldest and id(built[-1]) in oldest
+    assert len(after) == 10
