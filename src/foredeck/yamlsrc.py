@@ -3,12 +3,17 @@
 Every front end (Tekton, Argo, Prow job config) must name `file:line` in its errors, so documents
 are loaded into `SourceMap`s: plain dicts that also know the line of the mapping and of each key.
 Safe loading only (no arbitrary tags), with a size limit on every input file.
+
+A key given twice in one mapping is an error by default. Prow job config is read as Prow reads it
+(sigs.k8s.io/yaml's non-strict `Unmarshal`): the last value wins, and each repetition is reported
+in `Document.duplicate_keys` for the caller to warn about. Keys a merge (`<<: *anchor`) brings in
+may always be overridden: that is what merges are for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,29 +35,48 @@ class SourceMap(dict[str, Any]):
         return self.key_sources.get(key, self.source)
 
 
+@dataclass(frozen=True)
+class DuplicateKey:
+    """A key given again in the same mapping (`source`) after `first`; the later value won."""
+
+    key: str
+    source: Source
+    first: Source
+
+
 class _Loader(yaml.SafeLoader):
     filename = "<string>"
+    last_key_wins = False
+    duplicates: list[DuplicateKey]
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _mapping(loader: Any, node: yaml.MappingNode, build: Callable[[Any], Any]) -> SourceMap:
+    explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
     loader.flatten_mapping(node)
+    merged = len(node.value) - explicit  # flatten_mapping puts merged pairs first
     result = SourceMap()
     result.source = Source(loader.filename, node.start_mark.line + 1)
     result.key_sources = {}
-    for key_node, value_node in node.value:
+    from_merge: set[str] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = build(key_node)
+        at = Source(loader.filename, key_node.start_mark.line + 1)
         if not isinstance(key, str | int | float | bool) and key is not None:
-            raise PipelineError(
-                Source(loader.filename, key_node.start_mark.line + 1),
-                "mapping key must be a scalar",
-            )
+            raise PipelineError(at, "mapping key must be a scalar")
         skey = str(key) if not isinstance(key, str) else key
-        if skey in result:
-            raise PipelineError(
-                Source(loader.filename, key_node.start_mark.line + 1), f"duplicate key {skey!r}"
-            )
+        if index < merged:
+            from_merge.add(skey)
+        elif skey in from_merge:
+            from_merge.discard(skey)  # an explicit key overrides a merged one
+        elif skey in result:
+            if not loader.last_key_wins:
+                raise PipelineError(at, f"duplicate key {skey!r}")
+            loader.duplicates.append(DuplicateKey(skey, at, result.key_sources[skey]))
         result[skey] = build(value_node)
-        result.key_sources[skey] = Source(loader.filename, key_node.start_mark.line + 1)
+        result.key_sources[skey] = at
     return result
 
 
@@ -110,6 +134,8 @@ if getattr(yaml, "__with_libyaml__", False):
 
     class _CLoader(yaml.CSafeLoader):
         filename = "<string>"
+        last_key_wins = False
+        duplicates: list[DuplicateKey]
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is not yaml.ScalarNode:
@@ -136,15 +162,20 @@ class Document:
 
     data: Any
     source: Source
+    duplicate_keys: list[DuplicateKey] = field(default_factory=list)
+    """Keys given twice in one mapping (only with `last_key_wins`; otherwise an error)."""
 
 
-def load_documents(text: str, filename: str) -> list[Document]:
-    """Parse every document in `text`; YAML errors become `PipelineError` with file:line."""
+def load_documents(text: str, filename: str, *, last_key_wins: bool = False) -> list[Document]:
+    """Parse every document in `text`; YAML errors become `PipelineError` with file:line.
+
+    A key repeated in one mapping is an error, or with `last_key_wins` (Prow's reading of job
+    config) keeps its last value and is listed in the document's `duplicate_keys`."""
     if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
         raise PipelineError(Source(filename, 1), f"file larger than {MAX_YAML_BYTES} bytes")
     if _FastLoader is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         try:
-            return _parse(_FastLoader(text), filename)
+            return _parse(_FastLoader(text), filename, last_key_wins)
         except PipelineError:
             pass  # re-parse below so that errors read exactly as the Python parser words them
     try:
@@ -153,20 +184,23 @@ def load_documents(text: str, filename: str) -> list[Document]:
         line = text.count("\n", 0, exc.position) + 1
         message = f"invalid YAML: unacceptable character #x{exc.character:04x}"
         raise PipelineError(Source(filename, line), message) from None
-    return _parse(loader, filename)
+    return _parse(loader, filename, last_key_wins)
 
 
-def _parse(loader: Any, filename: str) -> list[Document]:
+def _parse(loader: Any, filename: str, last_key_wins: bool = False) -> list[Document]:
     loader.filename = filename
+    loader.last_key_wins = last_key_wins
     docs: list[Document] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
+            loader.duplicates = []
             data = loader.construct_document(node)
             if data is not None:
-                docs.append(Document(data, Source(filename, node.start_mark.line + 1)))
+                source = Source(filename, node.start_mark.line + 1)
+                docs.append(Document(data, source, loader.duplicates))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1

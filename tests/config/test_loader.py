@@ -139,9 +139,18 @@ def test_bad_yaml_names_file_and_line_and_other_files_still_load(tmp_path: Path)
     assert [j.name for j in result.jobs.all_presubmits()] == ["fine"]
 
 
-def test_duplicate_yaml_keys_are_errors(tmp_path: Path) -> None:
-    err = one_error(load_text(tmp_path, "periodics: []\nperiodics: []\n"))
-    assert err.endswith("jobs.yaml:2: duplicate key 'periodics'")
+def test_a_repeated_yaml_key_keeps_its_last_value_as_in_prow(tmp_path: Path) -> None:
+    """sigs.k8s.io/yaml's non-strict `Unmarshal` (Prow's) lets the last value win: a warning."""
+    text = "periodics:\n- {name: a, interval: 1h, spec: {containers: [{image: i}]}}\n"
+    text += "periodics: []\n"
+    result = load_text(tmp_path, text)
+    assert messages(result) == []
+    assert result.jobs.periodics == []
+    (warning,) = messages(result, warnings=True)
+    assert warning.endswith(
+        "jobs.yaml:3: key 'periodics' is given twice in one mapping (first at line 1); "
+        "the last one wins, as in Prow"
+    )
 
 
 def test_structural_errors(tmp_path: Path) -> None:
@@ -165,7 +174,8 @@ def test_structural_errors(tmp_path: Path) -> None:
         "7: presets must be a list",
     ]
     (warning,) = messages(result, warnings=True)
-    assert warning.endswith("jobs.yaml:8: unknown top-level key 'tide' ignored")
+    settings = "Prow settings not read by foredeck (not job config): tide"
+    assert warning.endswith(f"jobs.yaml:8: {settings}")
 
 
 def test_document_must_be_a_mapping(tmp_path: Path) -> None:
@@ -210,3 +220,31 @@ def test_report_false_means_skip_report(tmp_path: Path) -> None:
     assert result.ok, messages(result)
     job = result.jobs.presubmits["org/r"][0]
     assert job.skip_report and not job.context_required()
+
+
+def test_a_load_leaves_no_scan_of_its_objects_behind() -> None:
+    """While the collector is paused every allocation counts toward the young generation; the
+    first allocation after re-enabling it would walk the whole new config (a quarter of the load
+    time of a Kubernetes-sized config). The built objects go to the oldest generation instead."""
+    import gc
+
+    from foredeck.config.loader import paused_gc
+
+    collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        with paused_gc():
+            built = [[] for _ in range(10 * gc.get_threshold()[0])]
+        after = [[] for _ in range(10)]  # allocations that would set off the young scan
+    finally:
+        gc.callbacks.remove(record)
+    assert gc.isenabled()
+    assert collections == []
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(built[0]) in oldest and id(built[-1]) in oldest
+    assert len(after) == 10

@@ -136,3 +136,22 @@ def test_preset_env_of_a_pipeline_job_travels_in_the_job_rows_snapshot(tmp_path:
     row = Job(name="piped", type="presubmit", job_config=snapshot)
     rebuilt = job_model(row)
     assert rebuilt.preset_env == {"CREDS": "/etc/creds", "EVERYWHERE": "1"}
+
+
+def test_matching_presets_come_in_declaration_order() -> None:
+    """The index that spares a Kubernetes-sized config a scan of every preset for every job
+    returns what that scan would: each preset whose labels all match, in declaration order."""
+    from foredeck.config.models import Preset
+    from foredeck.config.presets import PresetIndex
+
+    declared = [
+        Preset(labels={"a": "1"}),
+        Preset(),
+        Preset(labels={"b": "2", "a": "1"}),
+        Preset(labels={"a": "2"}),
+        Preset(labels={"c": "3"}),
+    ]
+    index = PresetIndex(declared)
+    for labels in ({}, {"a": "1"}, {"a": "1", "b": "2"}, {"b": "2"}, {"a": "2", "c": "3"}):
+        expected = [p for p in declared if p.applies_to(labels)]
+        assert index.matching(labels) == expected, labels

@@ -34,7 +34,8 @@ def test_kubernetes_test_infra_subset_loads_without_errors() -> None:
     result = k8s()
     assert messages(result) == []
     assert result.jobs.counts()["periodics"] == 4
-    assert len(result.jobs.presets) == 22
+    assert len(result.jobs.presets) == 25  # 15 in the whole config.yaml, 10 in presets files
+    assert sorted({w.kind for w in result.warnings}) == ["prow-settings", "value-from"]
 
 
 def test_key_without_value_is_empty_like_sigs_yaml() -> None:
@@ -253,3 +254,65 @@ def test_a_preset_warning_is_reported_once_where_the_preset_declares_it(tmp_path
     assert isinstance(job, Presubmit)
     assert job.spec is not None
     assert [e.name for e in job.spec.containers[0].env] == ["TOKEN"]  # still merged
+
+
+USERS = DATA / "prow-users"
+PERIBOLOS = USERS / "knative-infra" / "prow" / "jobs" / "custom" / "peribolos.yaml"
+
+
+def test_a_repeated_key_takes_its_last_value_with_a_warning() -> None:
+    """knative's peribolos.yaml gives `decoration_config` twice in a periodic; Prow's non-strict
+    sigs.k8s.io/yaml keeps the last one, so the file loads and the job times out after 3h."""
+    result = load_config([PERIBOLOS])
+    assert messages(result) == []
+    assert result.jobs.counts()["periodics"] == 2
+    assert periodic(result, "ci-knative-peribolos").timeout_seconds == 3 * 3600
+    assert [str(w) for w in result.warnings if w.kind == "duplicate-key"] == [
+        f"{PERIBOLOS}:{line}: key 'decoration_config' is given twice in one mapping (first at "
+        f"line {first}); the last one wins, as in Prow"
+        for first, line in ((216, 219), (267, 270))
+    ]
+
+
+MERGED = """
+presubmits:
+  org/repo:
+  - &unit
+    name: unit
+    always_run: true
+    spec: {containers: [{image: i, command: [make]}]}
+  - <<: *unit
+    name: lint
+    always_run: false
+"""
+
+
+def test_keys_a_merge_brings_in_can_be_overridden(tmp_path: Path) -> None:
+    """`<<: *anchor` then a key of the anchor's own is YAML's override, not a repeated key."""
+    result = load_text(tmp_path, MERGED)
+    assert messages(result) == []
+    assert messages(result, warnings=True) == []
+    jobs = {j.name: j for j in result.jobs.presubmits["org/repo"]}
+    assert (jobs["unit"].always_run, jobs["lint"].always_run) == (True, False)
+    assert jobs["lint"].spec == jobs["unit"].spec
+
+
+def test_prow_settings_in_config_yaml_are_one_warning_not_unknown_keys() -> None:
+    """Kubernetes' whole config.yaml: plank, deck, tide, ... are Prow's own settings, not typos
+    in job config; one warning says foredeck does not read them."""
+    result = k8s()
+    assert [w for w in result.warnings if w.kind == "unknown-top-level-key"] == []
+    (settings,) = [w for w in result.warnings if w.kind == "prow-settings"]
+    assert str(settings) == (
+        f"{K8S / 'config' / 'prow' / 'config.yaml'}:1: Prow settings not read by foredeck "
+        "(not job config): plank, sinker, deck, prowjob_namespace, pod_namespace, log_level, "
+        "slack_reporter_configs, branch-protection, tide, github_reporter"
+    )
+
+
+def test_a_misspelt_top_level_key_still_warns_and_prow_ignored_is_silent(tmp_path: Path) -> None:
+    text = "prow_ignored:\n  anchors: &a {x: 1}\npresubmit: {}\n"
+    result = load_text(tmp_path, text)
+    assert messages(result, warnings=True) == [
+        f"{tmp_path / 'jobs.yaml'}:3: unknown top-level key 'presubmit' ignored"
+    ]

@@ -40,6 +40,7 @@ jobs:
     "key: ü ünïcödé ✓\nother:\n  nested:\n    deeper: {x: 1}\n",
     "42\n",
     "",
+    "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n",  # a merged key overridden: no duplicate
 ]
 
 
@@ -99,6 +100,20 @@ def test_errors_are_exactly_the_python_loaders(text: str) -> None:
         yamlsrc._parse(yamlsrc._Loader(text), "f.yaml")
     assert str(fast.value) == str(slow.value)
     assert str(fast.value).startswith("f.yaml:")
+
+
+def test_last_key_wins_gives_the_same_data_and_repeats_on_both_paths() -> None:
+    text = "a: 1\nm: {<<: {a: 0}, a: 2, b: 3, a: 4}\na: 5\n"
+    assert yamlsrc._FastLoader is not None
+    fast = yamlsrc._parse(yamlsrc._FastLoader(text), "f.yaml", last_key_wins=True)
+    slow = yamlsrc._parse(yamlsrc._Loader(text), "f.yaml", last_key_wins=True)
+    for docs in (fast, slow):
+        (doc,) = docs
+        assert doc.data == {"a": 5, "m": {"a": 4, "b": 3}}
+        assert [(d.key, d.source.line, d.first.line) for d in doc.duplicate_keys] == [
+            ("a", 2, 2),
+            ("a", 3, 1),
+        ]
 
 
 def test_forbidden_control_characters_are_a_clear_error() -> None:

@@ -31,7 +31,7 @@ from foredeck.config.models import (
     RepoJob,
 )
 from foredeck.config.pipelines import check_pipeline_path, locate, parse_inline_pipeline
-from foredeck.config.presets import apply_presets, duplicate_preset_labels
+from foredeck.config.presets import PresetIndex, apply_presets, duplicate_preset_labels
 from foredeck.config.result import ConfigResult, Diagnostic
 from foredeck.config.rules import check_job, value_from_message
 from foredeck.pipeline.model import PipelineError, Source
@@ -45,6 +45,43 @@ _KINDS: dict[str, type[JobBase]] = {
     "postsubmits": Postsubmit,
     "periodics": Periodic,
 }
+PROW_SETTINGS = frozenset(
+    {
+        "config_version_sha",
+        "tide",
+        "plank",
+        "sinker",
+        "deck",
+        "branch-protection",
+        "gerrit",
+        "github_reporter",
+        "horologium",
+        "slack_reporter",
+        "slack_reporter_configs",
+        "in_repo_config",
+        "jenkins_operators",
+        "prowjob_namespace",
+        "pod_namespace",
+        "log_level",
+        "push_gateway",
+        "owners_dir_denylist",
+        "owners_dir_blacklist",
+        "pubsub_subscriptions",
+        "pubsub_triggers",
+        "github",
+        "status_error_link",
+        "default_job_timeout",
+        "managed_webhooks",
+        "prowjob_default_entries",
+        "scheduler",
+        "moonraker",
+        "gangway",
+    }
+)
+"""Top-level keys of Prow's `ProwConfig` (pkg/config/config.go): settings of Prow's own
+components, which Prow reads from config.yaml next to the job config. Not typos, not job config."""
+PROW_IGNORED = "prow_ignored"
+"""Prow's `JobConfig.ProwIgnored`: a key left unparsed on purpose (YAML anchors and the like)."""
 
 
 # --- finding the files
@@ -173,17 +210,24 @@ class ConfigBuilder:
         name = display if display is not None else str(path)
         self.files.append(name)
         try:
-            docs = load_documents(read_yaml_text(path, name), name)
+            docs = load_documents(read_yaml_text(path, name), name, last_key_wins=True)
         except PipelineError as exc:
             self.error(exc.source, exc.message)
             return
         for doc in docs:
+            for dup in doc.duplicate_keys:
+                msg = (
+                    f"key {dup.key!r} is given twice in one mapping (first at line "
+                    f"{dup.first.line}); the last one wins, as in Prow"
+                )
+                self.warn(dup.source, msg, "duplicate-key")
             self.add_document(doc.data, doc.source)
 
     def add_document(self, data: Any, where: Source) -> None:
         if not isinstance(data, dict):
             self.error(where, "a job config document must be a mapping")
             return
+        settings: list[str] = []
         for key, value in data.items():
             at = data.at(key) if isinstance(data, SourceMap) else where
             if key in ("presubmits", "postsubmits"):
@@ -203,8 +247,14 @@ class ConfigBuilder:
                     self.error(at, "decorate_all_jobs must be true or false")
                 else:
                     self.decorate_all_jobs = self.decorate_all_jobs or value
-            else:
+            elif key in PROW_SETTINGS and self.in_repo is None:
+                settings.append(key)
+            elif key != PROW_IGNORED:
                 self.warn(at, f"unknown top-level key {key!r} ignored", "unknown-top-level-key")
+        if settings:
+            at = data.at(settings[0]) if isinstance(data, SourceMap) else where
+            msg = f"Prow settings not read by foredeck (not job config): {', '.join(settings)}"
+            self.warn(at, msg, "prow-settings")
 
     def _add_repo_jobs(self, key: str, value: Any, at: Source) -> None:
         kind = _KINDS[key]
@@ -245,7 +295,7 @@ class ConfigBuilder:
         """Validate everything added so far. `presets` come first (a central config's, for an
         in-repo config); `decorate_all_jobs` overrides the documents' own setting."""
         own_presets = self._build_presets()
-        all_presets = [*presets, *own_presets]
+        all_presets = PresetIndex([*presets, *own_presets])
         decorate_all = self.decorate_all_jobs if decorate_all_jobs is None else decorate_all_jobs
         config = JobConfig(presets=own_presets, decorate_all_jobs=decorate_all)
         repo_jobs: dict[tuple[str, str], list[RepoJob]] = defaultdict(list)
@@ -315,7 +365,7 @@ class ConfigBuilder:
         org_repo: str,
         raw: Any,
         where: Source,
-        presets: list[Preset],
+        presets: PresetIndex,
         decorate_all: bool,
     ) -> JobBase | None:
         if not isinstance(raw, dict):
@@ -432,12 +482,19 @@ def paused_gc() -> Iterator[None]:
     Loading allocates hundreds of thousands of long-lived, acyclic objects; each automatic
     collection would walk all of them again, which more than doubles the load time of a large
     config. Nothing built here forms reference cycles, so nothing is left for the collector.
+    On the way out everything goes straight to the oldest generation (`freeze` then `unfreeze`
+    moves the lists without walking them): otherwise the first allocation after re-enabling
+    would scan every object allocated meanwhile, a quarter of a Kubernetes-sized load. Whatever
+    else the process had in the young generations is promoted too: its cyclic garbage waits for
+    the next full collection instead of the next young one.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 

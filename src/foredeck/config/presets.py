@@ -7,16 +7,40 @@ defines is an error, exactly as in Prow's `mergePreset`.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from foredeck.config.models import JobBase, Preset
 
 
-def apply_presets(job: JobBase, presets: list[Preset]) -> list[str]:
+class PresetIndex:
+    """Presets by one of their `label:value` pairs, so that finding a job's presets looks up its
+    own labels instead of testing every preset (a Kubernetes-sized config: 40 presets, 4,000
+    jobs). `matching` gives what that scan would, in declaration order."""
+
+    def __init__(self, presets: Sequence[Preset]) -> None:
+        self._everywhere: list[int] = []
+        self._by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._presets = list(presets)
+        for i, preset in enumerate(self._presets):
+            if preset.labels:
+                self._by_pair[next(iter(preset.labels.items()))].append(i)
+            else:
+                self._everywhere.append(i)
+
+    def matching(self, labels: dict[str, str]) -> list[Preset]:
+        found = list(self._everywhere)
+        for pair in labels.items():
+            found += self._by_pair.get(pair, ())
+        found.sort()
+        candidates = (self._presets[i] for i in found)
+        return [p for p in candidates if p.applies_to(labels)]
+
+
+def apply_presets(job: JobBase, presets: PresetIndex) -> list[str]:
     """Merge matching presets into `job` in place; returns one message per conflict."""
     problems: list[str] = []
-    labels = job.labels
-    for preset in presets:
-        if not preset.applies_to(labels):
-            continue
+    for preset in presets.matching(job.labels):
         if job.spec is None:
             # A `pipeline:` job: its steps get the preset's env (see `job_pipeline`).
             for env in preset.env:
