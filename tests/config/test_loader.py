@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from foredeck.config import Presubmit, load_config
@@ -248,3 +249,18 @@ def test_a_load_leaves_no_scan_of_its_objects_behind() -> None:
     oldest = {id(o) for o in gc.get_objects(generation=2)}
     assert id(built[0]) in oldest and id(built[-1]) in oldest
     assert len(after) == 10
+
+
+def test_loading_keeps_what_the_process_froze(tmp_path: Path) -> None:
+    """`foredeck serve` freezes its start-up objects (the hook's latency); a config reload must
+    not hand them back to the collector."""
+    (tmp_path / "jobs.yaml").write_text(
+        "periodics:\n- name: p\n  interval: 1h\n  spec: {containers: [{image: x}]}\n"
+    )
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        load_config([tmp_path])
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()

@@ -486,15 +486,18 @@ def paused_gc() -> Iterator[None]:
     moves the lists without walking them): otherwise the first allocation after re-enabling
     would scan every object allocated meanwhile, a quarter of a Kubernetes-sized load. Whatever
     else the process had in the young generations is promoted too: its cyclic garbage waits for
-    the next full collection instead of the next young one.
+    the next full collection instead of the next young one. Not when the process froze its
+    start-up objects itself (`foredeck serve` does, for the hook): `unfreeze` would hand those
+    back to the collector.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 
