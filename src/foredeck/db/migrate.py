@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from foredeck.db.engine import make_engine
+from foredeck.db.engine import error_line, make_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "foredeck_alembic_version"
@@ -57,15 +57,14 @@ def open_database(url: str | URL) -> Engine:
     try:
         engine = make_engine(url)
     except ArgumentError as exc:
-        raise DatabaseUnavailable(f"database {where}: invalid URL: {_first_line(exc)}") from None
+        raise DatabaseUnavailable(f"database {where}: invalid URL: {error_line(exc)}") from None
     except OSError as exc:  # the folder of a SQLite file cannot be made
         raise DatabaseUnavailable(f"database {where}: {exc.strerror or exc}") from None
     try:
         migrate(engine)
     except DBAPIError as exc:
         engine.dispose()
-        reason = _first_line(exc.orig if exc.orig is not None else exc)
-        raise DatabaseUnavailable(f"database {where}: {reason}") from None
+        raise DatabaseUnavailable(f"database {where}: {error_line(exc)}") from None
     except BaseException:
         engine.dispose()
         raise
@@ -77,11 +76,6 @@ def _printable(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(database_url)"  # unparsable: it might hold a password anywhere
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def current_revision(engine: Engine) -> str | None:
