@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import Engine, text
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from foredeck.db.eventlog import NewEvent
 from foredeck.hook.metrics import HookMetrics
+from foredeck.hook.probes import add_probes
 from foredeck.hook.writer import EventWriter
 from foredeck.scm.webhooks import (
     PayloadError,
@@ -179,21 +180,5 @@ def create_app(
         metrics.delivered(event, response.status_code, perf_counter() - start)
         return response
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        def ping() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping)
-        except Exception as exc:
-            log.warning("health check failed: %r", exc)
-            return _error(503, "database unreachable")
-        return _json(200, {"status": "ok"})
-
-    @app.get("/metrics")
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    add_probes(app, engine, registry)
     return app

@@ -3,7 +3,7 @@ that run beside it.
 
 The hook's `create_app` needs a webhook secret. A setup that receives no webhooks (the `local`
 SCM provider, or an API-only process) has none, so without a secret this builds an app of its
-own with `/healthz` and `/api` and no `/hook`.
+own with the probes (`hook/probes.py`) and `/api` and no `/hook`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import Engine, text
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 
 from foredeck.api import create_router
 from foredeck.dashboard import dashboard_router
 from foredeck.dashboard.view import view_router
 from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.hook.probes import add_probes
 from foredeck.hook.server import create_app
 from foredeck.serve.http_metrics import ResponseMetrics
 from foredeck.settings import Settings
@@ -117,22 +116,5 @@ def _app_without_hook(
 
     app = FastAPI(title="foredeck", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.engine = engine
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> Response:
-        def ping() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping)
-        except Exception as exc:
-            log.warning("health check failed: %r", exc)
-            return JSONResponse({"error": "database unreachable"}, 503)
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    add_probes(app, engine, registry)
     return app
