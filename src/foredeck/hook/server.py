@@ -8,6 +8,7 @@ first and nothing beyond `hook.body_limit` is ever read into memory. Status code
 - 400 missing/invalid `X-GitHub-Event` or `X-GitHub-Delivery`, or a body that is not JSON (or
   is nested too deeply, or names two repositories)
 - 401 no `X-Hub-Signature-256`; 403 signature does not verify
+- 408 the body did not arrive in time (`hook.timeouts`: `body_idle`, `body`)
 - 413 body over the limit; 415 content type other than JSON or GitHub's form encoding
 - 503 the event log could not be written (GitHub shows the failure; redeliver it)
 - 500 a bug: logged and counted in the metrics like every other answer
@@ -29,6 +30,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from foredeck.db.eventlog import NewEvent
+from foredeck.hook.body_timeouts import CLOSE, BodyTimeout, BodyTimeouts
 from foredeck.hook.metrics import HookMetrics
 from foredeck.hook.probes import add_probes
 from foredeck.hook.writer import EventWriter
@@ -98,6 +100,7 @@ def create_app(
                 await run_in_threadpool(worker.stop)
 
     app = FastAPI(title="foredeck hook", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyTimeouts, idle=hook.timeouts.body_idle, total=hook.timeouts.body)
     app.state.writer = writer
     app.state.metrics = metrics
     app.state.engine = engine
@@ -129,11 +132,16 @@ def create_app(
 
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > hook.body_limit:
-                return _error(413, f"body larger than {hook.body_limit} bytes"), event
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > hook.body_limit:
+                    return _error(413, f"body larger than {hook.body_limit} bytes"), event
+                chunks.append(chunk)
+        except BodyTimeout as exc:
+            slow = _error(408, exc.detail)
+            slow.headers.update(CLOSE)
+            return slow, event
         raw = b"".join(chunks)  # one chunk: returned as is, no copy
 
         def check() -> tuple[WebhookEnvelope, bytes] | Response:

@@ -55,4 +55,4 @@ def serve(
     with listen(host or settings.hook.host, settings.hook.port if port is None else port) as sock:
         app = build_service(settings)
         gc.freeze()  # the app lives as long as the process: see foredeck.serve.run
-        run_http(app, sock, log_level=log_level)
+        run_http(app, sock, settings.hook.timeouts, log_level=log_level)

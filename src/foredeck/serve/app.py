@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from foredeck.api import create_router
 from foredeck.dashboard import dashboard_router
 from foredeck.dashboard.view import view_router
+from foredeck.hook.body_timeouts import BodyTimeouts
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.probes import add_probes
 from foredeck.hook.server import create_app
@@ -60,7 +61,7 @@ def create_service_app(
         app = create_app(settings, engine, worker=worker, registry=registry)
     else:
         log.warning("no webhook secret configured: serving without /hook")
-        app = _app_without_hook(engine, worker, registry)
+        app = _app_without_hook(settings, engine, worker, registry)
     app.title = "foredeck"
     app.include_router(
         create_router(
@@ -102,7 +103,7 @@ def create_service_app(
 
 
 def _app_without_hook(
-    engine: Engine, worker: Worker | None, registry: CollectorRegistry
+    settings: Settings, engine: Engine, worker: Worker | None, registry: CollectorRegistry
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +116,8 @@ def _app_without_hook(
                 await run_in_threadpool(worker.stop)
 
     app = FastAPI(title="foredeck", lifespan=lifespan, docs_url=None, redoc_url=None)
+    timeouts = settings.hook.timeouts
+    app.add_middleware(BodyTimeouts, idle=timeouts.body_idle, total=timeouts.body)
     app.state.engine = engine
     add_probes(app, engine, registry)
     return app

@@ -57,7 +57,7 @@ def serve(
     assert service.app is not None
     try:
         with _signals_end_quietly():
-            run_http(service.app, sock, log_level=log_level)
+            run_http(service.app, sock, settings.hook.timeouts, log_level=log_level)
     finally:
         sock.close()
         service.engine.dispose()
