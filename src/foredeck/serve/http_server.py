@@ -57,6 +57,7 @@ def server_config(app: FastAPI, timeouts: HttpTimeouts, *, log_level: str) -> uv
     return uvicorn.Config(
         app,
         http=_head_timeout_protocol(timeouts.head),
+        ws="none",  # foredeck serves no WebSocket: no upgrade can outlive the head timer
         log_level=log_level,
         access_log=False,
         timeout_keep_alive=timeouts.keep_alive,
