@@ -32,8 +32,25 @@ class SettingsError(Exception):
     """Settings could not be loaded; the message names the file or variable to fix."""
 
 
+class HttpTimeouts(BaseModel):
+    """How long the HTTP server (`hook.host:port`) waits for a slow or idle client, in seconds,
+    so that no client can hold a connection forever."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep_alive: int = Field(default=5, ge=1)
+    """An idle connection is closed this long after its last response."""
+    head: float = Field(default=10.0, gt=0)
+    """A request's line and headers must have arrived this long after the connection was made
+    (or its previous response sent); otherwise the connection is closed."""
+    body_idle: float = Field(default=30.0, gt=0)
+    """A request body that pauses longer than this between two chunks is answered 408."""
+    body: float = Field(default=120.0, gt=0)
+    """A request body that takes longer than this in all is answered 408."""
+
+
 class HookSettings(BaseModel):
-    """The webhook endpoint.
+    """The webhook endpoint (and the HTTP server around it).
 
     Secrets are lists so that a secret can be rotated: during a rotation both the old and the new
     one verify. The most specific configured level wins: `repo_secrets["org/repo"]`, else
@@ -48,6 +65,7 @@ class HookSettings(BaseModel):
     secrets: list[SecretStr] = Field(default_factory=list)
     org_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
     repo_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    timeouts: HttpTimeouts = Field(default_factory=HttpTimeouts)
 
     def has_any_secret(self) -> bool:
         return bool(

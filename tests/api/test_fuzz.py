@@ -1,6 +1,6 @@
 """A bounded fuzz of the service app through its own OpenAPI description (schemathesis).
 
-Every operation of `/openapi.json` (the API, and the hook app's `/hook`, `/healthz`, `/metrics`;
+Every operation of `/openapi.json` (the API, and the hook app's `/hook`, probes and `/metrics`;
 the dashboard's pages are not in the schema) gets generated requests, valid and invalid,
 in-process, against a database holding a few real jobs, on each backend. Whether a request
 carries the API token is drawn too, and schemathesis' `ignored_auth` check resends successful
@@ -38,9 +38,12 @@ from tests.db.fixtures import Database
 EXAMPLES_PER_OPERATION = 25
 """Per operation and generation mode (positive, negative)."""
 
-HOOK_APP_OPERATIONS = frozenset({"POST /hook", "GET /healthz", "GET /metrics"})
-"""Served by `hook/server.py`, whose OpenAPI description documents a 200 JSON answer only (its
-4xx and `/metrics`' text format are not described): these must not fail, nothing more."""
+HOOK_APP_OPERATIONS = frozenset(
+    {"POST /hook", "GET /livez", "GET /readyz", "GET /healthz", "GET /metrics"}
+)
+"""Served by `hook/server.py` and `hook/probes.py`, whose OpenAPI description documents a 200
+JSON answer only (4xx, 503 and `/metrics`' text format are not described): these must not fail
+with a 500, nothing more."""
 
 SEMANTIC_422 = frozenset({"POST /api/jobs"})
 """Schema-valid bodies that do not fit the job config (a presubmit without a pull, a `pull`

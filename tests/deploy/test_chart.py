@@ -193,7 +193,9 @@ def test_roles_secrets_and_settings_load_in_each_pod(
             ]
             assert settings.hook.host == "0.0.0.0"
             assert settings.api.token is not None
-            assert container(deployment)["readinessProbe"]["httpGet"]["path"] == "/healthz"
+            probes = container(deployment)
+            assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert probes["livenessProbe"]["httpGet"]["path"] == "/livez"
         else:
             assert settings.hook.secrets == [] and settings.api.token is None
             assert "ports" not in container(deployment)

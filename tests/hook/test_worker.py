@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from foredeck.db import Event, Job, session_factory
@@ -14,8 +17,9 @@ from foredeck.db.eventlog import NewEvent, failed_events, get_event, log_events
 from foredeck.db.jobs import JobCreate, Pull, Refs, create_job
 from foredeck.hook import worker as worker_module
 from foredeck.hook.events import StoredEvent
-from foredeck.hook.plugins import Plugin, PluginError, load_plugins
+from foredeck.hook.plugins import PermanentEventError, Plugin, PluginError, load_plugins
 from foredeck.hook.worker import Worker
+from foredeck.scm.github import GitHubError
 from foredeck.scm.webhooks import PullRequestEvent
 from foredeck.settings import Settings, WorkerSettings
 from tests.db.fixtures import Database
@@ -218,6 +222,84 @@ def test_event_that_breaks_its_transaction_is_parked_not_blocking(
     assert worker.process_available_safely()  # the poison is parked: the others flow again
     assert event_row(recorded, "fine-2").processed_at is not None
     assert handled_counts(recorded.engine) == {"fine-1": 1, "fine-2": 1}
+
+
+class Unusable:
+    """Refuses the event `bad` for good, as the trigger does a payload it cannot use."""
+
+    name = "unusable"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def handle(self, event: StoredEvent, session: Session) -> None:
+        if event.delivery_id == "bad":
+            self.calls += 1
+            create_job(session, _job(f"{event.delivery_id}:unusable"))  # rolled back
+            raise PermanentEventError("pull_request payload is not usable: pull_request: missing")
+
+
+def test_a_permanent_error_parks_the_event_at_once_in_one_line(
+    recorded: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    log(recorded, "bad", "good")
+    recorder, unusable = Recorder(), Unusable()
+    worker = Worker(recorded.engine, [recorder, unusable], max_attempts=5, retry_backoff=0)
+    with caplog.at_level(logging.INFO, logger="foredeck.hook"):
+        assert worker.process_available() == 2
+        assert worker.process_available() == 0  # not retried
+    assert unusable.calls == 1
+    row = event_row(recorded, "bad")
+    assert (row.processed_at, row.attempts, row.plugins_done) == (None, 5, ["recorder"])
+    assert row.last_error == "unusable: pull_request payload is not usable: pull_request: missing"
+    with session_factory(recorded.engine)() as s:
+        assert [e.delivery_id for e in failed_events(s, max_attempts=5)] == ["bad"]
+    assert event_row(recorded, "good").processed_at is not None
+    assert job_count(recorded) == 0
+    [line] = [r for r in caplog.records if "bad" in r.getMessage()]
+    assert line.exc_info is None and "\n" not in line.getMessage()
+    assert line.getMessage() == (
+        "event bad (pull_request) parked: unusable: pull_request payload is not usable: "
+        "pull_request: missing"
+    )
+
+
+class Unreachable:
+    """GitHub (or the database) does not answer, the first `times` times."""
+
+    name = "unreachable"
+
+    def __init__(self, error: Exception, times: int = 1) -> None:
+        self.error = error
+        self.times = times
+
+    def handle(self, event: StoredEvent, session: Session) -> None:
+        if self.times:
+            self.times -= 1
+            raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("UPDATE jobs", {}, Exception("database or disk is full")),
+        httpx.ConnectError("connection refused"),
+        TimeoutError("timed out"),
+        GitHubError(502, "Bad Gateway", method="GET", url="/repos/o/r"),
+    ],
+    ids=["database", "network", "timeout", "github-5xx"],
+)
+def test_a_transient_error_is_retried_and_logged_in_one_line(
+    recorded: Database, caplog: pytest.LogCaptureFixture, error: Exception
+) -> None:
+    log(recorded, "a")
+    worker = Worker(recorded.engine, [Unreachable(error)], max_attempts=5, retry_backoff=0)
+    with caplog.at_level(logging.INFO, logger="foredeck.hook"):
+        assert worker.process_available() == 2  # failed once, then handled
+    row = event_row(recorded, "a")
+    assert row.processed_at is not None and row.attempts == 2
+    [line] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert line.exc_info is None and "\n" not in line.getMessage()
 
 
 def test_notify_wakes_a_sleeping_worker(recorded: Database) -> None:

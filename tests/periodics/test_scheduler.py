@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -20,6 +21,7 @@ from foredeck.db.engine import write_lock
 from foredeck.db.jobs import set_state
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.periodics import PeriodicScheduler
+from foredeck.periodics import scheduler as scheduler_module
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
 
@@ -291,3 +293,54 @@ def test_start_ticks_in_a_thread_until_stopped(db: Database, jobs: dict[str, Per
     finish(db, rows(db)[0].id, T0)
     clock[0] = T0 + timedelta(hours=3)
     assert len(rows(db)) == 1  # stopped: nothing ticks any more
+
+
+class CountingDecide:
+    """Stands in for `decide` in the scheduler: records which periodics were evaluated."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.names: list[str] = []
+        self._real = scheduler_module.decide
+        monkeypatch.setattr(scheduler_module, "decide", self)
+
+    def __call__(self, schedule: Any, last: Any, now: datetime, **kwargs: Any) -> Any:
+        self.names.append(schedule.text)
+        return self._real(schedule, last, now, **kwargs)
+
+    def take(self) -> list[str]:
+        """The schedules evaluated since the last call."""
+        taken, self.names = self.names, []
+        return taken
+
+
+def test_an_idle_scheduler_evaluates_nothing_and_sleeps_until_the_next_due_time(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only periodics whose time has come are evaluated; between them the scheduler sleeps
+    until the next due time (at most `tick`, when it looks for config reloads)."""
+    evaluated = CountingDecide(monkeypatch)
+    nightly = [Periodic(name=f"nightly-{i}", cron=f"{i % 60} 3 * * *") for i in range(200)]
+    soon = Periodic(name="soon", cron="30 10 * * *")  # 10:30, T0 is 10:00:30
+    config = [JobConfig(periodics=[*nightly, soon])]
+    sched = PeriodicScheduler(db.engine, lambda: config[0], tick=60.0)
+
+    assert sched.tick(T0) == []
+    assert len(evaluated.take()) == 201  # first sight: each periodic once
+    for seconds in (1, 2, 60, 600, 1769):
+        assert sched.tick(T0 + timedelta(seconds=seconds)) == []
+    assert evaluated.take() == []
+    assert sched.next_wake(T0) == 60.0  # nothing due for 29.5 min: wake for reloads only
+    assert sched.next_wake(h(0.5) - timedelta(seconds=10)) == 10.0
+
+    [run] = sched.tick(h(0.5))
+    assert set(evaluated.take()) == {"30 10 * * *"}  # `soon` alone
+    assert rows(db)[-1].id == run
+    assert sched.tick(h(0.5) + timedelta(seconds=1)) == []
+    assert evaluated.take() == []
+
+    # A reload (a new config object) with the same periodics and one more: only the new one.
+    hourly = Periodic(name="hourly", cron="0 * * * *")
+    config[0] = JobConfig(periodics=[*nightly, soon, hourly])
+    assert sched.tick(h(0.6)) == []
+    assert evaluated.take() == ["0 * * * *"]
+    assert sched.next_wake(h(0.99)) == pytest.approx(36.0)  # hourly's 11:00 slot

@@ -13,6 +13,9 @@ CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is re
 - it lacks `api.token` (401), unless `api.anonymous_writes`; with no token configured and no
   anonymous writes, writes are disabled. The comparison is constant-time.
 
+And a write the database does not take (a full disk, a lost connection, a lock held too long)
+is answered 503 with `Retry-After`, not 500: the transaction rolled back, the client may retry.
+
 `guarded_route_class` applies all of it to every mutating route of a router, so a new route
 cannot forget a check.
 """
@@ -29,18 +32,26 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.types import Message
 
 from foredeck.api.models import ErrorBody
+from foredeck.db.engine import error_line
 from foredeck.settings import ApiSettings, Settings
 
 MAX_BODY_BYTES = 512 * 1024
 """Enough for a 64 KiB comment even when JSON escapes every character."""
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks a client to wait before retrying a write the database did not take."""
+UNAVAILABLE = "the database did not take the write (full, unreachable or busy); retry later"
 JSON_TYPE = "application/json"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="`api.token`, needed by mutating calls")
 
@@ -57,6 +68,11 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Sent by a web page of another origin"},
     413: {"model": ErrorBody, "description": f"Body larger than {MAX_BODY_BYTES} bytes"},
     415: {"model": ErrorBody, "description": "Body or Content-Type other than JSON"},
+    503: {
+        "model": ErrorBody,
+        "description": "The database did not take the write; retry after `Retry-After`",
+        "headers": {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}},
+    },
 }
 """What `guarded_route_class` may answer on any write, documented in the OpenAPI description."""
 
@@ -184,6 +200,7 @@ def guarded_route_class(settings: Settings) -> type[APIRoute]:
 
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             original = super().get_route_handler()
+            path = self.path
 
             async def handler(request: Request) -> Response:
                 if request.method in SAFE_METHODS:
@@ -199,7 +216,16 @@ def guarded_route_class(settings: Settings) -> type[APIRoute]:
                     return body
                 if body and media_type is None:
                     return _not_json(media_type)
-                return await original(_replay(request, body))
+                try:
+                    return await original(_replay(request, body))
+                except (DBAPIError, PoolTimeout) as exc:
+                    why = error_line(exc)
+                    log.warning("%s %s: the database write failed: %s", request.method, path, why)
+                    return JSONResponse(
+                        {"detail": UNAVAILABLE},
+                        503,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                    )
 
             return handler
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 
 from foredeck.controller.controller import Controller
-from foredeck.db.engine import make_engine
-from foredeck.db.migrate import migrate
+from foredeck.db.migrate import DatabaseUnavailable, open_database
+from foredeck.logs import configure_logging
 from foredeck.settings import SettingsError, load_settings
 
 
@@ -29,17 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="settings YAML (default: $FOREDECK_CONFIG)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     try:
         settings = load_settings(args.config)
-        engine = make_engine(settings.database_url)
-    except (SettingsError, ValueError) as exc:
+        engine = open_database(settings.database_url)
+    except (SettingsError, DatabaseUnavailable, ValueError) as exc:
         print(f"foredeck controller: {exc}", file=sys.stderr)
         return 2
     try:
-        migrate(engine)
         asyncio.run(_serve(Controller.from_settings(settings, engine)))
     finally:
         engine.dispose()

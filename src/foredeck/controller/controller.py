@@ -53,6 +53,7 @@ from foredeck.controller.pipeline import (
 )
 from foredeck.controller.queries import (
     DIED,
+    LOST,
     Claimed,
     StaleJob,
     any_triggered,
@@ -78,7 +79,7 @@ from foredeck.controller.workspace import (
     remove,
     work_dir_refs,
 )
-from foredeck.db.engine import read_only, session_factory, write_lock
+from foredeck.db.engine import error_line, read_only, session_factory, write_lock
 from foredeck.db.models import Job, JobState
 from foredeck.db.types import utcnow
 from foredeck.execute.local import run_pipeline
@@ -99,7 +100,9 @@ log = logging.getLogger(__name__)
 StopReason = Literal["abort", "timeout", "stop"]
 Phase = Literal["prepare", "run", "finish"]
 STOPPED = "controller stopped"
-FINISH_ATTEMPTS = 3
+FINISH_RETRY = (0.5, 10.0)
+"""Seconds before the first retry of a final state the database refused, and at most between
+two retries (doubling in between)."""
 DB_THREADS = 2
 T = TypeVar("T")
 
@@ -223,6 +226,7 @@ class Controller:
         self._store_lock = threading.Lock()
         self._build_ids = BuildIdGenerator(node=zlib.crc32(self.owner.encode()) & MAX_NODE)
         self._running: dict[int, _Running] = {}
+        self.finish_retry = FINISH_RETRY
         self._last_heartbeat = 0.0
         # The sinker's age and interval also govern this controller's own workdir (janitor.py).
         self.sweep_interval = self.settings.sinker.interval if self.settings.sinker.enabled else 0
@@ -311,14 +315,18 @@ class Controller:
                 r.stop("abort")
 
     async def recover_stale(self) -> list[int]:
-        """End (or re-queue once) pending jobs whose controller is gone; returns their ids."""
-        stale = await self._db(self._stale)
+        """End (or re-queue once) pending jobs whose controller is gone, and pending jobs of ours
+        that no run of ours is going for (their end could not be recorded); returns their ids."""
+        stale = await self._db(self._stale, frozenset(self._running))
         recovered: list[int] = []
         for job in stale:
             state = await self._db(self._recover_one, job)
             if state is not None:
                 recovered.append(job.id)
-                log.warning("job %d of dead controller %s: now %s", job.id, job.owner, state)
+                if job.owner == self.owner:
+                    log.warning("job %d: ours, yet no run of it is going: now %s", job.id, state)
+                else:
+                    log.warning("job %d of dead controller %s: now %s", job.id, job.owner, state)
                 if self._metrics is not None:
                     self._metrics.recovered.labels(state).inc()
         if recovered:
@@ -360,10 +368,12 @@ class Controller:
         with self._reads() as session, session.begin():
             return still_ours(session, self.owner, ids)
 
-    def _stale(self) -> list[StaleJob]:
+    def _stale(self, running: frozenset[int]) -> list[StaleJob]:
         threshold = utcnow() - timedelta(seconds=self.stale_after)
         with self._reads() as session, session.begin():
-            return stale_jobs(session, threshold=threshold, host=self.host, own_owner=self.owner)
+            return stale_jobs(
+                session, threshold=threshold, host=self.host, own_owner=self.owner, running=running
+            )
 
     def _recover_one(self, job: StaleJob) -> JobState | None:
         trash: list[Path | None] = []
@@ -373,6 +383,7 @@ class Controller:
             state = recover(
                 session,
                 job,
+                reason=LOST if job.owner == self.owner else DIED,
                 requeue=self.requeue_on_recovery,
                 before_requeue=lambda: trash.append(move_aside(job.workspace, self.workdir)),
             )
@@ -471,20 +482,46 @@ class Controller:
                 url = await asyncio.to_thread(self._publish, r, job, outcome)
             except Exception:
                 log.exception("job %d: publishing the artifacts failed", r.id)
-        for attempt in range(FINISH_ATTEMPTS):
-            try:
-                final = await self._db(self._finish, r, outcome, url)
-                break
-            except Exception:
-                # Left pending: after `stale_after` without heartbeat, recovery ends it.
-                log.exception("job %d: cannot record the final state (attempt %d)", r.id, attempt)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        else:
+        final = await self._record(r, outcome, url)
+        if final is None:
             return
         if self._metrics is not None:
             self._metrics.finished.labels(outcome.state if final else "taken").inc()
         self._changed()
         log.info("job %d (%s): %s: %s", r.id, r.claimed.name, outcome.state, outcome.description)
+
+    async def _record(self, r: _Running, outcome: Outcome, url: str | None) -> bool | None:
+        """Record the final state (`_finish`), retrying with backoff while the database refuses
+        it (a disk full for a while) until it works or the controller stops; None: not recorded.
+
+        The job stays in `_running` meanwhile, so its heartbeat goes on and nobody takes it for
+        dead. Left pending at a stop, it is recovered at the next start (its pid is gone).
+        """
+        delay, longest = self.finish_retry
+        failures = 0
+        while True:
+            try:
+                final = await self._db(self._finish, r, outcome, url)
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.exception("job %d: cannot record its final state; retrying", r.id)
+                else:
+                    log.warning("job %d: final state still not recorded: %s", r.id, error_line(exc))
+                if self._stop_requested.is_set():
+                    log.error(
+                        "job %d: controller stopping; its final state (%s) is not recorded, "
+                        "recovery will end it",
+                        r.id,
+                        outcome.state,
+                    )
+                    return None
+                await asyncio.to_thread(self._stop_requested.wait, delay)  # or until stop()
+                delay = min(2 * delay, longest)
+                continue
+            if failures:
+                log.info("job %d: final state recorded after %d refusals", r.id, failures)
+            return final
 
     async def _execute(self, r: _Running, job: Job) -> Outcome:
         """Checkout, pipeline, run: the outcome (never raises for the job's own problems)."""

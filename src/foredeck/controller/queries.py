@@ -27,6 +27,7 @@ from foredeck.db.types import utcnow
 ADVISORY_CLASS = 0x0F0DEC + 1
 """First key of the per-job-name advisory locks (the migration lock uses `0x0F0DEC` alone)."""
 DIED = "controller died while running the job"
+LOST = "controller lost track of the job (its end could not be recorded)"
 MAX_DESCRIPTION = 2000
 TRIGGERED: tuple[JobState, ...] = ("triggered",)
 PENDING: tuple[JobState, ...] = ("pending",)
@@ -199,10 +200,12 @@ def stale_jobs(
     threshold: datetime,
     host: str,
     own_owner: str,
+    running: Collection[int],
     pid_alive: Callable[[int], bool] = pid_alive,
 ) -> list[StaleJob]:
     """Pending jobs whose owner is gone: no heartbeat since `threshold`, or (same host) a pid
-    that no longer exists, so that a restarted single-process server recovers at once."""
+    that no longer exists, so that a restarted single-process server recovers at once. Jobs of
+    `own_owner` are stale when they are not `running`: no run of ours will ever end them."""
     stmt = select(Job.id, Job.owner, Job.heartbeat_at, Job.requeues, Job.workspace).where(
         Job.state == "pending",
         or_(
@@ -217,24 +220,32 @@ def stale_jobs(
     found: list[StaleJob] = []
     for row in session.execute(stmt):
         beat = row.heartbeat_at
-        stale = beat is None or beat < threshold
-        if not stale and row.owner != own_owner:
-            parsed = owner_host_pid(row.owner)
-            stale = (
-                parsed is not None
-                and parsed[0] == host
-                and parsed[1] != os.getpid()
-                and not pid_alive(parsed[1])
-            )
-        if stale and row.owner != own_owner:
+        if row.owner == own_owner:
+            stale = row.id not in running
+        else:
+            stale = beat is None or beat < threshold
+            if not stale:
+                parsed = owner_host_pid(row.owner)
+                stale = (
+                    parsed is not None
+                    and parsed[0] == host
+                    and parsed[1] != os.getpid()
+                    and not pid_alive(parsed[1])
+                )
+        if stale:
             found.append(StaleJob(row.id, row.owner, beat, row.requeues, row.workspace))
     return found
 
 
 def recover(
-    session: Session, job: StaleJob, *, requeue: bool, before_requeue: Callable[[], None]
+    session: Session,
+    job: StaleJob,
+    *,
+    requeue: bool,
+    before_requeue: Callable[[], None],
+    reason: str = DIED,
 ) -> JobState | None:
-    """End a dead controller's job as `error`, or put it back to `triggered` once.
+    """End a dead controller's job as `error` (`reason`), or put it back to `triggered` once.
 
     Compare-and-set on state, owner and heartbeat: a job whose owner came back to life (its
     heartbeat moved) is left alone. `before_requeue` runs while the row is still pending and
@@ -257,7 +268,7 @@ def recover(
             job.id,
             "triggered",
             from_states=PENDING,
-            description=f"requeued: {DIED}",
+            description=f"requeued: {reason}",
         )
         session.execute(
             update(Job)
@@ -274,7 +285,7 @@ def recover(
             .execution_options(synchronize_session=False)
         )
         return "triggered"
-    set_state(session, job.id, "error", from_states=PENDING, description=DIED)
+    set_state(session, job.id, "error", from_states=PENDING, description=reason)
     return "error"
 
 

@@ -14,9 +14,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, text
+from sqlalchemy import URL, Connection, Engine, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from foredeck.db.engine import make_engine
+from foredeck.db.engine import error_line, make_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "foredeck_alembic_version"
@@ -60,6 +61,41 @@ def migrate(target: str | URL | Engine, revision: str = "head") -> None:
 def _revision(conn: Connection) -> str | None:
     context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be opened or migrated at start; the message is one line."""
+
+
+def open_database(url: str | URL) -> Engine:
+    """An engine for `url`, migrated: what every foredeck process does first.
+
+    A database that cannot be reached, opened or written raises `DatabaseUnavailable` with a
+    one-line reason (the URL without its password), for a start that fails cleanly.
+    """
+    where = _printable(url)
+    try:
+        engine = make_engine(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(f"database {where}: invalid URL: {error_line(exc)}") from None
+    except OSError as exc:  # the folder of a SQLite file cannot be made
+        raise DatabaseUnavailable(f"database {where}: {exc.strerror or exc}") from None
+    try:
+        migrate(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise DatabaseUnavailable(f"database {where}: {error_line(exc)}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _printable(url: str | URL) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(database_url)"  # unparsable: it might hold a password anywhere
 
 
 def current_revision(engine: Engine) -> str | None:

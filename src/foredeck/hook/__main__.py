@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from foredeck.db.migrate import DatabaseUnavailable
+from foredeck.hook.plugins import PluginError
 from foredeck.hook.service import serve
+from foredeck.logs import configure_logging
+from foredeck.serve.http_server import ListenError
 from foredeck.settings import SettingsError, load_settings
 
 
@@ -17,13 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     try:
         settings = load_settings(args.config)
         serve(settings, host=args.host, port=args.port, log_level=args.log_level)
-    except (SettingsError, ValueError) as exc:
+    except (SettingsError, ListenError, DatabaseUnavailable, PluginError, ValueError) as exc:
         print(f"foredeck hook: {exc}", file=sys.stderr)
         return 2
     return 0

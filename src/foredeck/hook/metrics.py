@@ -96,7 +96,7 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
             "foredeck_worker_events",
-            "Event processing attempts by result (processed, failed, gave_up).",
+            "Event processing attempts by result (processed, failed, gave_up, parked).",
             ["result"],
             registry=registry,
         )

@@ -8,6 +8,7 @@ first and nothing beyond `hook.body_limit` is ever read into memory. Status code
 - 400 missing/invalid `X-GitHub-Event` or `X-GitHub-Delivery`, or a body that is not JSON (or
   is nested too deeply, or names two repositories)
 - 401 no `X-Hub-Signature-256`; 403 signature does not verify
+- 408 the body did not arrive in time (`hook.timeouts`: `body_idle`, `body`)
 - 413 body over the limit; 415 content type other than JSON or GitHub's form encoding
 - 503 the event log could not be written (GitHub shows the failure; redeliver it)
 - 500 a bug: logged and counted in the metrics like every other answer
@@ -24,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import Engine, text
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from foredeck.db.eventlog import NewEvent
+from foredeck.hook.body_timeouts import CLOSE, BodyTimeout, BodyTimeouts
 from foredeck.hook.metrics import HookMetrics
+from foredeck.hook.probes import add_probes
 from foredeck.hook.writer import EventWriter
 from foredeck.scm.webhooks import (
     PayloadError,
@@ -97,6 +100,7 @@ def create_app(
                 await run_in_threadpool(worker.stop)
 
     app = FastAPI(title="foredeck hook", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyTimeouts, idle=hook.timeouts.body_idle, total=hook.timeouts.body)
     app.state.writer = writer
     app.state.metrics = metrics
     app.state.engine = engine
@@ -128,11 +132,16 @@ def create_app(
 
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > hook.body_limit:
-                return _error(413, f"body larger than {hook.body_limit} bytes"), event
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > hook.body_limit:
+                    return _error(413, f"body larger than {hook.body_limit} bytes"), event
+                chunks.append(chunk)
+        except BodyTimeout as exc:
+            slow = _error(408, exc.detail)
+            slow.headers.update(CLOSE)
+            return slow, event
         raw = b"".join(chunks)  # one chunk: returned as is, no copy
 
         def check() -> tuple[WebhookEnvelope, bytes] | Response:
@@ -179,21 +188,5 @@ def create_app(
         metrics.delivered(event, response.status_code, perf_counter() - start)
         return response
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        def ping() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping)
-        except Exception as exc:
-            log.warning("health check failed: %r", exc)
-            return _error(503, "database unreachable")
-        return _json(200, {"status": "ok"})
-
-    @app.get("/metrics")
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    add_probes(app, engine, registry)
     return app

@@ -6,12 +6,10 @@ import gc
 import logging
 import sys
 
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from foredeck.db.engine import make_engine
-from foredeck.db.migrate import migrate
+from foredeck.db.migrate import open_database
 from foredeck.hook.plugins import load_plugins
 from foredeck.hook.server import create_app
 from foredeck.hook.worker import Worker
@@ -23,32 +21,38 @@ SWITCH_INTERVAL = 0.0005
 
 
 def build_service(settings: Settings) -> FastAPI:
-    """Migrate the database, load the plugins, and build the app that also runs the worker."""
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    registry = CollectorRegistry()
-    worker = None
-    if settings.worker.enabled:
-        plugins = load_plugins(settings)
-        worker = Worker.from_settings(settings, engine, plugins, registry=registry)
-    return create_app(settings, engine, worker=worker, registry=registry)
+    """Migrate the database, load the plugins, and build the app that also runs the worker.
+
+    Raises `DatabaseUnavailable` (one line) when the database cannot be opened or migrated.
+    """
+    engine = open_database(settings.database_url)
+    try:
+        registry = CollectorRegistry()
+        worker = None
+        if settings.worker.enabled:
+            plugins = load_plugins(settings)
+            worker = Worker.from_settings(settings, engine, plugins, registry=registry)
+        return create_app(settings, engine, worker=worker, registry=registry)
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 def serve(
     settings: Settings, *, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> None:
-    """Serve until SIGINT/SIGTERM; the worker stops after its current event."""
+    """Serve until SIGINT/SIGTERM; the worker stops after its current event.
+
+    The port is bound first: a busy one raises `ListenError` before the database is touched.
+    """
+    # Imported here: `foredeck.serve` imports this module.
+    from foredeck.serve.http_server import listen, run_http
+
     # The event loop, the log writer and the worker are threads of one process: with Python's
     # default 5 ms GIL switch interval, a writer returning from a commit waits up to 5 ms for the
     # GIL behind a busy event loop, which caps throughput and inflates latency (measured: -35%).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    app = build_service(settings)
-    gc.freeze()  # the app lives as long as the process: see foredeck.serve.run
-    uvicorn.run(
-        app,
-        host=host or settings.hook.host,
-        port=settings.hook.port if port is None else port,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    with listen(host or settings.hook.host, settings.hook.port if port is None else port) as sock:
+        app = build_service(settings)
+        gc.freeze()  # the app lives as long as the process: see foredeck.serve.run
+        run_http(app, sock, settings.hook.timeouts, log_level=log_level)

@@ -9,7 +9,10 @@ worker to start handles it again; rows are deduplicated by their keys, so nothin
 A plugin that fails is rolled back to its savepoint alone; the plugins that succeeded are
 recorded in `plugins_done` and are not run again. The event is retried with exponential backoff
 and, after `max_attempts`, left unprocessed with its `last_error` (visible, not lost; see
-`foredeck.db.eventlog.failed_events` and `requeue`).
+`foredeck.db.eventlog.failed_events` and `requeue`). An event a plugin refuses for good
+(`PermanentEventError`) is parked at once, with one log line. Failures of the world (the
+database, the network, GitHub, timeouts) are logged in one line; anything else (a bug) with its
+traceback, and retried too: a fixed plugin then picks it up without a `requeue`.
 
 The worker runs in its own thread with a private asyncio loop for async plugins; the hook wakes
 it through `notify()` and it also polls, so events logged by another process are found too.
@@ -28,11 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from foredeck.db.engine import read_only, session_factory, write_lock
+from foredeck.db.engine import error_line, read_only, session_factory, write_lock
 from foredeck.db.eventlog import (
     ClaimedEvent,
     claim_due,
@@ -45,12 +50,15 @@ from foredeck.db.eventlog import (
 from foredeck.db.types import utcnow
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.metrics import WorkerMetrics
-from foredeck.hook.plugins import Apply, Plugin, TwoPhasePlugin
+from foredeck.hook.plugins import Apply, PermanentEventError, Plugin, TwoPhasePlugin
+from foredeck.scm.github import GitHubError
 from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 4000
+EXPECTED_ERRORS = (SQLAlchemyError, httpx.HTTPError, GitHubError, TimeoutError, OSError)
+"""Failures of the world, not of a plugin's code: logged without a traceback, retried."""
 
 
 class Worker:
@@ -177,13 +185,14 @@ class Worker:
             if results and time.monotonic() - started > self.batch_budget:
                 break  # the rest stays due (prepared again next time: effects are idempotent)
             row = item.row
-            errors, done = self._handle(item, session)
-            if not errors:
+            failures, done = self._handle(item, session)
+            if not failures:
                 succeeded.append(row.id)
                 results.append("processed")
                 continue
-            attempts = row.attempts + 1
-            error = "\n".join(errors)[:MAX_ERROR_CHARS]
+            permanent = any(f.permanent for f in failures)
+            attempts = max(row.attempts + 1, self.max_attempts if permanent else 0)
+            error = "\n".join(f.text for f in failures)[:MAX_ERROR_CHARS]
             mark_failed(
                 session,
                 row.id,
@@ -192,7 +201,11 @@ class Worker:
                 error=error,
                 not_before=now + retry_delay(attempts, self.retry_backoff),
             )
-            if attempts >= self.max_attempts:
+            if permanent:
+                reason = error.replace("\n", "; ")
+                log.warning("event %s (%s) parked: %s", row.delivery_id, row.event, reason)
+                results.append("parked")
+            elif attempts >= self.max_attempts:
                 log.error(
                     "event %s (%s) failed %d times; giving up: %s",
                     row.delivery_id,
@@ -230,24 +243,24 @@ class Worker:
             attempts=row.attempts,
         )
 
-    def _handle(self, item: _Prepared, session: Session) -> tuple[list[str], list[str]]:
-        """Run the plugins that have not handled the event yet: (errors, plugins done)."""
+    def _handle(self, item: _Prepared, session: Session) -> tuple[list[_Failure], list[str]]:
+        """Run the plugins that have not handled the event yet: (failures, plugins done)."""
         done = list(item.row.plugins_done)
-        errors: list[str] = []
+        failures: list[_Failure] = []
         for plugin in self.plugins:
             if plugin.name in done:
                 continue
             if plugin.name in item.errors:
-                error: str | None = item.errors[plugin.name]
+                failure: _Failure | None = item.errors[plugin.name]
             elif plugin.name in item.applies:
-                error = self._run_apply(plugin, item.event, item.applies[plugin.name], session)
+                failure = self._run_apply(plugin, item.event, item.applies[plugin.name], session)
             else:
-                error = self._run_plugin(plugin, item.event, session)
-            if error is None:
+                failure = self._run_plugin(plugin, item.event, session)
+            if failure is None:
                 done.append(plugin.name)
             else:
-                errors.append(f"{plugin.name}: {error}")
-        return errors, done
+                failures.append(failure)
+        return failures, done
 
     def run(self) -> None:
         """Process events until `stop()`: on every `notify()` and every `poll_interval`."""
@@ -340,7 +353,7 @@ class Worker:
         with self._reader.connect() as conn:
             return load_payload(conn, event_id)
 
-    def _run_plugin(self, plugin: Plugin, event: StoredEvent, session: Session) -> str | None:
+    def _run_plugin(self, plugin: Plugin, event: StoredEvent, session: Session) -> _Failure | None:
         try:
             with session.begin_nested():
                 self._await_if_needed(plugin.handle(event, session))
@@ -351,7 +364,7 @@ class Worker:
 
     def _run_apply(
         self, plugin: Plugin, event: StoredEvent, apply: Apply | None, session: Session
-    ) -> str | None:
+    ) -> _Failure | None:
         if apply is None:
             return None
         try:
@@ -362,17 +375,19 @@ class Worker:
             return self._plugin_failed(plugin, event, exc)
         return None
 
-    def _plugin_failed(self, plugin: Plugin, event: StoredEvent, exc: Exception) -> str:
-        log.warning(
-            "plugin %s failed on event %s (%s)",
-            plugin.name,
-            event.delivery_id,
-            event.event,
-            exc_info=exc,
-        )
+    def _plugin_failed(self, plugin: Plugin, event: StoredEvent, exc: Exception) -> _Failure:
+        """Count and log (`_commit` logs the one line of a parked event) a plugin's failure."""
         if self._metrics is not None:
             self._metrics.plugin_errors.labels(plugin.name).inc()
-        return f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, PermanentEventError):
+            return _Failure(f"{plugin.name}: {exc}", permanent=True)
+        where = (plugin.name, event.delivery_id, event.event)
+        if isinstance(exc, EXPECTED_ERRORS):
+            reason = f"{type(exc).__name__}: {error_line(exc)}"
+            log.warning("plugin %s failed on event %s (%s): %s", *where, reason)
+        else:
+            log.warning("plugin %s failed on event %s (%s)", *where, exc_info=exc)
+        return _Failure(f"{plugin.name}: {type(exc).__name__}: {exc}", permanent=False)
 
     def _await_if_needed(self, result: Awaitable[Any] | Any) -> Any:
         if not inspect.isawaitable(result):
@@ -382,6 +397,14 @@ class Worker:
         return self._runner.run(_await(result))
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """A plugin's failure on an event: `plugin: reason`, and whether to park the event now."""
+
+    text: str
+    permanent: bool
+
+
 @dataclass
 class _Prepared:
     """A claimed event after the prepare phase: what each two-phase plugin will apply."""
@@ -389,7 +412,7 @@ class _Prepared:
     row: ClaimedEvent
     event: StoredEvent
     applies: dict[str, Apply | None] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, _Failure] = field(default_factory=dict)
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

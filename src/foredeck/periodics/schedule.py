@@ -142,6 +142,41 @@ def iso(t: datetime) -> str:
     return t.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+AT_ONCE = datetime.min.replace(tzinfo=UTC)
+"""The due time of an interval periodic that never ran."""
+
+
+def due_time(
+    schedule: Schedule,
+    last: LastRun | None,
+    *,
+    seen_since: datetime,
+    changed_at: datetime | None = None,
+) -> datetime | None:
+    """When the next run is due, whether or not the previous one still runs (`decide` waits for
+    it): `AT_ONCE` for an interval periodic that never ran, None for a `minimum_interval` one
+    whose previous run has not finished (it counts from that finish).
+
+    `seen_since`: when this process first saw the periodic (a cron periodic that never ran
+    waits for its first slot after that). `changed_at`: when this process saw its schedule
+    change, so that a new cron expression does not count slots from before the change.
+    """
+    if isinstance(schedule, IntervalSchedule):
+        if last is None:
+            return AT_ONCE
+        if schedule.kind == "minimum_interval":
+            if not last.finished:
+                return None
+            ref = last.finished_at or last.created_at
+        else:
+            ref = last.created_at
+        return ref + timedelta(seconds=schedule.seconds)
+    baseline = last.created_at if last is not None else seen_since
+    if changed_at is not None:
+        baseline = max(baseline, changed_at)
+    return schedule.next_after(baseline)
+
+
 def decide(
     schedule: Schedule,
     last: LastRun | None,
@@ -150,30 +185,16 @@ def decide(
     seen_since: datetime,
     changed_at: datetime | None = None,
 ) -> Decision | None:
-    """The run to create at `now`, or None.
-
-    `seen_since`: when this process first saw the periodic (a cron periodic that never ran
-    waits for its first slot after that). `changed_at`: when this process saw its schedule
-    change, so that a new cron expression does not count slots from before the change.
-    """
+    """The run to create at `now`, or None (see `due_time` for `seen_since`, `changed_at`)."""
     if last is not None and not last.finished:
         return None  # never overlap runs
+    due = due_time(schedule, last, seen_since=seen_since, changed_at=changed_at)
+    if due is None or due > now:
+        return None
     if isinstance(schedule, IntervalSchedule):
         label = f"{schedule.kind} {schedule.text}"
         if last is None:
             return Decision(None, f"{label}: first run")
-        if schedule.kind == "minimum_interval":
-            ref = last.finished_at or last.created_at
-        else:
-            ref = last.created_at
-        due = ref + timedelta(seconds=schedule.seconds)
-        if now < due:
-            return None
         return Decision(due, f"{label}: scheduled {iso(due)}")
-    baseline = last.created_at if last is not None else seen_since
-    if changed_at is not None:
-        baseline = max(baseline, changed_at)
-    if schedule.next_after(baseline) > now:
-        return None
     slot = schedule.latest_at_or_before(now)
     return Decision(slot, f"cron {schedule.text}: scheduled {iso(slot)}")

@@ -1,17 +1,21 @@
 """The periodic scheduler (Prow's horologium): creates the runs of the config's periodics.
 
-Each tick reads the latest run of every periodic without taking the write lock; only when one
-is due does it open a short write transaction, take the decision lock, re-read, and create the
-rows. Rows are keyed `periodic:NAME:SCHEDULED`, so a decision taken twice (two processes, a
-restart, a retried tick) still creates one row.
+It remembers when each periodic is next worth a look (`_Tracked.check_at`: its due time, or the
+next tick while an overdue periodic waits for its previous run to end) and sleeps until the
+earliest one; every `tick` at most it wakes to follow config reloads, which costs nothing when
+the config did not change. A look reads the latest runs of just those periodics without taking
+the write lock; only when one is due does it open a short write transaction, take the decision
+lock, re-read, and create the rows. Rows are keyed `periodic:NAME:SCHEDULED`, so a decision
+taken twice (two processes, a restart, a retried tick) still creates one row. The database stays
+the truth: a due time only says when to read it again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
@@ -28,6 +32,7 @@ from foredeck.periodics.schedule import (
     Schedule,
     ScheduleError,
     decide,
+    due_time,
     parse_schedule,
 )
 from foredeck.polling import Poller
@@ -48,6 +53,8 @@ class _Tracked:
     """None: the periodic cannot run (logged once per config load)."""
     seen_since: datetime
     changed_at: datetime | None = None
+    check_at: datetime | None = None
+    """When to look at it next (read its latest run, decide); None: never."""
 
 
 class PeriodicMetrics:
@@ -84,6 +91,9 @@ class PeriodicScheduler(Poller):
         self._config = config.get if isinstance(config, CentralConfig) else config
         self._now = now
         self._tracked: dict[str, _Tracked] = {}
+        self._seen_config: JobConfig | None = None
+        self._next_check: datetime | None = None
+        """The earliest `check_at` of all periodics."""
         self._init_poller()
         self._metrics = PeriodicMetrics(registry) if registry is not None else None
 
@@ -96,7 +106,7 @@ class PeriodicScheduler(Poller):
         return self.tick()
 
     def _interval(self) -> float:
-        return self.tick_interval
+        return self.next_wake()
 
     def _failed(self) -> None:
         if self._metrics is not None:
@@ -123,34 +133,89 @@ class PeriodicScheduler(Poller):
             notify=notify,
         )
 
-    def tick(self, now: datetime | None = None) -> list[int]:
-        """Create the runs that are due at `now`; returns the ids of the rows created."""
+    def next_wake(self, now: datetime | None = None) -> float:
+        """Seconds to sleep after a pass at `now`: until the earliest periodic is worth a look,
+        at most `tick` (to follow config reloads); `tick` after a pass that failed."""
+        if self._next_check is None:
+            return self.tick_interval
         at = self._now() if now is None else now
-        periodics = self._track(self._config().periodics, at)
-        if not periodics:
+        seconds = (self._next_check - at).total_seconds()
+        return self.tick_interval if seconds <= 0 else min(self.tick_interval, seconds)
+
+    def tick(self, now: datetime | None = None) -> list[int]:
+        """Create the runs that are due at `now`; returns the ids of the rows created.
+
+        Only periodics whose `check_at` has come are read and evaluated (all of them at first
+        sight and after a reload that changed them)."""
+        at = self._now() if now is None else now
+        self._follow_config(at)
+        if self._next_check is None or self._next_check > at:
             return []
+        periodics = {
+            name: t.job
+            for name, t in self._tracked.items()
+            if t.check_at is not None and t.check_at <= at
+        }
         with self._reader.connect() as conn:
             latest = latest_runs(conn, periodics)
-        if not any(self._decide(job, latest.get(name), at) for name, job in periodics.items()):
-            return []
         created: list[int] = []
-        with write_lock(self._engine), self._sessions() as session, session.begin():
-            lock_decisions(session)
-            latest = latest_runs(session, periodics)
-            for name, job in periodics.items():
-                decision = self._decide(job, latest.get(name), at)
-                if decision is None:
-                    continue
-                row, new = create_job(session, periodic_spec(job, decision), now=at)
-                if new:
-                    created.append(row.id)
-                    log.info("periodic %s: created run %d (%s)", name, row.id, decision.reason)
+        if any(self._decide(job, latest.get(name), at) for name, job in periodics.items()):
+            created = self._create(periodics, latest, at)
+        for name in periodics:
+            self._tracked[name].check_at = self._next_look(name, latest.get(name), at)
+        self._next_check = _earliest(self._tracked.values())
         if created:
             if self._metrics is not None:
                 self._metrics.triggered.inc(len(created))
             if self.notify is not None:
                 self.notify()
         return created
+
+    def _create(
+        self, periodics: dict[str, Periodic], latest: dict[str, LastRun], at: datetime
+    ) -> list[int]:
+        """Create the due runs in one write transaction, deciding again on a fresh read;
+        `latest` is updated with the runs created."""
+        created: list[int] = []
+        with write_lock(self._engine), self._sessions() as session, session.begin():
+            lock_decisions(session)
+            latest.clear()
+            latest.update(latest_runs(session, periodics))
+            for name, job in periodics.items():
+                decision = self._decide(job, latest.get(name), at)
+                if decision is None:
+                    continue
+                row, new = create_job(session, periodic_spec(job, decision), now=at)
+                latest[name] = LastRun(row.id, row.state, row.created_at, row.finished_at)
+                if new:
+                    created.append(row.id)
+                    log.info("periodic %s: created run %d (%s)", name, row.id, decision.reason)
+        return created
+
+    def _next_look(self, name: str, last: LastRun | None, at: datetime) -> datetime | None:
+        """When periodic `name` is next worth a look, after one at `at` whose latest run is
+        `last`: its due time; the next tick while it is overdue but its previous run goes on."""
+        tracked = self._tracked[name]
+        if tracked.schedule is None:
+            return None
+        due = due_time(
+            tracked.schedule, last, seen_since=tracked.seen_since, changed_at=tracked.changed_at
+        )
+        if due is None or (due <= at and last is not None and not last.finished):
+            return at + timedelta(seconds=self.tick_interval)
+        return due
+
+    def _follow_config(self, at: datetime) -> None:
+        """Track the config's periodics; those new or changed by a reload are looked at now."""
+        config = self._config()
+        if config is self._seen_config:
+            return
+        self._seen_config = config
+        changed = self._track(config.periodics, at)
+        for name in changed:
+            tracked = self._tracked[name]
+            tracked.check_at = at if tracked.schedule is not None else None
+        self._next_check = _earliest(self._tracked.values())
 
     def _decide(self, job: Periodic, last: LastRun | None, now: datetime) -> Decision | None:
         tracked = self._tracked[job.name]
@@ -164,17 +229,20 @@ class PeriodicScheduler(Poller):
             changed_at=tracked.changed_at,
         )
 
-    def _track(self, jobs: list[Periodic], now: datetime) -> dict[str, Periodic]:
-        """Follow config reloads: remember when each periodic (or its schedule) appeared."""
+    def _track(self, jobs: list[Periodic], now: datetime) -> list[str]:
+        """Follow config reloads: remember when each periodic (or its schedule) appeared.
+        Returns the names of the periodics that are new or were reloaded."""
         current: dict[str, Periodic] = {}
         for job in jobs:
             current.setdefault(job.name, job)
         for name in self._tracked.keys() - current.keys():
             del self._tracked[name]
+        changed: list[str] = []
         for name, job in current.items():
             tracked = self._tracked.get(name)
             if tracked is not None and tracked.job is job:
                 continue  # the same config object: nothing was reloaded
+            changed.append(name)
             text = f"{job.cron}|{job.interval}|{job.minimum_interval}"
             schedule = self._usable(job)
             if tracked is None:
@@ -183,7 +251,7 @@ class PeriodicScheduler(Poller):
             if tracked.text != text:
                 tracked.changed_at = now
             tracked.job, tracked.text, tracked.schedule = job, text, schedule
-        return current
+        return changed
 
     @staticmethod
     def _usable(job: Periodic) -> Schedule | None:
@@ -201,3 +269,7 @@ class PeriodicScheduler(Poller):
             )
             return None
         return schedule
+
+
+def _earliest(tracked: Iterable[_Tracked]) -> datetime | None:
+    return min((t.check_at for t in tracked if t.check_at is not None), default=None)

@@ -3,7 +3,7 @@ that run beside it.
 
 The hook's `create_app` needs a webhook secret. A setup that receives no webhooks (the `local`
 SCM provider, or an API-only process) has none, so without a secret this builds an app of its
-own with `/healthz` and `/api` and no `/hook`.
+own with the probes (`hook/probes.py`) and `/api` and no `/hook`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import Engine, text
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 
 from foredeck.api import create_router
 from foredeck.dashboard import dashboard_router
 from foredeck.dashboard.view import view_router
+from foredeck.hook.body_timeouts import BodyTimeouts
 from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.hook.probes import add_probes
 from foredeck.hook.server import create_app
 from foredeck.serve.http_metrics import ResponseMetrics
 from foredeck.settings import Settings
@@ -61,7 +61,7 @@ def create_service_app(
         app = create_app(settings, engine, worker=worker, registry=registry)
     else:
         log.warning("no webhook secret configured: serving without /hook")
-        app = _app_without_hook(engine, worker, registry)
+        app = _app_without_hook(settings, engine, worker, registry)
     app.title = "foredeck"
     app.include_router(
         create_router(
@@ -103,7 +103,7 @@ def create_service_app(
 
 
 def _app_without_hook(
-    engine: Engine, worker: Worker | None, registry: CollectorRegistry
+    settings: Settings, engine: Engine, worker: Worker | None, registry: CollectorRegistry
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -116,23 +116,8 @@ def _app_without_hook(
                 await run_in_threadpool(worker.stop)
 
     app = FastAPI(title="foredeck", lifespan=lifespan, docs_url=None, redoc_url=None)
+    timeouts = settings.hook.timeouts
+    app.add_middleware(BodyTimeouts, idle=timeouts.body_idle, total=timeouts.body)
     app.state.engine = engine
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> Response:
-        def ping() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping)
-        except Exception as exc:
-            log.warning("health check failed: %r", exc)
-            return JSONResponse({"error": "database unreachable"}, 503)
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    add_probes(app, engine, registry)
     return app

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from foredeck.logs import configure_logging
 from foredeck.serve.roles import ROLES
 from foredeck.settings import SettingsError, load_settings
 
@@ -28,19 +28,28 @@ def serve_command(
     """Run the hook, event worker, controller, reporter, periodics, sinker and API."""
     if role not in ROLES:
         raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level)
     # Imported here: `foredeck run` and `foredeck config` need not load the server stack.
+    from foredeck.db.migrate import DatabaseUnavailable
     from foredeck.hook.plugins import PluginError
     from foredeck.hook.plugins.trigger.central import JobConfigError
     from foredeck.serve.compose import ComponentUnavailable
+    from foredeck.serve.http_server import ListenError
     from foredeck.serve.run import serve
 
+    refused = (
+        SettingsError,
+        JobConfigError,
+        PluginError,
+        ComponentUnavailable,
+        ListenError,
+        DatabaseUnavailable,
+        ValueError,
+    )
     try:
         settings = load_settings(config)
         serve(settings, role, host=host, port=port, log_level=log_level.lower())
-    except (SettingsError, JobConfigError, PluginError, ComponentUnavailable, ValueError) as exc:
+    except refused as exc:
         typer.echo(f"foredeck serve: {exc}", err=True)
         raise typer.Exit(2) from None
 

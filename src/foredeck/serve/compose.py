@@ -28,8 +28,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from foredeck.api.auth import write_access_note
-from foredeck.db.engine import make_engine
-from foredeck.db.migrate import migrate
+from foredeck.db.migrate import open_database
 from foredeck.hook.plugins import Plugin, load_plugins
 from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.worker import Worker
@@ -93,12 +92,14 @@ class Service:
 
 
 def build_service(settings: Settings, role: Role = "all") -> Service:
-    """Migrate the database and build what `role` runs (nothing starts yet)."""
+    """Migrate the database and build what `role` runs (nothing starts yet).
+
+    Raises `DatabaseUnavailable` (one line) when the database cannot be opened or migrated.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     try:
-        migrate(engine)
         return _assemble(settings, role, engine)
     except BaseException:
         engine.dispose()

@@ -1,9 +1,11 @@
 """Running a built service until SIGINT/SIGTERM, with or without an HTTP server.
 
-With HTTP (roles `all` and `hook`) uvicorn owns the signals: on the first one it stops
-accepting connections, lets requests in flight finish, then runs the app's lifespan shutdown,
-which stops the components in reverse order. Without HTTP the main thread starts the
-components, sleeps until a signal, and stops them in reverse order itself.
+With HTTP (roles `all` and `hook`) the listening socket is bound before anything else, so that
+a busy port fails the start before the database is touched or a job claimed. uvicorn then owns
+the signals: on the first one it stops accepting connections, lets requests in flight finish,
+then runs the app's lifespan shutdown, which stops the components in reverse order. Without
+HTTP the main thread starts the components, sleeps until a signal, and stops them in reverse
+order itself.
 """
 
 from __future__ import annotations
@@ -18,16 +20,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-import uvicorn
-
 from foredeck.hook.service import SWITCH_INTERVAL
 from foredeck.serve.compose import Service, build_service
-from foredeck.serve.roles import Role
+from foredeck.serve.http_server import listen, run_http
+from foredeck.serve.roles import HTTP_ROLES, Role
 from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)
-
-GRACEFUL_HTTP_SECONDS = 10
 
 
 def serve(
@@ -38,33 +37,46 @@ def serve(
     port: int | None = None,
     log_level: str = "info",
 ) -> None:
-    """Build the service for `role` and run it until SIGINT/SIGTERM."""
+    """Build the service for `role` and run it until SIGINT/SIGTERM.
+
+    Raises `ListenError` or `DatabaseUnavailable` (one line each) when the start fails; then
+    no component has started and no job was touched.
+    """
     # The hook's reason holds here too: one process, many threads, one busy event loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    service = build_service(settings, role)
+    if role not in HTTP_ROLES:
+        _run_without_http(build_service(settings, role))
+        return
+    sock = listen(host or settings.hook.host, settings.hook.port if port is None else port)
+    try:
+        service = build_service(settings, role)
+    except BaseException:
+        sock.close()
+        raise
+    _freeze_and_log(service)
+    assert service.app is not None
+    try:
+        with _signals_end_quietly():
+            run_http(service.app, sock, settings.hook.timeouts, log_level=log_level)
+    finally:
+        sock.close()
+        service.engine.dispose()
+
+
+def _run_without_http(service: Service) -> None:
+    _freeze_and_log(service)
+    if not service.components:
+        log.warning("role %s has nothing to run with these settings (disabled?)", service.role)
+    run_until_signal(service)
+
+
+def _freeze_and_log(service: Service) -> None:
     # Everything built so far lives as long as the process: keep it out of the collector's
     # full passes. Measured in the hook under load: a full pass walked ~145k objects and
     # stopped the event loop for ~50 ms (about one per 1,000 deliveries); frozen, ~6 ms.
     gc.freeze()
     names = ", ".join(type(c).__name__ for c in service.components) or "no background components"
-    log.info("foredeck serve: role %s: %s", role, names)
-    if service.app is None:
-        if not service.components:
-            log.warning("role %s has nothing to run with these settings (disabled?)", role)
-        run_until_signal(service)
-        return
-    try:
-        with _signals_end_quietly():
-            uvicorn.run(
-                service.app,
-                host=host or settings.hook.host,
-                port=settings.hook.port if port is None else port,
-                log_level=log_level,
-                access_log=False,
-                timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
-            )
-    finally:
-        service.engine.dispose()
+    log.info("foredeck serve: role %s: %s", service.role, names)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from foredeck.db import session_factory
-from foredeck.db.eventlog import NewEvent, get_event, log_events
+from foredeck.db.eventlog import NewEvent, failed_events, get_event, log_events
 from foredeck.hook.plugins import load_plugins
 from foredeck.hook.plugins.trigger import JobConfigError, TriggerPlugin, create
 from foredeck.hook.plugins.trigger.central import CentralConfig
@@ -162,11 +162,12 @@ def test_reload_interval_limits_checks(tmp_path: Path) -> None:
     assert central.get().find("e2e-renamed") and not central.get().find("e2e")
 
 
-def test_unusable_payload_fails_the_event_with_a_clear_error(
+def test_unusable_payload_parks_the_event_at_once_with_a_clear_error(
     sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
 ) -> None:
     seed_github(github_double)
     h = make_harness(sqlite_db, github_double, tmp_path)
+    h.worker.max_attempts = 5  # a transient error would be retried: this one is not
     try:
         payload = pr_payload("opened", 1, author="alice", head_sha=sha("x"))
         del payload["pull_request"]["head"]
@@ -184,13 +185,16 @@ def test_unusable_payload_fails_the_event_with_a_clear_error(
                     )
                 ],
             )
-        h.worker.process_available()
+        assert h.worker.process_batch() == 1
+        assert h.worker.process_available() == 0  # parked: nothing left to retry
         with session_factory(sqlite_db.engine)() as s:
             row = get_event(s, "bad-1")
             assert row is not None
             assert row.processed_at is None  # kept, visible, can be requeued
+            assert row.attempts == 5  # parked at the first try
+            assert [e.delivery_id for e in failed_events(s, 5)] == ["bad-1"]
             assert row.last_error is not None
-            assert "trigger: ValueError: pull_request payload is not usable" in row.last_error
+            assert row.last_error.startswith("trigger: pull_request payload is not usable: ")
             assert "pull_request.head" in row.last_error
         assert h.jobs() == []
     finally:

@@ -109,14 +109,15 @@ spec:
             - name: http
               containerPort: 8888
               protocol: TCP
-          readinessProbe:
+          readinessProbe:  # a short database read (given up after 2 s)
             httpGet:
-              path: /healthz
+              path: /readyz
               port: http
             periodSeconds: 10
-          livenessProbe:
+            timeoutSeconds: 3
+          livenessProbe:  # the process answers; a database outage restarts nothing
             httpGet:
-              path: /healthz
+              path: /livez
               port: http
             periodSeconds: 20
             failureThreshold: 6

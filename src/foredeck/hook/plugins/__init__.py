@@ -22,6 +22,11 @@ the event's write transaction like `handle` would. Slow work (GitHub calls) belo
 `prepare`: on SQLite the write lock is shared with the hook, and a webhook would otherwise wait
 for its 2xx as long as GitHub takes to answer. `handle` is not called on such a plugin.
 
+**Errors.** An exception from `handle`, `prepare` or `apply` fails the event for this attempt:
+it is retried with backoff, up to `worker.max_attempts`. An event that can never work (a
+payload the plugin cannot use) raises `PermanentEventError` instead: the worker parks it at
+once, with the message as its reason, and logs one line.
+
 Registration: list factories as `module:callable` in `Settings.worker.plugins`; each is called
 with the `Settings` and returns a plugin. A plugin that has a `close()` method (plain or async)
 gets it called when the worker stops.
@@ -40,6 +45,7 @@ from foredeck.settings import Settings
 
 __all__ = [
     "Apply",
+    "PermanentEventError",
     "Plugin",
     "PluginError",
     "PluginFactory",
@@ -76,6 +82,13 @@ PluginFactory = Callable[[Settings], Plugin]
 
 class PluginError(Exception):
     """A configured plugin could not be loaded."""
+
+
+class PermanentEventError(ValueError):
+    """The event can never be handled (its payload is unusable): park it now, no retries.
+
+    The message is the reason kept in the event's `last_error`: one line, no traceback.
+    """
 
 
 def load_plugins(settings: Settings) -> list[Plugin]:

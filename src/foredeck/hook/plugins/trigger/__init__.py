@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from foredeck.hook.events import StoredEvent
-from foredeck.hook.plugins import Apply
+from foredeck.hook.plugins import Apply, PermanentEventError
 from foredeck.hook.plugins.trigger.central import CentralConfig, JobConfigError
 from foredeck.hook.plugins.trigger.comment import handle_issue_comment
 from foredeck.hook.plugins.trigger.context import TriggerContext
@@ -82,7 +82,7 @@ class TriggerPlugin:
             typed = event.typed()
         except ValidationError as exc:
             listed = "; ".join(problems(exc, None)[:5])
-            raise ValueError(f"{event.event} payload is not usable: {listed}") from None
+            raise PermanentEventError(f"{event.event} payload is not usable: {listed}") from None
         ctx = TriggerContext(
             event=event,
             session=reader,
