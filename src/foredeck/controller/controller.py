@@ -19,7 +19,6 @@ import functools
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 import zlib
@@ -34,7 +33,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from foredeck.controller import artifacts, janitor
+from foredeck.controller import artifacts, janitor, leftovers
 from foredeck.controller.env import prow_env, step_env
 from foredeck.controller.isolation import job_sandbox
 from foredeck.controller.live import LivePublisher, LiveSnapshots
@@ -82,6 +81,7 @@ from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.models import Job, JobState
 from foredeck.db.types import utcnow
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.orphans import new_owner
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
 from foredeck.pipeline.model import PipelineError, PipelineRunSpec
@@ -108,11 +108,6 @@ T = TypeVar("T")
 class Outcome:
     state: JobState
     description: str
-
-
-def new_owner() -> str:
-    """`host:pid:random`: the pid lets a restarted process on the same host recover at once."""
-    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 REMOTE_AGENTS = ("argo", "tekton")
@@ -228,6 +223,7 @@ class Controller:
         self.sweep_interval = self.settings.sinker.interval if self.settings.sinker.enabled else 0
         self.sweep_max_age = timedelta(seconds=self.settings.sinker.max_age)
         self._last_sweep = -float("inf")
+        self._leftovers_killed = False
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -271,6 +267,9 @@ class Controller:
 
         Returns the ids of the jobs claimed (and started) by this call.
         """
+        if not self._leftovers_killed:  # first round: before any job is recovered
+            await asyncio.to_thread(leftovers.kill_dead_owners, self.host, self.owner, self.workdir)
+            self._leftovers_killed = True
         await self.recover_stale()
         await self.watch()
         if self.sweep_interval and time.monotonic() - self._last_sweep >= self.sweep_interval:
@@ -369,6 +368,7 @@ class Controller:
         trash: list[Path | None] = []
         with self._reads() as session, session.begin():  # before a requeue forgets its build id
             row = load_jobs(session, [job.id]).get(job.id)
+        leftovers.kill_job_leftovers(job, self.host)  # before it is ended or runs again
         with write_lock(self._engine), self._sessions() as session, session.begin():
             state = recover(
                 session,
@@ -567,6 +567,7 @@ class Controller:
                         ),
                         kill_grace=lim.grace,
                         sandbox=self.sandbox.with_writable(p for p in [src] if p.is_dir()),
+                        marker=f"{self.owner}/{leftovers.run_name(self.workdir, job.id)}",
                     )
                 )
         except asyncio.CancelledError:
