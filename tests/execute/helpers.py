@@ -26,6 +26,7 @@ from foredeck.pipeline.model import (
     WhenExpression,
     WorkspaceDecl,
 )
+from foredeck.storage.tasklog import TASK_LOG_INDEX, read_task_log
 
 
 def step(script: str, name: str = "main", timeout: float | None = None) -> Step:
@@ -86,6 +87,11 @@ def pipeline(
         tasks_timeout=tasks_timeout,
         finally_timeout=finally_timeout,
     )
+
+
+def task_log(out: Path, task_dir: str) -> str:
+    """The log of task directory `task_dir` of the run in `out`, as the dashboard shows it."""
+    return read_task_log(out, f"tasks/{task_dir}/{TASK_LOG_INDEX}").decode()
 
 
 def alive(pid: int) -> bool:

@@ -25,6 +25,7 @@ from tests.execute.helpers import (
     step,
     survivors,
     task,
+    task_log,
 )
 
 
@@ -40,10 +41,6 @@ def escapees(pids: Path) -> str:
 setsid sh -c 'sleep 300 & echo $! >> {pids}' &
 while [ "$(cat {pids} 2>/dev/null | wc -l)" -lt 2 ]; do sleep 0.01; done
 echo started"""
-
-
-def task_log(out: Path, name: str) -> str:
-    return (out / "tasks" / name / "log.txt").read_text()
 
 
 def not_a_zombie_child(pid: int) -> bool:
@@ -64,7 +61,7 @@ async def test_setsid_and_double_forked_children_end_with_a_successful_step(
     assert len(read_pids(pids)) == 2
     assert survivors(read_pids(pids)) == []
     assert all(not_a_zombie_child(pid) for pid in read_pids(pids))
-    killed = r"\[foredeck\] step 'main': killed [23] processes it left"
+    killed = r"\[t/foredeck\] step 'main': killed [23] processes it left"
     assert re.search(killed, task_log(tmp_path / "out", "t"))
 
 

@@ -81,6 +81,7 @@ from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.models import Job, JobState
 from foredeck.db.types import utcnow
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.logs import OutputLimit
 from foredeck.execute.orphans import new_owner
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
@@ -209,6 +210,11 @@ class Controller:
         self.mirror_dir = Path(c.mirror_dir).absolute()
         self.clone_uri = clone_uri or clone_uri_for(self.settings)
         self.sandbox = job_sandbox(self.settings)
+        self.max_output = (
+            OutputLimit(c.max_output_bytes, "controller.max_output_bytes")
+            if c.max_output_bytes
+            else None
+        )
         self.owner = owner or new_owner()
         self.host = this_host()
         self._engine = engine
@@ -469,6 +475,8 @@ class Controller:
         if job is not None:
             try:
                 url = await asyncio.to_thread(self._publish, r, job, outcome)
+                if live is not None:  # the task logs' texts snapshots uploaded are stale now
+                    await asyncio.to_thread(live.snapshots.forget)
             except Exception:
                 log.exception("job %d: publishing the artifacts failed", r.id)
         for attempt in range(FINISH_ATTEMPTS):
@@ -568,6 +576,7 @@ class Controller:
                         kill_grace=lim.grace,
                         sandbox=self.sandbox.with_writable(p for p in [src] if p.is_dir()),
                         marker=f"{self.owner}/{leftovers.run_name(self.workdir, job.id)}",
+                        max_output=self.max_output,
                     )
                 )
         except asyncio.CancelledError:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from foredeck.execute import matrix as fanout
-from foredeck.execute.logs import LogFile, TaskLogger, timestamp
+from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger, timestamp
 from foredeck.execute.orphans import MARKER, REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.process import ProcessGroups, run_process
 from foredeck.execute.results import ResultError, read_results
@@ -123,6 +123,7 @@ async def run_pipeline(
     kill_grace: float = KILL_GRACE,
     sandbox: Sandbox | None = None,
     marker: str | None = None,
+    max_output: OutputLimit | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -133,10 +134,13 @@ async def run_pipeline(
     in it, steps get a private one. `sandbox` confines the steps (see `execute/sandbox.py`).
     `marker` (`<owner>/<run>`, default `<host>:<pid>:<random>/<run name>`) starts the
     `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
+    `max_output` caps the step output the build log holds (see `logs.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
-    executor = _Run(run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker)
+    executor = _Run(
+        run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
+    )
     return await executor.execute()
 
 
@@ -260,7 +264,7 @@ class _Phase:
 
 
 class _Run:
-    build_log: LogFile  # opened once the output directory is prepared
+    build_log: BuildLog  # opened once the output directory is prepared
 
     def __init__(
         self,
@@ -273,10 +277,12 @@ class _Run:
         kill_grace: float,
         sandbox: Sandbox | None = None,
         marker: str | None = None,
+        max_output: OutputLimit | None = None,
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
         self.marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
+        self.max_output = max_output
         self._steps_started = 0
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
@@ -330,7 +336,7 @@ class _Run:
         self.t0 = loop.time()
         metadata = {"pipeline": self.pipeline.name, "run": self.name, "params": self.params}
         prow.write_started(self.layout.out_dir, self.started, metadata)
-        self.build_log = LogFile(self.layout.build_log)
+        self.build_log = BuildLog(self.layout.build_log, self.max_output)
         self._log(f"run {self.name} of pipeline {self.pipeline.name} started")
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self._log(self.sandbox.describe())
@@ -634,7 +640,7 @@ class _Run:
             finally:
                 logger.close()
             if files.log.created:
-                record.log = f"tasks/{dname}/log.txt"
+                record.log = self.layout.task_log_rel(dname)
             self._settle(record, status, reason)
 
     async def _attempt(

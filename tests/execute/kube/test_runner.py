@@ -15,6 +15,7 @@ from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remo
 from foredeck.execute.runstate import RunEvent, RunResult
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import PipelineRunSpec
+from tests.execute.helpers import task_log
 from tests.execute.kube.conftest import NAMESPACE, eventually
 from tests.execute.kube.engines import PIPELINERUNS, TASKRUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import KubeDouble
@@ -115,9 +116,9 @@ async def test_argo_run_survives_a_dropped_watch_and_is_deleted_after(
     assert "[D/main] hello-b+hello-c\n" in build_log
     assert "[A/wait]" not in build_log and "[A/init]" not in build_log  # Argo's containers
     assert "watch: 2 connections, 1 dropped, 0 gone (410), 1 reads" in build_log
-    task_log = (out / "tasks" / "A" / "log.txt").read_text()
-    assert "[main] hello\n" in task_log and "[main] A done\n" in task_log
-    assert result.tasks["A"].log == "tasks/A/log.txt"
+    own = task_log(out, "A")
+    assert "[A/main] hello\n" in own and "[A/main] A done\n" in own and "[D/" not in own
+    assert result.tasks["A"].log == "tasks/A/log.index"
     finished = read_json(out / "finished.json")
     assert finished["result"] == "SUCCESS" and finished["passed"] is True
     assert read_json(out / "started.json")["metadata"]["engine"] == "argo"
@@ -163,7 +164,7 @@ async def test_tekton_failing_task_after_410_gone_relists(
     build_log = (out / "build-log.txt").read_text()
     assert "[A/main] start\n" in build_log and "[B/main] boom\n" in build_log
     assert "1 gone (410), 2 reads" in build_log
-    assert "[main] boom\n" in (out / "tasks" / "B" / "log.txt").read_text()
+    assert "[B/main] boom\n" in task_log(out, "B")
     assert read_json(out / "finished.json")["result"] == "FAILURE"
     assert kube_double.get(PIPELINERUNS, NAMESPACE, name) is None
     assert kube_double.names(TASKRUNS, NAMESPACE) == []
