@@ -666,7 +666,7 @@ class Controller:
                 kube=target,
                 job_id=job.id,
                 cancel=cancel,
-                options=RemoteOptions(ui_url=kube.ui_url),
+                options=RemoteOptions(ui_url=kube.ui_url, max_output=self.max_output),
                 decoration=decoration,
             )
         except (KubeConfigError, RemoteRunError) as exc:

@@ -36,7 +36,14 @@ from foredeck.execute.kube.engine import JOB_LABEL, Engine, PodStep, RunView
 from foredeck.execute.kube.logs import LogFollower
 from foredeck.execute.kube.tekton import TektonEngine
 from foredeck.execute.kube.watch import ObjectWatch
-from foredeck.execute.logs import BuildLog, LogIndex, StepOutput, TaskLogger, timestamp
+from foredeck.execute.logs import (
+    BuildLog,
+    LogIndex,
+    OutputLimit,
+    StepOutput,
+    TaskLogger,
+    timestamp,
+)
 from foredeck.execute.runstate import (
     FINAL_STATUSES,
     EventKind,
@@ -68,6 +75,7 @@ class RemoteOptions:
     log_grace: float = 30.0  # at the end, wait this long for log streams to finish
     backoff: float = 0.5  # first pause before reconnecting a broken watch
     ui_url: str | None = None  # Argo UI / Tekton Dashboard base: `uiUrl` in pipeline-run.json
+    max_output: OutputLimit | None = None  # step output the build log keeps (`logs.py`)
 
 
 def make_engine(engine: EngineName, run: PipelineRunSpec) -> Engine:
@@ -226,7 +234,7 @@ class _RemoteRun:
             "job-id": self.job_id,
         }
         prow.write_started(self.layout.out_dir, self.started, metadata)
-        self.build_log = BuildLog(self.layout.build_log)
+        self.build_log = BuildLog(self.layout.build_log, self.options.max_output)
         labels = {JOB_LABEL: dns_name(self.job_id)}
         manifest = engine.manifest(self.run, self.name, labels)
         manifest["metadata"]["namespace"] = self.namespace
