@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import psutil
 
 from foredeck.execute.local import run_pipeline
-from foredeck.execute.orphans import MARKER, kill_marked
+from foredeck.execute.orphans import MARKER, Reaper, kill_marked
 from foredeck.execute.runstate import RunResult
 from foredeck.pipeline.model import Pipeline, PipelineRunSpec
 from tests.execute.helpers import (
@@ -125,3 +126,25 @@ def test_kill_marked_kills_selected_markers_and_processes_in_a_directory(tmp_pat
         assert alive(other)
     finally:
         kill_all([dead, other, inside])
+
+
+def test_a_child_with_this_process_own_marker_is_not_a_leftover(tmp_path: Path) -> None:
+    """foredeck inside a step (testing foredeck) passes the step's marker on to every child;
+    those are not leftovers of its own steps."""
+    inherited = "host:1:outer/9/1"
+    reaper = Reaper(own_marker=inherited)
+    assert reaper.enable() is None
+    child = subprocess.Popen(["sleep", "30"], env={**os.environ, MARKER: inherited})
+    stray = orphan({"PATH": os.environ["PATH"], MARKER: "host:1:dead/9/2"}, tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(stray).ppid() != os.getpid():  # re-parented to us (subreaper)
+            assert time.monotonic() < deadline, "the orphan never came to this process"
+            time.sleep(0.01)
+        reaper.scan()
+        assert alive(child.pid)
+        assert survivors([stray]) == []  # an orphan of a step that does not run here
+    finally:
+        child.kill()
+        child.wait()
+        kill_all([stray])

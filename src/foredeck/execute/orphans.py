@@ -120,8 +120,6 @@ def _thread_children(pid: int, tid: int | str) -> list[int]:
         return []
 
 
-
-
 def tree(pid: int) -> list[int]:
     """`pid` and all its descendants, parents before children."""
     order = [pid]
@@ -159,7 +157,9 @@ class Reaper:
     thread or event loop runs a step. Passes are short and hold a lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, own_marker: str | None = None) -> None:
+        """`own_marker`: this process's own `FOREDECK_RUN`, when it runs inside a step
+        (foredeck testing foredeck): its other children inherit it and are not leftovers."""
         self._lock = threading.Lock()
         self._problem: str | None = None
         self._enabled = False
@@ -171,6 +171,7 @@ class Reaper:
         """pid -> (start, marker) of step processes seen alive (or killed), to reap later."""
         self._pid = os.getpid()
         self._children_fd: int | None = None
+        self._own_marker = own_marker
 
     def enable(self) -> str | None:
         """Become a child subreaper (once); why it cannot be done here, or None."""
@@ -273,6 +274,8 @@ class Reaper:
                         self._adopted.pop(pid, None)
                     continue
                 marker = read_marker(pid) if known is None else known[1]
+                if marker is not None and marker == self._own_marker:
+                    marker = None  # inherited from this process, not set for a step
                 mine = target is not None and (marker == target or stat.sid == target_sid)
                 running = marker in self._steps or stat.sid in self._sessions
                 if mine or (marker is not None and not running):
@@ -310,7 +313,7 @@ class Reaper:
         return left
 
 
-REAPER = Reaper()
+REAPER = Reaper(os.environ.get(MARKER))
 
 
 # -- after foredeck died ----------------------------------------------------------------------
