@@ -309,7 +309,8 @@ def entry_log(files: BuildFiles, entry: dict[str, Any]) -> RangeReader | Indexed
         return None
     try:
         return task_log(files, rel)
-    except BadPath:
+    except (OSError, ValueError) as exc:  # a bad path (BadPath), an unreadable or broken index
+        log.warning("task log %r of %s not read: %s", rel, files.prefix, exc)
         return None
 
 
