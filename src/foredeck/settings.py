@@ -159,6 +159,9 @@ class ControllerSettings(BaseModel):
     """Bytes one live snapshot of one job uploads at most (files left over wait for the next)."""
     live_publish_max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     """A longer log is snapshotted as its last this-many bytes, after a line saying so."""
+    max_output_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    """Bytes of step output a job's build log holds at most (stamps and prefixes included);
+    what a job prints beyond is dropped, and a line says so. 0: no limit."""
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 

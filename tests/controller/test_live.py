@@ -15,8 +15,10 @@ from foredeck.controller.live import _Candidate as Candidate
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import set_state
+from foredeck.execute.logs import BuildLog, LogIndex, TaskLogger
 from foredeck.storage.local import LocalStore
 from foredeck.storage.store import open_store
+from foredeck.storage.tasklog import TASK_LOG_INDEX, read_task_log
 from tests.controller.helpers import (
     add_job,
     get_job,
@@ -86,6 +88,11 @@ async def test_running_job_snapshots_grow_in_the_store_until_the_final_publish(
     assert json.loads(stored(build, "pipeline-run.json"))["status"] == "Succeeded"
     assert (build / "prowjob.json").is_file()
     assert (build.parent / "latest-build.txt").read_text() == job.build_id
+    # The task's log is its index now, by a hard link to the workspace's: the snapshot's text
+    # of it is gone, and the build log is the workspace's file itself, not a copy.
+    assert not list(build.glob("tasks/*/log.txt"))
+    assert [p.name for p in build.glob("tasks/*/*")] == [TASK_LOG_INDEX]
+    assert (build / "build-log.txt").samefile(workspace_log)
 
 
 async def test_aborted_job_final_publish_overwrites_the_snapshots(
@@ -120,26 +127,49 @@ async def test_zero_interval_uploads_nothing_before_the_end(db: Database, tmp_pa
     assert "two" in stored(build, "build-log.txt")
 
 
-def make_out(out: Path) -> None:
+class Logs:
+    """A run's logs written as the executor writes them: the build log, and each task's log as
+    an index of it."""
+
+    def __init__(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.build_log = BuildLog(out / "build-log.txt")
+        self.loggers: dict[str, TaskLogger] = {}
+
+    def task(self, name: str, text: bytes) -> None:
+        logger = self.loggers.get(name)
+        if logger is None:
+            index = LogIndex(self.out / "tasks" / name / TASK_LOG_INDEX)
+            logger = self.loggers[name] = TaskLogger(name, index, self.build_log)
+        output = logger.step_output("s")
+        output.feed(text)
+        output.flush()
+
+    def text(self, name: str) -> bytes:
+        return read_task_log(self.out, f"tasks/{name}/{TASK_LOG_INDEX}")
+
+
+def make_out(out: Path) -> Logs:
     """An executor output directory, with scratch, artifacts and a finished run's marker."""
     (out / ".work" / "workspaces" / "src").mkdir(parents=True)
     (out / ".work" / "workspaces" / "src" / "secret.txt").write_text("scratch\n")
     (out / ".work" / "build-log.txt").write_text("scratch log\n")
-    (out / "tasks" / "build").mkdir(parents=True)
-    (out / "tasks" / "build" / "log.txt").write_text("building\n")
-    (out / "tasks" / "test").mkdir(parents=True)
-    (out / "tasks" / "test" / "log.txt").write_text("testing\n")
+    logs = Logs(out)
+    logs.build_log.write(b"first line\n")
+    logs.task("build", b"building\n")
+    logs.task("test", b"testing\n")
     (out / "artifacts" / "build").mkdir(parents=True)
     (out / "artifacts" / "build" / "bin").write_bytes(b"\0" * 100)
     (out / "started.json").write_text('{"timestamp": 1}')
     (out / "pipeline-run.json").write_text('{"status": "Running"}')
-    (out / "build-log.txt").write_text("first line\n")
     (out / "finished.json").write_text('{"result": "SUCCESS"}')
+    return logs
 
 
 def test_snapshot_uploads_only_live_files_and_only_what_changed(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    make_out(out)
+    logs = make_out(out)
     store = LocalStore(tmp_path / "store")
     live = LiveSnapshots(lambda: store, "logs/j/1", out, max_bytes=1 << 20, max_file_bytes=1 << 20)
     stats = live.snapshot()
@@ -154,29 +184,34 @@ def test_snapshot_uploads_only_live_files_and_only_what_changed(tmp_path: Path) 
     listed = sorted(e.path for e in store.list("logs/j/1", recursive=True))
     assert listed == sorted(f"logs/j/1/{rel}" for rel in expected)
     assert not any(".work" in p or "finished.json" in p or "artifacts" in p for p in listed)
-    assert store.read_bytes("logs/j/1/build-log.txt") == b"first line\n"
+    assert store.read_bytes("logs/j/1/build-log.txt") == (out / "build-log.txt").read_bytes()
+    # A task log's text, not its index: the snapshot's build log may be only a tail.
+    assert store.read_bytes("logs/j/1/tasks/test/log.txt") == logs.text("test")
+    assert logs.text("test").endswith(b" [test/s] testing\n")
 
     assert live.snapshot().uploaded == []  # nothing changed
-    with open(out / "build-log.txt", "a") as log:
-        log.write("second line\n")
+    logs.build_log.write(b"second line\n")
     (out / ".work" / "build-log.txt").write_text("more scratch\n")
     assert live.snapshot().uploaded == ["build-log.txt"]
-    assert store.read_bytes("logs/j/1/build-log.txt") == b"first line\nsecond line\n"
+    assert store.read_bytes("logs/j/1/build-log.txt") == (out / "build-log.txt").read_bytes()
+    logs.task("build", b"built\n")
+    assert live.snapshot().uploaded == ["build-log.txt", "tasks/build/log.txt"]
+    assert store.read_bytes("logs/j/1/tasks/build/log.txt") == logs.text("build")
 
     # A log the job swaps for a symlink is skipped, and a stale stat does not follow it.
     secret = tmp_path / "secret.txt"
-    secret.write_text("not for the store\n")
-    swapped = out / "tasks" / "test" / "log.txt"
+    secret.write_bytes((out / "tasks" / "test" / TASK_LOG_INDEX).read_bytes())
+    swapped = out / "tasks" / "test" / TASK_LOG_INDEX
     real_changed = live.changed
     before = swapped.stat()
     swapped.unlink()
     swapped.symlink_to(secret)
     assert live.changed() == []
-    old = Candidate("tasks/test/log.txt", swapped, before.st_size + 1, before.st_mtime_ns)
+    old = Candidate("tasks/test/log.txt", swapped, 1, before.st_mtime_ns + 1, index=True)
     live.changed = lambda: [old]  # type: ignore[method-assign]
     assert live.snapshot().uploaded == []
     live.changed = real_changed  # type: ignore[method-assign]
-    assert store.read_bytes("logs/j/1/tasks/test/log.txt") == b"testing\n"
+    assert store.read_bytes("logs/j/1/tasks/test/log.txt") == logs.text("test")
 
     live.close()
     with open(out / "build-log.txt", "a") as log:
@@ -207,20 +242,21 @@ def test_long_log_is_cut_to_its_tail_with_a_notice(tmp_path: Path) -> None:
 
 def test_snapshot_budget_defers_the_rest_fairly(tmp_path: Path) -> None:
     out = tmp_path / "out"
+    logs = Logs(out)
     for name in ("a", "b", "c"):
-        (out / "tasks" / name).mkdir(parents=True)
-        (out / "tasks" / name / "log.txt").write_bytes(b"y" * 1500 + b"\n")
+        logs.task(name, b"y" * 1500 + b"\n")
     store = LocalStore(tmp_path / "store")
-    live = LiveSnapshots(lambda: store, "b/1", out, max_bytes=3500, max_file_bytes=2048)
-    first = live.snapshot()
-    assert first.uploaded == ["tasks/a/log.txt", "tasks/b/log.txt"] and first.deferred == 1
-    assert first.bytes <= 3500
-    # Everything grows; the log left out last time goes first now.
-    for name in ("a", "b", "c"):
-        with open(out / "tasks" / name / "log.txt", "ab") as log:
-            log.write(b"z\n")
-    second = live.snapshot()
-    assert second.uploaded[0] == "tasks/c/log.txt" and second.deferred == 1
+    live = LiveSnapshots(lambda: store, "b/1", out, max_bytes=4000, max_file_bytes=2048)
+    first = live.snapshot()  # the build log (its cut tail) first, then what fits
+    assert first.uploaded == ["build-log.txt", "tasks/a/log.txt"] and first.deferred == 2
+    assert first.bytes <= 4000
+    # Everything grows; the logs left out last time go first now.
+    for round_, name in enumerate(("b", "c")):
+        for task in ("a", "b", "c"):
+            logs.task(task, b"z%d\n" % round_)
+        later = live.snapshot()
+        assert later.uploaded == ["build-log.txt", f"tasks/{name}/log.txt"], round_
+        assert later.deferred == 2
     assert MAX_FILES >= 3
     with pytest.raises(ValueError, match="at least 1024 bytes"):
         LiveSnapshots(lambda: store, "b/1", out, max_bytes=3500, max_file_bytes=100)
@@ -242,3 +278,25 @@ def test_snapshot_of_a_large_log_stays_bounded(tmp_path: Path) -> None:
     assert stats.cut == ["build-log.txt"] and stats.bytes <= 2 << 20
     assert store.read_bytes("b/1/build-log.txt").endswith(b"the end\n")
     assert live.snapshot().bytes == 0
+
+
+def test_a_long_task_log_is_cut_to_its_tail_and_forgotten_after_the_publish(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    logs = Logs(out)
+    lines = b"".join(b"line %05d %s\n" % (i, b"x" * 40) for i in range(2000))
+    logs.task("t", lines)
+    logs.task("quiet", b"hello\n")
+    store = LocalStore(tmp_path / "store")
+    live = LiveSnapshots(lambda: store, "b/1", out, max_bytes=64 << 10, max_file_bytes=4096)
+    stats = live.snapshot()
+    assert "tasks/t/log.txt" in stats.cut and "tasks/quiet/log.txt" not in stats.cut
+    notice, rest = store.read_bytes("b/1/tasks/t/log.txt").split(b"\n", 1)
+    assert CUT_MARK.encode() in notice and logs.text("t").endswith(rest)
+    assert rest.startswith(b"20") and len(rest) <= 4096  # from a line start, within the cap
+    # The final publish put the indexes there: the texts are stale copies now.
+    live.close()
+    live.forget()
+    assert not store.exists("b/1/tasks/t/log.txt") and not store.exists("b/1/tasks/quiet/log.txt")
+    assert store.exists("b/1/build-log.txt")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import psutil
+import pytest
 
 from foredeck.pipeline.model import (
     Matrix,
@@ -21,6 +26,7 @@ from foredeck.pipeline.model import (
     WhenExpression,
     WorkspaceDecl,
 )
+from foredeck.storage.tasklog import TASK_LOG_INDEX, read_task_log
 
 
 def step(script: str, name: str = "main", timeout: float | None = None) -> Step:
@@ -83,6 +89,11 @@ def pipeline(
     )
 
 
+def task_log(out: Path, task_dir: str) -> str:
+    """The log of task directory `task_dir` of the run in `out`, as the dashboard shows it."""
+    return read_task_log(out, f"tasks/{task_dir}/{TASK_LOG_INDEX}").decode()
+
+
 def alive(pid: int) -> bool:
     """True while `pid` is a live process (a zombie is dead: it only waits to be reaped)."""
     try:
@@ -131,6 +142,37 @@ def lingering(directory: Path, wait: float = 3.0) -> list[psutil.Process]:
         time.sleep(0.05)
         found = processes_in(directory)
     return found
+
+
+def require_bwrap() -> str:
+    """The bwrap binary, else the test is skipped saying why (failed in CI, which has it)."""
+    found = shutil.which("bwrap")
+    if found is None:
+        message = "bubblewrap (bwrap) is not installed; .ci/run installs it"
+        if os.environ.get("SANDBOX_TESTS_REQUIRED"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def orphan(env: dict[str, str], cwd: Path) -> int:
+    """A `sleep 300` in a session of its own whose parent has exited, as a dead run leaves it."""
+    done = subprocess.run(
+        ["setsid", "sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def kill_all(pids: Iterable[int]) -> None:
+    """Test clean-up: SIGKILL whichever of `pids` still exist."""
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).kill()
 
 
 def max_overlap(intervals: Iterable[tuple[float, float]]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.execute.helpers import processes_in, read_pids, survivors
+from tests.child import child_env
+from tests.execute.helpers import processes_in, read_pids, survivors, task_log
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "e2e-pipeline.yaml"
@@ -22,6 +24,7 @@ def foredeck(*args: str | Path, cwd: Path, timeout: float = 30) -> subprocess.Co
     return subprocess.run(
         [sys.executable, "-m", "foredeck.cli", "run", *map(str, args)],
         cwd=cwd,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -213,8 +216,8 @@ def test_example_e2e_pipeline(tmp_path: Path, integration: str) -> None:
     assert run["tasks"]["build"]["results"] == {"image": "registry.local/app:1.4.2"}
     assert (out / "artifacts" / "unit-tests" / "junit_unit.xml").read_text().count("<testcase") == 3
     junit_integration = out / "artifacts" / "integration-tests" / "junit_integration.xml"
-    teardown = (out / "tasks" / "teardown" / "log.txt").read_text()
-    deploy = (out / "tasks" / "deploy" / "log.txt").read_text()
+    teardown = task_log(out, "teardown")
+    deploy = task_log(out, "deploy")
     assert "deploying registry.local/app:1.4.2" in deploy
     if integration == "true":
         assert run["tasks"]["integration-tests"]["status"] == "Succeeded"
@@ -224,3 +227,20 @@ def test_example_e2e_pipeline(tmp_path: Path, integration: str) -> None:
         assert run["tasks"]["integration-tests"]["status"] == "Skipped"
         assert not junit_integration.exists()
         assert "pipeline tasks status: Completed" in teardown
+
+
+def test_max_output_caps_what_the_build_log_keeps(tmp_path: Path) -> None:
+    script = "seq 1 100000\necho finished > done.txt"
+    yaml = pipeline_yaml(tmp_path / "p.yaml", script_task("loud", script))
+    out = tmp_path / "out"
+    proc = foredeck(yaml, "--out", out, "--max-output", "10KiB", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # the step went on to its end
+    log = (out / "build-log.txt").read_text()
+    kept = [line for line in log.splitlines() if "[loud/main]" in line]
+    assert sum(len(line) + 1 for line in kept) <= 10 * 1024
+    assert "output cut: step output after 10240 bytes is dropped (--max-output)" in log
+    assert re.search(r"output cut: \d+ bytes of step 'main' dropped after 10240 bytes", log)
+    assert "100000" not in log
+
+    invalid = foredeck(yaml, "--max-output", "lots", cwd=tmp_path)
+    assert invalid.returncode == 2 and "--max-output: 'lots' is not a size" in invalid.stderr

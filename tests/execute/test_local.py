@@ -29,7 +29,8 @@ from foredeck.pipeline.model import (
     WhenExpression,
     WorkspaceDecl,
 )
-from tests.execute.helpers import max_overlap, pipeline, step, task
+from foredeck.storage.tasklog import read_task_log
+from tests.execute.helpers import max_overlap, pipeline, step, task, task_log
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
@@ -68,7 +69,7 @@ async def test_results_flow_to_dependent_tasks_and_pipeline_results(tmp_path: Pa
     # deploy waited for build: an implicit edge from the result reference
     deploy, build = intervals(result)[1], intervals(result)[0]
     assert deploy[0] >= build[1]
-    log = (tmp_path / "out" / "tasks" / "deploy" / "log.txt").read_text()
+    log = task_log(tmp_path / "out", "deploy")
     assert "deploying img:1.0" in log
 
 
@@ -93,9 +94,9 @@ printf '{"k": "v"}' > $(results.obj.path)""",
     result = await run(p, tmp_path / "out")
     assert result.status == "Succeeded", result.tasks["use"].reason
     assert result.tasks["gen"].results == {"list": ["a", "b c"], "obj": {"k": "v"}}
-    log = (tmp_path / "out" / "tasks" / "use" / "log.txt").read_text()
-    assert "[s] <a>\n" in log and "[s] <b c>\n" in log  # one argv element per array item
-    assert "[t] v\n" in log
+    log = task_log(tmp_path / "out", "use")
+    assert "[use/s] <a>\n" in log and "[use/s] <b c>\n" in log  # one argv element per item
+    assert "[use/t] v\n" in log
 
 
 async def test_param_array_star_expands_into_separate_arguments(tmp_path: Path) -> None:
@@ -110,8 +111,8 @@ async def test_param_array_star_expands_into_separate_arguments(tmp_path: Path) 
     )
     result = await run(p, tmp_path / "out")
     assert result.status == "Succeeded"
-    lines = (tmp_path / "out" / "tasks" / "t" / "log.txt").read_text().splitlines()
-    printed = [line.split("[s] ", 1)[1] for line in lines if "[s] " in line]
+    lines = task_log(tmp_path / "out", "t").splitlines()
+    printed = [line.split("[t/s] ", 1)[1] for line in lines if "[t/s] " in line]
     assert printed == ["[--a]", "[x y]", "[$(not-a-ref)]"]
 
 
@@ -175,7 +176,7 @@ echo "attempt $n retry-count $(context.task.retry-count)"
     assert flaky.status == "Succeeded"
     assert flaky.attempts == 3
     assert counter.read_text().strip() == "3"
-    log = (tmp_path / "out" / "tasks" / "flaky" / "log.txt").read_text()
+    log = task_log(tmp_path / "out", "flaky")
     assert "attempt 3 retry-count 2" in log
     assert log.count("retrying") == 2
     hopeless = result.tasks["hopeless"]
@@ -210,7 +211,7 @@ async def test_failure_stops_new_tasks_and_finally_sees_statuses(tmp_path: Path)
     assert result.tasks["late"].status == "Skipped"
     assert result.tasks["late"].reason == "not started: the run failed"
     assert result.tasks["report"].status == "Succeeded"
-    log = (tmp_path / "out" / "tasks" / "report" / "log.txt").read_text()
+    log = task_log(tmp_path / "out", "report")
     assert "overall=Failed fails=Failed slow=Succeeded child=None" in log
     finished = json.loads((tmp_path / "out" / "finished.json").read_text())
     assert (finished["passed"], finished["result"]) == (False, "FAILURE")
@@ -288,9 +289,9 @@ async def test_matrix_fans_out_and_aggregates_results(tmp_path: Path) -> None:
     ]
     bins = ["linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64", "windows-amd64"]
     assert result.tasks["build"].results == {"bin": bins}
-    log = (tmp_path / "out" / "tasks" / "collect" / "log.txt").read_text()
-    assert [line.split("[s] ")[1] for line in log.splitlines() if "[s] " in line] == bins
-    assert (tmp_path / "out" / "tasks" / "build-4" / "log.txt").read_text().count("windows/amd64")
+    log = task_log(tmp_path / "out", "collect")
+    assert [line.split("[collect/s] ")[1] for line in log.splitlines() if "/s] " in line] == bins
+    assert task_log(tmp_path / "out", "build-4").count("windows/amd64")
     data = json.loads((tmp_path / "out" / "pipeline-run.json").read_text())
     assert data["tasks"]["build[1]"]["params"] == {"os": "linux", "arch": "arm64"}
     assert data["tasks"]["build[1]"]["pipelineTask"] == "build"
@@ -334,9 +335,9 @@ async def test_build_log_has_timestamps_and_prefixes(tmp_path: Path) -> None:
         assert re.search(rf"^{STAMP} \[t/first\] {text}$", build_log, re.M), text
     assert re.search(rf"^{STAMP} \[t/second\] a$", build_log, re.M)  # CRLF ends a line too
     assert re.search(rf"^{STAMP} \[foredeck\] task t: Succeeded", build_log, re.M)
-    task_log = (tmp_path / "out" / "tasks" / "t" / "log.txt").read_text()
-    assert re.search(rf"^{STAMP} \[first\] out-line$", task_log, re.M)
-    assert "[t/first]" not in task_log
+    own = task_log(tmp_path / "out", "t")
+    assert re.search(rf"^{STAMP} \[t/first\] out-line$", own, re.M)
+    assert "task t: Succeeded" not in own  # the run's messages are in the build log only
 
 
 async def test_output_streams_while_the_step_runs(tmp_path: Path) -> None:
@@ -395,13 +396,13 @@ async def test_task_log_paths_are_recorded_for_sanitised_names(tmp_path: Path) -
     )
     result = await run(p, tmp_path / "out")
     data = json.loads((tmp_path / "out" / "pipeline-run.json").read_text())["tasks"]
-    assert data["shows output"]["log"] == "tasks/shows_output/log.txt"
+    assert data["shows output"]["log"] == "tasks/shows_output/log.index"
     assert data["shows output"]["artifacts"] == "artifacts/shows_output"
-    assert data["m[1]"]["log"] == "tasks/m-1/log.txt"
+    assert data["m[1]"]["log"] == "tasks/m-1/log.index"
     for name in ("shows output", "m[0]", "m[1]"):
-        assert (tmp_path / "out" / data[name]["log"]).read_text().count("[main]") == 1
+        assert read_task_log(tmp_path / "out", data[name]["log"]).count(b"/main]") == 1
         assert (tmp_path / "out" / data[name]["artifacts"]).is_dir()
-    assert result.tasks["m[0]"].log == "tasks/m-0/log.txt"
+    assert result.tasks["m[0]"].log == "tasks/m-0/log.index"
 
 
 async def test_workspaces_and_context(tmp_path: Path) -> None:
@@ -426,10 +427,10 @@ async def test_workspaces_and_context(tmp_path: Path) -> None:
     )
     result = await run(pipeline(writer, reader, workspaces=["shared"]), tmp_path / "out")
     assert result.status == "Succeeded"
-    read_log = (tmp_path / "out" / "tasks" / "read" / "log.txt").read_text()
-    assert "[main] data" in read_log
+    read_log = task_log(tmp_path / "out", "read")
+    assert "[read/main] data" in read_log
     assert str((tmp_path / "out" / ".work" / "workspaces").resolve()) in read_log  # default cwd
-    assert "[main] r1-write" in (tmp_path / "out" / "tasks" / "write" / "log.txt").read_text()
+    assert "[write/main] r1-write" in task_log(tmp_path / "out", "write")
 
 
 async def test_unresolved_reference_fails_task_clearly_but_shell_syntax_is_kept(
@@ -442,7 +443,7 @@ async def test_unresolved_reference_fails_task_clearly_but_shell_syntax_is_kept(
     # `$(pwd)` has no root the executor owns: it is shell command substitution, left alone
     result = await run(pipeline(task("shell", "echo cwd=$(pwd)")), tmp_path / "b")
     assert result.tasks["shell"].status == "Succeeded"
-    assert "[main] cwd=/" in (tmp_path / "b" / "tasks" / "shell" / "log.txt").read_text()
+    assert "[shell/main] cwd=/" in task_log(tmp_path / "b", "shell")
 
 
 async def test_oversized_or_malformed_results_fail_the_task(tmp_path: Path) -> None:
@@ -471,7 +472,7 @@ async def test_missing_program_and_shebang_scripts(tmp_path: Path) -> None:
     assert result.tasks["nocmd"].status == "Failed"
     assert "/nonexistent/tool" in result.tasks["nocmd"].reason
     assert result.tasks["shebang"].status == "Succeeded"
-    assert "[py] py ['x']" in (tmp_path / "out" / "tasks" / "shebang" / "log.txt").read_text()
+    assert "[shebang/py] py ['x']" in task_log(tmp_path / "out", "shebang")
 
 
 async def test_param_without_value_is_an_input_error_before_any_file(tmp_path: Path) -> None:

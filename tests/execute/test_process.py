@@ -10,8 +10,16 @@ from typing import Any
 
 import pytest
 
-from foredeck.execute.logs import MAX_LINE_BYTES, LogFile, TaskLogger
+from foredeck.execute.logs import (
+    MAX_LINE_BYTES,
+    BuildLog,
+    LogFile,
+    LogIndex,
+    OutputLimit,
+    TaskLogger,
+)
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
+from foredeck.storage.tasklog import ENTRY, IndexedLog, LocalRange
 from tests.execute.helpers import read_pids, survivors
 
 
@@ -85,8 +93,8 @@ def test_kill_all_kills_every_tracked_group() -> None:
 
 
 def test_step_output_splits_lines_across_chunks(tmp_path: Path) -> None:
-    task_log, build_log = LogFile(tmp_path / "task.log"), LogFile(tmp_path / "build.log")
-    output = TaskLogger("t", task_log, build_log).step_output("s")
+    build_log = BuildLog(tmp_path / "build.log")
+    output = TaskLogger("t", LogIndex(tmp_path / "t.index"), build_log).step_output("s")
     output.feed(b"hel")
     assert (tmp_path / "build.log").read_bytes() == b""  # a partial line waits for its end
     output.feed(b"lo\nwor")
@@ -99,8 +107,73 @@ def test_step_output_splits_lines_across_chunks(tmp_path: Path) -> None:
         b"\xff",  # bytes are passed through, not decoded
         b"x" * (MAX_LINE_BYTES + 10),  # an over-long line is cut off, not kept growing
     ]
-    task_lines = (tmp_path / "task.log").read_bytes().splitlines()
-    assert all(b" [s] " in line for line in task_lines) and len(task_lines) == 4
+    index = IndexedLog(LocalRange(tmp_path / "t.index"), LocalRange(tmp_path / "build.log"))
+    assert index.read_range(0, index.size()) == (tmp_path / "build.log").read_bytes()
+    assert (tmp_path / "t.index").stat().st_size == ENTRY.size  # one stretch
+
+
+def test_a_task_log_is_its_stretches_of_the_build_log(tmp_path: Path) -> None:
+    """Each line is stored once; the index of each task reads back exactly its lines, in
+    order, from any offset, whatever the interleaving."""
+    build_log = BuildLog(tmp_path / "build-log.txt")
+    names = ["a", "b", "c"]
+    loggers = {n: TaskLogger(n, LogIndex(tmp_path / f"{n}.index"), build_log) for n in names}
+    outputs = {n: loggers[n].step_output("s") for n in names}
+    order = "aaabacbbbcaaccccab"
+    for i, name in enumerate(order):
+        outputs[name].feed(b"line %d of %s\n" % (i, name.encode()))
+        if i % 5 == 0:
+            loggers[name].message(f"note {i}")
+            loggers[name].message(f"shared {i}", own=False)
+    for logger in loggers.values():
+        logger.close()
+    build_log.close()
+    whole = (tmp_path / "build-log.txt").read_bytes()
+    for name in names:
+        expected = b"".join(
+            line + b"\n" for line in whole.splitlines() if f" [{name}/".encode() in line
+        )
+        expected = b"".join(
+            line + b"\n" for line in expected.splitlines() if b"] shared " not in line
+        )
+        log = IndexedLog(
+            LocalRange(tmp_path / f"{name}.index"), LocalRange(tmp_path / "build-log.txt")
+        )
+        assert log.size() == len(expected)
+        assert log.read_range(0, log.size()) == expected
+        for start in range(0, len(expected), 7):
+            assert log.read_range(start, 13) == expected[start : start + 13]
+        assert log.read_range(len(expected), 10) == b""
+    # Consecutive lines of one task are one stretch: "cccc" costs one entry, not four.
+    entries = (tmp_path / "c.index").stat().st_size // ENTRY.size
+    assert entries < order.count("c")
+
+
+def test_output_past_the_limit_is_dropped_and_said_so(tmp_path: Path) -> None:
+    limit = OutputLimit(1000, "controller.max_output_bytes")
+    build_log = BuildLog(tmp_path / "build-log.txt", limit)
+    logger = TaskLogger("t", LogIndex(tmp_path / "t.index"), build_log)
+    output = logger.step_output("s")
+    for i in range(100):
+        output.feed(b"x" * 40 + b" %d\n" % i)
+    output.feed(b"partial")
+    assert build_log.cut
+    output.flush()
+    log = (tmp_path / "build-log.txt").read_text()
+    kept = [line for line in log.splitlines() if "[t/s]" in line]
+    assert 0 < sum(len(line) + 1 for line in kept) <= 1000  # whole lines, within the limit
+    dropped = sum(len(b"x" * 40 + b" %d\n" % i) for i in range(len(kept), 100)) + len("partial")
+    assert log.count("output cut:") == 2
+    cut = "[t/foredeck] output cut: step output after 1000 bytes is dropped"
+    assert f"{cut} (controller.max_output_bytes)" in log
+    assert (
+        f"[t/foredeck] output cut: {dropped} bytes of step 's' dropped after 1000 bytes "
+        "(controller.max_output_bytes)"
+    ) in log
+    task = IndexedLog(LocalRange(tmp_path / "t.index"), LocalRange(tmp_path / "build-log.txt"))
+    assert task.read_range(0, task.size()).decode().count("output cut:") == 2  # in its log too
+    logger.message("task t: Succeeded")  # the executor's own lines are never cut
+    assert "task t: Succeeded" in (tmp_path / "build-log.txt").read_text()
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to fill a disk")

@@ -20,20 +20,14 @@ from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.sandbox import RunAs, Sandbox, SandboxError, make_sandbox
 from foredeck.pipeline.model import Pipeline, PipelineRunSpec
-from tests.execute.helpers import lingering, pipeline, step, task
+from tests.execute.helpers import lingering, pipeline, require_bwrap, step, task
 
 ROOT = os.getuid() == 0
 
 
 @pytest.fixture
 def bwrap() -> str:
-    found = shutil.which("bwrap")
-    if found is None:
-        message = "bubblewrap (bwrap) is not installed; .ci/run installs it"
-        if os.environ.get("SANDBOX_TESTS_REQUIRED"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_bwrap()
 
 
 def sandbox(**kwargs: Any) -> Sandbox:

@@ -13,7 +13,15 @@ import pytest
 from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunResult
 from foredeck.pipeline.model import Pipeline, PipelineRunSpec
-from tests.execute.helpers import pipeline, processes_in, read_pids, step, survivors, task
+from tests.execute.helpers import (
+    pipeline,
+    processes_in,
+    read_pids,
+    step,
+    survivors,
+    task,
+    task_log,
+)
 
 
 async def run(p: Pipeline, out: Path, **kwargs: Any) -> RunResult:
@@ -45,7 +53,7 @@ async def test_step_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None
     assert result.status == "Failed"  # a task's own timeout fails the run; it is not a run timeout
     assert len(read_pids(pids)) == 4
     assert survivors(read_pids(pids)) == []  # including the grandchild that ignored SIGTERM
-    assert "never" not in (tmp_path / "out" / "tasks" / "t" / "log.txt").read_text()
+    assert "never" not in task_log(tmp_path / "out", "t")
 
 
 async def test_background_processes_die_with_their_step(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.storage import open_store
-from foredeck.storage.local import LocalStore
+from foredeck.storage.local import TMP_MARK, LocalStore
 
 
 @pytest.fixture
@@ -110,3 +110,27 @@ def test_writing_over_a_directory_fails_clearly(local: LocalStore) -> None:
     with pytest.raises(IsADirectoryError):
         local.read_bytes("dir")
     assert local.read_bytes("dir/file.txt") == b"x"
+
+
+def test_link_file_publishes_the_same_bytes_without_a_copy(
+    local: LocalStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    log = out / "build-log.txt"
+    log.write_bytes(b"line\n" * 1000)
+    log.chmod(0o600)
+    local.write_text("b/1/build-log.txt", "a live snapshot\n")
+    local.link_file(log, "b/1/build-log.txt")
+    published = local.root / "b" / "1" / "build-log.txt"
+    assert os.path.samefile(published, log)  # one inode: the bytes are on the disk once
+    assert published.stat().st_mode & 0o777 == 0o644  # readable, as a copy would be
+    assert not [p for p in published.parent.iterdir() if TMP_MARK in p.name]
+    # A file with other names (linked by a step from elsewhere) is copied instead: a later
+    # change through another name must not change what was published.
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("shared\n")
+    os.link(elsewhere, out / "linked.txt")
+    local.link_file(out / "linked.txt", "b/1/linked.txt")
+    copied = local.root / "b" / "1" / "linked.txt"
+    assert not os.path.samefile(copied, elsewhere) and copied.read_text() == "shared\n"

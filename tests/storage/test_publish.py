@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -7,6 +8,7 @@ import pytest
 
 from foredeck.storage import ArtifactStore
 from foredeck.storage.layout import job_paths
+from foredeck.storage.local import LocalStore
 from foredeck.storage.publish import publish_run
 
 RUN_FILES = [
@@ -121,3 +123,13 @@ def test_the_executors_scratch_is_not_published(store: ArtifactStore, tmp_path: 
     assert not [p for p in result.uploaded if "/.work/scripts" in p]
     build = "logs/post-build/1800000000000000009"
     assert store.read_bytes(f"{build}/artifacts/build/.work/kept.txt") == b"output"
+
+
+def test_publishing_with_link_shares_the_files_of_a_local_store(tmp_path: Path) -> None:
+    local = LocalStore(tmp_path / "store")
+    out = make_run(tmp_path)
+    result = publish_run(local, "logs/job/9", out, link=True)
+    assert "logs/job/9/build-log.txt" in result.uploaded
+    for rel in ("build-log.txt", "artifacts/junit/junit_01.xml"):
+        assert os.path.samefile(local.root / "logs" / "job" / "9" / rel, out / rel)
+    assert (local.root / "logs" / "job" / "latest-build.txt").read_text() == "9"

@@ -165,5 +165,6 @@ def target(job: Job, build_id: str) -> JobPaths:
 
 
 def publish(store: ArtifactStore, paths: JobPaths, out: Path) -> None:
-    """Upload `out` (started.json first, finished.json last, then latest-build.txt)."""
-    publish_run(store, paths, out)
+    """Upload `out` (started.json first, finished.json last, then latest-build.txt); a
+    `file://` store gets hard links, not copies: nothing writes to `out` any more."""
+    publish_run(store, paths, out, link=True)

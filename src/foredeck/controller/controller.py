@@ -19,7 +19,6 @@ import functools
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 import zlib
@@ -34,7 +33,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from foredeck.controller import artifacts, janitor
+from foredeck.controller import artifacts, janitor, leftovers
 from foredeck.controller.env import prow_env, step_env
 from foredeck.controller.isolation import job_sandbox
 from foredeck.controller.live import LivePublisher, LiveSnapshots
@@ -83,6 +82,8 @@ from foredeck.db.engine import error_line, read_only, session_factory, write_loc
 from foredeck.db.models import Job, JobState
 from foredeck.db.types import utcnow
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.logs import OutputLimit
+from foredeck.execute.orphans import new_owner
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
 from foredeck.pipeline.model import PipelineError, PipelineRunSpec
@@ -111,11 +112,6 @@ T = TypeVar("T")
 class Outcome:
     state: JobState
     description: str
-
-
-def new_owner() -> str:
-    """`host:pid:random`: the pid lets a restarted process on the same host recover at once."""
-    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 REMOTE_AGENTS = ("argo", "tekton")
@@ -217,6 +213,11 @@ class Controller:
         self.mirror_dir = Path(c.mirror_dir).absolute()
         self.clone_uri = clone_uri or clone_uri_for(self.settings)
         self.sandbox = job_sandbox(self.settings)
+        self.max_output = (
+            OutputLimit(c.max_output_bytes, "controller.max_output_bytes")
+            if c.max_output_bytes
+            else None
+        )
         self.owner = owner or new_owner()
         self.host = this_host()
         self._engine = engine
@@ -232,6 +233,7 @@ class Controller:
         self.sweep_interval = self.settings.sinker.interval if self.settings.sinker.enabled else 0
         self.sweep_max_age = timedelta(seconds=self.settings.sinker.max_age)
         self._last_sweep = -float("inf")
+        self._leftovers_killed = False
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -275,6 +277,9 @@ class Controller:
 
         Returns the ids of the jobs claimed (and started) by this call.
         """
+        if not self._leftovers_killed:  # first round: before any job is recovered
+            await asyncio.to_thread(leftovers.kill_dead_owners, self.host, self.owner, self.workdir)
+            self._leftovers_killed = True
         await self.recover_stale()
         await self.watch()
         if self.sweep_interval and time.monotonic() - self._last_sweep >= self.sweep_interval:
@@ -379,6 +384,7 @@ class Controller:
         trash: list[Path | None] = []
         with self._reads() as session, session.begin():  # before a requeue forgets its build id
             row = load_jobs(session, [job.id]).get(job.id)
+        leftovers.kill_job_leftovers(job, self.host)  # before it is ended or runs again
         with write_lock(self._engine), self._sessions() as session, session.begin():
             state = recover(
                 session,
@@ -480,6 +486,8 @@ class Controller:
         if job is not None:
             try:
                 url = await asyncio.to_thread(self._publish, r, job, outcome)
+                if live is not None:  # the task logs' texts snapshots uploaded are stale now
+                    await asyncio.to_thread(live.snapshots.forget)
             except Exception:
                 log.exception("job %d: publishing the artifacts failed", r.id)
         final = await self._record(r, outcome, url)
@@ -604,6 +612,8 @@ class Controller:
                         ),
                         kill_grace=lim.grace,
                         sandbox=self.sandbox.with_writable(p for p in [src] if p.is_dir()),
+                        marker=f"{self.owner}/{leftovers.run_name(self.workdir, job.id)}",
+                        max_output=self.max_output,
                     )
                 )
         except asyncio.CancelledError:
@@ -693,7 +703,7 @@ class Controller:
                 kube=target,
                 job_id=job.id,
                 cancel=cancel,
-                options=RemoteOptions(ui_url=kube.ui_url),
+                options=RemoteOptions(ui_url=kube.ui_url, max_output=self.max_output),
                 decoration=decoration,
             )
         except (KubeConfigError, RemoteRunError) as exc:

@@ -2,10 +2,13 @@
 
 A dashboard that does not share the controller's disk (the Helm chart's separate pods) can only
 read the store. So while a job runs, every `controller.live_publish_interval` seconds the files a
-live view needs (`started.json`, `pipeline-run.json`, `build-log.txt`, `tasks/*/log.txt`) are
+live view needs (`started.json`, `pipeline-run.json`, `build-log.txt`, and each task's log) are
 uploaded to the job's build directory, each only when its size or mtime changed since the last
-snapshot. Never `finished.json` (its presence means "done" to every reader of Prow's layout),
-never `.work/` (scratch) or `artifacts/` (uploaded once at the end), never `latest-build.txt`.
+snapshot. A task's log is an index into the build log on disk (`storage/tasklog.py`); the
+snapshot holds its text instead (`tasks/<task>/log.txt`), since the snapshot's build log may be
+only a tail; `forget()` removes those texts once the final publish has put the indexes there.
+Never `finished.json` (its presence means "done" to every reader of Prow's layout), never
+`.work/` (scratch) or `artifacts/` (uploaded once at the end), never `latest-build.txt`.
 
 Cost is bounded: a log longer than `live_publish_max_file_bytes` is uploaded as its last that
 many bytes (cut at a line start) after one line saying what was left out, and one snapshot
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -29,13 +33,21 @@ from typing import BinaryIO
 
 from foredeck.storage import prow
 from foredeck.storage.store import ArtifactStore
+from foredeck.storage.tasklog import (
+    TASK_LOG_INDEX,
+    TASK_LOG_TEXT,
+    IndexedLog,
+    LocalRange,
+    RangeSource,
+)
 
 log = logging.getLogger(__name__)
 
 TOP_FILES = (prow.STARTED, prow.PIPELINE_RUN, prow.BUILD_LOG)
 """Uploaded in this order; `finished.json` is never among them."""
 TASKS_DIR = "tasks"
-TASK_LOG = "log.txt"
+TASK_LOG = TASK_LOG_TEXT
+"""A task log's text in a snapshot (on disk a task's log is `TASK_LOG_INDEX`)."""
 MAX_FILES = 64
 """Files uploaded per snapshot at most: each is one PUT on S3/GCS."""
 CUT_MARK = "[foredeck] live snapshot:"
@@ -71,7 +83,29 @@ class _Candidate:
     rel: str
     local: Path
     size: int
+    """Bytes to upload: the file's, or for a task log index the task log's."""
     mtime_ns: int
+    index: bool = False
+    """`local` is a task log index: what is uploaded is the text it points to."""
+
+
+class _FdRange:
+    """An open file as a `RangeSource` of a fixed size (a growing log is not chased)."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._size = size
+
+    def size(self) -> int:
+        return self._size
+
+    def read_range(self, start: int, length: int) -> bytes:
+        return os.pread(self._fd, max(0, min(length, self._size - start)), start)
+
+
+def _open_nofollow(path: Path) -> int:
+    """O_NOFOLLOW: a log swapped for a symlink since the stat is refused, not followed."""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
 
 
 class LiveSnapshots:
@@ -123,21 +157,27 @@ class LiveSnapshots:
                 for item in scan:
                     if item.is_dir(follow_symlinks=False):
                         rel = f"{TASKS_DIR}/{item.name}/{TASK_LOG}"
-                        found = self._stat(rel, Path(item.path) / TASK_LOG)
+                        found = self._stat(rel, Path(item.path) / TASK_LOG_INDEX, index=True)
                         if found is not None:
                             tasks.append(found)
         # Never uploaded (or longest ago) first, so busy logs cannot starve quiet ones.
         tasks.sort(key=lambda c: (self._round.get(c.rel, -1), c.rel))
         return [c for c in (*top, *tasks) if self._sent.get(c.rel) != (c.size, c.mtime_ns)]
 
-    def _stat(self, rel: str, local: Path) -> _Candidate | None:
+    def _stat(self, rel: str, local: Path, *, index: bool = False) -> _Candidate | None:
         try:
             st = local.lstat()
         except OSError:
             return None
-        if not local.is_file() or local.is_symlink():
+        if not stat.S_ISREG(st.st_mode):
             return None
-        return _Candidate(rel, local, st.st_size, st.st_mtime_ns)
+        size = st.st_size
+        if index:
+            try:
+                size = IndexedLog(LocalRange(local), LocalRange(self.out / prow.BUILD_LOG)).size()
+            except (OSError, ValueError):
+                return None
+        return _Candidate(rel, local, size, st.st_mtime_ns, index)
 
     def snapshot(self) -> SnapshotStats:
         """Upload what changed, within the byte and file budgets."""
@@ -169,30 +209,46 @@ class LiveSnapshots:
     def _upload(self, candidate: _Candidate) -> int | None:
         """Upload the first `size` bytes seen by the stat, or the cut tail; bytes sent (None:
         the file cannot be opened any more)."""
-        dest = f"{self.build_dir}/{candidate.rel}"
-        size = candidate.size
-        # O_NOFOLLOW: a log swapped for a symlink since the stat is refused, not followed.
+        fds: list[int] = []
         try:
-            fd = os.open(candidate.local, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
+            fds.append(_open_nofollow(candidate.local))
+            source: RangeSource = _FdRange(fds[0], os.fstat(fds[0]).st_size)
+            if candidate.index:
+                fds.append(_open_nofollow(self.out / prow.BUILD_LOG))
+                source = IndexedLog(source, _FdRange(fds[1], os.fstat(fds[1]).st_size))
+            return self._send(f"{self.build_dir}/{candidate.rel}", source, candidate.size)
+        except (OSError, ValueError):
             return None  # gone, or a symlink now: nothing to upload
-        with os.fdopen(fd, "rb") as source:
-            store = self._store()
-            if size <= self.max_file_bytes:
-                with store.open_write(dest) as sink:
-                    return _copy(source, sink, size)
-            keep = self.max_file_bytes - NOTICE_MAX
-            start = size - keep
-            source.seek(start)
-            head = source.read(min(_NEWLINE_SEARCH, keep))
-            newline = head.find(b"\n")
-            if 0 <= newline < len(head) - 1:
-                start += newline + 1  # from a line start: no half line after the notice
-            source.seek(start)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _send(self, dest: str, source: RangeSource, size: int) -> int:
+        store = self._store()
+        if size <= self.max_file_bytes:
             with store.open_write(dest) as sink:
-                notice = cut_notice(start, size, size - start)[:NOTICE_MAX]
-                sink.write(notice)
-                return len(notice) + _copy(source, sink, size - start)
+                return _copy(source, 0, size, sink)
+        keep = self.max_file_bytes - NOTICE_MAX
+        start = size - keep
+        head = source.read_range(start, min(_NEWLINE_SEARCH, keep))
+        newline = head.find(b"\n")
+        if 0 <= newline < len(head) - 1:
+            start += newline + 1  # from a line start: no half line after the notice
+        with store.open_write(dest) as sink:
+            notice = cut_notice(start, size, size - start)[:NOTICE_MAX]
+            sink.write(notice)
+            return len(notice) + _copy(source, start, size, sink)
+
+    def forget(self) -> None:
+        """Remove the task log texts snapshots uploaded: after the final publish, which put the
+        task logs' indexes there, they are stale copies."""
+        store = self._store()
+        for rel in sorted(self._sent):
+            if rel.startswith(f"{TASKS_DIR}/") and rel.endswith(f"/{TASK_LOG}"):
+                try:
+                    store.delete_prefix(f"{self.build_dir}/{rel}")
+                except (OSError, ValueError) as exc:
+                    log.warning("could not remove the snapshot %s: %s", rel, exc)
 
     def close(self) -> None:
         """No snapshot after this returns (one in flight is waited for, cut short)."""
@@ -201,16 +257,16 @@ class LiveSnapshots:
             pass
 
 
-def _copy(source: BinaryIO, sink: BinaryIO, length: int) -> int:
-    """At most `length` bytes: a log growing meanwhile is not chased past its stat."""
-    left = length
-    while left > 0:
-        data = source.read(min(_COPY_CHUNK, left))
+def _copy(source: RangeSource, start: int, end: int, sink: BinaryIO) -> int:
+    """Bytes `[start, end)` at most: a log growing meanwhile is not chased past its stat."""
+    position = start
+    while position < end:
+        data = source.read_range(position, min(_COPY_CHUNK, end - position))
         if not data:
             break
         sink.write(data)
-        left -= len(data)
-    return length - left
+        position += len(data)
+    return position - start
 
 
 class LivePublisher:

@@ -11,6 +11,7 @@ rich are imported only once a run is really going to happen.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -63,11 +64,37 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    max_output: Annotated[
+        str,
+        typer.Option(
+            metavar="SIZE",
+            help="Step output the build log keeps at most (bytes, or 500M, 2G, 1GiB); 0: all.",
+        ),
+    ] = "1GiB",
 ) -> None:
     """Run a pipeline locally: each step is a process on this machine (images are not used)."""
     if emit is not None:
         raise typer.Exit(emit_manifest(files, param or [], emit))
-    raise typer.Exit(run(files, param or [], out, parallel))
+    try:
+        limit = parse_size(max_output)
+    except ValueError as exc:
+        _error(f"--max-output: {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    raise typer.Exit(run(files, param or [], out, parallel, limit))
+
+
+_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+
+
+def parse_size(text: str) -> int:
+    """`1048576`, `500M`, `2G`, `1GiB`, `10KB` as bytes (`Ki`/`Mi`/`Gi`/`Ti`: powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(i?)B?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"{text!r} is not a size (bytes, or a number with K, M, G, T, KiB, ...)")
+    number, unit, binary = match.groups()
+    if unit and binary:
+        return int(number) * int(1024 ** ("KMGT".index(unit.upper()) + 1))
+    return int(number) * _UNITS[unit.upper()]
 
 
 def emit_manifest(files: list[Path], params: list[str], fmt: str) -> int:
@@ -97,7 +124,13 @@ def _error(message: str) -> None:
     sys.stderr.write(message.replace("\n", " ") + "\n")
 
 
-def run(files: list[Path], params: list[str], out: Path | None, parallel: int | None) -> int:
+def run(
+    files: list[Path],
+    params: list[str],
+    out: Path | None,
+    parallel: int | None,
+    max_output: int = 0,
+) -> int:
     """The command without typer: returns the exit code."""
     import asyncio
     import os
@@ -120,14 +153,15 @@ def run(files: list[Path], params: list[str], out: Path | None, parallel: int | 
         # No PipelineRun name (the loader then uses the pipeline's): one directory per run.
         spec.name = default_run_name(spec.pipeline.name)
     out_dir = out if out is not None else RUNS_DIR / spec.name
-    return asyncio.run(_run(spec, out_dir, parallel or os.cpu_count() or 1))
+    return asyncio.run(_run(spec, out_dir, parallel or os.cpu_count() or 1, max_output))
 
 
-async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int) -> int:
+async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int, max_output: int) -> int:
     import asyncio
     import signal
 
     from foredeck.execute.local import run_pipeline
+    from foredeck.execute.logs import OutputLimit
     from foredeck.execute.progress import Progress
     from foredeck.execute.workspace import OutputDirError
     from foredeck.pipeline.model import PipelineError
@@ -155,7 +189,12 @@ async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int) -> int:
     progress.start()
     try:
         result = await run_pipeline(
-            spec, out_dir, parallel=parallel, on_event=progress.on_event, cancel=cancel
+            spec,
+            out_dir,
+            parallel=parallel,
+            on_event=progress.on_event,
+            cancel=cancel,
+            max_output=OutputLimit(max_output, "--max-output") if max_output else None,
         )
     except asyncio.CancelledError:
         pass  # cancelled twice: files are written, the summary comes from pipeline-run.json

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Literal, cast
 
 from foredeck.execute import matrix as fanout
-from foredeck.execute.logs import LogFile, TaskLogger, timestamp
+from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger, timestamp
+from foredeck.execute.orphans import MARKER, REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.process import ProcessGroups, run_process
 from foredeck.execute.results import ResultError, read_results
 from foredeck.execute.runstate import (
@@ -80,6 +81,7 @@ from foredeck.pipeline.validate import dependencies, task_references
 from foredeck.storage import prow
 
 KILL_GRACE = 3.0
+_MARKER_KEY = MARKER.encode()
 SNAPSHOT_SECONDS = 1.0  # pipeline-run.json is rewritten at most this often while running
 NAMESPACE = "local"
 # Roots the executor resolves; any other `$(...)` (`$(pwd)` in a script) is left to the shell.
@@ -120,6 +122,8 @@ async def run_pipeline(
     env: Mapping[str, str] | None = None,
     kill_grace: float = KILL_GRACE,
     sandbox: Sandbox | None = None,
+    marker: str | None = None,
+    max_output: OutputLimit | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -128,10 +132,15 @@ async def run_pipeline(
     CancelledError when the coroutine was cancelled (after finally ran and files were written).
     `env` is the base environment of every step (default: this process's); without a `HOME`
     in it, steps get a private one. `sandbox` confines the steps (see `execute/sandbox.py`).
+    `marker` (`<owner>/<run>`, default `<host>:<pid>:<random>/<run name>`) starts the
+    `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
+    `max_output` caps the step output the build log holds (see `logs.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
-    executor = _Run(run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox)
+    executor = _Run(
+        run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
+    )
     return await executor.execute()
 
 
@@ -269,7 +278,7 @@ class _Phase:
 
 
 class _Run:
-    build_log: LogFile  # opened once the output directory is prepared
+    build_log: BuildLog  # opened once the output directory is prepared
 
     def __init__(
         self,
@@ -281,9 +290,14 @@ class _Run:
         env: Mapping[str, str] | None,
         kill_grace: float,
         sandbox: Sandbox | None = None,
+        marker: str | None = None,
+        max_output: OutputLimit | None = None,
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
+        self.marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
+        self.max_output = max_output
+        self._steps_started = 0
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
         self.sandbox = sandbox or Sandbox(None)
@@ -336,13 +350,14 @@ class _Run:
         self.t0 = loop.time()
         metadata = {"pipeline": self.pipeline.name, "run": self.name, "params": self.params}
         prow.write_started(self.layout.out_dir, self.started, metadata)
-        self.build_log = LogFile(self.layout.build_log)
+        self.build_log = BuildLog(self.layout.build_log, self.max_output)
         self._log(f"run {self.name} of pipeline {self.pipeline.name} started")
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self._log(self.sandbox.describe())
         self._snapshot(force=True)
         self._emit("run-started", at=self.started)
         dag_stop: asyncio.Future[None] = loop.create_future()
+        scanner = self._collect_orphans()
         watcher = None
         if self.cancel_event is not None:
             if self.cancel_event.is_set():  # before the first task could start
@@ -361,10 +376,29 @@ class _Run:
             self.groups.close()
             if watcher is not None:
                 watcher.cancel()
+            if scanner is not None:
+                scanner.cancel()
             result = self._finish(error)
         if self.caller_cancelled:
             raise asyncio.CancelledError
         return result
+
+    def _collect_orphans(self) -> asyncio.Task[None] | None:
+        """Unsandboxed steps: this process becomes their orphans' subreaper, and notes them
+        every `SCAN_SECONDS` while the run goes (`orphans.py`); None in a sandbox."""
+        if self.sandbox.bwrap is not None:
+            return None
+        problem = REAPER.enable()
+        if problem is not None:
+            self._log(f"processes that leave a step's process group are not collected: {problem}")
+            return None
+
+        async def scan() -> None:
+            while True:
+                await asyncio.sleep(SCAN_SECONDS)
+                REAPER.scan()
+
+        return asyncio.get_running_loop().create_task(scan())
 
     async def _watch_cancel(self, event: asyncio.Event, stop: asyncio.Future[None]) -> None:
         await event.wait()
@@ -620,7 +654,7 @@ class _Run:
             finally:
                 logger.close()
             if files.log.created:
-                record.log = f"tasks/{dname}/log.txt"
+                record.log = self.layout.task_log_rel(dname)
             self._settle(record, status, reason)
 
     async def _attempt(
@@ -672,6 +706,9 @@ class _Run:
                 message = f"step {step.name!r}: {exc}"
                 logger.message(message)
                 return "Failed", message, False
+            marker = self._step_marker()
+            if marker is not None:
+                step_env = {**step_env, _MARKER_KEY: marker.encode()}
             output = logger.step_output(step.name)
             try:
                 outcome = await run_process(
@@ -683,6 +720,7 @@ class _Run:
                     deadline=deadline,
                     cancel=phase.stop,
                     grace=self.kill_grace,
+                    marker=marker,
                 )
             except OSError as exc:
                 output.flush()
@@ -690,6 +728,8 @@ class _Run:
                 logger.message(message)
                 return "Failed", message, True
             output.flush()
+            if outcome.leftovers:
+                logger.message(f"step {step.name!r}: killed {outcome.leftovers} processes it left")
             if outcome.stopped == "cancel":
                 logger.message(f"step {step.name!r} stopped: run cancelled")
                 return "Cancelled", "cancelled", False
@@ -710,6 +750,13 @@ class _Run:
             logger.message(str(exc))
             return "Failed", str(exc), True
         return "Succeeded", "", False
+
+    def _step_marker(self) -> str | None:
+        """`<run marker>/<n>` for an unsandboxed step (bubblewrap's PID namespace needs none)."""
+        if self.sandbox.bwrap is not None:
+            return None
+        self._steps_started += 1
+        return f"{self.marker}/{self._steps_started}"
 
     def _prepare_step(
         self, step: Step, lookup: Lookup, env: dict[bytes, bytes]

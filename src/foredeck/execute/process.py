@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from foredeck.execute.orphans import REAPER
+
 READ_CHUNK = 65536
 # After a step's leader exits and its group is killed, how long to wait for its output pipe to
 # close; only a process that escaped the group (setsid) can hold it longer.
@@ -79,6 +81,8 @@ def killpg(pgid: int, sig: signal.Signals) -> None:
 class ProcessOutcome:
     returncode: int
     stopped: StopCause | None = None  # why we killed it, if we did
+    leftovers: int = 0
+    """Processes the step left running outside its group (`orphans.py`), killed at its end."""
 
 
 class _PipeReader:
@@ -192,16 +196,20 @@ async def run_process(
     deadline: float | None = None,
     cancel: asyncio.Future[None] | None = None,
     grace: float = 3.0,
+    marker: str | None = None,
 ) -> ProcessOutcome:
     """Run `argv` in a new session until it exits, `deadline` (loop time) passes or `cancel`.
 
     stdout and stderr share one pipe, so `sink` sees them interleaved in the order written.
     On a deadline or cancel the group gets SIGTERM, then SIGKILL after `grace` seconds. Whatever
-    ends the step, every process left in its group is killed before this returns or raises.
-    Raises OSError when the program cannot be started.
+    ends the step, every process left in its group is killed before this returns or raises;
+    with a `marker` (the step's `FOREDECK_RUN`, already in `env`), so is every process that left
+    the group (see `orphans.py`). Raises OSError when the program cannot be started.
     """
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
+    if marker is not None:
+        REAPER.step_starting(marker)
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -214,11 +222,15 @@ async def run_process(
         )
     except BaseException:
         os.close(read_fd)
+        if marker is not None:
+            REAPER.leader_ended(0, marker)  # no leader: forget the step
         raise
     finally:
         os.close(write_fd)
     pgid = proc.pid
     groups.add(pgid)
+    REAPER.leader_started(pgid, marker)
+    leftovers = 0
     reader: _PipeReader | None = None
     watcher: _ExitWatcher | None = None
     stopped: StopCause | None = None
@@ -234,12 +246,17 @@ async def run_process(
         # The leader is a zombie now (or ignored SIGTERM): nothing of the step may outlive it.
         killpg(pgid, signal.SIGKILL)
         await watcher.exited
+        if marker is not None:  # while the zombie leader pins the session id
+            leftovers = await REAPER.sweep(marker)
         returncode = proc.wait()
         await _first(loop, [reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
     finally:
         if proc.returncode is None:  # an error or a cancel interrupted us: kill and reap
             killpg(pgid, signal.SIGKILL)
+            if marker is not None:
+                REAPER.sweep_now(marker)
             proc.wait()
+        REAPER.leader_ended(pgid, marker)
         groups.discard(pgid)
         if watcher is not None:
             watcher.close()
@@ -247,4 +264,4 @@ async def run_process(
             reader.close()
         else:
             os.close(read_fd)
-    return ProcessOutcome(returncode, stopped)
+    return ProcessOutcome(returncode, stopped, leftovers)

@@ -6,7 +6,7 @@ OUT/artifacts/<task>/          $ARTIFACTS of each task (junit*.xml anywhere belo
 OUT/.work/tmp/                 $TMPDIR of the run's steps: concurrent runs never share a temp dir
 OUT/.work/home/                $HOME of the run's steps, unless the caller gives one
 OUT/.work/emptydirs/<task>/    workspaces a task declares and the pipeline does not bind
-OUT/tasks/<task>/log.txt       each task's own log (from its first line: none if it wrote none)
+OUT/tasks/<task>/log.index     each task's log: its stretches of build-log.txt (from its first line)
 OUT/.work/workspaces/<W>/      $(workspaces.W.path); the root is every step's default cwd
 OUT/.work/results/<task>.<n>/  $(results.R.path) of attempt n (tasks with results only)
 OUT/.work/scripts/<sha>        step scripts, written once per distinct content
@@ -29,8 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from foredeck.execute.logs import LogFile
+from foredeck.execute.logs import LogIndex
 from foredeck.storage import prow
+from foredeck.storage.tasklog import TASK_LOG_INDEX
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _INSTANCE = re.compile(r"\[(\d+)\]$")
@@ -54,7 +55,7 @@ class TaskFiles:
     """A task's own directories and open log; made in a worker thread (see `open_task`)."""
 
     artifacts: str
-    log: LogFile
+    log: LogIndex
 
 
 class RunLayout:
@@ -144,13 +145,20 @@ class RunLayout:
         return thread
 
     def open_task(self, dir_name: str) -> TaskFiles:
-        """Create `artifacts/<task>/` (unless `precreate` did); `tasks/<task>/log.txt` comes
-        with the task's first line, so a silent task pays for no log directory."""
+        """Create `artifacts/<task>/` (unless `precreate` did); the task's log index comes
+        with its first line, so a silent task pays for no log directory."""
         artifacts = os.path.join(self._artifacts_str, dir_name)
         with contextlib.suppress(FileExistsError):
             os.mkdir(artifacts)
-        log = LogFile(os.path.join(self._tasks_str, dir_name, "log.txt"), lazy=True)
-        return TaskFiles(artifacts, log)
+        return TaskFiles(artifacts, self.task_log(dir_name))
+
+    def task_log(self, dir_name: str) -> LogIndex:
+        """`tasks/<task>/log.index`, created by the task's first line."""
+        return LogIndex(os.path.join(self._tasks_str, dir_name, TASK_LOG_INDEX))
+
+    def task_log_rel(self, dir_name: str) -> str:
+        """The task log's path in the run's output, as `pipeline-run.json` records it."""
+        return f"tasks/{dir_name}/{TASK_LOG_INDEX}"
 
     def workspace(self, name: str) -> Path:
         return self.workspaces / dir_name(name)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -87,6 +89,33 @@ class LocalStore:
     def upload_file(self, local_path: Path, path: str) -> None:
         with open(local_path, "rb") as source, self._atomic(path) as handle:
             shutil.copyfileobj(source, handle, _COPY_CHUNK)
+
+    def link_file(self, local_path: Path, path: str) -> None:
+        """`upload_file` by a hard link: the store and `local_path` share the bytes (a finished
+        run's output is published without a second copy on the disk). Falls back to a copy
+        for a file on another file system, or one with other names (a file a step linked from
+        elsewhere, whose other names could change it). Made readable (0644) like a copy."""
+        target = self._resolve(path)
+        if target.is_dir():
+            raise IsADirectoryError(f"store path {path!r} is a directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._resolve(path)  # re-checked after creating parents, as in `_atomic`
+        tmp = target.parent / f".{target.name}{TMP_MARK}{secrets.token_hex(4)}"
+        try:
+            st = os.lstat(local_path)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                raise OSError(f"{local_path}: not a file of its own")
+            os.link(local_path, tmp)
+        except OSError:
+            self.upload_file(local_path, path)
+            return
+        try:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def upload_dir(self, local_dir: Path, prefix: str) -> list[str]:
         plan = plan_upload(Path(local_dir), prefix)

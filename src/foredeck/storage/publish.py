@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from foredeck.storage.layout import LATEST_BUILD, JobPaths
-from foredeck.storage.local import plan_upload
+from foredeck.storage.local import LocalStore, plan_upload
 from foredeck.storage.paths import clean_path
 from foredeck.storage.store import ArtifactStore
 
@@ -55,11 +55,15 @@ def _paths_from_prefix(prefix: str) -> JobPaths:
     )
 
 
-def publish_run(store: ArtifactStore, target: JobPaths | str, local_out_dir: Path) -> PublishResult:
+def publish_run(
+    store: ArtifactStore, target: JobPaths | str, local_out_dir: Path, *, link: bool = False
+) -> PublishResult:
     """Upload `local_out_dir` to the build directory, then advance `latest-build.txt`.
 
     `target` is a `JobPaths` from `layout.job_paths` (all of Prow's pointer files) or a plain
-    `<job dir>/<build id>` prefix (one `latest-build.txt` beside the build directory).
+    `<job dir>/<build id>` prefix (one `latest-build.txt` beside the build directory). With
+    `link`, a `file://` store gets hard links rather than copies (`LocalStore.link_file`): for a
+    run directory that nothing writes any more, so that its bytes are on the disk once.
     """
     paths = _paths_from_prefix(target) if isinstance(target, str) else target
     # `.work` is the executor's scratch (checkouts, build trees, step scripts), not output.
@@ -68,8 +72,9 @@ def publish_run(store: ArtifactStore, target: JobPaths | str, local_out_dir: Pat
     last = [p for p in plan if p[0] == f"{paths.build_dir}/{LAST}"]
     middle = [p for p in plan if p not in first and p not in last]
     result = PublishResult(build_dir=paths.build_dir)
+    put = store.link_file if link and isinstance(store, LocalStore) else store.upload_file
     for dest, local in (*first, *middle, *last):
-        store.upload_file(local, dest)
+        put(local, dest)
         result.uploaded.append(dest)
 
     if paths.alias:

@@ -164,6 +164,16 @@ def test_pipeline_graph_has_a_node_per_task_and_opens_task_logs(
     assert re.search(r'class="log-line log-error" id="L\d+">.*ERROR: widget test failed', task.text)
     assert "flaky first attempt" in task.text  # the first attempt's output is in the task log
     assert client.get(f"/view/{job_id}/task/nope").status_code == 404
+    # The task's log is its lines of the build log, read through its index: its raw bytes too.
+    assert f'href="{link}/log"' in task.text
+    raw = client.get(f"{link}/log")
+    assert raw.status_code == 200 and raw.headers["content-type"].startswith("text/plain")
+    lines = raw.text.splitlines()
+    assert lines and all(" [test/" in line for line in lines)
+    assert "ERROR: widget test failed" in raw.text and "[build/" not in raw.text
+    assert int(raw.headers["x-log-size"]) == len(raw.content)
+    assert client.get(f"{link}/log?start=5&end=25").content == raw.content[5:25]
+    assert client.get(f"/view/{job_id}/task/nope/log").status_code == 404
 
 
 def test_artifact_browser_serves_safely_and_never_leaves_the_build(

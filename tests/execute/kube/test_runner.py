@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ import pytest
 from foredeck.execute.kube import argo as kube_argo
 from foredeck.execute.kube.client import KubeTarget
 from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
+from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunEvent, RunResult
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import PipelineRunSpec
+from tests.execute.helpers import task_log
 from tests.execute.kube.conftest import NAMESPACE, eventually
 from tests.execute.kube.engines import PIPELINERUNS, TASKRUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import KubeDouble
@@ -115,9 +118,9 @@ async def test_argo_run_survives_a_dropped_watch_and_is_deleted_after(
     assert "[D/main] hello-b+hello-c\n" in build_log
     assert "[A/wait]" not in build_log and "[A/init]" not in build_log  # Argo's containers
     assert "watch: 2 connections, 1 dropped, 0 gone (410), 1 reads" in build_log
-    task_log = (out / "tasks" / "A" / "log.txt").read_text()
-    assert "[main] hello\n" in task_log and "[main] A done\n" in task_log
-    assert result.tasks["A"].log == "tasks/A/log.txt"
+    own = task_log(out, "A")
+    assert "[A/main] hello\n" in own and "[A/main] A done\n" in own and "[D/" not in own
+    assert result.tasks["A"].log == "tasks/A/log.index"
     finished = read_json(out / "finished.json")
     assert finished["result"] == "SUCCESS" and finished["passed"] is True
     assert read_json(out / "started.json")["metadata"]["engine"] == "argo"
@@ -163,7 +166,7 @@ async def test_tekton_failing_task_after_410_gone_relists(
     build_log = (out / "build-log.txt").read_text()
     assert "[A/main] start\n" in build_log and "[B/main] boom\n" in build_log
     assert "1 gone (410), 2 reads" in build_log
-    assert "[main] boom\n" in (out / "tasks" / "B" / "log.txt").read_text()
+    assert "[B/main] boom\n" in task_log(out, "B")
     assert read_json(out / "finished.json")["result"] == "FAILURE"
     assert kube_double.get(PIPELINERUNS, NAMESPACE, name) is None
     assert kube_double.names(TASKRUNS, NAMESPACE) == []
@@ -351,3 +354,26 @@ async def test_a_lost_watch_fails_the_run_and_removes_it(
     assert kube_double.count("POST", "/workflows") == 1
     assert kube_double.names(WORKFLOWS, NAMESPACE) == []  # not left running unobserved
     assert read_json(out / "finished.json")["result"] == "FAILURE"
+
+
+async def test_remote_step_output_past_the_limit_is_dropped_and_said_so(
+    kube_double: KubeDouble, kube_target: KubeTarget, diamond: PipelineRunSpec, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    limit = OutputLimit(500, "controller.max_output_bytes")
+    options = RemoteOptions(backoff=0.05, log_grace=10.0, max_output=limit)
+    run = Run(diamond, out, "argo", kube_target, options=options)
+    name = await created(kube_double, WORKFLOWS, run)
+    sim = ArgoSim(kube_double, NAMESPACE, name)
+    sim.running()
+    sim.task("A", "Succeeded", logs="".join(f"line {i}\n" for i in range(100)))
+    for task in ("B", "C", "D"):
+        sim.task(task, "Succeeded", logs=f"{task} ok\n")
+    sim.finish("Succeeded", outputs={"final": "x"})
+    assert (await run.result()).status == "Succeeded"
+    log = (out / "build-log.txt").read_text()
+    kept = [line for line in log.splitlines() if "/main] " in line]
+    assert sum(len(line) + 1 for line in kept) <= 500 and "line 99" not in log
+    cut = "output cut: step output after 500 bytes is dropped (controller.max_output_bytes)"
+    assert cut in log and cut in task_log(out, "A")
+    assert re.search(r"\[A/foredeck\] output cut: \d+ bytes of step 'main' dropped", log)

@@ -29,6 +29,7 @@ from foredeck.db.models import Job
 from foredeck.storage.paths import clean_path
 from foredeck.storage.prow import BUILD_LOG
 from foredeck.storage.store import ArtifactStore, Entry
+from foredeck.storage.tasklog import TASK_LOG_INDEX, TASK_LOG_TEXT, IndexedLog
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,21 @@ class RangeReader:
         return self.files.read_range(self.rel, start, length)
 
 
+def task_log(files: BuildFiles, rel: str) -> RangeReader | IndexedLog | None:
+    """A task's log, from the `log` of its `pipeline-run.json` entry: the build log read through
+    the task's index (`storage/tasklog.py`); in a live snapshot, whose build log may be only a
+    tail, the task log's text beside the index; a plain text file in older runs. None if absent
+    (`BadPath` for a path outside the build)."""
+    if rel.endswith(f"/{TASK_LOG_INDEX}"):
+        text = rel[: -len(TASK_LOG_INDEX)] + TASK_LOG_TEXT
+        if files.source == "snapshot" and files.exists(text):
+            return RangeReader(files, text)
+        if files.exists(rel) and files.exists(BUILD_LOG):
+            return IndexedLog(RangeReader(files, rel), RangeReader(files, BUILD_LOG))
+        return None
+    return RangeReader(files, rel) if files.exists(rel) else None
+
+
 def build_files(job: Job, store: ArtifactStore | None) -> BuildFiles | None:
     """A running job's workspace output when it is on this machine, else its build directory
     in the store (a running job's live snapshots, or the published build); a finished job whose
@@ -235,11 +251,11 @@ def looks_like_text(head: bytes) -> bool:
     return True
 
 
-def stream(files: BuildFiles, rel: str, start: int, end: int) -> Iterator[bytes]:
+def stream(source: RangeReader | IndexedLog, start: int, end: int) -> Iterator[bytes]:
     """`[start, end)` of a file in chunks: memory stays bounded whatever the file's size."""
     pos = start
     while pos < end:
-        data = files.read_range(rel, pos, min(CHUNK, end - pos))
+        data = source.read_range(pos, min(CHUNK, end - pos))
         if not data:
             return
         pos += len(data)

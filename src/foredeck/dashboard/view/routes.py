@@ -31,6 +31,7 @@ from foredeck.dashboard.view.artifacts import (
     content_headers,
     snapshot_cut,
     stream,
+    task_log,
 )
 from foredeck.dashboard.view.graph import entry_seconds, format_duration, task_entries
 from foredeck.dashboard.view.lenses import LENSES, Lens, LensContext
@@ -51,6 +52,7 @@ from foredeck.db.models import Job
 from foredeck.settings import Settings
 from foredeck.storage.prow import BUILD_LOG, PIPELINE_RUN
 from foredeck.storage.store import ArtifactStore, lazy_store
+from foredeck.storage.tasklog import IndexedLog
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,15 @@ def view_router(
         )
         return note + ("." if names else " (none has arrived yet).")
 
+    def load_task(job_id: JobId, task: str) -> tuple[Job, BuildFiles, dict[str, Any]]:
+        """The job, its files and the task's entry in `pipeline-run.json`; 404 without them."""
+        job, files = load(job_id)
+        run = LensContext(job, files, top_names(files), matchers).json(PIPELINE_RUN)
+        entry = task_entries(run).get(task) if isinstance(run, dict) else None
+        if files is None or entry is None:
+            raise HTTPException(404, f"run {job_id} has no task {task!r}")
+        return job, files, entry
+
     def search_errors(source: RangeSource, base: str, begin: int) -> Response | ErrorSearch:
         """A redirect to the page of the first error line from `begin`, or the failed search."""
         found = scan_for_error(source, matchers, chunk_matchers, begin)
@@ -180,7 +191,7 @@ def view_router(
         if files is None or not files.exists(BUILD_LOG):
             raise HTTPException(404, "this run has no build log")
         try:
-            return _range_response(files, BUILD_LOG, start, end)
+            return _range_response(RangeReader(files, BUILD_LOG), files.live, start, end)
         except (OSError, ValueError) as exc:
             # The error names the file: logged, never shown (paths are the server's business).
             log.warning("job %s: the build log cannot be read: %s", job_id, exc)
@@ -195,28 +206,18 @@ def view_router(
         end: Offset | None = None,
         find_error: Offset | None = None,
     ) -> Response:
-        job, files = load(job_id)
-        run = LensContext(job, files, top_names(files), matchers).json(PIPELINE_RUN)
-        entries = task_entries(run) if isinstance(run, dict) else {}
-        entry = entries.get(task)
-        if files is None or entry is None:
-            raise HTTPException(404, f"run {job_id} has no task {task!r}")
+        job, files, entry = load_task(job_id, task)
         page = None
         search = None
-        log_path = entry.get("log")
-        if isinstance(log_path, str) and log_path:
-            try:
-                if files.exists(log_path):
-                    source = RangeReader(files, log_path)
-                    if find_error is not None:
-                        base = f"/view/{job_id}/task/{quote(task, safe='')}"
-                        found = search_errors(source, base, find_error)
-                        if isinstance(found, Response):
-                            return found
-                        search = found
-                    page = read_page(source, matchers, start=start, end=end)
-            except BadPath:
-                log_path = None
+        source = entry_log(files, entry)
+        if source is not None:
+            if find_error is not None:
+                base = f"/view/{job_id}/task/{quote(task, safe='')}"
+                found = search_errors(source, base, find_error)
+                if isinstance(found, Response):
+                    return found
+                search = found
+            page = read_page(source, matchers, start=start, end=end)
         artifacts = entry.get("artifacts")
         parent = entry.get("pipelineTask") if entry.get("pipelineTask") != task else None
         return tmpl.TemplateResponse(
@@ -228,7 +229,6 @@ def view_router(
                 "entry": entry,
                 "page": page,
                 "search": search,
-                "log_path": log_path if page is not None else None,
                 "artifacts": artifacts if isinstance(artifacts, str) else None,
                 "parent": parent if isinstance(parent, str) else None,
                 "duration": format_duration(entry_seconds(entry)),
@@ -236,6 +236,21 @@ def view_router(
                 "task_href": lambda name: f"/view/{job_id}/task/{quote(str(name), safe='')}",
             },
         )
+
+    @router.get("/view/{job_id}/task/{task}/log", include_in_schema=False)
+    def raw_task_log(
+        job_id: JobId, task: str, start: Offset | None = None, end: Offset | None = None
+    ) -> Response:
+        """A task's log bytes `[start, end)`, streamed like the build log's."""
+        _job, files, entry = load_task(job_id, task)
+        source = entry_log(files, entry)
+        if source is None:
+            raise HTTPException(404, f"run {job_id} has no log of task {task!r}")
+        try:
+            return _range_response(source, files.live, start, end)
+        except (OSError, ValueError) as exc:
+            log.warning("job %s: the log of task %r cannot be read: %s", job_id, task, exc)
+            raise HTTPException(404, "the task's log cannot be read") from None
 
     @router.get("/view/{job_id}/artifacts", include_in_schema=False)
     def artifacts_root(request: Request, job_id: JobId) -> Response:
@@ -264,7 +279,7 @@ def view_router(
             raise HTTPException(400, f"invalid artifact path: {exc}") from None
         try:
             if rel and files.exists(rel):
-                return _range_response(files, rel, start, end, download=True)
+                return _range_response(RangeReader(files, rel), files.live, start, end, rel)
             entries = files.list(rel)
         except (OSError, ValueError) as exc:
             # A symlink planted in a live workspace resolves outside it (the store refuses it),
@@ -287,19 +302,36 @@ def view_router(
     return router
 
 
+def entry_log(files: BuildFiles, entry: dict[str, Any]) -> RangeReader | IndexedLog | None:
+    """The log of a task entry of `pipeline-run.json`, None if it has none (or a bad path)."""
+    rel = entry.get("log")
+    if not isinstance(rel, str) or not rel:
+        return None
+    try:
+        return task_log(files, rel)
+    except (OSError, ValueError) as exc:  # a bad path (BadPath), an unreadable or broken index
+        log.warning("task log %r of %s not read: %s", rel, files.prefix, exc)
+        return None
+
+
 def _range_response(
-    files: BuildFiles, rel: str, start: int | None, end: int | None, *, download: bool = False
+    source: RangeReader | IndexedLog,
+    live: bool,
+    start: int | None,
+    end: int | None,
+    download: str | None = None,
 ) -> Response:
-    size = files.size(rel)
+    """Bytes `[start, end)` of `source`; a log (text), or with `download` the file of that
+    name (its type sniffed)."""
+    size = source.size()
     begin = min(start or 0, size)
     stop = size if end is None else max(begin, min(end, size))
-    if download:
-        media_type, headers = content_headers(rel, files.read_range(rel, 0, min(SNIFF_BYTES, size)))
+    if download is not None:
+        head = source.read_range(0, min(SNIFF_BYTES, size))
+        media_type, headers = content_headers(download, head)
     else:
         media_type, headers = content_headers(BUILD_LOG, b"")
     headers["Content-Length"] = str(stop - begin)
     headers["X-Log-Size"] = str(size)
-    headers["Cache-Control"] = "no-store" if files.live else "private, max-age=60"
-    return StreamingResponse(
-        stream(files, rel, begin, stop), media_type=media_type, headers=headers
-    )
+    headers["Cache-Control"] = "no-store" if live else "private, max-age=60"
+    return StreamingResponse(stream(source, begin, stop), media_type=media_type, headers=headers)

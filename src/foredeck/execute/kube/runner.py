@@ -1,7 +1,7 @@
 """`run_remote`: run a pipeline on Argo Workflows or Tekton, with the local executor's outputs.
 
 Shape and files mirror `execute.local.run_pipeline`: `started.json`, `build-log.txt`,
-`tasks/<task>/log.txt`, `pipeline-run.json` (updated as the run goes) and `finished.json`
+`tasks/<task>/log.index`, `pipeline-run.json` (updated as the run goes) and `finished.json`
 under `out_dir`, `on_event` progress, a `cancel` event, and a `RunResult`.
 
 Life of a run: emit the manifest, name it `<pipeline>-<job>-<hex>`, label it
@@ -36,7 +36,14 @@ from foredeck.execute.kube.engine import JOB_LABEL, Engine, PodStep, RunView
 from foredeck.execute.kube.logs import LogFollower
 from foredeck.execute.kube.tekton import TektonEngine
 from foredeck.execute.kube.watch import ObjectWatch
-from foredeck.execute.logs import LogFile, StepOutput, TaskLogger, timestamp
+from foredeck.execute.logs import (
+    BuildLog,
+    LogIndex,
+    OutputLimit,
+    StepOutput,
+    TaskLogger,
+    timestamp,
+)
 from foredeck.execute.runstate import (
     FINAL_STATUSES,
     EventKind,
@@ -68,6 +75,7 @@ class RemoteOptions:
     log_grace: float = 30.0  # at the end, wait this long for log streams to finish
     backoff: float = 0.5  # first pause before reconnecting a broken watch
     ui_url: str | None = None  # Argo UI / Tekton Dashboard base: `uiUrl` in pipeline-run.json
+    max_output: OutputLimit | None = None  # step output the build log keeps (`logs.py`)
 
 
 def make_engine(engine: EngineName, run: PipelineRunSpec) -> Engine:
@@ -150,9 +158,9 @@ class _RemoteRun:
         self.started = 0.0
         self.view = RunView()
         self.results: dict[str, ParamValue] = {}
-        self.build_log: LogFile | None = None
+        self.build_log: BuildLog | None = None
         self.loggers: dict[str, TaskLogger] = {}
-        self.task_logs: dict[str, LogFile] = {}
+        self.task_logs: dict[str, LogIndex] = {}
         self.outputs: dict[PodStep, StepOutput] = {}
         self.followers: dict[PodStep, LogFollower] = {}
         self.pending_logs = 0
@@ -226,7 +234,7 @@ class _RemoteRun:
             "job-id": self.job_id,
         }
         prow.write_started(self.layout.out_dir, self.started, metadata)
-        self.build_log = LogFile(self.layout.build_log)
+        self.build_log = BuildLog(self.layout.build_log, self.options.max_output)
         labels = {JOB_LABEL: dns_name(self.job_id)}
         manifest = engine.manifest(self.run, self.name, labels)
         manifest["metadata"]["namespace"] = self.namespace
@@ -427,9 +435,9 @@ class _RemoteRun:
         if logger is None:
             assert self.build_log is not None
             dname = self.layout.task_dir_name(task)
-            log = LogFile(self.layout.tasks / dname / "log.txt", lazy=True)
+            log = self.layout.task_log(dname)
             self.task_logs[task] = log
-            self.records[task].log = f"tasks/{dname}/log.txt"
+            self.records[task].log = self.layout.task_log_rel(dname)
             logger = self.loggers[task] = TaskLogger(task, log, self.build_log)
         return logger
 
