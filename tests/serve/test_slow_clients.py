@@ -110,8 +110,13 @@ def test_a_trickled_body_meets_the_total_cap(serve: Serve) -> None:
         conn.sendall(head("/api/jobs", 10_000))
         stop = threading.Event()
 
-        def trickle() -> None:  # a byte every 50 ms: never idle, never done
-            while not stop.wait(0.05):
+        def trickle() -> None:
+            # A byte every 50 ms, never idle, for 0.3 s, then quiet: the total cap (0.5 s), not
+            # the idle one (10 s), must end it. Quiet before the cap, so that the server has read
+            # every byte when it closes: unread bytes would turn its close into a reset that can
+            # destroy the 408 on its way (what a loaded machine showed).
+            until = time.monotonic() + 0.3
+            while time.monotonic() < until and not stop.wait(0.05):
                 try:
                     conn.sendall(b" ")
                 except OSError:
@@ -119,11 +124,13 @@ def test_a_trickled_body_meets_the_total_cap(serve: Serve) -> None:
 
         sender = threading.Thread(target=trickle, daemon=True)
         sender.start()
+        started = time.monotonic()
         try:
             answer = read_until_closed(conn)
         finally:
             stop.set()
             sender.join(DEADLINE)
+    assert time.monotonic() - started < 10  # long before the idle timeout
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer
     assert b"request body not complete after 0.5 s" in answer
 
