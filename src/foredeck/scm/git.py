@@ -236,6 +236,11 @@ def _git_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
+            # An automatic gc runs in the command, not detached: a detached one is an orphan
+            # that nothing of ours waits for (a zombie under the executor's subreaper).
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "gc.autoDetach",
+            "GIT_CONFIG_VALUE_0": "false",
             "LC_ALL": "C",
             "GIT_AUTHOR_NAME": COMMITTER_NAME,
             "GIT_AUTHOR_EMAIL": COMMITTER_EMAIL,
