@@ -37,13 +37,27 @@ class ListenError(OSError):
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on `host:port`; raises `ListenError` with a one-line reason."""
+    """A listening TCP socket on `host:port`; raises `ListenError` with a one-line reason.
+
+    The socket is made with protocol `IPPROTO_TCP`, as uvicorn's own is: asyncio turns Nagle's
+    algorithm off (`TCP_NODELAY`) only on connections whose socket says so, and a connection
+    with Nagle on waits ~40 ms for the client's delayed ACK before the end of each answer (the
+    hook fell from ~2,200 to ~650 deliveries/s with `socket.create_server`'s protocol 0).
+    """
+    sock: socket.socket | None = None
     try:
-        family, _, _, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
         )[0]
-        return socket.create_server(address, family=family, backlog=BACKLOG)
-    except OSError as exc:  # create_server's strerror has the address appended: not errno's
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+        return sock
+    except OSError as exc:
+        if sock is not None:
+            sock.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
 
