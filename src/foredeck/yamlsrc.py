@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from foredeck.pipeline.model import PipelineError, Source
+from foredeck.types import PipelineError, Source
 
 MAX_YAML_BYTES = 10 * 1024 * 1024
 

@@ -10,7 +10,8 @@ import pytest
 
 from foredeck.config import JobBase, job_pipeline, load_config
 from foredeck.config import pipelines as pipelines_mod
-from foredeck.pipeline.model import PipelineError, PipelineRunSpec
+from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.types import PipelineError
 from foredeck.yamlsrc import load_documents
 from tests.config.helpers import load_text, messages, one_error, write
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from foredeck import yamlsrc
-from foredeck.pipeline.model import PipelineError
+from foredeck.types import PipelineError
 from tests.config.helpers import REALISTIC
 
 pytestmark = pytest.mark.skipif(

@@ -17,8 +17,8 @@ from foredeck.controller.env import pull_refs_string, step_env
 from foredeck.controller.pipeline import format_seconds, limits
 from foredeck.controller.queries import job_limit, owner_host_pid
 from foredeck.db.models import Job
-from foredeck.scm.refs import Pull, Refs
 from foredeck.settings import Settings
+from foredeck.types import Pull, Refs
 
 
 def test_clone_uri_for_local_and_github(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from foredeck.pipeline.model import (
     ParamSpec,
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineResult,
     PipelineRunSpec,
     PipelineTask,
@@ -30,6 +29,7 @@ from foredeck.pipeline.model import (
     WorkspaceDecl,
 )
 from foredeck.storage.tasklog import read_task_log
+from foredeck.types import PipelineError
 from tests.execute.helpers import max_overlap, pipeline, step, task, task_log
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"

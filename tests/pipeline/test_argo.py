@@ -16,8 +16,9 @@ from foredeck.pipeline.argo import (
     shebang_command,
 )
 from foredeck.pipeline.load import load_run
-from foredeck.pipeline.model import Pipeline, PipelineError, PipelineTask, Step, WhenExpression
+from foredeck.pipeline.model import Pipeline, PipelineTask, Step, WhenExpression
 from foredeck.pipeline.validate import dependencies, validate
+from foredeck.types import PipelineError
 from foredeck.yamlsrc import load_documents, load_file
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "argo"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.pipeline.load import load_run
-from foredeck.pipeline.model import PipelineError
+from foredeck.types import PipelineError
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "pipelines" / "bad"
 _EXPECT = re.compile(r"#\s*expect:\s*(\d+)\s+(.+)")

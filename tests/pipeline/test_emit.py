@@ -23,13 +23,13 @@ from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
     Pipeline,
-    PipelineError,
     PipelineRunSpec,
     PipelineTask,
     ResultSpec,
     Step,
     TaskSpec,
 )
+from foredeck.types import PipelineError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLES = sorted((DATA / "argo").glob("*.yaml"))

@@ -17,16 +17,8 @@ from foredeck.pipeline.load import (
     run_from_documents,
     single_task_pipeline,
 )
-from foredeck.pipeline.model import (
-    ParamSpec,
-    Pipeline,
-    PipelineError,
-    PipelineTask,
-    ResultSpec,
-    Source,
-    Step,
-    TaskSpec,
-)
+from foredeck.pipeline.model import ParamSpec, Pipeline, PipelineTask, ResultSpec, Step, TaskSpec
+from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import Document, load_documents
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "pipelines" / "good"

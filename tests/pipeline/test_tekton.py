@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
-from foredeck.pipeline.model import Pipeline, PipelineError, Source, TaskSpec
+from foredeck.pipeline.model import Pipeline, TaskSpec
 from foredeck.pipeline.tekton import TektonDocuments, parse_documents
+from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import load_documents
 
 FILE = "t.yaml"

@@ -14,17 +14,16 @@ from foredeck.pipeline.model import (
     ParamType,
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineResult,
     PipelineTask,
     ResultSpec,
-    Source,
     Step,
     TaskSpec,
     WhenExpression,
     WorkspaceDecl,
 )
 from foredeck.pipeline.validate import dependencies, find_cycle, upstream, validate
+from foredeck.types import PipelineError, Source
 
 
 def src(line: int) -> Source:

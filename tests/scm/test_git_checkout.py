@@ -20,7 +20,7 @@ from foredeck.scm.git import (
     read_clone_records,
     redact,
 )
-from foredeck.scm.refs import Pull, Refs
+from foredeck.types import Pull, Refs
 
 GIT_ENV = {
     **os.environ,

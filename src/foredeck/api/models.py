@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from foredeck.bounds import PullNumber
 from foredeck.db.models import Job, JobState, JobType
-from foredeck.scm.refs import Refs
+from foredeck.types import Refs
 
 MAX_NAME = 255
 
@@ -85,7 +85,7 @@ STORE_SCHEMES = frozenset({"s3", "gs", "http", "https"})
 LINK_FIELDS = frozenset(
     {"repo_link", "base_link", "clone_uri", "link", "commit_link", "author_link"}
 )
-"""The fields of Prow's `Refs` and `Pull` that hold links (`scm/refs.py`)."""
+"""The fields of Prow's `Refs` and `Pull` that hold links (`foredeck/types.py`)."""
 _SCP_LIKE = re.compile(r"[\w.-]+@[\w.-]+:")
 """git's `user@host:path` remote syntax."""
 

@@ -15,7 +15,7 @@ from foredeck.config.models import AnyJob
 from foredeck.db.jobs import JobCreate
 from foredeck.db.models import Job, JobType
 from foredeck.hook.plugins.trigger.jobs import MAX_REASON, job_spec
-from foredeck.scm.refs import Pull, Refs
+from foredeck.types import Pull, Refs
 
 API_CAUSE = "api"
 GITHUB_PULL_REF = "refs/pull/{number}/head"

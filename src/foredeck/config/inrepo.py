@@ -17,7 +17,7 @@ from foredeck.config.jobconfig import JobConfig
 from foredeck.config.loader import YAML_SUFFIXES, ConfigBuilder, paused_gc
 from foredeck.config.models import RepoJob
 from foredeck.config.result import ConfigResult, Diagnostic
-from foredeck.pipeline.model import Source
+from foredeck.types import Source
 
 IN_REPO_FILE = ".foredeck.yaml"
 IN_REPO_DIR = ".foredeck"

@@ -34,7 +34,7 @@ from foredeck.config.pipelines import check_pipeline_path, locate, parse_inline_
 from foredeck.config.presets import PresetIndex, apply_presets, duplicate_preset_labels
 from foredeck.config.result import ConfigResult, Diagnostic
 from foredeck.config.rules import check_job, value_from_message
-from foredeck.pipeline.model import PipelineError, Source
+from foredeck.types import PipelineError, Source
 from foredeck.validation import location
 from foredeck.yamlsrc import MAX_YAML_BYTES, SourceMap, load_documents
 

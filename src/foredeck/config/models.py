@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from foredeck.config.decoding import Coerce, decode, field_coercers
 from foredeck.config.durations import parse_go_duration
 from foredeck.config.regex import Matcher, compile_go_regex
-from foredeck.pipeline.model import UNKNOWN, PipelineRunSpec, Source
+from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.types import UNKNOWN, Source
 
 ChangedFiles = Sequence[str] | Callable[[], Sequence[str]]
 """Changed file paths, or a function fetching them only when a job actually needs them."""

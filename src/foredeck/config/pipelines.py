@@ -21,13 +21,12 @@ from foredeck.config.models import JobBase
 from foredeck.pipeline.model import (
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineRunSpec,
     PipelineTask,
-    Source,
     Step,
     TaskSpec,
 )
+from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import MAX_YAML_BYTES, Document, SourceMap, load_documents
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from foredeck.config.jobconfig import JobConfig
-from foredeck.pipeline.model import Source
+from foredeck.types import Source
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from foredeck.controller.env import pull_refs_string
 from foredeck.controller.workspace import CLONE_RECORDS
 from foredeck.db.models import Job
 from foredeck.execute.logs import timestamp
-from foredeck.scm.refs import Refs
 from foredeck.storage import prow
 from foredeck.storage.layout import JobPaths, JobType, job_paths
 from foredeck.storage.publish import publish_run
 from foredeck.storage.store import ArtifactStore
+from foredeck.types import Refs
 
 PROWJOB = "prowjob.json"
 

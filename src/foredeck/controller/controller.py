@@ -86,12 +86,13 @@ from foredeck.execute.logs import OutputLimit
 from foredeck.execute.orphans import new_owner
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
-from foredeck.pipeline.model import PipelineError, PipelineRunSpec
+from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings
 from foredeck.storage import prow
 from foredeck.storage.buildid import MAX_NODE, BuildIdGenerator
 from foredeck.storage.store import ArtifactStore, open_store
+from foredeck.types import PipelineError
 
 if TYPE_CHECKING:
     from foredeck.execute.kube.decorate import Decoration

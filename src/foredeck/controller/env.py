@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from foredeck.db.models import Job
-from foredeck.scm.refs import Refs
+from foredeck.types import Refs
 
 ALLOWED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 """Host variables every step gets (with `LC_*`): what programs need to run and format text."""

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from foredeck.config import JobBase, Periodic, Postsubmit, Presubmit, RepoJob, job_pipeline
 from foredeck.config.durations import DurationError, parse_go_duration
 from foredeck.db.models import Job
-from foredeck.pipeline.model import UNKNOWN, PipelineError, PipelineRunSpec
+from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.types import UNKNOWN, PipelineError
 
 _MODELS: dict[str, type[JobBase]] = {
     "presubmit": Presubmit,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from foredeck.db.models import Job
 from foredeck.scm.git import CheckoutError, CloneUriFunc, path_for_refs
-from foredeck.scm.refs import Refs
 from foredeck.settings import Settings
+from foredeck.types import Refs
 
 SRC = "src"
 OUT = "out"

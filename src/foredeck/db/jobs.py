@@ -25,7 +25,7 @@ from foredeck.db.models import (
     JobType,
 )
 from foredeck.db.types import utcnow
-from foredeck.scm.refs import Pull, Refs
+from foredeck.types import Pull, Refs
 
 __all__ = [
     "JobCreate",

@@ -99,7 +99,7 @@ def parse_size(text: str) -> int:
 
 def emit_manifest(files: list[Path], params: list[str], fmt: str) -> int:
     """`--emit`: the manifest on stdout, exit 0; invalid input or format, exit 2."""
-    from foredeck.pipeline.model import PipelineError
+    from foredeck.types import PipelineError
 
     if fmt not in ("argo", "tekton"):
         _error(f"--emit {fmt!r}: expected 'argo' or 'tekton'")
@@ -135,7 +135,7 @@ def run(
     import asyncio
     import os
 
-    from foredeck.pipeline.model import PipelineError
+    from foredeck.types import PipelineError
 
     try:
         from foredeck.pipeline.load import load_run, parse_param_args
@@ -164,7 +164,7 @@ async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int, max_output: 
     from foredeck.execute.logs import OutputLimit
     from foredeck.execute.progress import Progress
     from foredeck.execute.workspace import OutputDirError
-    from foredeck.pipeline.model import PipelineError
+    from foredeck.types import PipelineError
 
     loop = asyncio.get_running_loop()
     cancel = asyncio.Event()

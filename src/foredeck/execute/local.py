@@ -69,7 +69,6 @@ from foredeck.pipeline.expressions import (
 from foredeck.pipeline.model import (
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineRunSpec,
     PipelineTask,
     RunStatus,
@@ -79,6 +78,7 @@ from foredeck.pipeline.model import (
 )
 from foredeck.pipeline.validate import dependencies, task_references
 from foredeck.storage import prow
+from foredeck.types import PipelineError
 
 KILL_GRACE = 3.0
 _MARKER_KEY = MARKER.encode()

@@ -15,7 +15,7 @@ from foredeck.config import Periodic
 from foredeck.db.jobs import JobCreate
 from foredeck.db.models import Job
 from foredeck.periodics.schedule import Decision, LastRun
-from foredeck.scm.refs import Refs
+from foredeck.types import Refs
 
 CAUSE = "periodic"
 ADVISORY_LOCK_KEY = 0x666F7265_70657231  # "foreper1": one scheduler decides at a time (PG)

@@ -27,22 +27,20 @@ from typing import Any
 
 from foredeck.pipeline.durations import parse_duration as _go_duration
 from foredeck.pipeline.model import (
-    UNKNOWN,
     Matrix,
     ParamSpec,
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineResult,
     PipelineTask,
     ResultSpec,
-    Source,
     Step,
     TaskSpec,
     WhenExpression,
     WhenOperator,
     WorkspaceDecl,
 )
+from foredeck.types import UNKNOWN, PipelineError, Source
 from foredeck.yamlsrc import Document, SourceMap
 
 ARGO_API = "argoproj.io/v1alpha1"

@@ -42,15 +42,14 @@ from foredeck.pipeline.model import (
     Matrix,
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineRunSpec,
     PipelineTask,
-    Source,
     Step,
     TaskSpec,
     WhenExpression,
 )
 from foredeck.pipeline.validate import dependencies
+from foredeck.types import PipelineError, Source
 
 _EXPR = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
 _OWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})

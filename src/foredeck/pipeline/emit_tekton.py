@@ -24,11 +24,11 @@ from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
     ParamValue,
-    PipelineError,
     PipelineRunSpec,
     PipelineTask,
     TaskSpec,
 )
+from foredeck.types import PipelineError
 
 TEKTON_API = "tekton.dev/v1"
 _CLAIM_SIZE = "1Gi"

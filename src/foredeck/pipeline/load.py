@@ -20,15 +20,14 @@ from foredeck.pipeline.model import (
     ParamSpec,
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineResult,
     PipelineRunSpec,
     PipelineTask,
-    Source,
     TaskSpec,
     WorkspaceDecl,
 )
 from foredeck.pipeline.validate import validate
+from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import Document, SourceMap, load_documents, load_file
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"

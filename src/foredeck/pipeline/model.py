@@ -13,34 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from foredeck.types import UNKNOWN, PipelineError, Source
+
 ParamType = Literal["string", "array", "object"]
 ParamValue = str | list[str] | dict[str, str]
 WhenOperator = Literal["in", "notin"]
 TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a node was declared: shown as `file:line` in every error."""
-
-    file: str
-    line: int = 1
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-UNKNOWN = Source("<unknown>", 0)
-
-
-class PipelineError(Exception):
-    """Invalid pipeline input. `str()` is the one-line message the CLI prints."""
-
-    def __init__(self, source: Source, message: str) -> None:
-        super().__init__(f"{source}: {message}")
-        self.source = source
-        self.message = message
 
 
 @dataclass

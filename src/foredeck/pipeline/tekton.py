@@ -19,22 +19,20 @@ from typing import Any, cast
 from foredeck.pipeline.durations import parse_timeout
 from foredeck.pipeline.expressions import references
 from foredeck.pipeline.model import (
-    UNKNOWN,
     Matrix,
     ParamSpec,
     ParamType,
     ParamValue,
     Pipeline,
-    PipelineError,
     PipelineResult,
     PipelineTask,
     ResultSpec,
-    Source,
     Step,
     TaskSpec,
     WhenExpression,
     WorkspaceDecl,
 )
+from foredeck.types import UNKNOWN, PipelineError, Source
 from foredeck.yamlsrc import Document, SourceMap
 
 API_VERSION = "tekton.dev/v1"

@@ -13,16 +13,8 @@ import json
 from collections.abc import Iterable, Mapping
 
 from foredeck.pipeline.expressions import Reference, references
-from foredeck.pipeline.model import (
-    ParamSpec,
-    ParamValue,
-    Pipeline,
-    PipelineError,
-    PipelineTask,
-    Source,
-    Step,
-    TaskSpec,
-)
+from foredeck.pipeline.model import ParamSpec, ParamValue, Pipeline, PipelineTask, Step, TaskSpec
+from foredeck.types import PipelineError, Source
 
 _PIPELINE_CONTEXT = frozenset(
     {

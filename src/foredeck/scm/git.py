@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
-from foredeck.scm.refs import Pull, Refs
+from foredeck.types import Pull, Refs
 
 CloneUriFunc = Callable[[str, str], str]
 

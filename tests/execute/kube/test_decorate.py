@@ -30,8 +30,8 @@ from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.emit_tekton import emit_tekton
 from foredeck.pipeline.load import load_pipeline_text
 from foredeck.pipeline.model import PipelineRunSpec
-from foredeck.scm.refs import Pull, Refs
 from foredeck.storage.store import open_store
+from foredeck.types import Pull, Refs
 from tests.controller.helpers import Upstream, git
 from tests.execute.kube.kube_double import argo_validator, tekton_validator
 from tests.storage.test_s3 import BUCKET, s3_endpoint  # noqa: F401  (fixture)

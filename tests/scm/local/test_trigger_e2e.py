@@ -17,8 +17,8 @@ from foredeck.hook.worker import Worker
 from foredeck.scm.git import checkout
 from foredeck.scm.local import LocalRepos, LocalScm, pull_ref
 from foredeck.scm.local_watch import LocalWatcher, comment
-from foredeck.scm.refs import Refs
 from foredeck.settings import Settings
+from foredeck.types import Refs
 from tests.db.fixtures import Database
 from tests.hook.plugins.trigger_env import JOBS_YAML
 from tests.scm.local.conftest import ORG, REPO, Repo

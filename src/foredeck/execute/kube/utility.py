@@ -20,8 +20,8 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from foredeck.scm.git import CheckoutError, clone_refs
-from foredeck.scm.refs import Refs
 from foredeck.storage.store import open_store
+from foredeck.types import Refs
 
 UPLOAD_FAILED = 1
 """Exit code of an upload that failed after steps that passed."""

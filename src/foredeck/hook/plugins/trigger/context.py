@@ -21,7 +21,7 @@ from foredeck.hook.plugins.trigger.messages import (
 )
 from foredeck.hook.plugins.trigger.options import TriggerConfig
 from foredeck.scm.provider import ScmClient
-from foredeck.scm.refs import Pull, Refs
+from foredeck.types import Pull, Refs
 
 log = logging.getLogger("foredeck.hook.plugins.trigger")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from foredeck.config import Diagnostic, JobConfig, load_in_repo, merge_in_repo
 from foredeck.hook.plugins.trigger.options import TriggerConfig
 from foredeck.scm.git import CheckoutError, checkout
-from foredeck.scm.refs import Refs
+from foredeck.types import Refs
 
 log = logging.getLogger(__name__)
 

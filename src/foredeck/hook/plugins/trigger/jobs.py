@@ -16,7 +16,7 @@ from foredeck.config import Postsubmit, Presubmit, RepoJob
 from foredeck.config import Refs as ExtraRefs
 from foredeck.db.jobs import JobCreate, create_job, set_state, unfinished_presubmits
 from foredeck.db.models import Job, JobType
-from foredeck.scm.refs import Pull, Refs
+from foredeck.types import Pull, Refs
 
 MAX_KEY = 255
 MAX_REASON = 1000

@@ -28,8 +28,8 @@ from foredeck.hook.plugins.trigger.jobs import (
     wants_changes,
 )
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
-from foredeck.scm.refs import Refs
 from foredeck.scm.webhooks import PullRequestEvent
+from foredeck.types import Refs
 
 HANDLED = frozenset(
     {

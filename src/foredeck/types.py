@@ -1,17 +1,46 @@
-"""Prow's `Refs`/`Pull`: what to check out for a job.
+"""The value types every layer shares: where input came from, its errors, what a job checks out.
 
-Field names and JSON shape follow Prow's `prowapi.Refs` so that `prowjob.json`, `clone-records.json`
-and the `JOB_SPEC` env var stay readable by Prow tooling. Empty values are omitted when dumped with
-`to_prow_json()`, as Go's `omitempty` does.
+They sit at the bottom so that nothing low imports upward: the YAML reader, the pipeline IR, the
+job config, the database and the SCM all speak of a `Source` and a `PipelineError`, and the job
+core, the controller, the executors and the API all speak of `Refs`. This module imports nothing
+of foredeck but `bounds` (plain pydantic types).
+
+`Refs`/`Pull` follow Prow's `prowapi.Refs` in field names and JSON shape, so that `prowjob.json`,
+`clone-records.json` and the `JOB_SPEC` env var stay readable by Prow tooling; empty values are
+omitted by `to_prow_json()`, as Go's `omitempty` does.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from foredeck.bounds import MAX_INT
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a node was declared: shown as `file:line` in every error."""
+
+    file: str
+    line: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+UNKNOWN = Source("<unknown>", 0)
+
+
+class PipelineError(Exception):
+    """Invalid pipeline input. `str()` is the one-line message the CLI prints."""
+
+    def __init__(self, source: Source, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
 
 
 class Pull(BaseModel):
