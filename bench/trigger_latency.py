@@ -50,6 +50,7 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the GitHub double and the e2e harness live in tests/
 
+from tests.controller.helpers import host_dir  # noqa: E402
 from tests.db.fixtures import create_schema, drop_schema, schema_url, url_string  # noqa: E402
 from tests.doubles.github_api import GitHubDouble  # noqa: E402
 from tests.e2e.harness import GitRepo, Server, seed_github  # noqa: E402
@@ -185,7 +186,7 @@ def main() -> None:
         repo = GitRepo.create(work / "origin" / ORG / REPO)
         seed_github(gh, repo)
         head = repo.commit("topic", {"feature.txt": "the feature\n"}, "change")
-        out = work / "started.txt"
+        out = host_dir(work) / "started.txt"  # the one host folder bound into the step's sandbox
         step = f'echo "$PULL_NUMBER $(date +%s.%N)" >> {out}'
         jobs = {
             "presubmits": {
