@@ -14,7 +14,7 @@ from foredeck.config.jobconfig import JobConfig, branch_of_ref
 from foredeck.config.models import AnyJob
 from foredeck.db.jobs import JobCreate
 from foredeck.db.models import Job, JobType
-from foredeck.hook.plugins.trigger.jobs import MAX_REASON, job_spec
+from foredeck.hook.plugins.trigger.jobs import MAX_REASON, job_snapshot, job_spec
 from foredeck.types import Pull, Refs
 
 API_CAUSE = "api"
@@ -105,7 +105,7 @@ def periodic_spec(job: Periodic, reason: str) -> JobCreate:
         name=job.name,
         type="periodic",
         extra_refs=extra,
-        job_config=job.model_dump(mode="json", by_alias=True, exclude_none=True),
+        job_config=job_snapshot(job),
         context=job.name,
         agent=job.agent,
         trigger_reason=reason[:MAX_REASON],

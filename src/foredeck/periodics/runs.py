@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from foredeck.config import Periodic
 from foredeck.db.jobs import JobCreate
 from foredeck.db.models import Job
+from foredeck.hook.plugins.trigger.jobs import job_snapshot
 from foredeck.periodics.schedule import Decision, LastRun
 from foredeck.types import Refs
 
@@ -61,7 +62,7 @@ def periodic_spec(job: Periodic, decision: Decision) -> JobCreate:
         type="periodic",
         refs=None,
         extra_refs=[Refs.model_validate(r.model_dump()) for r in job.extra_refs],
-        job_config=job.model_dump(mode="json", by_alias=True, exclude_none=True),
+        job_config=job_snapshot(job),
         context=job.name,
         agent=job.agent,
         trigger_reason=decision.reason[:MAX_REASON],

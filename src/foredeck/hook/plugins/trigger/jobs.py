@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from foredeck.config import Postsubmit, Presubmit, RepoJob
+from foredeck.config import JobBase, Postsubmit, Presubmit, RepoJob
 from foredeck.config import Refs as ExtraRefs
 from foredeck.db.jobs import JobCreate, create_job, set_state, unfinished_presubmits
 from foredeck.db.models import Job, JobType
@@ -113,7 +113,7 @@ def _extra_refs(extra: Iterable[ExtraRefs]) -> list[Refs]:
     ]
 
 
-def job_snapshot(job: Presubmit | Postsubmit) -> dict[str, Any]:
+def job_snapshot(job: JobBase) -> dict[str, Any]:
     """The job's config as stored on its row; env from matching presets travels with it (it
     lives in a private attribute that a dump leaves out), so the run gets what config check saw."""
     snapshot = job.model_dump(mode="json", by_alias=True, exclude_none=True)
