@@ -24,18 +24,15 @@ from foredeck.config.triggering import (
     RETEST_RE,
     RETEST_REQUIRED_RE,
     TEST_ALL_RE,
+    automatic_presubmits,
     requested_presubmits,
+    wants_changes,
 )
 from foredeck.db.jobs import latest_presubmits
 from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
-from foredeck.hook.plugins.trigger.jobs import (
-    automatic_presubmits,
-    create_jobs,
-    pull_refs,
-    wants_changes,
-)
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
+from foredeck.jobs import create_jobs
 from foredeck.scm.github import PullRequest
 from foredeck.scm.webhooks import IssueCommentEvent
 
@@ -130,21 +127,7 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         return
 
     pr = await ctx.gh.get_pull(org, repo, number)
-    base_sha = await ctx.gh.get_branch_sha(org, repo, pr.base.ref)
-    refs = pull_refs(
-        org=org,
-        repo=repo,
-        repo_link=ev.repository.html_url,
-        base_ref=pr.base.ref,
-        base_sha=base_sha,
-        number=number,
-        head_sha=pr.head.sha,
-        author=pr.user.login,
-        title=pr.title,
-        link=pr.html_url,
-        pull_ref=ctx.options.pull_ref,
-    )
-    presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
+    refs, presubmits = await ctx.pull_request_jobs(org, repo, ev.repository.html_url, pr)
     if not presubmits or not matches_command(text, presubmits):
         return
 

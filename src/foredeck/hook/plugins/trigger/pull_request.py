@@ -18,16 +18,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from foredeck.config import Presubmit
+from foredeck.config.triggering import automatic_presubmits, wants_changes
 from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
-from foredeck.hook.plugins.trigger.jobs import (
-    abort_presubmits,
-    automatic_presubmits,
-    create_jobs,
-    pull_refs,
-    wants_changes,
-)
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
+from foredeck.jobs import abort_presubmits, create_jobs
 from foredeck.scm.webhooks import PullRequestEvent
 from foredeck.types import Refs
 
@@ -108,22 +103,9 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
         if label.lower() == messages.OK_TO_TEST and ctx.is_bot(ev.sender.login):
             return  # added for an /ok-to-test comment, which started the jobs itself
 
-    base_sha = await ctx.gh.get_branch_sha(org, repo, pr.base.ref)
-    refs = pull_refs(
-        org=org,
-        repo=repo,
-        repo_link=ev.repository.html_url,
-        base_ref=pr.base.ref,
-        base_sha=base_sha,
-        number=number,
-        head_sha=pr.head.sha,
-        author=pr.user.login,
-        author_link=pr.user.html_url,
-        title=pr.title,
-        link=pr.html_url,
-        pull_ref=ctx.options.pull_ref,
+    refs, presubmits = await ctx.pull_request_jobs(
+        org, repo, ev.repository.html_url, pr, author_link=pr.user.html_url
     )
-    presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
     if not presubmits:
         return
     author = pr.user.login
