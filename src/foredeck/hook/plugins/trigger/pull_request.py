@@ -58,42 +58,8 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
     pr = ev.pull_request
     org, repo, number = ev.repository.org, ev.repository.name, pr.number
     action = ev.action
-    if action not in HANDLED:
+    if action not in HANDLED or _defer_aborts(ctx, ev):
         return
-    if action in ("closed", "converted_to_draft"):
-        what = "closed" if action == "closed" else "converted to a draft"
-
-        def abort_all(session: Session) -> None:
-            aborted = abort_presubmits(
-                session, org, repo, number, f"Aborted: the pull request was {what}."
-            )
-            log.info("%s/%s#%d %s: aborted %d job(s)", org, repo, number, action, len(aborted))
-
-        ctx.defer(abort_all)
-        return
-    if action == "synchronize":
-        head = pr.head.sha
-
-        def supersede(session: Session) -> None:
-            aborted = abort_presubmits(
-                session,
-                org,
-                repo,
-                number,
-                f"superseded by new push {head}",
-                keep_sha=head,
-                suppress_report=True,
-            )
-            log.info(
-                "%s/%s#%d synchronize to %s: aborted %d job(s)",
-                org,
-                repo,
-                number,
-                head[:12],
-                len(aborted),
-            )
-
-        ctx.defer(supersede)
     label = ev.label.name if ev.label is not None else ""
     if action == "edited" and not _base_changed(ctx.event.payload):
         return
@@ -122,25 +88,7 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
         return
 
     if action == "labeled":
-        if label.lower() == messages.LGTM:
-            _, trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
-            if not trusted:
-                await _build_all(ctx, ev, refs, presubmits, f"{reason} (untrusted PR, lgtm)")
-            return
-        if not await trusted_user(ctx.gh, ctx.options, ev.sender.login, org, repo):
-            log.info(
-                "%s/%s#%d: ok-to-test added by untrusted %s; ignored",
-                org,
-                repo,
-                number,
-                ev.sender.login,
-            )
-            return
-        current = [lbl.name for lbl in pr.labels]
-        await ctx.ensure_labels(org, repo, number, current, remove=[messages.NEEDS_OK_TO_TEST])
-        await _build_all(
-            ctx, ev, refs, presubmits, f"pull_request labeled {label} by {ev.sender.login}"
-        )
+        await _labeled(ctx, ev, label, refs, presubmits, reason)
         return
 
     # reopened, ready_for_review, synchronize, edited (base changed)
@@ -150,6 +98,86 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
     if labels is not None and has_label(labels, messages.NEEDS_OK_TO_TEST):
         await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
     await _build_all(ctx, ev, refs, presubmits, reason)
+
+
+def _defer_aborts(ctx: TriggerContext, ev: PullRequestEvent) -> bool:
+    """Abort what the event makes pointless; True when that is all the event does.
+
+    `closed` and `converted_to_draft` abort every unfinished presubmit; `synchronize` aborts
+    those of older heads, unreported (the new head's runs replace their statuses)."""
+    pr = ev.pull_request
+    org, repo, number = ev.repository.org, ev.repository.name, pr.number
+    action = ev.action
+    if action in ("closed", "converted_to_draft"):
+        what = "closed" if action == "closed" else "converted to a draft"
+
+        def abort_all(session: Session) -> None:
+            aborted = abort_presubmits(
+                session, org, repo, number, f"Aborted: the pull request was {what}."
+            )
+            log.info("%s/%s#%d %s: aborted %d job(s)", org, repo, number, action, len(aborted))
+
+        ctx.defer(abort_all)
+        return True
+    if action == "synchronize":
+        head = pr.head.sha
+
+        def supersede(session: Session) -> None:
+            aborted = abort_presubmits(
+                session,
+                org,
+                repo,
+                number,
+                f"superseded by new push {head}",
+                keep_sha=head,
+                suppress_report=True,
+            )
+            log.info(
+                "%s/%s#%d synchronize to %s: aborted %d job(s)",
+                org,
+                repo,
+                number,
+                head[:12],
+                len(aborted),
+            )
+
+        ctx.defer(supersede)
+    return False
+
+
+async def _labeled(
+    ctx: TriggerContext,
+    ev: PullRequestEvent,
+    label: str,
+    refs: Refs,
+    presubmits: list[Presubmit],
+    reason: str,
+) -> None:
+    """`lgtm` on an untrusted PR runs its presubmits once; `ok-to-test` added by a trusted user
+    runs them (and drops `needs-ok-to-test`)."""
+    pr = ev.pull_request
+    org, repo, number = ev.repository.org, ev.repository.name, pr.number
+    if label.lower() == messages.LGTM:
+        _, trusted = await trusted_pull_request(
+            ctx.gh, ctx.options, pr.user.login, org, repo, number
+        )
+        if not trusted:
+            await _build_all(ctx, ev, refs, presubmits, f"{reason} (untrusted PR, lgtm)")
+        return
+    if not await trusted_user(ctx.gh, ctx.options, ev.sender.login, org, repo):
+        log.info(
+            "%s/%s#%d: ok-to-test added by untrusted %s; ignored",
+            org,
+            repo,
+            number,
+            ev.sender.login,
+        )
+        return
+    current = [lbl.name for lbl in pr.labels]
+    await ctx.ensure_labels(org, repo, number, current, remove=[messages.NEEDS_OK_TO_TEST])
+    await _build_all(
+        ctx, ev, refs, presubmits, f"pull_request labeled {label} by {ev.sender.login}"
+    )
 
 
 async def _build_all(
