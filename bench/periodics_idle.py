@@ -20,8 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from foredeck.config import ConfigAgent
 from foredeck.db import make_engine, migrate
-from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.periodics import PeriodicScheduler
 
 SPEC = "  spec: {containers: [{image: alpine, command: ['true']}]}\n"
@@ -40,7 +40,7 @@ def idle_cpu(path: Path, database_url: str, seconds: float) -> tuple[float, floa
     """(CPU of the first full evaluation, CPU while idle for `seconds`) of one scheduler."""
     engine = make_engine(database_url)
     try:
-        scheduler = PeriodicScheduler(engine, CentralConfig(str(path)))
+        scheduler = PeriodicScheduler(engine, ConfigAgent(str(path)))
         start = time.process_time()
         assert scheduler.tick() == [], "something was due: the scheduler is not idle"
         full = time.process_time() - start

@@ -5,18 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from foredeck.config import load_config
-from tests.config.helpers import REALISTIC, load_text, messages, one_error
-
-PRESETS = """
-presets:
-- labels: {preset-creds: "true"}
-  env: [{name: CREDS, value: /etc/creds}]
-  volumes: [{name: creds, secret: {secretName: creds}}]
-  volumeMounts: [{name: creds, mountPath: /etc/creds, readOnly: true}]
-- labels: {preset-region: eu, preset-tier: gold}
-  env: [{name: REGION, value: eu-west-1}]
-- env: [{name: EVERYWHERE, value: "1"}]
-"""
+from tests.config.helpers import PRESETS, REALISTIC, load_text, messages, one_error
 
 
 def job(name: str, labels: str, extra: str = "") -> str:
@@ -109,33 +98,6 @@ def test_presets_from_another_file_apply(tmp_path: Path) -> None:
     assert "GOOGLE_APPLICATION_CREDENTIALS" in names and "JENKINS_GCE_SSH_PRIVATE_KEY_FILE" in names
     unit = result.jobs.find("ci-kubernetes-unit")[0]  # no preset labels
     assert unit.spec is not None and unit.spec.containers[0].env == []
-
-
-def test_preset_env_of_a_pipeline_job_travels_in_the_job_rows_snapshot(tmp_path: Path) -> None:
-    """A `pipeline:` job gets preset env at run time (from the row's config snapshot), not in
-    its spec; the snapshot must carry it, and the controller must rebuild it from there."""
-    from foredeck.controller.pipeline import job_model
-    from foredeck.db.models import Job
-    from foredeck.hook.plugins.trigger.jobs import job_snapshot
-
-    text = (
-        PRESETS
-        + """presubmits:
-  org/repo:
-  - name: piped
-    labels: {preset-creds: "true"}
-    always_run: true
-    pipeline: ci/pipeline.yaml
-"""
-    )
-    result = load_text(tmp_path, text)
-    assert result.ok, messages(result)
-    [piped] = result.jobs.find("piped")
-    snapshot = job_snapshot(piped)  # type: ignore[arg-type]
-    assert snapshot["preset_env"] == {"CREDS": "/etc/creds", "EVERYWHERE": "1"}
-    row = Job(name="piped", type="presubmit", job_config=snapshot)
-    rebuilt = job_model(row)
-    assert rebuilt.preset_env == {"CREDS": "/etc/creds", "EVERYWHERE": "1"}
 
 
 def test_matching_presets_come_in_declaration_order() -> None:

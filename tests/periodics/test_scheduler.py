@@ -15,11 +15,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from foredeck.config import JobConfig, Periodic, load_config
+from foredeck.config import ConfigAgent, JobConfig, Periodic, load_config
 from foredeck.db import Job, make_engine, session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import set_state
-from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.periodics import PeriodicScheduler
 from foredeck.periodics import scheduler as scheduler_module
 from foredeck.settings import Settings
@@ -228,7 +227,7 @@ def test_config_reload_adds_and_removes_periodics(db: Database, tmp_path: Path) 
     one = JOBS_YAML.split("- name: every-2h")[0]  # only `hourly`
     two = "periodics:\n- name: every-2h" + JOBS_YAML.split("- name: every-2h")[1]
     write_jobs(path, one, 1_000_000)
-    config = CentralConfig(str(path), reload_interval=0.0)
+    config = ConfigAgent(str(path), reload_interval=0.0)
     sched = PeriodicScheduler.from_settings(
         Settings(config_path=str(path)), db.engine, config=config
     )

@@ -21,12 +21,12 @@ from foredeck.api import logs
 from foredeck.api.auth import guarded_route_class
 from foredeck.api.comments import add_comment_route
 from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob, Unprocessable
-from foredeck.api.start import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
 from foredeck.bounds import JobId, Offset, PullNumber
+from foredeck.config import ConfigAgent
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
-from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.jobs import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
 from foredeck.settings import Settings
 from foredeck.storage.store import ArtifactStore, lazy_store
 
@@ -45,7 +45,7 @@ def create_router(
     settings: Settings,
     engine: Engine,
     *,
-    central: CentralConfig | None = None,
+    central: ConfigAgent | None = None,
     store: ArtifactStore | None = None,
     on_change: Callable[[], None] | None = None,
     on_event: Callable[[], None] | None = None,
@@ -55,7 +55,7 @@ def create_router(
     `on_change` is called after jobs were created or aborted, `on_event` after an event was
     logged (a comment on a local pull request)."""
     if central is None and settings.config_path is not None:
-        central = CentralConfig.from_settings(settings)
+        central = ConfigAgent.from_settings(settings)
     pull_ref = _pull_ref(settings)
     reads = session_factory(read_only(engine))
     writes = session_factory(engine)

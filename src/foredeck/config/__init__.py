@@ -1,5 +1,6 @@
 """Prow-compatible job configuration: models, loading, presets, in-repo config and matching."""
 
+from foredeck.config.agent import ConfigAgent, JobConfigError
 from foredeck.config.durations import DurationError, parse_go_duration
 from foredeck.config.inrepo import IN_REPO_DIR, IN_REPO_FILE, load_in_repo, merge_in_repo
 from foredeck.config.jobconfig import JobConfig, branch_of_ref
@@ -30,6 +31,7 @@ __all__ = [
     "IN_REPO_DIR",
     "IN_REPO_FILE",
     "ChangedFiles",
+    "ConfigAgent",
     "ConfigBuilder",
     "ConfigResult",
     "Container",
@@ -39,6 +41,7 @@ __all__ = [
     "EnvVar",
     "JobBase",
     "JobConfig",
+    "JobConfigError",
     "Periodic",
     "PodSpec",
     "Postsubmit",

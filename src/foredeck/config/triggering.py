@@ -1,13 +1,14 @@
-"""Which presubmits a pull-request comment asks for: Prow's `pjutil.PresubmitFilter`.
+"""Which presubmits run: without a command (Prow's test-all filter), and those a pull-request
+comment asks for (Prow's `pjutil.PresubmitFilter`).
 
-Filters are tried in Prow's order (an explicit `/test NAME` first, then `/retest`,
+Comment filters are tried in Prow's order (an explicit `/test NAME` first, then `/retest`,
 `/retest-required`, `/test all` and `/ok-to-test`); the first filter that selects a job decides
 whether it is forced and what happens when its file conditions do not match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 
 from foredeck.config.models import ChangedFiles, Presubmit, memoize_changes
 from foredeck.config.regex import compile_go_regex
@@ -81,3 +82,24 @@ def requested_presubmits(
                     selected.append(p)
                 break
     return selected
+
+
+def wants_changes(presubmits: Iterable[Presubmit], branch: str) -> bool:
+    """Whether any job that may run against `branch` depends on the changed files.
+
+    The changes are fetched before matching (the matching helpers are synchronous) and only
+    when this says so, which saves an API call per event for repositories without file filters.
+    """
+    return any(p.could_run(branch) and p.could_run_on_changes() for p in presubmits)
+
+
+def automatic_presubmits(
+    presubmits: Iterable[Presubmit], branch: str, changes: Sequence[str]
+) -> list[Presubmit]:
+    """What runs without a command (Prow's test-all filter): always_run jobs, and jobs whose
+    `run_if_changed` / `skip_if_only_changed` match; never jobs that need `/test NAME`."""
+    return [
+        p
+        for p in presubmits
+        if not p.needs_explicit_trigger() and p.could_run(branch) and p.should_run(changes)
+    ]

@@ -40,13 +40,11 @@ from foredeck.controller.live import LivePublisher, LiveSnapshots
 from foredeck.controller.metrics import ControllerMetrics
 from foredeck.controller.pipeline import (
     Agent,
-    JobSetupError,
     Limits,
     build_run,
     effective_agent,
     format_seconds,
     job_agent,
-    job_model,
     limits,
     unsupported_agent,
 )
@@ -86,6 +84,7 @@ from foredeck.execute.logs import OutputLimit
 from foredeck.execute.orphans import new_owner
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
+from foredeck.jobs import JobSetupError, job_model
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings

@@ -1,76 +1,22 @@
-"""From a job row's config snapshot to the pipeline the executor runs, and its time limits.
+"""From a job's Prow model to the pipeline the executor runs, where it runs, and its limits.
 
-The trigger stores `Presubmit.model_dump(mode="json", by_alias=True, exclude_none=True)` as the
-job's `job_config`; validating it back into the same Prow model gives `job_pipeline` exactly the
-job that was triggered, whatever the central config says by now.
+The model comes from the row's config snapshot (`foredeck.jobs.job_model`, beside the function
+that writes the snapshot), so `job_pipeline` gets exactly the job that was triggered, whatever
+the central config says by now.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import ValidationError
-
-from foredeck.config import JobBase, Periodic, Postsubmit, Presubmit, RepoJob, job_pipeline
+from foredeck.config import JobBase, job_pipeline
 from foredeck.config.durations import DurationError, parse_go_duration
 from foredeck.db.models import Job
+from foredeck.jobs import JobSetupError
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.types import UNKNOWN, PipelineError
-
-_MODELS: dict[str, type[JobBase]] = {
-    "presubmit": Presubmit,
-    "batch": Presubmit,
-    "postsubmit": Postsubmit,
-    "periodic": Periodic,
-}
-
-
-PRESET_ENV = "preset_env"
-"""Snapshot key for the env a `pipeline:` job gets from presets (kept apart from the model's
-fields, where the config loader keeps it in a private attribute)."""
-
-
-class JobSetupError(Exception):
-    """The job cannot start (bad snapshot, broken pipeline): it ends as `error` with this text."""
-
-
-def job_model(job: Job) -> JobBase:
-    """The Prow job model back from the row's snapshot."""
-    model_type = _MODELS.get(job.type)
-    if model_type is None:
-        raise JobSetupError(f"unknown job type {job.type!r}")
-    data = {"name": job.name, **(job.job_config or {})}
-    preset_env = data.pop(PRESET_ENV, None)
-    data["pipeline"] = _inline_text(data.get("pipeline"))
-    if data["pipeline"] is None:
-        del data["pipeline"]
-    try:
-        model = model_type.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "job"
-        raise JobSetupError(f"invalid job config snapshot: {where}: {first['msg']}") from None
-    if isinstance(model, RepoJob):
-        model.finalize(f"{job.org}/{job.repo}")
-    if isinstance(preset_env, dict):
-        model.preset_env.update({str(k): str(v) for k, v in preset_env.items()})
-    return model
-
-
-def _inline_text(value: Any) -> Any:
-    """An inline pipeline of the snapshot (a mapping or a list of them) as YAML text.
-
-    The config front end reads nested mappings only as loaded from a file (with positions);
-    text starting with `---` is always an inline pipeline, never taken for a path.
-    """
-    if isinstance(value, dict):
-        value = [value]
-    if isinstance(value, list):
-        return "".join("---\n" + yaml.safe_dump(doc, sort_keys=False) for doc in value)
-    return value
 
 
 def pipeline_message(exc: PipelineError) -> str:

@@ -1,4 +1,4 @@
-"""Periodic runs in the `jobs` table: the latest run of each periodic, and new rows.
+"""Periodic runs in the `jobs` table: the latest run of each periodic, and the decision lock.
 
 The latest run is read from the database, never remembered, so that a restarted scheduler and
 a second one in another process take the same decisions as the one that created the rows.
@@ -11,16 +11,11 @@ from collections.abc import Collection
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from foredeck.config import Periodic
-from foredeck.db.jobs import JobCreate
 from foredeck.db.models import Job
-from foredeck.periodics.schedule import Decision, LastRun
-from foredeck.types import Refs
+from foredeck.periodics.schedule import LastRun
 
-CAUSE = "periodic"
 ADVISORY_LOCK_KEY = 0x666F7265_70657231  # "foreper1": one scheduler decides at a time (PG)
 NAMES_PER_QUERY = 500
-MAX_REASON = 1000
 
 
 def latest_runs(conn: Session | Connection, names: Collection[str]) -> dict[str, LastRun]:
@@ -52,19 +47,3 @@ def lock_decisions(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-
-
-def periodic_spec(job: Periodic, decision: Decision) -> JobCreate:
-    """Prow's `PeriodicSpec`: no main refs, the job's `extra_refs`, a snapshot of its config."""
-    return JobCreate(
-        name=job.name,
-        type="periodic",
-        refs=None,
-        extra_refs=[Refs.model_validate(r.model_dump()) for r in job.extra_refs],
-        job_config=job.model_dump(mode="json", by_alias=True, exclude_none=True),
-        context=job.name,
-        agent=job.agent,
-        trigger_reason=decision.reason[:MAX_REASON],
-        cause=CAUSE,
-        dedupe_key=decision.dedupe_key(job.name),
-    )

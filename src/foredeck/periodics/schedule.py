@@ -17,7 +17,6 @@ restarted) cannot create the same run twice.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,8 +25,7 @@ from croniter import croniter
 
 from foredeck.config import Periodic, parse_go_duration
 from foredeck.db.models import FINISHED_STATES
-
-MAX_KEY = 255
+from foredeck.jobs import periodic_key
 
 
 class ScheduleError(ValueError):
@@ -130,11 +128,8 @@ class Decision:
     reason: str
 
     def dedupe_key(self, name: str) -> str:
-        when = "first" if self.scheduled is None else iso(self.scheduled)
-        key = f"periodic:{name}:{when}"
-        if len(key) <= MAX_KEY:
-            return key
-        return f"periodic:{hashlib.sha256(name.encode()).hexdigest()}:{when}"
+        """The run's key, `periodic:NAME:SCHEDULED` (`first` for an interval's first run)."""
+        return periodic_key(name, "first" if self.scheduled is None else iso(self.scheduled))
 
 
 def iso(t: datetime) -> str:

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 
-from foredeck.config import JobConfig, Periodic
+from foredeck.config import ConfigAgent, JobConfig, Periodic
 from foredeck.db.engine import read_only, session_factory, write_lock
-from foredeck.db.jobs import create_job
+from foredeck.db.jobs import JobCreate, create_job
 from foredeck.db.types import utcnow
-from foredeck.hook.plugins.trigger.central import CentralConfig
-from foredeck.periodics.runs import latest_runs, lock_decisions, periodic_spec
+from foredeck.jobs import PERIODIC_CAUSE, periodic_spec
+from foredeck.periodics.runs import latest_runs, lock_decisions
 from foredeck.periodics.schedule import (
     Decision,
     LastRun,
@@ -75,7 +75,7 @@ class PeriodicScheduler(Poller):
     def __init__(
         self,
         engine: Engine,
-        config: CentralConfig | Callable[[], JobConfig],
+        config: ConfigAgent | Callable[[], JobConfig],
         *,
         tick: float = 1.0,
         now: Clock = utcnow,
@@ -88,7 +88,7 @@ class PeriodicScheduler(Poller):
         self._engine = engine
         self._reader = read_only(engine)
         self._sessions = session_factory(engine)
-        self._config = config.get if isinstance(config, CentralConfig) else config
+        self._config = config.get if isinstance(config, ConfigAgent) else config
         self._now = now
         self._tracked: dict[str, _Tracked] = {}
         self._seen_config: JobConfig | None = None
@@ -119,14 +119,14 @@ class PeriodicScheduler(Poller):
         engine: Engine,
         *,
         now: Clock = utcnow,
-        config: CentralConfig | None = None,
+        config: ConfigAgent | None = None,
         registry: CollectorRegistry | None = None,
         notify: Callable[[], None] | None = None,
     ) -> PeriodicScheduler:
         """A scheduler for `settings.config_path` (pass `config` to share a loaded one)."""
         return cls(
             engine,
-            config if config is not None else CentralConfig.from_settings(settings),
+            config if config is not None else ConfigAgent.from_settings(settings),
             tick=settings.periodics.tick,
             now=now,
             registry=registry,
@@ -185,7 +185,7 @@ class PeriodicScheduler(Poller):
                 decision = self._decide(job, latest.get(name), at)
                 if decision is None:
                     continue
-                row, new = create_job(session, periodic_spec(job, decision), now=at)
+                row, new = create_job(session, _spec(job, decision), now=at)
                 latest[name] = LastRun(row.id, row.state, row.created_at, row.finished_at)
                 if new:
                     created.append(row.id)
@@ -259,7 +259,7 @@ class PeriodicScheduler(Poller):
         that does not make a valid row (which would otherwise fail every tick for every job)."""
         try:
             schedule = parse_schedule(job)
-            periodic_spec(job, Decision(None, ""))
+            _spec(job, Decision(None, ""))
         except ScheduleError as exc:
             log.error("%s; the periodic will not run", exc)
             return None
@@ -269,6 +269,13 @@ class PeriodicScheduler(Poller):
             )
             return None
         return schedule
+
+
+def _spec(job: Periodic, decision: Decision) -> JobCreate:
+    """The row of the run `decision` asks for, keyed by its scheduled time."""
+    return periodic_spec(
+        job, decision.reason, cause=PERIODIC_CAUSE, dedupe_key=decision.dedupe_key(job.name)
+    )
 
 
 def _earliest(tracked: Iterable[_Tracked]) -> datetime | None:

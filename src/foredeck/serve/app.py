@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from foredeck.api import create_router
+from foredeck.config import ConfigAgent
 from foredeck.dashboard import dashboard_router
 from foredeck.dashboard.view import view_router
 from foredeck.hook.body_timeouts import BodyTimeouts
-from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.probes import add_probes
 from foredeck.hook.server import create_app
 from foredeck.serve.http_metrics import ResponseMetrics
@@ -49,7 +49,7 @@ def create_service_app(
     *,
     worker: Worker | None = None,
     registry: CollectorRegistry | None = None,
-    central: CentralConfig | None = None,
+    central: ConfigAgent | None = None,
     store: ArtifactStore | None = None,
     on_change: Callable[[], None] | None = None,
     components: Sequence[Component] = (),

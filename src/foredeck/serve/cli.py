@@ -30,9 +30,9 @@ def serve_command(
         raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
     configure_logging(log_level)
     # Imported here: `foredeck run` and `foredeck config` need not load the server stack.
+    from foredeck.config import JobConfigError
     from foredeck.db.migrate import DatabaseUnavailable
     from foredeck.hook.plugins import PluginError
-    from foredeck.hook.plugins.trigger.central import JobConfigError
     from foredeck.serve.compose import ComponentUnavailable
     from foredeck.serve.http_server import ListenError
     from foredeck.serve.run import serve

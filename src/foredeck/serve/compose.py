@@ -28,9 +28,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from foredeck.api.auth import write_access_note
+from foredeck.config import ConfigAgent
 from foredeck.db.migrate import open_database
 from foredeck.hook.plugins import Plugin, load_plugins
-from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.worker import Worker
 from foredeck.serve.app import Component, create_service_app
 from foredeck.serve.roles import HTTP_ROLES, ROLES, Role
@@ -109,7 +109,7 @@ def build_service(settings: Settings, role: Role = "all") -> Service:
 def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
     registry = CollectorRegistry()
     service = Service(role, settings, engine, registry)
-    central = CentralConfig.from_settings(settings) if settings.config_path else None
+    central = ConfigAgent.from_settings(settings) if settings.config_path else None
 
     def wants(part: Role) -> bool:
         return role == "all" or role == part
@@ -227,7 +227,7 @@ def _controller(
 
 
 def _periodics(
-    settings: Settings, engine: Engine, registry: CollectorRegistry, central: CentralConfig
+    settings: Settings, engine: Engine, registry: CollectorRegistry, central: ConfigAgent
 ) -> Component:
     scheduler_cls = _import("foredeck.periodics", "PeriodicScheduler", "periodic scheduler")
     return _construct(  # type: ignore[no-any-return]

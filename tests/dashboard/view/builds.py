@@ -14,13 +14,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from foredeck.controller.pipeline import build_run, job_model
+from foredeck.controller.pipeline import build_run
 from foredeck.dashboard.view import view_router
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, Pull, Refs, create_job, set_state
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.execute.local import run_pipeline
+from foredeck.jobs import job_model
 from foredeck.settings import Settings
 from foredeck.storage.layout import job_paths
 from foredeck.storage.publish import publish_run

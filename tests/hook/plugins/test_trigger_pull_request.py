@@ -337,3 +337,27 @@ def test_repository_without_jobs_is_left_alone(harness: Harness) -> None:
     )
     assert harness.jobs() == []
     assert harness.gh.comments(ORG, "other", 1) == []
+
+
+def test_lgtm_runs_an_untrusted_pr_once_and_a_trusted_one_not_again(harness: Harness) -> None:
+    """Prow: `lgtm` on a PR that is not trusted runs its presubmits; a trusted PR already ran."""
+    open_pr(harness, 40, author="mallory")
+    head = sha("head-40-mallory")
+    harness.gh.add_label(ORG, REPO, "lgtm")
+    harness.gh.repo(ORG, REPO).issues[40].labels.append("lgtm")
+    payload = pr_payload(
+        "labeled", 40, author="mallory", head_sha=head, sender="alice", label="lgtm"
+    )
+    harness.deliver("pull_request", payload)
+    jobs = harness.jobs(40)
+    assert sorted(j.name for j in jobs) == ["lint", "unit"]
+    assert jobs[0].trigger_reason == "pull_request labeled by alice (untrusted PR, lgtm)"
+
+    open_pr(harness, 41, author="alice")
+    assert len(harness.jobs(41)) == 2
+    harness.gh.repo(ORG, REPO).issues[41].labels.append("lgtm")
+    payload = pr_payload(
+        "labeled", 41, author="alice", head_sha=sha("head-41-alice"), sender="bob", label="lgtm"
+    )
+    harness.deliver("pull_request", payload)
+    assert len(harness.jobs(41)) == 2

@@ -1,20 +1,18 @@
-"""Configuration of the trigger plugin: settings, the factory, config reloads, bad input."""
+"""Configuration of the trigger plugin: settings, the factory, bad input."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from foredeck.config import JobConfigError
 from foredeck.db import session_factory
 from foredeck.db.eventlog import NewEvent, failed_events, get_event, log_events
 from foredeck.hook.plugins import load_plugins
-from foredeck.hook.plugins.trigger import JobConfigError, TriggerPlugin, create
-from foredeck.hook.plugins.trigger.central import CentralConfig
+from foredeck.hook.plugins.trigger import TriggerPlugin, create
 from foredeck.scm.github_auth import TokenAuth
 from foredeck.scm.settings import GitHubSettings
 from foredeck.settings import Settings, SettingsError, load_settings
@@ -87,79 +85,6 @@ def test_broken_job_config_fails_at_startup_naming_the_line(
         create(settings_for(sqlite_db, github_double, config))
     with pytest.raises(JobConfigError, match="no such file"):
         create(settings_for(sqlite_db, github_double, tmp_path / "missing.yaml"))
-
-
-def test_config_reload_picks_up_edits_and_survives_broken_ones(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / "jobs"
-    path.mkdir()
-    (path / "a.yaml").write_text(JOBS_YAML)
-    central = CentralConfig(str(path), reload_interval=0)
-    assert central.get().counts()["presubmits"] == 5
-    first = central.get()
-    assert central.get() is first  # unchanged files: no reload
-
-    (path / "b.yaml").write_text(
-        "presubmits:\n  acme/other:\n  - name: extra\n    always_run: true\n"
-        "    spec: {containers: [{image: x}]}\n"
-    )
-    assert central.get().counts()["presubmits"] == 6
-
-    (path / "b.yaml").write_text("presubmits: [broken\n")
-    with caplog.at_level(logging.ERROR, logger="foredeck"):
-        assert central.get().counts()["presubmits"] == 6  # the last good config stays
-    assert any("keeping the previously loaded jobs" in r.getMessage() for r in caplog.records)
-
-
-def test_a_reload_that_drops_every_job_is_refused(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """An editor truncating the file before writing it must not stop CI for everyone."""
-    path = tmp_path / "jobs.yaml"
-    path.write_text(JOBS_YAML)
-    central = CentralConfig(str(path), reload_interval=0)
-    path.write_text("")
-    with caplog.at_level(logging.ERROR, logger="foredeck"):
-        assert central.get().counts()["presubmits"] == 5
-    expected = f"job config {path}: the new config has no jobs (the loaded one has "
-    assert central.problem is not None and central.problem.startswith(expected)
-    assert any(expected in r.getMessage() for r in caplog.records)
-    assert "config_allow_empty" in central.problem
-
-    path.write_text(JOBS_YAML.replace("name: e2e", "name: e2e-renamed"))
-    assert central.get().find("e2e-renamed")  # a good edit is taken again
-    assert central.problem is None
-
-
-def test_an_empty_config_can_be_allowed(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.yaml"
-    path.write_text(JOBS_YAML)
-    central = CentralConfig(str(path), reload_interval=0, allow_empty=True)
-    path.write_text("# every job removed on purpose\n")
-    assert central.get().counts()["presubmits"] == 0
-    assert central.problem is None
-
-
-def test_config_allow_empty_is_a_top_level_setting(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.yaml"
-    path.write_text(JOBS_YAML)
-    settings = Settings(config_path=str(path), config_allow_empty=True)
-    central = CentralConfig.from_settings(settings, reload_interval=0)
-    path.write_text("")
-    assert central.get().counts()["presubmits"] == 0
-
-
-def test_reload_interval_limits_checks(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.yaml"
-    path.write_text(JOBS_YAML)
-    now = [100.0]
-    central = CentralConfig(str(path), reload_interval=5, clock=lambda: now[0])
-    path.write_text(JOBS_YAML.replace("name: e2e", "name: e2e-renamed"))
-    os.utime(path, ns=(1, 1))
-    assert central.get().find("e2e")  # within the interval: not looked at
-    now[0] += 5
-    assert central.get().find("e2e-renamed") and not central.get().find("e2e")
 
 
 def test_unusable_payload_parks_the_event_at_once_with_a_clear_error(

@@ -25,6 +25,7 @@ from foredeck.hook.worker import Worker
 from foredeck.scm.settings import GitHubSettings
 from foredeck.scm.webhooks import repository_of
 from foredeck.settings import Settings
+from tests.config.helpers import JOBS_YAML
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.hook.helpers import example
@@ -32,35 +33,6 @@ from tests.hook.helpers import example
 ORG = "acme"
 REPO = "widget"
 BOT = "foredeck-bot"  # the login of the GitHub double's default token
-
-JOBS_YAML = """\
-presubmits:
-  acme/widget:
-  - name: unit
-    always_run: true
-    spec: {containers: [{image: alpine, command: ["make", "test"]}]}
-  - name: docs
-    run_if_changed: '^docs/'
-    spec: {containers: [{image: alpine}]}
-  - name: lint
-    skip_if_only_changed: '\\.md$'
-    optional: true
-    spec: {containers: [{image: alpine}]}
-  - name: e2e
-    spec: {containers: [{image: alpine}]}
-  - name: release-check
-    always_run: true
-    branches: ['^release-']
-    spec: {containers: [{image: alpine}]}
-postsubmits:
-  acme/widget:
-  - name: publish
-    branches: ['^main$']
-    spec: {containers: [{image: alpine}]}
-  - name: docs-publish
-    run_if_changed: '^docs/'
-    spec: {containers: [{image: alpine}]}
-"""
 
 
 def sha(seed: str) -> str:

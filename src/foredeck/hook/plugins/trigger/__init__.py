@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from foredeck.config import ConfigAgent
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply, PermanentEventError
-from foredeck.hook.plugins.trigger.central import CentralConfig, JobConfigError
 from foredeck.hook.plugins.trigger.comment import handle_issue_comment
 from foredeck.hook.plugins.trigger.context import TriggerContext
 from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
@@ -35,7 +35,6 @@ from foredeck.validation import problems
 
 __all__ = [
     "PLUGIN_NAME",
-    "JobConfigError",
     "RepoOptions",
     "TriggerConfig",
     "TriggerPlugin",
@@ -54,7 +53,7 @@ class TriggerPlugin:
     name = PLUGIN_NAME
 
     def __init__(
-        self, options: TriggerConfig, central: CentralConfig, client_factory: ClientFactory
+        self, options: TriggerConfig, central: ConfigAgent, client_factory: ClientFactory
     ) -> None:
         self.options = options
         self.central = central
@@ -117,7 +116,7 @@ def create(settings: Settings) -> TriggerPlugin:
     except ValidationError as exc:  # pydantic's own text would quote inputs, secrets included
         lines = "".join(f"\n  {line}" for line in problems(exc, TriggerConfig))
         raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:{lines}") from None
-    central = CentralConfig.from_settings(settings, reload_interval=options.config_reload_interval)
+    central = ConfigAgent.from_settings(settings, reload_interval=options.config_reload_interval)
     if settings.scm.provider == "local":
         from foredeck.db.engine import make_engine
         from foredeck.scm.factory import scm_client_factory

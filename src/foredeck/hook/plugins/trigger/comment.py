@@ -13,7 +13,7 @@ records), and starts automatic jobs that never ran on that head.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -24,18 +24,15 @@ from foredeck.config.triggering import (
     RETEST_RE,
     RETEST_REQUIRED_RE,
     TEST_ALL_RE,
+    automatic_presubmits,
     requested_presubmits,
+    wants_changes,
 )
 from foredeck.db.jobs import latest_presubmits
 from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
-from foredeck.hook.plugins.trigger.jobs import (
-    automatic_presubmits,
-    create_jobs,
-    pull_refs,
-    wants_changes,
-)
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
+from foredeck.jobs import create_jobs
 from foredeck.scm.github import PullRequest
 from foredeck.scm.webhooks import IssueCommentEvent
 
@@ -46,6 +43,7 @@ TEST_WITH_ANY_TARGET_RE = compile_go_regex(r"(?m)^/test[ \t]+\S+")
 OK_TO_TEST_CANCEL_RE = compile_go_regex(r"(?m)^/ok-to-test cancel\s*$")
 
 FAILED_STATES = frozenset({"failure", "error", "aborted"})
+Reply = Callable[[str], Awaitable[None]]
 MAX_REASON_LINE = 200
 
 _GENERIC = (
@@ -130,21 +128,7 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         return
 
     pr = await ctx.gh.get_pull(org, repo, number)
-    base_sha = await ctx.gh.get_branch_sha(org, repo, pr.base.ref)
-    refs = pull_refs(
-        org=org,
-        repo=repo,
-        repo_link=ev.repository.html_url,
-        base_ref=pr.base.ref,
-        base_sha=base_sha,
-        number=number,
-        head_sha=pr.head.sha,
-        author=pr.user.login,
-        title=pr.title,
-        link=pr.html_url,
-        pull_ref=ctx.options.pull_ref,
-    )
-    presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
+    refs, presubmits = await ctx.pull_request_jobs(org, repo, ev.repository.html_url, pr)
     if not presubmits or not matches_command(text, presubmits):
         return
 
@@ -170,54 +154,10 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
     if labels is None:
         labels = [label.name for label in await ctx.gh.list_issue_labels(org, repo, number)]
 
-    ok_to_test = OK_TO_TEST_RE.search(text) is not None
-    if ok_to_test and not has_label(labels, messages.OK_TO_TEST):
-        await ctx.gh.add_labels(org, repo, number, [messages.OK_TO_TEST])
-    if (ok_to_test or has_label(labels, messages.OK_TO_TEST)) and has_label(
-        labels, messages.NEEDS_OK_TO_TEST
-    ):
-        await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
-    if OK_TO_TEST_CANCEL_RE.search(text):
-        if not commenter_trusted:
-            await reply(messages.ONLY_TRUSTED_CANCEL)
-            return
-        await ctx.ensure_labels(
-            org,
-            repo,
-            number,
-            labels,
-            add=[messages.NEEDS_OK_TO_TEST],
-            remove=[messages.OK_TO_TEST],
-        )
+    if await _ok_to_test(ctx, org, repo, number, text, labels, commenter_trusted, reply):
         return
-
     branch = pr.base.ref
-    failed: set[str] = set()
-    known: set[str] = set()
-    if RETEST_RE.search(text) or RETEST_REQUIRED_RE.search(text):
-        for job in latest_presubmits(ctx.session, org, repo, number, pr.head.sha):
-            context = job.context or job.name
-            known.add(context)
-            if job.state in FAILED_STATES:
-                failed.add(context)
-
-    def select(changes: Sequence[str] | Callable[[], Sequence[str]]) -> list[Presubmit]:
-        return requested_presubmits(
-            presubmits,
-            text,
-            branch,
-            changes,
-            failed_contexts=failed,
-            all_contexts=known,
-            honor_ok_to_test=True,
-        )
-
-    files: list[str] | None = None
-    try:
-        to_test = select(_placeholder)
-    except _NeedChanges:
-        files = await ctx.gh.list_pull_files(org, repo, number)
-        to_test = select(files)
+    to_test, files = await _requested(ctx, org, repo, number, pr.head.sha, branch, text, presubmits)
 
     needs_help, note = should_respond_with_help(text, len(to_test))
     if needs_help:
@@ -241,6 +181,80 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         log.info("%s/%s#%d: %s: %d job(s)", org, repo, number, reason, len(rows))
 
     ctx.defer(create)
+
+
+async def _ok_to_test(
+    ctx: TriggerContext,
+    org: str,
+    repo: str,
+    number: int,
+    text: str,
+    labels: list[str],
+    commenter_trusted: bool,
+    reply: Reply,
+) -> bool:
+    """`/ok-to-test` labels the PR (and drops `needs-ok-to-test`); `/ok-to-test cancel` by a
+    trusted user puts them back. True when the comment was a cancel: nothing else to do."""
+    ok_to_test = OK_TO_TEST_RE.search(text) is not None
+    if ok_to_test and not has_label(labels, messages.OK_TO_TEST):
+        await ctx.gh.add_labels(org, repo, number, [messages.OK_TO_TEST])
+    if (ok_to_test or has_label(labels, messages.OK_TO_TEST)) and has_label(
+        labels, messages.NEEDS_OK_TO_TEST
+    ):
+        await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
+    if not OK_TO_TEST_CANCEL_RE.search(text):
+        return False
+    if not commenter_trusted:
+        await reply(messages.ONLY_TRUSTED_CANCEL)
+        return True
+    await ctx.ensure_labels(
+        org,
+        repo,
+        number,
+        labels,
+        add=[messages.NEEDS_OK_TO_TEST],
+        remove=[messages.OK_TO_TEST],
+    )
+    return True
+
+
+async def _requested(
+    ctx: TriggerContext,
+    org: str,
+    repo: str,
+    number: int,
+    head_sha: str,
+    branch: str,
+    text: str,
+    presubmits: Sequence[Presubmit],
+) -> tuple[list[Presubmit], list[str] | None]:
+    """The presubmits the comment asks for, and the changed files if they had to be fetched
+    (only when a conditional job needs them). `/retest` reads the latest runs on the head."""
+    failed: set[str] = set()
+    known: set[str] = set()
+    if RETEST_RE.search(text) or RETEST_REQUIRED_RE.search(text):
+        for job in latest_presubmits(ctx.session, org, repo, number, head_sha):
+            context = job.context or job.name
+            known.add(context)
+            if job.state in FAILED_STATES:
+                failed.add(context)
+
+    def select(changes: Sequence[str] | Callable[[], Sequence[str]]) -> list[Presubmit]:
+        return requested_presubmits(
+            presubmits,
+            text,
+            branch,
+            changes,
+            failed_contexts=failed,
+            all_contexts=known,
+            honor_ok_to_test=True,
+        )
+
+    try:
+        return select(_placeholder), None
+    except _NeedChanges:
+        files = await ctx.gh.list_pull_files(org, repo, number)
+        return select(files), files
 
 
 def _mergeable(pr: PullRequest) -> bool:

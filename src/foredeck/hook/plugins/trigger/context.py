@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from foredeck.config import Diagnostic, JobConfig, Presubmit
+from foredeck.config import ConfigAgent, Diagnostic, JobConfig, Presubmit
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply
-from foredeck.hook.plugins.trigger.central import CentralConfig
 from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
 from foredeck.hook.plugins.trigger.messages import (
     CONFIG_CONTEXT,
@@ -20,10 +20,37 @@ from foredeck.hook.plugins.trigger.messages import (
     config_error_description,
 )
 from foredeck.hook.plugins.trigger.options import TriggerConfig
+from foredeck.jobs import pull_refs
 from foredeck.scm.provider import ScmClient
 from foredeck.types import Pull, Refs
 
 log = logging.getLogger("foredeck.hook.plugins.trigger")
+
+
+class _User(Protocol):
+    login: str
+
+
+class _Branch(Protocol):
+    ref: str
+    sha: str
+
+
+class PullRequestLike(Protocol):
+    """What the trigger reads of a pull request, from a webhook payload or the REST API."""
+
+    number: int
+    title: str
+    html_url: str
+
+    @property
+    def user(self) -> _User: ...
+
+    @property
+    def head(self) -> _Branch: ...
+
+    @property
+    def base(self) -> _Branch: ...
 
 
 @dataclass
@@ -33,7 +60,7 @@ class TriggerContext:
     """For reads only: during the prepare phase this is a read-only session."""
     gh: ScmClient
     options: TriggerConfig
-    central: CentralConfig
+    central: ConfigAgent
     in_repo: InRepoConfigs
     _jobs: JobConfig | None = field(default=None, repr=False)
     writes: list[Apply] = field(default_factory=list)
@@ -71,6 +98,29 @@ class TriggerContext:
         if result.errors and pulls:
             await self.report_config_errors(org, repo, pulls[0], result.errors)
         return result.jobs
+
+    async def pull_request_jobs(
+        self, org: str, repo: str, repo_link: str, pr: PullRequestLike, *, author_link: str = ""
+    ) -> tuple[Refs, list[Presubmit]]:
+        """The refs testing `pr` merged into its base branch as it is now, and the presubmits
+        for them (central, plus in-repo where enabled)."""
+        base_sha = await self.gh.get_branch_sha(org, repo, pr.base.ref)
+        refs = pull_refs(
+            org=org,
+            repo=repo,
+            repo_link=repo_link,
+            base_ref=pr.base.ref,
+            base_sha=base_sha,
+            number=pr.number,
+            head_sha=pr.head.sha,
+            author=pr.user.login,
+            author_link=author_link,
+            title=pr.title,
+            link=pr.html_url,
+            pull_ref=self.options.pull_ref,
+        )
+        presubmits = await self.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
+        return refs, presubmits
 
     async def presubmits_for(
         self, org: str, repo: str, base_ref: str, base_sha: str, pull: Pull

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from foredeck.jobs import GITHUB_PULL_REF
+
 DEFAULT_CLONE_URI = "https://github.com/{org}/{repo}.git"
 
 
@@ -37,7 +39,7 @@ class TriggerConfig(BaseModel):
     """Link in the needs-ok-to-test message; default: the organisation's people page."""
     web_url: str = "https://github.com"
     """Where people look at GitHub (for links in comments)."""
-    pull_ref: str = "refs/pull/{number}/head"
+    pull_ref: str = GITHUB_PULL_REF
     """The fetchable ref of a pull request's head: GitHub's, or `refs/heads/pr/{number}` for
     the local SCM provider (set automatically there)."""
 

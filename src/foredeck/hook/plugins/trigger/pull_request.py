@@ -18,16 +18,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from foredeck.config import Presubmit
+from foredeck.config.triggering import automatic_presubmits, wants_changes
 from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
-from foredeck.hook.plugins.trigger.jobs import (
-    abort_presubmits,
-    automatic_presubmits,
-    create_jobs,
-    pull_refs,
-    wants_changes,
-)
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
+from foredeck.jobs import abort_presubmits, create_jobs
 from foredeck.scm.webhooks import PullRequestEvent
 from foredeck.types import Refs
 
@@ -63,8 +58,56 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
     pr = ev.pull_request
     org, repo, number = ev.repository.org, ev.repository.name, pr.number
     action = ev.action
-    if action not in HANDLED:
+    if action not in HANDLED or _defer_aborts(ctx, ev):
         return
+    label = ev.label.name if ev.label is not None else ""
+    if action == "edited" and not _base_changed(ctx.event.payload):
+        return
+    if action == "labeled":
+        if label.lower() not in (messages.OK_TO_TEST, messages.LGTM):
+            return
+        if label.lower() == messages.OK_TO_TEST and ctx.is_bot(ev.sender.login):
+            return  # added for an /ok-to-test comment, which started the jobs itself
+
+    refs, presubmits = await ctx.pull_request_jobs(
+        org, repo, ev.repository.html_url, pr, author_link=pr.user.html_url
+    )
+    if not presubmits:
+        return
+    author = pr.user.login
+    reason = f"pull_request {action} by {ev.sender.login}"
+
+    if action == "opened":
+        if await trusted_user(ctx.gh, ctx.options, author, org, repo):
+            if pr.draft:
+                await ctx.comment_once(org, repo, number, messages.draft(), messages.DRAFT_MARKER)
+                return
+            await _build_all(ctx, ev, refs, presubmits, reason)
+        else:
+            await _welcome(ctx, ev)
+        return
+
+    if action == "labeled":
+        await _labeled(ctx, ev, label, refs, presubmits, reason)
+        return
+
+    # reopened, ready_for_review, synchronize, edited (base changed)
+    labels, trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
+    if not trusted:
+        return
+    if labels is not None and has_label(labels, messages.NEEDS_OK_TO_TEST):
+        await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
+    await _build_all(ctx, ev, refs, presubmits, reason)
+
+
+def _defer_aborts(ctx: TriggerContext, ev: PullRequestEvent) -> bool:
+    """Abort what the event makes pointless; True when that is all the event does.
+
+    `closed` and `converted_to_draft` abort every unfinished presubmit; `synchronize` aborts
+    those of older heads, unreported (the new head's runs replace their statuses)."""
+    pr = ev.pull_request
+    org, repo, number = ev.repository.org, ev.repository.name, pr.number
+    action = ev.action
     if action in ("closed", "converted_to_draft"):
         what = "closed" if action == "closed" else "converted to a draft"
 
@@ -75,7 +118,7 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
             log.info("%s/%s#%d %s: aborted %d job(s)", org, repo, number, action, len(aborted))
 
         ctx.defer(abort_all)
-        return
+        return True
     if action == "synchronize":
         head = pr.head.sha
 
@@ -99,75 +142,42 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
             )
 
         ctx.defer(supersede)
-    label = ev.label.name if ev.label is not None else ""
-    if action == "edited" and not _base_changed(ctx.event.payload):
-        return
-    if action == "labeled":
-        if label.lower() not in (messages.OK_TO_TEST, messages.LGTM):
-            return
-        if label.lower() == messages.OK_TO_TEST and ctx.is_bot(ev.sender.login):
-            return  # added for an /ok-to-test comment, which started the jobs itself
+    return False
 
-    base_sha = await ctx.gh.get_branch_sha(org, repo, pr.base.ref)
-    refs = pull_refs(
-        org=org,
-        repo=repo,
-        repo_link=ev.repository.html_url,
-        base_ref=pr.base.ref,
-        base_sha=base_sha,
-        number=number,
-        head_sha=pr.head.sha,
-        author=pr.user.login,
-        author_link=pr.user.html_url,
-        title=pr.title,
-        link=pr.html_url,
-        pull_ref=ctx.options.pull_ref,
-    )
-    presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
-    if not presubmits:
-        return
-    author = pr.user.login
-    reason = f"pull_request {action} by {ev.sender.login}"
 
-    if action == "opened":
-        if await trusted_user(ctx.gh, ctx.options, author, org, repo):
-            if pr.draft:
-                await ctx.comment_once(org, repo, number, messages.draft(), messages.DRAFT_MARKER)
-                return
-            await _build_all(ctx, ev, refs, presubmits, reason)
-        else:
-            await _welcome(ctx, ev)
+async def _labeled(
+    ctx: TriggerContext,
+    ev: PullRequestEvent,
+    label: str,
+    refs: Refs,
+    presubmits: list[Presubmit],
+    reason: str,
+) -> None:
+    """`lgtm` on an untrusted PR runs its presubmits once; `ok-to-test` added by a trusted user
+    runs them (and drops `needs-ok-to-test`)."""
+    pr = ev.pull_request
+    org, repo, number = ev.repository.org, ev.repository.name, pr.number
+    if label.lower() == messages.LGTM:
+        _, trusted = await trusted_pull_request(
+            ctx.gh, ctx.options, pr.user.login, org, repo, number
+        )
+        if not trusted:
+            await _build_all(ctx, ev, refs, presubmits, f"{reason} (untrusted PR, lgtm)")
         return
-
-    if action == "labeled":
-        if label.lower() == messages.LGTM:
-            _, trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
-            if not trusted:
-                await _build_all(ctx, ev, refs, presubmits, f"{reason} (untrusted PR, lgtm)")
-            return
-        if not await trusted_user(ctx.gh, ctx.options, ev.sender.login, org, repo):
-            log.info(
-                "%s/%s#%d: ok-to-test added by untrusted %s; ignored",
-                org,
-                repo,
-                number,
-                ev.sender.login,
-            )
-            return
-        current = [lbl.name for lbl in pr.labels]
-        await ctx.ensure_labels(org, repo, number, current, remove=[messages.NEEDS_OK_TO_TEST])
-        await _build_all(
-            ctx, ev, refs, presubmits, f"pull_request labeled {label} by {ev.sender.login}"
+    if not await trusted_user(ctx.gh, ctx.options, ev.sender.login, org, repo):
+        log.info(
+            "%s/%s#%d: ok-to-test added by untrusted %s; ignored",
+            org,
+            repo,
+            number,
+            ev.sender.login,
         )
         return
-
-    # reopened, ready_for_review, synchronize, edited (base changed)
-    labels, trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
-    if not trusted:
-        return
-    if labels is not None and has_label(labels, messages.NEEDS_OK_TO_TEST):
-        await ctx.gh.remove_label(org, repo, number, messages.NEEDS_OK_TO_TEST)
-    await _build_all(ctx, ev, refs, presubmits, reason)
+    current = [lbl.name for lbl in pr.labels]
+    await ctx.ensure_labels(org, repo, number, current, remove=[messages.NEEDS_OK_TO_TEST])
+    await _build_all(
+        ctx, ev, refs, presubmits, f"pull_request labeled {label} by {ev.sender.login}"
+    )
 
 
 async def _build_all(

@@ -1,24 +1,25 @@
-"""Job rows for `POST /api/jobs` (Prow's gangway) and for reruns.
+"""Job rows asked for by hand: `POST /api/jobs` (Prow's gangway) and reruns.
 
-A started job is looked up by name in the central config and snapshotted like the trigger plugin
-does (`foredeck.hook.plugins.trigger.jobs.job_spec`), so the controller cannot tell an API job
-from a webhook one except by its `cause`.
+A started job is looked up by name in the central config and snapshotted as the trigger and the
+scheduler do (`specs.job_spec`, `periodic.periodic_spec`), so the controller cannot tell an API
+job from a webhook one except by its `cause`. A row made by hand is new every time: no dedupe
+key.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from foredeck.config import Periodic, Postsubmit, Presubmit
-from foredeck.config.jobconfig import JobConfig, branch_of_ref
+from foredeck.config import JobConfig, Periodic, Postsubmit, Presubmit, branch_of_ref
 from foredeck.config.models import AnyJob
 from foredeck.db.jobs import JobCreate
 from foredeck.db.models import Job, JobType
-from foredeck.hook.plugins.trigger.jobs import MAX_REASON, job_spec
+from foredeck.jobs.periodic import periodic_spec
+from foredeck.jobs.refs import GITHUB_PULL_REF
+from foredeck.jobs.specs import job_spec
 from foredeck.types import Pull, Refs
 
 API_CAUSE = "api"
-GITHUB_PULL_REF = "refs/pull/{number}/head"
 
 
 class UnknownJob(LookupError):
@@ -43,6 +44,17 @@ def _infer_type(refs: Refs | None) -> JobType:
     return "presubmit" if refs.pulls else "postsubmit"
 
 
+def _with_pull(refs: Refs | None, pull: int, pull_ref: str) -> Refs:
+    """`refs` testing pull request `pull` (added unless `refs` already names it)."""
+    if refs is None:
+        raise BadRequest("`pull` needs `refs` naming the repository and base")
+    if refs.pulls and [p.number for p in refs.pulls] != [pull]:
+        raise BadRequest("`pull` and `refs.pulls` name different pull requests")
+    if refs.pulls:
+        return refs
+    return refs.model_copy(update={"pulls": [Pull(number=pull, ref=pull_ref.format(number=pull))]})
+
+
 def start_spec(
     jobs: JobConfig,
     name: str,
@@ -58,14 +70,7 @@ def start_spec(
     `{number}`: GitHub's `refs/pull/N/head`, or the local provider's branch).
     """
     if pull is not None:
-        if refs is None:
-            raise BadRequest("`pull` needs `refs` naming the repository and base")
-        if refs.pulls and [p.number for p in refs.pulls] != [pull]:
-            raise BadRequest("`pull` and `refs.pulls` name different pull requests")
-        if not refs.pulls:
-            refs = refs.model_copy(
-                update={"pulls": [Pull(number=pull, ref=pull_ref.format(number=pull))]}
-            )
+        refs = _with_pull(refs, pull, pull_ref)
     kind = type or _infer_type(refs)
     if kind == "batch":
         raise BadRequest("batch jobs are started by the merge robot, not through the API")
@@ -82,7 +87,7 @@ def start_spec(
             raise BadRequest("a periodic job takes no refs")
         job = candidates[0]
         assert isinstance(job, Periodic)
-        return periodic_spec(job, reason)
+        return periodic_spec(job, reason, cause=API_CAUSE)
     if refs is None:
         raise BadRequest(f"a {kind} job needs refs")
     branch = branch_of_ref(refs.base_ref)
@@ -91,26 +96,11 @@ def start_spec(
     ]
     if not fitting:
         raise BadRequest(f"job {name!r} does not run against branch {branch!r}")
-    chosen = fitting[0]
     try:
-        spec = job_spec(chosen, refs, API_CAUSE, reason)
+        spec = job_spec(fitting[0], refs, API_CAUSE, reason)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     return spec.model_copy(update={"cause": API_CAUSE, "dedupe_key": None})
-
-
-def periodic_spec(job: Periodic, reason: str) -> JobCreate:
-    extra = [Refs.model_validate(r.model_dump()) for r in job.extra_refs]
-    return JobCreate(
-        name=job.name,
-        type="periodic",
-        extra_refs=extra,
-        job_config=job.model_dump(mode="json", by_alias=True, exclude_none=True),
-        context=job.name,
-        agent=job.agent,
-        trigger_reason=reason[:MAX_REASON],
-        cause=API_CAUSE,
-    )
 
 
 def rerun_spec(job: Job) -> JobCreate:
