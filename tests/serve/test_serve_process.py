@@ -88,9 +88,12 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
         wait_for("the job's log", log_says_started)
         shown = httpx.get(f"{url}/api/jobs/{job_id}").json()
         assert shown["state"] == "pending", shown
-        sleepers = [
-            p for p in psutil.Process(proc.pid).children(recursive=True) if p.name() == "sleep"
-        ]
+        def sleeping() -> list[psutil.Process]:  # "started" comes just before `exec sleep`
+            children = psutil.Process(proc.pid).children(recursive=True)
+            return [p for p in children if p.name() == "sleep"]
+
+        wait_for("the job's sleep", sleeping)
+        sleepers = sleeping()
         assert len(sleepers) == 1
         terminate(proc, tmp_path)
         assert not sleepers[0].is_running()
