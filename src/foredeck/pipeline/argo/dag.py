@@ -11,6 +11,7 @@ failure, need a richer IR; `group` and `_call` are where such nodes would be bui
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from foredeck.pipeline.argo.depends import task_needs, toposort
@@ -29,7 +30,7 @@ from foredeck.pipeline.argo.fields import (
 from foredeck.pipeline.argo.leaf import build_leaf
 from foredeck.pipeline.argo.loops import loop
 from foredeck.pipeline.argo.outputs import group_outputs
-from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Leaf, Node, Scope, Workflow
+from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
 from foredeck.pipeline.argo.when import guards
@@ -38,17 +39,9 @@ from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
 
-def group(
-    w: Workflow,
-    template: SourceMap,
-    scope_prefix: str,
-    scope: Scope,
-    deps: list[str],
-    whens: list[WhenExpression],
-    coll: Collection | None = None,
-) -> Node:
-    """Inline a dag/steps template: returns its leaves and outputs for the caller."""
-    coll = coll or w.main
+def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
+    """Inline a dag/steps template (`frame.scope` is its own): returns its leaves and outputs
+    for the caller."""
     w.depth += 1
     if w.depth > MAX_DEPTH:
         raise fail(src(template), f"templates nest deeper than {MAX_DEPTH} levels (recursion?)")
@@ -65,25 +58,18 @@ def group(
         if dag.get("failFast", True) is not True:
             raise unsupported(dag, "failFast", f"{where} dag", "the IR stops on failure")
         items = as_list(dag.get("tasks"), at(dag, "tasks"), f"{where} dag.tasks")
-        leaves = _dag(w, items, scope_prefix, scope, deps, whens, coll, where)
+        leaves = _dag(w, items, frame, where)
     else:
         groups = as_list(template["steps"], at(template, "steps"), f"{where} steps")
-        leaves = _steps(w, groups, scope_prefix, scope, deps, whens, coll, where, template)
-    outputs = group_outputs(template, scope, w.params, where)
+        leaves = _steps(w, groups, frame, where, template)
+    outputs = group_outputs(template, frame.scope, w.params, where)
     w.depth -= 1
-    return Node(None, leaves, outputs, list(whens))
+    return Node(None, leaves, outputs, list(frame.whens))
 
 
-def _dag(
-    w: Workflow,
-    items: list[Any],
-    prefix: str,
-    scope: Scope,
-    deps: list[str],
-    whens: list[WhenExpression],
-    coll: Collection,
-    where: str,
-) -> list[str]:
+def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
+    """A dag's tasks in dependency order; returns the leaves (tasks nothing depends on)."""
+    scope = frame.scope
     tasks: dict[str, SourceMap] = {}
     needs: dict[str, list[tuple[str, bool]]] = {}
     for raw in items:
@@ -102,14 +88,14 @@ def _dag(
     leaves: list[str] = []
     for tname in order:
         task = tasks[tname]
-        task_deps = list(deps) if not needs[tname] else []
-        task_whens = list(whens)
+        task_deps = list(frame.deps) if not needs[tname] else []
+        task_whens = list(frame.whens)
         for dep, succeeded in needs[tname]:
             node = scope.nodes[dep]
             task_deps.extend(node.leaves)
             if succeeded:
-                task_whens.extend(w for w in node.whens if w not in task_whens)
-        node = _call(w, task, tname, prefix, scope, task_deps, task_whens, coll, where)
+                task_whens.extend(g for g in node.whens if g not in task_whens)
+        node = _call(w, task, tname, replace(frame, deps=task_deps, whens=task_whens), where)
         scope.nodes[tname] = node
         if tname not in depended:
             leaves.extend(node.leaves)
@@ -117,17 +103,11 @@ def _dag(
 
 
 def _steps(
-    w: Workflow,
-    groups: list[Any],
-    prefix: str,
-    scope: Scope,
-    deps: list[str],
-    whens: list[WhenExpression],
-    coll: Collection,
-    where: str,
-    template: SourceMap,
+    w: Workflow, groups: list[Any], frame: Frame, where: str, template: SourceMap
 ) -> list[str]:
-    previous = list(deps)
+    """Groups of parallel steps, each group after the previous one; returns the last group."""
+    scope = frame.scope
+    previous = list(frame.deps)
     for raw_group in groups:
         parallel = as_list(raw_group, at(template, "steps"), f"{where} steps (a list of lists)")
         current: list[str] = []
@@ -140,7 +120,9 @@ def _steps(
                     raise unsupported(step, key, f"{where} step {sname!r}", "steps run in order")
             if sname in scope.nodes or sname in pending:
                 raise fail(at(step, "name"), f"{where}: duplicate step name {sname!r}")
-            node = _call(w, step, sname, prefix, scope, previous, list(whens), coll, where)
+            node = _call(
+                w, step, sname, replace(frame, deps=previous, whens=list(frame.whens)), where
+            )
             pending[sname] = node
             current.extend(node.leaves)
         scope.nodes.update(pending)  # parallel steps cannot see each other's outputs
@@ -148,26 +130,18 @@ def _steps(
     return previous
 
 
-def _call(
-    w: Workflow,
-    call: SourceMap,
-    name: str,
-    prefix: str,
-    scope: Scope,
-    deps: list[str],
-    whens: list[WhenExpression],
-    coll: Collection,
-    where: str,
-) -> Node:
+def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> Node:
+    """One dag task or step: a nested dag/steps template is inlined, a leaf becomes a task."""
+    scope = frame.scope
     where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
     allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
     allowed |= {"withItems", "withParam", "dependencies", "depends"}
     check_keys(call, allowed, set(), where)
-    ir_name = prefix + name
-    target_coll, template, key = _resolve_template(w, call, coll, ir_name, where)
+    ir_name = frame.prefix + name
+    target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
     own_whens, waits = guards(call, scope, w.params, where)
-    when_list = whens + [w for w in own_whens if w not in whens]
-    deps = [*deps, *waits]
+    when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
+    deps = [*frame.deps, *waits]
     args = _arguments(call, where)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
@@ -177,7 +151,7 @@ def _call(
             raise unsupported(call, key_name, where, why)
         inputs = _group_inputs(w, template, args, scope, where)
         inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
-        return group(w, template, f"{ir_name}-", inner, deps, when_list, target_coll)
+        return group(w, template, Frame(f"{ir_name}-", inner, deps, when_list, target_coll))
     leaf = build_leaf(w, target_coll, template, key)
     declared = {p.name: p for p in leaf.spec.params}
     for arg in args:

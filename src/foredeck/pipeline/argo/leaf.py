@@ -54,6 +54,8 @@ def build_leaf(w: Workflow, coll: Collection, template: SourceMap, key: str | No
 
 
 class LeafBuilder:
+    """One template's conversion: declared and implicit params, outputs, workspace mounts."""
+
     def __init__(self, w: Workflow, coll: Collection, template: SourceMap, key: str | None) -> None:
         self.w = w
         self.template = template
@@ -105,12 +107,12 @@ class LeafBuilder:
             name=key,
             steps=steps,
             params=[*self.declared.values(), *self.implicit.values()],
-            results=[ResultSpec(n, source=s) for n, _, _, s in self.outputs],
+            results=[ResultSpec(out.name, source=out.source) for out in self.outputs],
             workspaces=list(self.workspaces.values()),
             source=src(t),
         )
         self.w.library[key] = spec
-        outputs = {n for n, _, _, _ in self.outputs}
+        outputs = {out.name for out in self.outputs}
         return Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
 
     def _timeout(self) -> float | None:
@@ -242,7 +244,7 @@ class LeafBuilder:
 
     def _path_text(self, value: str) -> str:
         if self.results_mount:
-            for name, _, _, _ in self.outputs:
+            for name in (out.name for out in self.outputs):
                 pattern = rf"(?<![\w/.-]){re.escape(RESULTS_DIR)}/{re.escape(name)}(?![\w/.-])"
                 if re.search(pattern, value):
                     self.direct.add(name)
@@ -261,7 +263,7 @@ class LeafBuilder:
                 )
             return f"$(params.{parts[2]})"
         if parts[:2] == ["outputs", "parameters"] and len(parts) == 4 and parts[3] == "path":
-            if all(n != parts[2] for n, _, _, _ in self.outputs):
+            if all(out.name != parts[2] for out in self.outputs):
                 raise Unresolvable(
                     f"template {self.name!r} declares no output parameter {parts[2]!r}"
                 )

@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from foredeck.pipeline.argo.fields import as_list, as_map, at, check_keys, fail, name_of, scalar
-from foredeck.pipeline.argo.fields import src as src_of
+from foredeck.pipeline.argo.fields import (
+    as_list,
+    as_map,
+    at,
+    check_keys,
+    fail,
+    name_of,
+    scalar,
+    src,
+)
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.model import ParamSpec
@@ -44,7 +52,7 @@ def group_outputs(
         check_keys(value_from, {"parameter"}, set(), f"{where} output {pname!r} valueFrom")
         text = value_from.get("parameter")
         if not isinstance(text, str):
-            raise fail(src_of(value_from), f"{where} output {pname!r}: needs valueFrom.parameter")
+            raise fail(src(value_from), f"{where} output {pname!r}: needs valueFrom.parameter")
         field_where = f"{where} output {pname!r} valueFrom.parameter"
         source = at(value_from, "parameter")
         outputs[pname] = call_text(text, scope, params, source, field_where)
@@ -65,11 +73,11 @@ def file_outputs(template: SourceMap, where: str) -> list[FileOutput]:
         check_keys(value_from, {"path", "default"}, set(), f"{owhere} valueFrom")
         path = value_from.get("path")
         if not isinstance(path, str) or not path:
-            raise fail(src_of(value_from), f"{owhere}: needs valueFrom.path")
+            raise fail(src(value_from), f"{owhere}: needs valueFrom.path")
         default = None
         if "default" in value_from:
             default = scalar(value_from["default"], at(value_from, "default"), owhere)
         if any(out.name == name for out in outputs):
             raise fail(at(p, "name"), f"{owhere}: duplicate output parameter")
-        outputs.append(FileOutput(name, path, default, src_of(p)))
+        outputs.append(FileOutput(name, path, default, src(p)))
     return outputs

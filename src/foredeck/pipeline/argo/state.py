@@ -54,6 +54,19 @@ class Scope:
     finally_: bool = False
 
 
+@dataclass(frozen=True)
+class Frame:
+    """Where a template call is inlined: the IR name prefix of its tasks, the scope of the
+    template it is written in, what it runs after, the guards it inherits, and the collection
+    its `template:` names resolve in."""
+
+    prefix: str
+    scope: Scope
+    deps: list[str]
+    whens: list[WhenExpression]
+    coll: Collection
+
+
 @dataclass
 class Leaf:
     """A container/script/containerSet template converted once into a library spec."""

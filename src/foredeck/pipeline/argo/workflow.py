@@ -21,7 +21,7 @@ from foredeck.pipeline.argo.fields import (
     unsupported,
 )
 from foredeck.pipeline.argo.leaf import build_leaf
-from foredeck.pipeline.argo.state import Scope, Workflow
+from foredeck.pipeline.argo.state import Frame, Scope, Workflow
 from foredeck.pipeline.argo.templates import (
     find_template,
     input_params,
@@ -107,7 +107,7 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
     kind = template_kind(entry)
     if kind in ("dag", "steps"):
         scope = Scope("tasks" if kind == "dag" else "steps", inputs)
-        node = group(w, entry, scope_prefix="", scope=scope, deps=[], whens=[])
+        node = group(w, entry, Frame("", scope, [], [], w.main))
         results = [
             PipelineResult(name, value, source=src(entry)) for name, value in node.outputs.items()
         ]
@@ -136,7 +136,7 @@ def _exit_handler(w: Workflow, spec: SourceMap) -> None:
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         scope = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=True)
-        group(w, template, scope_prefix="", scope=scope, deps=[], whens=[])
+        group(w, template, Frame("", scope, [], [], w.main))
         return
     leaf = build_leaf(w, w.main, template)
     task = leaf_task(w, name, leaf, {}, [], [], None, at(spec, "onExit"), True)
