@@ -41,10 +41,10 @@ from google.auth.compute_engine import _metadata
 from google.oauth2 import service_account
 
 from foredeck.storage import ArtifactStore, open_store
+from foredeck.storage.backend import MAX_PRESIGN_EXPIRES
 from foredeck.storage.fsspec_store import FsspecStore
 from foredeck.storage.layout import job_paths
 from foredeck.storage.publish import publish_run
-from foredeck.storage.s3 import MAX_PRESIGN_EXPIRES
 from tests.storage.gcs_double import (
     Emulator,
     JsonApi,

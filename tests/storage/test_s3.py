@@ -21,10 +21,10 @@ import s3fs
 from moto.server import ThreadedMotoServer
 
 from foredeck.storage import ArtifactStore, open_store
+from foredeck.storage.backend import MAX_PRESIGN_EXPIRES
 from foredeck.storage.fsspec_store import FsspecStore
 from foredeck.storage.layout import job_paths
 from foredeck.storage.publish import publish_run
-from foredeck.storage.s3 import MAX_PRESIGN_EXPIRES
 from tests.storage.test_publish import (  # noqa: F401  (collected again with the S3 fixture)
     make_run,
     presubmit_keys,
