@@ -152,3 +152,26 @@ def gs_store(gcs: Gcs) -> Iterator[ArtifactStore]:
     start = len(gcs.emulator.seen)
     yield open_store(f"gs://{BUCKET}/t-{uuid.uuid4().hex}")
     gcs.check_requests(start)
+
+
+class S3Bucket:
+    """A plain boto3 client on one bucket, with `JsonApi`'s methods: the other writer and
+    reader of the tests, bypassing foredeck and s3fs."""
+
+    def __init__(self, bucket: str = BUCKET) -> None:
+        self.client = boto3.client("s3")
+        self.bucket = bucket
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listed.get("Contents", []))

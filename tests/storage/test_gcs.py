@@ -1,11 +1,12 @@
 """`gs://` stores against a GCS JSON API emulator (`gcp-storage-emulator`) on 127.0.0.1.
 
 The store contract (`test_store.py`, `test_publish.py`) runs on `gs://` through the `store`
-fixture's `gs` parameter (`conftest.py`); this module holds what is GCS's own: credentials, signed
-links, other writers, endpoints. As in a pod, the store gets nothing but the URL: the endpoint
-comes from `STORAGE_EMULATOR_HOST` and the credentials from Application Default Credentials
-(`GOOGLE_APPLICATION_CREDENTIALS` naming a service-account key generated here, whose token
-endpoint is a local double that verifies the signed JWT grant; `servers.py`).
+fixture's `gs` parameter (`conftest.py`), and what GCS shares with S3 in `test_buckets.py`;
+this module holds what is GCS's own: credentials, signed links, endpoints. As in a pod, the
+store gets nothing but the URL: the endpoint comes from `STORAGE_EMULATOR_HOST` and the
+credentials from Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS` naming a
+service-account key generated here, whose token endpoint is a local double that verifies the
+signed JWT grant; `servers.py`).
 
 Every request the emulator receives is checked against Google's discovery document of the JSON
 API (`tests/data/gcs/storage.v1.json`): a real method's verb and path, and only the query
@@ -40,11 +41,8 @@ from google.oauth2 import service_account
 from foredeck.storage import ArtifactStore, open_store
 from foredeck.storage.backend import MAX_PRESIGN_EXPIRES
 from foredeck.storage.fsspec_store import FsspecStore
-from foredeck.storage.layout import job_paths
-from foredeck.storage.publish import publish_run
-from tests.storage.gcs_double import JsonApi, Seen, create_bucket, json_api_violations
-from tests.storage.helpers import make_run, presubmit_keys
-from tests.storage.servers import BUCKET, PROJECT, ROUTES, Gcs
+from tests.storage.gcs_double import JsonApi, Seen, json_api_violations
+from tests.storage.servers import BUCKET, ROUTES, Gcs
 
 # After each test: every request the emulator got was a JSON API call as Google defines it.
 pytestmark = pytest.mark.usefixtures("json_api_checked")
@@ -70,22 +68,6 @@ def test_gs_url_opens_an_fsspec_store_with_default_credentials(
     ours = [s for s in gcs.emulator.since(start) if s.authorization]
     assert ours, "gcsfs sent no Authorization header"
     assert {s.authorization for s in ours} <= {f"Bearer {t}" for t in gcs.tokens.issued}
-
-
-def test_publish_lays_out_prow_keys_in_the_bucket(
-    gs_store: ArtifactStore, api: JsonApi, tmp_path: Path
-) -> None:
-    build = "1800000000000000001"
-    paths = job_paths("presubmit", "org", "repo", 7, "pull-e2e", build)
-    publish_run(gs_store, paths, make_run(tmp_path, build))
-
-    keys = [k.removeprefix(_prefix(gs_store) + "/") for k in api.keys(_prefix(gs_store) + "/")]
-    run = f"pr-logs/pull/org_repo/7/pull-e2e/{build}"
-    assert keys == presubmit_keys(build)
-    alias = gs_store.read_bytes(f"pr-logs/directory/pull-e2e/{build}.txt").decode()
-    assert alias == f"gs://{BUCKET}/{_prefix(gs_store)}/{run}"
-    latest = f"{_prefix(gs_store)}/pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt"
-    assert api.get(latest) == build.encode()
 
 
 def _rfc3986(value: str) -> str:
@@ -197,43 +179,6 @@ def test_presigning_needs_a_signing_store() -> None:
     assert isinstance(memory, FsspecStore)
     with pytest.raises(ValueError, match="cannot presign links"):
         memory.presigned_url("a.txt")
-
-
-def test_writes_by_other_clients_are_seen_at_once(gs_store: ArtifactStore, api: JsonApi) -> None:
-    """gcsfs caches listings; another process publishing into the bucket must still be visible
-    to the dashboard's next listing."""
-    gs_store.write_text("logs/job/1/started.json", "{}")
-    assert [e.path for e in gs_store.list("logs/job")] == ["logs/job/1"]
-    assert not gs_store.exists("logs/job/2/started.json")
-
-    api.put(f"{_prefix(gs_store)}/logs/job/2/started.json", b"{}")
-    api.put(f"{_prefix(gs_store)}/logs/job/latest-build.txt", b"2")
-
-    assert [e.path for e in gs_store.list("logs/job")] == [
-        "logs/job/1",
-        "logs/job/2",
-        "logs/job/latest-build.txt",
-    ]
-    assert gs_store.exists("logs/job/2/started.json")
-    assert gs_store.read_bytes("logs/job/latest-build.txt") == b"2"
-
-    api.delete(f"{_prefix(gs_store)}/logs/job/2/started.json")
-    assert not gs_store.exists("logs/job/2/started.json")
-    assert [e.path for e in gs_store.list("logs/job")] == [
-        "logs/job/1",
-        "logs/job/latest-build.txt",
-    ]
-
-
-def test_bucket_root_store(gcs: Gcs) -> None:
-    bucket = f"root-{uuid.uuid4().hex[:12]}"
-    create_bucket(gcs.endpoint, bucket, PROJECT)
-    store = open_store(f"gs://{bucket}")
-    store.write_text("logs/job/1/build-log.txt", "x")
-    assert [e.path for e in store.list("", recursive=True)] == ["logs/job/1/build-log.txt"]
-    assert httpx.get(store.url_for("logs/job/1/build-log.txt"), timeout=10).content == b"x"
-    assert store.delete_prefix("logs") == 1
-    assert store.list("") == []
 
 
 @pytest.mark.parametrize("how", ["host:port", "option"])

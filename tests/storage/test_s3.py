@@ -1,8 +1,8 @@
 """`s3://` stores against a real S3 protocol server (moto) on 127.0.0.1.
 
 The store contract (`test_store.py`, `test_publish.py`) runs on `s3://` through the `store`
-fixture's `s3` parameter (`conftest.py`); this module holds what is S3's own: the keys a plain
-S3 client sees, presigned links, other writers, endpoints. The endpoint reaches s3fs and the
+fixture's `s3` parameter (`conftest.py`), and what S3 shares with GCS in `test_buckets.py`;
+this module holds what is S3's own: presigned links and endpoints. The endpoint reaches s3fs and the
 presigner only through the standard `AWS_ENDPOINT_URL_S3` variable, as in a deployment
 (`servers.py`).
 """
@@ -22,9 +22,6 @@ import s3fs
 from foredeck.storage import ArtifactStore, open_store
 from foredeck.storage.backend import MAX_PRESIGN_EXPIRES
 from foredeck.storage.fsspec_store import FsspecStore
-from foredeck.storage.layout import job_paths
-from foredeck.storage.publish import publish_run
-from tests.storage.helpers import make_run, presubmit_keys
 from tests.storage.servers import BUCKET
 
 
@@ -44,23 +41,6 @@ def test_s3_url_opens_an_fsspec_store_on_the_endpoint(s3_store: ArtifactStore, s
     s3_store.write_text("logs/job/1/build-log.txt", "hello")
     key = f"{_prefix(s3_store)}/logs/job/1/build-log.txt"
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"hello"
-
-
-def test_publish_lays_out_prow_keys_in_the_bucket(
-    s3_store: ArtifactStore, s3: Any, tmp_path: Path
-) -> None:
-    build = "1800000000000000001"
-    paths = job_paths("presubmit", "org", "repo", 7, "pull-e2e", build)
-    publish_run(s3_store, paths, make_run(tmp_path, build))
-
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=_prefix(s3_store) + "/")
-    keys = sorted(o["Key"].removeprefix(_prefix(s3_store) + "/") for o in listed["Contents"])
-    run = f"pr-logs/pull/org_repo/7/pull-e2e/{build}"
-    assert keys == presubmit_keys(build)
-    alias = s3_store.read_bytes(f"pr-logs/directory/pull-e2e/{build}.txt").decode()
-    assert alias == f"s3://{BUCKET}/{_prefix(s3_store)}/{run}"
-    latest = f"{_prefix(s3_store)}/pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt"
-    assert s3.get_object(Bucket=BUCKET, Key=latest)["Body"].read() == build.encode()
 
 
 def test_url_for(s3_store: ArtifactStore, tmp_path: Path) -> None:
@@ -111,43 +91,6 @@ def test_presigning_needs_s3() -> None:
     assert isinstance(memory, FsspecStore)
     with pytest.raises(ValueError, match="only s3:// stores"):
         memory.presigned_url("a.txt")
-
-
-def test_writes_by_other_clients_are_seen_at_once(s3_store: ArtifactStore, s3: Any) -> None:
-    """s3fs caches listings forever; another process publishing into the bucket must still be
-    visible to the dashboard's next listing."""
-    s3_store.write_text("logs/job/1/started.json", "{}")
-    assert [e.path for e in s3_store.list("logs/job")] == ["logs/job/1"]
-    assert not s3_store.exists("logs/job/2/started.json")
-
-    s3.put_object(Bucket=BUCKET, Key=f"{_prefix(s3_store)}/logs/job/2/started.json", Body=b"{}")
-    s3.put_object(Bucket=BUCKET, Key=f"{_prefix(s3_store)}/logs/job/latest-build.txt", Body=b"2")
-
-    assert [e.path for e in s3_store.list("logs/job")] == [
-        "logs/job/1",
-        "logs/job/2",
-        "logs/job/latest-build.txt",
-    ]
-    assert s3_store.exists("logs/job/2/started.json")
-    assert s3_store.read_bytes("logs/job/latest-build.txt") == b"2"
-
-    s3.delete_object(Bucket=BUCKET, Key=f"{_prefix(s3_store)}/logs/job/2/started.json")
-    assert not s3_store.exists("logs/job/2/started.json")
-    assert [e.path for e in s3_store.list("logs/job")] == [
-        "logs/job/1",
-        "logs/job/latest-build.txt",
-    ]
-
-
-def test_bucket_root_store(s3_endpoint: str, s3: Any) -> None:
-    bucket = f"root-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    store = open_store(f"s3://{bucket}")
-    store.write_text("logs/job/1/build-log.txt", "x")
-    assert [e.path for e in store.list("", recursive=True)] == ["logs/job/1/build-log.txt"]
-    assert httpx.get(store.url_for("logs/job/1/build-log.txt"), timeout=10).content == b"x"
-    assert store.delete_prefix("logs") == 1
-    assert store.list("") == []
 
 
 @pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", None])
