@@ -184,6 +184,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
 def _resolve_template(
     w: Workflow, call: SourceMap, coll: Collection, ir_name: str, where: str
 ) -> tuple[Collection, SourceMap, str | None]:
+    """(collection, template, inline key) of the template a call runs."""
     given = [k for k in ("template", "templateRef", "inline") if k in call]
     if len(given) != 1:
         raise fail(src(call), f"{where}: needs exactly one of template, templateRef, inline")
@@ -206,6 +207,7 @@ def _resolve_template(
 
 
 def _arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
+    """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
     raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
     check_keys(raw, {"parameters"}, set(), f"{where} arguments")
     args: dict[str, tuple[str, Source]] = {}
@@ -226,6 +228,7 @@ def _group_inputs(
     scope: Scope,
     where: str,
 ) -> dict[str, str]:
+    """The inputs of a nested dag/steps template: the caller's arguments, else the defaults."""
     inputs: dict[str, str] = {}
     declared = input_params(template, f"template {template.get('name')!r}")
     names = {p.name for p in declared}
@@ -256,6 +259,7 @@ def leaf_task(
     source: Source,
     finally_: bool,
 ) -> PipelineTask:
+    """The IR task of a leaf call, with the leaf's implicit params bound (names stay unique)."""
     if name in w.names:
         raise fail(source, f"two tasks would both be named {name!r} in the flattened DAG")
     w.names.add(name)

@@ -26,6 +26,7 @@ def loop(
     scope: Scope,
     where: str,
 ) -> Matrix | None:
+    """The matrix of a looping call (`withItems` / `withParam`), or None when it does not loop."""
     looping = {a: v for a, v in args.items() if re.search(r"\{\{\s*item\b", v[0])}
     if "withItems" in call and "withParam" in call:
         raise fail(at(call, "withParam"), f"{where}: use either withItems or withParam")
