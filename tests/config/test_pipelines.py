@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from foredeck.config import JobBase, job_pipeline, load_config
 from foredeck.config import pipelines as pipelines_mod
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.types import PipelineError
-from foredeck.yamlsrc import load_documents
+from foredeck.yamlsrc import Document, load_documents
 from tests.config.helpers import load_text, messages, one_error, write
 
 INLINE = """
@@ -267,32 +266,23 @@ def test_job_without_spec_or_pipeline_is_an_error(tmp_path: Path) -> None:
     assert "job empty: agent kubernetes jobs require a spec or a pipeline" in err
 
 
-def test_validation_is_deferred_while_the_pipeline_loader_is_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(pipelines_mod, "pipeline_module", lambda: None)
-    result = load_text(tmp_path, INLINE)
-    assert result.ok
-    (warning,) = messages(result, warnings=True)
-    assert "1 inline pipeline(s) not validated" in warning
-    job = next(result.jobs.all_jobs())
-    with pytest.raises(PipelineError, match="pipeline loader"):
-        job_pipeline(job, None)
-
-
 def test_text_route_keeps_the_config_file_line_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without `run_from_documents`, inline pipelines go through `load_pipeline_text`; the text
-    handed over must put every line where it is in the config file."""
+    """A nested mapping goes to `run_from_documents` as loaded; YAML text goes through
+    `load_pipeline_text`, and the text handed over must put every line where it is in the
+    config file."""
     seen: list[tuple[str, str]] = []
 
     def load_pipeline_text(text: str, filename: str, params: Any = None) -> Any:
         seen.append((text, filename))
         raise PipelineError(load_documents(text, filename)[0].data.at("kind"), "stop here")
 
-    stub = SimpleNamespace(load_pipeline_text=load_pipeline_text)
-    monkeypatch.setattr(pipelines_mod, "pipeline_module", lambda: stub)
+    def run_from_documents(docs: list[Document], params: Any = None, origin: Any = None) -> Any:
+        raise PipelineError(docs[0].data.at("kind"), "stop here")
+
+    monkeypatch.setattr(pipelines_mod, "load_pipeline_text", load_pipeline_text)
+    monkeypatch.setattr(pipelines_mod, "run_from_documents", run_from_documents)
     text = INLINE + (
         "  - name: as-text\n"
         "    always_run: true\n"

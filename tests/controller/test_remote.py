@@ -30,7 +30,7 @@ from tests.db.fixtures import Database
 from tests.execute.kube.conftest import NAMESPACE
 from tests.execute.kube.engines import PIPELINERUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import KubeDouble
-from tests.storage.test_s3 import BUCKET, s3_endpoint  # noqa: F401  (fixture)
+from tests.storage.servers import BUCKET, s3_endpoint  # noqa: F401  (fixture)
 
 
 def add_remote_job(db: Database, name: str, agent: str) -> int:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from foredeck.pipeline.argo import (
+from foredeck.pipeline.argo import load_argo
+from foredeck.pipeline.argo_manifest import shebang_command
+from foredeck.pipeline.collector import (
     COLLECT_STEP,
     CollectedOutput,
     collector_step,
-    load_argo,
     parse_collector,
-    shebang_command,
 )
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import Pipeline, PipelineTask, Step, WhenExpression

@@ -14,7 +14,8 @@ import yaml
 from jsonschema import Draft4Validator, Draft7Validator
 
 from foredeck.execute.cli import emit_manifest
-from foredeck.pipeline.argo import COLLECT_STEP, RESULTS_DIR, CollectedOutput, collector_step
+from foredeck.pipeline.argo_manifest import RESULTS_DIR
+from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, collector_step
 from foredeck.pipeline.emit import emit, manifest
 from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.emit_tekton import dns_label, emit_tekton, format_duration

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pytest
 
+from foredeck.pipeline import load as load_module
 from foredeck.pipeline.load import (
     load_pipeline_text,
     load_run,
@@ -283,24 +281,10 @@ def test_argo_documents_go_to_the_argo_front_end(monkeypatch: pytest.MonkeyPatch
         task = TaskSpec("t", [Step("s", command=["true"])])
         return Pipeline("wf", [PipelineTask("t", task_spec=task)])
 
-    fake = types.ModuleType("foredeck.pipeline.argo")
-    fake.load_argo = load_argo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "foredeck.pipeline.argo", fake)
+    monkeypatch.setattr(load_module, "load_argo", load_argo)
     run = load_pipeline_text(ARGO, "wf.yaml")
     assert run.pipeline.name == "wf"
     assert len(seen) == 1 and seen[0][0].source == Source("wf.yaml", 1)
-
-
-def test_argo_support_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.import_module
-
-    def no_argo(name: str, package: str | None = None) -> types.ModuleType:
-        if name == "foredeck.pipeline.argo":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return real(name, package)
-
-    monkeypatch.setattr(importlib, "import_module", no_argo)
-    assert str(fails_text(ARGO)) == "inline.yaml:1: Argo support not available"
 
 
 def test_tekton_and_argo_cannot_be_mixed() -> None:

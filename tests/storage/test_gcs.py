@@ -1,11 +1,12 @@
 """`gs://` stores against a GCS JSON API emulator (`gcp-storage-emulator`) on 127.0.0.1.
 
-The store contract and publish tests of `test_store.py` / `test_publish.py` are imported and run
-here again with this module's `store` fixture (a `gs://` store under a fresh prefix), so GCS is
-held to exactly the contract the local, memory and S3 stores pass. As in a pod, the store gets
-nothing but the URL: the endpoint comes from `STORAGE_EMULATOR_HOST` and the credentials from
-Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS` naming a service-account key
-generated here, whose token endpoint is a local double that verifies the signed JWT grant).
+The store contract (`test_store.py`, `test_publish.py`) runs on `gs://` through the `store`
+fixture's `gs` parameter (`conftest.py`), and what GCS shares with S3 in `test_buckets.py`;
+this module holds what is GCS's own: credentials, signed links, endpoints. As in a pod, the
+store gets nothing but the URL: the endpoint comes from `STORAGE_EMULATOR_HOST` and the
+credentials from Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS` naming a
+service-account key generated here, whose token endpoint is a local double that verifies the
+signed JWT grant; `servers.py`).
 
 Every request the emulator receives is checked against Google's discovery document of the JSON
 API (`tests/data/gcs/storage.v1.json`): a real method's verb and path, and only the query
@@ -24,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,162 +33,41 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from gcsfs.core import GCSFileSystem
-from gcsfs.credentials import GoogleCredentials
-from google.auth.compute_engine import _metadata
 from google.oauth2 import service_account
 
 from foredeck.storage import ArtifactStore, open_store
+from foredeck.storage.backend import MAX_PRESIGN_EXPIRES
 from foredeck.storage.fsspec_store import FsspecStore
-from foredeck.storage.layout import job_paths
-from foredeck.storage.publish import publish_run
-from foredeck.storage.s3 import MAX_PRESIGN_EXPIRES
-from tests.storage.gcs_double import (
-    Emulator,
-    JsonApi,
-    Seen,
-    TokenEndpoint,
-    create_bucket,
-    json_api_violations,
-    load_routes,
-    service_account_key,
-)
-from tests.storage.test_publish import (  # noqa: F401  (collected again with the GCS fixture)
-    make_run,
-    presubmit_keys,
-    test_bad_targets_upload_nothing,
-    test_latest_build_only_moves_forward,
-    test_presubmit_publish_order_and_pointers,
-    test_the_executors_scratch_is_not_published,
-)
-from tests.storage.test_store import (  # noqa: F401  (collected again with the GCS fixture)
-    test_delete_prefix,
-    test_every_method_rejects_unsafe_paths,
-    test_failed_open_write_keeps_previous_object,
-    test_is_an_artifact_store,
-    test_list,
-    test_missing_objects_raise,
-    test_open_write_streams,
-    test_read_range,
-    test_upload_dir_and_file,
-    test_upload_dir_skips_symlinks,
-    test_upload_dir_with_unstorable_name_writes_nothing,
-    test_write_and_read,
-)
+from tests.storage.gcs_double import JsonApi, Seen, json_api_violations
+from tests.storage.servers import BUCKET, ROUTES, Gcs
 
-BUCKET = "foredeck-artifacts"
-PROJECT = "foredeck-test"
+# After each test: every request the emulator got was a JSON API call as Google defines it.
+pytestmark = pytest.mark.usefixtures("json_api_checked")
 
 
-class Gcs:
-    """What the tests need to know about the running doubles."""
-
-    def __init__(
-        self, endpoint: str, emulator: Emulator, tokens: TokenEndpoint, key: dict[str, str]
-    ) -> None:
-        self.endpoint = endpoint
-        self.emulator = emulator
-        self.tokens = tokens
-        self.key = key
-        self.public_key = serialization.load_pem_public_key(tokens.public_pem)
-
-
-@pytest.fixture(scope="module")
-def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gcs]:
-    """The emulator and token endpoint on free ports, and the environment a pod would have: a
-    service-account key through `GOOGLE_APPLICATION_CREDENTIALS`, no gcloud configuration, no
-    metadata server (never probed: the check is disabled), and `STORAGE_EMULATOR_HOST`."""
-    home = tmp_path_factory.mktemp("gcloud")
-    info, public_pem = service_account_key(PROJECT)
-    tokens = TokenEndpoint(public_pem, info["client_email"])
-    tokens.start()
-    info["token_uri"] = tokens.url
-    key_file = home / "key.json"
-    key_file.write_text(json.dumps(info))
-    emulator = Emulator()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ["GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]:
-            mp.delenv(name, raising=False)
-        mp.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
-        mp.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))  # no gcloud ADC file
-        mp.setenv("NO_GCE_CHECK", "true")
-        mp.setattr(_metadata, "_NO_GCE_CHECK", True)  # google-auth read the variable on import
-        mp.setattr(GoogleCredentials, "tokens", {})  # no cached browser tokens from ~
-        endpoint = emulator.start(mp)
-        mp.setenv("STORAGE_EMULATOR_HOST", endpoint)
-        GCSFileSystem.clear_instance_cache()
-        create_bucket(endpoint, BUCKET, PROJECT)
-        try:
-            yield Gcs(endpoint, emulator, tokens, info)
-        finally:
-            GCSFileSystem.clear_instance_cache()
-            emulator.stop()
-            tokens.stop()
-
-
-ROUTES = load_routes()
-
-
-@pytest.fixture(autouse=True)
-def _requests_follow_the_json_api(gcs: Gcs) -> Iterator[None]:
-    """After each test: every request the emulator got was a JSON API call as Google defines
-    it, and no token grant was refused."""
-    start = len(gcs.emulator.seen)
-    yield
-    seen = gcs.emulator.since(start)
-    assert json_api_violations(seen, ROUTES, "/batch/storage/v1") == []
-    assert gcs.tokens.errors == []
-
-
-@pytest.fixture
-def api(gcs: Gcs) -> JsonApi:
-    """A plain JSON API client: a second writer/reader that bypasses foredeck and gcsfs."""
-    return JsonApi(gcs.endpoint, BUCKET)
-
-
-@pytest.fixture
-def store(gcs: Gcs) -> ArtifactStore:
-    return open_store(f"gs://{BUCKET}/t-{uuid.uuid4().hex}")
-
-
-def _prefix(store: ArtifactStore) -> str:
-    return store.url.removeprefix(f"gs://{BUCKET}/")
+def _prefix(gs_store: ArtifactStore) -> str:
+    return gs_store.url.removeprefix(f"gs://{BUCKET}/")
 
 
 def test_gs_url_opens_an_fsspec_store_with_default_credentials(
-    store: ArtifactStore, api: JsonApi, gcs: Gcs
+    gs_store: ArtifactStore, api: JsonApi, gcs: Gcs
 ) -> None:
     """No options: the endpoint is `STORAGE_EMULATOR_HOST`, the credentials are ADC (the
     service-account key), and requests carry the token the key's JWT grant obtained."""
-    assert isinstance(store, FsspecStore)
+    assert isinstance(gs_store, FsspecStore)
     # gcsfs's JSON API client, not its experimental gRPC layout-probing subclass.
-    assert type(store.fs) is GCSFileSystem
-    assert isinstance(store.fs.credentials.credentials, service_account.Credentials)
-    assert store.fs.credentials.credentials.service_account_email == gcs.key["client_email"]
+    assert type(gs_store.fs) is GCSFileSystem
+    assert isinstance(gs_store.fs.credentials.credentials, service_account.Credentials)
+    assert gs_store.fs.credentials.credentials.service_account_email == gcs.key["client_email"]
     start = len(gcs.emulator.seen)
-    store.write_text("logs/job/1/build-log.txt", "hello")
-    assert api.get(f"{_prefix(store)}/logs/job/1/build-log.txt") == b"hello"
+    gs_store.write_text("logs/job/1/build-log.txt", "hello")
+    assert api.get(f"{_prefix(gs_store)}/logs/job/1/build-log.txt") == b"hello"
     ours = [s for s in gcs.emulator.since(start) if s.authorization]
     assert ours, "gcsfs sent no Authorization header"
     assert {s.authorization for s in ours} <= {f"Bearer {t}" for t in gcs.tokens.issued}
-
-
-def test_publish_lays_out_prow_keys_in_the_bucket(
-    store: ArtifactStore, api: JsonApi, tmp_path: Path
-) -> None:
-    build = "1800000000000000001"
-    paths = job_paths("presubmit", "org", "repo", 7, "pull-e2e", build)
-    publish_run(store, paths, make_run(tmp_path, build))
-
-    keys = [k.removeprefix(_prefix(store) + "/") for k in api.keys(_prefix(store) + "/")]
-    run = f"pr-logs/pull/org_repo/7/pull-e2e/{build}"
-    assert keys == presubmit_keys(build)
-    alias = store.read_bytes(f"pr-logs/directory/pull-e2e/{build}.txt").decode()
-    assert alias == f"gs://{BUCKET}/{_prefix(store)}/{run}"
-    latest = f"{_prefix(store)}/pr-logs/pull/org_repo/7/pull-e2e/latest-build.txt"
-    assert api.get(latest) == build.encode()
 
 
 def _rfc3986(value: str) -> str:
@@ -231,17 +110,17 @@ def check_v4_signature(url: str, public_key: Any, client_email: str) -> dict[str
     return query
 
 
-def test_url_for_signs_existing_objects(store: ArtifactStore, gcs: Gcs) -> None:
+def test_url_for_signs_existing_objects(gs_store: ArtifactStore, gcs: Gcs) -> None:
     """Objects get a V4 signed GET link whose signature verifies over the canonical request;
     directories and missing objects keep the durable `gs://` URL."""
     name = "logs/job/1/build log+1.txt"  # characters the canonical path must encode
-    store.write_bytes(name, b"line 1\nline 2\n")
+    gs_store.write_bytes(name, b"line 1\nline 2\n")
 
-    url = store.url_for(name)
+    url = gs_store.url_for(name)
 
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == gcs.endpoint
-    assert parts.path == f"/{BUCKET}/{_prefix(store)}/logs/job/1/build%20log%2B1.txt"
+    assert parts.path == f"/{BUCKET}/{_prefix(gs_store)}/logs/job/1/build%20log%2B1.txt"
     query = check_v4_signature(url, gcs.public_key, gcs.key["client_email"])
     assert query["X-Goog-Algorithm"] == "GOOG4-RSA-SHA256"
     assert query["X-Goog-Expires"] == "3600"
@@ -257,28 +136,28 @@ def test_url_for_signs_existing_objects(store: ArtifactStore, gcs: Gcs) -> None:
     with pytest.raises(InvalidSignature):
         check_v4_signature(tampered, gcs.public_key, gcs.key["client_email"])
 
-    assert store.url_for("logs/job/1") == f"{store.url}/logs/job/1"
-    assert store.url_for("logs/job/1/missing.txt") == f"{store.url}/logs/job/1/missing.txt"
-    assert store.url_for("") == store.url
+    assert gs_store.url_for("logs/job/1") == f"{gs_store.url}/logs/job/1"
+    assert gs_store.url_for("logs/job/1/missing.txt") == f"{gs_store.url}/logs/job/1/missing.txt"
+    assert gs_store.url_for("") == gs_store.url
 
-    linked = open_store(store.url, link_base="https://ci.example/artifacts/")
+    linked = open_store(gs_store.url, link_base="https://ci.example/artifacts/")
     assert linked.url_for("logs/job/1/a.txt") == "https://ci.example/artifacts/logs/job/1/a.txt"
 
 
-def test_presigned_url_expiry_and_limits(store: ArtifactStore, gcs: Gcs) -> None:
-    assert isinstance(store, FsspecStore)
-    store.write_bytes("a.txt", b"abc")
-    url = store.presigned_url("a.txt", expires=60)
+def test_presigned_url_expiry_and_limits(gs_store: ArtifactStore, gcs: Gcs) -> None:
+    assert isinstance(gs_store, FsspecStore)
+    gs_store.write_bytes("a.txt", b"abc")
+    url = gs_store.presigned_url("a.txt", expires=60)
     query = check_v4_signature(url, gcs.public_key, gcs.key["client_email"])
     assert query["X-Goog-Expires"] == "60"
     assert httpx.get(url, timeout=10).content == b"abc"
-    other = store.presigned_url("b.txt", expires=60)  # made offline; the object is not there
+    other = gs_store.presigned_url("b.txt", expires=60)  # made offline; the object is not there
     assert httpx.get(other, timeout=10).status_code == 404
     for bad in [0, MAX_PRESIGN_EXPIRES + 1]:
         with pytest.raises(ValueError, match="between 1 and"):
-            store.presigned_url("a.txt", expires=bad)
+            gs_store.presigned_url("a.txt", expires=bad)
     with pytest.raises(ValueError):
-        store.presigned_url("../escape.txt")
+        gs_store.presigned_url("../escape.txt")
 
 
 def test_credentials_that_cannot_sign_keep_the_gs_url(gcs: Gcs, api: JsonApi) -> None:
@@ -300,40 +179,6 @@ def test_presigning_needs_a_signing_store() -> None:
     assert isinstance(memory, FsspecStore)
     with pytest.raises(ValueError, match="cannot presign links"):
         memory.presigned_url("a.txt")
-
-
-def test_writes_by_other_clients_are_seen_at_once(store: ArtifactStore, api: JsonApi) -> None:
-    """gcsfs caches listings; another process publishing into the bucket must still be visible
-    to the dashboard's next listing."""
-    store.write_text("logs/job/1/started.json", "{}")
-    assert [e.path for e in store.list("logs/job")] == ["logs/job/1"]
-    assert not store.exists("logs/job/2/started.json")
-
-    api.put(f"{_prefix(store)}/logs/job/2/started.json", b"{}")
-    api.put(f"{_prefix(store)}/logs/job/latest-build.txt", b"2")
-
-    assert [e.path for e in store.list("logs/job")] == [
-        "logs/job/1",
-        "logs/job/2",
-        "logs/job/latest-build.txt",
-    ]
-    assert store.exists("logs/job/2/started.json")
-    assert store.read_bytes("logs/job/latest-build.txt") == b"2"
-
-    api.delete(f"{_prefix(store)}/logs/job/2/started.json")
-    assert not store.exists("logs/job/2/started.json")
-    assert [e.path for e in store.list("logs/job")] == ["logs/job/1", "logs/job/latest-build.txt"]
-
-
-def test_bucket_root_store(gcs: Gcs) -> None:
-    bucket = f"root-{uuid.uuid4().hex[:12]}"
-    create_bucket(gcs.endpoint, bucket, PROJECT)
-    store = open_store(f"gs://{bucket}")
-    store.write_text("logs/job/1/build-log.txt", "x")
-    assert [e.path for e in store.list("", recursive=True)] == ["logs/job/1/build-log.txt"]
-    assert httpx.get(store.url_for("logs/job/1/build-log.txt"), timeout=10).content == b"x"
-    assert store.delete_prefix("logs") == 1
-    assert store.list("") == []
 
 
 @pytest.mark.parametrize("how", ["host:port", "option"])

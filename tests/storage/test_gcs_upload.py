@@ -1,7 +1,7 @@
 """The pods' upload step (`foredeck util upload --to gs://...`, emitted by the kube decoration)
-against the GCS emulator, with the same environment as `test_gcs.py` (ADC from a generated
-service-account key, `STORAGE_EMULATOR_HOST`); every request is checked against the JSON API
-discovery document there too."""
+against the GCS emulator, with the same environment as `test_gcs.py` (`servers.py`: ADC from a
+generated service-account key, `STORAGE_EMULATOR_HOST`); every request is checked against the
+JSON API discovery document there too."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import json
 import os
 import uuid
 from pathlib import Path
+
+import pytest
 
 from foredeck.execute.kube.decorate import decorate, upload_target
 from foredeck.pipeline.emit_argo import emit_argo
@@ -24,17 +26,14 @@ from tests.execute.kube.test_decorate import (
     pipeline,
     upload_argv,
 )
-from tests.storage.test_gcs import (  # noqa: F401  (fixtures: the emulator, the request check)
-    BUCKET,
-    Gcs,
-    JsonApi,
-    _requests_follow_the_json_api,
-    api,
-    gcs,
-)
+from tests.storage.gcs_double import JsonApi
+from tests.storage.servers import BUCKET, Gcs
+
+# After the test: every request the emulator got was a JSON API call as Google defines it.
+pytestmark = pytest.mark.usefixtures("json_api_checked")
 
 
-def test_emitted_upload_to_gcs(tmp_path: Path, gcs: Gcs, api: JsonApi) -> None:  # noqa: F811
+def test_emitted_upload_to_gcs(tmp_path: Path, gcs: Gcs, api: JsonApi) -> None:
     prefix = f"decorate-{uuid.uuid4().hex[:8]}"
     store_url = f"gs://{BUCKET}/{prefix}"
     target, why = upload_target(store_url, BUILD_DIR)

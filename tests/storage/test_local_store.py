@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from foredeck.storage import open_store
-from foredeck.storage.local import TMP_MARK, LocalStore
+from foredeck.storage.backend import TMP_MARK
+from foredeck.storage.local import LocalStore
 
 
 @pytest.fixture

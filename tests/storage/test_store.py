@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from foredeck.storage import ArtifactStore, Entry, open_store
+from foredeck.storage.backend import MAX_RANGE
 from foredeck.storage.local import LocalStore
-from foredeck.storage.store import MAX_RANGE
 
 TRAVERSALS = [
     "../escape.txt",

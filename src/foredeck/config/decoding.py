@@ -87,36 +87,20 @@ def _empty_struct(value: Any) -> Any:
     return {} if value is None else value
 
 
-def _list_of(item: Coerce | None) -> Coerce:
+def _items_of(kind: type[list[Any]] | type[dict[Any, Any]], item: Coerce | None) -> Coerce:
+    """A list or a mapping whose items decode with `item`; copied only when one changes."""
+
     def coerce(value: Any) -> Any:
         if value is None:
-            return []
-        if item is None or not isinstance(value, list):
+            return kind()
+        if item is None or not isinstance(value, kind):
             return value
-        out: list[Any] | None = None
-        for i, element in enumerate(value):
+        out: Any = None
+        for key, element in enumerate(value) if isinstance(value, list) else value.items():
             new = item(element)
             if new is not element:
                 if out is None:
-                    out = list(value)
-                out[i] = new
-        return value if out is None else out
-
-    return coerce
-
-
-def _dict_of(item: Coerce | None) -> Coerce:
-    def coerce(value: Any) -> Any:
-        if value is None:
-            return {}
-        if item is None or not isinstance(value, dict):
-            return value
-        out: dict[Any, Any] | None = None
-        for key, element in value.items():
-            new = item(element)
-            if new is not element:
-                if out is None:
-                    out = dict(value)
+                    out = kind(value)
                 out[key] = new
         return value if out is None else out
 
@@ -153,10 +137,10 @@ def coercer(annotation: Any) -> Coerce | None:
         return _zero(annotation())
     if origin is list:
         (item,) = get_args(annotation) or (Any,)
-        return _list_of(coercer(item))
+        return _items_of(list, coercer(item))
     if origin is dict:
         _, item = get_args(annotation) or (str, Any)
-        return _dict_of(coercer(item))
+        return _items_of(dict, coercer(item))
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _empty_struct
     return None

@@ -19,3 +19,8 @@ def parse_go_duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise DurationError(str(exc)) from None
+
+
+def optional_seconds(text: str | None) -> float | None:
+    """Seconds in an optional duration field (unset or empty: None)."""
+    return parse_go_duration(text) if text else None

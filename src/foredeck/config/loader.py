@@ -196,7 +196,6 @@ class ConfigBuilder:
         self.decorate_all_jobs = False
         self._raw_jobs: list[tuple[type[JobBase], str, Any, Source]] = []
         self._raw_presets: list[tuple[Any, Source]] = []
-        self._deferred_pipelines = 0
 
     def error(self, source: Source, message: str, job: str | None = None) -> None:
         self.errors.append(Diagnostic(source, message, job))
@@ -314,13 +313,6 @@ class ConfigBuilder:
             else:
                 config.postsubmits[org_repo] = [j for j in kept if isinstance(j, Postsubmit)]
         config.periodics = self._drop_duplicate_periodics(config.periodics)
-        if self._deferred_pipelines:
-            first = next(iter(self.files), "<config>")
-            msg = (
-                f"{self._deferred_pipelines} inline pipeline(s) not validated: "
-                "foredeck.pipeline.load is not available; they are checked when the job runs"
-            )
-            self.warn(Source(first, 0), msg, "pipeline-not-validated")
         return ConfigResult(
             config, _by_position(self.warnings), _by_position(self.errors), self.files
         )
@@ -431,8 +423,6 @@ class ConfigBuilder:
         except PipelineError as exc:
             self.error(exc.source, f"pipeline: {exc.message}", job.name)
             return
-        if parsed is None:
-            self._deferred_pipelines += 1
         job._inline_pipeline = parsed
 
     def _drop_duplicates(self, kind: str, jobs: list[RepoJob]) -> list[RepoJob]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from foredeck.config.decoding import Coerce, decode, field_coercers
-from foredeck.config.durations import parse_go_duration
+from foredeck.config.durations import optional_seconds
 from foredeck.config.regex import Matcher, compile_go_regex
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.types import UNKNOWN, Source
@@ -184,11 +184,11 @@ class DecorationConfig(ProwModel):
 
     @property
     def timeout_seconds(self) -> float | None:
-        return parse_go_duration(self.timeout) if self.timeout else None
+        return optional_seconds(self.timeout)
 
     @property
     def grace_period_seconds(self) -> float | None:
-        return parse_go_duration(self.grace_period) if self.grace_period else None
+        return optional_seconds(self.grace_period)
 
 
 class SlackReporterConfig(ProwModel):
@@ -510,11 +510,11 @@ class Periodic(JobBase):
 
     @property
     def interval_seconds(self) -> float | None:
-        return parse_go_duration(self.interval) if self.interval else None
+        return optional_seconds(self.interval)
 
     @property
     def minimum_interval_seconds(self) -> float | None:
-        return parse_go_duration(self.minimum_interval) if self.minimum_interval else None
+        return optional_seconds(self.minimum_interval)
 
 
 AnyJob = Presubmit | Postsubmit | Periodic

@@ -10,14 +10,11 @@ config file's `file:line`.
 from __future__ import annotations
 
 import copy
-import importlib
 from pathlib import Path, PurePosixPath
-from types import ModuleType
-from typing import Any, cast
-
-import yaml
+from typing import Any
 
 from foredeck.config.models import JobBase
+from foredeck.pipeline.load import load_pipeline_text, run_from_documents
 from foredeck.pipeline.model import (
     ParamValue,
     Pipeline,
@@ -27,21 +24,7 @@ from foredeck.pipeline.model import (
     TaskSpec,
 )
 from foredeck.types import PipelineError, Source
-from foredeck.yamlsrc import MAX_YAML_BYTES, Document, SourceMap, load_documents
-
-
-def pipeline_module() -> ModuleType | None:
-    """`foredeck.pipeline.load` (Tekton/Argo YAML -> IR), or None while it does not exist.
-
-    Looked up at call time: the config loader must work (deferring pipeline checks to run time)
-    even in a checkout where the pipeline front ends are not there yet.
-    """
-    try:
-        return importlib.import_module("foredeck.pipeline.load")
-    except ModuleNotFoundError as exc:
-        if exc.name != "foredeck.pipeline.load":
-            raise
-        return None
+from foredeck.yamlsrc import MAX_YAML_BYTES, Document, SourceMap
 
 
 def locate(raw: Any, path: tuple[str | int, ...], default: Source) -> Source:
@@ -96,70 +79,24 @@ def _string_text(value: str, key: Source, lines: list[str] | None) -> str:
     return "\n" * max(pad, 0) + value
 
 
-def _mapping_text(value: Any, key: Source, lines: list[str] | None, filename: str) -> str | None:
-    """The original lines of a nested mapping, with the key blanked out; None if not exact."""
-    if lines is None or not 0 < key.line <= len(lines):
-        return None
-    head = lines[key.line - 1]
-    col = head.find("pipeline")
-    colon = head.find(":", col)
-    if col < 0 or colon < 0:
-        return None
-    region = [" " * (colon + 1) + head[colon + 1 :]]
-    for ln in lines[key.line :]:
-        stripped = ln.strip()
-        indent = len(ln) - len(ln.lstrip())
-        if stripped and not stripped.startswith("#") and indent <= col:
-            break
-        region.append(ln)
-    text = "\n" * (key.line - 1) + "\n".join(region) + "\n"
-    try:
-        docs = load_documents(text, filename)
-    except PipelineError:
-        return None
-    return text if len(docs) == 1 and docs[0].data == value else None
-
-
-def inline_pipeline_text(job: JobBase) -> tuple[str, str]:
-    """(YAML text, filename) of the job's inline pipeline, keeping the file's line numbers when it
-    can; otherwise the pipeline is re-serialised and the filename says where it came from."""
-    raw = job.raw
-    value = raw.get("pipeline", job.pipeline)
-    key = raw.at("pipeline") if isinstance(raw, SourceMap) else job.source
-    lines = _file_lines(key)
-    if isinstance(value, str):
-        return _string_text(value, key, lines), key.file
-    if isinstance(value, dict):
-        text = _mapping_text(value, key, lines, key.file)
-        if text is not None:
-            return text, key.file
-        return yaml.safe_dump(dict(value), sort_keys=False), f"{key} (inline pipeline)"
-    if isinstance(value, list):
-        docs = [yaml.safe_dump(dict(d) if isinstance(d, dict) else d) for d in value]
-        return "---\n".join(docs), f"{key} (inline pipeline)"
-    raise PipelineError(key, "pipeline must be a path, a mapping, a list of documents or YAML text")
-
-
-def parse_inline_pipeline(job: JobBase) -> PipelineRunSpec | None:
-    """Parse and validate the job's inline pipeline; None when the pipeline loader is missing.
+def parse_inline_pipeline(job: JobBase) -> PipelineRunSpec:
+    """Parse and validate the job's inline pipeline.
 
     A nested mapping (or list of documents) is handed over as already loaded, so every position
     inside it is the config file's own; YAML text is parsed with its lines aligned to the file.
     Raises `PipelineError` (with `file:line`) when the pipeline is invalid.
     """
-    module = pipeline_module()
-    if module is None:
-        return None
     params = dict(job.pipeline_params) or None
     value = job.raw.get("pipeline", job.pipeline)
     key = job.raw.at("pipeline") if isinstance(job.raw, SourceMap) else job.source
-    from_documents = getattr(module, "run_from_documents", None)
-    if from_documents is not None and isinstance(value, dict | list):
+    if isinstance(value, dict | list):
         items = value if isinstance(value, list) else [value]
         docs = [Document(d, d.source if isinstance(d, SourceMap) else key) for d in items]
-        return cast(PipelineRunSpec, from_documents(docs, params, key))
-    text, filename = inline_pipeline_text(job)
-    return cast(PipelineRunSpec, module.load_pipeline_text(text, filename, params=params))
+        return run_from_documents(docs, params, key)
+    if isinstance(value, str):
+        text = _string_text(value, key, _file_lines(key))
+        return load_pipeline_text(text, key.file, params=params)
+    raise PipelineError(key, "pipeline must be a path, a mapping, a list of documents or YAML text")
 
 
 # --- the pipeline a job runs
@@ -245,17 +182,11 @@ def job_pipeline(job: JobBase, repo_dir: Path | None) -> PipelineRunSpec:
     elif job.pipeline_path is not None:
         if repo_dir is None:
             raise PipelineError(where, f"job {job.name}: pipeline path needs a repository checkout")
-        module = pipeline_module()
-        if module is None:
-            raise PipelineError(where, "pipeline loader (foredeck.pipeline.load) is unavailable")
         rel = job.pipeline_path.strip()
         text = _read_repo_file(repo_dir, rel, where)
-        run = cast(PipelineRunSpec, module.load_pipeline_text(text, rel, params=params or None))
+        run = load_pipeline_text(text, rel, params=params or None)
     else:
-        parsed = job.inline_pipeline or parse_inline_pipeline(job)
-        if parsed is None:
-            raise PipelineError(where, "pipeline loader (foredeck.pipeline.load) is unavailable")
-        run = copy.deepcopy(parsed)
+        run = copy.deepcopy(job.inline_pipeline or parse_inline_pipeline(job))
     if job.preset_env:
         _add_env(run, job.preset_env)
     if not run.name:

@@ -1,6 +1,6 @@
 """IR -> an Argo `Workflow` manifest (`foredeck run --emit argo`).
 
-The shape is fixed so that `foredeck.pipeline.argo` reads it back into the same IR:
+The shape is fixed (`argo_manifest.py`) so that the Argo front end reads it back into the same IR:
 
 - the entrypoint is a `dag` template; finally tasks form the `onExit` dag;
 - one template per task spec (and per distinct retries / timeout / workspace binding, which
@@ -25,18 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from foredeck.pipeline.argo import (
+from foredeck.pipeline.argo_manifest import (
     ARGO_API,
-    COLLECT_STEP,
     RESULTS_DIR,
     RESULTS_VOLUME,
     SCRIPT_MARKER,
     SCRIPT_WRAPPER,
     WORKSPACE_ROOT,
-    CollectedOutput,
-    parse_collector,
     shebang_command,
+    unique_name,
 )
+from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
     Matrix,
@@ -151,10 +150,7 @@ class _Emitter:
         return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
 
     def _unique(self, base: str) -> str:
-        name, n = base, 1
-        while name in self.template_names:
-            n += 1
-            name = f"{base}-{n}"
+        name = unique_name(base, self.template_names)
         self.template_names.add(name)
         return name
 

@@ -19,7 +19,7 @@ import posixpath
 import re
 from typing import Any
 
-from foredeck.pipeline.argo import COLLECT_STEP, parse_collector
+from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,

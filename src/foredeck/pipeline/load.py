@@ -9,13 +9,14 @@ returned, so every error a user can make in a file surfaces here with its file:l
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from foredeck.pipeline import tekton
+from foredeck.pipeline.argo import load_argo
+from foredeck.pipeline.argo_manifest import ARGO_API
 from foredeck.pipeline.model import (
     ParamSpec,
     ParamValue,
@@ -30,8 +31,7 @@ from foredeck.pipeline.validate import validate
 from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import Document, SourceMap, load_documents, load_file
 
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
-SUPPORTED_API_VERSIONS = (tekton.API_VERSION, ARGO_API_VERSION)
+SUPPORTED_API_VERSIONS = (tekton.API_VERSION, ARGO_API)
 COMMAND_LINE = Source("command line", 0)
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -95,7 +95,7 @@ def run_from_documents(
         api = doc.data.get("apiVersion")
         if api == tekton.API_VERSION:
             tekton_docs.append(doc)
-        elif api == ARGO_API_VERSION:
+        elif api == ARGO_API:
             argo_docs.append(doc)
         else:
             where = doc.data.at("apiVersion") if api is not None else doc.source
@@ -109,7 +109,7 @@ def run_from_documents(
     run_sources: dict[str, Source] = {}
     name = ""
     if argo_docs:
-        pipeline = _load_argo(argo_docs)
+        pipeline = load_argo(argo_docs)
     else:
         pipeline, run = _select_tekton(tekton_docs)
         if run is not None:
@@ -128,17 +128,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
-
-
-def _load_argo(docs: list[Document]) -> Pipeline:
-    try:
-        module = importlib.import_module("foredeck.pipeline.argo")
-    except ModuleNotFoundError as exc:
-        if exc.name != "foredeck.pipeline.argo":
-            raise
-        raise PipelineError(docs[0].source, "Argo support not available") from None
-    load_argo = cast(Callable[[list[Document]], Pipeline], module.load_argo)
-    return load_argo(docs)
 
 
 def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | None]:

@@ -22,6 +22,15 @@ TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
 
 
+def value_type(value: ParamValue) -> ParamType:
+    """The type of a param value: a list is an array, a mapping an object."""
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
 @dataclass
 class ParamSpec:
     name: str
@@ -72,6 +81,15 @@ class Step:
     working_dir: str | None = None
     timeout: float | None = None  # seconds
     source: Source = UNKNOWN
+
+    def texts(self) -> list[str]:
+        """Every value of the step that may hold `$(...)` references."""
+        values = [self.image, *self.command, *self.args, *self.env.values()]
+        if self.script is not None:
+            values.append(self.script)
+        if self.working_dir is not None:
+            values.append(self.working_dir)
+        return values
 
 
 @dataclass

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from foredeck.pipeline.expressions import Reference, references
-from foredeck.pipeline.model import ParamSpec, ParamValue, Pipeline, PipelineTask, Step, TaskSpec
+from foredeck.pipeline.model import (
+    ParamSpec,
+    ParamValue,
+    Pipeline,
+    PipelineTask,
+    TaskSpec,
+    value_type,
+)
 from foredeck.types import PipelineError, Source
 
 _PIPELINE_CONTEXT = frozenset(
@@ -137,26 +145,9 @@ def _duplicates(items: Iterable[tuple[str, Source]], what: str, owner: str = "")
         seen.add(name)
 
 
-def _value_type(value: ParamValue) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
-
-
 def _is_whole_star(value: str) -> bool:
     refs = references(value)
     return len(refs) == 1 and refs[0].star and value.strip() == refs[0].text
-
-
-def _step_values(step: Step) -> list[str]:
-    values = [step.image, *step.command, *step.args, *step.env.values()]
-    if step.script is not None:
-        values.append(step.script)
-    if step.working_dir is not None:
-        values.append(step.working_dir)
-    return values
 
 
 # --- task specs ---
@@ -178,7 +169,7 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
             raise PipelineError(step.source, f"{swhat} has neither 'command' nor 'script'")
         if step.timeout is not None and step.timeout < 0:
             raise PipelineError(step.source, f"{swhat}: negative timeout")
-        for ref in references(_step_values(step)):
+        for ref in references(step.texts()):
             parts = ref.parts
             root = parts[0]
             if root == "params":
@@ -217,6 +208,17 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
 # --- pipeline-level references ---
 
 
+@dataclass(frozen=True)
+class _Site:
+    """Where a pipeline-level value is written: for an error's position and text, and for what
+    it may refer to (`task` is None for pipeline results)."""
+
+    source: Source
+    what: str
+    task: PipelineTask | None
+    in_finally: bool
+
+
 class _Scope:
     """What a pipeline-level value may refer to, and from which task."""
 
@@ -237,17 +239,12 @@ class _Scope:
         in_finally: bool,
     ) -> None:
         """`task` is None for pipeline results (which may read any task's results)."""
+        site = _Site(source, what, task, in_finally)
         for ref in references(value):
-            self._check_ref(ref, source, what, task, in_finally)
+            self._check_ref(ref, site)
 
-    def _check_ref(
-        self,
-        ref: Reference,
-        source: Source,
-        what: str,
-        task: PipelineTask | None,
-        in_finally: bool,
-    ) -> None:
+    def _check_ref(self, ref: Reference, site: _Site) -> None:
+        source, what = site.source, site.what
         parts = ref.parts
         root = parts[0]
         if root == "params":
@@ -264,16 +261,10 @@ class _Scope:
             if ref.path not in _PIPELINE_CONTEXT:
                 raise PipelineError(source, f"{what}: unknown variable {ref.text}")
         elif root == "tasks":
-            self._check_task_ref(ref, source, what, task, in_finally)
+            self._check_task_ref(ref, site)
 
-    def _check_task_ref(
-        self,
-        ref: Reference,
-        source: Source,
-        what: str,
-        task: PipelineTask | None,
-        in_finally: bool,
-    ) -> None:
+    def _check_task_ref(self, ref: Reference, site: _Site) -> None:
+        source, what, task, in_finally = site.source, site.what, site.task, site.in_finally
         parts = ref.parts
         if len(parts) == 2 and parts[1] == "status":
             if not in_finally:
@@ -323,59 +314,17 @@ class _Scope:
 
 
 def _check_binding(pipeline: Pipeline, scope: _Scope, task: PipelineTask, in_finally: bool) -> None:
+    """What a pipeline task binds for its spec: params, matrix, guards, workspaces."""
     group = "finally task" if in_finally else "task"
     what = f"{group} {task.name!r}"
     source = task.source
     spec = pipeline.spec_of(task)
-    declared: dict[str, ParamSpec] = {p.name: p for p in spec.params}
     if task.retries < 0:
         raise PipelineError(source, f"{what}: retries must not be negative ({task.retries})")
     if task.timeout is not None and task.timeout < 0:
         raise PipelineError(source, f"{what}: negative timeout")
-    for name, value in task.params.items():
-        if name not in declared:
-            raise PipelineError(
-                source, f"{what} passes param {name!r}, which task {spec.name!r} does not declare"
-            )
-        expected = declared[name].type
-        actual = _value_type(value)
-        lone_star = isinstance(value, str) and _is_whole_star(value)
-        if actual != expected and not (lone_star and expected != "string"):
-            raise PipelineError(
-                source, f"{what}: param {name!r} is {expected} but is given a {actual} value"
-            )
-        scope.check(value, source, f"{what} param {name!r}", task, in_finally)
-    matrix_names: set[str] = set()
-    if task.matrix is not None:
-        for name, values in task.matrix.params.items():
-            if name in task.params:
-                raise PipelineError(
-                    source, f"{what}: param {name!r} is in both 'params' and 'matrix'"
-                )
-            if name not in declared:
-                raise PipelineError(
-                    source, f"{what}: matrix param {name!r} is not declared by {spec.name!r}"
-                )
-            if isinstance(values, str) and not references(values):
-                try:
-                    parsed = json.loads(values)
-                except ValueError:
-                    parsed = None
-                if not isinstance(parsed, list):
-                    raise PipelineError(
-                        source,
-                        f"{what}: matrix param {name!r} must be an array or an array expression",
-                    )
-            scope.check(values, source, f"{what} matrix param {name!r}", task, in_finally)
-            matrix_names.add(name)
-        for include in task.matrix.include:
-            for name, value in include.items():
-                if name not in declared:
-                    raise PipelineError(
-                        source, f"{what}: matrix include param {name!r} is not declared"
-                    )
-                scope.check(value, source, f"{what} matrix include {name!r}", task, in_finally)
-                matrix_names.add(name)
+    _check_params(scope, task, spec, what, in_finally)
+    matrix_names = _check_matrix(scope, task, spec, what, in_finally)
     for param in spec.params:
         supplied = param.name in task.params or param.name in matrix_names
         if param.default is None and not supplied:
@@ -391,6 +340,70 @@ def _check_binding(pipeline: Pipeline, scope: _Scope, task: PipelineTask, in_fin
             raise PipelineError(when.source, f"{what}: when 'values' must not be empty")
         scope.check(when.input, when.source, f"{what} when", task, in_finally)
         scope.check(when.values, when.source, f"{what} when", task, in_finally)
+    _check_workspaces(scope, task, spec, what)
+
+
+def _check_params(
+    scope: _Scope, task: PipelineTask, spec: TaskSpec, what: str, in_finally: bool
+) -> None:
+    declared: dict[str, ParamSpec] = {p.name: p for p in spec.params}
+    source = task.source
+    for name, value in task.params.items():
+        if name not in declared:
+            raise PipelineError(
+                source, f"{what} passes param {name!r}, which task {spec.name!r} does not declare"
+            )
+        expected = declared[name].type
+        actual = value_type(value)
+        lone_star = isinstance(value, str) and _is_whole_star(value)
+        if actual != expected and not (lone_star and expected != "string"):
+            raise PipelineError(
+                source, f"{what}: param {name!r} is {expected} but is given a {actual} value"
+            )
+        scope.check(value, source, f"{what} param {name!r}", task, in_finally)
+
+
+def _check_matrix(
+    scope: _Scope, task: PipelineTask, spec: TaskSpec, what: str, in_finally: bool
+) -> set[str]:
+    """The params the task's matrix supplies (checked)."""
+    matrix_names: set[str] = set()
+    if task.matrix is None:
+        return matrix_names
+    declared = {p.name for p in spec.params}
+    source = task.source
+    for name, values in task.matrix.params.items():
+        if name in task.params:
+            raise PipelineError(source, f"{what}: param {name!r} is in both 'params' and 'matrix'")
+        if name not in declared:
+            raise PipelineError(
+                source, f"{what}: matrix param {name!r} is not declared by {spec.name!r}"
+            )
+        if isinstance(values, str) and not references(values):
+            try:
+                parsed = json.loads(values)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, list):
+                raise PipelineError(
+                    source,
+                    f"{what}: matrix param {name!r} must be an array or an array expression",
+                )
+        scope.check(values, source, f"{what} matrix param {name!r}", task, in_finally)
+        matrix_names.add(name)
+    for include in task.matrix.include:
+        for name, value in include.items():
+            if name not in declared:
+                raise PipelineError(
+                    source, f"{what}: matrix include param {name!r} is not declared"
+                )
+            scope.check(value, source, f"{what} matrix include {name!r}", task, in_finally)
+            matrix_names.add(name)
+    return matrix_names
+
+
+def _check_workspaces(scope: _Scope, task: PipelineTask, spec: TaskSpec, what: str) -> None:
+    source = task.source
     task_ws = {w.name: w for w in spec.workspaces}
     for inner, outer in task.workspaces.items():
         if inner not in task_ws:
@@ -423,10 +436,10 @@ def _check_supplied(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> Non
             raise PipelineError(
                 param.source, f"param {param.name!r} is required: it has no default and no value"
             )
-        if _value_type(value) != param.type:
+        if value_type(value) != param.type:
             raise PipelineError(
                 param.source,
-                f"param {param.name!r} is {param.type} but is given a {_value_type(value)} value",
+                f"param {param.name!r} is {param.type} but is given a {value_type(value)} value",
             )
 
 

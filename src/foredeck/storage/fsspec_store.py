@@ -17,11 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from foredeck.storage.backend import (
+    DEFAULT_PRESIGN_EXPIRES,
+    Entry,
+    check_expires,
+    check_range,
+    upload_dir,
+)
 from foredeck.storage.gcs import GcsSigner, is_gcs
-from foredeck.storage.local import plan_upload
 from foredeck.storage.paths import clean_path
-from foredeck.storage.s3 import DEFAULT_PRESIGN_EXPIRES, Presigner, check_expires, is_s3
-from foredeck.storage.store import Entry, check_range
+from foredeck.storage.s3 import Presigner, is_s3
 
 
 class FsspecStore:
@@ -93,10 +98,7 @@ class FsspecStore:
         self.fs.put_file(str(local_path), self._full(path))
 
     def upload_dir(self, local_dir: Path, prefix: str) -> list[str]:
-        plan = plan_upload(Path(local_dir), prefix)
-        for dest, local in plan:
-            self.upload_file(local, dest)
-        return [dest for dest, _ in plan]
+        return upload_dir(self.upload_file, local_dir, prefix)
 
     def read_bytes(self, path: str) -> bytes:
         data: bytes = self.fs.cat_file(self._file(path))

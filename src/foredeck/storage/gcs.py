@@ -30,7 +30,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from foredeck.storage.s3 import DEFAULT_PRESIGN_EXPIRES, check_expires
+from foredeck.storage.backend import DEFAULT_PRESIGN_EXPIRES, check_expires
 
 GCS_SCHEMES = frozenset({"gs", "gcs"})
 

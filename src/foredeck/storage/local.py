@@ -9,22 +9,25 @@ root cannot lead a read or write outside it.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from foredeck.storage.backend import (
+    TMP_MARK,
+    Entry,
+    check_range,
+    iter_local_files,
+    join_rel,
+    upload_dir,
+)
 from foredeck.storage.paths import clean_path
-from foredeck.storage.store import Entry, check_range
 
-log = logging.getLogger(__name__)
-
-TMP_MARK = ".foredeck-tmp-"
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -53,16 +56,21 @@ class LocalStore:
 
     # --- writes ---
 
-    @contextlib.contextmanager
-    def _atomic(self, path: str, *, sync: bool = False) -> Iterator[BinaryIO]:
+    def _writable(self, path: str) -> Path:
+        """The file `path` names, its directory created; not a directory itself."""
         target = self._resolve(path)
         if target.is_dir():
             raise IsADirectoryError(f"store path {path!r} is a directory")
         target.parent.mkdir(parents=True, exist_ok=True)
         # Re-check after creating parents: a concurrent symlink swap must not redirect us.
         self._resolve(path)
+        return target
+
+    @contextlib.contextmanager
+    def _atomic(self, path: str, *, sync: bool = False) -> Iterator[BinaryIO]:
+        target = self._writable(path)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}{TMP_MARK}")
-        try:
+        with _removed_on_error(tmp):
             os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as handle:
                 yield handle
@@ -70,10 +78,6 @@ class LocalStore:
                     handle.flush()
                     os.fsync(handle.fileno())
             os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
 
     def write_bytes(self, path: str, data: bytes) -> None:
         # Small marker files (latest-build.txt) are synced too, so a crash cannot leave them empty.
@@ -95,11 +99,7 @@ class LocalStore:
         run's output is published without a second copy on the disk). Falls back to a copy
         for a file on another file system, or one with other names (a file a step linked from
         elsewhere, whose other names could change it). Made readable (0644) like a copy."""
-        target = self._resolve(path)
-        if target.is_dir():
-            raise IsADirectoryError(f"store path {path!r} is a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._resolve(path)  # re-checked after creating parents, as in `_atomic`
+        target = self._writable(path)
         tmp = target.parent / f".{target.name}{TMP_MARK}{secrets.token_hex(4)}"
         try:
             st = os.lstat(local_path)
@@ -109,19 +109,12 @@ class LocalStore:
         except OSError:
             self.upload_file(local_path, path)
             return
-        try:
+        with _removed_on_error(tmp):
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
 
     def upload_dir(self, local_dir: Path, prefix: str) -> list[str]:
-        plan = plan_upload(Path(local_dir), prefix)
-        for dest, local in plan:
-            self.upload_file(local, dest)
-        return [dest for dest, _ in plan]
+        return upload_dir(self.upload_file, local_dir, prefix)
 
     # --- reads ---
 
@@ -154,7 +147,7 @@ class LocalStore:
         entries: list[Entry] = []
         if recursive:
             for rel, local in iter_local_files(base, warn=False):
-                entries.append(Entry(_join(rel_base, rel), local.stat().st_size, False))
+                entries.append(Entry(join_rel(rel_base, rel), local.stat().st_size, False))
         else:
             with os.scandir(base) as scan:
                 for item in scan:
@@ -162,7 +155,7 @@ class LocalStore:
                         continue
                     is_dir = item.is_dir()
                     size = 0 if is_dir else item.stat().st_size
-                    entries.append(Entry(_join(rel_base, item.name), size, is_dir))
+                    entries.append(Entry(join_rel(rel_base, item.name), size, is_dir))
         return sorted(entries, key=lambda e: e.path)
 
     # --- deletes and links ---
@@ -187,49 +180,12 @@ class LocalStore:
         return (self.root / rel).as_uri() if rel else self.url
 
 
-def _join(base: str, rel: str) -> str:
-    return f"{base}/{rel}" if base else rel
-
-
-def plan_upload(
-    local_dir: Path, prefix: str, *, skip_top: Collection[str] = ()
-) -> list[tuple[str, Path]]:
-    """(store path, local file) pairs for a directory upload, every name checked up front so
-    that a bad file name fails the upload before anything is written. Top-level entries named
-    in `skip_top` are left out (and not even walked)."""
-    base = clean_path(prefix, prefix=True)
-    plan = []
-    for rel, local in iter_local_files(local_dir, skip_top=skip_top):
-        try:
-            plan.append((clean_path(_join(base, rel)), local))
-        except ValueError as exc:
-            raise ValueError(f"cannot upload {local}: {exc}") from None
-    return sorted(plan)
-
-
-def iter_local_files(
-    local_dir: Path, *, warn: bool = True, skip_top: Collection[str] = ()
-) -> Iterator[tuple[str, Path]]:
-    """Regular files under `local_dir` as (posix relative path, path), sorted, symlinks skipped."""
-    if not local_dir.is_dir():
-        raise NotADirectoryError(f"{local_dir} is not a directory")
-    for dirpath, dirnames, filenames in os.walk(local_dir):
-        current = Path(dirpath)
-        if current == local_dir and skip_top:
-            dirnames[:] = [d for d in dirnames if d not in skip_top]
-            filenames = [f for f in filenames if f not in skip_top]
-        for name in list(dirnames):
-            if (current / name).is_symlink():
-                dirnames.remove(name)
-                if warn:
-                    log.warning("skipping symlinked directory %s", current / name)
-        dirnames.sort()
-        for name in sorted(filenames):
-            local = current / name
-            if TMP_MARK in name:
-                continue
-            if local.is_symlink() or not local.is_file():
-                if warn:
-                    log.warning("skipping %s: not a regular file", local)
-                continue
-            yield local.relative_to(local_dir).as_posix(), local
+@contextlib.contextmanager
+def _removed_on_error(tmp: str | Path) -> Iterator[None]:
+    """Remove the temporary file `tmp` when the block fails before renaming it into place."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -17,8 +17,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foredeck.storage.backend import plan_upload
 from foredeck.storage.layout import LATEST_BUILD, JobPaths
-from foredeck.storage.local import LocalStore, plan_upload
+from foredeck.storage.local import LocalStore
 from foredeck.storage.paths import clean_path
 from foredeck.storage.store import ArtifactStore
 

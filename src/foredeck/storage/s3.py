@@ -15,10 +15,7 @@ import importlib
 import threading
 from typing import Any
 
-DEFAULT_PRESIGN_EXPIRES = 3600
-"""Seconds a presigned link stays valid: long enough to read a log, short enough to leak little."""
-MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
-"""SigV4's upper bound on a presigned URL's lifetime."""
+from foredeck.storage.backend import DEFAULT_PRESIGN_EXPIRES, check_expires
 
 
 def is_s3(fs: Any) -> bool:
@@ -26,12 +23,6 @@ def is_s3(fs: Any) -> bool:
     protocol = getattr(fs, "protocol", ())
     names = (protocol,) if isinstance(protocol, str) else tuple(protocol)
     return "s3" in names or "s3a" in names
-
-
-def check_expires(expires: int) -> int:
-    if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
-        raise ValueError(f"presign expiry {expires}s must be between 1 and {MAX_PRESIGN_EXPIRES}")
-    return expires
 
 
 class Presigner:

@@ -7,6 +7,10 @@ directory on disk; any other scheme goes through fsspec: `s3://bucket/prefix` (s
 
 The methods are synchronous (the local and fsspec back ends are); async callers wrap them in
 `asyncio.to_thread`.
+
+This module is the interface: consumers import it, and `open_store` imports a back end
+(`local.py`, `fsspec_store.py`) only when a store of its kind is opened. The back ends import
+`backend.py` and `paths.py` below it, never this module, so the package has no import cycle.
 """
 
 from __future__ import annotations
@@ -14,24 +18,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from foredeck.storage.backend import Entry
+
+__all__ = ["ArtifactStore", "Entry", "lazy_store", "local_path", "open_store"]
+
 _log = logging.getLogger(__name__)
-
-MAX_RANGE = 64 * 1024 * 1024
-"""Largest `read_range` length: a log viewer pages, it never pulls a whole 1 GB log at once."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A listing entry; `path` is relative to the store root, `size` is 0 for directories."""
-
-    path: str
-    size: int
-    is_dir: bool
 
 
 @runtime_checkable
@@ -73,13 +68,6 @@ class ArtifactStore(Protocol):
 
     def url_for(self, path: str) -> str:
         """A link to `path` (under `link_base` when the store was opened with one)."""
-
-
-def check_range(start: int, length: int) -> None:
-    if start < 0 or length < 0:
-        raise ValueError(f"invalid range start={start} length={length}: must not be negative")
-    if length > MAX_RANGE:
-        raise ValueError(f"range length {length} exceeds the {MAX_RANGE}-byte limit")
 
 
 def local_path(url: str) -> Path | None:

@@ -34,7 +34,7 @@ from foredeck.storage.store import open_store
 from foredeck.types import Pull, Refs
 from tests.controller.helpers import Upstream, git
 from tests.execute.kube.kube_double import argo_validator, tekton_validator
-from tests.storage.test_s3 import BUCKET, s3_endpoint  # noqa: F401  (fixture)
+from tests.storage.servers import BUCKET, s3_endpoint  # noqa: F401  (fixture)
 
 PIPELINE = """
 apiVersion: tekton.dev/v1

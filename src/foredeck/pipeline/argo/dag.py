@@ -1,0 +1,283 @@
+"""Dag and steps templates inlined into the one flat IR DAG.
+
+Argo nests templates (a DAG task may call a steps template that calls a DAG ...); the IR is one
+flat DAG. A nested dag/steps call `g` names its tasks `g-<task>`; its roots run after the
+caller's dependencies and the caller's dependents run after its leaves. Each leaf call (a
+container/script/containerSet template) becomes one `PipelineTask` of the library spec
+`leaf.py` builds. Templates that call templates at run time, or a DAG that goes on after a
+failure, need a richer IR; `group` and `_call` are where such nodes would be built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from foredeck.pipeline.argo.depends import task_needs, toposort
+from foredeck.pipeline.argo.fields import (
+    IGNORED_TEMPLATE,
+    as_list,
+    as_map,
+    at,
+    check_keys,
+    fail,
+    name_of,
+    scalar,
+    src,
+    unsupported,
+)
+from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.loops import loop
+from foredeck.pipeline.argo.outputs import group_outputs
+from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
+from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
+from foredeck.pipeline.argo.when import guards
+from foredeck.pipeline.model import Matrix, ParamValue, PipelineTask, WhenExpression
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+
+def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
+    """Inline a dag/steps template (`frame.scope` is its own): returns its leaves and outputs
+    for the caller."""
+    w.depth += 1
+    if w.depth > MAX_DEPTH:
+        raise fail(src(template), f"templates nest deeper than {MAX_DEPTH} levels (recursion?)")
+    name = str(template.get("name"))
+    where = f"template {name!r}"
+    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast"}
+    check_keys(template, allowed, IGNORED_TEMPLATE, where)
+    if template.get("failFast", True) is not True:
+        raise unsupported(template, "failFast", where, "the IR always stops on failure")
+    leaves: list[str]
+    if "dag" in template:
+        dag = as_map(template["dag"], at(template, "dag"), where)
+        check_keys(dag, {"tasks", "failFast"}, {"parallelism"}, f"{where} dag")
+        if dag.get("failFast", True) is not True:
+            raise unsupported(dag, "failFast", f"{where} dag", "the IR stops on failure")
+        items = as_list(dag.get("tasks"), at(dag, "tasks"), f"{where} dag.tasks")
+        leaves = _dag(w, items, frame, where)
+    else:
+        groups = as_list(template["steps"], at(template, "steps"), f"{where} steps")
+        leaves = _steps(w, groups, frame, where, template)
+    outputs = group_outputs(template, frame.scope, w.params, where)
+    w.depth -= 1
+    return Node(None, leaves, outputs, list(frame.whens))
+
+
+def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
+    """A dag's tasks in dependency order; returns the leaves (tasks nothing depends on)."""
+    scope = frame.scope
+    tasks: dict[str, SourceMap] = {}
+    needs: dict[str, list[tuple[str, bool]]] = {}
+    for raw in items:
+        task = as_map(raw, src(raw), f"{where} dag.tasks")
+        tname = name_of(task, f"{where} dag task")
+        if tname in tasks:
+            raise fail(at(task, "name"), f"{where}: duplicate task name {tname!r}")
+        tasks[tname] = task
+        needs[tname] = task_needs(task, f"{where} task {tname!r}")
+    for tname, task in tasks.items():
+        for dep, _ in needs[tname]:
+            if dep not in tasks:
+                raise fail(src(task), f"{where} task {tname!r}: unknown dependency {dep!r}")
+    order = toposort({t: [d for d, _ in needs[t]] for t in tasks}, where, src(items))
+    depended = {d for t in tasks for d, _ in needs[t]}
+    leaves: list[str] = []
+    for tname in order:
+        task = tasks[tname]
+        task_deps = list(frame.deps) if not needs[tname] else []
+        task_whens = list(frame.whens)
+        for dep, succeeded in needs[tname]:
+            node = scope.nodes[dep]
+            task_deps.extend(node.leaves)
+            if succeeded:
+                task_whens.extend(g for g in node.whens if g not in task_whens)
+        node = _call(w, task, tname, replace(frame, deps=task_deps, whens=task_whens), where)
+        scope.nodes[tname] = node
+        if tname not in depended:
+            leaves.extend(node.leaves)
+    return leaves
+
+
+def _steps(
+    w: Workflow, groups: list[Any], frame: Frame, where: str, template: SourceMap
+) -> list[str]:
+    """Groups of parallel steps, each group after the previous one; returns the last group."""
+    scope = frame.scope
+    previous = list(frame.deps)
+    for raw_group in groups:
+        parallel = as_list(raw_group, at(template, "steps"), f"{where} steps (a list of lists)")
+        current: list[str] = []
+        pending: dict[str, Node] = {}
+        for raw in parallel:
+            step = as_map(raw, at(template, "steps"), f"{where} step")
+            sname = name_of(step, f"{where} step")
+            for key in ("dependencies", "depends"):
+                if key in step:
+                    raise unsupported(step, key, f"{where} step {sname!r}", "steps run in order")
+            if sname in scope.nodes or sname in pending:
+                raise fail(at(step, "name"), f"{where}: duplicate step name {sname!r}")
+            node = _call(
+                w, step, sname, replace(frame, deps=previous, whens=list(frame.whens)), where
+            )
+            pending[sname] = node
+            current.extend(node.leaves)
+        scope.nodes.update(pending)  # parallel steps cannot see each other's outputs
+        previous = current or previous
+    return previous
+
+
+def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> Node:
+    """One dag task or step: a nested dag/steps template is inlined, a leaf becomes a task."""
+    scope = frame.scope
+    where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
+    allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
+    allowed |= {"withItems", "withParam", "dependencies", "depends"}
+    check_keys(call, allowed, set(), where)
+    ir_name = frame.prefix + name
+    target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
+    own_whens, waits = guards(call, scope, w.params, where)
+    when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
+    deps = [*frame.deps, *waits]
+    args = _arguments(call, where)
+    kind = template_kind(template)
+    if kind in ("dag", "steps"):
+        if "withItems" in call or "withParam" in call:
+            key_name = "withItems" if "withItems" in call else "withParam"
+            why = "loops over dag/steps templates; loop inside the template instead"
+            raise unsupported(call, key_name, where, why)
+        inputs = _group_inputs(w, template, args, scope, where)
+        inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
+        return group(w, template, Frame(f"{ir_name}-", inner, deps, when_list, target_coll))
+    leaf = build_leaf(w, target_coll, template, key)
+    declared = {p.name: p for p in leaf.spec.params}
+    for arg in args:
+        if arg not in declared or arg in leaf.bindings:
+            message = f"{where}: argument {arg!r} is not an input of template {leaf.key!r}"
+            raise fail(args[arg][1], message)
+    matrix = loop(w, call, args, scope, where)
+    looped = set(matrix.params) | {k for row in matrix.include for k in row} if matrix else set()
+    bound: dict[str, ParamValue] = {}
+    for pname, (value, source) in args.items():
+        if pname not in looped:
+            bound[pname] = call_text(value, scope, w.params, source, f"{where} argument {pname!r}")
+    for p in leaf.spec.params:
+        missing = p.name not in bound and p.name not in leaf.bindings and p.default is None
+        if missing and p.name not in looped:
+            message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
+            raise fail(src(call), message)
+    task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
+    if scope.finally_:
+        if task.run_after:
+            why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
+            raise fail(src(call), f"{where}: {why}")
+        w.finally_tasks.append(task)
+    else:
+        w.tasks.append(task)
+    outputs = {o: f"$(tasks.{ir_name}.results.{o})" for o in leaf.outputs}
+    return Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+
+
+def _resolve_template(
+    w: Workflow, call: SourceMap, coll: Collection, ir_name: str, where: str
+) -> tuple[Collection, SourceMap, str | None]:
+    """(collection, template, inline key) of the template a call runs."""
+    given = [k for k in ("template", "templateRef", "inline") if k in call]
+    if len(given) != 1:
+        raise fail(src(call), f"{where}: needs exactly one of template, templateRef, inline")
+    if "template" in call:
+        name = scalar(call["template"], at(call, "template"), where)
+        return coll, find_template(coll, name, at(call, "template"), where), None
+    if "inline" in call:
+        inline = as_map(call["inline"], at(call, "inline"), where)
+        inline.setdefault("name", ir_name)
+        return coll, inline, f"inline:{ir_name}"
+    ref = as_map(call["templateRef"], at(call, "templateRef"), where)
+    check_keys(ref, {"name", "template", "clusterScope"}, set(), f"{where} templateRef")
+    wft = ref.get("name")
+    if wft not in w.wfts:
+        message = f"{where}: templateRef names WorkflowTemplate {wft!r}, not among the inputs"
+        raise fail(at(ref, "name"), message)
+    target = w.wfts[str(wft)]
+    tname = scalar(ref.get("template"), at(ref, "template"), f"{where} templateRef")
+    return target, find_template(target, tname, at(ref, "template"), where), None
+
+
+def _arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
+    """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
+    raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
+    check_keys(raw, {"parameters"}, set(), f"{where} arguments")
+    args: dict[str, tuple[str, Source]] = {}
+    for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
+        p = as_map(item, at(raw, "parameters"), f"{where} arguments")
+        check_keys(p, {"name", "value", "description"}, set(), f"{where} argument")
+        pname = name_of(p, f"{where} argument")
+        if "value" not in p:
+            raise fail(src(p), f"{where}: argument {pname!r} needs a `value`")
+        args[pname] = (scalar(p["value"], at(p, "value"), where), at(p, "value"))
+    return args
+
+
+def _group_inputs(
+    w: Workflow,
+    template: SourceMap,
+    args: dict[str, tuple[str, Source]],
+    scope: Scope,
+    where: str,
+) -> dict[str, str]:
+    """The inputs of a nested dag/steps template: the caller's arguments, else the defaults."""
+    inputs: dict[str, str] = {}
+    declared = input_params(template, f"template {template.get('name')!r}")
+    names = {p.name for p in declared}
+    for arg, (_, source) in args.items():
+        if arg not in names:
+            raise fail(source, f"{where}: argument {arg!r} is not an input of the template")
+    for p in declared:
+        if p.name in args:
+            value, source = args[p.name]
+            inputs[p.name] = call_text(
+                value, scope, w.params, source, f"{where} argument {p.name!r}"
+            )
+        elif isinstance(p.default, str):
+            inputs[p.name] = p.default
+        else:
+            raise fail(src(template), f"{where}: input {p.name!r} has no value")
+    return inputs
+
+
+def leaf_task(
+    w: Workflow,
+    name: str,
+    leaf: Leaf,
+    params: Mapping[str, ParamValue],
+    deps: list[str],
+    whens: list[WhenExpression],
+    matrix: Matrix | None,
+    source: Source,
+    finally_: bool,
+) -> PipelineTask:
+    """The IR task of a leaf call, with the leaf's implicit params bound (names stay unique)."""
+    if name in w.names:
+        raise fail(source, f"two tasks would both be named {name!r} in the flattened DAG")
+    w.names.add(name)
+    bound: dict[str, ParamValue] = dict(params)
+    for pname, value in leaf.bindings.items():
+        if value == "$(tasks.status)" and not finally_:
+            why = "{{workflow.status}} is only known in the exit handler (onExit)"
+            raise fail(source, f"task {name!r}: {why}")
+        bound[pname] = value
+    return PipelineTask(
+        name=name,
+        task_ref=leaf.key,
+        params=bound,
+        run_after=sorted(set(deps)),
+        when=whens,
+        retries=leaf.retries,
+        timeout=leaf.timeout,
+        matrix=matrix,
+        workspaces=dict(leaf.workspaces),
+        source=source,
+    )

@@ -1,0 +1,288 @@
+"""Container, script and containerSet templates -> `TaskSpec`s of the task library.
+
+One spec per template (a template that many tasks call is one spec). The body's `{{...}}` tags
+are resolved here: inputs become the spec's params, `{{workflow....}}` values become implicit
+params bound at each call site, `{{outputs.parameters.p.path}}` the result's own path; mount
+paths of workflow volumes become `$(workspaces.W.path)`. Output files that a step writes
+elsewhere are copied into results by the `argo-outputs` step appended last.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from foredeck.pipeline.argo.fields import (
+    IGNORED_CONTAINER,
+    IGNORED_TEMPLATE,
+    NAME,
+    as_list,
+    as_map,
+    at,
+    check_keys,
+    deadline,
+    duration,
+    fail,
+    name_of,
+    scalar,
+    src,
+    unsupported,
+)
+from foredeck.pipeline.argo.outputs import FileOutput, file_outputs
+from foredeck.pipeline.argo.state import Collection, Leaf, Workflow
+from foredeck.pipeline.argo.tags import Unresolvable, translate, workflow_ref
+from foredeck.pipeline.argo.templates import input_params, retry_limit
+from foredeck.pipeline.argo_manifest import (
+    RESULTS_DIR,
+    RESULTS_VOLUME,
+    SCRIPT_MARKER,
+    SCRIPT_WRAPPER,
+    script_from_argo,
+)
+from foredeck.pipeline.collector import CollectedOutput, collector_step
+from foredeck.pipeline.model import ParamSpec, ResultSpec, Step, TaskSpec, WorkspaceDecl
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+
+def build_leaf(w: Workflow, coll: Collection, template: SourceMap, key: str | None = None) -> Leaf:
+    """The library spec of a container/script/containerSet template (built once)."""
+    cache_key = (id(coll), key or str(template.get("name")))
+    if cache_key not in w.leaves:
+        w.leaves[cache_key] = LeafBuilder(w, coll, template, key).build()
+    return w.leaves[cache_key]
+
+
+class LeafBuilder:
+    """One template's conversion: declared and implicit params, outputs, workspace mounts."""
+
+    def __init__(self, w: Workflow, coll: Collection, template: SourceMap, key: str | None) -> None:
+        self.w = w
+        self.template = template
+        self.name = str(template.get("name"))
+        self.where = f"template {self.name!r}"
+        self.base_key = coll.prefix + self.name if key is None else key.split(":", 1)[1]
+        self.declared: dict[str, ParamSpec] = {}
+        self.implicit: dict[str, ParamSpec] = {}
+        self.bindings: dict[str, str] = {}
+        self.outputs: list[FileOutput] = []
+        self.direct: set[str] = set()
+        self.mounts: list[tuple[str, str]] = []  # (mountPath, workspace)
+        self.workspaces: dict[str, WorkspaceDecl] = {}
+        self.ws_bindings: dict[str, str] = {}
+        self.results_mount = False
+
+    def build(self) -> Leaf:
+        t = self.template
+        allowed = {"name", "inputs", "outputs", "container", "script", "containerSet"}
+        allowed |= {"retryStrategy", "activeDeadlineSeconds", "timeout", "volumes"}
+        check_keys(t, allowed, IGNORED_TEMPLATE, self.where)
+        for p in input_params(t, self.where):
+            self.declared[p.name] = p
+        self.outputs = file_outputs(t, self.where)
+        self._read_volumes()
+        if "container" in t:
+            steps = [self._step(t["container"], at(t, "container"), "container", script=False)]
+        elif "script" in t:
+            steps = [self._step(t["script"], at(t, "script"), "script", script=True)]
+        else:
+            steps = self._container_set(
+                as_map(t["containerSet"], at(t, "containerSet"), self.where)
+            )
+        collected = []
+        for name, path, default, source in self.outputs:
+            if self.results_mount and path == f"{RESULTS_DIR}/{name}" and default is None:
+                self.direct.add(name)
+            if name not in self.direct:
+                where = f"{self.where} output {name!r} valueFrom.path"
+                collected.append(CollectedOutput(name, self._text(path, source, where), default))
+        if collected:
+            steps.append(collector_step(collected, at(t, "outputs")))
+        retries = self.w.default_retries
+        if "retryStrategy" in t:
+            retries = retry_limit(t["retryStrategy"], at(t, "retryStrategy"))
+        timeout = self._timeout()
+        key = self.w.spec_key(self.base_key)
+        spec = TaskSpec(
+            name=key,
+            steps=steps,
+            params=[*self.declared.values(), *self.implicit.values()],
+            results=[ResultSpec(out.name, source=out.source) for out in self.outputs],
+            workspaces=list(self.workspaces.values()),
+            source=src(t),
+        )
+        self.w.library[key] = spec
+        outputs = {out.name for out in self.outputs}
+        return Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
+
+    def _timeout(self) -> float | None:
+        t = self.template
+        limits: list[float] = []
+        if "activeDeadlineSeconds" in t:
+            where = f"{self.where} activeDeadlineSeconds"
+            limits.append(
+                deadline(t["activeDeadlineSeconds"], at(t, "activeDeadlineSeconds"), where)
+            )
+        if "timeout" in t:
+            limits.append(duration(t["timeout"], at(t, "timeout"), f"{self.where} timeout"))
+        return min(limits) if limits else None
+
+    def _read_volumes(self) -> None:
+        for raw in as_list(self.template.get("volumes"), at(self.template, "volumes"), self.where):
+            volume = as_map(raw, at(self.template, "volumes"), f"{self.where} volumes")
+            if volume.get("name") == RESULTS_VOLUME and set(volume) == {"name", "emptyDir"}:
+                self.results_mount = True
+                continue
+            why = "template volumes (declare spec.volumes or volumeClaimTemplates)"
+            raise unsupported(self.template, "volumes", self.where, why)
+
+    def _container_set(self, cs: SourceMap) -> list[Step]:
+        where = f"{self.where} containerSet"
+        check_keys(cs, {"containers", "volumeMounts"}, set(), where)
+        shared = as_list(cs.get("volumeMounts"), at(cs, "volumeMounts"), where)
+        nodes: dict[str, SourceMap] = {}
+        after: dict[str, list[str]] = {}
+        for raw in as_list(cs.get("containers"), at(cs, "containers"), where):
+            c = as_map(raw, at(cs, "containers"), where)
+            name = name_of(c, f"{where} container")
+            nodes[name] = c
+            deps = as_list(c.get("dependencies"), at(c, "dependencies"), where)
+            after[name] = [scalar(d, at(c, "dependencies"), where) for d in deps]
+        if not nodes:
+            raise fail(src(cs), f"{where}: no containers")
+        order: list[str] = []
+        remaining = dict(after)
+        while remaining:
+            ready = [n for n, d in remaining.items() if all(x in order for x in d)]
+            if len(ready) != 1 or (order and order[-1] not in remaining[ready[0]]):
+                why = "its containers must form one chain (IR steps run one after another)"
+                raise fail(src(cs), f"{where}: {why}")
+            order.append(ready[0])
+            del remaining[ready[0]]
+        steps = []
+        for name in order:
+            c = nodes[name]
+            steps.append(self._step(c, src(c), "containerSet container", False, shared))
+        return steps
+
+    def _step(
+        self,
+        raw: Any,
+        source: Source,
+        what: str,
+        script: bool,
+        shared_mounts: list[Any] | None = None,
+    ) -> Step:
+        c = as_map(raw, source, f"{self.where} {what}")
+        where = f"{self.where} {what}"
+        allowed = {"name", "image", "command", "args", "env", "workingDir", "volumeMounts"}
+        if script:
+            allowed.add("source")
+        if what.startswith("containerSet"):
+            allowed.add("dependencies")
+        check_keys(c, allowed, IGNORED_CONTAINER, where)
+        for mount in [
+            *(shared_mounts or []),
+            *as_list(c.get("volumeMounts"), at(c, "volumeMounts"), where),
+        ]:
+            self._mount(as_map(mount, at(c, "volumeMounts"), where), where)
+
+        def text(value: Any, key: str) -> str:
+            return self._text(scalar(value, at(c, key), where), at(c, key), f"{where} {key}")
+
+        command = [text(v, "command") for v in as_list(c.get("command"), at(c, "command"), where)]
+        args = [text(v, "args") for v in as_list(c.get("args"), at(c, "args"), where)]
+        env: dict[str, str] = {}
+        for item in as_list(c.get("env"), at(c, "env"), where):
+            e = as_map(item, at(c, "env"), f"{where} env")
+            check_keys(e, {"name", "value"}, set(), f"{where} env")
+            ename = e.get("name")
+            if not isinstance(ename, str):
+                raise fail(src(e), f"{where} env: `name` is required")
+            env[ename] = text(e.get("value", ""), "env")
+        image = c.get("image")
+        if not isinstance(image, str) or not image:
+            raise fail(at(c, "image"), f"{where}: `image` is required")
+        image = text(image, "image")
+        working_dir = text(c["workingDir"], "workingDir") if "workingDir" in c else None
+        name = str(c.get("name") or "main")
+        step = Step(name, image, command, args, None, env, working_dir, source=src(c))
+        if script:
+            if args:
+                raise unsupported(c, "args", where, "arguments to a script")
+            body = text(c.get("source", ""), "source")
+            step.script = script_from_argo(command or ["sh"], body)
+            step.command = []
+        elif command == ["sh", "-c", SCRIPT_WRAPPER, SCRIPT_MARKER] and len(args) == 1:
+            step.script, step.command, step.args = args[0], [], []
+        return step
+
+    def _mount(self, mount: SourceMap, where: str) -> None:
+        check_keys(mount, {"name", "mountPath"}, {"readOnly"}, f"{where} volumeMount")
+        name, path = mount.get("name"), mount.get("mountPath")
+        if not isinstance(name, str) or not isinstance(path, str) or not path.startswith("/"):
+            raise fail(src(mount), f"{where} volumeMount: needs `name` and an absolute mountPath")
+        path = path.rstrip("/") or "/"
+        if name == RESULTS_VOLUME and self.results_mount and path == RESULTS_DIR:
+            return
+        if name not in self.w.workspaces:
+            message = (
+                f"{where} volumeMount: no volume {name!r} in spec.volumes / volumeClaimTemplates"
+            )
+            raise fail(src(mount), message)
+        if any(p == path for p, _ in self.mounts):
+            return
+        base = path.rsplit("/", 1)[1]
+        ws = base if NAME.match(base) and "." not in base and base not in self.workspaces else name
+        self.mounts.append((path, ws))
+        self.workspaces[ws] = WorkspaceDecl(ws, source=src(mount))
+        self.ws_bindings[ws] = name
+
+    def _text(self, value: str, source: Source, where: str) -> str:
+        """Translate text of a container/script body; then map mount paths to workspaces."""
+        return self._path_text(translate(value, self._body_ref, source, where))
+
+    def _path_text(self, value: str) -> str:
+        if self.results_mount:
+            for name in (out.name for out in self.outputs):
+                pattern = rf"(?<![\w/.-]){re.escape(RESULTS_DIR)}/{re.escape(name)}(?![\w/.-])"
+                if re.search(pattern, value):
+                    self.direct.add(name)
+                value = re.sub(pattern, f"$(results.{name}.path)", value)
+        for path, ws in sorted(self.mounts, key=lambda m: -len(m[0])):
+            pattern = rf"(?<![\w/.-]){re.escape(path)}(?=/|$|[^\w.-])"
+            value = re.sub(pattern, f"$(workspaces.{ws}.path)", value)
+        return value
+
+    def _body_ref(self, path: str) -> str:
+        parts = path.split(".")
+        if parts[:2] == ["inputs", "parameters"] and len(parts) == 3:
+            if parts[2] not in self.declared:
+                raise Unresolvable(
+                    f"template {self.name!r} declares no input parameter {parts[2]!r}"
+                )
+            return f"$(params.{parts[2]})"
+        if parts[:2] == ["outputs", "parameters"] and len(parts) == 4 and parts[3] == "path":
+            if all(out.name != parts[2] for out in self.outputs):
+                raise Unresolvable(
+                    f"template {self.name!r} declares no output parameter {parts[2]!r}"
+                )
+            self.direct.add(parts[2])
+            return f"$(results.{parts[2]}.path)"
+        if path == "pod.name":
+            return "$(context.taskRun.name)"
+        if path == "retries":
+            return "$(context.task.retry-count)"
+        if parts[0] == "workflow":
+            value = workflow_ref(parts, self.w.params)
+            pname = "-".join(parts)
+            if pname in self.declared:
+                raise Unresolvable(
+                    f"input parameter {pname!r} clashes with the implicit one for {path}"
+                )
+            self.implicit[pname] = ParamSpec(
+                pname, description=f"Argo {path}", source=src(self.template)
+            )
+            self.bindings[pname] = value
+            return f"$(params.{pname})"
+        raise Unresolvable("not supported in a container or script")

@@ -1,0 +1,121 @@
+"""Argo loops (`withItems`, `withParam`) as IR matrices.
+
+One looping argument becomes a matrix param; several become `include` rows (one per item).
+`withParam` over literal JSON is unrolled here; over a parameter or a task output it becomes the
+`[*]` expression of an array, which turns that param or result into an array in the IR.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from foredeck.pipeline.argo.fields import as_list, at, fail, scalar, unsupported
+from foredeck.pipeline.argo.state import Scope, Workflow
+from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.model import Matrix
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+
+def loop(
+    w: Workflow,
+    call: SourceMap,
+    args: dict[str, tuple[str, Source]],
+    scope: Scope,
+    where: str,
+) -> Matrix | None:
+    """The matrix of a looping call (`withItems` / `withParam`), or None when it does not loop."""
+    looping = {a: v for a, v in args.items() if re.search(r"\{\{\s*item\b", v[0])}
+    if "withItems" in call and "withParam" in call:
+        raise fail(at(call, "withParam"), f"{where}: use either withItems or withParam")
+    if "withSequence" in call:
+        raise unsupported(call, "withSequence", where, "use withItems")
+    if "withItems" not in call and "withParam" not in call:
+        for arg, (_, source) in looping.items():
+            raise fail(source, f"{where}: argument {arg!r} uses {{{{item}}}} without a loop")
+        return None
+    key = "withItems" if "withItems" in call else "withParam"
+    if not looping:
+        raise fail(at(call, key), f"{where}: {key} but no argument uses {{{{item}}}}")
+    if key == "withParam":
+        items = _with_param(w, call, looping, scope, where)
+        if isinstance(items, str):
+            return Matrix(params={next(iter(looping)): items})
+    else:
+        items = as_list(call["withItems"], at(call, "withItems"), f"{where} withItems")
+    rows: list[dict[str, str]] = []
+    for item in items:
+        if isinstance(item, dict):
+            item_map = {str(k): scalar(v, at(call, key), f"{where} {key}") for k, v in item.items()}
+        elif isinstance(item, list) or item is None:
+            raise fail(at(call, key), f"{where}: {key} items must be scalars or mappings")
+        else:
+            item_map = {"": scalar(item, at(call, key), f"{where} {key}")}
+        row = {}
+        for arg, (value, source) in looping.items():
+            field_where = f"{where} argument {arg!r}"
+            row[arg] = call_text(value, scope, w.params, source, field_where, item=item_map)
+        rows.append(row)
+    if len(looping) == 1:
+        arg = next(iter(looping))
+        return Matrix(params={arg: [row[arg] for row in rows]})
+    return Matrix(include=rows)
+
+
+def _with_param(
+    w: Workflow,
+    call: SourceMap,
+    looping: dict[str, tuple[str, Source]],
+    scope: Scope,
+    where: str,
+) -> list[Any] | str:
+    """Literal JSON -> its items; a reference -> the `[*]` expression of an array."""
+    raw = call["withParam"]
+    source = at(call, "withParam")
+    if not isinstance(raw, str):
+        raise fail(source, f"{where}: withParam must be a string")
+    if "{{" not in raw:
+        try:
+            items = json.loads(raw)
+        except ValueError:
+            raise fail(source, f"{where}: withParam is neither JSON nor a {{{{...}}}}") from None
+        if not isinstance(items, list):
+            raise fail(source, f"{where}: withParam must be a JSON array")
+        return items
+    for arg, (value, vsource) in looping.items():
+        if not re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) or len(looping) > 1:
+            why = "with withParam, one argument may be exactly {{item}} (no item.key)"
+            raise fail(vsource, f"{where}: argument {arg!r}: {why}")
+    text = call_text(raw, scope, w.params, source, f"{where} withParam")
+    m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
+    if not m:
+        message = f"{where}: withParam must be one parameter or task output, got {raw!r}"
+        raise fail(source, message)
+    _make_array(w, m.group(1), source, where)
+    return f"$({m.group(1)}[*])"
+
+
+def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
+    """withParam reads JSON text: in the IR that is an array param / result."""
+    parts = path.split(".")
+    if parts[0] == "params":
+        param = w.params[parts[1]]
+        if param.type != "array" and param.default is not None:
+            assert isinstance(param.default, str)
+            try:
+                value = json.loads(param.default)
+            except ValueError:
+                value = None
+            if not isinstance(value, list) or any(isinstance(v, dict | list) for v in value):
+                message = f"{where}: parameter {param.name!r} must be a JSON array of scalars"
+                raise fail(source, message) from None
+            param.default = [scalar(v, source, where) for v in value]
+        param.type = "array"
+        return
+    task = next(t for t in [*w.tasks, *w.finally_tasks] if t.name == parts[1])
+    spec = w.library[str(task.task_ref)]
+    for result in spec.results:
+        if result.name == parts[3]:
+            result.type = "array"

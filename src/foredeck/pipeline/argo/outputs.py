@@ -1,0 +1,83 @@
+"""Template outputs: what a dag/steps template passes up, and what a container writes to files.
+
+A container/script output parameter is read from a file (`valueFrom.path`) and becomes a task
+result (copied by the `argo-outputs` step, `pipeline/collector.py`); a dag/steps template's output
+(`valueFrom.parameter`) names an inner node's output, and on the entrypoint becomes a pipeline
+result. Other sources (`outputs.result`, artifacts, `valueFrom.expression`) are refused here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from foredeck.pipeline.argo.fields import (
+    as_list,
+    as_map,
+    at,
+    check_keys,
+    fail,
+    name_of,
+    scalar,
+    src,
+)
+from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.model import ParamSpec
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+
+class FileOutput(NamedTuple):
+    """An output parameter of a container/script template, read from the file at `path`."""
+
+    name: str
+    path: str
+    default: str | None
+    source: Source
+
+
+def group_outputs(
+    template: SourceMap, scope: Scope, params: Mapping[str, ParamSpec], where: str
+) -> dict[str, str]:
+    """A dag/steps template's output parameters, as IR expressions over its inner nodes."""
+    raw = as_map(template.get("outputs") or {}, at(template, "outputs"), where)
+    check_keys(raw, {"parameters"}, set(), f"{where} outputs")
+    outputs: dict[str, str] = {}
+    for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
+        p = as_map(item, at(raw, "parameters"), f"{where} outputs.parameters")
+        check_keys(p, {"name", "valueFrom", "description"}, set(), f"{where} outputs")
+        pname = name_of(p, f"{where} outputs.parameters")
+        value_from = as_map(p.get("valueFrom"), at(p, "valueFrom"), f"{where} output {pname!r}")
+        check_keys(value_from, {"parameter"}, set(), f"{where} output {pname!r} valueFrom")
+        text = value_from.get("parameter")
+        if not isinstance(text, str):
+            raise fail(src(value_from), f"{where} output {pname!r}: needs valueFrom.parameter")
+        field_where = f"{where} output {pname!r} valueFrom.parameter"
+        source = at(value_from, "parameter")
+        outputs[pname] = call_text(text, scope, params, source, field_where)
+    return outputs
+
+
+def file_outputs(template: SourceMap, where: str) -> list[FileOutput]:
+    """A container/script template's output parameters (each read from a file)."""
+    raw = as_map(template.get("outputs") or {}, at(template, "outputs"), where)
+    check_keys(raw, {"parameters"}, set(), f"{where} outputs")
+    outputs: list[FileOutput] = []
+    for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
+        p = as_map(item, at(raw, "parameters"), f"{where} outputs.parameters")
+        check_keys(p, {"name", "valueFrom", "description"}, set(), f"{where} output")
+        name = name_of(p, f"{where} outputs.parameters")
+        owhere = f"{where} output {name!r}"
+        value_from = as_map(p.get("valueFrom"), at(p, "valueFrom"), owhere)
+        check_keys(value_from, {"path", "default"}, set(), f"{owhere} valueFrom")
+        path = value_from.get("path")
+        if not isinstance(path, str) or not path:
+            raise fail(src(value_from), f"{owhere}: needs valueFrom.path")
+        default = None
+        if "default" in value_from:
+            default = scalar(value_from["default"], at(value_from, "default"), owhere)
+        if any(out.name == name for out in outputs):
+            raise fail(at(p, "name"), f"{owhere}: duplicate output parameter")
+        outputs.append(FileOutput(name, path, default, src(p)))
+    return outputs

@@ -1,0 +1,102 @@
+"""What the conversion of one workflow has built so far, shared by every part of the front end.
+
+`Workflow` collects the IR pieces (params, workspaces, the task library, the flat DAG); `Scope`
+is the dag/steps template being inlined and `Node` what each of its tasks became; `Leaf` is a
+container/script/containerSet template converted once into a library spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from foredeck.pipeline.argo_manifest import unique_name
+from foredeck.pipeline.model import (
+    ParamSpec,
+    PipelineTask,
+    TaskSpec,
+    WhenExpression,
+    WorkspaceDecl,
+)
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+MAX_DEPTH = 20
+"""How deep dag/steps templates may nest (deeper is taken for recursion)."""
+
+
+@dataclass
+class Collection:
+    """The templates of one document; `prefix` keeps spec names unique across documents."""
+
+    templates: dict[str, SourceMap]
+    prefix: str
+    source: Source
+
+
+@dataclass
+class Node:
+    """What a DAG task / step of the template being expanded became in the IR."""
+
+    task: str | None  # the IR task, for a leaf
+    leaves: list[str]
+    outputs: dict[str, str]
+    whens: list[WhenExpression]
+    looped: bool = False
+
+
+@dataclass
+class Scope:
+    """The dag/steps template being expanded: its inputs and the nodes created so far."""
+
+    kind: str  # "tasks" (dag) or "steps"
+    inputs: dict[str, str]
+    nodes: dict[str, Node] = field(default_factory=dict)
+    finally_: bool = False
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where a template call is inlined: the IR name prefix of its tasks, the scope of the
+    template it is written in, what it runs after, the guards it inherits, and the collection
+    its `template:` names resolve in."""
+
+    prefix: str
+    scope: Scope
+    deps: list[str]
+    whens: list[WhenExpression]
+    coll: Collection
+
+
+@dataclass
+class Leaf:
+    """A container/script/containerSet template converted once into a library spec."""
+
+    key: str
+    spec: TaskSpec
+    retries: int
+    timeout: float | None
+    bindings: dict[str, str]  # implicit task param -> call-site value
+    outputs: set[str]
+    workspaces: dict[str, str]  # task workspace -> pipeline workspace (volume)
+
+
+@dataclass
+class Workflow:
+    """One workflow's conversion: its spec, its template collections and the IR built so far."""
+
+    spec: SourceMap
+    main: Collection
+    wfts: dict[str, Collection]  # WorkflowTemplates by name, for `templateRef`
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    workspaces: dict[str, WorkspaceDecl] = field(default_factory=dict)
+    library: dict[str, TaskSpec] = field(default_factory=dict)
+    leaves: dict[tuple[int, str], Leaf] = field(default_factory=dict)
+    tasks: list[PipelineTask] = field(default_factory=list)
+    finally_tasks: list[PipelineTask] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+    default_retries: int = 0
+    depth: int = 0
+
+    def spec_key(self, base: str) -> str:
+        """A task library key for a new spec named after `base`."""
+        return unique_name(base, self.library)

@@ -1,0 +1,123 @@
+"""Argo's `{{...}}` tags translated into the IR's `$(...)` expressions.
+
+Two scopes resolve tags differently (docs/argo-tekton.md, "Expressions"): a value written in a
+dag/steps template (arguments, `when`, outputs) is resolved here by `call_ref`, against the inputs
+of the template being inlined and the nodes created so far; a container/script body is resolved
+by the leaf builder (`leaf.py`), where workflow values become implicit task params.
+What the IR cannot hold yet (`outputs.result`, tags on failed nodes) is refused here, which is
+where a richer IR's translations would go.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+
+from foredeck.pipeline.argo.fields import fail
+from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.model import ParamSpec
+from foredeck.types import Source
+
+TAG = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+
+
+class Unresolvable(Exception):
+    """A tag the current scope cannot resolve; becomes a PipelineError naming the field."""
+
+
+def translate(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
+    """Replace every `{{...}}` in `text` with its IR expression; unknown tags are errors."""
+
+    def repl(m: re.Match[str]) -> str:
+        path = m.group(1)
+        if path.startswith("="):
+            raise fail(source, f"{where}: expression tags {{{{=...}}}} are not supported")
+        try:
+            return resolve(path)
+        except Unresolvable as exc:
+            raise fail(source, f"{where}: {{{{{path}}}}}: {exc}") from None
+
+    return TAG.sub(repl, text)
+
+
+def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
+    """`{{workflow....}}` as the IR expression a dag/steps template sees."""
+    if parts[1] == "parameters" and len(parts) == 3:
+        if parts[2] not in params:
+            raise Unresolvable(f"no workflow parameter {parts[2]!r} in spec.arguments")
+        return f"$(params.{parts[2]})"
+    simple = {
+        "name": "$(context.pipelineRun.name)",
+        "namespace": "$(context.pipelineRun.namespace)",
+        "uid": "$(context.pipelineRun.uid)",
+        "status": "$(tasks.status)",
+    }
+    if len(parts) == 2 and parts[1] in simple:
+        return simple[parts[1]]
+    raise Unresolvable("not supported")
+
+
+def call_text(
+    text: str,
+    scope: Scope,
+    params: Mapping[str, ParamSpec],
+    source: Source,
+    where: str,
+    item: dict[str, str] | None = None,
+) -> str:
+    """Translate a value written in a dag/steps template (arguments, when, outputs)."""
+    return translate(text, lambda path: call_ref(path, scope, params, item), source, where)
+
+
+def call_ref(
+    path: str, scope: Scope, params: Mapping[str, ParamSpec], item: dict[str, str] | None
+) -> str:
+    parts = path.split(".")
+    if parts[0] == "item":
+        return _item_ref(parts, item)
+    if parts[:2] == ["inputs", "parameters"] and len(parts) == 3:
+        if parts[2] not in scope.inputs:
+            raise Unresolvable(f"no input parameter {parts[2]!r}")
+        return scope.inputs[parts[2]]
+    if parts[0] == "workflow":
+        if parts[1:] == ["status"] and not scope.finally_:
+            raise Unresolvable("{{workflow.status}} is only known in the exit handler (onExit)")
+        return workflow_ref(parts, params)
+    if parts[0] in ("tasks", "steps") and len(parts) >= 3:
+        return _node_ref(parts, scope)
+    raise Unresolvable("not supported here")
+
+
+def _item_ref(parts: list[str], item: dict[str, str] | None) -> str:
+    if item is None:
+        raise Unresolvable("{{item}} is only defined in withItems / withParam arguments")
+    if len(parts) == 1:
+        return item[""] if set(item) == {""} else json.dumps(item, sort_keys=True)
+    key = ".".join(parts[1:])
+    if key not in item:
+        raise Unresolvable(f"the loop item has no key {key!r}")
+    return item[key]
+
+
+def _node_ref(parts: list[str], scope: Scope) -> str:
+    """`{{tasks.A....}}` / `{{steps.A....}}`: the status or an output of a node that has run."""
+    if parts[0] != scope.kind:
+        raise Unresolvable(f"`{parts[0]}.` is not defined in a {scope.kind} template")
+    node = scope.nodes.get(parts[1])
+    if node is None:
+        raise Unresolvable(f"{parts[1]!r} has not run yet at this point (or does not exist)")
+    if parts[2:] == ["status"]:
+        if node.task is None:
+            raise Unresolvable("the status of a nested dag/steps call")
+        return f"$(tasks.{node.task}.status)"
+    if parts[2] == "outputs" and len(parts) == 5 and parts[3] == "parameters":
+        if node.looped:
+            raise Unresolvable("outputs of a looped task (an aggregated list)")
+        if parts[4] not in node.outputs:
+            raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")
+        return node.outputs[parts[4]]
+    if parts[2:] == ["outputs", "result"]:
+        why = "write the value to a file and declare outputs.parameters with valueFrom.path"
+        raise Unresolvable(f"outputs.result (stdout) is not supported: {why}")
+    raise Unresolvable("not supported here")

@@ -1,0 +1,88 @@
+"""Reading one Argo template: which kind it is, its input parameters and its retry strategy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from foredeck.pipeline.argo.fields import (
+    as_list,
+    as_map,
+    at,
+    check_keys,
+    fail,
+    integer,
+    name_of,
+    scalar,
+    src,
+    unsupported,
+)
+from foredeck.pipeline.argo.state import Collection
+from foredeck.pipeline.model import ParamSpec
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+GROUP_KINDS = ("dag", "steps")
+"""Templates that call other templates; inlined into the one flat IR DAG."""
+
+
+def find_template(coll: Collection, name: str, source: Source, where: str) -> SourceMap:
+    if name not in coll.templates:
+        raise fail(source, f"{where}: no template named {name!r}")
+    return coll.templates[name]
+
+
+def template_kind(template: SourceMap) -> str:
+    """`container`, `script`, `containerSet`, `dag` or `steps`; other kinds are refused."""
+    kinds = [k for k in ("container", "script", "containerSet", "dag", "steps") if k in template]
+    other = [k for k in ("resource", "suspend", "http", "plugin", "data") if k in template]
+    name = template.get("name")
+    if other:
+        raise unsupported(template, other[0], f"template {name!r}", f"`{other[0]}` templates")
+    if len(kinds) != 1:
+        message = f"template {name!r}: needs exactly one of container, script, dag, steps"
+        raise fail(src(template), message)
+    return kinds[0]
+
+
+def param_spec(raw: Any, source: Source, where: str) -> ParamSpec:
+    """A parameter declaration (`spec.arguments` or a template's `inputs`)."""
+    p = as_map(raw, source, where)
+    check_keys(p, {"name", "value", "default", "description", "enum"}, set(), where)
+    name = name_of(p, where)
+    default: str | None = None
+    for key in ("default", "value"):  # a passed value wins over both (Argo's rule)
+        if p.get(key) is not None:
+            default = scalar(p[key], at(p, key), f"{where} {name!r}")
+    description = p.get("description")
+    return ParamSpec(
+        name,
+        default=default,
+        description=description if isinstance(description, str) else "",
+        source=src(p),
+    )
+
+
+def input_params(template: SourceMap, where: str) -> list[ParamSpec]:
+    raw = as_map(template.get("inputs") or {}, at(template, "inputs"), where)
+    check_keys(raw, {"parameters"}, set(), f"{where} inputs")
+    params = [
+        param_spec(item, at(raw, "parameters"), f"{where} inputs.parameters")
+        for item in as_list(raw.get("parameters"), at(raw, "parameters"), where)
+    ]
+    if len({p.name for p in params}) != len(params):
+        raise fail(at(raw, "parameters"), f"{where}: duplicate input parameter")
+    return params
+
+
+def retry_limit(raw: Any, source: Source) -> int:
+    """The retry limit of a `retryStrategy` (the IR retries failed tasks only)."""
+    strategy = as_map(raw, source, "retryStrategy")
+    allowed = {"limit", "retryPolicy", "backoff", "affinity"}
+    check_keys(strategy, allowed, set(), "retryStrategy")
+    policy = strategy.get("retryPolicy", "OnFailure")
+    if policy not in ("OnFailure", "Always"):
+        why = "the IR retries failed tasks only (OnFailure / Always)"
+        raise unsupported(strategy, "retryPolicy", "retryStrategy", why)
+    if "limit" not in strategy:
+        raise fail(src(strategy), "retryStrategy: `limit` is required (unbounded retries)")
+    return integer(strategy["limit"], at(strategy, "limit"), "retryStrategy.limit")

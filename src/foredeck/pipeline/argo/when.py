@@ -1,0 +1,240 @@
+"""Argo's `when`: the govaluate expressions that map onto IR `in` / `notin` guards.
+
+Supported (docs/argo-tekton.md, "`when`"): tests of one `{{...}}` against literals joined with
+`&&`, `||` between `==` tests of one value, `!(...)` around one test. Outside the exit handler,
+`{{tasks.A.status}} == Succeeded` means "A ran and passed" (a failure stops the IR run): the task
+waits for A and inherits its guards. Other status tests need running after a failure, which the
+IR cannot do yet; they are refused in `guards`, where a richer IR's status guards would go.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from foredeck.pipeline.argo.fields import at, fail
+from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.argo.tags import TAG, call_text
+from foredeck.pipeline.model import ParamSpec, WhenExpression, WhenOperator
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+
+@dataclass
+class _Atom:
+    ref: str  # the Argo tag, without braces
+    operator: str  # "in" | "notin"
+    values: list[str]
+
+
+_WHEN_TOKEN = re.compile(
+    r"""\s*(?:(?P<tag>\{\{.*?\}\})|(?P<str>"[^"]*"|'[^']*')"""
+    r"""|(?P<op>&&|\|\||==|!=|=~|!~|<=|>=|<|>|\(|\)|!|,)|(?P<word>[^\s()!=<>&|,"']+))"""
+)
+
+
+class _WhenSyntax(Exception):
+    pass
+
+
+class _WhenParser:
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        self.spans: list[tuple[int, int]] = []
+        pos = 0
+        text = text.rstrip()
+        while pos < len(text):
+            m = _WHEN_TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise _WhenSyntax(f"cannot parse near {text[pos:]!r}")
+            kind = m.lastgroup or "word"
+            self.tokens.append((kind, m.group(kind)))
+            self.spans.append(m.span(kind))
+            pos = m.end()
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            raise _WhenSyntax(f"expected {value or 'more'}")
+        self.pos += 1
+        return token
+
+    def parse(self) -> list[_Atom]:
+        atoms = self.expr()
+        rest = self.peek()
+        if rest is not None:
+            raise _WhenSyntax(f"unexpected {rest[1]!r}")
+        return atoms
+
+    def expr(self) -> list[_Atom]:
+        first = self.term()
+        while self.peek() == ("op", "||"):
+            self.take()
+            other = self.term()
+            if (
+                len(first) != 1
+                or len(other) != 1
+                or first[0].operator != "in"
+                or other[0].operator != "in"
+                or first[0].ref != other[0].ref
+            ):
+                raise _WhenSyntax("`||` is only supported between `==` tests of one value")
+            first = [_Atom(first[0].ref, "in", [*first[0].values, *other[0].values])]
+        return first
+
+    def term(self) -> list[_Atom]:
+        atoms = self.factor()
+        while self.peek() == ("op", "&&"):
+            self.take()
+            atoms = [*atoms, *self.factor()]
+        return atoms
+
+    def factor(self) -> list[_Atom]:
+        token = self.peek()
+        if token == ("op", "("):
+            self.take()
+            inner = self.expr()
+            self.take(")")
+            return inner
+        if token == ("op", "!"):
+            self.take()
+            self.take("(")
+            inner = self.expr()
+            self.take(")")
+            if len(inner) != 1:
+                raise _WhenSyntax("`!` is only supported around one test")
+            flipped = "notin" if inner[0].operator == "in" else "in"
+            return [_Atom(inner[0].ref, flipped, inner[0].values)]
+        return [self.comparison()]
+
+    def operand(self) -> tuple[str | None, str]:
+        kind, text = self.take()
+        glued = (
+            self.pos < len(self.tokens) and self.spans[self.pos][0] == self.spans[self.pos - 1][1]
+        )
+        if kind == "tag" and glued and self.tokens[self.pos][0] in ("word", "tag", "str"):
+            raise _WhenSyntax(f"text mixed with a {{{{...}}}} tag near {text!r}")
+        tag = TAG.fullmatch(text)
+        if kind == "tag" and tag is not None:
+            return tag.group(1), text
+        if kind == "str":
+            inner = text[1:-1]
+            m = TAG.fullmatch(inner)
+            if m:
+                return m.group(1), inner
+            if "{{" in inner:
+                raise _WhenSyntax(f"text mixed with a {{{{...}}}} tag in {text}")
+            return None, inner
+        if kind == "word":
+            if "{{" in text:
+                raise _WhenSyntax(f"text mixed with a {{{{...}}}} tag in {text!r}")
+            return None, text
+        raise _WhenSyntax(f"unexpected {text!r}")
+
+    def comparison(self) -> _Atom:
+        left_ref, left = self.operand()
+        kind, op = self.take()
+        if op == "in" and kind == "word":
+            self.take("(")
+            values = [self.literal()]
+            while self.peek() == ("op", ","):
+                self.take()
+                values.append(self.literal())
+            self.take(")")
+            if left_ref is None:
+                raise _WhenSyntax("`in` needs a {{...}} tag on its left")
+            return _Atom(left_ref, "in", values)
+        if op not in ("==", "!="):
+            raise _WhenSyntax(f"operator {op!r} is not supported (only ==, !=, in, &&, ||, !)")
+        right_ref, right = self.operand()
+        if (left_ref is None) == (right_ref is None):
+            raise _WhenSyntax("each test must compare one {{...}} tag with one literal value")
+        ref = left_ref if left_ref is not None else right_ref
+        value = right if left_ref is not None else left
+        return _Atom(ref or "", "in" if op == "==" else "notin", [value])
+
+    def literal(self) -> str:
+        ref, text = self.operand()
+        if ref is not None:
+            raise _WhenSyntax("`in (...)` takes literal values")
+        return text
+
+
+# Argo node phases as Tekton `$(tasks.X.status)` / `$(tasks.status)` values.
+_TASK_PHASE = {"Succeeded": ["Succeeded"], "Failed": ["Failed"], "Error": ["Failed"]}
+_TASK_PHASE |= {"Skipped": ["None"], "Omitted": ["None"]}
+_WORKFLOW_PHASE = {"Succeeded": ["Succeeded", "Completed"], "Failed": ["Failed"]}
+_WORKFLOW_PHASE |= {"Error": ["Failed"]}
+
+
+def guards(
+    call: SourceMap, scope: Scope, params: Mapping[str, ParamSpec], where: str
+) -> tuple[list[WhenExpression], list[str]]:
+    """The task's guards, plus the tasks a `{{tasks.A.status}} == Succeeded` test waits for."""
+    if "when" not in call:
+        return [], []
+    text = call["when"]
+    source = at(call, "when")
+    if not isinstance(text, str):
+        raise fail(source, f"{where}: `when` must be a string")
+    try:
+        atoms = _WhenParser(text).parse()
+    except _WhenSyntax as exc:
+        message = f"{where}: `when: {text}`: {exc}; supported: `{{{{x}}}} == v`, `!=`, "
+        message += "`in (a, b)`, `&&`, and `||` of `==` tests on one value"
+        raise fail(source, message) from None
+    out: list[WhenExpression] = []
+    waits: list[str] = []
+    for atom in _merge_notin(atoms):
+        if atom.ref == "item" or atom.ref.startswith("item."):
+            raise fail(source, f"{where}: `when` may not depend on {{{{item}}}}")
+        status = re.fullmatch(r"(?:tasks|steps)\.([^.]+)\.status", atom.ref)
+        if status and not scope.finally_ and status.group(1) in scope.nodes:
+            # Outside finally the IR has no task status; but since a failed task stops the
+            # run, "A succeeded" is "A ran and was not skipped": wait for A, share its guards.
+            node = scope.nodes[status.group(1)]
+            if atom.operator == "in" and set(atom.values) == {"Succeeded"}:
+                waits.extend(node.leaves)
+                out.extend(w for w in node.whens if w not in out)
+                continue
+            message = f"{where}: `when: {text}`: outside the exit handler only "
+            message += f"`{{{{{atom.ref}}}}} == Succeeded` is supported (use `depends`)"
+            raise fail(source, message)
+        out.append(_guard(atom, scope, params, source, where))
+    return out, waits
+
+
+def _guard(
+    atom: _Atom, scope: Scope, params: Mapping[str, ParamSpec], source: Source, where: str
+) -> WhenExpression:
+    """One test as an IR guard; status tests compare the IR's (Tekton's) status words."""
+    expr = call_text("{{" + atom.ref + "}}", scope, params, source, f"{where} when")
+    values = atom.values
+    phases = _WORKFLOW_PHASE if expr == "$(tasks.status)" else None
+    if re.fullmatch(r"\$\(tasks\.[^.]+\.status\)", expr):
+        phases = _TASK_PHASE
+    if phases is not None:
+        unknown = [v for v in values if v not in phases]
+        if unknown:
+            message = f"{where}: `when`: unknown status {unknown[0]!r} for {{{{{atom.ref}}}}}"
+            raise fail(source, message)
+        values = list(dict.fromkeys(m for v in values for m in phases[v]))
+    operator: WhenOperator = "in" if atom.operator == "in" else "notin"
+    return WhenExpression(expr, operator, values, source)
+
+
+def _merge_notin(atoms: list[_Atom]) -> list[_Atom]:
+    """`x != a && x != b` is one `notin [a, b]`, as the emitter writes it."""
+    merged: list[_Atom] = []
+    for atom in atoms:
+        same = [m for m in merged if m.operator == "notin" and m.ref == atom.ref]
+        if atom.operator == "notin" and same:
+            same[0].values = [*same[0].values, *atom.values]
+        else:
+            merged.append(_Atom(atom.ref, atom.operator, list(atom.values)))
+    return merged

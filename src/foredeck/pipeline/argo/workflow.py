@@ -1,0 +1,143 @@
+"""A workflow's spec into a `Pipeline`: arguments, volumes, the entrypoint and the exit handler.
+
+The entrypoint's tasks form the IR's DAG and the `onExit` handler's its `finally` tasks (which
+all run in parallel: a handler with ordered steps is refused). `spec.activeDeadlineSeconds` is
+the pipeline timeout and `spec.retryStrategy` every task's default retries.
+"""
+
+from __future__ import annotations
+
+from foredeck.pipeline.argo.dag import group, leaf_task
+from foredeck.pipeline.argo.fields import (
+    IGNORED_SPEC,
+    as_list,
+    as_map,
+    at,
+    check_keys,
+    deadline,
+    fail,
+    name_of,
+    src,
+    unsupported,
+)
+from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.state import Frame, Scope, Workflow
+from foredeck.pipeline.argo.templates import (
+    find_template,
+    input_params,
+    param_spec,
+    retry_limit,
+    template_kind,
+)
+from foredeck.pipeline.model import Pipeline, PipelineResult, WorkspaceDecl
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+
+def convert(w: Workflow, name: str, source: Source) -> Pipeline:
+    """The pipeline of the workflow `w` was set up with (`documents.py` reads the inputs)."""
+    spec = w.spec
+    allowed = {"entrypoint", "templates", "arguments", "onExit", "activeDeadlineSeconds"}
+    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy"}
+    check_keys(spec, allowed, IGNORED_SPEC, "spec")
+    _workflow_params(w)
+    _workflow_volumes(w)
+    if "retryStrategy" in spec:
+        w.default_retries = retry_limit(spec["retryStrategy"], at(spec, "retryStrategy"))
+    entry_name = spec.get("entrypoint")
+    if not isinstance(entry_name, str) or not entry_name:
+        raise fail(at(spec, "entrypoint"), "spec: `entrypoint` is required")
+    entry = find_template(w.main, entry_name, at(spec, "entrypoint"), "spec.entrypoint")
+    results = _entrypoint(w, entry)
+    if "onExit" in spec:
+        _exit_handler(w, spec)
+    timeout = None
+    if "activeDeadlineSeconds" in spec:
+        seconds = spec["activeDeadlineSeconds"]
+        source = at(spec, "activeDeadlineSeconds")
+        timeout = deadline(seconds, source, "spec.activeDeadlineSeconds")
+    return Pipeline(
+        name=name,
+        tasks=w.tasks,
+        finally_tasks=w.finally_tasks,
+        params=list(w.params.values()),
+        workspaces=list(w.workspaces.values()),
+        results=results,
+        task_library=w.library,
+        timeout=timeout,
+        source=source,
+    )
+
+
+def _workflow_params(w: Workflow) -> None:
+    arguments = as_map(w.spec.get("arguments") or {}, at(w.spec, "arguments"), "spec")
+    check_keys(arguments, {"parameters"}, set(), "spec.arguments")
+    where = "spec.arguments.parameters"
+    for raw in as_list(arguments.get("parameters"), at(arguments, "parameters"), where):
+        param = param_spec(raw, at(arguments, "parameters"), where)
+        if param.name in w.params:
+            raise fail(param.source, f"{where}: duplicate parameter {param.name!r}")
+        w.params[param.name] = param
+
+
+def _workflow_volumes(w: Workflow) -> None:
+    spec = w.spec
+    for key in ("volumeClaimTemplates", "volumes"):
+        for raw in as_list(spec.get(key), at(spec, key), f"spec.{key}"):
+            volume = as_map(raw, at(spec, key), f"spec.{key}")
+            if key == "volumeClaimTemplates":
+                meta = as_map(volume.get("metadata") or {}, src(volume), "volumeClaimTemplate")
+                name = name_of(meta, f"spec.{key}[].metadata")
+            else:
+                name = name_of(volume, f"spec.{key}")
+                kinds = set(volume) - {"name"}
+                if not kinds <= {"emptyDir", "persistentVolumeClaim"}:
+                    bad = sorted(kinds - {"emptyDir", "persistentVolumeClaim"})[0]
+                    raise unsupported(volume, bad, f"spec.volumes {name!r}")
+            w.workspaces[name] = WorkspaceDecl(name, source=src(volume))
+
+
+def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
+    entry_name = str(entry["name"])
+    inputs: dict[str, str] = {}
+    for param in input_params(entry, f"template {entry_name!r}"):
+        if param.name not in w.params:
+            w.params[param.name] = param
+        inputs[param.name] = f"$(params.{param.name})"
+    kind = template_kind(entry)
+    if kind in ("dag", "steps"):
+        scope = Scope("tasks" if kind == "dag" else "steps", inputs)
+        node = group(w, entry, Frame("", scope, [], [], w.main))
+        results = [
+            PipelineResult(name, value, source=src(entry)) for name, value in node.outputs.items()
+        ]
+        return results
+    leaf = build_leaf(w, w.main, entry)
+    args = {p: v for p, v in inputs.items() if p in {s.name for s in leaf.spec.params}}
+    task = leaf_task(w, entry_name, leaf, args, [], [], None, src(entry), False)
+    w.tasks.append(task)
+    return [
+        PipelineResult(r, f"$(tasks.{task.name}.results.{r})", source=src(entry))
+        for r in sorted(leaf.outputs)
+    ]
+
+
+def _exit_handler(w: Workflow, spec: SourceMap) -> None:
+    name = spec["onExit"]
+    if not isinstance(name, str):
+        raise fail(at(spec, "onExit"), "spec.onExit: expected a template name")
+    template = find_template(w.main, name, at(spec, "onExit"), "spec.onExit")
+    inputs: dict[str, str] = {}
+    for param in input_params(template, f"template {name!r}"):
+        if not isinstance(param.default, str):
+            message = f"exit handler template {name!r}: input {param.name!r} needs a default"
+            raise fail(param.source, message)
+        inputs[param.name] = param.default
+    kind = template_kind(template)
+    if kind in ("dag", "steps"):
+        scope = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=True)
+        group(w, template, Frame("", scope, [], [], w.main))
+        return
+    leaf = build_leaf(w, w.main, template)
+    task = leaf_task(w, name, leaf, {}, [], [], None, at(spec, "onExit"), True)
+    w.finally_tasks.append(task)

@@ -1,0 +1,17 @@
+"""Tekton v1 front end: `Task`, `Pipeline` and `PipelineRun` documents into the IR.
+
+Strict on purpose: a field that would change what runs but that the IR cannot express (sidecars,
+volumes, `onError`, remote resolution, ...) is an error naming the field and its file:line rather
+than being silently dropped, so a pipeline never runs differently here than on a cluster. Purely
+descriptive fields (metadata, description, displayName) are accepted.
+
+Modules: `documents` (by kind), `tasks` (Task, steps), `pipelines` (Pipeline, pipeline tasks,
+propagation), `runs` (PipelineRun), `fields` (typed reads). Cross-document concerns (which
+pipeline runs, params from the command line) live in `load.py`; semantic checks that every front
+end shares live in `validate.py`.
+"""
+
+from foredeck.pipeline.tekton.documents import API_VERSION, KINDS, TektonDocuments, parse_documents
+from foredeck.pipeline.tekton.runs import TektonRun
+
+__all__ = ["API_VERSION", "KINDS", "TektonDocuments", "TektonRun", "parse_documents"]

@@ -1,0 +1,52 @@
+"""Tekton v1 documents sorted by kind; which one runs is `load.py`'s choice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from foredeck.pipeline.model import Pipeline, TaskSpec
+from foredeck.pipeline.tekton.fields import as_map, check_fields
+from foredeck.pipeline.tekton.pipelines import parse_pipeline
+from foredeck.pipeline.tekton.runs import TektonRun, parse_run
+from foredeck.pipeline.tekton.tasks import parse_task
+from foredeck.types import PipelineError
+from foredeck.yamlsrc import Document
+
+API_VERSION = "tekton.dev/v1"
+
+
+KINDS = ("Task", "Pipeline", "PipelineRun")
+
+
+_TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
+
+
+@dataclass
+class TektonDocuments:
+    tasks: list[TaskSpec] = field(default_factory=list)
+    pipelines: list[Pipeline] = field(default_factory=list)
+    runs: list[TektonRun] = field(default_factory=list)
+
+
+def parse_documents(docs: Iterable[Document]) -> TektonDocuments:
+    """Every Tekton document, by kind; the caller has checked `apiVersion`."""
+    out = TektonDocuments()
+    for doc in docs:
+        data = as_map(doc.data, doc.source, "document")
+        check_fields(data, _TOP_FIELDS, f"{data.get('kind', 'document')}")
+        kind = data.get("kind")
+        if kind == "Task":
+            out.tasks.append(parse_task(data))
+        elif kind == "Pipeline":
+            out.pipelines.append(parse_pipeline(data))
+        elif kind == "PipelineRun":
+            out.runs.append(parse_run(data))
+        elif kind is None:
+            raise PipelineError(data.source, "document has no 'kind'")
+        else:
+            raise PipelineError(
+                data.at("kind"),
+                f"unsupported kind {kind!r} for {API_VERSION} (supported: {', '.join(KINDS)})",
+            )
+    return out

@@ -1,0 +1,270 @@
+"""Tekton `Pipeline`s (and inline `pipelineSpec`s) into the IR: tasks, finally, results.
+
+Tekton propagates params and workspaces: an inline `taskSpec` may use the pipeline's without
+declaring them. `_propagate` makes that explicit in the IR (declared on the task, bound by the
+pipeline task), so that validation and every back end see plain declarations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from foredeck.pipeline.expressions import references
+from foredeck.pipeline.model import (
+    Matrix,
+    ParamSpec,
+    ParamValue,
+    Pipeline,
+    PipelineResult,
+    PipelineTask,
+    WhenExpression,
+    WorkspaceDecl,
+    value_type,
+)
+from foredeck.pipeline.tekton.fields import (
+    as_map,
+    bool_field,
+    check_fields,
+    doc_spec,
+    map_list,
+    metadata_name,
+    name_of,
+    name_values,
+    param_value,
+    str_field,
+    str_list,
+    timeout_field,
+)
+from foredeck.pipeline.tekton.tasks import param_specs, task_spec
+from foredeck.types import PipelineError, Source
+from foredeck.yamlsrc import SourceMap
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+_PIPELINE_SPEC_FIELDS = (
+    "params",
+    "workspaces",
+    "tasks",
+    "finally",
+    "results",
+    "description",
+    "displayName",
+)
+
+
+_PIPELINE_WORKSPACE_FIELDS = ("name", "description", "optional")
+
+
+_PIPELINE_RESULT_FIELDS = ("name", "type", "description", "value")
+
+
+_PIPELINE_TASK_FIELDS = (
+    "name",
+    "displayName",
+    "description",
+    "taskRef",
+    "taskSpec",
+    "params",
+    "runAfter",
+    "when",
+    "retries",
+    "timeout",
+    "matrix",
+    "workspaces",
+)
+
+
+def _task_ref(task: SourceMap, what: str) -> str:
+    ref = as_map(task["taskRef"], task.at("taskRef"), f"{what} 'taskRef'")
+    for key in ("resolver", "params"):
+        if key in ref:
+            raise PipelineError(ref.at(key), f"{what}: remote resolution ('{key}') not supported")
+    check_fields(ref, ("name", "kind", "apiVersion"), f"{what} taskRef")
+    if "apiVersion" in ref:
+        raise PipelineError(ref.at("apiVersion"), f"{what}: custom tasks are not supported")
+    kind = str_field(ref, "kind", f"{what} taskRef")
+    if kind not in (None, "Task"):
+        raise PipelineError(ref.at("kind"), f"{what}: taskRef kind {kind!r} not supported (Task)")
+    return name_of(ref, f"{what} taskRef")
+
+
+def _when(task: SourceMap, what: str) -> list[WhenExpression]:
+    out: list[WhenExpression] = []
+    for item in map_list(task, "when", what):
+        if "cel" in item:
+            raise PipelineError(
+                item.at("cel"), f"{what}: 'when' with 'cel' is unsupported (use input/operator)"
+            )
+        check_fields(item, ("input", "operator", "values"), f"{what} when")
+        operator = str_field(item, "operator", f"{what} when", required=True)
+        if operator not in ("in", "notin"):
+            raise PipelineError(
+                item.at("operator"), f"{what}: when operator {operator!r} is not 'in' or 'notin'"
+            )
+        values = str_list(item, "values", f"{what} when")
+        if not values:
+            raise PipelineError(item.at("values"), f"{what}: when 'values' must not be empty")
+        text = str_field(item, "input", f"{what} when", required=True)
+        assert text is not None
+        out.append(WhenExpression(text, "in" if operator == "in" else "notin", values, item.source))
+    return out
+
+
+def _matrix(task: SourceMap, what: str) -> Matrix:
+    m = as_map(task["matrix"], task.at("matrix"), f"{what} 'matrix'")
+    check_fields(m, ("params", "include"), f"{what} matrix")
+    params, sources = name_values(m, "params", f"{what} matrix")
+    matrix = Matrix()
+    for name, value in params.items():
+        if isinstance(value, dict):
+            raise PipelineError(
+                sources[name], f"{what}: matrix param {name!r} must be an array or an expression"
+            )
+        matrix.params[name] = value
+    for item in map_list(m, "include", f"{what} matrix"):
+        check_fields(item, ("name", "params"), f"{what} matrix include")
+        values, isources = name_values(item, "params", f"{what} matrix include")
+        combo: dict[str, str] = {}
+        for name, value in values.items():
+            if not isinstance(value, str):
+                raise PipelineError(
+                    isources[name], f"{what}: matrix include param {name!r} must be a string"
+                )
+            combo[name] = value
+        matrix.include.append(combo)
+    if not matrix.params and not matrix.include:
+        raise PipelineError(m.source, f"{what}: matrix has neither params nor include")
+    return matrix
+
+
+def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
+    group = "finally task" if finally_ else "task"
+    name = name_of(task, f"pipeline {group}")
+    what = f"{group} {name!r}"
+    if not _DNS_LABEL.fullmatch(name) or len(name) > 63:
+        raise PipelineError(
+            task.at("name"),
+            f"{what}: name must be a DNS-1123 label (lowercase letters, digits and '-')",
+        )
+    check_fields(task, _PIPELINE_TASK_FIELDS, what)
+    if ("taskRef" in task) == ("taskSpec" in task):
+        raise PipelineError(task.source, f"{what}: needs exactly one of 'taskRef' or 'taskSpec'")
+    result = PipelineTask(name=name, source=task.source)
+    if "taskRef" in task:
+        result.task_ref = _task_ref(task, what)
+    else:
+        spec = as_map(task["taskSpec"], task.at("taskSpec"), f"{what} 'taskSpec'")
+        for key in ("apiVersion", "kind", "spec"):
+            if key in spec:
+                raise PipelineError(spec.at(key), f"{what}: custom tasks are not supported")
+        result.task_spec = task_spec(spec, name, f"{what} taskSpec", extra=("metadata",))
+    result.params, _ = name_values(task, "params", what)
+    result.run_after = str_list(task, "runAfter", what)
+    result.when = _when(task, what)
+    if "retries" in task:
+        retries = task["retries"]
+        if not isinstance(retries, int) or isinstance(retries, bool):
+            raise PipelineError(task.at("retries"), f"{what}: 'retries' must be an integer")
+        result.retries = retries
+    result.timeout = timeout_field(task, "timeout", what)
+    if "matrix" in task:
+        result.matrix = _matrix(task, what)
+    for item in map_list(task, "workspaces", what):
+        wname = name_of(item, f"{what} workspace")
+        if "subPath" in item:
+            raise PipelineError(item.at("subPath"), f"{what}: workspace 'subPath' not supported")
+        check_fields(item, ("name", "workspace"), f"{what} workspace {wname!r}")
+        if wname in result.workspaces:
+            raise PipelineError(item.at("name"), f"{what}: duplicate workspace {wname!r}")
+        result.workspaces[wname] = str_field(item, "workspace", what) or wname
+    return result
+
+
+def _propagate(pipeline: Pipeline) -> None:
+    """Tekton's propagated params and workspaces: an inline taskSpec may use the pipeline's
+    params and workspaces without declaring them; make that explicit in the IR."""
+    params = {p.name: p for p in pipeline.params}
+    workspaces = {w.name: w for w in pipeline.workspaces}
+    for task in pipeline.all_tasks():
+        spec = task.task_spec
+        if spec is None:
+            continue
+        declared = {p.name for p in spec.params}
+        declared_ws = {w.name for w in spec.workspaces}
+        for step in spec.steps:
+            for ref in references(step.texts()):
+                parts = ref.parts
+                if len(parts) < 2:
+                    continue
+                if parts[0] == "params" and parts[1] not in declared and parts[1] in params:
+                    outer = params[parts[1]]
+                    spec.params.append(ParamSpec(outer.name, outer.type, source=outer.source))
+                    declared.add(outer.name)
+                    if outer.name not in task.params:
+                        task.params[outer.name] = (
+                            f"$(params.{outer.name}[*])"
+                            if outer.type != "string"
+                            else f"$(params.{outer.name})"
+                        )
+                elif (
+                    parts[0] == "workspaces"
+                    and parts[1] not in declared_ws
+                    and parts[1] in workspaces
+                ):
+                    outer_ws = workspaces[parts[1]]
+                    spec.workspaces.append(
+                        WorkspaceDecl(outer_ws.name, outer_ws.optional, source=outer_ws.source)
+                    )
+                    declared_ws.add(outer_ws.name)
+                    task.workspaces.setdefault(outer_ws.name, outer_ws.name)
+
+
+def pipeline_spec(
+    spec: SourceMap,
+    name: str,
+    what: str,
+    propagated: Mapping[str, tuple[ParamValue, Source]] | None = None,
+) -> Pipeline:
+    """A Pipeline's `spec` (or a PipelineRun's inline `pipelineSpec`, whose run params are
+    `propagated`: usable without being declared, as in Tekton)."""
+    check_fields(spec, _PIPELINE_SPEC_FIELDS, what)
+    pipeline = Pipeline(name=name, tasks=[], source=spec.source)
+    pipeline.params = param_specs(spec, what)
+    if propagated:
+        declared = {p.name for p in pipeline.params}
+        for pname, (value, source) in propagated.items():
+            if pname not in declared:
+                pipeline.params.append(ParamSpec(pname, value_type(value), source=source))
+    for item in map_list(spec, "workspaces", what):
+        wname = name_of(item, f"{what} workspace")
+        check_fields(item, _PIPELINE_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
+        pipeline.workspaces.append(
+            WorkspaceDecl(
+                wname,
+                bool_field(item, "optional", f"{what} workspace {wname!r}"),
+                str_field(item, "description", what) or "",
+                item.source,
+            )
+        )
+    pipeline.tasks = [_pipeline_task(t, False) for t in map_list(spec, "tasks", what)]
+    pipeline.finally_tasks = [_pipeline_task(t, True) for t in map_list(spec, "finally", what)]
+    for item in map_list(spec, "results", what):
+        rname = name_of(item, f"{what} result")
+        rwhat = f"{what} result {rname!r}"
+        check_fields(item, _PIPELINE_RESULT_FIELDS, rwhat)
+        if "value" not in item:
+            raise PipelineError(item.source, f"{rwhat}: missing required field 'value'")
+        value = param_value(item["value"], item.at("value"), rwhat)
+        pipeline.results.append(
+            PipelineResult(rname, value, str_field(item, "description", rwhat) or "", item.source)
+        )
+    pipeline.description = str_field(spec, "description", what) or ""
+    _propagate(pipeline)
+    return pipeline
+
+
+def parse_pipeline(doc: SourceMap) -> Pipeline:
+    name = metadata_name(doc, "Pipeline")
+    return pipeline_spec(doc_spec(doc, "Pipeline", name), name, f"Pipeline {name!r}")

@@ -1,0 +1,179 @@
+"""Tekton `Task`s (and inline `taskSpec`s) into IR `TaskSpec`s: params, results, steps."""
+
+from __future__ import annotations
+
+from foredeck.pipeline.model import ParamSpec, ResultSpec, Step, TaskSpec, WorkspaceDecl, value_type
+from foredeck.pipeline.tekton.fields import (
+    as_map,
+    bool_field,
+    check_fields,
+    doc_spec,
+    map_list,
+    metadata_name,
+    name_of,
+    param_type,
+    param_value,
+    str_field,
+    str_list,
+    timeout_field,
+)
+from foredeck.types import PipelineError
+from foredeck.yamlsrc import SourceMap
+
+_TASK_SPEC_FIELDS = (
+    "params",
+    "results",
+    "workspaces",
+    "steps",
+    "stepTemplate",
+    "description",
+    "displayName",
+)
+
+
+_STEP_FIELDS = (
+    "name",
+    "image",
+    "command",
+    "args",
+    "script",
+    "env",
+    "workingDir",
+    "timeout",
+    "imagePullPolicy",
+    "computeResources",
+)
+
+
+_STEP_TEMPLATE_FIELDS = ("image", "env", "workingDir", "imagePullPolicy", "computeResources")
+
+
+_PARAM_FIELDS = ("name", "type", "default", "description", "properties")
+
+
+_RESULT_FIELDS = ("name", "type", "description", "properties")
+
+
+_TASK_WORKSPACE_FIELDS = ("name", "description", "optional", "readOnly")
+
+
+def param_specs(m: SourceMap, what: str) -> list[ParamSpec]:
+    """The `params` declarations of a Task or Pipeline spec."""
+    out: list[ParamSpec] = []
+    for item in map_list(m, "params", what):
+        check_fields(item, _PARAM_FIELDS, f"{what} param")
+        name = name_of(item, f"{what} param")
+        pwhat = f"{what} param {name!r}"
+        default = None
+        if "default" in item and item["default"] is not None:
+            default = param_value(item["default"], item.at("default"), pwhat)
+        ptype = param_type(item, pwhat, default)
+        if default is not None and value_type(default) != ptype:
+            raise PipelineError(
+                item.at("default"),
+                f"{pwhat}: default is {value_type(default)} but the param is {ptype}",
+            )
+        description = str_field(item, "description", pwhat) or ""
+        out.append(ParamSpec(name, ptype, default, description, item.source))
+    return out
+
+
+def _results(m: SourceMap, what: str) -> list[ResultSpec]:
+    out: list[ResultSpec] = []
+    for item in map_list(m, "results", what):
+        check_fields(item, _RESULT_FIELDS, f"{what} result")
+        name = name_of(item, f"{what} result")
+        rwhat = f"{what} result {name!r}"
+        rtype = param_type(item, rwhat, None)
+        out.append(
+            ResultSpec(name, rtype, str_field(item, "description", rwhat) or "", item.source)
+        )
+    return out
+
+
+def _env(m: SourceMap, what: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in map_list(m, "env", what):
+        name = name_of(item, f"{what} env")
+        if "valueFrom" in item:
+            raise PipelineError(
+                item.at("valueFrom"),
+                f"{what}: env {name!r}: 'valueFrom' is not supported (use 'value')",
+            )
+        check_fields(item, ("name", "value"), f"{what} env {name!r}")
+        env[name] = str_field(item, "value", f"{what} env {name!r}") or ""
+    return env
+
+
+def _step(m: SourceMap, index: int, task: str, template: SourceMap | None) -> Step:
+    name = str_field(m, "name", f"Task {task!r} step {index}") or f"unnamed-{index}"
+    what = f"Task {task!r} step {name!r}"
+    check_fields(m, _STEP_FIELDS, what)
+    script = str_field(m, "script", what)
+    command = str_list(m, "command", what)
+    if script is not None and command:
+        raise PipelineError(m.at("script"), f"{what}: 'script' cannot be used with 'command'")
+    env: dict[str, str] = {}
+    image = str_field(m, "image", what)
+    working_dir = str_field(m, "workingDir", what)
+    if template is not None:
+        env.update(_env(template, f"Task {task!r} stepTemplate"))
+        image = image or str_field(template, "image", f"Task {task!r} stepTemplate")
+        working_dir = working_dir or str_field(
+            template, "workingDir", f"Task {task!r} stepTemplate"
+        )
+    env.update(_env(m, what))
+    return Step(
+        name=name,
+        image=image or "",
+        command=command,
+        args=str_list(m, "args", what),
+        script=script,
+        env=env,
+        working_dir=working_dir,
+        timeout=timeout_field(m, "timeout", what),
+        source=m.source,
+    )
+
+
+def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()) -> TaskSpec:
+    """A Task's `spec` (or an inline `taskSpec`, which also allows the `extra` fields)."""
+    check_fields(spec, (*_TASK_SPEC_FIELDS, *extra), what)
+    template = None
+    if "stepTemplate" in spec:
+        template = as_map(spec["stepTemplate"], spec.at("stepTemplate"), f"{what} stepTemplate")
+        check_fields(template, _STEP_TEMPLATE_FIELDS, f"{what} stepTemplate")
+    workspaces: list[WorkspaceDecl] = []
+    for item in map_list(spec, "workspaces", what):
+        wname = name_of(item, f"{what} workspace")
+        if "mountPath" in item:
+            raise PipelineError(
+                item.at("mountPath"),
+                f"{what} workspace {wname!r}: 'mountPath' is not supported;"
+                f" use $(workspaces.{wname}.path)",
+            )
+        check_fields(item, _TASK_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
+        workspaces.append(
+            WorkspaceDecl(
+                wname,
+                bool_field(item, "optional", f"{what} workspace {wname!r}"),
+                str_field(item, "description", what) or "",
+                item.source,
+            )
+        )
+    return TaskSpec(
+        name=name,
+        steps=[
+            _step(step, i, name, template) for i, step in enumerate(map_list(spec, "steps", what))
+        ],
+        params=param_specs(spec, what),
+        results=_results(spec, what),
+        workspaces=workspaces,
+        description=str_field(spec, "description", what) or "",
+        source=spec.source,
+    )
+
+
+def parse_task(doc: SourceMap) -> TaskSpec:
+    name = metadata_name(doc, "Task")
+    return task_spec(doc_spec(doc, "Task", name), name, f"Task {name!r}")
