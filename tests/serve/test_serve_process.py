@@ -88,6 +88,7 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
         wait_for("the job's log", log_says_started)
         shown = httpx.get(f"{url}/api/jobs/{job_id}").json()
         assert shown["state"] == "pending", shown
+
         def sleeping() -> list[psutil.Process]:  # "started" comes just before `exec sleep`
             children = psutil.Process(proc.pid).children(recursive=True)
             return [p for p in children if p.name() == "sleep"]
