@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
+from foredeck.scm.github_types import valid_name
+from foredeck.scm.gitrun import git_env, run_git_async, valid_ref_name, valid_sha
 from foredeck.types import Pull, Refs
 
 CloneUriFunc = Callable[[str, str], str]
@@ -43,9 +44,6 @@ COMMITTER_NAME = "foredeck"
 COMMITTER_EMAIL = "foredeck@localhost"
 REDACTED = "CENSORED"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
-_REF_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
 
@@ -153,22 +151,17 @@ def resolve_clone_uri(refs: Refs, clone_uri: CloneUriFunc | None = None) -> str:
 
 
 def _check_name(kind: str, value: str) -> None:
-    if not _NAME_RE.match(value) or value in {".", ".."}:
+    if not valid_name(value):
         raise ValueError(f"invalid {kind} {value!r}: use letters, digits, '.', '_' and '-'")
 
 
 def _check_ref(kind: str, value: str) -> None:
-    if (
-        value.startswith(("-", "/"))
-        or value.endswith(("/", ".", ".lock"))
-        or _REF_BAD.search(value)
-        or len(value) > 1024
-    ):
+    if not valid_ref_name(value):
         raise ValueError(f"invalid {kind} {value!r}: not a valid git ref name")
 
 
 def _check_sha(kind: str, value: str) -> None:
-    if not _SHA_RE.match(value):
+    if not valid_sha(value, abbreviated=True):
         raise ValueError(f"invalid {kind} {value!r}: expected a hexadecimal commit sha")
 
 
@@ -225,33 +218,14 @@ def _pull_dest_ref(pull: Pull) -> str:
 
 
 def _git_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
-    """Reproducible, non-interactive git: no prompts, no user or system config, C locale.
-
-    Inherited `GIT_*` variables are dropped (a `GIT_DIR` or `GIT_CONFIG_PARAMETERS` from the
-    calling process would redirect or reconfigure every command); pass what is needed in `env`.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            # An automatic gc runs in the command, not detached: a detached one is an orphan
-            # that nothing of ours waits for (a zombie under the executor's subreaper).
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "gc.autoDetach",
-            "GIT_CONFIG_VALUE_0": "false",
-            "LC_ALL": "C",
-            "GIT_AUTHOR_NAME": COMMITTER_NAME,
-            "GIT_AUTHOR_EMAIL": COMMITTER_EMAIL,
-            "GIT_COMMITTER_NAME": COMMITTER_NAME,
-            "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
-        }
-    )
-    env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
-    if overrides:
-        env.update(overrides)
-    return env
+    """`gitrun.git_env` with a fixed identity: merges and their commit shas are reproducible."""
+    identity = {
+        "GIT_AUTHOR_NAME": COMMITTER_NAME,
+        "GIT_AUTHOR_EMAIL": COMMITTER_EMAIL,
+        "GIT_COMMITTER_NAME": COMMITTER_NAME,
+        "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
+    }
+    return git_env({**identity, **(overrides or {})})
 
 
 def _truncate(text: str) -> str:
@@ -313,28 +287,11 @@ class _Git:
     ) -> _Result:
         env = {**self.env, **extra_env} if extra_env else self.env
         started = time.monotonic_ns()
-        error = ""
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            *args,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
+        result = await run_git_async(
+            args, env=env, timeout=self.timeout, cwd=cwd, stdin=stdin, merge_stderr=True
         )
-        try:
-            raw, _ = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
-            rc = proc.returncode if proc.returncode is not None else -1
-        except TimeoutError:
-            _kill_group(proc)
-            await proc.wait()
-            raw, rc = b"", -1
-            error = f"timed out after {self.timeout:g}s"
-        except BaseException:
-            _kill_group(proc)
-            raise
+        raw, rc = result.stdout, result.rc
+        error = f"timed out after {self.timeout:g}s" if result.timed_out else ""
         output = raw.decode("utf-8", "replace")
         if rc != 0 and not error:
             error = f"exit status {rc}"
@@ -347,12 +304,6 @@ class _Git:
             )
         )
         return _Result(rc, output)
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    # git forks helpers (remote-https, upload-pack); kill them all, not just the parent.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @contextlib.asynccontextmanager

@@ -29,21 +29,40 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from foredeck.scm.github_auth import AppAuth, InstallationToken, InstallationTokens, TokenAuth
+from foredeck.scm.github_auth import (
+    AppAuth,
+    InstallationToken,
+    InstallationTokens,
+    TokenAuth,
+    auth_from_settings,
+)
+from foredeck.scm.github_types import (
+    LOGIN,
+    MAX_FILE_BYTES,
+    NAME,
+    CommitStatus,
+    GitHubError,
+    Installation,
+    IssueComment,
+    Label,
+    PullRequest,
+    StatusState,
+    check_status,
+    status_description,
+)
+from foredeck.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.github.com"
 DEFAULT_USER_AGENT = "foredeck"
 API_VERSION = "2022-11-28"
-MAX_STATUS_DESCRIPTION = 140
-MAX_FILE_BYTES = 10 * 1024 * 1024
 SECONDARY_MIN_WAIT = 60.0
 """GitHub: without `retry-after`, wait at least a minute after a secondary rate limit."""
 RESET_MARGIN = 1.0
@@ -53,36 +72,12 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 PER_PAGE = 100
 MAX_PAGES = 1000
 
-StatusState = Literal["error", "failure", "pending", "success"]
 Sleep = Callable[[float], Awaitable[None]]
 M = TypeVar("M", bound=BaseModel)
 
-_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 _OWNER_PATH = re.compile(r"^/(?:repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)|orgs/(?P<org>[^/]+))(?:/|$)")
 _JWT_PATH = re.compile(r"^/app(?:/|$)|^/(?:repos/[^/]+/[^/]+|orgs/[^/]+|users/[^/]+)/installation$")
-
-
-class GitHubError(Exception):
-    """GitHub refused a request, or its answer was unusable. `status` 0: no HTTP answer."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        method: str = "",
-        url: str = "",
-        documentation_url: str | None = None,
-    ) -> None:
-        where = f"{method} {url}: " if method else ""
-        super().__init__(f"{where}{status or 'error'} {message}".strip())
-        self.status = status
-        self.message = message
-        self.method = method
-        self.url = url
-        self.documentation_url = documentation_url
 
 
 class RateLimitError(GitHubError):
@@ -91,88 +86,6 @@ class RateLimitError(GitHubError):
     def __init__(self, status: int, message: str, *, wait: float, **kw: Any) -> None:
         super().__init__(status, f"{message} (retry in {wait:.0f}s)", **kw)
         self.wait = wait
-
-
-# -- response models ---------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class User(_Model):
-    login: str
-    id: int
-    type: str = "User"
-
-
-class Label(_Model):
-    name: str
-    color: str = ""
-    description: str | None = None
-
-
-class Repository(_Model):
-    name: str
-    full_name: str
-    owner: User
-    private: bool = False
-    html_url: str = ""
-    clone_url: str = ""
-    default_branch: str = "main"
-
-
-class PullBranch(_Model):
-    ref: str
-    sha: str
-    label: str = ""
-    repo: Repository | None = None
-    """None when the head repository (a fork) was deleted."""
-
-
-class PullRequest(_Model):
-    number: int
-    state: Literal["open", "closed"]
-    title: str
-    body: str | None = None
-    user: User
-    head: PullBranch
-    base: PullBranch
-    draft: bool = False
-    merged: bool = False
-    mergeable: bool | None = None
-    mergeable_state: str = "unknown"
-    labels: list[Label] = []
-    html_url: str = ""
-    author_association: str = "NONE"
-    merge_commit_sha: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class IssueComment(_Model):
-    id: int
-    body: str = ""
-    user: User | None = None
-    html_url: str = ""
-    author_association: str = "NONE"
-    created_at: datetime
-    updated_at: datetime
-
-
-class CommitStatus(_Model):
-    id: int
-    state: StatusState
-    context: str
-    description: str | None = None
-    target_url: str | None = None
-    creator: User | None = None
-    created_at: datetime
-
-
-class Installation(_Model):
-    id: int
-    app_id: int
 
 
 # -- plumbing ----------------------------------------------------------------------------------
@@ -220,11 +133,7 @@ def _multi(value: str, what: str) -> str:
 
 
 def _repo_path(owner: str, repo: str) -> str:
-    return f"/repos/{_segment(owner, 'owner', _NAME)}/{_segment(repo, 'repository', _NAME)}"
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"/repos/{_segment(owner, 'owner', NAME)}/{_segment(repo, 'repository', NAME)}"
 
 
 class GitHubClient:
@@ -574,14 +483,14 @@ class GitHubClient:
         org member. The redirect is not followed: a bot deciding who may trigger CI must not
         treat an unverifiable membership as a yes.
         """
-        path = f"/orgs/{_segment(org, 'org', _NAME)}/members/{_segment(user, 'user', _LOGIN)}"
+        path = f"/orgs/{_segment(org, 'org', NAME)}/members/{_segment(user, 'user', LOGIN)}"
         resp = await self._call("GET", path, ok=(204, 302, 404))
         if resp.status == 302:
             log.warning("GitHub: cannot see membership of org %s (requester not a member)", org)
         return resp.status == 204
 
     async def is_collaborator(self, owner: str, repo: str, user: str) -> bool:
-        path = f"{_repo_path(owner, repo)}/collaborators/{_segment(user, 'user', _LOGIN)}"
+        path = f"{_repo_path(owner, repo)}/collaborators/{_segment(user, 'user', LOGIN)}"
         resp = await self._call("GET", path, ok=(204, 404))
         return resp.status == 204
 
@@ -591,9 +500,7 @@ class GitHubClient:
         GitHub's base `permission`, not `role_name`: maintain counts as write, triage as read,
         and custom roles as their base, so callers can compare against four fixed values.
         """
-        path = (
-            f"{_repo_path(owner, repo)}/collaborators/{_segment(user, 'user', _LOGIN)}/permission"
-        )
+        path = f"{_repo_path(owner, repo)}/collaborators/{_segment(user, 'user', LOGIN)}/permission"
         resp = await self._call("GET", path, ok=(200, 404))
         if resp.status == 404:
             return "none"
@@ -662,14 +569,11 @@ class GitHubClient:
         target_url: str | None = None,
     ) -> CommitStatus:
         """Set a commit status; `description` is cut to GitHub's 140 characters."""
-        if state not in ("error", "failure", "pending", "success"):
-            raise ValueError(f"invalid commit status state {state!r}")
-        if not context:
-            raise ValueError("commit status context must not be empty")
+        check_status(state, context)
         body: dict[str, Any] = {
             "state": state,
             "context": context,
-            "description": truncate(description, MAX_STATUS_DESCRIPTION),
+            "description": status_description(description),
         }
         if target_url:
             body["target_url"] = target_url
@@ -727,3 +631,10 @@ class GitHubClient:
 
     async def get_branch_sha(self, owner: str, repo: str, branch: str) -> str:
         return await self.get_ref(owner, repo, f"heads/{branch}")
+
+
+def client_from_settings(settings: GitHubSettings, **kwargs: Any) -> GitHubClient:
+    """A new client for the `github` settings, reading its secret files now (`ValueError` if
+    they are missing or unusable); create it on the event loop that will use it."""
+    kwargs.setdefault("timeout", settings.timeout)
+    return GitHubClient(auth_from_settings(settings), base_url=settings.base_url, **kwargs)

@@ -36,8 +36,7 @@ from foredeck.hook.plugins.trigger.jobs import (
     wants_changes,
 )
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
-from foredeck.scm.github import PullRequest
-from foredeck.scm.webhooks import IssueCommentEvent
+from foredeck.scm.github_types import IssueCommentEvent, PullRequest
 
 TEST_HELP_RE = compile_go_regex(r"(?m)^/test[ \t]*\?\s*$")
 EMPTY_TEST_RE = compile_go_regex(r"(?m)^/test\s*$")
@@ -140,8 +139,11 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         number=number,
         head_sha=pr.head.sha,
         author=pr.user.login,
+        author_link=pr.user.html_url,
         title=pr.title,
         link=pr.html_url,
+        base_link=ctx.links.commit(org, repo, base_sha),
+        commit_link=ctx.links.pull_commit(org, repo, number, pr.head.sha),
         pull_ref=ctx.options.pull_ref,
     )
     presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])

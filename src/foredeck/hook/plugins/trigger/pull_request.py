@@ -28,7 +28,7 @@ from foredeck.hook.plugins.trigger.jobs import (
     wants_changes,
 )
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
-from foredeck.scm.webhooks import PullRequestEvent
+from foredeck.scm.github_types import PullRequestEvent
 from foredeck.types import Refs
 
 HANDLED = frozenset(
@@ -121,6 +121,8 @@ async def handle_pull_request(ctx: TriggerContext, ev: PullRequestEvent) -> None
         author_link=pr.user.html_url,
         title=pr.title,
         link=pr.html_url,
+        base_link=ctx.links.commit(org, repo, base_sha),
+        commit_link=ctx.links.pull_commit(org, repo, number, pr.head.sha),
         pull_ref=ctx.options.pull_ref,
     )
     presubmits = await ctx.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])
