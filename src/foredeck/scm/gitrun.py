@@ -24,6 +24,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MAX_REF_NAME = 1024
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
@@ -91,6 +92,21 @@ class GitResult:
     timed_out: bool = False
 
 
+def _spawn_options(
+    env: Mapping[str, str], cwd: Path | None, stdin: bytes | None, merge_stderr: bool
+) -> dict[str, Any]:
+    """What both runners pass to the process: its own session, so that a timeout can kill the
+    helpers git forked (remote-https, upload-pack), not just git."""
+    return {
+        "cwd": cwd,
+        "env": dict(env),
+        "stdin": subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        "start_new_session": True,
+    }
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -106,15 +122,7 @@ def run_git(
     merge_stderr: bool = False,
 ) -> GitResult:
     """Run `git ARGS` and wait (for threads: the local provider and its watcher)."""
-    proc = subprocess.Popen(
-        ["git", *args],
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = subprocess.Popen(["git", *args], **_spawn_options(env, cwd, stdin, merge_stderr))
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -138,16 +146,8 @@ async def run_git_async(
     merge_stderr: bool = False,
 ) -> GitResult:
     """`run_git` on the event loop (the checkout): cancelling it kills git's process group."""
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        *args,
-        cwd=cwd,
-        env=dict(env),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    options = _spawn_options(env, cwd, stdin, merge_stderr)
+    proc = await asyncio.create_subprocess_exec("git", *args, **options)
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     except TimeoutError:
