@@ -33,10 +33,11 @@ from pydantic import BaseModel, ValidationError
 
 from foredeck.scm.github_auth import AppAuth, InstallationToken, InstallationTokens, TokenAuth
 from foredeck.scm.github_types import NAME, GitHubError, Installation
+from foredeck.settings import DEFAULT_GITHUB_API_URL
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.github.com"
+DEFAULT_BASE_URL = DEFAULT_GITHUB_API_URL
 DEFAULT_USER_AGENT = "foredeck"
 API_VERSION = "2022-11-28"
 SECONDARY_MIN_WAIT = 60.0

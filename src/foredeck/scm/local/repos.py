@@ -82,12 +82,11 @@ class LocalRepos:
         return found
 
     def clone_uri(self, org: str, repo: str) -> str:
-        """What `git fetch` reads from: the repository's absolute path. A repository that is
-        not there (or not nameable here) is `ROOT/ORG/REPO`, so that the fetch names it."""
-        try:
-            return str(self.repo_dir(org, repo))
-        except LocalScmError:
-            return str(self.root / org / repo)
+        """What `git fetch` reads from: `ROOT/ORG/REPO`, or a bare `ROOT/ORG/REPO.git` when only
+        that exists. Nothing is required to exist: a fetch from a missing one names it."""
+        plain = self.root / org / repo
+        bare = self.root / org / f"{repo}.git"
+        return str(bare if not plain.exists() and bare.exists() else plain)
 
     def list_repos(self) -> list[tuple[str, str]]:
         """Every `ORG/REPO` under the root, sorted; names foredeck would refuse are skipped."""
