@@ -166,7 +166,7 @@ def free_port() -> int:
 
 def git(cwd: Path, *args: str, who: tuple[str, str] = DEVELOPER) -> str:
     """Git with argv only, no user or system config, `who` as author and committer."""
-    from foredeck.scm.local import git_env
+    from foredeck.scm.gitrun import git_env
 
     env = git_env()
     name, email = who
@@ -364,14 +364,19 @@ class ScmView:
 
 
 def read_scm(settings: Settings, engine: Engine, sha: str) -> ScmView:
-    """Statuses on `sha` and the report comment on the pull request, through `LocalScm`
-    (it only reads here, without SQLite's write lock)."""
-    from foredeck.scm.local import LocalScm
+    """Statuses on `sha` and the report comment on the pull request, through the local SCM
+    provider's client (it only reads here, without SQLite's write lock)."""
+    from foredeck.scm.providers import provider_from_settings
+
+    new_client = provider_from_settings(settings, engine).client_factory()
 
     async def read() -> ScmView:
-        async with LocalScm.from_settings(settings, engine) as scm:
+        scm = new_client()
+        try:
             statuses = await scm.list_commit_statuses(ORG, REPO, sha)
             comments = await scm.list_issue_comments(ORG, REPO, PR)
+        finally:
+            await scm.close()
         report = next(
             (c.body for c in comments if "<!-- foredeck report -->" in c.body),
             None,

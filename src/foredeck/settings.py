@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from foredeck import __version__
-from foredeck.scm.settings import GitHubSettings
 from foredeck.validation import problems
 
 ENV_PREFIX = "FOREDECK_"
@@ -26,6 +33,7 @@ CONFIG_ENV = "FOREDECK_CONFIG"
 DEFAULT_DATABASE_URL = "sqlite:///./.foredeck/foredeck.db"
 DEFAULT_BODY_LIMIT = 25 * 1024 * 1024  # GitHub caps payloads at 25 MiB.
 MAX_SETTINGS_BYTES = 1024 * 1024
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
 class SettingsError(Exception):
@@ -91,8 +99,52 @@ class WorkerSettings(BaseModel):
     """Seconds of handling after which a batch of cheap events is committed."""
 
 
+class GitHubSettings(BaseModel):
+    """How foredeck reaches the GitHub API: a token (inline or in a file) or a GitHub App (id,
+    key file, optional installation).
+
+    Data only: `foredeck.scm.github.client_from_settings` builds the client and
+    `foredeck.scm.github_auth.auth_from_settings` the credentials. Secret *files* are read only
+    then, so that a rotated token file is picked up by the next client.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = DEFAULT_GITHUB_API_URL
+    """api.github.com, a GitHub Enterprise Server's `https://HOST/api/v3`, or a test double."""
+    token: SecretStr | None = None
+    token_file: str | None = None
+    app_id: str | None = None
+    private_key_file: str | None = None
+    installation_id: int | None = Field(default=None, ge=1)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind_of_credentials(self) -> GitHubSettings:
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ValueError(f"github.base_url must be an http(s) URL, got {self.base_url!r}")
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("github: give token or token_file, not both")
+        has_token = self.token is not None or self.token_file is not None
+        has_app = self.app_id is not None or self.private_key_file is not None
+        if has_token and has_app:
+            raise ValueError("github: give a token or a GitHub App (app_id, private_key_file)")
+        if has_app and (self.app_id is None or self.private_key_file is None):
+            raise ValueError("github: a GitHub App needs both app_id and private_key_file")
+        if self.installation_id is not None and not has_app:
+            raise ValueError("github: installation_id is only meaningful with a GitHub App")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether any credentials are set (a client can be built)."""
+        return any(v is not None for v in (self.token, self.token_file, self.app_id))
+
+
 class ScmSettings(BaseModel):
-    """Which SCM foredeck talks to: GitHub (#3) or `local` repositories on disk (no GitHub)."""
+    """Which SCM foredeck talks to: GitHub or `local` repositories on disk (no GitHub).
+
+    `foredeck.scm.providers.provider_from_settings` is the one place that reads `provider`."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -13,17 +13,19 @@ from hypothesis import given, settings
 from pydantic import SecretStr, ValidationError
 
 from foredeck.scm import webhooks
-from foredeck.scm.webhooks import (
+from foredeck.scm.github_types import (
     IssueCommentEvent,
     PayloadError,
     PingEvent,
     PullRequestEvent,
     PushEvent,
     Repository,
-    WebhookEnvelope,
     parse_payload,
-    payload_json,
     repository_of,
+)
+from foredeck.scm.webhooks import (
+    WebhookEnvelope,
+    payload_json,
     secrets_for,
     sign,
     verify_signature,

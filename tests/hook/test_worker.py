@@ -19,8 +19,7 @@ from foredeck.hook import worker as worker_module
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import PermanentEventError, Plugin, PluginError, load_plugins
 from foredeck.hook.worker import Worker
-from foredeck.scm.github import GitHubError
-from foredeck.scm.webhooks import PullRequestEvent
+from foredeck.scm.github_types import GitHubError, PullRequestEvent
 from foredeck.settings import Settings, WorkerSettings
 from tests.db.fixtures import Database
 from tests.hook.helpers import example_bytes

@@ -9,8 +9,9 @@ import pytest
 from foredeck.report import MARKER, Reporter
 from foredeck.report.comment import MAX_ROWS, failed_jobs, head_sha, render
 from foredeck.report.queries import JobView
-from foredeck.scm.github import GitHubError, IssueComment
+from foredeck.scm.github_types import GitHubError, IssueComment
 from foredeck.scm.provider import ScmClient
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
@@ -202,14 +203,20 @@ async def test_a_failed_comment_update_leaves_the_job_due(gh: GitHubDouble, db: 
 
 
 def test_bot_login_from_settings(db: Database) -> None:
-    def factory() -> ScmClient:
-        raise AssertionError("not called")
-
+    """The reporter writes as its SCM provider's configured bot (`scm.bot_login` locally,
+    `plugin_config.trigger.bot_login` on GitHub)."""
+    token = {"github": {"token": "t0ken"}}
     local = Settings.model_validate({"scm": {"provider": "local", "bot_login": "ci"}})
-    github = Settings.model_validate({"plugin_config": {"trigger": {"bot_login": "ci-bot"}}})
-    assert Reporter.from_settings(local, db.engine, factory).bot_login == "ci"
-    assert Reporter.from_settings(github, db.engine, factory).bot_login == "ci-bot"
-    assert Reporter.from_settings(Settings(), db.engine, factory).bot_login is None
+    github = Settings.model_validate(
+        {"plugin_config": {"trigger": {"bot_login": "ci-bot"}}, **token}
+    )
+    for settings, bot in (
+        (local, "ci"),
+        (github, "ci-bot"),
+        (Settings.model_validate(token), None),
+    ):
+        scm = provider_from_settings(settings, db.engine)
+        assert Reporter.from_settings(settings, db.engine, scm).bot_login == bot
 
 
 def _view(job_id: int, name: str, state: str = "failure", **kw: Any) -> JobView:

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from foredeck.report import Reporter
-from foredeck.scm.github import GitHubError
-from foredeck.scm.provider import CommitStatus, ScmClient, StatusState
+from foredeck.scm.github_types import CommitStatus, GitHubError, StatusState
+from foredeck.scm.provider import ScmClient
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.report.jobs import (

@@ -50,4 +50,4 @@ def test_the_thread_reports_wakes_on_notify_and_closes_its_client(
     assert last == {"unit": "success", "lint": "success"}
     assert get(db.engine, first).reported_state == "success"
     assert get(db.engine, second).reported_state == "success"
-    assert len(clients) == 1 and clients[0]._http.is_closed
+    assert len(clients) == 1 and clients[0].is_closed

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from foredeck.scm.clone_records import CloneRecord, read_clone_records, redact
 from foredeck.scm.git import (
     CheckoutError,
-    CloneRecord,
     changed_files,
     checkout,
     clone_refs,
     mirror_path,
-    read_clone_records,
-    redact,
 )
 from foredeck.types import Pull, Refs
 

@@ -13,8 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from foredeck.scm.github import GitHubClient, GitHubError
+from foredeck.scm.github import GitHubClient
 from foredeck.scm.github_auth import AppAuth, TokenAuth, auth_from_files
+from foredeck.scm.github_types import GitHubError
 from tests.doubles.github_api import GitHubDouble
 from tests.scm.conftest import NOW, FakeClock, FakeSleep
 

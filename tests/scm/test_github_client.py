@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from foredeck.scm.github import GitHubClient, GitHubError
+from foredeck.scm.github import GitHubClient
+from foredeck.scm.github_types import GitHubError
 from tests.doubles.github_api import GitHubDouble
 from tests.doubles.github_state import FileChange
 

@@ -8,7 +8,9 @@ import socket
 import httpx
 import pytest
 
-from foredeck.scm.github import GitHubClient, GitHubError, RateLimitError
+from foredeck.scm.github import GitHubClient
+from foredeck.scm.github_http import RateLimitError
+from foredeck.scm.github_types import GitHubError
 from tests.doubles.github_api import GitHubDouble
 from tests.scm.conftest import FakeClock, FakeSleep
 

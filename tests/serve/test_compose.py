@@ -15,11 +15,10 @@ from foredeck.db.eventlog import NewEvent, log_events
 from foredeck.db.jobs import create_job
 from foredeck.db.migrate import current_revision, head_revision
 from foredeck.hook.events import StoredEvent
-from foredeck.scm.settings import GitHubSettings
 from foredeck.serve.app import create_service_app
 from foredeck.serve.compose import NotifyingWorker, build_service
 from foredeck.serve.run import run_until_signal
-from foredeck.settings import ApiSettings, HookSettings, ScmSettings, Settings
+from foredeck.settings import ApiSettings, GitHubSettings, HookSettings, ScmSettings, Settings
 from tests.api.helpers import JOB_CONFIG, presubmit
 from tests.db.fixtures import Database
 
@@ -214,9 +213,6 @@ class FakeComponent:
 
 
 def fake_import(module: str, attr: str, what: str) -> object:
-    if attr == "scm_client_factory":
-        return lambda settings, engine: lambda: None
-
     class Factory:
         @staticmethod
         def from_settings(
@@ -233,8 +229,13 @@ def fake_import(module: str, attr: str, what: str) -> object:
     return Factory
 
 
+def fake_watcher(*args: object, on_logged: object = None, **kwargs: object) -> FakeComponent:
+    return FakeComponent("LocalWatcher", {"on_state_change": None, "on_logged": on_logged})
+
+
 def test_all_role_wires_the_wake_ups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("foredeck.serve.compose._import", fake_import)
+    monkeypatch.setattr("foredeck.scm.local.provider.LocalWatcher", fake_watcher)
     FakeComponent.instances.clear()
     local = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
     service = build_service(

@@ -1,25 +1,40 @@
 """`POST /api/repos/{org}/{repo}/pulls/{number}/comments`: comment on a local pull request.
 
 With `scm.provider: local` there is no GitHub to type `/test` or `/retest` into; this is where
-those comments come from. The comment and its `issue_comment` event commit together (see
-`foredeck.scm.local_watch.comment`) and the event worker is woken to handle it.
+those comments come from. The comment and its `issue_comment` event commit together (the
+provider's `user_comments()`, `foredeck.scm.local.comments`) and the event worker is woken to
+handle it. An SCM whose users comment in the SCM itself (GitHub) has no such route: 404.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
 
 from foredeck.bounds import PullNumber
-from foredeck.scm.local import LOGIN_PATTERN, MAX_NAME, NAME_PATTERN
-from foredeck.settings import Settings
+from foredeck.scm.github_types import LOGIN_PATTERN, GitHubError, IssueComment
+from foredeck.scm.local.names import MAX_NAME, NAME_PATTERN
 
 MAX_COMMENT_CHARS = 65536
+
+
+class PullComments(Protocol):
+    """What the route needs of the SCM: a user's comment, with its event logged."""
+
+    def comment(
+        self,
+        org: str,
+        repo: str,
+        number: int,
+        body: str,
+        author: str,
+        *,
+        on_logged: Callable[[], None] | None = None,
+    ) -> IssueComment: ...
 
 
 class NewComment(BaseModel):
@@ -39,12 +54,12 @@ class Comment(BaseModel):
 
 def add_comment_route(
     router: APIRouter,
-    settings: Settings,
-    engine: Engine,
+    comments: PullComments | None,
     *,
     on_event: Callable[[], None] | None,
 ) -> None:
-    """Add the route to `router`, whose route class guards writes (`api.auth`)."""
+    """Add the route to `router`, whose route class guards writes (`api.auth`). `comments` is
+    the SCM provider's `user_comments()`; None (GitHub) answers 404."""
 
     @router.post(
         "/repos/{org}/{repo}/pulls/{number}/comments",
@@ -61,17 +76,13 @@ def add_comment_route(
         number: PullNumber,
         body: NewComment,
     ) -> Comment:
-        if settings.scm.provider != "local":
+        if comments is None:
             raise HTTPException(404, "comments through the API need scm.provider: local")
-        from foredeck.scm.github import GitHubError
-        from foredeck.scm.local_watch import comment
-
         try:
-            made = comment(
-                engine, settings, org, repo, number, body.body, body.author, on_logged=on_event
-            )
+            made = comments.comment(org, repo, number, body.body, body.author, on_logged=on_event)
         except GitHubError as exc:
             status = exc.status if exc.status in (404, 422) else 502
             raise HTTPException(status, str(exc)) from None
-        login = made.user.login if made.user is not None else body.author
-        return Comment(id=made.id, author=login, body=made.body, created_at=made.created_at)
+        return Comment(
+            id=made.id, author=made.user.login, body=made.body, created_at=made.created_at
+        )

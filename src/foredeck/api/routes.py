@@ -26,7 +26,8 @@ from foredeck.config import ConfigAgent
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
-from foredeck.jobs import GITHUB_PULL_REF, BadRequest, UnknownJob, rerun_spec, start_spec
+from foredeck.jobs import BadRequest, UnknownJob, rerun_spec, start_spec
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.storage.store import ArtifactStore, lazy_store
 
@@ -56,7 +57,8 @@ def create_router(
     logged (a comment on a local pull request)."""
     if central is None and settings.config_path is not None:
         central = ConfigAgent.from_settings(settings)
-    pull_ref = _pull_ref(settings)
+    scm = provider_from_settings(settings, engine)
+    pull_ref = scm.pull_ref
     reads = session_factory(read_only(engine))
     writes = session_factory(engine)
     dashboard_url = settings.reporter.dashboard_url
@@ -215,7 +217,7 @@ def create_router(
         changed()
         return detail
 
-    add_comment_route(router, settings, engine, on_event=on_event)
+    add_comment_route(router, scm.user_comments(), on_event=on_event)
     return router
 
 
@@ -224,12 +226,3 @@ def _get(session: Session, job_id: int) -> Job:
     if job is None:
         raise HTTPException(404, f"no job {job_id}")
     return job
-
-
-def _pull_ref(settings: Settings) -> str:
-    """Where a pull request's head is fetched from, for the `pull` shorthand of `POST /api/jobs`."""
-    if settings.scm.provider == "local":
-        from foredeck.scm.local import PULL_REF_TEMPLATE
-
-        return PULL_REF_TEMPLATE
-    return GITHUB_PULL_REF

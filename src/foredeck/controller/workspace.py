@@ -19,6 +19,7 @@ from pathlib import Path
 
 from foredeck.db.models import Job
 from foredeck.scm.git import CheckoutError, CloneUriFunc, path_for_refs
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.types import Refs
 
@@ -29,26 +30,11 @@ TRASH_PREFIX = ".trash-"
 
 
 def clone_uri_for(settings: Settings) -> CloneUriFunc:
-    """Where to clone `org/repo` from when the refs carry no `clone_uri` of their own.
-
-    The `local` provider: `scm.local_root/ORG/REPO` (or `ORG/REPO.git` for a bare repository
-    named so); GitHub: `https://github.com/ORG/REPO.git`. Replace it (`Controller(clone_uri=)`)
-    for GitHub Enterprise or authenticated clones.
-    """
-    if settings.scm.provider == "local":
-        root = Path(settings.scm.local_root).absolute()
-
-        def local(org: str, repo: str) -> str:
-            plain = root / org / repo
-            bare = root / org / f"{repo}.git"
-            return str(bare if not plain.exists() and bare.exists() else plain)
-
-        return local
-
-    def github(org: str, repo: str) -> str:
-        return f"https://github.com/{org}/{repo}.git"
-
-    return github
+    """Where to clone `org/repo` from when the refs carry no `clone_uri` of their own: the SCM
+    provider's answer (`scm.local_root/ORG/REPO`, or a bare `ORG/REPO.git`, for the `local`
+    provider; `https://github.com/ORG/REPO.git` for GitHub). Replace it
+    (`Controller(clone_uri=)`) for authenticated clones."""
+    return provider_from_settings(settings).clone_uri
 
 
 def all_refs(job: Job) -> list[Refs]:

@@ -24,6 +24,7 @@ from foredeck.dashboard import links
 from foredeck.dashboard.pages import add_pages
 from foredeck.dashboard.security import ErrorPage, secure_route_class
 from foredeck.db.engine import read_only, session_factory
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 
 PACKAGE_DIR = Path(__file__).parent
@@ -113,11 +114,10 @@ def dashboard_router(
     `/badge.svg`, `/jobs/{id}` (redirect to `/view/{id}`) and `/static/...`.
 
     `templates_dir` overrides or adds templates (looked up before the package's)."""
-    del settings  # nothing to configure yet; kept so the signature can grow without churn
     tmpl = templates if templates_dir is None else make_templates(templates_dir)
     router = APIRouter(route_class=secure_route_class(error_page(tmpl)))
     reads = session_factory(read_only(engine))
-    add_pages(router, tmpl, reads)
+    add_pages(router, tmpl, reads, provider_from_settings(settings).links)
 
     @router.get("/static/{name:path}", include_in_schema=False)
     def static(name: str) -> Response:

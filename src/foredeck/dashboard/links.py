@@ -1,16 +1,24 @@
 """Links and figures shown on the pages, computed from job rows.
 
 Every URL that comes from data (a job's refs) passes `safe_href`: autoescaping stops markup, but
-not a `javascript:` link.
+not a `javascript:` link. A link the refs do not carry comes from the SCM provider's web links
+(`WebLinks`): GitHub's pages, or this dashboard's own for the local provider.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from foredeck.db.models import Job
+
+
+class WebLinks(Protocol):
+    """The SCM's pages of a pull request and of a commit (`ScmProvider.links`)."""
+
+    def pull(self, org: str, repo: str, number: int) -> str: ...
+    def commit(self, org: str, repo: str, sha: str) -> str: ...
 
 
 def safe_href(url: str | None) -> str | None:
@@ -52,35 +60,26 @@ def query_url(path: str, params: dict[str, Any]) -> str:
     return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
-def _repo_link(job: Job) -> str | None:
-    refs = job.refs or {}
-    link = safe_href(refs.get("repo_link"))
-    if link:
-        return link.rstrip("/")
-    if job.org and job.repo:
-        return f"https://github.com/{seg(job.org)}/{seg(job.repo)}"
-    return None
-
-
 def first_pull(job: Job) -> dict[str, Any] | None:
     pulls = job.pulls or []
     return pulls[0] if pulls else None
 
 
-def pull_links(job: Job) -> list[tuple[int, str | None]]:
+def pull_links(job: Job, web: WebLinks) -> list[tuple[int, str | None]]:
     """(number, link) of each pull the job tests."""
-    repo = _repo_link(job)
     links: list[tuple[int, str | None]] = []
     for pull in job.pulls or []:
         number = pull.get("number")
         if not isinstance(number, int):
             continue
-        link = safe_href(pull.get("link")) or (f"{repo}/pull/{number}" if repo else None)
+        link = safe_href(pull.get("link"))
+        if link is None and job.org and job.repo:
+            link = safe_href(web.pull(job.org, job.repo, number))
         links.append((number, link))
     return links
 
 
-def commit(job: Job) -> tuple[str, str | None] | None:
+def commit(job: Job, web: WebLinks) -> tuple[str, str | None] | None:
     """(sha, link) of the commit the job tests: the pull's head, else the base."""
     pull = first_pull(job)
     sha = str(pull.get("sha") or "") if pull else ""
@@ -90,8 +89,9 @@ def commit(job: Job) -> tuple[str, str | None] | None:
         explicit = None
     if not sha:
         return None
-    repo = _repo_link(job)
-    return sha, explicit or (f"{repo}/commit/{seg(sha)}" if repo else None)
+    if explicit is None and job.org and job.repo:
+        explicit = safe_href(web.commit(job.org, job.repo, sha))
+    return sha, explicit
 
 
 def authors(job: Job) -> list[str]:

@@ -130,7 +130,7 @@ class Row:
     pr_history: str | None
 
     @classmethod
-    def of(cls, job: Job, now: datetime) -> Row:
+    def of(cls, job: Job, now: datetime, web: links.WebLinks) -> Row:
         repo = f"{job.org}/{job.repo}" if job.org and job.repo else None
         pr_history = (
             links.pr_history_url(job.org, job.repo, job.pull_number)
@@ -144,8 +144,8 @@ class Row:
             state=job.state,
             repo=repo,
             base_ref=job.base_ref,
-            pulls=links.pull_links(job),
-            commit=links.commit(job),
+            pulls=links.pull_links(job, web),
+            commit=links.commit(job, web),
             authors=links.authors(job),
             description=job.description,
             created=links.short_time(job.created_at),
@@ -195,7 +195,9 @@ def badge_status(state: str | None) -> str:
     return "unknown"
 
 
-def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) -> None:
+def add_pages(
+    router: APIRouter, templates: Jinja2Templates, reads: Sessions, web: links.WebLinks
+) -> None:
     """Register the list pages on `router`."""
 
     def render(request: Request, name: str, context: dict[str, Any]) -> Response:
@@ -212,7 +214,7 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
         now = datetime.now(UTC)
         with reads() as session:
             found = filters.search(session, limit=size + 1, after_id=after)
-            rows = [Row.of(job, now) for job in found.jobs[:size]]
+            rows = [Row.of(job, now, web) for job in found.jobs[:size]]
         params = filters.params()
         cursor = rows[-1].id if len(found.jobs) > size else found.searched_to
         older = (
@@ -248,7 +250,7 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
         now = datetime.now(UTC)
         with reads() as session:
             found = filters.search(session, limit=size, after_id=after)
-            rows = [asdict(Row.of(job, now)) for job in found.jobs]
+            rows = [asdict(Row.of(job, now, web)) for job in found.jobs]
         return JSONResponse({"rows": rows}, headers={"Cache-Control": "no-store"})
 
     @router.get("/job-history/{job:path}", include_in_schema=False)
@@ -267,7 +269,7 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
             if not jobs and (after is None or not queries.job_exists(session, job)):
                 raise HTTPException(404, f"no runs of job {job!r}")
             page = jobs[:size]
-            rows = [Row.of(j, now) for j in page]
+            rows = [Row.of(j, now, web) for j in page]
             durations = [
                 (j.id, links.duration_seconds(j, now), j.state)
                 for j in reversed(page)
@@ -305,10 +307,14 @@ def add_pages(router: APIRouter, templates: Jinja2Templates, reads: Sessions) ->
             if not jobs:
                 raise HTTPException(404, f"no runs for {org}/{repo}#{number}")
             groups = [
-                (group.sha, links.commit(group.jobs[0]), [Row.of(j, now) for j in group.jobs])
+                (
+                    group.sha,
+                    links.commit(group.jobs[0], web),
+                    [Row.of(j, now, web) for j in group.jobs],
+                )
                 for group in queries.group_by_commit(jobs)
             ]
-            pulls = links.pull_links(jobs[0])
+            pulls = links.pull_links(jobs[0], web)
             title = str((jobs[0].pulls or [{}])[0].get("title") or "")
             authors = links.authors(jobs[0])
         return render(

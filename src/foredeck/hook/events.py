@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from foredeck.scm.webhooks import TypedPayload, parse_payload
+from foredeck.scm.github_types import TypedPayload, parse_payload
 
 
 class StoredEvent:

@@ -34,8 +34,8 @@ from foredeck.hook.body_timeouts import CLOSE, BodyTimeout, BodyTimeouts
 from foredeck.hook.metrics import HookMetrics
 from foredeck.hook.probes import add_probes
 from foredeck.hook.writer import EventWriter
+from foredeck.scm.github_types import PayloadError
 from foredeck.scm.webhooks import (
-    PayloadError,
     WebhookEnvelope,
     payload_json,
     secrets_for,

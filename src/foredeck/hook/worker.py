@@ -51,7 +51,7 @@ from foredeck.db.types import utcnow
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.metrics import WorkerMetrics
 from foredeck.hook.plugins import Apply, PermanentEventError, Plugin, TwoPhasePlugin
-from foredeck.scm.github import GitHubError
+from foredeck.scm.github_types import GitHubError
 from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)

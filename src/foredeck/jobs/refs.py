@@ -26,16 +26,19 @@ def pull_refs(
     author_link: str = "",
     title: str = "",
     link: str = "",
+    base_link: str = "",
+    commit_link: str = "",
     pull_ref: str = GITHUB_PULL_REF,
 ) -> Refs:
-    """Prow's presubmit refs; the pull's `ref` is the fetchable `refs/pull/N/head`."""
+    """Prow's presubmit refs; the pull's `ref` is the fetchable `refs/pull/N/head`. The links
+    are the SCM's (`base_link`: the base commit, `commit_link`: the pull's head commit)."""
     return Refs(
         org=org,
         repo=repo,
         repo_link=repo_link,
         base_ref=base_ref,
         base_sha=base_sha,
-        base_link=f"{repo_link}/commit/{base_sha}" if repo_link else "",
+        base_link=base_link,
         pulls=[
             Pull(
                 number=number,
@@ -44,7 +47,7 @@ def pull_refs(
                 title=title,
                 ref=pull_ref.format(number=number),
                 link=link,
-                commit_link=f"{repo_link}/pull/{number}/commits/{head_sha}" if repo_link else "",
+                commit_link=commit_link,
                 author_link=author_link,
             )
         ],

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from foredeck.report.queries import JobView
 from foredeck.report.status import job_url
-from foredeck.scm.github import IssueComment
+from foredeck.scm.github_types import IssueComment
 
 MARKER = "<!-- foredeck report -->"
 FAILED_STATES = frozenset({"failure", "error", "aborted"})
@@ -100,4 +100,4 @@ def is_report(comment: IssueComment, bot_login: str | None) -> bool:
         return False
     if bot_login is None:
         return True
-    return comment.user is not None and comment.user.login.lower() == bot_login.lower()
+    return comment.user.login.lower() == bot_login.lower()

@@ -31,8 +31,8 @@ from sqlalchemy import Engine
 from foredeck.report.comment import failed_jobs, is_report, render
 from foredeck.report.metrics import ReporterMetrics
 from foredeck.report.queries import JobView, ReportStore
+from foredeck.report.scm import ReportClient, ReportScm
 from foredeck.report.status import status_for
-from foredeck.scm.provider import ScmClient
 from foredeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Reporter:
     def __init__(
         self,
         engine: Engine,
-        client_factory: Callable[[], ScmClient],
+        client_factory: Callable[[], ReportClient],
         *,
         dashboard_url: str = "http://127.0.0.1:8888",
         poll_interval: float = 1.0,
@@ -88,7 +88,7 @@ class Reporter:
         self.concurrency = max(1, concurrency)
         self._store = ReportStore(engine)
         self._client_factory = client_factory
-        self._client: ScmClient | None = None
+        self._client: ReportClient | None = None
         self._learned_bot_login: str | None = None
         self._backoff: dict[int, _Backoff] = {}
         self._clock = clock
@@ -102,23 +102,18 @@ class Reporter:
         cls,
         settings: Settings,
         engine: Engine,
-        client_factory: Callable[[], ScmClient],
+        scm: ReportScm,
         registry: CollectorRegistry | None = None,
     ) -> Reporter:
-        """A reporter configured by `settings.reporter`; the bot login is `scm.bot_login` for
-        the local provider and `plugin_config.trigger.bot_login` on GitHub."""
-        if settings.scm.provider == "local":
-            bot: str | None = settings.scm.bot_login
-        else:
-            trigger = settings.plugin_config.get("trigger")
-            value = trigger.get("bot_login") if isinstance(trigger, dict) else None
-            bot = value if isinstance(value, str) and value else None
+        """A reporter configured by `settings.reporter`, reporting through the SCM provider
+        `scm` as its configured bot. Raises `ValueError` when the SCM's credentials are not
+        usable (read now, not on the first report)."""
         return cls(
             engine,
-            client_factory,
+            scm.client_factory(),
             dashboard_url=settings.reporter.dashboard_url,
             poll_interval=settings.reporter.poll_interval,
-            bot_login=bot,
+            bot_login=scm.bot_login,
             registry=registry,
         )
 
@@ -173,7 +168,7 @@ class Reporter:
                 del self._backoff[job_id]  # reported by someone else, suppressed or deleted
         return run.recorded
 
-    async def _gather(self, client: ScmClient, jobs: list[JobView]) -> list[_Outcome]:
+    async def _gather(self, client: ReportClient, jobs: list[JobView]) -> list[_Outcome]:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(job: JobView) -> _Outcome:
@@ -188,7 +183,7 @@ class Reporter:
 
         return list(await asyncio.gather(*(one(job) for job in jobs)))
 
-    async def _report_job(self, client: ScmClient, job: JobView) -> _Outcome:
+    async def _report_job(self, client: ReportClient, job: JobView) -> _Outcome:
         # Send the state the job has now, not the one it had when the batch was read.
         current = job if job.finished else self._store.get(job.id)
         if current is None or current.reported_state == current.state:
@@ -239,7 +234,7 @@ class Reporter:
 
     # -- the PR comment ---------------------------------------------------------------------
 
-    async def _update_comment(self, client: ScmClient, key: PullKey) -> bool:
+    async def _update_comment(self, client: ReportClient, key: PullKey) -> bool:
         """Make the PR's report comment match the database; False (logged) on an SCM error."""
         org, repo, number = key
         try:
@@ -292,7 +287,7 @@ class Reporter:
 
     # -- the SCM client and the thread ------------------------------------------------------
 
-    def _get_client(self) -> ScmClient:
+    def _get_client(self) -> ReportClient:
         """The client, made on first use on the running loop (httpx clients bind to a loop)."""
         if self._client is None:
             self._client = self._client_factory()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from foredeck.report.queries import JobView
-from foredeck.scm.github import MAX_STATUS_DESCRIPTION, StatusState, truncate
+from foredeck.scm.github_types import StatusState, status_description
 
 STATUS_OF: dict[str, StatusState] = {
     "triggered": "pending",
@@ -72,6 +72,6 @@ def status_for(job: JobView, dashboard_url: str) -> StatusReport | None:
         sha=sha,
         state=STATUS_OF[job.state],
         context=job.context or job.name,
-        description=truncate(description, MAX_STATUS_DESCRIPTION),
+        description=status_description(description),
         target_url=job_url(dashboard_url, job.id),
     )

@@ -1,5 +1,11 @@
-"""Source control: the GitHub REST client (`github`), its credentials (`github_auth`), webhook
-payloads (`webhooks`), refs to check out (`refs`) and git checkouts (`git`).
+"""Source control: the SCM providers and what they are built of.
+
+`providers.provider_from_settings` builds the configured provider (`provider.ScmProvider`):
+GitHub (`github_provider`, over the REST client `github` / `github_http` and its credentials
+`github_auth`) or repositories on disk (`local/`). GitHub's objects are modelled once in
+`github_types`, for the REST client and webhook payloads (`webhooks`: verification) alike; web
+links are `links`. Checkouts (`git`, recorded by `clone_records`) and the local provider run git
+through `gitrun`.
 
 Nothing is imported here, so importing one module does not pull in the others' dependencies.
 """

@@ -8,7 +8,7 @@ The base is checked out and each pull merged in order with `--no-ff`, with a fix
 Prow's fake timestamps (base commit time + n) so that the same refs always give the same sha.
 
 Every command is recorded, with tokens redacted, into a `CloneRecord` in Prow's
-`clone-records.json` shape (durations in nanoseconds, as Go's `time.Duration`).
+`clone-records.json` shape (`scm.clone_records`).
 """
 
 from __future__ import annotations
@@ -16,20 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import os
-import re
-import shlex
-import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field
-
+from foredeck.scm.clone_records import (
+    CloneRecord,
+    CommandFailed,
+    RecordingGit,
+    redact,
+    url_secrets,
+    write_clone_records,
+)
+from foredeck.scm.github_types import valid_name
+from foredeck.scm.gitrun import git_env, valid_ref_name, valid_sha
 from foredeck.types import Pull, Refs
 
 CloneUriFunc = Callable[[str, str], str]
@@ -38,48 +40,8 @@ DEFAULT_TIMEOUT = 600.0
 """Seconds one git command (and the wait for a mirror lock) may take."""
 DEFAULT_FETCH_RETRIES: tuple[float, ...] = (1.0, 4.0)
 """Back-off delays before re-running a failed network fetch."""
-MAX_RECORDED_OUTPUT = 64 * 1024
 COMMITTER_NAME = "foredeck"
 COMMITTER_EMAIL = "foredeck@localhost"
-REDACTED = "CENSORED"
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
-_REF_BAD = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-
-
-class Command(BaseModel):
-    """One command run while reaching the desired git state."""
-
-    command: str
-    output: str = ""
-    error: str = ""
-    duration: int = 0
-    """Nanoseconds."""
-
-
-class CloneRecord(BaseModel):
-    """What was asked for, what was run, and the sha it ended on."""
-
-    refs: Refs
-    commands: list[Command] = Field(default_factory=list)
-    failed: bool = False
-    final_sha: str = ""
-    duration: int = 0
-    """Nanoseconds."""
-
-    def to_prow_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"refs": self.refs.to_prow_json()}
-        if self.commands:
-            data["commands"] = [c.model_dump(exclude_defaults=True) for c in self.commands]
-        if self.failed:
-            data["failed"] = True
-        if self.final_sha:
-            data["final_sha"] = self.final_sha
-        if self.duration:
-            data["duration"] = self.duration
-        return data
 
 
 class CheckoutError(Exception):
@@ -100,25 +62,7 @@ class CheckoutError(Exception):
         self.conflicts = list(conflicts)
 
 
-# --- URLs, names and redaction ----------------------------------------------------------------
-
-
-def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """Hide URL userinfo (`https://TOKEN@host` → `https://CENSORED@host`) and known secrets."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
-
-
-def _url_secrets(uri: str) -> list[str]:
-    """The credential parts of a URL, to be scrubbed wherever git echoes them back."""
-    if "://" not in uri:
-        return []
-    parts = urlsplit(uri)
-    found = [parts.username or "", parts.password or ""]
-    # Short names such as `git` or `oauth2` are not secrets and would mangle ordinary output.
-    return sorted({s for s in found if len(s) >= 8}, key=len, reverse=True)
+# --- URLs and names ----------------------------------------------------------------
 
 
 def public_uri(uri: str) -> str:
@@ -153,22 +97,17 @@ def resolve_clone_uri(refs: Refs, clone_uri: CloneUriFunc | None = None) -> str:
 
 
 def _check_name(kind: str, value: str) -> None:
-    if not _NAME_RE.match(value) or value in {".", ".."}:
+    if not valid_name(value):
         raise ValueError(f"invalid {kind} {value!r}: use letters, digits, '.', '_' and '-'")
 
 
 def _check_ref(kind: str, value: str) -> None:
-    if (
-        value.startswith(("-", "/"))
-        or value.endswith(("/", ".", ".lock"))
-        or _REF_BAD.search(value)
-        or len(value) > 1024
-    ):
+    if not valid_ref_name(value):
         raise ValueError(f"invalid {kind} {value!r}: not a valid git ref name")
 
 
 def _check_sha(kind: str, value: str) -> None:
-    if not _SHA_RE.match(value):
+    if not valid_sha(value, abbreviated=True):
         raise ValueError(f"invalid {kind} {value!r}: expected a hexadecimal commit sha")
 
 
@@ -225,134 +164,14 @@ def _pull_dest_ref(pull: Pull) -> str:
 
 
 def _git_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
-    """Reproducible, non-interactive git: no prompts, no user or system config, C locale.
-
-    Inherited `GIT_*` variables are dropped (a `GIT_DIR` or `GIT_CONFIG_PARAMETERS` from the
-    calling process would redirect or reconfigure every command); pass what is needed in `env`.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            # An automatic gc runs in the command, not detached: a detached one is an orphan
-            # that nothing of ours waits for (a zombie under the executor's subreaper).
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "gc.autoDetach",
-            "GIT_CONFIG_VALUE_0": "false",
-            "LC_ALL": "C",
-            "GIT_AUTHOR_NAME": COMMITTER_NAME,
-            "GIT_AUTHOR_EMAIL": COMMITTER_EMAIL,
-            "GIT_COMMITTER_NAME": COMMITTER_NAME,
-            "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
-        }
-    )
-    env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
-    if overrides:
-        env.update(overrides)
-    return env
-
-
-def _truncate(text: str) -> str:
-    if len(text) <= MAX_RECORDED_OUTPUT:
-        return text
-    cut = len(text) - MAX_RECORDED_OUTPUT
-    return f"[... {cut} characters truncated ...]\n" + text[cut:]
-
-
-@dataclass
-class _Result:
-    rc: int
-    output: str
-
-
-class _CommandFailed(Exception):
-    """A step failed; the message already names the command, its error and last output line."""
-
-
-class _Git:
-    """Runs git for one checkout and appends every run to the record."""
-
-    def __init__(
-        self, record: CloneRecord, env: dict[str, str], timeout: float, secrets: list[str]
-    ) -> None:
-        self.record = record
-        self.env = env
-        self.timeout = timeout
-        self.secrets = secrets
-
-    async def run(
-        self,
-        args: Sequence[str],
-        cwd: Path,
-        *,
-        check: bool = True,
-        stdin: bytes | None = None,
-        extra_env: Mapping[str, str] | None = None,
-        retries: Sequence[float] = (),
-    ) -> _Result:
-        for delay in (*retries, None):
-            result = await self._run_once(args, cwd, stdin, extra_env)
-            if result.rc == 0 or delay is None:
-                break
-            await asyncio.sleep(delay)
-        if check and result.rc != 0:
-            last = self.record.commands[-1]
-            lines = result.output.strip().splitlines()
-            detail = f": {redact(lines[-1], self.secrets)}" if lines else ""
-            raise _CommandFailed(f"git {args[0]} failed ({last.error}){detail}")
-        return result
-
-    async def _run_once(
-        self,
-        args: Sequence[str],
-        cwd: Path,
-        stdin: bytes | None,
-        extra_env: Mapping[str, str] | None,
-    ) -> _Result:
-        env = {**self.env, **extra_env} if extra_env else self.env
-        started = time.monotonic_ns()
-        error = ""
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            *args,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            raw, _ = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
-            rc = proc.returncode if proc.returncode is not None else -1
-        except TimeoutError:
-            _kill_group(proc)
-            await proc.wait()
-            raw, rc = b"", -1
-            error = f"timed out after {self.timeout:g}s"
-        except BaseException:
-            _kill_group(proc)
-            raise
-        output = raw.decode("utf-8", "replace")
-        if rc != 0 and not error:
-            error = f"exit status {rc}"
-        self.record.commands.append(
-            Command(
-                command=redact(f"PWD={cwd} {shlex.join(['git', *args])}", self.secrets),
-                output=_truncate(redact(output, self.secrets)),
-                error=error,
-                duration=time.monotonic_ns() - started,
-            )
-        )
-        return _Result(rc, output)
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    # git forks helpers (remote-https, upload-pack); kill them all, not just the parent.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """`gitrun.git_env` with a fixed identity: merges and their commit shas are reproducible."""
+    identity = {
+        "GIT_AUTHOR_NAME": COMMITTER_NAME,
+        "GIT_AUTHOR_EMAIL": COMMITTER_EMAIL,
+        "GIT_COMMITTER_NAME": COMMITTER_NAME,
+        "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
+    }
+    return git_env({**identity, **(overrides or {})})
 
 
 @contextlib.asynccontextmanager
@@ -380,7 +199,7 @@ async def _mirror_lock(mirror: Path, timeout: float) -> AsyncIterator[None]:
 # --- checkout ---------------------------------------------------------------------------------
 
 
-async def _missing(git: _Git, repo: Path, shas: Sequence[str]) -> set[str]:
+async def _missing(git: RecordingGit, repo: Path, shas: Sequence[str]) -> set[str]:
     """Which of `shas` are not commits in `repo` (one `cat-file --batch-check` for all)."""
     if not shas:
         return set()
@@ -392,13 +211,13 @@ async def _missing(git: _Git, repo: Path, shas: Sequence[str]) -> set[str]:
     )
 
 
-async def _rev_parse(git: _Git, repo: Path, rev: str) -> str:
+async def _rev_parse(git: RecordingGit, repo: Path, rev: str) -> str:
     result = await git.run(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo)
     return result.output.strip()
 
 
 async def _update_mirror(
-    git: _Git, refs: Refs, mirror: Path, uri: str, retries: Sequence[float]
+    git: RecordingGit, refs: Refs, mirror: Path, uri: str, retries: Sequence[float]
 ) -> tuple[str, list[str]]:
     """Fetch into the mirror what it lacks; return the base sha and each pull's sha."""
     if not (mirror / "HEAD").exists():
@@ -426,7 +245,7 @@ async def _update_mirror(
         still = await _missing(git, mirror, known)
         if still:
             where = redact(uri, git.secrets)
-            raise _CommandFailed(f"commits {', '.join(sorted(still))} not found in {where}")
+            raise CommandFailed(f"commits {', '.join(sorted(still))} not found in {where}")
 
     base_sha = refs.base_sha or await _rev_parse(git, mirror, _base_dest_ref(refs.base_ref))
     pull_shas = [p.sha or await _rev_parse(git, mirror, _pull_dest_ref(p)) for p in refs.pulls]
@@ -434,7 +253,7 @@ async def _update_mirror(
 
 
 async def _merge_pulls(
-    git: _Git, refs: Refs, dest: Path, base_sha: str, pull_shas: Sequence[str]
+    git: RecordingGit, refs: Refs, dest: Path, base_sha: str, pull_shas: Sequence[str]
 ) -> None:
     stamp = await git.run(["show", "-s", "--format=%ct", "HEAD"], dest)
     timestamp = int(stamp.output.strip() or 0)
@@ -479,10 +298,10 @@ async def _checkout(
 ) -> CloneRecord:
     started = time.monotonic_ns()
     uri = resolve_clone_uri(refs, clone_uri)
-    secrets = _url_secrets(uri)
+    secrets = url_secrets(uri)
     safe_refs = refs.model_copy(update={"clone_uri": redact(refs.clone_uri, secrets)})
     record = CloneRecord(refs=safe_refs)
-    git = _Git(record, _git_env(env), timeout, secrets)
+    git = RecordingGit(record, _git_env(env), timeout, secrets)
     mirror = mirror_path(mirror_root.absolute(), refs.org, refs.repo)
     dest = dest.absolute()
     mirror.parent.mkdir(parents=True, exist_ok=True)
@@ -505,7 +324,7 @@ async def _checkout(
                     dest.parent,
                 )
         except TimeoutError as exc:
-            raise _CommandFailed(str(exc)) from None
+            raise CommandFailed(str(exc)) from None
         branch = _branch_name(refs.base_ref) if refs.base_ref else None
         if branch:
             switch = ["checkout", "--quiet", "--force", "-B", branch, base_sha]
@@ -528,7 +347,7 @@ async def _checkout(
                 ["submodule", "update", "--init", "--recursive"], dest, retries=fetch_retries
             )
         record.final_sha = await _rev_parse(git, dest, "HEAD")
-    except _CommandFailed as exc:
+    except CommandFailed as exc:
         record.failed = True
         raise CheckoutError(f"{refs.org}/{refs.repo}: {exc}", record) from None
     finally:
@@ -619,19 +438,6 @@ async def clone_refs(
     return records
 
 
-def write_clone_records(records: Sequence[CloneRecord], path: Path) -> None:
-    """Write `clone-records.json` atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps([r.to_prow_json() for r in records], indent=2) + "\n")
-    os.replace(tmp, path)
-
-
-def read_clone_records(path: Path) -> list[CloneRecord]:
-    return [CloneRecord.model_validate(item) for item in json.loads(Path(path).read_text())]
-
-
 async def changed_files(
     repo_dir: Path,
     base_sha: str,
@@ -648,7 +454,7 @@ async def changed_files(
     _check_sha("base sha", base_sha)
     _check_sha("head sha", head_sha)
     record = CloneRecord(refs=Refs(org="local", repo="local", base_sha=base_sha))
-    git = _Git(record, _git_env(env), timeout, [])
+    git = RecordingGit(record, _git_env(env), timeout, [])
     result = await git.run(
         ["diff", "--name-only", "--no-renames", "-z", f"{base_sha}...{head_sha}", "--"],
         Path(repo_dir),

@@ -18,6 +18,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from foredeck.settings import GitHubSettings
+
 JWT_LIFETIME = 540.0
 """GitHub rejects an App JWT that expires more than 10 minutes ahead; stay well inside."""
 JWT_BACKDATE = 60.0
@@ -160,3 +162,22 @@ def auth_from_files(
         raise ValueError("GitHub credentials: give token_path, or both app_id and private_key_path")
     key = _read_secret(private_key_path, "GitHub App private key")
     return AppAuth(app_id, key, installation_id=installation_id)
+
+
+def auth_from_settings(settings: GitHubSettings) -> TokenAuth | AppAuth:
+    """The credentials `github` settings name, reading secret files now; `ValueError` says
+    what is missing or unreadable (naming the file, never its content)."""
+    if settings.token is not None:
+        return TokenAuth(settings.token.get_secret_value().strip())
+    if settings.token_file is not None:
+        return auth_from_files(token_path=settings.token_file)
+    if settings.app_id is not None:
+        return auth_from_files(
+            app_id=settings.app_id,
+            private_key_path=settings.private_key_file,
+            installation_id=settings.installation_id,
+        )
+    raise ValueError(
+        "github: no credentials configured (set github.token, github.token_file, or "
+        "github.app_id with github.private_key_file)"
+    )

@@ -1,32 +1,33 @@
-"""The one interface every SCM provider offers: what trigger, reporter and controller need.
+"""What every SCM provider offers: a client (`ScmClient`) and the provider itself (`ScmProvider`).
 
 `GitHubClient` (GitHub's REST API) and `LocalScm` (repositories on disk, statuses and comments in
-foredeck's database) both satisfy `ScmClient`, so the rest of foredeck never asks which one it
-talks to. Values are the GitHub models of `foredeck.scm.github`, whichever provider made them.
+foredeck's database) both satisfy `ScmClient`; `GitHubProvider` and `LocalProvider` both satisfy
+`ScmProvider`, which `foredeck.scm.providers.provider_from_settings` builds: the one place that
+asks which SCM is configured. Values are the GitHub models of `foredeck.scm.github_types`,
+whichever provider made them.
+
+Components do not depend on these wide interfaces: each declares the narrow protocol of what it
+uses beside itself (the reporter: statuses and comments), which these satisfy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from foredeck.scm.github import (
+from prometheus_client import CollectorRegistry
+
+from foredeck.scm.github_types import (
     CommitStatus,
-    GitHubClient,
     IssueComment,
     Label,
     PullRequest,
     StatusState,
 )
 
-__all__ = [
-    "CommitStatus",
-    "IssueComment",
-    "Label",
-    "PullRequest",
-    "ScmClient",
-    "StatusState",
-]
+if TYPE_CHECKING:
+    from foredeck.scm.github import GitHubClient
+    from foredeck.scm.local.client import LocalScm
 
 
 @runtime_checkable
@@ -79,5 +80,82 @@ class ScmClient(Protocol):
     async def get_branch_sha(self, owner: str, repo: str, branch: str) -> str: ...
 
 
-def _check_github_client_is_an_scm_client(client: GitHubClient) -> ScmClient:
-    return client  # mypy proves the GitHub client satisfies the interface
+class WebLinks(Protocol):
+    """Where people look at things of the SCM (`foredeck.scm.links`)."""
+
+    def repo(self, org: str, repo: str) -> str: ...
+    def pull(self, org: str, repo: str, number: int) -> str: ...
+    def commit(self, org: str, repo: str, sha: str) -> str: ...
+    def pull_commit(self, org: str, repo: str, number: int, sha: str) -> str: ...
+    def user(self, login: str) -> str: ...
+
+
+class Watcher(Protocol):
+    """A provider's own source of events (the local provider scans its repositories)."""
+
+    def start(self) -> Any: ...
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+
+class UserComments(Protocol):
+    """Comments by users typed into foredeck rather than into the SCM (the local provider)."""
+
+    def comment(
+        self,
+        org: str,
+        repo: str,
+        number: int,
+        body: str,
+        author: str,
+        *,
+        on_logged: Callable[[], None] | None = None,
+    ) -> IssueComment: ...
+
+
+class ScmProvider(Protocol):
+    """One SCM, as settings configure it."""
+
+    @property
+    def kind(self) -> str:
+        """`github` or `local`, for messages."""
+        ...
+
+    @property
+    def bot_login(self) -> str | None:
+        """The login foredeck comments and reports as, when configured."""
+        ...
+
+    @property
+    def pull_ref(self) -> str:
+        """The fetchable ref of a pull request's head, a template with `{number}`."""
+        ...
+
+    @property
+    def links(self) -> WebLinks: ...
+
+    def clone_uri(self, org: str, repo: str) -> str:
+        """Where to fetch `org/repo` from (when the job's refs do not say)."""
+        ...
+
+    def client_factory(self) -> Callable[[], ScmClient]:
+        """A callable making a new client, each on the event loop that calls it (a client's
+        connection pool binds to its loop). Credentials are read now: missing ones raise
+        `ValueError` at start-up, not on the first event."""
+        ...
+
+    def watcher(
+        self,
+        *,
+        on_logged: Callable[[], None] | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> Watcher | None:
+        """The provider's event source (a daemon thread), or None when events come by webhook."""
+        ...
+
+    def user_comments(self) -> UserComments | None:
+        """Where users comment through foredeck, or None when they comment in the SCM."""
+        ...
+
+
+def _check_clients_are_scm_clients(github: GitHubClient, local: LocalScm) -> list[ScmClient]:
+    return [github, local]  # mypy proves both clients satisfy the interface

@@ -32,6 +32,8 @@ from foredeck.config import ConfigAgent
 from foredeck.db.migrate import open_database
 from foredeck.hook.plugins import Plugin, load_plugins
 from foredeck.hook.worker import Worker
+from foredeck.scm.provider import ScmProvider
+from foredeck.scm.providers import provider_from_settings
 from foredeck.serve.app import Component, create_service_app
 from foredeck.serve.roles import HTTP_ROLES, ROLES, Role
 from foredeck.settings import Settings
@@ -110,6 +112,7 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
     registry = CollectorRegistry()
     service = Service(role, settings, engine, registry)
     central = ConfigAgent.from_settings(settings) if settings.config_path else None
+    scm = provider_from_settings(settings, engine)
 
     def wants(part: Role) -> bool:
         return role == "all" or role == part
@@ -126,7 +129,7 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
 
     controller = reporter = worker = None
     if wants("reporter") and settings.reporter.enabled:
-        reporter = optional("reporter", lambda: _reporter(settings, engine, registry))
+        reporter = optional("reporter", lambda: _reporter(settings, engine, registry, scm))
     if wants("controller") and settings.controller.enabled:
         controller = optional(
             "controller", lambda: _controller(settings, engine, registry, reporter)
@@ -153,10 +156,11 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
             )
     if wants("sinker") and settings.sinker.enabled:
         others.append(optional("sinker", lambda: _sinker(settings, engine, registry)))
-    if wants("watcher") and settings.scm.provider == "local":
-        others.append(optional("watcher", lambda: _watcher(settings, engine, registry, worker)))
-    elif role == "watcher":
-        raise ValueError("the watcher role needs scm.provider: local")
+    if wants("watcher"):
+        watcher = scm.watcher(on_logged=worker.notify if worker else None, registry=registry)
+        if watcher is None and role == "watcher":
+            raise ValueError("the watcher role needs scm.provider: local")
+        others.append(watcher)
     running = [c for c in others if c is not None]
 
     if role in HTTP_ROLES:
@@ -198,18 +202,18 @@ def _construct(factory: Callable[..., Any], *args: Any, **optional: Any) -> Any:
     return factory(*args, **accepted)
 
 
-def _reporter(settings: Settings, engine: Engine, registry: CollectorRegistry) -> Component:
+def _reporter(
+    settings: Settings, engine: Engine, registry: CollectorRegistry, scm: ScmProvider
+) -> Component:
     reporter_cls = _import("foredeck.report", "Reporter", "reporter")
-    client_factory = _import("foredeck.scm.factory", "scm_client_factory", "SCM client factory")
     try:
-        clients = client_factory(settings, engine)
+        return _construct(  # type: ignore[no-any-return]
+            reporter_cls.from_settings, settings, engine, scm, registry=registry
+        )
     except ValueError as exc:
         raise ValueError(
             f"reporter: {exc} (or set scm.provider: local to run without GitHub)"
         ) from None
-    return _construct(  # type: ignore[no-any-return]
-        reporter_cls.from_settings, settings, engine, clients, registry=registry
-    )
 
 
 def _controller(
@@ -238,20 +242,6 @@ def _periodics(
 def _sinker(settings: Settings, engine: Engine, registry: CollectorRegistry) -> Component:
     sinker_cls = _import("foredeck.sinker", "Sinker", "sinker")
     return _construct(sinker_cls.from_settings, settings, engine, registry=registry)  # type: ignore[no-any-return]
-
-
-def _watcher(
-    settings: Settings, engine: Engine, registry: CollectorRegistry, worker: Worker | None
-) -> Component:
-    watcher_cls = _import("foredeck.scm.local_watch", "LocalWatcher", "local SCM watcher")
-    notify = worker.notify if worker is not None else None
-    return _construct(  # type: ignore[no-any-return]
-        watcher_cls.from_settings,
-        settings,
-        engine,
-        registry=registry,
-        on_logged=notify,
-    )
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -99,6 +99,19 @@ def test_test_name_runs_exactly_the_named_jobs(harness: Harness) -> None:
     assert "release-check" not in harness.names(3)
 
 
+def test_jobs_started_by_a_command_record_the_links_of_a_webhook_start(harness: Harness) -> None:
+    """`/test` reads the pull request through the REST API: its author link must not be lost
+    (the webhook path records it from the payload)."""
+    pr(harness, 2, author="carol", deliver=False)
+    harness.comment(2, "/test unit", commenter="alice", author="carol")
+    (job,) = harness.jobs(2)
+    pull = job.pulls[0]
+    assert pull["author"] == "carol"
+    assert pull["author_link"] == "https://github.com/carol"
+    assert pull["link"] == f"https://github.com/{ORG}/{REPO}/pull/2"
+    assert job.refs is not None and job.refs["repo_link"] == f"https://github.com/{ORG}/{REPO}"
+
+
 def test_test_all_honours_file_filters(harness: Harness) -> None:
     pr(harness, 4, files=("docs/a.md",), deliver=False)
     harness.comment(4, "/test all", commenter="alice", author="alice")

@@ -13,9 +13,9 @@ from foredeck.db import session_factory
 from foredeck.db.eventlog import NewEvent, failed_events, get_event, log_events
 from foredeck.hook.plugins import load_plugins
 from foredeck.hook.plugins.trigger import TriggerPlugin, create
-from foredeck.scm.github_auth import TokenAuth
-from foredeck.scm.settings import GitHubSettings
-from foredeck.settings import Settings, SettingsError, load_settings
+from foredeck.scm.github import client_from_settings
+from foredeck.scm.github_auth import TokenAuth, auth_from_settings
+from foredeck.settings import GitHubSettings, Settings, SettingsError, load_settings
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.hook.plugins.trigger_env import (
@@ -129,11 +129,12 @@ def test_unusable_payload_parks_the_event_at_once_with_a_clear_error(
 def test_github_settings_validation_and_secrets(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("ghp_from_file\n")
-    from_file = GitHubSettings(token_file=str(token_file)).auth()
+    from_file = auth_from_settings(GitHubSettings(token_file=str(token_file)))
     assert isinstance(from_file, TokenAuth) and from_file.token == "ghp_from_file"
 
     inline = GitHubSettings(token=SecretStr("ghp_inline"))
-    assert "ghp_inline" not in repr(inline) and "ghp_inline" not in repr(inline.client())
+    client = client_from_settings(inline)
+    assert "ghp_inline" not in repr(inline) and "ghp_inline" not in repr(client)
     assert not GitHubSettings().configured and inline.configured
 
     for bad, message in [
@@ -146,7 +147,7 @@ def test_github_settings_validation_and_secrets(tmp_path: Path) -> None:
         with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
             GitHubSettings.model_validate(bad)
     with pytest.raises(ValueError, match="cannot read GitHub token file"):
-        GitHubSettings(token_file=str(tmp_path / "absent")).auth()
+        auth_from_settings(GitHubSettings(token_file=str(tmp_path / "absent")))
 
 
 def test_settings_from_file_and_environment(tmp_path: Path) -> None:

@@ -22,9 +22,8 @@ from foredeck.db import Event, Job, session_factory
 from foredeck.db.eventlog import NewEvent, get_event, log_events
 from foredeck.hook.plugins.trigger import TriggerPlugin, create
 from foredeck.hook.worker import Worker
-from foredeck.scm.settings import GitHubSettings
-from foredeck.scm.webhooks import repository_of
-from foredeck.settings import Settings
+from foredeck.scm.github_types import repository_of
+from foredeck.settings import GitHubSettings, Settings
 from tests.config.helpers import JOBS_YAML
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble

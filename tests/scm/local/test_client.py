@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from foredeck.db import ScmComment, ScmStatus, session_factory
 from foredeck.db.engine import write_lock
-from foredeck.scm.local import LocalScm, LocalScmError
+from foredeck.scm.local.client import LocalScm
+from foredeck.scm.local.names import LocalScmError
 from foredeck.scm.provider import ScmClient
 from tests.db.fixtures import Database
 from tests.scm.local.conftest import ORG, REPO, Repo, git_env

@@ -11,8 +11,13 @@ import orjson
 from foredeck.config import branch_of_ref
 from foredeck.db.types import utcnow
 from foredeck.hook.plugins.trigger.push import changed_files
-from foredeck.scm.local import CommentRow, LocalRepos, comment_model, new_id, pull_ref
-from foredeck.scm.local_events import (
+from foredeck.scm.github_types import (
+    IssueCommentEvent,
+    PullRequestEvent,
+    PushEvent,
+    parse_payload,
+)
+from foredeck.scm.local.events import (
     NULL_SHA,
     delivery_id,
     issue_comment_payload,
@@ -22,14 +27,10 @@ from foredeck.scm.local_events import (
     push_payload,
     repository_json,
 )
-from foredeck.scm.webhooks import (
-    IssueCommentEvent,
-    PullRequestEvent,
-    PushEvent,
-    WebhookEnvelope,
-    parse_payload,
-    valid_delivery_id,
-)
+from foredeck.scm.local.names import pull_ref
+from foredeck.scm.local.pulls import CommentRow, LocalPulls
+from foredeck.scm.local.state import new_id
+from foredeck.scm.webhooks import WebhookEnvelope, valid_delivery_id
 from tests.hook.helpers import example
 from tests.scm.local.conftest import ORG, REPO, Repo
 
@@ -55,10 +56,10 @@ def assert_githubs_keys(ours: dict[str, Any], real: dict[str, Any], path: str = 
 def test_pull_request_payloads(root: Path, repo: Repo) -> None:
     first = repo.commit("Add docs", {"docs/x.md": "x\n"}, branch="pr/5", author="bob")
     head = repo.commit("More", {"src/y.py": "y\n"})
-    repos = LocalRepos(root)
-    pr = repos.pull(ORG, REPO, 5, ["ok-to-test"])
-    repository = repository_json(repos, ORG, REPO)
-    opened = pull_request_payload("opened", pull_json(pr), repository, "bob")
+    pulls = LocalPulls.at(root)
+    pr = pulls.pull(ORG, REPO, 5, ["ok-to-test"])
+    repository = repository_json(pulls, ORG, REPO)
+    opened = pull_request_payload(pulls, "opened", pull_json(pr), repository, "bob")
     ev = roundtrip("pull_request", delivery_id(ORG, REPO, pull_ref(5), head, "opened"), opened)
     assert isinstance(ev, PullRequestEvent)
     assert (ev.action, ev.number, ev.sender.login) == ("opened", 5, "bob")
@@ -67,7 +68,10 @@ def test_pull_request_payloads(root: Path, repo: Repo) -> None:
         REPO,
         f"{ORG}/{REPO}",
     )
-    assert ev.repository.html_url.startswith("file://")
+    # Links are foredeck's dashboard pages (the default dashboard_url here), not the disk.
+    assert ev.repository.html_url == f"http://127.0.0.1:8888/?repo={ORG}%2F{REPO}"
+    assert ev.pull_request.html_url == f"http://127.0.0.1:8888/pr-history/{ORG}/{REPO}/5"
+    assert ev.pull_request.user.html_url == "http://127.0.0.1:8888/?author=bob"
     p = ev.pull_request
     assert (p.number, p.state, p.title, p.user.login, p.draft) == (
         5,
@@ -87,7 +91,9 @@ def test_pull_request_payloads(root: Path, repo: Repo) -> None:
     assert_githubs_keys(opened, example("pull_request.opened"))
     assert first != head
 
-    sync = pull_request_payload("synchronize", pull_json(pr), repository, "carol", before=first)
+    sync = pull_request_payload(
+        pulls, "synchronize", pull_json(pr), repository, "carol", before=first
+    )
     ev = roundtrip("pull_request", delivery_id(ORG, REPO, pull_ref(5), head, "synchronize"), sync)
     assert isinstance(ev, PullRequestEvent)
     assert (ev.action, ev.before, ev.after) == ("synchronize", first, head)
@@ -98,8 +104,8 @@ def test_push_payload_lists_the_pushed_commits_and_files(root: Path, repo: Repo)
     before = repo.head()
     repo.commit("One", {"docs/a.md": "a\n", "README.md": "changed\n"})
     after = repo.commit("Two", {"src/app.py": None, "src/new.py": "n\n"})
-    repos = LocalRepos(root)
-    payload = push_payload(repos, ORG, REPO, "refs/heads/main", before, after)
+    pulls = LocalPulls.at(root)
+    payload = push_payload(pulls, ORG, REPO, "refs/heads/main", before, after)
     ev = roundtrip("push", delivery_id(ORG, REPO, "refs/heads/main", after, "push"), payload)
     assert isinstance(ev, PushEvent)
     assert (ev.ref, ev.before, ev.after, ev.deleted, ev.forced, ev.created) == (
@@ -119,7 +125,7 @@ def test_push_payload_lists_the_pushed_commits_and_files(root: Path, repo: Repo)
     assert ev.sender.login == "alice" and ev.pusher.name == "alice"
     assert_githubs_keys(payload, example("push"))
 
-    first = push_payload(repos, ORG, REPO, "refs/heads/main", None, after)
+    first = push_payload(pulls, ORG, REPO, "refs/heads/main", None, after)
     ev = roundtrip("push", "local-x", first)
     assert isinstance(ev, PushEvent)
     assert ev.created and ev.before == NULL_SHA and [c.id for c in ev.commits] == [after]
@@ -129,18 +135,18 @@ def test_force_push_is_marked_forced(root: Path, repo: Repo) -> None:
     old = repo.commit("Old", {"a": "1"})
     repo.git("reset", "--quiet", "--hard", "HEAD~1")
     new = repo.commit("New", {"b": "2"})
-    payload = push_payload(LocalRepos(root), ORG, REPO, "refs/heads/main", old, new)
+    payload = push_payload(LocalPulls.at(root), ORG, REPO, "refs/heads/main", old, new)
     assert payload["forced"] is True
     assert [c["id"] for c in payload["commits"]] == [new]
 
 
 def test_issue_comment_payload(root: Path, repo: Repo) -> None:
     repo.commit("Change", {"x": "1"}, branch="pr/2", author="bob")
-    repos = LocalRepos(root)
-    pr = repos.pull(ORG, REPO, 2)
+    pulls = LocalPulls.at(root)
+    pr = pulls.pull(ORG, REPO, 2)
     now = utcnow()
-    made = comment_model(repos, CommentRow(new_id(), ORG, REPO, 2, "carol", "/retest", now, now))
-    payload = issue_comment_payload(pr, made, repository_json(repos, ORG, REPO))
+    made = pulls.comment(CommentRow(new_id(), ORG, REPO, 2, "carol", "/retest", now, now))
+    payload = issue_comment_payload(pr, made, repository_json(pulls, ORG, REPO))
     ev = roundtrip(
         "issue_comment", delivery_id(ORG, REPO, "pull/2/comments", str(made.id), "created"), payload
     )

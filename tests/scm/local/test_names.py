@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from foredeck.scm.local import LocalRepos, LocalScm, LocalScmError, login_of, pr_number
+from foredeck.scm.local.client import LocalScm
+from foredeck.scm.local.names import LocalScmError, login_of, pr_number
+from foredeck.scm.local.repos import LocalRepos
 from tests.db.fixtures import Database
 from tests.scm.local.conftest import ORG, REPO, Repo
 

@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from foredeck.db import Event, Job, session_factory
 from foredeck.hook.plugins.trigger import create
 from foredeck.hook.worker import Worker
 from foredeck.scm.git import checkout
-from foredeck.scm.local import LocalRepos, LocalScm, pull_ref
-from foredeck.scm.local_watch import LocalWatcher, comment
+from foredeck.scm.local.client import LocalScm
+from foredeck.scm.local.names import pull_ref
+from foredeck.scm.local.watch import LocalWatcher
+from foredeck.scm.providers import provider_from_settings
+from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
 from foredeck.types import Refs
 from tests.db.fixtures import Database
@@ -24,6 +28,7 @@ from tests.hook.plugins.trigger_env import JOBS_YAML
 from tests.scm.local.conftest import ORG, REPO, Repo
 
 BOT = "foredeck"
+DASH = "https://ci.example.org"
 
 
 @dataclass
@@ -41,7 +46,9 @@ class Local:
             assert failed.scalars().all() == []
 
     def comment(self, number: int, body: str, author: str) -> None:
-        comment(self.db.engine, self.settings, ORG, REPO, number, body, author)
+        comments = provider_from_settings(self.settings, self.db.engine).user_comments()
+        assert comments is not None
+        comments.comment(ORG, REPO, number, body, author)
         self.scan()
 
     def jobs(self) -> list[Job]:
@@ -70,12 +77,44 @@ def local(db: Database, root: Path, repo: Repo, tmp_path: Path) -> Iterator[Loca
         config_path=str(config),
         scm={"provider": "local", "local_root": str(root), "bot_login": BOT},  # type: ignore[arg-type]
         plugin_config={"trigger": {"bot_login": BOT, "cache_dir": str(tmp_path / "cache")}},
+        reporter={"dashboard_url": DASH},  # type: ignore[arg-type]
     )
     plugin = create(settings)  # the local provider's defaults: its client, pull refs, clones
     worker = Worker(db.engine, [plugin], max_attempts=1, retry_backoff=0)
-    watcher = LocalWatcher.from_settings(settings, db.engine, on_logged=worker.notify)
+    watcher = provider_from_settings(settings, db.engine).watcher(on_logged=worker.notify)
+    assert isinstance(watcher, LocalWatcher)
     yield Local(db, settings, worker, watcher)
     worker.close()
+
+
+def test_local_links_are_the_dashboards_pages(local: Local, repo: Repo, root: Path) -> None:
+    """A job's links (repository, pull request, commits, author), in its row, in the API and
+    on the dashboard, point at foredeck's own pages: there is no github.com for local repos."""
+    local.scan()
+    [publish] = local.jobs()
+    repo.commit("Add code", {"src/f.py": "f\n"}, branch="pr/1", author="bob")
+    repo.checkout("main")
+    local.scan()
+    local.comment(1, "/test e2e", "carol")
+    repo_page = f"{DASH}/?repo={ORG}%2F{REPO}"
+    pr_page = f"{DASH}/pr-history/{ORG}/{REPO}/1"
+    by_webhook = next(j for j in local.jobs() if j.name == "unit")
+    by_command = next(j for j in local.jobs() if j.name == "e2e")
+    for job in (by_webhook, by_command):
+        assert job.refs is not None
+        assert job.refs["repo_link"] == repo_page and job.refs["base_link"] == repo_page
+        pull = job.pulls[0]
+        assert (pull["link"], pull["commit_link"]) == (pr_page, pr_page)
+        assert pull["author_link"] == f"{DASH}/?author=bob"
+    assert publish.refs is not None and publish.refs["repo_link"] == repo_page
+
+    app = create_service_app(local.settings, local.db.engine)
+    with TestClient(app) as client:
+        html = client.get("/").text + client.get(f"/view/{publish.id}").text
+        detail = client.get(f"/api/jobs/{by_command.id}").json()
+    assert "github.com" not in html
+    assert f'href="{pr_page}"' in html and f'href="{repo_page}"' in html  # PR; push's commit
+    assert detail["pulls"][0]["author_link"] == f"{DASH}/?author=bob"
 
 
 def test_pushes_prs_and_comments_make_jobs(local: Local, repo: Repo, root: Path) -> None:
@@ -149,7 +188,7 @@ async def test_a_presubmits_refs_check_out_from_the_local_repository(
         refs,
         tmp_path / "src",
         mirror_root=tmp_path / "mirrors",
-        clone_uri=LocalRepos(root).clone_uri,
+        clone_uri=provider_from_settings(local.settings).clone_uri,
     )
     assert not record.failed
     assert (tmp_path / "src" / "src" / "f.py").read_text() == "f\n"

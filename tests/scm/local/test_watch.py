@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from foredeck.db import Event, session_factory
 from foredeck.db.eventlog import load_payload
-from foredeck.scm.local import LocalRepos, LocalScm, LocalScmError
-from foredeck.scm.local_watch import LocalWatcher, comment
-from foredeck.scm.webhooks import IssueCommentEvent, parse_payload
+from foredeck.scm.github_types import IssueComment, IssueCommentEvent, parse_payload
+from foredeck.scm.local.client import LocalScm
+from foredeck.scm.local.names import LocalScmError
+from foredeck.scm.local.pulls import LocalPulls
+from foredeck.scm.local.watch import LocalWatcher
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
 from tests.scm.local.conftest import ORG, REPO, Repo
@@ -42,7 +45,24 @@ def summary(db: Database) -> list[tuple[str, str | None, str]]:
 
 def watcher(db: Database, root: Path, calls: list[int] | None = None) -> LocalWatcher:
     on_logged = (lambda: calls.append(1)) if calls is not None else None
-    return LocalWatcher(LocalRepos(root), db.engine, on_logged=on_logged)
+    return LocalWatcher(LocalPulls.at(root), db.engine, on_logged=on_logged)
+
+
+def comment(
+    engine: Engine,
+    settings: Settings,
+    org: str,
+    repo: str,
+    number: int,
+    body: str,
+    author: str,
+    *,
+    on_logged: Any = None,
+) -> IssueComment:
+    """A user's comment through the provider, as the API makes it."""
+    comments = provider_from_settings(settings, engine).user_comments()
+    assert comments is not None
+    return comments.comment(org, repo, number, body, author, on_logged=on_logged)
 
 
 def test_lifecycle_is_logged_once_each_across_rescans_and_restarts(
@@ -121,7 +141,7 @@ def test_other_branches_and_broken_repositories_are_ignored(
 
 def test_start_and_stop_log_in_the_background(db: Database, root: Path, repo: Repo) -> None:
     logged = threading.Event()
-    w = LocalWatcher(LocalRepos(root), db.engine, poll_interval=0.05, on_logged=logged.set)
+    w = LocalWatcher(LocalPulls.at(root), db.engine, poll_interval=0.05, on_logged=logged.set)
     thread = w.start()
     try:
         assert logged.wait(20)
@@ -213,7 +233,7 @@ def test_reopen_and_moving_back_to_an_old_head_are_events_too(
 
 def test_metrics_count_scans_and_new_events(sqlite_db: Database, root: Path, repo: Repo) -> None:
     registry = CollectorRegistry()
-    w = LocalWatcher(LocalRepos(root), sqlite_db.engine, registry=registry)
+    w = LocalWatcher(LocalPulls.at(root), sqlite_db.engine, registry=registry)
     assert w.scan_once() == 1
     assert w.scan_once() == 0
     assert registry.get_sample_value("foredeck_local_watch_scans_total") == 2

@@ -49,6 +49,7 @@ from foredeck.dashboard.view.logs import (
 )
 from foredeck.db.engine import read_only, session_factory
 from foredeck.db.models import Job
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.storage.prow import BUILD_LOG, PIPELINE_RUN
 from foredeck.storage.store import ArtifactStore, lazy_store
@@ -92,6 +93,7 @@ def view_router(
     chunk_matchers = compile_patterns(patterns, multiline=True)
 
     artifact_store = lazy_store(settings.artifacts.url, store)
+    web = provider_from_settings(settings).links
 
     def load(job_id: JobId) -> tuple[Job, BuildFiles | None]:
         with reads() as session:
@@ -131,7 +133,7 @@ def view_router(
     def load_task(job_id: JobId, task: str) -> tuple[Job, BuildFiles, dict[str, Any]]:
         """The job, its files and the task's entry in `pipeline-run.json`; 404 without them."""
         job, files = load(job_id)
-        run = LensContext(job, files, top_names(files), matchers).json(PIPELINE_RUN)
+        run = LensContext(job, files, top_names(files), matchers, web).json(PIPELINE_RUN)
         entry = task_entries(run).get(task) if isinstance(run, dict) else None
         if files is None or entry is None:
             raise HTTPException(404, f"run {job_id} has no task {task!r}")
@@ -154,7 +156,7 @@ def view_router(
         find_error: Offset | None = None,
     ) -> Response:
         job, files = load(job_id)
-        ctx = LensContext(job, files, top_names(files), matchers, start, end)
+        ctx = LensContext(job, files, top_names(files), matchers, web, start, end)
         if find_error is not None and files is not None and ctx.has(BUILD_LOG):
             found = search_errors(RangeReader(files, BUILD_LOG), f"/view/{job_id}", find_error)
             if isinstance(found, Response):

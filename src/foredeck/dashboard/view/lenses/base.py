@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from foredeck.dashboard.links import WebLinks
 from foredeck.dashboard.view.artifacts import BuildFiles
 from foredeck.dashboard.view.logs import ErrorSearch, Matcher
 from foredeck.db.models import Job
@@ -25,6 +26,8 @@ class LensContext:
     top: set[str]
     """Names of the files at the top of the build directory."""
     matchers: list[Matcher]
+    web: WebLinks
+    """The SCM's links, for what the job's refs do not link themselves."""
     log_start: int | None = None
     log_end: int | None = None
     search: ErrorSearch | None = None

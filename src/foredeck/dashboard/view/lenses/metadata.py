@@ -23,8 +23,8 @@ def build(ctx: LensContext) -> Lens:
     refs: dict[str, Any] = job.refs or {}
     data = {
         "result": result,
-        "pulls": links.pull_links(job),
-        "commit": links.commit(job),
+        "pulls": links.pull_links(job, ctx.web),
+        "commit": links.commit(job, ctx.web),
         "authors": links.authors(job),
         "repo": f"{job.org}/{job.repo}" if job.org and job.repo else None,
         "base_ref": job.base_ref or refs.get("base_ref"),

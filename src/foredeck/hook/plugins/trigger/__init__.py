@@ -1,8 +1,9 @@
 """The trigger plugin: Prow's trigger, turning pull requests, pushes and comments into jobs.
 
 Enable it with `worker.plugins: ["foredeck.hook.plugins.trigger:create"]`; it reads the central
-job config from `config_path`, GitHub credentials from `github`, and its own options from
-`plugin_config.trigger` (see `TriggerConfig` and docs/trigger.md).
+job config from `config_path`, talks to the SCM provider the settings configure
+(`foredeck.scm.providers`), and reads its own options from `plugin_config.trigger` (see
+`TriggerConfig` and docs/trigger.md).
 
 Jobs are rows (state `triggered`) made in the worker's transaction for the event and keyed by
 delivery and job name, so an event handled twice makes each job once. GitHub effects (labels,
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,13 +23,13 @@ from foredeck.config import ConfigAgent
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply, PermanentEventError
 from foredeck.hook.plugins.trigger.comment import handle_issue_comment
-from foredeck.hook.plugins.trigger.context import TriggerContext
+from foredeck.hook.plugins.trigger.context import CommitLinks, TriggerClient, TriggerContext
 from foredeck.hook.plugins.trigger.inrepo import InRepoConfigs
-from foredeck.hook.plugins.trigger.options import DEFAULT_CLONE_URI, RepoOptions, TriggerConfig
+from foredeck.hook.plugins.trigger.options import RepoOptions, TriggerConfig
 from foredeck.hook.plugins.trigger.pull_request import handle_pull_request
 from foredeck.hook.plugins.trigger.push import handle_push
-from foredeck.scm.provider import ScmClient
-from foredeck.scm.webhooks import IssueCommentEvent, PullRequestEvent, PushEvent
+from foredeck.scm.github_types import IssueCommentEvent, PullRequestEvent, PushEvent
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.validation import problems
 
@@ -46,22 +46,27 @@ EVENTS = frozenset({"pull_request", "push", "issue_comment"})
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[], ScmClient]
+ClientFactory = Callable[[], TriggerClient]
 
 
 class TriggerPlugin:
     name = PLUGIN_NAME
 
     def __init__(
-        self, options: TriggerConfig, central: ConfigAgent, client_factory: ClientFactory
+        self,
+        options: TriggerConfig,
+        central: ConfigAgent,
+        client_factory: ClientFactory,
+        links: CommitLinks,
     ) -> None:
         self.options = options
         self.central = central
         self.in_repo = InRepoConfigs(options)
+        self.links = links
         self._client_factory = client_factory
-        self._client: ScmClient | None = None
+        self._client: TriggerClient | None = None
 
-    def _gh(self) -> ScmClient:
+    def _gh(self) -> TriggerClient:
         # Created on first use, on the worker's event loop, which the client's pool binds to.
         if self._client is None:
             self._client = self._client_factory()
@@ -86,6 +91,7 @@ class TriggerPlugin:
             event=event,
             session=reader,
             gh=self._gh(),
+            links=self.links,
             options=self.options,
             central=self.central,
             in_repo=self.in_repo,
@@ -108,7 +114,7 @@ def create(settings: Settings) -> TriggerPlugin:
     """`foredeck.hook.plugins.trigger:create`: the plugin from the global settings.
 
     Raises `ValueError` (with every problem listed) for invalid options, an unusable central
-    job config, or missing GitHub credentials, so that a misconfigured hook does not start.
+    job config, or missing SCM credentials, so that a misconfigured hook does not start.
     """
     raw: Any = settings.plugin_config.get(PLUGIN_NAME, {})
     try:
@@ -117,24 +123,13 @@ def create(settings: Settings) -> TriggerPlugin:
         lines = "".join(f"\n  {line}" for line in problems(exc, TriggerConfig))
         raise ValueError(f"plugin_config.{PLUGIN_NAME}: invalid options:{lines}") from None
     central = ConfigAgent.from_settings(settings, reload_interval=options.config_reload_interval)
-    if settings.scm.provider == "local":
-        from foredeck.db.engine import make_engine
-        from foredeck.scm.factory import scm_client_factory
-
-        update: dict[str, Any] = {}
-        if options.bot_login is None:
-            update["bot_login"] = settings.scm.bot_login
-        if options.clone_uri == DEFAULT_CLONE_URI:  # in-repo config comes from the disk too
-            root = Path(settings.scm.local_root).resolve()
-            update["clone_uri"] = str(root / "{org}" / "{repo}")
-        if "pull_ref" not in options.model_fields_set:
-            from foredeck.scm.local import PULL_REF_TEMPLATE
-
-            update["pull_ref"] = PULL_REF_TEMPLATE
-        options = options.model_copy(update=update)
-        return TriggerPlugin(
-            options, central, scm_client_factory(settings, make_engine(settings.database_url))
-        )
-    github = settings.github
-    github.auth()  # fail now, not on the first event, when credentials are missing or unreadable
-    return TriggerPlugin(options, central, github.client)
+    scm = provider_from_settings(settings)
+    update: dict[str, Any] = {}
+    if options.bot_login is None:
+        update["bot_login"] = scm.bot_login
+    if "pull_ref" not in options.model_fields_set:
+        update["pull_ref"] = scm.pull_ref
+    options = options.model_copy(update=update)
+    options.use_clone_uri(scm.clone_uri)  # in-repo config comes from where jobs clone from
+    # Credentials are read now: missing or unreadable ones fail here, not on the first event.
+    return TriggerPlugin(options, central, scm.client_factory(), scm.links)

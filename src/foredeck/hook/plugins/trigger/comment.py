@@ -33,8 +33,7 @@ from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
 from foredeck.jobs import create_jobs
-from foredeck.scm.github import PullRequest
-from foredeck.scm.webhooks import IssueCommentEvent
+from foredeck.scm.github_types import IssueCommentEvent, PullRequest
 
 TEST_HELP_RE = compile_go_regex(r"(?m)^/test[ \t]*\?\s*$")
 EMPTY_TEST_RE = compile_go_regex(r"(?m)^/test\s*$")
@@ -128,7 +127,9 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         return
 
     pr = await ctx.gh.get_pull(org, repo, number)
-    refs, presubmits = await ctx.pull_request_jobs(org, repo, ev.repository.html_url, pr)
+    refs, presubmits = await ctx.pull_request_jobs(
+        org, repo, ev.repository.html_url, pr, author_link=pr.user.html_url
+    )
     if not presubmits or not matches_command(text, presubmits):
         return
 

@@ -20,8 +20,15 @@ from foredeck.hook.plugins.trigger.messages import (
     config_error_description,
 )
 from foredeck.hook.plugins.trigger.options import TriggerConfig
+from foredeck.hook.plugins.trigger.trust import TrustClient
 from foredeck.jobs import pull_refs
-from foredeck.scm.provider import ScmClient
+from foredeck.scm.github_types import (
+    CommitStatus,
+    IssueComment,
+    Label,
+    PullRequest,
+    StatusState,
+)
 from foredeck.types import Pull, Refs
 
 log = logging.getLogger("foredeck.hook.plugins.trigger")
@@ -53,12 +60,53 @@ class PullRequestLike(Protocol):
     def base(self) -> _Branch: ...
 
 
+class TriggerClient(TrustClient, Protocol):
+    """What the trigger asks of the SCM: pull requests, labels, comments and one status."""
+
+    async def close(self) -> None: ...
+    async def get_pull(self, owner: str, repo: str, number: int) -> PullRequest: ...
+    async def get_branch_sha(self, owner: str, repo: str, branch: str) -> str: ...
+    async def list_pull_files(self, owner: str, repo: str, number: int) -> list[str]: ...
+    async def add_labels(
+        self, owner: str, repo: str, number: int, labels: Sequence[str]
+    ) -> list[Label]: ...
+    async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None: ...
+    async def list_issue_comments(
+        self, owner: str, repo: str, number: int
+    ) -> list[IssueComment]: ...
+    async def create_comment(
+        self, owner: str, repo: str, number: int, body: str
+    ) -> IssueComment: ...
+    async def edit_comment(
+        self, owner: str, repo: str, comment_id: int, body: str
+    ) -> IssueComment: ...
+    async def delete_comment(self, owner: str, repo: str, comment_id: int) -> None: ...
+    async def create_status(
+        self,
+        owner: str,
+        repo: str,
+        sha: str,
+        state: StatusState,
+        context: str,
+        description: str = "",
+        target_url: str | None = None,
+    ) -> CommitStatus: ...
+
+
+class CommitLinks(Protocol):
+    """The SCM's web links for the commits a job's refs name (`base_link`, `commit_link`)."""
+
+    def commit(self, org: str, repo: str, sha: str) -> str: ...
+    def pull_commit(self, org: str, repo: str, number: int, sha: str) -> str: ...
+
+
 @dataclass
 class TriggerContext:
     event: StoredEvent
     session: Session
     """For reads only: during the prepare phase this is a read-only session."""
-    gh: ScmClient
+    gh: TriggerClient
+    links: CommitLinks
     options: TriggerConfig
     central: ConfigAgent
     in_repo: InRepoConfigs
@@ -117,6 +165,8 @@ class TriggerContext:
             author_link=author_link,
             title=pr.title,
             link=pr.html_url,
+            base_link=self.links.commit(org, repo, base_sha),
+            commit_link=self.links.pull_commit(org, repo, pr.number, pr.head.sha),
             pull_ref=self.options.pull_ref,
         )
         presubmits = await self.presubmits_for(org, repo, pr.base.ref, base_sha, refs.pulls[0])

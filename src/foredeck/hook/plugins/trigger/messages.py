@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from foredeck.scm.github_types import status_description
+
 OK_TO_TEST = "ok-to-test"
 NEEDS_OK_TO_TEST = "needs-ok-to-test"
 LGTM = "lgtm"
@@ -19,8 +21,6 @@ HELP_MARKER = "<!-- foredeck:trigger:help -->"
 CONFIG_MARKER = "<!-- foredeck:trigger:in-repo-config -->"
 CONFIG_CONTEXT = "foredeck/config"
 """The commit status that says whether the tested tree's in-repo config loads."""
-MAX_STATUS_DESCRIPTION = 140
-"""GitHub refuses longer commit status descriptions."""
 MAX_LISTED_CONFIG_ERRORS = 50
 
 MAX_QUOTE_CHARS = 2000
@@ -121,10 +121,7 @@ def help_message(
 
 def config_error_description(errors: Sequence[object]) -> str:
     """The first problem, `file:line: message`, cut to fit a commit status."""
-    first = str(errors[0]) if errors else "in-repo config is invalid"
-    if len(first) <= MAX_STATUS_DESCRIPTION:
-        return first
-    return first[: MAX_STATUS_DESCRIPTION - 3] + "..."
+    return status_description(str(errors[0]) if errors else "in-repo config is invalid")
 
 
 def config_error_comment(sha: str, errors: Sequence[object]) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from foredeck.jobs import GITHUB_PULL_REF
 
@@ -49,12 +50,14 @@ class TriggerConfig(BaseModel):
     cache_dir: str = ".foredeck/trigger"
     """Git mirrors (`mirrors/`) and scratch checkouts (`work/`) for in-repo config."""
     clone_uri: str = DEFAULT_CLONE_URI
-    """Template with `{org}` and `{repo}`."""
+    """Template with `{org}` and `{repo}`. Left at this default, the SCM provider says
+    (`use_clone_uri`): GitHub's URL, or the local provider's repository on disk."""
     clone_uris: dict[str, str] = Field(default_factory=dict)
     """`org/repo` -> clone URI or absolute local path, overriding `clone_uri`."""
     checkout_timeout: float = Field(default=300.0, gt=0)
     config_reload_interval: float = Field(default=5.0, ge=0)
     """Seconds between checks of the central job config files for changes (0: every event)."""
+    _provider_clone_uri: Callable[[str, str], str] | None = PrivateAttr(default=None)
 
     @field_validator("clone_uri")
     @classmethod
@@ -83,11 +86,17 @@ class TriggerConfig(BaseModel):
                     return options.in_repo_config
         return self.in_repo_config
 
+    def use_clone_uri(self, provider: Callable[[str, str], str]) -> None:
+        """Where the SCM provider clones from, used while `clone_uri` is the default."""
+        self._provider_clone_uri = provider
+
     def clone_uri_for(self, org: str, repo: str) -> str:
         wanted = f"{org}/{repo}".lower()
         for key, uri in self.clone_uris.items():
             if key.lower() == wanted:
                 return uri
+        if self._provider_clone_uri is not None and self.clone_uri == DEFAULT_CLONE_URI:
+            return self._provider_clone_uri(org, repo)
         return self.clone_uri.format(org=org, repo=repo)
 
     def orgs_to_trust(self, org: str) -> list[str]:

@@ -23,7 +23,7 @@ from foredeck.hook.plugins.trigger import messages
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
 from foredeck.hook.plugins.trigger.trust import has_label, trusted_pull_request, trusted_user
 from foredeck.jobs import abort_presubmits, create_jobs
-from foredeck.scm.webhooks import PullRequestEvent
+from foredeck.scm.github_types import PullRequestEvent
 from foredeck.types import Refs
 
 HANDLED = frozenset(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from foredeck.config import branch_of_ref
 from foredeck.hook.plugins.trigger.context import TriggerContext, log
 from foredeck.jobs import create_jobs, push_refs
-from foredeck.scm.webhooks import PushEvent
+from foredeck.scm.github_types import PushEvent
 
 NULL_SHA = "0" * 40
 

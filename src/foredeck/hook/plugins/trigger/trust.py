@@ -8,14 +8,23 @@ by GitHub's answers only (an unverifiable org membership counts as "no"), never 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from foredeck.hook.plugins.trigger.messages import OK_TO_TEST
 from foredeck.hook.plugins.trigger.options import TriggerConfig
-from foredeck.scm.provider import ScmClient
+from foredeck.scm.github_types import Label
+
+
+class TrustClient(Protocol):
+    """What deciding trust asks of the SCM: memberships, and the labels of a pull request."""
+
+    async def is_org_member(self, org: str, user: str) -> bool: ...
+    async def is_collaborator(self, owner: str, repo: str, user: str) -> bool: ...
+    async def list_issue_labels(self, owner: str, repo: str, number: int) -> list[Label]: ...
 
 
 async def trusted_user(
-    gh: ScmClient, options: TriggerConfig, user: str, org: str, repo: str
+    gh: TrustClient, options: TriggerConfig, user: str, org: str, repo: str
 ) -> bool:
     """The bot itself, a member of the repository's org or a trusted org, a collaborator (unless
     `only_org_members`), or the bot of a trusted GitHub App."""
@@ -38,7 +47,7 @@ def has_label(labels: Sequence[str], name: str) -> bool:
 
 
 async def trusted_pull_request(
-    gh: ScmClient,
+    gh: TrustClient,
     options: TriggerConfig,
     author: str,
     org: str,

@@ -14,9 +14,7 @@ delivery ids are deterministic, so the log refuses a duplicate anyway. Events ar
 when their commit succeeds, and what was seen is remembered only then: a failed scan is simply
 done again.
 
-`comment()` is how a local user comments on a pull request (the API calls it): the comment is
-stored where `LocalScm.list_issue_comments` finds it and an `issue_comment` event is logged in the
-same transaction, so `/test` and `/retest` work without GitHub.
+A local user's comments (`/test`, `/retest`) are logged as events by `local.comments`.
 """
 
 from __future__ import annotations
@@ -30,27 +28,13 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, select
 
-from foredeck.db.engine import read_only, session_factory, write_lock
-from foredeck.db.eventlog import NewEvent, log_events
-from foredeck.db.models import Event, EventPayload, ScmComment
+from foredeck.db.engine import read_only
+from foredeck.db.eventlog import NewEvent
+from foredeck.db.models import Event, EventPayload
 from foredeck.db.types import utcnow
 from foredeck.polling import Poller
-from foredeck.scm.github import IssueComment
-from foredeck.scm.local import (
-    LABELS_FILE,
-    CommentRow,
-    LabelStore,
-    LocalRepos,
-    LocalScmError,
-    check_comment,
-    comment_model,
-    new_id,
-    pr_number,
-    pull_ref,
-)
-from foredeck.scm.local_events import (
+from foredeck.scm.local.events import (
     delivery_id,
-    issue_comment_payload,
     log_local_events,
     new_event,
     pull_json,
@@ -58,7 +42,8 @@ from foredeck.scm.local_events import (
     push_payload,
     repository_json,
 )
-from foredeck.settings import Settings
+from foredeck.scm.local.names import LocalScmError, pr_number, pull_ref
+from foredeck.scm.local.pulls import LocalPulls
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +78,18 @@ class _Metrics:
 class LocalWatcher(Poller):
     def __init__(
         self,
-        repos: LocalRepos,
+        pulls: LocalPulls,
         engine: Engine,
         *,
         poll_interval: float = 1.0,
         on_logged: Callable[[], None] | None = None,
-        labels: LabelStore | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self.repos = repos
+        self.pulls = pulls
+        self.repos = pulls.repos
         self.poll_interval = poll_interval
         self.on_logged = on_logged
         self._engine = engine
-        self._labels = labels or LabelStore(repos.root / LABELS_FILE)
         self._heads: dict[_Key, str] = {}
         self._pulls: dict[_Key, dict[str, Any]] = {}
         self._closed: set[_Key] = set()
@@ -127,24 +111,6 @@ class LocalWatcher(Poller):
     def _failed(self) -> None:
         if self._metrics is not None:
             self._metrics.failures.inc()
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        engine: Engine,
-        on_logged: Callable[[], None] | None = None,
-        registry: CollectorRegistry | None = None,
-    ) -> LocalWatcher:
-        return cls(
-            LocalRepos.from_settings(settings),
-            engine,
-            poll_interval=settings.scm.local_poll_interval,
-            on_logged=on_logged,
-            registry=registry,
-        )
-
-    # -- threads -----------------------------------------------------------------------------
 
     # -- scanning ----------------------------------------------------------------------------
 
@@ -224,7 +190,7 @@ class LocalWatcher(Poller):
 
     def _scan_repo(self, org: str, repo: str, scan: _Scan) -> None:
         """Add the events of one repository to `scan` (all of them, or none on an error)."""
-        repos = self.repos
+        repos, views = self.repos, self.pulls
         branches = repos.branches(org, repo)
         events: list[NewEvent] = []
         heads: dict[_Key, str | None] = {}
@@ -234,14 +200,14 @@ class LocalWatcher(Poller):
         def repository_payload() -> dict[str, Any]:
             nonlocal repository
             if repository is None:
-                repository = repository_json(repos, org, repo)
+                repository = repository_json(views, org, repo)
             return repository
 
         base_ref = f"refs/heads/{repos.base_branch}"
         base = branches.get(repos.base_branch)
         if base is not None and self._heads.get((org, repo, base_ref)) != base:
             before = self._heads.get((org, repo, base_ref))
-            payload = push_payload(repos, org, repo, base_ref, before, base)
+            payload = push_payload(views, org, repo, base_ref, before, base)
             events.append(
                 new_event("push", delivery_id(org, repo, base_ref, base, "push"), payload)
             )
@@ -257,17 +223,19 @@ class LocalWatcher(Poller):
             before = self._heads.get((org, repo, ref))
             if before == sha:
                 continue
-            pr = repos.pull(org, repo, number, self._labels.get(org, repo, number))
+            pr = views.pull(org, repo, number)
             pull = pull_json(pr)
             if before is None:
                 action = "reopened" if (org, repo, ref) in self._closed else "opened"
-                payload = pull_request_payload(action, pull, repository_payload(), pr.user.login)
+                payload = pull_request_payload(
+                    views, action, pull, repository_payload(), pr.user.login
+                )
                 delivery = delivery_id(org, repo, ref, sha, action)
             else:
                 action = "synchronize"
                 pusher = repos.commit(org, repo, sha).login
                 payload = pull_request_payload(
-                    action, pull, repository_payload(), pusher, before=before
+                    views, action, pull, repository_payload(), pusher, before=before
                 )
                 # The old head is part of the id: A -> B -> A is two synchronize events.
                 delivery = delivery_id(org, repo, ref, f"{before}..{sha}", action)
@@ -283,7 +251,7 @@ class LocalWatcher(Poller):
             closed["merged"] = base is not None and repos.is_ancestor(org, repo, head, base)
             closed["closed_at"] = utcnow().isoformat().replace("+00:00", "Z")
             payload = pull_request_payload(
-                "closed", closed, repository_payload(), str(last["user"]["login"])
+                views, "closed", closed, repository_payload(), str(last["user"]["login"])
             )
             events.append(
                 new_event("pull_request", delivery_id(org, repo, key[2], head, "closed"), payload)
@@ -294,49 +262,3 @@ class LocalWatcher(Poller):
         scan.events.extend(events)
         scan.heads.update(heads)
         scan.pulls.update(pulls)
-
-
-def comment(
-    engine: Engine,
-    settings: Settings,
-    org: str,
-    repo: str,
-    number: int,
-    body: str,
-    author: str,
-    *,
-    on_logged: Callable[[], None] | None = None,
-) -> IssueComment:
-    """Comment on local pull request `number` as `author`, and log the `issue_comment` event.
-
-    Raises `LocalScmError` (404) when there is no such pull request, (422) for a body over 64 KiB
-    or an author that is not a login. The comment and its event commit together.
-    """
-    check_comment(body, author)
-    repos = LocalRepos.from_settings(settings)
-    labels = LabelStore(repos.root / LABELS_FILE)
-    pr = repos.pull(org, repo, number, labels.get(org, repo, number))
-    now = utcnow()
-    row = CommentRow(new_id(), org, repo, number, author, body, now, now)
-    made = comment_model(repos, row)
-    payload = issue_comment_payload(pr, made, repository_json(repos, org, repo))
-    delivery = delivery_id(org, repo, f"pull/{number}/comments", str(row.id), "created")
-    event = new_event("issue_comment", delivery, payload)
-    with write_lock(engine), session_factory(engine).begin() as session:
-        session.add(
-            ScmComment(
-                id=row.id,
-                org=org,
-                repo=repo,
-                number=number,
-                author=author,
-                body=body,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        session.flush()
-        log_events(session, [event])
-    if on_logged is not None:
-        on_logged()
-    return made

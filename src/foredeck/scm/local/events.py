@@ -1,7 +1,7 @@
 """GitHub-shaped webhook payloads made from local repositories, and logging them.
 
 The `local` provider feeds the same event log, worker and plugins as GitHub does, so its events
-are GitHub's payloads (the fields `foredeck.scm.webhooks` models and the trigger plugin reads,
+are GitHub's payloads (the fields `foredeck.scm.github_types` models and the trigger plugin reads,
 plus the common ones around them). Delivery ids are deterministic,
 `local-<sha256 of org/repo/ref/sha/action>`, and the event log keeps one event per delivery id:
 scanning the same state again, in this process or after a restart, logs nothing twice.
@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 
 from foredeck.db.engine import session_factory, write_lock
 from foredeck.db.eventlog import Logged, NewEvent, log_events
-from foredeck.scm.github import IssueComment, PullRequest
-from foredeck.scm.local import CommitInfo, LocalRepos, user
-from foredeck.scm.webhooks import repository_of
+from foredeck.scm.github_types import IssueComment, PullRequest, repository_of
+from foredeck.scm.local.pulls import LocalPulls
+from foredeck.scm.local.repos import CommitInfo
 
 NULL_SHA = "0" * 40
 MAX_PUSH_COMMITS = 20
@@ -33,25 +33,21 @@ def delivery_id(org: str, repo: str, ref: str, sha: str, action: str) -> str:
     return "local-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def user_json(login: str) -> dict[str, Any]:
-    u = user(login)
-    return {"login": u.login, "id": u.id, "type": u.type, "html_url": ""}
+def user_json(pulls: LocalPulls, login: str) -> dict[str, Any]:
+    return pulls.user(login).model_dump(mode="json")
 
 
-def repository_json(repos: LocalRepos, org: str, repo: str) -> dict[str, Any]:
-    data = repos.repository(org, repo).model_dump(mode="json")
-    data["fork"] = False
-    return data
+def repository_json(pulls: LocalPulls, org: str, repo: str) -> dict[str, Any]:
+    return pulls.repository(org, repo).model_dump(mode="json")
 
 
 def pull_json(pr: PullRequest) -> dict[str, Any]:
     """The `pull_request` object of a payload."""
-    data = pr.model_dump(mode="json")
-    data["user"]["html_url"] = ""
-    return data
+    return pr.model_dump(mode="json")
 
 
 def pull_request_payload(
+    pulls: LocalPulls,
     action: str,
     pull: dict[str, Any],
     repository: dict[str, Any],
@@ -65,7 +61,7 @@ def pull_request_payload(
         "number": pull["number"],
         "pull_request": pull,
         "repository": repository,
-        "sender": user_json(sender),
+        "sender": user_json(pulls, sender),
     }
     if before is not None:
         payload["before"] = before
@@ -73,8 +69,8 @@ def pull_request_payload(
     return payload
 
 
-def commit_json(repos: LocalRepos, org: str, repo: str, commit: CommitInfo) -> dict[str, Any]:
-    files = repos.changes(org, repo, commit.sha)
+def commit_json(pulls: LocalPulls, org: str, repo: str, commit: CommitInfo) -> dict[str, Any]:
+    files = pulls.repos.changes(org, repo, commit.sha)
     person = {"name": commit.name, "email": commit.email, "username": commit.login}
     return {
         "id": commit.sha,
@@ -91,13 +87,14 @@ def commit_json(repos: LocalRepos, org: str, repo: str, commit: CommitInfo) -> d
 
 
 def push_payload(
-    repos: LocalRepos, org: str, repo: str, ref: str, before: str | None, after: str
+    pulls: LocalPulls, org: str, repo: str, ref: str, before: str | None, after: str
 ) -> dict[str, Any]:
     """A `push` of `after` to `ref`; `before` None for a ref seen for the first time.
 
     The commits are those in `before..after` (at most 20, oldest first), or the head commit
     alone when the ref is new or the old commit is gone.
     """
+    repos = pulls.repos
     head = repos.commit(org, repo, after)
     commits: list[CommitInfo] = []
     forced = False
@@ -106,7 +103,7 @@ def push_payload(
         commits = repos.commits(org, repo, [f"{before}..{after}"])[-MAX_PUSH_COMMITS:]
     if not commits:
         commits = [head]
-    listed = [commit_json(repos, org, repo, c) for c in commits]
+    listed = [commit_json(pulls, org, repo, c) for c in commits]
     return {
         "ref": ref,
         "before": before or NULL_SHA,
@@ -118,9 +115,9 @@ def push_payload(
         "compare": "",
         "commits": listed,
         "head_commit": listed[-1],
-        "repository": repository_json(repos, org, repo),
+        "repository": repository_json(pulls, org, repo),
         "pusher": {"name": head.login, "email": head.email},
-        "sender": user_json(head.login),
+        "sender": user_json(pulls, head.login),
     }
 
 
@@ -128,7 +125,7 @@ def issue_comment_payload(
     pr: PullRequest, comment: IssueComment, repository: dict[str, Any]
 ) -> dict[str, Any]:
     """An `issue_comment` `created` on the open pull request `pr`."""
-    author = comment.user.login if comment.user is not None else "unknown"
+    author = comment.user.model_dump(mode="json")
     created = comment.created_at.isoformat().replace("+00:00", "Z")
     return {
         "action": "created",
@@ -136,7 +133,7 @@ def issue_comment_payload(
             "number": pr.number,
             "title": pr.title,
             "state": pr.state,
-            "user": user_json(pr.user.login),
+            "user": pr.user.model_dump(mode="json"),
             "labels": [{"name": label.name} for label in pr.labels],
             "pull_request": {"url": "", "html_url": pr.html_url},
             "author_association": pr.author_association,
@@ -144,14 +141,14 @@ def issue_comment_payload(
         "comment": {
             "id": comment.id,
             "body": comment.body,
-            "user": user_json(author),
+            "user": author,
             "html_url": comment.html_url,
             "author_association": comment.author_association,
             "created_at": created,
             "updated_at": comment.updated_at.isoformat().replace("+00:00", "Z"),
         },
         "repository": repository,
-        "sender": user_json(author),
+        "sender": author,
     }
 
 

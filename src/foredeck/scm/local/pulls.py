@@ -1,0 +1,136 @@
+"""The local repositories as GitHub objects: users, repositories, pull requests and comments.
+
+What `LocalScm` returns and what the watcher's webhook payloads carry are the same GitHub
+models (`scm.github_types`) as on GitHub, so the trigger and the reporter never ask which SCM
+they talk to. Their web links (`html_url`) are foredeck's dashboard pages (`scm.links`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from foredeck.scm.github_types import (
+    IssueComment,
+    Label,
+    PullBranch,
+    PullRequest,
+    Repository,
+    User,
+)
+from foredeck.scm.links import DashboardLinks
+from foredeck.scm.local.labels import LABEL_COLOR, LABELS_FILE, LabelStore
+from foredeck.scm.local.names import LocalScmError, pr_branch
+from foredeck.scm.local.repos import LocalRepos
+from foredeck.settings import ReporterSettings
+
+DEFAULT_LINKS = DashboardLinks(ReporterSettings().dashboard_url)
+"""The dashboard at its default address, for clients made without settings (tests)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRow:
+    """A pull request comment as the `scm_comments` table keeps it."""
+
+    id: int
+    org: str
+    repo: str
+    number: int
+    author: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def user_id(login: str) -> int:
+    """A stable id derived from the login (GitHub's ids are numbers)."""
+    digest = hashlib.sha256(login.lower().encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class LocalPulls:
+    """Pull requests from `pr/N` branches (`repos`), with their labels (`labels`) and links."""
+
+    def __init__(
+        self, repos: LocalRepos, links: DashboardLinks, labels: LabelStore | None = None
+    ) -> None:
+        self.repos = repos
+        self.links = links
+        self.labels = labels or LabelStore(repos.root / LABELS_FILE)
+
+    @classmethod
+    def at(
+        cls, root: str | Path, base_branch: str = "main", links: DashboardLinks = DEFAULT_LINKS
+    ) -> LocalPulls:
+        """The pull requests of the repositories under `root`, labels in their default file."""
+        return cls(LocalRepos(root, base_branch), links)
+
+    def user(self, login: str, kind: str = "User") -> User:
+        return User(login=login, id=user_id(login), html_url=self.links.user(login), type=kind)
+
+    def repository(self, org: str, repo: str) -> Repository:
+        repo_dir = self.repos.repo_dir(org, repo)
+        return Repository(
+            name=repo,
+            full_name=f"{org}/{repo}",
+            owner=self.user(org, "Organization"),
+            private=True,
+            html_url=self.links.repo(org, repo),
+            clone_url=str(repo_dir),
+            default_branch=self.repos.base_branch,
+        )
+
+    def pull(
+        self, org: str, repo: str, number: int, labels: Sequence[str] | None = None
+    ) -> PullRequest:
+        """Pull request `number`: the branch `pr/N`, open while it exists. Its labels are read
+        from the label file unless given."""
+        repos = self.repos
+        branch = pr_branch(number)
+        head = repos.branch_sha(org, repo, branch)
+        if head is None:
+            raise LocalScmError(
+                404, f"{org}/{repo}: no pull request #{number} (no branch {branch})"
+            )
+        base = repos.branch_sha(org, repo, repos.base_branch)
+        if base is None:
+            raise LocalScmError(404, f"{org}/{repo}: no base branch {repos.base_branch}")
+        if labels is None:
+            labels = self.labels.get(org, repo, number)
+        own = repos.commits(org, repo, [f"{base}..{head}"])
+        first = own[0] if own else repos.commit(org, repo, head)
+        last = own[-1] if own else first
+        repository = self.repository(org, repo)
+        return PullRequest(
+            number=number,
+            state="open",
+            title=first.subject,
+            body=first.message.partition("\n")[2].strip() or None,
+            user=self.user(first.login),
+            head=PullBranch(ref=branch, sha=head, label=f"{org}:{branch}", repo=repository),
+            base=PullBranch(
+                ref=repos.base_branch,
+                sha=base,
+                label=f"{org}:{repos.base_branch}",
+                repo=repository,
+            ),
+            labels=[Label(name=name, color=LABEL_COLOR) for name in labels],
+            html_url=self.links.pull(org, repo, number),
+            author_association="MEMBER",
+            created_at=first.time,
+            updated_at=last.time,
+        )
+
+    def comment(self, row: CommentRow) -> IssueComment:
+        return IssueComment(
+            id=row.id,
+            body=row.body,
+            user=self.user(row.author),
+            html_url=self.links.pull(row.org, row.repo, row.number),
+            author_association="MEMBER",
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
