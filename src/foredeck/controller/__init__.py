@@ -1,4 +1,4 @@
-"""The controller: runs triggered jobs with the local executor (lifecycle, limits, recovery)."""
+"""The controller: runs triggered jobs with the executors of their agents (limits, recovery)."""
 
 from foredeck.controller.controller import Controller
 from foredeck.controller.running import Outcome
