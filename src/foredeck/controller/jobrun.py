@@ -101,8 +101,7 @@ class JobRunner:
         try:
             model = job_model(job)
             lim = limits(model, self.default_timeout, self.default_grace)
-            # Where steps naming no `workingDir` run is the executor's (`RunRequest.workdir`).
-            run = build_run(model, repo_dir, default_workdir=False)
+            run = build_run(model, repo_dir)
         except JobSetupError as exc:
             return Outcome("error", str(exc))
         r.grace = lim.grace

@@ -84,21 +84,14 @@ def job_agent(job: Job) -> str:
     return (job.agent or str((job.job_config or {}).get("agent") or "")).strip()
 
 
-def build_run(
-    model: JobBase, repo_dir: Path | None, *, default_workdir: bool = True
-) -> PipelineRunSpec:
-    """`job_pipeline`, with steps that name no `workingDir` running in the checkout (as Prow's
-    decorated containers do). The controller passes `default_workdir=False`: each executor
-    knows where its steps have the checkout (`RunRequest.workdir` on this host)."""
+def build_run(model: JobBase, repo_dir: Path | None) -> PipelineRunSpec:
+    """`job_pipeline` (a `pipeline:` path read from the checkout at `repo_dir`). Steps that
+    name no `workingDir` keep none: where they see the checkout is the executor's business
+    (the local one runs them in `RunRequest.workdir`, as Prow's decorated containers)."""
     try:
-        run = job_pipeline(model, repo_dir)
+        return job_pipeline(model, repo_dir)
     except PipelineError as exc:
         raise JobSetupError(pipeline_message(exc)) from None
-    if repo_dir is not None and default_workdir:
-        from foredeck.execute.host import default_working_dir  # the executor, only if needed
-
-        default_working_dir(run, repo_dir)
-    return run
 
 
 @dataclass(frozen=True)
