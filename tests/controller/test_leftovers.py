@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.controller import Controller
-from foredeck.controller import controller as controller_module
+from foredeck.controller import ledger as ledger_module
 from foredeck.controller.leftovers import run_name
 from foredeck.execute.orphans import MARKER
 from tests.controller.helpers import add_job, get_job, make_settings, spec_config
@@ -59,13 +59,13 @@ async def test_recovery_kills_the_dead_runs_processes_before_the_job_ends_or_req
     another_job = orphan({**BASE, MARKER: f"{owner}/{other}/1"}, tmp_path)
     spawned += [marked, unmarked_inside, another_job]
     alive_at_recovery: list[bool] = []
-    real_recover = controller_module.recover
+    real_recover = ledger_module.recover
 
     def recover(*args: object, **kwargs: object) -> object:
         alive_at_recovery.extend(alive(pid) for pid in (marked, unmarked_inside))
         return real_recover(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(controller_module, "recover", recover)
+    monkeypatch.setattr(ledger_module, "recover", recover)
     settings = make_settings(tmp_path, db, requeue_on_recovery=requeue)
     controller = Controller(db.engine, settings)
 

@@ -4,7 +4,7 @@ How each attempt is stopped:
 - the server's environment: steps get an allow-list of it (`controller/env.py`), and their own
   PID namespace, so `/proc/<controller pid>/environ` names no process of the controller;
 - the settings file, the token file, the SQLite database: bubblewrap mounts `/dev/null` over each
-  file (`controller/isolation.py` derives the list from the settings);
+  file (`execute/isolation.py` derives the list from the settings);
 - other jobs' workspaces and the controller's own files: the whole workdir is an empty tmpfs in
   the sandbox, with only this run's directories bound back;
 - anything else on the host: mounted read-only; `/tmp` is a private tmpfs; and, foredeck running

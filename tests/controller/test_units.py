@@ -13,10 +13,11 @@ from foredeck.config import Periodic
 from foredeck.controller import clone_uri_for
 from foredeck.controller.__main__ import main
 from foredeck.controller.controller import new_owner
-from foredeck.controller.env import pull_refs_string, step_env
+from foredeck.controller.env import prow_env, pull_refs_string
 from foredeck.controller.pipeline import format_seconds, limits
 from foredeck.controller.queries import job_limit, owner_host_pid
 from foredeck.db.models import Job
+from foredeck.execute.host import step_env
 from foredeck.settings import Settings
 from foredeck.types import Pull, Refs
 
@@ -63,7 +64,7 @@ def test_steps_get_an_allow_list_of_the_host_environment() -> None:
         "HTTPS_PROXY": "http://proxy:3128",
         "FOREDECK_API__TOKEN": "api-secret",
     }
-    env = step_env(presubmit_row(), "1", host)
+    env = step_env(prow_env(presubmit_row(), "1"), host)
     assert {k: env[k] for k in host if k in env} == {
         "PATH": "/bin",
         "LANG": "C.UTF-8",
@@ -71,12 +72,14 @@ def test_steps_get_an_allow_list_of_the_host_environment() -> None:
         "TZ": "UTC",
     }
     assert "ghp_secret" not in env.values() and "aws-secret" not in env.values()
-    passed = step_env(presubmit_row(), "1", host, passed=["HTTPS_PROXY"])
+    passed = step_env(prow_env(presubmit_row(), "1"), host, passed=["HTTPS_PROXY"])
     assert passed["HTTPS_PROXY"] == "http://proxy:3128" and "GITHUB_TOKEN" not in passed
 
 
 def test_prow_env_of_a_presubmit() -> None:
-    env = step_env(presubmit_row(), "1800", {"PATH": "/bin", "FOREDECK_DATABASE_URL": "secret"})
+    env = step_env(
+        prow_env(presubmit_row(), "1800"), {"PATH": "/bin", "FOREDECK_DATABASE_URL": "secret"}
+    )
     assert "FOREDECK_DATABASE_URL" not in env and env["PATH"] == "/bin"
     expected = {
         "CI": "true",

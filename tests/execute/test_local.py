@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from foredeck.execute.local import run_pipeline, shebang
+from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunEvent, RunResult
+from foredeck.execute.steps import shebang
 from foredeck.execute.workspace import OutputDirError, RunLayout
 from foredeck.pipeline.model import (
     Matrix,

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from foredeck.controller.env import pull_refs_string
+from foredeck.controller.env import pull_refs_string, refs_fields
 from foredeck.controller.workspace import CLONE_RECORDS
 from foredeck.db.models import Job
 from foredeck.execute.logs import timestamp
@@ -78,10 +78,7 @@ def prowjob(
     for key in ("namespace", "rerun_command", "decoration_config", "reporter_config"):
         if config.get(key):
             spec[key] = config[key]
-    if job.refs:
-        spec["refs"] = job.refs
-    if job.extra_refs:
-        spec["extra_refs"] = job.extra_refs
+    spec.update(refs_fields(job))
     if config.get("spec"):
         spec["pod_spec"] = config["spec"]
     if config.get("pipeline") is not None:

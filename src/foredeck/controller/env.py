@@ -1,9 +1,8 @@
-"""The environment of a job's steps: an allow-list of the host's, plus Prow's variables.
+"""Prow's variables of a job: what every executor gives its steps (`RunRequest.env`).
 
-Nothing else of the controller's environment reaches a step: a server's environment holds its
-credentials (`GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, database URLs), and a job runs code from
-anyone who can open a pull request. `HOME` is the run's own (the executor makes one); the job's
-own `env` and its presets are added by the pipeline, per step.
+Host steps get them over an allow-list of the server's environment (`execute/host.py`), pods
+in their manifest (`execute/kube/decorate.py`); the job's own `env` and its presets are added by
+the pipeline, per step.
 
 Prow's pod utilities give every test container `JOB_NAME`, `JOB_TYPE`, `JOB_SPEC`, `BUILD_ID`,
 `PROW_JOB_ID` and, with refs, `REPO_OWNER`, `REPO_NAME`, `PULL_BASE_REF`, `PULL_BASE_SHA`,
@@ -14,15 +13,10 @@ Prow's pod utilities give every test container `JOB_NAME`, `JOB_TYPE`, `JOB_SPEC
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Collection, Mapping
 from typing import Any
 
 from foredeck.db.models import Job
 from foredeck.types import Refs
-
-ALLOWED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
-"""Host variables every step gets (with `LC_*`): what programs need to run and format text."""
 
 
 def pull_refs_string(refs: Refs) -> str:
@@ -33,6 +27,16 @@ def pull_refs_string(refs: Refs) -> str:
     return ",".join(parts)
 
 
+def refs_fields(job: Job) -> dict[str, Any]:
+    """`refs` and `extra_refs` as Prow's `JobSpec` and `ProwJob` spec carry them (if set)."""
+    fields: dict[str, Any] = {}
+    if job.refs:
+        fields["refs"] = job.refs
+    if job.extra_refs:
+        fields["extra_refs"] = job.extra_refs
+    return fields
+
+
 def job_spec(job: Job, build_id: str) -> dict[str, Any]:
     """Prow's `JobSpec` (the `JOB_SPEC` variable): type, job, ids, refs."""
     spec: dict[str, Any] = {
@@ -40,11 +44,8 @@ def job_spec(job: Job, build_id: str) -> dict[str, Any]:
         "job": job.name,
         "buildid": build_id,
         "prowjobid": str(job.id),
+        **refs_fields(job),
     }
-    if job.refs:
-        spec["refs"] = job.refs
-    if job.extra_refs:
-        spec["extra_refs"] = job.extra_refs
     decoration = (job.job_config or {}).get("decoration_config")
     if decoration:
         spec["decoration_config"] = decoration
@@ -83,18 +84,4 @@ def prow_env(job: Job, build_id: str) -> dict[str, str]:
         env["PULL_PULL_SHA"] = pull.sha
         if pull.title:
             env["PULL_TITLE"] = pull.title
-    return env
-
-
-def step_env(
-    job: Job,
-    build_id: str,
-    base: Mapping[str, str] | None = None,
-    passed: Collection[str] = (),
-) -> dict[str, str]:
-    """The base environment of every step of the job: the allow-listed host variables of
-    `base` (default: this process's), those named in `passed`, and Prow's."""
-    source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if k in ALLOWED or k.startswith("LC_") or k in passed}
-    env.update(prow_env(job, build_id))
     return env

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from foredeck.config import JobBase, job_pipeline
 from foredeck.config.durations import DurationError, parse_go_duration
@@ -24,50 +23,20 @@ def pipeline_message(exc: PipelineError) -> str:
     return exc.message if exc.source == UNKNOWN else str(exc)
 
 
-Agent = Literal["local", "argo", "tekton"]
-RUNNABLE_AGENTS: tuple[Agent, ...] = ("local", "argo", "tekton")
-DEFAULT_AGENTS = ("", "kubernetes")
-"""Prow's default agent (and none at all) run where `kube.default_agent` says."""
-
-
 def job_agent(job: Job) -> str:
-    """The agent the job asked for: the row's column, else its config snapshot's."""
+    """The agent the job asked for: the row's column, else its config snapshot's (which
+    executor that is: `foredeck.execute.executors`)."""
     return (job.agent or str((job.job_config or {}).get("agent") or "")).strip()
 
 
-def effective_agent(agent: str, default: Agent) -> Agent | None:
-    """Where a job with `agent` runs: `local`, `argo` or `tekton`; None for an agent foredeck
-    does not run (`jenkins`, `tekton-pipeline`, ...)."""
-    if agent in DEFAULT_AGENTS:
-        return default
-    return next((a for a in RUNNABLE_AGENTS if a == agent), None)
-
-
-def unsupported_agent(agent: str) -> str:
-    return (
-        f"agent {agent!r} is not supported: foredeck runs agent kubernetes (on kube.default_agent)"
-        ", local, argo and tekton jobs"
-    )
-
-
-def build_run(
-    model: JobBase, repo_dir: Path | None, *, default_workdir: bool = True
-) -> PipelineRunSpec:
-    """`job_pipeline`, with steps that name no `workingDir` running in the checkout (as Prow's
-    decorated containers do). Remote runs pass `default_workdir=False`: their pods have the
-    checkout elsewhere, and the decoration sets it."""
+def build_run(model: JobBase, repo_dir: Path | None) -> PipelineRunSpec:
+    """`job_pipeline` (a `pipeline:` path read from the checkout at `repo_dir`). Steps that
+    name no `workingDir` keep none: where they see the checkout is the executor's business
+    (the local one runs them in `RunRequest.workdir`, as Prow's decorated containers)."""
     try:
-        run = job_pipeline(model, repo_dir)
+        return job_pipeline(model, repo_dir)
     except PipelineError as exc:
         raise JobSetupError(pipeline_message(exc)) from None
-    if repo_dir is not None and default_workdir:
-        pipeline = run.pipeline
-        specs = [t.task_spec for t in pipeline.all_tasks() if t.task_spec is not None]
-        for spec in [*specs, *pipeline.task_library.values()]:
-            for step in spec.steps:
-                if not step.working_dir:
-                    step.working_dir = str(repo_dir)
-    return run
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ LOST = "controller lost track of the job (its end could not be recorded)"
 MAX_DESCRIPTION = 2000
 TRIGGERED: tuple[JobState, ...] = ("triggered",)
 PENDING: tuple[JobState, ...] = ("pending",)
+REQUEUE_FORGETS = ("owner", "heartbeat_at", "started_at", "build_id", "url", "workspace")
+"""Columns of a re-queued job's dead run, cleared (its next claim sets them anew)."""
 
 
 @dataclass(frozen=True)
@@ -273,15 +275,7 @@ def recover(
         session.execute(
             update(Job)
             .where(Job.id == job.id)
-            .values(
-                owner=None,
-                heartbeat_at=None,
-                started_at=None,
-                build_id=None,
-                url=None,
-                workspace=None,
-                requeues=Job.requeues + 1,
-            )
+            .values({**dict.fromkeys(REQUEUE_FORGETS), "requeues": Job.requeues + 1})
             .execution_options(synchronize_session=False)
         )
         return "triggered"

@@ -44,13 +44,6 @@ def all_refs(job: Job) -> list[Refs]:
     return found
 
 
-def work_dir_refs(refs: list[Refs]) -> Refs | None:
-    """Prow's `DetermineWorkDir`: the first refs marked `workdir`, else the first refs."""
-    if not refs:
-        return None
-    return next((r for r in refs if r.workdir), refs[0])
-
-
 def checkout_dir(src: Path, refs: Refs) -> Path:
     return src / path_for_refs(refs)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -27,6 +28,7 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_CANCELLED = 130
 RUNS_DIR = Path(".foredeck") / "runs"
+T = TypeVar("T")
 
 
 def run_command(
@@ -99,25 +101,35 @@ def parse_size(text: str) -> int:
 
 def emit_manifest(files: list[Path], params: list[str], fmt: str) -> int:
     """`--emit`: the manifest on stdout, exit 0; invalid input or format, exit 2."""
-    from foredeck.types import PipelineError
-
     if fmt not in ("argo", "tekton"):
         _error(f"--emit {fmt!r}: expected 'argo' or 'tekton'")
         return EXIT_INVALID
-    try:
-        from foredeck.pipeline.emit import emit
-        from foredeck.pipeline.load import load_run, parse_param_args
 
-        spec = load_run(files, parse_param_args(params))
-        text = emit(spec, "argo" if fmt == "argo" else "tekton")
-    except PipelineError as exc:
-        _error(str(exc))
-        return EXIT_INVALID
-    except OSError as exc:
-        _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
+    def emit_it(spec: PipelineRunSpec) -> str:
+        from foredeck.pipeline.emit import emit
+
+        return emit(spec, "argo" if fmt == "argo" else "tekton")
+
+    text = _load(files, params, emit_it)
+    if text is None:
         return EXIT_INVALID
     sys.stdout.write(text)
     return EXIT_OK
+
+
+def _load(files: list[Path], params: list[str], then: Callable[[PipelineRunSpec], T]) -> T | None:
+    """`then(the loaded run)`; None (the error said in one line) for invalid input."""
+    from foredeck.types import PipelineError
+
+    try:
+        from foredeck.pipeline.load import load_run, parse_param_args
+
+        return then(load_run(files, parse_param_args(params)))
+    except PipelineError as exc:
+        _error(str(exc))
+    except OSError as exc:
+        _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
+    return None
 
 
 def _error(message: str) -> None:
@@ -135,17 +147,8 @@ def run(
     import asyncio
     import os
 
-    from foredeck.types import PipelineError
-
-    try:
-        from foredeck.pipeline.load import load_run, parse_param_args
-
-        spec = load_run(files, parse_param_args(params))
-    except PipelineError as exc:
-        _error(str(exc))
-        return EXIT_INVALID
-    except OSError as exc:
-        _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
+    spec = _load(files, params, lambda loaded: loaded)
+    if spec is None:
         return EXIT_INVALID
     from foredeck.execute.local import default_run_name
 

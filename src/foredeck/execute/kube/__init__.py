@@ -1,5 +1,5 @@
 """Remote executors: a pipeline run as an Argo `Workflow` or a Tekton `PipelineRun` on a cluster.
 
-`run_remote` (in `runner.py`) has the local executor's shape, so the controller can pick an
-executor by the job's `agent`.
+`executor.py` holds the `argo` and `tekton` executors the controller picks by a job's agent
+(decoration, then `run_remote` of `runner.py`, which has the local executor's outputs).
 """

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from foredeck.execute.kube.engine import PodStep, RunView, TaskView, parse_time, started_containers
+from foredeck.execute.kube import engine
+from foredeck.execute.kube.engine import PodStep, ResourceEngine, RunView, TaskView
 from foredeck.execute.runstate import TaskState
 from foredeck.pipeline.emit_argo import emit_argo
-from foredeck.pipeline.model import PipelineRunSpec, RunStatus
+from foredeck.pipeline.model import PipelineRunSpec
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_ANNOTATION = "workflows.argoproj.io/node-name"
@@ -41,26 +42,21 @@ def _is_terminate(message: str) -> bool:
     return "terminate" in message.lower() or "stopped with strategy" in message.lower()
 
 
-class ArgoEngine:
+class ArgoEngine(ResourceEngine):
     group = "argoproj.io"
     version = "v1alpha1"
     plural = "workflows"
     kind = "Workflow"
-    child_plural: str | None = None
+    run_label = WORKFLOW_LABEL
 
     def __init__(self, run: PipelineRunSpec) -> None:
         self._tasks = {t.name for t in run.pipeline.all_tasks()}
 
-    def manifest(self, run: PipelineRunSpec, name: str, labels: dict[str, str]) -> dict[str, Any]:
-        doc = emit_argo(run)
-        doc["metadata"] = {"name": name, "labels": labels}
-        return doc
+    def emit(self, run: PipelineRunSpec) -> dict[str, Any]:
+        return emit_argo(run)
 
     def abort_patch(self) -> dict[str, Any]:
         return {"spec": {"shutdown": "Terminate"}}
-
-    def selector(self, name: str) -> str:
-        return f"{WORKFLOW_LABEL}={name}"
 
     def task_of_node(self, workflow: str, node_name: str) -> tuple[str, bool] | None:
         """(task, is the task node itself) for a node of `workflow`, else None."""
@@ -102,8 +98,8 @@ class ArgoEngine:
             view.tasks[task] = TaskView(
                 name=task,
                 status=state,
-                started=parse_time(node.get("startedAt")),
-                finished=parse_time(node.get("finishedAt")),
+                started=engine.parse_time(node.get("startedAt")),
+                finished=engine.parse_time(node.get("finishedAt")),
                 reason=node_message,
             )
         for task, count in pods.items():
@@ -114,19 +110,12 @@ class ArgoEngine:
         elif phase == "Running":
             view.phase = "Running"
         else:
-            view.phase = "Done"
-            view.status = self._run_status(phase, message, aborted)
+            view.end(
+                succeeded=phase == "Succeeded",
+                cancelled=aborted or _is_terminate(message),
+                timed_out=_is_deadline(message),
+            )
         return view
-
-    @staticmethod
-    def _run_status(phase: str, message: str, aborted: bool) -> RunStatus:
-        if phase == "Succeeded":
-            return "Succeeded"
-        if aborted or _is_terminate(message):
-            return "Cancelled"
-        if _is_deadline(message):
-            return "TimedOut"
-        return "Failed"
 
     def pod_steps(self, pod: dict[str, Any]) -> list[PodStep]:
         meta = pod.get("metadata") or {}
@@ -135,7 +124,7 @@ class ArgoEngine:
         found = self.task_of_node(workflow, node_name)
         if found is None:
             return []
-        running = started_containers(pod)
+        running = engine.started_containers(pod)
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
         return [
             PodStep(pod=str(meta.get("name")), container=str(c), task=found[0], step=str(c))

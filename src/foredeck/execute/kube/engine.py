@@ -38,6 +38,20 @@ class RunView:
     reason: str = ""
     tasks: dict[str, TaskView] = field(default_factory=dict)
 
+    def end(self, *, succeeded: bool, cancelled: bool, timed_out: bool) -> RunView:
+        """The run reached its terminal phase: Succeeded, else Cancelled (we or someone asked
+        it to stop), else TimedOut, else Failed."""
+        self.phase = "Done"
+        if succeeded:
+            self.status = "Succeeded"
+        elif cancelled:
+            self.status = "Cancelled"
+        elif timed_out:
+            self.status = "TimedOut"
+        else:
+            self.status = "Failed"
+        return self
+
 
 @dataclass(frozen=True)
 class PodStep:
@@ -76,6 +90,32 @@ class Engine(Protocol):
     def pod_steps(self, pod: dict[str, Any]) -> list[PodStep]:
         """The step containers of one of the run's pods that have started (have a log)."""
         ...
+
+
+class ResourceEngine:
+    """What the Argo and Tekton engines share: naming, labels and the pods' selector.
+
+    A subclass sets the resource's coordinates and `run_label` (the label the engine puts on
+    the run's pods and children), and emits the manifest (`emit`).
+    """
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    child_plural: str | None = None
+    run_label: str
+
+    def emit(self, run: PipelineRunSpec) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def manifest(self, run: PipelineRunSpec, name: str, labels: dict[str, str]) -> dict[str, Any]:
+        doc = self.emit(run)
+        doc["metadata"] = {"name": name, "labels": labels}
+        return doc
+
+    def selector(self, name: str) -> str:
+        return f"{self.run_label}={name}"
 
 
 def parse_time(value: Any) -> float | None:

@@ -32,33 +32,18 @@ from kubernetes.client.exceptions import ApiException
 from foredeck.execute.kube.argo import ArgoEngine
 from foredeck.execute.kube.client import KubeTarget, api_client, dns_name
 from foredeck.execute.kube.decorate import Decoration, decorate
-from foredeck.execute.kube.engine import JOB_LABEL, Engine, PodStep, RunView
-from foredeck.execute.kube.logs import LogFollower
+from foredeck.execute.kube.engine import JOB_LABEL, Engine, RunView
+from foredeck.execute.kube.logs import PodLogs
 from foredeck.execute.kube.tekton import TektonEngine
 from foredeck.execute.kube.watch import ObjectWatch
-from foredeck.execute.logs import (
-    BuildLog,
-    LogIndex,
-    OutputLimit,
-    StepOutput,
-    TaskLogger,
-    timestamp,
-)
-from foredeck.execute.runstate import (
-    FINAL_STATUSES,
-    EventKind,
-    RunEvent,
-    RunResult,
-    TaskRecord,
-    run_json,
-)
+from foredeck.execute.logs import OutputLimit
+from foredeck.execute.record import EventCallback, RunRecord
+from foredeck.execute.runstate import FINAL_STATUSES, RunResult, TaskRecord
 from foredeck.execute.workspace import RunLayout, dir_name
 from foredeck.pipeline.model import ParamValue, PipelineRunSpec, RunStatus
 from foredeck.storage import prow
 
 EngineName = Literal["argo", "tekton"]
-EventCallback = Callable[[RunEvent], None]
-SNAPSHOT_SECONDS = 1.0
 
 
 class RemoteRunError(RuntimeError):
@@ -140,7 +125,6 @@ class _RemoteRun:
         self.namespace = kube.namespace
         self.job_id = str(job_id)
         self.cancel_event = cancel
-        self.on_event = on_event
         self.options = options or RemoteOptions()
         self.name = resource_name(run, job_id)
         self.records: dict[str, TaskRecord] = {
@@ -154,148 +138,82 @@ class _RemoteRun:
         if decoration is not None and decoration.upload is not None:
             for record in self.records.values():  # where the steps upload their $ARTIFACTS
                 record.artifacts = f"{prow.ARTIFACTS_DIR}/{dir_name(record.name)}"
+        fields: dict[str, Any] = {"engine": engine}
+        if self.options.ui_url:  # the run's page there: the dashboard's link
+            fields["uiUrl"] = ui_link(engine, self.options.ui_url, self.namespace, self.name)
+        self.record = RunRecord(
+            self.layout,
+            self.name,
+            run.pipeline.name,
+            dict(run.params),
+            lambda: self.records,
+            on_event,
+            run_fields=fields,
+        )
+        self.log = self.record.log
         self.aborted = False
-        self.started = 0.0
         self.view = RunView()
         self.results: dict[str, ParamValue] = {}
-        self.build_log: BuildLog | None = None
-        self.loggers: dict[str, TaskLogger] = {}
-        self.task_logs: dict[str, LogIndex] = {}
-        self.outputs: dict[PodStep, StepOutput] = {}
-        self.followers: dict[PodStep, LogFollower] = {}
-        self.pending_logs = 0
-        self.logs_done = asyncio.Event()
+        self.logs: PodLogs | None = None
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._last_snapshot = 0.0
         self.client: k8s.ApiClient | None = None
         self.children: list[dict[str, Any]] = []
         self.created = False
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _log(self, text: str) -> None:
-        if self.build_log is not None:
-            self.build_log.write(b"%s [foredeck] %s\n" % (timestamp(), text.encode()))
-
-    def _emit(self, kind: EventKind, task: str | None = None, status: str | None = None) -> None:
-        if self.on_event is None:
-            return
-        try:
-            self.on_event(
-                RunEvent(kind=kind, run=self.name, task=task, status=status, time=time.time())
-            )
-        except Exception as exc:  # a progress callback must not stop the run
-            self._log(f"on_event callback failed: {exc!r}")
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         """From a thread into the loop; after the run the loop may be gone: drop it then."""
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(callback, *args)
 
-    def _snapshot(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_snapshot < SNAPSHOT_SECONDS:
-            return
-        self._last_snapshot = now
-        data = run_json(
-            name=self.name,
-            pipeline=self.run.pipeline.name,
-            status="Running",
-            params=dict(self.run.params),
-            results={},
-            tasks=self.records,
-            started=self.started,
-            finished=None,
-        )
-        prow.write_json_atomic(self.layout.run_json, self._with_link(data), indent=None)
-
-    def _with_link(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The engine and, with a UI configured, the run's page there (the dashboard's link)."""
-        data["engine"] = self.engine_name
-        if self.options.ui_url:
-            data["uiUrl"] = ui_link(
-                self.engine_name, self.options.ui_url, self.namespace, self.name
-            )
-        return data
+    async def _custom(self, method: str, *args: Any, plural: str | None = None, **kw: Any) -> Any:
+        """A `CustomObjectsApi` call on the engine's resources in the run's namespace."""
+        engine = self.engine
+        call = getattr(self.custom, method)
+        where = (engine.group, engine.version, self.namespace, plural or engine.plural)
+        return await asyncio.to_thread(call, *where, *args, **kw)
 
     # -- run -------------------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
         self.loop = asyncio.get_running_loop()
         self.layout.prepare()
-        self.started = time.time()
-        engine = self.engine
-        metadata = {
-            "pipeline": self.run.pipeline.name,
-            "run": self.name,
-            "params": dict(self.run.params),
-            "engine": self.engine_name,
-            "namespace": self.namespace,
-            "job-id": self.job_id,
-        }
-        prow.write_started(self.layout.out_dir, self.started, metadata)
-        self.build_log = BuildLog(self.layout.build_log, self.options.max_output)
-        labels = {JOB_LABEL: dns_name(self.job_id)}
-        manifest = engine.manifest(self.run, self.name, labels)
-        manifest["metadata"]["namespace"] = self.namespace
-        if self.decoration is not None:
-            manifest = decorate(self.engine_name, manifest, self.run, self.decoration)
-            if self.decoration.no_upload_reason:
-                self._log(self.decoration.no_upload_reason)
-        self._snapshot(force=True)
+        build_log = self.record.start(
+            time.time(),
+            self.options.max_output,
+            engine=self.engine_name,
+            namespace=self.namespace,
+            **{"job-id": self.job_id},
+        )
+        manifest = self._manifest()
+        self.record.snapshot(force=True)
         watch: ObjectWatch | None = None
         error: BaseException | None = None
         try:
             self.client = await asyncio.to_thread(api_client, self.kube)
             self.custom = k8s.CustomObjectsApi(self.client)
-            self.core = k8s.CoreV1Api(self.client)
-            where = f"{engine.kind} {self.namespace}/{self.name}"
-            self._log(f"creating {where} for job {self.job_id}")
-            try:
-                await asyncio.to_thread(
-                    self.custom.create_namespaced_custom_object,
-                    engine.group,
-                    engine.version,
-                    self.namespace,
-                    engine.plural,
-                    manifest,
-                )
-            except ApiException as exc:
-                raise RemoteRunError(f"creating {where}: {exc.status} {_reason(exc)}") from exc
-            self.created = True
-            self._emit("run-started")
-            watch = ObjectWatch(
-                self.custom,
-                group=engine.group,
-                version=engine.version,
-                plural=engine.plural,
-                namespace=self.namespace,
-                name=self.name,
-                deliver=lambda obj: self._post(self.queue.put_nowait, ("object", obj)),
-                fail=lambda exc: self._post(self.queue.put_nowait, ("error", exc)),
-                server_timeout=self.options.watch_timeout,
+            self.logs = PodLogs(
+                k8s.CoreV1Api(self.client),
+                self.namespace,
+                self.layout,
+                self.records,
+                self._post,
                 read_timeout=self.options.read_timeout,
-                backoff=self.options.backoff,
             )
-            watch.start()
+            self.logs.build_log = build_log
+            await self._create(manifest)
+            watch = self._watch()
             await self._follow()
             await self._sync_pods()
-            await self._wait_logs()
+            still_open = await self.logs.wait(self.options.log_grace)
+            if still_open:
+                self.log(f"{still_open} log streams still open after the run; cut")
         except BaseException as exc:
             error = exc
             cancelled = isinstance(exc, asyncio.CancelledError)
             if cancelled and not self.aborted and self.client is not None:
                 await asyncio.shield(self._abort())
         finally:
-            if watch is not None:
-                watch.stop(timeout=0)
-                stats = watch.stats
-                self._log(
-                    f"watch: {stats.connects} connections, {stats.drops} dropped, "
-                    f"{stats.gone} gone (410), {stats.relists} reads"
-                )
-            for follower in self.followers.values():
-                follower.stop()
+            self._stop_watching(watch)
         result = self._finish(error)
         # Also after a lost watch: an unobserved run would only burn the cluster's resources.
         lost = error is not None and not isinstance(error, asyncio.CancelledError)
@@ -308,6 +226,57 @@ class _RemoteRun:
                 raise RemoteRunError(f"{error.status} {_reason(error)}") from error
             raise error
         return result
+
+    def _manifest(self) -> dict[str, Any]:
+        """The emitted resource, named, labelled with the job, decorated if asked."""
+        labels = {JOB_LABEL: dns_name(self.job_id)}
+        manifest = self.engine.manifest(self.run, self.name, labels)
+        manifest["metadata"]["namespace"] = self.namespace
+        if self.decoration is not None:
+            manifest = decorate(self.engine_name, manifest, self.run, self.decoration)
+            if self.decoration.no_upload_reason:
+                self.log(self.decoration.no_upload_reason)
+        return manifest
+
+    async def _create(self, manifest: dict[str, Any]) -> None:
+        where = f"{self.engine.kind} {self.namespace}/{self.name}"
+        self.log(f"creating {where} for job {self.job_id}")
+        try:
+            await self._custom("create_namespaced_custom_object", manifest)
+        except ApiException as exc:
+            raise RemoteRunError(f"creating {where}: {exc.status} {_reason(exc)}") from exc
+        self.created = True
+        self.record.emit("run-started")
+
+    def _watch(self) -> ObjectWatch:
+        """Start watching the resource: its versions arrive in `queue`."""
+        engine = self.engine
+        watch = ObjectWatch(
+            self.custom,
+            group=engine.group,
+            version=engine.version,
+            plural=engine.plural,
+            namespace=self.namespace,
+            name=self.name,
+            deliver=lambda obj: self._post(self.queue.put_nowait, ("object", obj)),
+            fail=lambda exc: self._post(self.queue.put_nowait, ("error", exc)),
+            server_timeout=self.options.watch_timeout,
+            read_timeout=self.options.read_timeout,
+            backoff=self.options.backoff,
+        )
+        watch.start()
+        return watch
+
+    def _stop_watching(self, watch: ObjectWatch | None) -> None:
+        if watch is not None:
+            watch.stop(timeout=0)
+            stats = watch.stats
+            self.log(
+                f"watch: {stats.connects} connections, {stats.drops} dropped, "
+                f"{stats.gone} gone (410), {stats.relists} reads"
+            )
+        if self.logs is not None:
+            self.logs.stop()
 
     async def _follow(self) -> None:
         """Consume object versions until the run reaches a terminal phase."""
@@ -330,7 +299,7 @@ class _RemoteRun:
                 if kind == "error":
                     raise item
                 if item is None:
-                    self._log(f"{self.engine.kind} {self.name} was deleted before it finished")
+                    self.log(f"{self.engine.kind} {self.name} was deleted before it finished")
                     self.view.phase = "Done"
                     self.view.status = "Cancelled" if self.aborted else "Failed"
                     return
@@ -344,38 +313,27 @@ class _RemoteRun:
     async def _abort(self) -> None:
         self.aborted = True
         engine = self.engine
-        self._log(f"abort: patching {engine.kind} {self.name} with {engine.abort_patch()}")
+        self.log(f"abort: patching {engine.kind} {self.name} with {engine.abort_patch()}")
         try:
-            await asyncio.to_thread(
-                self.custom.patch_namespaced_custom_object,
-                engine.group,
-                engine.version,
-                self.namespace,
-                engine.plural,
-                self.name,
-                engine.abort_patch(),
-            )
+            await self._custom("patch_namespaced_custom_object", self.name, engine.abort_patch())
         except ApiException as exc:
-            self._log(f"abort patch failed: {exc.status} {_reason(exc)}")
+            self.log(f"abort patch failed: {exc.status} {_reason(exc)}")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self._log(f"abort patch failed: {exc!r}")
+            self.log(f"abort patch failed: {exc!r}")
 
     async def _update(self, obj: dict[str, Any]) -> None:
         engine = self.engine
         children = self.children
         if engine.child_plural is not None:
             try:
-                listing: Any = await asyncio.to_thread(
-                    self.custom.list_namespaced_custom_object,
-                    engine.group,
-                    engine.version,
-                    self.namespace,
-                    engine.child_plural,
+                listing: Any = await self._custom(
+                    "list_namespaced_custom_object",
+                    plural=engine.child_plural,
                     label_selector=engine.selector(self.name),
                 )
                 children = self.children = list(listing.get("items") or [])
             except ApiException as exc:  # keep the last list; the next version retries
-                self._log(f"listing {engine.child_plural}: {exc.status} {_reason(exc)}")
+                self.log(f"listing {engine.child_plural}: {exc.status} {_reason(exc)}")
         view = engine.view(obj, children, self.aborted)
         self.view = view
         self.results = _run_results(self.engine_name, obj)
@@ -390,142 +348,61 @@ class _RemoteRun:
             record.attempts = max(record.attempts, state.attempts)
             record.reason = state.reason
             if before == "Pending" and state.status != "Pending":
-                self._emit("task-started", task)
+                self.record.emit("task-started", task)
             if before not in FINAL_STATUSES and record.done:
-                self._emit("task-finished", task, record.status)
-                self._log(f"task {task}: {record.status}")
+                self.record.emit("task-finished", task, record.status)
+                self.log(f"task {task}: {record.status}")
         await self._sync_pods()
-        self._snapshot(force=view.phase == "Done")
+        self.record.snapshot(force=view.phase == "Done")
 
     async def _sync_pods(self) -> None:
         """Start a log follower for every step container that has started."""
+        assert self.logs is not None
         try:
             response: Any = await asyncio.to_thread(
-                self.core.list_namespaced_pod,
+                self.logs.core.list_namespaced_pod,
                 self.namespace,
                 label_selector=self.engine.selector(self.name),
                 _preload_content=False,
             )
         except ApiException as exc:  # logs are lost, the run's outcome is not
-            self._log(f"listing pods: {exc.status} {_reason(exc)}")
+            self.log(f"listing pods: {exc.status} {_reason(exc)}")
             return
-        pods = json.loads(response.data).get("items") or []
-        for pod in pods:
-            for step in self.engine.pod_steps(pod):
-                if step in self.followers:
-                    continue
-                logger = self._logger(step.task)
-                logger.message(f"step {step.step}: log of pod {step.pod}")
-                self.outputs[step] = logger.step_output(step.step)
-                follower = LogFollower(
-                    self.core,
-                    self.namespace,
-                    step,
-                    lambda s, chunk: self._post(self._chunk, s, chunk),
-                    lambda s, exc: self._post(self._ended, s, exc),
-                    read_timeout=self.options.read_timeout,
-                )
-                self.followers[step] = follower
-                self.pending_logs += 1
-                self.logs_done.clear()
-                follower.start()
-
-    def _logger(self, task: str) -> TaskLogger:
-        logger = self.loggers.get(task)
-        if logger is None:
-            assert self.build_log is not None
-            dname = self.layout.task_dir_name(task)
-            log = self.layout.task_log(dname)
-            self.task_logs[task] = log
-            self.records[task].log = self.layout.task_log_rel(dname)
-            logger = self.loggers[task] = TaskLogger(task, log, self.build_log)
-        return logger
-
-    def _chunk(self, step: PodStep, chunk: bytes) -> None:
-        self.outputs[step].feed(chunk)
-
-    def _ended(self, step: PodStep, error: BaseException | None) -> None:
-        self.outputs[step].flush()
-        if error is not None:
-            self.loggers[step.task].message(f"log of step {step.step} cut: {error!r}")
-        self.pending_logs -= 1
-        if self.pending_logs == 0:
-            self.logs_done.set()
-
-    async def _wait_logs(self) -> None:
-        if self.pending_logs == 0:
-            return
-        try:
-            await asyncio.wait_for(self.logs_done.wait(), self.options.log_grace)
-        except TimeoutError:
-            self._log(f"{self.pending_logs} log streams still open after the run; cut")
+        self.logs.follow(self.engine, json.loads(response.data).get("items") or [])
 
     async def _delete(self) -> None:
         engine = self.engine
         try:
-            await asyncio.to_thread(
-                self.custom.delete_namespaced_custom_object,
-                engine.group,
-                engine.version,
-                self.namespace,
-                engine.plural,
-                self.name,
-                propagation_policy="Background",
+            await self._custom(
+                "delete_namespaced_custom_object", self.name, propagation_policy="Background"
             )
         except ApiException as exc:
             if exc.status != 404:
-                self._log(f"deleting {engine.kind} {self.name}: {exc.status} {_reason(exc)}")
+                self.log(f"deleting {engine.kind} {self.name}: {exc.status} {_reason(exc)}")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self._log(f"deleting {engine.kind} {self.name}: {exc!r}")
+            self.log(f"deleting {engine.kind} {self.name}: {exc!r}")
 
     def _finish(self, error: BaseException | None) -> RunResult:
-        finished = time.time()
         status = self._run_status(error)
+        now = time.time()
         for record in self.records.values():
             if record.done:
                 continue
             if record.status == "Running":
                 record.status = "Cancelled" if status == "Cancelled" else "Failed"
-                record.finished = record.finished or finished
+                record.finished = record.finished or now
             else:
                 record.status = "Cancelled" if status == "Cancelled" else "Skipped"
-        for task, log in self.task_logs.items():
-            log.close()
-            if not log.created:
-                self.records[task].log = None
-        result = RunResult(
-            name=self.name,
-            pipeline=self.run.pipeline.name,
-            out_dir=self.layout.out_dir,
-            status=status,
-            tasks=self.records,
-            results=self.results,
-            params=dict(self.run.params),
-            started=self.started,
-            finished=finished,
+        if self.logs is not None:
+            self.logs.close()
+        lost = error is not None and not isinstance(error, asyncio.CancelledError)
+        return self.record.finish(
+            status,
+            self.results,
+            note=f" ({self.view.reason})" if self.view.reason else "",
+            error=str(error) if lost else None,
+            engine=self.engine_name,
         )
-        prow.write_json_atomic(self.layout.run_json, self._with_link(result.to_json()), indent=None)
-        reason = f" ({self.view.reason})" if self.view.reason else ""
-        self._log(f"run {self.name}: {status}{reason} in {finished - self.started:.2f}s")
-        if error is not None and not isinstance(error, asyncio.CancelledError):
-            self._log(f"error: {error}")
-        metadata = {
-            "pipeline": self.run.pipeline.name,
-            "run": self.name,
-            "status": status,
-            "engine": self.engine_name,
-        }
-        prow.write_finished(
-            self.layout.out_dir,
-            finished,
-            passed=result.passed,
-            result=result.prow_result,
-            metadata=metadata,
-        )
-        self._emit("run-finished", status=status)
-        if self.build_log is not None:
-            self.build_log.close()
-        return result
 
     def _run_status(self, error: BaseException | None) -> RunStatus:
         if isinstance(error, asyncio.CancelledError) or (self.aborted and error is not None):

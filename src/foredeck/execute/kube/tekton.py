@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from foredeck.execute.kube.engine import PodStep, RunView, TaskView, parse_time, started_containers
+from foredeck.execute.kube import engine
+from foredeck.execute.kube.engine import PodStep, ResourceEngine, RunView, TaskView
 from foredeck.execute.runstate import TaskState, worst_status
 from foredeck.pipeline.emit_tekton import dns_label, emit_tekton
-from foredeck.pipeline.model import PipelineRunSpec, RunStatus, TaskStatus
+from foredeck.pipeline.model import PipelineRunSpec, TaskStatus
 
 RUN_LABEL = "tekton.dev/pipelineRun"
 TASK_LABEL = "tekton.dev/pipelineTask"
@@ -49,27 +50,23 @@ def _task_state(status: str, reason: str) -> TaskState:
     return "Pending" if reason in ("", "Pending") else "Running"
 
 
-class TektonEngine:
+class TektonEngine(ResourceEngine):
     group = "tekton.dev"
     version = "v1"
     plural = "pipelineruns"
     kind = "PipelineRun"
     child_plural: str | None = "taskruns"
+    run_label = RUN_LABEL
 
     def __init__(self, run: PipelineRunSpec) -> None:
         taken: set[str] = set()  # the emitter's renaming, in its order
         self._names = {dns_label(t.name, taken): t.name for t in run.pipeline.all_tasks()}
 
-    def manifest(self, run: PipelineRunSpec, name: str, labels: dict[str, str]) -> dict[str, Any]:
-        doc = emit_tekton(run)
-        doc["metadata"] = {"name": name, "labels": labels}
-        return doc
+    def emit(self, run: PipelineRunSpec) -> dict[str, Any]:
+        return emit_tekton(run)
 
     def abort_patch(self) -> dict[str, Any]:
         return {"spec": {"status": "Cancelled"}}
-
-    def selector(self, name: str) -> str:
-        return f"{RUN_LABEL}={name}"
 
     def view(self, obj: dict[str, Any], children: list[dict[str, Any]], aborted: bool) -> RunView:
         status, reason, message = succeeded_condition(obj)
@@ -89,8 +86,8 @@ class TektonEngine:
                 TaskView(
                     name=task,
                     status=state,
-                    started=parse_time(body.get("startTime")),
-                    finished=parse_time(body.get("completionTime")),
+                    started=engine.parse_time(body.get("startTime")),
+                    finished=engine.parse_time(body.get("completionTime")),
                     attempts=1 + len(body.get("retriesStatus") or []),
                     reason=child_message or child_reason,
                 )
@@ -107,26 +104,19 @@ class TektonEngine:
             started = (obj.get("status") or {}).get("startTime")
             view.phase = "Running" if started or reason == "Running" else "Pending"
         else:
-            view.phase = "Done"
-            view.status = self._run_status(status, reason, aborted)
+            view.end(
+                succeeded=status == "True",
+                cancelled=reason in _CANCELLED or aborted,
+                timed_out=reason in _TIMEOUT,
+            )
         return view
-
-    @staticmethod
-    def _run_status(status: str, reason: str, aborted: bool) -> RunStatus:
-        if status == "True":
-            return "Succeeded"
-        if reason in _CANCELLED or aborted:
-            return "Cancelled"
-        if reason in _TIMEOUT:
-            return "TimedOut"
-        return "Failed"
 
     def pod_steps(self, pod: dict[str, Any]) -> list[PodStep]:
         meta = pod.get("metadata") or {}
         task = self._names.get(str((meta.get("labels") or {}).get(TASK_LABEL, "")))
         if task is None:
             return []
-        running = started_containers(pod)
+        running = engine.started_containers(pod)
         steps: list[PodStep] = []
         for container in (pod.get("spec") or {}).get("containers") or []:
             cname = str(container.get("name"))

@@ -1,4 +1,4 @@
-"""What a job may not see: the sandbox of the controller's host steps, built from settings.
+"""What a job may not see: the sandbox of the `local` executor's steps, built from settings.
 
 The hidden list is derived from the settings themselves, so that a new deployment path (a
 different database file, workdir or token file) is hidden without anyone keeping a list: the
@@ -90,7 +90,7 @@ def hidden_paths(settings: Settings) -> list[str]:
 
 
 def job_sandbox(settings: Settings) -> Sandbox:
-    """The sandbox of this controller's steps; raises `SandboxError` when `mode: bwrap` cannot
+    """The sandbox of host steps; raises `SandboxError` when `mode: bwrap` cannot
     run here, and warns (once per controller) when `auto` falls back to none."""
     config = settings.controller.sandbox
     sandbox, warning = make_sandbox(

@@ -1,0 +1,94 @@
+"""The `local` executor: a job's steps as processes on this host, sandboxed.
+
+It wraps `run_pipeline` (`local.py`) with what the settings say about host steps: the sandbox
+(`isolation.py`: the host read-only, foredeck's state and credentials hidden; the job's checkout
+writable), the tasks of one pipeline at once (`controller.parallel`), and the environment: an
+allow-list of the server's (`PATH`, `LANG`, `LANGUAGE`, `LC_*`, `TZ`, and the names in
+`controller.sandbox.pass_env`) under the job's Prow variables. Nothing else of the server's
+environment reaches a step: it holds the server's credentials (`GITHUB_TOKEN`,
+`AWS_SECRET_ACCESS_KEY`, database URLs), and a job runs code from anyone who can open a pull
+request. `HOME` is the run's own (the executor makes one).
+
+Steps that name no `workingDir` run in the job's checkout (Prow's work dir), as Prow's
+decorated containers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from foredeck.execute.executor import ExecutorError, RunRequest
+from foredeck.execute.isolation import job_sandbox
+from foredeck.execute.local import run_pipeline
+from foredeck.execute.runstate import RunResult
+from foredeck.execute.workspace import OutputDirError
+from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.settings import Settings
+from foredeck.types import PipelineError
+
+ALLOWED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
+"""Host variables every step gets (with `LC_*`): what programs need to run and format text."""
+
+
+def step_env(
+    job_env: Mapping[str, str],
+    base: Mapping[str, str] | None = None,
+    passed: Collection[str] = (),
+) -> dict[str, str]:
+    """The base environment of every step of a job: the allow-listed host variables of `base`
+    (default: this process's), those named in `passed`, then the job's (`job_env`)."""
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if k in ALLOWED or k.startswith("LC_") or k in passed}
+    env.update(job_env)
+    return env
+
+
+def default_working_dir(run: PipelineRunSpec, directory: Path) -> None:
+    """Steps that name no `workingDir` run in `directory` (the checkout's work dir)."""
+    pipeline = run.pipeline
+    specs = [t.task_spec for t in pipeline.all_tasks() if t.task_spec is not None]
+    for spec in [*specs, *pipeline.task_library.values()]:
+        for step in spec.steps:
+            if not step.working_dir:
+                step.working_dir = str(directory)
+
+
+class LocalExecutor:
+    """Host steps in the sandbox of the settings; built once per controller (see the module
+    docstring). Raises `SandboxError` when `controller.sandbox.mode: bwrap` cannot run here."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        c = settings.controller
+        self.parallel = c.parallel or os.cpu_count() or 1
+        self.pass_env = tuple(c.sandbox.pass_env)
+        self.sandbox = job_sandbox(settings)
+
+    async def run(
+        self, run: PipelineRunSpec, out_dir: Path, request: RunRequest, cancel: asyncio.Event
+    ) -> RunResult:
+        if request.workdir is not None:
+            default_working_dir(run, request.workdir)
+        checkout = request.checkout
+        if checkout is not None and checkout.is_dir():  # steps may run as another user
+            await asyncio.to_thread(self.sandbox.hand_over, checkout, tree=True)
+        try:
+            return await run_pipeline(
+                run,
+                out_dir,
+                parallel=self.parallel,
+                cancel=cancel,
+                env=step_env(request.env, passed=self.pass_env),
+                kill_grace=request.grace,
+                sandbox=self.sandbox.with_writable(
+                    p for p in [checkout] if p is not None and p.is_dir()
+                ),
+                marker=request.marker,
+                max_output=request.max_output,
+            )
+        except (PipelineError, OutputDirError) as exc:
+            raise ExecutorError(str(exc)) from None

@@ -1,0 +1,90 @@
+"""The `argo` and `tekton` executors: a job's pipeline run on Kubernetes, its pods decorated.
+
+Decoration (`decorate.py`) gives the pods what Prow's pod utilities give a ProwJob's: the
+checkout of the job's refs (`foredeck util clonerefs` from `kube.utility_image`), the job's
+Prow variables (never the controller's own environment), and the upload of each task's
+`$ARTIFACTS` to the build's directory in an `s3://` or `gs://` artifact store. Submission and
+watching are `runner.run_remote`, on the cluster of the `kube` settings. The Kubernetes client
+is imported only when a run starts: most installations run everything locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+from foredeck.execute.executor import ExecutorError, RunRequest, work_dir_refs
+from foredeck.execute.kube.decorate import (
+    Decoration,
+    UploadTarget,
+    pod_refs,
+    pod_workdir,
+    upload_target,
+)
+from foredeck.execute.runstate import RunResult
+from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.settings import KubeSettings, Settings
+
+EngineName = Literal["argo", "tekton"]
+
+
+class KubeExecutor:
+    """One engine (`argo` or `tekton`) on the cluster of the `kube` settings."""
+
+    def __init__(self, engine: EngineName, kube: KubeSettings) -> None:
+        self.engine = engine
+        self.name: str = engine
+        self.kube = kube
+
+    async def run(
+        self, run: PipelineRunSpec, out_dir: Path, request: RunRequest, cancel: asyncio.Event
+    ) -> RunResult:
+        from foredeck.execute.kube.client import KubeConfigError, KubeTarget
+        from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
+
+        decoration = self.decoration(request)
+        # The target is the cluster part of the settings, field for field.
+        fields = (f.name for f in dataclasses.fields(KubeTarget))
+        target = KubeTarget(**{name: getattr(self.kube, name) for name in fields})
+        try:
+            return await run_remote(
+                run,
+                out_dir,
+                engine=self.engine,
+                kube=target,
+                job_id=request.job_id,
+                cancel=cancel,
+                options=RemoteOptions(ui_url=self.kube.ui_url, max_output=request.max_output),
+                decoration=decoration,
+            )
+        except (KubeConfigError, RemoteRunError) as exc:
+            raise ExecutorError(str(exc)) from None
+
+    def decoration(self, request: RunRequest) -> Decoration:
+        """What the pods get, as Prow's pod utilities give it: the checkout of the job's refs,
+        the Prow env (never the controller's own), and where to upload `$ARTIFACTS`."""
+        target: UploadTarget | None = None
+        why: str | None
+        if request.build_dir is None or request.store is None:
+            why = f"no artifact upload: {request.no_build_dir or 'no artifact store'}"
+        else:
+            target, why = upload_target(request.store().url, request.build_dir)
+        refs = list(request.refs)
+        return Decoration(
+            env=request.env,
+            refs=pod_refs(refs, [one.clone_uri for one in refs]),
+            workdir=pod_workdir(work_dir_refs(refs)),
+            utility_image=self.kube.utility_image,
+            upload=target,
+            no_upload_reason=why,
+        )
+
+
+def argo(settings: Settings) -> KubeExecutor:
+    return KubeExecutor("argo", settings.kube)
+
+
+def tekton(settings: Settings) -> KubeExecutor:
+    return KubeExecutor("tekton", settings.kube)

@@ -1,0 +1,182 @@
+"""What `$(...)` means in a running pipeline: the executor's roots and their lookups.
+
+The executor resolves `params`, `tasks`, `results`, `workspaces` and `context`; any other root
+(`$(pwd)` in a script) is left to the shell, while an unresolvable reference under one of these
+roots fails the task with a message naming it. A run has one lookup for pipeline-level values
+(params, other tasks' results and, in finally tasks, their status) and one per task attempt
+(its params, results paths, workspaces and `context.taskRun`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from foredeck.execute.runstate import TaskRecord, tekton_aggregate_status, tekton_task_status
+from foredeck.execute.workspace import dir_name
+from foredeck.pipeline.expressions import (
+    Lookup,
+    iter_references,
+    references,
+    substitute,
+    substitute_list,
+    substitute_value,
+)
+from foredeck.pipeline.model import ParamValue, Pipeline, TaskSpec
+
+NAMESPACE = "local"
+KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
+"""Roots the executor resolves; any other `$(...)` (`$(pwd)` in a script) is left to the shell."""
+
+
+def check(text: str, lookup: Lookup) -> None:
+    """Raise for a reference the executor owns but cannot resolve; others stay for the shell."""
+    if "$(" not in text:
+        return
+    for ref in iter_references(text):
+        if ref.parts[0] in KNOWN_ROOTS:
+            substitute(ref.text, lookup)
+
+
+def text(value: str, lookup: Lookup) -> str:
+    """`value` with the executor's references substituted (`SubstitutionError` if one fails)."""
+    if "$(" not in value:
+        return value
+    check(value, lookup)
+    return substitute(value, lookup, strict=False)
+
+
+def args(items: list[str], lookup: Lookup) -> list[str]:
+    """Arguments substituted; `$(params.arr[*])` alone expands to one argument per item."""
+    for item in items:
+        check(item, lookup)
+    return substitute_list(items, lookup, strict=False)
+
+
+def value(param: ParamValue, lookup: Lookup) -> ParamValue:
+    """A param value (string, array or object) substituted."""
+    for ref in references(param):
+        if ref.parts[0] in KNOWN_ROOTS:
+            substitute(ref.text, lookup)
+    return substitute_value(param, lookup, strict=False)
+
+
+@dataclass
+class RunScope:
+    """The values a run's expressions see; `records` is the run's own (live) task table."""
+
+    name: str
+    pipeline: Pipeline
+    params: dict[str, ParamValue]
+    records: dict[str, TaskRecord]
+
+    def context(self) -> dict[str, str]:
+        return {
+            "pipelineRun.name": self.name,
+            "pipelineRun.namespace": NAMESPACE,
+            "pipeline.name": self.pipeline.name,
+        }
+
+    def aggregate_status(self) -> str:
+        """`$(tasks.status)` over the DAG tasks."""
+        return tekton_aggregate_status([self.records[t.name].status for t in self.pipeline.tasks])
+
+    def pipeline_lookup(self, in_finally: bool) -> Lookup:
+        """Params, task results, context, bound workspaces; task status in finally tasks."""
+        context = self.context()
+        declared = {workspace.name for workspace in self.pipeline.workspaces}
+
+        def lookup(path: str) -> ParamValue | None:
+            root, _, rest = path.partition(".")
+            if root == "params":
+                return self.params.get(rest)
+            if root == "tasks":
+                if rest == "status":
+                    return self.aggregate_status() if in_finally else None
+                name, _, attribute = rest.partition(".")
+                record = self.records.get(name)
+                if record is None:
+                    return None
+                if attribute == "status":
+                    return tekton_task_status(record.status) if in_finally else None
+                if attribute.startswith("results."):
+                    return record.results.get(attribute[len("results.") :])
+                return None
+            if root == "context":
+                return context.get(rest)
+            if root == "workspaces":
+                name, _, attribute = rest.partition(".")
+                if attribute == "bound" and name in declared:
+                    return "true"
+            return None
+
+        return lookup
+
+    def task_lookup(
+        self,
+        spec: TaskSpec,
+        params: dict[str, ParamValue],
+        results_dir: Path | None,
+        workspaces: dict[str, Path | None],
+        dname: str,
+        attempt: int,
+        is_finally: bool,
+    ) -> Lookup:
+        """What one attempt of a task sees: its params (pipeline params propagate), results
+        paths, workspaces, `context.taskRun` and `context.task.retry-count`."""
+        # Built on first use: most steps reference nothing, and this runs for every attempt.
+        cache: dict[str, dict[str, ParamValue]] = {}
+
+        def scope() -> dict[str, dict[str, ParamValue]]:
+            if not cache:
+                values: dict[str, ParamValue] = {
+                    p.name: p.default for p in spec.params if p.default is not None
+                }
+                values.update(params)
+                context: dict[str, ParamValue] = dict(self.context())
+                context.update(
+                    {
+                        "taskRun.name": f"{self.name}-{dname}",
+                        "taskRun.namespace": NAMESPACE,
+                        "task.name": spec.name,
+                        "task.retry-count": str(attempt - 1),
+                    }
+                )
+                cache["params"], cache["context"] = values, context
+            return cache
+
+        def lookup(path: str) -> ParamValue | None:
+            root, _, rest = path.partition(".")
+            if root == "params":
+                # Pipeline params propagate into tasks that do not declare them (Tekton's
+                # propagated parameters for embedded specs).
+                found = scope()["params"].get(rest)
+                return found if found is not None else self.params.get(rest)
+            if root == "results":
+                name, _, attribute = rest.partition(".")
+                declared = any(result.name == name for result in spec.results)
+                if attribute == "path" and declared and results_dir is not None:
+                    return str(results_dir / dir_name(name))
+                return None
+            if root == "workspaces":
+                return _workspace(workspaces, rest)
+            if root == "context":
+                return scope()["context"].get(rest)
+            if root == "tasks":  # `$(tasks.status)` in a finally task's script, for one
+                return self.pipeline_lookup(is_finally)(path)
+            return None
+
+        return lookup
+
+
+def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
+    """`$(workspaces.W.path)` / `$(workspaces.W.bound)` of a task."""
+    name, _, attribute = rest.partition(".")
+    if name not in workspaces:
+        return None
+    bound = workspaces[name]
+    if attribute == "path":
+        return "" if bound is None else str(bound)
+    if attribute == "bound":
+        return "false" if bound is None else "true"
+    return None

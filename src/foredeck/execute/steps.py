@@ -1,0 +1,207 @@
+"""One attempt's steps as host processes: argv, environment, working directory, confinement.
+
+A `script` is written to a file and run by its shebang's interpreter (else `sh -e`); `command`
+and `args` are run directly, never through a shell. The default working directory is the
+workspace root, `workingDir` is relative to it and `/workspace/...` maps onto it. In a sandbox
+only what the run owns is writable; an unsandboxed step gets the run's marker in
+`FOREDECK_RUN`, by which the processes it leaves are found (`orphans.py`). Each step has the
+earliest of its own timeout, its attempt's and its phase's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from foredeck.execute import lookups
+from foredeck.execute.logs import TaskLogger
+from foredeck.execute.orphans import MARKER
+from foredeck.execute.process import ProcessGroups, run_process
+from foredeck.execute.sandbox import Sandbox
+from foredeck.execute.scheduler import earliest
+from foredeck.execute.workspace import RunLayout
+from foredeck.pipeline.expressions import Lookup, SubstitutionError
+from foredeck.pipeline.model import Step, TaskStatus
+
+_MARKER_KEY = MARKER.encode()
+
+StepOutcome = tuple[TaskStatus, str, bool]
+"""(status, reason, whether a retry may help) of an attempt that did not succeed."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What every step of one task attempt shares."""
+
+    lookup: Lookup
+    env: dict[bytes, bytes]  # the attempt's base environment, encoded
+    artifacts: str  # the task's $ARTIFACTS
+    results: Path | None  # its results directory, when it declares results
+    logger: TaskLogger
+    stop: asyncio.Future[None]  # the phase's stop signal (cancel)
+
+
+def shebang(script: str) -> list[str] | None:
+    """The interpreter and its one optional argument of a `#!` line, as the kernel reads them.
+
+    The step runs `interpreter [arg] script` rather than exec-ing the script: exec fails with
+    ETXTBSY while any process holds the file open for writing, and a child forked by another
+    thread of this process (a git clone, a database driver) can hold the just-written script
+    open for a moment. Reading it is never refused.
+    """
+    if not script.startswith("#!"):
+        return None
+    words = script[2:].split("\n", 1)[0].strip().split(None, 1)
+    return words or None
+
+
+class StepRunner:
+    """Runs the steps of task attempts for one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        layout: RunLayout,
+        sandbox: Sandbox,
+        *,
+        shell: str,
+        kill_grace: float,
+        marker: str,
+        groups: ProcessGroups,
+    ) -> None:
+        self.layout = layout
+        self.sandbox = sandbox
+        self.shell = shell
+        self.kill_grace = kill_grace
+        self.marker = marker
+        self.groups = groups
+        self._steps_started = 0
+
+    async def run(
+        self,
+        steps: list[Step],
+        attempt: Attempt,
+        attempt_deadline: float | None,
+        phase_deadline: float | None,
+    ) -> StepOutcome | None:
+        """Run `steps` in order until one does not succeed: its outcome, or None (all did)."""
+        loop = asyncio.get_running_loop()
+        for step in steps:
+            if attempt.stop.done():
+                return "Cancelled", "cancelled", False
+            deadline: float | None = None
+            which = ""
+            if step.timeout or attempt_deadline is not None or phase_deadline is not None:
+                deadline, which = earliest(
+                    [
+                        (loop.time() + step.timeout if step.timeout else None, "step"),
+                        (attempt_deadline, "task"),
+                        (phase_deadline, "pipeline"),
+                    ]
+                )
+            if deadline is not None and deadline <= loop.time():
+                message = f"{which} timeout expired before step {step.name!r}"
+                attempt.logger.message(message)
+                return "TimedOut", message, which != "pipeline"
+            outcome = await self._step(step, attempt, deadline, which)
+            if outcome is not None:
+                return outcome
+        return None
+
+    async def _step(
+        self, step: Step, attempt: Attempt, deadline: float | None, which: str
+    ) -> StepOutcome | None:
+        logger = attempt.logger
+        try:
+            argv, cwd, step_env = self._prepare(step, attempt.lookup, attempt.env)
+            argv = self._confine(argv, cwd, attempt.artifacts, attempt.results)
+        except (SubstitutionError, ValueError, OSError) as exc:
+            message = f"step {step.name!r}: {exc}"
+            logger.message(message)
+            return "Failed", message, False
+        marker = self._step_marker()
+        if marker is not None:
+            step_env = {**step_env, _MARKER_KEY: marker.encode()}
+        output = logger.step_output(step.name)
+        try:
+            outcome = await run_process(
+                argv,
+                cwd=cwd,
+                env=step_env,
+                sink=output.feed,
+                groups=self.groups,
+                deadline=deadline,
+                cancel=attempt.stop,
+                grace=self.kill_grace,
+                marker=marker,
+            )
+        except OSError as exc:
+            output.flush()
+            message = f"step {step.name!r} could not start {argv[0]!r}: {exc.strerror}"
+            logger.message(message)
+            return "Failed", message, True
+        output.flush()
+        if outcome.leftovers:
+            logger.message(f"step {step.name!r}: killed {outcome.leftovers} processes it left")
+        if outcome.stopped == "cancel":
+            logger.message(f"step {step.name!r} stopped: run cancelled")
+            return "Cancelled", "cancelled", False
+        if outcome.stopped == "deadline":
+            message = f"{which} timeout expired during step {step.name!r}"
+            logger.message(message)
+            return "TimedOut", message, which != "pipeline"
+        if outcome.returncode != 0:
+            code = outcome.returncode
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            message = f"step {step.name!r} {how}"
+            logger.message(message)
+            return "Failed", message, True
+        return None
+
+    def _step_marker(self) -> str | None:
+        """`<run marker>/<n>` for an unsandboxed step (bubblewrap's PID namespace needs none)."""
+        if self.sandbox.bwrap is not None:
+            return None
+        self._steps_started += 1
+        return f"{self.marker}/{self._steps_started}"
+
+    def _prepare(
+        self, step: Step, lookup: Lookup, env: dict[bytes, bytes]
+    ) -> tuple[list[str], str, dict[bytes, bytes]]:
+        args = lookups.args(step.args, lookup)
+        if step.script is not None:
+            script = lookups.text(step.script, lookup)
+            path = self.layout.script(script)
+            interpreter = shebang(script)
+            argv = [*(interpreter or [self.shell, "-e"]), path, *args]
+        else:
+            command = lookups.args(step.command, lookup)
+            if not command:
+                raise ValueError("no command or script (an image's entrypoint is not known here)")
+            argv = [*command, *args]
+        if step.env:
+            overrides = {k: lookups.text(v, lookup) for k, v in step.env.items()}
+            env = {**env, **{os.fsencode(k): os.fsencode(v) for k, v in overrides.items()}}
+        if not step.working_dir:
+            return argv, self.layout.workspaces_str, env
+        directory = lookups.text(step.working_dir, lookup)
+        # Tekton mounts workspaces under /workspace: map that prefix to the run's root.
+        if directory == "/workspace" or directory.startswith("/workspace/"):
+            directory = self.layout.workspaces_str + directory[len("/workspace") :]
+        cwd = self.layout.workspaces / directory
+        self.sandbox.make_dirs(cwd)
+        return argv, str(cwd), env
+
+    def _confine(
+        self, argv: list[str], cwd: str, artifacts: str, results: Path | None
+    ) -> list[str]:
+        """The step's argv inside the sandbox: what the run owns is writable, no more."""
+        if self.sandbox.bwrap is None:
+            return argv
+        layout = self.layout
+        writable = [layout.workspaces_str, str(layout.emptydirs), str(layout.tmp)]
+        writable += [str(layout.home), artifacts]
+        if results is not None:
+            writable.append(str(results))
+        return self.sandbox.wrap(argv, cwd=cwd, writable=writable, readonly=[str(layout.scripts)])
