@@ -15,12 +15,14 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
+    from foredeck.execute.decorated_emit import HandDecoration
     from foredeck.execute.runstate import RunResult
+    from foredeck.execute.workspace import WorkspaceBinding
     from foredeck.pipeline.model import PipelineRunSpec
 
 EXIT_OK = 0
@@ -73,16 +75,66 @@ def run_command(
             help="Step output the build log keeps at most (bytes, or 500M, 2G, 1GiB); 0: all.",
         ),
     ] = "1GiB",
+    workspace: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=PATH",
+            help="Bind a pipeline workspace to the directory PATH itself (steps may write "
+            "there). Repeatable. In a git repository the source workspace is a copy of the "
+            "working tree unless bound here.",
+            show_default=False,
+        ),
+    ] = None,
+    decorate: Annotated[
+        bool,
+        typer.Option(
+            help="With --emit: add what the controller adds on a cluster (checkout of --repo "
+            "at --ref, Prow's variables, $ARTIFACTS upload with --upload).",
+        ),
+    ] = False,
+    repo: Annotated[
+        str | None, typer.Option(metavar="ORG/REPO", help="With --decorate: the repository.")
+    ] = None,
+    ref: Annotated[
+        str | None, typer.Option(metavar="REF", help="With --decorate: the branch or tag.")
+    ] = None,
+    clone_uri: Annotated[
+        str | None,
+        typer.Option(metavar="URI", help="With --decorate: clone from here, not GitHub."),
+    ] = None,
+    upload: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="With --decorate: s3:// or gs:// URL; each task's $ARTIFACTS goes to "
+            "URL/artifacts/<task>/.",
+        ),
+    ] = None,
+    utility_image: Annotated[
+        str | None,
+        typer.Option(metavar="IMAGE", help="With --decorate: the image with foredeck and git."),
+    ] = None,
 ) -> None:
     """Run a pipeline locally: each step is a process on this machine (images are not used)."""
     if emit is not None:
-        raise typer.Exit(emit_manifest(files, param or [], emit))
+        decoration = None
+        if decorate:
+            from foredeck.execute.decorated_emit import HandDecoration
+
+            decoration = HandDecoration(repo or "", ref or "", clone_uri, upload, utility_image)
+        elif repo or ref or clone_uri or upload or utility_image:
+            _error("--repo, --ref, --clone-uri, --upload and --utility-image need --decorate")
+            raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(emit_manifest(files, param or [], emit, decoration))
+    if decorate:
+        _error("--decorate needs --emit argo|tekton (a local run sees the working tree)")
+        raise typer.Exit(EXIT_INVALID)
     try:
         limit = parse_size(max_output)
     except ValueError as exc:
         _error(f"--max-output: {exc}")
         raise typer.Exit(EXIT_INVALID) from None
-    raise typer.Exit(run(files, param or [], out, parallel, limit))
+    raise typer.Exit(run(files, param or [], out, parallel, limit, workspace or []))
 
 
 _UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
@@ -99,22 +151,49 @@ def parse_size(text: str) -> int:
     return int(number) * _UNITS[unit.upper()]
 
 
-def emit_manifest(files: list[Path], params: list[str], fmt: str) -> int:
+def emit_manifest(
+    files: list[Path], params: list[str], fmt: str, decoration: HandDecoration | None = None
+) -> int:
     """`--emit`: the manifest on stdout, exit 0; invalid input or format, exit 2."""
     if fmt not in ("argo", "tekton"):
         _error(f"--emit {fmt!r}: expected 'argo' or 'tekton'")
         return EXIT_INVALID
+    engine: Literal["argo", "tekton"] = "argo" if fmt == "argo" else "tekton"
 
     def emit_it(spec: PipelineRunSpec) -> str:
-        from foredeck.pipeline.emit import emit
+        from foredeck.pipeline.emit import dump, manifest
+        from foredeck.pipeline.emit_names import name_from_documents
 
-        return emit(spec, "argo" if fmt == "argo" else "tekton")
+        spec.name = name_from_documents(spec, _documents(files))
+        if decoration is None:
+            return dump(manifest(spec, engine))
+        from foredeck.execute.decorated_emit import decorated_manifest
 
-    text = _load(files, params, emit_it)
+        doc, why = decorated_manifest(spec, engine, decoration)
+        if why:
+            _error(why)
+        return dump(doc)
+
+    try:
+        text = _load(files, params, emit_it)
+    except ValueError as exc:  # DecorateError
+        _error(str(exc))
+        return EXIT_INVALID
     if text is None:
         return EXIT_INVALID
     sys.stdout.write(text)
     return EXIT_OK
+
+
+def _documents(files: list[Path]) -> list[object]:
+    """The YAML documents of `files` (directories: their `.yaml`/`.yml` files), as data."""
+    from foredeck.yamlsrc import load_file
+
+    paths: list[Path] = []
+    for path in files:
+        found = sorted(p for p in path.glob("*") if p.suffix in (".yaml", ".yml"))
+        paths.extend(found if path.is_dir() else [path])
+    return [doc.data for path in paths for doc in load_file(path)]
 
 
 def _load(files: list[Path], params: list[str], then: Callable[[PipelineRunSpec], T]) -> T | None:
@@ -142,6 +221,7 @@ def run(
     out: Path | None,
     parallel: int | None,
     max_output: int = 0,
+    workspaces: list[str] | None = None,
 ) -> int:
     """The command without typer: returns the exit code."""
     import asyncio
@@ -152,17 +232,56 @@ def run(
         return EXIT_INVALID
     from foredeck.execute.local import default_run_name
 
-    if not spec.name or spec.name == spec.pipeline.name:
-        # No PipelineRun name (the loader then uses the pipeline's): one directory per run.
-        spec.name = default_run_name(spec.pipeline.name)
+    if not spec.name or spec.name == spec.pipeline.name or spec.name.endswith(("-", ".")):
+        # No PipelineRun name (the loader then uses the pipeline's) or a generateName.
+        spec.name = default_run_name(spec.name.rstrip("-.") or spec.pipeline.name)
     out_dir = out if out is not None else RUNS_DIR / spec.name
-    return asyncio.run(_run(spec, out_dir, parallel or os.cpu_count() or 1, max_output))
+    bindings = _bindings(spec, out_dir, workspaces or [])
+    if bindings is None:
+        return EXIT_INVALID
+    jobs = parallel or os.cpu_count() or 1
+    return asyncio.run(_run(spec, out_dir, jobs, max_output, bindings))
 
 
-async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int, max_output: int) -> int:
+def _bindings(
+    spec: PipelineRunSpec, out_dir: Path, texts: list[str]
+) -> dict[str, WorkspaceBinding] | None:
+    """`--workspace` bindings plus the repository's working tree as the source workspace;
+    steps that name no `workingDir` start in the source (as in a CI checkout)."""
+    import os
+
+    from foredeck.execute.checkout_workspace import (
+        CheckoutError,
+        default_working_dir,
+        parse_bindings,
+        repository_bindings,
+    )
+    from foredeck.execute.workspace import RunLayout
+
+    try:
+        explicit = parse_bindings(texts, spec.pipeline)
+        bindings, source = repository_bindings(spec, Path.cwd(), out_dir, explicit)
+    except CheckoutError as exc:
+        _error(str(exc))
+        return None
+    if source is not None:
+        layout = RunLayout(Path(os.path.abspath(out_dir)))
+        layout.bind(bindings)
+        default_working_dir(spec, layout.workspace(source))
+    return dict(bindings)
+
+
+async def _run(
+    spec: PipelineRunSpec,
+    out_dir: Path,
+    parallel: int,
+    max_output: int,
+    workspaces: dict[str, WorkspaceBinding],
+) -> int:
     import asyncio
     import signal
 
+    from foredeck.execute.checkout_workspace import CheckoutError, WorkingTreeCopy
     from foredeck.execute.local import run_pipeline
     from foredeck.execute.logs import OutputLimit
     from foredeck.execute.progress import Progress
@@ -173,6 +292,9 @@ async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int, max_output: 
     cancel = asyncio.Event()
     main = asyncio.current_task()
     progress = Progress(spec, out_dir)
+    for binding in workspaces.values():
+        if isinstance(binding, WorkingTreeCopy):
+            binding.on_done = progress.note
     signals = 0
 
     def on_signal(signum: int) -> None:
@@ -198,10 +320,11 @@ async def _run(spec: PipelineRunSpec, out_dir: Path, parallel: int, max_output: 
             on_event=progress.on_event,
             cancel=cancel,
             max_output=OutputLimit(max_output, "--max-output") if max_output else None,
+            workspaces=workspaces,
         )
     except asyncio.CancelledError:
         pass  # cancelled twice: files are written, the summary comes from pipeline-run.json
-    except (PipelineError, OutputDirError) as exc:
+    except (PipelineError, OutputDirError, CheckoutError) as exc:
         progress.stop()
         _error(str(exc))
         return EXIT_INVALID

@@ -20,6 +20,7 @@ import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from foredeck.execute.checkout_workspace import default_working_dir
 from foredeck.execute.executor import ExecutorError, RunRequest
 from foredeck.execute.isolation import job_sandbox
 from foredeck.execute.local import run_pipeline
@@ -44,16 +45,6 @@ def step_env(
     env = {k: v for k, v in source.items() if k in ALLOWED or k.startswith("LC_") or k in passed}
     env.update(job_env)
     return env
-
-
-def default_working_dir(run: PipelineRunSpec, directory: Path) -> None:
-    """Steps that name no `workingDir` run in `directory` (the checkout's work dir)."""
-    pipeline = run.pipeline
-    specs = [t.task_spec for t in pipeline.all_tasks() if t.task_spec is not None]
-    for spec in [*specs, *pipeline.task_library.values()]:
-        for step in spec.steps:
-            if not step.working_dir:
-                step.working_dir = str(directory)
 
 
 class LocalExecutor:

@@ -50,7 +50,7 @@ from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.workspace import RunLayout, dir_name
+from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
     ParamValue,
@@ -100,6 +100,7 @@ async def run_pipeline(
     sandbox: Sandbox | None = None,
     marker: str | None = None,
     max_output: OutputLimit | None = None,
+    workspaces: Mapping[str, WorkspaceBinding] | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -110,13 +111,15 @@ async def run_pipeline(
     in it, steps get a private one. `sandbox` confines the steps (see `execute/sandbox.py`).
     `marker` (`<owner>/<run>`, default `<host>:<pid>:<random>/<run name>`) starts the
     `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
-    `max_output` caps the step output the build log holds (see `logs.py`).
+    `max_output` caps the step output the build log holds (see `logs.py`). `workspaces` binds
+    pipeline workspaces to directories, or fills their fresh directories (`workspace.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     executor = _Run(
         run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
     )
+    executor.layout.bind(workspaces or {})
     return await executor.execute()
 
 

@@ -8,6 +8,7 @@ OUT/.work/home/                $HOME of the run's steps, unless the caller gives
 OUT/.work/emptydirs/<task>/    workspaces a task declares and the pipeline does not bind
 OUT/tasks/<task>/log.index     each task's log: its stretches of build-log.txt (from its first line)
 OUT/.work/workspaces/<W>/      $(workspaces.W.path); the root is every step's default cwd
+                               (a workspace bound to a directory: a symlink to it)
 OUT/.work/results/<task>.<n>/  $(results.R.path) of attempt n (tasks with results only)
 OUT/.work/scripts/<sha>        step scripts, written once per distinct content
 ```
@@ -25,7 +26,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,12 @@ from foredeck.storage.tasklog import TASK_LOG_INDEX
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _INSTANCE = re.compile(r"\[(\d+)\]$")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+WorkspaceFill = Callable[[Path], None]
+"""Fills a workspace's fresh, empty directory before the first task (a copy of a checkout)."""
+WorkspaceBinding = Path | WorkspaceFill
+"""What a caller gives a pipeline workspace: a directory used as it is, or a fill."""
 
 
 class OutputDirError(ValueError):
@@ -80,6 +87,17 @@ class RunLayout:
         self._scripts: dict[str, str] = {}
         self._used_names: dict[str, str] = {}
         self._taken: set[str] = set()
+        self.bindings: dict[str, WorkspaceBinding] = {}
+        self._bound: dict[str, Path] = {}
+
+    def bind(self, bindings: Mapping[str, WorkspaceBinding]) -> None:
+        """Pipeline workspaces the caller provides, set up by `prepare` (`bind_workspaces`)."""
+        self.bindings = dict(bindings)
+        self._bound = {
+            name: Path(os.path.abspath(target))
+            for name, target in self.bindings.items()
+            if isinstance(target, Path)
+        }
 
     def prepare(self) -> None:
         """Create the layout. An earlier run in the same directory is replaced; a non-empty
@@ -102,6 +120,19 @@ class RunLayout:
             self.emptydirs,
         ):
             path.mkdir(parents=True, exist_ok=True)
+        self.bind_workspaces()
+
+    def bind_workspaces(self) -> None:
+        """A directory binding becomes a symlink `workspaces/<W>` to it, so `/workspace/W/...`
+        and relative `workingDir`s reach it too, and `$(workspaces.W.path)` is the directory;
+        a fill gets the fresh directory `workspaces/<W>` to populate."""
+        for name, target in self.bindings.items():
+            link = self.workspaces / dir_name(name)
+            if isinstance(target, Path):
+                link.symlink_to(self._bound[name], target_is_directory=True)
+            else:
+                link.mkdir()
+                target(link)
 
     def _remove_earlier_run(self) -> None:
         """Only the entries a run writes: files a user added beside them stay."""
@@ -161,7 +192,8 @@ class RunLayout:
         return f"tasks/{dir_name}/{TASK_LOG_INDEX}"
 
     def workspace(self, name: str) -> Path:
-        return self.workspaces / dir_name(name)
+        """The directory of pipeline workspace `name` (the bound directory, if any)."""
+        return self._bound.get(name) or self.workspaces / dir_name(name)
 
     def script(self, content: str) -> str:
         """The path of a script file holding `content`, written on first use only."""

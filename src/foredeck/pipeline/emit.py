@@ -35,6 +35,9 @@ def manifest(run: PipelineRunSpec, fmt: EmitFormat) -> dict[str, Any]:
 
 def emit(run: PipelineRunSpec, fmt: EmitFormat) -> str:
     """The run as YAML: an Argo `Workflow` or a Tekton v1 `PipelineRun`."""
-    return yaml.dump(
-        manifest(run, fmt), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    return dump(manifest(run, fmt))
+
+
+def dump(doc: dict[str, Any]) -> str:
+    """A manifest as YAML, in the order it was built, scripts as `|` blocks."""
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

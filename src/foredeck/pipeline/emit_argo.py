@@ -36,6 +36,7 @@ from foredeck.pipeline.argo_manifest import (
     unique_name,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
+from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
     Matrix,
@@ -146,7 +147,7 @@ class _Emitter:
                 }
                 for ws in p.workspaces
             ]
-        metadata = {"name": self.run.name} if self.run.name else {"generateName": f"{p.name}-"}
+        metadata = run_metadata(self.run)
         return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
 
     def _unique(self, base: str) -> str:

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
+from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
@@ -259,5 +260,5 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
             }
             for w in p.workspaces
         ]
-    metadata = {"name": run.name} if run.name else {"generateName": f"{dns_label(p.name, set())}-"}
+    metadata = run_metadata(run, lambda base: dns_label(base, set()))
     return {"apiVersion": TEKTON_API, "kind": "PipelineRun", "metadata": metadata, "spec": spec}

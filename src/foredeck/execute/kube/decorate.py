@@ -16,7 +16,8 @@ to an emitted Argo `Workflow` or Tekton `PipelineRun`:
   and then exits with the first failing step's code). A `file://` store is out of the pods'
   reach: then nothing is uploaded and `no_upload_reason` says why.
 
-Decoration is applied to the emitted manifest, so `foredeck run --emit` stays undecorated.
+Decoration is applied to the emitted manifest: `foredeck run --emit` is undecorated unless
+`--decorate` asks for it (`execute/decorated_emit.py`).
 Argv values are lists (never a shell string); the manifest holds no credentials.
 """
 
