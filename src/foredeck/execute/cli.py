@@ -33,6 +33,46 @@ RUNS_DIR = Path(".foredeck") / "runs"
 T = TypeVar("T")
 
 
+# The options of `foredeck run` added for a run in a repository and a hand-applied manifest.
+_Workspace = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="NAME=PATH",
+        help="Bind a pipeline workspace to the directory PATH itself (steps may write there). "
+        "Repeatable. In a git repository the source workspace is a copy of the working tree "
+        "unless bound here.",
+        show_default=False,
+    ),
+]
+_Decorate = Annotated[
+    bool,
+    typer.Option(
+        "--decorate",
+        help="With --emit: add what the controller adds on a cluster (checkout of --repo at "
+        "--ref, Prow's variables, $ARTIFACTS upload with --upload).",
+    ),
+]
+_Repo = Annotated[
+    str | None, typer.Option(metavar="ORG/REPO", help="With --decorate: the repository.")
+]
+_Ref = Annotated[str | None, typer.Option(metavar="REF", help="With --decorate: branch or tag.")]
+_CloneUri = Annotated[
+    str | None, typer.Option(metavar="URI", help="With --decorate: clone from here, not GitHub.")
+]
+_Upload = Annotated[
+    str | None,
+    typer.Option(
+        metavar="URL",
+        help="With --decorate: s3:// or gs:// URL; each task's $ARTIFACTS goes to "
+        "URL/artifacts/<task>/.",
+    ),
+]
+_UtilityImage = Annotated[
+    str | None,
+    typer.Option(metavar="IMAGE", help="With --decorate: the image with foredeck and git."),
+]
+
+
 def run_command(
     files: Annotated[
         list[Path],
@@ -75,45 +115,13 @@ def run_command(
             help="Step output the build log keeps at most (bytes, or 500M, 2G, 1GiB); 0: all.",
         ),
     ] = "1GiB",
-    workspace: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME=PATH",
-            help="Bind a pipeline workspace to the directory PATH itself (steps may write "
-            "there). Repeatable. In a git repository the source workspace is a copy of the "
-            "working tree unless bound here.",
-            show_default=False,
-        ),
-    ] = None,
-    decorate: Annotated[
-        bool,
-        typer.Option(
-            help="With --emit: add what the controller adds on a cluster (checkout of --repo "
-            "at --ref, Prow's variables, $ARTIFACTS upload with --upload).",
-        ),
-    ] = False,
-    repo: Annotated[
-        str | None, typer.Option(metavar="ORG/REPO", help="With --decorate: the repository.")
-    ] = None,
-    ref: Annotated[
-        str | None, typer.Option(metavar="REF", help="With --decorate: the branch or tag.")
-    ] = None,
-    clone_uri: Annotated[
-        str | None,
-        typer.Option(metavar="URI", help="With --decorate: clone from here, not GitHub."),
-    ] = None,
-    upload: Annotated[
-        str | None,
-        typer.Option(
-            metavar="URL",
-            help="With --decorate: s3:// or gs:// URL; each task's $ARTIFACTS goes to "
-            "URL/artifacts/<task>/.",
-        ),
-    ] = None,
-    utility_image: Annotated[
-        str | None,
-        typer.Option(metavar="IMAGE", help="With --decorate: the image with foredeck and git."),
-    ] = None,
+    workspace: _Workspace = None,
+    decorate: _Decorate = False,
+    repo: _Repo = None,
+    ref: _Ref = None,
+    clone_uri: _CloneUri = None,
+    upload: _Upload = None,
+    utility_image: _UtilityImage = None,
 ) -> None:
     """Run a pipeline locally: each step is a process on this machine (images are not used)."""
     if emit is not None:
