@@ -6,8 +6,8 @@ import argparse
 import signal
 import time
 import types
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,32 +22,32 @@ class Interrupted(Exception):
     """SIGTERM (or SIGHUP) to the driver: unwind through every `finally`, like Ctrl-C."""
 
 
+Handler = Callable[[int, types.FrameType | None], object] | int | signal.Handlers
+
+
 @contextmanager
-def _signals_as_interrupts() -> Iterator[None]:
+def _handling(handler: Handler, *signums: signal.Signals) -> Iterator[None]:
+    """`handler` for `signums` inside the block; the previous handlers again after it."""
+    old = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield
+    finally:
+        for s, previous in old.items():
+            signal.signal(s, previous)
+
+
+def _raise_interrupted(signum: int, _frame: types.FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _signals_as_interrupts() -> AbstractContextManager[None]:
     """SIGTERM and SIGHUP unwind like Ctrl-C, so the server is stopped either way."""
-
-    def raise_interrupted(signum: int, _frame: types.FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
-
-    old = {s: signal.signal(s, raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    return _handling(_raise_interrupted, signal.SIGTERM, signal.SIGHUP)
 
 
-@contextmanager
-def _uninterruptible() -> Iterator[None]:
+def _uninterruptible() -> AbstractContextManager[None]:
     """Cleanup must finish: a second Ctrl-C would otherwise leave the server running."""
-    old = {
-        s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    }
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    return _handling(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def run_demo(options: Options, console: Console | None = None) -> int:

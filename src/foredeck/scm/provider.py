@@ -7,7 +7,9 @@ asks which SCM is configured. Values are the GitHub models of `foredeck.scm.gith
 whichever provider made them.
 
 Components do not depend on these wide interfaces: each declares the narrow protocol of what it
-uses beside itself (the reporter: statuses and comments), which these satisfy.
+uses beside itself (the reporter: statuses and comments), which these satisfy, composed from the
+role protocols `IssueComments` (here) and `StatusWriter` (`foredeck.scm.statuses`) so that each
+method is declared once.
 """
 
 from __future__ import annotations
