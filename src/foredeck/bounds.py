@@ -4,7 +4,8 @@ Python's int is unbounded; the database's are not. A job id or cursor beyond 64 
 `OverflowError` in the driver, and a pull request number beyond 32 bits raises on PostgreSQL
 (`jobs.pull_number` and `scm_comments.number` are INTEGER): 500s from a URL anyone can type.
 Declared with these types, such values fail validation (422 in the API, 400 on the dashboard).
-Depends on pydantic only, so that `api/`, `dashboard/` and `scm/` all import it.
+Depends on pydantic and `foredeck.types` (where the limits are, for `Pull` too) only, so that
+`api/`, `dashboard/` and `scm/` all import it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-MAX_BIGINT = 2**63 - 1
-"""SQLite's integers and PostgreSQL's BIGINT (ids)."""
-MAX_INT = 2**31 - 1
-"""PostgreSQL's INTEGER (pull request numbers)."""
+from foredeck.types import MAX_BIGINT, MAX_INT
 
 JobId = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
 Offset = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
 """A keyset cursor (`after`), a count or a byte offset."""
 PullNumber = Annotated[int, Field(ge=1, le=MAX_INT)]
+
+__all__ = ["MAX_BIGINT", "MAX_INT", "JobId", "Offset", "PullNumber"]

@@ -6,9 +6,9 @@ import typer
 
 from foredeck.config.cli import config_app
 from foredeck.execute.cli import run_command
-from foredeck.execute.kube.util_cli import util_app
 from foredeck.jobs_cli import jobs_app
 from foredeck.serve.cli import serve_command
+from foredeck.util_cli import util_app
 
 app = typer.Typer(
     name="foredeck",

@@ -3,7 +3,8 @@
 They sit at the bottom so that nothing low imports upward: the YAML reader, the pipeline IR, the
 job config, the database and the SCM all speak of a `Source` and a `PipelineError`, and the job
 core, the controller, the executors and the API all speak of `Refs`. This module imports nothing
-of foredeck but `bounds` (plain pydantic types).
+of foredeck: it is the bottom layer (the database's integer limits are here, for `Pull` and for
+`foredeck.bounds`).
 
 `Refs`/`Pull` follow Prow's `prowapi.Refs` in field names and JSON shape, so that `prowjob.json`,
 `clone-records.json` and the `JOB_SPEC` env var stay readable by Prow tooling; empty values are
@@ -13,11 +14,16 @@ omitted by `to_prow_json()`, as Go's `omitempty` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from foredeck.bounds import MAX_INT
+MAX_BIGINT = 2**63 - 1
+"""SQLite's integers and PostgreSQL's BIGINT (ids)."""
+MAX_INT = 2**31 - 1
+"""PostgreSQL's INTEGER (pull request numbers); `foredeck.bounds` types route parameters with it."""
 
 
 @dataclass(frozen=True)
@@ -82,3 +88,25 @@ class Refs(BaseModel):
     def to_prow_json(self) -> dict[str, Any]:
         """The JSON object Prow writes (empty fields omitted)."""
         return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def path_for_refs(refs: Refs) -> PurePosixPath:
+    """Where refs go under a base directory: `path_alias`, else `org/repo`."""
+    raw = refs.path_alias or f"{refs.org}/{refs.repo}"
+    path = PurePosixPath(raw)
+    if path.is_absolute() or any(p in {"..", "."} for p in path.parts) or "\\" in raw:
+        raise ValueError(f"invalid path_alias {raw!r}: must be a relative path without '..'")
+    return path
+
+
+def public_uri(uri: str) -> str:
+    """The URI without credentials: what a working tree's `origin` remote or a manifest that
+    anyone who can list pods reads may keep."""
+    if "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

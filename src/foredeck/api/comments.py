@@ -10,31 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from foredeck.bounds import PullNumber
-from foredeck.scm.github_types import LOGIN_PATTERN, GitHubError, IssueComment
+from foredeck.scm.github_types import LOGIN_PATTERN, GitHubError
 from foredeck.scm.local.names import MAX_NAME, NAME_PATTERN
+from foredeck.scm.provider import UserComments
 
 MAX_COMMENT_CHARS = 65536
-
-
-class PullComments(Protocol):
-    """What the route needs of the SCM: a user's comment, with its event logged."""
-
-    def comment(
-        self,
-        org: str,
-        repo: str,
-        number: int,
-        body: str,
-        author: str,
-        *,
-        on_logged: Callable[[], None] | None = None,
-    ) -> IssueComment: ...
 
 
 class NewComment(BaseModel):
@@ -54,7 +40,7 @@ class Comment(BaseModel):
 
 def add_comment_route(
     router: APIRouter,
-    comments: PullComments | None,
+    comments: UserComments | None,
     *,
     on_event: Callable[[], None] | None,
 ) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foredeck.db.models import FINISHED_STATES, Job
-from foredeck.sinker.workspaces import Removal, remove_workspace
+from foredeck.execute.removal import Removal, remove_workspace
 
 log = logging.getLogger(__name__)
 

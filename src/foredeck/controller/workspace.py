@@ -18,10 +18,10 @@ import shutil
 from pathlib import Path
 
 from foredeck.db.models import Job
-from foredeck.scm.git import CheckoutError, CloneUriFunc, path_for_refs
+from foredeck.scm.git import CheckoutError, CloneUriFunc
 from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
-from foredeck.types import Refs
+from foredeck.types import Refs, path_for_refs
 
 SRC = "src"
 OUT = "out"

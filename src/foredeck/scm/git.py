@@ -19,8 +19,7 @@ import fcntl
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
 
 from foredeck.scm.clone_records import (
     CloneRecord,
@@ -32,7 +31,7 @@ from foredeck.scm.clone_records import (
 )
 from foredeck.scm.github_types import valid_name
 from foredeck.scm.gitrun import git_env, valid_ref_name, valid_sha
-from foredeck.types import Pull, Refs
+from foredeck.types import Pull, Refs, path_for_refs, public_uri
 
 CloneUriFunc = Callable[[str, str], str]
 
@@ -63,19 +62,6 @@ class CheckoutError(Exception):
 
 
 # --- URLs and names ----------------------------------------------------------------
-
-
-def public_uri(uri: str) -> str:
-    """The URI without credentials: what a working tree's `origin` remote or a manifest that
-    anyone who can list pods reads may keep."""
-    if "://" not in uri:
-        return uri
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def resolve_clone_uri(refs: Refs, clone_uri: CloneUriFunc | None = None) -> str:
@@ -127,15 +113,6 @@ def validate_refs(refs: Refs) -> None:
         if pull.sha:
             _check_sha(f"sha of pull #{pull.number}", pull.sha)
     path_for_refs(refs)
-
-
-def path_for_refs(refs: Refs) -> PurePosixPath:
-    """Where refs go under a base directory: `path_alias`, else `org/repo`."""
-    raw = refs.path_alias or f"{refs.org}/{refs.repo}"
-    path = PurePosixPath(raw)
-    if path.is_absolute() or any(p in {"..", "."} for p in path.parts) or "\\" in raw:
-        raise ValueError(f"invalid path_alias {raw!r}: must be a relative path without '..'")
-    return path
 
 
 def mirror_path(mirror_root: Path, org: str, repo: str) -> Path:

@@ -30,16 +30,14 @@ from foredeck.scm.github_types import (
     IssueComment,
     Label,
     PullRequest,
-    StatusState,
-    check_status,
-    status_description,
 )
+from foredeck.scm.statuses import NewStatus, StatusSetter
 from foredeck.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
 
 
-class GitHubClient:
+class GitHubClient(StatusSetter):
     """Async GitHub REST client. Use `async with`, or call `close()`.
 
     `auth` is a token (string or `TokenAuth`) or a GitHub App (`AppAuth`); `auth_from_files()`
@@ -173,25 +171,14 @@ class GitHubClient:
 
     # -- statuses -----------------------------------------------------------------------------
 
-    async def create_status(
-        self,
-        owner: str,
-        repo: str,
-        sha: str,
-        state: StatusState,
-        context: str,
-        description: str = "",
-        target_url: str | None = None,
-    ) -> CommitStatus:
-        """Set a commit status; `description` is cut to GitHub's 140 characters."""
-        check_status(state, context)
+    async def set_status(self, owner: str, repo: str, sha: str, status: NewStatus) -> CommitStatus:
         body: dict[str, Any] = {
-            "state": state,
-            "context": context,
-            "description": status_description(description),
+            "state": status.state,
+            "context": status.context,
+            "description": status.description,
         }
-        if target_url:
-            body["target_url"] = target_url
+        if status.target_url:
+            body["target_url"] = status.target_url
         path = f"{repo_path(owner, repo)}/statuses/{segment(sha, 'sha')}"
         resp = await self._api.call("POST", path, body=body, ok=(201,))
         return parse(CommitStatus, resp)

@@ -7,7 +7,9 @@ asks which SCM is configured. Values are the GitHub models of `foredeck.scm.gith
 whichever provider made them.
 
 Components do not depend on these wide interfaces: each declares the narrow protocol of what it
-uses beside itself (the reporter: statuses and comments), which these satisfy.
+uses beside itself (the reporter: statuses and comments), which these satisfy, composed from the
+role protocols `IssueComments` (here) and `StatusWriter` (`foredeck.scm.statuses`) so that each
+method is declared once.
 """
 
 from __future__ import annotations
@@ -17,21 +19,33 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry
 
-from foredeck.scm.github_types import (
-    CommitStatus,
-    IssueComment,
-    Label,
-    PullRequest,
-    StatusState,
-)
+from foredeck.scm.github_types import CommitStatus, IssueComment, Label, PullRequest
+from foredeck.scm.statuses import StatusWriter
 
 if TYPE_CHECKING:
     from foredeck.scm.github import GitHubClient
     from foredeck.scm.local.client import LocalScm
 
 
+class IssueComments(Protocol):
+    """The comments of an issue or a pull request (the reporter's and the trigger's)."""
+
+    async def list_issue_comments(
+        self, owner: str, repo: str, number: int
+    ) -> list[IssueComment]: ...
+    async def create_comment(
+        self, owner: str, repo: str, number: int, body: str
+    ) -> IssueComment: ...
+    async def edit_comment(
+        self, owner: str, repo: str, comment_id: int, body: str
+    ) -> IssueComment: ...
+    async def delete_comment(self, owner: str, repo: str, comment_id: int) -> None: ...
+
+
 @runtime_checkable
-class ScmClient(Protocol):
+class ScmClient(StatusWriter, IssueComments, Protocol):
+    """All a provider's client does; consumers declare the part they use."""
+
     async def close(self) -> None: ...
 
     # pull requests and trust
@@ -48,29 +62,7 @@ class ScmClient(Protocol):
     ) -> list[Label]: ...
     async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None: ...
 
-    # comments
-    async def list_issue_comments(
-        self, owner: str, repo: str, number: int
-    ) -> list[IssueComment]: ...
-    async def create_comment(
-        self, owner: str, repo: str, number: int, body: str
-    ) -> IssueComment: ...
-    async def edit_comment(
-        self, owner: str, repo: str, comment_id: int, body: str
-    ) -> IssueComment: ...
-    async def delete_comment(self, owner: str, repo: str, comment_id: int) -> None: ...
-
-    # statuses
-    async def create_status(
-        self,
-        owner: str,
-        repo: str,
-        sha: str,
-        state: StatusState,
-        context: str,
-        description: str = "",
-        target_url: str | None = None,
-    ) -> CommitStatus: ...
+    # statuses (`create_status`: `StatusWriter`), comments: `IssueComments`
     async def list_commit_statuses(self, owner: str, repo: str, ref: str) -> list[CommitStatus]: ...
 
     # contents and refs

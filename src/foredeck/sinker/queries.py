@@ -68,24 +68,22 @@ def old_jobs(
     conn: Session | Connection, cutoff: datetime, limit: int, after_id: int = 0
 ) -> list[Candidate]:
     """Up to `limit` deletable jobs with ids above `after_id`, oldest id first."""
-    stmt = (
-        select(Job.id, Job.workspace)
-        .where(_deletable_job(cutoff), Job.id > after_id)
-        .order_by(Job.id)
-        .limit(limit)
-    )
-    return [Candidate(row.id, row.workspace) for row in conn.execute(stmt)]
+    return _candidates(conn, _deletable_job(cutoff), limit, after_id)
 
 
 def kept_workspaces(
     conn: Session | Connection, cutoff: datetime, limit: int, after_id: int = 0
 ) -> list[Candidate]:
     """Up to `limit` kept periodic runs that still have an old workspace, oldest id first."""
+    return _candidates(conn, _kept_with_workspace(cutoff), limit, after_id)
+
+
+def _candidates(
+    conn: Session | Connection, which: ColumnElement[bool], limit: int, after_id: int
+) -> list[Candidate]:
+    """One page of the jobs `which` selects, by id, for paging through without an offset."""
     stmt = (
-        select(Job.id, Job.workspace)
-        .where(_kept_with_workspace(cutoff), Job.id > after_id)
-        .order_by(Job.id)
-        .limit(limit)
+        select(Job.id, Job.workspace).where(which, Job.id > after_id).order_by(Job.id).limit(limit)
     )
     return [Candidate(row.id, row.workspace) for row in conn.execute(stmt)]
 

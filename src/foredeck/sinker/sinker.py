@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.types import utcnow
+from foredeck.execute.removal import Removal, remove_workspace
 from foredeck.polling import Poller
 from foredeck.settings import Settings
 from foredeck.sinker.queries import (
@@ -33,7 +34,6 @@ from foredeck.sinker.queries import (
     kept_workspaces,
     old_jobs,
 )
-from foredeck.sinker.workspaces import Removal, remove_workspace
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from foredeck.execute.kube.decorate import (
     decorate,
     pod_refs,
     pod_workdir,
-    public_uri,
     upload_target,
 )
 from foredeck.pipeline.emit_argo import emit_argo
@@ -31,7 +30,7 @@ from foredeck.pipeline.emit_tekton import emit_tekton
 from foredeck.pipeline.load import load_pipeline_text
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.storage.store import open_store
-from foredeck.types import Pull, Refs
+from foredeck.types import Pull, Refs, public_uri
 from tests.controller.helpers import Upstream, git
 from tests.execute.kube.kube_double import argo_validator, tekton_validator
 from tests.storage.servers import BUCKET, s3_endpoint  # noqa: F401  (fixture)

@@ -37,9 +37,8 @@ from foredeck import __version__
 from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.emit_tekton import dns_label
 from foredeck.pipeline.model import PipelineRunSpec
-from foredeck.scm.git import path_for_refs, public_uri
 from foredeck.storage.paths import join
-from foredeck.types import Refs
+from foredeck.types import Refs, path_for_refs, public_uri
 
 DEFAULT_UTILITY_IMAGE = f"ghcr.io/foredeck/foredeck:{__version__}"
 """The chart's image: it has `foredeck` and `git`."""

@@ -1,7 +1,8 @@
 """What decorated pods run (`foredeck util ...`): Prow's clonerefs and its upload sidecar.
 
-- `clonerefs`: check Prow refs JSON out under a directory with the controller's own clone code
-  (`scm.git.clone_refs`), so a pod's checkout is exactly a local run's.
+- `clonerefs`: the refs argument (`parse_refs`); the checkout itself is the controller's own clone
+  code (`scm.git.clone_refs`), called by `foredeck.util_cli`, so a pod's checkout is exactly a
+  local run's.
 - `upload`: copy a task's `$ARTIFACTS` to an artifact store URL through the `ArtifactStore`
   interface (credentials from the standard chains; symlinks are skipped, so nothing outside
   the directory is published), then exit with the first failing step's exit code read from
@@ -11,15 +12,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
 from pydantic import ValidationError
 
-from foredeck.scm.git import CheckoutError, clone_refs
 from foredeck.storage.store import open_store
 from foredeck.types import Refs
 
@@ -46,29 +44,6 @@ def parse_refs(text: str) -> list[Refs]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UtilityError(f"--refs: {where}: {first['msg']}") from None
-
-
-def clonerefs(refs_json: str, dest: Path, records: Path | None, out: TextIO) -> int:
-    """Check the refs out under `dest`; 0, or 1 with the reason on `out`."""
-    try:
-        refs = parse_refs(refs_json)
-    except UtilityError as exc:
-        print(f"clonerefs: {exc}", file=out)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="foredeck-mirrors-") as mirrors:
-        try:
-            done = asyncio.run(
-                clone_refs(refs, dest, mirror_root=Path(mirrors), records_path=records)
-            )
-        except CheckoutError as exc:
-            print(f"clonerefs: checkout failed: {exc.reason}", file=out)
-            return 1
-        except ValueError as exc:
-            print(f"clonerefs: {exc}", file=out)
-            return 1
-    for record in done:
-        print(f"clonerefs: {record.refs.org}/{record.refs.repo} at {record.final_sha}", file=out)
-    return 0
 
 
 def first_failure(steps_dir: Path) -> int:

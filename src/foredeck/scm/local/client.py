@@ -23,9 +23,6 @@ from foredeck.scm.github_types import (
     IssueComment,
     Label,
     PullRequest,
-    StatusState,
-    check_status,
-    status_description,
 )
 from foredeck.scm.links import DashboardLinks
 from foredeck.scm.local.labels import LABEL_COLOR, LabelStore
@@ -39,9 +36,10 @@ from foredeck.scm.local.names import (
 from foredeck.scm.local.pulls import DEFAULT_LINKS, CommentRow, LocalPulls
 from foredeck.scm.local.repos import LocalRepos
 from foredeck.scm.local.state import ScmState, StatusRow, new_id
+from foredeck.scm.statuses import NewStatus, StatusSetter
 
 
-class LocalScm:
+class LocalScm(StatusSetter):
     """`ScmClient` over local repositories; statuses and comments in foredeck's database.
 
     Create one per event loop user, like `GitHubClient`; `close()` waits for queued writes.
@@ -200,32 +198,23 @@ class LocalScm:
             created_at=row.updated_at,
         )
 
-    async def create_status(
-        self,
-        owner: str,
-        repo: str,
-        sha: str,
-        state: StatusState,
-        context: str,
-        description: str = "",
-        target_url: str | None = None,
-    ) -> CommitStatus:
-        """Set the status of `context` on a commit (one row per context; the latest wins)."""
-        check_status(state, context)
+    async def set_status(self, owner: str, repo: str, sha: str, status: NewStatus) -> CommitStatus:
+        """Set the status of its context on a commit (one row per context; the latest wins)."""
         check_sha(sha)
         if not await asyncio.to_thread(self.repos.commit_exists, owner, repo, sha):
             raise LocalScmError(422, f"{owner}/{repo}: no commit {sha}")
-        existing = (await asyncio.to_thread(self._state.statuses, owner, repo, sha)).get(context)
+        rows = await asyncio.to_thread(self._state.statuses, owner, repo, sha)
+        existing = rows.get(status.context)
         now = utcnow()
         row = StatusRow(
             id=existing.id if existing else new_id(),
             org=owner,
             repo=repo,
             sha=sha,
-            context=context,
-            state=state,
-            description=status_description(description),
-            target_url=target_url or None,
+            context=status.context,
+            state=status.state,
+            description=status.description,
+            target_url=status.target_url,
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )

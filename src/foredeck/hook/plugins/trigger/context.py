@@ -22,13 +22,9 @@ from foredeck.hook.plugins.trigger.messages import (
 from foredeck.hook.plugins.trigger.options import TriggerConfig
 from foredeck.hook.plugins.trigger.trust import TrustClient
 from foredeck.jobs import pull_refs
-from foredeck.scm.github_types import (
-    CommitStatus,
-    IssueComment,
-    Label,
-    PullRequest,
-    StatusState,
-)
+from foredeck.scm.github_types import Label, PullRequest
+from foredeck.scm.provider import IssueComments
+from foredeck.scm.statuses import StatusWriter
 from foredeck.types import Pull, Refs
 
 log = logging.getLogger("foredeck.hook.plugins.trigger")
@@ -60,7 +56,7 @@ class PullRequestLike(Protocol):
     def base(self) -> _Branch: ...
 
 
-class TriggerClient(TrustClient, Protocol):
+class TriggerClient(TrustClient, StatusWriter, IssueComments, Protocol):
     """What the trigger asks of the SCM: pull requests, labels, comments and one status."""
 
     async def close(self) -> None: ...
@@ -71,26 +67,6 @@ class TriggerClient(TrustClient, Protocol):
         self, owner: str, repo: str, number: int, labels: Sequence[str]
     ) -> list[Label]: ...
     async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None: ...
-    async def list_issue_comments(
-        self, owner: str, repo: str, number: int
-    ) -> list[IssueComment]: ...
-    async def create_comment(
-        self, owner: str, repo: str, number: int, body: str
-    ) -> IssueComment: ...
-    async def edit_comment(
-        self, owner: str, repo: str, comment_id: int, body: str
-    ) -> IssueComment: ...
-    async def delete_comment(self, owner: str, repo: str, comment_id: int) -> None: ...
-    async def create_status(
-        self,
-        owner: str,
-        repo: str,
-        sha: str,
-        state: StatusState,
-        context: str,
-        description: str = "",
-        target_url: str | None = None,
-    ) -> CommitStatus: ...
 
 
 class CommitLinks(Protocol):

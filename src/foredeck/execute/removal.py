@@ -1,9 +1,9 @@
 """Removing a job's workspace, and nothing but a workspace.
 
-A workspace path comes from a database row; whatever wrote it, the sinker deletes only inside
-the controller's workdir. The path is resolved first (symlinks followed, `..` folded) so that a
-link or a relative path cannot point the deletion elsewhere; `shutil.rmtree` then unlinks links
-inside the tree without following them.
+A workspace path comes from a database row; whatever wrote it, the sinker and the controller's
+janitor delete only inside the controller's workdir. The path is resolved first (symlinks
+followed, `..` folded) so that a link or a relative path cannot point the deletion elsewhere;
+`shutil.rmtree` then unlinks links inside the tree without following them.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ def remove_workspace(workspace: str, root: Path) -> Removal:
     try:
         real = Path(workspace).resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        log.warning("sinker: cannot resolve workspace %r: %s", workspace, exc)
+        log.warning("cannot resolve workspace %r: %s", workspace, exc)
         return Removal.FAILED
     if not inside(real, root):
         log.warning(
-            "sinker: refusing to delete workspace %r: it resolves to %s, outside the workdir %s",
+            "refusing to delete workspace %r: it resolves to %s, outside the workdir %s",
             workspace,
             real,
             root,
@@ -55,6 +55,6 @@ def remove_workspace(workspace: str, root: Path) -> Removal:
     except FileNotFoundError:
         return Removal.MISSING
     except OSError as exc:
-        log.warning("sinker: cannot delete workspace %s: %s", real, exc)
+        log.warning("cannot delete workspace %s: %s", real, exc)
         return Removal.FAILED
     return Removal.REMOVED
