@@ -44,22 +44,22 @@ def attach_state(
     app.state.on_event = on_event
 
 
-def central(request: Request) -> ConfigAgent | None:
+async def central(request: Request) -> ConfigAgent | None:
     found: ConfigAgent | None = request.app.state.central
     return found
 
 
-def scm(request: Request) -> ScmProvider:
+async def scm(request: Request) -> ScmProvider:
     found: ScmProvider = request.app.state.scm
     return found
 
 
-def on_change(request: Request) -> Callback:
+async def on_change(request: Request) -> Callback:
     found: Callback = request.app.state.on_change
     return found
 
 
-def on_event(request: Request) -> Callback:
+async def on_event(request: Request) -> Callback:
     found: Callback = request.app.state.on_event
     return found
 

@@ -23,12 +23,12 @@ def attach_state(app: FastAPI, settings: Settings) -> None:
     app.state.log_matchers = LogMatchers.of(settings.plugin_config)
 
 
-def web_links(request: Request) -> WebLinks:
+async def web_links(request: Request) -> WebLinks:
     found: WebLinks = request.app.state.scm.links
     return found
 
 
-def log_matchers(request: Request) -> LogMatchers:
+async def log_matchers(request: Request) -> LogMatchers:
     found: LogMatchers = request.app.state.log_matchers
     return found
 

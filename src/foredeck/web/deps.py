@@ -10,7 +10,9 @@ the artifact store) is put on `app.state` once by whoever builds the app (`fored
 - `artifact_store`: a getter opening the store on first use (`storage.store.lazy_store`);
 - `registry`: the app's Prometheus registry (`/metrics`).
 
-Components read their own attributes through their `deps` modules.
+Components read their own attributes through their `deps` modules. Dependencies are `async`
+although they never wait: FastAPI would run a plain `def` in its thread pool, a thread hop per
+dependency per request.
 """
 
 from __future__ import annotations
@@ -26,32 +28,32 @@ from sqlalchemy.orm import Session, sessionmaker
 from foredeck.settings import Settings
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     found: Settings = request.app.state.settings
     return found
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     found: Engine = request.app.state.engine
     return found
 
 
-def reads(request: Request) -> sessionmaker[Session]:
+async def reads(request: Request) -> sessionmaker[Session]:
     found: sessionmaker[Session] = request.app.state.reads
     return found
 
 
-def writes(request: Request) -> sessionmaker[Session]:
+async def writes(request: Request) -> sessionmaker[Session]:
     found: sessionmaker[Session] = request.app.state.writes
     return found
 
 
-def registry(request: Request) -> CollectorRegistry:
+async def registry(request: Request) -> CollectorRegistry:
     found: CollectorRegistry = request.app.state.registry
     return found
 
 
-def artifact_store(request: Request) -> Callable[[], Any]:
+async def artifact_store(request: Request) -> Callable[[], Any]:
     """The getter of the app's `ArtifactStore`: it opens the store on first use, so that an
     answer that needs no artifacts never waits on it, and gives None when it cannot be opened
     (logged; the next call tries again). Typed where it is used (`Annotated[Callable[[],

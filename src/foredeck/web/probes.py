@@ -66,7 +66,7 @@ def _retrieve(future: asyncio.Future[object]) -> None:
         future.exception()
 
 
-def readiness(request: Request) -> Readiness:
+async def readiness(request: Request) -> Readiness:
     """`app.state.readiness`, kept there by `add_probes`."""
     found: Readiness = request.app.state.readiness
     return found
