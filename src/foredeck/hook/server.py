@@ -205,7 +205,7 @@ def create_app(
         raise ValueError("no webhook secret configured (hook.secrets, org_secrets or repo_secrets)")
     registry = registry or CollectorRegistry()
     notify: Callable[[], None] | None = worker.notify if worker is not None else None
-    event_writer = EventWriter(engine, on_commit=notify)
+    writer = EventWriter(engine, on_commit=notify)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -214,7 +214,7 @@ def create_app(
         try:
             yield
         finally:
-            await run_in_threadpool(event_writer.close)
+            await run_in_threadpool(writer.close)
             if worker is not None:
                 await run_in_threadpool(worker.stop)
 
@@ -222,7 +222,7 @@ def create_app(
     app.add_middleware(BodyTimeouts, idle=hook.timeouts.body_idle, total=hook.timeouts.body)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.writer = event_writer
+    app.state.writer = writer
     app.state.metrics = HookMetrics(registry)
     app.include_router(router)
     add_probes(app, database_check(engine), registry)
