@@ -41,7 +41,7 @@ EXAMPLES_PER_OPERATION = 25
 HOOK_APP_OPERATIONS = frozenset(
     {"POST /hook", "GET /livez", "GET /readyz", "GET /healthz", "GET /metrics"}
 )
-"""Served by `hook/server.py` and `hook/probes.py`, whose OpenAPI description documents a 200
+"""Served by `hook/server.py` and `web/probes.py`, whose OpenAPI description documents a 200
 JSON answer only (4xx, 503 and `/metrics`' text format are not described): these must not fail
 with a 500, nothing more."""
 

@@ -82,7 +82,7 @@ def hanging_reads(engine: Engine) -> Iterator[threading.Event]:
 def test_readiness_gives_up_on_a_hanging_database_and_liveness_does_not_care(
     db: Database, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("foredeck.hook.probes.READY_TIMEOUT", 0.2)
+    monkeypatch.setattr("foredeck.web.probes.READY_TIMEOUT", 0.2)
     with TestClient(make_app(db)) as client:
         assert client.get("/readyz").status_code == 200
         with hanging_reads(db.engine) as release:

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from foredeck.serve.app import create_service_app
-from foredeck.serve.http_server import listen, server_config
 from foredeck.settings import HttpTimeouts
+from foredeck.web.server import listen, server_config
 from tests.api.helpers import TOKEN, settings_for
 from tests.db.fixtures import Database
 from tests.serve.test_http_metrics import counted

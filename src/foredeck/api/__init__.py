@@ -1,5 +1,15 @@
-"""The JSON API (`/api`): jobs for the `foredeck jobs` command, dashboards and scripts."""
+"""The JSON API (`/api`): jobs for the `foredeck jobs` command, dashboards and scripts.
 
-from foredeck.api.routes import create_router
+`router` holds every route; an app that includes it keeps on `app.state` what `api.deps` and
+`web.deps` read.
+"""
 
-__all__ = ["create_router"]
+from fastapi import APIRouter
+
+from foredeck.api import comments, routes
+
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(comments.router)
+
+__all__ = ["router"]

@@ -16,7 +16,7 @@ CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is re
 And a write the database does not take (a full disk, a lost connection, a lock held too long)
 is answered 503 with `Retry-After`, not 500: the transaction rolled back, the client may retry.
 
-`guarded_route_class` applies all of it to every mutating route of a router, so a new route
+`GuardedRoute` applies all of it to every mutating route of a router, so a new route
 cannot forget a check.
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
@@ -74,28 +74,31 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "headers": {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}},
     },
 }
-"""What `guarded_route_class` may answer on any write, documented in the OpenAPI description."""
+"""What `GuardedRoute` may answer on any write, documented in the OpenAPI description."""
 
 
-def token_checker(api: ApiSettings) -> Callable[[HTTPAuthorizationCredentials | None], None]:
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
     """A dependency that raises 401 unless the caller may write (see the module docstring)."""
+    api: ApiSettings = request.app.state.settings.api
     expected = api.token.get_secret_value().encode() if api.token is not None else None
+    if credentials is None:
+        if api.anonymous_writes:
+            return
+        raise _unauthorized(
+            NO_TOKEN if expected is None else f"this call needs the API token: {SEND_TOKEN}"
+        )
+    if expected is None:
+        if api.anonymous_writes:
+            return  # nothing to compare with, and no token is needed
+        raise _unauthorized(NO_TOKEN)
+    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+        raise _unauthorized(f"wrong API token: {SEND_TOKEN}")
 
-    def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        if credentials is None:
-            if api.anonymous_writes:
-                return
-            raise _unauthorized(
-                NO_TOKEN if expected is None else f"this call needs the API token: {SEND_TOKEN}"
-            )
-        if expected is None:
-            if api.anonymous_writes:
-                return  # nothing to compare with, and no token is needed
-            raise _unauthorized(NO_TOKEN)
-        if not hmac.compare_digest(credentials.credentials.encode(), expected):
-            raise _unauthorized(f"wrong API token: {SEND_TOKEN}")
 
-    return check
+AUTHORIZED = Depends(require_token)
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -181,55 +184,51 @@ def _not_json(media_type: str | None) -> Response:
     return _error(415, f"a write takes a JSON body sent as {JSON_TYPE}, or no body; got {got}")
 
 
-def guarded_route_class(settings: Settings) -> type[APIRoute]:
-    """An `APIRoute` class whose mutating routes need the token (a dependency, so that the
-    OpenAPI description shows it), document `WRITE_RESPONSES`, and refuse cross-site requests,
-    bodies other than JSON and oversized bodies before anything parses them."""
-    trusted = trusted_origins(settings)
-    authorized = Depends(token_checker(settings.api))
+class GuardedRoute(APIRoute):
+    """An `APIRoute` whose mutating routes need the token (a dependency, so that the OpenAPI
+    description shows it), document `WRITE_RESPONSES`, and refuse cross-site requests, bodies
+    other than JSON and oversized bodies before anything parses them. The trusted origins are
+    the app's (`app.state.trusted_origins`, from `trusted_origins` at start)."""
 
-    class GuardedRoute(APIRoute):
-        def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-            if not set(kwargs.get("methods") or ["GET"]) <= SAFE_METHODS:
-                dependencies = list(kwargs.get("dependencies") or [])
-                if authorized not in dependencies:
-                    dependencies.append(authorized)
-                kwargs["dependencies"] = dependencies
-                kwargs["responses"] = {**WRITE_RESPONSES, **(kwargs.get("responses") or {})}
-            super().__init__(path, endpoint, **kwargs)
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not set(kwargs.get("methods") or ["GET"]) <= SAFE_METHODS:
+            dependencies = list(kwargs.get("dependencies") or [])
+            if AUTHORIZED not in dependencies:
+                dependencies.append(AUTHORIZED)
+            kwargs["dependencies"] = dependencies
+            kwargs["responses"] = {**WRITE_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            original = super().get_route_handler()
-            path = self.path
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+        path = self.path
 
-            async def handler(request: Request) -> Response:
-                if request.method in SAFE_METHODS:
-                    return await original(request)
-                refused = cross_site_refusal(request, trusted)
-                if refused is not None:
-                    return refused
-                media_type = _media_type(request.headers)
-                if media_type not in (None, JSON_TYPE):
-                    return _not_json(media_type)
-                body = await _read_body(request)
-                if isinstance(body, Response):
-                    return body
-                if body and media_type is None:
-                    return _not_json(media_type)
-                try:
-                    return await original(_replay(request, body))
-                except (DBAPIError, PoolTimeout) as exc:
-                    why = error_line(exc)
-                    log.warning("%s %s: the database write failed: %s", request.method, path, why)
-                    return JSONResponse(
-                        {"detail": UNAVAILABLE},
-                        503,
-                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                    )
+        async def handler(request: Request) -> Response:
+            if request.method in SAFE_METHODS:
+                return await original(request)
+            refused = cross_site_refusal(request, request.app.state.trusted_origins)
+            if refused is not None:
+                return refused
+            media_type = _media_type(request.headers)
+            if media_type not in (None, JSON_TYPE):
+                return _not_json(media_type)
+            body = await _read_body(request)
+            if isinstance(body, Response):
+                return body
+            if body and media_type is None:
+                return _not_json(media_type)
+            try:
+                return await original(_replay(request, body))
+            except (DBAPIError, PoolTimeout) as exc:
+                why = error_line(exc)
+                log.warning("%s %s: the database write failed: %s", request.method, path, why)
+                return JSONResponse(
+                    {"detail": UNAVAILABLE},
+                    503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
 
-            return handler
-
-    return GuardedRoute
+        return handler
 
 
 async def _read_body(request: Request) -> bytes | Response:

@@ -8,13 +8,15 @@ handle it. An SCM whose users comment in the SCM itself (GitHub) has no such rou
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from foredeck.api.auth import GuardedRoute
+from foredeck.api.deps import OnEvent, Scm
+from foredeck.api.models import Unprocessable
 from foredeck.bounds import PullNumber
 from foredeck.scm.github_types import LOGIN_PATTERN, GitHubError
 from foredeck.scm.local.names import MAX_NAME, NAME_PATTERN
@@ -38,37 +40,38 @@ class Comment(BaseModel):
     created_at: datetime
 
 
-def add_comment_route(
-    router: APIRouter,
-    comments: UserComments | None,
-    *,
-    on_event: Callable[[], None] | None,
-) -> None:
-    """Add the route to `router`, whose route class guards writes (`api.auth`). `comments` is
-    the SCM provider's `user_comments()`; None (GitHub) answers 404."""
+router = APIRouter(
+    prefix="/api",
+    tags=["jobs"],
+    route_class=GuardedRoute,
+    responses={422: {"model": Unprocessable, "description": "Invalid or unfitting request"}},
+)
+"""Mounted beside the jobs router (`api.routes`), with the same prefix, tags and guard."""
 
-    @router.post(
-        "/repos/{org}/{repo}/pulls/{number}/comments",
-        response_model=Comment,
-        status_code=201,
-        tags=["scm"],
-        responses={
-            404: {"description": "No such pull request, or the SCM is not `local`"},
-        },
-    )
-    def comment_on_pull(
-        org: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
-        repo: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
-        number: PullNumber,
-        body: NewComment,
-    ) -> Comment:
-        if comments is None:
-            raise HTTPException(404, "comments through the API need scm.provider: local")
-        try:
-            made = comments.comment(org, repo, number, body.body, body.author, on_logged=on_event)
-        except GitHubError as exc:
-            status = exc.status if exc.status in (404, 422) else 502
-            raise HTTPException(status, str(exc)) from None
-        return Comment(
-            id=made.id, author=made.user.login, body=made.body, created_at=made.created_at
-        )
+
+@router.post(
+    "/repos/{org}/{repo}/pulls/{number}/comments",
+    response_model=Comment,
+    status_code=201,
+    tags=["scm"],
+    responses={
+        404: {"description": "No such pull request, or the SCM is not `local`"},
+    },
+)
+def comment_on_pull(
+    org: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
+    repo: Annotated[str, Path(pattern=NAME_PATTERN, max_length=MAX_NAME)],
+    number: PullNumber,
+    body: NewComment,
+    scm: Scm,
+    on_event: OnEvent,
+) -> Comment:
+    comments: UserComments | None = scm.user_comments()  # None: users comment in the SCM
+    if comments is None:
+        raise HTTPException(404, "comments through the API need scm.provider: local")
+    try:
+        made = comments.comment(org, repo, number, body.body, body.author, on_logged=on_event)
+    except GitHubError as exc:
+        status = exc.status if exc.status in (404, 422) else 502
+        raise HTTPException(status, str(exc)) from None
+    return Comment(id=made.id, author=made.user.login, body=made.body, created_at=made.created_at)

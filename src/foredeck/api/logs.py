@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from foredeck.db.models import Job
-from foredeck.storage.layout import job_path
+from foredeck.jobs import store_log_path
 from foredeck.storage.prow import BUILD_LOG
 from foredeck.storage.store import ArtifactStore
 
@@ -63,24 +63,6 @@ class StoreLog:
 
     def read_range(self, start: int, length: int) -> bytes:
         return self.store.read_range(self.path, start, length)
-
-
-def store_log_path(job: Job) -> str | None:
-    """The log's path in the store under Prow's layout, or None if the job has no build yet."""
-    if not job.build_id:
-        return None
-    try:
-        build_dir = job_path(
-            job.type,  # type: ignore[arg-type]
-            job.org,
-            job.repo,
-            job.pull_number,
-            job.name,
-            job.build_id,
-        )
-    except ValueError:
-        return None
-    return f"{build_dir}/{BUILD_LOG}"
 
 
 def find_log(job: Job, store: ArtifactStore | None) -> LogSource | None:

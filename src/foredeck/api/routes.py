@@ -1,35 +1,32 @@
 """`/api`: list, show, start, rerun and abort jobs, and read their logs.
 
-Reads go through `read_only(engine)` so that a busy dashboard never takes SQLite's write lock;
-writes are one short transaction each under `write_lock`. After a write the `on_change`
-callback wakes the in-process controller and reporter (they also poll, so it is only a hint).
+Reads go through `read_only(engine)` sessions (`web.deps.Reads`) so that a busy dashboard never
+takes SQLite's write lock; writes are one short transaction each under `write_lock`. After a
+write the app's `on_change` callback wakes the in-process controller and reporter (they also
+poll, so it is only a hint). What the routes read is on `app.state` (`api.deps`, `web.deps`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from foredeck.api import logs
-from foredeck.api.auth import guarded_route_class
-from foredeck.api.comments import add_comment_route
+from foredeck.api.auth import GuardedRoute
+from foredeck.api.deps import Callback, Central, OnChange, Scm, Store
 from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob, Unprocessable
 from foredeck.bounds import JobId, Offset, PullNumber
-from foredeck.config import ConfigAgent
-from foredeck.db.engine import read_only, session_factory, write_lock
+from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.jobs import BadRequest, UnknownJob, rerun_spec, start_spec
-from foredeck.scm.providers import provider_from_settings
-from foredeck.settings import Settings
-from foredeck.storage.store import ArtifactStore, lazy_store
+from foredeck.web.deps import AppEngine, AppSettings, Reads, Writes
 
 MAX_LIMIT = 500  # jobs per page of GET /api/jobs
 
@@ -41,184 +38,194 @@ Responses = dict[int | str, dict[str, Any]]
 
 _NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No such job"}}
 
+# Every write needs the token and is refused from other sites (`api/auth.py`).
+router = APIRouter(
+    prefix="/api",
+    tags=["jobs"],
+    route_class=GuardedRoute,
+    responses={422: {"model": Unprocessable, "description": "Invalid or unfitting request"}},
+)
 
-def create_router(
-    settings: Settings,
-    engine: Engine,
-    *,
-    central: ConfigAgent | None = None,
-    store: ArtifactStore | None = None,
-    on_change: Callable[[], None] | None = None,
-    on_event: Callable[[], None] | None = None,
-) -> APIRouter:
-    """The `/api` router. `central` defaults to `settings.config_path` (loaded now: a broken
-    config fails at start); `store` to `settings.artifacts.url` (opened on first use).
-    `on_change` is called after jobs were created or aborted, `on_event` after an event was
-    logged (a comment on a local pull request)."""
-    if central is None and settings.config_path is not None:
-        central = ConfigAgent.from_settings(settings)
-    scm = provider_from_settings(settings, engine)
-    pull_ref = scm.pull_ref
-    reads = session_factory(read_only(engine))
-    writes = session_factory(engine)
-    dashboard_url = settings.reporter.dashboard_url
 
-    artifact_store = lazy_store(settings.artifacts.url, store)
-
-    def changed() -> None:
-        if on_change is not None:
-            try:
-                on_change()
-            except Exception:
-                log.exception("api: on_change callback failed")
-
-    def insert(spec: JobCreate) -> JobDetail:
-        with write_lock(engine), writes.begin() as session:
-            job, _ = create_job(session, spec)
-            detail = JobDetail.of(job, dashboard_url)
-        changed()
-        return detail
-
-    # Every write needs the token and is refused from other sites (`api/auth.py`).
-    router = APIRouter(
-        prefix="/api",
-        tags=["jobs"],
-        route_class=guarded_route_class(settings),
-        responses={422: {"model": Unprocessable, "description": "Invalid or unfitting request"}},
-    )
-
-    @router.get("/jobs", response_model=JobPage)
-    def list_jobs_route(
-        repo: Annotated[
-            str | None, Query(description="`org/repo`", max_length=201, pattern=r"^[^/]+/.+$")
-        ] = None,
-        job: Annotated[str | None, Query(description="job name", max_length=255)] = None,
-        type: JobType | None = None,
-        state: Annotated[list[JobState] | None, Query()] = None,
-        pr: PullNumber | None = None,
-        author: Annotated[str | None, Query(description="pull author", max_length=100)] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-        after: Annotated[
-            Offset | None, Query(description="the `next` of the previous page")
-        ] = None,
-    ) -> JobPage:
-        org = name = None
-        if repo is not None:
-            org, _, name = repo.partition("/")
-        with reads() as session:
-            rows = list_jobs(
-                session,
-                org=org,
-                repo=name,
-                name=job,
-                type=type,
-                state=state or None,
-                pull_number=pr,
-                author=author,
-                limit=limit + 1,  # one more than a page: how we learn a next page exists
-                after_id=after,
-                max_limit=MAX_LIMIT + 1,
-            )
-            page = [JobSummary.of(row, dashboard_url) for row in rows[:limit]]
-        more = len(rows) > limit
-        return JobPage(jobs=page, next=page[-1].id if more else None)
-
-    @router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
-    def show_job(job_id: JobId) -> JobDetail:
-        with reads() as session:
-            return JobDetail.of(_get(session, job_id), dashboard_url)
-
-    @router.get(
-        "/jobs/{job_id}/log",
-        response_class=StreamingResponse,
-        responses={
-            200: {"content": {"text/plain": {}}, "description": "The job's build-log.txt"},
-            **_NOT_FOUND,
-        },
-    )
-    def job_log(
-        job_id: JobId,
-        tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
-    ) -> StreamingResponse:
-        with reads() as session:
-            job = _get(session, job_id)
-            source = logs.find_log(job, artifact_store())
-        if source is None:
-            raise HTTPException(404, f"job {job_id} has no build log yet")
-        try:
-            part = logs.plan(source, tail)
-        except (OSError, ValueError) as exc:
-            # The error names the file: logged here, never sent (paths are the server's business).
-            log.warning("job %s: build log unreadable: %s", job_id, exc)
-            raise HTTPException(404, f"job {job_id}: build log unreadable") from None
-        headers = {
-            "X-Log-Size": str(part.size),
-            "X-Log-Source": source.name,
-            "X-Log-Truncated": "true" if part.truncated else "false",
-        }
-        return StreamingResponse(
-            logs.stream(source, part), media_type="text/plain; charset=utf-8", headers=headers
+@router.get("/jobs", response_model=JobPage)
+def list_jobs_route(
+    reads: Reads,
+    settings: AppSettings,
+    repo: Annotated[
+        str | None, Query(description="`org/repo`", max_length=201, pattern=r"^[^/]+/.+$")
+    ] = None,
+    job: Annotated[str | None, Query(description="job name", max_length=255)] = None,
+    type: JobType | None = None,
+    state: Annotated[list[JobState] | None, Query()] = None,
+    pr: PullNumber | None = None,
+    author: Annotated[str | None, Query(description="pull author", max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    after: Annotated[Offset | None, Query(description="the `next` of the previous page")] = None,
+) -> JobPage:
+    org = name = None
+    if repo is not None:
+        org, _, name = repo.partition("/")
+    with reads() as session:
+        rows = list_jobs(
+            session,
+            org=org,
+            repo=name,
+            name=job,
+            type=type,
+            state=state or None,
+            pull_number=pr,
+            author=author,
+            limit=limit + 1,  # one more than a page: how we learn a next page exists
+            after_id=after,
+            max_limit=MAX_LIMIT + 1,
         )
+        page = [JobSummary.of(row, settings.reporter.dashboard_url) for row in rows[:limit]]
+    more = len(rows) > limit
+    return JobPage(jobs=page, next=page[-1].id if more else None)
 
-    @router.post(
-        "/jobs",
-        response_model=JobDetail,
-        status_code=201,
-        responses={404: {"model": ErrorBody, "description": "No such configured job"}},
+
+@router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
+def show_job(job_id: JobId, reads: Reads, settings: AppSettings) -> JobDetail:
+    with reads() as session:
+        return JobDetail.of(_get(session, job_id), settings.reporter.dashboard_url)
+
+
+@router.get(
+    "/jobs/{job_id}/log",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The job's build-log.txt"},
+        **_NOT_FOUND,
+    },
+)
+def job_log(
+    job_id: JobId,
+    reads: Reads,
+    store: Store,
+    tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
+) -> StreamingResponse:
+    with reads() as session:
+        job = _get(session, job_id)
+        source = logs.find_log(job, store())
+    if source is None:
+        raise HTTPException(404, f"job {job_id} has no build log yet")
+    try:
+        part = logs.plan(source, tail)
+    except (OSError, ValueError) as exc:
+        # The error names the file: logged here, never sent (paths are the server's business).
+        log.warning("job %s: build log unreadable: %s", job_id, exc)
+        raise HTTPException(404, f"job {job_id}: build log unreadable") from None
+    headers = {
+        "X-Log-Size": str(part.size),
+        "X-Log-Source": source.name,
+        "X-Log-Truncated": "true" if part.truncated else "false",
+    }
+    return StreamingResponse(
+        logs.stream(source, part), media_type="text/plain; charset=utf-8", headers=headers
     )
-    def start_job(body: StartJob) -> JobDetail:
-        if central is None:
-            raise HTTPException(404, "no job config (config_path) is configured")
+
+
+@router.post(
+    "/jobs",
+    response_model=JobDetail,
+    status_code=201,
+    responses={404: {"model": ErrorBody, "description": "No such configured job"}},
+)
+def start_job(
+    body: StartJob,
+    central: Central,
+    scm: Scm,
+    engine: AppEngine,
+    writes: Writes,
+    settings: AppSettings,
+    on_change: OnChange,
+) -> JobDetail:
+    if central is None:
+        raise HTTPException(404, "no job config (config_path) is configured")
+    try:
+        spec = start_spec(
+            central.get(),
+            body.name,
+            type=body.type,
+            refs=body.refs,
+            pull=body.pull,
+            pull_ref=scm.pull_ref,
+        )
+    except UnknownJob as exc:
+        raise HTTPException(404, str(exc)) from None
+    except BadRequest as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change)
+
+
+@router.post(
+    "/jobs/{job_id}/rerun",
+    response_model=JobDetail,
+    status_code=201,
+    responses=_NOT_FOUND,
+)
+def rerun_job(
+    job_id: JobId,
+    reads: Reads,
+    engine: AppEngine,
+    writes: Writes,
+    settings: AppSettings,
+    on_change: OnChange,
+) -> JobDetail:
+    with reads() as session:
+        job = _get(session, job_id)
         try:
-            spec = start_spec(
-                central.get(),
-                body.name,
-                type=body.type,
-                refs=body.refs,
-                pull=body.pull,
-                pull_ref=pull_ref,
-            )
-        except UnknownJob as exc:
-            raise HTTPException(404, str(exc)) from None
-        except BadRequest as exc:
-            raise HTTPException(422, str(exc)) from None
-        return insert(spec)
+            spec = rerun_spec(job)
+        except ValidationError as exc:
+            raise HTTPException(422, f"job {job_id} cannot be rerun: {exc}") from None
+    return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change)
 
-    @router.post(
-        "/jobs/{job_id}/rerun",
-        response_model=JobDetail,
-        status_code=201,
-        responses=_NOT_FOUND,
-    )
-    def rerun_job(job_id: JobId) -> JobDetail:
-        with reads() as session:
-            job = _get(session, job_id)
-            try:
-                spec = rerun_spec(job)
-            except ValidationError as exc:
-                raise HTTPException(422, f"job {job_id} cannot be rerun: {exc}") from None
-        return insert(spec)
 
-    @router.post(
-        "/jobs/{job_id}/abort",
-        response_model=JobDetail,
-        responses={
-            **_NOT_FOUND,
-            409: {"model": ErrorBody, "description": "The job already finished"},
-        },
-    )
-    def abort_job(job_id: JobId) -> JobDetail:
-        with write_lock(engine), writes.begin() as session:
-            job = _get(session, job_id)
-            if not set_state(session, job_id, "aborted", description=ABORT_DESCRIPTION):
-                raise HTTPException(409, f"job {job_id} already finished ({job.state})")
-            session.refresh(job)
-            detail = JobDetail.of(job, dashboard_url)
-        changed()
-        return detail
+@router.post(
+    "/jobs/{job_id}/abort",
+    response_model=JobDetail,
+    responses={
+        **_NOT_FOUND,
+        409: {"model": ErrorBody, "description": "The job already finished"},
+    },
+)
+def abort_job(
+    job_id: JobId,
+    engine: AppEngine,
+    writes: Writes,
+    settings: AppSettings,
+    on_change: OnChange,
+) -> JobDetail:
+    with write_lock(engine), writes.begin() as session:
+        job = _get(session, job_id)
+        if not set_state(session, job_id, "aborted", description=ABORT_DESCRIPTION):
+            raise HTTPException(409, f"job {job_id} already finished ({job.state})")
+        session.refresh(job)
+        detail = JobDetail.of(job, settings.reporter.dashboard_url)
+    _changed(on_change)
+    return detail
 
-    add_comment_route(router, scm.user_comments(), on_event=on_event)
-    return router
+
+def _insert(
+    spec: JobCreate,
+    engine: Engine,
+    writes: sessionmaker[Session],
+    dashboard_url: str,
+    on_change: Callback,
+) -> JobDetail:
+    with write_lock(engine), writes.begin() as session:
+        job, _ = create_job(session, spec)
+        detail = JobDetail.of(job, dashboard_url)
+    _changed(on_change)
+    return detail
+
+
+def _changed(on_change: Callback) -> None:
+    if on_change is not None:
+        try:
+            on_change()
+        except Exception:
+            log.exception("api: on_change callback failed")
 
 
 def _get(session: Session, job_id: int) -> Job:

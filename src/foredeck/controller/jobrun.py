@@ -16,13 +16,7 @@ from pydantic import ValidationError
 
 from foredeck.controller import artifacts, leftovers
 from foredeck.controller.env import prow_env
-from foredeck.controller.pipeline import (
-    Limits,
-    build_run,
-    format_seconds,
-    job_agent,
-    limits,
-)
+from foredeck.controller.pipeline import Limits, format_seconds, job_agent, limits
 from foredeck.controller.publishing import Publisher
 from foredeck.controller.running import Outcome, Running, cancelling
 from foredeck.controller.workspace import (
@@ -39,7 +33,7 @@ from foredeck.execute.executor import Executor, ExecutorError, RunRequest, work_
 from foredeck.execute.executors import Executors, UnsupportedAgent
 from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunResult
-from foredeck.jobs import JobSetupError, job_model
+from foredeck.jobs import JobSetupError, build_run, job_model
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings

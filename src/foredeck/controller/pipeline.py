@@ -1,42 +1,18 @@
-"""From a job's Prow model to the pipeline the executor runs, where it runs, and its limits.
-
-The model comes from the row's config snapshot (`foredeck.jobs.job_model`, beside the function
-that writes the snapshot), so `job_pipeline` gets exactly the job that was triggered, whatever
-the central config says by now.
-"""
+"""Where a job runs and its limits (its pipeline is `foredeck.jobs.build_run`'s)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from foredeck.config import JobBase, job_pipeline
+from foredeck.config import JobBase
 from foredeck.config.durations import DurationError, parse_go_duration
 from foredeck.db.models import Job
-from foredeck.jobs import JobSetupError
-from foredeck.pipeline.model import PipelineRunSpec
-from foredeck.types import UNKNOWN, PipelineError
-
-
-def pipeline_message(exc: PipelineError) -> str:
-    """`file:line: message`, without the meaningless position of a snapshot-built node."""
-    return exc.message if exc.source == UNKNOWN else str(exc)
 
 
 def job_agent(job: Job) -> str:
     """The agent the job asked for: the row's column, else its config snapshot's (which
     executor that is: `foredeck.execute.executors`)."""
     return (job.agent or str((job.job_config or {}).get("agent") or "")).strip()
-
-
-def build_run(model: JobBase, repo_dir: Path | None) -> PipelineRunSpec:
-    """`job_pipeline` (a `pipeline:` path read from the checkout at `repo_dir`). Steps that
-    name no `workingDir` keep none: where they see the checkout is the executor's business
-    (the local one runs them in `RunRequest.workdir`, as Prow's decorated containers)."""
-    try:
-        return job_pipeline(model, repo_dir)
-    except PipelineError as exc:
-        raise JobSetupError(pipeline_message(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,18 @@
-"""The web dashboard (Deck/Spyglass's successor), served by `foredeck serve`."""
+"""The web dashboard (Deck/Spyglass's successor), served by `foredeck serve`.
 
-from foredeck.dashboard.app import dashboard_router, templates
+`router` holds its pages (`pages`), its static files (`app`) and the run page (`view`); an app
+that includes it keeps on `app.state` what `dashboard.deps` and `web.deps` read.
+"""
 
-__all__ = ["dashboard_router", "templates"]
+from fastapi import APIRouter
+
+from foredeck.dashboard import app, pages
+from foredeck.dashboard.app import templates
+from foredeck.dashboard.view import routes as run_page
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(app.router)
+router.include_router(run_page.router)
+
+__all__ = ["router", "templates"]

@@ -1,4 +1,4 @@
-"""The dashboard router: server-rendered pages (Jinja2, autoescaped) and their static files.
+"""The dashboard's templates (Jinja2, autoescaped), its page route class and its static files.
 
 `templates` is shared with the run page (`dashboard/view/`), whose templates extend
 `base.html`. Template globals give links without `url_for` (the router is included in apps it
@@ -16,16 +16,11 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader
-from sqlalchemy import Engine
+from jinja2 import Environment, FileSystemLoader
 from starlette.responses import Response
 
 from foredeck.dashboard import links
-from foredeck.dashboard.pages import add_pages
-from foredeck.dashboard.security import ErrorPage, secure_route_class
-from foredeck.db.engine import read_only, session_factory
-from foredeck.scm.providers import provider_from_settings
-from foredeck.settings import Settings
+from foredeck.dashboard.security import secure_route_class
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -75,12 +70,10 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_digest(path, path.stat().st_mtime_ns)}"
 
 
-def make_templates(extra_dir: Path | None = None) -> Jinja2Templates:
-    """Templates from `extra_dir` (if any, first) and the package, autoescaped."""
-    loaders = [FileSystemLoader(str(TEMPLATES_DIR))]
-    if extra_dir is not None:
-        loaders.insert(0, FileSystemLoader(str(extra_dir)))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=True, auto_reload=False)
+def make_templates() -> Jinja2Templates:
+    """The package's templates, autoescaped, with the link helpers as globals."""
+    loader = FileSystemLoader(str(TEMPLATES_DIR))
+    env = Environment(loader=loader, autoescape=True, auto_reload=False)
     env.globals.update(
         static=static_url,
         view_url=links.view_url,
@@ -96,39 +89,27 @@ def make_templates(extra_dir: Path | None = None) -> Jinja2Templates:
 templates = make_templates()
 
 
-def error_page(templates_: Jinja2Templates) -> ErrorPage:
+def error_page(request: Request, status: int, message: str) -> Response:
     """Errors as HTML pages (`error.html`), for `secure_route_class`."""
-
-    def render(request: Request, status: int, message: str) -> Response:
-        return templates_.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
-        )
-
-    return render
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
 
 
-def dashboard_router(
-    settings: Settings, engine: Engine, *, templates_dir: Path | None = None
-) -> APIRouter:
-    """The dashboard's pages: `/`, `/job-history/{job}`, `/pr-history/{org}/{repo}/{n}`,
-    `/badge.svg`, `/jobs/{id}` (redirect to `/view/{id}`) and `/static/...`.
+PageRoute = secure_route_class(error_page)
+"""The route class of every dashboard page: security headers, and errors as HTML pages."""
 
-    `templates_dir` overrides or adds templates (looked up before the package's)."""
-    tmpl = templates if templates_dir is None else make_templates(templates_dir)
-    router = APIRouter(route_class=secure_route_class(error_page(tmpl)))
-    reads = session_factory(read_only(engine))
-    add_pages(router, tmpl, reads, provider_from_settings(settings).links)
+router = APIRouter(route_class=PageRoute)
 
-    @router.get("/static/{name:path}", include_in_schema=False)
-    def static(name: str) -> Response:
-        path = static_file(name)
-        if path is None:
-            raise HTTPException(404, "no such file")
-        media_type = STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
-        return Response(
-            path.read_bytes(),
-            media_type=media_type,
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
 
-    return router
+@router.get("/static/{name:path}", include_in_schema=False)
+def static(name: str) -> Response:
+    path = static_file(name)
+    if path is None:
+        raise HTTPException(404, "no such file")
+    media_type = STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+    return Response(
+        path.read_bytes(),
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

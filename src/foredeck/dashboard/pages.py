@@ -1,12 +1,12 @@
 """The list pages: the job list, job history, PR history and the badge.
 
 Handlers are synchronous (FastAPI runs them in its thread pool) and read through
-`read_only(engine)` sessions, so a busy dashboard never takes SQLite's write lock.
+`read_only(engine)` sessions (`web.deps.Reads`), so a busy dashboard never takes SQLite's write
+lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -14,22 +14,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from foredeck.bounds import MAX_INT, JobId, Offset, PullNumber
 from foredeck.dashboard import links, queries
+from foredeck.dashboard.app import PageRoute, templates
 from foredeck.dashboard.charts import duration_trend, result_bar
+from foredeck.dashboard.deps import Links
 from foredeck.db.models import JOB_STATES, JOB_TYPES, Job, JobState, JobType
+from foredeck.web.deps import Reads
 
 ROWS_URL = "/dashboard/rows.json"
 """The job list's rows as JSON: the same filters and cursor as `/`."""
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_FIELD = 255
-
-Sessions = Callable[[], Session]
 
 
 @dataclass(frozen=True)
@@ -195,170 +195,181 @@ def badge_status(state: str | None) -> str:
     return "unknown"
 
 
-def add_pages(
-    router: APIRouter, templates: Jinja2Templates, reads: Sessions, web: links.WebLinks
-) -> None:
-    """Register the list pages on `router`."""
-
-    def render(request: Request, name: str, context: dict[str, Any]) -> Response:
-        return templates.TemplateResponse(request, name, context)
-
-    @router.get("/", include_in_schema=False)
-    def job_list(
-        request: Request,
-        after: Offset | None = None,
-        limit: Annotated[Offset | None, Query(ge=1)] = None,
-    ) -> Response:
-        filters = Filters.parse(dict(request.query_params))
-        size = _page_size(limit)
-        now = datetime.now(UTC)
-        with reads() as session:
-            found = filters.search(session, limit=size + 1, after_id=after)
-            rows = [Row.of(job, now, web) for job in found.jobs[:size]]
-        params = filters.params()
-        cursor = rows[-1].id if len(found.jobs) > size else found.searched_to
-        older = (
-            links.query_url("/", {**params, "limit": limit, "after": cursor}) if cursor else None
-        )
-        api = links.query_url(ROWS_URL, {**params, "limit": limit, "after": after})
-        return render(
-            request,
-            "index.html",
-            {
-                "rows": rows,
-                "filters": filters,
-                "types": JOB_TYPES,
-                "states": JOB_STATES,
-                "older": older,
-                "searched_to": found.searched_to if cursor == found.searched_to else None,
-                "newest": links.query_url("/", {**params, "limit": limit}) if after else None,
-                "api_url": api,
-                "live": after is None,
-                "search_value": filters.job or "",
-            },
-        )
-
-    @router.get(ROWS_URL, include_in_schema=False)
-    def job_rows(
-        request: Request,
-        after: Offset | None = None,
-        limit: Annotated[Offset | None, Query(ge=1)] = None,
-    ) -> Response:
-        """The rows of a job list page as JSON, for its live updates (`static/joblist.js`)."""
-        filters = Filters.parse(dict(request.query_params))
-        size = _page_size(limit)
-        now = datetime.now(UTC)
-        with reads() as session:
-            found = filters.search(session, limit=size, after_id=after)
-            rows = [asdict(Row.of(job, now, web)) for job in found.jobs]
-        return JSONResponse({"rows": rows}, headers={"Cache-Control": "no-store"})
-
-    @router.get("/job-history/{job:path}", include_in_schema=False)
-    def job_history(
-        request: Request,
-        job: str,
-        after: Offset | None = None,
-        limit: Annotated[Offset | None, Query(ge=1)] = None,
-    ) -> Response:
-        if len(job) > MAX_FIELD:
-            raise HTTPException(404, "no such job")
-        size = _page_size(limit)
-        now = datetime.now(UTC)
-        with reads() as session:
-            jobs = queries.job_history(session, job, limit=size + 1, after_id=after)
-            if not jobs and (after is None or not queries.job_exists(session, job)):
-                raise HTTPException(404, f"no runs of job {job!r}")
-            page = jobs[:size]
-            rows = [Row.of(j, now, web) for j in page]
-            durations = [
-                (j.id, links.duration_seconds(j, now), j.state)
-                for j in reversed(page)
-                if j.finished_at is not None
-            ]
-            results = [(j.id, j.state) for j in reversed(page)]
-        history = links.job_history_url(job)
-        finished = [state for _, state in results if state in ("success", "failure", "error")]
-        return render(
-            request,
-            "job_history.html",
-            {
-                "job": job,
-                "rows": rows,
-                "bar": result_bar(results),
-                "trend": duration_trend(durations),
-                "passed": sum(1 for s in finished if s == "success"),
-                "finished": len(finished),
-                "older": links.query_url(history, {"limit": limit, "after": rows[-1].id})
-                if len(jobs) > size
-                else None,
-                "newest": links.query_url(history, {"limit": limit}) if after else None,
-                "list_url": links.query_url("/", {"job": job}),
-                "badge_url": links.query_url("/badge.svg", {"job": job}),
-            },
-        )
-
-    @router.get("/pr-history/{org}/{repo}/{number}", include_in_schema=False)
-    def pr_history(request: Request, org: str, repo: str, number: PullNumber) -> Response:
-        if len(org) > 100 or len(repo) > 100:
-            raise HTTPException(404, "no such pull request")
-        now = datetime.now(UTC)
-        with reads() as session:
-            jobs = queries.pr_runs(session, org, repo, number)
-            if not jobs:
-                raise HTTPException(404, f"no runs for {org}/{repo}#{number}")
-            groups = [
-                (
-                    group.sha,
-                    links.commit(group.jobs[0], web),
-                    [Row.of(j, now, web) for j in group.jobs],
-                )
-                for group in queries.group_by_commit(jobs)
-            ]
-            pulls = links.pull_links(jobs[0], web)
-            title = str((jobs[0].pulls or [{}])[0].get("title") or "")
-            authors = links.authors(jobs[0])
-        return render(
-            request,
-            "pr_history.html",
-            {
-                "org": org,
-                "repo": repo,
-                "number": number,
-                "pr_link": pulls[0][1] if pulls else None,
-                "title": title,
-                "authors": authors,
-                "groups": groups,
-                "truncated": len(jobs) >= queries.MAX_PR_RUNS,
-                "list_url": links.query_url("/", {"repo": f"{org}/{repo}", "pr": number}),
-            },
-        )
-
-    @router.get("/badge.svg", include_in_schema=False)
-    def badge(job: Annotated[str, Query(min_length=1, max_length=MAX_FIELD)]) -> Response:
-        with reads() as session:
-            latest = queries.latest_finished(session, job)
-            state = latest.state if latest is not None else None
-        return Response(
-            badge_svg(job, badge_status(state)),
-            media_type="image/svg+xml; charset=utf-8",
-            headers={"Cache-Control": "no-cache"},
-        )
-
-    @router.get("/jobs/{job_id}", include_in_schema=False)
-    def job_link(job_id: JobId) -> RedirectResponse:
-        """Commit statuses link to `{dashboard_url}/jobs/{id}` (`report/status.py`)."""
-        return RedirectResponse(links.view_url(job_id), status_code=307)
-
-    @router.get("/jobs", include_in_schema=False)
-    def pr_link(
-        org: Annotated[str, Query(max_length=100)],
-        repo: Annotated[str, Query(max_length=100)],
-        pull: PullNumber | None = None,
-    ) -> RedirectResponse:
-        """The reporter's PR comment links to `/jobs?org=&repo=&pull=` (`report/comment.py`)."""
-        if pull is None:
-            return RedirectResponse(links.query_url("/", {"repo": f"{org}/{repo}"}), 307)
-        return RedirectResponse(links.pr_history_url(org, repo, pull), status_code=307)
+router = APIRouter(route_class=PageRoute)
 
 
-__all__ = ["Filters", "Row", "add_pages", "badge_status", "badge_svg"]
+def render(request: Request, name: str, context: dict[str, Any]) -> Response:
+    return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/", include_in_schema=False)
+def job_list(
+    request: Request,
+    reads: Reads,
+    web: Links,
+    after: Offset | None = None,
+    limit: Annotated[Offset | None, Query(ge=1)] = None,
+) -> Response:
+    filters = Filters.parse(dict(request.query_params))
+    size = _page_size(limit)
+    now = datetime.now(UTC)
+    with reads() as session:
+        found = filters.search(session, limit=size + 1, after_id=after)
+        rows = [Row.of(job, now, web) for job in found.jobs[:size]]
+    params = filters.params()
+    cursor = rows[-1].id if len(found.jobs) > size else found.searched_to
+    older = links.query_url("/", {**params, "limit": limit, "after": cursor}) if cursor else None
+    api = links.query_url(ROWS_URL, {**params, "limit": limit, "after": after})
+    return render(
+        request,
+        "index.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "types": JOB_TYPES,
+            "states": JOB_STATES,
+            "older": older,
+            "searched_to": found.searched_to if cursor == found.searched_to else None,
+            "newest": links.query_url("/", {**params, "limit": limit}) if after else None,
+            "api_url": api,
+            "live": after is None,
+            "search_value": filters.job or "",
+        },
+    )
+
+
+@router.get(ROWS_URL, include_in_schema=False)
+def job_rows(
+    request: Request,
+    reads: Reads,
+    web: Links,
+    after: Offset | None = None,
+    limit: Annotated[Offset | None, Query(ge=1)] = None,
+) -> Response:
+    """The rows of a job list page as JSON, for its live updates (`static/joblist.js`)."""
+    filters = Filters.parse(dict(request.query_params))
+    size = _page_size(limit)
+    now = datetime.now(UTC)
+    with reads() as session:
+        found = filters.search(session, limit=size, after_id=after)
+        rows = [asdict(Row.of(job, now, web)) for job in found.jobs]
+    return JSONResponse({"rows": rows}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/job-history/{job:path}", include_in_schema=False)
+def job_history(
+    request: Request,
+    job: str,
+    reads: Reads,
+    web: Links,
+    after: Offset | None = None,
+    limit: Annotated[Offset | None, Query(ge=1)] = None,
+) -> Response:
+    if len(job) > MAX_FIELD:
+        raise HTTPException(404, "no such job")
+    size = _page_size(limit)
+    now = datetime.now(UTC)
+    with reads() as session:
+        jobs = queries.job_history(session, job, limit=size + 1, after_id=after)
+        if not jobs and (after is None or not queries.job_exists(session, job)):
+            raise HTTPException(404, f"no runs of job {job!r}")
+        page = jobs[:size]
+        rows = [Row.of(j, now, web) for j in page]
+        durations = [
+            (j.id, links.duration_seconds(j, now), j.state)
+            for j in reversed(page)
+            if j.finished_at is not None
+        ]
+        results = [(j.id, j.state) for j in reversed(page)]
+    history = links.job_history_url(job)
+    finished = [state for _, state in results if state in ("success", "failure", "error")]
+    return render(
+        request,
+        "job_history.html",
+        {
+            "job": job,
+            "rows": rows,
+            "bar": result_bar(results),
+            "trend": duration_trend(durations),
+            "passed": sum(1 for s in finished if s == "success"),
+            "finished": len(finished),
+            "older": links.query_url(history, {"limit": limit, "after": rows[-1].id})
+            if len(jobs) > size
+            else None,
+            "newest": links.query_url(history, {"limit": limit}) if after else None,
+            "list_url": links.query_url("/", {"job": job}),
+            "badge_url": links.query_url("/badge.svg", {"job": job}),
+        },
+    )
+
+
+@router.get("/pr-history/{org}/{repo}/{number}", include_in_schema=False)
+def pr_history(
+    request: Request, org: str, repo: str, number: PullNumber, reads: Reads, web: Links
+) -> Response:
+    if len(org) > 100 or len(repo) > 100:
+        raise HTTPException(404, "no such pull request")
+    now = datetime.now(UTC)
+    with reads() as session:
+        jobs = queries.pr_runs(session, org, repo, number)
+        if not jobs:
+            raise HTTPException(404, f"no runs for {org}/{repo}#{number}")
+        groups = [
+            (
+                group.sha,
+                links.commit(group.jobs[0], web),
+                [Row.of(j, now, web) for j in group.jobs],
+            )
+            for group in queries.group_by_commit(jobs)
+        ]
+        pulls = links.pull_links(jobs[0], web)
+        title = str((jobs[0].pulls or [{}])[0].get("title") or "")
+        authors = links.authors(jobs[0])
+    return render(
+        request,
+        "pr_history.html",
+        {
+            "org": org,
+            "repo": repo,
+            "number": number,
+            "pr_link": pulls[0][1] if pulls else None,
+            "title": title,
+            "authors": authors,
+            "groups": groups,
+            "truncated": len(jobs) >= queries.MAX_PR_RUNS,
+            "list_url": links.query_url("/", {"repo": f"{org}/{repo}", "pr": number}),
+        },
+    )
+
+
+@router.get("/badge.svg", include_in_schema=False)
+def badge(job: Annotated[str, Query(min_length=1, max_length=MAX_FIELD)], reads: Reads) -> Response:
+    with reads() as session:
+        latest = queries.latest_finished(session, job)
+        state = latest.state if latest is not None else None
+    return Response(
+        badge_svg(job, badge_status(state)),
+        media_type="image/svg+xml; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/jobs/{job_id}", include_in_schema=False)
+def job_link(job_id: JobId) -> RedirectResponse:
+    """Commit statuses link to `{dashboard_url}/jobs/{id}` (`report/status.py`)."""
+    return RedirectResponse(links.view_url(job_id), status_code=307)
+
+
+@router.get("/jobs", include_in_schema=False)
+def pr_link(
+    org: Annotated[str, Query(max_length=100)],
+    repo: Annotated[str, Query(max_length=100)],
+    pull: PullNumber | None = None,
+) -> RedirectResponse:
+    """The reporter's PR comment links to `/jobs?org=&repo=&pull=` (`report/comment.py`)."""
+    if pull is None:
+        return RedirectResponse(links.query_url("/", {"repo": f"{org}/{repo}"}), 307)
+    return RedirectResponse(links.pr_history_url(org, repo, pull), status_code=307)
+
+
+__all__ = ["Filters", "Row", "badge_status", "badge_svg", "router"]

@@ -9,8 +9,8 @@ from foredeck.db.migrate import DatabaseUnavailable
 from foredeck.hook.plugins import PluginError
 from foredeck.hook.service import serve
 from foredeck.logs import configure_logging
-from foredeck.serve.http_server import ListenError
 from foredeck.settings import SettingsError, load_settings
+from foredeck.web.server import ListenError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from foredeck.hook.plugins import load_plugins
 from foredeck.hook.server import create_app
 from foredeck.hook.worker import Worker
 from foredeck.settings import Settings
+from foredeck.web.server import listen, run_http
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,6 @@ def serve(
 
     The port is bound first: a busy one raises `ListenError` before the database is touched.
     """
-    # Imported here: `foredeck.serve` imports this module.
-    from foredeck.serve.http_server import listen, run_http
-
     # The event loop, the log writer and the worker are threads of one process: with Python's
     # default 5 ms GIL switch interval, a writer returning from a commit waits up to 5 ms for the
     # GIL behind a busy event loop, which caps throughput and inflates latency (measured: -35%).

@@ -10,12 +10,16 @@ with `job_model`; none of them reaches into another for it.
 - `refs`: the refs a job tests (`pull_refs`, `push_refs`);
 - `keys`: the dedupe keys that make creating a row idempotent;
 - `snapshot`: the config snapshot on the row (`job_snapshot`) and its inverse (`job_model`);
-- `abort`: aborting a pull request's unfinished presubmits.
+- `abort`: aborting a pull request's unfinished presubmits;
+- `pipeline`: the pipeline a job runs, built from its model (`build_run`);
+- `builds`: where a job's build is in the artifact store (`build_dir`, `store_log_path`).
 """
 
 from foredeck.jobs.abort import abort_presubmits
+from foredeck.jobs.builds import build_dir, store_log_path
 from foredeck.jobs.keys import MAX_KEY, dedupe_key, periodic_key
 from foredeck.jobs.periodic import PERIODIC_CAUSE, periodic_spec
+from foredeck.jobs.pipeline import build_run, pipeline_message
 from foredeck.jobs.refs import GITHUB_PULL_REF, pull_refs, push_refs
 from foredeck.jobs.snapshot import PRESET_ENV, JobSetupError, job_model, job_snapshot
 from foredeck.jobs.specs import MAX_REASON, create_jobs, job_spec
@@ -32,6 +36,8 @@ __all__ = [
     "JobSetupError",
     "UnknownJob",
     "abort_presubmits",
+    "build_dir",
+    "build_run",
     "create_jobs",
     "dedupe_key",
     "job_model",
@@ -39,8 +45,10 @@ __all__ = [
     "job_spec",
     "periodic_key",
     "periodic_spec",
+    "pipeline_message",
     "pull_refs",
     "push_refs",
     "rerun_spec",
     "start_spec",
+    "store_log_path",
 ]

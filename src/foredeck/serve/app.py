@@ -18,16 +18,19 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from foredeck.api import create_router
+from foredeck import api, dashboard
+from foredeck.api import deps as api_deps
 from foredeck.config import ConfigAgent
-from foredeck.dashboard import dashboard_router
-from foredeck.dashboard.view import view_router
-from foredeck.hook.body_timeouts import BodyTimeouts
-from foredeck.hook.probes import add_probes
+from foredeck.dashboard import deps as dashboard_deps
+from foredeck.db.engine import read_only, session_factory
+from foredeck.db.readiness import database_check
 from foredeck.hook.server import create_app
-from foredeck.serve.http_metrics import ResponseMetrics
+from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
-from foredeck.storage.store import ArtifactStore
+from foredeck.storage.store import ArtifactStore, lazy_store
+from foredeck.web.body_timeouts import BodyTimeouts
+from foredeck.web.metrics import ResponseMetrics
+from foredeck.web.probes import add_probes
 
 if TYPE_CHECKING:
     from foredeck.hook.worker import Worker
@@ -54,8 +57,12 @@ def create_service_app(
     on_change: Callable[[], None] | None = None,
     components: Sequence[Component] = (),
 ) -> FastAPI:
-    """Hook + API in one app. `components` start (in order) after the hook's worker once the
-    server is up, and stop in reverse order before it, when the server shuts down."""
+    """Hook + API + dashboard in one app. `components` start (in order) after the hook's worker
+    once the server is up, and stop in reverse order before it, when the server shuts down.
+
+    `central` defaults to `settings.config_path` (loaded now: a broken config fails at start);
+    `store` to `settings.artifacts.url` (opened on first use); `on_change` is called after the
+    API created or aborted jobs."""
     registry = registry or CollectorRegistry()
     if settings.hook.has_any_secret():
         app = create_app(settings, engine, worker=worker, registry=registry)
@@ -63,20 +70,18 @@ def create_service_app(
         log.warning("no webhook secret configured: serving without /hook")
         app = _app_without_hook(settings, engine, worker, registry)
     app.title = "foredeck"
-    app.include_router(
-        create_router(
-            settings,
-            engine,
-            central=central,
-            store=store,
-            on_change=on_change,
-            on_event=worker.notify if worker is not None else None,
-        )
+    share_state(app, settings, engine, store=store)
+    api_deps.attach_state(
+        app,
+        settings,
+        central=central,
+        on_change=on_change,
+        on_event=worker.notify if worker is not None else None,
     )
-
+    dashboard_deps.attach_state(app, settings)
+    app.include_router(api.router)
     # The pages; also `/jobs/{id}` (commit statuses link there) redirecting to `/view/{id}`.
-    app.include_router(dashboard_router(settings, engine))
-    app.include_router(view_router(settings, engine, store=store))
+    app.include_router(dashboard.router)
     # Counts every answer but the hook's (which has metrics of its own), 500s included.
     app.add_middleware(ResponseMetrics, registry=registry)
 
@@ -102,6 +107,19 @@ def create_service_app(
     return app
 
 
+def share_state(
+    app: FastAPI, settings: Settings, engine: Engine, *, store: ArtifactStore | None = None
+) -> None:
+    """Keep on `app.state` what several components read (`foredeck.web.deps`): one session
+    factory of each kind, one artifact store (opened on first use) and one SCM provider."""
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.reads = session_factory(read_only(engine))
+    app.state.writes = session_factory(engine)
+    app.state.artifact_store = lazy_store(settings.artifacts.url, store)
+    app.state.scm = provider_from_settings(settings, engine)
+
+
 def _app_without_hook(
     settings: Settings, engine: Engine, worker: Worker | None, registry: CollectorRegistry
 ) -> FastAPI:
@@ -118,6 +136,5 @@ def _app_without_hook(
     app = FastAPI(title="foredeck", lifespan=lifespan, docs_url=None, redoc_url=None)
     timeouts = settings.hook.timeouts
     app.add_middleware(BodyTimeouts, idle=timeouts.body_idle, total=timeouts.body)
-    app.state.engine = engine
-    add_probes(app, engine, registry)
+    add_probes(app, database_check(engine), registry)
     return app

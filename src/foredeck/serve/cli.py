@@ -34,8 +34,8 @@ def serve_command(
     from foredeck.db.migrate import DatabaseUnavailable
     from foredeck.hook.plugins import PluginError
     from foredeck.serve.compose import ComponentUnavailable
-    from foredeck.serve.http_server import ListenError
     from foredeck.serve.run import serve
+    from foredeck.web.server import ListenError
 
     refused = (
         SettingsError,

@@ -22,9 +22,9 @@ from typing import Any
 
 from foredeck.hook.service import SWITCH_INTERVAL
 from foredeck.serve.compose import Service, build_service
-from foredeck.serve.http_server import listen, run_http
 from foredeck.serve.roles import HTTP_ROLES, Role
 from foredeck.settings import Settings
+from foredeck.web.server import listen, run_http
 
 log = logging.getLogger(__name__)
 

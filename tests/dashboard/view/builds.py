@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from foredeck.controller.pipeline import build_run
-from foredeck.dashboard.view import view_router
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, Pull, Refs, create_job, set_state
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.execute.local import run_pipeline
-from foredeck.jobs import job_model
+from foredeck.jobs import build_run, job_model
+from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
 from foredeck.storage.layout import job_paths
 from foredeck.storage.publish import publish_run
@@ -161,6 +159,4 @@ def client_for(db: Database, store: ArtifactStore, **plugin_config: Any) -> Test
             "plugin_config": plugin_config,
         }
     )
-    app = FastAPI()
-    app.include_router(view_router(settings, db.engine, store=store))
-    return TestClient(app)
+    return TestClient(create_service_app(settings, db.engine, store=store))

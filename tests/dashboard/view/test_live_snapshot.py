@@ -10,17 +10,15 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from foredeck.controller.live import LiveSnapshots
-from foredeck.controller.pipeline import build_run
-from foredeck.dashboard.view import view_router
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.models import Job
 from foredeck.execute.local import run_pipeline
-from foredeck.jobs import job_model
+from foredeck.jobs import build_run, job_model
+from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
 from foredeck.storage.layout import job_paths
 from foredeck.storage.store import ArtifactStore, open_store
@@ -49,9 +47,7 @@ def client(db: Database, store: ArtifactStore, interval: float) -> TestClient:
             "controller": {"live_publish_interval": interval},
         }
     )
-    app = FastAPI()
-    app.include_router(view_router(settings, db.engine, store=store))
-    return TestClient(app)
+    return TestClient(create_service_app(settings, db.engine, store=store))
 
 
 def running_row(db: Database, workspace: Path) -> int:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from foredeck.api.logs import store_log_path
 from foredeck.db.models import Job
+from foredeck.jobs import store_log_path
 from foredeck.storage.paths import clean_path
 from foredeck.storage.prow import BUILD_LOG
 from foredeck.storage.store import ArtifactStore, Entry

@@ -2,8 +2,8 @@
 
 Nodes come from `pipeline-run.json` (the executor's record: status, attempts, times); edges from
 a `runAfter` list in a task's entry when the executor records one, else from the job's own
-pipeline (the row's config snapshot, re-read with `jobs.job_model` and the controller's
-`build_run`, and `pipeline.validate.dependencies`). With neither, tasks are drawn without edges.
+pipeline (the row's config snapshot, re-read with `jobs.job_model` and `jobs.build_run`, and
+`pipeline.validate.dependencies`). With neither, tasks are drawn without edges.
 
 Layout is layered: a task's rank is the longest path from a root (finally tasks go after the
 DAG), ranks are columns, tasks in a column are ordered by their predecessors' rows (barycenter)
@@ -147,8 +147,7 @@ def pipeline_dependencies(job: Job) -> dict[str, set[str]] | None:
     """The DAG of the job's pipeline from its config snapshot, or None when it cannot be built
     without a checkout (a `pipeline:` path in the repository) or is broken."""
     try:
-        from foredeck.controller.pipeline import build_run
-        from foredeck.jobs import job_model
+        from foredeck.jobs import build_run, job_model
         from foredeck.pipeline.validate import dependencies
 
         return dependencies(build_run(job_model(job), None).pipeline)

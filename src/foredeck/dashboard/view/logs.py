@@ -115,6 +115,19 @@ def compile_patterns(patterns: Sequence[str], *, multiline: bool = False) -> lis
     return [compile_one(f"(?m){joined}" if multiline else joined)]
 
 
+@dataclass(frozen=True)
+class LogMatchers:
+    """The error patterns, compiled once per app: per line, and over many lines (`find_error`)."""
+
+    lines: list[Matcher]
+    chunks: list[Matcher]
+
+    @classmethod
+    def of(cls, plugin_config: dict[str, Any]) -> LogMatchers:
+        patterns = error_patterns(plugin_config)
+        return cls(compile_patterns(patterns), compile_patterns(patterns, multiline=True))
+
+
 def is_error(matchers: Sequence[Matcher], text: str) -> bool:
     return any(m.search(text) is not None for m in matchers)
 

@@ -9,7 +9,7 @@ idle or slow clients from holding connections (`hook.timeouts`):
 - `keep_alive`: an idle connection between requests is closed (uvicorn's own timeout);
 - `head`: a request line and headers must arrive within this many seconds of the connection
   (or of the previous response); uvicorn has no such timeout, so the h11 protocol gets one here;
-- `body_idle` / `body`: `foredeck.hook.body_timeouts.BodyTimeouts` in the apps (answered 408).
+- `body_idle` / `body`: `foredeck.web.body_timeouts.BodyTimeouts` in the apps (answered 408).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from foredeck.serve.http_server import listen
+from foredeck.web.server import listen
 
 
 async def test_connections_on_our_socket_send_without_nagles_delay() -> None:
