@@ -1,6 +1,6 @@
 """Job config at scale: load + validate 4,000 Prow jobs, and match one PR event against them.
 
-Targets (issue #3): load + validate < 2 s; matching a PR event (repo, branch, 30 changed files)
+Targets: load + validate < 2 s; matching a PR event (repo, branch, 30 changed files)
 < 5 ms. Each figure is printed next to a baseline measured here on the same data:
   - load: a plain `yaml.safe_load` of the same files (PyYAML, no validation, no line tracking),
     and the same with libyaml (`yaml.CSafeLoader`), the floor for any YAML-based loader;

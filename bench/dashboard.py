@@ -1,6 +1,6 @@
 """Dashboard at scale: p95 server time of the job list with 1M job rows.
 
-Target (issue #5): p95 of `/` and `/api/jobs` < 100 ms with 1M jobs, with and without filters.
+Target: p95 of `/` and `/api/jobs` < 100 ms with 1M jobs, with and without filters.
 Every figure is printed next to a baseline measured on the same app in the same run:
 `/healthz` (routing, a `SELECT 1`, JSON), so that the ratio shows what the page itself costs.
 Requests go through the ASGI app in-process (httpx `ASGITransport`): no sockets, so the time is

@@ -1,6 +1,6 @@
 """Dashboard at scale: a 1 GB build log on the run page.
 
-Target (issue #5): first page of a 1 GB log served in < 300 ms, server RSS growth < 100 MB.
+Target: first page of a 1 GB log served in < 300 ms, server RSS growth < 100 MB.
 The run page shows the log's last 256 KB and pages by byte offset, so neither figure should
 depend on the log's size. Baseline in the same run: the same page for a 1 KB log, so the ratio
 shows what the size costs. Requests go through the app in-process (no sockets).

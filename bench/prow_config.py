@@ -1,4 +1,4 @@
-"""A real Prow job config: load + validate time, errors and warnings (issue #11, item 7).
+"""A real Prow job config: load + validate time, errors and warnings.
 
 Loads a directory of Prow job config (default: the committed subset of kubernetes/test-infra's,
 `tests/data/config/k8s-test-infra`) with `foredeck.config.load_config`, and prints beside it a

@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT))  # the GitHub double and the e2e harness live in t
 from tests.controller.helpers import host_dir  # noqa: E402
 from tests.db.fixtures import create_schema, drop_schema, schema_url, url_string  # noqa: E402
 from tests.doubles.github_api import GitHubDouble  # noqa: E402
-from tests.e2e.harness import GitRepo, Server, seed_github  # noqa: E402
-from tests.hook.helpers import headers  # noqa: E402
+from tests.e2e.harness import Server, seed_github, widget_repo  # noqa: E402
 from tests.hook.plugins.trigger_env import ORG, REPO, pr_payload  # noqa: E402
+from tests.kit.webhooks import headers  # noqa: E402
 
 from foredeck.db import Event, Job, make_engine, read_only, session_factory  # noqa: E402
 
@@ -183,9 +183,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="trigger-latency-") as tmp, GitHubDouble() as gh:
         work = Path(tmp)
-        repo = GitRepo.create(work / "origin" / ORG / REPO)
+        repo = widget_repo(work / "origin" / ORG / REPO)
         seed_github(gh, repo)
-        head = repo.commit("topic", {"feature.txt": "the feature\n"}, "change")
+        head = repo.topic("topic", {"feature.txt": "the feature\n"}, "change")
         out = host_dir(work) / "started.txt"  # the one host folder bound into the step's sandbox
         step = f'echo "$PULL_NUMBER $(date +%s.%N)" >> {out}'
         jobs = {
@@ -207,8 +207,15 @@ def main() -> None:
             url_string(schema_url(schema)) if schema else f"sqlite:///{work / 'foredeck.db'}"
         )
         (work / "serve").mkdir()
-        server = Server(work / "serve", database_url, gh, yaml.safe_dump(jobs), fast_polls=False)
-        server.start(log_level="warning")
+        server = Server(
+            workdir=work / "serve",
+            database_url=database_url,
+            gh=gh,
+            jobs_yaml=yaml.safe_dump(jobs),
+            fast_polls=False,
+            log_level="warning",
+        )
+        server.start()
         profiler = None
         try:
             total = WARMUP + args.events

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -15,39 +13,12 @@ from foredeck.serve.app import create_service_app
 from foredeck.settings import ScmSettings
 from tests.api.helpers import AUTH, client_for, settings_for
 from tests.db.fixtures import Database
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Alice",
-    "GIT_AUTHOR_EMAIL": "alice@example.com",
-    "GIT_COMMITTER_NAME": "Alice",
-    "GIT_COMMITTER_EMAIL": "alice@example.com",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-}
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True)
-
-
-def local_repo(root: Path) -> None:
-    """`acme/widget` with `main` and pull request 1 (branch `pr/1`)."""
-    repo = root / "acme" / "widget"
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README").write_text("hi\n")
-    git(repo, "add", "README")
-    git(repo, "commit", "-q", "-m", "first")
-    git(repo, "switch", "-q", "-c", "pr/1")
-    (repo / "README").write_text("hi there\n")
-    git(repo, "commit", "-q", "-am", "Say more")
-    git(repo, "switch", "-q", "main")
+from tests.kit.git import local_pull_request
 
 
 def test_comment_on_a_local_pull_request(db: Database, tmp_path: Path) -> None:
     root = tmp_path / "repos"
-    local_repo(root)
+    local_pull_request(root)
     settings = settings_for(db, tmp_path).model_copy(
         update={"scm": ScmSettings(provider="local", local_root=str(root))}
     )
@@ -122,7 +93,7 @@ def test_names_the_local_provider_refuses_are_refused_by_the_schema(
 
 def test_a_missing_repository_does_not_name_the_local_root(db: Database, tmp_path: Path) -> None:
     root = tmp_path / "repos"
-    local_repo(root)
+    local_pull_request(root)
     settings = settings_for(db, tmp_path).model_copy(
         update={"scm": ScmSettings(provider="local", local_root=str(root))}
     )

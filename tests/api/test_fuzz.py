@@ -15,7 +15,6 @@ Hypothesis directly.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -34,6 +33,7 @@ from foredeck.serve.app import create_service_app
 from foredeck.settings import ScmSettings
 from tests.api.helpers import AUTH, batch, finish, postsubmit, presubmit, seed, settings_for
 from tests.db.fixtures import Database
+from tests.kit.git import local_pull_request
 
 EXAMPLES_PER_OPERATION = 25
 """Per operation and generation mode (positive, negative)."""
@@ -48,26 +48,6 @@ with a 500, nothing more."""
 SEMANTIC_422 = frozenset({"POST /api/jobs"})
 """Schema-valid bodies that do not fit the job config (a presubmit without a pull, a `pull`
 without `refs`, a branch the job skips) are 422 by design: no `positive_data_acceptance`."""
-
-
-def local_pull_request(root: Path) -> None:
-    """`acme/widget` with `main` and pull request 1 (branch `pr/1`), so that comments land."""
-    repo = root / "acme" / "widget"
-    repo.mkdir(parents=True)
-    env = {
-        "GIT_AUTHOR_NAME": "A",
-        "GIT_AUTHOR_EMAIL": "a@example.com",
-        "GIT_COMMITTER_NAME": "A",
-        "GIT_COMMITTER_EMAIL": "a@example.com",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["commit", "-q", "--allow-empty", "-m", "first"],
-        ["branch", "pr/1"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def fuzzed_app(db: Database, tmp_path: Path) -> tuple[FastAPI, list[int]]:

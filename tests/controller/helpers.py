@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +17,7 @@ from foredeck.db.jobs import JobCreate, Pull, Refs, create_job
 from foredeck.db.models import JobType
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
+from tests.kit.git import Repo
 
 
 def host_dir(tmp_path: Path) -> Path:
@@ -120,57 +108,22 @@ async def run_until_done(db: Database, *controllers: Controller, deadline: float
         await asyncio.sleep(0.02)
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip()
-
-
-class Upstream:
+class Upstream(Repo):
     """`<local_root>/org/repo` as the local provider sees it: `main` plus PR branches."""
 
     def __init__(self, root: Path) -> None:
-        self.path = root / "org" / "repo"
-        self.path.mkdir(parents=True)
-        git(self.path, "init", "-q", "-b", "main")
-        self.commit("base.txt", "base\n")
-        self.commit("shared.txt", "line 1\n")
-
-    def commit(self, name: str, content: str) -> str:
-        (self.path / name).write_text(content)
-        git(self.path, "add", name)
-        git(self.path, "commit", "-q", "-m", f"change {name}")
-        return git(self.path, "rev-parse", "HEAD")
-
-    def sha(self, rev: str = "main") -> str:
-        return git(self.path, "rev-parse", rev)
-
-    def branch(self, name: str, files: dict[str, str]) -> str:
-        git(self.path, "checkout", "-q", "-b", name, "main")
-        for file, content in files.items():
-            self.commit(file, content)
-        head = self.sha("HEAD")
-        git(self.path, "checkout", "-q", "main")
-        return head
+        super().__init__(root / "org" / "repo", {"base.txt": "base\n"}, "change base.txt")
+        self.commit("change shared.txt", {"shared.txt": "line 1\n"})
 
     def refs(self, number: int, head: str, ref: str) -> Refs:
         return Refs(
             org="org",
             repo="repo",
             base_ref="main",
-            base_sha=self.sha(),
+            base_sha=self.head("main"),
             pulls=[Pull(number=number, sha=head, author="alice", ref=ref, title="A change")],
         )

@@ -63,7 +63,7 @@ def with_fake(settings: Settings) -> tuple[Executors, FakeExecutor]:
 
 
 def add_agent_job(db: Database, up: Upstream, name: str, agent: str) -> int:
-    head = up.branch("pr", {"feature.txt": "new\n"})
+    head = up.topic("pr", {"feature.txt": "new\n"}, "A change")
     spec = JobCreate(
         name=name,
         type="presubmit",

@@ -18,17 +18,10 @@ from foredeck.config import JobConfig, Periodic
 from foredeck.controller import Controller
 from foredeck.db.types import utcnow
 from foredeck.periodics import PeriodicScheduler
-from tests.controller.helpers import (
-    add_job,
-    get_job,
-    host_dir,
-    make_settings,
-    run_all,
-    spec_config,
-    wait_for,
-)
+from tests.controller.helpers import add_job, get_job, host_dir, make_settings, run_all, spec_config
 from tests.controller.test_recovery import make_pending
 from tests.db.fixtures import Database
+from tests.kit.wait import eventually
 
 LOST = "controller lost track of the job (its end could not be recorded)"
 
@@ -79,7 +72,7 @@ async def test_a_job_of_ours_with_no_run_going_is_recovered(db: Database, tmp_pa
     running = add_job(db, "running", spec_config(f"touch {marker}; sleep 1"))
     controller = Controller(db.engine, make_settings(tmp_path, db))
     assert await controller.run_once() == [running]
-    await wait_for(marker.exists)
+    await eventually(marker.exists)
     stuck = add_job(db, "nightly", spec_config("true"))
     make_pending(db, stuck, controller.owner, 0, tmp_path / "runs" / str(stuck))
 
@@ -102,7 +95,7 @@ async def test_a_stop_ends_the_retries_and_leaves_the_job_to_recovery(
     controller.finish_retry = (0.01, 0.05)
     with full_disk(db.engine, times=10**9) as disk:
         thread = controller.start()
-        await wait_for(lambda: disk.refused >= 3, timeout=60)
+        await eventually(lambda: disk.refused >= 3, timeout=60)
         await asyncio.to_thread(controller.stop, 60)
         assert not thread.is_alive()
     job = get_job(db, job_id)

@@ -97,8 +97,8 @@ async def test_inline_pipeline_runs(db: Database, tmp_path: Path) -> None:
 
 async def test_presubmit_checks_out_base_merged_with_the_pull(db: Database, tmp_path: Path) -> None:
     up = Upstream(tmp_path / "repos")
-    head = up.branch("pr-branch", {"feature.txt": "feature\n"})
-    base = up.commit("later.txt", "on main after the branch\n")
+    head = up.topic("pr-branch", {"feature.txt": "feature\n"}, "A change")
+    base = up.commit("main moves on", {"later.txt": "on main after the branch\n"})
     script = (
         "test -f feature.txt && test -f later.txt && test -f base.txt && "
         'echo "pr=$PULL_NUMBER sha=$PULL_PULL_SHA base=$PULL_BASE_SHA refs=$PULL_REFS '
@@ -137,8 +137,8 @@ async def test_presubmit_checks_out_base_merged_with_the_pull(db: Database, tmp_
 
 async def test_merge_conflict_ends_error_with_reason(db: Database, tmp_path: Path) -> None:
     up = Upstream(tmp_path / "repos")
-    head = up.branch("pr-branch", {"shared.txt": "theirs\n"})
-    up.commit("shared.txt", "ours\n")
+    head = up.topic("pr-branch", {"shared.txt": "theirs\n"}, "A change")
+    up.commit("main moves on", {"shared.txt": "ours\n"})
     job_id = add_job(
         db,
         "unit",
@@ -168,7 +168,7 @@ async def test_broken_pipeline_ends_error(db: Database, tmp_path: Path) -> None:
         "e2e",
         {"pipeline": "ci/missing.yaml"},
         type="postsubmit",
-        refs=up.refs(1, up.sha(), "main").model_copy(update={"pulls": []}),
+        refs=up.refs(1, up.head(), "main").model_copy(update={"pulls": []}),
     )
     await run_all(Controller(db.engine, make_settings(tmp_path, db)))
     job = get_job(db, job_id)

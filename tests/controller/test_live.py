@@ -19,16 +19,9 @@ from foredeck.execute.logs import BuildLog, LogIndex, TaskLogger
 from foredeck.storage.local import LocalStore
 from foredeck.storage.store import open_store
 from foredeck.storage.tasklog import TASK_LOG_INDEX, read_task_log
-from tests.controller.helpers import (
-    add_job,
-    get_job,
-    host_dir,
-    make_settings,
-    run_all,
-    spec_config,
-    wait_for,
-)
+from tests.controller.helpers import add_job, get_job, host_dir, make_settings, run_all, spec_config
 from tests.db.fixtures import Database
+from tests.kit.wait import eventually
 
 
 def chatty(tmp_path: Path) -> str:
@@ -63,9 +56,9 @@ async def test_running_job_snapshots_grow_in_the_store_until_the_final_publish(
     workspace_log = Path(str(job.workspace)) / "out" / "build-log.txt"
     runner = asyncio.create_task(run_all(controller))
 
-    await wait_for(lambda: last_line_number(stored(build, "build-log.txt")) >= 3)
+    await eventually(lambda: last_line_number(stored(build, "build-log.txt")) >= 3)
     first = last_line_number(stored(build, "build-log.txt"))
-    await wait_for(lambda: last_line_number(stored(build, "build-log.txt")) >= first + 5)
+    await eventually(lambda: last_line_number(stored(build, "build-log.txt")) >= first + 5)
     # The job still runs: no finished.json, no latest-build.txt, a graph that says Running.
     assert get_job(db, job_id).state == "pending"
     assert not (build / "finished.json").exists()
@@ -104,7 +97,7 @@ async def test_aborted_job_final_publish_overwrites_the_snapshots(
     assert await controller.run_once() == [job_id]
     build = tmp_path / "artifacts" / "logs" / "chatty" / str(get_job(db, job_id).build_id)
     runner = asyncio.create_task(run_all(controller))
-    await wait_for(lambda: last_line_number(stored(build, "build-log.txt")) >= 2)
+    await eventually(lambda: last_line_number(stored(build, "build-log.txt")) >= 2)
     with write_lock(db.engine), session_factory(db.engine).begin() as session:
         assert set_state(session, job_id, "aborted", description="superseded")
     await asyncio.wait_for(runner, 30)

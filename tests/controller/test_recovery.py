@@ -16,17 +16,10 @@ from foredeck.controller import Controller
 from foredeck.db import Job, session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.types import utcnow
-from tests.controller.helpers import (
-    add_job,
-    get_job,
-    host_dir,
-    make_settings,
-    run_all,
-    spec_config,
-    wait_for,
-)
+from tests.controller.helpers import add_job, get_job, host_dir, make_settings, run_all, spec_config
 from tests.db.fixtures import Database
 from tests.execute.helpers import lingering
+from tests.kit.wait import eventually
 
 DIED = "controller died while running the job"
 
@@ -119,7 +112,7 @@ async def test_heartbeat_advances_while_running(db: Database, tmp_path: Path) ->
     job_id = add_job(db, "beat", spec_config(f"touch {marker}; sleep 1.5"))
     controller = Controller(db.engine, make_settings(tmp_path, db, heartbeat_interval=0.1))
     await controller.run_once()
-    await wait_for(marker.exists)
+    await eventually(marker.exists)
     first = get_job(db, job_id).heartbeat_at
     assert first is not None
 
@@ -140,7 +133,7 @@ async def test_a_job_taken_from_us_is_stopped_and_left_alone(db: Database, tmp_p
     job_id = add_job(db, "taken", spec_config(f"touch {marker}; sleep 30"))
     controller = Controller(db.engine, make_settings(tmp_path, db))
     await controller.run_once()
-    await wait_for(marker.exists)
+    await eventually(marker.exists)
     # Another controller recovered the job (we looked dead) and runs it now.
     with write_lock(db.engine), session_factory(db.engine).begin() as session:
         session.execute(update(Job).where(Job.id == job_id).values(owner="other:1:cafe"))

@@ -4,7 +4,6 @@ same claim, publish and final state as a local job, and a refused run ends `erro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,12 @@ from tests.controller.helpers import (
     read_json,
     run_all,
     spec_config,
-    wait_for,
 )
 from tests.db.fixtures import Database
-from tests.execute.kube.conftest import NAMESPACE
 from tests.execute.kube.engines import PIPELINERUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import KubeDouble
+from tests.kit.kube import NAMESPACE
+from tests.kit.wait import eventually
 from tests.storage.servers import BUCKET, s3_endpoint  # noqa: F401  (fixture)
 
 
@@ -46,16 +45,6 @@ def add_remote_job(db: Database, name: str, agent: str) -> int:
 
 
 @pytest.fixture
-def kube_double() -> Iterator[KubeDouble]:
-    double = KubeDouble()
-    double.start()
-    try:
-        yield double
-    finally:
-        double.stop()
-
-
-@pytest.fixture
 def kubeconfig(kube_double: KubeDouble, tmp_path: Path) -> Path:
     return kube_double.kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
 
@@ -65,7 +54,7 @@ async def submitted(
 ) -> tuple[str, dict[str, Any]]:
     """Start the job; the one object it submitted, which the double accepted."""
     assert await controller.run_once() == [job_id]
-    await wait_for(lambda: bool(kube_double.names(plural, NAMESPACE)), timeout=20)
+    await eventually(lambda: bool(kube_double.names(plural, NAMESPACE)), timeout=20)
     [name] = kube_double.names(plural, NAMESPACE)
     obj = kube_double.get(plural, NAMESPACE, name)
     assert obj is not None and kube_double.rejected == []
@@ -77,7 +66,7 @@ async def tekton_success(
 ) -> None:
     """Play the PipelineRun `name` to success (one task, one step that logs), then let the
     controller finish the job."""
-    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    await eventually(lambda: kube_double.watches_open > 0, timeout=20)
     sim = TektonSim(kube_double, NAMESPACE, name)
     sim.running()
     sim.task(task, "True", "Succeeded", logs={step: "made\n"})
@@ -103,7 +92,7 @@ async def test_argo_job_runs_on_the_cluster_and_is_published(
     name, workflow = await submitted(controller, job_id, kube_double, WORKFLOWS)
     assert workflow["metadata"]["labels"]["foredeck.dev/job-id"] == str(job_id)
     assert kube_double.rejected == []  # the manifest validated against Argo's schema
-    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    await eventually(lambda: kube_double.watches_open > 0, timeout=20)
     sim = ArgoSim(kube_double, NAMESPACE, name)
     sim.running()
     dag = next(t for t in workflow["spec"]["templates"] if "dag" in t)
@@ -120,7 +109,7 @@ async def test_argo_job_runs_on_the_cluster_and_is_published(
     record = read_json(build / "pipeline-run.json")  # the dashboard's link to the Argo UI
     assert record["engine"] == "argo"
     assert record["uiUrl"] == f"https://argo.example.org/workflows/{NAMESPACE}/{name}"
-    await wait_for(lambda: not kube_double.names(WORKFLOWS, NAMESPACE), timeout=20)
+    await eventually(lambda: not kube_double.names(WORKFLOWS, NAMESPACE), timeout=20)
 
 
 async def test_unreachable_cluster_ends_the_job_as_error(db: Database, tmp_path: Path) -> None:
@@ -139,7 +128,7 @@ async def test_unreachable_cluster_ends_the_job_as_error(db: Database, tmp_path:
 
 def add_pull_job(db: Database, up: Upstream, name: str, agent: str | None) -> int:
     """A presubmit with refs (a pull of `up`); `agent=None` leaves Prow's default."""
-    head = up.branch("pr", {"feature.txt": "new\n"})
+    head = up.topic("pr", {"feature.txt": "new\n"}, "A change")
     config: dict[str, Any] = {
         "name": name,
         "spec": {"containers": [{"image": "alpine:3.20", "command": ["sh", "-c", "make"]}]},
@@ -230,7 +219,7 @@ async def test_default_agent_sends_kubernetes_jobs_to_the_cluster(
         assert init["command"][:3] == ["foredeck", "util", "clonerefs"]
         body = template.get("container") or template.get("script")
         assert body is not None and env_of(body)["PULL_NUMBER"] == "7"
-    await wait_for(lambda: kube_double.watches_open > 0, timeout=20)
+    await eventually(lambda: kube_double.watches_open > 0, timeout=20)
     sim = ArgoSim(kube_double, NAMESPACE, name)
     sim.running()
     dag = next(t for t in workflow["spec"]["templates"] if "dag" in t)

@@ -18,10 +18,10 @@ from tests.controller.helpers import (
     read_json,
     run_all,
     spec_config,
-    wait_for,
 )
 from tests.db.fixtures import Database
 from tests.execute.helpers import lingering
+from tests.kit.wait import eventually
 
 
 def stubborn(tmp_path: Path) -> str:
@@ -34,7 +34,7 @@ async def test_abort_while_running_kills_the_process_group(db: Database, tmp_pat
     job_id = add_job(db, "long", spec_config(stubborn(tmp_path)), type="periodic")
     controller = Controller(db.engine, make_settings(tmp_path, db, default_grace_period=0.3))
     assert await controller.run_once() == [job_id]
-    await wait_for(lambda: (host_dir(tmp_path) / "started").exists())
+    await eventually(lambda: (host_dir(tmp_path) / "started").exists())
 
     with write_lock(db.engine), session_factory(db.engine).begin() as session:
         assert set_state(session, job_id, "aborted", description="superseded", suppress_report=True)
@@ -118,7 +118,7 @@ def test_stop_aborts_running_jobs(db: Database, tmp_path: Path) -> None:
     controller = Controller(db.engine, make_settings(tmp_path, db, default_grace_period=0.3))
     controller.start()
     try:
-        asyncio.run(wait_for(lambda: (host_dir(tmp_path) / "started").exists()))
+        asyncio.run(eventually(lambda: (host_dir(tmp_path) / "started").exists()))
     finally:
         controller.stop(timeout=10)
     job = get_job(db, job_id)

@@ -14,13 +14,9 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.controller.helpers import host_dir
-from tests.db.fixtures import Database
-from tests.doubles.github_api import GitHubDouble
-from tests.e2e.conftest import ServerFactory
-from tests.e2e.harness import GitRepo, lines, wait_for
-from tests.e2e.test_issue4 import job_config, open_pull, presubmit
+from tests.e2e.harness import E2E, job_config, lines, presubmit
 from tests.execute.helpers import require_bwrap
+from tests.kit.wait import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -54,22 +50,17 @@ def sleepers(token: str) -> list[psutil.Process]:
 
 @pytest.mark.parametrize("mode", ["bwrap", "none"])
 def test_kill_9_of_serve_leaves_no_process_of_its_runs_and_every_job_ends_once(
-    sqlite_db: Database,
-    gh: GitHubDouble,
-    repo: GitRepo,
-    make_server: ServerFactory,
-    tmp_path: Path,
-    mode: str,
+    e2e: E2E, mode: str
 ) -> None:
     if mode == "bwrap":
         require_bwrap()
-    host = host_dir(tmp_path)
+    host = e2e.host
     token = f"3000.{secrets.randbelow(10**6):06d}"  # sleep takes a fraction; unique per test
-    jobs = [presubmit(name, repo, escaping_step(host, token)) for name in ("a", "b", "c")]
+    jobs = [presubmit(name, e2e.repo, escaping_step(host, token)) for name in ("a", "b", "c")]
     sandbox = {"mode": mode, "bind": [str(host)]}
     settings: dict[str, Any] = {"max_concurrency": 2, "sandbox": sandbox}
-    server = make_server(sqlite_db, job_config(presubmits=jobs), controller=settings)
-    open_pull(server, gh, repo, 1, {"feature.txt": "x\n"})
+    server = e2e.serve(job_config(presubmits=jobs), controller=settings)
+    e2e.open_pull(server, 1, {"feature.txt": "x\n"})
     wait_for("two jobs running, each with 3 escaped children", lambda: len(sleepers(token)) >= 6)
     assert len(lines(host / "runs.txt")) == 2
 

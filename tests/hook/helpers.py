@@ -1,4 +1,4 @@
-"""Payloads and signed requests for the hook tests."""
+"""Payloads and settings for the hook tests (signed requests: `tests.kit.webhooks`)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from foredeck.scm.webhooks import sign
 from foredeck.settings import HookSettings, Settings
 from tests.db.fixtures import Database
+from tests.kit.webhooks import SECRET
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
-SECRET = "s3cret-global"
 
 
 def make_settings(db: Database, **hook: object) -> Settings:
@@ -58,21 +57,3 @@ def with_repo(payload: dict[str, Any], org: str, repo: str) -> bytes:
     if "organization" in moved:
         moved["organization"]["login"] = org
     return json.dumps(moved).encode()
-
-
-def headers(
-    body: bytes,
-    delivery: str,
-    event: str = "pull_request",
-    secret: str | None = SECRET,
-    content_type: str = "application/json",
-) -> dict[str, str]:
-    result = {
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery,
-        "Content-Type": content_type,
-        "User-Agent": "GitHub-Hookshot/test",
-    }
-    if secret is not None:
-        result["X-Hub-Signature-256"] = sign(body, secret)
-    return result

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import uuid
 
-from tests.hook.helpers import EXAMPLES, example_bytes, headers
-from tests.hook.server_proc import Delivery
+from tests.hook.helpers import EXAMPLES, example_bytes
+from tests.kit.webhooks import Delivery, headers
 
 
 def build_storm(

@@ -19,8 +19,9 @@ from foredeck.db import Event, session_factory
 from foredeck.db.engine import read_only
 from tests.db.fixtures import Database
 from tests.hook.recorder import create_table, handled_counts
-from tests.hook.server_proc import HookServer, send_all
 from tests.hook.storm import build_storm
+from tests.kit.server import ServerProcess
+from tests.kit.webhooks import hook_server, send_all
 
 HANDLE_DELAY = 0.01  # a plugin that takes 10 ms: the worker (<= 100/s) falls behind the storm
 KILL_AFTER_LOGGED = 200
@@ -28,11 +29,11 @@ KILL_WHEN_PENDING = 30
 
 
 @pytest.fixture
-def server(db: Database, tmp_path: Path) -> Iterator[HookServer]:
+def server(db: Database, tmp_path: Path) -> Iterator[ServerProcess]:
     create_table(db.engine)
-    srv = HookServer(tmp_path, db.url, plugin_config={"recorder": {"delay": HANDLE_DELAY}})
+    srv = hook_server(tmp_path, db.url, plugin_config={"recorder": {"delay": HANDLE_DELAY}})
     yield srv
-    srv.stop()
+    srv.stop(grace=20)
 
 
 def counts(db: Database) -> tuple[int, int]:
@@ -50,7 +51,7 @@ def counts(db: Database) -> tuple[int, int]:
 
 
 async def test_sigkill_mid_storm_loses_and_duplicates_nothing(
-    server: HookServer, db: Database
+    server: ServerProcess, db: Database
 ) -> None:
     storm = build_storm(900, seed=11)
     server.start()

@@ -27,7 +27,8 @@ from foredeck.hook.server import create_app
 from foredeck.scm.webhooks import valid_event_name
 from tests.db.fixtures import Database
 from tests.hook import strategies
-from tests.hook.helpers import SECRET, headers, make_settings
+from tests.hook.helpers import make_settings
+from tests.kit.webhooks import SECRET, headers
 
 FUZZ = settings(
     derandomize=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from foredeck.hook.server import create_app
 from tests.db.fixtures import Database
-from tests.hook.helpers import DATA, headers, make_settings
+from tests.hook.helpers import DATA, make_settings
+from tests.kit.webhooks import headers, hook_app
 
 
 @cache
@@ -42,16 +42,9 @@ def names_disagree(payload: dict[str, Any]) -> bool:
 
 @pytest.fixture
 def app(sqlite_db: Database) -> Iterator[FastAPI]:
-    application = create_app(make_settings(sqlite_db), sqlite_db.engine)
-    yield application
-    application.state.writer.close()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hook") as c:
-        yield c
+    """On SQLite alone (the `client` fixture calls it): what is tested is the event names."""
+    with hook_app(make_settings(sqlite_db), sqlite_db) as application:
+        yield application
 
 
 def test_the_lists_cover_github_events_with_digits_and_new_names() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -17,31 +17,10 @@ from foredeck.hook import server
 from foredeck.hook.server import create_app
 from foredeck.settings import HookSettings, Settings
 from tests.db.fixtures import Database
-from tests.hook.helpers import (
-    EXAMPLES,
-    SECRET,
-    example,
-    example_bytes,
-    headers,
-    make_settings,
-    with_repo,
-)
+from tests.hook.helpers import EXAMPLES, example, example_bytes, make_settings, with_repo
+from tests.kit.webhooks import SECRET, headers
 
 BODY = example_bytes("pull_request.opened")
-
-
-@pytest.fixture
-def app(db: Database) -> Iterator[FastAPI]:
-    application = create_app(make_settings(db), db.engine)
-    yield application
-    application.state.writer.close()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hook") as c:
-        yield c
 
 
 def count_events(db: Database) -> int:

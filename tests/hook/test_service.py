@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from foredeck.hook import build_service
 from foredeck.settings import HookSettings, Settings, WorkerSettings
 from tests.db.fixtures import Database
-from tests.hook.helpers import SECRET, example_bytes, headers
+from tests.hook.helpers import example_bytes
 from tests.hook.recorder import handled_counts
+from tests.kit.webhooks import SECRET, headers
 
 
 def test_service_runs_the_worker_and_exports_its_metrics(sqlite_db: Database) -> None:

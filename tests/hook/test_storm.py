@@ -13,16 +13,17 @@ from sqlalchemy import select
 from foredeck.db import Event, session_factory
 from tests.db.fixtures import Database
 from tests.hook.recorder import handled_counts
-from tests.hook.server_proc import HookServer, Outcome, send_all
 from tests.hook.storm import build_storm
+from tests.kit.server import ServerProcess
+from tests.kit.webhooks import Outcome, hook_server, send_all
 
 
 @pytest.fixture
-def server(sqlite_db: Database, tmp_path: Path) -> Iterator[HookServer]:
-    srv = HookServer(tmp_path, sqlite_db.url)
+def server(sqlite_db: Database, tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = hook_server(tmp_path, sqlite_db.url)
     srv.start()
     yield srv
-    srv.stop()
+    srv.stop(grace=20)
 
 
 def logged(db: Database) -> dict[str, Event]:
@@ -58,7 +59,7 @@ def check_answers(outcomes: list[Outcome]) -> dict[str, list[Outcome]]:
     return by_id
 
 
-async def test_storm(server: HookServer, sqlite_db: Database) -> None:
+async def test_storm(server: ServerProcess, sqlite_db: Database) -> None:
     storm = build_storm(2000)
     started = time.monotonic()
     outcomes = await send_all(server.url, storm, concurrency=32)

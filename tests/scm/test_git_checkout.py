@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,69 +17,27 @@ from foredeck.scm.git import (
     mirror_path,
 )
 from foredeck.types import Pull, Refs
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
+from tests.kit.git import Repo, git
 
 
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip()
-
-
-class Upstream:
-    """A repository playing GitHub: branch `main` and `refs/pull/N/head` refs."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True)
-        git(path, "init", "-q", "-b", "main")
-        self.commit("README.md", "hello\n", "initial")
-        self.commit("shared.txt", "line 1\n", "shared file")
-
-    def commit(self, name: str, content: str, message: str) -> str:
-        target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        git(self.path, "add", name)
-        git(self.path, "commit", "-q", "-m", message)
-        return git(self.path, "rev-parse", "HEAD")
-
-    def sha(self, rev: str = "main") -> str:
-        return git(self.path, "rev-parse", rev)
-
-    def pull(self, number: int, files: dict[str, str], *, base: str = "main") -> str:
-        """Create PR `number` from `base` touching `files`; returns its head sha."""
-        branch = f"pr-{number}"
-        git(self.path, "checkout", "-q", "-b", branch, base)
-        for name, content in files.items():
-            self.commit(name, content, f"PR {number}: {name}")
-        head = self.sha("HEAD")
-        git(self.path, "update-ref", f"refs/pull/{number}/head", head)
-        git(self.path, "checkout", "-q", "main")
-        return head
+def make_upstream(path: Path) -> Repo:
+    """A repository playing GitHub: branch `main`; pull requests as `refs/pull/N/head`."""
+    repo = Repo(path, {"README.md": "hello\n"}, "initial")
+    repo.commit("shared file", {"shared.txt": "line 1\n"})
+    return repo
 
 
 @pytest.fixture
-def upstream(tmp_path: Path) -> Upstream:
-    return Upstream(tmp_path / "upstream" / "org" / "repo")
+def upstream(tmp_path: Path) -> Repo:
+    return make_upstream(tmp_path / "upstream" / "org" / "repo")
 
 
-def refs_for(up: Upstream, *pulls: tuple[int, str], base_sha: str | None = None) -> Refs:
+def refs_for(up: Repo, *pulls: tuple[int, str], base_sha: str | None = None) -> Refs:
     return Refs(
         org="org",
         repo="repo",
         base_ref="main",
-        base_sha=up.sha() if base_sha is None else base_sha,
+        base_sha=up.head() if base_sha is None else base_sha,
         clone_uri=str(up.path),
         pulls=[Pull(number=n, sha=sha, author="someone") for n, sha in pulls],
     )
@@ -95,9 +51,9 @@ def ran(record: CloneRecord, fragment: str) -> int:
     return sum(fragment in c for c in commands(record))
 
 
-async def test_clean_pull_request_merge(upstream: Upstream, tmp_path: Path) -> None:
+async def test_clean_pull_request_merge(upstream: Repo, tmp_path: Path) -> None:
     pr = upstream.pull(1, {"feature.txt": "new\n"})
-    base = upstream.sha()
+    base = upstream.head()
     dest = tmp_path / "work"
     record = await checkout(refs_for(upstream, (1, pr)), dest, mirror_root=tmp_path / "mirrors")
 
@@ -114,16 +70,16 @@ async def test_clean_pull_request_merge(upstream: Upstream, tmp_path: Path) -> N
     assert all(c.duration > 0 for c in record.commands)
 
 
-async def test_same_refs_give_the_same_merge_sha(upstream: Upstream, tmp_path: Path) -> None:
+async def test_same_refs_give_the_same_merge_sha(upstream: Repo, tmp_path: Path) -> None:
     pr = upstream.pull(1, {"feature.txt": "new\n"})
     refs = refs_for(upstream, (1, pr))
     first = await checkout(refs, tmp_path / "a", mirror_root=tmp_path / "m")
     second = await checkout(refs, tmp_path / "b", mirror_root=tmp_path / "m")
     assert first.final_sha == second.final_sha
-    assert first.final_sha not in {pr, upstream.sha()}
+    assert first.final_sha not in {pr, upstream.head()}
 
 
-async def test_batch_merges_pulls_in_order(upstream: Upstream, tmp_path: Path) -> None:
+async def test_batch_merges_pulls_in_order(upstream: Repo, tmp_path: Path) -> None:
     pr1 = upstream.pull(1, {"one.txt": "1\n"})
     pr2 = upstream.pull(2, {"two.txt": "2\n"})
     dest = tmp_path / "work"
@@ -135,16 +91,16 @@ async def test_batch_merges_pulls_in_order(upstream: Upstream, tmp_path: Path) -
     # First-parent history: merge of #2 on top of merge of #1 on top of the base.
     assert git(dest, "rev-parse", "HEAD^2") == pr2
     assert git(dest, "rev-parse", "HEAD^1^2") == pr1
-    assert git(dest, "rev-parse", "HEAD^1^1") == upstream.sha()
+    assert git(dest, "rev-parse", "HEAD^1^1") == upstream.head()
     merges = [c for c in commands(record) if " merge --no-ff " in c]
     assert [m.split()[-1] for m in merges] == [pr1, pr2]
 
 
-async def test_merge_conflict_names_pull_and_files(upstream: Upstream, tmp_path: Path) -> None:
+async def test_merge_conflict_names_pull_and_files(upstream: Repo, tmp_path: Path) -> None:
     pr1 = upstream.pull(1, {"ok.txt": "fine\n"})
     pr2 = upstream.pull(2, {"shared.txt": "line 1 from PR\n", "README.md": "PR readme\n"})
-    upstream.commit("shared.txt", "line 1 changed on main\n", "main moves on")
-    upstream.commit("README.md", "main readme\n", "main readme")
+    upstream.commit("main moves on", {"shared.txt": "line 1 changed on main\n"})
+    upstream.commit("main readme", {"README.md": "main readme\n"})
     refs = refs_for(upstream, (1, pr1), (2, pr2))
     records_path = tmp_path / "out" / "clone-records.json"
 
@@ -172,7 +128,7 @@ async def test_merge_conflict_names_pull_and_files(upstream: Upstream, tmp_path:
     assert read_clone_records(records_path)[0].failed
 
 
-async def test_mirror_is_reused(upstream: Upstream, tmp_path: Path) -> None:
+async def test_mirror_is_reused(upstream: Repo, tmp_path: Path) -> None:
     pr = upstream.pull(1, {"feature.txt": "new\n"})
     mirrors = tmp_path / "m"
     refs = refs_for(upstream, (1, pr))
@@ -189,7 +145,7 @@ async def test_mirror_is_reused(upstream: Upstream, tmp_path: Path) -> None:
     assert second.final_sha == first.final_sha
 
     # A moved branch without a pinned sha: one incremental fetch, still no new mirror.
-    new_head = upstream.commit("later.txt", "later\n", "later")
+    new_head = upstream.commit("later", {"later.txt": "later\n"})
     third = await checkout(
         refs.model_copy(update={"base_sha": "", "pulls": []}), tmp_path / "c", mirror_root=mirrors
     )
@@ -198,7 +154,7 @@ async def test_mirror_is_reused(upstream: Upstream, tmp_path: Path) -> None:
     assert (tmp_path / "c" / "later.txt").exists()
 
 
-async def test_concurrent_checkouts_share_one_mirror(upstream: Upstream, tmp_path: Path) -> None:
+async def test_concurrent_checkouts_share_one_mirror(upstream: Repo, tmp_path: Path) -> None:
     pr = upstream.pull(1, {"feature.txt": "new\n"})
     refs = refs_for(upstream, (1, pr))
     mirrors = tmp_path / "m"
@@ -214,11 +170,11 @@ async def test_concurrent_checkouts_share_one_mirror(upstream: Upstream, tmp_pat
         assert (tmp_path / f"w{i}" / "feature.txt").read_text() == "new\n"
 
 
-async def test_extra_refs_each_in_their_own_directory(upstream: Upstream, tmp_path: Path) -> None:
-    other = Upstream(tmp_path / "upstream" / "other" / "tools")
+async def test_extra_refs_each_in_their_own_directory(upstream: Repo, tmp_path: Path) -> None:
+    other = make_upstream(tmp_path / "upstream" / "other" / "tools")
     main_refs = refs_for(upstream)
     extra = Refs(org="other", repo="tools", base_ref="main", clone_uri=str(other.path))
-    aliased = extra.model_copy(update={"path_alias": "k8s.io/tools", "base_sha": other.sha()})
+    aliased = extra.model_copy(update={"path_alias": "k8s.io/tools", "base_sha": other.head()})
     base = tmp_path / "src"
 
     records = await clone_refs(
@@ -228,7 +184,7 @@ async def test_extra_refs_each_in_their_own_directory(upstream: Upstream, tmp_pa
         records_path=base / "clone-records.json",
     )
 
-    assert [r.final_sha for r in records] == [upstream.sha(), other.sha(), other.sha()]
+    assert [r.final_sha for r in records] == [upstream.head(), other.head(), other.head()]
     assert (base / "org" / "repo" / "README.md").exists()
     assert (base / "other" / "tools" / "README.md").exists()
     assert (base / "k8s.io" / "tools" / "README.md").exists()
@@ -237,7 +193,7 @@ async def test_extra_refs_each_in_their_own_directory(upstream: Upstream, tmp_pa
     assert saved[2]["refs"]["path_alias"] == "k8s.io/tools"
 
 
-async def test_overlapping_destinations_are_rejected(upstream: Upstream, tmp_path: Path) -> None:
+async def test_overlapping_destinations_are_rejected(upstream: Repo, tmp_path: Path) -> None:
     refs = refs_for(upstream)
     with pytest.raises(ValueError, match="overlaps"):
         await clone_refs(
@@ -248,24 +204,24 @@ async def test_overlapping_destinations_are_rejected(upstream: Upstream, tmp_pat
     assert not (tmp_path / "src").exists()
 
 
-async def test_base_ref_without_sha_and_sha_without_ref(upstream: Upstream, tmp_path: Path) -> None:
-    head = upstream.sha()
+async def test_base_ref_without_sha_and_sha_without_ref(upstream: Repo, tmp_path: Path) -> None:
+    head = upstream.head()
     by_ref = await checkout(
         refs_for(upstream, base_sha=""), tmp_path / "a", mirror_root=tmp_path / "m"
     )
     assert by_ref.final_sha == head
 
-    old = upstream.sha("main~1")
+    old = upstream.head("main~1")
     detached = Refs(org="org", repo="repo", base_sha=old, clone_uri=str(upstream.path))
     record = await checkout(detached, tmp_path / "b", mirror_root=tmp_path / "m2")
     assert record.final_sha == old
     assert git(tmp_path / "b", "rev-parse", "--abbrev-ref", "HEAD") == "HEAD"
 
 
-async def test_pull_ref_and_force_pushed_sha(upstream: Upstream, tmp_path: Path) -> None:
+async def test_pull_ref_and_force_pushed_sha(upstream: Repo, tmp_path: Path) -> None:
     old_head = upstream.pull(3, {"v1.txt": "first try\n"})
     # The author force-pushes: the PR ref moves on, the sha we were asked for is unreachable.
-    git(upstream.path, "update-ref", "refs/pull/3/head", upstream.sha())
+    git(upstream.path, "update-ref", "refs/pull/3/head", upstream.head())
     by_ref = upstream.pull(4, {"v2.txt": "x\n"})
     refs = refs_for(upstream, (3, old_head))
     refs.pulls.append(Pull(number=4, ref="pr-4"))
@@ -277,7 +233,7 @@ async def test_pull_ref_and_force_pushed_sha(upstream: Upstream, tmp_path: Path)
     assert ran(record, "git fetch") == 2  # the refs, then the unreachable sha by name
 
 
-async def test_missing_pull_ref_fails_clearly(upstream: Upstream, tmp_path: Path) -> None:
+async def test_missing_pull_ref_fails_clearly(upstream: Repo, tmp_path: Path) -> None:
     refs = refs_for(upstream)
     refs.pulls.append(Pull(number=99))
     with pytest.raises(CheckoutError) as caught:
@@ -312,7 +268,7 @@ async def test_token_in_clone_uri_is_redacted(tmp_path: Path) -> None:
 
 
 async def test_clone_uri_callable_and_origin_without_credentials(
-    upstream: Upstream, tmp_path: Path
+    upstream: Repo, tmp_path: Path
 ) -> None:
     calls: list[tuple[str, str]] = []
 
@@ -326,7 +282,7 @@ async def test_clone_uri_callable_and_origin_without_credentials(
     assert git(tmp_path / "w", "remote", "get-url", "origin") == f"file://{upstream.path}"
 
 
-async def test_command_timeout_kills_git(upstream: Upstream, tmp_path: Path) -> None:
+async def test_command_timeout_kills_git(upstream: Repo, tmp_path: Path) -> None:
     refs = refs_for(upstream).model_copy(update={"clone_uri": "ssh://git@example.invalid/o/r"})
     with pytest.raises(CheckoutError, match=r"timed out after 0.5s"):
         await checkout(
@@ -353,7 +309,7 @@ async def test_command_timeout_kills_git(upstream: Upstream, tmp_path: Path) -> 
     ],
 )
 async def test_invalid_refs_are_rejected_before_running_git(
-    upstream: Upstream, tmp_path: Path, update: dict[str, str], message: str
+    upstream: Repo, tmp_path: Path, update: dict[str, str], message: str
 ) -> None:
     refs = refs_for(upstream).model_copy(update=update)
     with pytest.raises(ValueError, match=message):
@@ -362,7 +318,7 @@ async def test_invalid_refs_are_rejected_before_running_git(
 
 
 async def test_inherited_git_variables_do_not_leak_in(
-    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    upstream: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As inside a git hook: these would otherwise point every command at another repository.
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "nowhere"))
@@ -372,7 +328,7 @@ async def test_inherited_git_variables_do_not_leak_in(
     assert record.final_sha and not (tmp_path / "nowhere").exists()
 
 
-async def test_non_empty_destination_is_rejected(upstream: Upstream, tmp_path: Path) -> None:
+async def test_non_empty_destination_is_rejected(upstream: Repo, tmp_path: Path) -> None:
     dest = tmp_path / "w"
     dest.mkdir()
     (dest / "keep.txt").write_text("precious")
@@ -381,17 +337,17 @@ async def test_non_empty_destination_is_rejected(upstream: Upstream, tmp_path: P
     assert (dest / "keep.txt").read_text() == "precious"
 
 
-async def test_changed_files(upstream: Upstream, tmp_path: Path) -> None:
-    base = upstream.sha()
+async def test_changed_files(upstream: Repo, tmp_path: Path) -> None:
+    base = upstream.head()
     git(upstream.path, "checkout", "-q", "-b", "topic")
-    upstream.commit("docs/new.md", "x\n", "add")
+    upstream.commit("add", {"docs/new.md": "x\n"})
     git(upstream.path, "mv", "shared.txt", "moved.txt")
     git(upstream.path, "commit", "-q", "-m", "rename")
-    head = upstream.sha("HEAD")
+    head = upstream.head("HEAD")
     git(upstream.path, "checkout", "-q", "main")
-    upstream.commit("main-only.txt", "m\n", "main moves")  # not part of the change
+    upstream.commit("main moves", {"main-only.txt": "m\n"})  # not part of the change
 
-    files = await changed_files(upstream.path, upstream.sha(), head)
+    files = await changed_files(upstream.path, upstream.head(), head)
     assert sorted(files) == ["docs/new.md", "moved.txt", "shared.txt"]
     assert await changed_files(upstream.path, base, base) == []
     with pytest.raises(ValueError, match="git diff"):

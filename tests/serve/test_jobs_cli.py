@@ -15,7 +15,7 @@ from foredeck.cli import app
 from foredeck.db import Job, session_factory
 from tests.api.helpers import TOKEN, app_for, finish, postsubmit, presubmit, seed
 from tests.db.fixtures import Database
-from tests.serve.threaded import free_port, running
+from tests.kit.server import free_port, running
 
 ENV = {"COLUMNS": "200", "FOREDECK_SERVER": "", "FOREDECK_API_TOKEN": ""}
 

@@ -4,8 +4,6 @@ and `/test` through the API runs it again. Exercises the wiring between every co
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +11,9 @@ import httpx
 from sqlalchemy import select
 
 from foredeck.db import ScmStatus, make_engine, session_factory
-from tests.serve.proc import serve, terminate, wait_for
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Alice",
-    "GIT_AUTHOR_EMAIL": "alice@example.com",
-    "GIT_COMMITTER_NAME": "Alice",
-    "GIT_COMMITTER_EMAIL": "alice@example.com",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-}
+from tests.kit.git import Repo
+from tests.kit.server import serve
+from tests.kit.wait import wait_for
 
 JOBS = """\
 presubmits:
@@ -34,13 +24,6 @@ presubmits:
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
 def jobs(url: str, **params: Any) -> list[dict[str, Any]]:
     page = httpx.get(f"{url}/api/jobs", params=params, timeout=10).json()
     result: list[dict[str, Any]] = page["jobs"]
@@ -48,12 +31,7 @@ def jobs(url: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def test_pull_request_in_a_local_repository_end_to_end(tmp_path: Path) -> None:
-    repo = tmp_path / "repos" / "acme" / "widget"
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README").write_text("widget\n")
-    git(repo, "add", "README")
-    git(repo, "commit", "-q", "-m", "first")
+    repo = Repo(tmp_path / "repos" / "acme" / "widget", {"README": "widget\n"})
     (tmp_path / "jobs.yaml").write_text(JOBS)
     config = {
         "scm": {"provider": "local", "local_root": "repos", "local_poll_interval": 0.2},
@@ -63,13 +41,9 @@ def test_pull_request_in_a_local_repository_end_to_end(tmp_path: Path) -> None:
         "controller": {"poll_interval": 0.2},
         "reporter": {"poll_interval": 0.2},
     }
-    with serve(tmp_path, "all", config) as (proc, url):
-        git(repo, "switch", "-q", "-c", "pr/1")
-        (repo / "feature.txt").write_text("the feature\n")
-        git(repo, "add", "feature.txt")
-        git(repo, "commit", "-q", "-m", "Add the feature")
-        head = git(repo, "rev-parse", "HEAD")
-        git(repo, "switch", "-q", "main")
+    with serve(tmp_path, "all", config) as server:
+        url = server.url
+        head = repo.topic("pr/1", {"feature.txt": "the feature\n"}, "Add the feature")
 
         def finished_presubmits() -> list[dict[str, Any]]:
             rows = jobs(url, type="presubmit", pr=1)
@@ -108,4 +82,4 @@ def test_pull_request_in_a_local_repository_end_to_end(tmp_path: Path) -> None:
             assert (reported.context, reported.org, reported.repo) == ("unit", "acme", "widget")
         finally:
             engine.dispose()
-        terminate(proc, tmp_path)
+        server.terminate()

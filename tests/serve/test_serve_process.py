@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import psutil
-import yaml
 from typer.testing import CliRunner
 
 from foredeck.cli import app
 from foredeck.db import Job, make_engine, session_factory
-from tests.child import python_path
-from tests.serve.proc import output, serve, terminate, wait_for
+from tests.kit.server import ServerProcess, serve
+from tests.kit.wait import wait_for
 
 
 def test_hook_role_serves_the_api_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -24,23 +20,23 @@ def test_hook_role_serves_the_api_and_stops_on_sigterm(tmp_path: Path) -> None:
         "hook": {"secrets": ["s"]},
         "api": {"token": "t"},
     }
-    with serve(tmp_path, "hook", config) as (proc, url):
-        assert httpx.get(f"{url}/api/jobs").json() == {"jobs": [], "next": None}
-        assert httpx.post(f"{url}/api/jobs/1/abort").status_code == 401
-        paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+    with serve(tmp_path, "hook", config) as server:
+        assert httpx.get(f"{server.url}/api/jobs").json() == {"jobs": [], "next": None}
+        assert httpx.post(f"{server.url}/api/jobs/1/abort").status_code == 401
+        paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
         assert {"/hook", "/api/jobs", "/api/jobs/{job_id}"} <= set(paths)
-        terminate(proc, tmp_path)
+        server.terminate()
 
 
 def test_all_roles_on_embedded_defaults(tmp_path: Path) -> None:
     """Everything in one process on the embedded defaults: SQLite and artifacts under
     ./.foredeck, the local SCM provider (no GitHub)."""
     config = {"scm": {"provider": "local"}}
-    with serve(tmp_path, "all", config) as (proc, url):
-        assert httpx.get(f"{url}/api/jobs").json() == {"jobs": [], "next": None}
+    with serve(tmp_path, "all", config) as server:
+        assert httpx.get(f"{server.url}/api/jobs").json() == {"jobs": [], "next": None}
         assert (tmp_path / ".foredeck" / "foredeck.db").is_file()
-        terminate(proc, tmp_path)
-    assert "Traceback" not in output(tmp_path), output(tmp_path)
+        server.terminate()
+    assert "Traceback" not in server.log(), server.log()
 
 
 def test_bad_role_and_bad_settings_exit_2(tmp_path: Path) -> None:
@@ -71,9 +67,9 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
         "controller": {"poll_interval": 0.2},
         "api": {"token": "t"},
     }
-    with serve(tmp_path, "all", config) as (proc, url):
+    with serve(tmp_path, "all", config) as server:
         started = httpx.post(
-            f"{url}/api/jobs",
+            f"{server.url}/api/jobs",
             json={"name": "sleepy"},
             headers={"Authorization": "Bearer t"},
             timeout=10,
@@ -82,21 +78,21 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
         job_id = started.json()["id"]
 
         def log_says_started() -> bool:
-            r = httpx.get(f"{url}/api/jobs/{job_id}/log", timeout=10)
+            r = httpx.get(f"{server.url}/api/jobs/{job_id}/log", timeout=10)
             return r.status_code == 200 and "started" in r.text
 
         wait_for("the job's log", log_says_started)
-        shown = httpx.get(f"{url}/api/jobs/{job_id}").json()
+        shown = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
         assert shown["state"] == "pending", shown
 
         def sleeping() -> list[psutil.Process]:  # "started" comes just before `exec sleep`
-            children = psutil.Process(proc.pid).children(recursive=True)
+            children = psutil.Process(server.pid).children(recursive=True)
             return [p for p in children if p.name() == "sleep"]
 
         wait_for("the job's sleep", sleeping)
         sleepers = sleeping()
         assert len(sleepers) == 1
-        terminate(proc, tmp_path)
+        server.terminate()
         assert not sleepers[0].is_running()
     engine = make_engine(f"sqlite:///{tmp_path / '.foredeck' / 'foredeck.db'}")
     try:
@@ -109,27 +105,20 @@ def test_sigterm_aborts_a_running_job_and_leaves_no_child(tmp_path: Path) -> Non
 
 def test_a_role_without_http_stops_on_sigterm(tmp_path: Path) -> None:
     config = {"database_url": f"sqlite:///{tmp_path / 'fd.db'}"}
-    (tmp_path / "foredeck.yaml").write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
-    env["PYTHONPATH"] = python_path()
-    argv = [sys.executable, "-m", "foredeck.cli", "serve", "--config", "foredeck.yaml"]
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*argv, "--role", "worker"], cwd=tmp_path, env=env, stdout=log, stderr=log
-        )
-        try:
+    options = ("--role", "worker")
+    server = ServerProcess(workdir=tmp_path, config=config, options=options, log_level="info")
+    server.launch()
+    try:
 
-            def started() -> bool:
-                assert proc.poll() is None, f"serve exited: {output(tmp_path)}"
-                return "role worker: NotifyingWorker" in output(tmp_path)
+        def started() -> bool:
+            assert server.proc is not None and server.proc.poll() is None, server.log()
+            return "role worker: NotifyingWorker" in server.log()
 
-            wait_for("the worker to start", started)
-            terminate(proc, tmp_path)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-    assert "received SIGTERM: stopping" in output(tmp_path)
+        wait_for("the worker to start", started)
+        server.terminate()
+    finally:
+        server.cleanup()
+    assert "received SIGTERM: stopping" in server.log()
 
 
 def test_abort_through_the_api_stops_the_running_process(tmp_path: Path) -> None:
@@ -142,20 +131,22 @@ def test_abort_through_the_api_stops_the_running_process(tmp_path: Path) -> None
         "api": {"token": "t"},
     }
     auth = {"Authorization": "Bearer t"}
-    with serve(tmp_path, "all", config) as (proc, url):
-        started = httpx.post(f"{url}/api/jobs", json={"name": "sleepy"}, headers=auth, timeout=10)
+    with serve(tmp_path, "all", config) as server:
+        started = httpx.post(
+            f"{server.url}/api/jobs", json={"name": "sleepy"}, headers=auth, timeout=10
+        )
         job_id = started.json()["id"]
 
         def sleeping() -> list[psutil.Process]:
-            children = psutil.Process(proc.pid).children(recursive=True)
+            children = psutil.Process(server.pid).children(recursive=True)
             return [p for p in children if p.name() == "sleep"]
 
         (sleeper,) = wait_for("the job's process", sleeping)
-        aborted = httpx.post(f"{url}/api/jobs/{job_id}/abort", headers=auth, timeout=10)
+        aborted = httpx.post(f"{server.url}/api/jobs/{job_id}/abort", headers=auth, timeout=10)
         assert aborted.status_code == 200 and aborted.json()["state"] == "aborted"
         wait_for("the job's process to end", lambda: not sleeper.is_running())
         wait_for("the controller to let go", lambda: not sleeping())
-        job = httpx.get(f"{url}/api/jobs/{job_id}", timeout=10).json()
+        job = httpx.get(f"{server.url}/api/jobs/{job_id}", timeout=10).json()
         assert job["state"] == "aborted" and job["description"] == "Aborted through the API"
-        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
-        terminate(proc, tmp_path)
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        server.terminate()

@@ -38,7 +38,7 @@ def _need_chromium() -> None:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _need_chromium()
-    srv = Server(tmp_path_factory.mktemp("browser-serve"))
+    srv = Server(workdir=tmp_path_factory.mktemp("browser-serve"))
     try:
         srv.start()
         yield srv

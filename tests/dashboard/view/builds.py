@@ -25,6 +25,7 @@ from foredeck.storage.layout import job_paths
 from foredeck.storage.publish import publish_run
 from foredeck.storage.store import ArtifactStore
 from tests.db.fixtures import Database
+from tests.kit.jobs import tekton_task
 
 XSS = "<script>alert('pwned')</script>"
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -40,27 +41,18 @@ JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _task(name: str, script: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "tekton.dev/v1",
-        "kind": "Task",
-        "metadata": {"name": name},
-        "spec": {"steps": [{"name": "run", "image": "busybox", "script": script}]},
-    }
-
-
 # prepare -> build -> test (fails, after one retry) -> deploy (skipped); prepare -> lint;
 # finally: report.
 GRAPH_PIPELINE: list[dict[str, Any]] = [
-    _task("prepare", "#!/bin/sh\necho preparing\n"),
-    _task("lint", "#!/bin/sh\nprintf '\\033[32mlint ok\\033[0m\\n'\n"),
-    _task(
+    tekton_task("prepare", "#!/bin/sh\necho preparing\n"),
+    tekton_task("lint", "#!/bin/sh\nprintf '\\033[32mlint ok\\033[0m\\n'\n"),
+    tekton_task(
         "build",
         '#!/bin/sh\nfor i in $(seq 1 60); do echo "compiling unit $i"; done\n'
         "printf '<html><script>alert(1)</script></html>' > \"$ARTIFACTS/page.html\"\n"
         "printf '\\000\\001\\002binary' > \"$ARTIFACTS/blob.bin\"\n",
     ),
-    _task(
+    tekton_task(
         "test",
         "#!/bin/sh\n"
         '[ "$(context.task.retry-count)" -ge 1 ] || { echo "flaky first attempt"; exit 1; }\n'
@@ -71,8 +63,8 @@ GRAPH_PIPELINE: list[dict[str, Any]] = [
         'echo "ERROR: widget test failed"\n'
         "exit 1\n",
     ),
-    _task("deploy", "#!/bin/sh\necho deploying\n"),
-    _task("report", "#!/bin/sh\necho reporting\n"),
+    tekton_task("deploy", "#!/bin/sh\necho deploying\n"),
+    tekton_task("report", "#!/bin/sh\necho reporting\n"),
     {
         "apiVersion": "tekton.dev/v1",
         "kind": "Pipeline",

@@ -136,9 +136,10 @@ async def test_in_cluster_credentials_over_tls(
 
     from foredeck.execute.kube.runner import RemoteOptions, run_remote
     from foredeck.pipeline.load import load_run
-    from tests.execute.kube.conftest import NAMESPACE, eventually
     from tests.execute.kube.engines import PIPELINERUNS, TektonSim
     from tests.execute.kube.kube_double import KubeDouble
+    from tests.kit.kube import NAMESPACE
+    from tests.kit.wait import eventually
 
     double = KubeDouble()
     double.start(tls_dir=tmp_path)

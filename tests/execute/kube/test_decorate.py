@@ -31,8 +31,9 @@ from foredeck.pipeline.load import load_pipeline_text
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.storage.store import open_store
 from foredeck.types import Pull, Refs, public_uri
-from tests.controller.helpers import Upstream, git
+from tests.controller.helpers import Upstream
 from tests.execute.kube.kube_double import argo_validator, tekton_validator
+from tests.kit.git import git
 from tests.storage.servers import BUCKET, s3_endpoint  # noqa: F401  (fixture)
 
 PIPELINE = """
@@ -89,7 +90,7 @@ def pipeline() -> PipelineRunSpec:
 def main_refs(up: Upstream | None = None) -> Refs:
     if up is None:
         return Refs(org="org", repo="repo", base_ref="main", base_sha="a" * 40)
-    head = up.branch("pr", {"feature.txt": "new\n"})
+    head = up.topic("pr", {"feature.txt": "new\n"}, "A change")
     return up.refs(7, head, "refs/heads/pr")
 
 

@@ -18,9 +18,10 @@ from foredeck.execute.runstate import RunEvent, RunResult
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import PipelineRunSpec
 from tests.execute.helpers import task_log
-from tests.execute.kube.conftest import NAMESPACE, eventually
 from tests.execute.kube.engines import PIPELINERUNS, TASKRUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import KubeDouble
+from tests.kit.kube import NAMESPACE
+from tests.kit.wait import eventually
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FAST = RemoteOptions(backoff=0.05, log_grace=10.0)

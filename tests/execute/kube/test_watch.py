@@ -10,9 +10,9 @@ from kubernetes import client as k8s
 
 from foredeck.execute.kube.client import KubeTarget, api_client
 from foredeck.execute.kube.watch import ObjectWatch
-from tests.execute.kube.conftest import NAMESPACE
 from tests.execute.kube.engines import WORKFLOWS
 from tests.execute.kube.kube_double import KubeDouble
+from tests.kit.kube import NAMESPACE
 
 
 def start_watch(

@@ -13,14 +13,13 @@ import threading
 import uuid
 from pathlib import Path
 
-import pytest
 from starlette.types import Receive, Scope, Send
 
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.helpers import headers
 from tests.hook.plugins.trigger_env import BOT, ORG, REPO, pr_payload, seed_github, sha
-from tests.hook.server_proc import Delivery, HookServer
+from tests.kit.server import ServerProcess
+from tests.kit.webhooks import Delivery, headers, hook_server
 
 JOBS = """\
 presubmits:
@@ -62,26 +61,18 @@ def opened(number: int) -> Delivery:
     return Delivery(did, "pull_request", body, headers(body, did, "pull_request"), True)
 
 
-def trigger_server(
-    gh: StallingGitHub,
-    db: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    prs: int,
-) -> HookServer:
+def trigger_server(gh: StallingGitHub, db: Database, tmp_path: Path, prs: int) -> ServerProcess:
     """A (not yet started) server with the trigger plugin, and `prs` pull requests on `gh`."""
     seed_github(gh)
     for n in range(1, prs + 1):
         gh.add_pull(ORG, REPO, n, author=author_of(n), head_sha=sha(f"crash-{n}"), files=["a.py"])
     config = tmp_path / "jobs.yaml"
     config.write_text(JOBS)
-    # The server reads GitHub's address and the job config from the environment (load_settings).
-    monkeypatch.setenv("FOREDECK_GITHUB__BASE_URL", gh.url)
-    monkeypatch.setenv("FOREDECK_GITHUB__TOKEN", gh.token)
-    monkeypatch.setenv("FOREDECK_CONFIG_PATH", str(config))
-    return HookServer(
+    return hook_server(
         tmp_path,
         db.url,
         plugins=("foredeck.hook.plugins.trigger:create",),
         plugin_config={"trigger": {"bot_login": BOT, "cache_dir": str(tmp_path / "cache")}},
+        github={"base_url": gh.url, "token": gh.token},
+        config_path=str(config),
     )

@@ -17,7 +17,6 @@ import json
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,8 @@ from foredeck.db import Event, Job, read_only, session_factory
 from tests.db.fixtures import Database
 from tests.hook.plugins.stalling import StallingGitHub, author_of, opened, trigger_server
 from tests.hook.plugins.trigger_env import BOT, ORG, REPO
-from tests.hook.server_proc import Delivery, Outcome, send_all
+from tests.kit.wait import eventually
+from tests.kit.webhooks import Delivery, Outcome, send_all
 
 EXPECTED = ["lint", "unit"]
 PRS = 150
@@ -73,23 +73,14 @@ async def paced(url: str, deliveries: list[Delivery], stop: asyncio.Event) -> li
     return outcomes
 
 
-async def wait_for(condition: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {condition}")
-        await asyncio.sleep(0.005)
-
-
 @pytest.mark.timeout(90)
 async def test_sigkill_mid_storm_creates_each_job_exactly_once(
     db: Database,
     stalling_github: StallingGitHub,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gh = stalling_github
-    server = trigger_server(gh, db, tmp_path, monkeypatch, PRS)
+    server = trigger_server(gh, db, tmp_path, PRS)
     rng = random.Random(3)
     originals = [opened(n) for n in range(1, PRS + 1)]
     first, second = originals[: PRS * 2 // 3], originals[PRS * 2 // 3 :]
@@ -102,10 +93,12 @@ async def test_sigkill_mid_storm_creates_each_job_exactly_once(
     try:
         stop = asyncio.Event()
         storm = asyncio.create_task(paced(server.url, first_storm, stop))
-        await wait_for("the worker to be into the storm", lambda: count(db, Job) >= 30)
+        await eventually(lambda: count(db, Job) >= 30, "the worker to be into the storm", 20, 0.005)
         gh.stalled.set()
         # The worker is now stuck in an event (unprocessed) and deliveries pile up or wait.
-        await wait_for("an event stuck in the worker", lambda: count(db, Event, True) >= 1)
+        await eventually(
+            lambda: count(db, Event, True) >= 1, "an event stuck in the worker", 20, 0.005
+        )
         await asyncio.sleep(0.05)
         stop.set()
         await asyncio.to_thread(server.kill)
@@ -126,7 +119,7 @@ async def test_sigkill_mid_storm_creates_each_job_exactly_once(
         outcomes += later
         events = wait_processed(db, timeout=30)
     finally:
-        server.stop()
+        server.stop(grace=20)
     elapsed = time.monotonic() - started
 
     statuses = Counter(o.status for o in outcomes)

@@ -21,8 +21,9 @@ from foredeck.db.eventlog import NewEvent, log_events
 from foredeck.hook.server import create_app
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.helpers import headers, make_settings
+from tests.hook.helpers import make_settings
 from tests.hook.plugins.trigger_env import Harness, make_harness, push_payload, sha
+from tests.kit.webhooks import headers
 
 JOBS_YAML = """\
 postsubmits:

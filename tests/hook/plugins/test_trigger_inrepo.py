@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,16 +19,7 @@ from tests.hook.plugins.trigger_env import (
     push_payload,
     seed_github,
 )
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
+from tests.kit.git import Repo
 
 BASE_CONFIG = """\
 presubmits:
@@ -57,44 +46,16 @@ presubmits:
 """
 
 
-class Upstream:
-    """A local repository standing in for GitHub's: `main` and `refs/pull/N/head`."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True)
-        self.git("init", "-q", "-b", "main")
-        self.commit({"README.md": "hello\n", ".foredeck.yaml": BASE_CONFIG}, "initial")
-
-    def git(self, *args: str) -> str:
-        out = subprocess.run(
-            ["git", *args], cwd=self.path, env=GIT_ENV, check=True, capture_output=True, text=True
-        )
-        return out.stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str) -> str:
-        for name, content in files.items():
-            (self.path / name).write_text(content)
-            self.git("add", name)
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    def pull(self, number: int, files: dict[str, str]) -> str:
-        self.git("checkout", "-q", "-b", f"pr-{number}", "main")
-        head = self.commit(files, f"PR {number}")
-        self.git("update-ref", f"refs/pull/{number}/head", head)
-        self.git("checkout", "-q", "main")
-        return head
-
-
 @pytest.fixture
-def upstream(tmp_path: Path) -> Upstream:
-    return Upstream(tmp_path / "upstream" / ORG / REPO)
+def upstream(tmp_path: Path) -> Repo:
+    """A local repository standing in for GitHub's: `main` and `refs/pull/N/head`."""
+    files = {"README.md": "hello\n", ".foredeck.yaml": BASE_CONFIG}
+    return Repo(tmp_path / "upstream" / ORG / REPO, files, "initial")
 
 
 @pytest.fixture
 def harness(
-    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path, upstream: Upstream
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path, upstream: Repo
 ) -> Iterator[Harness]:
     seed_github(github_double)
     github_double.repo(ORG, REPO).branches["main"] = upstream.git("rev-parse", "main")
@@ -113,7 +74,7 @@ def open_pr(h: Harness, number: int, head: str) -> str:
 
 
 def test_jobs_come_from_the_merged_tree(
-    harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
+    harness: Harness, upstream: Repo, caplog: pytest.LogCaptureFixture
 ) -> None:
     head = upstream.pull(1, {".foredeck.yaml": PR_CONFIG})
     with caplog.at_level(logging.WARNING, logger="foredeck"):
@@ -132,16 +93,14 @@ def test_jobs_come_from_the_merged_tree(
     assert harness.names(1).count("inrepo-new") == 2
 
 
-def test_push_reads_postsubmits_from_the_pushed_commit(
-    harness: Harness, upstream: Upstream
-) -> None:
+def test_push_reads_postsubmits_from_the_pushed_commit(harness: Harness, upstream: Repo) -> None:
     after = upstream.git("rev-parse", "main")
     harness.deliver("push", push_payload("refs/heads/main", after, files=["README.md"]))
     assert harness.names() == ["inrepo-post", "publish"]
 
 
 def test_invalid_in_repo_config_falls_back_to_central_jobs(
-    harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
+    harness: Harness, upstream: Repo, caplog: pytest.LogCaptureFixture
 ) -> None:
     head = upstream.pull(2, {".foredeck.yaml": "presubmits:\n- name: [not, a, name]\n"})
     with caplog.at_level(logging.WARNING, logger="foredeck"):
@@ -151,7 +110,7 @@ def test_invalid_in_repo_config_falls_back_to_central_jobs(
 
 
 def test_invalid_in_repo_config_gets_an_error_status_and_one_comment(
-    harness: Harness, upstream: Upstream
+    harness: Harness, upstream: Repo
 ) -> None:
     bad = "presubmits:\n- name: ok\n  always_run: yes\n  run_if_changed: x\n  pipeline: ci.yaml\n"
     head = upstream.pull(4, {".foredeck.yaml": bad})
@@ -181,10 +140,10 @@ def test_invalid_in_repo_config_gets_an_error_status_and_one_comment(
 
 
 def test_conflicting_pr_falls_back_to_central_jobs(
-    harness: Harness, upstream: Upstream, caplog: pytest.LogCaptureFixture
+    harness: Harness, upstream: Repo, caplog: pytest.LogCaptureFixture
 ) -> None:
     head = upstream.pull(3, {"README.md": "theirs\n"})
-    upstream.commit({"README.md": "ours\n"}, "moves main on")
+    upstream.commit("moves main on", {"README.md": "ours\n"})
     harness.gh.repo(ORG, REPO).branches["main"] = upstream.git("rev-parse", "main")
     with caplog.at_level(logging.WARNING, logger="foredeck"):
         open_pr(harness, 3, head)

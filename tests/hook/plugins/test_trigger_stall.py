@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from foredeck.db import Event, Job, read_only, session_factory
 from tests.db.fixtures import Database
 from tests.hook.plugins.stalling import StallingGitHub, author_of, opened, trigger_server
-from tests.hook.server_proc import send_all
+from tests.kit.webhooks import send_all
 
 PRS = 12
 ANSWER_WITHIN = 1.0
@@ -41,10 +41,9 @@ async def test_hook_answers_while_github_stalls(
     db: Database,
     stalling_github: StallingGitHub,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gh = stalling_github
-    server = trigger_server(gh, db, tmp_path, monkeypatch, PRS)
+    server = trigger_server(gh, db, tmp_path, PRS)
     server.start()
     try:
         gh.stalled.set()
@@ -69,7 +68,7 @@ async def test_hook_answers_while_github_stalls(
         while counts(db)[1] and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     finally:
-        server.stop()
+        server.stop(grace=20)
     events, unprocessed, jobs = counts(db)
     assert unprocessed == 0
     with session_factory(read_only(db.engine))() as s:

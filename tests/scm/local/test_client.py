@@ -16,7 +16,8 @@ from foredeck.scm.local.client import LocalScm
 from foredeck.scm.local.names import LocalScmError
 from foredeck.scm.provider import ScmClient
 from tests.db.fixtures import Database
-from tests.scm.local.conftest import ORG, REPO, Repo, git_env
+from tests.kit.git import Repo, git_env
+from tests.scm.local.conftest import ORG, REPO
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from foredeck.scm.local.pulls import CommentRow, LocalPulls
 from foredeck.scm.local.state import new_id
 from foredeck.scm.webhooks import WebhookEnvelope, valid_delivery_id
 from tests.hook.helpers import example
-from tests.scm.local.conftest import ORG, REPO, Repo
+from tests.kit.git import Repo
+from tests.scm.local.conftest import ORG, REPO
 
 
 def roundtrip(kind: str, delivery: str, payload: dict[str, Any]) -> Any:

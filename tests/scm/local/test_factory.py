@@ -15,7 +15,8 @@ from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import GitHubSettings, Settings
 from tests.db.fixtures import Database
-from tests.scm.local.conftest import ORG, REPO, Repo
+from tests.kit.git import Repo
+from tests.scm.local.conftest import ORG, REPO
 
 
 async def test_local_provider_makes_local_clients(sqlite_db: Database, root: Path) -> None:

@@ -10,7 +10,8 @@ from foredeck.scm.local.client import LocalScm
 from foredeck.scm.local.names import LocalScmError, login_of, pr_number
 from foredeck.scm.local.repos import LocalRepos
 from tests.db.fixtures import Database
-from tests.scm.local.conftest import ORG, REPO, Repo
+from tests.kit.git import Repo
+from tests.scm.local.conftest import ORG, REPO
 
 
 @pytest.mark.parametrize(

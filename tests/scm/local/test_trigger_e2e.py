@@ -25,7 +25,8 @@ from foredeck.settings import Settings
 from foredeck.types import Refs
 from tests.db.fixtures import Database
 from tests.hook.plugins.trigger_env import JOBS_YAML
-from tests.scm.local.conftest import ORG, REPO, Repo
+from tests.kit.git import Repo
+from tests.scm.local.conftest import ORG, REPO
 
 BOT = "foredeck"
 DASH = "https://ci.example.org"

@@ -21,7 +21,8 @@ from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
-from tests.scm.local.conftest import ORG, REPO, Repo
+from tests.kit.git import Repo
+from tests.scm.local.conftest import ORG, REPO
 
 
 def events(db: Database) -> list[tuple[str, str | None, dict[str, Any]]]:

@@ -1,8 +1,8 @@
-"""Issue #4, end to end: GitHub webhooks into a running `foredeck serve`, real local pipelines
-on a real git repository, and what GitHub (the contract-checked double) is told.
+"""GitHub flows end to end: webhooks into a running `foredeck serve`, real local pipelines on a
+real git repository, and what GitHub (the contract-checked double) is told.
 
 Each test starts its own server (SQLite unless said otherwise) with its own job config; steps
-record what they did in files under `tmp_path`, which the tests read back.
+record what they did in files under the host directory, which the tests read back.
 """
 
 from __future__ import annotations
@@ -13,60 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.controller.helpers import host_dir
 from tests.db.fixtures import Database
-from tests.doubles.github_api import GitHubDouble
-from tests.e2e.conftest import ServerFactory
 from tests.e2e.harness import (
-    FINAL,
+    E2E,
     STATUS_OF,
-    GitRepo,
-    Server,
+    final_statuses,
+    job_config,
     lines,
+    presubmit,
     report_comments,
     status_history,
-    wait_for,
 )
 from tests.execute.helpers import processes_in
 from tests.hook.plugins.trigger_env import ORG, REPO, comment_payload, pr_payload, push_payload
+from tests.kit.jobs import FINAL, shell
+from tests.kit.wait import wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def step(script: str) -> dict[str, Any]:
-    return {"containers": [{"image": "alpine", "command": ["sh", "-c", script]}]}
-
-
-def presubmit(name: str, repo: GitRepo, script: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "always_run": True,
-        "clone_uri": str(repo.path),
-        "spec": step(script),
-        **extra,
-    }
-
-
-def job_config(**sections: list[dict[str, Any]]) -> str:
-    config: dict[str, Any] = {}
-    for kind, jobs in sections.items():
-        config[kind] = jobs if kind == "periodics" else {f"{ORG}/{REPO}": jobs}
-    return yaml.safe_dump(config)
-
-
-def open_pull(
-    server: Server, gh: GitHubDouble, repo: GitRepo, number: int, files: dict[str, str | None]
-) -> str:
-    """Commit `files` on a topic branch, publish it as pull `number` and send `opened`."""
-    branch = f"topic-{number}"
-    repo.commit(branch, files, f"change {number}")
-    head = repo.push_pull_head(number, branch)
-    gh.add_pull(ORG, REPO, number, author="alice", head_sha=head, files=list(files))
-    payload = pr_payload("opened", number, author="alice", head_sha=head, base_sha=repo.head())
-    server.deliver("pull_request", payload)
-    return head
 
 
 def record(out: Path) -> str:
@@ -82,23 +46,22 @@ def runs_of(out: Path) -> Counter[str]:
 # --- 1 and 2: pull request opened, report, /retest ----------------------------------------------
 
 
-def pass_and_flaky(repo: GitRepo, tmp_path: Path) -> tuple[str, Path, Path]:
-    runs, fixed = host_dir(tmp_path) / "runs.txt", host_dir(tmp_path) / "fixed"
+def pass_and_flaky(e2e: E2E) -> tuple[str, Path, Path]:
+    runs, fixed = e2e.host / "runs.txt", e2e.host / "fixed"
     config = job_config(
         presubmits=[
-            presubmit("pass", repo, f"{record(runs)}; grep -q feature feature.txt"),
-            presubmit("flaky", repo, f"{record(runs)}; test -f {fixed}"),
+            presubmit("pass", e2e.repo, f"{record(runs)}; grep -q feature feature.txt"),
+            presubmit("flaky", e2e.repo, f"{record(runs)}; test -f {fixed}"),
         ]
     )
     return config, runs, fixed
 
 
-def test_pull_request_runs_presubmits_and_reports(
-    db: Database, gh: GitHubDouble, repo: GitRepo, make_server: ServerFactory, tmp_path: Path
-) -> None:
-    config, runs, _ = pass_and_flaky(repo, tmp_path)
-    server = make_server(db, config)
-    head = open_pull(server, gh, repo, 1, {"feature.txt": "the feature\n"})
+def test_pull_request_runs_presubmits_and_reports(db: Database, e2e: E2E) -> None:
+    gh = e2e.gh
+    config, runs, _ = pass_and_flaky(e2e)
+    server = e2e.serve(config, db)
+    head = e2e.open_pull(server, 1, {"feature.txt": "the feature\n"})
 
     jobs = wait_for("both presubmits to finish", lambda: server.finished(2, pr=1))
     assert {j["name"]: j["state"] for j in jobs} == {"pass": "success", "flaky": "failure"}
@@ -122,16 +85,11 @@ def test_pull_request_runs_presubmits_and_reports(
     assert f"/jobs/{flaky['id']}" in comment
 
 
-def test_retest_reruns_only_the_failed_job_and_removes_the_report(
-    sqlite_db: Database,
-    gh: GitHubDouble,
-    repo: GitRepo,
-    make_server: ServerFactory,
-    tmp_path: Path,
-) -> None:
-    config, runs, fixed = pass_and_flaky(repo, tmp_path)
-    server = make_server(sqlite_db, config)
-    head = open_pull(server, gh, repo, 1, {"feature.txt": "the feature\n"})
+def test_retest_reruns_only_the_failed_job_and_removes_the_report(e2e: E2E) -> None:
+    gh = e2e.gh
+    config, runs, fixed = pass_and_flaky(e2e)
+    server = e2e.serve(config)
+    head = e2e.open_pull(server, 1, {"feature.txt": "the feature\n"})
     wait_for("the report comment", lambda: report_comments(gh, 1))
     first = {j["name"]: j for j in server.jobs(pr=1)}
     assert first["flaky"]["state"] == "failure"
@@ -154,11 +112,7 @@ def test_retest_reruns_only_the_failed_job_and_removes_the_report(
 
     wait_for("the report comment to be deleted", lambda: not report_comments(gh, 1))
 
-    def rerun_reported() -> dict[str, list[str]] | None:
-        history = status_history(gh, head)
-        return history if history["flaky"][-1] == "success" else None
-
-    history = wait_for("the rerun's success status", rerun_reported)
+    history = final_statuses(gh, head, "flaky", "success")
     flaky = history["flaky"]
     assert flaky[0] == "pending" and "failure" in flaky, flaky
     assert flaky.index("failure") < len(flaky) - 1, flaky
@@ -169,25 +123,18 @@ def test_retest_reruns_only_the_failed_job_and_removes_the_report(
 # --- 3: a new push aborts the old head's run ---------------------------------------------------
 
 
-def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(
-    sqlite_db: Database,
-    gh: GitHubDouble,
-    repo: GitRepo,
-    make_server: ServerFactory,
-    tmp_path: Path,
-) -> None:
-    started = host_dir(tmp_path)
+def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(e2e: E2E) -> None:
+    gh, repo, started = e2e.gh, e2e.repo, e2e.host
     # Slow while the tree has slow.txt: the old head hangs, the new head (without it) passes.
     script = f"if [ -f slow.txt ]; then touch {started}/$PULL_PULL_SHA; exec sleep 60; fi"
-    server = make_server(sqlite_db, job_config(presubmits=[presubmit("slow", repo, script)]))
-    old = open_pull(server, gh, repo, 1, {"slow.txt": "slow\n"})
+    server = e2e.serve(job_config(presubmits=[presubmit("slow", repo, script)]))
+    old = e2e.open_pull(server, 1, {"slow.txt": "slow\n"})
     wait_for("the slow step to start", lambda: (started / old).exists())
     (running,) = server.jobs(pr=1)
     old_run = server.workdir / ".foredeck" / "runs" / str(running["id"])  # the default workdir
     assert running["state"] == "pending"
 
-    new = repo.commit("topic-1", {"slow.txt": None}, "fast now")
-    repo.push_pull_head(1, "topic-1")
+    new = repo.pull(1, {"slow.txt": None}, "fast now")
     gh.pull(ORG, REPO, 1).head_sha = new
     payload = pr_payload("synchronize", 1, author="alice", head_sha=new, base_sha=repo.head())
     server.deliver("pull_request", payload)
@@ -199,11 +146,7 @@ def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(
     assert "superseded" in (jobs[0]["description"] or "")
     wait_for("the old step to be killed", lambda: not processes_in(old_run), timeout=30)
 
-    def new_head_final() -> list[str] | None:
-        states = status_history(gh, new).get("slow", ["pending"])
-        return states if states[-1] != "pending" else None
-
-    states = wait_for("the new head's final status", new_head_final)
+    states = final_statuses(gh, new, "slow")["slow"]
     assert states[0] == "pending" and states[-1] == "success", states
     old_states = [s.state for s in gh.statuses(ORG, REPO, old)]
     assert set(old_states) <= {"pending"}, old_states
@@ -213,33 +156,23 @@ def test_new_push_aborts_the_old_run_and_reports_only_the_new_head(
 # --- 4: push to the base branch runs the postsubmits ------------------------------------------
 
 
-def test_push_runs_postsubmits_on_the_pushed_commit(
-    sqlite_db: Database,
-    gh: GitHubDouble,
-    repo: GitRepo,
-    make_server: ServerFactory,
-    tmp_path: Path,
-) -> None:
-    built = host_dir(tmp_path) / "built.txt"
+def test_push_runs_postsubmits_on_the_pushed_commit(e2e: E2E) -> None:
+    built = e2e.host / "built.txt"
     postsubmit = {
         "name": "publish",
         "branches": ["^main$"],
-        "clone_uri": str(repo.path),
-        "spec": step(f"git rev-parse HEAD >> {built}"),
+        "clone_uri": str(e2e.repo.path),
+        "spec": shell(f"git rev-parse HEAD >> {built}"),
     }
-    server = make_server(sqlite_db, job_config(postsubmits=[postsubmit]))
-    pushed = repo.commit("main", {"CHANGELOG.md": "v2\n"}, "release")
+    server = e2e.serve(job_config(postsubmits=[postsubmit]))
+    pushed = e2e.repo.commit("release", {"CHANGELOG.md": "v2\n"})
     server.deliver("push", push_payload("refs/heads/main", pushed, pusher="alice"))
 
     (job,) = wait_for("the postsubmit", lambda: server.finished(1, type="postsubmit"))
     assert (job["name"], job["state"], job["base_ref"]) == ("publish", "success", "main")
     assert lines(built) == [pushed]
 
-    def reported() -> dict[str, list[str]] | None:
-        history = status_history(gh, pushed)
-        return history if history.get("publish", ["pending"])[-1] != "pending" else None
-
-    history = wait_for("the postsubmit's final status", reported)
+    history = final_statuses(e2e.gh, pushed, "publish")
     assert history["publish"][-1] == "success"
     assert set(history["publish"][:-1]) <= {"pending"}
 
@@ -247,12 +180,10 @@ def test_push_runs_postsubmits_on_the_pushed_commit(
 # --- 5: periodics ------------------------------------------------------------------------------
 
 
-def test_interval_periodic_fires_on_schedule(
-    sqlite_db: Database, make_server: ServerFactory, tmp_path: Path
-) -> None:
-    ticks = host_dir(tmp_path) / "ticks.txt"
-    periodic = {"name": "tick", "interval": "2s", "spec": step(record(ticks))}
-    server = make_server(sqlite_db, job_config(periodics=[periodic]))
+def test_interval_periodic_fires_on_schedule(e2e: E2E) -> None:
+    ticks = e2e.host / "ticks.txt"
+    periodic = {"name": "tick", "interval": "2s", "spec": shell(record(ticks))}
+    server = e2e.serve(job_config(periodics=[periodic]))
 
     def two_done() -> list[dict[str, Any]] | None:
         done = [j for j in server.jobs(type="periodic") if j["state"] in FINAL]
@@ -273,18 +204,14 @@ def _created(job: dict[str, Any]) -> float:
 # --- 6: SIGKILL while jobs run, restart on the same database ------------------------------------
 
 
-def test_sigkill_mid_run_then_restart_finishes_every_job_once(
-    sqlite_db: Database,
-    gh: GitHubDouble,
-    repo: GitRepo,
-    make_server: ServerFactory,
-    tmp_path: Path,
-) -> None:
-    runs = host_dir(tmp_path) / "runs.txt"
+def test_sigkill_mid_run_then_restart_finishes_every_job_once(e2e: E2E) -> None:
+    runs = e2e.host / "runs.txt"
     names = ["a", "b", "c", "d"]
-    config = job_config(presubmits=[presubmit(n, repo, f"{record(runs)}; sleep 2") for n in names])
-    server = make_server(sqlite_db, config, controller={"max_concurrency": 2})
-    head = open_pull(server, gh, repo, 1, {"feature.txt": "x\n"})
+    jobs_yaml = job_config(
+        presubmits=[presubmit(n, e2e.repo, f"{record(runs)}; sleep 2") for n in names]
+    )
+    server = e2e.serve(jobs_yaml, controller={"max_concurrency": 2})
+    head = e2e.open_pull(server, 1, {"feature.txt": "x\n"})
     wait_for("two jobs running", lambda: len(lines(runs)) >= 2)
     server.kill()
     started_before_kill = set(runs_of(runs))
@@ -303,7 +230,7 @@ def test_sigkill_mid_run_then_restart_finishes_every_job_once(
     assert {"error", "success"} <= set(states.values()), states
 
     def statuses_match() -> bool:
-        history = status_history(gh, head)
+        history = status_history(e2e.gh, head)
         latest = {context: h[-1] for context, h in history.items()}
         return latest == {j["name"]: STATUS_OF[j["state"]] for j in jobs}
 
