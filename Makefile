@@ -1,17 +1,23 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
+# The demo needs only a plain install (no extras); the tests need `.[dev]`, which holds `all`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+BASE := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(BASE): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(PY) -m foredeck.demo --workdir .foredeck/demo $(DEMO_ARGS)
 
 lint: $(STAMP)
