@@ -39,5 +39,5 @@ def require(extra: str, module: str, what: str) -> Any:
         missing = exc.name or ""
         # The library itself is absent: the usual case, said without detail. Anything else
         # (a dependency of it missing, a broken install) is named, so it is not misread.
-        plain = missing == module or module.startswith(missing + ".") if missing else False
+        plain = bool(missing) and (missing == module or module.startswith(missing + "."))
         raise MissingExtra(extra, what, "" if plain else str(exc).splitlines()[0]) from exc
