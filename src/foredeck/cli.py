@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from foredeck.config.cli import config_app
 from foredeck.execute.cli import run_command
+from foredeck.extras import MissingExtra
 from foredeck.jobs_cli import jobs_app
 from foredeck.serve.cli import serve_command
 from foredeck.util_cli import util_app
@@ -24,7 +27,11 @@ app.add_typer(util_app, name="util")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except MissingExtra as exc:  # a feature of an extra that is not installed: one line
+        sys.stderr.write(f"foredeck: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

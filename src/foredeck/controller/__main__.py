@@ -12,6 +12,7 @@ import sys
 
 from foredeck.controller.controller import Controller
 from foredeck.db.migrate import DatabaseUnavailable, open_database
+from foredeck.extras import MissingExtra
 from foredeck.logs import configure_logging
 from foredeck.settings import SettingsError, load_settings
 
@@ -32,11 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         engine = open_database(settings.database_url)
-    except (SettingsError, DatabaseUnavailable, ValueError) as exc:
+    except (SettingsError, DatabaseUnavailable, MissingExtra, ValueError) as exc:
         print(f"foredeck controller: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(Controller.from_settings(settings, engine)))
+        controller = Controller.from_settings(settings, engine)
+        asyncio.run(_serve(controller))
+    except MissingExtra as exc:  # e.g. kube.default_agent: argo without the `kube` extra
+        print(f"foredeck controller: {exc}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     return 0

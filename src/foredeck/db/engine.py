@@ -21,12 +21,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from foredeck.extras import require
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "foredeck_sqlite_begin"
 
 
 def normalize_url(url: str | URL) -> URL:
-    """Parse `url`; a bare `postgresql://` URL gets the psycopg 3 driver foredeck ships with."""
+    """Parse `url`; a bare `postgresql://` URL gets psycopg 3 (the `postgres` extra)."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -37,6 +39,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite files get their parent directory created and the pragmas."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if parsed.get_driver_name() == "psycopg":
+            require("postgres", "psycopg", "a postgresql:// database")
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(parsed, **kwargs)
     database = parsed.database or ""

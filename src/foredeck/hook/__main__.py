@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from foredeck.db.migrate import DatabaseUnavailable
+from foredeck.extras import MissingExtra
 from foredeck.hook.plugins import PluginError
 from foredeck.hook.service import serve
 from foredeck.logs import configure_logging
@@ -24,7 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         serve(settings, host=args.host, port=args.port, log_level=args.log_level)
-    except (SettingsError, ListenError, DatabaseUnavailable, PluginError, ValueError) as exc:
+    except (
+        SettingsError,
+        ListenError,
+        DatabaseUnavailable,
+        MissingExtra,
+        PluginError,
+        ValueError,
+    ) as exc:
         print(f"foredeck hook: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -24,15 +24,16 @@ fall back to the durable `gs://` URL (or `link_base`).
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from datetime import timedelta
 from typing import Any
 
+from foredeck.extras import require
 from foredeck.storage.backend import DEFAULT_PRESIGN_EXPIRES, check_expires
 
 GCS_SCHEMES = frozenset({"gs", "gcs"})
+WHAT = "the gs:// artifact store"
 
 
 def open_gcs_filesystem(url: str, options: dict[str, Any]) -> tuple[Any, str]:
@@ -42,7 +43,7 @@ def open_gcs_filesystem(url: str, options: dict[str, Any]) -> tuple[Any, str]:
     credentials are Application Default Credentials and the endpoint `STORAGE_EMULATOR_HOST`
     or Google's.
     """
-    GCSFileSystem: Any = importlib.import_module("gcsfs.core").GCSFileSystem  # untyped library
+    GCSFileSystem: Any = require("gcs", "gcsfs.core", WHAT).GCSFileSystem  # untyped library
 
     kwargs = {**GCSFileSystem._get_kwargs_from_urls(url), **options}
     fs = GCSFileSystem(**kwargs)
@@ -82,15 +83,14 @@ class GcsSigner:
 
     def can_sign(self) -> bool:
         """Whether the filesystem's credentials hold a key that signs offline."""
-        from google.auth.credentials import Signing
-
-        return isinstance(self._credentials(), Signing)
+        credentials = require("gcs", "google.auth.credentials", WHAT)
+        return isinstance(self._credentials(), credentials.Signing)
 
     def _storage_client(self) -> Any:
         # Only the universe domain is read from it: an anonymous client needs no project lookup.
         with self._lock:
             if self._client is None:
-                storage: Any = importlib.import_module("google.cloud.storage")  # untyped
+                storage = require("gcs", "google.cloud.storage", WHAT)  # untyped library
 
                 self._client = storage.Client.create_anonymous_client()
             return self._client

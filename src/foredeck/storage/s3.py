@@ -11,11 +11,14 @@ Endpoint and credentials come from the standard chains, as for the filesystem: e
 
 from __future__ import annotations
 
-import importlib
 import threading
 from typing import Any
 
+from foredeck.extras import require
 from foredeck.storage.backend import DEFAULT_PRESIGN_EXPIRES, check_expires
+
+S3_SCHEMES = frozenset({"s3", "s3a"})
+WHAT = "the s3:// artifact store"
 
 
 def is_s3(fs: Any) -> bool:
@@ -34,8 +37,8 @@ class Presigner:
         self._lock = threading.Lock()
 
     def _make_client(self) -> Any:
-        boto3: Any = importlib.import_module("boto3")  # untyped library
-        config: Any = importlib.import_module("botocore.config")
+        boto3 = require("s3", "boto3", WHAT)  # untyped library
+        config = require("s3", "botocore.config", WHAT)
         fs = self.fs
         client_kwargs: dict[str, Any] = dict(getattr(fs, "client_kwargs", None) or {})
         endpoint = getattr(fs, "endpoint_url", None) or client_kwargs.pop("endpoint_url", None)

@@ -2,8 +2,8 @@
 
 One small protocol keeps every consumer (the executor publishing a run, the dashboard paging
 through a 1 GB build log) independent of where artifacts live. `file://` (or a bare path) is a
-directory on disk; any other scheme goes through fsspec: `s3://bucket/prefix` (s3fs) and
-`gs://bucket/prefix` (gcsfs) are dependencies, and `memory://` serves tests.
+directory on disk; any other scheme goes through fsspec: `s3://bucket/prefix` (s3fs, the `s3`
+extra), `gs://bucket/prefix` (gcsfs, the `gcs` extra), and `memory://` serves tests.
 
 The methods are synchronous (the local and fsspec back ends are); async callers wrap them in
 `asyncio.to_thread`.
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from foredeck.extras import require
 from foredeck.storage.backend import Entry
 
 __all__ = ["ArtifactStore", "Entry", "lazy_store", "local_path", "open_store"]
@@ -88,7 +89,8 @@ def local_path(url: str) -> Path | None:
 
 def open_store(url: str, *, link_base: str | None = None, **options: Any) -> ArtifactStore:
     """Open the store at `url`: a path, `file://` (`file://./dir` is relative to the working
-    directory), or any fsspec protocol (`s3://`, `gs://`).
+    directory), or any fsspec protocol (`s3://`, `gs://`). A scheme whose extra is not installed
+    raises `MissingExtra` (an `ImportError`).
 
     `link_base` makes `url_for` return `link_base/<path>` (e.g. the dashboard's artifact route).
     `options` go to the fsspec filesystem (credentials, endpoint, ...).
@@ -105,9 +107,12 @@ def open_store(url: str, *, link_base: str | None = None, **options: Any) -> Art
 
     from foredeck.storage.fsspec_store import FsspecStore
     from foredeck.storage.gcs import GCS_SCHEMES, open_gcs_filesystem
+    from foredeck.storage.s3 import S3_SCHEMES, WHAT
 
     if scheme not in known_implementations:
         raise ValueError(f"unknown artifact store scheme {scheme!r} in {url!r}")
+    if scheme in S3_SCHEMES:
+        require("s3", "s3fs", WHAT)  # before fsspec's own multi-line hint
     if scheme in GCS_SCHEMES:
         fs, root = open_gcs_filesystem(url, options)
     else:

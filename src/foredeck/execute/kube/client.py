@@ -14,7 +14,6 @@ the current one is 10 minutes old, so long watches keep working.
 from __future__ import annotations
 
 import base64
-import importlib
 import os
 import re
 import tempfile
@@ -26,12 +25,15 @@ from typing import Any, Literal
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from foredeck.extras import require
+
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - a format marker, not a secret
 CLUSTER_HEADER = "x-k8s-aws-id"
 TOKEN_EXPIRES = 60  # seconds the presigned URL is valid; EKS accepts it for 15 minutes
 TOKEN_REFRESH = 600.0  # make a new token when the current one is this old
 
 AuthKind = Literal["kubeconfig", "in-cluster", "eks"]
+EKS = "EKS authentication"
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def api_client(target: KubeTarget) -> k8s.ApiClient:
 
 
 def _boto_session(region: str | None, profile: str | None) -> Any:
-    boto3: Any = importlib.import_module("boto3")  # untyped library
+    boto3 = require("eks", "boto3", EKS)  # untyped library
     return boto3.session.Session(region_name=region, profile_name=profile)
 
 
@@ -90,7 +92,7 @@ def eks_token(cluster: str, *, session: Any, region: str | None = None) -> str:
 
     `session` is a boto3 Session; the STS endpoint is the regional one, as the CLI uses.
     """
-    signers: Any = importlib.import_module("botocore.signers")  # untyped library
+    signers = require("eks", "botocore.signers", EKS)  # untyped library
     RequestSigner = signers.RequestSigner
     region = region or session.region_name or "us-east-1"
     sts = session.client("sts", region_name=region)

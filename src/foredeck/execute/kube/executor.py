@@ -4,8 +4,12 @@ Decoration (`decorate.py`) gives the pods what Prow's pod utilities give a ProwJ
 checkout of the job's refs (`foredeck util clonerefs` from `kube.utility_image`), the job's
 Prow variables (never the controller's own environment), and the upload of each task's
 `$ARTIFACTS` to the build's directory in an `s3://` or `gs://` artifact store. Submission and
-watching are `runner.run_remote`, on the cluster of the `kube` settings. The Kubernetes client
-is imported only when a run starts: most installations run everything locally.
+watching are `runner.run_remote`, on the cluster of the `kube` settings.
+
+The Kubernetes client (the `kube` extra; boto3 too for EKS, the `eks` extra) is imported only
+when a run starts: most installations run everything locally. A missing extra fails the start
+of a service whose default agent is this engine, and otherwise each job asking for it, with
+one line naming the extra (`foredeck.extras`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from foredeck.execute.kube.decorate import (
     upload_target,
 )
 from foredeck.execute.runstate import RunResult
+from foredeck.extras import MissingExtra, require
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.settings import KubeSettings, Settings
 
@@ -41,6 +46,11 @@ class KubeExecutor:
     async def run(
         self, run: PipelineRunSpec, out_dir: Path, request: RunRequest, cancel: asyncio.Event
     ) -> RunResult:
+        try:
+            require_libraries(self.engine, self.kube)
+        except MissingExtra as exc:
+            raise ExecutorError(str(exc)) from None
+        # These modules import the Kubernetes client at their top.
         from foredeck.execute.kube.client import KubeConfigError, KubeTarget
         from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
 
@@ -82,9 +92,22 @@ class KubeExecutor:
         )
 
 
+def require_libraries(engine: EngineName, kube: KubeSettings) -> None:
+    """Raise `MissingExtra` unless the libraries a run of `engine` on `kube` needs import."""
+    require("kube", "kubernetes", f"the {engine} executor")
+    if kube.auth == "eks":
+        require("eks", "boto3", f"the {engine} executor's EKS authentication")
+
+
+def _executor(engine: EngineName, settings: Settings) -> KubeExecutor:
+    if settings.kube.default_agent == engine:  # every default job runs here: say it at start
+        require_libraries(engine, settings.kube)
+    return KubeExecutor(engine, settings.kube)
+
+
 def argo(settings: Settings) -> KubeExecutor:
-    return KubeExecutor("argo", settings.kube)
+    return _executor("argo", settings)
 
 
 def tekton(settings: Settings) -> KubeExecutor:
-    return KubeExecutor("tekton", settings.kube)
+    return _executor("tekton", settings)
