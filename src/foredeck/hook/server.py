@@ -46,7 +46,7 @@ from foredeck.scm.webhooks import (
 from foredeck.settings import Settings
 
 if TYPE_CHECKING:
-    from foredeck.hook.worker import Worker
+    from foredeck.hook.worker import EventWorker
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def create_app(
     settings: Settings,
     engine: Engine,
     *,
-    worker: Worker | None = None,
+    worker: EventWorker | None = None,
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The hook app. With `worker`, the app starts and stops it and wakes it on each new event."""

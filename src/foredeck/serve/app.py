@@ -30,7 +30,7 @@ from foredeck.settings import Settings
 from foredeck.storage.store import ArtifactStore
 
 if TYPE_CHECKING:
-    from foredeck.hook.worker import Worker
+    from foredeck.hook.worker import EventWorker
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def create_service_app(
     settings: Settings,
     engine: Engine,
     *,
-    worker: Worker | None = None,
+    worker: EventWorker | None = None,
     registry: CollectorRegistry | None = None,
     central: ConfigAgent | None = None,
     store: ArtifactStore | None = None,
@@ -103,7 +103,7 @@ def create_service_app(
 
 
 def _app_without_hook(
-    settings: Settings, engine: Engine, worker: Worker | None, registry: CollectorRegistry
+    settings: Settings, engine: Engine, worker: EventWorker | None, registry: CollectorRegistry
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,285 @@
+"""The event worker of `foredeck serve --role all` in a child process of its own.
+
+Plugins do their work in Python, and in one process that work shares the GIL with the hook's
+event loop: the hook then answers GitHub at a third of its speed. In a child process it does
+not. The child is this module (`python -m foredeck.serve.worker_process FD LEVEL`): it reads
+the parent's settings (pickled, on stdin: no secret in argv or the environment) and runs the
+`worker` role on the same database.
+
+Wake-ups stay as cheap as the in-process callbacks were: one byte over a UNIX socket pair.
+The parent sends `WAKE` when the hook (or the API, or the local watcher) logged an event; the
+child sends `HANDLED` after a batch that handled events (which may have created jobs), and the
+parent wakes the controller. A byte that does not fit is dropped: a wake-up is only a hint,
+both sides also poll the database.
+
+Supervision: the parent waits for the child's `READY` at start, so that a worker that cannot
+start (a plugin that fails to import) fails the start of `foredeck serve`. A child that dies
+later is logged and started again, after 1 s and up to 30 s while it keeps dying. Stopping the
+parent stops the child (SIGTERM, then SIGKILL after the timeout); if the parent dies without
+stopping it, the child reads the end of the socket and stops itself, so none is orphaned. The
+terminal's Ctrl-C reaches both processes: the child ignores SIGINT and waits for the parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import foredeck
+from foredeck.settings import Settings
+
+if TYPE_CHECKING:
+    from foredeck.hook.worker import Worker
+
+log = logging.getLogger(__name__)
+
+READY = b"R"
+WAKE = b"w"
+HANDLED = b"h"
+READY_TIMEOUT = 120.0
+"""Seconds the child may take to import, migrate and load its plugins."""
+FIRST_RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 30.0
+STABLE_AFTER = 60.0
+"""A child that ran this long before it died is restarted after the first delay again."""
+
+Callback = Callable[[], None]
+
+
+class WorkerProcessError(RuntimeError):
+    """The event worker's process did not start (its own output says why)."""
+
+
+class WorkerProcess:
+    """The parent's side: start, wake, supervise and stop the child running the worker."""
+
+    def __init__(
+        self, settings: Settings, *, after_batch: Sequence[Callback] = (), log_level: str = ""
+    ) -> None:
+        self.settings = settings
+        self.after_batch = list(after_batch)
+        """Called (in the supervising thread) after the child handled events."""
+        self.log_level = log_level or logging.getLevelName(logging.getLogger().level).lower()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        """Held while a child starts: `stop()` then waits for it, and stops it."""
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def notify(self) -> None:
+        """Wake the worker now (thread-safe, never blocks)."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or gone
+                sock.send(WAKE, socket.MSG_DONTWAIT)
+
+    def start(self) -> None:
+        """Start the child and wait until it is ready; raises `WorkerProcessError` when it
+        exits first. Does nothing when it runs already."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._spawn()
+        self._thread = threading.Thread(
+            target=self._supervise, name="foredeck-worker-process", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the child (after the event in progress) and the supervising thread."""
+        self._stopping.set()
+        with self._lock:
+            proc, sock, thread = self._proc, self._sock, self._thread
+            self._thread = None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("event worker process: still busy after %.0fs; killing it", timeout)
+                proc.kill()
+                proc.wait()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if thread is not None:
+            thread.join(timeout)
+        if sock is not None:
+            sock.close()
+        self._sock = None
+
+    # -- the child ---------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        argv = [sys.executable, "-m", __name__, str(theirs.fileno()), self.log_level]
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),), env=_child_env()
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(pickle.dumps(self.settings))
+            proc.stdin.close()
+            rest = _ready(proc, ours)
+        except BaseException:
+            ours.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            raise
+        self._proc, self._sock = proc, ours
+        log.info("event worker: process %d", proc.pid)
+        self._received(rest)
+
+    def _supervise(self) -> None:
+        delay = FIRST_RESTART_DELAY
+        while True:
+            started = time.monotonic()
+            self._relay()
+            if self._stopping.is_set():
+                return
+            proc = self._proc
+            code = proc.wait() if proc is not None else None
+            if time.monotonic() - started > STABLE_AFTER:
+                delay = FIRST_RESTART_DELAY
+            log.error("event worker process exited with status %s; starting it again", code)
+            if not self._restart(delay):
+                return
+            delay = min(delay * 2, MAX_RESTART_DELAY)
+
+    def _restart(self, delay: float) -> bool:
+        """Start the child again after `delay` (longer while it fails); False: stopping."""
+        old = self._sock
+        self._sock = None
+        if old is not None:
+            old.close()
+        while not self._stopping.wait(delay):
+            try:
+                with self._lock:
+                    if self._stopping.is_set():
+                        return False
+                    self._spawn()
+                return True
+            except (WorkerProcessError, OSError) as exc:
+                log.error("%s; trying again in %.0fs", exc, delay)
+                delay = min(delay * 2, MAX_RESTART_DELAY)
+        return False
+
+    def _relay(self) -> None:
+        """Pass the child's wake-ups on until it is gone (the end of the socket)."""
+        sock = self._sock
+        while sock is not None:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self._received(data)
+
+    def _received(self, data: bytes) -> None:
+        if HANDLED in data:
+            for callback in self.after_batch:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("event worker: wake-up callback %r failed", callback)
+
+
+def _ready(proc: subprocess.Popen[bytes], sock: socket.socket) -> bytes:
+    """Wait for the child's `READY`; what came after it in the same read."""
+    sock.settimeout(READY_TIMEOUT)
+    try:
+        data = sock.recv(4096)
+    except TimeoutError:
+        raise WorkerProcessError(
+            f"the event worker process was not ready after {READY_TIMEOUT:.0f}s"
+        ) from None
+    sock.settimeout(None)
+    if not data.startswith(READY):
+        code = proc.wait()
+        raise WorkerProcessError(f"the event worker process exited with status {code}")
+    return data[len(READY) :]
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this very foredeck first on the child's import path."""
+    env = dict(os.environ)
+    root = str(Path(foredeck.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+# -- in the child ----------------------------------------------------------------------------
+
+
+def child_main(argv: Sequence[str]) -> int:
+    """Run the worker role for the parent on the socket `argv[0]`, logging at `argv[1]`."""
+    # The terminal's Ctrl-C: the parent stops us when it stops (SIGTERM).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    channel = socket.socket(fileno=int(argv[0]))
+    settings: Settings = pickle.load(sys.stdin.buffer)  # noqa: S301 (our parent's pipe)
+    from foredeck.logs import configure_logging
+    from foredeck.serve.cli import start_errors
+    from foredeck.serve.compose import build_service
+    from foredeck.serve.run import run_until_signal
+
+    configure_logging(argv[1])
+    try:
+        service = build_service(settings, "worker")
+    except start_errors() as exc:
+        print(f"foredeck serve: event worker: {exc}", file=sys.stderr)
+        return 2
+    if service.worker is not None:
+        service.worker.after_batch.append(lambda: _send(channel, HANDLED))
+    stop = threading.Event()
+    relay = threading.Thread(target=_wake_ups, args=(channel, service.worker, stop), daemon=True)
+    relay.start()
+    channel.sendall(READY)
+    run_until_signal(service, stop, signals=(signal.SIGTERM,))
+    return 0
+
+
+def _wake_ups(channel: socket.socket, worker: Worker | None, stop: threading.Event) -> None:
+    """Wake the worker on each byte from the parent; stop when the parent is gone."""
+    while True:
+        try:
+            data = channel.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            stop.set()
+            return
+        if worker is not None:
+            worker.notify()
+
+
+def _send(channel: socket.socket, message: bytes) -> None:
+    with contextlib.suppress(OSError):
+        channel.send(message, socket.MSG_DONTWAIT)
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))
