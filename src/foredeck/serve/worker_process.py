@@ -257,7 +257,10 @@ def child_main(argv: Sequence[str]) -> int:
     stop = threading.Event()
     relay = threading.Thread(target=_wake_ups, args=(channel, service.worker, stop), daemon=True)
     relay.start()
-    channel.sendall(READY)
+    try:
+        channel.sendall(READY)
+    except OSError:  # the parent is gone already
+        return 0
     run_until_signal(service, stop, signals=(signal.SIGTERM,))
     return 0
 
