@@ -17,9 +17,10 @@ database: POST -> event logged (hook) -> job row created (worker + trigger) -> j
 (controller wake-up) -> step started (workspace, checkout, pipeline, executor). Target: p50 <
 100 ms. Not run in CI.
 
-    .venv/bin/python bench/trigger_latency.py [--events 100] [--pg]
+    .venv/bin/python bench/trigger_latency.py [--events 100] [--pg] [--worker-thread]
         [--profile FILE.svg]
 
+`--worker-thread` runs the event worker in a thread of the server instead of its own process.
 `--profile FILE.svg` records the server with py-spy (`.venv/bin/py-spy`, CPU per thread)
 into a flame graph (`FILE.txt`: collapsed stacks); it slows the server down, so the latencies
 of a profiled run are not the figure.
@@ -179,6 +180,12 @@ def main() -> None:
         "default: SQLite in a temporary directory",
     )
     parser.add_argument("--profile", type=Path, help="write a py-spy flame graph (SVG) here")
+    parser.add_argument(
+        "--worker-thread",
+        action="store_true",
+        help="the event worker in a thread of the server (`worker.own_process: false`) instead "
+        "of a child process",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="trigger-latency-") as tmp, GitHubDouble() as gh:
@@ -207,7 +214,9 @@ def main() -> None:
             url_string(schema_url(schema)) if schema else f"sqlite:///{work / 'foredeck.db'}"
         )
         (work / "serve").mkdir()
-        server = Server(work / "serve", database_url, gh, yaml.safe_dump(jobs), fast_polls=False)
+        own = {"worker": {"own_process": not args.worker_thread}}
+        jobs_yaml = yaml.safe_dump(jobs)
+        server = Server(work / "serve", database_url, gh, jobs_yaml, own, fast_polls=False)
         server.start(log_level="warning")
         profiler = None
         try:
@@ -265,7 +274,7 @@ def _start_profiler(server: Server, output: Path) -> subprocess.Popen[bytes]:
     if not Path(py_spy).exists():
         py_spy = shutil.which("py-spy") or "py-spy"
     assert server.proc is not None
-    argv = [py_spy, "record", "--pid", str(server.proc.pid), "--threads"]
+    argv = [py_spy, "record", "--pid", str(server.proc.pid), "--threads", "--subprocesses"]
     argv += ["--rate", "100", "--output", str(output)]
     if output.suffix == ".txt":  # collapsed stacks, for grep and scripts
         argv += ["--format", "raw"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from foredeck.periodics import PeriodicScheduler
 from foredeck.periodics import scheduler as scheduler_module
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
+from tests.serve.proc import wait_for
 
 T0 = datetime(2026, 1, 1, 10, 0, 30, tzinfo=UTC)
 
@@ -261,14 +260,6 @@ def test_unusable_schedule_is_logged_and_others_still_run(
     assert caplog.text.count("periodic unfit") == 1  # once per config load, not every tick
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
 def test_start_ticks_in_a_thread_until_stopped(db: Database, jobs: dict[str, Periodic]) -> None:
     clock = [T0]
     woken = threading.Event()
@@ -284,7 +275,7 @@ def test_start_ticks_in_a_thread_until_stopped(db: Database, jobs: dict[str, Per
     thread = sched.start()
     try:
         assert woken.wait(10), "notify was not called after a run was created"
-        wait_for(lambda: len(rows(db)) == 1)
+        wait_for("the run's row", lambda: len(rows(db)) == 1, timeout=10)
     finally:
         sched.stop(timeout=10)
     assert not thread.is_alive()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from foredeck.db.models import JobState, JobType
 from foredeck.settings import ControllerSettings, Settings, SinkerSettings
 from foredeck.sinker import Removal, Sinker, remove_workspace
 from tests.db.fixtures import Database
+from tests.serve.proc import wait_for
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -240,21 +239,13 @@ def test_remove_workspace_outcomes(tmp_path: Path) -> None:
     assert root.is_dir()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
 def test_start_sweeps_in_a_thread_until_stopped(db: Database, tmp_path: Path) -> None:
     w = World(db, tmp_path)
     w.job()
     sinker = w.sinker()
     thread = sinker.start()
     try:
-        wait_for(lambda: not w.job_ids())
+        wait_for("the sweep", lambda: not w.job_ids(), timeout=10)
     finally:
         sinker.stop(timeout=10)
     assert not thread.is_alive()
