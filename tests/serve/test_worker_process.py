@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,11 +89,15 @@ def test_a_child_that_dies_is_started_again(
     assert handled.wait(30), "the new child does not handle events"
 
 
-def test_stop_ends_the_child(tmp_path: Path) -> None:
+def test_the_child_stops_when_the_parent_stops_it(tmp_path: Path) -> None:
     proc = WorkerProcess(settings(tmp_path, [RECORDER]))
     proc.start()
     pid = proc.pid
     assert pid is not None and psutil.pid_exists(pid)
+    # A signal to the whole group (Ctrl-C, `systemctl stop`) is for the parent to act on.
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.5)
+    assert not gone(pid)
     proc.stop()
     assert gone(pid)
     proc.stop()  # twice: nothing left to do

@@ -14,10 +14,10 @@ both sides also poll the database.
 
 Supervision: the parent waits for the child's `READY` at start, so that a worker that cannot
 start (a plugin that fails to import) fails the start of `foredeck serve`. A child that dies
-later is logged and started again, after 1 s and up to 30 s while it keeps dying. Stopping the
-parent stops the child (SIGTERM, then SIGKILL after the timeout); if the parent dies without
-stopping it, the child reads the end of the socket and stops itself, so none is orphaned. The
-terminal's Ctrl-C reaches both processes: the child ignores SIGINT and waits for the parent.
+later is logged and started again, after 1 s and up to 30 s while it keeps dying. The child
+stops when its socket ends: when the parent stops it (then SIGKILL after the timeout) or dies,
+so none is orphaned. It ignores SIGINT and SIGTERM: a signal to the whole process group (the
+terminal's Ctrl-C, `systemctl stop`) reaches the parent too, which stops it in its turn.
 """
 
 from __future__ import annotations
@@ -106,23 +106,21 @@ class WorkerProcess:
         self._stopping.set()
         with self._lock:
             proc, sock, thread = self._proc, self._sock, self._thread
-            self._thread = None
+            self._thread, self._sock = None, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # the child's signal to stop
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 log.warning("event worker process: still busy after %.0fs; killing it", timeout)
                 proc.kill()
                 proc.wait()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
         if thread is not None:
             thread.join(timeout)
         if sock is not None:
             sock.close()
-        self._sock = None
 
     # -- the child ---------------------------------------------------------------------------
 
@@ -237,8 +235,10 @@ def _child_env() -> dict[str, str]:
 
 def child_main(argv: Sequence[str]) -> int:
     """Run the worker role for the parent on the socket `argv[0]`, logging at `argv[1]`."""
-    # The terminal's Ctrl-C: the parent stops us when it stops (SIGTERM).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Only the parent stops us (by closing the socket), after it stopped taking events: a
+    # signal to the whole group (Ctrl-C, `systemctl stop`) reaches the parent too.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     channel = socket.socket(fileno=int(argv[0]))
     settings: Settings = pickle.load(sys.stdin.buffer)  # noqa: S301 (our parent's pipe)
     from foredeck.logs import configure_logging
@@ -261,7 +261,7 @@ def child_main(argv: Sequence[str]) -> int:
         channel.sendall(READY)
     except OSError:  # the parent is gone already
         return 0
-    run_until_signal(service, stop, signals=(signal.SIGTERM,))
+    run_until_signal(service, stop, signals=())
     return 0
 
 
