@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from prometheus_client import CollectorRegistry
 
 from foredeck.db import make_engine, migrate, session_factory
 from foredeck.db.eventlog import NewEvent, log_events
@@ -25,6 +26,7 @@ from tests.hook.recorder import handled_counts
 from tests.serve.proc import wait_for
 
 RECORDER = "tests.hook.recorder:factory"
+Started = tuple[WorkerProcess, threading.Event, CollectorRegistry]
 
 
 @pytest.fixture(autouse=True)
@@ -50,20 +52,21 @@ def log_event(url: str, delivery: str) -> None:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[tuple[WorkerProcess, threading.Event]]:
+def started(tmp_path: Path) -> Iterator[Started]:
     handled = threading.Event()
-    proc = WorkerProcess(settings(tmp_path, [RECORDER]), after_batch=[handled.set])
+    registry = CollectorRegistry()
+    proc = WorkerProcess(
+        settings(tmp_path, [RECORDER]), after_batch=[handled.set], registry=registry
+    )
     proc.start()
     try:
-        yield proc, handled
+        yield proc, handled, registry
     finally:
         proc.stop()
 
 
-def test_a_wake_up_crosses_to_the_child_and_back(
-    tmp_path: Path, started: tuple[WorkerProcess, threading.Event]
-) -> None:
-    proc, handled = started
+def test_a_wake_up_crosses_to_the_child_and_back(tmp_path: Path, started: Started) -> None:
+    proc, handled, registry = started
     url = proc.settings.database_url
     log_event(url, "d-1")
     proc.notify()  # the worker polls only every 60 s: this is what wakes it
@@ -71,15 +74,18 @@ def test_a_wake_up_crosses_to_the_child_and_back(
     engine = make_engine(url)
     assert handled_counts(engine) == {"d-1": 1}
     engine.dispose()
+    # The child's worker metrics are served by the parent.
+    processed = {"result": "processed"}
+    assert registry.get_sample_value("foredeck_worker_events_total", processed) == 1
 
 
 def test_a_child_that_dies_is_started_again(
     tmp_path: Path,
-    started: tuple[WorkerProcess, threading.Event],
+    started: Started,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(worker_process, "FIRST_RESTART_DELAY", 0.1)
-    proc, handled = started
+    proc, handled, _ = started
     first = proc.pid
     assert first is not None
     os.kill(first, signal.SIGKILL)

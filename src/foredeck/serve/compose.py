@@ -187,7 +187,7 @@ def _worker(
     """The event worker: in a child process in `all` (unless `worker.own_process` is off),
     else in this one."""
     if role == "all" and settings.worker.own_process:
-        return WorkerProcess(settings, after_batch=after_batch)
+        return WorkerProcess(settings, after_batch=after_batch, registry=registry)
     plugins = _plugins(settings)
     worker = NotifyingWorker.from_settings(settings, engine, plugins, registry=registry)
     assert isinstance(worker, NotifyingWorker)

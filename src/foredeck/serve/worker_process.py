@@ -6,11 +6,12 @@ not. The child is this module (`python -m foredeck.serve.worker_process FD LEVEL
 the parent's settings (pickled, on stdin: no secret in argv or the environment) and runs the
 `worker` role on the same database.
 
-Wake-ups stay as cheap as the in-process callbacks were: one byte over a UNIX socket pair.
-The parent sends `WAKE` when the hook (or the API, or the local watcher) logged an event; the
-child sends `HANDLED` after a batch that handled events (which may have created jobs), and the
-parent wakes the controller. A byte that does not fit is dropped: a wake-up is only a hint,
-both sides also poll the database.
+Wake-ups stay as cheap as the in-process callbacks were: a UNIX socket pair. The parent sends
+one byte (`WAKE`) when the hook (or the API, or the local watcher) logged an event; a byte that
+does not fit is dropped: a wake-up is only a hint, both sides also poll the database. The child
+sends lines: `READY` once, then `HANDLED` and its worker metrics (JSON) after each batch that
+handled events (which may have created jobs); the parent wakes the controller and serves the
+metrics on its own `/metrics` (`foredeck_worker_*`, as when the worker runs in its process).
 
 Supervision: the parent waits for the child's `READY` at start, so that a worker that cannot
 start (a plugin that fails to import) fails the start of `foredeck serve`. A child that dies
@@ -23,6 +24,7 @@ terminal's Ctrl-C, `systemctl stop`) reaches the parent too, which stops it in i
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import pickle
@@ -32,9 +34,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 import foredeck
 from foredeck.settings import Settings
@@ -44,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READY = b"R"
+READY = b"R\n"
 WAKE = b"w"
 HANDLED = b"h"
 READY_TIMEOUT = 120.0
@@ -65,7 +71,12 @@ class WorkerProcess:
     """The parent's side: start, wake, supervise and stop the child running the worker."""
 
     def __init__(
-        self, settings: Settings, *, after_batch: Sequence[Callback] = (), log_level: str = ""
+        self,
+        settings: Settings,
+        *,
+        after_batch: Sequence[Callback] = (),
+        registry: CollectorRegistry | None = None,
+        log_level: str = "",
     ) -> None:
         self.settings = settings
         self.after_batch = list(after_batch)
@@ -77,6 +88,10 @@ class WorkerProcess:
         self._lock = threading.Lock()
         """Held while a child starts: `stop()` then waits for it, and stops it."""
         self._thread: threading.Thread | None = None
+        self._buffer = b""
+        self._metrics = _ChildMetrics()
+        if registry is not None:
+            registry.register(self._metrics)
 
     @property
     def pid(self) -> int | None:
@@ -140,7 +155,7 @@ class WorkerProcess:
         try:
             proc.stdin.write(pickle.dumps(self.settings))
             proc.stdin.close()
-            rest = _ready(proc, ours)
+            self._buffer = _ready(proc, ours)
         except BaseException:
             ours.close()
             if proc.poll() is None:
@@ -149,7 +164,6 @@ class WorkerProcess:
             raise
         self._proc, self._sock = proc, ours
         log.info("event worker: process %d", proc.pid)
-        self._received(rest)
 
     def _supervise(self) -> None:
         delay = FIRST_RESTART_DELAY
@@ -187,23 +201,23 @@ class WorkerProcess:
 
     def _relay(self) -> None:
         """Pass the child's wake-ups on until it is gone (the end of the socket)."""
-        sock = self._sock
+        sock, data = self._sock, b""
         while sock is not None:
+            *lines, self._buffer = (self._buffer + data).split(b"\n")
+            handled = [line for line in lines if line.startswith(HANDLED)]
+            if handled:
+                self._metrics.update(handled[-1][len(HANDLED) :])
+                for callback in self.after_batch:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("event worker: wake-up callback %r failed", callback)
             try:
-                data = sock.recv(4096)
+                data = sock.recv(65536)
             except OSError:
                 return
             if not data:
                 return
-            self._received(data)
-
-    def _received(self, data: bytes) -> None:
-        if HANDLED in data:
-            for callback in self.after_batch:
-                try:
-                    callback()
-                except Exception:
-                    log.exception("event worker: wake-up callback %r failed", callback)
 
 
 def _ready(proc: subprocess.Popen[bytes], sock: socket.socket) -> bytes:
@@ -220,6 +234,45 @@ def _ready(proc: subprocess.Popen[bytes], sock: socket.socket) -> bytes:
         code = proc.wait()
         raise WorkerProcessError(f"the event worker process exited with status {code}")
     return data[len(READY) :]
+
+
+class _ChildMetrics(Collector):
+    """The child's worker metrics, as it last sent them, in the parent's registry."""
+
+    def __init__(self) -> None:
+        self._families: list[dict[str, Any]] = []
+
+    def update(self, message: bytes) -> None:
+        try:
+            self._families = json.loads(message)
+        except ValueError:
+            log.warning("event worker: unreadable metrics from the child: %r", message[:200])
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._families:
+            metric = CounterMetricFamily(family["name"], family["doc"], labels=family["labels"])
+            for values, value in family["samples"]:
+                metric.add_metric(values, value)
+            yield metric
+
+
+def _counters(registry: CollectorRegistry) -> bytes:
+    """The child's counters (name, help, label names, samples) as one JSON line."""
+    families = []
+    for family in registry.collect():
+        if family.type != "counter":
+            continue
+        samples = [s for s in family.samples if s.name.endswith("_total")]
+        labels = sorted(samples[0].labels) if samples else []
+        families.append(
+            {
+                "name": family.name,
+                "doc": family.documentation,
+                "labels": labels,
+                "samples": [[[s.labels[k] for k in labels], s.value] for s in samples],
+            }
+        )
+    return json.dumps(families, separators=(",", ":")).encode()
 
 
 def _child_env() -> dict[str, str]:
@@ -253,7 +306,10 @@ def child_main(argv: Sequence[str]) -> int:
         print(f"foredeck serve: event worker: {exc}", file=sys.stderr)
         return 2
     if service.worker is not None:
-        service.worker.after_batch.append(lambda: _send(channel, HANDLED))
+        registry = service.registry
+        service.worker.after_batch.append(
+            lambda: _send(channel, HANDLED + _counters(registry) + b"\n")
+        )
     stop = threading.Event()
     relay = threading.Thread(target=_wake_ups, args=(channel, service.worker, stop), daemon=True)
     relay.start()
@@ -280,8 +336,8 @@ def _wake_ups(channel: socket.socket, worker: Worker | None, stop: threading.Eve
 
 
 def _send(channel: socket.socket, message: bytes) -> None:
-    with contextlib.suppress(OSError):
-        channel.send(message, socket.MSG_DONTWAIT)
+    with contextlib.suppress(OSError):  # the parent is gone: the relay stops us
+        channel.sendall(message)
 
 
 if __name__ == "__main__":
