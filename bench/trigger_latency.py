@@ -170,7 +170,7 @@ def checkout_stats(workdir: Path) -> str:
     )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument(
@@ -186,7 +186,11 @@ def main() -> None:
         help="the event worker in a thread of the server (`worker.own_process: false`) instead "
         "of a child process",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
 
     with tempfile.TemporaryDirectory(prefix="trigger-latency-") as tmp, GitHubDouble() as gh:
         work = Path(tmp)
