@@ -62,7 +62,7 @@ def free_port() -> int:
 
 def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
     proc = spawn(cmd, log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded machine: two processes importing
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -161,8 +161,9 @@ def hook_commands(topology: str, config: Path, port: int) -> list[tuple[str, lis
     """(name, argv, serves HTTP) of the processes that make up the hook under test."""
     serve = [sys.executable, "-m", "foredeck.cli", "serve", "--config", str(config)]
     quiet = ["--log-level", "warning"]
-    if topology == "all-in-one":
-        # The embedded setup: hook and event worker threads share one process (and its GIL).
+    if topology.startswith("all-in-one"):
+        # The embedded setup: one `serve --role all`, its event worker in a child process (or,
+        # all-in-one-thread, a thread sharing the hook's process and GIL).
         return [("hook", [*serve, "--role", "all", "--port", str(port), *quiet], True)]
     hook = ("hook", [*serve, "--role", "hook", "--port", str(port), *quiet], True)
     if topology == "hook-only":
@@ -184,10 +185,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--topology",
-        choices=["deployed", "hook-only", "all-in-one"],
+        choices=["deployed", "hook-only", "all-in-one", "all-in-one-thread"],
         default="deployed",
         help="deployed (default): `serve --role hook` plus a `--role worker` process, as the "
-        "chart runs them; hook-only: no worker; all-in-one: `serve --role all`",
+        "chart runs them; hook-only: no worker; all-in-one: `serve --role all`; "
+        "all-in-one-thread: the same with `worker.own_process: false`",
     )
     args = parser.parse_args()
     body = PAYLOAD.read_bytes()
@@ -200,6 +202,7 @@ def main() -> None:
             "artifacts": {"url": str(work / "artifacts")},
             # all-in-one: no GitHub here to report to (the other roles never start a reporter)
             "reporter": {"enabled": False},
+            "worker": {"own_process": args.topology != "all-in-one-thread"},
         }
         (work / "hook.yaml").write_text(yaml.safe_dump(config))
         hook_port, bare_port = free_port(), free_port()

@@ -17,9 +17,10 @@ database: POST -> event logged (hook) -> job row created (worker + trigger) -> j
 (controller wake-up) -> step started (workspace, checkout, pipeline, executor). Target: p50 <
 100 ms. Not run in CI.
 
-    .venv/bin/python bench/trigger_latency.py [--events 100] [--pg]
+    .venv/bin/python bench/trigger_latency.py [--events 100] [--pg] [--worker-thread]
         [--profile FILE.svg]
 
+`--worker-thread` runs the event worker in a thread of the server instead of its own process.
 `--profile FILE.svg` records the server with py-spy (`.venv/bin/py-spy`, CPU per thread)
 into a flame graph (`FILE.txt`: collapsed stacks); it slows the server down, so the latencies
 of a profiled run are not the figure.
@@ -169,7 +170,7 @@ def checkout_stats(workdir: Path) -> str:
     )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument(
@@ -179,7 +180,17 @@ def main() -> None:
         "default: SQLite in a temporary directory",
     )
     parser.add_argument("--profile", type=Path, help="write a py-spy flame graph (SVG) here")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--worker-thread",
+        action="store_true",
+        help="the event worker in a thread of the server (`worker.own_process: false`) instead "
+        "of a child process",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
 
     with tempfile.TemporaryDirectory(prefix="trigger-latency-") as tmp, GitHubDouble() as gh:
         work = Path(tmp)
@@ -212,6 +223,7 @@ def main() -> None:
             database_url=database_url,
             gh=gh,
             jobs_yaml=yaml.safe_dump(jobs),
+            overrides={"worker": {"own_process": not args.worker_thread}},
             fast_polls=False,
             log_level="warning",
         )
@@ -272,7 +284,7 @@ def _start_profiler(server: Server, output: Path) -> subprocess.Popen[bytes]:
     if not Path(py_spy).exists():
         py_spy = shutil.which("py-spy") or "py-spy"
     assert server.proc is not None
-    argv = [py_spy, "record", "--pid", str(server.proc.pid), "--threads"]
+    argv = [py_spy, "record", "--pid", str(server.proc.pid), "--threads", "--subprocesses"]
     argv += ["--rate", "100", "--output", str(output)]
     if output.suffix == ".txt":  # collapsed stacks, for grep and scripts
         argv += ["--format", "raw"]

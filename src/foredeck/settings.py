@@ -87,6 +87,9 @@ class WorkerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
+    own_process: bool = True
+    """`foredeck serve --role all` runs the worker in a child process, so that plugin work does
+    not hold up the hook's event loop (one GIL per process); False: a thread beside the hook."""
     plugins: list[str] = Field(default_factory=list)
     """Plugin factories as `module:callable`; each is called with the `Settings`."""
     max_attempts: int = Field(default=5, ge=1)

@@ -16,9 +16,17 @@ from foredeck.db.jobs import create_job
 from foredeck.db.migrate import current_revision, head_revision
 from foredeck.hook.events import StoredEvent
 from foredeck.serve.app import create_service_app
-from foredeck.serve.compose import NotifyingWorker, build_service
+from foredeck.serve.compose import NotifyingWorker, Service, build_service
 from foredeck.serve.run import run_until_signal
-from foredeck.settings import ApiSettings, GitHubSettings, HookSettings, ScmSettings, Settings
+from foredeck.serve.worker_process import WorkerProcess
+from foredeck.settings import (
+    ApiSettings,
+    GitHubSettings,
+    HookSettings,
+    ScmSettings,
+    Settings,
+    WorkerSettings,
+)
 from tests.api.helpers import JOB_CONFIG, presubmit
 from tests.db.fixtures import Database
 
@@ -124,12 +132,24 @@ def test_all_role_without_github_credentials_says_what_to_do(tmp_path: Path) -> 
         build_service(settings(tmp_path), "all")
 
 
-def test_all_role_has_the_worker_first_and_an_app(tmp_path: Path) -> None:
+def test_all_role_runs_the_worker_in_a_process_of_its_own(tmp_path: Path) -> None:
     local = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
     service = build_service(settings(tmp_path, scm=local), "all")
     try:
         assert service.app is not None
+        assert isinstance(service.components[0], WorkerProcess)
+        assert service.worker_process is service.components[0] and service.worker is None
+    finally:
+        service.stop()
+
+
+def test_all_role_can_keep_the_worker_in_this_process(tmp_path: Path) -> None:
+    local = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
+    worker = WorkerSettings(own_process=False)
+    service = build_service(settings(tmp_path, scm=local, worker=worker), "all")
+    try:
         assert isinstance(service.components[0], NotifyingWorker)
+        assert service.worker is service.components[0] and service.worker_process is None
     finally:
         service.stop()
 
@@ -212,47 +232,65 @@ class FakeComponent:
         pass
 
 
-def fake_import(module: str, attr: str, what: str) -> object:
+def fake(kind: str) -> type:
     class Factory:
         @staticmethod
-        def from_settings(
-            settings: Settings,
-            engine: object,
-            *args: object,
-            registry: object = None,
-            on_state_change: object = None,
-            on_logged: object = None,
-            config: object = None,
-        ) -> FakeComponent:
-            return FakeComponent(attr, {"on_state_change": on_state_change, "on_logged": on_logged})
+        def from_settings(*args: object, **kwargs: object) -> FakeComponent:
+            return FakeComponent(kind, kwargs)
 
     return Factory
 
 
-def fake_watcher(*args: object, on_logged: object = None, **kwargs: object) -> FakeComponent:
-    return FakeComponent("LocalWatcher", {"on_state_change": None, "on_logged": on_logged})
+def fake_watcher(*args: object, **kwargs: object) -> FakeComponent:
+    return FakeComponent("LocalWatcher", kwargs)
 
 
-def test_all_role_wires_the_wake_ups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("foredeck.serve.compose._import", fake_import)
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeComponent]:
+    for kind in ("Reporter", "Controller", "PeriodicScheduler", "Sinker"):
+        monkeypatch.setattr(f"foredeck.serve.compose.{kind}", fake(kind))
     monkeypatch.setattr("foredeck.scm.local.provider.LocalWatcher", fake_watcher)
     FakeComponent.instances.clear()
+    return FakeComponent.instances
+
+
+def all_role(tmp_path: Path, **kw: object) -> Service:
+    (tmp_path / "jobs.yaml").write_text(JOB_CONFIG)
     local = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
-    service = build_service(
-        settings(tmp_path, scm=local, api=ApiSettings(token=SecretStr("t"))), "all"
-    )
+    token = ApiSettings(token=SecretStr("t"))
+    config = str(tmp_path / "jobs.yaml")
+    return build_service(settings(tmp_path, scm=local, api=token, config_path=config, **kw), "all")
+
+
+@pytest.mark.parametrize("own_process", [False, True])
+def test_all_role_wires_the_wake_ups(
+    tmp_path: Path, fakes: dict[str, FakeComponent], own_process: bool
+) -> None:
+    service = all_role(tmp_path, worker=WorkerSettings(own_process=own_process))
     try:
-        fakes = FakeComponent.instances
-        assert set(fakes) == {"Reporter", "Controller", "Sinker", "LocalWatcher"}
+        kinds = {"Reporter", "Controller", "PeriodicScheduler", "Sinker", "LocalWatcher"}
+        assert set(fakes) == kinds
         worker = service.components[0]
-        assert isinstance(worker, NotifyingWorker)
+        assert isinstance(worker, WorkerProcess if own_process else NotifyingWorker)
         # Start order: worker, reporter, controller, ... (stop order is the reverse).
         assert service.components[1:3] == [fakes["Reporter"], fakes["Controller"]]
-        # controller -> reporter; watcher -> worker; worker -> controller
+        # controller -> reporter; watcher -> worker; worker and periodics -> controller
         assert fakes["Controller"].kwargs["on_state_change"] == fakes["Reporter"].notify
         assert fakes["LocalWatcher"].kwargs["on_logged"] == worker.notify
         assert worker.after_batch == [fakes["Controller"].notify]
-        # API writes -> controller and reporter
+        tick = fakes["PeriodicScheduler"].kwargs["notify"]
+        assert callable(tick)
+        tick()
+        assert fakes["Controller"].notified == 1
+    finally:
+        service.stop()
+
+
+def test_api_writes_wake_the_controller_and_the_reporter(
+    tmp_path: Path, fakes: dict[str, FakeComponent]
+) -> None:
+    service = all_role(tmp_path, worker=WorkerSettings(own_process=False))
+    try:
         with session_factory(service.engine).begin() as session:
             job_id = create_job(session, presubmit())[0].id
         assert service.app is not None
@@ -263,3 +301,15 @@ def test_all_role_wires_the_wake_ups(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert (fakes["Controller"].notified, fakes["Reporter"].notified) == (1, 1)
     finally:
         service.stop()
+
+
+def test_a_component_that_fails_to_build_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the sinker is broken")
+
+    monkeypatch.setattr("foredeck.serve.compose.Sinker.from_settings", broken)
+    local = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
+    with pytest.raises(RuntimeError, match="the sinker is broken"):
+        build_service(settings(tmp_path, scm=local), "all")

@@ -48,7 +48,7 @@ from foredeck.web.body_timeouts import CLOSE, BodyTimeout, BodyTimeouts
 from foredeck.web.probes import add_probes
 
 if TYPE_CHECKING:
-    from foredeck.hook.worker import Worker
+    from foredeck.hook.worker import EventWorker
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def create_app(
     settings: Settings,
     engine: Engine,
     *,
-    worker: Worker | None = None,
+    worker: EventWorker | None = None,
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The hook app. With `worker`, the app starts and stops it and wakes it on each new event."""

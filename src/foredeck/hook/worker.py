@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -51,6 +51,7 @@ from foredeck.db.types import utcnow
 from foredeck.hook.events import StoredEvent
 from foredeck.hook.metrics import WorkerMetrics
 from foredeck.hook.plugins import Apply, PermanentEventError, Plugin, TwoPhasePlugin
+from foredeck.polling import Poller
 from foredeck.scm.github_types import GitHubError
 from foredeck.settings import Settings
 
@@ -59,6 +60,17 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 4000
 EXPECTED_ERRORS = (SQLAlchemyError, httpx.HTTPError, GitHubError, TimeoutError, OSError)
 """Failures of the world, not of a plugin's code: logged without a traceback, retried."""
+
+
+class EventWorker(Protocol):
+    """What the hook needs of an event worker: this module's `Worker`, or one that runs it in
+    another process."""
+
+    def start(self) -> object: ...
+
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+    def notify(self) -> None: ...
 
 
 class Worker:
@@ -81,14 +93,17 @@ class Worker:
         self.retry_backoff = retry_backoff
         self.batch_size = batch_size
         self.batch_budget = batch_budget
-        self.coalesce = coalesce
         self._engine = engine
         self._reader = read_only(engine)
         self._sessions = session_factory(engine)
         self._read_sessions = session_factory(self._reader)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller(
+            "foredeck-worker",
+            self.process_available_safely,
+            lambda: self.poll_interval,
+            on_exit=self.close,
+            coalesce=coalesce,
+        )
         self._runner: asyncio.Runner | None = None
         self._metrics = WorkerMetrics(registry) if registry is not None else None
 
@@ -114,7 +129,7 @@ class Worker:
 
     def notify(self) -> None:
         """Wake the worker now (thread-safe; called by the hook after each commit)."""
-        self._wake.set()
+        self._poller.notify()
 
     def process_one(self) -> bool:
         """Handle the next due event; False when there is none."""
@@ -223,7 +238,7 @@ class Worker:
     def process_available(self, limit: int | None = None) -> int:
         """Handle due events until none is left (or `limit`, or `stop()`); returns the count."""
         count = 0
-        while (limit is None or count < limit) and not self._stop.is_set():
+        while (limit is None or count < limit) and not self._poller.stopping.is_set():
             handled = self.process_batch(None if limit is None else limit - count)
             if handled == 0:
                 break
@@ -263,15 +278,9 @@ class Worker:
         return failures, done
 
     def run(self) -> None:
-        """Process events until `stop()`: on every `notify()` and every `poll_interval`."""
-        while not self._stop.is_set():
-            self._wake.clear()
-            if not self.process_available_safely():
-                self._stop.wait(self.poll_interval)
-                continue
-            if self._wake.wait(self.poll_interval) and self.coalesce:
-                # Woken by the hook: let a few more events arrive so that they share a commit.
-                self._stop.wait(self.coalesce)
+        """Process events until `stop()`: on every `notify()` and every `poll_interval` (after
+        a wake-up, `coalesce` seconds later, so that a burst of events shares a commit)."""
+        self._poller.run()
 
     def process_available_safely(self) -> bool:
         """`process_available()`, surviving failures of the transaction itself.
@@ -311,23 +320,11 @@ class Worker:
         return False
 
     def start(self) -> threading.Thread:
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run_thread, name="foredeck-worker", daemon=True
-        )
-        self._thread.start()
-        return self._thread
+        return self._poller.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the event in progress, then close the plugins."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        else:
+        if not self._poller.stop(timeout):
             self.close()
 
     def close(self) -> None:
@@ -341,12 +338,6 @@ class Worker:
         if self._runner is not None:
             self._runner.close()
             self._runner = None
-
-    def _run_thread(self) -> None:
-        try:
-            self.run()
-        finally:
-            self.close()
 
     def _read_payload(self, event_id: int) -> bytes:
         # A read of its own (the body never changes): works during handle() and after it.

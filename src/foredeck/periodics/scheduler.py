@@ -13,6 +13,7 @@ the truth: a due time only says when to read it again.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,7 +72,7 @@ class PeriodicMetrics:
         )
 
 
-class PeriodicScheduler(Poller):
+class PeriodicScheduler:
     def __init__(
         self,
         engine: Engine,
@@ -94,23 +95,9 @@ class PeriodicScheduler(Poller):
         self._seen_config: JobConfig | None = None
         self._next_check: datetime | None = None
         """The earliest `check_at` of all periodics."""
-        self._init_poller()
         self._metrics = PeriodicMetrics(registry) if registry is not None else None
-
-    # -- the thread (foredeck.polling.Poller) ------------------------------------------------
-
-    _thread_name = "foredeck-periodics"
-    _what = "periodic scheduler: tick"
-
-    def _pass(self) -> object:
-        return self.tick()
-
-    def _interval(self) -> float:
-        return self.next_wake()
-
-    def _failed(self) -> None:
-        if self._metrics is not None:
-            self._metrics.tick_errors.inc()
+        errors = self._metrics.tick_errors.inc if self._metrics is not None else None
+        self._poller = Poller("foredeck-periodics", self.tick, self.next_wake, errors)
 
     @classmethod
     def from_settings(
@@ -132,6 +119,13 @@ class PeriodicScheduler(Poller):
             registry=registry,
             notify=notify,
         )
+
+    def start(self) -> threading.Thread:
+        """Tick in a daemon thread until `stop()`: now, then after `next_wake()` seconds."""
+        return self._poller.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._poller.stop(timeout)
 
     def next_wake(self, now: datetime | None = None) -> float:
         """Seconds to sleep after a pass at `now`: until the earliest periodic is worth a look,

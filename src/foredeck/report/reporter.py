@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from foredeck.polling import Poller
 from foredeck.report.comment import failed_jobs, is_report, render
 from foredeck.report.metrics import ReporterMetrics
 from foredeck.report.queries import JobView, ReportStore
@@ -93,9 +94,13 @@ class Reporter:
         self._backoff: dict[int, _Backoff] = {}
         self._clock = clock
         self._metrics = ReporterMetrics(registry) if registry is not None else None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner: asyncio.Runner | None = None
+        self._poller = Poller(
+            "foredeck-reporter",
+            self._report_in_thread,
+            lambda: self.poll_interval,
+            on_exit=self._close_runner,
+        )
 
     @classmethod
     def from_settings(
@@ -125,7 +130,7 @@ class Reporter:
 
     def notify(self) -> None:
         """Wake the reporter now (thread-safe), e.g. after the controller finished a job."""
-        self._wake.set()
+        self._poller.notify()
 
     # -- one pass ---------------------------------------------------------------------------
 
@@ -137,7 +142,7 @@ class Reporter:
         client = self._get_client()
         run = _Pass()
         after = 0
-        while not self._stop.is_set():
+        while not self._poller.stopping.is_set():
             batch = self._store.due(after, self.batch_size)
             if not batch:
                 break
@@ -163,7 +168,7 @@ class Reporter:
             else:
                 for job_id, _ in reported:
                     self._failed(job_id)
-        if not self._stop.is_set():
+        if not self._poller.stopping.is_set():
             for job_id in [j for j in self._backoff if j not in run.seen]:
                 del self._backoff[job_id]  # reported by someone else, suppressed or deleted
         return run.recorded
@@ -302,38 +307,23 @@ class Reporter:
     def start(self) -> threading.Thread:
         """Report in a daemon thread with a private asyncio loop, every `poll_interval` and on
         every `notify()`, until `stop()`."""
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run_thread, name="foredeck-reporter", daemon=True
-        )
-        self._thread.start()
-        return self._thread
+        return self._poller.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the pass in progress (at the next batch) and close the client."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("reporter: still busy after %.0fs; leaving the daemon thread", timeout)
-            self._thread = None
+        self._poller.stop(timeout)
 
-    def _run_thread(self) -> None:
-        runner = asyncio.Runner()
+    def _report_in_thread(self) -> int:
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        return self._runner.run(self.report_pending())
+
+    def _close_runner(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
         try:
-            while not self._stop.is_set():
-                self._wake.clear()
-                try:
-                    runner.run(self.report_pending())
-                except Exception:
-                    log.exception("reporter: a pass failed; retrying in %.1fs", self.poll_interval)
-                self._wake.wait(self.poll_interval)
-        finally:
-            try:
-                runner.run(self.aclose())
-            except Exception:
-                log.exception("reporter: closing the SCM client failed")
-            runner.close()
+            runner.run(self.aclose())
+        except Exception:
+            log.exception("reporter: closing the SCM client failed")
+        runner.close()

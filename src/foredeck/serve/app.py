@@ -3,7 +3,7 @@ that run beside it.
 
 The hook's `create_app` needs a webhook secret. A setup that receives no webhooks (the `local`
 SCM provider, or an API-only process) has none, so without a secret this builds an app of its
-own with the probes (`hook/probes.py`) and `/api` and no `/hook`.
+own with the probes (`web/probes.py`) and `/api` and no `/hook`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from foredeck.web.metrics import ResponseMetrics
 from foredeck.web.probes import add_probes
 
 if TYPE_CHECKING:
-    from foredeck.hook.worker import Worker
+    from foredeck.hook.worker import EventWorker
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def create_service_app(
     settings: Settings,
     engine: Engine,
     *,
-    worker: Worker | None = None,
+    worker: EventWorker | None = None,
     registry: CollectorRegistry | None = None,
     central: ConfigAgent | None = None,
     store: ArtifactStore | None = None,
@@ -121,7 +121,7 @@ def share_state(
 
 
 def _app_without_hook(
-    settings: Settings, engine: Engine, worker: Worker | None, registry: CollectorRegistry
+    settings: Settings, engine: Engine, worker: EventWorker | None, registry: CollectorRegistry
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

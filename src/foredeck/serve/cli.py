@@ -29,29 +29,33 @@ def serve_command(
     if role not in ROLES:
         raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
     configure_logging(log_level)
-    # Imported here: `foredeck run` and `foredeck config` need not load the server stack.
-    from foredeck.config import JobConfigError
-    from foredeck.db.migrate import DatabaseUnavailable
-    from foredeck.hook.plugins import PluginError
-    from foredeck.serve.compose import ComponentUnavailable
-    from foredeck.serve.run import serve
-    from foredeck.web.server import ListenError
+    from foredeck.serve.run import serve  # not needed by `foredeck run` and `foredeck config`
 
-    refused = (
-        SettingsError,
-        JobConfigError,
-        PluginError,
-        ComponentUnavailable,
-        ListenError,
-        DatabaseUnavailable,
-        ValueError,
-    )
     try:
         settings = load_settings(config)
         serve(settings, role, host=host, port=port, log_level=log_level.lower())
-    except refused as exc:
+    except start_errors() as exc:
         typer.echo(f"foredeck serve: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
-__all__ = ["serve_command"]
+def start_errors() -> tuple[type[Exception], ...]:
+    """What stops a start with one line (and status 2) instead of a traceback."""
+    from foredeck.config import JobConfigError
+    from foredeck.db.migrate import DatabaseUnavailable
+    from foredeck.hook.plugins import PluginError
+    from foredeck.serve.worker_process import WorkerProcessError
+    from foredeck.web.server import ListenError
+
+    return (
+        SettingsError,
+        JobConfigError,
+        PluginError,
+        WorkerProcessError,
+        ListenError,
+        DatabaseUnavailable,
+        ValueError,
+    )
+
+
+__all__ = ["serve_command", "start_errors"]

@@ -1,23 +1,22 @@
 """Build the components of one `foredeck serve` process for a role.
 
-`all` runs everything in one process (the embedded setup); every other role runs one part, so
-that a larger installation can spread them over processes and machines that share a PostgreSQL
-database. Components are imported lazily: a component whose module is missing or broken fails
-only the roles that need it, with a message naming it.
+`all` runs everything (the embedded setup): the event worker in a child process of its own
+(`serve.worker_process`), the rest in this one. Every other role runs one part, so that a
+larger installation can spread them over processes and machines that share a PostgreSQL
+database. Every component is imported here: one that is missing or broken stops the start.
 
 Wiring between components is a hint, never a dependency: each one also polls the database, so
 a process running only the controller still sees jobs that another process's worker created.
 - the hook wakes the event worker after each logged event (the hook app does that itself);
 - the event worker wakes the controller after events were handled (new jobs);
-- the controller wakes the reporter on job state changes (when it takes a callback);
+- the periodic scheduler wakes the controller after it created runs;
+- the controller wakes the reporter on job state changes;
 - the API wakes the controller and the reporter after it created or aborted a job;
 - the local SCM watcher wakes the event worker after it logged events.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,24 +28,25 @@ from sqlalchemy import Engine
 
 from foredeck.api.auth import write_access_note
 from foredeck.config import ConfigAgent
+from foredeck.controller import Controller
 from foredeck.db.migrate import open_database
 from foredeck.hook.plugins import Plugin, load_plugins
-from foredeck.hook.worker import Worker
+from foredeck.hook.worker import EventWorker, Worker
+from foredeck.periodics import PeriodicScheduler
+from foredeck.report import Reporter
 from foredeck.scm.provider import ScmProvider
 from foredeck.scm.providers import provider_from_settings
 from foredeck.serve.app import Component, create_service_app
 from foredeck.serve.roles import HTTP_ROLES, ROLES, Role
+from foredeck.serve.worker_process import WorkerProcess
 from foredeck.settings import Settings
+from foredeck.sinker import Sinker
 
 log = logging.getLogger(__name__)
 
 TRIGGER_PLUGIN = "foredeck.hook.plugins.trigger:create"
 
 Callback = Callable[[], None]
-
-
-class ComponentUnavailable(RuntimeError):
-    """A component the role needs cannot be loaded (module missing or broken)."""
 
 
 class NotifyingWorker(Worker):
@@ -76,6 +76,10 @@ class Service:
     components: list[Component] = field(default_factory=list)
     """In start order; stopped in reverse. The worker, when any, is first."""
     app: FastAPI | None = None
+    worker: NotifyingWorker | None = None
+    """The event worker when it runs in this process."""
+    worker_process: WorkerProcess | None = None
+    """The event worker's child process (role `all`)."""
 
     def start(self) -> None:
         """Start the components (roles without HTTP; an app starts them in its lifespan)."""
@@ -117,29 +121,18 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
     def wants(part: Role) -> bool:
         return role == "all" or role == part
 
-    def optional(part: Role, build: Callable[[], Component]) -> Component | None:
-        """Build `part`; in `all`, a component that cannot be loaded is left out loudly."""
-        try:
-            return build()
-        except ComponentUnavailable as exc:
-            if role != "all":
-                raise
-            log.error("%s; `all` runs without the %s", exc, part)
-            return None
-
-    controller = reporter = worker = None
+    reporter = controller = None
     if wants("reporter") and settings.reporter.enabled:
-        reporter = optional("reporter", lambda: _reporter(settings, engine, registry, scm))
+        reporter = _reporter(settings, engine, registry, scm)
     if wants("controller") and settings.controller.enabled:
-        controller = optional(
-            "controller", lambda: _controller(settings, engine, registry, reporter)
+        notify_reporter = reporter.notify if reporter is not None else None
+        controller = Controller.from_settings(
+            settings, engine, registry=registry, on_state_change=notify_reporter
         )
+    wake_controller = [controller.notify] if controller is not None else []
+    worker: EventWorker | None = None
     if wants("worker") and settings.worker.enabled:
-        plugins = _plugins(settings)
-        wake = [c.notify for c in (controller,) if c is not None and hasattr(c, "notify")]
-        worker = NotifyingWorker.from_settings(settings, engine, plugins, registry=registry)
-        assert isinstance(worker, NotifyingWorker)
-        worker.after_batch = wake
+        worker = _worker(settings, role, engine, registry, wake_controller)
     # The reporter starts before the controller so that it stops after it: the final states
     # of jobs the controller ends at shutdown still get reported.
     others: list[Component | None] = [reporter, controller]
@@ -147,15 +140,17 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
         if central is None:
             log.info("periodics: no config_path, so no periodic jobs to schedule")
         else:
-            periodics_config = central
             others.append(
-                optional(
-                    "periodics",
-                    lambda: _periodics(settings, engine, registry, periodics_config),
+                PeriodicScheduler.from_settings(
+                    settings,
+                    engine,
+                    config=central,
+                    registry=registry,
+                    notify=_fan_out(wake_controller),
                 )
             )
     if wants("sinker") and settings.sinker.enabled:
-        others.append(optional("sinker", lambda: _sinker(settings, engine, registry)))
+        others.append(Sinker.from_settings(settings, engine, registry=registry))
     if wants("watcher"):
         watcher = scm.watcher(on_logged=worker.notify if worker else None, registry=registry)
         if watcher is None and role == "watcher":
@@ -167,81 +162,48 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
         note = write_access_note(settings.api)
         if note is not None:
             log.log(*note)
-        on_change = _fan_out([getattr(c, "notify", None) for c in (controller, reporter)])
         service.app = create_service_app(
             settings,
             engine,
             worker=worker,
             registry=registry,
             central=central,
-            on_change=on_change,
+            on_change=_fan_out([c.notify for c in (controller, reporter) if c is not None]),
             components=running,
         )
+    service.worker = worker if isinstance(worker, NotifyingWorker) else None
+    service.worker_process = worker if isinstance(worker, WorkerProcess) else None
     service.components = [worker, *running] if worker is not None else running
     return service
 
 
-# --- components, imported lazily -----------------------------------------------------------
-
-
-def _import(module: str, attr: str, what: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ComponentUnavailable(f"the {what} is not available ({module}.{attr}): {exc}") from exc
-
-
-def _construct(factory: Callable[..., Any], *args: Any, **optional: Any) -> Any:
-    """Call `factory(*args, **optional)` passing only the keyword arguments it accepts, so
-    that wiring survives components that do not take every hook."""
-    params = inspect.signature(factory).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        accepted = optional
-    else:
-        accepted = {k: v for k, v in optional.items() if k in params}
-    return factory(*args, **accepted)
+def _worker(
+    settings: Settings,
+    role: Role,
+    engine: Engine,
+    registry: CollectorRegistry,
+    after_batch: list[Callback],
+) -> EventWorker:
+    """The event worker: in a child process in `all` (unless `worker.own_process` is off),
+    else in this one."""
+    if role == "all" and settings.worker.own_process:
+        return WorkerProcess(settings, after_batch=after_batch, registry=registry)
+    plugins = _plugins(settings)
+    worker = NotifyingWorker.from_settings(settings, engine, plugins, registry=registry)
+    assert isinstance(worker, NotifyingWorker)
+    worker.after_batch = after_batch
+    return worker
 
 
 def _reporter(
     settings: Settings, engine: Engine, registry: CollectorRegistry, scm: ScmProvider
-) -> Component:
-    reporter_cls = _import("foredeck.report", "Reporter", "reporter")
+) -> Reporter:
     try:
-        return _construct(  # type: ignore[no-any-return]
-            reporter_cls.from_settings, settings, engine, scm, registry=registry
-        )
+        return Reporter.from_settings(settings, engine, scm, registry=registry)
     except ValueError as exc:
         raise ValueError(
             f"reporter: {exc} (or set scm.provider: local to run without GitHub)"
         ) from None
-
-
-def _controller(
-    settings: Settings, engine: Engine, registry: CollectorRegistry, reporter: Component | None
-) -> Component:
-    controller_cls = _import("foredeck.controller", "Controller", "controller")
-    notify = getattr(reporter, "notify", None)
-    return _construct(  # type: ignore[no-any-return]
-        controller_cls.from_settings,
-        settings,
-        engine,
-        registry=registry,
-        on_state_change=notify,
-    )
-
-
-def _periodics(
-    settings: Settings, engine: Engine, registry: CollectorRegistry, central: ConfigAgent
-) -> Component:
-    scheduler_cls = _import("foredeck.periodics", "PeriodicScheduler", "periodic scheduler")
-    return _construct(  # type: ignore[no-any-return]
-        scheduler_cls.from_settings, settings, engine, config=central, registry=registry
-    )
-
-
-def _sinker(settings: Settings, engine: Engine, registry: CollectorRegistry) -> Component:
-    sinker_cls = _import("foredeck.sinker", "Sinker", "sinker")
-    return _construct(sinker_cls.from_settings, settings, engine, registry=registry)  # type: ignore[no-any-return]
 
 
 # --- helpers -------------------------------------------------------------------------------

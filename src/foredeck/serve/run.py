@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -55,10 +55,17 @@ def serve(
         raise
     _freeze_and_log(service)
     assert service.app is not None
+    worker = service.worker_process
     try:
+        if worker is not None:
+            # Before the server: a worker that cannot start fails the start in one line (the
+            # app's lifespan start then finds it running; its shutdown stops it).
+            worker.start()
         with _signals_end_quietly():
             run_http(service.app, sock, settings.hook.timeouts, log_level=log_level)
     finally:
+        if worker is not None:
+            worker.stop()
         sock.close()
         service.engine.dispose()
 
@@ -98,8 +105,12 @@ def _ignore(signum: int, _frame: FrameType | None) -> None:
     log.info("stopped by %s", signal.Signals(signum).name)
 
 
-def run_until_signal(service: Service, stop: threading.Event | None = None) -> None:
-    """Start the components, wait for SIGINT/SIGTERM (or `stop`), then stop them."""
+def run_until_signal(
+    service: Service,
+    stop: threading.Event | None = None,
+    signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> None:
+    """Start the components, wait for one of `signals` (or `stop`), then stop them."""
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
 
@@ -108,7 +119,7 @@ def run_until_signal(service: Service, stop: threading.Event | None = None) -> N
         stop.set()
 
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             previous[sig] = signal.signal(sig, on_signal)
     try:
         service.start()

@@ -13,6 +13,7 @@ next sweep deletes it) rather than a directory nobody knows about.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,7 +80,7 @@ class SinkerMetrics:
         )
 
 
-class Sinker(Poller):
+class Sinker:
     def __init__(
         self,
         engine: Engine,
@@ -99,23 +100,16 @@ class Sinker(Poller):
         self._reader = read_only(engine)
         self._sessions = session_factory(engine)
         self._now = now
-        self._init_poller()
         self._metrics = SinkerMetrics(registry) if registry is not None else None
+        errors = self._metrics.errors.inc if self._metrics is not None else None
+        self._poller = Poller("foredeck-sinker", self.sweep, lambda: self.interval, errors)
 
-    # -- the thread (foredeck.polling.Poller) ------------------------------------------------
+    def start(self) -> threading.Thread:
+        """Sweep in a daemon thread until `stop()`: now, then every `interval` seconds."""
+        return self._poller.start()
 
-    _thread_name = "foredeck-sinker"
-    _what = "sinker: sweep"
-
-    def _pass(self) -> object:
-        return self.sweep()
-
-    def _interval(self) -> float:
-        return self.interval
-
-    def _failed(self) -> None:
-        if self._metrics is not None:
-            self._metrics.errors.inc()
+    def stop(self, timeout: float = 30.0) -> None:
+        self._poller.stop(timeout)
 
     @classmethod
     def from_settings(
@@ -180,7 +174,7 @@ class Sinker(Poller):
 
     def _sweep_jobs(self, cutoff: datetime, result: SweepResult) -> None:
         after = 0
-        while not self._stop.is_set():
+        while not self._poller.stopping.is_set():
             with self._reader.connect() as conn:
                 batch = old_jobs(conn, cutoff, self.batch_size, after)
             if not batch:
@@ -195,7 +189,7 @@ class Sinker(Poller):
     def _sweep_kept_workspaces(self, cutoff: datetime, result: SweepResult) -> None:
         """The latest run of a periodic keeps its row, but not an old workspace."""
         after = 0
-        while not self._stop.is_set():
+        while not self._poller.stopping.is_set():
             with self._reader.connect() as conn:
                 batch = kept_workspaces(conn, cutoff, self.batch_size, after)
             if not batch:
@@ -209,7 +203,7 @@ class Sinker(Poller):
                 return
 
     def _sweep_events(self, cutoff: datetime, result: SweepResult) -> None:
-        while not self._stop.is_set():
+        while not self._poller.stopping.is_set():
             with write_lock(self._engine), self._sessions() as session, session.begin():
                 deleted = delete_old_events(session, cutoff, self.batch_size)
             result.events += deleted

@@ -20,6 +20,7 @@ A local user's comments (`/test`, `/retest`) are logged as events by `local.comm
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +76,7 @@ class _Metrics:
         )
 
 
-class LocalWatcher(Poller):
+class LocalWatcher:
     def __init__(
         self,
         pulls: LocalPulls,
@@ -94,23 +95,18 @@ class LocalWatcher(Poller):
         self._pulls: dict[_Key, dict[str, Any]] = {}
         self._closed: set[_Key] = set()
         self._seeded = False
-        self._init_poller()
         self._metrics = _Metrics(registry) if registry is not None else None
+        errors = self._metrics.failures.inc if self._metrics is not None else None
+        self._poller = Poller(
+            "foredeck-local-watch", self.scan_once, lambda: self.poll_interval, errors
+        )
 
-    # -- the thread (foredeck.polling.Poller) ------------------------------------------------
+    def start(self) -> threading.Thread:
+        """Scan in a daemon thread until `stop()`: now, then every `poll_interval` seconds."""
+        return self._poller.start()
 
-    _thread_name = "foredeck-local-watch"
-    _what = "local watcher: scan"
-
-    def _pass(self) -> object:
-        return self.scan_once()
-
-    def _interval(self) -> float:
-        return self.poll_interval
-
-    def _failed(self) -> None:
-        if self._metrics is not None:
-            self._metrics.failures.inc()
+    def stop(self, timeout: float = 30.0) -> None:
+        self._poller.stop(timeout)
 
     # -- scanning ----------------------------------------------------------------------------
 
