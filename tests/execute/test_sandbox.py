@@ -6,11 +6,13 @@ import asyncio
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -199,17 +201,19 @@ print(result.status)
 print(Path("{base}/out/build-log.txt").read_text())
 """
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.pathsep.join(sys.path)}
+    code = [Path(__file__).parents[2], Path(sys.prefix), *map(Path, sys.path)]
     try:
-        done = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable],
-            input=program,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=str(Path(__file__).parents[2]),
-            timeout=60,
-            check=False,
-        )
+        with traversable_by_others(code):
+            done = subprocess.run(
+                ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable],
+                input=program,
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=str(Path(__file__).parents[2]),
+                timeout=60,
+                check=False,
+            )
         escaped = (base / "escaped").exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -217,6 +221,30 @@ print(Path("{base}/out/build-log.txt").read_text())
     assert done.stdout.startswith("Succeeded"), done.stdout
     assert "blocked" in done.stdout and "ESCAPED" not in done.stdout
     assert not escaped
+
+
+@contextmanager
+def traversable_by_others(paths: Iterable[Path]) -> Iterator[None]:
+    """Let `nobody` reach this checkout and its interpreter for the test's length: a checkout
+    made in `mktemp -d` (0700, as CI's fresh clone is) is otherwise closed to it. Each closed
+    ancestor gets the traverse bit (o+x), each directory on the path also the read bit (Python
+    lists it to find modules), and they are taken back after."""
+    changed: dict[Path, int] = {}
+    try:
+        for path in paths:
+            if not path.is_dir():
+                continue
+            for directory in [path, *path.parents]:
+                mode = changed.get(directory, stat.S_IMODE(directory.stat().st_mode))
+                wanted = stat.S_IXOTH | (stat.S_IROTH if directory == path else 0)
+                if mode & wanted != wanted:
+                    now = stat.S_IMODE(directory.stat().st_mode)
+                    changed.setdefault(directory, now)
+                    directory.chmod(now | wanted)
+        yield
+    finally:
+        for directory, mode in changed.items():
+            directory.chmod(mode)
 
 
 def test_mode_bwrap_without_bwrap_refuses_and_auto_falls_back(
