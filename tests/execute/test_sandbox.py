@@ -235,10 +235,9 @@ def traversable_by_others(paths: Iterable[Path]) -> Iterator[None]:
             if not path.is_dir():
                 continue
             for directory in [path, *path.parents]:
-                mode = changed.get(directory, stat.S_IMODE(directory.stat().st_mode))
+                now = stat.S_IMODE(directory.stat().st_mode)
                 wanted = stat.S_IXOTH | (stat.S_IROTH if directory == path else 0)
-                if mode & wanted != wanted:
-                    now = stat.S_IMODE(directory.stat().st_mode)
+                if now & wanted != wanted:
                     changed.setdefault(directory, now)
                     directory.chmod(now | wanted)
         yield
