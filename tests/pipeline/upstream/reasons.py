@@ -1,0 +1,123 @@
+"""Short, stable reasons: an error's gist without names, paths or lines, and missing commands.
+
+A ledger entry must not change when an example's template is renamed, a temp path differs or a
+message gains detail after its first clause; it must change when the kind of refusal does.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_LOCATION = re.compile(r"\S+\.ya?ml:\d+")
+# A node's name after its kind ("template 'main'", "finally task 'x'"): specific, elided.
+_NAMED = re.compile(
+    r"\b(template|task|step|Task|Pipeline|PipelineRun|Workflow|WorkflowTemplate|param|argument"
+    r"|workspace|container|result) '[^']*'"
+)
+_LEADING_NAMES = re.compile(r"^((finally )?\w+ '…' )+(?=\w+ '…')")  # keep the last
+_BACKTICK_CONTEXT = re.compile(r"`(\w+): [^`]*`")  # `depends: A || B` -> `depends`
+_PARENTHETICAL = re.compile(r"\s+\([^()]*\)")  # not the $(...) of a reference
+MAX_REASON = 90
+# Words the shell runs itself: never a missing executable.
+_SHELL_WORDS = frozenset(
+    "if then else elif fi for while until do done case esac in function return exit export set"
+    " unset local read echo printf test [ [[ ] ]] true false cd pwd shift eval exec source . :"
+    " break continue trap wait { } ( ) ! time declare typeset let".split()
+)
+
+
+def error_reason(exc: BaseException) -> str:
+    """The gist of a refusal: its first error's first clause, node names and places elided."""
+    errors = getattr(exc, "errors", None)  # a report of several errors: judge by the first
+    if isinstance(errors, list | tuple) and errors and isinstance(errors[0], BaseException):
+        exc = errors[0]
+    lines = str(getattr(exc, "message", exc)).strip().splitlines()
+    message = _LOCATION.sub("<file>", lines[0] if lines else "")
+    message = _BACKTICK_CONTEXT.sub(r"`\1`", _NAMED.sub(r"\1 '…'", message))
+    message = _PARENTHETICAL.sub("", message)
+    while True:  # drop the leading "template '…' step '…' when: {{…}}: " context
+        head, sep, rest = message.partition(": ")
+        context = "'…'" in head or re.fullmatch(r"(\{\{.*\}\}|\$\(.*\))", head)
+        if not sep or "`" in head or not context:
+            break
+        message = rest
+    message = _LEADING_NAMES.sub("", message).split("; ")[0]
+    head, sep, _ = message.partition(": ")
+    if sep and len(head.split()) >= 3 and "`" not in head:
+        message = head
+    return message.rstrip(" .;:")[:MAX_REASON] or type(exc).__name__
+
+
+# ---- executables an example's images must supply
+
+
+def missing_commands(files: tuple[Path, ...]) -> list[str]:
+    """Executables the example's steps start that this host's PATH lacks (sorted).
+
+    Read from the raw YAML (any container-like mapping: `image` with `command`, `args`,
+    `script` or `source`): a container's `command[0]`, a script's interpreter, and the first
+    word of each line of shell text, which an image would provide.
+    """
+    missing: set[str] = set()
+    for path in files:
+        for doc in yaml.safe_load_all(path.read_text()):
+            for container in _containers(doc):
+                for word in _started(container):
+                    if word not in _SHELL_WORDS and (" " in word or shutil.which(word) is None):
+                        missing.add(word)
+    return sorted(missing)
+
+
+def _containers(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if "image" in value and ({"command", "args", "script", "source"} & value.keys()):
+            yield value
+        for item in value.values():
+            yield from _containers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _containers(item)
+
+
+def _started(container: dict[str, Any]) -> Iterator[str]:
+    command = [str(c) for c in container.get("command") or []]
+    args = [str(a) for a in container.get("args") or []]
+    body = container.get("script") or container.get("source")
+    if not command and body is None:
+        yield f"the entrypoint of {container['image']}"
+        return
+    if isinstance(body, str) and "command" not in container and body.startswith("#!"):
+        parts = body.splitlines()[0][2:].split()
+        if parts:
+            name = Path(parts[0]).name
+            yield parts[1] if name == "env" and len(parts) > 1 else name
+            if name not in ("sh", "bash", "env") and not parts[-1].endswith("sh"):
+                return
+    if command:
+        yield Path(command[0]).name
+    shell = Path(command[0]).name in ("sh", "bash", "ash") if command else body is not None
+    if not shell:
+        return
+    texts = [args[args.index("-c") + 1]] if "-c" in args[:-1] else []
+    texts += [command[command.index("-c") + 1]] if "-c" in command[:-1] else []
+    if isinstance(body, str) and (not command or Path(command[0]).name.endswith("sh")):
+        texts.append(body)
+    for text in texts:
+        yield from _line_heads(text)
+
+
+def _line_heads(text: str) -> Iterator[str]:
+    """The first word of each simple shell line: enough for `cowsay hi` or `argosay echo`."""
+    for line in text.splitlines():
+        words = line.strip().split()
+        if not words or words[0].startswith(("#", "$", '"', "'", "-")) or "=" in words[0]:
+            continue
+        word = words[0].rstrip(";")
+        if re.fullmatch(r"[A-Za-z0-9_.+/-]+", word) and not word.endswith(")"):
+            yield Path(word).name if word.startswith("/") else word
