@@ -143,17 +143,16 @@ def _argo_dependencies(
             if not isinstance(value, dict) or not isinstance(value.get("name"), str):
                 continue
             if key in ("workflowTemplateRef", "templateRef"):
-                kinds = ("ClusterWorkflowTemplate",) if value.get("clusterScope") else ()
-                kinds += ("WorkflowTemplate",) if not value.get("clusterScope") else ()
+                cluster = bool(value.get("clusterScope"))
+                kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
             elif key == "configMapKeyRef":
-                kinds = ("ConfigMap",)
+                kind = "ConfigMap"
             else:
                 continue
-            for kind in kinds:
-                path = objects.get((kind, value["name"]))
-                if path is not None and path not in found:
-                    found.add(path)
-                    todo.extend(parsed[path])
+            path = objects.get((kind, value["name"]))
+            if path is not None and path not in found:
+                found.add(path)
+                todo.extend(parsed[path])
     return found
 
 

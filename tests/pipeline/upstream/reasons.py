@@ -24,11 +24,17 @@ _LEADING_NAMES = re.compile(r"^((finally )?\w+ '…' )+(?=\w+ '…')")  # keep t
 _BACKTICK_CONTEXT = re.compile(r"`(\w+): [^`]*`")  # `depends: A || B` -> `depends`
 _PARENTHETICAL = re.compile(r"\s+\([^()]*\)")  # not the $(...) of a reference
 MAX_REASON = 90
+_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh"})
+_FUNCTION = re.compile(r"^\s*(?:function\s+)?(\w[\w-]*)\s*\(\)", re.MULTILINE)
+_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 # Words the shell runs itself: never a missing executable.
 _SHELL_WORDS = frozenset(
-    "if then else elif fi for while until do done case esac in function return exit export set"
-    " unset local read echo printf test [ [[ ] ]] true false cd pwd shift eval exec source . :"
-    " break continue trap wait { } ( ) ! time declare typeset let".split()
+    re.split(
+        r"\s+",
+        "if then else elif fi for while until do done case esac in function return exit export"
+        " set unset local read echo printf test [ [[ ] ]] true false cd pwd shift eval exec"
+        " source . : break continue trap wait { } ( ) ! time declare typeset let",
+    )
 )
 
 
@@ -89,35 +95,40 @@ def _started(container: dict[str, Any]) -> Iterator[str]:
     command = [str(c) for c in container.get("command") or []]
     args = [str(a) for a in container.get("args") or []]
     body = container.get("script") or container.get("source")
+    text = body if isinstance(body, str) else None
     if not command and body is None:
         yield f"the entrypoint of {container['image']}"
         return
-    if isinstance(body, str) and "command" not in container and body.startswith("#!"):
-        parts = body.splitlines()[0][2:].split()
-        if parts:
-            name = Path(parts[0]).name
-            yield parts[1] if name == "env" and len(parts) > 1 else name
-            if name not in ("sh", "bash", "env") and not parts[-1].endswith("sh"):
-                return
-    if command:
+    if command:  # an Argo script's `command` runs its `source`
         yield Path(command[0]).name
-    shell = Path(command[0]).name in ("sh", "bash", "ash") if command else body is not None
-    if not shell:
-        return
-    texts = [args[args.index("-c") + 1]] if "-c" in args[:-1] else []
-    texts += [command[command.index("-c") + 1]] if "-c" in command[:-1] else []
-    if isinstance(body, str) and (not command or Path(command[0]).name.endswith("sh")):
-        texts.append(body)
-    for text in texts:
+        if Path(command[0]).name not in _SHELLS:
+            return
+        argv = command + args
+        text = argv[argv.index("-c") + 1] if "-c" in argv[:-1] else text
+    elif text is not None and text.startswith("#!"):  # a Tekton script runs by its shebang
+        parts = text.splitlines()[0][2:].split() or ["sh"]
+        name = Path(parts[0]).name
+        interpreter = parts[1] if name == "env" and len(parts) > 1 else name
+        yield interpreter
+        if interpreter not in _SHELLS:
+            return
+    if text is not None:
         yield from _line_heads(text)
 
 
 def _line_heads(text: str) -> Iterator[str]:
-    """The first word of each simple shell line: enough for `cowsay hi` or `argosay echo`."""
+    """The first word of each simple shell line (enough for `cowsay hi`), heredocs skipped."""
+    until: str | None = None
+    functions = set(_FUNCTION.findall(text))
     for line in text.splitlines():
+        if until is not None:
+            until = None if line.strip() == until else until
+            continue
+        heredoc = _HEREDOC.search(line)
+        until = heredoc.group(1) if heredoc else None
         words = line.strip().split()
         if not words or words[0].startswith(("#", "$", '"', "'", "-")) or "=" in words[0]:
             continue
         word = words[0].rstrip(";")
-        if re.fullmatch(r"[A-Za-z0-9_.+/-]+", word) and not word.endswith(")"):
+        if re.fullmatch(r"[A-Za-z0-9_.+/-]+", word) and word not in functions:
             yield Path(word).name if word.startswith("/") else word

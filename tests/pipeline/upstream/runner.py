@@ -102,7 +102,7 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
         spec = load(example)
     except PipelineError as exc:
         return Outcome(REFUSED, error_reason(exc))
-    except Exception as exc:  # noqa: BLE001  (a crash is a finding, not the harness's end)
+    except Exception as exc:  # a crash is a finding, not the harness's end
         return Outcome(CRASHED, f"load: {type(exc).__name__}")
     cancel = asyncio.Event()
     timer = asyncio.get_running_loop().call_later(timeout, cancel.set)
@@ -113,7 +113,7 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
             )
     except PipelineError as exc:
         return Outcome(REFUSED_AT_START, error_reason(exc))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return Outcome(CRASHED, f"run: {type(exc).__name__}")
     finally:
         timer.cancel()
@@ -184,7 +184,8 @@ def table(chosen: Iterable[Example], outcomes: dict[str, Outcome]) -> str:
             sum(o.category == NEEDS_COMMAND for o in scoped),
             len(mine) - len(scoped),
         ]
-        lines.append(f"{engine:<7}" + "".join(f"{c:>{w}}" for c, w in zip(counts, _WIDTHS)))
+        cells = "".join(f"{c:>{w}}" for c, w in zip(counts, _WIDTHS, strict=True))
+        lines.append(f"{engine:<7}{cells}")
         by_reason.update((engine, str(o)) for o in mine if o.category != MATCHED)
     lines.append("")
     lines.append("count  engine  category: reason")
