@@ -2,10 +2,11 @@
 
 Every example lands in one category (`Outcome.category`):
 
-- `matched`: it ran and ended as its engine decides (Succeeded, or a failure when annotated);
+- `matched`: it ran and ended as its engine decides (Succeeded, or a failure when annotated,
+  and then not one a missing command may explain);
 - `refused at load`: `load_run` raised PipelineError (the reason is its gist, see `reasons`);
 - `refused at run start`: it loaded, but `run_pipeline` raised PipelineError before running;
-- `needs an image command the host lacks`: it ran and ended otherwise, and its steps start an
+- `needs an image command the host lacks`: it ran and failed, and its steps start an
   executable that is not on this host's PATH (`argosay`, `cowsay`, an image's entrypoint):
   the host cannot judge it, so it counts apart;
 - `ran, wrong outcome`: it ran and ended otherwise (`harness timeout` when it did not end
@@ -117,11 +118,14 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
         return Outcome(CRASHED, f"run: {type(exc).__name__}")
     finally:
         timer.cancel()
-    if (result.status == "Succeeded") == example.expect_success and not cancel.is_set():
+    succeeded = result.status == "Succeeded" and not cancel.is_set()
+    if succeeded and example.expect_success:
         return Outcome(MATCHED)
     missing = missing_commands(example.files)
-    if missing:
+    if missing:  # a failure then says nothing, even an expected one
         return Outcome(NEEDS_COMMAND, ", ".join(missing))
+    if not succeeded and not example.expect_success and not cancel.is_set():
+        return Outcome(MATCHED)
     if cancel.is_set():
         return Outcome(WRONG, f"harness timeout ({timeout:g} s)")
     expected = "Succeeded" if example.expect_success else "a failure"
@@ -170,9 +174,10 @@ def ledger_text(outcomes: dict[str, Outcome]) -> str:
 
 
 def table(chosen: Iterable[Example], outcomes: dict[str, Outcome]) -> str:
-    """loaded / ran / matched per engine over the in-scope examples, then counts by reason."""
+    """loaded / ran / matched per engine over the in-scope examples, then counts by reason
+    (in scope first, by category; out of scope last)."""
     lines = ["engine  in scope  loaded  ran  matched  needs image command  out of scope"]
-    by_reason: Counter[tuple[str, str]] = Counter()
+    by_reason: Counter[tuple[str, str, str]] = Counter()
     for engine in ("argo", "tekton"):
         mine = [outcomes[e.id] for e in chosen if e.engine == engine and e.id in outcomes]
         scoped = [o for o in mine if o.category != OUT_OF_SCOPE]
@@ -186,14 +191,17 @@ def table(chosen: Iterable[Example], outcomes: dict[str, Outcome]) -> str:
         ]
         cells = "".join(f"{c:>{w}}" for c, w in zip(counts, _WIDTHS, strict=True))
         lines.append(f"{engine:<7}{cells}")
-        by_reason.update((engine, str(o)) for o in mine if o.category != MATCHED)
-    lines.append("")
-    lines.append("count  engine  category: reason")
-    for (engine, label), count in sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"{count:>5}  {engine:<6}  {label}")
+        by_reason.update((o.category, engine, o.reason) for o in mine if o.category != MATCHED)
+    lines += ["", "count  engine  category: reason"]
+    order = {c: i for i, c in enumerate(_CATEGORY_ORDER)}
+    for (category, engine, why), count in sorted(
+        by_reason.items(), key=lambda kv: (order.get(kv[0][0], 0), kv[0][1], -kv[1], kv[0][2])
+    ):
+        lines.append(f"{count:>5}  {engine:<6}  {Outcome(category, why)}")
     return "\n".join(lines)
 
 
+_CATEGORY_ORDER = (CRASHED, REFUSED, REFUSED_AT_START, WRONG, NEEDS_COMMAND, OUT_OF_SCOPE)
 _WIDTHS = (10, 8, 5, 9, 21, 14)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from foredeck.execute.sandbox import Sandbox
 from foredeck.types import PipelineError, Source
-from tests.pipeline.upstream.catalog import Example
+from tests.pipeline.upstream.catalog import Engine, Example
 from tests.pipeline.upstream.reasons import error_reason, missing_commands
 from tests.pipeline.upstream.runner import (
     MATCHED,
@@ -18,6 +18,7 @@ from tests.pipeline.upstream.runner import (
     Outcome,
     ledger_text,
     run_example,
+    table,
 )
 
 
@@ -115,6 +116,10 @@ def test_each_category(tmp_path: Path) -> None:
     assert judge(_workflow(tmp_path, "[no-such-argosay]", "[echo]")) == Outcome(
         NEEDS_COMMAND, "no-such-argosay"
     )
+    # an expected failure is not matched by a command this host lacks
+    assert judge(_workflow(tmp_path, "[no-such-argosay]", "[echo]"), False) == Outcome(
+        NEEDS_COMMAND, "no-such-argosay"
+    )
     assert judge(_workflow(tmp_path, "[sh, -c]", "['sleep 30']"), timeout=0.5) == Outcome(
         WRONG, "harness timeout (0.5 s)"
     )
@@ -141,4 +146,27 @@ def test_the_ledger_holds_only_in_scope_misses_sorted() -> None:
         "b.yaml:",
         "  category: refused at load",
         "  reason: '`daemon` is not supported'",
+    ]
+
+
+def test_the_table_counts_loaded_ran_and_matched_per_engine() -> None:
+    def ex(ident: str, engine: Engine = "argo") -> Example:
+        return Example(engine, ident, ())
+
+    chosen = [ex("a"), ex("b"), ex("c"), ex("d"), ex("t", "tekton")]
+    outcomes = {
+        "a": Outcome(MATCHED),
+        "b": Outcome(REFUSED, "`daemon` is not supported"),
+        "c": Outcome(NEEDS_COMMAND, "argosay"),
+        "d": Outcome(OUT_OF_SCOPE, "no-test: flaky"),
+        "t": Outcome(WRONG, "Failed, expected Succeeded"),
+    }
+    lines = table(chosen, outcomes).splitlines()
+    assert lines[1].split() == ["argo", "3", "2", "2", "1", "1", "1"]
+    assert lines[2].split() == ["tekton", "1", "1", "1", "0", "0", "0"]
+    assert lines[5:] == [
+        "    1  argo    refused at load: `daemon` is not supported",
+        "    1  tekton  ran, wrong outcome: Failed, expected Succeeded",
+        "    1  argo    needs an image command the host lacks: argosay",
+        "    1  argo    out of scope: no-test: flaky",
     ]
