@@ -16,6 +16,7 @@ import yaml
 
 _LOCATION = re.compile(r"\S+\.ya?ml:\d+")
 # A node's name after its kind ("template 'main'", "finally task 'x'"): specific, elided.
+_LEADING_PLACE = re.compile(r"^(- )?<file>:? ?")
 _NAMED = re.compile(
     r"\b(template|task|step|Task|Pipeline|PipelineRun|Workflow|WorkflowTemplate|param|argument"
     r"|workspace|container|result) '[^']*'"
@@ -43,8 +44,11 @@ def error_reason(exc: BaseException) -> str:
     errors = getattr(exc, "errors", None)  # a report of several errors: judge by the first
     if isinstance(errors, list | tuple) and errors and isinstance(errors[0], BaseException):
         exc = errors[0]
-    lines = str(getattr(exc, "message", exc)).strip().splitlines()
-    message = _LOCATION.sub("<file>", lines[0] if lines else "")
+    lines = [line.strip() for line in str(getattr(exc, "message", exc)).splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and lines[0].endswith(":"):  # "3 errors:" and one error a line
+        lines = lines[1:]
+    message = _LEADING_PLACE.sub("", _LOCATION.sub("<file>", lines[0] if lines else ""))
     message = _BACKTICK_CONTEXT.sub(r"`\1`", _NAMED.sub(r"\1 '…'", message))
     message = _PARENTHETICAL.sub("", message)
     while True:  # drop the leading "template '…' step '…' when: {{…}}: " context

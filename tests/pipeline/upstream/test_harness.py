@@ -61,6 +61,8 @@ def test_a_report_of_several_errors_is_judged_by_its_first() -> None:
     first = PipelineError(Source("a.yaml", 1), "template 'm': `daemon` is not supported")
     second = PipelineError(Source("a.yaml", 9), "unknown variable $(context.x)")
     assert error_reason(Report([first, second])) == "`daemon` is not supported"
+    listed = PipelineError(Source("a.yaml", 1), f"2 errors:\n  {first}\n  {second}")
+    assert error_reason(listed) == "`daemon` is not supported"
 
 
 def test_missing_commands_come_from_commands_shell_lines_and_entrypoints(tmp_path: Path) -> None:
