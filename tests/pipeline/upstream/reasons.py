@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 _LOCATION = re.compile(r"\S+\.ya?ml:\d+")
-# A node's name after its kind ("template 'main'", "finally task 'x'"): specific, elided.
 _LEADING_PLACE = re.compile(r"^(- )?<file>:? ?")
+# A node's name after its kind ("template 'main'", "finally task 'x'"): specific, elided.
 _NAMED = re.compile(
     r"\b(template|task|step|Task|Pipeline|PipelineRun|Workflow|WorkflowTemplate|param|argument"
     r"|workspace|container|result) '[^']*'"
@@ -67,21 +67,22 @@ def error_reason(exc: BaseException) -> str:
 # ---- executables an example's images must supply
 
 
-def missing_commands(files: tuple[Path, ...]) -> list[str]:
-    """Executables the example's steps start that this host's PATH lacks (sorted).
+def missing_commands(files: tuple[Path, ...], search: str | None = None) -> list[str]:
+    """Executables the example's steps start that the PATH `search` (default: $PATH) lacks.
 
     Read from the raw YAML (any container-like mapping: `image` with `command`, `args`,
     `script` or `source`): a container's `command[0]`, a script's interpreter, and the first
     word of each line of shell text, which an image would provide.
     """
     missing: set[str] = set()
-    for path in files:
-        for doc in yaml.safe_load_all(path.read_text()):
+    for file in files:
+        for doc in yaml.safe_load_all(file.read_text()):
             for container in _containers(doc):
                 for word in _started(container):
-                    if word not in _SHELL_WORDS and (" " in word or shutil.which(word) is None):
+                    lacking = " " in word or shutil.which(word, path=search) is None
+                    if word not in _SHELL_WORDS and lacking:
                         missing.add(word)
-    return sorted(missing)
+    return sorted(missing)  # sorted: a ledger reason
 
 
 def _containers(value: Any) -> Iterator[dict[str, Any]]:

@@ -15,7 +15,8 @@ Every example lands in one category (`Outcome.category`):
 - `out of scope`: its engine's own test does not run it (see `catalog`).
 
 Steps run in a private temporary directory each, inside the host sandbox (bubblewrap: a
-read-only host, a private `/tmp`, no network) when it works here, so nothing is left behind.
+read-only host, a private `/tmp`, no network) when it works here, so nothing is left behind,
+with `STEP_PATH` as their only environment variable (a private HOME is made per run).
 
 `python -m tests.pipeline.upstream.runner` prints the table; `--write-ledger` rewrites
 `tests/data/upstream/expected.yaml` from this run (sorted, no paths: deterministic).
@@ -47,6 +48,9 @@ from tests.pipeline.upstream.reasons import error_reason, missing_commands
 LEDGER = DATA / "expected.yaml"
 TIMEOUT = 60.0  # seconds per example; Argo marks the examples that take longer `no-test`
 JOBS = 4  # examples at once (each runs two tasks at a time)
+STEP_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""The steps' whole environment is this PATH (Debian's default), not this process's: what the
+host offers the examples must not depend on who runs the harness (a pyenv `python`, a venv)."""
 
 MATCHED = "matched"
 REFUSED = "refused at load"
@@ -110,7 +114,13 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
     try:
         with tempfile.TemporaryDirectory(prefix="foredeck-upstream-") as tmp:
             result = await run_pipeline(
-                spec, Path(tmp) / "out", parallel=2, cancel=cancel, sandbox=sandbox, kill_grace=1
+                spec,
+                Path(tmp) / "out",
+                parallel=2,
+                cancel=cancel,
+                env={"PATH": STEP_PATH},
+                sandbox=sandbox,
+                kill_grace=1,
             )
     except PipelineError as exc:
         return Outcome(REFUSED_AT_START, error_reason(exc))
@@ -121,7 +131,7 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
     succeeded = result.status == "Succeeded" and not cancel.is_set()
     if succeeded and example.expect_success:
         return Outcome(MATCHED)
-    missing = missing_commands(example.files)
+    missing = missing_commands(example.files, STEP_PATH)
     if missing:  # a failure then says nothing, even an expected one
         return Outcome(NEEDS_COMMAND, ", ".join(missing))
     if not succeeded and not example.expect_success and not cancel.is_set():
