@@ -85,16 +85,17 @@ def host_sandbox() -> tuple[Sandbox, str | None]:
 
 
 def load(example: Example) -> PipelineRunSpec:
-    """`load_run` on the example's files; a file of several Workflows gives only this one."""
+    """`load_run` on the example's files; from a file of several Workflows, Argo's e2e submits
+    one at a time, so only this one (and no CronWorkflow) is given with the other objects."""
     if example.document is None:
         return load_run(list(example.files))
     docs = []
     for path in example.files:
         for doc in load_file(path):
             data: Any = doc.data
-            other = isinstance(data, dict) and data.get("kind") == "Workflow"
-            name = (data.get("metadata") or {}).get("name") if other else None
-            if not other or name == example.document:
+            runnable = isinstance(data, dict) and data.get("kind") in ("Workflow", "CronWorkflow")
+            name = (data.get("metadata") or {}).get("name") if runnable else None
+            if not runnable or (data.get("kind") == "Workflow" and name == example.document):
                 docs.append(doc)
     return run_from_documents(docs, None, Source(str(example.files[0]), 1))
 

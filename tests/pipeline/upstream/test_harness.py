@@ -17,6 +17,7 @@ from tests.pipeline.upstream.runner import (
     WRONG,
     Outcome,
     ledger_text,
+    load,
     run_example,
     table,
 )
@@ -172,3 +173,15 @@ def test_the_table_counts_loaded_ran_and_matched_per_engine() -> None:
         "    1  argo    needs an image command the host lacks: argosay",
         "    1  argo    out of scope: no-test: flaky",
     ]
+
+
+def test_a_file_of_several_workflows_gives_one_example_each(tmp_path: Path) -> None:
+    one = _workflow(tmp_path, "[sh, -c]", "['exit 0']").read_text()
+    file = tmp_path / "two.yaml"
+    file.write_text(
+        one.replace("generateName: w-", "name: first")
+        + "---\n"
+        + one.replace("generateName: w-", "name: second")
+    )
+    example = Example("argo", "argo/two.yaml#second", (file,), document="second")
+    assert load(example).pipeline.name == "second"
