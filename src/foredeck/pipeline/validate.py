@@ -165,8 +165,6 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
     workspaces = {w.name for w in spec.workspaces}
     for step in spec.steps:
         swhat = f"{where} step {step.name!r}"
-        if not step.command and step.script is None:
-            raise PipelineError(step.source, f"{swhat} has neither 'command' nor 'script'")
         if step.timeout is not None and step.timeout < 0:
             raise PipelineError(step.source, f"{swhat}: negative timeout")
         for ref in references(step.texts()):
