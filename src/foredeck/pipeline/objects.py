@@ -40,9 +40,7 @@ _ORDER = (
 """Kinds others depend on come first (as `helm install` orders them); any other kind after."""
 
 # What the executor or the Argo front end would substitute in a value the cluster passes as is.
-_SUBSTITUTED = re.compile(
-    r"\{\{|\$\(\s*(params|tasks|results|workspaces|context|inputs|steps)\b"
-)
+_SUBSTITUTED = re.compile(r"\{\{|\$\(\s*(params|tasks|results|workspaces|context|inputs|steps)\b")
 
 
 def is_engine_api(api: str) -> bool:
@@ -94,7 +92,8 @@ def config_maps(docs: Iterable[Document]) -> dict[str, dict[str, str]]:
         if not isinstance(name, str) or not name:
             raise PipelineError(data.at("metadata"), "ConfigMap: metadata.name is required")
         if name in first:
-            raise PipelineError(data.source, f"duplicate ConfigMap {name!r} (also at {first[name]})")
+            message = f"duplicate ConfigMap {name!r} (also at {first[name]})"
+            raise PipelineError(data.source, message)
         first[name] = data.source
         values = data.get("data") or {}
         if not isinstance(values, SourceMap):
@@ -120,7 +119,8 @@ class _Resolver:
         if isinstance(value, list):
             items = [self.walk(item, parent) for item in value]
             kept = [item for item in items if item is not _DROP]
-            changed = len(kept) != len(value) or any(a is not b for a, b in zip(items, value))
+            same = all(a is b for a, b in zip(items, value, strict=True))
+            changed = len(kept) != len(value) or not same
             return kept if changed else value
         if not isinstance(value, SourceMap):
             return value
