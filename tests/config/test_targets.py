@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.child import child_env
 from tests.config.helpers import load_text, messages, write
 
 # Argo names a parameter `2nd-stage` freely; Tekton names begin with a letter or '_'.
@@ -86,6 +87,7 @@ def test_a_pipeline_argo_cannot_express_fails_for_argo(tmp_path: Path) -> None:
 def _check(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "foredeck.cli", "config", "check", *map(str, args)],
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=60,

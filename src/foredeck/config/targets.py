@@ -16,6 +16,7 @@ from foredeck.config.models import JobBase
 from foredeck.config.pipelines import job_pipeline, locate
 from foredeck.config.result import Diagnostic
 from foredeck.pipeline.emit import manifest
+from foredeck.pipeline.errors import each_error
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.types import PipelineError
 
@@ -47,7 +48,9 @@ def check_repo_pipelines(jobs: Iterable[JobBase], repo_dir: Path) -> list[Diagno
         try:
             run = job_pipeline(job, repo_dir)
         except PipelineError as exc:
-            problems.append(Diagnostic(exc.source, f"pipeline: {exc.message}", job.name))
+            problems += [
+                Diagnostic(e.source, f"pipeline: {e.message}", job.name) for e in each_error(exc)
+            ]
             continue
         problem = compile_problem(job, run)
         if problem is not None:

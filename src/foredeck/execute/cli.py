@@ -213,7 +213,10 @@ def _load(files: list[Path], params: list[str], then: Callable[[PipelineRunSpec]
 
         return then(load_run(files, parse_param_args(params)))
     except PipelineError as exc:
-        _error(str(exc))
+        from foredeck.pipeline.errors import each_error
+
+        for error in each_error(exc):  # every problem of the files, one line each
+            _error(str(error))
     except OSError as exc:
         _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
     return None
