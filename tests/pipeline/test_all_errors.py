@@ -77,10 +77,8 @@ def test_every_bad_reference_of_a_step_and_each_bad_binding() -> None:
 
 
 def test_an_unknown_task_ref_is_reported_once() -> None:
-    text = THREE.replace(
-        "    taskSpec:\n      steps:\n      - {name: s, image: alpine, script: \"true\"}\n  finally",
-        "    taskRef: {name: missing}\n  finally",
-    )
+    inline = '    taskSpec:\n      steps:\n      - {name: s, image: alpine, script: "true"}\n'
+    text = THREE.replace(inline + "  finally", "    taskRef: {name: missing}\n  finally")
     with pytest.raises(PipelineErrors) as info:
         load_pipeline_text(text, "p.yaml")
     assert sum("unknown taskRef 'missing'" in line for line in str(info.value).splitlines()) == 1
@@ -127,7 +125,8 @@ def test_foredeck_run_prints_each_error_on_its_own_line(tmp_path: Path) -> None:
 
 def test_config_check_lists_each_error_of_an_inline_pipeline(tmp_path: Path) -> None:
     indented = "".join(f"      {line}\n" for line in THREE.splitlines())
-    config = f"presubmits:\n  org/repo:\n  - name: j\n    always_run: true\n    pipeline: |\n{indented}"
+    job = "presubmits:\n  org/repo:\n  - name: j\n    always_run: true\n    pipeline: |\n"
+    config = job + indented
     result = load_text(tmp_path, config)
     path = tmp_path / "jobs.yaml"
     assert messages(result) == [  # the config's errors are listed by file and line
