@@ -95,10 +95,10 @@ class Step:
 def needs_entrypoint(step: Step) -> str:
     """Why a host cannot run `step`: with no command and no script, it runs what its image's
     entrypoint says, which only a container runtime knows (clusters run it as written)."""
-    image = f" {step.image!r}" if step.image else ""
+    image = f"image {step.image!r}" if step.image else "its image"
     return (
-        f"runs its image{image}'s entrypoint (no command or script), which needs a container"
-        " runtime: run it on a cluster (--emit argo|tekton); the host runtime cannot, and"
+        f"no command or script: it runs the entrypoint of {image}, which needs a container"
+        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
         " foredeck has no container runtime yet"
     )
 
