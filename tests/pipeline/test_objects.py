@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from foredeck.pipeline.emit import emit
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.pipeline.model import PipelineRunSpec, Step
 from foredeck.types import PipelineError, Source
+from tests.child import child_env
 
 TEKTON = """\
 apiVersion: v1
@@ -250,3 +253,18 @@ def test_argo_example_without_its_config_map_says_what_is_missing(tmp_path: Path
 def test_engine_groups_stay_refused() -> None:
     with pytest.raises(PipelineError, match=r"unsupported apiVersion 'tekton\.dev/v1beta1'"):
         load_pipeline_text("apiVersion: tekton.dev/v1beta1\nkind: Task\n", "x.yaml")
+
+
+def test_foredeck_run_says_it_once_too(tmp_path: Path) -> None:
+    (tmp_path / "ci.yaml").write_text(TEKTON, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "foredeck.cli", "run", "ci.yaml", "--out", "out"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("4 cluster objects passed through") == 1
