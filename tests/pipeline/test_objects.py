@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from jsonschema import Draft7Validator
 
 from foredeck.execute.cli import emit_manifest
 from foredeck.execute.local import run_pipeline
@@ -17,6 +18,7 @@ from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.pipeline.model import PipelineRunSpec, Step
 from foredeck.types import PipelineError, Source
 from tests.child import child_env
+from tests.pipeline.test_emit import argo_validator, schema_errors, tekton_validator
 
 TEKTON = """\
 apiVersion: v1
@@ -163,6 +165,13 @@ def test_emit_passes_the_objects_through_before_the_run(fmt: str) -> None:
         ("RoleBinding", "builder-edit"),
     ]
     assert docs[-1]["kind"] == ("Workflow" if fmt == "argo" else "PipelineRun")
+    validator = argo_validator() if fmt == "argo" else tekton_validator()
+    assert schema_errors(validator, docs[-1]) == []
+    pvc = Draft7Validator(
+        {"$ref": "#/definitions/io.k8s.api.core.v1.PersistentVolumeClaim"}
+        | {"definitions": argo_validator().schema["definitions"]}
+    )
+    assert schema_errors(pvc, docs[2]) == []
     assert docs[2]["spec"]["resources"] == {"requests": {"storage": "1Gi"}}
 
 
