@@ -92,17 +92,6 @@ class Step:
         return values
 
 
-def needs_entrypoint(step: Step) -> str:
-    """Why a host cannot run `step`: with no command and no script, it runs what its image's
-    entrypoint says, which only a container runtime knows (clusters run it as written)."""
-    image = f"image {step.image!r}" if step.image else "its image"
-    return (
-        f"no command or script: it runs the entrypoint of {image}, which needs a container"
-        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
-        " foredeck has no container runtime yet"
-    )
-
-
 @dataclass
 class TaskSpec:
     """A reusable task: a Tekton `Task`, an Argo container/script template, a Prow pod spec."""
@@ -191,23 +180,6 @@ class Pipeline:
 
 
 @dataclass
-class ClusterObject:
-    """A Kubernetes object that came with the pipeline (a ConfigMap, PVC, ServiceAccount, RBAC,
-    a quota ...): meaningless to a host run, passed to the cluster by `--emit`. `manifest` is
-    the document as plain data; a Secret's is never printed."""
-
-    api_version: str
-    kind: str
-    name: str
-    manifest: dict[str, Any]
-    source: Source = UNKNOWN
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.name}"
-
-
-@dataclass
 class PipelineRunSpec:
     """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`).
 
@@ -220,3 +192,31 @@ class PipelineRunSpec:
     name: str = ""
     cluster_objects: list[ClusterObject] = field(default_factory=list)
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterObject:
+    """A Kubernetes object that came with the pipeline (a ConfigMap, PVC, ServiceAccount, RBAC,
+    a quota ...): meaningless to a host run, passed to the cluster by `--emit`. `manifest` is
+    the document as plain data (a Secret's: its name only, never its data)."""
+
+    api_version: str
+    kind: str
+    name: str
+    manifest: dict[str, Any]
+    source: Source = UNKNOWN
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def needs_entrypoint(step: Step) -> str:
+    """Why a host cannot run `step`: with no command and no script, it runs what its image's
+    entrypoint says, which only a container runtime knows (clusters run it as written)."""
+    image = f"image {step.image!r}" if step.image else "its image"
+    return (
+        f"no command or script: it runs the entrypoint of {image}, which needs a container"
+        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
+        " foredeck has no container runtime yet"
+    )
