@@ -277,3 +277,14 @@ def test_foredeck_run_says_it_once_too(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("4 cluster objects passed through") == 1
+
+
+def test_a_config_map_without_data_has_no_keys() -> None:
+    text = TEKTON.replace(
+        'data:\n  greeting: hello from a map\n  literal: "keep $(this) and $HOME"\n', "data:\n"
+    )
+    with pytest.raises(PipelineError) as info:
+        load_pipeline_text(text, "ci.yaml")
+    assert "ConfigMap 'settings' (at ci.yaml:5) has no key 'greeting' (keys: none)" in str(
+        info.value
+    )

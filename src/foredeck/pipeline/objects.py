@@ -95,14 +95,16 @@ def config_maps(docs: Iterable[Document]) -> dict[str, dict[str, str]]:
             message = f"duplicate ConfigMap {name!r} (also at {first[name]})"
             raise PipelineError(data.source, message)
         first[name] = data.source
-        values = data.get("data") or {}
-        if not isinstance(values, SourceMap):
+        values = data.get("data")
+        if values is None:  # `data:` left empty, or only `binaryData`
+            values = {}
+        if not isinstance(values, dict):
             raise PipelineError(data.at("data"), f"ConfigMap {name!r}: data must be a mapping")
         for key, value in values.items():
             if not isinstance(value, str):
+                where = values.at(key) if isinstance(values, SourceMap) else data.at("data")
                 raise PipelineError(
-                    values.at(key),
-                    f"ConfigMap {name!r} key {key!r}: values are strings; quote {value!r}",
+                    where, f"ConfigMap {name!r} key {key!r}: values are strings; quote {value!r}"
                 )
         out[name] = {str(k): v for k, v in values.items()}
     return out
