@@ -341,11 +341,9 @@ def test_unused_library_tasks_are_still_checked() -> None:
     assert "task 'spare' step 's'" in str(fails(p))
 
 
-def test_steps_need_command_or_script() -> None:
-    s = Step(name="s", image="alpine", source=src(50))
-    err = fails(pipe([ptask("a", spec("a", steps=[s]))]))
-    assert (err.source, "has neither 'command' nor 'script'" in str(err)) == (src(50), True)
-    s.script = "echo"
+def test_a_step_may_rely_on_its_images_entrypoint() -> None:
+    """No command and no script: clusters run the image's entrypoint; only a host run fails."""
+    s = Step(name="s", image="alpine", args=["hello"], source=src(50))
     validate(pipe([ptask("a", spec("a", steps=[s]))]), {})
 
 

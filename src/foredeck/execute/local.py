@@ -61,6 +61,7 @@ from foredeck.pipeline.model import (
     TaskSpec,
     TaskStatus,
 )
+from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, task_references
 from foredeck.storage import prow
 from foredeck.types import PipelineError
@@ -163,6 +164,7 @@ class _Run:
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
+        self.passed_through = passed_through(spec.cluster_objects)
         self.max_output = max_output
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
@@ -222,6 +224,8 @@ class _Run:
         self.t0 = loop.time()
         self.build_log = self.record.start(started, self.max_output)
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")
+        if self.passed_through:
+            self.log(self.passed_through)
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self.log(self.sandbox.describe())
         self.record.snapshot(force=True)

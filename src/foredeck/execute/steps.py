@@ -23,7 +23,7 @@ from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
-from foredeck.pipeline.model import Step, TaskStatus
+from foredeck.pipeline.model import Step, TaskStatus, needs_entrypoint
 
 _MARKER_KEY = MARKER.encode()
 
@@ -178,7 +178,7 @@ class StepRunner:
         else:
             command = lookups.args(step.command, lookup)
             if not command:
-                raise ValueError("no command or script (an image's entrypoint is not known here)")
+                raise ValueError(needs_entrypoint(step))
             argv = [*command, *args]
         if step.env:
             overrides = {k: lookups.text(v, lookup) for k, v in step.env.items()}

@@ -72,6 +72,30 @@ def _rename(value: ParamValue, names: dict[str, str]) -> ParamValue:
     return {k: one(v) for k, v in value.items()}
 
 
+def _param_specs(params: list[ParamSpec], where: str) -> list[dict[str, Any]]:
+    """Tekton's rules for parameter names, which Argo's are not: a letter or `_` first, no
+    `.` in an object's name, and no two names that differ only in case."""
+    seen: dict[str, str] = {}
+    for param in params:
+        name = param.name
+        dots = "." if param.type != "object" else ""
+        if not re.fullmatch(rf"[A-Za-z_][-A-Za-z0-9_{dots}]*", name):
+            why = "names begin with a letter or '_' and hold letters, digits, '-', '_'"
+            why += ", '.'" if dots else " (no '.' for an object)"
+            raise PipelineError(
+                param.source,
+                f"{where}: Tekton cannot express a parameter named {name!r} (Tekton {why})",
+            )
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise PipelineError(
+                param.source,
+                f"{where}: Tekton cannot express parameters {other!r} and {name!r} side by"
+                " side (Tekton parameter names ignore case)",
+            )
+    return [_param_spec(param) for param in params]
+
+
 def _param_spec(param: ParamSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": param.name}
     if param.type != "string":
@@ -88,7 +112,7 @@ def _task_spec(spec: TaskSpec) -> dict[str, Any]:
     if spec.description:
         out["description"] = spec.description
     if spec.params:
-        out["params"] = [_param_spec(p) for p in spec.params]
+        out["params"] = _param_specs(spec.params, f"task {spec.name!r}")
     if spec.results:
         out["results"] = [
             {"name": r.name, **({"type": r.type} if r.type != "string" else {})}
@@ -216,7 +240,7 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     if p.description:
         pipeline_spec["description"] = p.description
     if p.params:
-        pipeline_spec["params"] = [_param_spec(param) for param in p.params]
+        pipeline_spec["params"] = _param_specs(p.params, f"pipeline {p.name!r}")
     if p.workspaces:
         pipeline_spec["workspaces"] = [
             {"name": w.name, **({"optional": True} if w.optional else {})} for w in p.workspaces

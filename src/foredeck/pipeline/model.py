@@ -11,7 +11,7 @@ canonical expression language of the IR; other front ends translate into it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from foredeck.types import UNKNOWN, PipelineError, Source
 
@@ -181,8 +181,42 @@ class Pipeline:
 
 @dataclass
 class PipelineRunSpec:
-    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`)."""
+    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`).
+
+    `cluster_objects` are the other Kubernetes objects of the input, in input order;
+    `config_maps` the `data` of its ConfigMaps by name (what `configMapKeyRef`s read locally).
+    """
 
     pipeline: Pipeline
     params: dict[str, ParamValue] = field(default_factory=dict)
     name: str = ""
+    cluster_objects: list[ClusterObject] = field(default_factory=list)
+    config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterObject:
+    """A Kubernetes object that came with the pipeline (a ConfigMap, PVC, ServiceAccount, RBAC,
+    a quota ...): meaningless to a host run, passed to the cluster by `--emit`. `manifest` is
+    the document as plain data (a Secret's: its name only, never its data)."""
+
+    api_version: str
+    kind: str
+    name: str
+    manifest: dict[str, Any]
+    source: Source = UNKNOWN
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def needs_entrypoint(step: Step) -> str:
+    """Why a host cannot run `step`: with no command and no script, it runs what its image's
+    entrypoint says, which only a container runtime knows (clusters run it as written)."""
+    image = f"image {step.image!r}" if step.image else "its image"
+    return (
+        f"no command or script: it runs the entrypoint of {image}, which needs a container"
+        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
+        " foredeck has no container runtime yet"
+    )
