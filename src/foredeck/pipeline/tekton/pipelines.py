@@ -95,7 +95,9 @@ def _when(task: SourceMap, what: str) -> list[WhenExpression]:
     for item in map_list(task, "when", what):
         if "cel" in item:
             raise PipelineError(
-                item.at("cel"), f"{what}: 'when' with 'cel' is unsupported (use input/operator)"
+                item.at("cel"),
+                f"{what}: 'when' with 'cel' (an alpha Tekton feature) is not supported;"
+                " write it as input/operator/values",
             )
         check_fields(item, ("input", "operator", "values"), f"{what} when")
         operator = str_field(item, "operator", f"{what} when", required=True)
@@ -173,12 +175,13 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
         result.matrix = _matrix(task, what)
     for item in map_list(task, "workspaces", what):
         wname = name_of(item, f"{what} workspace")
-        if "subPath" in item:
-            raise PipelineError(item.at("subPath"), f"{what}: workspace 'subPath' not supported")
-        check_fields(item, ("name", "workspace"), f"{what} workspace {wname!r}")
+        check_fields(item, ("name", "workspace", "subPath"), f"{what} workspace {wname!r}")
         if wname in result.workspaces:
             raise PipelineError(item.at("name"), f"{what}: duplicate workspace {wname!r}")
         result.workspaces[wname] = str_field(item, "workspace", what) or wname
+        sub_path = str_field(item, "subPath", f"{what} workspace {wname!r}")
+        if sub_path:
+            result.workspace_sub_paths[wname] = sub_path
     return result
 
 

@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from foredeck.pipeline.model import ParamValue, Pipeline
+from foredeck.pipeline.model import ParamValue, Pipeline, TaskRunSettings
 from foredeck.pipeline.tekton.fields import (
     as_map,
     check_fields,
     doc_spec,
+    map_field,
     map_list,
     metadata_name,
     name_of,
     name_values,
+    plain,
+    str_field,
     timeout_field,
 )
 from foredeck.pipeline.tekton.pipelines import pipeline_spec
 from foredeck.types import UNKNOWN, PipelineError, Source
 from foredeck.yamlsrc import SourceMap
 
-_RUN_SPEC_FIELDS = ("pipelineRef", "pipelineSpec", "params", "timeouts", "workspaces")
+_RUN_SPEC_FIELDS = (
+    "pipelineRef",
+    "pipelineSpec",
+    "params",
+    "timeouts",
+    "workspaces",
+    "taskRunTemplate",
+    "taskRunSpecs",
+)
+
+
+_TEMPLATE_FIELDS = ("serviceAccountName", "podTemplate")
+
+
+_TASK_RUN_SPEC_FIELDS = (
+    "pipelineTaskName",
+    "serviceAccountName",
+    "podTemplate",
+    "computeResources",
+    "stepSpecs",
+    "sidecarSpecs",
+    "metadata",
+)
+
+
+_RUN_WORKSPACE_FIELDS = (
+    "name",
+    "subPath",
+    "emptyDir",
+    "volumeClaimTemplate",
+    "persistentVolumeClaim",
+    "configMap",
+    "secret",
+    "projected",
+    "csi",
+)
 
 
 _TIMEOUT_FIELDS = ("pipeline", "tasks", "finally")
@@ -39,6 +78,63 @@ class TektonRun:
     finally_timeout: float | None = None
     source: Source = UNKNOWN
     ref_source: Source = UNKNOWN
+    task_run_template: TaskRunSettings | None = None
+    task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)
+
+
+def _settings(m: SourceMap, what: str, allowed: tuple[str, ...]) -> TaskRunSettings:
+    check_fields(m, allowed, what)
+    out = TaskRunSettings(source=m.source)
+    out.service_account = str_field(m, "serviceAccountName", what) or ""
+    out.pod_template = map_field(m, "podTemplate", what)
+    out.compute_resources = map_field(m, "computeResources", what)
+    out.metadata = map_field(m, "metadata", what)
+    for key in ("stepSpecs", "sidecarSpecs"):
+        specs = []
+        for item in map_list(m, key, what):
+            check_fields(item, ("name", "computeResources"), f"{what} {key}")
+            name_of(item, f"{what} {key}")
+            specs.append(cast(dict[str, Any], plain(item)))
+        if key == "stepSpecs":
+            out.step_specs = specs
+        else:
+            out.sidecar_specs = specs
+    return out
+
+
+def _task_run_settings(spec: SourceMap, run: TektonRun, what: str) -> None:
+    if "taskRunTemplate" in spec:
+        template = as_map(spec["taskRunTemplate"], spec.at("taskRunTemplate"), f"{what} template")
+        run.task_run_template = _settings(template, f"{what} taskRunTemplate", _TEMPLATE_FIELDS)
+    for item in map_list(spec, "taskRunSpecs", what):
+        twhat = f"{what} taskRunSpecs"
+        task = str_field(item, "pipelineTaskName", twhat, required=True) or ""
+        if task in run.task_run_specs:
+            raise PipelineError(item.source, f"{twhat}: {task!r} is given twice")
+        run.task_run_specs[task] = _settings(item, f"{twhat} {task!r}", _TASK_RUN_SPEC_FIELDS)
+
+
+def apply_run(run: TektonRun, pipeline: Pipeline) -> None:
+    """What the run sets on the pipeline it runs: timeouts, task run settings; run params the
+    pipeline does not declare are dropped from `run.params`, as Tekton ignores them."""
+    pipeline.timeout = run.timeout
+    pipeline.tasks_timeout = run.tasks_timeout
+    pipeline.finally_timeout = run.finally_timeout
+    pipeline.task_run_template = run.task_run_template
+    names = {task.name for task in pipeline.all_tasks()}
+    for task, settings in run.task_run_specs.items():
+        if task not in names:
+            raise PipelineError(
+                settings.source,
+                f"PipelineRun {run.name!r}: taskRunSpecs names {task!r},"
+                f" which is not a task of pipeline {pipeline.name!r}",
+            )
+    pipeline.task_run_specs = dict(run.task_run_specs)
+    declared = {param.name for param in pipeline.params}
+    for name in list(run.params):
+        if name not in declared:
+            del run.params[name]
+            pipeline.ignored_params.append(name)
 
 
 def parse_run(doc: SourceMap) -> TektonRun:
@@ -87,5 +183,7 @@ def parse_run(doc: SourceMap) -> TektonRun:
                 )
     for item in map_list(spec, "workspaces", what):
         # Bindings choose storage on a cluster; locally every workspace is a fresh directory.
-        name_of(item, f"{what} workspace")
+        wname = name_of(item, f"{what} workspace")
+        check_fields(item, _RUN_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
+    _task_run_settings(spec, run, what)
     return run
