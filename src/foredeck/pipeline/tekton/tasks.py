@@ -157,7 +157,9 @@ def _on_error(m: SourceMap, what: str) -> StepOnError:
         return "stopAndFail"
     if value == "continue":
         return "continue"
-    raise PipelineError(m.at("onError"), f"{what}: onError {value!r} is not continue or stopAndFail")
+    raise PipelineError(
+        m.at("onError"), f"{what}: onError {value!r} is not continue or stopAndFail"
+    )
 
 
 def _output_path(m: SourceMap, key: str, what: str) -> str | None:
