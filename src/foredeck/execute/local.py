@@ -333,7 +333,11 @@ class _Run:
             return
         try:
             spec = self.pipeline.spec_of(task)
-            bound = {name: lookups.value(value, lookup) for name, value in task.params.items()}
+            types = {param.name: param.type for param in spec.params}
+            bound = {
+                name: lookups.value(value, lookup, types.get(name))
+                for name, value in task.params.items()
+            }
             guard = self._when(task, lookup)
             combos = None if task.matrix is None else fanout.combinations(task.matrix, lookup)
         except (SubstitutionError, PipelineError) as exc:

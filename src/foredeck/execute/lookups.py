@@ -23,13 +23,15 @@ from foredeck.execute.step_files import exit_code_path
 from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.expressions import (
     Lookup,
+    Reference,
     iter_references,
     references,
     substitute,
     substitute_list,
     substitute_value,
 )
-from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask, TaskSpec
+from foredeck.pipeline.model import ParamType, ParamValue, Pipeline, PipelineTask, TaskSpec
+from foredeck.pipeline.validate import TEKTON_CONTEXT
 
 NAMESPACE = "local"
 KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context", "steps"})
@@ -41,8 +43,13 @@ def check(text: str, lookup: Lookup) -> None:
     if "$(" not in text:
         return
     for ref in iter_references(text):
-        if ref.parts[0] in KNOWN_ROOTS:
+        if ref.parts[0] in KNOWN_ROOTS and not _left_as_written(ref):
             substitute(ref.text, lookup)
+
+
+def _left_as_written(ref: Reference) -> bool:
+    """A `$(context.…)` Tekton does not document: Tekton leaves it for the shell, as here."""
+    return ref.parts[0] == "context" and ref.path not in TEKTON_CONTEXT
 
 
 def text(value: str, lookup: Lookup) -> str:
@@ -60,11 +67,18 @@ def args(items: list[str], lookup: Lookup) -> list[str]:
     return substitute_list(items, lookup, strict=False)
 
 
-def value(param: ParamValue, lookup: Lookup) -> ParamValue:
-    """A param value (string, array or object) substituted."""
+def value(param: ParamValue, lookup: Lookup, expected: ParamType | None = None) -> ParamValue:
+    """A param value (string, array or object) substituted. For an `expected` array, a lone
+    `$(tasks.T.results.list)` without `[*]` is the whole array too, as Tekton passes it."""
     for ref in references(param):
-        if ref.parts[0] in KNOWN_ROOTS:
+        if ref.parts[0] in KNOWN_ROOTS and not _left_as_written(ref):
             substitute(ref.text, lookup)
+    if expected == "array" and isinstance(param, str) and "[*]" not in param:
+        refs = references(param)
+        if len(refs) == 1 and refs[0].index is None and param.strip() == refs[0].text:
+            resolved = lookup(refs[0].path)
+            if isinstance(resolved, list):
+                return list(resolved)
     return substitute_value(param, lookup, strict=False)
 
 

@@ -14,6 +14,7 @@ from foredeck.pipeline.expressions import references
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
+    ParamType,
     ParamValue,
     Pipeline,
     PipelineResult,
@@ -185,6 +186,19 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
     return result
 
 
+def _passed_type(value: ParamValue, params: Mapping[str, ParamSpec]) -> ParamType:
+    """The type of a value passed to an undeclared param: a lone `$(x[*])` is an array (or
+    the object a pipeline param `x` is)."""
+    if not isinstance(value, str):
+        return value_type(value)
+    refs = references(value)
+    if len(refs) == 1 and refs[0].star and value.strip() == refs[0].text:
+        parts = refs[0].parts
+        outer = params.get(parts[1]) if parts[0] == "params" and len(parts) == 2 else None
+        return "object" if outer is not None and outer.type == "object" else "array"
+    return "string"
+
+
 def _propagate(pipeline: Pipeline) -> None:
     """Tekton's propagated params and workspaces: an inline taskSpec may use the pipeline's
     params and workspaces without declaring them; make that explicit in the IR."""
@@ -201,7 +215,12 @@ def _propagate(pipeline: Pipeline) -> None:
                 parts = ref.parts
                 if len(parts) < 2:
                     continue
-                if parts[0] == "params" and parts[1] not in declared and parts[1] in params:
+                if parts[0] == "params" and parts[1] not in declared and parts[1] in task.params:
+                    # Passed by the pipeline task but not declared by its embedded spec.
+                    value = task.params[parts[1]]
+                    spec.params.append(ParamSpec(parts[1], _passed_type(value, params)))
+                    declared.add(parts[1])
+                elif parts[0] == "params" and parts[1] not in declared and parts[1] in params:
                     outer = params[parts[1]]
                     spec.params.append(ParamSpec(outer.name, outer.type, source=outer.source))
                     declared.add(outer.name)
