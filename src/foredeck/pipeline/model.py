@@ -173,6 +173,7 @@ class TaskRunSettings:
     sidecar_specs: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)  # labels, annotations
     source: Source = UNKNOWN
+    timeout: float | None = None  # a `taskRunSpecs` timeout: the task's, on a host too
 
     def fields(self) -> list[str]:
         """The Tekton field names that are set, for messages."""

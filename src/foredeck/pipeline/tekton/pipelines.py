@@ -248,9 +248,10 @@ def pipeline_spec(
     name: str,
     what: str,
     propagated: Mapping[str, tuple[ParamValue, Source]] | None = None,
+    workspaces: Mapping[str, Source] | None = None,
 ) -> Pipeline:
-    """A Pipeline's `spec` (or a PipelineRun's inline `pipelineSpec`, whose run params are
-    `propagated`: usable without being declared, as in Tekton)."""
+    """A Pipeline's `spec` (or a PipelineRun's inline `pipelineSpec`, whose run params and
+    `workspaces` are propagated: usable without being declared, as in Tekton)."""
     check_fields(spec, _PIPELINE_SPEC_FIELDS, what)
     pipeline = Pipeline(name=name, tasks=[], source=spec.source)
     pipeline.params = param_specs(spec, what)
@@ -270,6 +271,10 @@ def pipeline_spec(
                 item.source,
             )
         )
+    declared_ws = {w.name for w in pipeline.workspaces}
+    for wname, source in (workspaces or {}).items():
+        if wname not in declared_ws:
+            pipeline.workspaces.append(WorkspaceDecl(wname, source=source))
     pipeline.tasks = [_pipeline_task(t, False) for t in map_list(spec, "tasks", what)]
     pipeline.finally_tasks = [_pipeline_task(t, True) for t in map_list(spec, "finally", what)]
     for item in map_list(spec, "results", what):

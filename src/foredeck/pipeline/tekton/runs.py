@@ -45,6 +45,7 @@ _TASK_RUN_SPEC_FIELDS = (
     "stepSpecs",
     "sidecarSpecs",
     "metadata",
+    "timeout",
 )
 
 
@@ -89,6 +90,7 @@ def _settings(m: SourceMap, what: str, allowed: tuple[str, ...]) -> TaskRunSetti
     out.pod_template = map_field(m, "podTemplate", what)
     out.compute_resources = map_field(m, "computeResources", what)
     out.metadata = map_field(m, "metadata", what)
+    out.timeout = timeout_field(m, "timeout", what)
     for key in ("stepSpecs", "sidecarSpecs"):
         specs = []
         for item in map_list(m, key, what):
@@ -130,6 +132,10 @@ def apply_run(run: TektonRun, pipeline: Pipeline) -> None:
                 f" which is not a task of pipeline {pipeline.name!r}",
             )
     pipeline.task_run_specs = dict(run.task_run_specs)
+    for node in pipeline.all_tasks():
+        override = run.task_run_specs.get(node.name)
+        if override is not None and override.timeout is not None:
+            node.timeout = override.timeout  # the TaskRun's timeout, as Tekton sets it
     declared = {param.name for param in pipeline.params}
     for name in list(run.params):
         if name not in declared:
@@ -157,7 +163,9 @@ def parse_run(doc: SourceMap) -> TektonRun:
     else:
         inline = as_map(spec["pipelineSpec"], spec.at("pipelineSpec"), f"{what} 'pipelineSpec'")
         propagated = {k: (v, sources[k]) for k, v in params.items()}
-        run.pipeline = pipeline_spec(inline, name, f"{what} pipelineSpec", propagated)
+        run.pipeline = pipeline_spec(
+            inline, name, f"{what} pipelineSpec", propagated, _workspaces(spec, what)
+        )
         run.ref_source = inline.source
     if "timeouts" in spec:
         timeouts = as_map(spec["timeouts"], spec.at("timeouts"), f"{what} 'timeouts'")
@@ -181,9 +189,17 @@ def parse_run(doc: SourceMap) -> TektonRun:
                     timeouts.source,
                     f"{what}: timeouts.tasks + timeouts.finally exceed timeouts.pipeline",
                 )
-    for item in map_list(spec, "workspaces", what):
-        # Bindings choose storage on a cluster; locally every workspace is a fresh directory.
-        wname = name_of(item, f"{what} workspace")
-        check_fields(item, _RUN_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
+    _workspaces(spec, what)
     _task_run_settings(spec, run, what)
     return run
+
+
+def _workspaces(spec: SourceMap, what: str) -> dict[str, Source]:
+    """The run's workspace bindings, by name. They choose storage on a cluster; locally every
+    workspace is a fresh directory (or what `--workspace` binds)."""
+    out: dict[str, Source] = {}
+    for item in map_list(spec, "workspaces", what):
+        wname = name_of(item, f"{what} workspace")
+        check_fields(item, _RUN_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
+        out[wname] = item.source
+    return out
