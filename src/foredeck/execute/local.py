@@ -41,6 +41,7 @@ from typing import cast
 
 from foredeck.execute import lookups
 from foredeck.execute import matrix as fanout
+from foredeck.execute.host_notes import host_notes
 from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.process import ProcessGroups
@@ -49,9 +50,8 @@ from foredeck.execute.results import ResultError, read_results
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
-from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.host_notes import host_notes
 from foredeck.execute.step_files import uses_step_paths
+from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name, sub_directory
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (

@@ -47,4 +47,4 @@ def open_output(path: str, cwd: str, layout: RunLayout) -> BinaryIO:
     if os.path.commonpath([full, root]) != root:
         raise ValueError(f"{path!r} is outside the run's directory: a host step cannot write it")
     Path(full).parent.mkdir(parents=True, exist_ok=True)
-    return open(full, "wb")  # noqa: SIM115 - closed by the caller once the step has ended
+    return open(full, "wb")

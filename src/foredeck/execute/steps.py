@@ -20,9 +20,9 @@ from foredeck.execute import lookups
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.orphans import MARKER
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
-from foredeck.execute.step_files import open_output, record_exit_code
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
+from foredeck.execute.step_files import open_output, record_exit_code
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import Step, TaskStatus

@@ -342,11 +342,12 @@ class _Scope:
                 raise PipelineError(
                     source, f"{what}: {ref.text}: task {parts[1]!r} declares no result {parts[3]!r}"
                 )
-        if site.task is not None and not site.in_finally:
-            if target.name not in upstream(self.graph, site.task.name):
-                raise PipelineError(
-                    source, f"{what}: {ref.text}: task {parts[1]!r} is not upstream"
-                )
+        if (
+            site.task is not None
+            and not site.in_finally
+            and target.name not in upstream(self.graph, site.task.name)
+        ):
+            raise PipelineError(source, f"{what}: {ref.text}: task {parts[1]!r} is not upstream")
 
     def lone_type(self, value: ParamValue) -> str | None:
         """The type of a value that is one whole reference to a param or a task result (a
@@ -510,12 +511,12 @@ def _check_supplied(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> Non
 def check_value(param: ParamSpec, value: ParamValue, source: Source, what: str) -> None:
     """A literal value against its param's `enum` and object `properties` (references are
     checked when they are resolved)."""
-    if param.enum and isinstance(value, str) and not references(value):
-        if value not in param.enum:
-            raise PipelineError(
-                source,
-                f"{what}: param {param.name!r} is {value!r}, not one of {', '.join(param.enum)}",
-            )
+    literal = isinstance(value, str) and not references(value)
+    if param.enum and literal and value not in param.enum:
+        raise PipelineError(
+            source,
+            f"{what}: param {param.name!r} is {value!r}, not one of {', '.join(param.enum)}",
+        )
     if param.properties and isinstance(value, dict):
         default = param.default if isinstance(param.default, dict) else {}
         missing = [k for k in param.properties if k not in value and k not in default]
