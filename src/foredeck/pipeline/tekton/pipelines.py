@@ -218,7 +218,8 @@ def _propagate(pipeline: Pipeline) -> None:
                 if parts[0] == "params" and parts[1] not in declared and parts[1] in task.params:
                     # Passed by the pipeline task but not declared by its embedded spec.
                     value = task.params[parts[1]]
-                    spec.params.append(ParamSpec(parts[1], _passed_type(value, params)))
+                    passed = ParamSpec(parts[1], _passed_type(value, params), source=task.source)
+                    spec.params.append(passed)
                     declared.add(parts[1])
                 elif parts[0] == "params" and parts[1] not in declared and parts[1] in params:
                     outer = params[parts[1]]
