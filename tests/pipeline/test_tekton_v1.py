@@ -280,7 +280,7 @@ def test_step_fields_emit_back_to_tekton() -> None:
 
 
 def test_what_argo_cannot_express_of_steps_is_named() -> None:
-    with pytest.raises(PipelineError, match="onError: continue .* has no Argo form"):
+    with pytest.raises(PipelineError, match=r"onError: continue .* has no Argo form"):
         emit_argo(load(STEPS))
     no_continue = STEPS.replace("onError: continue", "onError: stopAndFail")
     with pytest.raises(PipelineError, match="stdoutConfig has no Argo form"):
