@@ -293,7 +293,9 @@ class _Emitter:
                 raise PipelineError(source, message)
             axes.append([call(v) for v in values])
         names = list(matrix.params)
-        rows = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+        # Tekton's order (the first param varies fastest), as the local executor runs them.
+        combos = itertools.product(*reversed(axes))
+        rows = [dict(zip(names, reversed(combo), strict=True)) for combo in combos]
         if not names:
             rows = []
         rows.extend({k: call(v) for k, v in extra.items()} for extra in matrix.include)
