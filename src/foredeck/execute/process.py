@@ -211,32 +211,8 @@ async def run_process(
     the group (see `orphans.py`). Raises OSError when the program cannot be started.
     """
     loop = asyncio.get_running_loop()
-    read_fd, write_fd = os.pipe()
     split = stdout_sink is not None or stderr_sink is not None
-    err_read, err_write = os.pipe() if split else (-1, write_fd)
-    if marker is not None:
-        REAPER.step_starting(marker)
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=groups.devnull,
-            stdout=write_fd,
-            stderr=err_write,
-            start_new_session=True,
-        )
-    except BaseException:
-        os.close(read_fd)
-        if split:
-            os.close(err_read)
-        if marker is not None:
-            REAPER.leader_ended(0, marker)  # no leader: forget the step
-        raise
-    finally:
-        os.close(write_fd)
-        if split:
-            os.close(err_write)
+    proc, read_fd, err_read = _spawn(argv, cwd, env, groups, marker, split=split)
     pgid = proc.pid
     groups.add(pgid)
     REAPER.leader_started(pgid, marker)
@@ -285,6 +261,45 @@ async def run_process(
         elif split:
             os.close(err_read)
     return ProcessOutcome(returncode, stopped, leftovers)
+
+
+def _spawn(
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[bytes, bytes] | Mapping[str, str],
+    groups: ProcessGroups,
+    marker: str | None,
+    *,
+    split: bool,
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start the step: the process and the read ends of its output pipe(s) (stderr's is -1
+    unless `split`)."""
+    read_fd, write_fd = os.pipe()
+    err_read, err_write = os.pipe() if split else (-1, write_fd)
+    if marker is not None:
+        REAPER.step_starting(marker)
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=groups.devnull,
+            stdout=write_fd,
+            stderr=err_write,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_fd)
+        if split:
+            os.close(err_read)
+        if marker is not None:
+            REAPER.leader_ended(0, marker)  # no leader: forget the step
+        raise
+    finally:
+        os.close(write_fd)
+        if split:
+            os.close(err_write)
+    return proc, read_fd, err_read
 
 
 def _tee(
