@@ -498,3 +498,21 @@ def test_run_workspaces_and_task_params_propagate_into_embedded_specs() -> None:
     # Passed by the pipeline task but not declared by its spec: Tekton propagates it.
     assert [(q.name, q.type) for q in use.task_spec.params] == [("items", "array")]
     tekton(run)
+
+
+def test_pipeline_task_retries_in_a_binding_is_a_constant_in_argo() -> None:
+    text = """\
+    apiVersion: tekton.dev/v1
+    kind: Pipeline
+    metadata: {name: p}
+    spec:
+      tasks:
+        - name: a
+          retries: 2
+          params: [{name: r, value: "$(context.pipelineTask.retries)"}]
+          taskSpec:
+            params: [{name: r}]
+            steps: [{name: s, image: x, script: "echo $(params.r)"}]
+    """
+    (task,) = argo(load(text))["spec"]["templates"][0]["dag"]["tasks"]
+    assert task["arguments"]["parameters"] == [{"name": "r", "value": "2"}]

@@ -227,6 +227,7 @@ class _Emitter:
                 raise PipelineError(
                     task.source, f"{where}: param {name!r}: Argo values are strings"
                 )
+            value = pod.task_context(value, task)
             text = self._call_text(value, finally_, task.source, f"{where} param {name!r}")
             args.append({"name": name, "value": text})
         if task.matrix is not None:

@@ -115,6 +115,16 @@ def container_fields(step: Step, where: str) -> dict[str, Any]:
     return {_CONTAINER_FIELDS[key]: value for key, value in step.cluster.items()}
 
 
+def task_context(text: str, task: PipelineTask) -> str:
+    """`$(context.pipelineTask.retries)` in what a task binds: a constant of the task."""
+    if "pipelineTask" not in text:
+        return text
+    for ref in iter_references(text):
+        if ref.path == "context.pipelineTask.retries":
+            text = text.replace(ref.text, str(task.retries))
+    return text
+
+
 def sub_path(task: PipelineTask, inner: str) -> str | None:
     """A workspace binding's `subPath` in Argo's words (`{{workflow.parameters.x}}`)."""
     text = task.workspace_sub_paths.get(inner)
