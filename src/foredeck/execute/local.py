@@ -191,6 +191,7 @@ class _Run:
         self.graph = dependencies(self.pipeline)
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
+        self._step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -472,7 +473,10 @@ class _Run:
             logger.message(str(exc))
             return "Failed", str(exc), False
         steps_dir = None
-        if uses_step_paths(spec):
+        uses = self._step_paths.get(id(spec))
+        if uses is None:  # scanned once per spec: this runs for every attempt
+            uses = self._step_paths[id(spec)] = uses_step_paths(spec)
+        if uses:
             steps_dir = self.layout.steps_dir(dname, attempt)
         lookup = self.scope.task_lookup(
             spec,
