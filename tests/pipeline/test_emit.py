@@ -128,8 +128,8 @@ def test_argo_shape(runs: dict[str, PipelineRunSpec]) -> None:
     assert tasks["package"]["withParam"] == "{{workflow.parameters.targets}}"
     assert {"name": "arch", "value": "{{item}}"} in tasks["package"]["arguments"]["parameters"]
     assert tasks["cross"]["withItems"] == [
-        {"os": o, "arch": a} for o in ("linux", "darwin") for a in ("amd64", "arm64")
-    ]
+        {"os": o, "arch": a} for a in ("amd64", "arm64") for o in ("linux", "darwin")
+    ]  # Tekton's order: the first param varies fastest
     build = templates["build"]
     assert build["retryStrategy"] == {"limit": "2", "retryPolicy": "Always"}
     assert build["activeDeadlineSeconds"] == "600"

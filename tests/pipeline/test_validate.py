@@ -229,7 +229,8 @@ TASK_FORMS_OK = [
     "$(context.task.name)",
     "$(context.task.retry-count)",
     "$(context.pipelineRun.name)",
-    "$(steps.step-a.exitCode.path)",
+    "$(steps.step-s.exitCode.path)",
+    "$(context.taskRun.secret)",  # undocumented: Tekton leaves it as written, for the shell
 ]
 
 _TASK_DECL: dict[str, object] = {
@@ -269,7 +270,8 @@ def test_task_level_forms_in_every_step_field(value: str, field: str) -> None:
         ("$(results.r)", "unsupported reference $(results.r)"),
         ("$(workspaces.nope.path)", "refers to undeclared workspace 'nope'"),
         ("$(workspaces.w.mount)", "unsupported reference $(workspaces.w.mount)"),
-        ("$(context.taskRun.secret)", "unknown variable $(context.taskRun.secret)"),
+        ("$(steps.step-nope.exitCode.path)", "refers to no step of 't'"),
+        ("$(steps.step-s.results.r.path)", "unsupported reference"),
         ("$(tasks.a.results.r)", "cannot be used inside a task's steps"),
     ],
 )

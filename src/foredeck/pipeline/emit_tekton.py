@@ -27,6 +27,8 @@ from foredeck.pipeline.model import (
     ParamValue,
     PipelineRunSpec,
     PipelineTask,
+    Step,
+    TaskRunSettings,
     TaskSpec,
 )
 from foredeck.types import PipelineError
@@ -104,6 +106,10 @@ def _param_spec(param: ParamSpec) -> dict[str, Any]:
         out["default"] = param.default
     if param.description:
         out["description"] = param.description
+    if param.properties:
+        out["properties"] = {key: {"type": "string"} for key in param.properties}
+    if param.enum:
+        out["enum"] = list(param.enum)
     return out
 
 
@@ -142,9 +148,41 @@ def _task_spec(spec: TaskSpec) -> dict[str, Any]:
             body["workingDir"] = step.working_dir
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
+        _step_extras(step, body)
         steps.append(body)
     out["steps"] = steps
     _share_collected_files(spec, steps, out)
+    return out
+
+
+def _step_extras(step: Step, body: dict[str, Any]) -> None:
+    """Tekton-only step fields, as they were written."""
+    if step.display_name:
+        body["displayName"] = step.display_name
+    if step.on_error == "continue":
+        body["onError"] = "continue"
+    if step.stdout_path is not None:
+        body["stdoutConfig"] = {"path": step.stdout_path}
+    if step.stderr_path is not None:
+        body["stderrConfig"] = {"path": step.stderr_path}
+    body.update(step.cluster)
+
+
+def _run_settings(settings: TaskRunSettings) -> dict[str, Any]:
+    """A `taskRunTemplate` or `taskRunSpecs` entry (without its pipelineTaskName)."""
+    out: dict[str, Any] = {}
+    for key, value in (
+        ("serviceAccountName", settings.service_account),
+        ("podTemplate", settings.pod_template),
+        ("computeResources", settings.compute_resources),
+        ("stepSpecs", settings.step_specs),
+        ("sidecarSpecs", settings.sidecar_specs),
+        ("metadata", settings.metadata),
+    ):
+        if value:
+            out[key] = value
+    if settings.timeout is not None:
+        out["timeout"] = format_duration(settings.timeout)
     return out
 
 
@@ -227,7 +265,11 @@ def _pipeline_task(
     if task.timeout is not None:
         out["timeout"] = format_duration(task.timeout)
     if task.workspaces:
-        out["workspaces"] = [{"name": k, "workspace": v} for k, v in task.workspaces.items()]
+        out["workspaces"] = [
+            {"name": k, "workspace": v}
+            | ({"subPath": task.workspace_sub_paths[k]} if k in task.workspace_sub_paths else {})
+            for k, v in task.workspaces.items()
+        ]
     return out
 
 
@@ -271,6 +313,16 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     }
     if timeouts:
         spec["timeouts"] = timeouts
+    if p.task_run_template is not None and _run_settings(p.task_run_template):
+        template = _run_settings(p.task_run_template)
+        spec["taskRunTemplate"] = {
+            k: v for k, v in template.items() if k in ("serviceAccountName", "podTemplate")
+        }
+    if p.task_run_specs:
+        spec["taskRunSpecs"] = [
+            {"pipelineTaskName": names.get(task, task), **_run_settings(settings)}
+            for task, settings in p.task_run_specs.items()
+        ]
     if p.workspaces:
         spec["workspaces"] = [
             {

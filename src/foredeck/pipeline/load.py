@@ -180,9 +180,7 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
                     f"duplicate Pipeline {matches[1].name!r} (also at {matches[0].source})",
                 )
             pipeline = matches[0]
-        pipeline.timeout = run.timeout
-        pipeline.tasks_timeout = run.tasks_timeout
-        pipeline.finally_timeout = run.finally_timeout
+        tekton.apply_run(run, pipeline)
     elif len(parsed.pipelines) == 1:
         pipeline = parsed.pipelines[0]
     elif parsed.pipelines:

@@ -18,6 +18,7 @@ from foredeck.types import UNKNOWN, PipelineError, Source
 ParamType = Literal["string", "array", "object"]
 ParamValue = str | list[str] | dict[str, str]
 WhenOperator = Literal["in", "notin"]
+StepOnError = Literal["stopAndFail", "continue"]
 TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
 
@@ -38,6 +39,8 @@ class ParamSpec:
     default: ParamValue | None = None
     description: str = ""
     source: Source = UNKNOWN
+    properties: list[str] = field(default_factory=list)  # an object param's declared keys
+    enum: list[str] = field(default_factory=list)  # the values allowed, when not empty
 
 
 @dataclass
@@ -81,6 +84,13 @@ class Step:
     working_dir: str | None = None
     timeout: float | None = None  # seconds
     source: Source = UNKNOWN
+    display_name: str = ""
+    on_error: StepOnError = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    stdout_path: str | None = None  # the step's stdout is also written there (Tekton)
+    stderr_path: str | None = None
+    cluster: dict[str, Any] = field(default_factory=dict)
+    """Container fields that only mean something in a pod (`computeResources`,
+    `securityContext`, `imagePullPolicy`): kept for the emitters, ignored on a host."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
@@ -89,6 +99,7 @@ class Step:
             values.append(self.script)
         if self.working_dir is not None:
             values.append(self.working_dir)
+        values.extend(p for p in (self.stdout_path, self.stderr_path) if p is not None)
         return values
 
 
@@ -142,6 +153,39 @@ class PipelineTask:
     matrix: Matrix | None = None
     workspaces: dict[str, str] = field(default_factory=dict)  # task workspace -> pipeline workspace
     source: Source = UNKNOWN
+    workspace_sub_paths: dict[str, str] = field(default_factory=dict)
+    """Task workspace -> the directory inside the pipeline workspace it is bound to (`subPath`,
+    may hold `$(params.x)`)."""
+
+
+@dataclass
+class TaskRunSettings:
+    """How a cluster runs a task's pod: Tekton's `taskRunTemplate` and `taskRunSpecs` entries.
+
+    Plain data (Kubernetes objects as parsed YAML) carried to the emitters; none of it changes
+    what a step does on a host, where the run log says so once.
+    """
+
+    service_account: str = ""
+    pod_template: dict[str, Any] = field(default_factory=dict)
+    compute_resources: dict[str, Any] = field(default_factory=dict)
+    step_specs: list[dict[str, Any]] = field(default_factory=list)  # {name, computeResources}
+    sidecar_specs: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # labels, annotations
+    source: Source = UNKNOWN
+    timeout: float | None = None  # a `taskRunSpecs` timeout: the task's, on a host too
+
+    def fields(self) -> list[str]:
+        """The Tekton field names that are set, for messages."""
+        named = [
+            ("serviceAccountName", self.service_account),
+            ("podTemplate", self.pod_template),
+            ("computeResources", self.compute_resources),
+            ("stepSpecs", self.step_specs),
+            ("sidecarSpecs", self.sidecar_specs),
+            ("metadata", self.metadata),
+        ]
+        return [name for name, value in named if value]
 
 
 @dataclass
@@ -165,6 +209,10 @@ class Pipeline:
     finally_timeout: float | None = None
     description: str = ""
     source: Source = UNKNOWN
+    task_run_template: TaskRunSettings | None = None
+    task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)  # by task name
+    ignored_params: list[str] = field(default_factory=list)
+    """Run params the pipeline does not declare: Tekton ignores them, and so does a run."""
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]

@@ -51,6 +51,8 @@ _TASK_CONTEXT = frozenset(
     }
 )
 _WORKSPACE_VARS = frozenset({"path", "bound", "claim", "volume"})
+TEKTON_CONTEXT = _TASK_CONTEXT
+"""Every `$(context.*)` Tekton documents; it leaves any other `$(context.…)` as written."""
 
 
 # --- dependencies ---
@@ -73,8 +75,9 @@ def task_references(task: PipelineTask) -> list[Reference]:
 
 
 def _result_task(ref: Reference) -> str | None:
+    """The task whose results (or matrix lengths) `ref` reads: it must have finished."""
     parts = ref.parts
-    if len(parts) >= 3 and parts[0] == "tasks" and parts[2] == "results":
+    if len(parts) >= 3 and parts[0] == "tasks" and parts[2] in ("results", "matrix"):
         return parts[1]
     return None
 
@@ -224,15 +227,25 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
                             f"{swhat}: {ref.text} refers to undeclared workspace {parts[1]!r}",
                         )
                 elif root == "context":
-                    if ref.path not in _TASK_CONTEXT:
-                        raise PipelineError(step.source, f"{swhat}: unknown variable {ref.text}")
+                    pass  # an undocumented `$(context.…)` is left as written, as Tekton does
+                elif root == "steps":
+                    _check_step_ref(ref, spec, step.source, swhat)
                 elif root == "tasks":
                     raise PipelineError(
                         step.source,
                         f"{swhat}: {ref.text} cannot be used inside a task's steps;"
                         " pass it to the task as a param",
                     )
-                # Anything else (`$(date)` in a script, `$(steps...)`) is not a pipeline variable.
+                # Anything else (`$(date)` in a script) is not a pipeline variable.
+
+
+def _check_step_ref(ref: Reference, spec: TaskSpec, source: Source, what: str) -> None:
+    """`$(steps.step-<name>.exitCode.path)`, the one step variable a host run resolves."""
+    parts = ref.parts
+    if len(parts) != 4 or parts[2:] != ["exitCode", "path"] or not parts[1].startswith("step-"):
+        raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
+    if parts[1][len("step-") :] not in {s.name for s in spec.steps}:
+        raise PipelineError(source, f"{what}: {ref.text} refers to no step of {spec.name!r}")
 
 
 # --- pipeline-level references ---
@@ -311,6 +324,9 @@ class _Scope:
                     source, f"{what}: {ref.text} refers to {target!r}, which is not a DAG task"
                 )
             return
+        if kind == "matrix":
+            self._check_matrix_ref(ref, site)
+            return
         if kind != "results" or len(parts) < 4:
             raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
         result = parts[3]
@@ -339,8 +355,51 @@ class _Scope:
                 source,
                 f"{what}: {ref.text}: task {target!r} is not upstream of {task.name!r}",
             )
-        if ref.star and declared[result].type == "string":
+        if ref.star and declared[result].type == "string" and referenced.matrix is None:
             raise PipelineError(source, f"{what}: {ref.text}: result {result!r} is not an array")
+
+    def _check_matrix_ref(self, ref: Reference, site: _Site) -> None:
+        """`$(tasks.T.matrix.length)` and `$(tasks.T.matrix.R.length)` of a matrix task."""
+        parts, source, what = ref.parts, site.source, site.what
+        target = self.dag.get(parts[1])
+        if parts[-1] != "length" or len(parts) not in (4, 5):
+            raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
+        if target is None or target.matrix is None:
+            raise PipelineError(source, f"{what}: {ref.text}: {parts[1]!r} is not a matrix task")
+        if len(parts) == 5:
+            results = {r.name for r in self.pipeline.spec_of(target).results}
+            if parts[3] not in results:
+                raise PipelineError(
+                    source, f"{what}: {ref.text}: task {parts[1]!r} declares no result {parts[3]!r}"
+                )
+        if (
+            site.task is not None
+            and not site.in_finally
+            and target.name not in upstream(self.graph, site.task.name)
+        ):
+            raise PipelineError(source, f"{what}: {ref.text}: task {parts[1]!r} is not upstream")
+
+    def lone_type(self, value: ParamValue) -> str | None:
+        """The type of a value that is one whole reference to a param or a task result (a
+        matrix task's results are arrays); None for anything else."""
+        refs = references(value)
+        if not isinstance(value, str) or len(refs) != 1 or refs[0].index is not None:
+            return None
+        ref = refs[0]
+        if value.strip() != ref.text:
+            return None
+        parts = ref.parts
+        if parts[0] == "params" and len(parts) == 2:
+            return next((p.type for p in self.pipeline.params if p.name == parts[1]), None)
+        if parts[0] == "tasks" and len(parts) == 4 and parts[2] == "results":
+            task = self.dag.get(parts[1]) or self.final.get(parts[1])
+            if task is None:
+                return None
+            if task.matrix is not None:
+                return "array"
+            results = self.pipeline.spec_of(task).results
+            return next((r.type for r in results if r.name == parts[3]), None)
+        return None
 
 
 def _check_binding(pipeline: Pipeline, scope: _Scope, task: PipelineTask, in_finally: bool) -> None:
@@ -391,10 +450,13 @@ def _check_params(
             expected = declared[name].type
             actual = value_type(value)
             lone_star = isinstance(value, str) and _is_whole_star(value)
+            if scope.lone_type(value) == expected:
+                actual = expected  # `$(tasks.T.results.list)`: the whole array, as Tekton passes it
             if actual != expected and not (lone_star and expected != "string"):
                 raise PipelineError(
                     source, f"{what}: param {name!r} is {expected} but is given a {actual} value"
                 )
+            check_value(declared[name], value, source, what)
             scope.check(value, source, f"{what} param {name!r}", task, in_finally)
 
 
@@ -444,6 +506,8 @@ def _check_matrix(
 def _check_workspaces(scope: _Scope, task: PipelineTask, spec: TaskSpec, what: str) -> None:
     source = task.source
     task_ws = {w.name: w for w in spec.workspaces}
+    for inner, sub_path in task.workspace_sub_paths.items():
+        scope.check(sub_path, source, f"{what} workspace {inner!r} subPath", task, False)
     for inner, outer in task.workspaces.items():
         if inner not in task_ws:
             message = f"{what}: binds workspace {inner!r} that {spec.name!r} does not declare"
@@ -482,6 +546,25 @@ def _check_supplied(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> Non
                     f"param {param.name!r} is {param.type} but is given a"
                     f" {value_type(value)} value",
                 )
+            check_value(param, value, param.source, "pipeline")
+
+
+def check_value(param: ParamSpec, value: ParamValue, source: Source, what: str) -> None:
+    """A literal value against its param's `enum` and object `properties` (references are
+    checked when they are resolved)."""
+    literal = isinstance(value, str) and not references(value)
+    if param.enum and literal and value not in param.enum:
+        raise PipelineError(
+            source,
+            f"{what}: param {param.name!r} is {value!r}, not one of {', '.join(param.enum)}",
+        )
+    if param.properties and isinstance(value, dict):
+        default = param.default if isinstance(param.default, dict) else {}
+        missing = [k for k in param.properties if k not in value and k not in default]
+        if missing:
+            raise PipelineError(
+                source, f"{what}: object param {param.name!r} lacks keys {', '.join(missing)}"
+            )
 
 
 def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
