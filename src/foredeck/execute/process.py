@@ -197,10 +197,13 @@ async def run_process(
     cancel: asyncio.Future[None] | None = None,
     grace: float = 3.0,
     marker: str | None = None,
+    stdout_sink: Callable[[bytes], None] | None = None,
 ) -> ProcessOutcome:
     """Run `argv` in a new session until it exits, `deadline` (loop time) passes or `cancel`.
 
-    stdout and stderr share one pipe, so `sink` sees them interleaved in the order written.
+    stdout and stderr share one pipe, so `sink` sees them interleaved in the order written;
+    with a `stdout_sink`, stdout has a pipe of its own that feeds `stdout_sink` instead (the
+    order of stdout against stderr is then the order in which they were read).
     On a deadline or cancel the group gets SIGTERM, then SIGKILL after `grace` seconds. Whatever
     ends the step, every process left in its group is killed before this returns or raises;
     with a `marker` (the step's `FOREDECK_RUN`, already in `env`), so is every process that left
@@ -208,6 +211,7 @@ async def run_process(
     """
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
+    out_read, out_write = os.pipe() if stdout_sink is not None else (None, write_fd)
     if marker is not None:
         REAPER.step_starting(marker)
     try:
@@ -216,26 +220,33 @@ async def run_process(
             cwd=cwd,
             env=env,
             stdin=groups.devnull,
-            stdout=write_fd,
+            stdout=out_write,
             stderr=write_fd,
             start_new_session=True,
         )
     except BaseException:
         os.close(read_fd)
+        if out_read is not None:
+            os.close(out_read)
         if marker is not None:
             REAPER.leader_ended(0, marker)  # no leader: forget the step
         raise
     finally:
         os.close(write_fd)
+        if out_read is not None:
+            os.close(out_write)
     pgid = proc.pid
     groups.add(pgid)
     REAPER.leader_started(pgid, marker)
     leftovers = 0
     reader: _PipeReader | None = None
+    out_reader: _PipeReader | None = None
     watcher: _ExitWatcher | None = None
     stopped: StopCause | None = None
     try:
         reader = _PipeReader(loop, read_fd, sink)
+        if out_read is not None and stdout_sink is not None:
+            out_reader = _PipeReader(loop, out_read, stdout_sink)
         watcher = _ExitWatcher(loop, proc.pid)
         waiters = [watcher.exited] if cancel is None else [watcher.exited, cancel]
         await _first(loop, waiters, deadline)
@@ -250,6 +261,8 @@ async def run_process(
             leftovers = await REAPER.sweep(marker)
         returncode = proc.wait()
         await _first(loop, [reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
+        if out_reader is not None:
+            await _first(loop, [out_reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
     finally:
         if proc.returncode is None:  # an error or a cancel interrupted us: kill and reap
             killpg(pgid, signal.SIGKILL)
@@ -264,4 +277,9 @@ async def run_process(
             reader.close()
         else:
             os.close(read_fd)
+        if out_reader is not None:
+            out_reader.close()
+        elif out_read is not None:
+            os.close(out_read)
     return ProcessOutcome(returncode, stopped, leftovers)
+

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from foredeck.execute import lookups
-from foredeck.execute.logs import TaskLogger
+from foredeck.execute.capture import StepCapture
+from foredeck.execute.logs import StepOutput, TaskLogger
 from foredeck.execute.orphans import MARKER
 from foredeck.execute.process import ProcessGroups, run_process
 from foredeck.execute.sandbox import Sandbox
@@ -41,6 +43,7 @@ class Attempt:
     results: Path | None  # its results directory, when it declares results
     logger: TaskLogger
     stop: asyncio.Future[None]  # the phase's stop signal (cancel)
+    capture: StepCapture | None = None  # stdout and exit codes kept as results
 
 
 def shebang(script: str) -> list[str] | None:
@@ -124,6 +127,8 @@ class StepRunner:
         if marker is not None:
             step_env = {**step_env, _MARKER_KEY: marker.encode()}
         output = logger.step_output(step.name)
+        capture = attempt.capture
+        stdout = _tee(logger, step.name, capture)
         try:
             outcome = await run_process(
                 argv,
@@ -135,13 +140,20 @@ class StepRunner:
                 cancel=attempt.stop,
                 grace=self.kill_grace,
                 marker=marker,
+                stdout_sink=None if stdout is None else stdout[1],
             )
         except OSError as exc:
             output.flush()
+            if stdout is not None:
+                stdout[0].flush()
             message = f"step {step.name!r} could not start {argv[0]!r}: {exc.strerror}"
             logger.message(message)
             return "Failed", message, True
         output.flush()
+        if stdout is not None:
+            stdout[0].flush()
+        if capture is not None:
+            capture.exited(step.name, outcome.returncode)
         if outcome.leftovers:
             logger.message(f"step {step.name!r}: killed {outcome.leftovers} processes it left")
         if outcome.stopped == "cancel":
@@ -205,3 +217,19 @@ class StepRunner:
         if results is not None:
             writable.append(str(results))
         return self.sandbox.wrap(argv, cwd=cwd, writable=writable, readonly=[str(layout.scripts)])
+
+
+def _tee(
+    logger: TaskLogger, step: str, capture: StepCapture | None
+) -> tuple[StepOutput, Callable[[bytes], None]] | None:
+    """For a step whose stdout is a result: its own log stream, and a sink feeding both."""
+    keep = None if capture is None else capture.stdout_sink(step)
+    if keep is None:
+        return None
+    output = logger.step_output(step)
+
+    def feed(data: bytes) -> None:
+        output.feed(data)
+        keep(data)
+
+    return output, feed

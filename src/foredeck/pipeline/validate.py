@@ -22,6 +22,7 @@ from foredeck.pipeline.model import (
     TaskSpec,
     value_type,
 )
+from foredeck.pipeline.predicates import render, tasks_of
 from foredeck.types import PipelineError, Source
 
 _PIPELINE_CONTEXT = frozenset(
@@ -84,6 +85,8 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
         names = {task.name for task in group}
         for task in group:
             edges = {name for name in task.run_after if name in names}
+            if task.depends is not None:
+                edges.update(name for name in tasks_of(task.depends) if name in names)
             for ref in task_references(task):
                 target = _result_task(ref)
                 if target is not None and target in names:
@@ -91,6 +94,19 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
             edges.discard(task.name)
             graph[task.name] = edges
     return graph
+
+
+def results_read(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Per task, the results some task or pipeline result reads (stdout is kept for these)."""
+    refs = [ref for task in pipeline.all_tasks() for ref in task_references(task)]
+    for result in pipeline.results:
+        refs.extend(references(result.value))
+    read: dict[str, set[str]] = {}
+    for ref in refs:
+        parts = ref.parts
+        if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
+            read.setdefault(parts[1], set()).add(parts[3])
+    return read
 
 
 def upstream(graph: Mapping[str, set[str]], name: str) -> set[str]:
@@ -443,6 +459,23 @@ def _check_supplied(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> Non
             )
 
 
+def _check_depends(task: PipelineTask, group_names: set[str], group: str) -> None:
+    """A predicate reads tasks of the task's own group, not itself; continue_on is a failure."""
+    bad = set(task.continue_on) - {"Failed", "Errored"}
+    if bad:
+        message = f"{group} {task.name!r}: continue_on {sorted(bad)[0]!r} is not a failure"
+        raise PipelineError(task.source, message)
+    if task.depends is None:
+        return
+    for name in tasks_of(task.depends):
+        if name == task.name:
+            raise PipelineError(task.source, f"{group} {task.name!r} depends on itself")
+        if name not in group_names:
+            text = render(task.depends)
+            message = f"{group} {task.name!r}: depends `{text}` names unknown task {name!r}"
+            raise PipelineError(task.source, message)
+
+
 def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
     """Raise `PipelineError` (the first problem found) unless the pipeline can run with `params`.
 
@@ -475,6 +508,7 @@ def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
             )
         if in_finally and task.run_after:
             raise PipelineError(task.source, f"finally task {task.name!r} cannot use runAfter")
+        _check_depends(task, dag if not in_finally else final, group)
         for name in task.run_after:
             if name == task.name:
                 raise PipelineError(task.source, f"task {task.name!r} runs after itself")
