@@ -36,9 +36,7 @@ def outcome(record: TaskRecord, guarded_off: set[str]) -> str | None:
     return None
 
 
-def outcomes(
-    name: str, records: Mapping[str, TaskRecord], guarded_off: set[str]
-) -> frozenset[str]:
+def outcomes(name: str, records: Mapping[str, TaskRecord], guarded_off: set[str]) -> frozenset[str]:
     """Every outcome name true of settled task `name` (with AnySucceeded / AllFailed)."""
     record = records[name]
     found = {outcome(record, guarded_off)} - {None}

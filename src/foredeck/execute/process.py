@@ -282,4 +282,3 @@ async def run_process(
         elif out_read is not None:
             os.close(out_read)
     return ProcessOutcome(returncode, stopped, leftovers)
-

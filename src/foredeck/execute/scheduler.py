@@ -235,7 +235,9 @@ class Phase:
             host.settle(record, "Failed", "internal error: task ended without a status")
         self._settled(name)
         stops = self.policy == "stop" and not self.is_finally and self.stopping is None
-        if stops and record.status in FAILED:
-            if not continues(self.by_name[name], record, host.guarded_off):
-                self.stopping = "failed"
-                host.log(f"task {name} {record.status}: not starting further tasks")
+        if stops and record.status in FAILED and not self._continues(name, record):
+            self.stopping = "failed"
+            host.log(f"task {name} {record.status}: not starting further tasks")
+
+    def _continues(self, name: str, record: TaskRecord) -> bool:
+        return continues(self.by_name[name], record, self.host.guarded_off)
