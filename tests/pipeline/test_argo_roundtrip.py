@@ -19,6 +19,7 @@ import pytest
 from foredeck.pipeline.emit import EmitFormat, emit
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.pipeline.model import Matrix, Pipeline, PipelineRunSpec, PipelineTask, TaskSpec
+from foredeck.pipeline.predicates import render
 from foredeck.pipeline.validate import dependencies
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "argo"
@@ -59,7 +60,8 @@ def _spec(spec: TaskSpec, task: PipelineTask) -> dict[str, Any]:
         steps.append((step.image, program, sorted(step.env.items()), step.working_dir))
     return {
         "params": sorted((p.name, p.type, p.default) for p in spec.params),
-        "results": sorted((r.name, r.type) for r in spec.results),
+        # Argo declares stdout and exit-code results on every container (implicit outputs)
+        "results": sorted((r.name, r.type) for r in spec.results if r.value_from == "file"),
         "workspaces": sorted(w.name for w in spec.workspaces),
         "steps": steps,
     }
@@ -93,6 +95,8 @@ def normal_form(run: PipelineRunSpec, lower: bool = False) -> dict[str, Any]:
             "matrix": _matrix(t.matrix),
             "workspaces": sorted(t.workspaces.items()),
             "spec": _spec(spec, t),
+            "depends": None if t.depends is None else render(t.depends),
+            "continue_on": sorted(t.continue_on),
         }
 
     form = {
