@@ -368,8 +368,7 @@ def test_depends_after_a_failure_is_a_predicate(depends: str, rendered: str) -> 
 
 def test_depends_with_an_unknown_task_result_is_an_error() -> None:
     text = dag(
-        "- {name: a, template: echo}\n"
-        '- name: c\n  template: echo\n  depends: "a.Completed"\n'
+        '- {name: a, template: echo}\n- name: c\n  template: echo\n  depends: "a.Completed"\n'
     )
     err = error(text)
     assert str(err).startswith(f"wf.yaml:{line_of(text, 'depends:')}:")
