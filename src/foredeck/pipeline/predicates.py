@@ -149,7 +149,10 @@ class _Parser:
         while pos < len(stripped):
             m = _TOKEN.match(stripped, pos)
             if not m or m.end() == pos:
-                raise PredicateError(f"unexpected {stripped[pos:].lstrip()[:20]!r}")
+                column = len(stripped) - len(stripped[pos:].lstrip()) + 1
+                raise PredicateError(
+                    f"cannot read {stripped[pos:].lstrip()[:20]!r} at column {column}"
+                )
             kind = m.lastgroup or "term"
             self.tokens.append((kind, m.group(kind), m.start(kind)))
             pos = m.end()
