@@ -186,6 +186,46 @@ def _wait_no_reap(pid: int) -> None:
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
 
+class _Pipes:
+    """A step's output pipes: stdout and stderr share one, unless stdout is wanted apart."""
+
+    def __init__(self, apart: bool) -> None:
+        self.read, self.write = os.pipe()
+        self.out_read: int | None = None
+        self.out_write = self.write
+        if apart:
+            self.out_read, self.out_write = os.pipe()
+        self.unread = [fd for fd in (self.read, self.out_read) if fd is not None]
+        self.readers: list[_PipeReader] = []
+
+    def close_child_ends(self) -> None:
+        os.close(self.write)
+        if self.out_write != self.write:
+            os.close(self.out_write)
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sink: Callable[[bytes], None],
+        stdout_sink: Callable[[bytes], None] | None,
+    ) -> None:
+        for fd, feed in ((self.read, sink), (self.out_read, stdout_sink)):
+            if fd is not None and feed is not None:
+                self.readers.append(_PipeReader(loop, fd, feed))
+                self.unread.remove(fd)
+
+    async def drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        for reader in self.readers:
+            await _first(loop, [reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
+
+    def close(self) -> None:
+        for reader in self.readers:
+            reader.close()
+        for fd in self.unread:
+            os.close(fd)
+        self.unread = []
+
+
 async def run_process(
     argv: Sequence[str],
     *,
@@ -210,8 +250,7 @@ async def run_process(
     the group (see `orphans.py`). Raises OSError when the program cannot be started.
     """
     loop = asyncio.get_running_loop()
-    read_fd, write_fd = os.pipe()
-    out_read, out_write = os.pipe() if stdout_sink is not None else (None, write_fd)
+    pipes = _Pipes(stdout_sink is not None)
     if marker is not None:
         REAPER.step_starting(marker)
     try:
@@ -220,33 +259,25 @@ async def run_process(
             cwd=cwd,
             env=env,
             stdin=groups.devnull,
-            stdout=out_write,
-            stderr=write_fd,
+            stdout=pipes.out_write,
+            stderr=pipes.write,
             start_new_session=True,
         )
     except BaseException:
-        os.close(read_fd)
-        if out_read is not None:
-            os.close(out_read)
+        pipes.close()
         if marker is not None:
             REAPER.leader_ended(0, marker)  # no leader: forget the step
         raise
     finally:
-        os.close(write_fd)
-        if out_read is not None:
-            os.close(out_write)
+        pipes.close_child_ends()
     pgid = proc.pid
     groups.add(pgid)
     REAPER.leader_started(pgid, marker)
     leftovers = 0
-    reader: _PipeReader | None = None
-    out_reader: _PipeReader | None = None
     watcher: _ExitWatcher | None = None
     stopped: StopCause | None = None
     try:
-        reader = _PipeReader(loop, read_fd, sink)
-        if out_read is not None and stdout_sink is not None:
-            out_reader = _PipeReader(loop, out_read, stdout_sink)
+        pipes.start(loop, sink, stdout_sink)
         watcher = _ExitWatcher(loop, proc.pid)
         waiters = [watcher.exited] if cancel is None else [watcher.exited, cancel]
         await _first(loop, waiters, deadline)
@@ -260,9 +291,7 @@ async def run_process(
         if marker is not None:  # while the zombie leader pins the session id
             leftovers = await REAPER.sweep(marker)
         returncode = proc.wait()
-        await _first(loop, [reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
-        if out_reader is not None:
-            await _first(loop, [out_reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
+        await pipes.drain(loop)
     finally:
         if proc.returncode is None:  # an error or a cancel interrupted us: kill and reap
             killpg(pgid, signal.SIGKILL)
@@ -273,12 +302,5 @@ async def run_process(
         groups.discard(pgid)
         if watcher is not None:
             watcher.close()
-        if reader is not None:
-            reader.close()
-        else:
-            os.close(read_fd)
-        if out_reader is not None:
-            out_reader.close()
-        elif out_read is not None:
-            os.close(out_read)
+        pipes.close()
     return ProcessOutcome(returncode, stopped, leftovers)
