@@ -109,6 +109,66 @@ def test_container_set_main_container_stdout(tmp_path: Path) -> None:
     assert result.tasks["a"].results == {"result": "hi"}
 
 
+def test_with_param_over_a_stdout_result(tmp_path: Path) -> None:
+    result = run("loop-over-result.yaml", tmp_path)
+    assert result.status == "Succeeded"
+    assert result.tasks["generate"].results == {"result": "[1, 4, 9]"}
+    assert [result.tasks[f"each[{i}]"].params for i in range(3)] == [
+        {"value": "1"},
+        {"value": "4"},
+        {"value": "9"},
+    ]
+
+
+NESTED = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: nested}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: a, template: boom}
+          - {name: g, template: pair, depends: "a.Failed"}
+          - {name: h, template: ok, depends: "DEPENDS"}
+    - name: pair
+      dag:
+        tasks:
+          - {name: x, template: ok}
+          - {name: y, template: ok, depends: x}
+    - name: ok
+      container: {image: alpine, command: [echo, ok]}
+    - name: boom
+      container: {image: alpine, command: [sh, -c, "exit 2"]}
+"""
+
+
+def test_a_nested_call_takes_its_callers_predicate(tmp_path: Path) -> None:
+    spec = load_pipeline_text(NESTED.replace("DEPENDS", "g"), "nested.yaml")
+    by_name = {t.name: t for t in spec.pipeline.tasks}
+    assert by_name["g-x"].depends is not None and render(by_name["g-x"].depends) == "a.Failed"
+    h = by_name["h"].depends
+    assert h is not None and render(h) == "g-y"  # `g` is done when the task it ends with is
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert statuses(result) == {
+        "a": "Failed",
+        "g-x": "Succeeded",
+        "g-y": "Succeeded",
+        "h": "Succeeded",
+    }
+    assert result.status == "Succeeded"
+
+
+def test_other_results_of_a_nested_call_are_refused() -> None:
+    text = NESTED.replace("DEPENDS", "g.Failed")
+    with pytest.raises(PipelineError) as info:
+        load_pipeline_text(text, "nested.yaml")
+    assert "`g.Failed` of a nested dag/steps call is not supported" in str(info.value)
+    assert str(info.value).startswith("nested.yaml:12:")
+
+
 # --- the IR they load into, and back out -------------------------------------------------------
 
 

@@ -4,8 +4,9 @@ Argo nests templates (a DAG task may call a steps template that calls a DAG ...)
 flat DAG. A nested dag/steps call `g` names its tasks `g-<task>`; its roots run after the
 caller's dependencies and the caller's dependents run after its leaves. Each leaf call (a
 container/script/containerSet template) becomes one `PipelineTask` of the library spec
-`leaf.py` builds. Templates that call templates at run time, or a DAG that goes on after a
-failure, need a richer IR; `group` and `_call` are where such nodes would be built.
+`leaf.py` builds. A `depends` predicate becomes the task's IR predicate (a nested call's roots
+take its caller's). Templates that call templates at run time need a richer IR; `group` and
+`_call` are where such nodes would be built.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
             task_deps.extend(scope.nodes[dep].leaves)
         depends = frame.depends if not deps else None
         if predicate is not None:
-            depends = _ir_depends(w, predicate, scope, src(task), f"{where} task {tname!r}")
+            depends = _ir_depends(
+                w, predicate, scope, at(task, "depends"), f"{where} task {tname!r}"
+            )
         inner = replace(frame, deps=task_deps, whens=list(frame.whens), depends=depends)
         node = _call(w, task, tname, inner, where)
         scope.nodes[tname] = node
@@ -164,7 +167,8 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             raise unsupported(call, "continueOn", where, why)
         inputs = _group_inputs(w, template, args, scope, where)
         inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
-        return group(w, template, Frame(f"{ir_name}-", inner, deps, when_list, target_coll))
+        frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
+        return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
     declared = {p.name: p for p in leaf.spec.params}
     for arg in args:
