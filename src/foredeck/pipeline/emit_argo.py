@@ -124,6 +124,7 @@ class _Emitter:
         self.template_names: set[str] = set()
         self.matrix_tasks = {t.name for t in self.pipeline.all_tasks() if t.matrix is not None}
         self.finally_names = {t.name for t in self.pipeline.finally_tasks}
+        self.by_name = {t.name: t for t in self.pipeline.all_tasks()}
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
@@ -237,7 +238,7 @@ class _Emitter:
 
     def _implicit_result(self, task_name: str, result: str) -> str | None:
         """`outputs.result` / `exitCode` for a stdout / exit-code result (None: a file)."""
-        task = next((t for t in self.pipeline.all_tasks() if t.name == task_name), None)
+        task = self.by_name.get(task_name)
         if task is None:
             return None
         spec = self.pipeline.spec_of(task)
@@ -251,7 +252,7 @@ class _Emitter:
         return "outputs.result" if found.value_from == "stdout" else "exitCode"
 
     def _continue_on(self, name: str) -> ContinueOn:
-        task = next((t for t in self.pipeline.all_tasks() if t.name == name), None)
+        task = self.by_name.get(name)
         return task.continue_on if task is not None else NO_CONTINUE
 
     def _depends(self, task: PipelineTask, deps: list[str]) -> str:

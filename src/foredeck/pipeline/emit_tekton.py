@@ -210,7 +210,9 @@ def _matrix(matrix: Matrix, names: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _outcome_guards(run: PipelineRunSpec, task: PipelineTask, where: str) -> list[WhenExpression]:
+def _outcome_guards(
+    by_name: dict[str, PipelineTask], task: PipelineTask, where: str
+) -> list[WhenExpression]:
     """Tekton runs a task once its runAfter tasks succeeded or were skipped by their `when`: a
     predicate must say that of each task it reads (`A`), or that one succeeded (`A.Succeeded`,
     which is also A's guards, copied: they skip the task where they skipped A). Returns the
@@ -220,7 +222,6 @@ def _outcome_guards(run: PipelineRunSpec, task: PipelineTask, where: str) -> lis
         raise PipelineError(task.source, f"{where}: {why}")
     if task.depends is None:
         return []
-    by_name = {t.name: t for t in run.pipeline.all_tasks()}
     terms = task.depends.operands if isinstance(task.depends, AllOf) else (task.depends,)
     guards: list[WhenExpression] = []
     for term in terms:
@@ -241,7 +242,8 @@ def _pipeline_task(
     run: PipelineRunSpec, task: PipelineTask, names: dict[str, str], read: dict[str, set[str]]
 ) -> dict[str, Any]:
     where = f"task {task.name!r}"
-    guards = [*task.when, *_outcome_guards(run, task, where)]
+    by_name = {t.name: t for t in run.pipeline.all_tasks()} if task.depends else {}
+    guards = [*task.when, *_outcome_guards(by_name, task, where)]
     spec = _task_spec(run.pipeline.spec_of(task), read.get(task.name, set()), where)
     out: dict[str, Any] = {"name": names[task.name], "taskSpec": spec}
     if task.params:
