@@ -298,3 +298,34 @@ def test_a_predicate_naming_an_unknown_task_is_a_validation_error() -> None:
     p.tasks[1].run_after = ["a"]
     with pytest.raises(PipelineError, match="names unknown task 'zz'"):
         validate(p, {})
+
+
+@pytest.mark.parametrize(
+    ("result", "script", "why"),
+    [
+        (
+            ResultSpec("out", value_from="stdout"),
+            "echo x > $(results.out.path)",
+            "$(results.out.path): result 'out' is a step's standard output, not a file to write",
+        ),
+        (
+            ResultSpec("code", value_from="exit-code", step="nope"),
+            "true",
+            "result 'code' reads step 'nope', not a step",
+        ),
+    ],
+)
+def test_captured_results_are_checked(result: ResultSpec, script: str, why: str) -> None:
+    t = task("t", script)
+    assert t.task_spec is not None
+    t.task_spec.results = [result]
+    with pytest.raises(PipelineError) as info:
+        validate(pipeline(t), {})
+    assert why in str(info.value)
+
+
+async def test_a_task_with_only_captured_results_gets_no_results_directory(tmp_path: Path) -> None:
+    result = await run(pipeline(producer("echo hi")), tmp_path / "out")
+    assert result.status == "Succeeded"
+    results_dirs = [p for p in (tmp_path / "out").rglob("*") if p.name.startswith("p.")]
+    assert results_dirs == []

@@ -465,7 +465,8 @@ class _Run:
         loop = asyncio.get_running_loop()
         phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
         results_dir = None
-        if spec.results:  # a directory per attempt costs; only tasks with results get one
+        files = [r for r in spec.results if r.value_from == "file"]
+        if files:  # a directory per attempt costs; only tasks with file results get one
             results_dir = self.layout.results / f"{dname}.{attempt}"
             results_dir.mkdir()
             self.sandbox.hand_over(results_dir)
@@ -493,7 +494,7 @@ class _Run:
             return failed
         try:
             if results_dir is not None:
-                one.record.results = {**read_results(spec.results, results_dir), **captured}
+                one.record.results = {**read_results(files, results_dir), **captured}
         except ResultError as exc:
             logger.message(str(exc))
             return "Failed", str(exc), True

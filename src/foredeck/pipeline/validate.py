@@ -177,7 +177,8 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
         raise PipelineError(spec.source, f"{where} has no steps")
     _duplicates(((s.name, s.source) for s in spec.steps), "step name", where)
     params = {p.name for p in spec.params}
-    results = {r.name for r in spec.results}
+    results = {r.name for r in spec.results if r.value_from == "file"}
+    _check_captured_results(spec, where)
     workspaces = {w.name for w in spec.workspaces}
     for step in spec.steps:
         swhat = f"{where} step {step.name!r}"
@@ -219,6 +220,27 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
                     " pass it to the task as a param",
                 )
             # Anything else (`$(date)` in a script, `$(steps...)`) is not a pipeline variable.
+
+
+def _check_captured_results(spec: TaskSpec, where: str) -> None:
+    """A stdout or exit-code result names a step of the task, and has no file to write."""
+    steps = {step.name for step in spec.steps}
+    for result in spec.results:
+        if result.value_from not in ("file", "stdout", "exit-code"):
+            message = f"{where}: result {result.name!r}: unknown value_from {result.value_from!r}"
+            raise PipelineError(result.source, message)
+        if result.value_from != "file" and result.step is not None and result.step not in steps:
+            message = f"{where}: result {result.name!r} reads step {result.step!r}, not a step"
+            raise PipelineError(result.source, message)
+    captured = {r.name: r.value_from for r in spec.results if r.value_from != "file"}
+    for step in spec.steps if captured else []:
+        for ref in references(step.texts()):
+            parts = ref.parts
+            if parts[0] == "results" and len(parts) == 3 and parts[1] in captured:
+                what = "standard output" if captured[parts[1]] == "stdout" else "exit code"
+                message = f"{where} step {step.name!r}: {ref.text}: result {parts[1]!r} is "
+                message += f"a step's {what}, not a file to write"
+                raise PipelineError(step.source, message)
 
 
 # --- pipeline-level references ---
