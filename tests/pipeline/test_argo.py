@@ -366,6 +366,19 @@ def test_depends_after_a_failure_is_a_predicate(depends: str, rendered: str) -> 
     assert p.failure_policy == "continue"
 
 
+def test_a_status_test_in_when_joins_the_predicate() -> None:
+    p = load(
+        dag(
+            "- {name: a, template: echo}\n- {name: b, template: echo}\n"
+            "- name: c\n  template: echo\n  depends: b.Failed\n"
+            "  when: '{{tasks.a.status}} == Succeeded'\n"
+        )
+    )
+    predicate = task(p, "c").depends
+    assert predicate is not None and render(predicate) == "b.Failed && a.Succeeded"
+    assert task(p, "c").run_after == ["a", "b"]
+
+
 def test_depends_with_an_unknown_task_result_is_an_error() -> None:
     text = dag(
         '- {name: a, template: echo}\n- name: c\n  template: echo\n  depends: "a.Completed"\n'

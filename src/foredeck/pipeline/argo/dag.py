@@ -36,7 +36,7 @@ from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
 from foredeck.pipeline.argo.when import guards
 from foredeck.pipeline.model import Matrix, ParamValue, PipelineTask, WhenExpression
-from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn, Predicate, tasks_of
+from foredeck.pipeline.predicates import NO_CONTINUE, AllOf, ContinueOn, Is, Predicate, tasks_of
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -188,6 +188,8 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
     task.depends, task.continue_on = frame.depends, continues
+    if task.depends is not None and waits:  # `{{tasks.A.status}} == Succeeded` in `when`
+        task.depends = AllOf((task.depends, *(Is(name, "Succeeded") for name in waits)))
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
