@@ -189,7 +189,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
     task.depends, task.continue_on = frame.depends, continues
     if task.depends is not None and waits:  # `{{tasks.A.status}} == Succeeded` in `when`
-        task.depends = AllOf((task.depends, *(Is(name, "Succeeded") for name in waits)))
+        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
