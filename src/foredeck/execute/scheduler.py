@@ -7,8 +7,7 @@ the outcomes of the tasks it reads (`outcomes.py`), and is Skipped (Argo's Omitt
 Under the "stop" failure policy the first failed DAG task stops the phase from starting more
 (`stopping = "failed"`); under "continue" tasks keep starting as their predicates allow. The
 stop signal (cancel) and the phase's deadline stop it too, and then the tasks still running are
-waited for. What a task *does* is
-the host's (`PhaseHost.task`); this module only decides when.
+waited for. What a task *does* is the host's (`PhaseHost.task`); this module only decides when.
 
 Tasks become ready by counting finished parents, and a finishing task wakes the scheduler
 through a done callback: no scan of every pending or running task per wake-up, which would make
