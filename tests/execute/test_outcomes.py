@@ -329,3 +329,15 @@ async def test_a_task_with_only_captured_results_gets_no_results_directory(tmp_p
     assert result.status == "Succeeded"
     results_dirs = [p for p in (tmp_path / "out").rglob("*") if p.name.startswith("p.")]
     assert results_dirs == []
+
+
+@pytest.mark.parametrize(("value", "after"), [("continue", "Succeeded"), ("stop", "Skipped")])
+async def test_an_empty_loop_is_skipped_and_argo_runs_its_dependents(
+    tmp_path: Path, value: FailurePolicy, after: str
+) -> None:
+    fan = task("fan", "true", task_params=["n"])
+    fan.matrix = Matrix({"n": "[]"})
+    result = await run(policy(pipeline(fan, task("after", run_after=["fan"])), value), tmp_path)
+    assert result.tasks["fan"].status == "Skipped"
+    assert result.tasks["after"].status == after  # Argo: "Skipped, empty params" is Skipped
+    assert result.status == "Succeeded"

@@ -356,6 +356,8 @@ class _Run:
             await self._run_instance(phase, task, spec, record, bound)
             return
         if not combos:
+            if self.pipeline.failure_policy == "continue":
+                self.guarded_off.add(task.name)  # Argo: Skipped (not Omitted), dependents run
             self.settle(record, "Skipped", "matrix has no combinations")
             return
         instances: list[TaskRecord] = []
