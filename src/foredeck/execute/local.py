@@ -12,7 +12,11 @@ Semantics, where Tekton leaves a choice or where a host differs from a pod:
   results. A task depending on a Failed, TimedOut or Cancelled task, or on one Skipped for any
   other reason, is Skipped too.
 - The first DAG task to fail fails the run: tasks still running finish (retries included),
-  tasks not started yet are Skipped; then the finally tasks run.
+  tasks not started yet are Skipped; then the finally tasks run. That is the "stop" failure
+  policy (Tekton); under "continue" (Argo) tasks keep starting as their dependency predicates
+  allow, and a task's `continue_on` outcomes neither stop nor fail anything (`outcomes.py`).
+- A stdout or exit-code result is kept only when some task or pipeline result reads it
+  (`capture.py`), as Argo captures `outputs.result` only when it is referenced.
 - Cancel (`cancel` event, or cancelling the coroutine): running steps get SIGTERM, then
   SIGKILL after `kill_grace`; their tasks and tasks not started are Cancelled; finally tasks
   still run. Cancelling the coroutine again while finally runs stops the finally tasks too.
@@ -41,15 +45,17 @@ from typing import cast
 
 from foredeck.execute import lookups
 from foredeck.execute import matrix as fanout
+from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
 from foredeck.execute.host_notes import host_notes
 from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
+from foredeck.execute.outcomes import run_failed
 from foredeck.execute.process import ProcessGroups
 from foredeck.execute.record import EventCallback, RunRecord
 from foredeck.execute.results import ResultError, read_results
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
-from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
+from foredeck.execute.scheduler import Phase, StopReason, earliest
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name, sub_directory
@@ -64,7 +70,7 @@ from foredeck.pipeline.model import (
     TaskStatus,
 )
 from foredeck.pipeline.objects import passed_through
-from foredeck.pipeline.validate import dependencies, task_references
+from foredeck.pipeline.validate import dependencies, results_read, task_references
 from foredeck.storage import prow
 from foredeck.types import PipelineError
 
@@ -191,6 +197,7 @@ class _Run:
             groups=self.groups,
         )
         self.graph = dependencies(self.pipeline)
+        self.read = results_read(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self._step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
@@ -270,7 +277,13 @@ class _Run:
         deadline: float | None,
     ) -> None:
         phase = Phase(
-            self, tasks, is_finally=is_finally, stop=stop, deadline=deadline, graph=self.graph
+            self,
+            tasks,
+            is_finally=is_finally,
+            stop=stop,
+            deadline=deadline,
+            graph=self.graph,
+            policy=self.pipeline.failure_policy,
         )
         await phase.run()
 
@@ -356,6 +369,8 @@ class _Run:
             await self._run_instance(phase, task, spec, record, bound)
             return
         if not combos:
+            if self.pipeline.failure_policy == "continue":
+                self.guarded_off.add(task.name)  # Argo: Skipped (not Omitted), dependents run
             self.settle(record, "Skipped", "matrix has no combinations")
             return
         instances: list[TaskRecord] = []
@@ -467,7 +482,8 @@ class _Run:
         loop = asyncio.get_running_loop()
         phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
         results_dir = None
-        if spec.results:  # a directory per attempt costs; only tasks with results get one
+        files = [r for r in spec.results if r.value_from == "file"]
+        if files:  # a directory per attempt costs; only tasks with file results get one
             results_dir = self.layout.results / f"{dname}.{attempt}"
             results_dir.mkdir()
             self.sandbox.hand_over(results_dir)
@@ -495,17 +511,25 @@ class _Run:
         )
         artifacts = one.artifacts
         env = {**self.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": self._tmpdir}
+        wanted = self.read.get(task.name, set())
+        capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
         failed = await self.steps.run(
             spec.steps,
-            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir),
+            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
             attempt_deadline=loop.time() + task.timeout if task.timeout else None,
             phase_deadline=phase.deadline,
         )
+        one.record.exit_code = capture.last_exit
+        captured = captured_results(spec.results, spec.steps, capture, wanted)
+        for name, tail in capture.tails.items():
+            if tail.cut:
+                logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
+        one.record.results = dict(captured)
         if failed is not None:
             return failed
         try:
             if results_dir is not None:
-                one.record.results = read_results(spec.results, results_dir)
+                one.record.results = {**read_results(files, results_dir), **captured}
         except ResultError as exc:
             logger.message(str(exc))
             return "Failed", str(exc), True
@@ -579,8 +603,7 @@ class _Run:
             return "TimedOut"
         if error is not None:
             return "Failed"
-        tasks = self.pipeline.all_tasks()
-        if any(self.records[task.name].status in FAILED for task in tasks):
+        if run_failed(self.pipeline, self.records, self.graph, self.guarded_off):
             return "Failed"
         return "Succeeded"
 

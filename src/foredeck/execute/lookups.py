@@ -190,7 +190,7 @@ class RunScope:
                 return found if found is not None else self.params.get(rest)
             if root == "results":
                 name, _, attribute = rest.partition(".")
-                declared = any(result.name == name for result in spec.results)
+                declared = any(r.name == name and r.value_from == "file" for r in spec.results)
                 if attribute == "path" and declared and results_dir is not None:
                     return str(results_dir / dir_name(name))
                 return None

@@ -11,6 +11,10 @@ The shape is fixed (`argo_manifest.py`) so that the Argo front end reads it back
   `valueFrom.path` on the file it copied;
 - a pipeline workspace `W` is a `volumeClaimTemplate`, mounted at `/workspace/<task workspace>`.
 
+- a dependency predicate is `depends` (a bare name where the default rule is meant), other
+  tasks `dependencies`; `continue_on` is `continueOn`; a stdout / exit-code result is read as
+  `{{tasks.T.outputs.result}}` / `{{tasks.T.exitCode}}` (Argo captures them; not declared).
+
 What Argo cannot express (step timeouts in multi-step tasks, `timeouts.tasks`, array params in
 steps, a finally task reading DAG results ...) raises `PipelineError` naming the task.
 """
@@ -48,6 +52,17 @@ from foredeck.pipeline.model import (
     Step,
     TaskSpec,
     WhenExpression,
+)
+from foredeck.pipeline.predicates import (
+    NO_CONTINUE,
+    OUTCOMES,
+    AllOf,
+    AnyOf,
+    ContinueOn,
+    Is,
+    Predicate,
+    render,
+    tasks_of,
 )
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError, Source
@@ -111,6 +126,7 @@ class _Emitter:
         self.template_names: set[str] = set()
         self.matrix_tasks = {t.name for t in self.pipeline.all_tasks() if t.matrix is not None}
         self.finally_names = {t.name for t in self.pipeline.finally_tasks}
+        self.by_name = {t.name: t for t in self.pipeline.all_tasks()}
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
@@ -198,6 +214,11 @@ class _Emitter:
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
         if parts[0] == "tasks" and len(parts) == 4 and parts[2] == "results":
+            implicit = self._implicit_result(parts[1], parts[3])
+            if implicit is not None:
+                if finally_ or parts[1] in self.matrix_tasks:
+                    raise _Bad(f"{ref.text}: Argo reads {implicit} of a dag task only in the dag")
+                return f"{{{{tasks.{parts[1]}.{implicit}}}}}"
             if finally_:
                 raise _Bad(f"{ref.text}: an Argo exit handler cannot read a task's outputs")
             if parts[1] in self.matrix_tasks:
@@ -218,6 +239,35 @@ class _Emitter:
             return "true"
         raise _Bad(f"{ref.text} cannot be expressed in Argo")
 
+    def _implicit_result(self, task_name: str, result: str) -> str | None:
+        """`outputs.result` / `exitCode` for a stdout / exit-code result (None: a file)."""
+        task = self.by_name.get(task_name)
+        if task is None:
+            return None
+        spec = self.pipeline.spec_of(task)
+        found = next((r for r in spec.results if r.name == result), None)
+        if found is None or found.value_from == "file":
+            return None
+        main = _main_step(spec)
+        if (found.step or spec.steps[-1].name) != main:
+            why = f"Argo keeps the stdout and exit code of the step {main!r} only"
+            raise _Bad(f"result {result!r} of task {task_name!r}: {why}")
+        return "outputs.result" if found.value_from == "stdout" else "exitCode"
+
+    def _continue_on(self, name: str) -> ContinueOn:
+        task = self.by_name.get(name)
+        return task.continue_on if task is not None else NO_CONTINUE
+
+    def _depends(self, task: PipelineTask, deps: list[str]) -> str:
+        """The task's predicate as `depends`; edges it does not read only wait (any outcome)."""
+        assert task.depends is not None
+        predicate: Predicate = task.depends
+        extra = [d for d in deps if d not in tasks_of(predicate)]
+        if extra:
+            settled = [AnyOf(tuple(Is(d, o) for o in OUTCOMES[:6])) for d in extra]  # type: ignore[arg-type]
+            predicate = AllOf((predicate, *settled))
+        return render(predicate, self._continue_on)
+
     def _dag_task(self, task: PipelineTask, finally_: bool) -> dict[str, Any]:
         where = f"{'finally task' if finally_ else 'task'} {task.name!r}"
         out: dict[str, Any] = {"name": task.name, "template": self._template(task)}
@@ -237,8 +287,16 @@ class _Emitter:
         if args:
             out["arguments"] = {"parameters": args}
         deps = sorted(self.graph.get(task.name, set()))
-        if deps:
+        if task.depends is not None:
+            out["depends"] = self._depends(task, deps)
+        elif deps:
             out["dependencies"] = deps
+        if task.continue_on:
+            out["continueOn"] = {
+                key: True
+                for key, o in (("failed", "Failed"), ("error", "Errored"))
+                if o in task.continue_on
+            }
         if task.when:
             out["when"] = " && ".join(self._when(w, finally_, where) for w in task.when)
         return out
@@ -358,6 +416,8 @@ class _TemplateBuilder:
             template["inputs"] = {"parameters": inputs}
         outputs = []
         for result in spec.results:
+            if result.value_from != "file":  # Argo's implicit outputs.result / exitCode
+                continue
             value_from: dict[str, Any]
             if result.name in collected:
                 out = collected[result.name]
@@ -478,12 +538,14 @@ class _TemplateBuilder:
         containers = []
         previous: str | None = None
         names = [s.name for s in steps]
+        files = any(r.value_from == "file" for r in self.spec.results)
         if self.spec.results and names[-1] != "main":
-            if "main" in names:
+            if "main" in names and files:
                 message = f"{self.where}: Argo reads outputs from the container named 'main', "
                 message += "which must be the last step"
                 raise PipelineError(self.spec.source, message)
-            names[-1] = "main"  # Argo collects outputs from the container named `main`
+            if "main" not in names:
+                names[-1] = "main"  # Argo collects outputs from the container named `main`
         for step, name in zip(steps, names, strict=True):
             where = f"step {step.name!r}"
             if step.timeout is not None:
@@ -508,6 +570,15 @@ class _TemplateBuilder:
 
 def own_template(pipeline: Pipeline, task: PipelineTask) -> bool:
     return task.name in pipeline.task_run_specs or bool(task.workspace_sub_paths)
+
+
+def _main_step(spec: TaskSpec) -> str:
+    """The step whose stdout and exit code Argo keeps: the only one, else the one named main
+    (the container the emitter names main: the last one, before a collector)."""
+    steps = [s.name for s in spec.steps if s.name != COLLECT_STEP] or [spec.steps[-1].name]
+    if len(spec.steps) == 1:
+        return steps[0]
+    return "main" if "main" in steps else steps[-1]
 
 
 def emit_argo(run: PipelineRunSpec) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn, Predicate
 from foredeck.types import UNKNOWN, PipelineError, Source
 
 ParamType = Literal["string", "array", "object"]
@@ -21,6 +22,8 @@ WhenOperator = Literal["in", "notin"]
 StepOnError = Literal["stopAndFail", "continue"]
 TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
+ResultSource = Literal["file", "stdout", "exit-code"]
+FailurePolicy = Literal["stop", "continue"]
 
 
 def value_type(value: ParamValue) -> ParamType:
@@ -45,12 +48,17 @@ class ParamSpec:
 
 @dataclass
 class ResultSpec:
-    """A task result (written by a step to `$(results.NAME.path)`)."""
+    """A task result: written by a step to `$(results.NAME.path)` (`value_from="file"`), or a
+    step's standard output (`"stdout"`: Argo's `outputs.result`) or exit code (`"exit-code"`),
+    of the step named `step` (None: the task's last step). Stdout and exit-code results are
+    also set when the task fails, so that tasks running after a failure can read them."""
 
     name: str
     type: ParamType = "string"
     description: str = ""
     source: Source = UNKNOWN
+    value_from: ResultSource = "file"
+    step: str | None = None
 
 
 @dataclass
@@ -157,6 +165,13 @@ class PipelineTask:
     """Task workspace -> the directory inside the pipeline workspace it is bound to (`subPath`,
     may hold `$(params.x)`)."""
 
+    # When the task runs, over upstream outcomes (`predicates.py`); None: after every task it
+    # waits for Succeeded or was guarded off by its own `when` (Tekton's `runAfter`). The tasks
+    # a predicate reads are also in `run_after`.
+    depends: Predicate | None = None
+    # Outcomes of this task that neither fail the run nor stop its dependents (Argo continueOn).
+    continue_on: ContinueOn = NO_CONTINUE
+
 
 @dataclass
 class TaskRunSettings:
@@ -195,6 +210,11 @@ class Pipeline:
     `task_library` holds the `TaskSpec`s that `task_ref`s point to; after validation every
     `task_ref` resolves there. `timeout` bounds the whole run (Tekton's `timeouts.pipeline`);
     `tasks_timeout` and `finally_timeout` bound the two phases.
+
+    `failure_policy` is what a failed DAG task does to the rest. "stop" (Tekton): no new task
+    starts, and the run fails. "continue" (Argo): tasks keep starting as their predicates allow,
+    and the run fails when a failure reaches a leaf of the DAG, that is a leaf task failed, or
+    was kept from running by a failure upstream, and does not continue on that failure.
     """
 
     name: str
@@ -213,6 +233,7 @@ class Pipeline:
     task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)  # by task name
     ignored_params: list[str] = field(default_factory=list)
     """Run params the pipeline does not declare: Tekton ignores them, and so does a run."""
+    failure_policy: FailurePolicy = "stop"
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]

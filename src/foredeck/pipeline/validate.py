@@ -29,6 +29,7 @@ from foredeck.pipeline.model import (
     TaskSpec,
     value_type,
 )
+from foredeck.pipeline.predicates import render, tasks_of
 from foredeck.types import PipelineError, Source
 
 _PIPELINE_CONTEXT = frozenset(
@@ -94,6 +95,8 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
         names = {task.name for task in group}
         for task in group:
             edges = {name for name in task.run_after if name in names}
+            if task.depends is not None:
+                edges.update(name for name in tasks_of(task.depends) if name in names)
             for ref in task_references(task):
                 target = _result_task(ref)
                 if target is not None and target in names:
@@ -101,6 +104,19 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
             edges.discard(task.name)
             graph[task.name] = edges
     return graph
+
+
+def results_read(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Per task, the results some task or pipeline result reads (stdout is kept for these)."""
+    refs = [ref for task in pipeline.all_tasks() for ref in task_references(task)]
+    for result in pipeline.results:
+        refs.extend(references(result.value))
+    read: dict[str, set[str]] = {}
+    for ref in refs:
+        parts = ref.parts
+        if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
+            read.setdefault(parts[1], set()).add(parts[3])
+    return read
 
 
 def upstream(graph: Mapping[str, set[str]], name: str) -> set[str]:
@@ -190,7 +206,8 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
         _report(PipelineError(spec.source, f"{where} has no steps"))
     _duplicates(((s.name, s.source) for s in spec.steps), "step name", where)
     params = {p.name for p in spec.params}
-    results = {r.name for r in spec.results}
+    results = {r.name for r in spec.results if r.value_from == "file"}
+    _check_captured_results(spec, where)
     workspaces = {w.name for w in spec.workspaces}
     for step in spec.steps:
         swhat = f"{where} step {step.name!r}"
@@ -246,6 +263,27 @@ def _check_step_ref(ref: Reference, spec: TaskSpec, source: Source, what: str) -
         raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
     if parts[1][len("step-") :] not in {s.name for s in spec.steps}:
         raise PipelineError(source, f"{what}: {ref.text} refers to no step of {spec.name!r}")
+
+
+def _check_captured_results(spec: TaskSpec, where: str) -> None:
+    """A stdout or exit-code result names a step of the task, and has no file to write."""
+    steps = {step.name for step in spec.steps}
+    for result in spec.results:
+        if result.value_from not in ("file", "stdout", "exit-code"):
+            message = f"{where}: result {result.name!r}: unknown value_from {result.value_from!r}"
+            raise PipelineError(result.source, message)
+        if result.value_from != "file" and result.step is not None and result.step not in steps:
+            message = f"{where}: result {result.name!r} reads step {result.step!r}, not a step"
+            raise PipelineError(result.source, message)
+    captured = {r.name: r.value_from for r in spec.results if r.value_from != "file"}
+    for step in spec.steps if captured else []:
+        for ref in references(step.texts()):
+            parts = ref.parts
+            if parts[0] == "results" and len(parts) == 3 and parts[1] in captured:
+                what = "standard output" if captured[parts[1]] == "stdout" else "exit code"
+                message = f"{where} step {step.name!r}: {ref.text}: result {parts[1]!r} is "
+                message += f"a step's {what}, not a file to write"
+                raise PipelineError(step.source, message)
 
 
 # --- pipeline-level references ---
@@ -567,6 +605,23 @@ def check_value(param: ParamSpec, value: ParamValue, source: Source, what: str) 
             )
 
 
+def _check_depends(task: PipelineTask, group_names: set[str], group: str) -> None:
+    """A predicate reads tasks of the task's own group, not itself; continue_on is a failure."""
+    bad = set(task.continue_on) - {"Failed", "Errored"}
+    if bad:
+        message = f"{group} {task.name!r}: continue_on {sorted(bad)[0]!r} is not a failure"
+        raise PipelineError(task.source, message)
+    if task.depends is None:
+        return
+    for name in tasks_of(task.depends):
+        if name == task.name:
+            raise PipelineError(task.source, f"{group} {task.name!r} depends on itself")
+        if name not in group_names:
+            text = render(task.depends)
+            message = f"{group} {task.name!r}: depends `{text}` names unknown task {name!r}"
+            raise PipelineError(task.source, message)
+
+
 def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
     """Raise unless the pipeline can run with `params`: the one `PipelineError` found, or a
     `PipelineErrors` holding each problem found (see the module docstring).
@@ -626,6 +681,8 @@ def _check_pipeline(pipeline: Pipeline) -> None:
                 )
         if in_finally and task.run_after:
             _report(PipelineError(task.source, f"finally task {task.name!r} cannot use runAfter"))
+        with _each():
+            _check_depends(task, dag if not in_finally else final, group)
         for name in task.run_after if not in_finally else ():
             if name == task.name:
                 _report(PipelineError(task.source, f"task {task.name!r} runs after itself"))

@@ -4,8 +4,9 @@ Argo nests templates (a DAG task may call a steps template that calls a DAG ...)
 flat DAG. A nested dag/steps call `g` names its tasks `g-<task>`; its roots run after the
 caller's dependencies and the caller's dependents run after its leaves. Each leaf call (a
 container/script/containerSet template) becomes one `PipelineTask` of the library spec
-`leaf.py` builds. Templates that call templates at run time, or a DAG that goes on after a
-failure, need a richer IR; `group` and `_call` are where such nodes would be built.
+`leaf.py` builds. A `depends` predicate becomes the task's IR predicate (a nested call's roots
+take its caller's). Templates that call templates at run time need a richer IR; `group` and
+`_call` are where such nodes would be built.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from foredeck.pipeline.argo.depends import task_needs, toposort
+from foredeck.pipeline.argo.depends import continue_on, ir_predicate, task_needs, toposort
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
     as_list,
@@ -35,6 +36,7 @@ from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
 from foredeck.pipeline.argo.when import guards
 from foredeck.pipeline.model import Matrix, ParamValue, PipelineTask, WhenExpression
+from foredeck.pipeline.predicates import NO_CONTINUE, AllOf, ContinueOn, Is, Predicate, tasks_of
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -49,14 +51,14 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
     where = f"template {name!r}"
     allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast"}
     check_keys(template, allowed, IGNORED_TEMPLATE, where)
-    if template.get("failFast", True) is not True:
-        raise unsupported(template, "failFast", where, "the IR always stops on failure")
+    if not isinstance(template.get("failFast", True), bool):
+        raise fail(at(template, "failFast"), f"{where}: `failFast` must be true or false")
     leaves: list[str]
     if "dag" in template:
         dag = as_map(template["dag"], at(template, "dag"), where)
         check_keys(dag, {"tasks", "failFast"}, {"parallelism"}, f"{where} dag")
-        if dag.get("failFast", True) is not True:
-            raise unsupported(dag, "failFast", f"{where} dag", "the IR stops on failure")
+        if not isinstance(dag.get("failFast", True), bool):
+            raise fail(at(dag, "failFast"), f"{where} dag: `failFast` must be true or false")
         items = as_list(dag.get("tasks"), at(dag, "tasks"), f"{where} dag.tasks")
         leaves = _dag(w, items, frame, where)
     else:
@@ -71,31 +73,38 @@ def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
     """A dag's tasks in dependency order; returns the leaves (tasks nothing depends on)."""
     scope = frame.scope
     tasks: dict[str, SourceMap] = {}
-    needs: dict[str, list[tuple[str, bool]]] = {}
     for raw in items:
         task = as_map(raw, src(raw), f"{where} dag.tasks")
         tname = name_of(task, f"{where} dag task")
         if tname in tasks:
             raise fail(at(task, "name"), f"{where}: duplicate task name {tname!r}")
         tasks[tname] = task
-        needs[tname] = task_needs(task, f"{where} task {tname!r}")
+    conts = {t: continue_on(task, f"{where} task {t!r}") for t, task in tasks.items()}
+
+    def cont(name: str) -> ContinueOn:
+        return conts.get(name, NO_CONTINUE)
+
+    needs = {t: task_needs(task, f"{where} task {t!r}", cont) for t, task in tasks.items()}
     for tname, task in tasks.items():
-        for dep, _ in needs[tname]:
+        for dep in needs[tname][0]:
             if dep not in tasks:
                 raise fail(src(task), f"{where} task {tname!r}: unknown dependency {dep!r}")
-    order = toposort({t: [d for d, _ in needs[t]] for t in tasks}, where, src(items))
-    depended = {d for t in tasks for d, _ in needs[t]}
+    order = toposort({t: needs[t][0] for t in tasks}, where, src(items))
+    depended = {d for t in tasks for d in needs[t][0]}
     leaves: list[str] = []
     for tname in order:
         task = tasks[tname]
-        task_deps = list(frame.deps) if not needs[tname] else []
-        task_whens = list(frame.whens)
-        for dep, succeeded in needs[tname]:
-            node = scope.nodes[dep]
-            task_deps.extend(node.leaves)
-            if succeeded:
-                task_whens.extend(g for g in node.whens if g not in task_whens)
-        node = _call(w, task, tname, replace(frame, deps=task_deps, whens=task_whens), where)
+        deps, predicate = needs[tname]
+        task_deps = list(frame.deps) if not deps else []
+        for dep in deps:
+            task_deps.extend(scope.nodes[dep].leaves)
+        depends = frame.depends if not deps else None
+        if predicate is not None:
+            depends = _ir_depends(
+                w, predicate, scope, at(task, "depends"), f"{where} task {tname!r}"
+            )
+        inner = replace(frame, deps=task_deps, whens=list(frame.whens), depends=depends)
+        node = _call(w, task, tname, inner, where)
         scope.nodes[tname] = node
         if tname not in depended:
             leaves.extend(node.leaves)
@@ -108,6 +117,7 @@ def _steps(
     """Groups of parallel steps, each group after the previous one; returns the last group."""
     scope = frame.scope
     previous = list(frame.deps)
+    later = False
     for raw_group in groups:
         parallel = as_list(raw_group, at(template, "steps"), f"{where} steps (a list of lists)")
         current: list[str] = []
@@ -120,12 +130,14 @@ def _steps(
                     raise unsupported(step, key, f"{where} step {sname!r}", "steps run in order")
             if sname in scope.nodes or sname in pending:
                 raise fail(at(step, "name"), f"{where}: duplicate step name {sname!r}")
-            node = _call(
-                w, step, sname, replace(frame, deps=previous, whens=list(frame.whens)), where
-            )
+            inner = replace(frame, deps=previous, whens=list(frame.whens))
+            if later:  # a later group waits for the last one by the default rule
+                inner = replace(inner, depends=None)
+            node = _call(w, step, sname, inner, where)
             pending[sname] = node
             current.extend(node.leaves)
         scope.nodes.update(pending)  # parallel steps cannot see each other's outputs
+        later = later or bool(current)
         previous = current or previous
     return previous
 
@@ -135,8 +147,9 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     scope = frame.scope
     where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
     allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
-    allowed |= {"withItems", "withParam", "dependencies", "depends"}
+    allowed |= {"withItems", "withParam", "dependencies", "depends", "continueOn"}
     check_keys(call, allowed, set(), where)
+    continues = continue_on(call, where)
     ir_name = frame.prefix + name
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
     own_whens, waits = guards(call, scope, w.params, where)
@@ -149,9 +162,13 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             key_name = "withItems" if "withItems" in call else "withParam"
             why = "loops over dag/steps templates; loop inside the template instead"
             raise unsupported(call, key_name, where, why)
+        if continues:
+            why = "on a nested dag/steps call (put it on the tasks inside)"
+            raise unsupported(call, "continueOn", where, why)
         inputs = _group_inputs(w, template, args, scope, where)
         inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
-        return group(w, template, Frame(f"{ir_name}-", inner, deps, when_list, target_coll))
+        frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
+        return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
     declared = {p.name: p for p in leaf.spec.params}
     for arg in args:
@@ -170,6 +187,9 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
+    task.depends, task.continue_on = frame.depends, continues
+    if task.depends is not None and waits:  # `{{tasks.A.status}} == Succeeded` in `when`
+        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
@@ -178,7 +198,28 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     else:
         w.tasks.append(task)
     outputs = {o: f"$(tasks.{ir_name}.results.{o})" for o in leaf.outputs}
-    return Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+    node = Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+    if leaf.stdout is not None:
+        node.stdout = f"$(tasks.{ir_name}.results.{leaf.stdout})"
+    if leaf.exit_code is not None:
+        node.exit_code = f"$(tasks.{ir_name}.results.{leaf.exit_code})"
+    return node
+
+
+def _ir_depends(
+    w: Workflow, predicate: Predicate, scope: Scope, source: Source, where: str
+) -> Predicate:
+    """A `depends` predicate over the dag's tasks as one over the IR tasks they became."""
+    ir_tasks = {t.name: t for t in w.tasks}
+    leaves = {
+        name: (scope.nodes[name].task, scope.nodes[name].leaves) for name in tasks_of(predicate)
+    }
+
+    def continues(name: str) -> ContinueOn:
+        task = ir_tasks.get(name)
+        return task.continue_on if task is not None else NO_CONTINUE
+
+    return ir_predicate(predicate, leaves, continues, source, where)
 
 
 def _resolve_template(

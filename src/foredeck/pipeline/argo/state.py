@@ -17,6 +17,7 @@ from foredeck.pipeline.model import (
     WhenExpression,
     WorkspaceDecl,
 )
+from foredeck.pipeline.predicates import Predicate
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -42,6 +43,8 @@ class Node:
     outputs: dict[str, str]
     whens: list[WhenExpression]
     looped: bool = False
+    stdout: str | None = None  # `outputs.result`, as an IR expression (leaf calls)
+    exit_code: str | None = None  # `exitCode` / `outputs.exitCode`
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Frame:
     deps: list[str]
     whens: list[WhenExpression]
     coll: Collection
+    depends: Predicate | None = None  # the predicate of the call, over IR tasks
 
 
 @dataclass
@@ -78,6 +82,8 @@ class Leaf:
     bindings: dict[str, str]  # implicit task param -> call-site value
     outputs: set[str]
     workspaces: dict[str, str]  # task workspace -> pipeline workspace (volume)
+    stdout: str | None = None  # the result holding the main container's stdout
+    exit_code: str | None = None  # the result holding its exit code
 
 
 @dataclass

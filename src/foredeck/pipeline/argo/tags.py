@@ -4,8 +4,8 @@ Two scopes resolve tags differently (docs/argo-tekton.md, "Expressions"): a valu
 dag/steps template (arguments, `when`, outputs) is resolved here by `call_ref`, against the inputs
 of the template being inlined and the nodes created so far; a container/script body is resolved
 by the leaf builder (`leaf.py`), where workflow values become implicit task params.
-What the IR cannot hold yet (`outputs.result`, tags on failed nodes) is refused here, which is
-where a richer IR's translations would go.
+`outputs.result` and `exitCode` of a leaf call are the stdout and exit-code results its spec
+declares (`leaf.py`). What the IR cannot hold yet is refused here.
 """
 
 from __future__ import annotations
@@ -117,7 +117,13 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if parts[4] not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")
         return node.outputs[parts[4]]
-    if parts[2:] == ["outputs", "result"]:
-        why = "write the value to a file and declare outputs.parameters with valueFrom.path"
-        raise Unresolvable(f"outputs.result (stdout) is not supported: {why}")
+    implicit = {("outputs", "result"): node.stdout, ("exitCode",): node.exit_code}
+    implicit[("outputs", "exitCode")] = node.exit_code
+    if tuple(parts[2:]) in implicit:
+        value = implicit[tuple(parts[2:])]
+        if value is None:
+            raise Unresolvable(f"{'.'.join(parts[2:])} of a nested dag/steps call")
+        if node.looped:
+            raise Unresolvable(f"{'.'.join(parts[2:])} of a looped task (an aggregated list)")
+        return value
     raise Unresolvable("not supported here")

@@ -66,6 +66,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         task_library=w.library,
         timeout=timeout,
         source=source,
+        failure_policy="continue",  # an Argo dag goes on past a failure where `depends` lets it
     )
 
 
