@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from foredeck.execute import lookups
+from foredeck.execute import lookups, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
@@ -196,6 +196,7 @@ class _Run:
         for task in self.pipeline.finally_tasks:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
+        self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
         self.record = RunRecord(
             self.layout, self.name, self.pipeline.name, self.params, self._ordered_records, on_event
         )
@@ -315,20 +316,23 @@ class _Run:
     # -- one pipeline task -----------------------------------------------------------------
 
     async def task(self, phase: Phase, task: PipelineTask) -> None:
-        """Run one pipeline task (all instances of a matrix task) to a final status."""
-        record = self.records[task.name]
-        lookup = self.scope.pipeline_lookup(phase.is_finally)
-        missing = self._missing_results(task)
+        await self.task_in(self.root, phase, task)
+
+    async def task_in(self, g: subgraph.Graph, phase: Phase, task: PipelineTask) -> None:
+        """Run one task of graph `g` (all instances of a matrix task) to a final status."""
+        record = g.records[task.name]
+        lookup = g.scope.pipeline_lookup(phase.is_finally)
+        missing = _missing_results(g.records, task)
         if missing:
             # A result of a task that never ran (guarded off) skips its consumers, as in Tekton;
             # a task that ran and did not write a result it declares is an error of the DAG.
-            producer = self.records[missing.split(".", 1)[0]]
+            producer = g.records[missing.split(".", 1)[0]]
             skip = phase.is_finally or producer.status == "Skipped"
             status: TaskStatus = "Skipped" if skip else "Failed"
             self.settle(record, status, f"result {missing} was not produced")
             return
         try:
-            spec = self.pipeline.spec_of(task)
+            spec = g.pipeline.spec_of(task)
             bound = {name: lookups.value(value, lookup) for name, value in task.params.items()}
             guard = self._when(task, lookup)
             combos = None if task.matrix is None else fanout.combinations(task.matrix, lookup)
@@ -336,11 +340,11 @@ class _Run:
             self.settle(record, "Failed", str(exc))
             return
         if guard:
-            self.guarded_off.add(task.name)
+            g.guarded_off.add(task.name)
             self.settle(record, "Skipped", guard)
             return
         if combos is None:
-            await self._run_instance(phase, task, spec, record, bound)
+            await self._run_one(g, phase, task, spec, record, bound)
             return
         if not combos:
             self.settle(record, "Skipped", "matrix has no combinations")
@@ -355,7 +359,7 @@ class _Run:
         record.status = "Running"
         outcomes = await asyncio.gather(
             *(
-                self._run_instance(phase, task, spec, instance, {**bound, **instance.params})
+                self._run_one(g, phase, task, spec, instance, {**bound, **instance.params})
                 for instance in instances
             ),
             return_exceptions=True,
@@ -382,14 +386,20 @@ class _Run:
         reasons = [f"{i.name}: {i.reason}" for i in instances if i.status == status and i.reason]
         self.settle(record, status, "; ".join(reasons[:3]))
 
-    def _missing_results(self, task: PipelineTask) -> str | None:
-        for ref in task_references(task):
-            parts = ref.parts
-            if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
-                other = self.records.get(parts[1])
-                if other is not None and other.done and parts[3] not in other.results:
-                    return f"{parts[1]}.{parts[3]}"
-        return None
+    async def _run_one(
+        self,
+        g: subgraph.Graph,
+        phase: Phase,
+        task: PipelineTask,
+        spec: TaskSpec,
+        record: TaskRecord,
+        params: dict[str, ParamValue],
+    ) -> None:
+        """One task or matrix instance: its steps, or the sub-graph it calls."""
+        if task.graph_ref is None:
+            await self._run_instance(phase, task, spec, record, params)
+        else:
+            await subgraph.run_call(self, g, phase, task, record, params)
 
     def _when(self, task: PipelineTask, lookup: Lookup) -> str:
         """Why the task is guarded off, or '' when every `when` expression holds."""
@@ -526,11 +536,14 @@ class _Run:
 
     def _ordered_records(self) -> dict[str, TaskRecord]:
         ordered: dict[str, TaskRecord] = {}
+
+        def add(name: str) -> None:  # instances and sub-graph tasks follow their caller
+            ordered[name] = self.records[name]
+            for inner in self.records[name].instances:
+                add(inner)
+
         for task in self.pipeline.all_tasks():
-            record = self.records[task.name]
-            ordered[task.name] = record
-            for name in record.instances:
-                ordered[name] = self.records[name]
+            add(task.name)
         return ordered
 
     def _run_status(self, error: BaseException | None) -> RunStatus:
@@ -556,3 +569,13 @@ class _Run:
             except SubstitutionError as exc:
                 self.log(f"pipeline result {result.name} not produced: {exc}")
         return values
+
+
+def _missing_results(records: Mapping[str, TaskRecord], task: PipelineTask) -> str | None:
+    for ref in task_references(task):
+        parts = ref.parts
+        if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
+            other = records.get(parts[1])
+            if other is not None and other.done and parts[3] not in other.results:
+                return f"{parts[1]}.{parts[3]}"
+    return None

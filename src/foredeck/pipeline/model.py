@@ -142,6 +142,9 @@ class PipelineTask:
     matrix: Matrix | None = None
     workspaces: dict[str, str] = field(default_factory=dict)  # task workspace -> pipeline workspace
     source: Source = UNKNOWN
+    # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
+    # (its `params` bind the graph's params, its results are the graph's results).
+    graph_ref: str | None = None
 
 
 @dataclass
@@ -165,18 +168,36 @@ class Pipeline:
     finally_timeout: float | None = None
     description: str = ""
     source: Source = UNKNOWN
+    # Sub-graphs that `graph_ref` nodes call, shared by the root and every graph in it (a
+    # graph may call itself: recursion is a reference, expanded at run time up to a depth).
+    graph_library: dict[str, Pipeline] = field(default_factory=dict)
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]
 
     def spec_of(self, task: PipelineTask) -> TaskSpec:
-        """The task's spec, inline or by reference (call after validation)."""
+        """The task's spec, inline or by reference (call after validation); for a sub-graph
+        call, a step-less spec with the graph's params and results (its interface)."""
+        if task.graph_ref is not None:
+            return self.graph_interface(task)
         if task.task_spec is not None:
             return task.task_spec
         if task.task_ref is None or task.task_ref not in self.task_library:
             message = f"task {task.name!r}: unknown taskRef {task.task_ref!r}"
             raise PipelineError(task.source, message)
         return self.task_library[task.task_ref]
+
+    def graph_of(self, task: PipelineTask) -> Pipeline:
+        """The sub-graph a `graph_ref` node calls."""
+        if task.graph_ref is None or task.graph_ref not in self.graph_library:
+            message = f"task {task.name!r}: unknown sub-graph {task.graph_ref!r}"
+            raise PipelineError(task.source, message)
+        return self.graph_library[task.graph_ref]
+
+    def graph_interface(self, task: PipelineTask) -> TaskSpec:
+        graph = self.graph_of(task)
+        results = [ResultSpec(r.name, source=r.source) for r in graph.results]
+        return TaskSpec(graph.name, [], list(graph.params), results, source=graph.source)
 
 
 @dataclass

@@ -447,7 +447,17 @@ def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
     """Raise `PipelineError` (the first problem found) unless the pipeline can run with `params`.
 
     `params` are the run's values (PipelineRun and command line); defaults fill the rest.
+    Sub-graphs are checked like the pipeline, where the pipeline's params are also visible
+    (they propagate into sub-graphs, as Argo's `workflow.parameters` do).
     """
+    _check_graph(pipeline, set())
+    outer = {p.name for p in pipeline.params}
+    for name in sorted(pipeline.graph_library):
+        _check_graph(pipeline.graph_library[name], outer)
+    _check_supplied(pipeline, params)
+
+
+def _check_graph(pipeline: Pipeline, outer_params: set[str]) -> None:
     _duplicates(((p.name, p.source) for p in pipeline.params), "pipeline param")
     _duplicates(((w.name, w.source) for w in pipeline.workspaces), "pipeline workspace")
     _duplicates(((r.name, r.source) for r in pipeline.results), "pipeline result")
@@ -463,7 +473,11 @@ def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
         *((t, True) for t in pipeline.finally_tasks),
     ]:
         group = "finally task" if in_finally else "task"
-        if task.task_spec is not None:
+        if task.graph_ref is not None:
+            if task.graph_ref not in pipeline.graph_library:
+                message = f"{group} {task.name!r}: unknown sub-graph {task.graph_ref!r}"
+                raise PipelineError(task.source, message)
+        elif task.task_spec is not None:
             _check_task_spec(task.task_spec, f"{group} {task.name!r}")
         elif task.task_ref is None:
             raise PipelineError(task.source, f"{group} {task.name!r} has no task")
@@ -490,10 +504,10 @@ def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
             first = next(t for t in group_tasks if t.name == cycle[0])
             raise PipelineError(first.source, f"dependency cycle: {' -> '.join(cycle)}")
     scope = _Scope(pipeline, graph)
+    scope.params |= outer_params
     for task in pipeline.tasks:
         _check_binding(pipeline, scope, task, in_finally=False)
     for task in pipeline.finally_tasks:
         _check_binding(pipeline, scope, task, in_finally=True)
     for result in pipeline.results:
         scope.check(result.value, result.source, f"pipeline result {result.name!r}", None, False)
-    _check_supplied(pipeline, params)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
     ParamSpec,
+    Pipeline,
     PipelineTask,
     TaskSpec,
     WhenExpression,
@@ -96,6 +97,11 @@ class Workflow:
     names: set[str] = field(default_factory=set)
     default_retries: int = 0
     depth: int = 0
+    # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls), and the
+    # templates being expanded right now, innermost last (a call of one of them is recursion).
+    graphs: dict[str, Pipeline] = field(default_factory=dict)
+    graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)
+    expanding: list[tuple[int, str]] = field(default_factory=list)
 
     def spec_key(self, base: str) -> str:
         """A task library key for a new spec named after `base`."""

@@ -65,6 +65,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         results=results,
         task_library=w.library,
         timeout=timeout,
+        graph_library=w.graphs,
         source=source,
     )
 
