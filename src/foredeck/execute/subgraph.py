@@ -150,13 +150,21 @@ async def run_call(
     record.status = "Running"
     record.started = time.time()
     await Phase(
-        host, graph.tasks, is_finally=phase.is_finally, stop=phase.stop, deadline=phase.deadline,
+        host,
+        graph.tasks,
+        is_finally=phase.is_finally,
+        stop=phase.stop,
+        deadline=phase.deadline,
         graph=edges,
     ).run()
     if graph.finally_tasks:
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await Phase(
-            host, graph.finally_tasks, is_finally=True, stop=stop, deadline=phase.deadline,
+            host,
+            graph.finally_tasks,
+            is_finally=True,
+            stop=stop,
+            deadline=phase.deadline,
             graph=edges,
         ).run()
     _settle_call(run, child, record)

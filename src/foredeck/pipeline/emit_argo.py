@@ -36,6 +36,7 @@ from foredeck.pipeline.argo_manifest import (
     unique_name,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
+from foredeck.pipeline.emit_argo_graphs import graph_template
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
@@ -109,6 +110,9 @@ class _Emitter:
         self.template_names: set[str] = set()
         self.matrix_tasks = {t.name for t in self.pipeline.all_tasks() if t.matrix is not None}
         self.finally_names = {t.name for t in self.pipeline.finally_tasks}
+        self.inputs: set[str] = set()  # params that are the inputs of a sub-graph template
+        self.graph_templates: dict[str, str] = {}  # graph_ref -> its dag template
+        self.graph_bodies: list[dict[str, Any]] = []
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
@@ -132,6 +136,7 @@ class _Emitter:
             handler = self._unique("exit-handler")
             templates.append({"name": handler, "dag": {"tasks": exit_tasks}})
             spec["onExit"] = handler
+        templates.extend(self.graph_bodies)
         templates.extend(self.templates.values())
         spec["templates"] = templates
         if p.timeout is not None:
@@ -185,6 +190,8 @@ class _Emitter:
 
     def _call_ref(self, ref: Reference, finally_: bool) -> str:
         parts = ref.parts
+        if parts[0] == "params" and parts[1:] and parts[1] in self.inputs and not ref.star:
+            return f"{{{{inputs.parameters.{parts[1]}}}}}"
         if parts[0] == "params" and len(parts) == 2 and ref.index is None:
             param = next((p for p in self.pipeline.params if p.name == parts[1]), None)
             if param is not None and param.type != "string" and not ref.star:
@@ -303,6 +310,8 @@ class _Emitter:
     # -- templates ------------------------------------------------------------------------------
 
     def _template(self, task: PipelineTask) -> str:
+        if task.graph_ref is not None:
+            return graph_template(self, task)
         spec = self.pipeline.spec_of(task)
         key = _TemplateKey(
             task.task_ref or f"inline:{task.name}",

@@ -25,6 +25,7 @@ from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
     ParamValue,
+    Pipeline,
     PipelineRunSpec,
     PipelineTask,
     TaskSpec,
@@ -207,9 +208,19 @@ def _pipeline_task(
     return out
 
 
+def _refuse_sub_graphs(p: Pipeline) -> None:
+    """A sub-graph call (an Argo dag/steps template called in a loop or recursively) has no
+    Tekton equal: pipelines in pipelines are alpha there, and recursion is impossible."""
+    for task in p.all_tasks():
+        if task.graph_ref is not None:
+            why = "Tekton cannot run a sub-graph (a looped or recursive dag/steps template call)"
+            raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+
+
 def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     """A Tekton v1 `PipelineRun` (as a dict ready for YAML) that runs `run` on a cluster."""
     p = run.pipeline
+    _refuse_sub_graphs(p)
     taken: set[str] = set()
     names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
     pipeline_spec: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from foredeck.pipeline.argo.depends import task_needs, toposort
-from foredeck.pipeline.argo.graphs import CallSite, graph_call
+from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
     as_list,
@@ -47,7 +47,6 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
     if w.depth > MAX_DEPTH:
         raise fail(src(template), f"templates nest deeper than {MAX_DEPTH} levels (recursion?)")
     name = str(template.get("name"))
-    w.expanding.append((id(frame.coll), name))
     where = f"template {name!r}"
     allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast"}
     check_keys(template, allowed, IGNORED_TEMPLATE, where)
@@ -66,7 +65,6 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
         leaves = _steps(w, groups, frame, where, template)
     outputs = group_outputs(template, frame.scope, w.params, where)
     w.depth -= 1
-    w.expanding.pop()
     return Node(None, leaves, outputs, list(frame.whens))
 
 
@@ -149,7 +147,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
-        if loops or (id(target_coll), str(template.get("name"))) in w.expanding:
+        if loops or recursive(w, target_coll, template):
             site = CallSite(ir_name, deps, when_list, src(call), where, scope)
             return graph_call(w, call, template, target_coll, args, site, group)
         inputs = _group_inputs(w, template, args, scope, where)

@@ -91,6 +91,51 @@ def graph_call(
     return Node(site.name, [site.name], outputs, list(site.whens), looped=matrix is not None)
 
 
+def recursive(w: Workflow, coll: Collection, template: SourceMap) -> bool:
+    """Whether `template` can reach itself through the templates it calls (`template:` and
+    `templateRef` of its dag tasks / steps, transitively): every call of it is then a sub-graph,
+    the outermost too, so that an emitted and re-read workflow has the same IR."""
+    start = (id(coll), str(template.get("name")))
+    if start in w.recursive:
+        return w.recursive[start]
+    seen: set[tuple[int, str]] = set()
+    stack = [(coll, template)]
+    found = False
+    while stack and not found:
+        here, current = stack.pop()
+        for there, callee in _callees(w, here, current):
+            ident = (id(there), str(callee.get("name")))
+            found = found or ident == start
+            if ident not in seen:
+                seen.add(ident)
+                stack.append((there, callee))
+    w.recursive[start] = found
+    return found
+
+
+def _callees(
+    w: Workflow, coll: Collection, template: SourceMap
+) -> list[tuple[Collection, SourceMap]]:
+    """The templates a dag/steps template calls by name (malformed calls are reported later)."""
+    calls: list[object] = []
+    dag = template.get("dag")
+    if isinstance(dag, dict):
+        calls.extend(dag.get("tasks") or [])
+    for group in template.get("steps") or []:
+        calls.extend(group if isinstance(group, list) else [])
+    found: list[tuple[Collection, SourceMap]] = []
+    for call in calls:
+        if not isinstance(call, dict):
+            continue
+        target, name = coll, call.get("template")
+        ref = call.get("templateRef")
+        if isinstance(ref, dict) and ref.get("name") in w.wfts:
+            target, name = w.wfts[str(ref.get("name"))], ref.get("template")
+        if isinstance(name, str) and name in target.templates:
+            found.append((target, target.templates[name]))
+    return found
+
+
 def _output_names(template: SourceMap) -> list[str]:
     """The output parameter names of a dag/steps template (`outputs.py` reads them fully)."""
     where = f"template {template.get('name')!r}"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from foredeck.pipeline.argo.fields import as_list, at, fail, scalar, unsupported
+from foredeck.pipeline.argo.fields import as_list, as_map, at, check_keys, fail, scalar, unsupported
 from foredeck.pipeline.argo.state import Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.model import Matrix
@@ -28,21 +28,22 @@ def loop(
 ) -> Matrix | None:
     """The matrix of a looping call (`withItems` / `withParam`), or None when it does not loop."""
     looping = {a: v for a, v in args.items() if re.search(r"\{\{\s*item\b", v[0])}
-    if "withItems" in call and "withParam" in call:
-        raise fail(at(call, "withParam"), f"{where}: use either withItems or withParam")
-    if "withSequence" in call:
-        raise unsupported(call, "withSequence", where, "use withItems")
-    if "withItems" not in call and "withParam" not in call:
+    keys = [k for k in ("withItems", "withParam", "withSequence") if k in call]
+    if len(keys) > 1:
+        raise fail(at(call, keys[1]), f"{where}: use one of withItems, withParam, withSequence")
+    if not keys:
         for arg, (_, source) in looping.items():
             raise fail(source, f"{where}: argument {arg!r} uses {{{{item}}}} without a loop")
         return None
-    key = "withItems" if "withItems" in call else "withParam"
+    key = keys[0]
     if not looping:
         raise fail(at(call, key), f"{where}: {key} but no argument uses {{{{item}}}}")
     if key == "withParam":
         items = _with_param(w, call, looping, scope, where)
         if isinstance(items, str):
             return Matrix(params={next(iter(looping)): items})
+    elif key == "withSequence":
+        items = sequence(call["withSequence"], at(call, key), f"{where} withSequence")
     else:
         items = as_list(call["withItems"], at(call, "withItems"), f"{where} withItems")
     rows: list[dict[str, str]] = []
@@ -119,3 +120,42 @@ def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
     for result in spec.results:
         if result.name == parts[3]:
             result.type = "array"
+
+
+MAX_SEQUENCE = 10_000
+"""More items than this is taken for a mistake (each one is a task)."""
+
+
+def sequence(raw: Any, source: Source, where: str) -> list[str]:
+    """Argo's `withSequence`: `count` (from `start`, default 0) or `start`..`end` inclusive
+    (counting down when end < start), each number formatted by `format` (printf, default %d)."""
+    spec = as_map(raw, source, where)
+    check_keys(spec, {"count", "start", "end", "format"}, set(), where)
+    numbers: dict[str, int] = {}
+    for key in ("count", "start", "end"):
+        if key in spec:
+            text = scalar(spec[key], at(spec, key), where)
+            if "{{" in text:
+                why = "a value known only at run time (write the number)"
+                raise unsupported(spec, key, where, why)
+            try:
+                numbers[key] = int(text)
+            except ValueError:
+                raise fail(
+                    at(spec, key), f"{where}: {key} must be an integer, not {text!r}"
+                ) from None
+    if ("count" in numbers) == ("end" in numbers):
+        raise fail(source, f"{where}: needs either `count` or `end`")
+    start = numbers.get("start", 0)
+    if "count" in numbers:
+        values = list(range(start, start + max(numbers["count"], 0)))
+    else:
+        step = 1 if numbers["end"] >= start else -1
+        values = list(range(start, numbers["end"] + step, step))
+    if len(values) > MAX_SEQUENCE:
+        raise fail(source, f"{where}: {len(values)} items, over the limit of {MAX_SEQUENCE}")
+    fmt = scalar(spec.get("format", "%d"), at(spec, "format"), where)
+    verbs = re.findall(r"%[-+ #0]*\d*([a-zA-Z%])", fmt)
+    if [v for v in verbs if v != "%"] not in (["d"], ["x"], ["X"], ["o"]):
+        raise fail(at(spec, "format"), f"{where}: format needs one integer verb, not {fmt!r}")
+    return [fmt % value for value in values]

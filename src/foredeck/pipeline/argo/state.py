@@ -97,11 +97,10 @@ class Workflow:
     names: set[str] = field(default_factory=set)
     default_retries: int = 0
     depth: int = 0
-    # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls), and the
-    # templates being expanded right now, innermost last (a call of one of them is recursion).
+    # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls, `graphs.py`).
     graphs: dict[str, Pipeline] = field(default_factory=dict)
     graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)
-    expanding: list[tuple[int, str]] = field(default_factory=list)
+    recursive: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     def spec_key(self, base: str) -> str:
         """A task library key for a new spec named after `base`."""

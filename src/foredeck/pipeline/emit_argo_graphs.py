@@ -1,0 +1,54 @@
+"""Sub-graphs of the IR as Argo dag templates (used by `emit_argo.py`).
+
+A `graph_ref` node calls a dag template emitted once per graph: its inputs are the graph's
+params, its outputs the graph's results (`valueFrom.parameter`), its tasks emitted like the
+entrypoint's. Inside it, a param of the graph is `{{inputs.parameters.X}}` and any other param
+is the workflow's (params propagate into sub-graphs). A graph that calls itself is a template
+that calls itself, as Argo writes recursion.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from foredeck.pipeline.model import PipelineTask
+from foredeck.pipeline.validate import dependencies
+from foredeck.types import PipelineError
+
+if TYPE_CHECKING:
+    from foredeck.pipeline.emit_argo import _Emitter
+
+
+def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
+    """The name of the dag template of the graph `task` calls (emitted on first use)."""
+    key = str(task.graph_ref)
+    if key in emitter.graph_templates:
+        return emitter.graph_templates[key]
+    graph = emitter.pipeline.graph_of(task)
+    name = emitter._unique(key)
+    emitter.graph_templates[key] = name
+    if graph.finally_tasks:
+        why = "finally tasks of a sub-graph have no Argo equal yet"
+        raise PipelineError(graph.source, f"sub-graph {graph.name!r}: {why}")
+    child = copy.copy(emitter)  # shares the template tables: one template per spec / graph
+    child.pipeline = graph
+    child.graph = dependencies(graph)
+    child.matrix_tasks = {t.name for t in graph.tasks if t.matrix is not None}
+    child.finally_names = set()
+    child.inputs = {p.name for p in graph.params}
+    template: dict[str, Any] = {"name": name}
+    inputs: list[dict[str, Any]] = []
+    for param in graph.params:
+        entry: dict[str, Any] = {"name": param.name}
+        if isinstance(param.default, str):
+            entry["value"] = param.default
+        inputs.append(entry)
+    if inputs:
+        template["inputs"] = {"parameters": inputs}
+    outputs = [child._pipeline_result(r.name, r.value, r.source) for r in graph.results]
+    if outputs:
+        template["outputs"] = {"parameters": outputs}
+    template["dag"] = {"tasks": [child._dag_task(t, finally_=False) for t in graph.tasks]}
+    emitter.graph_bodies.append(template)
+    return name
