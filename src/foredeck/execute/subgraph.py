@@ -176,8 +176,8 @@ def _settle_call(run: Runner, child: Graph, record: TaskRecord) -> None:
     for result in graph.results:
         try:
             record.results[result.name] = lookups.value(result.value, lookup)
-        except SubstitutionError:
-            pass  # an output of an inner task that did not run: the caller's consumers skip
+        except SubstitutionError as exc:  # an inner task did not run: consumers are skipped
+            run.log(f"task {record.name}: output {result.name} not produced: {exc}")
     failed = [i for i in child.records.values() if i.status in FAILED]
     bad = [cast(TaskStatus, i.status) for i in failed]
     status: TaskStatus = worst_status(bad) if bad else "Succeeded"

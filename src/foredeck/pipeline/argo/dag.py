@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 from foredeck.pipeline.argo.depends import task_needs, toposort
-from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
     as_list,
@@ -28,6 +27,7 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
+from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.leaf import build_leaf
 from foredeck.pipeline.argo.loops import loop
 from foredeck.pipeline.argo.outputs import group_outputs
