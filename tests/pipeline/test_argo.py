@@ -484,7 +484,7 @@ def test_with_param_literal_json_is_a_literal_list() -> None:
         ("withItems: [a, b]", "x", "no argument uses {{item}}"),
         ("withItems: [[a], [b]]", "'{{item}}'", "scalars or mappings"),
         ("withItems: [{k: a}]", "'{{item.nope}}'", "no key 'nope'"),
-        ("withSequence: {count: '3'}", "'{{item}}'", "`withSequence`"),
+        ("withSequence: {count: 'x'}", "'{{item}}'", "count must be an integer"),
         ("withParam: '{{workflow.parameters.list}}'", "'{{item.key}}'", "exactly {{item}}"),
         ("withParam: 'not json'", "'{{item}}'", "neither JSON"),
         ("", "'{{item}}'", "without a loop"),

@@ -9,6 +9,7 @@ roots fails the task with a message naming it. A run has one lookup for pipeline
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,7 @@ class RunScope:
                 if attribute == "status":
                     return tekton_task_status(record.status) if in_finally else None
                 if attribute.startswith("results."):
-                    return record.results.get(attribute[len("results.") :])
+                    return _result(record.results, attribute[len("results.") :])
                 return None
             if root == "context":
                 return context.get(rest)
@@ -180,3 +181,14 @@ def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
     if attribute == "bound":
         return "false" if bound is None else "true"
     return None
+
+
+def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
+    """A task's result; `R.json` of an array result (a matrix task's aggregate) is its JSON
+    text, as Argo passes a looped task's outputs (`["a","b"]`)."""
+    found = results.get(name)
+    if found is None and name.endswith(".json"):
+        aggregate = results.get(name[: -len(".json")])
+        if isinstance(aggregate, list):
+            return json.dumps(aggregate, separators=(",", ":"))
+    return found

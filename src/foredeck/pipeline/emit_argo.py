@@ -201,6 +201,9 @@ class _Emitter:
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
+        aggregate = parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["json"]
+        if aggregate and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
+            return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"
         if parts[0] == "tasks" and len(parts) == 4 and parts[2] == "results":
             if finally_:
                 raise _Bad(f"{ref.text}: an Argo exit handler cannot read a task's outputs")

@@ -136,7 +136,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     scope = frame.scope
     where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
     allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
-    allowed |= {"withItems", "withParam", "dependencies", "depends"}
+    allowed |= {"withItems", "withParam", "withSequence", "dependencies", "depends"}
     check_keys(call, allowed, set(), where)
     ir_name = frame.prefix + name
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)

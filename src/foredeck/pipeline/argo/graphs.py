@@ -158,6 +158,7 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
         name=key,
         tasks=[],
         params=params,
+        workspaces=list(w.workspaces.values()),  # the workflow's volumes: one per run
         task_library=w.library,
         graph_library=w.graphs,
         source=src(template),

@@ -112,10 +112,10 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
     if parts[2] == "outputs" and len(parts) == 5 and parts[3] == "parameters":
-        if node.looped:
-            raise Unresolvable("outputs of a looped task (an aggregated list)")
         if parts[4] not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")
+        if node.looped:  # the JSON list of every iteration's value (`execute/lookups.py`)
+            return f"{node.outputs[parts[4]][:-1]}.json)"
         return node.outputs[parts[4]]
     if parts[2:] == ["outputs", "result"]:
         why = "write the value to a file and declare outputs.parameters with valueFrom.path"
