@@ -383,7 +383,7 @@ def test_retries_and_timeouts() -> None:
 @pytest.mark.parametrize(
     ("strategy", "why"),
     [
-        ("{limit: 2, retryPolicy: OnError}", "retryPolicy"),
+        ("{limit: 2, retryPolicy: Never}", "retryPolicy"),
         ("{retryPolicy: Always}", "`limit` is required"),
         ("{limit: '{{workflow.parameters.n}}'}", "expected an integer"),
         ("{limit: 2, expression: 'true'}", "`expression`"),

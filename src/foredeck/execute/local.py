@@ -46,6 +46,7 @@ from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.process import ProcessGroups
 from foredeck.execute.record import EventCallback, RunRecord
 from foredeck.execute.results import ResultError, read_results
+from foredeck.execute.retry import retry_delay
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
@@ -447,7 +448,11 @@ class _Run:
                     )
                     if status == "Succeeded" or not retryable or attempt > task.retries:
                         break
-                    if phase.stop.done() or phase.expired():
+                    elapsed = time.time() - (record.started or time.time())
+                    delay = retry_delay(task.retry, attempt, reason, elapsed)
+                    if delay:  # a stop cuts the wait short
+                        await asyncio.wait([phase.stop], timeout=delay)
+                    if delay is None or phase.stop.done() or phase.expired():
                         break
                     logger.message(f"attempt {attempt} {status}: {reason}; retrying")
                     self.record.emit("task-retry", record.name, status, attempt, reason)

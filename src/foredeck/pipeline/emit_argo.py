@@ -36,7 +36,7 @@ from foredeck.pipeline.argo_manifest import (
     unique_name,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
-from foredeck.pipeline.emit_argo_graphs import graph_template
+from foredeck.pipeline.emit_argo_graphs import graph_template, retry_strategy
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
@@ -45,6 +45,7 @@ from foredeck.pipeline.model import (
     Pipeline,
     PipelineRunSpec,
     PipelineTask,
+    RetryStrategy,
     Step,
     TaskSpec,
     WhenExpression,
@@ -99,6 +100,7 @@ class _TemplateKey:
     workspaces: tuple[tuple[str, str], ...]
     retries: int
     timeout: float | None
+    retry: RetryStrategy | None = None
 
 
 class _Emitter:
@@ -321,6 +323,7 @@ class _Emitter:
             tuple(sorted(task.workspaces.items())),
             task.retries,
             task.timeout,
+            task.retry,
         )
         if key not in self.templates:
             base = task.task_ref or task.name
@@ -391,7 +394,7 @@ class _TemplateBuilder:
         if self.uses_results_dir:
             template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
         if task.retries:
-            template["retryStrategy"] = {"limit": str(task.retries), "retryPolicy": "Always"}
+            template["retryStrategy"] = retry_strategy(task.retries, task.retry)
         limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
         if limits:
             template.update(_seconds(min(limits)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from foredeck.pipeline.model import PipelineTask
+from foredeck.pipeline.model import PipelineTask, RetryStrategy
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError
 
@@ -52,3 +52,24 @@ def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
     template["dag"] = {"tasks": [child._dag_task(t, finally_=False) for t in graph.tasks]}
     emitter.graph_bodies.append(template)
     return name
+
+
+def retry_strategy(retries: int, retry: RetryStrategy | None) -> dict[str, Any]:
+    """A template's `retryStrategy`: the limit, the policy and the backoff."""
+    out: dict[str, Any] = {"limit": str(retries), "retryPolicy": "Always"}
+    if retry is None:
+        return out
+    out["retryPolicy"] = retry.policy
+    backoff: dict[str, Any] = {}
+    for key, value in (
+        ("duration", retry.backoff),
+        ("maxDuration", retry.max_duration),
+        ("cap", retry.cap),
+    ):
+        if value is not None:
+            backoff[key] = f"{value:g}s"  # a Go duration
+    if retry.factor != 1.0:
+        backoff["factor"] = f"{retry.factor:g}"
+    if backoff:
+        out["backoff"] = backoff
+    return out

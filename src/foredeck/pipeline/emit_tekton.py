@@ -201,6 +201,13 @@ def _pipeline_task(
         ]
     if task.retries:
         out["retries"] = task.retries
+    retry = task.retry
+    if task.retries and retry is not None and retry.policy in ("OnError", "OnTransientError"):
+        why = f"retryPolicy {retry.policy}: Tekton retries every failed attempt"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
+    if task.retries and retry is not None and retry.backoff:
+        why = "a retry backoff: Tekton retries at once"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
     if task.timeout is not None:
         out["timeout"] = format_duration(task.timeout)
     if task.workspaces:

@@ -127,6 +127,26 @@ class Matrix:
     include: list[dict[str, str]] = field(default_factory=list)
 
 
+RetryPolicy = Literal["Always", "OnFailure", "OnError", "OnTransientError"]
+
+
+@dataclass(frozen=True)
+class RetryStrategy:
+    """How a task spends its `retries` (Argo's `retryStrategy` beyond `limit`).
+
+    `policy`: which failed attempts are retried (on a host, OnFailure and Always retry any
+    failure; OnError and OnTransientError only a step that could not start). Before retry `n`
+    (1-based) the task waits `backoff * factor**(n-1)` seconds, at most `cap`; no retry starts
+    once `max_duration` seconds have passed since the first attempt started.
+    """
+
+    policy: RetryPolicy = "Always"
+    backoff: float | None = None
+    factor: float = 1.0
+    max_duration: float | None = None
+    cap: float | None = None
+
+
 @dataclass
 class PipelineTask:
     """A node of the DAG: a task (by reference or inline) with its bindings and guards."""
@@ -145,6 +165,7 @@ class PipelineTask:
     # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
     # (its `params` bind the graph's params, its results are the graph's results).
     graph_ref: str | None = None
+    retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
 
 
 @dataclass

@@ -33,9 +33,20 @@ from foredeck.pipeline.argo.loops import loop
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
+from foredeck.pipeline.argo.templates import (
+    find_template,
+    input_params,
+    retry_strategy,
+    template_kind,
+)
 from foredeck.pipeline.argo.when import guards
-from foredeck.pipeline.model import Matrix, ParamValue, PipelineTask, WhenExpression
+from foredeck.pipeline.model import (
+    Matrix,
+    ParamValue,
+    PipelineTask,
+    RetryStrategy,
+    WhenExpression,
+)
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -171,6 +182,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
+    task.retry = template_retry(w, template)
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
@@ -247,6 +259,13 @@ def _group_inputs(
         else:
             raise fail(src(template), f"{where}: input {p.name!r} has no value")
     return inputs
+
+
+def template_retry(w: Workflow, template: SourceMap) -> RetryStrategy | None:
+    """A leaf template's retry policy and backoff, else the workflow's."""
+    if "retryStrategy" in template:
+        return retry_strategy(template["retryStrategy"], at(template, "retryStrategy"))
+    return w.default_retry
 
 
 def leaf_task(

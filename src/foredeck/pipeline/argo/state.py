@@ -14,6 +14,7 @@ from foredeck.pipeline.model import (
     ParamSpec,
     Pipeline,
     PipelineTask,
+    RetryStrategy,
     TaskSpec,
     WhenExpression,
     WorkspaceDecl,
@@ -96,6 +97,7 @@ class Workflow:
     finally_tasks: list[PipelineTask] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     default_retries: int = 0
+    default_retry: RetryStrategy | None = None
     depth: int = 0
     # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls, `graphs.py`).
     graphs: dict[str, Pipeline] = field(default_factory=dict)

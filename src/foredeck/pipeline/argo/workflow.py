@@ -7,7 +7,7 @@ the pipeline timeout and `spec.retryStrategy` every task's default retries.
 
 from __future__ import annotations
 
-from foredeck.pipeline.argo.dag import group, leaf_task
+from foredeck.pipeline.argo.dag import group, leaf_task, template_retry
 from foredeck.pipeline.argo.fields import (
     IGNORED_SPEC,
     as_list,
@@ -27,6 +27,7 @@ from foredeck.pipeline.argo.templates import (
     input_params,
     param_spec,
     retry_limit,
+    retry_strategy,
     template_kind,
 )
 from foredeck.pipeline.model import Pipeline, PipelineResult, WorkspaceDecl
@@ -44,6 +45,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     _workflow_volumes(w)
     if "retryStrategy" in spec:
         w.default_retries = retry_limit(spec["retryStrategy"], at(spec, "retryStrategy"))
+        w.default_retry = retry_strategy(spec["retryStrategy"], at(spec, "retryStrategy"))
     entry_name = spec.get("entrypoint")
     if not isinstance(entry_name, str) or not entry_name:
         raise fail(at(spec, "entrypoint"), "spec: `entrypoint` is required")
@@ -116,6 +118,7 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
     leaf = build_leaf(w, w.main, entry)
     args = {p: v for p, v in inputs.items() if p in {s.name for s in leaf.spec.params}}
     task = leaf_task(w, entry_name, leaf, args, [], [], None, src(entry), False)
+    task.retry = template_retry(w, entry)
     w.tasks.append(task)
     return [
         PipelineResult(r, f"$(tasks.{task.name}.results.{r})", source=src(entry))
@@ -141,4 +144,5 @@ def _exit_handler(w: Workflow, spec: SourceMap) -> None:
         return
     leaf = build_leaf(w, w.main, template)
     task = leaf_task(w, name, leaf, {}, [], [], None, at(spec, "onExit"), True)
+    task.retry = template_retry(w, template)
     w.finally_tasks.append(task)
