@@ -33,6 +33,7 @@ from foredeck.pipeline.argo.loops import loop
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.argo.targets import select
 from foredeck.pipeline.argo.templates import (
     find_template,
     input_params,
@@ -66,11 +67,11 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
     leaves: list[str]
     if "dag" in template:
         dag = as_map(template["dag"], at(template, "dag"), where)
-        check_keys(dag, {"tasks", "failFast"}, {"parallelism"}, f"{where} dag")
+        check_keys(dag, {"tasks", "failFast", "target"}, {"parallelism"}, f"{where} dag")
         if dag.get("failFast", True) is not True:
             raise unsupported(dag, "failFast", f"{where} dag", "the IR stops on failure")
         items = as_list(dag.get("tasks"), at(dag, "tasks"), f"{where} dag.tasks")
-        leaves = _dag(w, items, frame, where)
+        leaves = _dag(w, items, frame, where, dag)
     else:
         groups = as_list(template["steps"], at(template, "steps"), f"{where} steps")
         leaves = _steps(w, groups, frame, where, template)
@@ -79,7 +80,7 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
     return Node(None, leaves, outputs, list(frame.whens))
 
 
-def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
+def _dag(w: Workflow, items: list[Any], frame: Frame, where: str, dag: SourceMap) -> list[str]:
     """A dag's tasks in dependency order; returns the leaves (tasks nothing depends on)."""
     scope = frame.scope
     tasks: dict[str, SourceMap] = {}
@@ -95,13 +96,18 @@ def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
         for dep, _ in needs[tname]:
             if dep not in tasks:
                 raise fail(src(task), f"{where} task {tname!r}: unknown dependency {dep!r}")
-    order = toposort({t: [d for d, _ in needs[t]] for t in tasks}, where, src(items))
-    depended = {d for t in tasks for d, _ in needs[t]}
+    edges = {t: [d for d, _ in needs[t]] for t in tasks}
+    order = toposort(edges, where, src(items))
+    keep, target_guards = select(w, dag, scope, edges, where)
+    order = [t for t in order if t in keep]
+    depended = {d for t in order for d, _ in needs[t]}
     leaves: list[str] = []
     for tname in order:
         task = tasks[tname]
         task_deps = list(frame.deps) if not needs[tname] else []
         task_whens = list(frame.whens)
+        if tname in target_guards:
+            task_whens.append(target_guards[tname])
         for dep, succeeded in needs[tname]:
             node = scope.nodes[dep]
             task_deps.extend(node.leaves)
