@@ -65,6 +65,6 @@ def test_a_target_parameter_runs_the_target_and_its_dependencies(tmp_path: Path)
 
 
 def test_an_unknown_target_is_an_error_naming_the_line() -> None:
-    with pytest.raises(PipelineError, match="dag.target: no task named 'F'") as err:
+    with pytest.raises(PipelineError, match=r"dag\.target: no task named 'F'") as err:
         load_pipeline_text(WF.format(target="A F"), "wf.yaml")
     assert str(err.value).startswith("wf.yaml:")
