@@ -221,6 +221,7 @@ class _Run:
             [t.name for t in self.pipeline.tasks if t.matrix is None and not t.when]
         )
         started = time.time()
+        self.scope.started = started
         self.t0 = loop.time()
         self.build_log = self.record.start(started, self.max_output)
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from foredeck.execute import workflow_vars
 from foredeck.execute.runstate import TaskRecord, tekton_aggregate_status, tekton_task_status
 from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.expressions import (
@@ -70,13 +71,19 @@ class RunScope:
     pipeline: Pipeline
     params: dict[str, ParamValue]
     records: dict[str, TaskRecord]
+    started: float | None = None  # when the run started (Argo's workflow variables)
+    run_records: dict[str, TaskRecord] | None = None  # every record, sub-graphs' too
 
     def context(self) -> dict[str, str]:
-        return {
+        context = {
             "pipelineRun.name": self.name,
             "pipelineRun.namespace": NAMESPACE,
             "pipeline.name": self.pipeline.name,
         }
+        if self.started is not None:
+            every = self.records if self.run_records is None else self.run_records
+            context.update(workflow_vars.values(self.name, self.started, every))
+        return context
 
     def aggregate_status(self) -> str:
         """`$(tasks.status)` over the DAG tasks."""

@@ -144,7 +144,9 @@ async def run_call(
         records[inner.name] = TaskRecord(name, name, phase.is_finally, run_after=after)
         run.records[name] = records[inner.name]
         record.instances.append(name)
-    scope = lookups.RunScope(run.name, graph, values, records)
+    outer = caller.scope
+    every = outer.records if outer.run_records is None else outer.run_records
+    scope = lookups.RunScope(run.name, graph, values, records, outer.started, every)
     child = Graph(graph, records, scope, depth=caller.depth + 1)
     host = _GraphHost(run, child)
     record.status = "Running"

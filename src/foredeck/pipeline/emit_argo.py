@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
     ARGO_API,
     RESULTS_DIR,
@@ -223,6 +224,8 @@ class _Emitter:
             }
             if ref.path in context:
                 return context[ref.path]
+            if workflow_vars.argo_tag(ref.path) is not None:
+                return str(workflow_vars.argo_tag(ref.path))
         if parts[0] == "workspaces" and parts[2:] == ["bound"]:
             return "true"
         raise _Bad(f"{ref.text} cannot be expressed in Argo")
@@ -444,6 +447,8 @@ class _TemplateBuilder:
         }
         if ref.path in context:
             return context[ref.path]
+        if workflow_vars.argo_tag(ref.path) is not None:
+            return str(workflow_vars.argo_tag(ref.path))
         raise _Bad(f"{ref.text} cannot be expressed in Argo")
 
     def _container(self, step: Step) -> dict[str, Any]:

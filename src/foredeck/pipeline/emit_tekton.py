@@ -19,6 +19,7 @@ import posixpath
 import re
 from typing import Any
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.model import (
@@ -30,6 +31,7 @@ from foredeck.pipeline.model import (
     PipelineTask,
     TaskSpec,
 )
+from foredeck.pipeline.validate import task_references
 from foredeck.types import PipelineError
 
 TEKTON_API = "tekton.dev/v1"
@@ -222,6 +224,12 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
         if task.graph_ref is not None:
             why = "Tekton cannot run a sub-graph (a looped or recursive dag/steps template call)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+        for ref in task_references(task):
+            if ref.path in workflow_vars.CONTEXT:
+                why = (
+                    f"{ref.text} (Argo's workflow.{ref.path.split('.', 2)[2]}) has no Tekton equal"
+                )
+                raise PipelineError(task.source, f"task {task.name!r}: {why}")
 
 
 def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.expressions import Reference, references
 from foredeck.pipeline.model import (
     ParamSpec,
@@ -258,7 +259,7 @@ class _Scope:
                     source, f"{what}: {ref.text} refers to undeclared workspace {parts[1]!r}"
                 )
         elif root == "context":
-            if ref.path not in _PIPELINE_CONTEXT:
+            if ref.path not in _PIPELINE_CONTEXT and ref.path not in workflow_vars.CONTEXT:
                 raise PipelineError(source, f"{what}: unknown variable {ref.text}")
         elif root == "tasks":
             self._check_task_ref(ref, site)

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.model import ParamSpec
@@ -55,6 +56,9 @@ def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
     }
     if len(parts) == 2 and parts[1] in simple:
         return simple[parts[1]]
+    found = workflow_vars.ir_ref(".".join(parts[1:]))
+    if found is not None:
+        return found
     raise Unresolvable("not supported")
 
 

@@ -1,0 +1,57 @@
+"""Argo's workflow variables seen by an exit handler, run locally and carried by the emitters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from foredeck.execute.local import run_pipeline
+from foredeck.pipeline.emit import emit, manifest
+from foredeck.pipeline.load import load_pipeline_text, load_run
+from foredeck.types import PipelineError
+from tests.pipeline.test_emit import argo_validator, schema_errors
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "argo-nested"
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_an_exit_handler_sees_the_workflow_variables(tmp_path: Path) -> None:
+    spec = load_run([DATA / "exit-variables.yaml"])
+    spec.name = "exit-run"
+    before = time.time()
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert result.status == "Failed"
+    assert result.tasks["report"].status == "Succeeded"
+    report = result.tasks["report"].results["report"]
+    assert isinstance(report, str)
+    lines = dict(line.split("=", 1) for line in report.splitlines())
+    assert lines["name"] == "exit-run"
+    assert lines["status"] == "Failed"
+    assert lines["who"] == "tester"
+    assert 0.0 <= float(lines["duration"]) <= time.time() - before + 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines["created"])
+    assert lines["year"] == lines["created"][:4]
+    failures = json.loads(lines["failures"])
+    assert [(f["displayName"], f["phase"], f["templateName"]) for f in failures] == [
+        ("fail", "Failed", "fail")
+    ]
+    assert "exited with code 3" in failures[0]["message"]
+    assert failures[0]["finishedAt"].endswith("Z")
+
+
+def test_workflow_variables_round_trip_through_argo_and_not_tekton() -> None:
+    spec = load_run([DATA / "exit-variables.yaml"])
+    doc = manifest(spec, "argo")
+    assert schema_errors(argo_validator(), doc) == []
+    text = emit(spec, "argo")
+    for tag in ("workflow.duration", "workflow.failures", "workflow.creationTimestamp.Y"):
+        assert "{{" + tag + "}}" in text
+    assert emit(load_pipeline_text(text, "back.yaml"), "argo") == text
+    with pytest.raises(PipelineError, match=r"\(Argo.s workflow\.duration\) has no Tekton equal"):
+        emit(spec, "tekton")
