@@ -8,7 +8,8 @@ or timeout reaches every level. Its tasks are recorded as `<caller>.<task>` (uni
 caller's name is), listed under the caller like matrix instances.
 
 The call's status is Failed (or TimedOut / Cancelled) when an inner task ended so, else
-Succeeded: inner tasks skipped by their `when` do not fail the call, as in Argo. Its results
+Succeeded: inner tasks skipped by their `when` do not fail the call, as in Argo, nor do its
+finally tasks (a step's exit hook, `argo/hooks.py`: Argo ignores a hook that fails). Its results
 are the graph's results, resolved over the inner tasks. A call nested deeper than
 `MAX_GRAPH_DEPTH` fails with a message naming the graph (a recursion that does not end).
 """
@@ -180,7 +181,8 @@ def _settle_call(run: Runner, child: Graph, record: TaskRecord) -> None:
             record.results[result.name] = lookups.value(result.value, lookup)
         except SubstitutionError as exc:  # an inner task did not run: consumers are skipped
             run.log(f"task {record.name}: output {result.name} not produced: {exc}")
-    failed = [i for i in child.records.values() if i.status in FAILED]
+    dag = [child.records[t.name] for t in graph.tasks]  # a failed exit hook is only logged
+    failed = [i for i in dag if i.status in FAILED]
     bad = [cast(TaskStatus, i.status) for i in failed]
     status: TaskStatus = worst_status(bad) if bad else "Succeeded"
     reason = "; ".join(f"{i.name}: {i.status}" for i in failed[:3])

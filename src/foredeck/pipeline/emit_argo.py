@@ -37,7 +37,12 @@ from foredeck.pipeline.argo_manifest import (
     unique_name,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
-from foredeck.pipeline.emit_argo_graphs import graph_template, retry_strategy
+from foredeck.pipeline.emit_argo_graphs import (
+    graph_template,
+    hooked_task,
+    is_exit_wrapper,
+    retry_strategy,
+)
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
@@ -231,6 +236,8 @@ class _Emitter:
         raise _Bad(f"{ref.text} cannot be expressed in Argo")
 
     def _dag_task(self, task: PipelineTask, finally_: bool) -> dict[str, Any]:
+        if task.graph_ref is not None and is_exit_wrapper(self.pipeline.graph_of(task)):
+            return hooked_task(self, task, finally_)
         where = f"{'finally task' if finally_ else 'task'} {task.name!r}"
         out: dict[str, Any] = {"name": task.name, "template": self._template(task)}
         args: list[dict[str, str]] = []

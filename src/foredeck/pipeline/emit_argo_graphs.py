@@ -1,5 +1,8 @@
 """Sub-graphs of the IR as Argo dag templates (used by `emit_argo.py`).
 
+A graph of one task and one finally task is a step's exit hook (`argo/hooks.py`): it is
+written back as that task, in the caller's dag, with `hooks.exit`.
+
 A `graph_ref` node calls a dag template emitted once per graph: its inputs are the graph's
 params, its outputs the graph's results (`valueFrom.parameter`), its tasks emitted like the
 entrypoint's. Inside it, a param of the graph is `{{inputs.parameters.X}}` and any other param
@@ -10,9 +13,11 @@ that calls itself, as Argo writes recursion.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from foredeck.pipeline.model import PipelineTask, RetryStrategy
+from foredeck.pipeline.expressions import iter_references
+from foredeck.pipeline.model import Pipeline, PipelineTask, RetryStrategy
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError
 
@@ -72,4 +77,45 @@ def retry_strategy(retries: int, retry: RetryStrategy | None) -> dict[str, Any]:
         backoff["factor"] = f"{retry.factor:g}"
     if backoff:
         out["backoff"] = backoff
+    return out
+
+
+def is_exit_wrapper(graph: Pipeline) -> bool:
+    """Whether `graph` is a node with its exit hook (one task, one finally task)."""
+    return len(graph.tasks) == 1 and len(graph.finally_tasks) == 1
+
+
+def hooked_task(emitter: _Emitter, task: PipelineTask, finally_: bool) -> dict[str, Any]:
+    """The dag task of a call of an exit wrapper: the inner node under the call's name, its
+    guards, dependencies and loop, with `hooks.exit` running the finally task."""
+    graph = emitter.pipeline.graph_of(task)
+    inner, handler = graph.tasks[0], graph.finally_tasks[0]
+    own = {n: v for n, v in task.params.items() if n in inner.params}
+    outer = replace(
+        inner,
+        name=task.name,
+        params=own,
+        matrix=task.matrix,
+        when=task.when,
+        run_after=task.run_after,
+    )
+    out = emitter._dag_task(outer, finally_)
+    hook: dict[str, Any] = {"template": emitter._template(handler)}
+    args: list[dict[str, str]] = []
+    for name, value in handler.params.items():
+        text = str(value)
+        for ref in list(iter_references(text)):
+            parts = ref.parts
+            if parts[0] == "params" and len(parts) == 2 and parts[1] in task.params:
+                text = text.replace(ref.text, str(task.params[parts[1]]))
+            elif parts[0] == "tasks" and parts[1:2] == [inner.name]:
+                # the node's own outputs / status (per item of a loop: never aggregated)
+                rest = ["outputs", "parameters", parts[3]] if parts[2] == "results" else parts[2:]
+                tag = "{{" + ".".join(["tasks", task.name, *rest]) + "}}"
+                text = text.replace(ref.text, tag)
+        where = f"task {task.name!r} exit hook param {name!r}"
+        args.append({"name": name, "value": emitter._call_text(text, False, task.source, where)})
+    if args:
+        hook["arguments"] = {"parameters": args}
+    out["hooks"] = {"exit": hook}
     return out

@@ -28,6 +28,7 @@ from foredeck.pipeline.argo.fields import (
     unsupported,
 )
 from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
+from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
 from foredeck.pipeline.argo.leaf import build_leaf
 from foredeck.pipeline.argo.loops import loop
 from foredeck.pipeline.argo.outputs import group_outputs
@@ -154,7 +155,20 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
     allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
     allowed |= {"withItems", "withParam", "withSequence", "dependencies", "depends"}
-    check_keys(call, allowed, set(), where)
+    check_keys(call, allowed | {"hooks", "onExit"}, set(), where)
+    hook = exit_hook(call, where)
+    if hook is not None and scope.finally_:
+        raise fail(hook.source, f"{where}: an exit hook inside the workflow's exit handler")
+    node = _node(w, call, name, frame, where, hook is not None)
+    if hook is None:
+        return node
+    hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
+    return wrap(w, hook, hooked, _arguments)
+
+
+def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hooked: bool) -> Node:
+    """The node of a call (one task, unless an inlined dag/steps template; not when hooked)."""
+    scope = frame.scope
     ir_name = frame.prefix + name
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
     own_whens, waits = guards(call, scope, w.params, where)
@@ -164,7 +178,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
-        if loops or recursive(w, target_coll, template):
+        if loops or hooked or recursive(w, target_coll, template):
             site = CallSite(ir_name, deps, when_list, src(call), where, scope)
             return graph_call(w, call, template, target_coll, args, site, group)
         inputs = _group_inputs(w, template, args, scope, where)
