@@ -222,7 +222,8 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
     Tekton equal: pipelines in pipelines are alpha there, and recursion is impossible."""
     for task in p.all_tasks():
         if task.graph_ref is not None:
-            why = "Tekton cannot run a sub-graph (a looped or recursive dag/steps call, or an exit hook)"
+            why = "Tekton cannot run a sub-graph"
+            why += " (a looped or recursive dag/steps call, or an exit hook)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
         for ref in task_references(task):
             if ref.path in workflow_vars.CONTEXT:
