@@ -133,3 +133,14 @@ def test_a_failing_sub_graph_fails_its_caller_and_skips_dependents(tmp_path: Pat
     assert result.status == "Failed"
     assert statuses(result) == {"call": "Failed", "call.inner": "Failed", "after": "Skipped"}
     assert result.tasks["call"].reason.startswith("call.inner: Failed")
+
+
+def test_with_param_loops_over_an_aggregated_output_at_run_time(tmp_path: Path) -> None:
+    spec = load_run([DATA / "with-param-aggregate.yaml"])
+    use = next(t for t in spec.pipeline.tasks if t.name == "use")
+    assert use.matrix is not None
+    assert use.matrix.params == {"text": "$(tasks.gen.results.text.json)"}
+    result = run(spec, tmp_path)
+    assert result.status == "Succeeded"
+    assert result.tasks["use"].instances == ["use[0]", "use[1]"]
+    assert result.tasks["use[1]"].params == {"text": "b"}

@@ -90,12 +90,24 @@ def _with_param(
             why = "with withParam, one argument may be exactly {{item}} (no item.key)"
             raise fail(vsource, f"{where}: argument {arg!r}: {why}")
     text = call_text(raw, scope, w.params, source, f"{where} withParam")
+    if _runtime_json(w, text):
+        return text  # JSON text at run time (`execute/matrix.py` parses it)
     m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
     if not m:
         message = f"{where}: withParam must be one parameter or task output, got {raw!r}"
         raise fail(source, message)
     _make_array(w, m.group(1), source, where)
     return f"$({m.group(1)}[*])"
+
+
+def _runtime_json(w: Workflow, text: str) -> bool:
+    """Whether `text` is an output known only as JSON text: a looped task's aggregate
+    (`$(tasks.T.results.R.json)`) or a sub-graph call's output."""
+    m = re.fullmatch(r"\$\(tasks\.([^.()\s]+)\.results\.[^.()\s]+(\.json)?\)", text)
+    if m is None:
+        return False
+    producer = next((t for t in [*w.tasks, *w.finally_tasks] if t.name == m.group(1)), None)
+    return m.group(2) is not None or (producer is not None and producer.graph_ref is not None)
 
 
 def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
