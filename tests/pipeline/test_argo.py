@@ -481,7 +481,6 @@ def test_with_param_literal_json_is_a_literal_list() -> None:
 @pytest.mark.parametrize(
     ("loop", "arg", "why"),
     [
-        ("withItems: [a, b]", "x", "no argument uses {{item}}"),
         ("withItems: [[a], [b]]", "'{{item}}'", "scalars or mappings"),
         ("withItems: [{k: a}]", "'{{item.nope}}'", "no key 'nope'"),
         ("withSequence: {count: 'x'}", "'{{item}}'", "count must be an integer"),

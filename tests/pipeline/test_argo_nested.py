@@ -172,3 +172,15 @@ def test_with_sequence_and_with_items_together_are_refused() -> None:
     )
     with pytest.raises(PipelineError, match="use one of withItems, withParam, withSequence"):
         load_text(text)
+
+
+def test_a_loop_whose_arguments_ignore_the_item_runs_once_per_item() -> None:
+    text = WF.format(seq='{count: "3"}').replace('value: "{{item}}"', "value: same")
+    run = load_text(text)
+    task = run.pipeline.tasks[0]
+    assert task.matrix is not None and task.matrix.include == [{}, {}, {}]
+    assert task.params == {"m": "same"}
+    back = load_text(emit(run, "argo"))
+    assert back.pipeline.tasks[0].matrix == task.matrix
+    with pytest.raises(PipelineError, match="ignore the item has no Tekton matrix equal"):
+        emit(run, "tekton")

@@ -288,6 +288,8 @@ class _Emitter:
         def call(text: str) -> str:
             return self._call_text(text, finally_, source, f"{where} matrix")
 
+        if not matrix.params and not any(matrix.include):  # runs n times, no item used
+            return {"withSequence": {"count": str(len(matrix.include))}}, {}
         if len(matrix.params) == 1 and not matrix.include:
             name, values = next(iter(matrix.params.items()))
             if isinstance(values, list):

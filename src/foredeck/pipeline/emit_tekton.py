@@ -218,13 +218,18 @@ def _pipeline_task(
 
 
 def _refuse_sub_graphs(p: Pipeline) -> None:
-    """A sub-graph call (an Argo dag/steps template called in a loop or recursively) has no
-    Tekton equal: pipelines in pipelines are alpha there, and recursion is impossible."""
+    """What Argo front-end constructs Tekton cannot hold: a sub-graph call (a dag/steps
+    template called in a loop or recursively, an exit hook: pipelines in pipelines are alpha
+    in Tekton, recursion impossible), Argo's workflow variables, a loop ignoring its item."""
     for task in p.all_tasks():
         if task.graph_ref is not None:
             why = "Tekton cannot run a sub-graph"
             why += " (a looped or recursive dag/steps call, or an exit hook)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+        matrix = task.matrix
+        if matrix is not None and not matrix.params and not all(matrix.include):
+            why = "a loop whose arguments ignore the item has no Tekton matrix equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
         for ref in task_references(task):
             if ref.path in workflow_vars.CONTEXT:
                 why = (

@@ -36,8 +36,9 @@ def loop(
             raise fail(source, f"{where}: argument {arg!r} uses {{{{item}}}} without a loop")
         return None
     key = keys[0]
-    if not looping:
-        raise fail(at(call, key), f"{where}: {key} but no argument uses {{{{item}}}}")
+    if not looping and key == "withParam" and "{{" in str(call[key]):
+        why = "withParam from a run-time value but no argument uses {{item}}"
+        raise fail(at(call, key), f"{where}: {why}")
     if key == "withParam":
         items = _with_param(w, call, looping, scope, where)
         if isinstance(items, str):
@@ -59,6 +60,8 @@ def loop(
             field_where = f"{where} argument {arg!r}"
             row[arg] = call_text(value, scope, w.params, source, field_where, item=item_map)
         rows.append(row)
+    if not looping:  # the template runs once per item, the same each time
+        return Matrix(include=rows)
     if len(looping) == 1:
         arg = next(iter(looping))
         return Matrix(params={arg: [row[arg] for row in rows]})
