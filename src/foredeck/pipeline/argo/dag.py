@@ -1,11 +1,12 @@
 """Dag and steps templates inlined into the one flat IR DAG.
 
-Argo nests templates (a DAG task may call a steps template that calls a DAG ...); the IR is one
-flat DAG. A nested dag/steps call `g` names its tasks `g-<task>`; its roots run after the
-caller's dependencies and the caller's dependents run after its leaves. Each leaf call (a
-container/script/containerSet template) becomes one `PipelineTask` of the library spec
-`leaf.py` builds. Templates that call templates at run time, or a DAG that goes on after a
-failure, need a richer IR; `group` and `_call` are where such nodes would be built.
+Argo nests templates (a DAG task may call a steps template that calls a DAG ...). A nested
+dag/steps call `g` names its tasks `g-<task>`; its roots run after the caller's dependencies
+and the caller's dependents run after its leaves. Each leaf call (a container/script/
+containerSet template) becomes one `PipelineTask` of the library spec `leaf.py` builds. A call
+of a recursive template, a looped call of a dag/steps template and a call with an exit hook
+become sub-graph nodes instead (`graphs.py`, `hooks.py`). A DAG that goes on after a failure
+needs a richer IR.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
 MAX_DEPTH = 20
-"""How deep dag/steps templates may nest (deeper is taken for recursion)."""
+"""How deep inlined dag/steps templates may nest (a recursive template is a sub-graph instead,
+`graphs.py`)."""
 
 
 @dataclass
