@@ -484,7 +484,6 @@ def test_with_param_literal_json_is_a_literal_list() -> None:
         ("withItems: [[a], [b]]", "'{{item}}'", "scalars or mappings"),
         ("withItems: [{k: a}]", "'{{item.nope}}'", "no key 'nope'"),
         ("withSequence: {count: 'x'}", "'{{item}}'", "count must be an integer"),
-        ("withParam: '{{workflow.parameters.list}}'", "'{{item.key}}'", "exactly {{item}}"),
         ("withParam: 'not json'", "'{{item}}'", "neither JSON"),
         ("", "'{{item}}'", "without a loop"),
     ],

@@ -62,6 +62,7 @@ from foredeck.types import PipelineError, Source
 _EXPR = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
 _OWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
 _CLAIM_SIZE = "1Gi"
+_ITEM_REF = re.compile(r"\$\(item((?:\.[^()\s.]+)*)\)")  # a run-time loop item (`Matrix.items`)
 
 # `$(tasks.status)` values (IR / Tekton) as Argo `{{workflow.status}}` values.
 _WORKFLOW_STATUS = {"Succeeded": ["Succeeded"], "Completed": ["Succeeded"]}
@@ -288,6 +289,9 @@ class _Emitter:
         def call(text: str) -> str:
             return self._call_text(text, finally_, source, f"{where} matrix")
 
+        if matrix.items is not None and not matrix.params and not matrix.include:
+            args = {k: _ITEM_REF.sub(r"{{item\1}}", call(v)) for k, v in matrix.item_params.items()}
+            return {"withParam": call(matrix.items)}, args
         if not matrix.params and not any(matrix.include):  # runs n times, no item used
             return {"withSequence": {"count": str(len(matrix.include))}}, {}
         if len(matrix.params) == 1 and not matrix.include:

@@ -227,6 +227,9 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
             why += " (a looped or recursive dag/steps call, or an exit hook)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
         matrix = task.matrix
+        if matrix is not None and matrix.items is not None:
+            why = "a loop over a run-time list of items (Argo's withParam) has no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
         if matrix is not None and not matrix.params and not all(matrix.include):
             why = "a loop whose arguments ignore the item has no Tekton matrix equal"
             raise PipelineError(task.source, f"task {task.name!r}: {why}")

@@ -125,6 +125,11 @@ class Matrix:
 
     params: dict[str, list[str] | str] = field(default_factory=dict)
     include: list[dict[str, str]] = field(default_factory=list)
+    # One more run per item of a list known at run time (Argo's `withParam` over JSON objects):
+    # `items` resolves to a JSON list; each of `item_params` is a text where `$(item)` and
+    # `$(item.key)` stand for the item and its fields.
+    items: str | None = None
+    item_params: dict[str, str] = field(default_factory=dict)
 
 
 RetryPolicy = Literal["Always", "OnFailure", "OnError", "OnTransientError"]

@@ -63,6 +63,8 @@ def task_references(task: PipelineTask) -> list[Reference]:
             refs.extend(references(values))
         for include in task.matrix.include:
             refs.extend(references(include))
+        if task.matrix.items is not None:
+            refs.extend(references(task.matrix.items))
     return refs
 
 
@@ -399,6 +401,13 @@ def _check_matrix(
                     source, f"{what}: matrix include param {name!r} is not declared"
                 )
             scope.check(value, source, f"{what} matrix include {name!r}", task, in_finally)
+            matrix_names.add(name)
+    if task.matrix.items is not None:
+        scope.check(task.matrix.items, source, f"{what} matrix items", task, in_finally)
+        for name in task.matrix.item_params:
+            if name not in declared:
+                message = f"{what}: matrix item param {name!r} is not declared"
+                raise PipelineError(source, message)
             matrix_names.add(name)
     return matrix_names
 

@@ -5,8 +5,9 @@ dag/steps templates are inlined where they can be: their tasks are named `<calle
 their roots run after the caller's dependencies and the caller's dependents run after their
 leaves. A call that inlining cannot express (a recursive template, a loop over a dag/steps
 template, a step with an exit hook) is one node calling a sub-graph of the pipeline's
-`graph_library`, which the executor expands at run time (`graphs.py`, `hooks.py`). Container, script and containerSet templates become `TaskSpec`s in the task
-library, one per template, so a template that many tasks call is one spec.
+`graph_library`, which the executor expands at run time (`graphs.py`, `hooks.py`).
+Container, script and containerSet templates become `TaskSpec`s in the task library, one per
+template, so a template that many tasks call is one spec.
 
 Argo's `{{...}}` tags are translated into the IR's `$(...)` (see `docs/argo-tekton.md`). An Argo
 output parameter read from a file (`valueFrom.path`) becomes a task result; since IR steps write

@@ -31,7 +31,7 @@ from foredeck.pipeline.argo.fields import (
 from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
 from foredeck.pipeline.argo.leaf import build_leaf
-from foredeck.pipeline.argo.loops import loop
+from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
@@ -192,7 +192,7 @@ def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hoo
             message = f"{where}: argument {arg!r} is not an input of template {leaf.key!r}"
             raise fail(args[arg][1], message)
     matrix = loop(w, call, args, scope, where)
-    looped = set(matrix.params) | {k for row in matrix.include for k in row} if matrix else set()
+    looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
     for pname, (value, source) in args.items():
         if pname not in looped:

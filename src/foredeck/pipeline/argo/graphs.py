@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from foredeck.pipeline.argo.fields import as_list, as_map, at, fail, src
-from foredeck.pipeline.argo.loops import loop
+from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.state import Collection, Frame, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import input_params, template_kind
@@ -62,7 +62,7 @@ def graph_call(
         if arg not in declared:
             raise fail(source, f"{site.where}: argument {arg!r} is not an input of the template")
     matrix = loop(w, call, args, site.scope, site.where)
-    looped = set(matrix.params) | {k for row in matrix.include for k in row} if matrix else set()
+    looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
     for pname, (value, source) in args.items():
         if pname not in looped:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src, unsupported
 from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.loops import looped_names
 from foredeck.pipeline.argo.state import Collection, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import find_template, template_kind
@@ -83,8 +84,7 @@ def wrap(w: Workflow, hook: Hook, hooked: Hooked, arguments: Arguments) -> Node:
     task = w.tasks.pop()
     assert task.name == hooked.ir_name, "the hooked node is the last task added"
     names = [*task.params]
-    if task.matrix is not None:
-        names += [*task.matrix.params, *(k for row in task.matrix.include for k in row)]
+    names += sorted(looped_names(task.matrix))
     names = list(dict.fromkeys(names))
     lifted: dict[str, str] = {}  # graph param -> the caller's value it stands for
     handler = _handler(w, hook, hooked, arguments, lifted)

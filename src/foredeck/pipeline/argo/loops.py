@@ -41,8 +41,8 @@ def loop(
         raise fail(at(call, key), f"{where}: {why}")
     if key == "withParam":
         items = _with_param(w, call, looping, scope, where)
-        if isinstance(items, str):
-            return Matrix(params={next(iter(looping)): items})
+        if isinstance(items, Matrix):
+            return items
     elif key == "withSequence":
         items = sequence(call["withSequence"], at(call, key), f"{where} withSequence")
     else:
@@ -68,14 +68,23 @@ def loop(
     return Matrix(include=rows)
 
 
+def looped_names(matrix: Matrix | None) -> set[str]:
+    """The params a loop's matrix binds (the rest of a call's arguments are plain)."""
+    if matrix is None:
+        return set()
+    return {*matrix.params, *(k for row in matrix.include for k in row), *matrix.item_params}
+
+
 def _with_param(
     w: Workflow,
     call: SourceMap,
     looping: dict[str, tuple[str, Source]],
     scope: Scope,
     where: str,
-) -> list[Any] | str:
-    """Literal JSON -> its items; a reference -> the `[*]` expression of an array."""
+) -> list[Any] | Matrix:
+    """Literal JSON -> its items. A parameter or a task's result read by one argument that is
+    exactly `{{item}}` -> a matrix over the `[*]` expression of an array (Tekton's form);
+    any other value known at run time -> a matrix over its JSON list (`Matrix.items`)."""
     raw = call["withParam"]
     source = at(call, "withParam")
     if not isinstance(raw, str):
@@ -88,19 +97,50 @@ def _with_param(
         if not isinstance(items, list):
             raise fail(source, f"{where}: withParam must be a JSON array")
         return items
-    for arg, (value, vsource) in looping.items():
-        if not re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) or len(looping) > 1:
-            why = "with withParam, one argument may be exactly {{item}} (no item.key)"
-            raise fail(vsource, f"{where}: argument {arg!r}: {why}")
     text = call_text(raw, scope, w.params, source, f"{where} withParam")
-    if _runtime_json(w, text):
-        return text  # JSON text at run time (`execute/matrix.py` parses it)
-    m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
-    if not m:
+    if not re.fullmatch(r"\$\([^()\s]+\)", text):
         message = f"{where}: withParam must be one parameter or task output, got {raw!r}"
         raise fail(source, message)
-    _make_array(w, m.group(1), source, where)
-    return f"$({m.group(1)}[*])"
+    whole = len(looping) == 1 and all(
+        re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) for value, _ in looping.values()
+    )
+    m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
+    if whole and _runtime_json(w, text):
+        return Matrix(params={next(iter(looping)): text})  # JSON text parsed at run time
+    if whole and m and _typed(w, m.group(1)):
+        _make_array(w, m.group(1), source, where)
+        return Matrix(params={next(iter(looping)): f"$({m.group(1)}[*])"})
+    item_params = {
+        arg: call_text(value, scope, w.params, vsource, f"{where} argument {arg!r}", _RUNTIME)
+        for arg, (value, vsource) in looping.items()
+    }
+    return Matrix(items=text, item_params=item_params)
+
+
+class _RuntimeItem(dict[str, str]):
+    """An item known at run time: `{{item}}` / `{{item.k}}` become `$(item)` / `$(item.k)`,
+    which the executor fills from each item of the list (`execute/matrix.py`)."""
+
+    def __init__(self) -> None:
+        super().__init__({"": "$(item)"})
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> str:
+        return "$(item)" if key == "" else f"$(item.{key})"
+
+
+_RUNTIME = _RuntimeItem()
+
+
+def _typed(w: Workflow, path: str) -> bool:
+    """Whether `path` is a workflow param or a leaf task's result (which can become arrays)."""
+    parts = path.split(".")
+    if parts[0] == "params":
+        return parts[1] in w.params
+    task = next((t for t in [*w.tasks, *w.finally_tasks] if t.name == parts[1]), None)
+    return task is not None and task.task_ref is not None
 
 
 def _runtime_json(w: Workflow, text: str) -> bool:
