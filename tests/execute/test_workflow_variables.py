@@ -14,6 +14,7 @@ from foredeck.execute.local import run_pipeline
 from foredeck.pipeline.emit import emit, manifest
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.types import PipelineError
+from tests.execute.helpers import task_log
 from tests.pipeline.test_emit import argo_validator, schema_errors
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "argo-nested"
@@ -55,3 +56,46 @@ def test_workflow_variables_round_trip_through_argo_and_not_tekton() -> None:
     assert emit(load_pipeline_text(text, "back.yaml"), "argo") == text
     with pytest.raises(PipelineError, match=r"\(Argo.s workflow\.duration\) has no Tekton equal"):
         emit(spec, "tekton")
+
+
+HOOKED = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: wf-hook}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: who, value: me}]}
+  hooks:
+    exit:
+      template: report
+      arguments:
+        parameters:
+          - {name: status, value: "{{workflow.status}}"}
+          - {name: who, value: "{{workflow.parameters.who}}"}
+  templates:
+    - name: main
+      container: {image: alpine, command: [sh, -c, "exit 0"]}
+    - name: report
+      inputs: {parameters: [{name: status}, {name: who}]}
+      container:
+        image: alpine
+        command: [sh, -c, "echo '{{inputs.parameters.who}}: {{inputs.parameters.status}}'"]
+"""
+
+
+def test_a_workflow_exit_hook_gets_its_arguments(tmp_path: Path) -> None:
+    spec = load_pipeline_text(HOOKED, "wf.yaml")
+    [handler] = spec.pipeline.finally_tasks
+    assert handler.params == {"status": "$(tasks.status)", "who": "$(params.who)"}
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert (result.status, result.tasks["report"].status) == ("Succeeded", "Succeeded")
+    assert "me: Succeeded" in task_log(tmp_path / "out", "report")
+
+
+def test_workflow_hooks_other_than_exit_are_refused() -> None:
+    text = HOOKED.replace(
+        "    exit:\n", "    running:\n      expression: 'true'\n      template: report\n    exit:\n"
+    )
+    with pytest.raises(PipelineError, match="`running` is not supported") as err:
+        load_pipeline_text(text, "wf.yaml")
+    assert str(err.value).startswith("wf.yaml:")

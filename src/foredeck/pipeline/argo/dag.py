@@ -164,7 +164,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     if hook is None:
         return node
     hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
-    return wrap(w, hook, hooked, _arguments)
+    return wrap(w, hook, hooked, call_arguments)
 
 
 def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hooked: bool) -> Node:
@@ -175,7 +175,7 @@ def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hoo
     own_whens, waits = guards(call, scope, w.params, where)
     when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
     deps = [*frame.deps, *waits]
-    args = _arguments(call, where)
+    args = call_arguments(call, where)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
@@ -240,7 +240,7 @@ def _resolve_template(
     return target, find_template(target, tname, at(ref, "template"), where), None
 
 
-def _arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
+def call_arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
     """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
     raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
     check_keys(raw, {"parameters"}, set(), f"{where} arguments")
