@@ -99,3 +99,30 @@ def test_workflow_hooks_other_than_exit_are_refused() -> None:
     with pytest.raises(PipelineError, match="`running` is not supported") as err:
         load_pipeline_text(text, "wf.yaml")
     assert str(err.value).startswith("wf.yaml:")
+
+
+UID = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: uid}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: a, template: show}
+          - {name: b, template: show}
+    - name: show
+      container:
+        image: alpine
+        command: [sh, -c, "printf '%s' '{{workflow.uid}}' > $ARTIFACTS/uid"]
+"""
+
+
+def test_workflow_uid_is_one_uuid_for_the_whole_run(tmp_path: Path) -> None:
+    spec = load_pipeline_text(UID, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert result.status == "Succeeded"
+    uids = {(tmp_path / "out" / str(result.tasks[t].artifacts) / "uid").read_text() for t in "ab"}
+    assert len(uids) == 1
+    assert re.fullmatch(r"[0-9a-f-]{36}", uids.pop())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Mapping
 
 from foredeck.execute.runstate import TaskRecord, iso
@@ -26,6 +27,8 @@ def values(run: str, started: float, records: Mapping[str, TaskRecord]) -> dict[
         PREFIX[len("context.") :] + "creationTimestamp": stamp,
         PREFIX[len("context.") :] + "creationTimestamp.RFC3339": stamp,
         PREFIX[len("context.") :] + "failures": _failures(run, records),
+        # `{{workflow.uid}}` / Tekton's `$(context.pipelineRun.uid)`: stable for the run
+        "pipelineRun.uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"foredeck:{run}:{started}")),
     }
     for letter in STRFTIME:
         out[f"{PREFIX[len('context.') :]}creationTimestamp.{letter}"] = time.strftime(
