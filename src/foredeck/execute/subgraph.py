@@ -24,7 +24,7 @@ from typing import Any, Protocol, cast
 
 from foredeck.execute import lookups
 from foredeck.execute.runstate import TaskRecord, worst_status
-from foredeck.execute.scheduler import FAILED, Phase, StopReason
+from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
 from foredeck.pipeline.expressions import SubstitutionError
 from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask, TaskStatus
 from foredeck.pipeline.validate import dependencies
@@ -66,19 +66,24 @@ class Runner(Protocol):
 class _GraphHost:
     """The scheduler's host for a nested phase: the graph's records, the run's everything else."""
 
-    def __init__(self, run: Runner, graph: Graph) -> None:
+    def __init__(self, run: Runner, graph: Graph, own_deadline: bool) -> None:
         self.run = run
         self.graph = graph
         self.records = graph.records
         self.guarded_off = graph.guarded_off
+        self.own_deadline = own_deadline  # the call's own timeout, not the run's, is nearest
+        self.call_timed_out = False
 
     @property
     def timed_out(self) -> bool:
-        return self.run.timed_out
+        return self.call_timed_out if self.own_deadline else self.run.timed_out
 
     @timed_out.setter
     def timed_out(self, value: bool) -> None:
-        self.run.timed_out = value
+        if self.own_deadline:
+            self.call_timed_out = value
+        else:
+            self.run.timed_out = value
 
     @property
     def caller_cancelled(self) -> bool:
@@ -149,7 +154,10 @@ async def run_call(
     every = outer.records if outer.run_records is None else outer.run_records
     scope = lookups.RunScope(run.name, graph, values, records, outer.started, every)
     child = Graph(graph, records, scope, depth=caller.depth + 1)
-    host = _GraphHost(run, child)
+    deadline = phase.deadline
+    if task.timeout is not None:
+        deadline = earliest([(deadline, "run"), (_now() + task.timeout, "call")])[0]
+    host = _GraphHost(run, child, deadline != phase.deadline)
     record.status = "Running"
     record.started = time.time()
     await Phase(
@@ -157,7 +165,7 @@ async def run_call(
         graph.tasks,
         is_finally=phase.is_finally,
         stop=phase.stop,
-        deadline=phase.deadline,
+        deadline=deadline,
         graph=edges,
     ).run()
     if graph.finally_tasks:
@@ -170,10 +178,14 @@ async def run_call(
             deadline=phase.deadline,
             graph=edges,
         ).run()
-    _settle_call(run, child, record)
+    _settle_call(run, child, record, host.call_timed_out)
 
 
-def _settle_call(run: Runner, child: Graph, record: TaskRecord) -> None:
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _settle_call(run: Runner, child: Graph, record: TaskRecord, timed_out: bool) -> None:
     graph = child.pipeline
     lookup = child.scope.pipeline_lookup(in_finally=True)
     for result in graph.results:
@@ -186,4 +198,6 @@ def _settle_call(run: Runner, child: Graph, record: TaskRecord) -> None:
     bad = [cast(TaskStatus, i.status) for i in failed]
     status: TaskStatus = worst_status(bad) if bad else "Succeeded"
     reason = "; ".join(f"{i.name}: {i.status}" for i in failed[:3])
+    if timed_out:  # its own activeDeadlineSeconds ended it
+        status, reason = "TimedOut", f"sub-graph deadline expired; {reason}".rstrip("; ")
     run.settle(record, status, reason)

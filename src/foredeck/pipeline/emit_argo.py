@@ -125,14 +125,12 @@ class _Emitter:
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
-        for what, value in (("timeouts.tasks", p.tasks_timeout), ("finally", p.finally_timeout)):
-            if value is not None:
-                why = f"{what}: Argo has one workflow deadline only; set the pipeline timeout"
-                raise PipelineError(p.source, why)
         dag_tasks = [self._dag_task(t, finally_=False) for t in p.tasks]
         exit_tasks = [self._dag_task(t, finally_=True) for t in p.finally_tasks]
         entry_name = self._unique("main")
         entry: dict[str, Any] = {"name": entry_name, "dag": {"tasks": dag_tasks}}
+        if p.tasks_timeout is not None:  # Tekton's timeouts.tasks: the entrypoint's deadline
+            entry["activeDeadlineSeconds"] = str(max(1, math.ceil(p.tasks_timeout)))
         outputs = [self._pipeline_result(r.name, r.value, r.source) for r in p.results]
         if outputs:
             entry["outputs"] = {"parameters": outputs}
@@ -143,7 +141,10 @@ class _Emitter:
             spec["arguments"] = {"parameters": params}
         if exit_tasks:
             handler = self._unique("exit-handler")
-            templates.append({"name": handler, "dag": {"tasks": exit_tasks}})
+            exit_template: dict[str, Any] = {"name": handler, "dag": {"tasks": exit_tasks}}
+            if p.finally_timeout is not None:
+                exit_template["activeDeadlineSeconds"] = str(max(1, math.ceil(p.finally_timeout)))
+            templates.append(exit_template)
             spec["onExit"] = handler
         templates.extend(self.graph_bodies)
         templates.extend(self.templates.values())

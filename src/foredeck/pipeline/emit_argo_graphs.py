@@ -13,6 +13,7 @@ that calls itself, as Argo writes recursion.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,8 @@ def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
     outputs = [child._pipeline_result(r.name, r.value, r.source) for r in graph.results]
     if outputs:
         template["outputs"] = {"parameters": outputs}
+    if task.timeout is not None:  # from the template's own activeDeadlineSeconds
+        template["activeDeadlineSeconds"] = str(max(1, math.ceil(task.timeout)))
     template["dag"] = {"tasks": [child._dag_task(t, finally_=False) for t in graph.tasks]}
     emitter.graph_bodies.append(template)
     return name

@@ -62,7 +62,7 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
         raise fail(src(template), f"templates nest deeper than {MAX_DEPTH} levels (recursion?)")
     name = str(template.get("name"))
     where = f"template {name!r}"
-    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast"}
+    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast", "activeDeadlineSeconds"}
     check_keys(template, allowed, IGNORED_TEMPLATE, where)
     if template.get("failFast", True) is not True:
         raise unsupported(template, "failFast", where, "the IR always stops on failure")
@@ -179,7 +179,8 @@ def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hoo
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
-        if loops or hooked or recursive(w, target_coll, template):
+        bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
+        if loops or hooked or bounded or recursive(w, target_coll, template):
             site = CallSite(ir_name, deps, when_list, src(call), where, scope)
             return graph_call(w, call, template, target_coll, args, site, group)
         inputs = _group_inputs(w, template, args, scope, where)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from foredeck.pipeline.argo.fields import as_list, as_map, at, fail, src
+from foredeck.pipeline.argo.fields import as_list, as_map, at, deadline, fail, src
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.state import Collection, Frame, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
@@ -71,11 +71,16 @@ def graph_call(
     if site.name in w.names:
         raise fail(site.source, f"two tasks would both be named {site.name!r} in the DAG")
     w.names.add(site.name)
+    timeout = None
+    if "activeDeadlineSeconds" in template:
+        raw, source = template["activeDeadlineSeconds"], at(template, "activeDeadlineSeconds")
+        timeout = deadline(raw, source, f"template {template.get('name')!r} activeDeadlineSeconds")
     task = PipelineTask(
         name=site.name,
         params=bound,
         run_after=sorted(set(site.deps)),
         when=list(site.whens),
+        timeout=timeout,
         matrix=matrix,
         source=site.source,
         graph_ref=key,

@@ -56,6 +56,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     hook = _workflow_hook(spec)
     if hook is not None:
         _exit_handler(w, hook)
+    exit_template = None if hook is None else find_template(w.main, hook.template, hook.source, "")
     timeout = None
     if "activeDeadlineSeconds" in spec:
         seconds = spec["activeDeadlineSeconds"]
@@ -70,9 +71,19 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         results=results,
         task_library=w.library,
         timeout=timeout,
+        tasks_timeout=_group_deadline(entry),
+        finally_timeout=None if exit_template is None else _group_deadline(exit_template),
         graph_library=w.graphs,
         source=source,
     )
+
+
+def _group_deadline(template: SourceMap) -> float | None:
+    """A dag/steps template's `activeDeadlineSeconds` (a leaf's is its task's timeout)."""
+    if template_kind(template) not in ("dag", "steps") or "activeDeadlineSeconds" not in template:
+        return None
+    where = f"template {template.get('name')!r} activeDeadlineSeconds"
+    return deadline(template["activeDeadlineSeconds"], at(template, "activeDeadlineSeconds"), where)
 
 
 def _workflow_params(w: Workflow) -> None:
