@@ -58,6 +58,10 @@ def test_recursion_ends_when_the_data_says_so(tmp_path: Path) -> None:
     assert result.tasks["count.again.again.dec"].results == {"next": "0"}
     record = json.loads((tmp_path / "out" / "pipeline-run.json").read_text())
     assert "count.again.again.done" in json.dumps(record)
+    # steps ran in the leaves' directories; a call has none of its own
+    artifacts = {p.name for p in (tmp_path / "out" / "artifacts").iterdir()}
+    assert "count.again.again.dec" in artifacts
+    assert "count" not in artifacts
 
 
 def test_recursion_past_the_depth_limit_fails_with_a_clear_error(

@@ -218,7 +218,11 @@ class _Run:
         for workspace in self.pipeline.workspaces:
             self.sandbox.make_dirs(layout.workspace(workspace.name))
         self.layout.precreate(
-            [t.name for t in self.pipeline.tasks if t.matrix is None and not t.when]
+            [
+                t.name
+                for t in self.pipeline.tasks
+                if t.matrix is None and not t.when and not t.graph_ref
+            ]
         )
         started = time.time()
         self.scope.started = started
