@@ -14,6 +14,7 @@ from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunResult
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import (
+    Matrix,
     ParamSpec,
     Pipeline,
     PipelineResult,
@@ -148,3 +149,40 @@ def test_with_param_loops_over_an_aggregated_output_at_run_time(tmp_path: Path) 
     assert result.status == "Succeeded"
     assert result.tasks["use"].instances == ["use[0]", "use[1]"]
     assert result.tasks["use[1]"].params == {"text": "b"}
+
+
+def test_loops_inside_two_calls_of_one_sub_graph_keep_their_names_apart(tmp_path: Path) -> None:
+    leaf = TaskSpec(
+        "leaf",
+        [Step("main", script="printf '%s' '$(params.x)' > $(results.r.path)")],
+        params=[ParamSpec("x")],
+        results=[ResultSpec("r")],
+    )
+    graph = Pipeline(
+        "g",
+        tasks=[
+            PipelineTask(
+                "m",
+                task_ref="leaf",
+                matrix=Matrix(params={"x": ["$(params.v)-1", "$(params.v)-2"]}),
+            )
+        ],
+        params=[ParamSpec("v")],
+        results=[PipelineResult("all", "$(tasks.m.results.r.json)")],
+    )
+    root = Pipeline(
+        "p",
+        tasks=[
+            PipelineTask("one", graph_ref="g", params={"v": "a"}),
+            PipelineTask("two", graph_ref="g", params={"v": "b"}),
+        ],
+        task_library={"leaf": leaf},
+        graph_library={"g": graph},
+    )
+    graph.task_library, graph.graph_library = root.task_library, root.graph_library
+    result = run(PipelineRunSpec(root), tmp_path)
+    assert result.status == "Succeeded"
+    assert result.tasks["one.m"].instances == ["one.m[0]", "one.m[1]"]
+    assert result.tasks["two.m[1]"].results == {"r": "b-2"}
+    assert result.tasks["one"].results == {"all": '["a-1","a-2"]'}
+    assert result.tasks["two"].results == {"all": '["b-1","b-2"]'}

@@ -357,8 +357,8 @@ class _Run:
             return
         instances: list[TaskRecord] = []
         for index, combo in enumerate(combos):
-            name = fanout.instance_name(task.name, index)
-            instance = TaskRecord(name, task.name, phase.is_finally, params=combo)
+            name = fanout.instance_name(record.name, index)  # `call.task[i]` in a sub-graph
+            instance = TaskRecord(name, record.name, phase.is_finally, params=combo)
             self.records[name] = instance
             record.instances.append(name)
             instances.append(instance)
