@@ -363,17 +363,24 @@ class _Run:
             record.instances.append(name)
             instances.append(instance)
         record.status = "Running"
+        running: list[TaskRecord] = []
+        for instance in instances:  # per-item guards (Argo's `when` over `{{item}}`)
+            stopped = fanout.item_guard(task.item_when, instance.params, lookup)
+            if stopped is None:
+                running.append(instance)
+            else:
+                self.settle(instance, *stopped)
         outcomes = await asyncio.gather(
             *(
                 self._run_one(g, phase, task, spec, instance, {**bound, **instance.params})
-                for instance in instances
+                for instance in running
             ),
             return_exceptions=True,
         )
-        for instance, outcome in zip(instances, outcomes, strict=True):
+        for instance, outcome in zip(running, outcomes, strict=True):
             if isinstance(outcome, BaseException) and not instance.done:
                 self.settle(instance, "Failed", f"internal error: {outcome!r}")
-        self._settle_matrix(record, instances, spec)
+        self._settle_matrix(record, running or instances, spec)  # item-skips do not count
 
     def _settle_matrix(
         self, record: TaskRecord, instances: list[TaskRecord], spec: TaskSpec

@@ -22,7 +22,7 @@ from foredeck.pipeline.expressions import (
     substitute_list,
     substitute_value,
 )
-from foredeck.pipeline.model import Matrix
+from foredeck.pipeline.model import Matrix, ParamValue, TaskStatus, WhenExpression
 
 # Tekton's default `default-max-matrix-combinations-count`.
 MAX_COMBINATIONS = 256
@@ -111,3 +111,26 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
 
         rows.append({name: _ITEM.sub(field, text) for name, text in matrix.item_params.items()})
     return rows
+
+
+def item_guard(
+    whens: list[WhenExpression], combo: dict[str, str], lookup: Lookup
+) -> tuple[TaskStatus, str] | None:
+    """(status, reason) of an instance the task's per-item guards stop (`$(params.p)` is the
+    instance's value of `p`: Skipped, or Failed when one cannot be resolved), else None."""
+
+    def instance(path: str) -> ParamValue | None:
+        root, _, name = path.partition(".")
+        if root == "params" and name in combo:
+            return combo[name]
+        return lookup(path)
+
+    for when in whens:
+        try:
+            value = substitute(when.input, instance)
+            allowed = substitute_list(when.values, instance)
+        except SubstitutionError as exc:
+            return "Failed", str(exc)
+        if (value in allowed) != (when.operator == "in"):
+            return "Skipped", f"when: {value!r} {when.operator} {allowed!r} is false"
+    return None

@@ -41,6 +41,7 @@ from foredeck.pipeline.emit_argo_graphs import (
     graph_template,
     hooked_task,
     is_exit_wrapper,
+    item_tests,
     retry_strategy,
 )
 from foredeck.pipeline.emit_names import run_metadata
@@ -250,17 +251,20 @@ class _Emitter:
                 )
             text = self._call_text(value, finally_, task.source, f"{where} param {name!r}")
             args.append({"name": name, "value": text})
+        tests: list[str] = []
         if task.matrix is not None:
             loop, items = self._matrix(task.matrix, finally_, task.source, where)
             out.update(loop)
             args.extend({"name": k, "value": v} for k, v in items.items())
+            tests = [self._when(w, finally_, where) for w in item_tests(task, items)]
         if args:
             out["arguments"] = {"parameters": args}
         deps = sorted(self.graph.get(task.name, set()))
         if deps:
             out["dependencies"] = deps
-        if task.when:
-            out["when"] = " && ".join(self._when(w, finally_, where) for w in task.when)
+        tests = [self._when(w, finally_, where) for w in task.when] + tests
+        if tests:
+            out["when"] = " && ".join(tests)
         return out
 
     def _when(self, when: WhenExpression, finally_: bool, where: str) -> str:

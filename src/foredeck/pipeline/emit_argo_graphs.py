@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from foredeck.pipeline.expressions import iter_references
-from foredeck.pipeline.model import Pipeline, PipelineTask, RetryStrategy
+from foredeck.pipeline.model import Pipeline, PipelineTask, RetryStrategy, WhenExpression
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError
 
@@ -122,3 +122,19 @@ def hooked_task(emitter: _Emitter, task: PipelineTask, finally_: bool) -> dict[s
         hook["arguments"] = {"parameters": args}
     out["hooks"] = {"exit": hook}
     return out
+
+
+def item_tests(task: PipelineTask, items: dict[str, str]) -> list[WhenExpression]:
+    """A task's per-item guards over the loop item: `$(params.p)` of a looped param `p` is
+    written as the item the loop passes it (`{{item}}`, `{{item.key}}`)."""
+
+    def as_item(text: str) -> str:
+        for ref in list(iter_references(text)):
+            if ref.parts[0] == "params" and len(ref.parts) == 2 and ref.parts[1] in items:
+                text = text.replace(ref.text, items[ref.parts[1]])
+        return text
+
+    return [
+        replace(w, input=as_item(w.input), values=[as_item(v) for v in w.values])
+        for w in task.item_when
+    ]

@@ -227,6 +227,9 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
             why += " (a looped or recursive dag/steps call, or an exit hook)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
         matrix = task.matrix
+        if task.item_when:
+            why = "a `when` over the loop item (Tekton guards a matrix task as a whole)"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
         if matrix is not None and matrix.items is not None:
             why = "a loop over a run-time list of items (Argo's withParam) has no Tekton equal"
             raise PipelineError(task.source, f"task {task.name!r}: {why}")

@@ -171,6 +171,9 @@ class PipelineTask:
     # (its `params` bind the graph's params, its results are the graph's results).
     graph_ref: str | None = None
     retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
+    # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
+    # value of its matrix param `p` (Argo's `when` over `{{item}}`).
+    item_when: list[WhenExpression] = field(default_factory=list)
 
 
 @dataclass

@@ -65,6 +65,8 @@ def task_references(task: PipelineTask) -> list[Reference]:
             refs.extend(references(include))
         if task.matrix.items is not None:
             refs.extend(references(task.matrix.items))
+    for when in task.item_when:
+        refs.extend(references([when.input, *when.values]))
     return refs
 
 

@@ -30,6 +30,7 @@ from foredeck.pipeline.argo.fields import (
 )
 from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
+from foredeck.pipeline.argo.item_when import item_guards
 from foredeck.pipeline.argo.leaf import build_leaf
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
@@ -42,7 +43,6 @@ from foredeck.pipeline.argo.templates import (
     retry_strategy,
     template_kind,
 )
-from foredeck.pipeline.argo.when import guards
 from foredeck.pipeline.model import (
     Matrix,
     ParamValue,
@@ -172,16 +172,16 @@ def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hoo
     scope = frame.scope
     ir_name = frame.prefix + name
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
-    own_whens, waits = guards(call, scope, w.params, where)
+    args = call_arguments(call, where)
+    own_whens, item_whens, waits = item_guards(call, scope, w.params, args, where)
     when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
     deps = [*frame.deps, *waits]
-    args = call_arguments(call, where)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
         bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
         if loops or hooked or bounded or recursive(w, target_coll, template):
-            site = CallSite(ir_name, deps, when_list, src(call), where, scope)
+            site = CallSite(ir_name, deps, when_list, src(call), where, scope, item_whens)
             return graph_call(w, call, template, target_coll, args, site, group)
         inputs = _group_inputs(w, template, args, scope, where)
         inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
@@ -205,6 +205,7 @@ def _node(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str, hoo
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
     task.retry = template_retry(w, template)
+    task.item_when = item_whens
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"

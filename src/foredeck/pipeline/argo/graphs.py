@@ -12,7 +12,7 @@ executor runs it as a nested phase (`execute/subgraph.py`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from foredeck.pipeline.argo.fields import as_list, as_map, at, deadline, fail, src
 from foredeck.pipeline.argo.loops import loop, looped_names
@@ -44,6 +44,7 @@ class CallSite:
     source: Source
     where: str
     scope: Scope
+    item_whens: list[WhenExpression] = field(default_factory=list)
 
 
 def graph_call(
@@ -84,6 +85,7 @@ def graph_call(
         matrix=matrix,
         source=site.source,
         graph_ref=key,
+        item_when=list(site.item_whens),
     )
     if site.scope.finally_:
         if task.run_after:

@@ -96,6 +96,7 @@ def wrap(w: Workflow, hook: Hook, hooked: Hooked, arguments: Arguments) -> Node:
         matrix=None,
         when=[],
         run_after=[],
+        item_when=[],
     )
     w.graphs[key] = Pipeline(
         name=key,
@@ -121,6 +122,7 @@ def wrap(w: Workflow, hook: Hook, hooked: Hooked, arguments: Arguments) -> Node:
             matrix=task.matrix,
             source=task.source,
             graph_ref=key,
+            item_when=task.item_when,
         )
     )
     return hooked.node
