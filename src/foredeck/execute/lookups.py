@@ -75,15 +75,18 @@ class RunScope:
     run_records: dict[str, TaskRecord] | None = None  # every record, sub-graphs' too
 
     def context(self) -> dict[str, str]:
-        context = {
+        return {
             "pipelineRun.name": self.name,
             "pipelineRun.namespace": NAMESPACE,
             "pipeline.name": self.pipeline.name,
         }
-        if self.started is not None:
-            every = self.records if self.run_records is None else self.run_records
-            context.update(workflow_vars.values(self.name, self.started, every))
-        return context
+
+    def run_value(self, name: str) -> str | None:
+        """A context value computed when read (`workflow.duration`, ..., the run's uid)."""
+        if self.started is None:
+            return None
+        every = self.records if self.run_records is None else self.run_records
+        return workflow_vars.value(name, self.name, self.started, every)
 
     def aggregate_status(self) -> str:
         """`$(tasks.status)` over the DAG tasks."""
@@ -111,7 +114,8 @@ class RunScope:
                     return _result(record.results, attribute[len("results.") :])
                 return None
             if root == "context":
-                return context.get(rest)
+                found = context.get(rest)
+                return found if found is not None else self.run_value(rest)
             if root == "workspaces":
                 name, _, attribute = rest.partition(".")
                 if attribute == "bound" and name in declared:
@@ -169,7 +173,8 @@ class RunScope:
             if root == "workspaces":
                 return _workspace(workspaces, rest)
             if root == "context":
-                return scope()["context"].get(rest)
+                known = scope()["context"].get(rest)
+                return known if known is not None else self.run_value(rest)
             if root == "tasks":  # `$(tasks.status)` in a finally task's script, for one
                 return self.pipeline_lookup(is_finally)(path)
             return None

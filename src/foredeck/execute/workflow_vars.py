@@ -18,23 +18,26 @@ from foredeck.pipeline.workflow_vars import PREFIX, STRFTIME
 _FAILED = frozenset({"Failed", "TimedOut", "Cancelled"})
 
 
-def values(run: str, started: float, records: Mapping[str, TaskRecord]) -> dict[str, str]:
-    """`workflow.*` names (without `context.`) to their values now."""
+def value(name: str, run: str, started: float, records: Mapping[str, TaskRecord]) -> str | None:
+    """The value of context variable `name` (`workflow.duration`, ...) now, or None when it
+    is not one of these. Computed when read: a run-wide scan, not for every task."""
+    short = PREFIX[len("context.") :]
+    if name == "pipelineRun.uid":  # `{{workflow.uid}}`: stable for the run
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"foredeck:{run}:{started}"))
+    if not name.startswith(short):
+        return None
+    what = name[len(short) :]
     moment = time.gmtime(started)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
-    out = {
-        PREFIX[len("context.") :] + "duration": f"{max(time.time() - started, 0.0):.6f}",
-        PREFIX[len("context.") :] + "creationTimestamp": stamp,
-        PREFIX[len("context.") :] + "creationTimestamp.RFC3339": stamp,
-        PREFIX[len("context.") :] + "failures": _failures(run, records),
-        # `{{workflow.uid}}` / Tekton's `$(context.pipelineRun.uid)`: stable for the run
-        "pipelineRun.uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"foredeck:{run}:{started}")),
-    }
-    for letter in STRFTIME:
-        out[f"{PREFIX[len('context.') :]}creationTimestamp.{letter}"] = time.strftime(
-            f"%{letter}", moment
-        )
-    return out
+    if what == "duration":
+        return f"{max(time.time() - started, 0.0):.6f}"
+    if what == "failures":
+        return _failures(run, records)
+    if what in ("creationTimestamp", "creationTimestamp.RFC3339"):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
+    letter = what.removeprefix("creationTimestamp.")
+    if what.startswith("creationTimestamp.") and letter in STRFTIME and len(letter) == 1:
+        return time.strftime(f"%{letter}", moment)
+    return None
 
 
 def _failures(run: str, records: Mapping[str, TaskRecord]) -> str:
