@@ -25,12 +25,14 @@ import posixpath
 import re
 from typing import Any
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
     ParamValue,
+    Pipeline,
     PipelineRunSpec,
     PipelineTask,
     ResultSpec,
@@ -40,7 +42,7 @@ from foredeck.pipeline.model import (
     WhenExpression,
 )
 from foredeck.pipeline.predicates import AllOf, Is, done, render, tasks_of
-from foredeck.pipeline.validate import results_read
+from foredeck.pipeline.validate import results_read, task_references
 from foredeck.types import PipelineError
 
 TEKTON_API = "tekton.dev/v1"
@@ -325,6 +327,13 @@ def _pipeline_task(
         ]
     if task.retries:
         out["retries"] = task.retries
+    retry = task.retry
+    if task.retries and retry is not None and retry.policy in ("OnError", "OnTransientError"):
+        why = f"retryPolicy {retry.policy}: Tekton retries every failed attempt"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
+    if task.retries and retry is not None and retry.backoff:
+        why = "a retry backoff: Tekton retries at once"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
     if task.timeout is not None:
         out["timeout"] = format_duration(task.timeout)
     if task.workspaces:
@@ -336,9 +345,37 @@ def _pipeline_task(
     return out
 
 
+def _refuse_sub_graphs(p: Pipeline) -> None:
+    """What Argo front-end constructs Tekton cannot hold: a sub-graph call (a dag/steps
+    template called in a loop or recursively, an exit hook: pipelines in pipelines are alpha
+    in Tekton, recursion impossible), Argo's workflow variables, a loop ignoring its item."""
+    for task in p.all_tasks():
+        if task.graph_ref is not None:
+            why = "Tekton cannot run a sub-graph"
+            why += " (a looped or recursive dag/steps call, or an exit hook)"
+            raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+        matrix = task.matrix
+        if task.item_when:
+            why = "a `when` over the loop item (Tekton guards a matrix task as a whole)"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
+        if matrix is not None and matrix.items is not None:
+            why = "a loop over a run-time list of items (Argo's withParam) has no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
+        if matrix is not None and not matrix.params and not all(matrix.include):
+            why = "a loop whose arguments ignore the item has no Tekton matrix equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
+        for ref in task_references(task):
+            if ref.path in workflow_vars.CONTEXT:
+                why = (
+                    f"{ref.text} (Argo's workflow.{ref.path.split('.', 2)[2]}) has no Tekton equal"
+                )
+                raise PipelineError(task.source, f"task {task.name!r}: {why}")
+
+
 def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     """A Tekton v1 `PipelineRun` (as a dict ready for YAML) that runs `run` on a cluster."""
     p = run.pipeline
+    _refuse_sub_graphs(p)
     taken: set[str] = set()
     names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
     pipeline_spec: dict[str, Any] = {}

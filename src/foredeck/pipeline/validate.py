@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.errors import raise_all
 from foredeck.pipeline.expressions import Reference, references
 from foredeck.pipeline.model import (
@@ -72,6 +73,10 @@ def task_references(task: PipelineTask) -> list[Reference]:
             refs.extend(references(values))
         for include in task.matrix.include:
             refs.extend(references(include))
+        if task.matrix.items is not None:
+            refs.extend(references(task.matrix.items))
+    for when in task.item_when:
+        refs.extend(references([when.input, *when.values]))
     return refs
 
 
@@ -339,7 +344,7 @@ class _Scope:
                     source, f"{what}: {ref.text} refers to undeclared workspace {parts[1]!r}"
                 )
         elif root == "context":
-            if ref.path not in _PIPELINE_CONTEXT:
+            if ref.path not in _PIPELINE_CONTEXT and ref.path not in workflow_vars.CONTEXT:
                 raise PipelineError(source, f"{what}: unknown variable {ref.text}")
         elif root == "tasks":
             self._check_task_ref(ref, site)
@@ -538,6 +543,13 @@ def _check_matrix(
                         source, f"{what}: matrix include param {name!r} is not declared"
                     )
                 scope.check(value, source, f"{what} matrix include {name!r}", task, in_finally)
+    if task.matrix.items is not None:
+        scope.check(task.matrix.items, source, f"{what} matrix items", task, in_finally)
+        for name in task.matrix.item_params:
+            if name not in declared:
+                message = f"{what}: matrix item param {name!r} is not declared"
+                _report(PipelineError(source, message))
+            matrix_names.add(name)
     return matrix_names
 
 
@@ -627,12 +639,18 @@ def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
     `PipelineErrors` holding each problem found (see the module docstring).
 
     `params` are the run's values (PipelineRun and command line); defaults fill the rest.
+    Sub-graphs are checked like the pipeline, where the pipeline's params are also visible
+    (they propagate into sub-graphs, as Argo's `workflow.parameters` do).
     """
     found: list[PipelineError] = []
     token = _FOUND.set(found)
     try:
         with _each():  # a problem that stops the pipeline's checks (no tasks, a cycle)
-            _check_pipeline(pipeline)
+            _check_graph(pipeline, set())
+        outer = {p.name for p in pipeline.params}
+        for name in sorted(pipeline.graph_library):
+            with _each():
+                _check_graph(pipeline.graph_library[name], outer)
         _check_supplied(pipeline, params)
     finally:
         _FOUND.reset(token)
@@ -649,7 +667,7 @@ def _distinct(errors: list[PipelineError]) -> list[PipelineError]:
     return kept
 
 
-def _check_pipeline(pipeline: Pipeline) -> None:
+def _check_graph(pipeline: Pipeline, outer_params: set[str]) -> None:
     _duplicates(((p.name, p.source) for p in pipeline.params), "pipeline param")
     _duplicates(((w.name, w.source) for w in pipeline.workspaces), "pipeline workspace")
     _duplicates(((r.name, r.source) for r in pipeline.results), "pipeline result")
@@ -667,7 +685,12 @@ def _check_pipeline(pipeline: Pipeline) -> None:
     ]:
         group = "finally task" if in_finally else "task"
         with _each():
-            if task.task_spec is not None:
+            if task.graph_ref is not None:
+                if task.graph_ref not in pipeline.graph_library:
+                    message = f"{group} {task.name!r}: unknown sub-graph {task.graph_ref!r}"
+                    unresolved.add(task.name)
+                    raise PipelineError(task.source, message)
+            elif task.task_spec is not None:
                 _check_task_spec(task.task_spec, f"{group} {task.name!r}")
             elif task.task_ref is None:
                 unresolved.add(task.name)
@@ -698,6 +721,7 @@ def _check_pipeline(pipeline: Pipeline) -> None:
             # What runs before what is unknown: the checks that depend on it would mislead.
             raise PipelineError(first.source, f"dependency cycle: {' -> '.join(cycle)}")
     scope = _Scope(pipeline, graph)
+    scope.params |= outer_params
     for task in pipeline.tasks:
         if task.name not in unresolved:
             with _each():

@@ -1,12 +1,12 @@
 """Dag and steps templates inlined into the one flat IR DAG.
 
-Argo nests templates (a DAG task may call a steps template that calls a DAG ...); the IR is one
-flat DAG. A nested dag/steps call `g` names its tasks `g-<task>`; its roots run after the
-caller's dependencies and the caller's dependents run after its leaves. Each leaf call (a
-container/script/containerSet template) becomes one `PipelineTask` of the library spec
-`leaf.py` builds. A `depends` predicate becomes the task's IR predicate (a nested call's roots
-take its caller's). Templates that call templates at run time need a richer IR; `group` and
-`_call` are where such nodes would be built.
+Argo nests templates (a DAG task may call a steps template that calls a DAG ...). A nested
+dag/steps call `g` names its tasks `g-<task>`; its roots run after the caller's dependencies
+and the caller's dependents run after its leaves. Each leaf call (a container/script/
+containerSet template) becomes one `PipelineTask` of the library spec `leaf.py` builds. A call
+of a recursive template, a looped call of a dag/steps template and a call with an exit hook
+become sub-graph nodes instead (`graphs.py`, `hooks.py`). A `depends` predicate becomes the
+task's IR predicate (a nested call's roots take its caller's).
 """
 
 from __future__ import annotations
@@ -28,14 +28,28 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
+from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
+from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
+from foredeck.pipeline.argo.item_when import item_guards
 from foredeck.pipeline.argo.leaf import build_leaf
-from foredeck.pipeline.argo.loops import loop
+from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
-from foredeck.pipeline.argo.when import guards
-from foredeck.pipeline.model import Matrix, ParamValue, PipelineTask, WhenExpression
+from foredeck.pipeline.argo.targets import select
+from foredeck.pipeline.argo.templates import (
+    find_template,
+    input_params,
+    retry_strategy,
+    template_kind,
+)
+from foredeck.pipeline.model import (
+    Matrix,
+    ParamValue,
+    PipelineTask,
+    RetryStrategy,
+    WhenExpression,
+)
 from foredeck.pipeline.predicates import NO_CONTINUE, AllOf, ContinueOn, Is, Predicate, tasks_of
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
@@ -49,18 +63,18 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
         raise fail(src(template), f"templates nest deeper than {MAX_DEPTH} levels (recursion?)")
     name = str(template.get("name"))
     where = f"template {name!r}"
-    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast"}
+    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast", "activeDeadlineSeconds"}
     check_keys(template, allowed, IGNORED_TEMPLATE, where)
     if not isinstance(template.get("failFast", True), bool):
         raise fail(at(template, "failFast"), f"{where}: `failFast` must be true or false")
     leaves: list[str]
     if "dag" in template:
         dag = as_map(template["dag"], at(template, "dag"), where)
-        check_keys(dag, {"tasks", "failFast"}, {"parallelism"}, f"{where} dag")
+        check_keys(dag, {"tasks", "failFast", "target"}, {"parallelism"}, f"{where} dag")
         if not isinstance(dag.get("failFast", True), bool):
             raise fail(at(dag, "failFast"), f"{where} dag: `failFast` must be true or false")
         items = as_list(dag.get("tasks"), at(dag, "tasks"), f"{where} dag.tasks")
-        leaves = _dag(w, items, frame, where)
+        leaves = _dag(w, items, frame, where, dag)
     else:
         groups = as_list(template["steps"], at(template, "steps"), f"{where} steps")
         leaves = _steps(w, groups, frame, where, template)
@@ -69,7 +83,7 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
     return Node(None, leaves, outputs, list(frame.whens))
 
 
-def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
+def _dag(w: Workflow, items: list[Any], frame: Frame, where: str, dag: SourceMap) -> list[str]:
     """A dag's tasks in dependency order; returns the leaves (tasks nothing depends on)."""
     scope = frame.scope
     tasks: dict[str, SourceMap] = {}
@@ -89,13 +103,19 @@ def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
         for dep in needs[tname][0]:
             if dep not in tasks:
                 raise fail(src(task), f"{where} task {tname!r}: unknown dependency {dep!r}")
-    order = toposort({t: needs[t][0] for t in tasks}, where, src(items))
-    depended = {d for t in tasks for d in needs[t][0]}
+    edges = {t: needs[t][0] for t in tasks}
+    order = toposort(edges, where, src(items))
+    keep, target_guards = select(w, dag, scope, edges, where)
+    order = [t for t in order if t in keep]
+    depended = {d for t in order for d in needs[t][0]}
     leaves: list[str] = []
     for tname in order:
         task = tasks[tname]
         deps, predicate = needs[tname]
         task_deps = list(frame.deps) if not deps else []
+        task_whens = list(frame.whens)
+        if tname in target_guards:
+            task_whens.append(target_guards[tname])
         for dep in deps:
             task_deps.extend(scope.nodes[dep].leaves)
         depends = frame.depends if not deps else None
@@ -103,7 +123,7 @@ def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
             depends = _ir_depends(
                 w, predicate, scope, at(task, "depends"), f"{where} task {tname!r}"
             )
-        inner = replace(frame, deps=task_deps, whens=list(frame.whens), depends=depends)
+        inner = replace(frame, deps=task_deps, whens=task_whens, depends=depends)
         node = _call(w, task, tname, inner, where)
         scope.nodes[tname] = node
         if tname not in depended:
@@ -147,21 +167,48 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     scope = frame.scope
     where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
     allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
-    allowed |= {"withItems", "withParam", "dependencies", "depends", "continueOn"}
-    check_keys(call, allowed, set(), where)
+    allowed |= {"withItems", "withParam", "withSequence", "dependencies", "depends", "continueOn"}
+    check_keys(call, allowed | {"hooks", "onExit"}, set(), where)
     continues = continue_on(call, where)
+    hook = exit_hook(call, where)
+    if hook is not None and scope.finally_:
+        raise fail(hook.source, f"{where}: an exit hook inside the workflow's exit handler")
+    if hook is not None and (continues or frame.depends is not None):
+        why = "with an exit hook (put the hook on a dag/steps template around it)"
+        raise unsupported(call, "continueOn" if continues else "depends", where, why)
+    node = _node(w, call, name, frame, where, hook is not None, continues)
+    if hook is None:
+        return node
+    hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
+    return wrap(w, hook, hooked, call_arguments)
+
+
+def _node(
+    w: Workflow,
+    call: SourceMap,
+    name: str,
+    frame: Frame,
+    where: str,
+    hooked: bool,
+    continues: ContinueOn,
+) -> Node:
+    """The node of a call (one task, unless an inlined dag/steps template; not when hooked)."""
+    scope = frame.scope
     ir_name = frame.prefix + name
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
-    own_whens, waits = guards(call, scope, w.params, where)
+    args = call_arguments(call, where)
+    own_whens, item_whens, waits = item_guards(call, scope, w.params, args, where)
     when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
     deps = [*frame.deps, *waits]
-    args = _arguments(call, where)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
-        if "withItems" in call or "withParam" in call:
-            key_name = "withItems" if "withItems" in call else "withParam"
-            why = "loops over dag/steps templates; loop inside the template instead"
-            raise unsupported(call, key_name, where, why)
+        loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
+        bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
+        if loops or hooked or bounded or recursive(w, target_coll, template):
+            site = CallSite(ir_name, deps, when_list, src(call), where, scope, item_whens)
+            node = graph_call(w, call, template, target_coll, args, site, group)
+            _outcome_rules(w, node, frame.depends, continues, waits)
+            return node
         if continues:
             why = "on a nested dag/steps call (put it on the tasks inside)"
             raise unsupported(call, "continueOn", where, why)
@@ -176,7 +223,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             message = f"{where}: argument {arg!r} is not an input of template {leaf.key!r}"
             raise fail(args[arg][1], message)
     matrix = loop(w, call, args, scope, where)
-    looped = set(matrix.params) | {k for row in matrix.include for k in row} if matrix else set()
+    looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
     for pname, (value, source) in args.items():
         if pname not in looped:
@@ -187,6 +234,8 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
+    task.retry = template_retry(w, template)
+    task.item_when = item_whens
     task.depends, task.continue_on = frame.depends, continues
     if task.depends is not None and waits:  # `{{tasks.A.status}} == Succeeded` in `when`
         task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
@@ -204,6 +253,22 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     if leaf.exit_code is not None:
         node.exit_code = f"$(tasks.{ir_name}.results.{leaf.exit_code})"
     return node
+
+
+def _outcome_rules(
+    w: Workflow,
+    node: Node,
+    depends: Predicate | None,
+    continues: ContinueOn,
+    waits: list[str],
+) -> None:
+    """A sub-graph call's `depends` and `continueOn`, on the one IR task that calls it."""
+    task = next((t for t in (*w.tasks, *w.finally_tasks) if t.name == node.task), None)
+    if task is None:
+        return
+    task.depends, task.continue_on = depends, continues
+    if task.depends is not None and waits:
+        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
 
 
 def _ir_depends(
@@ -247,7 +312,7 @@ def _resolve_template(
     return target, find_template(target, tname, at(ref, "template"), where), None
 
 
-def _arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
+def call_arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
     """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
     raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
     check_keys(raw, {"parameters"}, set(), f"{where} arguments")
@@ -287,6 +352,13 @@ def _group_inputs(
         else:
             raise fail(src(template), f"{where}: input {p.name!r} has no value")
     return inputs
+
+
+def template_retry(w: Workflow, template: SourceMap) -> RetryStrategy | None:
+    """A leaf template's retry policy and backoff, else the workflow's."""
+    if "retryStrategy" in template:
+        return retry_strategy(template["retryStrategy"], at(template, "retryStrategy"))
+    return w.default_retry
 
 
 def leaf_task(

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
     ParamSpec,
+    Pipeline,
     PipelineTask,
+    RetryStrategy,
     TaskSpec,
     WhenExpression,
     WorkspaceDecl,
@@ -22,7 +24,8 @@ from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
 MAX_DEPTH = 20
-"""How deep dag/steps templates may nest (deeper is taken for recursion)."""
+"""How deep inlined dag/steps templates may nest (a recursive template is a sub-graph instead,
+`graphs.py`)."""
 
 
 @dataclass
@@ -101,7 +104,12 @@ class Workflow:
     finally_tasks: list[PipelineTask] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     default_retries: int = 0
+    default_retry: RetryStrategy | None = None
     depth: int = 0
+    # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls, `graphs.py`).
+    graphs: dict[str, Pipeline] = field(default_factory=dict)
+    graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)
+    recursive: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     def spec_key(self, base: str) -> str:
         """A task library key for a new spec named after `base`."""
