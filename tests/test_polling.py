@@ -87,3 +87,26 @@ def test_stop_ends_the_thread_and_runs_on_exit_in_it() -> None:
     assert poller.stop() is True
     assert not thread.is_alive() and exited == ["test-poller"]
     assert poller.stopping.is_set()
+
+
+def test_wake_ups_in_a_storm_wait_longer_for_more() -> None:
+    """A wake-up right after a pass means a storm: the next pass waits `storm_coalesce`, so a
+    storm of wake-ups makes few passes; a wake-up after a quiet spell waits only `coalesce`."""
+    passes = Passes()
+    poller = Poller(
+        "test-poller", passes, lambda: 60.0, coalesce=0.0, storm_coalesce=0.2, storm_gap=0.1
+    )
+    poller.start()
+    try:
+        wait_for_passes(passes, 1)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            poller.notify()
+            time.sleep(0.002)
+        storm_passes = passes.count - 1
+        # At most one pass per 0.2 s linger (plus the one the storm began with); without the
+        # storm rule it would be one pass per wake-up, hundreds.
+        assert 1 <= storm_passes <= 1.0 / 0.2 + 1, storm_passes
+        wait_for_passes(passes, passes.count)  # the storm's last wake-up is served
+    finally:
+        poller.stop()

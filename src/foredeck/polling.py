@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,12 @@ class Poller:
     `work` failed when it raised (logged with its traceback, then `on_error()`) or returned
     `False` (it logged the failure itself). A failed pass is retried after `interval()` seconds,
     not on the next wake-up: a broken database is not helped by hammering it. After a wake-up
-    the loop waits `coalesce` more seconds, so that what arrives in a burst shares one pass.
-    `on_exit()` runs in the thread when it ends (to close what the thread opened).
+    the loop waits `coalesce` more seconds, so that what arrives in a burst shares one pass;
+    in a storm (a wake-up within `storm_gap` seconds of the end of the last pass) it waits
+    `storm_coalesce` instead: fewer, larger passes cost less per item than many small ones,
+    which matters when they share the machine with what wakes them (the event worker and the
+    hook of `serve --role all`). `on_exit()` runs in the thread when it ends (to close what
+    the thread opened).
     """
 
     def __init__(
@@ -36,9 +41,13 @@ class Poller:
         *,
         on_exit: Callable[[], None] | None = None,
         coalesce: float = 0.0,
+        storm_coalesce: float = 0.0,
+        storm_gap: float = 0.0,
     ) -> None:
         self.name = name
         self.coalesce = coalesce
+        self.storm_coalesce = storm_coalesce
+        self.storm_gap = storm_gap
         self.stopping = threading.Event()
         """Set by `stop()`: a long pass checks it between its steps."""
         self._work = work
@@ -59,8 +68,13 @@ class Poller:
                 self._wake.clear()
                 if not self._pass():
                     self.stopping.wait(self._interval())
-                elif self._wake.wait(self._interval()) and self.coalesce:
-                    self.stopping.wait(self.coalesce)
+                    continue
+                ended = time.monotonic()
+                if self._wake.wait(self._interval()):
+                    storm = time.monotonic() - ended < self.storm_gap
+                    linger = max(self.coalesce, self.storm_coalesce) if storm else self.coalesce
+                    if linger:
+                        self.stopping.wait(linger)
         finally:
             if self._on_exit is not None:
                 self._on_exit()

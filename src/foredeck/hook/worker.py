@@ -58,6 +58,10 @@ from foredeck.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 4000
+STORM_GAP = 0.02
+"""A wake-up this soon (seconds) after the end of a pass means events arrive in a storm..."""
+STORM_COALESCE = 0.2
+"""...and the next pass waits this long for more: a tenth of the passes, at 50 ms of latency."""
 EXPECTED_ERRORS = (SQLAlchemyError, httpx.HTTPError, GitHubError, TimeoutError, OSError)
 """Failures of the world, not of a plugin's code: logged without a traceback, retried."""
 
@@ -103,6 +107,8 @@ class Worker:
             lambda: self.poll_interval,
             on_exit=self.close,
             coalesce=coalesce,
+            storm_coalesce=STORM_COALESCE,
+            storm_gap=STORM_GAP,
         )
         self._runner: asyncio.Runner | None = None
         self._metrics = WorkerMetrics(registry) if registry is not None else None
