@@ -394,6 +394,10 @@ class _Run:
     def _when(self, task: PipelineTask, lookup: Lookup) -> str:
         """Why the task is guarded off, or '' when every `when` expression holds."""
         for when in task.when:
+            if when.govaluate:  # an Argo `when`
+                if lookups.truth(when.input, lookup) != "true":
+                    return f"when: {when.input!r} is false"
+                continue
             value = lookups.text(when.input, lookup)
             allowed = lookups.args(when.values, lookup)
             if (value in allowed) != (when.operator == "in"):

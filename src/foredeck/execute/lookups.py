@@ -5,6 +5,10 @@ The executor resolves `params`, `tasks`, `results`, `workspaces` and `context`; 
 roots fails the task with a message naming it. A run has one lookup for pipeline-level values
 (params, other tasks' results and, in finally tasks, their status) and one per task attempt
 (its params, results paths, workspaces and `context.taskRun`).
+
+A value may hold expressions `$(= ...)` (Argo's `{{=...}}`, see `pipeline/model.py`): they are
+evaluated with the same lookup by the bounded evaluator of `pipeline/exprlang`, and a failure
+(a type error, a missing value, a limit) fails the task like an unresolvable reference.
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ from pathlib import Path
 
 from foredeck.execute.runstate import TaskRecord, tekton_aggregate_status, tekton_task_status
 from foredeck.execute.workspace import dir_name
+from foredeck.pipeline import exprlang
 from foredeck.pipeline.expressions import (
     Lookup,
+    SubstitutionError,
     iter_references,
     references,
     substitute,
     substitute_list,
     substitute_value,
 )
+from foredeck.pipeline.exprlang import govaluate
+from foredeck.pipeline.exprlang.embed import START, render
 from foredeck.pipeline.model import ParamValue, Pipeline, TaskSpec
 
 NAMESPACE = "local"
@@ -42,12 +50,19 @@ def text(value: str, lookup: Lookup) -> str:
     """`value` with the executor's references substituted (`SubstitutionError` if one fails)."""
     if "$(" not in value:
         return value
+    if START in value:
+        return _render(value, lookup)
     check(value, lookup)
     return substitute(value, lookup, strict=False)
 
 
 def args(items: list[str], lookup: Lookup) -> list[str]:
     """Arguments substituted; `$(params.arr[*])` alone expands to one argument per item."""
+    if any(START in item for item in items):
+        out: list[str] = []
+        for item in items:
+            out.extend([text(item, lookup)] if START in item else args([item], lookup))
+        return out
     for item in items:
         check(item, lookup)
     return substitute_list(items, lookup, strict=False)
@@ -55,10 +70,54 @@ def args(items: list[str], lookup: Lookup) -> list[str]:
 
 def value(param: ParamValue, lookup: Lookup) -> ParamValue:
     """A param value (string, array or object) substituted."""
+    if isinstance(param, str) and START in param:
+        return _render(param, lookup)
+    if isinstance(param, list) and any(START in item for item in param):
+        return [text(item, lookup) for item in param]
+    if isinstance(param, dict) and any(START in item for item in param.values()):
+        return {key: text(item, lookup) for key, item in param.items()}
     for ref in references(param):
         if ref.parts[0] in KNOWN_ROOTS:
             substitute(ref.text, lookup)
     return substitute_value(param, lookup, strict=False)
+
+
+def truth(when: str, lookup: Lookup) -> str:
+    """An Argo `when` (govaluate over `$(...)`): substituted as text, then `true` or `false`."""
+    substituted = text(when, lookup)
+    try:
+        return "true" if govaluate.evaluate(substituted) else "false"
+    except exprlang.ExprError as exc:
+        raise SubstitutionError(f"when {substituted!r}: {exc.describe(substituted)}") from None
+
+
+def _render(value: str, lookup: Lookup) -> str:
+    """Plain parts substituted as usual, each `$(= ...)` evaluated and formatted as Argo does."""
+
+    def resolve(path: str) -> ParamValue | None:
+        found = lookup(path)
+        if found is not None:
+            return found
+        try:
+            return substitute_value(f"$({path})", lookup)
+        except SubstitutionError:
+            return None
+
+    def evaluate(expr: str) -> object:
+        try:
+            return exprlang.evaluate(expr, resolve=resolve, refs=True)
+        except exprlang.ExprError as exc:
+            shown = " ".join(expr.split())
+            raise SubstitutionError(f"expression {shown!r}: {exc.describe(expr)}") from None
+
+    def plain(part: str) -> str:
+        check(part, lookup)
+        return substitute(part, lookup, strict=False)
+
+    try:
+        return render(value, plain, evaluate)
+    except exprlang.ExprError as exc:  # an unclosed `$(=`, or a nil result
+        raise SubstitutionError(exc.message) from None
 
 
 @dataclass

@@ -36,8 +36,10 @@ from foredeck.pipeline.argo_manifest import (
     unique_name,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
+from foredeck.pipeline.emit_argo_expr import ArgoExprError, argo_text
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
+from foredeck.pipeline.exprlang.embed import START
 from foredeck.pipeline.model import (
     Matrix,
     ParamValue,
@@ -60,12 +62,15 @@ _WORKFLOW_STATUS = {"Succeeded": ["Succeeded"], "Completed": ["Succeeded"]}
 _WORKFLOW_STATUS |= {"Failed": ["Failed", "Error"]}
 
 
-class _Bad(Exception):
-    pass
+_Bad = ArgoExprError  # what cannot be expressed in Argo; becomes a PipelineError naming the site
 
 
 def replace_refs(text: str, resolve: Callable[[Reference], str]) -> str:
-    """Rewrite every IR `$(...)` the pipeline owns; others (`$(date)`) belong to the shell."""
+    """Rewrite every IR `$(...)` the pipeline owns; others (`$(date)`) belong to the shell.
+
+    An expression `$(= ...)` becomes `{{=...}}`, its references Argo variables (`argo_expr`)."""
+    if START in text:
+        return argo_text(text, lambda plain: replace_refs(plain, resolve), resolve)
 
     def repl(m: re.Match[str]) -> str:
         ref = next(iter_references(m.group(0)))
@@ -237,10 +242,14 @@ class _Emitter:
             out["dependencies"] = deps
         if task.when:
             out["when"] = " && ".join(self._when(w, finally_, where) for w in task.when)
+            if len(task.when) == 1 and task.when[0].govaluate:
+                out["when"] = out["when"][1:-1]
         return out
 
     def _when(self, when: WhenExpression, finally_: bool, where: str) -> str:
         subject = self._call_text(when.input, finally_, when.source, f"{where} when")
+        if when.govaluate:  # already Argo's language: only its tags change
+            return f"({subject})"
         values = [self._call_text(v, finally_, when.source, f"{where} when") for v in when.values]
         if when.input.strip() == "$(tasks.status)":
             unknown = [v for v in values if v not in _WORKFLOW_STATUS]

@@ -6,6 +6,10 @@ of the template being inlined and the nodes created so far; a container/script b
 by the leaf builder (`leaf.py`), where workflow values become implicit task params.
 What the IR cannot hold yet (`outputs.result`, tags on failed nodes) is refused here, which is
 where a richer IR's translations would go.
+
+An expression tag `{{=EXPR}}` is checked here (syntax, unknown functions: a load-time error
+naming the field) and becomes the IR's `$(= ...)`: each variable of EXPR is resolved by the same
+scope as a simple tag, to an IR reference or, for a value known now, a string literal.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
+from foredeck.pipeline import exprlang
 from foredeck.pipeline.argo.fields import fail
 from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.exprlang.chains import literal, to_ir
+from foredeck.pipeline.exprlang.embed import START
 from foredeck.pipeline.model import ParamSpec
 from foredeck.types import Source
 
 TAG = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_ANY_TAG = re.compile(TAG.pattern, re.S)  # an expression may span lines
+_ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 
 class Unresolvable(Exception):
@@ -32,13 +41,43 @@ def translate(text: str, resolve: Callable[[str], str], source: Source, where: s
     def repl(m: re.Match[str]) -> str:
         path = m.group(1)
         if path.startswith("="):
-            raise fail(source, f"{where}: expression tags {{{{=...}}}} are not supported")
+            return expression(path[1:], resolve, source, where)
         try:
             return resolve(path)
         except Unresolvable as exc:
             raise fail(source, f"{where}: {{{{{path}}}}}: {exc}") from None
 
-    return TAG.sub(repl, text)
+    return _ANY_TAG.sub(repl, text)
+
+
+def expression(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
+    """`{{=text}}` as the IR's `$(= ...)`; syntax errors and unknown functions fail here."""
+    shown = " ".join(text.split())
+    try:
+        tree = exprlang.compile_expr(text)
+    except exprlang.ExprError as exc:
+        raise fail(source, f"{where}: {{{{={shown}}}}}: {exc.describe(text)}") from None
+
+    def variable(parts: tuple[str, ...]) -> tuple[str, int]:
+        first: Unresolvable | None = None
+        for used in range(len(parts), 0, -1):
+            try:
+                value = resolve(".".join(parts[:used]))
+            except Unresolvable as exc:
+                first = first or exc
+                continue
+            if _ONE_REF.fullmatch(value.strip()):
+                return value.strip(), used
+            if "$(" in value:
+                why = f"{'.'.join(parts)} mixes text and references ({value!r})"
+                raise Unresolvable(why)
+            return literal(value), used
+        raise Unresolvable(f"{'.'.join(parts)}: {first}")
+
+    try:
+        return f"{START}{to_ir(text, tree, variable)})"
+    except Unresolvable as exc:
+        raise fail(source, f"{where}: {{{{={shown}}}}}: {exc}") from None
 
 
 def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
