@@ -395,8 +395,9 @@ class _Run:
         """Why the task is guarded off, or '' when every `when` expression holds."""
         for when in task.when:
             if when.govaluate:  # an Argo `when`
-                if lookups.truth(when.input, lookup) != "true":
-                    return f"when: {when.input!r} is false"
+                reason = lookups.guard_off(when.input, lookup)
+                if reason:
+                    return reason
                 continue
             value = lookups.text(when.input, lookup)
             allowed = lookups.args(when.values, lookup)

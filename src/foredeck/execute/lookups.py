@@ -82,13 +82,15 @@ def value(param: ParamValue, lookup: Lookup) -> ParamValue:
     return substitute_value(param, lookup, strict=False)
 
 
-def truth(when: str, lookup: Lookup) -> str:
-    """An Argo `when` (govaluate over `$(...)`): substituted as text, then `true` or `false`."""
+def guard_off(when: str, lookup: Lookup) -> str:
+    """Why an Argo `when` (govaluate over `$(...)`) is false, or '' when it holds: the text is
+    substituted first, then evaluated, as Argo does."""
     substituted = text(when, lookup)
     try:
-        return "true" if govaluate.evaluate(substituted) else "false"
+        holds = govaluate.evaluate(substituted)
     except exprlang.ExprError as exc:
         raise SubstitutionError(f"when {substituted!r}: {exc.describe(substituted)}") from None
+    return "" if holds else f"when: {substituted!r} is false"
 
 
 def _render(value: str, lookup: Lookup) -> str:

@@ -50,6 +50,7 @@ class Parser:
         self.i = 0
         self.depth = 0
         self.closures = 0
+        self.piped = False  # the call being parsed gets its first argument from `|`
         self.locals: list[str] = []
 
     # -- tokens -------------------------------------------------------------------------------
@@ -125,7 +126,9 @@ class Parser:
             token = self.tok
             if token.kind == "op" and token.text == "|" and min_prec == 0:
                 self.next()
+                self.piped = True
                 call = self.postfix(self.primary())
+                self.piped = False
                 if not isinstance(call, Call):
                     raise ExprError("the right of `|` must be a function call", call.pos)
                 left = Call(left.pos, call.end, call.name, (left, *call.args))
@@ -203,11 +206,13 @@ class Parser:
 
     def call(self, token: Token, name: str) -> Node:
         self.expect("op", "(")
+        closure_at = 0 if self.piped else 1
+        self.piped = False
         args: list[Node] = []
         while not self.is_op(")"):
             if args:
                 self.expect("op", ",")
-            if len(args) == 1 and name in PREDICATES:
+            if len(args) == closure_at and name in PREDICATES:
                 args.append(self.closure())
             else:
                 args.append(self.expression())
