@@ -18,7 +18,6 @@ from pathlib import Path
 
 from foredeck.execute.runstate import TaskRecord, tekton_aggregate_status, tekton_task_status
 from foredeck.execute.workspace import dir_name
-from foredeck.pipeline import exprlang
 from foredeck.pipeline.expressions import (
     Lookup,
     SubstitutionError,
@@ -28,11 +27,11 @@ from foredeck.pipeline.expressions import (
     substitute_list,
     substitute_value,
 )
-from foredeck.pipeline.exprlang import govaluate
-from foredeck.pipeline.exprlang.embed import START, render
 from foredeck.pipeline.model import ParamValue, Pipeline, TaskSpec
 
 NAMESPACE = "local"
+START = "$(="
+"""Opens an expression in a value (`exprlang/embed.py`); the evaluator loads on first use."""
 KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
 """Roots the executor resolves; any other `$(...)` (`$(pwd)` in a script) is left to the shell."""
 
@@ -85,16 +84,22 @@ def value(param: ParamValue, lookup: Lookup) -> ParamValue:
 def guard_off(when: str, lookup: Lookup) -> str:
     """Why an Argo `when` (govaluate over `$(...)`) is false, or '' when it holds: the text is
     substituted first, then evaluated, as Argo does."""
+    from foredeck.pipeline.exprlang import govaluate
+    from foredeck.pipeline.exprlang.errors import ExprError
+
     substituted = text(when, lookup)
     try:
         holds = govaluate.evaluate(substituted)
-    except exprlang.ExprError as exc:
+    except ExprError as exc:
         raise SubstitutionError(f"when {substituted!r}: {exc.describe(substituted)}") from None
     return "" if holds else f"when: {substituted!r} is false"
 
 
 def _render(value: str, lookup: Lookup) -> str:
     """Plain parts substituted as usual, each `$(= ...)` evaluated and formatted as Argo does."""
+    from foredeck.pipeline.exprlang.api import evaluate as run_expression
+    from foredeck.pipeline.exprlang.embed import render
+    from foredeck.pipeline.exprlang.errors import ExprError
 
     def resolve(path: str) -> ParamValue | None:
         found = lookup(path)
@@ -107,8 +112,8 @@ def _render(value: str, lookup: Lookup) -> str:
 
     def evaluate(expr: str) -> object:
         try:
-            return exprlang.evaluate(expr, resolve=resolve, refs=True)
-        except exprlang.ExprError as exc:
+            return run_expression(expr, resolve=resolve, refs=True)
+        except ExprError as exc:
             shown = " ".join(expr.split())
             raise SubstitutionError(f"expression {shown!r}: {exc.describe(expr)}") from None
 
@@ -118,7 +123,7 @@ def _render(value: str, lookup: Lookup) -> str:
 
     try:
         return render(value, plain, evaluate)
-    except exprlang.ExprError as exc:  # an unclosed `$(=`, or a nil result
+    except ExprError as exc:  # an unclosed `$(=`, or a nil result
         raise SubstitutionError(exc.message) from None
 
 

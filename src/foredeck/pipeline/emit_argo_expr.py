@@ -11,8 +11,7 @@ import re
 from collections.abc import Callable
 
 from foredeck.pipeline.expressions import Reference, iter_references
-from foredeck.pipeline.exprlang.chains import literal
-from foredeck.pipeline.exprlang.embed import rewrite_refs, split
+from foredeck.pipeline.exprlang.embed import literal, rewrite_refs, split
 
 _TAG = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

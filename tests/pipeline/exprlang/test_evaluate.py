@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from foredeck.pipeline.exprlang import Budget, ExprError, evaluate, go_format
+from foredeck.pipeline.exprlang.api import Budget, ExprError, evaluate, go_format
 from foredeck.pipeline.exprlang.limits import MAX_STRING
 
 ENV = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foredeck.pipeline.exprlang import ExprError
+from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.exprlang.govaluate import check, evaluate
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foredeck.pipeline.exprlang import ExprError, check, evaluate
+from foredeck.pipeline.exprlang.api import ExprError, check, evaluate
 from foredeck.pipeline.exprlang.lexer import tokenize
 from foredeck.pipeline.exprlang.nodes import Binary, Call, Lit, Ref
 from foredeck.pipeline.exprlang.parser import parse

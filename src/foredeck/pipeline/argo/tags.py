@@ -18,11 +18,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
-from foredeck.pipeline import exprlang
 from foredeck.pipeline.argo.fields import fail
 from foredeck.pipeline.argo.state import Scope
-from foredeck.pipeline.exprlang.chains import literal, to_ir
-from foredeck.pipeline.exprlang.embed import START
+from foredeck.pipeline.exprlang.embed import START, literal
+from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.model import ParamSpec
 from foredeck.types import Source
 
@@ -52,10 +51,13 @@ def translate(text: str, resolve: Callable[[str], str], source: Source, where: s
 
 def expression(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
     """`{{=text}}` as the IR's `$(= ...)`; syntax errors and unknown functions fail here."""
+    from foredeck.pipeline.exprlang.api import compile_expr  # loaded when a workflow needs it
+    from foredeck.pipeline.exprlang.chains import to_ir
+
     shown = " ".join(text.split())
     try:
-        tree = exprlang.compile_expr(text)
-    except exprlang.ExprError as exc:
+        tree = compile_expr(text)
+    except ExprError as exc:
         raise fail(source, f"{where}: {{{{={shown}}}}}: {exc.describe(text)}") from None
 
     def variable(parts: tuple[str, ...]) -> tuple[str, int]:

@@ -81,7 +81,7 @@ def _to_json(v: Any) -> str:
     import json
 
     try:
-        return check_size(json.dumps(v, indent=2, ensure_ascii=False))  # type: ignore[return-value]
+        return check_size(json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True))  # type: ignore[return-value]
     except (TypeError, ValueError) as exc:
         raise ExprError(f"toJSON: {exc}") from None
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from foredeck.pipeline.exprlang.embed import literal
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.exprlang.lexer import tokenize
 from foredeck.pipeline.exprlang.nodes import Lit, Member, Node, Var, children
@@ -61,8 +62,7 @@ def to_ir(text: str, tree: Node, resolve: Resolve) -> str:
     for token in tokenize(text):
         if token.kind == "str" and "$(" in text[token.pos : token.end]:
             # keep `$(` in a string literal from reading as an IR reference
-            literal = json.dumps(token.text).replace("$(", "\\u0024(")
-            edits.append((token.pos, token.end, literal))
+            edits.append((token.pos, token.end, literal(token.text)))
     out: list[str] = []
     pos = 0
     for start, end, new in sorted(edits):
@@ -73,8 +73,3 @@ def to_ir(text: str, tree: Node, resolve: Resolve) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
-
-
-def literal(value: str) -> str:
-    """A string literal of expr-lang holding `value`."""
-    return json.dumps(value).replace("$(", "\\u0024(")

@@ -9,6 +9,7 @@ it (a `)` inside a string does not end it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,11 @@ def split(text: str) -> list[str | Embedded]:
     if pos < len(text):
         parts.append(text[pos:])
     return parts
+
+
+def literal(value: str) -> str:
+    """A string literal of expr-lang holding `value` (whose `$(` cannot read as a reference)."""
+    return json.dumps(value).replace("$(", "\\u0024(")
 
 
 def rewrite_refs(expr: str, replace: Callable[[str], str]) -> str:

@@ -7,10 +7,8 @@ bounds as they are built. Errors are `ExprError`s naming what failed and where.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from foredeck.pipeline.exprlang.errors import ExprError
@@ -33,6 +31,7 @@ from foredeck.pipeline.exprlang.nodes import (
     Unary,
     Var,
 )
+from foredeck.pipeline.exprlang.regexes import regex
 from foredeck.pipeline.exprlang.values import equal, is_number, type_name
 
 Resolve = Callable[[str], Any]
@@ -55,14 +54,6 @@ class Context:
     budget: Budget = field(default_factory=Budget)
     locals: dict[str, Any] = field(default_factory=dict)
     frames: list[Frame] = field(default_factory=list)
-
-
-@lru_cache(maxsize=256)
-def regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ExprError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 def _bool(value: Any, what: str, node: Node) -> bool:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from foredeck.pipeline.exprlang.errors import ExprError
-from foredeck.pipeline.exprlang.evaluate import regex
 from foredeck.pipeline.exprlang.limits import MAX_DEPTH, MAX_TEXT, Budget, check_size
+from foredeck.pipeline.exprlang.regexes import regex
 from foredeck.pipeline.exprlang.values import go_float
 
 _TOKEN = re.compile(

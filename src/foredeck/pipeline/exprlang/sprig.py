@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from foredeck.pipeline.exprlang.builtins import go_split, repeat
 from foredeck.pipeline.exprlang.errors import ExprError
-from foredeck.pipeline.exprlang.evaluate import regex
 from foredeck.pipeline.exprlang.limits import MAX_ITEMS, check_size, wrap_int
+from foredeck.pipeline.exprlang.regexes import regex
 from foredeck.pipeline.exprlang.registry import need_list, register
 from foredeck.pipeline.exprlang.values import go_format, is_number
 

@@ -39,13 +39,13 @@ _reg("deepEqual", 2)(equal)
 @_reg("toJson", 1)
 def _to_json(v: Any) -> str:
     try:
-        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ExprError(f"sprig.toJson: {exc}") from None
 
 
 _reg("toRawJson", 1)(_to_json)
-_reg("toPrettyJson", 1)(lambda v: json.dumps(v, indent=2, ensure_ascii=False))
+_reg("toPrettyJson", 1)(lambda v: json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True))
 
 
 @_reg("fromJson", 1)

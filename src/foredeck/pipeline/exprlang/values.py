@@ -93,7 +93,7 @@ def go_format(value: Any) -> str:
 
 def to_json(value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ExprError(f"toJSON: {exc}") from None
 
