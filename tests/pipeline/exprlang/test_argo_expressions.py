@@ -16,6 +16,7 @@ from foredeck.pipeline.emit_tekton import emit_tekton
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.pipeline.model import ParamValue, PipelineRunSpec
 from foredeck.types import PipelineError
+from tests.pipeline.test_emit import argo_validator, schema_errors
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "exprlang"
 
@@ -192,3 +193,19 @@ def test_tekton_emitter_names_the_construct_it_cannot_express(tmp_path: Path) ->
         emit_tekton(when_only)
     assert "`when:" in info.value.message and "only in/notin" in info.value.message
     assert str(info.value).startswith(f"{DATA / 'steps-when.yaml'}:")
+
+
+@pytest.mark.parametrize("name", ["expressions.yaml", "steps-when.yaml"])
+def test_emitted_argo_with_expressions_validates_against_the_schema(name: str) -> None:
+    doc = emit_argo(load_run([DATA / name], {}))
+    assert schema_errors(argo_validator(), doc) == []
+
+
+def test_an_expression_of_literals_is_evaluated_at_load_time(tmp_path: Path) -> None:
+    text = HEAD.replace("asInt(workflow.parameters.n) * 2", "sprig.upper('a') + string(1 + 1)")
+    spec = load_run([write(tmp_path, text)], {})
+    assert spec.pipeline.tasks[0].params == {"msg": "A2"}
+    bad = HEAD.replace("asInt(workflow.parameters.n) * 2", "asInt('x')")
+    with pytest.raises(PipelineError) as info:
+        load_run([write(tmp_path, bad)], {})
+    assert "asInt: 'x' is not an integer" in info.value.message
