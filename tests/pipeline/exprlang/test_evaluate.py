@@ -95,6 +95,13 @@ def test_member_and_index_access(text: str, value: object) -> None:
         ("jsonpath(workflow.parameters.doc, '$.items[*].n')", [1, 2]),
         ("jsonpath(workflow.parameters.doc, \"$.k['a-b']\")", "c"),
         ("toJson({'a': [1]})", '{"a":[1]}'),
+        ("toJson({'b': 1, 'a': 2})", '{"a":2,"b":1}'),  # Go sorts map keys
+        ("max([1, 2, 4, 10], 20, [29, 23, -19])", 29),
+        ("median(1..5, 4.9)", 3.5),
+        ("abs(-.5)", 0.5),
+        ("replace('a,b,c', ',', ';', 1)", "a;b,c"),
+        ("type(fromJSON('[1]')[0])", "float"),  # Go decodes JSON numbers as float64
+        ("type(max(1.5, 2))", "int"),
     ],
 )
 def test_builtins_and_argo_functions(text: str, value: object) -> None:
@@ -193,3 +200,22 @@ def test_a_runaway_expression_stops_at_the_step_budget() -> None:
 def test_the_time_bound_stops_an_evaluation() -> None:
     with pytest.raises(ExprError, match="time limit"):
         evaluate("count(1..1000, count(1..1000, # > 0) > 0)", budget=Budget(10**9, 0.0))
+
+
+def test_an_upstream_example_reusing_a_verbose_snippet() -> None:
+    """argo-workflows examples/expression-reusing-verbose-snippets.yaml, its input's value."""
+    text = """
+      map([
+          jsonpath(sprig.b64dec(jsonpath(workflow.parameters.weather, '$.weekWeather')), '$.temps')
+        ], {
+          toJson({
+            avg: sprig.add(#[0], #[1], #[2], #[3], #[4]) / 5,
+            min: sprig.min(#[0], #[1], #[2], #[3], #[4]),
+            max: sprig.max(#[0], #[1], #[2], #[3], #[4])
+          })
+      })[0]
+    """
+    weather = '{"weekWeather": "eyJ0ZW1wcyI6IFszNCwgMjcsIDE1LCA1NywgNDZdfQo="}'
+    result = evaluate(text, {"workflow": {"parameters": {"weather": weather}}})
+    assert result == '{"avg":35.8,"max":57,"min":15}'
+    assert go_format(evaluate("jsonpath(t, '$.avg')", {"t": result})) == "35.8"

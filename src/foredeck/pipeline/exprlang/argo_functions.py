@@ -49,7 +49,7 @@ def as_float(v: Any) -> float:
 def jsonpath(document: Any, path: Any) -> Any:
     text = need_str("jsonpath", document)
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_int=float)  # as Go decodes JSON numbers
     except ValueError as exc:
         raise ExprError(f"jsonpath: invalid JSON: {exc}") from None
     return query(parsed, need_str("jsonpath", path))

@@ -157,10 +157,10 @@ def _split_after(s: Any, sep: Any, n: Any = -1) -> list[str]:
     return go_split(text, separator, need_int("splitAfter", n), after=True)
 
 
-@register("replace", 3)
-def _replace(s: Any, old: Any, new: Any) -> str:
-    text = need_str("replace", s).replace(need_str("replace", old), need_str("replace", new))
-    return check_size(text)  # type: ignore[return-value]
+@register("replace", 3, 4)
+def _replace(s: Any, old: Any, new: Any, n: Any = -1) -> str:
+    text, before, after = need_str("replace", s), need_str("replace", old), need_str("replace", new)
+    return check_size(text.replace(before, after, need_int("replace", n)))  # type: ignore[return-value]
 
 
 @register("repeat", 2)
@@ -217,31 +217,45 @@ def _round(v: Any) -> float:
 
 
 def _numbers(name: str, args: tuple[Any, ...]) -> list[Any]:
-    values = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
-    if not values:
-        raise ExprError(f"{name}: no values")
-    return [need_number(name, v) for v in values]
+    """The numbers of `args`, arrays flattened (`max([1, 2], 3)` is 3), as expr-lang reads them."""
+    out: list[Any] = []
+    stack = list(reversed(args))
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+            continue
+        out.append(need_number(name, value))
+        if len(out) > MAX_ITEMS:
+            raise ExprError(f"{name}: more than {MAX_ITEMS} values")
+    return out
 
 
 @register("max", 1, None)
 def _max(*args: Any) -> Any:
-    return max(_numbers("max", args))
+    values = _numbers("max", args)
+    if not values:
+        raise ExprError("max: no values")
+    return max(values)
 
 
 @register("min", 1, None)
 def _min(*args: Any) -> Any:
-    return min(_numbers("min", args))
+    values = _numbers("min", args)
+    if not values:
+        raise ExprError("min: no values")
+    return min(values)
 
 
-@register("mean", 1)
-def _mean(v: Any) -> float:
-    values = [need_number("mean", x) for x in need_list("mean", v)]
+@register("mean", 1, None)
+def _mean(*args: Any) -> float:
+    values = _numbers("mean", args)
     return sum(values) / len(values) if values else 0.0
 
 
-@register("median", 1)
-def _median(v: Any) -> float:
-    values = sorted(need_number("median", x) for x in need_list("median", v))
+@register("median", 1, None)
+def _median(*args: Any) -> float:
+    values = sorted(_numbers("median", args))
     if not values:
         return 0.0
     mid = len(values) // 2

@@ -35,7 +35,7 @@ _OPERATORS = sorted(
 _NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _NUMBER = re.compile(
     r"0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
-    r"|(?:[0-9][0-9_]*)(?:\.(?!\.)[0-9_]*)?(?:[eE][+-]?[0-9]+)?"
+    r"|(?:[0-9][0-9_]*)?(?:\.(?!\.)[0-9_]*)?(?:[eE][+-]?[0-9]+)?"
 )
 _REF = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
 _POINTER = re.compile(r"#[A-Za-z_]*")
@@ -135,7 +135,10 @@ def tokenize(
             tokens.append(Token("str", value, pos, end, value))
             pos = end
             continue
-        if c.isdigit():
+        after_value = bool(tokens) and (
+            tokens[-1].kind not in ("op", "name") or tokens[-1].text in ")]}"
+        )
+        if c.isdigit() or (c == "." and text[pos + 1 : pos + 2].isdigit() and not after_value):
             n = _NUMBER.match(text, pos)
             assert n is not None
             tokens.append(Token("num", n.group(0), pos, n.end(), _number(text, n)))

@@ -51,7 +51,7 @@ _reg("toPrettyJson", 1)(lambda v: json.dumps(v, indent=2, ensure_ascii=False, so
 @_reg("fromJson", 1)
 def _from_json(v: Any) -> Any:
     try:
-        return json.loads(text(v))
+        return json.loads(text(v), parse_int=float)
     except ValueError:
         return {}  # sprig's fromJson swallows the error (mustFromJson raises)
 
@@ -59,7 +59,7 @@ def _from_json(v: Any) -> Any:
 @_reg("mustFromJson", 1)
 def _must_from_json(v: Any) -> Any:
     try:
-        return json.loads(text(v))
+        return json.loads(text(v), parse_int=float)
     except ValueError as exc:
         raise ExprError(f"sprig.mustFromJson: {exc}") from None
 

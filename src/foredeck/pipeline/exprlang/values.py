@@ -102,6 +102,6 @@ def from_json(text: Any) -> Any:
     if not isinstance(text, str):
         raise ExprError(f"fromJSON: expected a string, got {type_name(text)}")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=float)  # Go decodes every JSON number as a float64
     except ValueError as exc:
         raise ExprError(f"fromJSON: invalid JSON: {exc}") from None
