@@ -155,7 +155,9 @@ def test_sprig_functions_take_the_subject_last(text: str, value: object) -> None
         ("1 && true", "`&&` expects a bool, got int"),
         ("nothing.here", "unknown name nothing"),
         ("[1][5]", "index out of range: 5 (length 1)"),
-        ("asInt('x')", "asInt: 'x' is not an integer"),
+        ("asInt('x')", "asInt: invalid syntax: 'x'"),
+        ("asInt(' 5')", "asInt: invalid syntax: ' 5'"),  # Go's Atoi takes no spaces
+        ("asFloat('1_0')", "asFloat: invalid syntax"),
         ("1 % 0", "integer divide by zero"),
         ("1 ? 2 : 3", "`?:` expects a bool"),
         ("fromJSON('{')", "fromJSON: invalid JSON"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from typing import Any
 
 from foredeck.pipeline.exprlang.errors import ExprError
@@ -27,6 +28,8 @@ from foredeck.pipeline.exprlang.values import (
     is_number,
     type_name,
 )
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
 
 
 @register("len", 1)
@@ -52,10 +55,9 @@ def to_int(v: Any) -> int:
             raise ExprError(f"int: cannot convert {v}")
         return wrap_int(int(v))
     if isinstance(v, str):
-        try:
-            return wrap_int(int(v.strip()))
-        except ValueError:
-            raise ExprError(f"int: invalid syntax: {v!r}") from None
+        if not _GO_INT.fullmatch(v):  # Go's strconv.Atoi: no spaces, no underscores
+            raise ExprError(f"int: invalid syntax: {v!r}")
+        return wrap_int(int(v))
     raise ExprError(f"int: invalid argument of type {type_name(v)}")
 
 
@@ -65,7 +67,9 @@ def to_float(v: Any) -> float:
         return float(v)
     if isinstance(v, str):
         try:
-            return float(v.strip())
+            if v != v.strip() or "_" in v:
+                raise ValueError(v)
+            return float(v)
         except ValueError:
             raise ExprError(f"float: invalid syntax: {v!r}") from None
     raise ExprError(f"float: invalid argument of type {type_name(v)}")
