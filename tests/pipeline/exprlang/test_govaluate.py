@@ -71,3 +71,11 @@ def test_when_run_time_errors(text: str, message: str) -> None:
 def test_when_syntax_errors_name_their_offset(text: str, message: str, pos: int) -> None:
     errors = check(text)
     assert len(errors) == 1 and message in errors[0].message and errors[0].pos == pos
+
+
+def test_regular_expressions_match_in_linear_time() -> None:
+    """RE2, as Go's regexp: a pattern that backtracks exponentially in Python's `re` is instant."""
+    subject = "a" * 5000 + "!"
+    assert evaluate(f"'{subject}' =~ '(a+)+$'") is False
+    # govaluate strings unescape `\\` to `\`: the pattern is `^\pL\d$` (Go's Unicode classes)
+    assert evaluate(r"'x1' =~ '^\\pL\\d$'") is True
