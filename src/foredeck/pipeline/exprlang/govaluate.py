@@ -4,8 +4,8 @@ Argo first substitutes the `{{...}}` tags of a `when` as text, then parses the r
 govaluate and turns every variable token into a string (so `heads == heads` compares two
 strings); the result must be a bool. Numbers are float64; `==` needs equal types (`5 == "5"`
 is false); `+` concatenates when either side is a string; `=~` / `!~` match a regular
-expression (RE2, as Go); `in` tests membership in `(a, b, ...)`. Not supported: govaluate's date strings
-(compared as the strings they are) and its bitwise operators on non-integers.
+expression (RE2, as Go); `in` tests membership in `(a, b, ...)`. Not supported: govaluate's
+date strings (compared as the strings they are) and its bitwise operators on non-integers.
 """
 
 from __future__ import annotations

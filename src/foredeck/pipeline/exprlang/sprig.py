@@ -148,7 +148,7 @@ def _join(sep: Any, v: Any) -> str:
 
 _reg("sortAlpha", 1)(lambda v: sorted(text(x) for x in need_list("sprig.sortAlpha", v)))
 
-# -- regular expressions (Go's RE2 syntax; Python's `re` for the common subset) ----------------
+# -- regular expressions (RE2, as Go's regexp: see regexes.py) ------------------------------
 
 
 def _go_replacement(template: str) -> str:
