@@ -209,3 +209,35 @@ def test_an_expression_of_literals_is_evaluated_at_load_time(tmp_path: Path) -> 
     with pytest.raises(PipelineError) as info:
         load_run([write(tmp_path, bad)], {})
     assert "asInt: invalid syntax: 'x'" in info.value.message
+
+
+def test_a_multi_line_expression_tag_is_one_expression(tmp_path: Path) -> None:
+    text = HEAD.replace(
+        '"{{=asInt(workflow.parameters.n) * 2}}"',
+        '"{{=\\n  asInt(workflow.parameters.n)\\n  * 2\\n}}"',
+    )
+    spec = load_run([write(tmp_path, text)], {})
+    assert spec.pipeline.tasks[0].params["msg"].startswith("$(=")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=1))
+    assert result.status == "Succeeded"
+
+
+def test_a_when_testing_a_status_beside_other_tests_is_refused_outside_the_exit_handler(
+    tmp_path: Path,
+) -> None:
+    anchor = '"{{=asInt(workflow.parameters.n) * 2}}"}]\n'
+    when = "'{{tasks.a.status}} == Failed || {{workflow.parameters.n}} > 1'"
+    task_b = (
+        "          - name: b\n"
+        "            template: echo\n"
+        "            depends: a\n"
+        "            arguments: {parameters: [{name: msg, value: x}]}\n"
+        f"            when: {when}\n"
+    )
+    text = HEAD.replace(anchor, anchor + task_b)
+    with pytest.raises(PipelineError) as info:
+        load_run([write(tmp_path, text)], {})
+    assert str(info.value).startswith(
+        f"{tmp_path / 'wf.yaml'}:{text.count(chr(10), 0, text.index(when)) + 1}:"
+    )
+    assert "a task status can only be tested as" in info.value.message

@@ -28,7 +28,7 @@ from foredeck.pipeline.model import ParamSpec
 from foredeck.types import Source
 
 TAG = re.compile(r"\{\{\s*(.*?)\s*\}\}")
-_ANY_TAG = re.compile(TAG.pattern, re.S)  # an expression may span lines
+_ANY_TAG = re.compile(r"\{\{\s*((?s:=.*?)|.*?)\s*\}\}")  # an expression may span lines
 _ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 
