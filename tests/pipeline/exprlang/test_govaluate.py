@@ -79,3 +79,8 @@ def test_regular_expressions_match_in_linear_time() -> None:
     assert evaluate(f"'{subject}' =~ '(a+)+$'") is False
     # govaluate strings unescape `\\` to `\`: the pattern is `^\pL\d$` (Go's Unicode classes)
     assert evaluate(r"'x1' =~ '^\\pL\\d$'") is True
+
+
+def test_pathological_nesting_in_a_when_is_an_error_not_a_crash() -> None:
+    assert "nested" in check("!" * 5000 + "true")[0].message
+    assert "nested" in check("(" * 500 + "true" + ")" * 500)[0].message

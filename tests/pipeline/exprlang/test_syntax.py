@@ -122,3 +122,9 @@ def test_a_function_is_not_a_value() -> None:
 def test_deep_nesting_is_refused_not_a_crash() -> None:
     with pytest.raises(ExprError, match="nested deeper"):
         parse("(" * 200 + "1" + ")" * 200)
+
+
+@pytest.mark.parametrize("text", ["-" * 5000 + "1", "2" + " ** 2" * 3000, "!" * 5000 + "true"])
+def test_pathological_nesting_is_an_error_not_a_crash(text: str) -> None:
+    errors = check(text)
+    assert len(errors) == 1 and "nested" in errors[0].message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from foredeck.pipeline.exprlang import functions
@@ -16,8 +17,12 @@ from foredeck.pipeline.exprlang.values import go_format
 __all__ = ["Budget", "ExprError", "check", "compile_expr", "evaluate", "go_format"]
 
 
+@lru_cache(maxsize=512)
 def compile_expr(text: str, *, refs: bool = False) -> Node:
-    """The checked tree of `text`; raises the first `ExprError` (use `check` for all)."""
+    """The checked tree of `text`; raises the first `ExprError` (use `check` for all).
+
+    Cached: a looped task evaluates the same expressions for each instance (trees are immutable).
+    """
     tree = parse(text, refs=refs)
     found = functions.problems(tree)
     if found:

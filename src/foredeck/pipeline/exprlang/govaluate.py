@@ -161,7 +161,10 @@ class _Parser:
 
 
 def parse(text: str) -> Tree:
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except RecursionError:  # `!!!!...x`
+        raise ExprError("`when` nested too deeply", 0) from None
 
 
 def check(text: str) -> list[ExprError]:
@@ -279,7 +282,10 @@ def _binary(op: str, left: Any, right: Any, pos: int) -> Any:
 
 def evaluate(text: str, budget: Budget | None = None) -> bool:
     """The truth of a `when` whose tags are already substituted (Argo's `shouldExecute`)."""
-    result = evaluate_tree(parse(text), budget or Budget())
+    try:
+        result = evaluate_tree(parse(text), budget or Budget())
+    except RecursionError:
+        raise ExprError("`when` nested too deeply") from None
     if not isinstance(result, bool):
         raise ExprError(f"expected a boolean result for {text!r}, got {_show(result)}")
     return result

@@ -295,4 +295,7 @@ class Parser:
 
 def parse(text: str, *, refs: bool = False) -> Node:
     """The tree of `text` (raises `ExprError` with the offset of a syntax error)."""
-    return Parser(text, refs=refs).parse()
+    try:
+        return Parser(text, refs=refs).parse()
+    except RecursionError:  # `- - - ... 1` or `2 ** 2 ** ...`: too deep for the parser
+        raise ExprError("expression nested too deeply", 0) from None
