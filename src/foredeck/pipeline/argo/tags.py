@@ -53,15 +53,16 @@ def translate(text: str, resolve: Callable[[str], str], source: Source, where: s
 
 def expression(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
     """`{{=text}}` as the IR's `$(= ...)`; syntax errors and unknown functions fail here."""
-    from foredeck.pipeline.exprlang.api import compile_expr, evaluate, go_format
+    from foredeck.pipeline.exprlang.api import check, compile_expr, evaluate, go_format
     from foredeck.pipeline.exprlang.chains import to_ir
     from foredeck.pipeline.exprlang.lexer import tokenize
 
     shown = " ".join(text.split())
-    try:
-        tree = compile_expr(text)
-    except ExprError as exc:
-        raise fail(source, f"{where}: {{{{={shown}}}}}: {exc.describe(text)}") from None
+    problems = check(text)
+    if problems:  # every unknown function of the tag, not only the first
+        reasons = "; ".join(problem.describe(text) for problem in problems)
+        raise fail(source, f"{where}: {{{{={shown}}}}}: {reasons}")
+    tree = compile_expr(text)
 
     def variable(parts: tuple[str, ...]) -> tuple[str, int]:
         first: Unresolvable | None = None
