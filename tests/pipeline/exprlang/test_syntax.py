@@ -63,6 +63,8 @@ def test_comments_are_skipped() -> None:
         ("'b' in ['a', 'b'] and 'z' not in ['a']", True),
         ("[1, 2, 3] | map(# * 2) | sum()", 12),
         ("let x = 2; let y = x * 3; y + x", 8),
+        ("'.' + 'a' == '.a'", True),  # a string "." is not the member operator
+        ("upper('a') + '('", "A("),
     ],
 )
 def test_precedence_and_associativity(text: str, value: object) -> None:

@@ -74,6 +74,9 @@ class Parser:
             raise ExprError(f"expected {text!r}, found {found!r}", self.tok.pos)
         return self.next()
 
+    def _is(self, index: int, kind: str, text: str) -> bool:
+        return self.tokens[index].kind == kind and self.tokens[index].text == text
+
     def is_op(self, text: str) -> bool:
         return self.tok.kind in ("op", "name") and self.tok.text == text
 
@@ -135,7 +138,8 @@ class Parser:
                 continue
             negate = False
             op = token.text if token.kind in ("op", "name") else ""
-            if op == "not" and self.tokens[self.i + 1].text in _NEGATABLE:
+            after = self.tokens[min(self.i + 1, len(self.tokens) - 1)]
+            if op == "not" and after.kind == "name" and after.text in _NEGATABLE:
                 negate, op = True, self.tokens[self.i + 1].text
             prec = BINARY.get(op)
             if prec is None or prec <= min_prec:
@@ -194,9 +198,9 @@ class Parser:
         if token.text not in self.locals:
             # `sprig.trim(...)`: a dotted name followed by `(` is a function of the environment
             j = self.i
-            while self.tokens[j].text == "." and self.tokens[j + 1].kind == "name":
+            while self._is(j, "op", ".") and self.tokens[j + 1].kind == "name":
                 j += 2
-            if self.tokens[j].text == "(" and self.tokens[j].kind == "op":
+            if self._is(j, "op", "("):
                 while self.i < j:
                     self.next()
                     dotted += "." + self.next().text
