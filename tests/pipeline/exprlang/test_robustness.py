@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 from foredeck.pipeline.exprlang import govaluate
@@ -29,17 +30,13 @@ def test_random_expressions_fail_only_with_expr_errors() -> None:
             assert all(isinstance(e, ExprError) for e in errors)
             if errors:
                 continue
-            try:
+            with contextlib.suppress(ExprError):  # a run-time error is an answer too
                 evaluate(text, env, resolve={"params.p": "3"}.get, refs=refs)
-            except ExprError:
-                pass
 
 
 def test_random_whens_fail_only_with_expr_errors() -> None:
     for text in _programs(11, 3000):
         if govaluate.check(text):
             continue
-        try:
+        with contextlib.suppress(ExprError):
             govaluate.evaluate(text)
-        except ExprError:
-            pass
