@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from foredeck.pipeline.argo.fields import at, fail
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.argo.tags import TAG, call_text
-from foredeck.pipeline.exprlang import govaluate
-from foredeck.pipeline.exprlang.embed import split
 from foredeck.pipeline.model import ParamSpec, WhenExpression, WhenOperator, govaluate_guard
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
@@ -251,6 +249,9 @@ def _expression_guard(
     text: str, scope: Scope, params: Mapping[str, ParamSpec], source: Source, where: str
 ) -> WhenExpression:
     """A `when` beyond the simple forms: one govaluate guard, its syntax checked now."""
+    from foredeck.pipeline.exprlang import govaluate  # loaded when a workflow needs it
+    from foredeck.pipeline.exprlang.embed import split
+
     ir = call_text(text, scope, params, source, f"{where} when")
     if not scope.finally_ and _STATUS.search(ir):
         message = f"{where}: `when: {text}`: outside the exit handler a task status can only "

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from foredeck.pipeline.exprlang.errors import ExprError
-from foredeck.pipeline.exprlang.lexer import tokenize
 
 START = "$(="
 
@@ -29,6 +28,8 @@ class Embedded:
 
 def find(text: str) -> list[Embedded]:
     """Every `$(= ...)` of `text`, in order (`ExprError` if one is not closed)."""
+    from foredeck.pipeline.exprlang.lexer import tokenize  # loaded when a value has one
+
     found: list[Embedded] = []
     pos = text.find(START)
     while pos >= 0:
@@ -60,6 +61,8 @@ def literal(value: str) -> str:
 
 def rewrite_refs(expr: str, replace: Callable[[str], str]) -> str:
     """`expr` (IR dialect) with each `$(path)` token replaced by `replace(path)`."""
+    from foredeck.pipeline.exprlang.lexer import tokenize
+
     out: list[str] = []
     pos = 0
     for token in tokenize(expr, refs=True):
