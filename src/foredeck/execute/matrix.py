@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 
+from foredeck.execute import lookups
 from foredeck.pipeline.expressions import (
     Lookup,
     SubstitutionError,
@@ -30,6 +31,8 @@ def instance_name(task: str, index: int) -> str:
 
 def _axis(name: str, values: list[str] | str, lookup: Lookup) -> list[str]:
     if isinstance(values, list):
+        if any(lookups.START in value for value in values):  # an Argo `{{=...}}` per item
+            return lookups.args(values, lookup)
         return substitute_list(values, lookup)
     resolved = substitute_value(values, lookup)
     if isinstance(resolved, list):
@@ -42,6 +45,10 @@ def _axis(name: str, values: list[str] | str, lookup: Lookup) -> list[str]:
         if isinstance(parsed, list):
             return [item if isinstance(item, str) else json.dumps(item) for item in parsed]
     raise SubstitutionError(f"matrix param {name!r}: {values!r} is not an array")
+
+
+def _text(value: str, lookup: Lookup) -> str:
+    return lookups.text(value, lookup) if lookups.START in value else substitute(value, lookup)
 
 
 def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
@@ -60,5 +67,5 @@ def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
             )
         combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*axes)]
     for extra in matrix.include:
-        combos.append({key: substitute(value, lookup) for key, value in extra.items()})
+        combos.append({key: _text(value, lookup) for key, value in extra.items()})
     return combos

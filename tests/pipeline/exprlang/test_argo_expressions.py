@@ -241,3 +241,15 @@ def test_a_when_testing_a_status_beside_other_tests_is_refused_outside_the_exit_
         f"{tmp_path / 'wf.yaml'}:{text.count(chr(10), 0, text.index(when)) + 1}:"
     )
     assert "a task status can only be tested as" in info.value.message
+
+
+def test_matrix_values_holding_expressions_are_evaluated_per_combination() -> None:
+    from foredeck.execute.matrix import combinations
+    from foredeck.pipeline.model import Matrix
+
+    values = {"params.n": "4"}
+    matrix = Matrix(
+        params={"x": ["$(=asInt($(params.n)) + 1)", "plain-$(params.n)"]},
+        include=[{"x": "$(=upper('a') + $(params.n))"}],
+    )
+    assert combinations(matrix, values.get) == [{"x": "5"}, {"x": "plain-4"}, {"x": "A4"}]
