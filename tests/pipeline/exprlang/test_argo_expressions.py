@@ -253,3 +253,9 @@ def test_matrix_values_holding_expressions_are_evaluated_per_combination() -> No
         include=[{"x": "$(=upper('a') + $(params.n))"}],
     )
     assert combinations(matrix, values.get) == [{"x": "5"}, {"x": "plain-4"}, {"x": "A4"}]
+
+
+def test_an_expression_with_a_clock_or_random_value_is_left_to_run_time(tmp_path: Path) -> None:
+    text = HEAD.replace("asInt(workflow.parameters.n) * 2", "sprig.randAlphaNum(4)")
+    spec = load_run([write(tmp_path, text)], {})
+    assert spec.pipeline.tasks[0].params == {"msg": "$(=sprig.randAlphaNum(4))"}

@@ -221,3 +221,21 @@ def test_an_upstream_example_reusing_a_verbose_snippet() -> None:
     result = evaluate(text, {"workflow": {"parameters": {"weather": weather}}})
     assert result == '{"avg":35.8,"max":57,"min":15}'
     assert go_format(evaluate("jsonpath(t, '$.avg')", {"t": result})) == "35.8"
+
+
+def test_sprig_dates_format_with_go_layouts() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from foredeck.pipeline.exprlang.sprig_time import go_time_format
+
+    t = datetime(2023, 1, 2, 15, 4, 5, 123000, tzinfo=timezone(timedelta(hours=-7)))
+    layout = "2006-01-02T15:04:05.000Z07:00 Mon Jan _2 3PM -0700 06"
+    assert go_time_format(t, layout) == "2023-01-02T15:04:05.123-07:00 Mon Jan  2 3PM -0700 23"
+    assert evaluate("sprig.date('2006-01-02', 86400)") == "1970-01-02"  # Unix seconds
+    assert evaluate("sprig.dateInZone('15:04', 0, 'UTC')") == "00:00"
+    # any other value is "now", as in Sprig (a workflow's creationTimestamp string, say)
+    assert len(evaluate("sprig.date('2006', 'not a time')")) == 4
+    assert len(evaluate("sprig.randAlphaNum(12)")) == 12
+    assert evaluate("len(sprig.uuidv4())") == 36
+    with pytest.raises(ExprError, match="random string length"):
+        evaluate("sprig.randAlpha(100000)")

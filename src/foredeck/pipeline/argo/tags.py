@@ -10,7 +10,8 @@ where a richer IR's translations would go.
 An expression tag `{{=EXPR}}` is checked here (syntax, unknown functions: a load-time error
 naming the field) and becomes the IR's `$(= ...)`: each variable of EXPR is resolved by the same
 scope as a simple tag, to an IR reference or, for a value known now, a string literal. An
-expression of literals only (`{{=item * 2}}` in a loop) is evaluated here, its value is text.
+expression of literals only (`{{=item * 2}}` in a loop; no clock, no random) is evaluated here,
+its value is text.
 The evaluator is imported on the first expression, so workflows without any do not load it.
 """
 
@@ -53,9 +54,8 @@ def translate(text: str, resolve: Callable[[str], str], source: Source, where: s
 
 def expression(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
     """`{{=text}}` as the IR's `$(= ...)`; syntax errors and unknown functions fail here."""
-    from foredeck.pipeline.exprlang.api import check, compile_expr, evaluate, go_format
+    from foredeck.pipeline.exprlang.api import check, compile_expr, evaluate, go_format, is_constant
     from foredeck.pipeline.exprlang.chains import to_ir
-    from foredeck.pipeline.exprlang.lexer import tokenize
 
     shown = " ".join(text.split())
     problems = check(text)
@@ -84,7 +84,7 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
         ir = to_ir(text, tree, variable)
     except Unresolvable as exc:
         raise fail(source, f"{where}: {{{{={shown}}}}}: {exc}") from None
-    if any(token.kind == "ref" for token in tokenize(ir, refs=True)):
+    if not is_constant(compile_expr(ir, refs=True)):
         return f"{START}{ir})"
     # Nothing left to know at run time (literals, `{{item}}` of a loop): the value is known now.
     try:

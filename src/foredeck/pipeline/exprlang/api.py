@@ -55,3 +55,18 @@ def evaluate(
         return Interpreter(ctx, functions.call).run(tree)
     except RecursionError:
         raise ExprError("expression nested too deeply") from None
+
+
+def is_constant(tree: Node) -> bool:
+    """Whether `tree` reads no reference and calls no clock or random function (so its value
+    can be computed once, at load time)."""
+    from foredeck.pipeline.exprlang.nodes import Call, Ref, children
+    from foredeck.pipeline.exprlang.sprig_time import NONDETERMINISTIC
+
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref) or (isinstance(node, Call) and node.name in NONDETERMINISTIC):
+            return False
+        stack.extend(children(node))
+    return True

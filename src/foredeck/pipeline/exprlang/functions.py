@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from foredeck.pipeline.exprlang import argo_functions, builtins, sprig, sprig_data
+from foredeck.pipeline.exprlang import argo_functions, builtins, sprig, sprig_data, sprig_time
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.exprlang.evaluate import Interpreter
 from foredeck.pipeline.exprlang.limits import check_size
@@ -16,7 +16,13 @@ from foredeck.pipeline.exprlang.parser import PREDICATES
 from foredeck.pipeline.exprlang.predicates import ARITY, call_predicate
 from foredeck.pipeline.exprlang.registry import FUNCTIONS
 
-_LOADED = (argo_functions, builtins, sprig, sprig_data)  # modules that register functions
+_LOADED = (
+    argo_functions,
+    builtins,
+    sprig,
+    sprig_data,
+    sprig_time,
+)  # modules that register functions
 
 
 def arity(name: str) -> tuple[int, int | None] | None:

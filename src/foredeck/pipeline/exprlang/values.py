@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,8 @@ def type_name(value: Any) -> str:
         return "array"
     if isinstance(value, dict):
         return "map"
+    if isinstance(value, datetime):
+        return "time.Time"
     return "unknown"
 
 
@@ -88,6 +91,9 @@ def go_format(value: Any) -> str:
     if isinstance(value, dict):
         pairs = (f"{go_format(k)}:{go_format(value[k])}" for k in sorted(value, key=str))
         return "map[" + " ".join(pairs) + "]"
+    if isinstance(value, datetime):  # Go's time.Time.String()
+        stamp = value.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
+        return f"{stamp} {value.strftime('%z')} {value.tzname() or 'UTC'}"
     return str(value)
 
 
