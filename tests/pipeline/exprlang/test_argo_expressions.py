@@ -151,10 +151,11 @@ def _reload(run_spec: PipelineRunSpec) -> PipelineRunSpec:
     return load_pipeline_text(yaml.safe_dump(emit_argo(run_spec)), "emitted.yaml")
 
 
-@pytest.mark.parametrize("name", ["expressions.yaml", "steps-when.yaml"])
+@pytest.mark.parametrize("name", ["expressions.yaml", "steps-when.yaml", "exit-when.yaml"])
 def test_argo_to_ir_to_argo_keeps_expressions_and_whens(name: str) -> None:
     first = load_run([DATA / name], {})
     second = _reload(first)
+    assert _reload(second).pipeline == second.pipeline  # a fixed point from the first emit
 
     def form(spec: PipelineRunSpec) -> dict[str, object]:
         p = spec.pipeline
@@ -164,7 +165,7 @@ def test_argo_to_ir_to_argo_keeps_expressions_and_whens(name: str) -> None:
                 [(w.input, w.operator, w.values, w.govaluate) for w in t.when],
                 [s.texts() for s in p.spec_of(t).steps],
             )
-            for t in p.tasks
+            for t in p.all_tasks()
         }
 
     assert form(second) == form(first)
@@ -195,7 +196,7 @@ def test_tekton_emitter_names_the_construct_it_cannot_express(tmp_path: Path) ->
     assert str(info.value).startswith(f"{DATA / 'steps-when.yaml'}:")
 
 
-@pytest.mark.parametrize("name", ["expressions.yaml", "steps-when.yaml"])
+@pytest.mark.parametrize("name", ["expressions.yaml", "steps-when.yaml", "exit-when.yaml"])
 def test_emitted_argo_with_expressions_validates_against_the_schema(name: str) -> None:
     doc = emit_argo(load_run([DATA / name], {}))
     assert schema_errors(argo_validator(), doc) == []
@@ -259,3 +260,21 @@ def test_an_expression_with_a_clock_or_random_value_is_left_to_run_time(tmp_path
     text = HEAD.replace("asInt(workflow.parameters.n) * 2", "sprig.randAlphaNum(4)")
     spec = load_run([write(tmp_path, text)], {})
     assert spec.pipeline.tasks[0].params == {"msg": "$(=sprig.randAlphaNum(4))"}
+
+
+@pytest.mark.parametrize(
+    ("fail", "status", "handler"),
+    [
+        ("no", "Succeeded", {"good": "Succeeded", "bad": "Skipped"}),
+        ("yes", "Failed", {"good": "Skipped", "bad": "Succeeded"}),
+    ],
+)
+def test_an_exit_handler_tests_the_workflow_status_in_argo_words(
+    tmp_path: Path, fail: str, status: str, handler: dict[str, str]
+) -> None:
+    result = run(DATA / "exit-when.yaml", tmp_path, {"fail": fail})
+    assert result.status == status
+    assert {name: result.tasks[name].status for name in handler} == handler
+    assert result.tasks["skipped"].status == "Skipped"
+    if fail == "no":  # the IR's "Completed" (a task was skipped) reads as Argo's "Succeeded"
+        assert "Succeeded" in result.tasks["bad"].reason

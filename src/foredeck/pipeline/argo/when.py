@@ -242,6 +242,17 @@ def _merge_notin(atoms: list[_Atom]) -> list[_Atom]:
 
 
 _REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
+_STATUS_WORDS = re.compile(r"\$\(tasks(?:\.[^.()\s]+)?\.status\)")
+
+
+def _argo_words(m: re.Match[str]) -> str:
+    """A status as Argo spells it: the IR (Tekton) says `Completed` for a run that succeeded with
+    skipped tasks (`{{workflow.status}}` is `Succeeded`) and `None` for a skipped task."""
+    ref = m.group(0)
+    words = '{"Completed": "Succeeded"}' if ref == "$(tasks.status)" else '{"None": "Skipped"}'
+    return f"$(={words}[{ref}] ?? {ref})"
+
+
 _STATUS = re.compile(r"\$\(tasks\.[^.()\s]+\.status\)")
 
 
@@ -257,6 +268,11 @@ def _expression_guard(
         message = f"{where}: `when: {text}`: outside the exit handler a task status can only "
         message += "be tested as `{{tasks.A.status}} == Succeeded` (use `depends`)"
         raise fail(source, message)
+    # (only plain tags: a `{{=...}}` reads the variable as it is, and writes back unchanged)
+    ir = "".join(
+        _STATUS_WORDS.sub(_argo_words, part) if isinstance(part, str) else ir[part.start : part.end]
+        for part in split(ir)
+    )
     # Values are spliced in as text at run time; a placeholder word stands for each here.
     shape = "".join(part if isinstance(part, str) else "x" for part in split(ir))
     shape = _REF.sub("x", shape)
