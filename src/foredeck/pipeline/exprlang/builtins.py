@@ -85,7 +85,7 @@ def _to_json(v: Any) -> str:
     import json
 
     try:
-        return check_size(json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True))  # type: ignore[return-value]
+        return check_size(json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True))
     except (TypeError, ValueError) as exc:
         raise ExprError(f"toJSON: {exc}") from None
 
@@ -143,11 +143,11 @@ def go_split(text: str, sep: str, n: int = -1, after: bool = False) -> list[str]
         parts = list(text)
         if 0 < n < len(parts):
             parts = [*parts[: n - 1], "".join(parts[n - 1 :])]
-        return check_size(parts)  # type: ignore[return-value]
+        return check_size(parts)
     parts = text.split(sep, n - 1 if n > 0 else -1)
     if after:
         parts = [p + sep for p in parts[:-1]] + parts[-1:]
-    return check_size(parts)  # type: ignore[return-value]
+    return check_size(parts)
 
 
 @register("split", 2, 3)
@@ -164,7 +164,7 @@ def _split_after(s: Any, sep: Any, n: Any = -1) -> list[str]:
 @register("replace", 3, 4)
 def _replace(s: Any, old: Any, new: Any, n: Any = -1) -> str:
     text, before, after = need_str("replace", s), need_str("replace", old), need_str("replace", new)
-    return check_size(text.replace(before, after, need_int("replace", n)))  # type: ignore[return-value]
+    return check_size(text.replace(before, after, need_int("replace", n)))
 
 
 @register("repeat", 2)
@@ -273,7 +273,7 @@ def _median(*args: Any) -> float:
 def _join(v: Any, sep: Any = "") -> str:
     items = need_list("join", v)
     joined = need_str("join", sep).join(need_str("join", item) for item in items)
-    return check_size(joined)  # type: ignore[return-value]
+    return check_size(joined)
 
 
 @register("first", 1)
@@ -337,7 +337,7 @@ def _flatten(v: Any) -> list[Any]:
 @register("concat", 1, None)
 def _concat(*lists: Any) -> list[Any]:
     out = [item for v in lists for item in need_list("concat", v)]
-    return check_size(out)  # type: ignore[return-value]
+    return check_size(out)
 
 
 @register("keys", 1)

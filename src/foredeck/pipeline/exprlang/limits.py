@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from foredeck.pipeline.exprlang.errors import ExprError
+
+T = TypeVar("T")
 
 MAX_TEXT = 16 * 1024
 """Longest expression text accepted (Argo's own fields are far shorter)."""
@@ -42,7 +45,7 @@ class Budget:
             raise ExprError(f"expression exceeds its time limit of {self.seconds:g}s")
 
 
-def check_size(value: object) -> object:
+def check_size(value: T) -> T:
     """`value` unchanged, or an error when a string or collection is past its bound."""
     if isinstance(value, str) and len(value) > MAX_STRING:
         raise ExprError(f"string longer than {MAX_STRING} characters")

@@ -143,7 +143,7 @@ def _splitn(sep: Any, n: Any, s: Any) -> dict[str, str]:
 @_reg("join", 2)
 def _join(sep: Any, v: Any) -> str:
     items = v if isinstance(v, list) else [v]
-    return check_size(text(sep).join(text(x) for x in items if x is not None))  # type: ignore[return-value]
+    return check_size(text(sep).join(text(x) for x in items if x is not None))
 
 
 _reg("sortAlpha", 1)(lambda v: sorted(text(x) for x in need_list("sprig.sortAlpha", v)))
@@ -176,7 +176,7 @@ def _regex_find(r: Any, s: Any) -> str:
 def _regex_find_all(r: Any, s: Any, n: Any) -> list[str]:
     found = [m.group(0) for m in regex(text(r)).finditer(text(s))]
     limit = to_int(n)
-    return check_size(found if limit < 0 else found[:limit])  # type: ignore[return-value]
+    return check_size(found if limit < 0 else found[:limit])
 
 
 _reg("regexReplaceAll", 3)(
