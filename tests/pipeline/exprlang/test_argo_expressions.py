@@ -278,3 +278,15 @@ def test_an_exit_handler_tests_the_workflow_status_in_argo_words(
     assert result.tasks["skipped"].status == "Skipped"
     if fail == "no":  # the IR's "Completed" (a task was skipped) reads as Argo's "Succeeded"
         assert "Succeeded" in result.tasks["bad"].reason
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["workflow", "workflow.nope", "workflow.parameters", "inputs", "inputs.parameters", "tasks",
+     "tasks.a", "tasks.a.outputs", "steps.x.outputs.result", "item", "pod", "nope.x.y"],
+)  # fmt: skip
+def test_an_unknown_variable_is_a_load_time_error(tmp_path: Path, variable: str) -> None:
+    text = HEAD.replace("asInt(workflow.parameters.n) * 2", f"string({variable})")
+    with pytest.raises(PipelineError) as info:
+        load_run([write(tmp_path, text)], {})
+    assert f"{{{{=string({variable})}}}}: {variable}" in info.value.message

@@ -98,6 +98,8 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
 
 def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
     """`{{workflow....}}` as the IR expression a dag/steps template sees."""
+    if len(parts) < 2:
+        raise Unresolvable("`workflow` alone is not a value")
     if parts[1] == "parameters" and len(parts) == 3:
         if parts[2] not in params:
             raise Unresolvable(f"no workflow parameter {parts[2]!r} in spec.arguments")
