@@ -41,6 +41,7 @@ from typing import cast
 
 from foredeck.execute import lookups
 from foredeck.execute import matrix as fanout
+from foredeck.execute.host_notes import host_notes
 from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.process import ProcessGroups
@@ -49,8 +50,9 @@ from foredeck.execute.results import ResultError, read_results
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
+from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name
+from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name, sub_directory
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
     ParamValue,
@@ -61,6 +63,7 @@ from foredeck.pipeline.model import (
     TaskSpec,
     TaskStatus,
 )
+from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, task_references
 from foredeck.storage import prow
 from foredeck.types import PipelineError
@@ -163,6 +166,7 @@ class _Run:
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
+        self.passed_through = passed_through(spec.cluster_objects)
         self.max_output = max_output
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
@@ -189,6 +193,7 @@ class _Run:
         self.graph = dependencies(self.pipeline)
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
+        self._step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -222,6 +227,10 @@ class _Run:
         self.t0 = loop.time()
         self.build_log = self.record.start(started, self.max_output)
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")
+        if self.passed_through:
+            self.log(self.passed_through)
+        for note in host_notes(self.pipeline):
+            self.log(note)
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self.log(self.sandbox.describe())
         self.record.snapshot(force=True)
@@ -317,7 +326,7 @@ class _Run:
     async def task(self, phase: Phase, task: PipelineTask) -> None:
         """Run one pipeline task (all instances of a matrix task) to a final status."""
         record = self.records[task.name]
-        lookup = self.scope.pipeline_lookup(phase.is_finally)
+        lookup = self.scope.pipeline_lookup(phase.is_finally, task)
         missing = self._missing_results(task)
         if missing:
             # A result of a task that never ran (guarded off) skips its consumers, as in Tekton;
@@ -329,7 +338,11 @@ class _Run:
             return
         try:
             spec = self.pipeline.spec_of(task)
-            bound = {name: lookups.value(value, lookup) for name, value in task.params.items()}
+            types = {param.name: param.type for param in spec.params}
+            bound = {
+                name: lookups.value(value, lookup, types.get(name))
+                for name, value in task.params.items()
+            }
             guard = self._when(task, lookup)
             combos = None if task.matrix is None else fanout.combinations(task.matrix, lookup)
         except (SubstitutionError, PipelineError) as exc:
@@ -374,9 +387,11 @@ class _Run:
         record.attempts = max(i.attempts for i in instances)
         aggregated: dict[str, ParamValue] = {}
         for result in spec.results:
+            # As Tekton: the array holds what the instances produced, in instance order.
             values = [i.results.get(result.name) for i in instances]
-            if all(isinstance(value, str) for value in values):
-                aggregated[result.name] = [str(value) for value in values]
+            present = [value for value in values if isinstance(value, str)]
+            if present:
+                aggregated[result.name] = present
         record.results = aggregated
         status = worst_status(statuses)
         reasons = [f"{i.name}: {i.reason}" for i in instances if i.status == status and i.reason]
@@ -461,15 +476,33 @@ class _Run:
             results_dir = self.layout.results / f"{dname}.{attempt}"
             results_dir.mkdir()
             self.sandbox.hand_over(results_dir)
-        workspaces = self._task_workspaces(task, spec, dname) if spec.workspaces else {}
+        try:
+            workspaces = self._task_workspaces(phase, task, spec, dname) if spec.workspaces else {}
+        except (SubstitutionError, ValueError) as exc:
+            logger.message(str(exc))
+            return "Failed", str(exc), False
+        steps_dir = None
+        uses = self._step_paths.get(id(spec))
+        if uses is None:  # scanned once per spec: this runs for every attempt
+            uses = self._step_paths[id(spec)] = uses_step_paths(spec)
+        if uses:
+            steps_dir = self.layout.steps_dir(dname, attempt)
         lookup = self.scope.task_lookup(
-            spec, one.params, results_dir, workspaces, dname, attempt, phase.is_finally
+            spec,
+            one.params,
+            results_dir,
+            workspaces,
+            dname,
+            attempt,
+            phase.is_finally,
+            task,
+            steps_dir,
         )
         artifacts = one.artifacts
         env = {**self.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": self._tmpdir}
         failed = await self.steps.run(
             spec.steps,
-            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop),
+            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir),
             attempt_deadline=loop.time() + task.timeout if task.timeout else None,
             phase_deadline=phase.deadline,
         )
@@ -484,7 +517,7 @@ class _Run:
         return "Succeeded", "", False
 
     def _task_workspaces(
-        self, task: PipelineTask, spec: TaskSpec, dname: str
+        self, phase: Phase, task: PipelineTask, spec: TaskSpec, dname: str
     ) -> dict[str, Path | None]:
         declared = self.declared_workspaces
         paths: dict[str, Path | None] = {}
@@ -494,6 +527,10 @@ class _Run:
                 target = workspace.name
             if target is not None:
                 path = self.layout.workspace(target)
+                sub_path = task.workspace_sub_paths.get(workspace.name)
+                if sub_path:
+                    lookup = self.scope.pipeline_lookup(phase.is_finally, task)
+                    path = sub_directory(path, lookups.text(sub_path, lookup))
             elif workspace.optional:
                 paths[workspace.name] = None
                 continue

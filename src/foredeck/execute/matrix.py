@@ -1,7 +1,7 @@
 """Matrix fan-out: which parameter combinations a matrix task runs, resolved at run time.
 
-The cross product of the matrix params comes first (in declaration order, the last param
-varying fastest), then each `include` entry as one more combination. Instance `i` is named
+The cross product of the matrix params comes first (in Tekton's order: the first param
+varies fastest), then each `include` entry as one more combination. Instance `i` is named
 `task[i]` in that order. A param's values may be an expression resolving to an array
 (`$(tasks.gen.results.list[*])`) or a JSON array text (Argo's `withParam`).
 """
@@ -65,7 +65,11 @@ def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
                 f"matrix has {count + len(matrix.include)} combinations,"
                 f" over the limit of {MAX_COMBINATIONS}"
             )
-        combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*axes)]
+        # Tekton's order: the first param varies fastest (linux-chrome, mac-chrome, ...).
+        combos = [
+            dict(zip(names, reversed(values), strict=True))
+            for values in itertools.product(*reversed(axes))
+        ]
     for extra in matrix.include:
         combos.append({key: _text(value, lookup) for key, value in extra.items()})
     return combos

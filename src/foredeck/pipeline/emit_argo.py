@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline.argo_manifest import (
     ARGO_API,
     RESULTS_DIR,
@@ -103,6 +104,7 @@ class _TemplateKey:
     workspaces: tuple[tuple[str, str], ...]
     retries: int
     timeout: float | None
+    task: str | None = None  # a task with its own pod settings or subPaths gets its own
 
 
 class _Emitter:
@@ -152,6 +154,7 @@ class _Emitter:
                 }
                 for ws in p.workspaces
             ]
+        spec.update(pod.workflow_fields(p))
         metadata = run_metadata(self.run)
         return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
 
@@ -229,6 +232,7 @@ class _Emitter:
                 raise PipelineError(
                     task.source, f"{where}: param {name!r}: Argo values are strings"
                 )
+            value = pod.task_context(value, task)
             text = self._call_text(value, finally_, task.source, f"{where} param {name!r}")
             args.append({"name": name, "value": text})
         if task.matrix is not None:
@@ -299,7 +303,9 @@ class _Emitter:
                 raise PipelineError(source, message)
             axes.append([call(v) for v in values])
         names = list(matrix.params)
-        rows = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+        # Tekton's order (the first param varies fastest), as the local executor runs them.
+        combos = itertools.product(*reversed(axes))
+        rows = [dict(zip(names, reversed(combo), strict=True)) for combo in combos]
         if not names:
             rows = []
         rows.extend({k: call(v) for k, v in extra.items()} for extra in matrix.include)
@@ -318,6 +324,7 @@ class _Emitter:
             tuple(sorted(task.workspaces.items())),
             task.retries,
             task.timeout,
+            task.name if own_template(self.pipeline, task) else None,
         )
         if key not in self.templates:
             base = task.task_ref or task.name
@@ -392,13 +399,18 @@ class _TemplateBuilder:
         limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
         if limits:
             template.update(_seconds(min(limits)))
+        template.update(pod.template_fields(self.emitter.pipeline, task))
         return template
 
     def _mounts(self) -> list[dict[str, str]]:
-        return [
-            {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
-            for inner, outer in sorted(self.task.workspaces.items())
-        ]
+        mounts = []
+        for inner, outer in sorted(self.task.workspaces.items()):
+            mount = {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
+            sub_path = pod.sub_path(self.task, inner)
+            if sub_path:
+                mount["subPath"] = sub_path
+            mounts.append(mount)
+        return mounts
 
     def _results_mount(self) -> list[dict[str, str]]:
         if not self.uses_results_dir:
@@ -452,6 +464,10 @@ class _TemplateBuilder:
             ]
         if step.working_dir:
             body["workingDir"] = self._body(step.working_dir, step.source, where)
+        body.update(pod.container_fields(step, f"{self.where} {where}"))
+        resources = pod.step_resources(self.emitter.pipeline, self.task).get(step.name)
+        if resources:
+            body["resources"] = resources
         return body
 
     def _single(self, step: Step) -> tuple[str, dict[str, Any]]:
@@ -497,6 +513,10 @@ class _TemplateBuilder:
             previous = name
             containers.append(body)
         return {"containers": containers}
+
+
+def own_template(pipeline: Pipeline, task: PipelineTask) -> bool:
+    return task.name in pipeline.task_run_specs or bool(task.workspace_sub_paths)
 
 
 def emit_argo(run: PipelineRunSpec) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from foredeck.pipeline.model import (
     ParamValue,
     PipelineRunSpec,
     PipelineTask,
+    Step,
+    TaskRunSettings,
     TaskSpec,
 )
 from foredeck.types import PipelineError
@@ -73,6 +75,30 @@ def _rename(value: ParamValue, names: dict[str, str]) -> ParamValue:
     return {k: one(v) for k, v in value.items()}
 
 
+def _param_specs(params: list[ParamSpec], where: str) -> list[dict[str, Any]]:
+    """Tekton's rules for parameter names, which Argo's are not: a letter or `_` first, no
+    `.` in an object's name, and no two names that differ only in case."""
+    seen: dict[str, str] = {}
+    for param in params:
+        name = param.name
+        dots = "." if param.type != "object" else ""
+        if not re.fullmatch(rf"[A-Za-z_][-A-Za-z0-9_{dots}]*", name):
+            why = "names begin with a letter or '_' and hold letters, digits, '-', '_'"
+            why += ", '.'" if dots else " (no '.' for an object)"
+            raise PipelineError(
+                param.source,
+                f"{where}: Tekton cannot express a parameter named {name!r} (Tekton {why})",
+            )
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise PipelineError(
+                param.source,
+                f"{where}: Tekton cannot express parameters {other!r} and {name!r} side by"
+                " side (Tekton parameter names ignore case)",
+            )
+    return [_param_spec(param) for param in params]
+
+
 def _param_spec(param: ParamSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": param.name}
     if param.type != "string":
@@ -81,6 +107,10 @@ def _param_spec(param: ParamSpec) -> dict[str, Any]:
         out["default"] = param.default
     if param.description:
         out["description"] = param.description
+    if param.properties:
+        out["properties"] = {key: {"type": "string"} for key in param.properties}
+    if param.enum:
+        out["enum"] = list(param.enum)
     return out
 
 
@@ -89,7 +119,7 @@ def _task_spec(spec: TaskSpec) -> dict[str, Any]:
     if spec.description:
         out["description"] = spec.description
     if spec.params:
-        out["params"] = [_param_spec(p) for p in spec.params]
+        out["params"] = _param_specs(spec.params, f"task {spec.name!r}")
     if spec.results:
         out["results"] = [
             {"name": r.name, **({"type": r.type} if r.type != "string" else {})}
@@ -119,9 +149,41 @@ def _task_spec(spec: TaskSpec) -> dict[str, Any]:
             body["workingDir"] = step.working_dir
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
+        _step_extras(step, body)
         steps.append(body)
     out["steps"] = steps
     _share_collected_files(spec, steps, out)
+    return out
+
+
+def _step_extras(step: Step, body: dict[str, Any]) -> None:
+    """Tekton-only step fields, as they were written."""
+    if step.display_name:
+        body["displayName"] = step.display_name
+    if step.on_error == "continue":
+        body["onError"] = "continue"
+    if step.stdout_path is not None:
+        body["stdoutConfig"] = {"path": step.stdout_path}
+    if step.stderr_path is not None:
+        body["stderrConfig"] = {"path": step.stderr_path}
+    body.update(step.cluster)
+
+
+def _run_settings(settings: TaskRunSettings) -> dict[str, Any]:
+    """A `taskRunTemplate` or `taskRunSpecs` entry (without its pipelineTaskName)."""
+    out: dict[str, Any] = {}
+    for key, value in (
+        ("serviceAccountName", settings.service_account),
+        ("podTemplate", settings.pod_template),
+        ("computeResources", settings.compute_resources),
+        ("stepSpecs", settings.step_specs),
+        ("sidecarSpecs", settings.sidecar_specs),
+        ("metadata", settings.metadata),
+    ):
+        if value:
+            out[key] = value
+    if settings.timeout is not None:
+        out["timeout"] = format_duration(settings.timeout)
     return out
 
 
@@ -204,7 +266,11 @@ def _pipeline_task(
     if task.timeout is not None:
         out["timeout"] = format_duration(task.timeout)
     if task.workspaces:
-        out["workspaces"] = [{"name": k, "workspace": v} for k, v in task.workspaces.items()]
+        out["workspaces"] = [
+            {"name": k, "workspace": v}
+            | ({"subPath": task.workspace_sub_paths[k]} if k in task.workspace_sub_paths else {})
+            for k, v in task.workspaces.items()
+        ]
     return out
 
 
@@ -218,7 +284,7 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     if p.description:
         pipeline_spec["description"] = p.description
     if p.params:
-        pipeline_spec["params"] = [_param_spec(param) for param in p.params]
+        pipeline_spec["params"] = _param_specs(p.params, f"pipeline {p.name!r}")
     if p.workspaces:
         pipeline_spec["workspaces"] = [
             {"name": w.name, **({"optional": True} if w.optional else {})} for w in p.workspaces
@@ -249,6 +315,16 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     }
     if timeouts:
         spec["timeouts"] = timeouts
+    if p.task_run_template is not None and _run_settings(p.task_run_template):
+        template = _run_settings(p.task_run_template)
+        spec["taskRunTemplate"] = {
+            k: v for k, v in template.items() if k in ("serviceAccountName", "podTemplate")
+        }
+    if p.task_run_specs:
+        spec["taskRunSpecs"] = [
+            {"pipelineTaskName": names.get(task, task), **_run_settings(settings)}
+            for task, settings in p.task_run_specs.items()
+        ]
     if p.workspaces:
         spec["workspaces"] = [
             {

@@ -17,13 +17,14 @@ govaluate boolean expression.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from foredeck.types import UNKNOWN, PipelineError, Source
 
 ParamType = Literal["string", "array", "object"]
 ParamValue = str | list[str] | dict[str, str]
 WhenOperator = Literal["in", "notin"]
+StepOnError = Literal["stopAndFail", "continue"]
 TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
 
@@ -44,6 +45,8 @@ class ParamSpec:
     default: ParamValue | None = None
     description: str = ""
     source: Source = UNKNOWN
+    properties: list[str] = field(default_factory=list)  # an object param's declared keys
+    enum: list[str] = field(default_factory=list)  # the values allowed, when not empty
 
 
 @dataclass
@@ -87,6 +90,13 @@ class Step:
     working_dir: str | None = None
     timeout: float | None = None  # seconds
     source: Source = UNKNOWN
+    display_name: str = ""
+    on_error: StepOnError = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    stdout_path: str | None = None  # the step's stdout is also written there (Tekton)
+    stderr_path: str | None = None
+    cluster: dict[str, Any] = field(default_factory=dict)
+    """Container fields that only mean something in a pod (`computeResources`,
+    `securityContext`, `imagePullPolicy`): kept for the emitters, ignored on a host."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
@@ -95,6 +105,7 @@ class Step:
             values.append(self.script)
         if self.working_dir is not None:
             values.append(self.working_dir)
+        values.extend(p for p in (self.stdout_path, self.stderr_path) if p is not None)
         return values
 
 
@@ -159,6 +170,39 @@ class PipelineTask:
     matrix: Matrix | None = None
     workspaces: dict[str, str] = field(default_factory=dict)  # task workspace -> pipeline workspace
     source: Source = UNKNOWN
+    workspace_sub_paths: dict[str, str] = field(default_factory=dict)
+    """Task workspace -> the directory inside the pipeline workspace it is bound to (`subPath`,
+    may hold `$(params.x)`)."""
+
+
+@dataclass
+class TaskRunSettings:
+    """How a cluster runs a task's pod: Tekton's `taskRunTemplate` and `taskRunSpecs` entries.
+
+    Plain data (Kubernetes objects as parsed YAML) carried to the emitters; none of it changes
+    what a step does on a host, where the run log says so once.
+    """
+
+    service_account: str = ""
+    pod_template: dict[str, Any] = field(default_factory=dict)
+    compute_resources: dict[str, Any] = field(default_factory=dict)
+    step_specs: list[dict[str, Any]] = field(default_factory=list)  # {name, computeResources}
+    sidecar_specs: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # labels, annotations
+    source: Source = UNKNOWN
+    timeout: float | None = None  # a `taskRunSpecs` timeout: the task's, on a host too
+
+    def fields(self) -> list[str]:
+        """The Tekton field names that are set, for messages."""
+        named = [
+            ("serviceAccountName", self.service_account),
+            ("podTemplate", self.pod_template),
+            ("computeResources", self.compute_resources),
+            ("stepSpecs", self.step_specs),
+            ("sidecarSpecs", self.sidecar_specs),
+            ("metadata", self.metadata),
+        ]
+        return [name for name, value in named if value]
 
 
 @dataclass
@@ -182,6 +226,10 @@ class Pipeline:
     finally_timeout: float | None = None
     description: str = ""
     source: Source = UNKNOWN
+    task_run_template: TaskRunSettings | None = None
+    task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)  # by task name
+    ignored_params: list[str] = field(default_factory=list)
+    """Run params the pipeline does not declare: Tekton ignores them, and so does a run."""
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]
@@ -198,8 +246,42 @@ class Pipeline:
 
 @dataclass
 class PipelineRunSpec:
-    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`)."""
+    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`).
+
+    `cluster_objects` are the other Kubernetes objects of the input, in input order;
+    `config_maps` the `data` of its ConfigMaps by name (what `configMapKeyRef`s read locally).
+    """
 
     pipeline: Pipeline
     params: dict[str, ParamValue] = field(default_factory=dict)
     name: str = ""
+    cluster_objects: list[ClusterObject] = field(default_factory=list)
+    config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterObject:
+    """A Kubernetes object that came with the pipeline (a ConfigMap, PVC, ServiceAccount, RBAC,
+    a quota ...): meaningless to a host run, passed to the cluster by `--emit`. `manifest` is
+    the document as plain data (a Secret's: its name only, never its data)."""
+
+    api_version: str
+    kind: str
+    name: str
+    manifest: dict[str, Any]
+    source: Source = UNKNOWN
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def needs_entrypoint(step: Step) -> str:
+    """Why a host cannot run `step`: with no command and no script, it runs what its image's
+    entrypoint says, which only a container runtime knows (clusters run it as written)."""
+    image = f"image {step.image!r}" if step.image else "its image"
+    return (
+        f"no command or script: it runs the entrypoint of {image}, which needs a container"
+        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
+        " foredeck has no container runtime yet"
+    )

@@ -290,3 +290,37 @@ def test_an_unknown_variable_is_a_load_time_error(tmp_path: Path, variable: str)
     with pytest.raises(PipelineError) as info:
         load_run([write(tmp_path, text)], {})
     assert f"{{{{=string({variable})}}}}: {variable}" in info.value.message
+
+
+ENTRY = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: entry
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: n, value: "4"}]
+  templates:
+    - name: main
+      inputs:
+        parameters:
+          - {name: next, value: "{{=asInt(workflow.parameters.n) + 1}}"}
+          - {name: same, value: "n={{workflow.parameters.n}}"}
+      outputs:
+        parameters:
+          - {name: out, valueFrom: {path: /tmp/out}}
+      container:
+        image: alpine
+        command: [sh, -c]
+        args:
+          - >-
+            printf '%s %s' '{{inputs.parameters.next}}' '{{inputs.parameters.same}}'
+            > {{outputs.parameters.out.path}}
+"""
+
+
+def test_an_entrypoint_input_computed_from_workflow_values_is_resolved(tmp_path: Path) -> None:
+    result = run(write(tmp_path, ENTRY), tmp_path, {"n": "9"})
+    assert result.status == "Succeeded"
+    assert result.tasks["main"].results == {"out": "10 n=9"}
