@@ -229,7 +229,6 @@ def _pipeline(**changes: Any) -> PipelineRunSpec:
 @pytest.mark.parametrize(
     ("run", "why"),
     [
-        (_pipeline(tasks_timeout=60.0), "timeouts.tasks"),
         (
             one_task(
                 TaskSpec(

@@ -13,10 +13,12 @@ evaluated with the same lookup by the bounded evaluator of `pipeline/exprlang`, 
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foredeck.execute import workflow_vars
 from foredeck.execute.runstate import (
     TaskRecord,
     TaskState,
@@ -157,6 +159,8 @@ class RunScope:
     params: dict[str, ParamValue]
     records: dict[str, TaskRecord]
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))  # `context.pipelineRun.uid`
+    started: float | None = None  # when the run started (Argo's workflow variables)
+    run_records: dict[str, TaskRecord] | None = None  # every record, sub-graphs' too
 
     def context(self, task: PipelineTask | None = None) -> dict[str, str]:
         """Tekton's `context.*` at pipeline level; `pipelineTask.retries` for a given task."""
@@ -169,6 +173,13 @@ class RunScope:
         if task is not None:
             values["pipelineTask.retries"] = str(task.retries)
         return values
+
+    def run_value(self, name: str) -> str | None:
+        """A context value computed when read (`workflow.duration`, ..., the run's uid)."""
+        if self.started is None:
+            return None
+        every = self.records if self.run_records is None else self.run_records
+        return workflow_vars.value(name, self.name, self.started, every)
 
     def aggregate_status(self) -> str:
         """`$(tasks.status)` over the DAG tasks."""
@@ -196,12 +207,13 @@ class RunScope:
                 if attribute == "reason":
                     return tekton_task_reason(record.status) if in_finally else None
                 if attribute.startswith("results."):
-                    return record.results.get(attribute[len("results.") :])
+                    return _result(record.results, attribute[len("results.") :])
                 if attribute.startswith("matrix."):
                     return _matrix_length(record, attribute[len("matrix.") :])
                 return None
             if root == "context":
-                return context.get(rest)
+                found = context.get(rest)
+                return found if found is not None else self.run_value(rest)
             if root == "workspaces":
                 name, _, attribute = rest.partition(".")
                 if attribute == "bound" and name in declared:
@@ -256,14 +268,15 @@ class RunScope:
                 return found if found is not None else self.params.get(rest)
             if root == "results":
                 name, _, attribute = rest.partition(".")
-                declared = any(result.name == name for result in spec.results)
+                declared = any(r.name == name and r.value_from == "file" for r in spec.results)
                 if attribute == "path" and declared and results_dir is not None:
                     return str(results_dir / dir_name(name))
                 return None
             if root == "workspaces":
                 return _workspace(workspaces, rest)
             if root == "context":
-                return scope()["context"].get(rest)
+                known = scope()["context"].get(rest)
+                return known if known is not None else self.run_value(rest)
             if root == "tasks":  # `$(tasks.status)` in a finally task's script, for one
                 return self.pipeline_lookup(is_finally)(path)
             if root == "steps" and steps_dir is not None:
@@ -311,3 +324,14 @@ def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
     if attribute == "bound":
         return "false" if bound is None else "true"
     return None
+
+
+def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
+    """A task's result; `R.json` of an array result (a matrix task's aggregate) is its JSON
+    text, as Argo passes a looped task's outputs (`["a","b"]`)."""
+    found = results.get(name)
+    if found is None and name.endswith(".json"):
+        aggregate = results.get(name[: -len(".json")])
+        if isinstance(aggregate, list):
+            return json.dumps(aggregate, separators=(",", ":"))
+    return found

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from foredeck.execute import lookups
+from foredeck.execute.capture import StepCapture
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.orphans import MARKER
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
@@ -44,6 +46,7 @@ class Attempt:
     logger: TaskLogger
     stop: asyncio.Future[None]  # the phase's stop signal (cancel)
     steps_dir: Path | None = None  # exit codes (`$(steps.step-X.exitCode.path)`), when used
+    capture: StepCapture | None = None  # stdout and exit codes kept as results
 
 
 def _close(streams: list[BinaryIO | None]) -> None:
@@ -146,6 +149,8 @@ class StepRunner:
         if marker is not None:
             step_env = {**step_env, _MARKER_KEY: marker.encode()}
         output = logger.step_output(step.name)
+        capture = attempt.capture
+        keep = None if capture is None else capture.stdout_sink(step.name)
         try:
             outcome = await run_process(
                 argv,
@@ -157,7 +162,7 @@ class StepRunner:
                 cancel=attempt.stop,
                 grace=self.kill_grace,
                 marker=marker,
-                stdout_sink=None if streams[0] is None else streams[0].write,
+                stdout_sink=_both(None if streams[0] is None else streams[0].write, keep),
                 stderr_sink=None if streams[1] is None else streams[1].write,
             )
         except OSError as exc:
@@ -168,6 +173,8 @@ class StepRunner:
         finally:
             _close(streams)
         output.flush()
+        if capture is not None:
+            capture.exited(step.name, outcome.returncode)
         return self._outcome(step, outcome, logger, which), (
             outcome.returncode if outcome.stopped is None else None
         )
@@ -238,3 +245,17 @@ class StepRunner:
         if results is not None:
             writable.append(str(results))
         return self.sandbox.wrap(argv, cwd=cwd, writable=writable, readonly=[str(layout.scripts)])
+
+
+def _both(
+    first: Callable[[bytes], object] | None, second: Callable[[bytes], object] | None
+) -> Callable[[bytes], object] | None:
+    """One sink feeding two (a `stdoutConfig` file, a stdout result), either of them optional."""
+    if first is None or second is None:
+        return first or second
+
+    def feed(data: bytes) -> None:
+        first(data)
+        second(data)
+
+    return feed

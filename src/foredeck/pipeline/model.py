@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn, Predicate
 from foredeck.types import UNKNOWN, PipelineError, Source
 
 ParamType = Literal["string", "array", "object"]
@@ -27,6 +28,8 @@ WhenOperator = Literal["in", "notin"]
 StepOnError = Literal["stopAndFail", "continue"]
 TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
+ResultSource = Literal["file", "stdout", "exit-code"]
+FailurePolicy = Literal["stop", "continue"]
 
 
 def value_type(value: ParamValue) -> ParamType:
@@ -51,12 +54,17 @@ class ParamSpec:
 
 @dataclass
 class ResultSpec:
-    """A task result (written by a step to `$(results.NAME.path)`)."""
+    """A task result: written by a step to `$(results.NAME.path)` (`value_from="file"`), or a
+    step's standard output (`"stdout"`: Argo's `outputs.result`) or exit code (`"exit-code"`),
+    of the step named `step` (None: the task's last step). Stdout and exit-code results are
+    also set when the task fails, so that tasks running after a failure can read them."""
 
     name: str
     type: ParamType = "string"
     description: str = ""
     source: Source = UNKNOWN
+    value_from: ResultSource = "file"
+    step: str | None = None
 
 
 @dataclass
@@ -153,6 +161,31 @@ class Matrix:
 
     params: dict[str, list[str] | str] = field(default_factory=dict)
     include: list[dict[str, str]] = field(default_factory=list)
+    # One more run per item of a list known at run time (Argo's `withParam` over JSON objects):
+    # `items` resolves to a JSON list; each of `item_params` is a text where `$(item)` and
+    # `$(item.key)` stand for the item and its fields.
+    items: str | None = None
+    item_params: dict[str, str] = field(default_factory=dict)
+
+
+RetryPolicy = Literal["Always", "OnFailure", "OnError", "OnTransientError"]
+
+
+@dataclass(frozen=True)
+class RetryStrategy:
+    """How a task spends its `retries` (Argo's `retryStrategy` beyond `limit`).
+
+    `policy`: which failed attempts are retried (on a host, OnFailure and Always retry any
+    failure; OnError and OnTransientError only a step that could not start). Before retry `n`
+    (1-based) the task waits `backoff * factor**(n-1)` seconds, at most `cap`; no retry starts
+    once `max_duration` seconds have passed since the first attempt started.
+    """
+
+    policy: RetryPolicy = "Always"
+    backoff: float | None = None
+    factor: float = 1.0
+    max_duration: float | None = None
+    cap: float | None = None
 
 
 @dataclass
@@ -173,6 +206,21 @@ class PipelineTask:
     workspace_sub_paths: dict[str, str] = field(default_factory=dict)
     """Task workspace -> the directory inside the pipeline workspace it is bound to (`subPath`,
     may hold `$(params.x)`)."""
+
+    # When the task runs, over upstream outcomes (`predicates.py`); None: after every task it
+    # waits for Succeeded or was guarded off by its own `when` (Tekton's `runAfter`). The tasks
+    # a predicate reads are also in `run_after`.
+    depends: Predicate | None = None
+    # Outcomes of this task that neither fail the run nor stop its dependents (Argo continueOn).
+    continue_on: ContinueOn = NO_CONTINUE
+
+    # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
+    # (its `params` bind the graph's params, its results are the graph's results).
+    graph_ref: str | None = None
+    retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
+    # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
+    # value of its matrix param `p` (Argo's `when` over `{{item}}`).
+    item_when: list[WhenExpression] = field(default_factory=list)
 
 
 @dataclass
@@ -212,6 +260,11 @@ class Pipeline:
     `task_library` holds the `TaskSpec`s that `task_ref`s point to; after validation every
     `task_ref` resolves there. `timeout` bounds the whole run (Tekton's `timeouts.pipeline`);
     `tasks_timeout` and `finally_timeout` bound the two phases.
+
+    `failure_policy` is what a failed DAG task does to the rest. "stop" (Tekton): no new task
+    starts, and the run fails. "continue" (Argo): tasks keep starting as their predicates allow,
+    and the run fails when a failure reaches a leaf of the DAG, that is a leaf task failed, or
+    was kept from running by a failure upstream, and does not continue on that failure.
     """
 
     name: str
@@ -230,18 +283,37 @@ class Pipeline:
     task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)  # by task name
     ignored_params: list[str] = field(default_factory=list)
     """Run params the pipeline does not declare: Tekton ignores them, and so does a run."""
+    failure_policy: FailurePolicy = "stop"
+    # Sub-graphs that `graph_ref` nodes call, shared by the root and every graph in it (a
+    # graph may call itself: recursion is a reference, expanded at run time up to a depth).
+    graph_library: dict[str, Pipeline] = field(default_factory=dict)
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]
 
     def spec_of(self, task: PipelineTask) -> TaskSpec:
-        """The task's spec, inline or by reference (call after validation)."""
+        """The task's spec, inline or by reference (call after validation); for a sub-graph
+        call, a step-less spec with the graph's params and results (its interface)."""
+        if task.graph_ref is not None:
+            return self.graph_interface(task)
         if task.task_spec is not None:
             return task.task_spec
         if task.task_ref is None or task.task_ref not in self.task_library:
             message = f"task {task.name!r}: unknown taskRef {task.task_ref!r}"
             raise PipelineError(task.source, message)
         return self.task_library[task.task_ref]
+
+    def graph_of(self, task: PipelineTask) -> Pipeline:
+        """The sub-graph a `graph_ref` node calls."""
+        if task.graph_ref is None or task.graph_ref not in self.graph_library:
+            message = f"task {task.name!r}: unknown sub-graph {task.graph_ref!r}"
+            raise PipelineError(task.source, message)
+        return self.graph_library[task.graph_ref]
+
+    def graph_interface(self, task: PipelineTask) -> TaskSpec:
+        graph = self.graph_of(task)
+        results = [ResultSpec(r.name, source=r.source) for r in graph.results]
+        return TaskSpec(graph.name, [], list(graph.params), results, source=graph.source)
 
 
 @dataclass

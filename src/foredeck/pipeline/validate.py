@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.errors import raise_all
 from foredeck.pipeline.expressions import Reference, references
 from foredeck.pipeline.model import (
@@ -29,6 +30,7 @@ from foredeck.pipeline.model import (
     TaskSpec,
     value_type,
 )
+from foredeck.pipeline.predicates import render, tasks_of
 from foredeck.types import PipelineError, Source
 
 _PIPELINE_CONTEXT = frozenset(
@@ -71,6 +73,10 @@ def task_references(task: PipelineTask) -> list[Reference]:
             refs.extend(references(values))
         for include in task.matrix.include:
             refs.extend(references(include))
+        if task.matrix.items is not None:
+            refs.extend(references(task.matrix.items))
+    for when in task.item_when:
+        refs.extend(references([when.input, *when.values]))
     return refs
 
 
@@ -94,6 +100,8 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
         names = {task.name for task in group}
         for task in group:
             edges = {name for name in task.run_after if name in names}
+            if task.depends is not None:
+                edges.update(name for name in tasks_of(task.depends) if name in names)
             for ref in task_references(task):
                 target = _result_task(ref)
                 if target is not None and target in names:
@@ -101,6 +109,19 @@ def dependencies(pipeline: Pipeline) -> dict[str, set[str]]:
             edges.discard(task.name)
             graph[task.name] = edges
     return graph
+
+
+def results_read(pipeline: Pipeline) -> dict[str, set[str]]:
+    """Per task, the results some task or pipeline result reads (stdout is kept for these)."""
+    refs = [ref for task in pipeline.all_tasks() for ref in task_references(task)]
+    for result in pipeline.results:
+        refs.extend(references(result.value))
+    read: dict[str, set[str]] = {}
+    for ref in refs:
+        parts = ref.parts
+        if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
+            read.setdefault(parts[1], set()).add(parts[3])
+    return read
 
 
 def upstream(graph: Mapping[str, set[str]], name: str) -> set[str]:
@@ -190,7 +211,8 @@ def _check_task_spec(spec: TaskSpec, where: str) -> None:
         _report(PipelineError(spec.source, f"{where} has no steps"))
     _duplicates(((s.name, s.source) for s in spec.steps), "step name", where)
     params = {p.name for p in spec.params}
-    results = {r.name for r in spec.results}
+    results = {r.name for r in spec.results if r.value_from == "file"}
+    _check_captured_results(spec, where)
     workspaces = {w.name for w in spec.workspaces}
     for step in spec.steps:
         swhat = f"{where} step {step.name!r}"
@@ -248,6 +270,27 @@ def _check_step_ref(ref: Reference, spec: TaskSpec, source: Source, what: str) -
         raise PipelineError(source, f"{what}: {ref.text} refers to no step of {spec.name!r}")
 
 
+def _check_captured_results(spec: TaskSpec, where: str) -> None:
+    """A stdout or exit-code result names a step of the task, and has no file to write."""
+    steps = {step.name for step in spec.steps}
+    for result in spec.results:
+        if result.value_from not in ("file", "stdout", "exit-code"):
+            message = f"{where}: result {result.name!r}: unknown value_from {result.value_from!r}"
+            raise PipelineError(result.source, message)
+        if result.value_from != "file" and result.step is not None and result.step not in steps:
+            message = f"{where}: result {result.name!r} reads step {result.step!r}, not a step"
+            raise PipelineError(result.source, message)
+    captured = {r.name: r.value_from for r in spec.results if r.value_from != "file"}
+    for step in spec.steps if captured else []:
+        for ref in references(step.texts()):
+            parts = ref.parts
+            if parts[0] == "results" and len(parts) == 3 and parts[1] in captured:
+                what = "standard output" if captured[parts[1]] == "stdout" else "exit code"
+                message = f"{where} step {step.name!r}: {ref.text}: result {parts[1]!r} is "
+                message += f"a step's {what}, not a file to write"
+                raise PipelineError(step.source, message)
+
+
 # --- pipeline-level references ---
 
 
@@ -301,7 +344,7 @@ class _Scope:
                     source, f"{what}: {ref.text} refers to undeclared workspace {parts[1]!r}"
                 )
         elif root == "context":
-            if ref.path not in _PIPELINE_CONTEXT:
+            if ref.path not in _PIPELINE_CONTEXT and ref.path not in workflow_vars.CONTEXT:
                 raise PipelineError(source, f"{what}: unknown variable {ref.text}")
         elif root == "tasks":
             self._check_task_ref(ref, site)
@@ -500,6 +543,13 @@ def _check_matrix(
                         source, f"{what}: matrix include param {name!r} is not declared"
                     )
                 scope.check(value, source, f"{what} matrix include {name!r}", task, in_finally)
+    if task.matrix.items is not None:
+        scope.check(task.matrix.items, source, f"{what} matrix items", task, in_finally)
+        for name in task.matrix.item_params:
+            if name not in declared:
+                message = f"{what}: matrix item param {name!r} is not declared"
+                _report(PipelineError(source, message))
+            matrix_names.add(name)
     return matrix_names
 
 
@@ -567,17 +617,40 @@ def check_value(param: ParamSpec, value: ParamValue, source: Source, what: str) 
             )
 
 
+def _check_depends(task: PipelineTask, group_names: set[str], group: str) -> None:
+    """A predicate reads tasks of the task's own group, not itself; continue_on is a failure."""
+    bad = set(task.continue_on) - {"Failed", "Errored"}
+    if bad:
+        message = f"{group} {task.name!r}: continue_on {sorted(bad)[0]!r} is not a failure"
+        raise PipelineError(task.source, message)
+    if task.depends is None:
+        return
+    for name in tasks_of(task.depends):
+        if name == task.name:
+            raise PipelineError(task.source, f"{group} {task.name!r} depends on itself")
+        if name not in group_names:
+            text = render(task.depends)
+            message = f"{group} {task.name!r}: depends `{text}` names unknown task {name!r}"
+            raise PipelineError(task.source, message)
+
+
 def validate(pipeline: Pipeline, params: Mapping[str, ParamValue]) -> None:
     """Raise unless the pipeline can run with `params`: the one `PipelineError` found, or a
     `PipelineErrors` holding each problem found (see the module docstring).
 
     `params` are the run's values (PipelineRun and command line); defaults fill the rest.
+    Sub-graphs are checked like the pipeline, where the pipeline's params are also visible
+    (they propagate into sub-graphs, as Argo's `workflow.parameters` do).
     """
     found: list[PipelineError] = []
     token = _FOUND.set(found)
     try:
         with _each():  # a problem that stops the pipeline's checks (no tasks, a cycle)
-            _check_pipeline(pipeline)
+            _check_graph(pipeline, set())
+        outer = {p.name for p in pipeline.params}
+        for name in sorted(pipeline.graph_library):
+            with _each():
+                _check_graph(pipeline.graph_library[name], outer)
         _check_supplied(pipeline, params)
     finally:
         _FOUND.reset(token)
@@ -594,7 +667,7 @@ def _distinct(errors: list[PipelineError]) -> list[PipelineError]:
     return kept
 
 
-def _check_pipeline(pipeline: Pipeline) -> None:
+def _check_graph(pipeline: Pipeline, outer_params: set[str]) -> None:
     _duplicates(((p.name, p.source) for p in pipeline.params), "pipeline param")
     _duplicates(((w.name, w.source) for w in pipeline.workspaces), "pipeline workspace")
     _duplicates(((r.name, r.source) for r in pipeline.results), "pipeline result")
@@ -612,7 +685,12 @@ def _check_pipeline(pipeline: Pipeline) -> None:
     ]:
         group = "finally task" if in_finally else "task"
         with _each():
-            if task.task_spec is not None:
+            if task.graph_ref is not None:
+                if task.graph_ref not in pipeline.graph_library:
+                    message = f"{group} {task.name!r}: unknown sub-graph {task.graph_ref!r}"
+                    unresolved.add(task.name)
+                    raise PipelineError(task.source, message)
+            elif task.task_spec is not None:
                 _check_task_spec(task.task_spec, f"{group} {task.name!r}")
             elif task.task_ref is None:
                 unresolved.add(task.name)
@@ -626,6 +704,8 @@ def _check_pipeline(pipeline: Pipeline) -> None:
                 )
         if in_finally and task.run_after:
             _report(PipelineError(task.source, f"finally task {task.name!r} cannot use runAfter"))
+        with _each():
+            _check_depends(task, dag if not in_finally else final, group)
         for name in task.run_after if not in_finally else ():
             if name == task.name:
                 _report(PipelineError(task.source, f"task {task.name!r} runs after itself"))
@@ -641,6 +721,7 @@ def _check_pipeline(pipeline: Pipeline) -> None:
             # What runs before what is unknown: the checks that depend on it would mislead.
             raise PipelineError(first.source, f"dependency cycle: {' -> '.join(cycle)}")
     scope = _Scope(pipeline, graph)
+    scope.params |= outer_params
     for task in pipeline.tasks:
         if task.name not in unresolved:
             with _each():
