@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 
 from foredeck.execute import lookups
 from foredeck.pipeline.expressions import (
@@ -100,7 +101,10 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
     whole = len(refs) == 1 and refs[0].text == matrix.items.strip()
     # an array param or result as it is; else the text (JSON) the reference gives
     found = lookup(refs[0].path) if whole and refs[0].index is None else None
-    resolved = found if isinstance(found, list) else substitute_value(matrix.items, lookup)
+    if lookups.START in matrix.items:  # `{{=...}}`: its value is the list's JSON text
+        resolved: ParamValue = lookups.text(matrix.items, lookup)
+    else:
+        resolved = found if isinstance(found, list) else substitute_value(matrix.items, lookup)
     items: object = resolved
     if isinstance(resolved, str):
         try:
@@ -120,8 +124,24 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
                 value = value[key]
             return _item_text(value)
 
-        rows.append({name: _ITEM.sub(field, text) for name, text in matrix.item_params.items()})
+        rows.append({name: _fill(text, field, lookup) for name, text in matrix.item_params.items()})
     return rows
+
+
+def _fill(text: str, field: Callable[[re.Match[str]], str], lookup: Lookup) -> str:
+    """`text` with the item in place of each `$(item...)`; inside an expression (`{{=item}}`)
+    the item is a string literal, as Argo's expressions see it, and the expression is evaluated."""
+    if lookups.START not in text:
+        return _ITEM.sub(field, text)
+    from foredeck.pipeline.exprlang.embed import literal, split
+
+    parts: list[str] = []
+    for part in split(text):
+        if isinstance(part, str):
+            parts.append(_ITEM.sub(field, part))
+        else:
+            parts.append(_ITEM.sub(lambda m: literal(field(m)), text[part.start : part.end]))
+    return lookups.text("".join(parts), lookup)
 
 
 def item_guard(
