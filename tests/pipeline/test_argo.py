@@ -278,18 +278,40 @@ def test_when_conjunction_of_two_inputs_is_two_guards() -> None:
 
 
 @pytest.mark.parametrize(
-    ("when", "why"),
+    ("when", "ir"),
     [
-        ("{{workflow.parameters.x}} =~ 'a.*'", "operator '=~'"),
-        ("{{workflow.parameters.x}} > 3", "operator '>'"),
-        ("{{workflow.parameters.x}} == {{workflow.parameters.y}}", "one literal"),
-        ("{{workflow.parameters.x}} == a || {{workflow.parameters.y}} == b", "`||`"),
-        ("{{workflow.parameters.x}}-suffix == a", "mixed"),
-        ("{{workflow.parameters.x}} == a &&", "expected more"),
-        ("{{workflow.parameters.nope}} == a", "no workflow parameter 'nope'"),
+        ("{{workflow.parameters.x}} =~ 'a.*'", "$(params.x) =~ 'a.*'"),
+        ("{{workflow.parameters.x}} > 3", "$(params.x) > 3"),
+        ("{{workflow.parameters.x}} == {{workflow.parameters.y}}", "$(params.x) == $(params.y)"),
+        (
+            "{{workflow.parameters.x}} == a || {{workflow.parameters.y}} == b",
+            "$(params.x) == a || $(params.y) == b",
+        ),
+        ("{{workflow.parameters.x}}-suffix == a", "$(params.x)-suffix == a"),
     ],
 )
-def test_when_forms_the_ir_cannot_express_are_errors(when: str, why: str) -> None:
+def test_other_when_forms_are_govaluate_guards(when: str, ir: str) -> None:
+    text = dag(
+        "- name: t\n  template: echo\n  when: >-\n    " + when + "\n",
+        spec="  arguments:\n    parameters: [{name: x, value: a}, {name: y, value: b}]\n",
+    )
+    guard = task(load(text), "t").when
+    assert [(w.input, w.operator, w.values, w.govaluate) for w in guard] == [
+        (ir, "in", ["true"], True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [
+        ("{{workflow.parameters.x}} == a &&", "unexpected 'end of expression'"),
+        ("({{workflow.parameters.x}} == a", "unbalanced parenthesis"),
+        ("{{workflow.parameters.x}} == a {", "invalid token '{'"),
+        ("{{workflow.parameters.nope}} == a", "no workflow parameter 'nope'"),
+        ("{{=nope(workflow.parameters.x)}} == a", "unknown function nope"),
+    ],
+)
+def test_bad_when_is_an_error_naming_the_line(when: str, why: str) -> None:
     text = dag(
         "- name: t\n  template: echo\n  when: >-\n    " + when + "\n",
         spec="  arguments:\n    parameters: [{name: x, value: a}, {name: y, value: b}]\n",
@@ -635,9 +657,9 @@ def test_stdout_result_is_the_stdout_result_of_the_producer() -> None:
         (
             dag(
                 "- {name: a, template: echo,\n"
-                "   arguments: {parameters: [{name: msg, value: '{{=1}}'}]}}"
+                "   arguments: {parameters: [{name: msg, value: '{{=nope(1)}}'}]}}"
             ),
-            "expression tags",
+            "{{=nope(1)}}: unknown function nope",
         ),
         (
             HEAD.replace("kind: Workflow", "kind: Sensor") + "  entrypoint: a\n",

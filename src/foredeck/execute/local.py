@@ -428,6 +428,11 @@ class _Run:
     def _when(self, task: PipelineTask, lookup: Lookup) -> str:
         """Why the task is guarded off, or '' when every `when` expression holds."""
         for when in task.when:
+            if when.govaluate:  # an Argo `when`
+                reason = lookups.guard_off(when.input, lookup)
+                if reason:
+                    return reason
+                continue
             value = lookups.text(when.input, lookup)
             allowed = lookups.args(when.values, lookup)
             if (value in allowed) != (when.operator == "in"):

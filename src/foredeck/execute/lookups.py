@@ -5,6 +5,10 @@ The executor resolves `params`, `tasks`, `results`, `workspaces` and `context`; 
 roots fails the task with a message naming it. A run has one lookup for pipeline-level values
 (params, other tasks' results and, in finally tasks, their status) and one per task attempt
 (its params, results paths, workspaces and `context.taskRun`).
+
+A value may hold expressions `$(= ...)` (Argo's `{{=...}}`, see `pipeline/model.py`): they are
+evaluated with the same lookup by the bounded evaluator of `pipeline/exprlang`, and a failure
+(a type error, a missing value, a limit) fails the task like an unresolvable reference.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.expressions import (
     Lookup,
     Reference,
+    SubstitutionError,
     iter_references,
     references,
     substitute,
@@ -36,6 +41,8 @@ from foredeck.pipeline.model import ParamType, ParamValue, Pipeline, PipelineTas
 from foredeck.pipeline.validate import TEKTON_CONTEXT
 
 NAMESPACE = "local"
+START = "$(="
+"""Opens an expression in a value (`exprlang/embed.py`); the evaluator loads on first use."""
 KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context", "steps"})
 """Roots the executor resolves; any other `$(...)` (`$(pwd)` in a script) is left to the shell."""
 
@@ -58,12 +65,19 @@ def text(value: str, lookup: Lookup) -> str:
     """`value` with the executor's references substituted (`SubstitutionError` if one fails)."""
     if "$(" not in value:
         return value
+    if START in value:
+        return _render(value, lookup)
     check(value, lookup)
     return substitute(value, lookup, strict=False)
 
 
 def args(items: list[str], lookup: Lookup) -> list[str]:
     """Arguments substituted; `$(params.arr[*])` alone expands to one argument per item."""
+    if any(START in item for item in items):
+        out: list[str] = []
+        for item in items:
+            out.extend([text(item, lookup)] if START in item else args([item], lookup))
+        return out
     for item in items:
         check(item, lookup)
     return substitute_list(items, lookup, strict=False)
@@ -72,6 +86,12 @@ def args(items: list[str], lookup: Lookup) -> list[str]:
 def value(param: ParamValue, lookup: Lookup, expected: ParamType | None = None) -> ParamValue:
     """A param value (string, array or object) substituted. For an `expected` array, a lone
     `$(tasks.T.results.list)` without `[*]` is the whole array too, as Tekton passes it."""
+    if isinstance(param, str) and START in param:
+        return _render(param, lookup)
+    if isinstance(param, list) and any(START in item for item in param):
+        return [text(item, lookup) for item in param]
+    if isinstance(param, dict) and any(START in item for item in param.values()):
+        return {key: text(item, lookup) for key, item in param.items()}
     for ref in references(param):
         if ref.parts[0] in KNOWN_ROOTS and not _left_as_written(ref):
             substitute(ref.text, lookup)
@@ -82,6 +102,52 @@ def value(param: ParamValue, lookup: Lookup, expected: ParamType | None = None) 
             if isinstance(resolved, list):
                 return list(resolved)
     return substitute_value(param, lookup, strict=False)
+
+
+def guard_off(when: str, lookup: Lookup) -> str:
+    """Why an Argo `when` (govaluate over `$(...)`) is false, or '' when it holds: the text is
+    substituted first, then evaluated, as Argo does."""
+    from foredeck.pipeline.exprlang import govaluate
+    from foredeck.pipeline.exprlang.errors import ExprError
+
+    substituted = text(when, lookup)
+    try:
+        holds = govaluate.evaluate(substituted)
+    except ExprError as exc:
+        raise SubstitutionError(f"when {substituted!r}: {exc.describe(substituted)}") from None
+    return "" if holds else f"when: {substituted!r} is false"
+
+
+def _render(value: str, lookup: Lookup) -> str:
+    """Plain parts substituted as usual, each `$(= ...)` evaluated and formatted as Argo does."""
+    from foredeck.pipeline.exprlang.api import evaluate as run_expression
+    from foredeck.pipeline.exprlang.embed import render
+    from foredeck.pipeline.exprlang.errors import ExprError
+
+    def resolve(path: str) -> ParamValue | None:
+        found = lookup(path)
+        if found is not None:
+            return found
+        try:
+            return substitute_value(f"$({path})", lookup)
+        except SubstitutionError:
+            return None
+
+    def evaluate(expr: str) -> object:
+        try:
+            return run_expression(expr, resolve=resolve, refs=True)
+        except ExprError as exc:
+            shown = " ".join(expr.split())
+            raise SubstitutionError(f"expression {shown!r}: {exc.describe(expr)}") from None
+
+    def plain(part: str) -> str:
+        check(part, lookup)
+        return substitute(part, lookup, strict=False)
+
+    try:
+        return render(value, plain, evaluate)
+    except ExprError as exc:  # an unclosed `$(=`, or a nil result
+        raise SubstitutionError(exc.message) from None
 
 
 @dataclass

@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 
+from foredeck.execute import lookups
 from foredeck.pipeline.expressions import (
     Lookup,
     SubstitutionError,
@@ -34,6 +36,8 @@ def instance_name(task: str, index: int) -> str:
 
 def _axis(name: str, values: list[str] | str, lookup: Lookup) -> list[str]:
     if isinstance(values, list):
+        if any(lookups.START in value for value in values):  # an Argo `{{=...}}` per item
+            return lookups.args(values, lookup)
         return substitute_list(values, lookup)
     resolved = substitute_value(values, lookup)
     if isinstance(resolved, list):
@@ -46,6 +50,10 @@ def _axis(name: str, values: list[str] | str, lookup: Lookup) -> list[str]:
         if isinstance(parsed, list):
             return [item if isinstance(item, str) else json.dumps(item) for item in parsed]
     raise SubstitutionError(f"matrix param {name!r}: {values!r} is not an array")
+
+
+def _text(value: str, lookup: Lookup) -> str:
+    return lookups.text(value, lookup) if lookups.START in value else substitute(value, lookup)
 
 
 def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
@@ -68,7 +76,7 @@ def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
             for values in itertools.product(*reversed(axes))
         ]
     for extra in matrix.include:
-        combos.append({key: substitute(value, lookup) for key, value in extra.items()})
+        combos.append({key: _text(value, lookup) for key, value in extra.items()})
     if matrix.items is not None:
         combos.extend(_item_rows(matrix, lookup))
     if len(combos) > MAX_COMBINATIONS:
@@ -93,7 +101,10 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
     whole = len(refs) == 1 and refs[0].text == matrix.items.strip()
     # an array param or result as it is; else the text (JSON) the reference gives
     found = lookup(refs[0].path) if whole and refs[0].index is None else None
-    resolved = found if isinstance(found, list) else substitute_value(matrix.items, lookup)
+    if lookups.START in matrix.items:  # `{{=...}}`: its value is the list's JSON text
+        resolved: ParamValue = lookups.text(matrix.items, lookup)
+    else:
+        resolved = found if isinstance(found, list) else substitute_value(matrix.items, lookup)
     items: object = resolved
     if isinstance(resolved, str):
         try:
@@ -113,8 +124,24 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
                 value = value[key]
             return _item_text(value)
 
-        rows.append({name: _ITEM.sub(field, text) for name, text in matrix.item_params.items()})
+        rows.append({name: _fill(text, field, lookup) for name, text in matrix.item_params.items()})
     return rows
+
+
+def _fill(text: str, field: Callable[[re.Match[str]], str], lookup: Lookup) -> str:
+    """`text` with the item in place of each `$(item...)`; inside an expression (`{{=item}}`)
+    the item is a string literal, as Argo's expressions see it, and the expression is evaluated."""
+    if lookups.START not in text:
+        return _ITEM.sub(field, text)
+    from foredeck.pipeline.exprlang.embed import literal, split
+
+    parts: list[str] = []
+    for part in split(text):
+        if isinstance(part, str):
+            parts.append(_ITEM.sub(field, part))
+        else:
+            parts.append(_ITEM.sub(lambda m: literal(field(m)), text[part.start : part.end]))
+    return lookups.text("".join(parts), lookup)
 
 
 def item_guard(

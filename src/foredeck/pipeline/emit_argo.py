@@ -299,12 +299,16 @@ class _Emitter:
                 if o in task.continue_on
             }
         tests = [self._when(w, finally_, where) for w in task.when] + tests
+        if len(tests) == 1 and len(task.when) == 1 and task.when[0].govaluate:
+            tests = [tests[0][1:-1]]  # a lone govaluate guard needs no parentheses
         if tests:
             out["when"] = " && ".join(tests)
         return out
 
     def _when(self, when: WhenExpression, finally_: bool, where: str) -> str:
         subject = self._call_text(when.input, finally_, when.source, f"{where} when")
+        if when.govaluate:  # already Argo's language: only its tags change
+            return f"({subject})"
         values = [self._call_text(v, finally_, when.source, f"{where} when") for v in when.values]
         if when.input.strip() == "$(tasks.status)":
             unknown = [v for v in values if v not in _WORKFLOW_STATUS]

@@ -22,8 +22,10 @@ from foredeck.pipeline.argo_manifest import (
     shebang_command,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
+from foredeck.pipeline.emit_argo_expr import ArgoExprError, argo_text
 from foredeck.pipeline.emit_argo_graphs import retry_strategy
 from foredeck.pipeline.expressions import Reference, iter_references
+from foredeck.pipeline.exprlang.embed import START
 from foredeck.pipeline.model import Pipeline, PipelineTask, Step, TaskSpec
 from foredeck.types import PipelineError, Source
 
@@ -31,12 +33,16 @@ _EXPR = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
 _OWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
 
 
-class NotExpressible(Exception):
-    """What Argo cannot write; the caller raises it again as a `PipelineError` naming where."""
+NotExpressible = ArgoExprError
+"""What Argo cannot write; the caller raises it again as a `PipelineError` naming where."""
 
 
 def replace_refs(text: str, resolve: Callable[[Reference], str]) -> str:
-    """Rewrite every IR `$(...)` the pipeline owns; others (`$(date)`) belong to the shell."""
+    """Rewrite every IR `$(...)` the pipeline owns; others (`$(date)`) belong to the shell.
+
+    An expression `$(= ...)` becomes `{{=...}}`, its references Argo variables (`argo_expr`)."""
+    if START in text:
+        return argo_text(text, lambda plain: replace_refs(plain, resolve), resolve)
 
     def repl(m: re.Match[str]) -> str:
         ref = next(iter_references(m.group(0)))

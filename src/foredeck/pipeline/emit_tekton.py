@@ -26,6 +26,7 @@ import re
 from typing import Any
 
 from foredeck.pipeline import workflow_vars
+from foredeck.pipeline.argo_only import refuse_for_tekton
 from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.model import (
@@ -376,6 +377,7 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     """A Tekton v1 `PipelineRun` (as a dict ready for YAML) that runs `run` on a cluster."""
     p = run.pipeline
     _refuse_sub_graphs(p)
+    refuse_for_tekton(p)
     taken: set[str] = set()
     names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
     pipeline_spec: dict[str, Any] = {}

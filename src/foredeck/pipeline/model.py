@@ -5,7 +5,13 @@ interprets them and the Argo/Tekton emitters compile them. Every node keeps the 
 from so that an error anywhere downstream can still name the file and line a user must fix.
 
 Values keep Tekton's substitution syntax (`$(params.x)`, `$(tasks.T.results.R)`, ...) as the one
-canonical expression language of the IR; other front ends translate into it.
+canonical expression language of the IR; other front ends translate into it. Where a value needs
+computing (Argo's `{{=...}}`), it holds `$(= EXPR)`: EXPR is expr-lang (`pipeline/exprlang`) whose
+variables are written as those same references (`$(=asInt($(params.n)) + 1)`), so validation and
+dependency inference see them as in any value; the executor evaluates it at run time, Argo's
+emitter writes it back as `{{=...}}`, and Tekton's refuses it. A `WhenExpression` with
+`govaluate` set is an Argo `when`: its `input` is substituted as text, then evaluated as a
+govaluate boolean expression.
 """
 
 from __future__ import annotations
@@ -126,12 +132,23 @@ class TaskSpec:
 
 @dataclass
 class WhenExpression:
-    """`input` is an expression (e.g. `$(params.env)`), compared after substitution."""
+    """`input` is an expression (e.g. `$(params.env)`), compared after substitution.
+
+    With `govaluate`, `input` is an Argo `when` (a govaluate expression over `$(...)`s, see
+    `govaluate_guard`), substituted as text and then evaluated to `true` or `false`; the
+    guard holds when that is in `values` (`in ["true"]`).
+    """
 
     input: str
     operator: WhenOperator
     values: list[str]
     source: Source = UNKNOWN
+    govaluate: bool = False
+
+
+def govaluate_guard(text: str, source: Source = UNKNOWN) -> WhenExpression:
+    """An Argo `when` (govaluate text whose tags are IR references) as an IR guard."""
+    return WhenExpression(text, "in", ["true"], source, govaluate=True)
 
 
 @dataclass

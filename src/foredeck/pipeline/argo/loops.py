@@ -18,6 +18,9 @@ from foredeck.pipeline.model import Matrix
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
+_ITEM_TAG = re.compile(r"\{\{\s*(?:=[^}]*?\b)?item\b")
+"""`{{item...}}`, or an expression `{{=...}}` that reads the item."""
+
 
 def loop(
     w: Workflow,
@@ -27,7 +30,7 @@ def loop(
     where: str,
 ) -> Matrix | None:
     """The matrix of a looping call (`withItems` / `withParam`), or None when it does not loop."""
-    looping = {a: v for a, v in args.items() if re.search(r"\{\{\s*item\b", v[0])}
+    looping = {a: v for a, v in args.items() if _ITEM_TAG.search(v[0])}
     keys = [k for k in ("withItems", "withParam", "withSequence") if k in call]
     if len(keys) > 1:
         raise fail(at(call, keys[1]), f"{where}: use one of withItems, withParam, withSequence")
@@ -90,22 +93,19 @@ def _with_param(
     if not isinstance(raw, str):
         raise fail(source, f"{where}: withParam must be a string")
     if "{{" not in raw:
-        try:
-            items = json.loads(raw)
-        except ValueError:
-            raise fail(source, f"{where}: withParam is neither JSON nor a {{{{...}}}}") from None
-        if not isinstance(items, list):
-            raise fail(source, f"{where}: withParam must be a JSON array")
-        return items
+        return _literal_items(raw, source, where)
     text = call_text(raw, scope, w.params, source, f"{where} withParam")
-    if not re.fullmatch(r"\$\([^()\s]+\)", text):
+    if "$(" not in text:  # an expression of literals, evaluated at load time
+        return _literal_items(text, source, where)
+    expression = text.strip().startswith("$(=")  # `{{=...}}`: a JSON list at run time
+    if not expression and not re.fullmatch(r"\$\([^()\s]+\)", text):
         message = f"{where}: withParam must be one parameter or task output, got {raw!r}"
         raise fail(source, message)
     whole = len(looping) == 1 and all(
         re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) for value, _ in looping.values()
     )
     m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
-    if whole and _runtime_json(w, text):
+    if not expression and whole and _runtime_json(w, text):
         return Matrix(params={next(iter(looping)): text})  # JSON text parsed at run time
     if whole and m and _typed(w, m.group(1)):
         _make_array(w, m.group(1), source, where)
@@ -141,6 +141,16 @@ def _typed(w: Workflow, path: str) -> bool:
         return parts[1] in w.params
     task = next((t for t in [*w.tasks, *w.finally_tasks] if t.name == parts[1]), None)
     return task is not None and task.task_ref is not None
+
+
+def _literal_items(text: str, source: Source, where: str) -> list[Any]:
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise fail(source, f"{where}: withParam is neither JSON nor a {{{{...}}}}") from None
+    if not isinstance(items, list):
+        raise fail(source, f"{where}: withParam must be a JSON array")
+    return items
 
 
 def _runtime_json(w: Workflow, text: str) -> bool:

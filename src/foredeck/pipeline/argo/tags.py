@@ -6,6 +6,13 @@ of the template being inlined and the nodes created so far; a container/script b
 by the leaf builder (`leaf.py`), where workflow values become implicit task params.
 `outputs.result` and `exitCode` of a leaf call are the stdout and exit-code results its spec
 declares (`leaf.py`). What the IR cannot hold yet is refused here.
+
+An expression tag `{{=EXPR}}` is checked here (syntax, unknown functions: a load-time error
+naming the field) and becomes the IR's `$(= ...)`: each variable of EXPR is resolved by the same
+scope as a simple tag, to an IR reference or, for a value known now, a string literal. An
+expression of literals only (`{{=item * 2}}` in a loop; no clock, no random) is evaluated here,
+its value is text.
+The evaluator is imported on the first expression, so workflows without any do not load it.
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ from collections.abc import Callable, Mapping
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
 from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.exprlang.embed import START, literal
+from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.model import ParamSpec
 from foredeck.types import Source
 
 TAG = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_ANY_TAG = re.compile(r"\{\{\s*((?s:=.*?)|.*?)\s*\}\}")  # an expression may span lines
+_ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 
 class Unresolvable(Exception):
@@ -33,17 +44,63 @@ def translate(text: str, resolve: Callable[[str], str], source: Source, where: s
     def repl(m: re.Match[str]) -> str:
         path = m.group(1)
         if path.startswith("="):
-            raise fail(source, f"{where}: expression tags {{{{=...}}}} are not supported")
+            return expression(path[1:], resolve, source, where)
         try:
             return resolve(path)
         except Unresolvable as exc:
             raise fail(source, f"{where}: {{{{{path}}}}}: {exc}") from None
 
-    return TAG.sub(repl, text)
+    return _ANY_TAG.sub(repl, text)
+
+
+def expression(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
+    """`{{=text}}` as the IR's `$(= ...)`; syntax errors and unknown functions fail here."""
+    from foredeck.pipeline.exprlang.api import check, compile_expr, evaluate, go_format, is_constant
+    from foredeck.pipeline.exprlang.chains import to_ir
+
+    shown = " ".join(text.split())
+    problems = check(text)
+    if problems:  # every unknown function of the tag, not only the first
+        reasons = "; ".join(problem.describe(text) for problem in problems)
+        raise fail(source, f"{where}: {{{{={shown}}}}}: {reasons}")
+    tree = compile_expr(text)
+
+    def variable(parts: tuple[str, ...]) -> tuple[str, int]:
+        first: Unresolvable | None = None
+        for used in range(len(parts), 0, -1):
+            try:
+                value = resolve(".".join(parts[:used]))
+            except Unresolvable as exc:
+                first = first or exc
+                continue
+            if _ONE_REF.fullmatch(value.strip()):
+                return value.strip(), used
+            if "$(" in value:
+                why = f"{'.'.join(parts)} mixes text and references ({value!r})"
+                raise Unresolvable(why)
+            return literal(value), used
+        raise Unresolvable(f"{'.'.join(parts)}: {first}")
+
+    try:
+        ir = to_ir(text, tree, variable)
+    except Unresolvable as exc:
+        raise fail(source, f"{where}: {{{{={shown}}}}}: {exc}") from None
+    if not is_constant(compile_expr(ir, refs=True)):
+        return f"{START}{ir})"
+    # Nothing left to know at run time (literals, `{{item}}` of a loop): the value is known now.
+    try:
+        value = evaluate(ir, refs=True)
+    except ExprError as exc:
+        raise fail(source, f"{where}: {{{{={shown}}}}}: {exc.message}") from None
+    if value is None:
+        raise fail(source, f"{where}: {{{{={shown}}}}}: the expression gives nil")
+    return go_format(value)
 
 
 def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
     """`{{workflow....}}` as the IR expression a dag/steps template sees."""
+    if len(parts) < 2:
+        raise Unresolvable("`workflow` alone is not a value")
     if parts[1] == "parameters" and len(parts) == 3:
         if parts[2] not in params:
             raise Unresolvable(f"no workflow parameter {parts[2]!r} in spec.arguments")

@@ -1,10 +1,13 @@
-"""Argo's `when`: the govaluate expressions that map onto IR `in` / `notin` guards.
+"""Argo's `when`: govaluate expressions, kept as IR `in` / `notin` guards where they map onto them.
 
-Supported (docs/argo-tekton.md, "`when`"): tests of one `{{...}}` against literals joined with
-`&&`, `||` between `==` tests of one value, `!(...)` around one test. Outside the exit handler,
-`{{tasks.A.status}} == Succeeded` means "A ran and passed" (a failure stops the IR run): the task
-waits for A and inherits its guards. Other status tests need running after a failure, which the
-IR cannot do yet; they are refused in `guards`, where a richer IR's status guards would go.
+Simple forms (docs/argo-tekton.md, "`when`") become `in` / `notin` guards, which every back end
+can express: tests of one `{{...}}` against literals joined with `&&`, `||` between `==` tests
+of one value, `!(...)` around one test. Any other `when` is kept whole as a govaluate guard
+(`govaluate_guard`): its tags become IR references and `{{=...}}` expressions, its syntax is
+checked now (an error names the file and line), and the executor substitutes and evaluates it as
+Argo does. Outside the exit handler, `{{tasks.A.status}} == Succeeded` means "A ran and passed"
+(a failure stops the IR run): the task waits for A and inherits its guards. Other status tests
+need running after a failure, which the IR cannot do yet; they are refused in `guards`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from foredeck.pipeline.argo.fields import at, fail
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.argo.tags import TAG, call_text
-from foredeck.pipeline.model import ParamSpec, WhenExpression, WhenOperator
+from foredeck.pipeline.model import ParamSpec, WhenExpression, WhenOperator, govaluate_guard
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -184,10 +187,8 @@ def guards(
         raise fail(source, f"{where}: `when` must be a string")
     try:
         atoms = _WhenParser(text).parse()
-    except _WhenSyntax as exc:
-        message = f"{where}: `when: {text}`: {exc}; supported: `{{{{x}}}} == v`, `!=`, "
-        message += "`in (a, b)`, `&&`, and `||` of `==` tests on one value"
-        raise fail(source, message) from None
+    except _WhenSyntax:
+        return [_expression_guard(text, scope, params, source, where)], []
     out: list[WhenExpression] = []
     waits: list[str] = []
     for atom in _merge_notin(atoms):
@@ -238,3 +239,43 @@ def _merge_notin(atoms: list[_Atom]) -> list[_Atom]:
         else:
             merged.append(_Atom(atom.ref, atom.operator, list(atom.values)))
     return merged
+
+
+_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
+_STATUS_WORDS = re.compile(r"\$\(tasks(?:\.[^.()\s]+)?\.status\)")
+
+
+def _argo_words(m: re.Match[str]) -> str:
+    """A status as Argo spells it: the IR (Tekton) says `Completed` for a run that succeeded with
+    skipped tasks (`{{workflow.status}}` is `Succeeded`) and `None` for a skipped task."""
+    ref = m.group(0)
+    words = '{"Completed": "Succeeded"}' if ref == "$(tasks.status)" else '{"None": "Skipped"}'
+    return f"$(={words}[{ref}] ?? {ref})"
+
+
+_STATUS = re.compile(r"\$\(tasks\.[^.()\s]+\.status\)")
+
+
+def _expression_guard(
+    text: str, scope: Scope, params: Mapping[str, ParamSpec], source: Source, where: str
+) -> WhenExpression:
+    """A `when` beyond the simple forms: one govaluate guard, its syntax checked now."""
+    from foredeck.pipeline.exprlang import govaluate  # loaded when a workflow needs it
+    from foredeck.pipeline.exprlang.embed import split
+
+    ir = call_text(text, scope, params, source, f"{where} when")
+    if not scope.finally_ and _STATUS.search(ir):
+        message = f"{where}: `when: {text}`: outside the exit handler a task status can only "
+        message += "be tested as `{{tasks.A.status}} == Succeeded` (use `depends`)"
+        raise fail(source, message)
+    # (only plain tags: a `{{=...}}` reads the variable as it is, and writes back unchanged)
+    ir = "".join(
+        _STATUS_WORDS.sub(_argo_words, part) if isinstance(part, str) else ir[part.start : part.end]
+        for part in split(ir)
+    )
+    # Values are spliced in as text at run time; a placeholder word stands for each here.
+    shape = "".join(part if isinstance(part, str) else "x" for part in split(ir))
+    shape = _REF.sub("x", shape)
+    for error in govaluate.check(shape):
+        raise fail(source, f"{where}: `when: {text}`: {error.message}")
+    return govaluate_guard(ir, source)

@@ -115,13 +115,25 @@ def _workflow_volumes(w: Workflow) -> None:
             w.workspaces[name] = WorkspaceDecl(name, source=src(volume))
 
 
+def _has_tags(value: object) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
 def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
     entry_name = str(entry["name"])
     inputs: dict[str, str] = {}
     for param in input_params(entry, f"template {entry_name!r}"):
-        if param.name not in w.params:
-            w.params[param.name] = param
-        inputs[param.name] = f"$(params.{param.name})"
+        if param.name in w.params or not _has_tags(param.default):
+            w.params.setdefault(param.name, param)
+            inputs[param.name] = f"$(params.{param.name})"
+            continue
+        # A default computed from the workflow's values (`{{=...}}`, `{{workflow....}}`) is
+        # bound where the entrypoint is called, in the workflow's scope, as Argo resolves it.
+        where = f"template {entry_name!r} input {param.name!r}"
+        assert isinstance(param.default, str)
+        inputs[param.name] = call_text(
+            param.default, Scope("tasks", {}), w.params, param.source, where
+        )
     kind = template_kind(entry)
     if kind in ("dag", "steps"):
         scope = Scope("tasks" if kind == "dag" else "steps", inputs)
