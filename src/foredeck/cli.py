@@ -1,133 +1,65 @@
-"""The `foredeck` command. Each component contributes its commands from its own module.
+"""The `foredeck` command (its Typer app is `foredeck.cli_app`).
 
-A command's module is imported only when that command runs (or `--help` lists them all):
-`foredeck run` must start fast, and the server's, the job config's and the API client's modules
-(pydantic models, SQLAlchemy, httpx, ...) cost it hundreds of milliseconds it does not use.
+`foredeck run` is read first without Typer (`execute.run_args`): Typer and the pydantic it
+converts parameters with cost a one-task run more than the run itself. Any command line that
+reader leaves alone (help, errors, every other command) goes to Typer.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
-
-import typer
-from typer.core import TyperGroup
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from foredeck.extras import MissingExtra
 
 if TYPE_CHECKING:
-    from typer._click import Command  # the Click that this Typer vendors
+    from foredeck.cli_app import app as app
+else:
 
+    def __getattr__(name: str) -> object:
+        if name == "app":  # `from foredeck.cli import app`, as before the app had its module
+            from foredeck.cli_app import app
 
-def _run() -> Command:
-    from foredeck.execute.cli import run_command
-
-    return _single("run", run_command)
-
-
-def _serve() -> Command:
-    from foredeck.serve.cli import serve_command
-
-    return _single("serve", serve_command)
-
-
-def _config() -> Command:
-    from foredeck.config.cli import config_app
-
-    return _group("config", config_app)
-
-
-def _jobs() -> Command:
-    from foredeck.jobs_cli import jobs_app
-
-    return _group("jobs", jobs_app)
-
-
-def _util() -> Command:
-    from foredeck.util_cli import util_app
-
-    return _group("util", util_app)
-
-
-COMMANDS: dict[str, Callable[[], Command]] = {
-    "run": _run,
-    "serve": _serve,
-    "config": _config,
-    "jobs": _jobs,
-    "util": _util,
-}
-"""The subcommands in the order `--help` lists them, each built on first use."""
-
-
-def _single(name: str, callback: Callable[..., Any]) -> Command:
-    one = typer.Typer(add_completion=False)
-    one.command(name)(callback)
-    return typer.main.get_command(one)
-
-
-def _group(name: str, sub: typer.Typer) -> Command:
-    group = typer.main.get_group(sub)
-    group.name = name
-    return group
-
-
-class LazyCommands(MutableMapping[str, "Command"]):
-    """The group's commands by name: the names are known up front, a command's module is
-    imported when the command is looked up (`Group.get_command` uses `commands.get`)."""
-
-    def __init__(self, loaders: dict[str, Callable[[], Command]]) -> None:
-        self._loaders = dict(loaders)
-        self._loaded: dict[str, Command] = {}
-
-    def __getitem__(self, name: str) -> Command:
-        if name not in self._loaded:
-            self._loaded[name] = self._loaders[name]()
-        return self._loaded[name]
-
-    def __setitem__(self, name: str, command: Command) -> None:
-        self._loaders.setdefault(name, lambda: command)
-        self._loaded[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        del self._loaders[name]
-        self._loaded.pop(name, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._loaders)
-
-    def __len__(self) -> int:
-        return len(self._loaders)
-
-
-class LazyGroup(TyperGroup):
-    """The top-level group, whose subcommands are `COMMANDS`."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        self.commands = LazyCommands(COMMANDS)
-
-
-app = typer.Typer(
-    name="foredeck",
-    help="Test infrastructure for open-source organisations.",
-    no_args_is_help=True,
-    add_completion=False,
-    cls=LazyGroup,
-)
-
-
-@app.callback()
-def _top() -> None:
-    """Makes `app` a group although its commands are not registered with Typer."""
+            return app
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     try:
-        app()
+        code = _fast_run(sys.argv[1:])
+        if code is None:
+            from foredeck.cli_app import app
+
+            app()
+        else:
+            sys.exit(code)
     except MissingExtra as exc:  # a feature of an extra that is not installed: one line
         sys.stderr.write(f"foredeck: {exc}\n")
         sys.exit(2)
+
+
+def _fast_run(argv: Sequence[str]) -> int | None:
+    """`foredeck run ...`'s exit code, or None when Typer is to read the command line."""
+    if argv[:1] != ["run"]:
+        return None
+    from foredeck.execute.run_args import parse_run_args
+
+    args = parse_run_args(argv[1:])
+    if args is None:
+        return None
+    from foredeck.execute.command import execute
+
+    try:
+        return execute(args)
+    except KeyboardInterrupt:  # as Typer: before the run handles signals itself
+        return 130
+    except BrokenPipeError:  # as Click: the reader has gone; nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        return 1
 
 
 if __name__ == "__main__":
