@@ -28,9 +28,12 @@ that is not a git repository so that no working tree is copied), two figures:
   load the YAML, run the task, write the output and the summary), target <= 250 ms; `python -c
   pass` is timed alongside as the floor on this machine.
 - per-task overhead: what a task adds through the CLI, `(time of N tasks - time of 1 task) / (N
-  - 1)`, against what a command adds through `xargs -P 2`, `time / N`, target <= 1.5; the three
-  runs of each repetition are taken back to back and `cli_ratio` is the median of the
-  repetitions' ratios. The ratio of the whole commands (start-up included) is printed too.
+  - 1)`, against what a command adds through `xargs -P 2`, `time / N`, target <= 1.5. Each
+  repetition runs xargs, the executor in this process and the CLI's N tasks back to back;
+  `cli_ratio` is the median of the repetitions' ratios, with the one-task time the median of
+  all one-task runs (a difference of two noisy times would be noisier still). The in-process
+  ratio of the same repetitions and the ratio of the whole commands (start-up included) are
+  printed too.
 The children write their bytecode to a temporary `PYTHONPYCACHEPREFIX` (warmed by a first run),
 as an installed foredeck has its `.pyc` files whatever `PYTHONDONTWRITEBYTECODE` says here.
 
@@ -186,12 +189,13 @@ def through_cli() -> None:
             floor.append(timed(python, work, env))
             startup.append(cli("one.yaml"))
         baseline: list[float] = []
+        executor: list[float] = []
         many: list[float] = []
-        one: list[float] = []
-        for _ in range(REPEAT):
+        for index in range(REPEAT):
             baseline.append(run_baseline())
+            executor.append(run_executor(work / "runs" / f"in-process-{index}"))
             many.append(cli("many.yaml"))
-            one.append(cli("one.yaml"))
+            startup.append(cli("one.yaml"))
     print(f"cli: tasks={TASKS} parallel={PARALLEL} repeat={REPEAT} startup_repeat={STARTUP_REPEAT}")
     report("python -c pass", floor, 1)
     report("cli, 1 task", startup, 1)
@@ -201,10 +205,12 @@ def through_cli() -> None:
         f"target <= {STARTUP_TARGET * 1e3:.0f}ms)"
     )
     report("xargs -P", baseline)
+    report("executor", executor)
     report(f"cli, {TASKS} tasks", many)
-    per_task = [
-        ((m - o) / (TASKS - 1)) / (b / TASKS) for m, o, b in zip(many, one, baseline, strict=True)
-    ]
+    one = statistics.median(startup)
+    added = [(m - one) / (TASKS - 1) for m in many]
+    per_task = [cost / (b / TASKS) for cost, b in zip(added, baseline, strict=True)]
+    print(f"in-process ratio={paired(executor, baseline):.2f} (the same repetitions)")
     print(f"whole-command ratio={paired(many, baseline):.2f} (start-up included)")
     print(f"cli_ratio={statistics.median(per_task):.2f} (per task; target <= {TARGET})")
 
