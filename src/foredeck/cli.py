@@ -49,7 +49,7 @@ def _fast_run(argv: Sequence[str]) -> int | None:
     args = parse_run_args(argv[1:])
     if args is None:
         return None
-    from foredeck.execute.command import execute
+    from foredeck.execute.cli import execute
 
     try:
         return execute(args)

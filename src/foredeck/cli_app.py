@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def _run() -> Command:
-    from foredeck.execute.cli import run_command
+    from foredeck.execute.cli_options import run_command
 
     return _single("run", run_command)
 

@@ -18,7 +18,7 @@ import pytest
 import typer
 
 from foredeck.cli_app import COMMANDS
-from foredeck.execute.command import RunArgs
+from foredeck.execute.cli import RunArgs
 from foredeck.execute.run_args import FLAG_OPTIONS, REPEATABLE, VALUE_OPTIONS, parse_run_args
 from tests.child import child_env
 

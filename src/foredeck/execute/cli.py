@@ -1,143 +1,285 @@
-"""`foredeck run`'s options, for Typer: `foredeck --help`, `foredeck run --help`, and every
-command line the fast reader (`execute.run_args`) leaves to Typer. The command is in
-`execute.command`.
+"""`foredeck run`: run a pipeline on this machine, like `act` does for GitHub Actions.
+
+Exit codes: 0 the run succeeded, 1 a task failed or timed out, 2 invalid input (one line,
+`file:line: message`, no traceback), 130 cancelled. SIGINT and SIGTERM cancel gracefully:
+running steps are stopped, finally tasks run, `finished.json` says ABORTED; a second signal
+stops the finally tasks too.
+
+This module is the command without its parsers (Typer's in `execute.cli_options`, the fast
+one in `execute.run_args`): it imports neither Typer nor pydantic, and the loader, the
+executor and rich only once a run is really going to happen.
 """
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import typer
+if TYPE_CHECKING:
+    from foredeck.execute.decorated_emit import HandDecoration
+    from foredeck.execute.runstate import RunResult
+    from foredeck.execute.workspace import WorkspaceBinding
+    from foredeck.pipeline.model import PipelineRunSpec
 
-from foredeck.execute.command import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
-    EXIT_INVALID,
-    EXIT_OK,
-    RunArgs,
-    emit_manifest,
-    execute,
-    parse_size,
-    run,
-)
-
-__all__ = [
-    "EXIT_CANCELLED",
-    "EXIT_FAILED",
-    "EXIT_INVALID",
-    "EXIT_OK",
-    "emit_manifest",
-    "parse_size",
-    "run",
-    "run_command",
-]
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_CANCELLED = 130
+RUNS_DIR = Path(".foredeck") / "runs"
+T = TypeVar("T")
 
 
-# The options of `foredeck run` added for a run in a repository and a hand-applied manifest.
-_Workspace = Annotated[
-    list[str] | None,
-    typer.Option(
-        metavar="NAME=PATH",
-        help="Bind a pipeline workspace to the directory PATH itself (steps may write there). "
-        "Repeatable. In a git repository the source workspace is a copy of the working tree "
-        "unless bound here.",
-        show_default=False,
-    ),
-]
-_Decorate = Annotated[
-    bool,
-    typer.Option(
-        "--decorate",
-        help="With --emit: add what the controller adds on a cluster (checkout of --repo at "
-        "--ref, Prow's variables, $ARTIFACTS upload with --upload).",
-    ),
-]
-_Repo = Annotated[
-    str | None, typer.Option(metavar="ORG/REPO", help="With --decorate: the repository.")
-]
-_Ref = Annotated[str | None, typer.Option(metavar="REF", help="With --decorate: branch or tag.")]
-_CloneUri = Annotated[
-    str | None, typer.Option(metavar="URI", help="With --decorate: clone from here, not GitHub.")
-]
-_Upload = Annotated[
-    str | None,
-    typer.Option(
-        metavar="URL",
-        help="With --decorate: s3:// or gs:// URL; each task's $ARTIFACTS goes to "
-        "URL/artifacts/<task>/.",
-    ),
-]
-_UtilityImage = Annotated[
-    str | None,
-    typer.Option(metavar="IMAGE", help="With --decorate: the image with foredeck and git."),
-]
+@dataclass
+class RunArgs:
+    """`foredeck run`'s arguments, whichever parser read them (`execute.cli`, `run_args`)."""
+
+    files: list[Path]
+    param: list[str] = field(default_factory=list)
+    out: Path | None = None
+    parallel: int | None = None
+    emit: str | None = None
+    max_output: str = "1GiB"
+    workspace: list[str] = field(default_factory=list)
+    decorate: bool = False
+    repo: str | None = None
+    ref: str | None = None
+    clone_uri: str | None = None
+    upload: str | None = None
+    utility_image: str | None = None
+
+    @classmethod
+    def of(cls, **options: Any) -> RunArgs:
+        """From a parser's values by option name (a repeatable option not given may be None)."""
+        for name in ("param", "workspace"):
+            options[name] = list(options.get(name) or [])
+        return cls(**options)
 
 
-def run_command(
-    files: Annotated[
-        list[Path],
-        typer.Argument(
-            metavar="PIPELINE.yaml...",
-            help="Tekton or Argo YAML files (Tasks, Pipeline, PipelineRun) or directories.",
-            show_default=False,
-        ),
-    ],
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            "-p",
-            metavar="NAME=VALUE",
-            help="A pipeline param; arrays and objects as JSON. Repeatable.",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Output directory (Prow layout). Default: ./.foredeck/runs/<run>."),
-    ] = None,
-    parallel: Annotated[
-        int | None,
-        typer.Option(min=1, help="Tasks running at once. Default: the number of CPUs."),
-    ] = None,
-    emit: Annotated[
-        str | None,
-        typer.Option(
-            metavar="argo|tekton",
-            help="Print the run as an Argo Workflow or a Tekton PipelineRun; do not run it.",
-            show_default=False,
-        ),
-    ] = None,
-    max_output: Annotated[
-        str,
-        typer.Option(
-            metavar="SIZE",
-            help="Step output the build log keeps at most (bytes, or 500M, 2G, 1GiB); 0: all.",
-        ),
-    ] = "1GiB",
-    workspace: _Workspace = None,
-    decorate: _Decorate = False,
-    repo: _Repo = None,
-    ref: _Ref = None,
-    clone_uri: _CloneUri = None,
-    upload: _Upload = None,
-    utility_image: _UtilityImage = None,
-) -> None:
-    """Run a pipeline locally: each step is a process on this machine (images are not used)."""
-    args = RunArgs.of(
-        files=files,
-        param=param,
-        out=out,
-        parallel=parallel,
-        emit=emit,
-        max_output=max_output,
-        workspace=workspace,
-        decorate=decorate,
-        repo=repo,
-        ref=ref,
-        clone_uri=clone_uri,
-        upload=upload,
-        utility_image=utility_image,
+def execute(args: RunArgs) -> int:
+    """The command: returns the exit code."""
+    if args.emit is not None:
+        decoration = None
+        if args.decorate:
+            from foredeck.execute.decorated_emit import HandDecoration
+
+            decoration = HandDecoration(
+                args.repo or "", args.ref or "", args.clone_uri, args.upload, args.utility_image
+            )
+        elif args.repo or args.ref or args.clone_uri or args.upload or args.utility_image:
+            _error("--repo, --ref, --clone-uri, --upload and --utility-image need --decorate")
+            return EXIT_INVALID
+        return emit_manifest(args.files, args.param, args.emit, decoration)
+    if args.decorate:
+        _error("--decorate needs --emit argo|tekton (a local run sees the working tree)")
+        return EXIT_INVALID
+    try:
+        limit = parse_size(args.max_output)
+    except ValueError as exc:
+        _error(f"--max-output: {exc}")
+        return EXIT_INVALID
+    return run(args.files, args.param, args.out, args.parallel, limit, args.workspace)
+
+
+_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+
+
+def parse_size(text: str) -> int:
+    """`1048576`, `500M`, `2G`, `1GiB`, `10KB` as bytes (`Ki`/`Mi`/`Gi`/`Ti`: powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(i?)B?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"{text!r} is not a size (bytes, or a number with K, M, G, T, KiB, ...)")
+    number, unit, binary = match.groups()
+    if unit and binary:
+        return int(number) * int(1024 ** ("KMGT".index(unit.upper()) + 1))
+    return int(number) * _UNITS[unit.upper()]
+
+
+def emit_manifest(
+    files: list[Path], params: list[str], fmt: str, decoration: HandDecoration | None = None
+) -> int:
+    """`--emit`: the manifest on stdout, exit 0; invalid input or format, exit 2."""
+    if fmt not in ("argo", "tekton"):
+        _error(f"--emit {fmt!r}: expected 'argo' or 'tekton'")
+        return EXIT_INVALID
+    engine: Literal["argo", "tekton"] = "argo" if fmt == "argo" else "tekton"
+
+    def emit_it(spec: PipelineRunSpec) -> str:
+        from foredeck.pipeline.emit import dump, manifest
+        from foredeck.pipeline.emit_names import name_from_documents
+
+        spec.name = name_from_documents(spec, _documents(files))
+        if decoration is None:
+            return dump(manifest(spec, engine))
+        from foredeck.execute.decorated_emit import decorated_manifest
+
+        doc, why = decorated_manifest(spec, engine, decoration)
+        if why:
+            _error(why)
+        return dump(doc)
+
+    try:
+        text = _load(files, params, emit_it)
+    except ValueError as exc:  # DecorateError
+        _error(str(exc))
+        return EXIT_INVALID
+    if text is None:
+        return EXIT_INVALID
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _documents(files: list[Path]) -> list[object]:
+    """The YAML documents of `files` (directories: their `.yaml`/`.yml` files), as data."""
+    from foredeck.yamlsrc import load_file
+
+    paths: list[Path] = []
+    for path in files:
+        found = sorted(p for p in path.glob("*") if p.suffix in (".yaml", ".yml"))
+        paths.extend(found if path.is_dir() else [path])
+    return [doc.data for path in paths for doc in load_file(path)]
+
+
+def _load(files: list[Path], params: list[str], then: Callable[[PipelineRunSpec], T]) -> T | None:
+    """`then(the loaded run)`; None (the error said in one line) for invalid input."""
+    from foredeck.types import PipelineError
+
+    try:
+        from foredeck.pipeline.load import load_run, parse_param_args
+
+        return then(load_run(files, parse_param_args(params)))
+    except PipelineError as exc:
+        _error(str(exc))
+    except OSError as exc:
+        _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
+    return None
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(message.replace("\n", " ") + "\n")
+
+
+def run(
+    files: list[Path],
+    params: list[str],
+    out: Path | None,
+    parallel: int | None,
+    max_output: int = 0,
+    workspaces: list[str] | None = None,
+) -> int:
+    """The command without typer: returns the exit code."""
+    import asyncio
+    import os
+
+    spec = _load(files, params, lambda loaded: loaded)
+    if spec is None:
+        return EXIT_INVALID
+    from foredeck.execute.local import default_run_name
+
+    if not spec.name or spec.name == spec.pipeline.name or spec.name.endswith(("-", ".")):
+        # No PipelineRun name (the loader then uses the pipeline's) or a generateName.
+        spec.name = default_run_name(spec.name.rstrip("-.") or spec.pipeline.name)
+    out_dir = out if out is not None else RUNS_DIR / spec.name
+    bindings = _bindings(spec, out_dir, workspaces or [])
+    if bindings is None:
+        return EXIT_INVALID
+    jobs = parallel or os.cpu_count() or 1
+    return asyncio.run(_run(spec, out_dir, jobs, max_output, bindings))
+
+
+def _bindings(
+    spec: PipelineRunSpec, out_dir: Path, texts: list[str]
+) -> dict[str, WorkspaceBinding] | None:
+    """`--workspace` bindings plus the repository's working tree as the source workspace;
+    steps that name no `workingDir` start in the source (as in a CI checkout)."""
+    import os
+
+    from foredeck.execute.checkout_workspace import (
+        CheckoutError,
+        default_working_dir,
+        parse_bindings,
+        repository_bindings,
     )
-    raise typer.Exit(execute(args))
+    from foredeck.execute.workspace import RunLayout
+
+    try:
+        explicit = parse_bindings(texts, spec.pipeline)
+        bindings, source = repository_bindings(spec, Path.cwd(), out_dir, explicit)
+    except CheckoutError as exc:
+        _error(str(exc))
+        return None
+    if source is not None:
+        layout = RunLayout(Path(os.path.abspath(out_dir)))
+        layout.bind(bindings)
+        default_working_dir(spec, layout.workspace(source))
+    return dict(bindings)
+
+
+async def _run(
+    spec: PipelineRunSpec,
+    out_dir: Path,
+    parallel: int,
+    max_output: int,
+    workspaces: dict[str, WorkspaceBinding],
+) -> int:
+    import asyncio
+    import signal
+
+    from foredeck.execute.checkout_workspace import CheckoutError, WorkingTreeCopy
+    from foredeck.execute.local import run_pipeline
+    from foredeck.execute.logs import OutputLimit
+    from foredeck.execute.progress import Progress
+    from foredeck.execute.workspace import OutputDirError
+    from foredeck.types import PipelineError
+
+    loop = asyncio.get_running_loop()
+    cancel = asyncio.Event()
+    main = asyncio.current_task()
+    progress = Progress(spec, out_dir)
+    for binding in workspaces.values():
+        if isinstance(binding, WorkingTreeCopy):
+            binding.on_done = progress.note
+    signals = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        name = signal.Signals(signum).name
+        if signals == 1:
+            progress.note(f"{name}: cancelling; finally tasks still run ({name} again to stop)")
+            cancel.set()
+        elif main is not None:
+            progress.note(f"{name}: stopping finally tasks")
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    result: RunResult | None = None
+    progress.start()
+    try:
+        result = await run_pipeline(
+            spec,
+            out_dir,
+            parallel=parallel,
+            on_event=progress.on_event,
+            cancel=cancel,
+            max_output=OutputLimit(max_output, "--max-output") if max_output else None,
+            workspaces=workspaces,
+        )
+    except asyncio.CancelledError:
+        pass  # cancelled twice: files are written, the summary comes from pipeline-run.json
+    except (PipelineError, OutputDirError, CheckoutError) as exc:
+        progress.stop()
+        _error(str(exc))
+        return EXIT_INVALID
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        progress.stop()
+    progress.summary(result)
+    if result is None or result.status == "Cancelled":
+        return EXIT_CANCELLED
+    return EXIT_OK if result.passed else EXIT_FAILED

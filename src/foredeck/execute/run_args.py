@@ -8,7 +8,7 @@ options; an option given twice keeps its last value), and hands everything else 
 then parses it again: `--help`, an unknown option, a missing value, a value Typer would reject
 (`--parallel 0`), no file. So the fast reader never answers differently from Typer: it either
 gives the same `RunArgs` or gives up. `tests/execute/test_cli_imports.py` holds it to Typer's
-definition of the options (`execute.cli.run_command`).
+definition of the options (`execute.cli_options.run_command`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from foredeck.execute.command import RunArgs
+from foredeck.execute.cli import RunArgs
 
 VALUE_OPTIONS = {
     "--param": "param",
