@@ -8,6 +8,7 @@ leaves it to Typer.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -68,7 +69,7 @@ spec:
 CHILD = """\
 import json, sys
 from foredeck import cli
-sys.argv = ["foredeck", "run", "one.yaml", "--out", "out"]
+sys.argv = ["foredeck", *json.loads(sys.argv[1])]
 try:
     cli.main()
 except SystemExit as exc:
@@ -79,10 +80,11 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.__std
 """
 
 
-def run_in_child(tmp_path: Path) -> tuple[int | None, set[str]]:
+def run_in_child(tmp_path: Path, *argv: str) -> tuple[int | None, set[str]]:
+    """`foredeck ARGV...` in a child: its exit code and the modules it imported."""
     (tmp_path / "one.yaml").write_text(PIPELINE)
     done = subprocess.run(
-        [sys.executable, "-c", CHILD],
+        [sys.executable, "-c", CHILD, json.dumps(argv)],
         cwd=tmp_path,
         env=child_env(),
         capture_output=True,
@@ -94,12 +96,35 @@ def run_in_child(tmp_path: Path) -> tuple[int | None, set[str]]:
 
 
 def test_a_run_imports_neither_typer_nor_the_server_stack(tmp_path: Path) -> None:
-    code, modules = run_in_child(tmp_path)
+    code, modules = run_in_child(tmp_path, "run", "one.yaml", "--out", "out")
     assert code == 0, "the run itself must have happened"
     assert (tmp_path / "out" / "finished.json").is_file()
     assert "foredeck.execute.local" in modules  # the executor ran in this process
     loaded = {name for name in NOT_FOR_RUN if name in modules}
     assert not loaded, f"`foredeck run` imported {sorted(loaded)}"
+
+
+def test_a_command_imports_its_own_module_only(tmp_path: Path) -> None:
+    code, modules = run_in_child(tmp_path, "util", "--help")
+    assert code == 0
+    assert "foredeck.util_cli" in modules
+    others = ["foredeck.serve", "foredeck.jobs_cli", "foredeck.config", "foredeck.execute.cli"]
+    assert not [name for name in others if name in modules]
+    assert not [name for name in ("sqlalchemy", "fastapi", "httpx") if name in modules]
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "foredeck.cli", "--help"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    listed = re.findall(r"^\S (\w+) ", done.stdout.split("Commands")[1], re.MULTILINE)
+    assert listed == list(COMMANDS) == ["run", "serve", "config", "jobs", "util"]
 
 
 def run_command() -> typer.core.TyperCommand:
