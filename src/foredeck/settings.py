@@ -90,6 +90,10 @@ class WorkerSettings(BaseModel):
     own_process: bool = True
     """`foredeck serve --role all` runs the worker in a child process, so that plugin work does
     not hold up the hook's event loop (one GIL per process); False: a thread beside the hook."""
+    niceness: int = Field(default=10, ge=0, le=19)
+    """How much lower than the hook's the child process's CPU priority is (`nice`): on a small
+    machine the hook must answer GitHub first (it gives up after 10 s), while an event only
+    waits a little longer in the durable log."""
     plugins: list[str] = Field(default_factory=list)
     """Plugin factories as `module:callable`; each is called with the `Settings`."""
     max_attempts: int = Field(default=5, ge=1)

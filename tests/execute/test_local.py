@@ -283,18 +283,18 @@ async def test_matrix_fans_out_and_aggregates_results(tmp_path: Path) -> None:
     assert result.tasks["build"].instances == names
     assert [result.tasks[n].params for n in names] == [
         {"os": "linux", "arch": "amd64"},
-        {"os": "linux", "arch": "arm64"},
         {"os": "darwin", "arch": "amd64"},
+        {"os": "linux", "arch": "arm64"},
         {"os": "darwin", "arch": "arm64"},
         {"os": "windows", "arch": "amd64"},
-    ]
-    bins = ["linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64", "windows-amd64"]
+    ]  # Tekton's order: the first param varies fastest
+    bins = ["linux-amd64", "darwin-amd64", "linux-arm64", "darwin-arm64", "windows-amd64"]
     assert result.tasks["build"].results == {"bin": bins}
     log = task_log(tmp_path / "out", "collect")
     assert [line.split("[collect/s] ")[1] for line in log.splitlines() if "/s] " in line] == bins
     assert task_log(tmp_path / "out", "build-4").count("windows/amd64")
     data = json.loads((tmp_path / "out" / "pipeline-run.json").read_text())
-    assert data["tasks"]["build[1]"]["params"] == {"os": "linux", "arch": "arm64"}
+    assert data["tasks"]["build[1]"]["params"] == {"os": "darwin", "arch": "amd64"}
     assert data["tasks"]["build[1]"]["pipelineTask"] == "build"
     # The DAG's edges, implied by the result reference, for the dashboard's graph.
     assert data["tasks"]["collect"]["runAfter"] == ["build"]

@@ -17,6 +17,7 @@ from foredeck.pipeline.collector import (
 )
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import Pipeline, PipelineTask, Step, WhenExpression
+from foredeck.pipeline.predicates import Is, done, render
 from foredeck.pipeline.validate import dependencies, validate
 from foredeck.types import PipelineError
 from foredeck.yamlsrc import load_documents, load_file
@@ -326,7 +327,7 @@ def test_task_status_failed_outside_exit_handler_is_an_error() -> None:
     assert "only `{{tasks.a.status}} == Succeeded` is supported" in err.message
 
 
-def test_depends_succeeded_copies_the_guards_of_the_dependency() -> None:
+def test_depends_succeeded_is_a_predicate_and_copies_no_guards() -> None:
     p = load(
         dag(
             """\
@@ -339,22 +340,52 @@ def test_depends_succeeded_copies_the_guards_of_the_dependency() -> None:
             spec="  arguments:\n    parameters: [{name: x, value: a}]\n",
         )
     )
-    assert task(p, "plain").when == []
-    assert [(w.input, w.operator, w.values) for w in task(p, "strict").when] == [
-        ("$(params.x)", "notin", ["skip"])
-    ]
+    assert task(p, "plain").when == task(p, "strict").when == []
+    assert task(p, "plain").depends == done("a")
+    assert task(p, "strict").depends == Is("a", "Succeeded")
     assert task(p, "plain").run_after == task(p, "strict").run_after == ["a"]
 
 
-@pytest.mark.parametrize("depends", ["a.Failed", "a || b", "a.Completed", "!a", "a.Errored"])
-def test_depends_that_runs_after_a_failure_is_an_error(depends: str) -> None:
+@pytest.mark.parametrize(
+    ("depends", "rendered"),
+    [
+        ("a.Failed", "a.Failed"),
+        ("a || b", "a || b"),
+        ("!a", "!a"),
+        ("(a.Errored || a.Failed) && !b.Omitted", "(a.Errored || a.Failed) && !b.Omitted"),
+    ],
+)
+def test_depends_after_a_failure_is_a_predicate(depends: str, rendered: str) -> None:
     text = dag(
         f"- {{name: a, template: echo}}\n- {{name: b, template: echo}}\n"
         f'- name: c\n  template: echo\n  depends: "{depends}"\n'
     )
+    p = load(text)
+    predicate = task(p, "c").depends
+    assert predicate is not None and render(predicate) == rendered
+    assert p.failure_policy == "continue"
+
+
+def test_a_status_test_in_when_joins_the_predicate() -> None:
+    p = load(
+        dag(
+            "- {name: a, template: echo}\n- {name: b, template: echo}\n"
+            "- name: c\n  template: echo\n  depends: b.Failed\n"
+            "  when: '{{tasks.a.status}} == Succeeded'\n"
+        )
+    )
+    predicate = task(p, "c").depends
+    assert predicate is not None and render(predicate) == "b.Failed && a.Succeeded"
+    assert task(p, "c").run_after == ["a", "b"]
+
+
+def test_depends_with_an_unknown_task_result_is_an_error() -> None:
+    text = dag(
+        '- {name: a, template: echo}\n- name: c\n  template: echo\n  depends: "a.Completed"\n'
+    )
     err = error(text)
     assert str(err).startswith(f"wf.yaml:{line_of(text, 'depends:')}:")
-    assert "`depends:" in err.message and "failure" in err.message
+    assert "unknown task result 'Completed'" in err.message
 
 
 # --- retries, timeouts, exit handler ------------------------------------------------------------
@@ -383,7 +414,7 @@ def test_retries_and_timeouts() -> None:
 @pytest.mark.parametrize(
     ("strategy", "why"),
     [
-        ("{limit: 2, retryPolicy: OnError}", "retryPolicy"),
+        ("{limit: 2, retryPolicy: Never}", "retryPolicy"),
         ("{retryPolicy: Always}", "`limit` is required"),
         ("{limit: '{{workflow.parameters.n}}'}", "expected an integer"),
         ("{limit: 2, expression: 'true'}", "`expression`"),
@@ -450,7 +481,12 @@ def test_loops_become_matrices() -> None:
     assert maps.include == [{"image": "debian", "tag": "9.1"}, {"image": "alpine", "tag": "3.6"}]
     each = task(p, "each").matrix
     assert each is not None and each.params == {"value": "$(tasks.gen.results.list[*])"}
-    assert [(r.name, r.type) for r in p.task_library["gen"].results] == [("list", "array")]
+    results = p.task_library["gen"].results
+    assert [(r.name, r.type, r.value_from) for r in results] == [
+        ("list", "array", "file"),
+        ("result", "string", "stdout"),  # Argo's implicit outputs.result and exitCode
+        ("exitCode", "string", "exit-code"),
+    ]
     assert dependencies(p)["each"] == {"gen"}
 
 
@@ -481,11 +517,9 @@ def test_with_param_literal_json_is_a_literal_list() -> None:
 @pytest.mark.parametrize(
     ("loop", "arg", "why"),
     [
-        ("withItems: [a, b]", "x", "no argument uses {{item}}"),
         ("withItems: [[a], [b]]", "'{{item}}'", "scalars or mappings"),
         ("withItems: [{k: a}]", "'{{item.nope}}'", "no key 'nope'"),
-        ("withSequence: {count: '3'}", "'{{item}}'", "`withSequence`"),
-        ("withParam: '{{workflow.parameters.list}}'", "'{{item.key}}'", "exactly {{item}}"),
+        ("withSequence: {count: 'x'}", "'{{item}}'", "count must be an integer"),
         ("withParam: 'not json'", "'{{item}}'", "neither JSON"),
         ("", "'{{item}}'", "without a loop"),
     ],
@@ -560,14 +594,15 @@ def test_fields_the_ir_cannot_express_name_field_and_line(
     assert str(err).startswith(f"wf.yaml:{line_of(text, needle)}:")
 
 
-def test_stdout_result_is_refused_with_a_hint() -> None:
+def test_stdout_result_is_the_stdout_result_of_the_producer() -> None:
     text = dag(
         "- {name: a, template: echo}\n- name: b\n  template: echo\n  depends: a\n"
         "  arguments: {parameters: [{name: msg, value: '{{tasks.a.outputs.result}}'}]}\n"
     )
-    err = error(text)
-    assert "outputs.result" in err.message and "valueFrom.path" in err.message
-    assert str(err).startswith(f"wf.yaml:{line_of(text, 'outputs.result')}:")
+    p = load(text)
+    assert task(p, "b").params["msg"] == "$(tasks.a.results.result)"
+    stdout = [r for r in p.spec_of(task(p, "a")).results if r.name == "result"]
+    assert [(r.value_from, r.step) for r in stdout] == [("stdout", "main")]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import pytest
 from foredeck.pipeline.emit import EmitFormat, emit
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.pipeline.model import Matrix, Pipeline, PipelineRunSpec, PipelineTask, TaskSpec
+from foredeck.pipeline.predicates import AllOf, Is, done, render, tasks_of
 from foredeck.pipeline.validate import dependencies
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "argo"
@@ -59,10 +60,29 @@ def _spec(spec: TaskSpec, task: PipelineTask) -> dict[str, Any]:
         steps.append((step.image, program, sorted(step.env.items()), step.working_dir))
     return {
         "params": sorted((p.name, p.type, p.default) for p in spec.params),
-        "results": sorted((r.name, r.type) for r in spec.results),
+        # Argo declares stdout and exit-code results on every container (implicit outputs)
+        "results": sorted((r.name, r.type) for r in spec.results if r.value_from == "file"),
         "workspaces": sorted(w.name for w in spec.workspaces),
         "steps": steps,
     }
+
+
+def _depends(p: Pipeline, task: PipelineTask, tekton: bool) -> str | None:
+    """Tekton has no predicates: there a conjunction of `A` and `A.Succeeded` (of a task A
+    without guards) is the default rule, None."""
+    if task.depends is None:
+        return None
+    if tekton:
+        whens = {t.name: t.when for t in p.all_tasks()}
+        terms = task.depends.operands if isinstance(task.depends, AllOf) else (task.depends,)
+        plain = [
+            (isinstance(t, Is) and t.outcome == "Succeeded" and not whens[t.task])
+            or t == done(tasks_of(t)[0])
+            for t in terms
+        ]
+        if all(plain):
+            return None
+    return render(task.depends)
 
 
 def _timeout(spec: TaskSpec, task: PipelineTask) -> float | None:
@@ -93,6 +113,8 @@ def normal_form(run: PipelineRunSpec, lower: bool = False) -> dict[str, Any]:
             "matrix": _matrix(t.matrix),
             "workspaces": sorted(t.workspaces.items()),
             "spec": _spec(spec, t),
+            "depends": _depends(p, t, lower),
+            "continue_on": sorted(t.continue_on),
         }
 
     form = {

@@ -128,8 +128,8 @@ def test_argo_shape(runs: dict[str, PipelineRunSpec]) -> None:
     assert tasks["package"]["withParam"] == "{{workflow.parameters.targets}}"
     assert {"name": "arch", "value": "{{item}}"} in tasks["package"]["arguments"]["parameters"]
     assert tasks["cross"]["withItems"] == [
-        {"os": o, "arch": a} for o in ("linux", "darwin") for a in ("amd64", "arm64")
-    ]
+        {"os": o, "arch": a} for a in ("amd64", "arm64") for o in ("linux", "darwin")
+    ]  # Tekton's order: the first param varies fastest
     build = templates["build"]
     assert build["retryStrategy"] == {"limit": "2", "retryPolicy": "Always"}
     assert build["activeDeadlineSeconds"] == "600"
@@ -229,7 +229,6 @@ def _pipeline(**changes: Any) -> PipelineRunSpec:
 @pytest.mark.parametrize(
     ("run", "why"),
     [
-        (_pipeline(tasks_timeout=60.0), "timeouts.tasks"),
         (
             one_task(
                 TaskSpec(
@@ -321,3 +320,24 @@ def test_emit_manifest_rejects_unknown_formats(capsys: pytest.CaptureFixture[str
     assert emit_manifest(tekton_task, ["env=prod"], "tekton") == 0
     out = yaml.safe_load(capsys.readouterr().out)
     assert {"name": "env", "value": "prod"} in out["spec"]["params"]
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ([ParamSpec("0banana")], "parameter named '0banana' (Tekton names begin with a letter"),
+        ([ParamSpec("a.b", "object")], "parameter named 'a.b' (Tekton names begin with a"),
+        ([ParamSpec("Apple"), ParamSpec("apple")], "parameters 'Apple' and 'apple' side by"),
+    ],
+)
+def test_what_tekton_cannot_express_is_an_error(params: list[ParamSpec], why: str) -> None:
+    steps = [Step("one", "a", command=["x"])]
+    run = one_task(TaskSpec("s", steps=steps, params=params))
+    run.pipeline.tasks[0].params = {p.name: "v" if p.type == "string" else {} for p in params}
+    with pytest.raises(PipelineError) as info:
+        emit_tekton(run)
+    assert info.value.message.startswith("task 's': Tekton cannot express ")
+    assert why in info.value.message
+    ok = one_task(TaskSpec("s", steps=steps, params=[ParamSpec("_x.y"), ParamSpec("b-2")]))
+    ok.pipeline.tasks[0].params = {"_x.y": "v", "b-2": "w"}
+    emit_tekton(ok)

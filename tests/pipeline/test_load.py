@@ -218,7 +218,12 @@ def test_inline_text_loads_like_a_file() -> None:
         ("just text\n", "inline.yaml:1: document must be a mapping, got str 'just text'"),
         ("kind: Pipeline\n", "inline.yaml:1: no apiVersion (supported: tekton.dev/v1,"),
         ("apiVersion: tekton.dev/v1alpha1\n", "inline.yaml:1: unsupported apiVersion"),
-        ("apiVersion: v1\nkind: ConfigMap\n", "inline.yaml:1: unsupported apiVersion 'v1'"),
+        ("apiVersion: v1\nkind: ConfigMap\n", "inline.yaml:1: ConfigMap: metadata.name is"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            "inline.yaml:1: no Tekton or Argo documents (only ConfigMap c)",
+        ),
+        ("apiVersion: argoproj.io/v1\n", "inline.yaml:1: unsupported apiVersion"),
     ],
 )
 def test_document_errors(text: str, message: str) -> None:

@@ -233,9 +233,9 @@ def test_harmless_metadata_is_accepted() -> None:
         ),
         ("volumes: []\nsteps: []", 6, "unsupported field 'volumes'"),
         (
-            "steps:\n  - name: s\n    image: a\n    onError: continue\n    command: [x]",
+            "steps:\n  - name: s\n    image: a\n    onError: ignore\n    command: [x]",
             9,
-            "unsupported field 'onError'",
+            "onError 'ignore' is not continue or stopAndFail",
         ),
         (
             "steps:\n  - name: s\n    image: a\n    script: echo\n    command: [x]",
@@ -249,7 +249,7 @@ def test_harmless_metadata_is_accepted() -> None:
             "'mountPath' is not supported",
         ),
         ("params:\n  - name: p\n    type: integer\nsteps: []", 8, "type 'integer' is not one of"),
-        ("params:\n  - name: p\n    enum: [a]\nsteps: []", 8, "unsupported field 'enum'"),
+        ("params:\n  - name: p\n    enum: [a]\n    default: b\nsteps: []", 9, "not in enum"),
         ("params:\n  - name: p\n    default: [a, [b]]\nsteps: []", 8, "array items must be str"),
         ("params:\n  - type: string\nsteps: []", 7, "missing required field 'name'"),
         ("params: {name: p}\nsteps: []", 6, "'params' must be a list"),
@@ -483,7 +483,7 @@ def test_inline_specs_get_propagated_params_and_workspaces() -> None:
             9,
             "when 'values' must not be empty",
         ),
-        ("- name: a\n  " + INLINE + "\n  when: [{cel: 'true'}]", 9, "'cel' is unsupported"),
+        ("- name: a\n  " + INLINE + "\n  when: [{cel: 'true'}]", 9, "'when' with 'cel'"),
         (
             "- name: a\n  " + INLINE + "\n  when: [{operator: in, values: [x]}]",
             9,
@@ -519,9 +519,9 @@ def test_inline_specs_get_propagated_params_and_workspaces() -> None:
             "unsupported field 'strategy'",
         ),
         (
-            "- name: a\n  " + INLINE + "\n  workspaces: [{name: w, subPath: x}]",
+            "- name: a\n  " + INLINE + "\n  workspaces: [{name: w, subPath: [x]}]",
             9,
-            "'subPath' not supported",
+            "'subPath' must be a string",
         ),
         (
             "- name: a\n  " + INLINE + "\n  workspaces: [{name: w}, {name: w}]",
@@ -619,7 +619,7 @@ def test_pipeline_run_with_inline_spec_and_generate_name() -> None:
         ("pipelineRef: {name: p}\npipelineSpec: {tasks: []}", 6, "needs exactly one of"),
         ("pipelineRef: {resolver: hub}", 6, "remote resolution not supported"),
         ("pipelineRef: {name: p}\ntimeout: 1h", 7, "unsupported field 'timeout'"),
-        ("pipelineRef: {name: p}\ntaskRunSpecs: []", 7, "unsupported field 'taskRunSpecs'"),
+        ("pipelineRef: {name: p}\ntaskRunSpecs: [{podTemplate: {}}]", 7, "'pipelineTaskName'"),
         ("pipelineRef: {name: p}\nstatus: Cancelled", 7, "unsupported field 'status'"),
         ("pipelineRef: {name: p}\ntimeouts: {pipeline: forever}", 7, "invalid duration"),
         ("pipelineRef: {name: p}\ntimeouts: {total: 1h}", 7, "unsupported field 'total'"),

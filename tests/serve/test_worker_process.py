@@ -79,6 +79,34 @@ def test_a_wake_up_crosses_to_the_child_and_back(tmp_path: Path, started: Starte
     assert registry.get_sample_value("foredeck_worker_events_total", processed) == 1
 
 
+def test_metrics_of_batches_close_together_reach_the_parent(
+    tmp_path: Path, started: Started
+) -> None:
+    """The child sends its metrics at most every `METRICS_INTERVAL`; those of a batch that
+    came sooner are sent once the interval is over, not left behind."""
+    proc, handled, registry = started
+    processed = {"result": "processed"}
+    for n in range(1, 4):
+        handled.clear()
+        log_event(proc.settings.database_url, f"d-{n}")
+        proc.notify()
+        assert handled.wait(30), f"batch {n} did not wake the parent"
+    wait_for(
+        "the parent to serve the metrics of all three batches",
+        lambda: registry.get_sample_value("foredeck_worker_events_total", processed) == 3,
+        timeout=30,
+    )
+
+
+def test_the_child_runs_at_the_configured_lower_priority(started: Started) -> None:
+    proc, _, _ = started
+    assert proc.pid is not None
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = min(19, ours + proc.settings.worker.niceness)
+    assert proc.settings.worker.niceness > 0
+    assert os.getpriority(os.PRIO_PROCESS, proc.pid) == expected
+
+
 def test_a_child_that_dies_is_started_again(
     tmp_path: Path,
     started: Started,

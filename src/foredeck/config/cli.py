@@ -1,7 +1,9 @@
 """`foredeck config ...`: check Prow job config before it is deployed.
 
 `check` prints every problem in one run, one per line as `file:line: job NAME: message`, so that
-an editor or CI log can jump to each; it never stops at the first error.
+an editor or CI log can jump to each; it never stops at the first error. The pipeline of a job
+with `agent: argo|tekton` is compiled for that engine (inline pipelines always; the pipeline
+files of an `--in-repo` checkout too), so that what the engine cannot express is found here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from foredeck.config.inrepo import IN_REPO_DIR, IN_REPO_FILE, load_in_repo, merg
 from foredeck.config.jobconfig import JobConfig
 from foredeck.config.loader import ConfigBuilder, discover, load_config
 from foredeck.config.result import ConfigResult, Diagnostic, warning_summary
+from foredeck.config.targets import check_repo_pipelines
 
 config_app = typer.Typer(
     name="config",
@@ -105,6 +108,8 @@ def check_command(
         extra = _load_in_repo_path(in_repo, org_repo, result.jobs if paths else None)
         warnings += extra.warnings
         errors += extra.errors
+        if in_repo.is_dir():  # a checkout: the pipeline files its jobs name are there
+            errors += check_repo_pipelines(extra.jobs.all_jobs(), in_repo)
         files += len(extra.files)
         if paths:
             config, clash_warnings = merge_in_repo(result.jobs, extra, org_repo)

@@ -34,6 +34,8 @@ from foredeck.config.pipelines import check_pipeline_path, locate, parse_inline_
 from foredeck.config.presets import PresetIndex, apply_presets, duplicate_preset_labels
 from foredeck.config.result import ConfigResult, Diagnostic
 from foredeck.config.rules import check_job, value_from_message
+from foredeck.config.targets import compile_problem
+from foredeck.pipeline.errors import each_error
 from foredeck.types import PipelineError, Source
 from foredeck.validation import location
 from foredeck.yamlsrc import MAX_YAML_BYTES, SourceMap, load_documents
@@ -421,8 +423,12 @@ class ConfigBuilder:
         try:
             parsed = parse_inline_pipeline(job)
         except PipelineError as exc:
-            self.error(exc.source, f"pipeline: {exc.message}", job.name)
+            for error in each_error(exc):
+                self.error(error.source, f"pipeline: {error.message}", job.name)
             return
+        uncompiled = compile_problem(job, parsed)
+        if uncompiled is not None:
+            self.errors.append(uncompiled)
         job._inline_pipeline = parsed
 
     def _drop_duplicates(self, kind: str, jobs: list[RepoJob]) -> list[RepoJob]:

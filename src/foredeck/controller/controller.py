@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 FINISH_RETRY = (0.5, 10.0)
 """Seconds before the first retry of a final state the database refused, and at most between
 two retries (doubling in between)."""
+ROUND_GAP = 0.05
+"""Seconds between the starts of two rounds at least (a wake-up sooner waits for the rest)."""
 
 
 class Controller:
@@ -312,6 +314,7 @@ class Controller:
         try:
             while not self._stop_requested.is_set():
                 self._wake.clear()
+                started = self._loop.time()
                 try:
                     await self.run_once()
                 except Exception:
@@ -319,6 +322,11 @@ class Controller:
                 if self._stop_requested.is_set():
                     break
                 await _wait(self._wake, self.poll_interval)
+                # In a storm the event worker wakes us after every batch: rounds closer than
+                # `ROUND_GAP` would be queries that find nothing new, under the hook's GIL.
+                rest = started + ROUND_GAP - self._loop.time()
+                if rest > 0 and not self._stop_requested.is_set():
+                    await asyncio.sleep(rest)
         finally:
             await self._shutdown()
             self.ledger.close()

@@ -10,6 +10,7 @@ timeout cannot help. Read-only callers that want deferred transactions use `read
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from contextlib import AbstractContextManager, nullcontext
@@ -98,18 +99,49 @@ class FairLock:
         self.release()
 
 
+class FileWriteLock(FairLock):
+    """A `FairLock` that also holds an exclusive `flock` on a file beside the database while it
+    is held, so that writers in other processes (the event worker's child process of
+    `serve --role all`) queue in the kernel, which hands over at once, instead of polling in
+    SQLite's busy handler: it sleeps up to 100 ms a step, and the hook's answers waited that long.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        super().acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            super().release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            super().release()
+
+
 _write_locks: dict[str, FairLock] = {}
 _locks_by_database: dict[str, FairLock] = {}  # as written in URLs: saves a realpath per call
 _write_locks_guard = threading.Lock()
 
 
 def write_lock(engine: Engine) -> AbstractContextManager[object]:
-    """Serialise this process's write transactions on one SQLite file (no-op on PostgreSQL).
+    """Serialise write transactions on one SQLite file (no-op on PostgreSQL).
 
     SQLite allows one writer at a time; a second one waits in SQLite's busy handler, which sleeps
     in steps of up to 100 ms. Threads of one process (the hook's log writer and the event worker)
-    therefore queue on a lock instead, which hands over at once. Other processes still wait on
-    the busy timeout. Wrap the whole transaction: `with write_lock(engine), engine.begin(): ...`.
+    therefore queue on a lock instead, which hands over at once, and processes that take it too
+    queue on a lock file beside the database (`FileWriteLock`). Other writers still wait on the
+    busy timeout. Wrap the whole transaction: `with write_lock(engine), engine.begin(): ...`.
     """
     if engine.dialect.name != "sqlite":
         return nullcontext()
@@ -118,7 +150,11 @@ def write_lock(engine: Engine) -> AbstractContextManager[object]:
     if lock is None:
         key = database if database == ":memory:" else os.path.realpath(database)
         with _write_locks_guard:
-            lock = _write_locks.setdefault(key, FairLock())
+            lock = _write_locks.get(key)
+            if lock is None:
+                on_disk = database != ":memory:" and not database.startswith("file:")
+                lock = FileWriteLock(f"{key}-writer.lock") if on_disk else FairLock()
+                _write_locks[key] = lock
             if os.path.isabs(database):  # a relative path may mean another file after a chdir
                 _locks_by_database[database] = lock
     return lock

@@ -108,18 +108,18 @@ def emit_manifest(
     engine: Literal["argo", "tekton"] = "argo" if fmt == "argo" else "tekton"
 
     def emit_it(spec: PipelineRunSpec) -> str:
-        from foredeck.pipeline.emit import dump, manifest
+        from foredeck.pipeline.emit import manifest, with_objects
         from foredeck.pipeline.emit_names import name_from_documents
 
         spec.name = name_from_documents(spec, _documents(files))
         if decoration is None:
-            return dump(manifest(spec, engine))
+            return with_objects(spec, manifest(spec, engine))
         from foredeck.execute.decorated_emit import decorated_manifest
 
         doc, why = decorated_manifest(spec, engine, decoration)
         if why:
             _error(why)
-        return dump(doc)
+        return with_objects(spec, doc)
 
     try:
         text = _load(files, params, emit_it)
@@ -152,7 +152,10 @@ def _load(files: list[Path], params: list[str], then: Callable[[PipelineRunSpec]
 
         return then(load_run(files, parse_param_args(params)))
     except PipelineError as exc:
-        _error(str(exc))
+        from foredeck.pipeline.errors import each_error
+
+        for error in each_error(exc):  # every problem of the files, one line each
+            _error(str(error))
     except OSError as exc:
         _error(f"{exc.filename or files[0]}: {exc.strerror or exc}")
     return None

@@ -12,7 +12,11 @@ Semantics, where Tekton leaves a choice or where a host differs from a pod:
   results. A task depending on a Failed, TimedOut or Cancelled task, or on one Skipped for any
   other reason, is Skipped too.
 - The first DAG task to fail fails the run: tasks still running finish (retries included),
-  tasks not started yet are Skipped; then the finally tasks run.
+  tasks not started yet are Skipped; then the finally tasks run. That is the "stop" failure
+  policy (Tekton); under "continue" (Argo) tasks keep starting as their dependency predicates
+  allow, and a task's `continue_on` outcomes neither stop nor fail anything (`outcomes.py`).
+- A stdout or exit-code result is kept only when some task or pipeline result reads it
+  (`capture.py`), as Argo captures `outputs.result` only when it is referenced.
 - Cancel (`cancel` event, or cancelling the coroutine): running steps get SIGTERM, then
   SIGKILL after `kill_grace`; their tasks and tasks not started are Cancelled; finally tasks
   still run. Cancelling the coroutine again while finally runs stops the finally tasks too.
@@ -39,18 +43,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from foredeck.execute import lookups
+from foredeck.execute import lookups, subgraph
 from foredeck.execute import matrix as fanout
+from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
+from foredeck.execute.host_notes import host_notes
 from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
+from foredeck.execute.outcomes import run_failed
 from foredeck.execute.process import ProcessGroups
 from foredeck.execute.record import EventCallback, RunRecord
 from foredeck.execute.results import ResultError, read_results
+from foredeck.execute.retry import retry_delay
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
-from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
+from foredeck.execute.scheduler import Phase, StopReason, earliest
+from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name
+from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name, sub_directory
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
     ParamValue,
@@ -61,7 +70,8 @@ from foredeck.pipeline.model import (
     TaskSpec,
     TaskStatus,
 )
-from foredeck.pipeline.validate import dependencies, task_references
+from foredeck.pipeline.objects import passed_through
+from foredeck.pipeline.validate import dependencies, results_read, task_references
 from foredeck.storage import prow
 from foredeck.types import PipelineError
 
@@ -163,6 +173,7 @@ class _Run:
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
+        self.passed_through = passed_through(spec.cluster_objects)
         self.max_output = max_output
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
@@ -187,8 +198,10 @@ class _Run:
             groups=self.groups,
         )
         self.graph = dependencies(self.pipeline)
+        self.read = results_read(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
+        self._step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -196,6 +209,7 @@ class _Run:
         for task in self.pipeline.finally_tasks:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
+        self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
         self.record = RunRecord(
             self.layout, self.name, self.pipeline.name, self.params, self._ordered_records, on_event
         )
@@ -216,12 +230,21 @@ class _Run:
         for workspace in self.pipeline.workspaces:
             self.sandbox.make_dirs(layout.workspace(workspace.name))
         self.layout.precreate(
-            [t.name for t in self.pipeline.tasks if t.matrix is None and not t.when]
+            [
+                t.name
+                for t in self.pipeline.tasks
+                if t.matrix is None and not t.when and not t.graph_ref
+            ]
         )
         started = time.time()
+        self.scope.started = started
         self.t0 = loop.time()
         self.build_log = self.record.start(started, self.max_output)
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")
+        if self.passed_through:
+            self.log(self.passed_through)
+        for note in host_notes(self.pipeline):
+            self.log(note)
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self.log(self.sandbox.describe())
         self.record.snapshot(force=True)
@@ -261,7 +284,13 @@ class _Run:
         deadline: float | None,
     ) -> None:
         phase = Phase(
-            self, tasks, is_finally=is_finally, stop=stop, deadline=deadline, graph=self.graph
+            self,
+            tasks,
+            is_finally=is_finally,
+            stop=stop,
+            deadline=deadline,
+            graph=self.graph,
+            policy=self.pipeline.failure_policy,
         )
         await phase.run()
 
@@ -315,55 +344,71 @@ class _Run:
     # -- one pipeline task -----------------------------------------------------------------
 
     async def task(self, phase: Phase, task: PipelineTask) -> None:
-        """Run one pipeline task (all instances of a matrix task) to a final status."""
-        record = self.records[task.name]
-        lookup = self.scope.pipeline_lookup(phase.is_finally)
-        missing = self._missing_results(task)
+        await self.task_in(self.root, phase, task)
+
+    async def task_in(self, g: subgraph.Graph, phase: Phase, task: PipelineTask) -> None:
+        """Run one task of graph `g` (all instances of a matrix task) to a final status."""
+        record = g.records[task.name]
+        lookup = g.scope.pipeline_lookup(phase.is_finally, task)
+        missing = _missing_results(g.records, task)
         if missing:
             # A result of a task that never ran (guarded off) skips its consumers, as in Tekton;
             # a task that ran and did not write a result it declares is an error of the DAG.
-            producer = self.records[missing.split(".", 1)[0]]
+            producer = g.records[missing.split(".", 1)[0]]
             skip = phase.is_finally or producer.status == "Skipped"
             status: TaskStatus = "Skipped" if skip else "Failed"
             self.settle(record, status, f"result {missing} was not produced")
             return
         try:
-            spec = self.pipeline.spec_of(task)
-            bound = {name: lookups.value(value, lookup) for name, value in task.params.items()}
+            spec = g.pipeline.spec_of(task)
+            types = {param.name: param.type for param in spec.params}
+            bound = {
+                name: lookups.value(value, lookup, types.get(name))
+                for name, value in task.params.items()
+            }
             guard = self._when(task, lookup)
             combos = None if task.matrix is None else fanout.combinations(task.matrix, lookup)
         except (SubstitutionError, PipelineError) as exc:
             self.settle(record, "Failed", str(exc))
             return
         if guard:
-            self.guarded_off.add(task.name)
+            g.guarded_off.add(task.name)
             self.settle(record, "Skipped", guard)
             return
         if combos is None:
-            await self._run_instance(phase, task, spec, record, bound)
+            await self._run_one(g, phase, task, spec, record, bound)
             return
         if not combos:
+            if g.pipeline.failure_policy == "continue":
+                g.guarded_off.add(task.name)  # Argo: Skipped (not Omitted), dependents run
             self.settle(record, "Skipped", "matrix has no combinations")
             return
         instances: list[TaskRecord] = []
         for index, combo in enumerate(combos):
-            name = fanout.instance_name(task.name, index)
-            instance = TaskRecord(name, task.name, phase.is_finally, params=combo)
+            name = fanout.instance_name(record.name, index)  # `call.task[i]` in a sub-graph
+            instance = TaskRecord(name, record.name, phase.is_finally, params=combo)
             self.records[name] = instance
             record.instances.append(name)
             instances.append(instance)
         record.status = "Running"
+        running: list[TaskRecord] = []
+        for instance in instances:  # per-item guards (Argo's `when` over `{{item}}`)
+            stopped = fanout.item_guard(task.item_when, instance.params, lookup)
+            if stopped is None:
+                running.append(instance)
+            else:
+                self.settle(instance, *stopped)
         outcomes = await asyncio.gather(
             *(
-                self._run_instance(phase, task, spec, instance, {**bound, **instance.params})
-                for instance in instances
+                self._run_one(g, phase, task, spec, instance, {**bound, **instance.params})
+                for instance in running
             ),
             return_exceptions=True,
         )
-        for instance, outcome in zip(instances, outcomes, strict=True):
+        for instance, outcome in zip(running, outcomes, strict=True):
             if isinstance(outcome, BaseException) and not instance.done:
                 self.settle(instance, "Failed", f"internal error: {outcome!r}")
-        self._settle_matrix(record, instances, spec)
+        self._settle_matrix(record, running or instances, spec)  # item-skips do not count
 
     def _settle_matrix(
         self, record: TaskRecord, instances: list[TaskRecord], spec: TaskSpec
@@ -374,22 +419,30 @@ class _Run:
         record.attempts = max(i.attempts for i in instances)
         aggregated: dict[str, ParamValue] = {}
         for result in spec.results:
+            # As Tekton: the array holds what the instances produced, in instance order.
             values = [i.results.get(result.name) for i in instances]
-            if all(isinstance(value, str) for value in values):
-                aggregated[result.name] = [str(value) for value in values]
+            present = [value for value in values if isinstance(value, str)]
+            if present:
+                aggregated[result.name] = present
         record.results = aggregated
         status = worst_status(statuses)
         reasons = [f"{i.name}: {i.reason}" for i in instances if i.status == status and i.reason]
         self.settle(record, status, "; ".join(reasons[:3]))
 
-    def _missing_results(self, task: PipelineTask) -> str | None:
-        for ref in task_references(task):
-            parts = ref.parts
-            if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
-                other = self.records.get(parts[1])
-                if other is not None and other.done and parts[3] not in other.results:
-                    return f"{parts[1]}.{parts[3]}"
-        return None
+    async def _run_one(
+        self,
+        g: subgraph.Graph,
+        phase: Phase,
+        task: PipelineTask,
+        spec: TaskSpec,
+        record: TaskRecord,
+        params: dict[str, ParamValue],
+    ) -> None:
+        """One task or matrix instance: its steps, or the sub-graph it calls."""
+        if task.graph_ref is None:
+            await self._run_instance(phase, task, spec, record, params)
+        else:
+            await subgraph.run_call(self, g, phase, task, record, params)
 
     def _when(self, task: PipelineTask, lookup: Lookup) -> str:
         """Why the task is guarded off, or '' when every `when` expression holds."""
@@ -437,7 +490,11 @@ class _Run:
                     )
                     if status == "Succeeded" or not retryable or attempt > task.retries:
                         break
-                    if phase.stop.done() or phase.expired():
+                    elapsed = time.time() - (record.started or time.time())
+                    delay = retry_delay(task.retry, attempt, reason, elapsed)
+                    if delay:  # a stop cuts the wait short
+                        await asyncio.wait([phase.stop], timeout=delay)
+                    if delay is None or phase.stop.done() or phase.expired():
                         break
                     logger.message(f"attempt {attempt} {status}: {reason}; retrying")
                     self.record.emit("task-retry", record.name, status, attempt, reason)
@@ -452,34 +509,61 @@ class _Run:
         loop = asyncio.get_running_loop()
         phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
         results_dir = None
-        if spec.results:  # a directory per attempt costs; only tasks with results get one
+        files = [r for r in spec.results if r.value_from == "file"]
+        if files:  # a directory per attempt costs; only tasks with file results get one
             results_dir = self.layout.results / f"{dname}.{attempt}"
             results_dir.mkdir()
             self.sandbox.hand_over(results_dir)
-        workspaces = self._task_workspaces(task, spec, dname) if spec.workspaces else {}
+        try:
+            workspaces = self._task_workspaces(phase, task, spec, dname) if spec.workspaces else {}
+        except (SubstitutionError, ValueError) as exc:
+            logger.message(str(exc))
+            return "Failed", str(exc), False
+        steps_dir = None
+        uses = self._step_paths.get(id(spec))
+        if uses is None:  # scanned once per spec: this runs for every attempt
+            uses = self._step_paths[id(spec)] = uses_step_paths(spec)
+        if uses:
+            steps_dir = self.layout.steps_dir(dname, attempt)
         lookup = self.scope.task_lookup(
-            spec, one.params, results_dir, workspaces, dname, attempt, phase.is_finally
+            spec,
+            one.params,
+            results_dir,
+            workspaces,
+            dname,
+            attempt,
+            phase.is_finally,
+            task,
+            steps_dir,
         )
         artifacts = one.artifacts
         env = {**self.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": self._tmpdir}
+        wanted = self.read.get(task.name, set())
+        capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
         failed = await self.steps.run(
             spec.steps,
-            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop),
+            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
             attempt_deadline=loop.time() + task.timeout if task.timeout else None,
             phase_deadline=phase.deadline,
         )
+        one.record.exit_code = capture.last_exit
+        captured = captured_results(spec.results, spec.steps, capture, wanted)
+        for name, tail in capture.tails.items():
+            if tail.cut:
+                logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
+        one.record.results = dict(captured)
         if failed is not None:
             return failed
         try:
             if results_dir is not None:
-                one.record.results = read_results(spec.results, results_dir)
+                one.record.results = {**read_results(files, results_dir), **captured}
         except ResultError as exc:
             logger.message(str(exc))
             return "Failed", str(exc), True
         return "Succeeded", "", False
 
     def _task_workspaces(
-        self, task: PipelineTask, spec: TaskSpec, dname: str
+        self, phase: Phase, task: PipelineTask, spec: TaskSpec, dname: str
     ) -> dict[str, Path | None]:
         declared = self.declared_workspaces
         paths: dict[str, Path | None] = {}
@@ -489,6 +573,10 @@ class _Run:
                 target = workspace.name
             if target is not None:
                 path = self.layout.workspace(target)
+                sub_path = task.workspace_sub_paths.get(workspace.name)
+                if sub_path:
+                    lookup = self.scope.pipeline_lookup(phase.is_finally, task)
+                    path = sub_directory(path, lookups.text(sub_path, lookup))
             elif workspace.optional:
                 paths[workspace.name] = None
                 continue
@@ -526,11 +614,14 @@ class _Run:
 
     def _ordered_records(self) -> dict[str, TaskRecord]:
         ordered: dict[str, TaskRecord] = {}
+
+        def add(name: str) -> None:  # instances and sub-graph tasks follow their caller
+            ordered[name] = self.records[name]
+            for inner in self.records[name].instances:
+                add(inner)
+
         for task in self.pipeline.all_tasks():
-            record = self.records[task.name]
-            ordered[task.name] = record
-            for name in record.instances:
-                ordered[name] = self.records[name]
+            add(task.name)
         return ordered
 
     def _run_status(self, error: BaseException | None) -> RunStatus:
@@ -542,8 +633,7 @@ class _Run:
             return "TimedOut"
         if error is not None:
             return "Failed"
-        tasks = self.pipeline.all_tasks()
-        if any(self.records[task.name].status in FAILED for task in tasks):
+        if run_failed(self.pipeline, self.records, self.graph, self.guarded_off):
             return "Failed"
         return "Succeeded"
 
@@ -556,3 +646,13 @@ class _Run:
             except SubstitutionError as exc:
                 self.log(f"pipeline result {result.name} not produced: {exc}")
         return values
+
+
+def _missing_results(records: Mapping[str, TaskRecord], task: PipelineTask) -> str | None:
+    for ref in task_references(task):
+        parts = ref.parts
+        if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
+            other = records.get(parts[1])
+            if other is not None and other.done and parts[3] not in other.results:
+                return f"{parts[1]}.{parts[3]}"
+    return None

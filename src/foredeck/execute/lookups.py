@@ -9,23 +9,34 @@ roots fails the task with a message naming it. A run has one lookup for pipeline
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from foredeck.execute.runstate import TaskRecord, tekton_aggregate_status, tekton_task_status
+from foredeck.execute import workflow_vars
+from foredeck.execute.runstate import (
+    TaskRecord,
+    TaskState,
+    tekton_aggregate_status,
+    tekton_task_status,
+)
+from foredeck.execute.step_files import exit_code_path
 from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.expressions import (
     Lookup,
+    Reference,
     iter_references,
     references,
     substitute,
     substitute_list,
     substitute_value,
 )
-from foredeck.pipeline.model import ParamValue, Pipeline, TaskSpec
+from foredeck.pipeline.model import ParamType, ParamValue, Pipeline, PipelineTask, TaskSpec
+from foredeck.pipeline.validate import TEKTON_CONTEXT
 
 NAMESPACE = "local"
-KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
+KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context", "steps"})
 """Roots the executor resolves; any other `$(...)` (`$(pwd)` in a script) is left to the shell."""
 
 
@@ -34,8 +45,13 @@ def check(text: str, lookup: Lookup) -> None:
     if "$(" not in text:
         return
     for ref in iter_references(text):
-        if ref.parts[0] in KNOWN_ROOTS:
+        if ref.parts[0] in KNOWN_ROOTS and not _left_as_written(ref):
             substitute(ref.text, lookup)
+
+
+def _left_as_written(ref: Reference) -> bool:
+    """A `$(context.…)` Tekton does not document: Tekton leaves it for the shell, as here."""
+    return ref.parts[0] == "context" and ref.path not in TEKTON_CONTEXT
 
 
 def text(value: str, lookup: Lookup) -> str:
@@ -53,11 +69,18 @@ def args(items: list[str], lookup: Lookup) -> list[str]:
     return substitute_list(items, lookup, strict=False)
 
 
-def value(param: ParamValue, lookup: Lookup) -> ParamValue:
-    """A param value (string, array or object) substituted."""
+def value(param: ParamValue, lookup: Lookup, expected: ParamType | None = None) -> ParamValue:
+    """A param value (string, array or object) substituted. For an `expected` array, a lone
+    `$(tasks.T.results.list)` without `[*]` is the whole array too, as Tekton passes it."""
     for ref in references(param):
-        if ref.parts[0] in KNOWN_ROOTS:
+        if ref.parts[0] in KNOWN_ROOTS and not _left_as_written(ref):
             substitute(ref.text, lookup)
+    if expected == "array" and isinstance(param, str) and "[*]" not in param:
+        refs = references(param)
+        if len(refs) == 1 and refs[0].index is None and param.strip() == refs[0].text:
+            resolved = lookup(refs[0].path)
+            if isinstance(resolved, list):
+                return list(resolved)
     return substitute_value(param, lookup, strict=False)
 
 
@@ -69,21 +92,37 @@ class RunScope:
     pipeline: Pipeline
     params: dict[str, ParamValue]
     records: dict[str, TaskRecord]
+    uid: str = field(default_factory=lambda: str(uuid.uuid4()))  # `context.pipelineRun.uid`
+    started: float | None = None  # when the run started (Argo's workflow variables)
+    run_records: dict[str, TaskRecord] | None = None  # every record, sub-graphs' too
 
-    def context(self) -> dict[str, str]:
-        return {
+    def context(self, task: PipelineTask | None = None) -> dict[str, str]:
+        """Tekton's `context.*` at pipeline level; `pipelineTask.retries` for a given task."""
+        values = {
             "pipelineRun.name": self.name,
             "pipelineRun.namespace": NAMESPACE,
+            "pipelineRun.uid": self.uid,
             "pipeline.name": self.pipeline.name,
         }
+        if task is not None:
+            values["pipelineTask.retries"] = str(task.retries)
+        return values
+
+    def run_value(self, name: str) -> str | None:
+        """A context value computed when read (`workflow.duration`, ..., the run's uid)."""
+        if self.started is None:
+            return None
+        every = self.records if self.run_records is None else self.run_records
+        return workflow_vars.value(name, self.name, self.started, every)
 
     def aggregate_status(self) -> str:
         """`$(tasks.status)` over the DAG tasks."""
         return tekton_aggregate_status([self.records[t.name].status for t in self.pipeline.tasks])
 
-    def pipeline_lookup(self, in_finally: bool) -> Lookup:
-        """Params, task results, context, bound workspaces; task status in finally tasks."""
-        context = self.context()
+    def pipeline_lookup(self, in_finally: bool, task: PipelineTask | None = None) -> Lookup:
+        """Params, task results, context, bound workspaces; task status in finally tasks.
+        `task`: the pipeline task whose bindings are resolved (`context.pipelineTask.*`)."""
+        context = self.context(task)
         declared = {workspace.name for workspace in self.pipeline.workspaces}
 
         def lookup(path: str) -> ParamValue | None:
@@ -99,11 +138,16 @@ class RunScope:
                     return None
                 if attribute == "status":
                     return tekton_task_status(record.status) if in_finally else None
+                if attribute == "reason":
+                    return tekton_task_reason(record.status) if in_finally else None
                 if attribute.startswith("results."):
-                    return record.results.get(attribute[len("results.") :])
+                    return _result(record.results, attribute[len("results.") :])
+                if attribute.startswith("matrix."):
+                    return _matrix_length(record, attribute[len("matrix.") :])
                 return None
             if root == "context":
-                return context.get(rest)
+                found = context.get(rest)
+                return found if found is not None else self.run_value(rest)
             if root == "workspaces":
                 name, _, attribute = rest.partition(".")
                 if attribute == "bound" and name in declared:
@@ -121,9 +165,12 @@ class RunScope:
         dname: str,
         attempt: int,
         is_finally: bool,
+        task: PipelineTask | None = None,
+        steps_dir: Path | None = None,
     ) -> Lookup:
         """What one attempt of a task sees: its params (pipeline params propagate), results
-        paths, workspaces, `context.taskRun` and `context.task.retry-count`."""
+        paths, workspaces, `context.taskRun` and `context.task.retry-count`, and, with
+        `steps_dir`, `$(steps.step-X.exitCode.path)`."""
         # Built on first use: most steps reference nothing, and this runs for every attempt.
         cache: dict[str, dict[str, ParamValue]] = {}
 
@@ -133,11 +180,12 @@ class RunScope:
                     p.name: p.default for p in spec.params if p.default is not None
                 }
                 values.update(params)
-                context: dict[str, ParamValue] = dict(self.context())
+                context: dict[str, ParamValue] = dict(self.context(task))
                 context.update(
                     {
                         "taskRun.name": f"{self.name}-{dname}",
                         "taskRun.namespace": NAMESPACE,
+                        "taskRun.uid": str(uuid.uuid4()),
                         "task.name": spec.name,
                         "task.retry-count": str(attempt - 1),
                     }
@@ -154,19 +202,49 @@ class RunScope:
                 return found if found is not None else self.params.get(rest)
             if root == "results":
                 name, _, attribute = rest.partition(".")
-                declared = any(result.name == name for result in spec.results)
+                declared = any(r.name == name and r.value_from == "file" for r in spec.results)
                 if attribute == "path" and declared and results_dir is not None:
                     return str(results_dir / dir_name(name))
                 return None
             if root == "workspaces":
                 return _workspace(workspaces, rest)
             if root == "context":
-                return scope()["context"].get(rest)
+                known = scope()["context"].get(rest)
+                return known if known is not None else self.run_value(rest)
             if root == "tasks":  # `$(tasks.status)` in a finally task's script, for one
                 return self.pipeline_lookup(is_finally)(path)
+            if root == "steps" and steps_dir is not None:
+                name, _, attribute = rest.partition(".")
+                if attribute == "exitCode.path":
+                    return str(exit_code_path(steps_dir, name))
             return None
 
         return lookup
+
+
+def tekton_task_reason(status: TaskState) -> str:
+    """`$(tasks.T.reason)`: the reason a TaskRun's condition gives for its final status."""
+    reasons = {
+        "Succeeded": "Succeeded",
+        "Failed": "Failed",
+        "TimedOut": "TaskRunTimeout",
+        "Cancelled": "TaskRunCancelled",
+    }
+    return reasons.get(status, "None")
+
+
+def _matrix_length(record: TaskRecord, rest: str) -> str | None:
+    """`$(tasks.T.matrix.length)` (instances) and `$(tasks.T.matrix.R.length)` (the results
+    the instances produced, as the aggregated array holds them)."""
+    if not record.instances:
+        return None
+    if rest == "length":
+        return str(len(record.instances))
+    name, _, attribute = rest.partition(".")
+    value = record.results.get(name)
+    if attribute == "length" and isinstance(value, list):
+        return str(len(value))
+    return None
 
 
 def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
@@ -180,3 +258,14 @@ def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
     if attribute == "bound":
         return "false" if bound is None else "true"
     return None
+
+
+def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
+    """A task's result; `R.json` of an array result (a matrix task's aggregate) is its JSON
+    text, as Argo passes a looped task's outputs (`["a","b"]`)."""
+    found = results.get(name)
+    if found is None and name.endswith(".json"):
+        aggregate = results.get(name[: -len(".json")])
+        if isinstance(aggregate, list):
+            return json.dumps(aggregate, separators=(",", ":"))
+    return found

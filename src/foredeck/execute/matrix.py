@@ -1,24 +1,28 @@
 """Matrix fan-out: which parameter combinations a matrix task runs, resolved at run time.
 
-The cross product of the matrix params comes first (in declaration order, the last param
-varying fastest), then each `include` entry as one more combination. Instance `i` is named
+The cross product of the matrix params comes first (in Tekton's order: the first param
+varies fastest), then each `include` entry as one more combination. Instance `i` is named
 `task[i]` in that order. A param's values may be an expression resolving to an array
-(`$(tasks.gen.results.list[*])`) or a JSON array text (Argo's `withParam`).
+(`$(tasks.gen.results.list[*])`) or a JSON array text (Argo's `withParam`). Then one
+combination per item of `items` (a run-time list of objects, Argo's `withParam` with
+`{{item.key}}`), its `$(item)` / `$(item.key)` filled in.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 
 from foredeck.pipeline.expressions import (
     Lookup,
     SubstitutionError,
+    iter_references,
     substitute,
     substitute_list,
     substitute_value,
 )
-from foredeck.pipeline.model import Matrix
+from foredeck.pipeline.model import Matrix, ParamValue, TaskStatus, WhenExpression
 
 # Tekton's default `default-max-matrix-combinations-count`.
 MAX_COMBINATIONS = 256
@@ -58,7 +62,79 @@ def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
                 f"matrix has {count + len(matrix.include)} combinations,"
                 f" over the limit of {MAX_COMBINATIONS}"
             )
-        combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*axes)]
+        # Tekton's order: the first param varies fastest (linux-chrome, mac-chrome, ...).
+        combos = [
+            dict(zip(names, reversed(values), strict=True))
+            for values in itertools.product(*reversed(axes))
+        ]
     for extra in matrix.include:
         combos.append({key: substitute(value, lookup) for key, value in extra.items()})
+    if matrix.items is not None:
+        combos.extend(_item_rows(matrix, lookup))
+    if len(combos) > MAX_COMBINATIONS:
+        raise SubstitutionError(
+            f"matrix has {len(combos)} combinations, over the limit of {MAX_COMBINATIONS}"
+        )
     return combos
+
+
+_ITEM = re.compile(r"\$\(item((?:\.[^()\s.]+)*)\)")
+
+
+def _item_text(value: object) -> str:
+    """An item (or field) as Argo writes it into an argument: strings as they are, else JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
+    """One combination per item of the run-time list `matrix.items`."""
+    assert matrix.items is not None
+    refs = list(iter_references(matrix.items))
+    whole = len(refs) == 1 and refs[0].text == matrix.items.strip()
+    # an array param or result as it is; else the text (JSON) the reference gives
+    found = lookup(refs[0].path) if whole and refs[0].index is None else None
+    resolved = found if isinstance(found, list) else substitute_value(matrix.items, lookup)
+    items: object = resolved
+    if isinstance(resolved, str):
+        try:
+            items = json.loads(resolved)
+        except ValueError:
+            items = None
+    if not isinstance(items, list):
+        raise SubstitutionError(f"loop items {matrix.items!r} are not a JSON list: {resolved!r}")
+    rows: list[dict[str, str]] = []
+    for item in items:
+
+        def field(m: re.Match[str], item: object = item) -> str:
+            value = item
+            for key in m.group(1).split(".")[1:]:
+                if not isinstance(value, dict) or key not in value:
+                    raise SubstitutionError(f"loop item {_item_text(item)} has no field {key!r}")
+                value = value[key]
+            return _item_text(value)
+
+        rows.append({name: _ITEM.sub(field, text) for name, text in matrix.item_params.items()})
+    return rows
+
+
+def item_guard(
+    whens: list[WhenExpression], combo: dict[str, str], lookup: Lookup
+) -> tuple[TaskStatus, str] | None:
+    """(status, reason) of an instance the task's per-item guards stop (`$(params.p)` is the
+    instance's value of `p`: Skipped, or Failed when one cannot be resolved), else None."""
+
+    def instance(path: str) -> ParamValue | None:
+        root, _, name = path.partition(".")
+        if root == "params" and name in combo:
+            return combo[name]
+        return lookup(path)
+
+    for when in whens:
+        try:
+            value = substitute(when.input, instance)
+            allowed = substitute_list(when.values, instance)
+        except SubstitutionError as exc:
+            return "Failed", str(exc)
+        if (value in allowed) != (when.operator == "in"):
+            return "Skipped", f"when: {value!r} {when.operator} {allowed!r} is false"
+    return None

@@ -197,45 +197,34 @@ async def run_process(
     cancel: asyncio.Future[None] | None = None,
     grace: float = 3.0,
     marker: str | None = None,
+    stdout_sink: Callable[[bytes], object] | None = None,
+    stderr_sink: Callable[[bytes], object] | None = None,
 ) -> ProcessOutcome:
     """Run `argv` in a new session until it exits, `deadline` (loop time) passes or `cancel`.
 
-    stdout and stderr share one pipe, so `sink` sees them interleaved in the order written.
+    stdout and stderr share one pipe, so `sink` sees them interleaved in the order written;
+    with `stdout_sink` or `stderr_sink` (Tekton's `stdoutConfig`), each stream has its own pipe,
+    fed to `sink` and to its own sink, and the order between the two is only approximate.
     On a deadline or cancel the group gets SIGTERM, then SIGKILL after `grace` seconds. Whatever
     ends the step, every process left in its group is killed before this returns or raises;
     with a `marker` (the step's `FOREDECK_RUN`, already in `env`), so is every process that left
     the group (see `orphans.py`). Raises OSError when the program cannot be started.
     """
     loop = asyncio.get_running_loop()
-    read_fd, write_fd = os.pipe()
-    if marker is not None:
-        REAPER.step_starting(marker)
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=groups.devnull,
-            stdout=write_fd,
-            stderr=write_fd,
-            start_new_session=True,
-        )
-    except BaseException:
-        os.close(read_fd)
-        if marker is not None:
-            REAPER.leader_ended(0, marker)  # no leader: forget the step
-        raise
-    finally:
-        os.close(write_fd)
+    split = stdout_sink is not None or stderr_sink is not None
+    proc, read_fd, err_read = _spawn(argv, cwd, env, groups, marker, split=split)
     pgid = proc.pid
     groups.add(pgid)
     REAPER.leader_started(pgid, marker)
     leftovers = 0
     reader: _PipeReader | None = None
+    err_reader: _PipeReader | None = None
     watcher: _ExitWatcher | None = None
     stopped: StopCause | None = None
     try:
-        reader = _PipeReader(loop, read_fd, sink)
+        reader = _PipeReader(loop, read_fd, _tee(sink, stdout_sink))
+        if split:
+            err_reader = _PipeReader(loop, err_read, _tee(sink, stderr_sink))
         watcher = _ExitWatcher(loop, proc.pid)
         waiters = [watcher.exited] if cancel is None else [watcher.exited, cancel]
         await _first(loop, waiters, deadline)
@@ -249,7 +238,10 @@ async def run_process(
         if marker is not None:  # while the zombie leader pins the session id
             leftovers = await REAPER.sweep(marker)
         returncode = proc.wait()
-        await _first(loop, [reader.closed], loop.time() + PIPE_DRAIN_SECONDS)
+        drained = loop.time() + PIPE_DRAIN_SECONDS
+        await _first(loop, [reader.closed], drained)
+        if err_reader is not None:
+            await _first(loop, [err_reader.closed], drained)
     finally:
         if proc.returncode is None:  # an error or a cancel interrupted us: kill and reap
             killpg(pgid, signal.SIGKILL)
@@ -264,4 +256,60 @@ async def run_process(
             reader.close()
         else:
             os.close(read_fd)
+        if err_reader is not None:
+            err_reader.close()
+        elif split:
+            os.close(err_read)
     return ProcessOutcome(returncode, stopped, leftovers)
+
+
+def _spawn(
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[bytes, bytes] | Mapping[str, str],
+    groups: ProcessGroups,
+    marker: str | None,
+    *,
+    split: bool,
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start the step: the process and the read ends of its output pipe(s) (stderr's is -1
+    unless `split`)."""
+    read_fd, write_fd = os.pipe()
+    err_read, err_write = os.pipe() if split else (-1, write_fd)
+    if marker is not None:
+        REAPER.step_starting(marker)
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=groups.devnull,
+            stdout=write_fd,
+            stderr=err_write,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_fd)
+        if split:
+            os.close(err_read)
+        if marker is not None:
+            REAPER.leader_ended(0, marker)  # no leader: forget the step
+        raise
+    finally:
+        os.close(write_fd)
+        if split:
+            os.close(err_write)
+    return proc, read_fd, err_read
+
+
+def _tee(
+    sink: Callable[[bytes], None], extra: Callable[[bytes], object] | None
+) -> Callable[[bytes], None]:
+    if extra is None:
+        return sink
+
+    def both(data: bytes) -> None:
+        sink(data)
+        extra(data)
+
+    return both

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from foredeck.execute.runstate import RunEvent, RunResult
 from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.pipeline.objects import passed_through
 from foredeck.storage import prow
 
 _STYLE = {
@@ -77,6 +78,10 @@ class Progress:
     def on_event(self, event: RunEvent) -> None:
         if event.kind == "run-started" and self._live is None:
             self._line(f"run {event.run}: started, output in {self.out_dir}")
+        if event.kind == "run-started" and self.spec.cluster_objects:
+            passed = passed_through(self.spec.cluster_objects)
+            if passed:
+                self.note(passed)
         if event.task is None:
             return
         row = self.rows.setdefault(event.task, _Row())

@@ -49,6 +49,7 @@ class TaskRecord:
     log: str | None = None  # relative to the run directory, when the task wrote a log
     artifacts: str | None = None  # relative to the run directory: the task's $ARTIFACTS
     run_after: list[str] = field(default_factory=list)  # upstream tasks (explicit and implied)
+    exit_code: int | None = None  # of the last step that ran (Failed vs Errored, `outcomes.py`)
 
     @property
     def done(self) -> bool:

@@ -1,10 +1,13 @@
 """The local executor's scheduler: one phase (the DAG tasks, or the finally tasks) at a time.
 
 A task starts once every task it depends on has settled and every one of them Succeeded (or was
-guarded off by its own `when`); otherwise it is Skipped. The first failed DAG task stops the
-phase from starting more (`stopping = "failed"`); the stop signal (cancel) and the phase's
-deadline stop it too, and then the tasks still running are waited for. What a task *does* is
-the host's (`PhaseHost.task`); this module only decides when.
+guarded off by its own `when`, or failed in a way it continues on); otherwise it is Skipped. A
+task with a dependency predicate (`PipelineTask.depends`) starts when the predicate holds over
+the outcomes of the tasks it reads (`outcomes.py`), and is Skipped (Argo's Omitted) when not.
+Under the "stop" failure policy the first failed DAG task stops the phase from starting more
+(`stopping = "failed"`); under "continue" tasks keep starting as their predicates allow. The
+stop signal (cancel) and the phase's deadline stop it too, and then the tasks still running are
+waited for. What a task *does* is the host's (`PhaseHost.task`); this module only decides when.
 
 Tasks become ready by counting finished parents, and a finishing task wakes the scheduler
 through a done callback: no scan of every pending or running task per wake-up, which would make
@@ -19,8 +22,9 @@ from collections import deque
 from collections.abc import Coroutine, Iterable
 from typing import Any, Literal, Protocol
 
+from foredeck.execute.outcomes import blocked_by, continues
 from foredeck.execute.runstate import TaskRecord
-from foredeck.pipeline.model import PipelineTask, TaskStatus
+from foredeck.pipeline.model import FailurePolicy, PipelineTask, TaskStatus
 
 StopReason = Literal["failed", "timeout", "cancel"]
 FAILED: frozenset[str] = frozenset({"Failed", "TimedOut", "Cancelled"})
@@ -66,9 +70,12 @@ class Phase:
         stop: asyncio.Future[None],
         deadline: float | None,
         graph: dict[str, set[str]],
+        policy: FailurePolicy = "stop",
     ) -> None:
         self.host = host
         self.tasks = tasks
+        self.policy = policy
+        self.by_name = {task.name: task for task in tasks}
         self.is_finally = is_finally
         self.stop = stop
         self.deadline = deadline
@@ -184,23 +191,30 @@ class Phase:
 
     def _start_ready(self) -> None:
         host, records = self.host, self.host.records
-        by_name = {task.name: task for task in self.tasks} if self.ready else {}
         while self.ready:
             name = self.ready.popleft()
-            parents = self.graph.get(name, set())
-            blocked = [
-                p
-                for p in sorted(parents)
-                if records[p].status != "Succeeded" and p not in host.guarded_off
-            ]
-            if blocked:
-                parent = records[blocked[0]]
-                reason = f"parent task {parent.name!r} is {parent.status}"
+            task = self.by_name[name]
+            reason = self._blocked(task)
+            if reason:
                 host.settle(records[name], "Skipped", reason)
                 self._settled(name)
                 continue
-            coro = host.task(self, by_name[name])
+            coro = host.task(self, task)
             self._track(asyncio.get_running_loop().create_task(coro), name)
+
+    def _blocked(self, task: PipelineTask) -> str:
+        """Why `task` may not run now that what it waits for has settled ('' if it may)."""
+        host, records = self.host, self.host.records
+        if task.depends is not None:
+            return blocked_by(task, records, host.guarded_off) or ""
+        for parent in sorted(self.graph.get(task.name, set())):
+            record = records[parent]
+            if record.status == "Succeeded" or parent in host.guarded_off:
+                continue
+            if continues(self.by_name[parent], record, host.guarded_off):
+                continue
+            return f"parent task {record.name!r} is {record.status}"
+        return ""
 
     def _collect_finished(self) -> None:
         while self.finished:
@@ -219,6 +233,10 @@ class Phase:
         elif not record.done:
             host.settle(record, "Failed", "internal error: task ended without a status")
         self._settled(name)
-        if record.status in FAILED and not self.is_finally and self.stopping is None:
+        stops = self.policy == "stop" and not self.is_finally and self.stopping is None
+        if stops and record.status in FAILED and not self._continues(name, record):
             self.stopping = "failed"
             host.log(f"task {name} {record.status}: not starting further tasks")
+
+    def _continues(self, name: str, record: TaskRecord) -> bool:
+        return continues(self.by_name[name], record, self.host.guarded_off)

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from foredeck.execute import lookups
+from foredeck.execute.capture import StepCapture
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.orphans import MARKER
-from foredeck.execute.process import ProcessGroups, run_process
+from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
+from foredeck.execute.step_files import open_output, record_exit_code
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
-from foredeck.pipeline.model import Step, TaskStatus
+from foredeck.pipeline.model import Step, TaskStatus, needs_entrypoint
 
 _MARKER_KEY = MARKER.encode()
 
@@ -41,6 +45,14 @@ class Attempt:
     results: Path | None  # its results directory, when it declares results
     logger: TaskLogger
     stop: asyncio.Future[None]  # the phase's stop signal (cancel)
+    steps_dir: Path | None = None  # exit codes (`$(steps.step-X.exitCode.path)`), when used
+    capture: StepCapture | None = None  # stdout and exit codes kept as results
+
+
+def _close(streams: list[BinaryIO | None]) -> None:
+    for stream in streams:
+        if stream is not None:
+            stream.close()
 
 
 def shebang(script: str) -> list[str] | None:
@@ -104,26 +116,41 @@ class StepRunner:
                 message = f"{which} timeout expired before step {step.name!r}"
                 attempt.logger.message(message)
                 return "TimedOut", message, which != "pipeline"
-            outcome = await self._step(step, attempt, deadline, which)
-            if outcome is not None:
-                return outcome
+            outcome, code = await self._step(step, attempt, deadline, which)
+            if code is not None and attempt.steps_dir is not None:
+                record_exit_code(attempt.steps_dir, step.name, code)
+            if outcome is None:
+                continue
+            if code is not None and step.on_error == "continue":
+                # Tekton's onError: continue: the failure is recorded, the task goes on.
+                attempt.logger.message(f"step {step.name!r}: onError continue, carrying on")
+                continue
+            return outcome
         return None
 
     async def _step(
         self, step: Step, attempt: Attempt, deadline: float | None, which: str
-    ) -> StepOutcome | None:
+    ) -> tuple[StepOutcome | None, int | None]:
+        """The step's outcome (None: it succeeded) and its exit code, if it ran to its end."""
         logger = attempt.logger
+        streams: list[BinaryIO | None] = []
         try:
             argv, cwd, step_env = self._prepare(step, attempt.lookup, attempt.env)
             argv = self._confine(argv, cwd, attempt.artifacts, attempt.results)
+            for path in (step.stdout_path, step.stderr_path):
+                text = None if path is None else lookups.text(path, attempt.lookup)
+                streams.append(open_output(text, cwd, self.layout) if text else None)
         except (SubstitutionError, ValueError, OSError) as exc:
+            _close(streams)
             message = f"step {step.name!r}: {exc}"
             logger.message(message)
-            return "Failed", message, False
+            return ("Failed", message, False), None
         marker = self._step_marker()
         if marker is not None:
             step_env = {**step_env, _MARKER_KEY: marker.encode()}
         output = logger.step_output(step.name)
+        capture = attempt.capture
+        keep = None if capture is None else capture.stdout_sink(step.name)
         try:
             outcome = await run_process(
                 argv,
@@ -135,13 +162,26 @@ class StepRunner:
                 cancel=attempt.stop,
                 grace=self.kill_grace,
                 marker=marker,
+                stdout_sink=_both(None if streams[0] is None else streams[0].write, keep),
+                stderr_sink=None if streams[1] is None else streams[1].write,
             )
         except OSError as exc:
             output.flush()
             message = f"step {step.name!r} could not start {argv[0]!r}: {exc.strerror}"
             logger.message(message)
-            return "Failed", message, True
+            return ("Failed", message, True), None
+        finally:
+            _close(streams)
         output.flush()
+        if capture is not None:
+            capture.exited(step.name, outcome.returncode)
+        return self._outcome(step, outcome, logger, which), (
+            outcome.returncode if outcome.stopped is None else None
+        )
+
+    def _outcome(
+        self, step: Step, outcome: ProcessOutcome, logger: TaskLogger, which: str
+    ) -> StepOutcome | None:
         if outcome.leftovers:
             logger.message(f"step {step.name!r}: killed {outcome.leftovers} processes it left")
         if outcome.stopped == "cancel":
@@ -178,7 +218,7 @@ class StepRunner:
         else:
             command = lookups.args(step.command, lookup)
             if not command:
-                raise ValueError("no command or script (an image's entrypoint is not known here)")
+                raise ValueError(needs_entrypoint(step))
             argv = [*command, *args]
         if step.env:
             overrides = {k: lookups.text(v, lookup) for k, v in step.env.items()}
@@ -205,3 +245,17 @@ class StepRunner:
         if results is not None:
             writable.append(str(results))
         return self.sandbox.wrap(argv, cwd=cwd, writable=writable, readonly=[str(layout.scripts)])
+
+
+def _both(
+    first: Callable[[bytes], object] | None, second: Callable[[bytes], object] | None
+) -> Callable[[bytes], object] | None:
+    """One sink feeding two (a `stdoutConfig` file, a stdout result), either of them optional."""
+    if first is None or second is None:
+        return first or second
+
+    def feed(data: bytes) -> None:
+        first(data)
+        second(data)
+
+    return feed

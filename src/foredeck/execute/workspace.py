@@ -11,6 +11,7 @@ OUT/.work/workspaces/<W>/      $(workspaces.W.path); the root is every step's de
                                (a workspace bound to a directory: a symlink to it)
 OUT/.work/results/<task>.<n>/  $(results.R.path) of attempt n (tasks with results only)
 OUT/.work/scripts/<sha>        step scripts, written once per distinct content
+OUT/.work/steps/<task>.<n>/    step exit codes of attempt n (tasks using `$(steps.…)` only)
 ```
 
 `.work` is scratch: an artifact upload should skip it (it holds checkouts and build trees).
@@ -55,6 +56,15 @@ def dir_name(name: str) -> str:
     if safe in ("", ".", ".."):
         safe = "_" + safe
     return safe
+
+
+def sub_directory(root: Path, sub_path: str) -> Path:
+    """A workspace binding's `subPath` inside `root`; one that would leave it is refused
+    (ValueError), as Kubernetes refuses an absolute or `..` subPath."""
+    parts = [part for part in sub_path.split("/") if part not in ("", ".")]
+    if sub_path.startswith("/") or ".." in parts:
+        raise ValueError(f"workspace subPath {sub_path!r} must be a relative path inside it")
+    return root.joinpath(*parts)
 
 
 @dataclass
@@ -194,6 +204,10 @@ class RunLayout:
     def workspace(self, name: str) -> Path:
         """The directory of pipeline workspace `name` (the bound directory, if any)."""
         return self._bound.get(name) or self.workspaces / dir_name(name)
+
+    def steps_dir(self, dname: str, attempt: int) -> Path:
+        """`.work/steps/<task>.<n>/`: the exit codes of an attempt's steps (`step_files.py`)."""
+        return self.work / "steps" / f"{dname}.{attempt}"
 
     def script(self, content: str) -> str:
         """The path of a script file holding `content`, written on first use only."""

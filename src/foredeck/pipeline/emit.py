@@ -1,4 +1,9 @@
-"""`foredeck run --emit argo|tekton`: a pipeline run as a manifest for a cluster."""
+"""`foredeck run --emit argo|tekton`: a pipeline run as a manifest for a cluster.
+
+The input's other Kubernetes objects (PVCs, ServiceAccounts, RBAC, ConfigMaps ...) come first,
+as documents of their own, so that `kubectl create -f` sets up what the run needs; a Secret is
+named in a comment, never printed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import yaml
 from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.emit_tekton import emit_tekton
 from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.pipeline.objects import emitted
 
 EmitFormat = Literal["argo", "tekton"]
 
@@ -34,8 +40,15 @@ def manifest(run: PipelineRunSpec, fmt: EmitFormat) -> dict[str, Any]:
 
 
 def emit(run: PipelineRunSpec, fmt: EmitFormat) -> str:
-    """The run as YAML: an Argo `Workflow` or a Tekton v1 `PipelineRun`."""
-    return dump(manifest(run, fmt))
+    """The run as YAML: its cluster objects, then an Argo `Workflow` or a Tekton `PipelineRun`."""
+    return with_objects(run, manifest(run, fmt))
+
+
+def with_objects(run: PipelineRunSpec, doc: dict[str, Any]) -> str:
+    """`doc` as YAML after the run's cluster objects (one document each)."""
+    manifests, notes = emitted(run.cluster_objects)
+    head = "".join(f"# {note}\n" for note in notes)
+    return head + "---\n".join(dump(m) for m in [*manifests, doc])
 
 
 def dump(doc: dict[str, Any]) -> str:

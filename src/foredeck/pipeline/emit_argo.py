@@ -11,6 +11,10 @@ The shape is fixed (`argo_manifest.py`) so that the Argo front end reads it back
   `valueFrom.path` on the file it copied;
 - a pipeline workspace `W` is a `volumeClaimTemplate`, mounted at `/workspace/<task workspace>`.
 
+- a dependency predicate is `depends` (a bare name where the default rule is meant), other
+  tasks `dependencies`; `continue_on` is `continueOn`; a stdout / exit-code result is read as
+  `{{tasks.T.outputs.result}}` / `{{tasks.T.exitCode}}` (Argo captures them; not declared).
+
 What Argo cannot express (step timeouts in multi-step tasks, `timeouts.tasks`, array params in
 steps, a finally task reading DAG results ...) raises `PipelineError` naming the task.
 """
@@ -25,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from foredeck.pipeline import emit_argo_pod as pod
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
     ARGO_API,
     RESULTS_DIR,
@@ -36,6 +42,13 @@ from foredeck.pipeline.argo_manifest import (
     unique_name,
 )
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
+from foredeck.pipeline.emit_argo_graphs import (
+    graph_template,
+    hooked_task,
+    is_exit_wrapper,
+    item_tests,
+    retry_strategy,
+)
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
@@ -44,9 +57,21 @@ from foredeck.pipeline.model import (
     Pipeline,
     PipelineRunSpec,
     PipelineTask,
+    RetryStrategy,
     Step,
     TaskSpec,
     WhenExpression,
+)
+from foredeck.pipeline.predicates import (
+    NO_CONTINUE,
+    OUTCOMES,
+    AllOf,
+    AnyOf,
+    ContinueOn,
+    Is,
+    Predicate,
+    render,
+    tasks_of,
 )
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError, Source
@@ -54,6 +79,7 @@ from foredeck.types import PipelineError, Source
 _EXPR = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
 _OWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
 _CLAIM_SIZE = "1Gi"
+_ITEM_REF = re.compile(r"\$\(item((?:\.[^()\s.]+)*)\)")  # a run-time loop item (`Matrix.items`)
 
 # `$(tasks.status)` values (IR / Tekton) as Argo `{{workflow.status}}` values.
 _WORKFLOW_STATUS = {"Succeeded": ["Succeeded"], "Completed": ["Succeeded"]}
@@ -98,6 +124,8 @@ class _TemplateKey:
     workspaces: tuple[tuple[str, str], ...]
     retries: int
     timeout: float | None
+    task: str | None = None  # a task with its own pod settings or subPaths gets its own
+    retry: RetryStrategy | None = None
 
 
 class _Emitter:
@@ -109,17 +137,19 @@ class _Emitter:
         self.template_names: set[str] = set()
         self.matrix_tasks = {t.name for t in self.pipeline.all_tasks() if t.matrix is not None}
         self.finally_names = {t.name for t in self.pipeline.finally_tasks}
+        self.by_name = {t.name: t for t in self.pipeline.all_tasks()}
+        self.inputs: set[str] = set()  # params that are the inputs of a sub-graph template
+        self.graph_templates: dict[str, str] = {}  # graph_ref -> its dag template
+        self.graph_bodies: list[dict[str, Any]] = []
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
-        for what, value in (("timeouts.tasks", p.tasks_timeout), ("finally", p.finally_timeout)):
-            if value is not None:
-                why = f"{what}: Argo has one workflow deadline only; set the pipeline timeout"
-                raise PipelineError(p.source, why)
         dag_tasks = [self._dag_task(t, finally_=False) for t in p.tasks]
         exit_tasks = [self._dag_task(t, finally_=True) for t in p.finally_tasks]
         entry_name = self._unique("main")
         entry: dict[str, Any] = {"name": entry_name, "dag": {"tasks": dag_tasks}}
+        if p.tasks_timeout is not None:  # Tekton's timeouts.tasks: the entrypoint's deadline
+            entry["activeDeadlineSeconds"] = str(max(1, math.ceil(p.tasks_timeout)))
         outputs = [self._pipeline_result(r.name, r.value, r.source) for r in p.results]
         if outputs:
             entry["outputs"] = {"parameters": outputs}
@@ -130,8 +160,12 @@ class _Emitter:
             spec["arguments"] = {"parameters": params}
         if exit_tasks:
             handler = self._unique("exit-handler")
-            templates.append({"name": handler, "dag": {"tasks": exit_tasks}})
+            exit_template: dict[str, Any] = {"name": handler, "dag": {"tasks": exit_tasks}}
+            if p.finally_timeout is not None:
+                exit_template["activeDeadlineSeconds"] = str(max(1, math.ceil(p.finally_timeout)))
+            templates.append(exit_template)
             spec["onExit"] = handler
+        templates.extend(self.graph_bodies)
         templates.extend(self.templates.values())
         spec["templates"] = templates
         if p.timeout is not None:
@@ -147,6 +181,7 @@ class _Emitter:
                 }
                 for ws in p.workspaces
             ]
+        spec.update(pod.workflow_fields(p))
         metadata = run_metadata(self.run)
         return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
 
@@ -185,6 +220,8 @@ class _Emitter:
 
     def _call_ref(self, ref: Reference, finally_: bool) -> str:
         parts = ref.parts
+        if parts[0] == "params" and parts[1:] and parts[1] in self.inputs and not ref.star:
+            return f"{{{{inputs.parameters.{parts[1]}}}}}"
         if parts[0] == "params" and len(parts) == 2 and ref.index is None:
             param = next((p for p in self.pipeline.params if p.name == parts[1]), None)
             if param is not None and param.type != "string" and not ref.star:
@@ -194,7 +231,15 @@ class _Emitter:
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
+        aggregate = parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["json"]
+        if aggregate and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
+            return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"
         if parts[0] == "tasks" and len(parts) == 4 and parts[2] == "results":
+            implicit = self._implicit_result(parts[1], parts[3])
+            if implicit is not None:
+                if finally_ or parts[1] in self.matrix_tasks:
+                    raise _Bad(f"{ref.text}: Argo reads {implicit} of a dag task only in the dag")
+                return f"{{{{tasks.{parts[1]}.{implicit}}}}}"
             if finally_:
                 raise _Bad(f"{ref.text}: an Argo exit handler cannot read a task's outputs")
             if parts[1] in self.matrix_tasks:
@@ -211,11 +256,44 @@ class _Emitter:
             }
             if ref.path in context:
                 return context[ref.path]
+            if workflow_vars.argo_tag(ref.path) is not None:
+                return str(workflow_vars.argo_tag(ref.path))
         if parts[0] == "workspaces" and parts[2:] == ["bound"]:
             return "true"
         raise _Bad(f"{ref.text} cannot be expressed in Argo")
 
+    def _implicit_result(self, task_name: str, result: str) -> str | None:
+        """`outputs.result` / `exitCode` for a stdout / exit-code result (None: a file)."""
+        task = self.by_name.get(task_name)
+        if task is None:
+            return None
+        spec = self.pipeline.spec_of(task)
+        found = next((r for r in spec.results if r.name == result), None)
+        if found is None or found.value_from == "file":
+            return None
+        main = _main_step(spec)
+        if (found.step or spec.steps[-1].name) != main:
+            why = f"Argo keeps the stdout and exit code of the step {main!r} only"
+            raise _Bad(f"result {result!r} of task {task_name!r}: {why}")
+        return "outputs.result" if found.value_from == "stdout" else "exitCode"
+
+    def _continue_on(self, name: str) -> ContinueOn:
+        task = self.by_name.get(name)
+        return task.continue_on if task is not None else NO_CONTINUE
+
+    def _depends(self, task: PipelineTask, deps: list[str]) -> str:
+        """The task's predicate as `depends`; edges it does not read only wait (any outcome)."""
+        assert task.depends is not None
+        predicate: Predicate = task.depends
+        extra = [d for d in deps if d not in tasks_of(predicate)]
+        if extra:
+            settled = [AnyOf(tuple(Is(d, o) for o in OUTCOMES[:6])) for d in extra]  # type: ignore[arg-type]
+            predicate = AllOf((predicate, *settled))
+        return render(predicate, self._continue_on)
+
     def _dag_task(self, task: PipelineTask, finally_: bool) -> dict[str, Any]:
+        if task.graph_ref is not None and is_exit_wrapper(self.pipeline.graph_of(task)):
+            return hooked_task(self, task, finally_)
         where = f"{'finally task' if finally_ else 'task'} {task.name!r}"
         out: dict[str, Any] = {"name": task.name, "template": self._template(task)}
         args: list[dict[str, str]] = []
@@ -224,19 +302,31 @@ class _Emitter:
                 raise PipelineError(
                     task.source, f"{where}: param {name!r}: Argo values are strings"
                 )
+            value = pod.task_context(value, task)
             text = self._call_text(value, finally_, task.source, f"{where} param {name!r}")
             args.append({"name": name, "value": text})
+        tests: list[str] = []
         if task.matrix is not None:
             loop, items = self._matrix(task.matrix, finally_, task.source, where)
             out.update(loop)
             args.extend({"name": k, "value": v} for k, v in items.items())
+            tests = [self._when(w, finally_, where) for w in item_tests(task, items)]
         if args:
             out["arguments"] = {"parameters": args}
         deps = sorted(self.graph.get(task.name, set()))
-        if deps:
+        if task.depends is not None:
+            out["depends"] = self._depends(task, deps)
+        elif deps:
             out["dependencies"] = deps
-        if task.when:
-            out["when"] = " && ".join(self._when(w, finally_, where) for w in task.when)
+        if task.continue_on:
+            out["continueOn"] = {
+                key: True
+                for key, o in (("failed", "Failed"), ("error", "Errored"))
+                if o in task.continue_on
+            }
+        tests = [self._when(w, finally_, where) for w in task.when] + tests
+        if tests:
+            out["when"] = " && ".join(tests)
         return out
 
     def _when(self, when: WhenExpression, finally_: bool, where: str) -> str:
@@ -266,6 +356,11 @@ class _Emitter:
         def call(text: str) -> str:
             return self._call_text(text, finally_, source, f"{where} matrix")
 
+        if matrix.items is not None and not matrix.params and not matrix.include:
+            args = {k: _ITEM_REF.sub(r"{{item\1}}", call(v)) for k, v in matrix.item_params.items()}
+            return {"withParam": call(matrix.items)}, args
+        if not matrix.params and not any(matrix.include):  # runs n times, no item used
+            return {"withSequence": {"count": str(len(matrix.include))}}, {}
         if len(matrix.params) == 1 and not matrix.include:
             name, values = next(iter(matrix.params.items()))
             if isinstance(values, list):
@@ -274,6 +369,9 @@ class _Emitter:
             if not refs:
                 parsed = json.loads(values)
                 return {"withItems": [str(v) for v in parsed]}, {name: "{{item}}"}
+            whole_text = len(refs) == 1 and refs[0].text == values.strip()
+            if whole_text and not refs[0].star and refs[0].parts[0] == "tasks":
+                return {"withParam": call(values)}, {name: "{{item}}"}  # JSON text at run time
             if len(refs) != 1 or refs[0].text != values.strip() or not refs[0].star:
                 message = f"{where}: matrix param {name!r}: Argo loops over one whole array"
                 raise PipelineError(source, message)
@@ -290,7 +388,9 @@ class _Emitter:
                 raise PipelineError(source, message)
             axes.append([call(v) for v in values])
         names = list(matrix.params)
-        rows = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+        # Tekton's order (the first param varies fastest), as the local executor runs them.
+        combos = itertools.product(*reversed(axes))
+        rows = [dict(zip(names, reversed(combo), strict=True)) for combo in combos]
         if not names:
             rows = []
         rows.extend({k: call(v) for k, v in extra.items()} for extra in matrix.include)
@@ -303,12 +403,16 @@ class _Emitter:
     # -- templates ------------------------------------------------------------------------------
 
     def _template(self, task: PipelineTask) -> str:
+        if task.graph_ref is not None:
+            return graph_template(self, task)
         spec = self.pipeline.spec_of(task)
         key = _TemplateKey(
             task.task_ref or f"inline:{task.name}",
             tuple(sorted(task.workspaces.items())),
             task.retries,
             task.timeout,
+            task.name if own_template(self.pipeline, task) else None,
+            task.retry,
         )
         if key not in self.templates:
             base = task.task_ref or task.name
@@ -351,6 +455,8 @@ class _TemplateBuilder:
             template["inputs"] = {"parameters": inputs}
         outputs = []
         for result in spec.results:
+            if result.value_from != "file":  # Argo's implicit outputs.result / exitCode
+                continue
             value_from: dict[str, Any]
             if result.name in collected:
                 out = collected[result.name]
@@ -379,17 +485,22 @@ class _TemplateBuilder:
         if self.uses_results_dir:
             template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
         if task.retries:
-            template["retryStrategy"] = {"limit": str(task.retries), "retryPolicy": "Always"}
+            template["retryStrategy"] = retry_strategy(task.retries, task.retry)
         limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
         if limits:
             template.update(_seconds(min(limits)))
+        template.update(pod.template_fields(self.emitter.pipeline, task))
         return template
 
     def _mounts(self) -> list[dict[str, str]]:
-        return [
-            {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
-            for inner, outer in sorted(self.task.workspaces.items())
-        ]
+        mounts = []
+        for inner, outer in sorted(self.task.workspaces.items()):
+            mount = {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
+            sub_path = pod.sub_path(self.task, inner)
+            if sub_path:
+                mount["subPath"] = sub_path
+            mounts.append(mount)
+        return mounts
 
     def _results_mount(self) -> list[dict[str, str]]:
         if not self.uses_results_dir:
@@ -429,6 +540,8 @@ class _TemplateBuilder:
         }
         if ref.path in context:
             return context[ref.path]
+        if workflow_vars.argo_tag(ref.path) is not None:
+            return str(workflow_vars.argo_tag(ref.path))
         raise _Bad(f"{ref.text} cannot be expressed in Argo")
 
     def _container(self, step: Step) -> dict[str, Any]:
@@ -443,6 +556,10 @@ class _TemplateBuilder:
             ]
         if step.working_dir:
             body["workingDir"] = self._body(step.working_dir, step.source, where)
+        body.update(pod.container_fields(step, f"{self.where} {where}"))
+        resources = pod.step_resources(self.emitter.pipeline, self.task).get(step.name)
+        if resources:
+            body["resources"] = resources
         return body
 
     def _single(self, step: Step) -> tuple[str, dict[str, Any]]:
@@ -462,12 +579,14 @@ class _TemplateBuilder:
         containers = []
         previous: str | None = None
         names = [s.name for s in steps]
+        files = any(r.value_from == "file" for r in self.spec.results)
         if self.spec.results and names[-1] != "main":
-            if "main" in names:
+            if "main" in names and files:
                 message = f"{self.where}: Argo reads outputs from the container named 'main', "
                 message += "which must be the last step"
                 raise PipelineError(self.spec.source, message)
-            names[-1] = "main"  # Argo collects outputs from the container named `main`
+            if "main" not in names:
+                names[-1] = "main"  # Argo collects outputs from the container named `main`
         for step, name in zip(steps, names, strict=True):
             where = f"step {step.name!r}"
             if step.timeout is not None:
@@ -488,6 +607,19 @@ class _TemplateBuilder:
             previous = name
             containers.append(body)
         return {"containers": containers}
+
+
+def own_template(pipeline: Pipeline, task: PipelineTask) -> bool:
+    return task.name in pipeline.task_run_specs or bool(task.workspace_sub_paths)
+
+
+def _main_step(spec: TaskSpec) -> str:
+    """The step whose stdout and exit code Argo keeps: the only one, else the one named main
+    (the container the emitter names main: the last one, before a collector)."""
+    steps = [s.name for s in spec.steps if s.name != COLLECT_STEP] or [spec.steps[-1].name]
+    if len(spec.steps) == 1:
+        return steps[0]
+    return "main" if "main" in steps else steps[-1]
 
 
 def emit_argo(run: PipelineRunSpec) -> dict[str, Any]:

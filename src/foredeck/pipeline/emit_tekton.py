@@ -9,7 +9,13 @@ Tekton's, so values pass through unchanged except where Kubernetes is stricter t
 - the `argo-outputs` step of a task converted from Argo copies files another step wrote; steps
   are separate containers in Tekton, so each such file's directory is an `emptyDir` mounted
   into every step of the task;
-- pipeline workspaces are bound to a `volumeClaimTemplate` each.
+- pipeline workspaces are bound to a `volumeClaimTemplate` each;
+- a dependency predicate becomes `runAfter` when it only says "after these went well";
+  one that reads other outcomes, and `continue_on`, are compile errors naming the task. The
+  "continue" failure policy (Argo) has no Tekton form: independent branches stop at the first
+  failure on Tekton, where an Argo dag would finish them;
+- a stdout result that something reads is the step's `stdoutConfig` file; an exit-code result
+  that something reads is a compile error; unread ones are left out.
 """
 
 from __future__ import annotations
@@ -19,16 +25,24 @@ import posixpath
 import re
 from typing import Any
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
     ParamValue,
+    Pipeline,
     PipelineRunSpec,
     PipelineTask,
+    ResultSpec,
+    Step,
+    TaskRunSettings,
     TaskSpec,
+    WhenExpression,
 )
+from foredeck.pipeline.predicates import AllOf, Is, done, render, tasks_of
+from foredeck.pipeline.validate import results_read, task_references
 from foredeck.types import PipelineError
 
 TEKTON_API = "tekton.dev/v1"
@@ -72,6 +86,30 @@ def _rename(value: ParamValue, names: dict[str, str]) -> ParamValue:
     return {k: one(v) for k, v in value.items()}
 
 
+def _param_specs(params: list[ParamSpec], where: str) -> list[dict[str, Any]]:
+    """Tekton's rules for parameter names, which Argo's are not: a letter or `_` first, no
+    `.` in an object's name, and no two names that differ only in case."""
+    seen: dict[str, str] = {}
+    for param in params:
+        name = param.name
+        dots = "." if param.type != "object" else ""
+        if not re.fullmatch(rf"[A-Za-z_][-A-Za-z0-9_{dots}]*", name):
+            why = "names begin with a letter or '_' and hold letters, digits, '-', '_'"
+            why += ", '.'" if dots else " (no '.' for an object)"
+            raise PipelineError(
+                param.source,
+                f"{where}: Tekton cannot express a parameter named {name!r} (Tekton {why})",
+            )
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise PipelineError(
+                param.source,
+                f"{where}: Tekton cannot express parameters {other!r} and {name!r} side by"
+                " side (Tekton parameter names ignore case)",
+            )
+    return [_param_spec(param) for param in params]
+
+
 def _param_spec(param: ParamSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": param.name}
     if param.type != "string":
@@ -80,20 +118,28 @@ def _param_spec(param: ParamSpec) -> dict[str, Any]:
         out["default"] = param.default
     if param.description:
         out["description"] = param.description
+    if param.properties:
+        out["properties"] = {key: {"type": "string"} for key in param.properties}
+    if param.enum:
+        out["enum"] = list(param.enum)
     return out
 
 
-def _task_spec(spec: TaskSpec) -> dict[str, Any]:
+def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
+    """`read`: the results of this task that something reads (stdout ones need a step's
+    `stdoutConfig`; unread stdout and exit-code results are left out)."""
     out: dict[str, Any] = {}
     if spec.description:
         out["description"] = spec.description
     if spec.params:
-        out["params"] = [_param_spec(p) for p in spec.params]
-    if spec.results:
+        out["params"] = _param_specs(spec.params, f"task {spec.name!r}")
+    results = [r for r in spec.results if r.value_from == "file" or r.name in read]
+    stdout = _stdout_paths(spec, results, where)
+    if results:
         out["results"] = [
             {"name": r.name, **({"type": r.type} if r.type != "string" else {})}
             | ({"description": r.description} if r.description else {})
-            for r in spec.results
+            for r in results
         ]
     if spec.workspaces:
         out["workspaces"] = [
@@ -118,10 +164,62 @@ def _task_spec(spec: TaskSpec) -> dict[str, Any]:
             body["workingDir"] = step.working_dir
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
+        _step_extras(step, body)
+        if step.name in stdout:
+            body.setdefault("stdoutConfig", {"path": stdout[step.name]})
         steps.append(body)
     out["steps"] = steps
     _share_collected_files(spec, steps, out)
     return out
+
+
+def _step_extras(step: Step, body: dict[str, Any]) -> None:
+    """Tekton-only step fields, as they were written."""
+    if step.display_name:
+        body["displayName"] = step.display_name
+    if step.on_error == "continue":
+        body["onError"] = "continue"
+    if step.stdout_path is not None:
+        body["stdoutConfig"] = {"path": step.stdout_path}
+    if step.stderr_path is not None:
+        body["stderrConfig"] = {"path": step.stderr_path}
+    body.update(step.cluster)
+
+
+def _run_settings(settings: TaskRunSettings) -> dict[str, Any]:
+    """A `taskRunTemplate` or `taskRunSpecs` entry (without its pipelineTaskName)."""
+    out: dict[str, Any] = {}
+    for key, value in (
+        ("serviceAccountName", settings.service_account),
+        ("podTemplate", settings.pod_template),
+        ("computeResources", settings.compute_resources),
+        ("stepSpecs", settings.step_specs),
+        ("sidecarSpecs", settings.sidecar_specs),
+        ("metadata", settings.metadata),
+    ):
+        if value:
+            out[key] = value
+    if settings.timeout is not None:
+        out["timeout"] = format_duration(settings.timeout)
+    return out
+
+
+def _stdout_paths(spec: TaskSpec, results: list[ResultSpec], where: str) -> dict[str, str]:
+    """Step name -> the result file its stdout goes to (Tekton's `stdoutConfig`; unlike Argo's
+    256 KiB tail, a Tekton result is capped at 4 KiB and keeps its trailing newline)."""
+    paths: dict[str, str] = {}
+    for result in results:
+        if result.value_from == "file":
+            continue
+        if result.value_from == "exit-code":
+            why = f"result {result.name!r} is a step's exit code, which Tekton has no result for"
+            raise PipelineError(result.source, f"{where}: {why}")
+        step = result.step or spec.steps[-1].name
+        if step in paths:
+            why = f"two results hold the stdout of step {step!r}"
+            raise PipelineError(result.source, f"{where}: {why}")
+        paths[step] = f"$(results.{result.name}.path)"
+    return paths
 
 
 def _share_collected_files(
@@ -176,54 +274,123 @@ def _matrix(matrix: Matrix, names: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _outcome_guards(
+    by_name: dict[str, PipelineTask], task: PipelineTask, where: str
+) -> list[WhenExpression]:
+    """Tekton runs a task once its runAfter tasks succeeded or were skipped by their `when`: a
+    predicate must say that of each task it reads (`A`), or that one succeeded (`A.Succeeded`,
+    which is also A's guards, copied: they skip the task where they skipped A). Returns the
+    guards to copy; anything else is a compile error."""
+    if task.continue_on:
+        why = "`continueOn`: a Tekton pipeline task has none (a step's onError is the nearest)"
+        raise PipelineError(task.source, f"{where}: {why}")
+    if task.depends is None:
+        return []
+    terms = task.depends.operands if isinstance(task.depends, AllOf) else (task.depends,)
+    guards: list[WhenExpression] = []
+    for term in terms:
+        if isinstance(term, Is) and term.outcome == "Succeeded" and term.task in by_name:
+            guards.extend(w for w in by_name[term.task].when if w not in guards)
+            continue
+        names = tasks_of(term)
+        if len(names) == 1 and term == done(names[0], by_name[names[0]].continue_on):
+            continue
+        why = f"depends `{render(task.depends)}`: Tekton runs a task only after its runAfter "
+        why += "tasks succeed; a task that reads other outcomes must be a finally task "
+        why += "with `when: $(tasks.T.status)`"
+        raise PipelineError(task.source, f"{where}: {why}")
+    return [g for g in guards if g not in task.when]
+
+
 def _pipeline_task(
-    run: PipelineRunSpec, task: PipelineTask, names: dict[str, str]
+    run: PipelineRunSpec, task: PipelineTask, names: dict[str, str], read: dict[str, set[str]]
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": names[task.name],
-        "taskSpec": _task_spec(run.pipeline.spec_of(task)),
-    }
+    where = f"task {task.name!r}"
+    by_name = {t.name: t for t in run.pipeline.all_tasks()} if task.depends else {}
+    guards = [*task.when, *_outcome_guards(by_name, task, where)]
+    spec = _task_spec(run.pipeline.spec_of(task), read.get(task.name, set()), where)
+    out: dict[str, Any] = {"name": names[task.name], "taskSpec": spec}
     if task.params:
         out["params"] = [{"name": k, "value": _rename(v, names)} for k, v in task.params.items()]
     if task.matrix is not None:
         out["matrix"] = _matrix(task.matrix, names)
     if task.run_after:
         out["runAfter"] = [names[n] for n in task.run_after]
-    if task.when:
+    if guards:
         out["when"] = [
             {
                 "input": _rename(w.input, names),
                 "operator": w.operator,
                 "values": _rename(w.values, names),
             }
-            for w in task.when
+            for w in guards
         ]
     if task.retries:
         out["retries"] = task.retries
+    retry = task.retry
+    if task.retries and retry is not None and retry.policy in ("OnError", "OnTransientError"):
+        why = f"retryPolicy {retry.policy}: Tekton retries every failed attempt"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
+    if task.retries and retry is not None and retry.backoff:
+        why = "a retry backoff: Tekton retries at once"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
     if task.timeout is not None:
         out["timeout"] = format_duration(task.timeout)
     if task.workspaces:
-        out["workspaces"] = [{"name": k, "workspace": v} for k, v in task.workspaces.items()]
+        out["workspaces"] = [
+            {"name": k, "workspace": v}
+            | ({"subPath": task.workspace_sub_paths[k]} if k in task.workspace_sub_paths else {})
+            for k, v in task.workspaces.items()
+        ]
     return out
+
+
+def _refuse_sub_graphs(p: Pipeline) -> None:
+    """What Argo front-end constructs Tekton cannot hold: a sub-graph call (a dag/steps
+    template called in a loop or recursively, an exit hook: pipelines in pipelines are alpha
+    in Tekton, recursion impossible), Argo's workflow variables, a loop ignoring its item."""
+    for task in p.all_tasks():
+        if task.graph_ref is not None:
+            why = "Tekton cannot run a sub-graph"
+            why += " (a looped or recursive dag/steps call, or an exit hook)"
+            raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+        matrix = task.matrix
+        if task.item_when:
+            why = "a `when` over the loop item (Tekton guards a matrix task as a whole)"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
+        if matrix is not None and matrix.items is not None:
+            why = "a loop over a run-time list of items (Argo's withParam) has no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
+        if matrix is not None and not matrix.params and not all(matrix.include):
+            why = "a loop whose arguments ignore the item has no Tekton matrix equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}")
+        for ref in task_references(task):
+            if ref.path in workflow_vars.CONTEXT:
+                why = (
+                    f"{ref.text} (Argo's workflow.{ref.path.split('.', 2)[2]}) has no Tekton equal"
+                )
+                raise PipelineError(task.source, f"task {task.name!r}: {why}")
 
 
 def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     """A Tekton v1 `PipelineRun` (as a dict ready for YAML) that runs `run` on a cluster."""
     p = run.pipeline
+    _refuse_sub_graphs(p)
     taken: set[str] = set()
     names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
     pipeline_spec: dict[str, Any] = {}
     if p.description:
         pipeline_spec["description"] = p.description
     if p.params:
-        pipeline_spec["params"] = [_param_spec(param) for param in p.params]
+        pipeline_spec["params"] = _param_specs(p.params, f"pipeline {p.name!r}")
     if p.workspaces:
         pipeline_spec["workspaces"] = [
             {"name": w.name, **({"optional": True} if w.optional else {})} for w in p.workspaces
         ]
-    pipeline_spec["tasks"] = [_pipeline_task(run, t, names) for t in p.tasks]
+    read = results_read(p)
+    pipeline_spec["tasks"] = [_pipeline_task(run, t, names, read) for t in p.tasks]
     if p.finally_tasks:
-        pipeline_spec["finally"] = [_pipeline_task(run, t, names) for t in p.finally_tasks]
+        pipeline_spec["finally"] = [_pipeline_task(run, t, names, read) for t in p.finally_tasks]
     if p.results:
         pipeline_spec["results"] = [
             {"name": r.name, "value": _rename(r.value, names)} for r in p.results
@@ -247,6 +414,16 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     }
     if timeouts:
         spec["timeouts"] = timeouts
+    if p.task_run_template is not None and _run_settings(p.task_run_template):
+        template = _run_settings(p.task_run_template)
+        spec["taskRunTemplate"] = {
+            k: v for k, v in template.items() if k in ("serviceAccountName", "podTemplate")
+        }
+    if p.task_run_specs:
+        spec["taskRunSpecs"] = [
+            {"pipelineTaskName": names.get(task, task), **_run_settings(settings)}
+            for task, settings in p.task_run_specs.items()
+        ]
     if p.workspaces:
         spec["workspaces"] = [
             {

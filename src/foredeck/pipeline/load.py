@@ -1,8 +1,10 @@
 """From files (or inline YAML) and `-p` values to a validated `PipelineRunSpec`.
 
 Documents may be spread over several files and several `---` documents per file: Tasks in one
-file, the Pipeline in another, a PipelineRun in a third. The front end is chosen by `apiVersion`;
-the pipeline to run is the PipelineRun's, else the only Pipeline, else the only Task. Param values
+file, the Pipeline in another, a PipelineRun in a third. Other Kubernetes objects (ConfigMaps,
+PVCs, RBAC ...) are kept as cluster objects (`objects.py`). The front end is chosen by
+`apiVersion`; the pipeline to run is the PipelineRun's, else the only Pipeline, else the only
+Task. Param values
 layer as defaults < PipelineRun < command line, and the result is validated before it is
 returned, so every error a user can make in a file surfaces here with its file:line.
 """
@@ -14,10 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from foredeck.pipeline import tekton
+from foredeck.pipeline import objects, tekton
 from foredeck.pipeline.argo import load_argo
 from foredeck.pipeline.argo_manifest import ARGO_API
 from foredeck.pipeline.model import (
+    ClusterObject,
     ParamSpec,
     ParamValue,
     Pipeline,
@@ -89,6 +92,7 @@ def run_from_documents(
         raise PipelineError(origin, "no YAML documents found")
     tekton_docs: list[Document] = []
     argo_docs: list[Document] = []
+    cluster: list[ClusterObject] = []
     for doc in docs:
         if not isinstance(doc.data, SourceMap):
             raise PipelineError(doc.source, f"document must be a mapping, got {_kind(doc.data)}")
@@ -97,10 +101,16 @@ def run_from_documents(
             tekton_docs.append(doc)
         elif api == ARGO_API:
             argo_docs.append(doc)
+        elif isinstance(api, str) and api and not objects.is_engine_api(api):
+            cluster.append(objects.cluster_object(doc))
         else:
             where = doc.data.at("apiVersion") if api is not None else doc.source
             found = f"unsupported apiVersion {api!r}" if api is not None else "no apiVersion"
             raise PipelineError(where, f"{found} (supported: {', '.join(SUPPORTED_API_VERSIONS)})")
+    if not tekton_docs and not argo_docs:
+        found = ", ".join(o.label for o in cluster)
+        raise PipelineError(origin, f"no Tekton or Argo documents (only {found})")
+    maps = objects.config_maps(docs)
     if tekton_docs and argo_docs:
         raise PipelineError(
             argo_docs[0].source, "cannot mix Tekton and Argo documents in one pipeline"
@@ -109,9 +119,9 @@ def run_from_documents(
     run_sources: dict[str, Source] = {}
     name = ""
     if argo_docs:
-        pipeline = load_argo(argo_docs)
+        pipeline = load_argo(objects.resolve_config_refs(argo_docs, maps, cluster))
     else:
-        pipeline, run = _select_tekton(tekton_docs)
+        pipeline, run = _select_tekton(objects.resolve_config_refs(tekton_docs, maps, cluster))
         if run is not None:
             run_params, run_sources, name = run.params, run.param_sources, run.name
     values = _merge(pipeline, run_params, run_sources, params or {})
@@ -121,7 +131,13 @@ def run_from_documents(
         value = values.get(spec.name, spec.default)
         if value is not None:
             resolved[spec.name] = value
-    return PipelineRunSpec(pipeline=pipeline, params=resolved, name=name or pipeline.name)
+    return PipelineRunSpec(
+        pipeline=pipeline,
+        params=resolved,
+        name=name or pipeline.name,
+        cluster_objects=cluster,
+        config_maps=maps,
+    )
 
 
 def _kind(value: Any) -> str:
@@ -164,9 +180,7 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
                     f"duplicate Pipeline {matches[1].name!r} (also at {matches[0].source})",
                 )
             pipeline = matches[0]
-        pipeline.timeout = run.timeout
-        pipeline.tasks_timeout = run.tasks_timeout
-        pipeline.finally_timeout = run.finally_timeout
+        tekton.apply_run(run, pipeline)
     elif len(parsed.pipelines) == 1:
         pipeline = parsed.pipelines[0]
     elif parsed.pipelines:

@@ -11,15 +11,19 @@ canonical expression language of the IR; other front ends translate into it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn, Predicate
 from foredeck.types import UNKNOWN, PipelineError, Source
 
 ParamType = Literal["string", "array", "object"]
 ParamValue = str | list[str] | dict[str, str]
 WhenOperator = Literal["in", "notin"]
+StepOnError = Literal["stopAndFail", "continue"]
 TaskStatus = Literal["Succeeded", "Failed", "Skipped", "Cancelled", "TimedOut"]
 RunStatus = Literal["Succeeded", "Failed", "Cancelled", "TimedOut"]
+ResultSource = Literal["file", "stdout", "exit-code"]
+FailurePolicy = Literal["stop", "continue"]
 
 
 def value_type(value: ParamValue) -> ParamType:
@@ -38,16 +42,23 @@ class ParamSpec:
     default: ParamValue | None = None
     description: str = ""
     source: Source = UNKNOWN
+    properties: list[str] = field(default_factory=list)  # an object param's declared keys
+    enum: list[str] = field(default_factory=list)  # the values allowed, when not empty
 
 
 @dataclass
 class ResultSpec:
-    """A task result (written by a step to `$(results.NAME.path)`)."""
+    """A task result: written by a step to `$(results.NAME.path)` (`value_from="file"`), or a
+    step's standard output (`"stdout"`: Argo's `outputs.result`) or exit code (`"exit-code"`),
+    of the step named `step` (None: the task's last step). Stdout and exit-code results are
+    also set when the task fails, so that tasks running after a failure can read them."""
 
     name: str
     type: ParamType = "string"
     description: str = ""
     source: Source = UNKNOWN
+    value_from: ResultSource = "file"
+    step: str | None = None
 
 
 @dataclass
@@ -81,6 +92,13 @@ class Step:
     working_dir: str | None = None
     timeout: float | None = None  # seconds
     source: Source = UNKNOWN
+    display_name: str = ""
+    on_error: StepOnError = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    stdout_path: str | None = None  # the step's stdout is also written there (Tekton)
+    stderr_path: str | None = None
+    cluster: dict[str, Any] = field(default_factory=dict)
+    """Container fields that only mean something in a pod (`computeResources`,
+    `securityContext`, `imagePullPolicy`): kept for the emitters, ignored on a host."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
@@ -89,6 +107,7 @@ class Step:
             values.append(self.script)
         if self.working_dir is not None:
             values.append(self.working_dir)
+        values.extend(p for p in (self.stdout_path, self.stderr_path) if p is not None)
         return values
 
 
@@ -125,6 +144,31 @@ class Matrix:
 
     params: dict[str, list[str] | str] = field(default_factory=dict)
     include: list[dict[str, str]] = field(default_factory=list)
+    # One more run per item of a list known at run time (Argo's `withParam` over JSON objects):
+    # `items` resolves to a JSON list; each of `item_params` is a text where `$(item)` and
+    # `$(item.key)` stand for the item and its fields.
+    items: str | None = None
+    item_params: dict[str, str] = field(default_factory=dict)
+
+
+RetryPolicy = Literal["Always", "OnFailure", "OnError", "OnTransientError"]
+
+
+@dataclass(frozen=True)
+class RetryStrategy:
+    """How a task spends its `retries` (Argo's `retryStrategy` beyond `limit`).
+
+    `policy`: which failed attempts are retried (on a host, OnFailure and Always retry any
+    failure; OnError and OnTransientError only a step that could not start). Before retry `n`
+    (1-based) the task waits `backoff * factor**(n-1)` seconds, at most `cap`; no retry starts
+    once `max_duration` seconds have passed since the first attempt started.
+    """
+
+    policy: RetryPolicy = "Always"
+    backoff: float | None = None
+    factor: float = 1.0
+    max_duration: float | None = None
+    cap: float | None = None
 
 
 @dataclass
@@ -142,6 +186,54 @@ class PipelineTask:
     matrix: Matrix | None = None
     workspaces: dict[str, str] = field(default_factory=dict)  # task workspace -> pipeline workspace
     source: Source = UNKNOWN
+    workspace_sub_paths: dict[str, str] = field(default_factory=dict)
+    """Task workspace -> the directory inside the pipeline workspace it is bound to (`subPath`,
+    may hold `$(params.x)`)."""
+
+    # When the task runs, over upstream outcomes (`predicates.py`); None: after every task it
+    # waits for Succeeded or was guarded off by its own `when` (Tekton's `runAfter`). The tasks
+    # a predicate reads are also in `run_after`.
+    depends: Predicate | None = None
+    # Outcomes of this task that neither fail the run nor stop its dependents (Argo continueOn).
+    continue_on: ContinueOn = NO_CONTINUE
+
+    # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
+    # (its `params` bind the graph's params, its results are the graph's results).
+    graph_ref: str | None = None
+    retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
+    # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
+    # value of its matrix param `p` (Argo's `when` over `{{item}}`).
+    item_when: list[WhenExpression] = field(default_factory=list)
+
+
+@dataclass
+class TaskRunSettings:
+    """How a cluster runs a task's pod: Tekton's `taskRunTemplate` and `taskRunSpecs` entries.
+
+    Plain data (Kubernetes objects as parsed YAML) carried to the emitters; none of it changes
+    what a step does on a host, where the run log says so once.
+    """
+
+    service_account: str = ""
+    pod_template: dict[str, Any] = field(default_factory=dict)
+    compute_resources: dict[str, Any] = field(default_factory=dict)
+    step_specs: list[dict[str, Any]] = field(default_factory=list)  # {name, computeResources}
+    sidecar_specs: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # labels, annotations
+    source: Source = UNKNOWN
+    timeout: float | None = None  # a `taskRunSpecs` timeout: the task's, on a host too
+
+    def fields(self) -> list[str]:
+        """The Tekton field names that are set, for messages."""
+        named = [
+            ("serviceAccountName", self.service_account),
+            ("podTemplate", self.pod_template),
+            ("computeResources", self.compute_resources),
+            ("stepSpecs", self.step_specs),
+            ("sidecarSpecs", self.sidecar_specs),
+            ("metadata", self.metadata),
+        ]
+        return [name for name, value in named if value]
 
 
 @dataclass
@@ -151,6 +243,11 @@ class Pipeline:
     `task_library` holds the `TaskSpec`s that `task_ref`s point to; after validation every
     `task_ref` resolves there. `timeout` bounds the whole run (Tekton's `timeouts.pipeline`);
     `tasks_timeout` and `finally_timeout` bound the two phases.
+
+    `failure_policy` is what a failed DAG task does to the rest. "stop" (Tekton): no new task
+    starts, and the run fails. "continue" (Argo): tasks keep starting as their predicates allow,
+    and the run fails when a failure reaches a leaf of the DAG, that is a leaf task failed, or
+    was kept from running by a failure upstream, and does not continue on that failure.
     """
 
     name: str
@@ -165,12 +262,23 @@ class Pipeline:
     finally_timeout: float | None = None
     description: str = ""
     source: Source = UNKNOWN
+    task_run_template: TaskRunSettings | None = None
+    task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)  # by task name
+    ignored_params: list[str] = field(default_factory=list)
+    """Run params the pipeline does not declare: Tekton ignores them, and so does a run."""
+    failure_policy: FailurePolicy = "stop"
+    # Sub-graphs that `graph_ref` nodes call, shared by the root and every graph in it (a
+    # graph may call itself: recursion is a reference, expanded at run time up to a depth).
+    graph_library: dict[str, Pipeline] = field(default_factory=dict)
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]
 
     def spec_of(self, task: PipelineTask) -> TaskSpec:
-        """The task's spec, inline or by reference (call after validation)."""
+        """The task's spec, inline or by reference (call after validation); for a sub-graph
+        call, a step-less spec with the graph's params and results (its interface)."""
+        if task.graph_ref is not None:
+            return self.graph_interface(task)
         if task.task_spec is not None:
             return task.task_spec
         if task.task_ref is None or task.task_ref not in self.task_library:
@@ -178,11 +286,57 @@ class Pipeline:
             raise PipelineError(task.source, message)
         return self.task_library[task.task_ref]
 
+    def graph_of(self, task: PipelineTask) -> Pipeline:
+        """The sub-graph a `graph_ref` node calls."""
+        if task.graph_ref is None or task.graph_ref not in self.graph_library:
+            message = f"task {task.name!r}: unknown sub-graph {task.graph_ref!r}"
+            raise PipelineError(task.source, message)
+        return self.graph_library[task.graph_ref]
+
+    def graph_interface(self, task: PipelineTask) -> TaskSpec:
+        graph = self.graph_of(task)
+        results = [ResultSpec(r.name, source=r.source) for r in graph.results]
+        return TaskSpec(graph.name, [], list(graph.params), results, source=graph.source)
+
 
 @dataclass
 class PipelineRunSpec:
-    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`)."""
+    """What a run supplies: a pipeline plus param values (a Tekton `PipelineRun`, or `-p k=v`).
+
+    `cluster_objects` are the other Kubernetes objects of the input, in input order;
+    `config_maps` the `data` of its ConfigMaps by name (what `configMapKeyRef`s read locally).
+    """
 
     pipeline: Pipeline
     params: dict[str, ParamValue] = field(default_factory=dict)
     name: str = ""
+    cluster_objects: list[ClusterObject] = field(default_factory=list)
+    config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterObject:
+    """A Kubernetes object that came with the pipeline (a ConfigMap, PVC, ServiceAccount, RBAC,
+    a quota ...): meaningless to a host run, passed to the cluster by `--emit`. `manifest` is
+    the document as plain data (a Secret's: its name only, never its data)."""
+
+    api_version: str
+    kind: str
+    name: str
+    manifest: dict[str, Any]
+    source: Source = UNKNOWN
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def needs_entrypoint(step: Step) -> str:
+    """Why a host cannot run `step`: with no command and no script, it runs what its image's
+    entrypoint says, which only a container runtime knows (clusters run it as written)."""
+    image = f"image {step.image!r}" if step.image else "its image"
+    return (
+        f"no command or script: it runs the entrypoint of {image}, which needs a container"
+        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
+        " foredeck has no container runtime yet"
+    )

@@ -9,9 +9,13 @@ the parent's settings (pickled, on stdin: no secret in argv or the environment) 
 Wake-ups stay as cheap as the in-process callbacks were: a UNIX socket pair. The parent sends
 one byte (`WAKE`) when the hook (or the API, or the local watcher) logged an event; a byte that
 does not fit is dropped: a wake-up is only a hint, both sides also poll the database. The child
-sends lines: `READY` once, then `HANDLED` and its worker metrics (JSON) after each batch that
-handled events (which may have created jobs); the parent wakes the controller and serves the
-metrics on its own `/metrics` (`foredeck_worker_*`, as when the worker runs in its process).
+sends lines: `READY` once, then `HANDLED` after each batch that handled events (which may have
+created jobs: the parent wakes the controller), with its worker metrics (JSON) at most twice a
+second; the parent serves them on its own `/metrics` (`foredeck_worker_*`, as when the worker
+runs in its process).
+
+The child runs at a lower CPU priority (`worker.niceness`): in a storm on a small machine, the
+hook's answers to GitHub come first and the events wait in the durable log a little longer.
 
 Supervision: the parent waits for the child's `READY` at start, so that a worker that cannot
 start (a plugin that fails to import) fails the start of `foredeck serve`. A child that dies
@@ -53,6 +57,9 @@ log = logging.getLogger(__name__)
 READY = b"R\n"
 WAKE = b"w"
 HANDLED = b"h"
+METRICS = b"m"
+METRICS_INTERVAL = 0.5
+"""Seconds between two metrics messages of the child (a storm has many batches per second)."""
 READY_TIMEOUT = 120.0
 """Seconds the child may take to import, migrate and load its plugins."""
 FIRST_RESTART_DELAY = 1.0
@@ -204,9 +211,10 @@ class WorkerProcess:
         sock, data = self._sock, b""
         while sock is not None:
             *lines, self._buffer = (self._buffer + data).split(b"\n")
-            handled = [line for line in lines if line.startswith(HANDLED)]
-            if handled:
-                self._metrics.update(handled[-1][len(HANDLED) :])
+            metrics = [line[1:] for line in lines if line[:1] in (HANDLED, METRICS) and line[1:]]
+            if metrics:
+                self._metrics.update(metrics[-1])
+            if any(line.startswith(HANDLED) for line in lines):
                 for callback in self.after_batch:
                     try:
                         callback()
@@ -300,17 +308,18 @@ def child_main(argv: Sequence[str]) -> int:
     from foredeck.serve.run import run_until_signal
 
     configure_logging(argv[1])
+    niceness = settings.worker.niceness
     try:
         service = build_service(settings, "worker")
     except start_errors() as exc:
         print(f"foredeck serve: event worker: {exc}", file=sys.stderr)
         return 2
-    if service.worker is not None:
-        registry = service.registry
-        service.worker.after_batch.append(
-            lambda: _send(channel, HANDLED + _counters(registry) + b"\n")
-        )
+    if niceness > 0:
+        os.nice(niceness)
     stop = threading.Event()
+    if service.worker is not None:
+        reporter = _BatchReporter(channel, service.registry, stop)
+        service.worker.after_batch.append(reporter.handled)
     relay = threading.Thread(target=_wake_ups, args=(channel, service.worker, stop), daemon=True)
     relay.start()
     try:
@@ -333,6 +342,45 @@ def _wake_ups(channel: socket.socket, worker: Worker | None, stop: threading.Eve
             return
         if worker is not None:
             worker.notify()
+
+
+class _BatchReporter:
+    """Tells the parent about each batch at once (it wakes the controller), but sends the
+    metrics at most every `METRICS_INTERVAL`: in a storm, serialising every counter after each
+    batch would cost the parent (which decodes them under the hook's GIL) more than the wake-up."""
+
+    def __init__(
+        self, channel: socket.socket, registry: CollectorRegistry, stop: threading.Event
+    ) -> None:
+        self.channel = channel
+        self.registry = registry
+        self._sent = -METRICS_INTERVAL
+        self._pending = threading.Event()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._flush, args=(stop,), daemon=True).start()
+
+    def handled(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._sent >= METRICS_INTERVAL:
+                self._sent = now
+                self._pending.clear()
+                _send(self.channel, HANDLED + _counters(self.registry) + b"\n")
+            else:
+                self._pending.set()
+                _send(self.channel, HANDLED + b"\n")
+
+    def _flush(self, stop: threading.Event) -> None:
+        """Send the metrics a throttled batch left behind, once the interval is over."""
+        while not stop.is_set():
+            self._pending.wait()
+            if stop.wait(METRICS_INTERVAL):
+                return
+            with self._lock:
+                if self._pending.is_set():
+                    self._sent = time.monotonic()
+                    self._pending.clear()
+                    _send(self.channel, METRICS + _counters(self.registry) + b"\n")
 
 
 def _send(channel: socket.socket, message: bytes) -> None:

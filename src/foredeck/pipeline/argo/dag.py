@@ -1,11 +1,12 @@
 """Dag and steps templates inlined into the one flat IR DAG.
 
-Argo nests templates (a DAG task may call a steps template that calls a DAG ...); the IR is one
-flat DAG. A nested dag/steps call `g` names its tasks `g-<task>`; its roots run after the
-caller's dependencies and the caller's dependents run after its leaves. Each leaf call (a
-container/script/containerSet template) becomes one `PipelineTask` of the library spec
-`leaf.py` builds. Templates that call templates at run time, or a DAG that goes on after a
-failure, need a richer IR; `group` and `_call` are where such nodes would be built.
+Argo nests templates (a DAG task may call a steps template that calls a DAG ...). A nested
+dag/steps call `g` names its tasks `g-<task>`; its roots run after the caller's dependencies
+and the caller's dependents run after its leaves. Each leaf call (a container/script/
+containerSet template) becomes one `PipelineTask` of the library spec `leaf.py` builds. A call
+of a recursive template, a looped call of a dag/steps template and a call with an exit hook
+become sub-graph nodes instead (`graphs.py`, `hooks.py`). A `depends` predicate becomes the
+task's IR predicate (a nested call's roots take its caller's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from foredeck.pipeline.argo.depends import task_needs, toposort
+from foredeck.pipeline.argo.depends import continue_on, ir_predicate, task_needs, toposort
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
     as_list,
@@ -27,14 +28,29 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
+from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
+from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
+from foredeck.pipeline.argo.item_when import item_guards
 from foredeck.pipeline.argo.leaf import build_leaf
-from foredeck.pipeline.argo.loops import loop
+from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import find_template, input_params, template_kind
-from foredeck.pipeline.argo.when import guards
-from foredeck.pipeline.model import Matrix, ParamValue, PipelineTask, WhenExpression
+from foredeck.pipeline.argo.targets import select
+from foredeck.pipeline.argo.templates import (
+    find_template,
+    input_params,
+    retry_strategy,
+    template_kind,
+)
+from foredeck.pipeline.model import (
+    Matrix,
+    ParamValue,
+    PipelineTask,
+    RetryStrategy,
+    WhenExpression,
+)
+from foredeck.pipeline.predicates import NO_CONTINUE, AllOf, ContinueOn, Is, Predicate, tasks_of
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -47,18 +63,18 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
         raise fail(src(template), f"templates nest deeper than {MAX_DEPTH} levels (recursion?)")
     name = str(template.get("name"))
     where = f"template {name!r}"
-    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast"}
+    allowed = {"name", "inputs", "outputs", "dag", "steps", "failFast", "activeDeadlineSeconds"}
     check_keys(template, allowed, IGNORED_TEMPLATE, where)
-    if template.get("failFast", True) is not True:
-        raise unsupported(template, "failFast", where, "the IR always stops on failure")
+    if not isinstance(template.get("failFast", True), bool):
+        raise fail(at(template, "failFast"), f"{where}: `failFast` must be true or false")
     leaves: list[str]
     if "dag" in template:
         dag = as_map(template["dag"], at(template, "dag"), where)
-        check_keys(dag, {"tasks", "failFast"}, {"parallelism"}, f"{where} dag")
-        if dag.get("failFast", True) is not True:
-            raise unsupported(dag, "failFast", f"{where} dag", "the IR stops on failure")
+        check_keys(dag, {"tasks", "failFast", "target"}, {"parallelism"}, f"{where} dag")
+        if not isinstance(dag.get("failFast", True), bool):
+            raise fail(at(dag, "failFast"), f"{where} dag: `failFast` must be true or false")
         items = as_list(dag.get("tasks"), at(dag, "tasks"), f"{where} dag.tasks")
-        leaves = _dag(w, items, frame, where)
+        leaves = _dag(w, items, frame, where, dag)
     else:
         groups = as_list(template["steps"], at(template, "steps"), f"{where} steps")
         leaves = _steps(w, groups, frame, where, template)
@@ -67,35 +83,48 @@ def group(w: Workflow, template: SourceMap, frame: Frame) -> Node:
     return Node(None, leaves, outputs, list(frame.whens))
 
 
-def _dag(w: Workflow, items: list[Any], frame: Frame, where: str) -> list[str]:
+def _dag(w: Workflow, items: list[Any], frame: Frame, where: str, dag: SourceMap) -> list[str]:
     """A dag's tasks in dependency order; returns the leaves (tasks nothing depends on)."""
     scope = frame.scope
     tasks: dict[str, SourceMap] = {}
-    needs: dict[str, list[tuple[str, bool]]] = {}
     for raw in items:
         task = as_map(raw, src(raw), f"{where} dag.tasks")
         tname = name_of(task, f"{where} dag task")
         if tname in tasks:
             raise fail(at(task, "name"), f"{where}: duplicate task name {tname!r}")
         tasks[tname] = task
-        needs[tname] = task_needs(task, f"{where} task {tname!r}")
+    conts = {t: continue_on(task, f"{where} task {t!r}") for t, task in tasks.items()}
+
+    def cont(name: str) -> ContinueOn:
+        return conts.get(name, NO_CONTINUE)
+
+    needs = {t: task_needs(task, f"{where} task {t!r}", cont) for t, task in tasks.items()}
     for tname, task in tasks.items():
-        for dep, _ in needs[tname]:
+        for dep in needs[tname][0]:
             if dep not in tasks:
                 raise fail(src(task), f"{where} task {tname!r}: unknown dependency {dep!r}")
-    order = toposort({t: [d for d, _ in needs[t]] for t in tasks}, where, src(items))
-    depended = {d for t in tasks for d, _ in needs[t]}
+    edges = {t: needs[t][0] for t in tasks}
+    order = toposort(edges, where, src(items))
+    keep, target_guards = select(w, dag, scope, edges, where)
+    order = [t for t in order if t in keep]
+    depended = {d for t in order for d in needs[t][0]}
     leaves: list[str] = []
     for tname in order:
         task = tasks[tname]
-        task_deps = list(frame.deps) if not needs[tname] else []
+        deps, predicate = needs[tname]
+        task_deps = list(frame.deps) if not deps else []
         task_whens = list(frame.whens)
-        for dep, succeeded in needs[tname]:
-            node = scope.nodes[dep]
-            task_deps.extend(node.leaves)
-            if succeeded:
-                task_whens.extend(g for g in node.whens if g not in task_whens)
-        node = _call(w, task, tname, replace(frame, deps=task_deps, whens=task_whens), where)
+        if tname in target_guards:
+            task_whens.append(target_guards[tname])
+        for dep in deps:
+            task_deps.extend(scope.nodes[dep].leaves)
+        depends = frame.depends if not deps else None
+        if predicate is not None:
+            depends = _ir_depends(
+                w, predicate, scope, at(task, "depends"), f"{where} task {tname!r}"
+            )
+        inner = replace(frame, deps=task_deps, whens=task_whens, depends=depends)
+        node = _call(w, task, tname, inner, where)
         scope.nodes[tname] = node
         if tname not in depended:
             leaves.extend(node.leaves)
@@ -108,6 +137,7 @@ def _steps(
     """Groups of parallel steps, each group after the previous one; returns the last group."""
     scope = frame.scope
     previous = list(frame.deps)
+    later = False
     for raw_group in groups:
         parallel = as_list(raw_group, at(template, "steps"), f"{where} steps (a list of lists)")
         current: list[str] = []
@@ -120,12 +150,14 @@ def _steps(
                     raise unsupported(step, key, f"{where} step {sname!r}", "steps run in order")
             if sname in scope.nodes or sname in pending:
                 raise fail(at(step, "name"), f"{where}: duplicate step name {sname!r}")
-            node = _call(
-                w, step, sname, replace(frame, deps=previous, whens=list(frame.whens)), where
-            )
+            inner = replace(frame, deps=previous, whens=list(frame.whens))
+            if later:  # a later group waits for the last one by the default rule
+                inner = replace(inner, depends=None)
+            node = _call(w, step, sname, inner, where)
             pending[sname] = node
             current.extend(node.leaves)
         scope.nodes.update(pending)  # parallel steps cannot see each other's outputs
+        later = later or bool(current)
         previous = current or previous
     return previous
 
@@ -135,23 +167,55 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     scope = frame.scope
     where = f"{where} {'task' if scope.kind == 'tasks' else 'step'} {name!r}"
     allowed = {"name", "template", "templateRef", "inline", "arguments", "when"}
-    allowed |= {"withItems", "withParam", "dependencies", "depends"}
-    check_keys(call, allowed, set(), where)
+    allowed |= {"withItems", "withParam", "withSequence", "dependencies", "depends", "continueOn"}
+    check_keys(call, allowed | {"hooks", "onExit"}, set(), where)
+    continues = continue_on(call, where)
+    hook = exit_hook(call, where)
+    if hook is not None and scope.finally_:
+        raise fail(hook.source, f"{where}: an exit hook inside the workflow's exit handler")
+    if hook is not None and (continues or frame.depends is not None):
+        why = "with an exit hook (put the hook on a dag/steps template around it)"
+        raise unsupported(call, "continueOn" if continues else "depends", where, why)
+    node = _node(w, call, name, frame, where, hook is not None, continues)
+    if hook is None:
+        return node
+    hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
+    return wrap(w, hook, hooked, call_arguments)
+
+
+def _node(
+    w: Workflow,
+    call: SourceMap,
+    name: str,
+    frame: Frame,
+    where: str,
+    hooked: bool,
+    continues: ContinueOn,
+) -> Node:
+    """The node of a call (one task, unless an inlined dag/steps template; not when hooked)."""
+    scope = frame.scope
     ir_name = frame.prefix + name
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
-    own_whens, waits = guards(call, scope, w.params, where)
+    args = call_arguments(call, where)
+    own_whens, item_whens, waits = item_guards(call, scope, w.params, args, where)
     when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
     deps = [*frame.deps, *waits]
-    args = _arguments(call, where)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
-        if "withItems" in call or "withParam" in call:
-            key_name = "withItems" if "withItems" in call else "withParam"
-            why = "loops over dag/steps templates; loop inside the template instead"
-            raise unsupported(call, key_name, where, why)
+        loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
+        bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
+        if loops or hooked or bounded or recursive(w, target_coll, template):
+            site = CallSite(ir_name, deps, when_list, src(call), where, scope, item_whens)
+            node = graph_call(w, call, template, target_coll, args, site, group)
+            _outcome_rules(w, node, frame.depends, continues, waits)
+            return node
+        if continues:
+            why = "on a nested dag/steps call (put it on the tasks inside)"
+            raise unsupported(call, "continueOn", where, why)
         inputs = _group_inputs(w, template, args, scope, where)
         inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
-        return group(w, template, Frame(f"{ir_name}-", inner, deps, when_list, target_coll))
+        frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
+        return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
     declared = {p.name: p for p in leaf.spec.params}
     for arg in args:
@@ -159,7 +223,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             message = f"{where}: argument {arg!r} is not an input of template {leaf.key!r}"
             raise fail(args[arg][1], message)
     matrix = loop(w, call, args, scope, where)
-    looped = set(matrix.params) | {k for row in matrix.include for k in row} if matrix else set()
+    looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
     for pname, (value, source) in args.items():
         if pname not in looped:
@@ -170,6 +234,11 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
             message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
+    task.retry = template_retry(w, template)
+    task.item_when = item_whens
+    task.depends, task.continue_on = frame.depends, continues
+    if task.depends is not None and waits:  # `{{tasks.A.status}} == Succeeded` in `when`
+        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
@@ -178,7 +247,44 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     else:
         w.tasks.append(task)
     outputs = {o: f"$(tasks.{ir_name}.results.{o})" for o in leaf.outputs}
-    return Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+    node = Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+    if leaf.stdout is not None:
+        node.stdout = f"$(tasks.{ir_name}.results.{leaf.stdout})"
+    if leaf.exit_code is not None:
+        node.exit_code = f"$(tasks.{ir_name}.results.{leaf.exit_code})"
+    return node
+
+
+def _outcome_rules(
+    w: Workflow,
+    node: Node,
+    depends: Predicate | None,
+    continues: ContinueOn,
+    waits: list[str],
+) -> None:
+    """A sub-graph call's `depends` and `continueOn`, on the one IR task that calls it."""
+    task = next((t for t in (*w.tasks, *w.finally_tasks) if t.name == node.task), None)
+    if task is None:
+        return
+    task.depends, task.continue_on = depends, continues
+    if task.depends is not None and waits:
+        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
+
+
+def _ir_depends(
+    w: Workflow, predicate: Predicate, scope: Scope, source: Source, where: str
+) -> Predicate:
+    """A `depends` predicate over the dag's tasks as one over the IR tasks they became."""
+    ir_tasks = {t.name: t for t in w.tasks}
+    leaves = {
+        name: (scope.nodes[name].task, scope.nodes[name].leaves) for name in tasks_of(predicate)
+    }
+
+    def continues(name: str) -> ContinueOn:
+        task = ir_tasks.get(name)
+        return task.continue_on if task is not None else NO_CONTINUE
+
+    return ir_predicate(predicate, leaves, continues, source, where)
 
 
 def _resolve_template(
@@ -206,7 +312,7 @@ def _resolve_template(
     return target, find_template(target, tname, at(ref, "template"), where), None
 
 
-def _arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
+def call_arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
     """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
     raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
     check_keys(raw, {"parameters"}, set(), f"{where} arguments")
@@ -246,6 +352,13 @@ def _group_inputs(
         else:
             raise fail(src(template), f"{where}: input {p.name!r} has no value")
     return inputs
+
+
+def template_retry(w: Workflow, template: SourceMap) -> RetryStrategy | None:
+    """A leaf template's retry policy and backoff, else the workflow's."""
+    if "retryStrategy" in template:
+        return retry_strategy(template["retryStrategy"], at(template, "retryStrategy"))
+    return w.default_retry
 
 
 def leaf_task(

@@ -4,7 +4,8 @@ One spec per template (a template that many tasks call is one spec). The body's 
 are resolved here: inputs become the spec's params, `{{workflow....}}` values become implicit
 params bound at each call site, `{{outputs.parameters.p.path}}` the result's own path; mount
 paths of workflow volumes become `$(workspaces.W.path)`. Output files that a step writes
-elsewhere are copied into results by the `argo-outputs` step appended last.
+elsewhere are copied into results by the `argo-outputs` step appended last. Every spec also
+declares `outputs.result` (stdout) and the exit code of its main container as results.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from foredeck.pipeline.argo_manifest import (
     SCRIPT_MARKER,
     SCRIPT_WRAPPER,
     script_from_argo,
+    unique_name,
 )
-from foredeck.pipeline.collector import CollectedOutput, collector_step
+from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, collector_step
 from foredeck.pipeline.model import ParamSpec, ResultSpec, Step, TaskSpec, WorkspaceDecl
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
@@ -103,17 +105,34 @@ class LeafBuilder:
             retries = retry_limit(t["retryStrategy"], at(t, "retryStrategy"))
         timeout = self._timeout()
         key = self.w.spec_key(self.base_key)
+        results = [ResultSpec(out.name, source=out.source) for out in self.outputs]
+        implicit = self._implicit_results(steps, {r.name for r in results})
         spec = TaskSpec(
             name=key,
             steps=steps,
             params=[*self.declared.values(), *self.implicit.values()],
-            results=[ResultSpec(out.name, source=out.source) for out in self.outputs],
+            results=[*results, *implicit],
             workspaces=list(self.workspaces.values()),
             source=src(t),
         )
         self.w.library[key] = spec
         outputs = {out.name for out in self.outputs}
-        return Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
+        leaf = Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
+        leaf.stdout, leaf.exit_code = implicit[0].name, implicit[1].name
+        return leaf
+
+    def _implicit_results(self, steps: list[Step], taken: set[str]) -> list[ResultSpec]:
+        """`outputs.result` and `exitCode`: the main container's stdout and exit code, as
+        results the executor fills only when a task reads them (Argo captures the same way)."""
+        names = [s.name for s in steps if s.name != COLLECT_STEP]
+        main = "main" if "main" in names else names[-1]
+        source = src(self.template)
+        stdout = unique_name("result", taken)
+        exit_code = unique_name("exitCode", {*taken, stdout})
+        return [
+            ResultSpec(stdout, source=source, value_from="stdout", step=main),
+            ResultSpec(exit_code, source=source, value_from="exit-code", step=main),
+        ]
 
     def _timeout(self) -> float | None:
         t = self.template

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from foredeck.pipeline.argo.fields import as_list, at, fail, scalar, unsupported
+from foredeck.pipeline.argo.fields import as_list, as_map, at, check_keys, fail, scalar, unsupported
 from foredeck.pipeline.argo.state import Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.model import Matrix
@@ -28,21 +28,23 @@ def loop(
 ) -> Matrix | None:
     """The matrix of a looping call (`withItems` / `withParam`), or None when it does not loop."""
     looping = {a: v for a, v in args.items() if re.search(r"\{\{\s*item\b", v[0])}
-    if "withItems" in call and "withParam" in call:
-        raise fail(at(call, "withParam"), f"{where}: use either withItems or withParam")
-    if "withSequence" in call:
-        raise unsupported(call, "withSequence", where, "use withItems")
-    if "withItems" not in call and "withParam" not in call:
+    keys = [k for k in ("withItems", "withParam", "withSequence") if k in call]
+    if len(keys) > 1:
+        raise fail(at(call, keys[1]), f"{where}: use one of withItems, withParam, withSequence")
+    if not keys:
         for arg, (_, source) in looping.items():
             raise fail(source, f"{where}: argument {arg!r} uses {{{{item}}}} without a loop")
         return None
-    key = "withItems" if "withItems" in call else "withParam"
-    if not looping:
-        raise fail(at(call, key), f"{where}: {key} but no argument uses {{{{item}}}}")
+    key = keys[0]
+    if not looping and key == "withParam" and "{{" in str(call[key]):
+        why = "withParam from a run-time value but no argument uses {{item}}"
+        raise fail(at(call, key), f"{where}: {why}")
     if key == "withParam":
         items = _with_param(w, call, looping, scope, where)
-        if isinstance(items, str):
-            return Matrix(params={next(iter(looping)): items})
+        if isinstance(items, Matrix):
+            return items
+    elif key == "withSequence":
+        items = sequence(call["withSequence"], at(call, key), f"{where} withSequence")
     else:
         items = as_list(call["withItems"], at(call, "withItems"), f"{where} withItems")
     rows: list[dict[str, str]] = []
@@ -58,10 +60,19 @@ def loop(
             field_where = f"{where} argument {arg!r}"
             row[arg] = call_text(value, scope, w.params, source, field_where, item=item_map)
         rows.append(row)
+    if not looping:  # the template runs once per item, the same each time
+        return Matrix(include=rows)
     if len(looping) == 1:
         arg = next(iter(looping))
         return Matrix(params={arg: [row[arg] for row in rows]})
     return Matrix(include=rows)
+
+
+def looped_names(matrix: Matrix | None) -> set[str]:
+    """The params a loop's matrix binds (the rest of a call's arguments are plain)."""
+    if matrix is None:
+        return set()
+    return {*matrix.params, *(k for row in matrix.include for k in row), *matrix.item_params}
 
 
 def _with_param(
@@ -70,8 +81,10 @@ def _with_param(
     looping: dict[str, tuple[str, Source]],
     scope: Scope,
     where: str,
-) -> list[Any] | str:
-    """Literal JSON -> its items; a reference -> the `[*]` expression of an array."""
+) -> list[Any] | Matrix:
+    """Literal JSON -> its items. A parameter or a task's result read by one argument that is
+    exactly `{{item}}` -> a matrix over the `[*]` expression of an array (Tekton's form);
+    any other value known at run time -> a matrix over its JSON list (`Matrix.items`)."""
     raw = call["withParam"]
     source = at(call, "withParam")
     if not isinstance(raw, str):
@@ -84,17 +97,60 @@ def _with_param(
         if not isinstance(items, list):
             raise fail(source, f"{where}: withParam must be a JSON array")
         return items
-    for arg, (value, vsource) in looping.items():
-        if not re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) or len(looping) > 1:
-            why = "with withParam, one argument may be exactly {{item}} (no item.key)"
-            raise fail(vsource, f"{where}: argument {arg!r}: {why}")
     text = call_text(raw, scope, w.params, source, f"{where} withParam")
-    m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
-    if not m:
+    if not re.fullmatch(r"\$\([^()\s]+\)", text):
         message = f"{where}: withParam must be one parameter or task output, got {raw!r}"
         raise fail(source, message)
-    _make_array(w, m.group(1), source, where)
-    return f"$({m.group(1)}[*])"
+    whole = len(looping) == 1 and all(
+        re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) for value, _ in looping.values()
+    )
+    m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
+    if whole and _runtime_json(w, text):
+        return Matrix(params={next(iter(looping)): text})  # JSON text parsed at run time
+    if whole and m and _typed(w, m.group(1)):
+        _make_array(w, m.group(1), source, where)
+        return Matrix(params={next(iter(looping)): f"$({m.group(1)}[*])"})
+    item_params = {
+        arg: call_text(value, scope, w.params, vsource, f"{where} argument {arg!r}", _RUNTIME)
+        for arg, (value, vsource) in looping.items()
+    }
+    return Matrix(items=text, item_params=item_params)
+
+
+class _RuntimeItem(dict[str, str]):
+    """An item known at run time: `{{item}}` / `{{item.k}}` become `$(item)` / `$(item.k)`,
+    which the executor fills from each item of the list (`execute/matrix.py`)."""
+
+    def __init__(self) -> None:
+        super().__init__({"": "$(item)"})
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> str:
+        return "$(item)" if key == "" else f"$(item.{key})"
+
+
+_RUNTIME = _RuntimeItem()
+
+
+def _typed(w: Workflow, path: str) -> bool:
+    """Whether `path` is a workflow param or a leaf task's result (which can become arrays)."""
+    parts = path.split(".")
+    if parts[0] == "params":
+        return parts[1] in w.params
+    task = next((t for t in [*w.tasks, *w.finally_tasks] if t.name == parts[1]), None)
+    return task is not None and task.task_ref is not None
+
+
+def _runtime_json(w: Workflow, text: str) -> bool:
+    """Whether `text` is an output known only as JSON text: a looped task's aggregate
+    (`$(tasks.T.results.R.json)`) or a sub-graph call's output."""
+    m = re.fullmatch(r"\$\(tasks\.([^.()\s]+)\.results\.[^.()\s]+(\.json)?\)", text)
+    if m is None:
+        return False
+    producer = next((t for t in [*w.tasks, *w.finally_tasks] if t.name == m.group(1)), None)
+    return m.group(2) is not None or (producer is not None and producer.graph_ref is not None)
 
 
 def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
@@ -119,3 +175,42 @@ def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
     for result in spec.results:
         if result.name == parts[3]:
             result.type = "array"
+
+
+MAX_SEQUENCE = 10_000
+"""More items than this is taken for a mistake (each one is a task)."""
+
+
+def sequence(raw: Any, source: Source, where: str) -> list[str]:
+    """Argo's `withSequence`: `count` (from `start`, default 0) or `start`..`end` inclusive
+    (counting down when end < start), each number formatted by `format` (printf, default %d)."""
+    spec = as_map(raw, source, where)
+    check_keys(spec, {"count", "start", "end", "format"}, set(), where)
+    numbers: dict[str, int] = {}
+    for key in ("count", "start", "end"):
+        if key in spec:
+            text = scalar(spec[key], at(spec, key), where)
+            if "{{" in text:
+                why = "a value known only at run time (write the number)"
+                raise unsupported(spec, key, where, why)
+            try:
+                numbers[key] = int(text)
+            except ValueError:
+                raise fail(
+                    at(spec, key), f"{where}: {key} must be an integer, not {text!r}"
+                ) from None
+    if ("count" in numbers) == ("end" in numbers):
+        raise fail(source, f"{where}: needs either `count` or `end`")
+    start = numbers.get("start", 0)
+    if "count" in numbers:
+        values = list(range(start, start + max(numbers["count"], 0)))
+    else:
+        step = 1 if numbers["end"] >= start else -1
+        values = list(range(start, numbers["end"] + step, step))
+    if len(values) > MAX_SEQUENCE:
+        raise fail(source, f"{where}: {len(values)} items, over the limit of {MAX_SEQUENCE}")
+    fmt = scalar(spec.get("format", "%d"), at(spec, "format"), where)
+    verbs = re.findall(r"%[-+ #0]*\d*([a-zA-Z%])", fmt)
+    if [v for v in verbs if v != "%"] not in (["d"], ["x"], ["X"], ["o"]):
+        raise fail(at(spec, "format"), f"{where}: format needs one integer verb, not {fmt!r}")
+    return [fmt % value for value in values]

@@ -3,7 +3,8 @@
 A container/script output parameter is read from a file (`valueFrom.path`) and becomes a task
 result (copied by the `argo-outputs` step, `pipeline/collector.py`); a dag/steps template's output
 (`valueFrom.parameter`) names an inner node's output, and on the entrypoint becomes a pipeline
-result. Other sources (`outputs.result`, artifacts, `valueFrom.expression`) are refused here.
+result. `outputs.result` (stdout) and the exit code are implicit results of every container
+(`leaf.py`); other sources (artifacts, `valueFrom.expression`) are refused here.
 """
 
 from __future__ import annotations

@@ -12,16 +12,20 @@ from dataclasses import dataclass, field
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
     ParamSpec,
+    Pipeline,
     PipelineTask,
+    RetryStrategy,
     TaskSpec,
     WhenExpression,
     WorkspaceDecl,
 )
+from foredeck.pipeline.predicates import Predicate
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
 MAX_DEPTH = 20
-"""How deep dag/steps templates may nest (deeper is taken for recursion)."""
+"""How deep inlined dag/steps templates may nest (a recursive template is a sub-graph instead,
+`graphs.py`)."""
 
 
 @dataclass
@@ -42,6 +46,8 @@ class Node:
     outputs: dict[str, str]
     whens: list[WhenExpression]
     looped: bool = False
+    stdout: str | None = None  # `outputs.result`, as an IR expression (leaf calls)
+    exit_code: str | None = None  # `exitCode` / `outputs.exitCode`
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Frame:
     deps: list[str]
     whens: list[WhenExpression]
     coll: Collection
+    depends: Predicate | None = None  # the predicate of the call, over IR tasks
 
 
 @dataclass
@@ -78,6 +85,8 @@ class Leaf:
     bindings: dict[str, str]  # implicit task param -> call-site value
     outputs: set[str]
     workspaces: dict[str, str]  # task workspace -> pipeline workspace (volume)
+    stdout: str | None = None  # the result holding the main container's stdout
+    exit_code: str | None = None  # the result holding its exit code
 
 
 @dataclass
@@ -95,7 +104,12 @@ class Workflow:
     finally_tasks: list[PipelineTask] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     default_retries: int = 0
+    default_retry: RetryStrategy | None = None
     depth: int = 0
+    # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls, `graphs.py`).
+    graphs: dict[str, Pipeline] = field(default_factory=dict)
+    graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)
+    recursive: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     def spec_key(self, base: str) -> str:
         """A task library key for a new spec named after `base`."""

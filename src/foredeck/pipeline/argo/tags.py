@@ -4,8 +4,8 @@ Two scopes resolve tags differently (docs/argo-tekton.md, "Expressions"): a valu
 dag/steps template (arguments, `when`, outputs) is resolved here by `call_ref`, against the inputs
 of the template being inlined and the nodes created so far; a container/script body is resolved
 by the leaf builder (`leaf.py`), where workflow values become implicit task params.
-What the IR cannot hold yet (`outputs.result`, tags on failed nodes) is refused here, which is
-where a richer IR's translations would go.
+`outputs.result` and `exitCode` of a leaf call are the stdout and exit-code results its spec
+declares (`leaf.py`). What the IR cannot hold yet is refused here.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
+from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.model import ParamSpec
@@ -55,6 +56,9 @@ def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
     }
     if len(parts) == 2 and parts[1] in simple:
         return simple[parts[1]]
+    found = workflow_vars.ir_ref(".".join(parts[1:]))
+    if found is not None:
+        return found
     raise Unresolvable("not supported")
 
 
@@ -112,12 +116,18 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
     if parts[2] == "outputs" and len(parts) == 5 and parts[3] == "parameters":
-        if node.looped:
-            raise Unresolvable("outputs of a looped task (an aggregated list)")
         if parts[4] not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")
+        if node.looped:  # the JSON list of every iteration's value (`execute/lookups.py`)
+            return f"{node.outputs[parts[4]][:-1]}.json)"
         return node.outputs[parts[4]]
-    if parts[2:] == ["outputs", "result"]:
-        why = "write the value to a file and declare outputs.parameters with valueFrom.path"
-        raise Unresolvable(f"outputs.result (stdout) is not supported: {why}")
+    implicit = {("outputs", "result"): node.stdout, ("exitCode",): node.exit_code}
+    implicit[("outputs", "exitCode")] = node.exit_code
+    if tuple(parts[2:]) in implicit:
+        value = implicit[tuple(parts[2:])]
+        if value is None:
+            raise Unresolvable(f"{'.'.join(parts[2:])} of a nested dag/steps call")
+        if node.looped:
+            raise Unresolvable(f"{'.'.join(parts[2:])} of a looped task (an aggregated list)")
+        return value
     raise Unresolvable("not supported here")

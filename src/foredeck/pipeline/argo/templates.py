@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from foredeck.pipeline.argo.fields import (
     as_list,
     as_map,
     at,
     check_keys,
+    duration,
     fail,
     integer,
     name_of,
@@ -17,7 +18,7 @@ from foredeck.pipeline.argo.fields import (
     unsupported,
 )
 from foredeck.pipeline.argo.state import Collection
-from foredeck.pipeline.model import ParamSpec
+from foredeck.pipeline.model import ParamSpec, RetryPolicy, RetryStrategy
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -74,15 +75,53 @@ def input_params(template: SourceMap, where: str) -> list[ParamSpec]:
     return params
 
 
+POLICIES: tuple[RetryPolicy, ...] = ("Always", "OnFailure", "OnError", "OnTransientError")
+
+
 def retry_limit(raw: Any, source: Source) -> int:
-    """The retry limit of a `retryStrategy` (the IR retries failed tasks only)."""
+    """The retry limit of a `retryStrategy` (the rest: `retry_strategy`)."""
     strategy = as_map(raw, source, "retryStrategy")
-    allowed = {"limit", "retryPolicy", "backoff", "affinity"}
+    allowed = {"limit", "retryPolicy", "backoff", "affinity", "expression"}
     check_keys(strategy, allowed, set(), "retryStrategy")
-    policy = strategy.get("retryPolicy", "OnFailure")
-    if policy not in ("OnFailure", "Always"):
-        why = "the IR retries failed tasks only (OnFailure / Always)"
-        raise unsupported(strategy, "retryPolicy", "retryStrategy", why)
+    if "expression" in strategy:
+        why = "retry expressions need the expression evaluator; use retryPolicy"
+        raise unsupported(strategy, "expression", "retryStrategy", why)
+    if strategy.get("retryPolicy", "OnFailure") not in POLICIES:
+        message = f"retryStrategy.retryPolicy: one of {', '.join(POLICIES)}"
+        raise fail(at(strategy, "retryPolicy"), message)
     if "limit" not in strategy:
         raise fail(src(strategy), "retryStrategy: `limit` is required (unbounded retries)")
     return integer(strategy["limit"], at(strategy, "limit"), "retryStrategy.limit")
+
+
+def retry_strategy(raw: Any, source: Source) -> RetryStrategy | None:
+    """The policy and backoff of a `retryStrategy`; None when it only sets `limit`."""
+    retry_limit(raw, source)
+    strategy = as_map(raw, source, "retryStrategy")
+    policy = strategy.get("retryPolicy", "OnFailure")
+    raw_backoff = strategy.get("backoff")
+    if raw_backoff is None and policy in ("OnFailure", "Always"):
+        return None
+    where = "retryStrategy.backoff"
+    backoff = as_map(raw_backoff or {}, at(strategy, "backoff"), where)
+    check_keys(backoff, {"duration", "factor", "maxDuration", "cap"}, set(), where)
+    times: dict[str, float | None] = {}
+    for key in ("duration", "maxDuration", "cap"):
+        given = backoff.get(key)
+        times[key] = None if given is None else duration(given, at(backoff, key), where)
+    factor = 1.0
+    if backoff.get("factor") is not None:
+        text = scalar(backoff["factor"], at(backoff, "factor"), where)
+        try:
+            factor = float(text)
+        except ValueError:
+            raise fail(at(backoff, "factor"), f"{where}.factor: not a number: {text!r}") from None
+        if not 0 < factor <= 100:
+            raise fail(at(backoff, "factor"), f"{where}.factor: must be in (0, 100]")
+    return RetryStrategy(
+        cast(RetryPolicy, policy),
+        times["duration"],
+        factor,
+        times["maxDuration"],
+        times["cap"],
+    )

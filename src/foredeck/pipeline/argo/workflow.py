@@ -7,7 +7,7 @@ the pipeline timeout and `spec.retryStrategy` every task's default retries.
 
 from __future__ import annotations
 
-from foredeck.pipeline.argo.dag import group, leaf_task
+from foredeck.pipeline.argo.dag import call_arguments, group, leaf_task, template_retry
 from foredeck.pipeline.argo.fields import (
     IGNORED_SPEC,
     as_list,
@@ -20,13 +20,16 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
+from foredeck.pipeline.argo.hooks import Hook, exit_hook
 from foredeck.pipeline.argo.leaf import build_leaf
 from foredeck.pipeline.argo.state import Frame, Scope, Workflow
+from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import (
     find_template,
     input_params,
     param_spec,
     retry_limit,
+    retry_strategy,
     template_kind,
 )
 from foredeck.pipeline.model import Pipeline, PipelineResult, WorkspaceDecl
@@ -38,19 +41,22 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     """The pipeline of the workflow `w` was set up with (`documents.py` reads the inputs)."""
     spec = w.spec
     allowed = {"entrypoint", "templates", "arguments", "onExit", "activeDeadlineSeconds"}
-    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy"}
+    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy", "hooks"}
     check_keys(spec, allowed, IGNORED_SPEC, "spec")
     _workflow_params(w)
     _workflow_volumes(w)
     if "retryStrategy" in spec:
         w.default_retries = retry_limit(spec["retryStrategy"], at(spec, "retryStrategy"))
+        w.default_retry = retry_strategy(spec["retryStrategy"], at(spec, "retryStrategy"))
     entry_name = spec.get("entrypoint")
     if not isinstance(entry_name, str) or not entry_name:
         raise fail(at(spec, "entrypoint"), "spec: `entrypoint` is required")
     entry = find_template(w.main, entry_name, at(spec, "entrypoint"), "spec.entrypoint")
     results = _entrypoint(w, entry)
-    if "onExit" in spec:
-        _exit_handler(w, spec)
+    hook = _workflow_hook(spec)
+    if hook is not None:
+        _exit_handler(w, hook)
+    exit_template = None if hook is None else find_template(w.main, hook.template, hook.source, "")
     timeout = None
     if "activeDeadlineSeconds" in spec:
         seconds = spec["activeDeadlineSeconds"]
@@ -65,8 +71,20 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         results=results,
         task_library=w.library,
         timeout=timeout,
+        tasks_timeout=_group_deadline(entry),
+        finally_timeout=None if exit_template is None else _group_deadline(exit_template),
+        graph_library=w.graphs,
         source=source,
+        failure_policy="continue",  # an Argo dag goes on past a failure where `depends` lets it
     )
+
+
+def _group_deadline(template: SourceMap) -> float | None:
+    """A dag/steps template's `activeDeadlineSeconds` (a leaf's is its task's timeout)."""
+    if template_kind(template) not in ("dag", "steps") or "activeDeadlineSeconds" not in template:
+        return None
+    where = f"template {template.get('name')!r} activeDeadlineSeconds"
+    return deadline(template["activeDeadlineSeconds"], at(template, "activeDeadlineSeconds"), where)
 
 
 def _workflow_params(w: Workflow) -> None:
@@ -115,6 +133,7 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
     leaf = build_leaf(w, w.main, entry)
     args = {p: v for p, v in inputs.items() if p in {s.name for s in leaf.spec.params}}
     task = leaf_task(w, entry_name, leaf, args, [], [], None, src(entry), False)
+    task.retry = template_retry(w, entry)
     w.tasks.append(task)
     return [
         PipelineResult(r, f"$(tasks.{task.name}.results.{r})", source=src(entry))
@@ -122,22 +141,47 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
     ]
 
 
-def _exit_handler(w: Workflow, spec: SourceMap) -> None:
-    name = spec["onExit"]
-    if not isinstance(name, str):
+def _workflow_hook(spec: SourceMap) -> Hook | None:
+    """`spec.onExit`, or `spec.hooks.exit` (the same, with arguments); other hooks need
+    expressions and are refused."""
+    if "hooks" in spec:
+        if "onExit" in spec:
+            raise fail(at(spec, "hooks"), "spec: use either onExit or hooks.exit")
+        return exit_hook(spec, "spec")
+    if "onExit" not in spec:
+        return None
+    if not isinstance(spec["onExit"], str):
         raise fail(at(spec, "onExit"), "spec.onExit: expected a template name")
-    template = find_template(w.main, name, at(spec, "onExit"), "spec.onExit")
+    return Hook(spec["onExit"], None, at(spec, "onExit"))
+
+
+def _exit_handler(w: Workflow, hook: Hook) -> None:
+    name = hook.template
+    template = find_template(w.main, name, hook.source, "spec.onExit")
+    args = call_arguments(hook.call, "spec.hooks.exit") if hook.call is not None else {}
+    scope = Scope("tasks", {}, finally_=True)
     inputs: dict[str, str] = {}
-    for param in input_params(template, f"template {name!r}"):
-        if not isinstance(param.default, str):
-            message = f"exit handler template {name!r}: input {param.name!r} needs a default"
+    declared = input_params(template, f"template {name!r}")
+    for arg, (_, source) in args.items():
+        if arg not in {p.name for p in declared}:
+            raise fail(source, f"spec.hooks.exit: {arg!r} is not an input of {name!r}")
+    for param in declared:
+        if param.name in args:
+            value, source = args[param.name]
+            where = f"spec.hooks.exit argument {param.name!r}"
+            inputs[param.name] = call_text(value, scope, w.params, source, where)
+        elif isinstance(param.default, str):
+            inputs[param.name] = param.default
+        else:
+            message = f"exit handler template {name!r}: input {param.name!r} has no value"
             raise fail(param.source, message)
-        inputs[param.name] = param.default
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         scope = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=True)
         group(w, template, Frame("", scope, [], [], w.main))
         return
     leaf = build_leaf(w, w.main, template)
-    task = leaf_task(w, name, leaf, {}, [], [], None, at(spec, "onExit"), True)
+    bound = {p: v for p, v in inputs.items() if p in args}
+    task = leaf_task(w, name, leaf, bound, [], [], None, hook.source, True)
+    task.retry = template_retry(w, template)
     w.finally_tasks.append(task)

@@ -12,6 +12,6 @@ end shares live in `validate.py`.
 """
 
 from foredeck.pipeline.tekton.documents import API_VERSION, KINDS, TektonDocuments, parse_documents
-from foredeck.pipeline.tekton.runs import TektonRun
+from foredeck.pipeline.tekton.runs import TektonRun, apply_run
 
-__all__ = ["API_VERSION", "KINDS", "TektonDocuments", "TektonRun", "parse_documents"]
+__all__ = ["API_VERSION", "KINDS", "TektonDocuments", "TektonRun", "apply_run", "parse_documents"]

@@ -7,6 +7,7 @@ fields the IR cannot express (`check_fields`) rather than drop them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -14,6 +15,8 @@ from foredeck.pipeline.durations import parse_timeout
 from foredeck.pipeline.model import ParamType, ParamValue, value_type
 from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import SourceMap
+
+_LEGACY_INPUTS = re.compile(r"(\$\(\s*)inputs\.params(?=[.\[])")
 
 
 def as_map(value: Any, where: Source, what: str) -> SourceMap:
@@ -40,6 +43,29 @@ def check_fields(m: SourceMap, allowed: Iterable[str], what: str) -> None:
                 m.at(key),
                 f"{what}: unsupported field {key!r} (supported: {', '.join(allowed)})",
             )
+
+
+def plain(value: Any) -> Any:
+    """Parsed YAML as plain dicts and lists, for cluster-only data carried to the emitters."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def map_field(m: SourceMap, key: str, what: str) -> dict[str, Any]:
+    """A mapping field as plain data (absent: empty)."""
+    if m.get(key) is None:
+        return {}
+    return cast(dict[str, Any], plain(as_map(m[key], m.at(key), f"{what} {key!r}")))
+
+
+def legacy_inputs(text: str) -> str:
+    """`$(inputs.params.x)`, the pre-v1 spelling Tekton still substitutes, as `$(params.x)`."""
+    if "inputs.params" not in text:
+        return text
+    return _LEGACY_INPUTS.sub(r"\1params", text)
 
 
 def scalar(value: Any) -> str | None:

@@ -14,6 +14,7 @@ from foredeck.pipeline.expressions import references
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
+    ParamType,
     ParamValue,
     Pipeline,
     PipelineResult,
@@ -95,7 +96,9 @@ def _when(task: SourceMap, what: str) -> list[WhenExpression]:
     for item in map_list(task, "when", what):
         if "cel" in item:
             raise PipelineError(
-                item.at("cel"), f"{what}: 'when' with 'cel' is unsupported (use input/operator)"
+                item.at("cel"),
+                f"{what}: 'when' with 'cel' (an alpha Tekton feature) is not supported;"
+                " write it as input/operator/values",
             )
         check_fields(item, ("input", "operator", "values"), f"{what} when")
         operator = str_field(item, "operator", f"{what} when", required=True)
@@ -173,13 +176,27 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
         result.matrix = _matrix(task, what)
     for item in map_list(task, "workspaces", what):
         wname = name_of(item, f"{what} workspace")
-        if "subPath" in item:
-            raise PipelineError(item.at("subPath"), f"{what}: workspace 'subPath' not supported")
-        check_fields(item, ("name", "workspace"), f"{what} workspace {wname!r}")
+        check_fields(item, ("name", "workspace", "subPath"), f"{what} workspace {wname!r}")
         if wname in result.workspaces:
             raise PipelineError(item.at("name"), f"{what}: duplicate workspace {wname!r}")
         result.workspaces[wname] = str_field(item, "workspace", what) or wname
+        sub_path = str_field(item, "subPath", f"{what} workspace {wname!r}")
+        if sub_path:
+            result.workspace_sub_paths[wname] = sub_path
     return result
+
+
+def _passed_type(value: ParamValue, params: Mapping[str, ParamSpec]) -> ParamType:
+    """The type of a value passed to an undeclared param: a lone `$(x[*])` is an array (or
+    the object a pipeline param `x` is)."""
+    if not isinstance(value, str):
+        return value_type(value)
+    refs = references(value)
+    if len(refs) == 1 and refs[0].star and value.strip() == refs[0].text:
+        parts = refs[0].parts
+        outer = params.get(parts[1]) if parts[0] == "params" and len(parts) == 2 else None
+        return "object" if outer is not None and outer.type == "object" else "array"
+    return "string"
 
 
 def _propagate(pipeline: Pipeline) -> None:
@@ -198,7 +215,13 @@ def _propagate(pipeline: Pipeline) -> None:
                 parts = ref.parts
                 if len(parts) < 2:
                     continue
-                if parts[0] == "params" and parts[1] not in declared and parts[1] in params:
+                if parts[0] == "params" and parts[1] not in declared and parts[1] in task.params:
+                    # Passed by the pipeline task but not declared by its embedded spec.
+                    value = task.params[parts[1]]
+                    passed = ParamSpec(parts[1], _passed_type(value, params), source=task.source)
+                    spec.params.append(passed)
+                    declared.add(parts[1])
+                elif parts[0] == "params" and parts[1] not in declared and parts[1] in params:
                     outer = params[parts[1]]
                     spec.params.append(ParamSpec(outer.name, outer.type, source=outer.source))
                     declared.add(outer.name)
@@ -226,9 +249,10 @@ def pipeline_spec(
     name: str,
     what: str,
     propagated: Mapping[str, tuple[ParamValue, Source]] | None = None,
+    workspaces: Mapping[str, Source] | None = None,
 ) -> Pipeline:
-    """A Pipeline's `spec` (or a PipelineRun's inline `pipelineSpec`, whose run params are
-    `propagated`: usable without being declared, as in Tekton)."""
+    """A Pipeline's `spec` (or a PipelineRun's inline `pipelineSpec`, whose run params and
+    `workspaces` are propagated: usable without being declared, as in Tekton)."""
     check_fields(spec, _PIPELINE_SPEC_FIELDS, what)
     pipeline = Pipeline(name=name, tasks=[], source=spec.source)
     pipeline.params = param_specs(spec, what)
@@ -248,6 +272,10 @@ def pipeline_spec(
                 item.source,
             )
         )
+    declared_ws = {w.name for w in pipeline.workspaces}
+    for wname, source in (workspaces or {}).items():
+        if wname not in declared_ws:
+            pipeline.workspaces.append(WorkspaceDecl(wname, source=source))
     pipeline.tasks = [_pipeline_task(t, False) for t in map_list(spec, "tasks", what)]
     pipeline.finally_tasks = [_pipeline_task(t, True) for t in map_list(spec, "finally", what)]
     for item in map_list(spec, "results", what):

@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from foredeck.pipeline.model import ParamValue, Pipeline
+from foredeck.pipeline.model import ParamValue, Pipeline, TaskRunSettings
 from foredeck.pipeline.tekton.fields import (
     as_map,
     check_fields,
     doc_spec,
+    map_field,
     map_list,
     metadata_name,
     name_of,
     name_values,
+    plain,
+    str_field,
     timeout_field,
 )
 from foredeck.pipeline.tekton.pipelines import pipeline_spec
 from foredeck.types import UNKNOWN, PipelineError, Source
 from foredeck.yamlsrc import SourceMap
 
-_RUN_SPEC_FIELDS = ("pipelineRef", "pipelineSpec", "params", "timeouts", "workspaces")
+_RUN_SPEC_FIELDS = (
+    "pipelineRef",
+    "pipelineSpec",
+    "params",
+    "timeouts",
+    "workspaces",
+    "taskRunTemplate",
+    "taskRunSpecs",
+)
+
+
+_TEMPLATE_FIELDS = ("serviceAccountName", "podTemplate")
+
+
+_TASK_RUN_SPEC_FIELDS = (
+    "pipelineTaskName",
+    "serviceAccountName",
+    "podTemplate",
+    "computeResources",
+    "stepSpecs",
+    "sidecarSpecs",
+    "metadata",
+    "timeout",
+)
+
+
+_RUN_WORKSPACE_FIELDS = (
+    "name",
+    "subPath",
+    "emptyDir",
+    "volumeClaimTemplate",
+    "persistentVolumeClaim",
+    "configMap",
+    "secret",
+    "projected",
+    "csi",
+)
 
 
 _TIMEOUT_FIELDS = ("pipeline", "tasks", "finally")
@@ -39,6 +79,68 @@ class TektonRun:
     finally_timeout: float | None = None
     source: Source = UNKNOWN
     ref_source: Source = UNKNOWN
+    task_run_template: TaskRunSettings | None = None
+    task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)
+
+
+def _settings(m: SourceMap, what: str, allowed: tuple[str, ...]) -> TaskRunSettings:
+    check_fields(m, allowed, what)
+    out = TaskRunSettings(source=m.source)
+    out.service_account = str_field(m, "serviceAccountName", what) or ""
+    out.pod_template = map_field(m, "podTemplate", what)
+    out.compute_resources = map_field(m, "computeResources", what)
+    out.metadata = map_field(m, "metadata", what)
+    out.timeout = timeout_field(m, "timeout", what)
+    for key in ("stepSpecs", "sidecarSpecs"):
+        specs = []
+        for item in map_list(m, key, what):
+            check_fields(item, ("name", "computeResources"), f"{what} {key}")
+            name_of(item, f"{what} {key}")
+            specs.append(cast(dict[str, Any], plain(item)))
+        if key == "stepSpecs":
+            out.step_specs = specs
+        else:
+            out.sidecar_specs = specs
+    return out
+
+
+def _task_run_settings(spec: SourceMap, run: TektonRun, what: str) -> None:
+    if "taskRunTemplate" in spec:
+        template = as_map(spec["taskRunTemplate"], spec.at("taskRunTemplate"), f"{what} template")
+        run.task_run_template = _settings(template, f"{what} taskRunTemplate", _TEMPLATE_FIELDS)
+    for item in map_list(spec, "taskRunSpecs", what):
+        twhat = f"{what} taskRunSpecs"
+        task = str_field(item, "pipelineTaskName", twhat, required=True) or ""
+        if task in run.task_run_specs:
+            raise PipelineError(item.source, f"{twhat}: {task!r} is given twice")
+        run.task_run_specs[task] = _settings(item, f"{twhat} {task!r}", _TASK_RUN_SPEC_FIELDS)
+
+
+def apply_run(run: TektonRun, pipeline: Pipeline) -> None:
+    """What the run sets on the pipeline it runs: timeouts, task run settings; run params the
+    pipeline does not declare are dropped from `run.params`, as Tekton ignores them."""
+    pipeline.timeout = run.timeout
+    pipeline.tasks_timeout = run.tasks_timeout
+    pipeline.finally_timeout = run.finally_timeout
+    pipeline.task_run_template = run.task_run_template
+    names = {task.name for task in pipeline.all_tasks()}
+    for task, settings in run.task_run_specs.items():
+        if task not in names:
+            raise PipelineError(
+                settings.source,
+                f"PipelineRun {run.name!r}: taskRunSpecs names {task!r},"
+                f" which is not a task of pipeline {pipeline.name!r}",
+            )
+    pipeline.task_run_specs = dict(run.task_run_specs)
+    for node in pipeline.all_tasks():
+        override = run.task_run_specs.get(node.name)
+        if override is not None and override.timeout is not None:
+            node.timeout = override.timeout  # the TaskRun's timeout, as Tekton sets it
+    declared = {param.name for param in pipeline.params}
+    for name in list(run.params):
+        if name not in declared:
+            del run.params[name]
+            pipeline.ignored_params.append(name)
 
 
 def parse_run(doc: SourceMap) -> TektonRun:
@@ -61,7 +163,9 @@ def parse_run(doc: SourceMap) -> TektonRun:
     else:
         inline = as_map(spec["pipelineSpec"], spec.at("pipelineSpec"), f"{what} 'pipelineSpec'")
         propagated = {k: (v, sources[k]) for k, v in params.items()}
-        run.pipeline = pipeline_spec(inline, name, f"{what} pipelineSpec", propagated)
+        run.pipeline = pipeline_spec(
+            inline, name, f"{what} pipelineSpec", propagated, _workspaces(spec, what)
+        )
         run.ref_source = inline.source
     if "timeouts" in spec:
         timeouts = as_map(spec["timeouts"], spec.at("timeouts"), f"{what} 'timeouts'")
@@ -85,7 +189,17 @@ def parse_run(doc: SourceMap) -> TektonRun:
                     timeouts.source,
                     f"{what}: timeouts.tasks + timeouts.finally exceed timeouts.pipeline",
                 )
-    for item in map_list(spec, "workspaces", what):
-        # Bindings choose storage on a cluster; locally every workspace is a fresh directory.
-        name_of(item, f"{what} workspace")
+    _workspaces(spec, what)
+    _task_run_settings(spec, run, what)
     return run
+
+
+def _workspaces(spec: SourceMap, what: str) -> dict[str, Source]:
+    """The run's workspace bindings, by name. They choose storage on a cluster; locally every
+    workspace is a fresh directory (or what `--workspace` binds)."""
+    out: dict[str, Source] = {}
+    for item in map_list(spec, "workspaces", what):
+        wname = name_of(item, f"{what} workspace")
+        check_fields(item, _RUN_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
+        out[wname] = item.source
+    return out

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from foredeck.pipeline.model import ParamSpec, ResultSpec, Step, TaskSpec, WorkspaceDecl, value_type
+from typing import Any
+
+from foredeck.pipeline.model import (
+    ParamSpec,
+    ResultSpec,
+    Step,
+    StepOnError,
+    TaskSpec,
+    WorkspaceDecl,
+    value_type,
+)
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
     check_fields,
     doc_spec,
+    legacy_inputs,
     map_list,
     metadata_name,
     name_of,
     param_type,
     param_value,
+    plain,
     str_field,
     str_list,
     timeout_field,
@@ -31,8 +43,13 @@ _TASK_SPEC_FIELDS = (
 )
 
 
+_CLUSTER_FIELDS = ("imagePullPolicy", "computeResources", "securityContext")
+"""Container fields that mean something in a pod only: carried to the emitters."""
+
+
 _STEP_FIELDS = (
     "name",
+    "displayName",
     "image",
     "command",
     "args",
@@ -40,15 +57,17 @@ _STEP_FIELDS = (
     "env",
     "workingDir",
     "timeout",
-    "imagePullPolicy",
-    "computeResources",
+    "onError",
+    "stdoutConfig",
+    "stderrConfig",
+    *_CLUSTER_FIELDS,
 )
 
 
-_STEP_TEMPLATE_FIELDS = ("image", "env", "workingDir", "imagePullPolicy", "computeResources")
+_STEP_TEMPLATE_FIELDS = ("image", "env", "workingDir", *_CLUSTER_FIELDS)
 
 
-_PARAM_FIELDS = ("name", "type", "default", "description", "properties")
+_PARAM_FIELDS = ("name", "type", "default", "description", "properties", "enum")
 
 
 _RESULT_FIELDS = ("name", "type", "description", "properties")
@@ -74,8 +93,35 @@ def param_specs(m: SourceMap, what: str) -> list[ParamSpec]:
                 f"{pwhat}: default is {value_type(default)} but the param is {ptype}",
             )
         description = str_field(item, "description", pwhat) or ""
-        out.append(ParamSpec(name, ptype, default, description, item.source))
+        spec = ParamSpec(name, ptype, default, description, item.source)
+        spec.properties = _properties(item, pwhat)
+        if spec.properties and ptype != "object":
+            raise PipelineError(item.at("properties"), f"{pwhat}: 'properties' need type object")
+        spec.enum = str_list(item, "enum", pwhat)
+        if spec.enum and ptype != "string":
+            raise PipelineError(item.at("enum"), f"{pwhat}: 'enum' needs a string param")
+        if spec.enum and isinstance(default, str) and default not in spec.enum:
+            raise PipelineError(
+                item.at("default"), f"{pwhat}: default {default!r} is not in enum {spec.enum}"
+            )
+        out.append(spec)
     return out
+
+
+def _properties(item: SourceMap, what: str) -> list[str]:
+    """An object param's keys (`properties: {key: {type: string}}`)."""
+    if item.get("properties") is None:
+        return []
+    props = as_map(item["properties"], item.at("properties"), f"{what} 'properties'")
+    for key, value in props.items():
+        if value is None:
+            continue
+        entry = as_map(value, props.at(key), f"{what} property {key!r}")
+        check_fields(entry, ("type",), f"{what} property {key!r}")
+        kind = str_field(entry, "type", f"{what} property {key!r}")
+        if kind not in (None, "string"):
+            raise PipelineError(entry.at("type"), f"{what}: property {key!r} must be a string")
+    return list(props)
 
 
 def _results(m: SourceMap, what: str) -> list[ResultSpec]:
@@ -105,6 +151,42 @@ def _env(m: SourceMap, what: str) -> dict[str, str]:
     return env
 
 
+def _on_error(m: SourceMap, what: str) -> StepOnError:
+    value = str_field(m, "onError", what)
+    if value is None or value == "stopAndFail":
+        return "stopAndFail"
+    if value == "continue":
+        return "continue"
+    raise PipelineError(
+        m.at("onError"), f"{what}: onError {value!r} is not continue or stopAndFail"
+    )
+
+
+def _output_path(m: SourceMap, key: str, what: str) -> str | None:
+    """`stdoutConfig.path` / `stderrConfig.path`: where the stream is also written."""
+    if key not in m:
+        return None
+    config = as_map(m[key], m.at(key), f"{what} {key!r}")
+    check_fields(config, ("path",), f"{what} {key}")
+    path = str_field(config, "path", f"{what} {key}", required=True)
+    if not path:
+        raise PipelineError(config.at("path"), f"{what}: {key}.path must not be empty")
+    return legacy_inputs(path)
+
+
+def _cluster(m: SourceMap, template: SourceMap | None, what: str) -> dict[str, Any]:
+    """The step's pod-only fields, the step template's filling what the step leaves unset."""
+    out: dict[str, Any] = {}
+    for key in _CLUSTER_FIELDS:
+        for source in (template, m):
+            if source is not None and source.get(key) is not None:
+                value = plain(source[key])
+                if isinstance(value, dict) and isinstance(out.get(key), dict):
+                    value = {**out[key], **value}
+                out[key] = value
+    return out
+
+
 def _step(m: SourceMap, index: int, task: str, template: SourceMap | None) -> Step:
     name = str_field(m, "name", f"Task {task!r} step {index}") or f"unnamed-{index}"
     what = f"Task {task!r} step {name!r}"
@@ -125,14 +207,19 @@ def _step(m: SourceMap, index: int, task: str, template: SourceMap | None) -> St
     env.update(_env(m, what))
     return Step(
         name=name,
-        image=image or "",
-        command=command,
-        args=str_list(m, "args", what),
-        script=script,
-        env=env,
-        working_dir=working_dir,
+        image=legacy_inputs(image or ""),
+        command=[legacy_inputs(c) for c in command],
+        args=[legacy_inputs(a) for a in str_list(m, "args", what)],
+        script=None if script is None else legacy_inputs(script),
+        env={k: legacy_inputs(v) for k, v in env.items()},
+        working_dir=None if working_dir is None else legacy_inputs(working_dir),
         timeout=timeout_field(m, "timeout", what),
         source=m.source,
+        display_name=str_field(m, "displayName", what) or "",
+        on_error=_on_error(m, what),
+        stdout_path=_output_path(m, "stdoutConfig", what),
+        stderr_path=_output_path(m, "stderrConfig", what),
+        cluster=_cluster(m, template, what),
     )
 
 

@@ -1,0 +1,54 @@
+"""What a pipeline asks of a cluster that a host run ignores, said once in the run log.
+
+Tekton's `taskRunTemplate`/`taskRunSpecs` (service account, pod template, resources) and a
+step's pod-only fields choose how a pod is scheduled and confined; on a host they change
+nothing, so a run goes on without them but says so, rather than appear to honour them. Run
+params the pipeline does not declare are dropped, as Tekton drops them.
+"""
+
+from __future__ import annotations
+
+from foredeck.pipeline.model import Pipeline
+
+
+def host_notes(pipeline: Pipeline) -> list[str]:
+    """One line per kind of setting the host run ignores (none for a plain pipeline)."""
+    notes: list[str] = []
+    template = pipeline.task_run_template
+    if template is not None and template.fields():
+        notes.append(
+            f"taskRunTemplate ({', '.join(template.fields())}) only matters on a cluster:"
+            " ignored on this host (--emit keeps it)"
+        )
+    if pipeline.task_run_specs:
+        fields = sorted(
+            {name for spec in pipeline.task_run_specs.values() for name in spec.fields()}
+        )
+        tasks = ", ".join(pipeline.task_run_specs)
+        notes.append(
+            f"taskRunSpecs of {tasks} ({', '.join(fields) or 'empty'}) only matter on a cluster:"
+            " ignored on this host (--emit keeps them)"
+        )
+    cluster = sorted(
+        {
+            key
+            for task in pipeline.all_tasks()
+            if task.task_spec is not None
+            for step in task.task_spec.steps
+            for key in step.cluster
+        }
+        | {
+            key
+            for spec in pipeline.task_library.values()
+            for step in spec.steps
+            for key in step.cluster
+        }
+    )
+    if cluster:
+        notes.append(f"step fields {', '.join(cluster)} only matter in a pod: ignored on this host")
+    if pipeline.ignored_params:
+        names = ", ".join(pipeline.ignored_params)
+        notes.append(
+            f"run params not declared by the pipeline are ignored, as Tekton does: {names}"
+        )
+    return notes

@@ -1,0 +1,56 @@
+"""The values of Argo's workflow variables in a local run (`pipeline/workflow_vars.py`).
+
+`failures` lists the tasks (and matrix instances, sub-graph tasks) that ended Failed, TimedOut
+or Cancelled, with Argo's fields: Argo's `Error` phase has no local equal, so every entry is
+`Failed`; `podName` is the task's run-unique name, `templateName` its pipeline task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+
+from foredeck.execute.runstate import TaskRecord, iso
+from foredeck.pipeline.workflow_vars import PREFIX, STRFTIME
+
+_FAILED = frozenset({"Failed", "TimedOut", "Cancelled"})
+
+
+def value(name: str, run: str, started: float, records: Mapping[str, TaskRecord]) -> str | None:
+    """The value of context variable `name` (`workflow.duration`, ...) now, or None when it
+    is not one of these. Computed when read: a run-wide scan, not for every task."""
+    short = PREFIX[len("context.") :]
+    if name == "pipelineRun.uid":  # `{{workflow.uid}}`: stable for the run
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"foredeck:{run}:{started}"))
+    if not name.startswith(short):
+        return None
+    what = name[len(short) :]
+    moment = time.gmtime(started)
+    if what == "duration":
+        return f"{max(time.time() - started, 0.0):.6f}"
+    if what == "failures":
+        return _failures(run, records)
+    if what in ("creationTimestamp", "creationTimestamp.RFC3339"):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
+    letter = what.removeprefix("creationTimestamp.")
+    if what.startswith("creationTimestamp.") and letter in STRFTIME and len(letter) == 1:
+        return time.strftime(f"%{letter}", moment)
+    return None
+
+
+def _failures(run: str, records: Mapping[str, TaskRecord]) -> str:
+    failed = [
+        {
+            "displayName": record.name,
+            "message": record.reason,
+            "templateName": record.pipeline_task,
+            "phase": "Failed",
+            "podName": f"{run}-{record.name}",
+            "finishedAt": iso(record.finished) or "",
+        }
+        for record in records.values()
+        if record.status in _FAILED and not record.instances
+    ]
+    return json.dumps(failed, separators=(",", ":"))

@@ -1,0 +1,63 @@
+"""A looped call's `when` over `{{item}}`: guards evaluated per iteration.
+
+Argo evaluates a looped step's `when` once per item (an item that fails it is a Skipped
+iteration). In the IR the guard is `PipelineTask.item_when`, evaluated by the executor for each
+matrix instance against its combination. An item is named through the argument that is
+exactly `{{item}}` (or `{{item.key}}`): the guard reads that param, `$(params.p)`, so the
+emitter can write it back as the item. A `when` reading an item no argument passes as it is
+is an error naming it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+
+from foredeck.pipeline.argo.fields import at, fail
+from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.argo.when import guards
+from foredeck.pipeline.expressions import references
+from foredeck.pipeline.model import ParamSpec, WhenExpression
+from foredeck.types import Source
+from foredeck.yamlsrc import SourceMap
+
+LOOPS = ("withItems", "withParam", "withSequence")
+_ITEM_TAG = re.compile(r"\{\{\s*(item(?:\.[A-Za-z0-9_-]+)*)\s*\}\}")
+_MARK = "foredeck-item-"
+
+
+def item_guards(
+    call: SourceMap,
+    scope: Scope,
+    params: Mapping[str, ParamSpec],
+    args: Mapping[str, tuple[str, Source]],
+    where: str,
+) -> tuple[list[WhenExpression], list[WhenExpression], list[str]]:
+    """(the call's guards, its per-item guards, the tasks a status test waits for)."""
+    text = call.get("when")
+    if not isinstance(text, str) or not _ITEM_TAG.search(text) or not any(k in call for k in LOOPS):
+        own, waits = guards(call, scope, params, where)
+        return own, [], waits
+    exact: dict[str, str] = {}  # "item" / "item.key" -> the param passed exactly that
+    for arg, (value, _) in args.items():
+        m = _ITEM_TAG.fullmatch(value.strip())
+        if m:
+            exact.setdefault(m.group(1), arg)
+
+    def mark(m: re.Match[str]) -> str:
+        if m.group(1) not in exact:
+            why = f"`when` reads {{{{{m.group(1)}}}}}, which no argument is exactly"
+            raise fail(at(call, "when"), f"{where}: {why} (pass it as one to test it)")
+        return "{{inputs.parameters." + _MARK + exact[m.group(1)] + "}}"
+
+    marked = copy.copy(call)
+    marked["when"] = _ITEM_TAG.sub(mark, text)
+    inputs = {**scope.inputs, **{_MARK + p: f"$(params.{p})" for p in exact.values()}}
+    own, waits = guards(marked, replace(scope, inputs=inputs), params, where)
+    item_paths = {f"params.{p}" for p in exact.values()}
+    per_item = [
+        g for g in own if any(r.path in item_paths for r in references([g.input, *g.values]))
+    ]
+    return [g for g in own if g not in per_item], per_item, waits

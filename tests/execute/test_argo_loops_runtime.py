@@ -1,0 +1,74 @@
+"""Loops over a list known only at run time whose items are objects (Argo's `withParam` with
+`{{item.key}}`): `Matrix.items` expanded by the executor."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from foredeck.execute.local import run_pipeline
+from foredeck.execute.matrix import combinations
+from foredeck.pipeline.emit import emit, manifest
+from foredeck.pipeline.expressions import Lookup, SubstitutionError
+from foredeck.pipeline.load import load_run
+from foredeck.pipeline.model import Matrix, ParamValue
+from foredeck.types import PipelineError
+from tests.pipeline.test_emit import argo_validator, schema_errors
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "argo-nested"
+SAMPLE = DATA / "loops-param-argument.yaml"
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def lookup(values: dict[str, ParamValue]) -> Lookup:
+    return values.get
+
+
+def test_upstream_loops_param_argument_runs_one_task_per_object(tmp_path: Path) -> None:
+    spec = load_run([SAMPLE])
+    task = spec.pipeline.tasks[0]
+    assert task.matrix == Matrix(
+        items="$(params.os-list)", item_params={"image": "$(item.image)", "tag": "$(item.tag)"}
+    )
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert result.status == "Succeeded"
+    assert result.tasks["test-linux"].instances == [f"test-linux[{i}]" for i in range(4)]
+    assert result.tasks["test-linux[3]"].params == {"image": "ubuntu", "tag": "17.10"}
+
+
+def test_items_fill_fields_scalars_and_whole_objects() -> None:
+    matrix = Matrix(items="$(params.l)", item_params={"a": "x-$(item.k.n)", "b": "$(item)"})
+    items = '[{"k": {"n": 1}}, {"k": {"n": "two"}}]'
+    assert combinations(matrix, lookup({"params.l": items})) == [
+        {"a": "x-1", "b": '{"k":{"n":1}}'},
+        {"a": "x-two", "b": '{"k":{"n":"two"}}'},
+    ]
+    scalars = Matrix(items="$(params.l)", item_params={"a": "$(item)"})
+    assert combinations(scalars, lookup({"params.l": ["p", "q"]})) == [{"a": "p"}, {"a": "q"}]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('[{"x": 1}]', "has no field 'k'"),
+        ('{"k": 1}', "are not a JSON list"),
+        ("not json", "are not a JSON list"),
+    ],
+)
+def test_bad_items_fail_the_task_with_a_reason(value: str, message: str) -> None:
+    matrix = Matrix(items="$(params.l)", item_params={"a": "$(item.k)"})
+    with pytest.raises(SubstitutionError, match=message):
+        combinations(matrix, lookup({"params.l": value}))
+
+
+def test_a_run_time_item_loop_round_trips_through_argo_and_not_tekton() -> None:
+    spec = load_run([SAMPLE])
+    assert schema_errors(argo_validator(), manifest(spec, "argo")) == []
+    text = emit(spec, "argo")
+    assert "withParam: '{{workflow.parameters.os-list}}'" in text
+    assert "value: '{{item.image}}'" in text
+    with pytest.raises(PipelineError, match="run-time list of items"):
+        emit(spec, "tekton")

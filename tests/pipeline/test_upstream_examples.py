@@ -1,0 +1,101 @@
+"""A ratchet over Argo's and Tekton's own examples (tests/data/upstream): each in-scope example
+ends in the category the ledger (`expected.yaml`) names, or `matched` when it has no entry.
+
+The test fails both ways: when an example falls back (a regression) and when one gets further
+than the ledger says (then regenerate the ledger, which shrinks:
+`PYTHONPATH=src python -m tests.pipeline.upstream.runner --write-ledger`). Scope and categories
+are in `tests/pipeline/upstream/`.
+
+Under pytest-xdist each test runs its own example, so the workers share the set; in one process
+the first test runs them all, a few at a time, and the others read the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import cast
+
+import pytest
+
+from foredeck.execute.sandbox import Sandbox
+from tests.pipeline.upstream.catalog import Example, examples
+from tests.pipeline.upstream.runner import (
+    MATCHED,
+    OUT_OF_SCOPE,
+    Outcome,
+    host_sandbox,
+    read_ledger,
+    run_all,
+    run_example,
+)
+
+ALL = examples()
+IN_SCOPE = [e for e in ALL if e.out_of_scope is None]
+LEDGER = read_ledger()
+
+# The per-example bound (60 s) is the harness's; this one only stops a hung run.
+pytestmark = pytest.mark.timeout(600)
+
+_outcomes: dict[str, Outcome] = {}
+
+
+def _sandbox() -> Sandbox:
+    """bubblewrap (private /tmp, no network), as the ledger was made; skip saying why without."""
+    made, warning = host_sandbox()
+    if warning is not None:
+        message = f"upstream examples need the host sandbox to run hermetically: {warning}"
+        if os.environ.get("SANDBOX_TESTS_REQUIRED"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return made
+
+
+def outcome(example: Example, session: pytest.Session) -> Outcome:
+    if example.id not in _outcomes:
+        sandbox = _sandbox()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            _outcomes[example.id] = asyncio.run(run_example(example, sandbox))
+        else:  # every example this session selected, a few at a time
+            chosen = [
+                cast(Example, item.callspec.params["example"])
+                for item in session.items
+                if isinstance(item, pytest.Function)
+                and item.originalname == test_example_ends_as_the_ledger_says.__name__
+            ]
+            _outcomes.update(asyncio.run(run_all(chosen)))
+    return _outcomes[example.id]
+
+
+@pytest.mark.parametrize("example", IN_SCOPE, ids=[e.id for e in IN_SCOPE])
+def test_example_ends_as_the_ledger_says(example: Example, request: pytest.FixtureRequest) -> None:
+    expected = LEDGER.get(example.id, Outcome(MATCHED))
+    got = outcome(example, request.session)
+    assert got.category == expected.category, (
+        f"{example.id}: ledger says {expected}, now {got}"
+        " (regenerate: PYTHONPATH=src python -m tests.pipeline.upstream.runner --write-ledger)"
+    )
+
+
+def test_the_ledger_names_only_in_scope_examples() -> None:
+    scoped = {e.id for e in IN_SCOPE}
+    stale = sorted(set(LEDGER) - scoped)
+    assert not stale, f"ledger entries for no in-scope example: {stale}"
+    assert all(o.category not in (MATCHED, OUT_OF_SCOPE) for o in LEDGER.values())
+
+
+def test_scope_follows_the_engines_rules() -> None:
+    by_id = {e.id: e for e in ALL}
+    # Argo: a no-test label puts a Workflow out of scope, except expected failures
+    assert by_id["argo/cron-workflow.yaml"].out_of_scope is not None
+    assert by_id["argo/continue-on-fail.yaml"].out_of_scope is None
+    assert not by_id["argo/continue-on-fail.yaml"].expect_success
+    assert by_id["argo/hello-world.yaml"].expect_success
+    # a WorkflowTemplate a Workflow names is loaded with it
+    ref = by_id["argo/workflow-template/workflow-template-ref.yaml"]
+    assert [p.name for p in ref.files] == ["workflow-template-ref.yaml", "templates.yaml"]
+    # Tekton: remote resolution, secrets and the network are out of scope
+    assert by_id["tekton/pipelineruns/beta/git-resolver.yaml"].out_of_scope is not None
+    assert by_id["tekton/pipelineruns/workspaces.yaml"].out_of_scope is not None
+    assert by_id["tekton/pipelineruns/pipelinerun.yaml"].out_of_scope is not None
+    assert by_id["tekton/pipelineruns/beta/pipelinerun-with-matrix.yaml"].out_of_scope is None
