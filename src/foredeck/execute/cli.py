@@ -175,6 +175,7 @@ def run(
 ) -> int:
     """The command without typer: returns the exit code."""
     import asyncio
+    import gc
     import os
 
     spec = _load(files, params, lambda loaded: loaded)
@@ -190,6 +191,10 @@ def run(
     if bindings is None:
         return EXIT_INVALID
     jobs = parallel or os.cpu_count() or 1
+    # What is alive now (the modules, the loaded pipeline) lives as long as this process: frozen,
+    # the cyclic collector does not walk it again, neither during the run nor at exit (~8% of the
+    # CPU of a short run). This function runs in `foredeck run`'s own process.
+    gc.freeze()
     return asyncio.run(_run(spec, out_dir, jobs, max_output, bindings))
 
 
