@@ -29,9 +29,11 @@ that is not a git repository so that no working tree is copied), two figures:
   pass` is timed alongside as the floor on this machine.
 - per-task overhead: what a task adds through the CLI, `(time of N tasks - time of 1 task) / (N
   - 1)`, against what a command adds through `xargs -P 2`, `time / N`, target <= 1.5. Each
-  repetition runs xargs, the executor in this process and the CLI's N tasks back to back;
+  repetition runs xargs, the executor in this process, the CLI's N tasks and its one task
+  back to back;
   `cli_ratio` is the median of the repetitions' ratios, with the one-task time the median of
-  all one-task runs (a difference of two noisy times would be noisier still). The in-process
+  the one-task runs made between the repetitions (a difference of two single noisy times
+  would be noisier still; runs made earlier may have seen another load). The in-process
   ratio of the same repetitions and the ratio of the whole commands (start-up included) are
   printed too.
 The children write their bytecode to a temporary `PYTHONPYCACHEPREFIX` (warmed by a first run),
@@ -216,7 +218,7 @@ def through_cli() -> None:
     report("xargs -P", baseline)
     report("executor", executor)
     report(f"cli, {TASKS} tasks", many)
-    one = statistics.median(startup)
+    one = statistics.median(startup[STARTUP_REPEAT:])  # the runs between the repetitions
     added = [(m - one) / (TASKS - 1) for m in many]
     per_task = [cost / (b / TASKS) for cost, b in zip(added, baseline, strict=True)]
     print(f"in-process ratio={paired(executor, baseline):.2f} (the same repetitions)")
