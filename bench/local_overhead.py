@@ -39,17 +39,15 @@ that is not a git repository so that no working tree is copied), two figures:
 The children write their bytecode to a temporary `PYTHONPYCACHEPREFIX` (warmed by a first run),
 as an installed foredeck has its `.pyc` files whatever `PYTHONDONTWRITEBYTECODE` says here.
 
-Measured on the 2-core development VM shared with other jobs (load average about 3), the same
+Measured on the 2-core development VM shared with other jobs (load average 3 to 7), this
 script against the code before and after `foredeck run` stopped importing Typer, pydantic and
-the other commands' modules and stopped drawing its summary table with rich: start-up 491 ms
-best, 532 ms median before; 191 ms best, 201 ms median after (`python -c pass`: 13 ms).
-Per-task ratio through the CLI 3.35 before, 1.95 after, with the in-process ratio of the same
-repetitions 1.46 and 1.59: what the CLI still adds to a task is reading its YAML (~0.08 ms),
-its three progress lines (~0.04 ms) and its summary row (~0.015 ms); the rest is the
-executor's, mostly the blocking `vfork`+`exec` of each step's shell.
-
-Not run in CI: `python bench/local_overhead.py [--only in-process|cli]` (BENCH_DIR=... to choose
-where the default runs write).
+the other commands' modules, stopped drawing its summary table with rich and froze the
+collector's view of the loaded process, runs of both interleaved: start-up 476-537 ms best
+before, 191-223 ms best after (201-222 ms median in the quieter runs; `python -c pass`
+13 ms). Per-task ratio through the CLI 2.3-3.4 before, 1.6-2.1 after, while the in-process
+ratio of the same repetitions was 1.46-1.64 and 1.5-1.95: the CLI now adds to a task reading
+its YAML (~0.08 ms), three progress lines (~0.04 ms) and a summary row (~0.015 ms); the rest
+is the executor's, mostly the blocking `vfork`+`exec` of each step's shell.
 """
 
 from __future__ import annotations
