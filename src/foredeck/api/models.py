@@ -85,7 +85,7 @@ STORE_SCHEMES = frozenset({"s3", "gs", "http", "https"})
 LINK_FIELDS = frozenset(
     {"repo_link", "base_link", "clone_uri", "link", "commit_link", "author_link"}
 )
-"""The fields of Prow's `Refs` and `Pull` that hold links (`foredeck/types.py`)."""
+"""The fields of Prow's `Refs` and `Pull` that hold links (`foredeck/types/refs.py`)."""
 _SCP_LIKE = re.compile(r"[\w.-]+@[\w.-]+:")
 """git's `user@host:path` remote syntax."""
 

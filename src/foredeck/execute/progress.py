@@ -7,6 +7,7 @@ the table and a CI log still shows one line per task event.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -129,20 +130,17 @@ class Progress:
         if data is None:
             console.print(f"run {self.spec.name}: cancelled; no results in {self.out_dir}")
             return
-        table = Table(box=box.SIMPLE)
-        for column in ("task", "status", "attempts", "duration", "reason"):
-            numeric = column in ("attempts", "duration")
-            table.add_column(column, justify="right" if numeric else "left")
-        for name, task in data.get("tasks", {}).items():
-            status = str(task.get("status", ""))
-            table.add_row(
+        rows = [
+            [
                 name,
-                Text(status, style=_STYLE.get(status, "")),
+                str(task.get("status", "")),
                 str(task.get("attempts", "")),
                 _duration(task.get("started"), task.get("finished")),
                 str(task.get("reason", ""))[:80],
-            )
-        console.print(table)
+            ]
+            for name, task in data.get("tasks", {}).items()
+        ]
+        _print_table(console, rows)
         for name, value in data.get("results", {}).items():
             shown = value if isinstance(value, str) else json.dumps(value)
             console.print(f"result {name} = {shown}")
@@ -154,6 +152,51 @@ class Progress:
                 f"  ({self.out_dir}/{prow.BUILD_LOG})",
             )
         )
+
+
+_COLUMNS = ("task", "status", "attempts", "duration", "reason")
+_RIGHT = frozenset({"attempts", "duration"})
+_PLAIN = re.compile(r"[ !-9;-Z\\^-~]*")
+"""Printable ASCII but `:` and `[` `]`, which rich would read as emoji codes or markup."""
+
+
+def _print_table(console: Console, rows: list[list[str]]) -> None:
+    """The summary table, drawn as rich draws it (`box.SIMPLE`), status in colour."""
+    text = _plain_table(rows, console.width) if console.color_system is None else None
+    if text is not None:
+        console.file.write(text)  # rich's own drawing costs ~1 ms a row; a big run has many
+        console.file.flush()
+        return
+    table = Table(box=box.SIMPLE)
+    for column in _COLUMNS:
+        table.add_column(column, justify="right" if column in _RIGHT else "left")
+    for name, status, *rest in rows:
+        table.add_row(name, Text(status, style=_STYLE.get(status, "")), *rest)
+    console.print(table)
+
+
+def _plain_table(rows: list[list[str]], width: int) -> str | None:
+    """What rich prints for the table without colours, or None where rich would do more than
+    pad each cell (a cell to wrap or crop, markup, an emoji code, a wide or control character).
+    `tests/execute/test_progress_table.py` compares the two."""
+    cells = [list(_COLUMNS), *rows]
+    if not all(_PLAIN.fullmatch(cell) for row in rows for cell in row):
+        return None
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS))]
+    total = sum(widths) + 3 * len(widths) + 1  # one space each side of a cell, one between
+    if total > width:
+        return None
+    lines = [" " * total]
+    for index, row in enumerate(cells):
+        padded = (
+            cell.rstrip().rjust(size) if column in _RIGHT else cell.ljust(size)
+            for column, cell, size in zip(_COLUMNS, row, widths, strict=True)
+        )
+        lines.append("  " + "   ".join(padded) + "  ")
+        if index == 0:
+            lines.append(" " + "\u2500" * (total - 2) + " ")
+    lines.append(" " * total)
+    return "\n".join(lines) + "\n"
 
 
 def _duration(started: object, finished: object) -> str:
