@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from foredeck.pipeline.argo.depends import continue_on, ir_predicate, task_needs, toposort
+from foredeck.pipeline.argo.artifacts import artifact_arguments
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
     as_list,
@@ -315,8 +316,8 @@ def _resolve_template(
 def call_arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
     """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
     raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
-    check_keys(raw, {"parameters"}, set(), f"{where} arguments")
-    args: dict[str, tuple[str, Source]] = {}
+    check_keys(raw, {"parameters", "artifacts"}, set(), f"{where} arguments")
+    args: dict[str, tuple[str, Source]] = artifact_arguments(raw, f"{where} arguments")
     for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
         p = as_map(item, at(raw, "parameters"), f"{where} arguments")
         check_keys(p, {"name", "value", "description"}, set(), f"{where} argument")
