@@ -6,7 +6,9 @@ workspace `argo-artifacts` (a directory under the run's own, one per run). Its c
 workspace: the front end rewrites them in the steps' text, as it rewrites volume mount paths.
 Two generated steps do what Argo's executor does around the main container:
 
-- `argo-artifacts-in`, first: each input artifact is placed at its path, from its locator
+- `argo-artifacts-in`, first: the parent directory of each output artifact's path is made (as
+  an image has it), and the path itself when it is a directory on the host (`/tmp`, empty: the
+  task's own, not the host's); each input artifact is placed at its path, from its locator
   (the param `argo-artifact-NAME`): `key:K` is the repository entry at key K (a gzipped tar is
   unpacked, a single top entry lands at the path itself, as Argo does), `raw:DATA` is written
   as is, `url:`/`git:`/`remote:` need the network and fail the task with a message saying so;
@@ -62,6 +64,9 @@ def default_key(artifact: ArtifactSpec) -> str:
 
 _IN_HEAD = """set -e
 repo=$ARGO_ARTIFACT_REPOSITORY
+prepare() {
+  if [ -d "$2" ] && [ ! -L "$2" ]; then mkdir -p "$1"; else mkdir -p "$(dirname "$1")"; fi
+}
 place() {
   loc=$1 dst=$2 name=$3 optional=$4 mode=$5
   case $loc in
@@ -121,10 +126,15 @@ store() {
 
 
 def input_step(artifacts: list[ArtifactSpec], paths: dict[str, str], source: Source) -> Step:
-    """The step placing `artifacts` (inputs) at `paths` (host path expressions, by name)."""
+    """The step placing the input `artifacts` at `paths` (host path expressions, by name), and
+    making the directories output artifacts go to (a container has its image's tree)."""
     env = {"ARGO_ARTIFACT_REPOSITORY": REPOSITORY_PATH}
     lines = [_IN_HEAD]
-    for i, art in enumerate(artifacts):
+    outputs = [a for a in artifacts if a.direction == "output"]
+    for i, art in enumerate(outputs):
+        env[f"ARGO_ARTIFACT_OUT_{i}"] = paths[art.name]
+        lines.append(f'prepare "$ARGO_ARTIFACT_OUT_{i}" {sh_quote(art.path)}\n')
+    for i, art in enumerate(a for a in artifacts if a.direction == "input"):
         env[f"ARGO_ARTIFACT_{i}"] = f"$(params.{locator_name(art.name)})"
         env[f"ARGO_ARTIFACT_{i}_PATH"] = paths[art.name]
         mode = "" if art.mode is None else format(art.mode, "o")

@@ -161,7 +161,6 @@ class LeafBuilder:
         self.workspaces[REPOSITORY] = WorkspaceDecl(REPOSITORY, source=src(self.template))
         self.ws_bindings[REPOSITORY] = REPOSITORY
         paths = {a.name: self._host_path(a.path) for a in self.artifacts}
-        inputs = [a for a in self.artifacts if a.direction == "input"]
         outputs = [a for a in self.artifacts if a.direction == "output"]
         keys: dict[str, str] = {}
         for art in outputs:
@@ -169,7 +168,7 @@ class LeafBuilder:
             where = f"{self.where} output artifact {art.name!r} key"
             keys[art.name] = default_key(art) if key is None else self._text(key, art.source, where)
         source = src(self.template)
-        before = [input_step(inputs, paths, source)] if inputs else []
+        before = [input_step(self.artifacts, paths, source)]
         after = [output_step(outputs, paths, keys, source)] if outputs else []
         return [*before, *steps, *after]
 
