@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from foredeck.pipeline import emit_argo_artifacts as arts
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
@@ -41,6 +42,7 @@ from foredeck.pipeline.argo_manifest import (
     shebang_command,
     unique_name,
 )
+from foredeck.pipeline.artifacts import REPOSITORY
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
 from foredeck.pipeline.emit_argo_graphs import (
     graph_template,
@@ -183,7 +185,9 @@ class _Emitter:
             ]
         spec.update(pod.workflow_fields(p))
         metadata = run_metadata(self.run)
-        return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
+        workflow = {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
+        arts.finish(workflow, p.source)
+        return workflow
 
     def _unique(self, base: str) -> str:
         name = unique_name(base, self.template_names)
@@ -439,9 +443,10 @@ class _TemplateBuilder:
             if found is not None:
                 steps = steps[:-1]
                 collected = {out.result: out for out in found}
+        steps = arts.leaf_steps(spec, steps)
         template: dict[str, Any] = {"name": self.name}
         inputs = []
-        for param in spec.params:
+        for param in (p for p in spec.params if not arts.is_locator(p.name)):
             if param.type != "string":
                 message = f"{self.where}: param {param.name!r} is an {param.type}; Argo has strings"
                 raise PipelineError(param.source, message)
@@ -455,8 +460,8 @@ class _TemplateBuilder:
             template["inputs"] = {"parameters": inputs}
         outputs = []
         for result in spec.results:
-            if result.value_from != "file":  # Argo's implicit outputs.result / exitCode
-                continue
+            if result.value_from != "file" or arts.is_locator(result.name):
+                continue  # Argo's implicit outputs.result / exitCode, or an artifact
             value_from: dict[str, Any]
             if result.name in collected:
                 out = collected[result.name]
@@ -482,6 +487,7 @@ class _TemplateBuilder:
                 template["containerSet"]["volumeMounts"] = mounts
         if outputs:
             template["outputs"] = {"parameters": outputs}
+        arts.leaf_fields(spec, template)
         if self.uses_results_dir:
             template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
         if task.retries:
@@ -495,6 +501,8 @@ class _TemplateBuilder:
     def _mounts(self) -> list[dict[str, str]]:
         mounts = []
         for inner, outer in sorted(self.task.workspaces.items()):
+            if self.spec.artifacts and inner == REPOSITORY:
+                continue
             mount = {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
             sub_path = pod.sub_path(self.task, inner)
             if sub_path:
@@ -509,7 +517,7 @@ class _TemplateBuilder:
 
     def _body(self, text: str, source: Source, where: str) -> str:
         try:
-            return replace_refs(text, self._body_ref)
+            return replace_refs(arts.body_text(text), self._body_ref)
         except _Bad as exc:
             raise PipelineError(source, f"{self.where} {where}: {exc}") from None
 

@@ -50,6 +50,15 @@ def uses_artifacts(value: Any) -> bool:
     return False
 
 
+def plain(value: Any) -> Any:
+    """Parsed YAML as plain dicts and lists (what emitters dump)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def _location(a: SourceMap, where: str) -> tuple[dict[str, Any], str | None]:
     """The artifact's location as written, and its locator (None: it has none)."""
     kinds = [k for k in a if k in LOCATIONS]
@@ -59,7 +68,7 @@ def _location(a: SourceMap, where: str) -> tuple[dict[str, Any], str | None]:
         return {}, None
     kind = kinds[0]
     raw = as_map(a[kind], at(a, kind), f"{where} {kind}")
-    written = {kind: dict(raw)}
+    written = {kind: plain(raw)}
     if kind == "raw":
         data = raw.get("data")
         if not isinstance(data, str):
@@ -83,7 +92,7 @@ def _archive(a: SourceMap, where: str) -> tuple[ArtifactArchive, dict[str, Any]]
     check_keys(raw, {"none", "tar"}, set(), f"{where} archive")
     if len(raw) != 1:
         raise fail(at(a, "archive"), f"{where}: archive needs exactly one of none, tar")
-    return ("none" if "none" in raw else "tgz"), dict(raw)
+    return ("none" if "none" in raw else "tgz"), plain(raw)
 
 
 def _artifact(raw: Any, source: Source, where: str, direction: str) -> ArtifactSpec:
