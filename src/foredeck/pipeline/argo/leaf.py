@@ -166,11 +166,25 @@ class LeafBuilder:
         for art in outputs:
             key = output_key(art)
             where = f"{self.where} output artifact {art.name!r} key"
-            keys[art.name] = default_key(art) if key is None else self._text(key, art.source, where)
+            keys[art.name] = (
+                default_key(art) if key is None else translate(key, self._key_ref, art.source, where)
+            )
         source = src(self.template)
         before = [input_step(self.artifacts, paths, source)]
         after = [output_step(outputs, paths, keys, source)] if outputs else []
         return [*before, *steps, *after]
+
+    def _key_ref(self, path: str) -> str:
+        """A tag of an output artifact's key: read by the artifact step only (emitters write the
+        key as written), so workflow values are context, not implicit params."""
+        context = {"workflow.name": "$(context.pipelineRun.name)", "pod.name": "$(context.taskRun.name)"}
+        context["workflow.uid"] = "$(context.pipelineRun.uid)"
+        if path in context:
+            return context[path]
+        parts = path.split(".")
+        if parts[:2] == ["inputs", "parameters"] and len(parts) == 3 and parts[2] in self.declared:
+            return f"$(params.{parts[2]})"
+        raise Unresolvable("not supported in an artifact key")
 
     def _host_path(self, path: str) -> str:
         """Where container path `path` of an artifact is on a host: in a mounted workspace,
