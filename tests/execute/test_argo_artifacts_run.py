@@ -23,7 +23,9 @@ spec:
 """
 
 
-def run(text: str, tmp_path: Path, params: dict[str, ParamValue] | None = None) -> tuple[str, dict[str, str], Path]:
+def run(
+    text: str, tmp_path: Path, params: dict[str, ParamValue] | None = None
+) -> tuple[str, dict[str, str], Path]:
     spec = load_pipeline_text(HEAD + text, "wf.yaml", params)
     out = tmp_path / "out"
     result = asyncio.run(run_pipeline(spec, out, parallel=2))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from foredeck.pipeline.artifacts import IN_STEP, OUT_STEP, REPOSITORY
@@ -161,7 +159,7 @@ def test_argo_round_trip_keeps_the_artifacts() -> None:
 
 def test_emitted_tekton_shares_the_repository_as_a_workspace() -> None:
     text = WF.split("  arguments:\n")[0] + "  templates:" + WF.split("  templates:", 1)[1]
-    text = text.replace("                - {name: tool, from: \"{{inputs.artifacts.tool}}\"}\n", "")
+    text = text.replace('                - {name: tool, from: "{{inputs.artifacts.tool}}"}\n', "")
     text = text.replace("      inputs:\n        artifacts:\n          - {name: tool}\n", "", 1)
     text = text.replace("          - {name: tool, path: /usr/local/bin/tool, mode: 0755}\n", "")
     doc = emit_tekton(load(text))
@@ -219,8 +217,6 @@ def test_a_dag_output_artifact_from_an_expression_is_refused() -> None:
 
 
 def test_an_artifact_of_an_unknown_node_output_is_refused() -> None:
-    text = WF.replace("outputs.artifacts.out}}\", subPath", "outputs.artifacts.nope}}\", subPath")
+    text = WF.replace('outputs.artifacts.out}}", subPath', 'outputs.artifacts.nope}}", subPath')
     with pytest.raises(PipelineError, match="'make' has no output artifact 'nope'"):
         load(text)
-
-

@@ -165,4 +165,3 @@ def output_step(
 
 def is_artifact_step(step: Step) -> bool:
     return step.name in STEPS
-

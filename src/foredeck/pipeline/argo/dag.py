@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from foredeck.pipeline.argo.depends import continue_on, ir_predicate, task_needs, toposort
 from foredeck.pipeline.argo.artifacts import artifact_arguments
+from foredeck.pipeline.argo.depends import continue_on, ir_predicate, task_needs, toposort
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
     as_list,

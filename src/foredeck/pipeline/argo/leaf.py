@@ -42,9 +42,15 @@ from foredeck.pipeline.argo_manifest import (
     script_from_argo,
     unique_name,
 )
-from foredeck.pipeline.artifacts import REPOSITORY, default_key, input_step, locator_name
+from foredeck.pipeline.artifacts import (
+    REPOSITORY,
+    default_key,
+    input_step,
+    locator_name,
+    output_step,
+    pod_root,
+)
 from foredeck.pipeline.artifacts import STEPS as ARTIFACT_STEPS
-from foredeck.pipeline.artifacts import output_step, pod_root
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, collector_step
 from foredeck.pipeline.model import (
     ArtifactSpec,
@@ -167,7 +173,9 @@ class LeafBuilder:
             key = output_key(art)
             where = f"{self.where} output artifact {art.name!r} key"
             keys[art.name] = (
-                default_key(art) if key is None else translate(key, self._key_ref, art.source, where)
+                default_key(art)
+                if key is None
+                else translate(key, self._key_ref, art.source, where)
             )
         source = src(self.template)
         before = [input_step(self.artifacts, paths, source)]
@@ -177,7 +185,10 @@ class LeafBuilder:
     def _key_ref(self, path: str) -> str:
         """A tag of an output artifact's key: read by the artifact step only (emitters write the
         key as written), so workflow values are context, not implicit params."""
-        context = {"workflow.name": "$(context.pipelineRun.name)", "pod.name": "$(context.taskRun.name)"}
+        context = {
+            "workflow.name": "$(context.pipelineRun.name)",
+            "pod.name": "$(context.taskRun.name)",
+        }
         context["workflow.uid"] = "$(context.pipelineRun.uid)"
         if path in context:
             return context[path]

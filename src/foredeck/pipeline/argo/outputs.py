@@ -47,8 +47,8 @@ def group_outputs(
     raw = as_map(template.get("outputs") or {}, at(template, "outputs"), where)
     check_keys(raw, {"parameters", "artifacts"}, set(), f"{where} outputs")
     outputs: dict[str, str] = {}
-    for name, (text, source) in group_artifact_sources(template, where).items():
-        outputs[name] = call_text(text, scope, params, source, f"{where} output artifact")
+    for name, (written, at_from) in group_artifact_sources(template, where).items():
+        outputs[name] = call_text(written, scope, params, at_from, f"{where} output artifact")
     for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
         p = as_map(item, at(raw, "parameters"), f"{where} outputs.parameters")
         check_keys(p, {"name", "valueFrom", "description"}, set(), f"{where} outputs")

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
-from foredeck.pipeline.artifacts import locator_name
 from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.artifacts import locator_name
 from foredeck.pipeline.model import ParamSpec
 from foredeck.types import Source
 

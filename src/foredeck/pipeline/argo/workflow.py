@@ -7,8 +7,8 @@ the pipeline timeout and `spec.retryStrategy` every task's default retries.
 
 from __future__ import annotations
 
-from foredeck.pipeline.argo.dag import call_arguments, group, leaf_task, template_retry
 from foredeck.pipeline.argo.artifacts import artifact_arguments, uses_artifacts
+from foredeck.pipeline.argo.dag import call_arguments, group, leaf_task, template_retry
 from foredeck.pipeline.argo.fields import (
     IGNORED_SPEC,
     as_list,
