@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.sandbox import make_sandbox
 from foredeck.pipeline.load import load_pipeline_text
 from foredeck.pipeline.model import ParamValue
 
@@ -74,7 +75,9 @@ def test_an_output_artifact_is_stored_as_tgz_and_placed_for_a_later_task(tmp_pat
     status, tasks, out = run(PASSING, tmp_path)
     assert status == "Succeeded", log(out)
     assert tasks == {"make": "Succeeded", "use": "Succeeded"}
-    stored = repository(out) / "arts" / "arts-make" / "out.tgz"  # workflow/pod/name.tgz
+    stored = (
+        repository(out) / "arts" / "arts-make" / "out.tgz"
+    )  # workflow/pod/name.tgz  # workflow/pod/name.tgz
     with tarfile.open(stored, "r:gz") as archive:
         assert archive.getnames() == ["hello.txt"]
     assert not Path("/tmp/hello.txt").exists() or Path("/tmp/hello.txt").read_text() != "hello art"
@@ -297,3 +300,13 @@ NESTED = """\
 def test_a_dag_template_passes_an_inner_artifact_up(tmp_path: Path) -> None:
     status, _, out = run(NESTED, tmp_path)
     assert status == "Succeeded", log(out)
+
+
+def test_artifacts_pass_between_sandboxed_steps(tmp_path: Path) -> None:
+    """In bubblewrap every step has a private /tmp: the paths live in the repository."""
+    sandbox, warning = make_sandbox("auto", network=False)
+    if warning is not None:
+        pytest.skip(f"bubblewrap cannot run here: {warning}")
+    spec = load_pipeline_text(HEAD + PASSING, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2, sandbox=sandbox))
+    assert result.status == "Succeeded", log(tmp_path / "out")

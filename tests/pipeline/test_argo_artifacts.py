@@ -220,3 +220,9 @@ def test_an_artifact_of_an_unknown_node_output_is_refused() -> None:
     text = WF.replace('outputs.artifacts.out}}", subPath', 'outputs.artifacts.nope}}", subPath')
     with pytest.raises(PipelineError, match="'make' has no output artifact 'nope'"):
         load(text)
+
+
+def test_a_call_without_a_required_input_artifact_names_it() -> None:
+    text = WF.replace('                - {name: raw, raw: {data: "inline"}}\n', "")
+    with pytest.raises(PipelineError, match="input artifact 'raw' of template 'use' has no value"):
+        load(text)

@@ -44,6 +44,7 @@ from foredeck.pipeline.argo.templates import (
     retry_strategy,
     template_kind,
 )
+from foredeck.pipeline.artifacts import artifact_of
 from foredeck.pipeline.model import (
     Matrix,
     ParamValue,
@@ -232,7 +233,9 @@ def _node(
     for p in leaf.spec.params:
         missing = p.name not in bound and p.name not in leaf.bindings and p.default is None
         if missing and p.name not in looped:
-            message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
+            art = artifact_of(p.name)
+            what = f"input {p.name!r}" if art is None else f"input artifact {art!r}"
+            message = f"{where}: {what} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
     task.retry = template_retry(w, template)
