@@ -310,3 +310,29 @@ def test_artifacts_pass_between_sandboxed_steps(tmp_path: Path) -> None:
     spec = load_pipeline_text(HEAD + PASSING, "wf.yaml")
     result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2, sandbox=sandbox))
     assert result.status == "Succeeded", log(tmp_path / "out")
+
+
+LOOP = """\
+  templates:
+    - name: main
+      steps:
+        - - name: make
+            template: make
+            arguments: {parameters: [{name: word, value: "{{item}}"}]}
+            withItems: [one, two, three]
+    - name: make
+      inputs: {parameters: [{name: word}]}
+      container:
+        image: busybox
+        command: [sh, -c, "sleep 0.2; echo {{inputs.parameters.word}} > /tmp/word.txt"]
+      outputs:
+        artifacts:
+          - {name: word, path: /tmp/word.txt, archive: {none: {}}}
+"""
+
+
+def test_looped_tasks_each_have_their_own_container_paths(tmp_path: Path) -> None:
+    status, _, out = run(LOOP, tmp_path)
+    assert status == "Succeeded", log(out)
+    stored = sorted(repository(out).glob("arts/*/word"))
+    assert sorted(p.read_text() for p in stored) == ["one\n", "three\n", "two\n"]
