@@ -543,10 +543,10 @@ def test_bad_loops(loop: str, arg: str, why: str) -> None:
         ("", "  - name: t\n    suspend: {}\n", "suspend:", "suspend"),
         ("  synchronization: {mutex: {name: m}}\n", "", "synchronization:", "synchronization"),
         (
-            "  artifactRepositoryRef: {key: k}\n",
+            "  artifactRepositoryRef: {bucket: k}\n",
             "",
             "artifactRepositoryRef",
-            "artifactRepositoryRef",
+            "bucket",
         ),
         (
             "",

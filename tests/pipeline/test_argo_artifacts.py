@@ -226,3 +226,20 @@ def test_a_call_without_a_required_input_artifact_names_it() -> None:
     text = WF.replace('                - {name: raw, raw: {data: "inline"}}\n', "")
     with pytest.raises(PipelineError, match="input artifact 'raw' of template 'use' has no value"):
         load(text)
+
+
+def test_an_artifact_repository_ref_is_kept_for_argo() -> None:
+    text = HEAD + (
+        "  artifactRepositoryRef: {configMap: repos, key: my-key}\n"
+        "  templates:\n"
+        "    - name: main\n"
+        "      container: {image: busybox, command: [sh, -c, 'echo hi > /tmp/f']}\n"
+        "      outputs: {artifacts: [{name: f, path: /tmp/f}]}\n"
+    )
+    run = load(text)
+    assert run.pipeline.artifact_repository_ref == {"configMap": "repos", "key": "my-key"}
+    doc = emit_argo(run)
+    assert doc["spec"]["artifactRepositoryRef"] == {"configMap": "repos", "key": "my-key"}
+    assert schema_errors(argo_validator(), doc) == []
+    with pytest.raises(PipelineError, match="wf.yaml:6: spec.artifactRepositoryRef: `bucket`"):
+        load(text.replace("configMap: repos", "bucket: b"))

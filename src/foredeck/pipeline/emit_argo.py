@@ -186,7 +186,7 @@ class _Emitter:
         spec.update(pod.workflow_fields(p))
         metadata = run_metadata(self.run)
         workflow = {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
-        arts.finish(workflow, p.source)
+        arts.finish(workflow, p)
         return workflow
 
     def _unique(self, base: str) -> str:

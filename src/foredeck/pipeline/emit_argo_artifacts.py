@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from foredeck.pipeline.artifacts import REPOSITORY, STEPS, artifact_of, pod_root
-from foredeck.pipeline.model import ArtifactSpec, Step, TaskSpec
+from foredeck.pipeline.model import ArtifactSpec, Pipeline, Step, TaskSpec
 from foredeck.types import PipelineError, Source
 
 _TAG = re.compile(
@@ -65,9 +65,12 @@ def mounts_without_repository(mounts: list[dict[str, str]]) -> list[dict[str, st
     return [m for m in mounts if m.get("name") != REPOSITORY]
 
 
-def finish(workflow: dict[str, Any], source: Source) -> None:
+def finish(workflow: dict[str, Any], pipeline: Pipeline) -> None:
     """Turn locator params into artifacts across an emitted workflow (see the docstring)."""
     spec = workflow["spec"]
+    source = pipeline.source
+    if pipeline.artifact_repository_ref:
+        spec["artifactRepositoryRef"] = dict(pipeline.artifact_repository_ref)
     claims = spec.get("volumeClaimTemplates")
     if claims is not None:
         kept = [c for c in claims if c.get("metadata", {}).get("name") != REPOSITORY]

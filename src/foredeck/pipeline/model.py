@@ -297,6 +297,9 @@ class Pipeline:
     # Sub-graphs that `graph_ref` nodes call, shared by the root and every graph in it (a
     # graph may call itself: recursion is a reference, expanded at run time up to a depth).
     graph_library: dict[str, Pipeline] = field(default_factory=dict)
+    # Argo's `artifactRepositoryRef` as written (which configured repository a cluster uses;
+    # a host run uses its own): kept for the Argo emitter.
+    artifact_repository_ref: dict[str, Any] = field(default_factory=dict)
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]

@@ -218,3 +218,15 @@ def path_pattern(path: str) -> str:
     """A regex matching container path `path` as a whole path or a prefix of one in text (not
     inside a longer name, nor already behind a `$(...)` rewrite)."""
     return rf"(?<![\w/.)-]){re.escape(path)}(?=/|$|[^\w.-])"
+
+
+def repository_ref(spec: SourceMap) -> dict[str, Any]:
+    """`spec.artifactRepositoryRef` as plain data (a host run uses its own repository)."""
+    if "artifactRepositoryRef" not in spec:
+        return {}
+    where = "spec.artifactRepositoryRef"
+    raw = as_map(spec["artifactRepositoryRef"], at(spec, "artifactRepositoryRef"), where)
+    check_keys(raw, {"configMap", "key"}, set(), where)
+    for key in raw:
+        scalar(raw[key], at(raw, key), where)
+    return {str(k): str(v) for k, v in raw.items()}

@@ -7,7 +7,7 @@ the pipeline timeout and `spec.retryStrategy` every task's default retries.
 
 from __future__ import annotations
 
-from foredeck.pipeline.argo.artifacts import artifact_arguments, uses_artifacts
+from foredeck.pipeline.argo.artifacts import artifact_arguments, repository_ref, uses_artifacts
 from foredeck.pipeline.argo.dag import call_arguments, group, leaf_task, template_retry
 from foredeck.pipeline.argo.fields import (
     IGNORED_SPEC,
@@ -43,7 +43,13 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     """The pipeline of the workflow `w` was set up with (`documents.py` reads the inputs)."""
     spec = w.spec
     allowed = {"entrypoint", "templates", "arguments", "onExit", "activeDeadlineSeconds"}
-    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy", "hooks"}
+    allowed |= {
+        "volumeClaimTemplates",
+        "volumes",
+        "retryStrategy",
+        "hooks",
+        "artifactRepositoryRef",
+    }
     check_keys(spec, allowed, IGNORED_SPEC, "spec")
     _workflow_params(w)
     _workflow_volumes(w)
@@ -70,7 +76,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         seconds = spec["activeDeadlineSeconds"]
         source = at(spec, "activeDeadlineSeconds")
         timeout = deadline(seconds, source, "spec.activeDeadlineSeconds")
-    return Pipeline(
+    pipeline = Pipeline(
         name=name,
         tasks=w.tasks,
         finally_tasks=w.finally_tasks,
@@ -85,6 +91,8 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         source=source,
         failure_policy="continue",  # an Argo dag goes on past a failure where `depends` lets it
     )
+    pipeline.artifact_repository_ref = repository_ref(spec)
+    return pipeline
 
 
 def _group_deadline(template: SourceMap) -> float | None:
