@@ -241,5 +241,5 @@ def test_an_artifact_repository_ref_is_kept_for_argo() -> None:
     doc = emit_argo(run)
     assert doc["spec"]["artifactRepositoryRef"] == {"configMap": "repos", "key": "my-key"}
     assert schema_errors(argo_validator(), doc) == []
-    with pytest.raises(PipelineError, match="wf.yaml:6: spec.artifactRepositoryRef: `bucket`"):
+    with pytest.raises(PipelineError, match=r"wf\.yaml:6: spec\.artifactRepositoryRef: `bucket`"):
         load(text.replace("configMap: repos", "bucket: b"))
