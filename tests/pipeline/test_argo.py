@@ -567,10 +567,10 @@ def test_bad_loops(loop: str, arg: str, why: str) -> None:
         ("", "  - name: t\n    suspend: {}\n", "suspend:", "suspend"),
         ("  synchronization: {mutex: {name: m}}\n", "", "synchronization:", "synchronization"),
         (
-            "  artifactRepositoryRef: {key: k}\n",
+            "  artifactRepositoryRef: {bucket: k}\n",
             "",
             "artifactRepositoryRef",
-            "artifactRepositoryRef",
+            "bucket",
         ),
         (
             "",
@@ -580,10 +580,10 @@ def test_bad_loops(loop: str, arg: str, why: str) -> None:
         ),
         (
             "",
-            "  - name: t\n    inputs: {artifacts: [{name: a, path: /a}]}\n"
+            "  - name: t\n    outputs: {artifacts: [{name: a, path: /a, archive: {zip: {}}}]}\n"
             "    container: {image: a, command: [x]}\n",
-            "inputs:",
-            "artifacts",
+            "outputs:",
+            "zip",
         ),
         (
             "",

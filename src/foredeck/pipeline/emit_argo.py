@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from foredeck.pipeline import emit_argo_artifacts as arts
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
@@ -151,7 +152,9 @@ class _Emitter:
             ]
         spec.update(pod.workflow_fields(p))
         metadata = run_metadata(self.run)
-        return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
+        workflow = {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": metadata, "spec": spec}
+        arts.finish(workflow, p)
+        return workflow
 
     def _unique(self, base: str) -> str:
         name = unique_name(base, self.template_names)

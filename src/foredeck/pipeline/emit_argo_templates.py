@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from foredeck.pipeline import emit_argo_artifacts as arts
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
@@ -21,6 +22,7 @@ from foredeck.pipeline.argo_manifest import (
     WORKSPACE_ROOT,
     shebang_command,
 )
+from foredeck.pipeline.artifacts import REPOSITORY
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
 from foredeck.pipeline.emit_argo_expr import ArgoExprError, argo_text
 from foredeck.pipeline.emit_argo_graphs import retry_strategy
@@ -81,9 +83,10 @@ class TemplateBuilder:
             if found is not None:
                 steps = steps[:-1]
                 collected = {out.result: out for out in found}
+        steps = arts.leaf_steps(spec, steps)
         template: dict[str, Any] = {"name": self.name}
         inputs = []
-        for param in spec.params:
+        for param in (p for p in spec.params if not arts.is_locator(p.name)):
             if param.type != "string":
                 message = f"{self.where}: param {param.name!r} is an {param.type}; Argo has strings"
                 raise PipelineError(param.source, message)
@@ -97,8 +100,8 @@ class TemplateBuilder:
             template["inputs"] = {"parameters": inputs}
         outputs = []
         for result in spec.results:
-            if result.value_from != "file":  # Argo's implicit outputs.result / exitCode
-                continue
+            if result.value_from != "file" or arts.is_locator(result.name):
+                continue  # Argo's implicit outputs.result / exitCode, or an artifact
             value_from: dict[str, Any]
             if result.name in collected:
                 out = collected[result.name]
@@ -124,6 +127,7 @@ class TemplateBuilder:
                 template["containerSet"]["volumeMounts"] = mounts
         if outputs:
             template["outputs"] = {"parameters": outputs}
+        arts.leaf_fields(spec, template)
         if self.uses_results_dir:
             template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
         if task.retries:
@@ -137,6 +141,8 @@ class TemplateBuilder:
     def _mounts(self) -> list[dict[str, str]]:
         mounts = []
         for inner, outer in sorted(self.task.workspaces.items()):
+            if self.spec.artifacts and inner == REPOSITORY:
+                continue
             mount = {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
             sub_path = pod.sub_path(self.task, inner)
             if sub_path:
@@ -151,7 +157,7 @@ class TemplateBuilder:
 
     def _body(self, text: str, source: Source, where: str) -> str:
         try:
-            return replace_refs(text, self._body_ref)
+            return replace_refs(arts.body_text(text), self._body_ref)
         except NotExpressible as exc:
             raise PipelineError(source, f"{self.where} {where}: {exc}") from None
 

@@ -117,6 +117,32 @@ class Step:
         return values
 
 
+ArtifactArchive = Literal["tgz", "none"]
+
+
+@dataclass
+class ArtifactSpec:
+    """An Argo artifact of a task: a file or directory at `path` (a container path) that the
+    task reads (`direction="input"`) or leaves for others (`"output"`).
+
+    `location` is the artifact's source or destination as written (`{"s3": {"key": ...}}`,
+    `{"raw": {"data": ...}}`, `{"http": {"url": ...}}`, ...; empty: passed by the caller, or
+    stored at the default key). On a host the task's `argo-artifacts-in`/`-out` steps
+    (`pipeline/artifacts.py`) do the work against the run's artifact repository; emitters that
+    know artifacts compile these declarations instead of those steps.
+    """
+
+    name: str
+    path: str
+    direction: Literal["input", "output"]
+    archive: ArtifactArchive = "tgz"
+    optional: bool = False
+    location: dict[str, Any] = field(default_factory=dict)
+    mode: int | None = None
+    source: Source = UNKNOWN
+    archive_fields: dict[str, Any] = field(default_factory=dict)  # `archive` as written
+
+
 @dataclass
 class TaskSpec:
     """A reusable task: a Tekton `Task`, an Argo container/script template, a Prow pod spec."""
@@ -128,6 +154,7 @@ class TaskSpec:
     workspaces: list[WorkspaceDecl] = field(default_factory=list)
     description: str = ""
     source: Source = UNKNOWN
+    artifacts: list[ArtifactSpec] = field(default_factory=list)  # Argo artifacts, in and out
 
 
 @dataclass
@@ -287,6 +314,9 @@ class Pipeline:
     # Sub-graphs that `graph_ref` nodes call, shared by the root and every graph in it (a
     # graph may call itself: recursion is a reference, expanded at run time up to a depth).
     graph_library: dict[str, Pipeline] = field(default_factory=dict)
+    # Argo's `artifactRepositoryRef` as written (which configured repository a cluster uses;
+    # a host run uses its own): kept for the Argo emitter.
+    artifact_repository_ref: dict[str, Any] = field(default_factory=dict)
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from foredeck.pipeline.argo.artifacts import artifact_arguments
 from foredeck.pipeline.argo.depends import continue_on, ir_predicate, task_needs, toposort
 from foredeck.pipeline.argo.fields import (
     IGNORED_TEMPLATE,
@@ -43,6 +44,7 @@ from foredeck.pipeline.argo.templates import (
     retry_strategy,
     template_kind,
 )
+from foredeck.pipeline.artifacts import artifact_of
 from foredeck.pipeline.model import (
     Matrix,
     ParamValue,
@@ -231,7 +233,9 @@ def _node(
     for p in leaf.spec.params:
         missing = p.name not in bound and p.name not in leaf.bindings and p.default is None
         if missing and p.name not in looped:
-            message = f"{where}: input {p.name!r} of template {leaf.key!r} has no value"
+            art = artifact_of(p.name)
+            what = f"input {p.name!r}" if art is None else f"input artifact {art!r}"
+            message = f"{where}: {what} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
     task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
     task.retry = template_retry(w, template)
@@ -315,8 +319,8 @@ def _resolve_template(
 def call_arguments(call: SourceMap, where: str) -> dict[str, tuple[str, Source]]:
     """A call's `arguments.parameters`: name -> (value as written, where it was written)."""
     raw = as_map(call.get("arguments") or {}, at(call, "arguments"), where)
-    check_keys(raw, {"parameters"}, set(), f"{where} arguments")
-    args: dict[str, tuple[str, Source]] = {}
+    check_keys(raw, {"parameters", "artifacts"}, set(), f"{where} arguments")
+    args: dict[str, tuple[str, Source]] = artifact_arguments(raw, f"{where} arguments")
     for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
         p = as_map(item, at(raw, "parameters"), f"{where} arguments")
         check_keys(p, {"name", "value", "description"}, set(), f"{where} argument")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from foredeck.pipeline.argo.artifacts import output_artifact_names
 from foredeck.pipeline.argo.fields import as_list, as_map, at, deadline, fail, src
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.state import Collection, Frame, Node, Scope, Workflow
@@ -148,7 +149,8 @@ def _output_names(template: SourceMap) -> list[str]:
     where = f"template {template.get('name')!r}"
     raw = as_map(template.get("outputs") or {}, at(template, "outputs"), where)
     items = as_list(raw.get("parameters"), at(raw, "parameters"), where)
-    return [str(item.get("name")) for item in items if isinstance(item, dict)]
+    names = [str(item.get("name")) for item in items if isinstance(item, dict)]
+    return names + output_artifact_names(template)
 
 
 def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -> str:

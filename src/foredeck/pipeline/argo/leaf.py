@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from foredeck.pipeline.argo.artifacts import output_key, path_pattern, template_artifacts
 from foredeck.pipeline.argo.fields import (
     IGNORED_CONTAINER,
     IGNORED_TEMPLATE,
@@ -41,8 +42,24 @@ from foredeck.pipeline.argo_manifest import (
     script_from_argo,
     unique_name,
 )
+from foredeck.pipeline.artifacts import (
+    REPOSITORY,
+    default_key,
+    input_step,
+    locator_name,
+    output_step,
+    pod_root,
+)
+from foredeck.pipeline.artifacts import STEPS as ARTIFACT_STEPS
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, collector_step
-from foredeck.pipeline.model import ParamSpec, ResultSpec, Step, TaskSpec, WorkspaceDecl
+from foredeck.pipeline.model import (
+    ArtifactSpec,
+    ParamSpec,
+    ResultSpec,
+    Step,
+    TaskSpec,
+    WorkspaceDecl,
+)
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -73,6 +90,7 @@ class LeafBuilder:
         self.workspaces: dict[str, WorkspaceDecl] = {}
         self.ws_bindings: dict[str, str] = {}
         self.results_mount = False
+        self.artifacts: list[ArtifactSpec] = []
 
     def build(self) -> Leaf:
         t = self.template
@@ -82,6 +100,7 @@ class LeafBuilder:
         for p in input_params(t, self.where):
             self.declared[p.name] = p
         self.outputs = file_outputs(t, self.where)
+        self.artifacts = template_artifacts(t, self.where)
         self._read_volumes()
         if "container" in t:
             steps = [self._step(t["container"], at(t, "container"), "container", script=False)]
@@ -98,6 +117,7 @@ class LeafBuilder:
             if name not in self.direct:
                 where = f"{self.where} output {name!r} valueFrom.path"
                 collected.append(CollectedOutput(name, self._text(path, source, where), default))
+        steps = self._artifact_steps(steps)
         if collected:
             steps.append(collector_step(collected, at(t, "outputs")))
         retries = self.w.default_retries
@@ -106,6 +126,8 @@ class LeafBuilder:
         timeout = self._timeout()
         key = self.w.spec_key(self.base_key)
         results = [ResultSpec(out.name, source=out.source) for out in self.outputs]
+        produced = [locator_name(a.name) for a in self.artifacts if a.direction == "output"]
+        results += [ResultSpec(r, source=src(t)) for r in produced]
         implicit = self._implicit_results(steps, {r.name for r in results})
         spec = TaskSpec(
             name=key,
@@ -114,9 +136,10 @@ class LeafBuilder:
             results=[*results, *implicit],
             workspaces=list(self.workspaces.values()),
             source=src(t),
+            artifacts=self.artifacts,
         )
         self.w.library[key] = spec
-        outputs = {out.name for out in self.outputs}
+        outputs = {out.name for out in self.outputs} | set(produced)
         leaf = Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
         leaf.stdout, leaf.exit_code = implicit[0].name, implicit[1].name
         return leaf
@@ -124,7 +147,7 @@ class LeafBuilder:
     def _implicit_results(self, steps: list[Step], taken: set[str]) -> list[ResultSpec]:
         """`outputs.result` and `exitCode`: the main container's stdout and exit code, as
         results the executor fills only when a task reads them (Argo captures the same way)."""
-        names = [s.name for s in steps if s.name != COLLECT_STEP]
+        names = [s.name for s in steps if s.name not in (COLLECT_STEP, *ARTIFACT_STEPS)]
         main = "main" if "main" in names else names[-1]
         source = src(self.template)
         stdout = unique_name("result", taken)
@@ -133,6 +156,52 @@ class LeafBuilder:
             ResultSpec(stdout, source=source, value_from="stdout", step=main),
             ResultSpec(exit_code, source=source, value_from="exit-code", step=main),
         ]
+
+    def _artifact_steps(self, steps: list[Step]) -> list[Step]:
+        """The template's steps between the artifact steps (`pipeline/artifacts.py`), with the
+        repository workspace bound."""
+        if not self.artifacts:
+            return steps
+        if any(out.name in {locator_name(a.name) for a in self.artifacts} for out in self.outputs):
+            raise fail(src(self.template), f"{self.where}: output names clash with artifacts")
+        self.workspaces[REPOSITORY] = WorkspaceDecl(REPOSITORY, source=src(self.template))
+        self.ws_bindings[REPOSITORY] = REPOSITORY
+        paths = {a.name: self._host_path(a.path) for a in self.artifacts}
+        outputs = [a for a in self.artifacts if a.direction == "output"]
+        keys: dict[str, str] = {}
+        for art in outputs:
+            key = output_key(art)
+            where = f"{self.where} output artifact {art.name!r} key"
+            keys[art.name] = (
+                default_key(art)
+                if key is None
+                else translate(key, self._key_ref, art.source, where)
+            )
+        source = src(self.template)
+        before = [input_step(self.artifacts, paths, source)]
+        after = [output_step(outputs, paths, keys, source)] if outputs else []
+        return [*before, *steps, *after]
+
+    def _key_ref(self, path: str) -> str:
+        """A tag of an output artifact's key: read by the artifact step only (emitters write the
+        key as written), so workflow values are context, not implicit params."""
+        context = {
+            "workflow.name": "$(context.pipelineRun.name)",
+            "pod.name": "$(context.taskRun.name)",
+        }
+        context["workflow.uid"] = "$(context.pipelineRun.uid)"
+        if path in context:
+            return context[path]
+        parts = path.split(".")
+        if parts[:2] == ["inputs", "parameters"] and len(parts) == 3 and parts[2] in self.declared:
+            return f"$(params.{parts[2]})"
+        raise Unresolvable("not supported in an artifact key")
+
+    def _host_path(self, path: str) -> str:
+        """Where container path `path` of an artifact is on a host: in a mounted workspace,
+        else below the task's own directory of the repository."""
+        mapped = self._mounted(path)
+        return mapped if mapped != path else pod_root() + path
 
     def _timeout(self) -> float | None:
         t = self.template
@@ -262,6 +331,13 @@ class LeafBuilder:
         return self._path_text(translate(value, self._body_ref, source, where))
 
     def _path_text(self, value: str) -> str:
+        value = self._mounted(value)
+        for art in sorted(self.artifacts, key=lambda a: -len(a.path)):
+            if art.path != "/" and self._mounted(art.path) == art.path:
+                value = re.sub(path_pattern(art.path), pod_root() + art.path, value)
+        return value
+
+    def _mounted(self, value: str) -> str:
         if self.results_mount:
             for name in (out.name for out in self.outputs):
                 pattern = rf"(?<![\w/.-]){re.escape(RESULTS_DIR)}/{re.escape(name)}(?![\w/.-])"
@@ -288,6 +364,12 @@ class LeafBuilder:
                 )
             self.direct.add(parts[2])
             return f"$(results.{parts[2]}.path)"
+        if parts[1:2] == ["artifacts"] and len(parts) == 4 and parts[3] == "path":
+            direction = "input" if parts[0] == "inputs" else "output"
+            for art in self.artifacts:
+                if art.name == parts[2] and art.direction == direction:
+                    return art.path  # rewritten to its host path with the rest of the text
+            raise Unresolvable(f"template {self.name!r} declares no such {direction} artifact")
         if path == "pod.name":
             return "$(context.taskRun.name)"
         if path == "retries":

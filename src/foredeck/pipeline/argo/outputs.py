@@ -4,7 +4,8 @@ A container/script output parameter is read from a file (`valueFrom.path`) and b
 result (copied by the `argo-outputs` step, `pipeline/collector.py`); a dag/steps template's output
 (`valueFrom.parameter`) names an inner node's output, and on the entrypoint becomes a pipeline
 result. `outputs.result` (stdout) and the exit code are implicit results of every container
-(`leaf.py`); other sources (artifacts, `valueFrom.expression`) are refused here.
+(`leaf.py`). Artifacts (`artifacts.py`) are results too: a dag/steps template's output artifact
+is the locator result its `from` names; `valueFrom.expression` is refused here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from foredeck.pipeline.argo.artifacts import group_artifact_sources
 from foredeck.pipeline.argo.fields import (
     as_list,
     as_map,
@@ -43,8 +45,10 @@ def group_outputs(
 ) -> dict[str, str]:
     """A dag/steps template's output parameters, as IR expressions over its inner nodes."""
     raw = as_map(template.get("outputs") or {}, at(template, "outputs"), where)
-    check_keys(raw, {"parameters"}, set(), f"{where} outputs")
+    check_keys(raw, {"parameters", "artifacts"}, set(), f"{where} outputs")
     outputs: dict[str, str] = {}
+    for name, (written, at_from) in group_artifact_sources(template, where).items():
+        outputs[name] = call_text(written, scope, params, at_from, f"{where} output artifact")
     for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
         p = as_map(item, at(raw, "parameters"), f"{where} outputs.parameters")
         check_keys(p, {"name", "valueFrom", "description"}, set(), f"{where} outputs")
@@ -63,7 +67,7 @@ def group_outputs(
 def file_outputs(template: SourceMap, where: str) -> list[FileOutput]:
     """A container/script template's output parameters (each read from a file)."""
     raw = as_map(template.get("outputs") or {}, at(template, "outputs"), where)
-    check_keys(raw, {"parameters"}, set(), f"{where} outputs")
+    check_keys(raw, {"parameters", "artifacts"}, set(), f"{where} outputs")
     outputs: list[FileOutput] = []
     for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
         p = as_map(item, at(raw, "parameters"), f"{where} outputs.parameters")

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
 from foredeck.pipeline.argo.state import Scope
+from foredeck.pipeline.artifacts import locator_name
 from foredeck.pipeline.exprlang.embed import START, literal
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.model import ParamSpec
@@ -141,6 +142,10 @@ def call_ref(
         if parts[2] not in scope.inputs:
             raise Unresolvable(f"no input parameter {parts[2]!r}")
         return scope.inputs[parts[2]]
+    if parts[:2] == ["inputs", "artifacts"] and len(parts) == 3:
+        if locator_name(parts[2]) not in scope.inputs:
+            raise Unresolvable(f"no input artifact {parts[2]!r}")
+        return scope.inputs[locator_name(parts[2])]
     if parts[0] == "workflow":
         if parts[1:] == ["status"] and not scope.finally_:
             raise Unresolvable("{{workflow.status}} is only known in the exit handler (onExit)")
@@ -172,6 +177,12 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
+    if parts[2:4] == ["outputs", "artifacts"] and len(parts) == 5:
+        if locator_name(parts[4]) not in node.outputs:
+            raise Unresolvable(f"{parts[1]!r} has no output artifact {parts[4]!r}")
+        if node.looped:
+            raise Unresolvable("an output artifact of a looped task")
+        return node.outputs[locator_name(parts[4])]
     if parts[2] == "outputs" and len(parts) == 5 and parts[3] == "parameters":
         if parts[4] not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from foredeck.pipeline.argo.artifacts import input_artifact_params
 from foredeck.pipeline.argo.fields import (
     as_list,
     as_map,
@@ -65,11 +66,12 @@ def param_spec(raw: Any, source: Source, where: str) -> ParamSpec:
 
 def input_params(template: SourceMap, where: str) -> list[ParamSpec]:
     raw = as_map(template.get("inputs") or {}, at(template, "inputs"), where)
-    check_keys(raw, {"parameters"}, set(), f"{where} inputs")
+    check_keys(raw, {"parameters", "artifacts"}, set(), f"{where} inputs")
     params = [
         param_spec(item, at(raw, "parameters"), f"{where} inputs.parameters")
         for item in as_list(raw.get("parameters"), at(raw, "parameters"), where)
     ]
+    params += input_artifact_params(template, where)
     if len({p.name for p in params}) != len(params):
         raise fail(at(raw, "parameters"), f"{where}: duplicate input parameter")
     return params

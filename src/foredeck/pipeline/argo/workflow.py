@@ -7,6 +7,7 @@ the pipeline timeout and `spec.retryStrategy` every task's default retries.
 
 from __future__ import annotations
 
+from foredeck.pipeline.argo.artifacts import artifact_arguments, repository_ref, uses_artifacts
 from foredeck.pipeline.argo.dag import call_arguments, group, leaf_task, template_retry
 from foredeck.pipeline.argo.fields import (
     IGNORED_SPEC,
@@ -32,7 +33,8 @@ from foredeck.pipeline.argo.templates import (
     retry_strategy,
     template_kind,
 )
-from foredeck.pipeline.model import Pipeline, PipelineResult, WorkspaceDecl
+from foredeck.pipeline.artifacts import REPOSITORY
+from foredeck.pipeline.model import ParamSpec, Pipeline, PipelineResult, WorkspaceDecl
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -41,10 +43,22 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     """The pipeline of the workflow `w` was set up with (`documents.py` reads the inputs)."""
     spec = w.spec
     allowed = {"entrypoint", "templates", "arguments", "onExit", "activeDeadlineSeconds"}
-    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy", "hooks"}
+    allowed |= {
+        "volumeClaimTemplates",
+        "volumes",
+        "retryStrategy",
+        "hooks",
+        "artifactRepositoryRef",
+    }
     check_keys(spec, allowed, IGNORED_SPEC, "spec")
     _workflow_params(w)
     _workflow_volumes(w)
+    if uses_artifacts(spec) or any(uses_artifacts(c.templates) for c in w.wfts.values()):
+        if REPOSITORY in w.workspaces:
+            message = f"spec: the volume name {REPOSITORY!r} is reserved (artifacts)"
+            raise fail(w.workspaces[REPOSITORY].source, message)
+        why = "the run's artifact repository"
+        w.workspaces[REPOSITORY] = WorkspaceDecl(REPOSITORY, description=why, source=source)
     if "retryStrategy" in spec:
         w.default_retries = retry_limit(spec["retryStrategy"], at(spec, "retryStrategy"))
         w.default_retry = retry_strategy(spec["retryStrategy"], at(spec, "retryStrategy"))
@@ -62,7 +76,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         seconds = spec["activeDeadlineSeconds"]
         at_field = at(spec, "activeDeadlineSeconds")
         timeout = deadline(seconds, at_field, "spec.activeDeadlineSeconds")
-    return Pipeline(
+    pipeline = Pipeline(
         name=name,
         tasks=w.tasks,
         finally_tasks=w.finally_tasks,
@@ -77,6 +91,8 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         source=source,
         failure_policy="continue",  # an Argo dag goes on past a failure where `depends` lets it
     )
+    pipeline.artifact_repository_ref = repository_ref(spec)
+    return pipeline
 
 
 def _group_deadline(template: SourceMap) -> float | None:
@@ -89,13 +105,17 @@ def _group_deadline(template: SourceMap) -> float | None:
 
 def _workflow_params(w: Workflow) -> None:
     arguments = as_map(w.spec.get("arguments") or {}, at(w.spec, "arguments"), "spec")
-    check_keys(arguments, {"parameters"}, set(), "spec.arguments")
+    check_keys(arguments, {"parameters", "artifacts"}, set(), "spec.arguments")
     where = "spec.arguments.parameters"
     for raw in as_list(arguments.get("parameters"), at(arguments, "parameters"), where):
         param = param_spec(raw, at(arguments, "parameters"), where)
         if param.name in w.params:
             raise fail(param.source, f"{where}: duplicate parameter {param.name!r}")
         w.params[param.name] = param
+    for pname, (locator, source) in artifact_arguments(arguments, "spec.arguments").items():
+        if pname in w.params:
+            raise fail(source, f"spec.arguments: duplicate artifact {pname!r}")
+        w.params[pname] = ParamSpec(pname, default=locator, source=source)
 
 
 def _workflow_volumes(w: Workflow) -> None:
