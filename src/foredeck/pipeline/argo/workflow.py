@@ -22,6 +22,7 @@ from foredeck.pipeline.argo.fields import (
 )
 from foredeck.pipeline.argo.hooks import Hook, exit_hook
 from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.pod import CARRIED_SPEC, carried
 from foredeck.pipeline.argo.state import Frame, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import (
@@ -41,7 +42,8 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     """The pipeline of the workflow `w` was set up with (`documents.py` reads the inputs)."""
     spec = w.spec
     allowed = {"entrypoint", "templates", "arguments", "onExit", "activeDeadlineSeconds"}
-    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy", "hooks"}
+    allowed |= {"volumeClaimTemplates", "volumes", "retryStrategy", "hooks", "templateDefaults"}
+    allowed |= CARRIED_SPEC
     check_keys(spec, allowed, IGNORED_SPEC, "spec")
     _workflow_params(w)
     _workflow_volumes(w)
@@ -76,6 +78,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         graph_library=w.graphs,
         source=source,
         failure_policy="continue",  # an Argo dag goes on past a failure where `depends` lets it
+        cluster=carried(spec, CARRIED_SPEC),
     )
 
 
