@@ -29,6 +29,7 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
+from foredeck.pipeline.argo.outputs import FileOutput, file_outputs
 from foredeck.pipeline.argo.pod import (
     CARRIED_CONTAINER,
     CARRIED_TEMPLATE,
@@ -37,7 +38,6 @@ from foredeck.pipeline.argo.pod import (
     container_cluster,
     container_order,
 )
-from foredeck.pipeline.argo.outputs import FileOutput, file_outputs
 from foredeck.pipeline.argo.state import Collection, Leaf, Workflow
 from foredeck.pipeline.argo.tags import Unresolvable, translate, workflow_ref
 from foredeck.pipeline.argo.templates import input_params, retry_limit
