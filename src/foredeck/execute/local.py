@@ -545,6 +545,7 @@ class _Run:
             Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
             attempt_deadline=loop.time() + task.timeout if task.timeout else None,
             phase_deadline=phase.deadline,
+            sidecars=spec.sidecars,
         )
         one.record.exit_code = capture.last_exit
         captured = captured_results(spec.results, spec.steps, capture, wanted)
