@@ -541,19 +541,6 @@ def test_bad_loops(loop: str, arg: str, why: str) -> None:
     [
         ("", "  - name: t\n    resource: {action: create}\n", "resource:", "resource"),
         ("", "  - name: t\n    suspend: {}\n", "suspend:", "suspend"),
-        ("  synchronization: {mutex: {name: m}}\n", "", "synchronization:", "synchronization"),
-        (
-            "  artifactRepositoryRef: {key: k}\n",
-            "",
-            "artifactRepositoryRef",
-            "artifactRepositoryRef",
-        ),
-        (
-            "",
-            "  - name: t\n    podSpecPatch: '{}'\n    container: {image: a, command: [x]}\n",
-            "podSpecPatch",
-            "podSpecPatch",
-        ),
         (
             "",
             "  - name: t\n    inputs: {artifacts: [{name: a, path: /a}]}\n"

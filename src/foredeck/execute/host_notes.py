@@ -70,9 +70,9 @@ def _argo_notes(pipeline: Pipeline) -> list[str]:
             specs[task.task_spec.name] = task.task_spec
     if not specs:
         return notes
-    fields = sorted({key for spec in specs.values() for key in spec.cluster})
+    keys = sorted({key for spec in specs.values() for key in spec.cluster})
     notes.append(
-        f"template fields {', '.join(fields)} of {', '.join(sorted(specs))} only matter on a"
+        f"template fields {', '.join(keys)} of {', '.join(sorted(specs))} only matter on a"
         " cluster: ignored on this host (--emit keeps them)"
     )
     memoized = sorted(name for name, spec in specs.items() if "memoize" in spec.cluster)
