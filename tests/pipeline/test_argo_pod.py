@@ -292,3 +292,85 @@ def test_tekton_emit_refuses_what_it_has_no_form_for() -> None:
     assert "artifactRepositoryRef, podSpecPatch, synchronization has no Tekton form" in str(
         err.value
     )
+
+
+SIDECAR = """
+      container: {image: busybox, command: [sh, -c, "%s"]}
+      sidecars:
+        - name: s
+          image: busybox
+          command: [sh, -c, "%s"]
+"""
+
+
+def test_a_sidecar_is_stopped_when_the_main_container_fails(tmp_path: Path) -> None:
+    body = SIDECAR % (
+        "until [ -f $TMPDIR/up ]; do sleep 0.05; done; exit 4",
+        "trap 'echo s stopping; exit 0' TERM; touch $TMPDIR/up; while true; do sleep 0.05; done",
+    )
+    result = run(load_pipeline_text(WORKFLOW % body, "wf.yaml"), tmp_path / "out")
+    assert result.status == "Failed"
+    assert result.tasks["t"].reason == "step 'main' exited with code 4"
+    assert "[t/sidecar:s] s stopping" in task_log(tmp_path / "out", "t")
+
+
+def test_a_sidecar_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    body = SIDECAR % ("echo done", "trap '' TERM; while true; do sleep 0.05; done")
+    spec = load_pipeline_text(WORKFLOW % body, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=1, kill_grace=0.2))
+    assert result.status == "Succeeded"
+    assert "[t/main] done" in task_log(tmp_path / "out", "t")
+
+
+def test_a_sidecar_that_exits_early_is_logged_and_the_steps_go_on(tmp_path: Path) -> None:
+    body = SIDECAR % ("sleep 0.3; echo main", "exit 2")
+    result = run(load_pipeline_text(WORKFLOW % body, "wf.yaml"), tmp_path / "out")
+    assert result.status == "Succeeded"
+    log = task_log(tmp_path / "out", "t")
+    assert "sidecar 's' had exited with code 2 before the steps ended" in log
+
+
+TEKTON_SIDECAR = """
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata: {name: r}
+spec:
+  pipelineSpec:
+    tasks:
+      - name: t
+        taskSpec:
+          steps:
+            - name: main
+              image: busybox
+              script: |
+                until [ -f $TMPDIR/up ]; do sleep 0.05; done
+                echo main saw it
+          sidecars:
+            - name: helper
+              image: busybox
+              script: |
+                trap 'echo helper stopping; exit 0' TERM
+                touch $TMPDIR/up
+                while true; do sleep 0.05; done
+              ports: [{containerPort: 80}]
+"""
+
+
+def test_tekton_sidecars_load_run_and_emit_back(tmp_path: Path) -> None:
+    spec = load_pipeline_text(TEKTON_SIDECAR, "run.yaml")
+    (task,) = spec.pipeline.tasks
+    assert task.task_spec is not None
+    (helper,) = task.task_spec.sidecars
+    assert helper.name == "helper" and helper.cluster == {"ports": [{"containerPort": 80}]}
+    result = run(spec, tmp_path / "out")
+    assert result.status == "Succeeded"
+    log = task_log(tmp_path / "out", "t")
+    assert "[t/main] main saw it" in log and "[t/sidecar:helper] helper stopping" in log
+    tekton = emit_tekton(spec)
+    assert schema_errors(tekton_validator(), tekton) == []
+    (sidecar,) = tekton["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["sidecars"]
+    assert sidecar["script"] == helper.script
+    argo = emit_argo(spec)
+    assert schema_errors(argo_validator(), argo) == []
+    (template,) = [t for t in argo["spec"]["templates"] if "sidecars" in t]
+    assert template["sidecars"][0]["ports"] == [{"containerPort": 80}]
