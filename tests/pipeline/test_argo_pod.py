@@ -374,3 +374,9 @@ def test_tekton_sidecars_load_run_and_emit_back(tmp_path: Path) -> None:
     assert schema_errors(argo_validator(), argo) == []
     (template,) = [t for t in argo["spec"]["templates"] if "sidecars" in t]
     assert template["sidecars"][0]["ports"] == [{"containerPort": 80}]
+
+
+def test_daemon_false_is_a_plain_template() -> None:
+    body = "      daemon: false\n      container: {image: busybox, command: [echo, hi]}"
+    spec = load_pipeline_text(WORKFLOW % body, "wf.yaml")
+    assert spec_of(spec.pipeline, "t").steps[0].command == ["echo", "hi"]

@@ -86,7 +86,7 @@ class LeafBuilder:
         t = self.template
         allowed = {"name", "inputs", "outputs", "container", "script", "containerSet"}
         allowed |= {"retryStrategy", "activeDeadlineSeconds", "timeout", "volumes"}
-        allowed |= CARRIED_TEMPLATE | {"sidecars", "initContainers"}
+        allowed |= CARRIED_TEMPLATE | {"sidecars", "initContainers", "daemon"}  # true: refused
         check_keys(t, allowed, IGNORED_TEMPLATE, self.where)
         for p in input_params(t, self.where):
             self.declared[p.name] = p
