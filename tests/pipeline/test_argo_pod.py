@@ -380,3 +380,44 @@ def test_daemon_false_is_a_plain_template() -> None:
     body = "      daemon: false\n      container: {image: busybox, command: [echo, hi]}"
     spec = load_pipeline_text(WORKFLOW % body, "wf.yaml")
     assert spec_of(spec.pipeline, "t").steps[0].command == ["echo", "hi"]
+
+
+def test_a_workflow_running_a_template_keeps_its_own_pod_fields_and_defaults() -> None:
+    text = """
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: base}
+spec:
+  entrypoint: t
+  nodeSelector: {pool: base}
+  templates:
+    - name: t
+      container: {image: busybox, command: [echo, hi]}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: run-}
+spec:
+  workflowTemplateRef: {name: base}
+  nodeSelector: {pool: mine}
+  templateDefaults: {timeout: 7s}
+"""
+    p = load_pipeline_text(text, "wf.yaml").pipeline
+    assert p.cluster == {"nodeSelector": {"pool": "mine"}}
+    assert p.tasks[0].timeout == 7
+
+
+def test_tekton_sidecar_specs_become_argo_sidecar_resources() -> None:
+    limits = {"limits": {"memory": "64Mi"}}
+    text = TEKTON_SIDECAR + (
+        "  taskRunSpecs:\n    - pipelineTaskName: t\n"
+        "      sidecarSpecs: [{name: helper, computeResources: {limits: {memory: 64Mi}}}]\n"
+    )
+    argo = emit_argo(load_pipeline_text(text, "run.yaml"))
+    assert schema_errors(argo_validator(), argo) == []
+    (template,) = [t for t in argo["spec"]["templates"] if "sidecars" in t]
+    assert template["sidecars"][0]["resources"] == limits
+    wrong = text.replace("name: helper, computeResources", "name: nope, computeResources")
+    with pytest.raises(PipelineError) as err:
+        emit_argo(load_pipeline_text(wrong, "run.yaml"))
+    assert "sidecarSpecs names no sidecar of the task: 'nope'" in str(err.value)

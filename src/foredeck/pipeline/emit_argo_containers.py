@@ -6,8 +6,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from foredeck.pipeline.argo_manifest import SCRIPT_MARKER, SCRIPT_WRAPPER
-from foredeck.pipeline.model import Step, TaskSpec
+from foredeck.pipeline import emit_argo_pod as pod
+from foredeck.pipeline.model import Pipeline, PipelineTask, Step, TaskSpec
 from foredeck.types import PipelineError, Source
+
+
+class _Emitter(Protocol):
+    @property
+    def pipeline(self) -> Pipeline: ...
 
 
 class Builder(Protocol):
@@ -15,6 +21,10 @@ class Builder(Protocol):
 
     where: str
     spec: TaskSpec
+    task: PipelineTask
+
+    @property
+    def emitter(self) -> _Emitter: ...
 
     def _container(self, step: Step) -> dict[str, Any]: ...
 
@@ -84,10 +94,13 @@ def extras(
     """`initContainers` and `sidecars` fields, with the main container's mounts (as
     `mirrorVolumeMounts` gives them)."""
     out: dict[str, Any] = {}
+    resources = pod.sidecar_resources(b.emitter.pipeline, b.task)
     for key, steps in (("initContainers", init), ("sidecars", sidecars)):
         bodies = []
         for step in steps:
             body = b._container(step)
+            if key == "sidecars" and resources.get(step.name):
+                body["resources"] = resources[step.name]  # Tekton's sidecarSpecs
             _command(b, step, body)
             if mounts:
                 body["volumeMounts"] = [dict(m) for m in mounts]

@@ -94,8 +94,11 @@ def template_fields(pipeline: Pipeline, task: PipelineTask) -> dict[str, Any]:
     if settings is None:
         return carried
     what = f"taskRunSpecs {task.name!r}"
-    if settings.sidecar_specs:
-        raise PipelineError(settings.source, f"{what}: sidecarSpecs (no sidecars here)")
+    sidecars = {s.name for s in spec.sidecars} if spec is not None else set()
+    for entry in settings.sidecar_specs:
+        if entry.get("name") not in sidecars:
+            message = f"{what}: sidecarSpecs names no sidecar of the task: {entry.get('name')!r}"
+            raise PipelineError(settings.source, message)
     out = carried | _pod_fields(settings, _TEMPLATE_FIELDS, what)
     if settings.compute_resources:
         out["podResources"] = settings.compute_resources
@@ -110,6 +113,14 @@ def step_resources(pipeline: Pipeline, task: PipelineTask) -> dict[str, dict[str
     if settings is None:
         return {}
     return {str(s["name"]): s.get("computeResources") or {} for s in settings.step_specs}
+
+
+def sidecar_resources(pipeline: Pipeline, task: PipelineTask) -> dict[str, dict[str, Any]]:
+    """`taskRunSpecs` `sidecarSpecs`: sidecar resources by sidecar name."""
+    settings = pipeline.task_run_specs.get(task.name)
+    if settings is None:
+        return {}
+    return {str(s["name"]): s.get("computeResources") or {} for s in settings.sidecar_specs}
 
 
 def container_fields(step: Step, where: str) -> dict[str, Any]:

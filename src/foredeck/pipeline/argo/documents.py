@@ -21,7 +21,7 @@ from foredeck.pipeline.argo.fields import (
     name_of,
     src,
 )
-from foredeck.pipeline.argo.pod import with_defaults
+from foredeck.pipeline.argo.pod import CARRIED_SPEC, with_defaults
 from foredeck.pipeline.argo.state import Collection, Workflow
 from foredeck.pipeline.argo.workflow import convert
 from foredeck.pipeline.argo_manifest import ARGO_API
@@ -110,12 +110,13 @@ def _merge_ref(spec: SourceMap, wft_docs: dict[str, SourceMap]) -> SourceMap:
         message = f"spec.workflowTemplateRef: WorkflowTemplate {name!r} is not among the inputs"
         raise fail(at(ref, "name"), message)
     allowed = {"workflowTemplateRef", "arguments", "entrypoint", "onExit", "activeDeadlineSeconds"}
-    check_keys(spec, allowed, IGNORED_SPEC, "spec (with workflowTemplateRef)")
+    overrides = CARRIED_SPEC | {"templateDefaults"}  # the Workflow's own win, as in Argo
+    check_keys(spec, allowed | overrides, IGNORED_SPEC, "spec (with workflowTemplateRef)")
     base = as_map(wft_docs[str(name)].get("spec"), src(wft_docs[str(name)]), "spec")
     merged = SourceMap(base)
     merged.source = base.source
     merged.key_sources = dict(base.key_sources)
-    for key in ("entrypoint", "onExit", "activeDeadlineSeconds"):
+    for key in ("entrypoint", "onExit", "activeDeadlineSeconds", *sorted(overrides)):
         if key in spec:
             merged[key] = spec[key]
             merged.key_sources[key] = spec.at(key)
