@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from foredeck.pipeline.argo_manifest import SCRIPT_MARKER, SCRIPT_WRAPPER
 from foredeck.pipeline import emit_argo_pod as pod
+from foredeck.pipeline.argo_manifest import SCRIPT_MARKER, SCRIPT_WRAPPER
 from foredeck.pipeline.model import Pipeline, PipelineTask, Step, TaskSpec
 from foredeck.types import PipelineError, Source
 
