@@ -409,6 +409,8 @@ def test_retries_and_timeouts() -> None:
     assert (task(p, "t").retries, task(p, "t").timeout) == (3, 60.0)
     assert (task(p, "d").retries, task(p, "d").timeout) == (1, None)  # the workflow default
     assert p.timeout == 600.0
+    # The pipeline keeps its own line (the workflow's), not that of the deadline field.
+    assert p.source == load(dag("- {name: d, template: echo}\n")).source
 
 
 @pytest.mark.parametrize(

@@ -39,27 +39,22 @@ import secrets
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from foredeck.execute import lookups, subgraph
+from foredeck.execute import attempts, lookups, subgraph
 from foredeck.execute import matrix as fanout
-from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
 from foredeck.execute.host_notes import host_notes
-from foredeck.execute.logs import BuildLog, OutputLimit, TaskLogger
+from foredeck.execute.logs import BuildLog, OutputLimit
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.outcomes import run_failed
 from foredeck.execute.process import ProcessGroups
 from foredeck.execute.record import EventCallback, RunRecord
-from foredeck.execute.results import ResultError, read_results
-from foredeck.execute.retry import retry_delay
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason, earliest
-from foredeck.execute.step_files import uses_step_paths
-from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.workspace import RunLayout, WorkspaceBinding, dir_name, sub_directory
+from foredeck.execute.steps import StepRunner
+from foredeck.execute.workspace import RunLayout, WorkspaceBinding
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
     ParamValue,
@@ -72,7 +67,6 @@ from foredeck.pipeline.model import (
 )
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
-from foredeck.storage import prow
 from foredeck.types import PipelineError
 
 KILL_GRACE = 3.0
@@ -139,22 +133,9 @@ def _final(status: str) -> TaskStatus:
     return "Failed"  # cannot happen: every instance is settled before its matrix task
 
 
-@dataclass(frozen=True)
-class _Instance:
-    """One task (or matrix instance) being run: what each of its attempts needs."""
-
-    phase: Phase
-    task: PipelineTask
-    spec: TaskSpec
-    record: TaskRecord
-    params: dict[str, ParamValue]
-    dname: str  # its directory name
-    artifacts: str  # its $ARTIFACTS
-    logger: TaskLogger
-
-
 class _Run:
-    """One run: its state, its two phases (`scheduler.py`), and what one task does."""
+    """One run: its state, its two phases (`scheduler.py`), and what starts one task (its
+    guards and matrix; its attempts are `attempts.py`)."""
 
     build_log: BuildLog  # opened once the output directory is prepared
 
@@ -181,7 +162,7 @@ class _Run:
         self.layout = RunLayout(
             Path(os.path.abspath(out_dir)), shared=self.sandbox.run_as is not None
         )
-        self._tmpdir = os.fsencode(self.layout.tmp)
+        self.tmpdir = os.fsencode(self.layout.tmp)
         self.cancel_event = cancel
         base_env = os.environ if env is None else env
         # Encoded once: Popen would encode every variable again for every step.
@@ -201,7 +182,7 @@ class _Run:
         self.read = results_read(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
-        self._step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
+        self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -440,7 +421,7 @@ class _Run:
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
         if task.graph_ref is None:
-            await self._run_instance(phase, task, spec, record, params)
+            await attempts.run_instance(self, phase, task, spec, record, params)
         else:
             await subgraph.run_call(self, g, phase, task, record, params)
 
@@ -452,140 +433,6 @@ class _Run:
             if (value in allowed) != (when.operator == "in"):
                 return f"when: {value!r} {when.operator} {allowed!r} is false"
         return ""
-
-    async def _run_instance(
-        self,
-        phase: Phase,
-        task: PipelineTask,
-        spec: TaskSpec,
-        record: TaskRecord,
-        params: dict[str, ParamValue],
-    ) -> None:
-        async with self.slots:
-            if phase.stopping is not None:
-                self.settle_unstarted(record, phase.stopping)
-                return
-            record.status = "Running"
-            record.started = time.time()
-            dname = self.layout.task_dir_name(record.name)
-            files = self.layout.open_task(dname)
-            artifacts = files.artifacts
-            self.sandbox.hand_over(artifacts)
-            record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
-            logger = TaskLogger(record.name, files.log, self.build_log)
-            status: TaskStatus = "Failed"
-            reason = ""
-            try:
-                for attempt in range(1, task.retries + 2):
-                    record.attempts = attempt
-                    # A first attempt is announced in the build log only: the task's own log
-                    # holds what the task wrote, and is not created for a silent task.
-                    logger.message(
-                        f"attempt {attempt} of {task.retries + 1} started", own=attempt > 1
-                    )
-                    self.record.emit("task-started", record.name, "Running", attempt)
-                    status, reason, retryable = await self._attempt(
-                        _Instance(phase, task, spec, record, params, dname, artifacts, logger),
-                        attempt,
-                    )
-                    if status == "Succeeded" or not retryable or attempt > task.retries:
-                        break
-                    elapsed = time.time() - (record.started or time.time())
-                    delay = retry_delay(task.retry, attempt, reason, elapsed)
-                    if delay:  # a stop cuts the wait short
-                        await asyncio.wait([phase.stop], timeout=delay)
-                    if delay is None or phase.stop.done() or phase.expired():
-                        break
-                    logger.message(f"attempt {attempt} {status}: {reason}; retrying")
-                    self.record.emit("task-retry", record.name, status, attempt, reason)
-            finally:
-                logger.close()
-            if files.log.created:
-                record.log = self.layout.task_log_rel(dname)
-            self.settle(record, status, reason)
-
-    async def _attempt(self, one: _Instance, attempt: int) -> StepOutcome:
-        """One attempt: (status, reason, whether a retry may help)."""
-        loop = asyncio.get_running_loop()
-        phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
-        results_dir = None
-        files = [r for r in spec.results if r.value_from == "file"]
-        if files:  # a directory per attempt costs; only tasks with file results get one
-            results_dir = self.layout.results / f"{dname}.{attempt}"
-            results_dir.mkdir()
-            self.sandbox.hand_over(results_dir)
-        try:
-            workspaces = self._task_workspaces(phase, task, spec, dname) if spec.workspaces else {}
-        except (SubstitutionError, ValueError) as exc:
-            logger.message(str(exc))
-            return "Failed", str(exc), False
-        steps_dir = None
-        uses = self._step_paths.get(id(spec))
-        if uses is None:  # scanned once per spec: this runs for every attempt
-            uses = self._step_paths[id(spec)] = uses_step_paths(spec)
-        if uses:
-            steps_dir = self.layout.steps_dir(dname, attempt)
-        lookup = self.scope.task_lookup(
-            spec,
-            one.params,
-            results_dir,
-            workspaces,
-            dname,
-            attempt,
-            phase.is_finally,
-            task,
-            steps_dir,
-        )
-        artifacts = one.artifacts
-        env = {**self.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": self._tmpdir}
-        wanted = self.read.get(task.name, set())
-        capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
-        failed = await self.steps.run(
-            spec.steps,
-            Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
-            attempt_deadline=loop.time() + task.timeout if task.timeout else None,
-            phase_deadline=phase.deadline,
-            sidecars=spec.sidecars,
-        )
-        one.record.exit_code = capture.last_exit
-        captured = captured_results(spec.results, spec.steps, capture, wanted)
-        for name, tail in capture.tails.items():
-            if tail.cut:
-                logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
-        one.record.results = dict(captured)
-        if failed is not None:
-            return failed
-        try:
-            if results_dir is not None:
-                one.record.results = {**read_results(files, results_dir), **captured}
-        except ResultError as exc:
-            logger.message(str(exc))
-            return "Failed", str(exc), True
-        return "Succeeded", "", False
-
-    def _task_workspaces(
-        self, phase: Phase, task: PipelineTask, spec: TaskSpec, dname: str
-    ) -> dict[str, Path | None]:
-        declared = self.declared_workspaces
-        paths: dict[str, Path | None] = {}
-        for workspace in spec.workspaces:
-            target = task.workspaces.get(workspace.name)
-            if target is None and workspace.name in declared:
-                target = workspace.name
-            if target is not None:
-                path = self.layout.workspace(target)
-                sub_path = task.workspace_sub_paths.get(workspace.name)
-                if sub_path:
-                    lookup = self.scope.pipeline_lookup(phase.is_finally, task)
-                    path = sub_directory(path, lookups.text(sub_path, lookup))
-            elif workspace.optional:
-                paths[workspace.name] = None
-                continue
-            else:  # unbound: an emptyDir of this task
-                path = self.layout.emptydirs / dname / dir_name(workspace.name)
-            self.sandbox.make_dirs(path)
-            paths[workspace.name] = path
-        return paths
 
     # -- bookkeeping -------------------------------------------------------------------------
 

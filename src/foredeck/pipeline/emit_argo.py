@@ -5,7 +5,8 @@ The shape is fixed (`argo_manifest.py`) so that the Argo front end reads it back
 - the entrypoint is a `dag` template; finally tasks form the `onExit` dag;
 - one template per task spec (and per distinct retries / timeout / workspace binding, which
   Argo keeps on the template, not on the DAG task): `container` or `script` for a single step,
-  a `containerSet` chain for several (steps of one task share a pod, as in Tekton);
+  a `containerSet` chain for several (steps of one task share a pod, as in Tekton), written by
+  `emit_argo_templates.py`;
 - a result `R` is written to `/foredeck/results/R` (an emptyDir) and read with
   `valueFrom.path`; the `argo-outputs` step the Argo front end adds is folded back into
   `valueFrom.path` on the file it copied;
@@ -25,29 +26,23 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from foredeck.pipeline import emit_argo_containers as containers
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
     ARGO_API,
-    RESULTS_DIR,
-    RESULTS_VOLUME,
-    WORKSPACE_ROOT,
-    shebang_command,
     unique_name,
 )
-from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
+from foredeck.pipeline.collector import COLLECT_STEP
 from foredeck.pipeline.emit_argo_graphs import (
     graph_template,
     hooked_task,
     is_exit_wrapper,
     item_tests,
-    retry_strategy,
 )
+from foredeck.pipeline.emit_argo_templates import NotExpressible, TemplateBuilder, replace_refs
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
@@ -57,7 +52,6 @@ from foredeck.pipeline.model import (
     PipelineRunSpec,
     PipelineTask,
     RetryStrategy,
-    Step,
     TaskSpec,
     WhenExpression,
 )
@@ -75,8 +69,6 @@ from foredeck.pipeline.predicates import (
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError, Source
 
-_EXPR = re.compile(r"\$\(\s*([A-Za-z_][^()\s]*?)\s*\)")
-_OWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context"})
 _CLAIM_SIZE = "1Gi"
 _ITEM_REF = re.compile(r"\$\(item((?:\.[^()\s.]+)*)\)")  # a run-time loop item (`Matrix.items`)
 
@@ -85,36 +77,13 @@ _WORKFLOW_STATUS = {"Succeeded": ["Succeeded"], "Completed": ["Succeeded"]}
 _WORKFLOW_STATUS |= {"Failed": ["Failed", "Error"]}
 
 
-class _Bad(Exception):
-    pass
-
-
-def replace_refs(text: str, resolve: Callable[[Reference], str]) -> str:
-    """Rewrite every IR `$(...)` the pipeline owns; others (`$(date)`) belong to the shell."""
-
-    def repl(m: re.Match[str]) -> str:
-        ref = next(iter_references(m.group(0)))
-        if ref.parts[0] not in _OWN_ROOTS:
-            return m.group(0)
-        return resolve(ref)
-
-    return _EXPR.sub(repl, text)
-
-
 def _go_quote(text: str) -> str:
     """A govaluate string literal (it has no escapes: pick the quote the text lacks)."""
     if '"' not in text:
         return f'"{text}"'
     if "'" not in text:
         return f"'{text}'"
-    raise _Bad(f"value {text!r} contains both quote characters")
-
-
-def _seconds(value: float) -> dict[str, Any]:
-    """A per-attempt timeout: `activeDeadlineSeconds` when whole, else a `timeout` duration."""
-    if value == int(value):
-        return {"activeDeadlineSeconds": str(int(value))}
-    return {"timeout": f"{value:g}s"}
+    raise NotExpressible(f"value {text!r} contains both quote characters")
 
 
 @dataclass(frozen=True)
@@ -214,7 +183,7 @@ class _Emitter:
     def _call_text(self, text: str, finally_: bool, source: Source, where: str) -> str:
         try:
             return replace_refs(text, lambda ref: self._call_ref(ref, finally_))
-        except _Bad as exc:
+        except NotExpressible as exc:
             raise PipelineError(source, f"{where}: {exc}") from None
 
     def _call_ref(self, ref: Reference, finally_: bool) -> str:
@@ -224,9 +193,11 @@ class _Emitter:
         if parts[0] == "params" and len(parts) == 2 and ref.index is None:
             param = next((p for p in self.pipeline.params if p.name == parts[1]), None)
             if param is not None and param.type != "string" and not ref.star:
-                raise _Bad(f"{ref.text}: an {param.type} param used as a string")
+                raise NotExpressible(f"{ref.text}: an {param.type} param used as a string")
             if ref.star:
-                raise _Bad(f"{ref.text}: Argo cannot expand an array here (only in a matrix)")
+                raise NotExpressible(
+                    f"{ref.text}: Argo cannot expand an array here (only in a matrix)"
+                )
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
@@ -237,14 +208,18 @@ class _Emitter:
             implicit = self._implicit_result(parts[1], parts[3])
             if implicit is not None:
                 if finally_ or parts[1] in self.matrix_tasks:
-                    raise _Bad(f"{ref.text}: Argo reads {implicit} of a dag task only in the dag")
+                    raise NotExpressible(
+                        f"{ref.text}: Argo reads {implicit} of a dag task only in the dag"
+                    )
                 return f"{{{{tasks.{parts[1]}.{implicit}}}}}"
             if finally_:
-                raise _Bad(f"{ref.text}: an Argo exit handler cannot read a task's outputs")
+                raise NotExpressible(
+                    f"{ref.text}: an Argo exit handler cannot read a task's outputs"
+                )
             if parts[1] in self.matrix_tasks:
-                raise _Bad(f"{ref.text}: results of a matrix task cannot be read in Argo")
+                raise NotExpressible(f"{ref.text}: results of a matrix task cannot be read in Argo")
             if ref.star or ref.index is not None:
-                raise _Bad(f"{ref.text}: array results can only feed a matrix in Argo")
+                raise NotExpressible(f"{ref.text}: array results can only feed a matrix in Argo")
             return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"
         if parts[0] == "context":
             context = {
@@ -259,7 +234,7 @@ class _Emitter:
                 return str(workflow_vars.argo_tag(ref.path))
         if parts[0] == "workspaces" and parts[2:] == ["bound"]:
             return "true"
-        raise _Bad(f"{ref.text} cannot be expressed in Argo")
+        raise NotExpressible(f"{ref.text} cannot be expressed in Argo")
 
     def _implicit_result(self, task_name: str, result: str) -> str | None:
         """`outputs.result` / `exitCode` for a stdout / exit-code result (None: a file)."""
@@ -273,7 +248,7 @@ class _Emitter:
         main = _main_step(spec)
         if (found.step or spec.steps[-1].name) != main:
             why = f"Argo keeps the stdout and exit code of the step {main!r} only"
-            raise _Bad(f"result {result!r} of task {task_name!r}: {why}")
+            raise NotExpressible(f"result {result!r} of task {task_name!r}: {why}")
         return "outputs.result" if found.value_from == "stdout" else "exitCode"
 
     def _continue_on(self, name: str) -> ContinueOn:
@@ -340,7 +315,7 @@ class _Emitter:
         try:
             left = _go_quote(subject)
             quoted = [_go_quote(v) for v in values]
-        except _Bad as exc:
+        except NotExpressible as exc:
             raise PipelineError(when.source, f"{where} when: {exc}") from None
         if when.operator == "in":
             tests = [f"{left} == {v}" for v in quoted]
@@ -416,168 +391,8 @@ class _Emitter:
         if key not in self.templates:
             base = task.task_ref or task.name
             name = self._unique(re.sub(r"[^A-Za-z0-9-]", "-", base).strip("-") or "task")
-            self.templates[key] = _TemplateBuilder(self, spec, task, name).build()
+            self.templates[key] = TemplateBuilder(self.pipeline, spec, task, name).build()
         return str(self.templates[key]["name"])
-
-
-class _TemplateBuilder:
-    def __init__(self, emitter: _Emitter, spec: TaskSpec, task: PipelineTask, name: str) -> None:
-        self.emitter = emitter
-        self.spec = spec
-        self.task = task
-        self.name = name
-        self.where = f"task {task.name!r} (spec {spec.name!r})"
-        self.uses_results_dir = False
-
-    def build(self) -> dict[str, Any]:
-        spec, task = self.spec, self.task
-        steps = list(spec.steps)
-        collected: dict[str, CollectedOutput] = {}
-        if len(steps) > 1 and steps[-1].name == COLLECT_STEP:
-            found = parse_collector(steps[-1])
-            if found is not None:
-                steps = steps[:-1]
-                collected = {out.result: out for out in found}
-        init, steps = [s for s in steps if s.init], [s for s in steps if not s.init]
-        template: dict[str, Any] = {"name": self.name}
-        inputs = []
-        for param in spec.params:
-            if param.type != "string":
-                message = f"{self.where}: param {param.name!r} is an {param.type}; Argo has strings"
-                raise PipelineError(param.source, message)
-            entry: dict[str, Any] = {"name": param.name}
-            if param.default is not None:
-                entry["default"] = param.default
-            if param.description:
-                entry["description"] = param.description
-            inputs.append(entry)
-        if inputs:
-            template["inputs"] = {"parameters": inputs}
-        outputs = []
-        for result in spec.results:
-            if result.value_from != "file":  # Argo's implicit outputs.result / exitCode
-                continue
-            value_from: dict[str, Any]
-            if result.name in collected:
-                out = collected[result.name]
-                value_from = {"path": self._body(out.path, spec.source, "result path")}
-                if out.default is not None:
-                    value_from["default"] = out.default
-            else:
-                value_from = {"path": f"{RESULTS_DIR}/{result.name}"}
-                self.uses_results_dir = True
-            outputs.append({"name": result.name, "valueFrom": value_from})
-        mounts = self._mounts()
-        if len(steps) == 1:
-            kind, body = self._single(steps[0])
-            template[kind] = body
-        else:
-            template["containerSet"] = self._container_set(steps)
-        if mounts or self.uses_results_dir:
-            mounts += self._results_mount()
-            target = template.get("container") or template.get("script")
-            if target is not None:
-                target["volumeMounts"] = mounts
-            else:
-                template["containerSet"]["volumeMounts"] = mounts
-        template.update(containers.extras(self, init, spec.sidecars, mounts))
-        if outputs:
-            template["outputs"] = {"parameters": outputs}
-        if self.uses_results_dir:
-            template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
-        if task.retries:
-            template["retryStrategy"] = retry_strategy(task.retries, task.retry)
-        limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
-        if limits:
-            template.update(_seconds(min(limits)))
-        template.update(pod.template_fields(self.emitter.pipeline, task))
-        return template
-
-    def _mounts(self) -> list[dict[str, str]]:
-        mounts = []
-        for inner, outer in sorted(self.task.workspaces.items()):
-            mount = {"name": outer, "mountPath": f"{WORKSPACE_ROOT}/{inner}"}
-            sub_path = pod.sub_path(self.task, inner)
-            if sub_path:
-                mount["subPath"] = sub_path
-            mounts.append(mount)
-        return mounts
-
-    def _results_mount(self) -> list[dict[str, str]]:
-        if not self.uses_results_dir:
-            return []
-        return [{"name": RESULTS_VOLUME, "mountPath": RESULTS_DIR}]
-
-    def _body(self, text: str, source: Source, where: str) -> str:
-        try:
-            return replace_refs(text, self._body_ref)
-        except _Bad as exc:
-            raise PipelineError(source, f"{self.where} {where}: {exc}") from None
-
-    def _body_ref(self, ref: Reference) -> str:
-        parts = ref.parts
-        if ref.star or ref.index is not None:
-            raise _Bad(f"{ref.text}: Argo parameters are strings (no arrays)")
-        if parts[0] == "params" and len(parts) == 2:
-            return f"{{{{inputs.parameters.{parts[1]}}}}}"
-        if parts[0] == "results" and parts[2:] == ["path"]:
-            self.uses_results_dir = True
-            return f"{RESULTS_DIR}/{parts[1]}"
-        if parts[0] == "workspaces" and len(parts) == 3:
-            bound = parts[1] in self.task.workspaces
-            if parts[2] == "path":
-                return f"{WORKSPACE_ROOT}/{parts[1]}" if bound else ""
-            if parts[2] == "bound":
-                return "true" if bound else "false"
-        context = {
-            "context.taskRun.name": "{{pod.name}}",
-            "context.taskRun.namespace": "{{workflow.namespace}}",
-            "context.task.retry-count": "{{retries}}",
-            "context.pipelineRun.name": "{{workflow.name}}",
-            "context.pipelineRun.namespace": "{{workflow.namespace}}",
-            "context.pipelineRun.uid": "{{workflow.uid}}",
-            "context.pipeline.name": self.emitter.pipeline.name,
-            "context.pipelineTask.retries": str(self.task.retries),
-        }
-        if ref.path in context:
-            return context[ref.path]
-        if workflow_vars.argo_tag(ref.path) is not None:
-            return str(workflow_vars.argo_tag(ref.path))
-        raise _Bad(f"{ref.text} cannot be expressed in Argo")
-
-    def _container(self, step: Step) -> dict[str, Any]:
-        where = f"step {step.name!r}"
-        body: dict[str, Any] = {
-            "name": step.name,
-            "image": self._body(step.image, step.source, where),
-        }
-        if step.env:
-            body["env"] = [
-                {"name": k, "value": self._body(v, step.source, where)} for k, v in step.env.items()
-            ]
-        if step.working_dir:
-            body["workingDir"] = self._body(step.working_dir, step.source, where)
-        body.update(pod.container_fields(step, f"{self.where} {where}"))
-        resources = pod.step_resources(self.emitter.pipeline, self.task).get(step.name)
-        if resources:
-            body["resources"] = resources
-        return body
-
-    def _single(self, step: Step) -> tuple[str, dict[str, Any]]:
-        body = self._container(step)
-        where = f"step {step.name!r}"
-        if step.script is not None:
-            body["command"] = shebang_command(step.script)
-            body["source"] = self._body(step.script, step.source, where)
-            return "script", body
-        if step.command:
-            body["command"] = [self._body(c, step.source, where) for c in step.command]
-        if step.args:
-            body["args"] = [self._body(a, step.source, where) for a in step.args]
-        return "container", body
-
-    def _container_set(self, steps: list[Step]) -> dict[str, Any]:
-        return containers.container_set(self, steps)
 
 
 def own_template(pipeline: Pipeline, task: PipelineTask) -> bool:

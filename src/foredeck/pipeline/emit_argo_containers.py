@@ -11,20 +11,13 @@ from foredeck.pipeline.model import Pipeline, PipelineTask, Step, TaskSpec
 from foredeck.types import PipelineError, Source
 
 
-class _Emitter(Protocol):
-    @property
-    def pipeline(self) -> Pipeline: ...
-
-
 class Builder(Protocol):
     """What of `emit_argo`'s template builder these functions use."""
 
     where: str
     spec: TaskSpec
     task: PipelineTask
-
-    @property
-    def emitter(self) -> _Emitter: ...
+    pipeline: Pipeline
 
     def _container(self, step: Step) -> dict[str, Any]: ...
 
@@ -94,7 +87,7 @@ def extras(
     """`initContainers` and `sidecars` fields, with the main container's mounts (as
     `mirrorVolumeMounts` gives them)."""
     out: dict[str, Any] = {}
-    resources = pod.sidecar_resources(b.emitter.pipeline, b.task)
+    resources = pod.sidecar_resources(b.pipeline, b.task)
     for key, steps in (("initContainers", init), ("sidecars", sidecars)):
         bodies = []
         for step in steps:

@@ -62,8 +62,8 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     timeout = None
     if "activeDeadlineSeconds" in spec:
         seconds = spec["activeDeadlineSeconds"]
-        source = at(spec, "activeDeadlineSeconds")
-        timeout = deadline(seconds, source, "spec.activeDeadlineSeconds")
+        at_field = at(spec, "activeDeadlineSeconds")
+        timeout = deadline(seconds, at_field, "spec.activeDeadlineSeconds")
     return Pipeline(
         name=name,
         tasks=w.tasks,

@@ -1,0 +1,203 @@
+"""One task (or matrix instance) on the host: its attempts, each running the task's steps.
+
+The run (`local.py`) decides when a task starts and what it binds; this is what happens once it
+does: a slot, the task's directories and log, then attempts until one succeeds or the retry
+strategy gives up, each with its own results directory, workspaces, lookup and environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from foredeck.execute import lookups
+from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
+from foredeck.execute.logs import BuildLog, TaskLogger
+from foredeck.execute.record import RunRecord
+from foredeck.execute.results import ResultError, read_results
+from foredeck.execute.retry import retry_delay
+from foredeck.execute.runstate import TaskRecord
+from foredeck.execute.sandbox import Sandbox
+from foredeck.execute.scheduler import Phase, StopReason
+from foredeck.execute.step_files import uses_step_paths
+from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
+from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
+from foredeck.pipeline.expressions import SubstitutionError
+from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
+from foredeck.storage import prow
+
+
+class AttemptHost(Protocol):
+    """What a task's attempts need from the run (`local._Run`)."""
+
+    layout: RunLayout
+    sandbox: Sandbox
+    steps: StepRunner
+    scope: lookups.RunScope
+    record: RunRecord
+    build_log: BuildLog
+    slots: asyncio.Semaphore
+    base_env: dict[bytes, bytes]  # every step's environment, encoded once
+    tmpdir: bytes  # every step's $TMPDIR
+    read: dict[str, set[str]]  # task -> the results someone reads
+    declared_workspaces: set[str]
+    step_paths: dict[int, bool]  # spec id -> refers to `$(steps.…)`
+
+    def settle(self, record: TaskRecord, status: TaskStatus, reason: str = "") -> None: ...
+
+    def settle_unstarted(self, record: TaskRecord, why: StopReason) -> None: ...
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One task (or matrix instance) being run: what each of its attempts needs."""
+
+    phase: Phase
+    task: PipelineTask
+    spec: TaskSpec
+    record: TaskRecord
+    params: dict[str, ParamValue]
+    dname: str  # its directory name
+    artifacts: str  # its $ARTIFACTS
+    logger: TaskLogger
+
+
+async def run_instance(
+    run: AttemptHost,
+    phase: Phase,
+    task: PipelineTask,
+    spec: TaskSpec,
+    record: TaskRecord,
+    params: dict[str, ParamValue],
+) -> None:
+    """Run the instance's attempts in a slot of the run, and settle its record."""
+    async with run.slots:
+        if phase.stopping is not None:
+            run.settle_unstarted(record, phase.stopping)
+            return
+        record.status = "Running"
+        record.started = time.time()
+        dname = run.layout.task_dir_name(record.name)
+        files = run.layout.open_task(dname)
+        artifacts = files.artifacts
+        run.sandbox.hand_over(artifacts)
+        record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
+        logger = TaskLogger(record.name, files.log, run.build_log)
+        status: TaskStatus = "Failed"
+        reason = ""
+        try:
+            for attempt in range(1, task.retries + 2):
+                record.attempts = attempt
+                # A first attempt is announced in the build log only: the task's own log
+                # holds what the task wrote, and is not created for a silent task.
+                logger.message(f"attempt {attempt} of {task.retries + 1} started", own=attempt > 1)
+                run.record.emit("task-started", record.name, "Running", attempt)
+                status, reason, retryable = await _attempt(
+                    run,
+                    Instance(phase, task, spec, record, params, dname, artifacts, logger),
+                    attempt,
+                )
+                if status == "Succeeded" or not retryable or attempt > task.retries:
+                    break
+                elapsed = time.time() - (record.started or time.time())
+                delay = retry_delay(task.retry, attempt, reason, elapsed)
+                if delay:  # a stop cuts the wait short
+                    await asyncio.wait([phase.stop], timeout=delay)
+                if delay is None or phase.stop.done() or phase.expired():
+                    break
+                logger.message(f"attempt {attempt} {status}: {reason}; retrying")
+                run.record.emit("task-retry", record.name, status, attempt, reason)
+        finally:
+            logger.close()
+        if files.log.created:
+            record.log = run.layout.task_log_rel(dname)
+        run.settle(record, status, reason)
+
+
+async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome:
+    """One attempt: (status, reason, whether a retry may help)."""
+    loop = asyncio.get_running_loop()
+    phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
+    results_dir = None
+    files = [r for r in spec.results if r.value_from == "file"]
+    if files:  # a directory per attempt costs; only tasks with file results get one
+        results_dir = run.layout.results / f"{dname}.{attempt}"
+        results_dir.mkdir()
+        run.sandbox.hand_over(results_dir)
+    try:
+        workspaces = _task_workspaces(run, phase, task, spec, dname) if spec.workspaces else {}
+    except (SubstitutionError, ValueError) as exc:
+        logger.message(str(exc))
+        return "Failed", str(exc), False
+    steps_dir = None
+    uses = run.step_paths.get(id(spec))
+    if uses is None:  # scanned once per spec: this runs for every attempt
+        uses = run.step_paths[id(spec)] = uses_step_paths(spec)
+    if uses:
+        steps_dir = run.layout.steps_dir(dname, attempt)
+    lookup = run.scope.task_lookup(
+        spec,
+        one.params,
+        results_dir,
+        workspaces,
+        dname,
+        attempt,
+        phase.is_finally,
+        task,
+        steps_dir,
+    )
+    artifacts = one.artifacts
+    env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
+    wanted = run.read.get(task.name, set())
+    capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
+    failed = await run.steps.run(
+        spec.steps,
+        Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
+        attempt_deadline=loop.time() + task.timeout if task.timeout else None,
+        phase_deadline=phase.deadline,
+        sidecars=spec.sidecars,
+    )
+    one.record.exit_code = capture.last_exit
+    captured = captured_results(spec.results, spec.steps, capture, wanted)
+    for name, tail in capture.tails.items():
+        if tail.cut:
+            logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
+    one.record.results = dict(captured)
+    if failed is not None:
+        return failed
+    try:
+        if results_dir is not None:
+            one.record.results = {**read_results(files, results_dir), **captured}
+    except ResultError as exc:
+        logger.message(str(exc))
+        return "Failed", str(exc), True
+    return "Succeeded", "", False
+
+
+def _task_workspaces(
+    run: AttemptHost, phase: Phase, task: PipelineTask, spec: TaskSpec, dname: str
+) -> dict[str, Path | None]:
+    declared = run.declared_workspaces
+    paths: dict[str, Path | None] = {}
+    for workspace in spec.workspaces:
+        target = task.workspaces.get(workspace.name)
+        if target is None and workspace.name in declared:
+            target = workspace.name
+        if target is not None:
+            path = run.layout.workspace(target)
+            sub_path = task.workspace_sub_paths.get(workspace.name)
+            if sub_path:
+                lookup = run.scope.pipeline_lookup(phase.is_finally, task)
+                path = sub_directory(path, lookups.text(sub_path, lookup))
+        elif workspace.optional:
+            paths[workspace.name] = None
+            continue
+        else:  # unbound: an emptyDir of this task
+            path = run.layout.emptydirs / dname / dir_name(workspace.name)
+        run.sandbox.make_dirs(path)
+        paths[workspace.name] = path
+    return paths
