@@ -159,6 +159,7 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
         attempt_deadline=loop.time() + task.timeout if task.timeout else None,
         phase_deadline=phase.deadline,
+        sidecars=spec.sidecars,
     )
     one.record.exit_code = capture.last_exit
     captured = captured_results(spec.results, spec.steps, capture, wanted)

@@ -46,9 +46,39 @@ def host_notes(pipeline: Pipeline) -> list[str]:
     )
     if cluster:
         notes.append(f"step fields {', '.join(cluster)} only matter in a pod: ignored on this host")
+    notes.extend(_argo_notes(pipeline))
     if pipeline.ignored_params:
         names = ", ".join(pipeline.ignored_params)
         notes.append(
             f"run params not declared by the pipeline are ignored, as Tekton does: {names}"
+        )
+    return notes
+
+
+def _argo_notes(pipeline: Pipeline) -> list[str]:
+    """Argo's pod and controller fields (`Pipeline.cluster`, `TaskSpec.cluster`)."""
+    notes: list[str] = []
+    if pipeline.cluster:
+        fields = ", ".join(sorted(pipeline.cluster))
+        notes.append(
+            f"workflow fields {fields} only matter on a cluster: ignored on this host"
+            " (--emit keeps them)"
+        )
+    specs = {spec.name: spec for spec in pipeline.task_library.values() if spec.cluster}
+    for task in pipeline.all_tasks():
+        if task.task_spec is not None and task.task_spec.cluster:
+            specs[task.task_spec.name] = task.task_spec
+    if not specs:
+        return notes
+    keys = sorted({key for spec in specs.values() for key in spec.cluster})
+    notes.append(
+        f"template fields {', '.join(keys)} of {', '.join(sorted(specs))} only matter on a"
+        " cluster: ignored on this host (--emit keeps them)"
+    )
+    memoized = sorted(name for name, spec in specs.items() if "memoize" in spec.cluster)
+    if memoized:
+        notes.append(
+            f"memoize of {', '.join(memoized)}: a host has no memoization cache, so they run"
+            " every time"
         )
     return notes

@@ -24,6 +24,7 @@ from foredeck.execute.orphans import MARKER
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
+from foredeck.execute.sidecars import Sidecars
 from foredeck.execute.step_files import open_output, record_exit_code
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
@@ -96,8 +97,28 @@ class StepRunner:
         attempt: Attempt,
         attempt_deadline: float | None,
         phase_deadline: float | None,
+        sidecars: list[Step] | None = None,
     ) -> StepOutcome | None:
-        """Run `steps` in order until one does not succeed: its outcome, or None (all did)."""
+        """Run `steps` in order until one does not succeed: its outcome, or None (all did).
+        `sidecars` run beside them (`sidecars.py`)."""
+        if not sidecars:
+            return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
+        group = Sidecars(self, attempt)
+        try:
+            failed = await group.start(sidecars)
+            if failed is not None:
+                return failed
+            return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
+        finally:
+            await group.stop()
+
+    async def _steps(
+        self,
+        steps: list[Step],
+        attempt: Attempt,
+        attempt_deadline: float | None,
+        phase_deadline: float | None,
+    ) -> StepOutcome | None:
         loop = asyncio.get_running_loop()
         for step in steps:
             if attempt.stop.done():

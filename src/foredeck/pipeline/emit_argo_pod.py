@@ -5,7 +5,8 @@ ones, a step's `computeResources`/`securityContext`/`imagePullPolicy` the contai
 template field Argo has no field for at that level goes into `podSpecPatch` (a patch of the
 pod's spec, which Argo applies as Tekton applies its pod template). What has no Argo form at
 all (a pod template's `env`, sidecar resources, a step's `onError: continue` or
-`stdoutConfig`) is a compile error naming it, never dropped in silence.
+`stdoutConfig`) is a compile error naming it, never dropped in silence. Fields carried from an
+Argo workflow or template (`Pipeline.cluster`, `TaskSpec.cluster`) are written back as they were.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ _CONTAINER_FIELDS = {
     "computeResources": "resources",
     "securityContext": "securityContext",
     "imagePullPolicy": "imagePullPolicy",
+    # a sidecar's service fields (Argo and Tekton sidecars are whole containers)
+    "ports": "ports",
+    "readinessProbe": "readinessProbe",
+    "livenessProbe": "livenessProbe",
+    "startupProbe": "startupProbe",
 }
 
 
@@ -70,22 +76,30 @@ def _pod_fields(settings: TaskRunSettings, direct: dict[str, str], what: str) ->
 
 
 def workflow_fields(pipeline: Pipeline) -> dict[str, Any]:
-    """Workflow `spec` fields from the run's `taskRunTemplate`."""
+    """Workflow `spec` fields: those carried from an Argo workflow as written, and those
+    from the run's `taskRunTemplate`."""
+    out = dict(pipeline.cluster)
     template = pipeline.task_run_template
     if template is None:
-        return {}
-    return _pod_fields(template, _WORKFLOW_FIELDS, "taskRunTemplate")
+        return out
+    return out | _pod_fields(template, _WORKFLOW_FIELDS, "taskRunTemplate")
 
 
 def template_fields(pipeline: Pipeline, task: PipelineTask) -> dict[str, Any]:
-    """Template fields from the task's `taskRunSpecs` entry (`timeout` is the task's own)."""
+    """Template fields: those carried from the Argo template as written, and those from the
+    task's `taskRunSpecs` entry (`timeout` is the task's own)."""
+    spec = pipeline.spec_of(task) if task.graph_ref is None else None
+    carried = dict(spec.cluster) if spec is not None else {}
     settings = pipeline.task_run_specs.get(task.name)
     if settings is None:
-        return {}
+        return carried
     what = f"taskRunSpecs {task.name!r}"
-    if settings.sidecar_specs:
-        raise PipelineError(settings.source, f"{what}: sidecarSpecs (no sidecars here)")
-    out = _pod_fields(settings, _TEMPLATE_FIELDS, what)
+    sidecars = {s.name for s in spec.sidecars} if spec is not None else set()
+    for entry in settings.sidecar_specs:
+        if entry.get("name") not in sidecars:
+            message = f"{what}: sidecarSpecs names no sidecar of the task: {entry.get('name')!r}"
+            raise PipelineError(settings.source, message)
+    out = carried | _pod_fields(settings, _TEMPLATE_FIELDS, what)
     if settings.compute_resources:
         out["podResources"] = settings.compute_resources
     if settings.metadata:
@@ -99,6 +113,14 @@ def step_resources(pipeline: Pipeline, task: PipelineTask) -> dict[str, dict[str
     if settings is None:
         return {}
     return {str(s["name"]): s.get("computeResources") or {} for s in settings.step_specs}
+
+
+def sidecar_resources(pipeline: Pipeline, task: PipelineTask) -> dict[str, dict[str, Any]]:
+    """`taskRunSpecs` `sidecarSpecs`: sidecar resources by sidecar name."""
+    settings = pipeline.task_run_specs.get(task.name)
+    if settings is None:
+        return {}
+    return {str(s["name"]): s.get("computeResources") or {} for s in settings.sidecar_specs}
 
 
 def container_fields(step: Step, where: str) -> dict[str, Any]:

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from foredeck.pipeline import emit_argo_artifacts as arts
+from foredeck.pipeline import emit_argo_containers as containers
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
     RESULTS_DIR,
     RESULTS_VOLUME,
-    SCRIPT_MARKER,
-    SCRIPT_WRAPPER,
     WORKSPACE_ROOT,
     shebang_command,
 )
@@ -83,6 +82,7 @@ class TemplateBuilder:
             if found is not None:
                 steps = steps[:-1]
                 collected = {out.result: out for out in found}
+        init, steps = [s for s in steps if s.init], [s for s in steps if not s.init]
         steps = arts.leaf_steps(spec, steps)
         template: dict[str, Any] = {"name": self.name}
         inputs = []
@@ -125,6 +125,7 @@ class TemplateBuilder:
                 target["volumeMounts"] = mounts
             else:
                 template["containerSet"]["volumeMounts"] = mounts
+        template.update(containers.extras(self, init, spec.sidecars, mounts))
         if outputs:
             template["outputs"] = {"parameters": outputs}
         arts.leaf_fields(spec, template)
@@ -224,34 +225,4 @@ class TemplateBuilder:
         return "container", body
 
     def _container_set(self, steps: list[Step]) -> dict[str, Any]:
-        containers = []
-        previous: str | None = None
-        names = [s.name for s in steps]
-        files = any(r.value_from == "file" for r in self.spec.results)
-        if self.spec.results and names[-1] != "main":
-            if "main" in names and files:
-                message = f"{self.where}: Argo reads outputs from the container named 'main', "
-                message += "which must be the last step"
-                raise PipelineError(self.spec.source, message)
-            if "main" not in names:
-                names[-1] = "main"  # Argo collects outputs from the container named `main`
-        for step, name in zip(steps, names, strict=True):
-            where = f"step {step.name!r}"
-            if step.timeout is not None:
-                message = f"{self.where} {where}: Argo has no per-step timeout in a multi-step task"
-                raise PipelineError(step.source, message)
-            body = self._container(step)
-            body["name"] = name
-            if step.script is not None:
-                body["command"] = ["sh", "-c", SCRIPT_WRAPPER, SCRIPT_MARKER]
-                body["args"] = [self._body(step.script, step.source, where)]
-            else:
-                if step.command:
-                    body["command"] = [self._body(c, step.source, where) for c in step.command]
-                if step.args:
-                    body["args"] = [self._body(a, step.source, where) for a in step.args]
-            if previous is not None:
-                body["dependencies"] = [previous]
-            previous = name
-            containers.append(body)
-        return {"containers": containers}
+        return containers.container_set(self, steps)

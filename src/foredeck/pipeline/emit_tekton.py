@@ -25,6 +25,7 @@ import posixpath
 import re
 from typing import Any
 
+from foredeck.pipeline import emit_tekton_pod as tekton_pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_only import refuse_for_tekton
 from foredeck.pipeline.collector import COLLECT_STEP, parse_collector
@@ -170,6 +171,8 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
             body.setdefault("stdoutConfig", {"path": stdout[step.name]})
         steps.append(body)
     out["steps"] = steps
+    if spec.sidecars:
+        out["sidecars"] = tekton_pod.sidecars(spec, dns_label)
     _share_collected_files(spec, steps, out)
     return out
 
@@ -426,6 +429,7 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
             {"pipelineTaskName": names.get(task, task), **_run_settings(settings)}
             for task, settings in p.task_run_specs.items()
         ]
+    tekton_pod.add_settings(spec, p, names)
     if p.workspaces:
         spec["workspaces"] = [
             {

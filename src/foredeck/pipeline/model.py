@@ -105,6 +105,13 @@ class Step:
     cluster: dict[str, Any] = field(default_factory=dict)
     """Container fields that only mean something in a pod (`computeResources`,
     `securityContext`, `imagePullPolicy`): kept for the emitters, ignored on a host."""
+    after: list[str] | None = None
+    """The steps this one waits for, when a task's steps form a DAG (Argo's containerSet
+    `dependencies`); None: the step before it. Steps are kept in an order that respects these
+    edges, and a host runs them one by one in that order."""
+    init: bool = False
+    """An init container (Argo `initContainers`): runs before the task's other steps, as Tekton
+    runs every step."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
@@ -155,6 +162,13 @@ class TaskSpec:
     description: str = ""
     source: Source = UNKNOWN
     artifacts: list[ArtifactSpec] = field(default_factory=list)  # Argo artifacts, in and out
+    sidecars: list[Step] = field(default_factory=list)
+    """Processes that run beside the steps and are stopped (SIGTERM, then SIGKILL) once the
+    last step ends (Argo and Tekton `sidecars`)."""
+    cluster: dict[str, Any] = field(default_factory=dict)
+    """Pod-level fields of an Argo template that only a cluster acts on (`podSpecPatch`,
+    `nodeSelector`, `memoize`, `synchronization`, ...), as written (Argo's own `{{...}}` tags
+    included): carried to the emitters, noted once by a host run."""
 
 
 @dataclass
@@ -317,6 +331,10 @@ class Pipeline:
     # Argo's `artifactRepositoryRef` as written (which configured repository a cluster uses;
     # a host run uses its own): kept for the Argo emitter.
     artifact_repository_ref: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
+    """Workflow-level fields that only a cluster acts on (Argo `podSpecPatch`,
+    `synchronization`, `nodeSelector`, ...), as written: carried to
+    the emitters, noted once by a host run."""
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]

@@ -87,7 +87,8 @@ def missing_commands(files: tuple[Path, ...], search: str | None = None) -> list
 
 def _containers(value: Any) -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
-        if "image" in value and ({"command", "args", "script", "source"} & value.keys()):
+        runs = {"command", "args", "script", "source"} & value.keys()
+        if "image" in value and (runs or "name" in value):  # named: a containerSet's, a sidecar
             yield value
         for item in value.values():
             yield from _containers(item)

@@ -21,6 +21,7 @@ from foredeck.pipeline.argo.fields import (
     name_of,
     src,
 )
+from foredeck.pipeline.argo.pod import CARRIED_SPEC, with_defaults
 from foredeck.pipeline.argo.state import Collection, Workflow
 from foredeck.pipeline.argo.workflow import convert
 from foredeck.pipeline.argo_manifest import ARGO_API
@@ -40,12 +41,16 @@ def _pipeline_name(meta: Any) -> str:
 
 def _collection(doc: SourceMap, spec: SourceMap, prefix: str) -> Collection:
     templates: dict[str, SourceMap] = {}
+    defaults = None
+    if spec.get("templateDefaults") is not None:
+        where = "spec.templateDefaults"
+        defaults = as_map(spec["templateDefaults"], at(spec, "templateDefaults"), where)
     for raw in as_list(spec.get("templates"), at(spec, "templates"), "spec.templates"):
         template = as_map(raw, at(spec, "templates"), "spec.templates")
         name = name_of(template, "template")
         if name in templates:
             raise fail(at(template, "name"), f"duplicate template name {name!r}")
-        templates[name] = template
+        templates[name] = with_defaults(template, defaults)
     return Collection(templates, prefix, src(doc))
 
 
@@ -105,12 +110,13 @@ def _merge_ref(spec: SourceMap, wft_docs: dict[str, SourceMap]) -> SourceMap:
         message = f"spec.workflowTemplateRef: WorkflowTemplate {name!r} is not among the inputs"
         raise fail(at(ref, "name"), message)
     allowed = {"workflowTemplateRef", "arguments", "entrypoint", "onExit", "activeDeadlineSeconds"}
-    check_keys(spec, allowed, IGNORED_SPEC, "spec (with workflowTemplateRef)")
+    overrides = CARRIED_SPEC | {"templateDefaults"}  # the Workflow's own win, as in Argo
+    check_keys(spec, allowed | overrides, IGNORED_SPEC, "spec (with workflowTemplateRef)")
     base = as_map(wft_docs[str(name)].get("spec"), src(wft_docs[str(name)]), "spec")
     merged = SourceMap(base)
     merged.source = base.source
     merged.key_sources = dict(base.key_sources)
-    for key in ("entrypoint", "onExit", "activeDeadlineSeconds"):
+    for key in ("entrypoint", "onExit", "activeDeadlineSeconds", *sorted(overrides)):
         if key in spec:
             merged[key] = spec[key]
             merged.key_sources[key] = spec.at(key)

@@ -31,6 +31,14 @@ from foredeck.pipeline.argo.fields import (
     unsupported,
 )
 from foredeck.pipeline.argo.outputs import FileOutput, file_outputs
+from foredeck.pipeline.argo.pod import (
+    CARRIED_CONTAINER,
+    CARRIED_TEMPLATE,
+    SIDECAR_ONLY,
+    carried,
+    container_cluster,
+    container_order,
+)
 from foredeck.pipeline.argo.state import Collection, Leaf, Workflow
 from foredeck.pipeline.argo.tags import Unresolvable, translate, workflow_ref
 from foredeck.pipeline.argo.templates import input_params, retry_limit
@@ -96,6 +104,7 @@ class LeafBuilder:
         t = self.template
         allowed = {"name", "inputs", "outputs", "container", "script", "containerSet"}
         allowed |= {"retryStrategy", "activeDeadlineSeconds", "timeout", "volumes"}
+        allowed |= CARRIED_TEMPLATE | {"sidecars", "initContainers", "daemon"}  # true: refused
         check_keys(t, allowed, IGNORED_TEMPLATE, self.where)
         for p in input_params(t, self.where):
             self.declared[p.name] = p
@@ -110,6 +119,7 @@ class LeafBuilder:
             steps = self._container_set(
                 as_map(t["containerSet"], at(t, "containerSet"), self.where)
             )
+        steps = [*self._extra("initContainers"), *steps]
         collected = []
         for name, path, default, source in self.outputs:
             if self.results_mount and path == f"{RESULTS_DIR}/{name}" and default is None:
@@ -137,6 +147,8 @@ class LeafBuilder:
             workspaces=list(self.workspaces.values()),
             source=src(t),
             artifacts=self.artifacts,
+            sidecars=self._extra("sidecars"),
+            cluster=carried(t, CARRIED_TEMPLATE),
         )
         self.w.library[key] = spec
         outputs = {out.name for out in self.outputs} | set(produced)
@@ -147,7 +159,9 @@ class LeafBuilder:
     def _implicit_results(self, steps: list[Step], taken: set[str]) -> list[ResultSpec]:
         """`outputs.result` and `exitCode`: the main container's stdout and exit code, as
         results the executor fills only when a task reads them (Argo captures the same way)."""
-        names = [s.name for s in steps if s.name not in (COLLECT_STEP, *ARTIFACT_STEPS)]
+        names = [
+            s.name for s in steps if s.name not in (COLLECT_STEP, *ARTIFACT_STEPS) and not s.init
+        ]
         main = "main" if "main" in names else names[-1]
         source = src(self.template)
         stdout = unique_name("result", taken)
@@ -238,20 +252,27 @@ class LeafBuilder:
             after[name] = [scalar(d, at(c, "dependencies"), where) for d in deps]
         if not nodes:
             raise fail(src(cs), f"{where}: no containers")
-        order: list[str] = []
-        remaining = dict(after)
-        while remaining:
-            ready = [n for n, d in remaining.items() if all(x in order for x in d)]
-            if len(ready) != 1 or (order and order[-1] not in remaining[ready[0]]):
-                why = "its containers must form one chain (IR steps run one after another)"
-                raise fail(src(cs), f"{where}: {why}")
-            order.append(ready[0])
-            del remaining[ready[0]]
         steps = []
-        for name in order:
+        for name in container_order(after, src(cs), where):
             c = nodes[name]
-            steps.append(self._step(c, src(c), "containerSet container", False, shared))
+            step = self._step(c, src(c), "containerSet container", False, shared)
+            step.after = after[name]
+            steps.append(step)
         return steps
+
+    def _extra(self, key: str) -> list[Step]:
+        """A template's `initContainers` (steps run first) or `sidecars`."""
+        t = self.template
+        what = "initContainer" if key == "initContainers" else "sidecar"
+        out: list[Step] = []
+        for raw in as_list(t.get(key), at(t, key), f"{self.where} {key}"):
+            c = as_map(raw, at(t, key), f"{self.where} {key}")
+            step = self._step(c, src(c), what, False)
+            if "name" not in c or step.name in {s.name for s in out}:
+                raise fail(src(c), f"{self.where} {what}: a unique `name` is required")
+            step.init = key == "initContainers"
+            out.append(step)
+        return out
 
     def _step(
         self,
@@ -268,6 +289,9 @@ class LeafBuilder:
             allowed.add("source")
         if what.startswith("containerSet"):
             allowed.add("dependencies")
+        if what in ("sidecar", "initContainer"):
+            allowed |= {"mirrorVolumeMounts", *SIDECAR_ONLY}
+        allowed |= set(CARRIED_CONTAINER)
         check_keys(c, allowed, IGNORED_CONTAINER, where)
         for mount in [
             *(shared_mounts or []),
@@ -295,6 +319,7 @@ class LeafBuilder:
         working_dir = text(c["workingDir"], "workingDir") if "workingDir" in c else None
         name = str(c.get("name") or "main")
         step = Step(name, image, command, args, None, env, working_dir, source=src(c))
+        step.cluster = container_cluster(c, sidecar=what == "sidecar")
         if script:
             if args:
                 raise unsupported(c, "args", where, "arguments to a script")

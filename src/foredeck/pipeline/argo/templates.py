@@ -18,6 +18,7 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
+from foredeck.pipeline.argo.pod import needs_more
 from foredeck.pipeline.argo.state import Collection
 from foredeck.pipeline.model import ParamSpec, RetryPolicy, RetryStrategy
 from foredeck.types import Source
@@ -35,6 +36,9 @@ def find_template(coll: Collection, name: str, source: Source, where: str) -> So
 
 def template_kind(template: SourceMap) -> str:
     """`container`, `script`, `containerSet`, `dag` or `steps`; other kinds are refused."""
+    refused = needs_more(template)
+    if refused is not None:
+        raise refused
     kinds = [k for k in ("container", "script", "containerSet", "dag", "steps") if k in template]
     other = [k for k in ("resource", "suspend", "http", "plugin", "data") if k in template]
     name = template.get("name")

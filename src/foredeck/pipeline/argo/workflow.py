@@ -23,6 +23,7 @@ from foredeck.pipeline.argo.fields import (
 )
 from foredeck.pipeline.argo.hooks import Hook, exit_hook
 from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.pod import CARRIED_SPEC, carried
 from foredeck.pipeline.argo.state import Frame, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import (
@@ -33,7 +34,7 @@ from foredeck.pipeline.argo.templates import (
     retry_strategy,
     template_kind,
 )
-from foredeck.pipeline.artifacts import REPOSITORY
+from foredeck.pipeline.artifacts import REPOSITORY, artifact_of
 from foredeck.pipeline.model import ParamSpec, Pipeline, PipelineResult, WorkspaceDecl
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
@@ -49,7 +50,9 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         "retryStrategy",
         "hooks",
         "artifactRepositoryRef",
+        "templateDefaults",
     }
+    allowed |= CARRIED_SPEC
     check_keys(spec, allowed, IGNORED_SPEC, "spec")
     _workflow_params(w)
     _workflow_volumes(w)
@@ -90,6 +93,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         graph_library=w.graphs,
         source=source,
         failure_policy="continue",  # an Argo dag goes on past a failure where `depends` lets it
+        cluster=carried(spec, CARRIED_SPEC),
     )
     pipeline.artifact_repository_ref = repository_ref(spec)
     return pipeline
@@ -143,7 +147,9 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
     entry_name = str(entry["name"])
     inputs: dict[str, str] = {}
     for param in input_params(entry, f"template {entry_name!r}"):
-        if param.name in w.params or not _has_tags(param.default):
+        # An artifact's locator keeps its tags: the template's own scope resolves them.
+        own = param.name in w.params or artifact_of(param.name) is not None
+        if own or not _has_tags(param.default):
             w.params.setdefault(param.name, param)
             inputs[param.name] = f"$(params.{param.name})"
             continue

@@ -40,6 +40,7 @@ _TASK_SPEC_FIELDS = (
     "stepTemplate",
     "description",
     "displayName",
+    "sidecars",
 )
 
 
@@ -187,10 +188,16 @@ def _cluster(m: SourceMap, template: SourceMap | None, what: str) -> dict[str, A
     return out
 
 
-def _step(m: SourceMap, index: int, task: str, template: SourceMap | None) -> Step:
+def _step(
+    m: SourceMap,
+    index: int,
+    task: str,
+    template: SourceMap | None,
+    fields: tuple[str, ...] = _STEP_FIELDS,
+) -> Step:
     name = str_field(m, "name", f"Task {task!r} step {index}") or f"unnamed-{index}"
     what = f"Task {task!r} step {name!r}"
-    check_fields(m, _STEP_FIELDS, what)
+    check_fields(m, fields, what)
     script = str_field(m, "script", what)
     command = str_list(m, "command", what)
     if script is not None and command:
@@ -221,6 +228,26 @@ def _step(m: SourceMap, index: int, task: str, template: SourceMap | None) -> St
         stderr_path=_output_path(m, "stderrConfig", what),
         cluster=_cluster(m, template, what),
     )
+
+
+_SIDECAR_FIELDS = (
+    *(f for f in _STEP_FIELDS if f not in ("timeout", "onError", "stdoutConfig", "stderrConfig")),
+    "ports",
+    "readinessProbe",
+    "livenessProbe",
+    "startupProbe",
+)
+
+
+def _sidecar(m: SourceMap, index: int, task: str) -> Step:
+    """A sidecar: a step's fields, run beside the steps (`execute/sidecars.py`)."""
+    what = f"Task {task!r} sidecar {index}"
+    step = _step(m, index, task, None, _SIDECAR_FIELDS)
+    step.name = str_field(m, "name", what) or f"sidecar-{index}"
+    for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
+        if m.get(key) is not None:
+            step.cluster[key] = plain(m[key])
+    return step
 
 
 def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()) -> TaskSpec:
@@ -258,6 +285,7 @@ def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()
         workspaces=workspaces,
         description=str_field(spec, "description", what) or "",
         source=spec.source,
+        sidecars=[_sidecar(m, i, name) for i, m in enumerate(map_list(spec, "sidecars", what))],
     )
 
 

@@ -1,0 +1,93 @@
+"""A task's sidecars on a host: background processes for the length of one attempt.
+
+As in a pod, every sidecar starts before the first step and is stopped once the last step has
+ended, whatever ended it: SIGTERM to its process group, then SIGKILL after the run's kill
+grace (Argo kills sidecars the same way when the main container exits). A sidecar is
+prepared and confined like a step (same environment, working directory and sandbox); its
+output goes to the task log under `sidecar:NAME`. A sidecar that cannot start fails the
+attempt as a step would (one that relies on its image's entrypoint says it needs a container
+runtime); one that exits early is logged, and the steps go on, as Argo leaves the outcome to
+the main container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+from foredeck.execute.logs import StepOutput
+from foredeck.execute.orphans import MARKER
+from foredeck.execute.process import ProcessOutcome, run_process
+from foredeck.pipeline.expressions import SubstitutionError
+from foredeck.pipeline.model import Step
+
+if TYPE_CHECKING:
+    from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
+
+
+class Sidecars:
+    """The sidecars of one attempt."""
+
+    def __init__(self, runner: StepRunner, attempt: Attempt) -> None:
+        self.runner = runner
+        self.attempt = attempt
+        self.stop_signal: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.running: list[tuple[Step, asyncio.Task[ProcessOutcome], StepOutput]] = []
+
+    async def start(self, sidecars: list[Step]) -> StepOutcome | None:
+        """Start every sidecar; the outcome of the attempt if one cannot start."""
+        runner, attempt = self.runner, self.attempt
+        for sidecar in sidecars:
+            what = f"sidecar {sidecar.name!r}"
+            try:
+                argv, cwd, env = runner._prepare(sidecar, attempt.lookup, attempt.env)
+                argv = runner._confine(argv, cwd, attempt.artifacts, attempt.results)
+            except (SubstitutionError, ValueError, OSError) as exc:
+                return self._failed(f"{what}: {exc}")
+            marker = runner._step_marker()
+            if marker is not None:
+                env = {**env, os.fsencode(MARKER): os.fsencode(marker)}
+            output = attempt.logger.step_output(f"sidecar:{sidecar.name}")
+            task = asyncio.ensure_future(
+                run_process(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    sink=output.feed,
+                    groups=runner.groups,
+                    cancel=self.stop_signal,
+                    grace=runner.kill_grace,
+                    marker=marker,
+                )
+            )
+            self.running.append((sidecar, task, output))
+            await asyncio.sleep(0)  # the process is spawned (or failed to be) by now
+            if task.done() and task.exception() is not None:
+                error = task.exception()
+                reason = error.strerror if isinstance(error, OSError) else error
+                return self._failed(f"{what} could not start {argv[0]!r}: {reason}")
+        if sidecars:
+            names = ", ".join(s.name for s in sidecars)
+            attempt.logger.message(f"started sidecars {names}")
+        return None
+
+    def _failed(self, message: str) -> StepOutcome:
+        self.attempt.logger.message(message)
+        return "Failed", message, False
+
+    async def stop(self) -> None:
+        """Stop what still runs (SIGTERM, then SIGKILL) and say how each sidecar ended."""
+        if not self.stop_signal.done():
+            self.stop_signal.set_result(None)
+        for sidecar, task, output in self.running:
+            try:
+                outcome = await task
+            except OSError:
+                continue  # reported by `start`
+            finally:
+                output.flush()
+            if outcome.stopped is None:
+                how = f"had exited with code {outcome.returncode} before the steps ended"
+                self.attempt.logger.message(f"sidecar {sidecar.name!r} {how}")
+        self.running = []
