@@ -284,3 +284,21 @@ def test_hand_over_keeps_hard_linked_files_out_of_the_steps_reach(tmp_path: Path
     assert (tree / ".git" / "objects").stat().st_uid == who.uid
     assert (tree / ".git" / "objects" / "ab").stat().st_uid == 0
     assert mirror_object.stat().st_uid == 0
+
+
+async def test_the_steps_of_one_attempt_share_tmp_and_other_tasks_do_not(
+    bwrap: str, tmp_path: Path
+) -> None:
+    """Argo's executor reads a main container's output file from its `/tmp`: a later step of
+    the same attempt (the output collector) must see it; another task must not; nothing of it
+    outlives the attempt."""
+    write = step("echo mine > /tmp/out.txt", name="write")
+    read = step("cat /tmp/out.txt", name="read")
+    other = step("if test -e /tmp/out.txt; then echo LEAKED; else echo clean; fi", name="look")
+    p = pipeline(task("a", steps=[write, read]), task("b", steps=[other], run_after=["a"]))
+    out = tmp_path / "out"
+    result = await run(p, out, sandbox=sandbox())
+    log = log_of(out)
+    assert result.status == "Succeeded", log
+    assert "mine" in log and "clean" in log and "LEAKED" not in log
+    assert not list(out.rglob("pod-*")), "an attempt's /tmp outlived it"

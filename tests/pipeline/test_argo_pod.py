@@ -290,9 +290,7 @@ def test_tekton_emit_maps_pod_fields_and_sidecars() -> None:
 def test_tekton_emit_refuses_what_it_has_no_form_for() -> None:
     with pytest.raises(PipelineError) as err:
         emit_tekton(load_run([CLUSTER_ONLY]))
-    assert "podSpecPatch, synchronization has no Tekton form" in str(
-        err.value
-    )
+    assert "podSpecPatch, synchronization has no Tekton form" in str(err.value)
 
 
 SIDECAR = """

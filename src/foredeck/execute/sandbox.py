@@ -5,7 +5,8 @@ A CI service runs strangers' code. On the host runtime every step runs inside bu
 
 - the host's file system read-only, with foredeck's own state (settings, database, every run's
   workdir, mirrors, artifacts, credentials: `hidden`) replaced by empty directories, or by a
-  `/dev/null` that cannot be opened (bwrap mounts it `nodev`), and `/tmp` a private tmpfs;
+  `/dev/null` that cannot be opened (bwrap mounts it `nodev`), and `/tmp` private (the
+  directory the steps of one attempt share, or a fresh tmpfs);
 - writable: only the paths the run hands it (its workspaces, this task's `$ARTIFACTS`, its
   results, its private temp and home directories, the job's checkout);
 - its own PID, IPC and UTS namespaces (the step cannot see or signal other processes, and
@@ -142,12 +143,15 @@ class Sandbox:
         cwd: str,
         writable: Sequence[str] = (),
         readonly: Sequence[str] = (),
+        tmp: str | None = None,
     ) -> list[str]:
         """`argv` run in the sandbox, in `cwd`, with `writable` (and `self.writable`) bound
-        read-write and `readonly` bound read-only inside otherwise hidden directories."""
+        read-write and `readonly` bound read-only inside otherwise hidden directories. `/tmp`
+        is the directory `tmp` when given (shared by the steps of one attempt), else a fresh
+        tmpfs."""
         if self.bwrap is None:
             return list(argv)
-        args = [self.bwrap, *self._base_args()]
+        args = [self.bwrap, *self._base_args(tmp)]
         replaced = {PRIVATE_TMP}
         made: set[str] = set()
         for path in self.shared:
@@ -162,7 +166,7 @@ class Sandbox:
         args += ["--chdir", cwd, "--", *self._switch_user(), *argv]
         return args
 
-    def _base_args(self) -> list[str]:
+    def _base_args(self, tmp: str | None = None) -> list[str]:
         args = [
             "--die-with-parent",
             "--unshare-pid",
@@ -181,7 +185,10 @@ class Sandbox:
         if not self.network:
             args.append("--unshare-net")
         args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        args += ["--perms", "1777", "--size", str(self.tmp_size), "--tmpfs", PRIVATE_TMP]
+        if tmp is None:
+            args += ["--perms", "1777", "--size", str(self.tmp_size), "--tmpfs", PRIVATE_TMP]
+        else:
+            args += ["--bind", tmp, PRIVATE_TMP]
         return args
 
     def _switch_user(self) -> list[str]:

@@ -42,7 +42,9 @@ class Sidecars:
             what = f"sidecar {sidecar.name!r}"
             try:
                 argv, cwd, env = runner._prepare(sidecar, attempt.lookup, attempt.env)
-                argv = runner._confine(argv, cwd, attempt.artifacts, attempt.results)
+                argv = runner._confine(
+                    argv, cwd, attempt.artifacts, attempt.results, attempt.pod_tmp
+                )
             except (SubstitutionError, ValueError, OSError) as exc:
                 return self._failed(f"{what}: {exc}")
             marker = runner._step_marker()

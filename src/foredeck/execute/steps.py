@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,6 +50,7 @@ class Attempt:
     stop: asyncio.Future[None]  # the phase's stop signal (cancel)
     steps_dir: Path | None = None  # exit codes (`$(steps.step-X.exitCode.path)`), when used
     capture: StepCapture | None = None  # stdout and exit codes kept as results
+    pod_tmp: Path | None = None  # in a sandbox: the `/tmp` every step of the attempt shares
 
 
 def _close(streams: list[BinaryIO | None]) -> None:
@@ -100,17 +103,29 @@ class StepRunner:
         sidecars: list[Step] | None = None,
     ) -> StepOutcome | None:
         """Run `steps` in order until one does not succeed: its outcome, or None (all did).
-        `sidecars` run beside them (`sidecars.py`)."""
-        if not sidecars:
-            return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
-        group = Sidecars(self, attempt)
+        `sidecars` run beside them (`sidecars.py`).
+
+        In a sandbox the steps of one attempt share one `/tmp`, as a pod's containers see what
+        the main container wrote there (Argo's executor reads outputs from it); it is removed
+        with the attempt."""
+        if self.sandbox.bwrap is not None and attempt.pod_tmp is None:
+            pod_tmp = Path(tempfile.mkdtemp(prefix="pod-", dir=self.layout.tmp))
+            pod_tmp.chmod(0o1777)  # as /tmp: a step run as another user writes there
+            attempt = replace(attempt, pod_tmp=pod_tmp)
         try:
-            failed = await group.start(sidecars)
-            if failed is not None:
-                return failed
-            return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
+            if not sidecars:
+                return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
+            group = Sidecars(self, attempt)
+            try:
+                failed = await group.start(sidecars)
+                if failed is not None:
+                    return failed
+                return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
+            finally:
+                await group.stop()
         finally:
-            await group.stop()
+            if attempt.pod_tmp is not None:
+                shutil.rmtree(attempt.pod_tmp, ignore_errors=True)
 
     async def _steps(
         self,
@@ -157,7 +172,7 @@ class StepRunner:
         streams: list[BinaryIO | None] = []
         try:
             argv, cwd, step_env = self._prepare(step, attempt.lookup, attempt.env)
-            argv = self._confine(argv, cwd, attempt.artifacts, attempt.results)
+            argv = self._confine(argv, cwd, attempt.artifacts, attempt.results, attempt.pod_tmp)
             for path in (step.stdout_path, step.stderr_path):
                 text = None if path is None else lookups.text(path, attempt.lookup)
                 streams.append(open_output(text, cwd, self.layout) if text else None)
@@ -255,7 +270,12 @@ class StepRunner:
         return argv, str(cwd), env
 
     def _confine(
-        self, argv: list[str], cwd: str, artifacts: str, results: Path | None
+        self,
+        argv: list[str],
+        cwd: str,
+        artifacts: str,
+        results: Path | None,
+        pod_tmp: Path | None = None,
     ) -> list[str]:
         """The step's argv inside the sandbox: what the run owns is writable, no more."""
         if self.sandbox.bwrap is None:
@@ -265,7 +285,13 @@ class StepRunner:
         writable += [str(layout.home), artifacts]
         if results is not None:
             writable.append(str(results))
-        return self.sandbox.wrap(argv, cwd=cwd, writable=writable, readonly=[str(layout.scripts)])
+        return self.sandbox.wrap(
+            argv,
+            cwd=cwd,
+            writable=writable,
+            readonly=[str(layout.scripts)],
+            tmp=None if pod_tmp is None else str(pod_tmp),
+        )
 
 
 def _both(
