@@ -228,3 +228,13 @@ def load_file(path: Path) -> list[Document]:
     except UnicodeDecodeError:
         raise PipelineError(Source(str(path), 1), "file is not UTF-8 text") from None
     return load_documents(text, str(path))
+
+
+def plain(value: Any) -> Any:
+    """Parsed YAML as plain dicts and lists (no `SourceMap`s): what emitters dump and what
+    cluster-only data is carried as."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -18,7 +18,7 @@ from typing import Any
 
 from foredeck.pipeline.model import ClusterObject
 from foredeck.types import PipelineError, Source
-from foredeck.yamlsrc import Document, SourceMap
+from foredeck.yamlsrc import Document, SourceMap, plain
 
 ENGINE_GROUPS = ("tekton.dev", "argoproj.io")
 """API groups of the engines: their unsupported versions and kinds stay errors, not objects."""
@@ -66,15 +66,6 @@ def cluster_object(doc: Document) -> ClusterObject:
     else:
         manifest = plain(data)
     return ClusterObject(str(api), kind, name, manifest, data.source)
-
-
-def plain(value: Any) -> Any:
-    """Loaded YAML as plain dicts and lists (what a YAML dumper represents)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def config_maps(docs: Iterable[Document]) -> dict[str, dict[str, str]]:

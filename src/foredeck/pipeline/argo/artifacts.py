@@ -30,7 +30,7 @@ from foredeck.pipeline.argo.fields import (
 from foredeck.pipeline.artifacts import MAX_RAW, locator_name
 from foredeck.pipeline.model import ArtifactArchive, ArtifactSpec, ParamSpec
 from foredeck.types import Source
-from foredeck.yamlsrc import SourceMap
+from foredeck.yamlsrc import SourceMap, plain
 
 KEYED = {"s3": "key", "gcs": "key", "oss": "key", "azure": "blob"}
 FETCHED = {"http": "url", "artifactory": "url", "git": "repo"}
@@ -48,15 +48,6 @@ def uses_artifacts(value: Any) -> bool:
     if isinstance(value, list):
         return any(uses_artifacts(v) for v in value)
     return False
-
-
-def plain(value: Any) -> Any:
-    """Parsed YAML as plain dicts and lists (what emitters dump)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def _location(a: SourceMap, where: str) -> tuple[dict[str, Any], str | None]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from foredeck.pipeline.argo.fields import IGNORED_SPEC, IGNORED_TEMPLATE, fail, src
 from foredeck.types import PipelineError, Source
-from foredeck.yamlsrc import SourceMap
+from foredeck.yamlsrc import SourceMap, plain
 
 CARRIED_SPEC = (IGNORED_SPEC - {"parallelism", "shutdown"}) | {
     "podSpecPatch",
@@ -44,15 +44,6 @@ SIDECAR_ONLY = ("ports", "readinessProbe", "livenessProbe", "startupProbe")
 """Fields a sidecar may carry for the cluster (a service's ports and probes)."""
 
 _KINDS = ("container", "script", "containerSet", "dag", "steps", "resource", "http")
-
-
-def plain(value: Any) -> Any:
-    """YAML as plain data (no `SourceMap`s), for the emitters."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def carried(m: SourceMap, keys: set[str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, cast
 from foredeck.pipeline.durations import parse_timeout
 from foredeck.pipeline.model import ParamType, ParamValue, value_type
 from foredeck.types import PipelineError, Source
-from foredeck.yamlsrc import SourceMap
+from foredeck.yamlsrc import SourceMap, plain
 
 _LEGACY_INPUTS = re.compile(r"(\$\(\s*)inputs\.params(?=[.\[])")
 
@@ -43,15 +43,6 @@ def check_fields(m: SourceMap, allowed: Iterable[str], what: str) -> None:
                 m.at(key),
                 f"{what}: unsupported field {key!r} (supported: {', '.join(allowed)})",
             )
-
-
-def plain(value: Any) -> Any:
-    """Parsed YAML as plain dicts and lists, for cluster-only data carried to the emitters."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def map_field(m: SourceMap, key: str, what: str) -> dict[str, Any]:

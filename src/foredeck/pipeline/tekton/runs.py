@@ -15,13 +15,12 @@ from foredeck.pipeline.tekton.fields import (
     metadata_name,
     name_of,
     name_values,
-    plain,
     str_field,
     timeout_field,
 )
 from foredeck.pipeline.tekton.pipelines import pipeline_spec
 from foredeck.types import UNKNOWN, PipelineError, Source
-from foredeck.yamlsrc import SourceMap
+from foredeck.yamlsrc import SourceMap, plain
 
 _RUN_SPEC_FIELDS = (
     "pipelineRef",

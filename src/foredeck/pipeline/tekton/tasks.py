@@ -24,13 +24,12 @@ from foredeck.pipeline.tekton.fields import (
     name_of,
     param_type,
     param_value,
-    plain,
     str_field,
     str_list,
     timeout_field,
 )
 from foredeck.types import PipelineError
-from foredeck.yamlsrc import SourceMap
+from foredeck.yamlsrc import SourceMap, plain
 
 _TASK_SPEC_FIELDS = (
     "params",
