@@ -25,7 +25,10 @@ compared:
   literal bounds may come back as `withItems`, the same iterations);
 - declared outputs: the output parameter and artifact names of each called template, and of
   the entrypoint (the emitter may add the files it reads results from, never drop one);
-- exit hooks: which nodes have one, and the kind of template it calls.
+- outcome tests: the `X.Outcome` terms of a `depends` (`A.Succeeded` being a bare `A`), and
+  `continueOn`;
+- exit hooks: which nodes have one, and the kind of template it calls; the workflow's `onExit`
+  handler, walked like the entrypoint.
 
 Dag `target` is applied before comparison (the loader keeps only the targets' ancestors). The
 examples judged are every one holding a Workflow that loads, in the runner's scope or not (a
@@ -58,6 +61,7 @@ from tests.pipeline.upstream.runner import load
 
 LEAF_KINDS = ("container", "script", "containerSet", "resource", "suspend", "data", "http")
 LOOPS = ("withItems", "withParam", "withSequence")
+Tests = tuple[str, ...]  # outcome tests of a `depends`: ("A.Failed", ...)
 _DEPENDS_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*(?:\.[A-Za-z]+)?")
 
 
@@ -127,19 +131,25 @@ class _Walk:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.after: dict[str, set[str]] = {}
 
-    def group(self, coll: str, template: dict[str, Any], prefix: str, deps: set[str]) -> set[str]:
-        """Inline a dag/steps template; returns the leaves its caller's dependents wait on."""
+    def group(
+        self, coll: str, template: dict[str, Any], prefix: str, deps: set[str], tests: Tests = ()
+    ) -> set[str]:
+        """Inline a dag/steps template; returns the leaves its caller's dependents wait on. Its
+        roots take the caller's dependencies and outcome `tests`, as in `argo/dag.py`."""
         if "dag" in template:
-            return self._dag(coll, template["dag"], prefix, deps)
+            return self._dag(coll, template["dag"], prefix, deps, tests)
         previous = set(deps)
         for group in template.get("steps") or []:
             current: set[str] = set()
             for step in group or []:
-                current |= self.call(coll, step, prefix, previous)
+                current |= self.call(coll, step, prefix, previous, tests)
             previous = current or previous
+            tests = ()
         return previous
 
-    def _dag(self, coll: str, dag: dict[str, Any], prefix: str, deps: set[str]) -> set[str]:
+    def _dag(
+        self, coll: str, dag: dict[str, Any], prefix: str, deps: set[str], tests: Tests
+    ) -> set[str]:
         tasks = {t["name"]: t for t in dag.get("tasks") or []}
         needs = {name: _needs(task) for name, task in tasks.items()}
         if dag.get("target"):
@@ -159,12 +169,16 @@ class _Walk:
                 waits = set(deps) if not needs[name] else set()
                 for d in needs[name]:
                     waits |= leaves.get(d, set())
-                leaves[name] = self.call(coll, task, prefix, waits)
+                root = tests if not needs[name] else ()
+                leaves[name] = self.call(coll, task, prefix, waits, root)
         depended = {d for n in tasks for d in needs[n]}
         return {leaf for n in tasks if n not in depended for leaf in leaves[n]}
 
-    def call(self, coll: str, call: dict[str, Any], prefix: str, deps: set[str]) -> set[str]:
+    def call(
+        self, coll: str, call: dict[str, Any], prefix: str, deps: set[str], tests: Tests = ()
+    ) -> set[str]:
         name = prefix + call["name"]
+        tests = _outcomes(call, prefix) if "depends" in call else tests
         there, template = self.t.resolve(call, coll)
         kind = _kind(template)
         loop = any(k in call for k in LOOPS)
@@ -174,10 +188,12 @@ class _Walk:
         graph = kind in ("dag", "steps")
         kept = loop or hook or "activeDeadlineSeconds" in template
         if graph and not kept and not self.t.recursive(there, template):
-            return self.group(there, template, f"{name}-", deps)
+            return self.group(there, template, f"{name}-", deps, tests)
         record: dict[str, Any] = {"kind": "graph" if graph else kind, "loop": loop}
         record["template"] = (there + "-" if there else "") + str(template.get("name"))
         record["outputs"] = _outputs(template)
+        record["outcomes"] = list(tests)
+        record["continue"] = sorted(k for k, v in (call.get("continueOn") or {}).items() if v)
         if graph:
             record["body"] = self.body(there, template)
         if hook is not None:
@@ -206,6 +222,13 @@ def _needs(task: dict[str, Any]) -> list[str]:
         words = _DEPENDS_WORD.findall(str(task["depends"]).replace("&&", " ").replace("||", " "))
         return sorted({w.split(".")[0] for w in words})
     return list(task.get("dependencies") or [])
+
+
+def _outcomes(call: dict[str, Any], prefix: str) -> Tests:
+    """The outcome tests of a `depends` (`A.Failed`), `A.Succeeded` and a bare `A` being one."""
+    words = _DEPENDS_WORD.findall(str(call.get("depends") or ""))
+    tests = {prefix + w for w in words if "." in w and not w.endswith(".Succeeded")}
+    return tuple(sorted(tests))
 
 
 def _ancestors(name: str, after: dict[str, set[str]]) -> set[str]:
@@ -342,7 +365,7 @@ spec:
       tasks:
       - {name: a, template: leaf, withItems: [1, 2]}
       - {name: b, template: inner, depends: a.Succeeded}
-      - {name: c, template: leaf, dependencies: [b]}
+      - {name: c, template: leaf, dependencies: [b], continueOn: {failed: true}}
   - name: inner
     steps:
     - - {name: s1, template: leaf}
@@ -382,6 +405,10 @@ def _edit(change: str) -> dict[str, Any]:
         del leaf["container"]
     elif change == "hook":
         del inner["steps"][1][0]["hooks"]
+    elif change == "outcome":
+        main["dag"]["tasks"][1]["depends"] = "a.Failed"
+    elif change == "continue":
+        del main["dag"]["tasks"][2]["continueOn"]
     elif change == "exit":
         del doc["spec"]["onExit"]
     return doc
@@ -389,7 +416,18 @@ def _edit(change: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "change",
-    ["edge", "loop", "output", "entry output", "step order", "template", "hook", "exit"],
+    [
+        "edge",
+        "loop",
+        "output",
+        "entry output",
+        "step order",
+        "template",
+        "hook",
+        "outcome",
+        "continue",
+        "exit",
+    ],
 )
 def test_the_normal_form_sees_a_lost_construct(change: str) -> None:
     assert structure([_edit(change)]) != structure([_NESTED])
@@ -422,3 +460,32 @@ def test_tekton_round_trip_is_schema_valid_and_a_fixed_point(example: Example) -
     back = load_pipeline_text(yaml.safe_dump(first, sort_keys=False), "emitted.yaml")
     assert emit_tekton(back) == first, "Tekton -> IR -> Tekton is not a fixed point"
     assert normal_form(back) == normal_form(run)
+
+
+_RECURSIVE = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: coin-}
+spec:
+  entrypoint: start
+  templates:
+  - name: start
+    dag: {tasks: [{name: go, template: coin}]}
+  - name: coin
+    dag:
+      tasks:
+      - {name: flip, template: flip}
+      - {name: again, template: coin, depends: flip, when: "{{tasks.flip.outputs.result}} == tails"}
+  - name: flip
+    script: {image: python, command: [python], source: "print('heads')"}
+"""
+
+
+def test_a_sub_graph_reads_its_own_tasks_stdout_as_outputs_result() -> None:
+    """Inside a recursive template's dag, `{{tasks.T.outputs.result}}` stays the result (it was
+    once written as an output parameter `result` that no template declares)."""
+    first = emit_argo(load_pipeline_text(_RECURSIVE, "coin.yaml"))
+    text = yaml.safe_dump(first, sort_keys=False)
+    assert "{{tasks.flip.outputs.result}}" in text
+    assert "outputs.parameters.result" not in text
+    assert emit_argo(load_pipeline_text(text, "emitted.yaml")) == first
