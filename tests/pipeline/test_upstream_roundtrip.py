@@ -489,3 +489,44 @@ def test_a_sub_graph_reads_its_own_tasks_stdout_as_outputs_result() -> None:
     assert "{{tasks.flip.outputs.result}}" in text
     assert "outputs.parameters.result" not in text
     assert emit_argo(load_pipeline_text(text, "emitted.yaml")) == first
+
+
+_MOUNTED_ARTIFACT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: mounted-}
+spec:
+  entrypoint: build
+  volumeClaimTemplates:
+  - metadata: {name: workdir}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  templates:
+  - name: build
+    inputs:
+      artifacts:
+      - {name: code, path: /go/src/example, raw: {data: hello}}
+    outputs:
+      artifacts:
+      - {name: out, path: /go/out.txt}
+    container:
+      image: alpine
+      command: [sh, -c, "cat /go/src/example > /go/out.txt"]
+      volumeMounts: [{name: workdir, mountPath: /go}]
+"""
+
+
+def test_an_artifact_on_a_mounted_volume_stays_on_it() -> None:
+    """The emitter mounts a volume at `/workspace/<name>`: an artifact path under the original
+    mount moves with it (once it kept `/go/...`, outside the volume, where the container, whose
+    commands say `/workspace/go/...`, does not look)."""
+    run = load_pipeline_text(_MOUNTED_ARTIFACT, "mounted.yaml")
+    first = emit_argo(run)
+    template = next(t for t in first["spec"]["templates"] if t["name"] == "build")
+    assert template["container"]["volumeMounts"][0]["mountPath"] == "/workspace/go"
+    assert template["inputs"]["artifacts"][0]["path"] == "/workspace/go/src/example"
+    assert template["outputs"]["artifacts"][0]["path"] == "/workspace/go/out.txt"
+    back = load_pipeline_text(yaml.safe_dump(first, sort_keys=False), "emitted.yaml")
+    # read back, the artifacts are placed on and stored from the same volume as before
+    before, after = (r.pipeline.spec_of(r.pipeline.tasks[0]).steps for r in (run, back))
+    assert [s.env for s in after] == [s.env for s in before]
+    assert "$(workspaces.go.path)/src/example" in before[0].env.values()
