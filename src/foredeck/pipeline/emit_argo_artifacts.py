@@ -8,6 +8,7 @@ declares its artifacts (`leaf_fields`), and `finish` turns, across the emitted w
 locator parameter (call arguments, dag/steps inputs and outputs, `spec.arguments`) into the
 artifact it carries: `{{tasks.A.outputs.parameters.argo-artifact-x}}` is `from:
 "{{tasks.A.outputs.artifacts.x}}"`, a literal `key:K` an `s3: {key: K}` location, and so on.
+An artifact on a volume keeps to that volume where the emitter mounts it (`/workspace/W`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from foredeck.pipeline.artifacts import REPOSITORY, STEPS, artifact_of, pod_root
+from foredeck.pipeline.argo_manifest import WORKSPACE_ROOT
+from foredeck.pipeline.artifacts import IN_STEP, REPOSITORY, STEPS, artifact_of, pod_root
 from foredeck.pipeline.model import ArtifactSpec, Pipeline, Step, TaskSpec
 from foredeck.types import PipelineError, Source
 
@@ -43,14 +45,36 @@ def is_locator(name: str) -> bool:
 
 def leaf_fields(spec: TaskSpec, template: dict[str, Any]) -> None:
     """Declare the spec's artifacts on its emitted template (after params and results)."""
+    paths = _container_paths(spec)
     for direction, section in (("input", "inputs"), ("output", "outputs")):
-        items = [_declaration(a) for a in spec.artifacts if a.direction == direction]
+        items = [_declaration(a, paths) for a in spec.artifacts if a.direction == direction]
         if items:
             template.setdefault(section, {})["artifacts"] = items
 
 
-def _declaration(art: ArtifactSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": art.name, "path": art.path}
+_WORKSPACE_PATH = re.compile(r"^\$\(workspaces\.([^.()]+)\.path\)(?=/|$)")
+
+
+def _container_paths(spec: TaskSpec) -> dict[str, str]:
+    """Each artifact's path in the emitted container, by name. The generated input step says
+    where it puts each artifact: on a volume (`$(workspaces.W.path)/...`), which the emitter
+    mounts at `WORKSPACE_ROOT/W` whatever its original mount path, or in the pod's own tree."""
+    step = next((s for s in spec.steps if s.name == IN_STEP), None)
+    if step is None:
+        return {}
+    outputs = [a for a in spec.artifacts if a.direction == "output"]
+    inputs = [a for a in spec.artifacts if a.direction == "input"]
+    where = {a.name: step.env.get(f"ARGO_ARTIFACT_OUT_{i}") for i, a in enumerate(outputs)}
+    where |= {a.name: step.env.get(f"ARGO_ARTIFACT_{i}_PATH") for i, a in enumerate(inputs)}
+    paths = {}
+    for name, host in where.items():
+        if host is not None and not host.startswith(pod_root()):
+            paths[name] = _WORKSPACE_PATH.sub(lambda m: f"{WORKSPACE_ROOT}/{m.group(1)}", host)
+    return paths
+
+
+def _declaration(art: ArtifactSpec, paths: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": art.name, "path": paths.get(art.name, art.path)}
     if art.optional:
         out["optional"] = True
     if art.mode is not None:

@@ -41,6 +41,7 @@ def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
     child.pipeline = graph
     child.graph = dependencies(graph)
     child.matrix_tasks = {t.name for t in graph.tasks if t.matrix is not None}
+    child.by_name = {t.name: t for t in graph.all_tasks()}  # whose stdout / exit code is read
     child.finally_names = set()
     child.inputs = {p.name for p in graph.params}
     template: dict[str, Any] = {"name": name}
