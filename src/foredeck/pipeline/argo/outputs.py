@@ -5,7 +5,8 @@ result (copied by the `argo-outputs` step, `pipeline/collector.py`); a dag/steps
 (`valueFrom.parameter`) names an inner node's output, and on the entrypoint becomes a pipeline
 result. `outputs.result` (stdout) and the exit code are implicit results of every container
 (`leaf.py`). Artifacts (`artifacts.py`) are results too: a dag/steps template's output artifact
-is the locator result its `from` names; `valueFrom.expression` is refused here.
+is the locator result its `from` names. `valueFrom.expression` is expr-lang over the same
+scope as a `{{=...}}` tag (`tags.py`).
 """
 
 from __future__ import annotations
@@ -54,14 +55,26 @@ def group_outputs(
         check_keys(p, {"name", "valueFrom", "description"}, set(), f"{where} outputs")
         pname = name_of(p, f"{where} outputs.parameters")
         value_from = as_map(p.get("valueFrom"), at(p, "valueFrom"), f"{where} output {pname!r}")
-        check_keys(value_from, {"parameter"}, set(), f"{where} output {pname!r} valueFrom")
-        text = value_from.get("parameter")
-        if not isinstance(text, str):
-            raise fail(src(value_from), f"{where} output {pname!r}: needs valueFrom.parameter")
-        field_where = f"{where} output {pname!r} valueFrom.parameter"
-        source = at(value_from, "parameter")
-        outputs[pname] = call_text(text, scope, params, source, field_where)
+        owhere = f"{where} output {pname!r}"
+        check_keys(value_from, {"parameter", "expression"}, set(), f"{owhere} valueFrom")
+        outputs[pname] = _group_output(value_from, scope, params, owhere)
     return outputs
+
+
+def _group_output(
+    value_from: SourceMap, scope: Scope, params: Mapping[str, ParamSpec], owhere: str
+) -> str:
+    """`valueFrom.parameter` (a tag) or `valueFrom.expression` (expr-lang over the scope)."""
+    if len(set(value_from) & {"parameter", "expression"}) != 1:
+        why = "needs exactly one of valueFrom.parameter and valueFrom.expression"
+        raise fail(src(value_from), f"{owhere}: {why}")
+    key = "parameter" if "parameter" in value_from else "expression"
+    text = value_from[key]
+    if not isinstance(text, str) or not text.strip():
+        raise fail(at(value_from, key), f"{owhere}: valueFrom.{key} must be a non-empty string")
+    if key == "expression":  # evaluated by Argo over the same scope as a `{{=...}}` tag
+        text = "{{=" + text + "}}"
+    return call_text(text, scope, params, at(value_from, key), f"{owhere} valueFrom.{key}")
 
 
 def file_outputs(template: SourceMap, where: str) -> list[FileOutput]:

@@ -178,6 +178,11 @@ class Interpreter:
             raise ExprError(f"unresolved reference $({node.path})", node.pos)
         return value
 
+    def _absent_is_nil(self, node: Any) -> Any:
+        if isinstance(node, Ref):
+            return None if self.ctx.resolve is None else self.ctx.resolve(node.path)
+        return self.run(node)
+
     def _Local(self, node: Local) -> Any:
         return self.ctx.locals[node.name]
 
@@ -225,14 +230,15 @@ class Interpreter:
 
     def _Binary(self, node: Binary) -> Any:
         op = node.op
+        if op == "??":  # an absent value (a skipped task's output) is nil here, as in Argo
+            left = self._absent_is_nil(node.left)
+            return self.run(node.right) if left is None else left
         left = self.run(node.left)
         if op in ("and", "&&", "or", "||"):
             truth = _bool(left, f"`{op}`", node)
             if truth == (op in ("or", "||")):
                 return truth
             return _bool(self.run(node.right), f"`{op}`", node)
-        if op == "??":
-            return self.run(node.right) if left is None else left
         right = self.run(node.right)
         if op in ("+", "-", "*", "/", "%", "**", "^"):
             return arithmetic(op, left, right, node)

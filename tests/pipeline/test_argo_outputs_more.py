@@ -1,0 +1,84 @@
+"""Argo output fields beyond a file or an inner node's parameter: `valueFrom.expression`,
+`globalName`; each checked at load (the IR value), at run time and through Argo -> IR -> Argo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from foredeck.execute.local import run_pipeline
+from foredeck.execute.runstate import RunResult
+from foredeck.pipeline.load import load_pipeline_text
+from foredeck.pipeline.model import PipelineRunSpec
+from foredeck.types import PipelineError
+
+pytestmark = pytest.mark.timeout(60)
+
+EXPRESSION_OUTPUT = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: expr-out-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: a, template: say}
+      outputs:
+        parameters:
+          - name: loud
+            valueFrom:
+              expression: "upper(tasks.a.outputs.parameters.word) + '!'"
+    - name: say
+      container:
+        image: alpine
+        command: [sh, -c, "printf hello > /tmp/w"]
+      outputs:
+        parameters:
+          - name: word
+            valueFrom: {path: /tmp/w}
+"""
+
+
+def load(text: str) -> PipelineRunSpec:
+    return load_pipeline_text(text, "wf.yaml")
+
+
+def run(spec: PipelineRunSpec, tmp_path: Path) -> RunResult:
+    return asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+
+
+def test_an_output_expression_is_an_ir_expression_over_the_inner_nodes() -> None:
+    results = {r.name: r.value for r in load(EXPRESSION_OUTPUT).pipeline.results}
+    assert results["loud"].startswith("$(=")
+    assert "$(tasks.a.results.word)" in results["loud"]
+
+
+def test_an_output_expression_is_evaluated_after_the_run(tmp_path: Path) -> None:
+    result = run(load(EXPRESSION_OUTPUT), tmp_path)
+    assert result.status == "Succeeded"
+    assert result.results == {"loud": "HELLO!"}
+
+
+def test_an_output_needs_exactly_one_source() -> None:
+    both = EXPRESSION_OUTPUT.replace(
+        'expression: "upper',
+        'parameter: "{{tasks.a.outputs.parameters.word}}"\n              expression: "upper',
+    )
+    with pytest.raises(PipelineError, match=r"wf\.yaml:\d+: .*exactly one"):
+        load(both)
+
+
+def test_a_skipped_tasks_output_is_nil_for_the_fallback_operator(tmp_path: Path) -> None:
+    skipped = EXPRESSION_OUTPUT.replace(
+        "{name: a, template: say}", "{name: a, template: say, when: 'false'}"
+    ).replace(
+        "upper(tasks.a.outputs.parameters.word) + '!'", "tasks.a.outputs.parameters.word ?? 'none'"
+    )
+    result = run(load(skipped), tmp_path)
+    assert result.status == "Succeeded"
+    assert result.results == {"loud": "none"}
