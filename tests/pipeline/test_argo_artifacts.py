@@ -196,7 +196,7 @@ def test_bad_artifacts_are_refused_with_their_line(fragment: str, message: str) 
     assert message in str(exc.value)
 
 
-def test_a_dag_output_artifact_from_an_expression_is_refused() -> None:
+def test_a_dag_output_artifact_expression_over_a_missing_artifact_is_refused() -> None:
     text = (
         HEAD
         + """\
@@ -212,7 +212,7 @@ def test_a_dag_output_artifact_from_an_expression_is_refused() -> None:
       container: {image: busybox, command: [sh, -c, "true"]}
 """
     )
-    with pytest.raises(PipelineError, match=r"wf.yaml:\d+: .*`fromExpression` is not supported"):
+    with pytest.raises(PipelineError, match=r"wf.yaml:\d+: .*'one' has no output artifact 'a'"):
         load(text)
 
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunResult
+from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.load import load_pipeline_text
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.types import PipelineError
+from tests.pipeline.test_emit import argo_validator, schema_errors
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -46,6 +50,20 @@ spec:
 
 def load(text: str) -> PipelineRunSpec:
     return load_pipeline_text(text, "wf.yaml")
+
+
+def emitted_again(text: str) -> dict[str, Any]:
+    """Argo -> IR -> Argo, checked against the schema and to be a fixed point."""
+    first = emit_argo(load(text))
+    assert schema_errors(argo_validator(), first) == []
+    second = emit_argo(load_pipeline_text(yaml.safe_dump(first), "emitted.yaml"))
+    assert second == first
+    return first
+
+
+def template(workflow: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(t for t in workflow["spec"]["templates"] if t["name"] == name)
+    return found
 
 
 def run(spec: PipelineRunSpec, tmp_path: Path) -> RunResult:
@@ -82,3 +100,62 @@ def test_a_skipped_tasks_output_is_nil_for_the_fallback_operator(tmp_path: Path)
     result = run(load(skipped), tmp_path)
     assert result.status == "Succeeded"
     assert result.results == {"loud": "none"}
+
+
+ARTIFACT_EXPRESSION = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: expr-art-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: coin, template: coin}
+          - name: heads
+            template: write
+            depends: coin
+            when: "{{tasks.coin.outputs.result}} == heads"
+          - name: tails
+            template: write
+            depends: coin
+            when: "{{tasks.coin.outputs.result}} == tails"
+      outputs:
+        artifacts:
+          - name: picked
+            fromExpression: >-
+              tasks.coin.outputs.result == 'heads'
+              ? tasks.heads.outputs.artifacts.out : tasks.tails.outputs.artifacts.out
+    - name: coin
+      container: {image: alpine, command: [echo, heads]}
+    - name: write
+      container:
+        image: alpine
+        command: [sh, -c, "echo written > /tmp/out.txt"]
+      outputs:
+        artifacts:
+          - {name: out, path: /tmp/out.txt}
+"""
+
+
+def test_an_output_artifact_from_an_expression_picks_the_task_that_ran(tmp_path: Path) -> None:
+    spec = load(ARTIFACT_EXPRESSION)
+    (picked,) = spec.pipeline.results
+    assert picked.value.startswith("$(=")
+    assert "$(tasks.heads.results." in picked.value
+    assert "$(tasks.tails.results." in picked.value
+    result = run(spec, tmp_path)
+    assert result.status == "Succeeded"
+    assert result.tasks["tails"].status != "Succeeded"
+    assert (
+        result.results[picked.name]
+        == result.tasks["heads"].results[picked.name.replace("picked", "out")]
+    )
+
+
+def test_output_expressions_are_emitted_back_as_expressions() -> None:
+    (loud,) = template(emitted_again(EXPRESSION_OUTPUT), "main")["outputs"]["parameters"]
+    assert loud["valueFrom"] == {"expression": "upper(tasks.a.outputs.parameters.word) + '!'"}
+    (picked,) = template(emitted_again(ARTIFACT_EXPRESSION), "main")["outputs"]["artifacts"]
+    assert "tasks.heads.outputs.artifacts[" in picked["fromExpression"]

@@ -179,6 +179,11 @@ class _Emitter:
         if not isinstance(value, str):
             raise PipelineError(source, f"pipeline result {name!r}: Argo outputs are strings")
         text = self._call_text(value, False, source, f"pipeline result {name!r}")
+        if text.startswith("{{=") and text.endswith("}}") and text.count("{{") == 1:
+            return {
+                "name": name,
+                "valueFrom": {"expression": text[3:-2]},
+            }  # as Argo's docs write it
         return {"name": name, "valueFrom": {"parameter": text}}
 
     # -- call sites -----------------------------------------------------------------------------

@@ -17,10 +17,19 @@ import re
 from typing import Any
 
 from foredeck.pipeline.argo_manifest import WORKSPACE_ROOT
-from foredeck.pipeline.artifacts import IN_STEP, REPOSITORY, STEPS, artifact_of, pod_root
+from foredeck.pipeline.artifacts import (
+    IN_STEP,
+    PREFIX,
+    REPOSITORY,
+    STEPS,
+    artifact_of,
+    pod_root,
+)
 from foredeck.pipeline.model import ArtifactSpec, Pipeline, Step, TaskSpec
 from foredeck.types import PipelineError, Source
 
+_EXPR_ARTIFACT = re.compile(r"outputs\.parameters\[([\"'])" + re.escape(PREFIX) + r"(.*?)\1\]")
+"""An artifact's locator result in an emitted expression, named back as the artifact."""
 _TAG = re.compile(
     r"^\{\{(?:(tasks|steps)\.([^.]+)\.outputs|inputs|workflow)\.parameters\.argo-artifact-"
     r"([^}]+)\}\}(?:/(.+))?$"
@@ -166,8 +175,12 @@ def _input(entry: dict[str, Any], source: Source) -> dict[str, Any]:
 
 def _output(entry: dict[str, Any], source: Source) -> dict[str, Any]:
     name = str(artifact_of(str(entry["name"])))
-    text = entry.get("valueFrom", {}).get("parameter", "")
-    found = _locator(str(text), name, source)
+    value_from = entry.get("valueFrom", {})
+    if "expression" in value_from:  # an expression choosing an artifact
+        expr = _EXPR_ARTIFACT.sub(r"outputs.artifacts[\1\2\1]", str(value_from["expression"]))
+        return {"name": name, "fromExpression": expr}
+    text = str(value_from.get("parameter", ""))
+    found = _locator(text, name, source)
     if "from" not in found:
         raise PipelineError(source, f"output artifact {name!r}: Argo needs `from` here")
     return {"name": name, **found}

@@ -179,10 +179,12 @@ def group_artifact_sources(template: SourceMap, where: str) -> dict[str, tuple[s
         name = name_of(a, f"{where} outputs.artifacts")
         awhere = f"{where} output artifact {name!r}"
         check_keys(a, {"name", "from", "fromExpression"}, IGNORED | {"path"}, awhere)
-        if "fromExpression" in a:
-            raise unsupported(a, "fromExpression", awhere, "expressions over artifacts")
-        if "from" not in a:
-            raise fail(src(a), f"{awhere}: needs `from`")
+        if len(set(a) & {"from", "fromExpression"}) != 1:
+            raise fail(src(a), f"{awhere}: needs exactly one of `from` and `fromExpression`")
+        if "fromExpression" in a:  # expr-lang choosing an artifact, as a `{{=...}}` tag
+            text = scalar(a["fromExpression"], at(a, "fromExpression"), awhere)
+            found[locator_name(name)] = ("{{=" + text + "}}", at(a, "fromExpression"))
+            continue
         found[locator_name(name)] = (scalar(a["from"], at(a, "from"), awhere), at(a, "from"))
     return found
 
