@@ -396,7 +396,7 @@ class _Emitter:
             task.task_ref or f"inline:{task.name}",
             tuple(sorted(task.workspaces.items())),
             task.retries,
-            task.timeout,
+            None if spec.deadline_params else task.timeout,  # the template reads its input
             task.name if own_template(self.pipeline, task) else None,
             task.retry,
         )

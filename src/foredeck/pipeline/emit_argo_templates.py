@@ -134,7 +134,11 @@ class TemplateBuilder:
         if task.retries:
             template["retryStrategy"] = retry_strategy(task.retries, task.retry)
         limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
-        if limits:
+        if spec.deadline_params:  # each call's argument gives it, as in the source
+            template.update(
+                {k: f"{{{{inputs.parameters.{p}}}}}" for k, p in spec.deadline_params.items()}
+            )
+        elif limits:
             template.update(_seconds(min(limits)))
         template.update(pod.template_fields(self.pipeline, task))
         return template

@@ -169,6 +169,9 @@ class TaskSpec:
     """Pod-level fields of an Argo template that only a cluster acts on (`podSpecPatch`,
     `nodeSelector`, `memoize`, `synchronization`, ...), as written (Argo's own `{{...}}` tags
     included): carried to the emitters, noted once by a host run."""
+    deadline_params: dict[str, str] = field(default_factory=dict)
+    """An Argo deadline given by an input param (`timeout` / `activeDeadlineSeconds` -> the
+    param): each call's `PipelineTask.timeout` holds its value; the Argo emitter writes it back."""
 
 
 @dataclass

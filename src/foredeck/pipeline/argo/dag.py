@@ -32,7 +32,7 @@ from foredeck.pipeline.argo.fields import (
 from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
 from foredeck.pipeline.argo.item_when import item_guards
-from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
@@ -393,7 +393,7 @@ def leaf_task(
         run_after=sorted(set(deps)),
         when=whens,
         retries=leaf.retries,
-        timeout=leaf.timeout,
+        timeout=call_timeout(leaf, params),
         matrix=matrix,
         workspaces=dict(leaf.workspaces),
         source=source,

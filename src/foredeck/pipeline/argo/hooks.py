@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src, unsupported
-from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.loops import looped_names
 from foredeck.pipeline.argo.state import Collection, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
@@ -167,7 +167,7 @@ def _handler(
         task_ref=leaf.key,
         params=bound,
         retries=leaf.retries,
-        timeout=leaf.timeout,
+        timeout=call_timeout(leaf, bound),
         workspaces=dict(leaf.workspaces),
         source=hook.source,
     )

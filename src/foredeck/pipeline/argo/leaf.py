@@ -11,6 +11,7 @@ declares `outputs.result` (stdout) and the exit code of its main container as re
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from foredeck.pipeline.argo.artifacts import output_key, path_pattern, template_artifacts
@@ -39,7 +40,7 @@ from foredeck.pipeline.argo.pod import (
     container_cluster,
     container_order,
 )
-from foredeck.pipeline.argo.state import Collection, Leaf, Workflow
+from foredeck.pipeline.argo.state import Collection, Leaf, TimeoutParam, Workflow
 from foredeck.pipeline.argo.tags import Unresolvable, translate, workflow_ref
 from foredeck.pipeline.argo.templates import input_params, retry_limit
 from foredeck.pipeline.argo_manifest import (
@@ -63,6 +64,7 @@ from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, collector
 from foredeck.pipeline.model import (
     ArtifactSpec,
     ParamSpec,
+    ParamValue,
     ResultSpec,
     Step,
     TaskSpec,
@@ -70,6 +72,9 @@ from foredeck.pipeline.model import (
 )
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
+
+_INPUT_TAG = re.compile(r"\{\{\s*inputs\.parameters\.([\w-]+)\s*\}\}")
+"""A deadline given whole by an input parameter (`timeout: "{{inputs.parameters.t}}"`)."""
 
 
 def build_leaf(w: Workflow, coll: Collection, template: SourceMap, key: str | None = None) -> Leaf:
@@ -99,6 +104,7 @@ class LeafBuilder:
         self.ws_bindings: dict[str, str] = {}
         self.results_mount = False
         self.artifacts: list[ArtifactSpec] = []
+        self.timeout_params: list[TimeoutParam] = []
 
     def build(self) -> Leaf:
         t = self.template
@@ -149,11 +155,13 @@ class LeafBuilder:
             artifacts=self.artifacts,
             sidecars=self._extra("sidecars"),
             cluster=carried(t, CARRIED_TEMPLATE),
+            deadline_params={tp.key: tp.param for tp in self.timeout_params},
         )
         self.w.library[key] = spec
         outputs = {out.name for out in self.outputs} | set(produced)
         leaf = Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
         leaf.stdout, leaf.exit_code = implicit[0].name, implicit[1].name
+        leaf.timeout_params = tuple(self.timeout_params)
         return leaf
 
     def _implicit_results(self, steps: list[Step], taken: set[str]) -> list[ResultSpec]:
@@ -218,15 +226,22 @@ class LeafBuilder:
         return mapped if mapped != path else pod_root() + path
 
     def _timeout(self) -> float | None:
+        """The template's deadline; one given by an input parameter is left for each call
+        (`Leaf.timeout_params`), where the argument is known."""
         t = self.template
         limits: list[float] = []
-        if "activeDeadlineSeconds" in t:
-            where = f"{self.where} activeDeadlineSeconds"
-            limits.append(
-                deadline(t["activeDeadlineSeconds"], at(t, "activeDeadlineSeconds"), where)
-            )
-        if "timeout" in t:
-            limits.append(duration(t["timeout"], at(t, "timeout"), f"{self.where} timeout"))
+        for key, parse in (("activeDeadlineSeconds", deadline), ("timeout", duration)):
+            if key not in t:
+                continue
+            where = f"{self.where} {key}"
+            m = _INPUT_TAG.fullmatch(t[key]) if isinstance(t[key], str) else None
+            if m and m.group(1) in self.declared:
+                self.timeout_params.append(TimeoutParam(m.group(1), key, at(t, key), where))
+            else:
+                limits.append(parse(t[key], at(t, key), where))
+        if limits and self.timeout_params:
+            why = "a fixed deadline beside one given by an input parameter is not supported"
+            raise fail(src(t), f"{self.where}: {why}")
         return min(limits) if limits else None
 
     def _read_volumes(self) -> None:
@@ -412,3 +427,18 @@ class LeafBuilder:
             self.bindings[pname] = value
             return f"$(params.{pname})"
         raise Unresolvable("not supported in a container or script")
+
+
+def call_timeout(leaf: Leaf, params: Mapping[str, ParamValue]) -> float | None:
+    """The deadline of one call of `leaf`: its fixed one and those its arguments give (a
+    literal argument, or the input's default, is parsed here; a run-time value is refused)."""
+    limits = [] if leaf.timeout is None else [leaf.timeout]
+    defaults = {p.name: p.default for p in leaf.spec.params}
+    for tp in leaf.timeout_params:
+        value = params.get(tp.param, defaults.get(tp.param))
+        if not isinstance(value, str) or "$(" in value:
+            why = f"{{{{inputs.parameters.{tp.param}}}}} must be a literal at each call"
+            raise fail(tp.source, f"{tp.where}: {why}, not a value known at run time")
+        parse = deadline if tp.key == "activeDeadlineSeconds" else duration
+        limits.append(parse(value, tp.source, f"{tp.where} ({tp.param}={value!r})"))
+    return min(limits) if limits else None

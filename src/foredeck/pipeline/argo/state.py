@@ -8,6 +8,7 @@ container/script/containerSet template converted once into a library spec.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
@@ -74,6 +75,15 @@ class Frame:
     depends: Predicate | None = None  # the predicate of the call, over IR tasks
 
 
+class TimeoutParam(NamedTuple):
+    """A leaf's `timeout` / `activeDeadlineSeconds` given by input `param`, known per call."""
+
+    param: str
+    key: str  # `timeout` (a Go duration) or `activeDeadlineSeconds` (seconds)
+    source: Source
+    where: str
+
+
 @dataclass
 class Leaf:
     """A container/script/containerSet template converted once into a library spec."""
@@ -87,6 +97,7 @@ class Leaf:
     workspaces: dict[str, str]  # task workspace -> pipeline workspace (volume)
     stdout: str | None = None  # the result holding the main container's stdout
     exit_code: str | None = None  # the result holding its exit code
+    timeout_params: tuple[TimeoutParam, ...] = ()
 
 
 @dataclass
