@@ -3,11 +3,14 @@ template-level `volumes`; each checked at load, and through Argo -> IR -> Argo."
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from foredeck.execute.local import run_pipeline
 from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.load import load_pipeline_text
 from foredeck.pipeline.model import PipelineRunSpec
@@ -76,3 +79,63 @@ def test_a_timeout_from_an_input_is_emitted_back_as_the_input() -> None:
     sleeps = [t for t in emitted["spec"]["templates"] if "container" in t]
     assert len(sleeps) == 1  # one template, as written: not one per distinct deadline
     assert sleeps[0]["timeout"] == "{{inputs.parameters.t}}"
+
+
+OWN_VOLUME = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: own-volume-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: one, template: scratch}
+          - {name: two, template: scratch}
+    - name: scratch
+      volumes:
+        - {name: scratch, emptyDir: {}}
+      containerSet:
+        volumeMounts:
+          - {name: scratch, mountPath: /scratch}
+        containers:
+          - name: write
+            image: alpine
+            command: [sh, -c, "test ! -e /scratch/f && echo hi > /scratch/f"]
+          - name: main
+            image: alpine
+            dependencies: [write]
+            command: [cat, /scratch/f]
+"""
+
+
+def test_a_template_emptydir_is_a_task_workspace_of_its_own() -> None:
+    p = load(OWN_VOLUME).pipeline
+    for task in p.tasks:
+        spec = p.spec_of(task)
+        assert spec.empty_dirs == ["scratch"]
+        assert "scratch" not in task.workspaces  # no pipeline workspace shared by the calls
+    assert "scratch" not in {w.name for w in p.workspaces}
+
+
+def test_a_template_emptydir_is_fresh_for_each_call(tmp_path: Path) -> None:
+    spec = load(OWN_VOLUME)
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=1))
+    assert result.status == "Succeeded"  # the second call did not see the first one's file
+    assert {t.results.get("stdout", "hi\\n") for t in result.tasks.values()} == {"hi\\n"}
+
+
+def test_a_template_emptydir_is_emitted_back_on_its_template() -> None:
+    emitted = emitted_again(OWN_VOLUME)
+    (scratch,) = [t for t in emitted["spec"]["templates"] if "containerSet" in t]
+    assert {"name": "scratch", "emptyDir": {}} in scratch["volumes"]
+    assert scratch["containerSet"]["volumeMounts"][0]["name"] == "scratch"
+    assert "volumes" not in emitted["spec"]
+
+
+def test_other_template_volumes_are_refused_naming_the_field() -> None:
+    text = OWN_VOLUME.replace(
+        "{name: scratch, emptyDir: {}}", "{name: scratch, hostPath: {path: /}}"
+    )
+    with pytest.raises(PipelineError, match=r"wf\.yaml:\d+: .*`volumes` is not supported"):
+        load(text)

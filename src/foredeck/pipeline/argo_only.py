@@ -41,6 +41,10 @@ def _expression_in(task: PipelineTask, pipeline: Pipeline) -> str | None:
 def refuse_for_tekton(pipeline: Pipeline) -> None:
     """Raise `PipelineError` naming the first construct Tekton cannot express."""
     for task in pipeline.all_tasks():
+        spec = pipeline.task_library.get(task.task_ref or "")
+        if spec is not None and spec.empty_dirs:
+            why = "its own emptyDir volumes (Argo template `volumes`) are not emitted to Tekton"
+            raise PipelineError(spec.source, f"task {task.name!r}: {why}")
         for when in task.when:
             if when.govaluate or START in when.input:
                 why = "Tekton's `when` has only in/notin tests"

@@ -129,8 +129,11 @@ class TemplateBuilder:
         if outputs:
             template["outputs"] = {"parameters": outputs}
         arts.leaf_fields(spec, template)
+        own = [{"name": name, "emptyDir": {}} for name in spec.empty_dirs]
         if self.uses_results_dir:
-            template["volumes"] = [{"name": RESULTS_VOLUME, "emptyDir": {}}]
+            own.append({"name": RESULTS_VOLUME, "emptyDir": {}})
+        if own:
+            template["volumes"] = own
         if task.retries:
             template["retryStrategy"] = retry_strategy(task.retries, task.retry)
         limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
@@ -153,6 +156,8 @@ class TemplateBuilder:
             if sub_path:
                 mount["subPath"] = sub_path
             mounts.append(mount)
+        for name in self.spec.empty_dirs:  # the template's own emptyDir volumes
+            mounts.append({"name": name, "mountPath": f"{WORKSPACE_ROOT}/{name}"})
         return mounts
 
     def _results_mount(self) -> list[dict[str, str]]:
@@ -176,7 +181,7 @@ class TemplateBuilder:
             self.uses_results_dir = True
             return f"{RESULTS_DIR}/{parts[1]}"
         if parts[0] == "workspaces" and len(parts) == 3:
-            bound = parts[1] in self.task.workspaces
+            bound = parts[1] in self.task.workspaces or parts[1] in self.spec.empty_dirs
             if parts[2] == "path":
                 return f"{WORKSPACE_ROOT}/{parts[1]}" if bound else ""
             if parts[2] == "bound":

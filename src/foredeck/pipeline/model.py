@@ -172,6 +172,9 @@ class TaskSpec:
     deadline_params: dict[str, str] = field(default_factory=dict)
     """An Argo deadline given by an input param (`timeout` / `activeDeadlineSeconds` -> the
     param): each call's `PipelineTask.timeout` holds its value; the Argo emitter writes it back."""
+    empty_dirs: list[str] = field(default_factory=list)
+    """Workspaces that are the task's own emptyDir (Argo template `volumes`): bound by no
+    pipeline workspace, fresh for each run of the task."""
 
 
 @dataclass

@@ -148,7 +148,7 @@ def _check_workspaces(scope: Scope, task: PipelineTask, spec: TaskSpec, what: st
             message = f"{what}: workspace {inner!r} binds undeclared pipeline workspace {outer!r}"
             report(PipelineError(source, message))
     for decl in spec.workspaces:
-        if not decl.optional and decl.name not in task.workspaces:
+        if not decl.optional and decl.name not in {*task.workspaces, *spec.empty_dirs}:
             message = f"{what}: required workspace {decl.name!r} of {spec.name!r} is not bound"
             report(PipelineError(source, message))
 

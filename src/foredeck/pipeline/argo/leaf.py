@@ -105,6 +105,7 @@ class LeafBuilder:
         self.results_mount = False
         self.artifacts: list[ArtifactSpec] = []
         self.timeout_params: list[TimeoutParam] = []
+        self.own_volumes: set[str] = set()  # the template's own emptyDir volumes
 
     def build(self) -> Leaf:
         t = self.template
@@ -156,6 +157,7 @@ class LeafBuilder:
             sidecars=self._extra("sidecars"),
             cluster=carried(t, CARRIED_TEMPLATE),
             deadline_params={tp.key: tp.param for tp in self.timeout_params},
+            empty_dirs=sorted(ws for _, ws in self.mounts if ws in self.own_volumes),
         )
         self.w.library[key] = spec
         outputs = {out.name for out in self.outputs} | set(produced)
@@ -250,7 +252,12 @@ class LeafBuilder:
             if volume.get("name") == RESULTS_VOLUME and set(volume) == {"name", "emptyDir"}:
                 self.results_mount = True
                 continue
-            why = "template volumes (declare spec.volumes or volumeClaimTemplates)"
+            if set(volume) == {"name", "emptyDir"} and isinstance(volume.get("name"), str):
+                empty = as_map(volume["emptyDir"] or {}, at(volume, "emptyDir"), self.where)
+                check_keys(empty, set(), {"medium", "sizeLimit"}, f"{self.where} emptyDir")
+                self.own_volumes.add(str(volume["name"]))  # a task workspace left unbound
+                continue
+            why = "template volumes other than emptyDir (declare them in spec.volumes)"
             raise unsupported(self.template, "volumes", self.where, why)
 
     def _container_set(self, cs: SourceMap) -> list[Step]:
@@ -353,7 +360,7 @@ class LeafBuilder:
         path = path.rstrip("/") or "/"
         if name == RESULTS_VOLUME and self.results_mount and path == RESULTS_DIR:
             return
-        if name not in self.w.workspaces:
+        if name not in self.w.workspaces and name not in self.own_volumes:
             message = (
                 f"{where} volumeMount: no volume {name!r} in spec.volumes / volumeClaimTemplates"
             )
@@ -362,9 +369,12 @@ class LeafBuilder:
             return
         base = path.rsplit("/", 1)[1]
         ws = base if NAME.match(base) and "." not in base and base not in self.workspaces else name
+        if name in self.own_volumes:  # the template's emptyDir: unbound, so fresh per task
+            ws = name
         self.mounts.append((path, ws))
         self.workspaces[ws] = WorkspaceDecl(ws, source=src(mount))
-        self.ws_bindings[ws] = name
+        if name not in self.own_volumes:
+            self.ws_bindings[ws] = name
 
     def _text(self, value: str, source: Source, where: str) -> str:
         """Translate text of a container/script body; then map mount paths to workspaces."""
