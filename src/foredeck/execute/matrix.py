@@ -131,8 +131,8 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
 def _fill(text: str, field: Callable[[re.Match[str]], str], lookup: Lookup) -> str:
     """`text` with the item in place of each `$(item...)`; inside an expression (`{{=item}}`)
     the item is a string literal, as Argo's expressions see it, and the expression is evaluated."""
-    if lookups.START not in text:
-        return _ITEM.sub(field, text)
+    if lookups.START not in text:  # the other references first: an item's text stays as is
+        return _ITEM.sub(field, lookups.text(text, lookup))
     from foredeck.pipeline.exprlang.embed import literal, split
 
     parts: list[str] = []

@@ -356,7 +356,7 @@ class _Emitter:
                 parsed = json.loads(values)
                 return {"withItems": [str(v) for v in parsed]}, {name: "{{item}}"}
             whole_text = len(refs) == 1 and refs[0].text == values.strip()
-            if whole_text and not refs[0].star and refs[0].parts[0] == "tasks":
+            if whole_text and not refs[0].star and refs[0].parts[0] in ("tasks", "params"):
                 return {"withParam": call(values)}, {name: "{{item}}"}  # JSON text at run time
             if len(refs) != 1 or refs[0].text != values.strip() or not refs[0].star:
                 message = f"{where}: matrix param {name!r}: Argo loops over one whole array"

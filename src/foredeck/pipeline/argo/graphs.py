@@ -174,15 +174,16 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
         source=src(template),
     )
     w.graphs[key] = graph
-    saved = (w.tasks, w.finally_tasks, w.names)
+    saved = (w.tasks, w.finally_tasks, w.names, w.graph_inputs)
     w.tasks, w.finally_tasks, w.names = [], [], set()
+    w.graph_inputs = frozenset(p.name for p in params)
     inputs = {p.name: f"$(params.{p.name})" for p in params}
     kind = "tasks" if template_kind(template) == "dag" else "steps"
     try:
         node = expand(w, template, Frame("", Scope(kind, inputs), [], [], coll))
         graph.tasks, graph.finally_tasks = w.tasks, w.finally_tasks
     finally:
-        w.tasks, w.finally_tasks, w.names = saved
+        w.tasks, w.finally_tasks, w.names, w.graph_inputs = saved
     graph.results = [
         PipelineResult(out, value, source=src(template)) for out, value in node.outputs.items()
     ]

@@ -138,7 +138,7 @@ def _typed(w: Workflow, path: str) -> bool:
     """Whether `path` is a workflow param or a leaf task's result (which can become arrays)."""
     parts = path.split(".")
     if parts[0] == "params":
-        return parts[1] in w.params
+        return parts[1] in w.params and parts[1] not in w.graph_inputs
     task = next((t for t in [*w.tasks, *w.finally_tasks] if t.name == parts[1]), None)
     return task is not None and task.task_ref is not None
 
@@ -154,8 +154,11 @@ def _literal_items(text: str, source: Source, where: str) -> list[Any]:
 
 
 def _runtime_json(w: Workflow, text: str) -> bool:
-    """Whether `text` is an output known only as JSON text: a looped task's aggregate
-    (`$(tasks.T.results.R.json)`) or a sub-graph call's output."""
+    """Whether `text` is a value known only as JSON text: a looped task's aggregate
+    (`$(tasks.T.results.R.json)`), a sub-graph call's output, or a sub-graph's param."""
+    param = re.fullmatch(r"\$\(params\.([^.()\s\[\]]+)\)", text)
+    if param is not None:
+        return param.group(1) in w.graph_inputs
     m = re.fullmatch(r"\$\(tasks\.([^.()\s]+)\.results\.[^.()\s]+(\.json)?\)", text)
     if m is None:
         return False

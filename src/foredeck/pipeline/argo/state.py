@@ -121,6 +121,9 @@ class Workflow:
     graphs: dict[str, Pipeline] = field(default_factory=dict)
     graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)
     recursive: dict[tuple[int, str], bool] = field(default_factory=dict)
+    graph_inputs: frozenset[str] = frozenset()
+    """The params of the sub-graph being built: their values are text (JSON for a loop) that
+    the caller passes, not the workflow's params of the same name."""
 
     def spec_key(self, base: str) -> str:
         """A task library key for a new spec named after `base`."""
