@@ -159,3 +159,91 @@ def test_output_expressions_are_emitted_back_as_expressions() -> None:
     assert loud["valueFrom"] == {"expression": "upper(tasks.a.outputs.parameters.word) + '!'"}
     (picked,) = template(emitted_again(ARTIFACT_EXPRESSION), "main")["outputs"]["artifacts"]
     assert "tasks.heads.outputs.artifacts[" in picked["fromExpression"]
+
+
+GLOBAL_OUTPUT = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: global-out-}
+spec:
+  entrypoint: main
+  onExit: report
+  templates:
+    - name: main
+      steps:
+        - - {name: make, template: make}
+        - - name: use
+            template: show
+            arguments:
+              parameters: [{name: text, value: "{{workflow.outputs.parameters.shared}}"}]
+    - name: make
+      container:
+        image: alpine
+        command: [sh, -c, "printf shared-value > /tmp/v; printf blob > /tmp/a"]
+      outputs:
+        parameters:
+          - {name: v, valueFrom: {path: /tmp/v}, globalName: shared}
+        artifacts:
+          - {name: a, path: /tmp/a, globalName: shared-art}
+    - name: show
+      inputs:
+        parameters: [{name: text}]
+      container: {image: alpine, command: [echo, "{{inputs.parameters.text}}"]}
+    - name: report
+      inputs:
+        parameters: [{name: text, value: "{{workflow.outputs.parameters.shared}}"}]
+        artifacts: [{name: blob, path: /tmp/blob}]
+      container:
+        image: alpine
+        command: [sh, -c, "echo {{inputs.parameters.text}}; cat /tmp/blob"]
+"""
+GLOBAL_EXIT = GLOBAL_OUTPUT.replace(
+    "  onExit: report\n",
+    "  onExit: exit\n",
+).replace(
+    "    - name: report\n",
+    """    - name: exit
+      steps:
+        - - name: report
+            template: report
+            arguments:
+              artifacts: [{name: blob, from: "{{workflow.outputs.artifacts.shared-art}}"}]
+    - name: report
+""",
+)
+
+
+def test_a_global_output_is_exported_by_the_template_that_sets_it() -> None:
+    p = load(GLOBAL_EXIT).pipeline
+    make = next(t for t in p.tasks if t.name == "make")
+    assert p.spec_of(make).global_names == {
+        "v": "parameters.shared",
+        "argo-artifact-a": "artifacts.shared-art",
+    }
+    use = next(t for t in p.tasks if t.name == "use")
+    assert use.params["text"] == "$(tasks.make.results.v)"
+
+
+def test_later_tasks_and_the_exit_handler_read_the_global_output(tmp_path: Path) -> None:
+    result = run(load(GLOBAL_EXIT), tmp_path)
+    assert result.status == "Succeeded"
+    log = (tmp_path / "out" / "build-log.txt").read_text()
+    assert "[use/main] shared-value" in log
+    assert "[report/main] shared-value" in log
+    assert "[report/main] blob" in log
+
+
+def test_a_global_output_is_emitted_back_with_its_name() -> None:
+    emitted = emitted_again(GLOBAL_EXIT)
+    outputs = template(emitted, "make")["outputs"]
+    assert outputs["parameters"][0]["globalName"] == "shared"
+    assert outputs["artifacts"][0]["globalName"] == "shared-art"
+    text = yaml.safe_dump(emitted)
+    assert "{{workflow.outputs.parameters.shared}}" in text  # read by the exit handler
+    assert "{{workflow.outputs.artifacts.shared-art}}" in text
+
+
+def test_reading_a_global_output_no_task_set_yet_names_the_field() -> None:
+    early = GLOBAL_EXIT.replace("- - {name: make, template: make}\n        ", "")
+    with pytest.raises(PipelineError, match=r"wf\.yaml:\d+: .*no task before this point exports"):
+        load(early)

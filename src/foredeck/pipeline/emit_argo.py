@@ -36,6 +36,7 @@ from foredeck.pipeline.argo_manifest import (
     ARGO_API,
     unique_name,
 )
+from foredeck.pipeline.artifacts import PREFIX
 from foredeck.pipeline.collector import COLLECT_STEP
 from foredeck.pipeline.emit_argo_graphs import (
     graph_template,
@@ -220,6 +221,9 @@ class _Emitter:
                         f"{ref.text}: Argo reads {implicit} of a dag task only in the dag"
                     )
                 return f"{{{{tasks.{parts[1]}.{implicit}}}}}"
+            exported = self._exported(parts[1], parts[3])
+            if finally_ and exported is not None:  # the exit handler reads the workflow output
+                return exported
             if finally_:
                 raise NotExpressible(
                     f"{ref.text}: an Argo exit handler cannot read a task's outputs"
@@ -243,6 +247,19 @@ class _Emitter:
         if parts[0] == "workspaces" and parts[2:] == ["bound"]:
             return "true"
         raise NotExpressible(f"{ref.text} cannot be expressed in Argo")
+
+    def _exported(self, task_name: str, result: str) -> str | None:
+        """`{{workflow.outputs....}}` for a result the task's template exports (`globalName`)."""
+        task = self.by_name.get(task_name)
+        if task is None or task.graph_ref is not None:
+            return None
+        key = self.pipeline.spec_of(task).global_names.get(result)
+        if key is None:
+            return None
+        kind, _, name = key.partition(".")
+        if kind == "artifacts":  # a locator param, as the artifact pass expects
+            return f"{{{{workflow.outputs.parameters.{PREFIX}{name}}}}}"
+        return f"{{{{workflow.outputs.parameters.{name}}}}}"
 
     def _implicit_result(self, task_name: str, result: str) -> str | None:
         """`outputs.result` / `exitCode` for a stdout / exit-code result (None: a file)."""

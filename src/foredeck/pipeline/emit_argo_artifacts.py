@@ -31,7 +31,7 @@ from foredeck.types import PipelineError, Source
 _EXPR_ARTIFACT = re.compile(r"outputs\.parameters\[([\"'])" + re.escape(PREFIX) + r"(.*?)\1\]")
 """An artifact's locator result in an emitted expression, named back as the artifact."""
 _TAG = re.compile(
-    r"^\{\{(?:(tasks|steps)\.([^.]+)\.outputs|inputs|workflow)\.parameters\.argo-artifact-"
+    r"^\{\{(?:(tasks|steps)\.([^.]+)\.outputs|inputs|workflow(\.outputs)?)\.parameters\.argo-artifact-"
     r"([^}]+)\}\}(?:/(.+))?$"
 )
 
@@ -57,6 +57,10 @@ def leaf_fields(spec: TaskSpec, template: dict[str, Any]) -> None:
     paths = _container_paths(spec)
     for direction, section in (("input", "inputs"), ("output", "outputs")):
         items = [_declaration(a, paths) for a in spec.artifacts if a.direction == direction]
+        for item in items if direction == "output" else []:
+            exported = spec.global_names.get(PREFIX + item["name"], "")
+            if exported.startswith("artifacts."):
+                item["globalName"] = exported.partition(".")[2]
         if items:
             template.setdefault(section, {})["artifacts"] = items
 
@@ -190,9 +194,11 @@ def _locator(text: str, name: str, source: Source) -> dict[str, Any]:
     """An emitted locator value as Argo artifact fields."""
     m = _TAG.match(text)
     if m:
-        kind, node, artifact, sub_path = m.groups()
+        kind, node, exported, artifact, sub_path = m.groups()
         if kind is not None:
             ref = f"{{{{{kind}.{node}.outputs.artifacts.{artifact}}}}}"
+        elif exported:  # a workflow output (`globalName`)
+            ref = f"{{{{workflow.outputs.artifacts.{artifact}}}}}"
         else:  # `inputs.` or `workflow.` (the entrypoint's inputs hold the workflow's)
             ref = f"{{{{inputs.artifacts.{artifact}}}}}"
         out: dict[str, Any] = {"from": ref}

@@ -112,6 +112,9 @@ class TemplateBuilder:
                 value_from = {"path": f"{RESULTS_DIR}/{result.name}"}
                 self.uses_results_dir = True
             outputs.append({"name": result.name, "valueFrom": value_from})
+            exported = spec.global_names.get(result.name, "")
+            if exported.startswith("parameters."):
+                outputs[-1]["globalName"] = exported.partition(".")[2]
         mounts = self._mounts()
         if len(steps) == 1:
             kind, body = self._single(steps[0])

@@ -175,6 +175,8 @@ class TaskSpec:
     empty_dirs: list[str] = field(default_factory=list)
     """Workspaces that are the task's own emptyDir (Argo template `volumes`): bound by no
     pipeline workspace, fresh for each run of the task."""
+    global_names: dict[str, str] = field(default_factory=dict)
+    """Results an Argo template exports as workflow outputs (result -> `globalName`)."""
 
 
 @dataclass

@@ -215,7 +215,12 @@ def _node(
             why = "on a nested dag/steps call (put it on the tasks inside)"
             raise unsupported(call, "continueOn", where, why)
         inputs = _group_inputs(w, template, args, scope, where)
-        inner = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=scope.finally_)
+        inner = Scope(
+            "tasks" if kind == "dag" else "steps",
+            inputs,
+            finally_=scope.finally_,
+            exported=w.exported,
+        )
         frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
         return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
@@ -231,6 +236,9 @@ def _node(
         if pname not in looped:
             bound[pname] = call_text(value, scope, w.params, source, f"{where} argument {pname!r}")
     for p in leaf.spec.params:
+        if p.name not in bound and p.name not in looped and _has_tag(p.default):
+            what = f"{where} input {p.name!r}"  # a default over the caller's scope, as in Argo
+            bound[p.name] = call_text(str(p.default), scope, w.params, p.source, what)
         missing = p.name not in bound and p.name not in leaf.bindings and p.default is None
         if missing and p.name not in looped:
             art = artifact_of(p.name)
@@ -252,6 +260,10 @@ def _node(
         w.tasks.append(task)
     outputs = {o: f"$(tasks.{ir_name}.results.{o})" for o in leaf.outputs}
     node = Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+    for result, key in leaf.spec.global_names.items():
+        if matrix is not None:
+            raise fail(src(call), f"{where}: a looped call exports {key!r} (globalName)")
+        w.exported[key] = outputs[result]
     if leaf.stdout is not None:
         node.stdout = f"$(tasks.{ir_name}.results.{leaf.stdout})"
     if leaf.exit_code is not None:
@@ -398,3 +410,7 @@ def leaf_task(
         workspaces=dict(leaf.workspaces),
         source=source,
     )
+
+
+def _has_tag(value: ParamValue | None) -> bool:
+    return isinstance(value, str) and "{{" in value

@@ -180,7 +180,9 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
     inputs = {p.name: f"$(params.{p.name})" for p in params}
     kind = "tasks" if template_kind(template) == "dag" else "steps"
     try:
-        node = expand(w, template, Frame("", Scope(kind, inputs), [], [], coll))
+        node = expand(
+            w, template, Frame("", Scope(kind, inputs, exported=w.exported), [], [], coll)
+        )
         graph.tasks, graph.finally_tasks = w.tasks, w.finally_tasks
     finally:
         w.tasks, w.finally_tasks, w.names, w.graph_inputs = saved

@@ -31,7 +31,7 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
-from foredeck.pipeline.argo.outputs import FileOutput, file_outputs
+from foredeck.pipeline.argo.outputs import FileOutput, file_outputs, global_names
 from foredeck.pipeline.argo.pod import (
     CARRIED_CONTAINER,
     CARRIED_TEMPLATE,
@@ -158,6 +158,7 @@ class LeafBuilder:
             cluster=carried(t, CARRIED_TEMPLATE),
             deadline_params={tp.key: tp.param for tp in self.timeout_params},
             empty_dirs=sorted(ws for _, ws in self.mounts if ws in self.own_volumes),
+            global_names=global_names(t, self.where),
         )
         self.w.library[key] = spec
         outputs = {out.name for out in self.outputs} | set(produced)
@@ -425,7 +426,7 @@ class LeafBuilder:
         if path == "retries":
             return "$(context.task.retry-count)"
         if parts[0] == "workflow":
-            value = workflow_ref(parts, self.w.params)
+            value = workflow_ref(parts, self.w.params, self.w.exported)
             pname = "-".join(parts)
             if pname in self.declared:
                 raise Unresolvable(

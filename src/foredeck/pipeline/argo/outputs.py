@@ -27,6 +27,7 @@ from foredeck.pipeline.argo.fields import (
 )
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.artifacts import locator_name
 from foredeck.pipeline.model import ParamSpec
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
@@ -61,6 +62,27 @@ def group_outputs(
     return outputs
 
 
+def global_names(template: SourceMap, where: str) -> dict[str, str]:
+    """A container/script template's exported outputs: result -> `parameters.G` /
+    `artifacts.G` (`globalName` G, which `{{workflow.outputs....G}}` reads)."""
+    raw = template.get("outputs")
+    found: dict[str, str] = {}
+    if not isinstance(raw, Mapping):
+        return found
+    for kind in ("parameters", "artifacts"):
+        items = raw.get(kind)
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping) or "globalName" not in item:
+                continue
+            name = str(item.get("name"))
+            g = scalar(item["globalName"], at(item, "globalName"), f"{where} output {name!r}")
+            if not g or "{{" in g:
+                why = "globalName must be a plain name"
+                raise fail(at(item, "globalName"), f"{where} output {name!r}: {why}")
+            found[name if kind == "parameters" else locator_name(name)] = f"{kind}.{g}"
+    return found
+
+
 def _group_output(
     value_from: SourceMap, scope: Scope, params: Mapping[str, ParamSpec], owhere: str
 ) -> str:
@@ -84,7 +106,7 @@ def file_outputs(template: SourceMap, where: str) -> list[FileOutput]:
     outputs: list[FileOutput] = []
     for item in as_list(raw.get("parameters"), at(raw, "parameters"), where):
         p = as_map(item, at(raw, "parameters"), f"{where} outputs.parameters")
-        check_keys(p, {"name", "valueFrom", "description"}, set(), f"{where} output")
+        check_keys(p, {"name", "valueFrom", "description", "globalName"}, set(), f"{where} output")
         name = name_of(p, f"{where} outputs.parameters")
         owhere = f"{where} output {name!r}"
         value_from = as_map(p.get("valueFrom"), at(p, "valueFrom"), owhere)

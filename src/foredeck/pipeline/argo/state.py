@@ -59,6 +59,7 @@ class Scope:
     inputs: dict[str, str]
     nodes: dict[str, Node] = field(default_factory=dict)
     finally_: bool = False
+    exported: dict[str, str] | None = None  # `Workflow.exported`, for `{{workflow.outputs...}}`
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ class Workflow:
     graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)
     recursive: dict[tuple[int, str], bool] = field(default_factory=dict)
     graph_inputs: frozenset[str] = frozenset()
+    exported: dict[str, str] = field(default_factory=dict)
+    """Workflow outputs set so far (`globalName`): `parameters.G` / `artifacts.G` -> the IR
+    reference of the task output that sets it (the last call, as Argo keeps the last value)."""
     """The params of the sub-graph being built: their values are text (JSON for a loop) that
     the caller passes, not the workflow's params of the same name."""
 

@@ -98,10 +98,17 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
     return go_format(value)
 
 
-def workflow_ref(parts: list[str], params: Mapping[str, ParamSpec]) -> str:
+def workflow_ref(
+    parts: list[str], params: Mapping[str, ParamSpec], exported: Mapping[str, str] | None = None
+) -> str:
     """`{{workflow....}}` as the IR expression a dag/steps template sees."""
     if len(parts) < 2:
         raise Unresolvable("`workflow` alone is not a value")
+    if parts[1] == "outputs" and len(parts) == 4 and parts[2] in ("parameters", "artifacts"):
+        key = f"{parts[2]}.{parts[3]}"
+        if exported is None or key not in exported:
+            raise Unresolvable(f"no task before this point exports {key!r} (globalName)")
+        return exported[key]
     if parts[1] == "parameters" and len(parts) == 3:
         if parts[2] not in params:
             raise Unresolvable(f"no workflow parameter {parts[2]!r} in spec.arguments")
@@ -149,7 +156,7 @@ def call_ref(
     if parts[0] == "workflow":
         if parts[1:] == ["status"] and not scope.finally_:
             raise Unresolvable("{{workflow.status}} is only known in the exit handler (onExit)")
-        return workflow_ref(parts, params)
+        return workflow_ref(parts, params, scope.exported)
     if parts[0] in ("tasks", "steps") and len(parts) >= 3:
         return _node_ref(parts, scope)
     raise Unresolvable("not supported here")

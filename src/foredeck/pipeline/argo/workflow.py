@@ -158,11 +158,11 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
         where = f"template {entry_name!r} input {param.name!r}"
         assert isinstance(param.default, str)
         inputs[param.name] = call_text(
-            param.default, Scope("tasks", {}), w.params, param.source, where
+            param.default, Scope("tasks", {}, exported=w.exported), w.params, param.source, where
         )
     kind = template_kind(entry)
     if kind in ("dag", "steps"):
-        scope = Scope("tasks" if kind == "dag" else "steps", inputs)
+        scope = Scope("tasks" if kind == "dag" else "steps", inputs, exported=w.exported)
         node = group(w, entry, Frame("", scope, [], [], w.main))
         results = [
             PipelineResult(name, value, source=src(entry)) for name, value in node.outputs.items()
@@ -197,7 +197,7 @@ def _exit_handler(w: Workflow, hook: Hook) -> None:
     name = hook.template
     template = find_template(w.main, name, hook.source, "spec.onExit")
     args = call_arguments(hook.call, "spec.hooks.exit") if hook.call is not None else {}
-    scope = Scope("tasks", {}, finally_=True)
+    scope = Scope("tasks", {}, finally_=True, exported=w.exported)
     inputs: dict[str, str] = {}
     declared = input_params(template, f"template {name!r}")
     for arg, (_, source) in args.items():
@@ -215,7 +215,9 @@ def _exit_handler(w: Workflow, hook: Hook) -> None:
             raise fail(param.source, message)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
-        scope = Scope("tasks" if kind == "dag" else "steps", inputs, finally_=True)
+        scope = Scope(
+            "tasks" if kind == "dag" else "steps", inputs, finally_=True, exported=w.exported
+        )
         group(w, template, Frame("", scope, [], [], w.main))
         return
     leaf = build_leaf(w, w.main, template)
