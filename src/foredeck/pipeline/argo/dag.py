@@ -47,6 +47,7 @@ from foredeck.pipeline.argo.templates import (
 from foredeck.pipeline.artifacts import artifact_of
 from foredeck.pipeline.model import (
     Matrix,
+    ParamSpec,
     ParamValue,
     PipelineTask,
     RetryStrategy,
@@ -237,8 +238,7 @@ def _node(
             bound[pname] = call_text(value, scope, w.params, source, f"{where} argument {pname!r}")
     for p in leaf.spec.params:
         if p.name not in bound and p.name not in looped and _has_tag(p.default):
-            what = f"{where} input {p.name!r}"  # a default over the caller's scope, as in Argo
-            bound[p.name] = call_text(str(p.default), scope, w.params, p.source, what)
+            bound[p.name] = _default(w, p, scope, where)
         missing = p.name not in bound and p.name not in leaf.bindings and p.default is None
         if missing and p.name not in looped:
             art = artifact_of(p.name)
@@ -260,10 +260,7 @@ def _node(
         w.tasks.append(task)
     outputs = {o: f"$(tasks.{ir_name}.results.{o})" for o in leaf.outputs}
     node = Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
-    for result, key in leaf.spec.global_names.items():
-        if matrix is not None:
-            raise fail(src(call), f"{where}: a looped call exports {key!r} (globalName)")
-        w.exported[key] = outputs[result]
+    _export(w, leaf, outputs, matrix is not None, src(call), where)
     if leaf.stdout is not None:
         node.stdout = f"$(tasks.{ir_name}.results.{leaf.stdout})"
     if leaf.exit_code is not None:
@@ -414,3 +411,18 @@ def leaf_task(
 
 def _has_tag(value: ParamValue | None) -> bool:
     return isinstance(value, str) and "{{" in value
+
+
+def _default(w: Workflow, p: ParamSpec, scope: Scope, where: str) -> str:
+    """An input's default written with tags, resolved in the caller's scope as Argo does."""
+    return call_text(str(p.default), scope, w.params, p.source, f"{where} input {p.name!r}")
+
+
+def _export(
+    w: Workflow, leaf: Leaf, outputs: dict[str, str], looped: bool, source: Source, where: str
+) -> None:
+    """Record the workflow outputs this call sets (`globalName`): the last call wins."""
+    for result, key in leaf.spec.global_names.items():
+        if looped:
+            raise fail(source, f"{where}: a looped call exports {key!r} (globalName)")
+        w.exported[key] = outputs[result]
