@@ -23,6 +23,7 @@ from foredeck.pipeline.model import (
     WorkspaceDecl,
     value_type,
 )
+from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
@@ -74,7 +75,21 @@ _PIPELINE_TASK_FIELDS = (
     "timeout",
     "matrix",
     "workspaces",
+    "onError",
 )
+
+# `onError: continue` (TEP-0050): Tekton ignores every failure of the task's TaskRun, a
+# non-zero exit or not: the run does not fail, dependents run (reason `FailureIgnored`).
+_IGNORE_FAILURE: ContinueOn = frozenset({"Failed", "Errored"})
+
+
+def _on_error(task: SourceMap, what: str) -> ContinueOn:
+    """A pipeline task's `onError` as the outcomes it continues on."""
+    value = task.get("onError", "stopAndFail")
+    if value not in ("continue", "stopAndFail"):
+        why = f"{what}: 'onError' must be 'continue' or 'stopAndFail', not {value!r}"
+        raise PipelineError(task.at("onError"), why)
+    return _IGNORE_FAILURE if value == "continue" else NO_CONTINUE
 
 
 def _task_ref(task: SourceMap, what: str) -> str:
@@ -172,6 +187,7 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
             raise PipelineError(task.at("retries"), f"{what}: 'retries' must be an integer")
         result.retries = retries
     result.timeout = timeout_field(task, "timeout", what)
+    result.continue_on = _on_error(task, what)
     if "matrix" in task:
         result.matrix = _matrix(task, what)
     for item in map_list(task, "workspaces", what):
