@@ -1,8 +1,9 @@
 """A Tekton pipeline task's `onError: continue`: its failure is ignored (TEP-0050).
 
 The run succeeds, tasks that run after it still run, tasks that consume a result it did not
-write are skipped, finally tasks read `Failed` / `FailureIgnored`; emitted as Tekton `onError`
-and as Argo `continueOn`.
+write are skipped, finally tasks read `Failed` / `FailureIgnored` (and `$(tasks.status)` is
+`Failed`, as Tekton counts every TaskRun whose condition is false); emitted as Tekton
+`onError` and as Argo `continueOn`.
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ spec:
       params:
         - {name: flaky, value: "$(tasks.flaky.status)/$(tasks.flaky.reason)"}
         - {name: after, value: "$(tasks.after.status)/$(tasks.after.reason)"}
+        - {name: all, value: $(tasks.status)}
       taskSpec:
-        params: [{name: flaky}, {name: after}]
-        steps: [{name: s, image: alpine, script: "echo $(params.flaky) $(params.after)"}]
+        params: [{name: flaky}, {name: after}, {name: all}]
+        steps:
+          - {name: s, image: alpine, script: "echo $(params.flaky) $(params.after) $(params.all)"}
 """
 
 
@@ -87,7 +90,8 @@ def test_an_ignored_failure_neither_fails_the_run_nor_stops_dependents(tmp_path:
     assert tasks["uses-written"].status == "Succeeded"
     assert lines_of(tmp_path / "out", "uses-written") == ["got yes"]
     assert tasks["uses-missing"].status == "Skipped"
-    assert lines_of(tmp_path / "out", "report") == ["Failed/FailureIgnored Succeeded/Succeeded"]
+    report = ["Failed/FailureIgnored Succeeded/Succeeded Failed"]
+    assert lines_of(tmp_path / "out", "report") == report
 
 
 def test_without_on_error_the_same_failure_fails_the_run(tmp_path: Path) -> None:
@@ -95,7 +99,7 @@ def test_without_on_error_the_same_failure_fails_the_run(tmp_path: Path) -> None
     result = asyncio.run(run_pipeline(load(text), tmp_path / "out", parallel=2))
     assert result.status == "Failed"
     assert result.tasks["after"].status == "Skipped"
-    assert lines_of(tmp_path / "out", "report") == ["Failed/Failed None/None"]
+    assert lines_of(tmp_path / "out", "report") == ["Failed/Failed None/None Failed"]
 
 
 def test_stop_and_fail_is_the_default_and_other_values_are_refused() -> None:
