@@ -483,7 +483,7 @@ def test_inline_specs_get_propagated_params_and_workspaces() -> None:
             9,
             "when 'values' must not be empty",
         ),
-        ("- name: a\n  " + INLINE + "\n  when: [{cel: 'true'}]", 9, "'when' with 'cel'"),
+        ("- name: a\n  " + INLINE + "\n  when: [{cel: 'has(x.y)'}]", 9, "unsupported at 'has("),
         (
             "- name: a\n  " + INLINE + "\n  when: [{operator: in, values: [x]}]",
             9,

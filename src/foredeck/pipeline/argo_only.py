@@ -42,7 +42,7 @@ def refuse_for_tekton(pipeline: Pipeline) -> None:
     """Raise `PipelineError` naming the first construct Tekton cannot express."""
     for task in pipeline.all_tasks():
         for when in task.when:
-            if when.govaluate or START in when.input:
+            if (when.govaluate and not when.cel) or START in when.input:
                 why = "Tekton's `when` has only in/notin tests"
                 message = f"task {task.name!r}: `when: {when.input}`: {why}"
                 raise PipelineError(when.source, message)

@@ -327,7 +327,9 @@ def _pipeline_task(
         out["runAfter"] = [names[n] for n in task.run_after]
     if guards:
         out["when"] = [
-            {
+            {"cel": _rename(w.cel, names)}
+            if w.cel
+            else {
                 "input": _rename(w.input, names),
                 "operator": w.operator,
                 "values": _rename(w.values, names),

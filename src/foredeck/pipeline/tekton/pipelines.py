@@ -24,6 +24,7 @@ from foredeck.pipeline.model import (
     value_type,
 )
 from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn
+from foredeck.pipeline.tekton.cel import cel_guard
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
@@ -110,11 +111,11 @@ def _when(task: SourceMap, what: str) -> list[WhenExpression]:
     out: list[WhenExpression] = []
     for item in map_list(task, "when", what):
         if "cel" in item:
-            raise PipelineError(
-                item.at("cel"),
-                f"{what}: 'when' with 'cel' (an alpha Tekton feature) is not supported;"
-                " write it as input/operator/values",
-            )
+            check_fields(item, ("cel",), f"{what} when")
+            text = str_field(item, "cel", f"{what} when", required=True)
+            assert text is not None
+            out.append(cel_guard(text, item.source, what))
+            continue
         check_fields(item, ("input", "operator", "values"), f"{what} when")
         operator = str_field(item, "operator", f"{what} when", required=True)
         if operator not in ("in", "notin"):
