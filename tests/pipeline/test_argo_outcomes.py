@@ -213,7 +213,7 @@ def test_argo_emits_depends_continue_on_and_result_references() -> None:
     ("name", "why"),
     [
         ("dag-continue-on-fail.yaml", "task 'D': depends `B.Failed && C`: Tekton runs a task"),
-        ("continue-on-fail.yaml", "task 'C': `continueOn`: a Tekton pipeline task has none"),
+        ("continue-on-fail.yaml", "task 'C': `continueOn` of some failures only"),
         ("exit-code-output.yaml", "`continueOn`"),
         ("enhanced-depends.yaml", "task 'on-failure': depends `pass.Succeeded && fail.Failed`"),
     ],

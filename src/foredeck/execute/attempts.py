@@ -8,6 +8,7 @@ strategy gives up, each with its own results directory, workspaces, lookup and e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -168,6 +169,10 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
             logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
     one.record.results = dict(captured)
     if failed is not None:
+        if task.continue_on and results_dir is not None:
+            # Tekton keeps the results a task whose failure it ignores wrote (TEP-0050).
+            with contextlib.suppress(ResultError):
+                one.record.results = {**read_results(files, results_dir), **captured}
         return failed
     try:
         if results_dir is not None:

@@ -333,10 +333,15 @@ class _Run:
         lookup = g.scope.pipeline_lookup(phase.is_finally, task)
         missing = _missing_results(g.records, task)
         if missing:
-            # A result of a task that never ran (guarded off) skips its consumers, as in Tekton;
-            # a task that ran and did not write a result it declares is an error of the DAG.
+            # A result of a task that never ran (guarded off), or whose failure Tekton ignores,
+            # skips its consumers ("Results were missing"); a task that ran and did not write a
+            # result it declares is an error of the DAG.
             producer = g.records[missing.split(".", 1)[0]]
-            skip = phase.is_finally or producer.status == "Skipped"
+            tekton = g.pipeline.failure_policy == "stop"
+            ignored = tekton and any(
+                t.name == producer.name and t.continue_on for t in g.pipeline.tasks
+            )
+            skip = phase.is_finally or producer.status == "Skipped" or ignored
             status: TaskStatus = "Skipped" if skip else "Failed"
             self.settle(record, status, f"result {missing} was not produced")
             return

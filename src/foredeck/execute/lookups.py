@@ -185,6 +185,11 @@ class RunScope:
         """`$(tasks.status)` over the DAG tasks."""
         return tekton_aggregate_status([self.records[t.name].status for t in self.pipeline.tasks])
 
+    def _failure_ignored(self, name: str) -> bool:
+        """Whether DAG task `name` continues on every failure (Tekton's `onError: continue`)."""
+        task = next((t for t in self.pipeline.tasks if t.name == name), None)
+        return task is not None and {"Failed", "Errored"} <= task.continue_on
+
     def pipeline_lookup(self, in_finally: bool, task: PipelineTask | None = None) -> Lookup:
         """Params, task results, context, bound workspaces; task status in finally tasks.
         `task`: the pipeline task whose bindings are resolved (`context.pipelineTask.*`)."""
@@ -205,7 +210,8 @@ class RunScope:
                 if attribute == "status":
                     return tekton_task_status(record.status) if in_finally else None
                 if attribute == "reason":
-                    return tekton_task_reason(record.status) if in_finally else None
+                    ignored = self._failure_ignored(name)
+                    return tekton_task_reason(record.status, ignored) if in_finally else None
                 if attribute.startswith("results."):
                     return _result(record.results, attribute[len("results.") :])
                 if attribute.startswith("matrix."):
@@ -288,8 +294,11 @@ class RunScope:
         return lookup
 
 
-def tekton_task_reason(status: TaskState) -> str:
-    """`$(tasks.T.reason)`: the reason a TaskRun's condition gives for its final status."""
+def tekton_task_reason(status: TaskState, ignored: bool = False) -> str:
+    """`$(tasks.T.reason)`: the reason a TaskRun's condition gives for its final status.
+    `ignored`: the task has `onError: continue`, so a failure reads `FailureIgnored`."""
+    if ignored and status in ("Failed", "TimedOut"):
+        return "FailureIgnored"
     reasons = {
         "Succeeded": "Succeeded",
         "Failed": "Failed",

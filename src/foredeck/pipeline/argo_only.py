@@ -46,7 +46,7 @@ def refuse_for_tekton(pipeline: Pipeline) -> None:
             why = "its own emptyDir volumes (Argo template `volumes`) are not emitted to Tekton"
             raise PipelineError(spec.source, f"task {task.name!r}: {why}")
         for when in task.when:
-            if when.govaluate or START in when.input:
+            if (when.govaluate and not when.cel) or START in when.input:
                 why = "Tekton's `when` has only in/notin tests"
                 message = f"task {task.name!r}: `when: {when.input}`: {why}"
                 raise PipelineError(when.source, message)

@@ -11,7 +11,8 @@ Tekton's, so values pass through unchanged except where Kubernetes is stricter t
   into every step of the task;
 - pipeline workspaces are bound to a `volumeClaimTemplate` each;
 - a dependency predicate becomes `runAfter` when it only says "after these went well";
-  one that reads other outcomes, and `continue_on`, are compile errors naming the task. The
+  one that reads other outcomes is a compile error naming the task; `continue_on` both
+  failures is `onError: continue`, one of them only is a compile error. The
   "continue" failure policy (Argo) has no Tekton form: independent branches stop at the first
   failure on Tekton, where an Argo dag would finish them;
 - a stdout result that something reads is the step's `stdoutConfig` file; an exit-code result
@@ -278,6 +279,9 @@ def _matrix(matrix: Matrix, names: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+_IGNORE_FAILURE = frozenset({"Failed", "Errored"})
+
+
 def _outcome_guards(
     by_name: dict[str, PipelineTask], task: PipelineTask, where: str
 ) -> list[WhenExpression]:
@@ -285,8 +289,9 @@ def _outcome_guards(
     predicate must say that of each task it reads (`A`), or that one succeeded (`A.Succeeded`,
     which is also A's guards, copied: they skip the task where they skipped A). Returns the
     guards to copy; anything else is a compile error."""
-    if task.continue_on:
-        why = "`continueOn`: a Tekton pipeline task has none (a step's onError is the nearest)"
+    if task.continue_on and task.continue_on != _IGNORE_FAILURE:
+        why = "`continueOn` of some failures only: a Tekton pipeline task's `onError: continue` "
+        why += "ignores every failure (continue on both failed and error to use it)"
         raise PipelineError(task.source, f"{where}: {why}")
     if task.depends is None:
         return []
@@ -322,13 +327,17 @@ def _pipeline_task(
         out["runAfter"] = [names[n] for n in task.run_after]
     if guards:
         out["when"] = [
-            {
+            {"cel": _rename(w.cel, names)}
+            if w.cel
+            else {
                 "input": _rename(w.input, names),
                 "operator": w.operator,
                 "values": _rename(w.values, names),
             }
             for w in guards
         ]
+    if task.continue_on:  # `_outcome_guards` let through only what onError can say
+        out["onError"] = "continue"
     if task.retries:
         out["retries"] = task.retries
     retry = task.retry

@@ -193,6 +193,7 @@ class WhenExpression:
     values: list[str]
     source: Source = UNKNOWN
     govaluate: bool = False
+    cel: str = ""  # a Tekton CEL `when` this govaluate guard was translated from
 
 
 def govaluate_guard(text: str, source: Source = UNKNOWN) -> WhenExpression:

@@ -23,6 +23,8 @@ from foredeck.pipeline.model import (
     WorkspaceDecl,
     value_type,
 )
+from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn
+from foredeck.pipeline.tekton.cel import cel_guard
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
@@ -74,7 +76,21 @@ _PIPELINE_TASK_FIELDS = (
     "timeout",
     "matrix",
     "workspaces",
+    "onError",
 )
+
+# `onError: continue` (TEP-0050): Tekton ignores every failure of the task's TaskRun, a
+# non-zero exit or not: the run does not fail, dependents run (reason `FailureIgnored`).
+_IGNORE_FAILURE: ContinueOn = frozenset({"Failed", "Errored"})
+
+
+def _on_error(task: SourceMap, what: str) -> ContinueOn:
+    """A pipeline task's `onError` as the outcomes it continues on."""
+    value = task.get("onError", "stopAndFail")
+    if value not in ("continue", "stopAndFail"):
+        why = f"{what}: 'onError' must be 'continue' or 'stopAndFail', not {value!r}"
+        raise PipelineError(task.at("onError"), why)
+    return _IGNORE_FAILURE if value == "continue" else NO_CONTINUE
 
 
 def _task_ref(task: SourceMap, what: str) -> str:
@@ -95,11 +111,11 @@ def _when(task: SourceMap, what: str) -> list[WhenExpression]:
     out: list[WhenExpression] = []
     for item in map_list(task, "when", what):
         if "cel" in item:
-            raise PipelineError(
-                item.at("cel"),
-                f"{what}: 'when' with 'cel' (an alpha Tekton feature) is not supported;"
-                " write it as input/operator/values",
-            )
+            check_fields(item, ("cel",), f"{what} when")
+            text = str_field(item, "cel", f"{what} when", required=True)
+            assert text is not None
+            out.append(cel_guard(text, item.source, what))
+            continue
         check_fields(item, ("input", "operator", "values"), f"{what} when")
         operator = str_field(item, "operator", f"{what} when", required=True)
         if operator not in ("in", "notin"):
@@ -172,6 +188,7 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
             raise PipelineError(task.at("retries"), f"{what}: 'retries' must be an integer")
         result.retries = retries
     result.timeout = timeout_field(task, "timeout", what)
+    result.continue_on = _on_error(task, what)
     if "matrix" in task:
         result.matrix = _matrix(task, what)
     for item in map_list(task, "workspaces", what):
