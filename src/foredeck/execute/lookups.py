@@ -175,7 +175,7 @@ class RunScope:
         return values
 
     def run_value(self, name: str) -> str | None:
-        """A context value computed when read (`workflow.duration`, ..., the run's uid)."""
+        """A context value computed when read (`workflow.duration`, `failures`, ...)."""
         if self.started is None:
             return None
         every = self.records if self.run_records is None else self.run_records

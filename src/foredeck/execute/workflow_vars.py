@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Mapping
 
 from foredeck.execute.runstate import TaskRecord, iso
@@ -22,8 +21,6 @@ def value(name: str, run: str, started: float, records: Mapping[str, TaskRecord]
     """The value of context variable `name` (`workflow.duration`, ...) now, or None when it
     is not one of these. Computed when read: a run-wide scan, not for every task."""
     short = PREFIX[len("context.") :]
-    if name == "pipelineRun.uid":  # `{{workflow.uid}}`: stable for the run
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"foredeck:{run}:{started}"))
     if not name.startswith(short):
         return None
     what = name[len(short) :]

@@ -153,18 +153,7 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
     taken: set[str] = set()
     steps = []
     for step in spec.steps:
-        body: dict[str, Any] = {"name": dns_label(step.name, taken), "image": step.image}
-        if step.script is not None:
-            body["script"] = step.script
-        else:
-            if step.command:
-                body["command"] = list(step.command)
-            if step.args:
-                body["args"] = list(step.args)
-        if step.env:
-            body["env"] = [{"name": k, "value": v} for k, v in step.env.items()]
-        if step.working_dir:
-            body["workingDir"] = step.working_dir
+        body = tekton_pod.container(step, dns_label(step.name, taken))
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
         _step_extras(step, body)

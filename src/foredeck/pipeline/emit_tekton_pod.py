@@ -71,18 +71,26 @@ def sidecars(spec: TaskSpec, label: Any) -> list[dict[str, Any]]:
     return [_sidecar(step, label(step.name, taken)) for step in spec.sidecars]
 
 
-def _sidecar(step: Step, name: str) -> dict[str, Any]:
+def container(step: Step, name: str) -> dict[str, Any]:
+    """The container fields a Tekton step and a sidecar share (a script excludes a command, as
+    the loaders ensure)."""
     body: dict[str, Any] = {"name": name, "image": step.image}
     if step.script is not None:
         body["script"] = step.script
-    if step.command:
-        body["command"] = list(step.command)
-    if step.args:
-        body["args"] = list(step.args)
+    else:
+        if step.command:
+            body["command"] = list(step.command)
+        if step.args:
+            body["args"] = list(step.args)
     if step.env:
         body["env"] = [{"name": k, "value": v} for k, v in step.env.items()]
     if step.working_dir:
         body["workingDir"] = step.working_dir
+    return body
+
+
+def _sidecar(step: Step, name: str) -> dict[str, Any]:
+    body = container(step, name)
     body.update(step.cluster)
     return body
 
