@@ -1,0 +1,155 @@
+"""Real container parts for tests: a private podman/buildah store, offline images, a registry.
+
+Nothing is pulled: the base image is `FROM scratch` with the host's `busybox-static` (its applets
+installed as links), built with buildah in a store private to the test session, so tests never
+touch the machine's own images nor each other's. The registry is Debian's `docker-registry` on
+127.0.0.1 with a free port, its data in a temporary folder.
+
+CI sets `CONTAINER_TESTS_REQUIRED` (`.ci/run` installs the packages): a missing tool then fails
+the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+BUSYBOX = "/bin/busybox"
+TOOLS = ("podman", "buildah", "runc")
+
+
+def require_tools(*tools: str) -> None:
+    """Skip (saying why) when a tool is missing, or fail in CI where it must be there."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not Path(BUSYBOX).exists():
+        missing.append(BUSYBOX + " (busybox-static)")
+    if not missing:
+        return
+    why = f"container tests need {', '.join(missing)} (Debian packages, see .ci/run)"
+    if os.environ.get("CONTAINER_TESTS_REQUIRED"):
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A private containers/storage: the global flags podman and buildah both take."""
+
+    root: Path
+    runroot: Path
+    driver: str = "vfs"
+    oci_runtime: str = "runc"
+    run_args: tuple[str, ...] = field(
+        default=(
+            "--network=host",
+            "--ulimit=nofile=4096:4096",
+            "--ulimit=nproc=4096:4096",
+        )
+    )
+
+    @property
+    def global_args(self) -> list[str]:
+        return [
+            "--root",
+            str(self.root),
+            "--runroot",
+            str(self.runroot),
+            "--storage-driver",
+            self.driver,
+        ]
+
+    def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = ["podman", *self.global_args, "--runtime", self.oci_runtime, *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=120)
+
+    def buildah(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "BUILDAH_ISOLATION": "chroot"}
+        argv = ["buildah", *self.global_args, *args]
+        return subprocess.run(
+            argv, capture_output=True, text=True, check=check, timeout=300, env=env
+        )
+
+
+def make_store(base: Path) -> Store:
+    store = Store(root=base / "storage", runroot=base / "run")
+    store.root.mkdir(parents=True, exist_ok=True)
+    store.runroot.mkdir(parents=True, exist_ok=True)
+    return store
+
+
+def build_busybox_image(store: Store, tag: str, context: Path, extra: str = "") -> str:
+    """Build `tag` from scratch with busybox's applets in /bin; `extra` is appended to the
+    Containerfile (more COPY/ENV/ENTRYPOINT lines, files already in `context`). The image id."""
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, context / "busybox")
+    (context / "Containerfile").write_text(
+        "FROM scratch\n"
+        "COPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        'RUN ["/bin/mkdir", "-p", "/tmp", "/workspace", "/root"]\n'
+        "ENV PATH=/usr/local/bin:/usr/bin:/bin\n" + extra
+    )
+    done = store.buildah(
+        "bud", "--layers=false", "-q", "-t", tag, "-f", "Containerfile", str(context)
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Registry:
+    """Debian's docker-registry on 127.0.0.1 (plain HTTP: clients pass `--tls-verify=false`)."""
+
+    host: str
+    process: subprocess.Popen[bytes]
+    data: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_registry(base: Path) -> Registry:
+    if shutil.which("docker-registry") is None:
+        why = "registry tests need docker-registry (Debian package, see .ci/run)"
+        if os.environ.get("CONTAINER_TESTS_REQUIRED"):
+            pytest.fail(why)
+        pytest.skip(why)
+    base.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    config = base / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = (base / "registry.log").open("wb")
+    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return Registry(host=f"127.0.0.1:{port}", process=process, data=base / "data")
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"docker-registry did not start: {(base / 'registry.log').read_text()}")
