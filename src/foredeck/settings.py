@@ -189,6 +189,40 @@ class SandboxSettings(BaseModel):
     default only `PATH`, `LANG`, `LC_*` and `TZ` pass."""
 
 
+class ContainerSettings(BaseModel):
+    """Where steps that name an image run: on the host, or in that image with podman
+    (docs/containers.md). Read by the controller's local executor and by `foredeck run`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runtime: Literal["host", "podman", "auto"] = "host"
+    """`host`: every step is a host process (images are recorded, not used); `podman`: a step
+    with an image runs in it; `auto`: podman when it is installed and the image is in its store
+    or can be pulled, else the host, with a note in the run log. `host` is the default so that
+    a machine without podman, and every existing pipeline, behaves as before."""
+    podman: str = "podman"
+    """The podman binary (a name looked up in `PATH`, or a path)."""
+    storage_root: str | None = None
+    """podman's `--root` (images and containers); unset: podman's own default."""
+    storage_runroot: str | None = None
+    """podman's `--runroot` (its state while containers run)."""
+    storage_driver: str | None = None
+    """podman's `--storage-driver` (`overlay`, or `vfs` where overlay cannot mount)."""
+    oci_runtime: str | None = None
+    """podman's `--runtime` (`runc`, `crun`); some machines only work with `runc`."""
+    global_args: list[str] = Field(default_factory=list)
+    """More podman flags, before the command (`--cgroup-manager=cgroupfs`, ...)."""
+    run_args: list[str] = Field(default_factory=list)
+    """More `podman run` flags for every step (`--network=host`, `--ulimit=nofile=4096:4096`)."""
+    pull: Literal["missing", "always", "never", "newer"] = "missing"
+    """podman's `--pull`; a step's `imagePullPolicy` overrides it."""
+    pull_timeout: float = Field(default=600.0, gt=0)
+    """Seconds `auto` waits for a pull before it runs the image's steps on the host."""
+    pass_env: list[str] = Field(default_factory=list)
+    """Variables of foredeck's own environment that container steps also get (`HTTPS_PROXY`);
+    otherwise a container sees only what the pipeline and the job set."""
+
+
 class ControllerSettings(BaseModel):
     """The controller: runs triggered jobs with the local executor."""
 
@@ -308,6 +342,8 @@ class Settings(BaseModel):
     (an editor truncating it before writing) is refused and the last good config stays."""
     scm: ScmSettings = Field(default_factory=ScmSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    containers: ContainerSettings = Field(default_factory=ContainerSettings)
+    """Whether steps run in their images (podman), for the controller and `foredeck run`."""
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     kube: KubeSettings = Field(default_factory=KubeSettings)
     reporter: ReporterSettings = Field(default_factory=ReporterSettings)

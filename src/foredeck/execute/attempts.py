@@ -157,7 +157,17 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
     failed = await run.steps.run(
         spec.steps,
-        Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
+        Attempt(
+            lookup,
+            env,
+            artifacts,
+            results_dir,
+            logger,
+            phase.stop,
+            steps_dir,
+            capture,
+            workspaces=workspaces,
+        ),
         attempt_deadline=loop.time() + task.timeout if task.timeout else None,
         phase_deadline=phase.deadline,
         sidecars=spec.sidecars,

@@ -44,6 +44,7 @@ from typing import cast
 
 from foredeck.execute import attempts, lookups, subgraph
 from foredeck.execute import matrix as fanout
+from foredeck.execute.containers import ContainerRun, Containers
 from foredeck.execute.host_notes import host_notes
 from foredeck.execute.logs import BuildLog, OutputLimit
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
@@ -105,6 +106,7 @@ async def run_pipeline(
     marker: str | None = None,
     max_output: OutputLimit | None = None,
     workspaces: Mapping[str, WorkspaceBinding] | None = None,
+    containers: ContainerRun | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -117,11 +119,22 @@ async def run_pipeline(
     `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
     `max_output` caps the step output the build log holds (see `logs.py`). `workspaces` binds
     pipeline workspaces to directories, or fills their fresh directories (`workspace.py`).
+    `containers` runs steps in their images (`containers.py`); None: all on the host.
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     executor = _Run(
-        run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
+        run,
+        out_dir,
+        parallel,
+        on_event,
+        cancel,
+        env,
+        kill_grace,
+        sandbox,
+        marker,
+        max_output,
+        containers,
     )
     executor.layout.bind(workspaces or {})
     return await executor.execute()
@@ -151,6 +164,7 @@ class _Run:
         sandbox: Sandbox | None = None,
         marker: str | None = None,
         max_output: OutputLimit | None = None,
+        containers: ContainerRun | None = None,
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
@@ -170,13 +184,20 @@ class _Run:
         self.base_env.setdefault(b"HOME", os.fsencode(self.layout.home))
         self.declared_workspaces = {workspace.name for workspace in self.pipeline.workspaces}
         self.groups = ProcessGroups()
+        marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
+        self.containers = None
+        if containers is not None and containers.config.uses_podman:
+            self.containers = Containers(
+                containers, marker=marker, run_name=self.name, note=self.log_note
+            )
         self.steps = StepRunner(
             self.layout,
             self.sandbox,
             shell=shutil.which("sh", path=base_env.get("PATH")) or "/bin/sh",
             kill_grace=kill_grace,
-            marker=marker or f"{new_owner()}/{self.name.replace('/', '_')}",
+            marker=marker,
             groups=self.groups,
+            containers=self.containers,
         )
         self.graph = dependencies(self.pipeline)
         self.read = results_read(self.pipeline)  # task -> the results someone reads
@@ -224,10 +245,12 @@ class _Run:
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")
         if self.passed_through:
             self.log(self.passed_through)
-        for note in host_notes(self.pipeline):
+        for note in host_notes(self.pipeline, in_containers=self.containers is not None):
             self.log(note)
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self.log(self.sandbox.describe())
+        if self.containers is not None:
+            self.log(self.containers.describe())
         self.record.snapshot(force=True)
         self.record.emit("run-started", at=started)
         dag_stop: asyncio.Future[None] = loop.create_future()
@@ -291,6 +314,10 @@ class _Run:
                 REAPER.scan()
 
         return asyncio.get_running_loop().create_task(scan())
+
+    def log_note(self, text: str) -> None:
+        """A line of the run log (said by the containers of the run)."""
+        self.log(text)
 
     async def _watch_cancel(self, event: asyncio.Event, stop: asyncio.Future[None]) -> None:
         await event.wait()

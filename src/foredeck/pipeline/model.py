@@ -405,12 +405,13 @@ class ClusterObject:
         return f"{self.kind} {self.name}"
 
 
-def needs_entrypoint(step: Step) -> str:
+def needs_entrypoint(step: Step, why: str = "") -> str:
     """Why a host cannot run `step`: with no command and no script, it runs what its image's
-    entrypoint says, which only a container runtime knows (clusters run it as written)."""
+    entrypoint says, which only a container runtime knows (clusters run it as written).
+    `why`: why this run put it on the host."""
     image = f"image {step.image!r}" if step.image else "its image"
     return (
         f"no command or script: it runs the entrypoint of {image}, which needs a container"
-        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
-        " foredeck has no container runtime yet"
+        " runtime; run it with --runtime podman or on a cluster (--emit argo|tekton): the host"
+        " cannot" + (f" ({why})" if why else "")
     )
