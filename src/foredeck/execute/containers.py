@@ -57,7 +57,7 @@ from foredeck.pipeline.collector import (
     collector_script,
     parse_collector,
 )
-from foredeck.pipeline.expressions import Lookup
+from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import Step
 
 if TYPE_CHECKING:
@@ -112,8 +112,16 @@ class Containers:
             return False
         return not (step.name in HOST_HELPERS and step.image == COLLECT_IMAGE)
 
-    def any_applies(self, steps: Iterable[Step]) -> bool:
-        return any(self.applies(step) for step in steps)
+    async def any_wanted(self, steps: Iterable[Step], lookup: Lookup) -> bool:
+        """Whether a container will run any of `steps` (a step whose image cannot be
+        substituted counts as not: it fails when it starts)."""
+        for step in steps:
+            try:
+                if await self.wanted(step, lookup):
+                    return True
+            except SubstitutionError:
+                continue
+        return False
 
     async def wanted(self, step: Step, lookup: Lookup) -> bool:
         """Whether `step` runs in a container (`auto` asks podman once per image and run)."""

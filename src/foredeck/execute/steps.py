@@ -102,7 +102,8 @@ class StepRunner:
         it); it is removed with the attempt."""
         containers = self.containers
         shared = self.sandbox.bwrap is not None or (
-            containers is not None and containers.any_applies([*steps, *(sidecars or [])])
+            containers is not None
+            and await containers.any_wanted([*steps, *(sidecars or [])], attempt.lookup)
         )
         if shared and attempt.pod_tmp is None:
             pod_tmp = Path(tempfile.mkdtemp(prefix="pod-", dir=self.layout.tmp))
