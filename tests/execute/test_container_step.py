@@ -41,6 +41,7 @@ def launch_of(step: Step, tmp_path: Path) -> tuple[list[str], dict[bytes, bytes]
     workspace.mkdir()
     results = layout.results / "t.1"
     results.mkdir()
+    (layout.artifacts / "t").mkdir()
     paths = {"workspaces.src.path": str(workspace), "results.out.path": str(results / "out")}
     paths["params.word"] = "hi"
     containers = Containers(

@@ -87,7 +87,7 @@ spec:
       - name: who
         image: {IMAGE}
         securityContext: {{runAsUser: 1234}}
-        command: [id, -u]
+        script: id -u; echo by-1234 > $ARTIFACTS/user.txt
       - name: entry
         image: {IMAGE}
         args: [a, b]
@@ -128,6 +128,7 @@ async def test_a_step_runs_in_its_image_with_the_runs_paths(
     workspace = tmp_path / "out" / ".work" / "workspaces" / "shared"
     assert (workspace / "sub" / "made.txt").read_text() == "made\n"
     assert (tmp_path / "out" / "artifacts" / "make" / "note.txt").read_text() == "note\n"
+    assert (tmp_path / "out" / "artifacts" / "make" / "user.txt").read_text() == "by-1234\n"
     assert podman.containers(f"{LABEL_RUN}=owner/run") == []  # --rm
 
 

@@ -10,7 +10,9 @@ with the flags this kind of machine needs (`--runtime runc`, host network, ulimi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,13 +63,19 @@ class StepImage:
         return done.stdout.split()
 
     def remove_all(self) -> None:
+        """Remove every container of the store, and the store's runroot."""
         self.store.podman("rm", "--all", "--force", "--time=0", check=False)
+        shutil.rmtree(self.store.runroot, ignore_errors=True)
 
 
 def build_step_image(base: Path) -> StepImage:
-    """A store under `base` with `IMAGE` in it (skips, or fails in CI, without podman)."""
+    """A store under `base` with `IMAGE` in it (skips, or fails in CI, without podman).
+
+    Its runroot is a short directory of its own: podman refuses one longer than 50 characters,
+    and pytest-xdist's temporary paths are longer (`StepImage.remove_all` removes it)."""
     require_tools("podman", "buildah", "runc")
     store = make_store(base)
+    store = Store(store.root, Path(tempfile.mkdtemp(prefix="fd-run-")))
     context = base / "context"
     context.mkdir(parents=True, exist_ok=True)
     (context / "in-image").write_text(IN_IMAGE + "\n")

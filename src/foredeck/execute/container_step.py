@@ -48,6 +48,9 @@ SCRIPTS_DIR = "/tekton/scripts"
 ARTIFACTS_DIR = "/foredeck/artifacts"  # as `execute/kube/decorate.py` mounts it in a pod
 SRC_DIR = "/foredeck/src"  # the checkout, as in a decorated pod
 TMP_DIR = "/tmp"  # noqa: S108  (the container's, bound to the attempt's shared directory)
+EMPTY_DIR_MODE = 0o777
+"""Results, exit codes and `$ARTIFACTS` are writable by any user, as a pod's emptyDir is: an
+image may run as a user of its own (`USER`, `runAsUser`)."""
 SHELL = ("/bin/sh", "-e")
 """A script without a shebang runs with this, as Tekton runs it."""
 
@@ -144,13 +147,15 @@ def attempt_mounts(
         for name, path in workspaces.items()
         if path is not None
     ]
+    own = [Mount(artifacts, ARTIFACTS_DIR)]
     if results is not None:
-        mounts.append(Mount(os.fspath(results), RESULTS_DIR))
+        own.append(Mount(os.fspath(results), RESULTS_DIR))
     if steps_dir is not None:
         os.makedirs(steps_dir, exist_ok=True)
-        mounts.append(Mount(os.fspath(steps_dir), STEPS_DIR))
-    mounts.append(Mount(str(layout.scripts), SCRIPTS_DIR, readonly=True))
-    mounts.append(Mount(artifacts, ARTIFACTS_DIR))
+        own.append(Mount(os.fspath(steps_dir), STEPS_DIR))
+    for mount in own:
+        os.chmod(mount.host, EMPTY_DIR_MODE)
+    mounts += [*own, Mount(str(layout.scripts), SCRIPTS_DIR, readonly=True)]
     if pod_tmp is not None:
         mounts.append(Mount(os.fspath(pod_tmp), TMP_DIR))
     mounts.extend(extra)

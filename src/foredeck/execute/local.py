@@ -173,8 +173,9 @@ class _Run:
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
         self.sandbox = sandbox or Sandbox(None)
-        self.layout = RunLayout(
-            Path(os.path.abspath(out_dir)), shared=self.sandbox.run_as is not None
+        in_containers = containers is not None and containers.config.uses_podman
+        self.layout = RunLayout(  # a step's user (the sandbox's, an image's) reads its script
+            Path(os.path.abspath(out_dir)), shared=self.sandbox.run_as is not None or in_containers
         )
         self.tmpdir = os.fsencode(self.layout.tmp)
         self.cancel_event = cancel
@@ -186,7 +187,7 @@ class _Run:
         self.groups = ProcessGroups()
         marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
         self.containers = None
-        if containers is not None and containers.config.uses_podman:
+        if containers is not None and in_containers:
             self.containers = Containers(
                 containers, marker=marker, run_name=self.name, note=self.log_note
             )

@@ -4,7 +4,8 @@
 it (Tekton writes `/tekton/steps/step-<name>/exitCode`); the directory exists only for a task
 that refers to such a path. `stdoutConfig.path`/`stderrConfig.path` receive a copy of the
 stream (the build log still has it, as Tekton's log does), typically into a result file. A path
-must stay inside the run's output: a step file cannot write over the host's files.
+must stay inside the run's output: a step file cannot write over the host's files. A step's
+`script` is run by its shebang's interpreter (`shebang`), on the host as in a container.
 """
 
 from __future__ import annotations
