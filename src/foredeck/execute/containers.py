@@ -101,9 +101,9 @@ class Containers:
 
     def describe(self) -> str:
         """One line for the run's log."""
-        how = "in their images" if self.config.runtime == "podman" else "in their images when"
+        how = "in their images"
         if self.config.runtime == "auto":
-            how += " podman has them"
+            how += " when podman has them, else on the host"
         return f"steps with an image run {how} ({' '.join(self.config.command('run'))})"
 
     def applies(self, step: Step) -> bool:
@@ -137,10 +137,10 @@ class Containers:
                 asyncio.to_thread(image_problem, self.config, image, pull)
             )
             self._images[image] = known
-            problem = await known
+            problem = await asyncio.shield(known)  # a cancelled step leaves the answer to others
             if problem is not None:
                 self._note(f"steps of image {image} run on the host: {problem}")
-        return await known is None
+        return await asyncio.shield(known) is None
 
     def launch(self, step: Step, attempt: Attempt, layout: RunLayout) -> Launch:
         """The `podman run` of `step` in `attempt`. Raises ValueError (a bad value) and
@@ -174,7 +174,8 @@ class Containers:
         if command is not None:
             argv.append(entrypoint_flag(command))
         argv += [image, *args]
-        out, err = (_output(path, lookup, plan, directory) for path in _streams(step))
+        streams = (step.stdout_path, step.stderr_path)
+        out, err = (_output(path, lookup, plan, directory) for path in streams)
         return Launch(argv, str(layout.work), env, (out, err), str(layout.work), container=name)
 
     async def stop(self, name: str) -> None:
@@ -183,10 +184,6 @@ class Containers:
             await asyncio.shield(asyncio.to_thread(remove, self.config, name))
         except PodmanError as exc:
             self._note(f"container {name} could not be removed: {exc}")
-
-
-def _streams(step: Step) -> tuple[str | None, str | None]:
-    return step.stdout_path, step.stderr_path
 
 
 def _output(path: str | None, lookup: Lookup, plan: MountPlan, cwd: str | None) -> str | None:
