@@ -149,9 +149,12 @@ spec:
       - {{name: s, image: {IMAGE}, script: "exit 3"}}
   - name: tolerant
     taskSpec:
+      results: [{{name: code}}]
       steps:
       - {{name: s, image: {IMAGE}, onError: continue, command: ["false"]}}
-      - {{name: t, image: {IMAGE}, command: ["true"]}}
+      - name: t
+        image: {IMAGE}
+        script: cat $(steps.step-s.exitCode.path) > $(results.code.path)
   - name: entry
     taskSpec:
       steps:
@@ -180,6 +183,7 @@ async def test_host_and_podman_give_the_same_outcomes_but_for_the_entrypoint_ste
     assert "no command or script" in host.tasks["entry"].reason
     assert "host runtime" in host.tasks["entry"].reason
     assert host.tasks["ok"].results == contained.tasks["ok"].results == {"r": "yes"}
+    assert host.tasks["tolerant"].results == contained.tasks["tolerant"].results == {"code": "1"}
     assert host.tasks["fails"].reason == contained.tasks["fails"].reason
     assert f"{ENTRYPOINT_SAYS} hi" in task_log(tmp_path / "podman", "entry")
 
@@ -212,6 +216,46 @@ async def test_a_timeout_kills_the_steps_container_and_its_sidecars(
     assert podman.containers(f"{LABEL_RUN}=me/stopped") == []
     log = task_log(tmp_path / "out", "slow")
     assert "[slow/sidecar:side] side up" in log and "[slow/wait] waiting" in log
+
+
+ARGO = f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{name: argo-paths}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {{name: gen, template: gen}}
+    - - name: use
+        template: use
+        arguments:
+          parameters:
+          - {{name: file, value: "{{{{steps.gen.outputs.parameters.file}}}}"}}
+          - {{name: said, value: "{{{{steps.gen.outputs.result}}}}"}}
+  - name: gen
+    script:
+      image: {IMAGE}
+      command: [sh]
+      source: echo -n from-tmp > /tmp/out.txt; echo said-it
+    outputs:
+      parameters: [{{name: file, valueFrom: {{path: /tmp/out.txt}}}}]
+  - name: use
+    inputs: {{parameters: [{{name: file}}, {{name: said}}]}}
+    container:
+      image: {IMAGE}
+      command: [echo, "{{{{inputs.parameters.file}}}} {{{{inputs.parameters.said}}}}"]
+"""
+
+
+async def test_argo_outputs_from_the_containers_tmp_and_stdout(
+    podman: StepImage, tmp_path: Path
+) -> None:
+    result = await run(ARGO, tmp_path / "out", ContainerRun(podman.config()))
+
+    assert result.status == "Succeeded", (tmp_path / "out" / "build-log.txt").read_text()
+    assert "from-tmp said-it" in (tmp_path / "out" / "build-log.txt").read_text()
 
 
 AUTO = f"""\
