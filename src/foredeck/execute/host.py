@@ -15,7 +15,8 @@ decorated containers do.
 With `containers.runtime: podman` (or `auto`) a step that names an image runs in it instead
 (`containers.py`): the job's Prow variables and `containers.pass_env` are its environment, the
 checkout is mounted at `/foredeck/src`, as in a decorated pod. Containers a dead controller left
-on this host are removed when the executor is built (`podman.remove_dead_owners`).
+on this host are removed when the executor is built and before each job runs
+(`podman.remove_dead_owners`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class LocalExecutor:
         config = self.containers
         if config.runtime == "podman" and config.installed() is None:
             raise PodmanError(f"containers.runtime is podman but {config.binary} is not installed")
+        self._remove_dead()
+
+    def _remove_dead(self) -> None:
+        """Remove the containers of dead foredeck processes on this host (`podman.py`)."""
         try:
             removed = remove_dead_owners(self.containers)
         except PodmanError as exc:
@@ -91,6 +96,10 @@ class LocalExecutor:
         checkout = request.checkout
         if checkout is not None and checkout.is_dir():  # steps may run as another user
             await asyncio.to_thread(self.sandbox.hand_over, checkout, tree=True)
+        if self.containers.uses_podman:
+            # A job re-run after its controller died (recovered by another controller of this
+            # host) must not run beside its first run's containers.
+            await asyncio.to_thread(self._remove_dead)
         try:
             return await run_pipeline(
                 run,
