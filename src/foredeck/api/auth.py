@@ -15,6 +15,7 @@ CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is re
 
 And a write the database does not take (a full disk, a lost connection, a lock held too long)
 is answered 503 with `Retry-After`, not 500: the transaction rolled back, the client may retry.
+So is a read the database cannot answer (every route, reads included, goes through the guard).
 
 `GuardedRoute` applies all of it to every mutating route of a router, so a new route
 cannot forget a check.
@@ -48,6 +49,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_SECONDS = 5
 """What a 503 asks a client to wait before retrying a write the database did not take."""
 UNAVAILABLE = "the database did not take the write (full, unreachable or busy); retry later"
+UNREADABLE = "the database could not answer (unreachable or busy); retry later"
 JSON_TYPE = "application/json"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -179,6 +181,11 @@ def _media_type(headers: Headers) -> str | None:
     return None if value is None else value.split(";", 1)[0].strip().lower()
 
 
+def _unavailable(detail: str) -> Response:
+    """503, not 500: nothing was half-done, and the same request may succeed in a moment."""
+    return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def _not_json(media_type: str | None) -> Response:
     got = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
     return _error(415, f"a write takes a JSON body sent as {JSON_TYPE}, or no body; got {got}")
@@ -205,7 +212,13 @@ class GuardedRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             if request.method in SAFE_METHODS:
-                return await original(request)
+                try:
+                    return await original(request)
+                except (DBAPIError, PoolTimeout) as exc:
+                    log.warning(
+                        "%s %s: the database read failed: %s", request.method, path, error_line(exc)
+                    )
+                    return _unavailable(UNREADABLE)
             refused = cross_site_refusal(request, request.app.state.trusted_origins)
             if refused is not None:
                 return refused
@@ -222,11 +235,7 @@ class GuardedRoute(APIRoute):
             except (DBAPIError, PoolTimeout) as exc:
                 why = error_line(exc)
                 log.warning("%s %s: the database write failed: %s", request.method, path, why)
-                return JSONResponse(
-                    {"detail": UNAVAILABLE},
-                    503,
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
+                return _unavailable(UNAVAILABLE)
 
         return handler
 
