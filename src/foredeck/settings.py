@@ -285,7 +285,9 @@ class ApiSettings(BaseModel):
     (unless `anonymous_writes`)."""
     anonymous_writes: bool = False
     """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
-    can then do so. Cross-site browser requests stay refused."""
+    can then do so. Cross-site browser requests stay refused, and so do pages served under a
+    host name (not an IP literal or `localhost`) that is not the dashboard's nor in
+    `allowed_origins`: a name can be rebound to this server's address by its owner's DNS."""
     allowed_origins: list[str] = Field(default_factory=list)
     """Origins (`https://ci.example.org`) whose pages may call mutating routes, besides the
     server's own and `reporter.dashboard_url`'s."""

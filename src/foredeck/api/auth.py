@@ -24,6 +24,7 @@ cannot forget a check.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -157,8 +158,27 @@ def trusted_origins(settings: Settings) -> frozenset[str]:
     return frozenset(trusted)
 
 
-def cross_site_refusal(request: Request, trusted: frozenset[str]) -> Response | None:
-    """403 when a browser says a page of an untrusted origin sent `request`, else None."""
+def _rebindable(origin: str) -> bool:
+    """Whether `origin`'s host is a name an attacker's DNS could point at this server (DNS
+    rebinding), as opposed to an IP literal or `localhost`, which no DNS answer changes."""
+    host = urlsplit(origin).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def cross_site_refusal(
+    request: Request, trusted: frozenset[str], *, names_need_trust: bool = False
+) -> Response | None:
+    """403 when a browser says a page of an untrusted origin sent `request`, else None.
+
+    `names_need_trust` (anonymous writes, where no token stands behind the origin check): the
+    server's own origin counts only with an IP literal or `localhost`, else it must be trusted,
+    so that a rebound name's page cannot write."""
     headers = request.headers
     if headers.get("sec-fetch-site") == "cross-site":
         return _error(403, "cross-site requests may not change anything (Sec-Fetch-Site)")
@@ -167,7 +187,9 @@ def cross_site_refusal(request: Request, trusted: frozenset[str]) -> Response | 
         return None  # not sent by a browser page (curl, `foredeck jobs`, scripts)
     given = origin_of(origin)
     own = origin_of(f"{request.url.scheme}://{headers.get('host', '')}")
-    if given is not None and (given == own or given in trusted):
+    if given is not None and given in trusted:
+        return None
+    if given is not None and given == own and not (names_need_trust and _rebindable(given)):
         return None
     return _error(
         403,
@@ -219,7 +241,10 @@ class GuardedRoute(APIRoute):
                         "%s %s: the database read failed: %s", request.method, path, error_line(exc)
                     )
                     return _unavailable(UNREADABLE)
-            refused = cross_site_refusal(request, request.app.state.trusted_origins)
+            state = request.app.state
+            refused = cross_site_refusal(
+                request, state.trusted_origins, names_need_trust=state.anonymous_writes
+            )
             if refused is not None:
                 return refused
             media_type = _media_type(request.headers)
