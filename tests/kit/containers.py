@@ -15,7 +15,9 @@ import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +123,29 @@ def build_image(store: Store, tag: str, context: Path, containerfile: str) -> st
         "bud", "--layers=false", "-q", "-t", tag, "-f", "Containerfile", str(context)
     )
     return done.stdout.strip().splitlines()[-1]
+
+
+def import_image(store: Store, tag: str, root: Path, changes: Iterable[str] = ()) -> str:
+    """Make `tag` of one layer holding the tree `root` (owned by root), configured by
+    Containerfile lines `changes` (CMD, ENTRYPOINT, ENV, WORKDIR). The image id.
+
+    `podman import` of a tar of the tree costs about half the CPU of a buildah build of it
+    (no build container, one copy of the files less)."""
+    archive = root.with_name(root.name + ".tar")
+    with tarfile.open(archive, "w") as tar:
+        tar.add(root, arcname=".", filter=_owned_by_root)
+    try:
+        flags = [f"--change={change}" for change in changes]
+        done = store.podman("import", "--quiet", *flags, str(archive), tag)
+    finally:
+        archive.unlink()
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
 
 
 def _free_port() -> int:
