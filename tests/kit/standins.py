@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from foredeck.pipeline.collector import COLLECT_IMAGE
 from tests.kit.containers import (
     TOOLS,
     Store,
@@ -77,7 +78,10 @@ _PATH = f"ENV PATH={DOCKER_PATH}"
 STANDINS: tuple[Standin, ...] = (
     Standin(
         "busybox",
-        ("busybox", "mirror.gcr.io/busybox", "alpine", "alpine:3.23", "mirror.gcr.io/alpine"),
+        (
+            *("busybox", "mirror.gcr.io/busybox", "alpine", "alpine:3.23", "mirror.gcr.io/alpine"),
+            COLLECT_IMAGE,  # foredeck's own steps (copying outputs and artifacts)
+        ),
         (_PATH, 'CMD ["sh"]'),
     ),
     Standin("argosay", ("argoproj/argosay:v2",), (_PATH, 'ENTRYPOINT ["/argosay"]')),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from foredeck.pipeline.collector import COLLECT_IMAGE
 from tests.kit.containers import Store
 from tests.kit.standins import (
     NOT_STOOD_IN,
@@ -45,6 +46,7 @@ def test_every_image_an_example_runs_is_stood_in_or_explained() -> None:
         if standin_for(image) is None and docker_reference(image) not in explained
     ]
     assert lacking == []
+    assert standin_for(COLLECT_IMAGE) is not None  # the image of foredeck's own steps
     assert standin_for("docker.io/library/python:alpine3.23") is standin_for("python:alpine3.23")
 
 
