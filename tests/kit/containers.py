@@ -139,7 +139,7 @@ def import_image(store: Store, tag: str, root: Path, changes: Iterable[str] = ()
         done = store.podman("import", "--quiet", *flags, str(archive), tag)
     finally:
         archive.unlink()
-    return done.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()[-1].removeprefix("sha256:")  # as buildah gives it
 
 
 def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from foredeck.pipeline.collector import COLLECT_IMAGE
+from tests.kit import standins
 from tests.kit.containers import Store
 from tests.kit.standins import (
     NOT_STOOD_IN,
@@ -77,6 +78,21 @@ def test_entrypoints_and_default_commands_are_upstream_ones(standin_store: Store
     configs = [image["Config"] for image in json.loads(shown)]
     got = [(config.get("Entrypoint"), config.get("Cmd")) for config in configs]
     assert got == list(expected.values())
+
+
+def test_an_unchanged_standin_is_found_by_its_content_not_made_again(
+    standin_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(standins, "_MADE", {})  # as another process (an xdist worker) sees it
+
+    def images() -> list[str]:
+        listed = standin_store.podman("images", "--quiet", "--no-trunc", "--all").stdout
+        return [image.removeprefix("sha256:") for image in listed.split()]
+
+    made = images()
+    again = tag_standins(standin_store, ["argoproj/argosay:v2"])
+    assert again["docker.io/argoproj/argosay:v2"] in made
+    assert images() == made
 
 
 def test_argosay_says_writes_checks_and_exits_as_upstream(
