@@ -1,0 +1,144 @@
+"""`build-image` tasks on the host: buildah with a private store, pushed to a local registry."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from foredeck.execute.local import run_pipeline
+from foredeck.pipeline.load import load_pipeline_text
+from foredeck.settings import ImageSettings
+from tests.execute.helpers import task_log
+from tests.kit.containers import (
+    Registry,
+    Store,
+    build_busybox_image,
+    make_store,
+    require_tools,
+    start_registry,
+)
+
+BASE = "localhost/foredeck-base:test"
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
+
+PIPELINE = """\
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: images
+spec:
+  params:
+    - name: registry
+    - name: version
+      default: "1.0"
+  workspaces:
+    - name: source
+  results:
+    - name: digest
+      value: $(tasks.build.results.IMAGE_DIGEST)
+  tasks:
+    - name: write
+      workspaces: [{name: source, workspace: source}]
+      taskSpec:
+        workspaces: [{name: source}]
+        steps:
+          - name: write
+            image: busybox
+            script: |
+              printf 'FROM %s AS base\\nARG VERSION\\nRUN echo "v$VERSION" > /version\\n' \\
+                "BASE_IMAGE" > "$(workspaces.source.path)/Dockerfile"
+    - name: build
+      runAfter: [write]
+      workspaces: [{name: source, workspace: source}]
+      taskSpec:
+        workspaces: [{name: source}]
+        build-image:
+          context: $(workspaces.source.path)
+          destination: $(params.registry)/team/app
+          tags: [$(params.version), latest]
+          build-args: {VERSION: $(params.version)}
+    - name: use
+      params:
+        - name: url
+          value: $(tasks.build.results.IMAGE_URL)
+      taskSpec:
+        params: [{name: url}]
+        steps:
+          - name: show
+            image: busybox
+            script: echo "image $(params.url)"
+"""
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Registry]]:
+    require_tools("buildah")
+    base = tmp_path_factory.mktemp("images")
+    store = make_store(base / "store")
+    build_busybox_image(store, BASE, base / "base-context")
+    registry = start_registry(base / "registry")
+    try:
+        yield store, registry
+    finally:
+        registry.stop()
+
+
+def manifest_digest(registry: Registry, name: str, tag: str) -> str:
+    url = f"http://{registry.host}/v2/{name}/manifests/{tag}"
+    request = urllib.request.Request(url, method="HEAD", headers={"Accept": MANIFEST_TYPES})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(response.headers["Docker-Content-Digest"])
+
+
+def settings_for(store: Store, registry: Registry, **more: object) -> ImageSettings:
+    return ImageSettings(
+        root=str(store.root),
+        runroot=str(store.runroot),
+        storage_driver=store.driver,
+        insecure_registries=["127.0.0.1:*"],
+        **more,  # type: ignore[arg-type]
+    )
+
+
+async def test_build_push_and_results_match_the_registry(
+    parts: tuple[Store, Registry], tmp_path: Path
+) -> None:
+    store, registry = parts
+    text = PIPELINE.replace("BASE_IMAGE", BASE)
+    run = load_pipeline_text(text, "images.yaml", {"registry": registry.host, "version": "2.5"})
+    out = tmp_path / "run"
+    result = await run_pipeline(run, out, images=settings_for(store, registry))
+    assert result.status == "Succeeded", (out / "build-log.txt").read_text()
+    build = result.tasks["build"]
+    digest = manifest_digest(registry, "team/app", "2.5")
+    assert build.results["IMAGE_DIGEST"] == digest
+    assert manifest_digest(registry, "team/app", "latest") == digest
+    assert build.results["IMAGE_URL"] == f"{registry.host}/team/app:2.5"
+    assert result.results["digest"] == digest
+    pinned = [f"{registry.host}/team/app:{tag}@{digest}" for tag in ("2.5", "latest")]
+    assert build.images == pinned
+    run_json = json.loads((out / "pipeline-run.json").read_text())
+    assert run_json["tasks"]["build"]["images"] == pinned
+    finished = json.loads((out / "finished.json").read_text())
+    assert finished["metadata"]["images"] == pinned
+    log = task_log(out, "build")
+    assert "[build/build-image] STEP 3/3: RUN" in (out / "build-log.txt").read_text()
+    assert "STEP 3/3: RUN" in log  # buildah's output is the task's log
+    used = task_log(out, "use")
+    assert f"image {registry.host}/team/app:2.5" in used
+    # the build arg reached the image: its file holds the version
+    pulled = store.buildah("from", "--tls-verify=false", f"docker://{registry.host}/team/app@{digest}")
+    container = pulled.stdout.strip().splitlines()[-1]
+    shown = store.buildah("run", container, "--", "cat", "/version")
+    assert shown.stdout.strip() == "v2.5"
