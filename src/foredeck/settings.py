@@ -261,9 +261,9 @@ class ImageSettings(BaseModel):
     runroot: str | None = None
     isolation: Literal["chroot", "oci", "rootless"] = "chroot"
     """`BUILDAH_ISOLATION` of `RUN` instructions: chroot needs no OCI runtime nor namespaces."""
-    insecure_registries: list[str] = Field(default_factory=list)
+    insecure_registries: list[str] = Field(default_factory=lambda: ["127.0.0.1:*", "localhost:*"])
     """Registries (`HOST:PORT`, `*` patterns allowed) reached over plain HTTP, without TLS
-    verification (`--tls-verify=false`): a registry on 127.0.0.1."""
+    verification (`--tls-verify=false`); by default those on this machine's loopback."""
     auth_file: str | None = None
     """A docker `config.json` with the credentials of the registries pushed to."""
     registry_kinds: dict[str, Literal["config", "ecr", "google"]] = Field(default_factory=dict)

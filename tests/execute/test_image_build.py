@@ -8,8 +8,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
-
 from moto import mock_aws
 
 from foredeck.execute.local import run_pipeline
@@ -224,3 +224,52 @@ async def test_docker_config_auth_file_and_no_credentials(
     assert result.tasks["build"].status == "Failed"
     assert result.tasks["build"].reason.startswith("build-image: buildah push exited with code")
     assert "use" not in result.tasks or result.tasks["use"].status == "Skipped"
+
+
+SLOW = """\
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: slow
+spec:
+  workspaces:
+    - name: source
+  tasks:
+    - name: write
+      workspaces: [{name: source, workspace: source}]
+      taskSpec:
+        workspaces: [{name: source}]
+        steps:
+          - name: write
+            image: busybox
+            script: |
+              printf 'FROM BASE_IMAGE\\nRUN sleep 300\\n' > "$(workspaces.source.path)/Dockerfile"
+    - name: build
+      runAfter: [write]
+      timeout: 3s
+      workspaces: [{name: source, workspace: source}]
+      taskSpec:
+        workspaces: [{name: source}]
+        build-image:
+          context: $(workspaces.source.path)
+          destination: 127.0.0.1:1/never
+"""
+
+
+async def test_a_task_timeout_kills_the_build(
+    parts: tuple[Store, Registry], tmp_path: Path
+) -> None:
+    store, registry = parts
+    run = load_pipeline_text(SLOW.replace("BASE_IMAGE", BASE), "slow.yaml")
+    out = tmp_path / "run"
+    result = await run_pipeline(run, out, images=settings_for(store, registry), kill_grace=1)
+    build = result.tasks["build"]
+    assert build.status == "TimedOut", (out / "build-log.txt").read_text()
+    assert build.reason == "task timeout expired during build-image"
+    left = [
+        p.info["cmdline"]
+        for p in psutil.process_iter(["cmdline"])
+        if any("sleep 300" in part for part in p.info["cmdline"] or [])
+        or str(store.root) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert left == []

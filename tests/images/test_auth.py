@@ -130,7 +130,7 @@ def test_config_registries_use_the_configured_auth_file(tmp_path: Path) -> None:
     with auth_file("ghcr.io", ImageSettings()) as path:
         assert path is None
     with (
-        pytest.raises(RegistryAuthError, match="images.auth_file .* is not a file"),
+        pytest.raises(RegistryAuthError, match=r"images.auth_file .* is not a file"),
         auth_file("ghcr.io", ImageSettings(auth_file=str(tmp_path / "nope.json"))),
     ):
         pass

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from foredeck.execute import lookups
 from foredeck.execute.logs import TaskLogger
@@ -30,7 +31,9 @@ from foredeck.images.auth import Login, RegistryAuthError, auth_file
 from foredeck.images.registry import insecure, registry_host
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import IMAGE_DIGEST, IMAGE_URL, ImageBuild, TaskStatus
-from foredeck.settings import ImageSettings
+
+if TYPE_CHECKING:  # not imported at run time: `foredeck run` stays without pydantic
+    from foredeck.settings import ImageSettings
 
 STEP = "build-image"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -154,19 +157,34 @@ class ImageBuilder:
 
     def __init__(
         self,
-        settings: ImageSettings,
+        settings: ImageSettings | None,
         layout: RunLayout,
         groups: ProcessGroups,
         kill_grace: float,
         logins: Mapping[str, Login] | None = None,
     ) -> None:
-        self.settings = settings
+        self._settings = settings
         self.layout = layout
         self.groups = groups
         self.kill_grace = kill_grace
         self.logins = dict(logins or {})
-        self.env = {**os.environ, "BUILDAH_ISOLATION": settings.isolation}
-        self.env.pop("REGISTRY_AUTH_FILE", None)  # the auth file is given, or there is none
+
+    @property
+    def settings(self) -> ImageSettings:
+        """The settings given, else the defaults (made on first use: pydantic is imported
+        only by runs that build an image)."""
+        if self._settings is None:
+            from foredeck.settings import ImageSettings
+
+            self._settings = ImageSettings()
+        return self._settings
+
+    @property
+    def env(self) -> dict[str, str]:
+        """foredeck's own environment (not a step's), with the isolation of RUN lines."""
+        env = {**os.environ, "BUILDAH_ISOLATION": self.settings.isolation}
+        env.pop("REGISTRY_AUTH_FILE", None)  # the auth file is given, or there is none
+        return env
 
     async def run(
         self,

@@ -40,7 +40,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from foredeck.execute import attempts, lookups, subgraph
 from foredeck.execute import matrix as fanout
@@ -68,8 +68,10 @@ from foredeck.pipeline.model import (
 )
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
-from foredeck.settings import ImageSettings
 from foredeck.types import PipelineError
+
+if TYPE_CHECKING:  # pydantic stays out of `foredeck run`
+    from foredeck.settings import ImageSettings
 
 KILL_GRACE = 3.0
 
@@ -127,9 +129,7 @@ async def run_pipeline(
     executor = _Run(
         run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
     )
-    executor.images = ImageBuilder(
-        images or ImageSettings(), executor.layout, executor.groups, kill_grace
-    )
+    executor.images = ImageBuilder(images, executor.layout, executor.groups, kill_grace)
     executor.layout.bind(workspaces or {})
     return await executor.execute()
 

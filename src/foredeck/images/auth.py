@@ -17,11 +17,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foredeck.extras import require
 from foredeck.images.registry import ecr_region, registry_kind
-from foredeck.settings import ImageSettings
+
+if TYPE_CHECKING:  # not imported at run time: `foredeck run` stays without pydantic
+    from foredeck.settings import ImageSettings
 
 GOOGLE_USER = "oauth2accesstoken"
 GOOGLE_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]

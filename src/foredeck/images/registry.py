@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from foredeck.settings import ImageSettings
+if TYPE_CHECKING:  # not imported at run time: `foredeck run` stays without pydantic
+    from foredeck.settings import ImageSettings
 
 RegistryKind = Literal["config", "ecr", "google"]
 
