@@ -17,7 +17,7 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,22 +75,26 @@ class Built:
         return [f"{ref}@{self.digest}" for ref in self.references]
 
 
-def plan_build(build: ImageBuild, lookup: Lookup, layout: RunLayout) -> BuildPlan:
+def plan_build(
+    build: ImageBuild, lookup: Lookup, layout: RunLayout, roots: Sequence[str] = ()
+) -> BuildPlan:
     """Substitute the build's texts and check its paths lie in the run's directories (the
-    work tree, or a workspace bound to a directory): a context names what is pushed."""
+    work tree, a workspace bound to a directory, or `roots`: the checkout): a context names
+    what is pushed."""
 
     def text(value: str) -> str:
         return lookups.text(value, lookup)
 
     context = _local_path(text(build.context), layout)
-    roots = [layout.work.resolve(), *(p.resolve() for p in layout.bound_dirs())]
+    allowed = [layout.work, *layout.bound_dirs(), *map(Path, roots)]
+    resolved = [path.resolve() for path in allowed]
     real = context.resolve()
-    if not any(real == root or real.is_relative_to(root) for root in roots):
+    if not any(real.is_relative_to(root) for root in resolved):
         raise BuildInputError(f"context {str(context)!r} is not in the run's workspaces")
     if not real.is_dir():
         raise BuildInputError(f"context {str(context)!r} is not a directory")
     dockerfile = (real / text(build.dockerfile)).resolve()
-    if not any(dockerfile.is_relative_to(root) for root in roots) or not dockerfile.is_file():
+    if not any(dockerfile.is_relative_to(root) for root in resolved) or not dockerfile.is_file():
         raise BuildInputError(f"no Dockerfile {build.dockerfile!r} in context {str(context)!r}")
     destination = text(build.destination).strip()
     references = [f"{destination}:{text(tag)}" for tag in build.tags]
@@ -162,12 +166,15 @@ class ImageBuilder:
         groups: ProcessGroups,
         kill_grace: float,
         logins: Mapping[str, Login] | None = None,
+        roots: Sequence[str] = (),
     ) -> None:
+        """`roots`: directories besides the run's that a context may be in (the checkout)."""
         self._settings = settings
         self.layout = layout
         self.groups = groups
         self.kill_grace = kill_grace
         self.logins = dict(logins or {})
+        self.roots = tuple(roots)
 
     @property
     def settings(self) -> ImageSettings:
@@ -196,7 +203,7 @@ class ImageBuilder:
     ) -> tuple[BuildOutcome | None, Built | None]:
         """Build and push: (None, what was pushed), or (the outcome, None) when it failed."""
         try:
-            plan = plan_build(build, lookup, self.layout)
+            plan = plan_build(build, lookup, self.layout, self.roots)
         except (SubstitutionError, BuildInputError, OSError) as exc:
             message = f"build-image: {exc}"
             logger.message(message)

@@ -129,7 +129,9 @@ async def run_pipeline(
     executor = _Run(
         run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
     )
-    executor.images = ImageBuilder(images, executor.layout, executor.groups, kill_grace)
+    executor.images = ImageBuilder(
+        images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
+    )
     executor.layout.bind(workspaces or {})
     return await executor.execute()
 
