@@ -118,6 +118,7 @@ async def test_a_context_outside_the_run_is_refused(tmp_path: Path) -> None:
         (f"context: {outside}", "is not in the run's workspaces"),
         ("context: /workspace/../../..", "is not in the run's workspaces"),
         ("context: .", "no Dockerfile 'Dockerfile' in context"),
+        ("dockerfile: ../../outside/Dockerfile", "no Dockerfile '../../outside/Dockerfile'"),
     ):
         run = load_pipeline_text(BUILD.replace("CONTEXT", context), "build.yaml")
         out = tmp_path / "out"
@@ -125,3 +126,21 @@ async def test_a_context_outside_the_run_is_refused(tmp_path: Path) -> None:
         build = result.tasks["build"]
         assert build.status == "Failed"
         assert build.reason.startswith("build-image: ") and why in build.reason, build.reason
+
+
+async def test_substituted_tags_and_destinations_are_checked(tmp_path: Path) -> None:
+    task = BUILD.replace("CONTEXT", "").replace("127.0.0.1:5000/team/app", "$(params.to)")
+    task = task.replace("[v1, latest]", "[$(params.tag)]").replace(
+        "spec:\n", "spec:\n  params: [{name: to}, {name: tag}]\n", 1
+    )
+    for to, tag, why in (
+        ("127.0.0.1:5000/app", "bad tag", "'bad tag' is not a valid image tag"),
+        ("127.0.0.1:5000/App:1", "ok", "is not a repository REGISTRY/NAME"),
+        ("nohost", "ok", "'nohost' is not a repository REGISTRY/NAME"),
+    ):
+        run = load_pipeline_text(task, "build.yaml", {"to": to, "tag": tag})
+        out = tmp_path / "out"
+        result = await run_pipeline(run, out, images=ImageSettings(buildah="/nonexistent"))
+        build = result.tasks["build"]
+        assert build.status == "Failed"
+        assert why in build.reason, build.reason

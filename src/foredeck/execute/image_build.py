@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # not imported at run time: `foredeck run` stays without pyda
 
 STEP = "build-image"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_REPOSITORY = re.compile(r"[\w.-]+(:\d+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)+")
+"""`HOST[:PORT]/path`, as a distribution reference's name (a tag goes in `tags`)."""
 
 BuildOutcome = tuple[TaskStatus, str, bool]
 """(status, reason, whether a retry may help) of a build that did not succeed."""
@@ -85,6 +88,14 @@ def plan_build(
     def text(value: str) -> str:
         return lookups.text(value, lookup)
 
+    destination = text(build.destination).strip()
+    if not _REPOSITORY.fullmatch(destination):
+        raise BuildInputError(f"destination {destination!r} is not a repository REGISTRY/NAME")
+    tags = [text(tag) for tag in build.tags]
+    bad = [tag for tag in tags if not _TAG.fullmatch(tag)]
+    if bad:
+        raise BuildInputError(f"{bad[0]!r} is not a valid image tag")
+    references = [f"{destination}:{tag}" for tag in tags]
     context = _local_path(text(build.context), layout)
     allowed = [layout.work, *layout.bound_dirs(), *map(Path, roots)]
     resolved = [path.resolve() for path in allowed]
@@ -96,8 +107,6 @@ def plan_build(
     dockerfile = (real / text(build.dockerfile)).resolve()
     if not any(dockerfile.is_relative_to(root) for root in resolved) or not dockerfile.is_file():
         raise BuildInputError(f"no Dockerfile {build.dockerfile!r} in context {str(context)!r}")
-    destination = text(build.destination).strip()
-    references = [f"{destination}:{text(tag)}" for tag in build.tags]
     return BuildPlan(
         context=real,
         dockerfile=dockerfile,
