@@ -117,7 +117,7 @@ def test_tekton_emits_kaniko_that_validates() -> None:
     kaniko = _kaniko(task["steps"])
     assert kaniko["args"] == [
         "--dockerfile=$(workspaces.source.path)/app/build/Containerfile",
-        "--context=dir://$(workspaces.source.path)/app",
+        "--context=$(workspaces.source.path)/app",
         "--destination=registry.example.com/team/app:$(params.version)",
         "--destination=registry.example.com/team/app:latest",
         "--digest-file=$(results.IMAGE_DIGEST.path)",
@@ -154,3 +154,11 @@ def test_argo_emits_kaniko_that_validates() -> None:
         kaniko["volumeMounts"]
     )
     assert any(v.get("secret", {}).get("secretName") == "push-creds" for v in template["volumes"])
+
+
+def test_a_relative_context_is_the_containers_working_directory() -> None:
+    text = PIPELINE.replace("context: $(workspaces.source.path)/app", "context: ./app")
+    text = text.replace("          dockerfile: build/Containerfile\n", "")
+    task = emit_tekton(load(text))["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]
+    args = _kaniko(task["steps"])["args"]
+    assert args[:2] == ["--dockerfile=./app/Dockerfile", "--context=./app"]

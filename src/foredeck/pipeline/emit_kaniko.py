@@ -4,12 +4,12 @@ The build becomes two steps: Kaniko builds and pushes (`--destination` per tag, 
 written by `--digest-file` to the `IMAGE_DIGEST` result file), then a shell of Kaniko's debug
 image writes `IMAGE_URL`, as Tekton's catalog build tasks do. Registry credentials are a
 docker config from a Secret (`kubernetes.io/dockerconfigjson`, optional: IRSA or workload
-identity need none) mounted at `/kaniko/.docker`. Paths are a pod's: a relative context is
-under `/workspace`, as a step's working directory is.
+identity need none) mounted at `/kaniko/.docker`.
 """
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from foredeck.pipeline.model import IMAGE_DIGEST, IMAGE_URL, ImageBuild, Step, TaskSpec
@@ -23,19 +23,15 @@ DOCKER_CONFIG_DIR = "/kaniko/.docker"
 _WRITE = 'printf %s "$1" > "$2"'
 
 
-def _pod_path(path: str) -> str:
-    if path.startswith(("/", "$(")):
-        return path
-    return "/workspace" if path in ("", ".") else f"/workspace/{path.removeprefix('./')}"
-
-
 def kaniko_args(build: ImageBuild) -> list[str]:
-    """The executor's arguments (values keep their `$(...)` references)."""
-    context = _pod_path(build.context)
+    """The executor's arguments (values keep their `$(...)` references). A relative context
+    is relative to the container's working directory, as a step's paths are: Kaniko's
+    `/workspace`, or the checkout a decorated pod starts in."""
+    context = build.context
     dockerfile = build.dockerfile
     if not dockerfile.startswith(("/", "$(")):
-        dockerfile = f"{context.rstrip('/')}/{dockerfile.removeprefix('./')}"
-    args = [f"--dockerfile={dockerfile}", f"--context=dir://{context}"]
+        dockerfile = posixpath.join(context, dockerfile)
+    args = [f"--dockerfile={dockerfile}", f"--context={context}"]
     args += [f"--destination={build.destination}:{tag}" for tag in build.tags]
     args.append(f"--digest-file=$(results.{IMAGE_DIGEST}.path)")
     args += [f"--build-arg={name}={value}" for name, value in build.build_args.items()]
