@@ -243,7 +243,7 @@ spec:
           - name: write
             image: busybox
             script: |
-              printf 'FROM BASE_IMAGE\\nRUN sleep 300\\n' > "$(workspaces.source.path)/Dockerfile"
+              printf 'FROM BASE_IMAGE\\nRUN sleep 317\\n' > "$(workspaces.source.path)/Dockerfile"
     - name: build
       runAfter: [write]
       timeout: 3s
@@ -269,7 +269,7 @@ async def test_a_task_timeout_kills_the_build(
     left = [
         p.info["cmdline"]
         for p in psutil.process_iter(["cmdline"])
-        if any("sleep 300" in part for part in p.info["cmdline"] or [])
+        if any("sleep 317" in part for part in p.info["cmdline"] or [])
         or str(store.root) in " ".join(p.info["cmdline"] or [])
     ]
     assert left == []

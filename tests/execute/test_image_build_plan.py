@@ -18,8 +18,7 @@ DIGEST = "sha256:" + "c" * 64
 FAKE = f"""#!/bin/sh
 # records each call, as JSON lines; a push writes its digest file
 python3 -c 'import json, os, sys; print(json.dumps({{"argv": sys.argv[1:],
-  "isolation": os.environ.get("BUILDAH_ISOLATION"),
-  "auth_env": os.environ.get("REGISTRY_AUTH_FILE")}}))' "$@" >> "$FAKE_LOG"
+  "isolation": os.environ.get("BUILDAH_ISOLATION")}}))' "$@" >> "$FAKE_LOG"
 while [ $# -gt 0 ]; do
   if [ "$1" = --digestfile ]; then printf '{DIGEST}' > "$2"; fi
   shift
@@ -48,7 +47,6 @@ async def test_buildah_argv_settings_and_a_checkout_context(
     script.write_text(FAKE)
     script.chmod(0o755)
     monkeypatch.setenv("FAKE_LOG", str(calls))
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", "/somewhere/else.json")  # not buildah's
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     (checkout / "Dockerfile").write_text("FROM scratch\n")
@@ -85,6 +83,8 @@ async def test_buildah_argv_settings_and_a_checkout_context(
         "--layers=false",
         "-f",
         str(checkout / "Dockerfile"),
+        "--authfile",
+        str(config),
         "-t",
         refs[0],
         "-t",
@@ -106,7 +106,6 @@ async def test_buildah_argv_settings_and_a_checkout_context(
             f"docker://{ref}",
         ]
     assert {call["isolation"] for call in recorded} == {"chroot"}
-    assert {call["auth_env"] for call in recorded} == {None}
     assert len(recorded) == 3
 
 

@@ -141,6 +141,8 @@ def buildah(settings: ImageSettings) -> list[str]:
 def bud_argv(plan: BuildPlan, settings: ImageSettings) -> list[str]:
     argv = [*buildah(settings), "bud", f"--layers={str(plan.cache).lower()}"]
     argv += ["-f", str(plan.dockerfile)]
+    if settings.auth_file:  # a base image from a private registry
+        argv += ["--authfile", str(Path(settings.auth_file).expanduser())]
     for reference in plan.references:
         argv += ["-t", reference]
     for name, value in plan.build_args.items():
@@ -198,9 +200,7 @@ class ImageBuilder:
     @property
     def env(self) -> dict[str, str]:
         """foredeck's own environment (not a step's), with the isolation of RUN lines."""
-        env = {**os.environ, "BUILDAH_ISOLATION": self.settings.isolation}
-        env.pop("REGISTRY_AUTH_FILE", None)  # the auth file is given, or there is none
-        return env
+        return {**os.environ, "BUILDAH_ISOLATION": self.settings.isolation}
 
     async def run(
         self,
