@@ -11,7 +11,10 @@ the test instead of skipping it.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -171,7 +174,23 @@ class Registry:
             self.process.wait()
 
 
-def start_registry(base: Path) -> Registry:
+def bcrypt_hash(password: str) -> str:
+    """A bcrypt hash for an htpasswd file, from the C library's `crypt` (libxcrypt)."""
+    name = ctypes.util.find_library("crypt")
+    if name is None:
+        pytest.skip("an htpasswd registry needs libcrypt (bcrypt hashes)")
+    crypt = ctypes.CDLL(name).crypt
+    crypt.restype = ctypes.c_char_p
+    crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = b"$2y$05$" + secrets.token_urlsafe(16)[:22].replace("-", ".").replace("_", "/").encode()
+    hashed = crypt(password.encode(), salt)
+    if not hashed or not hashed.startswith(b"$2y$"):
+        pytest.skip("this libcrypt has no bcrypt")
+    return str(hashed.decode())
+
+
+def start_registry(base: Path, users: dict[str, str] | None = None) -> Registry:
+    """A registry; with `users` (name -> password) it asks for basic auth (htpasswd)."""
     if shutil.which("docker-registry") is None:
         why = "registry tests need docker-registry (Debian package, see .ci/run)"
         if os.environ.get("CONTAINER_TESTS_REQUIRED"):
@@ -186,6 +205,11 @@ def start_registry(base: Path) -> Registry:
         f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
+    if users:
+        htpasswd = base / "htpasswd"
+        htpasswd.write_text("".join(f"{u}:{bcrypt_hash(p)}\n" for u, p in users.items()))
+        with config.open("a") as out:
+            out.write(f"auth:\n  htpasswd:\n    realm: foredeck-tests\n    path: {htpasswd}\n")
     log = (base / "registry.log").open("wb")
     process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
     deadline = time.monotonic() + 15

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from foredeck.execute import lookups
 from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
+from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
 from foredeck.execute.results import ResultError, read_results
@@ -27,7 +28,7 @@ from foredeck.execute.scheduler import Phase, StopReason
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
-from foredeck.pipeline.expressions import SubstitutionError
+from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
 from foredeck.storage import prow
 
@@ -38,6 +39,7 @@ class AttemptHost(Protocol):
     layout: RunLayout
     sandbox: Sandbox
     steps: StepRunner
+    images: ImageBuilder
     scope: lookups.RunScope
     record: RunRecord
     build_log: BuildLog
@@ -151,6 +153,8 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         task,
         steps_dir,
     )
+    if spec.build is not None:
+        return await _build(run, one, lookup)
     artifacts = one.artifacts
     env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
     wanted = run.read.get(task.name, set())
@@ -180,6 +184,25 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     except ResultError as exc:
         logger.message(str(exc))
         return "Failed", str(exc), True
+    return "Succeeded", "", False
+
+
+async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome:
+    """A `build-image` task's attempt: its results are what buildah pushed."""
+    assert one.spec.build is not None
+    loop = asyncio.get_running_loop()
+    timeout = one.task.timeout
+    deadlines = [
+        (loop.time() + timeout if timeout else None, "task"),
+        (one.phase.deadline, "pipeline"),
+    ]
+    failed, built = await run.images.run(
+        one.spec.build, lookup, one.logger, one.phase.stop, deadlines
+    )
+    if built is None:
+        return failed or ("Failed", "build-image: nothing pushed", True)
+    one.record.results = dict(built.results)
+    one.record.images = built.pinned
     return "Succeeded", "", False
 
 

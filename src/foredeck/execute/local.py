@@ -40,11 +40,12 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from foredeck.execute import attempts, lookups, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.host_notes import host_notes
+from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, OutputLimit
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.outcomes import run_failed
@@ -68,6 +69,9 @@ from foredeck.pipeline.model import (
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
 from foredeck.types import PipelineError
+
+if TYPE_CHECKING:  # pydantic stays out of `foredeck run`
+    from foredeck.settings import ImageSettings
 
 KILL_GRACE = 3.0
 
@@ -105,6 +109,7 @@ async def run_pipeline(
     marker: str | None = None,
     max_output: OutputLimit | None = None,
     workspaces: Mapping[str, WorkspaceBinding] | None = None,
+    images: ImageSettings | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -117,11 +122,15 @@ async def run_pipeline(
     `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
     `max_output` caps the step output the build log holds (see `logs.py`). `workspaces` binds
     pipeline workspaces to directories, or fills their fresh directories (`workspace.py`).
+    `images` says how `build-image` tasks build and push (`image_build.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     executor = _Run(
         run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
+    )
+    executor.images = ImageBuilder(
+        images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
     )
     executor.layout.bind(workspaces or {})
     return await executor.execute()
@@ -138,6 +147,7 @@ class _Run:
     guards and matrix; its attempts are `attempts.py`)."""
 
     build_log: BuildLog  # opened once the output directory is prepared
+    images: ImageBuilder  # set by `run_pipeline`
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ import posixpath
 import re
 from typing import Any
 
+from foredeck.pipeline import emit_kaniko as kaniko
 from foredeck.pipeline import emit_tekton_pod as tekton_pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_only import refuse_for_tekton
@@ -152,7 +153,7 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
         ]
     taken: set[str] = set()
     steps = []
-    for step in spec.steps:
+    for step in kaniko.build_steps(spec):
         body = tekton_pod.container(step, dns_label(step.name, taken))
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
@@ -164,6 +165,7 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
     if spec.sidecars:
         out["sidecars"] = tekton_pod.sidecars(spec, dns_label)
     _share_collected_files(spec, steps, out)
+    kaniko.add_to_tekton(spec, out)
     return out
 
 

@@ -150,6 +150,43 @@ class ArtifactSpec:
     archive_fields: dict[str, Any] = field(default_factory=dict)  # `archive` as written
 
 
+IMAGE_DIGEST = "IMAGE_DIGEST"
+IMAGE_URL = "IMAGE_URL"
+BUILD_RESULTS = (IMAGE_DIGEST, IMAGE_URL)
+"""The results of an image build: the pushed manifest's digest (`sha256:...`) and the image
+reference with the first tag (`REPO:TAG`), as Tekton's catalog build tasks name them."""
+
+
+@dataclass
+class ImageBuild:
+    """A task that builds a Dockerfile and pushes the image (`build-image:`), instead of steps.
+
+    A host builds it with buildah (`execute/image_build.py`), a cluster with Kaniko
+    (`pipeline/emit_kaniko.py`). `context` is a directory (`/workspace/...` and relative paths
+    lie in the run's workspaces, as a step's working directory); `dockerfile` is relative to
+    it. The image is pushed as `destination:TAG` for each of `tags`. Every text may hold
+    `$(params.x)` and `$(workspaces.w.path)`.
+    """
+
+    destination: str
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    tags: list[str] = field(default_factory=lambda: ["latest"])
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    cache: bool = False
+    cache_repo: str = ""
+    docker_config_secret: str = "docker-config"  # noqa: S105 (a Secret's name)
+    """On a cluster: the Secret (`kubernetes.io/dockerconfigjson`) mounted at
+    `/kaniko/.docker`, optional (IRSA and workload identity need none)."""
+    source: Source = UNKNOWN
+
+    def texts(self) -> list[str]:
+        """Every value that may hold `$(...)` references."""
+        values = [self.destination, self.context, self.dockerfile, self.target, self.cache_repo]
+        return [*values, *self.tags, *self.build_args.values()]
+
+
 @dataclass
 class TaskSpec:
     """A reusable task: a Tekton `Task`, an Argo container/script template, a Prow pod spec."""
@@ -177,6 +214,9 @@ class TaskSpec:
     pipeline workspace, fresh for each run of the task."""
     global_names: dict[str, str] = field(default_factory=dict)
     """Results an Argo template exports as workflow outputs (result -> `globalName`)."""
+    build: ImageBuild | None = None
+    """An image build run instead of steps (`steps` is empty); its results are
+    `BUILD_RESULTS`."""
 
 
 @dataclass

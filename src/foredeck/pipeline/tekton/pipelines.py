@@ -227,8 +227,11 @@ def _propagate(pipeline: Pipeline) -> None:
             continue
         declared = {p.name for p in spec.params}
         declared_ws = {w.name for w in spec.workspaces}
-        for step in spec.steps:
-            for ref in references(step.texts()):
+        texts = [text for step in spec.steps for text in step.texts()]
+        if spec.build is not None:
+            texts.extend(spec.build.texts())
+        if texts:
+            for ref in references(texts):
                 parts = ref.parts
                 if len(parts) < 2:
                     continue

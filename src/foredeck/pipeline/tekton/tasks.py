@@ -13,6 +13,7 @@ from foredeck.pipeline.model import (
     WorkspaceDecl,
     value_type,
 )
+from foredeck.pipeline.tekton import build_image
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
@@ -40,6 +41,7 @@ _TASK_SPEC_FIELDS = (
     "description",
     "displayName",
     "sidecars",
+    build_image.KEY,
 )
 
 
@@ -274,7 +276,7 @@ def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()
                 item.source,
             )
         )
-    return TaskSpec(
+    task = TaskSpec(
         name=name,
         steps=[
             _step(step, i, name, template) for i, step in enumerate(map_list(spec, "steps", what))
@@ -286,6 +288,9 @@ def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()
         source=spec.source,
         sidecars=[_sidecar(m, i, name) for i, m in enumerate(map_list(spec, "sidecars", what))],
     )
+    if build_image.KEY in spec:
+        build_image.attach_build(task, spec, what)
+    return task
 
 
 def parse_task(doc: SourceMap) -> TaskSpec:
