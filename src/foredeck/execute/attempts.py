@@ -65,6 +65,7 @@ class Instance:
     dname: str  # its directory name
     artifacts: str  # its $ARTIFACTS
     logger: TaskLogger
+    workspaces: dict[str, str] | None = None  # its pipeline's workspaces -> the run's
 
 
 async def run_instance(
@@ -74,8 +75,10 @@ async def run_instance(
     spec: TaskSpec,
     record: TaskRecord,
     params: dict[str, ParamValue],
+    workspaces: dict[str, str] | None = None,
 ) -> None:
-    """Run the instance's attempts in a slot of the run, and settle its record."""
+    """Run the instance's attempts in a slot of the run, and settle its record. `workspaces`:
+    the task's pipeline workspaces -> the run's (a sub-graph's are mapped; default: same)."""
     async with run.slots:
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
@@ -99,7 +102,9 @@ async def run_instance(
                 run.record.emit("task-started", record.name, "Running", attempt)
                 status, reason, retryable = await _attempt(
                     run,
-                    Instance(phase, task, spec, record, params, dname, artifacts, logger),
+                    Instance(
+                        phase, task, spec, record, params, dname, artifacts, logger, workspaces
+                    ),
                     attempt,
                 )
                 if status == "Succeeded" or not retryable or attempt > task.retries:
@@ -130,7 +135,7 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         results_dir.mkdir()
         run.sandbox.hand_over(results_dir)
     try:
-        workspaces = _task_workspaces(run, phase, task, spec, dname) if spec.workspaces else {}
+        workspaces = _task_workspaces(run, one) if spec.workspaces else {}
     except (SubstitutionError, ValueError) as exc:
         logger.message(str(exc))
         return "Failed", str(exc), False
@@ -183,15 +188,17 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     return "Succeeded", "", False
 
 
-def _task_workspaces(
-    run: AttemptHost, phase: Phase, task: PipelineTask, spec: TaskSpec, dname: str
-) -> dict[str, Path | None]:
-    declared = run.declared_workspaces
+def _task_workspaces(run: AttemptHost, one: Instance) -> dict[str, Path | None]:
+    phase, task, spec, dname = one.phase, one.task, one.spec, one.dname
+    names = one.workspaces
+    declared = run.declared_workspaces if names is None else set(names)
     paths: dict[str, Path | None] = {}
     for workspace in spec.workspaces:
         target = task.workspaces.get(workspace.name)
         if target is None and workspace.name in declared:
             target = workspace.name
+        if target is not None and names is not None:
+            target = names.get(target)  # a sub-graph's workspace the call left unbound: None
         if target is not None:
             path = run.layout.workspace(target)
             sub_path = task.workspace_sub_paths.get(workspace.name)

@@ -191,6 +191,7 @@ class _Run:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
         self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
+        self.root.workspaces = {name: name for name in self.declared_workspaces}
         self.record = RunRecord(
             self.layout, self.name, self.pipeline.name, self.params, self._ordered_records, on_event
         )
@@ -426,7 +427,7 @@ class _Run:
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
         if task.graph_ref is None:
-            await attempts.run_instance(self, phase, task, spec, record, params)
+            await attempts.run_instance(self, phase, task, spec, record, params, g.workspaces)
         else:
             await subgraph.run_call(self, g, phase, task, record, params)
 

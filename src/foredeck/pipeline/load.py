@@ -181,14 +181,8 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
                 )
             pipeline = matches[0]
         tekton.apply_run(run, pipeline)
-    elif len(parsed.pipelines) == 1:
-        pipeline = parsed.pipelines[0]
     elif parsed.pipelines:
-        names = ", ".join(f"{p.name} ({p.source})" for p in parsed.pipelines)
-        raise PipelineError(
-            parsed.pipelines[1].source,
-            f"several Pipelines and no PipelineRun to choose one: {names}",
-        )
+        pipeline = _root_pipeline(parsed.pipelines)
     elif len(parsed.tasks) == 1:
         pipeline = single_task_pipeline(parsed.tasks[0])
     else:
@@ -196,8 +190,21 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
         raise PipelineError(
             parsed.tasks[1].source, f"several Tasks and no Pipeline or PipelineRun: {names}"
         )
-    pipeline.task_library = library
+    tekton.link_pipelines(pipeline, parsed.pipelines, library)
     return pipeline, run
+
+
+def _root_pipeline(pipelines: list[Pipeline]) -> Pipeline:
+    """With no PipelineRun: the only Pipeline, or the only one no other runs (pipelineRef)."""
+    called = {t.graph_ref for p in pipelines for t in p.all_tasks() if t.graph_ref is not None}
+    roots = [p for p in pipelines if p.name not in called]
+    if len(pipelines) == 1 or len(roots) == 1:
+        return pipelines[0] if len(pipelines) == 1 else roots[0]
+    names = ", ".join(f"{p.name} ({p.source})" for p in pipelines)
+    raise PipelineError(
+        pipelines[1].source,
+        f"several Pipelines and no PipelineRun to choose one: {names}",
+    )
 
 
 def single_task_pipeline(task: TaskSpec) -> Pipeline:

@@ -265,7 +265,9 @@ class PipelineTask:
     continue_on: ContinueOn = NO_CONTINUE
 
     # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
-    # (its `params` bind the graph's params, its results are the graph's results).
+    # (its `params` bind the graph's params, its results are the graph's results, its
+    # `workspaces` map the graph's onto this pipeline's; one it leaves unbound is this
+    # pipeline's workspace of the same name, if any, as an Argo template sees the workflow's).
     graph_ref: str | None = None
     retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
     # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
@@ -370,7 +372,10 @@ class Pipeline:
     def graph_interface(self, task: PipelineTask) -> TaskSpec:
         graph = self.graph_of(task)
         results = [ResultSpec(r.name, source=r.source) for r in graph.results]
-        return TaskSpec(graph.name, [], list(graph.params), results, source=graph.source)
+        workspaces = list(graph.workspaces)
+        return TaskSpec(
+            graph.name, [], list(graph.params), results, workspaces, source=graph.source
+        )
 
 
 @dataclass
