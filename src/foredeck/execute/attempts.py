@@ -29,6 +29,7 @@ from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
 from foredeck.pipeline.expressions import SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
+from foredeck.pipeline.step_params import bound_at_run
 from foredeck.storage import prow
 
 
@@ -156,12 +157,17 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         task,
         steps_dir,
     )
+    try:  # a StepAction's params, bound in the task's scope
+        steps = [bound_at_run(s, lambda v, t: lookups.value(v, lookup, t)) for s in spec.steps]
+    except SubstitutionError as exc:
+        logger.message(str(exc))
+        return "Failed", str(exc), False
     artifacts = one.artifacts
     env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
     wanted = run.read.get(task.name, set())
     capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
     failed = await run.steps.run(
-        spec.steps,
+        steps,
         Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
         attempt_deadline=loop.time() + task.timeout if task.timeout else None,
         phase_deadline=phase.deadline,

@@ -45,8 +45,12 @@ def emit(run: PipelineRunSpec, fmt: EmitFormat) -> str:
 
 
 def with_objects(run: PipelineRunSpec, doc: dict[str, Any]) -> str:
-    """`doc` as YAML after the run's cluster objects (one document each)."""
-    manifests, notes = emitted(run.cluster_objects)
+    """`doc` as YAML after the run's cluster objects (one document each). Tekton StepActions go
+    with a Tekton run only (its steps keep their `ref`; an Argo workflow's are inlined)."""
+    objects = run.cluster_objects
+    if not str(doc.get("apiVersion", "")).startswith("tekton.dev/"):
+        objects = [o for o in objects if o.kind != "StepAction"]
+    manifests, notes = emitted(objects)
     head = "".join(f"# {note}\n" for note in notes)
     return head + "---\n".join(dump(m) for m in [*manifests, doc])
 

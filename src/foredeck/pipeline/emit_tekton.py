@@ -155,7 +155,7 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
     taken: set[str] = set()
     steps = []
     for step in spec.steps:
-        body = tekton_pod.container(step, dns_label(step.name, taken))
+        body = _step_body(step, dns_label(step.name, taken))
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
         _step_extras(step, body)
@@ -167,6 +167,17 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
         out["sidecars"] = tekton_pod.sidecars(spec, dns_label)
     _share_collected_files(spec, steps, out)
     return out
+
+
+def _step_body(step: Step, name: str) -> dict[str, Any]:
+    """A step's container; a step that runs a StepAction keeps its `ref` and `params` (the
+    StepAction is emitted before the run, with the input's other objects)."""
+    if not step.action:
+        return tekton_pod.container(step, name)
+    body: dict[str, Any] = {"name": name, "ref": {"name": step.action}}
+    if step.params:
+        body["params"] = [{"name": k, "value": v} for k, v in step.params.items()]
+    return body
 
 
 def _step_extras(step: Step, body: dict[str, Any]) -> None:

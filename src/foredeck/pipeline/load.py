@@ -99,6 +99,9 @@ def run_from_documents(
         api = doc.data.get("apiVersion")
         if api == tekton.API_VERSION:
             tekton_docs.append(doc)
+        elif api in tekton.STEP_ACTION_APIS and doc.data.get("kind") == "StepAction":
+            tekton_docs.append(doc)  # also a cluster object: `--emit tekton` keeps the refs
+            cluster.append(objects.cluster_object(doc))
         elif api == ARGO_API:
             argo_docs.append(doc)
         elif isinstance(api, str) and api and not objects.is_engine_api(api):

@@ -112,10 +112,19 @@ class Step:
     init: bool = False
     """An init container (Argo `initContainers`): runs before the task's other steps, as Tekton
     runs every step."""
+    action: str = ""
+    """The Tekton StepAction this step runs (`ref.name`), resolved into the fields above, where
+    the StepAction's own params are written `$(step.params.NAME…)` (a scope of their own)."""
+    action_params: list[ParamSpec] = field(default_factory=list)  # the StepAction's params
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    """What the step passes the StepAction's params, written in the task's scope; bound when the
+    step runs (`step_actions.bind`), an object's keys over its default's, as Tekton does."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
         values = [self.image, *self.command, *self.args, *self.env.values()]
+        for value in self.params.values():
+            values.extend([value] if isinstance(value, str) else value)
         if self.script is not None:
             values.append(self.script)
         if self.working_dir is not None:

@@ -14,10 +14,12 @@ end shares live in `validate.py`.
 from foredeck.pipeline.tekton.child_pipelines import link_pipelines
 from foredeck.pipeline.tekton.documents import API_VERSION, KINDS, TektonDocuments, parse_documents
 from foredeck.pipeline.tekton.runs import TektonRun, apply_run
+from foredeck.pipeline.tekton.step_actions import STEP_ACTION_APIS
 
 __all__ = [
     "API_VERSION",
     "KINDS",
+    "STEP_ACTION_APIS",
     "TektonDocuments",
     "TektonRun",
     "apply_run",
