@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from foredeck.execute import lookups
+from foredeck.execute import lookups, provenance
 from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
@@ -162,6 +162,12 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     except SubstitutionError as exc:
         logger.message(str(exc))
         return "Failed", str(exc), False
+    artifacts_dir = None
+    if provenance.uses_artifacts(spec):  # Tekton artifacts: a directory per attempt, where
+        artifacts_dir = run.layout.tmp / "artifacts" / f"{dname}.{attempt}"  # a sandbox writes
+        artifacts_dir.mkdir(parents=True)
+        run.sandbox.hand_over(artifacts_dir)
+        steps = [provenance.with_paths(s, artifacts_dir) for s in steps]
     artifacts = one.artifacts
     env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
     wanted = run.read.get(task.name, set())
@@ -179,6 +185,12 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         if tail.cut:
             logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
     one.record.results = dict(captured)
+    if artifacts_dir is not None:
+        try:
+            one.record.provenance = provenance.read(artifacts_dir, steps)
+        except ValueError as exc:
+            logger.message(str(exc))
+            return "Failed", str(exc), True
     if failed is not None:
         if task.continue_on and results_dir is not None:
             # Tekton keeps the results a task whose failure it ignores wrote (TEP-0050).

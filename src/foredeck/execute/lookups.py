@@ -216,6 +216,8 @@ class RunScope:
                     return _result(record.results, attribute[len("results.") :])
                 if attribute.startswith("matrix."):
                     return _matrix_length(record, attribute[len("matrix.") :])
+                if attribute.startswith(("outputs.", "inputs.")):  # Tekton artifacts
+                    return record.provenance.get(attribute)
                 return None
             if root == "context":
                 found = context.get(rest)

@@ -47,6 +47,7 @@ from foredeck.pipeline.model import (
     WhenExpression,
 )
 from foredeck.pipeline.predicates import AllOf, Is, done, render, tasks_of
+from foredeck.pipeline.tekton.artifacts import folded_back
 from foredeck.pipeline.validate import results_read, task_references
 from foredeck.types import PipelineError
 
@@ -324,12 +325,14 @@ def _pipeline_task(
     by_name = {t.name: t for t in p.all_tasks()} if task.depends else {}
     guards = [*task.when, *_outcome_guards(by_name, task, where)]
     out: dict[str, Any] = {"name": names[task.name]}
+    params = task.params
     if task.graph_ref is not None:
         out["pipelineSpec"] = _child_pipeline(p, task, read, stack)
     else:
-        out["taskSpec"] = _task_spec(p.spec_of(task), read.get(task.name, set()), where)
-    if task.params:
-        out["params"] = [{"name": k, "value": _rename(v, names)} for k, v in task.params.items()]
+        params, spec = folded_back(task, p.spec_of(task))  # artifact references, as written
+        out["taskSpec"] = _task_spec(spec, read.get(task.name, set()), where)
+    if params:
+        out["params"] = [{"name": k, "value": _rename(v, names)} for k, v in params.items()]
     if task.matrix is not None:
         out["matrix"] = _matrix(task.matrix, names)
     if task.run_after:

@@ -24,6 +24,7 @@ from foredeck.pipeline.model import (
     value_type,
 )
 from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn
+from foredeck.pipeline.tekton.artifacts import artifact_params
 from foredeck.pipeline.tekton.cel import cel_guard
 from foredeck.pipeline.tekton.child_pipelines import (
     inline_key,
@@ -255,6 +256,7 @@ def _propagate(pipeline: Pipeline) -> None:
         spec = task.task_spec
         if spec is None:
             continue
+        artifact_params(task, spec)
         declared = {p.name for p in spec.params}
         declared_ws = {w.name for w in spec.workspaces}
         for step in spec.steps:
