@@ -127,6 +127,19 @@ def test_a_failed_finally_task_fails_the_child_and_so_the_parent(tmp_path: Path)
     assert result.status == "Failed"
 
 
+def test_a_child_is_a_pipeline_run_of_its_own(tmp_path: Path) -> None:
+    script = "echo $(context.pipelineRun.name) $(context.pipeline.name) $(params.st)"
+    text = INLINE.replace('script: "exit 0"', f'script: "{script}"').replace(
+        "            taskSpec: {steps:",
+        "            params: [{name: st, value: $(tasks.status)}]\n"
+        "            taskSpec: {params: [{name: st}], steps:",
+    )
+    result = asyncio.run(run_pipeline(load(text), tmp_path / "out"))
+    assert result.status == "Succeeded"
+    # Tekton names a child PipelineRun `<parent run>-<task>`; its finally sees its own tasks
+    assert lines_of(tmp_path / "out", "call.last") == ["parent-call parent/call Succeeded"]
+
+
 def test_an_ignored_failure_inside_the_child_does_not_fail_it(tmp_path: Path) -> None:
     text = INLINE.replace(
         "          - name: inner\n", "          - name: inner\n            onError: continue\n"

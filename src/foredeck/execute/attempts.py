@@ -67,6 +67,7 @@ class Instance:
     artifacts: str  # its $ARTIFACTS
     logger: TaskLogger
     workspaces: dict[str, str] | None = None  # its pipeline's workspaces -> the run's
+    scope: lookups.RunScope | None = None  # its graph's (None: the run's)
 
 
 async def run_instance(
@@ -77,9 +78,11 @@ async def run_instance(
     record: TaskRecord,
     params: dict[str, ParamValue],
     workspaces: dict[str, str] | None = None,
+    scope: lookups.RunScope | None = None,
 ) -> None:
     """Run the instance's attempts in a slot of the run, and settle its record. `workspaces`:
-    the task's pipeline workspaces -> the run's (a sub-graph's are mapped; default: same)."""
+    the task's pipeline workspaces -> the run's (a sub-graph's are mapped; default: same);
+    `scope`: what its expressions see (a sub-graph's own; default: the run's)."""
     async with run.slots:
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
@@ -104,7 +107,16 @@ async def run_instance(
                 status, reason, retryable = await _attempt(
                     run,
                     Instance(
-                        phase, task, spec, record, params, dname, artifacts, logger, workspaces
+                        phase,
+                        task,
+                        spec,
+                        record,
+                        params,
+                        dname,
+                        artifacts,
+                        logger,
+                        workspaces,
+                        scope or run.scope,
                     ),
                     attempt,
                 )
@@ -146,7 +158,7 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         uses = run.step_paths[id(spec)] = uses_step_paths(spec)
     if uses:
         steps_dir = run.layout.steps_dir(dname, attempt)
-    lookup = run.scope.task_lookup(
+    lookup = (one.scope or run.scope).task_lookup(
         spec,
         one.params,
         results_dir,
@@ -221,7 +233,7 @@ def _task_workspaces(run: AttemptHost, one: Instance) -> dict[str, Path | None]:
             path = run.layout.workspace(target)
             sub_path = task.workspace_sub_paths.get(workspace.name)
             if sub_path:
-                lookup = run.scope.pipeline_lookup(phase.is_finally, task)
+                lookup = (one.scope or run.scope).pipeline_lookup(phase.is_finally, task)
                 path = sub_directory(path, lookups.text(sub_path, lookup))
         elif workspace.optional:
             paths[workspace.name] = None

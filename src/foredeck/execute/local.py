@@ -427,7 +427,9 @@ class _Run:
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
         if task.graph_ref is None:
-            await attempts.run_instance(self, phase, task, spec, record, params, g.workspaces)
+            await attempts.run_instance(
+                self, phase, task, spec, record, params, g.workspaces, g.scope
+            )
         else:
             await subgraph.run_call(self, g, phase, task, record, params)
 

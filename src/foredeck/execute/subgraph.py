@@ -157,8 +157,11 @@ async def run_call(
         record.instances.append(name)
     outer = caller.scope
     every = outer.records if outer.run_records is None else outer.run_records
+    # A Tekton child pipeline is a PipelineRun of its own, `<parent run>-<task>`; an Argo
+    # template's `workflow.name` is the run's.
+    name = f"{outer.name}-{task.name}" if graph.failure_policy == "stop" else run.name
     scope = lookups.RunScope(
-        run.name, graph, values, records, uid=outer.uid, started=outer.started, run_records=every
+        name, graph, values, records, uid=outer.uid, started=outer.started, run_records=every
     )
     child = Graph(graph, records, scope, depth=caller.depth + 1)
     for decl in graph.workspaces:
