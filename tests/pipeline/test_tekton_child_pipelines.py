@@ -127,6 +127,42 @@ def test_a_failed_finally_task_fails_the_child_and_so_the_parent(tmp_path: Path)
     assert result.status == "Failed"
 
 
+PROPAGATED = """\
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: parent}
+spec:
+  workspaces: [{name: ws}]
+  tasks:
+    - name: child
+      params: [{name: greeting, value: hi}]
+      workspaces: [{name: inner, workspace: ws}]
+      pipelineSpec:
+        tasks:
+          - name: t
+            taskSpec:
+              steps:
+                - name: s
+                  image: busybox
+                  script: "echo $(params.greeting) >$(workspaces.inner.path)/f"
+    - name: read
+      runAfter: [child]
+      taskSpec:
+        steps: [{name: s, image: busybox, script: "cat $(workspaces.ws.path)/f"}]
+"""
+
+
+def test_an_inline_child_takes_the_tasks_params_and_workspaces_undeclared(tmp_path: Path) -> None:
+    """Embedded in the child PipelineRun they bind, they propagate as into any inline spec."""
+    spec = load(PROPAGATED)
+    child = spec.pipeline.graph_of(spec.pipeline.tasks[0])
+    assert [p.name for p in child.params] == ["greeting"]
+    assert [w.name for w in child.workspaces] == ["inner"]
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out"))
+    assert result.status == "Succeeded"
+    assert lines_of(tmp_path / "out", "read") == ["hi"]
+
+
 def test_a_child_is_a_pipeline_run_of_its_own(tmp_path: Path) -> None:
     script = "echo $(context.pipelineRun.name) $(context.pipeline.name) $(params.st)"
     text = INLINE.replace('script: "exit 0"', f'script: "{script}"').replace(

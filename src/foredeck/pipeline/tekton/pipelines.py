@@ -183,7 +183,13 @@ def _what_runs(
     elif "pipelineSpec" in task:
         key = inline_key(parent, result.name)
         spec = as_map(task["pipelineSpec"], task.at("pipelineSpec"), f"{what} 'pipelineSpec'")
-        child = pipeline_spec(spec, key, f"{what} pipelineSpec")
+        # Embedded in the child PipelineRun, which the task's params and workspaces bind:
+        # they propagate into it, as a PipelineRun's into its inline pipelineSpec.
+        params, sources = name_values(task, "params", what)
+        propagated = {k: (v, sources[k]) for k, v in params.items()}
+        bound = {w.get("name"): w.source for w in map_list(task, "workspaces", what)}
+        workspaces = {k: v for k, v in bound.items() if isinstance(k, str)}
+        child = pipeline_spec(spec, key, f"{what} pipelineSpec", propagated, workspaces)
         graphs.update(child.graph_library)
         child.graph_library = {}
         graphs[key] = child
