@@ -60,6 +60,13 @@ spec:
 """
 
 
+BY_REF = TASK.replace("{name: obj, value: {b: B1}}", '{name: obj, value: "$(params.o[*])"}')
+BY_REF = BY_REF.replace(
+    "params: [{name: given,",
+    "params: [{name: o, type: object, properties: {b: {}}, default: {b: B}}, {name: given,",
+)
+
+
 def load(text: str) -> PipelineRunSpec:
     return load_pipeline_text(textwrap.dedent(text), "sa.yaml")
 
@@ -116,17 +123,28 @@ def test_what_tekton_refuses_is_a_load_error_naming_the_line(
     assert f"sa.yaml:{line}:" in str(err.value)
 
 
-def test_emitted_tekton_keeps_the_ref_and_the_step_action_goes_first() -> None:
+def test_emitted_tekton_inlines_the_step_where_that_keeps_its_meaning() -> None:
     spec = load(ACTION + TASK)
     doc = emit_tekton(spec)
     assert schema_errors(tekton_validator(), doc) == []
     step = doc["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]
+    assert "ref" not in step
+    assert step["args"] == ["x", "y", "A0", "B1"]
+    assert step["env"] == [{"name": "WORD", "value": "$(params.given)"}]
+    assert "StepAction" not in emit(spec, "tekton")
+    assert "StepAction" not in emit(spec, "argo")
+
+
+def test_emitted_tekton_keeps_the_ref_where_defaults_merge_at_run_time() -> None:
+    spec = load(ACTION + BY_REF)
+    doc = emit_tekton(spec)
+    assert schema_errors(tekton_validator(), doc) == []
+    step = doc["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]
     assert step["ref"] == {"name": "say"}
-    assert {"name": "word", "value": "$(params.given)"} in step["params"]
+    assert {"name": "obj", "value": "$(params.o[*])"} in step["params"]
     assert "image" not in step
     text = emit(spec, "tekton")
     assert text.index("kind: StepAction") < text.index("kind: PipelineRun")
-    assert "StepAction" not in emit(spec, "argo")
 
 
 def test_emitted_argo_inlines_the_step_or_says_why_it_cannot() -> None:
@@ -134,10 +152,5 @@ def test_emitted_argo_inlines_the_step_or_says_why_it_cannot() -> None:
     assert schema_errors(argo_validator(), doc) == []
     text = str(doc)
     assert "A0" in text and "B1" in text and "{{inputs.parameters.given}}" in text
-    by_ref = TASK.replace("{name: obj, value: {b: B1}}", '{name: obj, value: "$(params.o[*])"}')
-    by_ref = by_ref.replace(
-        "params: [{name: given,",
-        "params: [{name: o, type: object, properties: {b: {}}, default: {b: B}}, {name: given,",
-    )
     with pytest.raises(PipelineError, match="keys merge with the StepAction's default"):
-        emit_argo(load(ACTION + by_ref))
+        emit_argo(load(ACTION + BY_REF))

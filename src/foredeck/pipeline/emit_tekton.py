@@ -10,6 +10,8 @@ Tekton's, so values pass through unchanged except where Kubernetes is stricter t
   are separate containers in Tekton, so each such file's directory is an `emptyDir` mounted
   into every step of the task;
 - pipeline workspaces are bound to a `volumeClaimTemplate` each;
+- a step that runs a StepAction is inlined, or keeps its `ref` where inlining would lose the
+  StepAction's object defaults (the StepAction then goes with the run, `emit.with_objects`);
 - a sub-graph call is a child pipeline (`pipelineSpec` inline; alpha in Tekton), unless Tekton
   cannot run it: an Argo template, recursion, results read back, a matrix or retries over it;
 - a dependency predicate becomes `runAfter` when it only says "after these went well";
@@ -47,6 +49,7 @@ from foredeck.pipeline.model import (
     WhenExpression,
 )
 from foredeck.pipeline.predicates import AllOf, Is, done, render, tasks_of
+from foredeck.pipeline.step_params import inline
 from foredeck.pipeline.tekton.artifacts import folded_back
 from foredeck.pipeline.validate import results_read, task_references
 from foredeck.types import PipelineError
@@ -171,10 +174,15 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
 
 
 def _step_body(step: Step, name: str) -> dict[str, Any]:
-    """A step's container; a step that runs a StepAction keeps its `ref` and `params` (the
-    StepAction is emitted before the run, with the input's other objects)."""
+    """A step's container. A step that runs a StepAction is inlined (the manifest stays
+    self-contained), unless that would change what it does (`step_params.inline`): then it
+    keeps its `ref` and `params`, and the StepAction is printed before the run."""
     if not step.action:
         return tekton_pod.container(step, name)
+    try:
+        return tekton_pod.container(inline(step, ""), name)
+    except PipelineError:
+        pass
     body: dict[str, Any] = {"name": name, "ref": {"name": step.action}}
     if step.params:
         body["params"] = [{"name": k, "value": v} for k, v in step.params.items()]
