@@ -86,6 +86,9 @@ spec:
 """
 
 
+RETRIES = "pipelineRef: {name: child}\n      retries: 2"
+
+
 def load(text: str) -> PipelineRunSpec:
     return load_pipeline_text(textwrap.dedent(text), "pinp.yaml")
 
@@ -208,6 +211,11 @@ def test_an_ignored_failure_inside_the_child_does_not_fail_it(tmp_path: Path) ->
             "      taskSpec: {params: [{name: v}], steps: [{name: s, image: b, script: x}]}\n",
             34,
             "result reference to pipelineTask 'call' is not supported",
+        ),
+        (
+            CHILD + PARENT.replace("pipelineRef: {name: child}", RETRIES),
+            25,
+            "'retries' of a child pipeline (pipelineRef/pipelineSpec) are not supported",
         ),
         (
             PARENT.replace(

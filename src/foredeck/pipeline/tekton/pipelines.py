@@ -224,6 +224,9 @@ def _pipeline_task(
         if not isinstance(retries, int) or isinstance(retries, bool):
             raise PipelineError(task.at("retries"), f"{what}: 'retries' must be an integer")
         result.retries = retries
+        if retries and result.graph_ref is not None:
+            why = "'retries' of a child pipeline (pipelineRef/pipelineSpec) are not supported"
+            raise PipelineError(task.at("retries"), f"{what}: {why}")
     result.timeout = timeout_field(task, "timeout", what)
     result.continue_on = _on_error(task, what)
     if "matrix" in task:
