@@ -64,6 +64,7 @@ from foredeck.pipeline.model import (
     RunStatus,
     TaskSpec,
     TaskStatus,
+    over_default,
 )
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
@@ -82,7 +83,7 @@ def effective_params(pipeline: Pipeline, given: Mapping[str, ParamValue]) -> dic
     values: dict[str, ParamValue] = {}
     for spec in pipeline.params:
         if spec.name in given:
-            values[spec.name] = given[spec.name]
+            values[spec.name] = over_default(given[spec.name], spec.default)
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:

@@ -29,7 +29,7 @@ from foredeck.execute.outcomes import run_failed
 from foredeck.execute.runstate import TaskRecord, worst_status
 from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
 from foredeck.pipeline.expressions import SubstitutionError
-from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask, TaskStatus
+from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask, TaskStatus, over_default
 from foredeck.pipeline.validate import dependencies
 
 MAX_GRAPH_DEPTH = 50
@@ -118,7 +118,7 @@ def _graph_params(
     values = dict(run.params)
     for spec in graph.params:
         if spec.name in given:
-            values[spec.name] = given[spec.name]
+            values[spec.name] = over_default(given[spec.name], spec.default)
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:

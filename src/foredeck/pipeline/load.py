@@ -159,7 +159,15 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
             )
         library[task.name] = task
     run: tekton.TektonRun | None = None
-    if parsed.runs:
+    every_run = [(r.name, r.source) for r in parsed.runs]
+    every_run += [(r.name, r.source) for r in parsed.task_runs]
+    if len(every_run) > 1:
+        names = ", ".join(name for name, _ in every_run)
+        kind = "runs" if parsed.task_runs else "PipelineRuns"
+        raise PipelineError(every_run[1][1], f"several {kind} ({names}); give exactly one")
+    if parsed.task_runs:
+        pipeline, run = _task_run(parsed.task_runs[0], library)
+    elif parsed.runs:
         if len(parsed.runs) > 1:
             names = ", ".join(r.name for r in parsed.runs)
             raise PipelineError(
@@ -194,6 +202,37 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
             parsed.tasks[1].source, f"several Tasks and no Pipeline or PipelineRun: {names}"
         )
     tekton.link_pipelines(pipeline, parsed.pipelines, library)
+    return pipeline, run
+
+
+def _task_run(
+    task_run: tekton.TektonTaskRun, library: dict[str, TaskSpec]
+) -> tuple[Pipeline, tekton.TektonRun]:
+    """A TaskRun as a one-task pipeline and the run that gives it its values."""
+    task = task_run.task
+    if task is None:
+        task = library.get(str(task_run.task_ref))
+        if task is None:
+            known = ", ".join(sorted(library)) or "none loaded"
+            raise PipelineError(
+                task_run.ref_source,
+                f"TaskRun {task_run.name!r} refers to unknown Task {task_run.task_ref!r}"
+                f" (loaded: {known})",
+            )
+    else:
+        library[task.name] = task  # the inline spec, under the TaskRun's name
+    pipeline = single_task_pipeline(task)
+    node = pipeline.tasks[0]
+    node.timeout = task_run.timeout
+    node.retries = task_run.retries
+    if task_run.settings.fields():
+        pipeline.task_run_specs[node.name] = task_run.settings
+    run = tekton.TektonRun(task_run.name, None, pipeline, task_run.params, task_run.param_sources)
+    declared = {param.name for param in pipeline.params}
+    for name in list(run.params):
+        if name not in declared:  # Tekton ignores a param the Task does not declare
+            del run.params[name]
+            pipeline.ignored_params.append(name)
     return pipeline, run
 
 

@@ -41,6 +41,14 @@ def value_type(value: ParamValue) -> ParamType:
     return "string"
 
 
+def over_default(value: ParamValue, default: ParamValue | None) -> ParamValue:
+    """A param's value as Tekton binds it: an object's keys over its default's, one by one (a
+    partial object keeps the default's other keys); any other value as given."""
+    if isinstance(value, dict) and isinstance(default, dict):
+        return {**default, **value}
+    return value
+
+
 @dataclass
 class ParamSpec:
     name: str

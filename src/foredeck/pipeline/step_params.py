@@ -28,6 +28,7 @@ from foredeck.pipeline.model import (
     PipelineRunSpec,
     Step,
     TaskSpec,
+    over_default,
 )
 from foredeck.types import PipelineError
 
@@ -42,9 +43,10 @@ def own_scope(text: str) -> str:
     return _TASK_PARAMS.sub(r"\1" + SCOPE, text) if "params" in text else text
 
 
-def values(step: Step, resolve: Resolve) -> dict[str, ParamValue]:
+def values(step: Step, resolve: Resolve, *, as_text: bool = False) -> dict[str, ParamValue]:
     """The StepAction's params as the step binds them: the step's value (resolved in the task's
-    scope by `resolve`) or the default; an object's keys over the default's."""
+    scope by `resolve`, or kept as written with `as_text`) or the default; an object's keys
+    over the default's."""
     out: dict[str, ParamValue] = {}
     for spec in step.action_params:
         given = step.params.get(spec.name)
@@ -55,8 +57,10 @@ def values(step: Step, resolve: Resolve) -> dict[str, ParamValue]:
             value = spec.default
         else:
             value = resolve(given, spec.type)
-        if isinstance(spec.default, dict) and isinstance(value, dict):
-            value = {**spec.default, **value}
+        if isinstance(value, dict):
+            value = over_default(value, spec.default)
+        elif spec.type == "object" and isinstance(spec.default, dict) and not as_text:
+            value = spec.default  # Tekton replaces an object's keys with an object's only
         out[spec.name] = value
     return out
 
@@ -99,7 +103,7 @@ def inline(step: Step, where: str) -> Step:
     def as_written(given: ParamValue, _type: ParamType) -> ParamValue:
         return given
 
-    bound = values(step, as_written)
+    bound = values(step, as_written, as_text=True)
     for spec in step.action_params:
         value = bound[spec.name]
         if spec.type != "object" or not isinstance(value, str):

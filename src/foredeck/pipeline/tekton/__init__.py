@@ -15,6 +15,7 @@ from foredeck.pipeline.tekton.child_pipelines import link_pipelines
 from foredeck.pipeline.tekton.documents import API_VERSION, KINDS, TektonDocuments, parse_documents
 from foredeck.pipeline.tekton.runs import TektonRun, apply_run
 from foredeck.pipeline.tekton.step_actions import STEP_ACTION_APIS
+from foredeck.pipeline.tekton.task_runs import TektonTaskRun
 
 __all__ = [
     "API_VERSION",
@@ -22,6 +23,7 @@ __all__ = [
     "STEP_ACTION_APIS",
     "TektonDocuments",
     "TektonRun",
+    "TektonTaskRun",
     "apply_run",
     "link_pipelines",
     "parse_documents",

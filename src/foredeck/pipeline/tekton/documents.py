@@ -16,6 +16,7 @@ from foredeck.pipeline.tekton.step_actions import (
     resolve,
     task_specs,
 )
+from foredeck.pipeline.tekton.task_runs import TektonTaskRun, parse_task_run
 from foredeck.pipeline.tekton.tasks import parse_task
 from foredeck.types import PipelineError
 from foredeck.yamlsrc import Document
@@ -23,7 +24,7 @@ from foredeck.yamlsrc import Document
 API_VERSION = "tekton.dev/v1"
 
 
-KINDS = ("Task", "Pipeline", "PipelineRun")
+KINDS = ("Task", "Pipeline", "PipelineRun", "TaskRun")
 
 
 _TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
@@ -34,6 +35,7 @@ class TektonDocuments:
     tasks: list[TaskSpec] = field(default_factory=list)
     pipelines: list[Pipeline] = field(default_factory=list)
     runs: list[TektonRun] = field(default_factory=list)
+    task_runs: list[TektonTaskRun] = field(default_factory=list)
     step_actions: dict[str, StepAction] = field(default_factory=dict)
 
 
@@ -62,6 +64,8 @@ def parse_documents(docs: Iterable[Document]) -> TektonDocuments:
             out.pipelines.append(parse_pipeline(data))
         elif kind == "PipelineRun":
             out.runs.append(parse_run(data))
+        elif kind == "TaskRun":
+            out.task_runs.append(parse_task_run(data))
         elif kind is None:
             raise PipelineError(data.source, "document has no 'kind'")
         else:
@@ -70,6 +74,7 @@ def parse_documents(docs: Iterable[Document]) -> TektonDocuments:
                 f"unsupported kind {kind!r} for {API_VERSION} (supported: {', '.join(KINDS)})",
             )
     pipelines = [*out.pipelines, *(r.pipeline for r in out.runs if r.pipeline is not None)]
-    for spec in task_specs(out.tasks, pipelines):
+    inline = [r.task for r in out.task_runs if r.task is not None]
+    for spec in task_specs([*out.tasks, *inline], pipelines):
         resolve(spec.steps, out.step_actions)
     return out

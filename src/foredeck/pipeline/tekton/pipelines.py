@@ -110,7 +110,7 @@ def _task_ref(task: SourceMap, what: str) -> str:
     if "apiVersion" in ref:
         raise PipelineError(ref.at("apiVersion"), f"{what}: custom tasks are not supported")
     kind = str_field(ref, "kind", f"{what} taskRef")
-    if kind not in (None, "Task"):
+    if kind not in (None, "Task", "task"):  # Tekton reads any other as a Task too
         raise PipelineError(ref.at("kind"), f"{what}: taskRef kind {kind!r} not supported (Task)")
     return name_of(ref, f"{what} taskRef")
 
