@@ -27,8 +27,8 @@ from foredeck.execute.scheduler import Phase, StopReason
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
-from foredeck.pipeline.expressions import SubstitutionError
-from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
+from foredeck.pipeline.expressions import Lookup, SubstitutionError
+from foredeck.pipeline.model import ParamValue, PipelineTask, Step, TaskSpec, TaskStatus
 from foredeck.pipeline.step_params import bound_at_run
 from foredeck.storage import prow
 
@@ -48,6 +48,7 @@ class AttemptHost(Protocol):
     read: dict[str, set[str]]  # task -> the results someone reads
     declared_workspaces: set[str]
     step_paths: dict[int, bool]  # spec id -> refers to `$(steps.…)`
+    artifact_paths: dict[int, bool]  # spec id -> refers to `$(artifacts.path)` (Tekton)
 
     def settle(self, record: TaskRecord, status: TaskStatus, reason: str = "") -> None: ...
 
@@ -169,17 +170,11 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         task,
         steps_dir,
     )
-    try:  # a StepAction's params, bound in the task's scope
-        steps = [bound_at_run(s, lambda v, t: lookups.value(v, lookup, t)) for s in spec.steps]
+    try:
+        steps, artifacts_dir = _tekton_steps(run, one, attempt, lookup)
     except SubstitutionError as exc:
         logger.message(str(exc))
         return "Failed", str(exc), False
-    artifacts_dir = None
-    if provenance.uses_artifacts(spec):  # Tekton artifacts: a directory per attempt, where
-        artifacts_dir = run.layout.tmp / "artifacts" / f"{dname}.{attempt}"  # a sandbox writes
-        artifacts_dir.mkdir(parents=True)
-        run.sandbox.hand_over(artifacts_dir)
-        steps = [provenance.with_paths(s, artifacts_dir) for s in steps]
     artifacts = one.artifacts
     env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
     wanted = run.read.get(task.name, set())
@@ -216,6 +211,27 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         logger.message(str(exc))
         return "Failed", str(exc), True
     return "Succeeded", "", False
+
+
+def _tekton_steps(
+    run: AttemptHost, one: Instance, attempt: int, lookup: Lookup
+) -> tuple[list[Step], Path | None]:
+    """The attempt's steps with their StepActions' params bound in the task's scope, and the
+    directory of their Tekton artifacts files (None: they write none). Raises
+    SubstitutionError for a StepAction param that does not resolve."""
+    spec = one.spec
+    steps = spec.steps
+    if any(s.action_params for s in steps):
+        steps = [bound_at_run(s, lambda v, t: lookups.value(v, lookup, t)) for s in steps]
+    wrote = run.artifact_paths.get(id(spec))
+    if wrote is None:  # scanned once per spec, as `step_paths`
+        wrote = run.artifact_paths[id(spec)] = provenance.uses_artifacts(spec)
+    if not wrote:
+        return steps, None
+    directory = run.layout.tmp / "artifacts" / f"{one.dname}.{attempt}"  # a sandbox writes there
+    directory.mkdir(parents=True)
+    run.sandbox.hand_over(directory)
+    return [provenance.with_paths(s, directory) for s in steps], directory
 
 
 def _task_workspaces(run: AttemptHost, one: Instance) -> dict[str, Path | None]:

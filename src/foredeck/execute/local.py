@@ -184,6 +184,7 @@ class _Run:
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
+        self.artifact_paths: dict[int, bool] = {}  # spec id -> refers to `$(artifacts.path)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
