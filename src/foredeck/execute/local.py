@@ -65,6 +65,7 @@ from foredeck.pipeline.model import (
     RunStatus,
     TaskSpec,
     TaskStatus,
+    over_default,
 )
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
@@ -86,7 +87,7 @@ def effective_params(pipeline: Pipeline, given: Mapping[str, ParamValue]) -> dic
     values: dict[str, ParamValue] = {}
     for spec in pipeline.params:
         if spec.name in given:
-            values[spec.name] = given[spec.name]
+            values[spec.name] = over_default(given[spec.name], spec.default)
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:
@@ -193,6 +194,7 @@ class _Run:
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
+        self.artifact_paths: dict[int, bool] = {}  # spec id -> refers to `$(artifacts.path)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -201,6 +203,7 @@ class _Run:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
         self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
+        self.root.workspaces = {name: name for name in self.declared_workspaces}
         self.record = RunRecord(
             self.layout, self.name, self.pipeline.name, self.params, self._ordered_records, on_event
         )
@@ -436,7 +439,9 @@ class _Run:
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
         if task.graph_ref is None:
-            await attempts.run_instance(self, phase, task, spec, record, params)
+            await attempts.run_instance(
+                self, phase, task, spec, record, params, g.workspaces, g.scope
+            )
         else:
             await subgraph.run_call(self, g, phase, task, record, params)
 

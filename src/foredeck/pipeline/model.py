@@ -41,6 +41,14 @@ def value_type(value: ParamValue) -> ParamType:
     return "string"
 
 
+def over_default(value: ParamValue, default: ParamValue | None) -> ParamValue:
+    """A param's value as Tekton binds it: an object's keys over its default's, one by one (a
+    partial object keeps the default's other keys); any other value as given."""
+    if isinstance(value, dict) and isinstance(default, dict):
+        return {**default, **value}
+    return value
+
+
 @dataclass
 class ParamSpec:
     name: str
@@ -112,10 +120,19 @@ class Step:
     init: bool = False
     """An init container (Argo `initContainers`): runs before the task's other steps, as Tekton
     runs every step."""
+    action: str = ""
+    """The Tekton StepAction this step runs (`ref.name`), resolved into the fields above, where
+    the StepAction's own params are written `$(step.params.NAME…)` (a scope of their own)."""
+    action_params: list[ParamSpec] = field(default_factory=list)  # the StepAction's params
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    """What the step passes the StepAction's params, written in the task's scope; bound when the
+    step runs (`step_actions.bind`), an object's keys over its default's, as Tekton does."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
         values = [self.image, *self.command, *self.args, *self.env.values()]
+        for value in self.params.values():
+            values.extend([value] if isinstance(value, str) else value)
         if self.script is not None:
             values.append(self.script)
         if self.working_dir is not None:
@@ -305,7 +322,9 @@ class PipelineTask:
     continue_on: ContinueOn = NO_CONTINUE
 
     # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
-    # (its `params` bind the graph's params, its results are the graph's results).
+    # (its `params` bind the graph's params, its results are the graph's results, its
+    # `workspaces` map the graph's onto this pipeline's; one it leaves unbound is this
+    # pipeline's workspace of the same name, if any, as an Argo template sees the workflow's).
     graph_ref: str | None = None
     retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
     # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
@@ -410,7 +429,10 @@ class Pipeline:
     def graph_interface(self, task: PipelineTask) -> TaskSpec:
         graph = self.graph_of(task)
         results = [ResultSpec(r.name, source=r.source) for r in graph.results]
-        return TaskSpec(graph.name, [], list(graph.params), results, source=graph.source)
+        workspaces = list(graph.workspaces)
+        return TaskSpec(
+            graph.name, [], list(graph.params), results, workspaces, source=graph.source
+        )
 
 
 @dataclass
