@@ -76,6 +76,7 @@ class LocalExecutor:
         config = self.containers
         if config.runtime == "podman" and config.installed() is None:
             raise PodmanError(f"containers.runtime is podman but {config.binary} is not installed")
+        self.images = settings.images
         self._remove_dead()
 
     def _remove_dead(self) -> None:
@@ -114,6 +115,7 @@ class LocalExecutor:
                 marker=request.marker,
                 max_output=request.max_output,
                 containers=self._container_run(request),
+                images=self.images,
             )
         except (PipelineError, OutputDirError) as exc:
             raise ExecutorError(str(exc)) from None
