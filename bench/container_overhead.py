@@ -18,10 +18,11 @@ kit's defaults and are used on both sides.
 
 Target: ratio <= 1.2.
 
-Measured on the 2-core development VM shared with other jobs (load average 6 to 9): ratio
-0.93 (median of 15 pairs of 10 steps; best/best 0.81), 1.25 in an earlier run of 7 pairs of 20
-steps in a fixed order (best/best 1.07); a bare `podman run` took 0.24 to 0.99 s meanwhile.
-The load, not the executor, moves the figure (docs/containers.md).
+Measured on the 2-core development VM shared with other jobs (load average 4 to 9): ratio
+0.93, 0.95 and 1.16 in three runs of 15 pairs of 10 steps (best/best 0.81, 1.22, 1.10), 1.25 in
+an earlier run of 7 pairs of 20 steps in a fixed order (best/best 1.07); a bare `podman run`
+took 0.24 to 0.99 s meanwhile. The load, not the executor, moves the figure
+(docs/containers.md).
 """
 
 from __future__ import annotations
