@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -83,9 +85,14 @@ class Store:
 
 
 def make_store(base: Path) -> Store:
-    store = Store(root=base / "storage", runroot=base / "run")
+    """A store under `base`. Its runroot is a short directory in the system's temp folder named
+    for the store (podman refuses one longer than 50 characters, and pytest-xdist's paths are
+    longer), so that the processes sharing a store share its runroot too."""
+    root = base / "storage"
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    store = Store(root=root, runroot=Path(tempfile.gettempdir()) / f"fd-run-{digest}")
     store.root.mkdir(parents=True, exist_ok=True)
-    store.runroot.mkdir(parents=True, exist_ok=True)
+    store.runroot.mkdir(exist_ok=True)
     return store
 
 

@@ -49,7 +49,7 @@ with zipfile.ZipFile(out, "w") as archive:
                     code = compile(file.read(), path, "exec", dont_inherit=True)
                 data = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
             inside = os.path.relpath(path, stdlib)[:-3] + ".pyc"
-            archive.writestr(inside, data)
+            archive.writestr(zipfile.ZipInfo(inside, (1980, 1, 1, 0, 0, 0)), data)  # same bytes
 """
 
 

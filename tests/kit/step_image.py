@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,12 +69,9 @@ class StepImage:
 
 def build_step_image(base: Path) -> StepImage:
     """A store under `base` with `IMAGE` in it (skips, or fails in CI, without podman).
-
-    Its runroot is a short directory of its own: podman refuses one longer than 50 characters,
-    and pytest-xdist's temporary paths are longer (`StepImage.remove_all` removes it)."""
+    `StepImage.remove_all` removes its runroot (`make_store`)."""
     require_tools("podman", "buildah", "runc")
     store = make_store(base)
-    store = Store(store.root, Path(tempfile.mkdtemp(prefix="fd-run-")))
     context = base / "context"
     context.mkdir(parents=True, exist_ok=True)
     (context / "in-image").write_text(IN_IMAGE + "\n")
