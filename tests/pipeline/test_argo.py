@@ -637,10 +637,6 @@ def test_stdout_result_is_the_stdout_result_of_the_producer() -> None:
         (dag("- {name: a, template: echo, depends: zz}\n"), "unknown dependency 'zz'"),
         (dag("- {name: a, template: nope}\n"), "no template named 'nope'"),
         (
-            dag("- {name: a, template: echo, arguments: {parameters: [{name: zz, value: 1}]}}\n"),
-            "not an input",
-        ),
-        (
             dag(
                 "- {name: a, template: echo,\n"
                 "   arguments: {parameters: [{name: msg, value: '{{q}}'}]}}"

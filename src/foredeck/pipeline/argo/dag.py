@@ -39,6 +39,7 @@ from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Nod
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.targets import select
 from foredeck.pipeline.argo.templates import (
+    declared_arguments,
     find_template,
     input_params,
     retry_strategy,
@@ -225,11 +226,8 @@ def _node(
         frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
         return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
-    declared = {p.name: p for p in leaf.spec.params}
-    for arg in args:
-        if arg not in declared or arg in leaf.bindings:
-            message = f"{where}: argument {arg!r} is not an input of template {leaf.key!r}"
-            raise fail(args[arg][1], message)
+    inputs = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
+    args = declared_arguments(args, inputs)
     matrix = loop(w, call, args, scope, where)
     looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
@@ -350,10 +348,7 @@ def _group_inputs(
     """The inputs of a nested dag/steps template: the caller's arguments, else the defaults."""
     inputs: dict[str, str] = {}
     declared = input_params(template, f"template {template.get('name')!r}")
-    names = {p.name for p in declared}
-    for arg, (_, source) in args.items():
-        if arg not in names:
-            raise fail(source, f"{where}: argument {arg!r} is not an input of the template")
+    args = declared_arguments(args, (p.name for p in declared))
     for p in declared:
         if p.name in args:
             value, source = args[p.name]

@@ -19,7 +19,7 @@ from foredeck.pipeline.argo.fields import as_list, as_map, at, deadline, fail, s
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.state import Collection, Frame, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import input_params, template_kind
+from foredeck.pipeline.argo.templates import declared_arguments, input_params, template_kind
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
     ParamValue,
@@ -59,10 +59,7 @@ def graph_call(
 ) -> Node:
     """The IR node of a call that runs `template` as a sub-graph."""
     key = _graph(w, template, coll, expand)
-    declared = {p.name for p in w.graphs[key].params}
-    for arg, (_, source) in args.items():
-        if arg not in declared:
-            raise fail(source, f"{site.where}: argument {arg!r} is not an input of the template")
+    args = declared_arguments(args, (p.name for p in w.graphs[key].params))
     matrix = loop(w, call, args, site.scope, site.where)
     looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}

@@ -23,7 +23,7 @@ from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.loops import looped_names
 from foredeck.pipeline.argo.state import Collection, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import find_template, template_kind
+from foredeck.pipeline.argo.templates import declared_arguments, find_template, template_kind
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.expressions import iter_references
 from foredeck.pipeline.model import ParamSpec, ParamValue, Pipeline, PipelineResult, PipelineTask
@@ -141,6 +141,8 @@ def _handler(
         raise fail(hook.source, f"{where}: {why}")
     leaf = build_leaf(w, hooked.coll, template)
     args = arguments(hook.call, where) if hook.call is not None else {}
+    inputs = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
+    args = declared_arguments(args, inputs)
     scope = hooked.scope
     saved = scope.nodes.get(hooked.name)
     # a looped node's hook runs once per item and sees that item's outputs, not the list
@@ -148,9 +150,6 @@ def _handler(
     try:
         bound: dict[str, ParamValue] = {}
         for pname, (value, source) in args.items():
-            if pname not in {p.name for p in leaf.spec.params} or pname in leaf.bindings:
-                message = f"{where}: argument {pname!r} is not an input of {hook.template!r}"
-                raise fail(source, message)
             text = call_text(value, scope, w.params, source, f"{where} argument {pname!r}")
             bound[pname] = _rewrite(text, hooked, lifted)
     finally:

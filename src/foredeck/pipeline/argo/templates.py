@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 from foredeck.pipeline.argo.artifacts import input_artifact_params
@@ -79,6 +80,16 @@ def input_params(template: SourceMap, where: str) -> list[ParamSpec]:
     if len({p.name for p in params}) != len(params):
         raise fail(at(raw, "parameters"), f"{where}: duplicate input parameter")
     return params
+
+
+def declared_arguments(
+    args: dict[str, tuple[str, Source]], names: Iterable[str]
+) -> dict[str, tuple[str, Source]]:
+    """The arguments of a call that bind one of the template's inputs `names`: Argo binds each
+    declared input from the argument of its name and ignores any other argument
+    (`common.ProcessArgs`), so a call may pass more than the template reads."""
+    wanted = set(names)
+    return {name: value for name, value in args.items() if name in wanted}
 
 
 POLICIES: tuple[RetryPolicy, ...] = ("Always", "OnFailure", "OnError", "OnTransientError")
