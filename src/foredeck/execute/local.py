@@ -272,6 +272,7 @@ class _Run:
             deadline=deadline,
             graph=self.graph,
             policy=self.pipeline.failure_policy,
+            lookup=self.scope.pipeline_lookup(is_finally),
         )
         await phase.run()
 

@@ -22,8 +22,10 @@ from collections import deque
 from collections.abc import Coroutine, Iterable
 from typing import Any, Literal, Protocol
 
+from foredeck.execute.hooks import HookWatch, hook_edges
 from foredeck.execute.outcomes import blocked_by, continues
 from foredeck.execute.runstate import TaskRecord
+from foredeck.pipeline.expressions import Lookup
 from foredeck.pipeline.model import FailurePolicy, PipelineTask, TaskStatus
 
 StopReason = Literal["failed", "timeout", "cancel"]
@@ -71,6 +73,7 @@ class Phase:
         deadline: float | None,
         graph: dict[str, set[str]],
         policy: FailurePolicy = "stop",
+        lookup: Lookup | None = None,
     ) -> None:
         self.host = host
         self.tasks = tasks
@@ -84,12 +87,16 @@ class Phase:
         self.finished: list[asyncio.Task[None]] = []
         names = {task.name for task in tasks}
         self.graph = {task.name: graph.get(task.name, set()) & names for task in tasks}
+        self.hooks = HookWatch(tasks, lookup)  # `lookup`: what hook expressions read
+        hook_edges(tasks, self.graph)
         self.children: dict[str, list[str]] = {task.name: [] for task in tasks}
         self.waiting = {name: len(parents) for name, parents in self.graph.items()}
         for name, parents in self.graph.items():
             for parent in parents:
                 self.children[parent].append(name)
-        self.ready: deque[str] = deque(name for name, count in self.waiting.items() if not count)
+        self.ready: deque[str] = deque(
+            name for name, count in self.waiting.items() if not count and name not in self.hooks
+        )
         self.unsettled = {task.name: task for task in tasks}
         self._wakeup: asyncio.Future[None] | None = None
         stop.add_done_callback(lambda _: self._wake())
@@ -131,7 +138,7 @@ class Phase:
         self.unsettled.pop(name, None)
         for child in self.children.get(name, ()):
             self.waiting[child] -= 1
-            if self.waiting[child] == 0:
+            if self.waiting[child] == 0 and child not in self.hooks:  # hooks: `_fire_hooks`
                 self.ready.append(child)
 
     async def _wait(self, watch_deadline: bool) -> None:
@@ -163,6 +170,7 @@ class Phase:
                 host.log("pipeline timeout expired: stopping running tasks")
             if self.stopping is None:
                 self._start_ready()
+                self._fire_hooks()
             else:
                 running = set(self.running.values())
                 for name in list(self.unsettled):
@@ -201,6 +209,24 @@ class Phase:
                 continue
             coro = host.task(self, task)
             self._track(asyncio.get_running_loop().create_task(coro), name)
+
+    def _fire_hooks(self) -> None:
+        """Start the hooks whose expression holds now; skip those that can no longer run."""
+        if not self.hooks:
+            return
+        started = set(self.running.values())
+        idle = all(name in self.hooks.names for name in self.unsettled)
+        start, skip = self.hooks.due(self.host.records, started.__contains__, idle)
+        for hook, why in skip:
+            self.host.guarded_off.add(hook.name)
+            self.host.settle(self.host.records[hook.name], "Skipped", why)
+            self._settled(hook.name)
+        for hook in start:
+            coro = self.host.task(self, hook)
+            self._track(asyncio.get_running_loop().create_task(coro), hook.name)
+        if start or skip:
+            self._start_ready()
+            self._fire_hooks()  # a skipped hook may free tasks whose start fires others
 
     def _blocked(self, task: PipelineTask) -> str:
         """Why `task` may not run now that what it waits for has settled ('' if it may)."""

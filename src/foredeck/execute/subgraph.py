@@ -170,6 +170,7 @@ async def run_call(
         deadline=deadline,
         graph=edges,
         policy=graph.failure_policy,
+        lookup=scope.pipeline_lookup(phase.is_finally),
     ).run()
     if graph.finally_tasks:
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()

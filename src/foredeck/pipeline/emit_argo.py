@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from foredeck.pipeline import emit_argo_artifacts as arts
+from foredeck.pipeline import emit_argo_hooks as hooks
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
@@ -114,7 +115,7 @@ class _Emitter:
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
-        dag_tasks = [self._dag_task(t, finally_=False) for t in p.tasks]
+        dag_tasks = hooks.dag_tasks(self, p.tasks)
         exit_tasks = [self._dag_task(t, finally_=True) for t in p.finally_tasks]
         entry_name = self._unique("main")
         entry: dict[str, Any] = {"name": entry_name, "dag": {"tasks": dag_tasks}}
@@ -128,6 +129,9 @@ class _Emitter:
         params = [self._workflow_param(param.name) for param in p.params]
         if params:
             spec["arguments"] = {"parameters": params}
+        watchers = hooks.workflow_hooks(self, p.tasks)
+        if watchers:
+            spec["hooks"] = watchers
         if exit_tasks:
             handler = self._unique("exit-handler")
             exit_template: dict[str, Any] = {"name": handler, "dag": {"tasks": exit_tasks}}

@@ -17,6 +17,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from foredeck.pipeline import emit_argo_hooks as hooks
 from foredeck.pipeline.expressions import iter_references
 from foredeck.pipeline.model import Pipeline, PipelineTask, RetryStrategy, WhenExpression
 from foredeck.pipeline.validate import dependencies
@@ -58,7 +59,9 @@ def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
         template["outputs"] = {"parameters": outputs}
     if task.timeout is not None:  # from the template's own activeDeadlineSeconds
         template["activeDeadlineSeconds"] = str(max(1, math.ceil(task.timeout)))
-    template["dag"] = {"tasks": [child._dag_task(t, finally_=False) for t in graph.tasks]}
+    if any(t.trigger is not None and t.hook_of is None for t in graph.tasks):
+        raise PipelineError(graph.source, f"sub-graph {graph.name!r}: a workflow-level hook")
+    template["dag"] = {"tasks": hooks.dag_tasks(child, graph.tasks)}
     emitter.graph_bodies.append(template)
     return name
 

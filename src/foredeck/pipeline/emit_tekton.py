@@ -356,6 +356,9 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
             why = "Tekton cannot run a sub-graph"
             why += " (a looped or recursive dag/steps call, or an exit hook)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+        if task.trigger is not None:
+            why = "a lifecycle hook (runs when an expression over live statuses holds)"
+            raise PipelineError(task.source, f"task {task.name!r}: {why} has no Tekton equal")
         matrix = task.matrix
         if task.item_when:
             why = "a `when` over the loop item (Tekton guards a matrix task as a whole)"

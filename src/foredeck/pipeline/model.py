@@ -271,6 +271,13 @@ class PipelineTask:
     # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
     # value of its matrix param `p` (Argo's `when` over `{{item}}`).
     item_when: list[WhenExpression] = field(default_factory=list)
+    # A lifecycle hook (Argo `hooks.<name>` other than `exit`): `trigger` is an expression
+    # (`$(= ...)`) over live statuses, where a task that has started reads "Running" and
+    # `$(tasks.status)` reads "Running" until the run ends. The task starts at most once, when
+    # it first holds while `hook_of` (None: the whole run) has not ended or as it ends; else it
+    # is Skipped. The dependents of `hook_of` also wait for its hooks (`execute/hooks.py`).
+    trigger: str | None = None
+    hook_of: str | None = None
 
 
 @dataclass

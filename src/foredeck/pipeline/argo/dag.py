@@ -33,6 +33,7 @@ from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
 from foredeck.pipeline.argo.item_when import item_guards
 from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
+from foredeck.pipeline.argo.lifecycle import Target, add_hooks, lifecycle_hooks
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
@@ -180,11 +181,16 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     if hook is not None and (continues or frame.depends is not None):
         why = "with an exit hook (put the hook on a dag/steps template around it)"
         raise unsupported(call, "continueOn" if continues else "depends", where, why)
-    node = _node(w, call, name, frame, where, hook is not None, continues)
-    if hook is None:
-        return node
-    hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
-    return wrap(w, hook, hooked, call_arguments)
+    watchers = lifecycle_hooks(call, where)
+    node = _node(w, call, name, frame, where, hook is not None or bool(watchers), continues)
+    if hook is not None:
+        hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
+        node = wrap(w, hook, hooked, call_arguments)
+    if watchers:
+        looped = any(k in call for k in ("withItems", "withParam", "withSequence"))
+        target = Target(name, node, scope, frame.coll, where, looped)
+        add_hooks(w, watchers, target, call_arguments)
+    return node
 
 
 def _node(
@@ -226,8 +232,8 @@ def _node(
         frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
         return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
-    inputs = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
-    args = declared_arguments(args, inputs)
+    declared = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
+    args = declared_arguments(args, declared)
     matrix = loop(w, call, args, scope, where)
     looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}

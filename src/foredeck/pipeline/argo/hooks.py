@@ -10,7 +10,7 @@ in Argo), the node runs inside as `X.X` and the hook as `X.onExit`.
 The hook's arguments may read the node's own outputs (`{{steps.X.outputs.parameters.p}}`);
 other values they read from the caller are passed in as params of the graph (`exit-arg-N`).
 The Argo emitter writes the graph back as the node with its `hooks.exit`. Lifecycle hooks
-other than `exit` need expressions and are refused.
+other than `exit` run on an expression: `lifecycle.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src, unsupported
+from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src
 from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.loops import looped_names
 from foredeck.pipeline.argo.state import Collection, Node, Scope, Workflow
@@ -56,10 +56,8 @@ def exit_hook(call: SourceMap, where: str) -> Hook | None:
     if "hooks" not in call:
         return None
     hooks = as_map(call["hooks"], at(call, "hooks"), f"{where} hooks")
-    for key in hooks:
-        if key != "exit":
-            why = "lifecycle hooks other than `exit` (they run on an expression)"
-            raise unsupported(hooks, key, f"{where} hooks", why)
+    if "exit" not in hooks:  # the others run on an expression (`lifecycle.py`)
+        return None
     hook = as_map(hooks.get("exit"), at(hooks, "exit"), f"{where} hooks.exit")
     check_keys(hook, {"template", "arguments"}, set(), f"{where} hooks.exit")
     name = scalar(hook.get("template"), at(hook, "template"), f"{where} hooks.exit.template")
