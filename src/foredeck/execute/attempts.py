@@ -26,7 +26,7 @@ from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
+from foredeck.execute.workspace import RunLayout, TaskFiles, dir_name, sub_directory
 from foredeck.pipeline.expressions import SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
 from foredeck.storage import prow
@@ -65,6 +65,7 @@ class Instance:
     dname: str  # its directory name
     artifacts: str  # its $ARTIFACTS
     logger: TaskLogger
+    stop: asyncio.Future[None] | None = None  # what stops its steps (None: the phase's stop)
 
 
 async def run_instance(
@@ -80,14 +81,8 @@ async def run_instance(
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
             return
-        record.status = "Running"
-        record.started = time.time()
-        dname = run.layout.task_dir_name(record.name)
-        files = run.layout.open_task(dname)
+        dname, files, logger = open_instance(run, record)
         artifacts = files.artifacts
-        run.sandbox.hand_over(artifacts)
-        record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
-        logger = TaskLogger(record.name, files.log, run.build_log)
         status: TaskStatus = "Failed"
         reason = ""
         try:
@@ -97,7 +92,7 @@ async def run_instance(
                 # holds what the task wrote, and is not created for a silent task.
                 logger.message(f"attempt {attempt} of {task.retries + 1} started", own=attempt > 1)
                 run.record.emit("task-started", record.name, "Running", attempt)
-                status, reason, retryable = await _attempt(
+                status, reason, retryable = await attempt_steps(
                     run,
                     Instance(phase, task, spec, record, params, dname, artifacts, logger),
                     attempt,
@@ -119,7 +114,18 @@ async def run_instance(
         run.settle(record, status, reason)
 
 
-async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome:
+def open_instance(run: AttemptHost, record: TaskRecord) -> tuple[str, TaskFiles, TaskLogger]:
+    """Mark the instance started and open its directories and log: (dir name, files, log)."""
+    record.status = "Running"
+    record.started = time.time()
+    dname = run.layout.task_dir_name(record.name)
+    files = run.layout.open_task(dname)
+    run.sandbox.hand_over(files.artifacts)
+    record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
+    return dname, files, TaskLogger(record.name, files.log, run.build_log)
+
+
+async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome:
     """One attempt: (status, reason, whether a retry may help)."""
     loop = asyncio.get_running_loop()
     phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
@@ -157,7 +163,9 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
     failed = await run.steps.run(
         spec.steps,
-        Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
+        Attempt(
+            lookup, env, artifacts, results_dir, logger, one.stop or phase.stop, steps_dir, capture
+        ),
         attempt_deadline=loop.time() + task.timeout if task.timeout else None,
         phase_deadline=phase.deadline,
         sidecars=spec.sidecars,

@@ -29,19 +29,15 @@ def host_notes(pipeline: Pipeline) -> list[str]:
             f"taskRunSpecs of {tasks} ({', '.join(fields) or 'empty'}) only matter on a cluster:"
             " ignored on this host (--emit keeps them)"
         )
+    specs = [t.task_spec for t in pipeline.all_tasks() if t.task_spec is not None]
+    specs += pipeline.task_library.values()
     cluster = sorted(
         {
             key
-            for task in pipeline.all_tasks()
-            if task.task_spec is not None
-            for step in task.task_spec.steps
-            for key in step.cluster
-        }
-        | {
-            key
-            for spec in pipeline.task_library.values()
+            for spec in specs
             for step in spec.steps
             for key in step.cluster
+            if not (spec.daemon and key == "readinessProbe")  # a daemon's is probed
         }
     )
     if cluster:

@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import cast
 
-from foredeck.execute import attempts, lookups, subgraph
+from foredeck.execute import attempts, daemons, lookups, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.host_notes import host_notes
 from foredeck.execute.logs import BuildLog, OutputLimit
@@ -426,7 +426,9 @@ class _Run:
         params: dict[str, ParamValue],
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
-        if task.graph_ref is None:
+        if task.graph_ref is None and spec.daemon:
+            await daemons.run_daemon(self, phase, task, spec, record, params)
+        elif task.graph_ref is None:
             await attempts.run_instance(self, phase, task, spec, record, params)
         else:
             await subgraph.run_call(self, g, phase, task, record, params)

@@ -41,6 +41,7 @@ from foredeck.pipeline.model import ParamType, ParamValue, Pipeline, PipelineTas
 from foredeck.pipeline.validate import TEKTON_CONTEXT
 
 NAMESPACE = "local"
+HOST_IP = "127.0.0.1"
 START = "$(="
 """Opens an expression in a value (`exprlang/embed.py`); the evaluator loads on first use."""
 KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context", "steps"})
@@ -216,6 +217,8 @@ class RunScope:
                     return _result(record.results, attribute[len("results.") :])
                 if attribute.startswith("matrix."):
                     return _matrix_length(record, attribute[len("matrix.") :])
+                if attribute == "ip" and record.daemoned:
+                    return HOST_IP  # every task shares the host's network (`daemons.py`)
                 return None
             if root == "context":
                 found = context.get(rest)

@@ -5,7 +5,8 @@ non-zero, timed out or was stopped (Argo marks a pod past its deadline, or a sto
 Failed); Errored when the task failed for any other reason (a step that could not start, a
 reference that did not resolve, a result too large), as Argo's Error phase is for what is not
 a non-zero exit; Skipped when its own `when` was false; Omitted when it never ran for any
-other reason (its predicate was false, a failure upstream). Nothing is daemoned on a host.
+other reason (its predicate was false, a failure upstream). A daemon that became ready is
+Succeeded and Daemoned (`daemons.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def outcomes(name: str, records: Mapping[str, TaskRecord], guarded_off: set[str]
     """Every outcome name true of settled task `name` (with AnySucceeded / AllFailed)."""
     record = records[name]
     found = {outcome(record, guarded_off)} - {None}
+    if record.daemoned:
+        found.add("Daemoned")
     if record.instances:
         phases = [outcome(records[i], guarded_off) for i in record.instances]
         if "Succeeded" in phases:

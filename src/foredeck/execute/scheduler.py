@@ -100,6 +100,9 @@ class Phase:
         self.unsettled = {task.name: task for task in tasks}
         self._wakeup: asyncio.Future[None] | None = None
         stop.add_done_callback(lambda _: self._wake())
+        # Ends the phase's daemons (`daemons.py`): once nothing else is left, or on a stop.
+        self.scope_end: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stop.add_done_callback(lambda _: self._end_scope())
 
     def expired(self) -> bool:
         return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
@@ -133,9 +136,20 @@ class Phase:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
+    def _end_scope(self) -> None:
+        if not self.scope_end.done():
+            self.scope_end.set_result(None)
+
+    def daemon_ready(self, name: str) -> None:
+        """Daemon `name` is ready and settled while its process runs on: its children may
+        start (its coroutine ends with the phase)."""
+        self._settled(name)
+        self._wake()
+
     def _settled(self, name: str) -> None:
         """`name` reached a final status: its children may be ready now."""
-        self.unsettled.pop(name, None)
+        if self.unsettled.pop(name, None) is None:
+            return  # a daemon, settled when it became ready
         for child in self.children.get(name, ()):
             self.waiting[child] -= 1
             if self.waiting[child] == 0 and child not in self.hooks:  # hooks: `_fire_hooks`
@@ -182,6 +196,8 @@ class Phase:
                     host.settle(host.records[name], "Skipped", "dependency cycle")
                     self._settled(name)
                 return
+            if not self.unsettled:  # only daemons still run: their scope has ended
+                self._end_scope()
             await self._wait(watch_deadline=self.stopping is None)
             self._collect_finished()
 

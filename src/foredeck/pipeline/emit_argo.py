@@ -214,6 +214,8 @@ class _Emitter:
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
+        if parts[0] == "tasks" and parts[2:] == ["ip"] and not finally_:
+            return f"{{{{tasks.{parts[1]}.ip}}}}"
         aggregate = parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["json"]
         if aggregate and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
             return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"

@@ -356,6 +356,9 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
             why = "Tekton cannot run a sub-graph"
             why += " (a looped or recursive dag/steps call, or an exit hook)"
             raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
+        if task.graph_ref is None and p.spec_of(task).daemon:
+            why = "a daemon (a service running until its scope ends) has no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}; use a sidecar")
         if task.trigger is not None:
             why = "a lifecycle hook (runs when an expression over live statuses holds)"
             raise PipelineError(task.source, f"task {task.name!r}: {why} has no Tekton equal")

@@ -177,6 +177,11 @@ class TaskSpec:
     pipeline workspace, fresh for each run of the task."""
     global_names: dict[str, str] = field(default_factory=dict)
     """Results an Argo template exports as workflow outputs (result -> `globalName`)."""
+    daemon: bool = False
+    """An Argo daemon (`daemon: true`): a service that runs in the background from when it is
+    ready (its step's `readinessProbe` in `Step.cluster`, else once started) until the phase
+    that started it ends; the task counts as Succeeded once ready, and `$(tasks.T.ip)` is its
+    address (`execute/daemons.py`)."""
 
 
 @dataclass

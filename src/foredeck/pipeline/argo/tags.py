@@ -184,6 +184,10 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
+    if parts[2:] == ["ip"]:  # a daemon's address (`execute/daemons.py`)
+        if node.task is None or node.looped:
+            raise Unresolvable("the ip of a nested dag/steps call or of a loop")
+        return f"$(tasks.{node.task}.ip)"
     if parts[2:4] == ["outputs", "artifacts"] and len(parts) == 5:
         if locator_name(parts[4]) not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output artifact {parts[4]!r}")
