@@ -37,7 +37,7 @@ from foredeck.pipeline.argo.lifecycle import Target, add_hooks, lifecycle_hooks
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
-from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.argo.tags import RUNNING, call_text
 from foredeck.pipeline.argo.targets import select
 from foredeck.pipeline.argo.templates import (
     declared_arguments,
@@ -228,6 +228,7 @@ def _node(
             inputs,
             finally_=scope.finally_,
             exported=w.exported,
+            known=w.known,
         )
         frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
         return group(w, template, frame)
@@ -393,8 +394,7 @@ def leaf_task(
     bound: dict[str, ParamValue] = dict(params)
     for pname, value in leaf.bindings.items():
         if value == "$(tasks.status)" and not finally_:
-            why = "{{workflow.status}} is only known in the exit handler (onExit)"
-            raise fail(source, f"task {name!r}: {why}")
+            value = RUNNING  # `{{workflow.status}}` while the workflow runs
         bound[pname] = value
     return PipelineTask(
         name=name,

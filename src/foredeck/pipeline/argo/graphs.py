@@ -178,7 +178,9 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
     kind = "tasks" if template_kind(template) == "dag" else "steps"
     try:
         node = expand(
-            w, template, Frame("", Scope(kind, inputs, exported=w.exported), [], [], coll)
+            w,
+            template,
+            Frame("", Scope(kind, inputs, exported=w.exported, known=w.known), [], [], coll),
         )
         graph.tasks, graph.finally_tasks = w.tasks, w.finally_tasks
     finally:

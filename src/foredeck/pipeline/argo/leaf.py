@@ -431,8 +431,8 @@ class LeafBuilder:
         if path == "retries":
             return "$(context.task.retry-count)"
         if parts[0] == "workflow":
-            value = workflow_ref(parts, self.w.params, self.w.exported)
-            pname = "-".join(parts)
+            value = workflow_ref(parts, self.w.params, self.w.exported, self.w.known)
+            pname = re.sub(r"[^-A-Za-z0-9_]", "-", "-".join(parts))  # an Argo param name
             if pname in self.declared:
                 raise Unresolvable(
                     f"input parameter {pname!r} clashes with the implicit one for {path}"

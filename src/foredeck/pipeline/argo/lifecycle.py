@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src
 from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.state import Collection, Node, Scope, Workflow
-from foredeck.pipeline.argo.tags import Unresolvable, call_ref, call_text, expression
+from foredeck.pipeline.argo.tags import RUNNING, Unresolvable, call_ref, call_text, expression
 from foredeck.pipeline.argo.templates import declared_arguments, find_template, template_kind
 from foredeck.pipeline.model import ParamValue, PipelineTask
 from foredeck.types import Source
@@ -124,7 +124,7 @@ def _hook_task(w: Workflow, hook: LifecycleHook, target: Target, arguments: Argu
     for p in leaf.spec.params:
         if p.name not in bound and p.name not in leaf.bindings and p.default is None:
             raise fail(hook.source, f"{where}: input {p.name!r} of {hook.template!r} has no value")
-    bound.update(leaf.bindings)
+    bound.update({k: RUNNING if v == "$(tasks.status)" else v for k, v in leaf.bindings.items()})
     base = f"{hooked}-hooks-{hook.name}" if hooked else f"hooks-{hook.name}"
     name, n = base, 1
     while name in w.names:

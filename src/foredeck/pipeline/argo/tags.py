@@ -35,6 +35,10 @@ _ANY_TAG = re.compile(r"\{\{\s*((?s:=.*?)|.*?)\s*\}\}")  # an expression may spa
 _ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 
+RUNNING = "Running"
+"""`{{workflow.status}}` outside the exit handler: the workflow is running."""
+
+
 class Unresolvable(Exception):
     """A tag the current scope cannot resolve; becomes a PipelineError naming the field."""
 
@@ -99,11 +103,16 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
 
 
 def workflow_ref(
-    parts: list[str], params: Mapping[str, ParamSpec], exported: Mapping[str, str] | None = None
+    parts: list[str],
+    params: Mapping[str, ParamSpec],
+    exported: Mapping[str, str] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> str:
     """`{{workflow....}}` as the IR expression a dag/steps template sees."""
     if len(parts) < 2:
         raise Unresolvable("`workflow` alone is not a value")
+    if known is not None and ".".join(parts[1:]) in known:
+        return known[".".join(parts[1:])]
     if parts[1] == "outputs" and len(parts) == 4 and parts[2] in ("parameters", "artifacts"):
         key = f"{parts[2]}.{parts[3]}"
         if exported is None or key not in exported:
@@ -155,8 +164,8 @@ def call_ref(
         return scope.inputs[locator_name(parts[2])]
     if parts[0] == "workflow":
         if parts[1:] == ["status"] and not scope.finally_:
-            raise Unresolvable("{{workflow.status}} is only known in the exit handler (onExit)")
-        return workflow_ref(parts, params, scope.exported)
+            return RUNNING  # what Argo's controller gives a node while the workflow runs
+        return workflow_ref(parts, params, scope.exported, scope.known)
     if parts[0] in ("tasks", "steps") and len(parts) >= 3:
         return _node_ref(parts, scope)
     raise Unresolvable("not supported here")

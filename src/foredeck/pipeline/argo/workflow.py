@@ -74,7 +74,7 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
     results = _entrypoint(w, entry)
     watchers = lifecycle_hooks(spec, "spec")
     if watchers:
-        root = Scope("tasks", {}, exported=w.exported)
+        root = Scope("tasks", {}, exported=w.exported, known=w.known)
         add_hooks(w, watchers, Target(None, None, root, w.main, "spec"), call_arguments)
     hook = _workflow_hook(spec)
     if hook is not None:
@@ -164,11 +164,17 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
         where = f"template {entry_name!r} input {param.name!r}"
         assert isinstance(param.default, str)
         inputs[param.name] = call_text(
-            param.default, Scope("tasks", {}, exported=w.exported), w.params, param.source, where
+            param.default,
+            Scope("tasks", {}, exported=w.exported, known=w.known),
+            w.params,
+            param.source,
+            where,
         )
     kind = template_kind(entry)
     if kind in ("dag", "steps"):
-        scope = Scope("tasks" if kind == "dag" else "steps", inputs, exported=w.exported)
+        scope = Scope(
+            "tasks" if kind == "dag" else "steps", inputs, exported=w.exported, known=w.known
+        )
         node = group(w, entry, Frame("", scope, [], [], w.main))
         results = [
             PipelineResult(name, value, source=src(entry)) for name, value in node.outputs.items()
@@ -200,7 +206,7 @@ def _exit_handler(w: Workflow, hook: Hook) -> None:
     name = hook.template
     template = find_template(w.main, name, hook.source, "spec.onExit")
     args = call_arguments(hook.call, "spec.hooks.exit") if hook.call is not None else {}
-    scope = Scope("tasks", {}, finally_=True, exported=w.exported)
+    scope = Scope("tasks", {}, finally_=True, exported=w.exported, known=w.known)
     inputs: dict[str, str] = {}
     declared = input_params(template, f"template {name!r}")
     args = declared_arguments(args, (p.name for p in declared))
@@ -217,7 +223,11 @@ def _exit_handler(w: Workflow, hook: Hook) -> None:
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         scope = Scope(
-            "tasks" if kind == "dag" else "steps", inputs, finally_=True, exported=w.exported
+            "tasks" if kind == "dag" else "steps",
+            inputs,
+            finally_=True,
+            exported=w.exported,
+            known=w.known,
         )
         group(w, template, Frame("", scope, [], [], w.main))
         return
