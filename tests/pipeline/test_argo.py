@@ -441,7 +441,7 @@ def test_retries_and_timeouts() -> None:
         ("{limit: 2, retryPolicy: Never}", "retryPolicy"),
         ("{retryPolicy: Always}", "`limit` is required"),
         ("{limit: '{{workflow.parameters.n}}'}", "expected an integer"),
-        ("{limit: 2, expression: 'true'}", "`expression`"),
+        ("{limit: 2, expression: 'x > 1'}", "unknown variable 'x'"),
     ],
 )
 def test_retry_strategies_the_ir_cannot_express(strategy: str, why: str) -> None:

@@ -20,7 +20,7 @@ from foredeck.execute.capture import StepCapture, captured_results, wanted_stdou
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
 from foredeck.execute.results import ResultError, read_results
-from foredeck.execute.retry import retry_delay
+from foredeck.execute.retry import last_retry, retry_delay
 from foredeck.execute.runstate import TaskRecord
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason
@@ -88,6 +88,7 @@ async def run_instance(
         try:
             for attempt in range(1, task.retries + 2):
                 record.attempts = attempt
+                began = time.time()
                 # A first attempt is announced in the build log only: the task's own log
                 # holds what the task wrote, and is not created for a silent task.
                 logger.message(f"attempt {attempt} of {task.retries + 1} started", own=attempt > 1)
@@ -100,7 +101,8 @@ async def run_instance(
                 if status == "Succeeded" or not retryable or attempt > task.retries:
                     break
                 elapsed = time.time() - (record.started or time.time())
-                delay = retry_delay(task.retry, attempt, reason, elapsed)
+                last = last_retry(status, record.exit_code, time.time() - began, reason)
+                delay = retry_delay(task.retry, attempt, reason, elapsed, last)
                 if delay:  # a stop cuts the wait short
                     await asyncio.wait([phase.stop], timeout=delay)
                 if delay is None or phase.stop.done() or phase.expired():

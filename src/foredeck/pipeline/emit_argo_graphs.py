@@ -84,6 +84,8 @@ def retry_strategy(retries: int, retry: RetryStrategy | None) -> dict[str, Any]:
         backoff["factor"] = f"{retry.factor:g}"
     if backoff:
         out["backoff"] = backoff
+    if retry.expression is not None:
+        out["expression"] = retry.expression
     return out
 
 

@@ -333,6 +333,9 @@ def _pipeline_task(
     if task.retries and retry is not None and retry.policy in ("OnError", "OnTransientError"):
         why = f"retryPolicy {retry.policy}: Tekton retries every failed attempt"
         raise PipelineError(task.source, f"task {task.name!r}: {why}")
+    if task.retries and retry is not None and retry.expression is not None:
+        why = f"retryStrategy.expression {retry.expression!r}: Tekton retries every failed attempt"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
     if task.retries and retry is not None and retry.backoff:
         why = "a retry backoff: Tekton retries at once"
         raise PipelineError(task.source, f"task {task.name!r}: {why}")

@@ -233,7 +233,9 @@ class RetryStrategy:
     `policy`: which failed attempts are retried (on a host, OnFailure and Always retry any
     failure; OnError and OnTransientError only a step that could not start). Before retry `n`
     (1-based) the task waits `backoff * factor**(n-1)` seconds, at most `cap`; no retry starts
-    once `max_duration` seconds have passed since the first attempt started.
+    once `max_duration` seconds have passed since the first attempt started. With `expression`
+    (Argo's expr-lang over `lastRetry.exitCode`, `.status`, `.duration`, `.message`, all text),
+    a failed attempt is retried only while it is true (`execute/retry.py`).
     """
 
     policy: RetryPolicy = "Always"
@@ -241,6 +243,7 @@ class RetryStrategy:
     factor: float = 1.0
     max_duration: float | None = None
     cap: float | None = None
+    expression: str | None = None
 
 
 @dataclass
