@@ -77,7 +77,7 @@ async def run_instance(
     params: dict[str, ParamValue],
 ) -> None:
     """Run the instance's attempts in a slot of the run, and settle its record."""
-    async with run.slots:
+    async with phase.limit or contextlib.nullcontext(), run.slots:
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
             return

@@ -199,7 +199,8 @@ class _Run:
         self.caller_cancelled = False
         self.timed_out = False
         self.t0 = 0.0
-        self.slots = asyncio.Semaphore(parallel)
+        limit = self.pipeline.pod_limit  # Argo's spec.parallelism
+        self.slots = asyncio.Semaphore(min(parallel, limit) if limit else parallel)
 
     # -- run -------------------------------------------------------------------------------
 
@@ -273,6 +274,7 @@ class _Run:
             graph=self.graph,
             policy=self.pipeline.failure_policy,
             lookup=self.scope.pipeline_lookup(is_finally),
+            limit=None if is_finally else self.pipeline.parallelism,
         )
         await phase.run()
 

@@ -74,6 +74,7 @@ class Phase:
         graph: dict[str, set[str]],
         policy: FailurePolicy = "stop",
         lookup: Lookup | None = None,
+        limit: int | None = None,
     ) -> None:
         self.host = host
         self.tasks = tasks
@@ -88,6 +89,8 @@ class Phase:
         names = {task.name for task in tasks}
         self.graph = {task.name: graph.get(task.name, set()) & names for task in tasks}
         self.hooks = HookWatch(tasks, lookup)  # `lookup`: what hook expressions read
+        # `limit`: at most this many of the phase's tasks run at once (Argo's `parallelism`)
+        self.limit = asyncio.Semaphore(limit) if limit else None
         hook_edges(tasks, self.graph)
         self.children: dict[str, list[str]] = {task.name: [] for task in tasks}
         self.waiting = {name: len(parents) for name, parents in self.graph.items()}

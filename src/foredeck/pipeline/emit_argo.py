@@ -119,6 +119,8 @@ class _Emitter:
         exit_tasks = [self._dag_task(t, finally_=True) for t in p.finally_tasks]
         entry_name = self._unique("main")
         entry: dict[str, Any] = {"name": entry_name, "dag": {"tasks": dag_tasks}}
+        if p.parallelism is not None:
+            entry["parallelism"] = p.parallelism
         if p.tasks_timeout is not None:  # Tekton's timeouts.tasks: the entrypoint's deadline
             entry["activeDeadlineSeconds"] = str(max(1, math.ceil(p.tasks_timeout)))
         outputs = [self._pipeline_result(r.name, r.value, r.source) for r in p.results]
@@ -144,6 +146,8 @@ class _Emitter:
         spec["templates"] = templates
         if p.timeout is not None:
             spec["activeDeadlineSeconds"] = max(1, math.ceil(p.timeout))
+        if p.pod_limit is not None:
+            spec["parallelism"] = p.pod_limit
         if p.workspaces:
             spec["volumeClaimTemplates"] = [
                 {

@@ -57,6 +57,8 @@ def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
     outputs = [child._pipeline_result(r.name, r.value, r.source) for r in graph.results]
     if outputs:
         template["outputs"] = {"parameters": outputs}
+    if graph.parallelism is not None:
+        template["parallelism"] = graph.parallelism
     if task.timeout is not None:  # from the template's own activeDeadlineSeconds
         template["activeDeadlineSeconds"] = str(max(1, math.ceil(task.timeout)))
     if any(t.trigger is not None and t.hook_of is None for t in graph.tasks):

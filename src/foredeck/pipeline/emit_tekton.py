@@ -403,6 +403,10 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     pipeline_spec["tasks"] = [_pipeline_task(run, t, names, read) for t in p.tasks]
     if p.finally_tasks:
         pipeline_spec["finally"] = [_pipeline_task(run, t, names, read) for t in p.finally_tasks]
+    for limit, what in ((p.parallelism, "parallelism"), (p.pod_limit, "spec.parallelism")):
+        if limit is not None:  # after the tasks: what they cannot express is named first
+            why = f"Argo's {what} ({limit} at once) has no Tekton equal"
+            raise PipelineError(p.source, f"pipeline {p.name!r}: {why}")
     if p.results:
         pipeline_spec["results"] = [
             {"name": r.name, "value": _rename(r.value, names)} for r in p.results

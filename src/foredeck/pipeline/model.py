@@ -355,6 +355,11 @@ class Pipeline:
     # Argo's `artifactRepositoryRef` as written (which configured repository a cluster uses;
     # a host run uses its own): kept for the Argo emitter.
     artifact_repository_ref: dict[str, Any] = field(default_factory=dict)
+    parallelism: int | None = None
+    """At most this many of the DAG's tasks (each matrix instance and sub-graph call counts
+    one) run at once: Argo's `parallelism` of the dag/steps template the graph is."""
+    pod_limit: int | None = None
+    """At most this many task attempts at once in the whole run: Argo's `spec.parallelism`."""
     cluster: dict[str, Any] = field(default_factory=dict)
     """Workflow-level fields that only a cluster acts on (Argo `podSpecPatch`,
     `synchronization`, `nodeSelector`, ...), as written: carried to

@@ -214,6 +214,7 @@ def _node(
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
         bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
+        bounded = bounded or "parallelism" in template  # a limit of its own children
         if loops or hooked or bounded or recursive(w, target_coll, template):
             site = CallSite(ir_name, deps, when_list, src(call), where, scope, item_whens)
             node = graph_call(w, call, template, target_coll, args, site, group)

@@ -19,7 +19,12 @@ from foredeck.pipeline.argo.fields import as_list, as_map, at, deadline, fail, s
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.state import Collection, Frame, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import declared_arguments, input_params, template_kind
+from foredeck.pipeline.argo.templates import (
+    declared_arguments,
+    input_params,
+    parallelism,
+    template_kind,
+)
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
     ParamValue,
@@ -183,6 +188,7 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
             Frame("", Scope(kind, inputs, exported=w.exported, known=w.known), [], [], coll),
         )
         graph.tasks, graph.finally_tasks = w.tasks, w.finally_tasks
+        graph.parallelism = parallelism(template, f"template {name!r}")
     finally:
         w.tasks, w.finally_tasks, w.names, w.graph_inputs = saved
     graph.results = [

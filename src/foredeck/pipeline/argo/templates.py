@@ -92,6 +92,17 @@ def declared_arguments(
     return {name: value for name, value in args.items() if name in wanted}
 
 
+def parallelism(holder: SourceMap, where: str) -> int | None:
+    """`parallelism` of a dag/steps template or of the spec: how many children (pods, for the
+    spec) run at once; None when not set."""
+    if "parallelism" not in holder:
+        return None
+    value = integer(holder["parallelism"], at(holder, "parallelism"), f"{where} parallelism")
+    if value < 1:
+        raise fail(at(holder, "parallelism"), f"{where}: `parallelism` must be at least 1")
+    return value
+
+
 POLICIES: tuple[RetryPolicy, ...] = ("Always", "OnFailure", "OnError", "OnTransientError")
 
 

@@ -31,6 +31,7 @@ from foredeck.pipeline.argo.templates import (
     declared_arguments,
     find_template,
     input_params,
+    parallelism,
     param_spec,
     retry_limit,
     retry_strategy,
@@ -102,6 +103,8 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         cluster=carried(spec, CARRIED_SPEC),
     )
     pipeline.artifact_repository_ref = repository_ref(spec)
+    pipeline.parallelism = parallelism(entry, f"template {entry_name!r}")
+    pipeline.pod_limit = parallelism(spec, "spec")
     return pipeline
 
 
