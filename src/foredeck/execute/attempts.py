@@ -26,6 +26,7 @@ from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
+from foredeck.execute.sync import LockError, Locks
 from foredeck.execute.workspace import RunLayout, TaskFiles, dir_name, sub_directory
 from foredeck.pipeline.expressions import SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
@@ -47,6 +48,7 @@ class AttemptHost(Protocol):
     read: dict[str, set[str]]  # task -> the results someone reads
     declared_workspaces: set[str]
     step_paths: dict[int, bool]  # spec id -> refers to `$(steps.…)`
+    locks: Locks  # Argo's synchronization within the run
 
     def settle(self, record: TaskRecord, status: TaskStatus, reason: str = "") -> None: ...
 
@@ -77,7 +79,12 @@ async def run_instance(
     params: dict[str, ParamValue],
 ) -> None:
     """Run the instance's attempts in a slot of the run, and settle its record."""
-    async with phase.limit or contextlib.nullcontext(), run.slots:
+    try:
+        run.locks.wanted(spec)
+    except LockError as exc:
+        run.settle(record, "Failed", str(exc))
+        return
+    async with phase.limit or contextlib.nullcontext(), run.locks.hold(spec), run.slots:
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
             return

@@ -64,9 +64,11 @@ def _argo_notes(pipeline: Pipeline) -> list[str]:
     for task in pipeline.all_tasks():
         if task.task_spec is not None and task.task_spec.cluster:
             specs[task.task_spec.name] = task.task_spec
+    # a template's synchronization is honoured within the run (`sync.py`)
+    specs = {name: s for name, s in specs.items() if set(s.cluster) - {"synchronization"}}
     if not specs:
         return notes
-    keys = sorted({key for spec in specs.values() for key in spec.cluster})
+    keys = sorted({key for spec in specs.values() for key in spec.cluster} - {"synchronization"})
     notes.append(
         f"template fields {', '.join(keys)} of {', '.join(sorted(specs))} only matter on a"
         " cluster: ignored on this host (--emit keeps them)"

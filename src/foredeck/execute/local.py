@@ -54,6 +54,7 @@ from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason, earliest
 from foredeck.execute.steps import StepRunner
+from foredeck.execute.sync import Locks
 from foredeck.execute.workspace import RunLayout, WorkspaceBinding
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
@@ -199,6 +200,7 @@ class _Run:
         self.caller_cancelled = False
         self.timed_out = False
         self.t0 = 0.0
+        self.locks = Locks(spec.config_maps)
         limit = self.pipeline.pod_limit  # Argo's spec.parallelism
         self.slots = asyncio.Semaphore(min(parallel, limit) if limit else parallel)
 
