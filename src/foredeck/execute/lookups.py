@@ -340,10 +340,20 @@ def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
 
 def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
     """A task's result; `R.json` of an array result (a matrix task's aggregate) is its JSON
-    text, as Argo passes a looped task's outputs (`["a","b"]`)."""
+    text, as Argo passes a looped task's outputs (`["a","b"]`); `R.values` the same with each
+    item read as JSON when it is JSON, as Argo aggregates a looped task's `outputs.result`."""
     found = results.get(name)
-    if found is None and name.endswith(".json"):
-        aggregate = results.get(name[: -len(".json")])
+    base, _, suffix = name.rpartition(".")
+    if found is None and suffix in ("json", "values"):
+        aggregate = results.get(base)
         if isinstance(aggregate, list):
-            return json.dumps(aggregate, separators=(",", ":"))
+            items = aggregate if suffix == "json" else [_json_or_text(v) for v in aggregate]
+            return json.dumps(items, separators=(",", ":"), sort_keys=suffix == "values")
     return found
+
+
+def _json_or_text(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -220,6 +220,13 @@ class _Emitter:
             return "{{workflow.status}}"
         if parts[0] == "tasks" and parts[2:] == ["ip"] and not finally_:
             return f"{{{{tasks.{parts[1]}.ip}}}}"
+        looped_result = (
+            parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["values"]
+        )
+        if looped_result and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
+            implicit = self._implicit_result(parts[1], parts[3])
+            if implicit is not None:
+                return f"{{{{tasks.{parts[1]}.{implicit}}}}}"
         aggregate = parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["json"]
         if aggregate and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
             return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"

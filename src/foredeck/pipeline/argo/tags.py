@@ -215,6 +215,8 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         value = implicit[tuple(parts[2:])]
         if value is None:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a nested dag/steps call")
+        if node.looped and parts[2:] == ["outputs", "result"]:
+            return f"{value[:-1]}.values)"  # each item's result, JSON-parsed, as a JSON list
         if node.looped:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a looped task (an aggregated list)")
         return value
