@@ -14,6 +14,8 @@ evaluated with the same lookup by the bounded evaluator of `pipeline/exprlang`, 
 from __future__ import annotations
 
 import json
+import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +221,7 @@ class RunScope:
                     return _matrix_length(record, attribute[len("matrix.") :])
                 if attribute == "ip" and record.daemoned:
                     return HOST_IP  # every task shares the host's network (`daemons.py`)
-                return None
+                return _fact(record, attribute)
             if root == "context":
                 found = context.get(rest)
                 return found if found is not None else self.run_value(rest)
@@ -350,6 +352,16 @@ def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
             items = aggregate if suffix == "json" else [_json_or_text(v) for v in aggregate]
             return json.dumps(items, separators=(",", ":"), sort_keys=suffix == "values")
     return found
+
+
+def _fact(record: TaskRecord, attribute: str) -> str | None:
+    """Argo's `startedAt` / `finishedAt` (RFC 3339, seconds) and `hostNodeName` (this host)."""
+    if attribute == "hostNodeName":
+        return socket.gethostname() if record.started is not None else None
+    moment = {"startedAt": record.started, "finishedAt": record.finished}.get(attribute)
+    if moment is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
 
 
 def _json_or_text(text: str) -> object:

@@ -218,8 +218,9 @@ class _Emitter:
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
-        if parts[0] == "tasks" and parts[2:] == ["ip"] and not finally_:
-            return f"{{{{tasks.{parts[1]}.ip}}}}"
+        facts = ("ip", "startedAt", "finishedAt", "hostNodeName")
+        if parts[0] == "tasks" and len(parts) == 3 and parts[2] in facts and not finally_:
+            return f"{{{{tasks.{parts[1]}.{parts[2]}}}}}"
         looped_result = (
             parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["values"]
         )

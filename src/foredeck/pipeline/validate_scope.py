@@ -115,8 +115,8 @@ class Scope:
         if kind == "matrix":
             self._check_matrix_ref(ref, site)
             return
-        if kind == "ip" and len(parts) == 3:
-            self._check_ip_ref(ref, site)
+        if kind in ("ip", "startedAt", "finishedAt", "hostNodeName") and len(parts) == 3:
+            self._check_fact_ref(ref, site)
             return
         if kind != "results" or len(parts) < 4:
             raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
@@ -149,11 +149,14 @@ class Scope:
         if ref.star and declared[result].type == "string" and referenced.matrix is None:
             raise PipelineError(source, f"{what}: {ref.text}: result {result!r} is not an array")
 
-    def _check_ip_ref(self, ref: Reference, site: _Site) -> None:
-        """`$(tasks.T.ip)`: the address of daemon task T, which runs before the reader."""
+    def _check_fact_ref(self, ref: Reference, site: _Site) -> None:
+        """`$(tasks.T.ip)` (a daemon's address), `.startedAt`, `.finishedAt`, `.hostNodeName`
+        of DAG task T, which runs before the reader (Argo's node facts)."""
         source, what, task = site.source, site.what, site.task
         target = self.dag.get(ref.parts[1])
-        if target is None or not self.pipeline.spec_of(target).daemon:
+        if target is None:
+            raise PipelineError(source, f"{what}: {ref.text}: not a DAG task")
+        if ref.parts[2] == "ip" and not self.pipeline.spec_of(target).daemon:
             raise PipelineError(source, f"{what}: {ref.text}: only a daemon DAG task has an ip")
         if task is not None and target.name not in upstream(self.graph, task.name):
             raise PipelineError(

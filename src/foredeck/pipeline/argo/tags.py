@@ -35,6 +35,8 @@ _ANY_TAG = re.compile(r"\{\{\s*((?s:=.*?)|.*?)\s*\}\}")  # an expression may spa
 _ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 
+NODE_FACTS = ("ip", "startedAt", "finishedAt", "hostNodeName")
+"""`{{steps.X.<fact>}}` of a node that ran: a daemon's address, its times, the host it ran on."""
 RUNNING = "Running"
 """`{{workflow.status}}` outside the exit handler: the workflow is running."""
 
@@ -193,10 +195,10 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
-    if parts[2:] == ["ip"]:  # a daemon's address (`execute/daemons.py`)
+    if len(parts) == 3 and parts[2] in NODE_FACTS:  # the node's own facts (`lookups.py`)
         if node.task is None or node.looped:
-            raise Unresolvable("the ip of a nested dag/steps call or of a loop")
-        return f"$(tasks.{node.task}.ip)"
+            raise Unresolvable(f"the {parts[2]} of a nested dag/steps call or of a loop")
+        return f"$(tasks.{node.task}.{parts[2]})"
     if parts[2:4] == ["outputs", "artifacts"] and len(parts) == 5:
         if locator_name(parts[4]) not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output artifact {parts[4]!r}")
