@@ -120,6 +120,11 @@ def workflow_ref(
         if exported is None or key not in exported:
             raise Unresolvable(f"no task before this point exports {key!r} (globalName)")
         return exported[key]
+    if parts[1:] in (["parameters"], ["parameters", "json"]) and "json" not in params:
+        # Argo: the workflow's parameters as JSON (`[{"name":"a","value":"1"}]`), at run time
+        # (`workflow.parameters` alone is the older name of the same)
+        items = ", ".join(f'{{"name": {literal(p)}, "value": $(params.{p})}}' for p in params)
+        return f"{START}toJson([{items}]))"
     if parts[1] == "parameters" and len(parts) == 3:
         if parts[2] not in params:
             raise Unresolvable(f"no workflow parameter {parts[2]!r} in spec.arguments")
