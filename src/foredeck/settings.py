@@ -245,6 +245,33 @@ class KubeSettings(BaseModel):
     """The Argo UI or Tekton Dashboard base URL: the job's link to its remote run."""
 
 
+class ImageSettings(BaseModel):
+    """How the local executor builds and pushes images (`build-image` tasks, docs/images.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    buildah: str = "buildah"
+    """The buildah program (a name on PATH or a path)."""
+    global_args: list[str] = Field(default_factory=list)
+    """More global buildah flags, before the subcommand."""
+    storage_driver: str | None = None
+    """`vfs` or `overlay`; None: buildah's own default (storage.conf)."""
+    root: str | None = None
+    """The image store (`--root`); None: buildah's default for the user."""
+    runroot: str | None = None
+    isolation: Literal["chroot", "oci", "rootless"] = "chroot"
+    """`BUILDAH_ISOLATION` of `RUN` instructions: chroot needs no OCI runtime nor namespaces."""
+    insecure_registries: list[str] = Field(default_factory=lambda: ["127.0.0.1:*", "localhost:*"])
+    """Registries (`HOST:PORT`, `*` patterns allowed) reached over plain HTTP, without TLS
+    verification (`--tls-verify=false`); by default those on this machine's loopback."""
+    auth_file: str | None = None
+    """A docker `config.json` with the credentials of the registries pushed to."""
+    registry_kinds: dict[str, Literal["config", "ecr", "google"]] = Field(default_factory=dict)
+    """Registry host -> where its credentials come from, when its name does not say: `ecr`
+    (boto3, for `*.dkr.ecr.*.amazonaws.com`), `google` (Application Default Credentials, for
+    `gcr.io` and `*-docker.pkg.dev`), `config` (`auth_file`)."""
+
+
 class ArtifactSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -285,7 +312,9 @@ class ApiSettings(BaseModel):
     (unless `anonymous_writes`)."""
     anonymous_writes: bool = False
     """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
-    can then do so. Cross-site browser requests stay refused."""
+    can then do so. Cross-site browser requests stay refused, and so do pages served under a
+    host name (not an IP literal or `localhost`) that is not the dashboard's nor in
+    `allowed_origins`: a name can be rebound to this server's address by its owner's DNS."""
     allowed_origins: list[str] = Field(default_factory=list)
     """Origins (`https://ci.example.org`) whose pages may call mutating routes, besides the
     server's own and `reporter.dashboard_url`'s."""
@@ -310,6 +339,7 @@ class Settings(BaseModel):
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     kube: KubeSettings = Field(default_factory=KubeSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
     reporter: ReporterSettings = Field(default_factory=ReporterSettings)
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)

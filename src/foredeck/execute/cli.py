@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from foredeck.execute.runstate import RunResult
     from foredeck.execute.workspace import WorkspaceBinding
     from foredeck.pipeline.model import PipelineRunSpec
+    from foredeck.settings import ImageSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -226,6 +227,22 @@ def _bindings(
     return dict(bindings)
 
 
+def _image_settings(spec: PipelineRunSpec) -> ImageSettings | None:
+    """`images:` of the settings (`$FOREDECK_CONFIG`, `FOREDECK_IMAGES__*`) when the pipeline
+    builds an image; read only then, so that other runs never depend on a settings file."""
+    pipeline = spec.pipeline
+    specs = [pipeline.spec_of(t) for t in pipeline.all_tasks() if t.graph_ref is None]
+    if not any(s.build is not None for s in [*specs, *pipeline.task_library.values()]):
+        return None
+    from foredeck.settings import SettingsError, load_settings
+    from foredeck.types import PipelineError, Source
+
+    try:
+        return load_settings().images
+    except SettingsError as exc:
+        raise PipelineError(Source("settings", 0), f"images settings: {exc}") from None
+
+
 async def _run(
     spec: PipelineRunSpec,
     out_dir: Path,
@@ -276,6 +293,7 @@ async def _run(
             cancel=cancel,
             max_output=OutputLimit(max_output, "--max-output") if max_output else None,
             workspaces=workspaces,
+            images=_image_settings(spec),
         )
     except asyncio.CancelledError:
         pass  # cancelled twice: files are written, the summary comes from pipeline-run.json

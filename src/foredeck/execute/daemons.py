@@ -23,7 +23,7 @@ import contextlib
 from typing import Any
 
 from foredeck.execute.attempts import AttemptHost, Instance, attempt_steps, open_instance
-from foredeck.execute.lookups import HOST_IP
+from foredeck.execute.lookups import HOST_IP, RunScope
 from foredeck.execute.runstate import TaskRecord
 from foredeck.execute.scheduler import Phase
 from foredeck.pipeline.model import ParamValue, PipelineTask, Step, TaskSpec, TaskStatus
@@ -39,8 +39,11 @@ async def run_daemon(
     spec: TaskSpec,
     record: TaskRecord,
     params: dict[str, ParamValue],
+    workspaces: dict[str, str] | None = None,
+    scope: RunScope | None = None,
 ) -> None:
-    """Run the daemon until its phase ends; settle it Succeeded once it is ready."""
+    """Run the daemon until its phase ends; settle it Succeeded once it is ready (`workspaces`
+    and `scope` as for `attempts.run_instance`)."""
     await run.slots.acquire()
     held = True
     try:
@@ -51,7 +54,17 @@ async def run_daemon(
         record.attempts = 1
         run.record.emit("task-started", record.name, "Running", 1)
         one = Instance(
-            phase, task, spec, record, params, dname, files.artifacts, logger, phase.scope_end
+            phase,
+            task,
+            spec,
+            record,
+            params,
+            dname,
+            files.artifacts,
+            logger,
+            workspaces,
+            scope or run.scope,
+            stop=phase.scope_end,
         )
         body = asyncio.ensure_future(attempt_steps(run, one, 1))
         probe = asyncio.ensure_future(ready(spec.steps, logger.message))

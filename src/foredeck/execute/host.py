@@ -58,6 +58,7 @@ class LocalExecutor:
         self.parallel = c.parallel or os.cpu_count() or 1
         self.pass_env = tuple(c.sandbox.pass_env)
         self.sandbox = job_sandbox(settings)
+        self.images = settings.images
 
     async def run(
         self, run: PipelineRunSpec, out_dir: Path, request: RunRequest, cancel: asyncio.Event
@@ -80,6 +81,7 @@ class LocalExecutor:
                 ),
                 marker=request.marker,
                 max_output=request.max_output,
+                images=self.images,
             )
         except (PipelineError, OutputDirError) as exc:
             raise ExecutorError(str(exc)) from None

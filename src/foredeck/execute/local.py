@@ -40,11 +40,12 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from foredeck.execute import attempts, daemons, lookups, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.host_notes import host_notes
+from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, OutputLimit
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.outcomes import run_failed
@@ -65,10 +66,14 @@ from foredeck.pipeline.model import (
     RunStatus,
     TaskSpec,
     TaskStatus,
+    over_default,
 )
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
 from foredeck.types import PipelineError
+
+if TYPE_CHECKING:  # pydantic stays out of `foredeck run`
+    from foredeck.settings import ImageSettings
 
 KILL_GRACE = 3.0
 
@@ -83,7 +88,7 @@ def effective_params(pipeline: Pipeline, given: Mapping[str, ParamValue]) -> dic
     values: dict[str, ParamValue] = {}
     for spec in pipeline.params:
         if spec.name in given:
-            values[spec.name] = given[spec.name]
+            values[spec.name] = over_default(given[spec.name], spec.default)
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:
@@ -106,6 +111,7 @@ async def run_pipeline(
     marker: str | None = None,
     max_output: OutputLimit | None = None,
     workspaces: Mapping[str, WorkspaceBinding] | None = None,
+    images: ImageSettings | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -118,11 +124,15 @@ async def run_pipeline(
     `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
     `max_output` caps the step output the build log holds (see `logs.py`). `workspaces` binds
     pipeline workspaces to directories, or fills their fresh directories (`workspace.py`).
+    `images` says how `build-image` tasks build and push (`image_build.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     executor = _Run(
         run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
+    )
+    executor.images = ImageBuilder(
+        images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
     )
     executor.layout.bind(workspaces or {})
     return await executor.execute()
@@ -139,6 +149,7 @@ class _Run:
     guards and matrix; its attempts are `attempts.py`)."""
 
     build_log: BuildLog  # opened once the output directory is prepared
+    images: ImageBuilder  # set by `run_pipeline`
 
     def __init__(
         self,
@@ -184,6 +195,7 @@ class _Run:
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
+        self.artifact_paths: dict[int, bool] = {}  # spec id -> refers to `$(artifacts.path)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -192,6 +204,7 @@ class _Run:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
         self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
+        self.root.workspaces = {name: name for name in self.declared_workspaces}
         self.record = RunRecord(
             self.layout, self.name, self.pipeline.name, self.params, self._ordered_records, on_event
         )
@@ -431,9 +444,11 @@ class _Run:
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
         if task.graph_ref is None and spec.daemon:
-            await daemons.run_daemon(self, phase, task, spec, record, params)
+            await daemons.run_daemon(self, phase, task, spec, record, params, g.workspaces, g.scope)
         elif task.graph_ref is None:
-            await attempts.run_instance(self, phase, task, spec, record, params)
+            await attempts.run_instance(
+                self, phase, task, spec, record, params, g.workspaces, g.scope
+            )
         else:
             await subgraph.run_call(self, g, phase, task, record, params)
 

@@ -118,6 +118,9 @@ class Scope:
         if kind in ("ip", "startedAt", "finishedAt", "hostNodeName") and len(parts) == 3:
             self._check_fact_ref(ref, site)
             return
+        if kind in ("inputs", "outputs") and len(parts) == 4:  # Tekton artifacts (TEP-0147)
+            self._check_artifact_ref(ref, site)
+            return
         if kind != "results" or len(parts) < 4:
             raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
         result = parts[3]
@@ -162,6 +165,19 @@ class Scope:
             raise PipelineError(
                 source, f"{what}: {ref.text}: task {target.name!r} is not upstream of {task.name!r}"
             )
+
+    def _check_artifact_ref(self, ref: Reference, site: _Site) -> None:
+        """`$(tasks.T.outputs.NAME)` / `inputs`: artifacts an upstream task's steps wrote."""
+        target = ref.parts[1]
+        if target not in self.dag and target not in self.final:
+            message = f"{site.what}: {ref.text} refers to unknown task {target!r}"
+            raise PipelineError(site.source, message)
+        task = site.task
+        if task is None or site.in_finally:
+            return
+        if target not in self.dag or target not in upstream(self.graph, task.name):
+            message = f"{site.what}: {ref.text}: task {target!r} is not upstream of {task.name!r}"
+            raise PipelineError(site.source, message)
 
     def _check_matrix_ref(self, ref: Reference, site: _Site) -> None:
         """`$(tasks.T.matrix.length)` and `$(tasks.T.matrix.R.length)` of a matrix task."""
