@@ -2,7 +2,7 @@
 
 Argo's controller sets them from the Workflow object when it starts (`setGlobalParameters`):
 `workflow.mainEntrypoint` (`spec.entrypoint`), `workflow.serviceAccountName`
-(`spec.serviceAccountName`, empty when unset), `workflow.priority` (`spec.priority`, when set),
+(`spec.serviceAccountName`, when set: else the cluster's default applies), `workflow.priority` (`spec.priority`, when set),
 `workflow.scheduledTime` (the `workflows.argoproj.io/scheduled-time` annotation, when set) and
 `workflow.labels.<key>` / `workflow.annotations.<key>` for each label and annotation written.
 A host run knows them at load time, so they become text. The JSON forms
@@ -25,7 +25,8 @@ def document_values(metadata: Any, spec: Any) -> dict[str, str]:
     if isinstance(spec.get("entrypoint"), str):
         values["mainEntrypoint"] = spec["entrypoint"]
     account = spec.get("serviceAccountName")
-    values["serviceAccountName"] = account if isinstance(account, str) else ""
+    if isinstance(account, str):  # unset: the cluster's default decides, unknown here
+        values["serviceAccountName"] = account
     priority = spec.get("priority")
     if isinstance(priority, int) and not isinstance(priority, bool):
         values["priority"] = str(priority)
