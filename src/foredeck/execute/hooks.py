@@ -13,15 +13,14 @@ only once its hooks have.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 
 from foredeck.execute import lookups
+from foredeck.execute.outcomes import outcome
 from foredeck.execute.runstate import TaskRecord
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask
 from foredeck.types import PipelineError
-
-_ARGO_PHASE = {"TimedOut": "Failed", "Cancelled": "Failed"}
 
 
 def hook_edges(tasks: list[PipelineTask], graph: dict[str, set[str]]) -> None:
@@ -49,17 +48,23 @@ class HookWatch:
         return name in self.names
 
     def due(
-        self, records: dict[str, TaskRecord], started: Callable[[str], bool], idle: bool
+        self,
+        records: dict[str, TaskRecord],
+        started: Callable[[str], bool],
+        idle: bool,
+        guarded_off: Set[str] = frozenset(),
     ) -> tuple[list[PipelineTask], list[tuple[PipelineTask, str]]]:
         """(hooks to start now, hooks to settle Skipped with why): `started(name)` says whether
-        a task of the phase has started; `idle`: nothing but hooks is left to run."""
+        a task of the phase has started; `idle`: nothing but hooks is left to run; a settled
+        task reads its Argo phase (`outcomes.outcome`: Error for Errored, Skipped or Omitted
+        after `guarded_off`)."""
         start: list[PipelineTask] = []
         skip: list[tuple[PipelineTask, str]] = []
         for name, hook in list(self.pending.items()):
             target = records.get(hook.hook_of) if hook.hook_of is not None else None
             over = target.done if target is not None else idle
             try:
-                holds, problem = self._holds(hook, records, started), ""
+                holds, problem = self._holds(hook, records, started, guarded_off), ""
             except (SubstitutionError, PipelineError) as exc:  # e.g. an output not there yet
                 holds, problem = False, f": {exc}"
             if holds:
@@ -72,7 +77,11 @@ class HookWatch:
         return start, skip
 
     def _holds(
-        self, hook: PipelineTask, records: dict[str, TaskRecord], started: Callable[[str], bool]
+        self,
+        hook: PipelineTask,
+        records: dict[str, TaskRecord],
+        started: Callable[[str], bool],
+        guarded_off: Set[str],
     ) -> bool:
         assert hook.trigger is not None
 
@@ -84,7 +93,8 @@ class HookWatch:
             if root == "tasks" and attribute == "status" and name in records:
                 record = records[name]
                 if record.done:
-                    return _ARGO_PHASE.get(record.status, record.status)
+                    phase = outcome(record, guarded_off) or record.status
+                    return "Error" if phase == "Errored" else phase
                 return "Running" if started(name) else "Pending"
             return self.lookup(path) if self.lookup is not None else None
 

@@ -12,6 +12,7 @@ Succeeded and Daemoned (`daemons.py`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from foredeck.execute.runstate import TaskRecord
 from foredeck.pipeline.model import Pipeline, PipelineTask
@@ -20,7 +21,7 @@ from foredeck.pipeline.predicates import evaluate, render, tasks_of
 _STOPPED = frozenset({"TimedOut", "Cancelled"})
 
 
-def outcome(record: TaskRecord, guarded_off: set[str]) -> str | None:
+def outcome(record: TaskRecord, guarded_off: AbstractSet[str]) -> str | None:
     """The one phase of a settled task: Succeeded, Failed, Errored, Skipped or Omitted."""
     status = record.status
     if status == "Succeeded":

@@ -235,7 +235,8 @@ class Phase:
             return
         started = set(self.running.values())
         idle = all(name in self.hooks.names for name in self.unsettled)
-        start, skip = self.hooks.due(self.host.records, started.__contains__, idle)
+        records, guarded = self.host.records, self.host.guarded_off
+        start, skip = self.hooks.due(records, started.__contains__, idle, guarded)
         for hook, why in skip:
             self.host.guarded_off.add(hook.name)
             self.host.settle(self.host.records[hook.name], "Skipped", why)

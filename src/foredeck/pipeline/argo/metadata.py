@@ -2,7 +2,8 @@
 
 Argo's controller sets them from the Workflow object when it starts (`setGlobalParameters`):
 `workflow.mainEntrypoint` (`spec.entrypoint`), `workflow.serviceAccountName`
-(`spec.serviceAccountName`, when set: else the cluster's default applies), `workflow.priority` (`spec.priority`, when set),
+(`spec.serviceAccountName`, when set: else the cluster's default applies),
+`workflow.priority` (`spec.priority`, when set),
 `workflow.scheduledTime` (the `workflows.argoproj.io/scheduled-time` annotation, when set) and
 `workflow.labels.<key>` / `workflow.annotations.<key>` for each label and annotation written.
 A host run knows them at load time, so they become text. The JSON forms
