@@ -156,3 +156,36 @@ def test_bad_hooks_are_clear_errors(old: str, new: str, why: str) -> None:
 def test_tekton_refuses_a_hook_naming_it() -> None:
     with pytest.raises(PipelineError, match=r"lifecycle hook .* has no Tekton equal"):
         emit_tekton(load())
+
+
+@pytest.mark.timeout(60)
+def test_a_hook_reads_argo_phases_error_and_omitted(tmp_path: Path) -> None:
+    text = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: phases-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - name: broken
+            template: broken
+            hooks:
+              error: {expression: 'tasks.broken.status == "Error"', template: note}
+          - name: after
+            template: note
+            depends: broken.Succeeded
+            hooks:
+              omitted: {expression: 'tasks.after.status == "Omitted"', template: note}
+    - name: broken
+      container: {image: busybox, command: [/nonexistent/command]}
+    - name: note
+      container: {image: busybox, command: [echo, hook]}
+"""
+    result = run(load_pipeline_text(text, "wf.yaml"), tmp_path)
+    assert result.status == "Failed"
+    assert result.tasks["broken-hooks-error"].status == "Succeeded"
+    assert result.tasks["after"].status == "Skipped"
+    assert result.tasks["after-hooks-omitted"].status == "Succeeded"
