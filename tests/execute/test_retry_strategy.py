@@ -84,7 +84,7 @@ def test_retry_delays_follow_factor_cap_and_max_duration() -> None:
 @pytest.mark.parametrize(
     ("strategy", "message"),
     [
-        ('limit: "1"\nexpression: "lastRetry.exitCode == 1"', "`expression` is not supported"),
+        ('limit: "1"\nexpression: "lastRetry.code == ("', "unexpected"),
         ('limit: "1"\nretryPolicy: Sometimes', "retryPolicy: one of Always"),
         ('limit: "1"\nbackoff: {factor: "x"}', "factor: not a number"),
         ('limit: "1"\nbackoff: {duration: "soon"}', "invalid duration"),

@@ -92,13 +92,24 @@ def test_a_workflow_exit_hook_gets_its_arguments(tmp_path: Path) -> None:
     assert "me: Succeeded" in task_log(tmp_path / "out", "report")
 
 
-def test_workflow_hooks_other_than_exit_are_refused() -> None:
-    text = HOOKED.replace(
-        "    exit:\n", "    running:\n      expression: 'true'\n      template: report\n    exit:\n"
-    )
-    with pytest.raises(PipelineError, match="`running` is not supported") as err:
-        load_pipeline_text(text, "wf.yaml")
-    assert str(err.value).startswith("wf.yaml:")
+RUNNING = """\
+    running:
+      expression: workflow.status == "Running"
+      template: report
+      arguments:
+        parameters: [{name: status, value: Running}, {name: who, value: "{{workflow.name}}"}]
+    exit:
+"""
+
+
+def test_a_workflow_running_hook_runs_beside_the_exit_hook(tmp_path: Path) -> None:
+    spec = load_pipeline_text(HOOKED.replace("    exit:\n", RUNNING), "wf.yaml")
+    spec.name = "hooked-run"
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert result.status == "Succeeded"
+    assert result.tasks["hooks-running"].status == "Succeeded"
+    assert "hooked-run: Running" in task_log(tmp_path / "out", "hooks-running")
+    assert "me: Succeeded" in task_log(tmp_path / "out", "report")
 
 
 UID = """\

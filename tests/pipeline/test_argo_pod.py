@@ -145,10 +145,11 @@ spec:
             " it needs the network",
         ),
         (
-            "      daemon: true\n      container: {image: nginx}",
-            "wf.yaml:9: template 't': a daemon (`daemon: true`) is a service the later steps"
-            " reach at its pod's IP ({{steps.NAME.ip}}): it needs a Kubernetes cluster",
+            "      daemon: true\n      containerSet:\n        containers:\n"
+            "          - {name: a, image: x, command: [true]}",
+            "wf.yaml:9: template 't': a containerSet cannot be a daemon",
         ),
+        ("      daemon: yes please\n      container: {image: x}", "`daemon` must be true or false"),
         (
             "      containerSet:\n        containers:\n"
             "          - {name: a, image: x, command: [true], dependencies: [b]}\n"

@@ -21,13 +21,14 @@ from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
 from foredeck.execute.results import ResultError, read_results
-from foredeck.execute.retry import retry_delay
+from foredeck.execute.retry import last_retry, retry_delay
 from foredeck.execute.runstate import TaskRecord
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
-from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
+from foredeck.execute.sync import LockError, Locks
+from foredeck.execute.workspace import RunLayout, TaskFiles, dir_name, sub_directory
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask, Step, TaskSpec, TaskStatus
 from foredeck.pipeline.step_params import bound_at_run
@@ -50,6 +51,7 @@ class AttemptHost(Protocol):
     read: dict[str, set[str]]  # task -> the results someone reads
     declared_workspaces: set[str]
     step_paths: dict[int, bool]  # spec id -> refers to `$(steps.…)`
+    locks: Locks  # Argo's synchronization within the run
     artifact_paths: dict[int, bool]  # spec id -> refers to `$(artifacts.path)` (Tekton)
 
     def settle(self, record: TaskRecord, status: TaskStatus, reason: str = "") -> None: ...
@@ -71,6 +73,7 @@ class Instance:
     logger: TaskLogger
     workspaces: dict[str, str] | None = None  # its pipeline's workspaces -> the run's
     scope: lookups.RunScope | None = None  # its graph's (None: the run's)
+    stop: asyncio.Future[None] | None = None  # what stops its steps (None: the phase's stop)
 
 
 async def run_instance(
@@ -86,28 +89,28 @@ async def run_instance(
     """Run the instance's attempts in a slot of the run, and settle its record. `workspaces`:
     the task's pipeline workspaces -> the run's (a sub-graph's are mapped; default: same);
     `scope`: what its expressions see (a sub-graph's own; default: the run's)."""
-    async with run.slots:
+    try:
+        run.locks.wanted(spec)
+    except LockError as exc:
+        run.settle(record, "Failed", str(exc))
+        return
+    async with phase.limit or contextlib.nullcontext(), run.locks.hold(spec), run.slots:
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
             return
-        record.status = "Running"
-        record.started = time.time()
-        dname = run.layout.task_dir_name(record.name)
-        files = run.layout.open_task(dname)
+        dname, files, logger = open_instance(run, record)
         artifacts = files.artifacts
-        run.sandbox.hand_over(artifacts)
-        record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
-        logger = TaskLogger(record.name, files.log, run.build_log)
         status: TaskStatus = "Failed"
         reason = ""
         try:
             for attempt in range(1, task.retries + 2):
                 record.attempts = attempt
+                began = time.time()
                 # A first attempt is announced in the build log only: the task's own log
                 # holds what the task wrote, and is not created for a silent task.
                 logger.message(f"attempt {attempt} of {task.retries + 1} started", own=attempt > 1)
                 run.record.emit("task-started", record.name, "Running", attempt)
-                status, reason, retryable = await _attempt(
+                status, reason, retryable = await attempt_steps(
                     run,
                     Instance(
                         phase,
@@ -126,7 +129,8 @@ async def run_instance(
                 if status == "Succeeded" or not retryable or attempt > task.retries:
                     break
                 elapsed = time.time() - (record.started or time.time())
-                delay = retry_delay(task.retry, attempt, reason, elapsed)
+                last = last_retry(status, record.exit_code, time.time() - began, reason)
+                delay = retry_delay(task.retry, attempt, reason, elapsed, last)
                 if delay:  # a stop cuts the wait short
                     await asyncio.wait([phase.stop], timeout=delay)
                 if delay is None or phase.stop.done() or phase.expired():
@@ -140,7 +144,18 @@ async def run_instance(
         run.settle(record, status, reason)
 
 
-async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome:
+def open_instance(run: AttemptHost, record: TaskRecord) -> tuple[str, TaskFiles, TaskLogger]:
+    """Mark the instance started and open its directories and log: (dir name, files, log)."""
+    record.status = "Running"
+    record.started = time.time()
+    dname = run.layout.task_dir_name(record.name)
+    files = run.layout.open_task(dname)
+    run.sandbox.hand_over(files.artifacts)
+    record.artifacts = f"{prow.ARTIFACTS_DIR}/{dname}"
+    return dname, files, TaskLogger(record.name, files.log, run.build_log)
+
+
+async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome:
     """One attempt: (status, reason, whether a retry may help)."""
     loop = asyncio.get_running_loop()
     phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
@@ -183,7 +198,8 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
     wanted = run.read.get(task.name, set())
     capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
-    shared = Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture)
+    stop = one.stop or phase.stop
+    shared = Attempt(lookup, env, artifacts, results_dir, logger, stop, steps_dir, capture)
     failed = await run.steps.run(
         steps,
         replace(shared, workspaces=workspaces),  # the container runtime mounts them

@@ -33,19 +33,15 @@ def host_notes(pipeline: Pipeline, *, in_containers: bool = False) -> list[str]:
             f"taskRunSpecs of {tasks} ({', '.join(fields) or 'empty'}) only matter on a cluster:"
             " ignored on this host (--emit keeps them)"
         )
+    specs = [t.task_spec for t in pipeline.all_tasks() if t.task_spec is not None]
+    specs += pipeline.task_library.values()
     cluster = sorted(
         {
             key
-            for task in pipeline.all_tasks()
-            if task.task_spec is not None
-            for step in task.task_spec.steps
-            for key in step.cluster
-        }
-        | {
-            key
-            for spec in pipeline.task_library.values()
+            for spec in specs
             for step in spec.steps
             for key in step.cluster
+            if not (spec.daemon and key == "readinessProbe")  # a daemon's is probed
         }
     )
     if in_containers:
@@ -74,9 +70,11 @@ def _argo_notes(pipeline: Pipeline) -> list[str]:
     for task in pipeline.all_tasks():
         if task.task_spec is not None and task.task_spec.cluster:
             specs[task.task_spec.name] = task.task_spec
+    # a template's synchronization is honoured within the run (`sync.py`)
+    specs = {name: s for name, s in specs.items() if set(s.cluster) - {"synchronization"}}
     if not specs:
         return notes
-    keys = sorted({key for spec in specs.values() for key in spec.cluster})
+    keys = sorted({key for spec in specs.values() for key in spec.cluster} - {"synchronization"})
     notes.append(
         f"template fields {', '.join(keys)} of {', '.join(sorted(specs))} only matter on a"
         " cluster: ignored on this host (--emit keeps them)"

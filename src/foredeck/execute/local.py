@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from foredeck.execute import attempts, lookups, subgraph
+from foredeck.execute import attempts, daemons, lookups, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.containers import ContainerRun, Containers
 from foredeck.execute.host_notes import host_notes
@@ -56,6 +56,7 @@ from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason, earliest
 from foredeck.execute.steps import StepRunner
+from foredeck.execute.sync import Locks
 from foredeck.execute.workspace import RunLayout, WorkspaceBinding
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
@@ -234,7 +235,9 @@ class _Run:
         self.caller_cancelled = False
         self.timed_out = False
         self.t0 = 0.0
-        self.slots = asyncio.Semaphore(parallel)
+        self.locks = Locks(spec.config_maps)
+        limit = self.pipeline.pod_limit  # Argo's spec.parallelism
+        self.slots = asyncio.Semaphore(min(parallel, limit) if limit else parallel)
 
     # -- run -------------------------------------------------------------------------------
 
@@ -309,6 +312,8 @@ class _Run:
             deadline=deadline,
             graph=self.graph,
             policy=self.pipeline.failure_policy,
+            lookup=self.scope.pipeline_lookup(is_finally),
+            limit=None if is_finally else self.pipeline.parallelism,
         )
         await phase.run()
 
@@ -466,7 +471,9 @@ class _Run:
         params: dict[str, ParamValue],
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
-        if task.graph_ref is None:
+        if task.graph_ref is None and spec.daemon:
+            await daemons.run_daemon(self, phase, task, spec, record, params, g.workspaces, g.scope)
+        elif task.graph_ref is None:
             await attempts.run_instance(
                 self, phase, task, spec, record, params, g.workspaces, g.scope
             )

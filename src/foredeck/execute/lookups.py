@@ -14,6 +14,8 @@ evaluated with the same lookup by the bounded evaluator of `pipeline/exprlang`, 
 from __future__ import annotations
 
 import json
+import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,7 @@ from foredeck.pipeline.model import (
 from foredeck.pipeline.validate import TEKTON_CONTEXT
 
 NAMESPACE = "local"
+HOST_IP = "127.0.0.1"
 START = "$(="
 """Opens an expression in a value (`exprlang/embed.py`); the evaluator loads on first use."""
 KNOWN_ROOTS = frozenset({"params", "tasks", "results", "workspaces", "context", "steps"})
@@ -225,7 +228,9 @@ class RunScope:
                     return _matrix_length(record, attribute[len("matrix.") :])
                 if attribute.startswith(("outputs.", "inputs.")):  # Tekton artifacts
                     return record.provenance.get(attribute)
-                return None
+                if attribute == "ip" and record.daemoned:
+                    return HOST_IP  # every task shares the host's network (`daemons.py`)
+                return _fact(record, attribute)
             if root == "context":
                 found = context.get(rest)
                 return found if found is not None else self.run_value(rest)
@@ -347,10 +352,30 @@ def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
 
 def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
     """A task's result; `R.json` of an array result (a matrix task's aggregate) is its JSON
-    text, as Argo passes a looped task's outputs (`["a","b"]`)."""
+    text, as Argo passes a looped task's outputs (`["a","b"]`); `R.values` the same with each
+    item read as JSON when it is JSON, as Argo aggregates a looped task's `outputs.result`."""
     found = results.get(name)
-    if found is None and name.endswith(".json"):
-        aggregate = results.get(name[: -len(".json")])
+    base, _, suffix = name.rpartition(".")
+    if found is None and suffix in ("json", "values"):
+        aggregate = results.get(base)
         if isinstance(aggregate, list):
-            return json.dumps(aggregate, separators=(",", ":"))
+            items = aggregate if suffix == "json" else [_json_or_text(v) for v in aggregate]
+            return json.dumps(items, separators=(",", ":"), sort_keys=suffix == "values")
     return found
+
+
+def _fact(record: TaskRecord, attribute: str) -> str | None:
+    """Argo's `startedAt` / `finishedAt` (RFC 3339, seconds) and `hostNodeName` (this host)."""
+    if attribute == "hostNodeName":
+        return socket.gethostname() if record.started is not None else None
+    moment = {"startedAt": record.started, "finishedAt": record.finished}.get(attribute)
+    if moment is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def _json_or_text(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -5,12 +5,14 @@ non-zero, timed out or was stopped (Argo marks a pod past its deadline, or a sto
 Failed); Errored when the task failed for any other reason (a step that could not start, a
 reference that did not resolve, a result too large), as Argo's Error phase is for what is not
 a non-zero exit; Skipped when its own `when` was false; Omitted when it never ran for any
-other reason (its predicate was false, a failure upstream). Nothing is daemoned on a host.
+other reason (its predicate was false, a failure upstream). A daemon that became ready is
+Succeeded and Daemoned (`daemons.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from foredeck.execute.runstate import TaskRecord
 from foredeck.pipeline.model import Pipeline, PipelineTask
@@ -19,7 +21,7 @@ from foredeck.pipeline.predicates import evaluate, render, tasks_of
 _STOPPED = frozenset({"TimedOut", "Cancelled"})
 
 
-def outcome(record: TaskRecord, guarded_off: set[str]) -> str | None:
+def outcome(record: TaskRecord, guarded_off: AbstractSet[str]) -> str | None:
     """The one phase of a settled task: Succeeded, Failed, Errored, Skipped or Omitted."""
     status = record.status
     if status == "Succeeded":
@@ -40,6 +42,8 @@ def outcomes(name: str, records: Mapping[str, TaskRecord], guarded_off: set[str]
     """Every outcome name true of settled task `name` (with AnySucceeded / AllFailed)."""
     record = records[name]
     found = {outcome(record, guarded_off)} - {None}
+    if record.daemoned:
+        found.add("Daemoned")
     if record.instances:
         phases = [outcome(records[i], guarded_off) for i in record.instances]
         if "Succeeded" in phases:

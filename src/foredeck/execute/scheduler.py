@@ -22,8 +22,10 @@ from collections import deque
 from collections.abc import Coroutine, Iterable
 from typing import Any, Literal, Protocol
 
+from foredeck.execute.hooks import HookWatch, hook_edges
 from foredeck.execute.outcomes import blocked_by, continues
 from foredeck.execute.runstate import TaskRecord
+from foredeck.pipeline.expressions import Lookup
 from foredeck.pipeline.model import FailurePolicy, PipelineTask, TaskStatus
 
 StopReason = Literal["failed", "timeout", "cancel"]
@@ -71,6 +73,8 @@ class Phase:
         deadline: float | None,
         graph: dict[str, set[str]],
         policy: FailurePolicy = "stop",
+        lookup: Lookup | None = None,
+        limit: int | None = None,
     ) -> None:
         self.host = host
         self.tasks = tasks
@@ -84,15 +88,24 @@ class Phase:
         self.finished: list[asyncio.Task[None]] = []
         names = {task.name for task in tasks}
         self.graph = {task.name: graph.get(task.name, set()) & names for task in tasks}
+        self.hooks = HookWatch(tasks, lookup)  # `lookup`: what hook expressions read
+        # `limit`: at most this many of the phase's tasks run at once (Argo's `parallelism`)
+        self.limit = asyncio.Semaphore(limit) if limit else None
+        hook_edges(tasks, self.graph)
         self.children: dict[str, list[str]] = {task.name: [] for task in tasks}
         self.waiting = {name: len(parents) for name, parents in self.graph.items()}
         for name, parents in self.graph.items():
             for parent in parents:
                 self.children[parent].append(name)
-        self.ready: deque[str] = deque(name for name, count in self.waiting.items() if not count)
+        self.ready: deque[str] = deque(
+            name for name, count in self.waiting.items() if not count and name not in self.hooks
+        )
         self.unsettled = {task.name: task for task in tasks}
         self._wakeup: asyncio.Future[None] | None = None
         stop.add_done_callback(lambda _: self._wake())
+        # Ends the phase's daemons (`daemons.py`): once nothing else is left, or on a stop.
+        self.scope_end: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stop.add_done_callback(lambda _: self._end_scope())
 
     def expired(self) -> bool:
         return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
@@ -126,12 +139,23 @@ class Phase:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
+    def _end_scope(self) -> None:
+        if not self.scope_end.done():
+            self.scope_end.set_result(None)
+
+    def daemon_ready(self, name: str) -> None:
+        """Daemon `name` is ready and settled while its process runs on: its children may
+        start (its coroutine ends with the phase)."""
+        self._settled(name)
+        self._wake()
+
     def _settled(self, name: str) -> None:
         """`name` reached a final status: its children may be ready now."""
-        self.unsettled.pop(name, None)
+        if self.unsettled.pop(name, None) is None:
+            return  # a daemon, settled when it became ready
         for child in self.children.get(name, ()):
             self.waiting[child] -= 1
-            if self.waiting[child] == 0:
+            if self.waiting[child] == 0 and child not in self.hooks:  # hooks: `_fire_hooks`
                 self.ready.append(child)
 
     async def _wait(self, watch_deadline: bool) -> None:
@@ -163,6 +187,7 @@ class Phase:
                 host.log("pipeline timeout expired: stopping running tasks")
             if self.stopping is None:
                 self._start_ready()
+                self._fire_hooks()
             else:
                 running = set(self.running.values())
                 for name in list(self.unsettled):
@@ -174,6 +199,8 @@ class Phase:
                     host.settle(host.records[name], "Skipped", "dependency cycle")
                     self._settled(name)
                 return
+            if not self.unsettled:  # only daemons still run: their scope has ended
+                self._end_scope()
             await self._wait(watch_deadline=self.stopping is None)
             self._collect_finished()
 
@@ -201,6 +228,25 @@ class Phase:
                 continue
             coro = host.task(self, task)
             self._track(asyncio.get_running_loop().create_task(coro), name)
+
+    def _fire_hooks(self) -> None:
+        """Start the hooks whose expression holds now; skip those that can no longer run."""
+        if not self.hooks:
+            return
+        started = set(self.running.values())
+        idle = all(name in self.hooks.names for name in self.unsettled)
+        records, guarded = self.host.records, self.host.guarded_off
+        start, skip = self.hooks.due(records, started.__contains__, idle, guarded)
+        for hook, why in skip:
+            self.host.guarded_off.add(hook.name)
+            self.host.settle(self.host.records[hook.name], "Skipped", why)
+            self._settled(hook.name)
+        for hook in start:
+            coro = self.host.task(self, hook)
+            self._track(asyncio.get_running_loop().create_task(coro), hook.name)
+        if start or skip:
+            self._start_ready()
+            self._fire_hooks()  # a skipped hook may free tasks whose start fires others
 
     def _blocked(self, task: PipelineTask) -> str:
         """Why `task` may not run now that what it waits for has settled ('' if it may)."""

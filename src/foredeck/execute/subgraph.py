@@ -134,7 +134,23 @@ async def run_call(
     record: TaskRecord,
     params: dict[str, ParamValue],
 ) -> None:
-    """Run the sub-graph `task` calls as a nested phase and settle `record` from it."""
+    """Run the sub-graph `task` calls as a nested phase and settle `record` from it; the call
+    holds one of its phase's `parallelism` places while it runs."""
+    if phase.limit is None:
+        await _run_call(run, caller, phase, task, record, params)
+        return
+    async with phase.limit:
+        await _run_call(run, caller, phase, task, record, params)
+
+
+async def _run_call(
+    run: Runner,
+    caller: Graph,
+    phase: Phase,
+    task: PipelineTask,
+    record: TaskRecord,
+    params: dict[str, ParamValue],
+) -> None:
     graph = caller.pipeline.graph_of(task)
     if phase.stopping is not None:
         run.settle_unstarted(record, phase.stopping)
@@ -182,6 +198,8 @@ async def run_call(
         deadline=deadline,
         graph=edges,
         policy=graph.failure_policy,
+        lookup=scope.pipeline_lookup(phase.is_finally),
+        limit=graph.parallelism,
     ).run()
     if graph.finally_tasks:
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -31,6 +31,8 @@ def value(name: str, run: str, started: float, records: Mapping[str, TaskRecord]
         return _failures(run, records)
     if what in ("creationTimestamp", "creationTimestamp.RFC3339"):
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
+    if what == "creationTimestamp.s":
+        return str(int(started))
     letter = what.removeprefix("creationTimestamp.")
     if what.startswith("creationTimestamp.") and letter in STRFTIME and len(letter) == 1:
         return time.strftime(f"%{letter}", moment)

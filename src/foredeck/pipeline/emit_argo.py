@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from foredeck.pipeline import emit_argo_artifacts as arts
+from foredeck.pipeline import emit_argo_hooks as hooks
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
@@ -115,10 +116,12 @@ class _Emitter:
 
     def emit(self) -> dict[str, Any]:
         p = self.pipeline
-        dag_tasks = [self._dag_task(t, finally_=False) for t in p.tasks]
+        dag_tasks = hooks.dag_tasks(self, p.tasks)
         exit_tasks = [self._dag_task(t, finally_=True) for t in p.finally_tasks]
         entry_name = self._unique("main")
         entry: dict[str, Any] = {"name": entry_name, "dag": {"tasks": dag_tasks}}
+        if p.parallelism is not None:
+            entry["parallelism"] = p.parallelism
         if p.tasks_timeout is not None:  # Tekton's timeouts.tasks: the entrypoint's deadline
             entry["activeDeadlineSeconds"] = str(max(1, math.ceil(p.tasks_timeout)))
         outputs = [self._pipeline_result(r.name, r.value, r.source) for r in p.results]
@@ -129,6 +132,9 @@ class _Emitter:
         params = [self._workflow_param(param.name) for param in p.params]
         if params:
             spec["arguments"] = {"parameters": params}
+        watchers = hooks.workflow_hooks(self, p.tasks)
+        if watchers:
+            spec["hooks"] = watchers
         if exit_tasks:
             handler = self._unique("exit-handler")
             exit_template: dict[str, Any] = {"name": handler, "dag": {"tasks": exit_tasks}}
@@ -141,6 +147,8 @@ class _Emitter:
         spec["templates"] = templates
         if p.timeout is not None:
             spec["activeDeadlineSeconds"] = max(1, math.ceil(p.timeout))
+        if p.pod_limit is not None:
+            spec["parallelism"] = p.pod_limit
         if p.workspaces:
             spec["volumeClaimTemplates"] = [
                 {
@@ -211,6 +219,16 @@ class _Emitter:
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
+        facts = ("ip", "startedAt", "finishedAt", "hostNodeName")
+        if parts[0] == "tasks" and len(parts) == 3 and parts[2] in facts and not finally_:
+            return f"{{{{tasks.{parts[1]}.{parts[2]}}}}}"
+        looped_result = (
+            parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["values"]
+        )
+        if looped_result and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
+            implicit = self._implicit_result(parts[1], parts[3])
+            if implicit is not None:
+                return f"{{{{tasks.{parts[1]}.{implicit}}}}}"
         aggregate = parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["json"]
         if aggregate and parts[1] in self.matrix_tasks and not (finally_ or ref.star):
             return f"{{{{tasks.{parts[1]}.outputs.parameters.{parts[3]}}}}}"

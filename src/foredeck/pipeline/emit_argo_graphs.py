@@ -17,6 +17,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from foredeck.pipeline import emit_argo_hooks as hooks
 from foredeck.pipeline.expressions import iter_references
 from foredeck.pipeline.model import Pipeline, PipelineTask, RetryStrategy, WhenExpression
 from foredeck.pipeline.validate import dependencies
@@ -61,9 +62,13 @@ def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
     outputs = [child._pipeline_result(r.name, r.value, r.source) for r in graph.results]
     if outputs:
         template["outputs"] = {"parameters": outputs}
+    if graph.parallelism is not None:
+        template["parallelism"] = graph.parallelism
     if task.timeout is not None:  # from the template's own activeDeadlineSeconds
         template["activeDeadlineSeconds"] = str(max(1, math.ceil(task.timeout)))
-    template["dag"] = {"tasks": [child._dag_task(t, finally_=False) for t in graph.tasks]}
+    if any(t.trigger is not None and t.hook_of is None for t in graph.tasks):
+        raise PipelineError(graph.source, f"sub-graph {graph.name!r}: a workflow-level hook")
+    template["dag"] = {"tasks": hooks.dag_tasks(child, graph.tasks)}
     emitter.graph_bodies.append(template)
     return name
 
@@ -86,6 +91,8 @@ def retry_strategy(retries: int, retry: RetryStrategy | None) -> dict[str, Any]:
         backoff["factor"] = f"{retry.factor:g}"
     if backoff:
         out["backoff"] = backoff
+    if retry.expression is not None:
+        out["expression"] = retry.expression
     return out
 
 

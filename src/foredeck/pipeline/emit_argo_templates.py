@@ -133,6 +133,8 @@ class TemplateBuilder:
         if outputs:
             template["outputs"] = {"parameters": outputs}
         arts.leaf_fields(spec, template)
+        if spec.daemon:
+            template["daemon"] = True
         own = [{"name": name, "emptyDir": {}} for name in spec.empty_dirs]
         if self.uses_results_dir:
             own.append({"name": RESULTS_VOLUME, "emptyDir": {}})

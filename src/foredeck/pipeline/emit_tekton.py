@@ -366,6 +366,9 @@ def _pipeline_task(
     if task.retries and retry is not None and retry.policy in ("OnError", "OnTransientError"):
         why = f"retryPolicy {retry.policy}: Tekton retries every failed attempt"
         raise PipelineError(task.source, f"task {task.name!r}: {why}")
+    if task.retries and retry is not None and retry.expression is not None:
+        why = f"retryStrategy.expression {retry.expression!r}: Tekton retries every failed attempt"
+        raise PipelineError(task.source, f"task {task.name!r}: {why}")
     if task.retries and retry is not None and retry.backoff:
         why = "a retry backoff: Tekton retries at once"
         raise PipelineError(task.source, f"task {task.name!r}: {why}")
@@ -429,6 +432,10 @@ def _pipeline_body(p: Pipeline, stack: tuple[str, ...] = ()) -> dict[str, Any]:
         pipeline_spec["finally"] = [
             _pipeline_task(p, t, names, read, stack) for t in p.finally_tasks
         ]
+    for limit, what in ((p.parallelism, "parallelism"), (p.pod_limit, "spec.parallelism")):
+        if limit is not None:  # after the tasks: what they cannot express is named first
+            why = f"Argo's {what} ({limit} at once) has no Tekton equal"
+            raise PipelineError(p.source, f"pipeline {p.name!r}: {why}")
     if p.results:
         pipeline_spec["results"] = [
             {"name": r.name, "value": _rename(r.value, names)} for r in p.results
@@ -440,6 +447,12 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
     """What Argo front-end constructs Tekton cannot hold: Argo's workflow variables, a loop
     ignoring its item, a `when` over the item, a loop over a run-time list."""
     for task in p.all_tasks():
+        if task.graph_ref is None and p.spec_of(task).daemon:
+            why = "a daemon (a service running until its scope ends) has no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}; use a sidecar")
+        if task.trigger is not None:
+            why = "a lifecycle hook (runs when an expression over live statuses holds)"
+            raise PipelineError(task.source, f"task {task.name!r}: {why} has no Tekton equal")
         matrix = task.matrix
         if task.item_when:
             why = "a `when` over the loop item (Tekton guards a matrix task as a whole)"

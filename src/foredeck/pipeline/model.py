@@ -231,6 +231,11 @@ class TaskSpec:
     pipeline workspace, fresh for each run of the task."""
     global_names: dict[str, str] = field(default_factory=dict)
     """Results an Argo template exports as workflow outputs (result -> `globalName`)."""
+    daemon: bool = False
+    """An Argo daemon (`daemon: true`): a service that runs in the background from when it is
+    ready (its step's `readinessProbe` in `Step.cluster`, else once started) until the phase
+    that started it ends; the task counts as Succeeded once ready, and `$(tasks.T.ip)` is its
+    address (`execute/daemons.py`)."""
     build: ImageBuild | None = None
     """An image build run instead of steps (`steps` is empty); its results are
     `BUILD_RESULTS`."""
@@ -285,7 +290,9 @@ class RetryStrategy:
     `policy`: which failed attempts are retried (on a host, OnFailure and Always retry any
     failure; OnError and OnTransientError only a step that could not start). Before retry `n`
     (1-based) the task waits `backoff * factor**(n-1)` seconds, at most `cap`; no retry starts
-    once `max_duration` seconds have passed since the first attempt started.
+    once `max_duration` seconds have passed since the first attempt started. With `expression`
+    (Argo's expr-lang over `lastRetry.exitCode`, `.status`, `.duration`, `.message`, all text),
+    a failed attempt is retried only while it is true (`execute/retry.py`).
     """
 
     policy: RetryPolicy = "Always"
@@ -293,6 +300,7 @@ class RetryStrategy:
     factor: float = 1.0
     max_duration: float | None = None
     cap: float | None = None
+    expression: str | None = None
 
 
 @dataclass
@@ -330,6 +338,13 @@ class PipelineTask:
     # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
     # value of its matrix param `p` (Argo's `when` over `{{item}}`).
     item_when: list[WhenExpression] = field(default_factory=list)
+    # A lifecycle hook (Argo `hooks.<name>` other than `exit`): `trigger` is an expression
+    # (`$(= ...)`) over live statuses, where a task that has started reads "Running" and
+    # `$(tasks.status)` reads "Running" until the run ends. The task starts at most once, when
+    # it first holds while `hook_of` (None: the whole run) has not ended or as it ends; else it
+    # is Skipped. The dependents of `hook_of` also wait for its hooks (`execute/hooks.py`).
+    trigger: str | None = None
+    hook_of: str | None = None
 
 
 @dataclass
@@ -399,6 +414,11 @@ class Pipeline:
     # Argo's `artifactRepositoryRef` as written (which configured repository a cluster uses;
     # a host run uses its own): kept for the Argo emitter.
     artifact_repository_ref: dict[str, Any] = field(default_factory=dict)
+    parallelism: int | None = None
+    """At most this many of the DAG's tasks (each matrix instance and sub-graph call counts
+    one) run at once: Argo's `parallelism` of the dag/steps template the graph is."""
+    pod_limit: int | None = None
+    """At most this many task attempts at once in the whole run: Argo's `spec.parallelism`."""
     cluster: dict[str, Any] = field(default_factory=dict)
     """Workflow-level fields that only a cluster acts on (Argo `podSpecPatch`,
     `synchronization`, `nodeSelector`, ...), as written: carried to

@@ -115,6 +115,9 @@ class Scope:
         if kind == "matrix":
             self._check_matrix_ref(ref, site)
             return
+        if kind in ("ip", "startedAt", "finishedAt", "hostNodeName") and len(parts) == 3:
+            self._check_fact_ref(ref, site)
+            return
         if kind in ("inputs", "outputs") and len(parts) == 4:  # Tekton artifacts (TEP-0147)
             self._check_artifact_ref(ref, site)
             return
@@ -148,6 +151,20 @@ class Scope:
             )
         if ref.star and declared[result].type == "string" and referenced.matrix is None:
             raise PipelineError(source, f"{what}: {ref.text}: result {result!r} is not an array")
+
+    def _check_fact_ref(self, ref: Reference, site: _Site) -> None:
+        """`$(tasks.T.ip)` (a daemon's address), `.startedAt`, `.finishedAt`, `.hostNodeName`
+        of DAG task T, which runs before the reader (Argo's node facts)."""
+        source, what, task = site.source, site.what, site.task
+        target = self.dag.get(ref.parts[1])
+        if target is None:
+            raise PipelineError(source, f"{what}: {ref.text}: not a DAG task")
+        if ref.parts[2] == "ip" and not self.pipeline.spec_of(target).daemon:
+            raise PipelineError(source, f"{what}: {ref.text}: only a daemon DAG task has an ip")
+        if task is not None and target.name not in upstream(self.graph, task.name):
+            raise PipelineError(
+                source, f"{what}: {ref.text}: task {target.name!r} is not upstream of {task.name!r}"
+            )
 
     def _check_artifact_ref(self, ref: Reference, site: _Site) -> None:
         """`$(tasks.T.outputs.NAME)` / `inputs`: artifacts an upstream task's steps wrote."""

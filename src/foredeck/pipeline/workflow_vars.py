@@ -3,7 +3,7 @@
 `{{workflow.duration}}` (seconds since the run started, a decimal), `{{workflow.failures}}`
 (a JSON list of the failed nodes, as Argo gives it to exit handlers),
 `{{workflow.creationTimestamp}}` (RFC 3339), its `.RFC3339` form and its one-letter strftime
-forms (`{{workflow.creationTimestamp.Y}}`). The executor computes them
+forms (`{{workflow.creationTimestamp.Y}}`; `.s`: Unix seconds). The executor computes them
 (`execute/workflow_vars.py`); the Argo emitter writes them back as `{{workflow.*}}`.
 """
 
@@ -19,6 +19,7 @@ NAMES = frozenset(
         "failures",
         "creationTimestamp",
         "creationTimestamp.RFC3339",
+        "creationTimestamp.s",  # Unix seconds
         *(f"creationTimestamp.{letter}" for letter in STRFTIME),
     }
 )

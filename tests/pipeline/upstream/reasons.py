@@ -85,13 +85,14 @@ def missing_commands(files: tuple[Path, ...], search: str | None = None) -> list
     return sorted(missing)  # sorted: a ledger reason
 
 
-def _containers(value: Any) -> Iterator[dict[str, Any]]:
+def _containers(value: Any, key: str = "") -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
         runs = {"command", "args", "script", "source"} & value.keys()
-        if "image" in value and (runs or "name" in value):  # named: a containerSet's, a sidecar
+        # named: a containerSet's, a sidecar; under `container`: a template's (a daemon's)
+        if "image" in value and (runs or "name" in value or key == "container"):
             yield value
-        for item in value.values():
-            yield from _containers(item)
+        for name, item in value.items():
+            yield from _containers(item, str(name))
     elif isinstance(value, list):
         for item in value:
             yield from _containers(item)

@@ -33,12 +33,14 @@ from foredeck.pipeline.argo.graphs import CallSite, graph_call, recursive
 from foredeck.pipeline.argo.hooks import Hooked, exit_hook, wrap
 from foredeck.pipeline.argo.item_when import item_guards
 from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
+from foredeck.pipeline.argo.lifecycle import Target, add_hooks, lifecycle_hooks
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
 from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
-from foredeck.pipeline.argo.tags import call_text
+from foredeck.pipeline.argo.tags import RUNNING, call_text
 from foredeck.pipeline.argo.targets import select
 from foredeck.pipeline.argo.templates import (
+    declared_arguments,
     find_template,
     input_params,
     retry_strategy,
@@ -179,11 +181,16 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     if hook is not None and (continues or frame.depends is not None):
         why = "with an exit hook (put the hook on a dag/steps template around it)"
         raise unsupported(call, "continueOn" if continues else "depends", where, why)
-    node = _node(w, call, name, frame, where, hook is not None, continues)
-    if hook is None:
-        return node
-    hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
-    return wrap(w, hook, hooked, call_arguments)
+    watchers = lifecycle_hooks(call, where)
+    node = _node(w, call, name, frame, where, hook is not None or bool(watchers), continues)
+    if hook is not None:
+        hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
+        node = wrap(w, hook, hooked, call_arguments)
+    if watchers:
+        looped = any(k in call for k in ("withItems", "withParam", "withSequence"))
+        target = Target(name, node, scope, frame.coll, where, looped)
+        add_hooks(w, watchers, target, call_arguments)
+    return node
 
 
 def _node(
@@ -207,6 +214,7 @@ def _node(
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
         bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
+        bounded = bounded or "parallelism" in template  # a limit of its own children
         if loops or hooked or bounded or recursive(w, target_coll, template):
             site = CallSite(ir_name, deps, when_list, src(call), where, scope, item_whens)
             node = graph_call(w, call, template, target_coll, args, site, group)
@@ -221,15 +229,13 @@ def _node(
             inputs,
             finally_=scope.finally_,
             exported=w.exported,
+            known=w.known,
         )
         frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
         return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
-    declared = {p.name: p for p in leaf.spec.params}
-    for arg in args:
-        if arg not in declared or arg in leaf.bindings:
-            message = f"{where}: argument {arg!r} is not an input of template {leaf.key!r}"
-            raise fail(args[arg][1], message)
+    declared = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
+    args = declared_arguments(args, declared)
     matrix = loop(w, call, args, scope, where)
     looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
@@ -350,10 +356,7 @@ def _group_inputs(
     """The inputs of a nested dag/steps template: the caller's arguments, else the defaults."""
     inputs: dict[str, str] = {}
     declared = input_params(template, f"template {template.get('name')!r}")
-    names = {p.name for p in declared}
-    for arg, (_, source) in args.items():
-        if arg not in names:
-            raise fail(source, f"{where}: argument {arg!r} is not an input of the template")
+    args = declared_arguments(args, (p.name for p in declared))
     for p in declared:
         if p.name in args:
             value, source = args[p.name]
@@ -392,8 +395,7 @@ def leaf_task(
     bound: dict[str, ParamValue] = dict(params)
     for pname, value in leaf.bindings.items():
         if value == "$(tasks.status)" and not finally_:
-            why = "{{workflow.status}} is only known in the exit handler (onExit)"
-            raise fail(source, f"task {name!r}: {why}")
+            value = RUNNING  # `{{workflow.status}}` while the workflow runs
         bound[pname] = value
     return PipelineTask(
         name=name,

@@ -21,6 +21,7 @@ from foredeck.pipeline.argo.fields import (
     name_of,
     src,
 )
+from foredeck.pipeline.argo.metadata import document_values
 from foredeck.pipeline.argo.pod import CARRIED_SPEC, with_defaults
 from foredeck.pipeline.argo.state import Collection, Workflow
 from foredeck.pipeline.argo.workflow import convert
@@ -96,7 +97,8 @@ def load_argo(documents: list[Document]) -> Pipeline:
     if "workflowTemplateRef" in spec:
         spec = _merge_ref(spec, wft_docs)
     coll = _collection(main, spec, "")
-    return convert(Workflow(spec, coll, wfts), _pipeline_name(main.get("metadata")), src(main))
+    w = Workflow(spec, coll, wfts, known=document_values(main.get("metadata"), spec))
+    return convert(w, _pipeline_name(main.get("metadata")), src(main))
 
 
 def _merge_ref(spec: SourceMap, wft_docs: dict[str, SourceMap]) -> SourceMap:

@@ -19,7 +19,12 @@ from foredeck.pipeline.argo.fields import as_list, as_map, at, deadline, fail, s
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.state import Collection, Frame, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import input_params, template_kind
+from foredeck.pipeline.argo.templates import (
+    declared_arguments,
+    input_params,
+    parallelism,
+    template_kind,
+)
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.model import (
     ParamValue,
@@ -59,10 +64,7 @@ def graph_call(
 ) -> Node:
     """The IR node of a call that runs `template` as a sub-graph."""
     key = _graph(w, template, coll, expand)
-    declared = {p.name for p in w.graphs[key].params}
-    for arg, (_, source) in args.items():
-        if arg not in declared:
-            raise fail(source, f"{site.where}: argument {arg!r} is not an input of the template")
+    args = declared_arguments(args, (p.name for p in w.graphs[key].params))
     matrix = loop(w, call, args, site.scope, site.where)
     looped = looped_names(matrix)
     bound: dict[str, ParamValue] = {}
@@ -181,9 +183,12 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
     kind = "tasks" if template_kind(template) == "dag" else "steps"
     try:
         node = expand(
-            w, template, Frame("", Scope(kind, inputs, exported=w.exported), [], [], coll)
+            w,
+            template,
+            Frame("", Scope(kind, inputs, exported=w.exported, known=w.known), [], [], coll),
         )
         graph.tasks, graph.finally_tasks = w.tasks, w.finally_tasks
+        graph.parallelism = parallelism(template, f"template {name!r}")
     finally:
         w.tasks, w.finally_tasks, w.names, w.graph_inputs = saved
     graph.results = [

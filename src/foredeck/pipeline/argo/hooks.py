@@ -10,7 +10,7 @@ in Argo), the node runs inside as `X.X` and the hook as `X.onExit`.
 The hook's arguments may read the node's own outputs (`{{steps.X.outputs.parameters.p}}`);
 other values they read from the caller are passed in as params of the graph (`exit-arg-N`).
 The Argo emitter writes the graph back as the node with its `hooks.exit`. Lifecycle hooks
-other than `exit` need expressions and are refused.
+other than `exit` run on an expression: `lifecycle.py`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src, unsupported
+from foredeck.pipeline.argo.fields import as_map, at, check_keys, fail, scalar, src
 from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.loops import looped_names
 from foredeck.pipeline.argo.state import Collection, Node, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
-from foredeck.pipeline.argo.templates import find_template, template_kind
+from foredeck.pipeline.argo.templates import declared_arguments, find_template, template_kind
 from foredeck.pipeline.argo_manifest import unique_name
 from foredeck.pipeline.expressions import iter_references
 from foredeck.pipeline.model import ParamSpec, ParamValue, Pipeline, PipelineResult, PipelineTask
@@ -56,10 +56,8 @@ def exit_hook(call: SourceMap, where: str) -> Hook | None:
     if "hooks" not in call:
         return None
     hooks = as_map(call["hooks"], at(call, "hooks"), f"{where} hooks")
-    for key in hooks:
-        if key != "exit":
-            why = "lifecycle hooks other than `exit` (they run on an expression)"
-            raise unsupported(hooks, key, f"{where} hooks", why)
+    if "exit" not in hooks:  # the others run on an expression (`lifecycle.py`)
+        return None
     hook = as_map(hooks.get("exit"), at(hooks, "exit"), f"{where} hooks.exit")
     check_keys(hook, {"template", "arguments"}, set(), f"{where} hooks.exit")
     name = scalar(hook.get("template"), at(hook, "template"), f"{where} hooks.exit.template")
@@ -141,6 +139,8 @@ def _handler(
         raise fail(hook.source, f"{where}: {why}")
     leaf = build_leaf(w, hooked.coll, template)
     args = arguments(hook.call, where) if hook.call is not None else {}
+    inputs = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
+    args = declared_arguments(args, inputs)
     scope = hooked.scope
     saved = scope.nodes.get(hooked.name)
     # a looped node's hook runs once per item and sees that item's outputs, not the list
@@ -148,9 +148,6 @@ def _handler(
     try:
         bound: dict[str, ParamValue] = {}
         for pname, (value, source) in args.items():
-            if pname not in {p.name for p in leaf.spec.params} or pname in leaf.bindings:
-                message = f"{where}: argument {pname!r} is not an input of {hook.template!r}"
-                raise fail(source, message)
             text = call_text(value, scope, w.params, source, f"{where} argument {pname!r}")
             bound[pname] = _rewrite(text, hooked, lifted)
     finally:

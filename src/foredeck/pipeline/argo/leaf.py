@@ -106,12 +106,13 @@ class LeafBuilder:
         self.artifacts: list[ArtifactSpec] = []
         self.timeout_params: list[TimeoutParam] = []
         self.own_volumes: set[str] = set()  # the template's own emptyDir volumes
+        self.daemon = _daemon(template, self.where)
 
     def build(self) -> Leaf:
         t = self.template
         allowed = {"name", "inputs", "outputs", "container", "script", "containerSet"}
         allowed |= {"retryStrategy", "activeDeadlineSeconds", "timeout", "volumes"}
-        allowed |= CARRIED_TEMPLATE | {"sidecars", "initContainers", "daemon"}  # true: refused
+        allowed |= CARRIED_TEMPLATE | {"sidecars", "initContainers", "daemon"}
         check_keys(t, allowed, IGNORED_TEMPLATE, self.where)
         for p in input_params(t, self.where):
             self.declared[p.name] = p
@@ -159,6 +160,7 @@ class LeafBuilder:
             deadline_params={tp.key: tp.param for tp in self.timeout_params},
             empty_dirs=sorted(ws for _, ws in self.mounts if ws in self.own_volumes),
             global_names=global_names(t, self.where),
+            daemon=self.daemon,
         )
         self.w.library[key] = spec
         outputs = {out.name for out in self.outputs} | set(produced)
@@ -312,8 +314,11 @@ class LeafBuilder:
             allowed.add("source")
         if what.startswith("containerSet"):
             allowed.add("dependencies")
+        service = what == "sidecar" or (self.daemon and what in ("container", "script"))
         if what in ("sidecar", "initContainer"):
             allowed |= {"mirrorVolumeMounts", *SIDECAR_ONLY}
+        elif service:  # a daemon's ports and probes (its readiness is read on a host)
+            allowed |= set(SIDECAR_ONLY)
         allowed |= set(CARRIED_CONTAINER)
         check_keys(c, allowed, IGNORED_CONTAINER, where)
         for mount in [
@@ -342,7 +347,7 @@ class LeafBuilder:
         working_dir = text(c["workingDir"], "workingDir") if "workingDir" in c else None
         name = str(c.get("name") or "main")
         step = Step(name, image, command, args, None, env, working_dir, source=src(c))
-        step.cluster = container_cluster(c, sidecar=what == "sidecar")
+        step.cluster = container_cluster(c, sidecar=service)
         if script:
             if args:
                 raise unsupported(c, "args", where, "arguments to a script")
@@ -426,8 +431,8 @@ class LeafBuilder:
         if path == "retries":
             return "$(context.task.retry-count)"
         if parts[0] == "workflow":
-            value = workflow_ref(parts, self.w.params, self.w.exported)
-            pname = "-".join(parts)
+            value = workflow_ref(parts, self.w.params, self.w.exported, self.w.known)
+            pname = re.sub(r"[^-A-Za-z0-9_]", "-", "-".join(parts))  # an Argo param name
             if pname in self.declared:
                 raise Unresolvable(
                     f"input parameter {pname!r} clashes with the implicit one for {path}"
@@ -438,6 +443,17 @@ class LeafBuilder:
             self.bindings[pname] = value
             return f"$(params.{pname})"
         raise Unresolvable("not supported in a container or script")
+
+
+def _daemon(template: SourceMap, where: str) -> bool:
+    """`daemon: true` (a boolean, or Argo's string form), on a container or script template."""
+    raw = template.get("daemon", False)
+    if raw not in (True, False, "true", "false"):
+        raise fail(at(template, "daemon"), f"{where}: `daemon` must be true or false")
+    daemon = raw in (True, "true")
+    if daemon and "containerSet" in template:
+        raise fail(at(template, "daemon"), f"{where}: a containerSet cannot be a daemon")
+    return daemon
 
 
 def call_timeout(leaf: Leaf, params: Mapping[str, ParamValue]) -> float | None:

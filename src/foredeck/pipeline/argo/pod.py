@@ -8,8 +8,7 @@ ignores them. `templateDefaults` is the exception that changes templates: it is 
 each container/script/containerSet template as Argo's controller merges it.
 
 Constructs that need what a host lacks are refused with a message that says what they need:
-`resource` templates a Kubernetes cluster, `http` templates the network, daemons a service
-reached at its pod's IP.
+`resource` templates a Kubernetes cluster, `http` templates the network.
 """
 
 from __future__ import annotations
@@ -70,11 +69,6 @@ def needs_more(template: SourceMap) -> PipelineError | None:
         why = "an `http` template calls a URL from the Argo controller: it needs the network"
         why += " (and a cluster's agent); run it there (--emit argo)"
         return fail(template.at("http"), f"{where}: {why}")
-    if template.get("daemon") in (True, "true"):
-        why = "a daemon (`daemon: true`) is a service the later steps reach at its pod's IP"
-        why += " ({{steps.NAME.ip}}): it needs a Kubernetes cluster; run it there"
-        why += " (--emit argo), or make it a sidecar of the task that uses it"
-        return fail(template.at("daemon"), f"{where}: {why}")
     return None
 
 

@@ -60,6 +60,7 @@ class Scope:
     nodes: dict[str, Node] = field(default_factory=dict)
     finally_: bool = False
     exported: dict[str, str] | None = None  # `Workflow.exported`, for `{{workflow.outputs...}}`
+    known: dict[str, str] | None = None  # `Workflow.known`
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,10 @@ class Workflow:
     reference of the task output that sets it (the last call, as Argo keeps the last value)."""
     """The params of the sub-graph being built: their values are text (JSON for a loop) that
     the caller passes, not the workflow's params of the same name."""
+
+    known: dict[str, str] = field(default_factory=dict)
+    """Workflow variables whose value the document fixes (`{{workflow.priority}}`,
+    `{{workflow.labels.L}}`, ...): `workflow_vars.document_values`."""
 
     def spec_key(self, base: str) -> str:
         """A task library key for a new spec named after `base`."""

@@ -35,6 +35,12 @@ _ANY_TAG = re.compile(r"\{\{\s*((?s:=.*?)|.*?)\s*\}\}")  # an expression may spa
 _ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 
+NODE_FACTS = ("ip", "startedAt", "finishedAt", "hostNodeName")
+"""`{{steps.X.<fact>}}` of a node that ran: a daemon's address, its times, the host it ran on."""
+RUNNING = "Running"
+"""`{{workflow.status}}` outside the exit handler: the workflow is running."""
+
+
 class Unresolvable(Exception):
     """A tag the current scope cannot resolve; becomes a PipelineError naming the field."""
 
@@ -99,16 +105,26 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
 
 
 def workflow_ref(
-    parts: list[str], params: Mapping[str, ParamSpec], exported: Mapping[str, str] | None = None
+    parts: list[str],
+    params: Mapping[str, ParamSpec],
+    exported: Mapping[str, str] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> str:
     """`{{workflow....}}` as the IR expression a dag/steps template sees."""
     if len(parts) < 2:
         raise Unresolvable("`workflow` alone is not a value")
+    if known is not None and ".".join(parts[1:]) in known:
+        return known[".".join(parts[1:])]
     if parts[1] == "outputs" and len(parts) == 4 and parts[2] in ("parameters", "artifacts"):
         key = f"{parts[2]}.{parts[3]}"
         if exported is None or key not in exported:
             raise Unresolvable(f"no task before this point exports {key!r} (globalName)")
         return exported[key]
+    if parts[1:] in (["parameters"], ["parameters", "json"]) and "json" not in params:
+        # Argo: the workflow's parameters as JSON (`[{"name":"a","value":"1"}]`), at run time
+        # (`workflow.parameters` alone is the older name of the same)
+        items = ", ".join(f'{{"name": {literal(p)}, "value": $(params.{p})}}' for p in params)
+        return f"{START}toJson([{items}]))"
     if parts[1] == "parameters" and len(parts) == 3:
         if parts[2] not in params:
             raise Unresolvable(f"no workflow parameter {parts[2]!r} in spec.arguments")
@@ -155,8 +171,8 @@ def call_ref(
         return scope.inputs[locator_name(parts[2])]
     if parts[0] == "workflow":
         if parts[1:] == ["status"] and not scope.finally_:
-            raise Unresolvable("{{workflow.status}} is only known in the exit handler (onExit)")
-        return workflow_ref(parts, params, scope.exported)
+            return RUNNING  # what Argo's controller gives a node while the workflow runs
+        return workflow_ref(parts, params, scope.exported, scope.known)
     if parts[0] in ("tasks", "steps") and len(parts) >= 3:
         return _node_ref(parts, scope)
     raise Unresolvable("not supported here")
@@ -184,6 +200,10 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
+    if len(parts) == 3 and parts[2] in NODE_FACTS:  # the node's own facts (`lookups.py`)
+        if node.task is None or node.looped:
+            raise Unresolvable(f"the {parts[2]} of a nested dag/steps call or of a loop")
+        return f"$(tasks.{node.task}.{parts[2]})"
     if parts[2:4] == ["outputs", "artifacts"] and len(parts) == 5:
         if locator_name(parts[4]) not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output artifact {parts[4]!r}")
@@ -202,6 +222,8 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         value = implicit[tuple(parts[2:])]
         if value is None:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a nested dag/steps call")
+        if node.looped and parts[2:] == ["outputs", "result"]:
+            return f"{value[:-1]}.values)"  # each item's result, JSON-parsed, as a JSON list
         if node.looped:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a looped task (an aggregated list)")
         return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 from foredeck.pipeline.argo.artifacts import input_artifact_params
@@ -81,6 +82,27 @@ def input_params(template: SourceMap, where: str) -> list[ParamSpec]:
     return params
 
 
+def declared_arguments(
+    args: dict[str, tuple[str, Source]], names: Iterable[str]
+) -> dict[str, tuple[str, Source]]:
+    """The arguments of a call that bind one of the template's inputs `names`: Argo binds each
+    declared input from the argument of its name and ignores any other argument
+    (`common.ProcessArgs`), so a call may pass more than the template reads."""
+    wanted = set(names)
+    return {name: value for name, value in args.items() if name in wanted}
+
+
+def parallelism(holder: SourceMap, where: str) -> int | None:
+    """`parallelism` of a dag/steps template or of the spec: how many children (pods, for the
+    spec) run at once; None when not set."""
+    if "parallelism" not in holder:
+        return None
+    value = integer(holder["parallelism"], at(holder, "parallelism"), f"{where} parallelism")
+    if value < 1:
+        raise fail(at(holder, "parallelism"), f"{where}: `parallelism` must be at least 1")
+    return value
+
+
 POLICIES: tuple[RetryPolicy, ...] = ("Always", "OnFailure", "OnError", "OnTransientError")
 
 
@@ -89,9 +111,6 @@ def retry_limit(raw: Any, source: Source) -> int:
     strategy = as_map(raw, source, "retryStrategy")
     allowed = {"limit", "retryPolicy", "backoff", "affinity", "expression"}
     check_keys(strategy, allowed, set(), "retryStrategy")
-    if "expression" in strategy:
-        why = "retry expressions need the expression evaluator; use retryPolicy"
-        raise unsupported(strategy, "expression", "retryStrategy", why)
     if strategy.get("retryPolicy", "OnFailure") not in POLICIES:
         message = f"retryStrategy.retryPolicy: one of {', '.join(POLICIES)}"
         raise fail(at(strategy, "retryPolicy"), message)
@@ -104,9 +123,11 @@ def retry_strategy(raw: Any, source: Source) -> RetryStrategy | None:
     """The policy and backoff of a `retryStrategy`; None when it only sets `limit`."""
     retry_limit(raw, source)
     strategy = as_map(raw, source, "retryStrategy")
-    policy = strategy.get("retryPolicy", "OnFailure")
+    expression = _retry_expression(strategy)
+    # Argo: without a policy, an expression retries any failure (`RetryPolicyActual`)
+    policy = strategy.get("retryPolicy", "OnFailure" if expression is None else "Always")
     raw_backoff = strategy.get("backoff")
-    if raw_backoff is None and policy in ("OnFailure", "Always"):
+    if raw_backoff is None and policy in ("OnFailure", "Always") and expression is None:
         return None
     where = "retryStrategy.backoff"
     backoff = as_map(raw_backoff or {}, at(strategy, "backoff"), where)
@@ -130,4 +151,35 @@ def retry_strategy(raw: Any, source: Source) -> RetryStrategy | None:
         factor,
         times["maxDuration"],
         times["cap"],
+        expression,
     )
+
+
+RETRY_VARIABLES = ("exitCode", "status", "duration", "message")
+"""What `lastRetry.` offers a retry expression (Argo's `buildRetryStrategyLocalScope`)."""
+
+
+def _retry_expression(strategy: SourceMap) -> str | None:
+    """`retryStrategy.expression`, checked now: its syntax, functions and variables."""
+    if "expression" not in strategy:
+        return None
+    from foredeck.pipeline.exprlang.api import check, compile_expr
+    from foredeck.pipeline.exprlang.nodes import Var, children
+
+    where = "retryStrategy.expression"
+    text = scalar(strategy["expression"], at(strategy, "expression"), where)
+    if "{{" in text:
+        why = "`{{...}}` tags inside it (the template's inputs differ per call)"
+        raise unsupported(strategy, "expression", where, why)
+    problems = check(text)
+    if problems:
+        reasons = "; ".join(p.describe(text) for p in problems)
+        raise fail(at(strategy, "expression"), f"{where}: {text!r}: {reasons}")
+    stack = [compile_expr(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Var) and node.name != "lastRetry":
+            why = f"unknown variable {node.name!r} (only lastRetry.{'/'.join(RETRY_VARIABLES)})"
+            raise fail(at(strategy, "expression"), f"{where}: {text!r}: {why}")
+        stack.extend(children(node))
+    return text

@@ -23,12 +23,15 @@ from foredeck.pipeline.argo.fields import (
 )
 from foredeck.pipeline.argo.hooks import Hook, exit_hook
 from foredeck.pipeline.argo.leaf import build_leaf
+from foredeck.pipeline.argo.lifecycle import Target, add_hooks, lifecycle_hooks
 from foredeck.pipeline.argo.pod import CARRIED_SPEC, carried
 from foredeck.pipeline.argo.state import Frame, Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.argo.templates import (
+    declared_arguments,
     find_template,
     input_params,
+    parallelism,
     param_spec,
     retry_limit,
     retry_strategy,
@@ -70,6 +73,10 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         raise fail(at(spec, "entrypoint"), "spec: `entrypoint` is required")
     entry = find_template(w.main, entry_name, at(spec, "entrypoint"), "spec.entrypoint")
     results = _entrypoint(w, entry)
+    watchers = lifecycle_hooks(spec, "spec")
+    if watchers:
+        root = Scope("tasks", {}, exported=w.exported, known=w.known)
+        add_hooks(w, watchers, Target(None, None, root, w.main, "spec"), call_arguments)
     hook = _workflow_hook(spec)
     if hook is not None:
         _exit_handler(w, hook)
@@ -96,6 +103,8 @@ def convert(w: Workflow, name: str, source: Source) -> Pipeline:
         cluster=carried(spec, CARRIED_SPEC),
     )
     pipeline.artifact_repository_ref = repository_ref(spec)
+    pipeline.parallelism = parallelism(entry, f"template {entry_name!r}")
+    pipeline.pod_limit = parallelism(spec, "spec")
     return pipeline
 
 
@@ -158,11 +167,17 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
         where = f"template {entry_name!r} input {param.name!r}"
         assert isinstance(param.default, str)
         inputs[param.name] = call_text(
-            param.default, Scope("tasks", {}, exported=w.exported), w.params, param.source, where
+            param.default,
+            Scope("tasks", {}, exported=w.exported, known=w.known),
+            w.params,
+            param.source,
+            where,
         )
     kind = template_kind(entry)
     if kind in ("dag", "steps"):
-        scope = Scope("tasks" if kind == "dag" else "steps", inputs, exported=w.exported)
+        scope = Scope(
+            "tasks" if kind == "dag" else "steps", inputs, exported=w.exported, known=w.known
+        )
         node = group(w, entry, Frame("", scope, [], [], w.main))
         results = [
             PipelineResult(name, value, source=src(entry)) for name, value in node.outputs.items()
@@ -180,14 +195,11 @@ def _entrypoint(w: Workflow, entry: SourceMap) -> list[PipelineResult]:
 
 
 def _workflow_hook(spec: SourceMap) -> Hook | None:
-    """`spec.onExit`, or `spec.hooks.exit` (the same, with arguments); other hooks need
-    expressions and are refused."""
-    if "hooks" in spec:
-        if "onExit" in spec:
-            raise fail(at(spec, "hooks"), "spec: use either onExit or hooks.exit")
-        return exit_hook(spec, "spec")
-    if "onExit" not in spec:
-        return None
+    """`spec.onExit`, or `spec.hooks.exit` (the same, with arguments); the other hooks run
+    on an expression (`lifecycle.py`)."""
+    hooks = spec.get("hooks")
+    if (isinstance(hooks, dict) and "exit" in hooks) or "onExit" not in spec:
+        return exit_hook(spec, "spec")  # its own error when both are given
     if not isinstance(spec["onExit"], str):
         raise fail(at(spec, "onExit"), "spec.onExit: expected a template name")
     return Hook(spec["onExit"], None, at(spec, "onExit"))
@@ -197,12 +209,10 @@ def _exit_handler(w: Workflow, hook: Hook) -> None:
     name = hook.template
     template = find_template(w.main, name, hook.source, "spec.onExit")
     args = call_arguments(hook.call, "spec.hooks.exit") if hook.call is not None else {}
-    scope = Scope("tasks", {}, finally_=True, exported=w.exported)
+    scope = Scope("tasks", {}, finally_=True, exported=w.exported, known=w.known)
     inputs: dict[str, str] = {}
     declared = input_params(template, f"template {name!r}")
-    for arg, (_, source) in args.items():
-        if arg not in {p.name for p in declared}:
-            raise fail(source, f"spec.hooks.exit: {arg!r} is not an input of {name!r}")
+    args = declared_arguments(args, (p.name for p in declared))
     for param in declared:
         if param.name in args:
             value, source = args[param.name]
@@ -216,7 +226,11 @@ def _exit_handler(w: Workflow, hook: Hook) -> None:
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         scope = Scope(
-            "tasks" if kind == "dag" else "steps", inputs, finally_=True, exported=w.exported
+            "tasks" if kind == "dag" else "steps",
+            inputs,
+            finally_=True,
+            exported=w.exported,
+            known=w.known,
         )
         group(w, template, Frame("", scope, [], [], w.main))
         return

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from foredeck.pipeline.exprlang.dates import comparable_times, time_arithmetic
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.exprlang.limits import MAX_ITEMS, Budget, check_size, wrap_int
 from foredeck.pipeline.exprlang.nodes import (
@@ -70,6 +71,9 @@ def _fail(op: str, left: Any, right: Any, node: Node) -> ExprError:
 def arithmetic(op: str, a: Any, b: Any, node: Node) -> Any:
     if op == "+" and isinstance(a, str) and isinstance(b, str):
         return check_size(a + b)
+    timed = time_arithmetic(op, a, b)
+    if timed is not NotImplemented:
+        return timed
     if not (is_number(a) and is_number(b)):
         raise _fail(op, a, b, node)
     ints = isinstance(a, int) and isinstance(b, int)
@@ -100,6 +104,7 @@ def compare(op: str, a: Any, b: Any, node: Node) -> bool:
     if op == "!=":
         return not equal(a, b)
     comparable = (is_number(a) and is_number(b)) or (isinstance(a, str) and isinstance(b, str))
+    comparable = comparable or comparable_times(a, b)
     if not comparable:
         raise _fail(op, a, b, node)
     if op == "<":

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from foredeck.pipeline.exprlang import argo_functions, builtins, sprig, sprig_data, sprig_time
+from foredeck.pipeline.exprlang import (
+    argo_functions,
+    builtins,
+    dates,
+    sprig,
+    sprig_data,
+    sprig_time,
+)
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.exprlang.evaluate import Interpreter
 from foredeck.pipeline.exprlang.limits import check_size
@@ -19,6 +26,7 @@ from foredeck.pipeline.exprlang.registry import FUNCTIONS
 _LOADED = (
     argo_functions,
     builtins,
+    dates,
     sprig,
     sprig_data,
     sprig_time,

@@ -25,7 +25,7 @@ _ZERO = timedelta(0)
 NONDETERMINISTIC = frozenset(
     {"sprig.now", "sprig.date", "sprig.dateInZone", "sprig.htmlDate", "sprig.htmlDateInZone"}
     | {"sprig.uuidv4", "sprig.randAlphaNum", "sprig.randAlpha", "sprig.randNumeric"}
-    | {"sprig.randAscii", "sprig.unixEpoch"}
+    | {"sprig.randAscii", "sprig.unixEpoch", "now"}  # `now`: expr-lang's (`dates.py`)
 )
 MAX_RANDOM = 4096
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,8 @@ def type_name(value: Any) -> str:
         return "map"
     if isinstance(value, datetime):
         return "time.Time"
+    if isinstance(value, timedelta):
+        return "time.Duration"
     return "unknown"
 
 
@@ -91,6 +93,10 @@ def go_format(value: Any) -> str:
     if isinstance(value, dict):
         pairs = (f"{go_format(k)}:{go_format(value[k])}" for k in sorted(value, key=str))
         return "map[" + " ".join(pairs) + "]"
+    if isinstance(value, timedelta):  # Go's time.Duration.String()
+        from foredeck.pipeline.exprlang.dates import go_duration
+
+        return go_duration(value)
     if isinstance(value, datetime):  # Go's time.Time.String()
         stamp = value.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
         return f"{stamp} {value.strftime('%z')} {value.tzname() or 'UTC'}"
