@@ -13,9 +13,14 @@ The child is the one `Popen(argv, cwd=, env=, stdin=, stdout=, stderr=, start_ne
 starts: `argv[0]` without a slash is looked up in the `PATH` of `env` (the first exec error
 other than "not found" is reported, as Popen does), descriptors other than 0-2 are closed, the
 caller's signal mask is kept, SIGPIPE and SIGXFSZ are reset to their defaults (Python ignores
-them; `restore_signals`), a NUL byte or a `=` in a variable name is a ValueError. Where glibc
-lacks what this needs (not Linux, another C library, glibc older than 2.34), or a descriptor to
-hand over is 0, 1 or 2, `Popen` starts the child, as before.
+them; `restore_signals`), a NUL byte or a `=` in a variable name is a ValueError. One
+difference: glibc leaves its two internal signals (32 and 33) ignored in the child, as in every
+program its `posix_spawn` starts (a glibc program sets them up itself). Where glibc lacks what
+this needs (not Linux, another C library, glibc older than 2.34), or a descriptor to hand over
+is 0, 1 or 2, `Popen` starts the child, as before.
+
+A caller cancelled while its child starts waits (blocking, on the cancel path only) for the
+worker to be done with its descriptors; the child, if it started, is killed and reaped.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ class StepProcess(Protocol):
     def pid(self) -> int: ...
 
     @property
-    def returncode(self) -> int | Any: ...
+    def returncode(self) -> int | None: ...
 
     def wait(self) -> int: ...
 
