@@ -164,3 +164,18 @@ async def test_a_caller_cancelled_before_the_worker_starts_nothing(
     with pytest.raises(OSError, match="cancel"):
         request.run()
     assert calls == []
+
+
+@pytest.mark.skipif(not spawn.available(), reason="needs glibc 2.34+ on Linux")
+async def test_a_forked_process_starts_children_with_workers_of_its_own() -> None:
+    """The parent's worker threads do not exist in a fork: the child must not wait for them."""
+    assert (await run(["/bin/true"], "/", {}))[0] == 0  # the parent's workers exist now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            code = asyncio.run(asyncio.wait_for(run(["/bin/sh", "-c", "exit 5"], "/", {}), 10))[0]
+        finally:
+            os._exit(code)
+    _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 5

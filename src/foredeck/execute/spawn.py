@@ -173,6 +173,16 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
+def _after_fork() -> None:
+    """A forked child has none of its parent's workers: it starts its own."""
+    global _executor, _lock
+    _executor = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 class _Request:
     """One child to start, built in the loop's thread (the arguments checked, the caller's
     signal mask read), started in a worker."""
