@@ -189,6 +189,40 @@ class SandboxSettings(BaseModel):
     default only `PATH`, `LANG`, `LC_*` and `TZ` pass."""
 
 
+class ContainerSettings(BaseModel):
+    """Where steps that name an image run: on the host, or in that image with podman
+    (docs/containers.md). Read by the controller's local executor and by `foredeck run`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runtime: Literal["host", "podman", "auto"] = "host"
+    """`host`: every step is a host process (images are recorded, not used); `podman`: a step
+    with an image runs in it; `auto`: podman when it is installed and the image is in its store
+    or can be pulled, else the host, with a note in the run log. `host` is the default so that
+    a machine without podman, and every existing pipeline, behaves as before."""
+    podman: str = "podman"
+    """The podman binary (a name looked up in `PATH`, or a path)."""
+    storage_root: str | None = None
+    """podman's `--root` (images and containers); unset: podman's own default."""
+    storage_runroot: str | None = None
+    """podman's `--runroot` (its state while containers run)."""
+    storage_driver: str | None = None
+    """podman's `--storage-driver` (`overlay`, or `vfs` where overlay cannot mount)."""
+    oci_runtime: str | None = None
+    """podman's `--runtime` (`runc`, `crun`); some machines only work with `runc`."""
+    global_args: list[str] = Field(default_factory=list)
+    """More podman flags, before the command (`--cgroup-manager=cgroupfs`, ...)."""
+    run_args: list[str] = Field(default_factory=list)
+    """More `podman run` flags for every step (`--network=host`, `--ulimit=nofile=4096:4096`)."""
+    pull: Literal["missing", "always", "never", "newer"] = "missing"
+    """podman's `--pull`; a step's `imagePullPolicy` overrides it."""
+    pull_timeout: float = Field(default=600.0, gt=0)
+    """Seconds `auto` waits for a pull before it runs the image's steps on the host."""
+    pass_env: list[str] = Field(default_factory=list)
+    """Variables of foredeck's own environment that container steps also get (`HTTPS_PROXY`);
+    otherwise a container sees only what the pipeline and the job set."""
+
+
 class ControllerSettings(BaseModel):
     """The controller: runs triggered jobs with the local executor."""
 
@@ -245,6 +279,33 @@ class KubeSettings(BaseModel):
     """The Argo UI or Tekton Dashboard base URL: the job's link to its remote run."""
 
 
+class ImageSettings(BaseModel):
+    """How the local executor builds and pushes images (`build-image` tasks, docs/images.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    buildah: str = "buildah"
+    """The buildah program (a name on PATH or a path)."""
+    global_args: list[str] = Field(default_factory=list)
+    """More global buildah flags, before the subcommand."""
+    storage_driver: str | None = None
+    """`vfs` or `overlay`; None: buildah's own default (storage.conf)."""
+    root: str | None = None
+    """The image store (`--root`); None: buildah's default for the user."""
+    runroot: str | None = None
+    isolation: Literal["chroot", "oci", "rootless"] = "chroot"
+    """`BUILDAH_ISOLATION` of `RUN` instructions: chroot needs no OCI runtime nor namespaces."""
+    insecure_registries: list[str] = Field(default_factory=lambda: ["127.0.0.1:*", "localhost:*"])
+    """Registries (`HOST:PORT`, `*` patterns allowed) reached over plain HTTP, without TLS
+    verification (`--tls-verify=false`); by default those on this machine's loopback."""
+    auth_file: str | None = None
+    """A docker `config.json` with the credentials of the registries pushed to."""
+    registry_kinds: dict[str, Literal["config", "ecr", "google"]] = Field(default_factory=dict)
+    """Registry host -> where its credentials come from, when its name does not say: `ecr`
+    (boto3, for `*.dkr.ecr.*.amazonaws.com`), `google` (Application Default Credentials, for
+    `gcr.io` and `*-docker.pkg.dev`), `config` (`auth_file`)."""
+
+
 class ArtifactSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -285,7 +346,9 @@ class ApiSettings(BaseModel):
     (unless `anonymous_writes`)."""
     anonymous_writes: bool = False
     """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
-    can then do so. Cross-site browser requests stay refused."""
+    can then do so. Cross-site browser requests stay refused, and so do pages served under a
+    host name (not an IP literal or `localhost`) that is not the dashboard's nor in
+    `allowed_origins`: a name can be rebound to this server's address by its owner's DNS."""
     allowed_origins: list[str] = Field(default_factory=list)
     """Origins (`https://ci.example.org`) whose pages may call mutating routes, besides the
     server's own and `reporter.dashboard_url`'s."""
@@ -308,8 +371,11 @@ class Settings(BaseModel):
     (an editor truncating it before writing) is refused and the last good config stays."""
     scm: ScmSettings = Field(default_factory=ScmSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    containers: ContainerSettings = Field(default_factory=ContainerSettings)
+    """Whether steps run in their images (podman), for the controller and `foredeck run`."""
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     kube: KubeSettings = Field(default_factory=KubeSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
     reporter: ReporterSettings = Field(default_factory=ReporterSettings)
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)

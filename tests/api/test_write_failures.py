@@ -95,3 +95,37 @@ def test_a_refused_write_is_503_with_retry_after(
         assert counted(registry, route, "POST", 503) == 1
         assert counts(db) == before  # nothing half-written
         assert client.post(url, json=body, headers=AUTH).status_code == status
+
+
+@contextmanager
+def refused_statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement fails as with a lost connection; yields the statements refused."""
+    refused: list[str] = []
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        refused.append(statement)
+        raise OperationalError(statement, params, Exception("server closed the connection"))
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        yield refused
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)
+
+
+@pytest.mark.parametrize("path", ["/api/jobs", "/api/jobs/{id}"])
+def test_a_read_the_database_cannot_answer_is_503_with_retry_after(
+    db: Database, tmp_path: Path, path: str
+) -> None:
+    (job_id,) = seed(db, presubmit())
+    registry = CollectorRegistry()
+    app = create_service_app(settings_for(db, tmp_path), db.engine, registry=registry)
+    url = path.format(id=job_id)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        with refused_statements(db.engine) as refused:
+            answer = client.get(url)
+        assert refused, "the route read nothing: the test proves nothing"
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "5"
+        assert "database" in answer.json()["detail"]
+        assert client.get(url).status_code == 200

@@ -97,8 +97,10 @@ def test_anonymous_writes_from_the_same_origin_when_allowed(db: Database, tmp_pa
     first, second = seed(db, presubmit(), presubmit("lint"))
     finish(db, second, "failure")
     with client_for(db, tmp_path, token=None, anonymous_writes=True) as client:
-        # The dashboard's own buttons: a same-origin fetch without a body.
-        same = {"Origin": OWN, "Sec-Fetch-Site": "same-origin"}
+        # The dashboard's own buttons: a same-origin fetch without a body, on a loopback address
+        # (a name must be trusted: see the DNS rebinding test below).
+        same = {"Origin": "http://127.0.0.1:8080", "Host": "127.0.0.1:8080"}
+        same["Sec-Fetch-Site"] = "same-origin"
         aborted = client.post(f"/api/jobs/{first}/abort", headers=same)
         assert aborted.status_code == 200, aborted.text
         rerun = client.post(f"/api/jobs/{second}/rerun", headers=same)
@@ -109,6 +111,30 @@ def test_anonymous_writes_from_the_same_origin_when_allowed(db: Database, tmp_pa
     new = {rerun.json()["id"], started.json()["id"]}
     triggered = sorted((i, "triggered") for i in new)
     assert jobs_in_db(db) == [(first, "aborted"), (second, "failure"), *triggered]
+
+
+@pytest.mark.parametrize("host", ["rebound.example:8888", "testserver"])
+def test_anonymous_writes_refuse_a_page_of_a_rebound_name(
+    db: Database, tmp_path: Path, host: str
+) -> None:
+    """DNS rebinding: a page of `rebound.example` whose name the attacker then points at the
+    server's address. Its requests are same-origin to the browser (Origin and Host agree), so
+    with anonymous writes a same-origin rule alone would let any web page write. The name must
+    be a loopback or IP literal, or trusted; with a token the page has no token to send."""
+    first, second = seed(db, presubmit(), presubmit("lint"))
+    own = {"Origin": f"http://{host}", "Host": host, "Sec-Fetch-Site": "same-origin"}
+    with client_for(db, tmp_path, token=None, anonymous_writes=True) as client:
+        refused = client.post(f"/api/jobs/{first}/abort", headers=own)
+        assert refused.status_code == 403, refused.text
+        assert "api.allowed_origins" in refused.json()["detail"]
+        for literal in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "10.0.0.5:8888"):
+            same = {"Origin": f"http://{literal}", "Host": literal, "Sec-Fetch-Site": "same-origin"}
+            assert client.post(f"/api/jobs/{second}/rerun", headers=same).status_code == 201
+    allowed = [f"http://{host}"]
+    with client_for(db, tmp_path, token=None, anonymous_writes=True, allowed_origins=allowed) as c:
+        assert c.post(f"/api/jobs/{first}/abort", headers=own).status_code == 200
+    with client_for(db, tmp_path) as client:  # a token: the same-origin rule is enough
+        assert client.post(f"/api/jobs/{second}/abort", headers={**AUTH, **own}).status_code == 200
 
 
 def test_anonymous_writes_still_refuse_a_wrong_token(db: Database, tmp_path: Path) -> None:

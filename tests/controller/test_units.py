@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.config import Periodic
-from foredeck.controller import clone_uri_for
+from foredeck.controller import artifacts, clone_uri_for
 from foredeck.controller.__main__ import main
 from foredeck.controller.controller import new_owner
 from foredeck.controller.env import prow_env, pull_refs_string
@@ -131,3 +131,31 @@ def test_main_refuses_unreadable_settings(
 ) -> None:
     assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read settings" in capsys.readouterr().err
+
+
+def test_prowjob_names_the_pushed_images(tmp_path: Path) -> None:
+    out, workspace = tmp_path / "out", tmp_path / "ws"
+    workspace.mkdir()
+    out.mkdir()
+    pushed = ["127.0.0.1:5000/app:1@sha256:" + "a" * 64, "127.0.0.1:5000/app:latest@sha256:b"]
+    finished = {"timestamp": 2, "metadata": {"images": [*pushed, 3]}}
+    (out / "finished.json").write_text(json.dumps(finished))
+    job = Job(id=4, name="build", type="periodic", job_config={})
+    data = artifacts.prowjob(
+        job, build_id="1", state="success", description="ok", url=None, finished=None
+    )
+    artifacts.complete_out(out, job, workspace, final_sha="", prowjob_data=data)
+    written = json.loads((out / "prowjob.json").read_text())
+    assert written["metadata"]["annotations"]["foredeck.dev/images"] == "\n".join(pushed)
+    (out / "finished.json").write_text('{"timestamp": 2}')
+    artifacts.complete_out(
+        out,
+        job,
+        workspace,
+        final_sha="",
+        prowjob_data=artifacts.prowjob(
+            job, build_id="1", state="success", description="ok", url=None, finished=None
+        ),
+    )
+    written = json.loads((out / "prowjob.json").read_text())
+    assert "foredeck.dev/images" not in written["metadata"]["annotations"]

@@ -148,3 +148,30 @@ def test_a_child_with_this_process_own_marker_is_not_a_leftover(tmp_path: Path) 
         child.kill()
         child.wait()
         kill_all([stray])
+
+
+def test_podmans_container_monitor_is_reaped_when_it_ends(tmp_path: Path) -> None:
+    """conmon leaves podman's session and outlives the client: an orphan nobody waits for."""
+    conmon = tmp_path / "conmon"
+    conmon.write_bytes(Path("/bin/sleep").read_bytes())
+    conmon.chmod(0o755)
+    other = tmp_path / "other"
+    other.write_bytes(conmon.read_bytes())
+    other.chmod(0o755)
+    reaper = Reaper()
+    assert reaper.enable() is None
+    pids = tmp_path / "pids"
+    subprocess.run(
+        ["sh", "-c", f"({conmon} 0.1 & echo $! >> {pids}); ({other} 0.1 & echo $! >> {pids})"],
+        check=True,
+    )
+    monitor, stranger = read_pids(pids)
+    deadline = time.monotonic() + 10
+    for pid in (monitor, stranger):  # re-parented to us (subreaper), then ended
+        while not (psutil.Process(pid).ppid() == os.getpid() and not alive(pid)):
+            assert time.monotonic() < deadline, "the orphan never ended as our child"
+            time.sleep(0.01)
+    reaper.scan()
+    assert not psutil.pid_exists(monitor)
+    assert psutil.Process(stranger).status() == psutil.STATUS_ZOMBIE  # not ours to reap
+    os.waitpid(stranger, 0)

@@ -52,6 +52,6 @@ async def test_loads_emits_and_fails_on_the_host_with_one_line(text: str, tmp_pa
     assert record.reason == (
         f"step {run.pipeline.spec_of(run.pipeline.tasks[0]).steps[0].name!r}: no command or"
         f" script: it runs the entrypoint of image {image!r}, which needs a container runtime;"
-        " run it on a cluster (--emit argo|tekton): the host runtime cannot, and foredeck has"
-        " no container runtime yet"
+        " run it with --runtime podman or on a cluster (--emit argo|tekton): the host cannot"
+        " (this run uses the host runtime)"
     )

@@ -462,7 +462,7 @@ def test_inline_specs_get_propagated_params_and_workspaces() -> None:
     ("task_body", "line", "message"),
     [
         ("- name: a\n  taskRef: {name: t}\n  taskSpec: {steps: []}", 7, "exactly one of"),
-        ("- name: a", 7, "exactly one of 'taskRef' or 'taskSpec'"),
+        ("- name: a", 7, "exactly one of taskRef, taskSpec, pipelineRef, pipelineSpec"),
         ("- name: Bad_Name\n  " + INLINE, 7, "DNS-1123 label"),
         ("- name: a\n  " + INLINE + "\n  onError: ignore", 9, "'onError' must be 'continue' or"),
         ("- name: a\n  taskRef: {name: t, kind: ClusterTask}", 8, "kind 'ClusterTask'"),

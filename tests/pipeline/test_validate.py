@@ -168,7 +168,7 @@ def test_text_that_is_not_a_pipeline_variable_is_left_alone() -> None:
         ("$(tasks.gen.status)", "$(tasks.gen.status) is only allowed in finally tasks"),
         ("$(tasks.status)", "$(tasks.status) is only allowed in finally tasks"),
         ("$(tasks.gen)", "unsupported reference $(tasks.gen)"),
-        ("$(tasks.gen.outputs.x)", "unsupported reference"),
+        ("$(tasks.gen.outputs.x.y)", "unsupported reference"),
         ("$(context.pipelineRun.secret)", "unknown variable $(context.pipelineRun.secret)"),
         ("$(workspaces.w.path)", "unsupported reference $(workspaces.w.path)"),
         ("$(workspaces.nope.bound)", "undeclared workspace 'nope'"),

@@ -15,6 +15,7 @@ CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is re
 
 And a write the database does not take (a full disk, a lost connection, a lock held too long)
 is answered 503 with `Retry-After`, not 500: the transaction rolled back, the client may retry.
+So is a read the database cannot answer (every route, reads included, goes through the guard).
 
 `GuardedRoute` applies all of it to every mutating route of a router, so a new route
 cannot forget a check.
@@ -23,6 +24,7 @@ cannot forget a check.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -48,6 +50,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_SECONDS = 5
 """What a 503 asks a client to wait before retrying a write the database did not take."""
 UNAVAILABLE = "the database did not take the write (full, unreachable or busy); retry later"
+UNREADABLE = "the database could not answer (unreachable or busy); retry later"
 JSON_TYPE = "application/json"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -155,8 +158,27 @@ def trusted_origins(settings: Settings) -> frozenset[str]:
     return frozenset(trusted)
 
 
-def cross_site_refusal(request: Request, trusted: frozenset[str]) -> Response | None:
-    """403 when a browser says a page of an untrusted origin sent `request`, else None."""
+def _rebindable(origin: str) -> bool:
+    """Whether `origin`'s host is a name an attacker's DNS could point at this server (DNS
+    rebinding), as opposed to an IP literal or `localhost`, which no DNS answer changes."""
+    host = urlsplit(origin).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def cross_site_refusal(
+    request: Request, trusted: frozenset[str], *, names_need_trust: bool = False
+) -> Response | None:
+    """403 when a browser says a page of an untrusted origin sent `request`, else None.
+
+    `names_need_trust` (anonymous writes, where no token stands behind the origin check): the
+    server's own origin counts only with an IP literal or `localhost`, else it must be trusted,
+    so that a rebound name's page cannot write."""
     headers = request.headers
     if headers.get("sec-fetch-site") == "cross-site":
         return _error(403, "cross-site requests may not change anything (Sec-Fetch-Site)")
@@ -165,7 +187,9 @@ def cross_site_refusal(request: Request, trusted: frozenset[str]) -> Response | 
         return None  # not sent by a browser page (curl, `foredeck jobs`, scripts)
     given = origin_of(origin)
     own = origin_of(f"{request.url.scheme}://{headers.get('host', '')}")
-    if given is not None and (given == own or given in trusted):
+    if given is not None and given in trusted:
+        return None
+    if given is not None and given == own and not (names_need_trust and _rebindable(given)):
         return None
     return _error(
         403,
@@ -177,6 +201,11 @@ def cross_site_refusal(request: Request, trusted: frozenset[str]) -> Response | 
 def _media_type(headers: Headers) -> str | None:
     value = headers.get("content-type")
     return None if value is None else value.split(";", 1)[0].strip().lower()
+
+
+def _unavailable(detail: str) -> Response:
+    """503, not 500: nothing was half-done, and the same request may succeed in a moment."""
+    return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _not_json(media_type: str | None) -> Response:
@@ -205,8 +234,17 @@ class GuardedRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             if request.method in SAFE_METHODS:
-                return await original(request)
-            refused = cross_site_refusal(request, request.app.state.trusted_origins)
+                try:
+                    return await original(request)
+                except (DBAPIError, PoolTimeout) as exc:
+                    log.warning(
+                        "%s %s: the database read failed: %s", request.method, path, error_line(exc)
+                    )
+                    return _unavailable(UNREADABLE)
+            state = request.app.state
+            refused = cross_site_refusal(
+                request, state.trusted_origins, names_need_trust=state.anonymous_writes
+            )
             if refused is not None:
                 return refused
             media_type = _media_type(request.headers)
@@ -222,11 +260,7 @@ class GuardedRoute(APIRoute):
             except (DBAPIError, PoolTimeout) as exc:
                 why = error_line(exc)
                 log.warning("%s %s: the database write failed: %s", request.method, path, why)
-                return JSONResponse(
-                    {"detail": UNAVAILABLE},
-                    503,
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
+                return _unavailable(UNAVAILABLE)
 
         return handler
 

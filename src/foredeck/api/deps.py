@@ -3,7 +3,8 @@
 - `central`: the `ConfigAgent` of the job config, or None without `config_path`;
 - `scm`: the `ScmProvider` (pull refs, users' comments on local pull requests), shared with
   the dashboard and set with the shared state;
-- `trusted_origins`: the origins whose pages may write (read by `api.auth.GuardedRoute`);
+- `trusted_origins`: the origins whose pages may write (read by `api.auth.GuardedRoute`), and
+  `anonymous_writes`, under which a server name must be trusted too (DNS rebinding);
 - `on_change`: called after jobs were created or aborted (wakes the controller and reporter);
 - `on_event`: called after an event was logged (wakes the event worker). Both may be None.
 """
@@ -40,6 +41,7 @@ def attach_state(
         central = ConfigAgent.from_settings(settings)
     app.state.central = central
     app.state.trusted_origins = trusted_origins(settings)
+    app.state.anonymous_writes = settings.api.anonymous_writes
     app.state.on_change = on_change
     app.state.on_event = on_event
 

@@ -150,7 +150,27 @@ def complete_out(
             started["repo-commit"] = final_sha
             started["repo-version"] = final_sha
     prow.write_json_atomic(started_path, started)
+    images = pushed_images(out)
+    if images:  # one reference a line: annotations are strings
+        annotations = prowjob_data.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[IMAGES_ANNOTATION] = "\n".join(images)
     prow.write_json_atomic(out / PROWJOB, prowjob_data)
+
+
+IMAGES_ANNOTATION = "foredeck.dev/images"
+
+
+def pushed_images(out: Path) -> list[str]:
+    """The images the run pushed (`REF@DIGEST`), as its `finished.json` metadata lists them."""
+    try:
+        finished = json.loads((out / prow.FINISHED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    metadata = finished.get("metadata") if isinstance(finished, dict) else None
+    images = metadata.get("images") if isinstance(metadata, dict) else None
+    if not isinstance(images, list):
+        return []
+    return [image for image in images if isinstance(image, str)]
 
 
 def target(job: Job, build_id: str) -> JobPaths:

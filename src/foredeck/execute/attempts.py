@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from foredeck.execute import lookups
+from foredeck.execute import lookups, provenance
 from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
+from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
 from foredeck.execute.results import ResultError, read_results
@@ -27,8 +28,9 @@ from foredeck.execute.scheduler import Phase, StopReason
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.workspace import RunLayout, dir_name, sub_directory
-from foredeck.pipeline.expressions import SubstitutionError
-from foredeck.pipeline.model import ParamValue, PipelineTask, TaskSpec, TaskStatus
+from foredeck.pipeline.expressions import Lookup, SubstitutionError
+from foredeck.pipeline.model import ParamValue, PipelineTask, Step, TaskSpec, TaskStatus
+from foredeck.pipeline.step_params import bound_at_run
 from foredeck.storage import prow
 
 
@@ -38,6 +40,7 @@ class AttemptHost(Protocol):
     layout: RunLayout
     sandbox: Sandbox
     steps: StepRunner
+    images: ImageBuilder
     scope: lookups.RunScope
     record: RunRecord
     build_log: BuildLog
@@ -47,6 +50,7 @@ class AttemptHost(Protocol):
     read: dict[str, set[str]]  # task -> the results someone reads
     declared_workspaces: set[str]
     step_paths: dict[int, bool]  # spec id -> refers to `$(steps.…)`
+    artifact_paths: dict[int, bool]  # spec id -> refers to `$(artifacts.path)` (Tekton)
 
     def settle(self, record: TaskRecord, status: TaskStatus, reason: str = "") -> None: ...
 
@@ -65,6 +69,8 @@ class Instance:
     dname: str  # its directory name
     artifacts: str  # its $ARTIFACTS
     logger: TaskLogger
+    workspaces: dict[str, str] | None = None  # its pipeline's workspaces -> the run's
+    scope: lookups.RunScope | None = None  # its graph's (None: the run's)
 
 
 async def run_instance(
@@ -74,8 +80,12 @@ async def run_instance(
     spec: TaskSpec,
     record: TaskRecord,
     params: dict[str, ParamValue],
+    workspaces: dict[str, str] | None = None,
+    scope: lookups.RunScope | None = None,
 ) -> None:
-    """Run the instance's attempts in a slot of the run, and settle its record."""
+    """Run the instance's attempts in a slot of the run, and settle its record. `workspaces`:
+    the task's pipeline workspaces -> the run's (a sub-graph's are mapped; default: same);
+    `scope`: what its expressions see (a sub-graph's own; default: the run's)."""
     async with run.slots:
         if phase.stopping is not None:
             run.settle_unstarted(record, phase.stopping)
@@ -99,7 +109,18 @@ async def run_instance(
                 run.record.emit("task-started", record.name, "Running", attempt)
                 status, reason, retryable = await _attempt(
                     run,
-                    Instance(phase, task, spec, record, params, dname, artifacts, logger),
+                    Instance(
+                        phase,
+                        task,
+                        spec,
+                        record,
+                        params,
+                        dname,
+                        artifacts,
+                        logger,
+                        workspaces,
+                        scope or run.scope,
+                    ),
                     attempt,
                 )
                 if status == "Succeeded" or not retryable or attempt > task.retries:
@@ -130,7 +151,7 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         results_dir.mkdir()
         run.sandbox.hand_over(results_dir)
     try:
-        workspaces = _task_workspaces(run, phase, task, spec, dname) if spec.workspaces else {}
+        workspaces = _task_workspaces(run, one) if spec.workspaces else {}
     except (SubstitutionError, ValueError) as exc:
         logger.message(str(exc))
         return "Failed", str(exc), False
@@ -140,7 +161,7 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         uses = run.step_paths[id(spec)] = uses_step_paths(spec)
     if uses:
         steps_dir = run.layout.steps_dir(dname, attempt)
-    lookup = run.scope.task_lookup(
+    lookup = (one.scope or run.scope).task_lookup(
         spec,
         one.params,
         results_dir,
@@ -151,13 +172,21 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         task,
         steps_dir,
     )
+    if spec.build is not None:
+        return await _build(run, one, lookup)
+    try:
+        steps, artifacts_dir = _tekton_steps(run, one, attempt, lookup)
+    except SubstitutionError as exc:
+        logger.message(str(exc))
+        return "Failed", str(exc), False
     artifacts = one.artifacts
     env = {**run.base_env, b"ARTIFACTS": os.fsencode(artifacts), b"TMPDIR": run.tmpdir}
     wanted = run.read.get(task.name, set())
     capture = StepCapture(wanted_stdout(spec.results, spec.steps, wanted))
+    shared = Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture)
     failed = await run.steps.run(
-        spec.steps,
-        Attempt(lookup, env, artifacts, results_dir, logger, phase.stop, steps_dir, capture),
+        steps,
+        replace(shared, workspaces=workspaces),  # the container runtime mounts them
         attempt_deadline=loop.time() + task.timeout if task.timeout else None,
         phase_deadline=phase.deadline,
         sidecars=spec.sidecars,
@@ -168,6 +197,12 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
         if tail.cut:
             logger.message(f"step {name!r}: stdout result keeps the last {tail.limit} bytes")
     one.record.results = dict(captured)
+    if artifacts_dir is not None:
+        try:
+            one.record.provenance = provenance.read(artifacts_dir, steps)
+        except ValueError as exc:
+            logger.message(str(exc))
+            return "Failed", str(exc), True
     if failed is not None:
         if task.continue_on and results_dir is not None:
             # Tekton keeps the results a task whose failure it ignores wrote (TEP-0050).
@@ -183,20 +218,62 @@ async def _attempt(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome
     return "Succeeded", "", False
 
 
-def _task_workspaces(
-    run: AttemptHost, phase: Phase, task: PipelineTask, spec: TaskSpec, dname: str
-) -> dict[str, Path | None]:
-    declared = run.declared_workspaces
+async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome:
+    """A `build-image` task's attempt: its results are what buildah pushed."""
+    assert one.spec.build is not None
+    loop = asyncio.get_running_loop()
+    timeout = one.task.timeout
+    deadlines = [
+        (loop.time() + timeout if timeout else None, "task"),
+        (one.phase.deadline, "pipeline"),
+    ]
+    failed, built = await run.images.run(
+        one.spec.build, lookup, one.logger, one.phase.stop, deadlines
+    )
+    if built is None:
+        return failed or ("Failed", "build-image: nothing pushed", True)
+    one.record.results = dict(built.results)
+    one.record.images = built.pinned
+    return "Succeeded", "", False
+
+
+def _tekton_steps(
+    run: AttemptHost, one: Instance, attempt: int, lookup: Lookup
+) -> tuple[list[Step], Path | None]:
+    """The attempt's steps with their StepActions' params bound in the task's scope, and the
+    directory of their Tekton artifacts files (None: they write none). Raises
+    SubstitutionError for a StepAction param that does not resolve."""
+    spec = one.spec
+    steps = spec.steps
+    if any(s.action_params for s in steps):
+        steps = [bound_at_run(s, lambda v, t: lookups.value(v, lookup, t)) for s in steps]
+    wrote = run.artifact_paths.get(id(spec))
+    if wrote is None:  # scanned once per spec, as `step_paths`
+        wrote = run.artifact_paths[id(spec)] = provenance.uses_artifacts(spec)
+    if not wrote:
+        return steps, None
+    directory = run.layout.tmp / "artifacts" / f"{one.dname}.{attempt}"  # a sandbox writes there
+    directory.mkdir(parents=True)
+    run.sandbox.hand_over(directory)
+    return [provenance.with_paths(s, directory) for s in steps], directory
+
+
+def _task_workspaces(run: AttemptHost, one: Instance) -> dict[str, Path | None]:
+    phase, task, spec, dname = one.phase, one.task, one.spec, one.dname
+    names = one.workspaces
+    declared = run.declared_workspaces if names is None else set(names)
     paths: dict[str, Path | None] = {}
     for workspace in spec.workspaces:
         target = task.workspaces.get(workspace.name)
         if target is None and workspace.name in declared:
             target = workspace.name
+        if target is not None and names is not None:
+            target = names.get(target)  # a sub-graph's workspace the call left unbound: None
         if target is not None:
             path = run.layout.workspace(target)
             sub_path = task.workspace_sub_paths.get(workspace.name)
             if sub_path:
-                lookup = run.scope.pipeline_lookup(phase.is_finally, task)
+                lookup = (one.scope or run.scope).pipeline_lookup(phase.is_finally, task)
                 path = sub_directory(path, lookups.text(sub_path, lookup))
         elif workspace.optional:
             paths[workspace.name] = None

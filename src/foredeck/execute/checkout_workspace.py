@@ -235,10 +235,14 @@ def repository_bindings(
 
 
 def default_working_dir(run: PipelineRunSpec, directory: Path) -> None:
-    """Steps that name no `workingDir` run in `directory` (the checkout), as in a CI pod."""
+    """Steps that name no `workingDir` run in `directory` (the checkout), as in a CI pod; a
+    relative image build context is in it too."""
     pipeline = run.pipeline
     specs = [t.task_spec for t in pipeline.all_tasks() if t.task_spec is not None]
     for spec in [*specs, *pipeline.task_library.values()]:
         for step in spec.steps:
             if not step.working_dir:
                 step.working_dir = str(directory)
+        build = spec.build
+        if build is not None and not build.context.startswith(("/", "$(")):
+            build.context = os.path.normpath(directory / build.context)

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
+    from foredeck.execute.containers import ContainerRun
     from foredeck.execute.decorated_emit import HandDecoration
     from foredeck.execute.runstate import RunResult
     from foredeck.execute.workspace import WorkspaceBinding
     from foredeck.pipeline.model import PipelineRunSpec
+    from foredeck.settings import ImageSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,6 +52,7 @@ class RunArgs:
     clone_uri: str | None = None
     upload: str | None = None
     utility_image: str | None = None
+    runtime: str | None = None
 
     @classmethod
     def of(cls, **options: Any) -> RunArgs:
@@ -81,7 +84,7 @@ def execute(args: RunArgs) -> int:
     except ValueError as exc:
         _error(f"--max-output: {exc}")
         return EXIT_INVALID
-    return run(args.files, args.param, args.out, args.parallel, limit, args.workspace)
+    return run(args.files, args.param, args.out, args.parallel, limit, args.workspace, args.runtime)
 
 
 _UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
@@ -172,6 +175,7 @@ def run(
     parallel: int | None,
     max_output: int = 0,
     workspaces: list[str] | None = None,
+    runtime: str | None = None,
 ) -> int:
     """The command without typer: returns the exit code."""
     import asyncio
@@ -187,22 +191,31 @@ def run(
         # No PipelineRun name (the loader then uses the pipeline's) or a generateName.
         spec.name = default_run_name(spec.name.rstrip("-.") or spec.pipeline.name)
     out_dir = out if out is not None else RUNS_DIR / spec.name
-    bindings = _bindings(spec, out_dir, workspaces or [])
-    if bindings is None:
+    found = _bindings(spec, out_dir, workspaces or [])
+    if found is None:
+        return EXIT_INVALID
+    bindings, source = found
+    from foredeck.execute.run_containers import container_run
+
+    try:
+        containers = container_run(runtime, source)
+    except ValueError as exc:
+        _error(str(exc))
         return EXIT_INVALID
     jobs = parallel or os.cpu_count() or 1
     # What is alive now (the modules, the loaded pipeline) lives as long as this process: frozen,
     # the cyclic collector does not walk it again, neither during the run nor at exit (~8% of the
     # CPU of a short run). This function runs in `foredeck run`'s own process.
     gc.freeze()
-    return asyncio.run(_run(spec, out_dir, jobs, max_output, bindings))
+    return asyncio.run(_run(spec, out_dir, jobs, max_output, bindings, containers))
 
 
 def _bindings(
     spec: PipelineRunSpec, out_dir: Path, texts: list[str]
-) -> dict[str, WorkspaceBinding] | None:
-    """`--workspace` bindings plus the repository's working tree as the source workspace;
-    steps that name no `workingDir` start in the source (as in a CI checkout)."""
+) -> tuple[dict[str, WorkspaceBinding], Path | None] | None:
+    """`--workspace` bindings plus the repository's working tree as the source workspace, and
+    the source's directory; steps that name no `workingDir` start in the source (as in a CI
+    checkout)."""
     import os
 
     from foredeck.execute.checkout_workspace import (
@@ -219,11 +232,29 @@ def _bindings(
     except CheckoutError as exc:
         _error(str(exc))
         return None
-    if source is not None:
-        layout = RunLayout(Path(os.path.abspath(out_dir)))
-        layout.bind(bindings)
-        default_working_dir(spec, layout.workspace(source))
-    return dict(bindings)
+    if source is None:
+        return dict(bindings), None
+    layout = RunLayout(Path(os.path.abspath(out_dir)))
+    layout.bind(bindings)
+    directory = layout.workspace(source)
+    default_working_dir(spec, directory)
+    return dict(bindings), directory
+
+
+def _image_settings(spec: PipelineRunSpec) -> ImageSettings | None:
+    """`images:` of the settings (`$FOREDECK_CONFIG`, `FOREDECK_IMAGES__*`) when the pipeline
+    builds an image; read only then, so that other runs never depend on a settings file."""
+    pipeline = spec.pipeline
+    specs = [pipeline.spec_of(t) for t in pipeline.all_tasks() if t.graph_ref is None]
+    if not any(s.build is not None for s in [*specs, *pipeline.task_library.values()]):
+        return None
+    from foredeck.settings import SettingsError, load_settings
+    from foredeck.types import PipelineError, Source
+
+    try:
+        return load_settings().images
+    except SettingsError as exc:
+        raise PipelineError(Source("settings", 0), f"images settings: {exc}") from None
 
 
 async def _run(
@@ -232,6 +263,7 @@ async def _run(
     parallel: int,
     max_output: int,
     workspaces: dict[str, WorkspaceBinding],
+    containers: ContainerRun | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -276,6 +308,8 @@ async def _run(
             cancel=cancel,
             max_output=OutputLimit(max_output, "--max-output") if max_output else None,
             workspaces=workspaces,
+            containers=containers,
+            images=_image_settings(spec),
         )
     except asyncio.CancelledError:
         pass  # cancelled twice: files are written, the summary comes from pipeline-run.json

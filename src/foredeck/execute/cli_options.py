@@ -50,6 +50,16 @@ _UtilityImage = Annotated[
     str | None,
     typer.Option(metavar="IMAGE", help="With --decorate: the image with foredeck and git."),
 ]
+_Runtime = Annotated[
+    str | None,
+    typer.Option(
+        metavar="host|podman|auto",
+        help="Where steps that name an image run: host processes (default), their image with "
+        "podman, or auto (podman when it has the image). Default: containers.runtime of the "
+        "settings, else host.",
+        show_default=False,
+    ),
+]
 
 
 def run_command(
@@ -101,8 +111,10 @@ def run_command(
     clone_uri: _CloneUri = None,
     upload: _Upload = None,
     utility_image: _UtilityImage = None,
+    runtime: _Runtime = None,
 ) -> None:
-    """Run a pipeline locally: each step is a process on this machine (images are not used)."""
+    """Run a pipeline locally: each step is a process on this machine, or a container of its
+    image with --runtime podman."""
     args = RunArgs.of(
         files=files,
         param=param,
@@ -117,5 +129,6 @@ def run_command(
         clone_uri=clone_uri,
         upload=upload,
         utility_image=utility_image,
+        runtime=runtime,
     )
     raise typer.Exit(execute(args))

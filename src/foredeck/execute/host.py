@@ -11,24 +11,37 @@ request. `HOME` is the run's own (the executor makes one).
 
 Steps that name no `workingDir` run in the job's checkout (Prow's work dir), as Prow's
 decorated containers do.
+
+With `containers.runtime: podman` (or `auto`) a step that names an image runs in it instead
+(`containers.py`): the job's Prow variables and `containers.pass_env` are its environment, the
+checkout is mounted at `/foredeck/src`, as in a decorated pod. Containers a dead controller left
+on this host are removed when the executor is built and before each job runs
+(`podman.remove_dead_owners`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from foredeck.execute.checkout_workspace import default_working_dir
+from foredeck.execute.container_config import podman_config
+from foredeck.execute.container_step import SRC_DIR, Mount
+from foredeck.execute.containers import ContainerRun
 from foredeck.execute.executor import ExecutorError, RunRequest
 from foredeck.execute.isolation import job_sandbox
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.podman import PodmanError, remove_dead_owners
 from foredeck.execute.runstate import RunResult
 from foredeck.execute.workspace import OutputDirError
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.settings import Settings
 from foredeck.types import PipelineError
+
+log = logging.getLogger(__name__)
 
 ALLOWED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 """Host variables every step gets (with `LC_*`): what programs need to run and format text."""
@@ -49,7 +62,8 @@ def step_env(
 
 class LocalExecutor:
     """Host steps in the sandbox of the settings; built once per controller (see the module
-    docstring). Raises `SandboxError` when `controller.sandbox.mode: bwrap` cannot run here."""
+    docstring). Raises `SandboxError` when `controller.sandbox.mode: bwrap` cannot run here,
+    `PodmanError` when `containers.runtime: podman` cannot."""
 
     name = "local"
 
@@ -58,6 +72,22 @@ class LocalExecutor:
         self.parallel = c.parallel or os.cpu_count() or 1
         self.pass_env = tuple(c.sandbox.pass_env)
         self.sandbox = job_sandbox(settings)
+        self.containers = podman_config(settings.containers)
+        config = self.containers
+        if config.runtime == "podman" and config.installed() is None:
+            raise PodmanError(f"containers.runtime is podman but {config.binary} is not installed")
+        self.images = settings.images
+        self._remove_dead()
+
+    def _remove_dead(self) -> None:
+        """Remove the containers of dead foredeck processes on this host (`podman.py`)."""
+        try:
+            removed = remove_dead_owners(self.containers)
+        except PodmanError as exc:
+            log.warning("controller: containers of dead runs not removed: %s", exc)
+        else:
+            if removed:
+                log.warning("controller: removed %d containers left by dead runs", len(removed))
 
     async def run(
         self, run: PipelineRunSpec, out_dir: Path, request: RunRequest, cancel: asyncio.Event
@@ -67,6 +97,10 @@ class LocalExecutor:
         checkout = request.checkout
         if checkout is not None and checkout.is_dir():  # steps may run as another user
             await asyncio.to_thread(self.sandbox.hand_over, checkout, tree=True)
+        if self.containers.uses_podman:
+            # A job re-run after its controller died (recovered by another controller of this
+            # host) must not run beside its first run's containers.
+            await asyncio.to_thread(self._remove_dead)
         try:
             return await run_pipeline(
                 run,
@@ -80,6 +114,18 @@ class LocalExecutor:
                 ),
                 marker=request.marker,
                 max_output=request.max_output,
+                containers=self._container_run(request),
+                images=self.images,
             )
         except (PipelineError, OutputDirError) as exc:
             raise ExecutorError(str(exc)) from None
+
+    def _container_run(self, request: RunRequest) -> ContainerRun | None:
+        """What the job's container steps get: its Prow variables, its checkout."""
+        if not self.containers.uses_podman:
+            return None
+        checkout = request.checkout
+        mounts: tuple[Mount, ...] = ()
+        if checkout is not None and checkout.is_dir():
+            mounts = (Mount(os.path.realpath(checkout), SRC_DIR),)
+        return ContainerRun(self.containers, dict(request.env), mounts)

@@ -3,16 +3,20 @@
 Tekton's `taskRunTemplate`/`taskRunSpecs` (service account, pod template, resources) and a
 step's pod-only fields choose how a pod is scheduled and confined; on a host they change
 nothing, so a run goes on without them but says so, rather than appear to honour them. Run
-params the pipeline does not declare are dropped, as Tekton drops them.
+params the pipeline does not declare are dropped, as Tekton drops them. When steps run in
+their images, the container fields podman honours (`containers.py`) are not noted.
 """
 
 from __future__ import annotations
 
 from foredeck.pipeline.model import Pipeline
 
+IN_CONTAINERS = frozenset({"computeResources", "securityContext", "imagePullPolicy"})
+"""Step fields a container step honours (limits, `runAsUser`/`runAsGroup`, the pull policy)."""
 
-def host_notes(pipeline: Pipeline) -> list[str]:
-    """One line per kind of setting the host run ignores (none for a plain pipeline)."""
+
+def host_notes(pipeline: Pipeline, *, in_containers: bool = False) -> list[str]:
+    """One line per kind of setting the run ignores (none for a plain pipeline)."""
     notes: list[str] = []
     template = pipeline.task_run_template
     if template is not None and template.fields():
@@ -44,6 +48,8 @@ def host_notes(pipeline: Pipeline) -> list[str]:
             for key in step.cluster
         }
     )
+    if in_containers:
+        cluster = [key for key in cluster if key not in IN_CONTAINERS]
     if cluster:
         notes.append(f"step fields {', '.join(cluster)} only matter in a pod: ignored on this host")
     notes.extend(_argo_notes(pipeline))

@@ -40,11 +40,13 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from foredeck.execute import attempts, lookups, subgraph
 from foredeck.execute import matrix as fanout
+from foredeck.execute.containers import ContainerRun, Containers
 from foredeck.execute.host_notes import host_notes
+from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, OutputLimit
 from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.outcomes import run_failed
@@ -64,10 +66,14 @@ from foredeck.pipeline.model import (
     RunStatus,
     TaskSpec,
     TaskStatus,
+    over_default,
 )
 from foredeck.pipeline.objects import passed_through
 from foredeck.pipeline.validate import dependencies, results_read, task_references
 from foredeck.types import PipelineError
+
+if TYPE_CHECKING:  # pydantic stays out of `foredeck run`
+    from foredeck.settings import ImageSettings
 
 KILL_GRACE = 3.0
 
@@ -82,7 +88,7 @@ def effective_params(pipeline: Pipeline, given: Mapping[str, ParamValue]) -> dic
     values: dict[str, ParamValue] = {}
     for spec in pipeline.params:
         if spec.name in given:
-            values[spec.name] = given[spec.name]
+            values[spec.name] = over_default(given[spec.name], spec.default)
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:
@@ -105,6 +111,8 @@ async def run_pipeline(
     marker: str | None = None,
     max_output: OutputLimit | None = None,
     workspaces: Mapping[str, WorkspaceBinding] | None = None,
+    containers: ContainerRun | None = None,
+    images: ImageSettings | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -117,11 +125,26 @@ async def run_pipeline(
     `FOREDECK_RUN` of every unsandboxed step, `<marker>/<step number>` (see `orphans.py`).
     `max_output` caps the step output the build log holds (see `logs.py`). `workspaces` binds
     pipeline workspaces to directories, or fills their fresh directories (`workspace.py`).
+    `containers` runs steps in their images (`containers.py`); None: all on the host.
+    `images` says how `build-image` tasks build and push (`image_build.py`).
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     executor = _Run(
-        run, out_dir, parallel, on_event, cancel, env, kill_grace, sandbox, marker, max_output
+        run,
+        out_dir,
+        parallel,
+        on_event,
+        cancel,
+        env,
+        kill_grace,
+        sandbox,
+        marker,
+        max_output,
+        containers,
+    )
+    executor.images = ImageBuilder(
+        images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
     )
     executor.layout.bind(workspaces or {})
     return await executor.execute()
@@ -138,6 +161,7 @@ class _Run:
     guards and matrix; its attempts are `attempts.py`)."""
 
     build_log: BuildLog  # opened once the output directory is prepared
+    images: ImageBuilder  # set by `run_pipeline`
 
     def __init__(
         self,
@@ -151,6 +175,7 @@ class _Run:
         sandbox: Sandbox | None = None,
         marker: str | None = None,
         max_output: OutputLimit | None = None,
+        containers: ContainerRun | None = None,
     ) -> None:
         self.pipeline = spec.pipeline
         self.name = spec.name or default_run_name(spec.pipeline.name)
@@ -159,8 +184,9 @@ class _Run:
         self.params = effective_params(spec.pipeline, spec.params)
         # Absolute: steps run in the workspace root, and paths given to them must still hold.
         self.sandbox = sandbox or Sandbox(None)
-        self.layout = RunLayout(
-            Path(os.path.abspath(out_dir)), shared=self.sandbox.run_as is not None
+        in_containers = containers is not None and containers.config.uses_podman
+        self.layout = RunLayout(  # a step's user (the sandbox's, an image's) reads its script
+            Path(os.path.abspath(out_dir)), shared=self.sandbox.run_as is not None or in_containers
         )
         self.tmpdir = os.fsencode(self.layout.tmp)
         self.cancel_event = cancel
@@ -170,19 +196,27 @@ class _Run:
         self.base_env.setdefault(b"HOME", os.fsencode(self.layout.home))
         self.declared_workspaces = {workspace.name for workspace in self.pipeline.workspaces}
         self.groups = ProcessGroups()
+        marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
+        self.containers = None
+        if containers is not None and in_containers:
+            self.containers = Containers(
+                containers, marker=marker, run_name=self.name, note=self.log_note
+            )
         self.steps = StepRunner(
             self.layout,
             self.sandbox,
             shell=shutil.which("sh", path=base_env.get("PATH")) or "/bin/sh",
             kill_grace=kill_grace,
-            marker=marker or f"{new_owner()}/{self.name.replace('/', '_')}",
+            marker=marker,
             groups=self.groups,
+            containers=self.containers,
         )
         self.graph = dependencies(self.pipeline)
         self.read = results_read(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
+        self.artifact_paths: dict[int, bool] = {}  # spec id -> refers to `$(artifacts.path)`
         for task in self.pipeline.tasks:
             self.records[task.name] = TaskRecord(
                 task.name, task.name, run_after=sorted(self.graph.get(task.name, ()))
@@ -191,6 +225,7 @@ class _Run:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
         self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
         self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
+        self.root.workspaces = {name: name for name in self.declared_workspaces}
         self.record = RunRecord(
             self.layout, self.name, self.pipeline.name, self.params, self._ordered_records, on_event
         )
@@ -224,10 +259,12 @@ class _Run:
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")
         if self.passed_through:
             self.log(self.passed_through)
-        for note in host_notes(self.pipeline):
+        for note in host_notes(self.pipeline, in_containers=self.containers is not None):
             self.log(note)
         if self.sandbox.bwrap is not None or self.sandbox.run_as is not None:
             self.log(self.sandbox.describe())
+        if self.containers is not None:
+            self.log(self.containers.describe())
         self.record.snapshot(force=True)
         self.record.emit("run-started", at=started)
         dag_stop: asyncio.Future[None] = loop.create_future()
@@ -291,6 +328,10 @@ class _Run:
                 REAPER.scan()
 
         return asyncio.get_running_loop().create_task(scan())
+
+    def log_note(self, text: str) -> None:
+        """A line of the run log (said by the containers of the run)."""
+        self.log(text)
 
     async def _watch_cancel(self, event: asyncio.Event, stop: asyncio.Future[None]) -> None:
         await event.wait()
@@ -426,7 +467,9 @@ class _Run:
     ) -> None:
         """One task or matrix instance: its steps, or the sub-graph it calls."""
         if task.graph_ref is None:
-            await attempts.run_instance(self, phase, task, spec, record, params)
+            await attempts.run_instance(
+                self, phase, task, spec, record, params, g.workspaces, g.scope
+            )
         else:
             await subgraph.run_call(self, g, phase, task, record, params)
 

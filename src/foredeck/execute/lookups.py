@@ -37,7 +37,14 @@ from foredeck.pipeline.expressions import (
     substitute_list,
     substitute_value,
 )
-from foredeck.pipeline.model import ParamType, ParamValue, Pipeline, PipelineTask, TaskSpec
+from foredeck.pipeline.model import (
+    ParamType,
+    ParamValue,
+    Pipeline,
+    PipelineTask,
+    TaskSpec,
+    over_default,
+)
 from foredeck.pipeline.validate import TEKTON_CONTEXT
 
 NAMESPACE = "local"
@@ -216,6 +223,8 @@ class RunScope:
                     return _result(record.results, attribute[len("results.") :])
                 if attribute.startswith("matrix."):
                     return _matrix_length(record, attribute[len("matrix.") :])
+                if attribute.startswith(("outputs.", "inputs.")):  # Tekton artifacts
+                    return record.provenance.get(attribute)
                 return None
             if root == "context":
                 found = context.get(rest)
@@ -251,7 +260,8 @@ class RunScope:
                 values: dict[str, ParamValue] = {
                     p.name: p.default for p in spec.params if p.default is not None
                 }
-                values.update(params)
+                for name, given in params.items():
+                    values[name] = over_default(given, values.get(name))
                 context: dict[str, ParamValue] = dict(self.context(task))
                 context.update(
                     {

@@ -49,6 +49,10 @@ SCAN_SECONDS = 1.0
 KILL_WAIT_SECONDS = 5.0
 """How long a sweep waits for killed processes to be gone (SIGKILL cannot be refused, but a
 process in uninterruptible sleep dies when the kernel lets it)."""
+ADOPTED = frozenset({"conmon"})
+"""Orphans that reach this process from what it runs but no code of it waits for: podman's
+container monitor of a step in a container (it leaves podman's session and outlives it), reaped
+when it ends."""
 _MAX_TREE = 100_000
 _CHILDREN_READ = 64 * 1024
 
@@ -63,6 +67,8 @@ class ProcStat:
     sid: int
     start: int
     """Clock ticks from boot to the process's start: with the pid, it names one process."""
+    name: str = ""
+    """The command name (`comm`)."""
 
     @property
     def zombie(self) -> bool:
@@ -75,9 +81,12 @@ def read_stat(pid: int) -> ProcStat | None:
             data = handle.read()
     except OSError:
         return None
-    fields = data[data.rfind(b")") + 2 :].split()  # the command name may hold spaces and ")"
+    close = data.rfind(b")")  # the command name may hold spaces and ")"
+    fields = data[close + 2 :].split()
+    name = data[data.find(b"(") + 1 : close].decode(errors="replace")
     try:
-        return ProcStat(pid, fields[0].decode(), int(fields[1]), int(fields[3]), int(fields[19]))
+        start = int(fields[19])
+        return ProcStat(pid, fields[0].decode(), int(fields[1]), int(fields[3]), start, name)
     except (IndexError, ValueError):
         return None
 
@@ -269,7 +278,7 @@ class Reaper:
                     del self._adopted[pid]  # a new process with a recycled pid
                     known = None
                 if stat.zombie:
-                    if known is not None or stat.sid in self._sessions:
+                    if known is not None or stat.sid in self._sessions or stat.name in ADOPTED:
                         _reap(pid)
                         self._adopted.pop(pid, None)
                     continue

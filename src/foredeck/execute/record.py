@@ -135,6 +135,9 @@ class RunRecord:
         self.log(f"run {self.name}: {status}{note} in {finished - self.started:.2f}s")
         if error is not None:
             self.log(f"error: {error}")
+        images = [image for task in result.tasks.values() for image in task.images]
+        if images:  # what the run pushed, `REF@DIGEST`: the job's metadata and run page show it
+            metadata = {"images": images, **metadata}
         prow.write_finished(
             self.layout.out_dir,
             finished,

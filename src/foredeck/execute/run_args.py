@@ -32,6 +32,7 @@ VALUE_OPTIONS = {
     "--clone-uri": "clone_uri",
     "--upload": "upload",
     "--utility-image": "utility_image",
+    "--runtime": "runtime",
 }
 """Options that take a value, by flag: the `RunArgs` field."""
 FLAG_OPTIONS = {"--decorate": "decorate"}

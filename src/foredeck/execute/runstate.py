@@ -50,6 +50,8 @@ class TaskRecord:
     artifacts: str | None = None  # relative to the run directory: the task's $ARTIFACTS
     run_after: list[str] = field(default_factory=list)  # upstream tasks (explicit and implied)
     exit_code: int | None = None  # of the last step that ran (Failed vs Errored, `outcomes.py`)
+    images: list[str] = field(default_factory=list)  # pushed by a build task, `REF@DIGEST`
+    provenance: dict[str, str] = field(default_factory=dict)  # Tekton artifacts (`provenance.py`)
 
     @property
     def done(self) -> bool:
@@ -84,6 +86,8 @@ class TaskRecord:
             data["artifacts"] = self.artifacts
         if self.run_after:
             data["runAfter"] = self.run_after  # the DAG's edges, for the dashboard's graph
+        if self.images:
+            data["images"] = self.images
         return data
 
 

@@ -1,24 +1,23 @@
-"""A task's sidecars on a host: background processes for the length of one attempt.
+"""A task's sidecars: background processes (or containers) for the length of one attempt.
 
 As in a pod, every sidecar starts before the first step and is stopped once the last step has
 ended, whatever ended it: SIGTERM to its process group, then SIGKILL after the run's kill
 grace (Argo kills sidecars the same way when the main container exits). A sidecar is
-prepared and confined like a step (same environment, working directory and sandbox); its
-output goes to the task log under `sidecar:NAME`. A sidecar that cannot start fails the
-attempt as a step would (one that relies on its image's entrypoint says it needs a container
-runtime); one that exits early is logged, and the steps go on, as Argo leaves the outcome to
-the main container.
+prepared and confined like a step: the same environment, working directory and sandbox, or
+its image when the run uses containers (with `--network=host` in `containers.run_args`, the
+steps reach its ports on localhost, as in a pod). Its output goes to the task log under
+`sidecar:NAME`. A sidecar that cannot start fails the attempt as a step would (one that relies
+on its image's entrypoint on the host says it needs a container runtime); one that exits
+early is logged, and the steps go on, as Argo leaves the outcome to the main container.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import TYPE_CHECKING
 
 from foredeck.execute.logs import StepOutput
-from foredeck.execute.orphans import MARKER
-from foredeck.execute.process import ProcessOutcome, run_process
+from foredeck.execute.process import ProcessOutcome
 from foredeck.pipeline.expressions import SubstitutionError
 from foredeck.pipeline.model import Step
 
@@ -41,34 +40,19 @@ class Sidecars:
         for sidecar in sidecars:
             what = f"sidecar {sidecar.name!r}"
             try:
-                argv, cwd, env = runner._prepare(sidecar, attempt.lookup, attempt.env)
-                argv = runner._confine(
-                    argv, cwd, attempt.artifacts, attempt.results, attempt.pod_tmp
-                )
+                launch = await runner.launch(sidecar, attempt)
             except (SubstitutionError, ValueError, OSError) as exc:
                 return self._failed(f"{what}: {exc}")
-            marker = runner._step_marker()
-            if marker is not None:
-                env = {**env, os.fsencode(MARKER): os.fsencode(marker)}
             output = attempt.logger.step_output(f"sidecar:{sidecar.name}")
             task = asyncio.ensure_future(
-                run_process(
-                    argv,
-                    cwd=cwd,
-                    env=env,
-                    sink=output.feed,
-                    groups=runner.groups,
-                    cancel=self.stop_signal,
-                    grace=runner.kill_grace,
-                    marker=marker,
-                )
+                runner.execute(launch, sink=output.feed, cancel=self.stop_signal)
             )
             self.running.append((sidecar, task, output))
             await asyncio.sleep(0)  # the process is spawned (or failed to be) by now
             if task.done() and task.exception() is not None:
                 error = task.exception()
                 reason = error.strerror if isinstance(error, OSError) else error
-                return self._failed(f"{what} could not start {argv[0]!r}: {reason}")
+                return self._failed(f"{what} could not start {launch.argv[0]!r}: {reason}")
         if sidecars:
             names = ", ".join(s.name for s in sidecars)
             attempt.logger.message(f"started sidecars {names}")

@@ -4,7 +4,8 @@
 it (Tekton writes `/tekton/steps/step-<name>/exitCode`); the directory exists only for a task
 that refers to such a path. `stdoutConfig.path`/`stderrConfig.path` receive a copy of the
 stream (the build log still has it, as Tekton's log does), typically into a result file. A path
-must stay inside the run's output: a step file cannot write over the host's files.
+must stay inside the run's output: a step file cannot write over the host's files. A step's
+`script` is run by its shebang's interpreter (`shebang`), on the host as in a container.
 """
 
 from __future__ import annotations
@@ -48,3 +49,17 @@ def open_output(path: str, cwd: str, layout: RunLayout) -> BinaryIO:
         raise ValueError(f"{path!r} is outside the run's directory: a host step cannot write it")
     Path(full).parent.mkdir(parents=True, exist_ok=True)
     return open(full, "wb")
+
+
+def shebang(script: str) -> list[str] | None:
+    """The interpreter and its one optional argument of a `#!` line, as the kernel reads them.
+
+    The step runs `interpreter [arg] script` rather than exec-ing the script: exec fails with
+    ETXTBSY while any process holds the file open for writing, and a child forked by another
+    thread of this process (a git clone, a database driver) can hold the just-written script
+    open for a moment. Reading it is never refused.
+    """
+    if not script.startswith("#!"):
+        return None
+    words = script[2:].split("\n", 1)[0].strip().split(None, 1)
+    return words or None

@@ -1,11 +1,12 @@
-"""One attempt's steps as host processes: argv, environment, working directory, confinement.
+"""One attempt's steps as processes: argv, environment, working directory, confinement.
 
-A `script` is written to a file and run by its shebang's interpreter (else `sh -e`); `command`
-and `args` are run directly, never through a shell. The default working directory is the
-workspace root, `workingDir` is relative to it and `/workspace/...` maps onto it. In a sandbox
-only what the run owns is writable; an unsandboxed step gets the run's marker in
-`FOREDECK_RUN`, by which the processes it leaves are found (`orphans.py`). Each step has the
-earliest of its own timeout, its attempt's and its phase's deadline.
+A step with an image runs in it when the run uses containers (`containers.py`); any other step
+is a host process. A `script` is written to a file and run by its shebang's interpreter (else
+`sh -e`); `command` and `args` are run directly, never through a shell. On the host the default
+working directory is the workspace root, `workingDir` is relative to it and `/workspace/...`
+maps onto it. In a sandbox only what the run owns is writable; an unsandboxed step gets the
+run's marker in `FOREDECK_RUN`, by which the processes it leaves are found (`orphans.py`). Each
+step has the earliest of its own timeout, its attempt's and its phase's deadline.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from foredeck.execute import lookups
 from foredeck.execute.capture import StepCapture
+from foredeck.execute.containers import Containers, host_helper_view
+from foredeck.execute.launch import Launch
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.orphans import MARKER
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
 from foredeck.execute.sidecars import Sidecars
-from foredeck.execute.step_files import open_output, record_exit_code
+from foredeck.execute.step_files import open_output, record_exit_code, shebang
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import Step, TaskStatus, needs_entrypoint
@@ -50,27 +53,14 @@ class Attempt:
     stop: asyncio.Future[None]  # the phase's stop signal (cancel)
     steps_dir: Path | None = None  # exit codes (`$(steps.step-X.exitCode.path)`), when used
     capture: StepCapture | None = None  # stdout and exit codes kept as results
-    pod_tmp: Path | None = None  # in a sandbox: the `/tmp` every step of the attempt shares
+    pod_tmp: Path | None = None  # the `/tmp` every step shares (in a sandbox or a container)
+    workspaces: Mapping[str, Path | None] = field(default_factory=dict)  # the task's, bound
 
 
 def _close(streams: list[BinaryIO | None]) -> None:
     for stream in streams:
         if stream is not None:
             stream.close()
-
-
-def shebang(script: str) -> list[str] | None:
-    """The interpreter and its one optional argument of a `#!` line, as the kernel reads them.
-
-    The step runs `interpreter [arg] script` rather than exec-ing the script: exec fails with
-    ETXTBSY while any process holds the file open for writing, and a child forked by another
-    thread of this process (a git clone, a database driver) can hold the just-written script
-    open for a moment. Reading it is never refused.
-    """
-    if not script.startswith("#!"):
-        return None
-    words = script[2:].split("\n", 1)[0].strip().split(None, 1)
-    return words or None
 
 
 class StepRunner:
@@ -85,6 +75,7 @@ class StepRunner:
         kill_grace: float,
         marker: str,
         groups: ProcessGroups,
+        containers: Containers | None = None,
     ) -> None:
         self.layout = layout
         self.sandbox = sandbox
@@ -92,6 +83,7 @@ class StepRunner:
         self.kill_grace = kill_grace
         self.marker = marker
         self.groups = groups
+        self.containers = containers
         self._steps_started = 0
 
     async def run(
@@ -105,10 +97,15 @@ class StepRunner:
         """Run `steps` in order until one does not succeed: its outcome, or None (all did).
         `sidecars` run beside them (`sidecars.py`).
 
-        In a sandbox the steps of one attempt share one `/tmp`, as a pod's containers see what
-        the main container wrote there (Argo's executor reads outputs from it); it is removed
-        with the attempt."""
-        if self.sandbox.bwrap is not None and attempt.pod_tmp is None:
+        In a sandbox or in containers the steps of one attempt share one `/tmp`, as a pod's
+        containers see what the main container wrote there (Argo's executor reads outputs from
+        it); it is removed with the attempt."""
+        containers = self.containers
+        shared = self.sandbox.bwrap is not None or (
+            containers is not None
+            and await containers.any_wanted([*steps, *(sidecars or [])], attempt.lookup)
+        )
+        if shared and attempt.pod_tmp is None:
             pod_tmp = Path(tempfile.mkdtemp(prefix="pod-", dir=self.layout.tmp))
             pod_tmp.chmod(0o1777)  # as /tmp: a step run as another user writes there
             attempt = replace(attempt, pod_tmp=pod_tmp)
@@ -171,39 +168,29 @@ class StepRunner:
         logger = attempt.logger
         streams: list[BinaryIO | None] = []
         try:
-            argv, cwd, step_env = self._prepare(step, attempt.lookup, attempt.env)
-            argv = self._confine(argv, cwd, attempt.artifacts, attempt.results, attempt.pod_tmp)
-            for path in (step.stdout_path, step.stderr_path):
-                text = None if path is None else lookups.text(path, attempt.lookup)
-                streams.append(open_output(text, cwd, self.layout) if text else None)
+            launch = await self.launch(step, attempt)
+            for path in launch.outputs:
+                streams.append(open_output(path, launch.outputs_cwd, self.layout) if path else None)
         except (SubstitutionError, ValueError, OSError) as exc:
             _close(streams)
             message = f"step {step.name!r}: {exc}"
             logger.message(message)
             return ("Failed", message, False), None
-        marker = self._step_marker()
-        if marker is not None:
-            step_env = {**step_env, _MARKER_KEY: marker.encode()}
         output = logger.step_output(step.name)
         capture = attempt.capture
         keep = None if capture is None else capture.stdout_sink(step.name)
         try:
-            outcome = await run_process(
-                argv,
-                cwd=cwd,
-                env=step_env,
+            outcome = await self.execute(
+                launch,
                 sink=output.feed,
-                groups=self.groups,
-                deadline=deadline,
                 cancel=attempt.stop,
-                grace=self.kill_grace,
-                marker=marker,
+                deadline=deadline,
                 stdout_sink=_both(None if streams[0] is None else streams[0].write, keep),
                 stderr_sink=None if streams[1] is None else streams[1].write,
             )
         except OSError as exc:
             output.flush()
-            message = f"step {step.name!r} could not start {argv[0]!r}: {exc.strerror}"
+            message = f"step {step.name!r} could not start {launch.argv[0]!r}: {exc.strerror}"
             logger.message(message)
             return ("Failed", message, True), None
         finally:
@@ -214,6 +201,61 @@ class StepRunner:
         return self._outcome(step, outcome, logger, which), (
             outcome.returncode if outcome.stopped is None else None
         )
+
+    async def launch(self, step: Step, attempt: Attempt) -> Launch:
+        """How `step` (or a sidecar) starts: in its image, or as a host process (sandboxed).
+        Raises SubstitutionError, ValueError or OSError for a step that cannot start."""
+        containers = self.containers
+        if containers is not None and await containers.wanted(step, attempt.lookup):
+            return containers.launch(step, attempt, self.layout)
+        if attempt.pod_tmp is not None and self.sandbox.bwrap is None:
+            step = host_helper_view(step, attempt.pod_tmp)
+        argv, cwd, env = self._prepare(step, attempt.lookup, attempt.env)
+        argv = self._confine(argv, cwd, attempt.artifacts, attempt.results, attempt.pod_tmp)
+        outputs = [
+            None if path is None else lookups.text(path, attempt.lookup) or None
+            for path in (step.stdout_path, step.stderr_path)
+        ]
+        marker = self._step_marker()
+        if marker is not None:
+            env = {**env, _MARKER_KEY: marker.encode()}
+        return Launch(argv, cwd, env, (outputs[0], outputs[1]), cwd, marker)
+
+    async def execute(
+        self,
+        launch: Launch,
+        *,
+        sink: Callable[[bytes], None],
+        cancel: asyncio.Future[None],
+        deadline: float | None = None,
+        stdout_sink: Callable[[bytes], object] | None = None,
+        stderr_sink: Callable[[bytes], object] | None = None,
+    ) -> ProcessOutcome:
+        """Run a launched step to its end (`process.run_process`). A container is removed
+        when its podman client did not see it end: the client's death does not stop it."""
+        ended = False
+        try:
+            outcome = await run_process(
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                sink=sink,
+                groups=self.groups,
+                deadline=deadline,
+                cancel=cancel,
+                grace=self.kill_grace,
+                marker=launch.marker,
+                stdout_sink=stdout_sink,
+                stderr_sink=stderr_sink,
+            )
+            ended = outcome.stopped is None and outcome.returncode >= 0
+            return outcome
+        except OSError:
+            ended = True  # podman did not start: there is no container
+            raise
+        finally:
+            if launch.container is not None and not ended and self.containers is not None:
+                await self.containers.stop(launch.container)
 
     def _outcome(
         self, step: Step, outcome: ProcessOutcome, logger: TaskLogger, which: str
@@ -254,7 +296,7 @@ class StepRunner:
         else:
             command = lookups.args(step.command, lookup)
             if not command:
-                raise ValueError(needs_entrypoint(step))
+                raise ValueError(needs_entrypoint(step, self._why_host(step)))
             argv = [*command, *args]
         if step.env:
             overrides = {k: lookups.text(v, lookup) for k, v in step.env.items()}
@@ -268,6 +310,14 @@ class StepRunner:
         cwd = self.layout.workspaces / directory
         self.sandbox.make_dirs(cwd)
         return argv, str(cwd), env
+
+    def _why_host(self, step: Step) -> str:
+        """Why a step that needs its image's entrypoint is on the host (for its error)."""
+        if self.containers is None or not self.containers.config.uses_podman:
+            return "this run uses the host runtime"
+        if not step.image:
+            return "it names no image"
+        return "its image is not available to podman (see the run log)"
 
     def _confine(
         self,

@@ -9,7 +9,9 @@ caller's name is), listed under the caller like matrix instances.
 
 The call's status is Failed (or TimedOut / Cancelled) when an inner task ended so, else
 Succeeded: inner tasks skipped by their `when` do not fail the call, as in Argo, nor do its
-finally tasks (a step's exit hook, `argo/hooks.py`: Argo ignores a hook that fails). Its results
+finally tasks (a step's exit hook, `argo/hooks.py`: Argo ignores a hook that fails), except in a
+graph of the "stop" failure policy (a Tekton child pipeline: a failed finally task fails a
+PipelineRun). Its workspaces are the caller's the call maps them to (same name if not). Its results
 are the graph's results, resolved over the inner tasks. A call nested deeper than
 `MAX_GRAPH_DEPTH` fails with a message naming the graph (a recursion that does not end).
 """
@@ -23,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from foredeck.execute import lookups
+from foredeck.execute.outcomes import run_failed
 from foredeck.execute.runstate import TaskRecord, worst_status
 from foredeck.execute.scheduler import FAILED, Phase, StopReason, earliest
 from foredeck.pipeline.expressions import SubstitutionError
-from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask, TaskStatus
+from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask, TaskStatus, over_default
 from foredeck.pipeline.validate import dependencies
 
 MAX_GRAPH_DEPTH = 50
@@ -43,6 +46,8 @@ class Graph:
     scope: lookups.RunScope
     guarded_off: set[str] = field(default_factory=set)
     depth: int = 0
+    workspaces: dict[str, str] = field(default_factory=dict)
+    """The graph's workspaces -> the run's workspaces they are (a name not here is unbound)."""
 
 
 class Runner(Protocol):
@@ -113,7 +118,7 @@ def _graph_params(
     values = dict(run.params)
     for spec in graph.params:
         if spec.name in given:
-            values[spec.name] = given[spec.name]
+            values[spec.name] = over_default(given[spec.name], spec.default)
         elif spec.default is not None:
             values[spec.name] = spec.default
         else:
@@ -152,10 +157,17 @@ async def run_call(
         record.instances.append(name)
     outer = caller.scope
     every = outer.records if outer.run_records is None else outer.run_records
+    # A Tekton child pipeline is a PipelineRun of its own, `<parent run>-<task>`; an Argo
+    # template's `workflow.name` is the run's.
+    name = f"{outer.name}-{task.name}" if graph.failure_policy == "stop" else run.name
     scope = lookups.RunScope(
-        run.name, graph, values, records, uid=outer.uid, started=outer.started, run_records=every
+        name, graph, values, records, uid=outer.uid, started=outer.started, run_records=every
     )
     child = Graph(graph, records, scope, depth=caller.depth + 1)
+    for decl in graph.workspaces:
+        bound = caller.workspaces.get(task.workspaces.get(decl.name, decl.name))
+        if bound is not None:
+            child.workspaces[decl.name] = bound
     deadline = phase.deadline
     if task.timeout is not None:
         deadline = earliest([(deadline, "run"), (_now() + task.timeout, "call")])[0]
@@ -197,8 +209,15 @@ def _settle_call(run: Runner, child: Graph, record: TaskRecord, timed_out: bool)
             record.results[result.name] = lookups.value(result.value, lookup)
         except SubstitutionError as exc:  # an inner task did not run: consumers are skipped
             run.log(f"task {record.name}: output {result.name} not produced: {exc}")
-    dag = [child.records[t.name] for t in graph.tasks]  # a failed exit hook is only logged
-    failed = [i for i in dag if i.status in FAILED]
+    if graph.failure_policy == "stop":  # a Tekton child PipelineRun: its finally counts
+        ended = [child.records[t.name] for t in graph.all_tasks()]
+        edges = dependencies(graph)
+        failed = [i for i in ended if i.status in FAILED]
+        if failed and not run_failed(graph, child.records, edges, child.guarded_off):
+            failed = []  # only failures its tasks' `onError: continue` ignore
+    else:
+        dag = [child.records[t.name] for t in graph.tasks]  # a failed exit hook is only logged
+        failed = [i for i in dag if i.status in FAILED]
     bad = [cast(TaskStatus, i.status) for i in failed]
     status: TaskStatus = worst_status(bad) if bad else "Succeeded"
     reason = "; ".join(f"{i.name}: {i.status}" for i in failed[:3])

@@ -204,6 +204,10 @@ class RunLayout:
         """The task log's path in the run's output, as `pipeline-run.json` records it."""
         return f"tasks/{dir_name}/{TASK_LOG_INDEX}"
 
+    def bound_dirs(self) -> list[Path]:
+        """The directories the caller bound workspaces to (outside the run's directory)."""
+        return list(self._bound.values())
+
     def workspace(self, name: str) -> Path:
         """The directory of pipeline workspace `name` (the bound directory, if any)."""
         return self._bound.get(name) or self.workspaces / dir_name(name)

@@ -57,6 +57,10 @@ ACCEPTED_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded
 _INLINE_BODY_BYTES = 256 * 1024
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks a sender to wait: GitHub redelivers by hand, a relay or proxy may read it."""
+
+
 def _json(status: int, content: dict[str, Any]) -> Response:
     return Response(
         json.dumps(content, separators=(",", ":")).encode(),
@@ -140,7 +144,9 @@ async def handle(
     try:
         logged = await writer.log(item)
     except Exception:
-        return _error(503, "event log unavailable; redeliver later"), event
+        unavailable = _error(503, "event log unavailable; redeliver later")
+        unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return unavailable, event
     if logged.duplicate:
         return _logged(200, b'{"duplicate":true,"id":%d}' % logged.id), event
     return _logged(202, b'{"duplicate":false,"id":%d}' % logged.id), event

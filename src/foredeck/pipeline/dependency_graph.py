@@ -33,10 +33,13 @@ def task_references(task: PipelineTask) -> list[Reference]:
     return refs
 
 
+_AFTER = ("results", "matrix", "outputs", "inputs")  # `inputs`/`outputs`: Tekton artifacts
+
+
 def _result_task(ref: Reference) -> str | None:
     """The task whose results (or matrix lengths) `ref` reads: it must have finished."""
     parts = ref.parts
-    if len(parts) >= 3 and parts[0] == "tasks" and parts[2] in ("results", "matrix"):
+    if len(parts) >= 3 and parts[0] == "tasks" and parts[2] in _AFTER:
         return parts[1]
     return None
 

@@ -7,6 +7,7 @@ named in a comment, never printed.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import yaml
@@ -20,7 +21,11 @@ EmitFormat = Literal["argo", "tekton"]
 
 
 class _Dumper(yaml.SafeDumper):
-    """Scripts stay readable: multi-line strings as `|` blocks."""
+    """Scripts stay readable: multi-line strings as `|` blocks; a value used twice (a run
+    param's value that is also its default) is written twice, not as an `&anchor`."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -45,8 +50,15 @@ def emit(run: PipelineRunSpec, fmt: EmitFormat) -> str:
 
 
 def with_objects(run: PipelineRunSpec, doc: dict[str, Any]) -> str:
-    """`doc` as YAML after the run's cluster objects (one document each)."""
-    manifests, notes = emitted(run.cluster_objects)
+    """`doc` as YAML after the run's cluster objects (one document each). A Tekton StepAction
+    goes only where a step still refers to it (one that could not be inlined)."""
+    text = json.dumps(doc)
+    objects = [
+        o
+        for o in run.cluster_objects
+        if o.kind != "StepAction" or f'"ref": {json.dumps({"name": o.name})}' in text
+    ]
+    manifests, notes = emitted(objects)
     head = "".join(f"# {note}\n" for note in notes)
     return head + "---\n".join(dump(m) for m in [*manifests, doc])
 

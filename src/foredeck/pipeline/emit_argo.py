@@ -68,6 +68,7 @@ from foredeck.pipeline.predicates import (
     render,
     tasks_of,
 )
+from foredeck.pipeline.step_params import inline_step_actions
 from foredeck.pipeline.validate import dependencies
 from foredeck.types import PipelineError, Source
 
@@ -439,4 +440,4 @@ def _main_step(spec: TaskSpec) -> str:
 
 def emit_argo(run: PipelineRunSpec) -> dict[str, Any]:
     """An Argo `Workflow` (as a dict ready for YAML) that runs `run` on a cluster."""
-    return _Emitter(run).emit()
+    return _Emitter(inline_step_actions(run)).emit()

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 def graph_template(emitter: _Emitter, task: PipelineTask) -> str:
     """The name of the dag template of the graph `task` calls (emitted on first use)."""
     key = str(task.graph_ref)
+    renamed = sorted(inner for inner, outer in task.workspaces.items() if inner != outer)
+    if renamed:  # a Tekton child pipeline's workspaces, mapped onto others
+        why = f"binds the child's workspace {renamed[0]!r} to {task.workspaces[renamed[0]]!r}:"
+        why += " Argo templates see the workflow's volumes by their own names"
+        raise PipelineError(task.source, f"task {task.name!r} calls {key!r}: {why}")
     if key in emitter.graph_templates:
         return emitter.graph_templates[key]
     graph = emitter.pipeline.graph_of(task)

@@ -14,6 +14,7 @@ from typing import Any
 from foredeck.pipeline import emit_argo_artifacts as arts
 from foredeck.pipeline import emit_argo_containers as containers
 from foredeck.pipeline import emit_argo_pod as pod
+from foredeck.pipeline import emit_kaniko as kaniko
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_manifest import (
     RESULTS_DIR,
@@ -75,7 +76,7 @@ class TemplateBuilder:
 
     def build(self) -> dict[str, Any]:
         spec, task = self.spec, self.task
-        steps = list(spec.steps)
+        steps = kaniko.build_steps(spec)
         collected: dict[str, CollectedOutput] = {}
         if len(steps) > 1 and steps[-1].name == COLLECT_STEP:
             found = parse_collector(steps[-1])
@@ -147,6 +148,7 @@ class TemplateBuilder:
         elif limits:
             template.update(_seconds(min(limits)))
         template.update(pod.template_fields(self.pipeline, task))
+        kaniko.add_to_argo(spec, template)
         return template
 
     def _mounts(self) -> list[dict[str, str]]:

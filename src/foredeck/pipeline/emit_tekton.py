@@ -10,6 +10,10 @@ Tekton's, so values pass through unchanged except where Kubernetes is stricter t
   are separate containers in Tekton, so each such file's directory is an `emptyDir` mounted
   into every step of the task;
 - pipeline workspaces are bound to a `volumeClaimTemplate` each;
+- a step that runs a StepAction is inlined, or keeps its `ref` where inlining would lose the
+  StepAction's object defaults (the StepAction then goes with the run, `emit.with_objects`);
+- a sub-graph call is a child pipeline (`pipelineSpec` inline; alpha in Tekton), unless Tekton
+  cannot run it: an Argo template, recursion, results read back, a matrix or retries over it;
 - a dependency predicate becomes `runAfter` when it only says "after these went well";
   one that reads other outcomes is a compile error naming the task; `continue_on` both
   failures is `onError: continue`, one of them only is a compile error. The
@@ -26,6 +30,7 @@ import posixpath
 import re
 from typing import Any
 
+from foredeck.pipeline import emit_kaniko as kaniko
 from foredeck.pipeline import emit_tekton_pod as tekton_pod
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo_only import refuse_for_tekton
@@ -45,6 +50,8 @@ from foredeck.pipeline.model import (
     WhenExpression,
 )
 from foredeck.pipeline.predicates import AllOf, Is, done, render, tasks_of
+from foredeck.pipeline.step_params import inline
+from foredeck.pipeline.tekton.artifacts import folded_back
 from foredeck.pipeline.validate import results_read, task_references
 from foredeck.types import PipelineError
 
@@ -152,8 +159,8 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
         ]
     taken: set[str] = set()
     steps = []
-    for step in spec.steps:
-        body = tekton_pod.container(step, dns_label(step.name, taken))
+    for step in kaniko.build_steps(spec):
+        body = _step_body(step, dns_label(step.name, taken))
         if step.timeout is not None:
             body["timeout"] = format_duration(step.timeout)
         _step_extras(step, body)
@@ -164,7 +171,24 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
     if spec.sidecars:
         out["sidecars"] = tekton_pod.sidecars(spec, dns_label)
     _share_collected_files(spec, steps, out)
+    kaniko.add_to_tekton(spec, out)
     return out
+
+
+def _step_body(step: Step, name: str) -> dict[str, Any]:
+    """A step's container. A step that runs a StepAction is inlined (the manifest stays
+    self-contained), unless that would change what it does (`step_params.inline`): then it
+    keeps its `ref` and `params`, and the StepAction is printed before the run."""
+    if not step.action:
+        return tekton_pod.container(step, name)
+    try:
+        return tekton_pod.container(inline(step, ""), name)
+    except PipelineError:
+        pass
+    body: dict[str, Any] = {"name": name, "ref": {"name": step.action}}
+    if step.params:
+        body["params"] = [{"name": k, "value": v} for k, v in step.params.items()]
+    return body
 
 
 def _step_extras(step: Step, body: dict[str, Any]) -> None:
@@ -301,15 +325,24 @@ def _outcome_guards(
 
 
 def _pipeline_task(
-    run: PipelineRunSpec, task: PipelineTask, names: dict[str, str], read: dict[str, set[str]]
+    p: Pipeline,
+    task: PipelineTask,
+    names: dict[str, str],
+    read: dict[str, set[str]],
+    stack: tuple[str, ...],
 ) -> dict[str, Any]:
     where = f"task {task.name!r}"
-    by_name = {t.name: t for t in run.pipeline.all_tasks()} if task.depends else {}
+    by_name = {t.name: t for t in p.all_tasks()} if task.depends else {}
     guards = [*task.when, *_outcome_guards(by_name, task, where)]
-    spec = _task_spec(run.pipeline.spec_of(task), read.get(task.name, set()), where)
-    out: dict[str, Any] = {"name": names[task.name], "taskSpec": spec}
-    if task.params:
-        out["params"] = [{"name": k, "value": _rename(v, names)} for k, v in task.params.items()]
+    out: dict[str, Any] = {"name": names[task.name]}
+    params = task.params
+    if task.graph_ref is not None:
+        out["pipelineSpec"] = _child_pipeline(p, task, read, stack)
+    else:
+        params, spec = folded_back(task, p.spec_of(task))  # artifact references, as written
+        out["taskSpec"] = _task_spec(spec, read.get(task.name, set()), where)
+    if params:
+        out["params"] = [{"name": k, "value": _rename(v, names)} for k, v in params.items()]
     if task.matrix is not None:
         out["matrix"] = _matrix(task.matrix, names)
     if task.run_after:
@@ -347,15 +380,66 @@ def _pipeline_task(
     return out
 
 
+def _child_pipeline(
+    p: Pipeline, task: PipelineTask, read: dict[str, set[str]], stack: tuple[str, ...]
+) -> dict[str, Any]:
+    """A sub-graph call as Tekton's pipelines in pipelines (alpha: the cluster needs
+    `enable-api-fields: alpha`): the graph's `pipelineSpec`, inline. What Tekton's child
+    pipelines cannot do is a compile error naming the task."""
+    graph = p.graph_of(task)
+    key = str(task.graph_ref)
+    where = f"task {task.name!r} calls {key!r}"
+    if graph.failure_policy == "continue":  # an Argo template: its failure rules differ
+        why = "Tekton cannot run a sub-graph"
+        why += " (a looped or recursive dag/steps call, or an exit hook)"
+        raise PipelineError(task.source, f"{where}: {why}")
+    if key in stack:
+        why = "a pipeline that runs itself: Tekton fails a recursive child pipeline"
+        raise PipelineError(task.source, f"{where}: {why}")
+    if read.get(task.name):
+        results = ", ".join(sorted(read[task.name]))
+        why = (
+            f"its results ({results}) are read, and Tekton passes no child pipeline's results back"
+        )
+        raise PipelineError(task.source, f"{where}: {why}")
+    if task.matrix is not None or task.retries:
+        why = "a matrix or retries over a child pipeline are not emitted to Tekton"
+        raise PipelineError(task.source, f"{where}: {why}")
+    return _pipeline_body(graph, (*stack, key))
+
+
+def _pipeline_body(p: Pipeline, stack: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A `pipelineSpec`: the run's pipeline, or (in `stack`) a child pipeline it runs."""
+    _refuse_sub_graphs(p)
+    refuse_for_tekton(p)
+    taken: set[str] = set()
+    names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
+    pipeline_spec: dict[str, Any] = {}
+    if p.description:
+        pipeline_spec["description"] = p.description
+    if p.params:
+        pipeline_spec["params"] = _param_specs(p.params, f"pipeline {p.name!r}")
+    if p.workspaces:
+        pipeline_spec["workspaces"] = [
+            {"name": w.name, **({"optional": True} if w.optional else {})} for w in p.workspaces
+        ]
+    read = results_read(p)
+    pipeline_spec["tasks"] = [_pipeline_task(p, t, names, read, stack) for t in p.tasks]
+    if p.finally_tasks:
+        pipeline_spec["finally"] = [
+            _pipeline_task(p, t, names, read, stack) for t in p.finally_tasks
+        ]
+    if p.results:
+        pipeline_spec["results"] = [
+            {"name": r.name, "value": _rename(r.value, names)} for r in p.results
+        ]
+    return pipeline_spec
+
+
 def _refuse_sub_graphs(p: Pipeline) -> None:
-    """What Argo front-end constructs Tekton cannot hold: a sub-graph call (a dag/steps
-    template called in a loop or recursively, an exit hook: pipelines in pipelines are alpha
-    in Tekton, recursion impossible), Argo's workflow variables, a loop ignoring its item."""
+    """What Argo front-end constructs Tekton cannot hold: Argo's workflow variables, a loop
+    ignoring its item, a `when` over the item, a loop over a run-time list."""
     for task in p.all_tasks():
-        if task.graph_ref is not None:
-            why = "Tekton cannot run a sub-graph"
-            why += " (a looped or recursive dag/steps call, or an exit hook)"
-            raise PipelineError(task.source, f"task {task.name!r} calls {task.graph_ref!r}: {why}")
         matrix = task.matrix
         if task.item_when:
             why = "a `when` over the loop item (Tekton guards a matrix task as a whole)"
@@ -377,27 +461,9 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
 def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
     """A Tekton v1 `PipelineRun` (as a dict ready for YAML) that runs `run` on a cluster."""
     p = run.pipeline
-    _refuse_sub_graphs(p)
-    refuse_for_tekton(p)
+    pipeline_spec = _pipeline_body(p)
     taken: set[str] = set()
-    names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}
-    pipeline_spec: dict[str, Any] = {}
-    if p.description:
-        pipeline_spec["description"] = p.description
-    if p.params:
-        pipeline_spec["params"] = _param_specs(p.params, f"pipeline {p.name!r}")
-    if p.workspaces:
-        pipeline_spec["workspaces"] = [
-            {"name": w.name, **({"optional": True} if w.optional else {})} for w in p.workspaces
-        ]
-    read = results_read(p)
-    pipeline_spec["tasks"] = [_pipeline_task(run, t, names, read) for t in p.tasks]
-    if p.finally_tasks:
-        pipeline_spec["finally"] = [_pipeline_task(run, t, names, read) for t in p.finally_tasks]
-    if p.results:
-        pipeline_spec["results"] = [
-            {"name": r.name, "value": _rename(r.value, names)} for r in p.results
-        ]
+    names = {t.name: dns_label(t.name, taken) for t in p.all_tasks()}  # as `_pipeline_body`
     spec: dict[str, Any] = {}
     declared = {param.name for param in p.params}
     for name in run.params:

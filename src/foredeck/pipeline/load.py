@@ -99,6 +99,9 @@ def run_from_documents(
         api = doc.data.get("apiVersion")
         if api == tekton.API_VERSION:
             tekton_docs.append(doc)
+        elif api in tekton.STEP_ACTION_APIS and doc.data.get("kind") == "StepAction":
+            tekton_docs.append(doc)  # also a cluster object: `--emit tekton` keeps the refs
+            cluster.append(objects.cluster_object(doc))
         elif api == ARGO_API:
             argo_docs.append(doc)
         elif isinstance(api, str) and api and not objects.is_engine_api(api):
@@ -156,7 +159,15 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
             )
         library[task.name] = task
     run: tekton.TektonRun | None = None
-    if parsed.runs:
+    every_run = [(r.name, r.source) for r in parsed.runs]
+    every_run += [(r.name, r.source) for r in parsed.task_runs]
+    if len(every_run) > 1:
+        names = ", ".join(name for name, _ in every_run)
+        kind = "runs" if parsed.task_runs else "PipelineRuns"
+        raise PipelineError(every_run[1][1], f"several {kind} ({names}); give exactly one")
+    if parsed.task_runs:
+        pipeline, run = _task_run(parsed.task_runs[0], library)
+    elif parsed.runs:
         if len(parsed.runs) > 1:
             names = ", ".join(r.name for r in parsed.runs)
             raise PipelineError(
@@ -181,14 +192,8 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
                 )
             pipeline = matches[0]
         tekton.apply_run(run, pipeline)
-    elif len(parsed.pipelines) == 1:
-        pipeline = parsed.pipelines[0]
     elif parsed.pipelines:
-        names = ", ".join(f"{p.name} ({p.source})" for p in parsed.pipelines)
-        raise PipelineError(
-            parsed.pipelines[1].source,
-            f"several Pipelines and no PipelineRun to choose one: {names}",
-        )
+        pipeline = _root_pipeline(parsed.pipelines)
     elif len(parsed.tasks) == 1:
         pipeline = single_task_pipeline(parsed.tasks[0])
     else:
@@ -196,8 +201,52 @@ def _select_tekton(docs: list[Document]) -> tuple[Pipeline, tekton.TektonRun | N
         raise PipelineError(
             parsed.tasks[1].source, f"several Tasks and no Pipeline or PipelineRun: {names}"
         )
-    pipeline.task_library = library
+    tekton.link_pipelines(pipeline, parsed.pipelines, library)
     return pipeline, run
+
+
+def _task_run(
+    task_run: tekton.TektonTaskRun, library: dict[str, TaskSpec]
+) -> tuple[Pipeline, tekton.TektonRun]:
+    """A TaskRun as a one-task pipeline and the run that gives it its values."""
+    task = task_run.task
+    if task is None:
+        task = library.get(str(task_run.task_ref))
+        if task is None:
+            known = ", ".join(sorted(library)) or "none loaded"
+            raise PipelineError(
+                task_run.ref_source,
+                f"TaskRun {task_run.name!r} refers to unknown Task {task_run.task_ref!r}"
+                f" (loaded: {known})",
+            )
+    else:
+        library[task.name] = task  # the inline spec, under the TaskRun's name
+    pipeline = single_task_pipeline(task)
+    node = pipeline.tasks[0]
+    node.timeout = task_run.timeout
+    node.retries = task_run.retries
+    if task_run.settings.fields():
+        pipeline.task_run_specs[node.name] = task_run.settings
+    run = tekton.TektonRun(task_run.name, None, pipeline, task_run.params, task_run.param_sources)
+    declared = {param.name for param in pipeline.params}
+    for name in list(run.params):
+        if name not in declared:  # Tekton ignores a param the Task does not declare
+            del run.params[name]
+            pipeline.ignored_params.append(name)
+    return pipeline, run
+
+
+def _root_pipeline(pipelines: list[Pipeline]) -> Pipeline:
+    """With no PipelineRun: the only Pipeline, or the only one no other runs (pipelineRef)."""
+    called = {t.graph_ref for p in pipelines for t in p.all_tasks() if t.graph_ref is not None}
+    roots = [p for p in pipelines if p.name not in called]
+    if len(pipelines) == 1 or len(roots) == 1:
+        return pipelines[0] if len(pipelines) == 1 else roots[0]
+    names = ", ".join(f"{p.name} ({p.source})" for p in pipelines)
+    raise PipelineError(
+        pipelines[1].source,
+        f"several Pipelines and no PipelineRun to choose one: {names}",
+    )
 
 
 def single_task_pipeline(task: TaskSpec) -> Pipeline:

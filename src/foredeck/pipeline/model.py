@@ -41,6 +41,14 @@ def value_type(value: ParamValue) -> ParamType:
     return "string"
 
 
+def over_default(value: ParamValue, default: ParamValue | None) -> ParamValue:
+    """A param's value as Tekton binds it: an object's keys over its default's, one by one (a
+    partial object keeps the default's other keys); any other value as given."""
+    if isinstance(value, dict) and isinstance(default, dict):
+        return {**default, **value}
+    return value
+
+
 @dataclass
 class ParamSpec:
     name: str
@@ -112,10 +120,19 @@ class Step:
     init: bool = False
     """An init container (Argo `initContainers`): runs before the task's other steps, as Tekton
     runs every step."""
+    action: str = ""
+    """The Tekton StepAction this step runs (`ref.name`), resolved into the fields above, where
+    the StepAction's own params are written `$(step.params.NAME…)` (a scope of their own)."""
+    action_params: list[ParamSpec] = field(default_factory=list)  # the StepAction's params
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    """What the step passes the StepAction's params, written in the task's scope; bound when the
+    step runs (`step_actions.bind`), an object's keys over its default's, as Tekton does."""
 
     def texts(self) -> list[str]:
         """Every value of the step that may hold `$(...)` references."""
         values = [self.image, *self.command, *self.args, *self.env.values()]
+        for value in self.params.values():
+            values.extend([value] if isinstance(value, str) else value)
         if self.script is not None:
             values.append(self.script)
         if self.working_dir is not None:
@@ -150,6 +167,43 @@ class ArtifactSpec:
     archive_fields: dict[str, Any] = field(default_factory=dict)  # `archive` as written
 
 
+IMAGE_DIGEST = "IMAGE_DIGEST"
+IMAGE_URL = "IMAGE_URL"
+BUILD_RESULTS = (IMAGE_DIGEST, IMAGE_URL)
+"""The results of an image build: the pushed manifest's digest (`sha256:...`) and the image
+reference with the first tag (`REPO:TAG`), as Tekton's catalog build tasks name them."""
+
+
+@dataclass
+class ImageBuild:
+    """A task that builds a Dockerfile and pushes the image (`build-image:`), instead of steps.
+
+    A host builds it with buildah (`execute/image_build.py`), a cluster with Kaniko
+    (`pipeline/emit_kaniko.py`). `context` is a directory (`/workspace/...` and relative paths
+    lie in the run's workspaces, as a step's working directory); `dockerfile` is relative to
+    it. The image is pushed as `destination:TAG` for each of `tags`. Every text may hold
+    `$(params.x)` and `$(workspaces.w.path)`.
+    """
+
+    destination: str
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    tags: list[str] = field(default_factory=lambda: ["latest"])
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    cache: bool = False
+    cache_repo: str = ""
+    docker_config_secret: str = "docker-config"  # noqa: S105 (a Secret's name)
+    """On a cluster: the Secret (`kubernetes.io/dockerconfigjson`) mounted at
+    `/kaniko/.docker`, optional (IRSA and workload identity need none)."""
+    source: Source = UNKNOWN
+
+    def texts(self) -> list[str]:
+        """Every value that may hold `$(...)` references."""
+        values = [self.destination, self.context, self.dockerfile, self.target, self.cache_repo]
+        return [*values, *self.tags, *self.build_args.values()]
+
+
 @dataclass
 class TaskSpec:
     """A reusable task: a Tekton `Task`, an Argo container/script template, a Prow pod spec."""
@@ -177,6 +231,9 @@ class TaskSpec:
     pipeline workspace, fresh for each run of the task."""
     global_names: dict[str, str] = field(default_factory=dict)
     """Results an Argo template exports as workflow outputs (result -> `globalName`)."""
+    build: ImageBuild | None = None
+    """An image build run instead of steps (`steps` is empty); its results are
+    `BUILD_RESULTS`."""
 
 
 @dataclass
@@ -265,7 +322,9 @@ class PipelineTask:
     continue_on: ContinueOn = NO_CONTINUE
 
     # A sub-graph call: the `Pipeline.graph_library` entry this node runs instead of a task
-    # (its `params` bind the graph's params, its results are the graph's results).
+    # (its `params` bind the graph's params, its results are the graph's results, its
+    # `workspaces` map the graph's onto this pipeline's; one it leaves unbound is this
+    # pipeline's workspace of the same name, if any, as an Argo template sees the workflow's).
     graph_ref: str | None = None
     retry: RetryStrategy | None = None  # how `retries` are spent; None: at once, on any failure
     # Guards of a matrix task evaluated per instance, where `$(params.p)` is the instance's
@@ -370,7 +429,10 @@ class Pipeline:
     def graph_interface(self, task: PipelineTask) -> TaskSpec:
         graph = self.graph_of(task)
         results = [ResultSpec(r.name, source=r.source) for r in graph.results]
-        return TaskSpec(graph.name, [], list(graph.params), results, source=graph.source)
+        workspaces = list(graph.workspaces)
+        return TaskSpec(
+            graph.name, [], list(graph.params), results, workspaces, source=graph.source
+        )
 
 
 @dataclass
@@ -405,12 +467,13 @@ class ClusterObject:
         return f"{self.kind} {self.name}"
 
 
-def needs_entrypoint(step: Step) -> str:
+def needs_entrypoint(step: Step, why: str = "") -> str:
     """Why a host cannot run `step`: with no command and no script, it runs what its image's
-    entrypoint says, which only a container runtime knows (clusters run it as written)."""
+    entrypoint says, which only a container runtime knows (clusters run it as written).
+    `why`: why this run put it on the host."""
     image = f"image {step.image!r}" if step.image else "its image"
     return (
         f"no command or script: it runs the entrypoint of {image}, which needs a container"
-        " runtime; run it on a cluster (--emit argo|tekton): the host runtime cannot, and"
-        " foredeck has no container runtime yet"
+        " runtime; run it with --runtime podman or on a cluster (--emit argo|tekton): the host"
+        " cannot" + (f" ({why})" if why else "")
     )

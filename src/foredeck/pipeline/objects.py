@@ -194,7 +194,7 @@ def resolve_config_refs(
 
 def passed_through(objects: Iterable[ClusterObject]) -> str:
     """The run log's one line about the objects a host run does not use ("" when none)."""
-    others = [o.label for o in objects if o.kind != "ConfigMap"]
+    others = [o.label for o in objects if o.kind not in ("ConfigMap", "StepAction")]
     if not others:
         return ""
     noun = "object" if len(others) == 1 else "objects"

@@ -147,8 +147,10 @@ def _check_workspaces(scope: Scope, task: PipelineTask, spec: TaskSpec, what: st
         elif outer not in scope.workspaces:
             message = f"{what}: workspace {inner!r} binds undeclared pipeline workspace {outer!r}"
             report(PipelineError(source, message))
+    # A sub-graph call sees the caller's workspaces of the same name (model.PipelineTask).
+    implicit = scope.workspaces if task.graph_ref is not None else set()
     for decl in spec.workspaces:
-        if not decl.optional and decl.name not in {*task.workspaces, *spec.empty_dirs}:
+        if not decl.optional and decl.name not in {*task.workspaces, *spec.empty_dirs, *implicit}:
             message = f"{what}: required workspace {decl.name!r} of {spec.name!r} is not bound"
             report(PipelineError(source, message))
 

@@ -115,6 +115,9 @@ class Scope:
         if kind == "matrix":
             self._check_matrix_ref(ref, site)
             return
+        if kind in ("inputs", "outputs") and len(parts) == 4:  # Tekton artifacts (TEP-0147)
+            self._check_artifact_ref(ref, site)
+            return
         if kind != "results" or len(parts) < 4:
             raise PipelineError(source, f"{what}: unsupported reference {ref.text}")
         result = parts[3]
@@ -145,6 +148,19 @@ class Scope:
             )
         if ref.star and declared[result].type == "string" and referenced.matrix is None:
             raise PipelineError(source, f"{what}: {ref.text}: result {result!r} is not an array")
+
+    def _check_artifact_ref(self, ref: Reference, site: _Site) -> None:
+        """`$(tasks.T.outputs.NAME)` / `inputs`: artifacts an upstream task's steps wrote."""
+        target = ref.parts[1]
+        if target not in self.dag and target not in self.final:
+            message = f"{site.what}: {ref.text} refers to unknown task {target!r}"
+            raise PipelineError(site.source, message)
+        task = site.task
+        if task is None or site.in_finally:
+            return
+        if target not in self.dag or target not in upstream(self.graph, task.name):
+            message = f"{site.what}: {ref.text}: task {target!r} is not upstream of {task.name!r}"
+            raise PipelineError(site.source, message)
 
     def _check_matrix_ref(self, ref: Reference, site: _Site) -> None:
         """`$(tasks.T.matrix.length)` and `$(tasks.T.matrix.R.length)` of a matrix task."""

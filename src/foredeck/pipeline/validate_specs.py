@@ -8,7 +8,7 @@ are in scope.
 from __future__ import annotations
 
 from foredeck.pipeline.expressions import Reference, references
-from foredeck.pipeline.model import TaskSpec
+from foredeck.pipeline.model import Step, TaskSpec
 from foredeck.pipeline.validate_report import duplicates, each, report
 from foredeck.types import PipelineError, Source
 
@@ -19,14 +19,18 @@ def check_task_spec(spec: TaskSpec, where: str) -> None:
     duplicates(((p.name, p.source) for p in spec.params), "param", where)
     duplicates(((r.name, r.source) for r in spec.results), "result", where)
     duplicates(((w.name, w.source) for w in spec.workspaces), "workspace", where)
-    if not spec.steps:
+    if not spec.steps and spec.build is None:
         report(PipelineError(spec.source, f"{where} has no steps"))
     duplicates(((s.name, s.source) for s in spec.steps), "step name", where)
     params = {p.name for p in spec.params}
     results = {r.name for r in spec.results if r.value_from == "file"}
     _check_captured_results(spec, where)
     workspaces = {w.name for w in spec.workspaces}
-    for step in spec.steps:
+    steps = list(spec.steps)
+    if spec.build is not None:  # its texts take what a step's do, results aside
+        steps.append(Step("build-image", args=spec.build.texts(), source=spec.build.source))
+        results = set()
+    for step in steps:
         swhat = f"{where} step {step.name!r}"
         if step.timeout is not None and step.timeout < 0:
             report(PipelineError(step.source, f"{swhat}: negative timeout"))

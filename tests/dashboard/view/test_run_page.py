@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -390,3 +391,26 @@ def test_an_unreadable_log_does_not_name_its_path(
     r = client_for(db, store).get(f"/view/{job_id}/log")
     assert r.status_code == 404 and "cannot be read" in r.text
     assert "secret-place" not in r.text
+
+
+def test_metadata_lists_the_pushed_images_escaped(db: Database, tmp_path: Path) -> None:
+    store = open_store(f"file://{tmp_path / 'store'}")
+    out = tmp_path / "out"
+    out.mkdir()
+    pushed = "127.0.0.1:5000/team/app:1.0@sha256:" + "a" * 64
+    (out / "started.json").write_text('{"timestamp": 1}')
+    finished = {
+        "timestamp": 2,
+        "passed": True,
+        "result": "SUCCESS",
+        "metadata": {"images": [pushed, f"evil/{XSS}:x@sha256:0", 7]},
+    }
+    (out / "finished.json").write_text(json.dumps(finished))
+    build_id = "1790000000000000003"
+    publish_run(store, job_paths("periodic", None, None, None, "img", build_id), out)
+    job_id = add_row(db, Build("img", "periodic", build_id, {}, None, "success"))
+    page = client_for(db, store).get(f"/view/{job_id}").text
+    meta = section(page, "metadata")
+    images = re.findall(r"<li><code>(.*?)</code></li>", meta)
+    assert [html.unescape(image) for image in images] == [pushed, f"evil/{XSS}:x@sha256:0"]
+    assert "<script>alert" not in page

@@ -11,7 +11,20 @@ pipeline runs, params from the command line) live in `load.py`; semantic checks 
 end shares live in `validate.py`.
 """
 
+from foredeck.pipeline.tekton.child_pipelines import link_pipelines
 from foredeck.pipeline.tekton.documents import API_VERSION, KINDS, TektonDocuments, parse_documents
 from foredeck.pipeline.tekton.runs import TektonRun, apply_run
+from foredeck.pipeline.tekton.step_actions import STEP_ACTION_APIS
+from foredeck.pipeline.tekton.task_runs import TektonTaskRun
 
-__all__ = ["API_VERSION", "KINDS", "TektonDocuments", "TektonRun", "apply_run", "parse_documents"]
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "STEP_ACTION_APIS",
+    "TektonDocuments",
+    "TektonRun",
+    "TektonTaskRun",
+    "apply_run",
+    "link_pipelines",
+    "parse_documents",
+]

@@ -24,7 +24,13 @@ from foredeck.pipeline.model import (
     value_type,
 )
 from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn
+from foredeck.pipeline.tekton.artifacts import artifact_params
 from foredeck.pipeline.tekton.cel import cel_guard
+from foredeck.pipeline.tekton.child_pipelines import (
+    inline_key,
+    pipeline_ref,
+    refuse_child_results,
+)
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
@@ -69,6 +75,8 @@ _PIPELINE_TASK_FIELDS = (
     "description",
     "taskRef",
     "taskSpec",
+    "pipelineRef",
+    "pipelineSpec",
     "params",
     "runAfter",
     "when",
@@ -102,7 +110,7 @@ def _task_ref(task: SourceMap, what: str) -> str:
     if "apiVersion" in ref:
         raise PipelineError(ref.at("apiVersion"), f"{what}: custom tasks are not supported")
     kind = str_field(ref, "kind", f"{what} taskRef")
-    if kind not in (None, "Task"):
+    if kind not in (None, "Task", "task"):  # Tekton reads any other as a Task too
         raise PipelineError(ref.at("kind"), f"{what}: taskRef kind {kind!r} not supported (Task)")
     return name_of(ref, f"{what} taskRef")
 
@@ -158,7 +166,45 @@ def _matrix(task: SourceMap, what: str) -> Matrix:
     return matrix
 
 
-def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
+_RUNS = ("taskRef", "taskSpec", "pipelineRef", "pipelineSpec")
+
+
+def _what_runs(
+    task: SourceMap, result: PipelineTask, graphs: dict[str, Pipeline], parent: str, what: str
+) -> None:
+    """The task's Task (by reference or inline), or the child Pipeline it runs (alpha)."""
+    given = [key for key in _RUNS if key in task]
+    if len(given) != 1:
+        raise PipelineError(task.source, f"{what}: needs exactly one of {', '.join(_RUNS)}")
+    if "taskRef" in task:
+        result.task_ref = _task_ref(task, what)
+    elif "pipelineRef" in task:
+        result.graph_ref = pipeline_ref(task, what)
+    elif "pipelineSpec" in task:
+        key = inline_key(parent, result.name)
+        spec = as_map(task["pipelineSpec"], task.at("pipelineSpec"), f"{what} 'pipelineSpec'")
+        # Embedded in the child PipelineRun, which the task's params and workspaces bind:
+        # they propagate into it, as a PipelineRun's into its inline pipelineSpec.
+        params, sources = name_values(task, "params", what)
+        propagated = {k: (v, sources[k]) for k, v in params.items()}
+        bound = {w.get("name"): w.source for w in map_list(task, "workspaces", what)}
+        workspaces = {k: v for k, v in bound.items() if isinstance(k, str)}
+        child = pipeline_spec(spec, key, f"{what} pipelineSpec", propagated, workspaces)
+        graphs.update(child.graph_library)
+        child.graph_library = {}
+        graphs[key] = child
+        result.graph_ref = key
+    else:
+        spec = as_map(task["taskSpec"], task.at("taskSpec"), f"{what} 'taskSpec'")
+        for key in ("apiVersion", "kind", "spec"):
+            if key in spec:
+                raise PipelineError(spec.at(key), f"{what}: custom tasks are not supported")
+        result.task_spec = task_spec(spec, result.name, f"{what} taskSpec", extra=("metadata",))
+
+
+def _pipeline_task(
+    task: SourceMap, finally_: bool, graphs: dict[str, Pipeline], parent: str
+) -> PipelineTask:
     group = "finally task" if finally_ else "task"
     name = name_of(task, f"pipeline {group}")
     what = f"{group} {name!r}"
@@ -168,17 +214,8 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
             f"{what}: name must be a DNS-1123 label (lowercase letters, digits and '-')",
         )
     check_fields(task, _PIPELINE_TASK_FIELDS, what)
-    if ("taskRef" in task) == ("taskSpec" in task):
-        raise PipelineError(task.source, f"{what}: needs exactly one of 'taskRef' or 'taskSpec'")
     result = PipelineTask(name=name, source=task.source)
-    if "taskRef" in task:
-        result.task_ref = _task_ref(task, what)
-    else:
-        spec = as_map(task["taskSpec"], task.at("taskSpec"), f"{what} 'taskSpec'")
-        for key in ("apiVersion", "kind", "spec"):
-            if key in spec:
-                raise PipelineError(spec.at(key), f"{what}: custom tasks are not supported")
-        result.task_spec = task_spec(spec, name, f"{what} taskSpec", extra=("metadata",))
+    _what_runs(task, result, graphs, parent, what)
     result.params, _ = name_values(task, "params", what)
     result.run_after = str_list(task, "runAfter", what)
     result.when = _when(task, what)
@@ -187,6 +224,9 @@ def _pipeline_task(task: SourceMap, finally_: bool) -> PipelineTask:
         if not isinstance(retries, int) or isinstance(retries, bool):
             raise PipelineError(task.at("retries"), f"{what}: 'retries' must be an integer")
         result.retries = retries
+        if retries and result.graph_ref is not None:
+            why = "'retries' of a child pipeline (pipelineRef/pipelineSpec) are not supported"
+            raise PipelineError(task.at("retries"), f"{what}: {why}")
     result.timeout = timeout_field(task, "timeout", what)
     result.continue_on = _on_error(task, what)
     if "matrix" in task:
@@ -225,10 +265,14 @@ def _propagate(pipeline: Pipeline) -> None:
         spec = task.task_spec
         if spec is None:
             continue
+        artifact_params(task, spec)
         declared = {p.name for p in spec.params}
         declared_ws = {w.name for w in spec.workspaces}
-        for step in spec.steps:
-            for ref in references(step.texts()):
+        texts = [text for step in spec.steps for text in step.texts()]
+        if spec.build is not None:
+            texts.extend(spec.build.texts())
+        if texts:
+            for ref in references(texts):
                 parts = ref.parts
                 if len(parts) < 2:
                     continue
@@ -293,8 +337,11 @@ def pipeline_spec(
     for wname, source in (workspaces or {}).items():
         if wname not in declared_ws:
             pipeline.workspaces.append(WorkspaceDecl(wname, source=source))
-    pipeline.tasks = [_pipeline_task(t, False) for t in map_list(spec, "tasks", what)]
-    pipeline.finally_tasks = [_pipeline_task(t, True) for t in map_list(spec, "finally", what)]
+    graphs = pipeline.graph_library  # inline child pipelines, by `inline_key`
+    tasks = map_list(spec, "tasks", what)
+    pipeline.tasks = [_pipeline_task(t, False, graphs, name) for t in tasks]
+    finals = map_list(spec, "finally", what)
+    pipeline.finally_tasks = [_pipeline_task(t, True, graphs, name) for t in finals]
     for item in map_list(spec, "results", what):
         rname = name_of(item, f"{what} result")
         rwhat = f"{what} result {rname!r}"
@@ -307,6 +354,7 @@ def pipeline_spec(
         )
     pipeline.description = str_field(spec, "description", what) or ""
     _propagate(pipeline)
+    refuse_child_results(pipeline)
     return pipeline
 
 

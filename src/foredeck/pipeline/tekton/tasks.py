@@ -13,6 +13,7 @@ from foredeck.pipeline.model import (
     WorkspaceDecl,
     value_type,
 )
+from foredeck.pipeline.tekton import build_image
 from foredeck.pipeline.tekton.fields import (
     as_map,
     bool_field,
@@ -22,6 +23,7 @@ from foredeck.pipeline.tekton.fields import (
     map_list,
     metadata_name,
     name_of,
+    name_values,
     param_type,
     param_value,
     str_field,
@@ -40,6 +42,7 @@ _TASK_SPEC_FIELDS = (
     "description",
     "displayName",
     "sidecars",
+    build_image.KEY,
 )
 
 
@@ -137,7 +140,7 @@ def _results(m: SourceMap, what: str) -> list[ResultSpec]:
     return out
 
 
-def _env(m: SourceMap, what: str) -> dict[str, str]:
+def env_of(m: SourceMap, what: str) -> dict[str, str]:
     env: dict[str, str] = {}
     for item in map_list(m, "env", what):
         name = name_of(item, f"{what} env")
@@ -187,6 +190,32 @@ def _cluster(m: SourceMap, template: SourceMap | None, what: str) -> dict[str, A
     return out
 
 
+_REF_STEP_FIELDS = (
+    "name",
+    "displayName",
+    "ref",
+    "params",
+    "timeout",
+    "onError",
+    "stdoutConfig",
+    "stderrConfig",
+    "workingDir",
+    *_CLUSTER_FIELDS,
+)
+"""What a step that runs a StepAction may set besides `ref` (the rest is the action's)."""
+
+
+def _ref_step(m: SourceMap, step: Step, what: str) -> None:
+    """A step's `ref` (a StepAction, resolved later) and the `params` it passes it."""
+    ref = as_map(m["ref"], m.at("ref"), f"{what} 'ref'")
+    for key in ("resolver", "params"):
+        if key in ref:
+            raise PipelineError(ref.at(key), f"{what}: remote resolution ('{key}') not supported")
+    check_fields(ref, ("name",), f"{what} ref")
+    step.action = name_of(ref, f"{what} ref")
+    step.params, _ = name_values(m, "params", what)
+
+
 def _step(
     m: SourceMap,
     index: int,
@@ -196,7 +225,12 @@ def _step(
 ) -> Step:
     name = str_field(m, "name", f"Task {task!r} step {index}") or f"unnamed-{index}"
     what = f"Task {task!r} step {name!r}"
-    check_fields(m, fields, what)
+    if "ref" in m and fields is _STEP_FIELDS:
+        check_fields(m, _REF_STEP_FIELDS, f"{what} (it has a 'ref')")
+    elif "params" in m and fields is _STEP_FIELDS:
+        raise PipelineError(m.at("params"), f"{what}: 'params' need a 'ref' to a StepAction")
+    else:
+        check_fields(m, fields, what)
     script = str_field(m, "script", what)
     command = str_list(m, "command", what)
     if script is not None and command:
@@ -205,13 +239,13 @@ def _step(
     image = str_field(m, "image", what)
     working_dir = str_field(m, "workingDir", what)
     if template is not None:
-        env.update(_env(template, f"Task {task!r} stepTemplate"))
+        env.update(env_of(template, f"Task {task!r} stepTemplate"))
         image = image or str_field(template, "image", f"Task {task!r} stepTemplate")
         working_dir = working_dir or str_field(
             template, "workingDir", f"Task {task!r} stepTemplate"
         )
-    env.update(_env(m, what))
-    return Step(
+    env.update(env_of(m, what))
+    step = Step(
         name=name,
         image=legacy_inputs(image or ""),
         command=[legacy_inputs(c) for c in command],
@@ -227,6 +261,9 @@ def _step(
         stderr_path=_output_path(m, "stderrConfig", what),
         cluster=_cluster(m, template, what),
     )
+    if "ref" in m and fields is _STEP_FIELDS:
+        _ref_step(m, step, what)
+    return step
 
 
 _SIDECAR_FIELDS = (
@@ -274,7 +311,7 @@ def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()
                 item.source,
             )
         )
-    return TaskSpec(
+    task = TaskSpec(
         name=name,
         steps=[
             _step(step, i, name, template) for i, step in enumerate(map_list(spec, "steps", what))
@@ -286,6 +323,9 @@ def task_spec(spec: SourceMap, name: str, what: str, extra: tuple[str, ...] = ()
         source=spec.source,
         sidecars=[_sidecar(m, i, name) for i, m in enumerate(map_list(spec, "sidecars", what))],
     )
+    if build_image.KEY in spec:
+        build_image.attach_build(task, spec, what)
+    return task
 
 
 def parse_task(doc: SourceMap) -> TaskSpec:

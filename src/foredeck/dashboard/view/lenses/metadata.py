@@ -37,5 +37,15 @@ def build(ctx: LensContext) -> Lens:
         ],
         "duration": links.format_duration(links.duration_seconds(job)),
         "documents": documents,
+        "images": _images(finished),
     }
     return Lens("metadata", "Metadata", data)
+
+
+def _images(finished: Any) -> list[str]:
+    """The images the run pushed (`REF@DIGEST`, `finished.json`'s `metadata.images`)."""
+    metadata = finished.get("metadata") if isinstance(finished, dict) else None
+    images = metadata.get("images") if isinstance(metadata, dict) else None
+    if not isinstance(images, list):
+        return []
+    return [image for image in images[:100] if isinstance(image, str)]

@@ -1,0 +1,1 @@
+"""Container registries: where an image reference points, and the credentials to push there."""

@@ -1,0 +1,3 @@
+from tests.kit.standins import standin_store
+
+__all__ = ["standin_store"]
