@@ -53,11 +53,15 @@ That blocking went next: steps now start through glibc's `posix_spawn` in a work
 (`execute/spawn.py`). The loop used to wait, GIL held, while each child set up its session
 and exec'd; with Linux's autogroup scheduling a new session is a new scheduling group, and on a
 busy machine the child waited 1-4 ms for a CPU (0.6 ms with two steps at a time even when
-quiet). Five interleaved runs of this script before and after, load average 4 to 9: in-process
-ratio 1.6-2.5 before, 1.0-1.7 after (0.9-1.3 in the CLI's repetitions); `cli_ratio` 1.6-3.9
-before, 1.0-1.3 after; start-up unchanged (156-271 ms best before, 161-221 ms after). Under
-load a step's own session is also its own scheduling group, which `xargs`' children are not:
-ratios below 1 then mean the steps got a larger share of the machine, not a faster executor.
+quiet). Seven interleaved runs of this script before and after, load average 4 to 9: in-process
+ratio 1.6-2.5 (median 2.2) before, 1.0-1.7 (median 1.2) after; `cli_ratio` 1.6-3.9 (median
+1.9) before, 0.7-1.9 (median 1.2) after; start-up unchanged (156-271 ms best before, 156-221 ms
+after). At a load average of 4 to 5, four more pairs showed no clear difference (in-process
+1.47-1.72 before, 1.45-2.03 after; `cli_ratio` 1.8-2.1 and 1.6). The price: the hand-over to the
+worker costs the parent ~0.11 ms more CPU per step than Popen (0.27 against 0.16 ms, one step at
+a time), which the loop gets back only when it had something to do while the child started.
+Under load a step's own session is also its own scheduling group, which `xargs`' children are
+not: ratios below 1 then mean the steps got a larger share of the machine, not a faster executor.
 """
 
 from __future__ import annotations
