@@ -57,7 +57,7 @@ quiet). Seven interleaved runs of this script before and after, load average 4 t
 ratio 1.6-2.5 (median 2.2) before, 1.0-1.7 (median 1.2) after; `cli_ratio` 1.6-3.9 (median
 1.9) before, 0.7-1.9 (median 1.2) after; start-up unchanged (156-271 ms best before, 156-221 ms
 after). At a load average of 4 to 5, four more pairs showed no clear difference (in-process
-1.47-1.72 before, 1.45-2.03 after; `cli_ratio` 1.8-2.1 and 1.6). The price: the hand-over to the
+1.47-1.72 before, 1.45-2.03 after; `cli_ratio` 1.8-2.1 before, 1.6 after). The hand-over to the
 worker costs the parent ~0.11 ms more CPU per step than Popen (0.27 against 0.16 ms, one step at
 a time), which the loop gets back only when it had something to do while the child started.
 Under load a step's own session is also its own scheduling group, which `xargs`' children are
