@@ -2,9 +2,10 @@
 
 Why not `asyncio.create_subprocess_exec`: on Python 3.11 it watches every child from a thread of
 its own (`ThreadedChildWatcher`), which alone costs more than half again the time of a shell
-loop on short steps. We start the child with `subprocess.Popen` (an argv list, never a shell,
-`start_new_session=True`) and let the event loop watch its exit through a pidfd and its output
-through a reader callback: what Python 3.12's `PidfdChildWatcher` does, without touching the
+loop on short steps. We start the child as `subprocess.Popen(argv, start_new_session=True)`
+would (an argv list, never a shell; `spawn.py`, which keeps the event loop going while the
+kernel starts it) and let the event loop watch its exit through a pidfd and its output through
+a reader callback: what Python 3.12's `PidfdChildWatcher` does, without touching the
 process-wide child watcher of the caller's loop.
 
 The exit notification does not reap the child, so the process group is killed while the zombie
@@ -19,12 +20,13 @@ import contextlib
 import fcntl
 import os
 import signal
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from foredeck.execute import spawn
 from foredeck.execute.orphans import REAPER
+from foredeck.execute.spawn import StepProcess
 
 READ_CHUNK = 65536
 # After a step's leader exits and its group is killed, how long to wait for its output pipe to
@@ -212,7 +214,7 @@ async def run_process(
     """
     loop = asyncio.get_running_loop()
     split = stdout_sink is not None or stderr_sink is not None
-    proc, read_fd, err_read = _spawn(argv, cwd, env, groups, marker, split=split)
+    proc, read_fd, err_read = await _spawn(argv, cwd, env, groups, marker, split=split)
     pgid = proc.pid
     groups.add(pgid)
     REAPER.leader_started(pgid, marker)
@@ -263,7 +265,7 @@ async def run_process(
     return ProcessOutcome(returncode, stopped, leftovers)
 
 
-def _spawn(
+async def _spawn(
     argv: Sequence[str],
     cwd: str,
     env: Mapping[bytes, bytes] | Mapping[str, str],
@@ -271,22 +273,16 @@ def _spawn(
     marker: str | None,
     *,
     split: bool,
-) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start the step: the process and the read ends of its output pipe(s) (stderr's is -1
-    unless `split`)."""
+) -> tuple[StepProcess, int, int]:
+    """Start the step (`spawn.py`): the process and the read ends of its output pipe(s)
+    (stderr's is -1 unless `split`)."""
     read_fd, write_fd = os.pipe()
     err_read, err_write = os.pipe() if split else (-1, write_fd)
     if marker is not None:
         REAPER.step_starting(marker)
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=groups.devnull,
-            stdout=write_fd,
-            stderr=err_write,
-            start_new_session=True,
+        proc = await spawn.start(
+            argv, cwd=cwd, env=env, stdin=groups.devnull, stdout=write_fd, stderr=err_write
         )
     except BaseException:
         os.close(read_fd)

@@ -97,6 +97,7 @@ class RunLayout:
         self._scripts: dict[str, str] = {}
         self._used_names: dict[str, str] = {}
         self._taken: set[str] = set()
+        self._made: set[str] = set()  # artifacts directories `precreate` has made
         self.bindings: dict[str, WorkspaceBinding] = {}
         self._bound: dict[str, Path] = {}
 
@@ -180,6 +181,7 @@ class RunLayout:
             for path in paths:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(path)
+                self._made.add(path)
 
         thread = threading.Thread(target=make, name="foredeck-precreate", daemon=True)
         thread.start()
@@ -189,8 +191,9 @@ class RunLayout:
         """Create `artifacts/<task>/` (unless `precreate` did); the task's log index comes
         with its first line, so a silent task pays for no log directory."""
         artifacts = os.path.join(self._artifacts_str, dir_name)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(artifacts)
+        if artifacts not in self._made:  # a failed mkdir costs as much as a made one
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(artifacts)
         return TaskFiles(artifacts, self.task_log(dir_name))
 
     def task_log(self, dir_name: str) -> LogIndex:
