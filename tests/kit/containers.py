@@ -121,8 +121,9 @@ def busybox_root(root: Path) -> None:
             if not os.path.lexists(link):
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to("/bin/busybox")
-    for folder in ("tmp", "workspace", "root"):
-        (root / folder).mkdir(exist_ok=True)
+    # the folders an Alpine or Debian base has, which examples write into (`/mnt/out`)
+    for folder in ("tmp", "workspace", "root", "mnt", "opt", "srv", "home", "var/tmp", "run"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)
 
 

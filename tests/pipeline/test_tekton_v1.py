@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from foredeck.execute.local import run_pipeline
 from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.emit_tekton import emit_tekton
 from foredeck.pipeline.load import load_pipeline_text
@@ -516,3 +518,35 @@ def test_pipeline_task_retries_in_a_binding_is_a_constant_in_argo() -> None:
     """
     (task,) = argo(load(text))["spec"]["templates"][0]["dag"]["tasks"]
     assert task["arguments"]["parameters"] == [{"name": "r", "value": "2"}]
+
+
+async def test_a_propagated_object_keeps_the_run_keys_the_task_does_not_give(
+    tmp_path: Path,
+) -> None:
+    """Tekton's propagated object params (its `propagated-pipeline-object-param` example): the
+    pipeline task's partial object overrides the run's keys it gives and keeps the others."""
+    run = load("""\
+    apiVersion: tekton.dev/v1
+    kind: PipelineRun
+    metadata: {generateName: objects-}
+    spec:
+      params:
+        - name: gitrepo
+          value: {url: abc.com, commit: sha123}
+      pipelineSpec:
+        tasks:
+          - name: task1
+            params:
+              - name: gitrepo
+                value: {branch: main, url: xyz.com}
+            taskSpec:
+              steps:
+                - name: write
+                  image: bash
+                  command: [echo]
+                  args: ["$(params.gitrepo.url) $(params.gitrepo.commit) $(params.gitrepo.branch)"]
+    """)
+    result = await run_pipeline(run, tmp_path / "out", parallel=1)
+    assert result.status == "Succeeded"
+    log = (tmp_path / "out" / "build-log.txt").read_text()
+    assert "[task1/write] xyz.com sha123 main" in log

@@ -85,6 +85,18 @@ def missing_commands(files: tuple[Path, ...], search: str | None = None) -> list
     return sorted(missing)  # sorted: a ledger reason
 
 
+def images(files: tuple[Path, ...]) -> list[str]:
+    """The images the example's containers name (those spelled with a variable left out)."""
+    named: set[str] = set()
+    for file in files:
+        for doc in yaml.safe_load_all(file.read_text()):
+            for container in _containers(doc):
+                image = str(container["image"])
+                if "{{" not in image and "$(" not in image:
+                    named.add(image)
+    return sorted(named)
+
+
 def _containers(value: Any, key: str = "") -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
         runs = {"command", "args", "script", "source"} & value.keys()

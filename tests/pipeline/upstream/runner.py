@@ -11,6 +11,11 @@ Every example lands in one category (`Outcome.category`):
   the host cannot judge it, so it counts apart;
 - `ran, wrong outcome`: it ran and ended otherwise (`harness timeout` when it did not end
   within the per-example bound, which keeps long `sleep`s from stalling the set);
+- `matched in containers`: on the host it needed an image's command or ended otherwise, and
+  run again with its steps in their images (podman, with the stand-ins of
+  `tests/kit/standins.py` tagged with the upstream names), it ended as its engine decides;
+  `ran in containers, wrong outcome` when it did not. Only examples whose every image has a
+  stand-in get the second run; the others keep their host category;
 - `foredeck crashed`: anything but PipelineError escaped foredeck (a bug to report);
 - `out of scope`: its engine's own test does not run it (see `catalog`).
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -36,14 +42,18 @@ from typing import Any
 
 import yaml
 
+from foredeck.execute.containers import ContainerRun
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.podman import PodmanConfig
 from foredeck.execute.sandbox import Sandbox, make_sandbox
 from foredeck.pipeline.load import load_run, run_from_documents
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import load_file
+from tests.kit.containers import Store, make_store
+from tests.kit.standins import standin_for, tag_standins
 from tests.pipeline.upstream.catalog import DATA, Example, examples
-from tests.pipeline.upstream.reasons import error_reason, missing_commands
+from tests.pipeline.upstream.reasons import error_reason, images, missing_commands
 
 LEDGER = DATA / "expected.yaml"
 TIMEOUT = 60.0  # seconds per example; Argo marks the examples that take longer `no-test`
@@ -58,6 +68,8 @@ REFUSED_AT_START = "refused at run start"
 WRONG = "ran, wrong outcome"
 NEEDS_COMMAND = "needs an image command the host lacks"
 CRASHED = "foredeck crashed"
+MATCHED_IN_CONTAINERS = "matched in containers"
+WRONG_IN_CONTAINERS = "ran in containers, wrong outcome"
 OUT_OF_SCOPE = "out of scope"
 
 
@@ -73,7 +85,18 @@ class Outcome:
 
     @property
     def ran(self) -> bool:
-        return self.category in (MATCHED, WRONG, NEEDS_COMMAND)
+        return self.category in (
+            MATCHED,
+            WRONG,
+            NEEDS_COMMAND,
+            MATCHED_IN_CONTAINERS,
+            WRONG_IN_CONTAINERS,
+        )
+
+    @property
+    def wants_containers(self) -> bool:
+        """Whether its images may explain how it ended on the host."""
+        return self.category in (NEEDS_COMMAND, WRONG)
 
     def __str__(self) -> str:
         return f"{self.category}: {self.reason}" if self.reason else self.category
@@ -100,8 +123,41 @@ def load(example: Example) -> PipelineRunSpec:
     return run_from_documents(docs, None, Source(str(example.files[0]), 1))
 
 
-async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEOUT) -> Outcome:
-    """Load, run and judge one example (never raises but for cancellation)."""
+def container_run(store: Store) -> ContainerRun:
+    """Steps in their images from `store`, never pulled (the stand-ins are all there is)."""
+    global_args = (*store.global_args, "--runtime", store.oci_runtime)
+    config = PodmanConfig("podman", global_args=global_args, run_args=store.run_args, pull="never")
+    return ContainerRun(config)
+
+
+def stood_in(example: Example) -> bool:
+    """Whether every image the example names has a stand-in (and it names one at all)."""
+    named = images(example.files)
+    return bool(named) and all(standin_for(image) is not None for image in named)
+
+
+async def run_example(
+    example: Example,
+    sandbox: Sandbox,
+    timeout: float = TIMEOUT,
+    containers: ContainerRun | None = None,
+) -> Outcome:
+    """Load, run and judge one example (never raises but for cancellation); with `containers`,
+    run it again in its images when the host's outcome may be its images' doing."""
+    outcome = await _run_example(example, sandbox, timeout, None)
+    if containers is None or not outcome.wants_containers or not stood_in(example):
+        return outcome
+    again = await _run_example(example, sandbox, timeout, containers)
+    if again.category == MATCHED:
+        return Outcome(MATCHED_IN_CONTAINERS)
+    if again.category in (WRONG, NEEDS_COMMAND):
+        return Outcome(WRONG_IN_CONTAINERS, again.reason)
+    return again
+
+
+async def _run_example(
+    example: Example, sandbox: Sandbox, timeout: float, containers: ContainerRun | None
+) -> Outcome:
     if example.out_of_scope is not None:
         return Outcome(OUT_OF_SCOPE, example.out_of_scope)
     try:
@@ -122,6 +178,7 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
                 env={"PATH": STEP_PATH},
                 sandbox=sandbox,
                 kill_grace=1,
+                containers=containers,
             )
     except PipelineError as exc:
         return Outcome(REFUSED_AT_START, error_reason(exc))
@@ -132,7 +189,7 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
     succeeded = result.status == "Succeeded" and not cancel.is_set()
     if succeeded and example.expect_success:
         return Outcome(MATCHED)
-    missing = missing_commands(example.files, STEP_PATH)
+    missing = [] if containers else missing_commands(example.files, STEP_PATH)
     if missing:  # a failure then says nothing, even an expected one
         return Outcome(NEEDS_COMMAND, ", ".join(missing))
     if not succeeded and not example.expect_success and not cancel.is_set():
@@ -144,7 +201,10 @@ async def run_example(example: Example, sandbox: Sandbox, timeout: float = TIMEO
 
 
 async def run_all(
-    chosen: Sequence[Example], jobs: int = JOBS, timeout: float = TIMEOUT
+    chosen: Sequence[Example],
+    jobs: int = JOBS,
+    timeout: float = TIMEOUT,
+    containers: ContainerRun | None = None,
 ) -> dict[str, Outcome]:
     """Every example's outcome by id, `jobs` examples at a time."""
     sandbox, _ = host_sandbox()
@@ -152,7 +212,7 @@ async def run_all(
 
     async def one(example: Example) -> Outcome:
         async with slots:
-            return await run_example(example, sandbox, timeout)
+            return await run_example(example, sandbox, timeout, containers)
 
     outcomes = await asyncio.gather(*(one(e) for e in chosen))
     return {e.id: o for e, o in zip(chosen, outcomes, strict=True)}
@@ -187,7 +247,9 @@ def ledger_text(outcomes: dict[str, Outcome]) -> str:
 def table(chosen: Iterable[Example], outcomes: dict[str, Outcome]) -> str:
     """loaded / ran / matched per engine over the in-scope examples, then counts by reason
     (in scope first, by category; out of scope last)."""
-    lines = ["engine  in scope  loaded  ran  matched  needs image command  out of scope"]
+    lines = [
+        "engine  in scope  loaded  ran  matched  in containers  needs image command  out of scope"
+    ]
     by_reason: Counter[tuple[str, str, str]] = Counter()
     for engine in ("argo", "tekton"):
         mine = [outcomes[e.id] for e in chosen if e.engine == engine and e.id in outcomes]
@@ -197,6 +259,7 @@ def table(chosen: Iterable[Example], outcomes: dict[str, Outcome]) -> str:
             sum(o.loaded for o in scoped),
             sum(o.ran for o in scoped),
             sum(o.category == MATCHED for o in scoped),
+            sum(o.category == MATCHED_IN_CONTAINERS for o in scoped),
             sum(o.category == NEEDS_COMMAND for o in scoped),
             len(mine) - len(scoped),
         ]
@@ -212,8 +275,17 @@ def table(chosen: Iterable[Example], outcomes: dict[str, Outcome]) -> str:
     return "\n".join(lines)
 
 
-_CATEGORY_ORDER = (CRASHED, REFUSED, REFUSED_AT_START, WRONG, NEEDS_COMMAND, OUT_OF_SCOPE)
-_WIDTHS = (10, 8, 5, 9, 21, 14)
+_CATEGORY_ORDER = (
+    CRASHED,
+    REFUSED,
+    REFUSED_AT_START,
+    WRONG,
+    WRONG_IN_CONTAINERS,
+    NEEDS_COMMAND,
+    MATCHED_IN_CONTAINERS,
+    OUT_OF_SCOPE,
+)
+_WIDTHS = (10, 8, 5, 9, 15, 21, 14)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -228,7 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, warning = host_sandbox()
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    outcomes = asyncio.run(run_all(chosen, args.jobs, args.timeout))
+    with tempfile.TemporaryDirectory(prefix="foredeck-upstream-store-") as tmp:
+        store = make_store(Path(tmp))
+        tag_standins(store)
+        try:
+            outcomes = asyncio.run(run_all(chosen, args.jobs, args.timeout, container_run(store)))
+        finally:
+            store.podman("rm", "--all", "--force", "--time=0", check=False)
+            shutil.rmtree(store.runroot, ignore_errors=True)
     if args.list:
         for ident, outcome in sorted(outcomes.items()):
             print(f"{ident}: {outcome}")

@@ -256,6 +256,15 @@ def _passed_type(value: ParamValue, params: Mapping[str, ParamSpec]) -> ParamTyp
     return "string"
 
 
+def _merged(value: ParamValue, outer: ParamSpec | None) -> ParamValue:
+    """A pipeline task's object value over the pipeline's object param of the same name, as
+    Tekton merges propagated objects: the keys it does not give read the pipeline's."""
+    if not isinstance(value, dict) or outer is None or outer.type != "object":
+        return value
+    missing = [key for key in outer.properties if key not in value]
+    return {**{key: f"$(params.{outer.name}.{key})" for key in missing}, **value}
+
+
 def _propagate(pipeline: Pipeline) -> None:
     """Tekton's propagated params and workspaces: an inline taskSpec may use the pipeline's
     params and workspaces without declaring them; make that explicit in the IR."""
@@ -277,8 +286,11 @@ def _propagate(pipeline: Pipeline) -> None:
                 if len(parts) < 2:
                     continue
                 if parts[0] == "params" and parts[1] not in declared and parts[1] in task.params:
-                    # Passed by the pipeline task but not declared by its embedded spec.
-                    value = task.params[parts[1]]
+                    # Passed by the pipeline task but not declared by its embedded spec; an
+                    # object keeps the keys of the pipeline's own it does not give.
+                    value = task.params[parts[1]] = _merged(
+                        task.params[parts[1]], params.get(parts[1])
+                    )
                     passed = ParamSpec(parts[1], _passed_type(value, params), source=task.source)
                     spec.params.append(passed)
                     declared.add(parts[1])
@@ -321,7 +333,9 @@ def pipeline_spec(
         declared = {p.name for p in pipeline.params}
         for pname, (value, source) in propagated.items():
             if pname not in declared:
-                pipeline.params.append(ParamSpec(pname, value_type(value), source=source))
+                keys = list(value) if isinstance(value, dict) else []
+                typed = ParamSpec(pname, value_type(value), source=source, properties=keys)
+                pipeline.params.append(typed)
     for item in map_list(spec, "workspaces", what):
         wname = name_of(item, f"{what} workspace")
         check_fields(item, _PIPELINE_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
