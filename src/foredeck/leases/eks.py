@@ -101,6 +101,7 @@ class EksClusters:
     def delete(self, name: str) -> None:
         timeout = self.config.delete_timeout
         try:
+            self.eks.describe_cluster(name=name)  # moto's list_nodegroups fails on none
             groups = self.eks.list_nodegroups(clusterName=name).get("nodegroups", [])
         except self.eks.exceptions.ResourceNotFoundException:
             return
@@ -129,11 +130,11 @@ class EksClusters:
                     owned.append(name)
         return sorted(owned)
 
-    def _call(self, what: str, name: str, method: Any, **kwargs: Any) -> None:
+    def _call(self, what: str, resource: str, method: Any, **kwargs: Any) -> None:
         try:
             method(**kwargs)
         except self.eks.exceptions.ClientError as exc:
-            raise ProviderError(f"eks: {what} {name}: {exc}") from exc
+            raise ProviderError(f"eks: {what} {resource}: {exc}") from exc
 
     def _wait(self, waiter: str, what: str, timeout: float, **kwargs: Any) -> None:
         botocore_exceptions = require("eks", "botocore.exceptions", WHAT)

@@ -14,12 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Interval,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from foredeck.db.engine import write_lock
 from foredeck.db.models import LeaseInterval, LeaseResource
-from foredeck.db.types import utcnow
+from foredeck.db.types import UTCDateTime, utcnow
 from foredeck.leases.model import Lease, LeaseLost
 
 R = LeaseResource
@@ -54,14 +66,30 @@ def _type_lock(conn: Connection, type_: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(15, hashtext(:t))"), {"t": type_})
 
 
-def _busy_values(lease_id: str, owner: str, now: datetime, ttl: float) -> dict[str, Any]:
+def _clock(conn: Connection) -> Any:
+    """The time of a state change, read once the rows are locked: PostgreSQL's
+    `clock_timestamp()` (one clock for every process), or on SQLite this process's clock
+    under the write lock. Either way a lease's start is after the previous one's end."""
+    if conn.dialect.name == "postgresql":
+        return func.clock_timestamp(type_=UTCDateTime())
+    return utcnow()
+
+
+def _plus(now: Any, seconds: float) -> Any:
+    """`now` + `seconds`, for a Python time or PostgreSQL's clock."""
+    if isinstance(now, datetime):
+        return now + timedelta(seconds=seconds)
+    return now + literal(timedelta(seconds=seconds), Interval())
+
+
+def _busy_values(lease_id: str, owner: str, now: Any, ttl: float) -> dict[str, Any]:
     return {
         "state": "busy",
         "owner": owner,
         "lease_id": lease_id,
         "acquired_at": now,
         "heartbeat_at": now,
-        "expires_at": now + timedelta(seconds=ttl),
+        "expires_at": _plus(now, ttl),
         "updated_at": now,
     }
 
@@ -81,7 +109,7 @@ def _record(conn: Connection, lease: Lease, resource_id: int) -> None:
 
 def try_acquire(engine: Engine, type_: str, owner: str, ttl: float) -> Lease | None:
     """Take the first free resource of `type_`, or None when none is free."""
-    lease_id, now = new_lease_id(), utcnow()
+    lease_id = new_lease_id()
     first_free = (
         select(R.id)
         .where(R.type == type_, R.state == "free")
@@ -90,17 +118,19 @@ def try_acquire(engine: Engine, type_: str, owner: str, ttl: float) -> Lease | N
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    stmt = (
-        update(R)
-        .where(R.id == first_free)
-        .values(**_busy_values(lease_id, owner, now, ttl))
-        .returning(R.id, R.name, R.user_data, R.expires_at)
-    )
     with transaction(engine) as conn:
+        stmt = (
+            update(R)
+            .where(R.id == first_free)
+            .values(**_busy_values(lease_id, owner, _clock(conn), ttl))
+            .returning(R.id, R.name, R.user_data, R.acquired_at, R.expires_at)
+        )
         row = conn.execute(stmt).one_or_none()
         if row is None:
             return None
-        lease = Lease(lease_id, type_, row.name, owner, now, row.expires_at, row.user_data or {})
+        lease = Lease(
+            lease_id, type_, row.name, owner, row.acquired_at, row.expires_at, row.user_data or {}
+        )
         _record(conn, lease, row.id)
     return lease
 
@@ -113,7 +143,6 @@ def insert_dynamic(
     The row exists (and names the resource) before the provider makes it, so that the janitor
     never deletes a resource being made.
     """
-    now = utcnow()
     with transaction(engine) as conn:
         _type_lock(conn, type_)
         live = conn.execute(
@@ -121,13 +150,14 @@ def insert_dynamic(
         ).scalar_one()
         if live >= max_count:
             return None
+        now = _clock(conn)
         values = _busy_values(lease_id, owner, now, ttl)
         row = conn.execute(
             insert(R)
             .values(type=type_, name=name, dynamic=True, user_data={}, created_at=now, **values)
-            .returning(R.id, R.expires_at)
+            .returning(R.id, R.acquired_at, R.expires_at)
         ).one()
-        lease = Lease(lease_id, type_, name, owner, now, row.expires_at, {})
+        lease = Lease(lease_id, type_, name, owner, row.acquired_at, row.expires_at, {})
         _record(conn, lease, row.id)
     return lease
 
@@ -176,23 +206,24 @@ def mark_free(engine: Engine, type_: str, name: str, data: dict[str, Any]) -> No
 
 def heartbeat(engine: Engine, lease_id: str, ttl: float) -> datetime:
     """Extend the lease by `ttl` from now; the new expiry. `LeaseLost` if it is not held."""
-    now = utcnow()
-    expires = now + timedelta(seconds=ttl)
     with transaction(engine) as conn:
-        done = conn.execute(
+        now = _clock(conn)
+        row = conn.execute(
             update(R)
             .where(R.lease_id == lease_id, R.state == "busy")
-            .values(heartbeat_at=now, expires_at=expires)
-        ).rowcount
-    if not done:
+            .values(heartbeat_at=now, expires_at=_plus(now, ttl))
+            .returning(R.expires_at)
+        ).one_or_none()
+    if row is None:
         raise LeaseLost(f"lease {lease_id} is not held (released or expired)")
+    expires: datetime = row.expires_at
     return expires
 
 
 def release(engine: Engine, lease_id: str, dirty: bool = True) -> bool:
     """End the lease: the resource turns dirty (or free); False when it was not held."""
-    now = utcnow()
     with transaction(engine) as conn:
+        now = _clock(conn)
         done = conn.execute(
             update(R)
             .where(R.lease_id == lease_id, R.state == "busy")
@@ -209,7 +240,7 @@ def release(engine: Engine, lease_id: str, dirty: bool = True) -> bool:
     return bool(done)
 
 
-def _end_intervals(conn: Connection, lease_ids: list[str], now: datetime, how: str) -> None:
+def _end_intervals(conn: Connection, lease_ids: list[str], now: Any, how: str) -> None:
     conn.execute(
         update(I)
         .where(I.lease_id.in_(lease_ids), I.released_at.is_(None))
@@ -220,14 +251,14 @@ def _end_intervals(conn: Connection, lease_ids: list[str], now: datetime, how: s
 def reap(engine: Engine, limit: int = 1000) -> list[str]:
     """Expired busy leases turn dirty; expired `cleaning` (a dead cleaner) turns dirty again.
     The names of the resources taken back."""
-    now = utcnow()
-    expired = (
-        select(R.id, R.name, R.lease_id)
-        .where(R.state.in_(("busy", "cleaning")), R.expires_at < now)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
     with transaction(engine) as conn:
+        now = _clock(conn)
+        expired = (
+            select(R.id, R.name, R.lease_id)
+            .where(R.state.in_(("busy", "cleaning")), R.expires_at < now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         rows = conn.execute(expired).all()
         if not rows:
             return []
