@@ -77,10 +77,10 @@ class LeaseKeeper:
         self._thread = threading.Thread(target=self._run, name="foredeck-leases", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
         settings = self.service.settings
