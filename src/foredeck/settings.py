@@ -34,6 +34,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./.foredeck/foredeck.db"
 DEFAULT_BODY_LIMIT = 25 * 1024 * 1024  # GitHub caps payloads at 25 MiB.
 MAX_SETTINGS_BYTES = 1024 * 1024
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+MAX_LEASE_TTL = 7 * 24 * 3600.0
 
 
 class SettingsError(Exception):
@@ -378,7 +379,8 @@ class LeaseSettings(BaseModel):
     janitor_dry_run: bool = False
     clean_timeout: float = Field(default=1800.0, gt=0)
     """A `cleaning` resource whose cleaner has not finished in this long is cleaned again."""
-    max_ttl: float = Field(default=24 * 3600.0, gt=0)
+    max_ttl: float = Field(default=24 * 3600.0, gt=0, le=MAX_LEASE_TTL)
+    """Longer TTLs asked for are cut to this."""
 
     @model_validator(mode="after")
     def _unique_types(self) -> LeaseSettings:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.models import ErrorBody, Unprocessable
 from foredeck.leases import LeaseError, LeaseLost, LeaseService, NoFreeResource, UnknownType, store
+from foredeck.settings import MAX_LEASE_TTL
 
 MAX_WAIT = 60.0
 LEASE_ID = r"^[0-9a-f]{32}$"
@@ -55,7 +56,8 @@ class AcquireBody(BaseModel):
 
     type: str = Field(min_length=1, max_length=64)
     owner: str = Field(min_length=1, max_length=255)
-    ttl: float = Field(gt=0)
+    ttl: float = Field(gt=0, le=MAX_LEASE_TTL)
+    """Seconds; cut to the server's `leases.max_ttl`."""
     wait: float = Field(default=0.0, ge=0, le=MAX_WAIT)
 
 
@@ -73,7 +75,8 @@ class LeaseView(BaseModel):
 class HeartbeatBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ttl: float = Field(gt=0)
+    ttl: float = Field(gt=0, le=MAX_LEASE_TTL)
+    """Seconds; cut to the server's `leases.max_ttl`."""
 
 
 class ReleaseBody(BaseModel):
@@ -145,13 +148,13 @@ LeaseId = Annotated[str, Path(pattern=LEASE_ID, description="the id `acquire` re
 @router.post(
     "/{lease_id}/heartbeat",
     response_model=Expiry,
-    responses={410: {"model": ErrorBody, "description": "The lease is not held any more"}},
+    responses={404: {"model": ErrorBody, "description": "The lease is not held any more"}},
 )
 def heartbeat(lease_id: LeaseId, body: HeartbeatBody, leases: Leases) -> Expiry:
     try:
         return Expiry(expires_at=leases.heartbeat(lease_id, body.ttl))
     except LeaseLost as exc:
-        raise HTTPException(410, str(exc)) from None
+        raise HTTPException(404, str(exc)) from None
     except LeaseError as exc:
         raise HTTPException(422, str(exc)) from None
 

@@ -76,14 +76,14 @@ class LeaseService:
         return found
 
     def acquire(self, type_: str, owner: str, ttl: float, wait: float = 0.0) -> Lease:
-        """A lease on a free resource of `type_` for `ttl` seconds (heartbeat to keep it).
+        """A lease on a free resource of `type_` for `ttl` seconds (heartbeat to keep it; at
+        most the settings' `max_ttl`).
 
         Waits up to `wait` seconds for one to become free (or be made, for a dynamic type
         below its `max_count`); `NoFreeResource` after that.
         """
         kind = self._type(type_)
-        if not 0 < ttl <= self.settings.max_ttl:
-            raise LeaseError(f"ttl must be in (0, {self.settings.max_ttl:g}] seconds")
+        ttl = self._ttl(ttl)
         if not owner or len(owner) > 255:
             raise LeaseError("owner must be 1 to 255 characters")
         deadline = time.monotonic() + max(0.0, wait)
@@ -126,9 +126,13 @@ class LeaseService:
             if isinstance(lease, str):
                 raise LeaseError("heartbeat by id needs a ttl")
             ttl = lease.ttl
-        if not 0 < ttl <= self.settings.max_ttl:
-            raise LeaseError(f"ttl must be in (0, {self.settings.max_ttl:g}] seconds")
-        return store.heartbeat(self.engine, lease_id, ttl)
+        return store.heartbeat(self.engine, lease_id, self._ttl(ttl))
+
+    def _ttl(self, ttl: float) -> float:
+        """`ttl`, cut to the settings' `max_ttl`."""
+        if not ttl > 0:
+            raise LeaseError("ttl must be a positive number of seconds")
+        return min(ttl, self.settings.max_ttl)
 
     def release(self, lease: Lease | str, dirty: bool = True) -> bool:
         """Give the resource back, dirty (cleaned before its next lease) by default. False when
