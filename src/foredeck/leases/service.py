@@ -177,7 +177,9 @@ class LeaseService:
         while True:
             lease_id = store.new_lease_id()
             name = provider.name_for(lease_id)
-            if not store.insert_spare(self.engine, kind.name, name, kind.min_count, hold):
+            if not store.insert_spare(
+                self.engine, kind.name, name, kind.min_count, kind.max_count, hold
+            ):
                 return
             try:
                 data = provider.create(name, lease_id)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from foredeck.db.engine import write_lock
 from foredeck.db.models import LeaseInterval, LeaseResource
 from foredeck.db.types import UTCDateTime, utcnow
+from foredeck.leases import single
 from foredeck.leases.model import Lease, LeaseLost
 
 R = LeaseResource
@@ -110,18 +111,19 @@ def _record(conn: Connection, lease: Lease, resource_id: int) -> None:
 def try_acquire(engine: Engine, type_: str, owner: str, ttl: float) -> Lease | None:
     """Take the first free resource of `type_`, or None when none is free."""
     lease_id = new_lease_id()
-    first_free = (
-        select(R.id)
-        .where(R.type == type_, R.state == "free")
-        .order_by(R.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    if engine.dialect.name == "postgresql":
+        with single.autocommit(engine) as conn:
+            row = single.acquire(conn, type_, _busy_values(lease_id, owner, _clock(conn), ttl))
+            if row is None:
+                return None
+            return Lease(
+                lease_id, type_, row.name, owner, row.acquired_at, row.expires_at, row.user_data
+            )
+    first_free = select(R.id).where(R.type == type_, R.state == "free").order_by(R.id).limit(1)
     with transaction(engine) as conn:
         stmt = (
             update(R)
-            .where(R.id == first_free)
+            .where(R.id == first_free.scalar_subquery())
             .values(**_busy_values(lease_id, owner, _clock(conn), ttl))
             .returning(R.id, R.name, R.user_data, R.acquired_at, R.expires_at)
         )
@@ -162,16 +164,21 @@ def insert_dynamic(
     return lease
 
 
-def insert_spare(engine: Engine, type_: str, name: str, min_count: int, hold: float) -> bool:
+def insert_spare(
+    engine: Engine, type_: str, name: str, min_count: int, max_count: int, hold: float
+) -> bool:
     """A `cleaning` row for a spare dynamic resource (below `min_count` free or busy) that a
-    provider is about to make; False when there are enough."""
+    provider is about to make; False when there are enough, or `max_count` live ones."""
     now = utcnow()
     with transaction(engine) as conn:
         _type_lock(conn, type_)
-        live = conn.execute(
-            select(func.count()).where(R.type == type_, R.state.in_(("free", "busy")))
-        ).scalar_one()
-        if live >= min_count:
+        by_state = dict(
+            conn.execute(
+                select(R.state, func.count()).where(R.type == type_).group_by(R.state)
+            ).all()
+        )
+        ready = by_state.get("free", 0) + by_state.get("busy", 0)
+        if ready >= min_count or sum(by_state.get(st, 0) for st in LIVE) >= max_count:
             return False
         conn.execute(
             insert(R).values(
@@ -222,6 +229,9 @@ def heartbeat(engine: Engine, lease_id: str, ttl: float) -> datetime:
 
 def release(engine: Engine, lease_id: str, dirty: bool = True) -> bool:
     """End the lease: the resource turns dirty (or free); False when it was not held."""
+    if engine.dialect.name == "postgresql":
+        with single.autocommit(engine) as conn:
+            return single.release(conn, lease_id, "dirty" if dirty else "free")
     with transaction(engine) as conn:
         now = _clock(conn)
         done = conn.execute(
@@ -321,6 +331,7 @@ def sync_static(engine: Engine, resources: dict[str, list[str]]) -> None:
     longer configured turn `tombstone`, and configured tombstones come back."""
     now = utcnow()
     with transaction(engine) as conn:
+        _type_lock(conn, " static")  # servers starting at once add each resource once
         have = {
             (r.type, r.name): r.state
             for r in conn.execute(select(R.type, R.name, R.state).where(R.dynamic.is_(False)))
