@@ -97,7 +97,7 @@ def test_list_owned_ignores_clusters_without_our_tags(aws: Any) -> None:
 
 def test_a_waiter_that_times_out_is_a_provider_error(aws: Any) -> None:
     provider = EksClusters(CONFIG, "fdt", session=aws)
-    with pytest.raises(ProviderError, match=r"cluster_active not reached within 10s"):
+    with pytest.raises(ProviderError, match=r"ClusterActive failed.*timeout 10s"):
         provider._wait("cluster_active", "missing", 10, name="missing")
 
 

@@ -141,4 +141,4 @@ class EksClusters:
         try:
             self.eks.get_waiter(waiter).wait(WaiterConfig=self._waiter_config(timeout), **kwargs)
         except botocore_exceptions.WaiterError as exc:
-            raise ProviderError(f"eks: {what}: {waiter} not reached within {timeout:g}s") from exc
+            raise ProviderError(f"eks: {what}: {exc} (timeout {timeout:g}s)") from exc

@@ -12,7 +12,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -111,13 +112,36 @@ class LeaseService:
         if lease is None:
             return None
         try:
-            data = provider.create(name, lease_id)
+            with self._kept(lease_id, ttl):
+                data = provider.create(name, lease_id)
         except Exception:
             # The row stays: releasing it dirty sends it to a cleaner, which deletes it.
             store.release(self.engine, lease_id, dirty=True)
             raise
         store.set_user_data(self.engine, kind.name, name, data)
         return replace(lease, user_data=data)
+
+    @contextmanager
+    def _kept(self, lease_id: str, ttl: float) -> Iterator[None]:
+        """Heartbeat the lease while a provider makes its resource (a cluster takes longer
+        than a TTL), so that the reaper does not take it back from under the provider."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(ttl / 3):
+                try:
+                    store.heartbeat(self.engine, lease_id, ttl)
+                except Exception as exc:  # lost, or the database is away: stop trying
+                    log.warning("heartbeat of lease %s while making it: %s", lease_id, exc)
+                    return
+
+        thread = threading.Thread(target=beat, name=f"lease-{lease_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def heartbeat(self, lease: Lease | str, ttl: float | None = None) -> datetime:
         """Keep the lease `ttl` (default: the lease's own) more seconds; `LeaseLost` if gone."""
