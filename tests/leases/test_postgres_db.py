@@ -60,6 +60,7 @@ def test_each_lease_gets_its_own_database_and_role(databases: PostgresDatabases)
     name = databases.name_for("1" * 32)
     data = databases.create(name, "1" * 32)
     assert data["database"] == name and name.startswith(databases.prefix + "_")
+    assert data["url"].startswith("postgresql://")  # libpq's form: psql takes it too
     holder = make_engine(data["url"])
     try:
         with holder.begin() as conn:

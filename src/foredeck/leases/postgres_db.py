@@ -54,7 +54,9 @@ class PostgresDatabases:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER "{name}"')
             lease = check_lease_id(lease_id)
             conn.exec_driver_sql(f"COMMENT ON DATABASE \"{name}\" IS 'foredeck lease {lease}'")
-        url = self._url.set(username=name, password=password, database=name)
+        url = self._url.set(
+            drivername="postgresql", username=name, password=password, database=name
+        )
         return {
             "database": name,
             "url": url.render_as_string(hide_password=False),
