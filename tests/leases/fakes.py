@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from foredeck.leases.provider import ProviderError, check_lease_id
@@ -15,6 +16,7 @@ class FakeProvider:
         self.prefix = prefix
         self.held: dict[str, str] = {}
         self.fail_create = False
+        self.create_delay = 0.0
         self.deleted: list[str] = []
         self._lock = threading.Lock()
 
@@ -24,6 +26,7 @@ class FakeProvider:
     def create(self, name: str, lease_id: str) -> dict[str, Any]:
         with self._lock:
             self.held[name] = lease_id
+        time.sleep(self.create_delay)  # a cluster takes minutes
         if self.fail_create:  # made, then failed: a half-made resource to clean up
             raise ProviderError(f"fake: {name}: quota exceeded")
         return {"endpoint": f"fake://{name}"}

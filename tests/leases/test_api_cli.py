@@ -115,3 +115,30 @@ def test_metrics_count_resources_by_type_and_state(sqlite_db: Database) -> None:
     text = generate_latest(registry).decode()
     assert 'foredeck_lease_resources{state="busy",type="slot"} 1.0' in text
     assert 'foredeck_lease_resources{state="free",type="slot"} 0.0' in text
+
+
+def test_the_controller_role_runs_the_keeper_and_exports_metrics(tmp_path: Path) -> None:
+    from foredeck.leases import LeaseKeeper
+    from foredeck.serve.compose import build_service
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fd.db'}",
+        controller={"workdir": str(tmp_path / "runs")},  # type: ignore[arg-type]
+        leases=LEASES,
+    )
+    service = build_service(settings, "controller")
+    try:
+        keepers = [c for c in service.components if isinstance(c, LeaseKeeper)]
+        assert len(keepers) == 1
+        keepers[0].start()  # syncs the static resources, then reaps and cleans on its interval
+        keepers[0].stop()
+        text = generate_latest(service.registry).decode()
+        assert 'foredeck_lease_resources{state="free",type="slot"} 1.0' in text
+    finally:
+        service.stop()
+    assert not any(
+        isinstance(c, LeaseKeeper)
+        for c in build_service(
+            Settings(database_url=f"sqlite:///{tmp_path / 'fd.db'}"), "sinker"
+        ).components
+    )

@@ -187,3 +187,16 @@ def test_janitor_deletes_what_no_live_resource_names(db: Database) -> None:
     assert [(a.name, a.action) for a in done] == [("fdt-" + "f" * 32, "deleted")]
     assert "no live lease" in done[0].reason
     assert fake.list_owned() == [lease.name]
+
+
+def test_a_lease_is_kept_alive_while_its_resource_is_made(db: Database) -> None:
+    """Making a resource may take longer than the TTL: the lease is heartbeat meanwhile, so
+    that the reaper does not take it back from under the provider."""
+    fake = FakeProvider()
+    fake.create_delay = 0.6
+    service = dynamic_service(db, fake)
+    lease = service.acquire("vm", "job", ttl=0.3)  # heartbeats every 0.1 s while made
+    (row,) = store.resources(db.engine)
+    assert row.state == "busy" and row.heartbeat_at is not None
+    assert row.heartbeat_at > lease.acquired_at
+    assert row.expires_at is not None and row.expires_at > lease.expires_at

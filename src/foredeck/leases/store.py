@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -213,7 +213,10 @@ def mark_free(engine: Engine, type_: str, name: str, data: dict[str, Any]) -> No
 
 def heartbeat(engine: Engine, lease_id: str, ttl: float) -> datetime:
     """Extend the lease by `ttl` from now; the new expiry. `LeaseLost` if it is not held."""
-    with transaction(engine) as conn:
+    one: AbstractContextManager[Connection] = (
+        single.autocommit(engine) if engine.dialect.name == "postgresql" else transaction(engine)
+    )
+    with one as conn:  # one statement: atomic by itself on PostgreSQL
         now = _clock(conn)
         row = conn.execute(
             update(R)
