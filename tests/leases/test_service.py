@@ -200,3 +200,14 @@ def test_a_lease_is_kept_alive_while_its_resource_is_made(db: Database) -> None:
     assert row.state == "busy" and row.heartbeat_at is not None
     assert row.heartbeat_at > lease.acquired_at
     assert row.expires_at is not None and row.expires_at > lease.expires_at
+
+
+def test_janitor_reports_a_provider_it_cannot_list(db: Database) -> None:
+    class Unreachable(FakeProvider):
+        def list_owned(self) -> list[str]:
+            raise ConnectionError("cloud unreachable")
+
+    service = dynamic_service(db, Unreachable())
+    (action,) = sweep(service)
+    assert (action.type, action.action) == ("vm", "failed")
+    assert "cannot list: cloud unreachable" in action.reason

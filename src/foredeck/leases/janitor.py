@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from foredeck.leases import store
@@ -35,11 +36,11 @@ def sweep(service: LeaseService, dry_run: bool = False) -> list[JanitorAction]:
     actions: list[JanitorAction] = []
     seen: set[int] = set()
     for kind in service.types.values():
-        provider = service.provider(kind.name)
-        if provider is None or id(provider) in seen:
-            continue
-        seen.add(id(provider))
         try:
+            provider = service.provider(kind.name)
+            if provider is None or id(provider) in seen:
+                continue
+            seen.add(id(provider))
             owned = provider.list_owned()
         except Exception as exc:
             actions.append(JanitorAction(kind.name, "*", "failed", f"cannot list: {exc}"))
@@ -84,15 +85,13 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         settings = self.service.settings
-        next_sweep = 0.0
-        elapsed = 0.0
+        next_sweep = time.monotonic()
         while not self._stop.is_set():
             try:
                 self.service.maintain()
-                if elapsed >= next_sweep:
+                if time.monotonic() >= next_sweep:
                     sweep(self.service, dry_run=settings.janitor_dry_run)
-                    next_sweep = elapsed + settings.janitor_interval
+                    next_sweep = time.monotonic() + settings.janitor_interval
             except Exception:
                 log.exception("lease maintenance failed; trying again")
             self._stop.wait(settings.reap_interval)
-            elapsed += settings.reap_interval

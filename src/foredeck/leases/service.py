@@ -179,8 +179,8 @@ class LeaseService:
         return report
 
     def _clean(self, resource: store.Claimed, report: CleanReport) -> None:
-        provider = self.provider(resource.type) if resource.type in self.types else None
         try:
+            provider = self.provider(resource.type) if resource.type in self.types else None
             if resource.dynamic and provider is not None:
                 provider.delete(resource.name)
                 store.finish_cleaning(self.engine, resource.id, "tombstone")

@@ -1,4 +1,5 @@
-"""The lease tables' queries: every state change of a resource is one short transaction.
+"""The lease tables' queries: every state change of a resource is one short transaction (on
+PostgreSQL, acquire, heartbeat and release are one statement each in autocommit: `single`).
 
 On PostgreSQL the row to take is chosen with `FOR UPDATE SKIP LOCKED`, so that two acquirers
 never get one resource and neither waits on a row the other is taking; on SQLite the write
