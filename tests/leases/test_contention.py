@@ -77,7 +77,9 @@ def test_two_processes_never_share_a_resource_nor_wait_while_one_is_free(lease_d
     gaps = []
     for spans in by_resource.values():
         gaps += [(end.timestamp(), start.timestamp()) for (_, end), (start, _) in pairwise(spans)]
+    worst = 0.0
     for line in lines:
         for free_from, free_to in gaps:
-            overlap = min(free_to, line["got"]) - max(free_from, line["asked"])
-            assert overlap < SLACK, f"waited {overlap:.2f}s while a resource was free"
+            worst = max(worst, min(free_to, line["got"]) - max(free_from, line["asked"]))
+    print(f"longest wait while a resource was free: {worst * 1000:.0f} ms")
+    assert worst < SLACK

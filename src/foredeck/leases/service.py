@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from foredeck.leases import store
+from foredeck.leases import store, wake
 from foredeck.leases.model import Lease, LeaseError, NoFreeResource, UnknownType
 from foredeck.leases.provider import Provider, make_provider
 from foredeck.settings import LeaseSettings, LeaseType
@@ -89,7 +89,9 @@ class LeaseService:
             raise LeaseError("owner must be 1 to 255 characters")
         deadline = time.monotonic() + max(0.0, wait)
         poll = MIN_POLL
+        wakeups = wake.wakeups_for(self.engine) if wait > 0 else None
         while True:
+            seen = wakeups.generation if wakeups is not None else 0
             lease = store.try_acquire(self.engine, type_, owner, ttl)
             if lease is None and kind.provider is not None:
                 lease = self._make(kind, owner, ttl)
@@ -98,7 +100,9 @@ class LeaseService:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise NoFreeResource(f"no free {type_} resource within {wait:g}s")
-            time.sleep(min(left, poll * random.uniform(0.5, 1.0)))
+            assert wakeups is not None
+            # Woken by a release (any process, `leases.wake`); polls in case one was missed.
+            wakeups.wait(seen, min(left, poll * random.uniform(0.5, 1.0)))
             poll = min(poll * 1.5, MAX_POLL)
 
     def _make(self, kind: LeaseType, owner: str, ttl: float) -> Lease | None:
@@ -161,7 +165,10 @@ class LeaseService:
     def release(self, lease: Lease | str, dirty: bool = True) -> bool:
         """Give the resource back, dirty (cleaned before its next lease) by default. False when
         the lease was no longer held (already released, or expired), which is no error."""
-        return store.release(self.engine, lease if isinstance(lease, str) else lease.id, dirty)
+        done = store.release(self.engine, lease if isinstance(lease, str) else lease.id, dirty)
+        if done and not dirty:
+            wake.bump(self.engine)
+        return done
 
     def maintain(self) -> CleanReport:
         """One pass: reap expired leases, clean or delete dirty resources, make spares."""
@@ -183,12 +190,13 @@ class LeaseService:
             provider = self.provider(resource.type) if resource.type in self.types else None
             if resource.dynamic and provider is not None:
                 provider.delete(resource.name)
-                store.finish_cleaning(self.engine, resource.id, "tombstone")
+                store.finish_cleaning(self.engine, resource.id, resource.type, "tombstone")
                 report.deleted.append(resource.name)
             elif resource.dynamic:  # its type is gone from the settings: nothing can delete it
                 report.failed[resource.name] = f"no provider for type {resource.type!r}"
             else:
-                store.finish_cleaning(self.engine, resource.id, "free")
+                store.finish_cleaning(self.engine, resource.id, resource.type, "free")
+                wake.bump(self.engine)
                 report.cleaned.append(resource.name)
         except Exception as exc:  # the row expires back to dirty and is tried again
             log.warning("cleaning %s %s failed: %s", resource.type, resource.name, exc)

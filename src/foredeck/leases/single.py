@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, func, insert, literal, select, update
 
 from foredeck.db.models import LeaseInterval, LeaseResource
 from foredeck.db.types import UTCDateTime
+from foredeck.leases.wake import CHANNEL
 
 R = LeaseResource
 I = LeaseInterval  # noqa: E741 - the table's alias in queries
@@ -64,19 +65,27 @@ def acquire(conn: Connection, type_: str, values: dict[str, Any]) -> Any:
 
 
 def release(conn: Connection, lease_id: str, state: str) -> bool:
-    """End lease `lease_id`: its resource turns `state`, its interval ends `released`."""
+    """End lease `lease_id`: its resource turns `state`, its interval ends `released`, and
+    waiting acquirers are notified (`leases.wake`)."""
     now = func.clock_timestamp(type_=UTCDateTime())
     freed = (
         update(R)
         .where(R.lease_id == lease_id, R.state == "busy")
         .values(state=state, owner=None, lease_id=None, expires_at=None, updated_at=now)
-        .returning(literal(lease_id).label("lease_id"))
+        .returning(literal(lease_id).label("lease_id"), R.type)
         .cte("freed")
     )
     ended = (
         update(I)
         .where(I.lease_id.in_(select(freed.c.lease_id)), I.released_at.is_(None))
         .values(released_at=now, ended="released")
-        .returning(I.id)
+        .cte("ended")
     )
-    return conn.execute(ended).first() is not None
+    stmt = select(func.pg_notify(CHANNEL, freed.c.type)).add_cte(ended)
+    return conn.execute(stmt).first() is not None
+
+
+def notify(conn: Connection, type_: str) -> None:
+    """Tell acquirers in every process that a `type_` resource may be free (at commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, type_)))

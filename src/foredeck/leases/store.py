@@ -210,6 +210,7 @@ def mark_free(engine: Engine, type_: str, name: str, data: dict[str, Any]) -> No
             .where(R.type == type_, R.name == name, R.state == "cleaning")
             .values(state="free", user_data=data, updated_at=now, expires_at=None)
         )
+        single.notify(conn, type_)
 
 
 def heartbeat(engine: Engine, lease_id: str, ttl: float) -> datetime:
@@ -319,7 +320,7 @@ def claim_for_cleaning(
     return [Claimed(r.id, r.type, r.name, r.dynamic, r.user_data or {}) for r in rows]
 
 
-def finish_cleaning(engine: Engine, resource_id: int, state: str) -> None:
+def finish_cleaning(engine: Engine, resource_id: int, type_: str, state: str) -> None:
     """A cleaned resource turns free, a deleted one `tombstone`."""
     now = utcnow()
     with transaction(engine) as conn:
@@ -328,6 +329,8 @@ def finish_cleaning(engine: Engine, resource_id: int, state: str) -> None:
             .where(R.id == resource_id, R.state == "cleaning")
             .values(state=state, updated_at=now, expires_at=None)
         )
+        if state == "free":
+            single.notify(conn, type_)
 
 
 def sync_static(engine: Engine, resources: dict[str, list[str]]) -> None:
