@@ -9,6 +9,7 @@ thread: `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETUR
 per second and `ratio=<service p50 / bare p50>`. Not run in CI.
 
     nice -n -20 .venv/bin/python bench/lease_throughput.py [--url URL] [--resources 10000]
+        [--rounds 4000] [--workers 4] [--no-pre-ping]
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--no-pre-ping", action="store_true", help="without foredeck's per-checkout ping"
+    )
     args = parser.parse_args()
     schema = f"bench_{secrets.token_hex(4)}"
     admin = make_engine(args.url)
@@ -87,7 +91,7 @@ def main() -> None:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        engine = make_engine(url, pool_size=args.workers + 2)
+        engine = make_engine(url, pool_size=args.workers + 2, pool_pre_ping=not args.no_pre_ping)
         migrate(engine)
         now = utcnow()
         rows = [

@@ -114,7 +114,7 @@ def try_acquire(engine: Engine, type_: str, owner: str, ttl: float) -> Lease | N
     lease_id = new_lease_id()
     if engine.dialect.name == "postgresql":
         with single.autocommit(engine) as conn:
-            row = single.acquire(conn, type_, _busy_values(lease_id, owner, _clock(conn), ttl))
+            row = single.acquire(conn, type_, owner, lease_id, ttl)
             if row is None:
                 return None
             return Lease(
