@@ -41,6 +41,12 @@ def _jobs() -> Command:
     return _group("jobs", jobs_app)
 
 
+def _lease() -> Command:
+    from foredeck.leases.cli import lease_app
+
+    return _group("lease", lease_app)
+
+
 def _util() -> Command:
     from foredeck.util_cli import util_app
 
@@ -52,6 +58,7 @@ COMMANDS: dict[str, Callable[[], Command]] = {
     "serve": _serve,
     "config": _config,
     "jobs": _jobs,
+    "lease": _lease,
     "util": _util,
 }
 """The subcommands in the order `--help` lists them, each built on first use."""

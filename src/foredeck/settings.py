@@ -34,6 +34,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./.foredeck/foredeck.db"
 DEFAULT_BODY_LIMIT = 25 * 1024 * 1024  # GitHub caps payloads at 25 MiB.
 MAX_SETTINGS_BYTES = 1024 * 1024
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+MAX_LEASE_TTL = 7 * 24 * 3600.0
 
 
 class SettingsError(Exception):
@@ -354,6 +355,104 @@ class ApiSettings(BaseModel):
     server's own and `reporter.dashboard_url`'s."""
 
 
+class PostgresDatabaseProvider(BaseModel):
+    """`postgres-database`: a database per lease on a PostgreSQL server foredeck administers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["postgres-database"]
+    url: SecretStr
+    """An admin URL (`postgresql://user:password@host/postgres`) with the CREATEDB privilege."""
+
+
+class EksProvider(BaseModel):
+    """`eks`: an EKS cluster and a managed node group per lease (the `eks` extra)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["eks"]
+    region: str | None = None
+    aws_profile: str | None = None
+    role_arn: str
+    """The cluster's IAM role."""
+    node_role_arn: str
+    subnets: list[str] = Field(min_length=1)
+    version: str | None = None
+    instance_types: list[str] = Field(default_factory=lambda: ["m5.large"])
+    nodes: int = Field(default=2, ge=1)
+    create_timeout: float = Field(default=1800.0, gt=0)
+    delete_timeout: float = Field(default=1800.0, gt=0)
+    poll_delay: float = Field(default=30.0, gt=0)
+    """Seconds between the waiters' checks."""
+
+
+class NamespaceProvider(BaseModel):
+    """`namespace`: a namespace with a RoleBinding and a ResourceQuota in an existing cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["namespace"]
+    kubeconfig: str | None = None
+    context: str | None = None
+    cluster_role: str = "edit"
+    """The ClusterRole the lease's subjects get in the namespace."""
+    service_account: str = "default"
+    """The service account (in the leased namespace) the RoleBinding names."""
+    quota: dict[str, str] = Field(default_factory=lambda: {"limits.cpu": "4", "pods": "20"})
+
+
+LeaseProvider = PostgresDatabaseProvider | EksProvider | NamespaceProvider
+
+
+class LeaseType(BaseModel):
+    """A resource type: static `resources` (names), or dynamic ones a `provider` makes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    resources: list[str] = Field(default_factory=list)
+    provider: LeaseProvider | None = Field(default=None, discriminator="kind")
+    min_count: int = Field(default=0, ge=0)
+    """Dynamic: resources kept made in advance (free)."""
+    max_count: int = Field(default=10, ge=1)
+    """Dynamic: resources at most (free, busy, dirty or cleaning)."""
+    lifespan: float | None = Field(default=None, gt=0)
+    """Dynamic: seconds after which a free resource is deleted (and made anew if needed)."""
+
+    @model_validator(mode="after")
+    def _static_or_dynamic(self) -> LeaseType:
+        if self.resources and self.provider is not None:
+            raise ValueError(f"lease type {self.name}: give resources or a provider, not both")
+        if self.min_count > self.max_count:
+            raise ValueError(f"lease type {self.name}: min_count is above max_count")
+        return self
+
+
+class LeaseSettings(BaseModel):
+    """Leases (foredeck/leases, docs/leases.md): resource types and the reaper and janitor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prefix: str = Field(default="foredeck", pattern=r"^[a-z][a-z0-9]{0,15}$")
+    """What names and tags of made resources start with: the janitor owns all of them."""
+    types: list[LeaseType] = Field(default_factory=list)
+    reap_interval: float = Field(default=5.0, gt=0)
+    """Seconds between passes of the reaper (expired leases) and the cleaners."""
+    janitor_interval: float = Field(default=600.0, gt=0)
+    janitor_dry_run: bool = False
+    clean_timeout: float = Field(default=1800.0, gt=0)
+    """A `cleaning` resource whose cleaner has not finished in this long is cleaned again."""
+    max_ttl: float = Field(default=24 * 3600.0, gt=0, le=MAX_LEASE_TTL)
+    """Longer TTLs asked for are cut to this."""
+
+    @model_validator(mode="after")
+    def _unique_types(self) -> LeaseSettings:
+        names = [t.name for t in self.types]
+        if len(names) != len(set(names)):
+            raise ValueError("leases.types: each type name must be unique")
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -380,6 +479,7 @@ class Settings(BaseModel):
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    leases: LeaseSettings = Field(default_factory=LeaseSettings)
     _source: Path | None = PrivateAttr(default=None)
 
     @property

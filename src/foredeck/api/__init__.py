@@ -6,10 +6,11 @@
 
 from fastapi import APIRouter
 
-from foredeck.api import comments, routes
+from foredeck.api import comments, leases, routes
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(comments.router)
+router.include_router(leases.router)
 
 __all__ = ["router"]

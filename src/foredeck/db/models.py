@@ -206,3 +206,57 @@ class ScmComment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_scm_comments_org_repo_number", "org", "repo", "number"),)
+
+
+LeaseState = Literal["free", "busy", "dirty", "cleaning", "tombstone"]
+LEASE_STATES: tuple[LeaseState, ...] = ("free", "busy", "dirty", "cleaning", "tombstone")
+
+
+class LeaseResource(Base):
+    """A resource that jobs lease (Boskos-like): static from settings or made by a provider.
+
+    `lease_id` names the current holder's lease while `busy`; `expires_at` is when the reaper
+    takes a busy (or `cleaning`) resource back unless its holder heartbeats first.
+    """
+
+    __tablename__ = "lease_resources"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    dynamic: Mapped[bool] = mapped_column(default=False, server_default=false())
+    owner: Mapped[str | None] = mapped_column(String(255))
+    lease_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    user_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("type", "name"),
+        # The acquire query: the first free resource of a type, by id.
+        Index("ix_lease_resources_type_state_id", "type", "state", "id"),
+        Index("ix_lease_resources_state_expires", "state", "expires_at"),
+    )
+
+
+class LeaseInterval(Base):
+    """One lease of one resource: who held it from when to when (and how it ended)."""
+
+    __tablename__ = "lease_intervals"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    lease_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource_id: Mapped[int] = mapped_column(BigIntPK)
+    type: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended: Mapped[str | None] = mapped_column(String(16))
+    """`released` (by its holder) or `expired` (taken back by the reaper)."""
+
+    __table_args__ = (Index("ix_lease_intervals_resource_acquired", "resource_id", "acquired_at"),)

@@ -32,6 +32,8 @@ from foredeck.controller import Controller
 from foredeck.db.migrate import open_database
 from foredeck.hook.plugins import Plugin, load_plugins
 from foredeck.hook.worker import EventWorker, Worker
+from foredeck.leases import LeaseKeeper, LeaseService
+from foredeck.leases.metrics import LeaseCollector
 from foredeck.periodics import PeriodicScheduler
 from foredeck.report import Reporter
 from foredeck.scm.provider import ScmProvider
@@ -151,6 +153,10 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
             )
     if wants("sinker") and settings.sinker.enabled:
         others.append(Sinker.from_settings(settings, engine, registry=registry))
+    if wants("controller") and settings.leases.types:
+        # The reaper, cleaners and janitor of leases (docs/leases.md), beside the controller.
+        others.append(LeaseKeeper(LeaseService(engine, settings.leases)))
+        registry.register(LeaseCollector(engine, [t.name for t in settings.leases.types]))
     if wants("watcher"):
         watcher = scm.watcher(on_logged=worker.notify if worker else None, registry=registry)
         if watcher is None and role == "watcher":
