@@ -224,3 +224,13 @@ def test_container_runs_do_not_note_the_pod_fields_they_honour() -> None:
     pipeline = Pipeline("p", tasks=[PipelineTask("t", task_spec=spec)])
     assert "computeResources, ports" in host_notes(pipeline)[0]
     assert "step fields ports only matter" in host_notes(pipeline, in_containers=True)[0]
+
+
+def test_images_of_plain_http_registries_are_pulled_without_tls() -> None:
+    """Where `build-image` tasks push (`images.insecure_registries`), steps pull from."""
+    config = PodmanConfig("podman", insecure_registries=("127.0.0.1:*", "registry.lan:5000"))
+    assert config.tls_flags("127.0.0.1:5000/acme/app:1") == ["--tls-verify=false"]
+    assert config.tls_flags("registry.lan:5000/app") == ["--tls-verify=false"]
+    assert config.tls_flags("registry.lan/app") == []
+    assert config.tls_flags("busybox") == []  # Docker Hub
+    assert config.tls_flags("ghcr.io/127.0.0.1:5000/x") == []

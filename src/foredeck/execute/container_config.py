@@ -7,11 +7,14 @@ when it has container settings to read.
 from __future__ import annotations
 
 from foredeck.execute.podman import PodmanConfig
-from foredeck.settings import ContainerSettings
+from foredeck.settings import ContainerSettings, ImageSettings
 
 
-def podman_config(settings: ContainerSettings, runtime: str | None = None) -> PodmanConfig:
-    """The configuration of `settings`; `runtime` (a command-line flag) overrides theirs."""
+def podman_config(
+    settings: ContainerSettings, runtime: str | None = None, images: ImageSettings | None = None
+) -> PodmanConfig:
+    """The configuration of `settings`; `runtime` (a command-line flag) overrides theirs.
+    `images`' plain-HTTP registries, where `build-image` tasks push, are pulled from so too."""
     flags: list[str] = []
     for flag, value in (
         ("--root", settings.storage_root),
@@ -29,4 +32,5 @@ def podman_config(settings: ContainerSettings, runtime: str | None = None) -> Po
         pull=settings.pull,
         pull_timeout=settings.pull_timeout,
         pass_env=tuple(settings.pass_env),
+        insecure_registries=tuple((images or ImageSettings()).insecure_registries),
     )

@@ -166,6 +166,7 @@ class Containers:
         name = f"{self._prefix}-{self._started}"
         argv = self.config.command("run", "--rm", f"--name={name}", *self._labels)
         argv += [f"--pull={step_pull(step) or self.config.pull}", *self.config.run_args]
+        argv += self.config.tls_flags(image)
         argv += [*plan.flags(), *env_flags(values, env)]
         directory = working_dir(step, lookup, plan)
         if directory is not None:

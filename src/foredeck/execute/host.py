@@ -72,7 +72,7 @@ class LocalExecutor:
         self.parallel = c.parallel or os.cpu_count() or 1
         self.pass_env = tuple(c.sandbox.pass_env)
         self.sandbox = job_sandbox(settings)
-        self.containers = podman_config(settings.containers)
+        self.containers = podman_config(settings.containers, images=settings.images)
         config = self.containers
         if config.runtime == "podman" and config.installed() is None:
             raise PodmanError(f"containers.runtime is podman but {config.binary} is not installed")

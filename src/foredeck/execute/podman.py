@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from foredeck.execute.orphans import read_stat
+from foredeck.images.registry import insecure_in, registry_host
 
 RUNTIMES = ("host", "podman", "auto")
 PULL_POLICIES = ("missing", "always", "never", "newer")
@@ -62,6 +63,14 @@ class PodmanConfig:
     pull: str = "missing"
     pull_timeout: float = 600.0
     pass_env: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
+    """Registries (`HOST:PORT` patterns) pulled from over plain HTTP (`images.insecure_registries`,
+    where `build-image` tasks push)."""
+
+    def tls_flags(self, image: str) -> list[str]:
+        """`--tls-verify=false` when `image` comes from one of the plain-HTTP registries."""
+        insecure = insecure_in(registry_host(image), self.insecure_registries)
+        return ["--tls-verify=false"] if insecure else []
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -181,7 +190,8 @@ def image_problem(config: PodmanConfig, image: str, pull: str) -> str | None:
             return None
         if pull == "never":
             return f"image {image} is not in podman's store (pull policy never)"
-        pulled = config.call("pull", "--quiet", image, timeout=config.pull_timeout)
+        flags = config.tls_flags(image)
+        pulled = config.call("pull", "--quiet", *flags, image, timeout=config.pull_timeout)
     except PodmanError as exc:
         return str(exc)
     if pulled.returncode == 0:

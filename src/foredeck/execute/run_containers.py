@@ -43,7 +43,8 @@ def container_run(runtime: str | None, source: Path | None) -> ContainerRun | No
     from foredeck.settings import SettingsError, load_settings
 
     try:
-        config = podman_config(load_settings().containers, runtime)
+        settings = load_settings()
+        config = podman_config(settings.containers, runtime, settings.images)
     except SettingsError as exc:
         raise ValueError(str(exc).replace("\n", " ")) from None
     if not config.uses_podman:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # not imported at run time: `foredeck run` stays without pydantic
@@ -45,4 +46,9 @@ def ecr_region(host: str) -> str | None:
 
 def insecure(host: str, settings: ImageSettings) -> bool:
     """Whether `host` is one of the plain-HTTP registries of the settings."""
-    return any(fnmatch.fnmatchcase(host, pattern) for pattern in settings.insecure_registries)
+    return insecure_in(host, settings.insecure_registries)
+
+
+def insecure_in(host: str, patterns: Iterable[str]) -> bool:
+    """Whether `host` matches one of `patterns` (`HOST:PORT`, `*` allowed)."""
+    return any(fnmatch.fnmatchcase(host, pattern) for pattern in patterns)
