@@ -7,15 +7,19 @@ from pathlib import Path
 
 from foredeck.execute.sandbox import Sandbox
 from foredeck.types import PipelineError, Source
+from tests.kit.containers import Store
 from tests.pipeline.upstream.catalog import Engine, Example
 from tests.pipeline.upstream.reasons import error_reason, missing_commands
 from tests.pipeline.upstream.runner import (
     MATCHED,
+    MATCHED_IN_CONTAINERS,
     NEEDS_COMMAND,
     OUT_OF_SCOPE,
     REFUSED,
     WRONG,
+    WRONG_IN_CONTAINERS,
     Outcome,
+    container_run,
     ledger_text,
     load,
     run_example,
@@ -156,21 +160,24 @@ def test_the_table_counts_loaded_ran_and_matched_per_engine() -> None:
     def ex(ident: str, engine: Engine = "argo") -> Example:
         return Example(engine, ident, ())
 
-    chosen = [ex("a"), ex("b"), ex("c"), ex("d"), ex("t", "tekton")]
+    chosen = [ex("a"), ex("b"), ex("c"), ex("d"), ex("e"), ex("t", "tekton")]
     outcomes = {
         "a": Outcome(MATCHED),
         "b": Outcome(REFUSED, "`daemon` is not supported"),
         "c": Outcome(NEEDS_COMMAND, "argosay"),
         "d": Outcome(OUT_OF_SCOPE, "no-test: flaky"),
+        "e": Outcome(MATCHED_IN_CONTAINERS),
         "t": Outcome(WRONG, "Failed, expected Succeeded"),
     }
     lines = table(chosen, outcomes).splitlines()
-    assert lines[1].split() == ["argo", "3", "2", "2", "1", "1", "1"]
-    assert lines[2].split() == ["tekton", "1", "1", "1", "0", "0", "0"]
+    # in scope, loaded, ran, matched, in containers, needs image command, out of scope
+    assert lines[1].split() == ["argo", "4", "3", "3", "1", "1", "1", "1"]
+    assert lines[2].split() == ["tekton", "1", "1", "1", "0", "0", "0", "0"]
     assert lines[5:] == [
         "    1  argo    refused at load: `daemon` is not supported",
         "    1  tekton  ran, wrong outcome: Failed, expected Succeeded",
         "    1  argo    needs an image command the host lacks: argosay",
+        "    1  argo    matched in containers",
         "    1  argo    out of scope: no-test: flaky",
     ]
 
@@ -185,3 +192,26 @@ def test_a_file_of_several_workflows_gives_one_example_each(tmp_path: Path) -> N
     )
     example = Example("argo", "argo/two.yaml#second", (file,), document="second")
     assert load(example).pipeline.name == "second"
+
+
+def test_an_example_its_images_explain_runs_again_in_them(
+    tmp_path: Path, standin_store: Store
+) -> None:
+    """argosay's entrypoint: the host lacks it, the stand-in image has it; an image without a
+    stand-in keeps its host category; a host match is not run again."""
+
+    def judged(image: str, command: str) -> Outcome:
+        file = tmp_path / "w.yaml"
+        file.write_text(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: w-}\n"
+            f"spec:\n  entrypoint: main\n  templates:\n"
+            f"  - name: main\n    container: {{image: '{image}', {command}args: [echo, hi]}}\n"
+        )
+        example = Example("argo", "argo/w.yaml", (file,))
+        return asyncio.run(run_example(example, Sandbox(None), 60, container_run(standin_store)))
+
+    assert judged("argoproj/argosay:v2", "") == Outcome(MATCHED_IN_CONTAINERS)
+    assert judged("nginx:1.13", "").category == NEEDS_COMMAND
+    assert judged("busybox", "command: [busybox], ") == Outcome(MATCHED)  # the host has it
+    wrong = judged("busybox", "command: [sh, -c, 'exit 3'], ")
+    assert wrong == Outcome(WRONG_IN_CONTAINERS, "Failed, expected Succeeded")
