@@ -84,12 +84,19 @@ class TektonRun:
 
 def _settings(m: SourceMap, what: str, allowed: tuple[str, ...]) -> TaskRunSettings:
     check_fields(m, allowed, what)
+    out = pod_settings(m, what)
+    out.metadata = map_field(m, "metadata", what)
+    out.timeout = timeout_field(m, "timeout", what)
+    return out
+
+
+def pod_settings(m: SourceMap, what: str) -> TaskRunSettings:
+    """What a TaskRun's spec (or a PipelineRun's taskRunTemplate/taskRunSpecs entry) says of
+    its pod: service account, pod template, compute resources, step and sidecar specs."""
     out = TaskRunSettings(source=m.source)
     out.service_account = str_field(m, "serviceAccountName", what) or ""
     out.pod_template = map_field(m, "podTemplate", what)
     out.compute_resources = map_field(m, "computeResources", what)
-    out.metadata = map_field(m, "metadata", what)
-    out.timeout = timeout_field(m, "timeout", what)
     for key in ("stepSpecs", "sidecarSpecs"):
         specs = []
         for item in map_list(m, key, what):

@@ -12,7 +12,6 @@ as Tekton ignores them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 from foredeck.pipeline.expressions import references
 from foredeck.pipeline.model import ParamSpec, ParamValue, TaskRunSettings, TaskSpec, WorkspaceDecl
@@ -21,7 +20,6 @@ from foredeck.pipeline.tekton.fields import (
     as_map,
     check_fields,
     doc_spec,
-    map_field,
     map_list,
     metadata_name,
     name_of,
@@ -29,9 +27,10 @@ from foredeck.pipeline.tekton.fields import (
     str_field,
     timeout_field,
 )
+from foredeck.pipeline.tekton.runs import pod_settings
 from foredeck.pipeline.tekton.tasks import task_spec
 from foredeck.types import UNKNOWN, PipelineError, Source
-from foredeck.yamlsrc import SourceMap, plain
+from foredeck.yamlsrc import SourceMap
 
 _SPEC_FIELDS = (
     "taskRef",
@@ -104,21 +103,7 @@ def parse_task_run(doc: SourceMap) -> TektonTaskRun:
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise PipelineError(spec.at("retries"), f"{what}: 'retries' must be a whole number")
     run.retries = retries
-    settings = TaskRunSettings(source=spec.source)
-    settings.service_account = str_field(spec, "serviceAccountName", what) or ""
-    settings.pod_template = map_field(spec, "podTemplate", what)
-    settings.compute_resources = map_field(spec, "computeResources", what)
-    for key in ("stepSpecs", "sidecarSpecs"):
-        entries = []
-        for item in map_list(spec, key, what):
-            check_fields(item, ("name", "computeResources"), f"{what} {key}")
-            name_of(item, f"{what} {key}")
-            entries.append(cast(dict[str, Any], plain(item)))
-        if key == "stepSpecs":
-            settings.step_specs = entries
-        else:
-            settings.sidecar_specs = entries
-    run.settings = settings
+    run.settings = pod_settings(spec, what)
     return run
 
 
