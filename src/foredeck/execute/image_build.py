@@ -26,6 +26,7 @@ from foredeck.execute import lookups
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.process import ProcessGroups, run_process
 from foredeck.execute.scheduler import earliest
+from foredeck.execute.steps import judge
 from foredeck.execute.workspace import RunLayout
 from foredeck.images.auth import Login, RegistryAuthError, auth_file
 from foredeck.images.registry import insecure, registry_host
@@ -296,17 +297,5 @@ class ImageBuilder:
             logger.message(message)
             return "Failed", message, False
         output.flush()
-        if outcome.stopped == "cancel":
-            logger.message("build-image stopped: run cancelled")
-            return "Cancelled", "cancelled", False
-        if outcome.stopped == "deadline":
-            message = f"{which} timeout expired during build-image"
-            logger.message(message)
-            return "TimedOut", message, which != "pipeline"
-        if outcome.returncode != 0:
-            code = outcome.returncode
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            message = f"build-image: buildah {argv[len(buildah(self.settings))]} {how}"
-            logger.message(message)
-            return "Failed", message, True
-        return None
+        command = f"build-image: buildah {argv[len(buildah(self.settings))]}"
+        return judge(outcome, logger, which, "build-image", command)

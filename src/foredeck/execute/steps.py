@@ -262,20 +262,7 @@ class StepRunner:
     ) -> StepOutcome | None:
         if outcome.leftovers:
             logger.message(f"step {step.name!r}: killed {outcome.leftovers} processes it left")
-        if outcome.stopped == "cancel":
-            logger.message(f"step {step.name!r} stopped: run cancelled")
-            return "Cancelled", "cancelled", False
-        if outcome.stopped == "deadline":
-            message = f"{which} timeout expired during step {step.name!r}"
-            logger.message(message)
-            return "TimedOut", message, which != "pipeline"
-        if outcome.returncode != 0:
-            code = outcome.returncode
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            message = f"step {step.name!r} {how}"
-            logger.message(message)
-            return "Failed", message, True
-        return None
+        return judge(outcome, logger, which, f"step {step.name!r}")
 
     def _step_marker(self) -> str | None:
         """`<run marker>/<n>` for an unsandboxed step (bubblewrap's PID namespace needs none)."""
@@ -342,6 +329,27 @@ class StepRunner:
             readonly=[str(layout.scripts)],
             tmp=None if pod_tmp is None else str(pod_tmp),
         )
+
+
+def judge(
+    outcome: ProcessOutcome, logger: TaskLogger, which: str, what: str, failed: str | None = None
+) -> StepOutcome | None:
+    """How a process of `what` (`step 'x'`) ended, logged: None when it succeeded. `which`
+    deadline stopped it when it timed out; `failed` names it when it failed (default `what`)."""
+    if outcome.stopped == "cancel":
+        logger.message(f"{what} stopped: run cancelled")
+        return "Cancelled", "cancelled", False
+    if outcome.stopped == "deadline":
+        message = f"{which} timeout expired during {what}"
+        logger.message(message)
+        return "TimedOut", message, which != "pipeline"
+    if outcome.returncode != 0:
+        code = outcome.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        message = f"{failed or what} {how}"
+        logger.message(message)
+        return "Failed", message, True
+    return None
 
 
 def _both(
