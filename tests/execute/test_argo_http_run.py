@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import pytest
 
 from foredeck.execute.local import run_pipeline
 from foredeck.pipeline.load import load_pipeline_text
+from tests.execute.kube.kube_double import self_signed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,8 +80,25 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def server() -> Iterator[Server]:
+    yield from _serve(None)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[Server]:
+    """HTTPS with a self-signed certificate (one no client trusts)."""
+    yield from _serve(tmp_path / "tls")
+
+
+def _serve(tls_dir: Path | None) -> Iterator[Server]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Server("")))
-    state = Server(f"http://127.0.0.1:{httpd.server_address[1]}")
+    scheme = "http"
+    if tls_dir is not None:
+        tls_dir.mkdir()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self_signed(tls_dir))
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    state = Server(f"{scheme}://127.0.0.1:{httpd.server_address[1]}")
     httpd.RequestHandlerClass = _handler(state)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -243,3 +262,33 @@ def test_a_body_too_large_for_a_result_fails_the_task(tmp_path: Path, server: Se
     ran = run(call('        url: "{{workflow.parameters.base}}/big"'), tmp_path, server)
     assert ran.tasks == {"get": "Failed"}
     assert "response body over 3 MiB: too large for outputs.result" in ran.log
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_insecure_skip_verify_accepts_an_untrusted_certificate(
+    tmp_path: Path, tls_server: Server, skip: bool
+) -> None:
+    http = '        url: "{{workflow.parameters.base}}/hello"'
+    if skip:
+        http += "\n        insecureSkipVerify: true"
+    ran = run(call(http), tmp_path, tls_server)
+    assert ran.tasks == {"get": "Succeeded" if skip else "Failed"}, ran.log
+    if not skip:
+        assert "CERTIFICATE_VERIFY_FAILED" in ran.log
+
+
+def test_cancelling_the_run_stops_a_request_in_flight(tmp_path: Path, server: Server) -> None:
+    spec = load_pipeline_text(
+        HEAD + call('        url: "{{workflow.parameters.base}}/slow"'),
+        "wf.yaml",
+        {"base": server.base},
+    )
+
+    async def cancelled() -> str:
+        cancel = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.5, cancel.set)
+        result = await run_pipeline(spec, tmp_path / "out", parallel=2, cancel=cancel)
+        return result.tasks["get"].status
+
+    assert asyncio.run(cancelled()) == "Cancelled"
+    assert "http request stopped: run cancelled" in (tmp_path / "out" / "build-log.txt").read_text()
