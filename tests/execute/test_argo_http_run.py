@@ -292,3 +292,12 @@ def test_cancelling_the_run_stops_a_request_in_flight(tmp_path: Path, server: Se
 
     assert asyncio.run(cancelled()) == "Cancelled"
     assert "http request stopped: run cancelled" in (tmp_path / "out" / "build-log.txt").read_text()
+
+
+def test_loopback_is_reached_directly_whatever_proxy_the_environment_names(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.9:1")  # nothing listens there
+    ran = run(call('        url: "{{workflow.parameters.base}}/hello"'), tmp_path, server)
+    assert ran.tasks == {"get": "Succeeded"}, ran.log

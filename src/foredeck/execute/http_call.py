@@ -2,7 +2,8 @@
 
 As Argo's agent does it (`workflow/executor/agent.go`, `executeHTTPTemplate`, revision
 01ee276e): the method defaults to GET, a `Host` header sets the request's host, redirects are
-followed, `insecureSkipVerify` skips TLS verification; the task succeeds on a 2xx status, or,
+followed, `insecureSkipVerify` skips TLS verification, loopback is reached without the
+environment's proxy (as Go's `ProxyFromEnvironment`); the task succeeds on a 2xx status, or,
 with `successCondition`, when that expr-lang expression over `request.*` and
 `response.statusCode/body/headers` is true; `outputs.result` is the response body, set
 whether the condition holds or not. A request that cannot be made (refused, timed out) fails
@@ -41,6 +42,12 @@ MAX_BODY = 3 * 1024 * 1024
 request limit is refused on a cluster)."""
 
 MAX_REDIRECTS = 10  # Go's http.Client stops after 10
+
+_DIRECT: dict[str, httpx.AsyncBaseTransport | None] = {
+    f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")
+}
+"""Hosts reached without the environment's proxy, as Go's `ProxyFromEnvironment` reaches
+loopback (others follow `HTTPS_PROXY` / `NO_PROXY` as there)."""
 
 
 @dataclass
@@ -131,6 +138,7 @@ async def send(request: Request) -> Response:
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         timeout=request.timeout,
+        mounts=_DIRECT,
     ) as client:
         started = time.monotonic()
         headers = httpx.Headers(request.headers)
