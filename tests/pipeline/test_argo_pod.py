@@ -139,11 +139,7 @@ spec:
             "wf.yaml:9: template 't': a `resource` template creates, patches or deletes"
             " Kubernetes objects: it needs a Kubernetes cluster",
         ),
-        (
-            "      http: {url: 'https://example.com'}",
-            "wf.yaml:9: template 't': an `http` template calls a URL from the Argo controller:"
-            " it needs the network",
-        ),
+        ("      http: {method: GET}", "wf.yaml:9: template 't' http: `url` is required"),
         (
             "      daemon: true\n      containerSet:\n        containers:\n"
             "          - {name: a, image: x, command: [true]}",

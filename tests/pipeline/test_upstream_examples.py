@@ -111,6 +111,9 @@ def test_scope_follows_the_engines_rules() -> None:
     assert by_id["argo/cron-workflow.yaml"].out_of_scope is not None
     assert by_id["argo/continue-on-fail.yaml"].out_of_scope == "no-test: expected-failure"
     assert by_id["argo/hello-world.yaml"].expect_success
+    # an http template calling a host beyond loopback needs the network (it loads all the same)
+    for ident in ("http-hello-world", "life-cycle-hooks-wf-level", "life-cycle-hooks-tmpl-level"):
+        assert by_id[f"argo/{ident}.yaml"].out_of_scope == "needs the network"
     # a WorkflowTemplate a Workflow names is loaded with it
     ref = by_id["argo/workflow-template/workflow-template-ref.yaml"]
     assert [p.name for p in ref.files] == ["workflow-template-ref.yaml", "templates.yaml"]

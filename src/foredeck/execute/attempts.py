@@ -17,6 +17,7 @@ from typing import Protocol
 
 from foredeck.execute import lookups, provenance
 from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
+from foredeck.execute.http_call import run_http
 from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
@@ -189,6 +190,8 @@ async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOu
     )
     if spec.build is not None:
         return await _build(run, one, lookup)
+    if spec.http is not None:
+        return await _http(one, lookup)
     try:
         steps, artifacts_dir = _tekton_steps(run, one, attempt, lookup)
     except SubstitutionError as exc:
@@ -251,6 +254,22 @@ async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome
     one.record.results = dict(built.results)
     one.record.images = built.pinned
     return "Succeeded", "", False
+
+
+async def _http(one: Instance, lookup: Lookup) -> StepOutcome:
+    """An `http` task's attempt: its result is the response body (`http_call.py`)."""
+    assert one.spec.http is not None
+    loop = asyncio.get_running_loop()
+    timeout = one.task.timeout
+    deadlines = [
+        (loop.time() + timeout if timeout else None, "task"),
+        (one.phase.deadline, "pipeline"),
+    ]
+    result = next((r.name for r in one.spec.results if r.value_from == "stdout"), "result")
+    stop = one.stop or one.phase.stop
+    outcome, results = await run_http(one.spec.http, lookup, one.logger, stop, deadlines, result)
+    one.record.results = dict(results)
+    return outcome
 
 
 def _tekton_steps(

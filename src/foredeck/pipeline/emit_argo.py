@@ -289,6 +289,8 @@ class _Emitter:
         found = next((r for r in spec.results if r.name == result), None)
         if found is None or found.value_from == "file":
             return None
+        if spec.http is not None:  # the response body
+            return "outputs.result"
         main = _main_step(spec)
         if (found.step or spec.steps[-1].name) != main:
             why = f"Argo keeps the stdout and exit code of the step {main!r} only"

@@ -26,6 +26,7 @@ from foredeck.pipeline.artifacts import REPOSITORY
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_collector
 from foredeck.pipeline.emit_argo_expr import ArgoExprError, argo_text
 from foredeck.pipeline.emit_argo_graphs import retry_strategy
+from foredeck.pipeline.emit_argo_http import http_body
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.exprlang.embed import START
 from foredeck.pipeline.model import Pipeline, PipelineTask, Step, TaskSpec
@@ -75,7 +76,7 @@ class TemplateBuilder:
         self.uses_results_dir = False
 
     def build(self) -> dict[str, Any]:
-        spec, task = self.spec, self.task
+        spec = self.spec
         steps = kaniko.build_steps(spec)
         collected: dict[str, CollectedOutput] = {}
         if len(steps) > 1 and steps[-1].name == COLLECT_STEP:
@@ -86,19 +87,11 @@ class TemplateBuilder:
         init, steps = [s for s in steps if s.init], [s for s in steps if not s.init]
         steps = arts.leaf_steps(spec, steps)
         template: dict[str, Any] = {"name": self.name}
-        inputs = []
-        for param in (p for p in spec.params if not arts.is_locator(p.name)):
-            if param.type != "string":
-                message = f"{self.where}: param {param.name!r} is an {param.type}; Argo has strings"
-                raise PipelineError(param.source, message)
-            entry: dict[str, Any] = {"name": param.name}
-            if param.default is not None:
-                entry["default"] = param.default
-            if param.description:
-                entry["description"] = param.description
-            inputs.append(entry)
-        if inputs:
-            template["inputs"] = {"parameters": inputs}
+        self._inputs(template)
+        if spec.http is not None:
+            template["http"] = http_body(spec.http, self._body)
+            self._run_fields(template, None)
+            return template
         outputs = []
         for result in spec.results:
             if result.value_from != "file" or arts.is_locator(result.name):
@@ -140,9 +133,31 @@ class TemplateBuilder:
             own.append({"name": RESULTS_VOLUME, "emptyDir": {}})
         if own:
             template["volumes"] = own
+        self._run_fields(template, steps[0].timeout if len(steps) == 1 else None)
+        kaniko.add_to_argo(spec, template)
+        return template
+
+    def _inputs(self, template: dict[str, Any]) -> None:
+        inputs = []
+        for param in (p for p in self.spec.params if not arts.is_locator(p.name)):
+            if param.type != "string":
+                message = f"{self.where}: param {param.name!r} is an {param.type}; Argo has strings"
+                raise PipelineError(param.source, message)
+            entry: dict[str, Any] = {"name": param.name}
+            if param.default is not None:
+                entry["default"] = param.default
+            if param.description:
+                entry["description"] = param.description
+            inputs.append(entry)
+        if inputs:
+            template["inputs"] = {"parameters": inputs}
+
+    def _run_fields(self, template: dict[str, Any], step_timeout: float | None) -> None:
+        """Retries, deadline and the pod fields of the template."""
+        spec, task = self.spec, self.task
         if task.retries:
             template["retryStrategy"] = retry_strategy(task.retries, task.retry)
-        limits = [t for t in (task.timeout, steps[0].timeout if len(steps) == 1 else None) if t]
+        limits = [t for t in (task.timeout, step_timeout) if t]
         if spec.deadline_params:  # each call's argument gives it, as in the source
             template.update(
                 {k: f"{{{{inputs.parameters.{p}}}}}" for k, p in spec.deadline_params.items()}
@@ -150,8 +165,6 @@ class TemplateBuilder:
         elif limits:
             template.update(_seconds(min(limits)))
         template.update(pod.template_fields(self.pipeline, task))
-        kaniko.add_to_argo(spec, template)
-        return template
 
     def _mounts(self) -> list[dict[str, str]]:
         mounts = []

@@ -447,6 +447,9 @@ def _refuse_sub_graphs(p: Pipeline) -> None:
     """What Argo front-end constructs Tekton cannot hold: Argo's workflow variables, a loop
     ignoring its item, a `when` over the item, a loop over a run-time list."""
     for task in p.all_tasks():
+        if task.graph_ref is None and p.spec_of(task).http is not None:
+            why = "an Argo `http` template (a request Argo's agent makes) has no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {why}; emit it to Argo")
         if task.graph_ref is None and p.spec_of(task).daemon:
             why = "a daemon (a service running until its scope ends) has no Tekton equal"
             raise PipelineError(task.source, f"task {task.name!r}: {why}; use a sidecar")

@@ -205,6 +205,40 @@ class ImageBuild:
 
 
 @dataclass
+class HttpHeader:
+    """A request header: `value` as written, or read from a Kubernetes Secret (`secret`:
+    (name, key)), which only a cluster has."""
+
+    name: str
+    value: str = ""
+    secret: tuple[str, str] | None = None
+
+
+@dataclass
+class HttpCall:
+    """An Argo `http` template: one request instead of steps (`steps` is empty), made by the
+    executor itself (`execute/http_call.py`), by Argo's agent on a cluster. Its one result is
+    the response body (`outputs.result`); it succeeds on a 2xx status, or when
+    `success_condition` (expr-lang over `request.*` and `response.statusCode/body/headers`)
+    holds. Texts may hold `$(params.x)`; `body_bytes` is `bodyFrom.bytes` (base64)."""
+
+    url: str
+    method: str = ""  # as written; empty: GET
+    headers: list[HttpHeader] = field(default_factory=list)
+    body: str = ""
+    body_bytes: str | None = None
+    timeout_seconds: int | None = None  # None: Argo's default, 30 s
+    success_condition: str = ""
+    insecure_skip_verify: bool = False
+    source: Source = UNKNOWN
+
+    def texts(self) -> list[str]:
+        """Every value that may hold `$(...)` references."""
+        values = [self.url, self.method, self.body, self.success_condition]
+        return [*values, *(h.value for h in self.headers)]
+
+
+@dataclass
 class TaskSpec:
     """A reusable task: a Tekton `Task`, an Argo container/script template, a Prow pod spec."""
 
@@ -239,6 +273,8 @@ class TaskSpec:
     build: ImageBuild | None = None
     """An image build run instead of steps (`steps` is empty); its results are
     `BUILD_RESULTS`."""
+    http: HttpCall | None = None
+    """An HTTP request made instead of steps (`steps` is empty): Argo's `http` template."""
 
 
 @dataclass

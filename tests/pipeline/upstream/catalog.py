@@ -5,10 +5,11 @@ The rules are the engines' own (tests/data/upstream/README.md):
 - Argo (`test/e2e/examples_test.go`, revision f4a9a8df): every `Workflow` document of every
   file under the examples folder, subfolders included, must end Succeeded, unless it carries
   the label `workflows.argoproj.io/no-test`, whatever its value (`environment`, `duration`,
-  `flaky`, `expected-failure`): the test skips those, so they are out of scope. (An earlier
-  harness kept `expected-failure` ones as "must fail"; the label does not say the outcome is
-  a failure: `template-defaults.yaml` fails at random, and Argo's own functional test of
-  `continue-on-fail` waits for it to succeed.) CronWorkflows, WorkflowTemplates and other
+  `flaky`, `expected-failure`): the test skips those, so they are out of scope. So is one whose
+  `http` template calls a host beyond loopback ("needs the network", as for Tekton below).
+  (An earlier harness kept `expected-failure` ones as "must fail"; the label does not say the
+  outcome is a failure: `template-defaults.yaml` fails at random, and Argo's own functional
+  test of `continue-on-fail` waits for it to succeed.) CronWorkflows, WorkflowTemplates and other
   objects are not run by Argo's test; the WorkflowTemplates a Workflow names
   (`workflowTemplateRef`, `templateRef`) and the ConfigMaps it reads (`configMapKeyRef`; the
   e2e suite applies them first) are loaded with it.
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -110,6 +112,7 @@ def argo_examples() -> list[Example]:
             deps = _argo_dependencies(doc, objects, parsed)
             label = _no_test(doc)
             scope = None if label is None else f"no-test: {label}"
+            scope = scope or _argo_network(doc)
             out.append(
                 Example(
                     "argo",
@@ -129,6 +132,30 @@ def _no_test(doc: dict[str, Any]) -> str | None:
         if value is not None:
             return str(value)
     return None
+
+
+def _argo_network(doc: dict[str, Any]) -> str | None:
+    """ "needs the network" when an `http` template calls a host other than this one (foredeck
+    makes the request itself; the example still loads, and round-trips). A URL given by a
+    parameter is judged by the URLs the document names."""
+    templates = (doc.get("spec") or {}).get("templates") or []
+    urls = [str((t.get("http") or {}).get("url", "")) for t in templates if "http" in t]
+    if not urls:
+        return None
+    named = [u for u in urls if "{{" not in u]
+    if len(named) < len(urls):
+        named += [v for _, v in _walk(doc) if isinstance(v, str) and _URL.match(v)]
+    if not named or not all(_loopback(url) for url in named):
+        return "needs the network"
+    return None
+
+
+_URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _argo_dependencies(

@@ -78,8 +78,12 @@ _INPUT_TAG = re.compile(r"\{\{\s*inputs\.parameters\.([\w-]+)\s*\}\}")
 
 
 def build_leaf(w: Workflow, coll: Collection, template: SourceMap, key: str | None = None) -> Leaf:
-    """The library spec of a container/script/containerSet template (built once)."""
+    """The library spec of a container/script/containerSet (or `http`) template, built once."""
     cache_key = (id(coll), key or str(template.get("name")))
+    if cache_key not in w.leaves and "http" in template:
+        from foredeck.pipeline.argo.http import build_http  # it builds on LeafBuilder
+
+        w.leaves[cache_key] = build_http(w, coll, template, key)
     if cache_key not in w.leaves:
         w.leaves[cache_key] = LeafBuilder(w, coll, template, key).build()
     return w.leaves[cache_key]

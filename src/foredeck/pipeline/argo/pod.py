@@ -8,7 +8,7 @@ ignores them. `templateDefaults` is the exception that changes templates: it is 
 each container/script/containerSet template as Argo's controller merges it.
 
 Constructs that need what a host lacks are refused with a message that says what they need:
-`resource` templates a Kubernetes cluster, `http` templates the network.
+`resource` templates a Kubernetes cluster (`http` templates run on a host: `argo/http.py`).
 """
 
 from __future__ import annotations
@@ -65,10 +65,6 @@ def needs_more(template: SourceMap) -> PipelineError | None:
         why = "a `resource` template creates, patches or deletes Kubernetes objects: it needs a"
         why += " Kubernetes cluster; run it there (--emit argo)"
         return fail(template.at("resource"), f"{where}: {why}")
-    if "http" in template:
-        why = "an `http` template calls a URL from the Argo controller: it needs the network"
-        why += " (and a cluster's agent); run it there (--emit argo)"
-        return fail(template.at("http"), f"{where}: {why}")
     return None
 
 
