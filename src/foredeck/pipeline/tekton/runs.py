@@ -170,7 +170,7 @@ def parse_run(doc: SourceMap) -> TektonRun:
         inline = as_map(spec["pipelineSpec"], spec.at("pipelineSpec"), f"{what} 'pipelineSpec'")
         propagated = {k: (v, sources[k]) for k, v in params.items()}
         run.pipeline = pipeline_spec(
-            inline, name, f"{what} pipelineSpec", propagated, _workspaces(spec, what)
+            inline, name, f"{what} pipelineSpec", propagated, run_workspaces(spec, what)
         )
         run.ref_source = inline.source
     if "timeouts" in spec:
@@ -195,12 +195,12 @@ def parse_run(doc: SourceMap) -> TektonRun:
                     timeouts.source,
                     f"{what}: timeouts.tasks + timeouts.finally exceed timeouts.pipeline",
                 )
-    _workspaces(spec, what)
+    run_workspaces(spec, what)
     _task_run_settings(spec, run, what)
     return run
 
 
-def _workspaces(spec: SourceMap, what: str) -> dict[str, Source]:
+def run_workspaces(spec: SourceMap, what: str) -> dict[str, Source]:
     """The run's workspace bindings, by name. They choose storage on a cluster; locally every
     workspace is a fresh directory (or what `--workspace` binds)."""
     out: dict[str, Source] = {}

@@ -20,14 +20,13 @@ from foredeck.pipeline.tekton.fields import (
     as_map,
     check_fields,
     doc_spec,
-    map_list,
     metadata_name,
     name_of,
     name_values,
     str_field,
     timeout_field,
 )
-from foredeck.pipeline.tekton.runs import pod_settings
+from foredeck.pipeline.tekton.runs import pod_settings, run_workspaces
 from foredeck.pipeline.tekton.tasks import task_spec
 from foredeck.types import UNKNOWN, PipelineError, Source
 from foredeck.yamlsrc import SourceMap
@@ -44,18 +43,6 @@ _SPEC_FIELDS = (
     "computeResources",
     "stepSpecs",
     "sidecarSpecs",
-)
-
-_WORKSPACE_FIELDS = (
-    "name",
-    "subPath",
-    "emptyDir",
-    "volumeClaimTemplate",
-    "persistentVolumeClaim",
-    "configMap",
-    "secret",
-    "projected",
-    "csi",
 )
 
 
@@ -82,7 +69,7 @@ def parse_task_run(doc: SourceMap) -> TektonTaskRun:
     run = TektonTaskRun(name, None, None, params, sources, source=doc.source)
     if ("taskRef" in spec) == ("taskSpec" in spec):
         raise PipelineError(spec.source, f"{what}: needs exactly one of taskRef, taskSpec")
-    workspaces = _workspaces(spec, what)
+    workspaces = run_workspaces(spec, what)
     if "taskRef" in spec:
         ref = as_map(spec["taskRef"], spec.at("taskRef"), f"{what} 'taskRef'")
         for key in ("resolver", "params", "bundle"):
@@ -105,15 +92,6 @@ def parse_task_run(doc: SourceMap) -> TektonTaskRun:
     run.retries = retries
     run.settings = pod_settings(spec, what)
     return run
-
-
-def _workspaces(spec: SourceMap, what: str) -> dict[str, Source]:
-    out: dict[str, Source] = {}
-    for item in map_list(spec, "workspaces", what):
-        wname = name_of(item, f"{what} workspace")
-        check_fields(item, _WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
-        out[wname] = item.source
-    return out
 
 
 def _propagate(
