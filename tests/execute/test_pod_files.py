@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from foredeck.execute.container_step import MountPlan
+from foredeck.execute.container_step import Mount, MountPlan
 from foredeck.execute.pod_files import PodFiles, copy_out, input_mounts, pod_files, real_paths
 from foredeck.execute.podman import PodmanConfig
 from foredeck.pipeline.load import load_pipeline_text
@@ -74,3 +74,17 @@ def test_an_output_leading_out_of_the_repository_is_not_copied(tmp_path: Path) -
 
     assert problems == ["/../../../outside/x: leads out of the pod folder"]
     assert not (tmp_path / "outside").exists()
+
+
+def test_an_output_written_into_an_input_mount_is_left_in_place(tmp_path: Path) -> None:
+    """An output inside an input artifact's directory is already in the pod folder."""
+    pod = replace(pod_in(tmp_path), artifacts=("/mnt/out/x",))
+    made = Path(pod.root or "") / "mnt" / "out" / "x"
+    made.parent.mkdir(parents=True)
+    made.write_text("written")
+    plan = MountPlan([Mount(str(made.parent.parent), "/mnt")])
+
+    assert (
+        copy_out(PodmanConfig("podman", binary="/nonexistent/podman"), "c", pod, plan, None) == []
+    )
+    assert made.read_text() == "written"

@@ -159,8 +159,10 @@ def copy_out(
         if not _inside(os.path.dirname(dest), base):
             problems.append(f"{path}: leads out of the pod folder")
             continue
-        _clear(dest)
         host = plan.to_host(path)
+        if host is not None and os.path.realpath(host) == os.path.realpath(dest):
+            continue  # written through a mount of the pod folder (in an input's directory)
+        _clear(dest)
         if host is not None:
             if os.path.isdir(host):
                 shutil.copytree(host, dest, symlinks=True)
