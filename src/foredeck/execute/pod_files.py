@@ -12,7 +12,7 @@ it), and as Argo does around the main container:
   host side of a mount when the path is in one, else with `podman cp` (the container is kept
   until then, as Argo's executor reads the stopped container). Artifacts land in the pod
   folder, where the out-step reads them; parameters in `/tmp/.foredeck-outputs/<path>` of
-  the attempt, where the output step (`host_helper_view`) reads them. A missing path is
+  the attempt, where the `argo-outputs` step reads them (`helper_paths`). A missing path is
   left missing (the helper steps apply `optional` and defaults).
 
 The pod folder is in a workspace every container of the run may write, so a path that leads
