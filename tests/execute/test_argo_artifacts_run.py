@@ -191,6 +191,28 @@ def test_a_raw_input_artifact_is_written_with_its_mode(tmp_path: Path) -> None:
     assert status == "Succeeded", log(out)
 
 
+SAME_NAME = """\
+  templates:
+    - name: main
+      inputs:
+        artifacts:
+          - {name: part, path: /mnt/in/part.txt, raw: {data: given}}
+      container:
+        image: busybox
+        command: [sh, -c, 'mkdir -p /mnt/out && cat /mnt/in/part.txt > /mnt/out/part.txt']
+      outputs:
+        artifacts:
+          - {name: part, path: /mnt/out/part.txt, archive: {none: {}}}
+"""
+
+
+def test_an_input_and_an_output_may_share_a_name(tmp_path: Path) -> None:
+    """Argo keeps inputs and outputs apart (map-reduce's `part`): each is at its own path."""
+    status, _, out = run(SAME_NAME, tmp_path)
+    assert status == "Succeeded", log(out)
+    assert (repository(out) / "arts" / "arts-main" / "part").read_text() == "given"
+
+
 MISSING = """\
   templates:
     - name: main

@@ -10,7 +10,9 @@ for a host's shell), always run on the host.
 A container's name is derived from the run (`foredeck-<run>-<random>-<n>`), and its labels name
 the run and the foredeck process that owns it (`podman.py`). A podman client killed at a
 timeout or cancel leaves its container running, so after such an end, or any error, the
-container is removed by name (`podman rm --force`).
+container is removed by name (`podman rm --force`). An Argo task's main container is kept
+after it ends until its outputs are copied out, and its steps see Argo's artifact paths
+(`pod_files.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from foredeck.execute.container_step import (
     working_dir,
 )
 from foredeck.execute.launch import Launch
+from foredeck.execute.pod_files import PodFiles, copy_out, input_mounts, real_paths
 from foredeck.execute.podman import (
     LABEL_RUN,
     PodmanConfig,
@@ -90,6 +93,7 @@ class Containers:
         self._note = note
         self._images: dict[str, asyncio.Future[str | None]] = {}
         self._started = 0
+        self._kept: dict[str, tuple[PodFiles, MountPlan, str | None]] = {}
         safe = _UNSAFE_NAME.sub("-", run_name).strip("-.")[:40] or "run"
         self._prefix = f"foredeck-{safe}-{secrets.token_hex(3)}"
         self._labels = [*owner_labels(), f"--label={LABEL_RUN}={marker}"]
@@ -146,6 +150,11 @@ class Containers:
         """The `podman run` of `step` in `attempt`. Raises ValueError (a bad value) and
         SubstitutionError."""
         lookup = container_lookup(attempt.lookup)
+        pod = attempt.pod
+        extra = list(self.spec.mounts)
+        if pod is not None:
+            step = real_paths(step)
+            extra += input_mounts(pod)
         plan = attempt_mounts(
             layout,
             workspaces=attempt.workspaces,
@@ -153,7 +162,7 @@ class Containers:
             results=attempt.results,
             steps_dir=attempt.steps_dir,
             pod_tmp=attempt.pod_tmp,
-            extra=self.spec.mounts,
+            extra=extra,
         )
         image = lookups.text(step.image, lookup)
         if not image or image.startswith("-"):
@@ -164,7 +173,10 @@ class Containers:
         env = dict(self._podman_env)
         self._started += 1
         name = f"{self._prefix}-{self._started}"
-        argv = self.config.command("run", "--rm", f"--name={name}", *self._labels)
+        pod_tmp = None if attempt.pod_tmp is None else str(attempt.pod_tmp)
+        keep = pod is not None and step.name == pod.main and bool(pod.to_copy(pod_tmp))
+        argv = self.config.command("run", *([] if keep else ["--rm"]), f"--name={name}")
+        argv += self._labels
         argv += [f"--pull={step_pull(step) or self.config.pull}", *self.config.run_args]
         argv += self.config.tls_flags(image)
         argv += [*plan.flags(), *env_flags(values, env)]
@@ -177,7 +189,28 @@ class Containers:
         argv += [image, *args]
         streams = (step.stdout_path, step.stderr_path)
         out, err = (_output(path, lookup, plan, directory) for path in streams)
+        if keep and pod is not None:
+            self._kept[name] = (pod, plan, pod_tmp)
         return Launch(argv, str(layout.work), env, (out, err), str(layout.work), container=name)
+
+    async def ended(self, name: str, *, ran: bool, started: bool = True) -> None:
+        """After the container `name`'s podman client returned (`ran`: it saw the container
+        end; not `started`: podman did not start, there is no container): the outputs of a
+        kept main container are copied out (`pod_files.py`), and a kept container, or one
+        whose end the client did not see, is removed."""
+        kept = self._kept.pop(name, None)
+        if not started:
+            return
+        if kept is not None and ran:
+            pod, plan, pod_tmp = kept
+            try:
+                problems = await asyncio.to_thread(copy_out, self.config, name, pod, plan, pod_tmp)
+            except (OSError, PodmanError) as exc:
+                problems = [str(exc)]
+            for problem in problems:
+                self._note(f"container {name}: output not copied: {problem}")
+        if kept is not None or not ran:
+            await self.stop(name)
 
     async def stop(self, name: str) -> None:
         """Remove the container `name` (killed first); errors are logged, not raised."""

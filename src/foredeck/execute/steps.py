@@ -26,6 +26,7 @@ from foredeck.execute.containers import Containers, host_helper_view
 from foredeck.execute.launch import Launch
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.orphans import MARKER
+from foredeck.execute.pod_files import PodFiles, helper_paths, pod_files
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
@@ -55,6 +56,7 @@ class Attempt:
     capture: StepCapture | None = None  # stdout and exit codes kept as results
     pod_tmp: Path | None = None  # the `/tmp` every step shares (in a sandbox or a container)
     workspaces: Mapping[str, Path | None] = field(default_factory=dict)  # the task's, bound
+    pod: PodFiles | None = None  # Argo files of a main step in a container (`pod_files.py`)
 
 
 def _close(streams: list[BinaryIO | None]) -> None:
@@ -109,6 +111,8 @@ class StepRunner:
             pod_tmp = Path(tempfile.mkdtemp(prefix="pod-", dir=self.layout.tmp))
             pod_tmp.chmod(0o1777)  # as /tmp: a step run as another user writes there
             attempt = replace(attempt, pod_tmp=pod_tmp)
+        if containers is not None and shared:
+            attempt = replace(attempt, pod=await _pod(containers, steps, attempt.lookup))
         try:
             if not sidecars:
                 return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
@@ -208,6 +212,7 @@ class StepRunner:
         containers = self.containers
         if containers is not None and await containers.wanted(step, attempt.lookup):
             return containers.launch(step, attempt, self.layout)
+        step = helper_paths(step, attempt.pod)
         if attempt.pod_tmp is not None and self.sandbox.bwrap is None:
             step = host_helper_view(step, attempt.pod_tmp)
         argv, cwd, env = self._prepare(step, attempt.lookup, attempt.env)
@@ -232,8 +237,9 @@ class StepRunner:
         stderr_sink: Callable[[bytes], object] | None = None,
     ) -> ProcessOutcome:
         """Run a launched step to its end (`process.run_process`). A container is removed
-        when its podman client did not see it end: the client's death does not stop it."""
-        ended = False
+        when its podman client did not see it end (the client's death does not stop it), and
+        a kept one after its outputs are copied (`Containers.ended`)."""
+        ended, started = False, True
         try:
             outcome = await run_process(
                 launch.argv,
@@ -251,11 +257,11 @@ class StepRunner:
             ended = outcome.stopped is None and outcome.returncode >= 0
             return outcome
         except OSError:
-            ended = True  # podman did not start: there is no container
+            ended = started = False  # podman did not start: there is no container
             raise
         finally:
-            if launch.container is not None and not ended and self.containers is not None:
-                await self.containers.stop(launch.container)
+            if launch.container is not None and self.containers is not None:
+                await self.containers.ended(launch.container, ran=ended, started=started)
 
     def _outcome(
         self, step: Step, outcome: ProcessOutcome, logger: TaskLogger, which: str
@@ -350,6 +356,16 @@ def judge(
         logger.message(message)
         return "Failed", message, True
     return None
+
+
+async def _pod(containers: Containers, steps: list[Step], lookup: Lookup) -> PodFiles | None:
+    """The attempt's Argo files when its main step runs in a container, else None."""
+    try:
+        pod = pod_files(steps, lookup)
+        main = next((s for s in steps if pod is not None and s.name == pod.main), None)
+        return pod if main is not None and await containers.wanted(main, lookup) else None
+    except SubstitutionError:
+        return None
 
 
 def _both(

@@ -125,18 +125,21 @@ store() {
 """
 
 
-def input_step(artifacts: list[ArtifactSpec], paths: dict[str, str], source: Source) -> Step:
-    """The step placing the input `artifacts` at `paths` (host path expressions, by name), and
+def input_step(
+    artifacts: list[ArtifactSpec], paths: dict[tuple[str, str], str], source: Source
+) -> Step:
+    """The step placing the input `artifacts` at `paths` (host path expressions, by direction
+    and name: an input and an output may share a name), and
     making the directories output artifacts go to (a container has its image's tree)."""
     env = {"ARGO_ARTIFACT_REPOSITORY": REPOSITORY_PATH}
     lines = [_IN_HEAD]
     outputs = [a for a in artifacts if a.direction == "output"]
     for i, art in enumerate(outputs):
-        env[f"ARGO_ARTIFACT_OUT_{i}"] = paths[art.name]
+        env[f"ARGO_ARTIFACT_OUT_{i}"] = paths[(art.direction, art.name)]
         lines.append(f'prepare "$ARGO_ARTIFACT_OUT_{i}" {sh_quote(art.path)}\n')
     for i, art in enumerate(a for a in artifacts if a.direction == "input"):
         env[f"ARGO_ARTIFACT_{i}"] = f"$(params.{locator_name(art.name)})"
-        env[f"ARGO_ARTIFACT_{i}_PATH"] = paths[art.name]
+        env[f"ARGO_ARTIFACT_{i}_PATH"] = paths[(art.direction, art.name)]
         mode = "" if art.mode is None else format(art.mode, "o")
         lines.append(
             f'place "$ARGO_ARTIFACT_{i}" "$ARGO_ARTIFACT_{i}_PATH" {sh_quote(art.name)}'
@@ -146,13 +149,17 @@ def input_step(artifacts: list[ArtifactSpec], paths: dict[str, str], source: Sou
 
 
 def output_step(
-    artifacts: list[ArtifactSpec], paths: dict[str, str], keys: dict[str, str], source: Source
+    artifacts: list[ArtifactSpec],
+    paths: dict[tuple[str, str], str],
+    keys: dict[str, str],
+    source: Source,
 ) -> Step:
-    """The step storing `artifacts` (outputs) from `paths` at `keys` (by name)."""
+    """The step storing `artifacts` (outputs) from `paths` (by direction and name) at `keys`
+    (by name)."""
     env = {"ARGO_ARTIFACT_REPOSITORY": REPOSITORY_PATH}
     lines = [_OUT_HEAD]
     for i, art in enumerate(artifacts):
-        env[f"ARGO_ARTIFACT_{i}_PATH"] = paths[art.name]
+        env[f"ARGO_ARTIFACT_{i}_PATH"] = paths[(art.direction, art.name)]
         env[f"ARGO_ARTIFACT_{i}_KEY"] = keys[art.name]
         env[f"ARGO_ARTIFACT_{i}_RESULT"] = f"$(results.{locator_name(art.name)}.path)"
         lines.append(

@@ -197,7 +197,9 @@ class LeafBuilder:
             raise fail(src(self.template), f"{self.where}: output names clash with artifacts")
         self.workspaces[REPOSITORY] = WorkspaceDecl(REPOSITORY, source=src(self.template))
         self.ws_bindings[REPOSITORY] = REPOSITORY
-        paths = {a.name: self._host_path(a.path) for a in self.artifacts}
+        paths: dict[tuple[str, str], str] = {
+            (a.direction, a.name): self._host_path(a.path) for a in self.artifacts
+        }
         outputs = [a for a in self.artifacts if a.direction == "output"]
         keys: dict[str, str] = {}
         for art in outputs:
