@@ -135,11 +135,6 @@ spec:
     ("body", "message"),
     [
         (
-            "      resource: {action: create, manifest: 'kind: Pod'}",
-            "wf.yaml:9: template 't': a `resource` template creates, patches or deletes"
-            " Kubernetes objects: it needs a Kubernetes cluster",
-        ),
-        (
             "      http: {url: 'https://example.com'}",
             "wf.yaml:9: template 't': an `http` template calls a URL from the Argo controller:"
             " it needs the network",

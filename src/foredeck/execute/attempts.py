@@ -20,6 +20,7 @@ from foredeck.execute.capture import StepCapture, captured_results, wanted_stdou
 from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
+from foredeck.execute.resource_tasks import ResourceRunner
 from foredeck.execute.results import ResultError, read_results
 from foredeck.execute.retry import last_retry, retry_delay
 from foredeck.execute.runstate import TaskRecord
@@ -42,6 +43,7 @@ class AttemptHost(Protocol):
     sandbox: Sandbox
     steps: StepRunner
     images: ImageBuilder
+    resources: ResourceRunner | None  # set when the pipeline has resource tasks
     scope: lookups.RunScope
     record: RunRecord
     build_log: BuildLog
@@ -189,6 +191,8 @@ async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOu
     )
     if spec.build is not None:
         return await _build(run, one, lookup)
+    if spec.resource is not None:
+        return await _resource(run, one, lookup)
     try:
         steps, artifacts_dir = _tekton_steps(run, one, attempt, lookup)
     except SubstitutionError as exc:
@@ -251,6 +255,23 @@ async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome
     one.record.results = dict(built.results)
     one.record.images = built.pinned
     return "Succeeded", "", False
+
+
+async def _resource(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome:
+    """A `resource` task's attempt: its results are read from the object."""
+    assert one.spec.resource is not None and run.resources is not None  # checked at start
+    timeout = one.task.timeout
+    loop = asyncio.get_running_loop()
+    deadlines = [
+        (loop.time() + timeout if timeout else None, "task"),
+        (one.phase.deadline, "pipeline"),
+    ]
+    stop = one.stop or one.phase.stop
+    outcome, results = await run.resources.run(
+        one.spec.resource, lookup, one.logger, stop, deadlines
+    )
+    one.record.results = dict(results)
+    return outcome
 
 
 def _tekton_steps(

@@ -5,7 +5,8 @@ The rules are the engines' own (tests/data/upstream/README.md):
 - Argo (`test/e2e/examples_test.go`, revision f4a9a8df): every `Workflow` document of every
   file under the examples folder, subfolders included, must end Succeeded, unless it carries
   the label `workflows.argoproj.io/no-test`, whatever its value (`environment`, `duration`,
-  `flaky`, `expected-failure`): the test skips those, so they are out of scope. (An earlier
+  `flaky`, `expected-failure`): the test skips those, so they are out of scope, as are those
+  with a `resource` template: they need a Kubernetes cluster. (An earlier
   harness kept `expected-failure` ones as "must fail"; the label does not say the outcome is
   a failure: `template-defaults.yaml` fails at random, and Argo's own functional test of
   `continue-on-fail` waits for it to succeed.) CronWorkflows, WorkflowTemplates and other
@@ -110,6 +111,8 @@ def argo_examples() -> list[Example]:
             deps = _argo_dependencies(doc, objects, parsed)
             label = _no_test(doc)
             scope = None if label is None else f"no-test: {label}"
+            if scope is None and _has_resource(doc, deps, parsed):
+                scope = "needs a Kubernetes cluster (a `resource` template)"
             out.append(
                 Example(
                     "argo",
@@ -129,6 +132,15 @@ def _no_test(doc: dict[str, Any]) -> str | None:
         if value is not None:
             return str(value)
     return None
+
+
+def _has_resource(
+    doc: dict[str, Any], deps: set[Path], parsed: dict[Path, list[dict[str, Any]]]
+) -> bool:
+    """Whether the workflow (or a template it loads) acts on Kubernetes objects: Argo's e2e
+    runs it in a cluster; a machine without one cannot."""
+    docs = [doc, *(d for path in deps for d in parsed[path])]
+    return any(key == "resource" and isinstance(value, dict) for key, value in _walk(docs))
 
 
 def _argo_dependencies(

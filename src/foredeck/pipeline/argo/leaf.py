@@ -80,6 +80,10 @@ _INPUT_TAG = re.compile(r"\{\{\s*inputs\.parameters\.([\w-]+)\s*\}\}")
 def build_leaf(w: Workflow, coll: Collection, template: SourceMap, key: str | None = None) -> Leaf:
     """The library spec of a container/script/containerSet template (built once)."""
     cache_key = (id(coll), key or str(template.get("name")))
+    if cache_key not in w.leaves and "resource" in template:
+        from foredeck.pipeline.argo.resource import build_resource  # it builds on LeafBuilder
+
+        w.leaves[cache_key] = build_resource(w, coll, template, key)
     if cache_key not in w.leaves:
         w.leaves[cache_key] = LeafBuilder(w, coll, template, key).build()
     return w.leaves[cache_key]

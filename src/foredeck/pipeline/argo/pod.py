@@ -8,7 +8,7 @@ ignores them. `templateDefaults` is the exception that changes templates: it is 
 each container/script/containerSet template as Argo's controller merges it.
 
 Constructs that need what a host lacks are refused with a message that says what they need:
-`resource` templates a Kubernetes cluster, `http` templates the network.
+`http` templates the network. (`resource` templates load; a run needs a cluster.)
 """
 
 from __future__ import annotations
@@ -61,10 +61,6 @@ def needs_more(template: SourceMap) -> PipelineError | None:
     """Why a host cannot run this template at all, if it cannot."""
     name = template.get("name")
     where = f"template {name!r}"
-    if "resource" in template:
-        why = "a `resource` template creates, patches or deletes Kubernetes objects: it needs a"
-        why += " Kubernetes cluster; run it there (--emit argo)"
-        return fail(template.at("resource"), f"{where}: {why}")
     if "http" in template:
         why = "an `http` template calls a URL from the Argo controller: it needs the network"
         why += " (and a cluster's agent); run it there (--emit argo)"

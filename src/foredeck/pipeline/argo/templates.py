@@ -36,17 +36,19 @@ def find_template(coll: Collection, name: str, source: Source, where: str) -> So
 
 
 def template_kind(template: SourceMap) -> str:
-    """`container`, `script`, `containerSet`, `dag` or `steps`; other kinds are refused."""
+    """`container`, `script`, `containerSet`, `resource`, `dag` or `steps`; other kinds are
+    refused."""
     refused = needs_more(template)
     if refused is not None:
         raise refused
-    kinds = [k for k in ("container", "script", "containerSet", "dag", "steps") if k in template]
-    other = [k for k in ("resource", "suspend", "http", "plugin", "data") if k in template]
+    known = ("container", "script", "containerSet", "resource", "dag", "steps")
+    kinds = [k for k in known if k in template]
+    other = [k for k in ("suspend", "http", "plugin", "data") if k in template]
     name = template.get("name")
     if other:
         raise unsupported(template, other[0], f"template {name!r}", f"`{other[0]}` templates")
     if len(kinds) != 1:
-        message = f"template {name!r}: needs exactly one of container, script, dag, steps"
+        message = f"template {name!r}: needs exactly one of container, script, resource, dag, steps"
         raise fail(src(template), message)
     return kinds[0]
 
