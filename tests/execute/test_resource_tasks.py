@@ -5,6 +5,8 @@ without a cluster."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.emit_tekton import emit_tekton
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.types import PipelineError
+from tests.child import child_env
 from tests.execute.kube.resource_double import ResourceDouble
 from tests.pipeline.test_emit import argo_validator, schema_errors
 
@@ -276,3 +279,90 @@ def test_the_upstream_k8s_examples_load_and_emit_back(name: str) -> None:
     by_name = {t["name"]: t for t in emitted["spec"]["templates"]}
     resource = by_name["main"]["resource"]
     assert resource == written
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, labels: {tmp: 'yes'}}\n"
+
+
+@pytest.mark.timeout(60)
+def test_apply_creates_then_updates_and_get_reads_it(
+    double: ResourceDouble, runner: ResourceRunner, tmp_path: Path
+) -> None:
+    for n, value in enumerate(("1", "2")):
+        manifest = CM.replace("\n", "\n  ") + f"data: {{a: '{value}'}}"
+        text = one_template(f"action: apply\nmanifest: |\n  {manifest}")
+        assert run(text, runner, tmp_path / f"apply{n}").status == "Succeeded"
+        found = double.get(CONFIGMAPS, NS, "cfg")
+        assert found is not None and found["data"] == {"a": value}
+    text = one_template("action: get\nflags: [cm/cfg]") + (
+        "      outputs:\n        parameters:\n"
+        "          - {name: a, valueFrom: {jsonPath: 'a={.data.a}'}}\n"
+    )
+    result = run(text, runner, tmp_path / "get")
+    assert result.status == "Succeeded", result.tasks
+    assert result.tasks["t"].results["a"] == "a=2"
+
+
+@pytest.mark.timeout(60)
+def test_a_json_patch_and_a_delete_by_selector(
+    double: ResourceDouble, runner: ResourceRunner, tmp_path: Path
+) -> None:
+    double.put(CONFIGMAPS, NS, yaml.safe_load(CM))
+    double.put(
+        CONFIGMAPS, NS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}}
+    )
+    text = one_template(
+        "action: patch\nmergeStrategy: json\nflags: [configmaps, cfg]\n"
+        "manifest: |\n  - {op: add, path: /data, value: {x: y}}"
+    )
+    assert run(text, runner, tmp_path / "patch").status == "Succeeded"
+    patched = double.get(CONFIGMAPS, NS, "cfg")
+    assert patched is not None and patched["data"] == {"x": "y"}
+    text = one_template("action: delete\nflags: [configmap, --selector, tmp=yes]")
+    assert run(text, runner, tmp_path / "delete").status == "Succeeded"
+    assert double.names(CONFIGMAPS, NS) == ["keep"]
+
+
+@pytest.mark.timeout(60)
+def test_a_wait_that_never_ends_times_out(
+    double: ResourceDouble, runner: ResourceRunner, tmp_path: Path
+) -> None:
+    text = JOB.replace("    - name: job\n", "    - name: job\n      activeDeadlineSeconds: 1\n")
+    began = time.monotonic()
+    result = run(text, runner, tmp_path / "out")
+    assert result.tasks["job"].status == "TimedOut"
+    assert "task timeout expired" in result.tasks["job"].reason
+    assert time.monotonic() - began < 30
+
+
+@pytest.mark.timeout(90)
+def test_foredeck_run_uses_the_cluster_of_the_kube_settings(
+    double: ResourceDouble, tmp_path: Path
+) -> None:
+    """Through the CLI: without a cluster it refuses at start (exit 2); with
+    `FOREDECK_KUBE__KUBECONFIG` the object is created in `kube.namespace`."""
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(CREATE)
+    env = child_env()
+    env.update(HOME=str(tmp_path), KUBECONFIG="")
+    for key in [k for k in env if k.startswith("FOREDECK_KUBE__") or k == "FOREDECK_CONFIG"]:
+        del env[key]
+    argv = [sys.executable, "-m", "foredeck.cli", "run", str(workflow)]
+
+    def foredeck(out: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, "--out", str(tmp_path / out)],
+            cwd=tmp_path,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    refused = foredeck("one")
+    assert refused.returncode == 2
+    assert "a resource template needs a Kubernetes cluster: set kube.kubeconfig" in refused.stderr
+    config = double.kubeconfig(tmp_path / "kubeconfig", namespace="elsewhere")
+    done = foredeck("two", FOREDECK_KUBE__KUBECONFIG=str(config), FOREDECK_KUBE__NAMESPACE=NS)
+    assert done.returncode == 0, done.stderr
+    assert [n for n in double.names(CONFIGMAPS, NS) if n.startswith("cm-")]

@@ -155,7 +155,11 @@ async def run_pipeline(
     )
     executor.resources = resources
     executor.layout.bind(workspaces or {})
-    return await executor.execute()
+    try:
+        return await executor.execute()
+    finally:
+        if resources is not None:
+            resources.close()
 
 
 def _final(status: str) -> TaskStatus:

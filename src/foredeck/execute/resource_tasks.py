@@ -14,6 +14,9 @@ such a task, so that other runs never need it.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +107,7 @@ class ResourceRunner:
         self.target = target
         self.poll = poll
         self._client: Any = None
+        self._cache: str | None = None  # the discovery cache's directory, this runner's own
         self._lock = asyncio.Lock()
 
     async def run(
@@ -147,8 +151,19 @@ class ResourceRunner:
     async def _dynamic(self) -> Any:
         async with self._lock:
             if self._client is None:
-                self._client = await asyncio.to_thread(_new_client, self.target)
+                self._cache = tempfile.mkdtemp(prefix="foredeck-kube-discovery-")
+                cache = os.path.join(self._cache, "discovery.json")
+                self._client = await asyncio.to_thread(_new_client, self.target, cache)
             return self._client
+
+    def close(self) -> None:
+        """Close the API client and remove its discovery cache (the run's end)."""
+        if self._client is not None:
+            self._client.client.close()
+            self._client = None
+        if self._cache is not None:
+            shutil.rmtree(self._cache, ignore_errors=True)
+            self._cache = None
 
     async def _call(
         self, stop: asyncio.Future[None], deadline: float | None, fn: Any, *args: Any
@@ -223,13 +238,14 @@ def _ref(obj: Any) -> _Ref:
     return _Ref(api_version, kind, meta.get("name", ""), meta.get("namespace"))
 
 
-def _new_client(target: KubeTarget) -> Any:
+def _new_client(target: KubeTarget, cache_file: str) -> Any:
     from kubernetes.dynamic import DynamicClient
 
     from foredeck.execute.kube.client import KubeConfigError, api_client
 
     try:
-        return DynamicClient(api_client(target))  # type: ignore[no-untyped-call]
+        client = api_client(target)
+        return DynamicClient(client, cache_file=cache_file)  # type: ignore[no-untyped-call]
     except KubeConfigError as exc:
         raise ResourceError(f"{NEEDS_CLUSTER.split(':')[0]}: {exc}") from None
     except Exception as exc:  # discovery against an unreachable or refusing server
