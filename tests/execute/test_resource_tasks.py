@@ -366,3 +366,21 @@ def test_foredeck_run_uses_the_cluster_of_the_kube_settings(
     done = foredeck("two", FOREDECK_KUBE__KUBECONFIG=str(config), FOREDECK_KUBE__NAMESPACE=NS)
     assert done.returncode == 0, done.stderr
     assert [n for n in double.names(CONFIGMAPS, NS) if n.startswith("cm-")]
+
+
+@pytest.mark.timeout(60)
+def test_shell_text_in_a_manifest_is_kept_and_a_result_is_refused(
+    double: ResourceDouble, runner: ResourceRunner, tmp_path: Path
+) -> None:
+    text = one_template(
+        "action: create\nmanifest: |\n  apiVersion: batch/v1\n  kind: Job\n"
+        "  metadata: {name: sh}\n"
+        "  spec: {template: {spec: {containers: [{name: a, command: [sh, -c, 'echo $(date) $X']}]}}}"
+    )
+    assert run(text, runner, tmp_path / "out").status == "Succeeded"
+    job = double.get(JOBS, NS, "sh")
+    assert job is not None
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][2] == "echo $(date) $X"
+    reads = CREATE.replace("{{steps.mk.outputs.parameters.name}}", "{{steps.mk.outputs.result}}")
+    with pytest.raises(PipelineError, match="outputs.result: a resource template gives none"):
+        load_pipeline_text(reads, "wf.yaml")
