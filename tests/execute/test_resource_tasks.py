@@ -375,12 +375,13 @@ def test_shell_text_in_a_manifest_is_kept_and_a_result_is_refused(
     text = one_template(
         "action: create\nmanifest: |\n  apiVersion: batch/v1\n  kind: Job\n"
         "  metadata: {name: sh}\n"
-        "  spec: {template: {spec: {containers: [{name: a, command: [sh, -c, 'echo $(date) $X']}]}}}"
+        "  spec: {template: {spec: {containers:\n"
+        "    [{name: a, command: [sh, -c, 'echo $(date) $X']}]}}}"
     )
     assert run(text, runner, tmp_path / "out").status == "Succeeded"
     job = double.get(JOBS, NS, "sh")
     assert job is not None
     assert job["spec"]["template"]["spec"]["containers"][0]["command"][2] == "echo $(date) $X"
     reads = CREATE.replace("{{steps.mk.outputs.parameters.name}}", "{{steps.mk.outputs.result}}")
-    with pytest.raises(PipelineError, match="outputs.result: a resource template gives none"):
+    with pytest.raises(PipelineError, match=r"outputs\.result: a resource template gives none"):
         load_pipeline_text(reads, "wf.yaml")
