@@ -385,3 +385,36 @@ def test_shell_text_in_a_manifest_is_kept_and_a_result_is_refused(
     reads = CREATE.replace("{{steps.mk.outputs.parameters.name}}", "{{steps.mk.outputs.result}}")
     with pytest.raises(PipelineError, match=r"outputs\.result: a resource template gives none"):
         load_pipeline_text(reads, "wf.yaml")
+
+
+@pytest.mark.timeout(60)
+def test_cancelling_the_run_stops_the_wait(
+    double: ResourceDouble, runner: ResourceRunner, tmp_path: Path
+) -> None:
+    async def main() -> RunResult:
+        cancel = asyncio.Event()
+        spec = load_pipeline_text(JOB, "wf.yaml")
+        running = asyncio.ensure_future(
+            run_pipeline(spec, tmp_path / "out", cancel=cancel, resources=runner)
+        )
+        while double.get(JOBS, NS, "pi") is None:  # created: the task now polls it
+            await asyncio.sleep(0.02)
+        cancel.set()
+        return await running
+
+    result = asyncio.run(main())
+    assert result.status == "Cancelled"
+    assert result.tasks["job"].status == "Cancelled"
+
+
+@pytest.mark.timeout(60)
+def test_a_delete_gives_its_outputs_defaults(
+    double: ResourceDouble, runner: ResourceRunner, tmp_path: Path
+) -> None:
+    text = one_template("action: delete\nflags: [configmap, gone]") + (
+        "      outputs:\n        parameters:\n"
+        "          - {name: n, valueFrom: {jsonPath: '{.metadata.name}', default: none}}\n"
+    )
+    result = run(text, runner, tmp_path / "out")
+    assert result.status == "Succeeded"
+    assert result.tasks["t"].results["n"] == "none"
