@@ -563,7 +563,7 @@ def test_bad_loops(loop: str, arg: str, why: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "template", "needle", "field"),
     [
-        ("", "  - name: t\n    resource: {action: create}\n", "resource:", "resource"),
+        ("", "  - name: t\n    plugin: {hello: {}}\n", "plugin:", "plugin"),
         ("", "  - name: t\n    suspend: {}\n", "suspend:", "suspend"),
         (
             "  artifactRepositoryRef: {bucket: k}\n",

@@ -135,11 +135,9 @@ spec:
     ("body", "message"),
     [
         (
-            "      resource: {action: create, manifest: 'kind: Pod'}",
-            "wf.yaml:9: template 't': a `resource` template creates, patches or deletes"
-            " Kubernetes objects: it needs a Kubernetes cluster",
+            "      http: {method: GET}",
+            "wf.yaml:9: template 't' http: `url` is required",
         ),
-        ("      http: {method: GET}", "wf.yaml:9: template 't' http: `url` is required"),
         (
             "      daemon: true\n      containerSet:\n        containers:\n"
             "          - {name: a, image: x, command: [true]}",

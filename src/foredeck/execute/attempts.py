@@ -21,6 +21,7 @@ from foredeck.execute.http_call import run_http
 from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
+from foredeck.execute.resource_tasks import ResourceRunner
 from foredeck.execute.results import ResultError, read_results
 from foredeck.execute.retry import last_retry, retry_delay
 from foredeck.execute.runstate import TaskRecord
@@ -43,6 +44,7 @@ class AttemptHost(Protocol):
     sandbox: Sandbox
     steps: StepRunner
     images: ImageBuilder
+    resources: ResourceRunner | None  # set when the pipeline has resource tasks
     scope: lookups.RunScope
     record: RunRecord
     build_log: BuildLog
@@ -192,6 +194,8 @@ async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOu
         return await _build(run, one, lookup)
     if spec.http is not None:
         return await _http(one, lookup)
+    if spec.resource is not None:
+        return await _resource(run, one, lookup)
     try:
         steps, artifacts_dir = _tekton_steps(run, one, attempt, lookup)
     except SubstitutionError as exc:
@@ -240,14 +244,8 @@ async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOu
 async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome:
     """A `build-image` task's attempt: its results are what buildah pushed."""
     assert one.spec.build is not None
-    loop = asyncio.get_running_loop()
-    timeout = one.task.timeout
-    deadlines = [
-        (loop.time() + timeout if timeout else None, "task"),
-        (one.phase.deadline, "pipeline"),
-    ]
     failed, built = await run.images.run(
-        one.spec.build, lookup, one.logger, one.phase.stop, deadlines
+        one.spec.build, lookup, one.logger, one.phase.stop, _deadlines(one)
     )
     if built is None:
         return failed or ("Failed", "build-image: nothing pushed", True)
@@ -256,18 +254,32 @@ async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome
     return "Succeeded", "", False
 
 
+def _deadlines(one: Instance) -> list[tuple[float | None, str]]:
+    """The task's own deadline and its phase's, for a task that runs no steps."""
+    timeout = one.task.timeout
+    started = asyncio.get_running_loop().time()
+    return [(started + timeout if timeout else None, "task"), (one.phase.deadline, "pipeline")]
+
+
 async def _http(one: Instance, lookup: Lookup) -> StepOutcome:
     """An `http` task's attempt: its result is the response body (`http_call.py`)."""
     assert one.spec.http is not None
-    loop = asyncio.get_running_loop()
-    timeout = one.task.timeout
-    deadlines = [
-        (loop.time() + timeout if timeout else None, "task"),
-        (one.phase.deadline, "pipeline"),
-    ]
     result = next((r.name for r in one.spec.results if r.value_from == "stdout"), "result")
     stop = one.stop or one.phase.stop
-    outcome, results = await run_http(one.spec.http, lookup, one.logger, stop, deadlines, result)
+    outcome, results = await run_http(
+        one.spec.http, lookup, one.logger, stop, _deadlines(one), result
+    )
+    one.record.results = dict(results)
+    return outcome
+
+
+async def _resource(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome:
+    """A `resource` task's attempt: its results are read from the object."""
+    assert one.spec.resource is not None and run.resources is not None  # checked at start
+    stop = one.stop or one.phase.stop
+    outcome, results = await run.resources.run(
+        one.spec.resource, lookup, one.logger, stop, _deadlines(one)
+    )
     one.record.results = dict(results)
     return outcome
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 if TYPE_CHECKING:
     from foredeck.execute.containers import ContainerRun
     from foredeck.execute.decorated_emit import HandDecoration
+    from foredeck.execute.resource_tasks import ResourceRunner
     from foredeck.execute.runstate import RunResult
     from foredeck.execute.workspace import WorkspaceBinding
     from foredeck.pipeline.model import PipelineRunSpec
@@ -257,6 +258,32 @@ def _image_settings(spec: PipelineRunSpec) -> ImageSettings | None:
         raise PipelineError(Source("settings", 0), f"images settings: {exc}") from None
 
 
+def _resource_runner(spec: PipelineRunSpec) -> ResourceRunner | None:
+    """The cluster of the `kube:` settings when the pipeline has `resource` tasks and one is
+    configured (a kubeconfig file, `$KUBECONFIG`, in-cluster or EKS); None otherwise, which
+    the run refuses at start when it needs one."""
+    import os
+
+    from foredeck.execute.resource_tasks import ResourceRunner, uses_resources
+
+    if not uses_resources(spec.pipeline):
+        return None
+    from foredeck.execute.kube.client import KubeTarget
+    from foredeck.settings import SettingsError, load_settings
+    from foredeck.types import PipelineError, Source
+
+    try:
+        kube = load_settings().kube
+    except SettingsError as exc:
+        raise PipelineError(Source("settings", 0), f"kube settings: {exc}") from None
+    paths = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    found = any(os.path.exists(path) for path in paths.split(os.pathsep) if path)
+    if kube.auth == "kubeconfig" and not kube.kubeconfig and not found:
+        return None
+    fields = ("namespace", "auth", "kubeconfig", "context", "cluster", "region", "aws_profile")
+    return ResourceRunner(KubeTarget(**{name: getattr(kube, name) for name in fields}))
+
+
 async def _run(
     spec: PipelineRunSpec,
     out_dir: Path,
@@ -310,6 +337,7 @@ async def _run(
             workspaces=workspaces,
             containers=containers,
             images=_image_settings(spec),
+            resources=_resource_runner(spec),
         )
     except asyncio.CancelledError:
         pass  # cancelled twice: files are written, the summary comes from pipeline-run.json

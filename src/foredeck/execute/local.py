@@ -52,6 +52,7 @@ from foredeck.execute.orphans import REAPER, SCAN_SECONDS, new_owner
 from foredeck.execute.outcomes import run_failed
 from foredeck.execute.process import ProcessGroups
 from foredeck.execute.record import EventCallback, RunRecord
+from foredeck.execute.resource_tasks import NEEDS_CLUSTER, ResourceRunner, uses_resources
 from foredeck.execute.runstate import RunResult, TaskRecord, worst_status
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason, earliest
@@ -114,6 +115,7 @@ async def run_pipeline(
     workspaces: Mapping[str, WorkspaceBinding] | None = None,
     containers: ContainerRun | None = None,
     images: ImageSettings | None = None,
+    resources: ResourceRunner | None = None,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -127,8 +129,12 @@ async def run_pipeline(
     `max_output` caps the step output the build log holds (see `logs.py`). `workspaces` binds
     pipeline workspaces to directories, or fills their fresh directories (`workspace.py`).
     `containers` runs steps in their images (`containers.py`); None: all on the host.
-    `images` says how `build-image` tasks build and push (`image_build.py`).
+    `images` says how `build-image` tasks build and push (`image_build.py`); `resources`
+    acts on the Kubernetes objects of `resource` tasks (`resource_tasks.py`): a run that has
+    such tasks and no `resources` is refused at start.
     """
+    if resources is None and uses_resources(run.pipeline):
+        raise PipelineError(run.pipeline.source, NEEDS_CLUSTER)
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     executor = _Run(
@@ -147,8 +153,13 @@ async def run_pipeline(
     executor.images = ImageBuilder(
         images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
     )
+    executor.resources = resources
     executor.layout.bind(workspaces or {})
-    return await executor.execute()
+    try:
+        return await executor.execute()
+    finally:
+        if resources is not None:
+            resources.close()
 
 
 def _final(status: str) -> TaskStatus:
@@ -163,6 +174,7 @@ class _Run:
 
     build_log: BuildLog  # opened once the output directory is prepared
     images: ImageBuilder  # set by `run_pipeline`
+    resources: ResourceRunner | None  # set by `run_pipeline`
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, parse_col
 from foredeck.pipeline.emit_argo_expr import ArgoExprError, argo_text
 from foredeck.pipeline.emit_argo_graphs import retry_strategy
 from foredeck.pipeline.emit_argo_http import http_body
+from foredeck.pipeline.emit_argo_resource import resource_fields
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.exprlang.embed import START
 from foredeck.pipeline.model import Pipeline, PipelineTask, Step, TaskSpec
@@ -92,6 +93,8 @@ class TemplateBuilder:
             template["http"] = http_body(spec.http, self._body)
             self._run_fields(template, None)
             return template
+        if spec.resource is not None:
+            return self._resource(template)
         outputs = []
         for result in spec.results:
             if result.value_from != "file" or arts.is_locator(result.name):
@@ -165,6 +168,19 @@ class TemplateBuilder:
         elif limits:
             template.update(_seconds(min(limits)))
         template.update(pod.template_fields(self.pipeline, task))
+
+    def _resource(self, template: dict[str, Any]) -> dict[str, Any]:
+        """A `resource` template: its fields, then what any template of a task carries."""
+        template.update(resource_fields(self))
+        if self.task.retries:
+            template["retryStrategy"] = retry_strategy(self.task.retries, self.task.retry)
+        if self.spec.deadline_params:
+            params = self.spec.deadline_params.items()
+            template.update({k: f"{{{{inputs.parameters.{p}}}}}" for k, p in params})
+        elif self.task.timeout:
+            template.update(_seconds(self.task.timeout))
+        template.update(pod.template_fields(self.pipeline, self.task))
+        return template
 
     def _mounts(self) -> list[dict[str, str]]:
         mounts = []

@@ -138,6 +138,9 @@ def _param_spec(param: ParamSpec) -> dict[str, Any]:
 def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
     """`read`: the results of this task that something reads (stdout ones need a step's
     `stdoutConfig`; unread stdout and exit-code results are left out)."""
+    if spec.resource is not None:
+        why = "an Argo `resource` template (a Kubernetes object acted on) has no Tekton equal"
+        raise PipelineError(spec.resource.source, f"{where}: {why}; emit Argo (--emit argo)")
     out: dict[str, Any] = {}
     if spec.description:
         out["description"] = spec.description

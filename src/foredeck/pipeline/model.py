@@ -204,6 +204,39 @@ class ImageBuild:
         return [*values, *self.tags, *self.build_args.values()]
 
 
+ResourceAction = Literal["get", "create", "apply", "delete", "replace", "patch"]
+
+
+@dataclass
+class KubeResource:
+    """A task that acts on one Kubernetes object (Argo's `resource` template), instead of steps.
+
+    `manifest` (the object, or for `patch` the patch) and `flags` may hold `$(...)`
+    references. The run waits until `success_condition` holds (all its comma-separated
+    requirements) or `failure_condition` does (any of them): Kubernetes label-selector
+    requirements over the object's JSON paths (`status.succeeded > 0`). `outputs` are results
+    read from the object by a kubectl JSONPath (`{.metadata.name}`) or a jq path (`jq`), with
+    `defaults` when there is no object (a delete).
+    A host runs it through the API of the `kube:` settings' cluster (`execute/kube_resource`).
+    """
+
+    action: ResourceAction
+    manifest: str = ""
+    merge_strategy: Literal["strategic", "merge", "json"] = "strategic"
+    success_condition: str = ""
+    failure_condition: str = ""
+    set_owner_reference: bool = False
+    flags: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # result -> JSONPath
+    jq: dict[str, str] = field(default_factory=dict)  # result -> jq path filter (`.a.b`)
+    defaults: dict[str, str] = field(default_factory=dict)  # result -> its default
+    source: Source = UNKNOWN
+
+    def texts(self) -> list[str]:
+        """Every value that may hold `$(...)` references."""
+        return [self.manifest, *self.flags, self.success_condition, self.failure_condition]
+
+
 @dataclass
 class HttpHeader:
     """A request header: `value` as written, or read from a Kubernetes Secret (`secret`:
@@ -275,6 +308,8 @@ class TaskSpec:
     `BUILD_RESULTS`."""
     http: HttpCall | None = None
     """An HTTP request made instead of steps (`steps` is empty): Argo's `http` template."""
+    resource: KubeResource | None = None
+    """A Kubernetes object acted on instead of steps (`steps` is empty)."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ def check_task_spec(spec: TaskSpec, where: str) -> None:
     duplicates(((p.name, p.source) for p in spec.params), "param", where)
     duplicates(((r.name, r.source) for r in spec.results), "result", where)
     duplicates(((w.name, w.source) for w in spec.workspaces), "workspace", where)
-    if not spec.steps and spec.build is None and spec.http is None:
+    if not spec.steps and spec.build is None and spec.http is None and spec.resource is None:
         report(PipelineError(spec.source, f"{where} has no steps"))
     duplicates(((s.name, s.source) for s in spec.steps), "step name", where)
     params = {p.name for p in spec.params}
@@ -32,6 +32,9 @@ def check_task_spec(spec: TaskSpec, where: str) -> None:
         results = set()
     if spec.http is not None:  # its texts too, and it writes no result file
         steps.append(Step("http", args=spec.http.texts(), source=spec.http.source))
+    if spec.resource is not None:  # the same for a resource's texts
+        source = spec.resource.source
+        steps.append(Step("resource", args=spec.resource.texts(), source=source))
         results = set()
     for step in steps:
         swhat = f"{where} step {step.name!r}"

@@ -6,10 +6,11 @@ The rules are the engines' own (tests/data/upstream/README.md):
   file under the examples folder, subfolders included, must end Succeeded, unless it carries
   the label `workflows.argoproj.io/no-test`, whatever its value (`environment`, `duration`,
   `flaky`, `expected-failure`): the test skips those, so they are out of scope. So is one whose
-  `http` template calls a host beyond loopback ("needs the network", as for Tekton below).
-  (An earlier harness kept `expected-failure` ones as "must fail"; the label does not say the
-  outcome is a failure: `template-defaults.yaml` fails at random, and Argo's own functional
-  test of `continue-on-fail` waits for it to succeed.) CronWorkflows, WorkflowTemplates and other
+  `http` template calls a host beyond loopback ("needs the network", as for Tekton below), and
+  one with a `resource` template ("needs a Kubernetes cluster"). (An earlier harness kept
+  `expected-failure` ones as "must fail"; the label does not say the outcome is a failure:
+  `template-defaults.yaml` fails at random, and Argo's own functional test of
+  `continue-on-fail` waits for it to succeed.) CronWorkflows, WorkflowTemplates and other
   objects are not run by Argo's test; the WorkflowTemplates a Workflow names
   (`workflowTemplateRef`, `templateRef`) and the ConfigMaps it reads (`configMapKeyRef`; the
   e2e suite applies them first) are loaded with it.
@@ -113,6 +114,8 @@ def argo_examples() -> list[Example]:
             label = _no_test(doc)
             scope = None if label is None else f"no-test: {label}"
             scope = scope or _argo_network(doc)
+            if scope is None and _has_resource(doc, deps, parsed):
+                scope = "needs a Kubernetes cluster (a `resource` template)"
             out.append(
                 Example(
                     "argo",
@@ -156,6 +159,15 @@ _URL = re.compile(r"https?://", re.IGNORECASE)
 def _loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _has_resource(
+    doc: dict[str, Any], deps: set[Path], parsed: dict[Path, list[dict[str, Any]]]
+) -> bool:
+    """Whether the workflow (or a template it loads) acts on Kubernetes objects: Argo's e2e
+    runs it in a cluster; a machine without one cannot."""
+    docs = [doc, *(d for path in deps for d in parsed[path])]
+    return any(key == "resource" and isinstance(value, dict) for key, value in _walk(docs))
 
 
 def _argo_dependencies(

@@ -84,6 +84,10 @@ def build_leaf(w: Workflow, coll: Collection, template: SourceMap, key: str | No
         from foredeck.pipeline.argo.http import build_http  # it builds on LeafBuilder
 
         w.leaves[cache_key] = build_http(w, coll, template, key)
+    if cache_key not in w.leaves and "resource" in template:
+        from foredeck.pipeline.argo.resource import build_resource  # it builds on LeafBuilder
+
+        w.leaves[cache_key] = build_resource(w, coll, template, key)
     if cache_key not in w.leaves:
         w.leaves[cache_key] = LeafBuilder(w, coll, template, key).build()
     return w.leaves[cache_key]

@@ -7,8 +7,8 @@ kept as written (plain data, Argo's `{{...}}` tags included) in `Pipeline.cluste
 ignores them. `templateDefaults` is the exception that changes templates: it is merged into
 each container/script/containerSet template as Argo's controller merges it.
 
-Constructs that need what a host lacks are refused with a message that says what they need:
-`resource` templates a Kubernetes cluster (`http` templates run on a host: `argo/http.py`).
+`http` templates run on a host (`argo/http.py`); `resource` templates load, and a run needs a
+cluster (`argo/resource.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from foredeck.pipeline.argo.fields import IGNORED_SPEC, IGNORED_TEMPLATE, fail, src
-from foredeck.types import PipelineError, Source
+from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap, plain
 
 CARRIED_SPEC = (IGNORED_SPEC - {"parallelism", "shutdown"}) | {
@@ -55,17 +55,6 @@ def container_cluster(c: SourceMap, sidecar: bool) -> dict[str, Any]:
     if sidecar:
         out.update({k: plain(c[k]) for k in SIDECAR_ONLY if k in c})
     return out
-
-
-def needs_more(template: SourceMap) -> PipelineError | None:
-    """Why a host cannot run this template at all, if it cannot."""
-    name = template.get("name")
-    where = f"template {name!r}"
-    if "resource" in template:
-        why = "a `resource` template creates, patches or deletes Kubernetes objects: it needs a"
-        why += " Kubernetes cluster; run it there (--emit argo)"
-        return fail(template.at("resource"), f"{where}: {why}")
-    return None
 
 
 def _merge(default: Any, given: Any) -> Any:

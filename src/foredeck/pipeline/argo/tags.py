@@ -220,6 +220,8 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
     implicit[("outputs", "exitCode")] = node.exit_code
     if tuple(parts[2:]) in implicit:
         value = implicit[tuple(parts[2:])]
+        if value is None and node.task is not None:  # a leaf without stdout: a resource
+            raise Unresolvable(f"{'.'.join(parts[2:])}: a resource template gives none, as in Argo")
         if value is None:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a nested dag/steps call")
         if node.looped and parts[2:] == ["outputs", "result"]:

@@ -19,7 +19,6 @@ from foredeck.pipeline.argo.fields import (
     src,
     unsupported,
 )
-from foredeck.pipeline.argo.pod import needs_more
 from foredeck.pipeline.argo.state import Collection
 from foredeck.pipeline.model import ParamSpec, RetryPolicy, RetryStrategy
 from foredeck.types import Source
@@ -36,19 +35,17 @@ def find_template(coll: Collection, name: str, source: Source, where: str) -> So
 
 
 def template_kind(template: SourceMap) -> str:
-    """`container`, `script`, `containerSet`, `http`, `dag` or `steps`; other kinds are
-    refused."""
-    refused = needs_more(template)
-    if refused is not None:
-        raise refused
-    kinds = [k for k in ("container", "script", "containerSet", "http", "dag", "steps")]
-    kinds = [k for k in kinds if k in template]
-    other = [k for k in ("resource", "suspend", "plugin", "data") if k in template]
+    """`container`, `script`, `containerSet`, `http`, `resource`, `dag` or `steps`; other
+    kinds are refused."""
+    known = ("container", "script", "containerSet", "http", "resource", "dag", "steps")
+    kinds = [k for k in known if k in template]
+    other = [k for k in ("suspend", "plugin", "data") if k in template]
     name = template.get("name")
     if other:
         raise unsupported(template, other[0], f"template {name!r}", f"`{other[0]}` templates")
     if len(kinds) != 1:
-        message = f"template {name!r}: needs exactly one of container, script, http, dag, steps"
+        kinds_text = "container, script, http, resource, dag, steps"
+        message = f"template {name!r}: needs exactly one of {kinds_text}"
         raise fail(src(template), message)
     return kinds[0]
 
