@@ -17,7 +17,6 @@ from typing import Protocol
 
 from foredeck.execute import lookups, provenance
 from foredeck.execute.capture import StepCapture, captured_results, wanted_stdout
-from foredeck.execute.http_call import run_http
 from foredeck.execute.image_build import ImageBuilder
 from foredeck.execute.logs import BuildLog, TaskLogger
 from foredeck.execute.record import RunRecord
@@ -190,12 +189,8 @@ async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOu
         task,
         steps_dir,
     )
-    if spec.build is not None:
-        return await _build(run, one, lookup)
-    if spec.http is not None:
-        return await _http(one, lookup)
-    if spec.resource is not None:
-        return await _resource(run, one, lookup)
+    if spec.build is not None or spec.http is not None or spec.resource is not None:
+        return await _without_steps(run, one, lookup)
     try:
         steps, artifacts_dir = _tekton_steps(run, one, attempt, lookup)
     except SubstitutionError as exc:
@@ -254,6 +249,15 @@ async def _build(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome
     return "Succeeded", "", False
 
 
+async def _without_steps(run: AttemptHost, one: Instance, lookup: Lookup) -> StepOutcome:
+    """A task that runs no steps: an image build, an HTTP request, a Kubernetes object."""
+    if one.spec.build is not None:
+        return await _build(run, one, lookup)
+    if one.spec.http is not None:
+        return await _http(one, lookup)
+    return await _resource(run, one, lookup)
+
+
 def _deadlines(one: Instance) -> list[tuple[float | None, str]]:
     """The task's own deadline and its phase's, for a task that runs no steps."""
     timeout = one.task.timeout
@@ -264,6 +268,8 @@ def _deadlines(one: Instance) -> list[tuple[float | None, str]]:
 async def _http(one: Instance, lookup: Lookup) -> StepOutcome:
     """An `http` task's attempt: its result is the response body (`http_call.py`)."""
     assert one.spec.http is not None
+    from foredeck.execute.http_call import run_http  # httpx: imported by runs that call URLs
+
     result = next((r.name for r in one.spec.results if r.value_from == "stdout"), "result")
     stop = one.stop or one.phase.stop
     outcome, results = await run_http(
