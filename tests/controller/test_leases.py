@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from foredeck.config import load_config
 from foredeck.controller import Controller
@@ -18,6 +19,7 @@ from foredeck.db.jobs import set_state
 from foredeck.leases import LeaseService, store
 from foredeck.leases.held import job_leases
 from foredeck.leases.postgres_db import PostgresDatabases
+from foredeck.serve.app import create_service_app
 from foredeck.settings import LeaseSettings, Settings
 from tests.conftest import PG_URL
 from tests.controller.helpers import (
@@ -139,7 +141,9 @@ async def test_a_job_waits_pending_for_a_busy_resource_and_starts_when_it_is_fre
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     settings = with_leases(
-        make_settings(tmp_path, sqlite_db), types=[{"name": "slot", "resources": ["slot-1"]}]
+        make_settings(tmp_path, sqlite_db),
+        types=[{"name": "slot", "resources": ["slot<1>"]}],
+        prices={"slot": 2.0},
     )
     service = LeaseService(sqlite_db.engine, settings.leases)
     service.sync()
@@ -160,9 +164,16 @@ async def test_a_job_waits_pending_for_a_busy_resource_and_starts_when_it_is_fre
     await run_all(controller)
     job = get_job(sqlite_db, job_id)
     assert job.state == "success", job.description
-    assert out.read_text().strip() == "slot-1"
+    assert out.read_text().strip() == "slot<1>"
     [resource] = store.resources(sqlite_db.engine, "slot")
     assert resource.state == "dirty"
+
+    client = TestClient(create_service_app(settings, sqlite_db.engine))
+    [shown] = client.get(f"/api/jobs/{job_id}").json()["leases"]
+    assert (shown["type"], shown["name"], shown["ended"]) == ("slot", "slot<1>", "released")
+    assert shown["cost"] == pytest.approx(2.0 * shown["held_seconds"] / 3600, abs=1e-3)
+    page = client.get(f"/view/{job_id}").text
+    assert "<td>slot&lt;1&gt;</td>" in page and "slot<1>" not in page
 
 
 def test_an_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
