@@ -3,12 +3,17 @@ the steps, shows them, and releases them dirty however the job ends."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from foredeck.config import load_config
@@ -32,7 +37,7 @@ from tests.controller.helpers import (
     spec_config,
 )
 from tests.db.fixtures import Database
-from tests.kit.wait import eventually
+from tests.kit.wait import eventually, wait_for
 
 CONNECT = """\
 import os, subprocess, urllib.parse as up
@@ -191,3 +196,64 @@ def test_an_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
     assert error.source.line == 6
     assert "unknown lease type 'eks-clutser'" in error.message
     assert load_config([path], lease_types=frozenset({"eks-clutser"})).ok
+
+
+def slot_settings(tmp_path: Path, db: Database, **controller: Any) -> Settings:
+    return with_leases(
+        make_settings(tmp_path, db, **controller),
+        types=[{"name": "slot", "resources": ["slot-1"]}],
+        reap_interval=0.1,
+    )
+
+
+def ended(db: Database, job_id: int) -> list[str | None]:
+    return [held.ended for held in intervals_of(db, job_id, {})]
+
+
+async def test_heartbeats_keep_a_lease_past_its_ttl(sqlite_db: Database, tmp_path: Path) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    job_id = add_job(
+        sqlite_db, "long", spec_config("sleep 2.5", leases=[{"type": "slot", "ttl": 1}])
+    )
+    controller = Controller(sqlite_db.engine, settings)
+    task = asyncio.ensure_future(run_all(controller))
+    while not task.done():  # the reaper, as `foredeck serve` runs it, all along
+        await asyncio.to_thread(service.maintain)
+        await asyncio.sleep(0.1)
+    await task
+    assert get_job(sqlite_db, job_id).state == "success"
+    assert ended(sqlite_db, job_id) == ["released"]
+
+
+def test_a_killed_controller_leaves_its_lease_to_the_reaper(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db, heartbeat_interval=0.5)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    started = host_dir(tmp_path) / "started"
+    config = spec_config(f"touch {started}; sleep 5", leases=[{"type": "slot", "ttl": 2}])
+    job_id = add_job(sqlite_db, "orphaned", config)
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude_defaults=True)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
+    command = [sys.executable, "-m", "foredeck.controller", "--config", str(path)]
+    with open(tmp_path / "controller.log", "wb") as sink:
+        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for("the step to start", started.exists, timeout=60)
+        [busy] = store.resources(sqlite_db.engine, "slot")
+        assert busy.state == "busy" and busy.owner == f"job/{job_id}"
+    finally:
+        child.kill()
+        child.wait()
+
+    def reaped() -> bool:
+        service.maintain()
+        return ended(sqlite_db, job_id) == ["expired"]
+
+    wait_for("the reaper to take the lease back", reaped, timeout=30, interval=0.2)
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert resource.state == "free"  # a static resource is cleaned back to free
