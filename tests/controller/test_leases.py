@@ -16,7 +16,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from foredeck.config import load_config
+from foredeck.config import ConfigAgent, JobConfigError, load_config
 from foredeck.controller import Controller
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
@@ -196,6 +196,11 @@ def test_an_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
     assert error.source.line == 6
     assert "unknown lease type 'eks-clutser'" in error.message
     assert load_config([path], lease_types=frozenset({"eks-clutser"})).ok
+    settings = Settings.model_validate(
+        {"config_path": str(path), "leases": {"types": [{"name": "eks-cluster"}]}}
+    )
+    with pytest.raises(JobConfigError, match=r"jobs\.yaml:6"):  # how `foredeck serve` loads it
+        ConfigAgent.from_settings(settings)
 
 
 def slot_settings(tmp_path: Path, db: Database, **controller: Any) -> Settings:

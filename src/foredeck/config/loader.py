@@ -302,7 +302,9 @@ class ConfigBuilder:
         own_presets = self._build_presets()
         all_presets = PresetIndex([*presets, *own_presets])
         decorate_all = self.decorate_all_jobs if decorate_all_jobs is None else decorate_all_jobs
-        config = JobConfig(presets=own_presets, decorate_all_jobs=decorate_all)
+        config = JobConfig(
+            presets=own_presets, decorate_all_jobs=decorate_all, lease_types=self.lease_types
+        )
         repo_jobs: dict[tuple[str, str], list[RepoJob]] = defaultdict(list)
         for kind, org_repo, raw, where in self._raw_jobs:
             job = self._build_job(kind, org_repo, raw, where, all_presets, decorate_all)
