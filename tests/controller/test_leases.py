@@ -117,6 +117,7 @@ async def test_a_step_connects_to_its_leased_database_then_it_is_released_dirty(
     build = tmp_path / "artifacts" / "logs" / "uses-db" / str(job.build_id)
     finished = read_json(build / "finished.json")
     assert finished["metadata"]["leases"] == [{"type": "test-db", "name": name}]
+    assert not (tmp_path / "runs" / str(job_id) / "leases").exists()  # files gone with it
     log = (build / "build-log.txt").read_text()
     assert "postgresql://" not in log  # the DSN is in a file, never in a log
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class JobLeases:
         self.requests = sorted(requests, key=lambda q: q.type)
         self.default_ttl = default_ttl
         self.held: list[Lease] = []
+        self.root: Path | None = None
         self._beat: asyncio.Task[None] | None = None
 
     async def acquire(self, stopped: Callable[[], bool], describe: Describe) -> bool:
@@ -116,7 +118,7 @@ class JobLeases:
         """Write the lease files; the steps' variables and the directory they are in."""
         if not self.held:
             return {}, None
-        root = workspace / LEASES
+        root = self.root = workspace / LEASES
         root.mkdir(mode=0o700, exist_ok=True)
         env = {"FOREDECK_LEASES": str(root)}
         counts: dict[str, int] = {}
@@ -141,12 +143,15 @@ class JobLeases:
         return env, root
 
     async def release(self) -> None:
-        """Stop heartbeating; give every lease back dirty (errors are logged: the reaper
-        takes back what could not be released after its TTL)."""
+        """Stop heartbeating; remove the lease files (credentials outlive no run); give every
+        lease back dirty (errors are logged: the reaper takes back what could not be released
+        after its TTL)."""
         if self._beat is not None:
             self._beat.cancel()
             await asyncio.gather(self._beat, return_exceptions=True)
             self._beat = None
+        if self.root is not None:
+            await asyncio.to_thread(shutil.rmtree, self.root, True)
         if self.service is None:
             return
         for lease in self.held:
