@@ -444,6 +444,10 @@ class LeaseSettings(BaseModel):
     """A `cleaning` resource whose cleaner has not finished in this long is cleaned again."""
     max_ttl: float = Field(default=24 * 3600.0, gt=0, le=MAX_LEASE_TTL)
     """Longer TTLs asked for are cut to this."""
+    job_ttl: float = Field(default=300.0, gt=0)
+    """TTL of a job's leases that name none: how soon a dead controller's leases are reaped."""
+    prices: dict[str, float] = Field(default_factory=dict)
+    """Estimated cost per hour held, by type: the run page and the API show a lease's cost."""
 
     @model_validator(mode="after")
     def _unique_types(self) -> LeaseSettings:

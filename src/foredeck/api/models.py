@@ -8,6 +8,7 @@ local SCM provider's `file://` links to repositories on disk are left out of ref
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from foredeck.bounds import PullNumber
 from foredeck.db.models import Job, JobState, JobType
+from foredeck.leases.held import HeldLease
 from foredeck.types import Refs
 
 MAX_NAME = 255
@@ -50,6 +52,20 @@ class JobSummary(BaseModel):
         return cls.model_validate(_summary_fields(job, dashboard_url))
 
 
+class JobLease(BaseModel):
+    """A lease the job held or holds (never its user data: that is the steps' alone)."""
+
+    type: str
+    name: str
+    acquired_at: datetime
+    released_at: datetime | None = None
+    ended: str | None = None
+    """`released` by the job, or `expired` (taken back by the reaper); None while held."""
+    held_seconds: float
+    cost: float | None = None
+    """Estimated: hours held times the type's `leases.prices`; None without a price."""
+
+
 class JobDetail(JobSummary):
     """One job with what it tests and why it ran."""
 
@@ -63,9 +79,10 @@ class JobDetail(JobSummary):
     heartbeat_at: datetime | None = None
     requeues: int = 0
     reported_state: str | None = None
+    leases: list[JobLease] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, job: Job, dashboard_url: str) -> JobDetail:
+    def of(cls, job: Job, dashboard_url: str, leases: Sequence[HeldLease] = ()) -> JobDetail:
         fields = _summary_fields(job, dashboard_url)
         fields.update(
             base_sha=job.base_sha,
@@ -77,6 +94,7 @@ class JobDetail(JobSummary):
             heartbeat_at=job.heartbeat_at,
             requeues=job.requeues or 0,
             reported_state=job.reported_state,
+            leases=[lease.to_json() for lease in leases],
         )
         return cls.model_validate(fields)
 

@@ -26,6 +26,7 @@ from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.jobs import BadRequest, UnknownJob, rerun_spec, start_spec
+from foredeck.leases.held import job_leases
 from foredeck.web.deps import AppEngine, AppSettings, Reads, Writes
 
 MAX_LIMIT = 500  # jobs per page of GET /api/jobs
@@ -87,7 +88,8 @@ def list_jobs_route(
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
 def show_job(job_id: JobId, reads: Reads, settings: AppSettings) -> JobDetail:
     with reads() as session:
-        return JobDetail.of(_get(session, job_id), settings.reporter.dashboard_url)
+        leases = job_leases(session, job_id, settings.leases.prices)
+        return JobDetail.of(_get(session, job_id), settings.reporter.dashboard_url, leases)
 
 
 @router.get(

@@ -54,8 +54,11 @@ class ConfigAgent:
         reload_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         allow_empty: bool = False,
+        lease_types: frozenset[str] | None = None,
     ) -> None:
         self.path = path
+        self.lease_types = lease_types
+        """The lease types jobs may name (None: not checked)."""
         self.reload_interval = reload_interval
         """Seconds `get` waits between looks at the files (0: every call)."""
         self.allow_empty = allow_empty
@@ -69,7 +72,7 @@ class ConfigAgent:
             if not Path(path).exists():
                 raise JobConfigError(f"job config {path}: no such file or directory")
             self._fingerprint = self._current_fingerprint(path)
-            result = load_config([path])
+            result = load_config([path], lease_types=self.lease_types)
             if not result.ok:
                 raise JobConfigError(_describe(result, path))
             self._warn(result)
@@ -83,6 +86,7 @@ class ConfigAgent:
             settings.config_path,
             reload_interval=reload_interval,
             allow_empty=settings.config_allow_empty,
+            lease_types=frozenset(t.name for t in settings.leases.types),
         )
 
     def get(self) -> JobConfig:
@@ -124,7 +128,7 @@ class ConfigAgent:
         if fingerprint == self._fingerprint:
             return False
         self._fingerprint = fingerprint
-        result = load_config([path])
+        result = load_config([path], lease_types=self.lease_types)
         if not result.ok:
             self._refuse(f"{_describe(result, path)}\nkeeping the previously loaded jobs")
             return False

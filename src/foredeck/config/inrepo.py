@@ -64,11 +64,13 @@ def load_in_repo(
 ) -> ConfigResult:
     """Load the in-repo jobs of `org_repo` from the checkout at `repo_dir`.
 
-    `central` supplies the presets (applied before the file's own) and `decorate_all_jobs`. File
-    names in diagnostics are relative to the repository, ready for a PR comment.
+    `central` supplies the presets (applied before the file's own), `decorate_all_jobs` and the
+    lease types jobs may name. File names in diagnostics are relative to the repository, ready
+    for a PR comment.
     """
     files, errors = in_repo_files(repo_dir)
-    builder = ConfigBuilder(in_repo=org_repo)
+    lease_types = central.lease_types if central is not None else None
+    builder = ConfigBuilder(in_repo=org_repo, lease_types=lease_types)
     builder.errors += errors
     presets = central.presets if central is not None else []
     decorate_all = central.decorate_all_jobs if central is not None else False

@@ -38,6 +38,8 @@ class JobConfig:
     periodics: list[Periodic] = field(default_factory=list)
     presets: list[Preset] = field(default_factory=list)
     decorate_all_jobs: bool = False
+    lease_types: frozenset[str] | None = None
+    """The lease types its jobs were checked against (in-repo jobs are checked likewise)."""
 
     # --- inventory -------------------------------------------------------------------------------
 

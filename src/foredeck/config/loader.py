@@ -187,11 +187,15 @@ class ConfigBuilder:
     """Accumulates documents, then builds and validates the jobs in one pass.
 
     `in_repo` is the `org/repo` of an in-repo config: its `presubmits`/`postsubmits` may be plain
-    lists, every job belongs to that repository, and periodics are refused.
+    lists, every job belongs to that repository, and periodics are refused. `lease_types`, when
+    given, are the lease types a job's `leases:` may name (the settings' `leases.types`).
     """
 
-    def __init__(self, *, in_repo: str | None = None) -> None:
+    def __init__(
+        self, *, in_repo: str | None = None, lease_types: frozenset[str] | None = None
+    ) -> None:
         self.in_repo = in_repo
+        self.lease_types = lease_types
         self.warnings: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []
         self.files: list[str] = []
@@ -298,7 +302,9 @@ class ConfigBuilder:
         own_presets = self._build_presets()
         all_presets = PresetIndex([*presets, *own_presets])
         decorate_all = self.decorate_all_jobs if decorate_all_jobs is None else decorate_all_jobs
-        config = JobConfig(presets=own_presets, decorate_all_jobs=decorate_all)
+        config = JobConfig(
+            presets=own_presets, decorate_all_jobs=decorate_all, lease_types=self.lease_types
+        )
         repo_jobs: dict[tuple[str, str], list[RepoJob]] = defaultdict(list)
         for kind, org_repo, raw, where in self._raw_jobs:
             job = self._build_job(kind, org_repo, raw, where, all_presets, decorate_all)
@@ -388,6 +394,7 @@ class ConfigBuilder:
                 self.error(at, finding.message, job.name)
         self._field_warnings(job, raw, where)
         self._check_pipeline(job, where)
+        self._check_leases(job, where)
         return job if len(self.errors) == errors_before else None
 
     def _field_warnings(self, job: JobBase, raw: Any, where: Source) -> None:
@@ -430,6 +437,15 @@ class ConfigBuilder:
         if uncompiled is not None:
             self.errors.append(uncompiled)
         job._inline_pipeline = parsed
+
+    def _check_leases(self, job: JobBase, where: Source) -> None:
+        if self.lease_types is None:
+            return
+        for i, request in enumerate(job.leases):
+            if request.type not in self.lease_types:
+                known = ", ".join(sorted(self.lease_types)) or "none are configured"
+                msg = f"leases: unknown lease type {request.type!r} (leases.types: {known})"
+                self.error(locate(job.raw, ("leases", i, "type"), where), msg, job.name)
 
     def _drop_duplicates(self, kind: str, jobs: list[RepoJob]) -> list[RepoJob]:
         """Prow: one name per repo unless the branches never overlap; one context likewise."""
@@ -502,11 +518,13 @@ def load_config(
     paths: Iterable[Path | str],
     *,
     presets: Sequence[Preset] = (),
+    lease_types: frozenset[str] | None = None,
 ) -> ConfigResult:
-    """Load and validate the Prow job config in `paths` (files and/or directory trees)."""
+    """Load and validate the Prow job config in `paths` (files and/or directory trees);
+    `lease_types`: see `ConfigBuilder`."""
     with paused_gc():
         files, discovery_errors = discover(Path(p) for p in paths)
-        builder = ConfigBuilder()
+        builder = ConfigBuilder(lease_types=lease_types)
         builder.errors += discovery_errors
         for path in files:
             builder.add_file(path)

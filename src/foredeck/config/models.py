@@ -230,6 +230,17 @@ class Preset(ProwModel):
 # --- jobs
 
 
+class LeaseRequest(ProwModel):
+    """foredeck extension: a resource the job leases before its first step (docs/leases.md).
+
+    Named `leases`, not `resources`: that word is Kubernetes' CPU and memory in a container."""
+
+    type: str = Field(min_length=1)
+    count: int = Field(default=1, ge=1, le=20)
+    ttl: float | None = Field(default=None, gt=0)
+    """Seconds the lease lives without a heartbeat (the controller beats every third of it)."""
+
+
 class JobBase(ProwModel):
     """Fields common to every job type (Prow's `JobBase` and `UtilityConfig`)."""
 
@@ -279,6 +290,8 @@ class JobBase(ProwModel):
     # foredeck extension: a pipeline instead of (never with) a pod spec
     pipeline: str | dict[str, Any] | list[Any] | None = None
     pipeline_params: dict[str, str | list[str] | dict[str, str]] = Field(default_factory=dict)
+    # foredeck extension: resources leased for the run (its steps, pipeline or pod)
+    leases: list[LeaseRequest] = Field(default_factory=list)
 
     _source: Source = PrivateAttr(default_factory=lambda: UNKNOWN)  # frozen: no deep copy
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -118,6 +118,20 @@ def write_unrun(out: Path, message: str, result: str, started: float) -> None:
     prow.write_json_atomic(out / prow.FINISHED, finished)
 
 
+def add_metadata(out: Path, values: dict[str, Any]) -> None:
+    """Add `values` to `finished.json`'s metadata (what the run page and Prow's readers show)."""
+    path = out / prow.FINISHED
+    try:
+        finished = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(finished, dict):
+        return
+    metadata = finished.get("metadata")
+    finished["metadata"] = {**(metadata if isinstance(metadata, dict) else {}), **values}
+    prow.write_json_atomic(path, finished)
+
+
 def complete_out(
     out: Path,
     job: Job,

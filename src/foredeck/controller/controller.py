@@ -42,6 +42,7 @@ from foredeck.db.engine import error_line
 from foredeck.db.models import Job
 from foredeck.execute.executors import Executors
 from foredeck.execute.orphans import new_owner
+from foredeck.leases import LeaseService
 from foredeck.scm.git import CloneUriFunc
 from foredeck.settings import Settings
 from foredeck.storage.buildid import MAX_NODE, BuildIdGenerator
@@ -103,6 +104,10 @@ class Controller:
             clone_uri=clone_uri or clone_uri_for(self.settings),
             executors=executors or Executors.from_settings(self.settings),
             publisher=self.publisher,
+            leases=LeaseService(engine, self.settings.leases)
+            if self.settings.leases.types
+            else None,
+            describe=lambda job_id, text: self.ledger.call(self.ledger.describe, job_id, text),
         )
         self._build_ids = BuildIdGenerator(node=zlib.crc32(self.owner.encode()) & MAX_NODE)
         self._running: dict[int, Running] = {}

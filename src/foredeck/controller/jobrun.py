@@ -10,12 +10,15 @@ only tells it what the job is (`RunRequest`), and stops it on abort, timeout or 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from foredeck.controller import artifacts, leftovers
 from foredeck.controller.env import prow_env
+from foredeck.controller.jobleases import Describe, JobLeases, LeaseFailed
 from foredeck.controller.pipeline import Limits, format_seconds, job_agent, limits
 from foredeck.controller.publishing import Publisher
 from foredeck.controller.running import Outcome, Running, cancelling
@@ -34,6 +37,7 @@ from foredeck.execute.executors import Executors, UnsupportedAgent
 from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunResult
 from foredeck.jobs import JobSetupError, build_run, job_model
+from foredeck.leases import LeaseService
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings
@@ -53,8 +57,15 @@ class JobRunner:
         clone_uri: CloneUriFunc,
         executors: Executors,
         publisher: Publisher,
+        leases: LeaseService | None = None,
+        describe: Callable[[int, str | None], Awaitable[None]] | None = None,
     ) -> None:
+        """`leases` hands out the jobs' `leases:` (None: a job that asks for one ends `error`);
+        `describe` sets a pending job's description (what it waits for)."""
         c = settings.controller
+        self.leases = leases
+        self.lease_ttl = settings.leases.job_ttl
+        self.describe = describe
         self.owner = owner
         self.clone_uri = clone_uri
         self.executors = executors
@@ -101,7 +112,26 @@ class JobRunner:
         if r.reason is not None:
             return self._stopped(r, lim)
         request = self._request(r, job, refs, repo_dir, lim)
-        return await self._run(r, executor, run, request, lim)
+        held = JobLeases(self.leases, job.id, model.leases, self.lease_ttl)
+        try:
+            try:
+                if not await held.acquire(lambda: r.reason is not None, self._describer(job.id)):
+                    return self._stopped(r, lim)
+            except LeaseFailed as exc:
+                return Outcome("error", str(exc))
+            r.leases = held.summary()
+            env, lease_dir = await asyncio.to_thread(held.hand_over, workspace)
+            request = replace(request, env={**request.env, **env}, lease_dir=lease_dir)
+            return await self._run(r, executor, run, request, lim)
+        finally:
+            await held.release()
+
+    def _describer(self, job_id: int) -> Describe:
+        async def describe(text: str | None) -> None:
+            if self.describe is not None:
+                await self.describe(job_id, text)
+
+        return describe
 
     async def _checkout(
         self, r: Running, job: Job, workspace: Path, refs: list[Refs]

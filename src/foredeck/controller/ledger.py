@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from foredeck.controller import janitor, leftovers
 from foredeck.controller.publishing import Publisher
@@ -145,6 +145,16 @@ class Ledger:
         if job is None:
             raise LookupError(f"job {job_id} disappeared")
         return job
+
+    def describe(self, job_id: int, description: str | None) -> None:
+        """Say what a pending job of ours waits for (None: nothing any more)."""
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.state == "pending", Job.owner == self.owner)
+            .values(description=description)
+        )
+        with write_lock(self.engine), self._sessions() as session, session.begin():
+            session.execute(stmt)
 
     def finish(self, r: Running, outcome: Outcome, url: str | None) -> bool:
         with write_lock(self.engine), self._sessions() as session, session.begin():

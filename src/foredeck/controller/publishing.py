@@ -74,6 +74,8 @@ class Publisher:
         if not (out / prow.FINISHED).is_file():
             result = "ABORTED" if outcome.state == "aborted" else "ERROR"
             artifacts.write_unrun(out, outcome.description, result, time.time())
+        if r.leases:
+            artifacts.add_metadata(out, {"leases": r.leases})
         paths = artifacts.target(job, r.claimed.build_id)
         url = store.url_for(paths.build_dir)
         job.started_at = job.started_at or utcnow()

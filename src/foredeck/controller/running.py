@@ -41,6 +41,8 @@ class Running:
         self.phase: Phase = "prepare"
         self.grace = grace
         self.final_sha = ""
+        self.leases: list[dict[str, Any]] = []
+        """The leases the run held (type and name), for its `finished.json`."""
         self.inner: asyncio.Future[Any] | None = None
         self.task: asyncio.Task[None] | None = None
         self._enforcer: asyncio.Task[None] | None = None

@@ -82,6 +82,8 @@ class RunRequest:
     no_build_dir: str = ""
     store: Callable[[], ArtifactStore] | None = None
     """The artifact store, opened on first use (remote steps upload `$ARTIFACTS` there)."""
+    lease_dir: Path | None = None
+    """The files of the job's leases (`$FOREDECK_LEASES`): host steps may read them."""
 
 
 def work_dir_refs(refs: Sequence[Refs]) -> Refs | None:

@@ -97,6 +97,8 @@ class LocalExecutor:
         checkout = request.checkout
         if checkout is not None and checkout.is_dir():  # steps may run as another user
             await asyncio.to_thread(self.sandbox.hand_over, checkout, tree=True)
+        if request.lease_dir is not None:
+            await asyncio.to_thread(self.sandbox.hand_over, request.lease_dir, tree=True)
         if self.containers.uses_podman:
             # A job re-run after its controller died (recovered by another controller of this
             # host) must not run beside its first run's containers.
@@ -110,7 +112,7 @@ class LocalExecutor:
                 env=step_env(request.env, passed=self.pass_env),
                 kill_grace=request.grace,
                 sandbox=self.sandbox.with_writable(
-                    p for p in [checkout] if p is not None and p.is_dir()
+                    p for p in [checkout, request.lease_dir] if p is not None and p.is_dir()
                 ),
                 marker=request.marker,
                 max_output=request.max_output,

@@ -47,6 +47,7 @@ from foredeck.dashboard.view.logs import (
     find_error as scan_for_error,
 )
 from foredeck.db.models import Job
+from foredeck.leases.held import job_leases
 from foredeck.storage.prow import BUILD_LOG, PIPELINE_RUN
 from foredeck.storage.store import ArtifactStore
 from foredeck.storage.tasklog import IndexedLog
@@ -179,6 +180,8 @@ def view_page(
             return found
         ctx.search = found
     interval = settings.controller.live_publish_interval
+    with reads() as session:
+        leases = job_leases(session, job_id, settings.leases.prices)
     return templates.TemplateResponse(
         request,
         "view/run.html",
@@ -191,6 +194,8 @@ def view_page(
             "live_note": live_note(files, ctx.top, interval),
             "live_cut": snapshot_cut(files) if files and ctx.has(BUILD_LOG) else None,
             "lines_html": lines_html,
+            "leases": leases,
+            "format_duration": format_duration,
         },
     )
 

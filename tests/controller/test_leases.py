@@ -1,0 +1,265 @@
+"""Jobs that declare `leases:`: the controller acquires them before the first step, hands them to
+the steps, shows them, and releases them dirty however the job ends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from foredeck.config import ConfigAgent, JobConfigError, load_config
+from foredeck.controller import Controller
+from foredeck.db import session_factory
+from foredeck.db.engine import write_lock
+from foredeck.db.jobs import set_state
+from foredeck.leases import LeaseService, store
+from foredeck.leases.held import job_leases
+from foredeck.leases.postgres_db import PostgresDatabases
+from foredeck.serve.app import create_service_app
+from foredeck.settings import LeaseSettings, Settings
+from tests.conftest import PG_URL
+from tests.controller.helpers import (
+    add_job,
+    get_job,
+    host_dir,
+    make_settings,
+    read_json,
+    run_all,
+    spec_config,
+)
+from tests.db.fixtures import Database
+from tests.kit.wait import eventually, wait_for
+
+CONNECT = """\
+import os, subprocess, urllib.parse as up
+with open(os.environ["FOREDECK_LEASE_TEST_DB_URL_FILE"]) as f:
+    url = up.urlsplit(f.read())
+env = dict(os.environ, PGHOST=url.hostname, PGPORT=str(url.port or 5432),
+           PGUSER=up.unquote(url.username), PGPASSWORD=up.unquote(url.password),
+           PGDATABASE=url.path.lstrip("/"))
+done = subprocess.run(["psql", "-tAc", "select current_database()"], env=env,
+                      capture_output=True, text=True, check=True)
+with open(os.environ["SEEN"], "w") as out:
+    out.write(done.stdout.strip() + " " + os.environ["FOREDECK_LEASE_TEST_DB_NAME"])
+"""
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A prefix of the test's own; the databases it names are dropped at the end."""
+    name = f"fdj{secrets.token_hex(4)}"
+    provider = PostgresDatabases(PG_URL, name)
+    try:
+        provider.list_owned()
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {exc}")
+    try:
+        yield name
+    finally:
+        for db_name in provider.list_owned():
+            provider.delete(db_name)
+        provider.close()
+
+
+def with_leases(settings: Settings, **leases: Any) -> Settings:
+    return settings.model_copy(update={"leases": LeaseSettings.model_validate(leases)})
+
+
+def pg_settings(tmp_path: Path, db: Database, prefix: str) -> Settings:
+    provider = {"kind": "postgres-database", "url": PG_URL}
+    return with_leases(
+        make_settings(tmp_path, db),
+        prefix=prefix,
+        types=[{"name": "test-db", "provider": provider}],
+        prices={"test-db": 3.6},
+    )
+
+
+def intervals_of(db: Database, job_id: int, prices: dict[str, float]) -> list[Any]:
+    with session_factory(db.engine)() as session:
+        return job_leases(session, job_id, prices)
+
+
+async def test_a_step_connects_to_its_leased_database_then_it_is_released_dirty(
+    sqlite_db: Database, tmp_path: Path, prefix: str
+) -> None:
+    script = host_dir(tmp_path) / "connect.py"
+    script.write_text(CONNECT)
+    seen = host_dir(tmp_path) / "seen"
+    config = spec_config(
+        f"python3 {script}",
+        leases=[{"type": "test-db", "ttl": 60}],
+    )
+    config["spec"]["containers"][0]["env"] = [{"name": "SEEN", "value": str(seen)}]
+    job_id = add_job(sqlite_db, "uses-db", config)
+    settings = pg_settings(tmp_path, sqlite_db, prefix)
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "success", job.description
+    # The step read the DSN from its file and connected with it (no password on a command line).
+    database, name = seen.read_text().split()
+    assert database == name and database.startswith(f"{prefix}_")
+    [held] = intervals_of(sqlite_db, job_id, settings.leases.prices)
+    assert (held.type, held.name, held.ended) == ("test-db", name, "released")
+    assert held.cost == pytest.approx(held.held_seconds / 1000, abs=1e-3)  # 3.6 per hour
+    [resource] = store.resources(sqlite_db.engine, "test-db")
+    assert resource.state == "dirty"
+    build = tmp_path / "artifacts" / "logs" / "uses-db" / str(job.build_id)
+    finished = read_json(build / "finished.json")
+    assert finished["metadata"]["leases"] == [{"type": "test-db", "name": name}]
+    assert not (tmp_path / "runs" / str(job_id) / "leases").exists()  # files gone with it
+    log = (build / "build-log.txt").read_text()
+    assert "postgresql://" not in log  # the DSN is in a file, never in a log
+
+
+async def test_an_aborted_job_releases_its_lease(
+    sqlite_db: Database, tmp_path: Path, prefix: str
+) -> None:
+    started = host_dir(tmp_path) / "started"
+    config = spec_config(f"touch {started}; sleep 30", leases=[{"type": "test-db"}])
+    job_id = add_job(sqlite_db, "aborted", config)
+    controller = Controller(sqlite_db.engine, pg_settings(tmp_path, sqlite_db, prefix))
+    assert await controller.run_once() == [job_id]
+    await eventually(started.exists, "the step to start")
+    [busy] = store.resources(sqlite_db.engine, "test-db")
+    assert busy.state == "busy" and busy.owner == f"job/{job_id}"
+
+    with write_lock(sqlite_db.engine), session_factory(sqlite_db.engine).begin() as session:
+        assert set_state(session, job_id, "aborted", description="stop it")
+    await run_all(controller)
+
+    assert get_job(sqlite_db, job_id).state == "aborted"
+    [resource] = store.resources(sqlite_db.engine, "test-db")
+    assert resource.state == "dirty" and resource.owner is None
+
+
+async def test_a_job_waits_pending_for_a_busy_resource_and_starts_when_it_is_freed(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = with_leases(
+        make_settings(tmp_path, sqlite_db),
+        types=[{"name": "slot", "resources": ["slot<1>"]}],
+        prices={"slot": 2.0},
+    )
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    other = service.acquire("slot", owner="someone", ttl=60)
+    out = host_dir(tmp_path) / "name"
+    config = spec_config(f'echo "$FOREDECK_LEASE_SLOT_NAME" > {out}', leases=[{"type": "slot"}])
+    job_id = add_job(sqlite_db, "waits", config)
+    controller = Controller(sqlite_db.engine, settings)
+    assert await controller.run_once() == [job_id]
+
+    def waiting() -> bool:
+        job = get_job(sqlite_db, job_id)
+        return job.state == "pending" and job.description == "Waiting for a free slot lease."
+
+    await eventually(waiting, "the job to say what it waits for")
+    assert not out.exists()
+    service.release(other, dirty=False)
+    await run_all(controller)
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "success", job.description
+    assert out.read_text().strip() == "slot<1>"
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert resource.state == "dirty"
+
+    client = TestClient(create_service_app(settings, sqlite_db.engine))
+    [shown] = client.get(f"/api/jobs/{job_id}").json()["leases"]
+    assert (shown["type"], shown["name"], shown["ended"]) == ("slot", "slot<1>", "released")
+    assert shown["cost"] == pytest.approx(2.0 * shown["held_seconds"] / 3600, abs=1e-3)
+    page = client.get(f"/view/{job_id}").text
+    assert "<td>slot&lt;1&gt;</td>" in page and "slot<1>" not in page
+
+
+def test_an_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        "periodics:\n"
+        "- name: p\n"
+        "  interval: 1h\n"
+        "  spec: {containers: [{image: busybox}]}\n"
+        "  leases:\n"
+        "  - type: eks-clutser\n"
+    )
+    result = load_config([path], lease_types=frozenset({"eks-cluster"}))
+    [error] = result.errors
+    assert error.source.line == 6
+    assert "unknown lease type 'eks-clutser'" in error.message
+    assert load_config([path], lease_types=frozenset({"eks-clutser"})).ok
+    settings = Settings.model_validate(
+        {"config_path": str(path), "leases": {"types": [{"name": "eks-cluster"}]}}
+    )
+    with pytest.raises(JobConfigError, match=r"jobs\.yaml:6"):  # how `foredeck serve` loads it
+        ConfigAgent.from_settings(settings)
+
+
+def slot_settings(tmp_path: Path, db: Database, **controller: Any) -> Settings:
+    return with_leases(
+        make_settings(tmp_path, db, **controller),
+        types=[{"name": "slot", "resources": ["slot-1"]}],
+        reap_interval=0.1,
+    )
+
+
+def ended(db: Database, job_id: int) -> list[str | None]:
+    return [held.ended for held in intervals_of(db, job_id, {})]
+
+
+async def test_heartbeats_keep_a_lease_past_its_ttl(sqlite_db: Database, tmp_path: Path) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    job_id = add_job(
+        sqlite_db, "long", spec_config("sleep 2.5", leases=[{"type": "slot", "ttl": 1}])
+    )
+    controller = Controller(sqlite_db.engine, settings)
+    task = asyncio.ensure_future(run_all(controller))
+    while not task.done():  # the reaper, as `foredeck serve` runs it, all along
+        await asyncio.to_thread(service.maintain)
+        await asyncio.sleep(0.1)
+    await task
+    assert get_job(sqlite_db, job_id).state == "success"
+    assert ended(sqlite_db, job_id) == ["released"]
+
+
+def test_a_killed_controller_leaves_its_lease_to_the_reaper(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db, heartbeat_interval=0.5)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    started = host_dir(tmp_path) / "started"
+    config = spec_config(f"touch {started}; sleep 5", leases=[{"type": "slot", "ttl": 2}])
+    job_id = add_job(sqlite_db, "orphaned", config)
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude_defaults=True)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}
+    command = [sys.executable, "-m", "foredeck.controller", "--config", str(path)]
+    with open(tmp_path / "controller.log", "wb") as sink:
+        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for("the step to start", started.exists, timeout=60)
+        [busy] = store.resources(sqlite_db.engine, "slot")
+        assert busy.state == "busy" and busy.owner == f"job/{job_id}"
+    finally:
+        child.kill()
+        child.wait()
+
+    def reaped() -> bool:
+        service.maintain()
+        return ended(sqlite_db, job_id) == ["expired"]
+
+    wait_for("the reaper to take the lease back", reaped, timeout=30, interval=0.2)
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert resource.state == "free"  # a static resource is cleaned back to free
