@@ -260,7 +260,7 @@ class _Run:
         self.sandbox.hand_over(layout.workspaces, layout.emptydirs, layout.tmp, layout.home)
         for workspace in self.pipeline.workspaces:
             self.sandbox.make_dirs(layout.workspace(workspace.name))
-        self.layout.precreate(
+        precreating = self.layout.precreate(
             [
                 t.name
                 for t in self.pipeline.tasks
@@ -300,6 +300,9 @@ class _Run:
             raise
         finally:
             self.groups.close()
+            # A run that ends early (a failure stops it) must not leave the thread making its
+            # task directories: its caller may remove or reuse the output folder at once.
+            precreating.join()
             if watcher is not None:
                 watcher.cancel()
             if scanner is not None:

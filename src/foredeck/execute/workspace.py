@@ -75,6 +75,18 @@ class TaskFiles:
     log: LogIndex
 
 
+@dataclass(frozen=True)
+class Precreating:
+    """`RunLayout.precreate`'s thread: `join` stops it where it is and waits for it."""
+
+    thread: threading.Thread
+    stop: threading.Event
+
+    def join(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 class RunLayout:
     def __init__(self, out_dir: Path, *, shared: bool = False) -> None:
         """`shared`: steps run as another user, who must be able to read the scripts."""
@@ -167,7 +179,7 @@ class RunLayout:
         self._taken.add(candidate)
         return candidate
 
-    def precreate(self, tasks: Sequence[str]) -> threading.Thread:
+    def precreate(self, tasks: Sequence[str]) -> Precreating:
         """Create the `artifacts/<task>/` of `tasks` in a thread, ahead of the tasks.
 
         A short task's cost is mostly file-system calls on a slow disk (a mkdir took ~150 us
@@ -176,16 +188,19 @@ class RunLayout:
         Directory names are allocated now, in pipeline order, so they do not depend on timing.
         """
         paths = [os.path.join(self._artifacts_str, self.task_dir_name(t)) for t in tasks]
+        stop = threading.Event()
 
         def make() -> None:
             for path in paths:
+                if stop.is_set():
+                    return
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(path)
                 self._made.add(path)
 
         thread = threading.Thread(target=make, name="foredeck-precreate", daemon=True)
         thread.start()
-        return thread
+        return Precreating(thread, stop)
 
     def open_task(self, dir_name: str) -> TaskFiles:
         """Create `artifacts/<task>/` (unless `precreate` did); the task's log index comes
