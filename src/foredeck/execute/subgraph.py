@@ -19,6 +19,7 @@ are the graph's results, resolved over the inner tasks. A call nested deeper tha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -136,10 +137,7 @@ async def run_call(
 ) -> None:
     """Run the sub-graph `task` calls as a nested phase and settle `record` from it; the call
     holds one of its phase's `parallelism` places while it runs."""
-    if phase.limit is None:
-        await _run_call(run, caller, phase, task, record, params)
-        return
-    async with phase.limit:
+    async with phase.limit or contextlib.nullcontext():
         await _run_call(run, caller, phase, task, record, params)
 
 
