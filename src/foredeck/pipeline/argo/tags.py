@@ -173,9 +173,21 @@ def call_ref(
         if parts[1:] == ["status"] and not scope.finally_:
             return RUNNING  # what Argo's controller gives a node while the workflow runs
         return workflow_ref(parts, params, scope.exported, scope.known)
+    if parts == [scope.kind, "name"] and scope.current is not None:
+        return scope.current  # Argo: the name of the step/task being run
     if parts[0] in ("tasks", "steps") and len(parts) >= 3:
         return _node_ref(parts, scope)
     raise Unresolvable("not supported here")
+
+
+def node_id(task: str) -> str:
+    """A node's id in Argo's form, `<workflow>-<FNV-1a 32 of the node name>` (Argo hashes
+    `<workflow>.<path>`; the workflow's name is known only at run time, so this hashes the
+    flattened task name: stable, unique within the run)."""
+    digest = 0x811C9DC5
+    for byte in task.encode():
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"$(context.pipelineRun.name)-{digest}"
 
 
 def _item_ref(parts: list[str], item: dict[str, str] | None) -> str:
@@ -200,6 +212,10 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
+    if parts[2:] == ["id"]:
+        if node.task is None or node.looped:
+            raise Unresolvable("the id of a nested dag/steps call or of a loop")
+        return node_id(node.task)
     if len(parts) == 3 and parts[2] in NODE_FACTS:  # the node's own facts (`lookups.py`)
         if node.task is None or node.looped:
             raise Unresolvable(f"the {parts[2]} of a nested dag/steps call or of a loop")
