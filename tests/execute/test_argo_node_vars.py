@@ -99,3 +99,50 @@ def test_node_variables_round_trip_through_argo() -> None:
     text = emit(spec, "argo")
     assert "{{workflow.name}}.first" in text  # the node name, bound at the call
     assert emit(load_pipeline_text(text, "back.yaml"), "argo") == text
+
+
+LOOP = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: loops}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: fan
+            template: leaf
+            arguments: {parameters: [{name: v, value: "{{item}}"}]}
+            withItems: [a, 'b"q']
+        - - name: gather
+            template: show
+            arguments: {parameters: [{name: all, value: "{{steps.fan.outputs.parameters}}"}]}
+    - name: leaf
+      inputs: {parameters: [{name: v}]}
+      outputs:
+        parameters:
+          - {name: out, valueFrom: {path: /tmp/o}}
+          - {name: len, valueFrom: {path: /tmp/l}}
+      script:
+        image: alpine
+        command: [sh]
+        source: |
+          printf 'x%s' '{{inputs.parameters.v}}' > '{{outputs.parameters.out.path}}'
+          printf 1 > '{{outputs.parameters.len.path}}'
+    - name: show
+      inputs: {parameters: [{name: all}]}
+      script:
+        image: alpine
+        command: [sh]
+        source: |
+          printf '%s' '{{inputs.parameters.all}}' > "$ARTIFACTS/all"
+"""
+
+
+def test_a_loops_output_parameters_are_a_list_of_maps(tmp_path: Path) -> None:
+    spec = load_pipeline_text(LOOP, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert result.status == "Succeeded"
+    seen = (tmp_path / "out" / str(result.tasks["gather"].artifacts) / "all").read_text()
+    # Argo: each iteration's parameters as one map, in item order, as compact JSON
+    assert seen == '[{"len":"1","out":"xa"},{"len":"1","out":"xb\\"q"}]'

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
-from foredeck.pipeline.argo.state import Scope
-from foredeck.pipeline.artifacts import locator_name
+from foredeck.pipeline.argo.state import Node, Scope
+from foredeck.pipeline.artifacts import artifact_of, locator_name
 from foredeck.pipeline.exprlang.embed import START, literal
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.model import ParamSpec
@@ -226,6 +226,8 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.looped:
             raise Unresolvable("an output artifact of a looped task")
         return node.outputs[locator_name(parts[4])]
+    if parts[2:] == ["outputs", "parameters"] and node.looped:
+        return _loop_parameters(node)
     if parts[2] == "outputs" and len(parts) == 5 and parts[3] == "parameters":
         if parts[4] not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")
@@ -246,3 +248,14 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a looped task (an aggregated list)")
         return value
     raise Unresolvable("not supported here")
+
+
+def _loop_parameters(node: Node) -> str:
+    """A loop's `outputs.parameters`: Argo's JSON list of each iteration's
+    `{"<param>": "<value>", ...}`, zipped from the per-parameter lists."""
+    names = sorted(n for n in node.outputs if artifact_of(n) is None)
+    if not names:
+        raise Unresolvable("the looped task declares no output parameters")
+    lists = {n: f"fromJSON({node.outputs[n][:-1]}.json))" for n in names}
+    fields = ", ".join(f"{literal(n)}: {lists[n]}[#]" for n in names)
+    return f"{START}toJson(map(0..len({lists[names[0]]}) - 1, {{({{{fields}}})}})))"
