@@ -14,6 +14,7 @@ from foredeck.execute.local import run_pipeline
 from foredeck.pipeline.argo.tags import node_id
 from foredeck.pipeline.emit import emit, manifest
 from foredeck.pipeline.load import load_pipeline_text
+from foredeck.types import PipelineError
 from tests.pipeline.test_emit import argo_validator, schema_errors
 
 pytestmark = pytest.mark.timeout(60)
@@ -146,3 +147,41 @@ def test_a_loops_output_parameters_are_a_list_of_maps(tmp_path: Path) -> None:
     seen = (tmp_path / "out" / str(result.tasks["gather"].artifacts) / "all").read_text()
     # Argo: each iteration's parameters as one map, in item order, as compact JSON
     assert seen == '[{"len":"1","out":"xa"},{"len":"1","out":"xb\\"q"}]'
+
+
+RETRIED = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: retried}
+spec:
+  entrypoint: flaky
+  templates:
+    - name: flaky
+      retryStrategy: {limit: "2"}
+      script:
+        image: alpine
+        command: [sh]
+        source: |
+          echo '{{retries}}|{{lastRetry.status}}|{{lastRetry.exitCode}}|{{lastRetry.message}}|\
+          {{lastRetry.duration}}' >> "$ARTIFACTS/seen"
+          [ '{{retries}}' = 2 ] || exit 7
+"""
+
+
+def test_each_attempt_sees_the_last_one(tmp_path: Path) -> None:
+    spec = load_pipeline_text(RETRIED, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=2))
+    assert result.status == "Succeeded"
+    seen = (tmp_path / "out" / str(result.tasks["flaky"].artifacts) / "seen").read_text()
+    rows = [line.replace(" ", "").split("|") for line in seen.splitlines()]
+    assert rows[0] == ["0", "", "0", "", "0"]  # Argo's values before any retry
+    for row in rows[1:]:
+        assert row[1:3] == ["Failed", "7"]
+        assert "7" in row[3]
+        assert float(row[4]) >= 0
+    assert [r[0] for r in rows] == ["0", "1", "2"]
+    argo = emit(spec, "argo")
+    assert "{{lastRetry.status}}" in argo
+    assert emit(load_pipeline_text(argo, "back.yaml"), "argo") == argo
+    with pytest.raises(PipelineError, match=r"lastRetry.*no Tekton equal"):
+        emit(spec, "tekton")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from foredeck.pipeline import retry_vars
 from foredeck.pipeline.argo.artifacts import output_key, path_pattern, template_artifacts
 from foredeck.pipeline.argo.fields import (
     IGNORED_CONTAINER,
@@ -448,6 +449,8 @@ class LeafBuilder:
             return "$(context.taskRun.name)"
         if path == "retries":
             return "$(context.task.retry-count)"
+        if retry_vars.ir_ref(path) is not None:
+            return str(retry_vars.ir_ref(path))
         if path in ("inputs.parameters", "inputs.parameters.json"):
             # Argo: the template's inputs as JSON (`[{"name":"a","value":"1"}]`)
             items = ", ".join(
