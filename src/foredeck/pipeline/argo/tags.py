@@ -140,6 +140,9 @@ def workflow_ref(
     found = workflow_vars.ir_ref(".".join(parts[1:]))
     if found is not None:
         return found
+    if parts[1] in ("labels", "annotations") and parts[2:] in ([], ["json"]):
+        why = f"all the workflow's {parts[1]} as JSON: a cluster adds some a host cannot know"
+        raise Unresolvable(why)
     raise Unresolvable("not supported")
 
 
