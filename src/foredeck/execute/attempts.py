@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +31,7 @@ from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.sync import LockError, Locks
 from foredeck.execute.workspace import RunLayout, TaskFiles, dir_name, sub_directory
+from foredeck.pipeline import retry_vars
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import ParamValue, PipelineTask, Step, TaskSpec, TaskStatus
 from foredeck.pipeline.step_params import bound_at_run
@@ -104,6 +106,7 @@ async def run_instance(
         artifacts = files.artifacts
         status: TaskStatus = "Failed"
         reason = ""
+        last: Mapping[str, str] = retry_vars.FIRST
         try:
             for attempt in range(1, task.retries + 2):
                 record.attempts = attempt
@@ -127,6 +130,7 @@ async def run_instance(
                         scope or run.scope,
                     ),
                     attempt,
+                    last,
                 )
                 if status == "Succeeded" or not retryable or attempt > task.retries:
                     break
@@ -157,8 +161,10 @@ def open_instance(run: AttemptHost, record: TaskRecord) -> tuple[str, TaskFiles,
     return dname, files, TaskLogger(record.name, files.log, run.build_log)
 
 
-async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOutcome:
-    """One attempt: (status, reason, whether a retry may help)."""
+async def attempt_steps(
+    run: AttemptHost, one: Instance, attempt: int, last: Mapping[str, str] = retry_vars.FIRST
+) -> StepOutcome:
+    """One attempt (`last`: the one before's): (status, reason, whether a retry may help)."""
     loop = asyncio.get_running_loop()
     phase, task, spec, dname, logger = one.phase, one.task, one.spec, one.dname, one.logger
     results_dir = None
@@ -188,6 +194,7 @@ async def attempt_steps(run: AttemptHost, one: Instance, attempt: int) -> StepOu
         phase.is_finally,
         task,
         steps_dir,
+        last,
     )
     if spec.build is not None or spec.http is not None or spec.resource is not None:
         return await _without_steps(run, one, lookup)

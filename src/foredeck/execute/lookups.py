@@ -17,6 +17,7 @@ import json
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from foredeck.execute.runstate import (
 )
 from foredeck.execute.step_files import exit_code_path
 from foredeck.execute.workspace import dir_name
+from foredeck.pipeline import retry_vars
 from foredeck.pipeline.expressions import (
     Lookup,
     Reference,
@@ -68,7 +70,8 @@ def check(text: str, lookup: Lookup) -> None:
 
 def _left_as_written(ref: Reference) -> bool:
     """A `$(context.…)` Tekton does not document: Tekton leaves it for the shell, as here."""
-    return ref.parts[0] == "context" and ref.path not in TEKTON_CONTEXT
+    known = ref.path in TEKTON_CONTEXT or ref.path in retry_vars.CONTEXT
+    return ref.parts[0] == "context" and not known
 
 
 def text(value: str, lookup: Lookup) -> str:
@@ -253,10 +256,12 @@ class RunScope:
         is_finally: bool,
         task: PipelineTask | None = None,
         steps_dir: Path | None = None,
+        last: Mapping[str, str] = retry_vars.FIRST,
     ) -> Lookup:
         """What one attempt of a task sees: its params (pipeline params propagate), results
         paths, workspaces, `context.taskRun` and `context.task.retry-count`, and, with
-        `steps_dir`, `$(steps.step-X.exitCode.path)`."""
+        `steps_dir`, `$(steps.step-X.exitCode.path)`; `last`: the previous attempt's
+        `$(context.lastRetry.*)`."""
         # Built on first use: most steps reference nothing, and this runs for every attempt.
         cache: dict[str, dict[str, ParamValue]] = {}
 
@@ -277,6 +282,7 @@ class RunScope:
                         "task.retry-count": str(attempt - 1),
                     }
                 )
+                context.update({f"lastRetry.{k}": v for k, v in last.items()})
                 cache["params"], cache["context"] = values, context
             return cache
 

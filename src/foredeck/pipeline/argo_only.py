@@ -4,10 +4,12 @@ An expression value `$(= ...)` (Argo's `{{=...}}`) has no Tekton equal: Tekton s
 values but never computes them. A govaluate `when` has none either: Tekton's `when` holds only
 `in` / `notin` tests (and CEL behind a feature flag, which foredeck does not target). The Argo
 front end keeps the simple forms (`==`, `!=`, `in (...)`) as `in` / `notin`, which do emit.
+Nor has `$(context.lastRetry.*)` (Argo's `{{lastRetry.*}}`, `retry_vars.py`).
 """
 
 from __future__ import annotations
 
+from foredeck.pipeline import retry_vars
 from foredeck.pipeline.exprlang.embed import START
 from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask
 from foredeck.types import PipelineError
@@ -50,6 +52,11 @@ def refuse_for_tekton(pipeline: Pipeline) -> None:
                 why = "Tekton's `when` has only in/notin tests"
                 message = f"task {task.name!r}: `when: {when.input}`: {why}"
                 raise PipelineError(when.source, message)
+        if spec is not None and any(
+            f"$({retry_vars.PREFIX}" in text for step in spec.steps for text in step.texts()
+        ):
+            why = "Argo's `{{lastRetry.*}}` in a body has no Tekton equal"
+            raise PipelineError(spec.source, f"task {task.name!r}: {why}")
         where = _expression_in(task, pipeline)
         if where is not None:
             raise PipelineError(task.source, f"task {task.name!r} {where}: {_WHY}")

@@ -15,7 +15,7 @@ from foredeck.pipeline import emit_argo_artifacts as arts
 from foredeck.pipeline import emit_argo_containers as containers
 from foredeck.pipeline import emit_argo_pod as pod
 from foredeck.pipeline import emit_kaniko as kaniko
-from foredeck.pipeline import workflow_vars
+from foredeck.pipeline import retry_vars, workflow_vars
 from foredeck.pipeline.argo_manifest import (
     RESULTS_DIR,
     RESULTS_VOLUME,
@@ -236,6 +236,8 @@ class TemplateBuilder:
             return context[ref.path]
         if workflow_vars.argo_tag(ref.path) is not None:
             return str(workflow_vars.argo_tag(ref.path))
+        if retry_vars.argo_tag(ref.path) is not None:
+            return str(retry_vars.argo_tag(ref.path))
         raise NotExpressible(f"{ref.text} cannot be expressed in Argo")
 
     def _container(self, step: Step) -> dict[str, Any]:

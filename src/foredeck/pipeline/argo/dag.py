@@ -36,7 +36,17 @@ from foredeck.pipeline.argo.leaf import build_leaf, call_timeout
 from foredeck.pipeline.argo.lifecycle import Target, add_hooks, lifecycle_hooks
 from foredeck.pipeline.argo.loops import loop, looped_names
 from foredeck.pipeline.argo.outputs import group_outputs
-from foredeck.pipeline.argo.state import MAX_DEPTH, Collection, Frame, Leaf, Node, Scope, Workflow
+from foredeck.pipeline.argo.state import (
+    CALL_NAME,
+    CALL_NODE,
+    MAX_DEPTH,
+    Collection,
+    Frame,
+    Leaf,
+    Node,
+    Scope,
+    Workflow,
+)
 from foredeck.pipeline.argo.tags import RUNNING, call_text
 from foredeck.pipeline.argo.targets import select
 from foredeck.pipeline.argo.templates import (
@@ -182,7 +192,9 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
         why = "with an exit hook (put the hook on a dag/steps template around it)"
         raise unsupported(call, "continueOn" if continues else "depends", where, why)
     watchers = lifecycle_hooks(call, where)
+    scope.current = name
     node = _node(w, call, name, frame, where, hook is not None or bool(watchers), continues)
+    scope.current = None
     if hook is not None:
         hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
         node = wrap(w, hook, hooked, call_arguments)
@@ -251,7 +263,7 @@ def _node(
             what = f"input {p.name!r}" if art is None else f"input artifact {art!r}"
             message = f"{where}: {what} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
-    task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False)
+    task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False, name)
     task.retry = template_retry(w, template)
     task.item_when = item_whens
     task.depends, task.continue_on = frame.depends, continues
@@ -387,8 +399,11 @@ def leaf_task(
     matrix: Matrix | None,
     source: Source,
     finally_: bool,
+    call: str | None = None,
 ) -> PipelineTask:
-    """The IR task of a leaf call, with the leaf's implicit params bound (names stay unique)."""
+    """The IR task of a leaf call, with the leaf's implicit params bound (names stay unique).
+    `call` is the step/task name as written (default: `name`); the node name is
+    `<workflow>.<name>` (Argo: `<workflow>.<path of steps/tasks>`)."""
     if name in w.names:
         raise fail(source, f"two tasks would both be named {name!r} in the flattened DAG")
     w.names.add(name)
@@ -396,6 +411,10 @@ def leaf_task(
     for pname, value in leaf.bindings.items():
         if value == "$(tasks.status)" and not finally_:
             value = RUNNING  # `{{workflow.status}}` while the workflow runs
+        elif value == CALL_NODE:
+            value = f"$(context.pipelineRun.name).{name}"
+        elif value == CALL_NAME:
+            value = name if call is None else call
         bound[pname] = value
     return PipelineTask(
         name=name,

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from foredeck.pipeline import retry_vars
 from foredeck.pipeline.argo.artifacts import output_key, path_pattern, template_artifacts
 from foredeck.pipeline.argo.fields import (
     IGNORED_CONTAINER,
@@ -40,7 +41,14 @@ from foredeck.pipeline.argo.pod import (
     container_cluster,
     container_order,
 )
-from foredeck.pipeline.argo.state import Collection, Leaf, TimeoutParam, Workflow
+from foredeck.pipeline.argo.state import (
+    CALL_NAME,
+    CALL_NODE,
+    Collection,
+    Leaf,
+    TimeoutParam,
+    Workflow,
+)
 from foredeck.pipeline.argo.tags import Unresolvable, translate, workflow_ref
 from foredeck.pipeline.argo.templates import input_params, retry_limit
 from foredeck.pipeline.argo_manifest import (
@@ -61,6 +69,7 @@ from foredeck.pipeline.artifacts import (
 )
 from foredeck.pipeline.artifacts import STEPS as ARTIFACT_STEPS
 from foredeck.pipeline.collector import COLLECT_STEP, CollectedOutput, collector_step
+from foredeck.pipeline.exprlang.embed import START, literal
 from foredeck.pipeline.model import (
     ArtifactSpec,
     ParamSpec,
@@ -440,19 +449,34 @@ class LeafBuilder:
             return "$(context.taskRun.name)"
         if path == "retries":
             return "$(context.task.retry-count)"
-        if parts[0] == "workflow":
-            value = workflow_ref(parts, self.w.params, self.w.exported, self.w.known)
-            pname = re.sub(r"[^-A-Za-z0-9_]", "-", "-".join(parts))  # an Argo param name
-            if pname in self.declared:
-                raise Unresolvable(
-                    f"input parameter {pname!r} clashes with the implicit one for {path}"
-                )
-            self.implicit[pname] = ParamSpec(
-                pname, description=f"Argo {path}", source=src(self.template)
+        if retry_vars.ir_ref(path) is not None:
+            return str(retry_vars.ir_ref(path))
+        if path in ("inputs.parameters", "inputs.parameters.json"):
+            # Argo: the template's inputs as JSON (`[{"name":"a","value":"1"}]`)
+            items = ", ".join(
+                f'{{"name": {literal(p)}, "value": $(params.{p})}}' for p in self.declared
             )
-            self.bindings[pname] = value
-            return f"$(params.{pname})"
+            return f"{START}toJson([{items}]))"
+        if path in ("node.name", "steps.name", "tasks.name"):
+            return self._implicit(path, CALL_NODE if path == "node.name" else CALL_NAME)
+        if parts[0] == "workflow":
+            return self._implicit(
+                path, workflow_ref(parts, self.w.params, self.w.exported, self.w.known)
+            )
         raise Unresolvable("not supported in a container or script")
+
+    def _implicit(self, path: str, value: str) -> str:
+        """`{{path}}` as an implicit task param each call binds to `value`."""
+        pname = re.sub(r"[^-A-Za-z0-9_]", "-", path.replace(".", "-"))  # an Argo param name
+        if pname in self.declared:
+            raise Unresolvable(
+                f"input parameter {pname!r} clashes with the implicit one for {path}"
+            )
+        self.implicit[pname] = ParamSpec(
+            pname, description=f"Argo {path}", source=src(self.template)
+        )
+        self.bindings[pname] = value
+        return f"$(params.{pname})"
 
 
 def _daemon(template: SourceMap, where: str) -> bool:

@@ -61,6 +61,7 @@ class Scope:
     finally_: bool = False
     exported: dict[str, str] | None = None  # `Workflow.exported`, for `{{workflow.outputs...}}`
     known: dict[str, str] | None = None  # `Workflow.known`
+    current: str | None = None  # the step/task being translated (`{{steps.name}}`)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ class TimeoutParam(NamedTuple):
     key: str  # `timeout` (a Go duration) or `activeDeadlineSeconds` (seconds)
     source: Source
     where: str
+
+
+CALL_NODE = "\x00node.name"
+"""A leaf binding each call sets to its Argo node name (`dag.leaf_task`)."""
+CALL_NAME = "\x00call.name"
+"""A leaf binding each call sets to its own step/task name (`{{steps.name}}`, `{{tasks.name}}`)."""
 
 
 @dataclass

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
-from foredeck.pipeline.argo.state import Scope
-from foredeck.pipeline.artifacts import locator_name
+from foredeck.pipeline.argo.state import Node, Scope
+from foredeck.pipeline.artifacts import artifact_of, locator_name
 from foredeck.pipeline.exprlang.embed import START, literal
 from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.model import ParamSpec
@@ -140,6 +140,9 @@ def workflow_ref(
     found = workflow_vars.ir_ref(".".join(parts[1:]))
     if found is not None:
         return found
+    if parts[1] in ("labels", "annotations") and parts[2:] in ([], ["json"]):
+        why = f"all the workflow's {parts[1]} as JSON: a cluster adds some a host cannot know"
+        raise Unresolvable(why)
     raise Unresolvable("not supported")
 
 
@@ -173,9 +176,21 @@ def call_ref(
         if parts[1:] == ["status"] and not scope.finally_:
             return RUNNING  # what Argo's controller gives a node while the workflow runs
         return workflow_ref(parts, params, scope.exported, scope.known)
+    if parts == [scope.kind, "name"] and scope.current is not None:
+        return scope.current  # Argo: the name of the step/task being run
     if parts[0] in ("tasks", "steps") and len(parts) >= 3:
         return _node_ref(parts, scope)
     raise Unresolvable("not supported here")
+
+
+def node_id(task: str) -> str:
+    """A node's id in Argo's form, `<workflow>-<FNV-1a 32 of the node name>` (Argo hashes
+    `<workflow>.<path>`; the workflow's name is known only at run time, so this hashes the
+    flattened task name: stable, unique within the run)."""
+    digest = 0x811C9DC5
+    for byte in task.encode():
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"$(context.pipelineRun.name)-{digest}"
 
 
 def _item_ref(parts: list[str], item: dict[str, str] | None) -> str:
@@ -200,6 +215,10 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
         return f"$(tasks.{node.task}.status)"
+    if parts[2:] == ["id"]:
+        if node.task is None or node.looped:
+            raise Unresolvable("the id of a nested dag/steps call or of a loop")
+        return node_id(node.task)
     if len(parts) == 3 and parts[2] in NODE_FACTS:  # the node's own facts (`lookups.py`)
         if node.task is None or node.looped:
             raise Unresolvable(f"the {parts[2]} of a nested dag/steps call or of a loop")
@@ -210,6 +229,8 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
         if node.looped:
             raise Unresolvable("an output artifact of a looped task")
         return node.outputs[locator_name(parts[4])]
+    if parts[2:] == ["outputs", "parameters"] and node.looped:
+        return _loop_parameters(node)
     if parts[2] == "outputs" and len(parts) == 5 and parts[3] == "parameters":
         if parts[4] not in node.outputs:
             raise Unresolvable(f"{parts[1]!r} has no output parameter {parts[4]!r}")
@@ -230,3 +251,14 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
             raise Unresolvable(f"{'.'.join(parts[2:])} of a looped task (an aggregated list)")
         return value
     raise Unresolvable("not supported here")
+
+
+def _loop_parameters(node: Node) -> str:
+    """A loop's `outputs.parameters`: Argo's JSON list of each iteration's
+    `{"<param>": "<value>", ...}`, zipped from the per-parameter lists."""
+    names = sorted(n for n in node.outputs if artifact_of(n) is None)
+    if not names:
+        raise Unresolvable("the looped task declares no output parameters")
+    lists = {n: f"fromJSON({node.outputs[n][:-1]}.json))" for n in names}
+    fields = ", ".join(f"{literal(n)}: {lists[n]}[#]" for n in names)
+    return f"{START}toJson(map(0..len({lists[names[0]]}) - 1, {{({{{fields}}})}})))"
