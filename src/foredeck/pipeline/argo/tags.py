@@ -83,6 +83,8 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
             if _ONE_REF.fullmatch(value.strip()):
                 return value.strip(), used
             if "$(" in value:
+                if first is not None:  # a longer path failed: its reason, not this prefix's
+                    break
                 why = f"{'.'.join(parts)} mixes text and references ({value!r})"
                 raise Unresolvable(why)
             return literal(value), used
