@@ -130,16 +130,7 @@ def acquire(body: AcquireBody, leases: Leases) -> LeaseView:
         raise HTTPException(409, str(exc)) from None
     except LeaseError as exc:
         raise HTTPException(422, str(exc)) from None
-    return LeaseView(
-        id=lease.id,
-        type=lease.type,
-        name=lease.name,
-        owner=lease.owner,
-        acquired_at=lease.acquired_at,
-        expires_at=lease.expires_at,
-        ttl=lease.ttl,
-        user_data=lease.user_data,
-    )
+    return LeaseView.model_validate(lease, from_attributes=True)
 
 
 LeaseId = Annotated[str, Path(pattern=LEASE_ID, description="the id `acquire` returned")]
