@@ -48,6 +48,7 @@ from foredeck.execute.podman import (
     PodmanConfig,
     PodmanError,
     image_problem,
+    is_running,
     owner_labels,
     process_env,
     remove,
@@ -211,6 +212,13 @@ class Containers:
                 self._note(f"container {name}: output not copied: {problem}")
         if kept is not None or not ran:
             await self.stop(name)
+
+    async def running(self, name: str) -> bool:
+        """Whether the container `name` runs yet (a podman error counts as not yet)."""
+        try:
+            return await asyncio.to_thread(is_running, self.config, name)
+        except PodmanError:
+            return False
 
     async def stop(self, name: str) -> None:
         """Remove the container `name` (killed first); errors are logged, not raised."""

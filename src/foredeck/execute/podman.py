@@ -176,6 +176,12 @@ def remove_dead_owners(config: PodmanConfig) -> list[str]:
     return ids
 
 
+def is_running(config: PodmanConfig, name: str) -> bool:
+    """Whether the container `name` exists and runs (not yet created: False)."""
+    found = config.call("container", "inspect", "--format", "{{.State.Running}}", name)
+    return found.returncode == 0 and found.stdout.strip() == "true"
+
+
 def remove(config: PodmanConfig, name: str) -> None:
     """Kill and remove the container `name` (gone already: nothing to do)."""
     config.call("rm", "--force", "--time=0", "--ignore", name)

@@ -9,6 +9,10 @@ steps reach its ports on localhost, as in a pod). Its output goes to the task lo
 `sidecar:NAME`. A sidecar that cannot start fails the attempt as a step would (one that relies
 on its image's entrypoint on the host says it needs a container runtime); one that exits
 early is logged, and the steps go on, as Argo leaves the outcome to the main container.
+
+As Tekton's steps wait for the pod's sidecars to be running, the first step starts once every
+sidecar's container runs (podman's client returns before it does: pulling and creating take a
+while on a busy machine) or its client has ended; a host sidecar runs once it is spawned.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ if TYPE_CHECKING:
     from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 
 
+_POLL = 0.05
+"""Seconds between two looks at a sidecar container that does not run yet."""
+
+
 class Sidecars:
     """The sidecars of one attempt."""
 
@@ -33,9 +41,12 @@ class Sidecars:
         self.attempt = attempt
         self.stop_signal: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.running: list[tuple[Step, asyncio.Task[ProcessOutcome], StepOutput]] = []
+        self._names: list[str | None] = []
 
-    async def start(self, sidecars: list[Step]) -> StepOutcome | None:
-        """Start every sidecar; the outcome of the attempt if one cannot start."""
+    async def start(self, sidecars: list[Step], until: float | None = None) -> StepOutcome | None:
+        """Start every sidecar; the outcome of the attempt if one cannot start. Waiting for
+        the containers to run ends at the loop time `until` (the steps' first deadline) or
+        when the attempt is stopped: the first step then reports either."""
         runner, attempt = self.runner, self.attempt
         for sidecar in sidecars:
             what = f"sidecar {sidecar.name!r}"
@@ -48,15 +59,29 @@ class Sidecars:
                 runner.execute(launch, sink=output.feed, cancel=self.stop_signal)
             )
             self.running.append((sidecar, task, output))
+            self._names.append(launch.container)
             await asyncio.sleep(0)  # the process is spawned (or failed to be) by now
             if task.done() and task.exception() is not None:
                 error = task.exception()
                 reason = error.strerror if isinstance(error, OSError) else error
                 return self._failed(f"{what} could not start {launch.argv[0]!r}: {reason}")
+        await self._running(until)
         if sidecars:
             names = ", ".join(s.name for s in sidecars)
             attempt.logger.message(f"started sidecars {names}")
         return None
+
+    async def _running(self, until: float | None) -> None:
+        """Wait until every container sidecar runs, or its podman client has ended."""
+        containers, stop = self.runner.containers, self.attempt.stop
+        loop = asyncio.get_running_loop()
+        for (_sidecar, task, _output), name in zip(self.running, self._names, strict=True):
+            if containers is None or name is None:
+                continue
+            while not task.done() and not await containers.running(name):
+                if stop.done() or (until is not None and loop.time() >= until):
+                    return
+                await asyncio.wait([task, stop], timeout=_POLL, return_when=asyncio.FIRST_COMPLETED)
 
     def _failed(self, message: str) -> StepOutcome:
         self.attempt.logger.message(message)
@@ -76,4 +101,4 @@ class Sidecars:
             if outcome.stopped is None:
                 how = f"had exited with code {outcome.returncode} before the steps ended"
                 self.attempt.logger.message(f"sidecar {sidecar.name!r} {how}")
-        self.running = []
+        self.running, self._names = [], []

@@ -118,7 +118,10 @@ class StepRunner:
                 return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
             group = Sidecars(self, attempt)
             try:
-                failed = await group.start(sidecars)
+                until = min(
+                    (d for d in (attempt_deadline, phase_deadline) if d is not None), default=None
+                )
+                failed = await group.start(sidecars, until)
                 if failed is not None:
                     return failed
                 return await self._steps(steps, attempt, attempt_deadline, phase_deadline)
