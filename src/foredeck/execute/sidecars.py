@@ -18,7 +18,7 @@ while on a busy machine) or its client has ended; a host sidecar runs once it is
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from foredeck.execute.logs import StepOutput
 from foredeck.execute.process import ProcessOutcome
@@ -81,7 +81,8 @@ class Sidecars:
             while not task.done() and not await containers.running(name):
                 if stop.done() or (until is not None and loop.time() >= until):
                     return
-                await asyncio.wait([task, stop], timeout=_POLL, return_when=asyncio.FIRST_COMPLETED)
+                watched: list[asyncio.Future[Any]] = [task, stop]
+                await asyncio.wait(watched, timeout=_POLL, return_when=asyncio.FIRST_COMPLETED)
 
     def _failed(self, message: str) -> StepOutcome:
         self.attempt.logger.message(message)
