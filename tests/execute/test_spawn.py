@@ -1,14 +1,14 @@
-"""Starting a step's process: `posix_spawn` in a thread gives the child `Popen` would give."""
+"""Starting a step's process: `posix_spawn` gives the child `Popen` would give."""
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
+import pty
 import signal
+import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +27,7 @@ status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read()
 print(json.dumps({
     "session_leader": os.getsid(0) == os.getpid(),
     "group_leader": os.getpgid(0) == os.getpid(),
+    "session": os.getsid(0),
     "cwd": os.getcwd(),
     "env": {k: v for k, v in os.environ.items() if k.startswith("SPAWN_") or k == "PATH"},
     "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
@@ -48,9 +49,7 @@ async def run(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, byte
     read_fd, write_fd = os.pipe()
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        child = await spawn.start(
-            argv, cwd=cwd, env=env, stdin=devnull, stdout=write_fd, stderr=write_fd
-        )
+        child = spawn.start(argv, cwd=cwd, env=env, stdin=devnull, stdout=write_fd, stderr=write_fd)
     finally:
         os.close(write_fd)
         os.close(devnull)
@@ -59,10 +58,15 @@ async def run(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, byte
     return await asyncio.to_thread(child.wait), output
 
 
-async def test_the_child_is_the_one_popen_starts(mode: str, tmp_path: Path) -> None:
-    """New session, working directory, exactly the given environment, /dev/null as stdin,
-    no other descriptor (an inheritable one is left open here), the caller's signal mask,
-    SIGPIPE and SIGXFSZ back to their defaults: the same report through either path."""
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "no-terminal"])
+async def test_the_child_is_the_one_popen_starts(
+    mode: str, terminal: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new process group (and a new session when foredeck has a terminal), working
+    directory, exactly the given environment, /dev/null as stdin, no other descriptor (an
+    inheritable one is left open here), the caller's signal mask, SIGPIPE and SIGXFSZ back to
+    their defaults: the same report through either path."""
+    monkeypatch.setattr(spawn, "has_terminal", lambda: terminal)
     leak_read, leak_write = os.pipe()
     os.set_inheritable(leak_read, True)
     env = {"PATH": os.environ["PATH"], "SPAWN_X": "a b"}
@@ -76,7 +80,8 @@ async def test_the_child_is_the_one_popen_starts(mode: str, tmp_path: Path) -> N
         os.close(leak_write)
     assert code == 0
     report = json.loads(output)
-    assert report["session_leader"] and report["group_leader"]
+    assert report["group_leader"]
+    assert report["session_leader"] is terminal  # else foredeck's session (no new autogroup)
     assert report["cwd"] == str(tmp_path)
     assert report["env"] == env
     assert report["fds"] == [0, 1, 2, 3]  # 3: the one listing /proc/self/fd
@@ -123,59 +128,20 @@ async def test_what_cannot_start_is_the_error_popen_raises(mode: str, tmp_path: 
         await run(["/bin/true"], "/", {"A=B": "c"})
 
 
-@pytest.mark.skipif(not spawn.available(), reason="needs glibc 2.34+ on Linux")
-async def test_a_caller_cancelled_while_the_child_starts_leaves_no_child(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Cancelled while the worker is starting the child: once the cancel is through, the
-    child is killed and reaped (and the caller's descriptors were not closed under it)."""
-    entered = threading.Event()
-    release = threading.Event()
-    started: list[int] = []
-    real_spawn = spawn._Request._spawn
-
-    def slow_spawn(self: spawn._Request, path: bytes, pid: ctypes.c_int) -> int:
-        entered.set()
-        release.wait(10)
-        code = real_spawn(self, path, pid)
-        started.append(pid.value)
-        return code
-
-    monkeypatch.setattr(spawn._Request, "_spawn", slow_spawn)
-    waiter = asyncio.create_task(run(["/bin/sleep", "30"], "/", {}))
-    while not entered.is_set():
-        await asyncio.sleep(0.01)
-    threading.Timer(0.2, release.set).start()  # while the loop waits in the cancel
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert len(started) == 1 and started[0] > 0
-    assert not Path(f"/proc/{started[0]}").exists()  # killed and reaped, not even a zombie
-
-
-@pytest.mark.skipif(not spawn.available(), reason="needs glibc 2.34+ on Linux")
-async def test_a_caller_cancelled_before_the_worker_starts_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[bytes] = []
-    monkeypatch.setattr(spawn._Request, "_spawn", lambda self, path, pid: calls.append(path))
-    request = spawn._Request(spawn._LIBC, ["/bin/true"], "/", {}, (0, 1, 2))  # type: ignore[arg-type]
-    request.abandon()
-    with pytest.raises(OSError, match="cancel"):
-        request.run()
-    assert calls == []
-
-
-@pytest.mark.skipif(not spawn.available(), reason="needs glibc 2.34+ on Linux")
-async def test_a_forked_process_starts_children_with_workers_of_its_own() -> None:
-    """The parent's worker threads do not exist in a fork: the child must not wait for them."""
-    assert (await run(["/bin/true"], "/", {}))[0] == 0  # the parent's workers exist now
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through its exit status
-        code = 1
-        try:
-            code = asyncio.run(asyncio.wait_for(run(["/bin/sh", "-c", "exit 5"], "/", {}), 10))[0]
-        finally:
-            os._exit(code)
-    _, status = await asyncio.to_thread(os.waitpid, pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 5
+def test_a_terminal_is_what_the_process_can_open_as_dev_tty() -> None:
+    """Under a pseudo-terminal (its controlling terminal) yes; in a session without one, no."""
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the child reports on its terminal
+        os.write(1, b"terminal: %r\n" % spawn.has_terminal())
+        os._exit(0)
+    with os.fdopen(master, "rb") as terminal:
+        assert terminal.readline().strip() == b"terminal: True"
+    os.waitpid(pid, 0)
+    alone = subprocess.run(
+        [sys.executable, "-c", "from foredeck.execute import spawn; print(spawn.has_terminal())"],
+        start_new_session=True,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert alone.stdout.strip() == "False"

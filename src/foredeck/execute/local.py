@@ -1,6 +1,6 @@
 """The local executor: runs a pipeline's DAG as host processes, with Tekton's semantics.
 
-One asyncio loop drives everything; each step is a process in its own session (see
+One asyncio loop drives everything; each step is a process in its own process group (see
 `process.py`), so a timeout, a cancel or the end of a step kills the step's whole tree. The
 scheduler starts a task once every task it depends on has finished, bounded by `parallel`
 slots shared by all tasks, including matrix instances and finally tasks.

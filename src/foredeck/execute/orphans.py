@@ -2,14 +2,15 @@
 
 In bubblewrap (`sandbox.py`) a step has a PID namespace of its own, so everything it starts ends
 with it. Without bubblewrap (`sandbox.mode: none`, a machine where bwrap cannot run, `foredeck
-run`) a step is a process group in a session of its own (`process.py`), and a child that starts
-a session of its own (`setsid`, a daemon) or is double-forked leaves that group. Two things find
+run`) a step is a process group of its own (`process.py`), and a child that starts a group or
+a session of its own (`setsid`, a daemon, a shell's job control) or is double-forked leaves
+that group. Two things find
 such processes:
 
 - **Subreaper.** This process makes itself a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`):
   an orphan of a step is re-parented to it instead of to init. When a step ends, every child of
   this process that belongs to the step is killed together with its descendants, and reaped:
-  those in the step's session (whose id is the leader's pid, pinned while the leader is an
+  those in the step's process group (whose id is the leader's pid, pinned while the leader is an
   unreaped zombie) and those carrying the step's marker.
 - **Marker.** Every unsandboxed step gets `FOREDECK_RUN=<owner>/<run>/<step number>` in its
   environment, and everything it starts inherits it. After foredeck itself died (`kill -9`), its
@@ -19,9 +20,9 @@ such processes:
 
 Only processes attributed to a step are ever reaped: other code of this process (git,
 `subprocess.run`) waits for its own children, and reaping one of them would steal its exit
-status. So a zombie is reaped when it is in a running step's session, or was seen alive with a
+status. So a zombie is reaped when it is in a running step's group, or was seen alive with a
 marker (`adopted`: each sweep, and a scan every `SCAN_SECONDS` while unsandboxed steps run, note
-them). Limits, which bubblewrap does not have: an orphan that left the step's session and ended
+them). Limits, which bubblewrap does not have: an orphan that left the step's group and ended
 before any scan saw it stays a zombie of this process until it exits; one that also cleared its
 environment (`setsid env -i ...`) is not found at all.
 """
@@ -64,7 +65,8 @@ class ProcStat:
     pid: int
     state: str
     ppid: int
-    sid: int
+    group: int
+    """The process group id (a step's is its leader's pid)."""
     start: int
     """Clock ticks from boot to the process's start: with the pid, it names one process."""
     name: str = ""
@@ -86,7 +88,7 @@ def read_stat(pid: int) -> ProcStat | None:
     name = data[data.find(b"(") + 1 : close].decode(errors="replace")
     try:
         start = int(fields[19])
-        return ProcStat(pid, fields[0].decode(), int(fields[1]), int(fields[3]), start, name)
+        return ProcStat(pid, fields[0].decode(), int(fields[1]), int(fields[2]), start, name)
     except (IndexError, ValueError):
         return None
 
@@ -174,8 +176,8 @@ class Reaper:
         self._enabled = False
         self._leaders: set[int] = set()
         self._steps: dict[str, int] = {}
-        """marker -> session id of each unsandboxed step running here (0 while starting)."""
-        self._sessions: set[int] = set()
+        """marker -> process group id of each unsandboxed step running here (0 while starting)."""
+        self._groups: set[int] = set()
         self._adopted: dict[int, tuple[int, str | None]] = {}
         """pid -> (start, marker) of step processes seen alive (or killed), to reap later."""
         self._pid = os.getpid()
@@ -221,21 +223,21 @@ class Reaper:
             self._steps[marker] = 0
 
     def leader_started(self, pid: int, marker: str | None) -> None:
-        """A step's main process (its pid is its session's id): its exit status is its
+        """A step's main process (its pid is its group's id): its exit status is its
         runner's, so it is never reaped here."""
         with self._lock:
             self._leaders.add(pid)
             if marker is not None:
                 self._steps[marker] = pid
-                self._sessions.add(pid)
+                self._groups.add(pid)
 
     def leader_ended(self, pid: int, marker: str | None) -> None:
-        """After the runner reaped it (and swept): its session id may be recycled now."""
+        """After the runner reaped it (and swept): its group id may be recycled now."""
         with self._lock:
             self._leaders.discard(pid)
             if marker is not None:
                 self._steps.pop(marker, None)
-                self._sessions.discard(pid)
+                self._groups.discard(pid)
 
     # -- sweeps ------------------------------------------------------------------------------
 
@@ -266,7 +268,7 @@ class Reaper:
         with self._lock:
             kids = self._children()
             killed: set[int] = set()
-            target_sid = self._steps.get(target) if target is not None else None
+            target_group = self._steps.get(target) if target is not None else None
             for pid in kids:
                 if pid in self._leaders:
                     continue
@@ -278,15 +280,15 @@ class Reaper:
                     del self._adopted[pid]  # a new process with a recycled pid
                     known = None
                 if stat.zombie:
-                    if known is not None or stat.sid in self._sessions or stat.name in ADOPTED:
+                    if known is not None or stat.group in self._groups or stat.name in ADOPTED:
                         _reap(pid)
                         self._adopted.pop(pid, None)
                     continue
                 marker = read_marker(pid) if known is None else known[1]
                 if marker is not None and marker == self._own_marker:
                     marker = None  # inherited from this process, not set for a step
-                mine = target is not None and (marker == target or stat.sid == target_sid)
-                running = marker in self._steps or stat.sid in self._sessions
+                mine = target is not None and (marker == target or stat.group == target_group)
+                running = marker in self._steps or stat.group in self._groups
                 if mine or (marker is not None and not running):
                     killed.update(self._kill_tree(pid, target if mine else marker))
                 elif running:

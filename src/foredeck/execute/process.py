@@ -1,10 +1,10 @@
-"""Host processes for steps, each in its own session so that its whole tree can be killed.
+"""Host processes for steps, each in its own process group so that its whole tree can be killed.
 
 Why not `asyncio.create_subprocess_exec`: on Python 3.11 it watches every child from a thread of
 its own (`ThreadedChildWatcher`), which alone costs more than half again the time of a shell
 loop on short steps. We start the child as `subprocess.Popen(argv, start_new_session=True)`
-would (an argv list, never a shell; `spawn.py`, which keeps the event loop going while the
-kernel starts it) and let the event loop watch its exit through a pidfd and its output through
+would, or with a new process group only where foredeck has no terminal (an argv list, never a
+shell; `spawn.py`) and let the event loop watch its exit through a pidfd and its output through
 a reader callback: what Python 3.12's `PidfdChildWatcher` does, without touching the
 process-wide child watcher of the caller's loop.
 
@@ -202,7 +202,7 @@ async def run_process(
     stdout_sink: Callable[[bytes], object] | None = None,
     stderr_sink: Callable[[bytes], object] | None = None,
 ) -> ProcessOutcome:
-    """Run `argv` in a new session until it exits, `deadline` (loop time) passes or `cancel`.
+    """Run `argv` in a new process group until it exits, `deadline` (loop time) passes or `cancel`.
 
     stdout and stderr share one pipe, so `sink` sees them interleaved in the order written;
     with `stdout_sink` or `stderr_sink` (Tekton's `stdoutConfig`), each stream has its own pipe,
@@ -237,7 +237,7 @@ async def run_process(
         # The leader is a zombie now (or ignored SIGTERM): nothing of the step may outlive it.
         killpg(pgid, signal.SIGKILL)
         await watcher.exited
-        if marker is not None:  # while the zombie leader pins the session id
+        if marker is not None:  # while the zombie leader pins the group id
             leftovers = await REAPER.sweep(marker)
         returncode = proc.wait()
         drained = loop.time() + PIPE_DRAIN_SECONDS
@@ -281,7 +281,7 @@ async def _spawn(
     if marker is not None:
         REAPER.step_starting(marker)
     try:
-        proc = await spawn.start(
+        proc = spawn.start(
             argv, cwd=cwd, env=env, stdin=groups.devnull, stdout=write_fd, stderr=err_write
         )
     except BaseException:

@@ -1,32 +1,31 @@
-"""Start a step's process without holding up the event loop: glibc's `posix_spawn` in a thread.
+"""Start a step's process cheaply: glibc's `posix_spawn`, in a process group of its own.
 
-Why: `subprocess.Popen` starts a child with vfork and returns once the child has exec'd; on
-Python 3.11 it holds the GIL all that time, so the whole event loop waits. A step's child first
-starts a session of its own (setsid), and on Linux with autogroup scheduling a new session is a
-new scheduling group: on a busy machine the child can wait milliseconds for a CPU before it
-execs (measured: 1 to 4 ms a step under a load average of 8, most of a short task's time). glibc's
-`posix_spawn` does the same work in the child (clone with CLONE_VFORK, setsid, dup2, chdir, close
-the other descriptors, exec), and called through ctypes it releases the GIL, so a worker thread
-waits instead of the loop.
+Why: a step's child is the leader of a new process group, so that a cancel or timeout kills
+everything it started. `subprocess.Popen(start_new_session=True)` makes that group with a new
+session, and on Linux with autogroup scheduling a new session is a new scheduling group: on a
+busy machine the child waited 1 to 4 ms for a CPU before it exec'd, while Python held the GIL and
+the event loop waited. A session is only needed to leave the controlling terminal (so that a
+step that opens `/dev/tty` fails instead of being stopped by SIGTTIN); so the child gets a new
+session only when foredeck has a terminal (`foredeck run` in a shell), and otherwise (the
+controller, CI) a new process group of foredeck's session and scheduling group, as `xargs`'
+children are. glibc's `posix_spawn` does the child's work (clone with CLONE_VFORK, setpgid or
+setsid, dup2, chdir, close the other descriptors, exec) with nothing in Python between the
+clone and the exec; it is called in the loop's thread: handing it to a worker thread cost more
+than it saved except on a heavily loaded machine (bench/local_overhead.py).
 
-The child is the one `Popen(argv, cwd=, env=, stdin=, stdout=, stderr=, start_new_session=True)`
-starts: `argv[0]` without a slash is looked up in the `PATH` of `env` (the first exec error
-other than "not found" is reported, as Popen does), descriptors other than 0-2 are closed, the
-caller's signal mask is kept, SIGPIPE and SIGXFSZ are reset to their defaults (Python ignores
-them; `restore_signals`), a NUL byte or a `=` in a variable name is a ValueError. One
-difference: glibc leaves its two internal signals (32 and 33) ignored in the child, as in every
-program its `posix_spawn` starts (a glibc program sets them up itself). Where glibc lacks what
-this needs (not Linux, another C library, glibc older than 2.34), or a descriptor to hand over
-is 0, 1 or 2, `Popen` starts the child, as before.
-
-A caller cancelled while its child starts waits (blocking, on the cancel path only) for the
-worker to be done with its descriptors; the child, if it started, is killed and reaped.
+The child is the one `Popen(argv, cwd=, env=, stdin=, stdout=, stderr=, start_new_session=or
+process_group=)` starts: `argv[0]` without a slash is looked up in the `PATH` of `env` (the
+first exec error other than "not found" is reported, as Popen does), descriptors other than 0-2
+are closed, the caller's signal mask is kept, SIGPIPE and SIGXFSZ are reset to their defaults
+(Python ignores them; `restore_signals`), a NUL byte or a `=` in a variable name is a
+ValueError. One difference: glibc leaves its two internal signals (32 and 33) ignored in the
+child, as in every program its `posix_spawn` starts (a glibc program sets them up itself).
+Where glibc lacks what this needs (not Linux, another C library, glibc older than 2.34), or a
+descriptor to hand over is 0, 1 or 2, `Popen` starts the child.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ctypes
 import errno
 import os
@@ -35,17 +34,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-_POSIX_SPAWN_SETSIGDEF = 0x04  # glibc's <spawn.h>
+_POSIX_SPAWN_SETPGROUP = 0x02  # glibc's <spawn.h>
+_POSIX_SPAWN_SETSIGDEF = 0x04
 _POSIX_SPAWN_SETSIGMASK = 0x08
 _POSIX_SPAWN_SETSID = 0x80
 _ATTR_BYTES = 1024  # posix_spawnattr_t is 336 bytes on glibc's 64-bit targets
 _ACTIONS_BYTES = 256  # posix_spawn_file_actions_t is 80
 _SIGSET_BYTES = 128
 _RESTORED = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
-_WORKERS = 4
 
 
 class StepProcess(Protocol):
@@ -123,16 +121,25 @@ def _load() -> _Libc | None:
 
 _LIBC = _load()
 _lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-_attributes: dict[frozenset[int], ctypes.Array[ctypes.c_char]] = {}
+_attributes: dict[tuple[frozenset[int], bool], ctypes.Array[ctypes.c_char]] = {}
 
 
 def available() -> bool:
-    """Whether children are started by `posix_spawn` in a thread (else by Popen)."""
+    """Whether children are started by `posix_spawn` (else by Popen)."""
     return _LIBC is not None
 
 
-async def start(
+def has_terminal() -> bool:
+    """Whether this process has a controlling terminal (its children then get a session)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def start(
     argv: Sequence[str],
     *,
     cwd: str,
@@ -141,10 +148,11 @@ async def start(
     stdout: int,
     stderr: int,
 ) -> StepProcess:
-    """Start `argv` in a new session with these descriptors as 0, 1 and 2 (see the module
-    docstring). Raises OSError when it cannot start, ValueError for an impossible argument.
-    If the caller is cancelled while the child starts, the child is killed and reaped."""
+    """Start `argv` as the leader of a new process group (and session, with a terminal) with
+    these descriptors as 0, 1 and 2 (see the module docstring). Raises OSError when it cannot
+    start, ValueError for an impossible argument."""
     libc = _LIBC
+    session = has_terminal()
     if libc is None or not argv or min(stdin, stdout, stderr) < 3:
         return subprocess.Popen(
             list(argv),
@@ -153,39 +161,14 @@ async def start(
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            start_new_session=True,
+            start_new_session=session,
+            process_group=None if session else 0,
         )
-    request = _Request(libc, argv, cwd, env, (stdin, stdout, stderr))
-    loop = asyncio.get_running_loop()
-    try:
-        pid = await loop.run_in_executor(_pool(), request.run)
-    except asyncio.CancelledError:
-        request.abandon()
-        raise
-    return SpawnedChild(pid)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix="foredeck-spawn")
-        return _executor
-
-
-def _after_fork() -> None:
-    """A forked child has none of its parent's workers: it starts its own."""
-    global _executor, _lock
-    _executor = None
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork)
+    return SpawnedChild(_Request(libc, argv, cwd, env, (stdin, stdout, stderr), session).run())
 
 
 class _Request:
-    """One child to start, built in the loop's thread (the arguments checked, the caller's
-    signal mask read), started in a worker."""
+    """One child to start: the arguments checked, the caller's signal mask read."""
 
     def __init__(
         self,
@@ -194,6 +177,7 @@ class _Request:
         cwd: str,
         env: Mapping[bytes, bytes] | Mapping[str, str],
         fds: tuple[int, int, int],
+        session: bool,
     ) -> None:
         self.libc = libc
         args = [os.fsencode(arg) for arg in argv]
@@ -213,32 +197,18 @@ class _Request:
         self.envp = (ctypes.c_char_p * (len(entries) + 1))(*entries, None)
         self.cwd = os.fsencode(cwd)
         self.fds = fds
-        self.attributes = _attributes_for(libc, signal.pthread_sigmask(signal.SIG_BLOCK, []))
-        self._lock = threading.Lock()
-        self._abandoned = False
-        self._busy = threading.Lock()  # held by the worker while it starts the child
-        self._pid: int | None = None  # once started, unless abandoned by then
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        self.attributes = _attributes_for(libc, mask, session)
 
     def run(self) -> int:
-        """In a worker: start the child, unless the caller has gone already."""
-        with self._lock:
-            if self._abandoned:
-                raise OSError(errno.ECANCELED, os.strerror(errno.ECANCELED), self.filename)
-            self._busy.acquire()
-        try:
-            return self._run()
-        finally:
-            self._busy.release()
-
-    def _run(self) -> int:
-        """Try each candidate path as Popen's child does."""
+        """Start the child, trying each candidate path as Popen's child does; its pid."""
         first_error = 0
         last_error = errno.ENOENT
         for path in self.candidates:
             pid = ctypes.c_int(0)
             code = self._spawn(path, pid)
             if code == 0:
-                return self._started(pid.value)
+                return pid.value
             last_error = code
             if code not in (errno.ENOENT, errno.ENOTDIR) and not first_error:
                 first_error = code
@@ -264,35 +234,6 @@ class _Request:
         finally:
             libc.actions_destroy(actions)
 
-    def _started(self, pid: int) -> int:
-        """Hand the child to the caller, or stop it if the caller has gone."""
-        with self._lock:
-            if not self._abandoned:
-                self._pid = pid
-                return pid
-        _kill_and_reap(pid)  # nobody else knows of it
-        return pid
-
-    def abandon(self) -> None:
-        """The caller was cancelled: no child is left. A start under way is waited for (its
-        descriptors stay the caller's until then: they are closed once this returns); a child
-        already handed over is killed here, one started after the flag by the worker."""
-        with self._lock:
-            self._abandoned = True
-        with self._busy:
-            pass
-        with self._lock:
-            pid, self._pid = self._pid, None
-        if pid is not None:
-            _kill_and_reap(pid)
-
-
-def _kill_and_reap(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)  # its session's group: the child is its leader
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-
 
 def _candidates(executable: bytes, env: Mapping[bytes, bytes] | Mapping[str, str]) -> list[bytes]:
     """The paths Popen's child tries to exec, in order: `argv[0]` itself when it has a directory
@@ -304,10 +245,12 @@ def _candidates(executable: bytes, env: Mapping[bytes, bytes] | Mapping[str, str
     return [os.path.join(os.fsencode(d), executable) for d in directories]
 
 
-def _attributes_for(libc: _Libc, mask: set[int | signal.Signals]) -> ctypes.Array[ctypes.c_char]:
-    """The spawn attributes for a signal mask: new session, that mask, Python's ignored signals
-    back to their defaults. One per mask, kept: posix_spawn only reads them."""
-    key = frozenset(int(sig) for sig in mask)
+def _attributes_for(
+    libc: _Libc, mask: set[int | signal.Signals], session: bool
+) -> ctypes.Array[ctypes.c_char]:
+    """The spawn attributes for a signal mask: new process group (or session), that mask,
+    Python's ignored signals back to their defaults. Kept: posix_spawn only reads them."""
+    key = (frozenset(int(sig) for sig in mask), session)
     with _lock:
         known = _attributes.get(key)
         if known is not None:
@@ -317,11 +260,12 @@ def _attributes_for(libc: _Libc, mask: set[int | signal.Signals]) -> ctypes.Arra
         defaults = ctypes.create_string_buffer(_SIGSET_BYTES)
         failed = libc.attr_init(attributes) or libc.sigemptyset(blocked)
         failed = failed or libc.sigemptyset(defaults)
-        for sig in key:
+        for sig in key[0]:
             libc.sigaddset(blocked, sig)  # glibc refuses its internal signals: never blocked
         for sig in _RESTORED:
             failed = failed or libc.sigaddset(defaults, int(sig))
-        flags = _POSIX_SPAWN_SETSID | _POSIX_SPAWN_SETSIGMASK | _POSIX_SPAWN_SETSIGDEF
+        group = _POSIX_SPAWN_SETSID if session else _POSIX_SPAWN_SETPGROUP  # pgroup 0: its pid
+        flags = group | _POSIX_SPAWN_SETSIGMASK | _POSIX_SPAWN_SETSIGDEF
         failed = failed or libc.set_flags(attributes, flags)
         failed = failed or libc.set_sigmask(attributes, blocked)
         failed = failed or libc.set_sigdefault(attributes, defaults)
