@@ -25,7 +25,7 @@ from foredeck.leases import LeaseService, store
 from foredeck.leases.held import job_leases
 from foredeck.leases.postgres_db import PostgresDatabases
 from foredeck.serve.app import create_service_app
-from foredeck.settings import LeaseSettings, Settings
+from foredeck.settings import ContainerSettings, LeaseSettings, Settings
 from tests.conftest import PG_URL
 from tests.controller.helpers import (
     add_job,
@@ -37,6 +37,7 @@ from tests.controller.helpers import (
     spec_config,
 )
 from tests.db.fixtures import Database
+from tests.kit.step_image import IMAGE, IN_IMAGE, StepImage, build_step_image
 from tests.kit.wait import eventually, wait_for
 
 CONNECT = """\
@@ -120,6 +121,50 @@ async def test_a_step_connects_to_its_leased_database_then_it_is_released_dirty(
     assert not (tmp_path / "runs" / str(job_id) / "leases").exists()  # files gone with it
     log = (build / "build-log.txt").read_text()
     assert "postgresql://" not in log  # the DSN is in a file, never in a log
+
+
+IN_CONTAINER = """\
+cat /etc/in-image
+echo "leases=$FOREDECK_LEASES dir=$FOREDECK_LEASE_TEST_DB_DIR"
+echo "file=$FOREDECK_LEASE_TEST_DB_URL_FILE"
+echo "dsn lines: $(grep -c '^postgresql://' "$FOREDECK_LEASE_TEST_DB_URL_FILE")"
+if (echo x > "$FOREDECK_LEASE_TEST_DB_URL_FILE") 2>/dev/null; then echo writable; \
+else echo read-only; fi
+"""
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StepImage]:
+    image = build_step_image(tmp_path_factory.mktemp("podman"))
+    yield image
+    image.remove_all()
+
+
+async def test_a_container_step_reads_its_lease_from_a_read_only_mount(
+    podman: StepImage, sqlite_db: Database, tmp_path: Path, prefix: str
+) -> None:
+    config = {
+        "spec": {"containers": [{"image": IMAGE, "command": ["sh", "-c", IN_CONTAINER]}]},
+        "leases": [{"type": "test-db", "ttl": 60}],
+    }
+    job_id = add_job(sqlite_db, "db-in-container", config)
+    settings = pg_settings(tmp_path, sqlite_db, prefix)
+    settings = settings.model_copy(
+        update={"containers": ContainerSettings.model_validate(podman.settings())}
+    )
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    build = tmp_path / "artifacts" / "logs" / "db-in-container" / str(job.build_id)
+    log = (build / "build-log.txt").read_text()
+    assert job.state == "success", log
+    assert IN_IMAGE in log  # it ran in its image, not on the host
+    assert "leases=/foredeck/leases dir=/foredeck/leases/test-db-0" in log
+    assert "file=/foredeck/leases/test-db-0/url" in log
+    assert "dsn lines: 1" in log and "read-only" in log and "writable" not in log
+    assert "postgresql://" not in log
+    [held] = intervals_of(sqlite_db, job_id, {})
+    assert held.ended == "released"
 
 
 async def test_an_aborted_job_releases_its_lease(
