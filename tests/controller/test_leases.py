@@ -249,6 +249,94 @@ def test_an_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
         ConfigAgent.from_settings(settings)
 
 
+PIPELINE_LEASES = """\
+periodics:
+- name: p
+  interval: 1h
+  pipeline:
+    apiVersion: tekton.dev/v1
+    kind: Pipeline
+    metadata:
+      name: p
+      annotations:
+        foredeck.dev/leases: '[{"type": "eks-clutser"}]'
+    spec:
+      tasks:
+      - name: t
+        taskSpec:
+          steps: [{name: s, image: busybox, script: "true"}]
+"""
+
+
+def test_a_pipelines_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(PIPELINE_LEASES)
+    [error] = load_config([path], lease_types=frozenset({"eks-cluster"})).errors
+    assert (error.source.file, error.source.line) == (str(path), 10)  # the annotation
+    assert "pipeline: unknown lease type 'eks-clutser'" in error.message
+    assert load_config([path], lease_types=frozenset({"eks-clutser"})).ok
+
+
+def annotated(script: str, leases: str) -> dict[str, Any]:
+    """An inline pipeline whose `foredeck.dev/leases` annotation is `leases`."""
+    return {
+        "apiVersion": "tekton.dev/v1",
+        "kind": "Pipeline",
+        "metadata": {"name": "p", "annotations": {"foredeck.dev/leases": leases}},
+        "spec": {
+            "tasks": [{"name": "t", "taskSpec": {"steps": [{"name": "s", "script": script}]}}]
+        },
+    }
+
+
+async def test_a_pipeline_leases_what_it_declares_beside_the_jobs_leases(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = with_leases(
+        make_settings(tmp_path, sqlite_db),
+        types=[
+            {"name": "slot", "resources": ["slot-1"]},
+            {"name": "pool", "resources": ["pool-1", "pool-2"]},
+        ],
+    )
+    LeaseService(sqlite_db.engine, settings.leases).sync()
+    out = host_dir(tmp_path) / "names"
+    script = f'echo "$FOREDECK_LEASE_SLOT_NAME $FOREDECK_LEASE_POOL_NAME" > {out}'
+    # The job's own entry for pool wins over the pipeline's (count 2 there, 1 here).
+    pipeline = annotated(script, '[{"type": "slot"}, {"type": "pool", "count": 2}]')
+    job_id = add_job(
+        sqlite_db, "piped", {"pipeline": pipeline, "leases": [{"type": "pool", "ttl": 60}]}
+    )
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "success", job.description
+    slot, pool = out.read_text().split()
+    assert slot == "slot-1" and pool in ("pool-1", "pool-2")
+    held = sorted((h.type, h.name, h.ended) for h in intervals_of(sqlite_db, job_id, {}))
+    assert held == [("pool", pool, "released"), ("slot", "slot-1", "released")]
+
+
+async def test_a_pipeline_naming_an_unknown_lease_type_ends_the_job_in_error(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = with_leases(
+        make_settings(tmp_path, sqlite_db), types=[{"name": "slot", "resources": ["slot-1"]}]
+    )
+    LeaseService(sqlite_db.engine, settings.leases).sync()
+    ran = host_dir(tmp_path) / "ran"
+    pipeline = annotated(f"touch {ran}", '[{"type": "slot"}, {"type": "nope"}]')
+    job_id = add_job(sqlite_db, "unknown", {"pipeline": pipeline})
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "error"
+    assert "unknown lease type 'nope' (leases.types: slot)" in job.description
+    assert job.description.startswith("pipeline ")  # names where the pipeline says so
+    assert not ran.exists()
+    assert intervals_of(sqlite_db, job_id, {}) == []  # nothing leased, not even the slot
+
+
 def slot_settings(tmp_path: Path, db: Database, **controller: Any) -> Settings:
     return with_leases(
         make_settings(tmp_path, db, **controller),

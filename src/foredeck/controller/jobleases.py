@@ -22,6 +22,7 @@ from foredeck.config.models import LeaseRequest
 from foredeck.leases import Lease, LeaseError, LeaseLost, LeaseService, NoFreeResource
 from foredeck.leases.held import job_owner
 from foredeck.leases.provider import ProviderError
+from foredeck.pipeline.model import LeaseNeed
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,36 @@ Describe = Callable[[str | None], Awaitable[None]]
 class LeaseFailed(Exception):
     """A lease the job asked for cannot be had (no lease service, an unknown type, a provider
     that failed): the job ends `error` with this message."""
+
+
+def wanted(job: list[LeaseRequest], pipeline: list[LeaseNeed]) -> list[LeaseRequest]:
+    """The job's `leases:` and its pipeline's `foredeck.dev/leases`: a type the job names is
+    leased as the job says (its count and TTL), the pipeline's other types are added."""
+    named = {request.type for request in job}
+    added = [
+        LeaseRequest(type=need.type, count=need.count, ttl=need.ttl)
+        for need in pipeline
+        if need.type not in named
+    ]
+    return [*job, *added]
+
+
+def unknown_types(
+    service: LeaseService | None, job: list[LeaseRequest], pipeline: list[LeaseNeed]
+) -> str | None:
+    """Why a lease asked for names no configured type (the pipeline's with its `file:line`:
+    a pipeline file read from the checkout is only checked here), or None."""
+    known = set(service.types) if service is not None else set()
+    listed = ", ".join(sorted(known)) or "none are configured"
+    for request in job:
+        if request.type not in known:
+            return f"leases: unknown lease type {request.type!r} (leases.types: {listed})"
+    for need in pipeline:
+        if need.type not in known:
+            return (
+                f"pipeline {need.source}: unknown lease type {need.type!r} (leases.types: {listed})"
+            )
+    return None
 
 
 def env_name(type_: str) -> str:

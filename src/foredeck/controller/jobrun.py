@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from foredeck.controller import artifacts, leftovers
 from foredeck.controller.env import prow_env
-from foredeck.controller.jobleases import Describe, JobLeases, LeaseFailed
+from foredeck.controller.jobleases import (
+    Describe,
+    JobLeases,
+    LeaseFailed,
+    unknown_types,
+    wanted,
+)
 from foredeck.controller.pipeline import Limits, format_seconds, job_agent, limits
 from foredeck.controller.publishing import Publisher
 from foredeck.controller.running import Outcome, Running, cancelling
@@ -112,7 +118,12 @@ class JobRunner:
         if r.reason is not None:
             return self._stopped(r, lim)
         request = self._request(r, job, refs, repo_dir, lim)
-        held = JobLeases(self.leases, job.id, model.leases, self.lease_ttl)
+        needs = run.pipeline.leases
+        if (model.leases or needs) and self.leases is not None:
+            unknown = unknown_types(self.leases, model.leases, needs)
+            if unknown is not None:
+                return Outcome("error", unknown)
+        held = JobLeases(self.leases, job.id, wanted(model.leases, needs), self.lease_ttl)
         try:
             try:
                 if not await held.acquire(lambda: r.reason is not None, self._describer(job.id)):

@@ -448,6 +448,17 @@ class TaskRunSettings:
         return [name for name, value in named if value]
 
 
+@dataclass(frozen=True)
+class LeaseNeed:
+    """A resource the pipeline leases before its first task (its `foredeck.dev/leases`
+    annotation, `pipeline/leases.py`), as a job's `leases:` entry is."""
+
+    type: str
+    count: int = 1
+    ttl: float | None = None
+    source: Source = UNKNOWN
+
+
 @dataclass
 class Pipeline:
     """A DAG of tasks plus `finally` tasks that always run once the DAG is done.
@@ -494,6 +505,8 @@ class Pipeline:
     """Workflow-level fields that only a cluster acts on (Argo `podSpecPatch`,
     `synchronization`, `nodeSelector`, ...), as written: carried to
     the emitters, noted once by a host run."""
+    leases: list[LeaseNeed] = field(default_factory=list)
+    """What the controller leases for a job running it, besides the job's own `leases:`."""
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]
