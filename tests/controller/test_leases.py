@@ -366,6 +366,38 @@ async def test_heartbeats_keep_a_lease_past_its_ttl(sqlite_db: Database, tmp_pat
     assert ended(sqlite_db, job_id) == ["released"]
 
 
+async def test_a_lease_released_by_someone_else_stops_the_job(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    started = host_dir(tmp_path) / "started"
+    finished = host_dir(tmp_path) / "finished"
+    script = f"touch {started}; sleep 60; touch {finished}"
+    job_id = add_job(sqlite_db, "loses", spec_config(script, leases=[{"type": "slot", "ttl": 1}]))
+    controller = Controller(sqlite_db.engine, settings)
+    assert await controller.run_once() == [job_id]
+    await eventually(started.exists, "the step to start")
+    [busy] = store.resources(sqlite_db.engine, "slot")
+    assert busy.owner == f"job/{job_id}" and busy.lease_id is not None
+    # Someone else (an operator, `foredeck lease release`) gives the resource back.
+    assert service.release(busy.lease_id, dirty=False)
+    other = service.acquire("slot", owner="someone-else", ttl=60)
+    await run_all(controller)
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "error"
+    assert job.description == (
+        "lease slot-1 of type slot was lost: no longer held by this job (released by someone "
+        "else, or taken back by the reaper after its TTL)"
+    )
+    assert not finished.exists()  # the step was stopped, not left to run on the resource
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert (resource.state, resource.owner) == ("busy", "someone-else")  # not released by the job
+    assert service.release(other)
+
+
 def test_a_killed_controller_leaves_its_lease_to_the_reaper(
     sqlite_db: Database, tmp_path: Path
 ) -> None:

@@ -82,7 +82,10 @@ class JobLeases:
         job_id: int,
         requests: list[LeaseRequest],
         default_ttl: float,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_lost(why)` is called once when a heartbeat finds a lease no longer held: the
+        job must stop, someone else may hold the resource now."""
         self.service = service
         self.owner = job_owner(job_id)
         # One order for every job: two jobs never each hold what the other waits for.
@@ -91,6 +94,9 @@ class JobLeases:
         self.held: list[Lease] = []
         self.root: Path | None = None
         self._beat: asyncio.Task[None] | None = None
+        self.on_lost = on_lost
+        self.lost: str | None = None
+        """Why the job lost a lease (the first one lost), None while it holds them all."""
 
     async def acquire(self, stopped: Callable[[], bool], describe: Describe) -> bool:
         """Acquire every lease, waiting while none is free (the job stays pending and says so);
@@ -106,6 +112,8 @@ class JobLeases:
             for _ in range(request.count):
                 said = False
                 while True:
+                    if self.lost is not None:
+                        raise LeaseFailed(self.lost)
                     if stopped():
                         return False
                     try:
@@ -131,19 +139,35 @@ class JobLeases:
             self._beat = asyncio.get_running_loop().create_task(self._heartbeats())
 
     async def _heartbeats(self) -> None:
-        """Every third of the shortest TTL, extend each lease; a lost one is logged and
-        dropped (the reaper already made it dirty)."""
+        """Every third of the shortest TTL, extend each lease. A lost one (reaped, or released
+        by someone else) is no longer beaten and stops the job (`on_lost`); the others are
+        kept until the job's end releases them."""
         assert self.service is not None
         service = self.service
+        gone: set[str] = set()
         while True:
             await asyncio.sleep(min(lease.ttl for lease in self.held) / 3)
             for lease in list(self.held):
+                if lease.id in gone:
+                    continue
                 try:
                     await asyncio.to_thread(service.heartbeat, lease)
                 except LeaseLost:
-                    log.warning("%s: lease of %s %s lost", self.owner, lease.type, lease.name)
+                    gone.add(lease.id)
+                    self._lost(lease)
                 except Exception as exc:  # the database is away: try again next time
                     log.warning("%s: heartbeat of %s failed: %s", self.owner, lease.name, exc)
+
+    def _lost(self, lease: Lease) -> None:
+        why = (
+            f"lease {lease.name} of type {lease.type} was lost: no longer held by this job "
+            "(released by someone else, or taken back by the reaper after its TTL)"
+        )
+        log.warning("%s: %s", self.owner, why)
+        if self.lost is None:
+            self.lost = why
+            if self.on_lost is not None:
+                self.on_lost(why)
 
     def hand_over(self, workspace: Path) -> tuple[dict[str, str], Path | None]:
         """Write the lease files; the steps' variables and the directory they are in."""

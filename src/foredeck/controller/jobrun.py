@@ -123,7 +123,13 @@ class JobRunner:
             unknown = unknown_types(self.leases, model.leases, needs)
             if unknown is not None:
                 return Outcome("error", unknown)
-        held = JobLeases(self.leases, job.id, wanted(model.leases, needs), self.lease_ttl)
+        held = JobLeases(
+            self.leases,
+            job.id,
+            wanted(model.leases, needs),
+            self.lease_ttl,
+            on_lost=lambda why: r.stop("lease", why),
+        )
         try:
             try:
                 if not await held.acquire(lambda: r.reason is not None, self._describer(job.id)):
@@ -131,6 +137,8 @@ class JobRunner:
             except LeaseFailed as exc:
                 return Outcome("error", str(exc))
             r.leases = held.summary()
+            if r.reason is not None:  # stopped, or a lease lost, since the last was had
+                return self._stopped(r, lim)
             env, lease_dir = await asyncio.to_thread(held.hand_over, workspace)
             request = replace(request, env={**request.env, **env}, lease_dir=lease_dir)
             return await self._run(r, executor, run, request, lim)
@@ -223,6 +231,8 @@ class JobRunner:
         finally:
             timer.cancel()
             r.done()
+        if r.reason == "lease":  # what the steps did on a resource they lost proves nothing
+            return Outcome("error", r.why)
         if result is not None and result.status in ("Succeeded", "Failed"):
             return _ended(result)
         if result is not None and result.status == "TimedOut" and r.reason is None:
@@ -236,6 +246,8 @@ class JobRunner:
             return Outcome("aborted", f"timed out after {lim.timeout_text}")
         if r.reason == "stop":
             return Outcome("aborted", STOPPED)
+        if r.reason == "lease":
+            return Outcome("error", r.why)
         return Outcome("aborted", "Job aborted.")
 
 

@@ -13,7 +13,7 @@ from foredeck.db.models import JobState
 
 log = logging.getLogger(__name__)
 
-StopReason = Literal["abort", "timeout", "stop"]
+StopReason = Literal["abort", "timeout", "stop", "lease"]
 Phase = Literal["prepare", "run", "finish"]
 T = TypeVar("T")
 
@@ -38,6 +38,8 @@ class Running:
         self.id = claimed.id
         self.cancel = asyncio.Event()
         self.reason: StopReason | None = None
+        self.why = ""
+        """What stopped it, in words, when the reason is not an abort, timeout or stop."""
         self.phase: Phase = "prepare"
         self.grace = grace
         self.final_sha = ""
@@ -47,10 +49,11 @@ class Running:
         self.task: asyncio.Task[None] | None = None
         self._enforcer: asyncio.Task[None] | None = None
 
-    def stop(self, reason: StopReason) -> None:
+    def stop(self, reason: StopReason, why: str = "") -> None:
         if self.reason is not None or self.phase == "finish":
             return
         self.reason = reason
+        self.why = why
         if self.phase == "prepare":
             if self.inner is not None:
                 self.inner.cancel()
