@@ -446,6 +446,9 @@ class LeaseSettings(BaseModel):
     """Longer TTLs asked for are cut to this."""
     job_ttl: float = Field(default=300.0, gt=0)
     """TTL of a job's leases that name none: how soon a dead controller's leases are reaped."""
+    job_wait: float = Field(default=3600.0, gt=0)
+    """Seconds a job waits for its leases at most (then it ends `error`); the job's own
+    timeout starts once it holds them all."""
     prices: dict[str, float] = Field(default_factory=dict)
     """Estimated cost per hour held, by type: the run page and the API show a lease's cost."""
 

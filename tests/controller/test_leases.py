@@ -398,6 +398,56 @@ async def test_a_lease_released_by_someone_else_stops_the_job(
     assert service.release(other)
 
 
+async def test_the_wait_for_a_lease_does_not_count_against_the_jobs_timeout(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    other = service.acquire("slot", owner="someone", ttl=60)
+    out = host_dir(tmp_path) / "ran"
+    config = spec_config(
+        f"touch {out}", leases=[{"type": "slot"}], decoration_config={"timeout": "3s"}
+    )
+    job_id = add_job(sqlite_db, "patient", config)
+    controller = Controller(sqlite_db.engine, settings)
+    assert await controller.run_once() == [job_id]
+
+    def waiting() -> bool:
+        return get_job(sqlite_db, job_id).description == "Waiting for a free slot lease."
+
+    await eventually(waiting, "the job to wait for the slot")
+    await asyncio.sleep(4)  # longer than the job's timeout, all of it waiting
+    assert get_job(sqlite_db, job_id).state == "pending"
+    service.release(other, dirty=False)
+    await run_all(controller)
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "success", job.description
+    assert out.exists()
+
+
+async def test_a_job_waits_for_its_leases_at_most_leases_job_wait(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    settings.leases.job_wait = 1.5
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    other = service.acquire("slot", owner="someone", ttl=60)
+    out = host_dir(tmp_path) / "ran"
+    job_id = add_job(sqlite_db, "impatient", spec_config(f"touch {out}", leases=[{"type": "slot"}]))
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "error"
+    assert job.description == "no free slot lease within 1.5s (leases.job_wait)"
+    assert not out.exists()
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert resource.owner == "someone"  # still theirs
+    assert service.release(other)
+
+
 def test_a_killed_controller_leaves_its_lease_to_the_reaper(
     sqlite_db: Database, tmp_path: Path
 ) -> None:

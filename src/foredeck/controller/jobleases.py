@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -83,14 +84,17 @@ class JobLeases:
         requests: list[LeaseRequest],
         default_ttl: float,
         on_lost: Callable[[str], None] | None = None,
+        max_wait: float = float("inf"),
     ) -> None:
         """`on_lost(why)` is called once when a heartbeat finds a lease no longer held: the
-        job must stop, someone else may hold the resource now."""
+        job must stop, someone else may hold the resource now. `max_wait`: seconds `acquire`
+        waits for all of them at most (`leases.job_wait`)."""
         self.service = service
         self.owner = job_owner(job_id)
         # One order for every job: two jobs never each hold what the other waits for.
         self.requests = sorted(requests, key=lambda q: q.type)
         self.default_ttl = default_ttl
+        self.max_wait = max_wait
         self.held: list[Lease] = []
         self.root: Path | None = None
         self._beat: asyncio.Task[None] | None = None
@@ -107,6 +111,7 @@ class JobLeases:
             raise LeaseFailed("the job asks for leases but no lease types are configured")
         service = self.service
         waited = False
+        deadline = time.monotonic() + self.max_wait
         for request in self.requests:
             ttl = request.ttl or self.default_ttl
             for _ in range(request.count):
@@ -116,9 +121,15 @@ class JobLeases:
                         raise LeaseFailed(self.lost)
                     if stopped():
                         return False
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise LeaseFailed(
+                            f"no free {request.type} lease within {self.max_wait:g}s "
+                            "(leases.job_wait)"
+                        )
                     try:
                         lease = await asyncio.to_thread(
-                            service.acquire, request.type, self.owner, ttl, WAIT_SLICE
+                            service.acquire, request.type, self.owner, ttl, min(WAIT_SLICE, left)
                         )
                     except NoFreeResource:
                         if not said:

@@ -71,6 +71,7 @@ class JobRunner:
         c = settings.controller
         self.leases = leases
         self.lease_ttl = settings.leases.job_ttl
+        self.lease_wait = settings.leases.job_wait
         self.describe = describe
         self.owner = owner
         self.clone_uri = clone_uri
@@ -129,6 +130,7 @@ class JobRunner:
             wanted(model.leases, needs),
             self.lease_ttl,
             on_lost=lambda why: r.stop("lease", why),
+            max_wait=self.lease_wait,
         )
         try:
             try:
