@@ -259,4 +259,8 @@ class LeaseInterval(Base):
     ended: Mapped[str | None] = mapped_column(String(16))
     """`released` (by its holder) or `expired` (taken back by the reaper)."""
 
-    __table_args__ = (Index("ix_lease_intervals_resource_acquired", "resource_id", "acquired_at"),)
+    __table_args__ = (
+        Index("ix_lease_intervals_resource_acquired", "resource_id", "acquired_at"),
+        # A job's leases (`leases.held.job_leases`): by owner, in the order acquired.
+        Index("ix_lease_intervals_owner_acquired", "owner", "acquired_at"),
+    )
