@@ -446,6 +446,9 @@ class LeaseSettings(BaseModel):
     """Longer TTLs asked for are cut to this."""
     job_ttl: float = Field(default=300.0, gt=0)
     """TTL of a job's leases that name none: how soon a dead controller's leases are reaped."""
+    tombstone_retention: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """Seconds a `tombstone` resource row (a deleted dynamic resource, a static one no longer
+    configured) is kept before the reaper deletes it: one row per dynamic lease otherwise."""
     job_wait: float = Field(default=3600.0, gt=0)
     """Seconds a job waits for its leases at most (then it ends `error`); the job's own
     timeout starts once it holds them all."""
