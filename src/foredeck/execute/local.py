@@ -236,7 +236,9 @@ class _Run:
             )
         for task in self.pipeline.finally_tasks:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
-        self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
+        self.scope = lookups.RunScope(
+            self.name, self.pipeline, self.params, self.records, guarded_off=self.guarded_off
+        )
         self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
         self.root.workspaces = {name: name for name in self.declared_workspaces}
         self.record = RunRecord(

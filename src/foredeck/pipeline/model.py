@@ -374,6 +374,13 @@ class RetryStrategy:
     expression: str | None = None
 
 
+NODE_FACTS = ("ip", "startedAt", "finishedAt", "hostNodeName", "phase")
+"""`$(tasks.T.<fact>)` of a DAG task that ran before the reader (Argo's node facts): a daemon's
+address, its times, the host it ran on, and its Argo phase (Succeeded, Failed, Error, Skipped
+or Omitted: Argo's `{{tasks.T.status}}` outside the exit handler, where Tekton's
+`$(tasks.T.status)` is not defined)."""
+
+
 @dataclass
 class PipelineTask:
     """A node of the DAG: a task (by reference or inline) with its bindings and guards."""
