@@ -1,0 +1,180 @@
+"""Find the image references in a manifest's text: every place a bump may rewrite.
+
+Three shapes, at any depth of any document of a file:
+- a whole reference in one value: `image: nginx:1.25` (Kubernetes, Argo, Tekton, Helm values
+  that take one string);
+- Helm values: a mapping with `repository` (and maybe `registry`, `tag`, `digest`), such as
+  `image: {repository: nginx, tag: "1.25"}`;
+- a kustomization's `images:` entries (`name`, `newName`, `newTag`, `digest`).
+Values that are not references (templates, other strings) are ignored: a site only matters
+when its name is one of the bumped images'.
+
+Parsing is ruamel.yaml's composer, in pure Python: its nodes carry the exact character range of
+each value. Nothing is constructed (no Python objects, no comment bookkeeping), as only the
+positions are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from foredeck.cd.refs import ImageRef, RefError, parse_ref, split_name
+from foredeck.cd.source import RewriteError, Scalar, scalar
+
+KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
+@dataclass(frozen=True)
+class RefSite:
+    """A reference written whole in one value."""
+
+    at: Scalar
+    ref: ImageRef
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+
+@dataclass(frozen=True)
+class FieldsSite:
+    """A reference spread over a mapping's keys (Helm values, a kustomize `images:` entry)."""
+
+    kind: Literal["helm", "kustomize"]
+    name: str
+    written: str
+    mapping: MappingNode
+    anchor: Scalar  # the name's value: a missing key is added below its line
+    tag_key: str
+    tag: Scalar | None
+    tag_node: Node | None
+    digest: Scalar | None
+    digest_node: Node | None
+
+
+Site = RefSite | FieldsSite
+
+
+def compose(text: str) -> list[Node]:
+    """The documents of `text`; raises ruamel's `YAMLError` (with the line) when invalid."""
+    return [doc for doc in YAML(typ="safe", pure=True).compose_all(text) if doc is not None]
+
+
+def find_sites(text: str, kustomization: bool = False) -> Iterator[Site | RewriteError]:
+    """Every site in `text`, and the references that cannot be rewritten in place."""
+    seen: set[int] = set()
+    for doc in compose(text):
+        if kustomization and isinstance(doc, MappingNode):
+            yield from _kustomize(text, doc)
+        yield from _walk(text, doc, seen, skip=_images_list(doc) if kustomization else None)
+
+
+def _keys(mapping: MappingNode) -> dict[str, tuple[Node, Node]]:
+    return {k.value: (k, v) for k, v in mapping.value if isinstance(k, ScalarNode)}
+
+
+def _images_list(doc: Node) -> Node | None:
+    if isinstance(doc, MappingNode):
+        return _keys(doc).get("images", (None, None))[1]
+    return None
+
+
+def _walk(
+    text: str, node: Node, seen: set[int], skip: Node | None
+) -> Iterator[Site | RewriteError]:
+    if id(node) in seen or node is skip:
+        return
+    seen.add(id(node))
+    if isinstance(node, SequenceNode):
+        for item in node.value:
+            yield from _walk(text, item, seen, skip)
+    elif isinstance(node, MappingNode):
+        keys = _keys(node)
+        if "repository" in keys:
+            yield from _helm(text, node, keys)
+        image = keys.get("image")
+        if image is not None and isinstance(image[1], ScalarNode) and id(image[1]) not in seen:
+            seen.add(id(image[1]))
+            yield from _whole(text, image[1])
+        for _, value in node.value:
+            yield from _walk(text, value, seen, skip)
+
+
+def _whole(text: str, node: ScalarNode) -> Iterator[Site | RewriteError]:
+    try:
+        ref = parse_ref(node.value)
+    except RefError:
+        return  # a template, an empty value: not a reference
+    try:
+        yield RefSite(scalar(text, node), ref)
+    except RewriteError as exc:
+        yield _named(exc, ref.name)
+
+
+def _named(exc: RewriteError, name: str) -> RewriteError:
+    return RewriteError(exc.line, f"{name}: {exc}")
+
+
+def _string(keys: dict[str, tuple[Node, Node]], key: str) -> str:
+    node = keys.get(key, (None, None))[1]
+    return (
+        str(node.value)
+        if isinstance(node, ScalarNode) and (node.tag or "").endswith(":str")
+        else ""
+    )
+
+
+def _fields(
+    text: str, kind: Literal["helm", "kustomize"], mapping: MappingNode, written: str, name_key: str
+) -> Iterator[Site | RewriteError]:
+    keys = _keys(mapping)
+    tag_key = "tag" if kind == "helm" else "newTag"
+    try:
+        registry, path = split_name(written)
+    except RefError:
+        return
+    try:
+        found = {
+            key: scalar(text, keys[key][1], keys[key][0])
+            for key in (tag_key, "digest")
+            if key in keys
+        }
+        anchor = scalar(text, keys[name_key][1])
+    except RewriteError as exc:
+        yield _named(exc, f"{registry}/{path}")
+        return
+    node = {key: keys[key][0] if key in keys else None for key in (tag_key, "digest")}
+    yield FieldsSite(
+        kind, f"{registry}/{path}", written, mapping, anchor, tag_key,
+        found.get(tag_key), node[tag_key], found.get("digest"), node["digest"],
+    )  # fmt: skip
+
+
+def _helm(
+    text: str, mapping: MappingNode, keys: dict[str, tuple[Node, Node]]
+) -> Iterator[Site | RewriteError]:
+    repository = _string(keys, "repository")
+    if not repository:
+        return
+    registry = _string(keys, "registry")
+    written = f"{registry}/{repository}" if registry else repository
+    yield from _fields(text, "helm", mapping, written, "repository")
+
+
+def _kustomize(text: str, doc: MappingNode) -> Iterator[Site | RewriteError]:
+    images = _images_list(doc)
+    if not isinstance(images, SequenceNode):
+        return
+    for entry in images.value:
+        if not isinstance(entry, MappingNode):
+            continue
+        keys = _keys(entry)
+        name_key = "newName" if _string(keys, "newName") else "name"
+        written = _string(keys, name_key)
+        if written:
+            yield from _fields(text, "kustomize", entry, written, name_key)
