@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -152,7 +153,9 @@ def test_bad_files_are_named_and_the_others_still_bumped(tmp_path: Path) -> None
     (tmp_path / "link.yaml").symlink_to(outside)
     plan = plan_bump(tmp_path, [NewImage.parse(f"{APP}:v2")], [], "tag", max_bytes=2000)
     problems = {p.path: str(p) for p in plan.problems}
-    assert problems.keys() == {"bad.yaml", "big.yaml", "latin1.yaml", "link.yaml"}
+    assert problems.keys() == {"bad.yaml", "big.yaml", "latin1.yaml", "link.yaml", "block.yaml"}
+    assert problems["block.yaml"].startswith("block.yaml:1: ghcr.io/org/app: ")
+    assert problems["block.yaml"].endswith("cannot be rewritten in place")
     assert problems["bad.yaml"].startswith("bad.yaml:3: invalid YAML")
     assert "over the limit of 2000" in problems["big.yaml"]
     assert "not UTF-8" in problems["latin1.yaml"]
@@ -169,9 +172,27 @@ def test_a_value_that_cannot_be_rewritten_in_place_is_a_problem(tmp_path: Path) 
     )
     plan = bump(tmp_path, f"{APP}:v2", pin="tag")
     [problem] = plan.problems
-    assert (problem.path, problem.line) == ("v.yaml", 3)
+    assert (problem.path, problem.line) == ("v.yaml", 2)
     assert "cannot be rewritten" in problem.message
     assert new_text(plan, "v.yaml").endswith("  image: ghcr.io/org/app:v2\n")
+
+
+def test_an_unwritable_reference_to_another_image_is_no_problem(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text(
+        "a:\n  image: >\n    nginx:1\nb:\n  image: ghcr.io/org/app:v1\n"
+    )
+    plan = bump(tmp_path, f"{APP}:v2", pin="tag")
+    assert plan.problems == []
+    assert len(plan.changes) == 1
+
+
+def test_git_metadata_and_special_files_are_not_read(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.yaml").write_text("image: ghcr.io/org/app:v1\n")
+    os.mkfifo(tmp_path / "fifo.yaml")  # reading it would block
+    plan = bump(tmp_path, f"{APP}:v2", pin="tag")
+    assert plan.files == []
+    assert [str(p) for p in plan.problems] == ["fifo.yaml: skipped: not a regular file"]
 
 
 def test_adding_a_key_to_a_flow_mapping_is_refused_with_the_reason(tmp_path: Path) -> None:
@@ -215,3 +236,19 @@ def test_bad_arguments_are_refused_up_front(tmp_path: Path) -> None:
         plan_bump(tmp_path, [NewImage.parse("nginx:1")], [], "digest")
     with pytest.raises(NotADirectoryError):
         plan_bump(tmp_path / "none", [NewImage.parse("nginx:1")], [], "tag")
+
+
+def test_a_tag_pin_removes_a_stale_digest_line_and_keeps_the_rest(tmp_path: Path) -> None:
+    text = f"images:\n- name: nginx\n  digest: {OLD}  # pinned\n  newTag: v1\n"
+    (tmp_path / "kustomization.yml").write_text(text)
+    plan = bump(tmp_path, "nginx:v2", pin="tag")
+    assert new_text(plan, "kustomization.yml") == "images:\n- name: nginx\n  newTag: v2\n"
+
+
+def test_a_key_sharing_its_line_is_not_removed(tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text(f"image: {{repository: nginx, digest: {OLD}}}\n")
+    plan = bump(tmp_path, f"nginx@{NEW}", pin="digest")
+    assert new_text(plan, "values.yaml") == f"image: {{repository: nginx, digest: {NEW}}}\n"
+    plan = bump(tmp_path, "nginx:v2", pin="tag")
+    assert plan.files == []
+    assert "cannot add 'tag' to a flow mapping" in plan.problems[0].message

@@ -17,8 +17,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from foredeck.cd.diff import unified_diff
 from foredeck.cd.refs import NewImage, Pin, RefError
-from foredeck.cd.rewrite import Rewrite, rewrite
-from foredeck.cd.scan import KUSTOMIZATION_FILES, find_sites
+from foredeck.cd.rewrite import rewrite
+from foredeck.cd.scan import KUSTOMIZATION_FILES, Unwritable, find_sites
 from foredeck.cd.source import Edit, RewriteError, splice
 from foredeck.cd.tree import MAX_MANIFEST_BYTES, Problem, manifest_files, read_manifest
 
@@ -96,29 +96,26 @@ def _plan_file(
     plan: BumpPlan, relative: str, text: str, wanted: dict[str, tuple[str | None, str | None]]
 ) -> None:
     kustomization = PurePosixPath(relative).name in KUSTOMIZATION_FILES
-    rewrites: list[tuple[str, Rewrite]] = []
+    changes: list[Change] = []
+    edits: list[Edit] = []
     try:
         for site in find_sites(text, kustomization):
-            if isinstance(site, RewriteError):
-                plan.problems.append(Problem(relative, site.line, str(site)))
-            elif site.name in wanted:
-                try:
-                    rewrites.append((site.name, rewrite(text, site, *wanted[site.name])))
-                except RewriteError as exc:
-                    plan.problems.append(Problem(relative, exc.line, f"{site.name}: {exc}"))
+            if site.name not in wanted:
+                continue
+            if isinstance(site, Unwritable):
+                plan.problems.append(Problem(relative, site.line, f"{site.name}: {site.message}"))
+                continue
+            try:
+                one = rewrite(text, site, *wanted[site.name])
+            except RewriteError as exc:
+                plan.problems.append(Problem(relative, exc.line, f"{site.name}: {exc}"))
+                continue
+            change = Change(relative, one.line, site.name, one.old, one.new)
+            (plan.current if one.current else changes).append(change)
+            edits += one.edits
     except YAMLError as exc:
         plan.problems.append(_invalid(relative, exc))
         return
-    edits: list[Edit] = [edit for _, one in rewrites for edit in one.edits]
-    for name, one in rewrites:
-        change = Change(relative, one.line, name, one.old, one.new)
-        if one.current:
-            plan.current.append(change)
-    changes = [
-        Change(relative, one.line, name, one.old, one.new)
-        for name, one in rewrites
-        if not one.current
-    ]
     if changes:
         plan.files.append(FilePlan(relative, text, splice(text, edits), _unique(changes)))
 

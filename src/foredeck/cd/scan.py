@@ -60,13 +60,23 @@ class FieldsSite:
 Site = RefSite | FieldsSite
 
 
+@dataclass(frozen=True)
+class Unwritable:
+    """A reference to `name` that cannot be rewritten in place (a problem if `name` is bumped)."""
+
+    name: str
+    line: int
+    message: str
+
+
 def compose(text: str) -> list[Node]:
     """The documents of `text`; raises ruamel's `YAMLError` (with the line) when invalid."""
     return [doc for doc in YAML(typ="safe", pure=True).compose_all(text) if doc is not None]
 
 
-def find_sites(text: str, kustomization: bool = False) -> Iterator[Site | RewriteError]:
-    """Every site in `text`, and the references that cannot be rewritten in place."""
+def find_sites(text: str, kustomization: bool = False) -> Iterator[Site | Unwritable]:
+    """Every site in `text`, and the references that cannot be rewritten in place. Raises
+    ruamel's `YAMLError` when `text` is not YAML."""
     seen: set[int] = set()
     for doc in compose(text):
         if kustomization and isinstance(doc, MappingNode):
@@ -84,9 +94,7 @@ def _images_list(doc: Node) -> Node | None:
     return None
 
 
-def _walk(
-    text: str, node: Node, seen: set[int], skip: Node | None
-) -> Iterator[Site | RewriteError]:
+def _walk(text: str, node: Node, seen: set[int], skip: Node | None) -> Iterator[Site | Unwritable]:
     if id(node) in seen or node is skip:
         return
     seen.add(id(node))
@@ -105,19 +113,15 @@ def _walk(
             yield from _walk(text, value, seen, skip)
 
 
-def _whole(text: str, node: ScalarNode) -> Iterator[Site | RewriteError]:
+def _whole(text: str, node: ScalarNode) -> Iterator[Site | Unwritable]:
     try:
-        ref = parse_ref(node.value)
+        ref = parse_ref(node.value.strip())  # stripped: a block scalar is named, not skipped
     except RefError:
         return  # a template, an empty value: not a reference
     try:
         yield RefSite(scalar(text, node), ref)
     except RewriteError as exc:
-        yield _named(exc, ref.name)
-
-
-def _named(exc: RewriteError, name: str) -> RewriteError:
-    return RewriteError(exc.line, f"{name}: {exc}")
+        yield Unwritable(ref.name, exc.line, str(exc))
 
 
 def _string(keys: dict[str, tuple[Node, Node]], key: str) -> str:
@@ -131,7 +135,7 @@ def _string(keys: dict[str, tuple[Node, Node]], key: str) -> str:
 
 def _fields(
     text: str, kind: Literal["helm", "kustomize"], mapping: MappingNode, written: str, name_key: str
-) -> Iterator[Site | RewriteError]:
+) -> Iterator[Site | Unwritable]:
     keys = _keys(mapping)
     tag_key = "tag" if kind == "helm" else "newTag"
     try:
@@ -146,7 +150,7 @@ def _fields(
         }
         anchor = scalar(text, keys[name_key][1])
     except RewriteError as exc:
-        yield _named(exc, f"{registry}/{path}")
+        yield Unwritable(f"{registry}/{path}", exc.line, str(exc))
         return
     node = {key: keys[key][0] if key in keys else None for key in (tag_key, "digest")}
     yield FieldsSite(
@@ -157,7 +161,7 @@ def _fields(
 
 def _helm(
     text: str, mapping: MappingNode, keys: dict[str, tuple[Node, Node]]
-) -> Iterator[Site | RewriteError]:
+) -> Iterator[Site | Unwritable]:
     repository = _string(keys, "repository")
     if not repository:
         return
@@ -166,7 +170,7 @@ def _helm(
     yield from _fields(text, "helm", mapping, written, "repository")
 
 
-def _kustomize(text: str, doc: MappingNode) -> Iterator[Site | RewriteError]:
+def _kustomize(text: str, doc: MappingNode) -> Iterator[Site | Unwritable]:
     images = _images_list(doc)
     if not isinstance(images, SequenceNode):
         return

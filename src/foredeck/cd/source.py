@@ -55,7 +55,7 @@ class Edit:
 def scalar(text: str, node: Node, key: Node | None = None) -> Scalar:
     """The written form of `node`, a scalar on one line; raises `RewriteError` otherwise. An
     empty plain value (`tag:`) is placed right after its key's colon."""
-    line = node.end_mark.line + 1
+    line = node.start_mark.line + 1
     if not isinstance(node, ScalarNode):
         raise RewriteError(line, "not a single value")
     start, end = node.start_mark.index, node.end_mark.index

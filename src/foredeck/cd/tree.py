@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ def manifest_files(
     a problem."""
     top = root.resolve()
     for directory, dirs, files in os.walk(top):
-        dirs.sort()
+        dirs[:] = sorted(name for name in dirs if name != ".git")
         here = Path(directory)
         for name in list(dirs):
             if (here / name).is_symlink():
@@ -70,9 +71,12 @@ def _check_link(top: Path, link: Path, problems: list[Problem]) -> None:
 
 
 def read_manifest(relative: str, path: Path, limit: int) -> str | Problem:
-    """The text of a manifest, or why it is not read (too large, not UTF-8, unreadable)."""
+    """The text of a manifest, or why it is not read (too large, not UTF-8, a FIFO, ...)."""
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            return Problem(relative, None, "skipped: not a regular file")
+        size = status.st_size
         if size > limit:
             return Problem(relative, None, f"skipped: {size} bytes, over the limit of {limit}")
         return path.read_bytes().decode("utf-8")
