@@ -252,3 +252,16 @@ def test_a_key_sharing_its_line_is_not_removed(tmp_path: Path) -> None:
     plan = bump(tmp_path, "nginx:v2", pin="tag")
     assert plan.files == []
     assert "cannot add 'tag' to a flow mapping" in plan.problems[0].message
+
+
+def test_one_value_two_images_want_differently_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    text = "a:\n  repository: nginx\n  tag: &t v1\nb:\n  repository: redis\n  tag: *t\n"
+    (tmp_path / "values.yaml").write_text(text)
+    images = [NewImage.parse("nginx:v2"), NewImage.parse("redis:v3")]
+    plan = plan_bump(tmp_path, images, [], "tag")
+    assert plan.files == []
+    assert [str(p) for p in plan.problems] == [
+        "values.yaml: left as it was: two changes of one value, line 3 (an alias?)"
+    ]
+    one = plan_bump(tmp_path, images[:1], [], "tag")  # alone, the shared value is bumped
+    assert new_text(one, "values.yaml") == text.replace("&t v1", "&t v2")

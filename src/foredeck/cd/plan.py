@@ -117,7 +117,12 @@ def _plan_file(
         plan.problems.append(_invalid(relative, exc))
         return
     if changes:
-        plan.files.append(FilePlan(relative, text, splice(text, edits), _unique(changes)))
+        try:
+            new = splice(text, edits)
+        except ValueError as exc:  # two sites share one value (an alias) but want two texts
+            plan.problems.append(Problem(relative, None, f"left as it was: {exc}"))
+            return
+        plan.files.append(FilePlan(relative, text, new, _unique(changes)))
 
 
 def _unique(changes: list[Change]) -> list[Change]:

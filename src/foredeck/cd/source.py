@@ -138,7 +138,8 @@ def splice(text: str, edits: list[Edit]) -> str:
     parts, position = [], 0
     for edit in sorted(dict.fromkeys(edits), key=lambda e: (e.start, e.end)):
         if edit.start < position:
-            raise ValueError(f"overlapping edits at character {edit.start}")
+            line = text.count("\n", 0, edit.start) + 1
+            raise ValueError(f"two changes of one value, line {line} (an alias?)")
         parts += [text[position : edit.start], edit.text]
         position = edit.end
     parts.append(text[position:])
