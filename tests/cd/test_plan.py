@@ -265,3 +265,12 @@ def test_one_value_two_images_want_differently_leaves_the_file_as_it_was(tmp_pat
     ]
     one = plan_bump(tmp_path, images[:1], [], "tag")  # alone, the shared value is bumped
     assert new_text(one, "values.yaml") == text.replace("&t v1", "&t v2")
+
+
+def test_a_file_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "deep.yaml").write_text("image: nginx:1\nx: " + "[" * 5000 + "]" * 5000 + "\n")
+    (tmp_path / "ok.yaml").write_text("image: nginx:1\n")
+    plan = bump(tmp_path, "nginx:2", pin="tag")
+    [problem] = plan.problems
+    assert problem.path == "deep.yaml" and "nest" in problem.message  # the parser's limit, or ours
+    assert [one.path for one in plan.files] == ["ok.yaml"]

@@ -116,6 +116,9 @@ def _plan_file(
     except YAMLError as exc:
         plan.problems.append(_invalid(relative, exc))
         return
+    except RecursionError:
+        plan.problems.append(Problem(relative, None, "skipped: nested too deeply"))
+        return
     if changes:
         try:
             new = splice(text, edits)
