@@ -18,7 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from foredeck.cd.diff import unified_diff
 from foredeck.cd.refs import NewImage, Pin, RefError
 from foredeck.cd.rewrite import rewrite
-from foredeck.cd.scan import KUSTOMIZATION_FILES, Unwritable, find_sites
+from foredeck.cd.scan import KUSTOMIZATION_FILES, TooDeep, Unwritable, find_sites
 from foredeck.cd.source import Edit, RewriteError, splice
 from foredeck.cd.tree import MAX_MANIFEST_BYTES, Problem, manifest_files, read_manifest
 
@@ -116,7 +116,10 @@ def _plan_file(
     except YAMLError as exc:
         plan.problems.append(_invalid(relative, exc))
         return
-    except RecursionError:
+    except TooDeep as exc:
+        plan.problems.append(Problem(relative, None, f"skipped: {exc}"))
+        return
+    except RecursionError:  # block collections: the composer recurses
         plan.problems.append(Problem(relative, None, "skipped: nested too deeply"))
         return
     if changes:

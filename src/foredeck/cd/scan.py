@@ -16,6 +16,7 @@ positions are used.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +27,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from foredeck.cd.refs import ImageRef, RefError, parse_ref, split_name
 from foredeck.cd.source import RewriteError, Scalar, scalar
 
+MAX_FLOW_DEPTH = 64
+_BRACKETS = re.compile(r"[\[\]{}]")
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
 
@@ -69,8 +72,25 @@ class Unwritable:
     message: str
 
 
+class TooDeep(ValueError):
+    """Collections nested deeper than any manifest's (and than ruamel parses in good time)."""
+
+
+def flow_depth(text: str) -> int:
+    """How deep `[` and `{` nest (quotes ignored: an upper bound for real manifests)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(text):
+        depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def compose(text: str) -> list[Node]:
-    """The documents of `text`; raises ruamel's `YAMLError` (with the line) when invalid."""
+    """The documents of `text`; raises ruamel's `YAMLError` (with the line) when invalid, and
+    `TooDeep` first when flow collections nest over `MAX_FLOW_DEPTH` (ruamel's scanner takes
+    time quadratic in that depth: seconds for 1,000)."""
+    if flow_depth(text) > MAX_FLOW_DEPTH:
+        raise TooDeep(f"flow collections nested over {MAX_FLOW_DEPTH} deep")
     return [doc for doc in YAML(typ="safe", pure=True).compose_all(text) if doc is not None]
 
 
