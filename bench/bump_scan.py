@@ -7,10 +7,9 @@ them, rewrite, write the files) against reading every file and `yaml.load_all` w
 `CSafeLoader` (libyaml), the floor for any YAML reader. `ratio` = bump / load; median of
 `--repeat` runs, each on a fresh tree (generation is not timed).
 
-The engine parses a file with ruamel.yaml's pure-Python composer only when its text names one
-of the bumped images (a substring search): ruamel costs ~15x libyaml per file, so a bump of
-the whole tree pays for the files that matter. `--every-file` makes every file name a bumped
-image: that case parses all of them and misses the target by design.
+The engine parses a file with libyaml's composer only when its text names one of the bumped
+images (a substring search). `--every-file` makes every file name a bumped image: that case
+parses and rewrites all of them.
 
 Target: bump < 2 s.
 
@@ -19,11 +18,13 @@ Target: bump < 2 s.
 
 Measured on the 2-core development VM shared with other helpers (load average 2.5 to 4.7),
 defaults (5,000 files, 2.0 MB; 2 of 40 images bumped: ~470 files parsed, ~490 references):
-bump 1.6-3.4 s per run, median of runs 1.99-2.84 s; libyaml load of all files 1.1-2.6 s;
-ratio 1.3-1.8. So the target is met only on a quiet machine. Of the bump, composing the ~470
-files with ruamel.yaml takes 1.5-2.2 s; libyaml composes the same files in 0.04-0.08 s (its
-nodes carry the same character positions). `--every-file` (every file names a bumped image,
-4,800 files changed): bump 17.8 s, load 1.1 s.
+with ruamel.yaml's pure-Python composer finding the positions, bump 1.6-3.4 s per run, median
+of runs 1.99-2.84 s (composing the ~470 files: 1.5-2.2 s), so the target was met only on a
+quiet machine; with libyaml's composer (the same character positions), bump 0.55-1.20 s,
+medians 0.60-0.78 s, against a libyaml load of all files of 1.0-1.9 s: ratio 0.49-0.51.
+`--every-file` (4,800 files changed): 17.8 s with ruamel, 5.2 s with libyaml, of which
+~2.8 s is writing 4,800 files each through a new temporary file renamed over it (overwriting
+in place takes a tenth of that on this disk, but a crash could leave a file half-written).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ import time
 from pathlib import Path
 
 import yaml
+from ruamel.yaml import YAML
 
 from foredeck.cd import NewImage, apply, plan_bump
-from foredeck.cd.scan import compose
 
 TARGET_S = 2.0
 DIGEST = "sha256:" + "f" * 64
@@ -161,12 +162,12 @@ def time_load(root: Path) -> float:
 
 def time_parse(root: Path, needles: list[str]) -> tuple[int, float, float]:
     """The files a bump parses (those naming an image): their count, and the time to compose
-    them with ruamel.yaml (what the engine uses) and with libyaml, for comparison."""
+    them with ruamel.yaml's pure-Python composer and with libyaml (what the engine uses)."""
     texts = [p.read_text() for p in sorted(root.rglob("*.yaml"))]
     texts = [text for text in texts if any(needle in text for needle in needles)]
     start = time.perf_counter()
     for text in texts:
-        compose(text)
+        list(YAML(typ="safe", pure=True).compose_all(text))
     middle = time.perf_counter()
     for text in texts:
         list(yaml.compose_all(text, Loader=Loader))

@@ -1,7 +1,7 @@
 """`foredeck bump`: point a manifests tree's image references at new images (issue 16).
 
 A composition root: the engine (`foredeck.cd`) works on a local directory; pull-request mode
-(`--repo`) joins it to the SCM provider here. The engine and ruamel.yaml are imported when the
+(`--repo`) joins it to the SCM provider here. The engine is imported when the
 command runs, not when `foredeck --help` lists it. Exit codes: 0 done, 1 some files or
 references were left as they were (each is named), 2 bad arguments.
 """

@@ -116,11 +116,11 @@ def test_a_command_imports_its_own_module_only(tmp_path: Path) -> None:
     assert not [name for name in ("sqlalchemy", "fastapi", "httpx") if name in modules]
 
 
-def test_bump_help_imports_neither_the_engine_nor_ruamel(tmp_path: Path) -> None:
+def test_bump_help_does_not_import_the_engine(tmp_path: Path) -> None:
     code, modules = run_in_child(tmp_path, "bump", "--help")
     assert code == 0
     assert "foredeck.bump_cli" in modules
-    assert not [name for name in ("foredeck.cd", "ruamel") if name in modules]
+    assert "foredeck.cd" not in modules
 
 
 def test_a_bump_runs_through_the_cli(tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_a_bump_runs_through_the_cli(tmp_path: Path) -> None:
     (tmp_path / "m" / "pod.yaml").write_text("spec:\n  image: nginx:1  # web\n")
     code, modules = run_in_child(tmp_path, "bump", "--image", "nginx:2", "--dir", "m")
     assert code == 0
-    assert "ruamel" in modules
+    assert "foredeck.cd.scan" in modules
     assert (tmp_path / "m" / "pod.yaml").read_text() == "spec:\n  image: nginx:2  # web\n"
 
 

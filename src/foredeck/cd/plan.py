@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from yaml import MarkedYAMLError, YAMLError
 
 from foredeck.cd.diff import unified_diff
 from foredeck.cd.refs import NewImage, Pin, RefError

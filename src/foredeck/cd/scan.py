@@ -9,9 +9,11 @@ Three shapes, at any depth of any document of a file:
 Values that are not references (templates, other strings) are ignored: a site only matters
 when its name is one of the bumped images'.
 
-Parsing is ruamel.yaml's composer, in pure Python: its nodes carry the exact character range of
-each value. Nothing is constructed (no Python objects, no comment bookkeeping), as only the
-positions are used.
+Parsing is libyaml's composer (PyYAML's `CSafeLoader`; its pure-Python loader where PyYAML was
+built without libyaml): its nodes carry the exact character range of each value. Nothing is
+constructed, as only the positions are used. ruamel.yaml's pure-Python composer gives the same
+positions but takes ~30x as long (bench/bump_scan.py), too slow for a tree where every file
+names the image.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from foredeck.cd.refs import ImageRef, RefError, parse_ref, split_name
 from foredeck.cd.source import RewriteError, Scalar, scalar
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FLOW_DEPTH = 64
 _BRACKETS = re.compile(r"[\[\]{}]")
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
@@ -73,7 +76,8 @@ class Unwritable:
 
 
 class TooDeep(ValueError):
-    """Collections nested deeper than any manifest's (and than ruamel parses in good time)."""
+    """Collections nested deeper than any manifest's (and than a pure-Python parser parses in
+    good time)."""
 
 
 def flow_depth(text: str) -> int:
@@ -86,17 +90,17 @@ def flow_depth(text: str) -> int:
 
 
 def compose(text: str) -> list[Node]:
-    """The documents of `text`; raises ruamel's `YAMLError` (with the line) when invalid, and
-    `TooDeep` first when flow collections nest over `MAX_FLOW_DEPTH` (ruamel's scanner takes
-    time quadratic in that depth: seconds for 1,000)."""
+    """The documents of `text`; raises `yaml.YAMLError` (with the line) when invalid, and
+    `TooDeep` first when flow collections nest over `MAX_FLOW_DEPTH` (pure-Python scanners take
+    time quadratic in that depth; libyaml stops at 1,000 levels)."""
     if flow_depth(text) > MAX_FLOW_DEPTH:
         raise TooDeep(f"flow collections nested over {MAX_FLOW_DEPTH} deep")
-    return [doc for doc in YAML(typ="safe", pure=True).compose_all(text) if doc is not None]
+    return [doc for doc in yaml.compose_all(text, Loader=_LOADER) if doc is not None]
 
 
 def find_sites(text: str, kustomization: bool = False) -> Iterator[Site | Unwritable]:
     """Every site in `text`, and the references that cannot be rewritten in place. Raises
-    ruamel's `YAMLError` when `text` is not YAML."""
+    `yaml.YAMLError` when `text` is not YAML."""
     seen: set[int] = set()
     for doc in compose(text):
         if kustomization and isinstance(doc, MappingNode):

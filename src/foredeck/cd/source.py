@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
 _PROPERTY = re.compile(r"(?:[&!][^\s]*\s+)*")
@@ -59,7 +59,7 @@ def scalar(text: str, node: Node, key: Node | None = None) -> Scalar:
     if not isinstance(node, ScalarNode):
         raise RewriteError(line, "not a single value")
     start, end = node.start_mark.index, node.end_mark.index
-    if key is not None and node.style is None and node.value == "" and start == end:
+    if key is not None and not node.style and node.value == "" and start == end:
         colon = _COLON.match(text, key.end_mark.index)
         if colon is None:
             raise RewriteError(line, f"cannot find the value of {key.value!r}")
@@ -69,7 +69,7 @@ def scalar(text: str, node: Node, key: Node | None = None) -> Scalar:
     style = node.style if node.style in ("'", '"') else None
     quote = style or ""
     written = text[start:end]
-    if node.style not in (None, "'", '"') or written != f"{quote}{node.value}{quote}":
+    if node.style not in (None, "", "'", '"') or written != f"{quote}{node.value}{quote}":
         raise RewriteError(
             line, f"{written[:60]!r} is not a one-line value: it cannot be rewritten in place"
         )
