@@ -278,3 +278,24 @@ def test_a_file_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path) -> No
     assert problems.keys() == {"flow.yaml", "block.yaml"}
     assert all("nest" in message for message in problems.values())  # ours, or the parser's
     assert [one.path for one in plan.files] == ["ok.yaml"]
+
+
+def test_characters_outside_ascii_before_a_reference_do_not_shift_the_splice(
+    tmp_path: Path,
+) -> None:
+    """The parser's positions count characters, as Python's strings do: text with accents,
+    CJK and characters outside the Basic Multilingual Plane before a value moves nothing."""
+    text = (
+        "# café ☕ 🚀 注释\n"
+        'metadata: {name: "näme 🚀"}\n'
+        "spec:\n"
+        "  containers:\n"
+        "  - name: ä🚀\n"
+        f"    image: {APP}:v1 # ok 🚀\n"
+        '    env: [{name: X, value: "ö"}]\n'
+        f"  - image: {APP}:v1\n"
+    )
+    (tmp_path / "pod.yaml").write_text(text, encoding="utf-8")
+    plan = bump(tmp_path, f"{APP}:v2", pin="tag")
+    assert not plan.problems
+    assert new_text(plan, "pod.yaml") == text.replace(f"{APP}:v1", f"{APP}:v2")
