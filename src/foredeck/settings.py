@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from foredeck import __version__
+from foredeck.censor.config import CensorSettings
 from foredeck.validation import problems
 
 ENV_PREFIX = "FOREDECK_"
@@ -490,6 +491,8 @@ class Settings(BaseModel):
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     leases: LeaseSettings = Field(default_factory=LeaseSettings)
+    censor: CensorSettings = Field(default_factory=CensorSettings)
+    """More secrets masked in logs and artifacts (docs/security.md)."""
     _source: Path | None = PrivateAttr(default=None)
 
     @property

@@ -10,12 +10,13 @@ only tells it what the job is (`RunRequest`), and stops it on abort, timeout or 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from foredeck.censor import CensorError
 from foredeck.controller import artifacts, leftovers
 from foredeck.controller.env import prow_env
 from foredeck.controller.jobleases import (
@@ -28,6 +29,7 @@ from foredeck.controller.jobleases import (
 from foredeck.controller.pipeline import Limits, format_seconds, job_agent, limits
 from foredeck.controller.publishing import Publisher
 from foredeck.controller.running import Outcome, Running, cancelling
+from foredeck.controller.secrets import SecretsError, job_censor
 from foredeck.controller.workspace import (
     CLONE_RECORDS,
     OUT,
@@ -43,7 +45,7 @@ from foredeck.execute.executors import Executors, UnsupportedAgent
 from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunResult
 from foredeck.jobs import JobSetupError, build_run, job_model
-from foredeck.leases import LeaseService
+from foredeck.leases import Lease, LeaseService
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings
@@ -69,6 +71,7 @@ class JobRunner:
         """`leases` hands out the jobs' `leases:` (None: a job that asks for one ends `error`);
         `describe` sets a pending job's description (what it waits for)."""
         c = settings.controller
+        self.settings = settings
         self.leases = leases
         self.lease_ttl = settings.leases.job_ttl
         self.lease_wait = settings.leases.job_wait
@@ -95,6 +98,9 @@ class JobRunner:
         """Checkout, pipeline, run: the outcome (never raises for the job's own problems)."""
         workspace = Path(r.claimed.workspace)
         await asyncio.to_thread(prepare, workspace, self.workdir)
+        failed = await self._censor(r)
+        if failed is not None:
+            return failed
         try:
             executor = self.executors.for_agent(job_agent(job))
         except UnsupportedAgent as exc:
@@ -142,10 +148,26 @@ class JobRunner:
             if r.reason is not None:  # stopped, or a lease lost, since the last was had
                 return self._stopped(r, lim)
             env, lease_dir = await asyncio.to_thread(held.hand_over, workspace)
-            request = replace(request, env={**request.env, **env}, lease_dir=lease_dir)
+            failed = await self._censor(r, held.held, request.refs)
+            if failed is not None:
+                return failed
+            request = replace(
+                request, env={**request.env, **env}, lease_dir=lease_dir, censor=r.censor
+            )
             return await self._run(r, executor, run, request, lim)
         finally:
             await held.release()
+
+    async def _censor(
+        self, r: Running, leases: Sequence[Lease] = (), refs: Sequence[Refs] = ()
+    ) -> Outcome | None:
+        """Set the job's censor (`secrets.py`); an outcome if a secret cannot be read: a job
+        must not run when its logs could not be censored."""
+        try:
+            r.censor = await asyncio.to_thread(job_censor, self.settings, leases, refs)
+        except (SecretsError, CensorError) as exc:
+            return Outcome("error", f"secrets to censor: {exc}")
+        return None
 
     def _describer(self, job_id: int) -> Describe:
         async def describe(text: str | None) -> None:

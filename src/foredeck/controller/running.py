@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from foredeck.censor import NO_CENSOR
 from foredeck.controller.queries import Claimed
 from foredeck.db.models import JobState
 
@@ -45,6 +46,8 @@ class Running:
         self.final_sha = ""
         self.leases: list[dict[str, Any]] = []
         """The leases the run held (type and name), for its `finished.json`."""
+        self.censor = NO_CENSOR
+        """Masks the job's secrets (`secrets.py`) in what is stored of it."""
         self.inner: asyncio.Future[Any] | None = None
         self.task: asyncio.Task[None] | None = None
         self._enforcer: asyncio.Task[None] | None = None

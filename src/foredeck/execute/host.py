@@ -117,6 +117,7 @@ class LocalExecutor:
                 ),
                 marker=request.marker,
                 max_output=request.max_output,
+                censor=request.censor,
                 containers=self._container_run(request),
                 images=self.images,
             )
