@@ -177,3 +177,13 @@ def test_an_impossible_set_fails_without_saying_a_secret(monkeypatch: pytest.Mon
     with pytest.raises(CensorError) as caught:
         Censor(["topsecret-value" * 50])
     assert "topsecret" not in str(caught.value)
+
+
+def test_data_censors_every_string() -> None:
+    censor = Censor([SECRET])
+    value = {"params": {SECRET: [SECRET, 1, None, f"x{SECRET}"]}, "n": 2}
+    assert censor.data(value) == {
+        "params": {"CENSORED": ["CENSORED", 1, None, "xCENSORED"]},
+        "n": 2,
+    }
+    assert NO_CENSOR.data(value) is value

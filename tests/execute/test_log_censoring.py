@@ -1,0 +1,63 @@
+"""Step output and the executor's own lines are censored before they reach the build log."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from foredeck.censor import Censor
+from foredeck.execute.logs import MAX_LINE_BYTES, BuildLog, LogIndex, TaskLogger
+from foredeck.storage.tasklog import read_task_log
+
+SECRET = "Sup3r-Secret-Value"
+READ = 65536
+
+
+def _logger(tmp_path: Path) -> tuple[BuildLog, TaskLogger]:
+    build_log = BuildLog(tmp_path / "build-log.txt", censor=Censor([SECRET]))
+    index = LogIndex(tmp_path / "tasks" / "t" / "log.index")
+    return build_log, TaskLogger("t", index, build_log)
+
+
+def test_a_secret_split_at_every_point_of_a_64_kib_read(tmp_path: Path) -> None:
+    build_log, logger = _logger(tmp_path)
+    value = SECRET.encode()
+    encoded = base64.b64encode(value)
+    for form in (value, encoded):
+        for cut in range(1, len(form)):
+            output = logger.step_output("s")
+            output.feed(b"y" * (READ - cut) + form[:cut])
+            output.feed(form[cut:] + b" end\n")
+            output.flush()
+    logger.message(f"exit with {SECRET}")
+    logger.close()
+    build_log.close()
+    log = (tmp_path / "build-log.txt").read_bytes()
+    assert value not in log and encoded not in log
+    lines = log.splitlines()
+    assert sum(line.endswith(b"yCENSORED end") for line in lines) == len(value) + len(encoded) - 2
+    assert lines[-1].endswith(b"[t/foredeck] exit with CENSORED")
+    assert read_task_log(tmp_path, "tasks/t/log.index") == log
+
+
+def test_a_secret_across_the_cut_of_an_over_long_line(tmp_path: Path) -> None:
+    build_log, logger = _logger(tmp_path)
+    output = logger.step_output("s")
+    head = b"z" * (MAX_LINE_BYTES + 100)
+    output.feed(head + SECRET.encode()[:5])
+    output.feed(SECRET.encode()[5:] + b"\n")
+    output.flush()
+    build_log.close()
+    log = (tmp_path / "build-log.txt").read_bytes()
+    assert SECRET.encode()[:5] not in log and SECRET.encode()[5:] not in log
+    assert log.count(b"\n") == 2 and log.endswith(b"zCENSORED\n")
+
+
+def test_a_secret_held_back_at_the_end_of_a_step_is_still_censored(tmp_path: Path) -> None:
+    build_log, logger = _logger(tmp_path)
+    output = logger.step_output("s")
+    output.feed(b"no newline at the end " + SECRET.encode()[:-1])
+    output.feed(SECRET.encode()[-1:])
+    output.flush()
+    build_log.close()
+    assert (tmp_path / "build-log.txt").read_bytes().endswith(b"at the end CENSORED\n")
