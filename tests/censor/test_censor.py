@@ -173,7 +173,7 @@ def test_many_and_long_secrets_compile() -> None:
 
 
 def test_an_impossible_set_fails_without_saying_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("foredeck.censor.matcher.MAX_MEM", 1024)
+    monkeypatch.setattr("foredeck.censor.finder.MAX_MEM", 1024)
     with pytest.raises(CensorError) as caught:
         Censor(["topsecret-value" * 50])
     assert "topsecret" not in str(caught.value)
@@ -187,3 +187,28 @@ def test_data_censors_every_string() -> None:
         "n": 2,
     }
     assert NO_CENSOR.data(value) is value
+
+
+@pytest.mark.parametrize(("length", "stride"), [(10, 1), (14, 2), (21, 3), (40, 4)])
+def test_sampled_search_finds_what_a_full_search_finds(length: int, stride: int) -> None:
+    """Long secrets are searched on every `stride`-th byte: at every phase, in a stream cut
+    anywhere, the output is the one of a plain search."""
+    rng = random.Random(length)
+    secrets = [rng.randbytes(length // 2 + 1).hex()[:length] for _ in range(6)]
+    sampled, plain = Censor(secrets), Censor(secrets)
+    plain._finder.stride = 1  # type: ignore[union-attr]
+    assert sampled._finder is not None and sampled._finder.stride == stride
+    noise = "0123456789abcdef \n"
+    for trial in range(40):
+        pieces = []
+        for _ in range(30):
+            pieces.append("".join(rng.choices(noise, k=rng.randint(0, 9))))
+            secret = rng.choice(secrets)
+            form = base64.b64encode(secret.encode()).decode() if trial % 3 == 0 else secret
+            pieces.append(form[rng.randint(0, 3) :] if trial % 5 == 0 else form)
+        data = "".join(pieces).encode()
+        whole = plain.censor(data)
+        assert sampled.censor(data) == whole
+        cuts = sorted(rng.sample(range(1, len(data)), 8))
+        assert streamed(sampled, data, cuts) == whole
+        assert not any(s.encode() in whole for s in secrets)

@@ -20,37 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import re2
-
+from foredeck.censor.finder import CensorError, Finder
 from foredeck.censor.forms import MIN_SECRET_LENGTH, as_bytes, secret_forms
 
+__all__ = ["MASK", "NO_CENSOR", "Censor", "CensorError", "StreamCensor"]
+
 MASK = b"CENSORED"
-MAX_MEM = 256 * 1024 * 1024
-"""RE2's budget for the compiled program and its DFA cache (allocated as needed)."""
-
-
-class CensorError(Exception):
-    """The secrets could not be compiled; the message never holds a secret."""
-
-
-def _escape(form: bytes) -> bytes:
-    return b"".join(
-        bytes((b,)) if 48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 else b"\\x%02x" % b
-        for b in form
-    )
-
-
-def _compile(forms: set[bytes]) -> Any:
-    options = re2.Options()
-    options.encoding = re2.Options.Encoding.LATIN1
-    options.longest_match = True
-    options.max_mem = MAX_MEM
-    options.log_errors = False
-    pattern = b"|".join(_escape(form) for form in sorted(forms, key=lambda f: (-len(f), f)))
-    try:
-        return re2.compile(pattern, options)
-    except re2.error:
-        raise CensorError(f"{len(forms)} secret forms do not compile within RE2's memory") from None
 
 
 class Censor:
@@ -65,7 +40,8 @@ class Censor:
         self.count = len(forms)
         """How many byte strings are censored."""
         self.longest = max(map(len, forms), default=0)
-        self._search = _compile(forms).search if forms else None
+        self._finder = Finder(forms) if forms else None
+        self._search = self._finder.search if self._finder is not None else None
 
     def __bool__(self) -> bool:
         return self._search is not None
@@ -114,9 +90,10 @@ class Censor:
     def _scan(self, buf: bytes, covered: int, *, final: bool) -> tuple[list[bytes], int, int]:
         """Censor `buf`, whose first `covered` bytes continue a stretch already masked: the
         output, where the bytes to hold back start, and how many of those are still masked."""
-        assert self._search is not None
+        assert self._finder is not None
         size = len(buf)
         hold = size if final else max(size - self.longest + 1, buf.rfind(b"\n") + 1, 0)
+        sampled = self._finder.sample(buf)
         parts: list[bytes] = []
         cursor = 0
         if covered:
@@ -124,9 +101,9 @@ class Censor:
             if end > hold:
                 return parts, hold, end - hold
             cursor = end
-        while (match := self._search(buf, cursor, size)) is not None and match.start() < hold:
-            start = match.start()
-            end = self._extend(buf, start + 1, match.end())
+        while (match := self._finder.first(buf, sampled, cursor, hold)) is not None:
+            start, end = match
+            end = self._extend(buf, start + 1, end)
             parts += (buf[cursor:start], MASK)
             if end > hold:
                 return parts, hold, end - hold
