@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Callable
 
 import pytest
 
 from foredeck.censor import MASK, NO_CENSOR, Censor, CensorError, secret_forms
 from foredeck.censor.forms import aligned
 
+Encoder = Callable[[bytes], bytes]
 SECRET = "hunter2-Zq9!xP/+w"  # base64 of it has `+` and `/`, so URL-safe forms differ
 
 
@@ -32,8 +34,7 @@ def test_plain_value_is_masked_with_a_fixed_mask() -> None:
 
 
 @pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
-def test_base64_forms_are_masked(encode: object) -> None:
-    assert callable(encode)
+def test_base64_forms_are_masked(encode: Encoder) -> None:
     censor = Censor([SECRET])
     whole = encode(SECRET.encode())
     assert censor.censor(b"auth: " + whole + b"\n") == b"auth: " + MASK + b"\n"
@@ -42,16 +43,15 @@ def test_base64_forms_are_masked(encode: object) -> None:
 
 @pytest.mark.parametrize("prefix", [b"", b"u", b"us", b"use", b"user:", b"a longer user name:"])
 @pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
-def test_secret_inside_a_longer_base64_stream_is_masked(prefix: bytes, encode: object) -> None:
+def test_secret_inside_a_longer_base64_stream_is_masked(prefix: bytes, encode: Encoder) -> None:
     """A docker config's `auth` is base64 of `user:password`: the password starts at any
     alignment; the characters that depend on it alone are gone, so it cannot be decoded back."""
-    assert callable(encode)
     censor = Censor([SECRET])
     stream = encode(prefix + SECRET.encode() + b":suffix")
     out = censor.censor(stream)
     assert MASK in out
     offset = len(prefix) % 3
-    assert aligned(SECRET.encode(), offset, encode) not in out  # type: ignore[arg-type]
+    assert aligned(SECRET.encode(), offset, encode) not in out
     assert out.startswith(stream[: len(prefix) * 4 // 3])  # the prefix's own characters stay
 
 

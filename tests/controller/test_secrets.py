@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from foredeck.censor import Censor
 from foredeck.controller import Controller
+from foredeck.controller.running import Outcome
 from foredeck.controller.secrets import SecretsError, job_censor, job_secrets, settings_secrets
 from foredeck.leases import Lease
 from foredeck.settings import Settings
@@ -123,3 +125,9 @@ async def test_a_job_whose_secrets_cannot_be_read_does_not_run(
     assert job.state == "error"
     assert "secrets to censor" in job.description and "nope" in job.description
     assert not marker.exists()
+
+
+def test_an_outcome_is_censored() -> None:
+    outcome = Outcome("error", "executor said: token tkn-5566778899 refused")
+    censored = outcome.censored(Censor(["tkn-5566778899"]))
+    assert censored == Outcome("error", "executor said: token CENSORED refused")

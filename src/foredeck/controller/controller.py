@@ -259,6 +259,7 @@ class Controller:
             if live is not None:  # before the final publish, which overwrites the snapshots
                 await live.stop()
         r.done()
+        outcome = outcome.censored(r.censor)
         url: str | None = None
         if job is not None:
             try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from foredeck.censor import NO_CENSOR
+from foredeck.censor import NO_CENSOR, Censor
 from foredeck.controller.queries import Claimed
 from foredeck.db.models import JobState
 
@@ -23,6 +23,11 @@ T = TypeVar("T")
 class Outcome:
     state: JobState
     description: str
+
+    def censored(self, censor: Censor) -> Outcome:
+        """The outcome with the job's secrets masked in its description (stored, reported to
+        GitHub, shown by the dashboard): an error may quote what a step printed."""
+        return replace(self, description=censor.text(self.description))
 
 
 class Running:
