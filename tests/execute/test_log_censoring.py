@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 from foredeck.censor import Censor
+from foredeck.execute.local import run_pipeline
 from foredeck.execute.logs import MAX_LINE_BYTES, BuildLog, LogIndex, TaskLogger
+from foredeck.pipeline.model import ParamSpec, PipelineRunSpec
 from foredeck.storage.tasklog import read_task_log
+from tests.execute.helpers import pipeline, task
 
 SECRET = "Sup3r-Secret-Value"
 READ = 65536
@@ -61,3 +65,29 @@ def test_a_secret_held_back_at_the_end_of_a_step_is_still_censored(tmp_path: Pat
     output.flush()
     build_log.close()
     assert (tmp_path / "build-log.txt").read_bytes().endswith(b"at the end CENSORED\n")
+
+
+async def test_a_local_run_censors_its_params_results_and_logs(tmp_path: Path) -> None:
+    p = pipeline(
+        task(
+            "leak",
+            'echo "got $(params.token)" && printf "%s" "$(params.token)" > $(results.r.path)',
+            task_params=["token"],
+            params={"token": "$(params.token)"},
+            results=["r"],
+        ),
+        params=[ParamSpec("token")],
+    )
+    out = tmp_path / "out"
+    spec = PipelineRunSpec(p, {"token": SECRET}, name="r1")
+    result = await run_pipeline(spec, out, kill_grace=0.5, censor=Censor([SECRET]))
+    assert result.status == "Succeeded"
+    files = {name: (out / name).read_text() for name in ("build-log.txt", "pipeline-run.json")}
+    files["started.json"] = (out / "started.json").read_text()
+    for name, text in files.items():
+        assert SECRET not in text, name
+    run = json.loads(files["pipeline-run.json"])
+    assert run["params"]["token"] == "CENSORED"
+    assert run["tasks"]["leak"]["results"]["r"] == "CENSORED"
+    assert json.loads(files["started.json"])["metadata"]["params"]["token"] == "CENSORED"
+    assert "got CENSORED" in files["build-log.txt"]
