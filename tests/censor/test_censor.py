@@ -212,3 +212,11 @@ def test_sampled_search_finds_what_a_full_search_finds(length: int, stride: int)
         cuts = sorted(rng.sample(range(1, len(data)), 8))
         assert streamed(sampled, data, cuts) == whole
         assert not any(s.encode() in whole for s in secrets)
+
+
+def test_extended_censor_masks_the_new_secrets_too() -> None:
+    censor = Censor(["first-secret"], min_length=6)
+    more = censor.extended(["second-secret", "short"])
+    assert more.censor(b"first-secret second-secret short") == b"CENSORED CENSORED short"
+    assert censor.extended(["tiny"]) is censor
+    assert censor.censor(b"second-secret") == b"second-secret"

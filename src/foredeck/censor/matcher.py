@@ -37,7 +37,9 @@ class Censor:
     def __init__(
         self, secrets: Iterable[str | bytes] = (), *, min_length: int = MIN_SECRET_LENGTH
     ) -> None:
-        forms = secret_forms(secrets, min_length)
+        self._secrets = tuple(secrets)
+        self.min_length = min_length
+        forms = secret_forms(self._secrets, min_length)
         self.count = len(forms)
         """How many byte strings are censored."""
         self.longest = max(map(len, forms), default=0)
@@ -69,6 +71,13 @@ class Censor:
         if isinstance(value, list | tuple):
             return [self.data(item) for item in value]
         return value
+
+    def extended(self, secrets: Iterable[str | bytes]) -> Censor:
+        """A censor of these secrets too (credentials fetched during a run)."""
+        more = tuple(secrets)
+        if not secret_forms(more, self.min_length):
+            return self
+        return Censor((*self._secrets, *more), min_length=self.min_length)
 
     def stream(self) -> StreamCensor:
         return StreamCensor(self)

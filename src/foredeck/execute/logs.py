@@ -216,8 +216,14 @@ class TaskLogger:
         if own and offset is not None:
             self._index.add(offset, len(line))
 
-    def step_output(self, step: str) -> StepOutput:
-        return StepOutput(self, step.encode(errors="replace"), self._build_log.censor)
+    def step_output(self, step: str, censor: Censor | None = None) -> StepOutput:
+        """The output of `step`, censored by the run's censor or by `censor`."""
+        own = self._build_log.censor if censor is None else censor
+        return StepOutput(self, step.encode(errors="replace"), own)
+
+    @property
+    def censor(self) -> Censor:
+        return self._build_log.censor
 
     def write_lines(self, step: bytes, lines: list[bytes]) -> int:
         """Write a step's `lines` within the output limit; returns the bytes dropped."""
