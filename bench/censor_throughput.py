@@ -19,15 +19,16 @@ exactly `--hits` masks and no secret. Not run in CI.
     nice -n -20 .venv/bin/python bench/censor_throughput.py [--mib 64] [--secrets 50]
         [--hits 1000] [--rounds 3]
 
-Measured on the 2-core development machine (shared with other work, load 4; CPU seconds, the
-best of 3 rounds; two runs agree within 5%), 64 MiB, 50 secrets (300 forms, longest 56 bytes,
-sampling stride 3), 1000 hits:
-    copy 2540 MB/s, censor 350 MB/s: ratio=0.13-0.14 (target 0.5: not met)
-    lines copy 308 MB/s, lines censor 172 MB/s: lines ratio=0.56
-The censor costs about 2.7 ns a byte (RE2's DFA on every third byte, the candidates checked on
-all bytes), whatever the number of secrets; a bare copy costs 0.4 ns a byte (the page cache's
-memcpy). In the executor, where every chunk is split into stamped lines anyway, censoring
-halves the throughput (0.56). Reading every byte with RE2 (stride 1) measured 250-350 MB/s.
+Measured on the 2-core development machine (shared with other work; CPU seconds, the best of
+3 rounds; four runs), 64 MiB, 50 secrets (300 forms, longest 56 bytes, sampling stride 3), 1000
+hits:
+    copy 1990-2600 MB/s, censor 345-372 MB/s: ratio=0.13-0.19 (target 0.5: not met)
+    lines copy 302-315 MB/s, lines censor 172-190 MB/s: lines ratio=0.56-0.61
+The censor costs about 2.3 ns a byte in this loop (RE2's DFA on every third byte, 0.7; the
+sampling slice, 0.2; the candidates checked on all bytes; the held tail joined to each chunk),
+whatever the number of secrets; a bare copy costs 0.4 ns a byte (the page cache's memcpy). In
+the executor, where every chunk is split into stamped lines anyway, censoring costs 40% of the
+throughput (0.56-0.61). Reading every byte with RE2 (stride 1) measured 250-350 MB/s.
 Past this needs a SIMD multi-literal matcher: Hyperscan (`hyperscan` on PyPI) or the Teddy
 searcher of Rust's aho-corasick (`ahocorasick-rs`), neither a dependency today.
 """
