@@ -29,8 +29,13 @@ sampling slice, 0.2; the candidates checked on all bytes; the held tail joined t
 whatever the number of secrets; a bare copy costs 0.4 ns a byte (the page cache's memcpy). In
 the executor, where every chunk is split into stamped lines anyway, censoring costs 40% of the
 throughput (0.56-0.61). Reading every byte with RE2 (stride 1) measured 250-350 MB/s.
-Past this needs a SIMD multi-literal matcher: Hyperscan (`hyperscan` on PyPI) or the Teddy
-searcher of Rust's aho-corasick (`ahocorasick-rs`), neither a dependency today.
+Past this needs a SIMD multi-literal matcher: Hyperscan (`hyperscan` on PyPI), now a dependency
+on Linux x86-64, where it finds every start in a chunk in one scan (2.8 GB/s alone). Then, 32 MiB,
+same secrets and hits, load average about 3:
+    copy 2587-2665 MB/s, censor 608-710 MB/s: ratio=0.23-0.27 (target 0.5: still not met)
+    lines copy 323-326 MB/s, lines censor 233-252 MB/s: lines ratio=0.72-0.77
+What is left is Python's per chunk and per hit (the held tail joined, the hits' callbacks, the
+parts joined), about 1 ns a byte.
 """
 
 from __future__ import annotations

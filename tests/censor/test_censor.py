@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from foredeck.censor import MASK, NO_CENSOR, Censor, CensorError, secret_forms
+from foredeck.censor import MASK, NO_CENSOR, Censor, CensorError, finder, secret_forms
 from foredeck.censor.forms import aligned
 
 Encoder = Callable[[bytes], bytes]
@@ -189,13 +189,25 @@ def test_data_censors_every_string() -> None:
     assert NO_CENSOR.data(value) is value
 
 
+@pytest.mark.parametrize("starts", ["hyperscan", "re2"])
 @pytest.mark.parametrize(("length", "stride"), [(10, 1), (14, 2), (21, 3), (40, 4)])
-def test_sampled_search_finds_what_a_full_search_finds(length: int, stride: int) -> None:
-    """Long secrets are searched on every `stride`-th byte: at every phase, in a stream cut
-    anywhere, the output is the one of a plain search."""
+def test_sampled_search_finds_what_a_full_search_finds(
+    length: int, stride: int, starts: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long secrets are searched on every `stride`-th byte (without hyperscan), or from
+    hyperscan's leftmost starts: at every phase, in a stream cut anywhere, the output is the
+    one of a plain RE2 search."""
+    if starts == "re2":
+        monkeypatch.setattr(finder, "hyperscan", None)
+    elif finder.hyperscan is None:
+        pytest.skip("hyperscan is not installed on this platform")  # pragma: no cover
+    else:
+        stride = 1
     rng = random.Random(length)
     secrets = [rng.randbytes(length // 2 + 1).hex()[:length] for _ in range(6)]
-    sampled, plain = Censor(secrets), Censor(secrets)
+    sampled = Censor(secrets)
+    monkeypatch.setattr(finder, "hyperscan", None)
+    plain = Censor(secrets)
     plain._finder.stride = 1  # type: ignore[union-attr]
     assert sampled._finder is not None and sampled._finder.stride == stride
     noise = "0123456789abcdef \n"
