@@ -1,0 +1,68 @@
+"""What a bot needs to propose a change: a checkout of a branch it may edit, and its push.
+
+Both providers offer `checkout_tree(owner, repo, base, paths, dest)`: the files of `base` under
+`paths` written to `dest` (the local provider: a git clone; GitHub: the files fetched through the
+Git Data API). Its `push` makes one commit of what changed under `dest` on top of `base` and
+force-moves a branch to it (a git push; on GitHub a blob, tree and commit and a forced ref
+update), so a bump branch always holds exactly one commit by foredeck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+MAX_TREE_FILES = 20_000
+"""A checkout refuses a tree with more files under its paths: manifests, not a monorepo."""
+
+MAX_CHECKOUT_BYTES = 200 * 1024 * 1024
+"""... or more bytes than this."""
+
+
+@dataclass(frozen=True, slots=True)
+class GitIdentity:
+    """Who a commit is by (author and committer alike)."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPeople:
+    """One commit of a pull request and who made it."""
+
+    sha: str
+    author_email: str
+    committer_email: str
+
+
+class Checkout(Protocol):
+    """Files of a base commit in `root`, to edit in place and push as one commit."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def base_sha(self) -> str: ...
+
+    async def push(self, branch: str, message: str, identity: GitIdentity) -> str | None:
+        """Commit what changed under `root` on the base commit and force `branch` to it; the
+        new commit's sha, or None (and nothing pushed) when nothing changed."""
+        ...
+
+
+def check_paths(paths: list[str] | tuple[str, ...]) -> list[str]:
+    """Relative POSIX paths without `..`; `["."]` (the whole tree) when none are given."""
+    checked = []
+    for raw in paths or ["."]:
+        path = PurePosixPath(raw.strip("/") or ".")
+        if path.is_absolute() or ".." in path.parts or not raw.strip():
+            raise ValueError(f"invalid path {raw!r}: relative, without '..'")
+        checked.append(path.as_posix())
+    return checked
+
+
+def under(path: str, paths: list[str]) -> bool:
+    """Whether `path` is one of `paths` or inside one of them."""
+    return any(p == "." or path == p or path.startswith(p + "/") for p in paths)
