@@ -50,6 +50,7 @@ class BumpClient(PullWrites, IssueComments, Protocol):
     async def add_labels(
         self, owner: str, repo: str, number: int, labels: Sequence[str]
     ) -> list[Label]: ...
+    async def close(self) -> None: ...
 
 
 class BumpError(Exception):

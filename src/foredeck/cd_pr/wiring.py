@@ -1,0 +1,123 @@
+"""After a successful postsubmit that pushed images, bump them in its `cd:` targets.
+
+The controller calls `CdRunner.after_postsubmit` once the job's final state is recorded, with
+the images the run recorded (`REF@DIGEST`, `finished.json` metadata `images`, issue #14). Each
+target is one `open_or_update_bump`; a failed target is logged with its reason and does not stop
+the others, nor change the job's state (the job did succeed: its deploy is what failed).
+
+What an edit *does* is the bump engine's business (`foredeck.cd`): `EditFor` makes the edit of
+one target for a set of images; `CdRunner` only runs it through the SCM.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from foredeck.cd.pulls import BumpOutcome, BumpRequest, EditFn, Source
+from foredeck.cd_pr.bump import DEFAULT_IDENTITY, BumpClient, BumpError, open_or_update_bump
+from foredeck.cd_pr.lock import BumpLock, BumpLockTimeout
+from foredeck.config.cd import CdTarget
+from foredeck.scm.branches import GitIdentity
+from foredeck.scm.github_types import GitHubError
+
+log = logging.getLogger(__name__)
+
+EditFor = Callable[[CdTarget, Sequence[str]], EditFn]
+"""(target, images as `REF@DIGEST`) -> the edit that bumps them in that target's tree."""
+
+
+def image_names(images: Sequence[str]) -> list[str]:
+    """`registry/name` of each `registry/name[:tag]@digest`, for titles."""
+    names = []
+    for image in images:
+        ref = image.split("@", 1)[0]
+        last = ref.rsplit("/", 1)[-1]
+        names.append(ref[: len(ref) - len(last)] + last.split(":", 1)[0])
+    return names
+
+
+def short(image: str) -> str:
+    """`name@sha256:0123456789ab` (the digest cut to 12 hex digits)."""
+    ref, _, digest = image.partition("@")
+    algo, _, hexa = digest.partition(":")
+    return f"{ref.rsplit('/', 1)[-1]}@{algo}:{hexa[:12]}" if digest else ref.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """What a postsubmit built: its job, repository, commit and pushed images."""
+
+    job: str
+    repo: str
+    sha: str
+    images: Sequence[str]
+    build_id: str = ""
+
+
+def bump_request(
+    target: CdTarget,
+    built: Built,
+    edit: EditFn,
+    range_url: Callable[[str, str], str | None] | None = None,
+) -> BumpRequest:
+    shown = ", ".join(short(i) for i in built.images[:3])
+    more = f" and {len(built.images) - 3} more" if len(built.images) > 3 else ""
+    body = (
+        f"Bumps {', '.join(image_names(built.images))} to the images built by postsubmit "
+        f"`{built.job}`{f' (build {built.build_id})' if built.build_id else ''} "
+        f"of {built.repo} at {built.sha[:12]}."
+    )
+    return BumpRequest(
+        repo=target.repo,
+        group=target.group,
+        edit=edit,
+        title=f"Bump {target.group}: {shown}{more}",
+        body=body,
+        base=target.base,
+        paths=tuple(target.paths),
+        labels=tuple(target.labels),
+        policy=target.policy,
+        source=Source(built.repo, built.sha, range_url) if built.sha else None,
+    )
+
+
+@dataclass
+class CdRunner:
+    """Runs a postsubmit's `cd:` targets through one SCM client at a time."""
+
+    new_client: Callable[[], BumpClient]
+    lock: BumpLock
+    edit_for: EditFor
+    range_url: Callable[[str, str, str], str | None] | None = None
+    """(ORG/REPO of the source, from sha, to sha) -> a page of the commits in between."""
+    identity: GitIdentity = DEFAULT_IDENTITY
+    outcomes: list[tuple[str, BumpOutcome | str]] = field(default_factory=list)
+    """(repo:group, outcome or error) of the latest call, for logs and tests."""
+
+    async def after_postsubmit(self, targets: Sequence[CdTarget], built: Built) -> None:
+        self.outcomes = []
+        if not targets or not built.images:
+            return
+        link = self.range_url
+        range_url = (lambda a, b: link(built.repo, a, b)) if link else None
+        client = self.new_client()
+        try:
+            for target in targets:
+                key = f"{target.repo}:{target.group}"
+                try:
+                    request = bump_request(
+                        target, built, self.edit_for(target, built.images), range_url
+                    )
+                    outcome = await open_or_update_bump(
+                        client, request, self.lock, identity=self.identity
+                    )
+                except (BumpError, BumpLockTimeout, GitHubError, ValueError, OSError) as exc:
+                    log.error("cd %s after %s: %s", key, built.job, exc)
+                    self.outcomes.append((key, str(exc)))
+                    continue
+                log.info("cd %s after %s: %s %s", key, built.job, outcome.action, outcome.url)
+                self.outcomes.append((key, outcome))
+        finally:
+            await client.close()
