@@ -171,3 +171,11 @@ async def test_two_bumps_at_once_give_one_pull_request(scm: Harness, lock: FileL
     last = results[1] if results[1].action == "updated" else results[0]
     value = SECOND if last is results[1] else FIRST
     assert scm.files("foredeck/bump/app")[APP] == MANIFEST.replace(OLD, value)
+
+
+async def test_the_same_bump_twice_pushes_once(scm: Harness, lock: FileLock) -> None:
+    first = await open_or_update_bump(scm.client, request(FIRST), lock)
+    # another title (so another commit message): the tree is what counts
+    again = await open_or_update_bump(scm.client, request(FIRST, title="Bump app again"), lock)
+    assert (again.action, again.number, again.sha) == ("updated", first.number, first.sha)
+    assert scm.branch_sha("foredeck/bump/app") == first.sha

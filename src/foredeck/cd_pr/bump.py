@@ -109,7 +109,7 @@ async def _bump(
     if pull is not None and foreign and request.policy == "leave":
         await _comment_once(client, owner, name, pull.number, leave_note(foreign, changes))
         return BumpOutcome("left", pull.number, pull.html_url, changes=changes)
-    sha = await _push(checkout, request, changes, identity)
+    sha = await _push(checkout, request, changes, identity, pull.head.sha if pull else None)
     if pull is not None and foreign:  # said once the push worked: nothing is claimed falsely
         note = overwrite_note(foreign, request.branch)
         await client.create_comment(owner, name, pull.number, note)
@@ -122,10 +122,15 @@ async def _bump(
 
 
 async def _push(
-    checkout: Checkout, request: BumpRequest, changes: list[str], identity: GitIdentity
+    checkout: Checkout,
+    request: BumpRequest,
+    changes: list[str],
+    identity: GitIdentity,
+    current: str | None,
 ) -> str | None:
+    message = commit_message(request, changes)
     try:
-        return await checkout.push(request.branch, commit_message(request, changes), identity)
+        return await checkout.push(request.branch, message, identity, current)
     except GitHubError as exc:
         raise _explain(request, "push", exc) from exc
 

@@ -46,9 +46,13 @@ class Checkout(Protocol):
     @property
     def base_sha(self) -> str: ...
 
-    async def push(self, branch: str, message: str, identity: GitIdentity) -> str | None:
+    async def push(
+        self, branch: str, message: str, identity: GitIdentity, current: str | None = None
+    ) -> str | None:
         """Commit what changed under `root` on the base commit and force `branch` to it; the
-        new commit's sha, or None (and nothing pushed) when nothing changed."""
+        new commit's sha, or None (and nothing pushed) when nothing changed. When `current`
+        (the branch's commit) already is that change on the same base, it is kept: the same
+        bump twice pushes once."""
         ...
 
 

@@ -91,9 +91,9 @@ class GitHubPullWrites:
         """The files of branch `base` under `paths`, written to `dest`."""
         paths = check_paths(paths)
         base_sha = await self._ref_sha(owner, repo, base)
-        commit = (await self._get(owner, repo, f"git/commits/{segment(base_sha, 'sha')}")).json()
+        commit = (await self.git_get(owner, repo, f"git/commits/{segment(base_sha, 'sha')}")).json()
         tree_sha = str(commit["tree"]["sha"])
-        resp = await self._get(
+        resp = await self.git_get(
             owner, repo, f"git/trees/{segment(tree_sha, 'sha')}", params={"recursive": "1"}
         )
         listing = resp.json()
@@ -108,7 +108,7 @@ class GitHubPullWrites:
             raise GitHubError(0, f"{owner}/{repo}: over {MAX_TREE_FILES} files under {paths}")
         total = 0
         for path, (_, sha) in entries.items():
-            blob = (await self._get(owner, repo, f"git/blobs/{segment(sha, 'sha')}")).json()
+            blob = (await self.git_get(owner, repo, f"git/blobs/{segment(sha, 'sha')}")).json()
             data = base64.b64decode(blob.get("content", ""))
             total += len(data)
             if total > MAX_CHECKOUT_BYTES:
@@ -121,10 +121,10 @@ class GitHubPullWrites:
         return GitHubCheckout(self, owner, repo, dest, base_sha, tree_sha, entries, paths)
 
     async def _ref_sha(self, owner: str, repo: str, branch: str) -> str:
-        resp = await self._get(owner, repo, f"git/ref/heads/{multi_segment(branch, 'ref')}")
+        resp = await self.git_get(owner, repo, f"git/ref/heads/{multi_segment(branch, 'ref')}")
         return str(resp.json()["object"]["sha"])
 
-    async def _get(
+    async def git_get(
         self, owner: str, repo: str, path: str, params: dict[str, Any] | None = None
     ) -> Any:
         return await self._api.call("GET", f"{repo_path(owner, repo)}/{path}", params=params)
@@ -192,7 +192,9 @@ class GitHubCheckout:
                 found[path] = None
         return found
 
-    async def push(self, branch: str, message: str, identity: GitIdentity) -> str | None:
+    async def push(
+        self, branch: str, message: str, identity: GitIdentity, current: str | None = None
+    ) -> str | None:
         changes = self.changes()
         if not changes:
             return None
@@ -211,6 +213,8 @@ class GitHubCheckout:
         new_tree = await client.git_post(
             owner, repo, "git/trees", {"base_tree": self._tree_sha, "tree": tree}
         )
+        if current is not None and await self._same(current, str(new_tree["sha"])):
+            return current
         person = {"name": identity.name, "email": identity.email}
         commit = await client.git_post(
             owner,
@@ -227,3 +231,10 @@ class GitHubCheckout:
         sha = str(commit["sha"])
         await client.force_branch(owner, repo, branch, sha)
         return sha
+
+    async def _same(self, current: str, tree_sha: str) -> bool:
+        """Whether commit `current` is this tree on this checkout's base."""
+        path = f"git/commits/{segment(current, 'sha')}"
+        commit = (await self._client.git_get(self._owner, self._repo, path)).json()
+        parents = [p.get("sha") for p in commit.get("parents", [])]
+        return parents == [self.base_sha] and commit.get("tree", {}).get("sha") == tree_sha

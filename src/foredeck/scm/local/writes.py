@@ -17,7 +17,13 @@ from pathlib import Path
 from foredeck.scm.branches import CommitPeople, GitIdentity, check_paths
 from foredeck.scm.github_types import PullRequest
 from foredeck.scm.gitrun import git_env, run_git
-from foredeck.scm.local.names import LocalScmError, check_branch, pr_branch, pr_number
+from foredeck.scm.local.names import (
+    LocalScmError,
+    check_branch,
+    check_sha,
+    pr_branch,
+    pr_number,
+)
 from foredeck.scm.local.pullmeta import PullMeta
 from foredeck.scm.local.pulls import LocalPulls
 from foredeck.scm.local.repos import GIT_TIMEOUT, LocalRepos
@@ -156,7 +162,9 @@ class LocalCheckout:
         self.root = root
         self.base_sha = base_sha
 
-    def _push(self, branch: str, message: str, identity: GitIdentity) -> str | None:
+    def _push(
+        self, branch: str, message: str, identity: GitIdentity, current: str | None
+    ) -> str | None:
         root = self.root
         _git(root, ["add", "--all"])
         if (
@@ -177,6 +185,8 @@ class LocalCheckout:
             msg.flush()
             _git(root, ["commit", "--quiet", "--no-verify", f"--file={msg.name}"], people)
         sha = _git(root, ["rev-parse", "HEAD"]).strip()
+        if current is not None and self._same(current, _git(root, ["rev-parse", "HEAD^{tree}"])):
+            return current
         ref = f"HEAD:refs/heads/{check_branch(branch)}"
         result = run_git(
             ["push", "--force", "--quiet", "origin", ref],
@@ -193,8 +203,16 @@ class LocalCheckout:
         self._writes.follow_branch(self._org, self._repo, branch, sha)
         return sha
 
-    async def push(self, branch: str, message: str, identity: GitIdentity) -> str | None:
-        return await asyncio.to_thread(self._push, branch, message, identity)
+    def _same(self, current: str, tree: str) -> bool:
+        """Whether commit `current` of the repository is `tree` on this checkout's base."""
+        args = ["show", "--no-patch", "--format=%T %P", check_sha(current)]
+        found = self._writes.repos.git(self._org, self._repo, args, check=False)
+        return found.rc == 0 and found.stdout.decode().split() == [tree.strip(), self.base_sha]
+
+    async def push(
+        self, branch: str, message: str, identity: GitIdentity, current: str | None = None
+    ) -> str | None:
+        return await asyncio.to_thread(self._push, branch, message, identity, current)
 
 
 def _git(cwd: Path, args: list[str], env: dict[str, str] | None = None) -> str:
