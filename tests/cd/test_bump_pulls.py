@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,31 @@ async def test_the_same_bump_twice_pushes_once(scm: Harness, lock: FileLock) -> 
     again = await open_or_update_bump(scm.client, request(FIRST, title="Bump app again"), lock)
     assert (again.action, again.number, again.sha) == ("updated", first.number, first.sha)
     assert scm.branch_sha("foredeck/bump/app") == first.sha
+
+
+async def test_policy_leave_keeps_a_moot_pull_request_a_human_edited(
+    scm: Harness, lock: FileLock
+) -> None:
+    opened = await open_or_update_bump(scm.client, request(FIRST), lock)
+    assert opened.number is not None
+    human = scm.human_commit(opened.number, "foredeck/bump/app", {"README.md": "edited\n"})
+    moot = await open_or_update_bump(scm.client, request(OLD, policy="leave"), lock)
+    assert (moot.action, moot.closed) == ("current", [])
+    [pull] = await scm.client.list_open_pulls(ORG, NAME)
+    assert (pull.number, pull.head.sha) == (opened.number, human)
+    comments = await scm.client.list_issue_comments(ORG, NAME, opened.number)
+    assert "already current" in comments[-1].body and human[:12] in comments[-1].body
+
+
+async def test_an_edit_that_fails_changes_nothing(scm: Harness, lock: FileLock) -> None:
+    opened = await open_or_update_bump(scm.client, request(FIRST), lock)
+    before = scm.branch_sha("foredeck/bump/app")
+
+    def broken(root: Path) -> list[str]:
+        raise ValueError("the engine cannot parse deploy/app.yaml")
+
+    with pytest.raises(ValueError, match="cannot parse"):
+        await open_or_update_bump(scm.client, request(SECOND, edit=broken), lock)
+    assert scm.branch_sha("foredeck/bump/app") == before
+    [pull] = await scm.client.list_open_pulls(ORG, NAME)
+    assert (pull.number, pull.title) == (opened.number, f"Bump app to {FIRST[-12:]}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from foredeck.cd.pulls import EditFn
 from foredeck.cd_pr.lock import FileLock
-from foredeck.cd_pr.wiring import CdRunner
+from foredeck.cd_pr.wiring import Built, CdRunner
 from foredeck.config.cd import CdTarget
 from foredeck.controller import Controller
 from foredeck.controller.delivery import pending_delivery
@@ -155,3 +155,35 @@ def test_only_a_successful_postsubmit_with_targets_and_images_delivers(tmp_path:
     job.job_config = config
     (out / "finished.json").write_text('{"metadata": {}}')
     assert pending_delivery(job, tmp_path, "success", "abc") is None
+
+
+async def test_a_failing_target_does_not_stop_the_others(
+    tmp_path: Path, sqlite_db: Database
+) -> None:
+    root = tmp_path / "repos"
+    Repo(root / ORG / NAME, FILES, "manifests")
+
+    def edit_for(target: CdTarget, images: Sequence[str]) -> EditFn:
+        if target.group == "broken":
+
+            def broken(root: Path) -> list[str]:
+                raise RuntimeError("engine bug")
+
+            return broken
+        return set_image(images[0])
+
+    runner = CdRunner(
+        lambda: LocalScm(root, sqlite_db.engine), FileLock(tmp_path / "locks"), edit_for
+    )
+    targets = [
+        CdTarget(repo=f"{ORG}/{NAME}", group="broken"),
+        CdTarget(repo=f"{ORG}/nowhere", group="app"),
+        CdTarget(repo=f"{ORG}/{NAME}", group="app"),
+    ]
+    built = Built("build-app", "org/repo", "c" * 40, [IMAGE.format(n=5, d="5" * 64)])
+    await runner.after_postsubmit(targets, built)
+    (k1, broken), (k2, missing), (k3, opened) = runner.outcomes
+    assert (k1, broken) == (f"{ORG}/{NAME}:broken", "RuntimeError: engine bug")
+    assert k2 == f"{ORG}/nowhere:app" and "manifests repository acme/nowhere" in str(missing)
+    assert k3 == f"{ORG}/{NAME}:app" and not isinstance(opened, str)
+    assert opened.action == "opened"

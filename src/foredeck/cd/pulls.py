@@ -29,6 +29,8 @@ POLICIES: tuple[Policy, ...] = ("overwrite", "leave")
 BRANCH_PREFIX = "foredeck/bump/"
 MAX_CHANGE_LINES = 200
 """Changes listed in a body; more are counted, not listed (GitHub caps a body at 65536)."""
+MAX_LINE = 300
+"""Characters of one change line in a body or a comment; longer ones are cut with `...`."""
 
 _GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _MARKER = re.compile(r"<!-- foredeck-bump group=(\S+) from=(\S*) -->")
@@ -118,7 +120,7 @@ def render_body(request: BumpRequest, changes: Sequence[str], previous_body: str
     """The body: the caller's text, the changes (old -> new), the source range, the marker."""
     lines = [request.body.strip(), ""] if request.body.strip() else []
     lines.append("Changes:")
-    lines += [f"- `{change}`" for change in changes[:MAX_CHANGE_LINES]]
+    lines += [f"- `{_cut(change)}`" for change in changes[:MAX_CHANGE_LINES]]
     if len(changes) > MAX_CHANGE_LINES:
         lines.append(f"- ... and {len(changes) - MAX_CHANGE_LINES} more")
     source = request.source
@@ -135,7 +137,7 @@ def render_body(request: BumpRequest, changes: Sequence[str], previous_body: str
 
 
 def commit_message(request: BumpRequest, changes: Sequence[str]) -> str:
-    listed = "\n".join(f"- {c}" for c in changes[:MAX_CHANGE_LINES])
+    listed = "\n".join(f"- {_cut(c)}" for c in changes[:MAX_CHANGE_LINES])
     return f"{request.title}\n\n{listed}\n"
 
 
@@ -150,9 +152,21 @@ def overwrite_note(shas: Sequence[str], branch: str) -> str:
 
 def leave_note(shas: Sequence[str], changes: Sequence[str]) -> str:
     """The comment when `leave` kept a branch someone else edited."""
-    listed = "\n".join(f"- `{c}`" for c in changes[:MAX_CHANGE_LINES])
+    listed = "\n".join(f"- `{_cut(c)}`" for c in changes[:MAX_CHANGE_LINES])
     return (
         f"foredeck left this branch alone: it has commits not made by foredeck "
         f"({', '.join(s[:12] for s in shas)}), and the bump policy is `leave`. "
         f"The new bump would be:\n{listed}"
     )
+
+
+def moot_note(shas: Sequence[str]) -> str:
+    """The comment when the bump is moot but `leave` keeps a branch someone else edited."""
+    return (
+        "The manifests are already current, but this branch has commits not made by foredeck "
+        f"({', '.join(s[:12] for s in shas)}) and the bump policy is `leave`: left open."
+    )
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."

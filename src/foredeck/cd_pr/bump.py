@@ -5,7 +5,8 @@ Under the group's lock: check out the manifests repository's base, run the edit,
 - nothing to change: no pull request; an open bump pull request of the group is now moot and
   is closed with a comment;
 - the group's pull request exists and someone else committed to its branch: `leave` comments
-  and stops; `overwrite` names the replaced commits in a comment and goes on;
+  and stops (a moot one is left open too); `overwrite` names the replaced commits in a comment
+  and goes on;
 - push one commit by foredeck to the branch (forced), then update the pull request's title and
   body in place, or open it with its labels;
 - close, with a comment, open bump pull requests of the same group on another branch
@@ -30,6 +31,7 @@ from foredeck.cd.pulls import (
     BumpRequest,
     commit_message,
     leave_note,
+    moot_note,
     overwrite_note,
     read_marker,
     render_body,
@@ -100,13 +102,16 @@ async def _bump(
         if (p.number != (pull.number if pull else None))
         and (read_marker(p.body) or ("", ""))[0] == request.group
     ]
+    foreign = await _foreign_commits(client, owner, name, pull, identity) if pull else []
+    keep = pull is not None and bool(foreign) and request.policy == "leave"
     if not changes:
-        moot = [pull] if pull else []
+        if keep and pull is not None:
+            await _comment_once(client, owner, name, pull.number, moot_note(foreign))
+        moot = [pull] if pull and not keep else []
         note = "The manifests are already current: this bump is no longer needed."
         closed = await _close(client, owner, name, [*moot, *superseded], note)
         return BumpOutcome("current", closed=closed)
-    foreign = await _foreign_commits(client, owner, name, pull, identity) if pull else []
-    if pull is not None and foreign and request.policy == "leave":
+    if keep and pull is not None:
         await _comment_once(client, owner, name, pull.number, leave_note(foreign, changes))
         return BumpOutcome("left", pull.number, pull.html_url, changes=changes)
     sha = await _push(checkout, request, changes, identity, pull.head.sha if pull else None)

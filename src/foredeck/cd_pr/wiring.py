@@ -117,6 +117,10 @@ class CdRunner:
                     log.error("cd %s after %s: %s", key, built.job, exc)
                     self.outcomes.append((key, str(exc)))
                     continue
+                except Exception as exc:  # an engine's bug: the other targets still run
+                    log.exception("cd %s after %s: the edit failed", key, built.job)
+                    self.outcomes.append((key, f"{type(exc).__name__}: {exc}"))
+                    continue
                 log.info("cd %s after %s: %s %s", key, built.job, outcome.action, outcome.url)
                 self.outcomes.append((key, outcome))
         finally:

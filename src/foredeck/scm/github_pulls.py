@@ -91,6 +91,7 @@ class GitHubPullWrites:
         """The files of branch `base` under `paths`, written to `dest`."""
         paths = check_paths(paths)
         base_sha = await self._ref_sha(owner, repo, base)
+        dest.mkdir(parents=True, exist_ok=True)
         commit = (await self.git_get(owner, repo, f"git/commits/{segment(base_sha, 'sha')}")).json()
         tree_sha = str(commit["tree"]["sha"])
         resp = await self.git_get(
