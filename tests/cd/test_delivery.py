@@ -13,7 +13,7 @@ from foredeck.cd_pr.lock import FileLock
 from foredeck.cd_pr.wiring import Built, CdRunner
 from foredeck.config.cd import CdTarget
 from foredeck.controller import Controller
-from foredeck.controller.delivery import pending_delivery
+from foredeck.controller.delivery import cd_runner_from_settings, pending_delivery
 from foredeck.db import Job, session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, Refs, create_job
@@ -28,6 +28,7 @@ from foredeck.settings import Settings
 from tests.cd.conftest import APP, FILES, MANIFEST, NAME, ORG, set_image
 from tests.controller.helpers import Upstream, get_job, make_settings, run_all, spec_config
 from tests.db.fixtures import Database
+from tests.doubles.github_api import GitHubDouble
 from tests.kit.git import Repo
 
 IMAGE = "ghcr.io/acme/app:{n}@sha256:{d}"
@@ -187,3 +188,31 @@ async def test_a_failing_target_does_not_stop_the_others(
     assert k2 == f"{ORG}/nowhere:app" and "manifests repository acme/nowhere" in str(missing)
     assert k3 == f"{ORG}/{NAME}:app" and not isinstance(opened, str)
     assert opened.action == "opened"
+
+
+async def test_the_github_provider_from_settings_bumps_through_the_double(
+    tmp_path: Path, sqlite_db: Database, github_double: GitHubDouble
+) -> None:
+    """`cd_runner_from_settings` with `scm.provider: github`: two builds, one pull request,
+    whose body links the source commits on GitHub's compare page."""
+    github_double.add_repo(ORG, NAME)
+    github_double.commit_files(ORG, NAME, "main", dict(FILES))
+    settings = Settings.model_validate(
+        {
+            "database_url": sqlite_db.url,
+            "github": {"base_url": github_double.url, "token": github_double.token},
+        }
+    )
+    runner = cd_runner_from_settings(settings, sqlite_db.engine, placeholder)
+    target = CdTarget(repo=f"{ORG}/{NAME}", group="app", paths=["deploy"], labels=["cd"])
+    first, second = IMAGE.format(n=1, d="1" * 64), IMAGE.format(n=2, d="2" * 64)
+    await runner.after_postsubmit([target], Built("build-app", "org/repo", "a" * 40, [first]))
+    await runner.after_postsubmit([target], Built("build-app", "org/repo", "b" * 40, [second]))
+    [(_, outcome)] = runner.outcomes
+    assert not isinstance(outcome, str) and outcome.action == "updated"
+    [issue] = [i for i in github_double.repo(ORG, NAME).issues.values() if i.pull]
+    assert issue.title == "Bump app: app:2@sha256:222222222222" and issue.labels == ["cd"]
+    compare = f"https://github.com/org/repo/compare/{'a' * 40}...{'b' * 40}"
+    assert f"[{'a' * 12}..{'b' * 12}]({compare})" in (issue.body or "")
+    manifest = github_double.files_at(ORG, NAME, "foredeck/bump/app")[APP].decode()
+    assert manifest == MANIFEST.replace("ghcr.io/acme/app:1.0", second)
