@@ -208,3 +208,18 @@ async def test_an_edit_that_fails_changes_nothing(scm: Harness, lock: FileLock) 
     assert scm.branch_sha("foredeck/bump/app") == before
     [pull] = await scm.client.list_open_pulls(ORG, NAME)
     assert (pull.number, pull.title) == (opened.number, f"Bump app to {FIRST[-12:]}")
+
+
+async def test_only_changes_under_the_paths_are_pushed(scm: Harness, lock: FileLock) -> None:
+    def edit(root: Path) -> list[str]:
+        changes = set_image(FIRST)(root)
+        (root / "README.md").write_text("not ours to change\n")
+        (root / "deploy" / "new file [1].yaml").write_text("kind: New\n")
+        return changes
+
+    outcome = await open_or_update_bump(scm.client, request(FIRST, edit=edit), lock)
+    assert outcome.action == "opened"
+    files = scm.files("foredeck/bump/app")
+    assert files["README.md"] == "manifests\n"
+    assert files["deploy/new file [1].yaml"] == "kind: New\n"
+    assert files[APP] == MANIFEST.replace(OLD, FIRST)

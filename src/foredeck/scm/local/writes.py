@@ -14,7 +14,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from foredeck.scm.branches import CommitPeople, GitIdentity, check_paths
+from foredeck.scm.branches import CommitPeople, GitIdentity, check_paths, under
 from foredeck.scm.github_types import PullRequest
 from foredeck.scm.gitrun import git_env, run_git
 from foredeck.scm.local.names import (
@@ -135,7 +135,7 @@ class LocalPullWrites:
                     org, repo, ["update-ref", f"refs/heads/{pr_branch(number)}", sha, old]
                 )
 
-    def _clone(self, org: str, repo: str, base: str, dest: Path) -> LocalCheckout:
+    def _clone(self, org: str, repo: str, base: str, paths: list[str], dest: Path) -> LocalCheckout:
         source = self.repos.repo_dir(org, repo)  # 404: no such repository
         args = ["clone", "--quiet", "--no-tags", "--single-branch", "--branch", check_branch(base)]
         result = run_git([*args, "--", str(source), str(dest)], env=git_env(), timeout=GIT_TIMEOUT)
@@ -143,36 +143,40 @@ class LocalPullWrites:
             err = result.stderr.decode("utf-8", "replace").strip()[:500]
             raise LocalScmError(404, f"{org}/{repo}: cannot check out {base}: {err}")
         sha = _git(dest, ["rev-parse", "HEAD"]).strip()
-        return LocalCheckout(self, org, repo, dest, sha)
+        return LocalCheckout(self, org, repo, dest, sha, paths)
 
     async def checkout_tree(
         self, owner: str, repo: str, base: str, paths: list[str], dest: Path
     ) -> LocalCheckout:
-        """A clone of branch `base` in `dest` (the whole tree: `paths` are for GitHub's sake)."""
-        check_paths(paths)
-        return await asyncio.to_thread(self._clone, owner, repo, base, dest)
+        """A clone of branch `base` in `dest`: the whole tree, but only changes under `paths`
+        are pushed."""
+        checked = check_paths(paths)
+        return await asyncio.to_thread(self._clone, owner, repo, base, checked, dest)
 
 
 class LocalCheckout:
     """A clone of a local repository's base branch; `push` commits and force-pushes."""
 
-    def __init__(self, writes: LocalPullWrites, org: str, repo: str, root: Path, base_sha: str):
+    def __init__(
+        self,
+        writes: LocalPullWrites,
+        org: str,
+        repo: str,
+        root: Path,
+        base_sha: str,
+        paths: list[str],
+    ) -> None:
         self._writes = writes
         self._org, self._repo = org, repo
         self.root = root
         self.base_sha = base_sha
+        self._paths = paths
 
     def _push(
         self, branch: str, message: str, identity: GitIdentity, current: str | None
     ) -> str | None:
         root = self.root
-        _git(root, ["add", "--all"])
-        if (
-            run_git(
-                ["diff", "--cached", "--quiet"], env=git_env(), timeout=GIT_TIMEOUT, cwd=root
-            ).rc
-            == 0
-        ):
+        if not self._stage():
             return None
         people = {
             "GIT_AUTHOR_NAME": identity.name,
@@ -202,6 +206,29 @@ class LocalCheckout:
             )
         self._writes.follow_branch(self._org, self._repo, branch, sha)
         return sha
+
+    def _stage(self) -> bool:
+        """Stage what changed under the paths (as on GitHub, where nothing else is checked
+        out); whether anything did."""
+        args = ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]
+        records = _git(self.root, args).split("\0")
+        wanted = [r[3:] for r in records if len(r) > 3 and under(r[3:], self._paths)]
+        if not wanted:
+            return False
+        add = ["--literal-pathspecs", "add", "--all", "--pathspec-from-file=-"]
+        stdin = "\0".join(wanted).encode()
+        result = run_git(
+            [*add, "--pathspec-file-nul"],
+            env=git_env(),
+            timeout=GIT_TIMEOUT,
+            cwd=self.root,
+            stdin=stdin,
+        )
+        if result.rc != 0:
+            raise LocalScmError(
+                0, f"git add failed: {result.stderr.decode('utf-8', 'replace')[:500]}"
+            )
+        return True
 
     def _same(self, current: str, tree: str) -> bool:
         """Whether commit `current` of the repository is `tree` on this checkout's base."""
