@@ -70,3 +70,12 @@ async def test_a_ref_moves_by_fast_forward_unless_forced(gh: GitHubDouble) -> No
                 body={"sha": base, "force": False},
             )
     assert repo.branches["main"] == side
+
+
+async def test_a_tree_path_that_climbs_out_is_refused(gh: GitHubDouble, tmp_path: Path) -> None:
+    """GitHub never lists one, but a checkout writes files: it does not trust the listing."""
+    gh.commit_files("acme", "manifests", "main", {"deploy/../../escape": "x"})
+    async with gh.client() as client:
+        with pytest.raises(ValueError, match=r"without '\.\.'"):
+            await client.checkout_tree("acme", "manifests", "main", [], tmp_path / "tree")
+    assert not (tmp_path / "escape").exists()

@@ -94,12 +94,22 @@ class CdRunner:
     """(ORG/REPO of the source, from sha, to sha) -> a page of the commits in between."""
     identity: GitIdentity = DEFAULT_IDENTITY
     outcomes: list[tuple[str, BumpOutcome | str]] = field(default_factory=list)
-    """(repo:group, outcome or error) of the latest call, for logs and tests."""
+    """The outcomes of the call that ended last, for tests (jobs end concurrently: a caller
+    uses the value its own call returns)."""
 
-    async def after_postsubmit(self, targets: Sequence[CdTarget], built: Built) -> None:
-        self.outcomes = []
-        if not targets or not built.images:
-            return
+    async def after_postsubmit(
+        self, targets: Sequence[CdTarget], built: Built
+    ) -> list[tuple[str, BumpOutcome | str]]:
+        """(ORG/REPO:GROUP, outcome or error) of each target, in order."""
+        found: list[tuple[str, BumpOutcome | str]] = []
+        if targets and built.images:
+            await self._run(targets, built, found)
+        self.outcomes = found
+        return found
+
+    async def _run(
+        self, targets: Sequence[CdTarget], built: Built, found: list[tuple[str, BumpOutcome | str]]
+    ) -> None:
         link = self.range_url
         range_url = (lambda a, b: link(built.repo, a, b)) if link else None
         client = self.new_client()
@@ -115,13 +125,13 @@ class CdRunner:
                     )
                 except (BumpError, BumpLockTimeout, GitHubError, ValueError, OSError) as exc:
                     log.error("cd %s after %s: %s", key, built.job, exc)
-                    self.outcomes.append((key, str(exc)))
+                    found.append((key, str(exc)))
                     continue
                 except Exception as exc:  # an engine's bug: the other targets still run
                     log.exception("cd %s after %s: the edit failed", key, built.job)
-                    self.outcomes.append((key, f"{type(exc).__name__}: {exc}"))
+                    found.append((key, f"{type(exc).__name__}: {exc}"))
                     continue
                 log.info("cd %s after %s: %s %s", key, built.job, outcome.action, outcome.url)
-                self.outcomes.append((key, outcome))
+                found.append((key, outcome))
         finally:
             await client.close()

@@ -101,7 +101,7 @@ class GitHubPullWrites:
         if listing.get("truncated"):
             raise GitHubError(0, f"{owner}/{repo}: the tree of {base} is too large to read")
         entries = {
-            str(e["path"]): (str(e["mode"]), str(e["sha"]))
+            check_paths([str(e["path"])])[0]: (str(e["mode"]), str(e["sha"]))  # never `..`
             for e in listing.get("tree", [])
             if e.get("type") == "blob" and under(str(e["path"]), paths)
         }
