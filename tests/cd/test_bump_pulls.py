@@ -223,3 +223,11 @@ async def test_only_changes_under_the_paths_are_pushed(scm: Harness, lock: FileL
     assert files["README.md"] == "manifests\n"
     assert files["deploy/new file [1].yaml"] == "kind: New\n"
     assert files[APP] == MANIFEST.replace(OLD, FIRST)
+
+
+async def test_a_glob_path_checks_out_the_directory_it_starts_in(
+    scm: Harness, lock: FileLock
+) -> None:
+    outcome = await open_or_update_bump(scm.client, request(FIRST, paths=("deploy/*.yaml",)), lock)
+    assert outcome.action == "opened"
+    assert scm.files("foredeck/bump/app")[APP] == MANIFEST.replace(OLD, FIRST)

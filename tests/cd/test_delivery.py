@@ -118,21 +118,33 @@ async def test_two_postsubmits_give_one_bump_pull_request(
     assert shown == MANIFEST.replace("ghcr.io/acme/app:1.0", second)
 
 
-async def test_without_an_engine_the_delivery_fails_and_the_job_stays_a_success(
+async def test_by_default_the_controller_bumps_with_the_engine(
     tmp_path: Path, sqlite_db: Database
 ) -> None:
+    """No runner given: the local provider from settings, the database's lock and the bump
+    engine (`foredeck.cd`); two builds give one pull request with the second digest, and every
+    other byte of the manifest as it was."""
     settings = make_settings(tmp_path, sqlite_db)
     executors = Executors.from_settings(settings, {**BUILTIN, "builder": BuildingExecutor})
     controller = Controller(sqlite_db.engine, settings, executors=executors)
-    up = Upstream(tmp_path / "repos")
-    Repo(tmp_path / "repos" / ORG / NAME, FILES, "manifests")
-    BuildingExecutor.image = IMAGE.format(n=1, d="1" * 64)
-    job_id = add_postsubmit(sqlite_db, up)
-    await run_all(controller)
-    assert get_job(sqlite_db, job_id).state == "success"
-    assert controller.cd is not None
-    [(_, error)] = controller.cd.outcomes
-    assert error == "no bump engine is plugged into the controller (foredeck.cd)"
+    root = tmp_path / "repos"
+    up = Upstream(root)
+    manifests = Repo(root / ORG / NAME, FILES, "manifests")
+    for n in (1, 2):
+        BuildingExecutor.image = IMAGE.format(n=n, d=str(n) * 64)
+        job_id = add_postsubmit(sqlite_db, up)
+        await run_all(controller)
+        assert get_job(sqlite_db, job_id).state == "success"
+        assert controller.cd is not None
+        [(_, outcome)] = controller.cd.outcomes
+        assert not isinstance(outcome, str), outcome
+        assert outcome.action == ("opened", "updated")[n - 1]
+    async with LocalScm(root, sqlite_db.engine) as scm:
+        [pull] = await scm.list_open_pulls(ORG, NAME)
+    pinned = "ghcr.io/acme/app@sha256:" + "2" * 64
+    assert f"{APP}:9: ghcr.io/acme/app:1.0 -> {pinned}" in (pull.body or "")
+    shown = manifests.git("show", f"{pull.head.sha}:{APP}") + "\n"
+    assert shown == MANIFEST.replace("ghcr.io/acme/app:1.0", pinned)
 
 
 def test_only_a_successful_postsubmit_with_targets_and_images_delivers(tmp_path: Path) -> None:

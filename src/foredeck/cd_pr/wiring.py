@@ -6,7 +6,8 @@ target is one `open_or_update_bump`; a failed target is logged with its reason a
 the others, nor change the job's state (the job did succeed: its deploy is what failed).
 
 What an edit *does* is the bump engine's business (`foredeck.cd`): `EditFor` makes the edit of
-one target for a set of images; `CdRunner` only runs it through the SCM.
+one target for a set of images (`engine_edit`, or a stand-in in tests); `CdRunner` only runs it
+through the SCM.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from foredeck.cd import NewImage, apply, plan_bump
 from foredeck.cd.pulls import BumpOutcome, BumpRequest, EditFn, Source
 from foredeck.cd_pr.bump import DEFAULT_IDENTITY, BumpClient, BumpError, open_or_update_bump
 from foredeck.cd_pr.lock import BumpLock, BumpLockTimeout
@@ -26,6 +29,22 @@ log = logging.getLogger(__name__)
 
 EditFor = Callable[[CdTarget, Sequence[str]], EditFn]
 """(target, images as `REF@DIGEST`) -> the edit that bumps them in that target's tree."""
+
+
+def engine_edit(target: CdTarget, images: Sequence[str]) -> EditFn:
+    """The bump engine's edit (`foredeck.cd`): every reference to `images` under the target's
+    paths, pinned as it says; one line per change (`path:line: old -> new`). References the
+    engine cannot rewrite are logged and left as they were."""
+    new = [NewImage.parse(image) for image in images]  # RefError (a ValueError): now, not later
+
+    def edit(root: Path) -> list[str]:
+        plan = plan_bump(root, new, list(target.paths), target.pin)
+        for problem in plan.problems:
+            log.warning("cd %s:%s: %s", target.repo, target.group, problem)
+        apply(plan)
+        return [f"{c.path}:{c.line}: {c.old} -> {c.new}" for c in plan.changes]
+
+    return edit
 
 
 def image_names(images: Sequence[str]) -> list[str]:

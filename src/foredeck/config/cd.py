@@ -5,7 +5,7 @@
         - name: build-app
           cd:
             - repo: acme/manifests        # the manifests repository, ORG/REPO
-              paths: [deploy/]            # where to look (default: the whole tree)
+              paths: [deploy/]            # directories or globs (default: the whole tree)
               group: app                  # one pull request per group: foredeck/bump/app
               pin: digest                 # digest | tag | both
               labels: [cd]                # put on the pull request

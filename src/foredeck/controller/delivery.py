@@ -9,15 +9,13 @@ credentials. See docs/cd.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from foredeck.cd.pulls import EditFn
 from foredeck.cd_pr.lock import lock_for
-from foredeck.cd_pr.wiring import Built, CdRunner, EditFor
+from foredeck.cd_pr.wiring import Built, CdRunner, EditFor, engine_edit
 from foredeck.config.cd import CdTarget
 from foredeck.config.models import Postsubmit
 from foredeck.controller import artifacts
@@ -52,15 +50,11 @@ def pending_delivery(job: Job, workspace: Path, state: str, final_sha: str) -> D
     return Delivery(list(model.cd), built)
 
 
-def unplugged_engine(target: CdTarget, images: Sequence[str]) -> EditFn:
-    """Until the bump engine (`foredeck.cd`) is plugged in here, a delivery says so."""
-    raise ValueError("no bump engine is plugged into the controller (foredeck.cd)")
-
-
 def cd_runner_from_settings(
     settings: Settings, engine: Engine, edit_for: EditFor | None = None
 ) -> CdRunner:
-    """The configured SCM's client, the lock of this database, and the bump engine's edit."""
+    """The configured SCM's client, the lock of this database, and the bump engine's edit
+    (`edit_for`, default `engine_edit`)."""
     provider = provider_from_settings(settings, engine)
     repo_link = provider.links.repo
 
@@ -73,6 +67,6 @@ def cd_runner_from_settings(
     return CdRunner(
         provider.client_factory(),
         lock_for(engine),
-        edit_for or unplugged_engine,
+        edit_for or engine_edit,
         range_url,
     )

@@ -56,14 +56,27 @@ class Checkout(Protocol):
         ...
 
 
+def check_relative(raw: str) -> str:
+    """A relative POSIX path without `..` (a file of a tree is written there)."""
+    path = PurePosixPath(raw.strip("/") or ".")
+    if path.is_absolute() or ".." in path.parts or not raw.strip():
+        raise ValueError(f"invalid path {raw!r}: relative, without '..'")
+    return path.as_posix()
+
+
 def check_paths(paths: list[str] | tuple[str, ...]) -> list[str]:
-    """Relative POSIX paths without `..`; `["."]` (the whole tree) when none are given."""
+    """What a checkout covers: each path (relative, without `..`) as the literal directory or
+    file it names, a glob cut before its first component with a wildcard (`charts/*/values.yaml`
+    covers `charts`); `["."]` (the whole tree) when none are given. The edit selects within."""
     checked = []
     for raw in paths or ["."]:
-        path = PurePosixPath(raw.strip("/") or ".")
-        if path.is_absolute() or ".." in path.parts or not raw.strip():
-            raise ValueError(f"invalid path {raw!r}: relative, without '..'")
-        checked.append(path.as_posix())
+        path = PurePosixPath(check_relative(raw))
+        literal = []
+        for part in path.parts:
+            if any(c in part for c in "*?["):
+                break
+            literal.append(part)
+        checked.append(PurePosixPath(*literal).as_posix() if literal else ".")
     return checked
 
 

@@ -19,6 +19,7 @@ from foredeck.scm.branches import (
     CommitPeople,
     GitIdentity,
     check_paths,
+    check_relative,
     under,
 )
 from foredeck.scm.github_http import GitHubHttp, multi_segment, parse, repo_path, segment
@@ -101,7 +102,7 @@ class GitHubPullWrites:
         if listing.get("truncated"):
             raise GitHubError(0, f"{owner}/{repo}: the tree of {base} is too large to read")
         entries = {
-            check_paths([str(e["path"])])[0]: (str(e["mode"]), str(e["sha"]))  # never `..`
+            check_relative(str(e["path"])): (str(e["mode"]), str(e["sha"]))  # never `..`
             for e in listing.get("tree", [])
             if e.get("type") == "blob" and under(str(e["path"]), paths)
         }
