@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from foredeck.cd.pulls import check_group
+from foredeck.cd.refs import Pin
 
 _REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}/[A-Za-z0-9._-]{1,100}")
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
@@ -40,7 +41,7 @@ class CdTarget(BaseModel):
     repo: str
     paths: list[str] = Field(default_factory=list, max_length=MAX_PATHS)
     group: str
-    pin: Literal["digest", "tag", "both"] = "digest"
+    pin: Pin = "digest"
     labels: list[str] = Field(default_factory=list, max_length=MAX_LABELS)
     policy: Literal["overwrite", "leave"] = "overwrite"
     base: str = "main"
