@@ -79,8 +79,8 @@ def by_pull_request(
     config: Path | None,
 ) -> int:
     """`--repo`: the exit code of `cd_pr.by_hand.bump_repo` (2 for bad arguments)."""
-    from foredeck.cd_pr.by_hand import RepoBump, bump_repo
     from foredeck.cd import NewImage, RefError
+    from foredeck.cd_pr.by_hand import RepoBump, bump_repo
 
     try:
         new = [NewImage.parse(text) for text in images]
