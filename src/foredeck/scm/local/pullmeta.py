@@ -6,17 +6,10 @@ commit. One JSON file, `<local_root>/.foredeck-pulls.json`, rewritten atomically
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import logging
-import os
-import threading
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from foredeck.scm.local.jsonfile import SharedJson
 
 PULLS_FILE = ".foredeck-pulls.json"
 
@@ -34,28 +27,12 @@ class PullMetaStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path.with_suffix(".lock"), "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        self._file = SharedJson(path, "local pulls")
+        self._locked = self._file.locked
 
     def _read(self) -> dict[str, PullMeta]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("local pulls: cannot read %s (%s); starting empty", self.path, exc)
-            return {}
         found = {}
-        for key, value in data.items() if isinstance(data, dict) else ():
+        for key, value in self._file.read().items():
             if isinstance(value, dict):
                 fields = [str(value.get(name, "")) for name in ("head", "title", "body")]
                 found[str(key)] = PullMeta(*fields)
@@ -79,7 +56,4 @@ class PullMetaStore:
         with self._locked():
             data = self._read()
             data[self.key(org, repo, number)] = meta
-            tmp = self.path.with_suffix(".tmp")
-            payload = {k: asdict(v) for k, v in data.items()}
-            tmp.write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.path)
+            self._file.write({k: asdict(v) for k, v in data.items()})
