@@ -260,7 +260,10 @@ def test_loading_keeps_what_the_process_froze(tmp_path: Path) -> None:
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        assert frozen > 0
         load_config([tmp_path])
-        assert gc.get_freeze_count() >= frozen > 0
+        # An unfreeze empties the permanent generation; a frozen object freed meanwhile (by
+        # this or another thread of the process) only leaves it, so a few may be gone.
+        assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
