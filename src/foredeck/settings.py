@@ -355,6 +355,20 @@ class ApiSettings(BaseModel):
     server's own and `reporter.dashboard_url`'s."""
 
 
+class AccessSettings(BaseModel):
+    """Roles and personal API tokens (docs/access.md). `api.token` stays the bootstrap admin
+    token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles_path: str | None = None
+    """The roles file (YAML, in the config repository beside the job config), reloaded when it
+    changes. Without one every repository is public and only `api.token` may write."""
+    roles_reload_interval: float = Field(default=5.0, ge=0)
+    max_token_days: int = Field(default=365, ge=1, le=3650)
+    """The longest life a personal API token may be given."""
+
+
 class PostgresDatabaseProvider(BaseModel):
     """`postgres-database`: a database per lease on a PostgreSQL server foredeck administers."""
 
@@ -483,6 +497,7 @@ class Settings(BaseModel):
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
     leases: LeaseSettings = Field(default_factory=LeaseSettings)
     _source: Path | None = PrivateAttr(default=None)
 
