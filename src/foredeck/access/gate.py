@@ -89,33 +89,41 @@ def authenticate(request: Request) -> Principal:
 
 
 def _authenticate(request: Request) -> Principal:
-    settings: Settings = request.app.state.settings
     given = _bearer(request)
     if given is not None:
-        expected = settings.api.token
-        if expected is not None and hmac.compare_digest(
-            given.encode(), expected.get_secret_value().encode()
-        ):
-            return Principal(BOOTSTRAP_NAME, "bootstrap")
-        if not tokens.looks_personal(given):
-            if expected is None:
-                raise unauthorized(NO_TOKEN)
-            raise unauthorized(
-                f"wrong API token: {SEND_TOKEN} with `api.token` or a personal token (fdt_...)"
-            )
-        with _reads(request)() as session:
-            try:
-                return tokens.principal_of(session, given)
-            except tokens.TokenRefused as exc:
-                raise unauthorized(str(exc)) from None
+        found = _token_principal(request, given, cookie=False)
+        if isinstance(found, str):
+            raise unauthorized(found)
+        return found
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie and tokens.looks_personal(cookie):
-        with _reads(request)() as session:
-            try:
-                return tokens.principal_of(session, cookie, cookie=True)
-            except tokens.TokenRefused:
-                return ANONYMOUS  # a stale session: the pages say "sign in"
+    if cookie:
+        found = _token_principal(request, cookie, cookie=True)
+        return ANONYMOUS if isinstance(found, str) else found  # stale: the pages say "sign in"
     return ANONYMOUS
+
+
+def _token_principal(request: Request, token: str, *, cookie: bool) -> Principal | str:
+    """Whom `token` (the bootstrap or a personal one) stands for, or why it is refused."""
+    settings: Settings = request.app.state.settings
+    expected = settings.api.token
+    if expected is not None and hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        return Principal(BOOTSTRAP_NAME, "bootstrap", from_cookie=cookie)
+    if not tokens.looks_personal(token):
+        if expected is None:
+            return NO_TOKEN
+        return f"wrong API token: {SEND_TOKEN} with `api.token` or a personal token (fdt_...)"
+    with _reads(request)() as session:
+        try:
+            return tokens.principal_of(session, token, cookie=cookie)
+        except tokens.TokenRefused as exc:
+            return str(exc)
+
+
+def principal_for_token(request: Request, token: str) -> Principal | str:
+    """For the dashboard's sign-in form: whom `token` stands for, or why it is refused."""
+    return _token_principal(request, token, cookie=True)
 
 
 def access_of(request: Request) -> Access:

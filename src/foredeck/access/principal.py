@@ -27,6 +27,8 @@ class Principal:
     cap: Role | None = None
     """A personal token's role: the principal never acts above it."""
     token_id: int | None = None
+    from_cookie: bool = False
+    """Authenticated by a cookie the browser sends by itself: writes need the CSRF token."""
 
     @property
     def authenticated(self) -> bool:

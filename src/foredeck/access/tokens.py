@@ -96,6 +96,7 @@ def principal_of(session: Session, token: str, *, cookie: bool = False) -> Princ
         groups=frozenset(row.groups),
         cap=role,
         token_id=row.id,
+        from_cookie=cookie,
     )
 
 

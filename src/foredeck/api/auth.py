@@ -99,7 +99,7 @@ def require_token(
     the dashboard's session cookie needs the CSRF token too (403)."""
     del credentials  # declared for the OpenAPI description; `authenticate` reads the header
     who = authenticate(request)
-    if who.via == "session" and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+    if who.from_cookie and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
         raise HTTPException(403, CSRF_REFUSED)
     api: ApiSettings = request.app.state.settings.api
     if who.authenticated or api.anonymous_writes:
