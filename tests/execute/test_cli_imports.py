@@ -124,7 +124,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     listed = re.findall(r"^\S (\w+) ", done.stdout.split("Commands")[1], re.MULTILINE)
-    assert listed == list(COMMANDS) == ["run", "serve", "config", "jobs", "lease", "util"]
+    assert listed == list(COMMANDS) == ["run", "serve", "config", "jobs", "token", "lease", "util"]
 
 
 def run_command() -> typer.core.TyperCommand:
