@@ -356,17 +356,14 @@ class ApiSettings(BaseModel):
 
 
 class AccessSettings(BaseModel):
-    """Roles and personal API tokens (docs/access.md). `api.token` stays the bootstrap admin
-    token."""
+    """Roles and personal API tokens (docs/access.md); `api.token` is the bootstrap admin."""
 
     model_config = ConfigDict(extra="forbid")
 
     roles_path: str | None = None
-    """The roles file (YAML, in the config repository beside the job config), reloaded when it
-    changes. Without one every repository is public and only `api.token` may write."""
+    """The roles file, reloaded when it changes; none: all public, only `api.token` writes."""
     roles_reload_interval: float = Field(default=5.0, ge=0)
     max_token_days: int = Field(default=365, ge=1, le=3650)
-    """The longest life a personal API token may be given."""
 
 
 class PostgresDatabaseProvider(BaseModel):

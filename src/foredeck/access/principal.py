@@ -76,7 +76,7 @@ class Access:
                 granted = lower(granted, who.cap)
         if self.anonymous_writes:
             granted = higher(granted, "editor")
-        if self.roles.anonymous_reads(None, None):
+        if self.roles.anonymous_reads(None, None) or "read" in self.roles.anonymous.values():
             granted = higher(granted, "viewer")
         return granted
 

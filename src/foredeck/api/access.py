@@ -125,7 +125,9 @@ def create_token(
         could = gate.access.highest(gate.who)
     if not at_least(could, body.role) or could is None:
         raise HTTPException(
-            403, f"a token of {owner.name} may not be {body.role}: {owner.name} has {could}"
+            403,
+            f"a token of {owner.name} may not be {body.role}: {owner.name} has "
+            f"{could or 'no role'}",
         )
     if body.days > settings.access.max_token_days:
         raise HTTPException(

@@ -39,9 +39,10 @@ router = APIRouter(route_class=PageRoute)
 async def _form(request: Request) -> dict[str, str]:
     """An urlencoded form of at most `MAX_FORM_BYTES` (one value per field), refusing any
     POST without the CSRF token before anything else is read into effect."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != (
-        "application/x-www-form-urlencoded"
-    ):
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not media_type:
+        raise HTTPException(403, CSRF_MISSING)  # no form at all, so no CSRF token either
+    if media_type != "application/x-www-form-urlencoded":
         raise HTTPException(415, "a form of application/x-www-form-urlencoded is expected")
     body = bytearray()
     async for chunk in request.stream():
