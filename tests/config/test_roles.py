@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from foredeck.config.roles import RolesAgent, RolesError, load_roles
+from tests.child import child_env
 
 ROLES = """\
 anonymous:
@@ -139,3 +142,17 @@ def test_a_broken_file_at_start_is_an_error_and_no_file_means_public(tmp_path: P
     public = RolesAgent(None)
     assert public.get().anonymous_reads("any", "repo") and not public.get().grants
     assert not public.reload()
+
+
+def test_config_check_roles_says_ok_or_every_error(tmp_path: Path) -> None:
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "foredeck.cli", "config", "check-roles", str(path)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=child_env())
+
+    good = run(write(tmp_path / "roles.yaml", ROLES))
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == "ok: 3 grants; anonymous reads off for: acme/private, secret-org"
+    bad = run(write(tmp_path / "bad.yaml", "grants:\n- role: owner\n  repos: [x]\n  users: [a]\n"))
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert f"{tmp_path / 'bad.yaml'}:2: grants[0].role" in bad.stderr
+    assert f"{tmp_path / 'bad.yaml'}:3: grants[0].repos: " in bad.stderr

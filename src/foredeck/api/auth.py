@@ -1,8 +1,10 @@
 """Who may change state through `/api`, and what a mutating request may look like.
 
-Reads are open (like Prow's deck). Any other method is a write, and a browser can be made to
-send one by any web page: a `<form>` POST (urlencoded, multipart or text/plain bodies need no
-CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is refused when
+What a caller may read and write where is its role's business (`access/gate.py`, checked by
+each route; docs/access.md). Any method but GET/HEAD/OPTIONS is a write, and a browser can be
+made to send one by any web page: a `<form>` POST (urlencoded, multipart or text/plain bodies
+need no CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is refused
+when
 
 - a browser says another site sent it: `Sec-Fetch-Site: cross-site`, or an `Origin` other than
   the server's own (scheme + Host), `reporter.dashboard_url`'s or one of `api.allowed_origins`
@@ -10,8 +12,8 @@ CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is re
 - it carries anything but JSON: a `Content-Type` other than `application/json`, or a body
   without one (415), before the body is read;
 - its body is over `MAX_BODY_BYTES` (413), before anything parses it;
-- it lacks `api.token` (401), unless `api.anonymous_writes`; with no token configured and no
-  anonymous writes, writes are disabled. The comparison is constant-time.
+- it comes from nobody (401: no bootstrap `api.token` nor personal token), unless
+  `api.anonymous_writes`; or from the dashboard's session cookie without the CSRF token (403).
 
 And a write the database does not take (a full disk, a lost connection, a lock held too long)
 is answered 503 with `Retry-After`, not 500: the transaction rolled back, the client may retry.

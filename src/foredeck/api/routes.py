@@ -42,7 +42,8 @@ Responses = dict[int | str, dict[str, Any]]
 
 _NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No such job"}}
 
-# Every write needs the token and is refused from other sites (`api/auth.py`).
+# Every write needs a token and is refused from other sites (`api/auth.py`); every route checks
+# the caller's role on the job's repository (`access/gate.py`, docs/access.md).
 router = APIRouter(
     prefix="/api",
     tags=["jobs"],
@@ -167,8 +168,7 @@ def start_job(
         raise HTTPException(422, str(exc)) from None
     org, repo = (spec.refs.org, spec.refs.repo) if spec.refs is not None else (None, None)
     gate.require("editor", org, repo, f"start job {body.name}")
-    done = _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change, gate.who)
-    return done
+    return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change, gate.who)
 
 
 @router.post(
