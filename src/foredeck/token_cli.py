@@ -54,7 +54,14 @@ def create_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="What the token is for.")],
     role: Annotated[str, typer.Option(help="viewer, editor or admin.")] = "viewer",
-    days: Annotated[int, typer.Option(min=1, help="Days until it expires.")] = 30,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Days until it expires (30, or less when your token expires sooner).",
+            show_default=False,
+        ),
+    ] = None,
     user: Annotated[
         str | None, typer.Option(help="For another user (admins).", show_default=False)
     ] = None,
@@ -66,7 +73,9 @@ def create_command(
     """Make a token and print it (shown this once)."""
     if role not in ROLES:
         raise typer.BadParameter(f"{role!r} is not one of {', '.join(ROLES)}", param_hint="--role")
-    body: dict[str, object] = {"name": name, "role": role, "days": days}
+    body: dict[str, object] = {"name": name, "role": role}
+    if days is not None:
+        body["days"] = days
     if user is not None:
         body["user"] = user
     if team:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -86,6 +86,20 @@ def test_a_token_acts_no_higher_than_its_role_nor_its_owner(db: Database, tmp_pa
             "/api/tokens", json={"name": "ci", "role": "viewer"}, headers=bearer(vera)
         )
         assert own.status_code == 201 and own.json()["user"] == "vera"
+        # Not living past the token that makes it: a leaked short-lived token cannot mint a
+        # long-lived one. Without `days`: 30, cut to the maker's life.
+        _, brief = make_token(client, "vera", "viewer", days=2)
+        longer = {"name": "y", "role": "viewer", "days": 3}
+        refused = client.post("/api/tokens", json=longer, headers=bearer(brief))
+        assert refused.status_code == 422 and "outlive" in refused.json()["detail"]
+        shorter = {"name": "y", "role": "viewer", "days": 1}
+        assert client.post("/api/tokens", json=shorter, headers=bearer(brief)).status_code == 201
+        cut = client.post(
+            "/api/tokens", json={"name": "z", "role": "viewer"}, headers=bearer(brief)
+        )
+        assert cut.status_code == 201, cut.text
+        life = datetime.fromisoformat(cut.json()["expires_at"]) - utcnow()
+        assert timedelta(days=1) < life <= timedelta(days=2)
 
 
 def test_users_see_and_revoke_their_own_tokens_admins_everyone(

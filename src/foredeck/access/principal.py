@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
@@ -27,6 +28,8 @@ class Principal:
     cap: Role | None = None
     """A personal token's role: the principal never acts above it."""
     token_id: int | None = None
+    expires_at: datetime | None = None
+    """When the token that authenticated it stops working: a token it makes may not outlive it."""
     from_cookie: bool = False
     """Authenticated by a cookie the browser sends by itself: writes need the CSRF token."""
 

@@ -96,6 +96,7 @@ def principal_of(session: Session, token: str, *, cookie: bool = False) -> Princ
         groups=frozenset(row.groups),
         cap=role,
         token_id=row.id,
+        expires_at=row.expires_at,
         from_cookie=cookie,
     )
 

@@ -23,10 +23,12 @@ from foredeck.api.models import ErrorBody, Unprocessable
 from foredeck.config.roles import TEAM_PATTERN, Role, at_least
 from foredeck.db.engine import write_lock
 from foredeck.db.models import ApiToken
+from foredeck.db.types import utcnow
 from foredeck.scm.github_types import LOGIN_PATTERN
 from foredeck.web.deps import AppEngine, AppSettings, Reads, Writes
 
 MAX_AUDIT_LIMIT = 500
+DEFAULT_DAYS = 30
 
 router = APIRouter(
     prefix="/api",
@@ -46,8 +48,9 @@ class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     """What the token is for (shown in listings)."""
     role: Role
-    days: int = Field(default=30, ge=1, le=3650)
-    """Life in days, at most the server's `access.max_token_days`."""
+    days: int | None = Field(default=None, ge=1, le=3650)
+    """Life in days, at most the server's `access.max_token_days`; by default 30, or as long
+    as the token making it lives when that is shorter."""
     user: str | None = Field(default=None, pattern=LOGIN_PATTERN, max_length=100)
     """For whom (admins only); the caller by default."""
     teams: list[str] = Field(default_factory=list, max_length=100)
@@ -111,6 +114,22 @@ def _owner(body: NewToken, gate: Gate) -> Principal:
     return Principal(body.user, "token", frozenset(body.teams), frozenset(body.groups))
 
 
+def _life(days: int | None, max_days: int, maker: Principal) -> timedelta:
+    """How long a new token lives: never past `max_days`, nor past the token making it."""
+    if days is not None and days > max_days:
+        raise HTTPException(422, f"days: at most {max_days} (access.max_token_days)")
+    ttl = timedelta(days=days if days is not None else min(DEFAULT_DAYS, max_days))
+    if maker.expires_at is not None and utcnow() + ttl > maker.expires_at:
+        if days is not None:
+            raise HTTPException(
+                422,
+                f"days: a token may not outlive the token that makes it (until "
+                f"{maker.expires_at.isoformat(timespec='seconds')})",
+            )
+        ttl = maker.expires_at - utcnow()
+    return ttl
+
+
 @router.post("/tokens", response_model=MadeToken, status_code=201, responses=_FORBIDDEN)
 def create_token(
     body: NewToken,
@@ -129,17 +148,14 @@ def create_token(
             f"a token of {owner.name} may not be {body.role}: {owner.name} has "
             f"{could or 'no role'}",
         )
-    if body.days > settings.access.max_token_days:
-        raise HTTPException(
-            422, f"days: at most {settings.access.max_token_days} (access.max_token_days)"
-        )
+    ttl = _life(body.days, settings.access.max_token_days, gate.who)
     with write_lock(engine), writes.begin() as session:
         made = tokens.create(
             session,
             user=owner.name,
             name=body.name,
             role=body.role,
-            ttl=timedelta(days=body.days),
+            ttl=ttl,
             by=gate.who,
             teams=owner.teams,
             groups=owner.groups,

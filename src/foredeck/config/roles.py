@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from foredeck.config.pipelines import locate
 from foredeck.config.result import Diagnostic
@@ -85,10 +93,17 @@ class Grant(BaseModel):
                 raise ValueError(f"{team!r} is not a GitHub team as `org/team`")
         return value
 
+    _user_set: frozenset[str] = PrivateAttr(default=frozenset())
+    _team_set: frozenset[str] = PrivateAttr(default=frozenset())
+
     @model_validator(mode="after")
     def _someone(self) -> Grant:
         if not (self.users or self.teams or self.groups):
             raise ValueError("a grant names at least one of users, teams or groups")
+        # Logins and team slugs compare as GitHub does, whatever their case; sets made once,
+        # not per request.
+        self._user_set = frozenset(u.lower() for u in self.users)
+        self._team_set = frozenset(t.lower() for t in self.teams)
         return self
 
     def covers(self, org: str | None, repo: str | None) -> bool:
@@ -105,9 +120,9 @@ class Grant(BaseModel):
 
     def names(self, user: str, teams: Iterable[str], groups: Iterable[str]) -> bool:
         return (
-            user.lower() in {u.lower() for u in self.users}
-            or bool({t.lower() for t in teams} & {t.lower() for t in self.teams})
-            or bool(set(groups) & set(self.groups))
+            user.lower() in self._user_set
+            or any(t.lower() in self._team_set for t in teams)
+            or any(g in self.groups for g in groups)
         )
 
 
