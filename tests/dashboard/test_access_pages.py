@@ -113,3 +113,29 @@ def test_a_stale_session_is_nobody(db: Database, tmp_path: Path) -> None:
     client.cookies.set(SESSION_COOKIE, "fdt_" + "x" * 43)
     page = client.get(f"/view/{job_id}")
     assert page.status_code == 401 and 'id="sign-in"' in page.text
+
+
+def test_cookies_are_secure_behind_a_tls_proxy(db: Database, tmp_path: Path) -> None:
+    """The proxy ends TLS, so the request says http; `reporter.dashboard_url` says https."""
+    settings = access_settings(db, tmp_path)
+    behind = settings.model_copy(
+        update={
+            "reporter": settings.reporter.model_copy(
+                update={"dashboard_url": "https://ci.example.org"}
+            )
+        }
+    )
+    client = TestClient(create_service_app(behind, db.engine))
+    page = client.get("/login")
+    assert "; Secure" in page.headers["set-cookie"]
+    csrf = csrf_of(page.text)
+    # The browser sends a Secure cookie back over https only (this client speaks http).
+    signed = client.post(
+        "/login",
+        data={"token": TOKEN, "csrf_token": csrf},
+        headers={"Cookie": f"{CSRF_COOKIE}={csrf}"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and "; Secure" in signed.headers["set-cookie"]
+    plain = client_for(db, tmp_path).get("/login")
+    assert "Secure" not in plain.headers["set-cookie"]

@@ -143,6 +143,13 @@ def csrf_token(request: Request) -> str:
     return made
 
 
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies get `Secure`: over https, or behind a proxy that ends TLS for a
+    dashboard whose `reporter.dashboard_url` is https (the request itself then says http)."""
+    settings: Settings = request.app.state.settings
+    return request.url.scheme == "https" or settings.reporter.dashboard_url.startswith("https://")
+
+
 def csrf_ok(request: Request, sent: str | None) -> bool:
     expected = request.cookies.get(CSRF_COOKIE)
     if not expected or not sent:

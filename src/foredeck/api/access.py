@@ -53,9 +53,11 @@ class NewToken(BaseModel):
     as the token making it lives when that is shorter."""
     user: str | None = Field(default=None, pattern=LOGIN_PATTERN, max_length=100)
     """For whom (admins only); the caller by default."""
-    teams: list[str] = Field(default_factory=list, max_length=100)
+    teams: list[Annotated[str, Field(max_length=201)]] = Field(default_factory=list, max_length=100)
     """The owner's GitHub teams (`org/team`), for an admin making a token for someone else."""
-    groups: list[str] = Field(default_factory=list, max_length=100)
+    groups: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 class TokenView(BaseModel):

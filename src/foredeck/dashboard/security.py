@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from foredeck.access.gate import CSRF_COOKIE
+from foredeck.access.gate import CSRF_COOKIE, secure_cookies
 
 CSP = "; ".join(
     [
@@ -57,7 +57,7 @@ def _set_csrf_cookie(request: Request, response: Response) -> None:
             made,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure_cookies(request),
             path="/",
         )
 

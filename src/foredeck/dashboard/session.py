@@ -24,6 +24,7 @@ from foredeck.access.gate import (
     RequestGate,
     csrf_ok,
     principal_for_token,
+    secure_cookies,
 )
 from foredeck.access.principal import Principal
 from foredeck.dashboard.app import PageRoute, templates
@@ -80,7 +81,7 @@ async def login(request: Request) -> Response:
         max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/",
     )
     return response
