@@ -205,3 +205,15 @@ def test_a_roles_edit_is_taken_on_reload_and_audited(db: Database, tmp_path: Pat
         ("api-token", "config.reload"),
         ("api-token", "config.reload"),
     ]
+
+
+def test_another_authorization_scheme_is_not_a_token(db: Database, tmp_path: Path) -> None:
+    """A proxy's Basic auth in front of the server reaches it too: the caller is nobody."""
+    (job_id,) = seed(db, presubmit())
+    with access_client(db, tmp_path, OTHER_ORG_PUBLIC) as client:
+        basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+        assert client.get("/api/jobs", headers=basic).status_code == 200
+        refused = client.get(f"/api/jobs/{job_id}", headers=basic)
+        assert refused.status_code == 401 and "viewer role" in refused.json()["detail"]
+        empty = client.get("/api/jobs", headers={"Authorization": "Bearer "})
+        assert empty.status_code == 401 and "empty bearer token" in empty.json()["detail"]

@@ -68,8 +68,10 @@ def _bearer(request: Request) -> str | None:
     if value is None:
         return None
     scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized(f"malformed Authorization header: {SEND_TOKEN}")
+    if scheme.lower() != "bearer":
+        return None  # another scheme (a proxy's Basic auth in front of the server): not ours
+    if not token.strip():
+        raise unauthorized(f"empty bearer token: {SEND_TOKEN}")
     return token.strip()
 
 
