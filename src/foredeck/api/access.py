@@ -1,34 +1,29 @@
 """`/api/tokens`, `/api/audit` and `/api/config/reload` (docs/access.md).
 
-A signed-in user makes, lists and revokes their own personal tokens; an admin (of `*`) those
-of anyone. A token's role is never above its owner's: what the roles file grants the owner
-(for one's own token: what the caller may do now). The token is in the answer to its creation
-only; the database keeps its SHA-256.
+The rules of tokens are `access/manage.py`'s (shared with the dashboard's tokens page). The
+token is in the answer to its creation only; the database keeps its SHA-256.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from foredeck.access import audit, tokens
-from foredeck.access.gate import Gate, RequestGate, Roles
-from foredeck.access.principal import Principal
+from foredeck.access import audit, manage
+from foredeck.access.gate import RequestGate, Roles
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import Central
 from foredeck.api.models import ErrorBody, Unprocessable
-from foredeck.config.roles import TEAM_PATTERN, Role, at_least
+from foredeck.config.roles import Role
 from foredeck.db.engine import write_lock
 from foredeck.db.models import ApiToken
-from foredeck.db.types import utcnow
 from foredeck.scm.github_types import LOGIN_PATTERN
 from foredeck.web.deps import AppEngine, AppSettings, Reads, Writes
 
 MAX_AUDIT_LIMIT = 500
-DEFAULT_DAYS = 30
 
 router = APIRouter(
     prefix="/api",
@@ -99,39 +94,6 @@ class Reloaded(BaseModel):
     roles_problem: str | None
 
 
-def _owner(body: NewToken, gate: Gate) -> Principal:
-    """Who the new token acts for, once the caller may make it."""
-    who = gate.who
-    gate.require_user("make API tokens")
-    if body.user is None or (who.via != "bootstrap" and body.user == who.name):
-        if who.via == "bootstrap":
-            raise HTTPException(422, "the bootstrap token is nobody: name the token's `user`")
-        if body.teams or body.groups:
-            raise HTTPException(422, "teams and groups of one's own token come from one's login")
-        return Principal(who.name, "token", who.teams, who.groups, cap=who.cap)
-    gate.require_admin("make API tokens for other users")
-    for team in body.teams:
-        if not TEAM_PATTERN.match(team):
-            raise HTTPException(422, f"{team!r} is not a GitHub team as `org/team`")
-    return Principal(body.user, "token", frozenset(body.teams), frozenset(body.groups))
-
-
-def _life(days: int | None, max_days: int, maker: Principal) -> timedelta:
-    """How long a new token lives: never past `max_days`, nor past the token making it."""
-    if days is not None and days > max_days:
-        raise HTTPException(422, f"days: at most {max_days} (access.max_token_days)")
-    ttl = timedelta(days=days if days is not None else min(DEFAULT_DAYS, max_days))
-    if maker.expires_at is not None and utcnow() + ttl > maker.expires_at:
-        if days is not None:
-            raise HTTPException(
-                422,
-                f"days: a token may not outlive the token that makes it (until "
-                f"{maker.expires_at.isoformat(timespec='seconds')})",
-            )
-        ttl = maker.expires_at - utcnow()
-    return ttl
-
-
 @router.post("/tokens", response_model=MadeToken, status_code=201, responses=_FORBIDDEN)
 def create_token(
     body: NewToken,
@@ -140,30 +102,9 @@ def create_token(
     writes: Writes,
     settings: AppSettings,
 ) -> MadeToken:
-    owner = _owner(body, gate)
-    could = gate.access.highest(owner)
-    if gate.who.via != "bootstrap" and gate.who.name == owner.name:
-        could = gate.access.highest(gate.who)
-    if not at_least(could, body.role) or could is None:
-        raise HTTPException(
-            403,
-            f"a token of {owner.name} may not be {body.role}: {owner.name} has "
-            f"{could or 'no role'}",
-        )
-    ttl = _life(body.days, settings.access.max_token_days, gate.who)
+    order = manage.TokenOrder(**body.model_dump())
     with write_lock(engine), writes.begin() as session:
-        made = tokens.create(
-            session,
-            user=owner.name,
-            name=body.name,
-            role=body.role,
-            ttl=ttl,
-            by=gate.who,
-            teams=owner.teams,
-            groups=owner.groups,
-        )
-        target = f"token {made.row.id}"
-        audit.record(session, gate.who, "token.create", target, user=owner.name, role=body.role)
+        made = manage.make(session, gate, order, settings.access.max_token_days)
         view = TokenView.of(made.row)
     return MadeToken(**view.model_dump(), token=made.token)
 
@@ -176,12 +117,8 @@ def list_tokens(
     all: bool = False,
 ) -> list[TokenView]:
     """The caller's tokens; an admin's choice of `user`'s or `all`."""
-    gate.require_user("list API tokens")
-    if all or (user is not None and user != gate.who.name):
-        gate.require_admin("list other users' API tokens")
-    whose = None if all else (user or gate.who.name)
     with reads() as session:
-        return [TokenView.of(row) for row in tokens.listed(session, whose)]
+        return [TokenView.of(row) for row in manage.listed(session, gate, user, all)]
 
 
 @router.delete(
@@ -190,17 +127,8 @@ def list_tokens(
     responses={**_FORBIDDEN, 404: {"model": ErrorBody, "description": "No such token"}},
 )
 def revoke_token(token_id: int, gate: RequestGate, engine: AppEngine, writes: Writes) -> TokenView:
-    gate.require_user("revoke API tokens")
     with write_lock(engine), writes.begin() as session:
-        row = session.get(ApiToken, token_id)
-        if row is None:
-            raise HTTPException(404, f"no API token {token_id}")
-        if row.user != gate.who.name or gate.who.via == "bootstrap":
-            gate.require_admin("revoke other users' API tokens")
-        if row.revoked_at is None:
-            tokens.revoke(session, token_id)
-            audit.record(session, gate.who, "token.revoke", f"token {token_id}", user=row.user)
-        return TokenView.of(row)
+        return TokenView.of(manage.revoke(session, gate, token_id))
 
 
 @router.get("/audit", response_model=list[AuditView], responses=_FORBIDDEN)
