@@ -139,3 +139,46 @@ def test_cookies_are_secure_behind_a_tls_proxy(db: Database, tmp_path: Path) -> 
     assert signed.status_code == 303 and "; Secure" in signed.headers["set-cookie"]
     plain = client_for(db, tmp_path).get("/login")
     assert "Secure" not in plain.headers["set-cookie"]
+
+
+def test_the_tokens_page_makes_lists_and_revokes_with_the_csrf_token(
+    db: Database, tmp_path: Path
+) -> None:
+    (job_id,) = seed(db, presubmit())
+    assert client_for(db, tmp_path).get("/tokens").status_code == 401
+    with client_for(db, tmp_path) as admin:
+        _, vera = make_token(admin, "vera", "viewer")
+    client = client_for(db, tmp_path)
+    sign_in(client, vera)
+    page = client.get("/tokens")
+    assert page.status_code == 200 and 'href="/tokens" id="tokens-link"' in page.text
+    assert re.findall(r'<option value="(\w+)">', page.text) == ["viewer"]  # up to her role
+    csrf = csrf_of(page.text)
+    form = {"name": "laptop", "role": "viewer", "days": "1", "csrf_token": csrf}
+    assert client.post("/tokens", data={**form, "csrf_token": ""}).status_code == 403
+    made = client.post("/tokens", data=form)
+    assert made.status_code == 201, made.text
+    token = re.search(r'<code id="new-token-value">(fdt_[\w-]+)</code>', made.text)
+    assert token and "not shown again" in made.text
+    api = client.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert api.status_code == 200
+    listing = client.get("/tokens").text
+    assert token.group(1) not in listing and f"{token.group(1)[:12]}…" in listing
+    above = client.post("/tokens", data={**form, "role": "admin"})
+    assert above.status_code == 403 and "vera has viewer" in above.text
+    bad = client.post("/tokens", data={**form, "days": "many"})
+    assert bad.status_code == 422
+    new_id = int(re.findall(r'data-token-id="(\d+)"', listing)[0])
+    forged = client.post(f"/tokens/{new_id}/revoke", data={}, follow_redirects=False)
+    assert forged.status_code == 403
+    done = client.post(
+        f"/tokens/{new_id}/revoke", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    again = client.get(f"/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert again.status_code == 401 and "revoked" in again.text
+    # An admin sees everyone's tokens.
+    admin_page = client_for(db, tmp_path)
+    sign_in(admin_page, TOKEN)
+    everyone = admin_page.get("/tokens").text
+    assert "<h1>API tokens (everyone" in everyone and everyone.count("data-token-id=") == 2

@@ -37,7 +37,7 @@ CSRF_MISSING = "the form's CSRF token is missing or wrong: reload the page and t
 router = APIRouter(route_class=PageRoute)
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     """An urlencoded form of at most `MAX_FORM_BYTES` (one value per field), refusing any
     POST without the CSRF token before anything else is read into effect."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -67,7 +67,7 @@ def login_page(request: Request, gate: RequestGate) -> Response:
 
 @router.post("/login", include_in_schema=False)
 async def login(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     token = form.get("token", "").strip()
     found = await run_in_threadpool(principal_for_token, request, token) if token else "no token"
     if isinstance(found, str):
@@ -89,7 +89,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, gate: RequestGate) -> Response:
-    await _form(request)
+    await read_form(request)
     if gate.who.authenticated:
         await run_in_threadpool(_audit, request, gate.who, "logout")
     response = RedirectResponse("/", status_code=303)
