@@ -72,7 +72,10 @@ async def login(request: Request) -> Response:
     found = await run_in_threadpool(principal_for_token, request, token) if token else "no token"
     if isinstance(found, str):
         context = {"error": found, "who": None}
-        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+        # In a thread: the page's header looks the browser's session up in the database.
+        return await run_in_threadpool(
+            templates.TemplateResponse, request, "login.html", context, status_code=401
+        )
     await run_in_threadpool(_audit, request, found, "login")
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
