@@ -62,6 +62,13 @@ worker costs the parent ~0.11 ms more CPU per step than Popen (0.27 against 0.16
 a time), which the loop gets back only when it had something to do while the child started.
 Under load a step's own session is also its own scheduling group, which `xargs`' children are
 not: ratios below 1 then mean the steps got a larger share of the machine, not a faster executor.
+
+Then the session went, where it is not needed: without a controlling terminal a step is a new
+process group of foredeck's session (so of its scheduling group, as `xargs`' children), started
+by `posix_spawn` on the loop without the worker. Eight interleaved runs of four variants in one
+process, load average about 2 (`ratio` against `xargs` of the same round): worker + session
+1.83, Popen + session 1.47, worker + group 1.77, loop + group 1.35; with six more busy loops:
+1.44, 2.5, 1.27, 1.51. The parent's CPU per task went from 0.80 to 0.68 ms.
 """
 
 from __future__ import annotations

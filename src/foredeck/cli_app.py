@@ -53,6 +53,12 @@ def _lease() -> Command:
     return _group("lease", lease_app)
 
 
+def _bump() -> Command:
+    from foredeck.bump_cli import bump_command
+
+    return _single("bump", bump_command)
+
+
 def _util() -> Command:
     from foredeck.util_cli import util_app
 
@@ -66,6 +72,7 @@ COMMANDS: dict[str, Callable[[], Command]] = {
     "jobs": _jobs,
     "token": _token,
     "lease": _lease,
+    "bump": _bump,
     "util": _util,
 }
 """The subcommands in the order `--help` lists them, each built on first use."""

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from foredeck import __version__
+from foredeck.censor.config import CensorSettings
 from foredeck.validation import problems
 
 ENV_PREFIX = "FOREDECK_"
@@ -343,8 +344,11 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: SecretStr | None = None
-    """Mutating API calls need `Authorization: Bearer TOKEN`; without a token they are refused
-    (unless `anonymous_writes`)."""
+    """The bootstrap admin token (`Authorization: Bearer TOKEN`; docs/access.md)."""
+    roles_path: str | None = None
+    """The roles file (docs/access.md), reloaded when it changes; none: all public."""
+    roles_reload_interval: float = Field(default=5.0, ge=0)
+    max_token_days: int = Field(default=365, ge=1, le=3650)
     anonymous_writes: bool = False
     """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
     can then do so. Cross-site browser requests stay refused, and so do pages served under a
@@ -353,17 +357,6 @@ class ApiSettings(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list)
     """Origins (`https://ci.example.org`) whose pages may call mutating routes, besides the
     server's own and `reporter.dashboard_url`'s."""
-
-
-class AccessSettings(BaseModel):
-    """Roles and personal API tokens (docs/access.md); `api.token` is the bootstrap admin."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    roles_path: str | None = None
-    """The roles file, reloaded when it changes; none: all public, only `api.token` writes."""
-    roles_reload_interval: float = Field(default=5.0, ge=0)
-    max_token_days: int = Field(default=365, ge=1, le=3650)
 
 
 class PostgresDatabaseProvider(BaseModel):
@@ -457,6 +450,12 @@ class LeaseSettings(BaseModel):
     """Longer TTLs asked for are cut to this."""
     job_ttl: float = Field(default=300.0, gt=0)
     """TTL of a job's leases that name none: how soon a dead controller's leases are reaped."""
+    tombstone_retention: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """Seconds a `tombstone` resource row (a deleted dynamic resource, a static one no longer
+    configured) is kept before the reaper deletes it: one row per dynamic lease otherwise."""
+    job_wait: float = Field(default=3600.0, gt=0)
+    """Seconds a job waits for its leases at most (then it ends `error`); the job's own
+    timeout starts once it holds them all."""
     prices: dict[str, float] = Field(default_factory=dict)
     """Estimated cost per hour held, by type: the run page and the API show a lease's cost."""
 
@@ -494,8 +493,9 @@ class Settings(BaseModel):
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
-    access: AccessSettings = Field(default_factory=AccessSettings)
     leases: LeaseSettings = Field(default_factory=LeaseSettings)
+    censor: CensorSettings = Field(default_factory=CensorSettings)
+    """More secrets masked in logs and artifacts (docs/security.md)."""
     _source: Path | None = PrivateAttr(default=None)
 
     @property

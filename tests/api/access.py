@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from foredeck.serve.app import create_service_app
-from foredeck.settings import AccessSettings, ScmSettings, Settings
+from foredeck.settings import ScmSettings, Settings
 from tests.api.helpers import AUTH, settings_for
 from tests.db.fixtures import Database
 
@@ -40,10 +40,11 @@ def access_settings(
 ) -> Settings:
     path = tmp_path / "roles.yaml"
     path.write_text(roles)
-    update: dict[str, object] = {"access": AccessSettings(roles_path=str(path))}
+    base = settings_for(db, tmp_path)
+    update: dict[str, object] = {"api": base.api.model_copy(update={"roles_path": str(path)})}
     if local_scm:
         update["scm"] = ScmSettings(provider="local", local_root=str(tmp_path / "repos"))
-    return settings_for(db, tmp_path).model_copy(update=update)
+    return base.model_copy(update=update)
 
 
 @contextmanager

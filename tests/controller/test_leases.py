@@ -25,7 +25,7 @@ from foredeck.leases import LeaseService, store
 from foredeck.leases.held import job_leases
 from foredeck.leases.postgres_db import PostgresDatabases
 from foredeck.serve.app import create_service_app
-from foredeck.settings import LeaseSettings, Settings
+from foredeck.settings import ContainerSettings, LeaseSettings, Settings
 from tests.conftest import PG_URL
 from tests.controller.helpers import (
     add_job,
@@ -37,6 +37,7 @@ from tests.controller.helpers import (
     spec_config,
 )
 from tests.db.fixtures import Database
+from tests.kit.step_image import IMAGE, IN_IMAGE, StepImage, build_step_image
 from tests.kit.wait import eventually, wait_for
 
 CONNECT = """\
@@ -122,6 +123,50 @@ async def test_a_step_connects_to_its_leased_database_then_it_is_released_dirty(
     assert "postgresql://" not in log  # the DSN is in a file, never in a log
 
 
+IN_CONTAINER = """\
+cat /etc/in-image
+echo "leases=$FOREDECK_LEASES dir=$FOREDECK_LEASE_TEST_DB_DIR"
+echo "file=$FOREDECK_LEASE_TEST_DB_URL_FILE"
+echo "dsn lines: $(grep -c '^postgresql://' "$FOREDECK_LEASE_TEST_DB_URL_FILE")"
+if (echo x > "$FOREDECK_LEASE_TEST_DB_URL_FILE") 2>/dev/null; then echo writable; \
+else echo read-only; fi
+"""
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StepImage]:
+    image = build_step_image(tmp_path_factory.mktemp("podman"))
+    yield image
+    image.remove_all()
+
+
+async def test_a_container_step_reads_its_lease_from_a_read_only_mount(
+    podman: StepImage, sqlite_db: Database, tmp_path: Path, prefix: str
+) -> None:
+    config = {
+        "spec": {"containers": [{"image": IMAGE, "command": ["sh", "-c", IN_CONTAINER]}]},
+        "leases": [{"type": "test-db", "ttl": 60}],
+    }
+    job_id = add_job(sqlite_db, "db-in-container", config)
+    settings = pg_settings(tmp_path, sqlite_db, prefix)
+    settings = settings.model_copy(
+        update={"containers": ContainerSettings.model_validate(podman.settings())}
+    )
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    build = tmp_path / "artifacts" / "logs" / "db-in-container" / str(job.build_id)
+    log = (build / "build-log.txt").read_text()
+    assert job.state == "success", log
+    assert IN_IMAGE in log  # it ran in its image, not on the host
+    assert "leases=/foredeck/leases dir=/foredeck/leases/test-db-0" in log
+    assert "file=/foredeck/leases/test-db-0/url" in log
+    assert "dsn lines: 1" in log and "read-only" in log and "writable" not in log
+    assert "postgresql://" not in log
+    [held] = intervals_of(sqlite_db, job_id, {})
+    assert held.ended == "released"
+
+
 async def test_an_aborted_job_releases_its_lease(
     sqlite_db: Database, tmp_path: Path, prefix: str
 ) -> None:
@@ -204,6 +249,94 @@ def test_an_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
         ConfigAgent.from_settings(settings)
 
 
+PIPELINE_LEASES = """\
+periodics:
+- name: p
+  interval: 1h
+  pipeline:
+    apiVersion: tekton.dev/v1
+    kind: Pipeline
+    metadata:
+      name: p
+      annotations:
+        foredeck.dev/leases: '[{"type": "eks-clutser"}]'
+    spec:
+      tasks:
+      - name: t
+        taskSpec:
+          steps: [{name: s, image: busybox, script: "true"}]
+"""
+
+
+def test_a_pipelines_unknown_lease_type_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(PIPELINE_LEASES)
+    [error] = load_config([path], lease_types=frozenset({"eks-cluster"})).errors
+    assert (error.source.file, error.source.line) == (str(path), 10)  # the annotation
+    assert "pipeline: unknown lease type 'eks-clutser'" in error.message
+    assert load_config([path], lease_types=frozenset({"eks-clutser"})).ok
+
+
+def annotated(script: str, leases: str) -> dict[str, Any]:
+    """An inline pipeline whose `foredeck.dev/leases` annotation is `leases`."""
+    return {
+        "apiVersion": "tekton.dev/v1",
+        "kind": "Pipeline",
+        "metadata": {"name": "p", "annotations": {"foredeck.dev/leases": leases}},
+        "spec": {
+            "tasks": [{"name": "t", "taskSpec": {"steps": [{"name": "s", "script": script}]}}]
+        },
+    }
+
+
+async def test_a_pipeline_leases_what_it_declares_beside_the_jobs_leases(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = with_leases(
+        make_settings(tmp_path, sqlite_db),
+        types=[
+            {"name": "slot", "resources": ["slot-1"]},
+            {"name": "pool", "resources": ["pool-1", "pool-2"]},
+        ],
+    )
+    LeaseService(sqlite_db.engine, settings.leases).sync()
+    out = host_dir(tmp_path) / "names"
+    script = f'echo "$FOREDECK_LEASE_SLOT_NAME $FOREDECK_LEASE_POOL_NAME" > {out}'
+    # The job's own entry for pool wins over the pipeline's (count 2 there, 1 here).
+    pipeline = annotated(script, '[{"type": "slot"}, {"type": "pool", "count": 2}]')
+    job_id = add_job(
+        sqlite_db, "piped", {"pipeline": pipeline, "leases": [{"type": "pool", "ttl": 60}]}
+    )
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "success", job.description
+    slot, pool = out.read_text().split()
+    assert slot == "slot-1" and pool in ("pool-1", "pool-2")
+    held = sorted((h.type, h.name, h.ended) for h in intervals_of(sqlite_db, job_id, {}))
+    assert held == [("pool", pool, "released"), ("slot", "slot-1", "released")]
+
+
+async def test_a_pipeline_naming_an_unknown_lease_type_ends_the_job_in_error(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = with_leases(
+        make_settings(tmp_path, sqlite_db), types=[{"name": "slot", "resources": ["slot-1"]}]
+    )
+    LeaseService(sqlite_db.engine, settings.leases).sync()
+    ran = host_dir(tmp_path) / "ran"
+    pipeline = annotated(f"touch {ran}", '[{"type": "slot"}, {"type": "nope"}]')
+    job_id = add_job(sqlite_db, "unknown", {"pipeline": pipeline})
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "error"
+    assert "unknown lease type 'nope' (leases.types: slot)" in job.description
+    assert job.description.startswith("pipeline ")  # names where the pipeline says so
+    assert not ran.exists()
+    assert intervals_of(sqlite_db, job_id, {}) == []  # nothing leased, not even the slot
+
+
 def slot_settings(tmp_path: Path, db: Database, **controller: Any) -> Settings:
     return with_leases(
         make_settings(tmp_path, db, **controller),
@@ -231,6 +364,88 @@ async def test_heartbeats_keep_a_lease_past_its_ttl(sqlite_db: Database, tmp_pat
     await task
     assert get_job(sqlite_db, job_id).state == "success"
     assert ended(sqlite_db, job_id) == ["released"]
+
+
+async def test_a_lease_released_by_someone_else_stops_the_job(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    started = host_dir(tmp_path) / "started"
+    finished = host_dir(tmp_path) / "finished"
+    script = f"touch {started}; sleep 60; touch {finished}"
+    job_id = add_job(sqlite_db, "loses", spec_config(script, leases=[{"type": "slot", "ttl": 1}]))
+    controller = Controller(sqlite_db.engine, settings)
+    assert await controller.run_once() == [job_id]
+    await eventually(started.exists, "the step to start")
+    [busy] = store.resources(sqlite_db.engine, "slot")
+    assert busy.owner == f"job/{job_id}" and busy.lease_id is not None
+    # Someone else (an operator, `foredeck lease release`) gives the resource back.
+    assert service.release(busy.lease_id, dirty=False)
+    other = service.acquire("slot", owner="someone-else", ttl=60)
+    await run_all(controller)
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "error"
+    assert job.description == (
+        "lease slot-1 of type slot was lost: no longer held by this job (released by someone "
+        "else, or taken back by the reaper after its TTL)"
+    )
+    assert not finished.exists()  # the step was stopped, not left to run on the resource
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert (resource.state, resource.owner) == ("busy", "someone-else")  # not released by the job
+    assert service.release(other)
+
+
+async def test_the_wait_for_a_lease_does_not_count_against_the_jobs_timeout(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    other = service.acquire("slot", owner="someone", ttl=60)
+    out = host_dir(tmp_path) / "ran"
+    config = spec_config(
+        f"touch {out}", leases=[{"type": "slot"}], decoration_config={"timeout": "3s"}
+    )
+    job_id = add_job(sqlite_db, "patient", config)
+    controller = Controller(sqlite_db.engine, settings)
+    assert await controller.run_once() == [job_id]
+
+    def waiting() -> bool:
+        return get_job(sqlite_db, job_id).description == "Waiting for a free slot lease."
+
+    await eventually(waiting, "the job to wait for the slot")
+    await asyncio.sleep(4)  # longer than the job's timeout, all of it waiting
+    assert get_job(sqlite_db, job_id).state == "pending"
+    service.release(other, dirty=False)
+    await run_all(controller)
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "success", job.description
+    assert out.exists()
+
+
+async def test_a_job_waits_for_its_leases_at_most_leases_job_wait(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = slot_settings(tmp_path, sqlite_db)
+    settings.leases.job_wait = 1.5
+    service = LeaseService(sqlite_db.engine, settings.leases)
+    service.sync()
+    other = service.acquire("slot", owner="someone", ttl=60)
+    out = host_dir(tmp_path) / "ran"
+    job_id = add_job(sqlite_db, "impatient", spec_config(f"touch {out}", leases=[{"type": "slot"}]))
+    await run_all(Controller(sqlite_db.engine, settings))
+
+    job = get_job(sqlite_db, job_id)
+    assert job.state == "error"
+    assert job.description == "no free slot lease within 1.5s (leases.job_wait)"
+    assert not out.exists()
+    [resource] = store.resources(sqlite_db.engine, "slot")
+    assert resource.owner == "someone"  # still theirs
+    assert service.release(other)
 
 
 def test_a_killed_controller_leaves_its_lease_to_the_reaper(

@@ -9,11 +9,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy.orm import Session
 
 from foredeck.db import Base, Job, make_engine, migrate, normalize_url
 from foredeck.db.migrate import VERSION_TABLE, alembic_config, current_revision, head_revision
+from foredeck.db.models import LeaseInterval
 from foredeck.db.types import UTCDateTime
+from foredeck.leases.held import job_leases
 from tests.db.fixtures import Database, create_schema, drop_schema, schema_url, url_string
 
 
@@ -110,3 +113,38 @@ def test_start_up_logs_one_line_for_a_migration_and_nothing_from_alembic(
     assert [r.name for r in caplog.records if r.name.startswith("alembic")] == []
     lines = [r.getMessage() for r in caplog.records if r.name == "foredeck.db.migrate"]
     assert lines == [f"database schema migrated from empty to {head_revision()}"]
+
+
+def test_0006_indexes_lease_intervals_by_owner_and_keeps_the_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'leases.db'}"
+    engine = make_engine(url)
+    migrate(engine, "0005")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    rows = [
+        {"lease_id": f"l{i}", "resource_id": 1, "type": "slot", "name": "slot-1"}
+        | {"owner": f"job/{i}", "acquired_at": at + timedelta(minutes=i)}
+        for i in range(3)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(LeaseInterval), rows)
+
+    migrate(engine)
+
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("lease_intervals")}
+    assert indexes["ix_lease_intervals_owner_acquired"] == ["owner", "acquired_at"]
+    with Session(engine) as session:
+        assert [h.name for h in job_leases(session, 1, {})] == ["slot-1"]
+        query = select(LeaseInterval.id).where(LeaseInterval.owner == "job/1")
+        query = query.order_by(LeaseInterval.acquired_at)
+        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = " ".join(
+            str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+        )
+    assert "ix_lease_intervals_owner_acquired" in plan  # read by owner, not a table scan
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0005")
+    names = {i["name"] for i in inspect(engine).get_indexes("lease_intervals")}
+    assert "ix_lease_intervals_owner_acquired" not in names
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(LeaseInterval)).scalar() == 3
+    engine.dispose()

@@ -72,12 +72,40 @@ def test_they_emit_back_as_valid_argo_with_argo_param_names() -> None:
     assert emit_argo(load_pipeline_text(yaml.safe_dump(emitted), "back.yaml")) == emitted
 
 
-@pytest.mark.parametrize(
-    "tag", ["workflow.priority", "workflow.labels.nope", "workflow.labels.json"]
-)
+@pytest.mark.parametrize("tag", ["workflow.priority", "workflow.labels.nope"])
 def test_values_the_document_does_not_fix_are_refused(tag: str) -> None:
     text = WORKFLOW.replace("  priority: 5\n", "").replace(
         "{{workflow.mainEntrypoint}}", "{{" + tag + "}}"
     )
     with pytest.raises(PipelineError, match=r"wf\.yaml:\d+: .*" + tag.replace(".", r"\.")):
         load_pipeline_text(text, "wf.yaml")
+
+
+EXIT_STATUS = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: ends-}
+spec:
+  entrypoint: main
+  onExit: bye
+  templates:
+    - name: main
+      container: {image: busybox, command: [sh, -c, "exit 3"]}
+    - name: bye
+      steps: [[{name: tell, template: tell}]]
+    - name: tell
+      script:
+        image: alpine
+        command: [sh]
+        source: printf '%s' '{{workflow.status}}' > "$ARTIFACTS/status"
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_step_of_the_exit_handler_reads_the_final_status_in_its_body(tmp_path: Path) -> None:
+    result = asyncio.run(
+        run_pipeline(load_pipeline_text(EXIT_STATUS, "wf.yaml"), tmp_path / "out", parallel=2)
+    )
+    assert result.status == "Failed"
+    seen = tmp_path / "out" / str(result.tasks["tell"].artifacts) / "status"
+    assert seen.read_text() == "Failed"  # not "Running": the workflow has ended

@@ -185,10 +185,3 @@ def test_each_attempt_sees_the_last_one(tmp_path: Path) -> None:
     assert emit(load_pipeline_text(argo, "back.yaml"), "argo") == argo
     with pytest.raises(PipelineError, match=r"lastRetry.*no Tekton equal"):
         emit(spec, "tekton")
-
-
-@pytest.mark.parametrize("tag", ["workflow.labels", "workflow.annotations.json"])
-def test_all_labels_as_json_are_refused_with_the_reason(tag: str) -> None:
-    text = WF.replace("{{node.name}}", "{{" + tag + "}}")
-    with pytest.raises(PipelineError, match=r"a cluster adds some a host cannot know"):
-        load_pipeline_text(text, "wf.yaml")

@@ -47,6 +47,9 @@ NOT_FOR_RUN = [
     "foredeck.api",
     "foredeck.jobs_cli",
     "foredeck.util_cli",
+    "foredeck.bump_cli",
+    "foredeck.cd",
+    "ruamel",
     "foredeck.settings",
     "foredeck.types.refs",
 ]
@@ -113,6 +116,22 @@ def test_a_command_imports_its_own_module_only(tmp_path: Path) -> None:
     assert not [name for name in ("sqlalchemy", "fastapi", "httpx") if name in modules]
 
 
+def test_bump_help_does_not_import_the_engine(tmp_path: Path) -> None:
+    code, modules = run_in_child(tmp_path, "bump", "--help")
+    assert code == 0
+    assert "foredeck.bump_cli" in modules
+    assert "foredeck.cd" not in modules
+
+
+def test_a_bump_runs_through_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "pod.yaml").write_text("spec:\n  image: nginx:1  # web\n")
+    code, modules = run_in_child(tmp_path, "bump", "--image", "nginx:2", "--dir", "m")
+    assert code == 0
+    assert "foredeck.cd.scan" in modules
+    assert (tmp_path / "m" / "pod.yaml").read_text() == "spec:\n  image: nginx:2  # web\n"
+
+
 def test_help_lists_every_command(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "foredeck.cli", "--help"],
@@ -124,7 +143,8 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     listed = re.findall(r"^\S (\w+) ", done.stdout.split("Commands")[1], re.MULTILINE)
-    assert listed == list(COMMANDS) == ["run", "serve", "config", "jobs", "token", "lease", "util"]
+    assert listed == list(COMMANDS)
+    assert listed == ["run", "serve", "config", "jobs", "token", "lease", "bump", "util"]
 
 
 def run_command() -> typer.core.TyperCommand:

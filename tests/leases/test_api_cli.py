@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from foredeck.cli_app import app as cli
+from foredeck.db.models import LeaseResource
 from foredeck.leases import LeaseService, store
 from foredeck.leases.metrics import LeaseCollector
 from foredeck.serve.app import create_service_app
@@ -94,7 +97,16 @@ def test_cli_janitor_reaps_and_cleans_from_a_settings_file(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     service = LeaseService(sqlite_db.engine, LEASES)
-    service.sync()
+    gone = LeaseService(
+        sqlite_db.engine,
+        LeaseSettings.model_validate({"types": [{"name": "slot", "resources": ["a", "old"]}]}),
+    )
+    gone.sync()
+    service.sync()  # "old" is no longer configured: a tombstone, made a month ago
+    with sqlite_db.engine.begin() as conn:
+        month_ago = store.utcnow() - timedelta(days=30)
+        old = update(LeaseResource).where(LeaseResource.name == "old")
+        conn.execute(old.values(updated_at=month_ago))
     service.acquire("slot", "dead-job", ttl=0.01)
     config = tmp_path / "settings.yaml"
     config.write_text(
@@ -103,7 +115,8 @@ def test_cli_janitor_reaps_and_cleans_from_a_settings_file(
     out = CliRunner().invoke(cli, ["lease", "janitor", "--config", str(config)])
     assert out.exit_code == 0, out.output
     assert "reaped: a: its lease expired" in out.output
-    assert [r.state for r in store.resources(sqlite_db.engine)] == ["free"]
+    assert "purged: 1 tombstones older than leases.tombstone_retention" in out.output
+    assert [(r.name, r.state) for r in store.resources(sqlite_db.engine)] == [("a", "free")]
 
 
 def test_metrics_count_resources_by_type_and_state(sqlite_db: Database) -> None:

@@ -4,6 +4,7 @@ types and the janitor, with a provider that keeps its resources in memory."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -211,3 +212,32 @@ def test_janitor_reports_a_provider_it_cannot_list(db: Database) -> None:
     (action,) = sweep(service)
     assert (action.type, action.action) == ("vm", "failed")
     assert "cannot list: cloud unreachable" in action.reason
+
+
+def test_tombstones_past_their_retention_are_purged_and_their_intervals_kept(
+    db: Database,
+) -> None:
+    fake = FakeProvider()
+    service = dynamic_service(db, fake)
+    service.settings.tombstone_retention = 3600
+    old = service.acquire("vm", "job-1", ttl=60)
+    service.release(old)
+    assert service.maintain().deleted == [old.name]
+    new = service.acquire("vm", "job-2", ttl=60)
+    service.release(new)
+    assert service.maintain().purged == 0  # both tombstones are recent
+    assert states(db) == {old.name: "tombstone", new.name: "tombstone"}
+    two_hours_ago = store.utcnow() - timedelta(hours=2)
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(LeaseResource)
+            .where(LeaseResource.name == old.name)
+            .values(updated_at=two_hours_ago)
+        )
+
+    report = service.maintain()
+
+    assert report.purged == 1
+    assert states(db) == {new.name: "tombstone"}
+    assert [i.name for i in store.intervals(db.engine)] == [old.name, new.name]
+    assert service.maintain().purged == 0

@@ -208,7 +208,8 @@ def test_workflow_and_pod_variables_in_a_template_become_bound_params() -> None:
     }
 
 
-def test_output_path_variable_writes_the_result_directly() -> None:
+def test_output_path_variable_is_the_declared_path_when_the_body_writes_that_too() -> None:
+    # Argo: `{{outputs.parameters.n.path}}` is `valueFrom.path`, so a script may write either
     p = load(
         dag(
             "- {name: w, template: w}\n",
@@ -217,11 +218,35 @@ def test_output_path_variable_writes_the_result_directly() -> None:
     script:
       image: alpine
       command: [sh]
-      source: echo 1 > {{outputs.parameters.n.path}}
+      source: echo {{outputs.parameters.n.path}}; echo 1 > /tmp/n
     outputs:
       parameters:
       - name: n
         valueFrom: {path: /tmp/n}
+""",
+        )
+    )
+    main, collect = p.task_library["w"].steps
+    assert main.script == "echo /tmp/n; echo 1 > /tmp/n"
+    assert "'/tmp/n'" in str(collect.script) and "$(results.n.path)" in str(collect.script)
+
+
+@pytest.mark.parametrize("path", ["/tmp/n", "{{inputs.parameters.d}}/n"])
+def test_output_path_variable_alone_writes_the_result_directly(path: str) -> None:
+    p = load(
+        dag(
+            "- {name: w, template: w, arguments: {parameters: [{name: d, value: /tmp}]}}\n",
+            f"""\
+  - name: w
+    inputs: {{parameters: [{{name: d}}]}}
+    script:
+      image: alpine
+      command: [sh]
+      source: echo 1 > {{{{outputs.parameters.n.path}}}}
+    outputs:
+      parameters:
+      - name: n
+        valueFrom: {{path: "{path}"}}
 """,
         )
     )

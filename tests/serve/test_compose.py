@@ -20,7 +20,6 @@ from foredeck.serve.compose import NotifyingWorker, Service, build_service
 from foredeck.serve.run import run_until_signal
 from foredeck.serve.worker_process import WorkerProcess
 from foredeck.settings import (
-    AccessSettings,
     ApiSettings,
     GitHubSettings,
     HookSettings,
@@ -102,8 +101,7 @@ def test_with_a_roles_file_and_no_bootstrap_token_writes_need_personal_tokens(
     caplog.set_level("INFO", logger="foredeck")
     roles = tmp_path / "roles.yaml"
     roles.write_text("grants: []\n")
-    config = settings(tmp_path, api=ApiSettings())
-    config = config.model_copy(update={"access": AccessSettings(roles_path=str(roles))})
+    config = settings(tmp_path, api=ApiSettings(roles_path=str(roles)))
     build_service(config, "hook").stop()
     lines = [r.getMessage() for r in caplog.records if "API writes" in r.getMessage()]
     assert lines == [

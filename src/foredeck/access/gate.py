@@ -53,8 +53,8 @@ def attach_state(app: FastAPI, settings: Settings, engine: Engine) -> None:
             audit.record(session, SYSTEM, "roles.reload", path)
 
     app.state.roles = RolesAgent(
-        settings.access.roles_path,
-        reload_interval=settings.access.roles_reload_interval,
+        settings.api.roles_path,
+        reload_interval=settings.api.roles_reload_interval,
         on_reload=reloaded,
     )
 

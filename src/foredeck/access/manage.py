@@ -56,7 +56,7 @@ def _owner(order: TokenOrder, gate: Gate) -> Principal:
 def _life(days: int | None, max_days: int, maker: Principal) -> timedelta:
     """How long a new token lives: never past `max_days`, nor past the token making it."""
     if days is not None and days > max_days:
-        raise HTTPException(422, f"days: at most {max_days} (access.max_token_days)")
+        raise HTTPException(422, f"days: at most {max_days} (api.max_token_days)")
     ttl = timedelta(days=days if days is not None else min(DEFAULT_DAYS, max_days))
     if maker.expires_at is not None and utcnow() + ttl > maker.expires_at:
         if days is not None:

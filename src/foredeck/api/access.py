@@ -44,7 +44,7 @@ class NewToken(BaseModel):
     """What the token is for (shown in listings)."""
     role: Role
     days: int | None = Field(default=None, ge=1, le=3650)
-    """Life in days, at most the server's `access.max_token_days`; by default 30, or as long
+    """Life in days, at most the server's `api.max_token_days`; by default 30, or as long
     as the token making it lives when that is shorter."""
     user: str | None = Field(default=None, pattern=LOGIN_PATTERN, max_length=100)
     """For whom (admins only); the caller by default."""
@@ -104,7 +104,7 @@ def create_token(
 ) -> MadeToken:
     order = manage.TokenOrder(**body.model_dump())
     with write_lock(engine), writes.begin() as session:
-        made = manage.make(session, gate, order, settings.access.max_token_days)
+        made = manage.make(session, gate, order, settings.api.max_token_days)
         view = TokenView.of(made.row)
     return MadeToken(**view.model_dump(), token=made.token)
 

@@ -112,7 +112,7 @@ def require_token(
 AUTHORIZED = Depends(require_token)
 
 
-def write_access_note(api: ApiSettings, roles_path: str | None = None) -> tuple[int, str] | None:
+def write_access_note(api: ApiSettings) -> tuple[int, str] | None:
     """What `foredeck serve` says at start about API writes (log level, line), if anything."""
     if api.anonymous_writes:
         without = " without the token" if api.token is not None else ""
@@ -120,7 +120,7 @@ def write_access_note(api: ApiSettings, roles_path: str | None = None) -> tuple[
             f"API writes are open to anyone{without} (api.anonymous_writes: true): whoever can "
             "reach this server can start, rerun and abort jobs"
         )
-    if api.token is None and roles_path is not None:
+    if api.token is None and api.roles_path is not None:
         return logging.INFO, (
             "API writes need personal tokens: there is no bootstrap api.token to make the first "
             "ones with (docs/access.md)"

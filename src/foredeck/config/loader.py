@@ -446,6 +446,12 @@ class ConfigBuilder:
                 known = ", ".join(sorted(self.lease_types)) or "none are configured"
                 msg = f"leases: unknown lease type {request.type!r} (leases.types: {known})"
                 self.error(locate(job.raw, ("leases", i, "type"), where), msg, job.name)
+        inline = job.inline_pipeline
+        for need in inline.pipeline.leases if inline is not None else ():
+            if need.type not in self.lease_types:
+                known = ", ".join(sorted(self.lease_types)) or "none are configured"
+                msg = f"pipeline: unknown lease type {need.type!r} (leases.types: {known})"
+                self.error(need.source, msg, job.name)
 
     def _drop_duplicates(self, kind: str, jobs: list[RepoJob]) -> list[RepoJob]:
         """Prow: one name per repo unless the branches never overlap; one context likewise."""

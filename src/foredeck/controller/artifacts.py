@@ -10,12 +10,15 @@ build directory, with the reason in `build-log.txt` and `"result": "ERROR"` in `
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+from foredeck.censor import Censor
+from foredeck.censor.files import censor_tree
 from foredeck.controller.env import pull_refs_string, refs_fields
 from foredeck.controller.workspace import CLONE_RECORDS
 from foredeck.db.models import Job
@@ -24,9 +27,12 @@ from foredeck.storage import prow
 from foredeck.storage.layout import JobPaths, JobType, job_paths
 from foredeck.storage.publish import publish_run
 from foredeck.storage.store import ArtifactStore
+from foredeck.storage.tasklog import TASK_LOG_INDEX
 from foredeck.types import Refs
 
 PROWJOB = "prowjob.json"
+
+log = logging.getLogger(__name__)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -193,6 +199,20 @@ def target(job: Job, build_id: str) -> JobPaths:
         raise ValueError(f"unknown job type {job.type!r}")
     job_type = cast(JobType, job.type)
     return job_paths(job_type, job.org, job.repo, job.pull_number, job.name, build_id)
+
+
+CENSORED_AS_WRITTEN = (prow.BUILD_LOG, TASK_LOG_INDEX)
+"""Censored by the executor as it wrote them: a task log is offsets into the build log, which
+must not change length afterwards (the index is binary anyway)."""
+
+
+def censor_out(out: Path, censor: Censor) -> list[str]:
+    """Mask the job's secrets in the text files of `out` (artifacts, JUnit reports, the JSON
+    files) before they are published; the files that had any, relative to `out`."""
+    changed = censor_tree(out, censor, skip=CENSORED_AS_WRITTEN)
+    if changed:
+        log.info("censored secrets in %d files of %s: %s", len(changed), out, changed[:10])
+    return changed
 
 
 def publish(store: ArtifactStore, paths: JobPaths, out: Path) -> None:

@@ -10,18 +10,26 @@ only tells it what the job is (`RunRequest`), and stops it on abort, timeout or 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from foredeck.censor import CensorError
 from foredeck.controller import artifacts, leftovers
 from foredeck.controller.env import prow_env
-from foredeck.controller.jobleases import Describe, JobLeases, LeaseFailed
+from foredeck.controller.jobleases import (
+    Describe,
+    JobLeases,
+    LeaseFailed,
+    unknown_types,
+    wanted,
+)
 from foredeck.controller.pipeline import Limits, format_seconds, job_agent, limits
 from foredeck.controller.publishing import Publisher
 from foredeck.controller.running import Outcome, Running, cancelling
+from foredeck.controller.secrets import SecretsError, job_censor
 from foredeck.controller.workspace import (
     CLONE_RECORDS,
     OUT,
@@ -37,7 +45,7 @@ from foredeck.execute.executors import Executors, UnsupportedAgent
 from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunResult
 from foredeck.jobs import JobSetupError, build_run, job_model
-from foredeck.leases import LeaseService
+from foredeck.leases import Lease, LeaseService
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.git import CheckoutError, CloneUriFunc, clone_refs, resolve_clone_uri
 from foredeck.settings import Settings
@@ -63,8 +71,10 @@ class JobRunner:
         """`leases` hands out the jobs' `leases:` (None: a job that asks for one ends `error`);
         `describe` sets a pending job's description (what it waits for)."""
         c = settings.controller
+        self.settings = settings
         self.leases = leases
         self.lease_ttl = settings.leases.job_ttl
+        self.lease_wait = settings.leases.job_wait
         self.describe = describe
         self.owner = owner
         self.clone_uri = clone_uri
@@ -88,6 +98,9 @@ class JobRunner:
         """Checkout, pipeline, run: the outcome (never raises for the job's own problems)."""
         workspace = Path(r.claimed.workspace)
         await asyncio.to_thread(prepare, workspace, self.workdir)
+        failed = await self._censor(r)
+        if failed is not None:
+            return failed
         try:
             executor = self.executors.for_agent(job_agent(job))
         except UnsupportedAgent as exc:
@@ -112,7 +125,19 @@ class JobRunner:
         if r.reason is not None:
             return self._stopped(r, lim)
         request = self._request(r, job, refs, repo_dir, lim)
-        held = JobLeases(self.leases, job.id, model.leases, self.lease_ttl)
+        needs = run.pipeline.leases
+        if (model.leases or needs) and self.leases is not None:
+            unknown = unknown_types(self.leases, model.leases, needs)
+            if unknown is not None:
+                return Outcome("error", unknown)
+        held = JobLeases(
+            self.leases,
+            job.id,
+            wanted(model.leases, needs),
+            self.lease_ttl,
+            on_lost=lambda why: r.stop("lease", why),
+            max_wait=self.lease_wait,
+        )
         try:
             try:
                 if not await held.acquire(lambda: r.reason is not None, self._describer(job.id)):
@@ -120,11 +145,29 @@ class JobRunner:
             except LeaseFailed as exc:
                 return Outcome("error", str(exc))
             r.leases = held.summary()
+            if r.reason is not None:  # stopped, or a lease lost, since the last was had
+                return self._stopped(r, lim)
             env, lease_dir = await asyncio.to_thread(held.hand_over, workspace)
-            request = replace(request, env={**request.env, **env}, lease_dir=lease_dir)
+            failed = await self._censor(r, held.held, request.refs)
+            if failed is not None:
+                return failed
+            request = replace(
+                request, env={**request.env, **env}, lease_dir=lease_dir, censor=r.censor
+            )
             return await self._run(r, executor, run, request, lim)
         finally:
             await held.release()
+
+    async def _censor(
+        self, r: Running, leases: Sequence[Lease] = (), refs: Sequence[Refs] = ()
+    ) -> Outcome | None:
+        """Set the job's censor (`secrets.py`); an outcome if a secret cannot be read: a job
+        must not run when its logs could not be censored."""
+        try:
+            r.censor = await asyncio.to_thread(job_censor, self.settings, leases, refs)
+        except (SecretsError, CensorError) as exc:
+            return Outcome("error", f"secrets to censor: {exc}")
+        return None
 
     def _describer(self, job_id: int) -> Describe:
         async def describe(text: str | None) -> None:
@@ -212,6 +255,8 @@ class JobRunner:
         finally:
             timer.cancel()
             r.done()
+        if r.reason == "lease":  # what the steps did on a resource they lost proves nothing
+            return Outcome("error", r.why)
         if result is not None and result.status in ("Succeeded", "Failed"):
             return _ended(result)
         if result is not None and result.status == "TimedOut" and r.reason is None:
@@ -225,6 +270,8 @@ class JobRunner:
             return Outcome("aborted", f"timed out after {lim.timeout_text}")
         if r.reason == "stop":
             return Outcome("aborted", STOPPED)
+        if r.reason == "lease":
+            return Outcome("error", r.why)
         return Outcome("aborted", "Job aborted.")
 
 

@@ -73,7 +73,8 @@ class Publisher:
         out = workspace / OUT
         if not (out / prow.FINISHED).is_file():
             result = "ABORTED" if outcome.state == "aborted" else "ERROR"
-            artifacts.write_unrun(out, outcome.description, result, time.time())
+            message = r.censor.text(outcome.description)
+            artifacts.write_unrun(out, message, result, time.time())
         if r.leases:
             artifacts.add_metadata(out, {"leases": r.leases})
         paths = artifacts.target(job, r.claimed.build_id)
@@ -89,6 +90,7 @@ class Publisher:
             agent=agent,
         )
         artifacts.complete_out(out, job, workspace, final_sha=r.final_sha, prowjob_data=data)
+        artifacts.censor_out(out, r.censor)
         artifacts.publish(store, paths, out)
         return url
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
+from foredeck.censor import NO_CENSOR, Censor
 from foredeck.controller.queries import Claimed
 from foredeck.db.models import JobState
 
 log = logging.getLogger(__name__)
 
-StopReason = Literal["abort", "timeout", "stop"]
+StopReason = Literal["abort", "timeout", "stop", "lease"]
 Phase = Literal["prepare", "run", "finish"]
 T = TypeVar("T")
 
@@ -22,6 +23,11 @@ T = TypeVar("T")
 class Outcome:
     state: JobState
     description: str
+
+    def censored(self, censor: Censor) -> Outcome:
+        """The outcome with the job's secrets masked in its description (stored, reported to
+        GitHub, shown by the dashboard): an error may quote what a step printed."""
+        return replace(self, description=censor.text(self.description))
 
 
 class Running:
@@ -38,19 +44,24 @@ class Running:
         self.id = claimed.id
         self.cancel = asyncio.Event()
         self.reason: StopReason | None = None
+        self.why = ""
+        """What stopped it, in words, when the reason is not an abort, timeout or stop."""
         self.phase: Phase = "prepare"
         self.grace = grace
         self.final_sha = ""
         self.leases: list[dict[str, Any]] = []
         """The leases the run held (type and name), for its `finished.json`."""
+        self.censor = NO_CENSOR
+        """Masks the job's secrets (`secrets.py`) in what is stored of it."""
         self.inner: asyncio.Future[Any] | None = None
         self.task: asyncio.Task[None] | None = None
         self._enforcer: asyncio.Task[None] | None = None
 
-    def stop(self, reason: StopReason) -> None:
+    def stop(self, reason: StopReason, why: str = "") -> None:
         if self.reason is not None or self.phase == "finish":
             return
         self.reason = reason
+        self.why = why
         if self.phase == "prepare":
             if self.inner is not None:
                 self.inner.cancel()

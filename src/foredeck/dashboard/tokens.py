@@ -67,7 +67,7 @@ async def make_token(request: Request, gate: RequestGate) -> Response:
         writes: sessionmaker[Session] = request.app.state.writes
         settings: Settings = request.app.state.settings
         with write_lock(engine), writes.begin() as session:
-            made = manage.make(session, gate, order, settings.access.max_token_days)
+            made = manage.make(session, gate, order, settings.api.max_token_days)
             session.flush()
             session.expunge(made.row)
             return made

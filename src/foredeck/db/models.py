@@ -259,7 +259,11 @@ class LeaseInterval(Base):
     ended: Mapped[str | None] = mapped_column(String(16))
     """`released` (by its holder) or `expired` (taken back by the reaper)."""
 
-    __table_args__ = (Index("ix_lease_intervals_resource_acquired", "resource_id", "acquired_at"),)
+    __table_args__ = (
+        Index("ix_lease_intervals_resource_acquired", "resource_id", "acquired_at"),
+        # A job's leases (`leases.held.job_leases`): by owner, in the order acquired.
+        Index("ix_lease_intervals_owner_acquired", "owner", "acquired_at"),
+    )
 
 
 class ApiToken(Base):
@@ -283,7 +287,6 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_api_tokens_user_id", "user", "id"),)
 

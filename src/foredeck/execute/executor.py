@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from foredeck.censor import NO_CENSOR, Censor
 from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunResult
 from foredeck.pipeline.model import PipelineRunSpec
@@ -77,6 +78,8 @@ class RunRequest:
     """`<owner>/<run>`: starts the `FOREDECK_RUN` of unsandboxed host steps (`orphans.py`)."""
     max_output: OutputLimit | None = None
     """The step output the build log keeps at most."""
+    censor: Censor = NO_CENSOR
+    """Masks the job's secrets in everything the run writes (`foredeck.censor`)."""
     build_dir: str | None = None
     """The build's directory in the artifact store (None: it has none, `no_build_dir` why)."""
     no_build_dir: str = ""

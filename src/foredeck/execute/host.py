@@ -14,9 +14,10 @@ decorated containers do.
 
 With `containers.runtime: podman` (or `auto`) a step that names an image runs in it instead
 (`containers.py`): the job's Prow variables and `containers.pass_env` are its environment, the
-checkout is mounted at `/foredeck/src`, as in a decorated pod. Containers a dead controller left
-on this host are removed when the executor is built and before each job runs
-(`podman.remove_dead_owners`).
+checkout is mounted at `/foredeck/src`, as in a decorated pod, and the job's lease files
+read-only at `/foredeck/leases` (its `FOREDECK_LEASE*` paths say so in a container).
+Containers a dead controller left on this host are removed when the executor is built and
+before each job runs (`podman.remove_dead_owners`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from foredeck.execute.checkout_workspace import default_working_dir
 from foredeck.execute.container_config import podman_config
-from foredeck.execute.container_step import SRC_DIR, Mount
+from foredeck.execute.container_step import LEASES_DIR, SRC_DIR, Mount
 from foredeck.execute.containers import ContainerRun
 from foredeck.execute.executor import ExecutorError, RunRequest
 from foredeck.execute.isolation import job_sandbox
@@ -116,6 +117,7 @@ class LocalExecutor:
                 ),
                 marker=request.marker,
                 max_output=request.max_output,
+                censor=request.censor,
                 containers=self._container_run(request),
                 images=self.images,
             )
@@ -123,11 +125,30 @@ class LocalExecutor:
             raise ExecutorError(str(exc)) from None
 
     def _container_run(self, request: RunRequest) -> ContainerRun | None:
-        """What the job's container steps get: its Prow variables, its checkout."""
+        """What the job's container steps get: its Prow variables, its checkout, its leases."""
         if not self.containers.uses_podman:
             return None
         checkout = request.checkout
         mounts: tuple[Mount, ...] = ()
         if checkout is not None and checkout.is_dir():
             mounts = (Mount(os.path.realpath(checkout), SRC_DIR),)
-        return ContainerRun(self.containers, dict(request.env), mounts)
+        env = dict(request.env)
+        leases = request.lease_dir
+        if leases is not None and leases.is_dir():
+            mounts += (Mount(os.path.realpath(leases), LEASES_DIR, readonly=True),)
+            env = lease_paths_in_container(env, str(leases))
+        return ContainerRun(self.containers, env, mounts)
+
+
+def lease_paths_in_container(env: Mapping[str, str], lease_dir: str) -> dict[str, str]:
+    """`env` with the `FOREDECK_LEASE*` paths under `lease_dir` (the host's) as the container
+    sees them, under `LEASES_DIR`; names and other variables as they are."""
+    out = dict(env)
+    for name, value in env.items():
+        if not name.startswith("FOREDECK_LEASE"):
+            continue
+        if value == lease_dir:
+            out[name] = LEASES_DIR
+        elif value.startswith(lease_dir + "/"):
+            out[name] = LEASES_DIR + value[len(lease_dir) :]
+    return out

@@ -5,7 +5,8 @@ step's), `BUILDAH_ISOLATION` from the settings (`chroot` needs no OCI runtime), 
 store, and argv lists (nothing goes through a shell). Its output goes to the task's log as a
 step's would, under the step name `build-image`; each process is in its own session, so a
 timeout or a cancel kills its whole group, as for a step. Push credentials come from an auth
-file (`images/auth.py`), never the command line. The digest `buildah push --digestfile` writes
+file (`images/auth.py`), never the command line, and are censored from buildah's output with
+the run's other secrets (`foredeck.censor`). The digest `buildah push --digestfile` writes
 is the task's `IMAGE_DIGEST`; `IMAGE_URL` is the first tag's reference.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from foredeck.censor import Censor
+from foredeck.censor.values import secrets_in
 from foredeck.execute import lookups
 from foredeck.execute.logs import TaskLogger
 from foredeck.execute.process import ProcessGroups, run_process
@@ -157,6 +161,18 @@ def bud_argv(plan: BuildPlan, settings: ImageSettings) -> list[str]:
     return [*argv, str(plan.context)]
 
 
+def _with_credentials(censor: Censor, authfile: Path | None) -> Censor:
+    """`censor` and the credentials of the push's auth file: a token fetched for this push
+    (ECR, Google) is in no settings, and buildah's errors may quote it."""
+    if authfile is None:
+        return censor
+    try:
+        config = json.loads(authfile.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return censor
+    return censor.extended(secrets_in(config))
+
+
 def push_argv(
     reference: str, settings: ImageSettings, digestfile: Path, authfile: Path | None
 ) -> list[str]:
@@ -253,7 +269,8 @@ class ImageBuilder:
                     logger.message(message)
                     return ("Failed", message, True), ""
                 argv = push_argv(reference, self.settings, digestfile, authfile)
-                failed = await self._process(argv, logger, stop, deadline, which)
+                censor = await asyncio.to_thread(_with_credentials, logger.censor, authfile)
+                failed = await self._process(argv, logger, stop, deadline, which, censor)
             if failed is not None:
                 return failed, ""
             digest = digestfile.read_text(encoding="utf-8").strip() if digestfile.exists() else ""
@@ -270,7 +287,9 @@ class ImageBuilder:
         stop: asyncio.Future[None],
         deadline: float | None,
         which: str,
+        censor: Censor | None = None,
     ) -> BuildOutcome | None:
+        """Run buildah with its output in the task's log (censored by `censor` if given)."""
         loop = asyncio.get_running_loop()
         if stop.done():
             return "Cancelled", "cancelled", False
@@ -279,7 +298,7 @@ class ImageBuilder:
             logger.message(message)
             return "TimedOut", message, which != "pipeline"
         logger.message(f"build-image: {shlex.join(argv)}")
-        output = logger.step_output(STEP)
+        output = logger.step_output(STEP, censor)
         try:
             outcome = await run_process(
                 argv,

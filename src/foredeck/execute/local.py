@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from foredeck.censor import NO_CENSOR, Censor
 from foredeck.execute import attempts, daemons, lookups, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.containers import ContainerRun, Containers
@@ -116,6 +117,7 @@ async def run_pipeline(
     containers: ContainerRun | None = None,
     images: ImageSettings | None = None,
     resources: ResourceRunner | None = None,
+    censor: Censor = NO_CENSOR,
 ) -> RunResult:
     """Run `run` on this machine, writing Prow's layout under `out_dir`.
 
@@ -131,7 +133,8 @@ async def run_pipeline(
     `containers` runs steps in their images (`containers.py`); None: all on the host.
     `images` says how `build-image` tasks build and push (`image_build.py`); `resources`
     acts on the Kubernetes objects of `resource` tasks (`resource_tasks.py`): a run that has
-    such tasks and no `resources` is refused at start.
+    such tasks and no `resources` is refused at start. `censor` masks secrets in everything
+    the run writes (`foredeck.censor`).
     """
     if resources is None and uses_resources(run.pipeline):
         raise PipelineError(run.pipeline.source, NEEDS_CLUSTER)
@@ -154,6 +157,7 @@ async def run_pipeline(
         images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
     )
     executor.resources = resources
+    executor.censor = censor
     executor.layout.bind(workspaces or {})
     try:
         return await executor.execute()
@@ -175,6 +179,7 @@ class _Run:
     build_log: BuildLog  # opened once the output directory is prepared
     images: ImageBuilder  # set by `run_pipeline`
     resources: ResourceRunner | None  # set by `run_pipeline`
+    censor: Censor = NO_CENSOR  # set by `run_pipeline`
 
     def __init__(
         self,
@@ -236,7 +241,9 @@ class _Run:
             )
         for task in self.pipeline.finally_tasks:
             self.records[task.name] = TaskRecord(task.name, task.name, is_finally=True)
-        self.scope = lookups.RunScope(self.name, self.pipeline, self.params, self.records)
+        self.scope = lookups.RunScope(
+            self.name, self.pipeline, self.params, self.records, guarded_off=self.guarded_off
+        )
         self.root = subgraph.Graph(self.pipeline, self.records, self.scope, self.guarded_off)
         self.root.workspaces = {name: name for name in self.declared_workspaces}
         self.record = RunRecord(
@@ -270,7 +277,7 @@ class _Run:
         started = time.time()
         self.scope.started = started
         self.t0 = loop.time()
-        self.build_log = self.record.start(started, self.max_output)
+        self.build_log = self.record.start(started, self.max_output, self.censor)
         self.log(f"run {self.name} of pipeline {self.pipeline.name} started")
         if self.passed_through:
             self.log(self.passed_through)

@@ -9,6 +9,10 @@ per line: all lines of a chunk arrived at the same moment, and a step that print
 not pay for a date formatting per line. Files are unbuffered, so `tail -f` sees each chunk as it
 is written, and never fsynced (a log is not worth a disk flush per line).
 
+Secrets are censored before anything is written (`foredeck.censor`, docs/security.md): a step's
+output as a stream, before it is split into lines (a secret split across two pipe reads, or
+across the cut of an over-long line, is still caught), and the executor's own messages whole.
+
 A run's step output may be capped (`OutputLimit`): once the build log holds that many bytes of
 it, further output is dropped (the step keeps running and its pipe keeps being drained), one
 line says from where, and each step whose output was cut ends with a line saying how much.
@@ -21,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from foredeck.censor import NO_CENSOR, Censor
 from foredeck.storage.tasklog import ENTRY
 
 # A line longer than this is cut, so a step printing without newlines cannot grow our memory.
@@ -132,11 +137,15 @@ class OutputLimit:
 
 
 class BuildLog(LogFile):
-    """The run's `build-log.txt`, counting the step output it holds against `limit`."""
+    """The run's `build-log.txt`, counting the step output it holds against `limit`; what is
+    written to it goes through `censor` first (`TaskLogger`, `RunRecord.log`)."""
 
-    def __init__(self, path: str | Path, limit: OutputLimit | None = None) -> None:
+    def __init__(
+        self, path: str | Path, limit: OutputLimit | None = None, censor: Censor = NO_CENSOR
+    ) -> None:
         super().__init__(path)
         self.limit = limit
+        self.censor = censor
         self.output = 0
         """Bytes of step output written (stamps and prefixes included)."""
         self.cut = False
@@ -201,13 +210,20 @@ class TaskLogger:
     def message(self, text: str, *, own: bool = True) -> None:
         """An executor message about this task (attempts, exit codes, timeouts); `own=False`
         leaves it out of the task's log. Never counted against the output limit."""
-        line = b"%s [%s/foredeck] %s\n" % (timestamp(), self._task, text.encode(errors="replace"))
+        said = self._build_log.censor.text(text).encode(errors="replace")
+        line = b"%s [%s/foredeck] %s\n" % (timestamp(), self._task, said)
         offset = self._build_log.write(line)
         if own and offset is not None:
             self._index.add(offset, len(line))
 
-    def step_output(self, step: str) -> StepOutput:
-        return StepOutput(self, step.encode(errors="replace"))
+    def step_output(self, step: str, censor: Censor | None = None) -> StepOutput:
+        """The output of `step`, censored by the run's censor or by `censor`."""
+        own = self._build_log.censor if censor is None else censor
+        return StepOutput(self, step.encode(errors="replace"), own)
+
+    @property
+    def censor(self) -> Censor:
+        return self._build_log.censor
 
     def write_lines(self, step: bytes, lines: list[bytes]) -> int:
         """Write a step's `lines` within the output limit; returns the bytes dropped."""
@@ -260,9 +276,10 @@ class StepOutput:
     Once the run's output limit is reached, output is only counted: `flush` says how much was
     dropped."""
 
-    def __init__(self, logger: TaskLogger, step: bytes) -> None:
+    def __init__(self, logger: TaskLogger, step: bytes, censor: Censor) -> None:
         self._logger = logger
         self._step = step
+        self._censor = censor.stream()
         self._pending = b""
         self.dropped = 0
 
@@ -270,6 +287,9 @@ class StepOutput:
         if self._logger.cut:
             self.dropped += len(data)
             return
+        self._split(self._censor.feed(data))
+
+    def _split(self, data: bytes) -> None:
         lines = (self._pending + data).split(b"\n") if self._pending else data.split(b"\n")
         self._pending = lines.pop()
         if len(self._pending) > MAX_LINE_BYTES:
@@ -281,6 +301,8 @@ class StepOutput:
             )
 
     def flush(self) -> None:
+        if not self._logger.cut:
+            self._split(self._censor.flush())
         if self._pending:
             if self._logger.cut:
                 self.dropped += len(self._pending)

@@ -18,10 +18,12 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from foredeck.execute import workflow_vars
+from foredeck.execute.outcomes import outcome
 from foredeck.execute.runstate import (
     TaskRecord,
     TaskState,
@@ -174,6 +176,7 @@ class RunScope:
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))  # `context.pipelineRun.uid`
     started: float | None = None  # when the run started (Argo's workflow variables)
     run_records: dict[str, TaskRecord] | None = None  # every record, sub-graphs' too
+    guarded_off: AbstractSet[str] = frozenset()  # tasks Skipped by their own `when` (live)
 
     def context(self, task: PipelineTask | None = None) -> dict[str, str]:
         """Tekton's `context.*` at pipeline level; `pipelineTask.retries` for a given task."""
@@ -233,6 +236,8 @@ class RunScope:
                     return record.provenance.get(attribute)
                 if attribute == "ip" and record.daemoned:
                     return HOST_IP  # every task shares the host's network (`daemons.py`)
+                if attribute == "phase":
+                    return _phase(record, self.guarded_off)
                 return _fact(record, attribute)
             if root == "context":
                 found = context.get(rest)
@@ -368,6 +373,13 @@ def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:
             items = aggregate if suffix == "json" else [_json_or_text(v) for v in aggregate]
             return json.dumps(items, separators=(",", ":"), sort_keys=suffix == "values")
     return found
+
+
+def _phase(record: TaskRecord, guarded_off: AbstractSet[str]) -> str | None:
+    """`$(tasks.T.phase)`: the Argo phase of a settled task (`outcomes.outcome`, Errored
+    spelled Error as Argo does); None while it has not settled."""
+    phase = outcome(record, guarded_off) if record.done else None
+    return "Error" if phase == "Errored" else phase
 
 
 def _fact(record: TaskRecord, attribute: str) -> str | None:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from foredeck.censor import NO_CENSOR, Censor
+from foredeck.execute import job_metadata
 from foredeck.execute.logs import BuildLog, OutputLimit, timestamp
 from foredeck.execute.runstate import EventKind, RunEvent, RunResult, TaskRecord, run_json
 from foredeck.execute.workspace import RunLayout
@@ -51,21 +53,31 @@ class RunRecord:
         self.run_fields = dict(run_fields or {})
         self.started = 0.0
         self.build_log: BuildLog | None = None
+        self.censor = NO_CENSOR
         self._last_snapshot = 0.0
         self._callback_failed = False
 
-    def start(self, started: float, max_output: OutputLimit | None, **metadata: Any) -> BuildLog:
-        """Write `started.json` (`metadata` beside pipeline, run and params), open the log."""
+    def start(
+        self,
+        started: float,
+        max_output: OutputLimit | None,
+        censor: Censor = NO_CENSOR,
+        **metadata: Any,
+    ) -> BuildLog:
+        """Write `started.json` (`metadata` beside pipeline, run and params), open the log;
+        `censor` masks secrets in all the files of the run."""
         self.started = started
+        self.censor = censor
         fields = {"pipeline": self.pipeline, "run": self.name, "params": self.params, **metadata}
-        prow.write_started(self.layout.out_dir, started, fields)
-        self.build_log = BuildLog(self.layout.build_log, max_output)
+        prow.write_started(self.layout.out_dir, started, censor.data(fields))
+        self.build_log = BuildLog(self.layout.build_log, max_output, censor)
         return self.build_log
 
     def log(self, text: str) -> None:
         """A line of the executor's own in the build log (never cut by the output limit)."""
         if self.build_log is not None:
-            line = b"%s [foredeck] %s\n" % (timestamp(), text.encode(errors="replace"))
+            said = self.censor.text(text).encode(errors="replace")
+            line = b"%s [foredeck] %s\n" % (timestamp(), said)
             self.build_log.write(line)
 
     def emit(
@@ -104,7 +116,7 @@ class RunRecord:
             finished=None,
         )
         data.update(self.run_fields)
-        prow.write_json_atomic(self.layout.run_json, data, indent=None)
+        prow.write_json_atomic(self.layout.run_json, self.censor.data(data), indent=None)
 
     def finish(
         self,
@@ -131,11 +143,16 @@ class RunRecord:
         )
         data = result.to_json()
         data.update(self.run_fields)
-        prow.write_json_atomic(self.layout.run_json, data, indent=None)
+        prow.write_json_atomic(self.layout.run_json, self.censor.data(data), indent=None)
         self.log(f"run {self.name}: {status}{note} in {finished - self.started:.2f}s")
         if error is not None:
             self.log(f"error: {error}")
+        declared, problems = job_metadata.read_run(self.layout.artifacts)
+        for problem in problems:
+            self.log(problem)
+        declared = self.censor.data(declared)
         images = [image for task in result.tasks.values() for image in task.images]
+        images += [image for image in declared.pop("images", []) if image not in images]
         if images:  # what the run pushed, `REF@DIGEST`: the job's metadata and run page show it
             metadata = {"images": images, **metadata}
         prow.write_finished(
@@ -143,7 +160,13 @@ class RunRecord:
             finished,
             passed=result.passed,
             result=result.prow_result,
-            metadata={"pipeline": self.pipeline, "run": self.name, "status": status, **metadata},
+            metadata={
+                **declared,  # the job's own (job_metadata.py); foredeck's keys win
+                "pipeline": self.pipeline,
+                "run": self.name,
+                "status": status,
+                **metadata,
+            },
         )
         self.emit("run-finished", status=status, at=finished)
         if self.build_log is not None:

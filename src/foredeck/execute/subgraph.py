@@ -174,10 +174,18 @@ async def _run_call(
     # A Tekton child pipeline is a PipelineRun of its own, `<parent run>-<task>`; an Argo
     # template's `workflow.name` is the run's.
     name = f"{outer.name}-{task.name}" if graph.failure_policy == "stop" else run.name
+    guarded: set[str] = set()
     scope = lookups.RunScope(
-        name, graph, values, records, uid=outer.uid, started=outer.started, run_records=every
+        name,
+        graph,
+        values,
+        records,
+        uid=outer.uid,
+        started=outer.started,
+        run_records=every,
+        guarded_off=guarded,
     )
-    child = Graph(graph, records, scope, depth=caller.depth + 1)
+    child = Graph(graph, records, scope, guarded, depth=caller.depth + 1)
     for decl in graph.workspaces:
         bound = caller.workspaces.get(task.workspaces.get(decl.name, decl.name))
         if bound is not None:

@@ -157,6 +157,9 @@ def janitor(
                     typer.echo(f"deleted: {name}: dirty dynamic resource")
                 for name, why in report.failed.items():
                     typer.echo(f"failed: {name}: {why}")
+                if report.purged:
+                    n = report.purged
+                    typer.echo(f"purged: {n} tombstones older than leases.tombstone_retention")
             for action in sweep(service, dry_run=dry_run):
                 typer.echo(action.line())
             if interval is None:

@@ -39,6 +39,8 @@ class CleanReport:
     deleted: list[str] = field(default_factory=list)
     made: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    purged: int = 0
+    """Tombstone rows deleted (older than `leases.tombstone_retention`)."""
 
 
 class LeaseService:
@@ -171,8 +173,10 @@ class LeaseService:
         return done
 
     def maintain(self) -> CleanReport:
-        """One pass: reap expired leases, clean or delete dirty resources, make spares."""
+        """One pass: reap expired leases, clean or delete dirty resources, make spares,
+        and forget tombstones past their retention."""
         report = CleanReport(reaped=store.reap(self.engine))
+        report.purged = store.purge_tombstones(self.engine, self.settings.tombstone_retention)
         lifespans = {t.name: t.lifespan for t in self.types.values() if t.lifespan}
         while True:
             claimed = store.claim_for_cleaning(self.engine, self.settings.clean_timeout, lifespans)

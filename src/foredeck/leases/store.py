@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Interval,
     and_,
+    delete,
     func,
     insert,
     literal,
@@ -286,6 +287,24 @@ def reap(engine: Engine, limit: int = 1000) -> list[str]:
         if leases:
             _end_intervals(conn, leases, now, "expired")
     return [r.name for r in rows]
+
+
+def purge_tombstones(engine: Engine, older_than: float, limit: int = 1000) -> int:
+    """Delete up to `limit` tombstone rows last changed over `older_than` seconds ago; how
+    many. Their lease intervals stay: the record of who held what outlives the row."""
+    with transaction(engine) as conn:
+        cutoff = _plus(_clock(conn), -older_than)
+        old = (
+            select(R.id)
+            .where(R.state == "tombstone", R.updated_at < cutoff)
+            .order_by(R.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(conn.execute(old).scalars())
+        if ids:
+            conn.execute(delete(R).where(R.id.in_(ids), R.state == "tombstone"))
+    return len(ids)
 
 
 def claim_for_cleaning(

@@ -4,14 +4,16 @@ An expression value `$(= ...)` (Argo's `{{=...}}`) has no Tekton equal: Tekton s
 values but never computes them. A govaluate `when` has none either: Tekton's `when` holds only
 `in` / `notin` tests (and CEL behind a feature flag, which foredeck does not target). The Argo
 front end keeps the simple forms (`==`, `!=`, `in (...)`) as `in` / `notin`, which do emit.
-Nor has `$(context.lastRetry.*)` (Argo's `{{lastRetry.*}}`, `retry_vars.py`).
+Nor has `$(context.lastRetry.*)` (Argo's `{{lastRetry.*}}`, `retry_vars.py`), nor a node fact
+`$(tasks.T.phase)`, `.startedAt`, ... (Argo's `{{tasks.T.status}}`, `model.NODE_FACTS`).
 """
 
 from __future__ import annotations
 
 from foredeck.pipeline import retry_vars
+from foredeck.pipeline.expressions import references
 from foredeck.pipeline.exprlang.embed import START
-from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask
+from foredeck.pipeline.model import NODE_FACTS, ParamValue, Pipeline, PipelineTask
 from foredeck.types import PipelineError
 
 _WHY = "Tekton cannot compute values (an Argo `{{=...}}` expression)"
@@ -40,6 +42,15 @@ def _expression_in(task: PipelineTask, pipeline: Pipeline) -> str | None:
     return None
 
 
+def _node_fact_in(task: PipelineTask) -> str | None:
+    """The first `$(tasks.T.<fact>)` (`model.NODE_FACTS`) a task's params read, or None."""
+    for value in task.params.values():
+        for ref in references(value):
+            if ref.parts[0] == "tasks" and len(ref.parts) == 3 and ref.parts[2] in NODE_FACTS:
+                return ref.text
+    return None
+
+
 def refuse_for_tekton(pipeline: Pipeline) -> None:
     """Raise `PipelineError` naming the first construct Tekton cannot express."""
     for task in pipeline.all_tasks():
@@ -60,6 +71,10 @@ def refuse_for_tekton(pipeline: Pipeline) -> None:
         where = _expression_in(task, pipeline)
         if where is not None:
             raise PipelineError(task.source, f"task {task.name!r} {where}: {_WHY}")
+        fact = _node_fact_in(task)
+        if fact is not None:
+            why = "Argo's node facts (a task's ip, times, host, phase) have no Tekton equal"
+            raise PipelineError(task.source, f"task {task.name!r}: {fact}: {why}")
     for result in pipeline.results:
         if any(START in text for text in _texts(result.value)):
             raise PipelineError(result.source, f"pipeline result {result.name!r}: {_WHY}")

@@ -49,6 +49,7 @@ from foredeck.pipeline.emit_argo_templates import NotExpressible, TemplateBuilde
 from foredeck.pipeline.emit_names import run_metadata
 from foredeck.pipeline.expressions import Reference, iter_references
 from foredeck.pipeline.model import (
+    NODE_FACTS,
     Matrix,
     ParamValue,
     Pipeline,
@@ -219,9 +220,9 @@ class _Emitter:
             return f"{{{{workflow.parameters.{parts[1]}}}}}"
         if parts[0] == "tasks" and parts[1:] == ["status"]:
             return "{{workflow.status}}"
-        facts = ("ip", "startedAt", "finishedAt", "hostNodeName")
-        if parts[0] == "tasks" and len(parts) == 3 and parts[2] in facts and not finally_:
-            return f"{{{{tasks.{parts[1]}.{parts[2]}}}}}"
+        if parts[0] == "tasks" and len(parts) == 3 and parts[2] in NODE_FACTS and not finally_:
+            fact = "status" if parts[2] == "phase" else parts[2]  # Argo's node phase
+            return f"{{{{tasks.{parts[1]}.{fact}}}}}"
         looped_result = (
             parts[0] == "tasks" and parts[2:3] == ["results"] and parts[4:] == ["values"]
         )

@@ -374,6 +374,13 @@ class RetryStrategy:
     expression: str | None = None
 
 
+NODE_FACTS = ("ip", "startedAt", "finishedAt", "hostNodeName", "phase")
+"""`$(tasks.T.<fact>)` of a DAG task that ran before the reader (Argo's node facts): a daemon's
+address, its times, the host it ran on, and its Argo phase (Succeeded, Failed, Error, Skipped
+or Omitted: Argo's `{{tasks.T.status}}` outside the exit handler, where Tekton's
+`$(tasks.T.status)` is not defined)."""
+
+
 @dataclass
 class PipelineTask:
     """A node of the DAG: a task (by reference or inline) with its bindings and guards."""
@@ -448,6 +455,17 @@ class TaskRunSettings:
         return [name for name, value in named if value]
 
 
+@dataclass(frozen=True)
+class LeaseNeed:
+    """A resource the pipeline leases before its first task (its `foredeck.dev/leases`
+    annotation, `pipeline/leases.py`), as a job's `leases:` entry is."""
+
+    type: str
+    count: int = 1
+    ttl: float | None = None
+    source: Source = UNKNOWN
+
+
 @dataclass
 class Pipeline:
     """A DAG of tasks plus `finally` tasks that always run once the DAG is done.
@@ -494,6 +512,8 @@ class Pipeline:
     """Workflow-level fields that only a cluster acts on (Argo `podSpecPatch`,
     `synchronization`, `nodeSelector`, ...), as written: carried to
     the emitters, noted once by a host run."""
+    leases: list[LeaseNeed] = field(default_factory=list)
+    """What the controller leases for a job running it, besides the job's own `leases:`."""
 
     def all_tasks(self) -> list[PipelineTask]:
         return [*self.tasks, *self.finally_tasks]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.dependency_graph import upstream
 from foredeck.pipeline.expressions import Reference, references
-from foredeck.pipeline.model import ParamValue, Pipeline, PipelineTask
+from foredeck.pipeline.model import NODE_FACTS, ParamValue, Pipeline, PipelineTask
 from foredeck.types import PipelineError, Source
 
 _PIPELINE_CONTEXT = frozenset(
@@ -115,7 +115,7 @@ class Scope:
         if kind == "matrix":
             self._check_matrix_ref(ref, site)
             return
-        if kind in ("ip", "startedAt", "finishedAt", "hostNodeName") and len(parts) == 3:
+        if kind in NODE_FACTS and len(parts) == 3:
             self._check_fact_ref(ref, site)
             return
         if kind in ("inputs", "outputs") and len(parts) == 4:  # Tekton artifacts (TEP-0147)
@@ -153,8 +153,8 @@ class Scope:
             raise PipelineError(source, f"{what}: {ref.text}: result {result!r} is not an array")
 
     def _check_fact_ref(self, ref: Reference, site: _Site) -> None:
-        """`$(tasks.T.ip)` (a daemon's address), `.startedAt`, `.finishedAt`, `.hostNodeName`
-        of DAG task T, which runs before the reader (Argo's node facts)."""
+        """`$(tasks.T.ip)` (a daemon's address), `.startedAt`, `.finishedAt`, `.hostNodeName`,
+        `.phase` of DAG task T, which runs before the reader (Argo's node facts)."""
         source, what, task = site.source, site.what, site.task
         target = self.dag.get(ref.parts[1])
         if target is None:

@@ -165,7 +165,7 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
     running = [c for c in others if c is not None]
 
     if role in HTTP_ROLES:
-        note = write_access_note(settings.api, settings.access.roles_path)
+        note = write_access_note(settings.api)
         if note is not None:
             log.log(*note)
         service.app = create_service_app(

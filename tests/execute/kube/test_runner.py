@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from foredeck.censor import Censor
 from foredeck.execute.kube import argo as kube_argo
 from foredeck.execute.kube.client import KubeTarget
 from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
@@ -378,3 +380,26 @@ async def test_remote_step_output_past_the_limit_is_dropped_and_said_so(
     cut = "output cut: step output after 500 bytes is dropped (controller.max_output_bytes)"
     assert cut in log and cut in task_log(out, "A")
     assert re.search(r"\[A/foredeck\] output cut: \d+ bytes of step 'main' dropped", log)
+
+
+async def test_remote_pod_logs_are_censored(
+    kube_double: KubeDouble, kube_target: KubeTarget, diamond: PipelineRunSpec, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    secret = "remote-secret-7c3e"
+    options = RemoteOptions(backoff=0.05, log_grace=10.0, censor=Censor([secret]))
+    run = Run(diamond, out, "argo", kube_target, options=options)
+    name = await created(kube_double, WORKFLOWS, run)
+    sim = ArgoSim(kube_double, NAMESPACE, name)
+    sim.running()
+    encoded = base64.b64encode(secret.encode()).decode()
+    sim.task("A", "Succeeded", logs=f"token {secret}\nas base64 {encoded}\n")
+    for task in ("B", "C", "D"):
+        sim.task(task, "Succeeded", logs=f"{task} ok\n")
+    sim.finish("Succeeded", outputs={"final": secret})
+    assert (await run.result()).status == "Succeeded"
+    log = (out / "build-log.txt").read_text()
+    assert secret not in log and encoded not in log
+    assert "[A/main] token CENSORED" in log and "[A/main] as base64 CENSORED" in log
+    assert "token CENSORED" in task_log(out, "A")
+    assert secret not in (out / "pipeline-run.json").read_text()

@@ -66,7 +66,9 @@ class KubeExecutor:
                 kube=target,
                 job_id=request.job_id,
                 cancel=cancel,
-                options=RemoteOptions(ui_url=self.kube.ui_url, max_output=request.max_output),
+                options=RemoteOptions(
+                    ui_url=self.kube.ui_url, max_output=request.max_output, censor=request.censor
+                ),
                 decoration=decoration,
             )
         except (KubeConfigError, RemoteRunError) as exc:

@@ -29,6 +29,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from foredeck.censor import NO_CENSOR, Censor
 from foredeck.execute.kube.argo import ArgoEngine
 from foredeck.execute.kube.client import KubeTarget, api_client, dns_name
 from foredeck.execute.kube.decorate import Decoration, decorate
@@ -61,6 +62,7 @@ class RemoteOptions:
     backoff: float = 0.5  # first pause before reconnecting a broken watch
     ui_url: str | None = None  # Argo UI / Tekton Dashboard base: `uiUrl` in pipeline-run.json
     max_output: OutputLimit | None = None  # step output the build log keeps (`logs.py`)
+    censor: Censor = NO_CENSOR  # secrets masked in the run's files (`foredeck.censor`)
 
 
 def make_engine(engine: EngineName, run: PipelineRunSpec) -> Engine:
@@ -180,6 +182,7 @@ class _RemoteRun:
         build_log = self.record.start(
             time.time(),
             self.options.max_output,
+            self.options.censor,
             engine=self.engine_name,
             namespace=self.namespace,
             **{"job-id": self.job_id},

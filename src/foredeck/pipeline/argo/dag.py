@@ -194,7 +194,7 @@ def _call(w: Workflow, call: SourceMap, name: str, frame: Frame, where: str) -> 
     watchers = lifecycle_hooks(call, where)
     scope.current = name
     node = _node(w, call, name, frame, where, hook is not None or bool(watchers), continues)
-    scope.current = None
+    scope.current, scope.starting = None, False
     if hook is not None:
         hooked = Hooked(name, frame.prefix + name, node, scope, frame.coll, where)
         node = wrap(w, hook, hooked, call_arguments)
@@ -220,15 +220,16 @@ def _node(
     target_coll, template, key = _resolve_template(w, call, frame.coll, ir_name, where)
     args = call_arguments(call, where)
     own_whens, item_whens, waits = item_guards(call, scope, w.params, args, where)
-    when_list = frame.whens + [g for g in own_whens if g not in frame.whens]
+    whens = frame.whens + [g for g in own_whens if g not in frame.whens]
     deps = [*frame.deps, *waits]
+    scope.starting = starts_with_workflow(w, deps, scope.finally_)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
         loops = any(k in call for k in ("withItems", "withParam", "withSequence"))
         bounded = "activeDeadlineSeconds" in template  # a deadline for the call as a whole
         bounded = bounded or "parallelism" in template  # a limit of its own children
         if loops or hooked or bounded or recursive(w, target_coll, template):
-            site = CallSite(ir_name, deps, when_list, src(call), where, scope, item_whens)
+            site = CallSite(ir_name, deps, whens, src(call), where, scope, item_whens)
             node = graph_call(w, call, template, target_coll, args, site, group)
             _outcome_rules(w, node, frame.depends, continues, waits)
             return node
@@ -243,7 +244,7 @@ def _node(
             exported=w.exported,
             known=w.known,
         )
-        frame = Frame(f"{ir_name}-", inner, deps, when_list, target_coll, frame.depends)
+        frame = Frame(f"{ir_name}-", inner, deps, whens, target_coll, frame.depends)
         return group(w, template, frame)
     leaf = build_leaf(w, target_coll, template, key)
     declared = [p.name for p in leaf.spec.params if p.name not in leaf.bindings]
@@ -263,7 +264,7 @@ def _node(
             what = f"input {p.name!r}" if art is None else f"input artifact {art!r}"
             message = f"{where}: {what} of template {leaf.key!r} has no value"
             raise fail(src(call), message)
-    task = leaf_task(w, ir_name, leaf, bound, deps, when_list, matrix, src(call), False, name)
+    task = leaf_task(w, ir_name, leaf, bound, deps, whens, matrix, src(call), scope.finally_, name)
     task.retry = template_retry(w, template)
     task.item_when = item_whens
     task.depends, task.continue_on = frame.depends, continues
@@ -277,7 +278,7 @@ def _node(
     else:
         w.tasks.append(task)
     outputs = {o: f"$(tasks.{ir_name}.results.{o})" for o in leaf.outputs}
-    node = Node(ir_name, [ir_name], outputs, when_list, looped=matrix is not None)
+    node = Node(ir_name, [ir_name], outputs, whens, looped=matrix is not None)
     _export(w, leaf, outputs, matrix is not None, src(call), where)
     if leaf.stdout is not None:
         node.stdout = f"$(tasks.{ir_name}.results.{leaf.stdout})"
@@ -403,13 +404,17 @@ def leaf_task(
 ) -> PipelineTask:
     """The IR task of a leaf call, with the leaf's implicit params bound (names stay unique).
     `call` is the step/task name as written (default: `name`); the node name is
-    `<workflow>.<name>` (Argo: `<workflow>.<path of steps/tasks>`)."""
+    `<workflow>.<name>` (Argo: `<workflow>.<path of steps/tasks>`). In the exit handler
+    (`finally_`) a body's `{{workflow.status}}` is the final status, else "Running"."""
     if name in w.names:
         raise fail(source, f"two tasks would both be named {name!r} in the flattened DAG")
     w.names.add(name)
     bound: dict[str, ParamValue] = dict(params)
+    starting = starts_with_workflow(w, deps, finally_)
     for pname, value in leaf.bindings.items():
-        if value == "$(tasks.status)" and not finally_:
+        if starting and pname in leaf.start_bindings:
+            value = leaf.start_bindings[pname]
+        elif value == "$(tasks.status)" and not finally_:
             value = RUNNING  # `{{workflow.status}}` while the workflow runs
         elif value == CALL_NODE:
             value = f"$(context.pipelineRun.name).{name}"
@@ -428,6 +433,13 @@ def leaf_task(
         workspaces=dict(leaf.workspaces),
         source=source,
     )
+
+
+def starts_with_workflow(w: Workflow, deps: list[str], finally_: bool) -> bool:
+    """Whether Argo's first reconcile creates the node: it waits for nothing, and is neither
+    in the exit handler nor in a sub-graph (taken to start later: a graph serves every call).
+    A retry of such a node is a later pod, which this does not tell apart."""
+    return not deps and not finally_ and w.graph_depth == 0
 
 
 def _has_tag(value: ParamValue | None) -> bool:

@@ -26,6 +26,7 @@ from foredeck.pipeline.argo.pod import CARRIED_SPEC, with_defaults
 from foredeck.pipeline.argo.state import Collection, Workflow
 from foredeck.pipeline.argo.workflow import convert
 from foredeck.pipeline.argo_manifest import ARGO_API
+from foredeck.pipeline.leases import pipeline_leases
 from foredeck.pipeline.model import Pipeline
 from foredeck.types import UNKNOWN
 from foredeck.yamlsrc import Document, SourceMap
@@ -98,7 +99,9 @@ def load_argo(documents: list[Document]) -> Pipeline:
         spec = _merge_ref(spec, wft_docs)
     coll = _collection(main, spec, "")
     w = Workflow(spec, coll, wfts, known=document_values(main.get("metadata"), spec))
-    return convert(w, _pipeline_name(main.get("metadata")), src(main))
+    pipeline = convert(w, _pipeline_name(main.get("metadata")), src(main))
+    pipeline.leases = pipeline_leases(main.get("metadata"), src(main))
+    return pipeline
 
 
 def _merge_ref(spec: SourceMap, wft_docs: dict[str, SourceMap]) -> SourceMap:

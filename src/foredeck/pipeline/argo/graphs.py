@@ -179,6 +179,7 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
     saved = (w.tasks, w.finally_tasks, w.names, w.graph_inputs)
     w.tasks, w.finally_tasks, w.names = [], [], set()
     w.graph_inputs = frozenset(p.name for p in params)
+    w.graph_depth += 1
     inputs = {p.name: f"$(params.{p.name})" for p in params}
     kind = "tasks" if template_kind(template) == "dag" else "steps"
     try:
@@ -191,6 +192,7 @@ def _graph(w: Workflow, template: SourceMap, coll: Collection, expand: Expand) -
         graph.parallelism = parallelism(template, f"template {name!r}")
     finally:
         w.tasks, w.finally_tasks, w.names, w.graph_inputs = saved
+        w.graph_depth -= 1
     graph.results = [
         PipelineResult(out, value, source=src(template)) for out, value in node.outputs.items()
     ]

@@ -178,7 +178,9 @@ def _rewrite(text: str, hooked: Hooked, lifted: dict[str, str]) -> str:
         if ref.parts[0] not in ("params", "tasks") or ref.path == "tasks.status":
             continue
         if ref.path.startswith(own):
-            inner = f"tasks.{hooked.name}.{ref.path[len(own) :]}"
+            rest = ref.path[len(own) :]
+            rest = "status" if rest == "phase" else rest  # the hook is the graph's finally task
+            inner = f"tasks.{hooked.name}.{rest}"
             text = text.replace(ref.text, replace(ref, path=inner).text)
             continue
         name = next((n for n, v in lifted.items() if v == ref.text), None)

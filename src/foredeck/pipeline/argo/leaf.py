@@ -49,7 +49,7 @@ from foredeck.pipeline.argo.state import (
     TimeoutParam,
     Workflow,
 )
-from foredeck.pipeline.argo.tags import Unresolvable, translate, workflow_ref
+from foredeck.pipeline.argo.tags import METRICS_ONLY, Unresolvable, translate, workflow_ref
 from foredeck.pipeline.argo.templates import input_params, retry_limit
 from foredeck.pipeline.argo_manifest import (
     RESULTS_DIR,
@@ -61,6 +61,7 @@ from foredeck.pipeline.argo_manifest import (
 )
 from foredeck.pipeline.artifacts import (
     REPOSITORY,
+    artifact_of,
     default_key,
     input_step,
     locator_name,
@@ -114,6 +115,7 @@ class LeafBuilder:
         self.declared: dict[str, ParamSpec] = {}
         self.implicit: dict[str, ParamSpec] = {}
         self.bindings: dict[str, str] = {}
+        self.start_bindings: dict[str, str] = {}
         self.outputs: list[FileOutput] = []
         self.direct: set[str] = set()
         self.mounts: list[tuple[str, str]] = []  # (mountPath, workspace)
@@ -184,6 +186,7 @@ class LeafBuilder:
         leaf = Leaf(key, spec, retries, timeout, self.bindings, outputs, self.ws_bindings)
         leaf.stdout, leaf.exit_code = implicit[0].name, implicit[1].name
         leaf.timeout_params = tuple(self.timeout_params)
+        leaf.start_bindings = self.start_bindings
         return leaf
 
     def _implicit_results(self, steps: list[Step], taken: set[str]) -> list[ResultSpec]:
@@ -433,10 +436,13 @@ class LeafBuilder:
                 )
             return f"$(params.{parts[2]})"
         if parts[:2] == ["outputs", "parameters"] and len(parts) == 4 and parts[3] == "path":
-            if all(out.name != parts[2] for out in self.outputs):
+            declared = next((out for out in self.outputs if out.name == parts[2]), None)
+            if declared is None:
                 raise Unresolvable(
                     f"template {self.name!r} declares no output parameter {parts[2]!r}"
                 )
+            if self._names_literally(declared.path):  # Argo: it is the declared path
+                return declared.path  # rewritten to its host path with the rest of the text
             self.direct.add(parts[2])
             return f"$(results.{parts[2]}.path)"
         if parts[1:2] == ["artifacts"] and len(parts) == 4 and parts[3] == "path":
@@ -453,20 +459,34 @@ class LeafBuilder:
             return str(retry_vars.ir_ref(path))
         if path in ("inputs.parameters", "inputs.parameters.json"):
             # Argo: the template's inputs as JSON (`[{"name":"a","value":"1"}]`)
-            items = ", ".join(
-                f'{{"name": {literal(p)}, "value": $(params.{p})}}' for p in self.declared
+            items = ", ".join(  # an input artifact's locator param is not Argo's
+                f'{{"name": {literal(p)}, "value": $(params.{p})}}'
+                for p in self.declared
+                if artifact_of(p) is None
             )
             return f"{START}toJson([{items}]))"
         if path in ("node.name", "steps.name", "tasks.name"):
             return self._implicit(path, CALL_NODE if path == "node.name" else CALL_NAME)
         if parts[0] == "workflow":
-            return self._implicit(
-                path, workflow_ref(parts, self.w.params, self.w.exported, self.w.known)
-            )
+            args = (parts, self.w.params, self.w.exported, self.w.known)
+            return self._implicit(path, workflow_ref(*args), workflow_ref(*args, starting=True))
+        if parts[0] == "resourcesDuration":
+            raise Unresolvable(METRICS_ONLY)
         raise Unresolvable("not supported in a container or script")
 
-    def _implicit(self, path: str, value: str) -> str:
-        """`{{path}}` as an implicit task param each call binds to `value`."""
+    def _names_literally(self, path: str) -> bool:
+        """Whether the body writes `path` as text too, so `{{outputs.parameters.X.path}}` must
+        be that very file. Else the result's own file stands in for it (the value only differs
+        when printed): on a host without a sandbox, parallel tasks share `/tmp`, not their
+        result files."""
+        if "{{" in path:
+            return False
+        body = " ".join(str(self.template.get(k, "")) for k in ("container", "script"))
+        return re.search(path_pattern(path), body) is not None
+
+    def _implicit(self, path: str, value: str, start: str | None = None) -> str:
+        """`{{path}}` as an implicit task param each call binds to `value` (to `start` when
+        the call starts with the workflow, `Leaf.start_bindings`)."""
         pname = re.sub(r"[^-A-Za-z0-9_]", "-", path.replace(".", "-"))  # an Argo param name
         if pname in self.declared:
             raise Unresolvable(
@@ -476,6 +496,8 @@ class LeafBuilder:
             pname, description=f"Argo {path}", source=src(self.template)
         )
         self.bindings[pname] = value
+        if start is not None and start != value:
+            self.start_bindings[pname] = start
         return f"$(params.{pname})"
 
 

@@ -109,7 +109,11 @@ def _hook_task(w: Workflow, hook: LifecycleHook, target: Target, arguments: Argu
     def resolve(path: str) -> str:
         if path == "workflow.status":
             return "$(tasks.status)"  # the executor reads "Running" while the run goes
-        return call_ref(path, scope, w.params, None)
+        found = call_ref(path, scope, w.params, None)
+        if found.startswith("$(tasks.") and found.endswith(".phase)"):
+            # a hook reads a node's live status (Pending, Running, then its phase)
+            return found.removesuffix(".phase)") + ".status)"
+        return found
 
     try:
         trigger = expression(hook.expression, resolve, at(hook.call, "expression"), where)

@@ -62,6 +62,7 @@ class Scope:
     exported: dict[str, str] | None = None  # `Workflow.exported`, for `{{workflow.outputs...}}`
     known: dict[str, str] | None = None  # `Workflow.known`
     current: str | None = None  # the step/task being translated (`{{steps.name}}`)
+    starting: bool = False  # whether it starts with the workflow (`metadata.pick`)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class Leaf:
     stdout: str | None = None  # the result holding the main container's stdout
     exit_code: str | None = None  # the result holding its exit code
     timeout_params: tuple[TimeoutParam, ...] = ()
+    start_bindings: dict[str, str] = field(default_factory=dict)
+    """Implicit params whose value differs for a call the workflow starts with
+    (`{{workflow.labels}}`, `metadata.pick`): their value then."""
 
 
 @dataclass
@@ -126,6 +130,7 @@ class Workflow:
     default_retries: int = 0
     default_retry: RetryStrategy | None = None
     depth: int = 0
+    graph_depth: int = 0  # > 0 while a sub-graph is built (its nodes count as started later)
     # Sub-graphs (dag/steps templates kept as graphs: recursive or looped calls, `graphs.py`).
     graphs: dict[str, Pipeline] = field(default_factory=dict)
     graph_keys: dict[tuple[int, str], str] = field(default_factory=dict)

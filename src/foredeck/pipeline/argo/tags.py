@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 
 from foredeck.pipeline import workflow_vars
 from foredeck.pipeline.argo.fields import fail
+from foredeck.pipeline.argo.metadata import pick
 from foredeck.pipeline.argo.state import Node, Scope
 from foredeck.pipeline.artifacts import artifact_of, locator_name
 from foredeck.pipeline.exprlang.embed import START, literal
@@ -37,6 +38,12 @@ _ONE_REF = re.compile(r"\$\(\s*[A-Za-z_][^()\s]*?\s*\)")
 
 NODE_FACTS = ("ip", "startedAt", "finishedAt", "hostNodeName")
 """`{{steps.X.<fact>}}` of a node that ran: a daemon's address, its times, the host it ran on."""
+METRICS_ONLY = (
+    "only a template's `metrics` read it: Argo sets it when it emits the node's metrics"
+    " (kept as written for a cluster; a host run emits none)"
+)
+"""Why `{{resourcesDuration.<resource>}}` (Argo's estimate of a node's CPU and memory use, in
+seconds) resolves nowhere else."""
 RUNNING = "Running"
 """`{{workflow.status}}` outside the exit handler: the workflow is running."""
 
@@ -111,12 +118,15 @@ def workflow_ref(
     params: Mapping[str, ParamSpec],
     exported: Mapping[str, str] | None = None,
     known: Mapping[str, str] | None = None,
+    starting: bool = False,
 ) -> str:
-    """`{{workflow....}}` as the IR expression a dag/steps template sees."""
+    """`{{workflow....}}` as the IR expression a dag/steps template sees; `starting`: for a
+    node the workflow's first reconcile creates (`metadata.pick`)."""
     if len(parts) < 2:
         raise Unresolvable("`workflow` alone is not a value")
-    if known is not None and ".".join(parts[1:]) in known:
-        return known[".".join(parts[1:])]
+    found = None if known is None else pick(known, ".".join(parts[1:]), starting)
+    if found is not None:
+        return found
     if parts[1] == "outputs" and len(parts) == 4 and parts[2] in ("parameters", "artifacts"):
         key = f"{parts[2]}.{parts[3]}"
         if exported is None or key not in exported:
@@ -125,7 +135,11 @@ def workflow_ref(
     if parts[1:] in (["parameters"], ["parameters", "json"]) and "json" not in params:
         # Argo: the workflow's parameters as JSON (`[{"name":"a","value":"1"}]`), at run time
         # (`workflow.parameters` alone is the older name of the same)
-        items = ", ".join(f'{{"name": {literal(p)}, "value": $(params.{p})}}' for p in params)
+        items = ", ".join(  # an artifact's locator param is not Argo's
+            f'{{"name": {literal(p)}, "value": $(params.{p})}}'
+            for p in params
+            if artifact_of(p) is None
+        )
         return f"{START}toJson([{items}]))"
     if parts[1] == "parameters" and len(parts) == 3:
         if parts[2] not in params:
@@ -143,7 +157,7 @@ def workflow_ref(
     if found is not None:
         return found
     if parts[1] in ("labels", "annotations") and parts[2:] in ([], ["json"]):
-        why = f"all the workflow's {parts[1]} as JSON: a cluster adds some a host cannot know"
+        why = f"all the workflow's {parts[1]} as JSON: one of its values is not plain text"
         raise Unresolvable(why)
     raise Unresolvable("not supported")
 
@@ -177,11 +191,13 @@ def call_ref(
     if parts[0] == "workflow":
         if parts[1:] == ["status"] and not scope.finally_:
             return RUNNING  # what Argo's controller gives a node while the workflow runs
-        return workflow_ref(parts, params, scope.exported, scope.known)
+        return workflow_ref(parts, params, scope.exported, scope.known, scope.starting)
     if parts == [scope.kind, "name"] and scope.current is not None:
         return scope.current  # Argo: the name of the step/task being run
     if parts[0] in ("tasks", "steps") and len(parts) >= 3:
         return _node_ref(parts, scope)
+    if parts[0] == "resourcesDuration":
+        raise Unresolvable(METRICS_ONLY)
     raise Unresolvable("not supported here")
 
 
@@ -199,7 +215,9 @@ def _item_ref(parts: list[str], item: dict[str, str] | None) -> str:
     if item is None:
         raise Unresolvable("{{item}} is only defined in withItems / withParam arguments")
     if len(parts) == 1:
-        return item[""] if set(item) == {""} else json.dumps(item, sort_keys=True)
+        if set(item) == {""}:
+            return item[""]
+        return json.dumps(item, separators=(",", ":"), sort_keys=True)  # Go's json.Marshal
     key = ".".join(parts[1:])
     if key not in item:
         raise Unresolvable(f"the loop item has no key {key!r}")
@@ -216,6 +234,8 @@ def _node_ref(parts: list[str], scope: Scope) -> str:
     if parts[2:] == ["status"]:
         if node.task is None:
             raise Unresolvable("the status of a nested dag/steps call")
+        if not scope.finally_:  # the node's Argo phase, known once it ran (`lookups.py`)
+            return f"$(tasks.{node.task}.phase)"
         return f"$(tasks.{node.task}.status)"
     if parts[2:] == ["id"]:
         if node.task is None or node.looped:

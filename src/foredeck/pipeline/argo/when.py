@@ -253,7 +253,7 @@ def _argo_words(m: re.Match[str]) -> str:
     return f"$(={words}[{ref}] ?? {ref})"
 
 
-_STATUS = re.compile(r"\$\(tasks\.[^.()\s]+\.status\)")
+_STATUS = re.compile(r"\$\(tasks\.[^.()\s]+\.(?:status|phase)\)")
 
 
 def _expression_guard(

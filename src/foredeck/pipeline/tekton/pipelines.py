@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 
 from foredeck.pipeline.expressions import references
+from foredeck.pipeline.leases import pipeline_leases
 from foredeck.pipeline.model import (
     Matrix,
     ParamSpec,
@@ -374,4 +375,6 @@ def pipeline_spec(
 
 def parse_pipeline(doc: SourceMap) -> Pipeline:
     name = metadata_name(doc, "Pipeline")
-    return pipeline_spec(doc_spec(doc, "Pipeline", name), name, f"Pipeline {name!r}")
+    pipeline = pipeline_spec(doc_spec(doc, "Pipeline", name), name, f"Pipeline {name!r}")
+    pipeline.leases = pipeline_leases(doc.get("metadata"), doc.source)
+    return pipeline

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from foredeck.pipeline.leases import pipeline_leases
 from foredeck.pipeline.model import ParamValue, Pipeline, TaskRunSettings
 from foredeck.pipeline.tekton.fields import (
     as_map,
@@ -172,6 +173,7 @@ def parse_run(doc: SourceMap) -> TektonRun:
         run.pipeline = pipeline_spec(
             inline, name, f"{what} pipelineSpec", propagated, run_workspaces(spec, what)
         )
+        run.pipeline.leases = pipeline_leases(doc.get("metadata"), doc.source)
         run.ref_source = inline.source
     if "timeouts" in spec:
         timeouts = as_map(spec["timeouts"], spec.at("timeouts"), f"{what} 'timeouts'")

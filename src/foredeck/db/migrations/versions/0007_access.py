@@ -1,7 +1,7 @@
 """Access: personal API tokens (hashed) and the audit log.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07
 
 api_tokens: per-user tokens, stored as their SHA-256 only, scoped to a role, expiring and
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -44,7 +44,6 @@ def upgrade() -> None:
         _ts("created_at", nullable=False),
         _ts("expires_at", nullable=False),
         _ts("revoked_at"),
-        _ts("last_used_at"),
         sa.PrimaryKeyConstraint("id", name="pk_api_tokens"),
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )

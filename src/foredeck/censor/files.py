@@ -1,0 +1,61 @@
+"""Censoring files in place before they are published: text artifacts, JUnit reports.
+
+Like Prow's sidecar, a file is streamed through the censor into a temporary file beside it,
+which then replaces it; a file with nothing to censor is left as it is (same inode, so hard links
+and mtimes stay). Binary files (a NUL byte in their first 8 KiB, git's test) are not touched:
+masking bytes in an image or a tarball would only corrupt it. Symbolic links are not followed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Collection
+from pathlib import Path
+
+from foredeck.censor.matcher import Censor
+
+CHUNK = 1024 * 1024
+SNIFF = 8192
+
+
+def is_text(path: Path) -> bool:
+    with open(path, "rb") as source:
+        return b"\x00" not in source.read(SNIFF)
+
+
+def censor_file(path: Path, censor: Censor) -> bool:
+    """Censor `path` in place if it is a text file; whether anything was masked."""
+    if not censor or not is_text(path):
+        return False
+    stream = censor.stream()
+    fd, temp = tempfile.mkstemp(prefix=".censor-", dir=path.parent)
+    try:
+        with open(path, "rb") as source, os.fdopen(fd, "wb") as target:
+            while chunk := source.read(CHUNK):
+                target.write(stream.feed(chunk))
+            target.write(stream.flush())
+        changed = stream.masked > 0
+        if changed:
+            os.chmod(temp, os.stat(path).st_mode & 0o7777)
+            os.replace(temp, path)
+        return changed
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def censor_tree(root: Path, censor: Censor, skip: Collection[str] = ()) -> list[str]:
+    """Censor every text file under `root` whose name is not in `skip`; the paths (relative
+    to `root`) that had something masked."""
+    if not censor or not root.is_dir():
+        return []
+    changed = []
+    for folder, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            path = Path(folder) / name
+            if name in skip or path.is_symlink() or not path.is_file():
+                continue
+            if censor_file(path, censor):
+                changed.append(path.relative_to(root).as_posix())
+    return sorted(changed)

@@ -1,0 +1,234 @@
+"""The censor: every form of a secret is masked, whole or streamed in any chunking."""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Callable
+
+import pytest
+
+from foredeck.censor import MASK, NO_CENSOR, Censor, CensorError, finder, secret_forms
+from foredeck.censor.forms import aligned
+
+Encoder = Callable[[bytes], bytes]
+SECRET = "hunter2-Zq9!xP/+w"  # base64 of it has `+` and `/`, so URL-safe forms differ
+
+
+def streamed(censor: Censor, data: bytes, cuts: list[int]) -> bytes:
+    stream = censor.stream()
+    out = []
+    previous = 0
+    for cut in [*cuts, len(data)]:
+        out.append(stream.feed(data[previous:cut]))
+        previous = cut
+    out.append(stream.flush())
+    return b"".join(out)
+
+
+def test_plain_value_is_masked_with_a_fixed_mask() -> None:
+    censor = Censor([SECRET])
+    short, long_ = Censor(["abcd"]), Censor(["abcd" * 20])
+    assert censor.censor(f"token={SECRET} ok".encode()) == b"token=" + MASK + b" ok"
+    assert short.censor(b"<abcd>") == long_.censor(b"<" + b"abcd" * 20 + b">") == b"<CENSORED>"
+
+
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
+def test_base64_forms_are_masked(encode: Encoder) -> None:
+    censor = Censor([SECRET])
+    whole = encode(SECRET.encode())
+    assert censor.censor(b"auth: " + whole + b"\n") == b"auth: " + MASK + b"\n"
+    assert censor.censor(b"auth: " + whole.rstrip(b"=") + b"\n") == b"auth: " + MASK + b"\n"
+
+
+@pytest.mark.parametrize("prefix", [b"", b"u", b"us", b"use", b"user:", b"a longer user name:"])
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
+def test_secret_inside_a_longer_base64_stream_is_masked(prefix: bytes, encode: Encoder) -> None:
+    """A docker config's `auth` is base64 of `user:password`: the password starts at any
+    alignment; the characters that depend on it alone are gone, so it cannot be decoded back."""
+    censor = Censor([SECRET])
+    stream = encode(prefix + SECRET.encode() + b":suffix")
+    out = censor.censor(stream)
+    assert MASK in out
+    offset = len(prefix) % 3
+    assert aligned(SECRET.encode(), offset, encode) not in out
+    assert out.startswith(stream[: len(prefix) * 4 // 3])  # the prefix's own characters stay
+
+
+def test_aligned_forms_are_what_a_stream_holds() -> None:
+    value = b"\x00\xffsecret bytes"
+    for offset in range(3):
+        for before in (b"", b"xyz", b"\x01\x02\x03\x04\x05\x06"):
+            prefix = before + b"p" * offset
+            assert aligned(value, offset, base64.b64encode) in base64.b64encode(
+                prefix + value + b"tail"
+            )
+
+
+def test_trimmed_value_and_its_lines() -> None:
+    key = "-----BEGIN KEY-----\nMIIEowIBAAKCAQEA7a9\r\nQ2hlc3RudXRzIGFyZ\n-----END KEY-----\n"
+    censor = Censor([key, "  padded-token \n"])
+    log = b"line MIIEowIBAAKCAQEA7a9 and Q2hlc3RudXRzIGFyZ and padded-token\n-----BEGIN KEY-----"
+    assert censor.censor(log) == b"line CENSORED and CENSORED and CENSORED\n-----BEGIN KEY-----"
+    assert censor.censor(base64.b64encode(key.encode())) == MASK
+    assert all(b"\n" not in form for form in secret_forms([key]))
+
+
+def test_short_and_boolean_values_are_ignored() -> None:
+    censor = Censor(["a", "abc", " ab \n", "true", "FALSE", ""])
+    assert not censor
+    assert censor.censor(b"a abc true false") == b"a abc true false"
+    assert Censor(["abcd"], min_length=5).count == 0
+    assert NO_CENSOR.text("anything") == "anything"
+
+
+def test_overlapping_secrets_leave_no_part_of_either() -> None:
+    censor = Censor(["abcdef", "defghi", "ghijkl", "bcd0"])
+    assert censor.censor(b"<abcdefghijkl>") == b"<CENSORED>"
+    assert censor.censor(b"<abcdef ghijkl>") == b"<CENSORED CENSORED>"
+    assert censor.censor(b"<abcdefabcdef>") == b"<CENSOREDCENSORED>"
+
+
+def test_longest_secret_wins_over_its_prefix() -> None:
+    censor = Censor(["prefix", "prefix-and-more"])
+    assert censor.censor(b"[prefix-and-more]") == b"[CENSORED]"
+
+
+def test_binary_data() -> None:
+    secret = bytes(range(256))[::7] + b"\x00\xff\n\\|.*"
+    censor = Censor([secret])
+    lines = secret.split(b"\n")
+    data = b"\x00\x01" + secret + b"\xfe" + base64.b64encode(secret) + b"\xff"
+    out = censor.censor(data)
+    assert lines[0] not in out and lines[1] not in out
+    assert base64.b64encode(secret) not in out
+    assert out.startswith(b"\x00\x01CENSORED") and out.endswith(b"\xfeCENSORED\xff")
+
+
+def test_text() -> None:
+    censor = Censor(["pässwörd-ü"])
+    assert censor.text("x pässwörd-ü ÿ") == "x CENSORED ÿ"
+
+
+def test_split_at_every_position_of_a_chunk_boundary() -> None:
+    secrets = [SECRET, "abcdef", "defghi", "x" * 40]
+    censor = Censor(secrets)
+    encoded = base64.b64encode(b"ab" + SECRET.encode())
+    data = b"start " + SECRET.encode() + b" abcdefghi\n" + encoded + b" " + b"x" * 45 + b" end"
+    whole = censor.censor(data)
+    assert SECRET.encode() not in whole and b"xxxxx" not in whole
+    for cut in range(len(data) + 1):
+        assert streamed(censor, data, [cut]) == whole, cut
+    for first in range(0, len(data), 3):
+        for second in range(first, len(data), 5):
+            assert streamed(censor, data, [first, second]) == whole, (first, second)
+
+
+def test_byte_at_a_time_and_random_chunks() -> None:
+    rng = random.Random(7)
+    secrets = [
+        "".join(rng.choice("abcdef0123") for _ in range(rng.randint(4, 30))) for _ in range(20)
+    ]
+    censor = Censor(secrets)
+    pieces = [rng.choice([*secrets, "ab", "\n", "0123 ", "zz"]) for _ in range(300)]
+    data = "".join(pieces).encode()
+    whole = censor.censor(data)
+    assert streamed(censor, data, list(range(1, len(data)))) == whole
+    for _ in range(50):
+        cuts = sorted(rng.sample(range(1, len(data)), 12))
+        assert streamed(censor, data, cuts) == whole
+
+
+def test_secret_across_a_64_kib_write_boundary() -> None:
+    censor = Censor([SECRET])
+    plain, encoded = SECRET.encode(), base64.b64encode(SECRET.encode())
+    for value in (plain, encoded):
+        for shift in range(1, len(value)):
+            data = b"y" * (65536 - shift) + value + b"z" * 100
+            out = streamed(censor, data, [65536, 131072])
+            assert out == b"y" * (65536 - shift) + MASK + b"z" * 100
+
+
+def test_stream_holds_back_less_than_the_longest_form_and_no_complete_line() -> None:
+    censor = Censor(["s" * 50])
+    stream = censor.stream()
+    assert stream.feed(b"a complete line\n") == b"a complete line\n"
+    out = stream.feed(b"y" * 1000)
+    assert len(out) == 1000 - (censor.longest - 1)
+    assert stream.flush() == b"y" * (censor.longest - 1)
+
+
+def test_stream_without_secrets_passes_chunks_through() -> None:
+    stream = NO_CENSOR.stream()
+    chunk = b"x" * 1000
+    assert stream.feed(chunk) is chunk
+    assert stream.flush() == b""
+
+
+def test_many_and_long_secrets_compile() -> None:
+    rng = random.Random(3)
+    secrets = [rng.randbytes(rng.randint(8, 2000)).hex() for _ in range(200)]
+    censor = Censor(secrets)
+    assert censor.censor(b"before " + secrets[150].encode() + b" after") == b"before CENSORED after"
+
+
+def test_an_impossible_set_fails_without_saying_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("foredeck.censor.finder.MAX_MEM", 1024)
+    with pytest.raises(CensorError) as caught:
+        Censor(["topsecret-value" * 50])
+    assert "topsecret" not in str(caught.value)
+
+
+def test_data_censors_every_string() -> None:
+    censor = Censor([SECRET])
+    value = {"params": {SECRET: [SECRET, 1, None, f"x{SECRET}"]}, "n": 2}
+    assert censor.data(value) == {
+        "params": {"CENSORED": ["CENSORED", 1, None, "xCENSORED"]},
+        "n": 2,
+    }
+    assert NO_CENSOR.data(value) is value
+
+
+@pytest.mark.parametrize("starts", ["hyperscan", "re2"])
+@pytest.mark.parametrize(("length", "stride"), [(10, 1), (14, 2), (21, 3), (40, 4)])
+def test_sampled_search_finds_what_a_full_search_finds(
+    length: int, stride: int, starts: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long secrets are searched on every `stride`-th byte (without hyperscan), or from
+    hyperscan's leftmost starts: at every phase, in a stream cut anywhere, the output is the
+    one of a plain RE2 search."""
+    if starts == "re2":
+        monkeypatch.setattr(finder, "hyperscan", None)
+    elif finder.hyperscan is None:
+        pytest.skip("hyperscan is not installed on this platform")  # pragma: no cover
+    else:
+        stride = 1
+    rng = random.Random(length)
+    secrets = [rng.randbytes(length // 2 + 1).hex()[:length] for _ in range(6)]
+    sampled = Censor(secrets)
+    monkeypatch.setattr(finder, "hyperscan", None)
+    plain = Censor(secrets)
+    plain._finder.stride = 1  # type: ignore[union-attr]
+    assert sampled._finder is not None and sampled._finder.stride == stride
+    noise = "0123456789abcdef \n"
+    for trial in range(40):
+        pieces = []
+        for _ in range(30):
+            pieces.append("".join(rng.choices(noise, k=rng.randint(0, 9))))
+            secret = rng.choice(secrets)
+            form = base64.b64encode(secret.encode()).decode() if trial % 3 == 0 else secret
+            pieces.append(form[rng.randint(0, 3) :] if trial % 5 == 0 else form)
+        data = "".join(pieces).encode()
+        whole = plain.censor(data)
+        assert sampled.censor(data) == whole
+        cuts = sorted(rng.sample(range(1, len(data)), 8))
+        assert streamed(sampled, data, cuts) == whole
+        assert not any(s.encode() in whole for s in secrets)
+
+
+def test_extended_censor_masks_the_new_secrets_too() -> None:
+    censor = Censor(["first-secret"], min_length=6)
+    more = censor.extended(["second-secret", "short"])
+    assert more.censor(b"first-secret second-secret short") == b"CENSORED CENSORED short"
+    assert censor.extended(["tiny"]) is censor
+    assert censor.censor(b"second-secret") == b"second-secret"

@@ -1,0 +1,85 @@
+"""Censoring files in place, and finding the secrets in structured data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from foredeck.censor import NO_CENSOR, Censor
+from foredeck.censor.files import CHUNK, censor_file, censor_tree
+from foredeck.censor.values import secrets_in
+
+SECRET = "tok-3f9a7c21e0"
+
+
+def test_text_file_is_censored_in_place_across_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "report.xml"
+    data = b"x" * (CHUNK - 5) + SECRET.encode() + b"\n<ok/>\n"
+    path.write_bytes(data)
+    path.chmod(0o640)
+    assert censor_file(path, Censor([SECRET]))
+    assert path.read_bytes() == b"x" * (CHUNK - 5) + b"CENSORED\n<ok/>\n"
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".censor-")]
+
+
+def test_clean_and_binary_files_are_left_alone(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.txt"
+    clean.write_text("nothing secret\n")
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\x00\x00" + SECRET.encode())
+    before = {p: os.stat(p).st_ino for p in (clean, binary)}
+    censor = Censor([SECRET])
+    assert not censor_file(clean, censor) and not censor_file(binary, censor)
+    assert {p: os.stat(p).st_ino for p in (clean, binary)} == before
+    assert binary.read_bytes().endswith(SECRET.encode())
+    assert not censor_file(clean, NO_CENSOR)
+
+
+def test_tree_skips_named_files_and_symlinks(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "junit.xml").write_text(f"<failure>{SECRET}</failure>")
+    (tmp_path / "build-log.txt").write_text(SECRET)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text(SECRET)
+    (tmp_path / "link.txt").symlink_to(outside)
+    changed = censor_tree(tmp_path, Censor([SECRET]), skip={"build-log.txt"})
+    assert changed == ["a/b/junit.xml"]
+    assert (tmp_path / "a" / "b" / "junit.xml").read_text() == "<failure>CENSORED</failure>"
+    assert (tmp_path / "build-log.txt").read_text() == SECRET
+    assert outside.read_text() == SECRET
+
+
+def test_secrets_in_lease_data_spare_names_and_hosts() -> None:
+    kubeconfig = yaml.safe_dump(
+        {
+            "clusters": [
+                {"cluster": {"server": "https://10.0.0.1", "certificate-authority-data": "Q0E="}}
+            ],
+            "users": [
+                {"name": "u", "user": {"token": "k8s-aws-v1.abcdef", "client-key-data": "S0VZ"}}
+            ],
+        }
+    )
+    data = {
+        "database": "foredeck_lease1",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "url": "postgresql://foredeck_lease1:pw-1234abcd@127.0.0.1:5432/foredeck_lease1",
+        "kubeconfig": kubeconfig,
+        "api_token": "tkn-xyz-123",
+        "nested": {"dbPassword": 987654321, "enabled": True, "list": [{"secret": "s-1"}]},
+    }
+    found = set(secrets_in(data))
+    assert found == {"pw-1234abcd", "k8s-aws-v1.abcdef", "S0VZ", "tkn-xyz-123", "987654321", "s-1"}
+
+
+def test_secrets_in_docker_config() -> None:
+    auth = base64.b64encode(b"robot:reg-pass-42").decode()
+    config = json.loads(json.dumps({"auths": {"reg.example": {"auth": auth}}, "credsStore": "x"}))
+    assert set(secrets_in(config)) == {auth, "reg-pass-42"}
+    assert secrets_in({"auth": "not base64!"}) == ["not base64!"]
