@@ -41,6 +41,12 @@ def _jobs() -> Command:
     return _group("jobs", jobs_app)
 
 
+def _token() -> Command:
+    from foredeck.token_cli import token_app
+
+    return _group("token", token_app)
+
+
 def _lease() -> Command:
     from foredeck.leases.cli import lease_app
 
@@ -64,6 +70,7 @@ COMMANDS: dict[str, Callable[[], Command]] = {
     "serve": _serve,
     "config": _config,
     "jobs": _jobs,
+    "token": _token,
     "lease": _lease,
     "bump": _bump,
     "util": _util,

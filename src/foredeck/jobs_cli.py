@@ -45,6 +45,8 @@ STATE_STYLE = {
 class Remote:
     server: str
     token: str | None
+    program: str = "foredeck jobs"
+    """How error messages start (`foredeck token` shares this client)."""
 
     @contextmanager
     def client(self) -> Iterator[httpx.Client]:
@@ -53,34 +55,35 @@ class Remote:
             with httpx.Client(base_url=self.server, headers=headers, timeout=TIMEOUT) as client:
                 yield client
         except httpx.TransportError as exc:
-            _fail(2, f"cannot reach foredeck at {self.server}: {exc or type(exc).__name__}")
+            why = exc or type(exc).__name__
+            _fail(2, f"cannot reach foredeck at {self.server}: {why}", self.program)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         with self.client() as client:
             response = client.request(method, path, **kwargs)
             if response.status_code == 401:
-                _fail(1, f"401: {_detail(response)}\n{self.token_hint()}")
-            return _json(response)
+                _fail(1, f"401: {_detail(response)}\n{self.token_hint()}", self.program)
+            return _json(response, self.program)
 
     def token_hint(self) -> str:
         """The server's 401 message speaks HTTP; this says it in the command's terms."""
         if self.token is None:
-            return "pass the server's api.token with --token or FOREDECK_API_TOKEN"
+            return "pass a token (yours, or api.token) with --token or FOREDECK_API_TOKEN"
         return "the server refused the token given (--token or FOREDECK_API_TOKEN)"
 
 
-def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(f"foredeck jobs: {message}", err=True)
+def _fail(code: int, message: str, program: str = "foredeck jobs") -> NoReturn:
+    typer.echo(f"{program}: {message}", err=True)
     raise typer.Exit(code)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: httpx.Response, program: str = "foredeck jobs") -> Any:
     if response.status_code >= 400:
-        _fail(1, f"{response.status_code}: {_detail(response)}")
+        _fail(1, f"{response.status_code}: {_detail(response)}", program)
     try:
         return response.json()
     except ValueError:
-        _fail(2, f"{response.request.url} did not answer JSON (is it a foredeck server?)")
+        _fail(2, f"{response.request.url} did not answer JSON (is it a foredeck server?)", program)
 
 
 def _detail(response: httpx.Response) -> str:

@@ -344,8 +344,11 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: SecretStr | None = None
-    """Mutating API calls need `Authorization: Bearer TOKEN`; without a token they are refused
-    (unless `anonymous_writes`)."""
+    """The bootstrap admin token (`Authorization: Bearer TOKEN`; docs/access.md)."""
+    roles_path: str | None = None
+    """The roles file (docs/access.md), reloaded when it changes; none: all public."""
+    roles_reload_interval: float = Field(default=5.0, ge=0)
+    max_token_days: int = Field(default=365, ge=1, le=3650)
     anonymous_writes: bool = False
     """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
     can then do so. Cross-site browser requests stay refused, and so do pages served under a

@@ -144,7 +144,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert done.returncode == 0
     listed = re.findall(r"^\S (\w+) ", done.stdout.split("Commands")[1], re.MULTILINE)
     assert listed == list(COMMANDS)
-    assert listed == ["run", "serve", "config", "jobs", "lease", "bump", "util"]
+    assert listed == ["run", "serve", "config", "jobs", "token", "lease", "bump", "util"]
 
 
 def run_command() -> typer.core.TyperCommand:

@@ -95,6 +95,21 @@ def test_the_start_says_who_may_write_through_the_api(
     assert [(r.levelname, says in r.getMessage()) for r in lines] == [(level, True)], lines
 
 
+def test_with_a_roles_file_and_no_bootstrap_token_writes_need_personal_tokens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="foredeck")
+    roles = tmp_path / "roles.yaml"
+    roles.write_text("grants: []\n")
+    config = settings(tmp_path, api=ApiSettings(roles_path=str(roles)))
+    build_service(config, "hook").stop()
+    lines = [r.getMessage() for r in caplog.records if "API writes" in r.getMessage()]
+    assert lines == [
+        "API writes need personal tokens: there is no bootstrap api.token to make the first "
+        "ones with (docs/access.md)"
+    ]
+
+
 def test_a_token_without_anonymous_writes_needs_no_note(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,11 +6,12 @@
 
 from fastapi import APIRouter
 
-from foredeck.api import comments, leases, routes
+from foredeck.api import access, comments, leases, routes
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(comments.router)
 router.include_router(leases.router)
+router.include_router(access.router)
 
 __all__ = ["router"]

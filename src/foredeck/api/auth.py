@@ -1,8 +1,10 @@
 """Who may change state through `/api`, and what a mutating request may look like.
 
-Reads are open (like Prow's deck). Any other method is a write, and a browser can be made to
-send one by any web page: a `<form>` POST (urlencoded, multipart or text/plain bodies need no
-CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is refused when
+What a caller may read and write where is its role's business (`access/gate.py`, checked by
+each route; docs/access.md). Any method but GET/HEAD/OPTIONS is a write, and a browser can be
+made to send one by any web page: a `<form>` POST (urlencoded, multipart or text/plain bodies
+need no CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is refused
+when
 
 - a browser says another site sent it: `Sec-Fetch-Site: cross-site`, or an `Origin` other than
   the server's own (scheme + Host), `reporter.dashboard_url`'s or one of `api.allowed_origins`
@@ -10,8 +12,8 @@ CORS preflight) or a body-less `fetch(..., {mode: "no-cors"})`. So a write is re
 - it carries anything but JSON: a `Content-Type` other than `application/json`, or a body
   without one (415), before the body is read;
 - its body is over `MAX_BODY_BYTES` (413), before anything parses it;
-- it lacks `api.token` (401), unless `api.anonymous_writes`; with no token configured and no
-  anonymous writes, writes are disabled. The comparison is constant-time.
+- it comes from nobody (401: no bootstrap `api.token` nor personal token), unless
+  `api.anonymous_writes`; or from the dashboard's session cookie without the CSRF token (403).
 
 And a write the database does not take (a full disk, a lost connection, a lock held too long)
 is answered 503 with `Retry-After`, not 500: the transaction rolled back, the client may retry.
@@ -23,7 +25,6 @@ cannot forget a check.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 from collections.abc import Callable, Coroutine
@@ -39,6 +40,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.types import Message
 
+from foredeck.access.gate import (
+    CSRF_HEADER,
+    CSRF_REFUSED,
+    NO_TOKEN,
+    SEND_TOKEN,
+    authenticate,
+    csrf_ok,
+    unauthorized,
+)
 from foredeck.api.models import ErrorBody
 from foredeck.db.engine import error_line
 from foredeck.settings import ApiSettings, Settings
@@ -56,14 +66,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 log = logging.getLogger(__name__)
 
-bearer = HTTPBearer(auto_error=False, description="`api.token`, needed by mutating calls")
-
-SEND_TOKEN = "send the header `Authorization: Bearer <api.token>`"  # noqa: S105 (a message)
-NO_TOKEN = (
-    "API writes are disabled: the server has no api.token. Set api.token "
-    f"(FOREDECK_API__TOKEN) on the server and {SEND_TOKEN}, or set api.anonymous_writes: "
-    "true to let anyone who can reach the server write"
+bearer = HTTPBearer(
+    auto_error=False, description="`api.token` or a personal token (`fdt_...`, `/api/tokens`)"
 )
+
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid Content-Length header, or invalid JSON"},
@@ -79,33 +85,31 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """What `GuardedRoute` may answer on any write, documented in the OpenAPI description."""
 
+GATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No or a refused token, and the call needs one"},
+    403: {"model": ErrorBody, "description": "The caller's role does not allow it"},
+}
+"""What any route may answer through its `Gate` check (docs/access.md)."""
+
 
 def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """A dependency that raises 401 unless the caller may write (see the module docstring)."""
+    """A dependency that raises 401 unless the caller may write at all (see the module
+    docstring); what it may write where is each route's `Gate` check. A write authenticated by
+    the dashboard's session cookie needs the CSRF token too (403)."""
+    del credentials  # declared for the OpenAPI description; `authenticate` reads the header
+    who = authenticate(request)
+    if who.from_cookie and not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(403, CSRF_REFUSED)
     api: ApiSettings = request.app.state.settings.api
-    expected = api.token.get_secret_value().encode() if api.token is not None else None
-    if credentials is None:
-        if api.anonymous_writes:
-            return
-        raise _unauthorized(
-            NO_TOKEN if expected is None else f"this call needs the API token: {SEND_TOKEN}"
-        )
-    if expected is None:
-        if api.anonymous_writes:
-            return  # nothing to compare with, and no token is needed
-        raise _unauthorized(NO_TOKEN)
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
-        raise _unauthorized(f"wrong API token: {SEND_TOKEN}")
+    if who.authenticated or api.anonymous_writes:
+        return
+    raise unauthorized(NO_TOKEN if api.token is None else f"this call needs a token: {SEND_TOKEN}")
 
 
 AUTHORIZED = Depends(require_token)
-
-
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def write_access_note(api: ApiSettings) -> tuple[int, str] | None:
@@ -115,6 +119,11 @@ def write_access_note(api: ApiSettings) -> tuple[int, str] | None:
         return logging.WARNING, (
             f"API writes are open to anyone{without} (api.anonymous_writes: true): whoever can "
             "reach this server can start, rerun and abort jobs"
+        )
+    if api.token is None and api.roles_path is not None:
+        return logging.INFO, (
+            "API writes need personal tokens: there is no bootstrap api.token to make the first "
+            "ones with (docs/access.md)"
         )
     if api.token is None:
         return logging.INFO, "API writes are disabled: no api.token (set one to enable them)"
@@ -226,6 +235,8 @@ class GuardedRoute(APIRoute):
                 dependencies.append(AUTHORIZED)
             kwargs["dependencies"] = dependencies
             kwargs["responses"] = {**WRITE_RESPONSES, **(kwargs.get("responses") or {})}
+        else:
+            kwargs["responses"] = {**GATE_RESPONSES, **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

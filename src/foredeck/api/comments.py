@@ -14,13 +14,17 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from foredeck.access import audit
+from foredeck.access.gate import RequestGate
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import OnEvent, Scm
 from foredeck.api.models import Unprocessable
 from foredeck.bounds import PullNumber
+from foredeck.db.engine import write_lock
 from foredeck.scm.github_types import LOGIN_PATTERN, GitHubError
 from foredeck.scm.local.names import MAX_NAME, NAME_PATTERN
 from foredeck.scm.provider import UserComments
+from foredeck.web.deps import AppEngine, Writes
 
 MAX_COMMENT_CHARS = 65536
 
@@ -65,7 +69,11 @@ def comment_on_pull(
     body: NewComment,
     scm: Scm,
     on_event: OnEvent,
+    gate: RequestGate,
+    writes: Writes,
+    engine: AppEngine,
 ) -> Comment:
+    gate.require("editor", org, repo, f"comment on pull requests of {org}/{repo}")
     comments: UserComments | None = scm.user_comments()  # None: users comment in the SCM
     if comments is None:
         raise HTTPException(404, "comments through the API need scm.provider: local")
@@ -74,4 +82,6 @@ def comment_on_pull(
     except GitHubError as exc:
         status = exc.status if exc.status in (404, 422) else 502
         raise HTTPException(status, str(exc)) from None
+    with write_lock(engine), writes.begin() as session:
+        audit.record(session, gate.who, "pull.comment", f"{org}/{repo}#{number}", id=made.id)
     return Comment(id=made.id, author=made.user.login, body=made.body, created_at=made.created_at)

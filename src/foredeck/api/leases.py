@@ -1,8 +1,9 @@
 """`/api/leases`: list resources, and acquire, heartbeat and release leases (docs/leases.md).
 
-Writes need the API token like every other write (`GuardedRoute`). The lease id is the
-holder's proof: it is returned to the acquirer only, never listed. An acquire waits at most
-`MAX_WAIT` seconds in the request (a worker thread); a caller that needs longer retries.
+Writes need the editor role on some repository, reads the viewer role (docs/access.md). The
+lease id is the holder's proof: it is returned to the acquirer only, never listed. An acquire
+waits at most `MAX_WAIT` seconds in the request (a worker thread); a caller that needs longer
+retries.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from foredeck.access.gate import RequestGate
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.models import ErrorBody, Unprocessable
 from foredeck.leases import LeaseError, LeaseLost, LeaseService, NoFreeResource, UnknownType, store
@@ -96,8 +98,9 @@ class Released(BaseModel):
 
 @router.get("", response_model=list[ResourceView])
 def list_resources(
-    leases: Leases, type: Annotated[str | None, Query(max_length=64)] = None
+    leases: Leases, gate: RequestGate, type: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[ResourceView]:
+    gate.require_anywhere("viewer", "list lease resources")
     return [
         ResourceView(
             type=r.type,
@@ -121,7 +124,8 @@ def list_resources(
         409: {"model": ErrorBody, "description": "No resource became free within `wait`"},
     },
 )
-def acquire(body: AcquireBody, leases: Leases) -> LeaseView:
+def acquire(body: AcquireBody, leases: Leases, gate: RequestGate) -> LeaseView:
+    gate.require_anywhere("editor", "acquire leases")
     try:
         lease = leases.acquire(body.type, body.owner, body.ttl, body.wait)
     except UnknownType as exc:
@@ -141,7 +145,8 @@ LeaseId = Annotated[str, Path(pattern=LEASE_ID, description="the id `acquire` re
     response_model=Expiry,
     responses={404: {"model": ErrorBody, "description": "The lease is not held any more"}},
 )
-def heartbeat(lease_id: LeaseId, body: HeartbeatBody, leases: Leases) -> Expiry:
+def heartbeat(lease_id: LeaseId, body: HeartbeatBody, leases: Leases, gate: RequestGate) -> Expiry:
+    gate.require_anywhere("editor", "heartbeat leases")
     try:
         return Expiry(expires_at=leases.heartbeat(lease_id, body.ttl))
     except LeaseLost as exc:
@@ -151,5 +156,6 @@ def heartbeat(lease_id: LeaseId, body: HeartbeatBody, leases: Leases) -> Expiry:
 
 
 @router.post("/{lease_id}/release", response_model=Released)
-def release(lease_id: LeaseId, body: ReleaseBody, leases: Leases) -> Released:
+def release(lease_id: LeaseId, body: ReleaseBody, leases: Leases, gate: RequestGate) -> Released:
+    gate.require_anywhere("editor", "release leases")
     return Released(released=leases.release(lease_id, body.dirty))

@@ -17,6 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from foredeck.access import audit
+from foredeck.access.gate import Gate, RequestGate
+from foredeck.access.principal import Principal
 from foredeck.api import logs
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import Callback, Central, OnChange, Scm, Store
@@ -39,7 +42,8 @@ Responses = dict[int | str, dict[str, Any]]
 
 _NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No such job"}}
 
-# Every write needs the token and is refused from other sites (`api/auth.py`).
+# Every write needs a token and is refused from other sites (`api/auth.py`); every route checks
+# the caller's role on the job's repository (`access/gate.py`, docs/access.md).
 router = APIRouter(
     prefix="/api",
     tags=["jobs"],
@@ -51,6 +55,7 @@ router = APIRouter(
 @router.get("/jobs", response_model=JobPage)
 def list_jobs_route(
     reads: Reads,
+    gate: RequestGate,
     settings: AppSettings,
     repo: Annotated[
         str | None, Query(description="`org/repo`", max_length=201, pattern=r"^[^/]+/.+$")
@@ -79,6 +84,7 @@ def list_jobs_route(
             limit=limit + 1,  # one more than a page: how we learn a next page exists
             after_id=after,
             max_limit=MAX_LIMIT + 1,
+            visible=gate.visible(),
         )
         page = [JobSummary.of(row, settings.reporter.dashboard_url) for row in rows[:limit]]
     more = len(rows) > limit
@@ -86,10 +92,11 @@ def list_jobs_route(
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=_NOT_FOUND)
-def show_job(job_id: JobId, reads: Reads, settings: AppSettings) -> JobDetail:
+def show_job(job_id: JobId, reads: Reads, settings: AppSettings, gate: RequestGate) -> JobDetail:
     with reads() as session:
+        job = _get(session, job_id, gate)
         leases = job_leases(session, job_id, settings.leases.prices)
-        return JobDetail.of(_get(session, job_id), settings.reporter.dashboard_url, leases)
+        return JobDetail.of(job, settings.reporter.dashboard_url, leases)
 
 
 @router.get(
@@ -104,10 +111,11 @@ def job_log(
     job_id: JobId,
     reads: Reads,
     store: Store,
+    gate: RequestGate,
     tail: Annotated[int | None, Query(ge=0, le=logs.MAX_TAIL_LINES)] = None,
 ) -> StreamingResponse:
     with reads() as session:
-        job = _get(session, job_id)
+        job = _get(session, job_id, gate)
         source = logs.find_log(job, store())
     if source is None:
         raise HTTPException(404, f"job {job_id} has no build log yet")
@@ -141,6 +149,7 @@ def start_job(
     writes: Writes,
     settings: AppSettings,
     on_change: OnChange,
+    gate: RequestGate,
 ) -> JobDetail:
     if central is None:
         raise HTTPException(404, "no job config (config_path) is configured")
@@ -157,7 +166,9 @@ def start_job(
         raise HTTPException(404, str(exc)) from None
     except BadRequest as exc:
         raise HTTPException(422, str(exc)) from None
-    return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change)
+    org, repo = (spec.refs.org, spec.refs.repo) if spec.refs is not None else (None, None)
+    gate.require("editor", org, repo, f"start job {body.name}")
+    return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change, gate.who)
 
 
 @router.post(
@@ -173,14 +184,17 @@ def rerun_job(
     writes: Writes,
     settings: AppSettings,
     on_change: OnChange,
+    gate: RequestGate,
 ) -> JobDetail:
     with reads() as session:
-        job = _get(session, job_id)
+        job = _get(session, job_id, gate)
+        gate.require("editor", job.org, job.repo, f"rerun job {job_id}")
         try:
             spec = rerun_spec(job)
         except ValidationError as exc:
             raise HTTPException(422, f"job {job_id} cannot be rerun: {exc}") from None
-    return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change)
+    url = settings.reporter.dashboard_url
+    return _insert(spec, engine, writes, url, on_change, gate.who, rerun_of=job_id)
 
 
 @router.post(
@@ -197,11 +211,14 @@ def abort_job(
     writes: Writes,
     settings: AppSettings,
     on_change: OnChange,
+    gate: RequestGate,
 ) -> JobDetail:
     with write_lock(engine), writes.begin() as session:
-        job = _get(session, job_id)
+        job = _get(session, job_id, gate)
+        gate.require("editor", job.org, job.repo, f"abort job {job_id}")
         if not set_state(session, job_id, "aborted", description=ABORT_DESCRIPTION):
             raise HTTPException(409, f"job {job_id} already finished ({job.state})")
+        audit.record(session, gate.who, "job.abort", f"job {job_id}", name=job.name)
         session.refresh(job)
         detail = JobDetail.of(job, settings.reporter.dashboard_url)
     _changed(on_change)
@@ -214,9 +231,16 @@ def _insert(
     writes: sessionmaker[Session],
     dashboard_url: str,
     on_change: Callback,
+    who: Principal,
+    *,
+    rerun_of: int | None = None,
 ) -> JobDetail:
     with write_lock(engine), writes.begin() as session:
         job, _ = create_job(session, spec)
+        if rerun_of is None:
+            audit.record(session, who, "job.start", f"job {job.id}", name=job.name)
+        else:
+            audit.record(session, who, "job.rerun", f"job {job.id}", name=job.name, of=rerun_of)
         detail = JobDetail.of(job, dashboard_url)
     _changed(on_change)
     return detail
@@ -230,8 +254,10 @@ def _changed(on_change: Callback) -> None:
             log.exception("api: on_change callback failed")
 
 
-def _get(session: Session, job_id: int) -> Job:
+def _get(session: Session, job_id: int, gate: Gate) -> Job:
+    """The job, once the caller may see it (404 without it, 401/403 when private)."""
     job = get_job(session, job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id}")
+    gate.require("viewer", job.org, job.repo, f"see job {job_id}")
     return job

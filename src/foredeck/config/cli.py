@@ -132,5 +132,23 @@ def check_command(
     typer.echo(f"ok: {summary}")
 
 
+@config_app.command("check-roles")
+def check_roles_command(
+    path: Annotated[Path, typer.Argument(help="The roles file (docs/access.md).")],
+) -> None:
+    """Validate a roles file: print what it grants, or every error (exit status 1)."""
+    from foredeck.config.roles import RolesError, load_roles
+
+    try:
+        roles = load_roles(path)
+    except RolesError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    closed = sorted(key for key, value in roles.anonymous.items() if value == "none")
+    typer.echo(
+        f"ok: {len(roles.grants)} grants; anonymous reads off for: {', '.join(closed) or 'none'}"
+    )
+
+
 if __name__ == "__main__":
     config_app()

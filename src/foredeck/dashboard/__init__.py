@@ -6,7 +6,7 @@ that includes it keeps on `app.state` what `dashboard.deps` and `web.deps` read.
 
 from fastapi import APIRouter
 
-from foredeck.dashboard import app, pages
+from foredeck.dashboard import app, pages, session, tokens
 from foredeck.dashboard.app import templates
 from foredeck.dashboard.view import routes as run_page
 
@@ -14,5 +14,7 @@ router = APIRouter()
 router.include_router(pages.router)
 router.include_router(app.router)
 router.include_router(run_page.router)
+router.include_router(session.router)
+router.include_router(tokens.router)
 
 __all__ = ["router", "templates"]

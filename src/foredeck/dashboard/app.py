@@ -4,7 +4,8 @@
 `base.html`. Template globals give links without `url_for` (the router is included in apps it
 does not know): `static(name)`, `view_url(id)`, `job_history_url(name)`,
 `pr_history_url(org, repo, number)`, `query_url(path, params)`, `safe_href(url)`,
-`format_duration(seconds)`.
+`format_duration(seconds)`, and for the header and forms `signed_in(request)` and
+`csrf_token(request)`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from starlette.responses import Response
 
+from foredeck.access.gate import authenticate, csrf_token
+from foredeck.access.principal import Principal
 from foredeck.dashboard import links
 from foredeck.dashboard.security import secure_route_class
 
@@ -70,6 +73,15 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_digest(path, path.stat().st_mtime_ns)}"
 
 
+def signed_in(request: Request) -> Principal | None:
+    """Who is looking at a page, for its header; None for nobody (or a refused token)."""
+    try:
+        who = authenticate(request)
+    except HTTPException:
+        return None
+    return who if who.authenticated else None
+
+
 def make_templates() -> Jinja2Templates:
     """The package's templates, autoescaped, with the link helpers as globals."""
     loader = FileSystemLoader(str(TEMPLATES_DIR))
@@ -82,6 +94,8 @@ def make_templates() -> Jinja2Templates:
         query_url=links.query_url,
         safe_href=links.safe_href,
         format_duration=links.format_duration,
+        csrf_token=csrf_token,
+        signed_in=signed_in,
     )
     return Jinja2Templates(env=env)
 

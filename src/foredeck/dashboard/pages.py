@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from foredeck.access.gate import RequestGate
 from foredeck.bounds import MAX_INT, JobId, Offset, PullNumber
 from foredeck.dashboard import links, queries
 from foredeck.dashboard.app import PageRoute, templates
@@ -90,7 +91,14 @@ class Filters:
             "pr": self.pr,
         }
 
-    def search(self, session: Session, *, limit: int, after_id: int | None) -> queries.Page:
+    def search(
+        self,
+        session: Session,
+        *,
+        limit: int,
+        after_id: int | None,
+        visible: queries.Visible = None,
+    ) -> queries.Page:
         org = name = None
         if self.repo is not None:
             org, _, name = self.repo.partition("/")
@@ -103,7 +111,7 @@ class Filters:
             pull_number=self.pr,
             author=self.author,
         )
-        return queries.list_page(session, where, limit=limit, after_id=after_id)
+        return queries.list_page(session, where, limit=limit, after_id=after_id, visible=visible)
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,7 @@ def job_list(
     request: Request,
     reads: Reads,
     web: Links,
+    gate: RequestGate,
     after: Offset | None = None,
     limit: Annotated[Offset | None, Query(ge=1)] = None,
 ) -> Response:
@@ -214,7 +223,7 @@ def job_list(
     size = _page_size(limit)
     now = datetime.now(UTC)
     with reads() as session:
-        found = filters.search(session, limit=size + 1, after_id=after)
+        found = filters.search(session, limit=size + 1, after_id=after, visible=gate.visible())
         rows = [Row.of(job, now, web) for job in found.jobs[:size]]
     params = filters.params()
     cursor = rows[-1].id if len(found.jobs) > size else found.searched_to
@@ -243,6 +252,7 @@ def job_rows(
     request: Request,
     reads: Reads,
     web: Links,
+    gate: RequestGate,
     after: Offset | None = None,
     limit: Annotated[Offset | None, Query(ge=1)] = None,
 ) -> Response:
@@ -251,7 +261,7 @@ def job_rows(
     size = _page_size(limit)
     now = datetime.now(UTC)
     with reads() as session:
-        found = filters.search(session, limit=size, after_id=after)
+        found = filters.search(session, limit=size, after_id=after, visible=gate.visible())
         rows = [asdict(Row.of(job, now, web)) for job in found.jobs]
     return JSONResponse({"rows": rows}, headers={"Cache-Control": "no-store"})
 
@@ -262,6 +272,7 @@ def job_history(
     job: str,
     reads: Reads,
     web: Links,
+    gate: RequestGate,
     after: Offset | None = None,
     limit: Annotated[Offset | None, Query(ge=1)] = None,
 ) -> Response:
@@ -270,8 +281,9 @@ def job_history(
     size = _page_size(limit)
     now = datetime.now(UTC)
     with reads() as session:
-        jobs = queries.job_history(session, job, limit=size + 1, after_id=after)
-        if not jobs and (after is None or not queries.job_exists(session, job)):
+        seen = gate.visible()
+        jobs = queries.job_history(session, job, limit=size + 1, after_id=after, visible=seen)
+        if not jobs and (after is None or not queries.job_exists(session, job, seen)):
             raise HTTPException(404, f"no runs of job {job!r}")
         page = jobs[:size]
         rows = [Row.of(j, now, web) for j in page]
@@ -305,13 +317,19 @@ def job_history(
 
 @router.get("/pr-history/{org}/{repo}/{number}", include_in_schema=False)
 def pr_history(
-    request: Request, org: str, repo: str, number: PullNumber, reads: Reads, web: Links
+    request: Request,
+    org: str,
+    repo: str,
+    number: PullNumber,
+    reads: Reads,
+    web: Links,
+    gate: RequestGate,
 ) -> Response:
     if len(org) > 100 or len(repo) > 100:
         raise HTTPException(404, "no such pull request")
     now = datetime.now(UTC)
     with reads() as session:
-        jobs = queries.pr_runs(session, org, repo, number)
+        jobs = queries.pr_runs(session, org, repo, number, gate.visible())
         if not jobs:
             raise HTTPException(404, f"no runs for {org}/{repo}#{number}")
         groups = [
@@ -343,9 +361,11 @@ def pr_history(
 
 
 @router.get("/badge.svg", include_in_schema=False)
-def badge(job: Annotated[str, Query(min_length=1, max_length=MAX_FIELD)], reads: Reads) -> Response:
+def badge(
+    job: Annotated[str, Query(min_length=1, max_length=MAX_FIELD)], reads: Reads, gate: RequestGate
+) -> Response:
     with reads() as session:
-        latest = queries.latest_finished(session, job)
+        latest = queries.latest_finished(session, job, gate.visible())
         state = latest.state if latest is not None else None
     return Response(
         badge_svg(job, badge_status(state)),

@@ -17,8 +17,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from foredeck.db.jobs import author_filter
@@ -69,6 +70,14 @@ def _author(session: Session, author: str) -> ColumnElement[bool]:
     return and_(func.instr(Job.pulls, json.dumps(author)) > 0, exact)
 
 
+Visible = ColumnElement[bool] | None
+"""A condition keeping the jobs the caller may see (`Access.visible`); None: all of them."""
+
+
+def _seen(stmt: Select[Any], visible: Visible) -> Select[Any]:
+    return stmt if visible is None else stmt.where(visible)
+
+
 SCAN_WINDOW = 100_000
 """Filters without an index of their own (`author`, `type`, `pr` or `repo` alone) look at most
 this many ids per request; a page that is not full then says where to continue."""
@@ -84,13 +93,19 @@ class Page:
 
 
 def list_page(
-    session: Session, where: JobFilter, *, limit: int, after_id: int | None = None
+    session: Session,
+    where: JobFilter,
+    *,
+    limit: int,
+    after_id: int | None = None,
+    visible: Visible = None,
 ) -> Page:
-    """Up to `limit` jobs matching `where`, newest first, after job `after_id`."""
+    """Up to `limit` jobs matching `where` that the caller may see (`visible`, from
+    `Access.visible`), newest first, after job `after_id`."""
     by_time = where.name is not None or (where.state is not None and where.author is None)
     by_pull = where.org is not None and where.repo is not None and where.pull_number is not None
     windowed = not (by_time or by_pull or where == JobFilter())
-    stmt = select(Job).where(*_equalities(where, fenced=windowed))
+    stmt = _seen(select(Job).where(*_equalities(where, fenced=windowed)), visible)
     if where.author is not None:
         stmt = stmt.where(_author(session, where.author))
     if by_time:
@@ -152,13 +167,13 @@ def _any_before(session: Session, job_id: int) -> bool:
 
 
 def job_history(
-    session: Session, name: str, *, limit: int, after_id: int | None = None
+    session: Session, name: str, *, limit: int, after_id: int | None = None, visible: Visible = None
 ) -> list[Job]:
     """Runs of job `name`, newest first; `after_id` is the last job of the previous page.
 
     Returns up to `limit` jobs; ask for one more than a page to learn whether another follows.
     """
-    stmt = select(Job).where(Job.name == name)
+    stmt = _seen(select(Job).where(Job.name == name), visible)
     if after_id is not None:
         cursor = _cursor(session, after_id)
         if cursor is None:
@@ -169,14 +184,15 @@ def job_history(
     return list(session.execute(stmt).scalars())
 
 
-def job_exists(session: Session, name: str) -> bool:
-    return session.execute(select(Job.id).where(Job.name == name).limit(1)).first() is not None
+def job_exists(session: Session, name: str, visible: Visible = None) -> bool:
+    stmt = _seen(select(Job.id).where(Job.name == name), visible)
+    return session.execute(stmt.limit(1)).first() is not None
 
 
-def latest_finished(session: Session, name: str) -> Job | None:
+def latest_finished(session: Session, name: str, visible: Visible = None) -> Job | None:
     """The newest finished run of job `name` (for its badge)."""
     stmt = (
-        select(Job)
+        _seen(select(Job), visible)
         .where(Job.name == name, Job.state.in_(FINISHED_STATES))
         .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(1)
@@ -192,10 +208,12 @@ class CommitRuns:
     jobs: list[Job] = field(default_factory=list)
 
 
-def pr_runs(session: Session, org: str, repo: str, number: int) -> list[Job]:
+def pr_runs(
+    session: Session, org: str, repo: str, number: int, visible: Visible = None
+) -> list[Job]:
     """Presubmit runs of pull request `org/repo#number`, newest first."""
     stmt = (
-        select(Job)
+        _seen(select(Job), visible)
         .where(Job.org == org, Job.repo == repo, Job.pull_number == number)
         .order_by(Job.id.desc())
         .limit(MAX_PR_RUNS)

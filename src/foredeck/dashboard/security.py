@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from foredeck.access.gate import CSRF_COOKIE, secure_cookies
+
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -45,6 +47,21 @@ def add_security_headers(headers: MutableHeaders) -> None:
         headers.setdefault(name, value)
 
 
+def _set_csrf_cookie(request: Request, response: Response) -> None:
+    """The CSRF cookie a page's forms and buttons were given (`access.gate.csrf_token`), when
+    the browser had none: HttpOnly (pages carry the value), same-site only."""
+    made: str | None = getattr(request.state, "new_csrf", None)
+    if made is not None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            made,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies(request),
+            path="/",
+        )
+
+
 def secure_route_class(error_page: ErrorPage | None = None) -> type[APIRoute]:
     """An `APIRoute` class whose responses carry `SECURITY_HEADERS`.
 
@@ -73,6 +90,7 @@ def secure_route_class(error_page: ErrorPage | None = None) -> type[APIRoute]:
                     )
                     response = error_page(request, 400, f"invalid parameter: {fields}")
                 add_security_headers(response.headers)
+                _set_csrf_cookie(request, response)
                 return response
 
             return handler

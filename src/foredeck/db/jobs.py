@@ -237,9 +237,11 @@ def list_jobs(
     limit: int = 50,
     after_id: int | None = None,
     max_limit: int = 1000,
+    visible: ColumnElement[bool] | None = None,
 ) -> list[Job]:
-    """Jobs newest first; pass the last id of a page as `after_id` for the next page (keyset)."""
-    stmt = select(Job)
+    """Jobs newest first; pass the last id of a page as `after_id` for the next page (keyset).
+    `visible` keeps only the jobs a caller may see (`Access.visible`)."""
+    stmt = select(Job) if visible is None else select(Job).where(visible)
     if org is not None:
         stmt = stmt.where(Job.org == org)
     if repo is not None:

@@ -264,3 +264,49 @@ class LeaseInterval(Base):
         # A job's leases (`leases.held.job_leases`): by owner, in the order acquired.
         Index("ix_lease_intervals_owner_acquired", "owner", "acquired_at"),
     )
+
+
+class ApiToken(Base):
+    """A personal API token: only its SHA-256 is kept (`token_hash`), never the token.
+
+    It acts for `user` with the teams and groups they had when it was made, never above
+    `role`; it stops working at `expires_at` or once `revoked_at` is set."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    """The token's first characters (`fdt_abcd`), so that a listing can tell tokens apart."""
+    user: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    teams: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_api_tokens_user_id", "user", "id"),)
+
+
+class AuditEntry(Base):
+    """Who did what and when: a rerun, an abort, a start, a token made or revoked, a reload."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    via: Mapped[str] = mapped_column(String(16))
+    """How the actor was authenticated: `token`, `bootstrap`, `session`, `system`..."""
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor_id", "actor", "id"),
+        Index("ix_audit_log_action_id", "action", "id"),
+    )

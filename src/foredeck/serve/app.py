@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from foredeck import api, dashboard
+from foredeck.access import gate as access_gate
 from foredeck.api import deps as api_deps
 from foredeck.config import ConfigAgent
 from foredeck.dashboard import deps as dashboard_deps
@@ -118,6 +119,7 @@ def share_state(
     app.state.writes = session_factory(engine)
     app.state.artifact_store = lazy_store(settings.artifacts.url, store)
     app.state.scm = provider_from_settings(settings, engine)
+    access_gate.attach_state(app, settings, engine)
 
 
 def _app_without_hook(

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from foredeck.access.gate import SESSION_COOKIE
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, Pull, Refs, create_job, set_state
@@ -143,12 +144,23 @@ def add_row(
         return job.id
 
 
-def client_for(db: Database, store: ArtifactStore, **plugin_config: Any) -> TestClient:
+ADMIN_TOKEN = "dashboard-admin-token"
+
+
+def client_for(
+    db: Database, store: ArtifactStore, *, signed_in: bool = False, **plugin_config: Any
+) -> TestClient:
+    """A client of the dashboard; `signed_in`: with the bootstrap token as its session (an
+    admin, who sees the rerun and abort buttons)."""
     settings = Settings.model_validate(
         {
             "database_url": db.url,
             "artifacts": {"url": store.url},
             "plugin_config": plugin_config,
+            "api": {"token": ADMIN_TOKEN},
         }
     )
-    return TestClient(create_service_app(settings, db.engine, store=store))
+    client = TestClient(create_service_app(settings, db.engine, store=store))
+    if signed_in:
+        client.cookies.set(SESSION_COOKIE, ADMIN_TOKEN)
+    return client

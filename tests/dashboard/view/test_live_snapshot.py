@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from foredeck.access.gate import SESSION_COOKIE
 from foredeck.controller.live import LiveSnapshots
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
@@ -22,7 +23,7 @@ from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
 from foredeck.storage.layout import job_paths
 from foredeck.storage.store import ArtifactStore, open_store
-from tests.dashboard.view.builds import Build, add_row
+from tests.dashboard.view.builds import ADMIN_TOKEN, Build, add_row
 from tests.db.fixtures import Database
 
 BUILD_ID = "1790000000000000042"
@@ -45,9 +46,12 @@ def client(db: Database, store: ArtifactStore, interval: float) -> TestClient:
             "database_url": db.url,
             "artifacts": {"url": store.url},
             "controller": {"live_publish_interval": interval},
+            "api": {"token": ADMIN_TOKEN},
         }
     )
-    return TestClient(create_service_app(settings, db.engine, store=store))
+    client = TestClient(create_service_app(settings, db.engine, store=store))
+    client.cookies.set(SESSION_COOKIE, ADMIN_TOKEN)  # an admin: the abort button shows
+    return client
 
 
 def running_row(db: Database, workspace: Path) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from foredeck.access.gate import CSRF_COOKIE, SESSION_COOKIE
 from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import set_state
@@ -52,7 +53,7 @@ def test_every_lens_renders_for_a_failed_pipeline_run(
     store, build = published
     assert build.state == "failure"
     job_id = add_row(db, build)
-    client = client_for(db, store)
+    client = client_for(db, store, signed_in=True)
     response = client.get(f"/view/{job_id}")
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
@@ -70,6 +71,9 @@ def test_every_lens_renders_for_a_failed_pipeline_run(
 
     # Rerun and abort buttons post through view.js; abort only while the job runs.
     assert 'data-action="rerun"' in page and 'data-action="abort"' not in page
+    # Nobody (not signed in) may rerun: no button.
+    anonymous = client_for(db, store).get(f"/view/{job_id}").text
+    assert "FAILURE" in anonymous and "data-action" not in anonymous
     assert re.search(r'<script src="/static/view/view\.js[^"]*" defer>', page)
     # A local run's url is its file:// build directory: no pipeline UI link.
     assert "pipeline-ui" not in page
@@ -307,7 +311,7 @@ def test_running_job_reads_its_workspace_and_offers_abort(db: Database, tmp_path
         assert job is not None
         job.workspace = str(workspace)
         job.url = "https://argo.example.com/workflows/ci/run-1"
-    client = client_for(db, store)
+    client = client_for(db, store, signed_in=True)
     page = client.get(f"/view/{job_id}").text
     assert 'data-action="abort"' in page
     assert 'class="pipeline-ui" href="https://argo.example.com/workflows/ci/run-1"' in page
@@ -367,11 +371,20 @@ def test_served_by_the_service_app_with_its_script_and_the_api(
     script = re.search(r'<script src="(/static/view/view\.js[^"]*)"', page.text)
     assert script
     served = client.get(script.group(1))
-    assert served.status_code == 200 and "Bearer" in served.text
-    # Without the token the API refuses with a JSON `detail` (shown by view.js); with it, it reruns.
+    assert served.status_code == 200 and "X-CSRF-Token" in served.text
+    # Without a session the API refuses with a JSON `detail` (shown by view.js).
     refused = client.post(f"/api/jobs/{job_id}/rerun")
     assert refused.status_code == 401 and refused.json()["detail"]
-    rerun = client.post(f"/api/jobs/{job_id}/rerun", headers={"Authorization": "Bearer tok"})
+    # Signed in (the session cookie), the page's CSRF token must come with the POST.
+    client.cookies.set(SESSION_COOKIE, "tok")
+    page = client.get(f"/view/{job_id}")
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert csrf and client.cookies.get(CSRF_COOKIE) == csrf.group(1)
+    forged = client.post(f"/api/jobs/{job_id}/rerun")
+    assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
+    wrong = client.post(f"/api/jobs/{job_id}/rerun", headers={"X-CSRF-Token": "x" * 43})
+    assert wrong.status_code == 403
+    rerun = client.post(f"/api/jobs/{job_id}/rerun", headers={"X-CSRF-Token": csrf.group(1)})
     assert rerun.status_code in (200, 201), rerun.text
     assert client.get(f"/view/{rerun.json()['id']}").status_code == 200
 

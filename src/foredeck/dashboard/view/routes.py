@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from foredeck.access.gate import Gate, RequestGate
 from foredeck.bounds import JobId, Offset
 from foredeck.dashboard.app import PageRoute, templates
 from foredeck.dashboard.deps import Links, Matchers, Store
@@ -87,14 +88,19 @@ class Run:
 
 
 def load_run(
-    job_id: int, reads: sessionmaker[Session], store: Callable[[], ArtifactStore | None]
+    job_id: int,
+    reads: sessionmaker[Session],
+    store: Callable[[], ArtifactStore | None],
+    gate: Gate,
 ) -> Run:
-    """The job (404 without it) and its files, as every route starts (after FastAPI validated
-    all the parameters: a malformed one is a 400 whether the job exists or not)."""
+    """The job (404 without it, 401/403 when the caller may not see it) and its files, as every
+    route starts (after FastAPI validated all the parameters: a malformed one is a 400 whether
+    the job exists or not)."""
     with reads() as session:
         job = session.get(Job, job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id}")
+        gate.require("viewer", job.org, job.repo, f"see job {job_id}")
         session.expunge(job)
     return Run(job, build_files(job, store()))
 
@@ -162,6 +168,7 @@ def view_page(
     request: Request,
     job_id: JobId,
     reads: Reads,
+    gate: RequestGate,
     store: Store,
     matchers: Matchers,
     web: Links,
@@ -170,7 +177,7 @@ def view_page(
     end: Offset | None = None,
     find_error: Offset | None = None,
 ) -> Response:
-    run = load_run(job_id, reads, store)
+    run = load_run(job_id, reads, store, gate)
     job, files = run.job, run.files
     ctx = LensContext(job, files, top_names(files), matchers.lines, web, start, end)
     if find_error is not None and files is not None and ctx.has(BUILD_LOG):
@@ -189,6 +196,7 @@ def view_page(
             "job": job,
             "lenses": _lenses(ctx),
             "unfinished": job.state in UNFINISHED,
+            "may_edit": gate.may("editor", job.org, job.repo),
             "pipeline_ui": pipeline_ui_url(job, ctx.json(PIPELINE_RUN)),
             "live": files.live if files else False,
             "live_note": live_note(files, ctx.top, interval),
@@ -217,12 +225,13 @@ def _lenses(ctx: LensContext) -> list[Lens]:
 def raw_log(
     job_id: JobId,
     reads: Reads,
+    gate: RequestGate,
     store: Store,
     start: Offset | None = None,
     end: Offset | None = None,
 ) -> Response:
     """`build-log.txt` bytes `[start, end)`, streamed in chunks (any size, bounded memory)."""
-    files = load_run(job_id, reads, store).files
+    files = load_run(job_id, reads, store, gate).files
     if files is None or not files.exists(BUILD_LOG):
         raise HTTPException(404, "this run has no build log")
     try:
@@ -239,6 +248,7 @@ def task_page(
     job_id: JobId,
     task: str,
     reads: Reads,
+    gate: RequestGate,
     store: Store,
     matchers: Matchers,
     web: Links,
@@ -246,7 +256,7 @@ def task_page(
     end: Offset | None = None,
     find_error: Offset | None = None,
 ) -> Response:
-    loaded = load_task(job_id, task, load_run(job_id, reads, store), matchers, web)
+    loaded = load_task(job_id, task, load_run(job_id, reads, store, gate), matchers, web)
     entry = loaded.entry
     page = None
     search = None
@@ -284,6 +294,7 @@ def raw_task_log(
     job_id: JobId,
     task: str,
     reads: Reads,
+    gate: RequestGate,
     store: Store,
     matchers: Matchers,
     web: Links,
@@ -291,7 +302,7 @@ def raw_task_log(
     end: Offset | None = None,
 ) -> Response:
     """A task's log bytes `[start, end)`, streamed like the build log's."""
-    loaded = load_task(job_id, task, load_run(job_id, reads, store), matchers, web)
+    loaded = load_task(job_id, task, load_run(job_id, reads, store, gate), matchers, web)
     source = entry_log(loaded.files, loaded.entry)
     if source is None:
         raise HTTPException(404, f"run {job_id} has no log of task {task!r}")
@@ -303,8 +314,10 @@ def raw_task_log(
 
 
 @router.get("/view/{job_id}/artifacts", include_in_schema=False)
-def artifacts_root(request: Request, job_id: JobId, reads: Reads, store: Store) -> Response:
-    return browse(request, job_id, load_run(job_id, reads, store), "")
+def artifacts_root(
+    request: Request, job_id: JobId, reads: Reads, store: Store, gate: RequestGate
+) -> Response:
+    return browse(request, job_id, load_run(job_id, reads, store, gate), "")
 
 
 @router.get("/view/{job_id}/artifacts/{path:path}", include_in_schema=False)
@@ -313,11 +326,12 @@ def artifacts_path(
     job_id: JobId,
     path: str,
     reads: Reads,
+    gate: RequestGate,
     store: Store,
     start: Offset | None = None,
     end: Offset | None = None,
 ) -> Response:
-    return browse(request, job_id, load_run(job_id, reads, store), path, start, end)
+    return browse(request, job_id, load_run(job_id, reads, store, gate), path, start, end)
 
 
 def browse(

@@ -1,16 +1,10 @@
-// Run page: rerun and abort buttons. They POST to the API; with `api.token` set the API wants a
-// bearer token, typed into the "API token" box (kept for this tab only, in sessionStorage).
+// Run page: rerun and abort buttons (shown to those whose role allows them). They POST to the
+// API with the session cookie (sign in) and the page's CSRF token, which the API wants with it.
 (function () {
   "use strict";
-  var TOKEN_KEY = "foredeck-api-token";
-  var tokenInput = document.getElementById("api-token");
   var result = document.getElementById("action-result");
-  if (tokenInput) {
-    try { tokenInput.value = sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { /* storage off */ }
-    tokenInput.addEventListener("change", function () {
-      try { sessionStorage.setItem(TOKEN_KEY, tokenInput.value); } catch (e) { /* storage off */ }
-    });
-  }
+  var csrfMeta = document.querySelector("meta[name=csrf-token]");
+  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
 
   function show(text, ok) {
     if (!result) { return; }
@@ -22,9 +16,7 @@
     var id = button.getAttribute("data-job-id");
     var action = button.getAttribute("data-action");
     if (action === "abort" && !window.confirm("Abort this run?")) { return; }
-    var headers = { "Accept": "application/json" };
-    var token = tokenInput ? tokenInput.value.trim() : "";
-    if (token) { headers["Authorization"] = "Bearer " + token; }
+    var headers = { "Accept": "application/json", "X-CSRF-Token": csrf };
     button.disabled = true;
     fetch("/api/jobs/" + encodeURIComponent(id) + "/" + action, {
       method: "POST", headers: headers, credentials: "same-origin"
