@@ -37,7 +37,8 @@ def test_help_lists_the_enabled_commands(ops: ChatOps) -> None:
     ops.redeliver(delivery)
     (reply,) = ops.replies(1)
     assert reply.startswith("@mallory: The commands of acme/widget:")
-    for usage in ("/help", "/hold [cancel]", "/lgtm [cancel]", "/kind VALUE...", "/remove-area"):
+    usages = ("/help", "/hold [cancel]", "/lgtm [cancel]", "/kind VALUE...", "/remove-area", "/cc")
+    for usage in usages:
         assert f"| `{usage}" in reply
     assert "/test" not in reply  # the trigger is not loaded here
 
