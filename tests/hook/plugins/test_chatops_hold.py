@@ -35,10 +35,23 @@ def test_anyone_may_hold_and_cancel_and_a_redelivery_changes_nothing(ops: ChatOp
     assert ops.replies(1) == []  # a command that worked needs no answer: the label says it
 
 
-def test_hold_on_an_issue_labels_it_too(ops: ChatOps) -> None:
+def test_a_reason_after_hold_still_holds_and_the_aliases_cancel(ops: ChatOps) -> None:
+    ops.comment(1, "/hold until the release is out", commenter="alice", author="alice")
+    assert ops.labels(1) == [HOLD]
+    ops.comment(1, "/unhold", commenter="alice", author="alice")
+    assert ops.labels(1) == []
+    ops.comment(1, "/HOLD", commenter="alice", author="alice")
+    ops.comment(1, "/remove-hold", commenter="alice", author="alice")
+    assert ops.labels(1) == []
+    assert len(ops.gh.calls("issues/add-labels")) == 2
+
+
+def test_hold_on_an_issue_is_answered(ops: ChatOps) -> None:
     ops.gh.add_issue(ORG, REPO, 2, author="alice")
     ops.comment(2, "/hold", commenter="alice", author="alice", is_pull=False)
-    assert ops.labels(2) == [HOLD]
+    assert ops.labels(2) == []
+    (reply,) = ops.replies(2)
+    assert "`/hold`: holds work on pull requests only." in reply
 
 
 def test_mentioning_hold_mid_line_or_in_code_is_not_a_command(ops: ChatOps) -> None:
@@ -46,14 +59,6 @@ def test_mentioning_hold_mid_line_or_in_code_is_not_a_command(ops: ChatOps) -> N
     ops.comment(1, "```\n/hold\n```", commenter="alice", author="alice")
     assert ops.labels(1) == []
     assert ops.replies(1) == []
-
-
-def test_bad_arguments_get_one_reply(ops: ChatOps) -> None:
-    delivery = ops.comment(1, "/hold forever", commenter="alice", author="alice")
-    ops.redeliver(delivery)
-    assert ops.labels(1) == []
-    (reply,) = ops.replies(1)
-    assert reply.startswith("@alice: `/hold forever` is not understood")
 
 
 def test_off_in_a_repository_the_plugin_leaves_it_alone(

@@ -1,7 +1,8 @@
 """`hold`: `/hold` and `/hold cancel` put on and take off the `do-not-merge/hold` label.
 
-As in Prow, anyone who can comment may hold or unhold: a hold only stops a merge, and the
-person who notices a problem is often not a member.
+As in Prow (`pkg/plugins/hold`): anyone who can comment may hold or unhold, since a hold only
+stops a merge and whoever notices a problem is often not a member; `/hold REASON` holds (people
+say why), `/unhold` and `/remove-hold` cancel; pull requests only.
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ class HoldPlugin(ChatOpsPlugin):
             f"Adds the `{HOLD_LABEL}` label, which stops a merge; `/hold cancel` removes it.",
             "Anyone",
         ),
+        CommandHelp("/unhold", "Same as `/hold cancel` (so is `/remove-hold`).", "Anyone"),
+        CommandHelp("/remove-hold", "Same as `/hold cancel`.", "Anyone"),
     )
 
     async def run(self, call: CommentCall, command: Command) -> None:
-        args = command.args.lower()
-        if args == "cancel":
+        if not call.issue.is_pull:
+            call.reply(f"{command.shown}: holds work on pull requests only.")
+            return
+        cancel = command.name != "hold" or command.args.lower() == "cancel"
+        if cancel:
             await call.issue.remove_label(HOLD_LABEL)
-        elif args == "":
-            await call.issue.add_label(HOLD_LABEL)
         else:
-            call.reply(f"{command.shown} is not understood: use `/hold` or `/hold cancel`.")
+            await call.issue.add_label(HOLD_LABEL)
 
 
 def create(settings: Settings) -> HoldPlugin:
