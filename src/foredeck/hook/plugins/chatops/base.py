@@ -21,7 +21,7 @@ from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply, PermanentEventError
 from foredeck.hook.plugins.chatops.commands import Command, CommandHelp, parse_commands
 from foredeck.hook.plugins.chatops.options import PluginOptions
-from foredeck.scm.github_types import IssueCommentEvent, Label, TypedPayload
+from foredeck.scm.github_types import IssueCommentEvent, Label, PullRequest, TypedPayload
 from foredeck.scm.provider import IssueComments
 from foredeck.validation import problems
 
@@ -35,6 +35,11 @@ class ChatOpsClient(IssueComments, Protocol):
     """What the chat-op plugins ask of the SCM."""
 
     async def close(self) -> None: ...
+    async def get_pull(self, owner: str, repo: str, number: int) -> PullRequest: ...
+    async def list_pull_files(self, owner: str, repo: str, number: int) -> list[str]: ...
+    async def get_file_content(
+        self, owner: str, repo: str, path: str, ref: str | None = None
+    ) -> bytes | None: ...
     async def is_org_member(self, org: str, user: str) -> bool: ...
     async def is_collaborator(self, owner: str, repo: str, user: str) -> bool: ...
     async def list_issue_labels(self, owner: str, repo: str, number: int) -> list[Label]: ...
@@ -135,6 +140,8 @@ class CommentCall:
     body: str
     url: str
     replies: list[str] = field(default_factory=list)
+    acted: bool = False
+    """Set by a plugin whose commands want `finish` to do something."""
 
     def reply(self, text: str) -> None:
         self.replies.append(text)
@@ -231,10 +238,14 @@ class ChatOpsPlugin:
         )
         for command in mine:
             await self.run(call, command)
+        await self.finish(call)
         await call.flush()
 
     async def run(self, call: CommentCall, command: Command) -> None:
         raise NotImplementedError
+
+    async def finish(self, call: CommentCall) -> None:
+        """After a comment's commands, before the reply: work done once per comment."""
 
     async def close(self) -> None:
         if self._client is not None:

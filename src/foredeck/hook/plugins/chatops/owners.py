@@ -1,0 +1,174 @@
+"""OWNERS and OWNERS_ALIASES, in Prow's format, and who may approve which changed file.
+
+An `OWNERS` file in a directory names `approvers` and `reviewers` (logins or aliases from the
+root `OWNERS_ALIASES`), `labels`, and `options: {no_parent_owners: true}` to stop inheriting the
+parent directories' owners. Instead of the top-level lists, `filters` maps a regular expression
+to approvers/reviewers/labels for the files it matches (Prow: the pattern is searched in the
+file's path relative to the repository root; `.*` is every file).
+
+A changed file is approved when someone who approved is an approver of its directory or of a
+parent directory up to the nearest `no_parent_owners` (or the root).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+MAX_OWNERS_BYTES = 64 * 1024
+
+
+class OwnersError(ValueError):
+    """An OWNERS or OWNERS_ALIASES file that cannot be used (its path and why)."""
+
+
+@dataclass(frozen=True)
+class OwnersEntry:
+    approvers: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwnersFile:
+    directory: str
+    """`""` for the root, else `a/b`."""
+    filters: tuple[tuple[re.Pattern[str], OwnersEntry], ...]
+    no_parent_owners: bool = False
+
+    def entries_for(self, path: str) -> list[OwnersEntry]:
+        return [entry for regex, entry in self.filters if regex.search(path)]
+
+
+def _names(raw: Any, where: str, key: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise OwnersError(f"{where}: {key} must be a list of names")
+    return tuple(x.strip() for x in raw if x.strip())
+
+
+def _entry(raw: Mapping[str, Any], where: str) -> OwnersEntry:
+    return OwnersEntry(
+        approvers=_names(raw.get("approvers"), where, "approvers"),
+        reviewers=_names(raw.get("reviewers"), where, "reviewers"),
+        labels=_names(raw.get("labels"), where, "labels"),
+    )
+
+
+def _load(text: str, where: str) -> dict[str, Any]:
+    if len(text.encode("utf-8", "replace")) > MAX_OWNERS_BYTES:
+        raise OwnersError(f"{where}: larger than {MAX_OWNERS_BYTES} bytes")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise OwnersError(f"{where}: not YAML: {str(exc)[:200]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise OwnersError(f"{where}: must be a mapping")
+    return data
+
+
+def parse_owners(text: str, directory: str) -> OwnersFile:
+    where = posixpath.join(directory, "OWNERS") if directory else "OWNERS"
+    data = _load(text, where)
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise OwnersError(f"{where}: options must be a mapping")
+    filters: list[tuple[re.Pattern[str], OwnersEntry]] = []
+    raw_filters = data.get("filters")
+    if raw_filters is not None:
+        if not isinstance(raw_filters, dict):
+            raise OwnersError(f"{where}: filters must map patterns to owners")
+        for pattern, raw in raw_filters.items():
+            try:
+                regex = re.compile(str(pattern))
+            except re.error as exc:
+                raise OwnersError(f"{where}: filter {str(pattern)[:80]!r}: {exc}") from None
+            if not isinstance(raw, dict):
+                raise OwnersError(f"{where}: filter {str(pattern)[:80]!r} must be a mapping")
+            filters.append((regex, _entry(raw, where)))
+    else:
+        filters.append((re.compile(".*"), _entry(data, where)))
+    return OwnersFile(directory, tuple(filters), bool(options.get("no_parent_owners")))
+
+
+def parse_aliases(text: str) -> dict[str, tuple[str, ...]]:
+    data = _load(text, "OWNERS_ALIASES")
+    aliases = data.get("aliases") or {}
+    if not isinstance(aliases, dict):
+        raise OwnersError("OWNERS_ALIASES: aliases must map names to lists of logins")
+    return {
+        str(name).lower(): _names(members, "OWNERS_ALIASES", str(name))
+        for name, members in aliases.items()
+    }
+
+
+def directories_of(path: str) -> list[str]:
+    """`a/b/c.py` -> `["a/b", "a", ""]`: where OWNERS files for it may be, nearest first."""
+    found: list[str] = []
+    directory = posixpath.dirname(path)
+    while directory:
+        found.append(directory)
+        directory = posixpath.dirname(directory)
+    found.append("")
+    return found
+
+
+@dataclass
+class Owners:
+    files: dict[str, OwnersFile]
+    """Directory -> its OWNERS file."""
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def _expand(self, names: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            out.extend(self.aliases.get(name.lower(), (name,)))
+        return list(dict.fromkeys(n.lower() for n in out))
+
+    def chain(self, path: str) -> list[OwnersFile]:
+        """The OWNERS files that own `path`, nearest first, up to `no_parent_owners`."""
+        found: list[OwnersFile] = []
+        for directory in directories_of(path):
+            owners = self.files.get(directory)
+            if owners is None:
+                continue
+            found.append(owners)
+            if owners.no_parent_owners:
+                break
+        return found
+
+    def approvers(self, path: str) -> list[str]:
+        """Everyone who may approve `path` (lower case)."""
+        names = [a for f in self.chain(path) for e in f.entries_for(path) for a in e.approvers]
+        return self._expand(names)
+
+    def nearest_approvers(self, path: str) -> tuple[str, list[str]]:
+        """(the nearest OWNERS directory naming approvers for `path`, its approvers)."""
+        for owners in self.chain(path):
+            names = self._expand(a for e in owners.entries_for(path) for a in e.approvers)
+            if names:
+                return owners.directory, names
+        return "", []
+
+    def labels(self, paths: Iterable[str]) -> list[str]:
+        return sorted(
+            {
+                lab
+                for p in paths
+                for f in self.chain(p)
+                for e in f.entries_for(p)
+                for lab in e.labels
+            }
+        )
+
+    def unapproved(self, paths: Iterable[str], approved_by: Iterable[str]) -> list[str]:
+        who = {login.lower() for login in approved_by}
+        return [p for p in paths if not who.intersection(self.approvers(p))]
