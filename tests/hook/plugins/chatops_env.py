@@ -33,7 +33,7 @@ from tests.hook.plugins.trigger_env import (
     sha,
 )
 
-CHATOPS = ("hold", "lgtm", "label", "assign", "help")
+CHATOPS = ("hold", "lgtm", "label", "assign", "approve", "help")
 SPECS = [f"foredeck.hook.plugins.chatops.{name}:create" for name in CHATOPS]
 
 

@@ -40,6 +40,20 @@ def test_no_parent_owners_stops_inheritance() -> None:
     assert o.unapproved(["secret/key.py", "main.py"], ["root"]) == ["secret/key.py"]
 
 
+def test_no_parent_owners_without_approvers_of_its_own_still_inherits() -> None:
+    """Prow stops climbing only once some approver was found."""
+    o = owners(
+        {"": "approvers: [root]", "x": "reviewers: [rev]\noptions: {no_parent_owners: true}"}
+    )
+    assert o.approvers("x/y.py") == ["root"]
+
+
+def test_filters_match_the_path_relative_to_their_directory() -> None:
+    o = owners({"": "approvers: [root]", "docs": "filters:\n  '^guide\\.md$': {approvers: [ed]}"})
+    assert o.approvers("docs/guide.md") == ["ed", "root"]
+    assert o.approvers("docs/sub/guide.md") == ["root"]  # relative path is sub/guide.md
+
+
 def test_aliases_expand_case_insensitively() -> None:
     o = owners({"docs": "approvers: [Doc-Team, zed]"}, "aliases:\n  doc-team: [ann, bob]\n")
     assert o.approvers("docs/a.md") == ["ann", "bob", "zed"]

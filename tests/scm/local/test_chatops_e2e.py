@@ -25,7 +25,7 @@ from tests.scm.local.conftest import ORG, REPO
 BOT = "foredeck"
 PLUGINS = [
     f"foredeck.hook.plugins.chatops.{name}:create"
-    for name in ("hold", "lgtm", "label", "assign", "help")
+    for name in ("hold", "lgtm", "label", "assign", "approve", "help")
 ]
 
 
@@ -80,6 +80,7 @@ def local(db: Database, root: Path, repo: Repo) -> Iterator[Local]:
 
 
 def test_chat_ops_on_local_pull_requests(local: Local, repo: Repo) -> None:
+    repo.commit("Owners", {"OWNERS": "approvers: [carol]\n"}, branch="main")
     local.scan()
     repo.commit("Add code", {"src/f.py": "f\n"}, branch="pr/1", author="bob")
     repo.checkout("main")
@@ -88,18 +89,20 @@ def test_chat_ops_on_local_pull_requests(local: Local, repo: Repo) -> None:
     local.comment(1, "/hold\n/kind bug\n/lgtm", "bob")  # the author cannot lgtm
     labels, _, _, replies = local.state(1)
     assert labels == ["do-not-merge/hold", "kind/bug"]
-    assert len(replies) == 1 and replies[0].startswith("@bob: you cannot LGTM your own PR.")
+    assert "This PR is **NOT APPROVED**" in replies[0]  # the approval notifier
+    assert replies[1].startswith("@bob: you cannot LGTM your own PR.")
 
-    local.comment(1, "/lgtm\n/assign @alice\n/cc @carol\n/hold cancel", "carol")
-    labels, assignees, reviewers, _ = local.state(1)
-    assert labels == ["kind/bug", "lgtm"]
+    local.comment(1, "/lgtm\n/approve\n/assign @alice\n/cc @carol\n/hold cancel", "carol")
+    labels, assignees, reviewers, replies = local.state(1)
+    assert labels == ["approved", "kind/bug", "lgtm"]
+    assert "This PR is **APPROVED**" in replies[0]
     assert (assignees, reviewers) == (["alice"], ["carol"])
 
     repo.commit("More", {"src/g.py": "g\n"}, branch="pr/1", author="bob")  # a new push
     repo.checkout("main")
     local.scan()
     labels, _, _, _ = local.state(1)
-    assert labels == ["kind/bug"]
+    assert labels == ["approved", "kind/bug"]  # lgtm goes with a push; approval stays
 
     local.comment(1, "/help\n/frobnicate", "dave")
     _, _, _, replies = local.state(1)

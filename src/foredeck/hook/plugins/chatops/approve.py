@@ -69,8 +69,10 @@ async def load_owners(gh: ChatOpsClient, org: str, repo: str, ref: str, files: l
     return Owners(found, aliases)
 
 
-def notifier(approved: list[str], owners: Owners, unapproved: list[str], error: str) -> str:
-    state = "**APPROVED**" if not unapproved and not error else "**NOT APPROVED**"
+def notifier(
+    approved: list[str], owners: Owners, unapproved: list[str], error: str, done: bool
+) -> str:
+    state = "**APPROVED**" if done else "**NOT APPROVED**"
     lines = [f"[APPROVALNOTIFIER] This PR is {state}", ""]
     who = ", ".join(f"@{login}" for login in approved) or "nobody yet"
     lines.append(f"Approved by: {who}")
@@ -150,13 +152,14 @@ class ApprovePlugin(ChatOpsPlugin):
         anyone = {name for path in files for name in owners.approvers(path)}
         approved = [a for a in said if a.lower() in anyone]  # only approvers count, and show
         unapproved = owners.unapproved(files, approved) if not error else files
+        done = not unapproved and not error and bool(approved)  # nothing changed: still ask one
         if call is not None and not error and call.commenter.lower() not in anyone:
             call.reply("you are not an approver of any file this PR changes; see its OWNERS files.")
-        if unapproved or error:
-            await issue.remove_label(APPROVED_LABEL)
-        else:
+        if done:
             await issue.add_label(APPROVED_LABEL)
-        await self._upsert(client, issue, notifier(approved, owners, unapproved, error))
+        else:
+            await issue.remove_label(APPROVED_LABEL)
+        await self._upsert(client, issue, notifier(approved, owners, unapproved, error, done))
 
     async def _upsert(self, gh: ChatOpsClient, issue: Issue, body: str) -> None:
         for existing in await gh.list_issue_comments(issue.org, issue.repo, issue.number):

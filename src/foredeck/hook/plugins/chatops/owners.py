@@ -3,18 +3,19 @@
 An `OWNERS` file in a directory names `approvers` and `reviewers` (logins or aliases from the
 root `OWNERS_ALIASES`), `labels`, and `options: {no_parent_owners: true}` to stop inheriting the
 parent directories' owners. Instead of the top-level lists, `filters` maps a regular expression
-to approvers/reviewers/labels for the files it matches (Prow: the pattern is searched in the
-file's path relative to the repository root; `.*` is every file).
+to approvers/reviewers/labels for the files it matches (as Prow's `repoowners`: the pattern is
+searched in the file's path relative to the OWNERS file's directory; `.*` is every file).
 
 A changed file is approved when someone who approved is an approver of its directory or of a
-parent directory up to the nearest `no_parent_owners` (or the root).
+parent directory, up to the root or to the first `no_parent_owners` file at or below which some
+approver was found (Prow's `entriesForFile`).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,42 +134,44 @@ class Owners:
             out.extend(self.aliases.get(name.lower(), (name,)))
         return list(dict.fromkeys(n.lower() for n in out))
 
-    def chain(self, path: str) -> list[OwnersFile]:
-        """The OWNERS files that own `path`, nearest first, up to `no_parent_owners`."""
-        found: list[OwnersFile] = []
+    def _layers(
+        self, path: str, pick: Callable[[OwnersEntry], tuple[str, ...]]
+    ) -> list[tuple[str, list[str]]]:
+        """(directory, names) of each OWNERS file owning `path`, nearest first."""
+        layers: list[tuple[str, list[str]]] = []
         for directory in directories_of(path):
             owners = self.files.get(directory)
             if owners is None:
                 continue
-            found.append(owners)
-            if owners.no_parent_owners:
+            relative = posixpath.relpath(path, directory) if directory else path
+            names = [name for entry in owners.entries_for(relative) for name in pick(entry)]
+            layers.append((directory, names))
+            if owners.no_parent_owners and any(found for _, found in layers):
                 break
-        return found
+        return layers
 
     def approvers(self, path: str) -> list[str]:
-        """Everyone who may approve `path` (lower case)."""
-        names = [a for f in self.chain(path) for e in f.entries_for(path) for a in e.approvers]
-        return self._expand(names)
+        """Everyone who may approve `path` (lower case), nearest first."""
+        return self._expand(n for _, names in self._layers(path, _approvers) for n in names)
 
     def nearest_approvers(self, path: str) -> tuple[str, list[str]]:
         """(the nearest OWNERS directory naming approvers for `path`, its approvers)."""
-        for owners in self.chain(path):
-            names = self._expand(a for e in owners.entries_for(path) for a in e.approvers)
+        for directory, names in self._layers(path, _approvers):
             if names:
-                return owners.directory, names
+                return directory, self._expand(names)
         return "", []
 
     def labels(self, paths: Iterable[str]) -> list[str]:
-        return sorted(
-            {
-                lab
-                for p in paths
-                for f in self.chain(p)
-                for e in f.entries_for(p)
-                for lab in e.labels
-            }
-        )
+        return sorted({n for p in paths for _, names in self._layers(p, _labels) for n in names})
 
     def unapproved(self, paths: Iterable[str], approved_by: Iterable[str]) -> list[str]:
         who = {login.lower() for login in approved_by}
         return [p for p in paths if not who.intersection(self.approvers(p))]
+
+
+def _approvers(entry: OwnersEntry) -> tuple[str, ...]:
+    return entry.approvers
+
+
+def _labels(entry: OwnersEntry) -> tuple[str, ...]:
+    return entry.labels
