@@ -38,11 +38,59 @@ def bump_command(
         ),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the diff, write nothing.")
+        bool, typer.Option("--dry-run", help="Print the diff, write (or push) nothing.")
     ] = False,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            help="ORG/REPO: bump this repository through the SCM of the settings and open or "
+            "update its bump pull request (instead of --dir)."
+        ),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="With --repo: the pull request's group (default: the first image's name)."
+        ),
+    ] = None,
+    base: Annotated[str, typer.Option(help="With --repo: the branch to bump.")] = "main",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="With --repo: settings YAML (default: $FOREDECK_CONFIG)."
+        ),
+    ] = None,
 ) -> None:
-    """Rewrite every reference to the images in the YAML files of DIR, printing the diff."""
-    raise typer.Exit(bump(image, dir, path or [], pin, dry_run, sys.stdout, sys.stderr))
+    """Rewrite every reference to the images in the YAML files of DIR (or of --repo, through a
+    pull request), printing the diff."""
+    if repo is None:
+        raise typer.Exit(bump(image, dir, path or [], pin, dry_run, sys.stdout, sys.stderr))
+    raise typer.Exit(by_pull_request(image, repo, path or [], pin, group, base, dry_run, config))
+
+
+def by_pull_request(
+    images: list[str],
+    repo: str,
+    paths: list[str],
+    pin: str | None,
+    group: str | None,
+    base: str,
+    dry_run: bool,
+    config: Path | None,
+) -> int:
+    """`--repo`: the exit code of `cd_pr.by_hand.bump_repo` (2 for bad arguments)."""
+    from foredeck.cd import NewImage, RefError
+    from foredeck.cd_pr.by_hand import RepoBump, bump_repo
+
+    try:
+        new = [NewImage.parse(text) for text in images]
+        chosen = _pin(pin, new)
+    except RefError as exc:
+        print(f"bump: {exc}", file=sys.stderr)
+        return 2
+    name = group or new[0].name.rsplit("/", 1)[-1]
+    job = RepoBump(repo, new, paths, chosen, name, base, dry_run, config)
+    return bump_repo(job, sys.stdout, sys.stderr)
 
 
 def bump(

@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from foredeck.demo import MARKER, DemoError, Server, build_dir, demo_settings, prepare_workdir
+from foredeck.demo.options import EXAMPLES
 from tests.child import ROOT, python_path
 
 
@@ -92,14 +93,39 @@ def test_demo_runs_a_failing_then_passing_pull_request_and_a_merge(tmp_path: Pat
     assert list(e2e[0].glob("artifacts/**/junit*.xml")), list(e2e[0].rglob("*"))
     posts = sorted((artifacts / "logs/build").glob("[0-9]*"))
     assert len(posts) == 2  # the imported main, then the merge
+    images = []
     for build in posts:
-        assert json.loads((build / "finished.json").read_text())["result"] == "SUCCESS"
+        finished = json.loads((build / "finished.json").read_text())
+        assert finished["result"] == "SUCCESS"
         assert (build / "artifacts/test/calculator.tar").is_file()
+        images += finished["metadata"]["images"]
+    assert_one_bump_pull_request(workdir, out, images)
     assert str(unit_builds[0] / "build-log.txt") in out  # where the failed run's log is
     assert re.search(r"The dashboard: http://127\.0\.0\.1:\d+/", out), out
     assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/ \(the failed run: .*/view/\d+\)", out)
 
     assert_nothing_left(tmp_path)
+
+
+def assert_one_bump_pull_request(workdir: Path, out: str, images: list[str]) -> None:
+    """Two postsubmits, two recorded images: one bump pull request in acme/manifests, opened
+    with the first and updated in place with the second; every other byte of the manifest
+    is as it was."""
+    first, second = images
+    assert first != second
+    assert "CD opened pull request #1 in acme/manifests" in out
+    assert "CD updated in place (force-pushed, same number) pull request #1" in out
+    manifests = workdir / "repos/acme/manifests"
+    git = ["git", "-C", str(manifests)]
+    bumped = subprocess.run(
+        [*git, "show", "pr/1:deploy/calculator.yaml"], capture_output=True, text=True, check=True
+    ).stdout
+    original = (EXAMPLES / "manifests/deploy/calculator.yaml").read_text()
+    assert bumped == original.replace("registry.example/acme/calculator:0.1", second)
+    branches = subprocess.run(
+        [*git, "branch", "--list", "pr/*"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert branches == ["pr/1"]  # one pull request, not one per build
 
 
 def cmdline(process: psutil.Process) -> list[str]:

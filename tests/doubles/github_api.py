@@ -46,6 +46,7 @@ from starlette.types import Receive, Scope, Send
 
 from foredeck.scm.github import GitHubClient
 from tests.doubles.contract import Match, OpenAPIContract, Violation
+from tests.doubles.github_git import GitDataOps
 from tests.doubles.github_state import (
     AppState,
     CommentState,
@@ -138,7 +139,7 @@ def _error(message: str, status: int) -> dict[str, Any]:
     return {"message": message, "documentation_url": DOCS, "status": str(status)}
 
 
-class GitHubDouble:
+class GitHubDouble(GitDataOps):
     """Fake GitHub: seed state with `add_*`, run it with `start()`/`with`, inspect afterwards."""
 
     def __init__(
@@ -166,6 +167,7 @@ class GitHubDouble:
         self._lock = threading.RLock()
         self._server: _Server | None = None
         self.url = ""
+        self._init_git()
         self.add_token(token, login)
 
     # -- seeding ------------------------------------------------------------------------------
@@ -921,6 +923,9 @@ class GitHubDouble:
 
     def _op_git_get_blob(self, ctx: _Ctx) -> Reply:
         repo = self._repo(ctx)
+        stored = self.objects(repo.owner, repo.name).blobs.get(ctx.p("file_sha"))
+        if stored is not None:
+            return Reply(200, self._json.blob(repo, stored))
         for data in repo.files.values():
             if blob_sha(data) == ctx.p("file_sha"):
                 return Reply(200, self._json.blob(repo, data))

@@ -78,7 +78,7 @@ def test_bad_path_and_query_parameters_are_violations(gh: GitHubDouble, http: ht
 
 def test_unknown_routes_are_violations(gh: GitHubDouble, http: httpx.Client) -> None:
     assert http.get("/repos/org/repo/frobnicate").status_code == 404
-    assert http.get("/repos/org/repo/pulls").status_code == 404  # real, but not served
+    assert http.get("/repos/org/repo/releases").status_code == 404  # real, but not served
     assert http.put("/repos/org/repo/pulls/1").status_code == 404  # wrong method
     found = gh.take_violations()
     assert [v.kind for v in found] == ["route", "route", "route"]

@@ -1,7 +1,9 @@
 """Continuous delivery: bump the image references of a manifests tree (issue 16).
 
 `plan_bump` finds every reference to the new images and plans the edits, `apply` writes them;
-`foredeck bump` runs them on a directory. See docs/cd.md.
+`foredeck bump` runs them on a directory. `pulls` is what a bump pull request says and how it
+treats a branch someone else edited, free of any SCM; `foredeck.cd_pr` opens it through the SCM
+provider. See docs/cd.md.
 """
 
 from foredeck.cd.plan import BumpPlan, Change, FilePlan, StaleFile, apply, plan_bump

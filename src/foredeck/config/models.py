@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from foredeck.config.cd import CdTarget, check_targets
 from foredeck.config.decoding import Coerce, decode, field_coercers
 from foredeck.config.durations import optional_seconds
 from foredeck.config.regex import Matcher, compile_go_regex
@@ -498,6 +499,13 @@ class Postsubmit(RepoJob):
     KIND: ClassVar[str] = "postsubmit"
 
     always_run: bool | None = None
+    cd: list[CdTarget] = Field(default_factory=list)
+    """foredeck's own: manifests repositories the images it pushed are bumped in (docs/cd.md)."""
+
+    @field_validator("cd")
+    @classmethod
+    def _cd(cls, value: list[CdTarget]) -> list[CdTarget]:
+        return check_targets(value)
 
     def should_run(self, branch: str, changes: ChangedFiles) -> bool:
         """Prow's `Postsubmit.ShouldRun`: branch, then changed files, then always_run (default

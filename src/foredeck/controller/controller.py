@@ -29,7 +29,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from foredeck.cd_pr.wiring import CdRunner
 from foredeck.controller import leftovers
+from foredeck.controller.delivery import Delivery, cd_runner_from_settings, pending_delivery
 from foredeck.controller.jobrun import JobRunner
 from foredeck.controller.ledger import Ledger
 from foredeck.controller.live import LivePublisher
@@ -69,10 +71,12 @@ class Controller:
         registry: CollectorRegistry | None = None,
         on_state_change: Callable[[], None] | None = None,
         executors: Executors | None = None,
+        cd: CdRunner | None = None,
     ) -> None:
         """`executors` (default: `Executors.from_settings`) runs the jobs' pipelines; building
         it checks that they can run here (a required sandbox), so a controller that could not
-        run its jobs does not start."""
+        run its jobs does not start. `cd` bumps the images of postsubmits with `cd:` targets
+        (default: made from settings on first use, `delivery.py`)."""
         self.on_state_change = on_state_change
         """Called (in the controller's thread) after jobs were claimed, ended or recovered:
         lets an in-process reporter act without waiting for its next poll."""
@@ -95,6 +99,8 @@ class Controller:
         self.owner = owner or new_owner()
         self.host = this_host()
         self.publisher = Publisher(self.settings.artifacts.url, c, store)
+        self._engine = engine
+        self.cd = cd
         self.ledger = Ledger(
             engine, owner=self.owner, host=self.host, workdir=self.workdir, publisher=self.publisher
         )
@@ -261,12 +267,15 @@ class Controller:
         r.done()
         outcome = outcome.censored(r.censor)
         url: str | None = None
+        delivery: Delivery | None = None
         if job is not None:
             try:
                 agent = self.jobs.agent(job)
                 url = await asyncio.to_thread(self.publisher.publish, r, job, outcome, agent)
                 if live is not None:  # the task logs' texts snapshots uploaded are stale now
                     await asyncio.to_thread(live.snapshots.forget)
+                workspace = Path(r.claimed.workspace)
+                delivery = pending_delivery(job, workspace, outcome.state, r.final_sha)
             except Exception:
                 log.exception("job %d: publishing the artifacts failed", r.id)
         final = await self._record(r, outcome, url)
@@ -276,6 +285,17 @@ class Controller:
             self._metrics.finished.labels(outcome.state if final else "taken").inc()
         self._changed()
         log.info("job %d (%s): %s: %s", r.id, r.claimed.name, outcome.state, outcome.description)
+        if final and delivery is not None:
+            await self._deliver(r, delivery)
+
+    async def _deliver(self, r: Running, delivery: Delivery) -> None:
+        """Bump the postsubmit's images in its `cd:` targets; its state is already final."""
+        try:
+            if self.cd is None:
+                self.cd = cd_runner_from_settings(self.settings, self._engine)
+            await self.cd.after_postsubmit(delivery.targets, delivery.built)
+        except Exception:
+            log.exception("job %d: continuous delivery failed", r.id)
 
     async def _record(self, r: Running, outcome: Outcome, url: str | None) -> bool | None:
         """Record the final state (`Ledger.finish`), retrying with backoff while the database

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from foredeck.demo.delivery import MANIFESTS, BumpPull, bump_pull, import_manifests, recorded_image
 from foredeck.demo.gitops import commit_all, copy_tree, git
 from foredeck.demo.observe import Api, ScmView, read_scm, wait_for
 from foredeck.demo.options import MAINTAINER, ORG, PR, REPO, DemoError, Options
@@ -56,6 +57,7 @@ class Demo:
         self.console = console
         self.workdir = prepare_workdir(options.workdir)
         self.repo = self.workdir / "repos" / ORG / REPO
+        self.manifests = self.workdir / "repos" / ORG / MANIFESTS
         self.clone = self.workdir / "clone"
         self.settings_path = self.workdir / "foredeck.yaml"
         port = options.port or free_port()
@@ -90,6 +92,7 @@ class Demo:
         copy_tree(examples / "repo", self.repo)
         git(self.repo, "init", "-q", "-b", "main", who=MAINTAINER)
         commit_all(self.repo, "Import the calculator", who=MAINTAINER)
+        import_manifests(examples, self.manifests)
         git(self.workdir, "clone", "-q", str(self.repo), str(self.clone))
 
     def run(self) -> None:
@@ -123,6 +126,7 @@ class Demo:
             lambda: self.api.runs("postsubmit", main_sha, self.names.postsubmits),
         )
         self.console.print(self.jobs_table("postsubmit on main", first))
+        self.first_bump = self.delivered(first, opened=True)
 
     def open_failing_pull(self) -> list[dict[str, Any]]:
         """Returns the presubmits that failed."""
@@ -187,6 +191,37 @@ class Demo:
         self.console.print(self.jobs_table(f"postsubmit on main {merged[:7]}", post))
         if any(j["state"] != "success" for j in post):
             raise DemoError("expected the postsubmit of the merge to pass")
+        second = self.delivered(post, opened=False)
+        if second.number != self.first_bump.number:
+            raise DemoError(
+                f"expected the merge to update bump pull request #{self.first_bump.number} "
+                f"in place, not #{second.number}"
+            )
+
+    def delivered(self, post: Sequence[dict[str, Any]], opened: bool) -> BumpPull:
+        """CD after a postsubmit: the image it recorded, in the bump pull request."""
+        image = next(
+            (found for job in post if (found := recorded_image(build_dir(job, self.artifacts)))),
+            None,
+        )
+        if image is None:
+            raise DemoError("expected the postsubmit to record an image (metadata.json)")
+        self.say(
+            f"The postsubmit recorded [bold]{image}[/] in $ARTIFACTS/metadata.json: no image "
+            "builder runs in this demo (no registry), so the reference names its package's "
+            "sha256; a real job pushes an image (a build-image task)."
+        )
+        pull = self.wait(
+            f"the bump pull request in {ORG}/{MANIFESTS} to hold {image}",
+            lambda: bump_pull(self.manifests, image),
+        )
+        how = "opened" if opened else "updated in place (force-pushed, same number)"
+        self.say(
+            f"CD {how} pull request [bold]#{pull.number}[/] in {ORG}/{MANIFESTS} "
+            f"(branch pr/{pull.number}): {escape(pull.title)}"
+        )
+        self.console.print(escape(pull.diff), soft_wrap=True, highlight=False)
+        return pull
 
     def where_to_look(self, failed: dict[str, Any]) -> None:
         url = self.server.url

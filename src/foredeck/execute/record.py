@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from foredeck.censor import NO_CENSOR, Censor
+from foredeck.execute import job_metadata
 from foredeck.execute.logs import BuildLog, OutputLimit, timestamp
 from foredeck.execute.runstate import EventKind, RunEvent, RunResult, TaskRecord, run_json
 from foredeck.execute.workspace import RunLayout
@@ -146,7 +147,12 @@ class RunRecord:
         self.log(f"run {self.name}: {status}{note} in {finished - self.started:.2f}s")
         if error is not None:
             self.log(f"error: {error}")
+        declared, problems = job_metadata.read_run(self.layout.artifacts)
+        for problem in problems:
+            self.log(problem)
+        declared = self.censor.data(declared)
         images = [image for task in result.tasks.values() for image in task.images]
+        images += [image for image in declared.pop("images", []) if image not in images]
         if images:  # what the run pushed, `REF@DIGEST`: the job's metadata and run page show it
             metadata = {"images": images, **metadata}
         prow.write_finished(
@@ -154,7 +160,13 @@ class RunRecord:
             finished,
             passed=result.passed,
             result=result.prow_result,
-            metadata={"pipeline": self.pipeline, "run": self.name, "status": status, **metadata},
+            metadata={
+                **declared,  # the job's own (job_metadata.py); foredeck's keys win
+                "pipeline": self.pipeline,
+                "run": self.name,
+                "status": status,
+                **metadata,
+            },
         )
         self.emit("run-finished", status=status, at=finished)
         if self.build_log is not None:

@@ -1,9 +1,10 @@
 """The GitHub REST client: the only way foredeck talks to the GitHub API.
 
 `GitHubClient` is the API operations foredeck uses (pulls, people, labels, comments, statuses,
-contents), each one GitHub endpoint; how requests are sent (auth, retries, rate limits, ETags,
-pagination) is `github_http.GitHubHttp`. `base_url` points at api.github.com, a GitHub
-Enterprise Server (`https://HOST/api/v3`) or the test double.
+contents; pull request writes and branch pushes are `github_pulls`), each one GitHub endpoint;
+how requests are sent (auth, retries, rate limits, ETags, pagination) is
+`github_http.GitHubHttp`. `base_url` points at api.github.com, a GitHub Enterprise Server
+(`https://HOST/api/v3`) or the test double.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from foredeck.scm.github_http import (
     repo_path,
     segment,
 )
+from foredeck.scm.github_pulls import GitHubPullWrites
 from foredeck.scm.github_types import (
     LOGIN,
     MAX_FILE_BYTES,
@@ -37,7 +39,7 @@ from foredeck.settings import GitHubSettings
 log = logging.getLogger(__name__)
 
 
-class GitHubClient(StatusSetter):
+class GitHubClient(StatusSetter, GitHubPullWrites):
     """Async GitHub REST client. Use `async with`, or call `close()`.
 
     `auth` is a token (string or `TokenAuth`) or a GitHub App (`AppAuth`); `auth_from_files()`

@@ -15,10 +15,12 @@ method is declared once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry
 
+from foredeck.scm.branches import Checkout, CommitPeople
 from foredeck.scm.github_types import CommitStatus, IssueComment, Label, PullRequest
 from foredeck.scm.statuses import StatusWriter
 
@@ -42,8 +44,33 @@ class IssueComments(Protocol):
     async def delete_comment(self, owner: str, repo: str, comment_id: int) -> None: ...
 
 
+class PullWrites(Protocol):
+    """Pull requests a bot opens from a branch it pushes (the CD bump, `foredeck.cd_pr`)."""
+
+    async def list_open_pulls(
+        self, owner: str, repo: str, head: str | None = None
+    ) -> list[PullRequest]: ...
+    async def create_pull(
+        self, owner: str, repo: str, *, title: str, body: str, head: str, base: str
+    ) -> PullRequest: ...
+    async def update_pull(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> PullRequest: ...
+    async def list_pull_commits(self, owner: str, repo: str, number: int) -> list[CommitPeople]: ...
+    async def checkout_tree(
+        self, owner: str, repo: str, base: str, paths: list[str], dest: Path
+    ) -> Checkout: ...
+
+
 @runtime_checkable
-class ScmClient(StatusWriter, IssueComments, Protocol):
+class ScmClient(StatusWriter, IssueComments, PullWrites, Protocol):
     """All a provider's client does; consumers declare the part they use."""
 
     async def close(self) -> None: ...

@@ -16,6 +16,9 @@ The modules, bottom up:
 - `pulls`: GitHub-shaped users, repositories, pull requests and comments (`LocalPulls`);
 - `state`: commit statuses and comments in foredeck's database (`scm_statuses`,
   `scm_comments`), written by a writer thread;
+- `pullmeta`: the head branch, title and body of pull requests opened through the client, in
+  `<local_root>/.foredeck-pulls.json`;
+- `writes`: opening, updating and closing pull requests, and a checkout pushed with git;
 - `client`: `LocalScm`, the `ScmClient` over all of the above;
 - `events` and `watch`: GitHub-shaped webhook events from the repositories (`LocalWatcher`),
   and `comments`: a user's comment with its `issue_comment` event;

@@ -1,7 +1,8 @@
 """`LocalScm`: the `ScmClient` of the local provider.
 
 Pull requests come from branches (`local.pulls`), labels from their file (`local.labels`),
-commit statuses and comments from foredeck's database (`local.state`). Blocking work (git, the
+commit statuses and comments from foredeck's database (`local.state`); pull request writes
+and branch pushes are `local.writes`. Blocking work (git, the
 label file, database reads) runs in worker threads, so the event loop of the trigger or the
 reporter never waits on it.
 """
@@ -37,10 +38,11 @@ from foredeck.scm.local.names import (
 from foredeck.scm.local.pulls import DEFAULT_LINKS, CommentRow, LocalPulls
 from foredeck.scm.local.repos import LocalRepos
 from foredeck.scm.local.state import ScmState, StatusRow, new_id
+from foredeck.scm.local.writes import LocalPullWrites
 from foredeck.scm.statuses import NewStatus, StatusSetter
 
 
-class LocalScm(StatusSetter):
+class LocalScm(StatusSetter, LocalPullWrites):
     """`ScmClient` over local repositories; statuses and comments in foredeck's database.
 
     Create one per event loop user, like `GitHubClient`; `close()` waits for queued writes.

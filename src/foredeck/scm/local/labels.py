@@ -7,16 +7,10 @@ review requests are lists of names per pull request too, kept the same way in fi
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import logging
-import os
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from foredeck.scm.local.jsonfile import SharedJson
 
 LABELS_FILE = ".foredeck-labels.json"
 ASSIGNEES_FILE = ".foredeck-assignees.json"
@@ -30,34 +24,15 @@ class LabelStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path.with_suffix(".lock"), "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        self._file = SharedJson(path, "local labels")
+        self._locked = self._file.locked
 
     def _read(self) -> dict[str, list[str]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("local labels: cannot read %s (%s); starting empty", self.path, exc)
-            return {}
-        if not isinstance(data, dict):
-            return {}
+        data = self._file.read()
         return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
 
     def _write(self, data: dict[str, list[str]]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        self._file.write(dict(data))
 
     @staticmethod
     def _key(org: str, repo: str, number: int) -> str:

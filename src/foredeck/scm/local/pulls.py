@@ -24,6 +24,7 @@ from foredeck.scm.github_types import (
 from foredeck.scm.links import DashboardLinks
 from foredeck.scm.local.labels import LABEL_COLOR, LABELS_FILE, LabelStore
 from foredeck.scm.local.names import LocalScmError, pr_branch
+from foredeck.scm.local.pullmeta import PULLS_FILE, PullMetaStore
 from foredeck.scm.local.repos import LocalRepos
 from foredeck.settings import ReporterSettings
 
@@ -60,6 +61,7 @@ class LocalPulls:
         self.repos = repos
         self.links = links
         self.labels = labels or LabelStore(repos.root / LABELS_FILE)
+        self.meta = PullMetaStore(repos.root / PULLS_FILE)
 
     @classmethod
     def at(
@@ -87,7 +89,8 @@ class LocalPulls:
         self, org: str, repo: str, number: int, labels: Sequence[str] | None = None
     ) -> PullRequest:
         """Pull request `number`: the branch `pr/N`, open while it exists. Its labels are read
-        from the label file unless given."""
+        from the label file unless given; its title and body are those of its first commit,
+        or those recorded when it was opened through the API (`local.pullmeta`)."""
         repos = self.repos
         branch = pr_branch(number)
         head = repos.branch_sha(org, repo, branch)
@@ -104,11 +107,12 @@ class LocalPulls:
         first = own[0] if own else repos.commit(org, repo, head)
         last = own[-1] if own else first
         repository = self.repository(org, repo)
+        meta = self.meta.get(org, repo, number)  # opened through the API: its own title
         return PullRequest(
             number=number,
             state="open",
-            title=first.subject,
-            body=first.message.partition("\n")[2].strip() or None,
+            title=meta.title if meta else first.subject,
+            body=(meta.body if meta else first.message.partition("\n")[2].strip()) or None,
             user=self.user(first.login),
             head=PullBranch(ref=branch, sha=head, label=f"{org}:{branch}", repo=repository),
             base=PullBranch(
