@@ -71,6 +71,7 @@ CONTENT_INLINE_LIMIT = 1024 * 1024  # GitHub inlines file content up to 1 MB
 MAX_STATUS_DESCRIPTION = 140
 MAX_COMMENT_BODY = 65536
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_ASSIGNEES = 10
 PRIMARY_MESSAGE = "API rate limit exceeded for installation ID 1."
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
@@ -388,6 +389,12 @@ class GitHubDouble(GitDataOps):
 
     def issue_labels(self, owner: str, name: str, number: int) -> list[str]:
         return list(self.repo(owner, name).issues[number].labels)
+
+    def assignees(self, owner: str, name: str, number: int) -> list[str]:
+        return list(self.repo(owner, name).issues[number].assignees)
+
+    def requested_reviewers(self, owner: str, name: str, number: int) -> list[str]:
+        return list(self.pull(owner, name, number).requested_reviewers)
 
     def calls(self, operation_id: str | None = None, *, method: str | None = None) -> list[str]:
         """`"METHOD /path"` of recorded requests, optionally filtered by operation or method."""
@@ -732,6 +739,71 @@ class GitHubDouble(GitDataOps):
         issue.updated_at = self.clock()
         return Reply(200, [self._json.label(repo, repo.labels[n]) for n in issue.labels])
 
+    def _has_access(self, repo: RepoState, login: str) -> bool:
+        """Who GitHub lets be assigned or asked to review: collaborators and org members."""
+        members = self.org_members.get(repo.owner, set())
+        return self._permission(repo, login) != "none" or login in members
+
+    def _logins(self, ctx: _Ctx, key: str) -> list[str]:
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        return [e if isinstance(e, str) else e["login"] for e in body.get(key) or []]
+
+    def _op_issues_add_assignees(self, ctx: _Ctx) -> Reply:
+        """Users without access are left out silently, as GitHub does; at most 10 assignees."""
+        repo = self._repo(ctx)
+        issue = self._issue(ctx, repo)
+        for login in self._logins(ctx, "assignees"):
+            known = login in self.users and self._has_access(repo, login)
+            if known and login not in issue.assignees and len(issue.assignees) < MAX_ASSIGNEES:
+                issue.assignees.append(login)
+        issue.updated_at = self.clock()
+        return Reply(201, self._json.issue(repo, issue))
+
+    def _op_issues_remove_assignees(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        issue = self._issue(ctx, repo)
+        gone = set(self._logins(ctx, "assignees"))
+        issue.assignees = [login for login in issue.assignees if login not in gone]
+        issue.updated_at = self.clock()
+        return Reply(200, self._json.issue(repo, issue))
+
+    def _pull_reply(self, repo: RepoState, issue: IssueState, status: int) -> Reply:
+        assert issue.pull is not None
+        head_repo = self.repos.get((issue.pull.head_owner or repo.owner, repo.name), repo)
+        return Reply(status, self._json.pull(repo, issue, head_repo))
+
+    def _simple_pull_reply(self, repo: RepoState, issue: IssueState, status: int) -> Reply:
+        """`pull-request-simple`, whose labels' `description` is a string, never null."""
+        reply = self._pull_reply(repo, issue, status)
+        for label in reply.body["labels"]:
+            label["description"] = label["description"] or ""
+        return reply
+
+    def _op_pulls_request_reviewers(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        issue = self._pull_issue(ctx, repo)
+        assert issue.pull is not None
+        wanted = self._logins(ctx, "reviewers")
+        # The author, or anyone without access: GitHub's description says 422 with no body.
+        if issue.user in wanted or any(
+            login not in self.users or not self._has_access(repo, login) for login in wanted
+        ):
+            return Reply(422)
+        for login in wanted:
+            if login not in issue.pull.requested_reviewers:
+                issue.pull.requested_reviewers.append(login)
+        return self._simple_pull_reply(repo, issue, 201)
+
+    def _op_pulls_remove_requested_reviewers(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        issue = self._pull_issue(ctx, repo)
+        assert issue.pull is not None
+        gone = set(self._logins(ctx, "reviewers"))
+        issue.pull.requested_reviewers = [
+            r for r in issue.pull.requested_reviewers if r not in gone
+        ]
+        return self._simple_pull_reply(repo, issue, 200)
+
     def _check_comment_body(self, body: str) -> None:
         if len(body) > MAX_COMMENT_BODY:
             message = f"Validation Failed: body is too long (maximum is {MAX_COMMENT_BODY} chars)"
@@ -809,10 +881,7 @@ class GitHubDouble(GitDataOps):
 
     def _op_pulls_get(self, ctx: _Ctx) -> Reply:
         repo = self._repo(ctx)
-        issue = self._pull_issue(ctx, repo)
-        assert issue.pull is not None
-        head_repo = self.repos.get((issue.pull.head_owner or repo.owner, repo.name), repo)
-        return Reply(200, self._json.pull(repo, issue, head_repo))
+        return self._pull_reply(repo, self._pull_issue(ctx, repo), 200)
 
     def _op_pulls_list_files(self, ctx: _Ctx) -> Reply:
         repo = self._repo(ctx)

@@ -96,6 +96,7 @@ class IssueState:
     body: str | None = None
     state: Literal["open", "closed"] = "open"
     labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
     pull: PullState | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -116,6 +117,7 @@ class PullState:
     mergeable: bool | None = True
     mergeable_state: str = "clean"
     author_association: str = "CONTRIBUTOR"
+    requested_reviewers: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -373,9 +375,9 @@ class JsonBuilder:
             "closed_at": None if issue.state == "open" else iso(issue.updated_at),
             "merged_at": iso(issue.updated_at) if pull.merged else None,
             "merge_commit_sha": None,
-            "assignee": None,
-            "assignees": [],
-            "requested_reviewers": [],
+            "assignee": self.user(issue.assignees[0]) if issue.assignees else None,
+            "assignees": [self.user(login) for login in issue.assignees],
+            "requested_reviewers": [self.user(login) for login in pull.requested_reviewers],
             "requested_teams": [],
             "head": self._branch(head_repo, head_repo.owner, pull.head_ref, pull.head_sha),
             "base": self._branch(repo, repo.owner, pull.base_ref, pull.base_sha),
@@ -398,6 +400,37 @@ class JsonBuilder:
         }
         out.update(issue.extra)
         out.update(pull.extra)
+        return out
+
+    def issue(self, repo: RepoState, issue: IssueState) -> dict[str, Any]:
+        api = f"{self.repo_url(repo)}/issues/{issue.number}"
+        kind = "pull" if issue.pull is not None else "issues"
+        out: dict[str, Any] = {
+            "id": issue.id,
+            "node_id": node_id("I", issue.id),
+            "url": api,
+            "repository_url": self.repo_url(repo),
+            "labels_url": f"{api}/labels{{/name}}",
+            "comments_url": f"{api}/comments",
+            "events_url": f"{api}/events",
+            "html_url": f"{HTML_BASE}/{repo.full_name}/{kind}/{issue.number}",
+            "number": issue.number,
+            "state": issue.state,
+            "title": issue.title,
+            "body": issue.body,
+            "user": self.user(issue.user),
+            "labels": [self.label(repo, repo.labels[n]) for n in issue.labels],
+            "assignee": self.user(issue.assignees[0]) if issue.assignees else None,
+            "assignees": [self.user(login) for login in issue.assignees],
+            "milestone": None,
+            "locked": False,
+            "comments": sum(1 for c in repo.comments.values() if c.issue_number == issue.number),
+            "closed_at": None if issue.state == "open" else iso(issue.updated_at),
+            "created_at": iso(issue.created_at),
+            "updated_at": iso(issue.updated_at),
+            "author_association": "NONE",
+        }
+        out.update(issue.extra)
         return out
 
     def diff_entry(self, repo: RepoState, head_sha: str, change: FileChange) -> dict[str, Any]:

@@ -99,6 +99,37 @@ async def test_collaborator_and_permission(gh: GitHubDouble, github_client: GitH
     assert await github_client.get_user_permission("org", "repo", "nobody-known") == "none"
 
 
+async def test_assignees_add_and_remove(gh: GitHubDouble, github_client: GitHubClient) -> None:
+    gh.user("mallory")
+    # GitHub leaves out, without an error, users who cannot be assigned: the caller compares.
+    assigned = await github_client.add_assignees("org", "repo", 7, ["alice", "bob", "mallory"])
+    assert assigned == ["alice", "bob"]
+    assert await github_client.add_assignees("org", "repo", 7, ["alice"]) == ["alice", "bob"]
+    assert await github_client.remove_assignees("org", "repo", 7, ["alice", "carol"]) == ["bob"]
+    assert gh.assignees("org", "repo", 7) == ["bob"]
+    assert gh.calls("issues/remove-assignees") == ["DELETE /repos/org/repo/issues/7/assignees"]
+    with pytest.raises(TypeError):
+        await github_client.add_assignees("org", "repo", 7, "alice")
+    with pytest.raises(ValueError, match="invalid GitHub login"):
+        await github_client.add_assignees("org", "repo", 7, ["../admin"])
+
+
+async def test_review_requests(gh: GitHubDouble, github_client: GitHubClient) -> None:
+    gh.user("mallory")
+    assert await github_client.request_reviewers("org", "repo", 7, ["alice", "bob"]) == [
+        "alice",
+        "bob",
+    ]
+    for refused in (["mallory"], ["carol"]):  # not a collaborator; the author
+        with pytest.raises(GitHubError) as err:
+            await github_client.request_reviewers("org", "repo", 7, refused)
+        assert err.value.status == 422
+    assert await github_client.remove_requested_reviewers("org", "repo", 7, ["alice"]) == ["bob"]
+    assert gh.requested_reviewers("org", "repo", 7) == ["bob"]
+    pull = await github_client.get_pull("org", "repo", 7)
+    assert pull.number == 7  # the pull's JSON with reviewers still meets the contract
+
+
 async def test_labels_add_list_remove(gh: GitHubDouble, github_client: GitHubClient) -> None:
     labels = await github_client.add_labels("org", "repo", 7, ["lgtm", "do-not-merge/hold"])
     assert [label.name for label in labels] == ["kind/bug", "lgtm", "do-not-merge/hold"]

@@ -150,6 +150,46 @@ class GitHubClient(StatusSetter, GitHubPullWrites):
         path = f"{repo_path(owner, repo)}/issues/{int(number)}/labels/{name}"
         await self._api.call("DELETE", path, ok=(200, 204, 404))
 
+    # -- assignees and review requests -------------------------------------------------------
+
+    async def add_assignees(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        """Assign `logins`; returns who is assigned now. GitHub silently leaves out users who
+        cannot be assigned (no access to the repository), so callers compare."""
+        body = {"assignees": _logins(logins)}
+        path = f"{repo_path(owner, repo)}/issues/{int(number)}/assignees"
+        resp = await self._api.call("POST", path, body=body, ok=(201,))
+        return [user["login"] for user in resp.json().get("assignees") or []]
+
+    async def remove_assignees(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        """Unassign `logins` (ones not assigned are fine); returns who is assigned now."""
+        body = {"assignees": _logins(logins)}
+        path = f"{repo_path(owner, repo)}/issues/{int(number)}/assignees"
+        resp = await self._api.call("DELETE", path, body=body, ok=(200,))
+        return [user["login"] for user in resp.json().get("assignees") or []]
+
+    async def request_reviewers(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        """Request reviews of a pull request; returns the pending requests now. GitHub refuses
+        (422, `GitHubError`) non-collaborators and the pull request's author."""
+        body = {"reviewers": _logins(logins)}
+        path = f"{repo_path(owner, repo)}/pulls/{int(number)}/requested_reviewers"
+        resp = await self._api.call("POST", path, body=body, ok=(201,))
+        return [user["login"] for user in resp.json().get("requested_reviewers") or []]
+
+    async def remove_requested_reviewers(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        """Withdraw review requests; returns the pending requests now."""
+        body = {"reviewers": _logins(logins)}
+        path = f"{repo_path(owner, repo)}/pulls/{int(number)}/requested_reviewers"
+        resp = await self._api.call("DELETE", path, body=body, ok=(200,))
+        return [user["login"] for user in resp.json().get("requested_reviewers") or []]
+
     # -- comments -----------------------------------------------------------------------------
 
     async def list_issue_comments(self, owner: str, repo: str, number: int) -> list[IssueComment]:
@@ -244,3 +284,13 @@ def client_from_settings(settings: GitHubSettings, **kwargs: Any) -> GitHubClien
     they are missing or unusable); create it on the event loop that will use it."""
     kwargs.setdefault("timeout", settings.timeout)
     return GitHubClient(auth_from_settings(settings), base_url=settings.base_url, **kwargs)
+
+
+def _logins(logins: Sequence[str]) -> list[str]:
+    if isinstance(logins, str):
+        raise TypeError("logins must be a sequence of names, not one string")
+    names = list(dict.fromkeys(logins))
+    for name in names:
+        if not LOGIN.fullmatch(name):
+            raise ValueError(f"invalid GitHub login: {name[:60]!r}")
+    return names

@@ -360,17 +360,39 @@ class IssueCommentEvent(_Payload):
     sender: User
 
 
+class Review(_Model):
+    """A pull request review (`pull_request_review` payloads): `approved`, `commented`, ..."""
+
+    id: int
+    user: User
+    body: str | None = None
+    state: str
+    html_url: str = ""
+    commit_id: str = ""
+
+    _user = field_validator("user", mode="before")(_ghost_if_null)
+
+
+class PullRequestReviewEvent(_Payload):
+    action: str
+    review: Review
+    pull_request: PullRequest
+    repository: Repository
+    sender: User
+
+
 class PingEvent(_Payload):
     zen: str = ""
     hook_id: int | None = None
 
 
-TypedPayload = PullRequestEvent | PushEvent | IssueCommentEvent | PingEvent
+TypedPayload = PullRequestEvent | PushEvent | IssueCommentEvent | PullRequestReviewEvent | PingEvent
 
 _TYPED: dict[str, type[TypedPayload]] = {
     "pull_request": PullRequestEvent,
     "push": PushEvent,
     "issue_comment": IssueCommentEvent,
+    "pull_request_review": PullRequestReviewEvent,
     "ping": PingEvent,
 }
 

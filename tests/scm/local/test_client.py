@@ -77,6 +77,27 @@ async def test_every_local_user_is_trusted_with_write(scm: LocalScm, repo: Repo)
     assert err.value.status == 404
 
 
+async def test_assignees_and_review_requests_persist_beside_the_labels(
+    scm: LocalScm, repo: Repo, db: Database, root: Path
+) -> None:
+    open_pr(repo, author="bob")
+    assert await scm.add_assignees(ORG, REPO, 7, ["alice", "carol", "Alice"]) == ["alice", "carol"]
+    assert await scm.remove_assignees(ORG, REPO, 7, ["carol", "absent"]) == ["alice"]
+    assert await scm.request_reviewers(ORG, REPO, 7, ["carol"]) == ["carol"]
+    other = LocalScm(root, db.engine)
+    assert await other.add_assignees(ORG, REPO, 7, []) == ["alice"]
+    assert await other.remove_requested_reviewers(ORG, REPO, 7, ["carol"]) == []
+    with pytest.raises(LocalScmError) as err:
+        await scm.request_reviewers(ORG, REPO, 7, ["bob"])  # the author
+    assert err.value.status == 422
+    with pytest.raises(LocalScmError) as err:
+        await scm.add_assignees(ORG, REPO, 7, ["no such/login"])
+    assert err.value.status == 422
+    with pytest.raises(TypeError):
+        await scm.add_assignees(ORG, REPO, 7, "alice")
+    assert (root / ".foredeck-assignees.json").exists()
+
+
 async def test_labels_persist_in_the_label_file(
     scm: LocalScm, repo: Repo, db: Database, root: Path
 ) -> None:

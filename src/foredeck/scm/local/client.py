@@ -26,10 +26,11 @@ from foredeck.scm.github_types import (
     PullRequest,
 )
 from foredeck.scm.links import DashboardLinks
-from foredeck.scm.local.labels import LABEL_COLOR, LabelStore
+from foredeck.scm.local.labels import ASSIGNEES_FILE, LABEL_COLOR, REVIEWERS_FILE, LabelStore
 from foredeck.scm.local.names import (
     LocalScmError,
     check_comment,
+    check_login,
     check_name,
     check_sha,
     pr_branch,
@@ -60,6 +61,9 @@ class LocalScm(StatusSetter, LocalPullWrites):
         repos = LocalRepos(root, base_branch)
         labels = LabelStore(Path(labels_path)) if labels_path else None
         self.pulls = LocalPulls(repos, links or DEFAULT_LINKS, labels)
+        beside = self.pulls.labels.path.parent
+        self.assignees = LabelStore(beside / ASSIGNEES_FILE)
+        self.reviewers = LabelStore(beside / REVIEWERS_FILE)
         self.repos = repos
         self.bot_login = bot_login
         self._state = ScmState(engine)
@@ -134,6 +138,48 @@ class LocalScm(StatusSetter, LocalPullWrites):
     async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None:
         await self._require_issue(owner, repo, number)
         await asyncio.to_thread(self.pulls.labels.update, owner, repo, number, (), label)
+
+    # assignees and review requests: anyone may be named (everyone here is one of us)
+
+    async def _people(
+        self,
+        store: LabelStore,
+        owner: str,
+        repo: str,
+        number: int,
+        add: Sequence[str],
+        remove: Sequence[str],
+    ) -> list[str]:
+        if isinstance(add, str) or isinstance(remove, str):
+            raise TypeError("logins must be a sequence of names, not one string")
+        for login in (*add, *remove):
+            check_login(login)
+        await self._require_issue(owner, repo, number)
+        return await asyncio.to_thread(store.update, owner, repo, number, list(add), list(remove))
+
+    async def add_assignees(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        return await self._people(self.assignees, owner, repo, number, logins, ())
+
+    async def remove_assignees(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        return await self._people(self.assignees, owner, repo, number, (), logins)
+
+    async def request_reviewers(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        """As on GitHub, the author cannot be asked to review their own pull request (422)."""
+        pr = await self.get_pull(owner, repo, number)
+        if any(login.lower() == pr.user.login.lower() for login in logins):
+            raise LocalScmError(422, "Review cannot be requested from pull request author.")
+        return await self._people(self.reviewers, owner, repo, number, logins, ())
+
+    async def remove_requested_reviewers(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]:
+        return await self._people(self.reviewers, owner, repo, number, (), logins)
 
     # comments
 

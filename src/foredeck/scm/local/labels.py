@@ -1,7 +1,8 @@
 """Labels of local pull requests: one JSON file shared by every foredeck process on the machine.
 
 Labels are few and rarely written, so a file (`<local_root>/.foredeck-labels.json`, rewritten
-atomically under `flock`) keeps them across restarts without a database table.
+atomically under `flock`) keeps them across restarts without a database table. Assignees and
+review requests are lists of names per pull request too, kept the same way in files beside it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from pathlib import Path
 from foredeck.scm.local.jsonfile import SharedJson
 
 LABELS_FILE = ".foredeck-labels.json"
+ASSIGNEES_FILE = ".foredeck-assignees.json"
+REVIEWERS_FILE = ".foredeck-reviewers.json"
 LABEL_COLOR = "ededed"
 
 
 class LabelStore:
-    """Labels of local pull requests in one JSON file, read and rewritten under `flock`."""
+    """Names per local pull request (labels, assignees, reviewers) in one JSON file, read and
+    rewritten under `flock`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -39,7 +43,12 @@ class LabelStore:
             return list(self._read().get(self._key(org, repo, number), []))
 
     def update(
-        self, org: str, repo: str, number: int, add: Sequence[str] = (), remove: str | None = None
+        self,
+        org: str,
+        repo: str,
+        number: int,
+        add: Sequence[str] = (),
+        remove: str | Sequence[str] | None = None,
     ) -> list[str]:
         with self._locked():
             data = self._read()
@@ -50,8 +59,10 @@ class LabelStore:
                 if name.lower() not in lower:
                     names.append(name)
                     lower.add(name.lower())
-            if remove is not None:
-                names = [n for n in names if n.lower() != remove.lower()]
+            gone = (
+                {remove.lower()} if isinstance(remove, str) else {r.lower() for r in remove or ()}
+            )
+            names = [n for n in names if n.lower() not in gone]
             if names:
                 data[key] = names
             else:

@@ -86,6 +86,12 @@ def check_comment(body: str, author: str) -> None:
         raise LocalScmError(422, f"invalid comment author {author!r}")
 
 
+def check_login(login: str) -> str:
+    if not isinstance(login, str) or not LOGIN.fullmatch(login):
+        raise LocalScmError(422, f"invalid login {str(login)[:60]!r}")
+    return login
+
+
 def pr_branch(number: int) -> str:
     """The branch of pull request `number`: `pr/N`."""
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:

@@ -1,0 +1,176 @@
+"""`approve`: `/approve`, `/approve no-issue`, `/approve cancel`, OWNERS files, `approved`.
+
+Every changed file needs an approval by an approver of its directory or a parent (`owners`).
+Approvals are read from the pull request's comments each time (the latest `/approve` or
+`/approve cancel` of each person wins), so there is no state to lose and a redelivery finds
+the same answer. The plugin keeps the `approved` label in step and one notifier comment,
+edited in place, saying which files still need whom. OWNERS files are read at the base
+branch's current commit (a pull request cannot approve itself by editing them).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+
+from foredeck.hook.plugins.chatops import build
+from foredeck.hook.plugins.chatops.base import (
+    ChatOpsClient,
+    ChatOpsPlugin,
+    CommentCall,
+    Issue,
+)
+from foredeck.hook.plugins.chatops.commands import Command, CommandHelp, parse_commands
+from foredeck.hook.plugins.chatops.options import PluginOptions
+from foredeck.hook.plugins.chatops.owners import (
+    Owners,
+    OwnersError,
+    directories_of,
+    parse_aliases,
+    parse_owners,
+)
+from foredeck.scm.github_types import PullRequestEvent, TypedPayload
+from foredeck.settings import Settings
+
+APPROVED_LABEL = "approved"
+NOTIFIER_MARKER = "<!-- foredeck:approve:notifier -->"
+MAX_FILES = 3000
+MAX_LISTED = 50
+PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+
+
+def approvals(comments: Sequence[tuple[str, str]], bot: str | None) -> list[str]:
+    """Who approves now, from (author, body) in order: each person's latest word wins."""
+    approved: dict[str, str] = {}
+    for author, body in comments:
+        if bot is not None and author.lower() == bot.lower():
+            continue
+        for command in parse_commands(body):
+            if command.name != "approve":
+                continue
+            if command.args.lower() == "cancel":
+                approved.pop(author.lower(), None)
+            elif command.args.lower() in ("", "no-issue"):
+                approved[author.lower()] = author
+    return list(approved.values())
+
+
+async def load_owners(gh: ChatOpsClient, org: str, repo: str, ref: str, files: list[str]) -> Owners:
+    """The OWNERS files of every directory the change touches, and the root OWNERS_ALIASES."""
+    directories = sorted({d for f in files for d in directories_of(f)})
+    found = {}
+    for directory in directories:
+        path = posixpath.join(directory, "OWNERS") if directory else "OWNERS"
+        raw = await gh.get_file_content(org, repo, path, ref)
+        if raw is not None:
+            found[directory] = parse_owners(raw.decode("utf-8", "replace"), directory)
+    raw_aliases = await gh.get_file_content(org, repo, "OWNERS_ALIASES", ref)
+    aliases = parse_aliases(raw_aliases.decode("utf-8", "replace")) if raw_aliases else {}
+    return Owners(found, aliases)
+
+
+def notifier(
+    approved: list[str], owners: Owners, unapproved: list[str], error: str, done: bool
+) -> str:
+    state = "**APPROVED**" if done else "**NOT APPROVED**"
+    lines = [f"[APPROVALNOTIFIER] This PR is {state}", ""]
+    who = ", ".join(f"@{login}" for login in approved) or "nobody yet"
+    lines.append(f"Approved by: {who}")
+    if error:
+        lines += ["", f"The OWNERS files cannot be used: {error}"]
+    if unapproved:
+        lines += ["", "Files that still need an approver:"]
+        for path in unapproved[:MAX_LISTED]:
+            directory, names = owners.nearest_approvers(path)
+            where = f"`{directory}/OWNERS`" if directory else "the root `OWNERS`"
+            ask = ", ".join(f"@{n}" for n in names[:5])
+            hint = f"ask {ask} ({where})" if names else "no OWNERS file names an approver"
+            lines.append(f"- `{path}`: {hint}")
+        if len(unapproved) > MAX_LISTED:
+            lines.append(f"- ... and {len(unapproved) - MAX_LISTED} more")
+    lines += [
+        "",
+        "Approvers approve with `/approve` on a line of its own and cancel with `/approve cancel`.",
+        NOTIFIER_MARKER,
+    ]
+    return "\n".join(lines)
+
+
+class ApprovePlugin(ChatOpsPlugin):
+    name = "approve"
+    commands = (
+        CommandHelp(
+            "/approve [no-issue|cancel]",
+            f"Approves the files you own; when every changed file is approved, the PR gets "
+            f"`{APPROVED_LABEL}`. `/approve cancel` withdraws yours.",
+            "Approvers in the OWNERS files of the changed files (or their parents)",
+        ),
+    )
+    events = frozenset({"issue_comment", "pull_request"})
+
+    async def on_event(self, typed: TypedPayload) -> None:
+        if isinstance(typed, PullRequestEvent):
+            pr = typed.pull_request
+            if typed.action in PR_ACTIONS and pr.state == "open":
+                issue = Issue(
+                    self.gh(),
+                    typed.repository.org,
+                    typed.repository.name,
+                    pr.number,
+                    pr.user.login,
+                    True,
+                )
+                await self.evaluate(issue, None)
+        else:
+            await super().on_event(typed)
+
+    async def run(self, call: CommentCall, command: Command) -> None:
+        if not call.issue.is_pull:
+            call.reply(f"{command.shown}: approvals work on pull requests only.")
+        elif command.args.lower() not in ("", "no-issue", "cancel"):
+            call.reply(f"{command.shown} is not understood: use `/approve` or `/approve cancel`.")
+        else:
+            call.acted = True
+
+    async def finish(self, call: CommentCall) -> None:
+        if call.acted:
+            await self.evaluate(call.issue, call)
+
+    async def evaluate(self, issue: Issue, call: CommentCall | None) -> None:
+        """Recompute the approvals; set the label and the notifier comment to match."""
+        client = self.gh()
+        org, repo, number = issue.org, issue.repo, issue.number
+        pr = await client.get_pull(org, repo, number)
+        files = (await client.list_pull_files(org, repo, number))[:MAX_FILES]
+        error = ""
+        try:
+            owners = await load_owners(client, org, repo, pr.base.sha, files)
+        except OwnersError as exc:
+            owners, error = Owners({}), str(exc)
+        comments = await client.list_issue_comments(org, repo, number)
+        said = approvals([(c.user.login, c.body) for c in comments], self.options.bot_login)
+        anyone = {name for path in files for name in owners.approvers(path)}
+        approved = [a for a in said if a.lower() in anyone]  # only approvers count, and show
+        unapproved = owners.unapproved(files, approved) if not error else files
+        done = not unapproved and not error and bool(approved)  # nothing changed: still ask one
+        if call is not None and not error and call.commenter.lower() not in anyone:
+            call.reply("you are not an approver of any file this PR changes; see its OWNERS files.")
+        if done:
+            await issue.add_label(APPROVED_LABEL)
+        else:
+            await issue.remove_label(APPROVED_LABEL)
+        await self._upsert(client, issue, notifier(approved, owners, unapproved, error, done))
+
+    async def _upsert(self, gh: ChatOpsClient, issue: Issue, body: str) -> None:
+        for existing in await gh.list_issue_comments(issue.org, issue.repo, issue.number):
+            mine = self.options.bot_login is None or self.is_bot(existing.user.login)
+            if NOTIFIER_MARKER in existing.body and mine:
+                if existing.body != body:
+                    await gh.edit_comment(issue.org, issue.repo, existing.id, body)
+                return
+        await gh.create_comment(issue.org, issue.repo, issue.number, body)
+
+
+def create(settings: Settings) -> ApprovePlugin:
+    """`foredeck.hook.plugins.chatops.approve:create`."""
+    return build(settings, ApprovePlugin, PluginOptions)

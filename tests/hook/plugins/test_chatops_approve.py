@@ -1,0 +1,102 @@
+"""`/approve` with OWNERS files, through the real worker and the GitHub double."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.db.fixtures import Database
+from tests.doubles.github_api import GitHubDouble
+from tests.hook.plugins.chatops_env import BOT, ORG, REPO, ChatOps, make_chatops
+from tests.hook.plugins.trigger_env import pr_payload, seed_github, sha
+
+MARKER = "<!-- foredeck:approve:notifier -->"
+
+
+@pytest.fixture
+def ops(sqlite_db: Database, github_double: GitHubDouble) -> Iterator[ChatOps]:
+    seed_github(github_double)
+    gh = github_double
+    gh.set_file(ORG, REPO, "OWNERS", "approvers: [root-admin]\n")
+    gh.set_file(ORG, REPO, "OWNERS_ALIASES", "aliases:\n  b-team: [ben, bea]\n")
+    gh.set_file(ORG, REPO, "a/OWNERS", "approvers: [amy]\n")
+    gh.set_file(ORG, REPO, "b/OWNERS", "approvers: [b-team]\n")
+    gh.set_file(ORG, REPO, "c/OWNERS", "approvers: [cat]\noptions: {no_parent_owners: true}\n")
+    files = ["a/1.py", "b/x/2.py", "c/3.py"]
+    gh.add_pull(ORG, REPO, 1, author="alice", head_sha=sha("head-1"), files=files)
+    h = make_chatops(sqlite_db, github_double)
+    yield h
+    h.worker.close()
+
+
+def notifiers(ops: ChatOps) -> list[str]:
+    return [c.body for c in ops.gh.comments(ORG, REPO, 1) if c.user == BOT and MARKER in c.body]
+
+
+def test_every_owners_directory_must_approve_and_the_notifier_is_edited_in_place(
+    ops: ChatOps,
+) -> None:
+    ops.deliver("pull_request", pr_payload("opened", 1, author="alice", head_sha=sha("head-1")))
+    (note,) = notifiers(ops)
+    assert "This PR is **NOT APPROVED**" in note and "Approved by: nobody yet" in note
+    assert "- `c/3.py`: ask @cat (`c/OWNERS`)" in note
+    assert "- `b/x/2.py`: ask @ben, @bea (`b/OWNERS`)" in note
+
+    delivery = ops.comment(1, "/approve", commenter="amy", author="alice")
+    ops.redeliver(delivery)
+    ops.comment(1, "/approve no-issue", commenter="bea", author="alice")
+    assert ops.labels(1) == []
+    (note,) = notifiers(ops)
+    assert "Approved by: @amy, @bea" in note and "`a/1.py`" not in note and "`c/3.py`" in note
+
+    ops.comment(1, "/approve", commenter="cat", author="alice")
+    assert ops.labels(1) == ["approved"]
+    (note,) = notifiers(ops)
+    assert "This PR is **APPROVED**" in note
+    assert ops.replies(1) == [note]  # no other comment: the approvals worked
+
+    ops.comment(1, "/approve cancel", commenter="cat", author="alice")
+    assert ops.labels(1) == []
+
+
+def test_a_root_approver_does_not_cover_a_no_parent_owners_directory(ops: ChatOps) -> None:
+    ops.comment(1, "/approve", commenter="root-admin", author="alice")
+    (note,) = notifiers(ops)
+    assert "Approved by: @root-admin" in note
+    assert "`c/3.py`" in note and "`a/1.py`" not in note and "`b/x/2.py`" not in note
+    assert ops.labels(1) == []
+
+
+def test_someone_who_owns_nothing_here_is_told_and_not_counted(ops: ChatOps) -> None:
+    ops.comment(1, "/approve", commenter="mallory", author="alice")
+    replies = [r for r in ops.replies(1) if MARKER not in r]
+    (reply,) = replies
+    assert reply.startswith("@mallory: you are not an approver of any file this PR changes")
+    (note,) = notifiers(ops)
+    assert "Approved by: nobody yet" in note
+
+
+def test_an_unusable_owners_file_blocks_approval_and_says_why(ops: ChatOps) -> None:
+    ops.gh.set_file(ORG, REPO, "a/OWNERS", "approvers: amy\n")
+    for who in ("amy", "ben", "cat", "root-admin"):
+        ops.comment(1, "/approve", commenter=who, author="alice")
+    assert ops.labels(1) == []
+    (note,) = notifiers(ops)
+    assert "The OWNERS files cannot be used: a/OWNERS: approvers must be a list" in note
+
+
+def test_bad_arguments_and_issues_are_answered(ops: ChatOps) -> None:
+    ops.comment(1, "/approve everything", commenter="amy", author="alice")
+    assert "`/approve everything` is not understood" in ops.replies(1)[0]
+    ops.gh.add_issue(ORG, REPO, 2, author="alice")
+    ops.comment(2, "/approve", commenter="amy", author="alice", is_pull=False)
+    assert "approvals work on pull requests only" in ops.replies(2)[0]
+
+
+def test_a_pull_request_without_changed_files_still_needs_an_approval(ops: ChatOps) -> None:
+    ops.gh.add_pull(ORG, REPO, 3, author="alice", head_sha=sha("head-3"))
+    ops.deliver("pull_request", pr_payload("opened", 3, author="alice", head_sha=sha("head-3")))
+    assert ops.labels(3) == []
+    (note,) = [r for r in ops.replies(3) if MARKER in r]
+    assert "This PR is **NOT APPROVED**" in note
