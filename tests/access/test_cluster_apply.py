@@ -108,6 +108,21 @@ def test_unknown_cluster_and_unreachable_context(double: RbacDouble, tmp_path: P
     assert double.stored() == {}
 
 
+def test_clusters_without_a_context_are_applied_only_alone(
+    double: RbacDouble, tmp_path: Path
+) -> None:
+    """Two clusters must never both land in the current context: `test` names none."""
+    roles, config = write_roles(tmp_path, NO_ENTRIES), kubeconfig(double, tmp_path)
+    code, _, err = apply(roles, config)
+    assert code == 1
+    assert "cluster test names no kubeconfig context: apply it alone (--cluster test" in err
+    assert double.stored() == {}
+    double.namespaces.add("tests")
+    code, out, err = apply(roles, config, "--cluster", "test")
+    assert code == 0, err
+    assert "test: applied RoleBinding tests/foredeck:admin" in out.splitlines()
+
+
 def test_the_double_refuses_what_the_api_server_would(double: RbacDouble, tmp_path: Path) -> None:
     """The double is a check, not a sink: an invalid binding is a 422 that apply reports."""
     from foredeck.access.kube_apply import AccessApplyError, apply_objects

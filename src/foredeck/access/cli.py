@@ -97,7 +97,14 @@ def apply_command(
     )
     from foredeck.execute.kube.client import KubeConfigError, KubeTarget, api_client
 
-    for done in _rendered(roles_path, cluster):
+    rendered = _rendered(roles_path, cluster)
+    unnamed = [d.cluster.name for d in rendered if d.cluster.context is None]
+    if unnamed and len(rendered) > 1:
+        raise _fail(
+            f"cluster {unnamed[0]} names no kubeconfig context: apply it alone "
+            f"(--cluster {unnamed[0]}, to the current context) or give it a `context`"
+        )
+    for done in rendered:
         c = done.cluster
         try:
             api = api_client(
