@@ -6,14 +6,20 @@ No JSON schemas for `rbac.authorization.k8s.io/v1` or a core `ConfigMap` are ven
 release-1.37) are pydantic models: building one checks each required field and each type. A
 model silently drops keys it does not know, so the object is also serialised back and must
 equal the input: a misspelt or unknown field, anywhere, fails. Names are checked as the API
-server does (RBAC objects: path segment names; namespaces: DNS labels), which no model does.
+server does (RBAC objects: path segment names; namespaces: DNS labels), which no model does,
+and `metadata` is validated against the upstream `ObjectMeta` schema (from the vendored Argo
+schema, `tests/data/schemas/README.md`) as the API double for resource tasks does.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft7Validator
 from kubernetes.client import (
     ApiClient,
     V1ClusterRole,
@@ -30,9 +36,17 @@ MODELS: dict[tuple[str, str], Any] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): V1RoleBinding,
     ("v1", "ConfigMap"): V1ConfigMap,
 }
+SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas"
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 CONFIGMAP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+@cache
+def meta_validator() -> Draft7Validator:
+    schema = json.loads((SCHEMAS / "argo-workflows-schema.json").read_text())
+    ref = "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    return Draft7Validator({"$ref": ref, "definitions": schema["definitions"]})
 
 
 def problems(obj: Any) -> list[str]:
@@ -51,6 +65,7 @@ def problems(obj: Any) -> list[str]:
     if again != obj:
         found.append(f"fields the model does not know or types it changed: {again} != {obj}")
     meta = obj.get("metadata") or {}
+    found.extend(f"metadata: {e.message[:200]}" for e in meta_validator().iter_errors(meta))
     name, namespace = meta.get("name", ""), meta.get("namespace")
     if obj["kind"] in CLUSTER_SCOPED:
         if namespace is not None:
