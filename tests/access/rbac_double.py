@@ -3,7 +3,8 @@
 
 `tests/execute/kube/kube_double.py` serves the executors' objects; this adds, at their real
 paths, ClusterRoles (cluster-scoped), Roles and RoleBindings (`rbac.authorization.k8s.io/v1`)
-and ConfigMaps (`v1`): GET one or a list, DELETE one, and PATCH as server-side apply only
+and ConfigMaps (`v1`): GET one or a list (of a namespace or of all, with an equality label
+selector), DELETE one, and PATCH as server-side apply only
 (`application/apply-patch+yaml` with a `fieldManager`, as the API server requires). An apply
 creates the object, or merges into it; an apply that changes nothing keeps its
 `resourceVersion`, as the API server does. Bodies are validated with
@@ -22,7 +23,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.access.kube_models import problems
-from tests.execute.kube.kube_double import KubeDouble, merge_patch, status_response
+from tests.execute.kube.kube_double import (
+    KubeDouble,
+    matches_labels,
+    merge_patch,
+    status_response,
+)
 
 RBAC = ("rbac.authorization.k8s.io", "v1")
 KINDS: dict[tuple[str, str, str], str] = {
@@ -73,7 +79,9 @@ class RbacDouble(KubeDouble):
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def _resource(self, request: Request) -> tuple[str, str, str] | None:
+    def _resource(
+        self, request: Request, every_namespace: bool = False
+    ) -> tuple[str, str, str] | None:
         p = request.path_params
         group = "" if request.url.path.startswith("/api/v1/") else RBAC[0]
         resource = (group, "v1", p["plural"])
@@ -81,22 +89,23 @@ class RbacDouble(KubeDouble):
             return None
         if KINDS[resource] == "ClusterRole" and "ns" in p:
             return None
-        if KINDS[resource] != "ClusterRole" and "ns" not in p:
+        if KINDS[resource] != "ClusterRole" and "ns" not in p and not every_namespace:
             return None
         return resource
 
     async def _list(self, request: Request) -> Response:
         if (denied := self._authorised(request)) is not None:
             return denied
-        resource = self._resource(request)
+        resource = self._resource(request, every_namespace=True)
         if resource is None:
             return status_response(404, "NotFound", "the server could not find the resource")
-        ns = request.path_params.get("ns", "")
+        ns = request.path_params.get("ns")  # none: every namespace's (or cluster-scoped)
+        selector = request.query_params.get("labelSelector")
         with self.lock:
             items = [
                 copy.deepcopy(o)
                 for (r, n, _), o in self.objects.items()
-                if (r, n) == (resource, ns)
+                if r == resource and (ns is None or n == ns) and matches_labels(o, selector)
             ]
         return JSONResponse({"kind": KINDS[resource] + "List", "items": items, "metadata": {}})
 

@@ -83,6 +83,37 @@ def test_a_dropped_grant_is_taken_away(double: RbacDouble, tmp_path: Path) -> No
     assert double.stored() == expected(roles)
 
 
+def test_prune_deletes_the_bindings_of_a_dropped_namespace_only(
+    double: RbacDouble, tmp_path: Path
+) -> None:
+    roles, config = write_roles(tmp_path, NO_ENTRIES), kubeconfig(double, tmp_path)
+    assert apply(roles, config, "--cluster", "ci")[0] == 0
+    foreign = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "someone-elses", "namespace": "widget"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [],
+    }
+    double.put(("rbac.authorization.k8s.io", "v1", "rolebindings"), "widget", foreign)
+    write_roles(tmp_path, NO_ENTRIES.replace("  - name: widget\n    repos: [acme/widget]\n", ""))
+    # Without --prune the dropped namespace keeps its bindings.
+    assert apply(roles, config, "--cluster", "ci")[0] == 0
+    widget = {k for k in double.stored() if k[1] == "widget"}
+    assert ("RoleBinding", "widget", "foredeck:viewer") in widget
+
+    code, out, err = apply(roles, config, "--cluster", "ci", "--prune")
+    assert code == 0, err
+    assert sorted(line for line in out.splitlines() if "deleted" in line) == [
+        f"ci: deleted RoleBinding widget/foredeck:{role}" for role in ("admin", "editor", "viewer")
+    ]
+    assert {k for k in double.stored() if k[1] == "widget"} == {
+        ("RoleBinding", "widget", "someone-elses")
+    }
+    rest = {k: v for k, v in double.stored().items() if k[1] != "widget"}
+    assert rest == expected(roles)
+
+
 def test_a_missing_namespace_is_a_clear_error(double: RbacDouble, tmp_path: Path) -> None:
     double.namespaces.discard("widget")
     roles, config = write_roles(tmp_path, NO_ENTRIES), kubeconfig(double, tmp_path)

@@ -88,12 +88,17 @@ def apply_command(
         str | None,
         typer.Option(help="The kubeconfig file ($KUBECONFIG, ~/.kube/config).", show_default=False),
     ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(help="Also delete foredeck's RoleBindings the file no longer renders."),
+    ] = False,
 ) -> None:
     """Apply them: RBAC and aws-auth by server-side apply, EKS access entries with boto3."""
     from foredeck.access.kube_apply import (
         AccessApplyError,
         apply_access_entries,
         apply_objects,
+        prune_bindings,
     )
     from foredeck.execute.kube.client import KubeConfigError, KubeTarget, api_client
 
@@ -112,6 +117,8 @@ def apply_command(
             )
             try:
                 lines = apply_objects(api, done.objects)
+                if prune:
+                    lines += prune_bindings(api, done.objects)
             finally:
                 api.close()  # type: ignore[no-untyped-call]
             if done.access_entries and c.eks is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from foredeck.access.kube_render import POLICIES, AccessEntry
+from foredeck.access.kube_render import MANAGED, POLICIES, AccessEntry
 
 FIELD_MANAGER = "foredeck"
 APPLY = "application/apply-patch+yaml"
@@ -52,6 +52,30 @@ def apply_objects(api: k8s.ApiClient, objects: list[dict[str, Any]]) -> list[str
         except ApiException as exc:
             raise AccessApplyError(f"{where}: {_reason(exc)}") from None
         done.append(f"applied {where}")
+    return done
+
+
+def prune_bindings(api: k8s.ApiClient, objects: list[dict[str, Any]]) -> list[str]:
+    """Delete foredeck's RoleBindings (by their label) that `objects` no longer holds: those of
+    a namespace dropped from the roles file. Others' bindings are never touched."""
+    rbac = k8s.RbacAuthorizationV1Api(api)
+    keep = {
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in objects
+        if o["kind"] == "RoleBinding"
+    }
+    selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
+    done = []
+    try:
+        found = rbac.list_role_binding_for_all_namespaces(label_selector=selector)
+        for item in found.items:
+            meta = item.metadata
+            ns, name = (meta.namespace, meta.name) if meta is not None else (None, None)
+            if ns and name and (ns, name) not in keep:
+                rbac.delete_namespaced_role_binding(name, ns)
+                done.append(f"deleted RoleBinding {ns}/{name}")
+    except ApiException as exc:
+        raise AccessApplyError(f"pruning RoleBindings: {_reason(exc)}") from None
     return done
 
 
