@@ -221,6 +221,11 @@ def test_an_unknown_cluster_is_named(tmp_path: Path) -> None:
             "is not an IAM role or user ARN",
         ),
         ('group_prefix: "oidc:"', 'group_prefix: "system:"', "`system:` names"),
+        (
+            "acme/ci-maintainers: {aws:",
+            "acme/ci-maintainers: {kube: 'EKS:admins', aws:",
+            r"subjects.teams.acme/ci-maintainers.kube: .*'EKS:admins'",
+        ),
         ("  - name: widget\n", "  - name: acme\n", "namespace 'acme' is listed twice"),
         ("  - name: widget\n", "  - name: Widget_NS\n", "is not a namespace name"),
         ("- name: test\n", "- name: ci\n", "cluster 'ci' is listed twice"),
@@ -235,6 +240,17 @@ def test_bad_subjects_and_clusters_are_refused_with_their_line(
     code, _, err = cli("render", str(tmp_path / "roles.yaml"))
     assert code == 1
     assert "roles.yaml:" in err
+
+
+def test_a_subject_no_grant_names_is_a_typo(tmp_path: Path) -> None:
+    text = ROLES.replace("    alice: {kube:", "    alcie: {kube:")
+    with pytest.raises(
+        AccessRenderError, match=r"subjects.users: no grant names 'alcie' \(a typo\?\)"
+    ):
+        rendered(tmp_path, text)
+    text = ROLES.replace("  teams:\n", "  groups:\n    ci-editor: {kube: editors}\n  teams:\n")
+    with pytest.raises(AccessRenderError, match=r"subjects.groups: no grant names 'ci-editor'"):
+        rendered(tmp_path, text)
 
 
 def test_an_iam_arn_of_two_users_is_refused(tmp_path: Path) -> None:

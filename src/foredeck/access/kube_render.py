@@ -76,6 +76,7 @@ def select(roles: RolesFile, names: list[str] | None) -> list[Cluster]:
 
 
 def render(roles: RolesFile, cluster: Cluster) -> Rendered:
+    _check_subjects(roles)
     people = _people(roles, cluster)
     objects = [_cluster_role(cluster, role) for role in ROLES]
     for ns in sorted(cluster.namespaces, key=lambda n: n.name):
@@ -120,6 +121,19 @@ def _people(roles: RolesFile, cluster: Cluster) -> dict[tuple[str, str], _Person
             name = ident.kube or cluster.group_prefix + group
             found[("group", group)] = _Person(Subject("Group", name), tuple(ident.aws))
     return found
+
+
+def _check_subjects(roles: RolesFile) -> None:
+    """A `subjects:` entry no grant names is a typo (its person would get no IAM identity)."""
+    named = {key for grant in roles.grants for key in _named(grant)}
+    section = roles.subjects
+    for kind, entries in (("users", section.users), ("teams", section.teams)):
+        for name in entries:
+            if (kind[:-1], name.lower()) not in named:
+                raise AccessRenderError(f"subjects.{kind}: no grant names {name!r} (a typo?)")
+    for name in section.groups:
+        if ("group", name) not in named:
+            raise AccessRenderError(f"subjects.groups: no grant names {name!r} (a typo?)")
 
 
 def _named(grant: Grant) -> list[tuple[str, str]]:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 KubeRole = Literal["viewer", "editor", "admin"]
 MAX_ITEMS = 10_000
 
+RESERVED = ("system:", "eks:", "aws:", "amazon:", "iam:")
+"""Prefixes of Kubernetes' and EKS's own users and groups."""
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 IAM_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
@@ -26,8 +28,11 @@ _SCOPE = re.compile(r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,99}/(\*|[A-Za-z0-9][A-Za-
 def _kube_name(value: str) -> str:
     if not value or len(value) > 253 or any(c.isspace() or ord(c) < 32 for c in value):
         raise ValueError(f"{value!r} is not a Kubernetes user or group name")
-    if value.lower().startswith("system:"):
-        raise ValueError(f"{value!r}: `system:` names are the cluster's own; not granted here")
+    if value.lower().startswith(RESERVED):
+        raise ValueError(
+            f"{value!r}: `system:` names are the cluster's own (and `eks:`, `aws:`, `amazon:`, "
+            "`iam:` EKS's); not granted here"
+        )
     return value
 
 
@@ -155,7 +160,7 @@ class Cluster(BaseModel):
         if twice:
             raise ValueError(f"namespace {twice[0]!r} is listed twice")
         for prefix in (self.user_prefix, self.team_prefix, self.group_prefix):
-            if prefix.lower().startswith("system:"):
+            if prefix.lower().startswith(RESERVED):
                 raise ValueError(f"prefix {prefix!r}: `system:` names are the cluster's own")
         return self
 
