@@ -188,3 +188,43 @@ def test_an_unknown_eks_cluster_is_a_clear_error_with_moto() -> None:
             check_cluster(client, "nope")
         with pytest.raises(AccessApplyError, match="EKS cluster 'nope' not found"):
             apply_access_entries(client, "nope", [])
+
+
+def test_apply_sets_the_entries_of_an_eks_cluster(
+    eks: tuple[Any, Stubber], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`foredeck access apply` on an EKS cluster: RBAC and aws-auth through the Kubernetes API,
+    then the access entries, with the region and cluster of the file's `eks:`."""
+    from typer.testing import CliRunner
+
+    from foredeck.access import cli as access_cli
+    from foredeck.cli import app
+    from tests.access.rbac_double import RbacDouble
+
+    client, stub = eks
+    regions: list[str | None] = []
+    monkeypatch.setattr(access_cli, "_eks", lambda region: regions.append(region) or client)
+    start(stub, [ALICE_ARN, TEAM_ARN])
+    for arn, identity, policy, namespaces in [
+        (TEAM_ARN, {"kubernetesGroups": [TEAM]}, "EditPolicy", ["acme", "widget"]),
+        (ALICE_ARN, {"username": "alice@example.org"}, "AdminPolicy", ["acme", "ci", "widget"]),
+    ]:
+        who = {"clusterName": CLUSTER, "principalArn": arn}
+        stub.add_response("describe_access_entry", entry(arn, **identity), who)
+        stub.add_response(
+            "list_associated_access_policies",
+            listed(arn, [(POLICY + policy, "namespace", namespaces)]),
+            who,
+        )
+    double = RbacDouble({"ci", "acme", "widget", "kube-system"})
+    double.start()
+    try:
+        config = double.kubeconfig(tmp_path / "kubeconfig")
+        config.write_text(config.read_text().replace('"double"', '"ci-prod"'))
+        argv = ["access", "apply", str(write_roles(tmp_path)), "--cluster", "ci"]
+        result = CliRunner().invoke(app, [*argv, "--kubeconfig", str(config)])
+        assert result.exit_code == 0, result.stderr
+        assert ("ConfigMap", "kube-system", "aws-auth") in double.stored()
+    finally:
+        double.stop()
+    assert regions == ["us-east-1"]
