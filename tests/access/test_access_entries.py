@@ -175,6 +175,21 @@ def test_changed_groups_update_the_entry(eks: tuple[Any, Stubber], tmp_path: Pat
     ]
 
 
+def test_an_aws_error_names_the_call_and_the_reason(
+    eks: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    client, stub = eks
+    stub.add_response("describe_cluster", {"cluster": {"name": CLUSTER}}, {"name": CLUSTER})
+    stub.add_client_error(
+        "list_access_entries", "AccessDeniedException", "not authorized: eks:ListAccessEntries"
+    )
+    with pytest.raises(
+        AccessApplyError,
+        match="EKS cluster 'ci-prod': ListAccessEntries: AccessDeniedException: not authorized",
+    ):
+        apply_access_entries(client, CLUSTER, entries(tmp_path))
+
+
 def test_an_unknown_eks_cluster_is_a_clear_error_with_moto() -> None:
     with mock_aws():
         client = boto3.client("eks", region_name="us-east-1")

@@ -94,6 +94,9 @@ def apply_command(
     ] = False,
 ) -> None:
     """Apply them: RBAC and aws-auth by server-side apply, EKS access entries with boto3."""
+    from foredeck.extras import require
+
+    require("kube", "kubernetes", "foredeck access apply")
     from foredeck.access.kube_apply import (
         AccessApplyError,
         apply_access_entries,

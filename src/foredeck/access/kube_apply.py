@@ -107,6 +107,17 @@ def _pages(eks: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
 def apply_access_entries(eks: Any, cluster: str, entries: list[AccessEntry]) -> list[str]:
     """Make `entries` so on `cluster` (an `eks` boto3 client); a line per change."""
     check_cluster(eks, cluster)
+    try:
+        return _apply_entries(eks, cluster, entries)
+    except eks.exceptions.ClientError as exc:  # AccessDenied, a refused name, ...
+        error = exc.response.get("Error", {})
+        raise AccessApplyError(
+            f"EKS cluster {cluster!r}: {exc.operation_name}: {error.get('Code')}: "
+            f"{error.get('Message')}"
+        ) from None
+
+
+def _apply_entries(eks: Any, cluster: str, entries: list[AccessEntry]) -> list[str]:
     existing = set(_pages(eks, "list_access_entries", "accessEntries", clusterName=cluster))
     done: list[str] = []
     for entry in entries:
