@@ -60,7 +60,7 @@ def test_every_lens_renders_for_a_failed_pipeline_run(
     assert response.headers["x-content-type-options"] == "nosniff"
     page = response.text
     lenses = re.findall(r'<section class="lens" id="lens-(\w+)"', page)
-    assert lenses == ["metadata", "graph", "junit", "buildlog", "artifacts"]
+    assert lenses == ["summary", "metadata", "graph", "junit", "buildlog", "artifacts"]
 
     meta = section(page, "metadata")
     assert "FAILURE" in meta

@@ -22,7 +22,7 @@ from foredeck.access.gate import Gate, RequestGate
 from foredeck.bounds import JobId, Offset
 from foredeck.dashboard.app import PageRoute, templates
 from foredeck.dashboard.deps import Links, Matchers, Store
-from foredeck.dashboard.links import WebLinks, safe_href
+from foredeck.dashboard.links import WebLinks, format_duration, safe_href
 from foredeck.dashboard.view.artifacts import (
     SNIFF_BYTES,
     BadPath,
@@ -34,7 +34,7 @@ from foredeck.dashboard.view.artifacts import (
     stream,
     task_log,
 )
-from foredeck.dashboard.view.graph import entry_seconds, format_duration, task_entries
+from foredeck.dashboard.view.graph import entry_seconds, task_entries
 from foredeck.dashboard.view.lenses import LENSES, Lens, LensContext
 from foredeck.dashboard.view.logs import (
     ErrorSearch,
@@ -179,6 +179,7 @@ def view_page(
 ) -> Response:
     run = load_run(job_id, reads, store, gate)
     job, files = run.job, run.files
+    matchers = matchers.for_job(job.name)
     ctx = LensContext(job, files, top_names(files), matchers.lines, web, start, end)
     if find_error is not None and files is not None and ctx.has(BUILD_LOG):
         reader = RangeReader(files, BUILD_LOG)
@@ -257,6 +258,7 @@ def task_page(
     find_error: Offset | None = None,
 ) -> Response:
     loaded = load_task(job_id, task, load_run(job_id, reads, store, gate), matchers, web)
+    matchers = matchers.for_job(loaded.job.name)
     entry = loaded.entry
     page = None
     search = None
