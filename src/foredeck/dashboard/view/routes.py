@@ -9,6 +9,7 @@ the app's artifact store (`dashboard.deps`, `web.deps`).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,20 @@ def live_note(files: BuildFiles | None, names: set[str], interval: float) -> str
     return note + ("." if names else " (none has arrived yet).")
 
 
+REFRESH_SECONDS = 3
+"""How often the page of a running job fetches itself again (`view.js`)."""
+
+
+def refresh_seconds(job: Job, files: BuildFiles | None, interval: float) -> int | None:
+    """How often the page of an unfinished run refreshes itself, None once it has ended: every
+    few seconds, or as often as live snapshots arrive when its files come from them."""
+    if job.state not in UNFINISHED:
+        return None
+    if files is not None and files.live and files.source != "workspace" and interval > 0:
+        return max(REFRESH_SECONDS, math.ceil(interval))
+    return REFRESH_SECONDS
+
+
 @dataclass(frozen=True)
 class TaskRun:
     job: Job
@@ -197,6 +212,7 @@ def view_page(
             "job": job,
             "lenses": _lenses(ctx),
             "unfinished": job.state in UNFINISHED,
+            "refresh_seconds": refresh_seconds(job, files, interval),
             "may_edit": gate.may("editor", job.org, job.repo),
             "pipeline_ui": pipeline_ui_url(job, ctx.json(PIPELINE_RUN)),
             "live": files.live if files else False,
