@@ -264,3 +264,23 @@ def test_running_job_page_refreshes_itself(
     assert page.evaluate("window.notReloaded") is True
     assert page.locator(".run-head").get_attribute("data-refresh") is None
     shoot(page, "run-page-refreshed")
+
+
+def test_artifacts_lens_previews_inline(page: Page, runs: Jobs, shoot: Shoot) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    open_run(page, int(runs.failed["id"]))
+    lens = page.locator("#lens-artifacts")
+    text = lens.locator("figure.preview-text", has_text="notes.txt")
+    expect(text.locator("pre")).to_have_text(f"coverage 81% {XSS}\n")
+    expect(lens.locator("figure.preview-json pre")).to_contain_text('"failed": 1')
+    image = lens.locator("figure.preview-image img")
+    expect(image).to_have_count(1)
+    image.scroll_into_view_if_needed()
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("i => i.naturalWidth") == 1, "the preview image did not load"
+    junit = lens.locator("table.artifact-files tr", has_text="junit_1.xml")
+    expect(junit.locator("td.size")).to_have_text(re.compile(r"^\d+ B$"))
+    expect(lens.locator("figure", has_text="junit_1.xml")).to_have_count(0)
+    shoot(page, "run-page-artifacts")
+    assert dialogs == []
