@@ -93,26 +93,30 @@ def preview(files: BuildFiles, job_id: int, entry: Entry) -> Preview | None:
     return Preview(name, href, "text", entry.size, text, cut)
 
 
+def _preview_or_none(files: BuildFiles, job_id: int, entry: Entry) -> Preview | None:
+    try:
+        return preview(files, job_id, entry)
+    except (OSError, ValueError) as exc:  # gone since the listing, or a bad path
+        log.info("job %s: no preview of %r: %s", job_id, entry.path, exc)
+        return None
+
+
 def build(ctx: LensContext) -> Lens | None:
     if ctx.files is None or not ctx.top:
         return None
     files = ctx.files
-    everything = [e for e in files.list("", recursive=True) if not e.is_dir]
+    everything = sorted(
+        (e for e in files.list("", recursive=True) if not e.is_dir), key=lambda e: e.path
+    )
     previews: list[Preview] = []
-    if ctx.has(ARTIFACTS):
-        for entry in files.list(ARTIFACTS, recursive=True):
-            if len(previews) >= MAX_PREVIEWS:
-                break
-            if entry.is_dir or entry.size == 0:
-                continue
-            try:
-                found = preview(files, ctx.job.id, entry)
-            except (OSError, ValueError) as exc:  # gone since the listing, or a bad path
-                log.info("job %s: no preview of %r: %s", ctx.job.id, entry.path, exc)
-                continue
+    for entry in everything:  # one listing of the build serves both
+        if len(previews) >= MAX_PREVIEWS:
+            break
+        if entry.path.startswith(f"{ARTIFACTS}/") and entry.size > 0:
+            found = _preview_or_none(files, ctx.job.id, entry)
             if found is not None:
                 previews.append(found)
-    listed = sorted(everything, key=lambda e: e.path)[:MAX_LISTED]
+    listed = everything[:MAX_LISTED]
     data = {
         "entries": files.list(""),
         "files": [(e.path, artifact_href(ctx.job.id, e.path), human_size(e.size)) for e in listed],
