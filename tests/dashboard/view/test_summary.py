@@ -119,6 +119,7 @@ def test_summary_comes_first_with_failed_task_tests_and_error_lines(
         assert path == f"/view/{job_id}"
         assert re.search(rf'<div class="log-line log-error" id="{anchor}">', log)
     assert "pod started" not in summary
+    assert "find_error" not in summary  # the page shown is the whole log
 
 
 def test_passing_run_has_no_summary_and_no_red_zero(
