@@ -15,14 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foredeck.db.models import ScmComment, ScmStatus
+from foredeck.scm.markers import REPORT
 
 MAX_STATUSES = 500
 """Statuses read per page (every context of every commit shown; a PR has a few dozen)."""
 MAX_COMMENTS = 50
 """The newest comments shown."""
 MAX_BODY_CHARS = 65_536
-REPORT_MARKER = "<!-- foredeck report -->"
-"""`foredeck.report.comment.MARKER` (not imported: the dashboard does not load the reporter)."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +80,9 @@ def pull_comments(
         Comment(
             row.id,
             row.author,
-            row.body[:MAX_BODY_CHARS].replace(REPORT_MARKER, "").strip(),
+            row.body[:MAX_BODY_CHARS].replace(REPORT, "").strip(),
             row.created_at,
-            REPORT_MARKER in row.body and (bot is None or row.author.lower() == bot),
+            REPORT in row.body and (bot is None or row.author.lower() == bot),
         )
         for row in reversed(rows)
     ]

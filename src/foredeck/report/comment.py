@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from foredeck.report.queries import JobView
 from foredeck.report.status import job_url
 from foredeck.scm.github_types import IssueComment
+from foredeck.scm.markers import REPORT
 
-MARKER = "<!-- foredeck report -->"
+MARKER = REPORT  # what marks the report comment (`scm/markers.py`: the dashboard reads it)
 FAILED_STATES = frozenset({"failure", "error", "aborted"})
 MAX_ROWS = 200
 """GitHub caps comments at 65536 characters; rows past this are summarised in one line."""
