@@ -32,7 +32,7 @@ with warnings.catch_warnings():
     from authlib.jose import JsonWebKey, jwt
 
 CLIENT_ID = "foredeck-test"
-CLIENT_SECRET = "test-client-secret"  # noqa: S105 (a fake provider's client)
+CLIENT_SECRET = "test-client-secret"  # a fake provider's client
 
 
 @dataclass
