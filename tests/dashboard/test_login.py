@@ -15,10 +15,10 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from foredeck.access.gate import CSRF_COOKIE, SESSION_COOKIE
+from foredeck.api_settings import GitHubLogin, OidcLogin
 from foredeck.db import session_factory
 from foredeck.db.models import ApiToken, AuditEntry
 from foredeck.serve.app import create_service_app
-from foredeck.settings import GitHubLogin, OidcLogin
 from tests.api.access import ROLES, access_settings
 from tests.dashboard.oidc_double import CLIENT_ID, CLIENT_SECRET, OidcDouble
 from tests.db.fixtures import Database

@@ -21,7 +21,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc.errors import JoseError as JoserfcError
 
-from foredeck.settings import GitHubLogin, OidcLogin
+from foredeck.api_settings import GitHubLogin, OidcLogin
 
 with warnings.catch_warnings():
     # Authlib 1.9 points to joserfc (its own dependency) but keeps `authlib.jose` working.

@@ -19,9 +19,10 @@ from starlette.responses import RedirectResponse, Response
 from foredeck.access import audit, login, tokens
 from foredeck.access.gate import SESSION_COOKIE, secure_cookies
 from foredeck.access.principal import Principal
+from foredeck.api_settings import GitHubLogin, OidcLogin
 from foredeck.dashboard.app import PageRoute, error_page
 from foredeck.db.engine import write_lock
-from foredeck.settings import GitHubLogin, OidcLogin, Settings
+from foredeck.settings import Settings
 
 LOGIN_COOKIE = "foredeck_login"
 SESSION_DAYS = 7
