@@ -52,6 +52,8 @@ class OidcDouble:
     grants: dict[str, Grant] = field(default_factory=dict)
     token_requests: int = 0
     url: str = ""
+    claimed_issuer: str | None = None
+    """The `issuer` its discovery document names (default: its own URL)."""
 
     def __post_init__(self) -> None:
         self.key = JsonWebKey.generate_key("RSA", 2048, {"kid": "good"}, is_private=True)
@@ -62,7 +64,7 @@ class OidcDouble:
     async def discovery(self, request: Request) -> Response:
         return JSONResponse(
             {
-                "issuer": self.url,
+                "issuer": self.claimed_issuer or self.url,
                 "authorization_endpoint": f"{self.url}/authorize",
                 "token_endpoint": f"{self.url}/token",
                 "jwks_uri": f"{self.url}/jwks",

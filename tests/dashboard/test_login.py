@@ -5,17 +5,20 @@ stores nothing: no token, no audit entry, no session cookie."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select
 
 from foredeck.access.gate import CSRF_COOKIE, SESSION_COOKIE
+from foredeck.access.login import PENDING_SECONDS, Pending
 from foredeck.api_settings import GitHubLogin, OidcLogin
+from foredeck.dashboard.login import LOGIN_COOKIE
 from foredeck.db import session_factory
 from foredeck.db.models import ApiToken, AuditEntry
 from foredeck.serve.app import create_service_app
@@ -160,6 +163,56 @@ def test_a_callback_without_a_login_under_way_is_refused(
     assert answer.status_code == 400
     assert "no login under way" in answer.text
     assert _stored(db) == (0, 0)
+
+
+def test_a_login_left_too_long_is_refused(db: Database, oidc_client: TestClient) -> None:
+    back = _to_callback(oidc_client, "oidc")
+    state = back.split("state=")[1].split("&")[0]
+    old = Pending("oidc", state, "n", "v", int(time.time()) - PENDING_SECONDS - 60)
+    oidc_client.cookies.set(LOGIN_COOKIE, old.encode(), path="/login")
+    answer = oidc_client.get(back, follow_redirects=False)
+    assert answer.status_code == 400
+    assert "took longer than 600 s" in answer.text
+    assert _stored(db) == (0, 0)
+
+
+def test_a_provider_claiming_another_issuer_is_not_followed(
+    oidc_client: TestClient, provider: OidcDouble
+) -> None:
+    provider.claimed_issuer = "https://evil.example"
+    answer = oidc_client.get("/login/oidc", follow_redirects=False)
+    assert answer.status_code == 502
+    assert "is not of issuer" in answer.text
+    assert LOGIN_COOKIE not in answer.cookies
+
+
+def test_an_unreadable_secret_file_is_a_500_naming_the_file(
+    db: Database, tmp_path: Path, provider: OidcDouble
+) -> None:
+    missing = tmp_path / "no-such-secret"
+    oidc = OidcLogin(issuer=provider.url, client_id=CLIENT_ID, client_secret_file=str(missing))
+    base = access_settings(db, tmp_path)
+    settings = base.model_copy(update={"api": base.api.model_copy(update={"oidc": oidc})})
+    with TestClient(create_service_app(settings, db.engine)) as client:
+        answer = client.get(_to_callback(client, "oidc"), follow_redirects=False)
+    assert answer.status_code == 500
+    assert str(missing) in answer.text
+    assert _stored(db) == (0, 0)
+
+
+def test_login_settings_need_exactly_one_secret() -> None:
+    with pytest.raises(ValidationError, match="client_secret or client_secret_file"):
+        OidcLogin(issuer="https://sso.example", client_id="c")
+    with pytest.raises(ValidationError, match="client_secret or client_secret_file"):
+        GitHubLogin(client_id="c", client_secret=SecretStr("s"), client_secret_file="/f")
+    with pytest.raises(ValidationError, match="http"):
+        OidcLogin(issuer="sso.example", client_id="c", client_secret=SecretStr("s"))
+    assert OidcLogin(
+        issuer="https://sso.example/", client_id="c", client_secret=SecretStr("s"), scopes=["x"]
+    ).model_dump(include={"issuer", "scopes"}) == {
+        "issuer": "https://sso.example",
+        "scopes": ["openid", "x"],
+    }
 
 
 def test_the_providers_refusal_is_a_403(db: Database, oidc_client: TestClient) -> None:

@@ -21,7 +21,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc.errors import JoseError as JoserfcError
 
-from foredeck.api_settings import GitHubLogin, OidcLogin
+from foredeck.api_settings import GitHubLogin, LoginClient, OidcLogin
 
 with warnings.catch_warnings():
     # Authlib 1.9 points to joserfc (its own dependency) but keeps `authlib.jose` working.
@@ -93,6 +93,16 @@ class Identity:
 
 def _now() -> int:
     return int(time.time())
+
+
+def _secret(client: LoginClient) -> str:
+    try:
+        return client.secret()
+    except OSError as exc:
+        where = client.client_secret_file
+        raise LoginRefused(
+            500, f"the login's client_secret_file {where} cannot be read: {exc.strerror}"
+        ) from None
 
 
 def checked_code(pending: Pending | None, provider: Provider, params: dict[str, str]) -> str:
@@ -193,7 +203,7 @@ async def oidc_identity(
                 "redirect_uri": redirect_uri,
                 "code_verifier": pending.verifier,
             },
-            auth=(oidc.client_id, oidc.secret()),
+            auth=(oidc.client_id, _secret(oidc)),
         )
         id_token = answer.get("id_token") if isinstance(answer, dict) else None
         if not isinstance(id_token, str):
@@ -276,7 +286,7 @@ async def github_identity(github: GitHubLogin, code: str, redirect_uri: str) -> 
             "GitHub's token endpoint",
             data={
                 "client_id": github.client_id,
-                "client_secret": github.secret(),
+                "client_secret": _secret(github),
                 "code": code,
                 "redirect_uri": redirect_uri,
             },
