@@ -7,8 +7,8 @@ clear 4xx (502 when the provider could not be asked) and stores nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import Engine
@@ -96,34 +96,37 @@ def _params(request: Request) -> dict[str, str]:
     return {key: value for key, value in request.query_params.items()}
 
 
+Identify = Callable[[login.Pending, str, str], Awaitable[login.Identity]]
+"""(the login under way, the authorization code, the redirect URI) -> who signed in."""
+
+
 @router.get("/login/oidc/callback", include_in_schema=False)
 async def oidc_callback(request: Request) -> Response:
     oidc = _oidc(request)
-    return await _callback(request, "oidc", oidc, None)
+
+    async def identify(pending: login.Pending, code: str, uri: str) -> login.Identity:
+        return await login.oidc_identity(oidc, pending, code, uri)
+
+    return await _callback(request, "oidc", identify)
 
 
 @router.get("/login/github/callback", include_in_schema=False)
 async def github_callback(request: Request) -> Response:
     github = _github(request)
-    return await _callback(request, "github", None, github)
+
+    async def identify(pending: login.Pending, code: str, uri: str) -> login.Identity:
+        return await login.github_identity(github, code, uri)
+
+    return await _callback(request, "github", identify)
 
 
-async def _callback(
-    request: Request,
-    provider: Literal["oidc", "github"],
-    oidc: OidcLogin | None,
-    github: GitHubLogin | None,
-) -> Response:
+async def _callback(request: Request, provider: login.Provider, identify: Identify) -> Response:
+    """The session, or an error page; either way the login cookie is spent."""
     pending = login.Pending.decode(request.cookies.get(LOGIN_COOKIE))
-    uri = redirect_uri(request, provider)
     try:
         code = login.checked_code(pending, provider, _params(request))
-        assert pending is not None
-        if oidc is not None:
-            identity = await login.oidc_identity(oidc, pending, code, uri)
-        else:
-            assert github is not None
-            identity = await login.github_identity(github, code, uri)
+        assert pending is not None  # checked_code refuses a missing login
+        identity = await identify(pending, code, redirect_uri(request, provider))
     except login.LoginRefused as exc:
         response = error_page(request, exc.status, f"login refused: {exc.message}")
     else:
