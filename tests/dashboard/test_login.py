@@ -83,6 +83,7 @@ def _signed_in_as(client: TestClient, session: str) -> list[str]:
 def test_oidc_login_opens_a_session_with_the_users_groups(
     db: Database, oidc_client: TestClient
 ) -> None:
+    assert 'id="login-oidc"' in oidc_client.get("/login").text
     done = oidc_client.get(_to_callback(oidc_client, "oidc"), follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/"
     session = done.cookies[SESSION_COOKIE]
@@ -216,9 +217,9 @@ def test_login_settings_need_exactly_one_secret() -> None:
 
 
 def test_the_providers_refusal_is_a_403(db: Database, oidc_client: TestClient) -> None:
-    _to_callback(oidc_client, "oidc")
+    state = _to_callback(oidc_client, "oidc").split("state=")[1].split("&")[0]
     answer = oidc_client.get(
-        "/login/oidc/callback?error=access_denied&error_description=no+thanks",
+        f"/login/oidc/callback?error=access_denied&error_description=no+thanks&state={state}",
         follow_redirects=False,
     )
     assert answer.status_code == 403

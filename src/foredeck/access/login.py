@@ -10,6 +10,7 @@ expiry, nonce); the provider's answers are read with httpx, size-limited.
 
 from __future__ import annotations
 
+import hmac
 import time
 import warnings
 from dataclasses import dataclass
@@ -111,12 +112,12 @@ def checked_code(pending: Pending | None, provider: Provider, params: dict[str, 
         raise LoginRefused(400, "no login under way in this browser: start again from Sign in")
     if pending.expired():
         raise LoginRefused(400, f"the login took longer than {PENDING_SECONDS} s: start again")
+    state = params.get("state", "")
+    if not state or not hmac.compare_digest(state, pending.state):
+        raise LoginRefused(400, "the login's state does not match this browser's: start again")
     if "error" in params:
         reason = params.get("error_description") or params["error"]
         raise LoginRefused(403, f"the provider refused the login: {reason[:200]}")
-    state = params.get("state", "")
-    if not state or state != pending.state:
-        raise LoginRefused(400, "the login's state does not match this browser's: start again")
     code = params.get("code", "")
     if not code or len(code) > 2000:
         raise LoginRefused(400, "the provider's answer has no authorization code")
