@@ -153,6 +153,8 @@ def test_a_callback_with_another_state_is_refused_before_the_provider_is_asked(
     assert "state does not match" in answer.text
     assert provider.token_requests == 0
     assert _stored(db) == (0, 0)
+    # The forged callback did not end the browser's own login: its real callback still works.
+    assert oidc_client.get(back, follow_redirects=False).status_code == 303
 
 
 def test_a_callback_without_a_login_under_way_is_refused(

@@ -45,10 +45,12 @@ class LoginRefused(Exception):
     """A login that cannot go on; `status` is the HTTP status to answer (4xx: the browser's or
     the provider's answer was wrong, 502: the provider could not be asked)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, spent: bool = True) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.spent = spent
+        """False when the browser's login under way stays good (a callback it did not ask for)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def checked_code(pending: Pending | None, provider: Provider, params: dict[str, 
         raise LoginRefused(400, f"the login took longer than {PENDING_SECONDS} s: start again")
     state = params.get("state", "")
     if not state or not hmac.compare_digest(state, pending.state):
-        raise LoginRefused(400, "the login's state does not match this browser's: start again")
+        message = "the login's state does not match this browser's: start again"
+        raise LoginRefused(400, message, spent=False)
     if "error" in params:
         reason = params.get("error_description") or params["error"]
         raise LoginRefused(403, f"the provider refused the login: {reason[:200]}")

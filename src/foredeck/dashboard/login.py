@@ -121,14 +121,17 @@ async def github_callback(request: Request) -> Response:
 
 
 async def _callback(request: Request, provider: login.Provider, identify: Identify) -> Response:
-    """The session, or an error page; either way the login cookie is spent."""
+    """The session, or an error page; the login cookie is spent unless the callback was not
+    this login's (another site's forged one must not end it)."""
     pending = login.Pending.decode(request.cookies.get(LOGIN_COOKIE))
+    spent = True
     try:
         code = login.checked_code(pending, provider, _params(request))
         assert pending is not None  # checked_code refuses a missing login
         identity = await identify(pending, code, redirect_uri(request, provider))
     except login.LoginRefused as exc:
         response = error_page(request, exc.status, f"login refused: {exc.message}")
+        spent = exc.spent
     else:
         token = await run_in_threadpool(_open_session, request, identity)
         response = RedirectResponse("/", status_code=303)
@@ -141,7 +144,8 @@ async def _callback(request: Request, provider: login.Provider, identify: Identi
             secure=secure_cookies(request),
             path="/",
         )
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    if spent:
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
