@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -29,7 +30,7 @@ PACKAGE = ROOT / "tests" / "oidc"
 NPM_TIMEOUT = 300
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("BROWSER_TESTS_REQUIRED"):
         pytest.fail(f"browser tests required but {reason}")
     print(f"\nskipping the OIDC browser tests: {reason}")
