@@ -168,6 +168,17 @@ def test_a_callback_without_a_login_under_way_is_refused(
     assert _stored(db) == (0, 0)
 
 
+def test_a_code_the_provider_refuses_is_a_401_naming_its_error(
+    db: Database, oidc_client: TestClient, provider: OidcDouble
+) -> None:
+    back = _to_callback(oidc_client, "oidc")
+    provider.grants.clear()  # the code was used or expired meanwhile
+    answer = oidc_client.get(back, follow_redirects=False)
+    assert answer.status_code == 401
+    assert "refused the authorization code (invalid_grant)" in answer.text
+    assert _stored(db) == (0, 0)
+
+
 def test_a_login_left_too_long_is_refused(db: Database, oidc_client: TestClient) -> None:
     back = _to_callback(oidc_client, "oidc")
     state = back.split("state=")[1].split("&")[0]

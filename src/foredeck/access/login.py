@@ -152,7 +152,11 @@ async def _post(client: httpx.AsyncClient, url: str, what: str, **kwargs: Any) -
     except httpx.HTTPError as exc:
         raise LoginRefused(502, f"{what}: {type(exc).__name__}") from None
     if 400 <= response.status_code < 500:
-        raise LoginRefused(401, f"{what} refused the authorization code: start again")
+        try:
+            error = str(response.json().get("error"))[:100]  # invalid_grant, invalid_client, ...
+        except (ValueError, AttributeError):
+            error = f"HTTP {response.status_code}"
+        raise LoginRefused(401, f"{what} refused the authorization code ({error})")
     return await _json(response, what)
 
 
