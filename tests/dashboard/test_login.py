@@ -94,6 +94,10 @@ def test_oidc_login_opens_a_session_with_the_users_groups(
         entry = s.execute(select(AuditEntry)).scalar_one()
     assert (row.user, row.groups, row.created_by) == ("olga", ["ci-editors", "other"], "login:oidc")
     assert (entry.actor, entry.via, entry.action) == ("olga", "oidc", "login")
+    # The tokens page does not call the session's cap (admin) olga's role.
+    page = oidc_client.get("/tokens", headers={"Cookie": f"{SESSION_COOKIE}={session}"}).text
+    shown = page.split(f'data-token-id="{row.id}"')[1].split("</tr>")[0]
+    assert "sign-in</span>" in shown and "admin" not in shown
     # The group's grant holds: olga may rerun on acme (the editor's 404 for a missing job).
     rerun = oidc_client.post(
         "/api/jobs/999/rerun",
