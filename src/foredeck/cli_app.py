@@ -47,6 +47,12 @@ def _token() -> Command:
     return _group("token", token_app)
 
 
+def _access() -> Command:
+    from foredeck.access.cli import access_app
+
+    return _group("access", access_app)
+
+
 def _lease() -> Command:
     from foredeck.leases.cli import lease_app
 
@@ -71,6 +77,7 @@ COMMANDS: dict[str, Callable[[], Command]] = {
     "config": _config,
     "jobs": _jobs,
     "token": _token,
+    "access": _access,
     "lease": _lease,
     "bump": _bump,
     "util": _util,

@@ -51,6 +51,15 @@ def test_links_from_data_must_be_http() -> None:
         assert safe_href(bad) is None
     assert query_url("/", {"a": None, "b": "", "c": "x y", "d": ["1", "2"]}) == "/?c=x+y&d=1&d=2"
     assert [format_duration(s) for s in (None, 5, 65, 3725)] == ["", "5s", "1m05s", "1h02m"]
+    # Sub-second precision: a fast run is not "0s".
+    assert [format_duration(s) for s in (0, 0.0001, 0.35, 0.9996, 4.25, 59.96)] == [
+        "0s",
+        "<1ms",
+        "350ms",
+        "1s",
+        "4.2s",
+        "1m00s",
+    ]
     assert [badge_status(s) for s in ("success", "failure", "error", "aborted", None)] == [
         "passing",
         "failing",

@@ -132,6 +132,18 @@ def test_a_bump_runs_through_the_cli(tmp_path: Path) -> None:
     assert (tmp_path / "m" / "pod.yaml").read_text() == "spec:\n  image: nginx:2  # web\n"
 
 
+def test_access_render_needs_no_kubernetes_client(tmp_path: Path) -> None:
+    """Rendering is for review and GitOps: it must work without the `kube` extra."""
+    roles = tmp_path / "roles.yaml"
+    roles.write_text("clusters:\n- name: ci\n  namespaces: [{name: ci}]\n")
+    code, modules = run_in_child(tmp_path, "access", "render", str(roles), "--out", "out")
+    assert code == 0
+    assert (tmp_path / "out" / "ci.yaml").is_file()
+    assert "foredeck.access.kube_render" in modules
+    assert "kubernetes" not in modules
+    assert "boto3" not in modules
+
+
 def test_help_lists_every_command(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "foredeck.cli", "--help"],
@@ -144,7 +156,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert done.returncode == 0
     listed = re.findall(r"^\S (\w+) ", done.stdout.split("Commands")[1], re.MULTILINE)
     assert listed == list(COMMANDS)
-    assert listed == ["run", "serve", "config", "jobs", "token", "lease", "bump", "util"]
+    assert listed == ["run", "serve", "config", "jobs", "token", "access", "lease", "bump", "util"]
 
 
 def run_command() -> typer.core.TyperCommand:

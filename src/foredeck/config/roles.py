@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from foredeck.config.clusters import Cluster, Subjects, unique_clusters
 from foredeck.config.pipelines import locate
 from foredeck.config.result import Diagnostic
 from foredeck.types import PipelineError, Source
@@ -136,6 +137,14 @@ class RolesFile(BaseModel):
     """`*`, an org or `org/repo` -> `read` or `none`; the most specific entry wins, `read`
     without any (public by default)."""
     grants: list[Grant] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    subjects: Subjects = Field(default_factory=Subjects)
+    """Who the grants' users, teams and groups are to the clusters (`foredeck access`)."""
+    clusters: list[Cluster] = Field(default_factory=list, max_length=100)
+
+    @field_validator("clusters")
+    @classmethod
+    def _clusters(cls, value: list[Cluster]) -> list[Cluster]:
+        return unique_clusters(value)
 
     @field_validator("anonymous")
     @classmethod

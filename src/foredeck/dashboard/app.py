@@ -94,6 +94,8 @@ def make_templates() -> Jinja2Templates:
         query_url=links.query_url,
         safe_href=links.safe_href,
         format_duration=links.format_duration,
+        iso=links.iso,
+        short_time=links.short_time,
         csrf_token=csrf_token,
         signed_in=signed_in,
     )

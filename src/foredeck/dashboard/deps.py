@@ -1,6 +1,6 @@
 """What the dashboard's routes read from `app.state`, besides `foredeck.web.deps`:
 
-- `scm`: the `ScmProvider`, for its web links (pull requests, commits, users);
+- `scm`: the `ScmProvider`, for its web links (pull requests, commits, users) and bot login;
 - `log_matchers`: the error patterns of `plugin_config.dashboard`, compiled (`attach_state`).
 """
 
@@ -28,12 +28,20 @@ async def web_links(request: Request) -> WebLinks:
     return found
 
 
+async def bot_login(request: Request) -> str | None:
+    """Who foredeck comments as (the SCM provider's `bot_login`): its report comment is shown
+    as such on a pull request's page."""
+    found: str | None = request.app.state.scm.bot_login
+    return found
+
+
 async def log_matchers(request: Request) -> LogMatchers:
     found: LogMatchers = request.app.state.log_matchers
     return found
 
 
 Links = Annotated[WebLinks, Depends(web_links)]
+BotLogin = Annotated[str | None, Depends(bot_login)]
 Matchers = Annotated[LogMatchers, Depends(log_matchers)]
 Store = Annotated[Callable[[], ArtifactStore | None], Depends(artifact_store)]
 """The app's artifact store, opened on first call (`web.deps.artifact_store`)."""

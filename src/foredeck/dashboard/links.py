@@ -107,16 +107,22 @@ def duration_seconds(job: Job, now: datetime | None = None) -> float | None:
 
 
 def format_duration(seconds: float | None) -> str:
+    """One format for every duration the dashboard shows (tables, graph, charts), so they agree:
+    sub-second precision (`350ms`, `4.2s`, `12s`), then `1m05s`, then `2h03m`."""
     if seconds is None:
         return ""
-    total = int(seconds)
+    if seconds < 0.9995:
+        if seconds <= 0:
+            return "0s"
+        return f"{round(seconds * 1000)}ms" if seconds >= 0.0005 else "<1ms"
+    if seconds < 59.95:
+        return f"{seconds:.1f}".removesuffix(".0") + "s"
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return f"{minutes}m{secs:02d}s"
 
 
 def iso(value: datetime | None) -> str:

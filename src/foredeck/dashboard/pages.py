@@ -19,10 +19,10 @@ from starlette.responses import Response
 
 from foredeck.access.gate import RequestGate
 from foredeck.bounds import MAX_INT, JobId, Offset, PullNumber
-from foredeck.dashboard import links, queries
+from foredeck.dashboard import links, pull_state, queries
 from foredeck.dashboard.app import PageRoute, templates
 from foredeck.dashboard.charts import duration_trend, result_bar
-from foredeck.dashboard.deps import Links
+from foredeck.dashboard.deps import BotLogin, Links
 from foredeck.db.models import JOB_STATES, JOB_TYPES, Job, JobState, JobType
 from foredeck.web.deps import Reads
 
@@ -324,6 +324,7 @@ def pr_history(
     reads: Reads,
     web: Links,
     gate: RequestGate,
+    bot: BotLogin,
 ) -> Response:
     if len(org) > 100 or len(repo) > 100:
         raise HTTPException(404, "no such pull request")
@@ -343,6 +344,8 @@ def pr_history(
         pulls = links.pull_links(jobs[0], web)
         title = str((jobs[0].pulls or [{}])[0].get("title") or "")
         authors = links.authors(jobs[0])
+        statuses = pull_state.commit_statuses(session, org, repo, [g[0] for g in groups if g[0]])
+        comments = pull_state.pull_comments(session, org, repo, number, bot)
     return render(
         request,
         "pr_history.html",
@@ -354,6 +357,8 @@ def pr_history(
             "title": title,
             "authors": authors,
             "groups": groups,
+            "statuses": statuses,
+            "comments": comments,
             "truncated": len(jobs) >= queries.MAX_PR_RUNS,
             "list_url": links.query_url("/", {"repo": f"{org}/{repo}", "pr": number}),
         },

@@ -43,7 +43,11 @@ JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 </testsuites>
 """
 
-# The pull request's test script: what a contributor's failing test run prints.
+PIXEL_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgAAAAAgAB4iG8MwAAAABJRU5ErkJggg=="
+)
+"""A 1x1 PNG, base64 (the artifacts lens shows it inline)."""
+# The pull request's test script: what a contributor's failing test run prints and saves.
 FAIL_SH = f"""#!/bin/sh
 printf '\\033[32mcompiling widget\\033[0m\\n'
 i=1
@@ -52,6 +56,9 @@ echo 'ERROR: widget test failed'
 echo '{XSS}'
 cat > "$ARTIFACTS/junit_1.xml" <<'EOF'
 {JUNIT}EOF
+echo 'coverage 81% {XSS}' > "$ARTIFACTS/notes.txt"
+echo '{{"passed": 0, "failed": 1}}' > "$ARTIFACTS/result.json"
+echo '{PIXEL_PNG}' | base64 -d > "$ARTIFACTS/pixel.png"
 printf '\\033[31mFAIL\\033[0m widget\\n'
 exit 1
 """

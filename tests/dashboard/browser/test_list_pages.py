@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.dashboard.browser.conftest import Shoot
 from tests.dashboard.browser.harness import ORG, PR, REPO, Jobs, Server
+from tests.kit.wait import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -63,7 +64,8 @@ def test_job_list_live_update(page: Page, server: Server, runs: Jobs, shoot: Sho
     expect(row.locator("[data-field=state]")).to_have_text("success", timeout=45_000)
     assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
     assert server.job(job_id)["state"] == "success"
-    expect(row.locator("td.col-duration")).to_have_text(re.compile(r"^\d+s$"))
+    # The server's duration once finished, to a tenth of a second under a minute.
+    expect(row.locator("td.col-duration")).to_have_text(re.compile(r"^\d+(\.\d)?s$"))
     shoot(page, "job-list-live-success")
 
 
@@ -99,6 +101,31 @@ def test_pr_history(page: Page, runs: Jobs, shoot: Shoot) -> None:
         names = groups.nth(i).locator("td.col-name").all_inner_texts()
         assert sorted(names) == ["fail-job", "pass-job"]
     shoot(page, "pr-history")
+
+
+def test_pr_page_shows_commit_statuses_and_report_comment(
+    page: Page, runs: Jobs, shoot: Shoot
+) -> None:
+    """The reporter of the running server set the statuses and wrote the report comment through
+    the local SCM provider; the pull request's page shows them."""
+    head = runs.heads[-1]
+
+    def reported() -> bool | None:
+        page.goto(f"/pr-history/{ORG}/{REPO}/{PR}")
+        group = page.locator(f"section.commit-group[data-sha='{head}']")
+        done = group.locator("li.commit-status:not([data-state=pending])").count() == 2
+        return (done and page.locator("article.report-comment").count() == 1) or None
+
+    wait_for("the reporter's statuses and comment", reported, timeout=60, interval=0.5)
+    group = page.locator(f"section.commit-group[data-sha='{head}']")
+    states = group.locator("li.commit-status").evaluate_all(
+        "ls => ls.map(l => l.dataset.context + ':' + l.dataset.state)"
+    )
+    assert sorted(states) == ["fail-job:failure", "pass-job:success"]
+    report = page.locator("article.report-comment")
+    expect(report.locator(".comment-body")).to_contain_text("fail-job")
+    expect(report.locator(".comment-body")).not_to_contain_text("pass-job")
+    shoot(page, "pr-page-statuses-report")
 
 
 def test_badge(page: Page, runs: Jobs, shoot: Shoot) -> None:

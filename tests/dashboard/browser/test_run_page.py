@@ -226,3 +226,61 @@ def test_rerun_button_starts_a_new_run(
     expect(page.locator("h1")).to_contain_text("pipeline-job")
     assert server.final(new_id)["state"] == "success"
     shoot(page, "run-page-rerun")
+
+
+def test_summary_shows_what_failed_first_and_links_to_the_error(
+    page: Page, runs: Jobs, shoot: Shoot
+) -> None:
+    job_id = int(runs.failed["id"])
+    open_run(page, job_id)
+    summary = page.locator("section.lens").first
+    expect(summary).to_have_id("lens-summary")
+    expect(summary.locator("h2")).to_have_text("What failed")
+    expect(summary).to_be_in_viewport()
+    expect(summary.locator(".summary-tests li").first).to_be_visible()
+    errors = summary.locator("a.summary-error")
+    expect(errors.first).to_contain_text("ERROR: widget test failed")
+    expect(summary.locator("script")).to_have_count(0)
+    shoot(page, "run-page-summary")
+    # A summary line opens its line in the build log, highlighted.
+    errors.first.click()
+    anchor = page.url.split("#", 1)[1]
+    line = page.locator(f"#lens-buildlog [id='{anchor}']")
+    expect(line).to_have_class(re.compile(r"log-error"))
+    expect(line).to_be_in_viewport()
+
+
+def test_running_job_page_refreshes_itself(
+    page: Page, server: Server, runs: Jobs, shoot: Shoot
+) -> None:
+    job_id = int(server.start_job("slow-job")["id"])
+    server.state(job_id, {"pending"})
+    open_run(page, job_id)
+    expect(page.locator("#run-state")).to_have_text("pending")
+    page.evaluate("window.notReloaded = true")
+    # No reload: view.js fetched the page again and swapped the state and the lenses in.
+    expect(page.locator("#run-state")).to_have_text("success", timeout=60_000)
+    expect(page.locator("#lens-buildlog .log")).to_contain_text("done")
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator(".run-head").get_attribute("data-refresh") is None
+    shoot(page, "run-page-refreshed")
+
+
+def test_artifacts_lens_previews_inline(page: Page, runs: Jobs, shoot: Shoot) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    open_run(page, int(runs.failed["id"]))
+    lens = page.locator("#lens-artifacts")
+    text = lens.locator("figure.preview-text", has_text="notes.txt")
+    expect(text.locator("pre")).to_have_text(f"coverage 81% {XSS}\n")
+    expect(lens.locator("figure.preview-json pre")).to_contain_text('"failed": 1')
+    image = lens.locator("figure.preview-image img")
+    expect(image).to_have_count(1)
+    image.scroll_into_view_if_needed()
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("i => i.naturalWidth") == 1, "the preview image did not load"
+    junit = lens.locator("table.artifact-files tr", has_text="junit_1.xml")
+    expect(junit.locator("td.size")).to_have_text(re.compile(r"^\d+ B$"))
+    expect(lens.locator("figure", has_text="junit_1.xml")).to_have_count(0)
+    shoot(page, "run-page-artifacts")
+    assert dialogs == []

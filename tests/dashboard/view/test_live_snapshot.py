@@ -86,6 +86,8 @@ def test_running_job_without_its_workspace_reads_the_store_snapshot(
     page = web.get(f"/view/{job_id}").text
     assert "live snapshot from the artifact store, updated every 0.5 s" in note(page)
     assert 'data-action="abort"' in page
+    # The page refreshes itself (view.js), no faster than every 3 s.
+    assert '<section class="run-head" data-refresh="3">' in page
     assert re.search(r'id="lens-buildlog".*snapshot line 30', page, re.S)
     assert re.search(r'class="log-line log-error" id="L\d+">.*panic: it broke', page)
     raw = web.get(f"/view/{job_id}/log")
@@ -119,7 +121,8 @@ def test_running_job_without_its_workspace_reads_the_store_snapshot(
         job = session.get(Job, job_id)
         assert job is not None
         job.state = "failure"
-    assert 'id="live-note"' not in web.get(f"/view/{job_id}").text
+    ended = web.get(f"/view/{job_id}").text
+    assert 'id="live-note"' not in ended and "data-refresh" not in ended
 
 
 def test_running_job_before_its_first_snapshot_says_so(db: Database, tmp_path: Path) -> None:
@@ -127,5 +130,6 @@ def test_running_job_before_its_first_snapshot_says_so(db: Database, tmp_path: P
     job_id = running_row(db, tmp_path / "not-here" / "8")
     page = client(db, store, 10).get(f"/view/{job_id}").text
     assert "updated every 10 s (none has arrived yet)" in note(page)
+    assert 'data-refresh="10"' in page  # as often as snapshots arrive
     assert client(db, store, 0).get(f"/view/{job_id}").status_code == 200
     assert "live snapshots are off" in note(client(db, store, 0).get(f"/view/{job_id}").text)

@@ -60,7 +60,7 @@ def test_every_lens_renders_for_a_failed_pipeline_run(
     assert response.headers["x-content-type-options"] == "nosniff"
     page = response.text
     lenses = re.findall(r'<section class="lens" id="lens-(\w+)"', page)
-    assert lenses == ["metadata", "graph", "junit", "buildlog", "artifacts"]
+    assert lenses == ["summary", "metadata", "graph", "junit", "buildlog", "artifacts"]
 
     meta = section(page, "metadata")
     assert "FAILURE" in meta
@@ -248,6 +248,10 @@ def test_large_log_first_page_reads_a_bounded_range(db: Database, tmp_path: Path
     assert store.read <= 300 * 1024, store.read  # the 256 KB tail (+ small JSON files)
     log = section(response.text, "buildlog")
     assert "ERROR: at the very end" in log
+    # The summary lists the errors of the page shown (no byte more read) and offers the search.
+    summary = section(response.text, "summary")
+    assert "ERROR: at the very end" in summary and "early trouble" not in summary
+    assert f'href="/view/{job_id}?find_error=0"' in summary
     earlier = re.search(r'class="log-earlier" href="[^"]*\?end=(\d+)#log"', log)
     assert earlier
     end = int(earlier.group(1))

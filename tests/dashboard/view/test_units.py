@@ -15,11 +15,13 @@ from foredeck.dashboard.view.logs import (
     FOLD_MIN_LINES,
     AnsiState,
     ErrorSearch,
+    LogMatchers,
     ansi_to_html,
     compile_patterns,
     error_anchor,
     error_patterns,
     find_error,
+    job_error_patterns,
     plan_page,
     read_page,
 )
@@ -53,11 +55,45 @@ class BytesSource:
         ("FAILED to parse", False),
         ("  E0412 indented", False),
         ("all good", False),
+        # As stored: `<time> [task/step] ` first, which the patterns look past.
+        ("2026-12-07T20:11:19.123Z [unit/test] E1207 20:11:19.1 1 pod.go:3] gone", True),
+        ("2026-12-07T20:11:19.123Z [unit/test] I1207 20:11:19.1 1 pod.go:3] fine", False),
+        ("2026-12-07T20:11:19.123Z [unit/test] FAILED tests/test_a.py::test_b - assert 1", True),
+        ("2026-12-07T20:11:19.123Z [unit/test] E       assert 1 == 2", True),
+        ("2026-12-07T20:11:19.123Z [unit/go] --- FAIL: TestParse (0.00s)", True),
+        ("2026-12-07T20:11:19.123Z [unit/py] Traceback (most recent call last):", True),
+        ("2026-12-07T20:11:19.123Z [build/make] make: *** [Makefile:3: all] Error 1", True),
+        ("2026-12-07T20:11:19.123Z [build/make] make[2]: *** [x.o] Error 2", True),
+        ("2026-12-07T20:11:19.123Z [build/make] make: Nothing to be done", False),
+        ("2026-12-07T20:11:19.123Z [a/b] Everything passed", False),
+        ("ran at 2026-12-07T20:11:19.123Z [a/b] E1207 is quoted", False),
     ],
 )
 def test_prow_default_patterns(line: str, error: bool) -> None:
     page = read_page(BytesSource(line.encode() + b"\n"), PROW)
     assert page.lines[0].error is error
+
+
+def test_find_error_looks_past_the_line_prefix() -> None:
+    body = b"".join(b"2026-12-07T20:11:19.%03dZ [t/s] I1207 fine %d\n" % (i, i) for i in range(500))
+    bad = b"2026-12-07T20:11:20.000Z [t/s] E1207 20:11:20 1 x.go:1] broken\n"
+    source = BytesSource(body + bad + body)
+    found = find_error(source, PROW, compile_patterns(DEFAULT_ERROR_PATTERNS, multiline=True))
+    assert found.offset == len(body)
+
+
+def test_job_error_patterns_are_added_for_their_job_only() -> None:
+    config = {"dashboard": {"job_error_patterns": {"lint": ["^would reformat"], "x": 3}}}
+    assert job_error_patterns(config) == {"lint": ["^would reformat"]}
+    matchers = LogMatchers.of(config)
+    page = read_page(
+        BytesSource(b"would reformat a.py\nERROR: b\n"), matchers.for_job("lint").lines
+    )
+    assert [line.error for line in page.lines] == [True, True]
+    other = read_page(
+        BytesSource(b"would reformat a.py\nERROR: b\n"), matchers.for_job("unit").lines
+    )
+    assert [line.error for line in other.lines] == [False, True]
 
 
 def test_error_patterns_setting_and_fallback() -> None:

@@ -127,7 +127,15 @@ async def test_argo_run_survives_a_dropped_watch_and_is_deleted_after(
     finished = read_json(out / "finished.json")
     assert finished["result"] == "SUCCESS" and finished["passed"] is True
     assert read_json(out / "started.json")["metadata"]["engine"] == "argo"
-    assert read_json(out / "pipeline-run.json")["tasks"]["D"]["status"] == "Succeeded"
+    tasks = read_json(out / "pipeline-run.json")["tasks"]
+    assert tasks["D"]["status"] == "Succeeded"
+    # The DAG's edges, which the dashboard draws (a remote run's pipeline may be in its repo).
+    assert {t: tasks[t].get("runAfter") for t in "ABCD"} == {
+        "A": None,
+        "B": ["A"],
+        "C": ["A"],
+        "D": ["B", "C"],
+    }
     kinds = [e.kind for e in run.events]
     assert kinds[0] == "run-started" and kinds[-1] == "run-finished"
     # Removed once the files were written, with its pods.

@@ -11,6 +11,8 @@
   const status = document.getElementById("live-status");
   const prependNew = table.dataset.live === "1";
 
+  // A running job's time, in whole seconds (its start is known to the second), in the format
+  // of the server's `links.format_duration`, which the finished row then shows (`6.1s`).
   function formatDuration(seconds) {
     const total = Math.max(0, Math.floor(seconds));
     const h = Math.floor(total / 3600);

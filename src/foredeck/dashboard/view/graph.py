@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from foredeck.dashboard.links import format_duration
 from foredeck.db.models import Job
 
 log = logging.getLogger(__name__)
@@ -82,18 +83,6 @@ def entry_seconds(entry: dict[str, Any]) -> float | None:
     except (KeyError, TypeError, ValueError):
         return None
     return max(0.0, (finished - started).total_seconds())
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def task_entries(run: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -42,14 +42,28 @@ SCAN_LIMIT = 32 * 1024 * 1024
 ERROR_CONTEXT_BYTES = 2048
 """How much of the log before a found error line its page shows."""
 
-DEFAULT_ERROR_PATTERNS: tuple[str, ...] = (
+PROW_ERROR_PATTERNS: tuple[str, ...] = (
     r"timed out",
     r"ERROR:",
     r"(FAIL|Failure \[)\b",
     r"panic\b",
     r"^E\d{4}",
 )
-"""Prow's default `highlight_regexes` of the buildlog lens."""
+"""Prow's default `highlight_regexes` of the buildlog lens (klog's `E0412` and go test's
+`--- FAIL` among them)."""
+DEFAULT_ERROR_PATTERNS: tuple[str, ...] = (
+    *PROW_ERROR_PATTERNS,
+    r"^FAILED \S+::",  # pytest's summary: `FAILED tests/test_x.py::test_y - AssertionError`
+    r"^E {3}",  # pytest's assertion details
+    r"^Traceback \(most recent call last\):",
+    r"^make(\[\d+\])?: \*\*\*",
+)
+"""Prow's patterns, and pytest's, Python's and make's failures."""
+
+LINE_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z \[[^\]\n]{1,300}\] ")
+"""`<time> [task/step] ` that starts each line the executor stores (`execute/logs.py`): patterns
+are matched on what follows, so klog's `^E` pattern finds its error lines."""
+_LINE_PREFIXES = re.compile(LINE_PREFIX.pattern.encode(), re.M)
 
 
 class RangeSource(Protocol):
@@ -67,15 +81,33 @@ class Matcher(Protocol):
     def search(self, text: str, pos: int = ...) -> Any: ...
 
 
-def error_patterns(plugin_config: dict[str, Any]) -> list[str]:
-    """`plugin_config.dashboard.error_patterns` (a list of regexes), else Prow's defaults."""
+def _section(plugin_config: dict[str, Any]) -> dict[str, Any]:
     section = plugin_config.get("dashboard", {}) if isinstance(plugin_config, dict) else {}
-    patterns = section.get("error_patterns") if isinstance(section, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def _pattern_list(patterns: Any) -> list[str] | None:
     if isinstance(patterns, str):
         patterns = [patterns]
     if not isinstance(patterns, list):
-        return list(DEFAULT_ERROR_PATTERNS)
+        return None
     return [p for p in patterns if isinstance(p, str) and p]
+
+
+def error_patterns(plugin_config: dict[str, Any]) -> list[str]:
+    """`plugin_config.dashboard.error_patterns` (a list of regexes), else the defaults."""
+    found = _pattern_list(_section(plugin_config).get("error_patterns"))
+    return list(DEFAULT_ERROR_PATTERNS) if found is None else found
+
+
+def job_error_patterns(plugin_config: dict[str, Any]) -> dict[str, list[str]]:
+    """`plugin_config.dashboard.job_error_patterns`: per job name, patterns added to the
+    others (a job whose tool prints its own failure lines)."""
+    jobs = _section(plugin_config).get("job_error_patterns")
+    if not isinstance(jobs, dict):
+        return {}
+    found = {str(name): _pattern_list(patterns) for name, patterns in jobs.items()}
+    return {name: patterns for name, patterns in found.items() if patterns}
 
 
 def _compiler() -> Callable[[str], Matcher]:
@@ -121,14 +153,30 @@ class LogMatchers:
 
     lines: list[Matcher]
     chunks: list[Matcher]
+    jobs: dict[str, LogMatchers] = field(default_factory=dict)
+    """Per job name, with its own patterns added (`job_error_patterns`)."""
+
+    @classmethod
+    def compile(cls, patterns: Sequence[str]) -> LogMatchers:
+        return cls(compile_patterns(patterns), compile_patterns(patterns, multiline=True))
 
     @classmethod
     def of(cls, plugin_config: dict[str, Any]) -> LogMatchers:
         patterns = error_patterns(plugin_config)
-        return cls(compile_patterns(patterns), compile_patterns(patterns, multiline=True))
+        jobs = {
+            name: cls.compile([*patterns, *extra])
+            for name, extra in job_error_patterns(plugin_config).items()
+        }
+        return cls(compile_patterns(patterns), compile_patterns(patterns, multiline=True), jobs)
+
+    def for_job(self, name: str) -> LogMatchers:
+        return self.jobs.get(name, self)
 
 
 def is_error(matchers: Sequence[Matcher], text: str) -> bool:
+    """Whether a line (colours removed) matches, its stored `<time> [task/step] ` prefix aside."""
+    if text[:1].isdigit():
+        text = LINE_PREFIX.sub("", text, count=1)
     return any(m.search(text) is not None for m in matchers)
 
 
@@ -453,9 +501,9 @@ def find_error(
                 data = data[: cut + 1]
             elif len(data) < SCAN_CHUNK:
                 break  # the limit falls inside a line: stop at the line's start
-        # Stripping colours and decoding keep every newline, so line k of `text` is line k of
-        # `data`.
-        text = _strip_bytes(data).decode("utf-8", errors="replace")
+        # Stripping colours and line prefixes and decoding keep every newline, so line k of
+        # `text` is line k of `data`.
+        text = _LINE_PREFIXES.sub(b"", _strip_bytes(data)).decode("utf-8", errors="replace")
         at = 0
         while at <= len(text):
             match = chunk_matchers[0].search(text, at)

@@ -9,6 +9,7 @@ the app's artifact store (`dashboard.deps`, `web.deps`).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from foredeck.access.gate import Gate, RequestGate
 from foredeck.bounds import JobId, Offset
 from foredeck.dashboard.app import PageRoute, templates
 from foredeck.dashboard.deps import Links, Matchers, Store
-from foredeck.dashboard.links import WebLinks, safe_href
+from foredeck.dashboard.links import WebLinks, format_duration, safe_href
 from foredeck.dashboard.view.artifacts import (
     SNIFF_BYTES,
     BadPath,
@@ -34,7 +35,7 @@ from foredeck.dashboard.view.artifacts import (
     stream,
     task_log,
 )
-from foredeck.dashboard.view.graph import entry_seconds, format_duration, task_entries
+from foredeck.dashboard.view.graph import entry_seconds, task_entries
 from foredeck.dashboard.view.lenses import LENSES, Lens, LensContext
 from foredeck.dashboard.view.logs import (
     ErrorSearch,
@@ -134,6 +135,20 @@ def live_note(files: BuildFiles | None, names: set[str], interval: float) -> str
     return note + ("." if names else " (none has arrived yet).")
 
 
+REFRESH_SECONDS = 3
+"""How often the page of a running job fetches itself again (`view.js`)."""
+
+
+def refresh_seconds(job: Job, files: BuildFiles | None, interval: float) -> int | None:
+    """How often the page of an unfinished run refreshes itself, None once it has ended: every
+    few seconds, or as often as live snapshots arrive when its files come from them."""
+    if job.state not in UNFINISHED:
+        return None
+    if files is not None and files.live and files.source != "workspace" and interval > 0:
+        return max(REFRESH_SECONDS, math.ceil(interval))
+    return REFRESH_SECONDS
+
+
 @dataclass(frozen=True)
 class TaskRun:
     job: Job
@@ -179,6 +194,7 @@ def view_page(
 ) -> Response:
     run = load_run(job_id, reads, store, gate)
     job, files = run.job, run.files
+    matchers = matchers.for_job(job.name)
     ctx = LensContext(job, files, top_names(files), matchers.lines, web, start, end)
     if find_error is not None and files is not None and ctx.has(BUILD_LOG):
         reader = RangeReader(files, BUILD_LOG)
@@ -196,6 +212,7 @@ def view_page(
             "job": job,
             "lenses": _lenses(ctx),
             "unfinished": job.state in UNFINISHED,
+            "refresh_seconds": refresh_seconds(job, files, interval),
             "may_edit": gate.may("editor", job.org, job.repo),
             "pipeline_ui": pipeline_ui_url(job, ctx.json(PIPELINE_RUN)),
             "live": files.live if files else False,
@@ -257,6 +274,7 @@ def task_page(
     find_error: Offset | None = None,
 ) -> Response:
     loaded = load_task(job_id, task, load_run(job_id, reads, store, gate), matchers, web)
+    matchers = matchers.for_job(loaded.job.name)
     entry = loaded.entry
     page = None
     search = None

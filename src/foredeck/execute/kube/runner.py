@@ -42,6 +42,7 @@ from foredeck.execute.record import EventCallback, RunRecord
 from foredeck.execute.runstate import FINAL_STATUSES, RunResult, TaskRecord
 from foredeck.execute.workspace import RunLayout, dir_name
 from foredeck.pipeline.model import ParamValue, PipelineRunSpec, RunStatus
+from foredeck.pipeline.validate import dependencies
 from foredeck.storage import prow
 
 EngineName = Literal["argo", "tekton"]
@@ -129,8 +130,14 @@ class _RemoteRun:
         self.cancel_event = cancel
         self.options = options or RemoteOptions()
         self.name = resource_name(run, job_id)
+        graph = dependencies(run.pipeline)  # recorded as `runAfter`: the dashboard's edges
         self.records: dict[str, TaskRecord] = {
-            t.name: TaskRecord(name=t.name, pipeline_task=t.name, is_finally=is_finally)
+            t.name: TaskRecord(
+                name=t.name,
+                pipeline_task=t.name,
+                is_finally=is_finally,
+                run_after=[] if is_finally else sorted(graph.get(t.name, ())),
+            )
             for is_finally, tasks in (
                 (False, run.pipeline.tasks),
                 (True, run.pipeline.finally_tasks),

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from foredeck.dashboard.view.lenses import artifacts, buildlog, graph, junit, metadata
+from foredeck.dashboard.view.lenses import (
+    artifacts,
+    buildlog,
+    graph,
+    junit,
+    metadata,
+    summary,
+)
 from foredeck.dashboard.view.lenses.base import Lens, LensContext
 
 LENSES: tuple[Callable[[LensContext], Lens | None], ...] = (
+    summary.build,
     metadata.build,
     graph.build,
     junit.build,

@@ -32,6 +32,8 @@ class LensContext:
     log_end: int | None = None
     search: ErrorSearch | None = None
     """A "find the first error" search that found nothing (shown above the log)."""
+    memo: dict[str, Any] = field(default_factory=dict)
+    """What one lens read and another shows again (the summary: the JUnit report, the log page)."""
     _json: dict[str, Any] = field(default_factory=dict)
 
     def has(self, rel: str) -> bool:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from foredeck.dashboard.view.junit import is_junit, read_report
+from foredeck.dashboard.view.junit import JunitReport, is_junit, read_report
 from foredeck.dashboard.view.lenses.base import Lens, LensContext
 
 
-def build(ctx: LensContext) -> Lens | None:
+def report(ctx: LensContext) -> tuple[JunitReport, list[str]] | None:
+    """The run's JUnit report and its files, read once per page (the summary shows it too)."""
+    if "junit" in ctx.memo:
+        found: tuple[JunitReport, list[str]] | None = ctx.memo["junit"]
+        return found
     files = ctx.files
-    if files is None or not ctx.has("artifacts"):
+    found = None
+    if files is not None and ctx.has("artifacts"):
+        paths = [e.path for e in files.list("artifacts", recursive=True) if is_junit(e.path)]
+        if paths:
+            found = (read_report(paths, files.read_bytes, files.size), sorted(paths))
+    ctx.memo["junit"] = found
+    return found
+
+
+def build(ctx: LensContext) -> Lens | None:
+    found = report(ctx)
+    if found is None:
         return None
-    paths = [e.path for e in files.list("artifacts", recursive=True) if is_junit(e.path)]
-    if not paths:
-        return None
-    report = read_report(paths, files.read_bytes, files.size)
-    return Lens("junit", "JUnit", {"report": report, "files": sorted(paths)})
+    return Lens("junit", "JUnit", {"report": found[0], "files": found[1]})

@@ -58,4 +58,38 @@
   }
   window.addEventListener("hashchange", reveal);
   reveal();
+
+  // A run in progress refreshes itself: the page is fetched again and its state, notes and
+  // lenses swapped in (no reload, so the scroll position stays), until the run has ended. The
+  // server escaped the markup; DOMParser runs no script.
+  var head = document.querySelector(".run-head[data-refresh]");
+  if (!head) { return; }
+  var every = Math.max(1, Number(head.getAttribute("data-refresh")) || 3) * 1000;
+
+  function swap(fresh, id) {
+    var old = document.getElementById(id);
+    var now = fresh.getElementById(id);
+    if (old && now) { old.replaceWith(document.importNode(now, true)); }
+  }
+
+  function refresh() {
+    if (document.hidden) { setTimeout(refresh, every); return; }
+    fetch(location.pathname + location.search, {
+      credentials: "same-origin", headers: { "Accept": "text/html" }
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(String(response.status)); }
+      return response.text();
+    }).then(function (body) {
+      var fresh = new DOMParser().parseFromString(body, "text/html");
+      ["run-state", "live-notes", "lens-nav", "run-lenses"].forEach(function (id) { swap(fresh, id); });
+      if (fresh.querySelector(".run-head[data-refresh]")) {
+        setTimeout(refresh, every);
+      } else {  // ended: no more refreshes, and nothing left to abort
+        head.removeAttribute("data-refresh");
+        var abort = document.querySelector("button[data-action=abort]");
+        if (abort) { abort.remove(); }
+      }
+    }).catch(function () { setTimeout(refresh, every * 2); });
+  }
+  setTimeout(refresh, every);
 })();
