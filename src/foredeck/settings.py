@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from foredeck import __version__
+from foredeck.api_settings import ApiSettings as ApiSettings  # re-exported: `api.*` lives there
 from foredeck.censor.config import CensorSettings
 from foredeck.validation import problems
 
@@ -338,25 +339,6 @@ class SinkerSettings(BaseModel):
     max_age: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Seconds after which finished jobs and their workspaces are removed."""
     interval: float = Field(default=3600.0, gt=0)
-
-
-class ApiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    token: SecretStr | None = None
-    """The bootstrap admin token (`Authorization: Bearer TOKEN`; docs/access.md)."""
-    roles_path: str | None = None
-    """The roles file (docs/access.md), reloaded when it changes; none: all public."""
-    roles_reload_interval: float = Field(default=5.0, ge=0)
-    max_token_days: int = Field(default=365, ge=1, le=3650)
-    anonymous_writes: bool = False
-    """Let callers without a token start, rerun and abort jobs: anyone who can reach the port
-    can then do so. Cross-site browser requests stay refused, and so do pages served under a
-    host name (not an IP literal or `localhost`) that is not the dashboard's nor in
-    `allowed_origins`: a name can be rebound to this server's address by its owner's DNS."""
-    allowed_origins: list[str] = Field(default_factory=list)
-    """Origins (`https://ci.example.org`) whose pages may call mutating routes, besides the
-    server's own and `reporter.dashboard_url`'s."""
 
 
 class PostgresDatabaseProvider(BaseModel):

@@ -81,6 +81,11 @@ TABLE: dict[str, Route] = {
     "GET /login": Route("anonymous", 200, at("/login")),
     "POST /login": Route("anonymous", 303, at("/login", {"token": TOKEN, "csrf_token": CSRF})),
     "POST /logout": Route("anonymous", 303, at("/logout", {"csrf_token": CSRF})),
+    # Logins not configured here: 404 for everyone (tests/dashboard/test_login.py has them).
+    "GET /login/oidc": Route("anonymous", 404, at("/login/oidc")),
+    "GET /login/oidc/callback": Route("anonymous", 404, at("/login/oidc/callback")),
+    "GET /login/github": Route("anonymous", 404, at("/login/github")),
+    "GET /login/github/callback": Route("anonymous", 404, at("/login/github/callback")),
     "GET /tokens": Route("user", 200, at("/tokens")),
     "POST /tokens": Route(
         "user", 201, at("/tokens", {"name": "n", "role": "viewer", "csrf_token": CSRF})

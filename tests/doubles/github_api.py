@@ -47,6 +47,7 @@ from starlette.types import Receive, Scope, Send
 from foredeck.scm.github import GitHubClient
 from tests.doubles.contract import Match, OpenAPIContract, Violation
 from tests.doubles.github_git import GitDataOps
+from tests.doubles.github_oauth import OAuthOps
 from tests.doubles.github_state import (
     AppState,
     CommentState,
@@ -139,7 +140,7 @@ def _error(message: str, status: int) -> dict[str, Any]:
     return {"message": message, "documentation_url": DOCS, "status": str(status)}
 
 
-class GitHubDouble(GitDataOps):
+class GitHubDouble(GitDataOps, OAuthOps):
     """Fake GitHub: seed state with `add_*`, run it with `start()`/`with`, inspect afterwards."""
 
     def __init__(
@@ -168,6 +169,7 @@ class GitHubDouble(GitDataOps):
         self._server: _Server | None = None
         self.url = ""
         self._init_git()
+        self._init_oauth()
         self.add_token(token, login)
 
     # -- seeding ------------------------------------------------------------------------------
@@ -442,6 +444,17 @@ class GitHubDouble(GitDataOps):
         raw_path = scope.get("raw_path", b"").decode("latin-1").split("?")[0] or scope["path"]
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        if raw_path.startswith("/login/oauth/"):  # GitHub's web flow, not its REST API
+            with self._lock:
+                answer = self.oauth_web(
+                    scope["method"],
+                    raw_path,
+                    scope.get("query_string", b"").decode(),
+                    headers,
+                    body,
+                )
+            await Response(answer[1], answer[0], answer[2])(scope, receive, send)
+            return
         with self._lock:
             status, payload, out_headers = self._handle(
                 scope["method"], raw_path, query, headers, body

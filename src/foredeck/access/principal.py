@@ -11,10 +11,11 @@ from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 from foredeck.config.roles import Role, RolesFile, at_least, higher, lower
 from foredeck.db.models import Job
 
-Via = Literal["anonymous", "bootstrap", "token", "session", "system"]
+Via = Literal["anonymous", "bootstrap", "token", "session", "system", "oidc", "github"]
 """How a principal was authenticated: nobody, the bootstrap `api.token`, a personal token in
-the `Authorization` header, the dashboard's session cookie; `system` for the server itself.
-A login adds its own (`oidc`, `github`) and fills `teams` and `groups`."""
+the `Authorization` header, the dashboard's session cookie; `system` for the server itself;
+`oidc` and `github` for the login itself (its audit entry), after which the session cookie
+speaks for the user."""
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,37 @@ def revoke(session: Session, token_id: int) -> ApiToken | None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
     return row
+
+
+LOGIN_MAKER = "login:"
+"""`created_by` of the tokens a dashboard login makes (`login:oidc`, `login:github`): a logout
+revokes those, never a personal token someone signed in with."""
+
+
+def create_login(
+    session: Session,
+    who: Principal,
+    ttl: timedelta,
+) -> Made:
+    """The session token of a login through `who.via` (an OIDC provider or GitHub): it acts
+    with the teams and groups the provider gave, capped at nothing below the roles file."""
+    maker = Principal(f"{LOGIN_MAKER}{who.via}", who.via)
+    return create(
+        session,
+        user=who.name,
+        name=f"sign-in ({who.via})",
+        role="admin",
+        ttl=ttl,
+        by=maker,
+        teams=who.teams,
+        groups=who.groups,
+    )
+
+
+def end_login(session: Session, token_id: int) -> bool:
+    """Revoke the session token `token_id` if a login made it; whether it did."""
+    row = session.get(ApiToken, token_id)
+    if row is None or not row.created_by.startswith(LOGIN_MAKER):
+        return False
+    revoke(session, token_id)
+    return True

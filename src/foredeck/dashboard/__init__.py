@@ -6,7 +6,7 @@ that includes it keeps on `app.state` what `dashboard.deps` and `web.deps` read.
 
 from fastapi import APIRouter
 
-from foredeck.dashboard import app, pages, session, tokens
+from foredeck.dashboard import app, login, pages, session, tokens
 from foredeck.dashboard.app import templates
 from foredeck.dashboard.view import routes as run_page
 
@@ -15,6 +15,7 @@ router.include_router(pages.router)
 router.include_router(app.router)
 router.include_router(run_page.router)
 router.include_router(session.router)
+router.include_router(login.router)
 router.include_router(tokens.router)
 
 __all__ = ["router", "templates"]

@@ -4,7 +4,8 @@ The sign-in form takes a personal token (or the bootstrap `api.token`) and keeps
 HttpOnly session cookie, so that pages know who is looking (private jobs, the buttons a role
 may use) and the run page's buttons need no token box. Both forms carry the CSRF token
 (`access.gate`): a POST without it, or with another, is refused with 403 and changes nothing.
-A login through OIDC or GitHub will set its own session and produce a `Principal` the same way.
+A login through OIDC or GitHub (`dashboard.login`) sets the same cookie; signing out of one
+also revokes the session token the login made.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from foredeck.access import audit
+from foredeck.access import audit, tokens
 from foredeck.access.gate import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -29,6 +30,7 @@ from foredeck.access.gate import (
 from foredeck.access.principal import Principal
 from foredeck.dashboard.app import PageRoute, templates
 from foredeck.db.engine import write_lock
+from foredeck.settings import Settings
 
 MAX_FORM_BYTES = 4096
 SESSION_DAYS = 7
@@ -62,7 +64,14 @@ async def read_form(request: Request) -> dict[str, str]:
 
 @router.get("/login", include_in_schema=False)
 def login_page(request: Request, gate: RequestGate) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"error": None, "who": gate.who})
+    context = {"error": None, "who": gate.who, **_providers(request)}
+    return templates.TemplateResponse(request, "login.html", context)
+
+
+def _providers(request: Request) -> dict[str, bool]:
+    """Which login buttons the sign-in page shows."""
+    settings: Settings = request.app.state.settings
+    return {"oidc": settings.api.oidc is not None, "github": settings.api.github_login is not None}
 
 
 @router.post("/login", include_in_schema=False)
@@ -71,7 +80,7 @@ async def login(request: Request) -> Response:
     token = form.get("token", "").strip()
     found = await run_in_threadpool(principal_for_token, request, token) if token else "no token"
     if isinstance(found, str):
-        context = {"error": found, "who": None}
+        context = {"error": found, "who": None, **_providers(request)}
         # In a thread: the page's header looks the browser's session up in the database.
         return await run_in_threadpool(
             templates.TemplateResponse, request, "login.html", context, status_code=401
@@ -94,14 +103,19 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, gate: RequestGate) -> Response:
     await read_form(request)
     if gate.who.authenticated:
-        await run_in_threadpool(_audit, request, gate.who, "logout")
+        await run_in_threadpool(_audit, request, gate.who, "logout", end=True)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-def _audit(request: Request, who: Principal, action: audit.Action) -> None:
+def _audit(request: Request, who: Principal, action: audit.Action, *, end: bool = False) -> None:
+    """The audit entry; with `end`, a login's session token is revoked with it."""
     engine: Engine = request.app.state.engine
     writes: sessionmaker[Session] = request.app.state.writes
     with write_lock(engine), writes.begin() as session:
-        audit.record(session, who, action)
+        login_made = who.from_cookie and who.token_id is not None
+        if end and login_made and tokens.end_login(session, who.token_id or 0):
+            audit.record(session, who, action, revoked=who.token_id)
+        else:
+            audit.record(session, who, action)

@@ -1,0 +1,249 @@
+"""The GitHub double's OAuth web flow and the signed-in user's endpoints: what the dashboard's
+GitHub login needs (docs/access.md#login).
+
+`GET /user` and `GET /user/teams` are REST operations, checked against the OpenAPI description
+like every other. The web flow is not in that description: `GET /login/oauth/authorize` and
+`POST /login/oauth/access_token` are served as GitHub documents them
+(https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps): the
+authorize page, for the user signed in to "github.com" in the test's browser (`sign_in_browser`),
+approves at once and redirects to `redirect_uri?code=...&state=...`; the token endpoint takes
+`client_id`, `client_secret`, `code` and `redirect_uri` (form or JSON), answers JSON when asked
+(`Accept: application/json`), and reports a bad code with **200** and
+`{"error": "bad_verification_code", ...}`, as GitHub does. A code is single-use and lives 10 min.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+
+from tests.doubles.github_state import HTML_BASE, TokenState, iso, node_id
+
+if TYPE_CHECKING:
+    from tests.doubles.github_api import GitHubDouble, Reply, _Ctx
+
+CODE_SECONDS = 600
+OAUTH_DOCS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
+
+
+@dataclass
+class OAuthCode:
+    login: str
+    client_id: str
+    redirect_uri: str
+    expires_at: float
+
+
+@dataclass
+class TeamState:
+    org: str
+    slug: str
+    id: int
+    members: set[str] = field(default_factory=set)
+
+
+Answer = tuple[int, bytes, dict[str, str]]
+
+
+class OAuthOps:
+    """Mixed into `GitHubDouble`: OAuth apps, the browser's GitHub user, org teams."""
+
+    oauth_apps: dict[str, str]
+    oauth_codes: dict[str, OAuthCode]
+    browser_login: str | None
+    teams: dict[tuple[str, str], TeamState]
+
+    def _init_oauth(self) -> None:
+        self.oauth_apps = {}
+        self.oauth_codes = {}
+        self.browser_login = None
+        self.teams = {}
+
+    # -- seeding ------------------------------------------------------------------------------
+
+    def add_oauth_app(self, client_id: str, client_secret: str) -> None:
+        self.oauth_apps[client_id] = client_secret
+
+    def sign_in_browser(self, login: str | None) -> None:
+        """Who is signed in to github.com when a browser reaches the authorize page."""
+        double: GitHubDouble = self  # type: ignore[assignment]
+        if login is not None:
+            double.user(login)
+        self.browser_login = login
+
+    def add_team(self, org: str, slug: str, *, members: list[str]) -> None:
+        double: GitHubDouble = self  # type: ignore[assignment]
+        if org not in double.org_members:
+            double.add_org(org)
+        team = self.teams.setdefault((org, slug), TeamState(org, slug, double._next_id()))
+        for login in members:
+            double.add_org_member(org, login)
+            team.members.add(login)
+
+    # -- the web flow (not REST) ----------------------------------------------------------------
+
+    def oauth_web(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> Answer:
+        if method == "GET" and path == "/login/oauth/authorize":
+            return self._authorize(dict(parse_qsl(query)))
+        if method == "POST" and path == "/login/oauth/access_token":
+            return self._access_token(headers, body)
+        return 404, b"Not Found", {"content-type": "text/plain"}
+
+    def _authorize(self, params: dict[str, str]) -> Answer:
+        double: GitHubDouble = self  # type: ignore[assignment]
+        client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
+        if client_id not in self.oauth_apps or not redirect_uri:
+            return 404, b"unknown OAuth app", {"content-type": "text/plain"}
+        if self.browser_login is None:
+            return 401, b"sign in to GitHub first", {"content-type": "text/plain"}
+        code = secrets.token_hex(10)
+        self.oauth_codes[code] = OAuthCode(
+            self.browser_login, client_id, redirect_uri, double.clock() + CODE_SECONDS
+        )
+        back = {"code": code, **({"state": params["state"]} if "state" in params else {})}
+        sep = "&" if "?" in redirect_uri else "?"
+        return 302, b"", {"location": f"{redirect_uri}{sep}{urlencode(back)}"}
+
+    def _access_token(self, headers: dict[str, str], body: bytes) -> Answer:
+        double: GitHubDouble = self  # type: ignore[assignment]
+        kind = headers.get("content-type", "").split(";")[0].strip()
+        try:
+            form = (
+                json.loads(body) if kind == "application/json" else dict(parse_qsl(body.decode()))
+            )
+        except (ValueError, UnicodeDecodeError):
+            return 400, b"malformed body", {"content-type": "text/plain"}
+        client_id = str(form.get("client_id", ""))
+        if self.oauth_apps.get(client_id) != form.get("client_secret"):
+            answer = _oauth_error(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+            )
+        else:
+            code = self.oauth_codes.pop(str(form.get("code", "")), None)
+            if code is None or code.client_id != client_id or double.clock() >= code.expires_at:
+                answer = _oauth_error(
+                    "bad_verification_code", "The code passed is incorrect or expired."
+                )
+            elif form.get("redirect_uri", code.redirect_uri) != code.redirect_uri:
+                answer = _oauth_error(
+                    "redirect_uri_mismatch",
+                    "The redirect_uri MUST match the registered callback URL for this application.",
+                )
+            else:
+                token = "gho_" + secrets.token_hex(18)
+                double.tokens[token] = TokenState(code.login)
+                answer = {"access_token": token, "scope": "read:org", "token_type": "bearer"}
+        if "application/json" in headers.get("accept", ""):
+            return (
+                200,
+                json.dumps(answer).encode(),
+                {"content-type": "application/json; charset=utf-8"},
+            )
+        return (
+            200,
+            urlencode(answer).encode(),
+            {"content-type": "application/x-www-form-urlencoded"},
+        )
+
+    # -- REST operations ------------------------------------------------------------------------
+
+    def _op_users_get_authenticated(self, ctx: _Ctx) -> Reply:
+        from tests.doubles.github_api import Reply
+
+        double: GitHubDouble = self  # type: ignore[assignment]
+        out = double._json.user(ctx.login)
+        state = double.users[ctx.login]
+        out.update(
+            {
+                "user_view_type": "private",
+                "name": ctx.login,
+                "company": None,
+                "blog": "",
+                "location": None,
+                "email": None,
+                "hireable": None,
+                "bio": None,
+                "public_repos": 0,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
+                "created_at": iso(0),
+                "updated_at": iso(0),
+                "private_gists": 0,
+                "total_private_repos": 0,
+                "owned_private_repos": 0,
+                "disk_usage": 0,
+                "collaborators": 0,
+                "two_factor_authentication": True,
+            }
+        )
+        assert out["id"] == state.id
+        return Reply(200, out)
+
+    def _op_teams_list_for_authenticated_user(self, ctx: _Ctx) -> Reply:
+        from tests.doubles.github_api import Reply
+
+        found = [t for t in self.teams.values() if ctx.login in t.members]
+        found.sort(key=lambda t: (t.org, t.slug))
+        return Reply(200, [self._team_json(t) for t in found], paginate=True)
+
+    def _team_json(self, team: TeamState) -> dict[str, Any]:
+        double: GitHubDouble = self  # type: ignore[assignment]
+        org = double.users[team.org]
+        api = f"{double.url}/orgs/{team.org}"
+        team_api = f"{double.url}/organizations/{org.id}/team/{team.id}"
+        return {
+            "id": team.id,
+            "node_id": node_id("T", team.id),
+            "url": team_api,
+            "html_url": f"{HTML_BASE}/orgs/{team.org}/teams/{team.slug}",
+            "name": team.slug,
+            "slug": team.slug,
+            "description": None,
+            "privacy": "closed",
+            "notification_setting": "notifications_enabled",
+            "permission": "pull",
+            "members_url": f"{team_api}/members{{/member}}",
+            "repositories_url": f"{team_api}/repos",
+            "parent": None,
+            "members_count": len(team.members),
+            "repos_count": 0,
+            "created_at": iso(0),
+            "updated_at": iso(0),
+            "type": "organization",
+            "organization": {
+                "login": team.org,
+                "id": org.id,
+                "node_id": node_id("O", org.id),
+                "url": api,
+                "repos_url": f"{api}/repos",
+                "events_url": f"{api}/events",
+                "hooks_url": f"{api}/hooks",
+                "issues_url": f"{api}/issues",
+                "members_url": f"{api}/members{{/member}}",
+                "public_members_url": f"{api}/public_members{{/member}}",
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{org.id}?v=4",
+                "description": None,
+                "html_url": f"{HTML_BASE}/{team.org}",
+                "has_organization_projects": True,
+                "has_repository_projects": True,
+                "public_repos": 0,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
+                "created_at": iso(0),
+                "updated_at": iso(0),
+                "archived_at": None,
+                "type": "Organization",
+            },
+        }
+
+
+def _oauth_error(error: str, description: str) -> dict[str, str]:
+    return {"error": error, "error_description": description, "error_uri": OAUTH_DOCS}
