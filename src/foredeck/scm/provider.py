@@ -44,6 +44,33 @@ class IssueComments(Protocol):
     async def delete_comment(self, owner: str, repo: str, comment_id: int) -> None: ...
 
 
+class IssueLabels(Protocol):
+    """The labels of an issue or a pull request (the trigger's, the chat-op plugins')."""
+
+    async def list_issue_labels(self, owner: str, repo: str, number: int) -> list[Label]: ...
+    async def add_labels(
+        self, owner: str, repo: str, number: int, labels: Sequence[str]
+    ) -> list[Label]: ...
+    async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None: ...
+
+
+class IssuePeople(Protocol):
+    """Assignees and review requests; each call returns who is assigned / requested after it."""
+
+    async def add_assignees(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]: ...
+    async def remove_assignees(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]: ...
+    async def request_reviewers(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]: ...
+    async def remove_requested_reviewers(
+        self, owner: str, repo: str, number: int, logins: Sequence[str]
+    ) -> list[str]: ...
+
+
 class PullWrites(Protocol):
     """Pull requests a bot opens from a branch it pushes (the CD bump, `foredeck.cd_pr`)."""
 
@@ -70,7 +97,7 @@ class PullWrites(Protocol):
 
 
 @runtime_checkable
-class ScmClient(StatusWriter, IssueComments, PullWrites, Protocol):
+class ScmClient(StatusWriter, IssueComments, IssueLabels, IssuePeople, PullWrites, Protocol):
     """All a provider's client does; consumers declare the part they use."""
 
     async def close(self) -> None: ...
@@ -81,27 +108,6 @@ class ScmClient(StatusWriter, IssueComments, PullWrites, Protocol):
     async def is_org_member(self, org: str, user: str) -> bool: ...
     async def is_collaborator(self, owner: str, repo: str, user: str) -> bool: ...
     async def get_user_permission(self, owner: str, repo: str, user: str) -> str: ...
-
-    # labels
-    async def list_issue_labels(self, owner: str, repo: str, number: int) -> list[Label]: ...
-    async def add_labels(
-        self, owner: str, repo: str, number: int, labels: Sequence[str]
-    ) -> list[Label]: ...
-    async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None: ...
-
-    # assignees and review requests (each returns who is assigned / requested afterwards)
-    async def add_assignees(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
-    async def remove_assignees(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
-    async def request_reviewers(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
-    async def remove_requested_reviewers(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
 
     # statuses (`create_status`: `StatusWriter`), comments: `IssueComments`
     async def list_commit_statuses(self, owner: str, repo: str, ref: str) -> list[CommitStatus]: ...

@@ -10,7 +10,7 @@ a marker naming the plugin and the comment, so it is posted once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -21,8 +21,8 @@ from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply, PermanentEventError
 from foredeck.hook.plugins.chatops.commands import Command, CommandHelp, parse_commands
 from foredeck.hook.plugins.chatops.options import PluginOptions
-from foredeck.scm.github_types import IssueCommentEvent, Label, PullRequest, TypedPayload
-from foredeck.scm.provider import IssueComments
+from foredeck.scm.github_types import IssueCommentEvent, PullRequest, TypedPayload
+from foredeck.scm.provider import IssueComments, IssueLabels, IssuePeople
 from foredeck.validation import problems
 
 log = logging.getLogger("foredeck.hook.plugins.chatops")
@@ -31,7 +31,7 @@ MAX_QUOTE_CHARS = 2000
 MAX_REPLY_CHARS = 8000
 
 
-class ChatOpsClient(IssueComments, Protocol):
+class ChatOpsClient(IssueComments, IssueLabels, IssuePeople, Protocol):
     """What the chat-op plugins ask of the SCM."""
 
     async def close(self) -> None: ...
@@ -42,23 +42,6 @@ class ChatOpsClient(IssueComments, Protocol):
     ) -> bytes | None: ...
     async def is_org_member(self, org: str, user: str) -> bool: ...
     async def is_collaborator(self, owner: str, repo: str, user: str) -> bool: ...
-    async def list_issue_labels(self, owner: str, repo: str, number: int) -> list[Label]: ...
-    async def add_labels(
-        self, owner: str, repo: str, number: int, labels: Sequence[str]
-    ) -> list[Label]: ...
-    async def remove_label(self, owner: str, repo: str, number: int, label: str) -> None: ...
-    async def add_assignees(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
-    async def remove_assignees(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
-    async def request_reviewers(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
-    async def remove_requested_reviewers(
-        self, owner: str, repo: str, number: int, logins: Sequence[str]
-    ) -> list[str]: ...
 
 
 ClientFactory = Callable[[], ChatOpsClient]
