@@ -105,3 +105,31 @@ def test_a_missing_repository_does_not_name_the_local_root(db: Database, tmp_pat
         )
     assert r.status_code == 404 and "acme/gadget" in r.json()["detail"]
     assert str(tmp_path) not in r.text
+
+
+def test_an_editor_comments_as_themself_and_only_an_admin_as_someone_else(
+    db: Database, tmp_path: Path
+) -> None:
+    """A chat-op command acts with its author's rights (`/lgtm`, `/approve`): an editor's
+    token may not post one in another user's name."""
+    from tests.api.access import access_settings, bearer, make_token
+
+    local_pull_request(tmp_path / "repos")
+    settings = access_settings(db, tmp_path, local_scm=True)
+    path = "/api/repos/acme/widget/pulls/1/comments"
+    with TestClient(create_service_app(settings, db.engine)) as client:
+        editor = bearer(make_token(client, "eddie", "editor")[1])
+        admin = bearer(make_token(client, "alice", "admin")[1])
+        own = client.post(path, json={"body": "/lgtm"}, headers=editor)
+        assert own.status_code == 201, own.text
+        assert own.json()["author"] == "eddie"
+        forged = client.post(path, json={"body": "/lgtm", "author": "alice"}, headers=editor)
+        assert forged.status_code == 403, forged.text
+        assert "comment as another user (alice)" in forged.text
+        same = client.post(path, json={"body": "/hold", "author": "Eddie"}, headers=editor)
+        assert same.status_code == 201, same.text
+        played = client.post(path, json={"body": "/retest", "author": "bob"}, headers=admin)
+        assert played.status_code == 201 and played.json()["author"] == "bob"
+    with session_factory(db.engine)() as session:
+        authors = [c.author for c in session.execute(select(ScmComment)).scalars()]
+    assert authors == ["eddie", "Eddie", "bob"]

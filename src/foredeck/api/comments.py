@@ -33,8 +33,10 @@ class NewComment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
-    author: str = Field(pattern=LOGIN_PATTERN)
-    """The commenter's login (every local user is trusted: see docs/local-scm.md)."""
+    author: str | None = Field(default=None, pattern=LOGIN_PATTERN)
+    """The commenter's login: by default the caller's own name. Another user's needs admin
+    (the demo and tests play several people with the bootstrap token): a chat-op command such
+    as `/lgtm` or `/approve` acts with its author's rights."""
 
 
 class Comment(BaseModel):
@@ -74,11 +76,14 @@ def comment_on_pull(
     engine: AppEngine,
 ) -> Comment:
     gate.require("editor", org, repo, f"comment on pull requests of {org}/{repo}")
+    author = body.author or gate.who.name
+    if author.lower() != gate.who.name.lower():
+        gate.require("admin", org, repo, f"comment as another user ({author}) on {org}/{repo}")
     comments: UserComments | None = scm.user_comments()  # None: users comment in the SCM
     if comments is None:
         raise HTTPException(404, "comments through the API need scm.provider: local")
     try:
-        made = comments.comment(org, repo, number, body.body, body.author, on_logged=on_event)
+        made = comments.comment(org, repo, number, body.body, author, on_logged=on_event)
     except GitHubError as exc:
         status = exc.status if exc.status in (404, 422) else 502
         raise HTTPException(status, str(exc)) from None
