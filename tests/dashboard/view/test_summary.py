@@ -106,9 +106,9 @@ def test_summary_comes_first_with_failed_task_tests_and_error_lines(
     errors = re.findall(r'<a class="summary-error" href="([^"]+)">(.*?)</a>', summary)
     texts = [html.unescape(text) for _, text in errors]
     assert [t.split("] ", 1)[1] if "] " in t else t for t in texts] == [
-        "E1207 20:11:19.200000 1 pod.go:9] pod gone",
+        "E1207 20:11:19.200000   1 pod.go:9] pod gone",
         "--- FAIL: TestParse (0.00s)",
-        "E assert 1 == 2",
+        "E       assert 1 == 2",  # runs of spaces kept
         "FAILED tests/test_a.py::test_b - assert 1 == 2",
         "make: *** [Makefile:3: test] Error 1",
     ]

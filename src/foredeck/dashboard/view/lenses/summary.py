@@ -7,6 +7,7 @@ A run with nothing failed gets no summary.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +99,14 @@ def first_errors(ctx: LensContext) -> tuple[list[ErrorLine], bool]:
     return [ErrorLine(_plain(line), f"{base}#{line.anchor}") for line in lines], whole
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
 def _plain(line: Line) -> str:
     """The line's text without its timestamp (the template escapes it again)."""
-    text = line.html.striptags()  # tags removed, then entities unescaped
+    # Tags removed, then entities unescaped; not `Markup.striptags`, which also collapses
+    # runs of spaces (pytest's `E       assert` would read `E assert`).
+    text = html.unescape(_TAG.sub("", str(line.html)))
     return _TIMESTAMP.sub("", text, count=1)
 
 
