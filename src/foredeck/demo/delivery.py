@@ -8,13 +8,12 @@ successful postsubmit foredeck opens, then updates in place, one pull request th
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from foredeck.demo.gitops import commit_all, copy_tree, git
-from foredeck.demo.options import MAINTAINER
+from foredeck.controller.artifacts import pushed_images
+from foredeck.demo.gitops import git, import_repo
 
 MANIFESTS = "manifests"
 BRANCH = "foredeck/bump/calculator"
@@ -33,22 +32,16 @@ class BumpPull:
 
 
 def import_manifests(examples: Path, repo: Path) -> None:
-    repo.mkdir(parents=True)
-    copy_tree(examples / MANIFESTS, repo)
-    git(repo, "init", "-q", "-b", "main", who=MAINTAINER)
-    commit_all(repo, "Import the manifests", who=MAINTAINER)
+    import_repo(examples / MANIFESTS, repo, "Import the manifests")
 
 
 def recorded_image(build_dir: Path | None) -> str | None:
-    """The image a postsubmit recorded (`finished.json` metadata `images`)."""
+    """The first image a postsubmit recorded (its `finished.json` metadata `images`, read as
+    the controller's CD reads it)."""
     if build_dir is None:
         return None
-    try:
-        finished = json.loads((build_dir / "finished.json").read_text())
-    except (OSError, ValueError):
-        return None
-    images = finished.get("metadata", {}).get("images") or [None]
-    return str(images[0]) if images[0] else None
+    images = pushed_images(build_dir)
+    return images[0] if images else None
 
 
 def bump_pull(repo: Path, want_image: str) -> BumpPull | None:

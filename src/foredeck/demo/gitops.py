@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from foredeck.demo.options import DEVELOPER, DemoError
+from foredeck.demo.options import DEVELOPER, MAINTAINER, DemoError
 
 
 def git(cwd: Path, *args: str, who: tuple[str, str] = DEVELOPER) -> str:
@@ -50,3 +50,11 @@ def commit_all(cwd: Path, message: str, who: tuple[str, str] = DEVELOPER) -> str
     git(cwd, "add", "-A", who=who)
     git(cwd, "commit", "-q", "-m", message, who=who)
     return git(cwd, "rev-parse", "HEAD")
+
+
+def import_repo(src: Path, repo: Path, message: str) -> str:
+    """A new repository at `repo` holding `src`'s files on `main`, committed by the maintainer."""
+    repo.mkdir(parents=True)
+    copy_tree(src, repo)
+    git(repo, "init", "-q", "-b", "main", who=MAINTAINER)
+    return commit_all(repo, message, who=MAINTAINER)

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from foredeck.demo.delivery import MANIFESTS, BumpPull, bump_pull, import_manifests, recorded_image
-from foredeck.demo.gitops import commit_all, copy_tree, git
+from foredeck.demo.gitops import commit_all, copy_tree, git, import_repo
 from foredeck.demo.observe import Api, ScmView, read_scm, wait_for
 from foredeck.demo.options import MAINTAINER, ORG, PR, REPO, DemoError, Options
 from foredeck.demo.printing import build_dir, jobs_table, log_excerpt, statuses_table, visible_text
@@ -88,10 +88,7 @@ class Demo:
         with os.fdopen(fd, "w") as out:  # it holds the API token
             yaml.safe_dump(settings, out, sort_keys=False)
         shutil.copy(examples / "jobs.yaml", self.workdir / "jobs.yaml")
-        self.repo.mkdir(parents=True)
-        copy_tree(examples / "repo", self.repo)
-        git(self.repo, "init", "-q", "-b", "main", who=MAINTAINER)
-        commit_all(self.repo, "Import the calculator", who=MAINTAINER)
+        import_repo(examples / "repo", self.repo, "Import the calculator")
         import_manifests(examples, self.manifests)
         git(self.workdir, "clone", "-q", str(self.repo), str(self.clone))
 
