@@ -40,8 +40,8 @@ class Sidecars:
         self.runner = runner
         self.attempt = attempt
         self.stop_signal: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.running: list[tuple[Step, asyncio.Task[ProcessOutcome], StepOutput]] = []
-        self._names: list[str | None] = []
+        self.running: list[tuple[Step, asyncio.Task[ProcessOutcome], StepOutput, str | None]] = []
+        """Each sidecar, its process, its log and its container's name (None on the host)."""
 
     async def start(self, sidecars: list[Step], until: float | None = None) -> StepOutcome | None:
         """Start every sidecar; the outcome of the attempt if one cannot start. Waiting for
@@ -58,8 +58,7 @@ class Sidecars:
             task = asyncio.ensure_future(
                 runner.execute(launch, sink=output.feed, cancel=self.stop_signal)
             )
-            self.running.append((sidecar, task, output))
-            self._names.append(launch.container)
+            self.running.append((sidecar, task, output, launch.container))
             await asyncio.sleep(0)  # the process is spawned (or failed to be) by now
             if task.done() and task.exception() is not None:
                 error = task.exception()
@@ -75,7 +74,7 @@ class Sidecars:
         """Wait until every container sidecar runs, or its podman client has ended."""
         containers, stop = self.runner.containers, self.attempt.stop
         loop = asyncio.get_running_loop()
-        for (_sidecar, task, _output), name in zip(self.running, self._names, strict=True):
+        for _sidecar, task, _output, name in self.running:
             if containers is None or name is None:
                 continue
             while not task.done() and not await containers.running(name):
@@ -92,7 +91,7 @@ class Sidecars:
         """Stop what still runs (SIGTERM, then SIGKILL) and say how each sidecar ended."""
         if not self.stop_signal.done():
             self.stop_signal.set_result(None)
-        for sidecar, task, output in self.running:
+        for sidecar, task, output, _name in self.running:
             try:
                 outcome = await task
             except OSError:
@@ -102,4 +101,4 @@ class Sidecars:
             if outcome.stopped is None:
                 how = f"had exited with code {outcome.returncode} before the steps ended"
                 self.attempt.logger.message(f"sidecar {sidecar.name!r} {how}")
-        self.running, self._names = [], []
+        self.running = []
