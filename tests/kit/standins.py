@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -52,12 +53,14 @@ REPOSITORY = "localhost/foredeck-standin"
 class Standin:
     """One image: `tags` are the upstream names it answers to, `config` its Containerfile
     lines (ENTRYPOINT, CMD, ENV), `fill` puts host files in its root (a folder) after the
-    busybox root and `tests/data/images/<name>/`."""
+    busybox root and `tests/data/images/<name>/`. `lacks` names what the real image does that
+    this one cannot: a pattern of shell text that needs it, and what it is."""
 
     name: str
     tags: tuple[str, ...]
     config: tuple[str, ...]
     fill: Callable[[Path], None] | None = None
+    lacks: tuple[tuple[re.Pattern[str], str], ...] = ()
 
 
 def _bash_at(*paths: str) -> Callable[[Path], None]:
@@ -83,6 +86,10 @@ STANDINS: tuple[Standin, ...] = (
             COLLECT_IMAGE,  # foredeck's own steps (copying outputs and artifacts)
         ),
         (_PATH, 'CMD ["sh"]'),
+        lacks=(
+            # alpine's busybox has NC_110_COMPAT (`-lk` keeps listening); Debian's has not
+            (re.compile(r"(?:^|[\s;&|])nc\s(?:[^\n;&|]*\s)?-[a-z]*k"), "nc -k of alpine's busybox"),
+        ),
     ),
     Standin("argosay", ("argoproj/argosay:v2",), (_PATH, 'ENTRYPOINT ["/argosay"]')),
     Standin(
@@ -117,6 +124,13 @@ NOT_STOOD_IN: dict[str, str] = {
     "curlimages/curl:latest": "curl only reaches the network (sidecar and daemon examples)",
 }
 """Images in-scope examples name that get no stand-in, and why."""
+
+
+def standin_gaps(image: str, text: str) -> list[str]:
+    """What `text`, run in `image`'s stand-in, asks of the real image that the stand-in lacks."""
+    standin = standin_for(image)
+    lacks = standin.lacks if standin is not None else ()
+    return [what for pattern, what in lacks if pattern.search(text)]
 
 
 def docker_reference(name: str) -> str:

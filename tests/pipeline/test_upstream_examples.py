@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -24,6 +25,7 @@ from tests.pipeline.upstream.catalog import Example, examples
 from tests.pipeline.upstream.runner import (
     MATCHED,
     MATCHED_IN_CONTAINERS,
+    NEEDS_COMMAND,
     OUT_OF_SCOPE,
     WRONG_IN_CONTAINERS,
     Outcome,
@@ -122,3 +124,23 @@ def test_scope_follows_the_engines_rules() -> None:
     assert by_id["tekton/pipelineruns/workspaces.yaml"].out_of_scope is not None
     assert by_id["tekton/pipelineruns/pipelinerun.yaml"].out_of_scope is not None
     assert by_id["tekton/pipelineruns/beta/pipelinerun-with-matrix.yaml"].out_of_scope is None
+
+
+def test_what_a_standin_lacks_is_all_that_keeps_an_example_from_matching(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """variables-showcase counts apart for its daemon's `nc -lk` (alpine's busybox keeps
+    listening; the stand-in's has no `-k` and spells it `-ll`): spelt the stand-in's way, the
+    example matches in containers, so the count apart hides nothing else."""
+    example = next(e for e in IN_SCOPE if e.id == "argo/variables-showcase.yaml")
+    assert LEDGER[example.id] == Outcome(NEEDS_COMMAND, "nc -k of alpine's busybox (stand-in)")
+    text = example.files[0].read_text()
+    assert text.count("nc -lk -p 9999") == 1
+    copy = tmp_path / "variables-showcase.yaml"
+    copy.write_text(text.replace("nc -lk -p 9999", "nc -ll -p 9999"))
+    containers = _containers(request)
+    if containers is None:
+        pytest.skip("variables-showcase runs only in containers (podman)")
+    spelt = Example(example.engine, example.id, (copy,), example.expect_success)
+    got = asyncio.run(run_example(spelt, _sandbox(), containers=containers))
+    assert got == Outcome(MATCHED_IN_CONTAINERS)

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from tests.kit import standins as kit_standins
+
 _LOCATION = re.compile(r"\S+\.ya?ml:\d+")
 _LEADING_PLACE = re.compile(r"^(- )?<file>:? ?")
 # A node's name after its kind ("template 'main'", "finally task 'x'"): specific, elided.
@@ -83,6 +85,19 @@ def missing_commands(files: tuple[Path, ...], search: str | None = None) -> list
                     if word not in _SHELL_WORDS and lacking:
                         missing.add(word)
     return sorted(missing)  # sorted: a ledger reason
+
+
+def standin_gaps(files: tuple[Path, ...]) -> list[str]:
+    """What the example's containers ask of their real images that the stand-ins lack."""
+    gaps: set[str] = set()
+    for file in files:
+        for doc in yaml.safe_load_all(file.read_text()):
+            for container in _containers(doc):
+                parts = [*(container.get("command") or []), *(container.get("args") or [])]
+                body = container.get("script") or container.get("source")
+                text = "\n".join(str(p) for p in [*parts, body] if p is not None)
+                gaps.update(kit_standins.standin_gaps(str(container["image"]), text))
+    return sorted(gaps)  # sorted: a ledger reason
 
 
 def images(files: tuple[Path, ...]) -> list[str]:

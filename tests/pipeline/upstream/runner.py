@@ -8,7 +8,8 @@ Every example lands in one category (`Outcome.category`):
 - `refused at run start`: it loaded, but `run_pipeline` raised PipelineError before running;
 - `needs an image command the host lacks`: it ran and failed, and its steps start an
   executable that is not on this host's PATH (`argosay`, `cowsay`, an image's entrypoint):
-  the host cannot judge it, so it counts apart;
+  the host cannot judge it, so it counts apart; also when, run in the stand-ins, it failed
+  and its steps ask of a real image what its stand-in lacks (`Standin.lacks`);
 - `ran, wrong outcome`: it ran and ended otherwise (`harness timeout` when it did not end
   within the per-example bound, which keeps long `sleep`s from stalling the set);
 - `matched in containers`: on the host it needed an image's command or ended otherwise, and
@@ -53,7 +54,12 @@ from foredeck.yamlsrc import load_file
 from tests.kit.containers import Store, make_store
 from tests.kit.standins import standin_for, tag_standins
 from tests.pipeline.upstream.catalog import DATA, Example, examples
-from tests.pipeline.upstream.reasons import error_reason, images, missing_commands
+from tests.pipeline.upstream.reasons import (
+    error_reason,
+    images,
+    missing_commands,
+    standin_gaps,
+)
 
 LEDGER = DATA / "expected.yaml"
 TIMEOUT = 60.0  # seconds per example; Argo marks the examples that take longer `no-test`
@@ -150,7 +156,9 @@ async def run_example(
     again = await _run_example(example, sandbox, timeout, containers)
     if again.category == MATCHED:
         return Outcome(MATCHED_IN_CONTAINERS)
-    if again.category in (WRONG, NEEDS_COMMAND):
+    if again.category == NEEDS_COMMAND:
+        return again
+    if again.category == WRONG:
         return Outcome(WRONG_IN_CONTAINERS, again.reason)
     return again
 
@@ -189,7 +197,10 @@ async def _run_example(
     succeeded = result.status == "Succeeded" and not cancel.is_set()
     if succeeded and example.expect_success:
         return Outcome(MATCHED)
-    missing = [] if containers else missing_commands(example.files, STEP_PATH)
+    if containers is None:
+        missing = missing_commands(example.files, STEP_PATH)
+    else:
+        missing = [f"{gap} (stand-in)" for gap in standin_gaps(example.files)]
     if missing:  # a failure then says nothing, even an expected one
         return Outcome(NEEDS_COMMAND, ", ".join(missing))
     if not succeeded and not example.expect_success and not cancel.is_set():

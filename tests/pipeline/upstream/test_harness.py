@@ -8,6 +8,7 @@ from pathlib import Path
 from foredeck.execute.sandbox import Sandbox
 from foredeck.types import PipelineError, Source
 from tests.kit.containers import Store
+from tests.kit.standins import standin_gaps
 from tests.pipeline.upstream.catalog import Engine, Example
 from tests.pipeline.upstream.reasons import error_reason, missing_commands
 from tests.pipeline.upstream.runner import (
@@ -215,3 +216,16 @@ def test_an_example_its_images_explain_runs_again_in_them(
     assert judged("busybox", "command: [busybox], ") == Outcome(MATCHED)  # the host has it
     wrong = judged("busybox", "command: [sh, -c, 'exit 3'], ")
     assert wrong == Outcome(WRONG_IN_CONTAINERS, "Failed, expected Succeeded")
+    # what the real alpine does and its stand-in cannot counts apart, and says what it is
+    lacking = judged("alpine:3.23", "command: [sh, -c, 'nc -lk -p 9 -e /bin/true'], ")
+    assert lacking == Outcome(NEEDS_COMMAND, "nc -k of alpine's busybox (stand-in)")
+
+
+def test_a_standin_names_only_what_it_lacks() -> None:
+    assert standin_gaps("alpine:3.23", "nc -lk -p 9999 -e /bin/true") == [
+        "nc -k of alpine's busybox"
+    ]
+    assert standin_gaps("alpine:3.23", "set -e; nc -l -k -p 1") == ["nc -k of alpine's busybox"]
+    assert standin_gaps("alpine:3.23", "nc -ll -p 9999 -e /bin/true") == []
+    assert standin_gaps("alpine:3.23", "sync -k; rsync -k") == []
+    assert standin_gaps("nginx:1.13", "nc -lk -p 1") == []  # no stand-in, nothing it lacks
