@@ -224,6 +224,11 @@ class ContainerSettings(BaseModel):
     pass_env: list[str] = Field(default_factory=list)
     """Variables of foredeck's own environment that container steps also get (`HTTPS_PROXY`);
     otherwise a container sees only what the pipeline and the job set."""
+    daemon_network: str | None = None
+    """A podman network (`podman`, its default bridge) on which each Argo daemon's container
+    gets an address of its own, as a pod does, so that two daemons may serve the same port;
+    unset: daemons share the steps' network (`run_args`) and are at 127.0.0.1. The host must
+    reach that network (rootful podman's bridge; not rootless slirp4netns)."""
 
 
 class ControllerSettings(BaseModel):

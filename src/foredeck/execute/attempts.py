@@ -27,6 +27,7 @@ from foredeck.execute.retry import last_retry, retry_delay
 from foredeck.execute.runstate import TaskRecord
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import Phase, StopReason
+from foredeck.execute.served import Served
 from foredeck.execute.step_files import uses_step_paths
 from foredeck.execute.steps import Attempt, StepOutcome, StepRunner
 from foredeck.execute.sync import LockError, Locks
@@ -78,6 +79,7 @@ class Instance:
     workspaces: dict[str, str] | None = None  # its pipeline's workspaces -> the run's
     scope: lookups.RunScope | None = None  # its graph's (None: the run's)
     stop: asyncio.Future[None] | None = None  # what stops its steps (None: the phase's stop)
+    served: Served | None = None  # an Argo daemon's: where it serves (`served.py`)
 
 
 async def run_instance(
@@ -211,7 +213,7 @@ async def attempt_steps(
     shared = Attempt(lookup, env, artifacts, results_dir, logger, stop, steps_dir, capture)
     failed = await run.steps.run(
         steps,
-        replace(shared, workspaces=workspaces),  # the container runtime mounts them
+        replace(shared, workspaces=workspaces, served=one.served),  # workspaces: mounted
         attempt_deadline=loop.time() + task.timeout if task.timeout else None,
         phase_deadline=phase.deadline,
         sidecars=spec.sidecars,

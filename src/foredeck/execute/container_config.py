@@ -33,4 +33,5 @@ def podman_config(
         pull_timeout=settings.pull_timeout,
         pass_env=tuple(settings.pass_env),
         insecure_registries=tuple((images or ImageSettings()).insecure_registries),
+        daemon_network=settings.daemon_network,
     )

@@ -48,11 +48,13 @@ from foredeck.execute.podman import (
     PodmanConfig,
     PodmanError,
     image_problem,
+    ip_address,
     is_running,
     owner_labels,
     process_env,
     remove,
 )
+from foredeck.execute.served import own_network
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.artifacts import STEPS as ARTIFACT_STEPS
 from foredeck.pipeline.collector import (
@@ -178,7 +180,13 @@ class Containers:
         keep = pod is not None and step.name == pod.main and bool(pod.to_copy(pod_tmp))
         argv = self.config.command("run", *([] if keep else ["--rm"]), f"--name={name}")
         argv += self._labels
-        argv += [f"--pull={step_pull(step) or self.config.pull}", *self.config.run_args]
+        argv.append(f"--pull={step_pull(step) or self.config.pull}")
+        served = attempt.served
+        if served is not None and served.container is None and self.config.daemon_network:
+            served.container = name  # the daemon's main step: at its own address
+            argv += own_network(self.config.run_args, self.config.daemon_network)
+        else:
+            argv += self.config.run_args
         argv += self.config.tls_flags(image)
         argv += [*plan.flags(), *env_flags(values, env)]
         directory = working_dir(step, lookup, plan)
@@ -212,6 +220,13 @@ class Containers:
                 self._note(f"container {name}: output not copied: {problem}")
         if kept is not None or not ran:
             await self.stop(name)
+
+    async def address(self, name: str) -> str | None:
+        """The container `name`'s address on its network, None until it has one."""
+        try:
+            return await asyncio.to_thread(ip_address, self.config, name)
+        except PodmanError:
+            return None
 
     async def running(self, name: str) -> bool:
         """Whether the container `name` runs yet (a podman error counts as not yet)."""

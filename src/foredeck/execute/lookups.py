@@ -235,7 +235,7 @@ class RunScope:
                 if attribute.startswith(("outputs.", "inputs.")):  # Tekton artifacts
                     return record.provenance.get(attribute)
                 if attribute == "ip" and record.daemoned:
-                    return HOST_IP  # every task shares the host's network (`daemons.py`)
+                    return record.address or HOST_IP  # see `served.py`
                 if attribute == "phase":
                     return _phase(record, self.guarded_off)
                 return _fact(record, attribute)

@@ -66,6 +66,9 @@ class PodmanConfig:
     insecure_registries: tuple[str, ...] = ()
     """Registries (`HOST:PORT` patterns) pulled from over plain HTTP (`images.insecure_registries`,
     where `build-image` tasks push)."""
+    daemon_network: str | None = None
+    """A network of its own for each Argo daemon's container (`podman`, the default bridge), as a
+    pod has its own address; None: daemons share `run_args`' network (`served.py`)."""
 
     def tls_flags(self, image: str) -> list[str]:
         """`--tls-verify=false` when `image` comes from one of the plain-HTTP registries."""
@@ -180,6 +183,20 @@ def is_running(config: PodmanConfig, name: str) -> bool:
     """Whether the container `name` exists and runs (not yet created: False)."""
     found = config.call("container", "inspect", "--format", "{{.State.Running}}", name)
     return found.returncode == 0 and found.stdout.strip() == "true"
+
+
+def ip_address(config: PodmanConfig, name: str) -> str | None:
+    """The container `name`'s address on its first network that gave it one (None: none yet,
+    or it runs on the host's network)."""
+    found = config.call(
+        "container",
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+        name,
+    )
+    addresses = found.stdout.split() if found.returncode == 0 else []
+    return addresses[0] if addresses else None
 
 
 def remove(config: PodmanConfig, name: str) -> None:

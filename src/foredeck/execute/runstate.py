@@ -51,6 +51,7 @@ class TaskRecord:
     run_after: list[str] = field(default_factory=list)  # upstream tasks (explicit and implied)
     exit_code: int | None = None  # of the last step that ran (Failed vs Errored, `outcomes.py`)
     daemoned: bool = False  # a daemon that became ready (`daemons.py`)
+    address: str | None = None  # where that daemon serves (`served.py`)
     images: list[str] = field(default_factory=list)  # pushed by a build task, `REF@DIGEST`
     provenance: dict[str, str] = field(default_factory=dict)  # Tekton artifacts (`provenance.py`)
 

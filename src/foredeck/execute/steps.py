@@ -30,6 +30,7 @@ from foredeck.execute.pod_files import PodFiles, helper_paths, pod_files
 from foredeck.execute.process import ProcessGroups, ProcessOutcome, run_process
 from foredeck.execute.sandbox import Sandbox
 from foredeck.execute.scheduler import earliest
+from foredeck.execute.served import Served
 from foredeck.execute.sidecars import Sidecars
 from foredeck.execute.step_files import open_output, record_exit_code, shebang
 from foredeck.execute.workspace import RunLayout
@@ -57,6 +58,7 @@ class Attempt:
     pod_tmp: Path | None = None  # the `/tmp` every step shares (in a sandbox or a container)
     workspaces: Mapping[str, Path | None] = field(default_factory=dict)  # the task's, bound
     pod: PodFiles | None = None  # Argo files of a main step in a container (`pod_files.py`)
+    served: Served | None = None  # an Argo daemon's: where it serves (`served.py`)
 
 
 def _close(streams: list[BinaryIO | None]) -> None:
@@ -214,7 +216,12 @@ class StepRunner:
         Raises SubstitutionError, ValueError or OSError for a step that cannot start."""
         containers = self.containers
         if containers is not None and await containers.wanted(step, attempt.lookup):
-            return containers.launch(step, attempt, self.layout)
+            launch = containers.launch(step, attempt, self.layout)
+            if attempt.served is not None:
+                attempt.served.started = True
+            return launch
+        if attempt.served is not None:
+            attempt.served.started = True
         step = helper_paths(step, attempt.pod)
         if attempt.pod_tmp is not None and self.sandbox.bwrap is None:
             step = host_helper_view(step, attempt.pod_tmp)

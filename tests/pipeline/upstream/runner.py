@@ -129,10 +129,22 @@ def load(example: Example) -> PipelineRunSpec:
     return run_from_documents(docs, None, Source(str(example.files[0]), 1))
 
 
+DAEMON_NETWORK = "podman"
+"""podman's default bridge: each daemon at an address of its own, as Argo's daemon pods (two
+daemons of variables-showcase serve one port)."""
+
+
 def container_run(store: Store) -> ContainerRun:
-    """Steps in their images from `store`, never pulled (the stand-ins are all there is)."""
+    """Steps in their images from `store`, never pulled (the stand-ins are all there is); each
+    daemon on a network of its own."""
     global_args = (*store.global_args, "--runtime", store.oci_runtime)
-    config = PodmanConfig("podman", global_args=global_args, run_args=store.run_args, pull="never")
+    config = PodmanConfig(
+        "podman",
+        global_args=global_args,
+        run_args=store.run_args,
+        pull="never",
+        daemon_network=DAEMON_NETWORK,
+    )
     return ContainerRun(config)
 
 
