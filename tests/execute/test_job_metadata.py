@@ -46,11 +46,17 @@ def test_each_bad_file_is_ignored_with_its_reason(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / "metadata.json").write_bytes(data)
     (tmp_path / "none").mkdir()
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "metadata.json").symlink_to(tmp_path / "good" / "metadata.json")
+    (tmp_path / "folder" / "metadata.json").mkdir(parents=True)
+    (tmp_path / "not-a-task").symlink_to(tmp_path / "good")  # a link is no task directory
     merged, problems = job_metadata.read_run(tmp_path)
     assert merged == {"images": ["a:1", "b@sha256:00", "c:2"], "k": 2}
     assert sorted(problems) == [
         "badimages/metadata.json ignored: images must be a list of at most 100 image references",
         "big/metadata.json ignored: larger than 64 KiB",
+        "folder/metadata.json ignored: not a regular file",
+        "linked/metadata.json ignored: not a regular file",
         "notjson/metadata.json ignored: not JSON (JSONDecodeError)",
         "option/metadata.json ignored: images must be a list of at most 100 image references",
     ]
