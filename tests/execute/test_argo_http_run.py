@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.sandbox import Sandbox
 from foredeck.pipeline.load import load_pipeline_text
 from tests.execute.kube.kube_double import self_signed
 
@@ -301,3 +302,23 @@ def test_loopback_is_reached_directly_whatever_proxy_the_environment_names(
         monkeypatch.setenv(name, "http://127.0.0.9:1")  # nothing listens there
     ran = run(call('        url: "{{workflow.parameters.base}}/hello"'), tmp_path, server)
     assert ran.tasks == {"get": "Succeeded"}, ran.log
+
+
+def test_a_run_whose_steps_have_no_network_makes_no_request_for_them(
+    tmp_path: Path, server: Server
+) -> None:
+    """`sandbox.network: false` gives steps loopback only, their own; an http task is made by
+    foredeck, on the host's network, so it would reach what the steps cannot (the host's
+    loopback: foredeck's API, its database): it fails, saying why, and sends nothing."""
+    spec = load_pipeline_text(
+        HEAD + call('        url: "{{workflow.parameters.base}}/hello"'),
+        "wf.yaml",
+        {"base": server.base},
+    )
+    out = tmp_path / "out"
+    sandbox = Sandbox(None, network=False)
+    result = asyncio.run(run_pipeline(spec, out, sandbox=sandbox))
+    assert result.status == "Failed"
+    assert result.tasks["get"].status == "Failed"
+    assert "steps have no network" in result.tasks["get"].reason
+    assert server.received == []

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.sandbox import Sandbox
 from foredeck.pipeline.load import load_pipeline_text
 from foredeck.settings import ImageSettings
 from tests.execute.helpers import task_log
@@ -273,3 +277,78 @@ async def test_a_task_timeout_kills_the_build(
         or str(store.root) in " ".join(p.info["cmdline"] or [])
     ]
     assert left == []
+
+
+NO_NETWORK_BUILD = """\
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: offline
+spec:
+  params:
+    - name: registry
+  workspaces:
+    - name: source
+  tasks:
+    - name: write
+      workspaces: [{name: source, workspace: source}]
+      taskSpec:
+        workspaces: [{name: source}]
+        steps:
+          - name: write
+            image: busybox
+            script: |
+              printf 'FROM %s\\nRUN (nc -w 2 127.0.0.1 PORT </dev/null && echo REACHED) || echo CUT\\n' \\
+                "BASE_IMAGE" > "$(workspaces.source.path)/Dockerfile"
+    - name: build
+      runAfter: [write]
+      workspaces: [{name: source, workspace: source}]
+      taskSpec:
+        workspaces: [{name: source}]
+        build-image:
+          context: $(workspaces.source.path)
+          destination: $(params.registry)/team/offline
+"""
+
+
+async def test_when_steps_have_no_network_run_lines_have_none_and_the_push_is_made(
+    parts: tuple[Store, Registry], tmp_path: Path
+) -> None:
+    """buildah's chroot isolation runs `RUN` lines on the host's network whatever `--network`
+    says: with the sandbox's network off, the build runs in a network namespace of its own
+    (the host's loopback, where foredeck's database may listen, is out of reach), and the push,
+    foredeck's own, is made outside it."""
+    store, registry = parts
+    listener = socket.create_server(("127.0.0.1", 0))
+    reached: list[object] = []
+
+    def serve() -> None:  # every connection recorded and closed at once
+        with contextlib.suppress(OSError):
+            while True:
+                connection, peer = listener.accept()
+                reached.append(peer)
+                connection.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    port = listener.getsockname()[1]
+    text = NO_NETWORK_BUILD.replace("BASE_IMAGE", BASE).replace("PORT", str(port))
+    run = load_pipeline_text(text, "offline.yaml", {"registry": registry.host})
+    out = tmp_path / "run"
+    try:
+        result = await run_pipeline(
+            run, out, images=settings_for(store, registry), sandbox=Sandbox(None, network=False)
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        server.join(5)
+    assert reached == []
+    log = (out / "build-log.txt").read_text()
+    assert result.status == "Succeeded", log
+    said = [line.rsplit("] ", 1)[-1] for line in log.splitlines()]
+    assert "CUT" in said and "REACHED" not in said
+    assert "buildah bud runs in a network namespace of its own" in log
+    digest = manifest_digest(registry, "team/offline", "latest")
+    assert result.tasks["build"].results["IMAGE_DIGEST"] == digest

@@ -263,8 +263,18 @@ async def _without_steps(run: AttemptHost, one: Instance, lookup: Lookup) -> Ste
     if one.spec.build is not None:
         return await _build(run, one, lookup)
     if one.spec.http is not None:
+        if not run.steps.sandbox.network:
+            message = NO_NETWORK_HTTP
+            one.logger.message(message)
+            return "Failed", message, False
         return await _http(one, lookup)
     return await _resource(run, one, lookup)
+
+
+NO_NETWORK_HTTP = (
+    "http task not run: this run's steps have no network (sandbox network off), and foredeck"
+    " would make the request on the host's network, reaching what the steps cannot"
+)
 
 
 def _deadlines(one: Instance) -> list[tuple[float | None, str]]:

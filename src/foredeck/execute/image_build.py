@@ -184,6 +184,18 @@ def push_argv(
     return [*argv, reference, f"docker://{reference}"]
 
 
+UNSHARE = "unshare"  # util-linux
+OFFLINE_BUILD = (
+    "build-image: the run's steps have no network, so neither have its RUN lines: buildah bud"
+    " runs in a network namespace of its own (base images must be in the image store; the"
+    " push is made outside it)"
+)
+"""buildah's `chroot` isolation runs `RUN` lines in the host's network namespace whatever
+`--network` says; a namespace of the build's own is what keeps them off the host's loopback
+(where foredeck's database or API may listen). Making one needs root (CAP_SYS_ADMIN): where
+it cannot be made, the build fails, never runs with the network."""
+
+
 class ImageBuilder:
     """Builds and pushes the images of one run's `build-image` tasks."""
 
@@ -195,14 +207,17 @@ class ImageBuilder:
         kill_grace: float,
         logins: Mapping[str, Login] | None = None,
         roots: Sequence[str] = (),
+        network: bool = True,
     ) -> None:
-        """`roots`: directories besides the run's that a context may be in (the checkout)."""
+        """`roots`: directories besides the run's that a context may be in (the checkout);
+        `network`: False when the run's steps have none (then neither have `RUN` lines)."""
         self._settings = settings
         self.layout = layout
         self.groups = groups
         self.kill_grace = kill_grace
         self.logins = dict(logins or {})
         self.roots = tuple(roots)
+        self.network = network
 
     @property
     def settings(self) -> ImageSettings:
@@ -235,7 +250,11 @@ class ImageBuilder:
             logger.message(message)
             return ("Failed", message, False), None
         deadline, which = earliest(deadlines)
-        failed = await self._process(bud_argv(plan, self.settings), logger, stop, deadline, which)
+        argv = bud_argv(plan, self.settings)
+        if not self.network:
+            logger.message(OFFLINE_BUILD)
+            argv = [UNSHARE, "--net", "--", *argv]
+        failed = await self._process(argv, logger, stop, deadline, which)
         if failed is not None:
             return failed, None
         digests: list[str] = []

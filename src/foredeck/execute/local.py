@@ -154,7 +154,12 @@ async def run_pipeline(
         containers,
     )
     executor.images = ImageBuilder(
-        images, executor.layout, executor.groups, kill_grace, roots=executor.sandbox.writable
+        images,
+        executor.layout,
+        executor.groups,
+        kill_grace,
+        roots=executor.sandbox.writable,
+        network=executor.sandbox.network,
     )
     executor.resources = resources
     executor.censor = censor
