@@ -65,7 +65,8 @@ def _one(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     except FileNotFoundError:
         return None, None
     except OSError as exc:
-        return None, "not a regular file" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+        reason = "not a regular file" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+        return None, reason
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
