@@ -298,7 +298,7 @@ spec:
           - name: write
             image: busybox
             script: |
-              printf 'FROM %s\\nRUN (nc 127.0.0.1 PORT </dev/null && echo REACHED) || echo CUT\\n' \\
+              printf 'FROM %s\\nRUN (nc 127.0.0.1 PORT </dev/null && echo REACHED)||echo CUT\\n' \\
                 "BASE_IMAGE" > "$(workspaces.source.path)/Dockerfile"
     - name: build
       runAfter: [write]

@@ -65,8 +65,8 @@ def _one(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     except FileNotFoundError:
         return None, None
     except OSError as exc:
-        reason = "not a regular file" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
-        return None, reason
+        link = exc.errno == errno.ELOOP
+        return None, "not a regular file" if link else f"unreadable ({exc.strerror})"
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
