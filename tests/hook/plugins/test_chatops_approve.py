@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from foredeck.hook.plugins.chatops.approve import ISSUE_REFERENCE
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.hook.plugins.chatops_env import BOT, ORG, REPO, ChatOps, make_chatops
@@ -42,6 +43,7 @@ def test_every_owners_directory_must_approve_and_the_notifier_is_edited_in_place
     assert "This PR is **NOT APPROVED**" in note and "Approved by: nobody yet" in note
     assert "- `c/3.py`: ask @cat (`c/OWNERS`)" in note
     assert "- `b/x/2.py`: ask @ben, @bea (`b/OWNERS`)" in note
+    assert "Suggested approvers: @amy, @bea, @cat" in note
 
     delivery = ops.comment(1, "/approve", commenter="amy", author="alice")
     ops.redeliver(delivery)
@@ -100,3 +102,37 @@ def test_a_pull_request_without_changed_files_still_needs_an_approval(ops: ChatO
     assert ops.labels(3) == []
     (note,) = [r for r in ops.replies(3) if MARKER in r]
     assert "This PR is **NOT APPROVED**" in note
+
+
+def test_with_issue_required_an_approval_needs_an_issue_or_no_issue(
+    sqlite_db: Database, github_double: GitHubDouble
+) -> None:
+    seed_github(github_double)
+    gh = github_double
+    gh.set_file(ORG, REPO, "OWNERS", "approvers: [amy, ben]\n")
+    gh.add_pull(ORG, REPO, 1, author="alice", head_sha=sha("h1"), files=["x.py"], body="No ref")
+    gh.add_pull(ORG, REPO, 2, author="alice", head_sha=sha("h2"), files=["x.py"], body="Fixes #7")
+    config = {"approve": {"issue_required": True}}
+    ops = make_chatops(sqlite_db, github_double, config)
+    try:
+        ops.comment(1, "/approve", commenter="amy", author="alice")
+        assert ops.labels(1) == []
+        (note,) = notifiers(ops)
+        assert "This PR needs an associated issue" in note and "**NOT APPROVED**" in note
+        ops.comment(1, "/approve no-issue", commenter="ben", author="alice")
+        assert ops.labels(1) == ["approved"]
+        ops.comment(1, "/approve cancel", commenter="ben", author="alice")
+        assert ops.labels(1) == []  # amy's plain approval alone names no issue
+
+        ops.comment(2, "/approve", commenter="amy", author="alice")
+        assert ops.labels(2) == ["approved"]  # its description references #7
+    finally:
+        ops.worker.close()
+
+
+def test_issue_references_are_found_as_prow_finds_them() -> None:
+    found = [
+        bool(ISSUE_REFERENCE.search(text))
+        for text in ("Fixes #12", "see acme/widget#3.", "(#4)", "#5", "PR#6", "issue 7", "#x")
+    ]
+    assert found == [True, True, True, True, False, False, False]

@@ -67,6 +67,23 @@ def test_a_change_touching_three_owners_directories_needs_all_three() -> None:
     assert o.unapproved(files, ["amy", "ben", "cat"]) == []
 
 
+def test_suggested_approvers_cover_every_file_with_few_nearest_approvers() -> None:
+    o = owners(
+        {
+            "": "approvers: [root]",
+            "a": "approvers: [amy, zed]",
+            "b": "approvers: [ben, zed]",
+            "c": "approvers: [cat]",
+            "d": "reviewers: [dan]",  # no approvers of its own: the root's are nearest
+        }
+    )
+    # zed owns a and b: one name instead of two; cat is c's only; root covers d
+    assert o.suggested(["a/1.py", "b/2.py", "c/3.py", "d/4.py"]) == ["zed", "cat", "root"]
+    assert o.suggested(["a/1.py"]) == ["amy"]  # a tie goes to the first name
+    assert o.suggested([]) == []
+    assert owners({"a": "approvers: [amy]"}).suggested(["b/1.py"]) == []  # nobody to ask
+
+
 def test_filters_choose_owners_by_path_and_labels_follow() -> None:
     text = (
         "filters:\n"

@@ -4,13 +4,19 @@ Every changed file needs an approval by an approver of its directory or a parent
 Approvals are read from the pull request's comments each time (the latest `/approve` or
 `/approve cancel` of each person wins), so there is no state to lose and a redelivery finds
 the same answer. The plugin keeps the `approved` label in step and one notifier comment,
-edited in place, saying which files still need whom. OWNERS files are read at the base
-branch's current commit (a pull request cannot approve itself by editing them).
+edited in place, saying which files still need whom and suggesting a few approvers who
+together cover them. OWNERS files are read at the base branch's current commit (a pull request
+cannot approve itself by editing them).
+
+With `issue_required` (Prow's option of the same name), approved files are not enough: the
+pull request's description must reference an issue (`#123`, `org/repo#123`, `Fixes #123`), or
+an approver must say `/approve no-issue`.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 
 from foredeck.hook.plugins.chatops import build
@@ -39,9 +45,19 @@ MAX_LISTED = 50
 PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 
 
-def approvals(comments: Sequence[tuple[str, str]], bot: str | None) -> list[str]:
-    """Who approves now, from (author, body) in order: each person's latest word wins."""
-    approved: dict[str, str] = {}
+ISSUE_REFERENCE = re.compile(r"(?:^|[\s(\[])(?:[\w.-]+/[\w.-]+)?#\d+\b")
+"""An issue named in a pull request's description, as Prow's approve plugin finds one."""
+
+
+class ApproveOptions(PluginOptions):
+    issue_required: bool = False
+    """An approval needs an issue referenced in the description, or `/approve no-issue`."""
+
+
+def approvals(comments: Sequence[tuple[str, str]], bot: str | None) -> dict[str, bool]:
+    """Who approves now, from (author, body) in order: each person's latest word wins. The
+    value says whether that approval was `/approve no-issue`."""
+    approved: dict[str, tuple[str, bool]] = {}
     for author, body in comments:
         if bot is not None and author.lower() == bot.lower():
             continue
@@ -51,8 +67,8 @@ def approvals(comments: Sequence[tuple[str, str]], bot: str | None) -> list[str]
             if command.args.lower() == "cancel":
                 approved.pop(author.lower(), None)
             elif command.args.lower() in ("", "no-issue"):
-                approved[author.lower()] = author
-    return list(approved.values())
+                approved[author.lower()] = (author, command.args.lower() == "no-issue")
+    return dict(approved.values())
 
 
 async def load_owners(gh: ChatOpsClient, org: str, repo: str, ref: str, files: list[str]) -> Owners:
@@ -70,7 +86,12 @@ async def load_owners(gh: ChatOpsClient, org: str, repo: str, ref: str, files: l
 
 
 def notifier(
-    approved: list[str], owners: Owners, unapproved: list[str], error: str, done: bool
+    approved: list[str],
+    owners: Owners,
+    unapproved: list[str],
+    error: str,
+    done: bool,
+    needs_issue: bool = False,
 ) -> str:
     state = "**APPROVED**" if done else "**NOT APPROVED**"
     lines = [f"[APPROVALNOTIFIER] This PR is {state}", ""]
@@ -88,6 +109,15 @@ def notifier(
             lines.append(f"- `{path}`: {hint}")
         if len(unapproved) > MAX_LISTED:
             lines.append(f"- ... and {len(unapproved) - MAX_LISTED} more")
+        suggested = ", ".join(f"@{n}" for n in owners.suggested(unapproved))
+        if suggested:
+            lines += ["", f"Suggested approvers: {suggested} (together they cover every file)"]
+    if needs_issue:
+        lines += [
+            "",
+            "This PR needs an associated issue: reference one in its description (`Fixes #123`)"
+            " or have an approver say `/approve no-issue`.",
+        ]
     lines += [
         "",
         "Approvers approve with `/approve` on a line of its own and cancel with `/approve cancel`.",
@@ -152,14 +182,21 @@ class ApprovePlugin(ChatOpsPlugin):
         anyone = {name for path in files for name in owners.approvers(path)}
         approved = [a for a in said if a.lower() in anyone]  # only approvers count, and show
         unapproved = owners.unapproved(files, approved) if not error else files
-        done = not unapproved and not error and bool(approved)  # nothing changed: still ask one
+        needs_issue = (
+            isinstance(self.options, ApproveOptions)
+            and self.options.issue_required
+            and not ISSUE_REFERENCE.search(pr.body or "")
+            and not any(said[a] for a in approved)
+        )
+        done = not unapproved and not error and bool(approved) and not needs_issue
         if call is not None and not error and call.commenter.lower() not in anyone:
             call.reply("you are not an approver of any file this PR changes; see its OWNERS files.")
         if done:
             await issue.add_label(APPROVED_LABEL)
         else:
             await issue.remove_label(APPROVED_LABEL)
-        await self._upsert(client, issue, notifier(approved, owners, unapproved, error, done))
+        text = notifier(approved, owners, unapproved, error, done, needs_issue)
+        await self._upsert(client, issue, text)
 
     async def _upsert(self, gh: ChatOpsClient, issue: Issue, body: str) -> None:
         for existing in await gh.list_issue_comments(issue.org, issue.repo, issue.number):
@@ -173,4 +210,4 @@ class ApprovePlugin(ChatOpsPlugin):
 
 def create(settings: Settings) -> ApprovePlugin:
     """`foredeck.hook.plugins.chatops.approve:create`."""
-    return build(settings, ApprovePlugin, PluginOptions)
+    return build(settings, ApprovePlugin, ApproveOptions)

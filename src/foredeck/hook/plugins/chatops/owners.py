@@ -164,6 +164,23 @@ class Owners:
     def labels(self, paths: Iterable[str]) -> list[str]:
         return sorted({n for p in paths for _, names in self._layers(p, _labels) for n in names})
 
+    def suggested(self, paths: Iterable[str]) -> list[str]:
+        """A few approvers who, together, can approve every path: each pick is the nearest
+        approver owning most of the paths still uncovered (ties: alphabetical), as Prow's
+        notifier suggests leaf approvers rather than the root's."""
+        wanted = {p: set(self.nearest_approvers(p)[1]) for p in paths}
+        wanted = {p: who for p, who in wanted.items() if who}
+        picked: list[str] = []
+        while wanted:
+            counts: dict[str, int] = {}
+            for who in wanted.values():
+                for name in who:
+                    counts[name] = counts.get(name, 0) + 1
+            best = min(counts, key=lambda name: (-counts[name], name))
+            picked.append(best)
+            wanted = {p: who for p, who in wanted.items() if best not in who}
+        return picked
+
     def unapproved(self, paths: Iterable[str], approved_by: Iterable[str]) -> list[str]:
         who = {login.lower() for login in approved_by}
         return [p for p in paths if not who.intersection(self.approvers(p))]
