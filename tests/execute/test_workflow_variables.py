@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from foredeck.execute.local import run_pipeline
+from foredeck.execute.workflow_vars import go_json, go_quote
 from foredeck.pipeline.emit import emit, manifest
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.types import PipelineError
@@ -38,7 +39,10 @@ def test_an_exit_handler_sees_the_workflow_variables(tmp_path: Path) -> None:
     assert 0.0 <= float(lines["duration"]) <= time.time() - before + 1
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines["created"])
     assert lines["year"] == lines["created"][:4]
-    failures = json.loads(lines["failures"])
+    # Argo's text: the JSON list, strconv.Quote'd (operator.go), so a script's
+    # `json.loads({{workflow.failures}})` reads it
+    assert lines["failures"].startswith('"[{\\"displayName\\":\\"fail\\",')
+    failures = json.loads(json.loads(lines["failures"]))
     assert [(f["displayName"], f["phase"], f["templateName"]) for f in failures] == [
         ("fail", "Failed", "fail")
     ]
@@ -137,3 +141,9 @@ def test_workflow_uid_is_one_uuid_for_the_whole_run(tmp_path: Path) -> None:
     uids = {(tmp_path / "out" / str(result.tasks[t].artifacts) / "uid").read_text() for t in "ab"}
     assert len(uids) == 1
     assert re.fullmatch(r"[0-9a-f-]{36}", uids.pop())
+
+
+def test_go_forms_of_json_and_quotes_are_argos() -> None:
+    assert go_quote(go_json(None)) == '"null"'  # no failures: Go marshals a nil list
+    assert go_json([{"m": "a<b & c>d\u2028é"}]) == '[{"m":"a\\u003cb \\u0026 c\\u003ed\\u2028é"}]'
+    assert go_quote('say "hi"\\n\té\x01\x7f\u00a0') == '"say \\"hi\\"\\\\n\\té\\x01\\x7f\\u00a0"'

@@ -2,7 +2,11 @@
 
 `failures` lists the tasks (and matrix instances, sub-graph tasks) that ended Failed, TimedOut
 or Cancelled, with Argo's fields: Argo's `Error` phase has no local equal, so every entry is
-`Failed`; `podName` is the task's run-unique name, `templateName` its pipeline task.
+`Failed`; `podName` is the task's run-unique name, `templateName` its pipeline task. Its text is
+Argo's to the byte: Go's `json.Marshal` of the list (`null` when empty, `<>&` escaped), then
+`strconv.Quote`d, quotes included, "so that the escaped quotes are not removed during parameter
+substitution" (workflow/controller/operator.go): `json.loads({{workflow.failures}})` in a
+Python script and `echo {{workflow.failures}}` in a shell both give the JSON.
 """
 
 from __future__ import annotations
@@ -52,4 +56,34 @@ def _failures(run: str, records: Mapping[str, TaskRecord]) -> str:
         for record in records.values()
         if record.status in _FAILED and not record.instances
     ]
-    return json.dumps(failed, separators=(",", ":"))
+    return go_quote(go_json(failed or None))
+
+
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_GO_ESCAPES = {c: "\\" + letter for c, letter in zip("\a\b\f\n\r\t\v", "abfnrtv", strict=True)}
+
+
+def go_json(value: object) -> str:
+    """Go's `json.Marshal`: compact, UTF-8 kept, `<`, `>`, `&`, U+2028 and U+2029 escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.translate(_HTML_SAFE).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def go_quote(text: str) -> str:
+    """Go's `strconv.Quote`: a double-quoted literal; printable characters kept as they are."""
+    out = ['"']
+    for char in text:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
