@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from foredeck.execute.local import run_pipeline
-from foredeck.execute.workflow_vars import go_json, go_quote
 from foredeck.pipeline.emit import emit, manifest
+from foredeck.pipeline.exprlang.values import go_json, go_quote
 from foredeck.pipeline.load import load_pipeline_text, load_run
 from foredeck.types import PipelineError
 from tests.execute.helpers import task_log

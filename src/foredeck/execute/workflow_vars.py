@@ -11,11 +11,11 @@ Python script and `echo {{workflow.failures}}` in a shell both give the JSON.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 
 from foredeck.execute.runstate import TaskRecord, iso
+from foredeck.pipeline.exprlang.values import go_json, go_quote
 from foredeck.pipeline.workflow_vars import PREFIX, STRFTIME
 
 _FAILED = frozenset({"Failed", "TimedOut", "Cancelled"})
@@ -57,33 +57,3 @@ def _failures(run: str, records: Mapping[str, TaskRecord]) -> str:
         if record.status in _FAILED and not record.instances
     ]
     return go_quote(go_json(failed or None))
-
-
-_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-_GO_ESCAPES = {c: "\\" + letter for c, letter in zip("\a\b\f\n\r\t\v", "abfnrtv", strict=True)}
-
-
-def go_json(value: object) -> str:
-    """Go's `json.Marshal`: compact, UTF-8 kept, `<`, `>`, `&`, U+2028 and U+2029 escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.translate(_HTML_SAFE).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def go_quote(text: str) -> str:
-    """Go's `strconv.Quote`: a double-quoted literal; printable characters kept as they are."""
-    out = ['"']
-    for char in text:
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif char.isprintable() or char == " ":
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    out.append('"')
-    return "".join(out)

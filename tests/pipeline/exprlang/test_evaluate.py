@@ -239,3 +239,32 @@ def test_sprig_dates_format_with_go_layouts() -> None:
     assert evaluate("len(sprig.uuidv4())") == 36
     with pytest.raises(ExprError, match="random string length"):
         evaluate("sprig.randAlpha(100000)")
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        # Go's encoding/json: floats in their shortest form, plain between 1e-6 and 1e21
+        (
+            "toJson(fromJSON('[1, 2.5, 0.000001, 1e16, 1e21, 1.5e-7, -0.0]'))",
+            "[1,2.5,0.000001,10000000000000000,1e+21,1.5e-7,-0]",
+        ),
+        ("toJson(jsonpath(workflow.parameters.doc, '$.items[*].n'))", "[1,2]"),
+        # <, > and & escaped by json.Marshal, kept by sprig's raw encoder; U+2028 always
+        ("toJson('a<b && c>d')", '"a\\u003cb \\u0026\\u0026 c\\u003ed"'),
+        ("sprig.toJson('<x>')", '"\\u003cx\\u003e"'),
+        ("sprig.toRawJson('<x>\u2028')", '"<x>\\u2028"'),
+        (
+            "sprig.toPrettyJson({'b': [1, 2], 'a': {}})",
+            '{\n  "a": {},\n  "b": [\n    1,\n    2\n  ]\n}',
+        ),
+        ("toJSON({'k': 1.0})", '{\n  "k": 1\n}'),
+    ],
+)
+def test_json_is_written_as_go_writes_it(text: str, written: str) -> None:
+    assert run(text) == written
+
+
+def test_json_of_what_go_cannot_marshal_is_an_error() -> None:
+    with pytest.raises(ExprError, match="toJson: unsupported value: \\+Inf"):
+        run("toJson(1 / 0)")

@@ -22,9 +22,10 @@ name and the first one under `AT_START` + the name; the front end picks by node
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from foredeck.pipeline.exprlang.values import go_json as marshal
 
 SCHEDULED = "workflows.argoproj.io/scheduled-time"
 AT_START = "\x00start:"
@@ -36,8 +37,6 @@ RUNNING_LABELS = {
 """What the controller's `markWorkflowPhase(Running)` adds to a workflow's labels."""
 RUNNING_ANNOTATIONS = {"workflows.argoproj.io/pod-name-format": "v2"}
 """What the controller's `setWfPodNamesAnnotation` adds (POD_NAMES defaults to v2)."""
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028"}
-_GO_ESCAPES["\u2029"] = "\\u2029"
 
 
 def document_values(metadata: Any, spec: Any) -> dict[str, str]:
@@ -101,12 +100,7 @@ def go_json(entries: Mapping[str, str]) -> str:
     """A string map as Go's `json.Marshal` writes it: sorted keys, no spaces, HTML-safe
     (`<`, `>`, `&`, U+2028/9 as `\\u` escapes), other text as is; `null` for none, as a
     Kubernetes object without labels has a nil map."""
-    if not entries:
-        return "null"
-    text = json.dumps(dict(entries), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    for char, escaped in _GO_ESCAPES.items():
-        text = text.replace(char, escaped)
-    return text
+    return marshal(dict(entries) or None)
 
 
 def pick(known: Mapping[str, str], name: str, starting: bool) -> str | None:

@@ -25,6 +25,7 @@ from foredeck.pipeline.exprlang.values import (
     equal,
     from_json,
     go_format,
+    go_json,
     is_number,
     type_name,
 )
@@ -82,11 +83,10 @@ def _string(v: Any) -> str:
 
 @register("toJSON", 1)
 def _to_json(v: Any) -> str:
-    import json
-
+    """expr-lang's `toJSON`: `json.MarshalIndent(v, "", "  ")`."""
     try:
-        return check_size(json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True))
-    except (TypeError, ValueError) as exc:
+        return check_size(go_json(v, indent=2))
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ExprError(f"toJSON: {exc}") from None
 
 

@@ -14,7 +14,7 @@ from foredeck.pipeline.exprlang.errors import ExprError
 from foredeck.pipeline.exprlang.limits import check_size
 from foredeck.pipeline.exprlang.registry import need_list, need_map, register
 from foredeck.pipeline.exprlang.sprig import empty, text, to_int
-from foredeck.pipeline.exprlang.values import equal, go_format, type_name
+from foredeck.pipeline.exprlang.values import equal, go_format, go_json, type_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,16 +36,22 @@ _reg("deepEqual", 2)(equal)
 # -- encodings ----------------------------------------------------------------------------------
 
 
-@_reg("toJson", 1)
-def _to_json(v: Any) -> str:
-    try:
-        return json.dumps(v, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise ExprError(f"sprig.toJson: {exc}") from None
+def _json(name: str, html: bool = True, indent: int | None = None) -> None:
+    """sprig's `toJson` (`json.Marshal`), `toPrettyJson` (`MarshalIndent`, two spaces) and
+    `toRawJson` (an encoder that leaves `<>&` as they are)."""
+
+    def encode(v: Any) -> str:
+        try:
+            return go_json(v, html=html, indent=indent)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ExprError(f"sprig.{name}: {exc}") from None
+
+    _reg(name, 1)(encode)
 
 
-_reg("toRawJson", 1)(_to_json)
-_reg("toPrettyJson", 1)(lambda v: json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True))
+_json("toJson")
+_json("toRawJson", html=False)
+_json("toPrettyJson", indent=2)
 
 
 @_reg("fromJson", 1)

@@ -103,11 +103,93 @@ def go_format(value: Any) -> str:
     return str(value)
 
 
+def json_float(value: float) -> str:
+    """A float64 as Go's `encoding/json` writes it: shortest digits, plain between 1e-6 and
+    1e21 (`1`, `0.000001`, `10000000000000000`), else `e` form without a leading zero in a
+    negative exponent (`1e+21`, `1.5e-7`). NaN and infinities are refused, as there."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"unsupported value: {go_float(value)}")
+    magnitude = abs(value)
+    if magnitude == 0 or 1e-6 <= magnitude < 1e21:
+        text = format(Decimal(repr(value)), "f")
+        return text[:-2] if text.endswith(".0") else text
+    text = repr(value).replace("e-0", "e-")
+    return text.replace(".0e", "e")
+
+
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def go_json(value: Any, *, html: bool = True, indent: int | None = None) -> str:
+    """Go's `json.Marshal` (`MarshalIndent` with `indent` spaces) of an expression value: map
+    keys sorted, floats as Go writes them, `<`, `>` and `&` escaped in strings unless `html` is
+    False (an encoder with `SetEscapeHTML(false)`), U+2028 and U+2029 always. Raises ValueError
+    for what Go refuses (NaN, infinities, a value JSON has no form for)."""
+    return _encode(value, html, indent, 0)
+
+
+def _encode(value: Any, html: bool, indent: int | None, level: int) -> str:
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else ("true" if value else "false")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return json_float(value)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        return text.translate(_HTML_SAFE) if html else text
+    if isinstance(value, dict):
+        items = [
+            f"{_encode(str(k), html, None, 0)}:{' ' if indent else ''}"
+            + _encode(value[k], html, indent, level + 1)
+            for k in sorted(value, key=str)
+        ]
+        return _join(items, "{}", indent, level)
+    if isinstance(value, list | tuple):
+        return _join([_encode(v, html, indent, level + 1) for v in value], "[]", indent, level)
+    raise ValueError(f"unsupported type: {type_name(value)}")
+
+
+def _join(items: list[str], brackets: str, indent: int | None, level: int) -> str:
+    if not items:
+        return brackets
+    if not indent:
+        return brackets[0] + ",".join(items) + brackets[1]
+    inner = "\n" + " " * (indent * (level + 1))
+    outer = "\n" + " " * (indent * level)
+    return brackets[0] + inner + ("," + inner).join(items) + outer + brackets[1]
+
+
+_GO_ESCAPES = {c: "\\" + letter for c, letter in zip("\a\b\f\n\r\t\v", "abfnrtv", strict=True)}
+
+
+def go_quote(text: str) -> str:
+    """Go's `strconv.Quote`: a double-quoted literal; printable characters kept as they are."""
+    out = ['"']
+    for char in text:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
 def to_json(value: Any) -> str:
+    """Argo's `toJson`: `json.Marshal`."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise ExprError(f"toJSON: {exc}") from None
+        return go_json(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ExprError(f"toJson: {exc}") from None
 
 
 def from_json(text: Any) -> Any:
