@@ -1,7 +1,7 @@
 """The API's and dashboard's access settings (`api.*`: the bootstrap token, roles, personal
-tokens, the OIDC and GitHub logins; docs/access.md; `metrics.*`: who may read `/metrics`), apart from `settings` (which re-exports
-`ApiSettings`) to keep that module small. A login's secret file is read at each login, so that
-a rotated secret is picked up without a restart."""
+tokens, the OIDC and GitHub logins; docs/access.md; `metrics.*`: who may read `/metrics`),
+apart from `settings` (which re-exports them) to keep that module small. A login's secret
+file is read at each login, so that a rotated secret is picked up without a restart."""
 
 from __future__ import annotations
 

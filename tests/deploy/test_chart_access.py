@@ -117,7 +117,7 @@ def test_a_roles_file_from_an_existing_configmap(tmp_path: Path) -> None:
         "name": "ci-roles",
         "items": [{"key": "roles.yaml", "path": "roles.yaml"}],
     }
-    with pytest.raises(TemplateError, match="rolesConfigMap.key"):
+    with pytest.raises(TemplateError, match=r"rolesConfigMap\.key"):
         render({"access": {"rolesConfigMap": {"name": "ci-roles"}}})
 
 
@@ -160,7 +160,8 @@ def test_the_metrics_token_is_a_mounted_file(tmp_path: Path) -> None:
     settings = pod_settings(objs, "all", tmp_path)
     assert settings.metrics.public is False
     assert settings.metrics.token_file == "/var/run/secrets/foredeck/metrics/token"
-    volume = mounts(by_kind(objs, "Deployment")["foredeck-all"])["/var/run/secrets/foredeck/metrics"]
+    by_path = mounts(by_kind(objs, "Deployment")["foredeck-all"])
+    volume = by_path["/var/run/secrets/foredeck/metrics"]
     assert volume["secret"] == {
         "secretName": "foredeck",
         "items": [{"key": "metrics-token", "path": "token"}],

@@ -147,11 +147,12 @@ class OAuthOps:
             )
         else:
             code = self.oauth_codes.pop(str(form.get("code", "")), None)
-            if code is None or code.client_id != client_id or double.clock() >= code.expires_at:
-                answer = _oauth_error(
-                    "bad_verification_code", "The code passed is incorrect or expired."
-                )
-            elif not _verifier_matches(code.challenge, form.get("code_verifier")):
+            if (
+                code is None
+                or code.client_id != client_id
+                or double.clock() >= code.expires_at
+                or not _verifier_matches(code.challenge, form.get("code_verifier"))
+            ):
                 answer = _oauth_error(
                     "bad_verification_code", "The code passed is incorrect or expired."
                 )
