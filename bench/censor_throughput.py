@@ -36,6 +36,17 @@ same secrets and hits, load average about 3:
     lines copy 323-326 MB/s, lines censor 233-252 MB/s: lines ratio=0.72-0.77
 What is left is Python's per chunk and per hit (the held tail joined, the hits' callbacks, the
 parts joined), about 1 ns a byte.
+Then (2026-12-07) the Python per chunk and per hit cut: overlapping matches merged from
+hyperscan's starts instead of an RE2 search per hit, the held tail scanned with the next
+chunk's first bytes instead of joined to the whole chunk, the output one join of views (no
+slice copies), a scan without a hit allocating nothing. Before and after alternately, three
+pairs, 32 MiB, same secrets and hits, load average about 2 (other work on the 2 cores):
+    before: censor 790-838 MB/s, ratio=0.28-0.32; lines ratio=0.69-0.80
+    after:  censor 896-1169 MB/s, ratio=0.31-0.41; lines ratio=0.81-0.84
+The censor now costs about what a hyperscan scan plus one copy of the chunk cost in the same
+loop (a loop doing only those measured ratio=0.43-0.49): the 0.5 of a bare copy is out of reach
+while the output is a fresh `bytes` (a 64 KiB copy costs about a third of the bare copy's
+time here) and hyperscan reads about 3 GB/s. In the executor, the ratio is over 0.8.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The API's and dashboard's access settings (`api.*`: the bootstrap token, roles, personal
-tokens, the OIDC and GitHub logins; docs/access.md), apart from `settings` (which re-exports
-`ApiSettings`) to keep that module small. A login's secret file is read at each login, so that
-a rotated secret is picked up without a restart."""
+tokens, the OIDC and GitHub logins; docs/access.md; `metrics.*`: who may read `/metrics`),
+apart from `settings` (which re-exports them) to keep that module small. A login's secret
+file is read at each login, so that a rotated secret is picked up without a restart."""
 
 from __future__ import annotations
 
@@ -96,3 +96,34 @@ class ApiSettings(BaseModel):
     public_url: str | None = None
     """The dashboard's address as browsers see it (`https://ci.example.org`), for the login
     callbacks' `redirect_uri`; none: the address each request came to."""
+
+
+class MetricsSettings(BaseModel):
+    """Who may read `/metrics` (docs/serve.md#metrics): a viewer of everything (`*`) signed in
+    with a token, a scraper with the metrics token, or anyone when `public`. The probes stay
+    public: the kubelet calls them without credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public: bool = False
+    token: SecretStr | None = None
+    """A bearer token good for `/metrics` only (Prometheus' `authorization.credentials`)."""
+    token_file: str | None = None
+    """The same from a file, read at each scrape (a rotated Secret is picked up)."""
+
+    @model_validator(mode="after")
+    def _one_token(self) -> MetricsSettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("give metrics.token or metrics.token_file, not both")
+        return self
+
+    def expected_token(self) -> str | None:
+        """The metrics token, or None when there is none (or its file cannot be read)."""
+        if self.token is not None:
+            return self.token.get_secret_value()
+        if self.token_file is None:
+            return None
+        try:
+            return Path(self.token_file).read_text().strip() or None
+        except OSError:
+            return None

@@ -27,6 +27,7 @@ from pydantic import (
 
 from foredeck import __version__
 from foredeck.api_settings import ApiSettings as ApiSettings  # re-exported: `api.*` lives there
+from foredeck.api_settings import MetricsSettings as MetricsSettings
 from foredeck.censor.config import CensorSettings
 from foredeck.validation import problems
 
@@ -480,6 +481,7 @@ class Settings(BaseModel):
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     leases: LeaseSettings = Field(default_factory=LeaseSettings)
     censor: CensorSettings = Field(default_factory=CensorSettings)
     """More secrets masked in logs and artifacts (docs/security.md)."""

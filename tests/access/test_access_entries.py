@@ -4,7 +4,8 @@ moto 5.2 implements EKS clusters but not access entries (its EKS routes end at c
 groups, Fargate profiles and tags), so moto answers the cluster check here, and the
 access-entry calls go through botocore's `Stubber`: each call's parameters are validated
 against the EKS service model by botocore before the stub answers, and every stubbed answer
-against the operation's output shape, so a wrong parameter or shape fails the test.
+against the operation's output shape, so a wrong parameter or shape fails the test. A call
+nothing stubbed (deleting an entry that is not foredeck's) fails the test too.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from moto import mock_aws
 from foredeck.access.kube_apply import AccessApplyError, apply_access_entries, check_cluster
 from foredeck.access.kube_render import AccessEntry, render, select
 from foredeck.config.roles import load_roles
-from tests.access.sample import ALICE_ARN, TEAM_ARN, write_roles
+from tests.access.sample import ALICE_ARN, ROLES, TEAM_ARN, write_roles
 
 CLUSTER = "ci-prod"
 POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKS"
 TEAM = "github:acme/ci-maintainers"
+BOB_ARN = "arn:aws:iam::111122223333:user/bob"  # foredeck made his entry; no longer in the file
+CREATOR_ARN = "arn:aws:iam::111122223333:role/cluster-creator"  # EKS made it: no tags
+TERRAFORM_ARN = "arn:aws:iam::111122223333:role/platform"  # another tool's tags
 
 
 def entries(tmp_path: Path) -> list[AccessEntry]:
@@ -210,16 +214,41 @@ def test_apply_sets_the_entries_of_an_eks_cluster(
 ) -> None:
     """`foredeck access apply` on an EKS cluster: RBAC and aws-auth through the Kubernetes API,
     then the access entries, with the region and cluster of the file's `eks:`."""
-    from typer.testing import CliRunner
-
     from foredeck.access import cli as access_cli
-    from foredeck.cli import app
-    from tests.access.rbac_double import RbacDouble
 
     client, stub = eks
     regions: list[str | None] = []
     monkeypatch.setattr(access_cli, "_eks", lambda region: regions.append(region) or client)
     start(stub, [ALICE_ARN, TEAM_ARN])
+    as_rendered(stub)
+    result = run_apply(tmp_path, write_roles(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert regions == ["us-east-1"]
+
+
+def run_apply(tmp_path: Path, roles: Path, *more: str) -> Any:
+    """`foredeck access apply ROLES --cluster ci` against the Kubernetes API double."""
+    from typer.testing import CliRunner
+
+    from foredeck.cli import app
+    from tests.access.rbac_double import RbacDouble
+
+    double = RbacDouble({"ci", "acme", "widget", "kube-system"})
+    double.start()
+    try:
+        config = double.kubeconfig(tmp_path / "kubeconfig")
+        config.write_text(config.read_text().replace('"double"', '"ci-prod"'))
+        argv = ["access", "apply", str(roles), "--cluster", "ci", *more]
+        result = CliRunner().invoke(app, [*argv, "--kubeconfig", str(config)])
+        if result.exit_code == 0:
+            assert ("ConfigMap", "kube-system", "aws-auth") in double.stored()
+        return result
+    finally:
+        double.stop()
+
+
+def as_rendered(stub: Stubber) -> None:
+    """The file's two entries are on the cluster as rendered: nothing to change."""
     for arn, identity, policy, namespaces in [
         (TEAM_ARN, {"kubernetesGroups": [TEAM]}, "EditPolicy", ["acme", "widget"]),
         (ALICE_ARN, {"username": "alice@example.org"}, "AdminPolicy", ["acme", "ci", "widget"]),
@@ -231,15 +260,57 @@ def test_apply_sets_the_entries_of_an_eks_cluster(
             listed(arn, [(POLICY + policy, "namespace", namespaces)]),
             who,
         )
-    double = RbacDouble({"ci", "acme", "widget", "kube-system"})
-    double.start()
-    try:
-        config = double.kubeconfig(tmp_path / "kubeconfig")
-        config.write_text(config.read_text().replace('"double"', '"ci-prod"'))
-        argv = ["access", "apply", str(write_roles(tmp_path)), "--cluster", "ci"]
-        result = CliRunner().invoke(app, [*argv, "--kubeconfig", str(config)])
-        assert result.exit_code == 0, result.stderr
-        assert ("ConfigMap", "kube-system", "aws-auth") in double.stored()
-    finally:
-        double.stop()
-    assert regions == ["us-east-1"]
+
+
+def stale(stub: Stubber, arn: str, tags: dict[str, str] | None) -> None:
+    """`arn` has an entry the file does not render; prune describes it to read its tags."""
+    found = entry(arn, kubernetesGroups=["old"], **({"tags": tags} if tags is not None else {}))
+    stub.add_response("describe_access_entry", found, {"clusterName": CLUSTER, "principalArn": arn})
+
+
+def deleted(stub: Stubber, arn: str) -> None:
+    stub.add_response("delete_access_entry", {}, {"clusterName": CLUSTER, "principalArn": arn})
+
+
+def test_prune_deletes_only_the_entries_foredeck_made(
+    eks: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    client, stub = eks
+    start(stub, [ALICE_ARN, BOB_ARN, CREATOR_ARN, TEAM_ARN, TERRAFORM_ARN])
+    as_rendered(stub)
+    stale(stub, CREATOR_ARN, None)
+    stale(stub, TERRAFORM_ARN, {"managed-by": "terraform"})
+    stale(stub, BOB_ARN, {"managed-by": "foredeck", "owner": "ci"})
+    deleted(stub, BOB_ARN)
+    done = apply_access_entries(client, CLUSTER, entries(tmp_path), prune=True)
+    assert done == [f"deleted access entry {BOB_ARN}"]
+
+
+def test_without_prune_entries_dropped_from_the_file_stay(
+    eks: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    client, stub = eks
+    start(stub, [ALICE_ARN, BOB_ARN, TEAM_ARN])
+    as_rendered(stub)  # and no call about bob's entry: the stubber refuses any
+    assert apply_access_entries(client, CLUSTER, entries(tmp_path)) == []
+
+
+def test_apply_prune_of_a_file_naming_no_one_any_more(
+    eks: tuple[Any, Stubber], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `subjects:` the file renders no entries for the cluster; `apply --prune` still
+    deletes the ones foredeck made."""
+    from foredeck.access import cli as access_cli
+
+    client, stub = eks
+    monkeypatch.setattr(access_cli, "_eks", lambda region: client)
+    head, _, rest = ROLES.partition("subjects:\n")
+    no_iam = head + "clusters:\n" + rest.split("clusters:\n", 1)[1]
+    assert "subjects:" not in no_iam and "users:\n    alice" not in no_iam
+    start(stub, [ALICE_ARN, CREATOR_ARN])
+    stale(stub, CREATOR_ARN, None)
+    stale(stub, ALICE_ARN, {"managed-by": "foredeck"})
+    deleted(stub, ALICE_ARN)
+    result = run_apply(tmp_path, write_roles(tmp_path, no_iam), "--prune")
+    assert result.exit_code == 0, result.stderr
+    assert f"ci: deleted access entry {ALICE_ARN}" in result.stdout.splitlines()

@@ -49,6 +49,8 @@ class Route:
     the probes), the same answer for every caller."""
     ok: int
     request: Request
+    named: str | None = None
+    """The role a 403 names, when not `minimum`."""
 
 
 def at(url: str, body: Any = None) -> Request:
@@ -106,7 +108,8 @@ TABLE: dict[str, Route] = {
     "GET /livez": Route(None, 200, at("/livez")),
     "GET /readyz": Route(None, 200, at("/readyz")),
     "GET /healthz": Route(None, 200, at("/healthz")),
-    "GET /metrics": Route(None, 200, at("/metrics")),
+    # A viewer of everything (`*`): in this roles file, admins only (docs/serve.md#metrics).
+    "GET /metrics": Route("admin", 200, at("/metrics"), named="viewer"),
 }
 
 
@@ -124,7 +127,7 @@ def says_why(status: int, body: Any, route: Route) -> bool:
     if status == 401:
         return "Authorization: Bearer" in body["detail"]
     if status == 403:
-        return f"needs the {route.minimum} role" in body["detail"]
+        return f"needs the {route.named or route.minimum} role" in body["detail"]
     return True
 
 

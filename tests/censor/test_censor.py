@@ -232,3 +232,28 @@ def test_extended_censor_masks_the_new_secrets_too() -> None:
     assert more.censor(b"first-secret second-secret short") == b"CENSORED CENSORED short"
     assert censor.extended(["tiny"]) is censor
     assert censor.censor(b"second-secret") == b"second-secret"
+
+
+@pytest.mark.parametrize("starts", ["hyperscan", "re2"])
+def test_chained_overlaps_across_the_seam_of_held_bytes(
+    starts: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream scans the bytes it held back with only the start of the next chunk (the seam),
+    not joined to the whole chunk: a masked stretch that starts in them and runs on through
+    overlapping secrets into the chunk, and chunks too short to settle them, give the output
+    of the whole stream censored at once."""
+    if starts == "re2":
+        monkeypatch.setattr(finder, "hyperscan", None)
+    elif finder.hyperscan is None:
+        pytest.skip("hyperscan is not installed on this platform")  # pragma: no cover
+    censor = Censor(["abcdef", "defghi", "ghijkl", "jklmnopqrs", "x" * 12])
+    data = b"..abcdefghijklmnopqrs..abcdef-abcdef\nxxxxxxxxxxxxxxxxxxxxxxxxx.ghijklmn"
+    whole = censor.censor(data)
+    assert whole == b"..CENSORED..CENSORED-CENSORED\nCENSORED.CENSOREDmn"
+    for first in range(len(data) + 1):
+        for second in range(first, len(data) + 1):
+            assert streamed(censor, data, [first, second]) == whole, (first, second)
+    rng = random.Random(17)
+    for _ in range(200):
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(3, 20)))
+        assert streamed(censor, data, cuts) == whole, cuts

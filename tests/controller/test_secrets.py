@@ -94,6 +94,31 @@ def test_a_github_token_file(tmp_path: Path) -> None:
     assert "ghp_fromfile\n" in settings_secrets(settings, {})
 
 
+def test_the_metrics_token_and_the_logins_client_secrets(tmp_path: Path) -> None:
+    (tmp_path / "metrics").write_text("metrics-token-from-file")
+    (tmp_path / "oidc").write_text("oidc-client-secret-1\n")
+    login = {"client_id": "foredeck"}
+    settings = Settings.model_validate(
+        {
+            "metrics": {"token_file": str(tmp_path / "metrics")},
+            "api": {
+                "oidc": {
+                    **login,
+                    "issuer": "https://sso.example",
+                    "client_secret_file": str(tmp_path / "oidc"),
+                },
+                "github_login": {**login, "client_secret": "github-client-secret-1"},
+            },
+        }
+    )
+    found = settings_secrets(settings, {})
+    assert {"metrics-token-from-file", "oidc-client-secret-1\n", "github-client-secret-1"} <= set(
+        found
+    )
+    inline = Settings.model_validate({"metrics": {"token": "metrics-token-inline"}})
+    assert "metrics-token-inline" in settings_secrets(inline, {})
+
+
 def test_a_missing_secret_file_is_an_error_naming_it(tmp_path: Path) -> None:
     settings = Settings.model_validate({"censor": {"files": [str(tmp_path / "gone")]}})
     with pytest.raises(SecretsError, match="gone"):

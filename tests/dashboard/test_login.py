@@ -5,12 +5,15 @@ stores nothing: no token, no audit entry, no session cookie."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select
@@ -298,3 +301,65 @@ def test_a_used_github_code_is_a_401_that_stores_nothing(
     assert answer.status_code == 401
     assert "bad_verification_code" in answer.text
     assert _stored(db) == (1, 1)  # the first login's token and entry only
+
+
+def test_github_login_uses_pkce_and_a_wrong_verifier_is_refused(
+    db: Database, github_client: TestClient
+) -> None:
+    """The authorize URL carries the S256 challenge of the verifier in this browser's login
+    cookie; a callback whose cookie holds another verifier (same state) gets no token."""
+    start = github_client.get("/login/github", follow_redirects=False)
+    query = dict(parse_qsl(urlsplit(start.headers["location"]).query))
+    pending = Pending.decode(github_client.cookies.get(LOGIN_COOKIE))
+    assert pending is not None
+    assert query["code_challenge_method"] == "S256"
+    assert query["code_challenge"] == create_s256_code_challenge(pending.verifier)
+    back = httpx.get(start.headers["location"], follow_redirects=False).headers["location"]
+
+    other = dataclasses.replace(pending, verifier=Pending.new("github").verifier)
+    github_client.cookies.set(LOGIN_COOKIE, other.encode(), path="/login")
+    answer = github_client.get(back, follow_redirects=False)
+    assert answer.status_code == 401, answer.text
+    assert "bad_verification_code" in answer.text
+    assert SESSION_COOKIE not in answer.cookies
+    assert _stored(db) == (0, 0)
+
+
+def test_the_github_double_checks_pkce_as_github_documents_it(
+    github_double: GitHubDouble,
+) -> None:
+    gh = github_double
+    gh.add_oauth_app("app", "secret")
+    gh.sign_in_browser("eddie")
+    verifier = "v" * 64
+    authorize = {"client_id": "app", "redirect_uri": "http://ci.example/cb", "state": "s"}
+    challenge = {"code_challenge": create_s256_code_challenge(verifier)}
+
+    def code_for(**params: str) -> httpx.Response:
+        return httpx.get(
+            f"{gh.url}/login/oauth/authorize",
+            params={**authorize, **params},
+            follow_redirects=False,
+        )
+
+    def exchange(**form: str) -> dict[str, str]:
+        code = dict(
+            parse_qsl(
+                urlsplit(
+                    code_for(**challenge, code_challenge_method="S256").headers["location"]
+                ).query
+            )
+        )["code"]
+        body = {"client_id": "app", "client_secret": "secret", "code": code, **form}
+        answer = httpx.post(
+            f"{gh.url}/login/oauth/access_token", data=body, headers={"Accept": "application/json"}
+        )
+        assert answer.status_code == 200
+        result: dict[str, str] = answer.json()
+        return result
+
+    assert code_for(**challenge, code_challenge_method="plain").status_code == 400
+    assert code_for(code_challenge="short", code_challenge_method="S256").status_code == 400
+    assert exchange()["error"] == "bad_verification_code"  # a challenged code needs the verifier
+    assert exchange(code_verifier="w" * 64)["error"] == "bad_verification_code"
+    assert exchange(code_verifier=verifier)["access_token"].startswith("gho_")

@@ -3,8 +3,8 @@
 `helm` cannot be installed here, so the tests render the chart with this. It follows Go's
 `text/template` where the chart relies on it (trim markers, `if`/`else if`/`else`, `range` over
 lists and maps in key order, `with`, `define`/`include`, variables, pipelines, Helm's
-`toYaml`/`nindent`/`quote`/`default`), and raises on anything else, so the chart cannot silently
-use a construct whose Helm behaviour is not mirrored here.
+`toYaml`/`nindent`/`quote`/`default`/`trim`), and raises on anything else, so the chart cannot
+silently use a construct whose Helm behaviour is not mirrored here.
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class Renderer:
             "printf": _printf,
             "trunc": lambda n, s: s[:n],
             "trimSuffix": lambda suffix, s: s.removesuffix(suffix),
+            "trim": lambda s: s.strip(),  # Go strings.TrimSpace
             "required": _required,
             "dict": _dict,
         }

@@ -10,10 +10,20 @@ approves at once and redirects to `redirect_uri?code=...&state=...`; the token e
 `client_id`, `client_secret`, `code` and `redirect_uri` (form or JSON), answers JSON when asked
 (`Accept: application/json`), and reports a bad code with **200** and
 `{"error": "bad_verification_code", ...}`, as GitHub does. A code is single-use and lives 10 min.
+
+PKCE as GitHub documents it (changelog 2025-07-14, "generating a user access token"): the
+authorize page takes `code_challenge` (43 characters) and `code_challenge_method`, S256 only,
+and a code issued with a challenge is exchanged only with the `code_verifier` whose S256 is that
+challenge. GitHub does not document the answer to a wrong or missing verifier; the double gives
+the answer it documents for a code that "doesn't match what you received in the first request
+for authorization": `bad_verification_code`. A malformed challenge or another method is a 400.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -35,6 +45,7 @@ class OAuthCode:
     client_id: str
     redirect_uri: str
     expires_at: float
+    challenge: str | None = None
 
 
 @dataclass
@@ -99,11 +110,21 @@ class OAuthOps:
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
         if client_id not in self.oauth_apps or not redirect_uri:
             return 404, b"unknown OAuth app", {"content-type": "text/plain"}
+        challenge = params.get("code_challenge")
+        method = params.get("code_challenge_method")
+        if (method is not None or challenge is not None) and (
+            method != "S256" or challenge is None or len(challenge) != 43
+        ):
+            return (
+                400,
+                b"PKCE: a 43-character code_challenge, S256 only",
+                {"content-type": "text/plain"},
+            )
         if self.browser_login is None:
             return 401, b"sign in to GitHub first", {"content-type": "text/plain"}
         code = secrets.token_hex(10)
         self.oauth_codes[code] = OAuthCode(
-            self.browser_login, client_id, redirect_uri, double.clock() + CODE_SECONDS
+            self.browser_login, client_id, redirect_uri, double.clock() + CODE_SECONDS, challenge
         )
         back = {"code": code, **({"state": params["state"]} if "state" in params else {})}
         sep = "&" if "?" in redirect_uri else "?"
@@ -126,7 +147,12 @@ class OAuthOps:
             )
         else:
             code = self.oauth_codes.pop(str(form.get("code", "")), None)
-            if code is None or code.client_id != client_id or double.clock() >= code.expires_at:
+            if (
+                code is None
+                or code.client_id != client_id
+                or double.clock() >= code.expires_at
+                or not _verifier_matches(code.challenge, form.get("code_verifier"))
+            ):
                 answer = _oauth_error(
                     "bad_verification_code", "The code passed is incorrect or expired."
                 )
@@ -247,3 +273,14 @@ class OAuthOps:
 
 def _oauth_error(error: str, description: str) -> dict[str, str]:
     return {"error": error, "error_description": description, "error_uri": OAUTH_DOCS}
+
+
+def _verifier_matches(challenge: str | None, verifier: object) -> bool:
+    """RFC 7636 4.6 (S256): BASE64URL(SHA256(verifier)) without padding equals the challenge."""
+    if challenge is None:
+        return True
+    if not isinstance(verifier, str) or not 43 <= len(verifier) <= 128:
+        return False
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return hmac.compare_digest(computed, challenge)

@@ -7,9 +7,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from foredeck.settings import HookSettings, Settings
+from pydantic import SecretStr
+
+from foredeck.settings import HookSettings, MetricsSettings, Settings
 from tests.db.fixtures import Database
 from tests.kit.webhooks import SECRET
+
+METRICS_TOKEN = "metrics-token-of-the-tests"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+"""What Prometheus sends for `/metrics` (docs/serve.md#metrics)."""
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
 
@@ -17,7 +23,11 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
 def make_settings(db: Database, **hook: object) -> Settings:
     """Settings for a hook app on `db`; `hook` fields as in YAML, the global `SECRET` by default."""
     hook.setdefault("secrets", [SECRET])
-    return Settings(database_url=db.url, hook=HookSettings.model_validate(hook))
+    return Settings(
+        database_url=db.url,
+        hook=HookSettings.model_validate(hook),
+        metrics=MetricsSettings(token=SecretStr(METRICS_TOKEN)),
+    )
 
 
 # file stem -> X-GitHub-Event

@@ -27,7 +27,7 @@ from foredeck.hook.server import create_app
 from foredeck.scm.webhooks import valid_event_name
 from tests.db.fixtures import Database
 from tests.hook import strategies
-from tests.hook.helpers import make_settings
+from tests.hook.helpers import METRICS_AUTH, make_settings
 from tests.kit.webhooks import SECRET, headers
 
 FUZZ = settings(
@@ -141,7 +141,7 @@ def test_any_body_gets_a_counted_2xx_or_4xx(hook: Hook) -> None:
             assert sum(after.values()) == sum(before.values()) + 1
 
     deliver()
-    text = hook.runner.run(hook.client.get("/metrics")).text
+    text = hook.runner.run(hook.client.get("/metrics", headers=METRICS_AUTH)).text
     assert f"foredeck_hook_handling_seconds_count {float(sent)}" in text
     counted = sum(
         float(line.rsplit(" ", 1)[1])

@@ -17,7 +17,14 @@ from foredeck.hook import server
 from foredeck.hook.server import create_app
 from foredeck.settings import HookSettings, Settings
 from tests.db.fixtures import Database
-from tests.hook.helpers import EXAMPLES, example, example_bytes, make_settings, with_repo
+from tests.hook.helpers import (
+    EXAMPLES,
+    METRICS_AUTH,
+    example,
+    example_bytes,
+    make_settings,
+    with_repo,
+)
 from tests.kit.webhooks import SECRET, headers
 
 BODY = example_bytes("pull_request.opened")
@@ -316,7 +323,7 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
     await client.post("/hook", content=push, headers=headers(push, "m3", event="push"))
     unknown = headers(BODY, "m4", event="made_up_event")
     await client.post("/hook", content=BODY, headers=unknown)
-    r = await client.get("/metrics")
+    r = await client.get("/metrics", headers=METRICS_AUTH)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
@@ -360,7 +367,7 @@ async def test_an_unexpected_error_is_a_counted_500(
     assert r.status_code == 500
     assert r.json() == {"error": "internal error"}
     assert metric(app, "pull_request", 500) == 1
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=METRICS_AUTH)).text
     assert 'foredeck_hook_deliveries_total{event="pull_request",status="500"} 1.0' in text
     assert "foredeck_hook_handling_seconds_count 1.0" in text
     assert count_events(db) == 0

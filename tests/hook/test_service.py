@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from foredeck.hook import build_service
-from foredeck.settings import HookSettings, Settings, WorkerSettings
+from foredeck.settings import HookSettings, MetricsSettings, Settings, WorkerSettings
 from tests.db.fixtures import Database
 from tests.hook.helpers import example_bytes
 from tests.hook.recorder import handled_counts
@@ -20,6 +20,7 @@ def test_service_runs_the_worker_and_exports_its_metrics(sqlite_db: Database) ->
         database_url=sqlite_db.url,
         hook=HookSettings.model_validate({"secrets": [SECRET]}),
         worker=WorkerSettings(plugins=["tests.hook.recorder:factory"], poll_interval=30),
+        metrics=MetricsSettings(public=True),
     )
     app = build_service(settings)
     body = example_bytes("push")

@@ -61,7 +61,7 @@ def test_answers_are_counted_by_route_method_and_status(
         monkeypatch.setattr("foredeck.dashboard.queries.list_page", boom)
         assert client.get("/api/jobs").status_code == 500
         assert client.get("/").status_code == 500
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=AUTH).text  # the bootstrap token
 
     assert counted(registry, "/api/jobs", "GET", 200) == 2
     assert counted(registry, "/api/jobs/{job_id}", "GET", 200) == 1

@@ -90,7 +90,10 @@ def apply_command(
     ] = None,
     prune: Annotated[
         bool,
-        typer.Option(help="Also delete foredeck's RoleBindings the file no longer renders."),
+        typer.Option(
+            help="Also delete foredeck's RoleBindings the file no longer renders, and the EKS "
+            "access entries foredeck made for principals it no longer names."
+        ),
     ] = False,
 ) -> None:
     """Apply them: RBAC and aws-auth by server-side apply, EKS access entries with boto3."""
@@ -124,9 +127,10 @@ def apply_command(
                     lines += prune_bindings(api, done.objects)
             finally:
                 api.close()  # type: ignore[no-untyped-call]
-            if done.access_entries and c.eks is not None:
+            # A file that names no one in a cluster any more still prunes their entries.
+            if c.eks is not None and c.eks.access_entries and (done.access_entries or prune):
                 lines += apply_access_entries(
-                    _eks(c.eks.region), c.eks.cluster, done.access_entries
+                    _eks(c.eks.region), c.eks.cluster, done.access_entries, prune=prune
                 )
         except (AccessApplyError, KubeConfigError) as exc:
             raise _fail(f"cluster {c.name}: {exc}") from None

@@ -26,6 +26,7 @@ from foredeck.access.principal import ANONYMOUS, SYSTEM, Access, Principal
 from foredeck.config.roles import Role, RolesAgent, at_least
 from foredeck.db.engine import write_lock
 from foredeck.settings import Settings
+from foredeck.web.probes import METRICS_REFUSED, metrics_by_token
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def attach_state(app: FastAPI, settings: Settings, engine: Engine) -> None:
         reload_interval=settings.api.roles_reload_interval,
         on_reload=reloaded,
     )
+    app.state.metrics_guard = metrics_guard
 
 
 def unauthorized(message: str) -> HTTPException:
@@ -222,3 +224,15 @@ async def roles_agent(request: Request) -> RolesAgent:
 
 
 Roles = Annotated[RolesAgent, Depends(roles_agent)]
+
+
+def metrics_guard(request: Request) -> None:
+    """`/metrics` of the service app: public, the metrics or bootstrap token, or a viewer of
+    everything (`*`) signed in with a token; anonymous reads, even when on, do not count (the
+    metrics describe the service, not a project's jobs)."""
+    if metrics_by_token(request):
+        return
+    who = authenticate(request)
+    if not who.authenticated:
+        raise unauthorized(f"{METRICS_REFUSED}, or a personal token of a viewer of everything")
+    Gate(who, access_of(request)).require("viewer", None, None, "read /metrics")

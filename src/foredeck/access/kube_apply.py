@@ -2,9 +2,12 @@
 through the Kubernetes API by server-side apply (created when absent, replaced as rendered,
 unchanged on a second run), and EKS access entries through boto3.
 
-Access entries are made for the file's IAM principals and their namespaced access policies
-(View, Edit, Admin) set as rendered; other policies of those principals (a cluster admin's
-`AmazonEKSClusterAdminPolicy`) and other principals' entries are left alone.
+Access entries are made for the file's IAM principals (tagged `ENTRY_TAGS`) and their
+namespaced access policies (View, Edit, Admin) set as rendered; other policies of those
+principals (a cluster admin's `AmazonEKSClusterAdminPolicy`) and other principals' entries are
+left alone. With `prune`, the entries foredeck made (by their tag) for principals the file no
+longer names are deleted; an entry without the tag (made by hand, by eksctl, by EKS itself for
+the cluster creator or the nodes) is never deleted, even when the file once named it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from foredeck.access.kube_render import MANAGED, POLICIES, AccessEntry
 FIELD_MANAGER = "foredeck"
 APPLY = "application/apply-patch+yaml"
 MANAGED_POLICIES = frozenset(POLICIES.values())
+ENTRY_TAGS = {"managed-by": "foredeck"}
+"""The tags of the access entries foredeck creates: only those are ever pruned."""
 
 
 class AccessApplyError(RuntimeError):
@@ -104,11 +109,18 @@ def _pages(eks: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
         yield from page.get(key, [])
 
 
-def apply_access_entries(eks: Any, cluster: str, entries: list[AccessEntry]) -> list[str]:
-    """Make `entries` so on `cluster` (an `eks` boto3 client); a line per change."""
+def apply_access_entries(
+    eks: Any, cluster: str, entries: list[AccessEntry], *, prune: bool = False
+) -> list[str]:
+    """Make `entries` so on `cluster` (an `eks` boto3 client); a line per change. `prune` also
+    deletes foredeck's entries of principals not in `entries`."""
     check_cluster(eks, cluster)
     try:
-        return _apply_entries(eks, cluster, entries)
+        existing = set(_pages(eks, "list_access_entries", "accessEntries", clusterName=cluster))
+        done = _apply_entries(eks, cluster, entries, existing)
+        if prune:
+            done += _prune_entries(eks, cluster, existing - {e.principal_arn for e in entries})
+        return done
     except eks.exceptions.ClientError as exc:  # AccessDenied, a refused name, ...
         error = exc.response.get("Error", {})
         raise AccessApplyError(
@@ -117,8 +129,9 @@ def apply_access_entries(eks: Any, cluster: str, entries: list[AccessEntry]) -> 
         ) from None
 
 
-def _apply_entries(eks: Any, cluster: str, entries: list[AccessEntry]) -> list[str]:
-    existing = set(_pages(eks, "list_access_entries", "accessEntries", clusterName=cluster))
+def _apply_entries(
+    eks: Any, cluster: str, entries: list[AccessEntry], existing: set[str]
+) -> list[str]:
     done: list[str] = []
     for entry in entries:
         arn = entry.principal_arn
@@ -130,7 +143,7 @@ def _apply_entries(eks: Any, cluster: str, entries: list[AccessEntry]) -> list[s
                 clusterName=cluster,
                 principalArn=arn,
                 type="STANDARD",
-                tags={"managed-by": "foredeck"},
+                tags=ENTRY_TAGS,
                 **identity,
             )
             done.append(f"created access entry {arn}")
@@ -173,4 +186,17 @@ def _policies(eks: Any, cluster: str, entry: AccessEntry) -> list[str]:
         if policy in MANAGED_POLICIES:
             eks.disassociate_access_policy(clusterName=cluster, principalArn=arn, policyArn=policy)
             done.append(f"disassociated {policy.rsplit('/', 1)[-1]} from {arn}")
+    return done
+
+
+def _prune_entries(eks: Any, cluster: str, stale: set[str]) -> list[str]:
+    """Delete those of `stale` that carry foredeck's tags (deleting an entry also removes its
+    access policies); the others are someone else's."""
+    done = []
+    for arn in sorted(stale):
+        found = eks.describe_access_entry(clusterName=cluster, principalArn=arn)["accessEntry"]
+        tags = found.get("tags") or {}
+        if all(tags.get(key) == value for key, value in ENTRY_TAGS.items()):
+            eks.delete_access_entry(clusterName=cluster, principalArn=arn)
+            done.append(f"deleted access entry {arn}")
     return done

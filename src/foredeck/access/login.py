@@ -1,7 +1,8 @@
 """Logins through an OpenID Connect provider or a GitHub OAuth app (docs/access.md#login).
 
 Both are the authorization code flow. What a login must remember between sending the browser
-away and its return (the `state`, the OIDC `nonce`, the PKCE `code_verifier`) is a `Pending`,
+away and its return (the `state`, the OIDC `nonce`, the PKCE `code_verifier`, sent to both
+providers) is a `Pending`,
 kept in a short-lived HttpOnly cookie of that browser: the callback's `state` must equal the
 cookie's, so a callback another site sends the browser to fails. Authlib builds the PKCE
 challenge and verifies the ID token (signature against the provider's JWKS, issuer, audience,
@@ -185,10 +186,18 @@ async def oidc_authorize_url(oidc: OidcLogin, pending: Pending, redirect_uri: st
         "scope": " ".join(oidc.scopes),
         "state": pending.state,
         "nonce": pending.nonce,
+        **pkce_challenge(pending),
+    }
+    return _with_query(meta["authorization_endpoint"], params)
+
+
+def pkce_challenge(pending: Pending) -> dict[str, str]:
+    """PKCE (RFC 7636, S256), for both providers: a code that leaks (a log, a referrer) is
+    worth nothing without the verifier, which never leaves this browser's login cookie."""
+    return {
         "code_challenge": create_s256_code_challenge(pending.verifier),
         "code_challenge_method": "S256",
     }
-    return _with_query(meta["authorization_endpoint"], params)
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
@@ -281,12 +290,16 @@ def github_authorize_url(github: GitHubLogin, pending: Pending, redirect_uri: st
         "scope": "read:org",
         "state": pending.state,
         "allow_signup": "false",
+        **pkce_challenge(pending),  # GitHub takes PKCE, S256 only, since July 2025
     }
     return _with_query(f"{github.web_url}/login/oauth/authorize", params)
 
 
-async def github_identity(github: GitHubLogin, code: str, redirect_uri: str) -> Identity:
-    """Exchange `code` for a user token, then read the user's login and org teams."""
+async def github_identity(
+    github: GitHubLogin, pending: Pending, code: str, redirect_uri: str
+) -> Identity:
+    """Exchange `code` (with the PKCE verifier) for a user token, then read the user's login
+    and org teams."""
     async with httpx.AsyncClient(timeout=github.timeout) as client:
         answer = await _post(
             client,
@@ -297,6 +310,7 @@ async def github_identity(github: GitHubLogin, code: str, redirect_uri: str) -> 
                 "client_secret": _secret(github),
                 "code": code,
                 "redirect_uri": redirect_uri,
+                "code_verifier": pending.verifier,
             },
         )
         if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):

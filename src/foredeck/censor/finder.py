@@ -73,6 +73,10 @@ class Starts:
     ends: dict[int, int]
 
 
+NO_STARTS = Starts([], {})
+"""A scan without a match (most chunks of a log): nothing to sort or keep."""
+
+
 class _Starts:
     """Hyperscan's leftmost start of any form in a buffer."""
 
@@ -103,7 +107,7 @@ class _Starts:
                 ends[start] = end
 
         self._db.scan(data, match_event_handler=hit, scratch=scratch)
-        return Starts(sorted(ends), ends)
+        return Starts(sorted(ends), ends) if ends else NO_STARTS
 
 
 class Finder:
@@ -156,3 +160,24 @@ class Finder:
                     return start, int(match.end())
             index = hit.start() + 1
         return None
+
+    def reach(self, buf: bytes, sampled: bytes | Starts, start: int, end: int) -> int:
+        """The end of a masked stretch now ending at `end`, once every match starting in
+        `[start, end)` that reaches further is added (only those can). With hyperscan's
+        starts this is a walk of a sorted list; RE2 searches the few bytes again."""
+        start = max(start, end - self.longest + 1)
+        if isinstance(sampled, Starts):
+            starts, ends = sampled.starts, sampled.ends
+            at = bisect.bisect_left(starts, start)
+            while at < len(starts) and starts[at] < end:
+                end = max(end, ends[starts[at]])
+                at += 1
+            return end
+        size = len(buf)
+        while start < end:
+            match = self.search(buf, start, min(size, end - 1 + self.longest))
+            if match is None or match.start() >= end:
+                return end
+            end = max(end, match.end())
+            start = max(match.start() + 1, end - self.longest + 1)
+        return end

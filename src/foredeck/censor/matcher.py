@@ -14,6 +14,8 @@ Streaming (`StreamCensor`): a chunk's last bytes that could start a secret compl
 chunk are held back, at most `longest - 1` of them and never past the chunk's last newline
 (no form holds one), so a secret split across two writes (a 64 KiB pipe read) is still caught
 while complete lines go out at once. Its output equals `Censor.censor` of the whole stream.
+The held bytes are scanned with the next chunk's first bytes only (`StreamCensor.feed`), and
+the output is one join of views of the chunk: a chunk is copied once, into the output.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from foredeck.censor.forms import MIN_SECRET_LENGTH, as_bytes, secret_forms
 __all__ = ["MASK", "NO_CENSOR", "Censor", "CensorError", "StreamCensor"]
 
 MASK = b"CENSORED"
+Part = bytes | memoryview
+"""A piece of censored output: `MASK`, or a view of the bytes scanned (joined once)."""
 
 
 class Censor:
@@ -52,7 +56,7 @@ class Censor:
     def censor(self, data: bytes) -> bytes:
         if self._search is None:
             return data
-        parts, _, _ = self._scan(data, 0, final=True)
+        parts, _, _ = self._scan(data, 0, len(data))
         return b"".join(parts)
 
     def text(self, value: str) -> str:
@@ -82,43 +86,37 @@ class Censor:
     def stream(self) -> StreamCensor:
         return StreamCensor(self)
 
-    def _extend(self, buf: bytes, start: int, end: int) -> int:
-        """The end of the masked stretch ending at `end`, once every match starting in
-        `[start, end)` that reaches further is added (only those can)."""
-        assert self._search is not None
-        longest, size = self.longest, len(buf)
-        while True:
-            start = max(start, end - longest + 1)
-            if start >= end:
-                return end
-            match = self._search(buf, start, min(size, end - 1 + longest))
-            if match is None or match.start() >= end:
-                return end
-            end = max(end, match.end())
-            start = match.start() + 1
+    def _hold(self, buf: bytes) -> int:
+        """Where the bytes a later chunk could complete into a secret start: at most
+        `longest - 1` from the end, and not before the end of the last line (no form holds a
+        newline)."""
+        return max(len(buf) - self.longest + 1, buf.rfind(b"\n") + 1, 0)
 
-    def _scan(self, buf: bytes, covered: int, *, final: bool) -> tuple[list[bytes], int, int]:
-        """Censor `buf`, whose first `covered` bytes continue a stretch already masked: the
-        output, where the bytes to hold back start, and how many of those are still masked."""
-        assert self._finder is not None
+    def _scan(self, buf: bytes, covered: int, hold: int) -> tuple[list[Part], int, int]:
+        """Censor `buf[:hold]`, whose first `covered` bytes continue a stretch already masked:
+        the output (views of `buf` and masks, for one join), where the bytes held back start,
+        and how many of those are still masked. Every match starting before `hold` must end
+        inside `buf`."""
+        finder = self._finder
+        assert finder is not None
         size = len(buf)
-        hold = size if final else max(size - self.longest + 1, buf.rfind(b"\n") + 1, 0)
-        sampled = self._finder.sample(buf)
-        parts: list[bytes] = []
+        sampled = finder.sample(buf)
+        view = memoryview(buf)
+        parts: list[Part] = []
         cursor = 0
         if covered:
-            end = self._extend(buf, 0, covered)
+            end = finder.reach(buf, sampled, 0, covered)
             if end > hold:
                 return parts, hold, end - hold
             cursor = end
-        while (match := self._finder.first(buf, sampled, cursor, hold)) is not None:
+        while (match := finder.first(buf, sampled, cursor, hold)) is not None:
             start, end = match
-            end = self._extend(buf, start + 1, end)
-            parts += (buf[cursor:start], MASK)
+            end = finder.reach(buf, sampled, start + 1, end)
+            parts += (view[cursor:start], MASK)
             if end > hold:
                 return parts, hold, end - hold
             cursor = end
-        parts.append(buf[cursor:hold])
+        parts.append(view[cursor:hold] if cursor or hold < size else buf)
         return parts, hold, 0
 
 
@@ -132,24 +130,40 @@ class StreamCensor:
         self.masked = 0
         """How many stretches were masked so far."""
 
-    def _join(self, parts: list[bytes]) -> bytes:
+    def _join(self, parts: list[Part]) -> bytes:
         self.masked += sum(1 for part in parts if part is MASK)
         return b"".join(parts)
 
     def feed(self, data: bytes) -> bytes:
-        if not self._censor:
+        """The censored bytes of `data` and those held back before it that can now be told.
+
+        The held bytes (less than the longest form, no newline) are not joined to `data`,
+        which would copy the chunk: the matches starting in them all end in the held bytes
+        and `data`'s first `longest - 1`, so that short seam is scanned alone, and a masked
+        stretch it leaves running continues into `data` as `covered` does between chunks."""
+        censor = self._censor
+        if not censor:
             return data
-        buf = self._held + data if self._held else data
-        parts, hold, self._covered = self._censor._scan(buf, self._covered, final=False)
-        self._held = buf[hold:]
-        return self._join(parts)
+        held, covered = self._held, self._covered
+        parts: list[Part] = []
+        if held:
+            if len(data) < censor.longest - 1 and b"\n" not in data:
+                buf = held + data  # too short to settle the held bytes: hold on
+                parts, hold, self._covered = censor._scan(buf, covered, censor._hold(buf))
+                self._held = buf[hold:]
+                return self._join(parts)
+            seam = held + data[: censor.longest - 1]
+            parts, _, covered = censor._scan(seam, covered, len(held))
+        more, hold, self._covered = censor._scan(data, covered, censor._hold(data))
+        self._held = data[hold:]
+        return self._join(parts + more if parts else more)
 
     def flush(self) -> bytes:
         """What was held back, censored; the stream starts afresh."""
         if not self._held:
             self._covered = 0
             return b""
-        parts, _, _ = self._censor._scan(self._held, self._covered, final=True)
+        parts, _, _ = self._censor._scan(self._held, self._covered, len(self._held))
         self._held, self._covered = b"", 0
         return self._join(parts)
 

@@ -1,7 +1,8 @@
 """The secrets a job's logs and artifacts are censored of (`foredeck.censor`, docs/security.md).
 
 Collected at each job's start, so that a rotated token file is censored from the next job on:
-the secrets of foredeck's settings (webhook secrets, the API token, the GitHub token or App key,
+the secrets of foredeck's settings (webhook secrets, the API and metrics tokens, the logins'
+client secrets, the GitHub token or App key,
 the passwords in the database and lease provider URLs, the registry credentials of
 `images.auth_file`), the well-known credential variables of the controller's environment, the
 `censor:` section's values, variables and files, and what the job itself is handed: the secrets
@@ -77,12 +78,18 @@ def settings_secrets(settings: Settings, environ: Mapping[str, str] | None = Non
     hook, github, c = settings.hook, settings.github, settings.censor
     values = [*hook.secrets, *(v for vs in hook.org_secrets.values() for v in vs)]
     values += [v for vs in hook.repo_secrets.values() for v in vs]
-    values += [v for v in (github.token, settings.api.token) if v is not None]
+    logins = [login for login in (settings.api.oidc, settings.api.github_login) if login]
+    tokens = [github.token, settings.api.token, settings.metrics.token]
+    tokens += [login.client_secret for login in logins]
+    values += [v for v in tokens if v is not None]
     values += c.values
     found = [v.get_secret_value() for v in values]
-    for path, what in ((github.token_file, "github.token_file"), (github.private_key_file, "key")):
+    files = [(github.token_file, "github.token_file"), (github.private_key_file, "github key")]
+    files += [(settings.metrics.token_file, "metrics.token_file")]
+    files += [(login.client_secret_file, "a login's client_secret_file") for login in logins]
+    for path, what in files:
         if path is not None and Path(path).expanduser().is_file():
-            found.append(_read(Path(path).expanduser(), f"github {what}"))
+            found.append(_read(Path(path).expanduser(), what))
     for kind in settings.leases.types:
         if isinstance(kind.provider, PostgresDatabaseProvider):
             found.append(url_password(kind.provider.url.get_secret_value()) or "")

@@ -115,7 +115,7 @@ async def github_callback(request: Request) -> Response:
     github = _github(request)
 
     async def identify(pending: login.Pending, code: str, uri: str) -> login.Identity:
-        return await login.github_identity(github, code, uri)
+        return await login.github_identity(github, pending, code, uri)
 
     return await _callback(request, "github", identify)
 

@@ -94,12 +94,7 @@ spec:
                   key: {{ $root.Values.secrets.webhookSecretKey }}
             - name: FOREDECK_HOOK__SECRETS
               value: '["$(WEBHOOK_SECRET)"]'
-            - name: FOREDECK_API__TOKEN
-              valueFrom:
-                secretKeyRef:
-                  name: {{ $root.Values.secrets.name }}
-                  key: {{ $root.Values.secrets.apiTokenKey }}
-                  optional: true
+            {{- include "foredeck.accessEnv" $root | nindent 12 }}
             {{- end }}
             {{- with $root.Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
@@ -142,6 +137,9 @@ spec:
               mountPath: /var/run/secrets/foredeck/github
               readOnly: true
             {{- end }}
+            {{- if $http }}
+            {{- with include "foredeck.accessMounts" $root }}{{ . | trim | nindent 12 }}{{- end }}
+            {{- end }}
       volumes:
         - name: config
           configMap:
@@ -158,6 +156,9 @@ spec:
               - key: {{ $root.Values.secrets.githubTokenKey }}
                 path: token
         {{- end }}
+        {{- if $http }}
+        {{- with include "foredeck.accessVolumes" $root }}{{ . | trim | nindent 8 }}{{- end }}
+        {{- end }}
       {{- with $root.Values.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}
@@ -166,4 +167,112 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+{{- end }}
+
+
+{{/* The HTTP pod's access settings (docs/access.md): bootstrap token, roles file, logins,
+metrics. Secrets reach it as files (read at each use, so a rotated Secret is picked up) or
+from secretKeyRef, never from values. */}}
+{{- define "foredeck.accessEnv" -}}
+{{- $a := .Values.access -}}
+- name: FOREDECK_METRICS__PUBLIC
+  value: {{ .Values.metrics.public | quote }}
+{{- if .Values.metrics.token }}
+- name: FOREDECK_METRICS__TOKEN_FILE
+  value: /var/run/secrets/foredeck/metrics/token
+{{- end }}
+{{- if $a.bootstrapToken }}
+- name: FOREDECK_API__TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.name }}
+      key: {{ .Values.secrets.apiTokenKey }}
+{{- end }}
+{{- if $a.rolesConfigMap }}
+- name: FOREDECK_API__ROLES_PATH
+  value: {{ printf "/etc/foredeck-roles/%s" $a.rolesConfigMap.key | quote }}
+{{- else if $a.roles }}
+- name: FOREDECK_API__ROLES_PATH
+  value: /etc/foredeck/roles.yaml
+{{- end }}
+{{- with $a.publicUrl }}
+- name: FOREDECK_API__PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if $a.oidc.issuer }}
+- name: FOREDECK_API__OIDC__ISSUER
+  value: {{ $a.oidc.issuer | quote }}
+- name: FOREDECK_API__OIDC__CLIENT_ID
+  value: {{ required "access.oidc.clientId is required with access.oidc.issuer" $a.oidc.clientId | quote }}
+- name: FOREDECK_API__OIDC__CLIENT_SECRET_FILE
+  value: /var/run/secrets/foredeck/oidc/client-secret
+{{- end }}
+{{- if $a.githubLogin.clientId }}
+- name: FOREDECK_API__GITHUB_LOGIN__CLIENT_ID
+  value: {{ $a.githubLogin.clientId | quote }}
+- name: FOREDECK_API__GITHUB_LOGIN__CLIENT_SECRET_FILE
+  value: /var/run/secrets/foredeck/github-login/client-secret
+{{- end }}
+{{- end }}
+
+{{- define "foredeck.accessMounts" -}}
+{{- $a := .Values.access -}}
+{{- if $a.rolesConfigMap }}
+- name: roles
+  mountPath: /etc/foredeck-roles
+  readOnly: true
+{{- end }}
+{{- if $a.oidc.issuer }}
+- name: oidc
+  mountPath: /var/run/secrets/foredeck/oidc
+  readOnly: true
+{{- end }}
+{{- if $a.githubLogin.clientId }}
+- name: github-login
+  mountPath: /var/run/secrets/foredeck/github-login
+  readOnly: true
+{{- end }}
+{{- if .Values.metrics.token }}
+- name: metrics-token
+  mountPath: /var/run/secrets/foredeck/metrics
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* A directory mount, not subPath: the kubelet updates it when the ConfigMap or Secret
+changes, so the roles file reloads and a rotated client secret is read at the next login. */}}
+{{- define "foredeck.accessVolumes" -}}
+{{- $a := .Values.access -}}
+{{- if $a.rolesConfigMap }}
+- name: roles
+  configMap:
+    name: {{ required "access.rolesConfigMap.name is required" $a.rolesConfigMap.name }}
+    items:
+      - key: {{ required "access.rolesConfigMap.key is required" $a.rolesConfigMap.key }}
+        path: {{ $a.rolesConfigMap.key }}
+{{- end }}
+{{- if $a.oidc.issuer }}
+- name: oidc
+  secret:
+    secretName: {{ default .Values.secrets.name $a.oidc.secretName }}
+    items:
+      - key: {{ $a.oidc.secretKey }}
+        path: client-secret
+{{- end }}
+{{- if $a.githubLogin.clientId }}
+- name: github-login
+  secret:
+    secretName: {{ default .Values.secrets.name $a.githubLogin.secretName }}
+    items:
+      - key: {{ $a.githubLogin.secretKey }}
+        path: client-secret
+{{- end }}
+{{- if .Values.metrics.token }}
+- name: metrics-token
+  secret:
+    secretName: {{ .Values.secrets.name }}
+    items:
+      - key: {{ .Values.secrets.metricsTokenKey }}
+        path: token
+{{- end }}
 {{- end }}
