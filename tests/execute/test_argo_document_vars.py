@@ -81,6 +81,16 @@ def test_values_the_document_does_not_fix_are_refused(tag: str) -> None:
         load_pipeline_text(text, "wf.yaml")
 
 
+@pytest.mark.timeout(60)
+def test_an_unset_service_account_is_empty_as_argo_sets_it(tmp_path: Path) -> None:
+    text = WORKFLOW.replace("  serviceAccountName: runner\n", "")
+    spec = load_pipeline_text(text, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out"))
+    assert result.status == "Succeeded"
+    log = task_log(tmp_path / "out", "show")
+    assert " main 5  demo team " in log  # priority, an empty account, the label
+
+
 EXIT_STATUS = """\
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow

@@ -2,7 +2,8 @@
 
 Argo's controller sets them from the Workflow object when it starts (`setGlobalParameters`):
 `workflow.mainEntrypoint` (`spec.entrypoint`), `workflow.serviceAccountName`
-(`spec.serviceAccountName`, when set: else the cluster's default applies),
+(`spec.serviceAccountName`; empty when unset, as the controller sets it whatever the spec says,
+though the pods then run as the namespace's default account),
 `workflow.priority` (`spec.priority`, when set),
 `workflow.scheduledTime` (the `workflows.argoproj.io/scheduled-time` annotation, when set) and
 `workflow.labels.<key>` / `workflow.annotations.<key>` for each label and annotation written
@@ -47,8 +48,7 @@ def document_values(metadata: Any, spec: Any) -> dict[str, str]:
     if isinstance(spec.get("entrypoint"), str):
         values["mainEntrypoint"] = spec["entrypoint"]
     account = spec.get("serviceAccountName")
-    if isinstance(account, str):  # unset: the cluster's default decides, unknown here
-        values["serviceAccountName"] = account
+    values["serviceAccountName"] = account if isinstance(account, str) else ""
     priority = spec.get("priority")
     if isinstance(priority, int) and not isinstance(priority, bool):
         values["priority"] = str(priority)
