@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from foredeck.censor import NO_CENSOR, Censor
-from foredeck.execute import attempts, daemons, lookups, subgraph
+from foredeck.execute import attempts, daemons, lookups, run_workspaces, subgraph
 from foredeck.execute import matrix as fanout
 from foredeck.execute.containers import ContainerRun, Containers
 from foredeck.execute.host_notes import host_notes
@@ -218,6 +218,7 @@ class _Run:
         self.base_env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
         self.base_env.setdefault(b"HOME", os.fsencode(self.layout.home))
         self.declared_workspaces = {workspace.name for workspace in self.pipeline.workspaces}
+        self.unbound_workspaces: set[str] = set()  # by `execute` (`run_workspaces.py`)
         self.groups = ProcessGroups()
         marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
         self.containers = None
@@ -269,6 +270,9 @@ class _Run:
         loop = asyncio.get_running_loop()
         self.layout.prepare()
         layout = self.layout
+        maps = self.locks.config_maps  # the input's ConfigMaps
+        self.unbound_workspaces = run_workspaces.prepare(self.pipeline, layout, maps)
+        self.scope.unbound = frozenset(self.unbound_workspaces)
         self.sandbox.hand_over(layout.workspaces, layout.emptydirs, layout.tmp, layout.home)
         for workspace in self.pipeline.workspaces:
             self.sandbox.make_dirs(layout.workspace(workspace.name))

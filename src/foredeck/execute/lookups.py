@@ -177,6 +177,7 @@ class RunScope:
     started: float | None = None  # when the run started (Argo's workflow variables)
     run_records: dict[str, TaskRecord] | None = None  # every record, sub-graphs' too
     guarded_off: AbstractSet[str] = frozenset()  # tasks Skipped by their own `when` (live)
+    unbound: AbstractSet[str] = frozenset()  # optional workspaces nothing is bound to
 
     def context(self, task: PipelineTask | None = None) -> dict[str, str]:
         """Tekton's `context.*` at pipeline level; `pipelineTask.retries` for a given task."""
@@ -245,7 +246,7 @@ class RunScope:
             if root == "workspaces":
                 name, _, attribute = rest.partition(".")
                 if attribute == "bound" and name in declared:
-                    return "true"
+                    return "false" if name in self.unbound else "true"
             return None
 
         return lookup

@@ -223,6 +223,10 @@ class RunLayout:
         """The directories the caller bound workspaces to (outside the run's directory)."""
         return list(self._bound.values())
 
+    def is_bound(self, name: str) -> bool:
+        """Whether the caller bound pipeline workspace `name` to a directory (`--workspace`)."""
+        return name in self._bound
+
     def workspace(self, name: str) -> Path:
         """The directory of pipeline workspace `name` (the bound directory, if any)."""
         return self._bound.get(name) or self.workspaces / dir_name(name)

@@ -513,18 +513,22 @@ def emit_tekton(run: PipelineRunSpec) -> dict[str, Any]:
             for task, settings in p.task_run_specs.items()
         ]
     tekton_pod.add_settings(spec, p, names)
-    if p.workspaces:
-        spec["workspaces"] = [
-            {
-                "name": w.name,
-                "volumeClaimTemplate": {
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "resources": {"requests": {"storage": _CLAIM_SIZE}},
-                    }
-                },
-            }
-            for w in p.workspaces
-        ]
+    bindings = [
+        {"name": w.name, "configMap": p.config_map_workspaces[w.name].raw}
+        if w.name in p.config_map_workspaces
+        else {
+            "name": w.name,
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": _CLAIM_SIZE}},
+                }
+            },
+        }
+        for w in p.workspaces
+        if w.name not in p.unbound_workspaces  # optional, and the run bound none
+    ]
+    if bindings:
+        spec["workspaces"] = bindings
     metadata = run_metadata(run, lambda base: dns_label(base, set()))
     return {"apiVersion": TEKTON_API, "kind": "PipelineRun", "metadata": metadata, "spec": spec}

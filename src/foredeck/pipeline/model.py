@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from foredeck.pipeline.predicates import NO_CONTINUE, ContinueOn, Predicate
+from foredeck.pipeline.run_objects import ClusterObject as ClusterObject
+from foredeck.pipeline.run_objects import ConfigMapVolume as ConfigMapVolume
 from foredeck.types import UNKNOWN, PipelineError, Source
 
 ParamType = Literal["string", "array", "object"]
@@ -496,6 +498,11 @@ class Pipeline:
     task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)  # by task name
     ignored_params: list[str] = field(default_factory=list)
     """Run params the pipeline does not declare: Tekton ignores them, and so does a run."""
+    config_map_workspaces: dict[str, ConfigMapVolume] = field(default_factory=dict)
+    """Workspaces the PipelineRun binds to a ConfigMap, by workspace name."""
+    unbound_workspaces: set[str] = field(default_factory=set)
+    """Optional workspaces the PipelineRun binds nothing to: `$(workspaces.W.bound)` is false
+    in the tasks given them, as in Tekton (unless `--workspace` binds one)."""
     failure_policy: FailurePolicy = "stop"
     # Sub-graphs that `graph_ref` nodes call, shared by the root and every graph in it (a
     # graph may call itself: recursion is a reference, expanded at run time up to a depth).
@@ -559,23 +566,6 @@ class PipelineRunSpec:
     name: str = ""
     cluster_objects: list[ClusterObject] = field(default_factory=list)
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-@dataclass
-class ClusterObject:
-    """A Kubernetes object that came with the pipeline (a ConfigMap, PVC, ServiceAccount, RBAC,
-    a quota ...): meaningless to a host run, passed to the cluster by `--emit`. `manifest` is
-    the document as plain data (a Secret's: its name only, never its data)."""
-
-    api_version: str
-    kind: str
-    name: str
-    manifest: dict[str, Any]
-    source: Source = UNKNOWN
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.name}"
 
 
 def needs_entrypoint(step: Step, why: str = "") -> str:

@@ -16,7 +16,9 @@ The rules are the engines' own (tests/data/upstream/README.md):
   e2e suite applies them first) are loaded with it.
 - Tekton (`test/examples_test.go`): every PipelineRun under `pipelineruns/` must succeed, or
   fail when its file name ends `-fail`; out of scope are `no-ci/` and what a machine without a
-  cluster cannot give: remote resolution, Secrets, ConfigMaps, sidecars, the network.
+  cluster cannot give (the issue's list): remote resolution, Secrets, sidecars, the network.
+  ConfigMaps are in scope: a run reads those of its own file (`configMapKeyRef`, a workspace
+  bound to a ConfigMap).
 
 Scope is decided from the raw YAML (PyYAML), never from foredeck, so that what foredeck cannot
 load still counts against it.
@@ -228,8 +230,6 @@ def _tekton_scope(path: Path, docs: list[dict[str, Any]]) -> str | None:
         return "needs a remote resolver"
     if "Secret" in kinds or keys & {"secret", "secretName", "secretKeyRef"}:
         return "needs a Secret"
-    if keys & {"configMap", "configMapKeyRef"}:
-        return "needs a ConfigMap volume"
     if "sidecars" in keys:
         return "needs a sidecar"
     for key, value in pairs:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from foredeck.pipeline.leases import pipeline_leases
-from foredeck.pipeline.model import ParamValue, Pipeline, TaskRunSettings
+from foredeck.pipeline.model import ConfigMapVolume, ParamValue, Pipeline, TaskRunSettings
 from foredeck.pipeline.tekton.fields import (
     as_map,
     check_fields,
@@ -81,6 +81,8 @@ class TektonRun:
     ref_source: Source = UNKNOWN
     task_run_template: TaskRunSettings | None = None
     task_run_specs: dict[str, TaskRunSettings] = field(default_factory=dict)
+    workspaces: set[str] = field(default_factory=set)  # the workspaces the run binds
+    config_maps: dict[str, ConfigMapVolume] = field(default_factory=dict)  # those to ConfigMaps
 
 
 def _settings(m: SourceMap, what: str, allowed: tuple[str, ...]) -> TaskRunSettings:
@@ -139,6 +141,10 @@ def apply_run(run: TektonRun, pipeline: Pipeline) -> None:
                 f" which is not a task of pipeline {pipeline.name!r}",
             )
     pipeline.task_run_specs = dict(run.task_run_specs)
+    pipeline.config_map_workspaces = dict(run.config_maps)
+    pipeline.unbound_workspaces = {
+        w.name for w in pipeline.workspaces if w.optional and w.name not in run.workspaces
+    }
     for node in pipeline.all_tasks():
         override = run.task_run_specs.get(node.name)
         if override is not None and override.timeout is not None:
@@ -197,7 +203,8 @@ def parse_run(doc: SourceMap) -> TektonRun:
                     timeouts.source,
                     f"{what}: timeouts.tasks + timeouts.finally exceed timeouts.pipeline",
                 )
-    run_workspaces(spec, what)
+    run.workspaces = set(run_workspaces(spec, what))
+    run.config_maps = _config_map_workspaces(spec, what)
     _task_run_settings(spec, run, what)
     return run
 
@@ -210,4 +217,36 @@ def run_workspaces(spec: SourceMap, what: str) -> dict[str, Source]:
         wname = name_of(item, f"{what} workspace")
         check_fields(item, _RUN_WORKSPACE_FIELDS, f"{what} workspace {wname!r}")
         out[wname] = item.source
+    return out
+
+
+_CONFIG_MAP_FIELDS = ("name", "items", "optional", "defaultMode")
+
+
+def _config_map_workspaces(spec: SourceMap, what: str) -> dict[str, ConfigMapVolume]:
+    """The run's workspaces bound to a ConfigMap (a `configMap` volume source)."""
+    out: dict[str, ConfigMapVolume] = {}
+    for item in map_list(spec, "workspaces", what):
+        if "configMap" not in item:
+            continue
+        wname = name_of(item, f"{what} workspace")
+        where = f"{what} workspace {wname!r} configMap"
+        volume = as_map(item["configMap"], item.at("configMap"), where)
+        check_fields(volume, _CONFIG_MAP_FIELDS, where)
+        items = []
+        for entry in map_list(volume, "items", where):
+            check_fields(entry, ("key", "path", "mode"), f"{where} items")
+            key = str_field(entry, "key", f"{where} items", required=True) or ""
+            path = str_field(entry, "path", f"{where} items", required=True) or ""
+            parts = path.split("/")
+            if path.startswith("/") or ".." in parts or not all(parts):
+                raise PipelineError(entry.at("path"), f"{where}: path {path!r} must be relative")
+            items.append((key, path))
+        out[wname] = ConfigMapVolume(
+            name=name_of(volume, where),
+            items=items,
+            optional=bool(volume.get("optional", False)),
+            raw=cast(dict[str, Any], plain(volume)),
+            source=volume.source,
+        )
     return out
