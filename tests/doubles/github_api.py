@@ -159,6 +159,8 @@ class GitHubDouble(GitDataOps, OAuthOps):
         self.tokens: dict[str, TokenState] = {}
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
+        self.merges: list[tuple[str, int, str]] = []
+        """(org/repo, number, merge method) of each merge, in order."""
         self.token_lifetime = 3600.0
         self.rate_limit = 5000
         self.rate_remaining = 5000
@@ -816,6 +818,42 @@ class GitHubDouble(GitDataOps, OAuthOps):
             r for r in issue.pull.requested_reviewers if r not in gone
         ]
         return self._simple_pull_reply(repo, issue, 200)
+
+    def _op_pulls_merge(self, ctx: _Ctx) -> Reply:
+        """GitHub's merge button: 405 unless mergeable, 409 when `sha` is not the head."""
+        repo = self._repo(ctx)
+        issue = self._pull_issue(ctx, repo)
+        pull = issue.pull
+        assert pull is not None
+        if issue.state != "open" or pull.merged or not pull.mergeable:
+            raise Rejected(405, "Pull Request is not mergeable")
+        if ctx.body.get("sha") not in (None, pull.head_sha):
+            raise Rejected(409, "Head branch was modified. Review and try the merge again.")
+        method = ctx.body.get("merge_method", "merge")
+        merged = _sha(f"{repo.full_name}#{issue.number}:{method}:{pull.base_sha}")
+        repo.branches[pull.base_ref] = pull.base_sha = merged
+        pull.merged, issue.state = True, "closed"
+        self.merges.append((repo.full_name, issue.number, method))
+        return Reply(
+            200, {"sha": merged, "merged": True, "message": "Pull Request successfully merged"}
+        )
+
+    def _op_issues_list_for_repo(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        state = ctx.match.query.get("state", "open")
+        wanted = {n for n in ctx.match.query.get("labels", "").split(",") if n}
+        found = []
+        for issue in sorted(repo.issues.values(), key=lambda i: -i.number):
+            if state not in ("all", issue.state) or not wanted <= set(issue.labels):
+                continue
+            item = self._json.issue(repo, issue)
+            if issue.pull is not None:  # the issues API lists pull requests too
+                item["pull_request"] = {
+                    key: f"{item['html_url']}{suffix}"
+                    for key, suffix in (("url", ""), ("html_url", ""), ("diff_url", ".diff"))
+                } | {"patch_url": f"{item['html_url']}.patch"}
+            found.append(item)
+        return Reply(200, found, paginate=True)
 
     def _check_comment_body(self, body: str) -> None:
         if len(body) > MAX_COMMENT_BODY:
