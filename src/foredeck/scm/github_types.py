@@ -223,6 +223,10 @@ class PullBranch(_Model):
     """None when the head repository (a fork) was deleted."""
 
 
+class Milestone(_Model):
+    title: str = ""
+
+
 class PullRequest(_Model):
     number: int
     state: Literal["open", "closed"]
@@ -240,6 +244,7 @@ class PullRequest(_Model):
     html_url: str = ""
     author_association: str = "NONE"
     merge_commit_sha: str | None = None
+    milestone: Milestone | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Protocol
 
 from foredeck.scm.github_types import CommitStatus
+from foredeck.types import MERGE_METHODS, MergeMethod
 
-MergeMethod = Literal["merge", "squash", "rebase"]
-MERGE_METHODS: tuple[MergeMethod, ...] = get_args(MergeMethod)
+__all__ = ["MERGE_METHODS", "MergeMethod", "OpenIssue", "PullMerges"]
 
 
 @dataclass(frozen=True, slots=True)
