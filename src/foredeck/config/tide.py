@@ -26,6 +26,7 @@ Validated when the config loads, each problem at its `file:line` like a job fiel
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -106,8 +107,11 @@ class Contexts(_Model):
     """Context options of Prow: what besides the presubmits must pass."""
 
     required: list[str] = Field(default_factory=list, alias="required-contexts")
+    if_present: list[str] = Field(default_factory=list, alias="required-if-present-contexts")
     optional: list[str] = Field(default_factory=list, alias="optional-contexts")
     skip_unknown: bool | None = Field(default=None, alias="skip-unknown-contexts")
+    from_branch_protection: bool = Field(default=False, alias="from-branch-protection")
+    """Read but not used: foredeck does not read GitHub's branch protection."""
 
 
 class RepoContexts(Contexts):
@@ -119,12 +123,11 @@ class OrgContexts(Contexts):
 
 
 class ContextOptions(Contexts):
-    from_branch_protection: bool = Field(default=False, alias="from-branch-protection")
     orgs: dict[str, OrgContexts] = Field(default_factory=dict)
 
-    def for_branch(self, org: str, repo: str, branch: str) -> tuple[set[str], set[str], bool]:
-        """(required, optional, skip unknown) for pull requests of `org/repo` into `branch`:
-        the lists of every level add up; the most specific `skip-unknown-contexts` wins."""
+    def for_branch(self, org: str, repo: str, branch: str) -> Contexts:
+        """The options for pull requests of `org/repo` into `branch`: the lists of every level
+        add up; the most specific `skip-unknown-contexts` wins."""
         levels: list[Contexts] = [self]
         org_level = self.orgs.get(org)
         if org_level is not None:
@@ -137,9 +140,12 @@ class ContextOptions(Contexts):
         skip = False
         for level in levels:
             skip = level.skip_unknown if level.skip_unknown is not None else skip
-        required = {c for level in levels for c in level.required}
-        optional = {c for level in levels for c in level.optional}
-        return required, optional, skip
+        return Contexts(
+            required=[c for level in levels for c in level.required],
+            if_present=[c for level in levels for c in level.if_present],
+            optional=[c for level in levels for c in level.optional],
+            skip_unknown=skip,
+        )
 
 
 class TideConfig(_Model):
@@ -151,6 +157,10 @@ class TideConfig(_Model):
     merge_method: dict[str, MergeMethod] = Field(default_factory=dict)
     batch_size_limit: dict[str, int] = Field(default_factory=dict)
     blocker_label: str = Field(default="", max_length=100)
+    squash_label: str = Field(default="", max_length=100)
+    rebase_label: str = Field(default="", max_length=100)
+    merge_label: str = Field(default="", max_length=100)
+    """A pull request with one of these labels merges that way, whatever `merge_method` says."""
     target_url: str = ""
     queries: list[TideQuery] = Field(default_factory=list, max_length=MAX_QUERIES)
     context_options: ContextOptions = Field(default_factory=ContextOptions)
@@ -173,7 +183,16 @@ class TideConfig(_Model):
     def sync_seconds(self) -> float:
         return parse_go_duration(self.sync_period)
 
-    def method_for(self, org: str, repo: str) -> MergeMethod:
+    def method_for(self, org: str, repo: str, labels: Collection[str] = ()) -> MergeMethod:
+        """The pull request's label's method, else the repository's, else its org's."""
+        chosen: list[tuple[str, MergeMethod]] = [
+            (self.squash_label, "squash"),
+            (self.rebase_label, "rebase"),
+            (self.merge_label, "merge"),
+        ]
+        for label, method in chosen:
+            if label and label in labels:
+                return method
         return self.merge_method.get(f"{org}/{repo}") or self.merge_method.get(org) or "merge"
 
     def batch_limit(self, org: str, repo: str) -> int:

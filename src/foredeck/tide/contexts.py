@@ -60,6 +60,8 @@ class Required:
     external: frozenset[str]
     optional: frozenset[str]
     skip_unknown: bool
+    if_present: frozenset[str] = frozenset()
+    """Contexts that must pass when they are there (`required-if-present-contexts`)."""
 
     @property
     def contexts(self) -> set[str]:
@@ -70,10 +72,12 @@ def required_for(
     config: TideConfig, org: str, repo: str, branch: str, presubmits: Sequence[Presubmit]
 ) -> Required:
     """`presubmits` are those that run for the change (`JobConfig.presubmits_to_run`)."""
-    extra, optional, skip = config.context_options.for_branch(org, repo, branch)
+    options = config.context_options.for_branch(org, repo, branch)
     jobs = tuple(p for p in presubmits if not p.optional)
-    optional |= {p.context for p in presubmits if p.optional}
-    return Required(jobs, frozenset(extra - optional), frozenset(optional), skip)
+    optional = set(options.optional) | {p.context for p in presubmits if p.optional}
+    extra = frozenset(set(options.required) - optional)
+    skip = bool(options.skip_unknown)
+    return Required(jobs, extra, frozenset(optional), skip, frozenset(options.if_present))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,4 +114,4 @@ def judge(required: Required, statuses: Iterable[CommitStatus]) -> Verdict:
 def _counts(context: str, wanted: set[str], required: Required) -> bool:
     if context == TIDE_CONTEXT or context in required.optional:
         return False
-    return context in wanted or not required.skip_unknown
+    return context in wanted or context in required.if_present or not required.skip_unknown

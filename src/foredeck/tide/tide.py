@@ -232,9 +232,9 @@ class Tide:
     ) -> set[int]:
         """Merge or start what `decided` says; the numbers merged."""
         merged: set[int] = set()
-        method = tide.method_for(org, repo)
         for entry in decided.merge:
             pr = entry.pr
+            method = tide.method_for(org, repo, {label.name for label in pr.labels})
             try:
                 await client.merge_pull(org, repo, pr.number, sha=pr.head.sha, method=method)
             except GitHubError as exc:

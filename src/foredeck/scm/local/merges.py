@@ -119,8 +119,9 @@ class LocalMerges:
                 "GIT_AUTHOR_EMAIL": self._bot_email(),
             }
             steps = [(["merge", "--quiet", "--no-ff", "--no-edit", "-m", subject, head], merger)]
-        else:  # squash: one commit by the pull request's author
-            author = "--author=" + git_in(work, ["log", "-1", "--format=%an <%ae>", head]).strip()
+        else:  # squash: one commit by the pull request's author (of its first commit)
+            own = git_in(work, ["log", "--format=%an <%ae>", f"{base}..{head}"]).splitlines()
+            author = f"--author={own[-1]}" if own else "--reset-author"
             commit = ["commit", "--quiet", "--no-verify", "--allow-empty", "-m", subject, author]
             steps = [(["merge", "--quiet", "--squash", head], bot), (commit, bot)]
         for args, env in steps:
