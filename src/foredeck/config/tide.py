@@ -140,7 +140,7 @@ class ContextOptions(Contexts):
         skip = False
         for level in levels:
             skip = level.skip_unknown if level.skip_unknown is not None else skip
-        return Contexts(
+        return Contexts.model_construct(
             required=[c for level in levels for c in level.required],
             if_present=[c for level in levels for c in level.if_present],
             optional=[c for level in levels for c in level.optional],

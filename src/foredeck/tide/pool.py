@@ -47,6 +47,31 @@ class Plan:
     jobs: list[Presubmit] = field(default_factory=list)
 
 
+@dataclass
+class PoolState:
+    """A pool as a sync saw it (`tide_pools`, the dashboard's pool page)."""
+
+    org: str
+    repo: str
+    branch: str
+    base_sha: str
+    action: str
+    pulls: list[dict[str, object]] = field(default_factory=list)
+    """Each pull request: `number`, `title`, `sha`, `why` (its `tide` status), `ready`."""
+
+    def add(self, entry: Entry, why: str) -> None:
+        pr = entry.pr
+        self.pulls.append(
+            {
+                "number": pr.number,
+                "title": pr.title,
+                "sha": pr.head.sha,
+                "why": why,
+                "ready": entry.ready,
+            }
+        )
+
+
 def plan(
     entries: list[Entry],
     base_sha: str,

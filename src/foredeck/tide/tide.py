@@ -29,7 +29,8 @@ from foredeck.scm.github_types import CommitStatus, GitHubError, PullRequest, St
 from foredeck.settings import Settings
 from foredeck.tide.contexts import TIDE_CONTEXT, judge, pool_misses, required_for
 from foredeck.tide.history import batches, latest_presubmits, start_runs
-from foredeck.tide.pool import Entry, Plan, plan
+from foredeck.tide.pool import Entry, Plan, PoolState, plan
+from foredeck.tide.record import save_pools
 from foredeck.tide.scm import TideClient, TideScm
 from foredeck.types import Refs
 
@@ -38,19 +39,6 @@ log = logging.getLogger(__name__)
 IDLE_INTERVAL = 60.0
 """Seconds between looks at the config while it has no `tide:` section."""
 MAX_CHANGE_CACHE = 20_000
-
-
-@dataclass
-class PoolState:
-    """A pool as the last sync saw it (the dashboard's pool page)."""
-
-    org: str
-    repo: str
-    branch: str
-    base_sha: str
-    action: str
-    pulls: list[tuple[int, str, str]] = field(default_factory=list)
-    """(number, title, why it does not merge or `In merge pool.`)."""
 
 
 @dataclass
@@ -70,7 +58,10 @@ class Tide:
         *,
         dashboard_url: str = "",
         registry: CollectorRegistry | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
+        """`on_started`: called after a sync started runs (wakes the controller)."""
+        self._on_started = on_started
         self._engine = engine
         self._config = config.get if isinstance(config, ConfigAgent) else config
         self._scm = scm
@@ -93,9 +84,15 @@ class Tide:
         config: ConfigAgent,
         scm: TideScm,
         registry: CollectorRegistry | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> Tide:
         return cls(
-            engine, config, scm, dashboard_url=settings.reporter.dashboard_url, registry=registry
+            engine,
+            config,
+            scm,
+            dashboard_url=settings.reporter.dashboard_url,
+            registry=registry,
+            on_started=on_started,
         )
 
     def start(self) -> threading.Thread:
@@ -134,6 +131,9 @@ class Tide:
                     log.warning("tide: %s/%s skipped: %s", org, repo, exc)
         finally:
             await client.close()
+        await asyncio.to_thread(save_pools, self._engine, result.pools)
+        if result.started and self._on_started is not None:
+            self._on_started()
         return result
 
     async def _sync_repo(
@@ -170,7 +170,7 @@ class Tide:
             pool = PoolState(org, repo, branch, base_sha, decided.action)
             for entry in entries:
                 state, text = _tide_status(entry, decided)
-                pool.pulls.append((entry.pr.number, entry.pr.title, text))
+                pool.add(entry, text)
                 if entry.pr.number in merged:
                     continue
                 if _current_tide(statuses.get(entry.pr.head.sha, [])) != (state, text):
