@@ -45,6 +45,8 @@ class Plan:
     merge: list[Entry] = field(default_factory=list)
     start: list[Entry] = field(default_factory=list)
     jobs: list[Presubmit] = field(default_factory=list)
+    testing: list[Entry] = field(default_factory=list)
+    """In a batch that runs now (their `tide` status says so until it ends)."""
 
 
 @dataclass
@@ -83,19 +85,19 @@ def plan(
     batches run on `base_sha`."""
     ready = sorted((e for e in entries if e.ready), key=lambda e: e.pr.number)
     by_key = {e.key: e for e in ready}
-    batch_running = False
+    testing: list[Entry] = []
     for key, done in batches.items():
         members = [by_key[k] for k in key if k in by_key]
         names = {p.name for e in members for p in e.required.jobs}
         if any(r.state in RUNNING for r in done.values()):
-            batch_running = True
+            testing += [e for e in members if e not in testing]
         elif len(members) == len(key) and names <= set(done) and _all_green(done, names):
             return Plan("merge-batch", merge=members)
     fresh = [e for e in ready if _current(e, runs.get(e.pr.number, {}), base_sha)]
     if fresh:
         return Plan("merge", merge=fresh[:1])
-    if batch_running:
-        return Plan("wait")
+    if testing:
+        return Plan("wait", testing=testing)
     chosen = ready if batch_limit == 0 else ready[:batch_limit]
     key = tuple(e.key for e in chosen)
     if batch_limit >= 0 and len(chosen) >= 2 and key not in batches:

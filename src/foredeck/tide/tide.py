@@ -309,6 +309,8 @@ def _tide_status(entry: Entry, decided: Plan) -> tuple[StatusState, str]:
         return "pending", "Not mergeable. " + "; ".join(entry.misses[:3]) + "."
     if entry.verdict.state != "success":
         return "pending", f"Not mergeable. {entry.verdict.detail}."
+    if entry in decided.testing:
+        return "success", "In merge pool. Testing in a batch."
     if entry in decided.start:
         return "success", "In merge pool. Testing" + (
             " in a batch." if len(decided.start) > 1 else "."

@@ -118,6 +118,7 @@ class LocalPulls:
         base = branches.get(repos.base_branch) or self._base(org, repo)
         graph = repos.first_parents(org, repo, sorted(set(heads.values())), base)
         labels, metas = self.labels.of_repo(org, repo), self.meta.of_repo(org, repo)
+        repository, users = self.repository(org, repo), dict[str, User]()
         found = []
         for number in sorted(heads, reverse=True):
             head = heads[number]
@@ -128,7 +129,9 @@ class LocalPulls:
             own = (first, last)
             pair = (head, base)
             meta = metas.get(number)
-            found.append(self._build(org, repo, number, pair, own, labels.get(number, []), meta))
+            user = users.get(first.login) or users.setdefault(first.login, self.user(first.login))
+            names = labels.get(number, [])
+            found.append(self._build(org, repo, number, pair, own, names, meta, (repository, user)))
         return found
 
     def _base(self, org: str, repo: str) -> str:
@@ -146,18 +149,20 @@ class LocalPulls:
         own: tuple[CommitInfo, CommitInfo],
         labels: Sequence[str],
         meta: PullMeta | None,
+        made: tuple[Repository, User] | None = None,
     ) -> PullRequest:
         """The pull request at `shas` (head, base) whose own commits run from `own` (first,
-        last); `meta` when it was opened through the API (its own title)."""
+        last); `meta` when it was opened through the API (its own title); `made`: its
+        repository and author when the caller has them already."""
         (head, base), (first, last) = shas, own
         branch, base_branch = pr_branch(number), self.repos.base_branch
-        repository = self.repository(org, repo)
+        repository, author = made or (self.repository(org, repo), self.user(first.login))
         return PullRequest(
             number=number,
             state="open",
             title=meta.title if meta else first.subject,
             body=(meta.body if meta else first.message.partition("\n")[2].strip()) or None,
-            user=self.user(first.login),
+            user=author,
             head=PullBranch(ref=branch, sha=head, label=f"{org}:{branch}", repo=repository),
             base=PullBranch(
                 ref=base_branch, sha=base, label=f"{org}:{base_branch}", repo=repository

@@ -7,7 +7,7 @@ watcher in a thread of its own. Every ORG, REPO, branch, rev and path is validat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from foredeck.scm.local.names import (
 from foredeck.settings import ScmSettings
 
 GIT_TIMEOUT = 60.0
+MAX_KNOWN_COMMITS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class LocalRepos:
         self.base_branch = check_branch(base_branch)
         self.timeout = timeout
         self._env = git_env()
+        self._known: set[tuple[str, str, str]] = set()
+        """Commits seen to exist (branch heads listed, commits checked): they stay commits."""
 
     @classmethod
     def from_settings(cls, settings: ScmSettings) -> LocalRepos:
@@ -141,7 +144,13 @@ class LocalRepos:
             name, _, sha = line.partition("\0")
             if name and sha:
                 heads[name] = sha
+        self._remember(org, repo, heads.values())
         return heads
+
+    def _remember(self, org: str, repo: str, shas: Iterable[str]) -> None:
+        if len(self._known) > MAX_KNOWN_COMMITS:
+            self._known.clear()
+        self._known.update((org, repo, sha) for sha in shas)
 
     def branch_sha(self, org: str, repo: str, branch: str) -> str | None:
         return self.resolve(org, repo, f"refs/heads/{check_branch(branch)}")
@@ -156,7 +165,12 @@ class LocalRepos:
         return sha if result.rc == 0 and sha else None
 
     def commit_exists(self, org: str, repo: str, sha: str) -> bool:
-        return self.resolve(org, repo, check_sha(sha)) == sha
+        if (org, repo, sha) in self._known:
+            return True
+        found = self.resolve(org, repo, check_sha(sha)) == sha
+        if found:
+            self._remember(org, repo, [sha])
+        return found
 
     def commits(self, org: str, repo: str, spec: Sequence[str], limit: int = 0) -> list[CommitInfo]:
         """`git log` of `spec` (such as `[base..head]`), oldest first."""
