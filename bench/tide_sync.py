@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -45,6 +43,7 @@ from foredeck.scm.local.labels import LABELS_FILE
 from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.tide import Tide
+from reporter_due import median_ms  # bench/ is on sys.path when run as a script
 
 ORG = "bench"
 
@@ -90,15 +89,6 @@ def fast_import(repo: Path, pulls: int) -> dict[int, str]:
         env=git_env(),
     ).stdout
     return {int(n): sha for n, sha in (line.split() for line in out.splitlines())}
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
 
 
 def main() -> None:

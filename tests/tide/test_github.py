@@ -1,0 +1,108 @@
+"""Tide on GitHub, through the contract-checked double: the merge API, the `tide` status, and
+an issue with the blocker label holding every merge of its repository."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from foredeck.config import load_config
+from foredeck.db.engine import session_factory, write_lock
+from foredeck.db.jobs import JobCreate, create_job
+from foredeck.scm.github_provider import GitHubProvider
+from foredeck.settings import GitHubSettings
+from foredeck.tide import Tide
+from foredeck.types import Pull, Refs
+from tests.db.fixtures import Database
+from tests.doubles import github_api
+from tests.doubles.github_api import GitHubDouble
+
+github_double = github_api.github_double
+
+BASE = "b" * 40
+READY, WAITING = "1" * 40, "2" * 40
+CONFIG = """\
+presubmits:
+  acme/widget:
+  - name: unit
+    always_run: true
+    spec: {containers: [{image: alpine}]}
+tide:
+  merge_method: {acme: squash}
+  blocker_label: tide/merge-blocker
+  queries:
+  - repos: [acme/widget]
+    labels: [lgtm, approved]
+"""
+
+
+def passed_on_base(db: Database, number: int, head: str) -> None:
+    """`unit` passed for the pull request on the current base (as a run of foredeck's)."""
+    refs = Refs(
+        org="acme",
+        repo="widget",
+        base_ref="main",
+        base_sha=BASE,
+        pulls=[Pull(number=number, sha=head)],
+    )
+    spec = JobCreate(name="unit", type="presubmit", state="success", refs=refs, context="unit")
+    with write_lock(db.engine), session_factory(db.engine).begin() as session:
+        create_job(session, spec)
+
+
+@pytest.fixture
+def tide(sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path) -> Tide:
+    gh = github_double
+    gh.add_repo("acme", "widget", branches={"main": BASE})
+    gh.add_pull("acme", "widget", 1, head_sha=READY, labels=["lgtm", "approved"])
+    gh.add_pull("acme", "widget", 2, head_sha=WAITING, labels=["lgtm"])
+
+    async def green() -> None:
+        async with gh.client() as client:
+            for sha in (READY, WAITING):
+                await client.create_status("acme", "widget", sha, "success", "unit")
+
+    asyncio.run(green())
+    passed_on_base(sqlite_db, 1, READY)
+    path = tmp_path / "jobs.yaml"
+    path.write_text(CONFIG)
+    jobs = load_config([path]).jobs
+    settings = GitHubSettings(base_url=gh.url, token=SecretStr(gh.token))
+    return Tide(
+        sqlite_db.engine, lambda: jobs, GitHubProvider(settings), dashboard_url="https://ci.example"
+    )
+
+
+def tide_statuses(gh: GitHubDouble, sha: str) -> list[tuple[str, str | None, str | None]]:
+    return [
+        (s.state, s.description, s.target_url)
+        for s in gh.statuses("acme", "widget", sha)
+        if s.context == "tide"
+    ]
+
+
+def test_a_ready_pull_merges_through_the_merge_api(tide: Tide, github_double: GitHubDouble) -> None:
+    result = tide.sync_once()
+    assert result.merged == [("acme/widget", 1)]
+    assert github_double.merges == [("acme/widget", 1, "squash")]
+    assert tide_statuses(github_double, WAITING) == [
+        ("pending", "Not mergeable. Needs approved label.", "https://ci.example/tide")
+    ]
+    assert tide_statuses(github_double, READY) == []  # merged: no status needed
+    again = tide.sync_once()
+    assert again.merged == [] and again.statuses == 0  # nothing changed: nothing written
+
+
+def test_an_issue_with_the_blocker_label_holds_every_merge(
+    tide: Tide, github_double: GitHubDouble
+) -> None:
+    github_double.add_issue(
+        "acme", "widget", 9, title="Release freeze", labels=["tide/merge-blocker"]
+    )
+    assert tide.sync_once().merged == []
+    assert github_double.merges == []
+    ((state, description, _),) = tide_statuses(github_double, READY)
+    assert (state, description) == ("pending", "Not mergeable. Merging is blocked by issue #9.")
