@@ -64,6 +64,7 @@ from tests.doubles.github_state import (
     UserState,
     blob_sha,
     iso,
+    node_id,
 )
 
 DOCS = "https://docs.github.com/rest"
@@ -160,6 +161,8 @@ class GitHubDouble(GitDataOps, OAuthOps):
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         self.merges: list[tuple[str, int, str]] = []
+        self.check_runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        """Check runs by (owner, repo, sha), oldest first (`add_check_run`)."""
         """(org/repo, number, merge method) of each merge, in order."""
         self.token_lifetime = 3600.0
         self.rate_limit = 5000
@@ -340,6 +343,22 @@ class GitHubDouble(GitDataOps, OAuthOps):
         comment = CommentState(self._next_id(), number, author, body, now, now)
         repo.comments[comment.id] = comment
         return comment
+
+    def add_check_run(
+        self,
+        owner: str,
+        name: str,
+        sha: str,
+        check: str,
+        status: str = "completed",
+        conclusion: str | None = "success",
+    ) -> int:
+        """A check run (a GitHub Actions job, say) on commit `sha`; a rerun is a new one."""
+        self.repo(owner, name)
+        run_id = self._next_id()
+        run = {"id": run_id, "name": check, "status": status, "conclusion": conclusion}
+        self.check_runs.setdefault((owner, name, sha), []).append(run)
+        return run_id
 
     def add_app(self, app_id: int, public_key_pem: bytes | str, *, slug: str = "foredeck") -> None:
         pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
@@ -837,6 +856,41 @@ class GitHubDouble(GitDataOps, OAuthOps):
         return Reply(
             200, {"sha": merged, "merged": True, "message": "Pull Request successfully merged"}
         )
+
+    def _op_checks_list_for_ref(self, ctx: _Ctx) -> Reply:
+        """The latest check run of each name (GitHub's default `filter=latest`)."""
+        repo = self._repo(ctx)
+        sha = self._resolve_ref(repo, ctx.p("ref"))
+        latest: dict[str, dict[str, Any]] = {}
+        for run in self.check_runs.get((repo.owner, repo.name, sha), []):
+            latest[run["name"]] = run
+        now = iso(self.clock())
+        api = f"{self._json.repo_url(repo)}/check-runs"
+        runs = [
+            {
+                **run,
+                "head_sha": sha,
+                "node_id": node_id("CR", run["id"]),
+                "external_id": "",
+                "url": f"{api}/{run['id']}",
+                "html_url": f"https://github.com/{repo.full_name}/runs/{run['id']}",
+                "details_url": f"https://github.com/{repo.full_name}/actions/runs/{run['id']}",
+                "started_at": now,
+                "completed_at": now if run["status"] == "completed" else None,
+                "output": {
+                    "title": None,
+                    "summary": None,
+                    "text": None,
+                    "annotations_count": 0,
+                    "annotations_url": f"{api}/{run['id']}/annotations",
+                },
+                "check_suite": {"id": run["id"]},
+                "app": None,
+                "pull_requests": [],
+            }
+            for run in latest.values()
+        ]
+        return Reply(200, {"total_count": len(runs), "check_runs": runs})
 
     def _op_issues_list_for_repo(self, ctx: _Ctx) -> Reply:
         repo = self._repo(ctx)

@@ -53,9 +53,7 @@ def passed_on_base(db: Database, number: int, head: str) -> None:
         create_job(session, spec)
 
 
-@pytest.fixture
-def tide(sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path) -> Tide:
-    gh = github_double
+def make_tide(db: Database, gh: GitHubDouble, tmp_path: Path, config: str = CONFIG) -> Tide:
     gh.add_repo("acme", "widget", branches={"main": BASE})
     gh.add_pull("acme", "widget", 1, head_sha=READY, labels=["lgtm", "approved"])
     gh.add_pull("acme", "widget", 2, head_sha=WAITING, labels=["lgtm"])
@@ -66,14 +64,18 @@ def tide(sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path) -> Ti
                 await client.create_status("acme", "widget", sha, "success", "unit")
 
     asyncio.run(green())
-    passed_on_base(sqlite_db, 1, READY)
+    passed_on_base(db, 1, READY)
     path = tmp_path / "jobs.yaml"
-    path.write_text(CONFIG)
+    path.write_text(config)
     jobs = load_config([path]).jobs
     settings = GitHubSettings(base_url=gh.url, token=SecretStr(gh.token))
-    return Tide(
-        sqlite_db.engine, lambda: jobs, GitHubProvider(settings), dashboard_url="https://ci.example"
-    )
+    provider = GitHubProvider(settings)
+    return Tide(db.engine, lambda: jobs, provider, dashboard_url="https://ci.example")
+
+
+@pytest.fixture
+def tide(sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path) -> Tide:
+    return make_tide(sqlite_db, github_double, tmp_path)
 
 
 def tide_statuses(gh: GitHubDouble, sha: str) -> list[tuple[str, str | None, str | None]]:
@@ -106,3 +108,23 @@ def test_an_issue_with_the_blocker_label_holds_every_merge(
     assert github_double.merges == []
     ((state, description, _),) = tide_statuses(github_double, READY)
     assert (state, description) == ("pending", "Not mergeable. Merging is blocked by issue #9.")
+
+
+def test_a_check_run_rerun_blocks_the_merge_until_it_is_green(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    """GitHub Actions jobs are check runs: a required one that failed and is rerun (a new run,
+    queued) keeps the pull request from merging until the rerun succeeds."""
+    gh = github_double
+    config = CONFIG + "  context_options: {required-contexts: [build]}\n"
+    tide = make_tide(sqlite_db, gh, tmp_path, config)
+    assert tide.sync_once().merged == []
+    assert tide_statuses(gh, READY)[-1][1] == "Not mergeable. Waiting for build."
+    gh.add_check_run("acme", "widget", READY, "build", conclusion="failure")
+    assert tide.sync_once().merged == []
+    gh.add_check_run("acme", "widget", READY, "build", status="queued", conclusion=None)
+    assert tide.sync_once().merged == []
+    ((_, description, _),) = tide_statuses(gh, READY)[-1:]
+    assert description == "Not mergeable. Job build is pending."
+    gh.add_check_run("acme", "widget", READY, "build")
+    assert tide.sync_once().merged == [("acme/widget", 1)]

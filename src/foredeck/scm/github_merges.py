@@ -5,14 +5,48 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from foredeck.scm.github_http import GitHubHttp, parse, repo_path, segment
-from foredeck.scm.github_types import CommitStatus, GitHubError, Issue
+from foredeck.scm.github_types import (
+    CheckRun,
+    CommitStatus,
+    GitHubError,
+    Issue,
+    StatusState,
+)
 from foredeck.scm.merges import MergeMethod, OpenIssue
 
 STATUS_CONCURRENCY = 8
 """Status listings in flight at once for `statuses_of`."""
+CHECK_RUNS_PAGE = 100
+_CONCLUSIONS: dict[str | None, StatusState] = {
+    "success": "success",
+    "neutral": "success",
+    "skipped": "success",
+    "failure": "failure",
+    "cancelled": "failure",
+    "timed_out": "failure",
+    "action_required": "failure",
+    "stale": "pending",
+}
+
+
+def check_status(run: CheckRun) -> CommitStatus:
+    """A check run as a commit status: completed ones by their conclusion, the rest (queued,
+    in progress: a rerun too) pending."""
+    done = run.status == "completed"
+    state = _CONCLUSIONS.get(run.conclusion, "pending") if done else "pending"
+    detail = f"check run {run.status}" + (f": {run.conclusion}" if run.conclusion else "")
+    return CommitStatus(
+        id=run.id,
+        state=state,
+        context=run.name,
+        description=detail,
+        target_url=run.details_url,
+        created_at=run.completed_at or run.started_at or datetime.now(UTC),
+    )
 
 
 class GitHubMerges:
@@ -53,9 +87,19 @@ class GitHubMerges:
 
         async def one(sha: str) -> tuple[str, list[CommitStatus]]:
             async with limit:
-                return sha, await self.list_commit_statuses(owner, repo, sha)
+                statuses = await self.list_commit_statuses(owner, repo, sha)
+                return sha, [*await self.check_runs(owner, repo, sha), *statuses]
 
         return dict(await asyncio.gather(*(one(sha) for sha in dict.fromkeys(shas))))
+
+    async def check_runs(self, owner: str, repo: str, sha: str) -> list[CommitStatus]:
+        """The latest check run of each name on commit `sha` (GitHub Actions and other apps),
+        as statuses: completed ones by their conclusion, the rest `pending` (a rerun too).
+        The first 100 runs; a commit with more is judged on those."""
+        path = f"{repo_path(owner, repo)}/commits/{segment(sha, 'sha')}/check-runs"
+        data = (await self._api.call("GET", path, params={"per_page": CHECK_RUNS_PAGE})).json()
+        runs = data.get("check_runs") if isinstance(data, dict) else None
+        return [check_status(parse(CheckRun, run)) for run in runs or []]
 
     async def issues_labelled(self, owner: str, repo: str, label: str) -> list[OpenIssue]:
         path = f"{repo_path(owner, repo)}/issues"

@@ -272,6 +272,18 @@ class CommitStatus(_Model):
     created_at: datetime
 
 
+class CheckRun(_Model):
+    """A check run of a GitHub App (GitHub Actions' jobs are check runs)."""
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None = None
+    details_url: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
 class Installation(_Model):
     id: int
     app_id: int

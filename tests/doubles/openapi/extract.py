@@ -70,6 +70,7 @@ OPERATIONS: list[tuple[str, str]] = [
     # the merge pool (docs/tide.md): merges, and the issues that block them
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("get", "/repos/{owner}/{repo}/issues"),
+    ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     # the dashboard's GitHub login (docs/access.md): who signed in, and their teams
     ("get", "/user"),
     ("get", "/user/teams"),
