@@ -15,8 +15,8 @@ MERGED = "acme/widget"
 
 
 @pytest.fixture
-def pool(sqlite_db: Database, tmp_path: Path) -> Pool:
-    return make_pool(sqlite_db, tmp_path, pool_config())
+def pool(db: Database, tmp_path: Path) -> Pool:
+    return make_pool(db, tmp_path, pool_config())
 
 
 def test_three_ready_pulls_merge_two_of_them_as_one_batch(pool: Pool) -> None:
@@ -105,10 +105,10 @@ def test_a_new_push_removes_lgtm_and_the_pull_waits_for_it(pool: Pool) -> None:
 
 
 def test_an_external_context_rerun_blocks_the_merge_until_green(
-    sqlite_db: Database, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     extra = {"context_options": {"required-contexts": ["gha/build"]}}
-    pool = make_pool(sqlite_db, tmp_path, pool_config(**extra))
+    pool = make_pool(db, tmp_path, pool_config(**extra))
     head = pool.open(1, {"a.txt": "a\n"})
     pool.approve(1)
     assert pool.sync().merged == []
