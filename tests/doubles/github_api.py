@@ -162,6 +162,8 @@ class GitHubDouble(GitDataOps, OAuthOps):
         self.violations: list[Violation] = []
         self.merges: list[tuple[str, int, str]] = []
         self.check_runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.reviews: dict[tuple[str, str, int], list[tuple[int, str, str]]] = {}
+        """Reviews by (owner, repo, number): (id, reviewer, state), oldest first."""
         """Check runs by (owner, repo, sha), oldest first (`add_check_run`)."""
         """(org/repo, number, merge method) of each merge, in order."""
         self.token_lifetime = 3600.0
@@ -359,6 +361,15 @@ class GitHubDouble(GitDataOps, OAuthOps):
         run = {"id": run_id, "name": check, "status": status, "conclusion": conclusion}
         self.check_runs.setdefault((owner, name, sha), []).append(run)
         return run_id
+
+    def add_review(self, owner: str, name: str, number: int, user: str, state: str) -> int:
+        """A review of pull request `number` (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`,
+        `DISMISSED`), after the ones before it."""
+        self.repo(owner, name)
+        self.user(user)
+        review_id = self._next_id()
+        self.reviews.setdefault((owner, name, number), []).append((review_id, user, state))
+        return review_id
 
     def add_app(self, app_id: int, public_key_pem: bytes | str, *, slug: str = "foredeck") -> None:
         pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
@@ -891,6 +902,33 @@ class GitHubDouble(GitDataOps, OAuthOps):
             for run in latest.values()
         ]
         return Reply(200, {"total_count": len(runs), "check_runs": runs})
+
+    def _op_pulls_list_reviews(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        issue = self._pull_issue(ctx, repo)
+        pull = issue.pull
+        assert pull is not None
+        html = f"https://github.com/{repo.full_name}/pull/{issue.number}"
+        api = f"{self._json.repo_url(repo)}/pulls/{issue.number}"
+        found = [
+            {
+                "id": review_id,
+                "node_id": node_id("PRR", review_id),
+                "user": self._json.user(user),
+                "body": "",
+                "state": state,
+                "html_url": f"{html}#pullrequestreview-{review_id}",
+                "pull_request_url": api,
+                "_links": {"html": {"href": html}, "pull_request": {"href": api}},
+                "submitted_at": iso(self.clock()),
+                "commit_id": pull.head_sha,
+                "author_association": "MEMBER",
+            }
+            for review_id, user, state in self.reviews.get(
+                (repo.owner, repo.name, issue.number), []
+            )
+        ]
+        return Reply(200, found, paginate=True)
 
     def _op_issues_list_for_repo(self, ctx: _Ctx) -> Reply:
         repo = self._repo(ctx)

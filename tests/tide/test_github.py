@@ -128,3 +128,18 @@ def test_a_check_run_rerun_blocks_the_merge_until_it_is_green(
     assert description == "Not mergeable. Job build is pending."
     gh.add_check_run("acme", "widget", READY, "build")
     assert tide.sync_once().merged == [("acme/widget", 1)]
+
+
+def test_review_approved_required_needs_an_approval_and_no_change_request(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    gh = github_double
+    config = CONFIG.replace("    labels: [lgtm, approved]", "    reviewApprovedRequired: true")
+    tide = make_tide(sqlite_db, gh, tmp_path, config)
+    assert tide.sync_once().merged == []
+    assert tide_statuses(gh, READY)[-1][1] == "Not mergeable. Needs an approving review."
+    gh.add_review("acme", "widget", 1, "carol", "APPROVED")
+    gh.add_review("acme", "widget", 1, "dave", "CHANGES_REQUESTED")
+    assert tide.sync_once().merged == []
+    gh.add_review("acme", "widget", 1, "dave", "APPROVED")  # dave changed his mind
+    assert tide.sync_once().merged == [("acme/widget", 1)]

@@ -14,6 +14,7 @@ from foredeck.scm.github_types import (
     CommitStatus,
     GitHubError,
     Issue,
+    Review,
     StatusState,
 )
 from foredeck.scm.merges import MergeMethod, OpenIssue
@@ -100,6 +101,17 @@ class GitHubMerges:
         data = (await self._api.call("GET", path, params={"per_page": CHECK_RUNS_PAGE})).json()
         runs = data.get("check_runs") if isinstance(data, dict) else None
         return [check_status(parse(CheckRun, run)) for run in runs or []]
+
+    async def review_approved(self, owner: str, repo: str, number: int) -> bool:
+        path = f"{repo_path(owner, repo)}/pulls/{int(number)}/reviews"
+        latest: dict[str, str] = {}
+        async for item in self._api.paginate(path):  # oldest first
+            review = parse(Review, item)
+            state = review.state.upper()
+            if state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+                latest[review.user.login.lower()] = state
+        states = set(latest.values())
+        return "APPROVED" in states and "CHANGES_REQUESTED" not in states
 
     async def issues_labelled(self, owner: str, repo: str, label: str) -> list[OpenIssue]:
         path = f"{repo_path(owner, repo)}/issues"

@@ -1,4 +1,5 @@
-"""Merging pull requests, the statuses of many heads at once, and merge-blocking issues: what
+"""Merging pull requests, the statuses of many heads at once, merge-blocking issues and review
+approval: what
 the merge pool (`foredeck.tide`) asks of an SCM, one protocol for every provider.
 
 GitHub merges through its merge API (`github_merges`); the local provider merges with git on the
@@ -49,4 +50,9 @@ class PullMerges(Protocol):
 
     async def issues_labelled(self, owner: str, repo: str, label: str) -> list[OpenIssue]:
         """Open issues (not pull requests) of `owner/repo` carrying `label`."""
+        ...
+
+    async def review_approved(self, owner: str, repo: str, number: int) -> bool:
+        """Whether a reviewer approved pull request `number` and none requests changes (each
+        reviewer's latest approving, rejecting or dismissed review counts)."""
         ...

@@ -20,8 +20,8 @@ from foredeck.scm.github_types import CommitStatus, PullRequest
 TIDE_CONTEXT = "tide"
 
 
-def query_misses(query: TideQuery, pr: PullRequest) -> list[str]:
-    """Why `pr` is not in `query`'s pool (empty: it is)."""
+def query_misses(query: TideQuery, pr: PullRequest, approved: bool = False) -> list[str]:
+    """Why `pr` is not in `query`'s pool (empty: it is); `approved`: its review state."""
     org, repo = pr.base.repo.full_name.split("/", 1) if pr.base.repo else ("", "")
     labels = {label.name for label in pr.labels}
     why = [f"Needs {name} label" for name in query.labels if name not in labels]
@@ -32,6 +32,8 @@ def query_misses(query: TideQuery, pr: PullRequest) -> list[str]:
         why.append(f"Must be by {query.author}")
     if query.milestone and query.milestone != (pr.milestone.title if pr.milestone else ""):
         why.append(f"Must be in milestone {query.milestone}")
+    if query.review_approved_required and not approved:
+        why.append("Needs an approving review")
     if pr.draft:
         why.append("Is a draft")
     if not query.covers(org, repo):
@@ -39,11 +41,11 @@ def query_misses(query: TideQuery, pr: PullRequest) -> list[str]:
     return why
 
 
-def pool_misses(config: TideConfig, pr: PullRequest) -> list[str] | None:
+def pool_misses(config: TideConfig, pr: PullRequest, approved: bool = False) -> list[str] | None:
     """None when some query takes `pr`; else the shortest list of what it lacks."""
     best: list[str] | None = None
     for query in config.queries:
-        why = query_misses(query, pr)
+        why = query_misses(query, pr, approved)
         if not why:
             return None
         if best is None or len(why) < len(best):
@@ -109,6 +111,12 @@ def judge(required: Required, statuses: Iterable[CommitStatus]) -> Verdict:
     if missing:
         return Verdict("pending", f"Waiting for {missing[0]}")
     return Verdict("success")
+
+
+def wants_reviews(config: TideConfig, org: str, repo: str) -> bool:
+    """Whether a query of `org/repo` asks for an approving review (one more SCM call a pull
+    request, so only then)."""
+    return any(q.review_approved_required and q.covers(org, repo) for q in config.queries)
 
 
 def _counts(context: str, wanted: set[str], required: Required) -> bool:

@@ -27,7 +27,13 @@ from foredeck.jobs import pull_refs
 from foredeck.polling import Poller
 from foredeck.scm.github_types import CommitStatus, GitHubError, PullRequest, StatusState
 from foredeck.settings import Settings
-from foredeck.tide.contexts import TIDE_CONTEXT, judge, pool_misses, required_for
+from foredeck.tide.contexts import (
+    TIDE_CONTEXT,
+    judge,
+    pool_misses,
+    required_for,
+    wants_reviews,
+)
 from foredeck.tide.history import batches, latest_presubmits, start_runs
 from foredeck.tide.pool import Entry, Plan, PoolState, plan
 from foredeck.tide.record import save_pools
@@ -196,7 +202,11 @@ class Tide:
             changes = await self._changed_files(client, org, repo, pr)
         presubmits = jobs.presubmits_to_run(full, branch, changes)
         required = required_for(tide, org, repo, branch, presubmits)
-        return Entry(pr, pool_misses(tide, pr), required, judge(required, statuses))
+        approved = wants_reviews(tide, org, repo) and await client.review_approved(
+            org, repo, pr.number
+        )
+        misses = pool_misses(tide, pr, approved)
+        return Entry(pr, misses, required, judge(required, statuses))
 
     async def _changed_files(
         self, client: TideClient, org: str, repo: str, pr: PullRequest

@@ -71,6 +71,7 @@ OPERATIONS: list[tuple[str, str]] = [
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("get", "/repos/{owner}/{repo}/issues"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("get", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
     # the dashboard's GitHub login (docs/access.md): who signed in, and their teams
     ("get", "/user"),
     ("get", "/user/teams"),

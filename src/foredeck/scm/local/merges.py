@@ -70,6 +70,11 @@ class LocalMerges:
         await asyncio.to_thread(self.repos.repo_dir, owner, repo)
         return []
 
+    async def review_approved(self, owner: str, repo: str, number: int) -> bool:
+        """Local pull requests have no reviews (their approval is `/lgtm` and `/approve`)."""
+        await asyncio.to_thread(self.repos.repo_dir, owner, repo)
+        return False
+
     def _merge(
         self, org: str, repo: str, number: int, sha: str, method: MergeMethod, title: str | None
     ) -> str:
