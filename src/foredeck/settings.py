@@ -338,6 +338,13 @@ class PeriodicSettings(BaseModel):
     tick: float = Field(default=1.0, gt=0)
 
 
+class TideSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Run the merge pool when the job config has a `tide:` section (docs/tide.md)."""
+
+
 class SinkerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -480,6 +487,7 @@ class Settings(BaseModel):
     reporter: ReporterSettings = Field(default_factory=ReporterSettings)
     periodics: PeriodicSettings = Field(default_factory=PeriodicSettings)
     sinker: SinkerSettings = Field(default_factory=SinkerSettings)
+    tide: TideSettings = Field(default_factory=TideSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     leases: LeaseSettings = Field(default_factory=LeaseSettings)

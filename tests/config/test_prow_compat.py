@@ -35,7 +35,9 @@ def test_kubernetes_test_infra_subset_loads_without_errors() -> None:
     assert messages(result) == []
     assert result.jobs.counts()["periodics"] == 4
     assert len(result.jobs.presets) == 25  # 15 in the whole config.yaml, 10 in presets files
-    assert sorted({w.kind for w in result.warnings}) == ["prow-settings", "value-from"]
+    # tide's fields foredeck does not use (pr_status_base_urls, priority) are kept, with a warning
+    kinds = ["prow-settings", "unused-prow-field", "value-from"]
+    assert sorted({w.kind for w in result.warnings}) == kinds
 
 
 def test_key_without_value_is_empty_like_sigs_yaml() -> None:
@@ -306,7 +308,7 @@ def test_prow_settings_in_config_yaml_are_one_warning_not_unknown_keys() -> None
     assert str(settings) == (
         f"{K8S / 'config' / 'prow' / 'config.yaml'}:1: Prow settings not read by foredeck "
         "(not job config): plank, sinker, deck, prowjob_namespace, pod_namespace, log_level, "
-        "slack_reporter_configs, branch-protection, tide, github_reporter"
+        "slack_reporter_configs, branch-protection, github_reporter"
     )
 
 

@@ -64,6 +64,7 @@ from tests.doubles.github_state import (
     UserState,
     blob_sha,
     iso,
+    node_id,
 )
 
 DOCS = "https://docs.github.com/rest"
@@ -159,6 +160,12 @@ class GitHubDouble(GitDataOps, OAuthOps):
         self.tokens: dict[str, TokenState] = {}
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
+        self.merges: list[tuple[str, int, str]] = []
+        self.check_runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.reviews: dict[tuple[str, str, int], list[tuple[int, str, str]]] = {}
+        """Reviews by (owner, repo, number): (id, reviewer, state), oldest first."""
+        """Check runs by (owner, repo, sha), oldest first (`add_check_run`)."""
+        """(org/repo, number, merge method) of each merge, in order."""
         self.token_lifetime = 3600.0
         self.rate_limit = 5000
         self.rate_remaining = 5000
@@ -338,6 +345,31 @@ class GitHubDouble(GitDataOps, OAuthOps):
         comment = CommentState(self._next_id(), number, author, body, now, now)
         repo.comments[comment.id] = comment
         return comment
+
+    def add_check_run(
+        self,
+        owner: str,
+        name: str,
+        sha: str,
+        check: str,
+        status: str = "completed",
+        conclusion: str | None = "success",
+    ) -> int:
+        """A check run (a GitHub Actions job, say) on commit `sha`; a rerun is a new one."""
+        self.repo(owner, name)
+        run_id = self._next_id()
+        run = {"id": run_id, "name": check, "status": status, "conclusion": conclusion}
+        self.check_runs.setdefault((owner, name, sha), []).append(run)
+        return run_id
+
+    def add_review(self, owner: str, name: str, number: int, user: str, state: str) -> int:
+        """A review of pull request `number` (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`,
+        `DISMISSED`), after the ones before it."""
+        self.repo(owner, name)
+        self.user(user)
+        review_id = self._next_id()
+        self.reviews.setdefault((owner, name, number), []).append((review_id, user, state))
+        return review_id
 
     def add_app(self, app_id: int, public_key_pem: bytes | str, *, slug: str = "foredeck") -> None:
         pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
@@ -816,6 +848,104 @@ class GitHubDouble(GitDataOps, OAuthOps):
             r for r in issue.pull.requested_reviewers if r not in gone
         ]
         return self._simple_pull_reply(repo, issue, 200)
+
+    def _op_pulls_merge(self, ctx: _Ctx) -> Reply:
+        """GitHub's merge button: 405 unless mergeable, 409 when `sha` is not the head."""
+        repo = self._repo(ctx)
+        issue = self._pull_issue(ctx, repo)
+        pull = issue.pull
+        assert pull is not None
+        if issue.state != "open" or pull.merged or not pull.mergeable:
+            raise Rejected(405, "Pull Request is not mergeable")
+        if ctx.body.get("sha") not in (None, pull.head_sha):
+            raise Rejected(409, "Head branch was modified. Review and try the merge again.")
+        method = ctx.body.get("merge_method", "merge")
+        merged = _sha(f"{repo.full_name}#{issue.number}:{method}:{pull.base_sha}")
+        repo.branches[pull.base_ref] = pull.base_sha = merged
+        pull.merged, issue.state = True, "closed"
+        self.merges.append((repo.full_name, issue.number, method))
+        return Reply(
+            200, {"sha": merged, "merged": True, "message": "Pull Request successfully merged"}
+        )
+
+    def _op_checks_list_for_ref(self, ctx: _Ctx) -> Reply:
+        """The latest check run of each name (GitHub's default `filter=latest`)."""
+        repo = self._repo(ctx)
+        sha = self._resolve_ref(repo, ctx.p("ref"))
+        latest: dict[str, dict[str, Any]] = {}
+        for run in self.check_runs.get((repo.owner, repo.name, sha), []):
+            latest[run["name"]] = run
+        now = iso(self.clock())
+        api = f"{self._json.repo_url(repo)}/check-runs"
+        runs = [
+            {
+                **run,
+                "head_sha": sha,
+                "node_id": node_id("CR", run["id"]),
+                "external_id": "",
+                "url": f"{api}/{run['id']}",
+                "html_url": f"https://github.com/{repo.full_name}/runs/{run['id']}",
+                "details_url": f"https://github.com/{repo.full_name}/actions/runs/{run['id']}",
+                "started_at": now,
+                "completed_at": now if run["status"] == "completed" else None,
+                "output": {
+                    "title": None,
+                    "summary": None,
+                    "text": None,
+                    "annotations_count": 0,
+                    "annotations_url": f"{api}/{run['id']}/annotations",
+                },
+                "check_suite": {"id": run["id"]},
+                "app": None,
+                "pull_requests": [],
+            }
+            for run in latest.values()
+        ]
+        return Reply(200, {"total_count": len(runs), "check_runs": runs})
+
+    def _op_pulls_list_reviews(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        issue = self._pull_issue(ctx, repo)
+        pull = issue.pull
+        assert pull is not None
+        html = f"https://github.com/{repo.full_name}/pull/{issue.number}"
+        api = f"{self._json.repo_url(repo)}/pulls/{issue.number}"
+        found = [
+            {
+                "id": review_id,
+                "node_id": node_id("PRR", review_id),
+                "user": self._json.user(user),
+                "body": "",
+                "state": state,
+                "html_url": f"{html}#pullrequestreview-{review_id}",
+                "pull_request_url": api,
+                "_links": {"html": {"href": html}, "pull_request": {"href": api}},
+                "submitted_at": iso(self.clock()),
+                "commit_id": pull.head_sha,
+                "author_association": "MEMBER",
+            }
+            for review_id, user, state in self.reviews.get(
+                (repo.owner, repo.name, issue.number), []
+            )
+        ]
+        return Reply(200, found, paginate=True)
+
+    def _op_issues_list_for_repo(self, ctx: _Ctx) -> Reply:
+        repo = self._repo(ctx)
+        state = ctx.match.query.get("state", "open")
+        wanted = {n for n in ctx.match.query.get("labels", "").split(",") if n}
+        found = []
+        for issue in sorted(repo.issues.values(), key=lambda i: -i.number):
+            if state not in ("all", issue.state) or not wanted <= set(issue.labels):
+                continue
+            item = self._json.issue(repo, issue)
+            if issue.pull is not None:  # the issues API lists pull requests too
+                item["pull_request"] = {
+                    key: f"{item['html_url']}{suffix}"
+                    for key, suffix in (("url", ""), ("html_url", ""), ("diff_url", ".diff"))
+                } | {"patch_url": f"{item['html_url']}.patch"}
+            found.append(item)
+        return Reply(200, found, paginate=True)
 
     def _check_comment_body(self, body: str) -> None:
         if len(body) > MAX_COMMENT_BODY:

@@ -262,7 +262,7 @@ def fake_watcher(*args: object, **kwargs: object) -> FakeComponent:
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeComponent]:
-    for kind in ("Reporter", "Controller", "PeriodicScheduler", "Sinker"):
+    for kind in ("Reporter", "Controller", "PeriodicScheduler", "Sinker", "Tide"):
         monkeypatch.setattr(f"foredeck.serve.compose.{kind}", fake(kind))
     monkeypatch.setattr("foredeck.scm.local.provider.LocalWatcher", fake_watcher)
     FakeComponent.instances.clear()
@@ -283,7 +283,7 @@ def test_all_role_wires_the_wake_ups(
 ) -> None:
     service = all_role(tmp_path, worker=WorkerSettings(own_process=own_process))
     try:
-        kinds = {"Reporter", "Controller", "PeriodicScheduler", "Sinker", "LocalWatcher"}
+        kinds = {"Reporter", "Controller", "PeriodicScheduler", "Sinker", "Tide", "LocalWatcher"}
         assert set(fakes) == kinds
         worker = service.components[0]
         assert isinstance(worker, WorkerProcess if own_process else NotifyingWorker)
@@ -297,6 +297,10 @@ def test_all_role_wires_the_wake_ups(
         assert callable(tick)
         tick()
         assert fakes["Controller"].notified == 1
+        started = fakes["Tide"].kwargs["on_started"]  # Tide started retests or batches
+        assert callable(started)
+        started()
+        assert fakes["Controller"].notified == 2
     finally:
         service.stop()
 

@@ -18,6 +18,7 @@ from foredeck.config.models import (
     Presubmit,
     memoize_changes,
 )
+from foredeck.config.tide import TideConfig
 from foredeck.config.triggering import requested_presubmits
 
 
@@ -40,6 +41,8 @@ class JobConfig:
     decorate_all_jobs: bool = False
     lease_types: frozenset[str] | None = None
     """The lease types its jobs were checked against (in-repo jobs are checked likewise)."""
+    tide: TideConfig | None = None
+    """The merge pool's `tide:` section (`foredeck.tide`); None: no merge pool."""
 
     # --- inventory -------------------------------------------------------------------------------
 

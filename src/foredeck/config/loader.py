@@ -35,6 +35,7 @@ from foredeck.config.presets import PresetIndex, apply_presets, duplicate_preset
 from foredeck.config.result import ConfigResult, Diagnostic
 from foredeck.config.rules import check_job, value_from_message
 from foredeck.config.targets import compile_problem
+from foredeck.config.tide import TideConfig
 from foredeck.pipeline.errors import each_error
 from foredeck.types import PipelineError, Source
 from foredeck.validation import location
@@ -202,6 +203,8 @@ class ConfigBuilder:
         self.decorate_all_jobs = False
         self._raw_jobs: list[tuple[type[JobBase], str, Any, Source]] = []
         self._raw_presets: list[tuple[Any, Source]] = []
+        self.tide: TideConfig | None = None
+        self._tide_at: Source | None = None
 
     def error(self, source: Source, message: str, job: str | None = None) -> None:
         self.errors.append(Diagnostic(source, message, job))
@@ -252,6 +255,8 @@ class ConfigBuilder:
                     self.error(at, "decorate_all_jobs must be true or false")
                 else:
                     self.decorate_all_jobs = self.decorate_all_jobs or value
+            elif key == "tide" and self.in_repo is None:
+                self._add_tide(value, at)
             elif key in PROW_SETTINGS and self.in_repo is None:
                 settings.append(key)
             elif key != PROW_IGNORED:
@@ -260,6 +265,27 @@ class ConfigBuilder:
             at = data.at(settings[0]) if isinstance(data, SourceMap) else where
             msg = f"Prow settings not read by foredeck (not job config): {', '.join(settings)}"
             self.warn(at, msg, "prow-settings")
+
+    def _add_tide(self, raw: Any, at: Source) -> None:
+        """The merge pool's section (`config.tide`): once in the whole config."""
+        if self._tide_at is not None:
+            self.error(at, f"tide is given twice (first at {self._tide_at})")
+            return
+        self._tide_at = at
+        if not isinstance(raw, dict):
+            self.error(at, "tide must be a mapping")
+            return
+        try:
+            self.tide = TideConfig.model_validate(raw)
+        except ValidationError as exc:
+            for e in exc.errors():
+                loc = tuple(e["loc"])
+                message = str(e.get("ctx", {}).get("error", e["msg"]))
+                self.error(locate(raw, loc, at), f"tide.{_loc_text(loc)}: {message}")
+            return
+        for key in self.tide.unknown_fields():
+            msg = f"tide field {key!r} is kept but foredeck does not use it"
+            self.warn(locate(raw, (key,), at), msg, "unused-prow-field")
 
     def _add_repo_jobs(self, key: str, value: Any, at: Source) -> None:
         kind = _KINDS[key]
@@ -303,7 +329,10 @@ class ConfigBuilder:
         all_presets = PresetIndex([*presets, *own_presets])
         decorate_all = self.decorate_all_jobs if decorate_all_jobs is None else decorate_all_jobs
         config = JobConfig(
-            presets=own_presets, decorate_all_jobs=decorate_all, lease_types=self.lease_types
+            presets=own_presets,
+            decorate_all_jobs=decorate_all,
+            lease_types=self.lease_types,
+            tide=self.tide,
         )
         repo_jobs: dict[tuple[str, str], list[RepoJob]] = defaultdict(list)
         for kind, org_repo, raw, where in self._raw_jobs:

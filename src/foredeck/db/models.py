@@ -310,3 +310,23 @@ class AuditEntry(Base):
         Index("ix_audit_log_actor_id", "actor", "id"),
         Index("ix_audit_log_action_id", "action", "id"),
     )
+
+
+class TidePool(Base):
+    """A merge pool (a repository's branch) as Tide's last sync saw it: the dashboard's pool
+    page reads it. Rewritten after each sync; only the last one counts."""
+
+    __tablename__ = "tide_pools"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(100))
+    repo: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str] = mapped_column(String(255))
+    base_sha: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(255))
+    """What Tide did or waits for: `merge`, `merge-batch`, `batch`, `retest`, `wait`, ..."""
+    pulls: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    """Each pull request: `number`, `title`, `sha`, `why` (its `tide` status), `ready`."""
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("org", "repo", "branch"),)

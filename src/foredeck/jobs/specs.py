@@ -22,9 +22,14 @@ MAX_REASON = 1000
 """Characters of `trigger_reason` kept on the row."""
 
 
-def job_spec(job: Presubmit | Postsubmit, refs: Refs, delivery_id: str, reason: str) -> JobCreate:
-    """The row for running `job` against `refs`, caused by the delivery `delivery_id`."""
+def job_spec(
+    job: Presubmit | Postsubmit, refs: Refs, delivery_id: str, reason: str, *, batch: bool = False
+) -> JobCreate:
+    """The row for running `job` against `refs`, caused by the delivery `delivery_id`; with
+    `batch`, a presubmit testing the several pulls of `refs` together (Prow's batch job)."""
     kind: JobType = "presubmit" if isinstance(job, Presubmit) else "postsubmit"
+    if batch:
+        kind = "batch"
     return JobCreate(
         name=job.name,
         type=kind,

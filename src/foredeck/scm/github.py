@@ -22,6 +22,7 @@ from foredeck.scm.github_http import (
     repo_path,
     segment,
 )
+from foredeck.scm.github_merges import GitHubMerges
 from foredeck.scm.github_pulls import GitHubPullWrites
 from foredeck.scm.github_types import (
     LOGIN,
@@ -39,7 +40,7 @@ from foredeck.settings import GitHubSettings
 log = logging.getLogger(__name__)
 
 
-class GitHubClient(StatusSetter, GitHubPullWrites):
+class GitHubClient(StatusSetter, GitHubPullWrites, GitHubMerges):
     """Async GitHub REST client. Use `async with`, or call `close()`.
 
     `auth` is a token (string or `TokenAuth`) or a GitHub App (`AppAuth`); `auth_from_files()`

@@ -223,6 +223,10 @@ class PullBranch(_Model):
     """None when the head repository (a fork) was deleted."""
 
 
+class Milestone(_Model):
+    title: str = ""
+
+
 class PullRequest(_Model):
     number: int
     state: Literal["open", "closed"]
@@ -240,6 +244,7 @@ class PullRequest(_Model):
     html_url: str = ""
     author_association: str = "NONE"
     merge_commit_sha: str | None = None
+    milestone: Milestone | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -265,6 +270,18 @@ class CommitStatus(_Model):
     target_url: str | None = None
     creator: User | None = None
     created_at: datetime
+
+
+class CheckRun(_Model):
+    """A check run of a GitHub App (GitHub Actions' jobs are check runs)."""
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None = None
+    details_url: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
 
 
 class Installation(_Model):

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from foredeck.scm.branches import Checkout, CommitPeople
 from foredeck.scm.github_types import CommitStatus, IssueComment, Label, PullRequest
+from foredeck.scm.merges import PullMerges
 from foredeck.scm.statuses import StatusWriter
 
 if TYPE_CHECKING:
@@ -97,7 +98,9 @@ class PullWrites(Protocol):
 
 
 @runtime_checkable
-class ScmClient(StatusWriter, IssueComments, IssueLabels, IssuePeople, PullWrites, Protocol):
+class ScmClient(
+    StatusWriter, IssueComments, IssueLabels, IssuePeople, PullWrites, PullMerges, Protocol
+):
     """All a provider's client does; consumers declare the part they use."""
 
     async def close(self) -> None: ...

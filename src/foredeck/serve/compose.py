@@ -10,6 +10,7 @@ a process running only the controller still sees jobs that another process's wor
 - the hook wakes the event worker after each logged event (the hook app does that itself);
 - the event worker wakes the controller after events were handled (new jobs);
 - the periodic scheduler wakes the controller after it created runs;
+- Tide (the merge pool) wakes the controller after it started retests or batches;
 - the controller wakes the reporter on job state changes;
 - the API wakes the controller and the reporter after it created or aborted a job;
 - the local SCM watcher wakes the event worker after it logged events.
@@ -43,6 +44,7 @@ from foredeck.serve.roles import HTTP_ROLES, ROLES, Role
 from foredeck.serve.worker_process import WorkerProcess
 from foredeck.settings import Settings
 from foredeck.sinker import Sinker
+from foredeck.tide import Tide
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,16 @@ def _assemble(settings: Settings, role: Role, engine: Engine) -> Service:
             )
     if wants("sinker") and settings.sinker.enabled:
         others.append(Sinker.from_settings(settings, engine, registry=registry))
+    if wants("tide") and settings.tide.enabled:
+        if central is None:
+            log.info("tide: no config_path, so no merge pool")
+        else:
+            wake = _fan_out(wake_controller)
+            others.append(
+                Tide.from_settings(
+                    settings, engine, central, scm, registry=registry, on_started=wake
+                )
+            )
     if wants("controller") and settings.leases.types:
         # The reaper, cleaners and janitor of leases (docs/leases.md), beside the controller.
         others.append(LeaseKeeper(LeaseService(engine, settings.leases)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Role = Literal["all", "hook", "worker", "controller", "reporter", "periodics", "sinker", "watcher"]
+Role = Literal[
+    "all", "hook", "worker", "controller", "reporter", "periodics", "sinker", "tide", "watcher"
+]
 ROLES: tuple[Role, ...] = get_args(Role)
 HTTP_ROLES: frozenset[Role] = frozenset({"all", "hook"})

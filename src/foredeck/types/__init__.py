@@ -16,13 +16,17 @@ a `PipelineError` (the YAML reader, the pipeline loader, `foredeck run`) does no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_BIGINT = 2**63 - 1
 """SQLite's integers and PostgreSQL's BIGINT (ids)."""
 MAX_INT = 2**31 - 1
 """PostgreSQL's INTEGER (pull request numbers); `foredeck.bounds` types route parameters with it."""
+
+MergeMethod = Literal["merge", "squash", "rebase"]
+"""How a pull request lands on its base: GitHub's three (the merge pool's `merge_method`)."""
+MERGE_METHODS: tuple[MergeMethod, ...] = get_args(MergeMethod)
 
 
 @dataclass(frozen=True)

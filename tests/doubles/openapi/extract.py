@@ -67,6 +67,11 @@ OPERATIONS: list[tuple[str, str]] = [
     ("post", "/repos/{owner}/{repo}/git/commits"),
     ("post", "/repos/{owner}/{repo}/git/refs"),
     ("patch", "/repos/{owner}/{repo}/git/refs/{ref}"),
+    # the merge pool (docs/tide.md): merges, and the issues that block them
+    ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
+    ("get", "/repos/{owner}/{repo}/issues"),
+    ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("get", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
     # the dashboard's GitHub login (docs/access.md): who signed in, and their teams
     ("get", "/user"),
     ("get", "/user/teams"),

@@ -10,7 +10,7 @@ reporter never waits on it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from foredeck.scm.github_types import (
 )
 from foredeck.scm.links import DashboardLinks
 from foredeck.scm.local.labels import ASSIGNEES_FILE, LABEL_COLOR, REVIEWERS_FILE, LabelStore
+from foredeck.scm.local.merges import LocalMerges
 from foredeck.scm.local.names import (
     LocalScmError,
     check_comment,
@@ -42,7 +43,7 @@ from foredeck.scm.local.writes import LocalPullWrites
 from foredeck.scm.statuses import NewStatus, StatusSetter
 
 
-class LocalScm(StatusSetter, LocalPullWrites):
+class LocalScm(StatusSetter, LocalPullWrites, LocalMerges):
     """`ScmClient` over local repositories; statuses and comments in foredeck's database.
 
     Create one per event loop user, like `GitHubClient`; `close()` waits for queued writes.
@@ -66,6 +67,7 @@ class LocalScm(StatusSetter, LocalPullWrites):
         self.reviewers = LabelStore(beside / REVIEWERS_FILE)
         self.repos = repos
         self.bot_login = bot_login
+        self.engine = engine
         self._state = ScmState(engine)
 
     def __repr__(self) -> str:
@@ -275,7 +277,19 @@ class LocalScm(StatusSetter, LocalPullWrites):
         if sha is None:
             raise LocalScmError(404, f"{owner}/{repo}: no commit for {ref!r}")
         rows = await asyncio.to_thread(self._state.statuses, owner, repo, sha)
-        ordered = sorted(rows.values(), key=lambda r: (r.updated_at, r.id), reverse=True)
+        return self._newest_first(rows.values())
+
+    async def statuses_of(
+        self, owner: str, repo: str, shas: Sequence[str]
+    ) -> dict[str, list[CommitStatus]]:
+        """The statuses of each commit in `shas`, in one query (the merge pool's)."""
+        for sha in shas:
+            check_sha(sha)
+        found = await asyncio.to_thread(self._state.statuses_of, owner, repo, shas)
+        return {sha: self._newest_first(rows.values()) for sha, rows in found.items()}
+
+    def _newest_first(self, rows: Iterable[StatusRow]) -> list[CommitStatus]:
+        ordered = sorted(rows, key=lambda r: (r.updated_at, r.id), reverse=True)
         return [self._bot_status(row) for row in ordered]
 
     # contents and refs

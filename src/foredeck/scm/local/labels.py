@@ -42,6 +42,13 @@ class LabelStore:
         with self._locked():
             return list(self._read().get(self._key(org, repo, number), []))
 
+    def of_repo(self, org: str, repo: str) -> dict[int, list[str]]:
+        """Every numbered entry of `ORG/REPO`, read once (listing many pull requests)."""
+        prefix = f"{org}/{repo}#"
+        with self._locked():
+            items = self._read().items()
+        return {int(k[len(prefix) :]): v for k, v in items if k.startswith(prefix)}
+
     def update(
         self,
         org: str,

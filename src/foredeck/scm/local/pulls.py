@@ -23,9 +23,9 @@ from foredeck.scm.github_types import (
 )
 from foredeck.scm.links import DashboardLinks
 from foredeck.scm.local.labels import LABEL_COLOR, LABELS_FILE, LabelStore
-from foredeck.scm.local.names import LocalScmError, pr_branch
-from foredeck.scm.local.pullmeta import PULLS_FILE, PullMetaStore
-from foredeck.scm.local.repos import LocalRepos
+from foredeck.scm.local.names import LocalScmError, pr_branch, pr_number
+from foredeck.scm.local.pullmeta import PULLS_FILE, PullMeta, PullMetaStore
+from foredeck.scm.local.repos import CommitInfo, LocalRepos
 from foredeck.settings import ReporterSettings
 
 DEFAULT_LINKS = DashboardLinks(ReporterSettings().dashboard_url)
@@ -98,28 +98,74 @@ class LocalPulls:
             raise LocalScmError(
                 404, f"{org}/{repo}: no pull request #{number} (no branch {branch})"
             )
-        base = repos.branch_sha(org, repo, repos.base_branch)
-        if base is None:
-            raise LocalScmError(404, f"{org}/{repo}: no base branch {repos.base_branch}")
-        if labels is None:
-            labels = self.labels.get(org, repo, number)
+        base = self._base(org, repo)
         own = repos.commits(org, repo, [f"{base}..{head}"])
         first = own[0] if own else repos.commit(org, repo, head)
         last = own[-1] if own else first
-        repository = self.repository(org, repo)
-        meta = self.meta.get(org, repo, number)  # opened through the API: its own title
+        if labels is None:
+            labels = self.labels.get(org, repo, number)
+        meta = self.meta.get(org, repo, number)
+        return self._build(org, repo, number, (head, base), (first, last), labels, meta)
+
+    def open_pulls(self, org: str, repo: str) -> list[PullRequest]:
+        """Every open pull request of `ORG/REPO`, newest first, as `pull` makes each: with a
+        fixed number of git calls and file reads however many there are."""
+        repos = self.repos
+        branches = repos.branches(org, repo)
+        heads = {n: sha for b, sha in branches.items() if (n := pr_number(b)) is not None}
+        if not heads:
+            return []
+        base = branches.get(repos.base_branch) or self._base(org, repo)
+        graph = repos.first_parents(org, repo, sorted(set(heads.values())), base)
+        labels, metas = self.labels.of_repo(org, repo), self.meta.of_repo(org, repo)
+        repository, users = self.repository(org, repo), dict[str, User]()
+        found = []
+        for number in sorted(heads, reverse=True):
+            head = heads[number]
+            last = first = graph[head][0] if head in graph else repos.commit(org, repo, head)
+            parent = graph[head][1] if head in graph else None
+            while parent in graph:
+                first, parent = graph[parent]
+            own = (first, last)
+            pair = (head, base)
+            meta = metas.get(number)
+            user = users.get(first.login) or users.setdefault(first.login, self.user(first.login))
+            names = labels.get(number, [])
+            found.append(self._build(org, repo, number, pair, own, names, meta, (repository, user)))
+        return found
+
+    def _base(self, org: str, repo: str) -> str:
+        base = self.repos.branch_sha(org, repo, self.repos.base_branch)
+        if base is None:
+            raise LocalScmError(404, f"{org}/{repo}: no base branch {self.repos.base_branch}")
+        return base
+
+    def _build(
+        self,
+        org: str,
+        repo: str,
+        number: int,
+        shas: tuple[str, str],
+        own: tuple[CommitInfo, CommitInfo],
+        labels: Sequence[str],
+        meta: PullMeta | None,
+        made: tuple[Repository, User] | None = None,
+    ) -> PullRequest:
+        """The pull request at `shas` (head, base) whose own commits run from `own` (first,
+        last); `meta` when it was opened through the API (its own title); `made`: its
+        repository and author when the caller has them already."""
+        (head, base), (first, last) = shas, own
+        branch, base_branch = pr_branch(number), self.repos.base_branch
+        repository, author = made or (self.repository(org, repo), self.user(first.login))
         return PullRequest(
             number=number,
             state="open",
             title=meta.title if meta else first.subject,
             body=(meta.body if meta else first.message.partition("\n")[2].strip()) or None,
-            user=self.user(first.login),
+            user=author,
             head=PullBranch(ref=branch, sha=head, label=f"{org}:{branch}", repo=repository),
             base=PullBranch(
-                ref=repos.base_branch,
-                sha=base,
-                label=f"{org}:{repos.base_branch}",
-                repo=repository,
+                ref=base_branch, sha=base, label=f"{org}:{base_branch}", repo=repository
             ),
             labels=[Label(name=name, color=LABEL_COLOR) for name in labels],
             html_url=self.links.pull(org, repo, number),

@@ -7,7 +7,7 @@ watcher in a thread of its own. Every ORG, REPO, branch, rev and path is validat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from foredeck.scm.local.names import (
 from foredeck.settings import ScmSettings
 
 GIT_TIMEOUT = 60.0
+MAX_KNOWN_COMMITS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class LocalRepos:
         self.base_branch = check_branch(base_branch)
         self.timeout = timeout
         self._env = git_env()
+        self._known: set[tuple[str, str, str]] = set()
+        """Commits seen to exist (branch heads listed, commits checked): they stay commits."""
 
     @classmethod
     def from_settings(cls, settings: ScmSettings) -> LocalRepos:
@@ -107,9 +110,20 @@ class LocalRepos:
 
     # git
 
-    def git(self, org: str, repo: str, args: Sequence[str], *, check: bool = True) -> GitResult:
+    def git(
+        self,
+        org: str,
+        repo: str,
+        args: Sequence[str],
+        *,
+        check: bool = True,
+        stdin: bytes | None = None,
+    ) -> GitResult:
         result = run_git(
-            [f"--git-dir={self.git_dir(org, repo)}", *args], env=self._env, timeout=self.timeout
+            [f"--git-dir={self.git_dir(org, repo)}", *args],
+            env=self._env,
+            timeout=self.timeout,
+            stdin=stdin,
         )
         if result.timed_out:
             raise LocalScmError(0, f"{org}/{repo}: git {args[0]} timed out")
@@ -130,7 +144,13 @@ class LocalRepos:
             name, _, sha = line.partition("\0")
             if name and sha:
                 heads[name] = sha
+        self._remember(org, repo, heads.values())
         return heads
+
+    def _remember(self, org: str, repo: str, shas: Iterable[str]) -> None:
+        if len(self._known) > MAX_KNOWN_COMMITS:
+            self._known.clear()
+        self._known.update((org, repo, sha) for sha in shas)
 
     def branch_sha(self, org: str, repo: str, branch: str) -> str | None:
         return self.resolve(org, repo, f"refs/heads/{check_branch(branch)}")
@@ -145,7 +165,12 @@ class LocalRepos:
         return sha if result.rc == 0 and sha else None
 
     def commit_exists(self, org: str, repo: str, sha: str) -> bool:
-        return self.resolve(org, repo, check_sha(sha)) == sha
+        if (org, repo, sha) in self._known:
+            return True
+        found = self.resolve(org, repo, check_sha(sha)) == sha
+        if found:
+            self._remember(org, repo, [sha])
+        return found
 
     def commits(self, org: str, repo: str, spec: Sequence[str], limit: int = 0) -> list[CommitInfo]:
         """`git log` of `spec` (such as `[base..head]`), oldest first."""
@@ -153,24 +178,19 @@ class LocalRepos:
         if limit:
             args.insert(1, f"--max-count={limit}")
         out = self.git(org, repo, [*args, *spec, "--"]).stdout.decode("utf-8", "replace")
-        found = []
-        for record in out.split("\x1e"):
-            fields = record.strip("\n").split("\x1f")
-            if len(fields) != 6:
-                continue
-            sha, name, email, at, subject, message = fields
-            found.append(
-                CommitInfo(
-                    sha=sha,
-                    login=login_of(email, name),
-                    name=name,
-                    email=email,
-                    subject=subject,
-                    message=message.rstrip("\n"),
-                    time=datetime.fromtimestamp(int(at), UTC),
-                )
-            )
-        return found
+        return [info for info, _ in _parse_log(out, parents=False)]
+
+    def first_parents(
+        self, org: str, repo: str, heads: Sequence[str], base: str
+    ) -> dict[str, tuple[CommitInfo, str | None]]:
+        """Every commit reachable from `heads` but not from `base`, with its first parent: one
+        `git log` for all the pull requests of a repository."""
+        if not heads:
+            return {}
+        spec = "".join(f"{check_sha(h)}\n" for h in heads) + f"^{check_sha(base)}\n"
+        args = ["log", f"--format=%H%x1f%P{_LOG_FORMAT[2:]}", "--stdin"]
+        out = self.git(org, repo, args, stdin=spec.encode()).stdout.decode("utf-8", "replace")
+        return {info.sha: (info, parent) for info, parent in _parse_log(out, parents=True)}
 
     def commit(self, org: str, repo: str, sha: str) -> CommitInfo:
         found = self.commits(org, repo, ["-1", check_sha(sha)])
@@ -223,6 +243,31 @@ class LocalRepos:
         if size > max_size:
             raise LocalScmError(422, f"{path} is {size} bytes, over the {max_size} byte limit")
         return self.git(org, repo, ["cat-file", "blob", spec]).stdout
+
+
+def _parse_log(out: str, *, parents: bool) -> list[tuple[CommitInfo, str | None]]:
+    """Records of `_LOG_FORMAT` (preceded by `%P` when `parents`): each commit and its first
+    parent."""
+    found = []
+    for record in out.split("\x1e"):
+        fields = record.strip("\n").split("\x1f")
+        parent: str | None = None
+        if parents and len(fields) == 7:
+            parent = fields.pop(1).split(" ")[0] or None
+        if len(fields) != 6:
+            continue
+        sha, name, email, at, subject, message = fields
+        info = CommitInfo(
+            sha=sha,
+            login=login_of(email, name),
+            name=name,
+            email=email,
+            subject=subject,
+            message=message.rstrip("\n"),
+            time=datetime.fromtimestamp(int(at), UTC),
+        )
+        found.append((info, parent))
+    return found
 
 
 def _git_dir_of(path: Path) -> Path | None:

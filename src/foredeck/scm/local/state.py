@@ -16,7 +16,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,7 @@ from foredeck.scm.local.pulls import CommentRow
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
+SHAS_PER_QUERY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,26 +234,39 @@ class ScmState:
 
     def statuses(self, org: str, repo: str, sha: str) -> dict[str, StatusRow]:
         """The status of each context on a commit, with this client's queued writes applied."""
+        return self.statuses_of(org, repo, [sha]).get(sha, {})
+
+    def statuses_of(
+        self, org: str, repo: str, shas: Sequence[str]
+    ) -> dict[str, dict[str, StatusRow]]:
+        """`statuses` of each commit in `shas`, in one query."""
+        wanted = set(shas)
         with self._lock:
-            pending = {k[3]: v for k, (_, v) in self._statuses.items() if k[:3] == (org, repo, sha)}
-        where = (ScmStatus.org == org) & (ScmStatus.repo == repo) & (ScmStatus.sha == sha)
+            pending = [v for k, (_, v) in self._statuses.items() if k[:2] == (org, repo)]
+        found: dict[str, dict[str, StatusRow]] = {sha: {} for sha in wanted}
+        ordered = sorted(wanted)
+        chunks = [ordered[i : i + SHAS_PER_QUERY] for i in range(0, len(ordered), SHAS_PER_QUERY)]
         with session_factory(self._reader)() as s, s.begin():
-            found = {
-                r.context: StatusRow(
-                    r.id,
-                    r.org,
-                    r.repo,
-                    r.sha,
-                    r.context,
-                    r.state,
-                    r.description,
-                    r.target_url,
-                    r.created_at,
-                    r.updated_at,
-                )
-                for r in s.execute(select(ScmStatus).where(where)).scalars()
-            }
-        found.update(pending)
+            for chunk in chunks:
+                where = (ScmStatus.org == org) & (ScmStatus.repo == repo)
+                for r in s.execute(
+                    select(ScmStatus).where(where, ScmStatus.sha.in_(chunk))
+                ).scalars():
+                    found[r.sha][r.context] = StatusRow(
+                        r.id,
+                        r.org,
+                        r.repo,
+                        r.sha,
+                        r.context,
+                        r.state,
+                        r.description,
+                        r.target_url,
+                        r.created_at,
+                        r.updated_at,
+                    )
+        for row in pending:
+            if row.sha in wanted:
+                found[row.sha][row.context] = row
         return found
 
     def set_status(self, row: StatusRow) -> None:

@@ -40,10 +40,10 @@ class LocalPullWrites:
         return sorted((n for n in found if n is not None), reverse=True)
 
     def _open_pulls(self, org: str, repo: str, head: str | None) -> list[PullRequest]:
-        numbers = self._open_numbers(org, repo)
-        if head is not None:
-            meta = self.pulls.meta.of_repo(org, repo)
-            numbers = [n for n in numbers if n in meta and meta[n].head == head]
+        if head is None:
+            return self.pulls.open_pulls(org, repo)
+        meta = self.pulls.meta.of_repo(org, repo)
+        numbers = [n for n in self._open_numbers(org, repo) if n in meta and meta[n].head == head]
         return [self.pulls.pull(org, repo, n) for n in numbers]
 
     async def list_open_pulls(
@@ -142,7 +142,7 @@ class LocalPullWrites:
         if result.rc != 0:
             err = result.stderr.decode("utf-8", "replace").strip()[:500]
             raise LocalScmError(404, f"{org}/{repo}: cannot check out {base}: {err}")
-        sha = _git(dest, ["rev-parse", "HEAD"]).strip()
+        sha = git_in(dest, ["rev-parse", "HEAD"]).strip()
         return LocalCheckout(self, org, repo, dest, sha, paths)
 
     async def checkout_tree(
@@ -187,9 +187,9 @@ class LocalCheckout:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".msg") as msg:
             msg.write(message)
             msg.flush()
-            _git(root, ["commit", "--quiet", "--no-verify", f"--file={msg.name}"], people)
-        sha = _git(root, ["rev-parse", "HEAD"]).strip()
-        if current is not None and self._same(current, _git(root, ["rev-parse", "HEAD^{tree}"])):
+            git_in(root, ["commit", "--quiet", "--no-verify", f"--file={msg.name}"], people)
+        sha = git_in(root, ["rev-parse", "HEAD"]).strip()
+        if current is not None and self._same(current, git_in(root, ["rev-parse", "HEAD^{tree}"])):
             return current
         ref = f"HEAD:refs/heads/{check_branch(branch)}"
         result = run_git(
@@ -211,7 +211,7 @@ class LocalCheckout:
         """Stage what changed under the paths (as on GitHub, where nothing else is checked
         out); whether anything did."""
         args = ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]
-        records = _git(self.root, args).split("\0")
+        records = git_in(self.root, args).split("\0")
         wanted = [r[3:] for r in records if len(r) > 3 and under(r[3:], self._paths)]
         if not wanted:
             return False
@@ -242,7 +242,8 @@ class LocalCheckout:
         return await asyncio.to_thread(self._push, branch, message, identity, current)
 
 
-def _git(cwd: Path, args: list[str], env: dict[str, str] | None = None) -> str:
+def git_in(cwd: Path | None, args: list[str], env: dict[str, str] | None = None) -> str:
+    """`git ARGS` in `cwd` (a clone of ours); its output, or `LocalScmError`."""
     result = run_git(args, env=git_env(env), timeout=GIT_TIMEOUT, cwd=cwd)
     if result.rc != 0:
         err = result.stderr.decode("utf-8", "replace").strip()[:500]
