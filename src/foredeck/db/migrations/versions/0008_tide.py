@@ -1,6 +1,6 @@
 """Tide: the merge pools as the last sync saw them (the dashboard's pool page).
 
-Revision ID: 0008_tide
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision: str = "0008_tide"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
