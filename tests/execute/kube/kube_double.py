@@ -295,6 +295,7 @@ class KubeDouble:
         self._drop_compacts = False
         self.pods_forbidden = False  # pod listing answers 403 (RBAC without pods)
         self.watch_forbidden = False  # watch requests answer 403 (RBAC without watch)
+        self.secrets_forbidden = False  # creating a Secret answers 403 (RBAC without secrets)
         self.gone_http = 0  # the next N watch requests get an HTTP 410 instead of a stream
         self.url = ""
         self.port = 0
@@ -496,6 +497,8 @@ class KubeDouble:
             return status_response(404, "NotFound", "the server could not find the resource")
         ns = request.path_params["ns"]
         if request.method == "POST":
+            if resource == SECRETS and self.secrets_forbidden:
+                return status_response(403, "Forbidden", 'cannot create resource "secrets"')
             return self._create(resource, ns, await request.json())
         query = request.query_params
         try:

@@ -250,12 +250,14 @@ def _user_container(body: dict[str, Any], decoration: Decoration, mounts: bool =
 
 
 def _sidecars(sidecars: list[dict[str, Any]], decoration: Decoration) -> None:
-    """Sidecars get the job's leases, as a local container sidecar does."""
+    """Sidecars get the job's leases, as a local container sidecar does (an Argo sidecar with
+    `mirrorVolumeMounts` gets the main container's mount from Argo: a second one would clash)."""
     if decoration.leases is None:
         return
     for body in sidecars:
         _add_env(body, decoration.lease_env())
-        body["volumeMounts"] = [*(body.get("volumeMounts") or []), decoration.leases.mount()]
+        if not body.get("mirrorVolumeMounts"):
+            body["volumeMounts"] = [*(body.get("volumeMounts") or []), decoration.leases.mount()]
 
 
 def _task_dir(name: str, matrix: bool, instance: str) -> str:
