@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
 
 from foredeck.controller import Controller
-from foredeck.db import session_factory
-from foredeck.db.engine import write_lock
-from foredeck.db.jobs import JobCreate, create_job
 from foredeck.leases import LeaseService, store
 from tests.controller.helpers import get_job, run_all
 from tests.controller.test_leases import pg_settings, prefix, slot_settings
-from tests.controller.test_remote import env_of, kube_settings, kubeconfig, submitted
+from tests.controller.test_remote import (
+    add_remote_job,
+    env_of,
+    kube_settings,
+    kubeconfig,
+    submitted,
+)
 from tests.db.fixtures import Database
 from tests.execute.kube.engines import PIPELINERUNS, WORKFLOWS, ArgoSim, TektonSim
 from tests.execute.kube.kube_double import SECRETS, KubeDouble
@@ -26,23 +28,10 @@ from tests.kit.wait import eventually
 __all__ = ["kubeconfig", "prefix"]  # fixtures
 
 
-def add_leasing_job(db: Database, name: str, agent: str, leases: list[dict[str, Any]]) -> int:
-    config = {
-        "name": name,
-        "agent": agent,
-        "leases": leases,
-        "spec": {"containers": [{"image": "alpine:3.20", "command": ["sh", "-c", "make e2e"]}]},
-    }
-    spec = JobCreate(name=name, type="periodic", job_config=config, agent=agent)
-    with write_lock(db.engine), session_factory(db.engine).begin() as session:
-        job, _ = create_job(session, spec)
-        return job.id
-
-
 async def test_a_tekton_job_reads_its_leased_database_from_a_secret_gone_after_the_run(
     sqlite_db: Database, tmp_path: Path, kube_double: KubeDouble, kubeconfig: Path, prefix: str
 ) -> None:
-    job_id = add_leasing_job(sqlite_db, "e2e-tekton", "tekton", [{"type": "test-db"}])
+    job_id = add_remote_job(sqlite_db, "e2e-tekton", "tekton", [{"type": "test-db"}])
     settings = pg_settings(tmp_path, sqlite_db, prefix)
     settings.kube = kube_settings(tmp_path, sqlite_db, kubeconfig).kube
     controller = Controller(sqlite_db.engine, settings)
@@ -92,7 +81,7 @@ async def test_a_lease_lost_mid_run_stops_the_argo_workflow_and_the_job_ends_err
     settings.kube = kube_settings(tmp_path, sqlite_db, kubeconfig).kube
     service = LeaseService(sqlite_db.engine, settings.leases)
     service.sync()
-    job_id = add_leasing_job(sqlite_db, "loses-argo", "argo", [{"type": "slot", "ttl": 1}])
+    job_id = add_remote_job(sqlite_db, "loses-argo", "argo", [{"type": "slot", "ttl": 1}])
     controller = Controller(sqlite_db.engine, settings)
     name, workflow = await submitted(controller, job_id, kube_double, WORKFLOWS)
     await eventually(lambda: kube_double.watches_open > 0, timeout=20)

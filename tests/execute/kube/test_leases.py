@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ import pytest
 
 from foredeck.controller.jobleases import JobLeases
 from foredeck.execute.executor import ExecutorError, RunRequest
-from foredeck.execute.kube.client import KubeTarget
 from foredeck.execute.kube.executor import KubeExecutor
 from foredeck.execute.kube.leases import MAX_SECRET_BYTES
 from foredeck.execute.runstate import RunResult
@@ -119,6 +119,15 @@ class Remote:
                 assert not [s for s in SECRET_TEXT if s in text], path
 
 
+Start = Callable[[str], Remote]
+
+
+@pytest.fixture
+def start(kube_double: KubeDouble, pod_fields: PipelineRunSpec, tmp_path: Path) -> Start:
+    """Start an executor run of `pod-fields.yaml` with leases on `argo` or `tekton`."""
+    return lambda engine: Remote(engine, pod_fields, tmp_path, kube_double)
+
+
 def containers(engine: str, doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[Any]]]:
     """Every user container and sidecar of a manifest, with the mounts it gets."""
     found: list[tuple[dict[str, Any], list[Any]]] = []
@@ -182,13 +191,9 @@ async def play_failure(engine: str, double: KubeDouble, name: str) -> None:
 
 @pytest.mark.parametrize("engine", ["argo", "tekton"])
 async def test_lease_files_reach_every_container_in_a_secret_deleted_at_the_end(
-    engine: str,
-    kube_double: KubeDouble,
-    kube_target: KubeTarget,
-    pod_fields: PipelineRunSpec,
-    tmp_path: Path,
+    engine: str, kube_double: KubeDouble, start: Start
 ) -> None:
-    remote = Remote(engine, pod_fields, tmp_path, kube_double)
+    remote = start(engine)
     name, doc, secret = await remote.created()
     assert kube_double.rejected == []  # the manifest still validates against upstream's schema
 
@@ -240,13 +245,9 @@ async def test_lease_files_reach_every_container_in_a_secret_deleted_at_the_end(
 
 @pytest.mark.parametrize("engine", ["argo", "tekton"])
 async def test_the_secret_is_deleted_when_the_run_fails(
-    engine: str,
-    kube_double: KubeDouble,
-    kube_target: KubeTarget,
-    pod_fields: PipelineRunSpec,
-    tmp_path: Path,
+    engine: str, kube_double: KubeDouble, start: Start
 ) -> None:
-    remote = Remote(engine, pod_fields, tmp_path, kube_double)
+    remote = start(engine)
     name, _, _ = await remote.created()
     await play_failure(engine, kube_double, name)
     result = await remote.result()
@@ -256,9 +257,9 @@ async def test_the_secret_is_deleted_when_the_run_fails(
 
 
 async def test_the_secret_is_deleted_when_the_run_is_aborted(
-    kube_double: KubeDouble, kube_target: KubeTarget, pod_fields: PipelineRunSpec, tmp_path: Path
+    kube_double: KubeDouble, start: Start
 ) -> None:
-    remote = Remote("tekton", pod_fields, tmp_path, kube_double)
+    remote = start("tekton")
     name, _, _ = await remote.created()
     remote.cancel.set()
 
@@ -277,10 +278,10 @@ async def test_the_secret_is_deleted_when_the_run_is_aborted(
 
 
 async def test_the_secret_is_deleted_when_the_run_is_cancelled_at_once(
-    kube_double: KubeDouble, kube_target: KubeTarget, pod_fields: PipelineRunSpec, tmp_path: Path
+    kube_double: KubeDouble, start: Start
 ) -> None:
     """Cancelling the coroutine leaves the Workflow (stopping) for a sinker, never the leases."""
-    remote = Remote("argo", pod_fields, tmp_path, kube_double)
+    remote = start("argo")
     name, _, _ = await remote.created()
     remote.task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -291,9 +292,9 @@ async def test_the_secret_is_deleted_when_the_run_is_cancelled_at_once(
 
 
 async def test_the_secret_goes_with_a_run_deleted_from_outside(
-    kube_double: KubeDouble, kube_target: KubeTarget, pod_fields: PipelineRunSpec, tmp_path: Path
+    kube_double: KubeDouble, start: Start
 ) -> None:
-    remote = Remote("argo", pod_fields, tmp_path, kube_double)
+    remote = start("argo")
     name, _, _ = await remote.created()
     ArgoSim(kube_double, NAMESPACE, name).running()
     await kube_double_delete(kube_double, name)
@@ -313,10 +314,10 @@ async def kube_double_delete(double: KubeDouble, name: str) -> None:
 
 
 async def test_a_refused_secret_ends_the_run_and_deletes_it(
-    kube_double: KubeDouble, kube_target: KubeTarget, pod_fields: PipelineRunSpec, tmp_path: Path
+    kube_double: KubeDouble, start: Start
 ) -> None:
     kube_double.secrets_forbidden = True
-    remote = Remote("argo", pod_fields, tmp_path, kube_double)
+    remote = start("argo")
     with pytest.raises(
         ExecutorError, match=r'creating Secret .*-leases: 403 cannot create resource "secrets"'
     ):
@@ -326,7 +327,7 @@ async def test_a_refused_secret_ends_the_run_and_deletes_it(
 
 
 async def test_lease_files_too_large_for_a_secret_end_the_job_before_anything_is_made(
-    kube_double: KubeDouble, kube_target: KubeTarget, pod_fields: PipelineRunSpec, tmp_path: Path
+    kube_double: KubeDouble, pod_fields: PipelineRunSpec, tmp_path: Path
 ) -> None:
     big = tmp_path / "leases" / "eks-cluster-0"
     big.mkdir(parents=True)

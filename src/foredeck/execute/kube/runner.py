@@ -286,7 +286,7 @@ class _RemoteRun:
         assert self.lease_files is not None
         name = f"{self.name}-leases"
         labels = {JOB_LABEL: dns_name(self.job_id), RUN_LABEL: self.name}
-        body = self.lease_files.secret(name, self.namespace, labels)
+        body: Any = self.lease_files.secret(name, self.namespace, labels)  # a dict: sent as is
         body["metadata"]["ownerReferences"] = [owner_reference(owner)]
         count = len(self.lease_files.files)
         self.log(f"creating Secret {self.namespace}/{name} ({count} lease files)")
@@ -299,6 +299,7 @@ class _RemoteRun:
 
     async def _delete_lease_secret(self) -> None:
         name = self.lease_secret
+        assert name is not None
         core = k8s.CoreV1Api(self.client)
         try:
             await asyncio.to_thread(core.delete_namespaced_secret, name, self.namespace)
