@@ -1,9 +1,9 @@
 """A job's lease files in its pods: one Secret per run, mounted read-only at `/foredeck/leases`.
 
 Locally the steps read the files the controller wrote into the job's lease directory
-(`controller/jobleases.py`); a pod cannot see that directory, so the runner copies it into a
-Secret of the run's namespace and the decoration mounts it where a container step finds it,
-`/foredeck/leases/<type>-<i>/<key>`, with the same `FOREDECK_LEASE*` variables
+(`controller/jobleases.py`); a pod cannot see that directory, so the executor reads it, the runner
+puts it into a Secret of the run's namespace and the decoration mounts that where a container
+step finds it, `/foredeck/leases/<type>-<i>/<key>`, with the same `FOREDECK_LEASE*` variables
 (`execute/lease_mount.py`). Secret keys cannot hold a `/`: `<type>-<i>/<key>` is stored as
 `<type>-<i>.<key>` (a type has no `/`, a key no `.`, so no two files share a key) and put back
 in place by the volume's `items`.

@@ -109,8 +109,9 @@ async def run_remote(
     """
     if leases is not None and decoration is None:
         raise ValueError("lease files reach pods only through a decoration")
-    remote = _RemoteRun(run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration)
-    remote.lease_files = leases
+    remote = _RemoteRun(
+        run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration, leases
+    )
     return await remote.execute()
 
 
@@ -126,6 +127,7 @@ class _RemoteRun:
         on_event: EventCallback | None,
         options: RemoteOptions | None,
         decoration: Decoration | None = None,
+        leases: LeaseFiles | None = None,
     ) -> None:
         self.run = run
         self.decoration = decoration
@@ -176,7 +178,7 @@ class _RemoteRun:
         self.client: k8s.ApiClient | None = None
         self.children: list[dict[str, Any]] = []
         self.created = False
-        self.lease_files: LeaseFiles | None = None
+        self.lease_files = leases
         self.lease_secret: str | None = None
         """The name of the run's Secret of lease files, once it was created."""
 
