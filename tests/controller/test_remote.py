@@ -32,12 +32,16 @@ from tests.kit.wait import eventually
 from tests.storage.servers import BUCKET, s3_endpoint  # noqa: F401  (fixture)
 
 
-def add_remote_job(db: Database, name: str, agent: str) -> int:
-    config = {
+def add_remote_job(
+    db: Database, name: str, agent: str, leases: list[dict[str, Any]] | None = None
+) -> int:
+    config: dict[str, Any] = {
         "name": name,
         "agent": agent,
         "spec": {"containers": [{"image": "alpine:3.20", "command": ["sh", "-c", "echo hi"]}]},
     }
+    if leases is not None:
+        config["leases"] = leases
     spec = JobCreate(name=name, type="periodic", job_config=config, agent=agent)
     with write_lock(db.engine), session_factory(db.engine).begin() as session:
         job, _ = create_job(session, spec)

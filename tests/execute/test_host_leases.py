@@ -3,7 +3,7 @@ paths under its read-only mount; names and everything else stay as they are."""
 
 from __future__ import annotations
 
-from foredeck.execute.host import lease_paths_in_container
+from foredeck.execute.lease_mount import lease_paths_in_container
 
 
 def test_lease_paths_point_into_the_containers_mount() -> None:

@@ -47,7 +47,6 @@ STEPS_DIR = "/tekton/steps"
 SCRIPTS_DIR = "/tekton/scripts"
 ARTIFACTS_DIR = "/foredeck/artifacts"  # as `execute/kube/decorate.py` mounts it in a pod
 SRC_DIR = "/foredeck/src"  # the checkout, as in a decorated pod
-LEASES_DIR = "/foredeck/leases"  # the job's lease files (`$FOREDECK_LEASES`), read-only
 TMP_DIR = "/tmp"  # noqa: S108  (the container's, bound to the attempt's shared directory)
 EMPTY_DIR_MODE = 0o777
 """Results, exit codes and `$ARTIFACTS` are writable by any user, as a pod's emptyDir is: an

@@ -30,10 +30,11 @@ from pathlib import Path
 
 from foredeck.execute.checkout_workspace import default_working_dir
 from foredeck.execute.container_config import podman_config
-from foredeck.execute.container_step import LEASES_DIR, SRC_DIR, Mount
+from foredeck.execute.container_step import SRC_DIR, Mount
 from foredeck.execute.containers import ContainerRun
 from foredeck.execute.executor import ExecutorError, RunRequest
 from foredeck.execute.isolation import job_sandbox
+from foredeck.execute.lease_mount import LEASES_DIR, lease_paths_in_container
 from foredeck.execute.local import run_pipeline
 from foredeck.execute.podman import PodmanError, remove_dead_owners
 from foredeck.execute.runstate import RunResult
@@ -138,17 +139,3 @@ class LocalExecutor:
             mounts += (Mount(os.path.realpath(leases), LEASES_DIR, readonly=True),)
             env = lease_paths_in_container(env, str(leases))
         return ContainerRun(self.containers, env, mounts)
-
-
-def lease_paths_in_container(env: Mapping[str, str], lease_dir: str) -> dict[str, str]:
-    """`env` with the `FOREDECK_LEASE*` paths under `lease_dir` (the host's) as the container
-    sees them, under `LEASES_DIR`; names and other variables as they are."""
-    out = dict(env)
-    for name, value in env.items():
-        if not name.startswith("FOREDECK_LEASE"):
-            continue
-        if value == lease_dir:
-            out[name] = LEASES_DIR
-        elif value.startswith(lease_dir + "/"):
-            out[name] = LEASES_DIR + value[len(lease_dir) :]
-    return out

@@ -1,14 +1,17 @@
 """A Kubernetes API server double on 127.0.0.1, for the Argo and Tekton executors.
 
-It serves the real API paths the `kubernetes` client calls (custom objects: create, get, list,
-watch, merge-patch, delete; pods: list, log) with the API server's wire behaviour where the
-executors depend on it: a global `resourceVersion`, watch streams of JSON `WatchEvent` lines
-that resume from a version, `ERROR` events with a 410 `Status` for a version that has been
-compacted, k8s `Status` bodies for errors, bearer-token auth, equality label selectors and the
-`metadata.name` field selector.
+It serves the real API paths the `kubernetes` client calls (custom objects and Secrets: create, get,
+list, watch, merge-patch, delete; pods: list, log) with the API server's wire behaviour where the
+executors depend on it: a global `resourceVersion`, watch streams of JSON `WatchEvent` lines that
+resume from a version, `ERROR` events with a 410 `Status` for a version that has been compacted, k8s
+`Status` bodies for errors, bearer-token auth, equality label selectors and the `metadata.name`
+field selector.
 
 Created Workflows and PipelineRuns are VALIDATED against the upstream schemas vendored in
-`tests/data/schemas/` (as `tests/pipeline/test_emit.py` does) and refused with a 422 `Status`.
+`tests/data/schemas/` (as `tests/pipeline/test_emit.py` does) and refused with a 422 `Status`;
+Secrets against Kubernetes' `core/v1 Secret` (its `ObjectMeta` from the same vendored schema)
+and the API server's rules for them (keys `[-._a-zA-Z0-9]+`, base64 data, 1 MiB in all).
+Deleting an object deletes what names it in `ownerReferences` (Kubernetes' garbage collector).
 
 No controller runs here: tests play the engine with `ArgoSim` / `TektonSim` (`engines.py`),
 which write `status`, TaskRuns and pods as Argo's and Tekton's controllers would. Faults are
@@ -19,6 +22,7 @@ history so the resume gets 410 Gone).
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 import secrets
@@ -47,7 +51,10 @@ KINDS: dict[tuple[str, str, str], str] = {
     ("argoproj.io", "v1alpha1", "workflows"): "Workflow",
     ("tekton.dev", "v1", "pipelineruns"): "PipelineRun",
     ("tekton.dev", "v1", "taskruns"): "TaskRun",
+    ("", "v1", "secrets"): "Secret",
 }
+SECRETS = ("", "v1", "secrets")
+MAX_SECRET_BYTES = 1024 * 1024
 
 
 @cache
@@ -73,7 +80,48 @@ def tekton_validator() -> Draft4Validator:
     return Draft4Validator({"$ref": "#/definitions/v1.PipelineRun", "definitions": definitions})
 
 
-VALIDATORS: dict[str, Any] = {"Workflow": argo_validator, "PipelineRun": tekton_validator}
+@cache
+def secret_validator() -> Draft7Validator:
+    """`io.k8s.api.core.v1.Secret` of Kubernetes' OpenAPI (not in the vendored files: its fields
+    written out here, its `ObjectMeta` theirs), with the API server's rule for keys."""
+    definitions = json.loads((SCHEMAS / "argo-workflows-schema.json").read_text())["definitions"]
+    key = {"type": "string", "pattern": "^[-._a-zA-Z0-9]+$", "maxLength": 253}
+    base64 = {"type": "string", "pattern": "^[A-Za-z0-9+/]*={0,2}$"}
+    secret = {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+            "data": {"type": "object", "propertyNames": key, "additionalProperties": base64},
+            "stringData": {
+                "type": "object",
+                "propertyNames": key,
+                "additionalProperties": {"type": "string"},
+            },
+            "type": {"type": "string"},
+            "immutable": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    }
+    return Draft7Validator({**secret, "definitions": definitions})
+
+
+def secret_too_large(body: dict[str, Any]) -> str | None:
+    size = sum(len(k) + len(base64.b64decode(v)) for k, v in (body.get("data") or {}).items())
+    size += sum(len(k) + len(v.encode()) for k, v in (body.get("stringData") or {}).items())
+    return (
+        f"data: Too long: must have at most {MAX_SECRET_BYTES} bytes"
+        if size > MAX_SECRET_BYTES
+        else None
+    )
+
+
+VALIDATORS: dict[str, Any] = {
+    "Workflow": argo_validator,
+    "PipelineRun": tekton_validator,
+    "Secret": secret_validator,
+}
 
 
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -247,6 +295,7 @@ class KubeDouble:
         self._drop_compacts = False
         self.pods_forbidden = False  # pod listing answers 403 (RBAC without pods)
         self.watch_forbidden = False  # watch requests answer 403 (RBAC without watch)
+        self.secrets_forbidden = False  # creating a Secret answers 403 (RBAC without secrets)
         self.gone_http = 0  # the next N watch requests get an HTTP 410 instead of a stream
         self.url = ""
         self.port = 0
@@ -412,6 +461,16 @@ class KubeDouble:
                 Route(base + "/{name}", self._item, methods=["GET", "PATCH", "DELETE"]),
                 Route("/api/v1/namespaces/{ns}/pods", self._pods, methods=["GET"]),
                 Route("/api/v1/namespaces/{ns}/pods/{name}/log", self._log, methods=["GET"]),
+                Route(
+                    "/api/{version}/namespaces/{ns}/{plural}",
+                    self._collection,
+                    methods=["GET", "POST"],
+                ),
+                Route(
+                    "/api/{version}/namespaces/{ns}/{plural}/{name}",
+                    self._item,
+                    methods=["GET", "PATCH", "DELETE"],
+                ),
             ]
         )
 
@@ -426,7 +485,7 @@ class KubeDouble:
     @staticmethod
     def _resource(request: Request) -> tuple[str, str, str] | None:
         p = request.path_params
-        resource = (p["group"], p["version"], p["plural"])
+        resource = (p.get("group", ""), p["version"], p["plural"])
         return resource if resource in KINDS else None
 
     async def _collection(self, request: Request) -> Response:
@@ -438,6 +497,8 @@ class KubeDouble:
             return status_response(404, "NotFound", "the server could not find the resource")
         ns = request.path_params["ns"]
         if request.method == "POST":
+            if resource == SECRETS and self.secrets_forbidden:
+                return status_response(403, "Forbidden", 'cannot create resource "secrets"')
             return self._create(resource, ns, await request.json())
         query = request.query_params
         try:
@@ -474,6 +535,8 @@ class KubeDouble:
                 f"{'.'.join(str(p) for p in e.absolute_path)}: {e.message[:200]}"
                 for e in validator().iter_errors(body)
             ]
+            if kind == "Secret" and not errors:
+                errors = [e for e in [secret_too_large(body)] if e]
             if errors:
                 status = status_body(422, "Invalid", f"{kind} is invalid: " + "; ".join(errors))
                 self.rejected.append(status)
@@ -527,8 +590,12 @@ class KubeDouble:
                 if pod_key[0] == ns and any(pod.labels.get(k) == name for k in owner_labels):
                     del self.pods[pod_key]
             for other in list(self.objects):
-                labels = self.objects[other]["metadata"].get("labels") or {}
-                if other[1] == ns and labels.get("tekton.dev/pipelineRun") == name:
+                meta = self.objects[other]["metadata"]
+                labels = meta.get("labels") or {}
+                owners = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
+                if other[1] == ns and (
+                    labels.get("tekton.dev/pipelineRun") == name or obj["metadata"]["uid"] in owners
+                ):
                     del self.objects[other]
         return JSONResponse(obj)
 

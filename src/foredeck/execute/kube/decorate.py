@@ -6,8 +6,10 @@ uploads when the test ends. A `Decoration` (built by the controller from the job
 to an emitted Argo `Workflow` or Tekton `PipelineRun`:
 
 - every pod gets two emptyDirs, the checkout at `/foredeck/src` and `$ARTIFACTS` at
-  `/foredeck/artifacts`; with refs, `foredeck util clonerefs` (from `utility_image`) fills the
-  checkout first (Argo: an init container; Tekton: a first step);
+  `/foredeck/artifacts`, and a job with leases the Secret of its lease files read-only at
+  `/foredeck/leases` (`leases.py`; also in sidecars, with the `FOREDECK_LEASE*` variables, as a
+  local container sidecar gets them); with refs, `foredeck util clonerefs` (from `utility_image`)
+  fills the checkout first (Argo: an init container; Tekton: a first step);
 - user containers get the Prow env plus `ARTIFACTS` (a step's own variable wins), the mounts,
   and the main checkout as `workingDir` when the step names none;
 - the task's `$ARTIFACTS` goes to `<build dir>/artifacts/<task>/` in the artifact store, where a
@@ -34,6 +36,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from foredeck import __version__
+from foredeck.execute.kube.leases import LeaseMount
 from foredeck.execute.workspace import dir_name
 from foredeck.pipeline.emit_tekton import dns_label
 from foredeck.pipeline.model import PipelineRunSpec
@@ -126,10 +129,17 @@ class Decoration:
     utility_image: str = DEFAULT_UTILITY_IMAGE
     upload: UploadTarget | None = None
     no_upload_reason: str | None = None
+    leases: LeaseMount | None = None
+    """The Secret of the job's lease files, mounted at `/foredeck/leases` (the runner names it);
+    `env` then has the `FOREDECK_LEASE*` variables with paths there."""
 
     def step_env(self) -> list[dict[str, str]]:
         env = {**self.env, "ARTIFACTS": ARTIFACTS_DIR}
         return [{"name": k, "value": inert_value(v)} for k, v in env.items()]
+
+    def lease_env(self) -> list[dict[str, str]]:
+        """What a sidecar gets: the lease variables only."""
+        return [e for e in self.step_env() if e["name"].startswith("FOREDECK_LEASE")]
 
     def clonerefs_command(self) -> list[str]:
         refs = inert_json(json.dumps(list(self.refs), separators=(",", ":"), sort_keys=True))
@@ -208,26 +218,46 @@ def decorate(
     return doc
 
 
-def _volumes() -> list[dict[str, Any]]:
-    return [{"name": SRC_VOLUME, "emptyDir": {}}, {"name": ARTIFACTS_VOLUME, "emptyDir": {}}]
+def _volumes(decoration: Decoration) -> list[dict[str, Any]]:
+    volumes = [{"name": SRC_VOLUME, "emptyDir": {}}, {"name": ARTIFACTS_VOLUME, "emptyDir": {}}]
+    if decoration.leases is not None:
+        volumes.append(decoration.leases.volume())
+    return volumes
 
 
-def _mounts() -> list[dict[str, str]]:
-    return [
+def _mounts(decoration: Decoration) -> list[dict[str, Any]]:
+    mounts: list[dict[str, Any]] = [
         {"name": SRC_VOLUME, "mountPath": SRC_DIR},
         {"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_DIR},
     ]
+    if decoration.leases is not None:
+        mounts.append(decoration.leases.mount())
+    return mounts
+
+
+def _add_env(body: dict[str, Any], env: list[dict[str, str]]) -> None:
+    """`env` before the container's own variables; its own of the same name win."""
+    own = {e.get("name") for e in body.get("env") or []}
+    body["env"] = [e for e in env if e["name"] not in own] + list(body.get("env") or [])
 
 
 def _user_container(body: dict[str, Any], decoration: Decoration, mounts: bool = True) -> None:
-    own = {e.get("name") for e in body.get("env") or []}
-    body["env"] = [e for e in decoration.step_env() if e["name"] not in own] + list(
-        body.get("env") or []
-    )
+    _add_env(body, decoration.step_env())
     if mounts:
-        body["volumeMounts"] = list(body.get("volumeMounts") or []) + _mounts()
+        body["volumeMounts"] = list(body.get("volumeMounts") or []) + _mounts(decoration)
     if decoration.workdir and not body.get("workingDir"):
         body["workingDir"] = decoration.workdir
+
+
+def _sidecars(sidecars: list[dict[str, Any]], decoration: Decoration) -> None:
+    """Sidecars get the job's leases, as a local container sidecar does (an Argo sidecar with
+    `mirrorVolumeMounts` gets the main container's mount from Argo: a second one would clash)."""
+    if decoration.leases is None:
+        return
+    for body in sidecars:
+        _add_env(body, decoration.lease_env())
+        if not body.get("mirrorVolumeMounts"):
+            body["volumeMounts"] = [*(body.get("volumeMounts") or []), decoration.leases.mount()]
 
 
 def _task_dir(name: str, matrix: bool, instance: str) -> str:
@@ -240,7 +270,7 @@ def _task_dir(name: str, matrix: bool, instance: str) -> str:
 
 def _decorate_argo(doc: dict[str, Any], run: PipelineRunSpec, decoration: Decoration) -> None:
     spec = doc["spec"]
-    spec["volumes"] = list(spec.get("volumes") or []) + _volumes()
+    spec["volumes"] = list(spec.get("volumes") or []) + _volumes(decoration)
     templates: list[dict[str, Any]] = spec["templates"]
     by_name = {t["name"]: t for t in templates}
     names = set(by_name)
@@ -280,11 +310,12 @@ def _argo_template(
         _user_container(body, decoration)
     elif "containerSet" in template:
         cset = template["containerSet"]
-        cset["volumeMounts"] = list(cset.get("volumeMounts") or []) + _mounts()
+        cset["volumeMounts"] = list(cset.get("volumeMounts") or []) + _mounts(decoration)
         for container in cset["containers"]:
             _user_container(container, decoration, mounts=False)
     else:
         return
+    _sidecars(template.get("sidecars") or [], decoration)
     if decoration.refs:
         init = {
             "name": CLONEREFS_NAME,
@@ -320,7 +351,8 @@ def _decorate_tekton(doc: dict[str, Any], run: PipelineRunSpec, decoration: Deco
 
 
 def _tekton_task(spec: dict[str, Any], task: str, matrix: bool, decoration: Decoration) -> None:
-    spec["volumes"] = list(spec.get("volumes") or []) + _volumes()
+    spec["volumes"] = list(spec.get("volumes") or []) + _volumes(decoration)
+    _sidecars(spec.get("sidecars") or [], decoration)
     user_steps: list[dict[str, Any]] = spec["steps"]
     taken = {s["name"] for s in user_steps}
     upload = decoration.upload

@@ -3,8 +3,10 @@
 Decoration (`decorate.py`) gives the pods what Prow's pod utilities give a ProwJob's: the
 checkout of the job's refs (`foredeck util clonerefs` from `kube.utility_image`), the job's
 Prow variables (never the controller's own environment), and the upload of each task's
-`$ARTIFACTS` to the build's directory in an `s3://` or `gs://` artifact store. Submission and
-watching are `runner.run_remote`, on the cluster of the `kube` settings.
+`$ARTIFACTS` to the build's directory in an `s3://` or `gs://` artifact store. A job's lease
+files reach its pods in a Secret of the run (`leases.py`), mounted where a container step finds
+them, with the same `FOREDECK_LEASE*` variables. Submission and watching are
+`runner.run_remote`, on the cluster of the `kube` settings.
 
 The Kubernetes client (the `kube` extra; boto3 too for EKS, the `eks` extra) is imported only
 when a run starts: most installations run everything locally. A missing extra fails the start
@@ -27,6 +29,8 @@ from foredeck.execute.kube.decorate import (
     pod_workdir,
     upload_target,
 )
+from foredeck.execute.kube.leases import LeaseFiles, LeaseFilesError
+from foredeck.execute.lease_mount import lease_paths_in_container
 from foredeck.execute.runstate import RunResult
 from foredeck.extras import MissingExtra, require
 from foredeck.pipeline.model import PipelineRunSpec
@@ -55,6 +59,12 @@ class KubeExecutor:
         from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
 
         decoration = self.decoration(request)
+        leases: LeaseFiles | None = None
+        if request.lease_dir is not None:
+            try:
+                leases = await asyncio.to_thread(LeaseFiles.read, request.lease_dir)
+            except (LeaseFilesError, OSError) as exc:
+                raise ExecutorError(f"lease files: {exc}") from None
         # The target is the cluster part of the settings, field for field.
         fields = (f.name for f in dataclasses.fields(KubeTarget))
         target = KubeTarget(**{name: getattr(self.kube, name) for name in fields})
@@ -70,6 +80,7 @@ class KubeExecutor:
                     ui_url=self.kube.ui_url, max_output=request.max_output, censor=request.censor
                 ),
                 decoration=decoration,
+                leases=leases,
             )
         except (KubeConfigError, RemoteRunError) as exc:
             raise ExecutorError(str(exc)) from None
@@ -84,8 +95,11 @@ class KubeExecutor:
         else:
             target, why = upload_target(request.store().url, request.build_dir)
         refs = list(request.refs)
+        env = dict(request.env)
+        if request.lease_dir is not None:  # the pods' paths: where the Secret is mounted
+            env = lease_paths_in_container(env, str(request.lease_dir))
         return Decoration(
-            env=request.env,
+            env=env,
             refs=pod_refs(refs, [one.clone_uri for one in refs]),
             workdir=pod_workdir(work_dir_refs(refs)),
             utility_image=self.kube.utility_image,

@@ -5,11 +5,13 @@ Shape and files mirror `execute.local.run_pipeline`: `started.json`, `build-log.
 under `out_dir`, `on_event` progress, a `cancel` event, and a `RunResult`.
 
 Life of a run: emit the manifest, name it `<pipeline>-<job>-<hex>`, label it
-`foredeck.dev/job-id=<job>`, create it; watch it (`watch.py`) and, on every new version, read
-its pods (and, for Tekton, TaskRuns) to update task states and start log followers for step
-containers that have started; at the terminal phase wait for the logs to end, write the files,
-then delete the resource (its pods go with it). `cancel` patches the engine's stop field and
-the run continues to its terminal phase, which then counts as Cancelled (Prow: ABORTED).
+`foredeck.dev/job-id=<job>`, create it; watch it (`watch.py`) and, on every new version, read its
+pods (and, for Tekton, TaskRuns) to update task states and start log followers for step containers
+that have started; at the terminal phase wait for the logs to end, write the files, then delete the
+resource (its pods go with it). A job's lease files go into a Secret made right after the resource
+and owned by it (pods wait for their volumes, so none starts without them), deleted when the run
+ends however it ends (`leases.py`). `cancel` patches the engine's stop field and the run continues
+to its terminal phase, which then counts as Cancelled (Prow: ABORTED).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +36,7 @@ from foredeck.execute.kube.argo import ArgoEngine
 from foredeck.execute.kube.client import KubeTarget, api_client, dns_name
 from foredeck.execute.kube.decorate import Decoration, decorate
 from foredeck.execute.kube.engine import JOB_LABEL, Engine, RunView
+from foredeck.execute.kube.leases import RUN_LABEL, LeaseFiles, LeaseMount, owner_reference
 from foredeck.execute.kube.logs import PodLogs
 from foredeck.execute.kube.tekton import TektonEngine
 from foredeck.execute.kube.watch import ObjectWatch
@@ -91,18 +94,24 @@ async def run_remote(
     on_event: EventCallback | None = None,
     options: RemoteOptions | None = None,
     decoration: Decoration | None = None,
+    leases: LeaseFiles | None = None,
 ) -> RunResult:
     """Run `run` on the cluster of `kube` with `engine`, writing Prow's layout under `out_dir`.
 
     `decoration` (the controller's) adds the checkout, Prow's env and the artifact upload to
-    every pod (see `decorate.py`); without it the emitted manifest runs as is.
+    every pod (see `decorate.py`); without it the emitted manifest runs as is. `leases`, the
+    job's lease files, go to its pods in a Secret (`leases.py`; only with a `decoration`).
 
     Returns the result whatever the tasks did. Raises RemoteRunError when the cluster refuses
     the run or the watch fails for good (files say FAILURE), OutputDirError like the local
     executor, and CancelledError when the coroutine is cancelled (after asking the engine to
     stop and writing the files).
     """
-    remote = _RemoteRun(run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration)
+    if leases is not None and decoration is None:
+        raise ValueError("lease files reach pods only through a decoration")
+    remote = _RemoteRun(
+        run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration, leases
+    )
     return await remote.execute()
 
 
@@ -118,6 +127,7 @@ class _RemoteRun:
         on_event: EventCallback | None,
         options: RemoteOptions | None,
         decoration: Decoration | None = None,
+        leases: LeaseFiles | None = None,
     ) -> None:
         self.run = run
         self.decoration = decoration
@@ -168,6 +178,9 @@ class _RemoteRun:
         self.client: k8s.ApiClient | None = None
         self.children: list[dict[str, Any]] = []
         self.created = False
+        self.lease_files = leases
+        self.lease_secret: str | None = None
+        """The name of the run's Secret of lease files, once it was created."""
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         """From a thread into the loop; after the run the loop may be gone: drop it then."""
@@ -210,7 +223,9 @@ class _RemoteRun:
                 read_timeout=self.options.read_timeout,
             )
             self.logs.build_log = build_log
-            await self._create(manifest)
+            created = await self._create(manifest)
+            if self.lease_files is not None:
+                await self._create_lease_secret(created)
             watch = self._watch()
             await self._follow()
             await self._sync_pods()
@@ -229,6 +244,8 @@ class _RemoteRun:
         lost = error is not None and not isinstance(error, asyncio.CancelledError)
         if self.created and self.options.delete and (error is None or lost):
             await self._delete()
+        if self.lease_secret is not None:  # also when cancelled: no credentials outlive a run
+            await asyncio.shield(self._delete_lease_secret())
         if self.client is not None:
             self.client.close()  # type: ignore[no-untyped-call]
         if error is not None:
@@ -243,20 +260,59 @@ class _RemoteRun:
         manifest = self.engine.manifest(self.run, self.name, labels)
         manifest["metadata"]["namespace"] = self.namespace
         if self.decoration is not None:
-            manifest = decorate(self.engine_name, manifest, self.run, self.decoration)
+            decoration = self.decoration
+            if self.lease_files is not None:
+                mount = LeaseMount(f"{self.name}-leases", self.lease_files.paths())
+                decoration = replace(decoration, leases=mount)
+            manifest = decorate(self.engine_name, manifest, self.run, decoration)
             if self.decoration.no_upload_reason:
                 self.log(self.decoration.no_upload_reason)
         return manifest
 
-    async def _create(self, manifest: dict[str, Any]) -> None:
+    async def _create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         where = f"{self.engine.kind} {self.namespace}/{self.name}"
         self.log(f"creating {where} for job {self.job_id}")
         try:
-            await self._custom("create_namespaced_custom_object", manifest)
+            created: dict[str, Any] = await self._custom(
+                "create_namespaced_custom_object", manifest
+            )
         except ApiException as exc:
             raise RemoteRunError(f"creating {where}: {exc.status} {_reason(exc)}") from exc
         self.created = True
         self.record.emit("run-started")
+        return created
+
+    async def _create_lease_secret(self, owner: dict[str, Any]) -> None:
+        """The Secret of the lease files, owned by the run (its pods wait for it). Only its
+        name and number of files are logged."""
+        assert self.lease_files is not None
+        name = f"{self.name}-leases"
+        labels = {JOB_LABEL: dns_name(self.job_id), RUN_LABEL: self.name}
+        body: Any = self.lease_files.secret(name, self.namespace, labels)  # a dict: sent as is
+        body["metadata"]["ownerReferences"] = [owner_reference(owner)]
+        count = len(self.lease_files.files)
+        self.log(f"creating Secret {self.namespace}/{name} ({count} lease files)")
+        core = k8s.CoreV1Api(self.client)
+        try:
+            await asyncio.to_thread(core.create_namespaced_secret, self.namespace, body)
+        except ApiException as exc:
+            raise RemoteRunError(f"creating Secret {name}: {exc.status} {_reason(exc)}") from exc
+        self.lease_secret = name
+
+    async def _delete_lease_secret(self) -> None:
+        name = self.lease_secret
+        assert name is not None
+        core = k8s.CoreV1Api(self.client)
+        try:
+            await asyncio.to_thread(core.delete_namespaced_secret, name, self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:  # 404: gone with its owner already
+                self.log(f"deleting Secret {name}: {exc.status} {_reason(exc)} (its run owns it)")
+                return
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self.log(f"deleting Secret {name}: {exc!r} (its run owns it)")
+            return
+        self.lease_secret = None
 
     def _watch(self) -> ObjectWatch:
         """Start watching the resource: its versions arrive in `queue`."""
