@@ -216,6 +216,28 @@ async def test_argo_abort_terminates_then_waits_for_the_end(
     assert kube_double.get(WORKFLOWS, NAMESPACE, name) is None
 
 
+async def test_an_abort_the_engine_never_answers_ends_after_the_grace(
+    kube_double: KubeDouble, kube_target: KubeTarget, diamond: PipelineRunSpec, tmp_path: Path
+) -> None:
+    """An engine that takes the abort patch and then says nothing (a stuck controller) must
+    not hold the job forever: after `abort_grace` the run ends Cancelled and is deleted."""
+    out = tmp_path / "out"
+    cancel = asyncio.Event()
+    options = RemoteOptions(backoff=0.05, log_grace=1.0, abort_grace=0.5)
+    run = Run(diamond, out, "argo", kube_target, cancel=cancel, options=options)
+    name = await created(kube_double, WORKFLOWS, run)
+    sim = ArgoSim(kube_double, NAMESPACE, name)
+    sim.running()
+    sim.task("A", "Running", logs="long job\n")
+    await eventually(lambda: run.saw("task-started", "A"), "A to be seen running")
+    cancel.set()
+    result = await run.result()  # the simulated Argo never finishes the workflow
+    assert result.status == "Cancelled" and result.prow_result == "ABORTED"
+    assert {r.status for r in result.tasks.values()} == {"Cancelled"}
+    assert "did not stop within 0.5s" in (out / "build-log.txt").read_text()
+    assert kube_double.get(WORKFLOWS, NAMESPACE, name) is None
+
+
 async def test_tekton_abort_patches_status_cancelled(
     kube_double: KubeDouble, kube_target: KubeTarget, diamond: PipelineRunSpec, tmp_path: Path
 ) -> None:

@@ -63,6 +63,7 @@ class RemoteOptions:
     watch_timeout: int = 300  # server-side timeout of one watch request (then resume)
     read_timeout: float = 330.0  # a silent connection is dead after this long
     log_grace: float = 30.0  # at the end, wait this long for log streams to finish
+    abort_grace: float = 300.0  # after an abort, wait this long for the engine to stop the run
     backoff: float = 0.5  # first pause before reconnecting a broken watch
     ui_url: str | None = None  # Argo UI / Tekton Dashboard base: `uiUrl` in pipeline-run.json
     max_output: OutputLimit | None = None  # step output the build log keeps (`logs.py`)
@@ -347,17 +348,26 @@ class _RemoteRun:
     async def _follow(self) -> None:
         """Consume object versions until the run reaches a terminal phase."""
         cancel_wait = asyncio.ensure_future(self.cancel_event.wait()) if self.cancel_event else None
+        loop = asyncio.get_running_loop()
+        given_up: float | None = None  # when an aborted run stops waiting for its engine
         try:
             while True:
                 getter = asyncio.ensure_future(self.queue.get())
                 waits: set[asyncio.Future[Any]] = {getter}
                 if cancel_wait is not None and not self.aborted:
                     waits.add(cancel_wait)
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                left = None if given_up is None else max(given_up - loop.time(), 0.0)
+                done, _ = await asyncio.wait(
+                    waits, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
                 if cancel_wait in done and not self.aborted:
                     await self._abort()
+                    given_up = loop.time() + self.options.abort_grace
                 if getter not in done:
                     getter.cancel()
+                    if given_up is not None and loop.time() >= given_up:
+                        self._engine_did_not_stop()
+                        return
                     continue
                 kind, item = getter.result()
                 while kind == "object" and not self.queue.empty():  # only the newest matters
@@ -386,6 +396,18 @@ class _RemoteRun:
             self.log(f"abort patch failed: {exc.status} {_reason(exc)}")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self.log(f"abort patch failed: {exc!r}")
+
+    def _engine_did_not_stop(self) -> None:
+        """An aborted run whose engine said nothing more within the grace: it ends Cancelled
+        here (its tasks not done with it), and the run object is deleted as at every end."""
+        grace = self.options.abort_grace
+        self.log(f"abort: {self.engine.kind} {self.name} did not stop within {grace:g}s")
+        self.view.phase = "Done"
+        self.view.status = "Cancelled"
+        for record in self.records.values():
+            if record.status not in FINAL_STATUSES:
+                record.status = "Cancelled"
+                record.reason = "the run was aborted"
 
     async def _update(self, obj: dict[str, Any]) -> None:
         engine = self.engine
