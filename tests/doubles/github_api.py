@@ -162,7 +162,7 @@ class GitHubDouble(GitDataOps, OAuthOps):
         self.violations: list[Violation] = []
         self.merges: list[tuple[str, int, str]] = []
         self.check_runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        self.reviews: dict[tuple[str, str, int], list[tuple[int, str, str]]] = {}
+        self.reviews: dict[tuple[str, str, int], list[tuple[int, str, str, float]]] = {}
         """Reviews by (owner, repo, number): (id, reviewer, state), oldest first."""
         """Check runs by (owner, repo, sha), oldest first (`add_check_run`)."""
         """(org/repo, number, merge method) of each merge, in order."""
@@ -368,7 +368,8 @@ class GitHubDouble(GitDataOps, OAuthOps):
         self.repo(owner, name)
         self.user(user)
         review_id = self._next_id()
-        self.reviews.setdefault((owner, name, number), []).append((review_id, user, state))
+        entry = (review_id, user, state, self.clock())
+        self.reviews.setdefault((owner, name, number), []).append(entry)
         return review_id
 
     def add_app(self, app_id: int, public_key_pem: bytes | str, *, slug: str = "foredeck") -> None:
@@ -920,11 +921,11 @@ class GitHubDouble(GitDataOps, OAuthOps):
                 "html_url": f"{html}#pullrequestreview-{review_id}",
                 "pull_request_url": api,
                 "_links": {"html": {"href": html}, "pull_request": {"href": api}},
-                "submitted_at": iso(self.clock()),
+                "submitted_at": iso(submitted),
                 "commit_id": pull.head_sha,
                 "author_association": "MEMBER",
             }
-            for review_id, user, state in self.reviews.get(
+            for review_id, user, state, submitted in self.reviews.get(
                 (repo.owner, repo.name, issue.number), []
             )
         ]

@@ -102,11 +102,14 @@ class GitHubMerges:
         runs = data.get("check_runs") if isinstance(data, dict) else None
         return [check_status(parse(CheckRun, run)) for run in runs or []]
 
-    async def review_approved(self, owner: str, repo: str, number: int) -> bool:
+    async def list_reviews(self, owner: str, repo: str, number: int) -> list[Review]:
+        """The pull request's reviews, oldest first."""
         path = f"{repo_path(owner, repo)}/pulls/{int(number)}/reviews"
+        return [parse(Review, item) async for item in self._api.paginate(path)]
+
+    async def review_approved(self, owner: str, repo: str, number: int) -> bool:
         latest: dict[str, str] = {}
-        async for item in self._api.paginate(path):  # oldest first
-            review = parse(Review, item)
+        for review in await self.list_reviews(owner, repo, number):
             state = review.state.upper()
             if state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
                 latest[review.user.login.lower()] = state

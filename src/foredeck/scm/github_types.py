@@ -386,6 +386,7 @@ class Review(_Model):
     state: str
     html_url: str = ""
     commit_id: str = ""
+    submitted_at: datetime | None = None
 
     _user = field_validator("user", mode="before")(_ghost_if_null)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from foredeck.scm.github_types import CommitStatus
+from foredeck.scm.github_types import CommitStatus, Review
 from foredeck.types import MERGE_METHODS, MergeMethod
 
 __all__ = ["MERGE_METHODS", "MergeMethod", "OpenIssue", "PullMerges"]
@@ -50,6 +50,10 @@ class PullMerges(Protocol):
 
     async def issues_labelled(self, owner: str, repo: str, label: str) -> list[OpenIssue]:
         """Open issues (not pull requests) of `owner/repo` carrying `label`."""
+        ...
+
+    async def list_reviews(self, owner: str, repo: str, number: int) -> list[Review]:
+        """The pull request's reviews, oldest first (none on a local repository)."""
         ...
 
     async def review_approved(self, owner: str, repo: str, number: int) -> bool:

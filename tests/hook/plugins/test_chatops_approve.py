@@ -9,7 +9,7 @@ import pytest
 from foredeck.hook.plugins.chatops.approve import ISSUE_REFERENCE
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.plugins.chatops_env import BOT, ORG, REPO, ChatOps, make_chatops
+from tests.hook.plugins.chatops_env import BOT, ORG, REPO, ChatOps, make_chatops, review_payload
 from tests.hook.plugins.trigger_env import pr_payload, seed_github, sha
 
 MARKER = "<!-- foredeck:approve:notifier -->"
@@ -136,3 +136,49 @@ def test_issue_references_are_found_as_prow_finds_them() -> None:
         for text in ("Fixes #12", "see acme/widget#3.", "(#4)", "#5", "PR#6", "issue 7", "#x")
     ]
     assert found == [True, True, True, True, False, False, False]
+
+
+def test_with_review_acts_as_approve_reviews_and_comments_count_in_order(
+    sqlite_db: Database, github_double: GitHubDouble
+) -> None:
+    seed_github(github_double)
+    gh = github_double
+    gh.set_file(ORG, REPO, "OWNERS", "approvers: [amy]\n")
+    gh.add_pull(ORG, REPO, 1, author="alice", head_sha=sha("h1"), files=["x.py"])
+    ops = make_chatops(sqlite_db, github_double, {"approve": {"review_acts_as_approve": True}})
+    now = [1_800_000_000.0]
+    gh.clock = lambda: now[0]  # GitHub's times are whole seconds: each action its own
+
+    def reviewed(state: str) -> None:
+        now[0] += 10
+        gh.add_review(ORG, REPO, 1, "amy", state.upper())
+        ops.deliver(
+            "pull_request_review", review_payload(1, reviewer="amy", author="alice", state=state)
+        )
+
+    try:
+        reviewed("approved")
+        assert ops.labels(1) == ["approved"]
+        now[0] += 10
+        ops.comment(1, "/approve cancel", commenter="amy", author="alice")
+        assert ops.labels(1) == []  # the comment came after the review
+        reviewed("approved")
+        assert ops.labels(1) == ["approved"]
+        reviewed("changes_requested")
+        assert ops.labels(1) == []
+        (note,) = notifiers(ops)
+        assert "Approved by: nobody yet" in note
+    finally:
+        ops.worker.close()
+
+
+def test_without_the_option_a_review_does_not_approve(ops: ChatOps) -> None:
+    ops.gh.add_review(ORG, REPO, 1, "amy", "APPROVED")
+    ops.deliver(
+        "pull_request_review", review_payload(1, reviewer="amy", author="alice", state="approved")
+    )
+    ops.deliver(
+        "pull_request", pr_payload("synchronize", 1, author="alice", head_sha=sha("head-1"))
+    )
+    (note,) = notifiers(ops)
+    assert "Approved by: nobody yet" in note

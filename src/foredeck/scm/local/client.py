@@ -24,6 +24,7 @@ from foredeck.scm.github_types import (
     IssueComment,
     Label,
     PullRequest,
+    Review,
 )
 from foredeck.scm.links import DashboardLinks
 from foredeck.scm.local.labels import ASSIGNEES_FILE, LABEL_COLOR, REVIEWERS_FILE, LabelStore
@@ -194,6 +195,11 @@ class LocalScm(StatusSetter, LocalPullWrites, LocalMerges):
         merged = [r for r in rows.values() if (r.org, r.repo, r.number) == (owner, repo, number)]
         merged.sort(key=lambda r: (r.created_at, r.id))
         return [self.pulls.comment(row) for row in merged]
+
+    async def list_reviews(self, owner: str, repo: str, number: int) -> list[Review]:
+        """Local repositories have no reviews: approvals are `/approve` and `/lgtm` comments."""
+        await self._require_issue(owner, repo, number)
+        return []
 
     async def create_comment(self, owner: str, repo: str, number: int, body: str) -> IssueComment:
         return await self.add_comment(owner, repo, number, body, self.bot_login)

@@ -11,6 +11,10 @@ cannot approve itself by editing them).
 With `issue_required` (Prow's option of the same name), approved files are not enough: the
 pull request's description must reference an issue (`#123`, `org/repo#123`, `Fixes #123`), or
 an approver must say `/approve no-issue`.
+
+With `review_acts_as_approve` (Prow's too), a GitHub review counts in its place among the
+comments: an approving review as `/approve`, one requesting changes or dismissed as
+`/approve cancel`.
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from foredeck.hook.plugins.chatops.owners import (
     parse_aliases,
     parse_owners,
 )
-from foredeck.scm.github_types import PullRequestEvent, TypedPayload
+from foredeck.scm.github_types import (
+    IssueComment,
+    PullRequestEvent,
+    PullRequestReviewEvent,
+    Review,
+    TypedPayload,
+)
 from foredeck.settings import Settings
 
 APPROVED_LABEL = "approved"
@@ -52,6 +62,28 @@ ISSUE_REFERENCE = re.compile(r"(?:^|[\s(\[])(?:[\w.-]+/[\w.-]+)?#\d+\b")
 class ApproveOptions(PluginOptions):
     issue_required: bool = False
     """An approval needs an issue referenced in the description, or `/approve no-issue`."""
+    review_acts_as_approve: bool = False
+    """A GitHub review approves (or, requesting changes or dismissed, cancels) as a comment."""
+
+
+_REVIEW_SAYS = {"APPROVED": "/approve", "CHANGES_REQUESTED": "/approve cancel"}
+_REVIEW_SAYS["DISMISSED"] = "/approve cancel"
+
+
+def with_reviews(
+    comments: Sequence[IssueComment], reviews: Sequence[Review]
+) -> list[tuple[str, str]]:
+    """(author, body) of the comments and of the reviews as the command they stand for, in
+    the order they were written (a review without a time: after the comments)."""
+    said: list[tuple[float, int, str, str]] = [
+        (c.created_at.timestamp(), i, c.user.login, c.body) for i, c in enumerate(comments)
+    ]
+    for i, review in enumerate(reviews):
+        command = _REVIEW_SAYS.get(review.state.upper())
+        if command is not None:
+            when = review.submitted_at.timestamp() if review.submitted_at else float("inf")
+            said.append((when, len(comments) + i, review.user.login, command))
+    return [(author, body) for _, _, author, body in sorted(said)]
 
 
 def approvals(comments: Sequence[tuple[str, str]], bot: str | None) -> dict[str, bool]:
@@ -136,10 +168,16 @@ class ApprovePlugin(ChatOpsPlugin):
             "Approvers in the OWNERS files of the changed files (or their parents)",
         ),
     )
-    events = frozenset({"issue_comment", "pull_request"})
+    events = frozenset({"issue_comment", "pull_request", "pull_request_review"})
 
     async def on_event(self, typed: TypedPayload) -> None:
-        if isinstance(typed, PullRequestEvent):
+        if isinstance(typed, PullRequestReviewEvent):
+            pr = typed.pull_request
+            if self._reviews_count() and pr.state == "open":
+                org, repo = typed.repository.org, typed.repository.name
+                issue = Issue(self.gh(), org, repo, pr.number, pr.user.login, True)
+                await self.evaluate(issue, None)
+        elif isinstance(typed, PullRequestEvent):
             pr = typed.pull_request
             if typed.action in PR_ACTIONS and pr.state == "open":
                 issue = Issue(
@@ -178,7 +216,8 @@ class ApprovePlugin(ChatOpsPlugin):
         except OwnersError as exc:
             owners, error = Owners({}), str(exc)
         comments = await client.list_issue_comments(org, repo, number)
-        said = approvals([(c.user.login, c.body) for c in comments], self.options.bot_login)
+        reviews = await client.list_reviews(org, repo, number) if self._reviews_count() else []
+        said = approvals(with_reviews(comments, reviews), self.options.bot_login)
         anyone = {name for path in files for name in owners.approvers(path)}
         approved = [a for a in said if a.lower() in anyone]  # only approvers count, and show
         unapproved = owners.unapproved(files, approved) if not error else files
@@ -197,6 +236,9 @@ class ApprovePlugin(ChatOpsPlugin):
             await issue.remove_label(APPROVED_LABEL)
         text = notifier(approved, owners, unapproved, error, done, needs_issue)
         await self._upsert(client, issue, text)
+
+    def _reviews_count(self) -> bool:
+        return isinstance(self.options, ApproveOptions) and self.options.review_acts_as_approve
 
     async def _upsert(self, gh: ChatOpsClient, issue: Issue, body: str) -> None:
         for existing in await gh.list_issue_comments(issue.org, issue.repo, issue.number):

@@ -21,7 +21,7 @@ from foredeck.hook.events import StoredEvent
 from foredeck.hook.plugins import Apply, PermanentEventError
 from foredeck.hook.plugins.chatops.commands import Command, CommandHelp, parse_commands
 from foredeck.hook.plugins.chatops.options import PluginOptions
-from foredeck.scm.github_types import IssueCommentEvent, PullRequest, TypedPayload
+from foredeck.scm.github_types import IssueCommentEvent, PullRequest, Review, TypedPayload
 from foredeck.scm.provider import IssueComments, IssueLabels, IssuePeople
 from foredeck.validation import problems
 
@@ -42,6 +42,7 @@ class ChatOpsClient(IssueComments, IssueLabels, IssuePeople, Protocol):
     ) -> bytes | None: ...
     async def is_org_member(self, org: str, user: str) -> bool: ...
     async def is_collaborator(self, owner: str, repo: str, user: str) -> bool: ...
+    async def list_reviews(self, owner: str, repo: str, number: int) -> list[Review]: ...
 
 
 ClientFactory = Callable[[], ChatOpsClient]
