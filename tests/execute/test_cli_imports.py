@@ -52,6 +52,7 @@ NOT_FOR_RUN = [
     "ruamel",
     "foredeck.settings",
     "foredeck.types.refs",
+    "foredeck.pipeline.argo",  # Argo's front end: a Tekton pipeline does not need it
 ]
 
 PIPELINE = """\

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from foredeck.pipeline import objects, tekton
-from foredeck.pipeline.argo import load_argo
 from foredeck.pipeline.argo_manifest import ARGO_API
 from foredeck.pipeline.model import (
     ClusterObject,
@@ -122,6 +121,8 @@ def run_from_documents(
     run_sources: dict[str, Source] = {}
     name = ""
     if argo_docs:
+        from foredeck.pipeline.argo import load_argo  # a Tekton run need not import it (~40 ms)
+
         pipeline = load_argo(objects.resolve_config_refs(argo_docs, maps, cluster))
     else:
         pipeline, run = _select_tekton(objects.resolve_config_refs(tekton_docs, maps, cluster))
