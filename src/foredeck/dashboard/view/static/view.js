@@ -66,10 +66,27 @@
   if (!head) { return; }
   var every = Math.max(1, Number(head.getAttribute("data-refresh")) || 3) * 1000;
 
+  // A fold the reader opened (or closed) stays so across a refresh: each <details> is known
+  // by its summary and the first id inside it (a log fold's first line), which a growing log
+  // keeps.
+  function foldKey(details) {
+    var summary = details.querySelector("summary");
+    var named = details.querySelector("[id]");
+    return (named ? named.id : "") + "|" + (summary ? summary.textContent : "");
+  }
+
   function swap(fresh, id) {
     var old = document.getElementById(id);
     var now = fresh.getElementById(id);
-    if (old && now) { old.replaceWith(document.importNode(now, true)); }
+    if (!old || !now) { return; }
+    var states = {};
+    old.querySelectorAll("details").forEach(function (d) { states[foldKey(d)] = d.open; });
+    var placed = document.importNode(now, true);
+    placed.querySelectorAll("details").forEach(function (d) {
+      var key = foldKey(d);
+      if (Object.prototype.hasOwnProperty.call(states, key)) { d.open = states[key]; }
+    });
+    old.replaceWith(placed);
   }
 
   function refresh() {
