@@ -67,6 +67,9 @@ TABLE: dict[str, Route] = {
         "viewer", 200, at("/pr-history/acme/widget/7"), HIDDEN
     ),
     "GET /badge.svg": Route("anonymous", 200, at("/badge.svg?job=unit")),
+    # Tide's pools: the page for everyone, each pool only for viewers of its repository
+    # (tests/tide/test_pool_page.py)
+    "GET /tide": Route("anonymous", 200, at("/tide")),
     "GET /jobs/{job_id}": Route("anonymous", 307, at("/jobs/{job}")),
     "GET /jobs": Route("anonymous", 307, at("/jobs?org=acme&repo=widget&pull=7")),
     "GET /view/{job_id}": Route("viewer", 200, at("/view/{job}")),
