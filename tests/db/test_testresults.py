@@ -4,6 +4,7 @@ reads of `db/flakes.py`, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
@@ -15,25 +16,24 @@ from tests.dashboard.helpers import T0, make_job
 from tests.db.fixtures import Database
 
 DAY = T0.date()
+T = TypeVar("T")
 
 
-def _rows(db: Database, model: type, *where: object) -> list[object]:
+def _rows(db: Database, model: type[T]) -> list[T]:
     with session_factory(db.engine)() as s:
-        return list(s.execute(select(model).where(*where)).scalars())  # type: ignore[call-overload]
+        return list(s.execute(select(model)).scalars())
 
 
 def test_a_run_and_its_tests_are_recorded(db: Database) -> None:
     job_id = make_job(db, "unit", state="failure", cases={"a.ok": "passed", "a.bad": "failed"})
     [run] = _rows(db, RunOutcome)
-    assert isinstance(run, RunOutcome)
     assert (run.job_id, run.name, run.commit, run.state) == (job_id, "unit", "b" * 40, "failure")
     assert (run.tests, run.failed_tests, run.flaky, run.day) == (2, 1, False, DAY)
     assert run.duration == 90.0
-    tests = {t.name: t.id for t in _rows(db, TestName)}  # type: ignore[attr-defined]
-    results = {r.test_id: r.status for r in _rows(db, RunTest)}  # type: ignore[attr-defined]
+    tests = {t.name: t.id for t in _rows(db, TestName)}
+    results = {r.test_id: r.status for r in _rows(db, RunTest)}
     assert results == {tests["a.ok"]: "passed", tests["a.bad"]: "failed"}
     [day] = _rows(db, JobDay)
-    assert isinstance(day, JobDay)
     assert (day.runs, day.passed, day.failed, day.flaky) == (1, 0, 1, 0)
 
 
@@ -42,14 +42,13 @@ def test_a_failure_and_a_pass_on_one_commit_make_it_flaky_once(db: Database) -> 
     make_job(db, "unit", state="success", cases={"t.flaky": "passed", "t.ok": "passed"})
     make_job(db, "unit", state="failure", cases={"t.flaky": "failed", "t.ok": "passed"})
     other = make_job(db, "unit", state="failure", sha="c" * 40, cases={"t.flaky": "failed"})
-    runs = {r.job_id: r.flaky for r in _rows(db, RunOutcome)}  # type: ignore[attr-defined]
+    runs = {r.job_id: r.flaky for r in _rows(db, RunOutcome)}
     assert runs.pop(other) is False
     assert set(runs.values()) == {True}, "every run on the flaky commit is flaky"
     [day] = _rows(db, JobDay)
-    assert isinstance(day, JobDay)
     assert (day.runs, day.passed, day.failed, day.flaky) == (4, 1, 3, 1)
-    names = {t.id: t.name for t in _rows(db, TestName)}  # type: ignore[attr-defined]
-    days = {names[d.test_id]: (d.runs, d.failed, d.flaky) for d in _rows(db, TestDay)}  # type: ignore[attr-defined]
+    names = {t.id: t.name for t in _rows(db, TestName)}
+    days = {names[d.test_id]: (d.runs, d.failed, d.flaky) for d in _rows(db, TestDay)}
     assert days == {"t.flaky": (4, 3, 1), "t.ok": (3, 0, 0)}
     with session_factory(db.engine)() as s:
         verdict = of_run(s, first, days=100_000)
@@ -82,9 +81,9 @@ def test_aborted_runs_count_for_neither_side(db: Database) -> None:
     make_job(db, "unit", state="aborted", cases={})
     make_job(db, "unit", state="success", cases={})
     runs = _rows(db, RunOutcome)
-    assert [r.flaky for r in runs] == [False, False]  # type: ignore[attr-defined]
+    assert [r.flaky for r in runs] == [False, False]
     [day] = _rows(db, JobDay)
-    assert (day.runs, day.flaky) == (1, 0)  # type: ignore[attr-defined]
+    assert (day.runs, day.flaky) == (1, 0)
 
 
 def test_dashboard_tabs_from_prow_annotations(db: Database) -> None:
@@ -97,13 +96,17 @@ def test_dashboard_tabs_from_prow_annotations(db: Database) -> None:
     assert dashboard_tabs("unit", {}) == []
     make_job(db, "unit", job_config={"annotations": annotations}, cases={})
     make_job(db, "unit", job_config={"annotations": annotations}, cases={})
-    tabs = {(t.dashboard, t.tab, t.name) for t in _rows(db, TestgridTab)}  # type: ignore[attr-defined]
+    tabs = {(t.dashboard, t.tab, t.name) for t in _rows(db, TestgridTab)}
     assert tabs == {("sig-a", "unit-tab", "unit"), ("sig-b", "unit-tab", "unit")}
 
 
 def test_cases_of_one_name_merge_failed_first() -> None:
     merged = merge_cases(
-        [CaseOutcome("x", "passed", 1.0), CaseOutcome("x", "failed", 2.0), CaseOutcome("y", "skipped")]
+        [
+            CaseOutcome("x", "passed", 1.0),
+            CaseOutcome("x", "failed", 2.0),
+            CaseOutcome("y", "skipped"),
+        ]
     )
     assert merged == {"x": CaseOutcome("x", "failed", 3.0), "y": CaseOutcome("y", "skipped")}
 

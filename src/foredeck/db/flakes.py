@@ -19,7 +19,7 @@ from foredeck.db.types import utcnow
 
 WINDOW_DAYS = 14
 """How far back a test's flakes make it *known flaky*, and the flakes page's default window."""
-MAX_WINDOW_DAYS = 366
+MAX_WINDOW_DAYS = 3660
 
 
 def since(days: int, today: date | None = None) -> date:
@@ -64,30 +64,36 @@ class RunVerdict:
         return bool(self.failed_tests) and len(self.known_flaky_tests) == len(self.failed_tests)
 
 
-def job_rates(session: Session, names: Sequence[str], first: date) -> dict[str, Rate]:
-    """Each job's runs, failures and flaky commits since `first`."""
+def job_rates(
+    session: Session, names: Sequence[str], first: date, last: date | None = None
+) -> dict[str, Rate]:
+    """Each job's runs, failures and flaky commits from day `first` (to `last`)."""
     if not names:
         return {}
     stmt = (
-        select(
-            JobDay.name, func.sum(JobDay.runs), func.sum(JobDay.failed), func.sum(JobDay.flaky)
-        )
+        select(JobDay.name, func.sum(JobDay.runs), func.sum(JobDay.failed), func.sum(JobDay.flaky))
         .where(JobDay.name.in_(list(names)), JobDay.day >= first)
         .group_by(JobDay.name)
     )
+    if last is not None:
+        stmt = stmt.where(JobDay.day <= last)
     return {
-        name: Rate(int(r or 0), int(f or 0), int(k or 0))
-        for name, r, f, k in session.execute(stmt)
+        name: Rate(int(r or 0), int(f or 0), int(k or 0)) for name, r, f, k in session.execute(stmt)
     }
 
 
-def rates_of_tests(session: Session, name: str, test_ids: Sequence[int], first: date) -> dict[int, Rate]:
+def rates_of_tests(
+    session: Session, name: str, test_ids: Sequence[int], first: date
+) -> dict[int, Rate]:
     """Runs, failures and flakes of tests of job `name` since `first`."""
     if not test_ids:
         return {}
     stmt = (
         select(
-            TestDay.test_id, func.sum(TestDay.runs), func.sum(TestDay.failed), func.sum(TestDay.flaky)
+            TestDay.test_id,
+            func.sum(TestDay.runs),
+            func.sum(TestDay.failed),
+            func.sum(TestDay.flaky),
         )
         .where(TestDay.name == name, TestDay.test_id.in_(list(test_ids)), TestDay.day >= first)
         .group_by(TestDay.test_id)
@@ -165,9 +171,7 @@ def flaky_jobs(
 ) -> list[tuple[str, Rate]]:
     """Jobs with flaky commits since `first`, most flakes per run first."""
     stmt = (
-        select(
-            JobDay.name, func.sum(JobDay.runs), func.sum(JobDay.failed), func.sum(JobDay.flaky)
-        )
+        select(JobDay.name, func.sum(JobDay.runs), func.sum(JobDay.failed), func.sum(JobDay.flaky))
         .where(JobDay.day >= first)
         .group_by(JobDay.name)
         .having(func.sum(JobDay.flaky) > 0)

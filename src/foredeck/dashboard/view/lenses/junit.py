@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from foredeck.storage.junit import JunitReport, is_junit, read_report
 from foredeck.dashboard.view.lenses.base import Lens, LensContext
+from foredeck.storage.junit import JunitReport, is_junit, read_report
 
 
 def report(ctx: LensContext) -> tuple[JunitReport, list[str]] | None:
