@@ -150,3 +150,21 @@ def test_test_names_are_text_and_parameters_checked(db: Database) -> None:
         make_job(db, "empty")
         empty = client.get("/job-tests/empty")
         assert empty.status_code == 200 and 'id="no-results"' in empty.text
+
+
+def test_run_page_marks_a_known_flake_and_a_flaky_run(db: Database) -> None:
+    ids = _fill(db)
+    only_flaky = make_job(db, "unit", state="failure", sha="f" * 40, cases={"t.flaky": "failed"})
+    mixed = make_job(
+        db, "unit", state="failure", sha="9" * 40, cases={"t.flaky": "failed", "t.new": "failed"}
+    )
+    with client_for(db) as client:
+        known = client.get(f"/view/{only_flaky}").text
+        assert 'class="flake-note known-flake"' in known and "t.flaky" in known
+        assert 'id="flaky-run"' not in known
+        flaky_run = client.get(f"/view/{ids[0]}").text
+        assert 'id="flaky-run"' in flaky_run
+        partly = client.get(f"/view/{mixed}").text
+        assert "known-flake" not in partly
+        assert "Failing tests known to flake: t.flaky; the others did not." in partly
+        assert 'id="flake-note"' not in client.get(f"/view/{ids[2]}").text

@@ -44,10 +44,6 @@ def _bounded(value: int | None, default: int, most: int) -> int:
     return default if value is None else max(1, min(value, most))
 
 
-def job_tests_url(name: str) -> str:
-    return f"/job-tests/{links.seg(name)}"
-
-
 def dashboard_url(name: str) -> str:
     return f"/testgrid/{links.seg(name)}"
 
@@ -88,7 +84,7 @@ def job_tests(
         if grid.columns:
             days = (grid.columns[-1].day, grid.columns[0].day)
             rate = flakes.job_rates(session, [job], *days).get(job)
-    here = job_tests_url(job)
+    here = links.job_tests_url(job)
     params: dict[str, Any] = {"sort": sort, "columns": columns, "rows": rows}
     return templates.TemplateResponse(
         request,
@@ -156,7 +152,7 @@ def dashboard(request: Request, dashboard: str, reads: Reads, gate: RequestGate)
             (
                 tab.tab,
                 tab.name,
-                job_tests_url(tab.name),
+                links.job_tests_url(tab.name),
                 rates.get(tab.name),
                 grid_queries.job_grid(
                     session, tab.name, columns=TAB_COLUMNS, rows=TAB_ROWS, visible=seen
@@ -191,7 +187,6 @@ def flaky(
             "days": days,
             "jobs": jobs,
             "tests": tests,
-            "job_tests_url": job_tests_url,
             "limit": MAX_FLAKES,
         },
     )

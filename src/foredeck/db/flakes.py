@@ -56,7 +56,7 @@ class RunVerdict:
     """Another run of the job on the same commit ended the other way."""
     failed_tests: list[str] = field(default_factory=list)
     known_flaky_tests: list[str] = field(default_factory=list)
-    """The failed tests that flaked in the job within the window."""
+    """The failed tests that flaked in the job since the window before the run."""
 
     @property
     def known_flake(self) -> bool:
@@ -105,7 +105,10 @@ def rates_of_tests(
 
 
 def of_run(session: Session, job_id: int, days: int = WINDOW_DAYS) -> RunVerdict | None:
-    """The run's flake verdict; None for a run not recorded (unfinished, or before 0009)."""
+    """The run's flake verdict; None for a run not recorded (unfinished, or before 0009).
+
+    Its failed tests are known flakes when they flaked in the job from `days` days before the
+    run on (a flake found later on the same commit counts too)."""
     run = session.get(RunOutcome, job_id)
     if run is None:
         return None
@@ -119,7 +122,7 @@ def of_run(session: Session, job_id: int, days: int = WINDOW_DAYS) -> RunVerdict
         .limit(1000)
     )
     failed = {int(k): str(v) for k, v in session.execute(stmt).all()}
-    rates = rates_of_tests(session, run.name, list(failed), since(days))
+    rates = rates_of_tests(session, run.name, list(failed), since(days, run.day))
     known = [failed[i] for i in failed if rates.get(i, Rate(0, 0, 0)).flaky > 0]
     return RunVerdict(bool(run.flaky), sorted(failed.values()), sorted(known))
 
