@@ -343,4 +343,4 @@ def test_pr_history_grid_rows_jobs_columns_commits(db: Database) -> None:
         ("state-success pr-flaky", "success", "2", str(rerun)),  # the latest run, and a count
         ("state-success", "success", "1", str(old_unit)),
     ]
-    assert "×2" in rows["unit"] and "flaky" in rows["unit"]
+    assert "\u00d72" in rows["unit"] and "flaky" in rows["unit"]
