@@ -26,10 +26,10 @@ def test_trend_has_labelled_axes() -> None:
         "40s",
     ]
     assert re.findall(r'class="axis-label x-label"[^>]*>([^<]+)<', svg) == ["#1", "#2"]
-    assert "runs, oldest left" in svg and ">time<" in svg
+    assert "runs, oldest left" in svg and ">run time<" in svg
     assert re.findall(r'<circle class="state-(\w+)" cx="([\d.]+)" cy="([\d.]+)"', svg) == [
-        ("success", "56.0", "100.0"),
-        ("failure", "588.0", "10.0"),
+        ("success", "56.0", "102.5"),
+        ("failure", "588.0", "20.0"),
     ]
     single = str(duration_trend([(5, 0.25, "success")]))
     assert "#5" in single and "250ms" in single

@@ -40,7 +40,7 @@ def result_bar(results: Sequence[tuple[int, str]]) -> Markup:
 
 
 NICE_STEPS = (1, 2, 5)
-LEFT, BOTTOM, TOP, RIGHT = 56, 30, 10, 12
+LEFT, BOTTOM, TOP, RIGHT = 56, 30, 20, 12
 """The trend's margins: room for the y-axis labels on the left and the x-axis ones below."""
 X_TICKS = 6
 
@@ -94,7 +94,7 @@ def duration_trend(points: Sequence[tuple[int, float | None, str]]) -> Markup:
         f'aria-label="durations, oldest first; longest {escape(format_duration(longest))}">'
         f"{_y_axis(ticks, y_of)}{_x_axis(coords)}"
         f'<polyline class="trend-line" fill="none" points="{line}"/>{dots}'
-        f'<text class="trend-max" x="{TREND_WIDTH - RIGHT}" y="{TOP + 10}" '
+        f'<text class="trend-max" x="{TREND_WIDTH - RIGHT}" y="11" '
         f'text-anchor="end">longest {escape(format_duration(longest))}</text>'
         f"</svg>"
     )
@@ -103,7 +103,7 @@ def duration_trend(points: Sequence[tuple[int, float | None, str]]) -> Markup:
 def _y_axis(ticks: Sequence[float], y_of: Callable[[float], float]) -> str:
     parts = [
         f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{y_of(0):.1f}"/>',
-        f'<text class="axis-title" x="4" y="{TOP + 2}" dominant-baseline="hanging">time</text>',
+        f'<text class="axis-title" x="4" y="11">run time</text>',
     ]
     for value in ticks:
         y = y_of(value)
