@@ -27,7 +27,7 @@ def _rows(db: Database, model: type[T]) -> list[T]:
 def test_a_run_and_its_tests_are_recorded(db: Database) -> None:
     job_id = make_job(db, "unit", state="failure", cases={"a.ok": "passed", "a.bad": "failed"})
     [run] = _rows(db, RunOutcome)
-    assert (run.job_id, run.name, run.commit, run.state) == (job_id, "unit", "b" * 40, "failure")
+    assert (run.job_id, run.name, run.sha, run.state) == (job_id, "unit", "b" * 40, "failure")
     assert (run.tests, run.failed_tests, run.flaky, run.day) == (2, 1, False, DAY)
     assert run.duration == 90.0
     tests = {t.name: t.id for t in _rows(db, TestName)}

@@ -103,7 +103,7 @@ def duration_trend(points: Sequence[tuple[int, float | None, str]]) -> Markup:
 def _y_axis(ticks: Sequence[float], y_of: Callable[[float], float]) -> str:
     parts = [
         f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{y_of(0):.1f}"/>',
-        f'<text class="axis-title" x="4" y="11">run time</text>',
+        '<text class="axis-title" x="4" y="11">run time</text>',
     ]
     for value in ticks:
         y = y_of(value)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
 from foredeck.dashboard.queries import Visible
@@ -54,18 +55,24 @@ class Grid:
     """The `before` cursor of the next (older) page of runs, None on the last."""
 
 
+def _rows(session: Session, stmt: Executable) -> Sequence[Any]:
+    """Plain rows through the session's connection: the ORM's per-row processing would cost
+    more than the query on a grid's thousands of cells."""
+    return session.connection().execute(stmt).all()
+
+
 def _columns(
     session: Session, name: str, count: int, before: int | None, visible: Visible
 ) -> list[Column]:
     stmt = select(
-        RunOutcome.job_id, RunOutcome.state, RunOutcome.commit, RunOutcome.day, RunOutcome.flaky
+        RunOutcome.job_id, RunOutcome.state, RunOutcome.sha, RunOutcome.day, RunOutcome.flaky
     ).where(RunOutcome.name == name)
     if visible is not None:
         stmt = stmt.join(Job, Job.id == RunOutcome.job_id).where(visible)
     if before is not None:
         stmt = stmt.where(RunOutcome.job_id < before)
     stmt = stmt.order_by(RunOutcome.job_id.desc()).limit(count)
-    return [Column(i, s, c, d, bool(f)) for i, s, c, d, f in session.execute(stmt).all()]
+    return [Column(i, s, c, d, bool(f)) for i, s, c, d, f in _rows(session, stmt)]
 
 
 def _tests(session: Session, name: str, first: date, last: date) -> list[GridRow]:
@@ -81,7 +88,7 @@ def _tests(session: Session, name: str, first: date, last: date) -> list[GridRow
     )
     return [
         GridRow(int(i), "", Rate(int(r or 0), int(f or 0), int(k or 0)))
-        for i, r, f, k in session.execute(stmt).all()
+        for i, r, f, k in _rows(session, stmt)
     ]
 
 
@@ -90,7 +97,7 @@ def _names(session: Session, rows: list[GridRow]) -> None:
     ids = list(by_id)
     for start in range(0, len(ids), CHUNK):
         stmt = select(TestName.id, TestName.name).where(TestName.id.in_(ids[start : start + CHUNK]))
-        for test_id, test_name in session.execute(stmt).all():
+        for test_id, test_name in _rows(session, stmt):
             by_id[test_id].name = test_name
 
 
@@ -114,7 +121,7 @@ def _cells(session: Session, columns: list[Column], rows: list[GridRow]) -> None
     stmt = select(RunTest.job_id, RunTest.test_id, RunTest.status).where(
         RunTest.job_id.in_(list(place)), RunTest.test_id.in_(list(by_id))
     )
-    for job_id, test_id, status in session.execute(stmt).all():
+    for job_id, test_id, status in _rows(session, stmt):
         by_id[test_id].cells[place[job_id]] = status
 
 

@@ -351,7 +351,8 @@ class RunOutcome(Base):
         BigIntPK, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(255))
-    commit: Mapped[str] = mapped_column(String(64))
+    sha: Mapped[str] = mapped_column(String(64))
+    """The commit the run tested (`testresults.commit_key`)."""
     state: Mapped[str] = mapped_column(String(16))
     day: Mapped[date] = mapped_column(Date)
     duration: Mapped[float | None] = mapped_column(Float)
@@ -360,7 +361,7 @@ class RunOutcome(Base):
     flaky: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
-        Index("ix_run_outcomes_name_commit", "name", "commit"),
+        Index("ix_run_outcomes_name_sha", "name", "sha"),
         Index("ix_run_outcomes_name_job", "name", "job_id"),
     )
 

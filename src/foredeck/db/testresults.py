@@ -4,7 +4,7 @@ its final state.
 A run is *flaky* when another run of the same job on the same commit ended the other way (one
 passed, one failed); a test *flaked* on a commit when it both failed and passed there. Both are
 found as the run finishes, against the few earlier runs of that job on that commit
-(`ix_run_outcomes_name_commit`), and counted once per commit in the day's aggregate rows
+(`ix_run_outcomes_name_sha`), and counted once per commit in the day's aggregate rows
 (`job_days`, `test_days`): a flake rate over a window then sums a few rows per job or test,
 whatever the number of runs (`db/flakes.py`).
 """
@@ -152,7 +152,7 @@ def record_run(
         RunOutcome(
             job_id=job_id,
             name=job.name,
-            commit=commit,
+            sha=commit,
             state=job.state,
             day=day,
             duration=(finished - started).total_seconds() if started and finished else None,
@@ -164,7 +164,7 @@ def record_run(
     if newly_flaky:
         session.execute(
             update(RunOutcome)
-            .where(RunOutcome.name == job.name, RunOutcome.commit == commit)
+            .where(RunOutcome.name == job.name, RunOutcome.sha == commit)
             .values(flaky=True)
             .execution_options(synchronize_session=False)
         )
@@ -178,7 +178,7 @@ def record_run(
 
 def _earlier_runs(session: Session, name: str, commit: str) -> list[tuple[int, str, bool]]:
     stmt = select(RunOutcome.job_id, RunOutcome.state, RunOutcome.flaky).where(
-        RunOutcome.name == name, RunOutcome.commit == commit
+        RunOutcome.name == name, RunOutcome.sha == commit
     )
     return [(i, s, bool(f)) for i, s, f in session.execute(stmt.limit(CHUNK))]
 

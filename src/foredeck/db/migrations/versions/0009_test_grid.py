@@ -58,7 +58,7 @@ def upgrade() -> None:
         "run_outcomes",
         sa.Column("job_id", _ID, nullable=False),
         sa.Column("name", sa.String(255), nullable=False),
-        sa.Column("commit", sa.String(64), nullable=False),
+        sa.Column("sha", sa.String(64), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("duration", sa.Float(), nullable=True),
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("job_id", name="pk_run_outcomes"),
         _job_fk("run_outcomes"),
     )
-    op.create_index("ix_run_outcomes_name_commit", "run_outcomes", ["name", "commit"])
+    op.create_index("ix_run_outcomes_name_sha", "run_outcomes", ["name", "sha"])
     op.create_index("ix_run_outcomes_name_job", "run_outcomes", ["name", "job_id"])
     op.create_table(
         "job_days",
@@ -115,7 +115,7 @@ def downgrade() -> None:
     op.drop_table("test_days")
     op.drop_table("job_days")
     op.drop_index("ix_run_outcomes_name_job", table_name="run_outcomes")
-    op.drop_index("ix_run_outcomes_name_commit", table_name="run_outcomes")
+    op.drop_index("ix_run_outcomes_name_sha", table_name="run_outcomes")
     op.drop_table("run_outcomes")
     op.drop_table("run_tests")
     op.drop_table("test_names")
