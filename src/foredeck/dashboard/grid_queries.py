@@ -10,17 +10,18 @@ Three indexed reads whatever the job's history, each bounded by the page:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Executable, func, select
+from sqlalchemy import Executable, select
 from sqlalchemy.orm import Session
 
 from foredeck.dashboard.queries import Visible
+from foredeck.db import flakes
 from foredeck.db.flakes import Rate
-from foredeck.db.models import Job, RunOutcome, RunTest, TestDay, TestName
+from foredeck.db.models import Job, RunOutcome, RunTest, TestName
 
 Sort = Literal["failures", "flakiness", "name"]
 SORTS: tuple[Sort, ...] = ("failures", "flakiness", "name")
@@ -76,20 +77,8 @@ def _columns(
 
 
 def _tests(session: Session, name: str, first: date, last: date) -> list[GridRow]:
-    stmt = (
-        select(
-            TestDay.test_id,
-            func.sum(TestDay.runs),
-            func.sum(TestDay.failed),
-            func.sum(TestDay.flaky),
-        )
-        .where(TestDay.name == name, TestDay.day >= first, TestDay.day <= last)
-        .group_by(TestDay.test_id)
-    )
-    return [
-        GridRow(int(i), "", Rate(int(r or 0), int(f or 0), int(k or 0)))
-        for i, r, f, k in _rows(session, stmt)
-    ]
+    rates = flakes.rates_of_tests(session, name, first, last)
+    return [GridRow(test_id, "", rate) for test_id, rate in rates.items()]
 
 
 def _names(session: Session, rows: list[GridRow]) -> None:
