@@ -4,7 +4,7 @@ Three indexed reads whatever the job's history, each bounded by the page:
 
 - columns: the newest recorded runs of the job (`ix_run_outcomes_name_job`), `columns` of them;
 - rows: the job's tests over the days those runs span, with their runs, failures and flakes
-  summed from the per-day aggregates (`pk_test_days`), sorted, then one page of `rows` kept;
+  summed from the per-day aggregates (`pk_test_days`), sorted and cut to one page in SQL;
 - cells: the outcomes of the page's tests in the page's runs (`pk_run_tests`).
 """
 
@@ -15,17 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Executable, select
+from sqlalchemy import ColumnElement, Executable, Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from foredeck.dashboard.queries import Visible
-from foredeck.db import flakes
 from foredeck.db.flakes import Rate
-from foredeck.db.models import Job, RunOutcome, RunTest, TestName
+from foredeck.db.models import Job, RunOutcome, RunTest, TestDay, TestName
 
 Sort = Literal["failures", "flakiness", "name"]
 SORTS: tuple[Sort, ...] = ("failures", "flakiness", "name")
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -76,28 +74,49 @@ def _columns(
     return [Column(i, s, c, d, bool(f)) for i, s, c, d, f in _rows(session, stmt)]
 
 
-def _tests(session: Session, name: str, first: date, last: date) -> list[GridRow]:
-    rates = flakes.rates_of_tests(session, name, first, last)
-    return [GridRow(test_id, "", rate) for test_id, rate in rates.items()]
-
-
-def _names(session: Session, rows: list[GridRow]) -> None:
-    by_id = {row.test_id: row for row in rows}
-    ids = list(by_id)
-    for start in range(0, len(ids), CHUNK):
-        stmt = select(TestName.id, TestName.name).where(TestName.id.in_(ids[start : start + CHUNK]))
-        for test_id, test_name in _rows(session, stmt):
-            by_id[test_id].name = test_name
-
-
-def _sorted(rows: list[GridRow], sort: Sort) -> list[GridRow]:
-    if sort == "name":
-        return sorted(rows, key=lambda r: (r.name, r.test_id))
-    if sort == "flakiness":
-        return sorted(
-            rows, key=lambda r: (-r.stats.rate, -r.stats.flaky, -r.stats.failed, r.name, r.test_id)
+def _tests(
+    session: Session, name: str, days: tuple[date, date], sort: Sort, offset: int, limit: int
+) -> tuple[list[GridRow], int]:
+    """One page of the job's tests over `days`, sorted in SQL, and how many there are: only
+    the page's rows reach Python, named by a join after the page is cut (for `name`, before)."""
+    runs, failed, flaky = (func.sum(c) for c in (TestDay.runs, TestDay.failed, TestDay.flaky))
+    sums = (
+        select(
+            TestDay.test_id.label("test_id"),
+            runs.label("runs"),
+            failed.label("failed"),
+            flaky.label("flaky"),
+            func.count().over().label("total"),
         )
-    return sorted(rows, key=lambda r: (-r.stats.failed, -r.stats.flaky, r.name, r.test_id))
+        .where(TestDay.name == name, TestDay.day >= days[0], TestDay.day <= days[1])
+        .group_by(TestDay.test_id)
+    )
+    if sort != "name":
+        order: list[ColumnElement[Any]] = [failed.desc(), flaky.desc()]
+        if sort == "flakiness":
+            order = [(cast(flaky, Float) / runs).desc(), flaky.desc(), failed.desc()]
+        sums = sums.order_by(*order, TestDay.test_id).offset(offset).limit(limit)
+    page = sums.subquery()
+    stmt = select(page, TestName.name).join(TestName, TestName.id == page.c.test_id)
+    if sort == "name":
+        stmt = stmt.order_by(TestName.name, page.c.test_id).offset(offset).limit(limit)
+    found = _rows(session, stmt)
+    rows = [GridRow(int(i), str(n), Rate(int(r), int(f), int(k))) for i, r, f, k, _, n in found]
+    if sort != "name":  # a join keeps no order: the page's, again
+        key = (
+            (lambda g: (-g.stats.failed, -g.stats.flaky, g.test_id))
+            if sort == "failures"
+            else (lambda g: (-g.stats.rate, -g.stats.flaky, -g.stats.failed, g.test_id))
+        )
+        rows.sort(key=key)
+    total = int(found[0][4]) if found else _count(session, sums)
+    return rows, total
+
+
+def _count(session: Session, sums: Any) -> int:
+    """How many tests a page past the last one would have had."""
+    counted = sums.limit(None).offset(None).order_by(None).subquery()
+    return int(session.connection().execute(select(func.count()).select_from(counted)).scalar_one())
 
 
 def _cells(session: Session, columns: list[Column], rows: list[GridRow]) -> None:
@@ -132,13 +151,7 @@ def job_grid(
     older = shown[-1].job_id if len(found) > columns else None
     if not shown:
         return Grid([], [], 0, None)
-    tests = _tests(session, name, min(c.day for c in shown), max(c.day for c in shown))
-    if sort == "name":
-        _names(session, tests)
-        page = _sorted(tests, sort)[offset : offset + rows]
-    else:
-        page = _sorted(tests, sort)[offset : offset + rows]
-        _names(session, page)
-        page = _sorted(page, sort)
+    days = (min(c.day for c in shown), max(c.day for c in shown))
+    page, total = _tests(session, name, days, sort, offset, rows)
     _cells(session, shown, page)
-    return Grid(shown, page, len(tests), older)
+    return Grid(shown, page, total, older)
