@@ -12,8 +12,8 @@ Measured, round-robin, in-process through the ASGI app (no sockets) and on the e
 
 - baselines: `/healthz`; `SELECT COUNT(*)` of the 2M `run_tests` rows; `SELECT COUNT(*)` of
   the 1M jobs (the least a full scan per request would cost);
-- the grid `/job-tests/grid-job` (50 runs x 100 tests, the default), its largest page (200
-  runs x 500 tests), sorted by flakiness, an older page; a dashboard of 5 tabs; `/flakes` over
+- the grid `/job-tests/grid-job` (50 runs x 100 tests, the default), its largest page (100
+  runs x 200 tests), sorted by flakiness, an older page; a dashboard of 5 tabs; `/flakes` over
   14 and 365 days; the flake verdict of one run (`db.flakes.of_run`);
 - `record_run` of 200 more finished runs of 50 tests each (half on an earlier commit of their
   job): the incremental write each run's final state carries. Its cost does not grow with the
@@ -21,15 +21,50 @@ Measured, round-robin, in-process through the ASGI app (no sockets) and on the e
 
 Target: p95 < 300 ms for the grid pages on both databases.
 
-Figures (2-core machine shared with other work, 2026-12-07; p95 ms, ratio to COUNT(run_tests)):
+Figures (2-core machine shared with other helpers' work, 2026-12-07, 1M jobs; p50 / p95 ms):
 
 | request | SQLite | PostgreSQL |
 | --- | --- | --- |
-| /healthz | see run | see run |
-| SELECT COUNT(*) run_tests (2M) | see run | see run |
-| /job-tests (50 x 100) | see run | see run |
+| baseline `/healthz` | 1.5 / 4.3 | 3.2 / 9.4 |
+| baseline `SELECT COUNT(*)` of the 2M `run_tests` rows | 6.5 / 18.0 | 115.8 / 160.6 |
+| baseline `SELECT COUNT(*)` of the 1M jobs | 5.4 / 10.2 | 105.2 / 150.6 |
+| `/job-tests` 50 runs x 100 tests (default) | 41.1 / 72.0 | 72.6 / 144.2 |
+| `/job-tests` 100 x 200 (the largest page) | 115.7 / 193.2 | 167.5 / 299.7 |
+| `/job-tests?sort=flakiness` | 44.1 / 68.6 | 70.0 / 124.8 |
+| `/job-tests?before=` (older runs) | 43.0 / 80.2 | 67.1 / 118.0 |
+| `/job-tests?offset=1000` (tests 1001-1100) | 46.3 / 67.8 | 65.4 / 100.7 |
+| `/testgrid/{dashboard}` (5 tabs) | 24.8 / 41.9 | 42.1 / 65.0 |
+| `/flakes` (14 days) | 8.4 / 28.0 | 16.6 / 27.7 |
+| `/flakes?days=365` | 143.5 / 222.9 | 156.3 / 206.8 |
+| `db.flakes.of_run` (one run's verdict) | 3.1 / 5.6 | 7.7 / 14.0 |
+| `record_run`, 50 tests (write per finished run) | 5.8 / 15.3 | 17.8 / 30.5 |
 
-(the table is filled in from the run at the end of this docstring's "Measured" section)
+Ratios to COUNT(run_tests), p95: the default grid 4.0 (SQLite) and 0.90 (PostgreSQL), the
+largest page 10.7 and 1.9. The largest page is at the target on PostgreSQL: a second run gave
+176.9 / 309.0 ms for it (default page 78.5 / 143.1, `record_run` 24.9 / 37.7). An earlier run, on the machine at load 5 and before the rows were
+sorted and cut in SQL, gave about twice these (the largest page over 300 ms).
+
+PostgreSQL's plans (EXPLAIN ANALYZE; the grid of `grid-job`, 1M jobs loaded):
+
+    grid columns:  Limit -> Index Scan Backward using ix_run_outcomes_name_job on run_outcomes
+                   (Index Cond: name = 'grid-job'), 51 rows, 0.14 ms
+    grid rows:     Hash Join (test_names by id) <- Limit 100 <- Sort (top-N heapsort:
+                   sum(failed) DESC, sum(flaky) DESC, test_id) <- WindowAgg (the total)
+                   <- HashAggregate (Group Key: test_id) <- Bitmap Heap Scan on test_days
+                   <- Bitmap Index Scan on pk_test_days (name = 'grid-job' AND day range):
+                   28,000 rows -> 2,000 groups -> 100, 11 ms (test_names, 2,000 rows here, is
+                   read whole; a large one gets its primary key)
+    grid cells:    Index Scan using pk_run_tests on run_tests (job_id = ANY(50 ids) AND
+                   test_id = ANY(100 ids)), 5,000 rows, 10 ms
+    flaky tests:   GroupAggregate -> Nested Loop: Unique/Sort <- Index Scan using
+                   ix_test_days_flaky_day (day >= ...), 86 rows; then Index Scan using
+                   ix_test_days_name_test_day per (job, test), 872 rows, 1.0 ms
+    job flake rates (14 days): HashAggregate -> Seq Scan on job_days (27,740 rows, the whole
+                   table: a year of 400 jobs' days), 1.7 ms
+
+No read scans runs: the flake rates of 1M job rows read their per-day aggregates (`job_days`,
+`test_days`), which each finishing run updates (`record_run`; checked here to move `job_days`
+by exactly the runs recorded).
 
 Run: PYTHONPATH=src .venv/bin/python bench/test_grid.py [--pg URL] [--no-sqlite]
 """
@@ -375,9 +410,12 @@ def explain(engine: Engine, data: Data) -> None:
             " ORDER BY job_id DESC LIMIT 51",
             {"n": GRID_JOB},
         ),
-        "grid rows": (
-            "SELECT test_id, sum(runs), sum(failed), sum(flaky) FROM test_days WHERE name = :n"
-            " AND day >= :a AND day <= :b GROUP BY test_id",
+        "grid rows (a page of 100 by failures, named)": (
+            "SELECT s.*, n.name FROM (SELECT test_id, sum(runs) AS runs, sum(failed) AS failed,"
+            " sum(flaky) AS flaky, count(*) OVER () AS total FROM test_days WHERE name = :n"
+            " AND day >= :a AND day <= :b GROUP BY test_id"
+            " ORDER BY sum(failed) DESC, sum(flaky) DESC, test_id LIMIT 100) s"
+            " JOIN test_names n ON n.id = s.test_id",
             {"n": GRID_JOB, "a": first, "b": NOW.date()},
         ),
         "grid cells": (
