@@ -41,8 +41,9 @@ Figures (2-core machine shared with other helpers' work, 2026-12-07, 1M jobs; p5
 
 Ratios to COUNT(run_tests), p95: the default grid 4.0 (SQLite) and 0.90 (PostgreSQL), the
 largest page 10.7 and 1.9. The largest page is at the target on PostgreSQL: a second run gave
-176.9 / 309.0 ms for it (default page 78.5 / 143.1, `record_run` 24.9 / 37.7). An earlier run, on the machine at load 5 and before the rows were
-sorted and cut in SQL, gave about twice these (the largest page over 300 ms).
+176.9 / 309.0 ms for it (default page 78.5 / 143.1, `record_run` 24.9 / 37.7). An
+earlier run, on the machine at load 5 and before the rows were sorted and cut in SQL, gave
+about twice these (the largest page over 300 ms).
 
 PostgreSQL's plans (EXPLAIN ANALYZE; the grid of `grid-job`, 1M jobs loaded):
 
