@@ -3,6 +3,7 @@ reads of `db/flakes.py`, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import TypeVar
 
@@ -11,7 +12,13 @@ from sqlalchemy import func, select
 from foredeck.db import session_factory
 from foredeck.db.flakes import flaky_jobs, flaky_tests, job_rates, of_run, since
 from foredeck.db.models import JobDay, RunOutcome, RunTest, TestDay, TestgridTab, TestName
-from foredeck.db.testresults import CaseOutcome, commit_key, dashboard_tabs, merge_cases
+from foredeck.db.testresults import (
+    CaseOutcome,
+    commit_key,
+    dashboard_tabs,
+    merge_cases,
+    record_run,
+)
 from tests.dashboard.helpers import T0, make_job
 from tests.db.fixtures import Database
 
@@ -129,3 +136,31 @@ def test_commit_of_a_batch_is_its_base_and_heads() -> None:
     job = Job(name="b", pulls=[{"sha": "1" * 40}, {"sha": "2" * 40}], base_sha="0" * 40)
     assert len(commit_key(job)) == 64 and commit_key(job) != "0" * 40
     assert commit_key(Job(name="p", pulls=[], base_sha="abc")) == "abc"
+
+
+def test_two_runs_of_one_commit_finishing_at_once_still_make_a_flake(pg_db: Database) -> None:
+    """PostgreSQL: two controllers record a failure and a pass of one commit concurrently; the
+    second waits for the first's transaction (an advisory lock) and sees its run."""
+    first = make_job(pg_db, "unit", state="failure")
+    second = make_job(pg_db, "unit", state="success")
+    sessions = session_factory(pg_db.engine)
+    holder = sessions()
+    holder.begin()
+    record_run(holder, first, [CaseOutcome("t", "failed")])  # not committed yet
+    done = threading.Event()
+
+    def other() -> None:
+        with sessions.begin() as s:
+            record_run(s, second, [CaseOutcome("u", "passed")])  # no name in common
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert not done.wait(1.0), "the second run did not wait for the first"
+    holder.commit()
+    holder.close()
+    thread.join(10)
+    assert done.is_set()
+    assert {r.job_id: r.flaky for r in _rows(pg_db, RunOutcome)} == {first: True, second: True}
+    [day] = _rows(pg_db, JobDay)
+    assert (day.runs, day.flaky) == (2, 1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import Insert, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -143,6 +143,8 @@ def record_run(
     results = {ids[n]: c for n, c in merged.items()}
     commit = commit_key(job)
     outcome = _outcome(job.state)
+    if commit and outcome:
+        _serialize(session, job.name, commit)
     earlier = _earlier_runs(session, job.name, commit) if commit and outcome else []
     was_flaky = any(flaky for _, _, flaky in earlier)
     flips = any(_outcome(state) not in (None, outcome) for _, state, _ in earlier)
@@ -174,6 +176,16 @@ def record_run(
         flaked = _flaked_tests(session, [i for i, _, _ in earlier], results)
         _count_tests(session, job.name, day, results, flaked)
     _record_tabs(session, job.name, job.job_config or {}, now)
+
+
+def _serialize(session: Session, name: str, commit: str) -> None:
+    """Two runs of one job and commit finishing at once in two controllers would each miss the
+    other and the flake between them: on PostgreSQL they take turns on an advisory lock held to
+    the end of the transaction (SQLite's writers take turns already, `write_lock`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"foredeck-flakes:{name}:{commit}".encode()).digest()
+    session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], signed=True))))
 
 
 def _earlier_runs(session: Session, name: str, commit: str) -> list[tuple[int, str, bool]]:
