@@ -20,7 +20,6 @@ import asyncio
 import json
 import random
 import secrets
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from bulkload import copy_pg, insert_sqlite
 from foredeck.db import make_engine, migrate
 from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
@@ -148,40 +148,12 @@ def rows(n: int, seed: int = 5) -> Iterator[tuple[Any, ...]]:
         )
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    return value
-
-
 def fill_sqlite(path: Path, n: int) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        sql = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-        batch: list[tuple[Any, ...]] = []
-        for row in rows(n):
-            batch.append(tuple(_sqlite_value(v) for v in row))
-            if len(batch) == 50_000:
-                conn.executemany(sql, batch)
-                batch.clear()
-        conn.executemany(sql, batch)
-        conn.commit()
-    finally:
-        conn.close()
+    insert_sqlite(path, {"jobs": (COLUMNS, rows(n))})
 
 
 def fill_pg(engine: Engine, n: int) -> None:
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        with cursor.copy(f"COPY jobs ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in rows(n):
-                copy.write_row(row)
-        raw.commit()
-        cursor.execute("ANALYZE jobs")
-        raw.commit()
-    finally:
-        raw.close()
+    copy_pg(engine, {"jobs": (COLUMNS, rows(n))})
 
 
 async def measure(app: Any, urls: dict[str, str]) -> dict[str, list[float]]:

@@ -78,7 +78,6 @@ import gc
 import hashlib
 import random
 import secrets
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -92,6 +91,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, select, text
 
+from bulkload import copy_pg, insert_sqlite
 from foredeck.db import make_engine, migrate, session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.flakes import of_run
@@ -241,43 +241,16 @@ def _grid(data: Data, outcomes: list[list[Any]], rng: random.Random) -> None:
     )
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def load_sqlite(path: Path, data: Data) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        for table, (columns, rows) in data.tables.items():
-            marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-            conn.executemany(sql, ([_sqlite_value(v) for v in row] for row in rows))
-        conn.commit()
-        conn.execute("ANALYZE")
-        conn.commit()
-    finally:
-        conn.close()
+    insert_sqlite(path, data.tables, analyze=True)
 
 
 def load_pg(engine: Engine, data: Data) -> None:
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for table, (columns, rows) in data.tables.items():
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        cursor.execute("SELECT setval('jobs_id_seq', (SELECT max(id) FROM jobs))")
-        cursor.execute("SELECT setval('test_names_id_seq', (SELECT max(id) FROM test_names))")
-        raw.commit()
-        cursor.execute("ANALYZE")
-        raw.commit()
-    finally:
-        raw.close()
+    sequences = [
+        "SELECT setval('jobs_id_seq', (SELECT max(id) FROM jobs))",
+        "SELECT setval('test_names_id_seq', (SELECT max(id) FROM test_names))",
+    ]
+    copy_pg(engine, data.tables, then=sequences)
 
 
 Timed = Callable[[], Any]
