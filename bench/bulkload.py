@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+from foredeck.db import make_engine, migrate
 
 Tables = Mapping[str, tuple[Sequence[str], Iterable[Sequence[Any]]]]
 """Table -> (its columns, its rows)."""
@@ -55,3 +60,40 @@ def copy_pg(engine: Engine, tables: Tables, *, then: Sequence[str] = ()) -> None
         raw.commit()
     finally:
         raw.close()
+
+
+@contextmanager
+def sqlite_database() -> Iterator[tuple[Path, str, Engine]]:
+    """A migrated SQLite file in a temporary directory: (path, URL, engine)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        url = f"sqlite:///{path}"
+        engine = make_engine(url)
+        migrate(engine)
+        try:
+            yield path, url, engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def pg_schema(pg_url: str) -> Iterator[tuple[str, Engine]]:
+    """A migrated temporary schema of the PostgreSQL database at `pg_url`: (URL, engine);
+    dropped afterwards."""
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = make_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url_obj = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+        url = url_obj.render_as_string(hide_password=False)
+        engine = make_engine(url)
+        migrate(engine)
+        try:
+            yield url, engine
+        finally:
+            engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

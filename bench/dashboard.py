@@ -22,7 +22,6 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -32,8 +31,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from bulkload import copy_pg, insert_sqlite
-from foredeck.db import make_engine, migrate
+from bulkload import copy_pg, insert_sqlite, pg_schema, sqlite_database
 from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
 
@@ -284,35 +282,17 @@ def main() -> int:
     args = parser.parse_args()
     ok = True
     if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "bench.db"
-            url = f"sqlite:///{path}"
-            engine = make_engine(url)
-            migrate(engine)
+        with sqlite_database() as (path, url, engine):
             start = time.perf_counter()
             fill_sqlite(path, args.rows)
             print(f"SQLite: {args.rows:,} jobs inserted in {time.perf_counter() - start:.1f} s")
             ok = run(engine, url, f"SQLite, {args.rows:,} jobs", args.extra_indexes) and ok
-            engine.dispose()
     if args.pg:
-        schema = f"bench_{secrets.token_hex(4)}"
-        admin = make_engine(args.pg)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            url_obj = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-            url = url_obj.render_as_string(hide_password=False)
-            engine = make_engine(url)
-            migrate(engine)
+        with pg_schema(args.pg) as (url, engine):
             start = time.perf_counter()
             fill_pg(engine, args.rows)
             print(f"PostgreSQL: {args.rows:,} jobs copied in {time.perf_counter() - start:.1f} s")
             ok = run(engine, url, f"PostgreSQL, {args.rows:,} jobs", args.extra_indexes) and ok
-            engine.dispose()
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
     print(f"\ntarget: p95 < {TARGET_MS:.0f} ms for / and /api/jobs: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 

@@ -80,19 +80,17 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, func, select, text
 
-from bulkload import copy_pg, insert_sqlite
-from foredeck.db import make_engine, migrate, session_factory
+from bulkload import copy_pg, insert_sqlite, pg_schema, sqlite_database
+from foredeck.db import session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.flakes import of_run
 from foredeck.db.models import JobDay
@@ -239,10 +237,6 @@ def _grid(data: Data, outcomes: list[list[Any]], rng: random.Random) -> None:
         ["name", "day", "test_id", "runs", "failed", "flaky"],
         [(GRID_JOB, d, t, *c) for (d, t), c in agg.items()],
     )
-
-
-def load_sqlite(path: Path, data: Data) -> None:
-    insert_sqlite(path, data.tables, analyze=True)
 
 
 def load_pg(engine: Engine, data: Data) -> None:
@@ -458,42 +452,19 @@ def main() -> int:
     gc.freeze()
     ok = True
     if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "bench.db"
-            url = f"sqlite:///{path}"
-            engine = make_engine(url)
-            migrate(engine)
+        with sqlite_database() as (path, url, engine):
             start = time.perf_counter()
-            load_sqlite(path, data)
+            insert_sqlite(path, data.tables, analyze=True)
             print(f"SQLite: loaded in {time.perf_counter() - start:.1f} s")
             ok = run(engine, url, f"SQLite, {args.jobs:,} jobs", data) and ok
-            engine.dispose()
     if args.pg:
-        ok = _on_pg(args.pg, args.jobs, data) and ok
+        with pg_schema(args.pg) as (url, engine):
+            start = time.perf_counter()
+            load_pg(engine, data)
+            print(f"PostgreSQL: copied in {time.perf_counter() - start:.1f} s")
+            ok = run(engine, url, f"PostgreSQL, {args.jobs:,} jobs", data) and ok
     print(f"\ntarget: p95 < {TARGET_MS:.0f} ms for the grid pages: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
-
-
-def _on_pg(pg: str, jobs: int, data: Data) -> bool:
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = make_engine(pg)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url_obj = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-        url = url_obj.render_as_string(hide_password=False)
-        engine = make_engine(url)
-        migrate(engine)
-        start = time.perf_counter()
-        load_pg(engine, data)
-        print(f"PostgreSQL: copied in {time.perf_counter() - start:.1f} s")
-        ok = run(engine, url, f"PostgreSQL, {jobs:,} jobs", data)
-        engine.dispose()
-        return ok
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
