@@ -20,10 +20,8 @@ import asyncio
 import json
 import random
 import secrets
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,7 +31,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from foredeck.db import make_engine, migrate
+from bulkload import copy_pg, insert_sqlite, pg_schema, sqlite_database
 from foredeck.serve.app import create_service_app
 from foredeck.settings import Settings
 
@@ -148,40 +146,12 @@ def rows(n: int, seed: int = 5) -> Iterator[tuple[Any, ...]]:
         )
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    return value
-
-
 def fill_sqlite(path: Path, n: int) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        sql = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-        batch: list[tuple[Any, ...]] = []
-        for row in rows(n):
-            batch.append(tuple(_sqlite_value(v) for v in row))
-            if len(batch) == 50_000:
-                conn.executemany(sql, batch)
-                batch.clear()
-        conn.executemany(sql, batch)
-        conn.commit()
-    finally:
-        conn.close()
+    insert_sqlite(path, {"jobs": (COLUMNS, rows(n))})
 
 
 def fill_pg(engine: Engine, n: int) -> None:
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        with cursor.copy(f"COPY jobs ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in rows(n):
-                copy.write_row(row)
-        raw.commit()
-        cursor.execute("ANALYZE jobs")
-        raw.commit()
-    finally:
-        raw.close()
+    copy_pg(engine, {"jobs": (COLUMNS, rows(n))})
 
 
 async def measure(app: Any, urls: dict[str, str]) -> dict[str, list[float]]:
@@ -312,35 +282,17 @@ def main() -> int:
     args = parser.parse_args()
     ok = True
     if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "bench.db"
-            url = f"sqlite:///{path}"
-            engine = make_engine(url)
-            migrate(engine)
+        with sqlite_database() as (path, url, engine):
             start = time.perf_counter()
             fill_sqlite(path, args.rows)
             print(f"SQLite: {args.rows:,} jobs inserted in {time.perf_counter() - start:.1f} s")
             ok = run(engine, url, f"SQLite, {args.rows:,} jobs", args.extra_indexes) and ok
-            engine.dispose()
     if args.pg:
-        schema = f"bench_{secrets.token_hex(4)}"
-        admin = make_engine(args.pg)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            url_obj = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-            url = url_obj.render_as_string(hide_password=False)
-            engine = make_engine(url)
-            migrate(engine)
+        with pg_schema(args.pg) as (url, engine):
             start = time.perf_counter()
             fill_pg(engine, args.rows)
             print(f"PostgreSQL: {args.rows:,} jobs copied in {time.perf_counter() - start:.1f} s")
             ok = run(engine, url, f"PostgreSQL, {args.rows:,} jobs", args.extra_indexes) and ok
-            engine.dispose()
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
     print(f"\ntarget: p95 < {TARGET_MS:.0f} ms for / and /api/jobs: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 

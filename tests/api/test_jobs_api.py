@@ -21,6 +21,7 @@ from tests.api.helpers import (
     seed,
     settings_for,
 )
+from tests.dashboard.helpers import make_job
 from tests.db.fixtures import Database
 
 
@@ -114,6 +115,30 @@ def test_show_job(db: Database, tmp_path: Path) -> None:
         missing = client.get(f"/api/jobs/{job_id + 1000}")
         assert missing.status_code == 404
         assert missing.json()["detail"] == f"no job {job_id + 1000}"
+
+
+def test_show_job_says_whether_a_run_is_flaky(db: Database, tmp_path: Path) -> None:
+    first = make_job(db, "unit", state="failure", cases={"t.flaky": "failed", "t.ok": "passed"})
+    make_job(db, "unit", state="success", cases={"t.flaky": "passed", "t.ok": "passed"})
+    other = make_job(db, "unit", state="failure", sha="c" * 40, cases={"t.flaky": "failed"})
+    unrecorded = make_job(db, "unit", state="failure")
+    with client_for(db, tmp_path) as client:
+        assert client.get(f"/api/jobs/{first}").json()["flakes"] == {
+            "flaky": True,
+            "known_flake": True,
+            "failed_tests": ["t.flaky"],
+            "known_flaky_tests": ["t.flaky"],
+        }
+        flakes = client.get(f"/api/jobs/{other}").json()["flakes"]
+        assert (flakes["flaky"], flakes["known_flake"]) == (False, True)
+        assert client.get(f"/api/jobs/{unrecorded}").json()["flakes"] is None
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        assert set(schema["RunFlakes"]["properties"]) == {
+            "flaky",
+            "known_flake",
+            "failed_tests",
+            "known_flaky_tests",
+        }
 
 
 def test_rerun_creates_a_new_row(db: Database, tmp_path: Path) -> None:

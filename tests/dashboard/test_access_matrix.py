@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from foredeck import dashboard
 from foredeck.access.gate import CSRF_COOKIE, SESSION_COOKIE
+from foredeck.db import Job, session_factory
+from foredeck.db.testresults import CaseOutcome, record_run
 from foredeck.serve.app import create_service_app
 from tests.api.access import ROLES, USERS, access_settings, make_token
 from tests.api.helpers import TOKEN, presubmit, seed
@@ -70,6 +72,10 @@ TABLE: dict[str, Route] = {
     # Tide's pools: the page for everyone, each pool only for viewers of its repository
     # (tests/tide/test_pool_page.py)
     "GET /tide": Route("anonymous", 200, at("/tide")),
+    "GET /job-tests/{job:path}": Route("viewer", 200, at("/job-tests/unit"), HIDDEN),
+    "GET /testgrid": Route("anonymous", 200, at("/testgrid")),
+    "GET /testgrid/{dashboard:path}": Route("viewer", 200, at("/testgrid/sig-unit"), HIDDEN),
+    "GET /flakes": Route("anonymous", 200, at("/flakes")),
     "GET /jobs/{job_id}": Route("anonymous", 307, at("/jobs/{job}")),
     "GET /jobs": Route("anonymous", 307, at("/jobs?org=acme&repo=widget&pull=7")),
     "GET /view/{job_id}": Route("viewer", 200, at("/view/{job}")),
@@ -95,6 +101,16 @@ TABLE: dict[str, Route] = {
     ),
     "POST /tokens/{token_id}/revoke": Route("user", 303, revoke_own),
 }
+
+
+def record_run_on(db: Database, job_id: int, config: dict[str, Any]) -> None:
+    """The job finished with one test and a TestGrid dashboard, as the controller records it."""
+    with session_factory(db.engine).begin() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.job_config = config
+        s.flush()
+        record_run(s, job_id, [CaseOutcome("unit.test_it", "passed")])
 
 
 def page_routes(router: Any) -> Iterator[APIRoute]:
@@ -123,6 +139,7 @@ def test_every_page_answers_each_caller_as_the_table_says(db: Database, tmp_path
     roles = ROLES.replace('"*": none', '"*": none\n  oss: read')
     with TestClient(create_service_app(access_settings(db, tmp_path, roles), db.engine)) as c:
         world = World(c, seed(db, presubmit("unit", pr=7))[0])
+        record_run_on(db, world.job_id, {"annotations": {"testgrid-dashboards": "sig-unit"}})
         sessions = {"anonymous": None, "stranger": make_token(c, "sam", "viewer")[1]}
         sessions |= {role: make_token(c, user, role)[1] for role, user in USERS.items()}
         wrong: list[str] = []

@@ -319,3 +319,28 @@ def test_reporter_links_redirect_to_the_pages(db: Database) -> None:
         assert (page.status_code, page.headers["location"]) == (307, "/pr-history/acme/widget/3")
         page = client.get("/jobs?org=acme&repo=widget", follow_redirects=False)
         assert page.headers["location"] == "/?repo=acme%2Fwidget"
+
+
+def test_pr_history_grid_rows_jobs_columns_commits(db: Database) -> None:
+    old_unit = make_job(db, "unit", sha="1" * 40, at=T0)
+    make_job(db, "lint", sha="1" * 40, state="failure", at=T0 + timedelta(seconds=1))
+    make_job(db, "unit", sha="2" * 40, state="failure", at=T0 + timedelta(seconds=2))
+    rerun = make_job(db, "unit", sha="2" * 40, at=T0 + timedelta(seconds=3))
+    with client_for(db) as client:
+        page = client.get("/pr-history/acme/widget/7").text
+    grid = page[page.index('id="pr-grid"') : page.index("</table>", page.index('id="pr-grid"'))]
+    shas = re.findall(r'<th class="pr-commit" data-sha="(\w+)">', grid)
+    assert shas == ["2" * 40, "1" * 40], "newest commit first"
+    rows = dict(re.findall(r'<tr data-job="([^"]+)">(.*?)</tr>', grid, re.S))
+    assert list(rows) == ["lint", "unit"]
+    cells = re.findall(r'<td class="pr-cell[^"]*" data-state="(\w+)"', rows["lint"])
+    assert cells == ["none", "failure"]
+    unit = re.findall(
+        r'<td class="pr-cell ([^"]*)" data-state="(\w+)" data-runs="(\d+)"><a href="/view/(\d+)"',
+        rows["unit"],
+    )
+    assert unit == [
+        ("state-success pr-flaky", "success", "2", str(rerun)),  # the latest run, and a count
+        ("state-success", "success", "1", str(old_unit)),
+    ]
+    assert "\u00d72" in rows["unit"] and "flaky" in rows["unit"]

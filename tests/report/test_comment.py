@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from foredeck.db import session_factory
+from foredeck.db.engine import write_lock
+from foredeck.db.testresults import CaseOutcome, record_run
 from foredeck.report import MARKER, Reporter
 from foredeck.report.comment import MAX_ROWS, failed_jobs, head_sha, render
 from foredeck.report.queries import JobView
@@ -265,3 +268,28 @@ def test_failed_jobs_take_the_latest_finished_run_on_the_head() -> None:
     ]
     assert [j.id for j in failed_jobs(jobs)] == [4]
     assert head_sha(jobs) == HEAD
+
+
+def _record(db: Database, job_id: int, cases: dict[str, str]) -> None:
+    """The run's tests, as the controller records them with its final state."""
+    with write_lock(db.engine), session_factory(db.engine).begin() as session:
+        record_run(session, job_id, [CaseOutcome(n, s) for n, s in cases.items()])
+
+
+async def test_a_failure_in_known_flaky_tests_is_marked(
+    gh: GitHubDouble, db: Database, reporter: Reporter
+) -> None:
+    first = add(db.engine, presubmit("unit"), "pending", "failure")
+    _record(db, first, {"t.flaky": "failed", "t.ok": "passed"})
+    rerun = add(db.engine, presubmit("unit"), "pending", "success")
+    _record(db, rerun, {"t.flaky": "passed", "t.ok": "passed"})
+    again = add(db.engine, presubmit("unit"), "pending", "failure")
+    _record(db, again, {"t.flaky": "failed", "t.ok": "passed"})
+    real = add(db.engine, presubmit("lint"), "pending", "failure")
+    _record(db, real, {"t.lint": "failed"})
+    await reporter.report_pending()
+    [comment] = ours(gh)
+    assert [r.split(" | ")[0] for r in rows(comment)] == ["lint", "unit (known flake)"]
+    assert "Known flakes:" in comment.body
+    assert "- unit: `t.flaky`" in comment.body.splitlines()
+    assert "t.lint" not in comment.body

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from foredeck.bounds import PullNumber
+from foredeck.db.flakes import RunVerdict
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.leases.held import HeldLease
 from foredeck.types import Refs
@@ -66,6 +67,27 @@ class JobLease(BaseModel):
     """Estimated: hours held times the type's `leases.prices`; None without a price."""
 
 
+class RunFlakes(BaseModel):
+    """What the flake data says about a finished run (see docs/dashboard.md, "Flakes")."""
+
+    flaky: bool
+    """Another run of the job on the same commit ended the other way (failed / passed)."""
+    known_flake: bool
+    """The run failed, and every test that failed in it flaked in the job recently."""
+    failed_tests: list[str] = Field(default_factory=list)
+    known_flaky_tests: list[str] = Field(default_factory=list)
+    """The failed tests that flaked in the job recently."""
+
+    @classmethod
+    def of(cls, verdict: RunVerdict) -> RunFlakes:
+        return cls(
+            flaky=verdict.flaky,
+            known_flake=verdict.known_flake,
+            failed_tests=verdict.failed_tests,
+            known_flaky_tests=verdict.known_flaky_tests,
+        )
+
+
 class JobDetail(JobSummary):
     """One job with what it tests and why it ran."""
 
@@ -80,9 +102,17 @@ class JobDetail(JobSummary):
     requeues: int = 0
     reported_state: str | None = None
     leases: list[JobLease] = Field(default_factory=list)
+    flakes: RunFlakes | None = None
+    """For a finished run with recorded results: is it flaky, are its failures known flakes."""
 
     @classmethod
-    def of(cls, job: Job, dashboard_url: str, leases: Sequence[HeldLease] = ()) -> JobDetail:
+    def of(
+        cls,
+        job: Job,
+        dashboard_url: str,
+        leases: Sequence[HeldLease] = (),
+        flakes: RunVerdict | None = None,
+    ) -> JobDetail:
         fields = _summary_fields(job, dashboard_url)
         fields.update(
             base_sha=job.base_sha,
@@ -95,6 +125,7 @@ class JobDetail(JobSummary):
             requeues=job.requeues or 0,
             reported_state=job.reported_state,
             leases=[lease.to_json() for lease in leases],
+            flakes=RunFlakes.of(flakes) if flakes is not None else None,
         )
         return cls.model_validate(fields)
 

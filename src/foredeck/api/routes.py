@@ -25,6 +25,7 @@ from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import Callback, Central, OnChange, Scm, Store
 from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob, Unprocessable
 from foredeck.bounds import JobId, Offset, PullNumber
+from foredeck.db import flakes
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
 from foredeck.db.models import Job, JobState, JobType
@@ -96,7 +97,8 @@ def show_job(job_id: JobId, reads: Reads, settings: AppSettings, gate: RequestGa
     with reads() as session:
         job = _get(session, job_id, gate)
         leases = job_leases(session, job_id, settings.leases.prices)
-        return JobDetail.of(job, settings.reporter.dashboard_url, leases)
+        verdict = flakes.of_run(session, job_id)
+        return JobDetail.of(job, settings.reporter.dashboard_url, leases, verdict)
 
 
 @router.get(

@@ -39,9 +39,11 @@ from foredeck.controller.metrics import ControllerMetrics
 from foredeck.controller.publishing import Publisher
 from foredeck.controller.queries import Claimed, this_host
 from foredeck.controller.running import Outcome, Running
-from foredeck.controller.workspace import clone_uri_for
+from foredeck.controller.testcases import run_cases
+from foredeck.controller.workspace import OUT, clone_uri_for
 from foredeck.db.engine import error_line
 from foredeck.db.models import Job
+from foredeck.db.testresults import CaseOutcome
 from foredeck.execute.executors import Executors
 from foredeck.execute.orphans import new_owner
 from foredeck.leases import LeaseService
@@ -267,18 +269,20 @@ class Controller:
         r.done()
         outcome = outcome.censored(r.censor)
         url: str | None = None
+        cases: list[CaseOutcome] = []
         delivery: Delivery | None = None
         if job is not None:
             try:
                 agent = self.jobs.agent(job)
                 url = await asyncio.to_thread(self.publisher.publish, r, job, outcome, agent)
+                cases = await asyncio.to_thread(run_cases, Path(r.claimed.workspace) / OUT)
                 if live is not None:  # the task logs' texts snapshots uploaded are stale now
                     await asyncio.to_thread(live.snapshots.forget)
                 workspace = Path(r.claimed.workspace)
                 delivery = pending_delivery(job, workspace, outcome.state, r.final_sha)
             except Exception:
                 log.exception("job %d: publishing the artifacts failed", r.id)
-        final = await self._record(r, outcome, url)
+        final = await self._record(r, outcome, url, cases)
         if final is None:
             return
         if self._metrics is not None:
@@ -297,7 +301,9 @@ class Controller:
         except Exception:
             log.exception("job %d: continuous delivery failed", r.id)
 
-    async def _record(self, r: Running, outcome: Outcome, url: str | None) -> bool | None:
+    async def _record(
+        self, r: Running, outcome: Outcome, url: str | None, cases: list[CaseOutcome]
+    ) -> bool | None:
         """Record the final state (`Ledger.finish`), retrying with backoff while the database
         refuses it (a disk full for a while) until it works or the controller stops; None: not
         recorded.
@@ -309,7 +315,7 @@ class Controller:
         failures = 0
         while True:
             try:
-                final = await self.ledger.call(self.ledger.finish, r, outcome, url)
+                final = await self.ledger.call(self.ledger.finish, r, outcome, url, cases)
             except Exception as exc:
                 failures += 1
                 if failures == 1:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Collection
+import logging
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -39,8 +40,10 @@ from foredeck.controller.running import Outcome, Running
 from foredeck.controller.workspace import move_aside, remove
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.models import Job, JobState
+from foredeck.db.testresults import CaseOutcome, record_run
 from foredeck.db.types import utcnow
 
+log = logging.getLogger(__name__)
 DB_THREADS = 2
 T = TypeVar("T")
 
@@ -156,9 +159,13 @@ class Ledger:
         with write_lock(self.engine), self._sessions() as session, session.begin():
             session.execute(stmt)
 
-    def finish(self, r: Running, outcome: Outcome, url: str | None) -> bool:
+    def finish(
+        self, r: Running, outcome: Outcome, url: str | None, cases: Sequence[CaseOutcome] = ()
+    ) -> bool:
+        """Record the final state and, with it, the run's test outcomes (`db/testresults.py`);
+        a failure to record those is logged and never holds up the state."""
         with write_lock(self.engine), self._sessions() as session, session.begin():
-            return finish(
+            final = finish(
                 session,
                 r.id,
                 owner=self.owner,
@@ -167,3 +174,10 @@ class Ledger:
                 description=outcome.description,
                 url=url,
             )
+            if final:
+                try:
+                    with session.begin_nested():
+                        record_run(session, r.id, cases)
+                except Exception:
+                    log.exception("job %d: could not record its test results", r.id)
+            return final

@@ -3,7 +3,8 @@
 `templates` is shared with the run page (`dashboard/view/`), whose templates extend
 `base.html`. Template globals give links without `url_for` (the router is included in apps it
 does not know): `static(name)`, `view_url(id)`, `job_history_url(name)`,
-`pr_history_url(org, repo, number)`, `query_url(path, params)`, `safe_href(url)`,
+`job_tests_url(name)`, `pr_history_url(org, repo, number)`, `query_url(path, params)`,
+`safe_href(url)`,
 `format_duration(seconds)`, and for the header and forms `signed_in(request)` and
 `csrf_token(request)`.
 """
@@ -90,6 +91,7 @@ def make_templates() -> Jinja2Templates:
         static=static_url,
         view_url=links.view_url,
         job_history_url=links.job_history_url,
+        job_tests_url=links.job_tests_url,
         pr_history_url=links.pr_history_url,
         query_url=links.query_url,
         safe_href=links.safe_href,

@@ -43,6 +43,11 @@ def view_url(job_id: int) -> str:
     return f"/view/{job_id}"
 
 
+def job_tests_url(name: str) -> str:
+    """The job's test grid."""
+    return f"/job-tests/{seg(name)}"
+
+
 def job_history_url(name: str) -> str:
     return f"/job-history/{seg(name)}"
 

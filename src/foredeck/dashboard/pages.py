@@ -23,6 +23,7 @@ from foredeck.dashboard import links, pull_state, queries
 from foredeck.dashboard.app import PageRoute, templates
 from foredeck.dashboard.charts import duration_trend, result_bar
 from foredeck.dashboard.deps import BotLogin, Links
+from foredeck.dashboard.pr_grid import pr_grid
 from foredeck.db.models import JOB_STATES, JOB_TYPES, Job, JobState, JobType
 from foredeck.web.deps import Reads
 
@@ -333,13 +334,14 @@ def pr_history(
         jobs = queries.pr_runs(session, org, repo, number, gate.visible())
         if not jobs:
             raise HTTPException(404, f"no runs for {org}/{repo}#{number}")
+        commits = queries.group_by_commit(jobs)
         groups = [
             (
                 group.sha,
                 links.commit(group.jobs[0], web),
                 [Row.of(j, now, web) for j in group.jobs],
             )
-            for group in queries.group_by_commit(jobs)
+            for group in commits
         ]
         pulls = links.pull_links(jobs[0], web)
         title = str((jobs[0].pulls or [{}])[0].get("title") or "")
@@ -357,6 +359,7 @@ def pr_history(
             "title": title,
             "authors": authors,
             "groups": groups,
+            "grid": pr_grid(commits),
             "statuses": statuses,
             "comments": comments,
             "truncated": len(jobs) >= queries.MAX_PR_RUNS,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Date,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -330,3 +333,109 @@ class TidePool(Base):
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("org", "repo", "branch"),)
+
+
+class TestName(Base):
+    """A test's name (`classname.name`), stored once: results refer to it by id."""
+
+    __test__ = False  # not a pytest class
+    __tablename__ = "test_names"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the name: names may be longer than an index entry may be."""
+    name: Mapped[str] = mapped_column(Text)
+
+
+class RunTest(Base):
+    """One test's outcome in one run (from its JUnit files), written when the run finishes."""
+
+    __tablename__ = "run_tests"
+
+    job_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    test_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))
+    """`passed`, `failed` or `skipped`."""
+    duration: Mapped[float | None] = mapped_column(Float)
+
+
+class RunOutcome(Base):
+    """A finished run as the test grids and flake rates see it: its job, the commit it tested
+    and its state. `flaky`: another run of the job on that commit ended the other way."""
+
+    __tablename__ = "run_outcomes"
+
+    job_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    sha: Mapped[str] = mapped_column(String(64))
+    """The commit the run tested (`testresults.commit_key`)."""
+    state: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date] = mapped_column(Date)
+    duration: Mapped[float | None] = mapped_column(Float)
+    tests: Mapped[int] = mapped_column(default=0, server_default="0")
+    failed_tests: Mapped[int] = mapped_column(default=0, server_default="0")
+    flaky: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    __table_args__ = (
+        Index("ix_run_outcomes_name_sha", "name", "sha"),
+        Index("ix_run_outcomes_name_job", "name", "job_id"),
+    )
+
+
+class JobDay(Base):
+    """One job's runs of one day (UTC), kept up to date as runs finish: flake rates over a
+    window add a few of these rows instead of scanning the runs."""
+
+    __tablename__ = "job_days"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    passed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    flaky: Mapped[int] = mapped_column(default=0)
+    """Commits of the job that turned flaky that day (a failed and a passed run on one)."""
+
+
+class TestDay(Base):
+    """One test's outcomes in one job's runs of one day (UTC), like `JobDay`."""
+
+    __test__ = False  # not a pytest class
+    __tablename__ = "test_days"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    test_id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    flaky: Mapped[int] = mapped_column(default=0)
+    """Commits on which the test turned flaky that day (failed and passed in the job's runs)."""
+
+    __table_args__ = (
+        # One test's window (is it known flaky?); the primary key serves a job's grid rows.
+        Index("ix_test_days_name_test_day", "name", "test_id", "day"),
+        # The flaky-tests page: the few rows with a flake, by day.
+        Index(
+            "ix_test_days_flaky_day",
+            "day",
+            sqlite_where=text("flaky > 0"),
+            postgresql_where=text("flaky > 0"),
+        ),
+    )
+
+
+class TestgridTab(Base):
+    """A tab of a TestGrid dashboard: a job whose `testgrid-dashboards` annotation names the
+    dashboard, under its `testgrid-tab-name` (else its name). Kept as runs finish."""
+
+    __test__ = False  # not a pytest class
+    __tablename__ = "testgrid_tabs"
+
+    dashboard: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tab: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ and editing is idempotent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from foredeck.report.queries import JobView
@@ -18,6 +19,8 @@ MARKER = REPORT  # what marks the report comment (`scm/markers.py`: the dashboar
 FAILED_STATES = frozenset({"failure", "error", "aborted"})
 MAX_ROWS = 200
 """GitHub caps comments at 65536 characters; rows past this are summarised in one line."""
+MAX_FLAKY_TESTS = 5
+"""Known flaky tests named per job."""
 
 
 def head_sha(jobs: list[JobView]) -> str | None:
@@ -48,9 +51,9 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def _row(job: JobView, dashboard_url: str) -> str:
+def _row(job: JobView, dashboard_url: str, flaky: bool) -> str:
     config = job.job_config or {}
-    name = _cell(job.context or job.name)
+    name = _cell(job.context or job.name) + (" (known flake)" if flaky else "")
     sha = (job.head_sha or "")[:7]
     required = "false" if config.get("optional") else "true"
     rerun = config.get("rerun_command") or f"/test {job.name}"
@@ -58,10 +61,40 @@ def _row(job: JobView, dashboard_url: str) -> str:
     return f"{name} | {sha} | [link]({url}) | {required} | `{_cell(str(rerun))}`"
 
 
+def _flake_notes(failed: list[JobView], known: Mapping[int, list[str]]) -> list[str]:
+    notes = []
+    for job in failed[:MAX_ROWS]:
+        tests = known.get(job.id)
+        if tests:
+            shown = ", ".join(f"`{_cell(t[:200])}`" for t in tests[:MAX_FLAKY_TESTS])
+            more = (
+                f" and {len(tests) - MAX_FLAKY_TESTS} more" if len(tests) > MAX_FLAKY_TESTS else ""
+            )
+            notes.append(f"- {_cell(job.context or job.name)}: {shown}{more}")
+    if not notes:
+        return []
+    return [
+        "",
+        "Known flakes: every test that failed in these jobs failed and passed on one commit "
+        "of the job recently; `/retest` may be all they need:",
+        "",
+        *notes,
+    ]
+
+
 def render(
-    org: str, repo: str, number: int, failed: list[JobView], dashboard_url: str
+    org: str,
+    repo: str,
+    number: int,
+    failed: list[JobView],
+    dashboard_url: str,
+    known_flakes: Mapping[int, list[str]] | None = None,
 ) -> str | None:
-    """The comment body for these failed jobs; None when nothing failed (no comment)."""
+    """The comment body for these failed jobs; None when nothing failed (no comment).
+
+    `known_flakes`: the failed runs whose every failing test is a known flake, with the tests
+    (`ReportStore.known_flakes`)."""
+    known = known_flakes or {}
     if not failed:
         return None
     author = failed[0].author
@@ -75,9 +108,10 @@ def render(
         "Test name | Commit | Details | Required | Rerun command",
         "--- | --- | --- | --- | ---",
     ]
-    lines += [_row(job, dashboard_url) for job in failed[:MAX_ROWS]]
+    lines += [_row(job, dashboard_url, job.id in known) for job in failed[:MAX_ROWS]]
     if len(failed) > MAX_ROWS:
         lines.append(f"… and {len(failed) - MAX_ROWS} more | | | |")
+    lines += _flake_notes(failed, known)
     query = urlencode({"org": org, "repo": repo, "pull": number})
     lines += [
         "",

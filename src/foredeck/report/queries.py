@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, select, update
 
+from foredeck.db import flakes
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.models import FINISHED_STATES, Job
 from foredeck.db.types import utcnow
@@ -137,6 +138,17 @@ class ReportStore:
         )
         with write_lock(self._engine), self._writes() as session, session.begin():
             return session.execute(stmt).first() is not None
+
+    def known_flakes(self, job_ids: list[int]) -> dict[int, list[str]]:
+        """Of these failed runs, those whose every failing test is a known flake, with the
+        tests (`db/flakes.py`)."""
+        found: dict[int, list[str]] = {}
+        with self._reads() as session, session.begin():
+            for job_id in job_ids:
+                verdict = flakes.of_run(session, job_id)
+                if verdict is not None and verdict.known_flake:
+                    found[job_id] = verdict.known_flaky_tests
+        return found
 
     def pull_jobs(self, org: str, repo: str, number: int) -> list[JobView]:
         """Every presubmit of one pull request, newest first."""

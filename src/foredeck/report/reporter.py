@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from foredeck.polling import Poller
-from foredeck.report.comment import failed_jobs, is_report, render
+from foredeck.report.comment import MAX_ROWS, failed_jobs, is_report, render
 from foredeck.report.metrics import ReporterMetrics
 from foredeck.report.queries import JobView, ReportStore
 from foredeck.report.scm import ReportClient, ReportScm
@@ -244,7 +244,9 @@ class Reporter:
         org, repo, number = key
         try:
             jobs = self._store.pull_jobs(org, repo, number)
-            body = render(org, repo, number, failed_jobs(jobs), self.dashboard_url)
+            failed = failed_jobs(jobs)
+            known = self._store.known_flakes([j.id for j in failed[:MAX_ROWS]])
+            body = render(org, repo, number, failed, self.dashboard_url, known)
             comments = await client.list_issue_comments(org, repo, number)
             ours = [c for c in comments if is_report(c, self.bot_login)]
             if body is None:

@@ -6,6 +6,9 @@ is filled by running real jobs on a real git repository, never by hand-written r
 - `pass-job` and `fail-job` are presubmits (`always_run`) run by the watcher and trigger plugin
   on each head; `fail-job` runs the PR's `fail.sh`: ANSI colours, a long passing stretch, error
   lines, a `<script>` line and a JUnit file with one failed test in `$ARTIFACTS`.
+- `flaky-job` is a postsubmit of `main` (started through the API on its head) whose test
+  `widget.test_racy` fails on odd job ids; `flaky_runs` reruns it on one commit until it has
+  failed and passed there. It and `fail-job` carry TestGrid dashboard annotations.
 - `pipeline-job` is an inline Tekton pipeline (a diamond and a `finally`), `slow-job` sleeps a
   few seconds (live update, abort); both are periodics on a yearly cron, started through
   `POST /api/jobs` (Prow's gangway).
@@ -19,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import yaml
 
-from tests.kit.git import Repo
+from tests.kit.git import Repo, git
 from tests.kit.jobs import FINAL, shell, tekton_task
 from tests.kit.server import ServerProcess
 from tests.kit.wait import wait_for
@@ -88,6 +92,25 @@ DIAMOND: list[dict[str, Any]] = [
 ]
 
 
+# A test that fails on odd job ids: reruns of `flaky-job` on one commit fail and pass in turn.
+FLAKY_SH = """racy=''
+code=0
+if [ $((PROW_JOB_ID % 2)) -eq 1 ]; then
+  racy='<failure message="timed out waiting for the widget">racy</failure>'
+  code=1
+fi
+cat > "$ARTIFACTS/junit_flaky.xml" <<XML
+<testsuites><testsuite name="widget">
+<testcase classname="widget" name="test_stable" time="0.1"/>
+<testcase classname="widget" name="test_racy" time="0.2">$racy</testcase>
+</testsuite></testsuites>
+XML
+echo "run $PROW_JOB_ID exits $code"
+exit $code
+"""
+SIG = "widget-sig"
+"""The TestGrid dashboard of `fail-job` (tab `widget-fail`) and `flaky-job`."""
+
 YEARLY = "0 0 1 1 *"
 """Periodics that never fire during a test: they are started through the API."""
 
@@ -99,7 +122,18 @@ JOBS: dict[str, Any] = {
                 "name": "fail-job",
                 "always_run": True,
                 "spec": {"containers": [{"image": "busybox", "command": ["sh", "./fail.sh"]}]},
+                "annotations": {"testgrid-dashboards": SIG, "testgrid-tab-name": "widget-fail"},
             },
+        ]
+    },
+    "postsubmits": {
+        f"{ORG}/{REPO}": [
+            {
+                "name": "flaky-job",
+                "branches": ["main"],
+                "spec": shell(FLAKY_SH, "busybox"),
+                "annotations": {"testgrid-dashboards": f"{SIG}, widget-flakes"},
+            }
         ]
     },
     "periodics": [
@@ -146,6 +180,30 @@ class Server(ServerProcess):
         }
 
     # -- filling the database by running jobs ---------------------------------------------------
+
+    def api_post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = httpx.post(
+            f"{self.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        created: dict[str, Any] = r.json()
+        return created
+
+    def flaky_runs(self, most: int = 8) -> list[dict[str, Any]]:
+        """`flaky-job` on `main`'s head, started through the API and rerun until it has both
+        failed and passed there and the newest run failed (a failure of a known flake)."""
+        sha = git(self.workdir / "repos" / ORG / REPO, "rev-parse", "main")
+        refs = {"org": ORG, "repo": REPO, "base_ref": "main", "base_sha": sha}
+        body = {"name": "flaky-job", "type": "postsubmit", "refs": refs}
+        runs = [self.final(int(self.api_post("/api/jobs", body)["id"]))]
+        while {"success", "failure"} - {r["state"] for r in runs} or runs[-1]["state"] != "failure":
+            assert len(runs) < most, f"no flake in {[r['state'] for r in runs]}"
+            rerun = self.api_post(f"/api/jobs/{runs[-1]['id']}/rerun")
+            runs.append(self.final(int(rerun["id"])))
+        return runs
 
     def presubmits_on(self, sha: str) -> list[dict[str, Any]] | None:
         """`pass-job` and `fail-job` on head `sha`, once both are final."""

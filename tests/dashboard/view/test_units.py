@@ -9,7 +9,6 @@ import pytest
 
 from foredeck.dashboard.view.artifacts import content_headers, looks_like_text
 from foredeck.dashboard.view.graph import Graph, Node, build_graph, layout, render_svg
-from foredeck.dashboard.view.junit import JunitError, is_junit, parse, read_report
 from foredeck.dashboard.view.logs import (
     DEFAULT_ERROR_PATTERNS,
     FOLD_MIN_LINES,
@@ -25,6 +24,7 @@ from foredeck.dashboard.view.logs import (
     plan_page,
     read_page,
 )
+from foredeck.storage.junit import JunitError, is_junit, parse, read_report
 
 PROW = compile_patterns(DEFAULT_ERROR_PATTERNS)
 

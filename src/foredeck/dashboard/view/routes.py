@@ -48,6 +48,7 @@ from foredeck.dashboard.view.logs import (
 from foredeck.dashboard.view.logs import (
     find_error as scan_for_error,
 )
+from foredeck.db import flakes
 from foredeck.db.models import Job
 from foredeck.leases.held import job_leases
 from foredeck.storage.prow import BUILD_LOG, PIPELINE_RUN
@@ -205,6 +206,7 @@ def view_page(
     interval = settings.controller.live_publish_interval
     with reads() as session:
         leases = job_leases(session, job_id, settings.leases.prices)
+        verdict = flakes.of_run(session, job_id)
     return templates.TemplateResponse(
         request,
         "view/run.html",
@@ -220,6 +222,7 @@ def view_page(
             "live_cut": snapshot_cut(files) if files and ctx.has(BUILD_LOG) else None,
             "lines_html": lines_html,
             "leases": leases,
+            "flakes": verdict,
             "format_duration": format_duration,
         },
     )

@@ -24,8 +24,8 @@ from foredeck.dashboard.view.artifacts import (
     BuildFiles,
     looks_like_text,
 )
-from foredeck.dashboard.view.junit import is_junit
 from foredeck.dashboard.view.lenses.base import Lens, LensContext
+from foredeck.storage.junit import is_junit
 from foredeck.storage.store import Entry
 from foredeck.storage.tasklog import TASK_LOG_INDEX
 

@@ -1,9 +1,9 @@
-"""JUnit lens: every `artifacts/**/junit*.xml`, failed tests first (see `view/junit.py`)."""
+"""JUnit lens: every `artifacts/**/junit*.xml`, failed tests first (see `storage/junit.py`)."""
 
 from __future__ import annotations
 
-from foredeck.dashboard.view.junit import JunitReport, is_junit, read_report
 from foredeck.dashboard.view.lenses.base import Lens, LensContext
+from foredeck.storage.junit import JunitReport, is_junit, read_report
 
 
 def report(ctx: LensContext) -> tuple[JunitReport, list[str]] | None:

@@ -1,4 +1,5 @@
-"""The JUnit lens: test results from `artifacts/**/junit*.xml`, failed tests first.
+"""JUnit results from `artifacts/**/junit*.xml`: read by the run page's lens (failed tests
+first) and by the controller, which stores each run's outcomes for the test grids.
 
 The XML is written by the job, i.e. by whoever opened the pull request. `xml.etree` expands
 internal entities, so a document declaring a DOCTYPE or ENTITY is refused before parsing (no
