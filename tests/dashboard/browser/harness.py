@@ -141,7 +141,12 @@ JOBS: dict[str, Any] = {
         {
             "name": "slow-job",
             "cron": YEARLY,
-            "spec": shell(f"echo waiting; sleep {SLOW_SECONDS}; echo done", "busybox"),
+            # an error line and 60 more first: the running page's log has a fold (a stretch
+            # away from errors) to keep open across refreshes
+            "spec": shell(
+                f"echo 'ERROR: no'; seq 1 60; echo waiting; sleep {SLOW_SECONDS}; echo done",
+                "busybox",
+            ),
         },
     ],
 }

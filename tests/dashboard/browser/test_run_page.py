@@ -266,6 +266,23 @@ def test_running_job_page_refreshes_itself(
     shoot(page, "run-page-refreshed")
 
 
+def test_a_fold_the_reader_opened_stays_open_as_the_page_refreshes(
+    page: Page, server: Server, runs: Jobs, shoot: Shoot
+) -> None:
+    job_id = int(server.start_job("slow-job")["id"])
+    open_run(page, job_id)
+    fold = page.locator("#lens-buildlog details.log-fold").first
+    expect(fold).to_be_attached(timeout=60_000)  # the first 60 lines, while it sleeps
+    expect(page.locator("#run-state")).not_to_have_text("success")
+    fold.locator("summary").click()
+    expect(fold).to_have_attribute("open", "")
+    # The refreshes swap the lenses in until the run ends, and the fold stays as it was left.
+    expect(page.locator("#run-state")).to_have_text("success", timeout=60_000)
+    expect(page.locator("#lens-buildlog .log")).to_contain_text("done")
+    expect(page.locator("#lens-buildlog details.log-fold").first).to_have_attribute("open", "")
+    shoot(page, "run-page-fold-kept")
+
+
 def test_artifacts_lens_previews_inline(page: Page, runs: Jobs, shoot: Shoot) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))

@@ -67,12 +67,12 @@
   var every = Math.max(1, Number(head.getAttribute("data-refresh")) || 3) * 1000;
 
   // A fold the reader opened (or closed) stays so across a refresh: each <details> is known
-  // by its summary and the first id inside it (a log fold's first line), which a growing log
-  // keeps.
+  // by the first id inside it (a log fold's first line, which a growing log keeps while the
+  // fold's "show all N lines" grows), else by its summary.
   function foldKey(details) {
-    var summary = details.querySelector("summary");
     var named = details.querySelector("[id]");
-    return (named ? named.id : "") + "|" + (summary ? summary.textContent : "");
+    var summary = details.querySelector("summary");
+    return named ? "#" + named.id : "|" + (summary ? summary.textContent : "");
   }
 
   function swap(fresh, id) {
