@@ -4,6 +4,7 @@ an issue with the blocker label holding every merge of its repository."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from foredeck.db.jobs import JobCreate, create_job
 from foredeck.scm.github_provider import GitHubProvider
 from foredeck.settings import GitHubSettings
 from foredeck.tide import Tide
+from foredeck.tide.tide import in_repo_setting
 from foredeck.types import Pull, Refs
 from tests.db.fixtures import Database
 from tests.doubles import github_api
@@ -53,7 +55,13 @@ def passed_on_base(db: Database, number: int, head: str) -> None:
         create_job(session, spec)
 
 
-def make_tide(db: Database, gh: GitHubDouble, tmp_path: Path, config: str = CONFIG) -> Tide:
+def make_tide(
+    db: Database,
+    gh: GitHubDouble,
+    tmp_path: Path,
+    config: str = CONFIG,
+    in_repo: Callable[[str, str], bool] | None = None,
+) -> Tide:
     gh.add_repo("acme", "widget", branches={"main": BASE})
     gh.add_pull("acme", "widget", 1, head_sha=READY, labels=["lgtm", "approved"])
     gh.add_pull("acme", "widget", 2, head_sha=WAITING, labels=["lgtm"])
@@ -70,7 +78,9 @@ def make_tide(db: Database, gh: GitHubDouble, tmp_path: Path, config: str = CONF
     jobs = load_config([path]).jobs
     settings = GitHubSettings(base_url=gh.url, token=SecretStr(gh.token))
     provider = GitHubProvider(settings)
-    return Tide(db.engine, lambda: jobs, provider, dashboard_url="https://ci.example")
+    return Tide(
+        db.engine, lambda: jobs, provider, dashboard_url="https://ci.example", in_repo=in_repo
+    )
 
 
 @pytest.fixture
@@ -96,6 +106,24 @@ def test_a_ready_pull_merges_through_the_merge_api(tide: Tide, github_double: Gi
     assert tide_statuses(github_double, READY) == []  # merged: no status needed
     again = tide.sync_once()
     assert again.merged == [] and again.statuses == 0  # nothing changed: nothing written
+
+
+def test_a_repository_with_in_repo_presubmits_is_never_merged_and_says_why(
+    sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    """Its `.foredeck.yaml` presubmits are not among Tide's required contexts: merging on the
+    central ones alone would let a failing in-repo job through, so nothing merges."""
+    trigger = {"in_repo_config": False, "repos": {"acme/widget": {"in_repo_config": True}}}
+    tide = make_tide(sqlite_db, github_double, tmp_path, in_repo=in_repo_setting(trigger))
+    assert tide.sync_once().merged == []
+    assert github_double.merges == []
+    ((state, description, _),) = tide_statuses(github_double, READY)
+    assert state == "pending" and "in-repo presubmits (.foredeck.yaml) are not read" in description
+    assert not in_repo_setting(
+        {"in_repo_config": True, "repos": {"acme": {"in_repo_config": False}}}
+    )("acme", "widget")
+    assert in_repo_setting({"in_repo_config": True})("acme", "widget")
+    assert not in_repo_setting(None)("acme", "widget")
 
 
 def test_an_issue_with_the_blocker_label_holds_every_merge(
