@@ -34,6 +34,8 @@ ENGINES: dict[str, type[ArgoEngine] | type[TektonEngine]] = {
 }
 ARGO_DONE = frozenset({"Succeeded", "Failed", "Error"})
 Failure = (ApiException, urllib3.exceptions.HTTPError, OSError)
+TIMEOUT = 30.0
+"""Seconds per API call: a hung API server must not hold a starting controller's first round."""
 
 
 def still_running(engine: EngineName, obj: dict[str, Any]) -> bool:
@@ -93,7 +95,9 @@ class ClusterSweeper:
         cls = ENGINES[engine]
         where = (cls.group, cls.version, self.namespace, cls.plural)
         try:
-            listing: Any = custom.list_namespaced_custom_object(*where, label_selector=JOB_LABEL)
+            listing: Any = custom.list_namespaced_custom_object(
+                *where, label_selector=JOB_LABEL, _request_timeout=TIMEOUT
+            )
             items: list[dict[str, Any]] = list(listing.get("items") or [])
             ids = {_job_id(obj) for obj in items} - {None}
             jobs = lookup([i for i in ids if i is not None])
@@ -118,9 +122,11 @@ class ClusterSweeper:
             running = still_running(engine, obj)
             try:
                 if running:
-                    custom.patch_namespaced_custom_object(*where, name, cls.abort_patch())
+                    custom.patch_namespaced_custom_object(
+                        *where, name, cls.abort_patch(), _request_timeout=TIMEOUT
+                    )
                 custom.delete_namespaced_custom_object(
-                    *where, name, propagation_policy="Background"
+                    *where, name, propagation_policy="Background", _request_timeout=TIMEOUT
                 )
             except Failure as exc:
                 if not (isinstance(exc, ApiException) and exc.status == 404):
@@ -150,7 +156,10 @@ class ClusterSweeper:
             return
         try:
             response: Any = core.list_namespaced_secret(
-                self.namespace, label_selector=f"{JOB_LABEL},{RUN_LABEL}", _preload_content=False
+                self.namespace,
+                label_selector=f"{JOB_LABEL},{RUN_LABEL}",
+                _preload_content=False,
+                _request_timeout=TIMEOUT,
             )
             items: list[dict[str, Any]] = json.loads(response.data).get("items") or []
         except (*Failure, ValueError) as exc:
@@ -170,7 +179,7 @@ class ClusterSweeper:
                 continue
             job = str((meta.get("labels") or {}).get(JOB_LABEL, ""))
             try:
-                core.delete_namespaced_secret(name, self.namespace)
+                core.delete_namespaced_secret(name, self.namespace, _request_timeout=TIMEOUT)
             except Failure as exc:
                 if not (isinstance(exc, ApiException) and exc.status == 404):
                     log.warning("%s: deleting Secret %s: %s", self.who, name, _why(exc))
