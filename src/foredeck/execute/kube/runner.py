@@ -114,9 +114,8 @@ async def run_remote(
     if leases is not None and decoration is None:
         raise ValueError("lease files reach pods only through a decoration")
     remote = _RemoteRun(
-        run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration, leases
+        run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration, leases, build_id
     )
-    remote.build_id = build_id
     return await remote.execute()
 
 
@@ -133,8 +132,10 @@ class _RemoteRun:
         options: RemoteOptions | None,
         decoration: Decoration | None = None,
         leases: LeaseFiles | None = None,
+        build_id: str | None = None,
     ) -> None:
         self.run = run
+        self.build_id = build_id
         self.decoration = decoration
         self.layout = RunLayout(Path(os.path.abspath(out_dir)))
         self.engine_name = engine
@@ -186,7 +187,6 @@ class _RemoteRun:
         self.lease_files = leases
         self.lease_secret: str | None = None
         """The name of the run's Secret of lease files, once it was created."""
-        self.build_id: str | None = None
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         """From a thread into the loop; after the run the loop may be gone: drop it then."""
