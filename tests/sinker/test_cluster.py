@@ -183,3 +183,19 @@ def test_the_sinker_sweeps_the_cluster_and_counts(world: ClusterWorld, tmp_path:
     labels = {"kind": world.resource[2], "reason": "job finished"}
     assert registry.get_sample_value("foredeck_sinker_cluster_deleted_total", labels) == 1
     assert registry.get_sample_value("foredeck_sinker_cluster_errors_total") == 0
+
+
+def test_a_failing_cluster_sweep_does_not_stop_the_local_one(
+    sqlite_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = CollectorRegistry()
+
+    def broken(at: datetime) -> ClusterTally | None:
+        raise RuntimeError("database went away")
+
+    sinker = Sinker(
+        sqlite_db.engine, workdir=tmp_path, max_age=60, registry=registry, cluster=broken
+    )
+    result = sinker.sweep(datetime.now(UTC))
+    assert result.cluster is None and "sinker: cluster sweep failed" in caplog.text
+    assert registry.get_sample_value("foredeck_sinker_cluster_errors_total") == 1
