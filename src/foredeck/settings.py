@@ -352,6 +352,10 @@ class SinkerSettings(BaseModel):
     max_age: float = Field(default=7 * 24 * 3600.0, gt=0)
     """Seconds after which finished jobs and their workspaces are removed."""
     interval: float = Field(default=3600.0, gt=0)
+    cluster_engines: list[Literal["argo", "tekton"]] | None = None
+    """Engines whose runs are swept in `kube.namespace` (None: `kube.default_agent`'s, if any)."""
+    cluster_grace: float = Field(default=60.0, ge=0)
+    """Seconds a run object is left alone after its creation, whatever its job says."""
 
 
 class PostgresDatabaseProvider(BaseModel):

@@ -31,7 +31,22 @@ CONTROLLER_RULES = [
     {"apiGroups": ["tekton.dev"], "resources": ["taskruns"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "list", "delete"]},
 ]
+SINKER_RULES = [
+    {
+        "apiGroups": ["argoproj.io"],
+        "resources": ["workflows"],
+        "verbs": ["list", "patch", "delete"],
+    },
+    {
+        "apiGroups": ["tekton.dev"],
+        "resources": ["pipelineruns"],
+        "verbs": ["list", "patch", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "delete"]},
+]
+KUBE_ROLES = {"controller": CONTROLLER_RULES, "sinker": SINKER_RULES}
 SECRETS = {
     "database-url": "postgresql+psycopg://ci:pw@db.example:5432/foredeck",
     "webhook-secret": "0123456789abcdef",
@@ -81,7 +96,8 @@ def test_every_object_validates_against_the_kubernetes_models(
 ) -> None:
     kinds = sorted(o["kind"] for o in default_objects)
     assert kinds == sorted(
-        ["ConfigMap", "Service", "Role", "RoleBinding"]
+        ["ConfigMap", "Service"]
+        + ["Role", "RoleBinding"] * len(KUBE_ROLES)
         + ["Deployment"] * len(ROLES)
         + ["ServiceAccount"] * len(ROLES)
     )
@@ -119,25 +135,27 @@ def test_rendered_manifests_in_the_repository_are_current() -> None:
     )
 
 
-def test_only_the_controller_gets_rbac_and_only_in_the_ci_namespace() -> None:
+def test_only_the_controller_and_sinker_get_rbac_and_only_in_the_ci_namespace() -> None:
     objs = objects(render({"ciNamespace": "ci"}))
     assert not [o for o in objs if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
     roles = by_kind(objs, "Role")
     bindings = by_kind(objs, "RoleBinding")
-    assert list(roles) == ["foredeck-controller"] and list(bindings) == ["foredeck-controller"]
-    role = roles["foredeck-controller"]
-    assert role["metadata"]["namespace"] == "ci"
-    assert role["rules"] == CONTROLLER_RULES
-    binding = bindings["foredeck-controller"]
-    assert binding["metadata"]["namespace"] == "ci"
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "Role",
-        "name": "foredeck-controller",
-    }
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "foredeck-controller", "namespace": "foredeck"}
-    ]
+    names = [f"foredeck-{r}" for r in KUBE_ROLES]
+    assert list(roles) == names and list(bindings) == names
+    for component, rules in KUBE_ROLES.items():
+        name = f"foredeck-{component}"
+        assert roles[name]["metadata"]["namespace"] == "ci"
+        assert roles[name]["rules"] == rules
+        binding = bindings[name]
+        assert binding["metadata"]["namespace"] == "ci"
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": name,
+        }
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": name, "namespace": "foredeck"}
+        ]
 
     accounts = by_kind(objs, "ServiceAccount")
     deployments = by_kind(objs, "Deployment")
@@ -145,9 +163,9 @@ def test_only_the_controller_gets_rbac_and_only_in_the_ci_namespace() -> None:
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == name
-        is_controller = name == "foredeck-controller"
-        assert pod["automountServiceAccountToken"] is is_controller
-        assert accounts[name]["automountServiceAccountToken"] is is_controller
+        talks_to_kube = name in {"foredeck-controller", "foredeck-sinker"}
+        assert pod["automountServiceAccountToken"] is talks_to_kube
+        assert accounts[name]["automountServiceAccountToken"] is talks_to_kube
 
 
 def test_pods_run_unprivileged(default_objects: list[dict[str, Any]]) -> None:

@@ -44,7 +44,9 @@ from foredeck.controller.workspace import OUT, clone_uri_for
 from foredeck.db.engine import error_line
 from foredeck.db.models import Job
 from foredeck.db.testresults import CaseOutcome
+from foredeck.db.types import utcnow
 from foredeck.execute.executors import Executors
+from foredeck.execute.kube.sweep import sweep_cluster
 from foredeck.execute.orphans import new_owner
 from foredeck.leases import LeaseService
 from foredeck.scm.git import CloneUriFunc
@@ -126,6 +128,7 @@ class Controller:
         self.sweep_max_age = timedelta(seconds=self.settings.sinker.max_age)
         self._last_sweep = -float("inf")
         self._leftovers_killed = False
+        self._cluster_swept = False
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,6 +176,10 @@ class Controller:
             await asyncio.to_thread(leftovers.kill_dead_owners, self.host, self.owner, self.workdir)
             self._leftovers_killed = True
         await self.recover_stale()
+        if not self._cluster_swept:  # first round, after recovery: the dead runs' objects
+            self._cluster_swept = True
+            if self.settings.sinker.enabled:
+                await asyncio.to_thread(self.sweep_cluster)
         await self.watch()
         if self.sweep_interval and time.monotonic() - self._last_sweep >= self.sweep_interval:
             self._last_sweep = time.monotonic()
@@ -231,6 +238,14 @@ class Controller:
         if recovered:
             self._changed()
         return recovered
+
+    def sweep_cluster(self) -> None:
+        """Stop and delete the runs on the cluster that no job needs (`execute/kube/sweep.py`):
+        at start, a dead controller's runs, whose jobs recovery just ended or re-queued."""
+        try:
+            sweep_cluster(self.settings, self._engine, utcnow(), who="controller")
+        except Exception:
+            log.exception("controller: cluster sweep failed")
 
     # -- one job -----------------------------------------------------------------------------
 

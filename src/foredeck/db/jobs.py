@@ -8,11 +8,12 @@ the current state, so the controller and an abort never overwrite each other's f
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, Insert, exists, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, Connection, Insert, exists, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -28,12 +29,14 @@ from foredeck.db.types import utcnow
 from foredeck.types import Pull, Refs
 
 __all__ = [
+    "JobAttempt",
     "JobCreate",
     "Pull",
     "Refs",
     "author_filter",
     "create_job",
     "get_job",
+    "job_attempts",
     "latest_presubmits",
     "list_jobs",
     "set_state",
@@ -262,3 +265,26 @@ def list_jobs(
         stmt = stmt.where(Job.id < after_id)
     stmt = stmt.order_by(Job.id.desc()).limit(max(1, min(limit, max_limit)))
     return list(session.execute(stmt).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class JobAttempt:
+    """What a cluster sweep needs of a job: its state and the build id of its current attempt
+    (a new one at every claim, none while re-queued), which labels the attempt's run object."""
+
+    state: str
+    build_id: str | None
+    finished_at: datetime | None
+
+
+def job_attempts(session: Session | Connection, ids: Collection[int]) -> dict[int, JobAttempt]:
+    """The jobs of `ids` that exist, by id (500 ids per query)."""
+    wanted = sorted(set(ids))
+    found: dict[int, JobAttempt] = {}
+    for start in range(0, len(wanted), 500):
+        stmt = select(Job.id, Job.state, Job.build_id, Job.finished_at).where(
+            Job.id.in_(wanted[start : start + 500])
+        )
+        for row in session.execute(stmt):
+            found[int(row.id)] = JobAttempt(row.state, row.build_id, row.finished_at)
+    return found

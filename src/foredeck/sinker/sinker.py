@@ -8,6 +8,11 @@ candidates are read without the lock, their workspaces removed (slow file-system
 then the rows deleted in a write transaction that checks every condition again. A workspace is
 removed before its row, so that a crash in between leaves a row whose workspace is gone (the
 next sweep deletes it) rather than a directory nobody knows about.
+
+With a cluster to sweep (`execute/kube/sweep.py`), each sweep first stops and deletes the Argo
+Workflows / Tekton PipelineRuns no job needs (dead controllers' runs, leftovers of finished or
+deleted jobs) and lease Secrets whose run is gone: before the job rows, so that a run whose row
+is about to go is still judged by it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import Engine
 
 from foredeck.db.engine import read_only, session_factory, write_lock
 from foredeck.db.types import utcnow
+from foredeck.execute.kube.sweep import ClusterTally, sweep_cluster
 from foredeck.execute.removal import Removal, remove_workspace
 from foredeck.polling import Poller
 from foredeck.settings import Settings
@@ -42,6 +48,7 @@ BATCH_SIZE = 500
 MAX_LISTED = 100
 
 Clock = Callable[[], datetime]
+ClusterSweep = Callable[[datetime], ClusterTally | None]
 
 
 @dataclass(slots=True)
@@ -58,6 +65,8 @@ class SweepResult:
     """Processed events deleted (with their payloads)."""
     refused_paths: list[str] = field(default_factory=list)
     """The first refused workspace paths (at most `MAX_LISTED`)."""
+    cluster: ClusterTally | None = None
+    """What the cluster sweep did (None: no cluster to sweep)."""
 
 
 class SinkerMetrics:
@@ -78,6 +87,17 @@ class SinkerMetrics:
             "Workspaces that could not be deleted, and sweeps that failed.",
             registry=registry,
         )
+        self.cluster_deleted = Counter(
+            "foredeck_sinker_cluster_deleted",
+            "Run objects and lease Secrets deleted on the cluster, by kind and reason.",
+            ["kind", "reason"],
+            registry=registry,
+        )
+        self.cluster_errors = Counter(
+            "foredeck_sinker_cluster_errors",
+            "Kubernetes API calls of the cluster sweep that failed.",
+            registry=registry,
+        )
 
 
 class Sinker:
@@ -91,7 +111,9 @@ class Sinker:
         batch_size: int = BATCH_SIZE,
         now: Clock = utcnow,
         registry: CollectorRegistry | None = None,
+        cluster: ClusterSweep | None = None,
     ) -> None:
+        """`cluster` sweeps the cluster's runs (`sweep_cluster`) at each sweep."""
         self.root = Path(workdir).resolve()
         self.max_age = timedelta(seconds=max_age)
         self.interval = interval
@@ -100,6 +122,7 @@ class Sinker:
         self._reader = read_only(engine)
         self._sessions = session_factory(engine)
         self._now = now
+        self._cluster = cluster
         self._metrics = SinkerMetrics(registry) if registry is not None else None
         errors = self._metrics.errors.inc if self._metrics is not None else None
         self._poller = Poller("foredeck-sinker", self.sweep, lambda: self.interval, errors)
@@ -127,12 +150,16 @@ class Sinker:
             interval=settings.sinker.interval,
             now=now,
             registry=registry,
+            cluster=lambda at: sweep_cluster(settings, engine, at),
         )
 
     def sweep(self, now: datetime | None = None) -> SweepResult:
         """Remove everything older than `max_age` at `now`; returns what was removed."""
-        cutoff = (self._now() if now is None else now) - self.max_age
+        at = self._now() if now is None else now
+        cutoff = at - self.max_age
         result = SweepResult()
+        if self._cluster is not None:
+            result.cluster = self._sweep_cluster(self._cluster, at)
         self._sweep_jobs(cutoff, result)
         self._sweep_kept_workspaces(cutoff, result)
         self._sweep_events(cutoff, result)
@@ -152,6 +179,20 @@ class Sinker:
                 result.errors,
             )
         return result
+
+    def _sweep_cluster(self, sweep: ClusterSweep, at: datetime) -> ClusterTally | None:
+        try:
+            tally = sweep(at)
+        except Exception:  # e.g. the database: the local sweep still runs
+            log.exception("sinker: cluster sweep failed")
+            if self._metrics is not None:
+                self._metrics.cluster_errors.inc()
+            return None
+        if tally is not None and self._metrics is not None:
+            for gone in tally.deleted:
+                self._metrics.cluster_deleted.labels(gone.kind, gone.why).inc()
+            self._metrics.cluster_errors.inc(tally.errors)
+        return tally
 
     def _remove(self, batch: list[Candidate], result: SweepResult) -> list[Candidate]:
         """Remove the workspaces of `batch`; returns the jobs whose workspace is gone."""

@@ -4,8 +4,8 @@ It serves the real API paths the `kubernetes` client calls (custom objects and S
 list, watch, merge-patch, delete; pods: list, log) with the API server's wire behaviour where the
 executors depend on it: a global `resourceVersion`, watch streams of JSON `WatchEvent` lines that
 resume from a version, `ERROR` events with a 410 `Status` for a version that has been compacted, k8s
-`Status` bodies for errors, bearer-token auth, equality label selectors and the `metadata.name`
-field selector.
+`Status` bodies for errors, bearer-token auth, equality and existence label selectors and the
+`metadata.name` field selector.
 
 Created Workflows and PipelineRuns are VALIDATED against the upstream schemas vendored in
 `tests/data/schemas/` (as `tests/pipeline/test_emit.py` does) and refused with a 422 `Status`;
@@ -158,8 +158,11 @@ def matches_labels(obj: dict[str, Any], selector: str | None) -> bool:
         return True
     labels = (obj.get("metadata") or {}).get("labels") or {}
     for term in selector.split(","):
-        key, _, value = term.partition("=")
-        if labels.get(key.strip()) != value.strip():
+        key, equals, value = term.partition("=")
+        if not equals:  # `key`: the label exists, whatever its value
+            if key.strip() not in labels:
+                return False
+        elif labels.get(key.strip()) != value.strip():
             return False
     return True
 
@@ -296,6 +299,8 @@ class KubeDouble:
         self.pods_forbidden = False  # pod listing answers 403 (RBAC without pods)
         self.watch_forbidden = False  # watch requests answer 403 (RBAC without watch)
         self.secrets_forbidden = False  # creating a Secret answers 403 (RBAC without secrets)
+        self.undeletable: set[str] = set()  # DELETE of an object of these names answers 403
+        self.missing: set[str] = set()  # plurals whose CRD is not installed: 404 Not Found
         self.gone_http = 0  # the next N watch requests get an HTTP 410 instead of a stream
         self.url = ""
         self.port = 0
@@ -482,11 +487,10 @@ class KubeDouble:
             return status_response(401, "Unauthorized", "Unauthorized")
         return None
 
-    @staticmethod
-    def _resource(request: Request) -> tuple[str, str, str] | None:
+    def _resource(self, request: Request) -> tuple[str, str, str] | None:
         p = request.path_params
         resource = (p.get("group", ""), p["version"], p["plural"])
-        return resource if resource in KINDS else None
+        return resource if resource in KINDS and p["plural"] not in self.missing else None
 
     async def _collection(self, request: Request) -> Response:
         denied = self._authorised(request)
@@ -577,6 +581,8 @@ class KubeDouble:
                 patched = merge_patch(self.objects[key], patch)
                 patched["metadata"]["name"] = name
                 return JSONResponse(self.put(resource, ns, patched))
+        if name in self.undeletable:
+            return status_response(403, "Forbidden", f'cannot delete "{name}"')
         with self.lock:  # DELETE: the object, then what it owns (pods, TaskRuns)
             obj = self.objects.pop(key)
             self.rv += 1

@@ -45,6 +45,7 @@ class Run:
         target: KubeTarget,
         cancel: asyncio.Event | None = None,
         options: RemoteOptions = FAST,
+        build_id: str | None = None,
     ) -> None:
         self.events: list[RunEvent] = []
         self.task = asyncio.ensure_future(
@@ -57,6 +58,7 @@ class Run:
                 cancel=cancel,
                 on_event=self.events.append,
                 options=options,
+                build_id=build_id,
             )
         )
 
@@ -329,14 +331,29 @@ async def test_cancelling_the_coroutine_asks_the_engine_to_stop(
     kube_double: KubeDouble, kube_target: KubeTarget, diamond: PipelineRunSpec, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    run = Run(diamond, out, "argo", kube_target)
+    run = Run(diamond, out, "argo", kube_target, build_id="1234")
     name = await created(kube_double, WORKFLOWS, run)
     run.task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run.task
     wf = kube_double.get(WORKFLOWS, NAMESPACE, name)
     assert wf is not None and wf["spec"]["shutdown"] == "Terminate"  # left for the sinker
+    # ... which finds it by its job and tells its attempt by the build id (tests/sinker).
+    labels = wf["metadata"]["labels"]
+    assert labels == {"foredeck.dev/job-id": "42", "foredeck.dev/build-id": "1234"}
     assert read_json(out / "finished.json")["result"] == "ABORTED"
+
+
+async def test_a_build_id_that_is_no_label_value_labels_nothing(
+    kube_double: KubeDouble, kube_target: KubeTarget, diamond: PipelineRunSpec, tmp_path: Path
+) -> None:
+    run = Run(diamond, tmp_path / "out", "tekton", kube_target, build_id="not/a label")
+    name = await created(kube_double, PIPELINERUNS, run)
+    pr = kube_double.get(PIPELINERUNS, NAMESPACE, name)
+    assert pr is not None and "foredeck.dev/build-id" not in pr["metadata"]["labels"]
+    run.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run.task
 
 
 async def test_watch_resumes_after_the_server_ends_it(

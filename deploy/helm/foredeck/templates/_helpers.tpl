@@ -20,7 +20,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $root := .root }}
 {{- $name := include "foredeck.fullname" $root }}
 {{- $http := or (eq .role "hook") (eq .role "all") }}
-{{- $kube := or (eq .role "controller") (eq .role "all") }}
+{{- $kube := or (eq .role "controller") (eq .role "sinker") (eq .role "all") }}
 {{- $github := not (or (eq .role "periodics") (eq .role "sinker")) }}
 apiVersion: apps/v1
 kind: Deployment

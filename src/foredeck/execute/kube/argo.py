@@ -55,7 +55,8 @@ class ArgoEngine(ResourceEngine):
     def emit(self, run: PipelineRunSpec) -> dict[str, Any]:
         return emit_argo(run)
 
-    def abort_patch(self) -> dict[str, Any]:
+    @staticmethod
+    def abort_patch() -> dict[str, Any]:
         return {"spec": {"shutdown": "Terminate"}}
 
     def task_of_node(self, workflow: str, node_name: str) -> tuple[str, bool] | None:

@@ -19,13 +19,16 @@ import re
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from foredeck.extras import require
+
+if TYPE_CHECKING:
+    from foredeck.settings import KubeSettings
 
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - a format marker, not a secret
 CLUSTER_HEADER = "x-k8s-aws-id"
@@ -56,6 +59,11 @@ class KubeTarget:
 
 class KubeConfigError(ValueError):
     """A target that cannot give an API client (missing cluster name, unreadable kubeconfig)."""
+
+
+def target_of(kube: KubeSettings) -> KubeTarget:
+    """The cluster part of the `kube` settings, field for field."""
+    return KubeTarget(**{f.name: getattr(kube, f.name) for f in fields(KubeTarget)})
 
 
 def api_client(target: KubeTarget) -> k8s.ApiClient:

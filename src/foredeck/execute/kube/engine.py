@@ -16,6 +16,9 @@ from foredeck.pipeline.model import PipelineRunSpec, RunStatus
 
 JOB_LABEL = "foredeck.dev/job-id"
 RUN_LABEL = "foredeck.dev/run"
+BUILD_LABEL = "foredeck.dev/build-id"
+"""The build id of the job's attempt that made the run: a re-queued job's new attempt has a new
+one, so a run whose label differs from its job's `build_id` is an orphan (`sweep.py`)."""
 RunPhase = Literal["Pending", "Running", "Done"]
 
 

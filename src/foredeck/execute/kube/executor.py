@@ -17,7 +17,6 @@ one line naming the extra (`foredeck.extras`).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -55,7 +54,7 @@ class KubeExecutor:
         except MissingExtra as exc:
             raise ExecutorError(str(exc)) from None
         # These modules import the Kubernetes client at their top.
-        from foredeck.execute.kube.client import KubeConfigError, KubeTarget
+        from foredeck.execute.kube.client import KubeConfigError, target_of
         from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
 
         decoration = self.decoration(request)
@@ -65,9 +64,7 @@ class KubeExecutor:
                 leases = await asyncio.to_thread(LeaseFiles.read, request.lease_dir)
             except (LeaseFilesError, OSError) as exc:
                 raise ExecutorError(f"lease files: {exc}") from None
-        # The target is the cluster part of the settings, field for field.
-        fields = (f.name for f in dataclasses.fields(KubeTarget))
-        target = KubeTarget(**{name: getattr(self.kube, name) for name in fields})
+        target = target_of(self.kube)
         try:
             return await run_remote(
                 run,
@@ -81,6 +78,7 @@ class KubeExecutor:
                 ),
                 decoration=decoration,
                 leases=leases,
+                build_id=request.build_id,
             )
         except (KubeConfigError, RemoteRunError) as exc:
             raise ExecutorError(str(exc)) from None

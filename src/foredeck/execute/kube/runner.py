@@ -5,13 +5,14 @@ Shape and files mirror `execute.local.run_pipeline`: `started.json`, `build-log.
 under `out_dir`, `on_event` progress, a `cancel` event, and a `RunResult`.
 
 Life of a run: emit the manifest, name it `<pipeline>-<job>-<hex>`, label it
-`foredeck.dev/job-id=<job>`, create it; watch it (`watch.py`) and, on every new version, read its
-pods (and, for Tekton, TaskRuns) to update task states and start log followers for step containers
-that have started; at the terminal phase wait for the logs to end, write the files, then delete the
-resource (its pods go with it). A job's lease files go into a Secret made right after the resource
-and owned by it (pods wait for their volumes, so none starts without them), deleted when the run
-ends however it ends (`leases.py`). `cancel` patches the engine's stop field and the run continues
-to its terminal phase, which then counts as Cancelled (Prow: ABORTED).
+`foredeck.dev/job-id=<job>` and `foredeck.dev/build-id=<attempt>`, create it; watch it (`watch.py`)
+and, on every new version, read its pods (and, for Tekton, TaskRuns) to update task states and start
+log followers for step containers that have started; at the terminal phase wait for the logs to end,
+write the files, then delete the resource (its pods go with it). A job's lease files go into a
+Secret made right after the resource and owned by it (pods wait for their volumes, so none starts
+without them), deleted when the run ends however it ends (`leases.py`). `cancel` patches the
+engine's stop field and the run continues to its terminal phase, which then counts as Cancelled
+(Prow: ABORTED).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from foredeck.censor import NO_CENSOR, Censor
 from foredeck.execute.kube.argo import ArgoEngine
 from foredeck.execute.kube.client import KubeTarget, api_client, dns_name
 from foredeck.execute.kube.decorate import Decoration, decorate
-from foredeck.execute.kube.engine import JOB_LABEL, Engine, RunView
+from foredeck.execute.kube.engine import BUILD_LABEL, JOB_LABEL, Engine, RunView
 from foredeck.execute.kube.leases import RUN_LABEL, LeaseFiles, LeaseMount, owner_reference
 from foredeck.execute.kube.logs import PodLogs
 from foredeck.execute.kube.tekton import TektonEngine
@@ -96,12 +97,14 @@ async def run_remote(
     options: RemoteOptions | None = None,
     decoration: Decoration | None = None,
     leases: LeaseFiles | None = None,
+    build_id: str | None = None,
 ) -> RunResult:
     """Run `run` on the cluster of `kube` with `engine`, writing Prow's layout under `out_dir`.
 
     `decoration` (the controller's) adds the checkout, Prow's env and the artifact upload to
     every pod (see `decorate.py`); without it the emitted manifest runs as is. `leases`, the
     job's lease files, go to its pods in a Secret (`leases.py`; only with a `decoration`).
+    `build_id`, the job's attempt, labels the run: the sweep tells a dead attempt's run by it.
 
     Returns the result whatever the tasks did. Raises RemoteRunError when the cluster refuses
     the run or the watch fails for good (files say FAILURE), OutputDirError like the local
@@ -111,7 +114,7 @@ async def run_remote(
     if leases is not None and decoration is None:
         raise ValueError("lease files reach pods only through a decoration")
     remote = _RemoteRun(
-        run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration, leases
+        run, out_dir, engine, kube, job_id, cancel, on_event, options, decoration, leases, build_id
     )
     return await remote.execute()
 
@@ -129,8 +132,10 @@ class _RemoteRun:
         options: RemoteOptions | None,
         decoration: Decoration | None = None,
         leases: LeaseFiles | None = None,
+        build_id: str | None = None,
     ) -> None:
         self.run = run
+        self.build_id = build_id
         self.decoration = decoration
         self.layout = RunLayout(Path(os.path.abspath(out_dir)))
         self.engine_name = engine
@@ -258,6 +263,8 @@ class _RemoteRun:
     def _manifest(self) -> dict[str, Any]:
         """The emitted resource, named, labelled with the job, decorated if asked."""
         labels = {JOB_LABEL: dns_name(self.job_id)}
+        if self.build_id is not None and self.build_id.isdigit():  # ids are decimal
+            labels[BUILD_LABEL] = self.build_id
         manifest = self.engine.manifest(self.run, self.name, labels)
         manifest["metadata"]["namespace"] = self.namespace
         if self.decoration is not None:

@@ -65,7 +65,8 @@ class TektonEngine(ResourceEngine):
     def emit(self, run: PipelineRunSpec) -> dict[str, Any]:
         return emit_tekton(run)
 
-    def abort_patch(self) -> dict[str, Any]:
+    @staticmethod
+    def abort_patch() -> dict[str, Any]:
         return {"spec": {"status": "Cancelled"}}
 
     def view(self, obj: dict[str, Any], children: list[dict[str, Any]], aborted: bool) -> RunView:
