@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from foredeck.pipeline import load as load_module
+from foredeck.pipeline import argo as argo_front_end
 from foredeck.pipeline.load import (
     load_pipeline_text,
     load_run,
@@ -286,7 +286,7 @@ def test_argo_documents_go_to_the_argo_front_end(monkeypatch: pytest.MonkeyPatch
         task = TaskSpec("t", [Step("s", command=["true"])])
         return Pipeline("wf", [PipelineTask("t", task_spec=task)])
 
-    monkeypatch.setattr(load_module, "load_argo", load_argo)
+    monkeypatch.setattr(argo_front_end, "load_argo", load_argo)  # imported when first needed
     run = load_pipeline_text(ARGO, "wf.yaml")
     assert run.pipeline.name == "wf"
     assert len(seen) == 1 and seen[0][0].source == Source("wf.yaml", 1)
