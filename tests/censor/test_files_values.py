@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import io
 import json
 import os
+import tarfile
 from pathlib import Path
 
+import pytest
 import yaml
 
-from foredeck.censor import NO_CENSOR, Censor
+from foredeck.censor import NO_CENSOR, Censor, archives
 from foredeck.censor.files import CHUNK, censor_file, censor_tree
 from foredeck.censor.values import secrets_in
 
@@ -83,3 +87,65 @@ def test_secrets_in_docker_config() -> None:
     config = json.loads(json.dumps({"auths": {"reg.example": {"auth": auth}}, "credsStore": "x"}))
     assert set(secrets_in(config)) == {auth, "reg-pass-42"}
     assert secrets_in({"auth": "not base64!"}) == ["not base64!"]
+
+
+def _tar(path: Path, members: dict[str, bytes], mode: str) -> None:
+    with tarfile.open(path, mode) as tar:  # type: ignore[call-overload]
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path) as tar:
+        return {
+            m.name: (tar.extractfile(m) or io.BytesIO()).read()
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def test_tarballs_and_gzip_files_are_censored_member_by_member(tmp_path: Path) -> None:
+    """A job that packs its logs (`tar czf logs.tgz`) publishes them censored too, whatever the
+    file's name; binary members stay as they were."""
+    log_text = b"start\n" + b"x" * (CHUNK - 3) + SECRET.encode() + b"\nend\n"
+    binary = b"\x89PNG\x00" + SECRET.encode()
+    members = {"logs/test.log": log_text, "img.png": binary, "clean.txt": b"nothing\n"}
+    packed = tmp_path / "logs.tgz"
+    _tar(packed, members, "w:gz")
+    plain = tmp_path / "bundle.data"  # a tar whose name does not say so
+    _tar(plain, members, "w:")
+    single = tmp_path / "build.log.gz"
+    single.write_bytes(gzip.compress(log_text))
+    censor = Censor([SECRET])
+    for path in (packed, plain):
+        assert censor_file(path, censor)
+        got = _members(path)
+        assert SECRET.encode() not in got["logs/test.log"]
+        assert got["logs/test.log"].endswith(b"CENSORED\nend\n")
+        assert got["img.png"] == binary and got["clean.txt"] == b"nothing\n"
+    assert censor_file(single, censor)
+    assert gzip.decompress(single.read_bytes()).endswith(b"CENSORED\nend\n")
+    clean = tmp_path / "clean.tgz"
+    _tar(clean, {"a.txt": b"fine\n"}, "w:gz")
+    before = clean.stat().st_ino
+    assert not censor_file(clean, censor) and clean.stat().st_ino == before
+
+
+def test_an_archive_too_large_or_broken_is_left_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = tmp_path / "big.tgz"
+    _tar(big, {"a.log": SECRET.encode() * 100}, "w:gz")
+    monkeypatch.setattr(archives, "MAX_UNPACKED", 50)
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(gzip.compress(b"x" * 1000)[:-12] + b"garbage!")
+    caplog.set_level("WARNING")
+    censor = Censor([SECRET])
+    assert not censor_file(big, censor)
+    assert SECRET.encode() in _members(big)["a.log"]  # left as it was
+    assert not censor_file(broken, censor)
+    said = caplog.text
+    assert "big.tgz left uncensored" in said and "broken.gz left uncensored" in said
+    assert SECRET not in said

@@ -2,18 +2,25 @@
 
 Like Prow's sidecar, a file is streamed through the censor into a temporary file beside it,
 which then replaces it; a file with nothing to censor is left as it is (same inode, so hard links
-and mtimes stay). Binary files (a NUL byte in their first 8 KiB, git's test) are not touched:
-masking bytes in an image or a tarball would only corrupt it. Symbolic links are not followed.
+and mtimes stay). Tarballs and gzip files are censored member by member (`archives.py`). Other
+binary files (a NUL byte in their first 8 KiB, git's test) are not touched: masking bytes in an
+image would only corrupt it. Symbolic links are not followed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import tarfile
 import tempfile
+import zlib
 from collections.abc import Collection
 from pathlib import Path
 
+from foredeck.censor.archives import TooLarge, censor_archive, kind
 from foredeck.censor.matcher import Censor
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 SNIFF = 8192
@@ -25,8 +32,18 @@ def is_text(path: Path) -> bool:
 
 
 def censor_file(path: Path, censor: Censor) -> bool:
-    """Censor `path` in place if it is a text file; whether anything was masked."""
-    if not censor or not is_text(path):
+    """Censor `path` in place if it is a text file or an archive (of text files); whether
+    anything was masked. An archive that cannot be read or is too large is left as it is,
+    and said in the log."""
+    if not censor:
+        return False
+    if kind(path) is not None:
+        try:
+            return censor_archive(path, censor)
+        except (TooLarge, OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+            log.warning("archive %s left uncensored: %s", path.name, exc)
+            return False
+    if not is_text(path):
         return False
     stream = censor.stream()
     fd, temp = tempfile.mkstemp(prefix=".censor-", dir=path.parent)

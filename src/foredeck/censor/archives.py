@@ -1,0 +1,144 @@
+"""Censoring inside archives, as Prow's sidecar does: a tarball (plain, or gzip-compressed) or
+a gzip file is unpacked member by member, each text member censored, and the archive written
+again only when something was masked.
+
+A job often packs its logs before uploading them (`tar czf logs.tgz`), and a secret in a packed
+log is as public as one in a plain file. Members that are not text (a NUL in their first 8 KiB)
+and other archive kinds (zip) are left as they are, as binary files are. Unpacking is bounded:
+an archive whose members grow past `MAX_UNPACKED` bytes is not censored and is said in the log
+(a gzip bomb must not fill the controller's disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path
+from typing import IO, Protocol
+
+from foredeck.censor.matcher import Censor
+
+MAX_UNPACKED = 2 * 1024**3
+"""Bytes of members an archive may unpack to before it is left uncensored."""
+SNIFF = 8192
+CHUNK = 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class TooLarge(Exception):
+    """An archive unpacks to more than `MAX_UNPACKED` bytes."""
+
+
+def kind(path: Path) -> str | None:
+    """`tar`, `tar.gz`, `gz` or None, from the file's first bytes (names lie)."""
+    with open(path, "rb") as source:
+        head = source.read(512)
+        if head.startswith(GZIP_MAGIC):
+            source.seek(0)
+            with gzip.open(source) as inner:
+                try:
+                    block = inner.read(512)
+                except (OSError, EOFError, zlib.error):
+                    return "gz"  # a broken one: `censor_archive` says so
+            return "tar.gz" if _is_tar(block) else "gz"
+    return "tar" if _is_tar(head) else None
+
+
+def _is_tar(block: bytes) -> bool:
+    return len(block) >= 262 and block[257:262] == b"ustar"
+
+
+def censor_archive(path: Path, censor: Censor, limit: int | None = None) -> bool:
+    """Censor the archive at `path` in place; whether anything was masked. Raises TooLarge
+    (past `limit`, default `MAX_UNPACKED`) and the archive libraries' errors (a broken
+    archive), leaving the file as it was."""
+    limit = MAX_UNPACKED if limit is None else limit
+    found = kind(path)
+    if found is None:
+        return False
+    fd, temp = tempfile.mkstemp(prefix=".censor-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as target:
+            if found == "gz":
+                with gzip.open(path, "rb") as source, _gzip_like(path, target) as packed:
+                    changed = _censor_stream(source, packed, censor, limit)
+            else:
+                changed = _censor_tar(path, found, target, censor, limit)
+        if changed:
+            os.chmod(temp, os.stat(path).st_mode & 0o7777)
+            os.replace(temp, path)
+        return changed
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _gzip_like(path: Path, target: IO[bytes]) -> gzip.GzipFile:
+    """A gzip writer keeping the original member's name (as `gzip -N` would restore it)."""
+    return gzip.GzipFile(filename=path.stem, mode="wb", fileobj=target, mtime=0)
+
+
+def _censor_tar(path: Path, found: str, target: IO[bytes], censor: Censor, limit: int) -> bool:
+    with contextlib.ExitStack() as stack:
+        raw_in: IO[bytes] | gzip.GzipFile = stack.enter_context(open(path, "rb"))
+        raw_out: IO[bytes] | gzip.GzipFile = target
+        if found == "tar.gz":  # the tar streams through gzip both ways
+            raw_in = stack.enter_context(gzip.GzipFile(fileobj=raw_in, mode="rb"))
+            raw_out = stack.enter_context(gzip.GzipFile(fileobj=target, mode="wb", mtime=0))
+        source = stack.enter_context(tarfile.open(fileobj=raw_in, mode="r:"))
+        packed = stack.enter_context(
+            tarfile.open(fileobj=raw_out, mode="w:", format=tarfile.PAX_FORMAT)
+        )
+        return _repack(source, packed, censor, limit)
+
+
+def _repack(source: tarfile.TarFile, packed: tarfile.TarFile, censor: Censor, limit: int) -> bool:
+    changed = False
+    unpacked = 0
+    for member in source:
+        data = source.extractfile(member) if member.isfile() else None
+        if data is None:
+            packed.addfile(member)
+            continue
+        unpacked += member.size
+        if unpacked > limit:
+            raise TooLarge(f"unpacks to more than {limit} bytes")
+        with tempfile.TemporaryFile() as spool:
+            changed = _censor_stream(data, spool, censor, limit) or changed
+            member.size = spool.tell()
+            spool.seek(0)
+            packed.addfile(member, spool)
+    return changed
+
+
+def _censor_stream(source: _Reader, target: _Writer, censor: Censor, limit: int) -> bool:
+    """Copy `source` to `target`, censored when it is text; whether anything was masked."""
+    head = source.read(SNIFF)
+    if b"\x00" in head:
+        target.write(head)
+        while chunk := source.read(CHUNK):
+            target.write(chunk)
+        return False
+    stream = censor.stream()
+    size = len(head)
+    chunk = head
+    while chunk:
+        target.write(stream.feed(chunk))
+        chunk = source.read(CHUNK)
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"unpacks to more than {limit} bytes")
+    target.write(stream.flush())
+    return stream.masked > 0
