@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import tarfile
 import tempfile
 import zlib
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from foredeck.censor.matcher import Censor
+from foredeck.censor.rewrite import rewrite
 
 MAX_UNPACKED = 2 * 1024**3
 """Bytes of members an archive may unpack to before it is left uncensored."""
@@ -68,21 +68,14 @@ def censor_archive(path: Path, censor: Censor, limit: int | None = None) -> bool
     found = kind(path)
     if found is None:
         return False
-    fd, temp = tempfile.mkstemp(prefix=".censor-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as target:
-            if found == "gz":
-                with gzip.open(path, "rb") as source, _gzip_like(path, target) as packed:
-                    changed = _censor_stream(source, packed, censor, limit)
-            else:
-                changed = _censor_tar(path, found, target, censor, limit)
-        if changed:
-            os.chmod(temp, os.stat(path).st_mode & 0o7777)
-            os.replace(temp, path)
-        return changed
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+
+    def write(target: IO[bytes]) -> bool:
+        if found != "gz":
+            return _censor_tar(path, found, target, censor, limit)
+        with gzip.open(path, "rb") as source, _gzip_like(path, target) as packed:
+            return _censor_stream(source, packed, censor, limit)
+
+    return rewrite(path, write)
 
 
 def _gzip_like(path: Path, target: IO[bytes]) -> gzip.GzipFile:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Collection
 from pathlib import Path
+from typing import IO
 
 from foredeck.censor.archives import TooLarge, censor_archive, kind
 from foredeck.censor.matcher import Censor
+from foredeck.censor.rewrite import rewrite
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +46,16 @@ def censor_file(path: Path, censor: Censor) -> bool:
             return False
     if not is_text(path):
         return False
-    stream = censor.stream()
-    fd, temp = tempfile.mkstemp(prefix=".censor-", dir=path.parent)
-    try:
-        with open(path, "rb") as source, os.fdopen(fd, "wb") as target:
+
+    def write(target: IO[bytes]) -> bool:
+        stream = censor.stream()
+        with open(path, "rb") as source:
             while chunk := source.read(CHUNK):
                 target.write(stream.feed(chunk))
-            target.write(stream.flush())
-        changed = stream.masked > 0
-        if changed:
-            os.chmod(temp, os.stat(path).st_mode & 0o7777)
-            os.replace(temp, path)
-        return changed
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        target.write(stream.flush())
+        return stream.masked > 0
+
+    return rewrite(path, write)
 
 
 def censor_tree(root: Path, censor: Censor, skip: Collection[str] = ()) -> list[str]:
