@@ -55,7 +55,6 @@ class AttemptHost(Protocol):
     tmpdir: bytes  # every step's $TMPDIR
     read: dict[str, set[str]]  # task -> the results someone reads
     declared_workspaces: set[str]
-    unbound_workspaces: set[str]  # optional ones the PipelineRun binds nothing to
     step_paths: dict[int, bool]  # spec id -> refers to `$(steps.…)`
     locks: Locks  # Argo's synchronization within the run
     artifact_paths: dict[int, bool]  # spec id -> refers to `$(artifacts.path)` (Tekton)
@@ -342,7 +341,7 @@ def _task_workspaces(run: AttemptHost, one: Instance) -> dict[str, Path | None]:
             target = workspace.name
         if target is not None and names is not None:
             target = names.get(target)  # a sub-graph's workspace the call left unbound: None
-        if target in run.unbound_workspaces:  # the run's, nothing bound to it: as if none
+        if target in run.scope.unbound:  # the run's, nothing bound to it: as if none
             target = None
         if target is not None:
             path = run.layout.workspace(target)

@@ -218,7 +218,6 @@ class _Run:
         self.base_env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
         self.base_env.setdefault(b"HOME", os.fsencode(self.layout.home))
         self.declared_workspaces = {workspace.name for workspace in self.pipeline.workspaces}
-        self.unbound_workspaces: set[str] = set()  # by `execute` (`run_workspaces.py`)
         self.groups = ProcessGroups()
         marker = marker or f"{new_owner()}/{self.name.replace('/', '_')}"
         self.containers = None
@@ -271,8 +270,7 @@ class _Run:
         self.layout.prepare()
         layout = self.layout
         maps = self.locks.config_maps  # the input's ConfigMaps
-        self.unbound_workspaces = run_workspaces.prepare(self.pipeline, layout, maps)
-        self.scope.unbound = frozenset(self.unbound_workspaces)
+        self.scope.unbound = frozenset(run_workspaces.prepare(self.pipeline, layout, maps))
         self.sandbox.hand_over(layout.workspaces, layout.emptydirs, layout.tmp, layout.home)
         for workspace in self.pipeline.workspaces:
             self.sandbox.make_dirs(layout.workspace(workspace.name))
