@@ -40,6 +40,7 @@ from foredeck.tide.pool import Entry, Plan, PoolState, plan
 from foredeck.tide.record import save_pools
 from foredeck.tide.scm import TideClient, TideScm
 from foredeck.types import Refs
+from foredeck.types.scoped import per_repo
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +70,15 @@ def in_repo_setting(trigger: Any) -> Callable[[str, str], bool]:
     never imported): `org/repo`, then `org` under `repos`, then the default."""
     raw = trigger if isinstance(trigger, dict) else {}
     found = raw.get("repos")
-    repos: dict[str, Any] = found if isinstance(found, dict) else {}
+    repos = {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def pick(options: Any) -> bool | None:
+        value = options.get("in_repo_config") if isinstance(options, dict) else None
+        return value if isinstance(value, bool) else None
 
     def enabled(org: str, repo: str) -> bool:
-        for key in (f"{org}/{repo}", org):
-            for name, options in repos.items():
-                value = options.get("in_repo_config") if isinstance(options, dict) else None
-                if str(name).lower() == key.lower() and isinstance(value, bool):
-                    return value
-        return raw.get("in_repo_config") is True
+        chosen = per_repo(repos, org, repo, pick)
+        return raw.get("in_repo_config") is True if chosen is None else chosen
 
     return enabled
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from foredeck.types.scoped import per_repo
 from foredeck.validation import problems
 
 
@@ -41,12 +42,8 @@ class PluginOptions(BaseModel):
 
     def setting(self, org: str, repo: str, field: str) -> Any:
         """`field` for `org/repo`: the repository's, else the organisation's, else the default."""
-        for key in (f"{org}/{repo}", org):
-            for name, options in self.repos.items():
-                value = getattr(options, field, None)
-                if name.lower() == key.lower() and value is not None:
-                    return value
-        return getattr(self, field)
+        found = per_repo(self.repos, org, repo, lambda options: getattr(options, field, None))
+        return getattr(self, field) if found is None else found
 
     def enabled_for(self, org: str, repo: str) -> bool:
         return bool(self.setting(org, repo, "enabled"))

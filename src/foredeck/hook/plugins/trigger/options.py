@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from foredeck.jobs import GITHUB_PULL_REF
+from foredeck.types.scoped import per_repo
 
 DEFAULT_CLONE_URI = "https://github.com/{org}/{repo}.git"
 
@@ -80,11 +81,8 @@ class TriggerConfig(BaseModel):
 
     def in_repo_enabled(self, org: str, repo: str) -> bool:
         """The most specific setting wins: `org/repo`, then `org`, then the default."""
-        for key in (f"{org}/{repo}", org):
-            for name, options in self.repos.items():
-                if name.lower() == key.lower() and options.in_repo_config is not None:
-                    return options.in_repo_config
-        return self.in_repo_config
+        found = per_repo(self.repos, org, repo, lambda options: options.in_repo_config)
+        return self.in_repo_config if found is None else found
 
     def use_clone_uri(self, provider: Callable[[str, str], str]) -> None:
         """Where the SCM provider clones from, used while `clone_uri` is the default."""
