@@ -15,6 +15,7 @@ from foredeck.settings import ControllerSettings
 from foredeck.sinker import Sinker
 from tests.db.fixtures import Database
 from tests.execute.kube.kube_double import KubeDouble
+from tests.kit.kube import NAMESPACE
 from tests.sinker.cluster_world import ClusterWorld, Engine
 
 ENGINES: list[Engine] = ["argo", "tekton"]
@@ -199,3 +200,56 @@ def test_a_failing_cluster_sweep_does_not_stop_the_local_one(
     result = sinker.sweep(datetime.now(UTC))
     assert result.cluster is None and "sinker: cluster sweep failed" in caplog.text
     assert registry.get_sample_value("foredeck_sinker_cluster_errors_total") == 1
+
+
+def test_a_namespace_listed_in_several_pages_is_swept_whole(
+    world: ClusterWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs and Secrets are listed `PAGE` at a time with the API's `continue` tokens: none is
+    missed past the first page (a single listing once stopped at whatever the server sent)."""
+    monkeypatch.setattr("foredeck.execute.kube.sweep_api.PAGE", 2)
+    job = world.job("success", "1201")
+    runs = [world.run(job, "1201") for _ in range(5)]
+    secrets = [world.lease_secret(run, job, uid="gone-" + run) for run in runs[:3]]
+    kept = world.job("pending", "1202")
+    current = world.run(kept, "1202")
+    tally = sweep(world)
+    assert not any(world.exists(run) for run in runs) and world.exists(current)
+    assert not any(world.secret_exists(secret) for secret in secrets)
+    assert sorted(d.name for d in tally.deleted if d.kind != "secrets") == sorted(runs)
+    assert tally.kept == 1 and tally.errors == 0
+    lists = [
+        q
+        for m, p, q in world.double.requests
+        if m == "GET" and p.endswith("/" + world.resource[2]) and q.get("watch") != "true"
+    ]
+    assert [q.get("limit") for q in lists] == ["2", "2", "2"]  # 6 runs: 2 + 2 + 2
+    assert "continue" not in lists[0] and all(q.get("continue") for q in lists[1:])
+
+
+def test_the_doubles_paging_keeps_the_api_servers_contract(world: ClusterWorld) -> None:
+    """Chunked lists as the API server gives them: `limit` items in name order, a `continue`
+    token and `remainingItemCount` while more are left, none on the last page; a token that
+    does not decode is a 400 (`continue key is not valid`)."""
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
+
+    from foredeck.execute.kube.client import api_client, target_of
+
+    names = sorted(world.run(424242, None) for _ in range(3))
+    api = api_client(target_of(world.settings().kube))
+    try:
+        custom = k8s.CustomObjectsApi(api)
+        where = (*world.resource[:2], NAMESPACE, world.resource[2])
+        first = custom.list_namespaced_custom_object(*where, limit=2)
+        assert [o["metadata"]["name"] for o in first["items"]] == names[:2]
+        assert first["metadata"]["remainingItemCount"] == 1
+        token = first["metadata"]["continue"]
+        last = custom.list_namespaced_custom_object(*where, limit=2, _continue=token)
+        assert [o["metadata"]["name"] for o in last["items"]] == names[2:]
+        assert "continue" not in last["metadata"]
+        with pytest.raises(ApiException) as bad:
+            custom.list_namespaced_custom_object(*where, limit=2, _continue="not-a-token")
+        assert bad.value.status == 400
+    finally:
+        api.close()  # type: ignore[no-untyped-call]

@@ -179,6 +179,29 @@ def matches_fields(obj: dict[str, Any], selector: str | None) -> bool:
     return True
 
 
+def page_of(
+    items: list[dict[str, Any]], limit: str | None, token: str | None, rv: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One page of a sorted listing, as the API server's chunked list gives it: at most `limit`
+    items after the name the `continue` token carries, and a token (with `remainingItemCount`)
+    when more are left. A token that does not decode is a 400, as upstream ("continue key is not
+    valid")."""
+    metadata: dict[str, Any] = {"resourceVersion": str(rv)}
+    if token:
+        try:
+            after = json.loads(base64.urlsafe_b64decode(token.encode()))["start"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("continue key is not valid") from None
+        items = [obj for obj in items if str(obj["metadata"]["name"]) > after]
+    size = int(limit) if limit else 0
+    if size <= 0 or len(items) <= size:
+        return items, metadata
+    last = str(items[size - 1]["metadata"]["name"])
+    metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"start": last}).encode()).decode()
+    metadata["remainingItemCount"] = len(items) - size
+    return items[:size], metadata
+
+
 def self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate (its own CA) for 127.0.0.1 and its key, as PEM files."""
     import datetime
@@ -518,13 +541,15 @@ class KubeDouble:
                     and matches_fields(obj, query.get("fieldSelector"))
                 ]
                 rv = self.rv
+            items.sort(key=lambda obj: str(obj["metadata"]["name"]))  # etcd's key order
+            items, metadata = page_of(items, query.get("limit"), query.get("continue"), rv)
         except ValueError as exc:
             return status_response(400, "BadRequest", str(exc))
         return JSONResponse(
             {
                 "apiVersion": f"{resource[0]}/{resource[1]}",
                 "kind": KINDS[resource] + "List",
-                "metadata": {"resourceVersion": str(rv)},
+                "metadata": metadata,
                 "items": items,
             }
         )

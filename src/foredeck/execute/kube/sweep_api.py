@@ -5,14 +5,15 @@ deleted with `Background` propagation (its pods, TaskRuns and lease Secret go wi
 Secret whose owning run is gone (the garbage collector lags, or the owner was orphaned) is
 deleted too; one owned by a run of an engine not swept here is never judged. Every failed call
 is logged and counted, and the sweep goes on with the next object. Secret data is never read
-into a log line: only names.
+into a log line: only names. Listings are read in pages (`PAGE` objects, the API's `limit` and
+`continue`), so a namespace with thousands of runs is neither one huge response nor cut short.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import urllib3
@@ -36,6 +37,22 @@ ARGO_DONE = frozenset({"Succeeded", "Failed", "Error"})
 Failure = (ApiException, urllib3.exceptions.HTTPError, OSError)
 TIMEOUT = 30.0
 """Seconds per API call: a hung API server must not hold a starting controller's first round."""
+PAGE = 500
+"""Objects per listing call (the API server's own default chunk size in kubectl)."""
+
+
+def list_all(page: Callable[[str | None], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every item of a paged listing: `page(token)` returns one page (a List object) from the
+    `continue` token of the page before (None first). A token the server no longer honours
+    (410 Gone, after etcd compaction) fails the listing: the next sweep starts afresh."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        listing = page(token)
+        items.extend(listing.get("items") or [])
+        token = (listing.get("metadata") or {}).get("continue") or None
+        if token is None:
+            return items
 
 
 def still_running(engine: EngineName, obj: dict[str, Any]) -> bool:
@@ -95,10 +112,17 @@ class ClusterSweeper:
         cls = ENGINES[engine]
         where = (cls.group, cls.version, self.namespace, cls.plural)
         try:
-            listing: Any = custom.list_namespaced_custom_object(
-                *where, label_selector=JOB_LABEL, _request_timeout=TIMEOUT
+            items = list_all(
+                lambda token: _as_dict(
+                    custom.list_namespaced_custom_object(
+                        *where,
+                        label_selector=JOB_LABEL,
+                        limit=PAGE,
+                        _continue=token,
+                        _request_timeout=TIMEOUT,
+                    )
+                )
             )
-            items: list[dict[str, Any]] = list(listing.get("items") or [])
             ids = {_job_id(obj) for obj in items} - {None}
             jobs = lookup([i for i in ids if i is not None])
         except Failure as exc:
@@ -154,14 +178,21 @@ class ClusterSweeper:
         """Delete the lease Secrets whose owning run (of a swept kind) is gone."""
         if not runs:
             return
-        try:
+
+        def page(token: str | None) -> dict[str, Any]:
             response: Any = core.list_namespaced_secret(
                 self.namespace,
                 label_selector=f"{JOB_LABEL},{RUN_LABEL}",
-                _preload_content=False,
+                limit=PAGE,
+                _continue=token,
+                _preload_content=False,  # raw JSON: the data is never turned into objects
                 _request_timeout=TIMEOUT,
             )
-            items: list[dict[str, Any]] = json.loads(response.data).get("items") or []
+            listing: dict[str, Any] = json.loads(response.data)
+            return listing
+
+        try:
+            items = list_all(page)
         except (*Failure, ValueError) as exc:
             log.warning("%s: listing secrets in %s: %s", self.who, self.namespace, _why(exc))
             tally.errors += 1
@@ -189,6 +220,10 @@ class ClusterSweeper:
             log.info(
                 "%s: deleted Secret %s/%s of job %s (run gone)", self.who, self.namespace, name, job
             )
+
+
+def _as_dict(listing: object) -> dict[str, Any]:
+    return listing if isinstance(listing, dict) else {}
 
 
 def _job_id(obj: dict[str, Any]) -> int | None:
