@@ -121,3 +121,23 @@ def test_a_green_batch_with_in_repo_jobs_merges(pool: Pool) -> None:
         ("unit", "success", [2, 3]),
     ]
     assert pool.tide.in_repo_reads == 6  # 1, 2 and 3, then 2 and 3 on the new base, the batch
+
+
+def test_a_pull_whose_tree_cannot_be_read_waits_and_says_why(pool: Pool) -> None:
+    """2 no longer merges into the base once 1 is merged: its in-repo config (and so what it
+    must pass) cannot be known; the reason, longer than a status takes, is written once."""
+    name = "docs/a-rather-long-name-for-a-file-both-change.md"
+    pool.open(1, {name: "one\n"})
+    head = pool.open(2, {name: "two\n"})
+    pool.approve(1, 2)
+    assert pool.sync().merged == [(MERGED, 1)]
+    assert pool.sync().merged == []
+    status = pool.tide_status(head)
+    assert status.startswith(
+        "Not mergeable. In-repo config cannot be read: acme/widget: pull #2 ("
+    ), status
+    assert "does not merge cleanly onto main" in status and len(status) == 140
+    reads = pool.tide.in_repo_reads
+    assert pool.tide.sync_once().statuses == 0  # the same (cut) reason: not written again
+    assert pool.tide.in_repo_reads == reads  # a conflict is not tried again
+    assert pool.open_numbers() == [2]

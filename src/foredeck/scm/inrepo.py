@@ -115,6 +115,8 @@ class TreeConfig:
     """The invalid config's problems, `file:line: message` (relative to the repository)."""
     failure: str = ""
     """Why the tree could not be checked out (a conflict, an unreachable repository)."""
+    lasting: bool = False
+    """The failure is a merge conflict: the same shas will not merge on a retry either."""
 
 
 def describe_refs(refs: Refs) -> str:
@@ -144,7 +146,7 @@ async def read_tree_config(central: JobConfig, refs: Refs, options: InRepoOption
                 timeout=options.checkout_timeout,
             )
         except CheckoutError as exc:
-            return TreeConfig(None, failure=exc.reason)
+            return TreeConfig(None, failure=exc.reason, lasting=bool(exc.conflicts))
         except (ValueError, OSError) as exc:
             return TreeConfig(None, failure=str(exc))
         result = load_in_repo(dest, org_repo, central=central)

@@ -5,10 +5,10 @@ Unlike the trigger, which falls back to the central jobs, Tide fails closed: a t
 be checked out, or whose in-repo config is invalid, gives the reason instead of jobs, and the
 pull request waits with that reason in its `tide` status.
 
-Reads are cached per (repository, base sha, head shas). A loaded or invalid config is kept
-across syncs while the central config is the same object (the tree cannot change, and a sync
-after a merge re-reads only what the new base changed); a failed checkout only for the sync
-that saw it (it may be a passing network error).
+Reads are cached per (repository, base sha, head shas). A loaded or invalid config, or a merge
+conflict, is kept across syncs while the central config is the same object (the tree cannot
+change; a sync after a merge reads the trees on the new base); another failed checkout only for
+the sync that saw it (it may be a passing network error).
 """
 
 from __future__ import annotations
@@ -78,13 +78,14 @@ class InRepoTrees:
             return cached[1]
         self.reads += 1
         tree = await read_tree_config(central, refs, self.options)
+        found: JobConfig | str
         if tree.failure:
             log.warning("tide: in-repo config of %s: %s", describe_refs(refs), tree.failure)
-            why = f"In-repo config cannot be read: {tree.failure}"
-            self._failed[key] = why
-            return why
-        found: JobConfig | str
-        if tree.jobs is None:
+            found = f"In-repo config cannot be read: {tree.failure}"
+            if not tree.lasting:
+                self._failed[key] = found
+                return found
+        elif tree.jobs is None:
             first = tree.errors[0] if tree.errors else "it does not load"
             found = f"In-repo config is invalid: {first}"
         else:

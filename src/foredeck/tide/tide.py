@@ -2,7 +2,8 @@
 
 Every `sync_period` (or when woken), for each repository the `tide:` queries cover: list its open
 pull requests, the statuses of their heads and the merge-blocking issues; group them by base
-branch (a pool); judge each (labels against the queries, required contexts); decide per pool
+branch (a pool); judge each (labels against the queries, required contexts, with the in-repo
+presubmits of its tree where the trigger reads in-repo config); decide per pool
 (`tide.pool.plan`) and act: merge through the SCM, or start retests and batches as jobs; then
 set each pull request's `tide` status to why it is not merging (or "In merge pool."). Statuses
 are written only when they change. No state is kept beyond the job table, so a restart or a
@@ -25,7 +26,13 @@ from foredeck.config.tide import TideConfig
 from foredeck.config.triggering import wants_changes
 from foredeck.jobs import pull_refs
 from foredeck.polling import Poller
-from foredeck.scm.github_types import CommitStatus, GitHubError, PullRequest, StatusState
+from foredeck.scm.github_types import (
+    CommitStatus,
+    GitHubError,
+    PullRequest,
+    StatusState,
+    status_description,
+)
 from foredeck.scm.inrepo import InRepoOptions
 from foredeck.settings import Settings
 from foredeck.tide.contexts import (
@@ -194,7 +201,8 @@ class Tide:
             merged = await self._act(client, tide, org, repo, branch, base_sha, decided, result)
             pool = PoolState(org, repo, branch, base_sha, decided.action)
             for entry in entries:
-                state, text = _tide_status(entry, decided)
+                state, why = _tide_status(entry, decided)
+                text = status_description(why)  # as stored: a long one is not rewritten each sync
                 pool.add(entry, text)
                 if entry.pr.number in merged:
                     continue
