@@ -133,8 +133,11 @@ async def read_tree_config(central: JobConfig, refs: Refs, options: InRepoOption
     org_repo = f"{refs.org}/{refs.repo}"
     what = describe_refs(refs)
     work = options.work_root
-    work.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="inrepo-", dir=work))
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="inrepo-", dir=work))
+    except OSError as exc:
+        return TreeConfig(None, failure=f"no scratch folder in {work}: {exc.strerror or exc}")
     try:
         dest = scratch / "tree"
         try:
