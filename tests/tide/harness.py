@@ -23,6 +23,7 @@ from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.tide import SyncResult, Tide
+from foredeck.tide.inrepo import in_repo_options
 from tests.controller.helpers import make_settings, run_until_done
 from tests.db.fixtures import Database
 from tests.kit.git import Repo, git
@@ -161,9 +162,14 @@ class Pool:
             return [(j.name, j.state, [p["number"] for p in j.pulls]) for j in rows]
 
 
-def make_pool(db: Database, tmp_path: Path, tide: dict[str, Any]) -> Pool:
+def make_pool(
+    db: Database, tmp_path: Path, tide: dict[str, Any], in_repo: str | None = None
+) -> Pool:
+    """`in_repo`: the repository's `.foredeck.yaml` on `main`, with `in_repo_config` on."""
     root = tmp_path / "repos"
     files = {"README.md": "widget\n", "OWNERS": "approvers: [carol]\nreviewers: [carol]\n"}
+    if in_repo is not None:
+        files[".foredeck.yaml"] = in_repo
     work = Repo(tmp_path / "work", files, "Initial commit")
     bare = root / ORG / f"{REPO}.git"
     bare.parent.mkdir(parents=True)
@@ -171,12 +177,13 @@ def make_pool(db: Database, tmp_path: Path, tide: dict[str, Any]) -> Pool:
     config = tmp_path / "jobs.yaml"
     config.write_text(jobs_yaml(tide))
     base = make_settings(tmp_path, db)
+    trigger = {"cache_dir": str(tmp_path / "cache"), "in_repo_config": in_repo is not None}
     settings = base.model_copy(
         update={
             "config_path": str(config),
             "scm": base.scm.model_copy(update={"local_root": str(root), "bot_login": BOT}),
             "worker": base.worker.model_copy(update={"plugins": PLUGINS}),
-            "plugin_config": {"trigger": {"cache_dir": str(tmp_path / "cache")}},
+            "plugin_config": {"trigger": trigger},
         }
     )
     worker = Worker(db.engine, load_plugins(settings), max_attempts=1, retry_backoff=0)
@@ -187,5 +194,11 @@ def make_pool(db: Database, tmp_path: Path, tide: dict[str, Any]) -> Pool:
     reporter = Reporter(db.engine, lambda: scm, bot_login=BOT)
     controller = Controller.from_settings(settings, db.engine)
     agent = ConfigAgent(str(config), reload_interval=0)
-    tide = Tide(db.engine, agent, provider, dashboard_url="http://ci.example")
+    tide = Tide(
+        db.engine,
+        agent,
+        provider,
+        dashboard_url="http://ci.example",
+        in_repo=in_repo_options(trigger),
+    )
     return Pool(db, work, bare, settings, worker, watcher, controller, reporter, scm, tide)

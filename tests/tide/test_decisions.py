@@ -100,3 +100,33 @@ def test_a_running_batch_holds_the_pool_and_unready_pulls_stay_out() -> None:
     stale = {n: {"unit": Run("unit", "success", "a" * 40)} for n in (1, 2)}
     batch = plan([one, two, held, failing], BASE, stale, {}, 0)
     assert [e.pr.number for e in batch.start] == [1, 2]
+
+
+def job(name: str, image: str = "x") -> Presubmit:
+    found = Presubmit.model_validate(
+        {"name": name, "always_run": True, "spec": {"containers": [{"image": image}]}}
+    )
+    found.finalize("acme/widget")
+    return found
+
+
+def test_a_batch_runs_its_trees_jobs_and_never_fewer_than_its_members() -> None:
+    """The batch's own tree (in-repo config) adds `combo` and redefines `unit`; the members'
+    `lint` stays, though the tree does not have it; it merges only when every run is green."""
+    one, two = entry(1, "1" * 40), entry(2, "2" * 40)
+    two.required = required(jobs=(unit(), job("lint")))
+    stale = {n: {"unit": Run("unit", "success", "a" * 40)} for n in (1, 2)}
+    key = (one.key, two.key)
+    tree_unit = job("unit", image="tree")
+    tree = {key: [tree_unit, job("combo")]}
+    batch = plan([one, two], BASE, stale, {}, 0, tree)
+    assert batch.action == "batch"
+    assert sorted(p.name for p in batch.jobs) == ["combo", "lint", "unit"]
+    assert next(p for p in batch.jobs if p.name == "unit") is tree_unit  # what merges
+    green = {name: Run(name, "success", BASE) for name in ("unit", "lint")}
+    assert plan([one, two], BASE, stale, {key: green}, 0, tree).action != "merge-batch"
+    green["combo"] = Run("combo", "success", BASE)
+    assert plan([one, two], BASE, stale, {key: green}, 0, tree).action == "merge-batch"
+    assert plan([one, two], BASE, stale, {key: green}, 0).action == "merge-batch"  # union
+    green["combo"] = Run("combo", "failure", BASE)  # any failing run of the batch holds it
+    assert plan([one, two], BASE, stale, {key: green}, 0).action != "merge-batch"

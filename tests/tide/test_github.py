@@ -4,7 +4,6 @@ an issue with the blocker label holding every merge of its repository."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,12 @@ from foredeck.db.jobs import JobCreate, create_job
 from foredeck.scm.github_provider import GitHubProvider
 from foredeck.settings import GitHubSettings
 from foredeck.tide import Tide
-from foredeck.tide.tide import in_repo_setting
+from foredeck.tide.inrepo import in_repo_options
 from foredeck.types import Pull, Refs
 from tests.db.fixtures import Database
 from tests.doubles import github_api
 from tests.doubles.github_api import GitHubDouble
+from tests.kit.git import Repo
 
 github_double = github_api.github_double
 
@@ -41,16 +41,18 @@ tide:
 """
 
 
-def passed_on_base(db: Database, number: int, head: str) -> None:
-    """`unit` passed for the pull request on the current base (as a run of foredeck's)."""
+def passed_on_base(
+    db: Database, number: int, head: str, name: str = "unit", base: str = BASE
+) -> None:
+    """`name` passed for the pull request on the current base (as a run of foredeck's)."""
     refs = Refs(
         org="acme",
         repo="widget",
         base_ref="main",
-        base_sha=BASE,
+        base_sha=base,
         pulls=[Pull(number=number, sha=head)],
     )
-    spec = JobCreate(name="unit", type="presubmit", state="success", refs=refs, context="unit")
+    spec = JobCreate(name=name, type="presubmit", state="success", refs=refs, context=name)
     with write_lock(db.engine), session_factory(db.engine).begin() as session:
         create_job(session, spec)
 
@@ -60,7 +62,6 @@ def make_tide(
     gh: GitHubDouble,
     tmp_path: Path,
     config: str = CONFIG,
-    in_repo: Callable[[str, str], bool] | None = None,
 ) -> Tide:
     gh.add_repo("acme", "widget", branches={"main": BASE})
     gh.add_pull("acme", "widget", 1, head_sha=READY, labels=["lgtm", "approved"])
@@ -78,9 +79,7 @@ def make_tide(
     jobs = load_config([path]).jobs
     settings = GitHubSettings(base_url=gh.url, token=SecretStr(gh.token))
     provider = GitHubProvider(settings)
-    return Tide(
-        db.engine, lambda: jobs, provider, dashboard_url="https://ci.example", in_repo=in_repo
-    )
+    return Tide(db.engine, lambda: jobs, provider, dashboard_url="https://ci.example")
 
 
 @pytest.fixture
@@ -108,22 +107,52 @@ def test_a_ready_pull_merges_through_the_merge_api(tide: Tide, github_double: Gi
     assert again.merged == [] and again.statuses == 0  # nothing changed: nothing written
 
 
-def test_a_repository_with_in_repo_presubmits_is_never_merged_and_says_why(
+def test_in_repo_presubmits_are_required_on_github(
     sqlite_db: Database, github_double: GitHubDouble, tmp_path: Path
 ) -> None:
-    """Its `.foredeck.yaml` presubmits are not among Tide's required contexts: merging on the
-    central ones alone would let a failing in-repo job through, so nothing merges."""
-    trigger = {"in_repo_config": False, "repos": {"acme/widget": {"in_repo_config": True}}}
-    tide = make_tide(sqlite_db, github_double, tmp_path, in_repo=in_repo_setting(trigger))
+    """The `.foredeck.yaml` of the pull request merged on its base is read from where jobs
+    clone from (`clone_uris` here: GitHub's `refs/pull/N/head` in a local repository), and its
+    presubmit `lint` is required besides the central `unit`."""
+    gh = github_double
+    lint = "presubmits:\n- {name: lint, always_run: true, spec: {containers: [{image: a}]}}\n"
+    origin = Repo(tmp_path / "origin", {"README": "hi\n", ".foredeck.yaml": lint})
+    base = origin.head()
+    head = origin.pull(1, {"a.txt": "a\n"})
+    gh.add_repo("acme", "widget", branches={"main": base})
+    gh.add_pull("acme", "widget", 1, head_sha=head, labels=["lgtm", "approved"])
+    (tmp_path / "jobs.yaml").write_text(CONFIG)
+    jobs = load_config([tmp_path / "jobs.yaml"]).jobs
+    trigger = {
+        "repos": {"acme/widget": {"in_repo_config": True}},
+        "clone_uris": {"acme/widget": str(origin.path)},
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    provider = GitHubProvider(GitHubSettings(base_url=gh.url, token=SecretStr(gh.token)))
+    tide = Tide(sqlite_db.engine, lambda: jobs, provider, in_repo=in_repo_options(trigger))
+    for name in ("unit", "lint"):
+        passed_on_base(sqlite_db, 1, head, name=name, base=base)
+
+    async def status(context: str) -> None:
+        async with gh.client() as client:
+            await client.create_status("acme", "widget", head, "success", context)
+
+    asyncio.run(status("unit"))
     assert tide.sync_once().merged == []
-    assert github_double.merges == []
-    ((state, description, _),) = tide_statuses(github_double, READY)
-    assert state == "pending" and "in-repo presubmits (.foredeck.yaml) are not read" in description
-    assert not in_repo_setting(
-        {"in_repo_config": True, "repos": {"acme": {"in_repo_config": False}}}
-    )("acme", "widget")
-    assert in_repo_setting({"in_repo_config": True})("acme", "widget")
-    assert not in_repo_setting(None)("acme", "widget")
+    assert tide_statuses(gh, head)[-1][:2] == ("pending", "Not mergeable. Waiting for lint.")
+    asyncio.run(status("lint"))
+    assert tide.sync_once().merged == [("acme/widget", 1)]
+    assert tide.in_repo_reads == 1  # the same tree in both syncs: read once
+
+
+def test_in_repo_options_are_the_triggers() -> None:
+    repos = {"acme": {"in_repo_config": False}}
+    assert not in_repo_options({"in_repo_config": True, "repos": repos}).in_repo_enabled(
+        "acme", "widget"
+    )
+    assert in_repo_options({"in_repo_config": True, "bot_login": "x"}).in_repo_enabled("a", "b")
+    assert not in_repo_options(None).in_repo_enabled("acme", "widget")
+    with pytest.raises(ValueError, match=r"(?s)plugin_config.trigger: .*in_repo_config"):
+        in_repo_options({"in_repo_config": "sometimes"})
 
 
 def test_an_issue_with_the_blocker_label_holds_every_merge(

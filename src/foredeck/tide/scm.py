@@ -21,10 +21,12 @@ class TideClient(PullMerges, StatusWriter, Protocol):
 
 
 class TideScm(Protocol):
-    """The provider: clients, the fetchable ref of a pull request, and web links."""
+    """The provider: clients, the fetchable ref of a pull request, web links, and where to
+    clone a repository from (for its in-repo config)."""
 
     @property
     def pull_ref(self) -> str: ...
     @property
     def links(self) -> WebLinks: ...
+    def clone_uri(self, org: str, repo: str) -> str: ...
     def client_factory(self) -> Callable[[], TideClient]: ...

@@ -2,7 +2,8 @@
 
 Every `sync_period` (or when woken), for each repository the `tide:` queries cover: list its open
 pull requests, the statuses of their heads and the merge-blocking issues; group them by base
-branch (a pool); judge each (labels against the queries, required contexts); decide per pool
+branch (a pool); judge each (labels against the queries, required contexts, with the in-repo
+presubmits of its tree where the trigger reads in-repo config); decide per pool
 (`tide.pool.plan`) and act: merge through the SCM, or start retests and batches as jobs; then
 set each pull request's `tide` status to why it is not merging (or "In merge pool."). Statuses
 are written only when they change. No state is kept beyond the job table, so a restart or a
@@ -16,17 +17,23 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 
-from foredeck.config import ConfigAgent, JobConfig
+from foredeck.config import ConfigAgent, JobConfig, Presubmit
 from foredeck.config.tide import TideConfig
 from foredeck.config.triggering import wants_changes
 from foredeck.jobs import pull_refs
 from foredeck.polling import Poller
-from foredeck.scm.github_types import CommitStatus, GitHubError, PullRequest, StatusState
+from foredeck.scm.github_types import (
+    CommitStatus,
+    GitHubError,
+    PullRequest,
+    StatusState,
+    status_description,
+)
+from foredeck.scm.inrepo import InRepoOptions
 from foredeck.settings import Settings
 from foredeck.tide.contexts import (
     TIDE_CONTEXT,
@@ -35,12 +42,12 @@ from foredeck.tide.contexts import (
     required_for,
     wants_reviews,
 )
-from foredeck.tide.history import batches, latest_presubmits, start_runs
-from foredeck.tide.pool import Entry, Plan, PoolState, plan
+from foredeck.tide.history import PullKey, batches, latest_presubmits, start_runs
+from foredeck.tide.inrepo import InRepoTrees, in_repo_options
+from foredeck.tide.pool import Entry, Plan, PoolState, finished_batches, plan
 from foredeck.tide.record import save_pools
 from foredeck.tide.scm import TideClient, TideScm
 from foredeck.types import Refs
-from foredeck.types.scoped import per_repo
 
 log = logging.getLogger(__name__)
 
@@ -57,32 +64,6 @@ class SyncResult:
     statuses: int = 0
 
 
-IN_REPO = (
-    "in-repo presubmits (.foredeck.yaml) are not read by Tide yet, so what must pass is not"
-    " known: merge by hand"
-)
-"""Why Tide never merges a pull request of a repository with in-repo config: its required
-contexts would miss the in-repo presubmits, so a failing one would not stop the merge."""
-
-
-def in_repo_setting(trigger: Any) -> Callable[[str, str], bool]:
-    """The trigger's `in_repo_config` per repository, read from its raw settings (plugins are
-    never imported): `org/repo`, then `org` under `repos`, then the default."""
-    raw = trigger if isinstance(trigger, dict) else {}
-    found = raw.get("repos")
-    repos = {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
-
-    def pick(options: Any) -> bool | None:
-        value = options.get("in_repo_config") if isinstance(options, dict) else None
-        return value if isinstance(value, bool) else None
-
-    def enabled(org: str, repo: str) -> bool:
-        chosen = per_repo(repos, org, repo, pick)
-        return raw.get("in_repo_config") is True if chosen is None else chosen
-
-    return enabled
-
-
 class Tide:
     def __init__(
         self,
@@ -93,13 +74,15 @@ class Tide:
         dashboard_url: str = "",
         registry: CollectorRegistry | None = None,
         on_started: Callable[[], None] | None = None,
-        in_repo: Callable[[str, str], bool] | None = None,
+        in_repo: InRepoOptions | None = None,
     ) -> None:
         """`on_started`: called after a sync started runs (wakes the controller); `in_repo`:
-        whether a repository's presubmits may also come from its own `.foredeck.yaml` (the
-        trigger's `in_repo_config`)."""
+        the trigger's in-repo settings (`in_repo_config` per repository, where to clone from):
+        the presubmits of those repositories' own `.foredeck.yaml` are required too."""
         self._on_started = on_started
-        self._in_repo = in_repo or (lambda _org, _repo: False)
+        options = (in_repo or InRepoOptions()).model_copy()
+        options.use_clone_uri(scm.clone_uri)  # read from where the jobs clone from
+        self._in_repo = InRepoTrees(options)
         self._engine = engine
         self._config = config.get if isinstance(config, ConfigAgent) else config
         self._scm = scm
@@ -123,8 +106,9 @@ class Tide:
         scm: TideScm,
         registry: CollectorRegistry | None = None,
         on_started: Callable[[], None] | None = None,
-        in_repo: Callable[[str, str], bool] | None = None,
+        in_repo: InRepoOptions | None = None,
     ) -> Tide:
+        """`in_repo`: default, the in-repo settings of `plugin_config.trigger`."""
         return cls(
             engine,
             config,
@@ -132,8 +116,13 @@ class Tide:
             dashboard_url=settings.reporter.dashboard_url,
             registry=registry,
             on_started=on_started,
-            in_repo=in_repo or in_repo_setting(settings.plugin_config.get("trigger")),
+            in_repo=in_repo or in_repo_options(settings.plugin_config.get("trigger")),
         )
+
+    @property
+    def in_repo_reads(self) -> int:
+        """How many trees' in-repo config was read (checkouts; cached ones are not counted)."""
+        return self._in_repo.reads
 
     def start(self) -> threading.Thread:
         return self._poller.start()
@@ -163,6 +152,7 @@ class Tide:
         if jobs.tide is None or not jobs.tide.queries:
             return result
         client = self._scm.client_factory()()
+        self._in_repo.new_sync()
         try:
             for org, repo in _repos(jobs.tide, jobs):
                 try:
@@ -198,18 +188,21 @@ class Tide:
         for branch, prs in sorted(branches.items()):
             base_sha = await client.get_branch_sha(org, repo, branch)
             entries = [
-                await self._entry(client, jobs, tide, org, repo, pr, statuses.get(pr.head.sha, []))
+                await self._entry(
+                    client, jobs, tide, org, repo, pr, base_sha, statuses.get(pr.head.sha, [])
+                )
                 for pr in prs
             ]
             if blockers:
                 why = f"Merging is blocked by issue #{blockers[0].number}"
                 for entry in entries:
                     entry.misses = [*(entry.misses or []), why]
-            decided = self._decide(entries, org, repo, branch, base_sha, tide)
+            decided = await self._decide(client, jobs, tide, org, repo, branch, entries, base_sha)
             merged = await self._act(client, tide, org, repo, branch, base_sha, decided, result)
             pool = PoolState(org, repo, branch, base_sha, decided.action)
             for entry in entries:
-                state, text = _tide_status(entry, decided)
+                state, why = _tide_status(entry, decided)
+                text = status_description(why)  # as stored: a long one is not rewritten each sync
                 pool.add(entry, text)
                 if entry.pr.number in merged:
                     continue
@@ -228,21 +221,40 @@ class Tide:
         org: str,
         repo: str,
         pr: PullRequest,
+        base_sha: str,
         statuses: Sequence[CommitStatus],
     ) -> Entry:
-        full, branch = f"{org}/{repo}", pr.base.ref
-        changes: list[str] = []
-        if wants_changes(jobs.presubmits.get(full, ()), branch):
-            changes = await self._changed_files(client, org, repo, pr)
-        presubmits = jobs.presubmits_to_run(full, branch, changes)
-        required = required_for(tide, org, repo, branch, presubmits)
+        branch = pr.base.ref
         approved = wants_reviews(tide, org, repo) and await client.review_approved(
             org, repo, pr.number
         )
         misses = pool_misses(tide, pr, approved)
-        if self._in_repo(org, repo):
-            misses = [*(misses or []), IN_REPO]  # its required contexts are not all known here
+        if misses is None and self._in_repo.enabled(org, repo):  # a checkout: pool members only
+            found = await self._in_repo.jobs(jobs, self._refs(org, repo, branch, base_sha, [pr]))
+            if isinstance(found, str):
+                misses = [found]  # fail closed: what must pass is not known
+            else:
+                jobs = found
+        presubmits = await self._presubmits(client, jobs, org, repo, branch, [pr])
+        required = required_for(tide, org, repo, branch, presubmits)
         return Entry(pr, misses, required, judge(required, statuses))
+
+    async def _presubmits(
+        self,
+        client: TideClient,
+        jobs: JobConfig,
+        org: str,
+        repo: str,
+        branch: str,
+        prs: Sequence[PullRequest],
+    ) -> list[Presubmit]:
+        """The presubmits of `jobs` that run for the changes of `prs` together."""
+        full = f"{org}/{repo}"
+        changes: list[str] = []
+        if wants_changes(jobs.presubmits.get(full, ()), branch):
+            for pr in prs:
+                changes += await self._changed_files(client, org, repo, pr)
+        return jobs.presubmits_to_run(full, branch, sorted(set(changes)))
 
     async def _changed_files(
         self, client: TideClient, org: str, repo: str, pr: PullRequest
@@ -257,13 +269,59 @@ class Tide:
             self._changes[key] = found
         return found
 
-    def _decide(
-        self, entries: list[Entry], org: str, repo: str, branch: str, base: str, tide: TideConfig
+    async def _decide(
+        self,
+        client: TideClient,
+        jobs: JobConfig,
+        tide: TideConfig,
+        org: str,
+        repo: str,
+        branch: str,
+        entries: list[Entry],
+        base: str,
     ) -> Plan:
         ready = {e.pr.number: e.pr.head.sha for e in entries if e.ready}
         runs = latest_presubmits(self._engine, org, repo, ready)
         done = batches(self._engine, org, repo, branch, base) if ready else {}
-        return plan(entries, base, runs, done, tide.batch_limit(org, repo))
+        limit = tide.batch_limit(org, repo)
+        if not ready or not self._in_repo.enabled(org, repo):
+            return plan(entries, base, runs, done, limit)
+        # A batch's own tree says what it must pass: read for the batches that may merge now,
+        # and for a new one only once the plan starts it.
+        trees: dict[PullKey, list[Presubmit]] = {}
+        for members in finished_batches(entries, done):
+            found = await self._batch_tree(client, jobs, tide, org, repo, branch, base, members)
+            if found is not None:
+                trees[tuple(e.key for e in members)] = found
+        decided = plan(entries, base, runs, done, limit, trees)
+        if decided.action == "batch":
+            found = await self._batch_tree(
+                client, jobs, tide, org, repo, branch, base, decided.start
+            )
+            if found is not None:
+                trees[tuple(e.key for e in decided.start)] = found
+                decided = plan(entries, base, runs, done, limit, trees)
+        return decided
+
+    async def _batch_tree(
+        self,
+        client: TideClient,
+        jobs: JobConfig,
+        tide: TideConfig,
+        org: str,
+        repo: str,
+        branch: str,
+        base: str,
+        members: list[Entry],
+    ) -> list[Presubmit] | None:
+        """The required presubmits of the batch's own tree (base and every member merged); None
+        when it cannot be read (the plan then takes the union of the members')."""
+        prs = [e.pr for e in members]
+        found = await self._in_repo.jobs(jobs, self._refs(org, repo, branch, base, prs))
+        if isinstance(found, str):
+            return None
+        presubmits = await self._presubmits(client, found, org, repo, branch, prs)
+        return list(required_for(tide, org, repo, branch, presubmits).jobs)
 
     async def _act(
         self,

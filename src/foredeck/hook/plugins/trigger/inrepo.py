@@ -1,4 +1,5 @@
-"""In-repo job config at trigger time: check out the tested tree, read its jobs, merge them.
+"""In-repo job config at trigger time: check out the tested tree, read its jobs, merge them
+(`foredeck.scm.inrepo`, which Tide reads it through too).
 
 The tree is what the job will test: the base with the pull request merged (as clonerefs builds
 it), or the pushed commit. Results are cached per (repository, base sha, pull shas), since every
@@ -12,15 +13,11 @@ jobs, which include the ones that check the in-repo config itself.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
-from foredeck.config import Diagnostic, JobConfig, load_in_repo, merge_in_repo
-from foredeck.hook.plugins.trigger.options import TriggerConfig
-from foredeck.scm.git import CheckoutError, checkout
+from foredeck.config import Diagnostic, JobConfig
+from foredeck.scm.inrepo import InRepoOptions, describe_refs, read_tree_config
 from foredeck.types import Refs
 
 log = logging.getLogger(__name__)
@@ -39,7 +36,7 @@ class InRepoJobs:
 
 
 class InRepoConfigs:
-    def __init__(self, options: TriggerConfig, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, options: InRepoOptions, cache_size: int = CACHE_SIZE) -> None:
         self.options = options
         self.cache_size = cache_size
         self._cache: OrderedDict[CacheKey, tuple[JobConfig, InRepoJobs]] = OrderedDict()
@@ -70,37 +67,16 @@ class InRepoConfigs:
         return merged
 
     async def _load(self, central: JobConfig, refs: Refs) -> InRepoJobs | None:
-        org_repo = f"{refs.org}/{refs.repo}"
-        what = f"{org_repo}@{refs.base_sha[:12]}" + "".join(
-            f"+#{p.number}:{p.sha[:12]}" for p in refs.pulls
-        )
-        work = self.options.work_root
-        work.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="inrepo-", dir=work))
-        try:
-            dest = scratch / "tree"
-            try:
-                await checkout(
-                    refs,
-                    dest,
-                    mirror_root=self.options.mirror_root,
-                    clone_uri=self.options.clone_uri_for,
-                    timeout=self.options.checkout_timeout,
-                )
-            except (CheckoutError, ValueError, OSError) as exc:
-                log.warning(
-                    "in-repo config of %s: checkout failed; central jobs only: %s", what, exc
-                )
-                return None
-            self.loads += 1
-            result = load_in_repo(dest, org_repo, central=central)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        if not result.ok:
-            problems = "; ".join(str(d) for d in result.errors[:10])
+        what = describe_refs(refs)
+        tree = await read_tree_config(central, refs, self.options)
+        if tree.failure:
+            log.warning(
+                "in-repo config of %s: checkout failed; central jobs only: %s", what, tree.failure
+            )
+            return None
+        self.loads += 1
+        if tree.jobs is None:
+            problems = "; ".join(str(d) for d in tree.errors[:10])
             log.warning("in-repo config of %s is invalid; central jobs only: %s", what, problems)
-            return InRepoJobs(central, tuple(result.errors))
-        merged, warnings = merge_in_repo(central, result, org_repo)
-        for warning in [*result.warnings, *warnings]:
-            log.warning("in-repo config of %s: %s", what, warning)
-        return InRepoJobs(merged)
+            return InRepoJobs(central, tree.errors)
+        return InRepoJobs(tree.jobs)
