@@ -44,6 +44,7 @@ from foredeck.scm.webhooks import (
     verify_signature,
 )
 from foredeck.settings import HookSettings, Settings
+from foredeck.web.allow import full_allow_header
 from foredeck.web.body_timeouts import CLOSE, BodyTimeout, BodyTimeouts
 from foredeck.web.probes import add_probes
 
@@ -232,4 +233,5 @@ def create_app(
     app.state.metrics = HookMetrics(registry)
     app.include_router(router)
     add_probes(app, database_check(engine), registry)
+    full_allow_header(app)
     return app

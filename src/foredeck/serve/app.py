@@ -29,6 +29,7 @@ from foredeck.hook.server import create_app
 from foredeck.scm.providers import provider_from_settings
 from foredeck.settings import Settings
 from foredeck.storage.store import ArtifactStore, lazy_store
+from foredeck.web.allow import full_allow_header
 from foredeck.web.body_timeouts import BodyTimeouts
 from foredeck.web.metrics import ResponseMetrics
 from foredeck.web.probes import add_probes
@@ -139,4 +140,5 @@ def _app_without_hook(
     timeouts = settings.hook.timeouts
     app.add_middleware(BodyTimeouts, idle=timeouts.body_idle, total=timeouts.body)
     add_probes(app, database_check(engine), registry)
+    full_allow_header(app)
     return app

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from foredeck.settings import Settings
@@ -129,7 +129,7 @@ def metrics_token_guard(request: Request) -> None:
         raise HTTPException(401, METRICS_REFUSED, headers={"WWW-Authenticate": "Bearer"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def prometheus_metrics(request: Request, registry: Registry) -> Response:
     """Sync: a guard may look a personal token up in the database (FastAPI runs this in its
     thread pool)."""
