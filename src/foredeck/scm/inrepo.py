@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from foredeck.config import Diagnostic, JobConfig, load_in_repo, merge_in_repo
 from foredeck.scm.git import CheckoutError, checkout
 from foredeck.types import Refs
-from foredeck.types.scoped import per_repo
+from foredeck.types.scoped import check_scope_keys, per_repo
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ class InRepoOptions(BaseModel):
     @field_validator("repos", "clone_uris")
     @classmethod
     def _keys(cls, value: dict[str, object]) -> dict[str, object]:
-        for key in value:
-            if not key or key.count("/") > 1 or key.startswith("/") or key.endswith("/"):
-                raise ValueError(f"key {key!r} must be 'org' or 'org/repo'")
+        check_scope_keys(value)
         return value
 
     def in_repo_enabled(self, org: str, repo: str) -> bool:

@@ -22,3 +22,12 @@ def per_repo(
                 if value is not None:
                     return value
     return None
+
+
+def check_scope_keys(entries: Mapping[str, E]) -> Mapping[str, E]:
+    """`entries` when every key is `org` or `org/repo` (a settings validator); else ValueError
+    naming the first key that is neither."""
+    for key in entries:
+        if not key or key.count("/") > 1 or key.startswith("/") or key.endswith("/"):
+            raise ValueError(f"key {key!r} must be 'org' or 'org/repo'")
+    return entries

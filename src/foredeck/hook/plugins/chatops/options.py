@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from foredeck.types.scoped import per_repo
+from foredeck.types.scoped import check_scope_keys, per_repo
 from foredeck.validation import problems
 
 
@@ -35,9 +35,7 @@ class PluginOptions(BaseModel):
     @field_validator("repos")
     @classmethod
     def _keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if not key or key.count("/") > 1 or key.startswith("/") or key.endswith("/"):
-                raise ValueError(f"key {key!r} must be 'org' or 'org/repo'")
+        check_scope_keys(value)
         return value
 
     def setting(self, org: str, repo: str, field: str) -> Any:
