@@ -140,7 +140,7 @@ def _pull_dest_ref(pull: Pull) -> str:
 # --- running git ------------------------------------------------------------------------------
 
 
-def _git_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
+def identity_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
     """`gitrun.git_env` with a fixed identity: merges and their commit shas are reproducible."""
     identity = {
         "GIT_AUTHOR_NAME": COMMITTER_NAME,
@@ -152,7 +152,7 @@ def _git_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def _mirror_lock(mirror: Path, timeout: float) -> AsyncIterator[None]:
+async def mirror_lock(mirror: Path, timeout: float) -> AsyncIterator[None]:
     """Exclusive `flock` on `<mirror>.lock`; polled so that waiting never blocks the loop."""
     lock_path = mirror.with_name(mirror.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -193,7 +193,7 @@ async def _rev_parse(git: RecordingGit, repo: Path, rev: str) -> str:
     return result.output.strip()
 
 
-async def _update_mirror(
+async def update_mirror(
     git: RecordingGit, refs: Refs, mirror: Path, uri: str, retries: Sequence[float]
 ) -> tuple[str, list[str]]:
     """Fetch into the mirror what it lacks; return the base sha and each pull's sha."""
@@ -249,18 +249,31 @@ async def _merge_pulls(
         )
         files = [line for line in unmerged.output.splitlines() if line]
         await git.run(["merge", "--abort"], dest, check=False)
-        onto = refs.base_ref or base_sha[:12]
-        if files:
-            reason = (
-                f"{refs.org}/{refs.repo}: pull #{pull.number} ({sha[:12]}) does not merge cleanly"
-                f" onto {onto}: conflicts in {', '.join(files)}"
-            )
-        else:
-            lines = merge.output.strip().splitlines()
-            reason = f"{refs.org}/{refs.repo}: merging pull #{pull.number} ({sha[:12]}) failed"
-            reason += f": {redact(lines[-1], git.secrets)}" if lines else ""
-        git.record.failed = True
-        raise CheckoutError(reason, git.record, pull=pull, conflicts=files)
+        raise merge_failed(git, refs, pull, sha, base_sha, files, merge.output)
+
+
+def merge_failed(
+    git: RecordingGit,
+    refs: Refs,
+    pull: Pull,
+    sha: str,
+    base_sha: str,
+    conflicts: Sequence[str],
+    output: str,
+) -> CheckoutError:
+    """The error of a pull that did not merge: its conflicting files, else git's last line."""
+    onto = refs.base_ref or base_sha[:12]
+    if conflicts:
+        reason = (
+            f"{refs.org}/{refs.repo}: pull #{pull.number} ({sha[:12]}) does not merge cleanly"
+            f" onto {onto}: conflicts in {', '.join(conflicts)}"
+        )
+    else:
+        lines = output.strip().splitlines()
+        reason = f"{refs.org}/{refs.repo}: merging pull #{pull.number} ({sha[:12]}) failed"
+        reason += f": {redact(lines[-1], git.secrets)}" if lines else ""
+    git.record.failed = True
+    return CheckoutError(reason, git.record, pull=pull, conflicts=conflicts)
 
 
 async def _checkout(
@@ -278,15 +291,15 @@ async def _checkout(
     secrets = url_secrets(uri)
     safe_refs = refs.model_copy(update={"clone_uri": redact(refs.clone_uri, secrets)})
     record = CloneRecord(refs=safe_refs)
-    git = RecordingGit(record, _git_env(env), timeout, secrets)
+    git = RecordingGit(record, identity_env(env), timeout, secrets)
     mirror = mirror_path(mirror_root.absolute(), refs.org, refs.repo)
     dest = dest.absolute()
     mirror.parent.mkdir(parents=True, exist_ok=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         try:
-            async with _mirror_lock(mirror, timeout):
-                base_sha, pull_shas = await _update_mirror(git, refs, mirror, uri, fetch_retries)
+            async with mirror_lock(mirror, timeout):
+                base_sha, pull_shas = await update_mirror(git, refs, mirror, uri, fetch_retries)
                 # No template: hooks and sample files are never used here (saves ~5 ms).
                 await git.run(
                     [
@@ -332,7 +345,7 @@ async def _checkout(
     return record
 
 
-def _check_dest(dest: Path) -> None:
+def check_dest(dest: Path) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ValueError(f"checkout destination {dest} exists and is not an empty directory")
 
@@ -354,7 +367,7 @@ async def checkout(
     """
     validate_refs(refs)
     dest = Path(dest)
-    _check_dest(dest)
+    check_dest(dest)
     return await _checkout(
         refs,
         dest,
@@ -386,7 +399,7 @@ async def clone_refs(
     for refs in all_refs:
         validate_refs(refs)
         dest = Path(base_dir) / path_for_refs(refs)
-        _check_dest(dest)
+        check_dest(dest)
         if any(dest == d or d in dest.parents or dest in d.parents for d in dests):
             raise ValueError(f"{refs.org}/{refs.repo}: checkout path {dest} overlaps another refs")
         dests.append(dest)
@@ -431,7 +444,7 @@ async def changed_files(
     _check_sha("base sha", base_sha)
     _check_sha("head sha", head_sha)
     record = CloneRecord(refs=Refs(org="local", repo="local", base_sha=base_sha))
-    git = RecordingGit(record, _git_env(env), timeout, [])
+    git = RecordingGit(record, identity_env(env), timeout, [])
     result = await git.run(
         ["diff", "--name-only", "--no-renames", "-z", f"{base_sha}...{head_sha}", "--"],
         Path(repo_dir),

@@ -1,5 +1,7 @@
-"""In-repo job config of the tree a job will test: check it out, read `.foredeck.yaml` (or
-`.foredeck/`), merge its jobs into the central ones.
+"""In-repo job config of the tree a job will test: read `.foredeck.yaml` (or `.foredeck/`) of
+that tree, merge its jobs into the central ones. Only those files are written out
+(`tree_files.checkout_paths`: the pulls merged without a working tree), unless they hold a
+symlink or are very large, when the whole tree is checked out as for a job.
 
 The trigger (per event) and Tide (per pull request and per batch) both read it here, with the
 same settings (`InRepoOptions`, the in-repo part of `plugin_config.trigger`), so that the jobs
@@ -20,7 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from foredeck.config import Diagnostic, JobConfig, load_in_repo, merge_in_repo
+from foredeck.config.inrepo import IN_REPO_DIR, IN_REPO_FILE
 from foredeck.scm.git import CheckoutError, checkout
+from foredeck.scm.tree_files import checkout_paths
 from foredeck.types import Refs
 from foredeck.types.scoped import check_scope_keys, per_repo
 
@@ -139,13 +143,23 @@ async def read_tree_config(central: JobConfig, refs: Refs, options: InRepoOption
     try:
         dest = scratch / "tree"
         try:
-            await checkout(
+            read = await checkout_paths(
                 refs,
                 dest,
+                (IN_REPO_FILE, IN_REPO_DIR),
                 mirror_root=options.mirror_root,
                 clone_uri=options.clone_uri_for,
                 timeout=options.checkout_timeout,
             )
+            if read is None:  # a symlink among them, or very large files: as a job sees them
+                shutil.rmtree(dest, ignore_errors=True)
+                await checkout(
+                    refs,
+                    dest,
+                    mirror_root=options.mirror_root,
+                    clone_uri=options.clone_uri_for,
+                    timeout=options.checkout_timeout,
+                )
         except CheckoutError as exc:
             return TreeConfig(None, failure=exc.reason, lasting=bool(exc.conflicts))
         except (ValueError, OSError) as exc:

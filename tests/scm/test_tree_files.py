@@ -1,0 +1,136 @@
+"""`checkout_paths` writes exactly the files a full checkout has under the asked paths, for the
+same refs, without a working tree, and leaves the shared mirror as it was."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from foredeck.scm.git import CheckoutError, checkout, mirror_path
+from foredeck.scm.tree_files import checkout_paths
+from foredeck.types import Pull, Refs
+from tests.kit.git import Repo
+
+PATHS = (".foredeck.yaml", ".foredeck")
+CONFIG = "presubmits:\n  - name: unit\n    script: make test\n"
+
+
+def files_under(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def refs_for(up: Repo, *pulls: tuple[int, str]) -> Refs:
+    return Refs(
+        org="org",
+        repo="repo",
+        base_ref="main",
+        base_sha=up.head("main"),
+        clone_uri=str(up.path),
+        pulls=[Pull(number=n, sha=sha, author="someone") for n, sha in pulls],
+    )
+
+
+async def both(refs: Refs, tmp_path: Path, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The asked paths' files from `checkout_paths` and from a full checkout of `refs`."""
+    mirrors = tmp_path / "mirrors"
+    record = await checkout_paths(refs, tmp_path / f"{name}-paths", PATHS, mirror_root=mirrors)
+    assert record is not None and not record.failed
+    await checkout(refs, tmp_path / f"{name}-full", mirror_root=mirrors)
+    full = files_under(tmp_path / f"{name}-full")
+    wanted = {k: v for k, v in full.items() if k == PATHS[0] or k.startswith(PATHS[1] + "/")}
+    return files_under(tmp_path / f"{name}-paths"), wanted
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Repo:
+    return Repo(
+        tmp_path / "up" / "org" / "repo",
+        {"README.md": "hi\n", "src/app.py": "print(1)\n", ".foredeck.yaml": CONFIG},
+    )
+
+
+async def test_a_pulls_config_is_read_as_the_checkout_has_it(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    head = upstream.pull(1, {".foredeck.yaml": CONFIG + "  - name: lint\n    script: make lint\n"})
+    got, full = await both(refs_for(upstream, (1, head)), tmp_path, "one")
+    assert got == full and "lint" in got[".foredeck.yaml"]
+    assert not (tmp_path / "one-paths" / "src").exists()  # nothing but the asked paths
+
+
+async def test_two_pulls_merge_into_one_file_as_sequential_merges_do(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    """Each pull changes another end of the same file: the merged file holds both, as the
+    checkout's `--no-ff` merges make it (the second merged onto the first's merge commit)."""
+    base = "\n".join(f"# line {i}" for i in range(20)) + "\n"
+    upstream.commit("long config", {".foredeck/jobs.yaml": base + CONFIG, ".foredeck.yaml": None})
+    one = upstream.pull(1, {".foredeck/jobs.yaml": "# first\n" + base + CONFIG})
+    two = upstream.pull(2, {".foredeck/jobs.yaml": base + CONFIG + "# last\n"})
+    three = upstream.pull(3, {".foredeck/more.yml": "postsubmits: []\n"})
+    got, full = await both(refs_for(upstream, (1, one), (2, two), (3, three)), tmp_path, "chain")
+    assert got == full
+    text = got[".foredeck/jobs.yaml"]
+    assert text.startswith("# first\n") and text.endswith("# last\n")
+    assert got[".foredeck/more.yml"] == "postsubmits: []\n"
+
+
+async def test_no_config_writes_nothing_and_a_push_reads_the_base(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    upstream.commit("drop config", {".foredeck.yaml": None})
+    got, full = await both(refs_for(upstream), tmp_path, "none")
+    assert got == full == {}
+
+
+async def test_a_conflict_is_the_checkouts_error(upstream: Repo, tmp_path: Path) -> None:
+    one = upstream.pull(1, {".foredeck.yaml": CONFIG + "# one\n"})
+    two = upstream.pull(2, {".foredeck.yaml": CONFIG + "# two\n"})
+    refs = refs_for(upstream, (1, one), (2, two))
+    with pytest.raises(CheckoutError) as fast:
+        await checkout_paths(refs, tmp_path / "paths", PATHS, mirror_root=tmp_path / "m")
+    with pytest.raises(CheckoutError) as slow:
+        await checkout(refs, tmp_path / "full", mirror_root=tmp_path / "m")
+    assert fast.value.reason == slow.value.reason
+    assert fast.value.conflicts == [".foredeck.yaml"] and fast.value.pull is not None
+    assert fast.value.pull.number == 2 and fast.value.record.failed
+
+
+async def test_a_symlink_or_too_much_leaves_it_to_the_full_checkout(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    (upstream.path / "jobs.yaml").write_text(CONFIG)
+    os.symlink("../jobs.yaml", upstream.path / "link.yaml")
+    upstream.git("add", "jobs.yaml", "link.yaml")
+    upstream.git("commit", "-q", "-m", "prepare")
+    upstream.git("mv", "link.yaml", ".foredeck.yaml", "-f")
+    upstream.git("commit", "-q", "-m", "config is a link")
+    mirrors = tmp_path / "m"
+    linked = await checkout_paths(refs_for(upstream), tmp_path / "a", PATHS, mirror_root=mirrors)
+    assert linked is None
+    upstream.commit("no link", {".foredeck.yaml": None})
+    upstream.commit("plain again", {".foredeck.yaml": CONFIG * 50})
+    big = await checkout_paths(
+        refs_for(upstream), tmp_path / "b", PATHS, mirror_root=mirrors, max_bytes=len(CONFIG)
+    )
+    assert big is None
+
+
+async def test_the_mirror_gains_no_objects(upstream: Repo, tmp_path: Path) -> None:
+    """The merges' trees and commits go to a scratch object directory, removed after."""
+    one = upstream.pull(1, {".foredeck.yaml": CONFIG + "# one\n"})
+    two = upstream.pull(2, {"README.md": "hello\n"})
+    refs = refs_for(upstream, (1, one), (2, two))
+    mirrors = tmp_path / "m"
+    await checkout_paths(refs, tmp_path / "first", PATHS, mirror_root=mirrors)
+    mirror = mirror_path(mirrors, "org", "repo")
+    before = sorted(p.name for p in (mirror / "objects").rglob("*"))
+    await checkout_paths(refs, tmp_path / "second", PATHS, mirror_root=mirrors)
+    assert sorted(p.name for p in (mirror / "objects").rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tree-")] == []
