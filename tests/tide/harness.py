@@ -18,6 +18,7 @@ from foredeck.db import Event, Job, session_factory
 from foredeck.hook.plugins import load_plugins
 from foredeck.hook.worker import Worker
 from foredeck.report import Reporter
+from foredeck.scm.github_types import StatusState
 from foredeck.scm.local.client import LocalScm
 from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
@@ -102,11 +103,11 @@ class Pool:
         for number in numbers:
             self.comment(number, "/lgtm\n/approve")
 
-    def external(self, sha: str, state: str, context: str = "gha/build") -> None:
+    def external(self, sha: str, state: StatusState, context: str = "gha/build") -> None:
         """A status another CI (GitHub Actions, say) posts on a head."""
 
         async def post() -> None:
-            await self.scm.create_status(ORG, REPO, sha, state, context, "external")  # type: ignore[arg-type]
+            await self.scm.create_status(ORG, REPO, sha, state, context, "external")
 
         asyncio.run(post())
         self.scm.flush()
@@ -161,7 +162,7 @@ class Pool:
             return [(j.name, j.state, [p["number"] for p in j.pulls]) for j in rows]
 
 
-def make_pool(db: Database, tmp_path: Path, tide: dict[str, Any]) -> Pool:
+def make_pool(db: Database, tmp_path: Path, tide_config: dict[str, Any]) -> Pool:
     root = tmp_path / "repos"
     files = {"README.md": "widget\n", "OWNERS": "approvers: [carol]\nreviewers: [carol]\n"}
     work = Repo(tmp_path / "work", files, "Initial commit")
@@ -169,7 +170,7 @@ def make_pool(db: Database, tmp_path: Path, tide: dict[str, Any]) -> Pool:
     bare.parent.mkdir(parents=True)
     git(tmp_path, "clone", "-q", "--bare", str(work.path), str(bare))
     config = tmp_path / "jobs.yaml"
-    config.write_text(jobs_yaml(tide))
+    config.write_text(jobs_yaml(tide_config))
     base = make_settings(tmp_path, db)
     settings = base.model_copy(
         update={

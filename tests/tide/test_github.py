@@ -118,6 +118,7 @@ def test_a_repository_with_in_repo_presubmits_is_never_merged_and_says_why(
     assert tide.sync_once().merged == []
     assert github_double.merges == []
     ((state, description, _),) = tide_statuses(github_double, READY)
+    assert description is not None
     assert state == "pending" and "in-repo presubmits (.foredeck.yaml) are not read" in description
     assert not in_repo_setting(
         {"in_repo_config": True, "repos": {"acme": {"in_repo_config": False}}}
