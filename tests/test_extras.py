@@ -27,7 +27,7 @@ from foredeck.execute.executor import ExecutorError
 from foredeck.execute.executors import Executors
 from foredeck.execute.kube.executor import KubeExecutor
 from foredeck.extras import MissingExtra, require
-from foredeck.settings import Settings
+from foredeck.settings import KubeSettings, Settings
 from foredeck.storage.store import open_store
 from tests.child import ROOT, python_path
 
@@ -276,7 +276,7 @@ def test_kube_executors_are_needed_only_where_jobs_go(tmp_path: Path) -> None:
     local = Executors.from_settings(Settings())  # argo and tekton exist, but nothing runs there
     assert local.default == "local"
     with pytest.raises(MissingExtra) as caught:
-        Executors.from_settings(Settings(kube={"default_agent": "tekton"}))
+        Executors.from_settings(Settings(kube=KubeSettings(default_agent="tekton")))
     assert str(caught.value) == message("kube", "the tekton executor")
 
 
@@ -293,7 +293,7 @@ def test_eks_authentication_needs_its_own_extra(monkeypatch: pytest.MonkeyPatch)
     for name in [n for n in sys.modules if n.partition(".")[0] in ("boto3", "botocore")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "boto3", None)
-    settings = Settings(kube={"default_agent": "argo", "auth": "eks", "cluster": "ci"})
+    settings = Settings(kube=KubeSettings(default_agent="argo", auth="eks", cluster="ci"))
     with pytest.raises(MissingExtra) as caught:
         Executors.from_settings(settings)
     assert str(caught.value) == message("eks", "the argo executor's EKS authentication")
@@ -329,7 +329,7 @@ def _project() -> dict[str, object]:
 
 def _required_extras() -> set[str]:
     """The extras `require(...)` calls in the sources name."""
-    names = set()
+    names: set[str] = set()
     for path in (ROOT / "src").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (
@@ -339,7 +339,7 @@ def _required_extras() -> set[str]:
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
             ):
-                names.add(node.args[0].value)
+                names.add(str(node.args[0].value))  # a wrong one stays a wrong name
     return names
 
 

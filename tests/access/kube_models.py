@@ -53,7 +53,7 @@ def problems(obj: Any) -> list[str]:
     """What is wrong with `obj` as a Kubernetes object of the kinds foredeck renders."""
     if not isinstance(obj, dict):
         return ["not a mapping"]
-    model = MODELS.get((obj.get("apiVersion"), obj.get("kind")))
+    model = MODELS.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
     if model is None:
         return [f"unknown apiVersion/kind {obj.get('apiVersion')}/{obj.get('kind')}"]
     try:

@@ -218,7 +218,12 @@ def test_apply_sets_the_entries_of_an_eks_cluster(
 
     client, stub = eks
     regions: list[str | None] = []
-    monkeypatch.setattr(access_cli, "_eks", lambda region: regions.append(region) or client)
+
+    def eks_client(region: str | None) -> Any:
+        regions.append(region)
+        return client
+
+    monkeypatch.setattr(access_cli, "_eks", eks_client)
     start(stub, [ALICE_ARN, TEAM_ARN])
     as_rendered(stub)
     result = run_apply(tmp_path, write_roles(tmp_path))
@@ -249,10 +254,11 @@ def run_apply(tmp_path: Path, roles: Path, *more: str) -> Any:
 
 def as_rendered(stub: Stubber) -> None:
     """The file's two entries are on the cluster as rendered: nothing to change."""
-    for arn, identity, policy, namespaces in [
+    entries: list[tuple[str, dict[str, Any], str, list[str]]] = [
         (TEAM_ARN, {"kubernetesGroups": [TEAM]}, "EditPolicy", ["acme", "widget"]),
         (ALICE_ARN, {"username": "alice@example.org"}, "AdminPolicy", ["acme", "ci", "widget"]),
-    ]:
+    ]
+    for arn, identity, policy, namespaces in entries:
         who = {"clusterName": CLUSTER, "principalArn": arn}
         stub.add_response("describe_access_entry", entry(arn, **identity), who)
         stub.add_response(

@@ -74,7 +74,7 @@ class Callers:
 
     @classmethod
     def make(cls, client: TestClient) -> Callers:
-        headers = {"anonymous": {}}
+        headers: dict[str, dict[str, str]] = {"anonymous": {}}
         for role, user in USERS.items():
             headers[role] = bearer(make_token(client, user, role)[1])
         return cls(headers)

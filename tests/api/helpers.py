@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from foredeck.db import session_factory
 from foredeck.db.jobs import JobCreate, Pull, Refs, create_job, set_state
+from foredeck.db.models import JobState
 from foredeck.serve.app import create_service_app
 from foredeck.settings import ApiSettings, ArtifactSettings, HookSettings, Settings
 from tests.db.fixtures import Database
@@ -109,6 +110,6 @@ def seed(db: Database, *specs: JobCreate) -> list[int]:
         return [create_job(session, spec)[0].id for spec in specs]
 
 
-def finish(db: Database, job_id: int, state: str = "success") -> None:
+def finish(db: Database, job_id: int, state: JobState = "success") -> None:
     with session_factory(db.engine).begin() as session:
-        assert set_state(session, job_id, state)  # type: ignore[arg-type]
+        assert set_state(session, job_id, state)

@@ -180,6 +180,21 @@ def test_the_audit_log_records_who_did_what_and_filters(db: Database, tmp_path: 
         assert client.get("/api/audit", headers=bearer(eddie)).status_code == 401  # revoked
 
 
+def test_the_audit_log_since_is_an_iso_date_time_never_a_number(
+    db: Database, tmp_path: Path
+) -> None:
+    """The schema says date-time; pydantic alone also read a number as Unix time, and took a
+    time without a zone, which the database layer refused (a 500)."""
+    with access_client(db, tmp_path) as client:
+        for since in ("1411", "1.5", "-1", "1e3", " 12 ", "2026-12-01T00:00:00", "2026-12-01"):
+            r = client.get("/api/audit", params={"since": since}, headers=AUTH)
+            assert r.status_code == 422, (since, r.text)
+            assert r.json()["detail"][0]["loc"] == ["query", "since"]
+        for since in ("2026-12-01T00:00:00Z", "2026-12-01T01:00:00+01:00"):
+            r = client.get("/api/audit", params={"since": since}, headers=AUTH)
+            assert r.status_code == 200, (since, r.text)
+
+
 def test_a_roles_edit_is_taken_on_reload_and_audited(db: Database, tmp_path: Path) -> None:
     (job_id,) = seed(db, presubmit())
     with access_client(db, tmp_path) as client:

@@ -84,3 +84,35 @@ def test_pull_numbers_beyond_integer_are_422(client: TestClient, number: int) ->
     )
     assert comment.status_code == 422, comment.text
     assert len(client.get("/api/jobs").json()["jobs"]) == 1  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "value"),
+    [
+        ("/api/jobs", "repo", "acme/wid\x00get"),
+        ("/api/jobs", "job", "un\x00it"),
+        ("/api/jobs", "author", "al\x00ice"),
+        ("/api/leases", "type", "sl\x00ot"),
+        ("/api/tokens", "user", "al\x00ice"),
+        ("/api/audit", "actor", "al\x00ice"),
+        ("/api/audit", "action", "token\x00"),
+    ],
+)
+def test_a_nul_in_a_text_filter_is_422(
+    client: TestClient, path: str, param: str, value: str
+) -> None:
+    """PostgreSQL's text cannot hold a NUL: the driver refused it (a 503, "the database could
+    not answer"), where SQLite answered 200. Both refuse it as invalid input."""
+    r = client.get(path, params={param: value}, headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", param]
+
+
+@pytest.mark.parametrize(
+    ("before", "status"), [(MAX_BIGINT + 1, 422), (2**64, 422), (MAX_BIGINT, 200)]
+)
+def test_the_audit_cursor_beyond_bigint_is_422(
+    client: TestClient, before: int, status: int
+) -> None:
+    r = client.get("/api/audit", params={"before": before}, headers=AUTH)
+    assert r.status_code == status, r.text

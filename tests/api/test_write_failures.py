@@ -19,8 +19,8 @@ from foredeck.db import Event, Job, session_factory
 from foredeck.serve.app import create_service_app
 from foredeck.settings import ScmSettings
 from tests.api.helpers import AUTH, presubmit, seed, settings_for
-from tests.api.test_fuzz import local_pull_request
 from tests.db.fixtures import Database
+from tests.kit.git import local_pull_request
 from tests.serve.test_http_metrics import counted
 
 WRITES = ("INSERT", "UPDATE", "DELETE")

@@ -66,7 +66,9 @@ class EditFnLike(Protocol):
 
 class Harness(Protocol):
     kind: str
-    client: BumpClient
+
+    @property
+    def client(self) -> BumpClient: ...
 
     def files(self, branch: str) -> dict[str, str]: ...
     def branch_sha(self, branch: str) -> str | None: ...
@@ -144,7 +146,7 @@ async def scm(
     try:
         yield harness
     finally:
-        await harness.client.close()  # type: ignore[attr-defined]
+        await harness.client.close()
 
 
 @pytest.fixture

@@ -11,9 +11,11 @@ from tests.cd.manifests import NEW, write_tree
 APP = "ghcr.io/org/app"
 
 
-def run(*args: object, **kwargs: object) -> tuple[int, str, str]:
+def run(
+    images: list[str], root: Path, paths: list[str], pin: str | None, dry_run: bool
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = bump(*args, out=out, err=err, **kwargs)  # type: ignore[arg-type]
+    code = bump(images, root, paths, pin, dry_run, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 

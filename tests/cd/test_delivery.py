@@ -20,7 +20,7 @@ from foredeck.db.jobs import JobCreate, Refs, create_job
 from foredeck.execute.executor import RunRequest
 from foredeck.execute.executors import BUILTIN, Executors
 from foredeck.execute.record import RunRecord
-from foredeck.execute.runstate import RunResult, TaskRecord
+from foredeck.execute.runstate import RunResult, TaskRecord, TaskState
 from foredeck.execute.workspace import RunLayout
 from foredeck.pipeline.model import PipelineRunSpec
 from foredeck.scm.local.client import LocalScm
@@ -39,7 +39,7 @@ class BuildingExecutor:
 
     name = "builder"
     image = ""
-    status = "Succeeded"
+    status: TaskState = "Succeeded"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

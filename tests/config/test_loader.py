@@ -238,8 +238,10 @@ def test_a_load_leaves_no_scan_of_its_objects_behind() -> None:
     gc.callbacks.append(record)
     try:
         with paused_gc():
-            built = [[] for _ in range(10 * gc.get_threshold()[0])]
-        after = [[] for _ in range(10)]  # allocations that would set off the young scan
+            built: list[list[object]] = [[] for _ in range(10 * gc.get_threshold()[0])]
+        after: list[list[object]] = [
+            [] for _ in range(10)
+        ]  # allocations that would set off the young scan
     finally:
         gc.callbacks.remove(record)
     assert gc.isenabled()

@@ -331,6 +331,7 @@ async def test_a_pipeline_naming_an_unknown_lease_type_ends_the_job_in_error(
 
     job = get_job(sqlite_db, job_id)
     assert job.state == "error"
+    assert job.description is not None
     assert "unknown lease type 'nope' (leases.types: slot)" in job.description
     assert job.description.startswith("pipeline ")  # names where the pipeline says so
     assert not ran.exists()

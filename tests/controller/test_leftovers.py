@@ -9,12 +9,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from foredeck.controller import Controller
 from foredeck.controller import ledger as ledger_module
 from foredeck.controller.leftovers import run_name
+from foredeck.controller.queries import recover as real_recover
+from foredeck.db.models import JobState
 from foredeck.execute.orphans import MARKER
 from tests.controller.helpers import add_job, get_job, make_settings, spec_config
 from tests.controller.test_recovery import DIED, dead_pid, make_pending
@@ -59,11 +62,10 @@ async def test_recovery_kills_the_dead_runs_processes_before_the_job_ends_or_req
     another_job = orphan({**BASE, MARKER: f"{owner}/{other}/1"}, tmp_path)
     spawned += [marked, unmarked_inside, another_job]
     alive_at_recovery: list[bool] = []
-    real_recover = ledger_module.recover
 
-    def recover(*args: object, **kwargs: object) -> object:
+    def recover(*args: Any, **kwargs: Any) -> JobState | None:
         alive_at_recovery.extend(alive(pid) for pid in (marked, unmarked_inside))
-        return real_recover(*args, **kwargs)  # type: ignore[arg-type]
+        return real_recover(*args, **kwargs)
 
     monkeypatch.setattr(ledger_module, "recover", recover)
     settings = make_settings(tmp_path, db, requeue_on_recovery=requeue)

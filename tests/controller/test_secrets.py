@@ -148,6 +148,7 @@ async def test_a_job_whose_secrets_cannot_be_read_does_not_run(
     await run_all(Controller(db.engine, Settings.model_validate(data)), deadline=60)
     job = get_job(db, job_id)
     assert job.state == "error"
+    assert job.description is not None
     assert "secrets to censor" in job.description and "nope" in job.description
     assert not marker.exists()
 

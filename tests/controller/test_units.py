@@ -12,12 +12,12 @@ import pytest
 from foredeck.config import Periodic
 from foredeck.controller import artifacts, clone_uri_for
 from foredeck.controller.__main__ import main
-from foredeck.controller.controller import new_owner
 from foredeck.controller.env import prow_env, pull_refs_string
 from foredeck.controller.pipeline import format_seconds, limits
 from foredeck.controller.queries import job_limit, owner_host_pid
 from foredeck.db.models import Job
 from foredeck.execute.host import step_env
+from foredeck.execute.orphans import new_owner
 from foredeck.settings import Settings
 from foredeck.types import Pull, Refs
 

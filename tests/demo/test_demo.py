@@ -264,7 +264,7 @@ def test_a_server_that_ignores_sigterm_is_killed_with_its_descendants(tmp_path: 
     step in a session of its own) are killed."""
     server = Server(tmp_path / "unused.yaml", 0, tmp_path / "log", tmp_path)
     server.proc = subprocess.Popen(
-        [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, start_new_session=True
     )
     assert server.proc.stdout is not None
     child = psutil.Process(int(server.proc.stdout.readline()))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tests.doubles.github_state import (
     HTML_BASE,
     IssueState,
+    JsonBuilder,
     PullState,
     RepoState,
     blob_sha,
@@ -27,7 +28,9 @@ from tests.doubles.github_state import (
 )
 
 if TYPE_CHECKING:
-    from tests.doubles.github_api import GitHubDouble, Reply, _Ctx
+    from collections.abc import Callable, Iterable
+
+    from tests.doubles.github_api import Reply, _Ctx
 
 NO_PERMISSION = "Resource not accessible by integration"
 
@@ -59,6 +62,26 @@ class GitDataOps:
     git: dict[tuple[str, str], GitObjects]
     push_denied: set[tuple[str, str]]
 
+    if TYPE_CHECKING:  # what the mixin uses of `GitHubDouble`
+        clock: Callable[[], float]
+
+        def repo(self, owner: str, name: str) -> RepoState: ...
+        def add_issue(
+            self,
+            owner: str,
+            name: str,
+            number: int,
+            *,
+            author: str = ...,
+            title: str = ...,
+            body: str | None = ...,
+            labels: Iterable[str] = ...,
+        ) -> IssueState: ...
+        def _repo(self, ctx: _Ctx) -> RepoState: ...
+        def _pull_issue(self, ctx: _Ctx, repo: RepoState) -> IssueState: ...
+        @property
+        def _json(self) -> JsonBuilder: ...
+
     def _init_git(self) -> None:
         self.git = {}
         self.push_denied = set()
@@ -69,7 +92,7 @@ class GitDataOps:
         return self.git.setdefault((owner, name), GitObjects())
 
     def commit_files(
-        self: GitHubDouble,
+        self,
         owner: str,
         name: str,
         branch: str,
@@ -117,7 +140,7 @@ class GitDataOps:
         store.commits[sha] = commit
         return sha
 
-    def _move_branch(self: GitHubDouble, repo: RepoState, branch: str, sha: str) -> None:
+    def _move_branch(self, repo: RepoState, branch: str, sha: str) -> None:
         repo.branches[branch] = sha
         store = self.objects(repo.owner, repo.name)
         for path, (_, blob) in store.trees[store.commits[sha].tree].items():
@@ -128,7 +151,7 @@ class GitDataOps:
                 pull.head_sha = sha
                 issue.updated_at = self.clock()
 
-    def _writable(self: GitHubDouble, ctx: _Ctx) -> RepoState:
+    def _writable(self, ctx: _Ctx) -> RepoState:
         from tests.doubles.github_api import Rejected
 
         repo = self._repo(ctx)
@@ -138,7 +161,7 @@ class GitDataOps:
 
     # -- git data -----------------------------------------------------------------------------
 
-    def _op_git_get_commit(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_get_commit(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._repo(ctx)
@@ -148,7 +171,7 @@ class GitDataOps:
         return Reply(200, self._git_commit_json(repo, ctx.p("commit_sha"), commit))
 
     def _git_commit_json(self, repo: RepoState, sha: str, commit: GitCommit) -> dict[str, Any]:
-        api = f"{self._json.repo_url(repo)}/git"  # type: ignore[attr-defined]
+        api = f"{self._json.repo_url(repo)}/git"
         html = f"{HTML_BASE}/{repo.full_name}/commit"
         return {
             "sha": sha,
@@ -172,7 +195,7 @@ class GitDataOps:
             },
         }
 
-    def _op_git_get_tree(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_get_tree(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._repo(ctx)
@@ -198,7 +221,7 @@ class GitDataOps:
         url = f"{self._json.repo_url(repo)}/git/trees/{tree_sha}"
         return Reply(200, {"sha": tree_sha, "url": url, "tree": entries, "truncated": False})
 
-    def _op_git_create_blob(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_create_blob(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._writable(ctx)
@@ -212,7 +235,7 @@ class GitDataOps:
         url = f"{self._json.repo_url(repo)}/git/blobs/{sha}"
         return Reply(201, {"url": url, "sha": sha}, {"location": url})
 
-    def _op_git_create_tree(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_create_tree(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._writable(ctx)
@@ -235,7 +258,7 @@ class GitDataOps:
         body = {"sha": tree_sha, "url": url, "truncated": False, "tree": []}
         return Reply(201, body, {"location": url})
 
-    def _op_git_create_commit(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_create_commit(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._writable(ctx)
@@ -251,10 +274,10 @@ class GitDataOps:
         body = self._git_commit_json(repo, sha, commit)
         return Reply(201, body, {"location": body["url"]})
 
-    def _ref_json(self: GitHubDouble, repo: RepoState, branch: str) -> dict[str, Any]:
+    def _ref_json(self, repo: RepoState, branch: str) -> dict[str, Any]:
         return self._json.git_ref(repo, f"heads/{branch}", repo.branches[branch])
 
-    def _op_git_create_ref(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_create_ref(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._writable(ctx)
@@ -269,7 +292,7 @@ class GitDataOps:
         self._move_branch(repo, branch, sha)
         return Reply(201, self._ref_json(repo, branch), {"location": f"{ref}"})
 
-    def _op_git_update_ref(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_git_update_ref(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._writable(ctx)
@@ -287,10 +310,10 @@ class GitDataOps:
 
     # -- pull requests ------------------------------------------------------------------------
 
-    def _pull_json(self: GitHubDouble, repo: RepoState, issue: IssueState) -> dict[str, Any]:
+    def _pull_json(self, repo: RepoState, issue: IssueState) -> dict[str, Any]:
         return self._json.pull(repo, issue, repo)
 
-    def _op_pulls_list(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_pulls_list(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Reply
 
         repo = self._repo(ctx)
@@ -309,7 +332,7 @@ class GitDataOps:
             found.append(simple)
         return Reply(200, found, paginate=True)
 
-    def _op_pulls_create(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_pulls_create(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Rejected, Reply
 
         repo = self._writable(ctx)
@@ -329,7 +352,7 @@ class GitDataOps:
         body = self._pull_json(repo, issue)
         return Reply(201, body, {"location": body["url"]})
 
-    def _op_pulls_update(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_pulls_update(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Reply
 
         repo = self._writable(ctx)
@@ -340,7 +363,7 @@ class GitDataOps:
         issue.updated_at = self.clock()
         return Reply(200, self._pull_json(repo, issue))
 
-    def _op_pulls_list_commits(self: GitHubDouble, ctx: _Ctx) -> Reply:
+    def _op_pulls_list_commits(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Reply
 
         repo = self._repo(ctx)
@@ -359,7 +382,7 @@ class GitDataOps:
 
     def _list_commit_json(self, repo: RepoState, sha: str, commit: GitCommit) -> dict[str, Any]:
         git = self._git_commit_json(repo, sha, commit)
-        api = self._json.repo_url(repo)  # type: ignore[attr-defined]
+        api = self._json.repo_url(repo)
         return {
             "url": f"{api}/commits/{sha}",
             "sha": sha,

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from tests.doubles.github_state import HTML_BASE, TokenState, iso, node_id
+from tests.doubles.github_state import HTML_BASE, JsonBuilder, TokenState, UserState, iso, node_id
 
 if TYPE_CHECKING:
-    from tests.doubles.github_api import GitHubDouble, Reply, _Ctx
+    from collections.abc import Callable, Iterable
+
+    from tests.doubles.github_api import Reply, _Ctx
 
 CODE_SECONDS = 600
 OAUTH_DOCS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
@@ -67,6 +69,20 @@ class OAuthOps:
     browser_login: str | None
     teams: dict[tuple[str, str], TeamState]
 
+    if TYPE_CHECKING:  # what the mixin uses of `GitHubDouble`
+        clock: Callable[[], float]
+        url: str
+        users: dict[str, UserState]
+        org_members: dict[str, set[str]]
+        tokens: dict[str, TokenState]
+
+        def user(self, login: str, *, type: str | None = None) -> UserState: ...
+        def add_org(self, org: str, *, members: Iterable[str] = ()) -> None: ...
+        def add_org_member(self, org: str, login: str) -> None: ...
+        def _next_id(self) -> int: ...
+        @property
+        def _json(self) -> JsonBuilder: ...
+
     def _init_oauth(self) -> None:
         self.oauth_apps = {}
         self.oauth_codes = {}
@@ -80,18 +96,16 @@ class OAuthOps:
 
     def sign_in_browser(self, login: str | None) -> None:
         """Who is signed in to github.com when a browser reaches the authorize page."""
-        double: GitHubDouble = self  # type: ignore[assignment]
         if login is not None:
-            double.user(login)
+            self.user(login)
         self.browser_login = login
 
     def add_team(self, org: str, slug: str, *, members: list[str]) -> None:
-        double: GitHubDouble = self  # type: ignore[assignment]
-        if org not in double.org_members:
-            double.add_org(org)
-        team = self.teams.setdefault((org, slug), TeamState(org, slug, double._next_id()))
+        if org not in self.org_members:
+            self.add_org(org)
+        team = self.teams.setdefault((org, slug), TeamState(org, slug, self._next_id()))
         for login in members:
-            double.add_org_member(org, login)
+            self.add_org_member(org, login)
             team.members.add(login)
 
     # -- the web flow (not REST) ----------------------------------------------------------------
@@ -106,7 +120,6 @@ class OAuthOps:
         return 404, b"Not Found", {"content-type": "text/plain"}
 
     def _authorize(self, params: dict[str, str]) -> Answer:
-        double: GitHubDouble = self  # type: ignore[assignment]
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
         if client_id not in self.oauth_apps or not redirect_uri:
             return 404, b"unknown OAuth app", {"content-type": "text/plain"}
@@ -124,14 +137,13 @@ class OAuthOps:
             return 401, b"sign in to GitHub first", {"content-type": "text/plain"}
         code = secrets.token_hex(10)
         self.oauth_codes[code] = OAuthCode(
-            self.browser_login, client_id, redirect_uri, double.clock() + CODE_SECONDS, challenge
+            self.browser_login, client_id, redirect_uri, self.clock() + CODE_SECONDS, challenge
         )
         back = {"code": code, **({"state": params["state"]} if "state" in params else {})}
         sep = "&" if "?" in redirect_uri else "?"
         return 302, b"", {"location": f"{redirect_uri}{sep}{urlencode(back)}"}
 
     def _access_token(self, headers: dict[str, str], body: bytes) -> Answer:
-        double: GitHubDouble = self  # type: ignore[assignment]
         kind = headers.get("content-type", "").split(";")[0].strip()
         try:
             form = (
@@ -150,7 +162,7 @@ class OAuthOps:
             if (
                 code is None
                 or code.client_id != client_id
-                or double.clock() >= code.expires_at
+                or self.clock() >= code.expires_at
                 or not _verifier_matches(code.challenge, form.get("code_verifier"))
             ):
                 answer = _oauth_error(
@@ -163,7 +175,7 @@ class OAuthOps:
                 )
             else:
                 token = "gho_" + secrets.token_hex(18)
-                double.tokens[token] = TokenState(code.login)
+                self.tokens[token] = TokenState(code.login)
                 answer = {"access_token": token, "scope": "read:org", "token_type": "bearer"}
         if "application/json" in headers.get("accept", ""):
             return (
@@ -182,9 +194,8 @@ class OAuthOps:
     def _op_users_get_authenticated(self, ctx: _Ctx) -> Reply:
         from tests.doubles.github_api import Reply
 
-        double: GitHubDouble = self  # type: ignore[assignment]
-        out = double._json.user(ctx.login)
-        state = double.users[ctx.login]
+        out = self._json.user(ctx.login)
+        state = self.users[ctx.login]
         out.update(
             {
                 "user_view_type": "private",
@@ -220,10 +231,9 @@ class OAuthOps:
         return Reply(200, [self._team_json(t) for t in found], paginate=True)
 
     def _team_json(self, team: TeamState) -> dict[str, Any]:
-        double: GitHubDouble = self  # type: ignore[assignment]
-        org = double.users[team.org]
-        api = f"{double.url}/orgs/{team.org}"
-        team_api = f"{double.url}/organizations/{org.id}/team/{team.id}"
+        org = self.users[team.org]
+        api = f"{self.url}/orgs/{team.org}"
+        team_api = f"{self.url}/organizations/{org.id}/team/{team.id}"
         return {
             "id": team.id,
             "node_id": node_id("T", team.id),

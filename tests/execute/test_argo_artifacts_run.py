@@ -30,7 +30,7 @@ def run(
     spec = load_pipeline_text(HEAD + text, "wf.yaml", params)
     out = tmp_path / "out"
     result = asyncio.run(run_pipeline(spec, out, parallel=2))
-    statuses = {name: task.status for name, task in result.tasks.items()}
+    statuses: dict[str, str] = {name: task.status for name, task in result.tasks.items()}
     return result.status, statuses, out
 
 

@@ -122,8 +122,10 @@ def run(templates: str, tmp_path: Path, server: Server) -> Ran:
     spec = load_pipeline_text(HEAD + templates, "wf.yaml", {"base": server.base})
     out = tmp_path / "out"
     result = asyncio.run(run_pipeline(spec, out, parallel=2))
-    tasks = {name: task.status for name, task in result.tasks.items()}
-    results = {name: dict(task.results) for name, task in result.tasks.items()}
+    tasks: dict[str, str] = {name: task.status for name, task in result.tasks.items()}
+    results: dict[str, dict[str, object]] = {
+        name: dict(task.results) for name, task in result.tasks.items()
+    }
     return Ran(result.status, tasks, results, (out / "build-log.txt").read_text())
 
 

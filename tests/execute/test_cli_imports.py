@@ -168,7 +168,11 @@ def run_command() -> typer.core.TyperCommand:
 
 def test_the_fast_reader_knows_every_option_of_the_typer_command() -> None:
     command = run_command()
-    options = {p.name: p for p in command.params if p.param_type_name == "option"}
+    options: dict[str | None, typer.core.TyperOption] = {}
+    for p in command.params:
+        if p.param_type_name == "option":
+            assert isinstance(p, typer.core.TyperOption), p
+            options[p.name] = p
     flags = {opt: p.name for p in options.values() for opt in [*p.opts, *p.secondary_opts]}
     assert flags == {**VALUE_OPTIONS, **FLAG_OPTIONS}
     assert {name for name, p in options.items() if p.multiple} == REPEATABLE

@@ -57,7 +57,7 @@ def launch_of(step: Step, tmp_path: Path) -> tuple[list[str], dict[bytes, bytes]
             {b"PATH": b"/host/bin"},
             str(layout.artifacts / "t"),
             results,
-            None,  # type: ignore[arg-type]  (no step writes a message here)
+            None,  # type: ignore[arg-type]  # no step writes a message here
             loop.create_future(),
             workspaces={"src": workspace},
         )

@@ -13,7 +13,7 @@ import pytest
 
 from foredeck.execute.local import run_pipeline
 from foredeck.execute.runstate import RunEvent, RunResult
-from foredeck.execute.steps import shebang
+from foredeck.execute.step_files import shebang
 from foredeck.execute.workspace import OutputDirError, RunLayout
 from foredeck.pipeline.model import (
     Matrix,

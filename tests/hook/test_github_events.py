@@ -37,7 +37,8 @@ def names_disagree(payload: dict[str, Any]) -> bool:
     repo = payload.get("repository")
     if not isinstance(repo, dict):
         return False
-    return repo["full_name"] != f"{repo['owner']['login']}/{repo['name']}"
+    full_name: str = repo["full_name"]
+    return full_name != f"{repo['owner']['login']}/{repo['name']}"
 
 
 @pytest.fixture

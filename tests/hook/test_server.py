@@ -341,7 +341,8 @@ async def test_healthz_and_metrics(client: httpx.AsyncClient) -> None:
 def metric(app: FastAPI, event: str, status: int) -> float | None:
     registry = app.state.metrics.registry
     labels = {"event": event, "status": str(status)}
-    return registry.get_sample_value("foredeck_hook_deliveries_total", labels)
+    value: float | None = registry.get_sample_value("foredeck_hook_deliveries_total", labels)
+    return value
 
 
 @pytest.mark.parametrize("depth", [1_500, 150_000])  # the second is parsed in a thread

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from foredeck.db import Event, Job, session_factory
-from foredeck.db.eventlog import NewEvent, failed_events, get_event, log_events
+from foredeck.db.eventlog import NewEvent, failed_events, get_event, log_events, mark_processed
 from foredeck.db.jobs import JobCreate, Pull, Refs, create_job
 from foredeck.hook import worker as worker_module
 from foredeck.hook.events import StoredEvent
@@ -204,12 +205,12 @@ def test_event_that_breaks_its_transaction_is_parked_not_blocking(
 ) -> None:
     log(recorded, "poison", "fine-1", "fine-2")
     poison_id = event_row(recorded, "poison").id
-    real = worker_module.mark_processed
+    real = mark_processed
 
-    def failing_mark(session: Session, ids: list[int], *args: object) -> None:
+    def failing_mark(session: Session, ids: list[int], *args: Any) -> None:
         if poison_id in ids:
             raise RuntimeError("the transaction is broken")
-        real(session, ids, *args)  # type: ignore[arg-type]
+        real(session, ids, *args)
 
     monkeypatch.setattr(worker_module, "mark_processed", failing_mark)
     worker = Worker(recorded.engine, [Recorder()], max_attempts=2, retry_backoff=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from foredeck.db import Job, session_factory
@@ -22,7 +22,7 @@ class TwoPhase:
 
     name = "two-phase"
 
-    def __init__(self, engine: object, fail_prepare: bool = False, fail_apply: bool = False):
+    def __init__(self, engine: Engine, fail_prepare: bool = False, fail_apply: bool = False):
         self.engine = engine
         self.fail_prepare = fail_prepare
         self.fail_apply = fail_apply
@@ -36,7 +36,7 @@ class TwoPhase:
         done = threading.Event()
 
         def other_writer() -> None:
-            with write_lock(self.engine), self.engine.begin():  # type: ignore[attr-defined]
+            with write_lock(self.engine), self.engine.begin():
                 done.set()
 
         thread = threading.Thread(target=other_writer)

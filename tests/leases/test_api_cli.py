@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from foredeck.cli_app import app as cli
 from foredeck.db.models import LeaseResource
+from foredeck.db.types import utcnow
 from foredeck.leases import LeaseService, store
 from foredeck.leases.metrics import LeaseCollector
 from foredeck.serve.app import create_service_app
-from foredeck.settings import LeaseSettings, Settings
+from foredeck.settings import ControllerSettings, LeaseSettings, Settings
 from tests.api.helpers import AUTH, TOKEN, settings_for
 from tests.db.fixtures import Database
 from tests.kit.server import running
@@ -104,7 +105,7 @@ def test_cli_janitor_reaps_and_cleans_from_a_settings_file(
     gone.sync()
     service.sync()  # "old" is no longer configured: a tombstone, made a month ago
     with sqlite_db.engine.begin() as conn:
-        month_ago = store.utcnow() - timedelta(days=30)
+        month_ago = utcnow() - timedelta(days=30)
         old = update(LeaseResource).where(LeaseResource.name == "old")
         conn.execute(old.values(updated_at=month_ago))
     service.acquire("slot", "dead-job", ttl=0.01)
@@ -136,7 +137,7 @@ def test_the_controller_role_runs_the_keeper_and_exports_metrics(tmp_path: Path)
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'fd.db'}",
-        controller={"workdir": str(tmp_path / "runs")},  # type: ignore[arg-type]
+        controller=ControllerSettings(workdir=str(tmp_path / "runs")),
         leases=LEASES,
     )
     service = build_service(settings, "controller")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from foredeck.db.models import LeaseResource
+from foredeck.db.types import utcnow
 from foredeck.leases import (
     LeaseError,
     LeaseLost,
@@ -50,7 +51,7 @@ def states(db: Database) -> dict[str, str]:
 
 def expire_all(db: Database) -> None:
     with db.engine.begin() as conn:
-        conn.execute(update(LeaseResource).values(expires_at=store.utcnow()))
+        conn.execute(update(LeaseResource).values(expires_at=utcnow()))
     time.sleep(0.01)
 
 
@@ -227,7 +228,7 @@ def test_tombstones_past_their_retention_are_purged_and_their_intervals_kept(
     service.release(new)
     assert service.maintain().purged == 0  # both tombstones are recent
     assert states(db) == {old.name: "tombstone", new.name: "tombstone"}
-    two_hours_ago = store.utcnow() - timedelta(hours=2)
+    two_hours_ago = utcnow() - timedelta(hours=2)
     with db.engine.begin() as conn:
         conn.execute(
             update(LeaseResource)

@@ -17,8 +17,10 @@ from foredeck.config import ConfigAgent, JobConfig, Periodic, load_config
 from foredeck.db import Job, make_engine, session_factory
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import set_state
+from foredeck.db.models import JobState
 from foredeck.periodics import PeriodicScheduler
 from foredeck.periodics import scheduler as scheduler_module
+from foredeck.periodics.schedule import decide
 from foredeck.settings import Settings
 from tests.db.fixtures import Database
 from tests.kit.wait import wait_for
@@ -78,9 +80,9 @@ def rows(db: Database) -> list[Job]:
         return list(s.execute(select(Job).order_by(Job.id)).scalars())
 
 
-def finish(db: Database, job_id: int, at: datetime, state: str = "success") -> None:
+def finish(db: Database, job_id: int, at: datetime, state: JobState = "success") -> None:
     with write_lock(db.engine), session_factory(db.engine).begin() as s:
-        assert set_state(s, job_id, state, now=at)  # type: ignore[arg-type]
+        assert set_state(s, job_id, state, now=at)
 
 
 def test_cron_fires_at_its_slot_not_before(db: Database, jobs: dict[str, Periodic]) -> None:
@@ -290,7 +292,7 @@ class CountingDecide:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.names: list[str] = []
-        self._real = scheduler_module.decide
+        self._real = decide
         monkeypatch.setattr(scheduler_module, "decide", self)
 
     def __call__(self, schedule: Any, last: Any, now: datetime, **kwargs: Any) -> Any:

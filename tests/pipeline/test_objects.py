@@ -147,7 +147,7 @@ def test_a_secret_is_kept_by_name_only() -> None:
     secret = next(o for o in run.cluster_objects if o.kind == "Secret")
     assert "s3cr3t" not in repr(secret)
     for fmt in ("argo", "tekton"):
-        text = emit(run, fmt)  # type: ignore[arg-type]
+        text = emit(run, fmt)
         assert "s3cr3t" not in text
         assert text.startswith("# Secret token (ci.yaml:25) is not printed")
 

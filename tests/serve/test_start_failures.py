@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ def busy_port() -> Iterator[int]:
 
 
 def run(
-    workdir: Path, argv: list[str], config: dict[str, object]
+    workdir: Path, argv: list[str], config: Mapping[str, object]
 ) -> subprocess.CompletedProcess[str]:
     (workdir / "foredeck.yaml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOREDECK_")}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -241,15 +242,17 @@ def test_the_doubles_paging_keeps_the_api_servers_contract(world: ClusterWorld) 
     try:
         custom = k8s.CustomObjectsApi(api)
         where = (*world.resource[:2], NAMESPACE, world.resource[2])
-        first = custom.list_namespaced_custom_object(*where, limit=2)
+        first = cast(dict[str, Any], custom.list_namespaced_custom_object(*where, limit=2))
         assert [o["metadata"]["name"] for o in first["items"]] == names[:2]
         assert first["metadata"]["remainingItemCount"] == 1
         token = first["metadata"]["continue"]
-        last = custom.list_namespaced_custom_object(*where, limit=2, _continue=token)
+        last = cast(
+            dict[str, Any], custom.list_namespaced_custom_object(*where, limit=2, _continue=token)
+        )
         assert [o["metadata"]["name"] for o in last["items"]] == names[2:]
         assert "continue" not in last["metadata"]
         with pytest.raises(ApiException) as bad:
             custom.list_namespaced_custom_object(*where, limit=2, _continue="not-a-token")
         assert bad.value.status == 400
     finally:
-        api.close()  # type: ignore[no-untyped-call]
+        api.close()

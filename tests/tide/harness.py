@@ -18,6 +18,7 @@ from foredeck.db import Event, Job, session_factory
 from foredeck.hook.plugins import load_plugins
 from foredeck.hook.worker import Worker
 from foredeck.report import Reporter
+from foredeck.scm.github_types import StatusState
 from foredeck.scm.local.client import LocalScm
 from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
@@ -103,11 +104,11 @@ class Pool:
         for number in numbers:
             self.comment(number, "/lgtm\n/approve")
 
-    def external(self, sha: str, state: str, context: str = "gha/build") -> None:
+    def external(self, sha: str, state: StatusState, context: str = "gha/build") -> None:
         """A status another CI (GitHub Actions, say) posts on a head."""
 
         async def post() -> None:
-            await self.scm.create_status(ORG, REPO, sha, state, context, "external")  # type: ignore[arg-type]
+            await self.scm.create_status(ORG, REPO, sha, state, context, "external")
 
         asyncio.run(post())
         self.scm.flush()
@@ -163,7 +164,7 @@ class Pool:
 
 
 def make_pool(
-    db: Database, tmp_path: Path, tide: dict[str, Any], in_repo: str | None = None
+    db: Database, tmp_path: Path, tide_config: dict[str, Any], in_repo: str | None = None
 ) -> Pool:
     """`in_repo`: the repository's `.foredeck.yaml` on `main`, with `in_repo_config` on."""
     root = tmp_path / "repos"
@@ -175,7 +176,7 @@ def make_pool(
     bare.parent.mkdir(parents=True)
     git(tmp_path, "clone", "-q", "--bare", str(work.path), str(bare))
     config = tmp_path / "jobs.yaml"
-    config.write_text(jobs_yaml(tide))
+    config.write_text(jobs_yaml(tide_config))
     base = make_settings(tmp_path, db)
     trigger = {"cache_dir": str(tmp_path / "cache"), "in_repo_config": in_repo is not None}
     settings = base.model_copy(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from foredeck.config import Presubmit
-from foredeck.scm.github_types import CommitStatus, PullBranch, PullRequest, User
+from foredeck.scm.github_types import CommitStatus, PullBranch, PullRequest, StatusState, User
 from foredeck.tide.contexts import Required, Verdict, judge
-from foredeck.tide.history import Run
+from foredeck.tide.history import PullKey, Run
 from foredeck.tide.pool import Entry, plan
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -23,11 +23,11 @@ def unit() -> Presubmit:
     return job
 
 
-def statuses(*pairs: tuple[str, str]) -> list[CommitStatus]:
+def statuses(*pairs: tuple[str, StatusState]) -> list[CommitStatus]:
     """Newest first, as the SCM lists them."""
     return [
         CommitStatus(id=i, state=s, context=c, created_at=NOW) for i, (c, s) in enumerate(pairs)
-    ]  # type: ignore[arg-type]
+    ]
 
 
 def required(**kw: object) -> Required:
@@ -76,15 +76,19 @@ def entry(number: int, sha: str, state: str = "success", misses: list[str] | Non
 def test_plan_order_green_batch_then_serial_then_batch_then_retest() -> None:
     one, two, three = entry(1, "1" * 40), entry(2, "2" * 40), entry(3, "3" * 40)
     pool = [one, two, three]
-    green = {(one.key, two.key): {"unit": Run("unit", "success", BASE)}}
-    assert [e.pr.number for e in plan(pool, BASE, {}, green, 0).merge] == [1, 2]  # type: ignore[arg-type]
+    green: dict[PullKey, dict[str, Run]] = {
+        (one.key, two.key): {"unit": Run("unit", "success", BASE)}
+    }
+    assert [e.pr.number for e in plan(pool, BASE, {}, green, 0).merge] == [1, 2]
     fresh = {3: {"unit": Run("unit", "success", BASE)}}
     decided = plan(pool, BASE, fresh, {}, 0)
     assert (decided.action, [e.pr.number for e in decided.merge]) == ("merge", [3])
     stale = {n: {"unit": Run("unit", "success", "a" * 40)} for n in (1, 2, 3)}
     batch = plan(pool, BASE, stale, {}, 2)
     assert (batch.action, [e.pr.number for e in batch.start]) == ("batch", [1, 2])
-    failed = {(one.key, two.key): {"unit": Run("unit", "failure", BASE)}}
+    failed: dict[PullKey, dict[str, Run]] = {
+        (one.key, two.key): {"unit": Run("unit", "failure", BASE)}
+    }
     retest = plan(pool, BASE, stale, failed, 2)  # the same batch failed: serial
     assert (retest.action, [e.pr.number for e in retest.start]) == ("retest", [1])
     serial_only = plan(pool, BASE, stale, {}, -1)
@@ -94,7 +98,9 @@ def test_plan_order_green_batch_then_serial_then_batch_then_retest() -> None:
 def test_a_running_batch_holds_the_pool_and_unready_pulls_stay_out() -> None:
     one, two = entry(1, "1" * 40), entry(2, "2" * 40)
     held, failing = entry(3, "3" * 40, misses=["Needs lgtm label"]), entry(4, "4" * 40, "failure")
-    running = {(one.key, two.key): {"unit": Run("unit", "pending", BASE)}}
+    running: dict[PullKey, dict[str, Run]] = {
+        (one.key, two.key): {"unit": Run("unit", "pending", BASE)}
+    }
     decided = plan([one, two, held, failing], BASE, {}, running, 0)
     assert decided.action == "wait" and decided.testing == [one, two]
     stale = {n: {"unit": Run("unit", "success", "a" * 40)} for n in (1, 2)}
@@ -116,9 +122,9 @@ def test_a_batch_runs_its_trees_jobs_and_never_fewer_than_its_members() -> None:
     one, two = entry(1, "1" * 40), entry(2, "2" * 40)
     two.required = required(jobs=(unit(), job("lint")))
     stale = {n: {"unit": Run("unit", "success", "a" * 40)} for n in (1, 2)}
-    key = (one.key, two.key)
+    key: PullKey = (one.key, two.key)
     tree_unit = job("unit", image="tree")
-    tree = {key: [tree_unit, job("combo")]}
+    tree: dict[PullKey, list[Presubmit]] = {key: [tree_unit, job("combo")]}
     batch = plan([one, two], BASE, stale, {}, 0, tree)
     assert batch.action == "batch"
     assert sorted(p.name for p in batch.jobs) == ["combo", "lint", "unit"]

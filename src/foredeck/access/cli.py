@@ -126,7 +126,7 @@ def apply_command(
                 if prune:
                     lines += prune_bindings(api, done.objects)
             finally:
-                api.close()  # type: ignore[no-untyped-call]
+                api.close()
             # A file that names no one in a cluster any more still prunes their entries.
             if c.eks is not None and c.eks.access_entries and (done.access_entries or prune):
                 lines += apply_access_entries(

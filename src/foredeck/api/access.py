@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from foredeck.access import audit, manage
 from foredeck.access.gate import RequestGate, Roles
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import Central
 from foredeck.api.models import ErrorBody, Unprocessable
+from foredeck.bounds import MAX_BIGINT, NO_NUL
 from foredeck.config.roles import Role
 from foredeck.db.engine import write_lock
 from foredeck.db.models import ApiToken
@@ -35,6 +36,17 @@ router = APIRouter(
 _FORBIDDEN: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The caller's role does not allow it"}
 }
+
+
+def _not_a_number(value: object) -> object:
+    """Pydantic would read `since=1411` as Unix time; the schema and docs say ISO 8601."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("an ISO 8601 date-time, not a number")
+    return value
 
 
 class NewToken(BaseModel):
@@ -113,7 +125,7 @@ def create_token(
 def list_tokens(
     gate: RequestGate,
     reads: Reads,
-    user: Annotated[str | None, Query(max_length=100)] = None,
+    user: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     all: bool = False,
 ) -> list[TokenView]:
     """The caller's tokens; an admin's choice of `user`'s or `all`."""
@@ -135,10 +147,12 @@ def revoke_token(token_id: int, gate: RequestGate, engine: AppEngine, writes: Wr
 def audit_log(
     gate: RequestGate,
     reads: Reads,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
-    action: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    before: Annotated[int | None, Query(ge=1, description="the previous page's last id")] = None,
+    actor: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    action: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    since: Annotated[AwareDatetime | None, BeforeValidator(_not_a_number)] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_BIGINT, description="the previous page's last id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_LIMIT)] = 100,
 ) -> list[AuditView]:
     """Newest first (admins)."""

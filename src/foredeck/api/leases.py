@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from foredeck.access.gate import RequestGate
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.models import ErrorBody, Unprocessable
+from foredeck.bounds import NO_NUL
 from foredeck.leases import LeaseError, LeaseLost, LeaseService, NoFreeResource, UnknownType, store
 from foredeck.settings import MAX_LEASE_TTL
 
@@ -98,7 +99,9 @@ class Released(BaseModel):
 
 @router.get("", response_model=list[ResourceView])
 def list_resources(
-    leases: Leases, gate: RequestGate, type: Annotated[str | None, Query(max_length=64)] = None
+    leases: Leases,
+    gate: RequestGate,
+    type: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
 ) -> list[ResourceView]:
     gate.require_anywhere("viewer", "list lease resources")
     return [

@@ -24,7 +24,7 @@ from foredeck.api import logs
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import Callback, Central, OnChange, Scm, Store
 from foredeck.api.models import ErrorBody, JobDetail, JobPage, JobSummary, StartJob, Unprocessable
-from foredeck.bounds import JobId, Offset, PullNumber
+from foredeck.bounds import NO_NUL, JobId, Offset, PullNumber
 from foredeck.db import flakes
 from foredeck.db.engine import write_lock
 from foredeck.db.jobs import JobCreate, create_job, get_job, list_jobs, set_state
@@ -59,13 +59,18 @@ def list_jobs_route(
     gate: RequestGate,
     settings: AppSettings,
     repo: Annotated[
-        str | None, Query(description="`org/repo`", max_length=201, pattern=r"^[^/]+/.+$")
+        str | None,
+        Query(description="`org/repo`", max_length=201, pattern=r"^[^/\x00]+/[^\x00\n]+$"),
     ] = None,
-    job: Annotated[str | None, Query(description="job name", max_length=255)] = None,
+    job: Annotated[
+        str | None, Query(description="job name", max_length=255, pattern=NO_NUL)
+    ] = None,
     type: JobType | None = None,
     state: Annotated[list[JobState] | None, Query()] = None,
     pr: PullNumber | None = None,
-    author: Annotated[str | None, Query(description="pull author", max_length=100)] = None,
+    author: Annotated[
+        str | None, Query(description="pull author", max_length=100, pattern=NO_NUL)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     after: Annotated[Offset | None, Query(description="the `next` of the previous page")] = None,
 ) -> JobPage:

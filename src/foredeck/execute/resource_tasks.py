@@ -245,7 +245,7 @@ def _new_client(target: KubeTarget, cache_file: str) -> Any:
 
     try:
         client = api_client(target)
-        return DynamicClient(client, cache_file=cache_file)  # type: ignore[no-untyped-call]
+        return DynamicClient(client, cache_file=cache_file)
     except KubeConfigError as exc:
         raise ResourceError(f"{NEEDS_CLUSTER.split(':')[0]}: {exc}") from None
     except Exception as exc:  # discovery against an unreachable or refusing server

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -21,6 +21,9 @@ from tests.dashboard.browser.harness import Server
 from tests.doubles.github_api import GitHubDouble, assert_no_violations
 from tests.kit.oidc_provider import OidcProvider
 from tests.kit.server import free_port
+
+if TYPE_CHECKING:
+    from playwright._impl._api_structures import SetCookieParam
 
 ROLES = """\
 anonymous:
@@ -197,7 +200,8 @@ def test_signing_out_ends_the_session(
     # The cookie a thief copied before the logout opens nothing either.
     other = browser.new_context(base_url=world.server.url)
     try:
-        other.add_cookies([session])
+        # Playwright takes back what `cookies()` gives, but types its fields Optional there.
+        other.add_cookies([cast("SetCookieParam", session)])
         page = other.new_page()
         page.goto("/")
         expect(page.locator("#sign-in")).to_be_visible()

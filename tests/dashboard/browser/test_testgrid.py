@@ -28,7 +28,8 @@ def all_flaky_runs(server: Server) -> list[dict[str, Any]]:
 
 
 def statuses(page: Page, selector: str) -> list[str]:
-    return page.locator(selector).evaluate_all("cs => cs.map(c => c.dataset.status)")
+    found: list[str] = page.locator(selector).evaluate_all("cs => cs.map(c => c.dataset.status)")
+    return found
 
 
 def test_pr_history_is_a_grid_of_jobs_by_commit(

@@ -55,7 +55,9 @@ def meta_validator() -> Draft7Validator:
 
 
 def _all() -> dict[tuple[str, str, str], tuple[str, str, list[str]]]:
-    custom = {res: (kind, kind.lower(), []) for res, kind in KINDS.items()}
+    custom: dict[tuple[str, str, str], tuple[str, str, list[str]]] = {
+        res: (kind, kind.lower(), []) for res, kind in KINDS.items()
+    }
     return {**custom, **PLAIN}
 
 
@@ -215,7 +217,7 @@ class ResourceDouble(KubeDouble):
         resource, ns = key
         name = request.path_params["name"]
         kind = request.headers.get("content-type", "").split(";")[0]
-        body = await request.json() if request.method in ("PUT", "PATCH") else None
+        body: Any = await request.json() if request.method in ("PUT", "PATCH") else None
         with self.lock:
             current = self.objects.get((resource, ns, name))
             if request.method == "PATCH" and kind == "application/apply-patch+yaml":

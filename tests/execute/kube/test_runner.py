@@ -17,6 +17,7 @@ from foredeck.execute.kube.client import KubeTarget
 from foredeck.execute.kube.runner import RemoteOptions, RemoteRunError, run_remote
 from foredeck.execute.logs import OutputLimit
 from foredeck.execute.runstate import RunEvent, RunResult
+from foredeck.pipeline.emit_argo import emit_argo
 from foredeck.pipeline.load import load_run
 from foredeck.pipeline.model import PipelineRunSpec
 from tests.execute.helpers import task_log
@@ -284,7 +285,7 @@ async def test_invalid_manifest_is_refused_with_422(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = kube_argo.emit_argo
+    real = emit_argo
 
     def broken(run: PipelineRunSpec) -> dict[str, Any]:
         doc = real(run)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import update
 
 from foredeck.db import Event, session_factory
@@ -18,7 +19,7 @@ from foredeck.db.eventlog import NewEvent, get_event, log_events
 from foredeck.hook.plugins import load_plugins
 from foredeck.hook.worker import Worker
 from foredeck.scm.github_types import repository_of
-from foredeck.settings import GitHubSettings, Settings
+from foredeck.settings import GitHubSettings, Settings, WorkerSettings
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.hook.helpers import DATA
@@ -64,9 +65,9 @@ def settings_for(
 ) -> Settings:
     return Settings(
         database_url=db.url,
-        github=GitHubSettings(base_url=gh.url, token=gh.token),
+        github=GitHubSettings(base_url=gh.url, token=SecretStr(gh.token)),
         plugin_config={"trigger": {"bot_login": BOT}, **plugin_config},
-        worker={"plugins": specs},
+        worker=WorkerSettings(plugins=specs),
     )
 
 

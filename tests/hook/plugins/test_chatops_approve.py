@@ -9,8 +9,8 @@ import pytest
 from foredeck.hook.plugins.chatops.approve import ISSUE_REFERENCE
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.plugins.chatops_env import BOT, ORG, REPO, ChatOps, make_chatops, review_payload
-from tests.hook.plugins.trigger_env import pr_payload, seed_github, sha
+from tests.hook.plugins.chatops_env import ChatOps, make_chatops, review_payload
+from tests.hook.plugins.trigger_env import BOT, ORG, REPO, pr_payload, seed_github, sha
 
 MARKER = "<!-- foredeck:approve:notifier -->"
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.plugins.chatops_env import ORG, REPO, SPECS, ChatOps, make_chatops
-from tests.hook.plugins.trigger_env import seed_github
+from tests.hook.plugins.chatops_env import SPECS, ChatOps, make_chatops
+from tests.hook.plugins.trigger_env import ORG, REPO, seed_github
 
 TRIGGER = "foredeck.hook.plugins.trigger:create"
 
@@ -17,7 +18,7 @@ TRIGGER = "foredeck.hook.plugins.trigger:create"
 def _ops(
     db: Database,
     gh: GitHubDouble,
-    config: dict[str, object] | None = None,
+    config: dict[str, Any] | None = None,
     specs: list[str] | None = None,
 ) -> ChatOps:
     seed_github(gh)

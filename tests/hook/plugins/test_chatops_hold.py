@@ -8,8 +8,8 @@ import pytest
 
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.plugins.chatops_env import ORG, REPO, ChatOps, make_chatops
-from tests.hook.plugins.trigger_env import seed_github
+from tests.hook.plugins.chatops_env import ChatOps, make_chatops
+from tests.hook.plugins.trigger_env import ORG, REPO, seed_github
 
 HOLD = "do-not-merge/hold"
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
-from tests.hook.plugins.chatops_env import ORG, REPO, ChatOps, make_chatops
-from tests.hook.plugins.trigger_env import seed_github
+from tests.hook.plugins.chatops_env import ChatOps, make_chatops
+from tests.hook.plugins.trigger_env import ORG, REPO, seed_github
 
 
-def _ops(db: Database, gh: GitHubDouble, config: dict[str, object] | None = None) -> ChatOps:
+def _ops(db: Database, gh: GitHubDouble, config: dict[str, Any] | None = None) -> ChatOps:
     seed_github(gh)
     gh.add_pull(ORG, REPO, 1, author="alice")
     return make_chatops(db, gh, config)

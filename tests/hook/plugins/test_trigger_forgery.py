@@ -63,7 +63,8 @@ def hook(harness: Harness) -> Iterator[TestClient]:
 def deliver(hook: TestClient, payload: dict[str, Any], delivery: str, secret: str) -> int:
     body = json.dumps(payload).encode()
     answer = hook.post("/hook", content=body, headers=headers(body, delivery, "push", secret))
-    return answer.status_code
+    status: int = answer.status_code
+    return status
 
 
 def test_forged_delivery_creates_no_job_of_the_other_org(

@@ -16,10 +16,10 @@ from foredeck.hook.plugins.trigger import TriggerPlugin, create
 from foredeck.scm.github import client_from_settings
 from foredeck.scm.github_auth import TokenAuth, auth_from_settings
 from foredeck.settings import GitHubSettings, Settings, SettingsError, load_settings
+from tests.config.helpers import JOBS_YAML
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
 from tests.hook.plugins.trigger_env import (
-    JOBS_YAML,
     make_harness,
     pr_payload,
     seed_github,

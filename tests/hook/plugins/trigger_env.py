@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from foredeck.db import Event, Job, session_factory
@@ -23,7 +24,7 @@ from foredeck.db.eventlog import NewEvent, get_event, log_events
 from foredeck.hook.plugins.trigger import TriggerPlugin, create
 from foredeck.hook.worker import Worker
 from foredeck.scm.github_types import repository_of
-from foredeck.settings import GitHubSettings, Settings
+from foredeck.settings import GitHubSettings, Settings, WorkerSettings
 from tests.config.helpers import JOBS_YAML
 from tests.db.fixtures import Database
 from tests.doubles.github_api import GitHubDouble
@@ -170,10 +171,10 @@ def settings_for(
 ) -> Settings:
     return Settings(
         database_url=db.url,
-        github=GitHubSettings(base_url=gh.url, token=gh.token),
+        github=GitHubSettings(base_url=gh.url, token=SecretStr(gh.token)),
         config_path=str(config_path) if config_path is not None else None,
         plugin_config={"trigger": {"bot_login": BOT, **(options or {})}},
-        worker={"plugins": ["foredeck.hook.plugins.trigger:create"]},
+        worker=WorkerSettings(plugins=["foredeck.hook.plugins.trigger:create"]),
     )
 
 

@@ -218,7 +218,8 @@ def test_a_multi_line_expression_tag_is_one_expression(tmp_path: Path) -> None:
         '"{{=\\n  asInt(workflow.parameters.n)\\n  * 2\\n}}"',
     )
     spec = load_run([write(tmp_path, text)], {})
-    assert spec.pipeline.tasks[0].params["msg"].startswith("$(=")
+    msg = spec.pipeline.tasks[0].params["msg"]
+    assert isinstance(msg, str) and msg.startswith("$(=")
     result = asyncio.run(run_pipeline(spec, tmp_path / "out", parallel=1))
     assert result.status == "Succeeded"
 

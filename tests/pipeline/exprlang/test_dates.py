@@ -79,5 +79,6 @@ spec:
       container: {image: busybox, command: [echo, "{{inputs.parameters.late}}"]}
 """
     task = load_pipeline_text(text, "wf.yaml").pipeline.tasks[0]
-    assert task.params["late"].startswith("$(=")  # evaluated when the task runs
+    late = task.params["late"]
+    assert isinstance(late, str) and late.startswith("$(=")  # evaluated when the task runs
     assert task.params["fixed"] == "true"  # nothing to wait for: known at load

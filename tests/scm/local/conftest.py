@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from foredeck.settings import Settings
+from foredeck.settings import ScmSettings, Settings
 from tests.db.fixtures import Database, db, pg_db, pg_schema_url, sqlite_db
 from tests.kit.git import Repo
 
@@ -33,7 +33,7 @@ def repo(root: Path) -> Repo:
 def make_settings(database: Database, root: Path, **scm: object) -> Settings:
     return Settings(
         database_url=database.url,
-        scm={"provider": "local", "local_root": str(root), **scm},  # type: ignore[arg-type]
+        scm=ScmSettings.model_validate({"provider": "local", "local_root": str(root), **scm}),
     )
 
 

@@ -17,7 +17,7 @@ from foredeck.hook.worker import Worker
 from foredeck.scm.local.client import LocalScm
 from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
-from foredeck.settings import Settings
+from foredeck.settings import ScmSettings, Settings, WorkerSettings
 from tests.db.fixtures import Database
 from tests.kit.git import Repo
 from tests.scm.local.conftest import ORG, REPO
@@ -69,8 +69,8 @@ class Local:
 def local(db: Database, root: Path, repo: Repo) -> Iterator[Local]:
     settings = Settings(
         database_url=db.url,
-        scm={"provider": "local", "local_root": str(root), "bot_login": BOT},  # type: ignore[arg-type]
-        worker={"plugins": PLUGINS},
+        scm=ScmSettings(provider="local", local_root=str(root), bot_login=BOT),
+        worker=WorkerSettings(plugins=PLUGINS),
     )
     worker = Worker(db.engine, load_plugins(settings), max_attempts=1, retry_backoff=0)
     watcher = provider_from_settings(settings, db.engine).watcher(on_logged=worker.notify)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from foredeck.scm.github import GitHubClient
 from foredeck.scm.github_provider import GitHubProvider
@@ -13,7 +14,7 @@ from foredeck.scm.local.client import LocalScm
 from foredeck.scm.local.provider import LocalProvider
 from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
-from foredeck.settings import GitHubSettings, Settings
+from foredeck.settings import GitHubSettings, ReporterSettings, ScmSettings, Settings
 from tests.db.fixtures import Database
 from tests.kit.git import Repo
 from tests.scm.local.conftest import ORG, REPO
@@ -22,7 +23,7 @@ from tests.scm.local.conftest import ORG, REPO
 async def test_local_provider_makes_local_clients(sqlite_db: Database, root: Path) -> None:
     settings = Settings(
         database_url=sqlite_db.url,
-        scm={"provider": "local", "local_root": str(root), "bot_login": "ci-bot"},  # type: ignore[arg-type]
+        scm=ScmSettings(provider="local", local_root=str(root), bot_login="ci-bot"),
     )
     factory = provider_from_settings(settings, sqlite_db.engine).client_factory()
     first, second = factory(), factory()
@@ -33,7 +34,9 @@ async def test_local_provider_makes_local_clients(sqlite_db: Database, root: Pat
 
 
 async def test_github_provider_makes_github_clients(sqlite_db: Database) -> None:
-    settings = Settings(github=GitHubSettings(base_url="http://127.0.0.1:9", token="t0ken"))
+    settings = Settings(
+        github=GitHubSettings(base_url="http://127.0.0.1:9", token=SecretStr("t0ken"))
+    )
     client = provider_from_settings(settings, sqlite_db.engine).client_factory()()
     assert isinstance(client, GitHubClient) and client.base_url == "http://127.0.0.1:9"
     await client.close()
@@ -76,8 +79,8 @@ def test_github_provider_answers(sqlite_db: Database) -> None:
 def test_local_provider_answers(sqlite_db: Database, root: Path, repo: Repo) -> None:
     settings = Settings(
         database_url=sqlite_db.url,
-        scm={"provider": "local", "local_root": str(root)},  # type: ignore[arg-type]
-        reporter={"dashboard_url": "https://ci.example.org/"},  # type: ignore[arg-type]
+        scm=ScmSettings(provider="local", local_root=str(root)),
+        reporter=ReporterSettings(dashboard_url="https://ci.example.org/"),
     )
     provider = provider_from_settings(settings, sqlite_db.engine)
     assert isinstance(provider, LocalProvider) and isinstance(provider.links, DashboardLinks)

@@ -91,7 +91,7 @@ async def test_a_conflict_or_a_moved_head_is_refused_and_nothing_moves(
     assert moved.value.status == 409
     for method in ("merge", "squash", "rebase"):
         with pytest.raises(LocalScmError) as conflict:
-            await scm.merge_pull(ORG, REPO, 7, sha=head, method=method)  # type: ignore[arg-type]
+            await scm.merge_pull(ORG, REPO, 7, sha=head, method=method)
         assert conflict.value.status == 405
     assert (repo.head("main"), repo.head("pr/7")) == (base, head)
     assert repo.git("for-each-ref", "refs/foredeck/") == ""

@@ -21,10 +21,10 @@ from foredeck.scm.local.names import pull_ref
 from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
 from foredeck.serve.app import create_service_app
-from foredeck.settings import Settings
+from foredeck.settings import ReporterSettings, ScmSettings, Settings
 from foredeck.types import Refs
+from tests.config.helpers import JOBS_YAML
 from tests.db.fixtures import Database
-from tests.hook.plugins.trigger_env import JOBS_YAML
 from tests.kit.git import Repo
 from tests.scm.local.conftest import ORG, REPO
 
@@ -76,9 +76,9 @@ def local(db: Database, root: Path, repo: Repo, tmp_path: Path) -> Iterator[Loca
     settings = Settings(
         database_url=db.url,
         config_path=str(config),
-        scm={"provider": "local", "local_root": str(root), "bot_login": BOT},  # type: ignore[arg-type]
+        scm=ScmSettings(provider="local", local_root=str(root), bot_login=BOT),
         plugin_config={"trigger": {"bot_login": BOT, "cache_dir": str(tmp_path / "cache")}},
-        reporter={"dashboard_url": DASH},  # type: ignore[arg-type]
+        reporter=ReporterSettings(dashboard_url=DASH),
     )
     plugin = create(settings)  # the local provider's defaults: its client, pull refs, clones
     worker = Worker(db.engine, [plugin], max_attempts=1, retry_backoff=0)

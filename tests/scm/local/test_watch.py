@@ -19,7 +19,7 @@ from foredeck.scm.local.names import LocalScmError
 from foredeck.scm.local.pulls import LocalPulls
 from foredeck.scm.local.watch import LocalWatcher
 from foredeck.scm.providers import provider_from_settings
-from foredeck.settings import Settings
+from foredeck.settings import ScmSettings, Settings
 from tests.db.fixtures import Database
 from tests.kit.git import Repo
 from tests.scm.local.conftest import ORG, REPO
@@ -159,7 +159,7 @@ def test_start_and_stop_log_in_the_background(db: Database, root: Path, repo: Re
 def local_settings(db: Database, root: Path) -> Settings:
     return Settings(
         database_url=db.url,
-        scm={"provider": "local", "local_root": str(root)},  # type: ignore[arg-type]
+        scm=ScmSettings(provider="local", local_root=str(root)),
     )
 
 

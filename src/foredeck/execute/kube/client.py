@@ -70,7 +70,7 @@ def api_client(target: KubeTarget) -> k8s.ApiClient:
     """A new API client for `target`; the caller closes it."""
     if target.auth == "kubeconfig":
         try:
-            made: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            made: k8s.ApiClient = k8s_config.new_client_from_config(
                 config_file=target.kubeconfig, context=target.context
             )
             return made
@@ -79,7 +79,7 @@ def api_client(target: KubeTarget) -> k8s.ApiClient:
     if target.auth == "in-cluster":
         configuration = k8s.Configuration()
         try:
-            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            k8s_config.load_incluster_config(client_configuration=configuration)
         except k8s_config.ConfigException as exc:
             raise KubeConfigError(f"in-cluster: {exc}") from exc
         return k8s.ApiClient(configuration)

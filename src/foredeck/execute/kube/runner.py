@@ -253,7 +253,7 @@ class _RemoteRun:
         if self.lease_secret is not None:  # also when cancelled: no credentials outlive a run
             await asyncio.shield(self._delete_lease_secret())
         if self.client is not None:
-            self.client.close()  # type: ignore[no-untyped-call]
+            self.client.close()
         if error is not None:
             if isinstance(error, ApiException):
                 raise RemoteRunError(f"{error.status} {_reason(error)}") from error

@@ -97,7 +97,7 @@ class ClusterSweeper:
                     runs[ENGINES[engine].kind] = left
             self._sweep_secrets(k8s.CoreV1Api(client), runs, now, tally)
         finally:
-            client.close()  # type: ignore[no-untyped-call]
+            client.close()
         return tally
 
     def _sweep_runs(

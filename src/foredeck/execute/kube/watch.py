@@ -143,7 +143,7 @@ class ObjectWatch:
         with self._lock:
             self._response = response
         try:
-            for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]
+            for line in iter_resp_lines(response):
                 if self._stop.is_set():
                     return
                 if not line:
