@@ -116,3 +116,30 @@ def test_the_audit_cursor_beyond_bigint_is_422(
 ) -> None:
     r = client.get("/api/audit", params={"before": before}, headers=AUTH)
     assert r.status_code == status, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        (
+            "POST",
+            "/api/jobs",
+            {"name": "unit", "refs": {"org": "acme", "repo": "widget", "base_ref": "ma\x00in"}},
+        ),
+        ("POST", "/api/jobs", {"name": "un\x00it"}),
+        ("POST", "/api/leases", {"type": "db", "owner": "me\x00", "ttl": 60}),
+        ("POST", "/api/tokens", {"name": "ci\x00", "role": "viewer", "user": "alice"}),
+        ("POST", "/api/repos/acme/widget/pulls/1/comments", {"body": "/lgtm\x00"}),
+    ],
+)
+def test_a_nul_in_a_request_body_is_422(
+    client: TestClient, method: str, path: str, body: dict[str, object]
+) -> None:
+    """A NUL anywhere in a body's text (nested refs too) is refused as invalid input: the
+    driver refused it on PostgreSQL (a 503 from `POST /api/jobs` with a NUL in
+    `refs.base_ref`), and nothing is stored."""
+    jobs = client.get("/api/jobs", headers=AUTH).json()["jobs"]
+    r = client.request(method, path, json=body, headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert "NUL" in r.text
+    assert client.get("/api/jobs", headers=AUTH).json()["jobs"] == jobs

@@ -52,7 +52,9 @@ with a 500, nothing more."""
 SEMANTIC_422 = frozenset({"POST /api/jobs", "POST /api/tokens"})
 """Schema-valid bodies that do not fit the job config (a presubmit without a pull, a `pull`
 without `refs`, a branch the job skips) are 422 by design: no `positive_data_acceptance`. So is
-a token made with the bootstrap token (which is nobody) without naming its `user`."""
+a token made with the bootstrap token (which is nobody) without naming its `user`, and a NUL
+in the text of a job's `refs` (the shared `Refs` type does not say it in the schema; the
+body's own text fields do: `pattern`)."""
 
 
 def fuzzed_app(db: Database, tmp_path: Path) -> tuple[FastAPI, list[int]]:

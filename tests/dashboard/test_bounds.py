@@ -76,3 +76,27 @@ def test_the_largest_values_are_served(
     with client(db, tmp_path) as c:
         r = c.get(path, follow_redirects=False)
     assert r.status_code == status, (path, r.text[:300])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/?job=un%00it",
+        "/?author=al%00ice",
+        "/?repo=acme/wid%00get",
+        "/badge.svg?job=un%00it",
+        "/jobs?org=ac%00me&repo=widget&pull=1",
+        "/job-history/un%00it",
+        "/pr-history/acme/wid%00get/1",
+        "/dashboard/rows.json?job=%00",
+        "/view/1?un%00known=1",
+    ],
+)
+def test_a_nul_in_the_address_is_a_400_page(db: Database, tmp_path: Path, path: str) -> None:
+    """PostgreSQL's text cannot hold a NUL: these answered 500 there (the driver refused the
+    query) and 200 on SQLite. Every page refuses it before reading anything."""
+    with client(db, tmp_path) as c:
+        r = c.get(path, follow_redirects=False)
+    assert r.status_code == 400, (path, r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("text/html")
+    assert "NUL character" in r.text

@@ -17,7 +17,7 @@ from foredeck.access.gate import RequestGate, Roles
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import Central
 from foredeck.api.models import ErrorBody, Unprocessable
-from foredeck.bounds import MAX_BIGINT, NO_NUL
+from foredeck.bounds import MAX_BIGINT, NO_NUL, TextBody
 from foredeck.config.roles import Role
 from foredeck.db.engine import write_lock
 from foredeck.db.models import ApiToken
@@ -49,10 +49,10 @@ def _not_a_number(value: object) -> object:
     return value
 
 
-class NewToken(BaseModel):
+class NewToken(TextBody):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     """What the token is for (shown in listings)."""
     role: Role
     days: int | None = Field(default=None, ge=1, le=3650)
@@ -60,9 +60,11 @@ class NewToken(BaseModel):
     as the token making it lives when that is shorter."""
     user: str | None = Field(default=None, pattern=LOGIN_PATTERN, max_length=100)
     """For whom (admins only); the caller by default."""
-    teams: list[Annotated[str, Field(max_length=201)]] = Field(default_factory=list, max_length=100)
+    teams: list[Annotated[str, Field(max_length=201, pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=100
+    )
     """The owner's GitHub teams (`org/team`), for an admin making a token for someone else."""
-    groups: list[Annotated[str, Field(max_length=200)]] = Field(
+    groups: list[Annotated[str, Field(max_length=200, pattern=NO_NUL)]] = Field(
         default_factory=list, max_length=100
     )
 

@@ -19,7 +19,7 @@ from foredeck.access.gate import RequestGate
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.deps import OnEvent, Scm
 from foredeck.api.models import Unprocessable
-from foredeck.bounds import PullNumber
+from foredeck.bounds import NO_NUL, PullNumber, TextBody
 from foredeck.db.engine import write_lock
 from foredeck.scm.github_types import LOGIN_PATTERN, GitHubError
 from foredeck.scm.local.names import MAX_NAME, NAME_PATTERN
@@ -29,10 +29,10 @@ from foredeck.web.deps import AppEngine, Writes
 MAX_COMMENT_CHARS = 65536
 
 
-class NewComment(BaseModel):
+class NewComment(TextBody):
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    body: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS, pattern=NO_NUL)
     author: str | None = Field(default=None, pattern=LOGIN_PATTERN)
     """The commenter's login: by default the caller's own name. Another user's needs admin
     (the demo and tests play several people with the bootstrap token): a chat-op command such

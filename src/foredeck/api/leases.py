@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from foredeck.access.gate import RequestGate
 from foredeck.api.auth import GuardedRoute
 from foredeck.api.models import ErrorBody, Unprocessable
-from foredeck.bounds import NO_NUL
+from foredeck.bounds import NO_NUL, TextBody
 from foredeck.leases import LeaseError, LeaseLost, LeaseService, NoFreeResource, UnknownType, store
 from foredeck.settings import MAX_LEASE_TTL
 
@@ -54,11 +54,11 @@ class ResourceView(BaseModel):
     expires_at: datetime | None = None
 
 
-class AcquireBody(BaseModel):
+class AcquireBody(TextBody):
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(min_length=1, max_length=64)
-    owner: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    owner: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
     ttl: float = Field(gt=0, le=MAX_LEASE_TTL)
     """Seconds; cut to the server's `leases.max_ttl`."""
     wait: float = Field(default=0.0, ge=0, le=MAX_WAIT)
@@ -75,14 +75,14 @@ class LeaseView(BaseModel):
     user_data: dict[str, Any]
 
 
-class HeartbeatBody(BaseModel):
+class HeartbeatBody(TextBody):
     model_config = ConfigDict(extra="forbid")
 
     ttl: float = Field(gt=0, le=MAX_LEASE_TTL)
     """Seconds; cut to the server's `leases.max_ttl`."""
 
 
-class ReleaseBody(BaseModel):
+class ReleaseBody(TextBody):
     model_config = ConfigDict(extra="forbid")
 
     dirty: bool = True

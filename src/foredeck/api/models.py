@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from foredeck.bounds import PullNumber
+from foredeck.bounds import NO_NUL, PullNumber, TextBody
 from foredeck.db.flakes import RunVerdict
 from foredeck.db.models import Job, JobState, JobType
 from foredeck.leases.held import HeldLease
@@ -205,12 +205,12 @@ class JobPage(BaseModel):
     """The `after` cursor of the next page; None on the last page."""
 
 
-class StartJob(BaseModel):
+class StartJob(TextBody):
     """`POST /api/jobs`: run a configured job now (Prow's gangway)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME)
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=NO_NUL)
     type: Literal["presubmit", "postsubmit", "periodic"] | None = None
     """Default: presubmit with a pull, postsubmit with refs, periodic without refs. Batches are
     started by the merge robot, not through the API."""

@@ -62,6 +62,13 @@ def _set_csrf_cookie(request: Request, response: Response) -> None:
         )
 
 
+def _url_holds_nul(request: Request) -> bool:
+    """A NUL in the decoded path or in a query parameter's name or value."""
+    return "\x00" in request.url.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
+    )
+
+
 def secure_route_class(error_page: ErrorPage | None = None) -> type[APIRoute]:
     """An `APIRoute` class whose responses carry `SECURITY_HEADERS`.
 
@@ -76,6 +83,8 @@ def secure_route_class(error_page: ErrorPage | None = None) -> type[APIRoute]:
 
             async def handler(request: Request) -> Response:
                 try:
+                    if _url_holds_nul(request):  # no page reads one: the database refuses it
+                        raise HTTPException(400, "the address holds a NUL character")
                     response = await inner(request)
                 except HTTPException as exc:
                     if error_page is None:
