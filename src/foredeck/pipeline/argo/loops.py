@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from foredeck.pipeline.argo.fields import as_list, as_map, at, check_keys, fail, scalar, unsupported
+from foredeck.pipeline.argo.item_when import reads_item_fields
 from foredeck.pipeline.argo.state import Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.model import Matrix
@@ -39,17 +40,20 @@ def loop(
             raise fail(source, f"{where}: argument {arg!r} uses {{{{item}}}} without a loop")
         return None
     key = keys[0]
-    if not looping and key == "withParam" and "{{" in str(call[key]):
+    whole_items = reads_item_fields(call, looping)  # `when` reads the items themselves
+    if not looping and not whole_items and key == "withParam" and "{{" in str(call[key]):
         why = "withParam from a run-time value but no argument uses {{item}}"
         raise fail(at(call, key), f"{where}: {why}")
     if key == "withParam":
-        items = _with_param(w, call, looping, scope, where)
+        items = _with_param(w, call, looping, scope, where, whole_items)
         if isinstance(items, Matrix):
             return items
     elif key == "withSequence":
         items = sequence(call["withSequence"], at(call, key), f"{where} withSequence")
     else:
         items = as_list(call["withItems"], at(call, "withItems"), f"{where} withItems")
+    if whole_items:  # each instance keeps its item, for its guards to read
+        return Matrix(items=json.dumps(items), item_params=_item_params(w, looping, scope, where))
     rows: list[dict[str, str]] = []
     for item in items:
         if isinstance(item, dict):
@@ -84,6 +88,7 @@ def _with_param(
     looping: dict[str, tuple[str, Source]],
     scope: Scope,
     where: str,
+    whole_items: bool = False,
 ) -> list[Any] | Matrix:
     """Literal JSON -> its items. A parameter or a task's result read by one argument that is
     exactly `{{item}}` -> a matrix over the `[*]` expression of an array (Tekton's form);
@@ -105,16 +110,23 @@ def _with_param(
         re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) for value, _ in looping.values()
     )
     m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
+    whole = whole and not whole_items
     if not expression and whole and _runtime_json(w, text):
         return Matrix(params={next(iter(looping)): text})  # JSON text parsed at run time
     if whole and m and _typed(w, m.group(1)):
         _make_array(w, m.group(1), source, where)
         return Matrix(params={next(iter(looping)): f"$({m.group(1)}[*])"})
-    item_params = {
+    return Matrix(items=text, item_params=_item_params(w, looping, scope, where))
+
+
+def _item_params(
+    w: Workflow, looping: dict[str, tuple[str, Source]], scope: Scope, where: str
+) -> dict[str, str]:
+    """The looping arguments as texts over `$(item...)`, filled from each item at run time."""
+    return {
         arg: call_text(value, scope, w.params, vsource, f"{where} argument {arg!r}", _RUNTIME)
         for arg, (value, vsource) in looping.items()
     }
-    return Matrix(items=text, item_params=item_params)
 
 
 class _RuntimeItem(dict[str, str]):
