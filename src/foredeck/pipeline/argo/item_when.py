@@ -20,6 +20,7 @@ from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.argo.when import guards
 from foredeck.pipeline.expressions import references
 from foredeck.pipeline.model import ParamSpec, WhenExpression
+from foredeck.pipeline.predicates import Predicate
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -54,8 +55,8 @@ def item_guards(
     params: Mapping[str, ParamSpec],
     args: Mapping[str, tuple[str, Source]],
     where: str,
-) -> tuple[list[WhenExpression], list[WhenExpression], list[str]]:
-    """(the call's guards, its per-item guards, the tasks a status test waits for)."""
+) -> tuple[list[WhenExpression], list[WhenExpression], list[Predicate]]:
+    """(the call's guards, its per-item guards, the status tests of tasks it waits for)."""
     text = call.get("when")
     if not isinstance(text, str) or not _ITEM_TAG.search(text) or not any(k in call for k in LOOPS):
         own, waits = guards(call, scope, params, where)
