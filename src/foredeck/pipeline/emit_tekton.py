@@ -198,8 +198,8 @@ def _step_extras(step: Step, body: dict[str, Any]) -> None:
     """Tekton-only step fields, as they were written."""
     if step.display_name:
         body["displayName"] = step.display_name
-    if step.on_error == "continue":
-        body["onError"] = "continue"
+    if step.on_error != "stopAndFail":
+        body["onError"] = step.on_error  # `continue`, or the param that chooses
     if step.stdout_path is not None:
         body["stdoutConfig"] = {"path": step.stdout_path}
     if step.stderr_path is not None:

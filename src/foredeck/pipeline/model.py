@@ -109,7 +109,9 @@ class Step:
     timeout: float | None = None  # seconds
     source: Source = UNKNOWN
     display_name: str = ""
-    on_error: StepOnError = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    on_error: str = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    """A `StepOnError`, or text with `$(params...)` that resolves to one when the step runs
+    (Tekton lets a param choose: `onError: $(params.CONTINUE)`)."""
     stdout_path: str | None = None  # the step's stdout is also written there (Tekton)
     stderr_path: str | None = None
     cluster: dict[str, Any] = field(default_factory=dict)
@@ -140,6 +142,8 @@ class Step:
         if self.working_dir is not None:
             values.append(self.working_dir)
         values.extend(p for p in (self.stdout_path, self.stderr_path) if p is not None)
+        if "$(" in self.on_error:
+            values.append(self.on_error)
         return values
 
 

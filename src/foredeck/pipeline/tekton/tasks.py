@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, get_args
 
 from foredeck.pipeline.model import (
     ParamSpec,
@@ -154,14 +155,15 @@ def env_of(m: SourceMap, what: str) -> dict[str, str]:
     return env
 
 
-def _on_error(m: SourceMap, what: str) -> StepOnError:
+def _on_error(m: SourceMap, what: str) -> str:
+    """`onError`: continue or stopAndFail, or a param reference resolved when the step runs."""
     value = str_field(m, "onError", what)
-    if value is None or value == "stopAndFail":
+    if value is None:
         return "stopAndFail"
-    if value == "continue":
-        return "continue"
+    if value in get_args(StepOnError) or re.fullmatch(r"\$\(params\.[^()\s]+\)", value.strip()):
+        return value.strip()
     raise PipelineError(
-        m.at("onError"), f"{what}: onError {value!r} is not continue or stopAndFail"
+        m.at("onError"), f"{what}: onError {value!r} is not continue, stopAndFail or a param"
     )
 
 
