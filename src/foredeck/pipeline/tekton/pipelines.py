@@ -2,7 +2,8 @@
 
 Tekton propagates params and workspaces: an inline `taskSpec` may use the pipeline's without
 declaring them. `_propagate` makes that explicit in the IR (declared on the task, bound by the
-pipeline task), so that validation and every back end see plain declarations.
+pipeline task), so that validation and every back end see plain declarations; so does
+`result_refs` for the results of earlier tasks its steps read.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from foredeck.pipeline.tekton.fields import (
     str_list,
     timeout_field,
 )
+from foredeck.pipeline.tekton.result_refs import bind_result_refs
 from foredeck.pipeline.tekton.tasks import param_specs, task_spec
 from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import SourceMap
@@ -368,6 +370,7 @@ def pipeline_spec(
             PipelineResult(rname, value, str_field(item, "description", rwhat) or "", item.source)
         )
     pipeline.description = str_field(spec, "description", what) or ""
+    bind_result_refs(pipeline)
     _propagate(pipeline)
     refuse_child_results(pipeline)
     return pipeline
