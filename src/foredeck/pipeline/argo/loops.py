@@ -49,7 +49,11 @@ def loop(
         if isinstance(items, Matrix):
             return items
     elif key == "withSequence":
-        items = sequence(call["withSequence"], at(call, key), f"{where} withSequence")
+        swhere = f"{where} withSequence"
+        runtime = runtime_sequence(call["withSequence"], at(call, key), scope, w, swhere)
+        if runtime is not None:
+            return Matrix(items=runtime, item_params=_item_params(w, looping, scope, where))
+        items = sequence(call["withSequence"], at(call, key), swhere)
     else:
         items = as_list(call["withItems"], at(call, "withItems"), f"{where} withItems")
     if whole_items:  # each instance keeps its item, for its guards to read
@@ -200,6 +204,44 @@ def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
     for result in spec.results:
         if result.name == parts[3]:
             result.type = "array"
+
+
+_ONE_REF = re.compile(r"\$\((?!=)[^()\s]+\)")
+
+
+def runtime_sequence(raw: Any, source: Source, scope: Scope, w: Workflow, where: str) -> str | None:
+    """A `withSequence` whose numbers are known only at run time (`end: "{{steps.a.outputs.
+    result}}"`) as an IR expression giving the JSON list of its items (`Matrix.items`); None
+    when every number is written out (`sequence` expands it now). Argo counts down when
+    end < start, and `count: 0` gives no items."""
+    spec = as_map(raw, source, where)
+    check_keys(spec, {"count", "start", "end", "format"}, set(), where)
+    texts = {k: scalar(spec[k], at(spec, k), where) for k in ("count", "start", "end") if k in spec}
+    if not any("{{" in text for text in texts.values()):
+        return None
+    if scalar(spec.get("format", "%d"), at(spec, "format"), where) != "%d":
+        why = "with numbers known only at run time (only the default %d)"
+        raise unsupported(spec, "format", where, why)
+    if ("count" in texts) == ("end" in texts):
+        raise fail(source, f"{where}: needs either `count` or `end`")
+    numbers: dict[str, str] = {}
+    for key, text in texts.items():
+        value = call_text(text, scope, w.params, at(spec, key), f"{where} {key}").strip()
+        if _ONE_REF.fullmatch(value):
+            numbers[key] = f"asInt({value})"
+        elif re.fullmatch(r"-?\d+", value):
+            numbers[key] = value
+        else:
+            message = f"{where}: {key} must be an integer or one value known at run time"
+            raise fail(at(spec, key), f"{message}, not {text!r}")
+    start = numbers.get("start", "0")
+    if "count" in numbers:
+        items = f"map(0..({numbers['count']} - 1), string({start} + #))"
+    else:
+        end = numbers["end"]
+        down = f"map(0..({start} - {end}), string({start} - #))"
+        items = f"({start} <= {end} ? map({start}..{end}, string(#)) : {down})"
+    return f"$(=toJson({items}))"
 
 
 MAX_SEQUENCE = 10_000
