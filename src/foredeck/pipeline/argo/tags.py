@@ -100,7 +100,8 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
             if _ONE_REF.fullmatch(value.strip()):
                 return value.strip(), used
             inner = _one_expression(value.strip())
-            if inner is not None:  # itself an expression (`workflow.parameters.json`): inlined
+            if inner is not None and first is None and parts[used - 1] == "json":
+                # a JSON text the IR computes (`workflow.parameters.json`): inlined
                 return f"({inner})", used
             if "$(" in value:
                 if first is not None:  # a longer path failed: its reason, not this prefix's
