@@ -84,8 +84,9 @@ def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
             dict(zip(names, reversed(values), strict=True))
             for values in itertools.product(*reversed(axes))
         ]
-    for extra in matrix.include:
-        combos.append({key: _text(value, lookup) for key, value in extra.items()})
+    for index, extra in enumerate(matrix.include):
+        if _holds(matrix.include_when.get(index, []), lookup):
+            combos.append({key: _text(value, lookup) for key, value in extra.items()})
     if matrix.items is not None:
         combos.extend(_item_rows(matrix, lookup))
     if len(combos) > MAX_COMBINATIONS:
@@ -157,6 +158,16 @@ def _fill(text: str, field: Callable[[re.Match[str]], str], lookup: Lookup) -> s
         else:
             parts.append(_ITEM.sub(lambda m: literal(field(m)), text[part.start : part.end]))
     return lookups.text("".join(parts), lookup)
+
+
+def _holds(whens: list[WhenExpression], lookup: Lookup) -> bool:
+    """Whether every guard of an include entry is true (Tekton drops the entry otherwise)."""
+    for when in whens:
+        value = substitute(when.input, lookup)
+        allowed = substitute_list(when.values, lookup)
+        if (value in allowed) != (when.operator == "in"):
+            return False
+    return True
 
 
 def item_guard(

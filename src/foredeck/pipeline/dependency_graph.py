@@ -26,6 +26,9 @@ def task_references(task: PipelineTask) -> list[Reference]:
             refs.extend(references(values))
         for include in task.matrix.include:
             refs.extend(references(include))
+        for guards in task.matrix.include_when.values():
+            for when in guards:
+                refs.extend(references([when.input, *when.values]))
         if task.matrix.items is not None:
             refs.extend(references(task.matrix.items))
     for when in task.item_when:

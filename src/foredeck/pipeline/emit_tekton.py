@@ -292,6 +292,15 @@ def _matrix(matrix: Matrix, names: dict[str, str]) -> dict[str, Any]:
             }
             for i, row in enumerate(matrix.include)
         ]
+        for i, guards in matrix.include_when.items():
+            out["include"][i]["when"] = [
+                {
+                    "input": _rename(w.input, names),
+                    "operator": w.operator,
+                    "values": _rename(w.values, names),
+                }
+                for w in guards
+            ]
     return out
 
 

@@ -355,6 +355,9 @@ class Matrix:
     # `$(item.key)` stand for the item and its fields.
     items: str | None = None
     item_params: dict[str, str] = field(default_factory=dict)
+    # Guards of each `include` entry, by its index (Tekton's `matrix.include[].when`): an entry
+    # whose guards are false runs no instance; an index absent has none.
+    include_when: dict[int, list[WhenExpression]] = field(default_factory=dict)
 
 
 RetryPolicy = Literal["Always", "OnFailure", "OnError", "OnTransientError"]

@@ -154,7 +154,9 @@ def _matrix(task: SourceMap, what: str) -> Matrix:
             )
         matrix.params[name] = value
     for item in map_list(m, "include", f"{what} matrix"):
-        check_fields(item, ("name", "params"), f"{what} matrix include")
+        check_fields(item, ("name", "params", "when"), f"{what} matrix include")
+        if "when" in item:
+            matrix.include_when[len(matrix.include)] = _when(item, f"{what} matrix include")
         values, isources = name_values(item, "params", f"{what} matrix include")
         combo: dict[str, str] = {}
         for name, value in values.items():
