@@ -406,7 +406,7 @@ class _Run:
         """Run one task of graph `g` (all instances of a matrix task) to a final status."""
         record = g.records[task.name]
         lookup = g.scope.pipeline_lookup(phase.is_finally, task)
-        missing = _missing_results(g.records, task)
+        missing = _missing_results(g.records, task, g.pipeline)
         if missing:
             # A result of a task that never ran (guarded off), or whose failure Tekton ignores,
             # skips its consumers ("Results were missing"); a task that ran and did not write a
@@ -585,11 +585,16 @@ class _Run:
         return values
 
 
-def _missing_results(records: Mapping[str, TaskRecord], task: PipelineTask) -> str | None:
+def _missing_results(
+    records: Mapping[str, TaskRecord], task: PipelineTask, pipeline: Pipeline
+) -> str | None:
+    """The first result `task` reads that a finished task left unwritten (and that declares
+    no default), as `task.result`."""
     for ref in task_references(task):
         parts = ref.parts
         if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
             other = records.get(parts[1])
-            if other is not None and other.done and parts[3] not in other.results:
+            unwritten = other is not None and other.done and parts[3] not in other.results
+            if unwritten and parts[3] not in lookups.result_defaults(pipeline, parts[1]):
                 return f"{parts[1]}.{parts[3]}"
     return None

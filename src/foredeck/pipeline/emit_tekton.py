@@ -152,6 +152,7 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
         out["results"] = [
             {"name": r.name, **({"type": r.type} if r.type != "string" else {})}
             | ({"description": r.description} if r.description else {})
+            | ({"default": r.default} if r.default is not None else {})
             for r in results
         ]
     if spec.workspaces:

@@ -75,6 +75,10 @@ class ResultSpec:
     source: Source = UNKNOWN
     value_from: ResultSource = "file"
     step: str | None = None
+    # What the result reads when the task does not write it, or does not run (Tekton's
+    # `default` of a result, `enable-default-results`); None: a consumer of the missing
+    # result is skipped or fails, as without it.
+    default: ParamValue | None = None
 
 
 @dataclass

@@ -74,7 +74,7 @@ _STEP_TEMPLATE_FIELDS = ("image", "env", "workingDir", *_CLUSTER_FIELDS)
 _PARAM_FIELDS = ("name", "type", "default", "description", "properties", "enum")
 
 
-_RESULT_FIELDS = ("name", "type", "description", "properties")
+_RESULT_FIELDS = ("name", "type", "description", "properties", "default")
 
 
 _TASK_WORKSPACE_FIELDS = ("name", "description", "optional", "readOnly")
@@ -135,9 +135,13 @@ def _results(m: SourceMap, what: str) -> list[ResultSpec]:
         name = name_of(item, f"{what} result")
         rwhat = f"{what} result {name!r}"
         rtype = param_type(item, rwhat, None)
-        out.append(
-            ResultSpec(name, rtype, str_field(item, "description", rwhat) or "", item.source)
-        )
+        result = ResultSpec(name, rtype, str_field(item, "description", rwhat) or "", item.source)
+        if "default" in item and item["default"] is not None:
+            result.default = param_value(item["default"], item.at("default"), rwhat)
+            if value_type(result.default) != rtype:
+                message = f"{rwhat}: default is {value_type(result.default)}, not {rtype}"
+                raise PipelineError(item.at("default"), message)
+        out.append(result)
     return out
 
 
