@@ -129,3 +129,47 @@ def test_a_run_time_sequence_keeps_the_default_format_only() -> None:
     text = SEQUENCE.replace('end: "2"}', 'end: "2", format: "%02d"}')
     with pytest.raises(PipelineError, match="only the default %d"):
         load_pipeline_text(text, "wf.yaml")
+
+
+LOOPED_GRAPH = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: looped-graph-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: each
+            template: inner
+            withItems: [x, y]
+    - name: inner
+      steps:
+        - - name: make
+            template: word
+        - - name: use
+            template: echo
+            arguments: {parameters: [{name: n, value: "{{steps.make.outputs.result}}"}]}
+    - name: word
+      script:
+        image: alpine:3.19
+        command: [sh]
+        source: echo made
+    - name: echo
+      inputs: {parameters: [{name: n}]}
+      container:
+        image: alpine:3.19
+        command: [sh, -c, 'test "{{inputs.parameters.n}}" = made']
+"""
+
+
+def test_a_step_of_a_looped_call_reads_its_siblings_stdout(tmp_path: Path) -> None:
+    """The stdout results a sub-graph's own tasks read are kept (not only the top level's)."""
+    run = load_pipeline_text(LOOPED_GRAPH, "wf.yaml")
+    result = asyncio.run(run_pipeline(run, tmp_path / "out", parallel=2))
+    assert result.status == "Succeeded"
+    assert {name: t.status for name, t in result.tasks.items() if name.endswith(".use")} == {
+        "each[0].use": "Succeeded",
+        "each[1].use": "Succeeded",
+    }

@@ -235,7 +235,7 @@ class _Run:
             containers=self.containers,
         )
         self.graph = dependencies(self.pipeline)
-        self.read = results_read(self.pipeline)  # task -> the results someone reads
+        self.read = _results_read(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
@@ -583,6 +583,23 @@ class _Run:
             except SubstitutionError as exc:
                 self.log(f"pipeline result {result.name} not produced: {exc}")
         return values
+
+
+def _results_read(pipeline: Pipeline) -> dict[str, set[str]]:
+    """The results someone reads, per task name, in the pipeline and in every sub-graph it
+    calls (a task of a looped or recursive call reads its siblings' stdout too); a name two
+    graphs share keeps the union, which only keeps more stdout."""
+    read: dict[str, set[str]] = {}
+    todo, seen = [pipeline], set()
+    while todo:
+        graph = todo.pop()
+        if id(graph) in seen:
+            continue
+        seen.add(id(graph))
+        for name, results in results_read(graph).items():
+            read.setdefault(name, set()).update(results)
+        todo.extend(graph.graph_library.values())
+    return read
 
 
 def _missing_results(
