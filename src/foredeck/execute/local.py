@@ -60,6 +60,7 @@ from foredeck.execute.scheduler import Phase, StopReason, earliest
 from foredeck.execute.steps import StepRunner
 from foredeck.execute.sync import Locks
 from foredeck.execute.workspace import RunLayout, WorkspaceBinding
+from foredeck.pipeline.dependency_graph import results_read_everywhere
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
     ParamValue,
@@ -72,7 +73,7 @@ from foredeck.pipeline.model import (
     over_default,
 )
 from foredeck.pipeline.objects import passed_through
-from foredeck.pipeline.validate import dependencies, results_read, task_references
+from foredeck.pipeline.validate import dependencies, task_references
 from foredeck.types import PipelineError
 
 if TYPE_CHECKING:  # pydantic stays out of `foredeck run`
@@ -235,7 +236,7 @@ class _Run:
             containers=self.containers,
         )
         self.graph = dependencies(self.pipeline)
-        self.read = _results_read(self.pipeline)  # task -> the results someone reads
+        self.read = results_read_everywhere(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
@@ -585,28 +586,10 @@ class _Run:
         return values
 
 
-def _results_read(pipeline: Pipeline) -> dict[str, set[str]]:
-    """The results someone reads, per task name, in the pipeline and in every sub-graph it
-    calls (a task of a looped or recursive call reads its siblings' stdout too); a name two
-    graphs share keeps the union, which only keeps more stdout."""
-    read: dict[str, set[str]] = {}
-    todo, seen = [pipeline], set()
-    while todo:
-        graph = todo.pop()
-        if id(graph) in seen:
-            continue
-        seen.add(id(graph))
-        for name, results in results_read(graph).items():
-            read.setdefault(name, set()).update(results)
-        todo.extend(graph.graph_library.values())
-    return read
-
-
 def _missing_results(
     records: Mapping[str, TaskRecord], task: PipelineTask, pipeline: Pipeline
 ) -> str | None:
-    """The first result `task` reads that a finished task left unwritten (and that declares
-    no default), as `task.result`."""
+    """The first result `task` reads that a finished task left unwritten, with no default."""
     for ref in task_references(task):
         parts = ref.parts
         if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":

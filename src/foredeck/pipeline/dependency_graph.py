@@ -83,6 +83,23 @@ def results_read(pipeline: Pipeline) -> dict[str, set[str]]:
     return read
 
 
+def results_read_everywhere(pipeline: Pipeline) -> dict[str, set[str]]:
+    """The results someone reads, per task name, in the pipeline and in every sub-graph it
+    calls (a task of a looped or recursive call reads its siblings' stdout too); a name two
+    graphs share keeps the union, which only keeps more stdout."""
+    read: dict[str, set[str]] = {}
+    todo, seen = [pipeline], set()
+    while todo:
+        graph = todo.pop()
+        if id(graph) in seen:
+            continue
+        seen.add(id(graph))
+        for name, results in results_read(graph).items():
+            read.setdefault(name, set()).update(results)
+        todo.extend(graph.graph_library.values())
+    return read
+
+
 def upstream(graph: Mapping[str, set[str]], name: str) -> set[str]:
     """Every task `name` transitively waits for."""
     seen: set[str] = set()
