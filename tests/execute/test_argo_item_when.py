@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,47 @@ def test_item_guards_round_trip_through_argo_and_not_tekton() -> None:
         emit(run, "tekton")
 
 
-def test_a_when_on_an_item_no_argument_passes_is_an_error() -> None:
-    text = SAMPLE.read_text().replace('when: "{{item.os}} == alpine"', 'when: "{{item.arch}} == x"')
-    with pytest.raises(PipelineError, match=r"reads \{\{item\.arch\}\}, which no argument is"):
-        load_pipeline_text(text, "wf.yaml")
+ITEM_FIELD = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: item-field-when-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: each
+            template: say
+            arguments:
+              parameters:
+                - {name: text, value: "{{item.name}}"}
+            withItems:
+              - {name: a, keep: "yes"}
+              - {name: b, keep: "no"}
+            when: "{{item.keep}} == yes"
+    - name: say
+      inputs:
+        parameters:
+          - name: text
+      container:
+        image: alpine:3.19
+        command: [echo, "{{inputs.parameters.text}}"]
+"""
+
+
+def test_a_when_on_an_item_field_no_argument_passes_reads_the_item(tmp_path: Path) -> None:
+    """Argo's parameter-aggregation: `when: "{{item.evenness}} == even"` where only
+    `{{item.num}}` is passed on; each instance keeps its item for its guard."""
+    run = load_pipeline_text(ITEM_FIELD, "wf.yaml")
+    task = run.pipeline.tasks[0]
+    assert [(w.input, w.operator, w.values) for w in task.item_when] == [
+        ("$(item.keep)", "in", ["yes"])
+    ]
+    result = asyncio.run(run_pipeline(run, tmp_path / "out", parallel=2))
+    statuses = {name: t.status for name, t in result.tasks.items()}
+    assert statuses == {"each": "Succeeded", "each[0]": "Succeeded", "each[1]": "Skipped"}
+    text = emit(run, "argo")
+    assert 'when: \'"{{item.keep}}" == "yes"\'' in text
+    back = load_pipeline_text(text, "back.yaml").pipeline.tasks[0]
+    assert back.item_when == [replace(w, source=back.item_when[0].source) for w in task.item_when]

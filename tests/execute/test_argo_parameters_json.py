@@ -65,3 +65,35 @@ def test_it_is_emitted_back_as_an_expression() -> None:
     value = emitted["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0]
     assert value["value"].startswith('{{=toJson([{"name": "greeting", "value": workflow.')
     assert emit_argo(load_pipeline_text(yaml.safe_dump(emitted), "back.yaml")) == emitted
+
+
+READ_IN_AN_EXPRESSION = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: pj-expr-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: should-print, value: "true"}]}
+  templates:
+    - name: main
+      steps:
+        - - name: printed
+            template: say
+            when: "{{=jsonpath(workflow.parameters.json, '$[0].value') == 'true'}}"
+          - name: not-printed
+            template: say
+            when: "{{=jsonpath(workflow.parameters.json, '$[0].value') == 'false'}}"
+    - name: say
+      container: {image: busybox, command: [echo, hello]}
+"""
+
+
+@pytest.mark.timeout(60)
+def test_an_expression_may_read_the_parameters_json(tmp_path: Path) -> None:
+    """Argo's conditionals example: `jsonpath(workflow.parameters.json, '$[0].value')`."""
+    spec = load_pipeline_text(READ_IN_AN_EXPRESSION, "wf.yaml")
+    result = asyncio.run(run_pipeline(spec, tmp_path / "out"))
+    statuses = {name: task.status for name, task in result.tasks.items()}
+    assert statuses == {"printed": "Succeeded", "not-printed": "Skipped"}
+    emitted = emit_argo(spec)
+    assert schema_errors(argo_validator(), emitted) == []

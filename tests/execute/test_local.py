@@ -533,9 +533,16 @@ async def test_on_event_reports_the_run(tmp_path: Path) -> None:
     assert all(e.time > 0 for e in events)
 
 
+def test_env_split_string_shebang_runs_without_gnu_env() -> None:
+    """An Argo script's `command: [sh, -x]` is kept as `#!/usr/bin/env -S sh -x`; busybox's env
+    (alpine) has no `-S`, so the words are given to env one by one, as Argo runs `sh -x`."""
+    assert shebang("#! /usr/bin/env -S python3 -u \nprint()") == ["/usr/bin/env", "python3", "-u"]
+    assert shebang("#!/usr/bin/env -S sh -x\necho") == ["/usr/bin/env", "sh", "-x"]
+
+
 def test_shebang_is_read_as_the_kernel_reads_it() -> None:
     assert shebang("#!/bin/sh\necho") == ["/bin/sh"]
-    assert shebang("#! /usr/bin/env -S python3 -u \nprint()") == ["/usr/bin/env", "-S python3 -u"]
+    assert shebang("#!/usr/bin/env -S 'py' -u \nprint()") == ["/usr/bin/env", "-S 'py' -u"]
     assert shebang("#!\ttcsh\t-f\n") == ["tcsh", "-f"]
     assert shebang("echo no shebang") is None
     assert shebang("#!\necho") is None

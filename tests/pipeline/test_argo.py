@@ -365,13 +365,24 @@ def test_task_status_succeeded_in_when_waits_and_inherits_guards() -> None:
     assert [(w.input, w.values) for w in task(p, "b").when] == [("$(params.x)", ["a"])]
 
 
-def test_task_status_failed_outside_exit_handler_is_an_error() -> None:
+def test_task_status_failed_outside_exit_handler_is_a_predicate() -> None:
+    p = load(
+        dag(
+            "- {name: a, template: echo}\n"
+            "- {name: b, template: echo, when: '{{tasks.a.status}} == Failed'}\n"
+        )
+    )
+    assert dependencies(p)["b"] == {"a"}
+    assert Is("a", "Failed") in getattr(task(p, "b").depends, "operands", ())
+
+
+def test_task_status_of_no_phase_outside_exit_handler_is_an_error() -> None:
     text = dag(
         "- {name: a, template: echo}\n"
-        "- {name: b, template: echo, when: '{{tasks.a.status}} == Failed'}\n"
+        "- {name: b, template: echo, when: '{{tasks.a.status}} == Running'}\n"
     )
     err = error(text)
-    assert "only `{{tasks.a.status}} == Succeeded` is supported" in err.message
+    assert "only a phase (Succeeded, Failed, Error, Skipped, Omitted) of one task" in err.message
 
 
 def test_depends_succeeded_is_a_predicate_and_copies_no_guards() -> None:

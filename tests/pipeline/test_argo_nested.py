@@ -157,7 +157,7 @@ def test_with_sequence_unrolls_as_argo_counts(seq: str, items: list[str]) -> Non
         ('{count: "x"}', "count must be an integer"),
         ('{count: "2", format: "%s"}', "format needs one integer verb"),
         ('{count: "20000"}', "over the limit"),
-        ('{count: "{{workflow.name}}"}', "known only at run time"),
+        ('{count: "n{{workflow.name}}"}', "an integer or one value known at run time"),
     ],
 )
 def test_bad_with_sequence_is_an_error_naming_the_line(seq: str, message: str) -> None:

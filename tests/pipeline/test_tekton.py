@@ -235,7 +235,7 @@ def test_harmless_metadata_is_accepted() -> None:
         (
             "steps:\n  - name: s\n    image: a\n    onError: ignore\n    command: [x]",
             9,
-            "onError 'ignore' is not continue or stopAndFail",
+            "onError 'ignore' is not continue, stopAndFail or a param",
         ),
         (
             "steps:\n  - name: s\n    image: a\n    script: echo\n    command: [x]",

@@ -26,7 +26,8 @@ compared:
 - declared outputs: the output parameter and artifact names of each called template, and of
   the entrypoint (the emitter may add the files it reads results from, never drop one);
 - outcome tests: the `X.Outcome` terms of a `depends` (`A.Succeeded` being a bare `A`), and
-  `continueOn`;
+  `continueOn`; outside the exit handler a `when` testing an earlier task's phase
+  (`{{steps.A.status}} == Failed`) is the test `A.Failed` (the loader makes it a `depends`);
 - exit hooks: which nodes have one, and the kind of template it calls; the workflow's `onExit`
   handler, walked like the entrypoint.
 
@@ -130,6 +131,7 @@ class _Walk:
         self.bodies = bodies  # sub-graph bodies by (collection, template name); None: in progress
         self.nodes: dict[str, dict[str, Any]] = {}
         self.after: dict[str, set[str]] = {}
+        self.in_exit = False  # the exit handler keeps its status tests as `when`
 
     def group(
         self, coll: str, template: dict[str, Any], prefix: str, deps: set[str], tests: Tests = ()
@@ -179,6 +181,8 @@ class _Walk:
     ) -> set[str]:
         name = prefix + call["name"]
         tests = _outcomes(call, prefix) if "depends" in call else tests
+        if not self.in_exit:
+            tests = tuple(sorted({*tests, *_phase_tests(call, prefix)}))
         there, template = self.t.resolve(call, coll)
         kind = _kind(template)
         loop = any(k in call for k in LOOPS)
@@ -231,6 +235,16 @@ def _outcomes(call: dict[str, Any], prefix: str) -> Tests:
     return tuple(sorted(tests))
 
 
+_PHASE_TEST = re.compile(r"\{\{\s*(?:steps|tasks)\.([^.}\s]+)\.status\s*\}\}\s*[!=]=\s*(\w+)")
+_OUTCOME = {"Failed": "Failed", "Error": "Errored", "Skipped": "Skipped", "Omitted": "Omitted"}
+
+
+def _phase_tests(call: dict[str, Any], prefix: str) -> set[str]:
+    """The phase tests of a `when` over earlier tasks, as `depends` outcome tests."""
+    found = _PHASE_TEST.findall(str(call.get("when") or ""))
+    return {f"{prefix}{task}.{_OUTCOME[p]}" for task, p in found if p in _OUTCOME}
+
+
 def _ancestors(name: str, after: dict[str, set[str]]) -> set[str]:
     seen: set[str] = set()
     todo = list(after[name])
@@ -266,6 +280,7 @@ def structure(documents: list[dict[str, Any]]) -> dict[str, Any]:
     hook = spec.get("onExit") or ((spec.get("hooks") or {}).get("exit") or {}).get("template")
     if hook:
         exit_walk = _Walk(templates, walk.bodies)
+        exit_walk.in_exit = True
         handler = templates.main[hook]
         if _kind(handler) in ("dag", "steps"):
             exit_walk.group("", handler, "", set())

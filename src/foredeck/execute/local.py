@@ -60,6 +60,7 @@ from foredeck.execute.scheduler import Phase, StopReason, earliest
 from foredeck.execute.steps import StepRunner
 from foredeck.execute.sync import Locks
 from foredeck.execute.workspace import RunLayout, WorkspaceBinding
+from foredeck.pipeline.dependency_graph import results_read_everywhere
 from foredeck.pipeline.expressions import Lookup, SubstitutionError
 from foredeck.pipeline.model import (
     ParamValue,
@@ -72,7 +73,7 @@ from foredeck.pipeline.model import (
     over_default,
 )
 from foredeck.pipeline.objects import passed_through
-from foredeck.pipeline.validate import dependencies, results_read, task_references
+from foredeck.pipeline.validate import dependencies, task_references
 from foredeck.types import PipelineError
 
 if TYPE_CHECKING:  # pydantic stays out of `foredeck run`
@@ -235,7 +236,7 @@ class _Run:
             containers=self.containers,
         )
         self.graph = dependencies(self.pipeline)
-        self.read = results_read(self.pipeline)  # task -> the results someone reads
+        self.read = results_read_everywhere(self.pipeline)  # task -> the results someone reads
         self.records: dict[str, TaskRecord] = {}
         self.guarded_off: set[str] = set()  # tasks Skipped by their own `when`
         self.step_paths: dict[int, bool] = {}  # spec id -> refers to `$(steps.…)`
@@ -406,7 +407,7 @@ class _Run:
         """Run one task of graph `g` (all instances of a matrix task) to a final status."""
         record = g.records[task.name]
         lookup = g.scope.pipeline_lookup(phase.is_finally, task)
-        missing = _missing_results(g.records, task)
+        missing = _missing_results(g.records, task, g.pipeline)
         if missing:
             # A result of a task that never ran (guarded off), or whose failure Tekton ignores,
             # skips its consumers ("Results were missing"); a task that ran and did not write a
@@ -585,11 +586,15 @@ class _Run:
         return values
 
 
-def _missing_results(records: Mapping[str, TaskRecord], task: PipelineTask) -> str | None:
+def _missing_results(
+    records: Mapping[str, TaskRecord], task: PipelineTask, pipeline: Pipeline
+) -> str | None:
+    """The first result `task` reads that a finished task left unwritten, with no default."""
     for ref in task_references(task):
         parts = ref.parts
         if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
             other = records.get(parts[1])
-            if other is not None and other.done and parts[3] not in other.results:
+            unwritten = other is not None and other.done and parts[3] not in other.results
+            if unwritten and parts[3] not in lookups.result_defaults(pipeline, parts[1]):
                 return f"{parts[1]}.{parts[3]}"
     return None

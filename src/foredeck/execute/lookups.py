@@ -230,7 +230,10 @@ class RunScope:
                     ignored = self._failure_ignored(name)
                     return tekton_task_reason(record.status, ignored) if in_finally else None
                 if attribute.startswith("results."):
-                    return _result(record.results, attribute[len("results.") :])
+                    results = record.results
+                    if record.done:  # what it did not write reads its declared default
+                        results = {**result_defaults(self.pipeline, name), **results}
+                    return _result(results, attribute[len("results.") :])
                 if attribute.startswith("matrix."):
                     return _matrix_length(record, attribute[len("matrix.") :])
                 if attribute.startswith(("outputs.", "inputs.")):  # Tekton artifacts
@@ -360,6 +363,14 @@ def _workspace(workspaces: dict[str, Path | None], rest: str) -> str | None:
     if attribute == "bound":
         return "false" if bound is None else "true"
     return None
+
+
+def result_defaults(pipeline: Pipeline, task_name: str) -> dict[str, ParamValue]:
+    """The declared defaults of task `task_name`'s results (Tekton's result `default`)."""
+    task = next((t for t in pipeline.all_tasks() if t.name == task_name), None)
+    if task is None or task.graph_ref is not None:
+        return {}
+    return {r.name: r.default for r in pipeline.spec_of(task).results if r.default is not None}
 
 
 def _result(results: dict[str, ParamValue], name: str) -> ParamValue | None:

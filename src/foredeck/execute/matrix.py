@@ -30,6 +30,15 @@ from foredeck.pipeline.model import Matrix, ParamValue, TaskStatus, WhenExpressi
 MAX_COMBINATIONS = 256
 
 
+class ItemRow(dict[str, str]):
+    """One combination of a loop over run-time items, with the item it came from: Argo's
+    per-item `when` may read a field no argument passes (`$(item.key)`, `item_guard`)."""
+
+    def __init__(self, params: dict[str, str], item: object) -> None:
+        super().__init__(params)
+        self.item = item
+
+
 def instance_name(task: str, index: int) -> str:
     return f"{task}[{index}]"
 
@@ -75,8 +84,9 @@ def combinations(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
             dict(zip(names, reversed(values), strict=True))
             for values in itertools.product(*reversed(axes))
         ]
-    for extra in matrix.include:
-        combos.append({key: _text(value, lookup) for key, value in extra.items()})
+    for index, extra in enumerate(matrix.include):
+        if _holds(matrix.include_when.get(index, []), lookup):
+            combos.append({key: _text(value, lookup) for key, value in extra.items()})
     if matrix.items is not None:
         combos.extend(_item_rows(matrix, lookup))
     if len(combos) > MAX_COMBINATIONS:
@@ -117,15 +127,21 @@ def _item_rows(matrix: Matrix, lookup: Lookup) -> list[dict[str, str]]:
     for item in items:
 
         def field(m: re.Match[str], item: object = item) -> str:
-            value = item
-            for key in m.group(1).split(".")[1:]:
-                if not isinstance(value, dict) or key not in value:
-                    raise SubstitutionError(f"loop item {_item_text(item)} has no field {key!r}")
-                value = value[key]
-            return _item_text(value)
+            return _item_field(item, m)
 
-        rows.append({name: _fill(text, field, lookup) for name, text in matrix.item_params.items()})
+        params = {name: _fill(text, field, lookup) for name, text in matrix.item_params.items()}
+        rows.append(ItemRow(params, item))
     return rows
+
+
+def _item_field(item: object, m: re.Match[str]) -> str:
+    """The text of `$(item.a.b)` (group 1: `.a.b`) for `item`."""
+    value = item
+    for key in m.group(1).split(".")[1:]:
+        if not isinstance(value, dict) or key not in value:
+            raise SubstitutionError(f"loop item {_item_text(item)} has no field {key!r}")
+        value = value[key]
+    return _item_text(value)
 
 
 def _fill(text: str, field: Callable[[re.Match[str]], str], lookup: Lookup) -> str:
@@ -144,11 +160,22 @@ def _fill(text: str, field: Callable[[re.Match[str]], str], lookup: Lookup) -> s
     return lookups.text("".join(parts), lookup)
 
 
+def _holds(whens: list[WhenExpression], lookup: Lookup) -> bool:
+    """Whether every guard of an include entry is true (Tekton drops the entry otherwise)."""
+    for when in whens:
+        value = substitute(when.input, lookup)
+        allowed = substitute_list(when.values, lookup)
+        if (value in allowed) != (when.operator == "in"):
+            return False
+    return True
+
+
 def item_guard(
     whens: list[WhenExpression], combo: dict[str, str], lookup: Lookup
 ) -> tuple[TaskStatus, str] | None:
     """(status, reason) of an instance the task's per-item guards stop (`$(params.p)` is the
-    instance's value of `p`: Skipped, or Failed when one cannot be resolved), else None."""
+    instance's value of `p`, `$(item.key)` a field of its item: Skipped, or Failed when one
+    cannot be resolved), else None."""
 
     def instance(path: str) -> ParamValue | None:
         root, _, name = path.partition(".")
@@ -156,10 +183,15 @@ def item_guard(
             return combo[name]
         return lookup(path)
 
+    def own_item(text: str) -> str:
+        if not isinstance(combo, ItemRow):
+            return text
+        return _ITEM.sub(lambda m: _item_field(combo.item, m), text)
+
     for when in whens:
         try:
-            value = substitute(when.input, instance)
-            allowed = substitute_list(when.values, instance)
+            value = substitute(own_item(when.input), instance)
+            allowed = substitute_list([own_item(v) for v in when.values], instance)
         except SubstitutionError as exc:
             return "Failed", str(exc)
         if (value in allowed) != (when.operator == "in"):

@@ -58,8 +58,17 @@ def shebang(script: str) -> list[str] | None:
     ETXTBSY while any process holds the file open for writing, and a child forked by another
     thread of this process (a git clone, a database driver) can hold the just-written script
     open for a moment. Reading it is never refused.
+
+    `#!/usr/bin/env -S sh -x` (how an Argo script's multi-word `command` is kept) runs as
+    `/usr/bin/env sh -x`: only GNU env knows `-S`, and busybox's (alpine's) would fail on it,
+    where Argo runs `sh -x script` in any image. A `-S` string with quotes, escapes or
+    variables is left to the env that reads it.
     """
     if not script.startswith("#!"):
         return None
     words = script[2:].split("\n", 1)[0].strip().split(None, 1)
+    if len(words) == 2 and words[0].endswith("/env") and words[1].startswith("-S"):
+        split = words[1][2:].split()
+        if split and not any(c in words[1] for c in "\\'\"$#"):
+            return [words[0], *split]
     return words or None

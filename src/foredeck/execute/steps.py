@@ -163,10 +163,15 @@ class StepRunner:
                 record_exit_code(attempt.steps_dir, step.name, code)
             if outcome is None:
                 continue
-            if code is not None and step.on_error == "continue":
+            on_error = _on_error(step, attempt.lookup) if code is not None else "stopAndFail"
+            if on_error == "continue":
                 # Tekton's onError: continue: the failure is recorded, the task goes on.
                 attempt.logger.message(f"step {step.name!r}: onError continue, carrying on")
                 continue
+            if on_error != "stopAndFail":
+                message = f"step {step.name!r}: onError {on_error!r} is not continue or stopAndFail"
+                attempt.logger.message(message)
+                return "Failed", message, False
             return outcome
         return None
 
@@ -366,6 +371,16 @@ def judge(
         logger.message(message)
         return "Failed", message, True
     return None
+
+
+def _on_error(step: Step, lookup: Lookup) -> str:
+    """The step's `onError`, its param (`$(params.CONTINUE)`) resolved as the step runs."""
+    if "$(" not in step.on_error:
+        return step.on_error
+    try:
+        return lookups.text(step.on_error, lookup)
+    except SubstitutionError as exc:
+        return str(exc)
 
 
 async def _pod(containers: Containers, steps: list[Step], lookup: Lookup) -> PodFiles | None:

@@ -26,6 +26,9 @@ def task_references(task: PipelineTask) -> list[Reference]:
             refs.extend(references(values))
         for include in task.matrix.include:
             refs.extend(references(include))
+        for guards in task.matrix.include_when.values():
+            for when in guards:
+                refs.extend(references([when.input, *when.values]))
         if task.matrix.items is not None:
             refs.extend(references(task.matrix.items))
     for when in task.item_when:
@@ -77,6 +80,23 @@ def results_read(pipeline: Pipeline) -> dict[str, set[str]]:
         parts = ref.parts
         if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
             read.setdefault(parts[1], set()).add(parts[3])
+    return read
+
+
+def results_read_everywhere(pipeline: Pipeline) -> dict[str, set[str]]:
+    """The results someone reads, per task name, in the pipeline and in every sub-graph it
+    calls (a task of a looped or recursive call reads its siblings' stdout too); a name two
+    graphs share keeps the union, which only keeps more stdout."""
+    read: dict[str, set[str]] = {}
+    todo, seen = [pipeline], set()
+    while todo:
+        graph = todo.pop()
+        if id(graph) in seen:
+            continue
+        seen.add(id(graph))
+        for name, results in results_read(graph).items():
+            read.setdefault(name, set()).update(results)
+        todo.extend(graph.graph_library.values())
     return read
 
 

@@ -381,6 +381,9 @@ class _Emitter:
         def call(text: str) -> str:
             return self._call_text(text, finally_, source, f"{where} matrix")
 
+        if matrix.include_when:
+            why = "a guard on one matrix include entry has no Argo loop equal"
+            raise PipelineError(source, f"{where}: {why}")
         if matrix.items is not None and not matrix.params and not matrix.include:
             args = {k: _ITEM_REF.sub(r"{{item\1}}", call(v)) for k, v in matrix.item_params.items()}
             return {"withParam": call(matrix.items)}, args

@@ -139,12 +139,15 @@ def hooked_task(emitter: _Emitter, task: PipelineTask, finally_: bool) -> dict[s
 
 def item_tests(task: PipelineTask, items: dict[str, str]) -> list[WhenExpression]:
     """A task's per-item guards over the loop item: `$(params.p)` of a looped param `p` is
-    written as the item the loop passes it (`{{item}}`, `{{item.key}}`)."""
+    written as the item the loop passes it (`{{item}}`, `{{item.key}}`), and a field of the
+    item itself, `$(item.key)`, as `{{item.key}}`."""
 
     def as_item(text: str) -> str:
         for ref in list(iter_references(text)):
             if ref.parts[0] == "params" and len(ref.parts) == 2 and ref.parts[1] in items:
                 text = text.replace(ref.text, items[ref.parts[1]])
+            elif ref.parts[0] == "item":
+                text = text.replace(ref.text, "{{" + ".".join(ref.parts) + "}}")
         return text
 
     return [

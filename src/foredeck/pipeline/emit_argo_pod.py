@@ -125,10 +125,10 @@ def sidecar_resources(pipeline: Pipeline, task: PipelineTask) -> dict[str, dict[
 
 def container_fields(step: Step, where: str) -> dict[str, Any]:
     """A step's pod-only fields as container fields; an error for what Argo cannot do."""
-    if step.on_error == "continue":
+    if step.on_error != "stopAndFail":
         raise PipelineError(
             step.source,
-            f"{where}: onError: continue (a step failure that does not fail the"
+            f"{where}: onError: {step.on_error} (a step failure that need not fail the"
             " task) has no Argo form",
         )
     for key, path in (("stdoutConfig", step.stdout_path), ("stderrConfig", step.stderr_path)):

@@ -152,6 +152,7 @@ def _task_spec(spec: TaskSpec, read: set[str], where: str) -> dict[str, Any]:
         out["results"] = [
             {"name": r.name, **({"type": r.type} if r.type != "string" else {})}
             | ({"description": r.description} if r.description else {})
+            | ({"default": r.default} if r.default is not None else {})
             for r in results
         ]
     if spec.workspaces:
@@ -198,8 +199,8 @@ def _step_extras(step: Step, body: dict[str, Any]) -> None:
     """Tekton-only step fields, as they were written."""
     if step.display_name:
         body["displayName"] = step.display_name
-    if step.on_error == "continue":
-        body["onError"] = "continue"
+    if step.on_error != "stopAndFail":
+        body["onError"] = step.on_error  # `continue`, or the param that chooses
     if step.stdout_path is not None:
         body["stdoutConfig"] = {"path": step.stdout_path}
     if step.stderr_path is not None:
@@ -292,6 +293,15 @@ def _matrix(matrix: Matrix, names: dict[str, str]) -> dict[str, Any]:
             }
             for i, row in enumerate(matrix.include)
         ]
+        for i, guards in matrix.include_when.items():
+            out["include"][i]["when"] = [
+                {
+                    "input": _rename(w.input, names),
+                    "operator": w.operator,
+                    "values": _rename(w.values, names),
+                }
+                for w in guards
+            ]
     return out
 
 

@@ -75,6 +75,10 @@ class ResultSpec:
     source: Source = UNKNOWN
     value_from: ResultSource = "file"
     step: str | None = None
+    # What the result reads when the task does not write it, or does not run (Tekton's
+    # `default` of a result, `enable-default-results`); None: a consumer of the missing
+    # result is skipped or fails, as without it.
+    default: ParamValue | None = None
 
 
 @dataclass
@@ -109,7 +113,9 @@ class Step:
     timeout: float | None = None  # seconds
     source: Source = UNKNOWN
     display_name: str = ""
-    on_error: StepOnError = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    on_error: str = "stopAndFail"  # `continue`: a failure is recorded, not fatal
+    """A `StepOnError`, or text with `$(params...)` that resolves to one when the step runs
+    (Tekton lets a param choose: `onError: $(params.CONTINUE)`)."""
     stdout_path: str | None = None  # the step's stdout is also written there (Tekton)
     stderr_path: str | None = None
     cluster: dict[str, Any] = field(default_factory=dict)
@@ -140,6 +146,8 @@ class Step:
         if self.working_dir is not None:
             values.append(self.working_dir)
         values.extend(p for p in (self.stdout_path, self.stderr_path) if p is not None)
+        if "$(" in self.on_error:
+            values.append(self.on_error)
         return values
 
 
@@ -351,6 +359,9 @@ class Matrix:
     # `$(item.key)` stand for the item and its fields.
     items: str | None = None
     item_params: dict[str, str] = field(default_factory=dict)
+    # Guards of each `include` entry, by its index (Tekton's `matrix.include[].when`): an entry
+    # whose guards are false runs no instance; an index absent has none.
+    include_when: dict[int, list[WhenExpression]] = field(default_factory=dict)
 
 
 RetryPolicy = Literal["Always", "OnFailure", "OnError", "OnTransientError"]

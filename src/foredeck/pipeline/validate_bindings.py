@@ -116,6 +116,15 @@ def _check_matrix(
                         f"{what}: matrix param {name!r} must be an array or an array expression",
                     )
             scope.check(values, source, f"{what} matrix param {name!r}", task, in_finally)
+    for guards in task.matrix.include_when.values():
+        for when in guards:
+            with each():
+                scope.check(
+                    when.input, when.source, f"{what} matrix include when", task, in_finally
+                )
+                scope.check(
+                    when.values, when.source, f"{what} matrix include when", task, in_finally
+                )
     for include in task.matrix.include:
         for name, value in include.items():
             matrix_names.add(name)

@@ -268,3 +268,26 @@ def test_json_is_written_as_go_writes_it(text: str, written: str) -> None:
 def test_json_of_what_go_cannot_marshal_is_an_error() -> None:
     with pytest.raises(ExprError, match="toJson: unsupported value: \\+Inf"):
         run("toJson(1 / 0)")
+
+
+EMPLOYEES = '{"staff": [{"name": "Ann", "age": 43}, {"name": "Mo", "age": 42}, {"id": 7}]}'
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ('$.staff[?(@.name=="Ann")].age', [43]),
+        ("$.staff[?(@.age > 42 || @.name == 'Mo')].name", ["Ann", "Mo"]),
+        ("$.staff[?(@.age>42 && @.age<44)].age", [43]),
+        ('$.staff[?(@.name == "a)]b")]', []),  # a bracket inside a string ends nothing
+        ("$.staff[?(@.id)].id", [7]),
+    ],
+)
+def test_jsonpath_filters_keep_the_elements_they_hold_for(path: str, value: object) -> None:
+    """Argo's expression-destructure-json-complex: filters over `@` (PaesslerAG/jsonpath)."""
+    assert evaluate(f"jsonpath(doc, {path!r})", {"doc": EMPLOYEES}) == value
+
+
+def test_an_unclosed_jsonpath_filter_is_an_error() -> None:
+    with pytest.raises(ExprError, match="unclosed filter"):
+        evaluate("jsonpath(doc, '$.staff[?(@.age > 1]')", {"doc": EMPLOYEES})

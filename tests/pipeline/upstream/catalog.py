@@ -59,7 +59,7 @@ class Example:
     files: tuple[Path, ...]
     expect_success: bool = True
     out_of_scope: str | None = None
-    document: str | None = None  # the Workflow's name, when its file holds several
+    document: str | None = None  # the Workflow's (PipelineRun's) name, when its file holds several
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -202,20 +202,24 @@ def _argo_dependencies(
 
 
 def tekton_examples() -> list[Example]:
+    """One example per PipelineRun: Tekton's test creates each run of a file (with the file's
+    other objects) and waits for every one; a file of several gives `path#name` ids."""
     out: list[Example] = []
     for path in sorted(TEKTON.rglob("*.yaml")):
         docs = _documents(path)
-        if not any(d.get("kind") == "PipelineRun" for d in docs):
-            continue
-        out.append(
-            Example(
-                "tekton",
-                _rel(path),
-                (path,),
-                expect_success=not path.stem.endswith("-fail"),
-                out_of_scope=_tekton_scope(path, docs),
+        runs = [d for d in docs if d.get("kind") == "PipelineRun"]
+        for run in runs:
+            several = len(runs) > 1
+            out.append(
+                Example(
+                    "tekton",
+                    f"{_rel(path)}#{_name(run)}" if several else _rel(path),
+                    (path,),
+                    expect_success=not path.stem.endswith("-fail"),
+                    out_of_scope=_tekton_scope(path, docs),
+                    document=_name(run) if several else None,
+                )
             )
-        )
     return out
 
 

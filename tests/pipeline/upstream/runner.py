@@ -113,18 +113,24 @@ def host_sandbox() -> tuple[Sandbox, str | None]:
     return make_sandbox("auto", network=False)
 
 
+RUNS = ("Workflow", "CronWorkflow", "PipelineRun")
+
+
 def load(example: Example) -> PipelineRunSpec:
-    """`load_run` on the example's files; from a file of several Workflows, Argo's e2e submits
-    one at a time, so only this one (and no CronWorkflow) is given with the other objects."""
+    """`load_run` on the example's files; from a file of several Workflows (PipelineRuns),
+    Argo's e2e (Tekton's) submits one at a time, so only this one (and no CronWorkflow) is
+    given with the other objects."""
     if example.document is None:
         return load_run(list(example.files))
     docs = []
     for path in example.files:
         for doc in load_file(path):
             data: Any = doc.data
-            runnable = isinstance(data, dict) and data.get("kind") in ("Workflow", "CronWorkflow")
-            name = (data.get("metadata") or {}).get("name") if runnable else None
-            if not runnable or (data.get("kind") == "Workflow" and name == example.document):
+            runnable = isinstance(data, dict) and data.get("kind") in RUNS
+            meta = (data.get("metadata") or {}) if runnable else {}
+            name = meta.get("name") or meta.get("generateName")
+            chosen = data.get("kind") != "CronWorkflow" and name == example.document
+            if not runnable or chosen:
                 docs.append(doc)
     return run_from_documents(docs, None, Source(str(example.files[0]), 1))
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from foredeck.execute.sandbox import Sandbox
 from foredeck.types import PipelineError, Source
 from tests.kit.containers import Store
 from tests.kit.standins import standin_gaps
+from tests.pipeline.upstream import catalog
 from tests.pipeline.upstream.catalog import Engine, Example
 from tests.pipeline.upstream.reasons import error_reason, missing_commands
 from tests.pipeline.upstream.runner import (
@@ -193,6 +196,45 @@ def test_a_file_of_several_workflows_gives_one_example_each(tmp_path: Path) -> N
     )
     example = Example("argo", "argo/two.yaml#second", (file,), document="second")
     assert load(example).pipeline.name == "second"
+
+
+TWO_RUNS = """\
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: say}
+spec:
+  params: [{name: m}]
+  steps: [{name: s, image: alpine, script: "echo $(params.m)"}]
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata: {name: first}
+spec:
+  pipelineSpec:
+    tasks: [{name: a, taskRef: {name: say}, params: [{name: m, value: one}]}]
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata: {generateName: second-}
+spec:
+  pipelineSpec:
+    tasks: [{name: b, taskRef: {name: say}, params: [{name: m, value: two}]}]
+"""
+
+
+def test_a_file_of_several_pipelineruns_gives_one_example_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tekton's test creates every PipelineRun of a file (with its other objects)."""
+    folder = tmp_path / "tekton" / "pipelineruns"
+    folder.mkdir(parents=True)
+    (folder / "two.yaml").write_text(TWO_RUNS)
+    monkeypatch.setattr(catalog, "DATA", tmp_path)
+    monkeypatch.setattr(catalog, "TEKTON", folder)
+    found = catalog.tekton_examples()
+    ids = [e.id for e in found]
+    assert ids == ["tekton/pipelineruns/two.yaml#first", "tekton/pipelineruns/two.yaml#second-"]
+    assert [[t.name for t in load(e).pipeline.tasks] for e in found] == [["a"], ["b"]]
 
 
 def test_an_example_its_images_explain_runs_again_in_them(

@@ -65,7 +65,15 @@ from foredeck.pipeline.model import (
     RetryStrategy,
     WhenExpression,
 )
-from foredeck.pipeline.predicates import NO_CONTINUE, AllOf, ContinueOn, Is, Predicate, tasks_of
+from foredeck.pipeline.predicates import (
+    NO_CONTINUE,
+    AllOf,
+    ContinueOn,
+    Is,
+    Predicate,
+    all_done,
+    tasks_of,
+)
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -221,7 +229,7 @@ def _node(
     args = call_arguments(call, where)
     own_whens, item_whens, waits = item_guards(call, scope, w.params, args, where)
     whens = frame.whens + [g for g in own_whens if g not in frame.whens]
-    deps = [*frame.deps, *waits]
+    deps = [*frame.deps, *(t for test in waits for t in tasks_of(test) if t not in frame.deps)]
     scope.starting = starts_with_workflow(w, deps, scope.finally_)
     kind = template_kind(template)
     if kind in ("dag", "steps"):
@@ -267,9 +275,8 @@ def _node(
     task = leaf_task(w, ir_name, leaf, bound, deps, whens, matrix, src(call), scope.finally_, name)
     task.retry = template_retry(w, template)
     task.item_when = item_whens
-    task.depends, task.continue_on = frame.depends, continues
-    if task.depends is not None and waits:  # `{{tasks.A.status}} == Succeeded` in `when`
-        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
+    task.continue_on = continues
+    task.depends = _status_depends(w, frame.depends, deps, waits)
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
@@ -292,15 +299,37 @@ def _outcome_rules(
     node: Node,
     depends: Predicate | None,
     continues: ContinueOn,
-    waits: list[str],
+    waits: list[Predicate],
 ) -> None:
     """A sub-graph call's `depends` and `continueOn`, on the one IR task that calls it."""
     task = next((t for t in (*w.tasks, *w.finally_tasks) if t.name == node.task), None)
     if task is None:
         return
-    task.depends, task.continue_on = depends, continues
-    if task.depends is not None and waits:
-        task.depends = AllOf((task.depends, *(Is(t, "Succeeded") for t in waits)))
+    task.continue_on = continues
+    task.depends = _status_depends(w, depends, task.run_after, waits)
+
+
+def _status_depends(
+    w: Workflow, depends: Predicate | None, deps: list[str], waits: list[Predicate]
+) -> Predicate | None:
+    """A task's `depends` with the status tests of its `when` (`waits`) required too. Without a
+    `depends`, `A.Succeeded` goes without saying when A's failure stops the run; any other
+    test (or A continuing on failure) needs the default rule written out: each earlier task
+    done, as it continues."""
+    ir_tasks = {t.name: t for t in w.tasks}
+
+    def continues(name: str) -> ContinueOn:
+        task = ir_tasks.get(name)
+        return task.continue_on if task is not None else NO_CONTINUE
+
+    def implied(test: Predicate) -> bool:
+        return isinstance(test, Is) and test.outcome == "Succeeded" and not continues(test.task)
+
+    if depends is None and all(implied(test) for test in waits):
+        return None
+    if depends is None:
+        depends = all_done(deps, continues)
+    return AllOf((depends, *waits)) if waits else depends
 
 
 def _ir_depends(

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from foredeck.pipeline.argo.fields import as_list, as_map, at, check_keys, fail, scalar, unsupported
+from foredeck.pipeline.argo.item_when import reads_item_fields
 from foredeck.pipeline.argo.state import Scope, Workflow
 from foredeck.pipeline.argo.tags import call_text
 from foredeck.pipeline.model import Matrix
@@ -39,17 +40,24 @@ def loop(
             raise fail(source, f"{where}: argument {arg!r} uses {{{{item}}}} without a loop")
         return None
     key = keys[0]
-    if not looping and key == "withParam" and "{{" in str(call[key]):
+    whole_items = reads_item_fields(call, looping)  # `when` reads the items themselves
+    if not looping and not whole_items and key == "withParam" and "{{" in str(call[key]):
         why = "withParam from a run-time value but no argument uses {{item}}"
         raise fail(at(call, key), f"{where}: {why}")
     if key == "withParam":
-        items = _with_param(w, call, looping, scope, where)
+        items = _with_param(w, call, looping, scope, where, whole_items)
         if isinstance(items, Matrix):
             return items
     elif key == "withSequence":
-        items = sequence(call["withSequence"], at(call, key), f"{where} withSequence")
+        swhere = f"{where} withSequence"
+        runtime = runtime_sequence(call["withSequence"], at(call, key), scope, w, swhere)
+        if runtime is not None:
+            return Matrix(items=runtime, item_params=_item_params(w, looping, scope, where))
+        items = sequence(call["withSequence"], at(call, key), swhere)
     else:
         items = as_list(call["withItems"], at(call, "withItems"), f"{where} withItems")
+    if whole_items:  # each instance keeps its item, for its guards to read
+        return Matrix(items=json.dumps(items), item_params=_item_params(w, looping, scope, where))
     rows: list[dict[str, str]] = []
     for item in items:
         if isinstance(item, dict):
@@ -84,6 +92,7 @@ def _with_param(
     looping: dict[str, tuple[str, Source]],
     scope: Scope,
     where: str,
+    whole_items: bool = False,
 ) -> list[Any] | Matrix:
     """Literal JSON -> its items. A parameter or a task's result read by one argument that is
     exactly `{{item}}` -> a matrix over the `[*]` expression of an array (Tekton's form);
@@ -105,16 +114,23 @@ def _with_param(
         re.fullmatch(r"\s*\{\{\s*item\s*\}\}\s*", value) for value, _ in looping.values()
     )
     m = re.fullmatch(r"\$\((params\.[^.()\s]+|tasks\.[^.()\s]+\.results\.[^.()\s]+)\)", text)
+    whole = whole and not whole_items
     if not expression and whole and _runtime_json(w, text):
         return Matrix(params={next(iter(looping)): text})  # JSON text parsed at run time
     if whole and m and _typed(w, m.group(1)):
         _make_array(w, m.group(1), source, where)
         return Matrix(params={next(iter(looping)): f"$({m.group(1)}[*])"})
-    item_params = {
+    return Matrix(items=text, item_params=_item_params(w, looping, scope, where))
+
+
+def _item_params(
+    w: Workflow, looping: dict[str, tuple[str, Source]], scope: Scope, where: str
+) -> dict[str, str]:
+    """The looping arguments as texts over `$(item...)`, filled from each item at run time."""
+    return {
         arg: call_text(value, scope, w.params, vsource, f"{where} argument {arg!r}", _RUNTIME)
         for arg, (value, vsource) in looping.items()
     }
-    return Matrix(items=text, item_params=item_params)
 
 
 class _RuntimeItem(dict[str, str]):
@@ -188,6 +204,44 @@ def _make_array(w: Workflow, path: str, source: Source, where: str) -> None:
     for result in spec.results:
         if result.name == parts[3]:
             result.type = "array"
+
+
+_ONE_REF = re.compile(r"\$\((?!=)[^()\s]+\)")
+
+
+def runtime_sequence(raw: Any, source: Source, scope: Scope, w: Workflow, where: str) -> str | None:
+    """A `withSequence` whose numbers are known only at run time (`end: "{{steps.a.outputs.
+    result}}"`) as an IR expression giving the JSON list of its items (`Matrix.items`); None
+    when every number is written out (`sequence` expands it now). Argo counts down when
+    end < start, and `count: 0` gives no items."""
+    spec = as_map(raw, source, where)
+    check_keys(spec, {"count", "start", "end", "format"}, set(), where)
+    texts = {k: scalar(spec[k], at(spec, k), where) for k in ("count", "start", "end") if k in spec}
+    if not any("{{" in text for text in texts.values()):
+        return None
+    if scalar(spec.get("format", "%d"), at(spec, "format"), where) != "%d":
+        why = "with numbers known only at run time (only the default %d)"
+        raise unsupported(spec, "format", where, why)
+    if ("count" in texts) == ("end" in texts):
+        raise fail(source, f"{where}: needs either `count` or `end`")
+    numbers: dict[str, str] = {}
+    for key, text in texts.items():
+        value = call_text(text, scope, w.params, at(spec, key), f"{where} {key}").strip()
+        if _ONE_REF.fullmatch(value):
+            numbers[key] = f"asInt({value})"
+        elif re.fullmatch(r"-?\d+", value):
+            numbers[key] = value
+        else:
+            message = f"{where}: {key} must be an integer or one value known at run time"
+            raise fail(at(spec, key), f"{message}, not {text!r}")
+    start = numbers.get("start", "0")
+    if "count" in numbers:
+        items = f"map(0..({numbers['count']} - 1), string({start} + #))"
+    else:
+        end = numbers["end"]
+        down = f"map(0..({start} - {end}), string({start} - #))"
+        items = f"({start} <= {end} ? map({start}..{end}, string(#)) : {down})"
+    return f"$(=toJson({items}))"
 
 
 MAX_SEQUENCE = 10_000

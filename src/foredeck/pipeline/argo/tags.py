@@ -67,6 +67,16 @@ def translate(text: str, resolve: Callable[[str], str], source: Source, where: s
     return _ANY_TAG.sub(repl, text)
 
 
+def _one_expression(value: str) -> str | None:
+    """The expr-lang of `value` when it is exactly one IR expression `$(= ...)`, else None."""
+    from foredeck.pipeline.exprlang.embed import Embedded, split
+
+    if not value.startswith(START):
+        return None
+    parts = split(value)
+    return parts[0].expr if len(parts) == 1 and isinstance(parts[0], Embedded) else None
+
+
 def expression(text: str, resolve: Callable[[str], str], source: Source, where: str) -> str:
     """`{{=text}}` as the IR's `$(= ...)`; syntax errors and unknown functions fail here."""
     from foredeck.pipeline.exprlang.api import check, compile_expr, evaluate, go_format, is_constant
@@ -89,6 +99,10 @@ def expression(text: str, resolve: Callable[[str], str], source: Source, where: 
                 continue
             if _ONE_REF.fullmatch(value.strip()):
                 return value.strip(), used
+            inner = _one_expression(value.strip())
+            if inner is not None and first is None and parts[used - 1] == "json":
+                # a JSON text the IR computes (`workflow.parameters.json`): inlined
+                return f"({inner})", used
             if "$(" in value:
                 if first is not None:  # a longer path failed: its reason, not this prefix's
                     break

@@ -6,8 +6,9 @@ of one value, `!(...)` around one test. Any other `when` is kept whole as a gova
 (`govaluate_guard`): its tags become IR references and `{{=...}}` expressions, its syntax is
 checked now (an error names the file and line), and the executor substitutes and evaluates it as
 Argo does. Outside the exit handler, `{{tasks.A.status}} == Succeeded` means "A ran and passed"
-(a failure stops the IR run): the task waits for A and inherits its guards. Other status tests
-need running after a failure, which the IR cannot do yet; they are refused in `guards`.
+(a failure stops the IR run): the task waits for A and inherits its guards. A test of another
+phase (`{{steps.A.status}} == Failed`, A continuing on failure) becomes a dependency predicate
+(`A.Failed`) the task's `depends` requires: where Argo skips the task, the IR omits it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from foredeck.pipeline.argo.fields import at, fail
 from foredeck.pipeline.argo.state import Scope
 from foredeck.pipeline.argo.tags import TAG, call_text
 from foredeck.pipeline.model import ParamSpec, WhenExpression, WhenOperator, govaluate_guard
+from foredeck.pipeline.predicates import AnyOf, Is, Not, Outcome, Predicate
 from foredeck.types import Source
 from foredeck.yamlsrc import SourceMap
 
@@ -175,10 +177,18 @@ _WORKFLOW_PHASE = {"Succeeded": ["Succeeded", "Completed"], "Failed": ["Failed"]
 _WORKFLOW_PHASE |= {"Error": ["Failed"]}
 
 
+# Argo node phases as outcomes of the IR's dependency predicates.
+_OUTCOME: dict[str, Outcome] = {"Succeeded": "Succeeded", "Failed": "Failed", "Error": "Errored"}
+_OUTCOME |= {"Skipped": "Skipped", "Omitted": "Omitted"}
+
+
 def guards(
     call: SourceMap, scope: Scope, params: Mapping[str, ParamSpec], where: str
-) -> tuple[list[WhenExpression], list[str]]:
-    """The task's guards, plus the tasks a `{{tasks.A.status}} == Succeeded` test waits for."""
+) -> tuple[list[WhenExpression], list[Predicate]]:
+    """The task's guards, plus the status tests of earlier tasks it waits for, as predicates:
+    `{{tasks.A.status}} == Succeeded` is `A.Succeeded`; outside the exit handler any other
+    phase test of one task (`{{steps.A.status}} == Failed`, after A's `continueOn`) is the
+    predicate of those phases, which the task's `depends` then requires."""
     if "when" not in call:
         return [], []
     text = call["when"]
@@ -190,7 +200,7 @@ def guards(
     except _WhenSyntax:
         return [_expression_guard(text, scope, params, source, where)], []
     out: list[WhenExpression] = []
-    waits: list[str] = []
+    waits: list[Predicate] = []
     for atom in _merge_notin(atoms):
         if atom.ref == "item" or atom.ref.startswith("item."):
             raise fail(source, f"{where}: `when` may not depend on {{{{item}}}}")
@@ -200,12 +210,18 @@ def guards(
             # run, "A succeeded" is "A ran and was not skipped": wait for A, share its guards.
             node = scope.nodes[status.group(1)]
             if atom.operator == "in" and set(atom.values) == {"Succeeded"}:
-                waits.extend(node.leaves)
+                waits.extend(Is(leaf, "Succeeded") for leaf in node.leaves)
                 out.extend(w for w in node.whens if w not in out)
                 continue
-            message = f"{where}: `when: {text}`: outside the exit handler only "
-            message += f"`{{{{{atom.ref}}}}} == Succeeded` is supported (use `depends`)"
-            raise fail(source, message)
+            unknown = [v for v in atom.values if v not in _OUTCOME]
+            if node.leaves != [node.task] or node.task is None or unknown:
+                message = f"{where}: `when: {text}`: outside the exit handler only a phase "
+                message += f"({', '.join(_OUTCOME)}) of one task is supported (use `depends`)"
+                raise fail(source, message)
+            tests = tuple(Is(node.task, _OUTCOME[v]) for v in atom.values)
+            test: Predicate = tests[0] if len(tests) == 1 else AnyOf(tests)
+            waits.append(test if atom.operator == "in" else Not(test))
+            continue
         out.append(_guard(atom, scope, params, source, where))
     return out, waits
 

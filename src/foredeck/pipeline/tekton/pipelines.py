@@ -2,7 +2,8 @@
 
 Tekton propagates params and workspaces: an inline `taskSpec` may use the pipeline's without
 declaring them. `_propagate` makes that explicit in the IR (declared on the task, bound by the
-pipeline task), so that validation and every back end see plain declarations.
+pipeline task), so that validation and every back end see plain declarations; so does
+`result_refs` for the results of earlier tasks its steps read.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from foredeck.pipeline.tekton.fields import (
     str_list,
     timeout_field,
 )
+from foredeck.pipeline.tekton.result_refs import bind_result_refs
 from foredeck.pipeline.tekton.tasks import param_specs, task_spec
 from foredeck.types import PipelineError, Source
 from foredeck.yamlsrc import SourceMap
@@ -152,7 +154,9 @@ def _matrix(task: SourceMap, what: str) -> Matrix:
             )
         matrix.params[name] = value
     for item in map_list(m, "include", f"{what} matrix"):
-        check_fields(item, ("name", "params"), f"{what} matrix include")
+        check_fields(item, ("name", "params", "when"), f"{what} matrix include")
+        if "when" in item:
+            matrix.include_when[len(matrix.include)] = _when(item, f"{what} matrix include")
         values, isources = name_values(item, "params", f"{what} matrix include")
         combo: dict[str, str] = {}
         for name, value in values.items():
@@ -368,6 +372,7 @@ def pipeline_spec(
             PipelineResult(rname, value, str_field(item, "description", rwhat) or "", item.source)
         )
     pipeline.description = str_field(spec, "description", what) or ""
+    bind_result_refs(pipeline)
     _propagate(pipeline)
     refuse_child_results(pipeline)
     return pipeline

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, get_args
 
 from foredeck.pipeline.model import (
     ParamSpec,
@@ -73,7 +74,7 @@ _STEP_TEMPLATE_FIELDS = ("image", "env", "workingDir", *_CLUSTER_FIELDS)
 _PARAM_FIELDS = ("name", "type", "default", "description", "properties", "enum")
 
 
-_RESULT_FIELDS = ("name", "type", "description", "properties")
+_RESULT_FIELDS = ("name", "type", "description", "properties", "default")
 
 
 _TASK_WORKSPACE_FIELDS = ("name", "description", "optional", "readOnly")
@@ -134,9 +135,13 @@ def _results(m: SourceMap, what: str) -> list[ResultSpec]:
         name = name_of(item, f"{what} result")
         rwhat = f"{what} result {name!r}"
         rtype = param_type(item, rwhat, None)
-        out.append(
-            ResultSpec(name, rtype, str_field(item, "description", rwhat) or "", item.source)
-        )
+        result = ResultSpec(name, rtype, str_field(item, "description", rwhat) or "", item.source)
+        if "default" in item and item["default"] is not None:
+            result.default = param_value(item["default"], item.at("default"), rwhat)
+            if value_type(result.default) != rtype:
+                message = f"{rwhat}: default is {value_type(result.default)}, not {rtype}"
+                raise PipelineError(item.at("default"), message)
+        out.append(result)
     return out
 
 
@@ -154,14 +159,15 @@ def env_of(m: SourceMap, what: str) -> dict[str, str]:
     return env
 
 
-def _on_error(m: SourceMap, what: str) -> StepOnError:
+def _on_error(m: SourceMap, what: str) -> str:
+    """`onError`: continue or stopAndFail, or a param reference resolved when the step runs."""
     value = str_field(m, "onError", what)
-    if value is None or value == "stopAndFail":
+    if value is None:
         return "stopAndFail"
-    if value == "continue":
-        return "continue"
+    if value in get_args(StepOnError) or re.fullmatch(r"\$\(params\.[^()\s]+\)", value.strip()):
+        return value.strip()
     raise PipelineError(
-        m.at("onError"), f"{what}: onError {value!r} is not continue or stopAndFail"
+        m.at("onError"), f"{what}: onError {value!r} is not continue, stopAndFail or a param"
     )
 
 

@@ -1,0 +1,80 @@
+"""`when` over an earlier step's phase (`{{steps.A.status}} == Failed`) outside the exit handler:
+a dependency predicate on A's outcome, after A continues on its failure."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from foredeck.execute.local import run_pipeline
+from foredeck.pipeline.emit import emit
+from foredeck.pipeline.load import load_pipeline_text
+from foredeck.pipeline.predicates import ContinueOn, render, tasks_of
+
+pytestmark = pytest.mark.timeout(60)
+
+WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: status-when-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: flaky
+            template: fail
+            continueOn:
+              failed: true
+        - - name: on-failure
+            template: ok
+            when: "{{steps.flaky.status}} == Failed"
+          - name: on-success
+            template: ok
+            when: "{{steps.flaky.status}} == Succeeded"
+          - name: not-failed
+            template: ok
+            when: "{{steps.flaky.status}} != Failed"
+    - name: fail
+      container:
+        image: alpine:3.19
+        command: [sh, -c, "exit 1"]
+    - name: ok
+      container:
+        image: alpine:3.19
+        command: [echo, ok]
+"""
+
+
+def test_a_phase_test_of_an_earlier_step_is_a_predicate_on_its_outcome() -> None:
+    tasks = {t.name: t for t in load_pipeline_text(WORKFLOW, "wf.yaml").pipeline.tasks}
+    for name in ("on-failure", "on-success", "not-failed"):
+        assert tasks[name].when == []
+        assert tasks[name].run_after == ["flaky"]
+        assert tasks[name].depends is not None and tasks_of(tasks[name].depends) == ["flaky"]
+
+    def continues(name: str) -> ContinueOn:
+        return tasks[name].continue_on
+
+    depends = {name: tasks[name].depends for name in ("on-failure", "on-success", "not-failed")}
+    rendered = {name: render(d, continues) for name, d in depends.items() if d is not None}
+    # flaky continues on failure: its success is no longer implied by the run going on.
+    assert rendered == {
+        "on-failure": "flaky && flaky.Failed",
+        "on-success": "flaky && flaky.Succeeded",
+        "not-failed": "flaky && !flaky.Failed",
+    }
+
+
+def test_only_the_step_whose_phase_test_holds_runs(tmp_path: Path) -> None:
+    run = load_pipeline_text(WORKFLOW, "wf.yaml")
+    result = asyncio.run(run_pipeline(run, tmp_path / "out", parallel=2))
+    statuses = {name: task.status for name, task in result.tasks.items()}
+    assert statuses["flaky"] == "Failed"
+    assert statuses["on-failure"] == "Succeeded"
+    assert statuses["on-success"] == "Skipped"
+    assert statuses["not-failed"] == "Skipped"
+    assert "depends: flaky && flaky.Failed" in emit(run, "argo")
