@@ -54,8 +54,8 @@ def test_a_phase_test_of_an_earlier_step_is_a_predicate_on_its_outcome() -> None
     for name in ("on-failure", "on-success", "not-failed"):
         assert tasks[name].when == []
         assert tasks[name].run_after == ["flaky"]
-        depends = tasks[name].depends
-        assert depends is not None and tasks_of(depends) == ["flaky"]
+        predicate = tasks[name].depends
+        assert predicate is not None and tasks_of(predicate) == ["flaky"]
 
     def continues(name: str) -> ContinueOn:
         return tasks[name].continue_on
