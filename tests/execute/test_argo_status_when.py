@@ -79,3 +79,82 @@ def test_only_the_step_whose_phase_test_holds_runs(tmp_path: Path) -> None:
     assert statuses["on-success"] == "Skipped"
     assert statuses["not-failed"] == "Skipped"
     assert "depends: flaky && flaky.Failed" in emit(run, "argo")
+
+
+def test_a_steps_template_whose_skipped_steps_follow_a_continued_failure_succeeds(
+    tmp_path: Path,
+) -> None:
+    """Argo's step group fails only on a step that failed and does not continue (steps.go):
+    `flaky` continues on its failure and the other steps are skipped by their `when`, so the
+    workflow Succeeds (Argo's status-reference example). It ended Failed: the skipped steps
+    inherited flaky's failure by the DAG rule."""
+    run = load_pipeline_text(WORKFLOW, "wf.yaml")
+    result = asyncio.run(run_pipeline(run, tmp_path / "out", parallel=2))
+    assert result.tasks["on-success"].status == "Skipped"
+    assert result.status == "Succeeded"
+
+
+DAG_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: dag-status-when-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - name: flaky
+            template: fail
+            continueOn:
+              failed: true
+          - name: on-success
+            template: ok
+            depends: flaky.Succeeded
+    - name: fail
+      container:
+        image: alpine:3.19
+        command: [sh, -c, "exit 1"]
+    - name: ok
+      container:
+        image: alpine:3.19
+        command: [echo, ok]
+"""
+
+STOPPING_STEPS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: steps-stop-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: broken
+            template: fail
+        - - name: after
+            template: ok
+            when: "{{steps.broken.status}} == Succeeded"
+    - name: fail
+      container:
+        image: alpine:3.19
+        command: [sh, -c, "exit 1"]
+    - name: ok
+      container:
+        image: alpine:3.19
+        command: [echo, ok]
+"""
+
+
+@pytest.mark.parametrize(("text", "status"), [(DAG_WORKFLOW, "Failed"), (STOPPING_STEPS, "Failed")])
+def test_a_dag_leaf_kept_from_running_and_an_uncontinued_step_failure_still_fail(
+    tmp_path: Path, text: str, status: str
+) -> None:
+    """In a DAG, a leaf omitted after its parent failed inherits the failure even when the
+    parent continues on it (Argo's dag.go: branch phases); in steps, a failure no step
+    continues on fails the template, whatever is skipped after it."""
+    run = load_pipeline_text(text, "wf.yaml")
+    result = asyncio.run(run_pipeline(run, tmp_path / "out", parallel=2))
+    assert result.status == status

@@ -101,8 +101,11 @@ def _failure_reaches_a_leaf(
 ) -> bool:
     """Argo's rule for a DAG: a task that ran has its own phase; one that did not inherits the
     worst phase of its parents; the run fails when a leaf's phase is a failure the leaf does
-    not continue on (so a failure handled by a task that ran after it fails nothing)."""
+    not continue on (so a failure handled by a task that ran after it fails nothing). A step
+    of a steps template (`step_rule`) that did not run inherits no failure its parent continues
+    on: its step group, and so the template, succeeded (Argo's steps.go)."""
     names = [t.name for t in pipeline.tasks]
+    by_name = {t.name: t for t in pipeline.tasks}
     branch: dict[str, str] = {}
     pending = list(names)
     while pending:  # in dependency order (validation excluded cycles)
@@ -113,7 +116,12 @@ def _failure_reaches_a_leaf(
                 continue
             phase = outcome(records[name], guarded_off) or "Omitted"
             if phase in ("Skipped", "Omitted"):
-                inherited = [branch[p] for p in sorted(parents)]
+                step = by_name[name].step_rule
+                inherited = [
+                    branch[p]
+                    for p in sorted(parents)
+                    if not (step and continues(by_name[p], records[p], guarded_off))
+                ]
                 phase = next((p for p in inherited if p in ("Failed", "Errored")), "Succeeded")
             branch[name] = phase
             progressed.append(name)

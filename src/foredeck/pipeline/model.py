@@ -436,6 +436,10 @@ class PipelineTask:
     # is Skipped. The dependents of `hook_of` also wait for its hooks (`execute/hooks.py`).
     trigger: str | None = None
     hook_of: str | None = None
+    # An Argo step (of a `steps` template): skipped or omitted, it fails nothing on a failure an
+    # earlier step continues on, as a step group fails only on a step that failed and does not
+    # continue (Argo's steps.go); a DAG task so kept from running inherits that failure (dag.go).
+    step_rule: bool = False
 
 
 @dataclass

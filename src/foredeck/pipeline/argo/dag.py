@@ -239,7 +239,7 @@ def _node(
         if loops or hooked or bounded or recursive(w, target_coll, template):
             site = CallSite(ir_name, deps, whens, src(call), where, scope, item_whens)
             node = graph_call(w, call, template, target_coll, args, site, group)
-            _outcome_rules(w, node, frame.depends, continues, waits)
+            _outcome_rules(w, node, frame.depends, continues, waits, scope.kind == "steps")
             return node
         if continues:
             why = "on a nested dag/steps call (put it on the tasks inside)"
@@ -277,6 +277,7 @@ def _node(
     task.item_when = item_whens
     task.continue_on = continues
     task.depends = _status_depends(w, frame.depends, deps, waits)
+    task.step_rule = scope.kind == "steps"
     if scope.finally_:
         if task.run_after:
             why = "an exit handler with ordered steps: IR finally tasks all run in parallel"
@@ -300,11 +301,14 @@ def _outcome_rules(
     depends: Predicate | None,
     continues: ContinueOn,
     waits: list[Predicate],
+    step: bool,
 ) -> None:
-    """A sub-graph call's `depends` and `continueOn`, on the one IR task that calls it."""
+    """A sub-graph call's `depends`, `continueOn` and outcome rule (`step`: a call in a steps
+    template), on the one IR task that calls it."""
     task = next((t for t in (*w.tasks, *w.finally_tasks) if t.name == node.task), None)
     if task is None:
         return
+    task.step_rule = step
     task.continue_on = continues
     task.depends = _status_depends(w, depends, task.run_after, waits)
 
