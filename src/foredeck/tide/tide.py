@@ -187,18 +187,14 @@ class Tide:
             branches.setdefault(pr.base.ref, []).append(pr)
         for branch, prs in sorted(branches.items()):
             base_sha = await client.get_branch_sha(org, repo, branch)
-            entries = [
-                await self._entry(
-                    client, jobs, tide, org, repo, pr, base_sha, statuses.get(pr.head.sha, [])
-                )
-                for pr in prs
-            ]
+            at = _Pool(client, jobs, tide, org, repo, branch, base_sha)
+            entries = [await self._entry(at, pr, statuses.get(pr.head.sha, [])) for pr in prs]
             if blockers:
                 why = f"Merging is blocked by issue #{blockers[0].number}"
                 for entry in entries:
                     entry.misses = [*(entry.misses or []), why]
-            decided = await self._decide(client, jobs, tide, org, repo, branch, entries, base_sha)
-            merged = await self._act(client, tide, org, repo, branch, base_sha, decided, result)
+            decided = await self._decide(at, entries)
+            merged = await self._act(at, decided, result)
             pool = PoolState(org, repo, branch, base_sha, decided.action)
             for entry in entries:
                 state, why = _tide_status(entry, decided)
@@ -213,48 +209,33 @@ class Tide:
                     result.statuses += 1
             result.pools.append(pool)
 
-    async def _entry(
-        self,
-        client: TideClient,
-        jobs: JobConfig,
-        tide: TideConfig,
-        org: str,
-        repo: str,
-        pr: PullRequest,
-        base_sha: str,
-        statuses: Sequence[CommitStatus],
-    ) -> Entry:
-        branch = pr.base.ref
-        approved = wants_reviews(tide, org, repo) and await client.review_approved(
+    async def _entry(self, at: _Pool, pr: PullRequest, statuses: Sequence[CommitStatus]) -> Entry:
+        tide, org, repo = at.tide, at.org, at.repo
+        approved = wants_reviews(tide, org, repo) and await at.client.review_approved(
             org, repo, pr.number
         )
         misses = pool_misses(tide, pr, approved)
+        jobs = at.jobs
         if misses is None and self._in_repo.enabled(org, repo):  # a checkout: pool members only
-            found = await self._in_repo.jobs(jobs, self._refs(org, repo, branch, base_sha, [pr]))
+            found = await self._in_repo.jobs(jobs, self._refs(at, [pr]))
             if isinstance(found, str):
                 misses = [found]  # fail closed: what must pass is not known
             else:
                 jobs = found
-        presubmits = await self._presubmits(client, jobs, org, repo, branch, [pr])
-        required = required_for(tide, org, repo, branch, presubmits)
+        required = required_for(tide, org, repo, at.branch, await self._presubmits(at, jobs, [pr]))
         return Entry(pr, misses, required, judge(required, statuses))
 
     async def _presubmits(
-        self,
-        client: TideClient,
-        jobs: JobConfig,
-        org: str,
-        repo: str,
-        branch: str,
-        prs: Sequence[PullRequest],
+        self, at: _Pool, jobs: JobConfig, prs: Sequence[PullRequest]
     ) -> list[Presubmit]:
-        """The presubmits of `jobs` that run for the changes of `prs` together."""
-        full = f"{org}/{repo}"
+        """The presubmits of `jobs` (central, or with a tree's in-repo ones) that run for the
+        changes of `prs` together."""
+        full = f"{at.org}/{at.repo}"
         changes: list[str] = []
-        if wants_changes(jobs.presubmits.get(full, ()), branch):
+        if wants_changes(jobs.presubmits.get(full, ()), at.branch):
             for pr in prs:
-                changes += await self._changed_files(client, org, repo, pr)
-        return jobs.presubmits_to_run(full, branch, sorted(set(changes)))
+                changes += await self._changed_files(at.client, at.org, at.repo, pr)
+        return jobs.presubmits_to_run(full, at.branch, sorted(set(changes)))
 
     async def _changed_files(
         self, client: TideClient, org: str, repo: str, pr: PullRequest
@@ -269,72 +250,42 @@ class Tide:
             self._changes[key] = found
         return found
 
-    async def _decide(
-        self,
-        client: TideClient,
-        jobs: JobConfig,
-        tide: TideConfig,
-        org: str,
-        repo: str,
-        branch: str,
-        entries: list[Entry],
-        base: str,
-    ) -> Plan:
+    async def _decide(self, at: _Pool, entries: list[Entry]) -> Plan:
+        org, repo, base = at.org, at.repo, at.base
         ready = {e.pr.number: e.pr.head.sha for e in entries if e.ready}
         runs = latest_presubmits(self._engine, org, repo, ready)
-        done = batches(self._engine, org, repo, branch, base) if ready else {}
-        limit = tide.batch_limit(org, repo)
+        done = batches(self._engine, org, repo, at.branch, base) if ready else {}
+        limit = at.tide.batch_limit(org, repo)
         if not ready or not self._in_repo.enabled(org, repo):
             return plan(entries, base, runs, done, limit)
         # A batch's own tree says what it must pass: read for the batches that may merge now,
         # and for a new one only once the plan starts it.
         trees: dict[PullKey, list[Presubmit]] = {}
         for members in finished_batches(entries, done):
-            found = await self._batch_tree(client, jobs, tide, org, repo, branch, base, members)
+            found = await self._batch_tree(at, members)
             if found is not None:
                 trees[tuple(e.key for e in members)] = found
         decided = plan(entries, base, runs, done, limit, trees)
         if decided.action == "batch":
-            found = await self._batch_tree(
-                client, jobs, tide, org, repo, branch, base, decided.start
-            )
+            found = await self._batch_tree(at, decided.start)
             if found is not None:
                 trees[tuple(e.key for e in decided.start)] = found
                 decided = plan(entries, base, runs, done, limit, trees)
         return decided
 
-    async def _batch_tree(
-        self,
-        client: TideClient,
-        jobs: JobConfig,
-        tide: TideConfig,
-        org: str,
-        repo: str,
-        branch: str,
-        base: str,
-        members: list[Entry],
-    ) -> list[Presubmit] | None:
+    async def _batch_tree(self, at: _Pool, members: list[Entry]) -> list[Presubmit] | None:
         """The required presubmits of the batch's own tree (base and every member merged); None
         when it cannot be read (the plan then takes the union of the members')."""
         prs = [e.pr for e in members]
-        found = await self._in_repo.jobs(jobs, self._refs(org, repo, branch, base, prs))
+        found = await self._in_repo.jobs(at.jobs, self._refs(at, prs))
         if isinstance(found, str):
             return None
-        presubmits = await self._presubmits(client, found, org, repo, branch, prs)
-        return list(required_for(tide, org, repo, branch, presubmits).jobs)
+        presubmits = await self._presubmits(at, found, prs)
+        return list(required_for(at.tide, at.org, at.repo, at.branch, presubmits).jobs)
 
-    async def _act(
-        self,
-        client: TideClient,
-        tide: TideConfig,
-        org: str,
-        repo: str,
-        branch: str,
-        base_sha: str,
-        decided: Plan,
-        result: SyncResult,
-    ) -> set[int]:
+    async def _act(self, at: _Pool, decided: Plan, result: SyncResult) -> set[int]:
         """Merge or start what `decided` says; the numbers merged."""
+        client, tide, org, repo = at.client, at.tide, at.org, at.repo
         merged: set[int] = set()
         for entry in decided.merge:
             pr = entry.pr
@@ -351,7 +302,7 @@ class Tide:
             if self._merges is not None:
                 self._merges.inc()
         if decided.start:
-            refs = self._refs(org, repo, branch, base_sha, [e.pr for e in decided.start])
+            refs = self._refs(at, [e.pr for e in decided.start])
             numbers = ", ".join(f"#{e.pr.number}" for e in decided.start)
             reason = f"tide: {'batch' if decided.action == 'batch' else 'retest'} of {numbers}"
             result.started += await asyncio.to_thread(
@@ -359,16 +310,15 @@ class Tide:
             )
         return merged
 
-    def _refs(
-        self, org: str, repo: str, branch: str, base_sha: str, prs: list[PullRequest]
-    ) -> Refs:
-        links = self._scm.links
+    def _refs(self, at: _Pool, prs: list[PullRequest]) -> Refs:
+        """The refs of `prs` merged on the pool's base, as the jobs Tide starts check out."""
+        org, repo, base_sha, links = at.org, at.repo, at.base, self._scm.links
         made = [
             pull_refs(
                 org=org,
                 repo=repo,
                 repo_link=links.repo(org, repo),
-                base_ref=branch,
+                base_ref=at.branch,
                 base_sha=base_sha,
                 number=pr.number,
                 head_sha=pr.head.sha,
@@ -389,6 +339,20 @@ class Tide:
         if tide is not None and tide.target_url:
             return tide.target_url
         return f"{self._dashboard_url}/tide" if self._dashboard_url else None
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """What a sync knows of the pool it is deciding: the client and config of this sync, and
+    the branch with the base commit its pull requests would merge on."""
+
+    client: TideClient
+    jobs: JobConfig
+    tide: TideConfig
+    org: str
+    repo: str
+    branch: str
+    base: str
 
 
 def _repos(tide: TideConfig, jobs: JobConfig) -> list[tuple[str, str]]:
