@@ -102,10 +102,7 @@ async def checkout_paths(
                     mirror,
                     extra_env=env,
                 )
-    except TimeoutError as exc:
-        record.failed = True
-        raise CheckoutError(f"{refs.org}/{refs.repo}: {exc}", record) from None
-    except CommandFailed as exc:
+    except (TimeoutError, CommandFailed) as exc:  # the lock's wait, a git command: as checkout
         record.failed = True
         raise CheckoutError(f"{refs.org}/{refs.repo}: {exc}", record) from None
     finally:
