@@ -6,6 +6,7 @@ import base64
 import importlib.util
 import random
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 
@@ -95,6 +96,34 @@ def test_longest_secret_wins_over_its_prefix() -> None:
     assert censor.censor(b"[prefix-and-more]") == b"[CENSORED]"
 
 
+@pytest.mark.parametrize("starts", ["hyperscan", "re2"])
+def test_forms_sharing_their_first_bytes_are_told_apart(
+    starts: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hyperscan looks for a form's first bytes (`finder.LITERAL`), or for the shortest form a
+    longer one starts with, then each form is checked whole: the longest form there wins, and
+    bytes that only begin like a form stay."""
+    if starts == "re2":
+        monkeypatch.setattr(finder, "hyperscan", None)
+    base = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+    assert len(base) > finder.LITERAL
+    censor = Censor([base + "-one", base + "-two-longer", base[:20]])
+    data = f"a {base}-one b {base}-two-longer c {base}-three d {base[:35]}\n".encode()
+    tail = base[20:].encode()
+    whole = b"a CENSORED b CENSORED c CENSORED" + tail + b"-three d CENSORED" + tail[:15] + b"\n"
+    assert censor.censor(data) == whole
+    for cut in range(1, len(data)):
+        assert streamed(censor, data, [cut]) == whole
+    apart = Censor([base + "-one", base + "-two-longer"])
+    assert apart.censor(data) == b"a CENSORED b CENSORED c " + data[data.index(b" c ") + 3 :]
+
+
+def test_the_literals_padding_a_small_set_mask_nothing() -> None:
+    censor = Censor([SECRET])
+    data = b" ".join(finder.padding(finder.PADDED)) + b" " + SECRET.encode()
+    assert censor.censor(data) == data[: -len(SECRET)] + MASK
+
+
 def test_binary_data() -> None:
     secret = bytes(range(256))[::7] + b"\x00\xff\n\\|.*"
     censor = Censor([secret])
@@ -174,10 +203,33 @@ def test_many_and_long_secrets_compile() -> None:
 
 
 def test_an_impossible_set_fails_without_saying_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(finder, "hyperscan", None)
     monkeypatch.setattr("foredeck.censor.finder.MAX_MEM", 1024)
     with pytest.raises(CensorError) as caught:
         Censor(["topsecret-value" * 50])
     assert "topsecret" not in str(caught.value)
+
+
+def test_a_set_hyperscan_refuses_fails_without_saying_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refused(Exception):
+        pass
+
+    class Database:
+        def __init__(self, mode: int) -> None:
+            pass
+
+        def compile(self, expressions: list[bytes], **_: object) -> None:
+            raise Refused(b"".join(expressions).decode())
+
+    fake = SimpleNamespace(Database=Database, error=Refused, HS_MODE_VECTORED=4, Scratch=None)
+    monkeypatch.setattr(finder, "hyperscan", fake)
+    with pytest.raises(CensorError) as caught:
+        Censor(["topsecret-value" * 50])
+    assert "topsecret" not in str(caught.value) and "do not compile in hyperscan" in str(
+        caught.value
+    )
 
 
 def test_data_censors_every_string() -> None:

@@ -14,7 +14,7 @@ Streaming (`StreamCensor`): a chunk's last bytes that could start a secret compl
 chunk are held back, at most `longest - 1` of them and never past the chunk's last newline
 (no form holds one), so a secret split across two writes (a 64 KiB pipe read) is still caught
 while complete lines go out at once. Its output equals `Censor.censor` of the whole stream.
-The held bytes are scanned with the next chunk's first bytes only (`StreamCensor.feed`), and
+The held bytes are scanned with the next chunk as one stream (hyperscan's vectored mode), and
 the output is one join of views of the chunk: a chunk is copied once, into the output.
 """
 
@@ -48,25 +48,24 @@ class Censor:
         """How many byte strings are censored."""
         self.longest = max(map(len, forms), default=0)
         self._finder = Finder(forms) if forms else None
-        self._search = self._finder.search if self._finder is not None else None
 
     def __bool__(self) -> bool:
-        return self._search is not None
+        return self._finder is not None
 
     def censor(self, data: bytes) -> bytes:
-        if self._search is None:
+        if self._finder is None:
             return data
-        parts, _, _ = self._scan(data, 0, len(data))
+        parts, _, _, _ = self._scan(b"", data, 0, len(data))
         return b"".join(parts)
 
     def text(self, value: str) -> str:
-        if self._search is None:
+        if self._finder is None:
             return value
         return self.censor(as_bytes(value)).decode("utf-8", errors="surrogateescape")
 
     def data(self, value: Any) -> Any:
         """`value` (JSON-like: dicts, lists, strings) with every string censored, keys too."""
-        if self._search is None:
+        if self._finder is None:
             return value
         if isinstance(value, str):
             return self.text(value)
@@ -92,32 +91,39 @@ class Censor:
         newline)."""
         return max(len(buf) - self.longest + 1, buf.rfind(b"\n") + 1, 0)
 
-    def _scan(self, buf: bytes, covered: int, hold: int) -> tuple[list[Part], int, int]:
-        """Censor `buf[:hold]`, whose first `covered` bytes continue a stretch already masked:
-        the output (views of `buf` and masks, for one join), where the bytes held back start,
-        and how many of those are still masked. Every match starting before `hold` must end
-        inside `buf`."""
+    def _scan(
+        self, held: bytes, data: bytes, covered: int, hold: int
+    ) -> tuple[list[Part], int, int, int]:
+        """Censor the first `hold` bytes of `held + data` (positions count from `held`'s
+        start), whose first `covered` bytes continue a stretch already masked: the output
+        (pieces of `held`, views of `data` and masks, for one join), where the bytes held back
+        start, how many of those are still masked, and how many stretches were masked. Every
+        match starting before `hold` must end inside `held + data`. Hyperscan reads the two as
+        one (no copy of `data`); RE2 gets them joined."""
         finder = self._finder
         assert finder is not None
-        size = len(buf)
-        sampled = finder.sample(buf)
-        view = memoryview(buf)
+        if held and not finder.pieces:
+            data, held = held + data, b""
+        cursor, found, tail = finder.stretches(held, data, covered, hold)
+        offset = len(held)
+        if not found and not tail and cursor == 0 and hold == offset + len(data):
+            return ([held, data] if held else [data]), hold, 0, 0
+        view = memoryview(data)
         parts: list[Part] = []
-        cursor = 0
-        if covered:
-            end = finder.reach(buf, sampled, 0, covered)
-            if end > hold:
-                return parts, hold, end - hold
+        for start, end in (*found, (hold, hold)):
+            if cursor >= offset:  # the bytes before `start`: of `data`, `held` or both
+                parts.append(view[cursor - offset : start - offset])
+            elif start <= offset:
+                parts.append(held[cursor:start])
+            else:
+                parts += (held[cursor:], view[: start - offset])
+            if start == hold:
+                break
+            parts.append(MASK)
             cursor = end
-        while (match := finder.first(buf, sampled, cursor, hold)) is not None:
-            start, end = match
-            end = finder.reach(buf, sampled, start + 1, end)
-            parts += (view[cursor:start], MASK)
-            if end > hold:
-                return parts, hold, end - hold
-            cursor = end
-        parts.append(view[cursor:hold] if cursor or hold < size else buf)
-        return parts, hold, 0
+            if cursor > hold:
+                break
+        return parts, hold, tail, len(found)
 
 
 class StreamCensor:
@@ -130,42 +136,37 @@ class StreamCensor:
         self.masked = 0
         """How many stretches were masked so far."""
 
-    def _join(self, parts: list[Part]) -> bytes:
-        self.masked += sum(1 for part in parts if part is MASK)
-        return b"".join(parts)
-
     def feed(self, data: bytes) -> bytes:
         """The censored bytes of `data` and those held back before it that can now be told.
 
-        The held bytes (less than the longest form, no newline) are not joined to `data`,
-        which would copy the chunk: the matches starting in them all end in the held bytes
-        and `data`'s first `longest - 1`, so that short seam is scanned alone, and a masked
-        stretch it leaves running continues into `data` as `covered` does between chunks."""
+        The held bytes (less than the longest form, no newline) are scanned with `data` as one
+        stream, not joined to it (which would copy the chunk); a masked stretch they leave
+        running continues into the next chunk as `covered`."""
         censor = self._censor
         if not censor:
             return data
         held, covered = self._held, self._covered
-        parts: list[Part] = []
-        if held:
-            if len(data) < censor.longest - 1 and b"\n" not in data:
-                buf = held + data  # too short to settle the held bytes: hold on
-                parts, hold, self._covered = censor._scan(buf, covered, censor._hold(buf))
-                self._held = buf[hold:]
-                return self._join(parts)
-            seam = held + data[: censor.longest - 1]
-            parts, _, covered = censor._scan(seam, covered, len(held))
-        more, hold, self._covered = censor._scan(data, covered, censor._hold(data))
-        self._held = data[hold:]
-        return self._join(parts + more if parts else more)
+        if held and len(data) < censor.longest - 1 and b"\n" not in data:
+            buf = held + data  # too short to settle the held bytes: hold on
+            parts, hold, self._covered, masks = censor._scan(b"", buf, covered, censor._hold(buf))
+            self._held = buf[hold:]
+        else:
+            parts, hold, self._covered, masks = censor._scan(
+                held, data, covered, len(held) + censor._hold(data)
+            )
+            self._held = data[hold - len(held) :]
+        self.masked += masks
+        return b"".join(parts)
 
     def flush(self) -> bytes:
         """What was held back, censored; the stream starts afresh."""
         if not self._held:
             self._covered = 0
             return b""
-        parts, _, _ = self._censor._scan(self._held, self._covered, len(self._held))
+        parts, _, _, masks = self._censor._scan(b"", self._held, self._covered, len(self._held))
         self._held, self._covered = b"", 0
-        return self._join(parts)
+        self.masked += masks
+        return b"".join(parts)
 
 
 NO_CENSOR = Censor()
