@@ -69,6 +69,21 @@ by `posix_spawn` on the loop without the worker. Eight interleaved runs of four 
 process, load average about 2 (`ratio` against `xargs` of the same round): worker + session
 1.83, Popen + session 1.47, worker + group 1.77, loop + group 1.35; with six more busy loops:
 1.44, 2.5, 1.27, 1.51. The parent's CPU per task went from 0.80 to 0.68 ms.
+
+Then (2026-12-08) `foredeck run`'s loop moved to a thread of its own (`execute/loop_thread.py`).
+The executor in a fresh process was as fast as in this one when its main thread had been idle
+before the run (sleeping, or waiting for `xargs`: 140-150 ms for 200 tasks), and 10-15% slower
+when that thread had just been busy (imports, YAML, or a bare busy loop: 162-180 ms), whatever
+other threads or processes had done; a fresh thread ran at the fast speed. The loop's CPU
+time was the same both ways (per-thread schedstat, 1,000 tasks: ~0.43 ms a task); the time
+lost was spent waiting, for a CPU or in `posix_spawn` (the loop thread's profile: 0.40 ms a
+spawn of its ~0.8 ms a task). Through the CLI, nine interleaved pairs: 0.88-0.91 ms a task in
+the main thread, 0.78-0.80 in a fresh one (1,000 tasks: 1,023-1,079 against 921-996 ms); this
+script's `cli_ratio` 1.92 before, 1.74 and 1.78 after, the same day. What is left of the gap to
+`xargs` is that wait: the child of a vfork waits for a CPU (often the other core, behind the
+other step's shell) while the loop's core idles; pinning the child to the loop's core (3.3 ms
+more for 200 tasks, 1.24 ms a task) and a shorter EEVDF slice around the spawn (0.99 ms) made it
+worse.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 if TYPE_CHECKING:
     from foredeck.execute.containers import ContainerRun
     from foredeck.execute.decorated_emit import HandDecoration
+    from foredeck.execute.loop_thread import SignalRelay
     from foredeck.execute.resource_tasks import ResourceRunner
     from foredeck.execute.runstate import RunResult
     from foredeck.execute.workspace import WorkspaceBinding
@@ -179,7 +180,6 @@ def run(
     runtime: str | None = None,
 ) -> int:
     """The command without typer: returns the exit code."""
-    import asyncio
     import gc
     import os
 
@@ -208,7 +208,11 @@ def run(
     # the cyclic collector does not walk it again, neither during the run nor at exit (~8% of the
     # CPU of a short run). This function runs in `foredeck run`'s own process.
     gc.freeze()
-    return asyncio.run(_run(spec, out_dir, jobs, max_output, bindings, containers))
+    from foredeck.execute.loop_thread import run_in_thread
+
+    return run_in_thread(
+        lambda relay: _run(spec, out_dir, jobs, max_output, bindings, relay, containers)
+    )
 
 
 def _bindings(
@@ -290,6 +294,7 @@ async def _run(
     parallel: int,
     max_output: int,
     workspaces: dict[str, WorkspaceBinding],
+    relay: SignalRelay,
     containers: ContainerRun | None = None,
 ) -> int:
     import asyncio
@@ -302,7 +307,6 @@ async def _run(
     from foredeck.execute.workspace import OutputDirError
     from foredeck.types import PipelineError
 
-    loop = asyncio.get_running_loop()
     cancel = asyncio.Event()
     main = asyncio.current_task()
     progress = Progress(spec, out_dir)
@@ -322,8 +326,7 @@ async def _run(
             progress.note(f"{name}: stopping finally tasks")
             main.cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
+    relay.listen(on_signal)
     result: RunResult | None = None
     progress.start()
     try:
@@ -346,8 +349,7 @@ async def _run(
         _error(str(exc))
         return EXIT_INVALID
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        relay.stop()
         progress.stop()
     progress.summary(result)
     if result is None or result.status == "Cancelled":
