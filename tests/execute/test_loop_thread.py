@@ -1,0 +1,107 @@
+"""`foredeck run`'s loop in its own thread: its value and errors come back, signals reach it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+
+from foredeck.execute.loop_thread import SignalRelay, run_in_thread
+
+
+@pytest.fixture
+def sigterm_seen() -> Iterator[list[int]]:
+    """SIGTERM recorded instead of ending the test process, as the handler before the run."""
+    seen: list[int] = []
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGTERM, record)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_the_loop_runs_in_another_thread_and_its_value_comes_back() -> None:
+    async def main(_relay: SignalRelay) -> str:
+        await asyncio.sleep(0)
+        return threading.current_thread().name
+
+    assert run_in_thread(main) == "foredeck-run" != threading.current_thread().name
+
+
+def test_an_error_of_the_loop_is_raised_in_the_caller() -> None:
+    async def main(_relay: SignalRelay) -> None:
+        raise LookupError("from the loop")
+
+    with pytest.raises(LookupError, match="from the loop"):
+        run_in_thread(main)
+
+
+def test_a_signal_while_listening_reaches_the_loop_not_the_handler_before(
+    sigterm_seen: list[int],
+) -> None:
+    async def main(relay: SignalRelay) -> list[int]:
+        got: list[int] = []
+        arrived = asyncio.Event()
+
+        def on_signal(signum: int) -> None:
+            got.append(signum)
+            arrived.set()
+
+        relay.listen(on_signal)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        relay.stop()
+        return got
+
+    assert run_in_thread(main) == [signal.SIGTERM]
+    assert sigterm_seen == []
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert sigterm_seen == [signal.SIGTERM]
+
+
+def test_a_signal_before_listening_is_handed_over_when_the_loop_listens() -> None:
+    async def main(relay: SignalRelay) -> list[int]:
+        relay.handle(signal.SIGINT, None)  # as the main thread would, before `listen`
+        got: list[int] = []
+        relay.listen(got.append)
+        await asyncio.sleep(0)
+        relay.stop()
+        return got
+
+    assert run_in_thread(main) == [signal.SIGINT]
+
+
+def test_a_signal_after_the_loop_stopped_listening_goes_to_the_handler_before(
+    sigterm_seen: list[int],
+) -> None:
+    async def main(relay: SignalRelay) -> None:
+        relay.listen(lambda _signum: pytest.fail("the loop no longer listens"))
+        relay.stop()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0.05)  # the main thread records it as late meanwhile
+
+    run_in_thread(main)
+    assert sigterm_seen == [signal.SIGTERM]
+
+
+def test_from_another_thread_nothing_is_caught_and_the_loop_still_runs() -> None:
+    results: list[object] = []
+
+    async def main(relay: SignalRelay) -> int:
+        relay.listen(lambda _signum: None)
+        relay.stop()
+        return 7
+
+    worker = threading.Thread(target=lambda: results.append(run_in_thread(main)))
+    worker.start()
+    worker.join()
+    assert results == [7]
