@@ -1,17 +1,18 @@
-"""Finding the leftmost secret in a buffer, reading most bytes once at a quarter of the cost.
+"""Finding where secrets are in a buffer: the stretches to mask (`Finder.stretches`).
 
-RE2's DFA reads about a byte per 2 ns whatever the number of secrets: slower than copying a log.
-So when every form is long enough, the DFA reads only every `stride`-th byte (`buf[::stride]`,
-a C loop) against the same forms sampled the same way: an occurrence of form `f` at `p` puts
-`f[j::stride]` (`j = -p mod stride`) in the sampled bytes at `ceil(p / stride)`. Each sampled
-hit is a candidate for `stride` start positions, each checked by an anchored match on the full
-bytes; a real match is always a candidate, so nothing is missed. Sampled forms are at least
-`SAMPLED` bytes long, which keeps false candidates rare (a stride of 1 when forms are short).
+Where the `hyperscan` wheel is installed (Linux x86-64, a core dependency there), its literal
+matcher finds every start of a form in one scan (`_Starts`), and the longest form at each
+start is picked by comparing bytes. Hyperscan's scratch space is per thread, as a censor is
+shared by threads.
 
-Where the `hyperscan` wheel is installed (Linux x86-64, a core dependency there), its
-literal matcher finds the leftmost start of any form instead, at several GB/s (faster than
-copying the log in Python), and RE2 only reads the few bytes at that start to pick the longest
-form there. Hyperscan's scratch space is per thread, as a censor is shared by threads.
+Elsewhere RE2's DFA reads about a byte per 2 ns whatever the number of secrets: slower than
+copying a log. So when every form is long enough, the DFA reads only every `stride`-th byte
+(`buf[::stride]`, a C loop) against the same forms sampled the same way: an occurrence of form
+`f` at `p` puts `f[j::stride]` (`j = -p mod stride`) in the sampled bytes at `ceil(p / stride)`.
+Each sampled hit is a candidate for `stride` start positions, each checked by an anchored match
+on the full bytes; a real match is always a candidate, so nothing is missed. Sampled forms are
+at least `SAMPLED` bytes long, which keeps false candidates rare (a stride of 1 when forms are
+short).
 """
 
 from __future__ import annotations

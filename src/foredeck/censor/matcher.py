@@ -1,9 +1,8 @@
-"""One compiled automaton for every form of every secret, used whole or as a stream.
+"""One compiled matcher for every form of every secret, used whole or as a stream.
 
-RE2 (a core dependency) compiles the alternation of the literal forms into a DFA whose cost per
-byte does not grow with the number of secrets (`finder.py`, which reads only every few bytes
-when the forms are long), in Latin-1 mode so that bytes are bytes (binary logs included) and
-leftmost-longest, so that a secret wins over a shorter secret it starts with.
+`finder.py` finds where forms start (hyperscan's literal matcher, or RE2's DFA where there is
+no hyperscan, on bytes as bytes: binary logs included) and the longest form at each start, so
+that a secret wins over a shorter secret it starts with.
 Matches that overlap (two secrets sharing bytes) are merged into one masked stretch: masking
 only the first would leave the tail of the second in the log.
 
