@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,79 @@ def test_an_archive_too_large_or_broken_is_left_and_said(
     said = caplog.text
     assert "big.tgz left uncensored" in said and "broken.gz left uncensored" in said
     assert SECRET not in said
+
+
+def _zip(path: Path, members: dict[str, tuple[bytes, int]], comment: bytes = b"") -> None:
+    with zipfile.ZipFile(path, "w") as packed:
+        packed.comment = comment
+        packed.writestr(zipfile.ZipInfo("logs/", (2026, 1, 2, 3, 4, 6)), b"")
+        for at, (name, (data, method)) in enumerate(members.items()):
+            entry = zipfile.ZipInfo(name, (2026, 1, 2, 3, 4, 6 + 2 * at))
+            entry.compress_type = method
+            entry.external_attr = (0o100640 if at % 2 else 0o100755) << 16
+            packed.writestr(entry, data)
+
+
+def test_zip_files_are_censored_member_by_member_keeping_their_entries(tmp_path: Path) -> None:
+    """`zip -r logs.zip logs/` is published censored too: every text member, stored or
+    compressed, each entry keeping its name, time, permissions and compression."""
+    log_text = b"start\n" + b"x" * (CHUNK - 3) + SECRET.encode() + b"\nend\n"
+    binary = b"\x89PNG\x00" + SECRET.encode()
+    members = {
+        "logs/test.log": (log_text, zipfile.ZIP_DEFLATED),
+        "logs/short.txt": (f"token={SECRET}\n".encode(), zipfile.ZIP_STORED),
+        "img.png": (binary, zipfile.ZIP_DEFLATED),
+        "clean.txt": (b"nothing\n", zipfile.ZIP_LZMA),
+    }
+    path = tmp_path / "results.bin"  # a zip whose name does not say so
+    _zip(path, members, comment=b"packed by the job")
+    with zipfile.ZipFile(path) as before:
+        entries = [
+            (i.filename, i.date_time, i.compress_type, i.external_attr) for i in before.infolist()
+        ]
+    assert censor_file(path, Censor([SECRET]))
+    with zipfile.ZipFile(path) as after:
+        assert after.testzip() is None
+        assert after.comment == b"packed by the job"
+        assert [
+            (i.filename, i.date_time, i.compress_type, i.external_attr) for i in after.infolist()
+        ] == entries
+        got = {name: after.read(name) for name in members}
+    assert got["logs/test.log"] == b"start\n" + b"x" * (CHUNK - 3) + b"CENSORED\nend\n"
+    assert got["logs/short.txt"] == b"token=CENSORED\n"
+    assert got["img.png"] == binary and got["clean.txt"] == b"nothing\n"
+    clean = tmp_path / "clean.zip"
+    _zip(clean, {"a.txt": (b"fine\n", zipfile.ZIP_DEFLATED)})
+    inode = clean.stat().st_ino
+    assert not censor_file(clean, Censor([SECRET])) and clean.stat().st_ino == inode
+
+
+def test_a_zip_encrypted_bomb_or_in_an_unknown_method_is_left_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def flagged(path: Path, offset: int, value: bytes) -> None:
+        """Patch the general-purpose flags (offset 6) or method (8) of the one member, in its
+        local header and in the central directory."""
+        data = bytearray(path.read_bytes())
+        for header, shift in ((b"PK\x03\x04", 0), (b"PK\x01\x02", 2)):
+            at = data.index(header) + offset + shift
+            data[at : at + 2] = value
+        path.write_bytes(bytes(data))
+
+    text = f"token={SECRET}\n".encode() * 20
+    encrypted, odd, bomb = tmp_path / "enc.zip", tmp_path / "odd.zip", tmp_path / "bomb.zip"
+    for path in (encrypted, odd, bomb):
+        with zipfile.ZipFile(path, "w") as packed:
+            packed.writestr("a.log", text)
+    flagged(encrypted, 6, b"\x01\x00")
+    flagged(odd, 8, b"\x09\x00")  # deflate64, which Python cannot read
+    before = {path: path.read_bytes() for path in (encrypted, odd, bomb)}
+    caplog.set_level("WARNING")
+    censor = Censor([SECRET])
+    assert not censor_file(encrypted, censor) and not censor_file(odd, censor)
+    monkeypatch.setattr(archives, "MAX_UNPACKED", len(text) - 1)
+    assert not censor_file(bomb, censor)
+    assert {path: path.read_bytes() for path in before} == before
+    for name in ("enc.zip", "odd.zip", "bomb.zip"):
+        assert f"{name} left uncensored" in caplog.text
+    assert SECRET not in caplog.text

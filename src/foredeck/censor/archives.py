@@ -1,20 +1,23 @@
-"""Censoring inside archives, as Prow's sidecar does: a tarball (plain, or gzip-compressed) or
-a gzip file is unpacked member by member, each text member censored, and the archive written
-again only when something was masked.
+"""Censoring inside archives, as Prow's sidecar does: a tarball (plain, or gzip-compressed), a
+gzip file or a zip file is unpacked member by member, each text member censored, and the
+archive written again only when something was masked.
 
-A job often packs its logs before uploading them (`tar czf logs.tgz`), and a secret in a packed
-log is as public as one in a plain file. Members that are not text (a NUL in their first 8 KiB)
-and other archive kinds (zip) are left as they are, as binary files are. Unpacking is bounded:
-an archive whose members grow past `MAX_UNPACKED` bytes is not censored and is said in the log
-(a gzip bomb must not fill the controller's disk).
+A job often packs its logs before uploading them (`tar czf logs.tgz`, `zip -r logs.zip`), and a
+secret in a packed log is as public as one in a plain file. Members that are not text (a NUL in
+their first 8 KiB) are left as they are, as binary files are; a zip member keeps its name,
+time, permissions and compression. Unpacking is bounded: an archive whose members grow past
+`MAX_UNPACKED` bytes is not censored and is said in the log (a zip or gzip bomb must not fill
+the controller's disk), as is one that cannot be read (broken, or with encrypted members).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import shutil
 import tarfile
 import tempfile
+import zipfile
 import zlib
 from pathlib import Path
 from typing import IO, Protocol
@@ -27,6 +30,8 @@ MAX_UNPACKED = 2 * 1024**3
 SNIFF = 8192
 CHUNK = 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive's end
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 class _Reader(Protocol):
@@ -42,9 +47,11 @@ class TooLarge(Exception):
 
 
 def kind(path: Path) -> str | None:
-    """`tar`, `tar.gz`, `gz` or None, from the file's first bytes (names lie)."""
+    """`tar`, `tar.gz`, `gz`, `zip` or None, from the file's first bytes (names lie)."""
     with open(path, "rb") as source:
         head = source.read(512)
+        if head.startswith(ZIP_MAGIC):
+            return "zip"
         if head.startswith(GZIP_MAGIC):
             source.seek(0)
             with gzip.open(source) as inner:
@@ -70,6 +77,8 @@ def censor_archive(path: Path, censor: Censor, limit: int | None = None) -> bool
         return False
 
     def write(target: IO[bytes]) -> bool:
+        if found == "zip":
+            return _censor_zip(path, target, censor, limit)
         if found != "gz":
             return _censor_tar(path, found, target, censor, limit)
         with gzip.open(path, "rb") as source, _gzip_like(path, target) as packed:
@@ -116,12 +125,53 @@ def _repack(source: tarfile.TarFile, packed: tarfile.TarFile, censor: Censor, li
     return changed
 
 
+def _censor_zip(path: Path, target: IO[bytes], censor: Censor, limit: int) -> bool:
+    changed = False
+    unpacked = 0
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as packed:
+        packed.comment = source.comment
+        for member in source.infolist():
+            if member.flag_bits & 0x1:
+                raise zipfile.BadZipFile(f"{member.filename}: encrypted")
+            if member.compress_type not in _ZIP_METHODS:
+                raise zipfile.BadZipFile(f"{member.filename}: compression {member.compress_type}")
+            if member.is_dir():
+                packed.writestr(_same_entry(member), b"")
+                continue
+            unpacked += member.file_size  # what the reader stops at
+            if unpacked > limit:
+                raise TooLarge(f"unpacks to more than {limit} bytes")
+            with source.open(member) as data, tempfile.TemporaryFile() as spool:
+                changed = _censor_stream(data, spool, censor, limit) or changed
+                size = spool.tell()
+                spool.seek(0)
+                copy = _same_entry(member)
+                with packed.open(copy, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as out:
+                    shutil.copyfileobj(spool, out, CHUNK)
+    return changed
+
+
+def _same_entry(member: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A new entry with `member`'s name, time, permissions, comment and compression (not its
+    extra fields: a zip64 one would be written twice)."""
+    entry = zipfile.ZipInfo(member.filename, member.date_time)
+    entry.compress_type = member.compress_type
+    entry.external_attr = member.external_attr
+    entry.create_system = member.create_system
+    entry.comment = member.comment
+    return entry
+
+
 def _censor_stream(source: _Reader, target: _Writer, censor: Censor, limit: int) -> bool:
     """Copy `source` to `target`, censored when it is text; whether anything was masked."""
     head = source.read(SNIFF)
     if b"\x00" in head:
         target.write(head)
+        size = len(head)
         while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"unpacks to more than {limit} bytes")
             target.write(chunk)
         return False
     stream = censor.stream()

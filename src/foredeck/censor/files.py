@@ -2,7 +2,7 @@
 
 Like Prow's sidecar, a file is streamed through the censor into a temporary file beside it,
 which then replaces it; a file with nothing to censor is left as it is (same inode, so hard links
-and mtimes stay). Tarballs and gzip files are censored member by member (`archives.py`). Other
+and mtimes stay). Tarballs, gzip and zip files are censored member by member (`archives.py`). Other
 binary files (a NUL byte in their first 8 KiB, git's test) are not touched: masking bytes in an
 image would only corrupt it. Symbolic links are not followed.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Collection
 from pathlib import Path
@@ -41,7 +42,14 @@ def censor_file(path: Path, censor: Censor) -> bool:
     if kind(path) is not None:
         try:
             return censor_archive(path, censor)
-        except (TooLarge, OSError, EOFError, tarfile.TarError, zlib.error) as exc:
+        except (
+            TooLarge,
+            OSError,
+            EOFError,
+            tarfile.TarError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as exc:
             log.warning("archive %s left uncensored: %s", path.name, exc)
             return False
     if not is_text(path):
