@@ -34,10 +34,10 @@ SAMPLED = 5
 """The shortest sampled form: fewer bytes would make false candidates common."""
 MAX_STRIDE = 4
 PADDED = 64
+"""Hyperscan gets at least this many literals (`_Starts`)."""
 LITERAL = 32
 """Hyperscan looks for the first bytes of each form, then each is checked whole: hyperscan
 compiles 200 forms of a few kB in seconds, cut to this in milliseconds, and scans as fast."""
-"""Hyperscan gets at least this many literals (`_Starts`)."""
 
 
 class CensorError(Exception):
@@ -182,8 +182,8 @@ class _Starts:
 
 
 class Finder:
-    """The leftmost match of any form: hyperscan's, or by sampled candidates or a plain DFA
-    search."""
+    """Where the forms match: by hyperscan's starts, or by RE2 (sampled candidates or a plain
+    DFA search)."""
 
     _search: Any
     _anchored: Any
