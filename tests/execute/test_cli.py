@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import re
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -204,6 +208,62 @@ wait"""
     assert processes_in(tmp_path) == []
     assert f"{signal.Signals(sig).name}: cancelling" in stderr
     assert "Cancelled" in stdout
+
+
+def test_ctrl_c_at_a_terminal_cancels_the_run_and_runs_finally(tmp_path: Path) -> None:
+    """A user's ^C: the terminal sends SIGINT to foredeck's process group (the steps have
+    sessions of their own), the main thread catches it and the loop's thread cancels."""
+    started, marker, out = tmp_path / "started", tmp_path / "finally", tmp_path / "out"
+    yaml = pipeline_yaml(
+        tmp_path / "p.yaml",
+        script_task("long", f"touch {started}\nsleep 30"),
+        final=script_task(
+            "cleanup",
+            f"echo $(params.outcome) > {marker}",
+            "      params:\n        - name: outcome\n          value: $(tasks.status)\n",
+            spec_params="outcome",
+        ),
+    )
+    argv = [sys.executable, "-m", "foredeck.cli", "run", str(yaml), "--out", str(out)]
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - becomes foredeck, on the terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, argv, child_env())
+    shown = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, shown), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not started.exists():
+            assert time.monotonic() < deadline, f"the step never started: {bytes(shown)!r}"
+            time.sleep(0.02)
+        os.write(master, b"\x03")  # ^C
+        code = _exit_code(pid, deadline=time.monotonic() + 20)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)  # still there only if the test failed
+            os.waitpid(pid, 0)
+    reader.join(timeout=5)
+    assert code == 130, bytes(shown)
+    assert b"SIGINT: cancelling" in shown
+    assert marker.read_text().strip() == "Failed"
+    assert json.loads((out / "pipeline-run.json").read_text())["status"] == "Cancelled"
+
+
+def _drain(master: int, into: bytearray) -> None:
+    """Read what the terminal shows until it closes (its buffer must not fill)."""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(master, 4096):
+            into += chunk
+
+
+def _exit_code(pid: int, deadline: float) -> int:
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    raise AssertionError("foredeck did not stop after ^C")
 
 
 @pytest.mark.parametrize("integration", ["true", "false"])
