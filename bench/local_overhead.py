@@ -91,11 +91,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import foredeck
@@ -201,6 +203,21 @@ def child_env(pycache: Path) -> dict[str, str]:
     return env
 
 
+def child_cpu() -> float:
+    """CPU seconds of the children waited for so far (and of theirs: the CLI's steps, xargs'
+    shells)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def with_cpu(run: Callable[[], float], cpu: list[float]) -> float:
+    """`run()`'s wall time; its children's CPU time appended to `cpu`."""
+    before = child_cpu()
+    wall = run()
+    cpu.append(child_cpu() - before)
+    return wall
+
+
 def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(
@@ -236,11 +253,14 @@ def through_cli() -> None:
         baseline: list[float] = []
         executor: list[float] = []
         many: list[float] = []
+        cpu_xargs: list[float] = []
+        cpu_many: list[float] = []
+        cpu_one: list[float] = []
         for index in range(REPEAT):
-            baseline.append(run_baseline())
+            baseline.append(with_cpu(run_baseline, cpu_xargs))
             executor.append(run_executor(work / "runs" / f"in-process-{index}"))
-            many.append(cli("many.yaml"))
-            startup.append(cli("one.yaml"))
+            many.append(with_cpu(lambda: cli("many.yaml"), cpu_many))
+            startup.append(with_cpu(lambda: cli("one.yaml"), cpu_one))
     print(f"cli: tasks={TASKS} parallel={PARALLEL} repeat={REPEAT} startup_repeat={STARTUP_REPEAT}")
     report("python -c pass", floor, 1)
     report("cli, 1 task", startup, 1)
@@ -258,6 +278,13 @@ def through_cli() -> None:
     print(f"in-process ratio={paired(executor, baseline):.2f} (the same repetitions)")
     print(f"whole-command ratio={paired(many, baseline):.2f} (start-up included)")
     print(f"cli_ratio={statistics.median(per_task):.2f} (per task; target <= {TARGET})")
+    cpu_cli = (statistics.median(cpu_many) - statistics.median(cpu_one)) / (TASKS - 1)
+    cpu_base = statistics.median(cpu_xargs) / TASKS
+    print(
+        f"cpu per task: cli {cpu_cli * 1e3:.2f}ms (foredeck and the step's shell), xargs "
+        f"{cpu_base * 1e3:.2f}ms: cpu_ratio={cpu_cli / cpu_base:.2f} (where cli_ratio ends up "
+        f"when both sides keep every core busy)"
+    )
 
 
 def main() -> None:
