@@ -1,9 +1,9 @@
 """Finding where secrets are in a buffer: the stretches to mask (`Finder.stretches`).
 
-Where the `hyperscan` wheel is installed (Linux x86-64, a core dependency there), its literal
-matcher finds every start of a form in one scan (`_Starts`), and the longest form at each
-start is picked by comparing bytes. Hyperscan's scratch space is per thread, as a censor is
-shared by threads.
+Where the `hyperscan` wheel is installed (a core dependency on Linux x86-64 and aarch64 and on
+macOS, where it has wheels), its literal matcher finds every start of a form in one scan
+(`_Starts`), and the longest form at each start is picked by comparing bytes. Hyperscan's
+scratch space is per thread, as a censor is shared by threads.
 
 Elsewhere RE2's DFA reads about a byte per 2 ns whatever the number of secrets: slower than
 copying a log. So when every form is long enough, the DFA reads only every `stride`-th byte
