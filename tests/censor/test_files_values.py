@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import bz2
 import gzip
 import io
 import json
+import lzma
 import os
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+import zstandard
 
 from foredeck.censor import NO_CENSOR, Censor, archives
 from foredeck.censor.files import CHUNK, censor_file, censor_tree
@@ -226,3 +230,70 @@ def test_a_zip_encrypted_bomb_or_in_an_unknown_method_is_left_and_said(
     for name in ("enc.zip", "odd.zip", "bomb.zip"):
         assert f"{name} left uncensored" in caplog.text
     assert SECRET not in caplog.text
+
+
+Codec = tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]
+COMPRESSIONS: dict[str, Codec] = {
+    "xz": (lzma.compress, lzma.decompress),
+    "bz2": (bz2.compress, bz2.decompress),
+    "zst": (
+        zstandard.compress,
+        lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPRESSIONS))
+def test_xz_bzip2_and_zstd_files_and_tarballs_are_censored_in_their_compression(
+    tmp_path: Path, name: str
+) -> None:
+    """`tar cJf`, `tar cjf`, `tar --zstd`, `xz build.log`, `zstd build.log`: the secret is masked
+    inside, and the file stays in its compression (known by its first bytes, not its name)."""
+    compress, decompress = COMPRESSIONS[name]
+    log_text = b"start\n" + b"x" * (CHUNK - 3) + SECRET.encode() + b"\nend\n"
+    binary = b"\x89PNG\x00" + SECRET.encode()
+    plain_tar = tmp_path / "plain.tar"
+    _tar(plain_tar, {"logs/test.log": log_text, "img.png": binary}, "w:")
+    packed = tmp_path / "logs.bin"
+    packed.write_bytes(compress(plain_tar.read_bytes()))
+    single = tmp_path / "build.out"
+    single.write_bytes(compress(log_text))
+    censor = Censor([SECRET])
+    assert archives.kind(packed) == f"tar.{name}" and archives.kind(single) == name
+    assert censor_file(packed, censor) and censor_file(single, censor)
+    unpacked = tmp_path / "unpacked.tar"
+    unpacked.write_bytes(decompress(packed.read_bytes()))
+    got = _members(unpacked)
+    assert got["logs/test.log"].endswith(b"CENSORED\nend\n") and got["img.png"] == binary
+    assert SECRET.encode() not in got["logs/test.log"]
+    assert decompress(single.read_bytes()) == log_text.replace(SECRET.encode(), b"CENSORED")
+    assert archives.kind(packed) == f"tar.{name}" and archives.kind(single) == name
+    clean = tmp_path / "clean.out"
+    clean.write_bytes(compress(b"fine\n"))
+    inode = clean.stat().st_ino
+    assert not censor_file(clean, censor) and clean.stat().st_ino == inode
+
+
+@pytest.mark.parametrize("name", sorted(COMPRESSIONS))
+def test_a_broken_xz_bzip2_or_zstd_file_is_left_and_said(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    compress, _ = COMPRESSIONS[name]
+    whole = compress(f"token={SECRET}\n".encode() * 2000)
+    broken = tmp_path / f"broken.{name}"
+    broken.write_bytes(whole[: len(whole) // 2] + b"garbage!" * 4)
+    caplog.set_level("WARNING")
+    assert not censor_file(broken, Censor([SECRET]))
+    assert broken.read_bytes() == whole[: len(whole) // 2] + b"garbage!" * 4
+    assert f"broken.{name} left uncensored" in caplog.text and SECRET not in caplog.text
+
+
+def test_every_frame_of_a_zstd_file_is_read_and_censored(tmp_path: Path) -> None:
+    """`pzstd` writes one frame per block: the second frame's secret is masked, and nothing
+    after the first frame is lost."""
+    first, second = b"first frame\n" * 100, f"then {SECRET}\n".encode()
+    path = tmp_path / "build.log.zst"
+    path.write_bytes(zstandard.compress(first) + zstandard.compress(second))
+    assert censor_file(path, Censor([SECRET]))
+    reader = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True)
+    assert reader.read() == first + b"then CENSORED\n"

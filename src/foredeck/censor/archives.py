@@ -1,26 +1,34 @@
-"""Censoring inside archives, as Prow's sidecar does: a tarball (plain, or gzip-compressed), a
-gzip file or a zip file is unpacked member by member, each text member censored, and the
-archive written again only when something was masked.
+"""Censoring inside archives, as Prow's sidecar does: a tarball (plain, or compressed with gzip,
+xz, bzip2 or zstd), a file compressed with one of those, or a zip file is unpacked member by
+member, each text member censored, and the archive written again only when something was masked.
 
-A job often packs its logs before uploading them (`tar czf logs.tgz`, `zip -r logs.zip`), and a
-secret in a packed log is as public as one in a plain file. Members that are not text (a NUL in
-their first 8 KiB) are left as they are, as binary files are; a zip member keeps its name,
-time, permissions and compression. Unpacking is bounded: an archive whose members grow past
-`MAX_UNPACKED` bytes is not censored and is said in the log (a zip or gzip bomb must not fill
-the controller's disk), as is one that cannot be read (broken, or with encrypted members).
+A job often packs its logs before uploading them (`tar czf logs.tgz`, `tar cJf logs.tar.xz`,
+`zstd build.log`, `zip -r logs.zip`), and a secret in a packed log is as public as one in a
+plain file. Archives are known by their first bytes, not their names. Members that are not text
+(a NUL in their first 8 KiB) are left as they are, as binary files are; a zip member keeps its
+name, time, permissions and compression, a tarball and a compressed file their compression.
+Unpacking is bounded: an archive whose members grow past `MAX_UNPACKED` bytes is not censored
+and is said in the log (a zip or gzip bomb must not fill the controller's disk), as is one that
+cannot be read (broken, or with encrypted members).
 """
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import gzip
+import lzma
 import shutil
 import tarfile
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
+
+import zstandard
 
 from foredeck.censor.matcher import Censor
 from foredeck.censor.rewrite import rewrite
@@ -29,7 +37,6 @@ MAX_UNPACKED = 2 * 1024**3
 """Bytes of members an archive may unpack to before it is left uncensored."""
 SNIFF = 8192
 CHUNK = 1024 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive's end
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
@@ -46,20 +53,72 @@ class TooLarge(Exception):
     """An archive unpacks to more than `MAX_UNPACKED` bytes."""
 
 
+@dataclass(frozen=True)
+class _Codec:
+    """A compression a file or tarball may come in: its magic, a reader and a writer over a
+    file object (`path` names the original, for gzip's stored name)."""
+
+    magic: bytes
+    reader: Callable[[IO[bytes]], Any]
+    writer: Callable[[IO[bytes], Path], Any]
+
+
+CODECS = {
+    "gz": _Codec(
+        b"\x1f\x8b",
+        lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+        # the original member's name kept, as `gzip -N` would restore it
+        lambda raw, path: gzip.GzipFile(filename=path.stem, mode="wb", fileobj=raw, mtime=0),
+    ),
+    "xz": _Codec(
+        b"\xfd7zXZ\x00",
+        lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 - the caller's `with` closes it
+        lambda raw, _path: lzma.LZMAFile(raw, "wb"),  # noqa: SIM115
+    ),
+    "bz2": _Codec(
+        b"BZh",
+        lambda raw: bz2.BZ2File(raw, "rb"),
+        lambda raw, _path: bz2.BZ2File(raw, "wb"),
+    ),
+    "zst": _Codec(
+        b"\x28\xb5\x2f\xfd",
+        # every frame read (`pzstd` writes several), as gzip, xz and bzip2 read every stream
+        lambda raw: zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=False
+        ),
+        lambda raw, _path: zstandard.ZstdCompressor().stream_writer(raw, closefd=False),
+    ),
+}
+"""Compressions by the suffix `kind` gives them."""
+ERRORS: tuple[type[BaseException], ...] = (
+    TooLarge,
+    OSError,
+    EOFError,
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    zstandard.ZstdError,
+)
+"""What censoring a broken, oversized or unreadable archive raises (`censor_archive`)."""
+
+
 def kind(path: Path) -> str | None:
-    """`tar`, `tar.gz`, `gz`, `zip` or None, from the file's first bytes (names lie)."""
+    """`tar`, `zip`, a compression of `CODECS` (`gz`, `xz`, ...), `tar.` and one of them, or
+    None, from the file's first bytes (names lie)."""
     with open(path, "rb") as source:
         head = source.read(512)
         if head.startswith(ZIP_MAGIC):
             return "zip"
-        if head.startswith(GZIP_MAGIC):
-            source.seek(0)
-            with gzip.open(source) as inner:
+        for name, codec in CODECS.items():
+            if head.startswith(codec.magic):
+                source.seek(0)
                 try:
-                    block = inner.read(512)
-                except (OSError, EOFError, zlib.error):
-                    return "gz"  # a broken one: `censor_archive` says so
-            return "tar.gz" if _is_tar(block) else "gz"
+                    with codec.reader(source) as inner:
+                        block = inner.read(512)
+                except ERRORS:
+                    return name  # a broken one: `censor_archive` says so
+                return f"tar.{name}" if _is_tar(block) else name
     return "tar" if _is_tar(head) else None
 
 
@@ -69,8 +128,8 @@ def _is_tar(block: bytes) -> bool:
 
 def censor_archive(path: Path, censor: Censor, limit: int | None = None) -> bool:
     """Censor the archive at `path` in place; whether anything was masked. Raises TooLarge
-    (past `limit`, default `MAX_UNPACKED`) and the archive libraries' errors (a broken
-    archive), leaving the file as it was."""
+    (past `limit`, default `MAX_UNPACKED`) and the archive libraries' errors (`ERRORS`: a
+    broken archive), leaving the file as it was."""
     limit = MAX_UNPACKED if limit is None else limit
     found = kind(path)
     if found is None:
@@ -79,29 +138,31 @@ def censor_archive(path: Path, censor: Censor, limit: int | None = None) -> bool
     def write(target: IO[bytes]) -> bool:
         if found == "zip":
             return _censor_zip(path, target, censor, limit)
-        if found != "gz":
-            return _censor_tar(path, found, target, censor, limit)
-        with gzip.open(path, "rb") as source, _gzip_like(path, target) as packed:
+        if found == "tar" or found.startswith("tar."):
+            return _censor_tar(path, CODECS.get(found[4:]), target, censor, limit)
+        codec = CODECS[found]
+        with (
+            open(path, "rb") as raw,
+            codec.reader(raw) as source,
+            codec.writer(target, path) as packed,
+        ):
             return _censor_stream(source, packed, censor, limit)
 
     return rewrite(path, write)
 
 
-def _gzip_like(path: Path, target: IO[bytes]) -> gzip.GzipFile:
-    """A gzip writer keeping the original member's name (as `gzip -N` would restore it)."""
-    return gzip.GzipFile(filename=path.stem, mode="wb", fileobj=target, mtime=0)
-
-
-def _censor_tar(path: Path, found: str, target: IO[bytes], censor: Censor, limit: int) -> bool:
+def _censor_tar(
+    path: Path, codec: _Codec | None, target: IO[bytes], censor: Censor, limit: int
+) -> bool:
     with contextlib.ExitStack() as stack:
-        raw_in: IO[bytes] | gzip.GzipFile = stack.enter_context(open(path, "rb"))
-        raw_out: IO[bytes] | gzip.GzipFile = target
-        if found == "tar.gz":  # the tar streams through gzip both ways
-            raw_in = stack.enter_context(gzip.GzipFile(fileobj=raw_in, mode="rb"))
-            raw_out = stack.enter_context(gzip.GzipFile(fileobj=target, mode="wb", mtime=0))
-        source = stack.enter_context(tarfile.open(fileobj=raw_in, mode="r:"))
+        raw_in: Any = stack.enter_context(open(path, "rb"))
+        raw_out: Any = target
+        if codec is not None:  # the tar streams through the compression both ways
+            raw_in = stack.enter_context(codec.reader(raw_in))
+            raw_out = stack.enter_context(codec.writer(target, path))
+        source = stack.enter_context(tarfile.open(fileobj=raw_in, mode="r|"))
         packed = stack.enter_context(
-            tarfile.open(fileobj=raw_out, mode="w:", format=tarfile.PAX_FORMAT)
+            tarfile.open(fileobj=raw_out, mode="w|", format=tarfile.PAX_FORMAT)
         )
         return _repack(source, packed, censor, limit)
 

@@ -1,24 +1,22 @@
 """Censoring files in place before they are published: text artifacts, JUnit reports.
 
 Like Prow's sidecar, a file is streamed through the censor into a temporary file beside it,
-which then replaces it; a file with nothing to censor is left as it is (same inode, so hard links
-and mtimes stay). Tarballs, gzip and zip files are censored member by member (`archives.py`). Other
-binary files (a NUL byte in their first 8 KiB, git's test) are not touched: masking bytes in an
-image would only corrupt it. Symbolic links are not followed.
+which then replaces it; a file with nothing to censor is left as it is (same inode, so hard
+links and mtimes stay). Archives and compressed files are censored member by member
+(`archives.py`). Other binary files (a NUL byte in their first 8 KiB, git's test) are not
+touched: masking bytes in an image would only corrupt it. Symbolic links are not followed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tarfile
-import zipfile
-import zlib
 from collections.abc import Collection
 from pathlib import Path
 from typing import IO
 
-from foredeck.censor.archives import TooLarge, censor_archive, kind
+from foredeck.censor import archives
+from foredeck.censor.archives import censor_archive, kind
 from foredeck.censor.matcher import Censor
 from foredeck.censor.rewrite import rewrite
 
@@ -42,14 +40,7 @@ def censor_file(path: Path, censor: Censor) -> bool:
     if kind(path) is not None:
         try:
             return censor_archive(path, censor)
-        except (
-            TooLarge,
-            OSError,
-            EOFError,
-            tarfile.TarError,
-            zipfile.BadZipFile,
-            zlib.error,
-        ) as exc:
+        except archives.ERRORS as exc:
             log.warning("archive %s left uncensored: %s", path.name, exc)
             return False
     if not is_text(path):
