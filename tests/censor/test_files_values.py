@@ -288,6 +288,21 @@ def test_a_broken_xz_bzip2_or_zstd_file_is_left_and_said(
     assert f"broken.{name} left uncensored" in caplog.text and SECRET not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "head", [b"BZh: build started\n", b"x" * 257 + b"ustar is tar's magic\n"], ids=["bz2", "tar"]
+)
+def test_a_text_file_that_only_starts_like_an_archive_is_censored_as_text(
+    tmp_path: Path, head: bytes
+) -> None:
+    """An archive's magic in a text file's first bytes (bzip2's is `BZh`) must not leave the
+    file uncensored as a broken archive."""
+    path = tmp_path / "build.log"
+    path.write_bytes(head + f"token={SECRET}\n".encode())
+    assert archives.kind(path) is not None
+    assert censor_file(path, Censor([SECRET]))
+    assert path.read_bytes() == head + b"token=CENSORED\n"
+
+
 def test_every_frame_of_a_zstd_file_is_read_and_censored(tmp_path: Path) -> None:
     """`pzstd` writes one frame per block: the second frame's secret is masked, and nothing
     after the first frame is lost."""

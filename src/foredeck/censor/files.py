@@ -34,16 +34,20 @@ def is_text(path: Path) -> bool:
 def censor_file(path: Path, censor: Censor) -> bool:
     """Censor `path` in place if it is a text file or an archive (of text files); whether
     anything was masked. An archive that cannot be read or is too large is left as it is,
-    and said in the log."""
+    and said in the log, unless it is text (no NUL in its first bytes): then it is censored
+    as text, as a text file whose first bytes happen to be an archive's magic must be."""
     if not censor:
         return False
     if kind(path) is not None:
         try:
             return censor_archive(path, censor)
         except archives.ERRORS as exc:
-            log.warning("archive %s left uncensored: %s", path.name, exc)
-            return False
-    if not is_text(path):
+            if not is_text(path):
+                log.warning("archive %s left uncensored: %s", path.name, exc)
+                return False
+            # text that only starts like one (`BZh`, `ustar` at 257): censored as text
+            log.warning("%s is no readable archive (%s): censored as text", path.name, exc)
+    elif not is_text(path):
         return False
 
     def write(target: IO[bytes]) -> bool:
