@@ -6,8 +6,9 @@ import asyncio
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,28 @@ def test_from_another_thread_nothing_is_caught_and_the_loop_still_runs() -> None
     worker.start()
     worker.join()
     assert results == [7]
+
+
+def test_a_signal_once_the_loop_closed_without_stop_goes_to_the_handler_before(
+    sigterm_seen: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coroutine that listens and returns without `stop()`: a signal landing after its loop
+    closed (simulated right after `asyncio.run` returns) must not be handed to the closed loop
+    (a RuntimeError in the signal handler, raised from the caller's `join`)."""
+    relays: list[SignalRelay] = []
+    real_run = asyncio.run
+
+    def run_then_signal(coroutine: Coroutine[Any, Any, int]) -> int:
+        value = real_run(coroutine)
+        relays[0].handle(signal.SIGTERM, None)
+        return value
+
+    monkeypatch.setattr(asyncio, "run", run_then_signal)
+
+    async def main(relay: SignalRelay) -> int:
+        relays.append(relay)
+        relay.listen(lambda _signum: pytest.fail("the loop is done"))
+        return 7
+
+    assert run_in_thread(main) == 7
+    assert sigterm_seen == [signal.SIGTERM]

@@ -72,9 +72,15 @@ def run_in_thread(main: Callable[[SignalRelay], Coroutine[Any, Any, T]]) -> T:
     relay = SignalRelay()
     outcome: list[tuple[bool, Any]] = []
 
+    async def listened() -> T:
+        try:
+            return await main(relay)
+        finally:  # on the loop, before it closes: a later signal is late, not for a closed loop
+            relay.stop()
+
     def target() -> None:
         try:
-            outcome.append((True, asyncio.run(main(relay))))
+            outcome.append((True, asyncio.run(listened())))
         except BaseException as exc:  # raised again in the caller's thread
             outcome.append((False, exc))
         finally:
