@@ -339,3 +339,54 @@ def test_hyperscan_is_a_dependency_where_it_has_wheels(
     assert hyperscan.marker is not None
     environment = {"sys_platform": system, "platform_machine": machine}
     assert hyperscan.marker.evaluate(environment) is installed
+
+
+def _reference(forms: set[bytes], data: bytes) -> bytes:
+    """The longest form at every start (`bytes.find`), overlapping matches merged."""
+    ends: dict[int, int] = {}
+    for form in forms:
+        at = data.find(form)
+        while at >= 0:
+            ends[at] = max(ends.get(at, 0), at + len(form))
+            at = data.find(form, at + 1)
+    out, cursor, stretch = [], 0, (-1, -1)
+    for start in sorted(ends):
+        if start < stretch[1]:
+            stretch = (stretch[0], max(stretch[1], ends[start]))
+            continue
+        if stretch[0] >= 0:
+            out += [data[cursor : stretch[0]], MASK]
+            cursor = stretch[1]
+        stretch = (start, ends[start])
+    if stretch[0] >= 0:
+        out += [data[cursor : stretch[0]], MASK]
+        cursor = stretch[1]
+    return b"".join([*out, data[cursor:]])
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re2"])
+def test_whole_and_streamed_match_a_plain_reference(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Secrets from two or three letters (overlaps, prefixes, forms past 32 bytes sharing
+    their first 32) in data made of their pieces, cut at random and byte by byte."""
+    if engine == "re2":
+        monkeypatch.setattr(finder, "hyperscan", None)
+    rng = random.Random(20260)
+    for _ in range(60):
+        alphabet = rng.choice([b"ab", b"abc", b"a\nb", b"ab\x00", b"a\x80b"])
+        secrets = [
+            bytes(rng.choice(alphabet) for _ in range(rng.choice([4, 5, 8, 33, 40])))
+            for _ in range(rng.randint(1, 4))
+        ]
+        secrets.append(secrets[0][: rng.randint(4, len(secrets[0]))])
+        secrets.append(secrets[-2][:32] + b"b" * rng.randint(1, 9))
+        censor = Censor(secrets)
+        forms = secret_forms(secrets)
+        pieces = [*sorted(forms), bytes(rng.choice(alphabet) for _ in range(6))]
+        data = b"".join(rng.choice(pieces)[rng.randint(0, 3) :] for _ in range(rng.randint(0, 10)))
+        expected = _reference(forms, data)
+        assert censor.censor(data) == expected
+        assert streamed(censor, data, list(range(len(data)))) == expected
+        cuts = sorted(rng.randint(0, len(data)) for _ in range(5))
+        assert streamed(censor, data, cuts) == expected
