@@ -38,6 +38,7 @@ MAX_UNPACKED = 2 * 1024**3
 SNIFF = 8192
 CHUNK = 1024 * 1024
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive's end
+_BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # the digits of pi, of sqrt(pi): bzip2's markers
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
@@ -58,30 +59,32 @@ class _Codec:
     """A compression a file or tarball may come in: its magic, a reader and a writer over a
     file object (`path` names the original, for gzip's stored name)."""
 
-    magic: bytes
+    magic: tuple[bytes, ...]
+    """What the file starts with (any of these)."""
     reader: Callable[[IO[bytes]], Any]
     writer: Callable[[IO[bytes], Path], Any]
 
 
 CODECS = {
     "gz": _Codec(
-        b"\x1f\x8b",
+        (b"\x1f\x8b",),
         lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
         # the original member's name kept, as `gzip -N` would restore it
         lambda raw, path: gzip.GzipFile(filename=path.stem, mode="wb", fileobj=raw, mtime=0),
     ),
     "xz": _Codec(
-        b"\xfd7zXZ\x00",
+        (b"\xfd7zXZ\x00",),
         lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 - the caller's `with` closes it
         lambda raw, _path: lzma.LZMAFile(raw, "wb"),  # noqa: SIM115
     ),
     "bz2": _Codec(
-        b"BZh",
+        # `BZh`, a block size, then a block's or the stream end's magic: `BZh` alone is text
+        tuple(b"BZh%d%s" % (level, block) for level in range(1, 10) for block in _BZ2_BLOCKS),
         lambda raw: bz2.BZ2File(raw, "rb"),
         lambda raw, _path: bz2.BZ2File(raw, "wb"),
     ),
     "zst": _Codec(
-        b"\x28\xb5\x2f\xfd",
+        (b"\x28\xb5\x2f\xfd",),
         # every frame read (`pzstd` writes several), as gzip, xz and bzip2 read every stream
         lambda raw: zstandard.ZstdDecompressor().stream_reader(
             raw, read_across_frames=True, closefd=False
