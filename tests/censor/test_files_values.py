@@ -9,6 +9,7 @@ import io
 import json
 import lzma
 import os
+import subprocess
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -313,3 +314,44 @@ def test_every_frame_of_a_zstd_file_is_read_and_censored(tmp_path: Path) -> None
     assert censor_file(path, Censor([SECRET]))
     reader = zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True)
     assert reader.read() == first + b"then CENSORED\n"
+
+
+def test_members_past_an_end_of_archive_marker_are_censored_and_kept(tmp_path: Path) -> None:
+    """`cat a.tar b.tar > logs.tar` (or `tar -A`): what follows the first archive's end is read
+    as `tar -i` reads it, censored, and kept in the rewritten archive."""
+    first, second = tmp_path / "a.tar", tmp_path / "b.tar"
+    _tar(first, {"a.log": f"a {SECRET}\n".encode()}, "w:")
+    _tar(second, {"b.log": f"b {SECRET}\n".encode(), "c.txt": b"clean\n"}, "w:")
+    joined = tmp_path / "logs.tar"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    assert censor_file(joined, Censor([SECRET]))
+    with tarfile.open(joined, ignore_zeros=True) as tar:
+        got = {m.name: (tar.extractfile(m) or io.BytesIO()).read() for m in tar}
+    assert got == {"a.log": b"a CENSORED\n", "b.log": b"b CENSORED\n", "c.txt": b"clean\n"}
+
+
+def test_a_sparse_member_is_written_back_as_a_regular_file(tmp_path: Path) -> None:
+    """GNU tar's sparse members (`tar -S`) are read expanded and written back whole: as
+    regular files, so that every reader agrees on their content."""
+    sparse = tmp_path / "disk.img"
+    with open(sparse, "wb") as image:
+        image.truncate(256 * 1024)
+        image.seek(200_000)
+        image.write(b"\x00data\n")
+    (tmp_path / "a.log").write_text(f"token={SECRET}\n")
+    packed = tmp_path / "logs.tar"
+    subprocess.run(
+        ["tar", "-cSf", str(packed), "-C", str(tmp_path), "disk.img", "a.log"], check=True
+    )
+    with tarfile.open(packed) as tar:
+        assert tar.getmember("disk.img").issparse()  # what the test is about
+    assert censor_file(packed, Censor([SECRET]))
+    with tarfile.open(packed) as tar:
+        member = tar.getmember("disk.img")
+        assert not member.issparse() and member.size == sparse.stat().st_size
+        assert (tar.extractfile(member) or io.BytesIO()).read() == sparse.read_bytes()
+        assert (tar.extractfile("a.log") or io.BytesIO()).read() == b"token=CENSORED\n"
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", str(packed), "-C", str(out)], check=True)
+    assert (out / "disk.img").read_bytes() == sparse.read_bytes()

@@ -163,7 +163,9 @@ def _censor_tar(
         if codec is not None:  # the tar streams through the compression both ways
             raw_in = stack.enter_context(codec.reader(raw_in))
             raw_out = stack.enter_context(codec.writer(target, path))
-        source = stack.enter_context(tarfile.open(fileobj=raw_in, mode="r|"))
+        # past an end-of-archive marker too (`cat a.tar b.tar`, `tar -A`), as `tar -i` reads:
+        # the rewritten archive holds every member, censored
+        source = stack.enter_context(tarfile.open(fileobj=raw_in, mode="r|", ignore_zeros=True))
         packed = stack.enter_context(
             tarfile.open(fileobj=raw_out, mode="w|", format=tarfile.PAX_FORMAT)
         )
@@ -184,6 +186,8 @@ def _repack(source: tarfile.TarFile, packed: tarfile.TarFile, censor: Censor, li
         with tempfile.TemporaryFile() as spool:
             changed = _censor_stream(data, spool, censor, limit) or changed
             member.size = spool.tell()
+            if member.issparse():  # written out whole: a sparse header would misdescribe it
+                member.type, member.sparse = tarfile.REGTYPE, None
             spool.seek(0)
             packed.addfile(member, spool)
     return changed
