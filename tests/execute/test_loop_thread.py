@@ -131,3 +131,26 @@ def test_a_signal_once_the_loop_closed_without_stop_goes_to_the_handler_before(
 
     assert run_in_thread(main) == 7
     assert sigterm_seen == [signal.SIGTERM]
+
+
+def test_a_signal_the_loop_thread_takes_is_still_relayed(sigterm_seen: list[int]) -> None:
+    """Sent to the loop's thread itself (where a system may deliver a process's signal), the
+    signal is still relayed: Python's C handler runs in that thread and leaves the Python one
+    to the main thread, which looks every `WAKE` seconds (a bare `join` was not always woken:
+    this test timed out about every other run without the looks)."""
+
+    async def main(relay: SignalRelay) -> list[int]:
+        got: list[int] = []
+        arrived = asyncio.Event()
+
+        def on_signal(signum: int) -> None:
+            got.append(signum)
+            arrived.set()
+
+        relay.listen(on_signal)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        return got
+
+    assert run_in_thread(main) == [signal.SIGTERM]
+    assert sigterm_seen == []

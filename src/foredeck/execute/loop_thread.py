@@ -10,9 +10,9 @@ and was not pinned down; a run that waited 150 ms before starting in the main th
 fast, and so was every run of the in-process bench, whose main thread waits for `xargs` first.
 
 Python runs signal handlers in the main thread only: it catches the signals while it waits for
-the loop's thread and hands each to the loop (`SignalRelay`). A signal that comes before the
-loop listens is handed over when it does; one that comes after it stopped listening is raised
-again once the thread is done, with the handler there was before.
+the loop's thread (waking every `WAKE` seconds) and hands each to the loop (`SignalRelay`). A
+signal that comes before the loop listens is handed over when it does; one that comes after it
+stopped listening is raised again once the thread is done, with the handler there was before.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 RELAYED = (signal.SIGINT, signal.SIGTERM)
+WAKE = 0.2
+"""Seconds between the main thread's looks at caught signals while it waits. Linux hands a
+process's signal to its main thread, which a wait for a lock then returns to handle; other
+systems may hand it to any thread, and Python runs handlers in the main thread only."""
 
 
 class SignalRelay:
@@ -91,7 +95,9 @@ def run_in_thread(main: Callable[[SignalRelay], Coroutine[Any, Any, T]]) -> T:
     try:
         thread = threading.Thread(target=target, name="foredeck-run")
         thread.start()
-        thread.join()
+        while thread.is_alive():  # woken now and then: a signal the C handler took in the
+            thread.join(WAKE)  # loop's thread (macOS, or sent to it) is handled here
+
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
