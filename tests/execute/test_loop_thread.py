@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
@@ -46,9 +46,23 @@ def test_an_error_of_the_loop_is_raised_in_the_caller() -> None:
         run_in_thread(main)
 
 
+def _to_the_process() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _to_the_loop_thread() -> None:
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("send", [_to_the_process, _to_the_loop_thread])
 def test_a_signal_while_listening_reaches_the_loop_not_the_handler_before(
-    sigterm_seen: list[int],
+    sigterm_seen: list[int], send: Callable[[], None]
 ) -> None:
+    """Sent to the process, or to the loop's thread itself (where a system may deliver a
+    process's signal): Python's C handler then runs in that thread and leaves the Python one to
+    the main thread, which looks every `WAKE` seconds (a bare `join` was not always woken: the
+    loop-thread case timed out about every other run without the looks)."""
+
     async def main(relay: SignalRelay) -> list[int]:
         got: list[int] = []
         arrived = asyncio.Event()
@@ -58,7 +72,7 @@ def test_a_signal_while_listening_reaches_the_loop_not_the_handler_before(
             arrived.set()
 
         relay.listen(on_signal)
-        os.kill(os.getpid(), signal.SIGTERM)
+        send()
         await asyncio.wait_for(arrived.wait(), timeout=10)
         relay.stop()
         return got
@@ -131,26 +145,3 @@ def test_a_signal_once_the_loop_closed_without_stop_goes_to_the_handler_before(
 
     assert run_in_thread(main) == 7
     assert sigterm_seen == [signal.SIGTERM]
-
-
-def test_a_signal_the_loop_thread_takes_is_still_relayed(sigterm_seen: list[int]) -> None:
-    """Sent to the loop's thread itself (where a system may deliver a process's signal), the
-    signal is still relayed: Python's C handler runs in that thread and leaves the Python one
-    to the main thread, which looks every `WAKE` seconds (a bare `join` was not always woken:
-    this test timed out about every other run without the looks)."""
-
-    async def main(relay: SignalRelay) -> list[int]:
-        got: list[int] = []
-        arrived = asyncio.Event()
-
-        def on_signal(signum: int) -> None:
-            got.append(signum)
-            arrived.set()
-
-        relay.listen(on_signal)
-        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
-        await asyncio.wait_for(arrived.wait(), timeout=10)
-        return got
-
-    assert run_in_thread(main) == [signal.SIGTERM]
-    assert sigterm_seen == []
