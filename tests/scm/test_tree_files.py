@@ -134,3 +134,20 @@ async def test_the_mirror_gains_no_objects(upstream: Repo, tmp_path: Path) -> No
     await checkout_paths(refs, tmp_path / "second", PATHS, mirror_root=mirrors)
     assert sorted(p.name for p in (mirror / "objects").rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tree-")] == []
+
+
+async def test_a_pull_already_in_the_base_reads_as_the_checkout(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    """A pull at the base (or at an older commit of it) is "already up to date" for the
+    checkout's merge: no merge commit, the base's files and sha."""
+    old = upstream.head("main")
+    upstream.commit("more config", {".foredeck.yaml": CONFIG + "# more\n"})
+    at_base = upstream.head("main")
+    upstream.git("update-ref", "refs/pull/1/head", at_base)
+    upstream.git("update-ref", "refs/pull/2/head", old)
+    refs = refs_for(upstream, (1, at_base), (2, old))
+    got, full = await both(refs, tmp_path, "merged")
+    assert got == full and got[".foredeck.yaml"].endswith("# more\n")
+    record = await checkout_paths(refs, tmp_path / "again", PATHS, mirror_root=tmp_path / "m")
+    assert record is not None and record.final_sha == at_base

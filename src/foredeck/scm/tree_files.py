@@ -131,6 +131,13 @@ async def _merged(
     stamp = await git.run(["show", "-s", "--format=%ct", base_sha], mirror, extra_env=env)
     timestamp = int(stamp.output.strip() or 0)
     for index, (pull, sha) in enumerate(zip(refs.pulls, pull_shas, strict=True), start=1):
+        # Already in `head` (the base, an earlier pull): `git merge` is "already up to date"
+        # and makes no merge commit (nor may one have the same parent twice).
+        ancestor = await git.run(
+            ["merge-base", "--is-ancestor", sha, head], mirror, check=False, extra_env=env
+        )
+        if ancestor.rc == 0:
+            continue
         merge = await git.run(
             ["merge-tree", "--write-tree", "--no-messages", "--name-only", head, sha],
             mirror,
