@@ -151,3 +151,17 @@ async def test_a_pull_already_in_the_base_reads_as_the_checkout(
     assert got == full and got[".foredeck.yaml"].endswith("# more\n")
     record = await checkout_paths(refs, tmp_path / "again", PATHS, mirror_root=tmp_path / "m")
     assert record is not None and record.final_sha == at_base
+
+
+async def test_a_conflict_in_a_unicode_name_is_the_checkouts_error(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    one = upstream.pull(1, {".foredeck/é ü.yaml": CONFIG + "# one\n"})
+    two = upstream.pull(2, {".foredeck/é ü.yaml": CONFIG + "# two\n"})
+    refs = refs_for(upstream, (1, one), (2, two))
+    with pytest.raises(CheckoutError) as fast:
+        await checkout_paths(refs, tmp_path / "paths", PATHS, mirror_root=tmp_path / "m")
+    with pytest.raises(CheckoutError) as slow:
+        await checkout(refs, tmp_path / "full", mirror_root=tmp_path / "m")
+    assert fast.value.conflicts == slow.value.conflicts == [".foredeck/é ü.yaml"]
+    assert fast.value.reason == slow.value.reason

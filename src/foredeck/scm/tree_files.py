@@ -139,7 +139,11 @@ async def _merged(
         if ancestor.rc == 0:
             continue
         merge = await git.run(
-            ["merge-tree", "--write-tree", "--no-messages", "--name-only", head, sha],
+            # Conflicting names unquoted, as the checkout lists them (`core.quotePath=false`).
+            [
+                *("-c", "core.quotePath=false"),
+                *("merge-tree", "--write-tree", "--no-messages", "--name-only", head, sha),
+            ],
             mirror,
             check=False,
             extra_env=env,
