@@ -165,3 +165,15 @@ async def test_a_conflict_in_a_unicode_name_is_the_checkouts_error(
         await checkout(refs, tmp_path / "full", mirror_root=tmp_path / "m")
     assert fast.value.conflicts == slow.value.conflicts == [".foredeck/é ü.yaml"]
     assert fast.value.reason == slow.value.reason
+
+
+async def test_the_root_gitattributes_apply_as_in_the_checkout(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    """The checkout converts the files as the tree's `.gitattributes` says (here CRLF line
+    ends): the files written alone are converted the same way."""
+    upstream.commit("crlf", {".gitattributes": ".foredeck.yaml text eol=crlf\n"})
+    await both(refs_for(upstream), tmp_path, "attrs")
+    written = (tmp_path / "attrs-paths" / ".foredeck.yaml").read_bytes()
+    assert written == (tmp_path / "attrs-full" / ".foredeck.yaml").read_bytes()
+    assert b"\r\n" in written and not (tmp_path / "attrs-paths" / ".gitattributes").exists()

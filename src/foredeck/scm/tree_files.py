@@ -42,6 +42,8 @@ from foredeck.types import Refs
 MAX_BYTES = 16 * 1024 * 1024
 """More than this in the asked paths: the full checkout reads them (see the module docstring)."""
 _LINK_MODES = ("120000", "160000")  # a symlink, a submodule (gitlink)
+_FILE_MODES = ("100644", "100755")
+_ATTRIBUTES = ".gitattributes"
 
 
 async def checkout_paths(
@@ -84,12 +86,14 @@ async def checkout_paths(
             base_sha, pull_shas = await update_mirror(git, refs, mirror, uri, fetch_retries)
             head = await _merged(git, refs, mirror, base_sha, pull_shas, env)
             listing = await git.run(
-                ["ls-tree", "-r", "-l", "-z", "--full-tree", head, "--", *paths],
+                ["ls-tree", "-r", "-l", "-z", "--full-tree", head, "--", *paths, _ATTRIBUTES],
                 mirror,
                 extra_env=env,
             )
             # "<mode> <type> <object> <size>\t<path>", NUL-terminated (paths unquoted)
-            entries = [e.split(None, 4) for e in listing.output.split("\0") if e]
+            listed = [e.split(None, 4) for e in listing.output.split("\0") if e]
+            entries = [e for e in listed if any(_under(e[4], p) for p in paths)]
+            attributes = [e for e in listed if e[4] == _ATTRIBUTES and e[0] in _FILE_MODES]
             if any(e[0] in _LINK_MODES for e in entries):
                 return None
             if sum(int(e[3]) for e in entries if e[3].isdigit()) > max_bytes:
@@ -97,6 +101,14 @@ async def checkout_paths(
             dest.mkdir(exist_ok=True)
             present = [p for p in paths if any(_under(e[4], p) for e in entries)]
             if present:
+                # The checkout converts files as the root `.gitattributes` says (line ends,
+                # encoding): in the scratch index, git reads it there, without writing it.
+                for mode, _, obj, _, name in attributes[:1]:
+                    await git.run(
+                        ["update-index", "--add", "--cacheinfo", f"{mode},{obj},{name}"],
+                        mirror,
+                        extra_env=env,
+                    )
                 await git.run(
                     ["--work-tree", str(dest), "checkout", head, "--", *present],
                     mirror,
