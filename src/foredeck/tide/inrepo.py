@@ -64,12 +64,8 @@ class InRepoTrees:
 
     async def jobs(self, central: JobConfig, refs: Refs) -> JobConfig | str:
         """`central` plus the in-repo jobs of `refs`' tree, or why they cannot be known."""
-        key: TreeKey = (
-            refs.org.lower(),
-            refs.repo.lower(),
-            refs.base_sha,
-            tuple(p.sha for p in refs.pulls),
-        )
+        # As spelt: the jobs are merged under `org/repo` as the refs name it (and looked up so).
+        key: TreeKey = (refs.org, refs.repo, refs.base_sha, tuple(p.sha for p in refs.pulls))
         if key in self._failed:
             return self._failed[key]
         cached = self._cache.get(key)
