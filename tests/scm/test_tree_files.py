@@ -177,3 +177,24 @@ async def test_the_root_gitattributes_apply_as_in_the_checkout(
     written = (tmp_path / "attrs-paths" / ".foredeck.yaml").read_bytes()
     assert written == (tmp_path / "attrs-full" / ".foredeck.yaml").read_bytes()
     assert b"\r\n" in written and not (tmp_path / "attrs-paths" / ".gitattributes").exists()
+
+
+async def test_a_merge_driver_in_the_attributes_leaves_it_to_the_full_checkout(
+    upstream: Repo, tmp_path: Path
+) -> None:
+    """`merge=union` in the base's `.gitattributes`: `git merge` in the checkout keeps both
+    pulls' lines where `merge-tree` in the bare mirror would call it a conflict, so the full
+    checkout reads it (None), and reads it merged."""
+    upstream.commit("union", {".gitattributes": ".foredeck.yaml merge=union\n"})
+    one = upstream.pull(1, {".foredeck.yaml": CONFIG + "# one\n"})
+    two = upstream.pull(2, {".foredeck.yaml": CONFIG + "# two\n"})
+    refs = refs_for(upstream, (1, one), (2, two))
+    mirrors = tmp_path / "m"
+    assert await checkout_paths(refs, tmp_path / "paths", PATHS, mirror_root=mirrors) is None
+    await checkout(refs, tmp_path / "full", mirror_root=mirrors)
+    merged = (tmp_path / "full" / ".foredeck.yaml").read_text()
+    assert "# one" in merged and "# two" in merged
+    upstream.commit("no driver", {".gitattributes": ".foredeck.yaml text\n"})
+    three = upstream.pull(3, {".foredeck.yaml": CONFIG + "# three\n"})
+    got, full = await both(refs_for(upstream, (3, three)), tmp_path, "plain")  # read here
+    assert got == full and "# three" in got[".foredeck.yaml"]

@@ -17,6 +17,7 @@ own size limits on disk rather than in memory here).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -84,6 +85,8 @@ async def checkout_paths(
         (scratch / "objects").mkdir()
         async with mirror_lock(mirror, timeout):
             base_sha, pull_shas = await update_mirror(git, refs, mirror, uri, fetch_retries)
+            if refs.pulls and await _merge_attributes(git, mirror, base_sha, paths, env):
+                return None
             head = await _merged(git, refs, mirror, base_sha, pull_shas, env)
             listing = await git.run(
                 ["ls-tree", "-r", "-l", "-z", "--full-tree", head, "--", *paths, _ATTRIBUTES],
@@ -125,6 +128,25 @@ async def checkout_paths(
 
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+async def _merge_attributes(
+    git: RecordingGit, mirror: Path, base_sha: str, paths: Sequence[str], env: dict[str, str]
+) -> bool:
+    """Whether the base's `.gitattributes` (at the root, or in an asked directory) may choose
+    a merge driver (`merge=union`, ...): `git merge` in the checkout honours it, `merge-tree`
+    in a bare mirror cannot (git before 2.40 has no `--attr-source`), so the full checkout
+    merges those pulls."""
+    for folder in ("", *paths):
+        shown = await git.run(
+            ["cat-file", "-p", f"{base_sha}:{folder}{'/' if folder else ''}{_ATTRIBUTES}"],
+            mirror,
+            check=False,
+            extra_env=env,
+        )
+        if shown.rc == 0 and re.search(r"\bmerge\b", shown.output):
+            return True
+    return False
 
 
 async def _merged(
