@@ -89,16 +89,19 @@ async def test_no_config_writes_nothing_and_a_push_reads_the_base(
     assert got == full == {}
 
 
-async def test_a_conflict_is_the_checkouts_error(upstream: Repo, tmp_path: Path) -> None:
-    one = upstream.pull(1, {".foredeck.yaml": CONFIG + "# one\n"})
-    two = upstream.pull(2, {".foredeck.yaml": CONFIG + "# two\n"})
+@pytest.mark.parametrize("name", [".foredeck.yaml", ".foredeck/é ü.yaml"])
+async def test_a_conflict_is_the_checkouts_error(upstream: Repo, tmp_path: Path, name: str) -> None:
+    """Listed as the checkout lists it: a file name outside ASCII unquoted too."""
+    one = upstream.pull(1, {name: CONFIG + "# one\n"})
+    two = upstream.pull(2, {name: CONFIG + "# two\n"})
     refs = refs_for(upstream, (1, one), (2, two))
     with pytest.raises(CheckoutError) as fast:
         await checkout_paths(refs, tmp_path / "paths", PATHS, mirror_root=tmp_path / "m")
     with pytest.raises(CheckoutError) as slow:
         await checkout(refs, tmp_path / "full", mirror_root=tmp_path / "m")
     assert fast.value.reason == slow.value.reason
-    assert fast.value.conflicts == [".foredeck.yaml"] and fast.value.pull is not None
+    assert fast.value.conflicts == slow.value.conflicts == [name]
+    assert fast.value.pull is not None
     assert fast.value.pull.number == 2 and fast.value.record.failed
 
 
@@ -151,20 +154,6 @@ async def test_a_pull_already_in_the_base_reads_as_the_checkout(
     assert got == full and got[".foredeck.yaml"].endswith("# more\n")
     record = await checkout_paths(refs, tmp_path / "again", PATHS, mirror_root=tmp_path / "m")
     assert record is not None and record.final_sha == at_base
-
-
-async def test_a_conflict_in_a_unicode_name_is_the_checkouts_error(
-    upstream: Repo, tmp_path: Path
-) -> None:
-    one = upstream.pull(1, {".foredeck/é ü.yaml": CONFIG + "# one\n"})
-    two = upstream.pull(2, {".foredeck/é ü.yaml": CONFIG + "# two\n"})
-    refs = refs_for(upstream, (1, one), (2, two))
-    with pytest.raises(CheckoutError) as fast:
-        await checkout_paths(refs, tmp_path / "paths", PATHS, mirror_root=tmp_path / "m")
-    with pytest.raises(CheckoutError) as slow:
-        await checkout(refs, tmp_path / "full", mirror_root=tmp_path / "m")
-    assert fast.value.conflicts == slow.value.conflicts == [".foredeck/é ü.yaml"]
-    assert fast.value.reason == slow.value.reason
 
 
 async def test_the_root_gitattributes_apply_as_in_the_checkout(
