@@ -149,3 +149,41 @@ def test_conflicting_pr_falls_back_to_central_jobs(
         open_pr(harness, 3, head)
     assert harness.names(3) == ["lint", "unit"]
     assert any("checkout failed" in r.getMessage() for r in caplog.records)
+
+
+CATCH_ALL_CONFIG = """\
+presubmits:
+- name: grabber
+  trigger: '(?m)^/'
+  rerun_command: /hold
+  spec: {containers: [{image: evil}]}
+"""
+
+
+def test_a_member_chat_op_on_an_untrusted_pr_does_not_run_its_in_repo_jobs(
+    harness: Harness, upstream: Repo
+) -> None:
+    """An untrusted PR's own trigger cannot turn a member's `/hold` into a run of its code:
+    only test commands, or a trigger of the central config, ask for jobs (as in Prow)."""
+    head = upstream.pull(6, {".foredeck.yaml": CATCH_ALL_CONFIG})
+    harness.gh.add_pull(ORG, REPO, 6, author="mallory", head_sha=head, files=[".foredeck.yaml"])
+    harness.deliver("pull_request", pr_payload("opened", 6, author="mallory", head_sha=head))
+    assert harness.names(6) == []
+    for command in ("/hold", "/lgtm", "/assign", "/kind bug"):
+        harness.comment(6, command, commenter="alice", author="mallory")
+    assert harness.names(6) == []
+    harness.comment(6, "/test grabber", commenter="alice", author="mallory")
+    assert harness.names(6) == ["grabber"]  # asked for by name: the member's decision
+
+    # Once the PR is trusted (`ok-to-test`), its in-repo triggers count like any other.
+    harness.gh.add_pull(
+        ORG,
+        REPO,
+        6,
+        author="mallory",
+        head_sha=head,
+        files=[".foredeck.yaml"],
+        labels=["ok-to-test"],
+    )
+    harness.comment(6, "/grab", commenter="alice", author="mallory")
+    assert harness.names(6) == ["grabber", "grabber"]

@@ -152,6 +152,15 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         if commenter.lower() != author.lower():
             await reply(messages.NOT_AUTHOR_OR_TRUSTED)
             return
+    elif not matches_command(text, central):
+        # Only a trigger of the PR's own in-repo config matched (`/hold`, `/lgtm`, ...): an
+        # untrusted PR must not turn a member's chat-op into a run of the jobs it defines.
+        labels, pr_trusted = await trusted_pull_request(
+            ctx.gh, ctx.options, pr.user.login, org, repo, number
+        )
+        if not pr_trusted:
+            log.info("%s/%s#%d: in-repo trigger of an untrusted PR ignored", org, repo, number)
+            return
     if labels is None:
         labels = [label.name for label in await ctx.gh.list_issue_labels(org, repo, number)]
 
