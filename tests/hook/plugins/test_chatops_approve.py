@@ -182,3 +182,20 @@ def test_without_the_option_a_review_does_not_approve(ops: ChatOps) -> None:
     )
     (note,) = notifiers(ops)
     assert "Approved by: nobody yet" in note
+
+
+def test_owners_are_read_at_the_base_branch_as_it_is_now_not_at_the_pr_base_sha(
+    ops: ChatOps,
+) -> None:
+    """An approver removed from OWNERS on the base branch cannot approve an older PR: GitHub's
+    `base.sha` stays where the PR last saw its base (Prow reads the branch's OWNERS too)."""
+    gh = ops.gh
+    gh.add_pull(ORG, REPO, 5, author="alice", head_sha=sha("head-5"), files=["a/5.py"])
+    old = gh.repo(ORG, REPO).branches["main"]
+    gh.set_file(ORG, REPO, "a/OWNERS", "approvers: [amy]\n", ref=old)
+    gh.repo(ORG, REPO).branches["main"] = sha("main moved on")
+    gh.set_file(ORG, REPO, "a/OWNERS", "approvers: [ann]\noptions: {no_parent_owners: true}\n")
+    ops.comment(5, "/approve", commenter="amy", author="alice")
+    assert ops.labels(5) == []
+    ops.comment(5, "/approve", commenter="ann", author="alice")
+    assert ops.labels(5) == ["approved"]

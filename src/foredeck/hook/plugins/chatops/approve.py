@@ -211,8 +211,10 @@ class ApprovePlugin(ChatOpsPlugin):
         pr = await client.get_pull(org, repo, number)
         files = (await client.list_pull_files(org, repo, number))[:MAX_FILES]
         error = ""
+        # The branch as it is now: `pr.base.sha` lags behind it (an approver removed since).
+        base_sha = await client.get_branch_sha(org, repo, pr.base.ref)
         try:
-            owners = await load_owners(client, org, repo, pr.base.sha, files)
+            owners = await load_owners(client, org, repo, base_sha, files)
         except OwnersError as exc:
             owners, error = Owners({}), str(exc)
         comments = await client.list_issue_comments(org, repo, number)
