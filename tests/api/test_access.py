@@ -232,3 +232,22 @@ def test_another_authorization_scheme_is_not_a_token(db: Database, tmp_path: Pat
         assert refused.status_code == 401 and "viewer role" in refused.json()["detail"]
         empty = client.get("/api/jobs", headers={"Authorization": "Bearer "})
         assert empty.status_code == 401 and "empty bearer token" in empty.json()["detail"]
+
+
+def test_starting_a_job_of_a_private_repo_says_nothing_of_its_config(
+    db: Database, tmp_path: Path
+) -> None:
+    """The role check comes before the job config is looked at: whether a job exists in a
+    private repository, or which branches it runs on, is not told to those who may not start
+    it."""
+    refs = {"org": "acme", "repo": "widget", "base_ref": "main"}
+    with access_client(db, tmp_path) as client:
+        _, vera = make_token(client, "vera", "viewer")
+        for body in ({"name": "no-such-job", "refs": refs}, {"name": "publish", "refs": refs}):
+            answer = client.post("/api/jobs", json=body)
+            assert answer.status_code == 401, answer.text
+            answer = client.post("/api/jobs", json=body, headers=bearer(vera))
+            assert answer.status_code == 403, answer.text
+            assert "needs the editor role on acme/widget" in answer.json()["detail"]
+        unknown = client.post("/api/jobs", json={"name": "no-such-job", "refs": refs}, headers=AUTH)
+        assert unknown.status_code == 404

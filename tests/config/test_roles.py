@@ -76,6 +76,9 @@ def test_anonymous_reads_take_the_most_specific_entry(tmp_path: Path) -> None:
         ("grants:\n- role: admin\n  repos: ['*']\n  user: [a]\n", 4, "grants[0].user"),
         ("anonymous:\n  acme: maybe\n", 2, "anonymous.acme"),
         ("anonymous:\n  'a/b/c': none\n", 1, "is not `*`, an org"),
+        # One org twice: the job lists and the job's page would each take another entry.
+        ("anonymous:\n  acme: read\n  ACME: none\n", 1, "'acme' and 'ACME' differ only in case"),
+        ("anonymous:\n  a/B: none\n  A/b: read\n", 1, "differ only in case"),
         ("grants: [\n", 2, "invalid YAML"),
         ("- just a list\n", 1, "must be a mapping"),
         ("grants: []\n---\ngrants: []\n", 3, "one YAML document"),

@@ -160,6 +160,10 @@ def start_job(
 ) -> JobDetail:
     if central is None:
         raise HTTPException(404, "no job config (config_path) is configured")
+    # Before the config is read: its answers (no such job, not on that branch) are the
+    # repository's business, for those who may start its jobs.
+    org, repo = (body.refs.org, body.refs.repo) if body.refs is not None else (None, None)
+    gate.require("editor", org, repo, f"start job {body.name}")
     try:
         spec = start_spec(
             central.get(),
@@ -173,8 +177,8 @@ def start_job(
         raise HTTPException(404, str(exc)) from None
     except BadRequest as exc:
         raise HTTPException(422, str(exc)) from None
-    org, repo = (spec.refs.org, spec.refs.repo) if spec.refs is not None else (None, None)
-    gate.require("editor", org, repo, f"start job {body.name}")
+    if spec.refs is not None:
+        gate.require("editor", spec.refs.org, spec.refs.repo, f"start job {body.name}")
     return _insert(spec, engine, writes, settings.reporter.dashboard_url, on_change, gate.who)
 
 

@@ -149,9 +149,15 @@ class RolesFile(BaseModel):
     @field_validator("anonymous")
     @classmethod
     def _anonymous_keys(cls, value: dict[str, Anonymous]) -> dict[str, Anonymous]:
+        seen: dict[str, str] = {}
         for key in value:
             if not ANON_PATTERN.match(key):
                 raise ValueError(f"key {key!r} is not `*`, an org or `org/repo`")
+            # Names compare in any case: two such keys would leave the job lists (`Access`)
+            # and a job's own page reading different entries for one org or repository.
+            if key.lower() in seen:
+                raise ValueError(f"keys {seen[key.lower()]!r} and {key!r} differ only in case")
+            seen[key.lower()] = key
         return value
 
     def anonymous_reads(self, org: str | None, repo: str | None) -> bool:
