@@ -71,3 +71,25 @@ def test_invalid_input() -> None:
         BuildIdGenerator(clock_ms=FakeClock(EPOCH_MS - 1)).next()
     with pytest.raises(ValueError):
         build_id_time("not-a-number")
+
+
+def test_two_controllers_never_give_two_jobs_one_id() -> None:
+    """Controllers with the same node (their names' hashes collided) starting jobs in the same
+    millisecond: each job's id holds its own database id, so no two runs share an id (and so
+    an artifact path)."""
+    clock = FakeClock(NOW_MS)
+    one, two = BuildIdGenerator(node=7, clock_ms=clock), BuildIdGenerator(node=7, clock_ms=clock)
+    ids = [one.for_job(job) for job in (1, 2, 3)] + [two.for_job(job) for job in (4, 5, 6)]
+    assert len(set(ids)) == 6
+    assert {build_id_time(i) for i in ids} == {datetime.fromtimestamp(NOW_MS / 1000, tz=UTC)}
+    assert one.for_job(2**22 + 9) != two.for_job(10)
+    assert two.next() == one.next()  # what the controllers used before: the same id twice
+
+
+def test_a_jobs_id_never_goes_below_the_generators_last_millisecond() -> None:
+    clock = FakeClock(NOW_MS)
+    gen = BuildIdGenerator(clock_ms=clock)
+    first = int(gen.for_job(5))
+    clock.ms -= 10_000  # the wall clock steps back
+    assert int(gen.for_job(6)) > first
+    assert build_id_time(gen.for_job(7)) == datetime.fromtimestamp(NOW_MS / 1000, tz=UTC)

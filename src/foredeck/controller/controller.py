@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -51,7 +50,7 @@ from foredeck.execute.orphans import new_owner
 from foredeck.leases import LeaseService
 from foredeck.scm.git import CloneUriFunc
 from foredeck.settings import Settings
-from foredeck.storage.buildid import MAX_NODE, BuildIdGenerator
+from foredeck.storage.buildid import BuildIdGenerator
 from foredeck.storage.store import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class Controller:
             else None,
             describe=lambda job_id, text: self.ledger.call(self.ledger.describe, job_id, text),
         )
-        self._build_ids = BuildIdGenerator(node=zlib.crc32(self.owner.encode()) & MAX_NODE)
+        self._build_ids = BuildIdGenerator()  # `for_job`: unique without a node per controller
         self._running: dict[int, Running] = {}
         self.finish_retry = FINISH_RETRY
         self._last_heartbeat = 0.0
@@ -187,7 +186,7 @@ class Controller:
         free = self.max_concurrency - len(self._running)
         if free <= 0 or self._stopping or not await db.call(db.has_triggered):
             return []
-        claimed = await db.call(db.claim, free, self._build_ids.next)
+        claimed = await db.call(db.claim, free, self._build_ids.for_job)
         for job in claimed:
             self._start(job)
         if claimed:

@@ -82,7 +82,7 @@ class Ledger:
             self._pool.shutdown(wait=False)
             self._pool = None
 
-    def claim(self, limit: int, next_build_id: Callable[[], str]) -> list[Claimed]:
+    def claim(self, limit: int, next_build_id: Callable[[int], str]) -> list[Claimed]:
         with write_lock(self.engine), self._sessions() as session, session.begin():
             return claim(
                 session,

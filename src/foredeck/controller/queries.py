@@ -104,7 +104,7 @@ def claim(
     *,
     owner: str,
     limit: int,
-    next_build_id: Callable[[], str],
+    next_build_id: Callable[[int], str],
     workspace_for: Callable[[int], str],
     page_size: int = 32,
 ) -> list[Claimed]:
@@ -149,7 +149,7 @@ def claim(
                     blocked.add(row.name)
                     continue
                 room[row.name] -= 1
-            build_id = next_build_id()
+            build_id = next_build_id(row.id)
             workspace = workspace_for(row.id)
             # Taken after the count: a job that ended before we counted ended before this start.
             now = utcnow()
