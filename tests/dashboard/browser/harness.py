@@ -10,8 +10,8 @@ is filled by running real jobs on a real git repository, never by hand-written r
   `widget.test_racy` fails on odd job ids; `flaky_runs` reruns it on one commit until it has
   failed and passed there. It and `fail-job` carry TestGrid dashboard annotations.
 - `pipeline-job` is an inline Tekton pipeline (a diamond and a `finally`), `slow-job` sleeps a
-  few seconds (live update, abort); both are periodics on a yearly cron, started through
-  `POST /api/jobs` (Prow's gangway).
+  few seconds (live update, abort), `long-job` until it is aborted; all are periodics on a
+  yearly cron, started through `POST /api/jobs` (Prow's gangway).
 
 The server is the kit's `ServerProcess`: teardown kills its group and every process it left
 (job steps run in sessions of their own).
@@ -148,6 +148,12 @@ JOBS: dict[str, Any] = {
                 "busybox",
             ),
         },
+        {
+            "name": "long-job",
+            "cron": YEARLY,
+            # as slow-job, but running until aborted: a test sees it running however busy
+            "spec": shell("echo 'ERROR: no'; seq 1 60; echo waiting; sleep 600", "busybox"),
+        },
     ],
 }
 
@@ -196,6 +202,14 @@ class Server(ServerProcess):
         assert r.status_code == 201, r.text
         created: dict[str, Any] = r.json()
         return created
+
+    def abort(self, job_id: int) -> None:
+        r = httpx.post(
+            f"{self.url}/api/jobs/{job_id}/abort",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
 
     def flaky_runs(self, most: int = 8) -> list[dict[str, Any]]:
         """`flaky-job` on `main`'s head, started through the API and rerun until it has both

@@ -269,16 +269,23 @@ def test_running_job_page_refreshes_itself(
 def test_a_fold_the_reader_opened_stays_open_as_the_page_refreshes(
     page: Page, server: Server, runs: Jobs, shoot: Shoot
 ) -> None:
-    job_id = int(server.start_job("slow-job")["id"])
+    """The job runs until the test aborts it, so the fold is opened while it runs however busy
+    the machine (`slow-job` once ended first under load)."""
+    job_id = int(server.start_job("long-job")["id"])
     open_run(page, job_id)
     fold = page.locator("#lens-buildlog details.log-fold").first
     expect(fold).to_be_attached(timeout=60_000)  # the first 60 lines, while it sleeps
     expect(page.locator("#run-state")).not_to_have_text("success")
     fold.locator("summary").click()
     expect(fold).to_have_attribute("open", "")
-    # The refreshes swap the lenses in until the run ends, and the fold stays as it was left.
-    expect(page.locator("#run-state")).to_have_text("success", timeout=60_000)
-    expect(page.locator("#lens-buildlog .log")).to_contain_text("done")
+    # A refresh swaps the lenses in while it runs, and the fold stays as it was left ...
+    page.evaluate("document.getElementById('run-lenses').dataset.probe = 'before'")
+    expect(page.locator("#run-lenses[data-probe]")).to_have_count(0, timeout=60_000)
+    expect(page.locator("#lens-buildlog details.log-fold").first).to_have_attribute("open", "")
+    # ... and so does the last one, when the run has ended.
+    server.abort(job_id)
+    expect(page.locator("#run-state")).to_have_text("aborted", timeout=60_000)
+    expect(page.locator("#lens-buildlog .log")).to_contain_text("waiting")
     expect(page.locator("#lens-buildlog details.log-fold").first).to_have_attribute("open", "")
     shoot(page, "run-page-fold-kept")
 
