@@ -139,28 +139,9 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         )
         await ctx.comment_once(org, repo, number, body, messages.reply_marker(comment.id))
 
-    commenter_trusted = await trusted_user(ctx.gh, ctx.options, commenter, org, repo)
-    labels: list[str] | None = None
-    if not commenter_trusted:
-        author = pr.user.login
-        labels, pr_trusted = await trusted_pull_request(
-            ctx.gh, ctx.options, author, org, repo, number
-        )
-        if not pr_trusted:
-            await reply(messages.UNTRUSTED_COMMAND)
-            return
-        if commenter.lower() != author.lower():
-            await reply(messages.NOT_AUTHOR_OR_TRUSTED)
-            return
-    elif not matches_command(text, central):
-        # Only a trigger of the PR's own in-repo config matched (`/hold`, `/lgtm`, ...): an
-        # untrusted PR must not turn a member's chat-op into a run of the jobs it defines.
-        labels, pr_trusted = await trusted_pull_request(
-            ctx.gh, ctx.options, pr.user.login, org, repo, number
-        )
-        if not pr_trusted:
-            log.info("%s/%s#%d: in-repo trigger of an untrusted PR ignored", org, repo, number)
-            return
+    go_on, commenter_trusted, labels = await _may_run(ctx, ev, pr, text, central, reply)
+    if not go_on:
+        return
     if labels is None:
         labels = [label.name for label in await ctx.gh.list_issue_labels(org, repo, number)]
 
@@ -191,6 +172,37 @@ async def handle_issue_comment(ctx: TriggerContext, ev: IssueCommentEvent) -> No
         log.info("%s/%s#%d: %s: %d job(s)", org, repo, number, reason, len(rows))
 
     ctx.defer(create)
+
+
+async def _may_run(
+    ctx: TriggerContext,
+    ev: IssueCommentEvent,
+    pr: PullRequest,
+    text: str,
+    central: Sequence[Presubmit],
+    reply: Callable[[str], Awaitable[None]],
+) -> tuple[bool, bool, list[str] | None]:
+    """Whether the comment may start jobs: (go on, the commenter is trusted, the PR's labels
+    when they were read). A stranger may ask only on a trusted PR of their own."""
+    org, repo, number = ev.repository.org, ev.repository.name, ev.issue.number
+    commenter, author = ev.comment.user.login, pr.user.login
+    commenter_trusted = await trusted_user(ctx.gh, ctx.options, commenter, org, repo)
+    if commenter_trusted and matches_command(text, central):
+        return True, True, None
+    labels, pr_trusted = await trusted_pull_request(ctx.gh, ctx.options, author, org, repo, number)
+    if commenter_trusted:
+        # Only a trigger of the PR's own in-repo config matched (`/hold`, `/lgtm`, ...): an
+        # untrusted PR must not turn a member's chat-op into a run of the jobs it defines.
+        if not pr_trusted:
+            log.info("%s/%s#%d: in-repo trigger of an untrusted PR ignored", org, repo, number)
+        return pr_trusted, True, labels
+    if not pr_trusted:
+        await reply(messages.UNTRUSTED_COMMAND)
+        return False, False, labels
+    if commenter.lower() != author.lower():
+        await reply(messages.NOT_AUTHOR_OR_TRUSTED)
+        return False, False, labels
+    return True, False, labels
 
 
 async def _ok_to_test(
