@@ -36,6 +36,10 @@ Provider = Literal["oidc", "github"]
 PENDING_SECONDS = 600
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_NAME_CHARS = 100
+OIDC_PREFIX = "oidc:"
+"""Before an OIDC user's name when GitHub login is configured too: the roles file's `users`
+then tell `oidc:alice` from GitHub's `alice` (a GitHub login has no colon), so an OIDC user
+cannot take a GitHub login's grants by choosing its name."""
 MAX_GROUPS = 200
 MAX_TEAM_PAGES = 10
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
@@ -205,9 +209,10 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 
 
 async def oidc_identity(
-    oidc: OidcLogin, pending: Pending, code: str, redirect_uri: str
+    oidc: OidcLogin, pending: Pending, code: str, redirect_uri: str, *, qualified: bool = False
 ) -> Identity:
-    """Exchange `code` (with the PKCE verifier), verify the ID token, read the user's claims."""
+    """Exchange `code` (with the PKCE verifier), verify the ID token, read the user's claims.
+    `qualified` (GitHub login configured too): the user is `oidc:<name>` (`OIDC_PREFIX`)."""
     async with httpx.AsyncClient(timeout=oidc.timeout) as client:
         meta = await discover(client, oidc)
         answer = await _post(
@@ -235,7 +240,7 @@ async def oidc_identity(
             )
             if isinstance(more, dict) and more.get("sub") == claims.get("sub"):
                 claims = {**more, **claims}
-    return _oidc_identity(oidc, claims)
+    return _oidc_identity(oidc, claims, qualified)
 
 
 def verify_id_token(oidc: OidcLogin, id_token: str, jwks: Any, nonce: str) -> dict[str, Any]:
@@ -265,9 +270,9 @@ def _reason(exc: Exception) -> str:
     return text[:200]
 
 
-def _oidc_identity(oidc: OidcLogin, claims: dict[str, Any]) -> Identity:
+def _oidc_identity(oidc: OidcLogin, claims: dict[str, Any], qualified: bool = False) -> Identity:
     name = claims.get(oidc.username_claim)
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS - len(OIDC_PREFIX):
         raise LoginRefused(
             403, f"the provider gave no usable `{oidc.username_claim}` claim for this user"
         )
@@ -277,7 +282,7 @@ def _oidc_identity(oidc: OidcLogin, claims: dict[str, Any]) -> Identity:
     if not isinstance(groups, list):
         raise LoginRefused(403, f"the `{oidc.groups_claim}` claim is not a list")
     kept = frozenset(g for g in groups[:MAX_GROUPS] if isinstance(g, str) and len(g) <= 200)
-    return Identity(name, "oidc", groups=kept)
+    return Identity(f"{OIDC_PREFIX}{name}" if qualified else name, "oidc", groups=kept)
 
 
 # -- GitHub ------------------------------------------------------------------------------------

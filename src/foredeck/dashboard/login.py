@@ -103,9 +103,10 @@ Identify = Callable[[login.Pending, str, str], Awaitable[login.Identity]]
 @router.get("/login/oidc/callback", include_in_schema=False)
 async def oidc_callback(request: Request) -> Response:
     oidc = _oidc(request)
+    qualified = _settings(request).api.github_login is not None  # `oidc:<name>`: not a login
 
     async def identify(pending: login.Pending, code: str, uri: str) -> login.Identity:
-        return await login.oidc_identity(oidc, pending, code, uri)
+        return await login.oidc_identity(oidc, pending, code, uri, qualified=qualified)
 
     return await _callback(request, "oidc", identify)
 

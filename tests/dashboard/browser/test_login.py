@@ -31,7 +31,7 @@ anonymous:
 grants:
 - role: admin
   repos: ["*"]
-  users: [alice]
+  users: ["oidc:alice"]  # GitHub login is configured too: OIDC users are `oidc:<name>`
 - role: editor
   repos: ["*"]
   groups: [ci-editors]
@@ -39,8 +39,11 @@ grants:
 - role: viewer
   repos: ["*"]
   groups: [ci-viewers]
+- role: admin
+  repos: ["*"]
+  users: [olga]  # a GitHub login
 """
-USERS = {"vera": ["ci-viewers"], "eddie": ["ci-editors"], "alice": []}
+USERS = {"vera": ["ci-viewers"], "eddie": ["ci-editors"], "alice": [], "olga": []}
 CLIENT_ID, CLIENT_SECRET = "foredeck-dashboard", "browser-test-oidc-secret"
 GH_CLIENT_ID, GH_SECRET = "gh-dashboard", "browser-test-github-secret"
 
@@ -142,7 +145,7 @@ def oidc_login(page: Page, user: str) -> None:
     page.locator("input[name=password]").fill("any password")
     page.locator("button[type=submit]").click()
     page.locator("button[type=submit]", has_text="Continue").click()
-    expect(page.locator("#signed-in-as")).to_have_text(user)
+    expect(page.locator("#signed-in-as")).to_have_text(f"oidc:{user}")
 
 
 def rerun_by_api(page: Page, job_id: int) -> int:
@@ -182,7 +185,7 @@ def test_an_admin_makes_and_revokes_a_token(tab: Page, world: World, shoot: Shoo
     tab.locator("#token-form button[type=submit]").click()
     expect(tab.locator("#new-token-value")).to_contain_text("fdt_")
     row = tab.locator("#tokens tr", has_text="laptop")
-    expect(row).to_contain_text("alice")
+    expect(row).to_contain_text("oidc:alice")
     tab.goto("/tokens")
     tab.locator("#tokens tr", has_text="laptop").locator("button", has_text="Revoke").click()
     expect(tab.locator("#tokens tr", has_text="laptop")).to_contain_text("revoked")
@@ -218,3 +221,10 @@ def test_github_login_gives_the_teams_role(tab: Page, world: World, shoot: Shoot
     tab.goto(f"/view/{world.job_id}")
     expect(tab.locator("button[data-action=rerun]")).to_have_count(1)  # acme/devs: editor
     shoot(tab, "login-github-editor")
+
+
+def test_an_oidc_user_named_like_a_github_admin_is_not_that_admin(tab: Page, world: World) -> None:
+    """With GitHub login configured too, an OIDC user is `oidc:<name>`: one who is `olga` at
+    the provider does not get the grants of `olga`, the roles file's GitHub login."""
+    oidc_login(tab, "olga")
+    assert rerun_by_api(tab, world.job_id) == 403
