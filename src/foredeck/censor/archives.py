@@ -129,12 +129,14 @@ def _is_tar(block: bytes) -> bool:
     return len(block) >= 262 and block[257:262] == b"ustar"
 
 
-def censor_archive(path: Path, censor: Censor, limit: int | None = None) -> bool:
+def censor_archive(
+    path: Path, censor: Censor, limit: int | None = None, *, found: str | None = None
+) -> bool:
     """Censor the archive at `path` in place; whether anything was masked. Raises TooLarge
     (past `limit`, default `MAX_UNPACKED`) and the archive libraries' errors (`ERRORS`: a
-    broken archive), leaving the file as it was."""
+    broken archive), leaving the file as it was. `found`: its `kind`, when already read."""
     limit = MAX_UNPACKED if limit is None else limit
-    found = kind(path)
+    found = found or kind(path)
     if found is None:
         return False
 

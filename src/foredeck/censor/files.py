@@ -38,9 +38,10 @@ def censor_file(path: Path, censor: Censor) -> bool:
     as text, as a text file whose first bytes happen to be an archive's magic must be."""
     if not censor:
         return False
-    if kind(path) is not None:
+    found = kind(path)
+    if found is not None:
         try:
-            return censor_archive(path, censor)
+            return censor_archive(path, censor, found=found)
         except archives.ERRORS as exc:
             if not is_text(path):
                 log.warning("archive %s left uncensored: %s", path.name, exc)

@@ -124,7 +124,7 @@ class _Starts:
     the wheel's build reads a log at 1.2-4 GB/s for 8 to 48 literals, where its FDR matcher,
     chosen from 64, reads it at about 6 GB/s (`bench/censor_throughput.py --sweep`)."""
 
-    def __init__(self, forms: set[bytes]) -> None:
+    def __init__(self, forms: set[bytes], longest: int) -> None:
         literals: list[bytes] = []
         longer: list[list[bytes]] = []
         for form in sorted(forms):  # a prefix sorts first, and all between start with it
@@ -134,7 +134,7 @@ class _Starts:
                 longer.append([])
             longer[-1].append(form)
         self._real = len(literals)
-        self._longest = max(map(len, forms))
+        self._longest = longest
         self._sizes = [len(literal) for literal in literals]
         self._longer = [sorted(group, key=len, reverse=True) for group in longer]
         compiled = literals + padding(PADDED - len(literals))
@@ -200,7 +200,7 @@ class Finder:
         first `covered` bytes continuing a stretch already masked; every match starting
         before `hold` must end inside the bytes given."""
         if self.pieces:
-            self.stretches = _Starts(forms).stretches
+            self.stretches = _Starts(forms, self.longest).stretches
             return
         regex = compile_forms(forms)
         self._search = regex.search
