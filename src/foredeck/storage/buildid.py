@@ -54,11 +54,15 @@ class BuildIdGenerator:
         self._sequence = 0
         self._lock = threading.Lock()
 
+    def _since_epoch(self) -> int:
+        now = self._clock_ms() - self._epoch_ms
+        if now < 0:
+            raise ValueError("clock is before the id epoch")
+        return now
+
     def next_int(self) -> int:
         with self._lock:
-            now = self._clock_ms() - self._epoch_ms
-            if now < 0:
-                raise ValueError("clock is before the id epoch")
+            now = self._since_epoch()
             if now > self._last_ms:
                 self._last_ms, self._sequence = now, 0
             elif self._sequence < MAX_SEQUENCE:
@@ -78,10 +82,7 @@ class BuildIdGenerator:
         """The id of a start of job `job_id` (see the module docstring): this generator's
         millisecond, never below its last one, and the job id's low 22 bits."""
         with self._lock:
-            now = self._clock_ms() - self._epoch_ms
-            if now < 0:
-                raise ValueError("clock is before the id epoch")
-            self._last_ms = max(self._last_ms, now)
+            self._last_ms = max(self._last_ms, self._since_epoch())
             low = job_id & ((1 << (NODE_BITS + SEQUENCE_BITS)) - 1)
             return str((self._last_ms << (NODE_BITS + SEQUENCE_BITS)) | low)
 
